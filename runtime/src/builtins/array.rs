@@ -1,0 +1,3 @@
+//! TODO
+use super::Builtin;
+pub const TABLE: &[Builtin] = &[];

@@ -1,0 +1,81 @@
+//! The builtin function library, declared once in tables that the type checker
+//! (signatures), the VM (dispatch by id) and the JIT (direct calls) all read.
+//!
+//! Each area module exports `pub const TABLE: &[Builtin]`. A builtin's id is its
+//! index in [`all`], which concatenates the area tables in a fixed order.
+//!
+//! # Signature language
+//! `sig` is parsed by the type checker: `"(str, int, int) -> str"`. Types are
+//! `int float bool str void ptr`, `[T]`, `{K: V}`, `(A, B)`, `fn(A) -> B`, the type
+//! variables `T`, `K`, `V` (bound by the first argument that mentions them and then
+//! required to agree), and `any` (any type; the compiler passes the argument's
+//! [`ValKind`](crate::value::ValKind) as an extra trailing int argument for every
+//! `any` parameter so the builtin can read it).
+//!
+//! # Calling convention
+//! `func(rt, args)` gets the argument slots in order (plus the extra kind arguments
+//! described above and for [`KIND_OF_T`]) and returns the result slot
+//! (`Value::NULL`/0 for `void`), or an [`RtError`]: a runtime error becomes a
+//! catchable exception carrying its message. Builtins never collect garbage (see
+//! `heap`), so they may hold objects in Rust locals freely.
+
+use crate::rt::{Rt, RtResult};
+use crate::value::Value;
+use std::sync::OnceLock;
+
+pub mod array;
+pub mod conv;
+pub mod map;
+pub mod math;
+pub mod string;
+
+pub type BuiltinFn = fn(&mut Rt, &[Value]) -> RtResult;
+
+/// Flag: the compiler appends the `ValKind` (as an int) of the type bound to `T` as
+/// an extra last argument (e.g. `array_fill` must know what kind of array to make).
+pub const KIND_OF_T: u8 = 1;
+/// Flag: no side effects and the result depends only on the arguments (the JIT may
+/// constant-fold or inline it).
+pub const PURE: u8 = 2;
+
+#[derive(Clone, Copy)]
+pub struct Builtin {
+    pub name: &'static str,
+    pub sig: &'static str,
+    pub func: BuiltinFn,
+    pub flags: u8,
+}
+
+/// Shorthand constructor used by the area tables.
+pub const fn b(name: &'static str, sig: &'static str, func: BuiltinFn, flags: u8) -> Builtin {
+    Builtin { name, sig, func, flags }
+}
+
+/// Every builtin, indexed by id.
+pub fn all() -> &'static [Builtin] {
+    static ALL: OnceLock<Vec<Builtin>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut v = Vec::new();
+        for t in [string::TABLE, conv::TABLE, math::TABLE, array::TABLE, map::TABLE] {
+            v.extend_from_slice(t);
+        }
+        v
+    })
+}
+
+/// The id of a builtin by name.
+pub fn lookup(name: &str) -> Option<u32> {
+    all().iter().position(|b| b.name == name).map(|i| i as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = super::all().iter().map(|b| b.name).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(n, names.len(), "duplicate builtin name");
+    }
+}

@@ -1,0 +1,673 @@
+//! String builtins (LANGUAGE.md §9.2) and the character-class predicates (§9.4).
+//!
+//! Strings are immutable byte strings: every length and index is in bytes, character
+//! classes are ASCII (C locale). Indices coming from the program are always range
+//! checked; no builtin here panics on any argument value.
+//!
+//! `PURE` marks builtins that are deterministic, have no side effects, never fail and
+//! read only immutable data (strings and scalars). Builtins that read arrays, build
+//! arrays or can raise an error are not `PURE`.
+
+use super::{b, Builtin, PURE};
+use crate::heap::{as_array, obj_kind, str_bytes, ObjKind};
+use crate::rt::{Rt, RtError, RtResult};
+use crate::value::{ValKind, Value};
+
+/// Largest string a builtin will build on request of a size argument (padding width,
+/// repeat count). Bigger requests are runtime errors instead of an allocation abort.
+pub(crate) const MAX_STR_LEN: usize = 1 << 30;
+
+pub const TABLE: &[Builtin] = &[
+    b("len", "(str) -> int", len, PURE),
+    b("substr", "(str, int, int) -> str", substr, PURE),
+    b("str_char_at", "(str, int) -> str", str_char_at, PURE),
+    b("str_upper", "(str) -> str", str_upper, PURE),
+    b("str_lower", "(str) -> str", str_lower, PURE),
+    b("str_trim", "(str) -> str", str_trim, PURE),
+    b("starts_with", "(str, str) -> bool", starts_with, PURE),
+    b("ends_with", "(str, str) -> bool", ends_with, PURE),
+    b("str_find", "(str, str) -> int", str_find, PURE),
+    b("str_index_of", "(str, str) -> int", str_find, PURE),
+    b("str_contains", "(str, str) -> bool", str_contains, PURE),
+    b("str_count", "(str, str) -> int", str_count, PURE),
+    b("str_replace", "(str, str, str) -> str", str_replace, PURE),
+    b("str_reverse", "(str) -> str", str_reverse, PURE),
+    b("str_repeat", "(str, int) -> str", str_repeat, 0),
+    b("str_pad_left", "(str, int, str) -> str", str_pad_left, 0),
+    b("str_pad_right", "(str, int, str) -> str", str_pad_right, 0),
+    b("str_split", "(str, str) -> [str]", str_split, 0),
+    b("str_split_str", "(str, str) -> [str]", str_split, 0),
+    b("str_join", "([str], str) -> str", str_join, 0),
+    b("str_join_arr", "([str], str) -> str", str_join, 0),
+    b("str_concat_all", "([str]) -> str", str_concat_all, 0),
+    b("chr", "(int) -> str", chr, 0),
+    b("ord", "(str) -> int", ord, 0),
+    b("str_bytes", "(str) -> [int]", str_to_bytes, 0),
+    b("str_to_bytes", "(str) -> [int]", str_to_bytes, 0),
+    b("str_from_chars", "([int]) -> str", str_from_chars, 0),
+    b("bytes_to_str", "(str) -> str", bytes_to_str, PURE),
+    // §9.4 character-class predicates.
+    b("is_digit", "(str) -> bool", is_digit, PURE),
+    b("is_alpha", "(str) -> bool", is_alpha, PURE),
+    b("is_alnum", "(str) -> bool", is_alnum, PURE),
+    b("is_space", "(str) -> bool", is_space, PURE),
+];
+
+// ---------------------------------------------------------------------------
+// Helpers shared with the other builtin modules.
+// ---------------------------------------------------------------------------
+
+/// The error raised when a builtin receives a null reference where an object is
+/// required (only reachable through holes in the type system).
+pub(crate) fn null_error() -> RtError {
+    RtError::msg("null reference")
+}
+
+/// The bytes of a `str` argument; a null reference is a runtime error, not a panic.
+#[inline]
+pub(crate) fn str_arg<'a>(v: Value) -> Result<&'a [u8], RtError> {
+    if v.is_null() {
+        Err(null_error())
+    } else {
+        Ok(str_bytes(v))
+    }
+}
+
+/// C `isspace` in the C locale: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+#[inline]
+pub(crate) fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Byte offset of the first occurrence of `needle` in `hay` at or after `from`.
+/// An empty needle matches at `from` (clamped to the length).
+pub(crate) fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(from.min(hay.len()));
+    }
+    if needle.len() > hay.len() {
+        return None;
+    }
+    let first = needle[0];
+    let last_start = hay.len() - needle.len();
+    let mut i = from;
+    while i <= last_start {
+        let j = i + hay[i..=last_start].iter().position(|&c| c == first)?;
+        if &hay[j..j + needle.len()] == needle {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// §9.2
+// ---------------------------------------------------------------------------
+
+fn len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(str_arg(a[0])?.len() as i64))
+}
+
+fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let n = s.len() as i64;
+    let start = a[1].as_int().clamp(0, n);
+    let len = a[2].as_int().clamp(0, n - start);
+    Ok(rt.str(&s[start as usize..(start + len) as usize]))
+}
+
+fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let i = a[1].as_int();
+    let piece: &[u8] = if i >= 0 && i < s.len() as i64 { &s[i as usize..i as usize + 1] } else { b"" };
+    Ok(rt.str(piece))
+}
+
+fn str_upper(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    Ok(rt.str(s.to_ascii_uppercase()))
+}
+
+fn str_lower(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    Ok(rt.str(s.to_ascii_lowercase()))
+}
+
+fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let start = s.iter().position(|&c| !is_c_space(c)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&c| !is_c_space(c)).map_or(start, |p| p + 1);
+    if start == 0 && end == s.len() {
+        return Ok(a[0]);
+    }
+    Ok(rt.str(&s[start..end]))
+}
+
+fn starts_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(str_arg(a[0])?.starts_with(str_arg(a[1])?)))
+}
+
+fn ends_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(str_arg(a[0])?.ends_with(str_arg(a[1])?)))
+}
+
+fn str_find(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let pos = find_from(str_arg(a[0])?, str_arg(a[1])?, 0);
+    Ok(Value::int(pos.map_or(-1, |p| p as i64)))
+}
+
+fn str_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(find_from(str_arg(a[0])?, str_arg(a[1])?, 0).is_some()))
+}
+
+fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let needle = str_arg(a[1])?;
+    if needle.is_empty() {
+        return Ok(Value::int(0));
+    }
+    let mut count = 0i64;
+    let mut from = 0;
+    while let Some(p) = find_from(s, needle, from) {
+        count += 1;
+        from = p + needle.len();
+    }
+    Ok(Value::int(count))
+}
+
+fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let old = str_arg(a[1])?;
+    let new = str_arg(a[2])?;
+    if old.is_empty() {
+        return Ok(a[0]);
+    }
+    match find_from(s, old, 0) {
+        None => Ok(a[0]),
+        Some(p) => {
+            let mut out = Vec::with_capacity(s.len() - old.len() + new.len());
+            out.extend_from_slice(&s[..p]);
+            out.extend_from_slice(new);
+            out.extend_from_slice(&s[p + old.len()..]);
+            Ok(rt.str(out))
+        }
+    }
+}
+
+fn str_reverse(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let out: Vec<u8> = s.iter().rev().copied().collect();
+    Ok(rt.str(out))
+}
+
+fn str_repeat(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let n = a[1].as_int();
+    if n > 1000 {
+        return Err(RtError::msg("str_repeat: count too large (max 1000)"));
+    }
+    if n <= 0 || s.is_empty() {
+        return Ok(rt.str(Vec::new()));
+    }
+    if s.len().saturating_mul(n as usize) > MAX_STR_LEN {
+        return Err(RtError::msg("str_repeat: result too large"));
+    }
+    Ok(rt.str(s.repeat(n as usize)))
+}
+
+fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
+    let s = str_arg(a[0])?;
+    let width = a[1].as_int();
+    let fill = str_arg(a[2])?;
+    if width <= s.len() as i64 || fill.is_empty() {
+        return Ok(a[0]);
+    }
+    if width as u64 > MAX_STR_LEN as u64 {
+        let name = if left { "str_pad_left" } else { "str_pad_right" };
+        return Err(RtError::msg(format!("{name}: width too large (max {MAX_STR_LEN})")));
+    }
+    let width = width as usize;
+    let cycle = fill.iter().cycle().take(width - s.len()).copied();
+    let mut out = Vec::with_capacity(width);
+    if left {
+        out.extend(cycle);
+        out.extend_from_slice(s);
+    } else {
+        out.extend_from_slice(s);
+        out.extend(cycle);
+    }
+    Ok(rt.str(out))
+}
+
+fn str_pad_left(rt: &mut Rt, a: &[Value]) -> RtResult {
+    pad(rt, a, true)
+}
+
+fn str_pad_right(rt: &mut Rt, a: &[Value]) -> RtResult {
+    pad(rt, a, false)
+}
+
+fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let sep = str_arg(a[1])?;
+    let mut items = Vec::new();
+    if sep.is_empty() {
+        items.reserve(s.len());
+        for &c in s {
+            items.push(rt.str(vec![c]));
+        }
+    } else {
+        let mut start = 0;
+        while let Some(p) = find_from(s, sep, start) {
+            items.push(rt.str(&s[start..p]));
+            start = p + sep.len();
+        }
+        items.push(rt.str(&s[start..]));
+    }
+    Ok(rt.heap.alloc_array(ValKind::Ref, items))
+}
+
+/// The strings of a `[str]` argument, checking at run time that every element really
+/// is a string (the array could come through a type-system hole).
+fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
+    if v.is_null() {
+        return Err(null_error());
+    }
+    let arr = as_array(v);
+    let bad = || RtError::msg(err);
+    if arr.elem != ValKind::Ref {
+        return if arr.items.is_empty() { Ok(Vec::new()) } else { Err(bad()) };
+    }
+    arr.items
+        .iter()
+        .map(|&x| if !x.is_null() && obj_kind(x) == ObjKind::Str { Ok(str_bytes(x)) } else { Err(bad()) })
+        .collect()
+}
+
+fn join(parts: &[&[u8]], sep: &[u8]) -> Vec<u8> {
+    let total = parts.iter().map(|p| p.len()).sum::<usize>() + sep.len() * parts.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(total);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn str_join(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let parts = string_elems(a[0], "str_join_arr: array elements must be strings")?;
+    let sep = str_arg(a[1])?;
+    Ok(rt.str(join(&parts, sep)))
+}
+
+fn str_concat_all(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let parts = string_elems(a[0], "str_concat_all: array elements must be strings")?;
+    Ok(rt.str(join(&parts, b"")))
+}
+
+fn chr(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let code = a[0].as_int();
+    if !(0..=127).contains(&code) {
+        return Err(RtError::msg("chr expects 0-127"));
+    }
+    Ok(rt.str(vec![code as u8]))
+}
+
+fn ord(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    match str_arg(a[0])?.first() {
+        Some(&c) => Ok(Value::int(c as i64)),
+        None => Err(RtError::msg("ord expects non-empty string")),
+    }
+}
+
+fn str_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let s = str_arg(a[0])?;
+    let items: Vec<Value> = s.iter().map(|&c| Value::int(c as i64)).collect();
+    Ok(rt.heap.alloc_array(ValKind::Int, items))
+}
+
+fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
+    if a[0].is_null() {
+        return Err(null_error());
+    }
+    let arr = as_array(a[0]);
+    let out: Vec<u8> = arr.items.iter().map(|v| v.as_int() as u8).collect();
+    Ok(rt.str(out))
+}
+
+fn bytes_to_str(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    str_arg(a[0])?;
+    Ok(a[0])
+}
+
+// ---------------------------------------------------------------------------
+// §9.4
+// ---------------------------------------------------------------------------
+
+fn all_bytes(v: Value, pred: fn(u8) -> bool) -> RtResult {
+    let s = str_arg(v)?;
+    Ok(Value::bool(!s.is_empty() && s.iter().all(|&c| pred(c))))
+}
+
+fn is_digit(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    all_bytes(a[0], |c| c.is_ascii_digit())
+}
+
+fn is_alpha(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    all_bytes(a[0], |c| c.is_ascii_alphabetic())
+}
+
+fn is_alnum(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    all_bytes(a[0], |c| c.is_ascii_alphanumeric())
+}
+
+fn is_space(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    all_bytes(a[0], is_c_space)
+}
+
+/// Helpers for the unit tests of all builtin modules.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::builtins::{all, lookup};
+    use crate::heap::{as_array, str_bytes, Heap};
+    use crate::rt::{Rt, RtError, RtResult};
+    use crate::value::{ValKind, Value};
+
+    pub fn rt() -> Rt {
+        Rt::new(Heap::new(false), vec![])
+    }
+
+    pub fn call(rt: &mut Rt, name: &str, args: &[Value]) -> RtResult {
+        let id = lookup(name).unwrap_or_else(|| panic!("no builtin {name}"));
+        (all()[id as usize].func)(rt, args)
+    }
+
+    /// Call a builtin that must succeed.
+    pub fn ok(rt: &mut Rt, name: &str, args: &[Value]) -> Value {
+        match call(rt, name, args) {
+            Ok(v) => v,
+            Err(e) => panic!("{name} failed: {e:?}"),
+        }
+    }
+
+    /// Call a builtin that must fail; returns the error message.
+    pub fn err(rt: &mut Rt, name: &str, args: &[Value]) -> String {
+        match call(rt, name, args) {
+            Ok(_) => panic!("{name} unexpectedly succeeded"),
+            Err(RtError::Error(m)) => m,
+            Err(e) => panic!("{name}: unexpected {e:?}"),
+        }
+    }
+
+    pub fn s(rt: &mut Rt, text: &str) -> Value {
+        rt.str(text.as_bytes())
+    }
+
+    pub fn text(v: Value) -> String {
+        String::from_utf8_lossy(str_bytes(v)).into_owned()
+    }
+
+    pub fn i(n: i64) -> Value {
+        Value::int(n)
+    }
+
+    pub fn f(x: f64) -> Value {
+        Value::float(x)
+    }
+
+    pub fn int_array(rt: &mut Rt, xs: &[i64]) -> Value {
+        rt.heap.alloc_array(ValKind::Int, xs.iter().map(|&x| Value::int(x)).collect())
+    }
+
+    pub fn str_array(rt: &mut Rt, xs: &[&str]) -> Value {
+        let items = xs.iter().map(|x| rt.str(x.as_bytes())).collect();
+        rt.heap.alloc_array(ValKind::Ref, items)
+    }
+
+    pub fn ints(v: Value) -> Vec<i64> {
+        as_array(v).items.iter().map(|x| x.as_int()).collect()
+    }
+
+    pub fn texts(v: Value) -> Vec<String> {
+        as_array(v).items.iter().map(|x| text(*x)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use crate::heap::as_array;
+    use crate::value::{ValKind, Value};
+
+    fn str1(name: &str, x: &str) -> String {
+        let mut rt = rt();
+        let a = s(&mut rt, x);
+        text(ok(&mut rt, name, &[a]))
+    }
+
+    fn str2(name: &str, x: &str, y: &str) -> Value {
+        let mut rt = rt();
+        let a = s(&mut rt, x);
+        let b = s(&mut rt, y);
+        ok(&mut rt, name, &[a, b])
+    }
+
+    #[test]
+    fn len_and_substr() {
+        let mut rt = rt();
+        let h = s(&mut rt, "hello");
+        assert_eq!(ok(&mut rt, "len", &[h]).as_int(), 5);
+        let cases: &[(i64, i64, &str)] = &[
+            (1, 3, "ell"),
+            (-5, 2, "he"),
+            (3, 100, "lo"),
+            (5, 1, ""),
+            (99, 1, ""),
+            (2, -1, ""),
+            (i64::MIN, i64::MAX, "hello"),
+            (i64::MAX, i64::MAX, ""),
+            (0, i64::MIN, ""),
+        ];
+        for &(st, n, want) in cases {
+            assert_eq!(text(ok(&mut rt, "substr", &[h, i(st), i(n)])), want, "substr({st}, {n})");
+        }
+    }
+
+    #[test]
+    fn char_at() {
+        let mut rt = rt();
+        let h = s(&mut rt, "abc");
+        for (idx, want) in [(0, "a"), (2, "c"), (3, ""), (-1, ""), (i64::MIN, ""), (i64::MAX, "")] {
+            assert_eq!(text(ok(&mut rt, "str_char_at", &[h, i(idx)])), want);
+        }
+    }
+
+    #[test]
+    fn case_trim_reverse() {
+        assert_eq!(str1("str_upper", "aBc1é"), "ABC1é");
+        assert_eq!(str1("str_lower", "AbC1"), "abc1");
+        assert_eq!(str1("str_trim", " \t\n\x0b\x0c\rhi there \r\n"), "hi there");
+        assert_eq!(str1("str_trim", "   "), "");
+        assert_eq!(str1("str_trim", ""), "");
+        assert_eq!(str1("str_trim", "x"), "x");
+        assert_eq!(str1("str_reverse", "abc"), "cba");
+        assert_eq!(str1("str_reverse", ""), "");
+    }
+
+    #[test]
+    fn prefix_suffix_find() {
+        assert!(str2("starts_with", "hello", "he").as_bool());
+        assert!(str2("starts_with", "hello", "").as_bool());
+        assert!(!str2("starts_with", "he", "hello").as_bool());
+        assert!(str2("ends_with", "hello", "llo").as_bool());
+        assert!(str2("ends_with", "", "").as_bool());
+        assert!(!str2("ends_with", "hello", "hel").as_bool());
+        assert_eq!(str2("str_find", "hello", "l").as_int(), 2);
+        assert_eq!(str2("str_find", "hello", "lo").as_int(), 3);
+        assert_eq!(str2("str_find", "hello", "xyz").as_int(), -1);
+        assert_eq!(str2("str_find", "hello", "").as_int(), 0);
+        assert_eq!(str2("str_find", "", "").as_int(), 0);
+        assert_eq!(str2("str_find", "ab", "abc").as_int(), -1);
+        assert_eq!(str2("str_index_of", "aab", "ab").as_int(), 1);
+        assert!(str2("str_contains", "hello", "ell").as_bool());
+        assert!(str2("str_contains", "hello", "").as_bool());
+        assert!(!str2("str_contains", "hello", "elo").as_bool());
+    }
+
+    #[test]
+    fn count() {
+        assert_eq!(str2("str_count", "aaaa", "aa").as_int(), 2);
+        assert_eq!(str2("str_count", "aaa", "aa").as_int(), 1);
+        assert_eq!(str2("str_count", "abcabc", "c").as_int(), 2);
+        assert_eq!(str2("str_count", "abc", "").as_int(), 0);
+        assert_eq!(str2("str_count", "", "a").as_int(), 0);
+    }
+
+    #[test]
+    fn replace_first_only() {
+        let mut rt = rt();
+        let x = s(&mut rt, "a-b-c");
+        let dash = s(&mut rt, "-");
+        let plus = s(&mut rt, "+");
+        let empty = s(&mut rt, "");
+        let zz = s(&mut rt, "zz");
+        assert_eq!(text(ok(&mut rt, "str_replace", &[x, dash, plus])), "a+b-c");
+        assert_eq!(text(ok(&mut rt, "str_replace", &[x, empty, plus])), "a-b-c");
+        assert_eq!(text(ok(&mut rt, "str_replace", &[x, zz, plus])), "a-b-c");
+        assert_eq!(text(ok(&mut rt, "str_replace", &[x, dash, empty])), "ab-c");
+        assert_eq!(text(ok(&mut rt, "str_replace", &[x, x, zz])), "zz");
+    }
+
+    #[test]
+    fn repeat() {
+        let mut rt = rt();
+        let ab = s(&mut rt, "ab");
+        assert_eq!(text(ok(&mut rt, "str_repeat", &[ab, i(3)])), "ababab");
+        assert_eq!(text(ok(&mut rt, "str_repeat", &[ab, i(0)])), "");
+        assert_eq!(text(ok(&mut rt, "str_repeat", &[ab, i(-5)])), "");
+        assert_eq!(text(ok(&mut rt, "str_repeat", &[ab, i(i64::MIN)])), "");
+        assert_eq!(ok(&mut rt, "str_repeat", &[ab, i(1000)]).0 != 0, true);
+        assert_eq!(err(&mut rt, "str_repeat", &[ab, i(1001)]), "str_repeat: count too large (max 1000)");
+        assert_eq!(err(&mut rt, "str_repeat", &[ab, i(i64::MAX)]), "str_repeat: count too large (max 1000)");
+    }
+
+    #[test]
+    fn padding() {
+        let mut rt = rt();
+        let seven = s(&mut rt, "7");
+        let ab = s(&mut rt, "ab");
+        let xy = s(&mut rt, "xy");
+        let empty = s(&mut rt, "");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(5), ab])), "abab7");
+        assert_eq!(text(ok(&mut rt, "str_pad_right", &[seven, i(4), xy])), "7xyx");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(1), ab])), "7");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(-3), ab])), "7");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(i64::MIN), ab])), "7");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(10), empty])), "7");
+        assert_eq!(text(ok(&mut rt, "str_pad_right", &[seven, i(i64::MAX), empty])), "7");
+        assert!(err(&mut rt, "str_pad_left", &[seven, i(i64::MAX), ab]).starts_with("str_pad_left: width too large"));
+        assert!(err(&mut rt, "str_pad_right", &[seven, i(i64::MAX - 1), ab]).starts_with("str_pad_right: width too large"));
+    }
+
+    #[test]
+    fn split() {
+        let v = str2("str_split", "a,b,,c,", ",");
+        assert_eq!(texts(v), ["a", "b", "", "c", ""]);
+        assert_eq!(as_array(v).elem, ValKind::Ref);
+        assert_eq!(texts(str2("str_split", "", ",")), [""]);
+        assert_eq!(texts(str2("str_split", "abc", "")), ["a", "b", "c"]);
+        assert!(texts(str2("str_split", "", "")).is_empty());
+        assert_eq!(texts(str2("str_split_str", "a::b:::c", "::")), ["a", "b", ":c"]);
+        assert_eq!(texts(str2("str_split", "abc", "abc")), ["", ""]);
+        assert_eq!(texts(str2("str_split", "ab", "abc")), ["ab"]);
+    }
+
+    #[test]
+    fn join_and_concat() {
+        let mut rt = rt();
+        let parts = str_array(&mut rt, &["a", "b", "c"]);
+        let sep = s(&mut rt, ", ");
+        assert_eq!(text(ok(&mut rt, "str_join", &[parts, sep])), "a, b, c");
+        assert_eq!(text(ok(&mut rt, "str_join_arr", &[parts, sep])), "a, b, c");
+        assert_eq!(text(ok(&mut rt, "str_concat_all", &[parts])), "abc");
+        let none = str_array(&mut rt, &[]);
+        assert_eq!(text(ok(&mut rt, "str_join", &[none, sep])), "");
+        assert_eq!(text(ok(&mut rt, "str_concat_all", &[none])), "");
+        let one = str_array(&mut rt, &["x"]);
+        assert_eq!(text(ok(&mut rt, "str_join", &[one, sep])), "x");
+        // Arrays that are not really [str] (type-system holes) are runtime errors.
+        let nums = int_array(&mut rt, &[1, 2]);
+        assert_eq!(err(&mut rt, "str_join", &[nums, sep]), "str_join_arr: array elements must be strings");
+        assert_eq!(err(&mut rt, "str_concat_all", &[nums]), "str_concat_all: array elements must be strings");
+        let with_null = rt.heap.alloc_array(ValKind::Ref, vec![sep, Value::NULL]);
+        assert_eq!(err(&mut rt, "str_join", &[with_null, sep]), "str_join_arr: array elements must be strings");
+        let nested = rt.heap.alloc_array(ValKind::Ref, vec![parts]);
+        assert_eq!(err(&mut rt, "str_concat_all", &[nested]), "str_concat_all: array elements must be strings");
+        assert_eq!(err(&mut rt, "str_join", &[Value::NULL, sep]), "null reference");
+    }
+
+    #[test]
+    fn chr_ord() {
+        let mut rt = rt();
+        assert_eq!(text(ok(&mut rt, "chr", &[i(65)])), "A");
+        assert_eq!(crate::heap::str_bytes(ok(&mut rt, "chr", &[i(0)])), b"\0");
+        assert_eq!(text(ok(&mut rt, "chr", &[i(127)])), "\x7f");
+        for bad in [128, -1, i64::MIN, i64::MAX, 256 + 65] {
+            assert_eq!(err(&mut rt, "chr", &[i(bad)]), "chr expects 0-127");
+        }
+        let a = s(&mut rt, "abc");
+        assert_eq!(ok(&mut rt, "ord", &[a]).as_int(), 97);
+        let hi = rt.str(&[0xffu8, 1][..]);
+        assert_eq!(ok(&mut rt, "ord", &[hi]).as_int(), 255);
+        let e = s(&mut rt, "");
+        assert_eq!(err(&mut rt, "ord", &[e]), "ord expects non-empty string");
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let mut rt = rt();
+        let hi = rt.str(&b"hi\xff"[..]);
+        for name in ["str_bytes", "str_to_bytes"] {
+            let arr = ok(&mut rt, name, &[hi]);
+            assert_eq!(ints(arr), [104, 105, 255]);
+            assert_eq!(as_array(arr).elem, ValKind::Int);
+        }
+        let codes = int_array(&mut rt, &[104, 105, 289, -1]);
+        assert_eq!(crate::heap::str_bytes(ok(&mut rt, "str_from_chars", &[codes])), b"hi!\xff");
+        let none = int_array(&mut rt, &[]);
+        assert_eq!(text(ok(&mut rt, "str_from_chars", &[none])), "");
+        assert_eq!(ok(&mut rt, "bytes_to_str", &[hi]), hi);
+    }
+
+    #[test]
+    fn char_classes() {
+        let cases: &[(&str, [bool; 4])] = &[
+            ("", [false, false, false, false]),
+            ("0129", [true, false, true, false]),
+            ("abcXYZ", [false, true, true, false]),
+            ("a1", [false, false, true, false]),
+            (" \t\n\r\x0b\x0c", [false, false, false, true]),
+            ("a b", [false, false, false, false]),
+            ("é", [false, false, false, false]),
+        ];
+        for (x, want) in cases {
+            for (name, w) in ["is_digit", "is_alpha", "is_alnum", "is_space"].iter().zip(want) {
+                let mut rt = rt();
+                let v = s(&mut rt, x);
+                assert_eq!(ok(&mut rt, name, &[v]).as_bool(), *w, "{name}({x:?})");
+            }
+        }
+    }
+
+    #[test]
+    fn null_strings_are_errors_not_panics() {
+        let mut rt = rt();
+        for name in ["len", "str_upper", "str_trim", "ord", "str_bytes", "is_digit", "bytes_to_str"] {
+            assert_eq!(err(&mut rt, name, &[Value::NULL]), "null reference");
+        }
+        assert_eq!(err(&mut rt, "str_from_chars", &[Value::NULL]), "null reference");
+    }
+}

@@ -1,0 +1,665 @@
+//! The garbage-collected heap: object layouts, allocation and a non-moving,
+//! stop-the-world mark-sweep collector.
+//!
+//! # Design
+//! * Every object starts with an [`ObjHeader`] (all-objects list link, kind, mark bit)
+//!   and is a `Box` of one `#[repr(C)]` struct below, so a `*mut ObjHeader` can be cast
+//!   to the concrete object type after checking `kind`.
+//! * Objects never move, so raw pointers held in VM registers, JIT machine registers
+//!   or Rust locals stay valid as long as the object is reachable from a root when a
+//!   collection runs.
+//! * **Collections only happen at safepoints**: allocation never collects. The VM
+//!   (and JIT code) calls [`Heap::collect`] between instructions when
+//!   [`Heap::wants_gc`] says so, after the allocating instruction has written its
+//!   result into a register. Runtime builtins therefore never need to root their
+//!   intermediate objects. Code that runs BetterPython code while holding objects in
+//!   Rust locals (a builtin calling back into the VM) must push them onto
+//!   [`Heap::temp_roots`].
+//! * Roots: the VM register stack (per-function reference maps), globals, pinned
+//!   constants ([`Heap::pin`]) and `temp_roots`.
+//! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
+
+use crate::value::{ValKind, Value};
+use indexmap::IndexMap;
+use std::any::Any;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    Str,
+    Array,
+    Map,
+    Tuple,
+    Struct,
+    Class,
+    Closure,
+    /// Host objects (mutexes, condition variables, FFI handles).
+    Opaque,
+}
+
+#[repr(C)]
+pub struct ObjHeader {
+    next: *mut ObjHeader,
+    pub kind: ObjKind,
+    marked: bool,
+}
+
+#[repr(C)]
+pub struct StrObj {
+    pub hdr: ObjHeader,
+    pub bytes: Box<[u8]>,
+}
+
+#[repr(C)]
+pub struct ArrayObj {
+    pub hdr: ObjHeader,
+    pub elem: ValKind,
+    pub items: Vec<Value>,
+}
+
+#[repr(C)]
+pub struct MapObj {
+    pub hdr: ObjHeader,
+    pub key: ValKind,
+    pub val: ValKind,
+    /// Insertion-ordered (LANGUAGE.md §16); `shift_remove` keeps the order on delete.
+    pub entries: IndexMap<MapKey, Value, BuildHasherDefault<FxHasher>>,
+}
+
+#[repr(C)]
+pub struct TupleObj {
+    pub hdr: ObjHeader,
+    pub kinds: Box<[ValKind]>,
+    pub items: Box<[Value]>,
+}
+
+/// A struct or class instance; its layout is `Heap::layouts[layout]`.
+#[repr(C)]
+pub struct StructObj {
+    pub hdr: ObjHeader,
+    pub layout: u32,
+    pub fields: Box<[Value]>,
+}
+
+/// A function value: a function id and its captured values.
+#[repr(C)]
+pub struct ClosureObj {
+    pub hdr: ObjHeader,
+    pub func: u32,
+    pub kinds: Box<[ValKind]>,
+    pub captures: Box<[Value]>,
+}
+
+#[repr(C)]
+pub struct OpaqueObj {
+    pub hdr: ObjHeader,
+    pub payload: Box<dyn Any + Send + Sync>,
+}
+
+/// Field names and kinds of a struct or class, registered once at program load.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub name: String,
+    pub fields: Vec<(String, ValKind)>,
+    pub is_class: bool,
+}
+
+/// A map key: the slot bits plus the map's key kind, hashed and compared by value
+/// (strings by content).
+#[derive(Clone, Copy, Debug)]
+pub struct MapKey {
+    pub bits: Value,
+    pub kind: ValKind,
+}
+
+impl Hash for MapKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(hash_value(self.bits, self.kind));
+    }
+}
+
+impl PartialEq for MapKey {
+    fn eq(&self, other: &MapKey) -> bool {
+        values_equal(self.bits, other.bits, self.kind)
+    }
+}
+impl Eq for MapKey {}
+
+/// A small fast hasher (FxHash) for map keys; hash flooding is not a concern for a
+/// language runtime without untrusted network input by default.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// Hash of a value by content (used for map keys).
+pub fn hash_value(v: Value, kind: ValKind) -> u64 {
+    let mut h = FxHasher::default();
+    match kind {
+        ValKind::Int | ValKind::Bool => h.write_u64(v.0),
+        ValKind::Float => {
+            let f = v.as_float();
+            // 0.0 and -0.0 are equal, so they must hash alike.
+            h.write_u64(if f == 0.0 { 0 } else { v.0 })
+        }
+        ValKind::Ref => {
+            if v.is_null() {
+                h.write_u64(0);
+            } else {
+                match obj_kind(v) {
+                    ObjKind::Str => {
+                        let b = str_bytes(v);
+                        h.write_u64(b.len() as u64);
+                        h.write(b);
+                    }
+                    ObjKind::Tuple => {
+                        let t = as_tuple(v);
+                        for (x, k) in t.items.iter().zip(t.kinds.iter()) {
+                            h.write_u64(hash_value(*x, *k));
+                        }
+                    }
+                    _ => h.write_u64(v.0),
+                }
+            }
+        }
+    }
+    h.finish()
+}
+
+/// Value equality of LANGUAGE.md §16: scalars by value (IEEE for floats), strings,
+/// arrays, tuples, maps and structs deeply, class instances and functions by identity.
+pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
+    match kind {
+        ValKind::Int | ValKind::Bool => a.0 == b.0,
+        ValKind::Float => a.as_float() == b.as_float(),
+        ValKind::Ref => {
+            if a.is_null() || b.is_null() {
+                return a.is_null() && b.is_null();
+            }
+            let ka = obj_kind(a);
+            if ka != obj_kind(b) {
+                return false;
+            }
+            match ka {
+                ObjKind::Str => str_bytes(a) == str_bytes(b),
+                ObjKind::Array => {
+                    let (x, y) = (as_array(a), as_array(b));
+                    x.items.len() == y.items.len()
+                        && x.items.iter().zip(y.items.iter()).all(|(p, q)| values_equal(*p, *q, x.elem))
+                }
+                ObjKind::Tuple => {
+                    let (x, y) = (as_tuple(a), as_tuple(b));
+                    x.items.len() == y.items.len()
+                        && x.items
+                            .iter()
+                            .zip(y.items.iter())
+                            .zip(x.kinds.iter())
+                            .all(|((p, q), k)| values_equal(*p, *q, *k))
+                }
+                ObjKind::Map => {
+                    let (x, y) = (as_map(a), as_map(b));
+                    x.entries.len() == y.entries.len()
+                        && x.entries.iter().all(|(k, v)| match y.entries.get(k) {
+                            Some(w) => values_equal(*v, *w, x.val),
+                            None => false,
+                        })
+                }
+                ObjKind::Struct => {
+                    let (x, y) = (as_struct(a), as_struct(b));
+                    if a == b {
+                        return true;
+                    }
+                    x.layout == y.layout
+                        && x.fields.len() == y.fields.len()
+                        && x.fields.iter().zip(y.fields.iter()).enumerate().all(|(i, (p, q))| {
+                            // Field kinds are needed; they are stored per layout, which
+                            // lives in the heap. Compare structurally with the kind
+                            // recorded by the heap's global layout registry.
+                            values_equal(*p, *q, field_kind(x.layout, i))
+                        })
+                }
+                ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => a == b,
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Typed access. These functions rely on the type checker's guarantee that a slot of
+// a given static type always holds a live object of the matching kind; they check
+// the kind in debug builds.
+// ---------------------------------------------------------------------------
+
+#[inline(always)]
+pub fn obj_kind(v: Value) -> ObjKind {
+    assert!(!v.is_null(), "null reference");
+    // SAFETY: non-null Ref values always point to a live object (GC invariant).
+    unsafe { (*v.as_ptr()).kind }
+}
+
+macro_rules! accessor {
+    ($name:ident, $name_mut:ident, $ty:ty, $kind:pat) => {
+        #[inline(always)]
+        pub fn $name<'a>(v: Value) -> &'a $ty {
+            debug_assert!(matches!(obj_kind(v), $kind));
+            assert!(!v.is_null(), "null reference");
+            // SAFETY: the static type guarantees the object kind; objects never move
+            // and are only freed at safepoints, when no Rust reference is live.
+            unsafe { &*(v.as_ptr() as *const $ty) }
+        }
+        #[inline(always)]
+        #[allow(clippy::mut_from_ref)]
+        pub fn $name_mut<'a>(v: Value) -> &'a mut $ty {
+            debug_assert!(matches!(obj_kind(v), $kind));
+            assert!(!v.is_null(), "null reference");
+            // SAFETY: as above; the interpreter is single-threaded per heap, and
+            // callers never hold two references to the same object across this.
+            unsafe { &mut *(v.as_ptr() as *mut $ty) }
+        }
+    };
+}
+
+accessor!(as_str, as_str_mut, StrObj, ObjKind::Str);
+accessor!(as_array, as_array_mut, ArrayObj, ObjKind::Array);
+accessor!(as_map, as_map_mut, MapObj, ObjKind::Map);
+accessor!(as_tuple, as_tuple_mut, TupleObj, ObjKind::Tuple);
+accessor!(as_struct, as_struct_mut, StructObj, ObjKind::Struct | ObjKind::Class);
+accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure);
+accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
+
+/// The bytes of a string value.
+#[inline(always)]
+pub fn str_bytes<'a>(v: Value) -> &'a [u8] {
+    &as_str(v).bytes
+}
+
+thread_local! {
+    /// Struct/class layouts of the running program, readable without a heap
+    /// reference (equality and printing need them deep inside containers).
+    static LAYOUTS: std::cell::RefCell<Vec<Layout>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Register the program's struct and class layouts (done once at load).
+pub fn set_layouts(layouts: Vec<Layout>) {
+    LAYOUTS.with(|l| *l.borrow_mut() = layouts);
+}
+
+/// Run `f` with the layout of struct/class `id`.
+pub fn with_layout<R>(id: u32, f: impl FnOnce(&Layout) -> R) -> R {
+    LAYOUTS.with(|l| {
+        let l = l.borrow();
+        match l.get(id as usize) {
+            Some(layout) => f(layout),
+            None => f(&Layout { name: format!("struct#{id}"), fields: vec![], is_class: false }),
+        }
+    })
+}
+
+fn field_kind(layout: u32, i: usize) -> ValKind {
+    with_layout(layout, |l| l.fields.get(i).map(|f| f.1).unwrap_or(ValKind::Int))
+}
+
+/// Counters reported by `--gc-stats` and used by tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GcStats {
+    pub collections: u64,
+    pub objects_freed: u64,
+    pub bytes_allocated: u64,
+}
+
+pub struct Heap {
+    head: *mut ObjHeader,
+    /// Bytes allocated since the last collection.
+    since_gc: usize,
+    /// Estimated bytes live after the last collection.
+    live: usize,
+    threshold: usize,
+    stress: bool,
+    gray: Vec<*mut ObjHeader>,
+    pinned: Vec<Value>,
+    /// Values held by Rust code across a call back into BetterPython code.
+    pub temp_roots: Vec<Value>,
+    pub stats: GcStats,
+    pub objects: usize,
+}
+
+const MIN_THRESHOLD: usize = 4 << 20;
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new(false)
+    }
+}
+
+/// Marks reachable objects; the VM calls [`Marker::mark`] for every root slot.
+pub struct Marker<'a> {
+    gray: &'a mut Vec<*mut ObjHeader>,
+}
+
+impl Marker<'_> {
+    #[inline]
+    pub fn mark(&mut self, v: Value) {
+        if v.is_null() {
+            return;
+        }
+        let p = v.as_ptr();
+        // SAFETY: root slots of reference kind hold null or a live object.
+        unsafe {
+            if !(*p).marked {
+                (*p).marked = true;
+                self.gray.push(p);
+            }
+        }
+    }
+    pub fn mark_slots(&mut self, slots: &[Value], kind: ValKind) {
+        if kind == ValKind::Ref {
+            for v in slots {
+                self.mark(*v);
+            }
+        }
+    }
+}
+
+impl Heap {
+    pub fn new(stress: bool) -> Heap {
+        Heap {
+            head: std::ptr::null_mut(),
+            since_gc: 0,
+            live: 0,
+            threshold: MIN_THRESHOLD,
+            stress,
+            gray: Vec::new(),
+            pinned: Vec::new(),
+            temp_roots: Vec::new(),
+            stats: GcStats::default(),
+            objects: 0,
+        }
+    }
+
+    pub fn set_stress(&mut self, on: bool) {
+        self.stress = on;
+    }
+
+    /// True when the next safepoint should collect.
+    #[inline(always)]
+    pub fn wants_gc(&self) -> bool {
+        self.since_gc > self.threshold || (self.stress && self.since_gc > 0)
+    }
+
+    /// Keep `v` alive forever (constants of the program).
+    pub fn pin(&mut self, v: Value) {
+        self.pinned.push(v);
+    }
+
+    fn link<T>(&mut self, obj: Box<T>, extra: usize) -> Value {
+        let p = Box::into_raw(obj) as *mut ObjHeader;
+        // SAFETY: every object type is #[repr(C)] with the header first.
+        unsafe {
+            (*p).next = self.head;
+        }
+        self.head = p;
+        let size = std::mem::size_of::<T>() + extra;
+        self.since_gc += size;
+        self.stats.bytes_allocated += size as u64;
+        self.objects += 1;
+        Value::obj(p)
+    }
+
+    fn header(kind: ObjKind) -> ObjHeader {
+        ObjHeader { next: std::ptr::null_mut(), kind, marked: false }
+    }
+
+    pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
+        let bytes = bytes.into();
+        let n = bytes.len();
+        self.link(Box::new(StrObj { hdr: Self::header(ObjKind::Str), bytes }), n)
+    }
+
+    pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
+        let n = items.capacity() * 8;
+        self.link(Box::new(ArrayObj { hdr: Self::header(ObjKind::Array), elem, items }), n)
+    }
+
+    pub fn alloc_map(&mut self, key: ValKind, val: ValKind) -> Value {
+        self.link(
+            Box::new(MapObj { hdr: Self::header(ObjKind::Map), key, val, entries: IndexMap::default() }),
+            0,
+        )
+    }
+
+    pub fn alloc_tuple(&mut self, kinds: Box<[ValKind]>, items: Box<[Value]>) -> Value {
+        let n = items.len() * 9;
+        self.link(Box::new(TupleObj { hdr: Self::header(ObjKind::Tuple), kinds, items }), n)
+    }
+
+    pub fn alloc_struct(&mut self, layout: u32, is_class: bool, fields: Box<[Value]>) -> Value {
+        let n = fields.len() * 8;
+        let kind = if is_class { ObjKind::Class } else { ObjKind::Struct };
+        self.link(Box::new(StructObj { hdr: Self::header(kind), layout, fields }), n)
+    }
+
+    pub fn alloc_closure(&mut self, func: u32, kinds: Box<[ValKind]>, captures: Box<[Value]>) -> Value {
+        let n = captures.len() * 9;
+        self.link(Box::new(ClosureObj { hdr: Self::header(ObjKind::Closure), func, kinds, captures }), n)
+    }
+
+    pub fn alloc_opaque(&mut self, payload: Box<dyn Any + Send + Sync>) -> Value {
+        self.link(Box::new(OpaqueObj { hdr: Self::header(ObjKind::Opaque), payload }), 64)
+    }
+
+    /// Account for memory a container grew by after allocation (array push, map
+    /// insert), so that programs building big structures still trigger collections.
+    #[inline]
+    pub fn note_growth(&mut self, bytes: usize) {
+        self.since_gc += bytes;
+    }
+
+    /// Mark from the roots given by `roots` (plus pinned and temporary roots), then
+    /// free everything unmarked.
+    pub fn collect(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
+        let mut gray = std::mem::take(&mut self.gray);
+        {
+            let mut m = Marker { gray: &mut gray };
+            for v in self.pinned.iter().chain(self.temp_roots.iter()) {
+                m.mark(*v);
+            }
+            roots(&mut m);
+            while let Some(p) = m.gray.pop() {
+                // SAFETY: gray objects are live and marked.
+                unsafe { trace(p, &mut m) };
+            }
+        }
+        self.gray = gray;
+        self.sweep();
+        self.stats.collections += 1;
+        self.since_gc = 0;
+        self.threshold = (self.live * 2).max(MIN_THRESHOLD);
+    }
+
+    fn sweep(&mut self) {
+        let mut live = 0usize;
+        let mut prev: *mut ObjHeader = std::ptr::null_mut();
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` walks the all-objects list; each node is a live Box until
+            // freed here, and is unlinked before being freed.
+            unsafe {
+                let next = (*cur).next;
+                if (*cur).marked {
+                    (*cur).marked = false;
+                    live += object_size(cur);
+                    prev = cur;
+                } else {
+                    if prev.is_null() {
+                        self.head = next;
+                    } else {
+                        (*prev).next = next;
+                    }
+                    free_object(cur);
+                    self.objects -= 1;
+                    self.stats.objects_freed += 1;
+                }
+                cur = next;
+            }
+        }
+        self.live = live;
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: the heap owns every object in its list; nothing uses them after
+            // the heap is dropped.
+            unsafe {
+                let next = (*cur).next;
+                free_object(cur);
+                cur = next;
+            }
+        }
+        self.head = std::ptr::null_mut();
+    }
+}
+
+/// Push the children of `p` that hold references.
+///
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
+    let v = Value::obj(p);
+    match (*p).kind {
+        ObjKind::Str | ObjKind::Opaque => {}
+        ObjKind::Array => {
+            let a = as_array(v);
+            m.mark_slots(&a.items, a.elem);
+        }
+        ObjKind::Map => {
+            let mo = as_map(v);
+            if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
+                for (k, val) in mo.entries.iter() {
+                    if mo.key == ValKind::Ref {
+                        m.mark(k.bits);
+                    }
+                    if mo.val == ValKind::Ref {
+                        m.mark(*val);
+                    }
+                }
+            }
+        }
+        ObjKind::Tuple => {
+            let t = as_tuple(v);
+            for (x, k) in t.items.iter().zip(t.kinds.iter()) {
+                if *k == ValKind::Ref {
+                    m.mark(*x);
+                }
+            }
+        }
+        ObjKind::Struct | ObjKind::Class => {
+            let s = as_struct(v);
+            with_layout(s.layout, |l| {
+                for (i, x) in s.fields.iter().enumerate() {
+                    if l.fields.get(i).map(|f| f.1) == Some(ValKind::Ref) {
+                        m.mark(*x);
+                    }
+                }
+            });
+        }
+        ObjKind::Closure => {
+            let c = as_closure(v);
+            for (x, k) in c.captures.iter().zip(c.kinds.iter()) {
+                if *k == ValKind::Ref {
+                    m.mark(*x);
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn object_size(p: *mut ObjHeader) -> usize {
+    let v = Value::obj(p);
+    match (*p).kind {
+        ObjKind::Str => std::mem::size_of::<StrObj>() + as_str(v).bytes.len(),
+        ObjKind::Array => std::mem::size_of::<ArrayObj>() + as_array(v).items.capacity() * 8,
+        ObjKind::Map => std::mem::size_of::<MapObj>() + as_map(v).entries.capacity() * 32,
+        ObjKind::Tuple => std::mem::size_of::<TupleObj>() + as_tuple(v).items.len() * 9,
+        ObjKind::Struct | ObjKind::Class => std::mem::size_of::<StructObj>() + as_struct(v).fields.len() * 8,
+        ObjKind::Closure => std::mem::size_of::<ClosureObj>() + as_closure(v).captures.len() * 9,
+        ObjKind::Opaque => std::mem::size_of::<OpaqueObj>() + 64,
+    }
+}
+
+/// # Safety
+/// `p` must be an unlinked object allocated by [`Heap`], not used afterwards.
+unsafe fn free_object(p: *mut ObjHeader) {
+    match (*p).kind {
+        ObjKind::Str => drop(Box::from_raw(p as *mut StrObj)),
+        ObjKind::Array => drop(Box::from_raw(p as *mut ArrayObj)),
+        ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
+        ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
+        ObjKind::Struct | ObjKind::Class => drop(Box::from_raw(p as *mut StructObj)),
+        ObjKind::Closure => drop(Box::from_raw(p as *mut ClosureObj)),
+        ObjKind::Opaque => drop(Box::from_raw(p as *mut OpaqueObj)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_objects_are_freed_and_roots_survive() {
+        let mut h = Heap::new(false);
+        let keep = h.alloc_str(&b"keep"[..]);
+        let arr = h.alloc_array(ValKind::Ref, vec![keep]);
+        for _ in 0..100 {
+            h.alloc_str(&b"garbage"[..]);
+        }
+        assert_eq!(h.objects, 102);
+        h.collect(&mut |m| m.mark(arr));
+        assert_eq!(h.objects, 2);
+        assert_eq!(str_bytes(as_array(arr).items[0]), b"keep");
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+    }
+
+    #[test]
+    fn map_keys_compare_by_content() {
+        let mut h = Heap::new(false);
+        let m = h.alloc_map(ValKind::Ref, ValKind::Int);
+        let k1 = h.alloc_str(&b"a"[..]);
+        let k2 = h.alloc_str(&b"a"[..]);
+        as_map_mut(m).entries.insert(MapKey { bits: k1, kind: ValKind::Ref }, Value::int(1));
+        as_map_mut(m).entries.insert(MapKey { bits: k2, kind: ValKind::Ref }, Value::int(2));
+        assert_eq!(as_map(m).entries.len(), 1);
+        h.collect(&mut |mk| mk.mark(m));
+        assert_eq!(h.objects, 2);
+    }
+
+    #[test]
+    fn deep_equality() {
+        let mut h = Heap::new(false);
+        let a = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(-0.0)]);
+        let b = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(0.0)]);
+        assert!(values_equal(a, b, ValKind::Ref));
+        let c = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
+        assert!(!values_equal(c, c, ValKind::Ref));
+    }
+}

@@ -1,0 +1,347 @@
+//! Abstract syntax tree produced by the parser and annotated in place by the type
+//! checker (`ty` fields and resolutions), then read by the register compiler.
+//!
+//! Every node carries a [`Span`]. Annotation fields start as their `Default`
+//! (`Type::Unknown`, `Res::Unresolved`, ...) and are filled by `types::check`.
+
+use crate::types::Type;
+
+/// Index of a source file in the [`crate::diag::SourceMap`].
+pub type FileId = u32;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub lo: u32,
+    pub hi: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, lo: u32, hi: u32) -> Span {
+        Span { file, lo, hi }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, lo: self.lo.min(other.lo), hi: self.hi.max(other.hi) }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// One parsed source file.
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    /// Module name (file stem); the entry module is named after its file too.
+    pub name: String,
+    pub file: FileId,
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    Func(FuncDef),
+    Struct(StructDef),
+    Enum(EnumDef),
+    Class(ClassDef),
+    Global(GlobalLet),
+    Import(Import),
+    Extern(ExternDecl),
+}
+
+#[derive(Clone, Debug)]
+pub struct FuncDef {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub body: Block,
+    pub exported: bool,
+    /// Span of the `def ... :` header.
+    pub span: Span,
+    /// Filled by the checker: the function's index in the program's function table.
+    pub func_id: u32,
+    /// Filled by the checker: the type of every local (indexed by `LocalId`).
+    pub locals: Vec<LocalInfo>,
+}
+
+/// A declared local variable (parameter, `let`, loop variable, catch variable).
+#[derive(Clone, Debug)]
+pub struct LocalInfo {
+    pub name: String,
+    pub ty: Type,
+    pub span: Span,
+}
+
+pub type LocalId = u32;
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: Ident,
+    /// `None` only for a bare `self` parameter of a method.
+    pub ty: Option<TypeExpr>,
+    /// Filled by the checker (parameters are locals 0..n in order).
+    pub local: LocalId,
+}
+
+#[derive(Clone, Debug)]
+pub struct StructDef {
+    pub name: Ident,
+    pub fields: Vec<FieldDecl>,
+    pub methods: Vec<FuncDef>,
+    pub decorators: Vec<Ident>,
+    pub exported: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnumDef {
+    pub name: Ident,
+    /// Variant name and optional explicit value (`= INT`).
+    pub variants: Vec<(Ident, Option<i64>)>,
+    pub exported: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClassDef {
+    pub name: Ident,
+    pub parent: Option<Ident>,
+    pub fields: Vec<FieldDecl>,
+    pub methods: Vec<FuncDef>,
+    pub exported: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct GlobalLet {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub init: Expr,
+    pub exported: bool,
+    pub span: Span,
+    /// Filled by the checker: index in the program's global table.
+    pub global_id: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub module: Ident,
+    pub alias: Option<Ident>,
+    /// `import m (a, b)`: names made callable unqualified.
+    pub names: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExternDecl {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub library: String,
+    pub symbol: Option<String>,
+    pub exported: bool,
+    pub span: Span,
+}
+
+/// A type as written in the source.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExprKind {
+    /// `int`, `float`, `bool`, `str`, `void`, `ptr`, `i8`..`u64`, or a struct/class/enum name.
+    Named(String),
+    Array(Box<TypeExpr>),
+    Map(Box<TypeExpr>, Box<TypeExpr>),
+    Tuple(Vec<TypeExpr>),
+    Fn(Vec<TypeExpr>, Box<TypeExpr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum StmtKind {
+    /// `let name: ty = init`
+    Let { name: Ident, ty: TypeExpr, init: Expr, local: LocalId },
+    /// `target = value`; `target` is a `Name`, `Index` or `Field` expression.
+    Assign { target: Expr, value: Expr },
+    Expr(Expr),
+    /// `if c: ... elif c: ... else: ...` — `branches` holds the `if` and every `elif`.
+    If { branches: Vec<(Expr, Block)>, else_block: Option<Block> },
+    While { cond: Expr, body: Block },
+    /// `for var in range(start, end):`
+    ForRange { var: Ident, start: Expr, end: Expr, body: Block, local: LocalId },
+    /// `for var in iter:` over an array (elements) or a map (keys).
+    ForIn { var: Ident, iter: Expr, body: Block, local: LocalId },
+    /// `match subject:` with `case expr:` arms and an optional `default:`.
+    Match { subject: Expr, cases: Vec<(Expr, Block)>, default: Option<Block> },
+    /// `try:` block, optional `catch [name]:`, optional `finally:`.
+    Try { body: Block, catch: Option<CatchClause>, finally: Option<Block> },
+    Throw(Expr),
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Pass,
+}
+
+#[derive(Clone, Debug)]
+pub struct CatchClause {
+    pub name: Option<Ident>,
+    pub body: Block,
+    /// Filled by the checker when `name` is present.
+    pub local: LocalId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Neg,
+    Not,
+    BitNot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        use BinOp::*;
+        match self {
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Mod => "%",
+            Eq => "==",
+            Ne => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            And => "and",
+            Or => "or",
+            BitAnd => "&",
+            BitOr => "|",
+            BitXor => "^",
+            Shl => "<<",
+            Shr => ">>",
+        }
+    }
+}
+
+/// One piece of an f-string.
+#[derive(Clone, Debug)]
+pub enum FStrPart {
+    Lit(Vec<u8>),
+    Expr(Expr),
+}
+
+/// What a name or callee refers to; filled by the checker.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Res {
+    #[default]
+    Unresolved,
+    Local(LocalId),
+    Global(u32),
+    /// A user function (also methods and lambdas after lifting), by function id.
+    Func(u32),
+    /// A runtime builtin, by its index in the runtime's builtin table.
+    Builtin(u32),
+    /// A compiler-handled builtin (`print`, `to_str`, `typeof`, `len`, ...), by name.
+    Intrinsic(&'static str),
+    /// An `extern fn`, by index in the program's extern table.
+    Extern(u32),
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+    /// Filled by the checker.
+    pub ty: Type,
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr { kind, span, ty: Type::Unknown }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A string literal's bytes (escapes already processed).
+    Str(Vec<u8>),
+    FString(Vec<FStrPart>),
+    Name { name: Ident, res: Res },
+    Array(Vec<Expr>),
+    Map(Vec<(Expr, Expr)>),
+    /// `(a, b, ...)`; the checker may retype a tuple literal as an array literal when an
+    /// array is expected (programs of the original use tuples as arrays).
+    Tuple(Vec<Expr>),
+    /// `Name{field: e, ...}` in the order written; `struct_id` and `field_index` are
+    /// filled by the checker.
+    StructLit { name: Ident, fields: Vec<(Ident, Expr)>, struct_id: u32, field_index: Vec<u32> },
+    Unary { op: UnOp, operand: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Index { base: Box<Expr>, index: Box<Expr> },
+    /// `base.field`; `field_index` filled by the checker (struct field position or
+    /// tuple element). `E.V` on an enum is rewritten by the checker to `Int`.
+    Field { base: Box<Expr>, field: Ident, field_index: u32 },
+    /// `name(args)`; `res` says what `name` is.
+    Call { callee: Ident, args: Vec<Expr>, res: Res },
+    /// `receiver.method(args)`: a method call, or `module.func(args)` (the checker
+    /// resolves `res`; for a module call `receiver` is a bare module name).
+    MethodCall { receiver: Box<Expr>, method: Ident, args: Vec<Expr>, res: Res },
+    /// `fn(params) -> ret: body`; filled by the checker: `func_id` of the lifted
+    /// function and the lambda's own locals (its parameters).
+    Lambda { params: Vec<Param>, ret: TypeExpr, body: Box<Expr>, func_id: u32, locals: Vec<LocalInfo> },
+    /// `new Name(args)`.
+    New { class: Ident, args: Vec<Expr> },
+    /// `super(args)` (method `None`) or `super.m(args)`.
+    Super { method: Option<Ident>, args: Vec<Expr> },
+    SelfRef,
+}

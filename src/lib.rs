@@ -1,0 +1,12 @@
+//! BetterPython: lexer → parser → type checker → register compiler → register VM
+//! (→ Cranelift JIT). Each stage is one module; `driver` strings them together.
+
+pub mod ast;
+pub mod bytecode;
+pub mod compiler;
+pub mod diag;
+pub mod driver;
+pub mod lexer;
+pub mod parser;
+pub mod types;
+pub mod vm;

@@ -1,0 +1,111 @@
+//! `bp`: the BetterPython command line.
+
+use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "bp", version, about = "BetterPython: statically typed Python-syntax language with a register VM and JIT")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile and run a program.
+    Run(RunArgs),
+    /// Parse and type-check a program without running it.
+    Check {
+        /// The program's entry file.
+        file: PathBuf,
+    },
+    /// Print the register bytecode of every function.
+    Disasm {
+        /// The program's entry file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Interpreter only: never JIT-compile.
+    #[arg(long, conflicts_with = "jit")]
+    no_jit: bool,
+    /// JIT-compile hot functions (the default).
+    #[arg(long)]
+    jit: bool,
+    /// Calls before a function is JIT-compiled (0 = compile before the first call).
+    #[arg(long, value_name = "N")]
+    jit_threshold: Option<u32>,
+    /// Collect garbage at every safepoint after an allocation (also BP_GC_STRESS=1).
+    #[arg(long)]
+    gc_stress: bool,
+    /// Maximum call depth before `stack overflow`.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    max_depth: usize,
+    /// The program's entry file.
+    file: PathBuf,
+    /// Arguments passed to the program (`argv()`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Native stack for the thread that compiles and runs the program: the parser and
+/// checker recurse on nested expressions, and JIT code uses the native stack.
+const STACK_SIZE: usize = 1 << 30;
+
+fn main() {
+    let cli = Cli::parse();
+    let code = std::thread::Builder::new()
+        .name("bp-main".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || run_command(cli))
+        .ok()
+        .and_then(|h| h.join().ok())
+        .unwrap_or_else(|| {
+            eprintln!("bp: internal error: the main thread failed");
+            1
+        });
+    std::process::exit(code);
+}
+
+fn report(c: &Compiled) {
+    let text = render_diagnostics(c, std::io::stderr().is_terminal());
+    if !text.is_empty() {
+        eprint!("{text}");
+    }
+}
+
+fn run_command(cli: Cli) -> i32 {
+    match cli.cmd {
+        Command::Check { file } => {
+            let c = compile_file(&file, Stop::AfterCheck);
+            report(&c);
+            i32::from(c.diags.has_errors())
+        }
+        Command::Disasm { file } => {
+            let c = compile_file(&file, Stop::Bytecode);
+            report(&c);
+            match &c.program {
+                Some(p) => {
+                    print!("{}", bp::bytecode::disasm::disassemble(p));
+                    0
+                }
+                None => 1,
+            }
+        }
+        Command::Run(r) => {
+            let c = compile_file(&r.file, Stop::Bytecode);
+            report(&c);
+            let Some(program) = c.program else { return 1 };
+            let gc_stress = r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
+            // The JIT tier is not built yet: `--jit` and `--jit-threshold` are accepted
+            // and currently run the interpreter; `--no-jit` always means interpreter only.
+            let _ = (r.no_jit, r.jit, r.jit_threshold);
+            let opts = bp::vm::VmOptions { gc_stress, max_depth: r.max_depth, args: r.args, ..Default::default() };
+            bp::vm::run(&program, opts)
+        }
+    }
+}

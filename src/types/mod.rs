@@ -1,0 +1,154 @@
+//! Static types and the type checker.
+//!
+//! `check::check_program` annotates the AST in place (expression types, name
+//! resolutions, local tables) and returns a [`ProgramInfo`] with the program-wide
+//! tables the register compiler needs.
+
+pub mod builtin_sig;
+pub mod check;
+
+use bp_runtime::value::ValKind;
+use std::fmt;
+
+/// A BetterPython type. Types are compared structurally (LANGUAGE.md §4.2).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Type {
+    /// Not yet computed (before checking).
+    #[default]
+    Unknown,
+    /// The type of an erroneous expression; compatible with everything so that one
+    /// error does not cascade.
+    Error,
+    Int,
+    Float,
+    Bool,
+    Str,
+    Void,
+    Ptr,
+    /// `i8 i16 i32 i64 u8 u16 u32 u64`: only usable in `extern` declarations.
+    Fixed(&'static str),
+    Array(Box<Type>),
+    Map(Box<Type>, Box<Type>),
+    Tuple(Vec<Type>),
+    /// A struct, by id in [`ProgramInfo::structs`].
+    Struct(u32),
+    /// A class instance, by id in [`ProgramInfo::classes`].
+    Class(u32),
+    Fn(Vec<Type>, Box<Type>),
+    /// The element type of an empty literal `[]` / `{}` before it meets an expected type.
+    EmptyElem,
+}
+
+impl Type {
+    /// How a value of this type is stored in a 64-bit slot.
+    pub fn kind(&self) -> ValKind {
+        match self {
+            Type::Int | Type::Fixed(_) | Type::Unknown | Type::Error | Type::Void => ValKind::Int,
+            Type::Float => ValKind::Float,
+            Type::Bool => ValKind::Bool,
+            _ => ValKind::Ref,
+        }
+    }
+    pub fn is_ref(&self) -> bool {
+        self.kind() == ValKind::Ref
+    }
+}
+
+/// Program-wide tables produced by the checker.
+#[derive(Clone, Debug, Default)]
+pub struct ProgramInfo {
+    pub structs: Vec<StructInfo>,
+    pub classes: Vec<StructInfo>,
+    pub funcs: Vec<FuncInfo>,
+    pub globals: Vec<GlobalInfo>,
+    pub externs: Vec<FuncInfo>,
+    /// Function id of `main`.
+    pub main: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct StructInfo {
+    pub name: String,
+    pub fields: Vec<(String, Type)>,
+    /// Method name -> function id.
+    pub methods: Vec<(String, u32)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FuncInfo {
+    /// Display name: `f`, `Point.norm`, `mod.f`, `<lambda@12>`.
+    pub name: String,
+    pub params: Vec<Type>,
+    pub ret: Type,
+}
+
+#[derive(Clone, Debug)]
+pub struct GlobalInfo {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// Prints types as the language writes them: `int`, `[str]`, `{str: int}`,
+/// `(int, str)`, `fn(int) -> bool`; structs need the program tables, so they print
+/// as `struct#N` here — use [`TypeDisplay`] for user-facing text.
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        TypeDisplay { ty: self, info: None }.fmt(f)
+    }
+}
+
+/// A type together with the tables needed to print struct names.
+pub struct TypeDisplay<'a> {
+    pub ty: &'a Type,
+    pub info: Option<&'a ProgramInfo>,
+}
+
+impl<'a> fmt::Display for TypeDisplay<'a> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sub = |t: &'a Type| TypeDisplay { ty: t, info: self.info };
+        match self.ty {
+            Type::Unknown | Type::Error => write!(f, "<error>"),
+            Type::Int => write!(f, "int"),
+            Type::Float => write!(f, "float"),
+            Type::Bool => write!(f, "bool"),
+            Type::Str => write!(f, "str"),
+            Type::Void => write!(f, "void"),
+            Type::Ptr => write!(f, "ptr"),
+            Type::Fixed(n) => write!(f, "{n}"),
+            Type::EmptyElem => write!(f, "?"),
+            Type::Array(e) => write!(f, "[{}]", sub(e)),
+            Type::Map(k, v) => write!(f, "{{{}: {}}}", sub(k), sub(v)),
+            Type::Tuple(ts) => {
+                write!(f, "(")?;
+                for (i, t) in ts.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{}", sub(t))?;
+                }
+                if ts.len() == 1 {
+                    write!(f, ",")?;
+                }
+                write!(f, ")")
+            }
+            Type::Struct(id) => match self.info.and_then(|i| i.structs.get(*id as usize)) {
+                Some(s) => write!(f, "{}", s.name),
+                None => write!(f, "struct#{id}"),
+            },
+            Type::Class(id) => match self.info.and_then(|i| i.classes.get(*id as usize)) {
+                Some(s) => write!(f, "{}", s.name),
+                None => write!(f, "class#{id}"),
+            },
+            Type::Fn(ps, r) => {
+                write!(f, "fn(")?;
+                for (i, t) in ps.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{}", sub(t))?;
+                }
+                write!(f, ") -> {}", sub(r))
+            }
+        }
+    }
+}

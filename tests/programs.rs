@@ -1,0 +1,551 @@
+//! File-driven test suite: every `*.bp` program under `tests/programs/` is run by the
+//! `bp` binary and its stdout, exit status and stderr are checked.
+//!
+//! # Layout
+//!
+//! * `tests/programs/<area>/<name>.bp` is a program; `<name>.out` next to it holds the
+//!   exact expected stdout (a missing `.out` file means "no output expected").
+//! * Files inside a directory named `modules_lib`, and files whose first line is
+//!   `# skip-file`, are helper modules and are not run on their own.
+//!
+//! # Directives
+//!
+//! Comment lines at the very top of a `.bp` file (the header ends at the first line that
+//! does not start with `#`) may carry directives:
+//!
+//! ```text
+//! # expect-exit: 1                  expected exit status (default 0)
+//! # expect-stderr: division by zero TEXT must occur in stderr (may be repeated)
+//! # expect-stderr-any: 3:5 || 3:9   at least one of the `||`-separated texts must occur
+//! # args: a b c                     program arguments (split on whitespace)
+//! # stdin: line one\nline two       stdin contents; `\n`, `\t`, `\r`, `\\` are unescaped
+//! ```
+//!
+//! Any other header comment line is an ordinary comment, except that an unknown key
+//! starting with `expect` is reported as an error (to catch typos).
+//!
+//! # Modes
+//!
+//! Each program runs once per mode. The modes come from the environment variable
+//! `BP_TEST_MODES` (comma separated, default `interp,gcstress`; `all` selects all):
+//!
+//! | mode          | command line                    | extra environment   |
+//! |---------------|---------------------------------|---------------------|
+//! | `interp`      | `bp run --no-jit FILE`          |                     |
+//! | `gcstress`    | `bp run --no-jit FILE`          | `BP_GC_STRESS=1`    |
+//! | `jit0`        | `bp run --jit-threshold 0 FILE` |                     |
+//! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
+//!
+//! Trials are named `<mode>::<area>/<name>`, e.g. `interp::core/arith_int`, so the usual
+//! libtest filters work: `cargo test --test programs -- interp::core/`.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Wall-clock limit for one program run.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How much of a long stdout/stderr is shown in a failure report.
+const SHOW_LIMIT: usize = 6000;
+
+/// Environment variables that select engine behaviour; cleared for modes that do not set
+/// them so that the caller's environment cannot leak into a run.
+const MODE_ENV_VARS: &[&str] = &["BP_GC_STRESS", "BP_DEOPT_STRESS"];
+
+struct Mode {
+    name: &'static str,
+    flags: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const MODES: &[Mode] = &[
+    Mode { name: "interp", flags: &["--no-jit"], env: &[] },
+    Mode { name: "gcstress", flags: &["--no-jit"], env: &[("BP_GC_STRESS", "1")] },
+    Mode { name: "jit0", flags: &["--jit-threshold", "0"], env: &[] },
+    Mode {
+        name: "deoptstress",
+        flags: &["--jit-threshold", "0"],
+        env: &[("BP_DEOPT_STRESS", "1")],
+    },
+];
+
+const DEFAULT_MODES: &str = "interp,gcstress";
+
+/// Expectations and inputs of one program, read from its header comments and `.out` file.
+#[derive(Debug, Clone, Default)]
+struct Spec {
+    expect_exit: i32,
+    expect_stderr: Vec<String>,
+    expect_stderr_any: Vec<Vec<String>>,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    expected_stdout: Vec<u8>,
+}
+
+/// A discovered test program.
+struct Program {
+    /// Absolute (or at least usable) path of the `.bp` file.
+    path: PathBuf,
+    /// `area/name` (relative path without extension, `/`-separated).
+    id: String,
+    /// The parsed spec, or why it could not be read (reported as a failing trial).
+    spec: Result<Spec, String>,
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("programs");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_bp"));
+
+    let modes = match selected_modes() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+
+    let mut files = Vec::new();
+    let mut outs = Vec::new();
+    if let Err(e) = collect_files(&root, &mut files, &mut outs) {
+        eprintln!("error: cannot scan {}: {e}", root.display());
+        std::process::exit(2);
+    }
+    files.sort();
+    outs.sort();
+
+    let mut programs = Vec::new();
+    for path in files {
+        if is_helper_module(&path) {
+            continue;
+        }
+        let id = program_id(&root, &path);
+        let spec = read_spec(&path);
+        programs.push(Program { path, id, spec });
+    }
+
+    let mut trials = Vec::new();
+
+    // Sanity checks that do not depend on a mode.
+    {
+        let count = programs.len();
+        let root_shown = root.display().to_string();
+        trials.push(Trial::test("meta::programs_found", move || {
+            if count == 0 {
+                Err(format!("no test programs found under {root_shown}").into())
+            } else {
+                Ok(())
+            }
+        }));
+        let orphans: Vec<String> = outs
+            .iter()
+            .filter(|o| !o.with_extension("bp").is_file())
+            .map(|o| o.display().to_string())
+            .collect();
+        trials.push(Trial::test("meta::no_orphan_out_files", move || {
+            if orphans.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(".out files without a matching .bp file:\n  {}", orphans.join("\n  "))
+                    .into())
+            }
+        }));
+    }
+
+    for &mode in &modes {
+        for prog in &programs {
+            let name = format!("{}::{}", mode.name, prog.id);
+            let path = prog.path.clone();
+            let spec = prog.spec.clone();
+            let bin = bin.clone();
+            trials.push(Trial::test(name, move || {
+                let spec = spec.map_err(Failed::from)?;
+                run_trial(&bin, mode, &path, &spec)
+            }));
+        }
+    }
+
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn selected_modes() -> Result<Vec<&'static Mode>, String> {
+    let raw = std::env::var("BP_TEST_MODES").unwrap_or_else(|_| DEFAULT_MODES.to_string());
+    let raw = if raw.trim().is_empty() { DEFAULT_MODES.to_string() } else { raw };
+    let mut out: Vec<&'static Mode> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if name == "all" {
+            for m in MODES {
+                if !out.iter().any(|o| o.name == m.name) {
+                    out.push(m);
+                }
+            }
+            continue;
+        }
+        match MODES.iter().find(|m| m.name == name) {
+            Some(m) => {
+                if !out.iter().any(|o| o.name == m.name) {
+                    out.push(m);
+                }
+            }
+            None => {
+                let known: Vec<&str> = MODES.iter().map(|m| m.name).collect();
+                return Err(format!(
+                    "BP_TEST_MODES: unknown mode '{name}' (known: {}, or 'all')",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Recursively collects `*.bp` and `*.out` files.
+fn collect_files(dir: &Path, bps: &mut Vec<PathBuf>, outs: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            collect_files(&path, bps, outs)?;
+        } else if path.extension().is_some_and(|e| e == "bp") {
+            bps.push(path);
+        } else if path.extension().is_some_and(|e| e == "out") {
+            outs.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Helper modules for import tests: anything below a `modules_lib` directory, or a file
+/// whose first line is `# skip-file`.
+fn is_helper_module(path: &Path) -> bool {
+    if path
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+        .any(|c| c.as_os_str() == "modules_lib")
+    {
+        return true;
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            String::from_utf8_lossy(first).trim_end() == "# skip-file"
+        }
+        Err(_) => false,
+    }
+}
+
+fn program_id(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path).with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn read_spec(path: &Path) -> Result<Spec, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut spec = parse_directives(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let out_path = path.with_extension("out");
+    spec.expected_stdout = match std::fs::read(&out_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", out_path.display())),
+    };
+    Ok(spec)
+}
+
+fn parse_directives(source: &[u8]) -> Result<Spec, String> {
+    let text = String::from_utf8_lossy(source);
+    let mut spec = Spec::default();
+    for (idx, raw_line) in text.lines().enumerate() {
+        let line = raw_line.trim_end_matches('\r');
+        let Some(body) = line.strip_prefix('#') else { break };
+        let body = body.trim_start();
+        let Some((key, value)) = body.split_once(':') else { continue };
+        let key = key.trim();
+        let lineno = idx + 1;
+        match key {
+            "expect-exit" => {
+                spec.expect_exit = value.trim().parse().map_err(|_| {
+                    format!("line {lineno}: bad expect-exit value {:?}", value.trim())
+                })?;
+            }
+            "expect-stderr" => {
+                let t = value.trim();
+                if t.is_empty() {
+                    return Err(format!("line {lineno}: empty expect-stderr"));
+                }
+                spec.expect_stderr.push(t.to_string());
+            }
+            "expect-stderr-any" => {
+                let alts: Vec<String> = value
+                    .split("||")
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if alts.is_empty() {
+                    return Err(format!("line {lineno}: empty expect-stderr-any"));
+                }
+                spec.expect_stderr_any.push(alts);
+            }
+            "args" => spec.args.extend(value.split_whitespace().map(str::to_string)),
+            "stdin" => {
+                let v = value.strip_prefix(' ').unwrap_or(value);
+                spec.stdin.extend_from_slice(&unescape(v));
+            }
+            k if k.starts_with("expect") => {
+                return Err(format!("line {lineno}: unknown directive '{k}'"));
+            }
+            _ => {}
+        }
+    }
+    Ok(spec)
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push(b'\n'),
+            Some('t') => out.push(b'\t'),
+            Some('r') => out.push(b'\r'),
+            Some('\\') => out.push(b'\\'),
+            Some(other) => {
+                out.push(b'\\');
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(other.encode_utf8(&mut buf).as_bytes());
+            }
+            None => out.push(b'\\'),
+        }
+    }
+    out
+}
+
+struct RunResult {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    elapsed: Duration,
+}
+
+fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        // A read error (e.g. the child was killed) just ends the capture.
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn run_program(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<RunResult, String> {
+    let dir = path.parent().expect("a test program path always has a parent directory");
+    let file_name = path.file_name().expect("a test program path always has a file name");
+
+    let mut cmd = Command::new(bin);
+    cmd.arg("run")
+        .args(mode.flags)
+        .arg(file_name)
+        .args(&spec.args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in MODE_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in mode.env {
+        cmd.env(k, v);
+    }
+
+    let start = Instant::now();
+    let mut child: Child =
+        cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+
+    let mut stdin = child.stdin.take().expect("stdin was configured as piped");
+    let input = spec.stdin.clone();
+    let writer = std::thread::spawn(move || {
+        // The program may exit without reading its input; a broken pipe is fine.
+        let _ = stdin.write_all(&input);
+        drop(stdin);
+    });
+    let out_reader = spawn_reader(child.stdout.take().expect("stdout was configured as piped"));
+    let err_reader = spawn_reader(child.stderr.take().expect("stderr was configured as piped"));
+
+    let mut nap = Duration::from_millis(1);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {
+                if start.elapsed() > TIMEOUT {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = writer.join();
+                    let stdout = out_reader.join().unwrap_or_default();
+                    let stderr = err_reader.join().unwrap_or_default();
+                    return Err(format!(
+                        "TIMEOUT: killed after {} s\n--- stdout so far ---\n{}\n--- stderr so far ---\n{}",
+                        TIMEOUT.as_secs(),
+                        shorten(&String::from_utf8_lossy(&stdout)),
+                        shorten(&String::from_utf8_lossy(&stderr)),
+                    ));
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("waiting for the child process failed: {e}")),
+        }
+    };
+    let elapsed = start.elapsed();
+    let _ = writer.join();
+    let stdout = out_reader.join().map_err(|_| "stdout reader thread panicked".to_string())?;
+    let stderr = err_reader.join().map_err(|_| "stderr reader thread panicked".to_string())?;
+    Ok(RunResult { status, stdout, stderr, elapsed })
+}
+
+fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Failed> {
+    let res = run_program(bin, mode, path, spec).map_err(|e| {
+        Failed::from(format!("{}\ncommand: {}", e, command_line(bin, mode, path, spec)))
+    })?;
+
+    let mut problems: Vec<String> = Vec::new();
+    let stderr_text = String::from_utf8_lossy(&res.stderr);
+
+    let code = res.status.code();
+    if let Some(sig) = signal_of(&res.status) {
+        problems.push(format!("process was killed by signal {sig}"));
+    }
+    match code {
+        Some(c) if c == spec.expect_exit => {}
+        Some(c) => problems.push(format!("exit status: expected {}, got {c}", spec.expect_exit)),
+        None => problems.push(format!("exit status: expected {}, got none (signal)", spec.expect_exit)),
+    }
+
+    if res.stdout != spec.expected_stdout {
+        problems.push(stdout_diff(&spec.expected_stdout, &res.stdout));
+    }
+
+    for needle in &spec.expect_stderr {
+        if !stderr_text.contains(needle.as_str()) {
+            problems.push(format!("stderr does not contain {needle:?}"));
+        }
+    }
+    for alts in &spec.expect_stderr_any {
+        if !alts.iter().any(|a| stderr_text.contains(a.as_str())) {
+            problems.push(format!("stderr contains none of {alts:?}"));
+        }
+    }
+    for bad in ["panicked", "RUST_BACKTRACE"] {
+        if stderr_text.contains(bad) {
+            problems.push(format!("stderr contains {bad:?}: the implementation panicked"));
+        }
+    }
+
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    msg.push_str(&format!("program: {}\n", path.display()));
+    msg.push_str(&format!("command: {}\n", command_line(bin, mode, path, spec)));
+    msg.push_str(&format!(
+        "exit status: {} (expected {}), ran {:.2} s\n",
+        match (code, signal_of(&res.status)) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(s)) => format!("signal {s}"),
+            (None, None) => "unknown".to_string(),
+        },
+        spec.expect_exit,
+        res.elapsed.as_secs_f64()
+    ));
+    for p in &problems {
+        msg.push_str("* ");
+        msg.push_str(p);
+        msg.push('\n');
+    }
+    msg.push_str("--- stderr ---\n");
+    msg.push_str(&shorten(&stderr_text));
+    if !stderr_text.ends_with('\n') {
+        msg.push('\n');
+    }
+    Err(msg.into())
+}
+
+#[cfg(unix)]
+fn signal_of(status: &ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal()
+}
+
+#[cfg(not(unix))]
+fn signal_of(_status: &ExitStatus) -> Option<i32> {
+    None
+}
+
+fn command_line(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> String {
+    let mut parts: Vec<String> = mode.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.push(bin.display().to_string());
+    parts.push("run".to_string());
+    parts.extend(mode.flags.iter().map(|s| s.to_string()));
+    parts.push(path.display().to_string());
+    parts.extend(spec.args.iter().cloned());
+    parts.join(" ")
+}
+
+fn shorten(s: &str) -> String {
+    if s.len() <= SHOW_LIMIT {
+        return s.to_string();
+    }
+    let mut cut = SHOW_LIMIT;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}\n... ({} more bytes)", &s[..cut], s.len() - cut)
+}
+
+fn stdout_diff(expected: &[u8], actual: &[u8]) -> String {
+    let exp = String::from_utf8_lossy(expected);
+    let act = String::from_utf8_lossy(actual);
+    let exp_lines: Vec<&str> = exp.split_inclusive('\n').collect();
+    let act_lines: Vec<&str> = act.split_inclusive('\n').collect();
+    let mut first = None;
+    for i in 0..exp_lines.len().max(act_lines.len()) {
+        if exp_lines.get(i) != act_lines.get(i) {
+            first = Some(i);
+            break;
+        }
+    }
+    let mut msg = String::from("stdout differs");
+    match first {
+        Some(i) => {
+            msg.push_str(&format!(
+                " at line {}:\n    expected: {}\n    actual:   {}\n",
+                i + 1,
+                exp_lines.get(i).map_or("<end of output>".to_string(), |l| format!("{l:?}")),
+                act_lines.get(i).map_or("<end of output>".to_string(), |l| format!("{l:?}")),
+            ));
+        }
+        None => msg.push_str(" (in bytes not shown by a lossy UTF-8 view)\n"),
+    }
+    msg.push_str("--- expected stdout ---\n");
+    msg.push_str(&shorten(&exp));
+    if !exp.ends_with('\n') && !exp.is_empty() {
+        msg.push_str("\n<no newline at end>\n");
+    }
+    msg.push_str("--- actual stdout ---\n");
+    msg.push_str(&shorten(&act));
+    if !act.ends_with('\n') && !act.is_empty() {
+        msg.push_str("\n<no newline at end>\n");
+    }
+    msg
+}
