@@ -23,7 +23,11 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, lo: self.lo.min(other.lo), hi: self.hi.max(other.hi) }
+        Span {
+            file: self.file,
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+        }
     }
 }
 
@@ -185,21 +189,54 @@ pub struct Stmt {
 #[derive(Clone, Debug)]
 pub enum StmtKind {
     /// `let name: ty = init`
-    Let { name: Ident, ty: TypeExpr, init: Expr, local: LocalId },
+    Let {
+        name: Ident,
+        ty: TypeExpr,
+        init: Expr,
+        local: LocalId,
+    },
     /// `target = value`; `target` is a `Name`, `Index` or `Field` expression.
-    Assign { target: Expr, value: Expr },
+    Assign {
+        target: Expr,
+        value: Expr,
+    },
     Expr(Expr),
     /// `if c: ... elif c: ... else: ...` — `branches` holds the `if` and every `elif`.
-    If { branches: Vec<(Expr, Block)>, else_block: Option<Block> },
-    While { cond: Expr, body: Block },
+    If {
+        branches: Vec<(Expr, Block)>,
+        else_block: Option<Block>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `for var in range(start, end):`
-    ForRange { var: Ident, start: Expr, end: Expr, body: Block, local: LocalId },
+    ForRange {
+        var: Ident,
+        start: Expr,
+        end: Expr,
+        body: Block,
+        local: LocalId,
+    },
     /// `for var in iter:` over an array (elements) or a map (keys).
-    ForIn { var: Ident, iter: Expr, body: Block, local: LocalId },
+    ForIn {
+        var: Ident,
+        iter: Expr,
+        body: Block,
+        local: LocalId,
+    },
     /// `match subject:` with `case expr:` arms and an optional `default:`.
-    Match { subject: Expr, cases: Vec<(Expr, Block)>, default: Option<Block> },
+    Match {
+        subject: Expr,
+        cases: Vec<(Expr, Block)>,
+        default: Option<Block>,
+    },
     /// `try:` block, optional `catch [name]:`, optional `finally:`.
-    Try { body: Block, catch: Option<CatchClause>, finally: Option<Block> },
+    Try {
+        body: Block,
+        catch: Option<CatchClause>,
+        finally: Option<Block>,
+    },
     Throw(Expr),
     Break,
     Continue,
@@ -304,7 +341,11 @@ pub struct Expr {
 
 impl Expr {
     pub fn new(kind: ExprKind, span: Span) -> Expr {
-        Expr { kind, span, ty: Type::Unknown }
+        Expr {
+            kind,
+            span,
+            ty: Type::Unknown,
+        }
     }
 }
 
@@ -316,7 +357,10 @@ pub enum ExprKind {
     /// A string literal's bytes (escapes already processed).
     Str(Vec<u8>),
     FString(Vec<FStrPart>),
-    Name { name: Ident, res: Res },
+    Name {
+        name: Ident,
+        res: Res,
+    },
     Array(Vec<Expr>),
     Map(Vec<(Expr, Expr)>),
     /// `(a, b, ...)`; the checker may retype a tuple literal as an array literal when an
@@ -324,24 +368,64 @@ pub enum ExprKind {
     Tuple(Vec<Expr>),
     /// `Name{field: e, ...}` in the order written; `struct_id` and `field_index` are
     /// filled by the checker.
-    StructLit { name: Ident, fields: Vec<(Ident, Expr)>, struct_id: u32, field_index: Vec<u32> },
-    Unary { op: UnOp, operand: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Index { base: Box<Expr>, index: Box<Expr> },
+    StructLit {
+        name: Ident,
+        fields: Vec<(Ident, Expr)>,
+        struct_id: u32,
+        field_index: Vec<u32>,
+    },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `base.field`; `field_index` filled by the checker (struct field position or
     /// tuple element). `E.V` on an enum is rewritten by the checker to `Int`.
-    Field { base: Box<Expr>, field: Ident, field_index: u32 },
+    Field {
+        base: Box<Expr>,
+        field: Ident,
+        field_index: u32,
+    },
     /// `name(args)`; `res` says what `name` is.
-    Call { callee: Ident, args: Vec<Expr>, res: Res },
+    Call {
+        callee: Ident,
+        args: Vec<Expr>,
+        res: Res,
+    },
     /// `receiver.method(args)`: a method call, or `module.func(args)` (the checker
     /// resolves `res`; for a module call `receiver` is a bare module name).
-    MethodCall { receiver: Box<Expr>, method: Ident, args: Vec<Expr>, res: Res },
+    MethodCall {
+        receiver: Box<Expr>,
+        method: Ident,
+        args: Vec<Expr>,
+        res: Res,
+    },
     /// `fn(params) -> ret: body`; filled by the checker: `func_id` of the lifted
     /// function and the lambda's own locals (its parameters).
-    Lambda { params: Vec<Param>, ret: TypeExpr, body: Box<Expr>, func_id: u32, locals: Vec<LocalInfo> },
+    Lambda {
+        params: Vec<Param>,
+        ret: TypeExpr,
+        body: Box<Expr>,
+        func_id: u32,
+        locals: Vec<LocalInfo>,
+    },
     /// `new Name(args)`.
-    New { class: Ident, args: Vec<Expr> },
+    New {
+        class: Ident,
+        args: Vec<Expr>,
+    },
     /// `super(args)` (method `None`) or `super.m(args)`.
-    Super { method: Option<Ident>, args: Vec<Expr> },
+    Super {
+        method: Option<Ident>,
+        args: Vec<Expr>,
+    },
     SelfRef,
 }

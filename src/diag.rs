@@ -25,10 +25,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, span, message: message.into(), notes: vec![] }
+        Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+            notes: vec![],
+        }
     }
     pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, span, message: message.into(), notes: vec![] }
+        Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+            notes: vec![],
+        }
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
@@ -72,7 +82,11 @@ impl SourceFile {
                 line_starts.push(i as u32 + 1);
             }
         }
-        SourceFile { path, text, line_starts }
+        SourceFile {
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in bytes) of a byte offset.
@@ -137,7 +151,11 @@ impl SourceMap {
             report = report.with_note(n);
         }
         let mut buf = Vec::new();
-        if report.finish().write((file.path.as_str(), Source::from(file.text.as_str())), &mut buf).is_ok() {
+        if report
+            .finish()
+            .write((file.path.as_str(), Source::from(file.text.as_str())), &mut buf)
+            .is_ok()
+        {
             let _ = write!(out, "{}", String::from_utf8_lossy(&buf));
         }
         out

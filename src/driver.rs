@@ -33,15 +33,27 @@ pub fn compile_file(path: &Path, stop: Stop) -> Compiled {
     let mut modules = Vec::new();
     load_modules(path, &mut sources, &mut diags, &mut modules);
     if diags.has_errors() {
-        return Compiled { sources, diags, program: None };
+        return Compiled {
+            sources,
+            diags,
+            program: None,
+        };
     }
     let info = types::check::check_program(&mut modules, &mut diags);
     if diags.has_errors() || stop == Stop::AfterCheck {
-        return Compiled { sources, diags, program: None };
+        return Compiled {
+            sources,
+            diags,
+            program: None,
+        };
     }
     let program = compiler::compile_program(&modules, &info, &sources, &mut diags);
     let program = if diags.has_errors() { None } else { Some(program) };
-    Compiled { sources, diags, program }
+    Compiled {
+        sources,
+        diags,
+        program,
+    }
 }
 
 /// Render all diagnostics (errors and warnings) for stderr.
@@ -72,11 +84,27 @@ fn read_source(path: &Path) -> Result<String, (u32, String)> {
 /// Load the entry module and, recursively, every module it imports (LANGUAGE.md
 /// §10). `modules[0]` is the entry; each module is loaded once; cycles are errors.
 fn load_modules(entry: &Path, sources: &mut SourceMap, diags: &mut Diagnostics, modules: &mut Vec<Module>) {
-    let entry_dir = entry.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let name = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let entry_dir = entry
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let name = entry
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut loaded: HashMap<PathBuf, usize> = HashMap::new();
     let mut stack: Vec<PathBuf> = Vec::new();
-    load_one(entry, &name, &entry_dir, None, sources, diags, modules, &mut loaded, &mut stack);
+    load_one(
+        entry,
+        &name,
+        &entry_dir,
+        None,
+        sources,
+        diags,
+        modules,
+        &mut loaded,
+        &mut stack,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -131,10 +159,23 @@ fn load_one(
         .collect();
     modules.push(module);
     stack.push(key);
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     for (m, span) in imports {
         match resolve_module(&m, &dir, entry_dir) {
-            Some(p) => load_one(&p, &m, entry_dir, Some(span), sources, diags, modules, loaded, stack),
+            Some(p) => load_one(
+                &p,
+                &m,
+                entry_dir,
+                Some(span),
+                sources,
+                diags,
+                modules,
+                loaded,
+                stack,
+            ),
             None => diags.error(span, format!("cannot find module '{m}'")),
         }
     }
@@ -148,7 +189,12 @@ fn resolve_module(name: &str, importer_dir: &Path, entry_dir: &Path) -> Option<P
     if let Ok(p) = std::env::var("BETTERPYTHON_PATH") {
         dirs.extend(p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
     }
-    for d in ["/usr/local/lib/betterpython/stdlib", "/usr/lib/betterpython/stdlib", "./stdlib", "./packages"] {
+    for d in [
+        "/usr/local/lib/betterpython/stdlib",
+        "/usr/lib/betterpython/stdlib",
+        "./stdlib",
+        "./packages",
+    ] {
         dirs.push(PathBuf::from(d));
     }
     dirs.push(entry_dir.to_path_buf());

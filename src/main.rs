@@ -6,7 +6,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "bp", version, about = "BetterPython: statically typed Python-syntax language with a register VM and JIT")]
+#[command(
+    name = "bp",
+    version,
+    about = "BetterPython: statically typed Python-syntax language with a register VM and JIT"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Command,
@@ -100,11 +104,17 @@ fn run_command(cli: Cli) -> i32 {
             let c = compile_file(&r.file, Stop::Bytecode);
             report(&c);
             let Some(program) = c.program else { return 1 };
-            let gc_stress = r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
+            let gc_stress =
+                r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
             // The JIT tier is not built yet: `--jit` and `--jit-threshold` are accepted
             // and currently run the interpreter; `--no-jit` always means interpreter only.
             let _ = (r.no_jit, r.jit, r.jit_threshold);
-            let opts = bp::vm::VmOptions { gc_stress, max_depth: r.max_depth, args: r.args, ..Default::default() };
+            let opts = bp::vm::VmOptions {
+                gc_stress,
+                max_depth: r.max_depth,
+                args: r.args,
+                ..Default::default()
+            };
             bp::vm::run(&program, opts)
         }
     }

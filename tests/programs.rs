@@ -21,6 +21,9 @@
 //! # stdin: line one\nline two       stdin contents; `\n`, `\t`, `\r`, `\\` are unescaped
 //! ```
 //!
+//! A needle that looks like a source position (`LINE:COL`, digits only) only matches
+//! where it is not glued to more digits: `3:5` matches `f.bp:3:5:` but not `13:5` or `3:57`.
+//!
 //! Any other header comment line is an ordinary comment, except that an unknown key
 //! starting with `expect` is reported as an error (to catch typos).
 //!
@@ -63,9 +66,21 @@ struct Mode {
 }
 
 const MODES: &[Mode] = &[
-    Mode { name: "interp", flags: &["--no-jit"], env: &[] },
-    Mode { name: "gcstress", flags: &["--no-jit"], env: &[("BP_GC_STRESS", "1")] },
-    Mode { name: "jit0", flags: &["--jit-threshold", "0"], env: &[] },
+    Mode {
+        name: "interp",
+        flags: &["--no-jit"],
+        env: &[],
+    },
+    Mode {
+        name: "gcstress",
+        flags: &["--no-jit"],
+        env: &[("BP_GC_STRESS", "1")],
+    },
+    Mode {
+        name: "jit0",
+        flags: &["--jit-threshold", "0"],
+        env: &[],
+    },
     Mode {
         name: "deoptstress",
         flags: &["--jit-threshold", "0"],
@@ -98,7 +113,9 @@ struct Program {
 
 fn main() {
     let args = Arguments::from_args();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("programs");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("programs");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_bp"));
 
     let modes = match selected_modes() {
@@ -150,8 +167,11 @@ fn main() {
             if orphans.is_empty() {
                 Ok(())
             } else {
-                Err(format!(".out files without a matching .bp file:\n  {}", orphans.join("\n  "))
-                    .into())
+                Err(format!(
+                    ".out files without a matching .bp file:\n  {}",
+                    orphans.join("\n  ")
+                )
+                .into())
             }
         }));
     }
@@ -174,7 +194,11 @@ fn main() {
 
 fn selected_modes() -> Result<Vec<&'static Mode>, String> {
     let raw = std::env::var("BP_TEST_MODES").unwrap_or_else(|_| DEFAULT_MODES.to_string());
-    let raw = if raw.trim().is_empty() { DEFAULT_MODES.to_string() } else { raw };
+    let raw = if raw.trim().is_empty() {
+        DEFAULT_MODES.to_string()
+    } else {
+        raw
+    };
     let mut out: Vec<&'static Mode> = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if name == "all" {
@@ -267,14 +291,17 @@ fn parse_directives(source: &[u8]) -> Result<Spec, String> {
         let line = raw_line.trim_end_matches('\r');
         let Some(body) = line.strip_prefix('#') else { break };
         let body = body.trim_start();
-        let Some((key, value)) = body.split_once(':') else { continue };
+        let Some((key, value)) = body.split_once(':') else {
+            continue;
+        };
         let key = key.trim();
         let lineno = idx + 1;
         match key {
             "expect-exit" => {
-                spec.expect_exit = value.trim().parse().map_err(|_| {
-                    format!("line {lineno}: bad expect-exit value {:?}", value.trim())
-                })?;
+                spec.expect_exit = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("line {lineno}: bad expect-exit value {:?}", value.trim()))?;
             }
             "expect-stderr" => {
                 let t = value.trim();
@@ -350,8 +377,12 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Vec<u8>> {
 }
 
 fn run_program(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<RunResult, String> {
-    let dir = path.parent().expect("a test program path always has a parent directory");
-    let file_name = path.file_name().expect("a test program path always has a file name");
+    let dir = path
+        .parent()
+        .expect("a test program path always has a parent directory");
+    let file_name = path
+        .file_name()
+        .expect("a test program path always has a file name");
 
     let mut cmd = Command::new(bin);
     cmd.arg("run")
@@ -370,8 +401,9 @@ fn run_program(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<RunR
     }
 
     let start = Instant::now();
-    let mut child: Child =
-        cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let mut child: Child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
 
     let mut stdin = child.stdin.take().expect("stdin was configured as piped");
     let input = spec.stdin.clone();
@@ -409,15 +441,23 @@ fn run_program(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<RunR
     };
     let elapsed = start.elapsed();
     let _ = writer.join();
-    let stdout = out_reader.join().map_err(|_| "stdout reader thread panicked".to_string())?;
-    let stderr = err_reader.join().map_err(|_| "stderr reader thread panicked".to_string())?;
-    Ok(RunResult { status, stdout, stderr, elapsed })
+    let stdout = out_reader
+        .join()
+        .map_err(|_| "stdout reader thread panicked".to_string())?;
+    let stderr = err_reader
+        .join()
+        .map_err(|_| "stderr reader thread panicked".to_string())?;
+    Ok(RunResult {
+        status,
+        stdout,
+        stderr,
+        elapsed,
+    })
 }
 
 fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Failed> {
-    let res = run_program(bin, mode, path, spec).map_err(|e| {
-        Failed::from(format!("{}\ncommand: {}", e, command_line(bin, mode, path, spec)))
-    })?;
+    let res = run_program(bin, mode, path, spec)
+        .map_err(|e| Failed::from(format!("{}\ncommand: {}", e, command_line(bin, mode, path, spec))))?;
 
     let mut problems: Vec<String> = Vec::new();
     let stderr_text = String::from_utf8_lossy(&res.stderr);
@@ -429,7 +469,10 @@ fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Fa
     match code {
         Some(c) if c == spec.expect_exit => {}
         Some(c) => problems.push(format!("exit status: expected {}, got {c}", spec.expect_exit)),
-        None => problems.push(format!("exit status: expected {}, got none (signal)", spec.expect_exit)),
+        None => problems.push(format!(
+            "exit status: expected {}, got none (signal)",
+            spec.expect_exit
+        )),
     }
 
     if res.stdout != spec.expected_stdout {
@@ -437,12 +480,12 @@ fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Fa
     }
 
     for needle in &spec.expect_stderr {
-        if !stderr_text.contains(needle.as_str()) {
+        if !stderr_contains(&stderr_text, needle) {
             problems.push(format!("stderr does not contain {needle:?}"));
         }
     }
     for alts in &spec.expect_stderr_any {
-        if !alts.iter().any(|a| stderr_text.contains(a.as_str())) {
+        if !alts.iter().any(|a| stderr_contains(&stderr_text, a)) {
             problems.push(format!("stderr contains none of {alts:?}"));
         }
     }
@@ -479,6 +522,27 @@ fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Fa
         msg.push('\n');
     }
     Err(msg.into())
+}
+
+/// Substring test; a needle that looks like a source position (`12:5`) must not be
+/// glued to further digits, so `3:5` does not match `13:5` or `3:55`.
+fn stderr_contains(haystack: &str, needle: &str) -> bool {
+    let is_position = needle.split_once(':').is_some_and(|(l, c)| {
+        !l.is_empty()
+            && !c.is_empty()
+            && l.bytes().all(|b| b.is_ascii_digit())
+            && c.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !is_position {
+        return haystack.contains(needle);
+    }
+    let bytes = haystack.as_bytes();
+    haystack.match_indices(needle).any(|(start, m)| {
+        let end = start + m.len();
+        let digit_before = start > 0 && bytes[start - 1].is_ascii_digit();
+        let digit_after = end < bytes.len() && bytes[end].is_ascii_digit();
+        !digit_before && !digit_after
+    })
 }
 
 #[cfg(unix)]
@@ -531,8 +595,12 @@ fn stdout_diff(expected: &[u8], actual: &[u8]) -> String {
             msg.push_str(&format!(
                 " at line {}:\n    expected: {}\n    actual:   {}\n",
                 i + 1,
-                exp_lines.get(i).map_or("<end of output>".to_string(), |l| format!("{l:?}")),
-                act_lines.get(i).map_or("<end of output>".to_string(), |l| format!("{l:?}")),
+                exp_lines
+                    .get(i)
+                    .map_or("<end of output>".to_string(), |l| format!("{l:?}")),
+                act_lines
+                    .get(i)
+                    .map_or("<end of output>".to_string(), |l| format!("{l:?}")),
             ));
         }
         None => msg.push_str(" (in bytes not shown by a lossy UTF-8 view)\n"),

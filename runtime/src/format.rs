@@ -155,7 +155,11 @@ fn write_inner(out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool, depth: 
                             if i > 0 {
                                 out.extend_from_slice(b", ");
                             }
-                            let (name, k) = l.fields.get(i).cloned().unwrap_or((format!("_{i}"), ValKind::Int));
+                            let (name, k) = l
+                                .fields
+                                .get(i)
+                                .cloned()
+                                .unwrap_or((format!("_{i}"), ValKind::Int));
                             out.extend_from_slice(name.as_bytes());
                             out.extend_from_slice(b": ");
                             write_inner(out, *x, k, true, depth + 1);
@@ -199,6 +203,7 @@ mod tests {
     use super::fmt_g;
 
     #[test]
+    #[allow(clippy::approx_constant)]
     fn g_format_table() {
         let cases: &[(f64, &str)] = &[
             (3.0, "3"),

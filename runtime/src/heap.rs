@@ -200,7 +200,10 @@ pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
                 ObjKind::Array => {
                     let (x, y) = (as_array(a), as_array(b));
                     x.items.len() == y.items.len()
-                        && x.items.iter().zip(y.items.iter()).all(|(p, q)| values_equal(*p, *q, x.elem))
+                        && x.items
+                            .iter()
+                            .zip(y.items.iter())
+                            .all(|(p, q)| values_equal(*p, *q, x.elem))
                 }
                 ObjKind::Tuple => {
                     let (x, y) = (as_tuple(a), as_tuple(b));
@@ -226,12 +229,16 @@ pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
                     }
                     x.layout == y.layout
                         && x.fields.len() == y.fields.len()
-                        && x.fields.iter().zip(y.fields.iter()).enumerate().all(|(i, (p, q))| {
-                            // Field kinds are needed; they are stored per layout, which
-                            // lives in the heap. Compare structurally with the kind
-                            // recorded by the heap's global layout registry.
-                            values_equal(*p, *q, field_kind(x.layout, i))
-                        })
+                        && x.fields
+                            .iter()
+                            .zip(y.fields.iter())
+                            .enumerate()
+                            .all(|(i, (p, q))| {
+                                // Field kinds are needed; they are stored per layout, which
+                                // lives in the heap. Compare structurally with the kind
+                                // recorded by the heap's global layout registry.
+                                values_equal(*p, *q, field_kind(x.layout, i))
+                            })
                 }
                 ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => a == b,
             }
@@ -278,7 +285,12 @@ accessor!(as_str, as_str_mut, StrObj, ObjKind::Str);
 accessor!(as_array, as_array_mut, ArrayObj, ObjKind::Array);
 accessor!(as_map, as_map_mut, MapObj, ObjKind::Map);
 accessor!(as_tuple, as_tuple_mut, TupleObj, ObjKind::Tuple);
-accessor!(as_struct, as_struct_mut, StructObj, ObjKind::Struct | ObjKind::Class);
+accessor!(
+    as_struct,
+    as_struct_mut,
+    StructObj,
+    ObjKind::Struct | ObjKind::Class
+);
 accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure);
 accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
 
@@ -305,7 +317,11 @@ pub fn with_layout<R>(id: u32, f: impl FnOnce(&Layout) -> R) -> R {
         let l = l.borrow();
         match l.get(id as usize) {
             Some(layout) => f(layout),
-            None => f(&Layout { name: format!("struct#{id}"), fields: vec![], is_class: false }),
+            None => f(&Layout {
+                name: format!("struct#{id}"),
+                fields: vec![],
+                is_class: false,
+            }),
         }
     })
 }
@@ -421,45 +437,95 @@ impl Heap {
     }
 
     fn header(kind: ObjKind) -> ObjHeader {
-        ObjHeader { next: std::ptr::null_mut(), kind, marked: false }
+        ObjHeader {
+            next: std::ptr::null_mut(),
+            kind,
+            marked: false,
+        }
     }
 
     pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
         let bytes = bytes.into();
         let n = bytes.len();
-        self.link(Box::new(StrObj { hdr: Self::header(ObjKind::Str), bytes }), n)
+        self.link(
+            Box::new(StrObj {
+                hdr: Self::header(ObjKind::Str),
+                bytes,
+            }),
+            n,
+        )
     }
 
     pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
         let n = items.capacity() * 8;
-        self.link(Box::new(ArrayObj { hdr: Self::header(ObjKind::Array), elem, items }), n)
+        self.link(
+            Box::new(ArrayObj {
+                hdr: Self::header(ObjKind::Array),
+                elem,
+                items,
+            }),
+            n,
+        )
     }
 
     pub fn alloc_map(&mut self, key: ValKind, val: ValKind) -> Value {
         self.link(
-            Box::new(MapObj { hdr: Self::header(ObjKind::Map), key, val, entries: IndexMap::default() }),
+            Box::new(MapObj {
+                hdr: Self::header(ObjKind::Map),
+                key,
+                val,
+                entries: IndexMap::default(),
+            }),
             0,
         )
     }
 
     pub fn alloc_tuple(&mut self, kinds: Box<[ValKind]>, items: Box<[Value]>) -> Value {
         let n = items.len() * 9;
-        self.link(Box::new(TupleObj { hdr: Self::header(ObjKind::Tuple), kinds, items }), n)
+        self.link(
+            Box::new(TupleObj {
+                hdr: Self::header(ObjKind::Tuple),
+                kinds,
+                items,
+            }),
+            n,
+        )
     }
 
     pub fn alloc_struct(&mut self, layout: u32, is_class: bool, fields: Box<[Value]>) -> Value {
         let n = fields.len() * 8;
         let kind = if is_class { ObjKind::Class } else { ObjKind::Struct };
-        self.link(Box::new(StructObj { hdr: Self::header(kind), layout, fields }), n)
+        self.link(
+            Box::new(StructObj {
+                hdr: Self::header(kind),
+                layout,
+                fields,
+            }),
+            n,
+        )
     }
 
     pub fn alloc_closure(&mut self, func: u32, kinds: Box<[ValKind]>, captures: Box<[Value]>) -> Value {
         let n = captures.len() * 9;
-        self.link(Box::new(ClosureObj { hdr: Self::header(ObjKind::Closure), func, kinds, captures }), n)
+        self.link(
+            Box::new(ClosureObj {
+                hdr: Self::header(ObjKind::Closure),
+                func,
+                kinds,
+                captures,
+            }),
+            n,
+        )
     }
 
     pub fn alloc_opaque(&mut self, payload: Box<dyn Any + Send + Sync>) -> Value {
-        self.link(Box::new(OpaqueObj { hdr: Self::header(ObjKind::Opaque), payload }), 64)
+        self.link(
+            Box::new(OpaqueObj {
+                hdr: Self::header(ObjKind::Opaque),
+                payload,
+            }),
+            64,
+        )
     }
 
     /// Account for memory a container grew by after allocation (array push, map
@@ -646,8 +712,20 @@ mod tests {
         let m = h.alloc_map(ValKind::Ref, ValKind::Int);
         let k1 = h.alloc_str(&b"a"[..]);
         let k2 = h.alloc_str(&b"a"[..]);
-        as_map_mut(m).entries.insert(MapKey { bits: k1, kind: ValKind::Ref }, Value::int(1));
-        as_map_mut(m).entries.insert(MapKey { bits: k2, kind: ValKind::Ref }, Value::int(2));
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: k1,
+                kind: ValKind::Ref,
+            },
+            Value::int(1),
+        );
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: k2,
+                kind: ValKind::Ref,
+            },
+            Value::int(2),
+        );
         assert_eq!(as_map(m).entries.len(), 1);
         h.collect(&mut |mk| mk.mark(m));
         assert_eq!(h.objects, 2);

@@ -37,7 +37,12 @@ const OUT_FLUSH: usize = 1 << 16;
 
 impl Rt {
     pub fn new(heap: Heap, args: Vec<String>) -> Rt {
-        Rt { heap, out: Vec::with_capacity(OUT_FLUSH), rng: 1, args }
+        Rt {
+            heap,
+            out: Vec::with_capacity(OUT_FLUSH),
+            rng: 1,
+            args,
+        }
     }
 
     /// Append bytes to stdout.

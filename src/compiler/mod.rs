@@ -1,1 +1,411 @@
-//! (being written)
+//! The register compiler: translates the type-checked AST into register bytecode
+//! ([`crate::bytecode`]).
+//!
+//! # Organisation
+//! * [`compile_program`] (this file): program assembly — function table (one
+//!   [`Function`] per checker function id, lambdas included), the global
+//!   initialiser `<init>`, layouts, globals and externs.
+//! * `func.rs`: the per-function builder (emission, labels, constants, scopes,
+//!   control stack).
+//! * `regalloc.rs`: the two-class register allocator.
+//! * `expr.rs`: expressions; `call.rs`: calls, builtins and intrinsics;
+//!   `stmt.rs`: statements; `control.rs`: conditions, `if`, loops, `match`,
+//!   `break`/`continue`/`return`; `exceptions.rs`: `try`/`catch`/`finally`, `throw`.
+//!
+//! # Conventions
+//! * Parameters arrive in registers `0..n`. Every other local gets a register when
+//!   declared and keeps it until the end of its lexical scope. Temporaries are
+//!   freed as soon as consumed. A register is a reference register or a scalar
+//!   register for the whole function (the GC root map is static).
+//! * Expressions are compiled either *into* a destination register (`expr_to`) or
+//!   to "wherever the value is" (`expr_val`: a local is read in place, anything
+//!   else goes to a fresh temporary). A `let` initialiser is compiled straight
+//!   into the local's register; `x = e` compiles `e` into `x`'s register unless
+//!   `e` would write its destination before it has finished reading its operands
+//!   (`and`/`or`, `new`, chunked literals).
+//! * Every instruction carries the location of the expression or statement that
+//!   produced it.
+//!
+//! The exact schemes for loops and `try`/`finally` are documented in `control.rs`
+//! and `exceptions.rs`.
+
+mod call;
+mod control;
+mod exceptions;
+mod expr;
+mod func;
+pub mod regalloc;
+mod stmt;
+#[cfg(test)]
+mod tests;
+
+use crate::ast::{Expr, FuncDef, Item, LocalInfo, Module, Span};
+use crate::bytecode::{ExternDef, FfiType, Function, GlobalDef, Instr, Loc, Program};
+use crate::diag::{Diagnostic, Diagnostics, SourceMap};
+use crate::types::{ProgramInfo, Type};
+use bp_runtime::heap::Layout;
+use std::collections::{HashMap, HashSet};
+
+use func::FnCompiler;
+
+/// A lambda body waiting to be compiled as its own function.
+pub(crate) struct LambdaJob<'a> {
+    pub func_id: u32,
+    pub locals: &'a [LocalInfo],
+    pub body: &'a Expr,
+    pub span: Span,
+}
+
+/// Program-wide compilation state shared by the function compilers.
+pub(crate) struct Ctx<'a> {
+    pub info: &'a ProgramInfo,
+    pub sources: &'a SourceMap,
+    pub diags: Vec<Diagnostic>,
+    /// Lambdas discovered while compiling, compiled after the named functions.
+    pub lambdas: Vec<LambdaJob<'a>>,
+    queued_lambdas: HashSet<u32>,
+    /// Method function id -> class id (for `super`).
+    pub class_of_method: HashMap<u32, u32>,
+    /// Class id -> parent class id.
+    pub class_parent: Vec<Option<u32>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(info: &'a ProgramInfo, sources: &'a SourceMap) -> Ctx<'a> {
+        Ctx {
+            info,
+            sources,
+            diags: Vec::new(),
+            lambdas: Vec::new(),
+            queued_lambdas: HashSet::new(),
+            class_of_method: HashMap::new(),
+            class_parent: vec![None; info.classes.len()],
+        }
+    }
+
+    pub fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, msg));
+    }
+
+    /// 1-based line/column of the start of `span`.
+    pub fn loc(&self, span: Span) -> Loc {
+        match self.sources.files.get(span.file as usize) {
+            Some(f) if (span.lo as usize) <= f.text.len() => {
+                let (line, col) = f.line_col(span.lo);
+                Loc { line, col }
+            }
+            _ => Loc::default(),
+        }
+    }
+
+    /// Queue a lambda body for compilation (once per function id).
+    pub fn queue_lambda(&mut self, job: LambdaJob<'a>) {
+        if self.queued_lambdas.insert(job.func_id) {
+            self.lambdas.push(job);
+        }
+    }
+
+    /// Layout id of a class (struct layouts come first).
+    pub fn class_layout(&self, class_id: u32) -> u32 {
+        self.info.structs.len() as u32 + class_id
+    }
+}
+
+/// Compile a checked program. `modules[0]` is the entry module. Problems (more than
+/// 256 registers in a function, inconsistencies of the annotated AST) are reported
+/// into `diags`; the returned program is then not meant to be run.
+pub fn compile_program(
+    modules: &[Module],
+    info: &ProgramInfo,
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> Program {
+    let mut cx = Ctx::new(info, sources);
+    collect_class_info(modules, &mut cx);
+
+    let nfuncs = info.funcs.len();
+    let mut functions: Vec<Option<Function>> = vec![None; nfuncs];
+
+    for m in modules {
+        for item in &m.items {
+            match item {
+                Item::Func(fd) => compile_funcdef(&mut cx, fd, &mut functions),
+                Item::Struct(sd) => {
+                    for fd in &sd.methods {
+                        compile_funcdef(&mut cx, fd, &mut functions);
+                    }
+                }
+                Item::Class(cd) => {
+                    for fd in &cd.methods {
+                        compile_funcdef(&mut cx, fd, &mut functions);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    let init = compile_init(&mut cx, modules);
+
+    while let Some(job) = cx.lambdas.pop() {
+        let f = compile_lambda(&mut cx, &job);
+        if let Some(slot) = functions.get_mut(job.func_id as usize) {
+            *slot = Some(f);
+        }
+    }
+
+    let mut out: Vec<Function> = functions
+        .into_iter()
+        .enumerate()
+        .map(|(id, f)| f.unwrap_or_else(|| stub_function(&mut cx, id as u32)))
+        .collect();
+    let init_id = init.map(|f| {
+        out.push(f);
+        (out.len() - 1) as u32
+    });
+
+    let mut layouts: Vec<Layout> = info
+        .structs
+        .iter()
+        .map(|s| Layout {
+            name: s.name.clone(),
+            fields: s.fields.iter().map(|(n, t)| (n.clone(), t.kind())).collect(),
+            is_class: false,
+        })
+        .collect();
+    layouts.extend(info.classes.iter().map(|s| Layout {
+        name: s.name.clone(),
+        fields: s.fields.iter().map(|(n, t)| (n.clone(), t.kind())).collect(),
+        is_class: true,
+    }));
+
+    let globals = info.globals.iter().map(|g| GlobalDef { name: g.name.clone(), kind: g.ty.kind() }).collect();
+
+    let externs = build_externs(modules, info);
+
+    diags.list.append(&mut cx.diags);
+    Program {
+        functions: out,
+        globals,
+        layouts,
+        files: sources.files.iter().map(|f| f.path.clone()).collect(),
+        main: info.main,
+        init: init_id,
+        externs,
+    }
+}
+
+/// Record which class each method belongs to and each class's parent (for `super`).
+fn collect_class_info(modules: &[Module], cx: &mut Ctx<'_>) {
+    let by_name: HashMap<&str, u32> =
+        cx.info.classes.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    for m in modules {
+        for item in &m.items {
+            if let Item::Class(cd) = item {
+                let Some(&cid) = by_name.get(cd.name.name.as_str()) else { continue };
+                for fd in &cd.methods {
+                    cx.class_of_method.insert(fd.func_id, cid);
+                }
+                if let Some(p) = &cd.parent {
+                    if let Some(&pid) = by_name.get(p.name.as_str()) {
+                        if let Some(slot) = cx.class_parent.get_mut(cid as usize) {
+                            *slot = Some(pid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Option<Function>]) {
+    let fid = fd.func_id;
+    let Some(finfo) = cx.info.funcs.get(fid as usize) else {
+        cx.error(fd.span, format!("internal compiler error: function '{}' has no id", fd.name.name));
+        return;
+    };
+    let name = finfo.name.clone();
+    let ret = finfo.ret.clone();
+    let mut fc = FnCompiler::new(cx, &fd.locals, ret.clone(), Some(fid), fd.span.file);
+    let mut param_kinds = Vec::new();
+    for (i, p) in fd.params.iter().enumerate() {
+        let r = fc.declare_param(p.local, fd.span);
+        if r as usize != i {
+            fc.internal(fd.span, "parameters must be the first locals");
+        }
+        let ty = fd.locals.get(p.local as usize).map(|l| l.ty.clone()).unwrap_or(Type::Int);
+        param_kinds.push(ty.kind());
+    }
+    fc.push_scope();
+    fc.block_stmts(&fd.body);
+    fc.pop_scope();
+    if !stmt::block_ends_in_jump(&fd.body) {
+        fc.implicit_return(fd.body.span.to(fd.span));
+    }
+    if fd.params.len() > 255 {
+        fc.error(fd.span, format!("function '{name}' has too many parameters"));
+    }
+    let f = fc.finish(name, fd.span, fd.params.len() as u8, param_kinds, ret_kind(&ret));
+    if let Some(slot) = functions.get_mut(fid as usize) {
+        *slot = Some(f);
+    }
+}
+
+fn compile_lambda<'a>(cx: &mut Ctx<'a>, job: &LambdaJob<'a>) -> Function {
+    let (name, params, ret) = match cx.info.funcs.get(job.func_id as usize) {
+        Some(fi) => (fi.name.clone(), fi.params.clone(), fi.ret.clone()),
+        None => {
+            cx.error(job.span, "internal compiler error: lambda has no function id");
+            ("<lambda>".to_string(), Vec::new(), Type::Void)
+        }
+    };
+    let nparams = params.len();
+    let mut fc = FnCompiler::new(cx, job.locals, ret.clone(), Some(job.func_id), job.span.file);
+    let mut param_kinds = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        fc.declare_param(i as u32, job.span);
+        param_kinds.push(job.locals.get(i).map(|l| l.ty.kind()).unwrap_or(p.kind()));
+    }
+    if ret == Type::Void {
+        fc.expr_effect(job.body);
+        fc.emit(Instr::RetVoid, job.body.span);
+    } else {
+        let v = fc.expr_val(job.body);
+        fc.emit(Instr::Ret { src: v.reg }, job.body.span);
+        fc.release(v);
+    }
+    fc.finish(name, job.span, nparams.min(255) as u8, param_kinds, ret_kind(&ret))
+}
+
+/// The global initialiser: every global's initialiser in dependency order
+/// (imported modules before their importers, the entry module last).
+fn compile_init<'a>(cx: &mut Ctx<'a>, modules: &'a [Module]) -> Option<Function> {
+    let order = module_init_order(modules);
+    let has_globals = modules.iter().any(|m| m.items.iter().any(|i| matches!(i, Item::Global(_))));
+    if !has_globals {
+        return None;
+    }
+    let file = modules.first().map(|m| m.file).unwrap_or(0);
+    let mut fc = FnCompiler::new(cx, &[], Type::Void, None, file);
+    let mut last_span = Span::default();
+    for mi in order {
+        for item in &modules[mi].items {
+            if let Item::Global(g) = item {
+                let t = fc.temp(&g.init.ty);
+                fc.expr_to(&g.init, t.reg);
+                fc.emit(Instr::SetGlobal { src: t.reg, idx: g.global_id }, g.span);
+                fc.release(t);
+                last_span = g.span;
+            }
+        }
+    }
+    fc.emit(Instr::RetVoid, last_span);
+    Some(fc.finish("<init>".to_string(), last_span, 0, Vec::new(), None))
+}
+
+/// Module indices in initialisation order: a post-order walk of the import graph
+/// from the entry module, then any module not reached.
+fn module_init_order(modules: &[Module]) -> Vec<usize> {
+    let by_name: HashMap<&str, usize> = modules.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let mut state = vec![0u8; modules.len()]; // 0 new, 1 visiting, 2 done
+    let mut order = Vec::new();
+    fn visit(i: usize, modules: &[Module], by_name: &HashMap<&str, usize>, state: &mut [u8], order: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for item in &modules[i].items {
+            if let Item::Import(imp) = item {
+                if let Some(&j) = by_name.get(imp.module.name.as_str()) {
+                    visit(j, modules, by_name, state, order);
+                }
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+    }
+    // Imported modules (in reverse load order) first, then the entry module.
+    for i in (1..modules.len()).rev() {
+        visit(i, modules, &by_name, &mut state, &mut order);
+    }
+    if !modules.is_empty() {
+        visit(0, modules, &by_name, &mut state, &mut order);
+    }
+    order
+}
+
+/// A function id the checker allocated but no body was found for: returns the zero
+/// value of its result type.
+fn stub_function(cx: &mut Ctx<'_>, id: u32) -> Function {
+    let (name, params, ret) = match cx.info.funcs.get(id as usize) {
+        Some(fi) => (fi.name.clone(), fi.params.clone(), fi.ret.clone()),
+        None => (format!("<fn {id}>"), Vec::new(), Type::Void),
+    };
+    let mut fc = FnCompiler::new(cx, &[], ret.clone(), Some(id), 0);
+    for p in &params {
+        fc.alloc(p);
+    }
+    fc.implicit_return(Span::default());
+    let kinds = params.iter().map(|t| t.kind()).collect();
+    fc.finish(name, Span::default(), params.len().min(255) as u8, kinds, ret_kind(&ret))
+}
+
+pub(crate) fn ret_kind(t: &Type) -> Option<bp_runtime::value::ValKind> {
+    if *t == Type::Void {
+        None
+    } else {
+        Some(t.kind())
+    }
+}
+
+fn ffi_type(t: &Type) -> FfiType {
+    match t {
+        Type::Int | Type::Fixed(_) => FfiType::Int,
+        Type::Float => FfiType::Float,
+        Type::Bool => FfiType::Bool,
+        Type::Str => FfiType::Str,
+        Type::Void => FfiType::Void,
+        _ => FfiType::Ptr,
+    }
+}
+
+/// The extern table: signatures from the checker, library and symbol from the
+/// declarations (matched by name, possibly module-qualified, in declaration order).
+fn build_externs(modules: &[Module], info: &ProgramInfo) -> Vec<ExternDef> {
+    let decls: Vec<(&Module, &crate::ast::ExternDecl)> = modules
+        .iter()
+        .flat_map(|m| {
+            m.items.iter().filter_map(move |it| match it {
+                Item::Extern(d) => Some((m, d)),
+                _ => None,
+            })
+        })
+        .collect();
+    let mut used = vec![false; decls.len()];
+    info.externs
+        .iter()
+        .enumerate()
+        .map(|(i, fi)| {
+            let matches = |(m, d): &(&Module, &crate::ast::ExternDecl)| {
+                d.name.name == fi.name || format!("{}.{}", m.name, d.name.name) == fi.name
+            };
+            let found = decls.iter().enumerate().position(|(j, d)| !used[j] && matches(d));
+            let pick = found.or(if i < decls.len() && !used[i] { Some(i) } else { None });
+            let (library, symbol) = match pick {
+                Some(j) => {
+                    used[j] = true;
+                    let d = decls[j].1;
+                    (d.library.clone(), d.symbol.clone().unwrap_or_else(|| d.name.name.clone()))
+                }
+                None => (String::new(), fi.name.rsplit('.').next().unwrap_or(&fi.name).to_string()),
+            };
+            ExternDef {
+                name: fi.name.clone(),
+                library,
+                symbol,
+                params: fi.params.iter().map(ffi_type).collect(),
+                ret: ffi_type(&fi.ret),
+            }
+        })
+        .collect()
+}

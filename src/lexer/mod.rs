@@ -7,7 +7,7 @@
 //! and lexing continues with the next character.
 
 use crate::ast::{FileId, Span};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use logos::Logos;
 
 #[cfg(test)]
@@ -30,12 +30,26 @@ pub struct RawError {
     lo: usize,
     hi: usize,
     msg: String,
+    /// Offset of an earlier multi-line string literal worth mentioning in a note.
+    multiline_hint: Option<usize>,
+}
+
+/// State shared with the logos callbacks.
+#[derive(Default)]
+pub struct Extras {
+    errors: Vec<RawError>,
+    /// Start of the last string literal containing a raw newline: if a later literal
+    /// is unterminated, that one probably lacks its closing quote.
+    last_multiline: Option<usize>,
+    /// The last literal was unterminated (the layout pass then closes open brackets,
+    /// so that the damage stays on that line).
+    unterminated: bool,
 }
 
 /// Token kinds. The variants with a `logos` attribute are produced by the raw lexer;
 /// `Indent`, `Dedent` and `Eof` are only produced by the layout pass.
 #[derive(Logos, Clone, Debug, PartialEq)]
-#[logos(extras = Vec<RawError>)]
+#[logos(extras = Extras)]
 #[logos(skip r"[ \t\r\f]+")]
 #[logos(skip(r"#[^\n]*", allow_greedy = true))]
 pub enum TokenKind {
@@ -276,9 +290,7 @@ impl TokenKind {
             LBrace => "{",
             RBrace => "}",
             At => "@",
-            Ident(_) | Int(_) | Float(_) | Str(_) | FStr(_) | Newline | Indent | Dedent | Eof => {
-                return None
-            }
+            Ident(_) | Int(_) | Float(_) | Str(_) | FStr(_) | Newline | Indent | Dedent | Eof => return None,
         })
     }
 
@@ -326,7 +338,12 @@ pub fn lex_fragment(src: &str, file: FileId, map: &[u32], diags: &mut Diagnostic
 type Lx<'s> = logos::Lexer<'s, TokenKind>;
 
 fn push_err(lex: &mut Lx, lo: usize, hi: usize, msg: impl Into<String>) {
-    lex.extras.push(RawError { lo, hi, msg: msg.into() });
+    lex.extras.errors.push(RawError {
+        lo,
+        hi,
+        msg: msg.into(),
+        multiline_hint: None,
+    });
 }
 
 fn lex_decimal(lex: &mut Lx) -> u64 {
@@ -349,7 +366,12 @@ fn lex_radix(lex: &mut Lx, radix: u32, what: &str) -> u64 {
     }
     if !ok {
         let span = lex.span();
-        push_err(lex, span.start, span.end, format!("invalid {what} literal '{}'", lex.slice()));
+        push_err(
+            lex,
+            span.start,
+            span.end,
+            format!("invalid {what} literal '{}'", lex.slice()),
+        );
         return 0;
     }
     v
@@ -369,7 +391,12 @@ fn lex_float(lex: &mut Lx) -> f64 {
 
 fn lex_bad_exponent(lex: &mut Lx) -> f64 {
     let span = lex.span();
-    push_err(lex, span.start, span.end, "invalid number: expected a digit after the exponent");
+    push_err(
+        lex,
+        span.start,
+        span.end,
+        "invalid number: expected a digit after the exponent",
+    );
     0.0
 }
 
@@ -385,7 +412,10 @@ fn string_end(bytes: &[u8]) -> (usize, bool) {
             _ => i += 1,
         }
     }
-    (bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len()), false)
+    (
+        bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len()),
+        false,
+    )
 }
 
 fn hex_val(b: Option<&u8>) -> Option<u8> {
@@ -414,17 +444,23 @@ fn escape(text: &str, i: usize, base: usize, out: &mut Vec<u8>, errs: &mut Vec<R
                 lo: base + i,
                 hi: base + i + 2,
                 msg: "invalid escape sequence '\\x': expected two hex digits".to_string(),
+                multiline_hint: None,
             });
             return i + 2;
         }
         Some(_) => {
             // `i + 1` follows an ASCII backslash, so it is a char boundary.
             let ch = text.get(i + 1..).and_then(|s| s.chars().next()).unwrap_or('?');
-            let shown: String = if ch.is_control() { ch.escape_debug().collect() } else { ch.to_string() };
+            let shown: String = if ch.is_control() {
+                ch.escape_debug().collect()
+            } else {
+                ch.to_string()
+            };
             errs.push(RawError {
                 lo: base + i,
                 hi: base + i + 1 + ch.len_utf8(),
                 msg: format!("unknown escape sequence '\\{shown}'"),
+                multiline_hint: None,
             });
             let mut buf = [0u8; 4];
             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
@@ -444,9 +480,19 @@ fn scan_literal<'s>(lex: &mut Lx<'s>) -> (&'s str, usize) {
     let content = rest.get(..end).unwrap_or("");
     if terminated {
         lex.bump(end + 1);
+        if content.contains('\n') {
+            lex.extras.last_multiline = Some(open.start);
+        }
     } else {
         lex.bump(end);
-        push_err(lex, open.start, open.end, "unterminated string");
+        lex.extras.unterminated = true;
+        let hint = lex.extras.last_multiline;
+        lex.extras.errors.push(RawError {
+            lo: open.start,
+            hi: open.end,
+            msg: "unterminated string".to_string(),
+            multiline_hint: hint,
+        });
     }
     (content, open.end)
 }
@@ -458,7 +504,7 @@ fn lex_string(lex: &mut Lx) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' {
-            i = escape(content, i, base, &mut out, &mut lex.extras);
+            i = escape(content, i, base, &mut out, &mut lex.extras.errors);
         } else {
             out.push(b[i]);
             i += 1;
@@ -469,7 +515,7 @@ fn lex_string(lex: &mut Lx) -> Vec<u8> {
 
 fn lex_fstring(lex: &mut Lx) -> Vec<FStrPiece> {
     let (content, base) = scan_literal(lex);
-    split_fstring(content, base, &mut lex.extras)
+    split_fstring(content, base, &mut lex.extras.errors)
 }
 
 /// Split the raw content of an f-string (starting at source offset `base`) into
@@ -509,7 +555,12 @@ fn split_fstring(content: &str, base: usize, errs: &mut Vec<RawError>) -> Vec<FS
                     j += 1;
                 }
                 if j >= b.len() {
-                    errs.push(RawError { lo: base + i, hi: base + i + 1, msg: "unterminated {} in f-string".to_string() });
+                    errs.push(RawError {
+                        lo: base + i,
+                        hi: base + i + 1,
+                        msg: "unterminated {} in f-string".to_string(),
+                        multiline_hint: None,
+                    });
                     i = b.len();
                     continue;
                 }
@@ -574,7 +625,13 @@ struct Layout<'a> {
 }
 
 impl<'a> Layout<'a> {
-    fn new(src: &'a str, file: FileId, map: Option<&'a [u32]>, fragment: bool, diags: &'a mut Diagnostics) -> Self {
+    fn new(
+        src: &'a str,
+        file: FileId,
+        map: Option<&'a [u32]>,
+        fragment: bool,
+        diags: &'a mut Diagnostics,
+    ) -> Self {
         Layout {
             src,
             file,
@@ -606,6 +663,24 @@ impl<'a> Layout<'a> {
         self.diags.error(span, msg);
     }
 
+    fn raw_error(&mut self, e: RawError) {
+        let span = self.span(e.lo, e.hi);
+        let mut d = Diagnostic::error(span, e.msg);
+        if let (Some(at), None) = (e.multiline_hint, self.map) {
+            let line = 1 + self
+                .src
+                .as_bytes()
+                .iter()
+                .take(at)
+                .filter(|&&b| b == b'\n')
+                .count();
+            d = d.with_note(format!(
+                "the string literal starting on line {line} spans several lines; is its closing quote missing?"
+            ));
+        }
+        self.diags.push(d);
+    }
+
     fn push(&mut self, kind: TokenKind, lo: usize, hi: usize) {
         let span = self.span(lo, hi);
         self.out.push(Token { kind, span });
@@ -613,23 +688,32 @@ impl<'a> Layout<'a> {
 
     fn run(mut self) -> Vec<Token> {
         let src = self.src;
-        let mut lex = TokenKind::lexer_with_extras(src, Vec::new());
+        let mut lex = TokenKind::lexer_with_extras(src, Extras::default());
         while let Some(res) = lex.next() {
             let range = lex.span();
-            for e in std::mem::take(&mut lex.extras) {
-                self.error(e.lo, e.hi, e.msg);
+            for e in std::mem::take(&mut lex.extras.errors) {
+                self.raw_error(e);
             }
             match res {
-                Ok(kind) => self.token(kind, range.start, range.end),
+                Ok(kind) => {
+                    self.token(kind, range.start, range.end);
+                    if std::mem::take(&mut lex.extras.unterminated) {
+                        self.depth = 0;
+                    }
+                }
                 Err(()) => {
                     let ch = lex.slice().chars().next().unwrap_or('?');
-                    let shown: String = if ch.is_control() { ch.escape_debug().collect() } else { ch.to_string() };
+                    let shown: String = if ch.is_control() {
+                        ch.escape_debug().collect()
+                    } else {
+                        ch.to_string()
+                    };
                     self.error(range.start, range.end, format!("unexpected character '{shown}'"));
                 }
             }
         }
-        for e in std::mem::take(&mut lex.extras) {
-            self.error(e.lo, e.hi, e.msg);
+        for e in std::mem::take(&mut lex.extras.errors) {
+            self.raw_error(e);
         }
         let end = src.len();
         if !self.fragment {
@@ -690,7 +774,9 @@ impl<'a> Layout<'a> {
         self.line_has_content = true;
         match kind {
             TokenKind::LParen | TokenKind::LBracket | TokenKind::LBrace => self.depth += 1,
-            TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => self.depth = self.depth.saturating_sub(1),
+            TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => {
+                self.depth = self.depth.saturating_sub(1)
+            }
             _ => {}
         }
         self.push(kind, lo, hi);
@@ -702,7 +788,12 @@ impl<'a> Layout<'a> {
         let ws = self.src.as_bytes().get(self.line_start..lo).unwrap_or(&[]);
         let mut col: u32 = 0;
         let mut tab_at = None;
+        // Only leading whitespace counts (an unexpected character before the first
+        // token, already reported, ends it).
         for (k, &b) in ws.iter().enumerate() {
+            if !matches!(b, b' ' | b'\t' | b'\r' | b'\x0c') {
+                break;
+            }
             if b == b'\t' {
                 tab_at.get_or_insert(self.line_start + k);
                 col = (col / 8 + 1) * 8; // keep going as sensibly as possible
@@ -710,10 +801,26 @@ impl<'a> Layout<'a> {
                 col += 1;
             }
         }
+        let top = self.indents.last().copied().unwrap_or(0);
         if let Some(t) = tab_at {
             self.error(t, t + 1, "tabs are not allowed in indentation");
+            // Avoid cascading errors: a tab-indented line only opens a block after a
+            // line ending with ':', and a dedent snaps to the nearest enclosing level.
+            let opens_block = self.out.len() >= 2 && self.out[self.out.len() - 2].kind == TokenKind::Colon;
+            if col > top && !opens_block {
+                col = top;
+            } else if col <= top && opens_block {
+                col = top + 1;
+            } else if col < top {
+                col = self
+                    .indents
+                    .iter()
+                    .copied()
+                    .filter(|&l| l <= col)
+                    .max()
+                    .unwrap_or(0);
+            }
         }
-        let top = self.indents.last().copied().unwrap_or(0);
         if col > top {
             self.indents.push(col);
             self.push(TokenKind::Indent, lo, lo);
@@ -726,7 +833,11 @@ impl<'a> Layout<'a> {
                 if *last != col {
                     // Treat the line as belonging to the enclosing block.
                     *last = col;
-                    self.error(lo, lo + 1, "indentation error: unindent does not match any outer indentation level");
+                    self.error(
+                        lo,
+                        lo + 1,
+                        "indentation error: unindent does not match any outer indentation level",
+                    );
                 }
             }
         }

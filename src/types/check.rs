@@ -1,1 +1,723 @@
-//! (being written)
+//! The type checker (LANGUAGE.md §3–§7, §9, §10 with the §16 decisions).
+//!
+//! [`check_program`] works in three phases over all modules:
+//!
+//! 1. **Declarations**: every module's top-level names are registered (structs, enums,
+//!    functions, struct methods, externs, globals, imports) and function / global ids
+//!    are assigned; then all written types are resolved (struct fields, signatures,
+//!    global types), so that bodies can refer to anything declared anywhere.
+//! 2. **Global initialisers**, per module in source order; an initialiser sees only
+//!    the globals declared before it.
+//! 3. **Function bodies** (top-level functions and struct methods).
+//!
+//! The AST is annotated in place: every `Expr.ty`, name/call resolutions, local
+//! tables, struct/field indices; a few nodes are rewritten (`E.V` → `Int`, a tuple
+//! literal where an array is expected → `Array`, a tuple index `t[-1]` → `t[n-1]`,
+//! `mod.f` used as a value → a `Name` resolved to the function). See `check/expr.rs`.
+//!
+//! Errors never stop the checker: an erroneous expression gets `Type::Error`, which is
+//! compatible with everything, so that one mistake yields one diagnostic.
+
+mod expr;
+mod stmt;
+#[cfg(test)]
+mod tests;
+
+use super::builtin_sig::same_type;
+use super::{FuncInfo, GlobalInfo, ProgramInfo, StructInfo, Type, TypeDisplay};
+use crate::ast::{self, Block, FileId, Item, LocalId, LocalInfo, Span, StmtKind, TypeExpr, TypeExprKind};
+use crate::diag::Diagnostics;
+use std::collections::HashMap;
+
+/// Type-check the program. `modules[0]` is the entry module; the others are the
+/// modules it (transitively) imports. Annotates the AST in place and returns the
+/// program-wide tables. Problems are reported to `diags`; when `diags` has errors
+/// afterwards the annotations are incomplete and must not be compiled.
+pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> ProgramInfo {
+    let mut c = Checker::new(diags);
+    let Some(entry) = modules.first() else {
+        c.diags.error(Span::default(), "no main function");
+        return c.info;
+    };
+    let entry_file = entry.file;
+    c.declare(modules);
+    c.resolve_declarations(modules);
+    c.check_globals(modules);
+    c.check_bodies(modules);
+    c.check_main(entry_file);
+    c.info
+}
+
+/// The two names compiled specially instead of through the runtime's builtin table.
+const INTRINSICS: [&str; 2] = ["print", "typeof"];
+
+struct EnumInfo {
+    name: String,
+    variants: Vec<(String, i64)>,
+}
+
+/// What a module declares at top level, by name.
+#[derive(Default)]
+struct ModScope {
+    name: String,
+    /// Top-level functions (the first definition of each name).
+    funcs: HashMap<String, u32>,
+    structs: HashMap<String, u32>,
+    enums: HashMap<String, EnumInfo>,
+    classes: HashMap<String, Span>,
+    /// Global name -> global id.
+    globals: HashMap<String, u32>,
+    /// Extern name -> extern id.
+    externs: HashMap<String, u32>,
+    /// Import name or alias -> module index.
+    imports: HashMap<String, usize>,
+    /// Names made callable unqualified by `import m (f)` -> function id.
+    selective: HashMap<String, u32>,
+    /// Every top-level name, for duplicate detection.
+    names: HashMap<String, Span>,
+}
+
+/// Per-function data that the tables in [`ProgramInfo`] do not carry.
+struct FuncMeta {
+    exported: bool,
+    /// The function's name (lambdas: the whole lambda), for diagnostics.
+    span: Span,
+}
+
+struct GlobalMeta {
+    /// Position among the module's globals (initialisation order).
+    order: usize,
+}
+
+/// The checking state of one function body, lambda body or global initialiser.
+struct FnCtx {
+    locals: Vec<LocalInfo>,
+    /// Nested block scopes; each holds the locals it declares.
+    scopes: Vec<Vec<(String, LocalId)>>,
+    ret: Type,
+    loop_depth: u32,
+}
+
+impl FnCtx {
+    fn new(ret: Type) -> FnCtx {
+        FnCtx { locals: Vec::new(), scopes: vec![Vec::new()], ret, loop_depth: 0 }
+    }
+    fn find(&self, name: &str) -> Option<LocalId> {
+        self.scopes.iter().rev().flat_map(|s| s.iter().rev()).find(|(n, _)| n == name).map(|(_, id)| *id)
+    }
+}
+
+/// What a plain name refers to as a variable.
+enum VarLookup {
+    Local(LocalId, Type),
+    /// A local of an enclosing function, seen from inside a lambda.
+    Captured(Type),
+    Global(u32, Type),
+    /// A global of this module whose definition comes later (in an initialiser).
+    LaterGlobal,
+    NotFound,
+}
+
+/// Which context an expected type comes from (for the mismatch message).
+#[derive(Clone, Copy)]
+enum Want<'a> {
+    Plain,
+    Arg(usize, &'a str),
+    Return,
+    Field(&'a str, &'a str),
+    Elem,
+    MapKey,
+    MapValue,
+    Case,
+    Lambda,
+    TupleElem(usize),
+}
+
+pub(crate) struct Checker<'d> {
+    diags: &'d mut Diagnostics,
+    info: ProgramInfo,
+    mods: Vec<ModScope>,
+    func_meta: Vec<FuncMeta>,
+    global_meta: Vec<GlobalMeta>,
+    /// Module whose code is being checked.
+    cur: usize,
+    /// While checking a global initialiser: the position of that global (later
+    /// globals of the module are not visible yet).
+    global_limit: Option<usize>,
+    /// Enclosing function contexts; the last is the current one (lambdas push).
+    ctxs: Vec<FnCtx>,
+    builtins: HashMap<&'static str, u32>,
+}
+
+impl<'d> Checker<'d> {
+    fn new(diags: &'d mut Diagnostics) -> Checker<'d> {
+        let builtins =
+            bp_runtime::builtins::all().iter().enumerate().map(|(i, b)| (b.name, i as u32)).collect::<HashMap<_, _>>();
+        Checker {
+            diags,
+            info: ProgramInfo::default(),
+            mods: Vec::new(),
+            func_meta: Vec::new(),
+            global_meta: Vec::new(),
+            cur: 0,
+            global_limit: None,
+            ctxs: Vec::new(),
+            builtins,
+        }
+    }
+
+    // ---- diagnostics helpers --------------------------------------------------
+
+    fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.diags.error(span, msg);
+    }
+
+    /// A type as the user writes it (struct names, not ids).
+    fn tn(&self, t: &Type) -> String {
+        TypeDisplay { ty: t, info: Some(&self.info) }.to_string()
+    }
+
+    fn struct_name(&self, id: u32) -> String {
+        self.info.structs.get(id as usize).map(|s| s.name.clone()).unwrap_or_else(|| format!("struct#{id}"))
+    }
+
+    fn mismatch(&mut self, span: Span, want: Want, expected: &Type, found: &Type) {
+        let (e, f) = (self.tn(expected), self.tn(found));
+        let msg = match want {
+            Want::Plain => format!("type mismatch: expected {e}, found {f}"),
+            Want::Arg(i, name) => format!("argument {} of '{name}': expected {e}, found {f}", i + 1),
+            Want::Return => format!("return type mismatch: expected {e}, found {f}"),
+            Want::Field(s, fld) => format!("field '{fld}' of struct '{s}': expected {e}, found {f}"),
+            Want::Elem => format!("array element type mismatch: expected {e}, found {f}"),
+            Want::MapKey => format!("map key type mismatch: expected {e}, found {f}"),
+            Want::MapValue => format!("map value type mismatch: expected {e}, found {f}"),
+            Want::Case => format!("case type mismatch: the match subject is {e}, the case is {f}"),
+            Want::Lambda => format!("lambda body type mismatch: declared return type {e}, found {f}"),
+            Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
+        };
+        self.error(span, msg);
+    }
+
+    // ---- phase 1: declarations ----------------------------------------------------
+
+    /// Register a top-level name of module `mi`; false (after an error) if taken.
+    fn claim_name(&mut self, mi: usize, name: &ast::Ident, is_func: bool) -> bool {
+        if let Some(_prev) = self.mods[mi].names.get(&name.name) {
+            let is_prev_func = self.mods[mi].funcs.contains_key(&name.name);
+            if is_func && is_prev_func {
+                self.error(name.span, format!("duplicate function '{}'", name.name));
+            } else {
+                self.error(name.span, format!("duplicate symbol '{}'", name.name));
+            }
+            return false;
+        }
+        self.mods[mi].names.insert(name.name.clone(), name.span);
+        true
+    }
+
+    fn qualified(&self, mi: usize, name: &str) -> String {
+        if mi == 0 {
+            name.to_string()
+        } else {
+            format!("{}.{}", self.mods[mi].name, name)
+        }
+    }
+
+    fn new_func(&mut self, name: String, exported: bool, span: Span) -> u32 {
+        let id = self.info.funcs.len() as u32;
+        self.info.funcs.push(FuncInfo { name, params: Vec::new(), ret: Type::Error });
+        self.func_meta.push(FuncMeta { exported, span });
+        id
+    }
+
+    /// Phase 1a: names and ids.
+    fn declare(&mut self, modules: &mut [ast::Module]) {
+        for m in modules.iter() {
+            self.mods.push(ModScope { name: m.name.clone(), ..ModScope::default() });
+        }
+        for (mi, m) in modules.iter_mut().enumerate() {
+            let mut global_order = 0;
+            for item in m.items.iter_mut() {
+                match item {
+                    Item::Func(f) => {
+                        let id = self.new_func(self.qualified(mi, &f.name.name), f.exported, f.name.span);
+                        f.func_id = id;
+                        if self.claim_name(mi, &f.name, true) {
+                            self.mods[mi].funcs.insert(f.name.name.clone(), id);
+                            if self.builtins.contains_key(f.name.name.as_str()) || INTRINSICS.contains(&f.name.name.as_str())
+                            {
+                                self.diags.warning(
+                                    f.name.span,
+                                    format!("function '{}' shadows the builtin of the same name", f.name.name),
+                                );
+                            }
+                        }
+                    }
+                    Item::Struct(s) => {
+                        let sid = self.info.structs.len() as u32;
+                        self.info.structs.push(StructInfo {
+                            name: s.name.name.clone(),
+                            fields: Vec::new(),
+                            methods: Vec::new(),
+                        });
+                        if self.claim_name(mi, &s.name, false) {
+                            self.mods[mi].structs.insert(s.name.name.clone(), sid);
+                        }
+                        for meth in s.methods.iter_mut() {
+                            let qual = self.qualified(mi, &format!("{}.{}", s.name.name, meth.name.name));
+                            let id = self.new_func(qual, true, meth.name.span);
+                            meth.func_id = id;
+                            let methods = &self.info.structs[sid as usize].methods;
+                            if methods.iter().any(|(n, _)| *n == meth.name.name) {
+                                let msg = format!("duplicate method '{}' in struct '{}'", meth.name.name, s.name.name);
+                                self.error(meth.name.span, msg);
+                            } else {
+                                self.info.structs[sid as usize].methods.push((meth.name.name.clone(), id));
+                            }
+                        }
+                    }
+                    Item::Enum(e) => {
+                        let mut variants: Vec<(String, i64)> = Vec::new();
+                        let mut next: i64 = 0;
+                        for (v, explicit) in &e.variants {
+                            let val = explicit.unwrap_or(next);
+                            next = val.wrapping_add(1);
+                            if variants.iter().any(|(n, _)| *n == v.name) {
+                                self.error(v.span, format!("duplicate member '{}' in enum '{}'", v.name, e.name.name));
+                                continue;
+                            }
+                            variants.push((v.name.clone(), val));
+                        }
+                        if self.claim_name(mi, &e.name, false) {
+                            self.mods[mi].enums.insert(e.name.name.clone(), EnumInfo { name: e.name.name.clone(), variants });
+                        }
+                    }
+                    Item::Class(c) => {
+                        self.error(c.span, "classes are not supported yet");
+                        if self.claim_name(mi, &c.name, false) {
+                            self.mods[mi].classes.insert(c.name.name.clone(), c.name.span);
+                        }
+                    }
+                    Item::Global(g) => {
+                        let id = self.info.globals.len() as u32;
+                        g.global_id = id;
+                        self.info.globals.push(GlobalInfo { name: self.qualified(mi, &g.name.name), ty: Type::Error });
+                        self.global_meta.push(GlobalMeta { order: global_order });
+                        global_order += 1;
+                        if self.claim_name(mi, &g.name, false) {
+                            self.mods[mi].globals.insert(g.name.name.clone(), id);
+                        }
+                    }
+                    Item::Extern(x) => {
+                        let id = self.info.externs.len() as u32;
+                        self.info.externs.push(FuncInfo {
+                            name: self.qualified(mi, &x.name.name),
+                            params: Vec::new(),
+                            ret: Type::Error,
+                        });
+                        if self.claim_name(mi, &x.name, false) {
+                            self.mods[mi].externs.insert(x.name.name.clone(), id);
+                            if self.builtins.contains_key(x.name.name.as_str()) || INTRINSICS.contains(&x.name.name.as_str())
+                            {
+                                self.diags.warning(
+                                    x.name.span,
+                                    format!("extern function '{}' shadows the builtin of the same name", x.name.name),
+                                );
+                            }
+                        }
+                    }
+                    Item::Import(imp) => {
+                        let alias = imp.alias.as_ref().unwrap_or(&imp.module).clone();
+                        match modules_index(&self.mods, &imp.module.name) {
+                            Some(target) => {
+                                if self.claim_name(mi, &alias, false) {
+                                    self.mods[mi].imports.insert(alias.name.clone(), target);
+                                }
+                            }
+                            None => self.error(imp.module.span, format!("cannot find module '{}'", imp.module.name)),
+                        }
+                    }
+                }
+            }
+        }
+        // Selective imports need every module's functions.
+        for (mi, m) in modules.iter().enumerate() {
+            for item in &m.items {
+                let Item::Import(imp) = item else { continue };
+                let Some(target) = modules_index(&self.mods, &imp.module.name) else { continue };
+                for n in &imp.names {
+                    match self.mods[target].funcs.get(&n.name).copied() {
+                        Some(fid) => {
+                            if !self.func_meta[fid as usize].exported {
+                                let msg =
+                                    format!("function '{}' is not exported from module '{}'", n.name, imp.module.name);
+                                self.error(n.span, msg);
+                            }
+                            if self.claim_name(mi, n, false) {
+                                self.mods[mi].selective.insert(n.name.clone(), fid);
+                            }
+                        }
+                        None => {
+                            self.error(n.span, format!("module '{}' has no function '{}'", imp.module.name, n.name))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Phase 1b: resolve the written types of every declaration.
+    fn resolve_declarations(&mut self, modules: &mut [ast::Module]) {
+        for (mi, m) in modules.iter_mut().enumerate() {
+            self.cur = mi;
+            for item in m.items.iter_mut() {
+                match item {
+                    Item::Func(f) => self.resolve_signature(f, None),
+                    Item::Struct(s) => {
+                        let Some(&sid) = self.mods[mi].structs.get(&s.name.name) else {
+                            // A duplicate name: its methods are still declared for checking.
+                            for meth in s.methods.iter_mut() {
+                                self.resolve_signature(meth, None);
+                            }
+                            continue;
+                        };
+                        let mut fields: Vec<(String, Type)> = Vec::new();
+                        for fd in &s.fields {
+                            let ty = self.resolve_type(&fd.ty, false);
+                            if fields.iter().any(|(n, _)| *n == fd.name.name) {
+                                let msg = format!("duplicate field '{}' in struct '{}'", fd.name.name, s.name.name);
+                                self.error(fd.name.span, msg);
+                                continue;
+                            }
+                            fields.push((fd.name.name.clone(), ty));
+                        }
+                        self.info.structs[sid as usize].fields = fields;
+                        for meth in s.methods.iter_mut() {
+                            self.resolve_signature(meth, Some(sid));
+                        }
+                    }
+                    Item::Global(g) => {
+                        let ty = self.resolve_type(&g.ty, false);
+                        if let Some(gi) = self.info.globals.get_mut(g.global_id as usize) {
+                            gi.ty = ty;
+                        }
+                    }
+                    Item::Extern(x) => {
+                        let mut params = Vec::new();
+                        for p in &x.params {
+                            match &p.ty {
+                                Some(t) => params.push(self.resolve_type(t, false)),
+                                None => {
+                                    self.error(p.name.span, "'self' is only allowed in methods");
+                                    params.push(Type::Error);
+                                }
+                            }
+                        }
+                        let ret = self.resolve_type(&x.ret, true);
+                        if let Some(&id) = self.mods[mi].externs.get(&x.name.name) {
+                            self.info.externs[id as usize].params = params;
+                            self.info.externs[id as usize].ret = ret;
+                        }
+                    }
+                    Item::Enum(_) | Item::Class(_) | Item::Import(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Parameter and return types of a function or method (`self` first for methods).
+    fn resolve_signature(&mut self, f: &mut ast::FuncDef, self_struct: Option<u32>) {
+        let mut params = Vec::new();
+        for (i, p) in f.params.iter_mut().enumerate() {
+            p.local = i as LocalId;
+            let is_self = p.name.name == "self";
+            let ty = match (&p.ty, self_struct) {
+                (None, Some(sid)) if is_self && i == 0 => Type::Struct(sid),
+                (Some(t), Some(sid)) if is_self && i == 0 => {
+                    let ty = self.resolve_type(t, false);
+                    if !same_type(&ty, &Type::Struct(sid)) {
+                        let msg = format!("'self' must have type {}, found {}", self.struct_name(sid), self.tn(&ty));
+                        self.error(t.span, msg);
+                    }
+                    Type::Struct(sid)
+                }
+                _ if is_self => {
+                    let msg = if self_struct.is_some() {
+                        "'self' must be the first parameter of a method"
+                    } else {
+                        "'self' is only allowed in methods"
+                    };
+                    self.error(p.name.span, msg);
+                    Type::Error
+                }
+                (Some(t), _) => self.resolve_type(t, false),
+                (None, _) => Type::Error,
+            };
+            params.push(ty);
+        }
+        if let Some(sid) = self_struct {
+            if f.params.first().is_none_or(|p| p.name.name != "self") {
+                let msg = format!(
+                    "method '{}' of struct '{}' must take 'self' as its first parameter",
+                    f.name.name,
+                    self.struct_name(sid)
+                );
+                self.error(f.name.span, msg);
+            }
+        }
+        let ret = self.resolve_type(&f.ret, true);
+        if let Some(fi) = self.info.funcs.get_mut(f.func_id as usize) {
+            fi.params = params;
+            fi.ret = ret;
+        }
+    }
+
+    /// The type written as `te` in the current module. `void` is only accepted where
+    /// `allow_void` (return types).
+    fn resolve_type(&mut self, te: &TypeExpr, allow_void: bool) -> Type {
+        match &te.kind {
+            TypeExprKind::Named(n) => match n.as_str() {
+                "int" => Type::Int,
+                "float" => Type::Float,
+                "bool" => Type::Bool,
+                "str" => Type::Str,
+                "ptr" => Type::Ptr,
+                "void" => {
+                    if allow_void {
+                        Type::Void
+                    } else {
+                        self.error(te.span, "void is only allowed as a return type");
+                        Type::Error
+                    }
+                }
+                "i8" => Type::Fixed("i8"),
+                "i16" => Type::Fixed("i16"),
+                "i32" => Type::Fixed("i32"),
+                "i64" => Type::Fixed("i64"),
+                "u8" => Type::Fixed("u8"),
+                "u16" => Type::Fixed("u16"),
+                "u32" => Type::Fixed("u32"),
+                "u64" => Type::Fixed("u64"),
+                _ => {
+                    let m = &self.mods[self.cur];
+                    if let Some(&sid) = m.structs.get(n) {
+                        Type::Struct(sid)
+                    } else if m.enums.contains_key(n) {
+                        // Enum values are ints; the enum name is accepted as a synonym.
+                        Type::Int
+                    } else if m.classes.contains_key(n) {
+                        Type::Error // already reported at the class
+                    } else {
+                        self.error(te.span, format!("unknown type '{n}'"));
+                        Type::Error
+                    }
+                }
+            },
+            TypeExprKind::Array(e) => Type::Array(Box::new(self.resolve_type(e, false))),
+            TypeExprKind::Map(k, v) => {
+                let kt = self.resolve_type(k, false);
+                if !valid_map_key(&kt) {
+                    let msg = format!("map keys must be int, float, bool or str, found {}", self.tn(&kt));
+                    self.error(k.span, msg);
+                }
+                Type::Map(Box::new(kt), Box::new(self.resolve_type(v, false)))
+            }
+            TypeExprKind::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.resolve_type(t, false)).collect()),
+            TypeExprKind::Fn(ps, r) => {
+                let ps = ps.iter().map(|t| self.resolve_type(t, false)).collect();
+                Type::Fn(ps, Box::new(self.resolve_type(r, true)))
+            }
+        }
+    }
+
+    // ---- phases 2 and 3 --------------------------------------------------------------
+
+    fn check_globals(&mut self, modules: &mut [ast::Module]) {
+        for (mi, m) in modules.iter_mut().enumerate() {
+            self.cur = mi;
+            for item in m.items.iter_mut() {
+                let Item::Global(g) = item else { continue };
+                let id = g.global_id as usize;
+                let Some(meta) = self.global_meta.get(id) else { continue };
+                self.global_limit = Some(meta.order);
+                let ty = self.info.globals[id].ty.clone();
+                self.ctxs.push(FnCtx::new(Type::Void));
+                self.check_expect(&mut g.init, &ty, Want::Plain);
+                self.ctxs.pop();
+                self.global_limit = None;
+            }
+        }
+    }
+
+    fn check_bodies(&mut self, modules: &mut [ast::Module]) {
+        for (mi, m) in modules.iter_mut().enumerate() {
+            self.cur = mi;
+            for item in m.items.iter_mut() {
+                match item {
+                    Item::Func(f) => self.check_func(f),
+                    Item::Struct(s) => {
+                        for meth in s.methods.iter_mut() {
+                            self.check_func(meth);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn check_func(&mut self, f: &mut ast::FuncDef) {
+        let Some(fi) = self.info.funcs.get(f.func_id as usize) else { return };
+        let (params, ret) = (fi.params.clone(), fi.ret.clone());
+        self.ctxs.push(FnCtx::new(ret.clone()));
+        for (p, ty) in f.params.iter_mut().zip(params) {
+            p.local = self.declare_local(&p.name, ty);
+        }
+        self.check_block(&mut f.body);
+        if ret != Type::Void && !block_returns(&f.body) {
+            self.diags.warning(f.name.span, format!("function '{}' may end without returning a value", f.name.name));
+        }
+        if let Some(ctx) = self.ctxs.pop() {
+            f.locals = ctx.locals;
+        }
+    }
+
+    fn check_main(&mut self, entry_file: FileId) {
+        match self.mods.first().and_then(|m| m.funcs.get("main")).copied() {
+            None => self.error(Span::new(entry_file, 0, 0), "no main function"),
+            Some(id) => {
+                self.info.main = id;
+                let fi = &self.info.funcs[id as usize];
+                let bad_params = !fi.params.is_empty();
+                let bad_ret = !matches!(fi.ret, Type::Int | Type::Void | Type::Error);
+                let ret = self.tn(&fi.ret);
+                // Point at the definition of main.
+                let span = self.func_meta[id as usize].span;
+                if bad_params {
+                    self.error(span, "'main' must not take parameters");
+                }
+                if bad_ret {
+                    self.error(span, format!("'main' must return int or void, not {ret}"));
+                }
+            }
+        }
+    }
+
+    // ---- locals and name lookup ---------------------------------------------------------
+
+    fn ctx(&mut self) -> &mut FnCtx {
+        if self.ctxs.is_empty() {
+            self.ctxs.push(FnCtx::new(Type::Void));
+        }
+        let n = self.ctxs.len() - 1;
+        &mut self.ctxs[n]
+    }
+
+    /// Declare a local in the innermost scope of the current function; a name that
+    /// is already visible (local, parameter, global of the module) is an error, but
+    /// the local is created anyway so that ids stay consistent.
+    fn declare_local(&mut self, name: &ast::Ident, ty: Type) -> LocalId {
+        let visible = self.ctx().find(&name.name).is_some() || self.mods[self.cur].globals.contains_key(&name.name);
+        if visible {
+            self.error(name.span, format!("duplicate symbol '{}'", name.name));
+        }
+        let ctx = self.ctx();
+        let id = ctx.locals.len() as LocalId;
+        ctx.locals.push(LocalInfo { name: name.name.clone(), ty, span: name.span });
+        if let Some(scope) = ctx.scopes.last_mut() {
+            scope.push((name.name.clone(), id));
+        }
+        id
+    }
+
+    fn push_scope(&mut self) {
+        self.ctx().scopes.push(Vec::new());
+    }
+
+    fn pop_scope(&mut self) {
+        self.ctx().scopes.pop();
+    }
+
+    fn lookup_var(&self, name: &str) -> VarLookup {
+        if let Some(ctx) = self.ctxs.last() {
+            if let Some(id) = ctx.find(name) {
+                return VarLookup::Local(id, ctx.locals[id as usize].ty.clone());
+            }
+        }
+        let n = self.ctxs.len();
+        for ctx in self.ctxs[..n.saturating_sub(1)].iter().rev() {
+            if let Some(id) = ctx.find(name) {
+                return VarLookup::Captured(ctx.locals[id as usize].ty.clone());
+            }
+        }
+        if let Some(&gid) = self.mods[self.cur].globals.get(name) {
+            if let Some(limit) = self.global_limit {
+                if self.global_meta.get(gid as usize).is_some_and(|m| m.order >= limit) {
+                    return VarLookup::LaterGlobal;
+                }
+            }
+            return VarLookup::Global(gid, self.info.globals[gid as usize].ty.clone());
+        }
+        VarLookup::NotFound
+    }
+
+    /// A function callable by its plain name in the current module.
+    fn lookup_func(&self, name: &str) -> Option<u32> {
+        let m = &self.mods[self.cur];
+        m.funcs.get(name).or_else(|| m.selective.get(name)).copied()
+    }
+}
+
+fn modules_index(mods: &[ModScope], name: &str) -> Option<usize> {
+    mods.iter().position(|m| m.name == name)
+}
+
+/// Map keys must be hashable scalars (LANGUAGE.md §4.8).
+fn valid_map_key(t: &Type) -> bool {
+    matches!(t, Type::Int | Type::Float | Type::Bool | Type::Str | Type::Error)
+}
+
+// ---- "definitely returns" analysis ----------------------------------------------------
+
+/// Whether running the block can never reach its end (every path returns or throws).
+fn block_returns(b: &Block) -> bool {
+    b.stmts.iter().any(stmt_returns)
+}
+
+fn stmt_returns(s: &ast::Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Return(_) | StmtKind::Throw(_) => true,
+        StmtKind::If { branches, else_block } => {
+            else_block.as_ref().is_some_and(block_returns) && branches.iter().all(|(_, b)| block_returns(b))
+        }
+        StmtKind::Match { cases, default, .. } => {
+            default.as_ref().is_some_and(block_returns) && cases.iter().all(|(_, b)| block_returns(b))
+        }
+        StmtKind::Try { body, catch, finally } => {
+            finally.as_ref().is_some_and(block_returns)
+                || (block_returns(body) && catch.as_ref().is_none_or(|c| block_returns(&c.body)))
+        }
+        // `while true:` without a `break` only ends by returning or throwing.
+        StmtKind::While { cond, body } => matches!(cond.kind, ast::ExprKind::Bool(true)) && !block_breaks(body),
+        _ => false,
+    }
+}
+
+/// Whether the block contains a `break` that leaves the loop whose body it is.
+fn block_breaks(b: &Block) -> bool {
+    b.stmts.iter().any(|s| match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::If { branches, else_block } => {
+            branches.iter().any(|(_, b)| block_breaks(b)) || else_block.as_ref().is_some_and(block_breaks)
+        }
+        StmtKind::Match { cases, default, .. } => {
+            cases.iter().any(|(_, b)| block_breaks(b)) || default.as_ref().is_some_and(block_breaks)
+        }
+        StmtKind::Try { body, catch, finally } => {
+            block_breaks(body)
+                || catch.as_ref().is_some_and(|c| block_breaks(&c.body))
+                || finally.as_ref().is_some_and(block_breaks)
+        }
+        _ => false,
+    })
+}

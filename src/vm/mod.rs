@@ -1,1 +1,358 @@
-//! (being written)
+//! The register VM: executes a [`Program`] of register bytecode.
+//!
+//! # Structure
+//! * [`frame`]: the register stack (one preallocated buffer of value slots, never
+//!   reallocated) and the call records.
+//! * [`interp`]: the single dispatch loop that runs every frame (no Rust recursion per
+//!   BetterPython call).
+//! * `ops/`: instruction families (arithmetic, control, calls, objects, exceptions).
+//! * [`gc`]: safepoints and precise root scanning.
+//! * [`error`]: uncaught-error reports with stack traces.
+//! * [`verify`]: load-time bytecode checks that let the dispatch loop skip bounds
+//!   checks.
+//!
+//! # Calling convention (shared with the future JIT)
+//! A frame is the register window `base..base + nregs` of the register stack. A call
+//! from a frame at `base` with `nregs` registers puts the callee's window at
+//! `base + nregs`, copies the argument registers listed in the call site into the
+//! callee's registers `0..nargs`, zeroes the callee's other registers (so reference
+//! registers never hold stale pointers) and pushes a [`Frame`]. `Ret` writes the
+//! result into the caller's destination register (recorded in the callee's
+//! `Frame::dst`) and resumes the caller at the instruction after the call.
+//!
+//! # GC roots
+//! Collections happen only at safepoints chosen here: after every instruction that
+//! allocates (once its result is in its register) and after a call has set up the
+//! callee's frame. Roots: for every live frame, the registers its function marks in
+//! `ref_regs`; the globals of kind `Ref`; pinned constants (the heap's own list); the
+//! exception in flight and the few recently caught exceptions kept for `Rethrow`.
+
+pub mod error;
+pub mod frame;
+pub mod gc;
+mod interp;
+pub mod ops;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use crate::bytecode::{Const, Program};
+use bp_runtime::builtins::{self, Builtin};
+use bp_runtime::heap::{self, Heap};
+use bp_runtime::rt::Rt;
+use bp_runtime::value::{ValKind, Value};
+pub use frame::{Frame, RegStack};
+pub use ops::exceptions::{ExcKind, Exception};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct VmOptions {
+    /// Collect at every safepoint that follows an allocation.
+    pub gc_stress: bool,
+    /// Maximum number of live frames; one more call raises `stack overflow`.
+    pub max_depth: usize,
+    /// Usable slots of the register stack; a call that would not fit raises
+    /// `stack overflow`.
+    pub stack_slots: usize,
+    /// Program arguments (`argv()`), after the script path.
+    pub args: Vec<String>,
+    /// Log every call to stderr (debugging aid).
+    pub trace_calls: bool,
+    /// Call count at which a function is handed to the JIT hook
+    /// ([`Vm::jit_hot_function`]). 0 disables the hook.
+    pub hot_call_threshold: u32,
+    /// Back-edge count at which a loop is handed to the JIT hook
+    /// ([`Vm::jit_hot_loop`]). 0 disables the hook.
+    pub hot_loop_threshold: u32,
+}
+
+impl Default for VmOptions {
+    fn default() -> Self {
+        VmOptions {
+            gc_stress: false,
+            max_depth: 200_000,
+            stack_slots: 1 << 25,
+            args: Vec::new(),
+            trace_calls: false,
+            hot_call_threshold: 1000,
+            hot_loop_threshold: 10_000,
+        }
+    }
+}
+
+/// Why the dispatch loop stopped before the entry frame returned.
+#[derive(Debug)]
+pub enum Stop {
+    /// `exit(code)` was called.
+    Exit(i32),
+    /// An exception escaped the entry frame; it is in [`Vm::pending`].
+    Exception,
+    /// The VM cannot continue (invalid state); the message is complete.
+    Fatal(String),
+}
+
+/// Stdout buffer size above which output is flushed (when not capturing).
+const OUT_FLUSH: usize = 1 << 16;
+
+/// The virtual machine state for one program run.
+pub struct Vm<'p> {
+    pub program: &'p Program,
+    pub rt: Rt,
+    /// Register stack shared by all frames.
+    pub stack: RegStack,
+    /// Call records, innermost last.
+    pub frames: Vec<Frame>,
+    pub globals: Vec<Value>,
+    /// Per-function call counters (hotness; read by the JIT).
+    pub call_counts: Vec<u32>,
+    /// Per-function, per-loop back-edge counters (hotness; read by the JIT).
+    pub loop_counts: Vec<Vec<u32>>,
+    /// The exception that escaped the entry frame, if any.
+    pub pending: Option<Exception>,
+    /// Materialised constant pools, per function (strings pinned on the heap).
+    pub(crate) consts: Vec<Box<[Value]>>,
+    /// Per function, the registers that hold references (GC root map as a list).
+    pub(crate) ref_regs: Vec<Box<[u8]>>,
+    /// Indices of the globals of kind `Ref`.
+    pub(crate) ref_globals: Box<[u32]>,
+    /// Recently caught exceptions (newest last), so that `Rethrow` can keep the
+    /// original location and trace.
+    pub(crate) caught: Vec<Exception>,
+    /// Scratch buffer for builtin arguments.
+    pub(crate) arg_buf: Vec<Value>,
+    pub(crate) builtins: &'static [Builtin],
+    /// Per builtin: returns `void` (its result is not written to `dst`).
+    pub(crate) builtin_void: Vec<bool>,
+    pub(crate) max_depth: usize,
+    pub(crate) trace_calls: bool,
+    pub(crate) hot_call_threshold: u32,
+    pub(crate) hot_loop_threshold: u32,
+    /// Keep stdout in `rt.out` instead of flushing it (tests).
+    pub(crate) capture: bool,
+    /// Text written to stderr at the end of the run (or returned when capturing).
+    pub err: String,
+}
+
+impl<'p> Vm<'p> {
+    /// Load `program`: materialise constants, register layouts and function names,
+    /// allocate the register stack and the globals. The program should have passed
+    /// [`verify::verify`].
+    pub fn new(program: &'p Program, opts: VmOptions) -> Vm<'p> {
+        heap::set_layouts(program.layouts.clone());
+        bp_runtime::format::set_function_names(program.functions.iter().map(|f| f.name.clone()).collect());
+        let mut heap = Heap::new(false);
+        let mut consts = Vec::with_capacity(program.functions.len());
+        for f in &program.functions {
+            let pool: Box<[Value]> = f
+                .consts
+                .iter()
+                .map(|c| match c {
+                    Const::Int(i) => Value::int(*i),
+                    Const::Float(x) => Value::float(*x),
+                    Const::Str(s) => {
+                        let v = heap.alloc_str(s.clone());
+                        heap.pin(v);
+                        v
+                    }
+                })
+                .collect();
+            consts.push(pool);
+        }
+        // Loading is not a safepoint: constants are pinned, nothing else is live.
+        heap.set_stress(opts.gc_stress);
+        let ref_regs = program
+            .functions
+            .iter()
+            .map(|f| {
+                (0..f.nregs.min(256) as usize)
+                    .filter(|&r| f.ref_regs.get(r).copied().unwrap_or(false))
+                    .map(|r| r as u8)
+                    .collect()
+            })
+            .collect();
+        let ref_globals = program
+            .globals
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.kind == ValKind::Ref)
+            .map(|(i, _)| i as u32)
+            .collect();
+        let builtins = builtins::all();
+        let builtin_void = builtins
+            .iter()
+            .map(|b| b.sig.trim_end().ends_with("-> void"))
+            .collect();
+        Vm {
+            program,
+            rt: Rt::new(heap, opts.args),
+            stack: RegStack::new(opts.stack_slots),
+            frames: Vec::with_capacity(opts.max_depth.min(1024) + 1),
+            globals: vec![Value::NULL; program.globals.len()],
+            call_counts: vec![0; program.functions.len()],
+            loop_counts: program
+                .functions
+                .iter()
+                .map(|f| vec![0; f.num_loops as usize])
+                .collect(),
+            pending: None,
+            consts,
+            ref_regs,
+            ref_globals,
+            caught: Vec::new(),
+            arg_buf: Vec::with_capacity(16),
+            builtins,
+            builtin_void,
+            max_depth: opts.max_depth.max(1),
+            trace_calls: opts.trace_calls,
+            hot_call_threshold: opts.hot_call_threshold,
+            hot_loop_threshold: opts.hot_loop_threshold,
+            capture: false,
+            err: String::new(),
+        }
+    }
+
+    /// Call function `fid` with `args` from outside the interpreter (the program
+    /// entry points; later the JIT's resume path) and run it to completion.
+    /// `Ok` holds the result (null for void functions). An exception that escapes
+    /// the function is left in [`Vm::pending`].
+    pub fn call_function(&mut self, fid: u32, args: &[Value]) -> Result<Value, Stop> {
+        let Some(f) = self.program.functions.get(fid as usize) else {
+            return Err(Stop::Fatal(format!("internal error: no function {fid}")));
+        };
+        let base = match self.frames.last() {
+            Some(top) => top.base + self.program.functions[top.func as usize].nregs as usize,
+            None => 0,
+        };
+        let nregs = f.nregs as usize;
+        if args.len() > nregs {
+            return Err(Stop::Fatal(format!(
+                "internal error: too many arguments for {}",
+                f.name
+            )));
+        }
+        if base + nregs > self.stack.limit() || self.frames.len() >= self.max_depth {
+            return Err(Stop::Fatal("stack overflow".to_string()));
+        }
+        for i in 0..nregs {
+            self.stack
+                .set(base + i, args.get(i).copied().unwrap_or(Value::NULL));
+        }
+        let entry_depth = self.frames.len();
+        self.frames.push(Frame {
+            func: fid,
+            pc: 0,
+            base,
+            dst: 0,
+        });
+        self.count_call(fid as usize);
+        self.interp(entry_depth)
+    }
+
+    /// Run the global initialiser (if any) then `main`; return the exit status.
+    pub fn run_program(&mut self) -> i32 {
+        let program = self.program;
+        if let Some(init) = program.init {
+            if let Err(stop) = self.call_function(init, &[]) {
+                return self.stop_status(stop);
+            }
+        }
+        match self.call_function(program.main, &[]) {
+            Ok(v) => match program
+                .functions
+                .get(program.main as usize)
+                .and_then(|f| f.ret_kind)
+            {
+                Some(ValKind::Int) => v.as_int() as i32,
+                _ => 0,
+            },
+            Err(stop) => self.stop_status(stop),
+        }
+    }
+
+    /// Exit status for a stop; reports uncaught exceptions and fatal errors into
+    /// `self.err`.
+    fn stop_status(&mut self, stop: Stop) -> i32 {
+        match stop {
+            Stop::Exit(code) => code,
+            Stop::Exception => {
+                if let Some(exc) = self.pending.take() {
+                    let report = self.format_uncaught(&exc);
+                    self.err.push_str(&report);
+                }
+                1
+            }
+            Stop::Fatal(msg) => {
+                self.err.push_str(&msg);
+                self.err.push('\n');
+                1
+            }
+        }
+    }
+
+    /// Write a line of output (the `Print` instruction and friends).
+    #[inline]
+    pub(crate) fn maybe_flush(&mut self) {
+        if !self.capture && self.rt.out.len() >= OUT_FLUSH {
+            self.rt.flush();
+        }
+    }
+}
+
+/// Run `program` and return its exit status. Stdout is flushed; runtime errors and
+/// uncaught exceptions are written to stderr.
+pub fn run(program: &Program, opts: VmOptions) -> i32 {
+    let (code, _, err) = run_inner(program, opts, false);
+    if !err.is_empty() {
+        use std::io::Write;
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(err.as_bytes());
+        let _ = e.flush();
+    }
+    code
+}
+
+/// Run `program` keeping its output: returns (exit status, stdout bytes, stderr
+/// text). Meant for tests; output beyond what fits in memory is not a concern there.
+pub fn run_capture(program: &Program, opts: VmOptions) -> (i32, Vec<u8>, String) {
+    run_inner(program, opts, true)
+}
+
+fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>, String) {
+    if let Err(msg) = verify::verify(program) {
+        return (
+            1,
+            Vec::new(),
+            format!("internal error: invalid bytecode: {msg}\n"),
+        );
+    }
+    let mut vm = Vm::new(program, opts);
+    vm.capture = capture;
+    let code = match catch_unwind(AssertUnwindSafe(|| vm.run_program())) {
+        Ok(code) => code,
+        Err(payload) => {
+            let msg = panic_message(&*payload);
+            vm.err.push_str(&format!("internal error: {msg}\n"));
+            1
+        }
+    };
+    let out = if capture {
+        std::mem::take(&mut vm.rt.out)
+    } else {
+        vm.rt.flush();
+        Vec::new()
+    };
+    (code, out, std::mem::take(&mut vm.err))
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}

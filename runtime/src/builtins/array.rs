@@ -1,3 +1,477 @@
-//! TODO
-use super::Builtin;
-pub const TABLE: &[Builtin] = &[];
+//! Array builtins (LANGUAGE.md §9.11).
+//!
+//! Arrays are mutable, so none of these is `PURE` (even `array_len` reads mutable
+//! state). Every index from the program is range checked; new arrays take the
+//! element kind of their source array; growth is reported to the GC accounting.
+
+use super::string::null_error;
+use super::{b, Builtin, KIND_OF_T};
+use crate::heap::{as_array, as_array_mut, obj_kind, str_bytes, values_equal, ArrayObj, ObjKind};
+use crate::rt::{Rt, RtError, RtResult};
+use crate::value::{ValKind, Value};
+use std::cmp::Ordering;
+
+/// Largest array `array_fill` builds (2 GiB of slots); bigger is a runtime error
+/// instead of an allocation abort.
+pub(crate) const MAX_FILL: usize = 1 << 28;
+
+pub const TABLE: &[Builtin] = &[
+    b("array_len", "([T]) -> int", array_len, 0),
+    b("array_push", "([T], T) -> void", array_push, 0),
+    b("array_pop", "([T]) -> T", array_pop, 0),
+    b("array_insert", "([T], int, T) -> void", array_insert, 0),
+    b("array_remove", "([T], int) -> T", array_remove, 0),
+    b("array_sort", "([T]) -> void", array_sort, 0),
+    b("array_slice", "([T], int, int) -> [T]", array_slice, 0),
+    b("array_concat", "([T], [T]) -> [T]", array_concat, 0),
+    b("array_copy", "([T]) -> [T]", array_copy, 0),
+    b("array_clear", "([T]) -> void", array_clear, 0),
+    b("array_index_of", "([T], T) -> int", array_index_of, 0),
+    b("array_contains", "([T], T) -> bool", array_contains, 0),
+    b("array_reverse", "([T]) -> void", array_reverse, 0),
+    b("array_fill", "(int, T) -> [T]", array_fill, KIND_OF_T),
+];
+
+/// An array argument for reading; null is a runtime error, not a panic.
+#[inline]
+fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
+    if v.is_null() {
+        Err(null_error())
+    } else {
+        Ok(as_array(v))
+    }
+}
+
+/// An array argument for mutation; null is a runtime error, not a panic.
+#[inline]
+fn arr_mut<'a>(v: Value) -> Result<&'a mut ArrayObj, RtError> {
+    if v.is_null() {
+        Err(null_error())
+    } else {
+        Ok(as_array_mut(v))
+    }
+}
+
+fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(arr(a[0])?.items.len() as i64))
+}
+
+fn array_push(rt: &mut Rt, a: &[Value]) -> RtResult {
+    arr_mut(a[0])?.items.push(a[1]);
+    rt.heap.note_growth(8);
+    Ok(Value::NULL)
+}
+
+fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    arr_mut(a[0])?
+        .items
+        .pop()
+        .ok_or_else(|| RtError::msg("array_pop on empty array"))
+}
+
+fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let items = &mut arr_mut(a[0])?.items;
+    let i = a[1].as_int().clamp(0, items.len() as i64) as usize;
+    items.insert(i, a[2]);
+    rt.heap.note_growth(8);
+    Ok(Value::NULL)
+}
+
+fn array_remove(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let items = &mut arr_mut(a[0])?.items;
+    let i = a[1].as_int();
+    if i < 0 || i >= items.len() as i64 {
+        return Err(RtError::msg("array_remove: index out of bounds"));
+    }
+    Ok(items.remove(i as usize))
+}
+
+/// Sort each run of `items` between "barrier" elements independently. This is
+/// exactly what the original's insertion sort does when some elements compare as
+/// "already ordered" with everything (NaN, non-strings among strings): nothing ever
+/// moves across them.
+fn sort_between_barriers(
+    items: &mut [Value],
+    barrier: impl Fn(&Value) -> bool,
+    cmp: impl Fn(&Value, &Value) -> Ordering,
+) {
+    for run in items.split_mut(barrier) {
+        run.sort_by(&cmp);
+    }
+}
+
+fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let arr = arr_mut(a[0])?;
+    match arr.elem {
+        // Equal ints (and bools) are indistinguishable, so stability is moot.
+        ValKind::Int => arr.items.sort_unstable_by_key(|v| v.as_int()),
+        ValKind::Bool => arr.items.sort_by_key(|v| v.as_bool()),
+        // Stable: 0.0 and -0.0 compare equal but print differently.
+        ValKind::Float => sort_between_barriers(
+            &mut arr.items,
+            |v| v.as_float().is_nan(),
+            |x, y| {
+                x.as_float()
+                    .partial_cmp(&y.as_float())
+                    .unwrap_or(Ordering::Equal)
+            },
+        ),
+        ValKind::Ref => sort_between_barriers(
+            &mut arr.items,
+            |v| v.is_null() || obj_kind(*v) != ObjKind::Str,
+            |x, y| str_bytes(*x).cmp(str_bytes(*y)),
+        ),
+    }
+    Ok(Value::NULL)
+}
+
+fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let src = arr(a[0])?;
+    let len = src.items.len() as i64;
+    let start = a[1].as_int().max(0);
+    let end = a[2].as_int().min(len);
+    let items = if start < end {
+        src.items[start as usize..end as usize].to_vec()
+    } else {
+        Vec::new()
+    };
+    Ok(rt.heap.alloc_array(src.elem, items))
+}
+
+fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let (x, y) = (arr(a[0])?, arr(a[1])?);
+    let mut items = Vec::with_capacity(x.items.len() + y.items.len());
+    items.extend_from_slice(&x.items);
+    items.extend_from_slice(&y.items);
+    Ok(rt.heap.alloc_array(x.elem, items))
+}
+
+fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let src = arr(a[0])?;
+    Ok(rt.heap.alloc_array(src.elem, src.items.clone()))
+}
+
+fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    arr_mut(a[0])?.items.clear();
+    Ok(Value::NULL)
+}
+
+/// Position of the first element equal to `v` (deep equality, LANGUAGE.md §16).
+fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
+    let src = arr(a[0])?;
+    Ok(src
+        .items
+        .iter()
+        .position(|&x| values_equal(x, a[1], src.elem)))
+}
+
+fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(index_of(a)?.map_or(-1, |i| i as i64)))
+}
+
+fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(index_of(a)?.is_some()))
+}
+
+fn array_reverse(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    arr_mut(a[0])?.items.reverse();
+    Ok(Value::NULL)
+}
+
+/// `array_fill(n, v)` plus the trailing `ValKind` of `T` (flag `KIND_OF_T`).
+fn array_fill(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let n = a[0].as_int();
+    let kind = ValKind::from_u8(a[2].as_int() as u8);
+    if n > MAX_FILL as i64 {
+        return Err(RtError::msg(format!(
+            "array_fill: count too large (max {MAX_FILL})"
+        )));
+    }
+    let items = vec![a[1]; n.max(0) as usize];
+    Ok(rt.heap.alloc_array(kind, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::string::testutil::*;
+    use crate::heap::{as_array, as_array_mut};
+    use crate::rt::Rt;
+    use crate::value::{ValKind, Value};
+
+    fn floats(v: Value) -> Vec<f64> {
+        as_array(v).items.iter().map(|x| x.as_float()).collect()
+    }
+
+    fn float_array(rt: &mut Rt, xs: &[f64]) -> Value {
+        rt.heap.alloc_array(
+            ValKind::Float,
+            xs.iter().map(|&x| Value::float(x)).collect(),
+        )
+    }
+
+    #[test]
+    fn push_pop_len_growth() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[]);
+        assert_eq!(ok(&mut rt, "array_len", &[a]).as_int(), 0);
+        let before = rt.heap.wants_gc();
+        assert!(!before);
+        for k in 0..3 {
+            assert_eq!(ok(&mut rt, "array_push", &[a, i(k * 10)]), Value::NULL);
+        }
+        assert_eq!(ints(a), [0, 10, 20]);
+        assert_eq!(ok(&mut rt, "array_len", &[a]).as_int(), 3);
+        assert_eq!(ok(&mut rt, "array_pop", &[a]).as_int(), 20);
+        assert_eq!(ok(&mut rt, "array_pop", &[a]).as_int(), 10);
+        assert_eq!(ok(&mut rt, "array_pop", &[a]).as_int(), 0);
+        assert_eq!(err(&mut rt, "array_pop", &[a]), "array_pop on empty array");
+        // Growth is reported: enough pushes make the heap ask for a collection.
+        rt.heap.set_stress(true);
+        let b = rt.heap.alloc_array(ValKind::Int, Vec::new());
+        rt.heap.collect(&mut |m| m.mark(b));
+        assert!(!rt.heap.wants_gc());
+        ok(&mut rt, "array_push", &[b, i(1)]);
+        assert!(rt.heap.wants_gc());
+    }
+
+    #[test]
+    fn insert_and_remove() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[1, 2, 3]);
+        ok(&mut rt, "array_insert", &[a, i(1), i(9)]);
+        assert_eq!(ints(a), [1, 9, 2, 3]);
+        ok(&mut rt, "array_insert", &[a, i(-5), i(0)]);
+        assert_eq!(ints(a), [0, 1, 9, 2, 3]);
+        ok(&mut rt, "array_insert", &[a, i(i64::MAX), i(7)]);
+        assert_eq!(ints(a), [0, 1, 9, 2, 3, 7]);
+        ok(&mut rt, "array_insert", &[a, i(i64::MIN), i(-1)]);
+        ok(&mut rt, "array_insert", &[a, i(7), i(8)]);
+        assert_eq!(ints(a), [-1, 0, 1, 9, 2, 3, 7, 8]);
+        assert_eq!(ok(&mut rt, "array_remove", &[a, i(3)]).as_int(), 9);
+        assert_eq!(ok(&mut rt, "array_remove", &[a, i(0)]).as_int(), -1);
+        assert_eq!(ok(&mut rt, "array_remove", &[a, i(5)]).as_int(), 8);
+        assert_eq!(ints(a), [0, 1, 2, 3, 7]);
+        for bad in [5, -1, i64::MIN, i64::MAX] {
+            assert_eq!(
+                err(&mut rt, "array_remove", &[a, i(bad)]),
+                "array_remove: index out of bounds"
+            );
+        }
+        let e = int_array(&mut rt, &[]);
+        assert_eq!(
+            err(&mut rt, "array_remove", &[e, i(0)]),
+            "array_remove: index out of bounds"
+        );
+    }
+
+    #[test]
+    fn sort_ints_bools_strings() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[5, -1, 3, i64::MIN, 3, i64::MAX, 0]);
+        ok(&mut rt, "array_sort", &[a]);
+        assert_eq!(ints(a), [i64::MIN, -1, 0, 3, 3, 5, i64::MAX]);
+        let bools = rt.heap.alloc_array(
+            ValKind::Bool,
+            [true, false, true, false].map(Value::bool).to_vec(),
+        );
+        ok(&mut rt, "array_sort", &[bools]);
+        assert_eq!(ints(bools), [0, 0, 1, 1]);
+        let words = str_array(&mut rt, &["pear", "Apple", "apple", "", "app", "b"]);
+        ok(&mut rt, "array_sort", &[words]);
+        assert_eq!(texts(words), ["", "Apple", "app", "apple", "b", "pear"]);
+        let e = int_array(&mut rt, &[]);
+        ok(&mut rt, "array_sort", &[e]);
+        assert!(ints(e).is_empty());
+    }
+
+    #[test]
+    fn sort_is_stable() {
+        let mut rt = rt();
+        // Equal strings that are distinct objects keep their relative order.
+        let words = str_array(&mut rt, &["b", "a", "b", "a", "b"]);
+        let before: Vec<Value> = as_array(words).items.clone();
+        ok(&mut rt, "array_sort", &[words]);
+        let after = &as_array(words).items;
+        assert_eq!(
+            after[..],
+            [before[1], before[3], before[0], before[2], before[4]]
+        );
+        // 0.0 and -0.0 are equal: their order is kept.
+        let zs = float_array(&mut rt, &[1.0, 0.0, -0.0, -1.0, -0.0, 0.0]);
+        ok(&mut rt, "array_sort", &[zs]);
+        let bits: Vec<bool> = floats(zs).iter().map(|x| x.is_sign_negative()).collect();
+        assert_eq!(floats(zs), [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(bits, [true, false, true, true, false, false]);
+    }
+
+    #[test]
+    fn sort_barriers() {
+        let mut rt = rt();
+        let xs = float_array(&mut rt, &[3.0, 1.0, f64::NAN, 2.0, -1.0, 0.5]);
+        ok(&mut rt, "array_sort", &[xs]);
+        let got = floats(xs);
+        assert_eq!(got[..2], [1.0, 3.0]);
+        assert!(got[2].is_nan());
+        assert_eq!(got[3..], [-1.0, 0.5, 2.0]);
+        // Non-strings in a reference array never move and nothing crosses them.
+        let inner = int_array(&mut rt, &[]);
+        let c = rt.str(&b"c"[..]);
+        let a_ = rt.str(&b"a"[..]);
+        let b_ = rt.str(&b"b"[..]);
+        let mixed = rt
+            .heap
+            .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
+        ok(&mut rt, "array_sort", &[mixed]);
+        assert_eq!(
+            as_array(mixed).items,
+            [a_, c, Value::NULL, a_, b_, inner, b_, c]
+        );
+        // Arrays of arrays are left alone.
+        let i2 = int_array(&mut rt, &[1]);
+        let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
+        ok(&mut rt, "array_sort", &[nested]);
+        assert_eq!(as_array(nested).items, [i2, inner]);
+    }
+
+    #[test]
+    fn slices() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[0, 1, 2, 3, 4]);
+        let cases: &[(i64, i64, &[i64])] = &[
+            (1, 3, &[1, 2]),
+            (0, 5, &[0, 1, 2, 3, 4]),
+            (-3, 2, &[0, 1]),
+            (3, 100, &[3, 4]),
+            (3, 3, &[]),
+            (4, 2, &[]),
+            (7, 9, &[]),
+            (-5, -1, &[]),
+            (i64::MIN, i64::MAX, &[0, 1, 2, 3, 4]),
+            (i64::MAX, i64::MIN, &[]),
+        ];
+        for &(st, en, want) in cases {
+            let s = ok(&mut rt, "array_slice", &[a, i(st), i(en)]);
+            assert_eq!(ints(s), want, "slice({st}, {en})");
+            assert_eq!(as_array(s).elem, ValKind::Int);
+        }
+        let fs = float_array(&mut rt, &[1.5]);
+        assert_eq!(
+            as_array(ok(&mut rt, "array_slice", &[fs, i(0), i(0)])).elem,
+            ValKind::Float
+        );
+    }
+
+    #[test]
+    fn concat_copy_clear_reverse() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[1, 2]);
+        let b = int_array(&mut rt, &[3]);
+        let c = ok(&mut rt, "array_concat", &[a, b]);
+        assert_eq!(ints(c), [1, 2, 3]);
+        assert_eq!(ints(ok(&mut rt, "array_concat", &[a, a])), [1, 2, 1, 2]);
+        let words = str_array(&mut rt, &["x"]);
+        let c2 = ok(&mut rt, "array_concat", &[words, words]);
+        assert_eq!(as_array(c2).elem, ValKind::Ref);
+        assert_eq!(texts(c2), ["x", "x"]);
+        let copy = ok(&mut rt, "array_copy", &[a]);
+        assert_ne!(copy, a);
+        as_array_mut(copy).items.push(i(9));
+        assert_eq!(ints(a), [1, 2]);
+        assert_eq!(
+            as_array(ok(&mut rt, "array_copy", &[words])).elem,
+            ValKind::Ref
+        );
+        ok(&mut rt, "array_reverse", &[c]);
+        assert_eq!(ints(c), [3, 2, 1]);
+        assert_eq!(ok(&mut rt, "array_clear", &[c]), Value::NULL);
+        assert!(ints(c).is_empty());
+        ok(&mut rt, "array_reverse", &[c]);
+        assert!(ints(c).is_empty());
+    }
+
+    #[test]
+    fn index_of_and_contains() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[5, 6, 5]);
+        assert_eq!(ok(&mut rt, "array_index_of", &[a, i(5)]).as_int(), 0);
+        assert_eq!(ok(&mut rt, "array_index_of", &[a, i(6)]).as_int(), 1);
+        assert_eq!(ok(&mut rt, "array_index_of", &[a, i(7)]).as_int(), -1);
+        assert!(ok(&mut rt, "array_contains", &[a, i(6)]).as_bool());
+        assert!(!ok(&mut rt, "array_contains", &[a, i(7)]).as_bool());
+        // Strings by content.
+        let words = str_array(&mut rt, &["a", "b"]);
+        let b = s(&mut rt, "b");
+        assert_eq!(ok(&mut rt, "array_index_of", &[words, b]).as_int(), 1);
+        // Floats by IEEE equality.
+        let fs = float_array(&mut rt, &[f64::NAN, -0.0]);
+        assert_eq!(
+            ok(&mut rt, "array_index_of", &[fs, f(f64::NAN)]).as_int(),
+            -1
+        );
+        assert_eq!(ok(&mut rt, "array_index_of", &[fs, f(0.0)]).as_int(), 1);
+        // Containers deeply (§16).
+        let x1 = int_array(&mut rt, &[1, 2]);
+        let x2 = int_array(&mut rt, &[1, 2]);
+        let x3 = int_array(&mut rt, &[1]);
+        let nested = rt.heap.alloc_array(ValKind::Ref, vec![x3, x1]);
+        assert_eq!(ok(&mut rt, "array_index_of", &[nested, x2]).as_int(), 1);
+        assert!(ok(&mut rt, "array_contains", &[nested, x2]).as_bool());
+        let empty = int_array(&mut rt, &[]);
+        assert!(!ok(&mut rt, "array_contains", &[nested, empty]).as_bool());
+    }
+
+    #[test]
+    fn fill() {
+        let mut rt = rt();
+        let a = ok(&mut rt, "array_fill", &[i(3), i(7), i(ValKind::Int as i64)]);
+        assert_eq!(ints(a), [7, 7, 7]);
+        assert_eq!(as_array(a).elem, ValKind::Int);
+        let e = ok(
+            &mut rt,
+            "array_fill",
+            &[i(-1), f(1.0), i(ValKind::Float as i64)],
+        );
+        assert!(floats(e).is_empty());
+        assert_eq!(as_array(e).elem, ValKind::Float);
+        let e = ok(
+            &mut rt,
+            "array_fill",
+            &[i(i64::MIN), f(1.0), i(ValKind::Float as i64)],
+        );
+        assert!(floats(e).is_empty());
+        let inner = int_array(&mut rt, &[]);
+        let grid = ok(
+            &mut rt,
+            "array_fill",
+            &[i(2), inner, i(ValKind::Ref as i64)],
+        );
+        assert_eq!(as_array(grid).elem, ValKind::Ref);
+        assert_eq!(as_array(grid).items, [inner, inner]);
+        assert!(err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)])
+            .starts_with("array_fill: count too large"));
+    }
+
+    #[test]
+    fn null_arrays_are_errors_not_panics() {
+        let mut rt = rt();
+        let n = Value::NULL;
+        let cases: &[(&str, &[Value])] = &[
+            ("array_len", &[n]),
+            ("array_push", &[n, Value::int(1)]),
+            ("array_pop", &[n]),
+            ("array_insert", &[n, Value::int(0), Value::int(1)]),
+            ("array_remove", &[n, Value::int(0)]),
+            ("array_sort", &[n]),
+            ("array_slice", &[n, Value::int(0), Value::int(1)]),
+            ("array_concat", &[n, n]),
+            ("array_copy", &[n]),
+            ("array_clear", &[n]),
+            ("array_index_of", &[n, Value::int(0)]),
+            ("array_contains", &[n, Value::int(0)]),
+            ("array_reverse", &[n]),
+        ];
+        for (name, args) in cases {
+            assert_eq!(err(&mut rt, name, args), "null reference", "{name}");
+        }
+    }
+}

@@ -102,7 +102,13 @@ pub(crate) fn strtoll10(s: &[u8]) -> i64 {
             break;
         }
         let d = (c - b'0') as i64;
-        let next = acc.checked_mul(10).and_then(|x| if neg { x.checked_sub(d) } else { x.checked_add(d) });
+        let next = acc.checked_mul(10).and_then(|x| {
+            if neg {
+                x.checked_sub(d)
+            } else {
+                x.checked_add(d)
+            }
+        });
         match next {
             Some(v) => acc = v,
             None => return if neg { i64::MIN } else { i64::MAX },
@@ -298,7 +304,10 @@ mod tests {
         assert_eq!(to_str_of(&mut rt, f(2.5), ValKind::Float), "2.5");
         assert_eq!(to_str_of(&mut rt, f(1e20), ValKind::Float), "1e+20");
         assert_eq!(to_str_of(&mut rt, Value::bool(true), ValKind::Bool), "true");
-        assert_eq!(to_str_of(&mut rt, Value::bool(false), ValKind::Bool), "false");
+        assert_eq!(
+            to_str_of(&mut rt, Value::bool(false), ValKind::Bool),
+            "false"
+        );
         assert_eq!(to_str_of(&mut rt, Value::NULL, ValKind::Ref), "null");
         let hi = s(&mut rt, "hi");
         assert_eq!(ok(&mut rt, "to_str", &[hi, i(3)]), hi);
@@ -310,7 +319,13 @@ mod tests {
         assert_eq!(to_str_of(&mut rt, nums, ValKind::Ref), "[]");
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Float);
         let k = s(&mut rt, "a");
-        as_map_mut(m).entries.insert(MapKey { bits: k, kind: ValKind::Ref }, f(0.5));
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: k,
+                kind: ValKind::Ref,
+            },
+            f(0.5),
+        );
         assert_eq!(to_str_of(&mut rt, m, ValKind::Ref), "{\"a\": 0.5}");
     }
 
@@ -318,7 +333,10 @@ mod tests {
     fn int_float_conversions() {
         let mut rt = rt();
         assert_eq!(ok(&mut rt, "int_to_float", &[i(3)]).as_float(), 3.0);
-        assert_eq!(ok(&mut rt, "int_to_float", &[i(i64::MAX)]).as_float(), 9223372036854775808.0);
+        assert_eq!(
+            ok(&mut rt, "int_to_float", &[i(i64::MAX)]).as_float(),
+            9223372036854775808.0
+        );
         let cases: &[(f64, i64)] = &[
             (2.9, 2),
             (-2.9, -2),
@@ -335,12 +353,22 @@ mod tests {
             (9223372036854774784.0, 9223372036854774784),
         ];
         for &(x, want) in cases {
-            assert_eq!(ok(&mut rt, "float_to_int", &[f(x)]).as_int(), want, "float_to_int({x})");
+            assert_eq!(
+                ok(&mut rt, "float_to_int", &[f(x)]).as_int(),
+                want,
+                "float_to_int({x})"
+            );
         }
         assert_eq!(text(ok(&mut rt, "float_to_str", &[f(0.1 + 0.2)])), "0.3");
-        assert_eq!(text(ok(&mut rt, "float_to_str", &[f(123456789.0)])), "1.23457e+08");
+        assert_eq!(
+            text(ok(&mut rt, "float_to_str", &[f(123456789.0)])),
+            "1.23457e+08"
+        );
         assert_eq!(text(ok(&mut rt, "float_to_str", &[f(-0.0)])), "-0");
-        assert_eq!(text(ok(&mut rt, "float_to_str", &[f(f64::INFINITY)])), "inf");
+        assert_eq!(
+            text(ok(&mut rt, "float_to_str", &[f(f64::INFINITY)])),
+            "inf"
+        );
     }
 
     #[test]
@@ -387,7 +415,10 @@ mod tests {
         ];
         for &(text, want) in cases {
             let got = strtod(text.as_bytes());
-            assert!(got == want || (got.is_nan() && want.is_nan()), "strtod({text:?}) = {got}, want {want}");
+            assert!(
+                got == want || (got.is_nan() && want.is_nan()),
+                "strtod({text:?}) = {got}, want {want}"
+            );
         }
         assert!(strtod(b"-0").is_sign_negative());
         assert!(strtod(b"-x").is_sign_positive());
@@ -431,7 +462,13 @@ mod tests {
     #[test]
     fn hex() {
         let mut rt = rt();
-        for (n, want) in [(255, "ff"), (0, "0"), (-1, "ffffffffffffffff"), (i64::MIN, "8000000000000000"), (4096, "1000")] {
+        for (n, want) in [
+            (255, "ff"),
+            (0, "0"),
+            (-1, "ffffffffffffffff"),
+            (i64::MIN, "8000000000000000"),
+            (4096, "1000"),
+        ] {
             assert_eq!(text(ok(&mut rt, "int_to_hex", &[i(n)])), want);
         }
         for (t, want) in [
@@ -445,11 +482,18 @@ mod tests {
             ("10000000000000000", 0),
         ] {
             let v = s(&mut rt, t);
-            assert_eq!(ok(&mut rt, "hex_to_int", &[v]).as_int(), want, "hex_to_int({t:?})");
+            assert_eq!(
+                ok(&mut rt, "hex_to_int", &[v]).as_int(),
+                want,
+                "hex_to_int({t:?})"
+            );
         }
         for t in ["0x10", "-1", "g", " 1", "1 "] {
             let v = s(&mut rt, t);
-            assert_eq!(err(&mut rt, "hex_to_int", &[v]), "hex_to_int: invalid hex character");
+            assert_eq!(
+                err(&mut rt, "hex_to_int", &[v]),
+                "hex_to_int: invalid hex character"
+            );
         }
     }
 }

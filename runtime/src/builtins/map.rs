@@ -1,3 +1,171 @@
-//! TODO
-use super::Builtin;
-pub const TABLE: &[Builtin] = &[];
+//! Map builtins (LANGUAGE.md §9.12). Maps keep insertion order (§16); keys are
+//! compared by value ([`MapKey`]). Maps are mutable, so none of these is `PURE`.
+
+use super::string::null_error;
+use super::{b, Builtin};
+use crate::heap::{as_map, as_map_mut, MapKey, MapObj};
+use crate::rt::{Rt, RtError, RtResult};
+use crate::value::Value;
+
+pub const TABLE: &[Builtin] = &[
+    b("map_len", "({K: V}) -> int", map_len, 0),
+    b("map_keys", "({K: V}) -> [K]", map_keys, 0),
+    b("map_values", "({K: V}) -> [V]", map_values, 0),
+    b("map_has_key", "({K: V}, K) -> bool", map_has_key, 0),
+    b("map_delete", "({K: V}, K) -> bool", map_delete, 0),
+];
+
+/// A map argument; null is a runtime error, not a panic.
+#[inline]
+fn map<'a>(v: Value) -> Result<&'a MapObj, RtError> {
+    if v.is_null() {
+        Err(null_error())
+    } else {
+        Ok(as_map(v))
+    }
+}
+
+fn map_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(map(a[0])?.entries.len() as i64))
+}
+
+fn map_keys(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let m = map(a[0])?;
+    let keys = m.entries.keys().map(|k| k.bits).collect();
+    Ok(rt.heap.alloc_array(m.key, keys))
+}
+
+fn map_values(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let m = map(a[0])?;
+    let values = m.entries.values().copied().collect();
+    Ok(rt.heap.alloc_array(m.val, values))
+}
+
+fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let m = map(a[0])?;
+    Ok(Value::bool(m.entries.contains_key(&MapKey {
+        bits: a[1],
+        kind: m.key,
+    })))
+}
+
+fn map_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    if a[0].is_null() {
+        return Err(null_error());
+    }
+    let m = as_map_mut(a[0]);
+    let key = MapKey {
+        bits: a[1],
+        kind: m.key,
+    };
+    Ok(Value::bool(m.entries.shift_remove(&key).is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::string::testutil::*;
+    use crate::heap::{as_array, as_map_mut, MapKey};
+    use crate::rt::Rt;
+    use crate::value::{ValKind, Value};
+
+    fn str_int_map(rt: &mut Rt, pairs: &[(&str, i64)]) -> Value {
+        let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Int);
+        for &(k, v) in pairs {
+            let k = rt.str(k.as_bytes());
+            as_map_mut(m).entries.insert(
+                MapKey {
+                    bits: k,
+                    kind: ValKind::Ref,
+                },
+                Value::int(v),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn len_keys_values_in_insertion_order() {
+        let mut rt = rt();
+        let m = str_int_map(
+            &mut rt,
+            &[("zeta", 1), ("alpha", 2), ("mid", 3), ("alpha", 4)],
+        );
+        assert_eq!(ok(&mut rt, "map_len", &[m]).as_int(), 3);
+        let keys = ok(&mut rt, "map_keys", &[m]);
+        assert_eq!(texts(keys), ["zeta", "alpha", "mid"]);
+        assert_eq!(as_array(keys).elem, ValKind::Ref);
+        let values = ok(&mut rt, "map_values", &[m]);
+        assert_eq!(ints(values), [1, 4, 3]);
+        assert_eq!(as_array(values).elem, ValKind::Int);
+        let e = rt.heap.alloc_map(ValKind::Int, ValKind::Float);
+        assert_eq!(ok(&mut rt, "map_len", &[e]).as_int(), 0);
+        assert_eq!(as_array(ok(&mut rt, "map_keys", &[e])).elem, ValKind::Int);
+        assert_eq!(
+            as_array(ok(&mut rt, "map_values", &[e])).elem,
+            ValKind::Float
+        );
+    }
+
+    #[test]
+    fn has_key_and_delete_keep_order() {
+        let mut rt = rt();
+        let m = str_int_map(&mut rt, &[("a", 1), ("b", 2), ("c", 3), ("d", 4)]);
+        // Lookups by content: a different string object with the same bytes.
+        let b = s(&mut rt, "b");
+        let x = s(&mut rt, "x");
+        assert!(ok(&mut rt, "map_has_key", &[m, b]).as_bool());
+        assert!(!ok(&mut rt, "map_has_key", &[m, x]).as_bool());
+        assert!(ok(&mut rt, "map_delete", &[m, b]).as_bool());
+        assert!(!ok(&mut rt, "map_delete", &[m, b]).as_bool());
+        assert!(!ok(&mut rt, "map_delete", &[m, x]).as_bool());
+        assert!(!ok(&mut rt, "map_has_key", &[m, b]).as_bool());
+        assert_eq!(texts(ok(&mut rt, "map_keys", &[m])), ["a", "c", "d"]);
+        assert_eq!(ints(ok(&mut rt, "map_values", &[m])), [1, 3, 4]);
+        assert_eq!(ok(&mut rt, "map_len", &[m]).as_int(), 3);
+    }
+
+    #[test]
+    fn scalar_keys() {
+        let mut rt = rt();
+        let m = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: f(0.0),
+                kind: ValKind::Float,
+            },
+            i(1),
+        );
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: f(f64::NAN),
+                kind: ValKind::Float,
+            },
+            i(2),
+        );
+        assert!(ok(&mut rt, "map_has_key", &[m, f(-0.0)]).as_bool());
+        assert!(!ok(&mut rt, "map_has_key", &[m, f(f64::NAN)]).as_bool());
+        assert!(!ok(&mut rt, "map_has_key", &[m, f(1.0)]).as_bool());
+        let im = rt.heap.alloc_map(ValKind::Int, ValKind::Int);
+        as_map_mut(im).entries.insert(
+            MapKey {
+                bits: i(i64::MIN),
+                kind: ValKind::Int,
+            },
+            i(1),
+        );
+        assert!(ok(&mut rt, "map_has_key", &[im, i(i64::MIN)]).as_bool());
+        assert!(ok(&mut rt, "map_delete", &[im, i(i64::MIN)]).as_bool());
+        assert_eq!(ok(&mut rt, "map_len", &[im]).as_int(), 0);
+    }
+
+    #[test]
+    fn null_maps_are_errors_not_panics() {
+        let mut rt = rt();
+        for name in ["map_len", "map_keys", "map_values"] {
+            assert_eq!(err(&mut rt, name, &[Value::NULL]), "null reference");
+        }
+        for name in ["map_has_key", "map_delete"] {
+            assert_eq!(err(&mut rt, name, &[Value::NULL, i(1)]), "null reference");
+        }
+    }
+}

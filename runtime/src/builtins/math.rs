@@ -1,3 +1,303 @@
-//! TODO
-use super::Builtin;
-pub const TABLE: &[Builtin] = &[];
+//! Math builtins: integer math (LANGUAGE.md §9.5), float math on C `libm` doubles
+//! (§9.6) and the bitwise helpers (§9.13). None of them can fail; all are `PURE`.
+
+use super::conv::f64_to_i64_x86;
+use super::{b, Builtin, PURE};
+use crate::rt::{Rt, RtResult};
+use crate::value::Value;
+
+pub const TABLE: &[Builtin] = &[
+    // §9.5 integer math
+    b("abs", "(int) -> int", abs, PURE),
+    b("min", "(int, int) -> int", min, PURE),
+    b("max", "(int, int) -> int", max, PURE),
+    b("pow", "(int, int) -> int", pow, PURE),
+    b("sqrt", "(int) -> int", sqrt, PURE),
+    b("floor", "(int) -> int", identity, PURE),
+    b("ceil", "(int) -> int", identity, PURE),
+    b("round", "(int) -> int", identity, PURE),
+    b("clamp", "(int, int, int) -> int", clamp, PURE),
+    b("sign", "(int) -> int", sign, PURE),
+    // §9.6 float math
+    b("sin", "(float) -> float", sin, PURE),
+    b("cos", "(float) -> float", cos, PURE),
+    b("tan", "(float) -> float", tan, PURE),
+    b("asin", "(float) -> float", asin, PURE),
+    b("acos", "(float) -> float", acos, PURE),
+    b("atan", "(float) -> float", atan, PURE),
+    b("atan2", "(float, float) -> float", atan2, PURE),
+    b("log", "(float) -> float", log, PURE),
+    b("log10", "(float) -> float", log10, PURE),
+    b("log2", "(float) -> float", log2, PURE),
+    b("exp", "(float) -> float", exp, PURE),
+    b("fabs", "(float) -> float", fabs, PURE),
+    b("ffloor", "(float) -> float", ffloor, PURE),
+    b("fceil", "(float) -> float", fceil, PURE),
+    b("fround", "(float) -> float", fround, PURE),
+    b("fsqrt", "(float) -> float", fsqrt, PURE),
+    b("fpow", "(float, float) -> float", fpow, PURE),
+    b("is_nan", "(float) -> bool", is_nan, PURE),
+    b("is_inf", "(float) -> bool", is_inf, PURE),
+    // §9.13 bitwise helpers
+    b("bit_and", "(int, int) -> int", bit_and, PURE),
+    b("bit_or", "(int, int) -> int", bit_or, PURE),
+    b("bit_xor", "(int, int) -> int", bit_xor, PURE),
+    b("bit_not", "(int) -> int", bit_not, PURE),
+    b("bit_shl", "(int, int) -> int", bit_shl, PURE),
+    b("bit_shr", "(int, int) -> int", bit_shr, PURE),
+];
+
+// ---------------------------------------------------------------------------
+// §9.5
+// ---------------------------------------------------------------------------
+
+fn abs(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int().wrapping_abs()))
+}
+
+fn min(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int().min(a[1].as_int())))
+}
+
+fn max(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int().max(a[1].as_int())))
+}
+
+/// `(int64_t)pow((double)base, (double)exp)` with x86 conversion semantics.
+fn pow(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let r = (a[0].as_int() as f64).powf(a[1].as_int() as f64);
+    Ok(Value::int(f64_to_i64_x86(r)))
+}
+
+/// `(int64_t)sqrt((double)n)`: floor of the square root; negative → NaN → i64::MIN.
+fn sqrt(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(f64_to_i64_x86((a[0].as_int() as f64).sqrt())))
+}
+
+fn identity(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(a[0])
+}
+
+fn clamp(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let (v, lo, hi) = (a[0].as_int(), a[1].as_int(), a[2].as_int());
+    // Not `i64::clamp`: that panics when lo > hi; the documented rule checks `lo` first.
+    Ok(Value::int(if v < lo {
+        lo
+    } else if v > hi {
+        hi
+    } else {
+        v
+    }))
+}
+
+fn sign(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int().signum()))
+}
+
+// ---------------------------------------------------------------------------
+// §9.6
+// ---------------------------------------------------------------------------
+
+macro_rules! float_fn {
+    ($($name:ident => $e:expr;)*) => {
+        $(
+            fn $name(_rt: &mut Rt, a: &[Value]) -> RtResult {
+                let f: fn(f64) -> f64 = $e;
+                Ok(Value::float(f(a[0].as_float())))
+            }
+        )*
+    };
+}
+
+float_fn! {
+    sin => f64::sin;
+    cos => f64::cos;
+    tan => f64::tan;
+    asin => f64::asin;
+    acos => f64::acos;
+    atan => f64::atan;
+    log => f64::ln;
+    log10 => f64::log10;
+    log2 => f64::log2;
+    exp => f64::exp;
+    fabs => f64::abs;
+    ffloor => f64::floor;
+    fceil => f64::ceil;
+    // Half away from zero, like C `round`.
+    fround => f64::round;
+    fsqrt => f64::sqrt;
+}
+
+fn atan2(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::float(a[0].as_float().atan2(a[1].as_float())))
+}
+
+fn fpow(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::float(a[0].as_float().powf(a[1].as_float())))
+}
+
+fn is_nan(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(a[0].as_float().is_nan()))
+}
+
+fn is_inf(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::bool(a[0].as_float().is_infinite()))
+}
+
+// ---------------------------------------------------------------------------
+// §9.13: identical to the operators; shift counts are taken modulo 64 (x86).
+// ---------------------------------------------------------------------------
+
+fn bit_and(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int() & a[1].as_int()))
+}
+
+fn bit_or(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int() | a[1].as_int()))
+}
+
+fn bit_xor(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(a[0].as_int() ^ a[1].as_int()))
+}
+
+fn bit_not(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(!a[0].as_int()))
+}
+
+fn bit_shl(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    Ok(Value::int(
+        a[0].as_int().wrapping_shl((a[1].as_int() & 63) as u32),
+    ))
+}
+
+fn bit_shr(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    // Arithmetic (sign-propagating) shift of the signed value.
+    Ok(Value::int(
+        a[0].as_int().wrapping_shr((a[1].as_int() & 63) as u32),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::string::testutil::*;
+
+    fn int_call(name: &str, args: &[i64]) -> i64 {
+        let mut rt = rt();
+        let args: Vec<_> = args.iter().map(|&x| i(x)).collect();
+        ok(&mut rt, name, &args).as_int()
+    }
+
+    fn float_call(name: &str, args: &[f64]) -> f64 {
+        let mut rt = rt();
+        let args: Vec<_> = args.iter().map(|&x| f(x)).collect();
+        ok(&mut rt, name, &args).as_float()
+    }
+
+    #[test]
+    fn integer_math() {
+        assert_eq!(int_call("abs", &[-5]), 5);
+        assert_eq!(int_call("abs", &[5]), 5);
+        assert_eq!(int_call("abs", &[i64::MIN]), i64::MIN);
+        assert_eq!(int_call("min", &[3, -2]), -2);
+        assert_eq!(int_call("max", &[3, -2]), 3);
+        assert_eq!(int_call("floor", &[-7]), -7);
+        assert_eq!(int_call("ceil", &[7]), 7);
+        assert_eq!(int_call("round", &[i64::MAX]), i64::MAX);
+        assert_eq!(int_call("clamp", &[5, 0, 10]), 5);
+        assert_eq!(int_call("clamp", &[-5, 0, 10]), 0);
+        assert_eq!(int_call("clamp", &[15, 0, 10]), 10);
+        // lo > hi: the `lo` rule is checked first.
+        assert_eq!(int_call("clamp", &[5, 10, 0]), 10);
+        assert_eq!(int_call("clamp", &[15, 10, 0]), 0);
+        assert_eq!(int_call("sign", &[-9]), -1);
+        assert_eq!(int_call("sign", &[0]), 0);
+        assert_eq!(int_call("sign", &[i64::MAX]), 1);
+        assert_eq!(int_call("sign", &[i64::MIN]), -1);
+    }
+
+    #[test]
+    fn int_pow_and_sqrt() {
+        assert_eq!(int_call("pow", &[2, 10]), 1024);
+        assert_eq!(int_call("pow", &[2, 62]), 1 << 62);
+        assert_eq!(int_call("pow", &[2, 63]), i64::MIN);
+        assert_eq!(int_call("pow", &[2, 64]), i64::MIN);
+        assert_eq!(int_call("pow", &[-2, 63]), i64::MIN);
+        assert_eq!(int_call("pow", &[-3, 3]), -27);
+        assert_eq!(int_call("pow", &[10, 18]), 1_000_000_000_000_000_000);
+        assert_eq!(int_call("pow", &[3, 0]), 1);
+        assert_eq!(int_call("pow", &[0, 0]), 1);
+        assert_eq!(int_call("pow", &[2, -1]), 0);
+        assert_eq!(int_call("pow", &[1, -5]), 1);
+        assert_eq!(int_call("pow", &[-1, -5]), -1);
+        assert_eq!(int_call("pow", &[-1, i64::MIN]), 1);
+        assert_eq!(
+            int_call("pow", &[0, -1]),
+            i64::MIN,
+            "inf converts to the x86 indefinite value"
+        );
+        assert_eq!(int_call("pow", &[i64::MAX, i64::MAX]), i64::MIN);
+        assert_eq!(int_call("sqrt", &[16]), 4);
+        assert_eq!(int_call("sqrt", &[17]), 4);
+        assert_eq!(int_call("sqrt", &[0]), 0);
+        assert_eq!(int_call("sqrt", &[-1]), i64::MIN);
+        assert_eq!(int_call("sqrt", &[i64::MAX]), 3_037_000_499);
+        assert_eq!(int_call("sqrt", &[i64::MIN]), i64::MIN);
+    }
+
+    #[test]
+    fn float_math() {
+        assert_eq!(float_call("sin", &[0.0]), 0.0);
+        assert_eq!(float_call("cos", &[0.0]), 1.0);
+        assert!((float_call("tan", &[1.0]) - 1.5574077246549023).abs() < 1e-15);
+        assert!((float_call("asin", &[1.0]) - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
+        assert_eq!(float_call("acos", &[1.0]), 0.0);
+        assert!((float_call("atan", &[1.0]) - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
+        assert!(
+            (float_call("atan2", &[1.0, -1.0]) - 3.0 * std::f64::consts::FRAC_PI_4).abs() < 1e-15
+        );
+        assert_eq!(float_call("atan2", &[0.0, -0.0]), std::f64::consts::PI);
+        assert_eq!(float_call("log", &[1.0]), 0.0);
+        assert!(float_call("log", &[-1.0]).is_nan());
+        assert_eq!(float_call("log", &[0.0]), f64::NEG_INFINITY);
+        assert_eq!(float_call("log10", &[1000.0]), 3.0);
+        assert_eq!(float_call("log2", &[8.0]), 3.0);
+        assert_eq!(float_call("exp", &[0.0]), 1.0);
+        assert_eq!(float_call("fabs", &[-2.5]), 2.5);
+        assert_eq!(float_call("ffloor", &[-2.5]), -3.0);
+        assert_eq!(float_call("fceil", &[-2.5]), -2.0);
+        assert_eq!(float_call("fround", &[2.5]), 3.0);
+        assert_eq!(float_call("fround", &[-2.5]), -3.0);
+        assert_eq!(float_call("fround", &[0.49999999999999994]), 0.0);
+        assert_eq!(float_call("fsqrt", &[2.25]), 1.5);
+        let nan = float_call("fsqrt", &[-1.0]);
+        assert!(nan.is_nan());
+        assert_eq!(float_call("fpow", &[2.0, 0.5]), std::f64::consts::SQRT_2);
+        assert_eq!(float_call("fpow", &[2.0, -1.0]), 0.5);
+        let mut rt = rt();
+        assert!(ok(&mut rt, "is_nan", &[f(f64::NAN)]).as_bool());
+        assert!(!ok(&mut rt, "is_nan", &[f(f64::INFINITY)]).as_bool());
+        assert!(ok(&mut rt, "is_inf", &[f(f64::NEG_INFINITY)]).as_bool());
+        assert!(!ok(&mut rt, "is_inf", &[f(f64::NAN)]).as_bool());
+        assert!(!ok(&mut rt, "is_inf", &[f(1e308)]).as_bool());
+    }
+
+    #[test]
+    fn bits() {
+        assert_eq!(int_call("bit_and", &[12, 10]), 8);
+        assert_eq!(int_call("bit_or", &[12, 10]), 14);
+        assert_eq!(int_call("bit_xor", &[12, 10]), 6);
+        assert_eq!(int_call("bit_not", &[0]), -1);
+        assert_eq!(int_call("bit_not", &[i64::MAX]), i64::MIN);
+        assert_eq!(int_call("bit_shl", &[1, 3]), 8);
+        assert_eq!(int_call("bit_shl", &[1, 63]), i64::MIN);
+        assert_eq!(int_call("bit_shl", &[1, 64]), 1);
+        assert_eq!(int_call("bit_shl", &[1, -1]), i64::MIN);
+        assert_eq!(int_call("bit_shl", &[3, i64::MIN]), 3);
+        assert_eq!(int_call("bit_shl", &[1, i64::MAX]), i64::MIN);
+        assert_eq!(int_call("bit_shr", &[-16, 2]), -4);
+        assert_eq!(int_call("bit_shr", &[16, 2]), 4);
+        assert_eq!(int_call("bit_shr", &[i64::MIN, 63]), -1);
+        assert_eq!(int_call("bit_shr", &[256, 64 + 4]), 16);
+        assert_eq!(int_call("bit_shr", &[-1, -1]), -1);
+    }
+}

@@ -24,10 +24,19 @@ use crate::value::Value;
 use std::sync::OnceLock;
 
 pub mod array;
+pub mod bytes;
 pub mod conv;
+pub mod crypto;
+pub mod file;
+pub mod io;
+pub mod json;
 pub mod map;
 pub mod math;
+pub mod random;
+pub mod regex;
 pub mod string;
+pub mod system;
+pub mod thread;
 
 pub type BuiltinFn = fn(&mut Rt, &[Value]) -> RtResult;
 
@@ -56,7 +65,22 @@ pub fn all() -> &'static [Builtin] {
     static ALL: OnceLock<Vec<Builtin>> = OnceLock::new();
     ALL.get_or_init(|| {
         let mut v = Vec::new();
-        for t in [string::TABLE, conv::TABLE, math::TABLE, array::TABLE, map::TABLE] {
+        for t in [
+            string::TABLE,
+            conv::TABLE,
+            math::TABLE,
+            array::TABLE,
+            map::TABLE,
+            io::TABLE,
+            json::TABLE,
+            random::TABLE,
+            file::TABLE,
+            system::TABLE,
+            crypto::TABLE,
+            bytes::TABLE,
+            regex::TABLE,
+            thread::TABLE,
+        ] {
             v.extend_from_slice(t);
         }
         v

@@ -1,0 +1,280 @@
+//! `json_stringify` (LANGUAGE.md §9.3), extended from the original's scalars-only
+//! encoder to real JSON for containers (docs/stdlib.md):
+//!
+//! * `null` → `null`, bools → `true`/`false`, ints in decimal, floats with `%g`
+//!   (non-finite floats → `null`, JSON has no NaN/Infinity);
+//! * strings are JSON strings: `"` `\` newline tab CR as `\"` `\\` `\n` `\t` `\r`,
+//!   other control bytes as `\u00XX`, every other byte copied (strings are bytes);
+//! * arrays and tuples → `[1,2]`; maps → objects `{"a":1}` (keys that are not
+//!   strings are converted to their `to_str` text); structs and class instances →
+//!   objects of their fields in declaration order; functions and `ptr` → `null`.
+//!
+//! Output is compact (no spaces), like JavaScript's `JSON.stringify`.
+
+use super::{b, Builtin};
+use crate::format::{value_to_bytes, write_g};
+use crate::heap::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes, with_layout, ObjKind};
+use crate::rt::{Rt, RtError, RtResult};
+use crate::value::{ValKind, Value};
+
+pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", json_stringify, 0)];
+
+/// Deeper nesting than this is reported as an error (it is almost certainly a
+/// container that contains itself).
+const MAX_DEPTH: usize = 1000;
+
+fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let kind = ValKind::from_u8(a[1].as_int() as u8);
+    let mut out = Vec::new();
+    write_json(&mut out, a[0], kind, 0)?;
+    Ok(rt.str(out))
+}
+
+/// Append the JSON text of `v` (of kind `kind`) to `out`.
+pub fn write_json(out: &mut Vec<u8>, v: Value, kind: ValKind, depth: usize) -> Result<(), RtError> {
+    match kind {
+        ValKind::Int => out.extend_from_slice(v.as_int().to_string().as_bytes()),
+        ValKind::Bool => out.extend_from_slice(if v.as_bool() { b"true" } else { b"false" }),
+        ValKind::Float => {
+            let f = v.as_float();
+            if f.is_finite() {
+                let mut s = String::new();
+                write_g(&mut s, f);
+                out.extend_from_slice(s.as_bytes());
+            } else {
+                out.extend_from_slice(b"null");
+            }
+        }
+        ValKind::Ref => {
+            if v.is_null() {
+                out.extend_from_slice(b"null");
+                return Ok(());
+            }
+            if depth >= MAX_DEPTH {
+                return Err(RtError::msg(
+                    "json_stringify: nesting too deep (does a container contain itself?)",
+                ));
+            }
+            match obj_kind(v) {
+                ObjKind::Str => write_json_string(out, str_bytes(v)),
+                ObjKind::Array => {
+                    let arr = as_array(v);
+                    out.push(b'[');
+                    for (i, x) in arr.items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_json(out, *x, arr.elem, depth + 1)?;
+                    }
+                    out.push(b']');
+                }
+                ObjKind::Tuple => {
+                    let t = as_tuple(v);
+                    out.push(b'[');
+                    for (i, (x, k)) in t.items.iter().zip(t.kinds.iter()).enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        write_json(out, *x, *k, depth + 1)?;
+                    }
+                    out.push(b']');
+                }
+                ObjKind::Map => {
+                    let m = as_map(v);
+                    out.push(b'{');
+                    for (i, (k, x)) in m.entries.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        if m.key == ValKind::Ref && !k.bits.is_null() && obj_kind(k.bits) == ObjKind::Str {
+                            write_json_string(out, str_bytes(k.bits));
+                        } else {
+                            write_json_string(out, &value_to_bytes(k.bits, m.key));
+                        }
+                        out.push(b':');
+                        write_json(out, *x, m.val, depth + 1)?;
+                    }
+                    out.push(b'}');
+                }
+                ObjKind::Struct | ObjKind::Class => {
+                    let s = as_struct(v);
+                    // Copy the field names and kinds out so that the layout registry
+                    // is not borrowed while recursing.
+                    let fields: Vec<(String, ValKind)> = with_layout(s.layout, |l| l.fields.clone());
+                    out.push(b'{');
+                    for (i, x) in s.fields.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        let (name, k) = match fields.get(i) {
+                            Some((n, k)) => (n.clone(), *k),
+                            None => (format!("_{i}"), ValKind::Int),
+                        };
+                        write_json_string(out, name.as_bytes());
+                        out.push(b':');
+                        write_json(out, *x, k, depth + 1)?;
+                    }
+                    out.push(b'}');
+                }
+                ObjKind::Closure | ObjKind::Opaque => out.extend_from_slice(b"null"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON string literal of the bytes `s`.
+pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            0..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::builtins::string::testutil::*;
+    use crate::heap::{as_array_mut, as_map_mut, set_layouts, Layout, MapKey};
+    use crate::rt::Rt;
+    use crate::value::{ValKind, Value};
+
+    fn js(rt: &mut Rt, v: Value, k: ValKind) -> String {
+        text(ok(rt, "json_stringify", &[v, i(k as i64)]))
+    }
+
+    #[test]
+    fn scalars() {
+        let mut rt = rt();
+        assert_eq!(js(&mut rt, i(-42), ValKind::Int), "-42");
+        assert_eq!(js(&mut rt, Value::bool(true), ValKind::Bool), "true");
+        assert_eq!(js(&mut rt, Value::bool(false), ValKind::Bool), "false");
+        assert_eq!(js(&mut rt, f(2.5), ValKind::Float), "2.5");
+        assert_eq!(js(&mut rt, f(1e6), ValKind::Float), "1e+06");
+        assert_eq!(js(&mut rt, f(-0.0), ValKind::Float), "-0");
+        assert_eq!(js(&mut rt, f(f64::NAN), ValKind::Float), "null");
+        assert_eq!(js(&mut rt, f(f64::NEG_INFINITY), ValKind::Float), "null");
+        assert_eq!(js(&mut rt, Value::NULL, ValKind::Ref), "null");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut rt = rt();
+        let v = rt.str(&b"a\"b\\c\nd\te\rf\x01\x1f\x7f\xc3\xa9"[..]);
+        assert_eq!(
+            js(&mut rt, v, ValKind::Ref),
+            "\"a\\\"b\\\\c\\nd\\te\\rf\\u0001\\u001f\x7f\u{e9}\""
+        );
+        let e = s(&mut rt, "");
+        assert_eq!(js(&mut rt, e, ValKind::Ref), "\"\"");
+    }
+
+    #[test]
+    fn containers() {
+        let mut rt = rt();
+        let arr = int_array(&mut rt, &[1, 2, 3]);
+        assert_eq!(js(&mut rt, arr, ValKind::Ref), "[1,2,3]");
+        let empty = int_array(&mut rt, &[]);
+        assert_eq!(js(&mut rt, empty, ValKind::Ref), "[]");
+        let strs = str_array(&mut rt, &["a", "b\""]);
+        assert_eq!(js(&mut rt, strs, ValKind::Ref), "[\"a\",\"b\\\"\"]");
+        let nested = rt.heap.alloc_array(ValKind::Ref, vec![arr, empty, Value::NULL]);
+        assert_eq!(js(&mut rt, nested, ValKind::Ref), "[[1,2,3],[],null]");
+        let floats = rt
+            .heap
+            .alloc_array(ValKind::Float, vec![f(0.5), f(f64::INFINITY)]);
+        assert_eq!(js(&mut rt, floats, ValKind::Ref), "[0.5,null]");
+
+        let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Ref);
+        let (ka, kb) = (s(&mut rt, "a"), s(&mut rt, "b"));
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: ka,
+                kind: ValKind::Ref,
+            },
+            arr,
+        );
+        as_map_mut(m).entries.insert(
+            MapKey {
+                bits: kb,
+                kind: ValKind::Ref,
+            },
+            strs,
+        );
+        assert_eq!(
+            js(&mut rt, m, ValKind::Ref),
+            "{\"a\":[1,2,3],\"b\":[\"a\",\"b\\\"\"]}"
+        );
+        let im = rt.heap.alloc_map(ValKind::Int, ValKind::Bool);
+        as_map_mut(im).entries.insert(
+            MapKey {
+                bits: i(2),
+                kind: ValKind::Int,
+            },
+            Value::bool(true),
+        );
+        as_map_mut(im).entries.insert(
+            MapKey {
+                bits: i(-1),
+                kind: ValKind::Int,
+            },
+            Value::bool(false),
+        );
+        assert_eq!(js(&mut rt, im, ValKind::Ref), "{\"2\":true,\"-1\":false}");
+        let fm = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
+        as_map_mut(fm).entries.insert(
+            MapKey {
+                bits: f(1.5),
+                kind: ValKind::Float,
+            },
+            i(1),
+        );
+        assert_eq!(js(&mut rt, fm, ValKind::Ref), "{\"1.5\":1}");
+
+        let name = s(&mut rt, "x");
+        let t = rt
+            .heap
+            .alloc_tuple(vec![ValKind::Int, ValKind::Ref].into(), vec![i(1), name].into());
+        assert_eq!(js(&mut rt, t, ValKind::Ref), "[1,\"x\"]");
+    }
+
+    #[test]
+    fn structs_use_field_names() {
+        let mut rt = rt();
+        set_layouts(vec![Layout {
+            name: "P".into(),
+            fields: vec![
+                ("x".into(), ValKind::Int),
+                ("tag".into(), ValKind::Ref),
+                ("w".into(), ValKind::Float),
+            ],
+            is_class: false,
+        }]);
+        let tag = s(&mut rt, "t");
+        let p = rt.heap.alloc_struct(0, false, vec![i(3), tag, f(0.25)].into());
+        assert_eq!(js(&mut rt, p, ValKind::Ref), "{\"x\":3,\"tag\":\"t\",\"w\":0.25}");
+        set_layouts(vec![]);
+    }
+
+    #[test]
+    fn self_containing_array_is_an_error() {
+        let mut rt = rt();
+        let a = rt.heap.alloc_array(ValKind::Ref, vec![]);
+        as_array_mut(a).items.push(a);
+        let msg = err(&mut rt, "json_stringify", &[a, i(ValKind::Ref as i64)]);
+        assert!(msg.starts_with("json_stringify: nesting too deep"), "{msg}");
+    }
+}

@@ -1,0 +1,499 @@
+//! Calls: user functions (`Call`), methods and module functions, function values
+//! (`CallIndirect`), runtime builtins (`CallBuiltin`, with the extra kind
+//! arguments their signatures ask for), externs (`CallExtern`), compiler
+//! intrinsics (`print`, `typeof`, ...), and class instantiation / `super`.
+//!
+//! Arguments are evaluated left to right into registers (a local argument is
+//! passed from its own register; the VM copies the registers listed in the call
+//! site into the callee's window). A call whose result is not used still gets a
+//! destination register of the right class (a scalar one for `void`), so the VM
+//! never writes a value of the wrong class into a register. A `void` call used as
+//! a value yields the integer 0.
+
+use super::expr::typeof_name;
+use super::func::{FnCompiler, Val};
+use crate::ast::{Expr, ExprKind, Res, Span};
+use crate::bytecode::{Instr, Reg};
+use crate::types::Type;
+use bp_runtime::builtins::{self, KIND_OF_T};
+use bp_runtime::value::ValKind;
+
+impl<'a, 'c> FnCompiler<'a, 'c> {
+    /// Compile a call-like expression (`Call`, `MethodCall`, `New`, `Super`); the
+    /// result goes to `dst` (discarded when `None`).
+    pub fn call_expr(&mut self, e: &'a Expr, dst: Option<Reg>) {
+        match &e.kind {
+            ExprKind::Call { callee, args, res } => {
+                let args: Vec<&'a Expr> = args.iter().collect();
+                self.call_res(res, &callee.name, args, e, dst);
+            }
+            ExprKind::MethodCall { receiver, method, args, res } => {
+                let module_recv = matches!(&receiver.kind, ExprKind::Name { res: Res::Unresolved, .. });
+                let is_module = module_recv
+                    || match res {
+                        Res::Func(id) => {
+                            self.cx.info.funcs.get(*id as usize).map(|f| f.params.len() == args.len()).unwrap_or(false)
+                        }
+                        _ => false,
+                    };
+                let mut all: Vec<&'a Expr> = Vec::with_capacity(args.len() + 1);
+                if !is_module {
+                    all.push(receiver);
+                }
+                all.extend(args.iter());
+                self.call_res(res, &method.name, all, e, dst);
+            }
+            ExprKind::New { args, .. } => self.new_instance(args, e, dst),
+            ExprKind::Super { method, args } => {
+                let name = method.as_ref().map(|m| m.name.as_str()).unwrap_or("__init__");
+                self.super_call(name, method.is_none(), args, e, dst);
+            }
+            _ => {
+                // Not a call: evaluate normally.
+                match dst {
+                    Some(d) => self.expr_to(e, d),
+                    None => self.expr_effect(e),
+                }
+            }
+        }
+    }
+
+    fn call_res(&mut self, res: &Res, name: &str, args: Vec<&'a Expr>, e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        match res {
+            Res::Func(id) => self.user_call(*id, None, &args, e, dst),
+            Res::Builtin(id) => self.builtin_call(*id, &args, e, dst),
+            Res::Intrinsic(n) => self.intrinsic(n, &args, e, dst),
+            Res::Extern(id) => {
+                let vals = self.eval_args(&args);
+                let site = self.site(*id, regs(&vals), Vec::new());
+                let (d, scratch) = self.call_dst(dst, &e.ty);
+                self.emit(Instr::CallExtern { dst: d, site }, sp);
+                self.release_all(&vals);
+                self.after_call(dst, &e.ty, scratch, sp);
+            }
+            Res::Local(id) => {
+                let callee = self.local_reg(*id, sp);
+                self.indirect_call(Val { reg: callee, temp: false }, &args, e, dst);
+            }
+            Res::Global(idx) => {
+                let callee = self.temp_kind(true);
+                self.emit(Instr::GetGlobal { dst: callee.reg, idx: *idx }, sp);
+                self.indirect_call(callee, &args, e, dst);
+            }
+            Res::Unresolved => self.internal(sp, format!("unresolved call to '{name}'")),
+        }
+    }
+
+    fn eval_args(&mut self, args: &[&'a Expr]) -> Vec<Val> {
+        args.iter().map(|a| self.expr_val(a)).collect()
+    }
+
+    /// Destination register of a call: `dst`, or a scratch register of the result's
+    /// class (returned so that it can be freed after the call).
+    fn call_dst(&mut self, dst: Option<Reg>, ret: &Type) -> (Reg, Option<Val>) {
+        match dst {
+            Some(d) => (d, None),
+            None => {
+                let t = self.temp(ret);
+                (t.reg, Some(t))
+            }
+        }
+    }
+
+    fn after_call(&mut self, dst: Option<Reg>, ret: &Type, scratch: Option<Val>, span: Span) {
+        if let Some(t) = scratch {
+            self.release(t);
+        }
+        if let (Some(d), Type::Void) = (dst, ret) {
+            self.load_int(d, 0, span);
+        }
+    }
+
+    /// `Call` of user function `id` with an optional leading argument already in a
+    /// register (`self` for `super` calls and `__init__`).
+    fn user_call(&mut self, id: u32, first: Option<Reg>, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        let vals = self.eval_args(args);
+        let mut r: Vec<Reg> = first.into_iter().collect();
+        r.extend(regs(&vals));
+        let site = self.site(id, r, Vec::new());
+        let (d, scratch) = self.call_dst(dst, &e.ty);
+        self.emit(Instr::Call { dst: d, site }, sp);
+        self.release_all(&vals);
+        self.after_call(dst, &e.ty, scratch, sp);
+    }
+
+    fn indirect_call(&mut self, callee: Val, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        let vals = self.eval_args(args);
+        let site = self.site(callee.reg as u32, regs(&vals), Vec::new());
+        let (d, scratch) = self.call_dst(dst, &e.ty);
+        self.emit(Instr::CallIndirect { dst: d, site }, sp);
+        self.release_all(&vals);
+        self.release(callee);
+        self.after_call(dst, &e.ty, scratch, sp);
+    }
+
+    fn builtin_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+        let vals = self.eval_args(args);
+        let typed: Vec<(Reg, &Type)> = vals.iter().zip(args).map(|(v, a)| (v.reg, &a.ty)).collect();
+        self.emit_builtin(id, &typed, &e.ty, dst, e.span);
+        self.release_all(&vals);
+    }
+
+    /// Emit `CallBuiltin` of builtin `id` on argument registers of the given types,
+    /// appending the kind arguments required by the signature: one int per `any`
+    /// parameter (the argument's `ValKind`), then, for `KIND_OF_T` builtins, the
+    /// kind of the type bound to `T`.
+    pub fn emit_builtin(&mut self, id: u32, args: &[(Reg, &Type)], ret: &Type, dst: Option<Reg>, span: Span) {
+        let Some(b) = builtins::all().get(id as usize) else {
+            self.internal(span, format!("unknown builtin #{id}"));
+            return;
+        };
+        let mut extra_kinds: Vec<ValKind> = Vec::new();
+        if let Some((params, sig_ret)) = parse_sig(b.sig) {
+            for (i, p) in params.iter().enumerate() {
+                if matches!(p, SigTy::Any) {
+                    if let Some((_, t)) = args.get(i) {
+                        extra_kinds.push(t.kind());
+                    }
+                }
+            }
+            if b.flags & KIND_OF_T != 0 {
+                let mut bound: Option<Type> = None;
+                for (p, (_, t)) in params.iter().zip(args) {
+                    bind_var(p, t, "T", &mut bound);
+                }
+                if bound.is_none() {
+                    bind_var(&sig_ret, ret, "T", &mut bound);
+                }
+                extra_kinds.push(bound.map(|t| t.kind()).unwrap_or(ValKind::Int));
+            }
+        } else if b.flags & KIND_OF_T != 0 {
+            self.internal(span, format!("cannot read the signature of builtin '{}'", b.name));
+        }
+        let mut extras = Vec::with_capacity(extra_kinds.len());
+        for k in extra_kinds {
+            let t = self.temp_kind(false);
+            self.load_int(t.reg, k as i64, span);
+            extras.push(t);
+        }
+        let mut r: Vec<Reg> = args.iter().map(|(r, _)| *r).collect();
+        r.extend(regs(&extras));
+        let site = self.site(id, r, Vec::new());
+        let (d, scratch) = self.call_dst(dst, ret);
+        self.emit(Instr::CallBuiltin { dst: d, site }, span);
+        self.release_all(&extras);
+        self.after_call(dst, ret, scratch, span);
+    }
+
+    /// Builtins handled by the compiler.
+    fn intrinsic(&mut self, name: &str, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        match (name, args) {
+            ("print", _) => {
+                let vals: Vec<Val> = args.iter().map(|a| self.str_val(a)).collect();
+                let kinds = vec![ValKind::Ref; vals.len()];
+                let site = self.site(0, regs(&vals), kinds);
+                self.emit(Instr::Print { site }, sp);
+                self.release_all(&vals);
+                if let Some(d) = dst {
+                    self.load_int(d, 0, sp);
+                }
+            }
+            ("typeof", [a]) => {
+                if !super::expr::is_pure_leaf(a) {
+                    self.expr_effect(a);
+                }
+                if let Some(d) = dst {
+                    self.load_str(d, typeof_name(&a.ty).as_bytes(), sp);
+                }
+            }
+            ("to_str" | "str", [a]) => match dst {
+                Some(d) => {
+                    if a.ty == Type::Str {
+                        self.expr_to(a, d);
+                    } else {
+                        let v = self.str_val(a);
+                        self.emit(Instr::Mov { dst: d, src: v.reg }, sp);
+                        self.release(v);
+                    }
+                }
+                None => self.expr_effect(a),
+            },
+            ("len" | "array_len", [a]) if matches!(a.ty, Type::Array(_)) => {
+                let v = self.expr_val(a);
+                let (d, scratch) = self.call_dst(dst, &Type::Int);
+                self.emit(Instr::ArrLen { dst: d, arr: v.reg }, sp);
+                self.release(v);
+                if let Some(t) = scratch {
+                    self.release(t);
+                }
+            }
+            _ => {
+                let candidates: &[&str] = match (name, args.first().map(|a| &a.ty)) {
+                    ("len", Some(Type::Map(_, _))) => &["map_len", "map_size", "len"],
+                    ("len", Some(Type::Str)) => &["len", "str_len"],
+                    _ => &[],
+                };
+                let id = candidates.iter().chain(std::iter::once(&name)).find_map(|n| builtins::lookup(n));
+                match id {
+                    Some(id) => self.builtin_call(id, args, e, dst),
+                    None => self.error(sp, format!("builtin '{name}' is not available")),
+                }
+            }
+        }
+    }
+
+    /// `new C(args)`: evaluate the arguments, allocate the instance with zero-valued
+    /// fields, then call `__init__(instance, args...)` if the class (or an ancestor)
+    /// defines it.
+    fn new_instance(&mut self, args: &'a [Expr], e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        let Type::Class(cid) = e.ty else {
+            self.internal(sp, format!("'new' expression typed {}", e.ty));
+            return;
+        };
+        let Some(cinfo) = self.cx.info.classes.get(cid as usize) else {
+            self.internal(sp, format!("unknown class #{cid}"));
+            return;
+        };
+        let field_tys: Vec<Type> = cinfo.fields.iter().map(|(_, t)| t.clone()).collect();
+        let arg_refs: Vec<&'a Expr> = args.iter().collect();
+        let vals = self.eval_args(&arg_refs);
+        let mut zeros = Vec::with_capacity(field_tys.len());
+        for t in &field_tys {
+            let z = self.temp(t);
+            self.zero_to(t, z.reg, sp);
+            zeros.push(z);
+        }
+        let (d, scratch) = self.call_dst(dst, &e.ty);
+        let layout = self.cx.class_layout(cid);
+        let site = self.site(layout, regs(&zeros), Vec::new());
+        self.emit(Instr::NewStruct { dst: d, site }, sp);
+        self.release_all(&zeros);
+        if let Some(init) = self.find_method(cid, "__init__") {
+            let mut r = vec![d];
+            r.extend(regs(&vals));
+            let site = self.site(init, r, Vec::new());
+            let ret = self.cx.info.funcs.get(init as usize).map(|f| f.ret.clone()).unwrap_or(Type::Void);
+            let t = self.temp(&ret);
+            self.emit(Instr::Call { dst: t.reg, site }, sp);
+            self.release(t);
+        }
+        self.release_all(&vals);
+        if let Some(t) = scratch {
+            self.release(t);
+        }
+    }
+
+    /// `super.m(args)` / `super(args)` inside a class method: a direct call of the
+    /// parent class's method with `self`.
+    fn super_call(&mut self, name: &str, is_init: bool, args: &'a [Expr], e: &'a Expr, dst: Option<Reg>) {
+        let sp = e.span;
+        let parent = self
+            .func_id
+            .and_then(|f| self.cx.class_of_method.get(&f).copied())
+            .and_then(|c| self.cx.class_parent.get(c as usize).copied().flatten());
+        let target = parent.and_then(|p| self.find_method(p, name));
+        let arg_refs: Vec<&'a Expr> = args.iter().collect();
+        match target {
+            Some(fid) => {
+                let me = self.self_reg(sp);
+                self.user_call(fid, Some(me), &arg_refs, e, dst);
+            }
+            None if is_init => {
+                // A parent without `__init__`: nothing to run.
+                for a in arg_refs {
+                    self.expr_effect(a);
+                }
+                if let Some(d) = dst {
+                    self.zero_to(&e.ty, d, sp);
+                }
+            }
+            None => self.error(sp, format!("no parent method '{name}' for super call")),
+        }
+    }
+
+    /// Method `name` of class `cid` or its nearest ancestor.
+    fn find_method(&self, cid: u32, name: &str) -> Option<u32> {
+        let classes = &self.cx.info.classes;
+        let mut cur = Some(cid);
+        for _ in 0..=classes.len() {
+            let c = cur?;
+            let info = classes.get(c as usize)?;
+            if let Some((_, fid)) = info.methods.iter().find(|(n, _)| n == name) {
+                return Some(*fid);
+            }
+            cur = self.cx.class_parent.get(c as usize).copied().flatten();
+        }
+        None
+    }
+}
+
+fn regs(vals: &[Val]) -> Vec<Reg> {
+    vals.iter().map(|v| v.reg).collect()
+}
+
+// ----- builtin signatures (the little language of `bp_runtime::builtins`) -----
+
+/// A type of a builtin signature.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum SigTy {
+    /// `int`, `float`, `bool`, `str`, `void`, `ptr`.
+    Prim(String),
+    Any,
+    /// A type variable (`T`, `K`, `V`).
+    Var(String),
+    Array(Box<SigTy>),
+    Map(Box<SigTy>, Box<SigTy>),
+    Tuple(Vec<SigTy>),
+    Fn(Vec<SigTy>, Box<SigTy>),
+}
+
+/// Parse `"(A, B) -> R"` into parameter and result types.
+pub(crate) fn parse_sig(s: &str) -> Option<(Vec<SigTy>, SigTy)> {
+    let toks = sig_tokens(s);
+    let mut p = SigParser { toks, pos: 0 };
+    let params = p.list('(', ')')?;
+    p.expect("->")?;
+    let ret = p.ty()?;
+    if p.pos != p.toks.len() {
+        return None;
+    }
+    Some((params, ret))
+}
+
+fn sig_tokens(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let cs: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '-' && cs.get(i + 1) == Some(&'>') {
+            out.push("->".to_string());
+            i += 2;
+        } else if c.is_alphanumeric() || c == '_' || c == '.' {
+            let st = i;
+            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_' || cs[i] == '.') {
+                i += 1;
+            }
+            out.push(cs[st..i].iter().collect());
+        } else {
+            out.push(c.to_string());
+            i += 1;
+        }
+    }
+    out
+}
+
+struct SigParser {
+    toks: Vec<String>,
+    pos: usize,
+}
+
+impl SigParser {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.pos).map(|s| s.as_str())
+    }
+    fn expect(&mut self, t: &str) -> Option<()> {
+        if self.peek() == Some(t) {
+            self.pos += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+    fn list(&mut self, open: char, close: char) -> Option<Vec<SigTy>> {
+        self.expect(&open.to_string())?;
+        let mut v = Vec::new();
+        let close = close.to_string();
+        if self.peek() == Some(close.as_str()) {
+            self.pos += 1;
+            return Some(v);
+        }
+        loop {
+            v.push(self.ty()?);
+            match self.peek() {
+                Some(",") => self.pos += 1,
+                Some(t) if t == close => {
+                    self.pos += 1;
+                    return Some(v);
+                }
+                _ => return None,
+            }
+        }
+    }
+    fn ty(&mut self) -> Option<SigTy> {
+        let t = self.peek()?.to_string();
+        match t.as_str() {
+            "[" => {
+                self.pos += 1;
+                let e = self.ty()?;
+                self.expect("]")?;
+                Some(SigTy::Array(Box::new(e)))
+            }
+            "{" => {
+                self.pos += 1;
+                let k = self.ty()?;
+                self.expect(":")?;
+                let v = self.ty()?;
+                self.expect("}")?;
+                Some(SigTy::Map(Box::new(k), Box::new(v)))
+            }
+            "(" => Some(SigTy::Tuple(self.list('(', ')')?)),
+            "fn" => {
+                self.pos += 1;
+                let ps = self.list('(', ')')?;
+                self.expect("->")?;
+                let r = self.ty()?;
+                Some(SigTy::Fn(ps, Box::new(r)))
+            }
+            "any" => {
+                self.pos += 1;
+                Some(SigTy::Any)
+            }
+            "int" | "float" | "bool" | "str" | "void" | "ptr" => {
+                self.pos += 1;
+                Some(SigTy::Prim(t))
+            }
+            _ if t.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => {
+                self.pos += 1;
+                Some(SigTy::Var(t))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Find the type bound to variable `var` by matching pattern `p` against `t`.
+pub(crate) fn bind_var(p: &SigTy, t: &Type, var: &str, out: &mut Option<Type>) {
+    if out.is_some() {
+        return;
+    }
+    match (p, t) {
+        (SigTy::Var(n), t) if n == var && !matches!(t, Type::EmptyElem | Type::Unknown | Type::Error) => {
+            *out = Some(t.clone());
+        }
+        (SigTy::Array(pe), Type::Array(te)) => bind_var(pe, te, var, out),
+        (SigTy::Map(pk, pv), Type::Map(tk, tv)) => {
+            bind_var(pk, tk, var, out);
+            bind_var(pv, tv, var, out);
+        }
+        (SigTy::Tuple(ps), Type::Tuple(ts)) => {
+            for (p, t) in ps.iter().zip(ts) {
+                bind_var(p, t, var, out);
+            }
+        }
+        (SigTy::Fn(ps, pr), Type::Fn(ts, tr)) => {
+            for (p, t) in ps.iter().zip(ts) {
+                bind_var(p, t, var, out);
+            }
+            bind_var(pr, tr, var, out);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,434 @@
+//! Control flow: conditions (fused compare-and-branch), `if`/`elif`/`else`,
+//! `while`, `for ... in range`, `for ... in` arrays and maps, `match`, `break`,
+//! `continue`, `return`.
+//!
+//! # Loop schemes
+//! Every loop gets its own `loop_id`; its back-edge is `Loop { target: header }`.
+//! `B` is the body, `exit` the label after the loop.
+//!
+//! ```text
+//! while c:                for i in range(a, b):          for x in coll:
+//!  header:                  i = a                          h = coll        (hidden; map: h = map_keys(coll))
+//!    if !c goto exit        header:                        n = ArrLen h    (hidden; read once)
+//!    B                        t = b     (every iteration)  k = 0           (hidden counter)
+//!    Loop header              if t <= i goto exit          header:
+//!  exit:                      B                              if n <= k goto exit
+//!                           cont:                            x = h[k]
+//!                             i = i + 1                      B
+//!                             Loop header                  cont:
+//!                           exit:                            k = k + 1
+//!                                                            Loop header
+//!                                                          exit:
+//! ```
+//! `continue` jumps to `header` (while) or `cont`; `break` to `exit`. The range
+//! test uses `BrGeIImm i, b` when `b` is a small literal. `i` is the loop
+//! variable's own register, so assignments to it in the body affect iteration.
+
+use super::expr::{cmp_class, is_int, small_int, CmpClass};
+use super::func::{Ctl, FnCompiler, Label};
+use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Span, UnOp};
+use crate::bytecode::Instr;
+use crate::types::Type;
+
+impl<'a, 'c> FnCompiler<'a, 'c> {
+    /// Jump to `target` when `e` (a bool) evaluates to `when`; fall through otherwise.
+    pub fn cond_jump(&mut self, e: &'a Expr, when: bool, target: Label) {
+        let sp = e.span;
+        match &e.kind {
+            ExprKind::Bool(b) => {
+                if *b == when {
+                    self.jmp(target, sp);
+                }
+            }
+            ExprKind::Unary { op: UnOp::Not, operand } => self.cond_jump(operand, !when, target),
+            ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
+                if when {
+                    let skip = self.new_label();
+                    self.cond_jump(lhs, false, skip);
+                    self.cond_jump(rhs, true, target);
+                    self.bind(skip);
+                } else {
+                    self.cond_jump(lhs, false, target);
+                    self.cond_jump(rhs, false, target);
+                }
+            }
+            ExprKind::Binary { op: BinOp::Or, lhs, rhs } => {
+                if when {
+                    self.cond_jump(lhs, true, target);
+                    self.cond_jump(rhs, true, target);
+                } else {
+                    let skip = self.new_label();
+                    self.cond_jump(lhs, true, skip);
+                    self.cond_jump(rhs, false, target);
+                    self.bind(skip);
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs }
+                if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+                    && (cmp_class(&lhs.ty) == CmpClass::Int
+                        || (lhs.ty == Type::Float && !matches!(op, BinOp::Eq | BinOp::Ne))) =>
+            {
+                if lhs.ty == Type::Float {
+                    self.float_branch(*op, lhs, rhs, when, target, sp);
+                } else {
+                    self.int_branch(*op, lhs, rhs, when, target, sp);
+                }
+            }
+            _ => {
+                let v = self.expr_val(e);
+                let i = if when {
+                    Instr::JmpIf { cond: v.reg, target: 0 }
+                } else {
+                    Instr::JmpIfNot { cond: v.reg, target: 0 }
+                };
+                self.emit_jump(i, target, sp);
+                self.release(v);
+            }
+        }
+    }
+
+    /// Integer (or bool) comparison branch. Inverting an integer comparison is exact.
+    fn int_branch(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, when: bool, target: Label, sp: Span) {
+        let op = if when { op } else { negate(op) };
+        let ints = is_int(&lhs.ty);
+        if ints {
+            if let Some(imm) = small_int(rhs) {
+                let a = self.expr_val(lhs);
+                self.emit_jump(br_imm(op, a.reg, imm), target, sp);
+                self.release(a);
+                return;
+            }
+            if let Some(imm) = small_int(lhs) {
+                let b = self.expr_val(rhs);
+                self.emit_jump(br_imm(mirror(op), b.reg, imm), target, sp);
+                self.release(b);
+                return;
+            }
+        }
+        let av = self.expr_val(lhs);
+        let bv = self.expr_val(rhs);
+        let (a, b) = (av.reg, bv.reg);
+        let i = match op {
+            BinOp::Eq => Instr::BrEqI { a, b, target: 0 },
+            BinOp::Ne => Instr::BrNeI { a, b, target: 0 },
+            BinOp::Lt => Instr::BrLtI { a, b, target: 0 },
+            BinOp::Le => Instr::BrLeI { a, b, target: 0 },
+            BinOp::Gt => Instr::BrLtI { a: b, b: a, target: 0 },
+            _ => Instr::BrLeI { a: b, b: a, target: 0 },
+        };
+        self.emit_jump(i, target, sp);
+        self.release(bv);
+        self.release(av);
+    }
+
+    /// Float ordering branch; the negated forms keep NaN semantics (`!(a < b)` is
+    /// true when either is NaN).
+    fn float_branch(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, when: bool, target: Label, sp: Span) {
+        let av = self.expr_val(lhs);
+        let bv = self.expr_val(rhs);
+        let (a, b) = (av.reg, bv.reg);
+        // Normalise `>`/`>=` to `<`/`<=` with swapped operands.
+        let (lt, x, y) = match op {
+            BinOp::Lt => (true, a, b),
+            BinOp::Le => (false, a, b),
+            BinOp::Gt => (true, b, a),
+            _ => (false, b, a),
+        };
+        let i = match (lt, when) {
+            (true, true) => Instr::BrLtF { a: x, b: y, target: 0 },
+            (false, true) => Instr::BrLeF { a: x, b: y, target: 0 },
+            (true, false) => Instr::BrNotLtF { a: x, b: y, target: 0 },
+            (false, false) => Instr::BrNotLeF { a: x, b: y, target: 0 },
+        };
+        self.emit_jump(i, target, sp);
+        self.release(bv);
+        self.release(av);
+    }
+
+    /// `if c1: B1 elif c2: B2 ... else: E`
+    pub fn if_stmt(&mut self, branches: &'a [(Expr, Block)], else_block: Option<&'a Block>, sp: Span) {
+        let end = self.new_label();
+        let n = branches.len();
+        for (i, (cond, body)) in branches.iter().enumerate() {
+            let next = self.new_label();
+            self.cond_jump(cond, false, next);
+            self.block(body);
+            let last = i + 1 == n && else_block.is_none();
+            if !last && !super::stmt::block_ends_in_jump(body) {
+                self.jmp(end, sp);
+            }
+            self.bind(next);
+        }
+        if let Some(b) = else_block {
+            self.block(b);
+        }
+        self.bind(end);
+    }
+
+    pub fn while_stmt(&mut self, cond: &'a Expr, body: &'a Block, sp: Span) {
+        let id = self.new_loop_id();
+        let header = self.new_label();
+        let exit = self.new_label();
+        self.bind(header);
+        self.cond_jump(cond, false, exit);
+        self.ctl.push(Ctl::Loop { brk: exit, cont: header });
+        self.block(body);
+        self.ctl.pop();
+        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.bind(exit);
+    }
+
+    pub fn for_range(&mut self, local: LocalId, start: &'a Expr, end: &'a Expr, body: &'a Block, sp: Span) {
+        self.push_scope();
+        let i = self.declare_local(local, sp);
+        self.expr_to(start, i);
+        let id = self.new_loop_id();
+        let header = self.new_label();
+        let cont = self.new_label();
+        let exit = self.new_label();
+        self.bind(header);
+        match small_int(end) {
+            Some(imm) => self.emit_jump(Instr::BrGeIImm { a: i, imm, target: 0 }, exit, end.span),
+            None => {
+                let t = self.expr_val(end);
+                self.emit_jump(Instr::BrLeI { a: t.reg, b: i, target: 0 }, exit, end.span);
+                self.release(t);
+            }
+        }
+        self.ctl.push(Ctl::Loop { brk: exit, cont });
+        self.block(body);
+        self.ctl.pop();
+        self.bind(cont);
+        self.emit(Instr::AddIImm { dst: i, a: i, imm: 1 }, sp);
+        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.bind(exit);
+        self.pop_scope();
+    }
+
+    pub fn for_in(&mut self, local: LocalId, iter: &'a Expr, body: &'a Block, sp: Span) {
+        self.push_scope();
+        // Hidden registers: the collection (or the map's key snapshot), its length,
+        // the index.
+        let coll = self.temp_kind(true);
+        match &iter.ty {
+            Type::Map(k, _) => {
+                let Some(keys) = bp_runtime::builtins::lookup("map_keys") else {
+                    self.error(iter.span, "iterating over a map needs the map_keys builtin");
+                    self.release(coll);
+                    self.pop_scope();
+                    return;
+                };
+                let m = self.expr_val(iter);
+                let keys_ty = Type::Array(k.clone());
+                self.emit_builtin(keys, &[(m.reg, &iter.ty)], &keys_ty, Some(coll.reg), iter.span);
+                self.release(m);
+            }
+            Type::Array(_) => self.expr_to(iter, coll.reg),
+            other => {
+                self.internal(iter.span, format!("for-in over a value of type {other}"));
+                self.release(coll);
+                self.pop_scope();
+                return;
+            }
+        }
+        let len = self.temp_kind(false);
+        let idx = self.temp_kind(false);
+        self.emit(Instr::ArrLen { dst: len.reg, arr: coll.reg }, iter.span);
+        self.emit(Instr::LoadInt { dst: idx.reg, imm: 0 }, sp);
+        let x = self.declare_local(local, sp);
+        let id = self.new_loop_id();
+        let header = self.new_label();
+        let cont = self.new_label();
+        let exit = self.new_label();
+        self.bind(header);
+        self.emit_jump(Instr::BrLeI { a: len.reg, b: idx.reg, target: 0 }, exit, sp);
+        self.emit(Instr::ArrGet { dst: x, arr: coll.reg, idx: idx.reg }, sp);
+        self.ctl.push(Ctl::Loop { brk: exit, cont });
+        self.block(body);
+        self.ctl.pop();
+        self.bind(cont);
+        self.emit(Instr::AddIImm { dst: idx.reg, a: idx.reg, imm: 1 }, sp);
+        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.bind(exit);
+        self.pop_scope();
+        self.release(idx);
+        self.release(len);
+        self.release(coll);
+    }
+
+    /// `match s: case e1: B1 ... default: D`
+    ///
+    /// ```text
+    ///   s = subject                 (once)
+    ///   if s == e1 goto L1          (cases tested top to bottom)
+    ///   if s == e2 goto L2
+    ///   D                           (default, if any)
+    ///   goto end
+    /// L1: B1; goto end
+    /// L2: B2
+    /// end:
+    /// ```
+    pub fn match_stmt(&mut self, subject: &'a Expr, cases: &'a [(Expr, Block)], default: Option<&'a Block>, sp: Span) {
+        let s = self.expr_val(subject);
+        let end = self.new_label();
+        let mut labels = Vec::with_capacity(cases.len());
+        for (ce, _) in cases {
+            let l = self.new_label();
+            labels.push(l);
+            if ce.ty != subject.ty && !(is_int(&ce.ty) && is_int(&subject.ty)) {
+                // A case of another type never matches (but is still evaluated).
+                self.expr_effect(ce);
+                continue;
+            }
+            match cmp_class(&subject.ty) {
+                CmpClass::Int => match (is_int(&subject.ty), small_int(ce)) {
+                    (true, Some(imm)) => self.emit_jump(Instr::BrEqIImm { a: s.reg, imm, target: 0 }, l, ce.span),
+                    _ => {
+                        let c = self.expr_val(ce);
+                        self.emit_jump(Instr::BrEqI { a: s.reg, b: c.reg, target: 0 }, l, ce.span);
+                        self.release(c);
+                    }
+                },
+                class => {
+                    let c = self.expr_val(ce);
+                    let t = self.temp_kind(false);
+                    let i = if class == CmpClass::Float {
+                        Instr::EqF { dst: t.reg, a: s.reg, b: c.reg }
+                    } else {
+                        Instr::EqRef { dst: t.reg, a: s.reg, b: c.reg }
+                    };
+                    self.emit(i, ce.span);
+                    self.emit_jump(Instr::JmpIf { cond: t.reg, target: 0 }, l, ce.span);
+                    self.release(t);
+                    self.release(c);
+                }
+            }
+        }
+        self.release(s);
+        if let Some(d) = default {
+            self.block(d);
+        }
+        if !cases.is_empty() && !default.is_some_and(super::stmt::block_ends_in_jump) {
+            self.jmp(end, sp);
+        }
+        let n = cases.len();
+        for (i, ((_, body), l)) in cases.iter().zip(labels).enumerate() {
+            self.bind(l);
+            self.block(body);
+            if i + 1 < n && !super::stmt::block_ends_in_jump(body) {
+                self.jmp(end, sp);
+            }
+        }
+        self.bind(end);
+    }
+
+    /// `break` / `continue`: run the `finally` blocks of the `try` statements being
+    /// left (innermost first), then jump.
+    pub fn break_continue(&mut self, is_break: bool, sp: Span) {
+        let Some(li) = self.ctl.iter().rposition(|c| matches!(c, Ctl::Loop { .. })) else {
+            let what = if is_break { "break" } else { "continue" };
+            self.error(sp, format!("{what} outside of loop"));
+            return;
+        };
+        let target = match &self.ctl[li] {
+            Ctl::Loop { brk, cont } => {
+                if is_break {
+                    *brk
+                } else {
+                    *cont
+                }
+            }
+            Ctl::Try { .. } => return,
+        };
+        self.exit_copies(li + 1, sp);
+        self.jmp(target, sp);
+    }
+
+    /// `return [e]`: evaluate the value (into a fresh register if `finally` code
+    /// runs before returning, since that code may assign the variable being
+    /// returned), run the `finally` blocks of every enclosing `try` (innermost
+    /// first), return.
+    pub fn return_stmt(&mut self, value: Option<&'a Expr>, sp: Span) {
+        let has_finally = self.ctl.iter().any(|c| matches!(c, Ctl::Try { finally: Some(_), .. }));
+        match value {
+            None => {
+                self.exit_copies(0, sp);
+                if self.ret_ty == Type::Void {
+                    self.emit(Instr::RetVoid, sp);
+                } else {
+                    let rt = self.ret_ty.clone();
+                    let t = self.temp(&rt);
+                    self.zero_to(&rt, t.reg, sp);
+                    self.emit(Instr::Ret { src: t.reg }, sp);
+                    self.release(t);
+                }
+            }
+            Some(e) if e.ty == Type::Void || self.ret_ty == Type::Void => {
+                self.expr_effect(e);
+                self.exit_copies(0, sp);
+                self.emit(Instr::RetVoid, sp);
+            }
+            Some(e) => {
+                let v = if has_finally {
+                    let t = self.temp(&e.ty);
+                    self.expr_to(e, t.reg);
+                    t
+                } else {
+                    self.expr_val(e)
+                };
+                self.exit_copies(0, sp);
+                self.emit(Instr::Ret { src: v.reg }, sp);
+                self.release(v);
+            }
+        }
+    }
+
+    /// Falling off the end of the body: `RetVoid`, or return the zero value of the
+    /// declared result type.
+    pub fn implicit_return(&mut self, sp: Span) {
+        if self.ret_ty == Type::Void {
+            self.emit(Instr::RetVoid, sp);
+        } else {
+            let rt = self.ret_ty.clone();
+            let t = self.temp(&rt);
+            self.zero_to(&rt, t.reg, sp);
+            self.emit(Instr::Ret { src: t.reg }, sp);
+            self.release(t);
+        }
+    }
+}
+
+/// The comparison that is true exactly when `op` is false (exact for integers).
+fn negate(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Eq => BinOp::Ne,
+        BinOp::Ne => BinOp::Eq,
+        BinOp::Lt => BinOp::Ge,
+        BinOp::Le => BinOp::Gt,
+        BinOp::Gt => BinOp::Le,
+        BinOp::Ge => BinOp::Lt,
+        other => other,
+    }
+}
+
+/// `a op b` == `b mirror(op) a`.
+fn mirror(op: BinOp) -> BinOp {
+    match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::Le => BinOp::Ge,
+        BinOp::Gt => BinOp::Lt,
+        BinOp::Ge => BinOp::Le,
+        other => other,
+    }
+}
+
+fn br_imm(op: BinOp, a: crate::bytecode::Reg, imm: i16) -> Instr {
+    match op {
+        BinOp::Eq => Instr::BrEqIImm { a, imm, target: 0 },
+        BinOp::Ne => Instr::BrNeIImm { a, imm, target: 0 },
+        BinOp::Lt => Instr::BrLtIImm { a, imm, target: 0 },
+        BinOp::Le => Instr::BrLeIImm { a, imm, target: 0 },
+        BinOp::Gt => Instr::BrGtIImm { a, imm, target: 0 },
+        _ => Instr::BrGeIImm { a, imm, target: 0 },
+    }
+}

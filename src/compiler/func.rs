@@ -1,0 +1,372 @@
+//! The per-function code builder: instruction emission with source locations,
+//! labels and jump patching, the constant pool, call sites, lexical scopes of
+//! locals, and the control stack used by `break`/`continue`/`return` and
+//! `finally`.
+
+use super::regalloc::RegAlloc;
+use super::Ctx;
+use crate::ast::{Block, FileId, LocalId, LocalInfo, Span};
+use crate::bytecode::{CallSite, Const, Function, Handler, Instr, Loc, Reg};
+use crate::types::Type;
+use bp_runtime::value::ValKind;
+use std::collections::HashMap;
+
+/// A forward-referencable code position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Label(u32);
+
+/// A value produced by an expression: the register holding it, and whether that
+/// register is a temporary owned by the consumer (to be freed once consumed) or a
+/// local variable's register (read in place, never freed by the consumer).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Val {
+    pub reg: Reg,
+    pub temp: bool,
+}
+
+/// One entry of the control stack (innermost last).
+pub(crate) enum Ctl<'a> {
+    /// A loop: where `break` and `continue` go.
+    Loop { brk: Label, cont: Label },
+    /// A `try` statement whose try or catch block is being compiled. `holes` are
+    /// code ranges emitted inside it that its handlers must not cover (copies of
+    /// `finally` blocks run on the way out by `return`/`break`/`continue`).
+    Try { holes: Vec<(u32, u32)>, finally: Option<&'a Block> },
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ConstKey {
+    Int(i64),
+    Float(u64),
+    Str(Vec<u8>),
+}
+
+pub(crate) struct FnCompiler<'a, 'c> {
+    pub cx: &'c mut Ctx<'a>,
+    pub code: Vec<Instr>,
+    pub locs: Vec<Loc>,
+    pub consts: Vec<Const>,
+    const_map: HashMap<ConstKey, u32>,
+    pub sites: Vec<CallSite>,
+    pub handlers: Vec<Handler>,
+    pub num_loops: u16,
+    pub ra: RegAlloc,
+    labels: Vec<Option<u32>>,
+    fixups: Vec<(usize, Label)>,
+    pub locals: &'a [LocalInfo],
+    pub local_regs: Vec<Option<Reg>>,
+    scopes: Vec<Vec<LocalId>>,
+    pub ctl: Vec<Ctl<'a>>,
+    /// Declared return type of the function being compiled.
+    pub ret_ty: Type,
+    /// Function id being compiled (`None` for the global initialiser).
+    pub func_id: Option<u32>,
+    pub file: FileId,
+}
+
+impl<'a, 'c> FnCompiler<'a, 'c> {
+    pub fn new(
+        cx: &'c mut Ctx<'a>,
+        locals: &'a [LocalInfo],
+        ret_ty: Type,
+        func_id: Option<u32>,
+        file: FileId,
+    ) -> FnCompiler<'a, 'c> {
+        FnCompiler {
+            cx,
+            code: Vec::new(),
+            locs: Vec::new(),
+            consts: Vec::new(),
+            const_map: HashMap::new(),
+            sites: Vec::new(),
+            handlers: Vec::new(),
+            num_loops: 0,
+            ra: RegAlloc::new(),
+            labels: Vec::new(),
+            fixups: Vec::new(),
+            locals,
+            local_regs: vec![None; locals.len()],
+            scopes: Vec::new(),
+            ctl: Vec::new(),
+            ret_ty,
+            func_id,
+            file,
+        }
+    }
+
+    // ----- diagnostics -----
+
+    /// Report an error at `span`.
+    pub fn error(&mut self, span: Span, msg: impl Into<String>) {
+        self.cx.error(span, msg);
+    }
+
+    /// Report an inconsistency of the annotated AST (a checker bug).
+    pub fn internal(&mut self, span: Span, msg: impl Into<String>) {
+        let m = msg.into();
+        self.cx.error(span, format!("internal compiler error: {m}"));
+    }
+
+    // ----- emission -----
+
+    pub fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    pub fn loc(&self, span: Span) -> Loc {
+        self.cx.loc(span)
+    }
+
+    /// Append an instruction produced by the construct at `span`.
+    pub fn emit(&mut self, i: Instr, span: Span) -> usize {
+        let loc = self.loc(span);
+        self.code.push(i);
+        self.locs.push(loc);
+        self.code.len() - 1
+    }
+
+    pub fn new_label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() as u32 - 1)
+    }
+
+    /// Bind `l` to the current position.
+    pub fn bind(&mut self, l: Label) {
+        let pc = self.pc();
+        if let Some(slot) = self.labels.get_mut(l.0 as usize) {
+            *slot = Some(pc);
+        }
+    }
+
+    /// Emit a jump-like instruction (its target field is patched to `l` later).
+    pub fn emit_jump(&mut self, i: Instr, l: Label, span: Span) {
+        let at = self.emit(i, span);
+        self.fixups.push((at, l));
+    }
+
+    pub fn jmp(&mut self, l: Label, span: Span) {
+        self.emit_jump(Instr::Jmp { target: 0 }, l, span);
+    }
+
+    /// A new `Loop` counter id.
+    pub fn new_loop_id(&mut self) -> u16 {
+        let id = self.num_loops;
+        self.num_loops = self.num_loops.saturating_add(1);
+        id
+    }
+
+    /// Index of a constant in the pool (deduplicated).
+    pub fn konst(&mut self, c: Const) -> u32 {
+        let key = match &c {
+            Const::Int(i) => ConstKey::Int(*i),
+            Const::Float(f) => ConstKey::Float(f.to_bits()),
+            Const::Str(s) => ConstKey::Str(s.clone()),
+        };
+        if let Some(&k) = self.const_map.get(&key) {
+            return k;
+        }
+        let k = self.consts.len() as u32;
+        self.consts.push(c);
+        self.const_map.insert(key, k);
+        k
+    }
+
+    pub fn site(&mut self, target: u32, args: Vec<Reg>, kinds: Vec<ValKind>) -> u32 {
+        self.sites.push(CallSite { target, args, kinds });
+        self.sites.len() as u32 - 1
+    }
+
+    /// `dst = n` with `LoadInt` when it fits, else a pool constant.
+    pub fn load_int(&mut self, dst: Reg, n: i64, span: Span) {
+        match i32::try_from(n) {
+            Ok(imm) => {
+                self.emit(Instr::LoadInt { dst, imm }, span);
+            }
+            Err(_) => {
+                let k = self.konst(Const::Int(n));
+                self.emit(Instr::LoadConst { dst, k }, span);
+            }
+        }
+    }
+
+    pub fn load_str(&mut self, dst: Reg, s: &[u8], span: Span) {
+        let k = self.konst(Const::Str(s.to_vec()));
+        self.emit(Instr::LoadConst { dst, k }, span);
+    }
+
+    pub fn load_float(&mut self, dst: Reg, x: f64, span: Span) {
+        let k = self.konst(Const::Float(x));
+        self.emit(Instr::LoadConst { dst, k }, span);
+    }
+
+    /// Add exception-table entries covering `start..end` minus `holes`.
+    pub fn add_handler(&mut self, start: u32, end: u32, holes: &[(u32, u32)], target: u32, reg: Option<Reg>) {
+        let mut hs: Vec<(u32, u32)> = holes.to_vec();
+        hs.sort_unstable();
+        let mut cur = start;
+        for (a, b) in hs {
+            if b <= cur || a >= end {
+                continue;
+            }
+            if a > cur {
+                self.handlers.push(Handler { start: cur, end: a, target, reg });
+            }
+            cur = cur.max(b);
+        }
+        if cur < end {
+            self.handlers.push(Handler { start: cur, end, target, reg });
+        }
+    }
+
+    // ----- registers -----
+
+    /// Allocate a register suited to values of type `ty`.
+    pub fn alloc(&mut self, ty: &Type) -> Reg {
+        self.ra.alloc(ty.is_ref())
+    }
+
+    /// A temporary for a value of type `ty`.
+    pub fn temp(&mut self, ty: &Type) -> Val {
+        Val { reg: self.alloc(ty), temp: true }
+    }
+
+    pub fn temp_kind(&mut self, is_ref: bool) -> Val {
+        Val { reg: self.ra.alloc(is_ref), temp: true }
+    }
+
+    /// Free `v` if it is a temporary.
+    pub fn release(&mut self, v: Val) {
+        if v.temp {
+            self.ra.free(v.reg);
+        }
+    }
+
+    pub fn release_all(&mut self, vs: &[Val]) {
+        for v in vs.iter().rev() {
+            self.release(*v);
+        }
+    }
+
+    // ----- scopes and locals -----
+
+    pub fn push_scope(&mut self) {
+        self.scopes.push(Vec::new());
+    }
+
+    /// End the innermost scope, freeing its locals' registers.
+    pub fn pop_scope(&mut self) {
+        if let Some(ids) = self.scopes.pop() {
+            for id in ids.into_iter().rev() {
+                if let Some(slot) = self.local_regs.get_mut(id as usize) {
+                    if let Some(r) = slot.take() {
+                        self.ra.free(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Give local `id` a register for the rest of the current scope.
+    pub fn declare_local(&mut self, id: LocalId, span: Span) -> Reg {
+        let Some(info) = self.locals.get(id as usize) else {
+            self.internal(span, format!("local #{id} is not in the function's local table"));
+            return self.ra.alloc(false);
+        };
+        let reg = self.ra.alloc(info.ty.is_ref());
+        self.local_regs[id as usize] = Some(reg);
+        if let Some(s) = self.scopes.last_mut() {
+            s.push(id);
+        }
+        reg
+    }
+
+    /// Give parameter `id` its register (parameters live for the whole function).
+    pub fn declare_param(&mut self, id: LocalId, span: Span) -> Reg {
+        let Some(info) = self.locals.get(id as usize) else {
+            self.internal(span, format!("parameter #{id} is not in the function's local table"));
+            return self.ra.alloc(false);
+        };
+        let reg = self.ra.alloc(info.ty.is_ref());
+        self.local_regs[id as usize] = Some(reg);
+        reg
+    }
+
+    /// The register of a visible local.
+    pub fn local_reg(&mut self, id: LocalId, span: Span) -> Reg {
+        match self.local_regs.get(id as usize).copied().flatten() {
+            Some(r) => r,
+            None => {
+                let name = self.locals.get(id as usize).map(|l| l.name.clone()).unwrap_or_default();
+                self.internal(span, format!("local '{name}' (#{id}) used outside its scope"));
+                0
+            }
+        }
+    }
+
+    // ----- finishing -----
+
+    /// Patch jumps and build the [`Function`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        mut self,
+        name: String,
+        span: Span,
+        nparams: u8,
+        param_kinds: Vec<ValKind>,
+        ret_kind: Option<ValKind>,
+    ) -> Function {
+        let fixups = std::mem::take(&mut self.fixups);
+        for (at, l) in fixups {
+            match self.labels.get(l.0 as usize).copied().flatten() {
+                Some(t) => set_target(&mut self.code[at], t),
+                None => self.internal(span, "unbound jump label"),
+            }
+        }
+        if self.ra.overflowed() {
+            self.error(span, format!("function '{name}' needs more than 256 registers"));
+        }
+        let line = self.loc(span).line;
+        Function {
+            name,
+            file: self.file,
+            nparams,
+            nregs: self.ra.nregs(),
+            ref_regs: self.ra.ref_regs(),
+            param_kinds,
+            ret_kind,
+            code: self.code,
+            locs: self.locs,
+            consts: self.consts,
+            sites: self.sites,
+            handlers: self.handlers,
+            num_loops: self.num_loops,
+            line,
+        }
+    }
+}
+
+/// Set the jump target of a jump-like instruction (no effect on others).
+pub(crate) fn set_target(i: &mut Instr, t: u32) {
+    use Instr::*;
+    match i {
+        Jmp { target }
+        | Loop { target, .. }
+        | JmpIf { target, .. }
+        | JmpIfNot { target, .. }
+        | BrEqI { target, .. }
+        | BrNeI { target, .. }
+        | BrLtI { target, .. }
+        | BrLeI { target, .. }
+        | BrEqIImm { target, .. }
+        | BrNeIImm { target, .. }
+        | BrLtIImm { target, .. }
+        | BrLeIImm { target, .. }
+        | BrGtIImm { target, .. }
+        | BrGeIImm { target, .. }
+        | BrLtF { target, .. }
+        | BrLeF { target, .. }
+        | BrNotLtF { target, .. }
+        | BrNotLeF { target, .. } => *target = t,
+        _ => {}
+    }
+}

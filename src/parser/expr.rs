@@ -1,0 +1,446 @@
+//! Expressions: precedence climbing over the table of LANGUAGE.md §6.1, unary and
+//! postfix operators, atoms, and f-string interpolations (parsed by a sub-parser over
+//! the interpolation text, with spans pointing into the file).
+
+use super::{Fail, PResult, Parser, MAX_CHAIN};
+use crate::ast::*;
+use crate::lexer::{self, FStrPiece, TokenKind};
+
+/// Binary operator and precedence level (1 = `or`, lowest; 10 = `* / %`).
+fn binop(k: &TokenKind) -> Option<(BinOp, u8)> {
+    use TokenKind as T;
+    Some(match k {
+        T::Or => (BinOp::Or, 1),
+        T::And => (BinOp::And, 2),
+        T::Pipe => (BinOp::BitOr, 3),
+        T::Caret => (BinOp::BitXor, 4),
+        T::Amp => (BinOp::BitAnd, 5),
+        T::EqEq => (BinOp::Eq, 6),
+        T::NotEq => (BinOp::Ne, 6),
+        T::Lt => (BinOp::Lt, 7),
+        T::Le => (BinOp::Le, 7),
+        T::Gt => (BinOp::Gt, 7),
+        T::Ge => (BinOp::Ge, 7),
+        T::Shl => (BinOp::Shl, 8),
+        T::Shr => (BinOp::Shr, 8),
+        T::Plus => (BinOp::Add, 9),
+        T::Minus => (BinOp::Sub, 9),
+        T::Star => (BinOp::Mul, 10),
+        T::Slash => (BinOp::Div, 10),
+        T::Percent => (BinOp::Mod, 10),
+        _ => return None,
+    })
+}
+
+impl Parser<'_> {
+    /// A full expression (lowest precedence).
+    pub(crate) fn expr(&mut self) -> PResult<Expr> {
+        self.enter("expression")?;
+        let r = self.binary(1);
+        self.leave();
+        r
+    }
+
+    /// Parse the whole token stream as one expression; `None` after an error.
+    pub(crate) fn whole_expr(&mut self, what: &str) -> Option<Expr> {
+        let e = self.expr().ok()?;
+        if !self.at(&TokenKind::Eof) {
+            let found = self.found();
+            let span = self.span();
+            self.error(span, format!("unexpected {found} after the {what}"));
+            return None;
+        }
+        Some(e)
+    }
+
+    fn binary(&mut self, min_prec: u8) -> PResult<Expr> {
+        let mut lhs = self.unary()?;
+        let mut chain = 0usize;
+        while let Some((op, prec)) = binop(self.peek()) {
+            if prec < min_prec {
+                break;
+            }
+            let op_span = self.bump().span;
+            if self.at(&TokenKind::Assign) && matches!(prec, 3 | 4 | 5 | 8 | 9 | 10) {
+                let span = op_span.to(self.span());
+                let sym = op.symbol();
+                self.error(
+                    span,
+                    format!(
+                        "expected an expression after '{sym}', found '=' (compound assignment '{sym}=' is not supported; write 'x = x {sym} ...')"
+                    ),
+                );
+                return Err(Fail);
+            }
+            chain += 1;
+            if chain > MAX_CHAIN {
+                self.error(
+                    op_span,
+                    format!("expression too long (more than {MAX_CHAIN} operators in a row)"),
+                );
+                return Err(Fail);
+            }
+            let rhs = self.binary(prec + 1)?;
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr::new(
+                ExprKind::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                span,
+            );
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> PResult<Expr> {
+        let op = match self.peek() {
+            TokenKind::Minus => UnOp::Neg,
+            TokenKind::Not => UnOp::Not,
+            TokenKind::Tilde => UnOp::BitNot,
+            _ => return self.postfix(),
+        };
+        let start = self.bump().span;
+        if op == UnOp::Neg
+            && self.peek() == &TokenKind::Int(1u64 << 63)
+            && !matches!(self.peek_at(1), TokenKind::LBracket | TokenKind::Dot)
+        {
+            // `-9223372036854775808` is i64::MIN (the literal alone is too large).
+            let lit = self.bump().span;
+            return Ok(Expr::new(ExprKind::Int(i64::MIN), start.to(lit)));
+        }
+        self.enter("expression")?;
+        let r = self.unary();
+        self.leave();
+        let operand = r?;
+        let span = start.to(operand.span);
+        Ok(Expr::new(
+            ExprKind::Unary {
+                op,
+                operand: Box::new(operand),
+            },
+            span,
+        ))
+    }
+
+    fn postfix(&mut self) -> PResult<Expr> {
+        let mut e = self.atom()?;
+        let mut chain = 0usize;
+        while matches!(self.peek(), TokenKind::LBracket | TokenKind::Dot) {
+            chain += 1;
+            if chain > MAX_CHAIN {
+                let span = self.span();
+                self.error(
+                    span,
+                    format!("expression too long (more than {MAX_CHAIN} postfix operators in a row)"),
+                );
+                return Err(Fail);
+            }
+            e = self.postfix_op(e)?;
+        }
+        Ok(e)
+    }
+
+    /// One `[index]`, `.field` or `.method(args)` applied to `e`.
+    fn postfix_op(&mut self, e: Expr) -> PResult<Expr> {
+        if self.eat(&TokenKind::LBracket) {
+            let index = Box::new(self.expr()?);
+            self.expect(&TokenKind::RBracket, "to close the index")?;
+            let span = self.span_from(e.span);
+            return Ok(Expr::new(
+                ExprKind::Index {
+                    base: Box::new(e),
+                    index,
+                },
+                span,
+            ));
+        }
+        self.bump(); // .
+        let name = self.expect_ident("a field or method name", "after '.'")?;
+        let start = e.span;
+        let kind = if self.eat(&TokenKind::LParen) {
+            let args = self.args(&name.name)?;
+            ExprKind::MethodCall {
+                receiver: Box::new(e),
+                method: name,
+                args,
+                res: Res::Unresolved,
+            }
+        } else {
+            ExprKind::Field {
+                base: Box::new(e),
+                field: name,
+                field_index: 0,
+            }
+        };
+        Ok(Expr::new(kind, self.span_from(start)))
+    }
+
+    /// Arguments after `(`, up to and including `)`; trailing comma allowed.
+    /// `callee` names the called thing in error messages.
+    pub(crate) fn args(&mut self, callee: &str) -> PResult<Vec<Expr>> {
+        let mut args = Vec::new();
+        loop {
+            if self.eat(&TokenKind::RParen) {
+                break;
+            }
+            args.push(self.expr()?);
+            if !self.eat(&TokenKind::Comma) {
+                if !self.at(&TokenKind::RParen) {
+                    return Err(self.error_expected("',' or ')'", &format!("in the arguments of '{callee}'")));
+                }
+                self.bump();
+                break;
+            }
+        }
+        Ok(args)
+    }
+
+    /// An atom. Each kind is parsed by its own function so that the recursive path
+    /// (e.g. through parentheses) only carries small stack frames.
+    fn atom(&mut self) -> PResult<Expr> {
+        match self.peek() {
+            TokenKind::Ident(_) => self.ident_atom(),
+            TokenKind::LParen => self.paren_atom(),
+            TokenKind::LBracket => self.array_atom(),
+            TokenKind::LBrace => self.map_atom(),
+            TokenKind::Fn => self.lambda_atom(),
+            TokenKind::New | TokenKind::Super => self.new_super_atom(),
+            _ => self.literal_atom(),
+        }
+    }
+
+    fn literal_atom(&mut self) -> PResult<Expr> {
+        let start = self.span();
+        let kind = match self.peek().clone() {
+            TokenKind::Int(v) => {
+                self.bump();
+                match i64::try_from(v) {
+                    Ok(v) => ExprKind::Int(v),
+                    Err(_) => {
+                        self.error(start, "integer literal too large");
+                        ExprKind::Int(0)
+                    }
+                }
+            }
+            TokenKind::Float(f) => {
+                self.bump();
+                ExprKind::Float(f)
+            }
+            TokenKind::Str(bytes) => {
+                self.bump();
+                ExprKind::Str(bytes)
+            }
+            TokenKind::FStr(pieces) => {
+                self.bump();
+                self.fstring(pieces)
+            }
+            TokenKind::True => {
+                self.bump();
+                ExprKind::Bool(true)
+            }
+            TokenKind::False => {
+                self.bump();
+                ExprKind::Bool(false)
+            }
+            TokenKind::SelfKw => {
+                self.bump();
+                ExprKind::SelfRef
+            }
+            _ => return Err(self.error_expected("an expression", "")),
+        };
+        Ok(Expr::new(kind, self.span_from(start)))
+    }
+
+    /// A name, a call `name(args)` or a struct literal `Name{...}`.
+    fn ident_atom(&mut self) -> PResult<Expr> {
+        let ident = self.expect_ident("a name", "")?;
+        let start = ident.span;
+        let kind = if self.eat(&TokenKind::LParen) {
+            let args = self.args(&ident.name)?;
+            ExprKind::Call {
+                callee: ident,
+                args,
+                res: Res::Unresolved,
+            }
+        } else if self.at(&TokenKind::LBrace)
+            && (self.peek_at(1) == &TokenKind::RBrace
+                || (matches!(self.peek_at(1), TokenKind::Ident(_)) && self.peek_at(2) == &TokenKind::Colon))
+        {
+            self.struct_lit(ident)?
+        } else {
+            ExprKind::Name {
+                name: ident,
+                res: Res::Unresolved,
+            }
+        };
+        Ok(Expr::new(kind, self.span_from(start)))
+    }
+
+    /// `()`, `(e)`, `(e,)`, `(a, b, ...)`.
+    fn paren_atom(&mut self) -> PResult<Expr> {
+        let start = self.bump().span; // (
+        if self.eat(&TokenKind::RParen) {
+            return Ok(Expr::new(ExprKind::Tuple(Vec::new()), self.span_from(start)));
+        }
+        let first = self.expr()?;
+        if !self.eat(&TokenKind::Comma) {
+            self.expect(&TokenKind::RParen, "to close '('")?;
+            // A parenthesised expression keeps its node; the span grows to include
+            // the parentheses.
+            let mut e = first;
+            e.span = self.span_from(start);
+            return Ok(e);
+        }
+        let mut elems = vec![first];
+        loop {
+            if self.eat(&TokenKind::RParen) {
+                break;
+            }
+            elems.push(self.expr()?);
+            if !self.eat(&TokenKind::Comma) {
+                self.expect(&TokenKind::RParen, "to close the tuple")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Tuple(elems), self.span_from(start)))
+    }
+
+    fn array_atom(&mut self) -> PResult<Expr> {
+        let start = self.bump().span; // [
+        let mut elems = Vec::new();
+        loop {
+            if self.eat(&TokenKind::RBracket) {
+                break;
+            }
+            elems.push(self.expr()?);
+            if !self.eat(&TokenKind::Comma) {
+                self.expect(&TokenKind::RBracket, "to close the array literal")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Array(elems), self.span_from(start)))
+    }
+
+    fn map_atom(&mut self) -> PResult<Expr> {
+        let start = self.bump().span; // {
+        let mut pairs = Vec::new();
+        loop {
+            if self.eat(&TokenKind::RBrace) {
+                break;
+            }
+            let k = self.expr()?;
+            self.expect(&TokenKind::Colon, "after a map key")?;
+            let v = self.expr()?;
+            pairs.push((k, v));
+            if !self.eat(&TokenKind::Comma) {
+                self.expect(&TokenKind::RBrace, "to close the map literal")?;
+                break;
+            }
+        }
+        Ok(Expr::new(ExprKind::Map(pairs), self.span_from(start)))
+    }
+
+    /// `fn(params) -> R: body`.
+    fn lambda_atom(&mut self) -> PResult<Expr> {
+        let start = self.bump().span; // fn
+        self.expect(&TokenKind::LParen, "after 'fn' in a lambda")?;
+        let params = self.params(false, "lambda")?;
+        if !self.at(&TokenKind::Arrow) {
+            return Err(self.error_expected("'->' and a return type", "after the lambda parameters"));
+        }
+        self.bump();
+        let ret = self.ty()?;
+        self.expect(&TokenKind::Colon, "before the lambda body")?;
+        let body = Box::new(self.expr()?);
+        let kind = ExprKind::Lambda {
+            params,
+            ret,
+            body,
+            func_id: 0,
+            locals: Vec::new(),
+        };
+        Ok(Expr::new(kind, self.span_from(start)))
+    }
+
+    /// `new Name(args)`, `super(args)`, `super.m(args)`.
+    fn new_super_atom(&mut self) -> PResult<Expr> {
+        let tok = self.bump();
+        let kind = if tok.kind == TokenKind::New {
+            let class = self.expect_ident("a class name", "after 'new'")?;
+            self.expect(&TokenKind::LParen, &format!("after 'new {}'", class.name))?;
+            let args = self.args(&format!("new {}", class.name))?;
+            ExprKind::New { class, args }
+        } else if self.eat(&TokenKind::LParen) {
+            let args = self.args("super")?;
+            ExprKind::Super { method: None, args }
+        } else if self.eat(&TokenKind::Dot) {
+            let method = self.expect_ident("a method name", "after 'super.'")?;
+            self.expect(&TokenKind::LParen, &format!("after 'super.{}'", method.name))?;
+            let args = self.args(&format!("super.{}", method.name))?;
+            ExprKind::Super {
+                method: Some(method),
+                args,
+            }
+        } else {
+            return Err(self.error_expected("'(' or '.'", "after 'super'"));
+        };
+        Ok(Expr::new(kind, self.span_from(tok.span)))
+    }
+
+    /// `Name{field: e, ...}` after the name; the `{` is current.
+    fn struct_lit(&mut self, name: Ident) -> PResult<ExprKind> {
+        self.bump(); // {
+        let mut fields = Vec::new();
+        loop {
+            if self.eat(&TokenKind::RBrace) {
+                break;
+            }
+            let f = self.expect_ident("a field name", &format!("in the '{}' literal", name.name))?;
+            self.expect(&TokenKind::Colon, &format!("after field name '{}'", f.name))?;
+            let v = self.expr()?;
+            fields.push((f, v));
+            if !self.eat(&TokenKind::Comma) {
+                self.expect(
+                    &TokenKind::RBrace,
+                    &format!("to close the '{}' literal", name.name),
+                )?;
+                break;
+            }
+        }
+        Ok(ExprKind::StructLit {
+            name,
+            fields,
+            struct_id: 0,
+            field_index: Vec::new(),
+        })
+    }
+
+    /// Parse the interpolations of an f-string with sub-parsers. Errors are reported;
+    /// a failed interpolation is left out of the result.
+    fn fstring(&mut self, pieces: Vec<FStrPiece>) -> ExprKind {
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            match piece {
+                FStrPiece::Lit(bytes) => parts.push(FStrPart::Lit(bytes)),
+                FStrPiece::Expr { text, map } => {
+                    let first = map.first().copied().unwrap_or(0);
+                    let last = map.last().copied().unwrap_or(first);
+                    let braces = Span::new(self.file, first.saturating_sub(1), last + 1);
+                    let toks = lexer::lex_fragment(&text, self.file, &map, self.diags);
+                    let mut sub = Parser::new(toks, self.file, &mut *self.diags, self.depth + 1);
+                    sub.eof_name = "the end of the f-string expression";
+                    if sub.at(&TokenKind::Eof) {
+                        sub.error(braces, "empty expression in f-string");
+                        continue;
+                    }
+                    if let Some(e) = sub.whole_expr("f-string expression") {
+                        parts.push(FStrPart::Expr(e));
+                    }
+                }
+            }
+        }
+        ExprKind::FString(parts)
+    }
+}

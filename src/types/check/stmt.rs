@@ -1,0 +1,213 @@
+//! Statement checking (LANGUAGE.md §5, §7).
+
+use super::{Checker, VarLookup, Want};
+use crate::ast::{Block, Expr, ExprKind, Ident, Res, Stmt, StmtKind};
+use crate::types::builtin_sig::same_type;
+use crate::types::Type;
+
+impl Checker<'_> {
+    /// Check a block in a new scope.
+    pub(super) fn check_block(&mut self, b: &mut Block) {
+        self.push_scope();
+        for s in b.stmts.iter_mut() {
+            self.check_stmt(s);
+        }
+        self.pop_scope();
+    }
+
+    fn check_cond(&mut self, e: &mut Expr, what: &str) {
+        let t = self.check_expr(e, Some(&Type::Bool));
+        if !same_type(&t, &Type::Bool) {
+            let msg = format!("{what} condition must be bool, found {}", self.tn(&t));
+            self.error(e.span, msg);
+        }
+    }
+
+    fn check_stmt(&mut self, s: &mut Stmt) {
+        let span = s.span;
+        match &mut s.kind {
+            StmtKind::Let { name, ty, init, local } => {
+                let t = self.resolve_type(ty, false);
+                self.check_expect(init, &t, Want::Plain);
+                *local = self.declare_local(name, t);
+            }
+            StmtKind::Assign { target, value } => {
+                let t = self.check_place(target);
+                self.check_expect(value, &t, Want::Plain);
+            }
+            StmtKind::Expr(e) => {
+                self.check_expr(e, None);
+            }
+            StmtKind::If { branches, else_block } => {
+                for (i, (c, b)) in branches.iter_mut().enumerate() {
+                    self.check_cond(c, if i == 0 { "if" } else { "elif" });
+                    self.check_block(b);
+                }
+                if let Some(b) = else_block {
+                    self.check_block(b);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                self.check_cond(cond, "while");
+                self.check_loop_body(body);
+            }
+            StmtKind::ForRange { var, start, end, body, local } => {
+                for (e, which) in [(start, "start"), (end, "end")] {
+                    let t = self.check_expr(e, Some(&Type::Int));
+                    if !same_type(&t, &Type::Int) {
+                        let msg = format!("range {which} must be int, found {}", self.tn(&t));
+                        self.error(e.span, msg);
+                    }
+                }
+                self.push_scope();
+                *local = self.declare_local(var, Type::Int);
+                self.check_loop_body(body);
+                self.pop_scope();
+            }
+            StmtKind::ForIn { var, iter, body, local } => {
+                let t = self.check_expr(iter, None);
+                let elem = match &t {
+                    Type::Array(e) => (**e).clone(),
+                    Type::Map(k, _) => (**k).clone(),
+                    Type::Error => Type::Error,
+                    other => {
+                        let msg = format!("for-in requires array or map, found {}", self.tn(other));
+                        self.error(iter.span, msg);
+                        Type::Error
+                    }
+                };
+                self.push_scope();
+                *local = self.declare_local(var, elem);
+                self.check_loop_body(body);
+                self.pop_scope();
+            }
+            StmtKind::Match { subject, cases, default } => {
+                let st = self.check_value(subject);
+                for (c, b) in cases.iter_mut() {
+                    self.check_expect(c, &st, Want::Case);
+                    self.check_block(b);
+                }
+                if let Some(b) = default {
+                    self.check_block(b);
+                }
+            }
+            StmtKind::Try { body, catch, finally } => {
+                self.check_block(body);
+                if let Some(c) = catch {
+                    self.push_scope();
+                    if let Some(n) = &c.name {
+                        c.local = self.declare_local(n, Type::Str);
+                    }
+                    self.check_block(&mut c.body);
+                    self.pop_scope();
+                }
+                if let Some(f) = finally {
+                    self.check_block(f);
+                }
+            }
+            StmtKind::Throw(e) => {
+                let t = self.check_expr(e, Some(&Type::Str));
+                if !same_type(&t, &Type::Str) {
+                    let msg = format!("thrown value: expected str, found {}", self.tn(&t));
+                    self.error(e.span, msg);
+                }
+            }
+            StmtKind::Break => {
+                if self.ctx().loop_depth == 0 {
+                    self.error(span, "break outside of loop");
+                }
+            }
+            StmtKind::Continue => {
+                if self.ctx().loop_depth == 0 {
+                    self.error(span, "continue outside of loop");
+                }
+            }
+            StmtKind::Return(value) => {
+                let ret = self.ctx().ret.clone();
+                match value {
+                    None => {
+                        if !matches!(ret, Type::Void | Type::Error) {
+                            let msg = format!("missing return value (the function returns {})", self.tn(&ret));
+                            self.error(span, msg);
+                        }
+                    }
+                    Some(e) => {
+                        if ret == Type::Void {
+                            let t = self.check_expr(e, None);
+                            let msg = if t == Type::Void {
+                                "cannot return a value from a void function".to_string()
+                            } else {
+                                format!("return type mismatch: expected void, found {}", self.tn(&t))
+                            };
+                            self.error(e.span, msg);
+                        } else {
+                            self.check_expect(e, &ret, Want::Return);
+                        }
+                    }
+                }
+            }
+            StmtKind::Pass => {}
+        }
+    }
+
+    fn check_loop_body(&mut self, body: &mut Block) {
+        self.ctx().loop_depth += 1;
+        self.check_block(body);
+        self.ctx().loop_depth -= 1;
+    }
+
+    /// Check an assignment target and return the type a stored value must have.
+    fn check_place(&mut self, target: &mut Expr) -> Type {
+        let span = target.span;
+        if let ExprKind::Name { name, res } = &mut target.kind {
+            let t = self.place_name(name, res);
+            target.ty = t.clone();
+            return t;
+        }
+        let was_field = matches!(target.kind, ExprKind::Field { .. });
+        let t = self.check_expr(target, None);
+        let problem = match &target.kind {
+            ExprKind::Index { base, .. } | ExprKind::Field { base, .. } if matches!(base.ty, Type::Tuple(_)) => {
+                Some("cannot assign to an element of a tuple (tuples are immutable)")
+            }
+            ExprKind::Index { .. } | ExprKind::Field { .. } => None,
+            ExprKind::Int(_) if was_field => Some("cannot assign to an enum member"),
+            ExprKind::Name { .. } if was_field => Some("cannot assign to a function"),
+            ExprKind::SelfRef => Some("cannot assign to 'self'"),
+            _ => Some("invalid assignment target"),
+        };
+        match problem {
+            Some(msg) => {
+                self.error(span, msg);
+                Type::Error
+            }
+            None => t,
+        }
+    }
+
+    fn place_name(&mut self, name: &Ident, res: &mut Res) -> Type {
+        match self.lookup_var(&name.name) {
+            VarLookup::Local(id, t) => {
+                *res = Res::Local(id);
+                t
+            }
+            VarLookup::Global(id, t) => {
+                *res = Res::Global(id);
+                t
+            }
+            VarLookup::Captured(_) => {
+                self.error(name.span, super::expr::capture_msg(&name.name));
+                Type::Error
+            }
+            VarLookup::LaterGlobal | VarLookup::NotFound => {
+                let msg = if self.lookup_func(&name.name).is_some() {
+                    format!("cannot assign to function '{}'", name.name)
+                } else {
+                    format!("undefined variable '{}'", name.name)
+                };
+                self.error(name.span, msg);
+                Type::Error
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Safepoints and precise root scanning.
+//!
+//! The heap never collects by itself; the VM calls [`Vm::safepoint`] where no heap
+//! pointer lives outside the roots below:
+//! * after every allocating instruction, once its result is in its register;
+//! * after a call has pushed and initialised the callee's frame;
+//! * after a handler has caught an exception (its message may be new).
+//!
+//! Roots:
+//! * every live frame's registers that its function's `ref_regs` marks (registers
+//!   are zeroed on frame entry, so they hold null or a live object);
+//! * globals of kind `Ref`;
+//! * the pending exception and the recently caught exceptions (for `Rethrow`);
+//! * pinned constants and `heap.temp_roots` (marked by the heap itself).
+
+use crate::vm::Vm;
+
+impl Vm<'_> {
+    /// Collect if the heap asks for it.
+    #[inline(always)]
+    pub fn safepoint(&mut self) {
+        if self.rt.heap.wants_gc() {
+            self.collect_garbage();
+        }
+    }
+
+    /// Mark from all roots and sweep.
+    #[cold]
+    #[inline(never)]
+    pub fn collect_garbage(&mut self) {
+        let Vm {
+            rt,
+            stack,
+            frames,
+            globals,
+            ref_regs,
+            ref_globals,
+            pending,
+            caught,
+            ..
+        } = self;
+        let stack_len = stack.len();
+        let sp = stack.as_ptr();
+        rt.heap.collect(&mut |m| {
+            for f in frames.iter() {
+                let Some(regs) = ref_regs.get(f.func as usize) else {
+                    continue;
+                };
+                for &r in regs.iter() {
+                    let i = f.base + r as usize;
+                    if i < stack_len {
+                        // SAFETY: `i` is inside the register stack.
+                        m.mark(unsafe { *sp.add(i) });
+                    }
+                }
+            }
+            for &g in ref_globals.iter() {
+                if let Some(v) = globals.get(g as usize) {
+                    m.mark(*v);
+                }
+            }
+            if let Some(e) = pending.as_ref() {
+                m.mark(e.msg);
+            }
+            for e in caught.iter() {
+                m.mark(e.msg);
+            }
+        });
+    }
+}

@@ -1,0 +1,431 @@
+//! The dispatch loop: one `match` over [`Instr`] that runs every frame.
+//!
+//! The current frame's function, code, constants and register window are cached
+//! in locals and reloaded only when the innermost frame changes (call, return,
+//! caught exception). Unchecked accesses rely on the facts established by
+//! [`super::verify`] and on the register-stack slack (see [`super::frame`]).
+
+use super::ops::arith;
+use super::ops::calls::EXTERN_UNSUPPORTED;
+use super::ops::objects::{self, NULL_REF};
+use super::{Stop, Vm};
+use crate::bytecode::{CallSite, Function, Instr, Program};
+use bp_runtime::heap::{as_closure, obj_kind, ObjKind};
+use bp_runtime::rt::RtError;
+use bp_runtime::value::{ValKind, Value};
+
+impl<'p> Vm<'p> {
+    /// Run the innermost frame (and everything it calls) until the frame at depth
+    /// `entry_depth` returns (`Ok` with its result), `exit` is called, or an
+    /// exception escapes that frame.
+    // `!(a < b)` on floats is deliberate: it is true for NaN (`BrNotLtF`).
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    pub(crate) fn interp(&mut self, entry_depth: usize) -> Result<Value, Stop> {
+        let program: &'p Program = self.program;
+        let stack: *mut Value = self.stack.as_ptr();
+        let globals: *mut Value = self.globals.as_mut_ptr();
+
+        let mut fid: usize;
+        let mut func: &'p Function;
+        let mut code: *const Instr;
+        let mut consts: *const Value;
+        let mut base_idx: usize;
+        let mut base: *mut Value;
+        let mut pc: usize;
+
+        // Load the innermost frame into the locals.
+        macro_rules! enter_top {
+            () => {{
+                let f = match self.frames.last() {
+                    Some(f) => *f,
+                    None => return Err(Stop::Fatal("internal error: no frame to run".into())),
+                };
+                fid = f.func as usize;
+                func = match program.functions.get(fid) {
+                    Some(func) => func,
+                    None => {
+                        return Err(Stop::Fatal(
+                            "internal error: frame of an unknown function".into(),
+                        ))
+                    }
+                };
+                code = func.code.as_ptr();
+                consts = match self.consts.get(fid) {
+                    Some(c) => c.as_ptr(),
+                    None => return Err(Stop::Fatal("internal error: missing constant pool".into())),
+                };
+                base_idx = f.base;
+                // SAFETY: frames are only pushed with `base + nregs <= stack.limit()`.
+                base = unsafe { stack.add(base_idx) };
+                pc = f.pc as usize;
+            }};
+        }
+        // Read register `r` of the current frame.
+        macro_rules! reg {
+            ($r:expr) => {
+                // SAFETY: `base <= stack.limit()` and a `u8` register index is below
+                // REG_SLACK, so the slot is inside the register stack.
+                unsafe { *base.add($r as usize) }
+            };
+        }
+        // Write register `r` of the current frame.
+        macro_rules! set {
+            ($r:expr, $v:expr) => {{
+                let v: Value = $v;
+                // SAFETY: as for `reg!`.
+                unsafe { *base.add($r as usize) = v }
+            }};
+        }
+        // Call site `s` of the current function.
+        macro_rules! site {
+            ($s:expr) => {{
+                // SAFETY: the verifier checked every site index against `sites.len()`.
+                let s: &'p CallSite = unsafe { func.sites.get_unchecked($s as usize) };
+                s
+            }};
+        }
+        // Copy the argument registers of a site into `self.arg_buf`.
+        macro_rules! gather {
+            ($s:expr) => {{
+                self.arg_buf.clear();
+                for &r in $s.args.iter() {
+                    self.arg_buf.push(reg!(r));
+                }
+            }};
+        }
+        // Handle the outcome of raising an exception at the current instruction.
+        macro_rules! after_raise {
+            ($res:expr) => {{
+                match $res {
+                    Ok(()) => {
+                        enter_top!();
+                        continue;
+                    }
+                    Err(stop) => return Err(stop),
+                }
+            }};
+        }
+        // Raise the runtime error with message `msg` at the current instruction.
+        macro_rules! raise {
+            ($msg:expr) => {{
+                let msg: &str = $msg;
+                after_raise!(self.raise_error(msg, pc - 1, entry_depth))
+            }};
+        }
+        // Unwrap a helper result or raise its error.
+        macro_rules! tri {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(m) => raise!(m),
+                }
+            };
+        }
+        macro_rules! safepoint {
+            () => {
+                if self.rt.heap.wants_gc() {
+                    self.collect_garbage();
+                }
+            };
+        }
+        macro_rules! int_op {
+            ($dst:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                let $x = reg!($a).as_int();
+                let $y = reg!($b).as_int();
+                set!($dst, Value::int($e));
+            }};
+        }
+        macro_rules! float_op {
+            ($dst:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                let $x = reg!($a).as_float();
+                let $y = reg!($b).as_float();
+                set!($dst, Value::float($e));
+            }};
+        }
+        macro_rules! cmp_i {
+            ($dst:expr, $a:expr, $b:expr, $op:tt) => {{
+                let c = reg!($a).as_int() $op reg!($b).as_int();
+                set!($dst, Value::bool(c));
+            }};
+        }
+        macro_rules! cmp_f {
+            ($dst:expr, $a:expr, $b:expr, $op:tt) => {{
+                let c = reg!($a).as_float() $op reg!($b).as_float();
+                set!($dst, Value::bool(c));
+            }};
+        }
+        macro_rules! jump_if {
+            ($c:expr, $t:expr) => {
+                if $c {
+                    pc = $t as usize;
+                }
+            };
+        }
+
+        enter_top!();
+        loop {
+            // SAFETY: `pc < code.len()`: it starts at 0 or at a verified jump/handler
+            // target, or follows a non-terminator (the last instruction of every
+            // function is an unconditional terminator, checked by the verifier).
+            let ins = unsafe { *code.add(pc) };
+            pc += 1;
+            match ins {
+                // ----- moves and constants -----
+                Instr::Mov { dst, src } => set!(dst, reg!(src)),
+                Instr::LoadInt { dst, imm } => set!(dst, Value::int(imm as i64)),
+                Instr::LoadConst { dst, k } => {
+                    // SAFETY: the verifier checked `k < consts.len()`; the pool is
+                    // materialised with one value per constant.
+                    set!(dst, unsafe { *consts.add(k as usize) })
+                }
+                Instr::LoadBool { dst, val } => set!(dst, Value::bool(val)),
+                Instr::LoadNull { dst } => set!(dst, Value::NULL),
+                Instr::GetGlobal { dst, idx } => {
+                    // SAFETY: the verifier checked `idx < globals.len()`; the globals
+                    // vector is never resized after load.
+                    set!(dst, unsafe { *globals.add(idx as usize) })
+                }
+                Instr::SetGlobal { src, idx } => {
+                    let v = reg!(src);
+                    // SAFETY: as for `GetGlobal`.
+                    unsafe { *globals.add(idx as usize) = v }
+                }
+
+                // ----- integer arithmetic -----
+                Instr::AddI { dst, a, b } => int_op!(dst, a, b, |x, y| x.wrapping_add(y)),
+                Instr::SubI { dst, a, b } => int_op!(dst, a, b, |x, y| x.wrapping_sub(y)),
+                Instr::MulI { dst, a, b } => int_op!(dst, a, b, |x, y| x.wrapping_mul(y)),
+                Instr::DivI { dst, a, b } => {
+                    let r = tri!(arith::div_i(reg!(a).as_int(), reg!(b).as_int()));
+                    set!(dst, Value::int(r));
+                }
+                Instr::ModI { dst, a, b } => {
+                    let r = tri!(arith::mod_i(reg!(a).as_int(), reg!(b).as_int()));
+                    set!(dst, Value::int(r));
+                }
+                Instr::AddIImm { dst, a, imm } => {
+                    set!(dst, Value::int(reg!(a).as_int().wrapping_add(imm as i64)))
+                }
+                Instr::NegI { dst, src } => set!(dst, Value::int(reg!(src).as_int().wrapping_neg())),
+                Instr::BitAnd { dst, a, b } => int_op!(dst, a, b, |x, y| x & y),
+                Instr::BitOr { dst, a, b } => int_op!(dst, a, b, |x, y| x | y),
+                Instr::BitXor { dst, a, b } => int_op!(dst, a, b, |x, y| x ^ y),
+                Instr::Shl { dst, a, b } => int_op!(dst, a, b, |x, y| arith::shl(x, y)),
+                Instr::Shr { dst, a, b } => int_op!(dst, a, b, |x, y| arith::shr(x, y)),
+                Instr::BitNot { dst, src } => set!(dst, Value::int(!reg!(src).as_int())),
+
+                // ----- float arithmetic -----
+                Instr::AddF { dst, a, b } => float_op!(dst, a, b, |x, y| x + y),
+                Instr::SubF { dst, a, b } => float_op!(dst, a, b, |x, y| x - y),
+                Instr::MulF { dst, a, b } => float_op!(dst, a, b, |x, y| x * y),
+                Instr::DivF { dst, a, b } => float_op!(dst, a, b, |x, y| x / y),
+                Instr::ModF { dst, a, b } => float_op!(dst, a, b, |x, y| arith::fmod(x, y)),
+                Instr::NegF { dst, src } => set!(dst, Value::float(-reg!(src).as_float())),
+
+                // ----- comparisons -----
+                Instr::EqI { dst, a, b } => cmp_i!(dst, a, b, ==),
+                Instr::NeI { dst, a, b } => cmp_i!(dst, a, b, !=),
+                Instr::LtI { dst, a, b } => cmp_i!(dst, a, b, <),
+                Instr::LeI { dst, a, b } => cmp_i!(dst, a, b, <=),
+                Instr::EqF { dst, a, b } => cmp_f!(dst, a, b, ==),
+                Instr::NeF { dst, a, b } => cmp_f!(dst, a, b, !=),
+                Instr::LtF { dst, a, b } => cmp_f!(dst, a, b, <),
+                Instr::LeF { dst, a, b } => cmp_f!(dst, a, b, <=),
+                Instr::EqRef { dst, a, b } => {
+                    let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                    set!(dst, Value::bool(c));
+                }
+                Instr::NeRef { dst, a, b } => {
+                    let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                    set!(dst, Value::bool(!c));
+                }
+                Instr::Not { dst, src } => set!(dst, Value::bool(!reg!(src).as_bool())),
+
+                // ----- control flow -----
+                Instr::Jmp { target } => pc = target as usize,
+                Instr::Loop { target, loop_id } => {
+                    self.count_loop(fid, loop_id as usize);
+                    pc = target as usize;
+                }
+                Instr::JmpIf { cond, target } => jump_if!(reg!(cond).as_bool(), target),
+                Instr::JmpIfNot { cond, target } => jump_if!(!reg!(cond).as_bool(), target),
+                Instr::BrEqI { a, b, target } => jump_if!(reg!(a).as_int() == reg!(b).as_int(), target),
+                Instr::BrNeI { a, b, target } => jump_if!(reg!(a).as_int() != reg!(b).as_int(), target),
+                Instr::BrLtI { a, b, target } => jump_if!(reg!(a).as_int() < reg!(b).as_int(), target),
+                Instr::BrLeI { a, b, target } => jump_if!(reg!(a).as_int() <= reg!(b).as_int(), target),
+                Instr::BrEqIImm { a, imm, target } => jump_if!(reg!(a).as_int() == imm as i64, target),
+                Instr::BrNeIImm { a, imm, target } => jump_if!(reg!(a).as_int() != imm as i64, target),
+                Instr::BrLtIImm { a, imm, target } => jump_if!(reg!(a).as_int() < imm as i64, target),
+                Instr::BrLeIImm { a, imm, target } => jump_if!(reg!(a).as_int() <= imm as i64, target),
+                Instr::BrGtIImm { a, imm, target } => jump_if!(reg!(a).as_int() > imm as i64, target),
+                Instr::BrGeIImm { a, imm, target } => jump_if!(reg!(a).as_int() >= imm as i64, target),
+                Instr::BrLtF { a, b, target } => jump_if!(reg!(a).as_float() < reg!(b).as_float(), target),
+                Instr::BrLeF { a, b, target } => jump_if!(reg!(a).as_float() <= reg!(b).as_float(), target),
+                Instr::BrNotLtF { a, b, target } => {
+                    jump_if!(!(reg!(a).as_float() < reg!(b).as_float()), target)
+                }
+                Instr::BrNotLeF { a, b, target } => {
+                    jump_if!(!(reg!(a).as_float() <= reg!(b).as_float()), target)
+                }
+
+                // ----- calls -----
+                Instr::Call { dst, site } => {
+                    let s = site!(site);
+                    tri!(self.push_frame(s.target, base_idx, func.nregs as usize, &s.args, dst, pc - 1));
+                    enter_top!();
+                    safepoint!();
+                }
+                Instr::CallIndirect { dst, site } => {
+                    let s = site!(site);
+                    let clo = reg!(s.target as u8);
+                    if clo.is_null() {
+                        raise!(NULL_REF);
+                    }
+                    if obj_kind(clo) != ObjKind::Closure {
+                        raise!("internal error: calling a value that is not a function");
+                    }
+                    let callee = as_closure(clo).func;
+                    match program.functions.get(callee as usize) {
+                        Some(cf) if cf.nparams as usize == s.args.len() => {}
+                        _ => raise!("internal error: closure arity mismatch"),
+                    }
+                    // Captured values will be passed here, after the arguments (in
+                    // the callee's registers `nargs..nargs + ncaptures`), once the
+                    // compiler emits closures with captures; for now a closure is a
+                    // bare function and only the arguments are passed.
+                    tri!(self.push_frame(callee, base_idx, func.nregs as usize, &s.args, dst, pc - 1));
+                    enter_top!();
+                    safepoint!();
+                }
+                Instr::CallBuiltin { dst, site } => {
+                    let s = site!(site);
+                    gather!(s);
+                    let id = s.target as usize;
+                    match self.call_builtin(id) {
+                        Ok(v) => {
+                            if !self.builtin_void.get(id).copied().unwrap_or(false) {
+                                set!(dst, v);
+                            }
+                            safepoint!();
+                        }
+                        Err(RtError::Error(m)) => raise!(&m),
+                        Err(RtError::Exit(code)) => {
+                            if let Some(top) = self.frames.last_mut() {
+                                top.pc = (pc - 1) as u32;
+                            }
+                            return Err(Stop::Exit(code));
+                        }
+                    }
+                }
+                Instr::CallExtern { .. } => raise!(EXTERN_UNSUPPORTED),
+                Instr::Ret { src } => {
+                    let v = reg!(src);
+                    let done = match self.frames.pop() {
+                        Some(f) => f,
+                        None => return Err(Stop::Fatal("internal error: return without a frame".into())),
+                    };
+                    if self.frames.len() <= entry_depth {
+                        return Ok(v);
+                    }
+                    enter_top!();
+                    pc += 1;
+                    set!(done.dst, v);
+                }
+                Instr::RetVoid => {
+                    self.frames.pop();
+                    if self.frames.len() <= entry_depth {
+                        return Ok(Value::NULL);
+                    }
+                    enter_top!();
+                    pc += 1;
+                }
+
+                // ----- strings and output -----
+                Instr::Concat { dst, a, b } => {
+                    let v = tri!(objects::concat(&mut self.rt.heap, reg!(a), reg!(b)));
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::ConcatN { dst, site } => {
+                    let s = site!(site);
+                    gather!(s);
+                    let v = tri!(objects::concat_n(&mut self.rt.heap, &self.arg_buf));
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::ToStr { dst, src, kind } => {
+                    let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::Print { site } => {
+                    let s = site!(site);
+                    gather!(s);
+                    objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
+                    self.maybe_flush();
+                }
+
+                // ----- arrays, maps, tuples, structs, closures -----
+                Instr::NewArray { dst, site } => {
+                    let s = site!(site);
+                    let items: Vec<Value> = s.args.iter().map(|&r| reg!(r)).collect();
+                    let v = self.rt.heap.alloc_array(ValKind::from_u8(s.target as u8), items);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::ArrGet { dst, arr, idx } => set!(dst, tri!(objects::arr_get(reg!(arr), reg!(idx)))),
+                Instr::ArrSet { arr, idx, src } => tri!(objects::arr_set(reg!(arr), reg!(idx), reg!(src))),
+                Instr::ArrLen { dst, arr } => set!(dst, tri!(objects::arr_len(reg!(arr)))),
+                Instr::NewMap { dst, site } => {
+                    let s = site!(site);
+                    gather!(s);
+                    let v = objects::new_map(&mut self.rt.heap, s.target, &self.arg_buf);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::MapGet { dst, map, key } => set!(dst, tri!(objects::map_get(reg!(map), reg!(key)))),
+                Instr::MapSet { map, key, val } => {
+                    tri!(objects::map_set(
+                        &mut self.rt.heap,
+                        reg!(map),
+                        reg!(key),
+                        reg!(val)
+                    ));
+                    safepoint!();
+                }
+                Instr::NewTuple { dst, site } => {
+                    let s = site!(site);
+                    let items: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
+                    let v = self.rt.heap.alloc_tuple(s.kinds.as_slice().into(), items);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::TupleGet { dst, tup, idx } => set!(dst, tri!(objects::tuple_get(reg!(tup), idx))),
+                Instr::NewStruct { dst, site } => {
+                    let s = site!(site);
+                    let fields: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
+                    let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
+                    let v = self.rt.heap.alloc_struct(s.target, is_class, fields);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::GetField { dst, obj, idx } => set!(dst, tri!(objects::get_field(reg!(obj), idx))),
+                Instr::SetField { obj, idx, src } => tri!(objects::set_field(reg!(obj), idx, reg!(src))),
+                Instr::MakeClosure { dst, site } => {
+                    let s = site!(site);
+                    let captures: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
+                    let v = self
+                        .rt
+                        .heap
+                        .alloc_closure(s.target, s.kinds.as_slice().into(), captures);
+                    set!(dst, v);
+                    safepoint!();
+                }
+
+                // ----- exceptions -----
+                Instr::Throw { src } => after_raise!(self.raise_value(reg!(src), pc - 1, entry_depth)),
+                Instr::Rethrow { src } => after_raise!(self.rethrow(reg!(src), pc - 1, entry_depth)),
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Calls: frame setup for user functions and closures, builtin dispatch.
+
+use crate::bytecode::Reg;
+use crate::vm::frame::Frame;
+use crate::vm::{panic_message, Vm};
+use bp_runtime::rt::{RtError, RtResult};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Error text when the frame limit or the register stack is exhausted.
+pub const STACK_OVERFLOW: &str = "stack overflow";
+/// Error text of a call to an `extern` function (FFI is a later milestone).
+pub const EXTERN_UNSUPPORTED: &str = "extern functions are not supported yet";
+
+impl Vm<'_> {
+    /// Push a frame for function `callee` called from the frame whose window is
+    /// `caller_base..caller_base + caller_nregs`, currently at the call instruction
+    /// `call_pc`: copy the argument registers `args` of the caller into the callee's
+    /// registers `0..args.len()`, zero the callee's other registers, record `dst`.
+    ///
+    /// The caller guarantees `callee` is a valid function id and
+    /// `args.len() <= callee.nregs` (checked by the verifier for `Call`, at run time
+    /// for `CallIndirect`). Fails with `stack overflow` when the frame limit or the
+    /// register stack is exhausted.
+    #[inline(always)]
+    pub(crate) fn push_frame(
+        &mut self,
+        callee: u32,
+        caller_base: usize,
+        caller_nregs: usize,
+        args: &[Reg],
+        dst: Reg,
+        call_pc: usize,
+    ) -> Result<(), &'static str> {
+        let nregs = match self.program.functions.get(callee as usize) {
+            Some(f) => f.nregs as usize,
+            None => return Err("internal error: call of an unknown function"),
+        };
+        let new_base = caller_base + caller_nregs;
+        if self.frames.len() >= self.max_depth || new_base + nregs > self.stack.limit() {
+            return Err(STACK_OVERFLOW);
+        }
+        if args.len() > nregs {
+            return Err("internal error: more arguments than callee registers");
+        }
+        let sp = self.stack.as_ptr();
+        // SAFETY: the caller's window starts at `caller_base <= limit`, so every `u8`
+        // register of it is inside the stack (REG_SLACK); the callee's window
+        // `new_base..new_base + nregs` ends at or below `limit` (checked above) and
+        // `args.len() <= nregs`. The windows do not overlap when every argument
+        // register is below `caller_nregs` (verified), and even if they did, each
+        // copy reads and writes one in-bounds slot.
+        unsafe {
+            let from = sp.add(caller_base);
+            let to = sp.add(new_base);
+            for (i, &r) in args.iter().enumerate() {
+                *to.add(i) = *from.add(r as usize);
+            }
+            if nregs > args.len() {
+                std::ptr::write_bytes(to.add(args.len()), 0, nregs - args.len());
+            }
+        }
+        if let Some(top) = self.frames.last_mut() {
+            top.pc = call_pc as u32;
+        }
+        self.frames.push(Frame {
+            func: callee,
+            pc: 0,
+            base: new_base,
+            dst,
+        });
+        self.count_call(callee as usize);
+        Ok(())
+    }
+
+    /// Call builtin `id` with the arguments in `self.arg_buf`. A panic inside the
+    /// builtin becomes an `internal error` runtime error.
+    #[inline]
+    pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
+        let Some(b) = self.builtins.get(id) else {
+            return Err(RtError::Error(format!("internal error: unknown builtin {id}")));
+        };
+        let func = b.func;
+        let rt = &mut self.rt;
+        let args = &self.arg_buf;
+        match catch_unwind(AssertUnwindSafe(|| func(rt, args))) {
+            Ok(r) => r,
+            Err(payload) => Err(RtError::Error(format!(
+                "internal error: builtin {} failed: {}",
+                b.name,
+                panic_message(&*payload)
+            ))),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Strings, output, arrays, maps, tuples, structs and closures.
+//!
+//! These helpers take and return plain [`Value`]s; the dispatch loop reads the
+//! operand registers, calls them, writes the result register and then reaches a
+//! safepoint if the helper allocated. Errors are static message texts that the loop
+//! raises as runtime errors.
+
+use bp_runtime::format::write_value;
+use bp_runtime::heap::{
+    as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
+    Heap, MapKey, ObjKind,
+};
+use bp_runtime::value::{ValKind, Value};
+
+pub const NULL_REF: &str = "null reference";
+pub const INDEX_OOB: &str = "array index out of bounds";
+pub const KEY_NOT_FOUND: &str = "key not found in map";
+
+/// Bytes accounted to the heap per new map entry (see `Heap::note_growth`).
+const MAP_ENTRY_BYTES: usize = 32;
+
+/// Index `i` into a sequence of `len` items; negative indices count from the end.
+#[inline(always)]
+pub fn index(i: i64, len: usize) -> Option<usize> {
+    let j = if i < 0 { i.wrapping_add(len as i64) } else { i };
+    if (j as u64) < len as u64 {
+        Some(j as usize)
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn non_null(v: Value) -> Result<Value, &'static str> {
+    if v.is_null() {
+        Err(NULL_REF)
+    } else {
+        Ok(v)
+    }
+}
+
+// ----- strings and output -----
+
+/// `a + b` on strings.
+#[inline]
+pub fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
+    let (x, y) = (str_bytes(non_null(a)?), str_bytes(non_null(b)?));
+    let mut v = Vec::with_capacity(x.len() + y.len());
+    v.extend_from_slice(x);
+    v.extend_from_slice(y);
+    Ok(heap.alloc_str(v))
+}
+
+/// Concatenation of the strings `parts`.
+#[inline]
+pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
+    let mut n = 0;
+    for p in parts {
+        n += str_bytes(non_null(*p)?).len();
+    }
+    let mut v = Vec::with_capacity(n);
+    for p in parts {
+        v.extend_from_slice(str_bytes(*p));
+    }
+    Ok(heap.alloc_str(v))
+}
+
+/// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
+/// immutable), so that case allocates nothing.
+#[inline]
+pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Value {
+    match kind {
+        ValKind::Int => {
+            let mut out = Vec::with_capacity(20);
+            super::arith::write_int(&mut out, v.as_int());
+            heap.alloc_str(out)
+        }
+        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => v,
+        _ => {
+            let mut out = Vec::new();
+            write_value(&mut out, v, kind);
+            heap.alloc_str(out)
+        }
+    }
+}
+
+/// `print(args...)`: the values separated by spaces, then a newline. `kinds` gives
+/// the kind of each value; when it does not match `args` (the usual case: the
+/// compiler converted everything to strings) every value is a string.
+pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let kind = if kinds.len() == args.len() {
+            kinds[i]
+        } else {
+            ValKind::Ref
+        };
+        write_value(out, *v, kind);
+    }
+    out.push(b'\n');
+}
+
+// ----- arrays -----
+
+/// `arr[idx]`.
+#[inline(always)]
+pub fn arr_get(arr: Value, idx: Value) -> Result<Value, &'static str> {
+    let a = as_array(non_null(arr)?);
+    match index(idx.as_int(), a.items.len()) {
+        // SAFETY: `index` returned an in-bounds position.
+        Some(i) => Ok(unsafe { *a.items.get_unchecked(i) }),
+        None => Err(INDEX_OOB),
+    }
+}
+
+/// `arr[idx] = v`.
+#[inline(always)]
+pub fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static str> {
+    let a = as_array_mut(non_null(arr)?);
+    match index(idx.as_int(), a.items.len()) {
+        Some(i) => {
+            // SAFETY: `index` returned an in-bounds position.
+            unsafe { *a.items.get_unchecked_mut(i) = v };
+            Ok(())
+        }
+        None => Err(INDEX_OOB),
+    }
+}
+
+/// `array_len(arr)`.
+#[inline(always)]
+pub fn arr_len(arr: Value) -> Result<Value, &'static str> {
+    Ok(Value::int(as_array(non_null(arr)?).items.len() as i64))
+}
+
+// ----- maps -----
+
+/// `{k1: v1, ...}` from `pairs = [k1, v1, k2, v2, ...]`; `kinds` = key kind |
+/// (value kind << 8). Later duplicates overwrite earlier ones.
+pub fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
+    let key = ValKind::from_u8(kinds as u8);
+    let val = ValKind::from_u8((kinds >> 8) as u8);
+    let m = heap.alloc_map(key, val);
+    let mo = as_map_mut(m);
+    mo.entries.reserve(pairs.len() / 2);
+    for kv in pairs.chunks_exact(2) {
+        mo.entries.insert(
+            MapKey {
+                bits: kv[0],
+                kind: key,
+            },
+            kv[1],
+        );
+    }
+    heap.note_growth(mo.entries.len() * MAP_ENTRY_BYTES);
+    m
+}
+
+/// `map[key]`.
+#[inline]
+pub fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
+    let mo = as_map(non_null(map)?);
+    match mo.entries.get(&MapKey {
+        bits: key,
+        kind: mo.key,
+    }) {
+        Some(v) => Ok(*v),
+        None => Err(KEY_NOT_FOUND),
+    }
+}
+
+/// `map[key] = v`: overwrite in place or append a new entry.
+#[inline]
+pub fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), &'static str> {
+    let mo = as_map_mut(non_null(map)?);
+    let k = MapKey {
+        bits: key,
+        kind: mo.key,
+    };
+    if mo.entries.insert(k, v).is_none() {
+        heap.note_growth(MAP_ENTRY_BYTES);
+    }
+    Ok(())
+}
+
+// ----- tuples, structs -----
+
+/// `tup[idx]` (a constant index checked by the type checker).
+#[inline(always)]
+pub fn tuple_get(tup: Value, idx: u8) -> Result<Value, &'static str> {
+    match as_tuple(non_null(tup)?).items.get(idx as usize) {
+        Some(v) => Ok(*v),
+        None => Err("internal error: tuple index out of range"),
+    }
+}
+
+/// `obj.fields[idx]`.
+#[inline(always)]
+pub fn get_field(obj: Value, idx: u8) -> Result<Value, &'static str> {
+    match as_struct(non_null(obj)?).fields.get(idx as usize) {
+        Some(v) => Ok(*v),
+        None => Err("internal error: field index out of range"),
+    }
+}
+
+/// `obj.fields[idx] = v`.
+#[inline(always)]
+pub fn set_field(obj: Value, idx: u8, v: Value) -> Result<(), &'static str> {
+    match as_struct_mut(non_null(obj)?).fields.get_mut(idx as usize) {
+        Some(slot) => {
+            *slot = v;
+            Ok(())
+        }
+        None => Err("internal error: field index out of range"),
+    }
+}
