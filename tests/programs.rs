@@ -556,13 +556,24 @@ fn signal_of(_status: &ExitStatus) -> Option<i32> {
     None
 }
 
+/// A shell command line that reproduces the run.
 fn command_line(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> String {
-    let mut parts: Vec<String> = mode.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let dir = path
+        .parent()
+        .map_or_else(|| ".".to_string(), |d| d.display().to_string());
+    let file = path
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    let mut parts: Vec<String> = vec![format!("cd {dir} &&")];
+    parts.extend(mode.env.iter().map(|(k, v)| format!("{k}={v}")));
     parts.push(bin.display().to_string());
     parts.push("run".to_string());
     parts.extend(mode.flags.iter().map(|s| s.to_string()));
-    parts.push(path.display().to_string());
+    parts.push(file);
     parts.extend(spec.args.iter().cloned());
+    if !spec.stdin.is_empty() {
+        parts.push("< (stdin from the # stdin: directive)".to_string());
+    }
     parts.join(" ")
 }
 

@@ -31,8 +31,12 @@ use std::fmt::Write as _;
 pub fn disassemble(p: &Program) -> String {
     let mut out = String::new();
     if !p.globals.is_empty() {
-        let gs: Vec<String> =
-            p.globals.iter().enumerate().map(|(i, g)| format!("{i} {}:{}", g.name, kind_name(g.kind as u8))).collect();
+        let gs: Vec<String> = p
+            .globals
+            .iter()
+            .enumerate()
+            .map(|(i, g)| format!("{i} {}:{}", g.name, kind_name(g.kind as u8)))
+            .collect();
         let _ = writeln!(out, "globals: {}", gs.join(", "));
     }
     if !p.layouts.is_empty() {
@@ -41,8 +45,11 @@ pub fn disassemble(p: &Program) -> String {
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let fs: Vec<String> =
-                    l.fields.iter().map(|(n, k)| format!("{n}:{}", kind_name(*k as u8))).collect();
+                let fs: Vec<String> = l
+                    .fields
+                    .iter()
+                    .map(|(n, k)| format!("{n}:{}", kind_name(*k as u8)))
+                    .collect();
                 let class = if l.is_class { "class " } else { "" };
                 format!("{i} {class}{}{{{}}}", l.name, fs.join(", "))
             })
@@ -75,22 +82,46 @@ pub fn disassemble(p: &Program) -> String {
 /// Disassemble one function (appended to `out`).
 pub fn disassemble_function(p: &Program, id: usize, f: &Function, out: &mut String) {
     let file = p.files.get(f.file as usize).map(|s| s.as_str()).unwrap_or("?");
-    let params: Vec<String> = f.param_kinds.iter().map(|k| kind_name(*k as u8).to_string()).collect();
+    let params: Vec<String> = f
+        .param_kinds
+        .iter()
+        .map(|k| kind_name(*k as u8).to_string())
+        .collect();
     let ret = match f.ret_kind {
         Some(k) => kind_name(k as u8),
         None => "void",
     };
-    let _ = writeln!(out, "fn {id} {}({}) -> {ret}   [{file}:{}]", f.name, params.join(", "), f.line);
-    let refs: Vec<String> =
-        f.ref_regs.iter().enumerate().filter(|(_, &r)| r).map(|(i, _)| format!("r{i}")).collect();
+    let _ = writeln!(
+        out,
+        "fn {id} {}({}) -> {ret}   [{file}:{}]",
+        f.name,
+        params.join(", "),
+        f.line
+    );
+    let refs: Vec<String> = f
+        .ref_regs
+        .iter()
+        .enumerate()
+        .filter(|(_, &r)| r)
+        .map(|(i, _)| format!("r{i}"))
+        .collect();
     let _ = writeln!(
         out,
         "  registers: {}  refs: {}",
         f.nregs,
-        if refs.is_empty() { "-".to_string() } else { refs.join(" ") }
+        if refs.is_empty() {
+            "-".to_string()
+        } else {
+            refs.join(" ")
+        }
     );
     if !f.consts.is_empty() {
-        let cs: Vec<String> = f.consts.iter().enumerate().map(|(i, c)| format!("k{i} = {}", const_text(c))).collect();
+        let cs: Vec<String> = f
+            .consts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("k{i} = {}", const_text(c)))
+            .collect();
         let _ = writeln!(out, "  constants: {}", cs.join(", "));
     }
     if f.num_loops > 0 {
@@ -356,11 +387,17 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
         BrNotLeF { a, b, target } => ("BrNotLeF", format!("r{a}, r{b} -> {target}")),
         Call { dst, site: s } => {
             let cs = site(s);
-            ("Call", format!("r{dst} = {}({})", func_name(p, cs.target), regs(&cs.args)))
+            (
+                "Call",
+                format!("r{dst} = {}({})", func_name(p, cs.target), regs(&cs.args)),
+            )
         }
         CallIndirect { dst, site: s } => {
             let cs = site(s);
-            ("CallIndirect", format!("r{dst} = r{}({})", cs.target, regs(&cs.args)))
+            (
+                "CallIndirect",
+                format!("r{dst} = r{}({})", cs.target, regs(&cs.args)),
+            )
         }
         CallBuiltin { dst, site: s } => {
             let cs = site(s);
@@ -372,7 +409,11 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
         }
         CallExtern { dst, site: s } => {
             let cs = site(s);
-            let name = p.externs.get(cs.target as usize).map(|e| e.name.clone()).unwrap_or_else(|| format!("extern#{}", cs.target));
+            let name = p
+                .externs
+                .get(cs.target as usize)
+                .map(|e| e.name.clone())
+                .unwrap_or_else(|| format!("extern#{}", cs.target));
             ("CallExtern", format!("r{dst} = {name}({})", regs(&cs.args)))
         }
         Ret { src } => ("Ret", format!("r{src}")),
@@ -383,34 +424,49 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
         Print { site: s } => ("Print", format!("({})", regs(&site(s).args))),
         NewArray { dst, site: s } => {
             let cs = site(s);
-            ("NewArray", format!("r{dst} = [{}] of {}", regs(&cs.args), kind_name(cs.target as u8)))
+            (
+                "NewArray",
+                format!("r{dst} = [{}] of {}", regs(&cs.args), kind_name(cs.target as u8)),
+            )
         }
         ArrGet { dst, arr, idx } => ("ArrGet", format!("r{dst} = r{arr}[r{idx}]")),
         ArrSet { arr, idx, src } => ("ArrSet", format!("r{arr}[r{idx}] = r{src}")),
         ArrLen { dst, arr } => ("ArrLen", format!("r{dst} = len r{arr}")),
         NewMap { dst, site: s } => {
             let cs = site(s);
-            let pairs: Vec<String> = cs.args.chunks(2).map(|c| match c {
-                [k, v] => format!("r{k}: r{v}"),
-                [k] => format!("r{k}: ?"),
-                _ => String::new(),
-            }).collect();
+            let pairs: Vec<String> = cs
+                .args
+                .chunks(2)
+                .map(|c| match c {
+                    [k, v] => format!("r{k}: r{v}"),
+                    [k] => format!("r{k}: ?"),
+                    _ => String::new(),
+                })
+                .collect();
             let kk = kind_name((cs.target & 0xff) as u8);
             let vk = kind_name(((cs.target >> 8) & 0xff) as u8);
-            ("NewMap", format!("r{dst} = {{{}}} of {kk}: {vk}", pairs.join(", ")))
+            (
+                "NewMap",
+                format!("r{dst} = {{{}}} of {kk}: {vk}", pairs.join(", ")),
+            )
         }
         MapGet { dst, map, key } => ("MapGet", format!("r{dst} = r{map}[r{key}]")),
         MapSet { map, key, val } => ("MapSet", format!("r{map}[r{key}] = r{val}")),
         NewTuple { dst, site: s } => {
             let cs = site(s);
             let ks: Vec<&str> = cs.kinds.iter().map(|k| kind_name(*k as u8)).collect();
-            ("NewTuple", format!("r{dst} = ({}) of ({})", regs(&cs.args), ks.join(", ")))
+            (
+                "NewTuple",
+                format!("r{dst} = ({}) of ({})", regs(&cs.args), ks.join(", ")),
+            )
         }
         TupleGet { dst, tup, idx } => ("TupleGet", format!("r{dst} = r{tup}.{idx}")),
         NewStruct { dst, site: s } => {
             let cs = site(s);
             let layout = p.layouts.get(cs.target as usize);
-            let name = layout.map(|l| l.name.clone()).unwrap_or_else(|| format!("layout#{}", cs.target));
+            let name = layout
+                .map(|l| l.name.clone())
+                .unwrap_or_else(|| format!("layout#{}", cs.target));
             let fields: Vec<String> = cs
                 .args
                 .iter()
@@ -432,8 +488,15 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
         }
         MakeClosure { dst, site: s } => {
             let cs = site(s);
-            let caps = if cs.args.is_empty() { String::new() } else { format!(" [{}]", regs(&cs.args)) };
-            ("MakeClosure", format!("r{dst} = fn {}{caps}", func_name(p, cs.target)))
+            let caps = if cs.args.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", regs(&cs.args))
+            };
+            (
+                "MakeClosure",
+                format!("r{dst} = fn {}{caps}", func_name(p, cs.target)),
+            )
         }
         Throw { src } => ("Throw", format!("r{src}")),
         Rethrow { src } => ("Rethrow", format!("r{src}")),

@@ -27,13 +27,28 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let args: Vec<&'a Expr> = args.iter().collect();
                 self.call_res(res, &callee.name, args, e, dst);
             }
-            ExprKind::MethodCall { receiver, method, args, res } => {
-                let module_recv = matches!(&receiver.kind, ExprKind::Name { res: Res::Unresolved, .. });
+            ExprKind::MethodCall {
+                receiver,
+                method,
+                args,
+                res,
+            } => {
+                let module_recv = matches!(
+                    &receiver.kind,
+                    ExprKind::Name {
+                        res: Res::Unresolved,
+                        ..
+                    }
+                );
                 let is_module = module_recv
                     || match res {
-                        Res::Func(id) => {
-                            self.cx.info.funcs.get(*id as usize).map(|f| f.params.len() == args.len()).unwrap_or(false)
-                        }
+                        Res::Func(id) => self
+                            .cx
+                            .info
+                            .funcs
+                            .get(*id as usize)
+                            .map(|f| f.params.len() == args.len())
+                            .unwrap_or(false),
                         _ => false,
                     };
                 let mut all: Vec<&'a Expr> = Vec::with_capacity(args.len() + 1);
@@ -74,11 +89,25 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
             Res::Local(id) => {
                 let callee = self.local_reg(*id, sp);
-                self.indirect_call(Val { reg: callee, temp: false }, &args, e, dst);
+                self.indirect_call(
+                    Val {
+                        reg: callee,
+                        temp: false,
+                    },
+                    &args,
+                    e,
+                    dst,
+                );
             }
             Res::Global(idx) => {
                 let callee = self.temp_kind(true);
-                self.emit(Instr::GetGlobal { dst: callee.reg, idx: *idx }, sp);
+                self.emit(
+                    Instr::GetGlobal {
+                        dst: callee.reg,
+                        idx: *idx,
+                    },
+                    sp,
+                );
                 self.indirect_call(callee, &args, e, dst);
             }
             Res::Unresolved => self.internal(sp, format!("unresolved call to '{name}'")),
@@ -136,6 +165,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     }
 
     fn builtin_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+        // Builtins with a dedicated instruction.
+        let name = builtins::all().get(id as usize).map(|b| b.name).unwrap_or("");
+        match (name, args) {
+            ("to_str", [_]) => return self.intrinsic("to_str", args, e, dst),
+            ("array_len", [a]) if matches!(a.ty, Type::Array(_)) => {
+                return self.intrinsic("array_len", args, e, dst)
+            }
+            _ => {}
+        }
         let vals = self.eval_args(args);
         let typed: Vec<(Reg, &Type)> = vals.iter().zip(args).map(|(v, a)| (v.reg, &a.ty)).collect();
         self.emit_builtin(id, &typed, &e.ty, dst, e.span);
@@ -210,17 +248,25 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     self.load_str(d, typeof_name(&a.ty).as_bytes(), sp);
                 }
             }
-            ("to_str" | "str", [a]) => match dst {
-                Some(d) => {
-                    if a.ty == Type::Str {
-                        self.expr_to(a, d);
-                    } else {
-                        let v = self.str_val(a);
-                        self.emit(Instr::Mov { dst: d, src: v.reg }, sp);
-                        self.release(v);
-                    }
+            ("to_str" | "str", [a]) => match (dst, &a.ty) {
+                (None, _) => self.expr_effect(a),
+                (Some(d), Type::Str) => self.expr_to(a, d),
+                (Some(d), Type::Void) => {
+                    self.expr_effect(a);
+                    self.load_str(d, b"null", sp);
                 }
-                None => self.expr_effect(a),
+                (Some(d), ty) => {
+                    let v = self.expr_val(a);
+                    self.emit(
+                        Instr::ToStr {
+                            dst: d,
+                            src: v.reg,
+                            kind: ty.kind() as u8,
+                        },
+                        sp,
+                    );
+                    self.release(v);
+                }
             },
             ("len" | "array_len", [a]) if matches!(a.ty, Type::Array(_)) => {
                 let v = self.expr_val(a);
@@ -237,7 +283,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     ("len", Some(Type::Str)) => &["len", "str_len"],
                     _ => &[],
                 };
-                let id = candidates.iter().chain(std::iter::once(&name)).find_map(|n| builtins::lookup(n));
+                let id = candidates
+                    .iter()
+                    .chain(std::iter::once(&name))
+                    .find_map(|n| builtins::lookup(n));
                 match id {
                     Some(id) => self.builtin_call(id, args, e, dst),
                     None => self.error(sp, format!("builtin '{name}' is not available")),
@@ -277,7 +326,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             let mut r = vec![d];
             r.extend(regs(&vals));
             let site = self.site(init, r, Vec::new());
-            let ret = self.cx.info.funcs.get(init as usize).map(|f| f.ret.clone()).unwrap_or(Type::Void);
+            let ret = self
+                .cx
+                .info
+                .funcs
+                .get(init as usize)
+                .map(|f| f.ret.clone())
+                .unwrap_or(Type::Void);
             let t = self.temp(&ret);
             self.emit(Instr::Call { dst: t.reg, site }, sp);
             self.release(t);

@@ -10,6 +10,8 @@
 //! while c:                for i in range(a, b):          for x in coll:
 //!  header:                  i = a                          h = coll        (hidden; map: h = map_keys(coll))
 //!    if !c goto exit        header:                        n = ArrLen h    (hidden; read once)
+//!                                                          (h is the variable's own register when `coll`
+//!                                                           is a local the body never reassigns)
 //!    B                        t = b     (every iteration)  k = 0           (hidden counter)
 //!    Loop header              if t <= i goto exit          header:
 //!  exit:                      B                              if n <= k goto exit
@@ -25,8 +27,8 @@
 //! variable's own register, so assignments to it in the body affect iteration.
 
 use super::expr::{cmp_class, is_int, small_int, CmpClass};
-use super::func::{Ctl, FnCompiler, Label};
-use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Span, UnOp};
+use super::func::{Ctl, FnCompiler, Label, Val};
+use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Res, Span, StmtKind, UnOp};
 use crate::bytecode::Instr;
 use crate::types::Type;
 
@@ -40,8 +42,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     self.jmp(target, sp);
                 }
             }
-            ExprKind::Unary { op: UnOp::Not, operand } => self.cond_jump(operand, !when, target),
-            ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => self.cond_jump(operand, !when, target),
+            ExprKind::Binary {
+                op: BinOp::And,
+                lhs,
+                rhs,
+            } => {
                 if when {
                     let skip = self.new_label();
                     self.cond_jump(lhs, false, skip);
@@ -52,7 +61,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     self.cond_jump(rhs, false, target);
                 }
             }
-            ExprKind::Binary { op: BinOp::Or, lhs, rhs } => {
+            ExprKind::Binary {
+                op: BinOp::Or,
+                lhs,
+                rhs,
+            } => {
                 if when {
                     self.cond_jump(lhs, true, target);
                     self.cond_jump(rhs, true, target);
@@ -64,9 +77,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 }
             }
             ExprKind::Binary { op, lhs, rhs }
-                if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
-                    && (cmp_class(&lhs.ty) == CmpClass::Int
-                        || (lhs.ty == Type::Float && !matches!(op, BinOp::Eq | BinOp::Ne))) =>
+                if matches!(
+                    op,
+                    BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                ) && (cmp_class(&lhs.ty) == CmpClass::Int
+                    || (lhs.ty == Type::Float && !matches!(op, BinOp::Eq | BinOp::Ne))) =>
             {
                 if lhs.ty == Type::Float {
                     self.float_branch(*op, lhs, rhs, when, target, sp);
@@ -77,9 +92,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             _ => {
                 let v = self.expr_val(e);
                 let i = if when {
-                    Instr::JmpIf { cond: v.reg, target: 0 }
+                    Instr::JmpIf {
+                        cond: v.reg,
+                        target: 0,
+                    }
                 } else {
-                    Instr::JmpIfNot { cond: v.reg, target: 0 }
+                    Instr::JmpIfNot {
+                        cond: v.reg,
+                        target: 0,
+                    }
                 };
                 self.emit_jump(i, target, sp);
                 self.release(v);
@@ -113,8 +134,16 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             BinOp::Ne => Instr::BrNeI { a, b, target: 0 },
             BinOp::Lt => Instr::BrLtI { a, b, target: 0 },
             BinOp::Le => Instr::BrLeI { a, b, target: 0 },
-            BinOp::Gt => Instr::BrLtI { a: b, b: a, target: 0 },
-            _ => Instr::BrLeI { a: b, b: a, target: 0 },
+            BinOp::Gt => Instr::BrLtI {
+                a: b,
+                b: a,
+                target: 0,
+            },
+            _ => Instr::BrLeI {
+                a: b,
+                b: a,
+                target: 0,
+            },
         };
         self.emit_jump(i, target, sp);
         self.release(bv);
@@ -135,10 +164,26 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             _ => (false, b, a),
         };
         let i = match (lt, when) {
-            (true, true) => Instr::BrLtF { a: x, b: y, target: 0 },
-            (false, true) => Instr::BrLeF { a: x, b: y, target: 0 },
-            (true, false) => Instr::BrNotLtF { a: x, b: y, target: 0 },
-            (false, false) => Instr::BrNotLeF { a: x, b: y, target: 0 },
+            (true, true) => Instr::BrLtF {
+                a: x,
+                b: y,
+                target: 0,
+            },
+            (false, true) => Instr::BrLeF {
+                a: x,
+                b: y,
+                target: 0,
+            },
+            (true, false) => Instr::BrNotLtF {
+                a: x,
+                b: y,
+                target: 0,
+            },
+            (false, false) => Instr::BrNotLeF {
+                a: x,
+                b: y,
+                target: 0,
+            },
         };
         self.emit_jump(i, target, sp);
         self.release(bv);
@@ -150,6 +195,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let end = self.new_label();
         let n = branches.len();
         for (i, (cond, body)) in branches.iter().enumerate() {
+            if let Some(t) = self.simple_jump(body) {
+                // `if c: break` / `if c: continue` is one conditional branch.
+                self.cond_jump(cond, true, t);
+                continue;
+            }
             let next = self.new_label();
             self.cond_jump(cond, false, next);
             self.block(body);
@@ -165,16 +215,48 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.bind(end);
     }
 
+    /// If `b` is just `break` or `continue` and leaving needs no `finally` code,
+    /// the label it jumps to.
+    fn simple_jump(&self, b: &Block) -> Option<Label> {
+        let [s] = b.stmts.as_slice() else { return None };
+        let is_break = match s.kind {
+            StmtKind::Break => true,
+            StmtKind::Continue => false,
+            _ => return None,
+        };
+        let li = self.ctl.iter().rposition(|c| matches!(c, Ctl::Loop { .. }))?;
+        if self.ctl[li + 1..]
+            .iter()
+            .any(|c| matches!(c, Ctl::Try { finally: Some(_), .. }))
+        {
+            return None;
+        }
+        match &self.ctl[li] {
+            Ctl::Loop { brk, cont } => Some(if is_break { *brk } else { *cont }),
+            Ctl::Try { .. } => None,
+        }
+    }
+
     pub fn while_stmt(&mut self, cond: &'a Expr, body: &'a Block, sp: Span) {
         let id = self.new_loop_id();
         let header = self.new_label();
         let exit = self.new_label();
         self.bind(header);
         self.cond_jump(cond, false, exit);
-        self.ctl.push(Ctl::Loop { brk: exit, cont: header });
+        self.ctl.push(Ctl::Loop {
+            brk: exit,
+            cont: header,
+        });
         self.block(body);
         self.ctl.pop();
-        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.emit_jump(
+            Instr::Loop {
+                target: 0,
+                loop_id: id,
+            },
+            header,
+            sp,
+        );
         self.bind(exit);
     }
 
@@ -191,7 +273,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             Some(imm) => self.emit_jump(Instr::BrGeIImm { a: i, imm, target: 0 }, exit, end.span),
             None => {
                 let t = self.expr_val(end);
-                self.emit_jump(Instr::BrLeI { a: t.reg, b: i, target: 0 }, exit, end.span);
+                self.emit_jump(
+                    Instr::BrLeI {
+                        a: t.reg,
+                        b: i,
+                        target: 0,
+                    },
+                    exit,
+                    end.span,
+                );
                 self.release(t);
             }
         }
@@ -200,7 +290,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.ctl.pop();
         self.bind(cont);
         self.emit(Instr::AddIImm { dst: i, a: i, imm: 1 }, sp);
-        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.emit_jump(
+            Instr::Loop {
+                target: 0,
+                loop_id: id,
+            },
+            header,
+            sp,
+        );
         self.bind(exit);
         self.pop_scope();
     }
@@ -209,8 +306,22 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.push_scope();
         // Hidden registers: the collection (or the map's key snapshot), its length,
         // the index.
-        let coll = self.temp_kind(true);
+        let in_place = match (&iter.ty, &iter.kind) {
+            // A variable the body never reassigns is indexed in place.
+            (
+                Type::Array(_),
+                ExprKind::Name {
+                    res: Res::Local(id), ..
+                },
+            ) if !super::stmt::block_assigns(body, *id) => Some(self.local_reg(*id, iter.span)),
+            _ => None,
+        };
+        let coll = match in_place {
+            Some(reg) => Val { reg, temp: false },
+            None => self.temp_kind(true),
+        };
         match &iter.ty {
+            _ if in_place.is_some() => {}
             Type::Map(k, _) => {
                 let Some(keys) = bp_runtime::builtins::lookup("map_keys") else {
                     self.error(iter.span, "iterating over a map needs the map_keys builtin");
@@ -233,7 +344,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
         let len = self.temp_kind(false);
         let idx = self.temp_kind(false);
-        self.emit(Instr::ArrLen { dst: len.reg, arr: coll.reg }, iter.span);
+        self.emit(
+            Instr::ArrLen {
+                dst: len.reg,
+                arr: coll.reg,
+            },
+            iter.span,
+        );
         self.emit(Instr::LoadInt { dst: idx.reg, imm: 0 }, sp);
         let x = self.declare_local(local, sp);
         let id = self.new_loop_id();
@@ -241,14 +358,43 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let cont = self.new_label();
         let exit = self.new_label();
         self.bind(header);
-        self.emit_jump(Instr::BrLeI { a: len.reg, b: idx.reg, target: 0 }, exit, sp);
-        self.emit(Instr::ArrGet { dst: x, arr: coll.reg, idx: idx.reg }, sp);
+        self.emit_jump(
+            Instr::BrLeI {
+                a: len.reg,
+                b: idx.reg,
+                target: 0,
+            },
+            exit,
+            sp,
+        );
+        self.emit(
+            Instr::ArrGet {
+                dst: x,
+                arr: coll.reg,
+                idx: idx.reg,
+            },
+            sp,
+        );
         self.ctl.push(Ctl::Loop { brk: exit, cont });
         self.block(body);
         self.ctl.pop();
         self.bind(cont);
-        self.emit(Instr::AddIImm { dst: idx.reg, a: idx.reg, imm: 1 }, sp);
-        self.emit_jump(Instr::Loop { target: 0, loop_id: id }, header, sp);
+        self.emit(
+            Instr::AddIImm {
+                dst: idx.reg,
+                a: idx.reg,
+                imm: 1,
+            },
+            sp,
+        );
+        self.emit_jump(
+            Instr::Loop {
+                target: 0,
+                loop_id: id,
+            },
+            header,
+            sp,
+        );
         self.bind(exit);
         self.pop_scope();
         self.release(idx);
@@ -268,7 +414,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// L2: B2
     /// end:
     /// ```
-    pub fn match_stmt(&mut self, subject: &'a Expr, cases: &'a [(Expr, Block)], default: Option<&'a Block>, sp: Span) {
+    pub fn match_stmt(
+        &mut self,
+        subject: &'a Expr,
+        cases: &'a [(Expr, Block)],
+        default: Option<&'a Block>,
+        sp: Span,
+    ) {
         let s = self.expr_val(subject);
         let end = self.new_label();
         let mut labels = Vec::with_capacity(cases.len());
@@ -282,10 +434,26 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
             match cmp_class(&subject.ty) {
                 CmpClass::Int => match (is_int(&subject.ty), small_int(ce)) {
-                    (true, Some(imm)) => self.emit_jump(Instr::BrEqIImm { a: s.reg, imm, target: 0 }, l, ce.span),
+                    (true, Some(imm)) => self.emit_jump(
+                        Instr::BrEqIImm {
+                            a: s.reg,
+                            imm,
+                            target: 0,
+                        },
+                        l,
+                        ce.span,
+                    ),
                     _ => {
                         let c = self.expr_val(ce);
-                        self.emit_jump(Instr::BrEqI { a: s.reg, b: c.reg, target: 0 }, l, ce.span);
+                        self.emit_jump(
+                            Instr::BrEqI {
+                                a: s.reg,
+                                b: c.reg,
+                                target: 0,
+                            },
+                            l,
+                            ce.span,
+                        );
                         self.release(c);
                     }
                 },
@@ -293,12 +461,27 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     let c = self.expr_val(ce);
                     let t = self.temp_kind(false);
                     let i = if class == CmpClass::Float {
-                        Instr::EqF { dst: t.reg, a: s.reg, b: c.reg }
+                        Instr::EqF {
+                            dst: t.reg,
+                            a: s.reg,
+                            b: c.reg,
+                        }
                     } else {
-                        Instr::EqRef { dst: t.reg, a: s.reg, b: c.reg }
+                        Instr::EqRef {
+                            dst: t.reg,
+                            a: s.reg,
+                            b: c.reg,
+                        }
                     };
                     self.emit(i, ce.span);
-                    self.emit_jump(Instr::JmpIf { cond: t.reg, target: 0 }, l, ce.span);
+                    self.emit_jump(
+                        Instr::JmpIf {
+                            cond: t.reg,
+                            target: 0,
+                        },
+                        l,
+                        ce.span,
+                    );
                     self.release(t);
                     self.release(c);
                 }
@@ -349,7 +532,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// returned), run the `finally` blocks of every enclosing `try` (innermost
     /// first), return.
     pub fn return_stmt(&mut self, value: Option<&'a Expr>, sp: Span) {
-        let has_finally = self.ctl.iter().any(|c| matches!(c, Ctl::Try { finally: Some(_), .. }));
+        let has_finally = self
+            .ctl
+            .iter()
+            .any(|c| matches!(c, Ctl::Try { finally: Some(_), .. }));
         match value {
             None => {
                 self.exit_copies(0, sp);

@@ -30,9 +30,18 @@ use crate::ast::{Block, CatchClause, Span};
 use crate::bytecode::Instr;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
-    pub fn try_stmt(&mut self, body: &'a Block, catch: Option<&'a CatchClause>, finally: Option<&'a Block>, sp: Span) {
+    pub fn try_stmt(
+        &mut self,
+        body: &'a Block,
+        catch: Option<&'a CatchClause>,
+        finally: Option<&'a Block>,
+        sp: Span,
+    ) {
         let start = self.pc();
-        self.ctl.push(Ctl::Try { holes: Vec::new(), finally });
+        self.ctl.push(Ctl::Try {
+            holes: Vec::new(),
+            finally,
+        });
         self.block(body);
         let try_end = self.pc();
         let after = self.new_label();

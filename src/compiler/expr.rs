@@ -25,7 +25,10 @@ pub(crate) const MAP_CHUNK: usize = 32;
 pub(crate) fn const_int(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(n) => Some(*n),
-        ExprKind::Unary { op: UnOp::Neg, operand } => match &operand.kind {
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => match &operand.kind {
             ExprKind::Int(n) => Some(n.wrapping_neg()),
             _ => None,
         },
@@ -47,7 +50,10 @@ pub(crate) fn small_int(e: &Expr) -> Option<i16> {
 /// variable.
 pub(crate) fn writes_early(e: &Expr) -> bool {
     match &e.kind {
-        ExprKind::Binary { op: BinOp::And | BinOp::Or, .. } => true,
+        ExprKind::Binary {
+            op: BinOp::And | BinOp::Or,
+            ..
+        } => true,
         ExprKind::New { .. } => true,
         ExprKind::Array(es) | ExprKind::Tuple(es) => es.len() > ARRAY_CHUNK,
         ExprKind::Map(ps) => ps.len() > MAP_CHUNK,
@@ -97,7 +103,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// Compile `e` and return the register holding its value.
     pub fn expr_val(&mut self, e: &'a Expr) -> Val {
         match &e.kind {
-            ExprKind::Name { res: Res::Local(id), .. } => {
+            ExprKind::Name {
+                res: Res::Local(id), ..
+            } => {
                 let reg = self.local_reg(*id, e.span);
                 Val { reg, temp: false }
             }
@@ -116,9 +124,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// Evaluate `e` for its side effects only.
     pub fn expr_effect(&mut self, e: &'a Expr) {
         match &e.kind {
-            ExprKind::Call { .. } | ExprKind::MethodCall { .. } | ExprKind::New { .. } | ExprKind::Super { .. } => {
-                self.call_expr(e, None)
-            }
+            ExprKind::Call { .. }
+            | ExprKind::MethodCall { .. }
+            | ExprKind::New { .. }
+            | ExprKind::Super { .. } => self.call_expr(e, None),
             _ if is_pure_leaf(e) => {}
             _ => {
                 let v = self.expr_val(e);
@@ -166,13 +175,20 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 other => self.internal(sp, format!("sequence literal typed {other}")),
             },
             ExprKind::Map(pairs) => self.map_lit(pairs, dst, e),
-            ExprKind::StructLit { fields, struct_id, field_index, .. } => {
-                self.struct_lit(fields, *struct_id, field_index, dst, e)
-            }
+            ExprKind::StructLit {
+                fields,
+                struct_id,
+                field_index,
+                ..
+            } => self.struct_lit(fields, *struct_id, field_index, dst, e),
             ExprKind::Unary { op, operand } => self.unary(*op, operand, dst, e),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, dst, e),
             ExprKind::Index { base, index } => self.index(base, index, dst, e),
-            ExprKind::Field { base, field, field_index } => match &base.ty {
+            ExprKind::Field {
+                base,
+                field,
+                field_index,
+            } => match &base.ty {
                 Type::Struct(_) | Type::Class(_) => {
                     let Ok(idx) = u8::try_from(*field_index) else {
                         self.error(sp, "structs are limited to 256 fields");
@@ -189,16 +205,34 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                         return;
                     }
                     let b = self.expr_val(base);
-                    self.emit(Instr::TupleGet { dst, tup: b.reg, idx: idx as u8 }, sp);
+                    self.emit(
+                        Instr::TupleGet {
+                            dst,
+                            tup: b.reg,
+                            idx: idx as u8,
+                        },
+                        sp,
+                    );
                     self.release(b);
                 }
                 other => self.internal(sp, format!("field '{}' of a value of type {other}", field.name)),
             },
-            ExprKind::Call { .. } | ExprKind::MethodCall { .. } | ExprKind::New { .. } | ExprKind::Super { .. } => {
-                self.call_expr(e, Some(dst))
-            }
-            ExprKind::Lambda { func_id, locals, body, .. } => {
-                self.cx.queue_lambda(LambdaJob { func_id: *func_id, locals, body, span: sp });
+            ExprKind::Call { .. }
+            | ExprKind::MethodCall { .. }
+            | ExprKind::New { .. }
+            | ExprKind::Super { .. } => self.call_expr(e, Some(dst)),
+            ExprKind::Lambda {
+                func_id,
+                locals,
+                body,
+                ..
+            } => {
+                self.cx.queue_lambda(LambdaJob {
+                    func_id: *func_id,
+                    locals,
+                    body,
+                    span: sp,
+                });
                 let site = self.site(*func_id, Vec::new(), Vec::new());
                 self.emit(Instr::MakeClosure { dst, site }, sp);
             }
@@ -215,7 +249,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// array/map with the right kinds, a tuple of zero values, null otherwise.
     pub fn zero_to(&mut self, ty: &Type, dst: Reg, span: crate::ast::Span) {
         match ty {
-            Type::Int | Type::Fixed(_) | Type::Unknown | Type::Error | Type::Void => self.load_int(dst, 0, span),
+            Type::Int | Type::Fixed(_) | Type::Unknown | Type::Error | Type::Void => {
+                self.load_int(dst, 0, span)
+            }
             Type::Float => self.load_float(dst, 0.0, span),
             Type::Bool => {
                 self.emit(Instr::LoadBool { dst, val: false }, span);
@@ -263,7 +299,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let v = self.expr_val(e);
                 self.release(v);
                 let t = self.temp_kind(true);
-                self.emit(Instr::ToStr { dst: t.reg, src: v.reg, kind: ty.kind() as u8 }, e.span);
+                self.emit(
+                    Instr::ToStr {
+                        dst: t.reg,
+                        src: v.reg,
+                        kind: ty.kind() as u8,
+                    },
+                    e.span,
+                );
                 t
             }
         }
@@ -277,7 +320,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             [FStrPart::Expr(x)] if x.ty == Type::Str => self.expr_to(x, dst),
             [FStrPart::Expr(x)] if x.ty != Type::Void => {
                 let v = self.expr_val(x);
-                self.emit(Instr::ToStr { dst, src: v.reg, kind: x.ty.kind() as u8 }, x.span);
+                self.emit(
+                    Instr::ToStr {
+                        dst,
+                        src: v.reg,
+                        kind: x.ty.kind() as u8,
+                    },
+                    x.span,
+                );
                 self.release(v);
             }
             _ => {
@@ -296,7 +346,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     }
                 }
                 if let [a, b] = vals[..] {
-                    self.emit(Instr::Concat { dst, a: a.reg, b: b.reg }, sp);
+                    self.emit(
+                        Instr::Concat {
+                            dst,
+                            a: a.reg,
+                            b: b.reg,
+                        },
+                        sp,
+                    );
                 } else {
                     let args = vals.iter().map(|v| v.reg).collect();
                     let site = self.site(0, args, Vec::new());
@@ -318,7 +375,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.release_all(&vals);
         if elems.len() > first {
             let Some(push) = bp_runtime::builtins::lookup("array_push") else {
-                self.error(sp, "array literal too long (more than 64 elements) and no array_push builtin");
+                self.error(
+                    sp,
+                    "array literal too long (more than 64 elements) and no array_push builtin",
+                );
                 return;
             };
             for x in &elems[first..] {
@@ -365,7 +425,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         for (k, v) in &pairs[first..] {
             let kv = self.expr_val(k);
             let vv = self.expr_val(v);
-            self.emit(Instr::MapSet { map: dst, key: kv.reg, val: vv.reg }, k.span);
+            self.emit(
+                Instr::MapSet {
+                    map: dst,
+                    key: kv.reg,
+                    val: vv.reg,
+                },
+                k.span,
+            );
             self.release(vv);
             self.release(kv);
         }
@@ -504,7 +571,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         }
         if *ty != rhs.ty && !(is_int(ty) && is_int(&rhs.ty)) {
-            self.internal(sp, format!("operands of '{}' have different types {} and {}", op.symbol(), ty, rhs.ty));
+            self.internal(
+                sp,
+                format!(
+                    "operands of '{}' have different types {} and {}",
+                    op.symbol(),
+                    ty,
+                    rhs.ty
+                ),
+            );
             return;
         }
         let av = self.expr_val(lhs);
@@ -573,14 +648,28 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             Type::Array(_) => {
                 let b = self.expr_val(base);
                 let i = self.expr_val(index);
-                self.emit(Instr::ArrGet { dst, arr: b.reg, idx: i.reg }, sp);
+                self.emit(
+                    Instr::ArrGet {
+                        dst,
+                        arr: b.reg,
+                        idx: i.reg,
+                    },
+                    sp,
+                );
                 self.release(i);
                 self.release(b);
             }
             Type::Map(_, _) => {
                 let b = self.expr_val(base);
                 let k = self.expr_val(index);
-                self.emit(Instr::MapGet { dst, map: b.reg, key: k.reg }, sp);
+                self.emit(
+                    Instr::MapGet {
+                        dst,
+                        map: b.reg,
+                        key: k.reg,
+                    },
+                    sp,
+                );
                 self.release(k);
                 self.release(b);
             }
@@ -592,11 +681,21 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 };
                 let idx = if raw < 0 { raw + n } else { raw };
                 if idx < 0 || idx >= n || idx > 255 {
-                    self.error(index.span, format!("tuple index {raw} out of range for a tuple of {n} elements"));
+                    self.error(
+                        index.span,
+                        format!("tuple index {raw} out of range for a tuple of {n} elements"),
+                    );
                     return;
                 }
                 let b = self.expr_val(base);
-                self.emit(Instr::TupleGet { dst, tup: b.reg, idx: idx as u8 }, sp);
+                self.emit(
+                    Instr::TupleGet {
+                        dst,
+                        tup: b.reg,
+                        idx: idx as u8,
+                    },
+                    sp,
+                );
                 self.release(b);
             }
             other => self.internal(sp, format!("cannot index a value of type {other}")),

@@ -31,7 +31,10 @@ pub(crate) enum Ctl<'a> {
     /// A `try` statement whose try or catch block is being compiled. `holes` are
     /// code ranges emitted inside it that its handlers must not cover (copies of
     /// `finally` blocks run on the way out by `return`/`break`/`continue`).
-    Try { holes: Vec<(u32, u32)>, finally: Option<&'a Block> },
+    Try {
+        holes: Vec<(u32, u32)>,
+        finally: Option<&'a Block>,
+    },
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -209,12 +212,22 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 continue;
             }
             if a > cur {
-                self.handlers.push(Handler { start: cur, end: a, target, reg });
+                self.handlers.push(Handler {
+                    start: cur,
+                    end: a,
+                    target,
+                    reg,
+                });
             }
             cur = cur.max(b);
         }
         if cur < end {
-            self.handlers.push(Handler { start: cur, end, target, reg });
+            self.handlers.push(Handler {
+                start: cur,
+                end,
+                target,
+                reg,
+            });
         }
     }
 
@@ -227,11 +240,17 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// A temporary for a value of type `ty`.
     pub fn temp(&mut self, ty: &Type) -> Val {
-        Val { reg: self.alloc(ty), temp: true }
+        Val {
+            reg: self.alloc(ty),
+            temp: true,
+        }
     }
 
     pub fn temp_kind(&mut self, is_ref: bool) -> Val {
-        Val { reg: self.ra.alloc(is_ref), temp: true }
+        Val {
+            reg: self.ra.alloc(is_ref),
+            temp: true,
+        }
     }
 
     /// Free `v` if it is a temporary.
@@ -280,10 +299,22 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         reg
     }
 
+    /// Free the register of local `id` before the end of its scope (it is dead).
+    pub fn kill_local(&mut self, id: LocalId) {
+        if let Some(slot) = self.local_regs.get_mut(id as usize) {
+            if let Some(r) = slot.take() {
+                self.ra.free(r);
+            }
+        }
+    }
+
     /// Give parameter `id` its register (parameters live for the whole function).
     pub fn declare_param(&mut self, id: LocalId, span: Span) -> Reg {
         let Some(info) = self.locals.get(id as usize) else {
-            self.internal(span, format!("parameter #{id} is not in the function's local table"));
+            self.internal(
+                span,
+                format!("parameter #{id} is not in the function's local table"),
+            );
             return self.ra.alloc(false);
         };
         let reg = self.ra.alloc(info.ty.is_ref());
@@ -296,7 +327,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         match self.local_regs.get(id as usize).copied().flatten() {
             Some(r) => r,
             None => {
-                let name = self.locals.get(id as usize).map(|l| l.name.clone()).unwrap_or_default();
+                let name = self
+                    .locals
+                    .get(id as usize)
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default();
                 self.internal(span, format!("local '{name}' (#{id}) used outside its scope"));
                 0
             }
@@ -306,7 +341,6 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     // ----- finishing -----
 
     /// Patch jumps and build the [`Function`].
-    #[allow(clippy::too_many_arguments)]
     pub fn finish(
         mut self,
         name: String,

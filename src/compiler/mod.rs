@@ -13,10 +13,13 @@
 //!   `break`/`continue`/`return`; `exceptions.rs`: `try`/`catch`/`finally`, `throw`.
 //!
 //! # Conventions
-//! * Parameters arrive in registers `0..n`. Every other local gets a register when
-//!   declared and keeps it until the end of its lexical scope. Temporaries are
-//!   freed as soon as consumed. A register is a reference register or a scalar
-//!   register for the whole function (the GC root map is static).
+//! * Parameters arrive in registers `0..n` and keep them. Every other local gets a
+//!   register when declared; a `let` local gives it back right after the last
+//!   statement of its block that mentions it (statement-granularity liveness, so
+//!   hundreds of sequential locals fit in 256 registers), loop and catch variables
+//!   at the end of their block. Temporaries are freed as soon as consumed. A
+//!   register is a reference register or a scalar register for the whole function
+//!   (the GC root map is static).
 //! * Expressions are compiled either *into* a destination register (`expr_to`) or
 //!   to "wherever the value is" (`expr_val`: a local is read in place, anything
 //!   else goes to a fresh temporary). A `let` initialiser is compiled straight
@@ -145,7 +148,8 @@ pub fn compile_program(
         }
     }
 
-    let init = compile_init(&mut cx, modules);
+    // `<init>` and its per-module helpers get the ids after the checker's functions.
+    let init_fns = compile_init(&mut cx, modules, nfuncs as u32);
 
     while let Some(job) = cx.lambdas.pop() {
         let f = compile_lambda(&mut cx, &job);
@@ -159,10 +163,12 @@ pub fn compile_program(
         .enumerate()
         .map(|(id, f)| f.unwrap_or_else(|| stub_function(&mut cx, id as u32)))
         .collect();
-    let init_id = init.map(|f| {
-        out.push(f);
-        (out.len() - 1) as u32
-    });
+    let init_id = if init_fns.is_empty() {
+        None
+    } else {
+        Some(out.len() as u32)
+    };
+    out.extend(init_fns);
 
     let mut layouts: Vec<Layout> = info
         .structs
@@ -179,7 +185,14 @@ pub fn compile_program(
         is_class: true,
     }));
 
-    let globals = info.globals.iter().map(|g| GlobalDef { name: g.name.clone(), kind: g.ty.kind() }).collect();
+    let globals = info
+        .globals
+        .iter()
+        .map(|g| GlobalDef {
+            name: g.name.clone(),
+            kind: g.ty.kind(),
+        })
+        .collect();
 
     let externs = build_externs(modules, info);
 
@@ -197,12 +210,19 @@ pub fn compile_program(
 
 /// Record which class each method belongs to and each class's parent (for `super`).
 fn collect_class_info(modules: &[Module], cx: &mut Ctx<'_>) {
-    let by_name: HashMap<&str, u32> =
-        cx.info.classes.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    let by_name: HashMap<&str, u32> = cx
+        .info
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i as u32))
+        .collect();
     for m in modules {
         for item in &m.items {
             if let Item::Class(cd) = item {
-                let Some(&cid) = by_name.get(cd.name.name.as_str()) else { continue };
+                let Some(&cid) = by_name.get(cd.name.name.as_str()) else {
+                    continue;
+                };
                 for fd in &cd.methods {
                     cx.class_of_method.insert(fd.func_id, cid);
                 }
@@ -221,7 +241,10 @@ fn collect_class_info(modules: &[Module], cx: &mut Ctx<'_>) {
 fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Option<Function>]) {
     let fid = fd.func_id;
     let Some(finfo) = cx.info.funcs.get(fid as usize) else {
-        cx.error(fd.span, format!("internal compiler error: function '{}' has no id", fd.name.name));
+        cx.error(
+            fd.span,
+            format!("internal compiler error: function '{}' has no id", fd.name.name),
+        );
         return;
     };
     let name = finfo.name.clone();
@@ -233,7 +256,11 @@ fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Optio
         if r as usize != i {
             fc.internal(fd.span, "parameters must be the first locals");
         }
-        let ty = fd.locals.get(p.local as usize).map(|l| l.ty.clone()).unwrap_or(Type::Int);
+        let ty = fd
+            .locals
+            .get(p.local as usize)
+            .map(|l| l.ty.clone())
+            .unwrap_or(Type::Int);
         param_kinds.push(ty.kind());
     }
     fc.push_scope();
@@ -274,42 +301,95 @@ fn compile_lambda<'a>(cx: &mut Ctx<'a>, job: &LambdaJob<'a>) -> Function {
         fc.emit(Instr::Ret { src: v.reg }, job.body.span);
         fc.release(v);
     }
-    fc.finish(name, job.span, nparams.min(255) as u8, param_kinds, ret_kind(&ret))
+    fc.finish(
+        name,
+        job.span,
+        nparams.min(255) as u8,
+        param_kinds,
+        ret_kind(&ret),
+    )
 }
 
-/// The global initialiser: every global's initialiser in dependency order
-/// (imported modules before their importers, the entry module last).
-fn compile_init<'a>(cx: &mut Ctx<'a>, modules: &'a [Module]) -> Option<Function> {
-    let order = module_init_order(modules);
-    let has_globals = modules.iter().any(|m| m.items.iter().any(|i| matches!(i, Item::Global(_))));
-    if !has_globals {
-        return None;
+/// The global initialiser `<init>`: every global's initialiser in dependency order
+/// (imported modules before their importers, the entry module last). The
+/// initialisers of an imported module run in a function of their own, `<init
+/// NAME>`, called from `<init>`, so that locations refer to the right file.
+/// Returns the functions to append (`<init>` first).
+fn compile_init<'a>(cx: &mut Ctx<'a>, modules: &'a [Module], first_id: u32) -> Vec<Function> {
+    let has_globals = |m: &Module| m.items.iter().any(|i| matches!(i, Item::Global(_)));
+    if !modules.iter().any(has_globals) {
+        return Vec::new();
     }
+    let order: Vec<usize> = module_init_order(modules)
+        .into_iter()
+        .filter(|&i| has_globals(&modules[i]))
+        .collect();
+    let mut helpers = Vec::new();
     let file = modules.first().map(|m| m.file).unwrap_or(0);
     let mut fc = FnCompiler::new(cx, &[], Type::Void, None, file);
-    let mut last_span = Span::default();
+    let mut last_span = Span::new(file, 0, 0);
     for mi in order {
-        for item in &modules[mi].items {
-            if let Item::Global(g) = item {
-                let t = fc.temp(&g.init.ty);
-                fc.expr_to(&g.init, t.reg);
-                fc.emit(Instr::SetGlobal { src: t.reg, idx: g.global_id }, g.span);
-                fc.release(t);
-                last_span = g.span;
-            }
+        let m = &modules[mi];
+        if mi == 0 {
+            last_span = init_globals(&mut fc, m).unwrap_or(last_span);
+        } else {
+            let id = first_id + 1 + helpers.len() as u32;
+            let mut hc = FnCompiler::new(fc.cx, &[], Type::Void, None, m.file);
+            let span = init_globals(&mut hc, m).unwrap_or_default();
+            hc.emit(Instr::RetVoid, span);
+            helpers.push(hc.finish(format!("<init {}>", m.name), span, 0, Vec::new(), None));
+            let t = fc.temp_kind(false);
+            let site = fc.site(id, Vec::new(), Vec::new());
+            // Located at the start of the entry file (the helper has the real locations).
+            fc.emit(Instr::Call { dst: t.reg, site }, Span::new(file, 0, 0));
+            fc.release(t);
         }
     }
     fc.emit(Instr::RetVoid, last_span);
-    Some(fc.finish("<init>".to_string(), last_span, 0, Vec::new(), None))
+    let mut out = vec![fc.finish("<init>".to_string(), last_span, 0, Vec::new(), None)];
+    out.extend(helpers);
+    out
+}
+
+/// Compile the global initialisers of module `m` in source order; returns the span
+/// of the last one.
+fn init_globals<'a>(fc: &mut FnCompiler<'a, '_>, m: &'a Module) -> Option<Span> {
+    let mut last = None;
+    for item in &m.items {
+        if let Item::Global(g) = item {
+            let t = fc.temp(&g.init.ty);
+            fc.expr_to(&g.init, t.reg);
+            fc.emit(
+                Instr::SetGlobal {
+                    src: t.reg,
+                    idx: g.global_id,
+                },
+                g.span,
+            );
+            fc.release(t);
+            last = Some(g.span);
+        }
+    }
+    last
 }
 
 /// Module indices in initialisation order: a post-order walk of the import graph
 /// from the entry module, then any module not reached.
 fn module_init_order(modules: &[Module]) -> Vec<usize> {
-    let by_name: HashMap<&str, usize> = modules.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let by_name: HashMap<&str, usize> = modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
     let mut state = vec![0u8; modules.len()]; // 0 new, 1 visiting, 2 done
     let mut order = Vec::new();
-    fn visit(i: usize, modules: &[Module], by_name: &HashMap<&str, usize>, state: &mut [u8], order: &mut Vec<usize>) {
+    fn visit(
+        i: usize,
+        modules: &[Module],
+        by_name: &HashMap<&str, usize>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) {
         if state[i] != 0 {
             return;
         }
@@ -347,7 +427,13 @@ fn stub_function(cx: &mut Ctx<'_>, id: u32) -> Function {
     }
     fc.implicit_return(Span::default());
     let kinds = params.iter().map(|t| t.kind()).collect();
-    fc.finish(name, Span::default(), params.len().min(255) as u8, kinds, ret_kind(&ret))
+    fc.finish(
+        name,
+        Span::default(),
+        params.len().min(255) as u8,
+        kinds,
+        ret_kind(&ret),
+    )
 }
 
 pub(crate) fn ret_kind(t: &Type) -> Option<bp_runtime::value::ValKind> {
@@ -390,14 +476,24 @@ fn build_externs(modules: &[Module], info: &ProgramInfo) -> Vec<ExternDef> {
                 d.name.name == fi.name || format!("{}.{}", m.name, d.name.name) == fi.name
             };
             let found = decls.iter().enumerate().position(|(j, d)| !used[j] && matches(d));
-            let pick = found.or(if i < decls.len() && !used[i] { Some(i) } else { None });
+            let pick = found.or(if i < decls.len() && !used[i] {
+                Some(i)
+            } else {
+                None
+            });
             let (library, symbol) = match pick {
                 Some(j) => {
                     used[j] = true;
                     let d = decls[j].1;
-                    (d.library.clone(), d.symbol.clone().unwrap_or_else(|| d.name.name.clone()))
+                    (
+                        d.library.clone(),
+                        d.symbol.clone().unwrap_or_else(|| d.name.name.clone()),
+                    )
                 }
-                None => (String::new(), fi.name.rsplit('.').next().unwrap_or(&fi.name).to_string()),
+                None => (
+                    String::new(),
+                    fi.name.rsplit('.').next().unwrap_or(&fi.name).to_string(),
+                ),
             };
             ExternDef {
                 name: fi.name.clone(),

@@ -39,7 +39,11 @@ impl RegAlloc {
 
     /// Allocate a register of the given class (`is_ref`: reference register).
     pub fn alloc(&mut self, is_ref: bool) -> Reg {
-        let free = if is_ref { &mut self.free_ref } else { &mut self.free_scalar };
+        let free = if is_ref {
+            &mut self.free_ref
+        } else {
+            &mut self.free_scalar
+        };
         if let Some(r) = free.pop() {
             self.in_use[r as usize] = true;
             return r;
@@ -62,7 +66,11 @@ impl RegAlloc {
             return;
         }
         self.in_use[i] = false;
-        let free = if self.is_ref[i] { &mut self.free_ref } else { &mut self.free_scalar };
+        let free = if self.is_ref[i] {
+            &mut self.free_ref
+        } else {
+            &mut self.free_scalar
+        };
         // Keep the list sorted descending so that `pop` returns the lowest index.
         let pos = free.partition_point(|&x| x > r);
         free.insert(pos, r);

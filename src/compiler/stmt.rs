@@ -3,9 +3,10 @@
 
 use super::expr::writes_early;
 use super::func::FnCompiler;
-use crate::ast::{Block, Expr, ExprKind, Res, Stmt, StmtKind};
+use crate::ast::{Block, Expr, ExprKind, FStrPart, LocalId, Res, Stmt, StmtKind};
 use crate::bytecode::Instr;
 use crate::types::Type;
+use std::collections::HashMap;
 
 /// Whether control never falls off the end of `b` (its last statement is a
 /// `return`, `throw`, `break` or `continue`).
@@ -25,9 +26,32 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     }
 
     /// The statements of a block, in the current scope.
+    ///
+    /// A local declared by a `let` of this block is freed right after the last
+    /// statement of the block that mentions it (statement-granularity liveness):
+    /// a loop or `try` statement that mentions it keeps it alive to its end, and a
+    /// `let` inside a loop body re-initialises the local every iteration, so its
+    /// register can be reused by the following statements.
     pub fn block_stmts(&mut self, b: &'a Block) {
-        for s in &b.stmts {
+        let n = b.stmts.len();
+        let mut last_use: HashMap<LocalId, usize> = HashMap::new();
+        for (i, s) in b.stmts.iter().enumerate() {
+            walk_stmt(s, &mut |id| {
+                last_use.insert(id, i);
+            });
+        }
+        let mut die_at: Vec<Vec<LocalId>> = vec![Vec::new(); n];
+        for (i, s) in b.stmts.iter().enumerate() {
+            if let StmtKind::Let { local, .. } = &s.kind {
+                let k = last_use.get(local).copied().unwrap_or(i).max(i);
+                die_at[k].push(*local);
+            }
+        }
+        for (s, dying) in b.stmts.iter().zip(die_at) {
             self.stmt(s);
+            for id in dying {
+                self.kill_local(id);
+            }
         }
     }
 
@@ -42,10 +66,24 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             StmtKind::Expr(e) => self.expr_effect(e),
             StmtKind::If { branches, else_block } => self.if_stmt(branches, else_block.as_ref(), sp),
             StmtKind::While { cond, body } => self.while_stmt(cond, body, sp),
-            StmtKind::ForRange { start, end, body, local, .. } => self.for_range(*local, start, end, body, sp),
-            StmtKind::ForIn { iter, body, local, .. } => self.for_in(*local, iter, body, sp),
-            StmtKind::Match { subject, cases, default } => self.match_stmt(subject, cases, default.as_ref(), sp),
-            StmtKind::Try { body, catch, finally } => self.try_stmt(body, catch.as_ref(), finally.as_ref(), sp),
+            StmtKind::ForRange {
+                start,
+                end,
+                body,
+                local,
+                ..
+            } => self.for_range(*local, start, end, body, sp),
+            StmtKind::ForIn {
+                iter, body, local, ..
+            } => self.for_in(*local, iter, body, sp),
+            StmtKind::Match {
+                subject,
+                cases,
+                default,
+            } => self.match_stmt(subject, cases, default.as_ref(), sp),
+            StmtKind::Try { body, catch, finally } => {
+                self.try_stmt(body, catch.as_ref(), finally.as_ref(), sp)
+            }
             StmtKind::Throw(e) => {
                 let v = self.expr_val(e);
                 self.emit(Instr::Throw { src: v.reg }, sp);
@@ -61,7 +99,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// `target = value`. Evaluation order: container, index/key, then value.
     fn assign(&mut self, target: &'a Expr, value: &'a Expr, sp: crate::ast::Span) {
         match &target.kind {
-            ExprKind::Name { res: Res::Local(id), .. } => {
+            ExprKind::Name {
+                res: Res::Local(id), ..
+            } => {
                 let r = self.local_reg(*id, target.span);
                 self.assign_reg(r, value);
             }
@@ -69,9 +109,18 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let r = self.self_reg(target.span);
                 self.assign_reg(r, value);
             }
-            ExprKind::Name { res: Res::Global(idx), .. } => {
+            ExprKind::Name {
+                res: Res::Global(idx),
+                ..
+            } => {
                 let v = self.expr_val(value);
-                self.emit(Instr::SetGlobal { src: v.reg, idx: *idx }, sp);
+                self.emit(
+                    Instr::SetGlobal {
+                        src: v.reg,
+                        idx: *idx,
+                    },
+                    sp,
+                );
                 self.release(v);
             }
             ExprKind::Index { base, index } => {
@@ -80,10 +129,24 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let v = self.expr_val(value);
                 match &base.ty {
                     Type::Array(_) => {
-                        self.emit(Instr::ArrSet { arr: b.reg, idx: i.reg, src: v.reg }, sp);
+                        self.emit(
+                            Instr::ArrSet {
+                                arr: b.reg,
+                                idx: i.reg,
+                                src: v.reg,
+                            },
+                            sp,
+                        );
                     }
                     Type::Map(_, _) => {
-                        self.emit(Instr::MapSet { map: b.reg, key: i.reg, val: v.reg }, sp);
+                        self.emit(
+                            Instr::MapSet {
+                                map: b.reg,
+                                key: i.reg,
+                                val: v.reg,
+                            },
+                            sp,
+                        );
                     }
                     other => self.internal(sp, format!("cannot assign to an element of {other}")),
                 }
@@ -91,9 +154,16 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.release(i);
                 self.release(b);
             }
-            ExprKind::Field { base, field, field_index } => {
+            ExprKind::Field {
+                base,
+                field,
+                field_index,
+            } => {
                 if !matches!(base.ty, Type::Struct(_) | Type::Class(_)) {
-                    self.internal(sp, format!("cannot assign to field '{}' of {}", field.name, base.ty));
+                    self.internal(
+                        sp,
+                        format!("cannot assign to field '{}' of {}", field.name, base.ty),
+                    );
                     return;
                 }
                 let Ok(idx) = u8::try_from(*field_index) else {
@@ -102,7 +172,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 };
                 let o = self.expr_val(base);
                 let v = self.expr_val(value);
-                self.emit(Instr::SetField { obj: o.reg, idx, src: v.reg }, sp);
+                self.emit(
+                    Instr::SetField {
+                        obj: o.reg,
+                        idx,
+                        src: v.reg,
+                    },
+                    sp,
+                );
                 self.release(v);
                 self.release(o);
             }
@@ -121,5 +198,171 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         } else {
             self.expr_to(value, r);
         }
+    }
+}
+
+/// Call `f` for every local of the current function mentioned in `s` (lambda
+/// bodies have their own locals and are not entered).
+pub(crate) fn walk_stmt(s: &Stmt, f: &mut impl FnMut(LocalId)) {
+    match &s.kind {
+        StmtKind::Let { init, local, .. } => {
+            f(*local);
+            walk_expr(init, f);
+        }
+        StmtKind::Assign { target, value } => {
+            walk_expr(target, f);
+            walk_expr(value, f);
+        }
+        StmtKind::Expr(e) | StmtKind::Throw(e) | StmtKind::Return(Some(e)) => walk_expr(e, f),
+        StmtKind::If { branches, else_block } => {
+            for (c, b) in branches {
+                walk_expr(c, f);
+                walk_block(b, f);
+            }
+            if let Some(b) = else_block {
+                walk_block(b, f);
+            }
+        }
+        StmtKind::While { cond, body } => {
+            walk_expr(cond, f);
+            walk_block(body, f);
+        }
+        StmtKind::ForRange {
+            start,
+            end,
+            body,
+            local,
+            ..
+        } => {
+            f(*local);
+            walk_expr(start, f);
+            walk_expr(end, f);
+            walk_block(body, f);
+        }
+        StmtKind::ForIn {
+            iter, body, local, ..
+        } => {
+            f(*local);
+            walk_expr(iter, f);
+            walk_block(body, f);
+        }
+        StmtKind::Match {
+            subject,
+            cases,
+            default,
+        } => {
+            walk_expr(subject, f);
+            for (c, b) in cases {
+                walk_expr(c, f);
+                walk_block(b, f);
+            }
+            if let Some(b) = default {
+                walk_block(b, f);
+            }
+        }
+        StmtKind::Try { body, catch, finally } => {
+            walk_block(body, f);
+            if let Some(c) = catch {
+                if c.name.is_some() {
+                    f(c.local);
+                }
+                walk_block(&c.body, f);
+            }
+            if let Some(b) = finally {
+                walk_block(b, f);
+            }
+        }
+        StmtKind::Return(None) | StmtKind::Break | StmtKind::Continue | StmtKind::Pass => {}
+    }
+}
+
+fn walk_block(b: &Block, f: &mut impl FnMut(LocalId)) {
+    for s in &b.stmts {
+        walk_stmt(s, f);
+    }
+}
+
+pub(crate) fn walk_expr(e: &Expr, f: &mut impl FnMut(LocalId)) {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::SelfRef => {}
+        ExprKind::Lambda { .. } => {}
+        ExprKind::Name { res, .. } => {
+            if let Res::Local(id) = res {
+                f(*id);
+            }
+        }
+        ExprKind::FString(parts) => {
+            for p in parts {
+                if let FStrPart::Expr(x) = p {
+                    walk_expr(x, f);
+                }
+            }
+        }
+        ExprKind::Array(es) | ExprKind::Tuple(es) => es.iter().for_each(|x| walk_expr(x, f)),
+        ExprKind::Map(ps) => {
+            for (k, v) in ps {
+                walk_expr(k, f);
+                walk_expr(v, f);
+            }
+        }
+        ExprKind::StructLit { fields, .. } => fields.iter().for_each(|(_, x)| walk_expr(x, f)),
+        ExprKind::Unary { operand, .. } => walk_expr(operand, f),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            walk_expr(lhs, f);
+            walk_expr(rhs, f);
+        }
+        ExprKind::Index { base, index } => {
+            walk_expr(base, f);
+            walk_expr(index, f);
+        }
+        ExprKind::Field { base, .. } => walk_expr(base, f),
+        ExprKind::Call { args, res, .. } => {
+            if let Res::Local(id) = res {
+                f(*id);
+            }
+            args.iter().for_each(|x| walk_expr(x, f));
+        }
+        ExprKind::MethodCall {
+            receiver, args, res, ..
+        } => {
+            if let Res::Local(id) = res {
+                f(*id);
+            }
+            walk_expr(receiver, f);
+            args.iter().for_each(|x| walk_expr(x, f));
+        }
+        ExprKind::New { args, .. } | ExprKind::Super { args, .. } => {
+            args.iter().for_each(|x| walk_expr(x, f))
+        }
+    }
+}
+
+/// Whether some statement of `b` (at any depth) assigns local `id`.
+pub(crate) fn block_assigns(b: &Block, id: LocalId) -> bool {
+    b.stmts.iter().any(|s| stmt_assigns(s, id))
+}
+
+fn stmt_assigns(s: &Stmt, id: LocalId) -> bool {
+    match &s.kind {
+        StmtKind::Assign { target, .. } => {
+            matches!(&target.kind, ExprKind::Name { res: Res::Local(t), .. } if *t == id)
+        }
+        StmtKind::If { branches, else_block } => {
+            branches.iter().any(|(_, b)| block_assigns(b, id))
+                || else_block.as_ref().is_some_and(|b| block_assigns(b, id))
+        }
+        StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } | StmtKind::ForIn { body, .. } => {
+            block_assigns(body, id)
+        }
+        StmtKind::Match { cases, default, .. } => {
+            cases.iter().any(|(_, b)| block_assigns(b, id))
+                || default.as_ref().is_some_and(|b| block_assigns(b, id))
+        }
+        StmtKind::Try { body, catch, finally } => {
+            block_assigns(body, id)
+                || catch.as_ref().is_some_and(|c| block_assigns(&c.body, id))
+                || finally.as_ref().is_some_and(|b| block_assigns(b, id))
+        }
+        _ => false,
     }
 }

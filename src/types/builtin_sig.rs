@@ -78,7 +78,12 @@ impl fmt::Display for SigType {
 /// Render a signature type, printing a bound type variable as its binding
 /// (`lookup` returns the text of the binding, or `None` to print the variable).
 pub fn display_sig_type(t: &SigType, lookup: &dyn Fn(TypeVar) -> Option<String>) -> String {
-    let list = |ts: &[SigType]| ts.iter().map(|t| display_sig_type(t, lookup)).collect::<Vec<_>>().join(", ");
+    let list = |ts: &[SigType]| {
+        ts.iter()
+            .map(|t| display_sig_type(t, lookup))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match t {
         SigType::Int => "int".into(),
         SigType::Float => "float".into(),
@@ -89,7 +94,11 @@ pub fn display_sig_type(t: &SigType, lookup: &dyn Fn(TypeVar) -> Option<String>)
         SigType::Any => "any".into(),
         SigType::Var(v) => lookup(*v).unwrap_or_else(|| v.name().to_string()),
         SigType::Array(e) => format!("[{}]", display_sig_type(e, lookup)),
-        SigType::Map(k, v) => format!("{{{}: {}}}", display_sig_type(k, lookup), display_sig_type(v, lookup)),
+        SigType::Map(k, v) => format!(
+            "{{{}: {}}}",
+            display_sig_type(k, lookup),
+            display_sig_type(v, lookup)
+        ),
         SigType::Tuple(ts) if ts.len() == 1 => format!("({},)", list(ts)),
         SigType::Tuple(ts) => format!("({})", list(ts)),
         SigType::Fn(ps, r) => format!("fn({}) -> {}", list(ps), display_sig_type(r, lookup)),
@@ -131,7 +140,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Punct(c as char));
             i += 1;
         } else {
-            return Err(format!("unexpected character '{}'", s[i..].chars().next().unwrap_or('?')));
+            return Err(format!(
+                "unexpected character '{}'",
+                s[i..].chars().next().unwrap_or('?')
+            ));
         }
     }
     Ok(out)
@@ -181,7 +193,10 @@ impl SigParser {
                 self.expect(')')?;
                 return Ok((out, true));
             }
-            if allow_names && matches!(self.peek(), Some(Tok::Ident(_))) && self.peek2() == Some(&Tok::Punct(':')) {
+            if allow_names
+                && matches!(self.peek(), Some(Tok::Ident(_)))
+                && self.peek2() == Some(&Tok::Punct(':'))
+            {
                 self.pos += 2;
             }
             out.push(self.ty()?);
@@ -249,7 +264,10 @@ fn describe(t: Option<&Tok>) -> String {
 
 /// Parse a signature string such as `"([T], T) -> void"`.
 pub fn parse_sig(s: &str) -> Result<Sig, String> {
-    let mut p = SigParser { toks: tokenize(s)?, pos: 0 };
+    let mut p = SigParser {
+        toks: tokenize(s)?,
+        pos: 0,
+    };
     p.expect('(')?;
     let (params, variadic) = p.list(true, true)?;
     match p.next() {
@@ -263,13 +281,22 @@ pub fn parse_sig(s: &str) -> Result<Sig, String> {
     if params.contains(&SigType::Void) {
         return Err("a parameter cannot be void".into());
     }
-    Ok(Sig { params, variadic, ret })
+    Ok(Sig {
+        params,
+        variadic,
+        ret,
+    })
 }
 
 /// The parsed signatures of the runtime's builtin table, indexed by builtin id.
 pub fn builtin_sigs() -> &'static [Result<Sig, String>] {
     static SIGS: OnceLock<Vec<Result<Sig, String>>> = OnceLock::new();
-    SIGS.get_or_init(|| bp_runtime::builtins::all().iter().map(|b| parse_sig(b.sig)).collect())
+    SIGS.get_or_init(|| {
+        bp_runtime::builtins::all()
+            .iter()
+            .map(|b| parse_sig(b.sig))
+            .collect()
+    })
 }
 
 /// The signature of builtin `id`, or why it could not be parsed.
@@ -296,7 +323,9 @@ pub fn same_type(a: &Type, b: &Type) -> bool {
         (Type::Error, _) | (_, Type::Error) => true,
         (Type::Array(x), Type::Array(y)) => same_type(x, y),
         (Type::Map(k1, v1), Type::Map(k2, v2)) => same_type(k1, k2) && same_type(v1, v2),
-        (Type::Tuple(xs), Type::Tuple(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_type(x, y)),
+        (Type::Tuple(xs), Type::Tuple(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_type(x, y))
+        }
         (Type::Fn(p1, r1), Type::Fn(p2, r2)) => {
             p1.len() == p2.len() && p1.iter().zip(p2).all(|(x, y)| same_type(x, y)) && same_type(r1, r2)
         }
@@ -396,9 +425,10 @@ impl Bindings {
             SigType::Array(e) => Type::Array(Box::new(self.subst(e)?)),
             SigType::Map(k, v) => Type::Map(Box::new(self.subst(k)?), Box::new(self.subst(v)?)),
             SigType::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.subst(t)).collect::<Option<_>>()?),
-            SigType::Fn(ps, r) => {
-                Type::Fn(ps.iter().map(|t| self.subst(t)).collect::<Option<_>>()?, Box::new(self.subst(r)?))
-            }
+            SigType::Fn(ps, r) => Type::Fn(
+                ps.iter().map(|t| self.subst(t)).collect::<Option<_>>()?,
+                Box::new(self.subst(r)?),
+            ),
         })
     }
 }
@@ -416,7 +446,10 @@ mod tests {
         let s = parse_sig("({K: V}, K) -> bool").unwrap();
         assert_eq!(
             s.params[0],
-            SigType::Map(Box::new(SigType::Var(TypeVar::K)), Box::new(SigType::Var(TypeVar::V)))
+            SigType::Map(
+                Box::new(SigType::Var(TypeVar::K)),
+                Box::new(SigType::Var(TypeVar::V))
+            )
         );
         let s = parse_sig("() -> [str]").unwrap();
         assert!(s.params.is_empty());
@@ -435,7 +468,17 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "(int", "(int) ->", "(int) -> foo", "int -> int", "(int) -> int int", "([int) -> int", "(void) -> int", "(#) -> int"] {
+        for bad in [
+            "",
+            "(int",
+            "(int) ->",
+            "(int) -> foo",
+            "int -> int",
+            "(int) -> int int",
+            "([int) -> int",
+            "(void) -> int",
+            "(#) -> int",
+        ] {
             assert!(parse_sig(bad).is_err(), "{bad}");
         }
     }
@@ -443,7 +486,13 @@ mod tests {
     #[test]
     fn every_runtime_builtin_signature_parses() {
         for (b, s) in bp_runtime::builtins::all().iter().zip(builtin_sigs()) {
-            assert!(s.is_ok(), "builtin '{}' has a bad signature '{}': {:?}", b.name, b.sig, s);
+            assert!(
+                s.is_ok(),
+                "builtin '{}' has a bad signature '{}': {:?}",
+                b.name,
+                b.sig,
+                s
+            );
         }
     }
 
@@ -464,7 +513,10 @@ mod tests {
         assert!(b.unify(&SigType::Any, &Type::Struct(3)));
         assert!(!b.unify(&SigType::Any, &Type::Void));
         assert!(!Bindings::default().unify(&SigType::Var(TypeVar::K), &Type::Void));
-        assert_eq!(Bindings::default().subst(&SigType::Array(Box::new(SigType::Var(TypeVar::T)))), None);
+        assert_eq!(
+            Bindings::default().subst(&SigType::Array(Box::new(SigType::Var(TypeVar::T)))),
+            None
+        );
         let m = parse_sig("({K: V}) -> [V]").unwrap();
         let b = Bindings::from_args(&m, &[Type::Map(Box::new(Type::Str), Box::new(Type::Float))]).unwrap();
         assert_eq!(b.subst(&m.ret), Some(Type::Array(Box::new(Type::Float))));

@@ -11,9 +11,27 @@
 //! 3. **Function bodies** (top-level functions and struct methods).
 //!
 //! The AST is annotated in place: every `Expr.ty`, name/call resolutions, local
-//! tables, struct/field indices; a few nodes are rewritten (`E.V` → `Int`, a tuple
-//! literal where an array is expected → `Array`, a tuple index `t[-1]` → `t[n-1]`,
-//! `mod.f` used as a value → a `Name` resolved to the function). See `check/expr.rs`.
+//! tables, struct/field indices. Points the compiler must know:
+//!
+//! * Rewrites: `E.V` → `Int(value)`; a tuple literal where an array is expected →
+//!   `Array`; a tuple index is always a non-negative `Int` literal afterwards (`t[-1]`
+//!   → `t[n-1]`); `mod.f` / an imported `f` used as a value → `Name` with
+//!   `Res::Func`; `[]` / `{}` get the expected type.
+//! * `MethodCall` with `Res::Func(id)` is a struct method call (receiver type
+//!   `Struct`, passed as `self`, so `funcs[id].params.len() == args.len() + 1`) or a
+//!   module call `mod.f(args)` (receiver is a `Name` left `Res::Unresolved` with type
+//!   `Void`; it is not an argument).
+//! * Calls of `extern` functions: fixed-width parameter/return types (`i32`, ...)
+//!   accept / produce plain `int` in BetterPython code; `ProgramInfo::externs` keeps
+//!   the declared types for marshalling.
+//! * Builtin calls: `Res::Builtin(id)`; `builtin_sig::Bindings::from_args` with the
+//!   argument types tells what `T` is bound to (for `KIND_OF_T` builtins).
+//! * A void call has type `Void` and only appears as an expression statement or a
+//!   lambda body of declared type `void`.
+//! * Function ids: top-level functions and struct methods of every module in source
+//!   order, then lambdas in checking order. `FuncDef.locals` / `Lambda.locals`: the
+//!   parameters first (`self` first for methods), then `let`, `for` and `catch`
+//!   variables in order of appearance.
 //!
 //! Errors never stop the checker: an erroneous expression gets `Type::Error`, which is
 //! compatible with everything, so that one mistake yields one diagnostic.
@@ -100,10 +118,20 @@ struct FnCtx {
 
 impl FnCtx {
     fn new(ret: Type) -> FnCtx {
-        FnCtx { locals: Vec::new(), scopes: vec![Vec::new()], ret, loop_depth: 0 }
+        FnCtx {
+            locals: Vec::new(),
+            scopes: vec![Vec::new()],
+            ret,
+            loop_depth: 0,
+        }
     }
     fn find(&self, name: &str) -> Option<LocalId> {
-        self.scopes.iter().rev().flat_map(|s| s.iter().rev()).find(|(n, _)| n == name).map(|(_, id)| *id)
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
     }
 }
 
@@ -151,8 +179,11 @@ pub(crate) struct Checker<'d> {
 
 impl<'d> Checker<'d> {
     fn new(diags: &'d mut Diagnostics) -> Checker<'d> {
-        let builtins =
-            bp_runtime::builtins::all().iter().enumerate().map(|(i, b)| (b.name, i as u32)).collect::<HashMap<_, _>>();
+        let builtins = bp_runtime::builtins::all()
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name, i as u32))
+            .collect::<HashMap<_, _>>();
         Checker {
             diags,
             info: ProgramInfo::default(),
@@ -174,11 +205,19 @@ impl<'d> Checker<'d> {
 
     /// A type as the user writes it (struct names, not ids).
     fn tn(&self, t: &Type) -> String {
-        TypeDisplay { ty: t, info: Some(&self.info) }.to_string()
+        TypeDisplay {
+            ty: t,
+            info: Some(&self.info),
+        }
+        .to_string()
     }
 
     fn struct_name(&self, id: u32) -> String {
-        self.info.structs.get(id as usize).map(|s| s.name.clone()).unwrap_or_else(|| format!("struct#{id}"))
+        self.info
+            .structs
+            .get(id as usize)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| format!("struct#{id}"))
     }
 
     fn mismatch(&mut self, span: Span, want: Want, expected: &Type, found: &Type) {
@@ -225,7 +264,11 @@ impl<'d> Checker<'d> {
 
     fn new_func(&mut self, name: String, exported: bool, span: Span) -> u32 {
         let id = self.info.funcs.len() as u32;
-        self.info.funcs.push(FuncInfo { name, params: Vec::new(), ret: Type::Error });
+        self.info.funcs.push(FuncInfo {
+            name,
+            params: Vec::new(),
+            ret: Type::Error,
+        });
         self.func_meta.push(FuncMeta { exported, span });
         id
     }
@@ -233,7 +276,10 @@ impl<'d> Checker<'d> {
     /// Phase 1a: names and ids.
     fn declare(&mut self, modules: &mut [ast::Module]) {
         for m in modules.iter() {
-            self.mods.push(ModScope { name: m.name.clone(), ..ModScope::default() });
+            self.mods.push(ModScope {
+                name: m.name.clone(),
+                ..ModScope::default()
+            });
         }
         for (mi, m) in modules.iter_mut().enumerate() {
             let mut global_order = 0;
@@ -244,11 +290,15 @@ impl<'d> Checker<'d> {
                         f.func_id = id;
                         if self.claim_name(mi, &f.name, true) {
                             self.mods[mi].funcs.insert(f.name.name.clone(), id);
-                            if self.builtins.contains_key(f.name.name.as_str()) || INTRINSICS.contains(&f.name.name.as_str())
+                            if self.builtins.contains_key(f.name.name.as_str())
+                                || INTRINSICS.contains(&f.name.name.as_str())
                             {
                                 self.diags.warning(
                                     f.name.span,
-                                    format!("function '{}' shadows the builtin of the same name", f.name.name),
+                                    format!(
+                                        "function '{}' shadows the builtin of the same name",
+                                        f.name.name
+                                    ),
                                 );
                             }
                         }
@@ -269,10 +319,15 @@ impl<'d> Checker<'d> {
                             meth.func_id = id;
                             let methods = &self.info.structs[sid as usize].methods;
                             if methods.iter().any(|(n, _)| *n == meth.name.name) {
-                                let msg = format!("duplicate method '{}' in struct '{}'", meth.name.name, s.name.name);
+                                let msg = format!(
+                                    "duplicate method '{}' in struct '{}'",
+                                    meth.name.name, s.name.name
+                                );
                                 self.error(meth.name.span, msg);
                             } else {
-                                self.info.structs[sid as usize].methods.push((meth.name.name.clone(), id));
+                                self.info.structs[sid as usize]
+                                    .methods
+                                    .push((meth.name.name.clone(), id));
                             }
                         }
                     }
@@ -283,13 +338,22 @@ impl<'d> Checker<'d> {
                             let val = explicit.unwrap_or(next);
                             next = val.wrapping_add(1);
                             if variants.iter().any(|(n, _)| *n == v.name) {
-                                self.error(v.span, format!("duplicate member '{}' in enum '{}'", v.name, e.name.name));
+                                self.error(
+                                    v.span,
+                                    format!("duplicate member '{}' in enum '{}'", v.name, e.name.name),
+                                );
                                 continue;
                             }
                             variants.push((v.name.clone(), val));
                         }
                         if self.claim_name(mi, &e.name, false) {
-                            self.mods[mi].enums.insert(e.name.name.clone(), EnumInfo { name: e.name.name.clone(), variants });
+                            self.mods[mi].enums.insert(
+                                e.name.name.clone(),
+                                EnumInfo {
+                                    name: e.name.name.clone(),
+                                    variants,
+                                },
+                            );
                         }
                     }
                     Item::Class(c) => {
@@ -301,7 +365,10 @@ impl<'d> Checker<'d> {
                     Item::Global(g) => {
                         let id = self.info.globals.len() as u32;
                         g.global_id = id;
-                        self.info.globals.push(GlobalInfo { name: self.qualified(mi, &g.name.name), ty: Type::Error });
+                        self.info.globals.push(GlobalInfo {
+                            name: self.qualified(mi, &g.name.name),
+                            ty: Type::Error,
+                        });
                         self.global_meta.push(GlobalMeta { order: global_order });
                         global_order += 1;
                         if self.claim_name(mi, &g.name, false) {
@@ -317,11 +384,15 @@ impl<'d> Checker<'d> {
                         });
                         if self.claim_name(mi, &x.name, false) {
                             self.mods[mi].externs.insert(x.name.name.clone(), id);
-                            if self.builtins.contains_key(x.name.name.as_str()) || INTRINSICS.contains(&x.name.name.as_str())
+                            if self.builtins.contains_key(x.name.name.as_str())
+                                || INTRINSICS.contains(&x.name.name.as_str())
                             {
                                 self.diags.warning(
                                     x.name.span,
-                                    format!("extern function '{}' shadows the builtin of the same name", x.name.name),
+                                    format!(
+                                        "extern function '{}' shadows the builtin of the same name",
+                                        x.name.name
+                                    ),
                                 );
                             }
                         }
@@ -329,12 +400,18 @@ impl<'d> Checker<'d> {
                     Item::Import(imp) => {
                         let alias = imp.alias.as_ref().unwrap_or(&imp.module).clone();
                         match modules_index(&self.mods, &imp.module.name) {
+                            // Importing the same module twice under one name is harmless
+                            // (`import m` and `import m (f)`).
+                            Some(target) if self.mods[mi].imports.get(&alias.name) == Some(&target) => {}
                             Some(target) => {
                                 if self.claim_name(mi, &alias, false) {
                                     self.mods[mi].imports.insert(alias.name.clone(), target);
                                 }
                             }
-                            None => self.error(imp.module.span, format!("cannot find module '{}'", imp.module.name)),
+                            None => self.error(
+                                imp.module.span,
+                                format!("cannot find module '{}'", imp.module.name),
+                            ),
                         }
                     }
                 }
@@ -344,22 +421,27 @@ impl<'d> Checker<'d> {
         for (mi, m) in modules.iter().enumerate() {
             for item in &m.items {
                 let Item::Import(imp) = item else { continue };
-                let Some(target) = modules_index(&self.mods, &imp.module.name) else { continue };
+                let Some(target) = modules_index(&self.mods, &imp.module.name) else {
+                    continue;
+                };
                 for n in &imp.names {
                     match self.mods[target].funcs.get(&n.name).copied() {
                         Some(fid) => {
                             if !self.func_meta[fid as usize].exported {
-                                let msg =
-                                    format!("function '{}' is not exported from module '{}'", n.name, imp.module.name);
+                                let msg = format!(
+                                    "function '{}' is not exported from module '{}'",
+                                    n.name, imp.module.name
+                                );
                                 self.error(n.span, msg);
                             }
                             if self.claim_name(mi, n, false) {
                                 self.mods[mi].selective.insert(n.name.clone(), fid);
                             }
                         }
-                        None => {
-                            self.error(n.span, format!("module '{}' has no function '{}'", imp.module.name, n.name))
-                        }
+                        None => self.error(
+                            n.span,
+                            format!("module '{}' has no function '{}'", imp.module.name, n.name),
+                        ),
                     }
                 }
             }
@@ -368,24 +450,23 @@ impl<'d> Checker<'d> {
 
     /// Phase 1b: resolve the written types of every declaration.
     fn resolve_declarations(&mut self, modules: &mut [ast::Module]) {
+        // Struct ids were assigned in this same order by `declare` (also to structs
+        // whose name turned out to be a duplicate, so that their methods check).
+        let mut next_sid = 0u32;
         for (mi, m) in modules.iter_mut().enumerate() {
             self.cur = mi;
             for item in m.items.iter_mut() {
                 match item {
                     Item::Func(f) => self.resolve_signature(f, None),
                     Item::Struct(s) => {
-                        let Some(&sid) = self.mods[mi].structs.get(&s.name.name) else {
-                            // A duplicate name: its methods are still declared for checking.
-                            for meth in s.methods.iter_mut() {
-                                self.resolve_signature(meth, None);
-                            }
-                            continue;
-                        };
+                        let sid = next_sid;
+                        next_sid += 1;
                         let mut fields: Vec<(String, Type)> = Vec::new();
                         for fd in &s.fields {
                             let ty = self.resolve_type(&fd.ty, false);
                             if fields.iter().any(|(n, _)| *n == fd.name.name) {
-                                let msg = format!("duplicate field '{}' in struct '{}'", fd.name.name, s.name.name);
+                                let msg =
+                                    format!("duplicate field '{}' in struct '{}'", fd.name.name, s.name.name);
                                 self.error(fd.name.span, msg);
                                 continue;
                             }
@@ -436,7 +517,11 @@ impl<'d> Checker<'d> {
                 (Some(t), Some(sid)) if is_self && i == 0 => {
                     let ty = self.resolve_type(t, false);
                     if !same_type(&ty, &Type::Struct(sid)) {
-                        let msg = format!("'self' must have type {}, found {}", self.struct_name(sid), self.tn(&ty));
+                        let msg = format!(
+                            "'self' must have type {}, found {}",
+                            self.struct_name(sid),
+                            self.tn(&ty)
+                        );
                         self.error(t.span, msg);
                     }
                     Type::Struct(sid)
@@ -538,7 +623,9 @@ impl<'d> Checker<'d> {
             for item in m.items.iter_mut() {
                 let Item::Global(g) = item else { continue };
                 let id = g.global_id as usize;
-                let Some(meta) = self.global_meta.get(id) else { continue };
+                let Some(meta) = self.global_meta.get(id) else {
+                    continue;
+                };
                 self.global_limit = Some(meta.order);
                 let ty = self.info.globals[id].ty.clone();
                 self.ctxs.push(FnCtx::new(Type::Void));
@@ -567,7 +654,9 @@ impl<'d> Checker<'d> {
     }
 
     fn check_func(&mut self, f: &mut ast::FuncDef) {
-        let Some(fi) = self.info.funcs.get(f.func_id as usize) else { return };
+        let Some(fi) = self.info.funcs.get(f.func_id as usize) else {
+            return;
+        };
         let (params, ret) = (fi.params.clone(), fi.ret.clone());
         self.ctxs.push(FnCtx::new(ret.clone()));
         for (p, ty) in f.params.iter_mut().zip(params) {
@@ -575,7 +664,10 @@ impl<'d> Checker<'d> {
         }
         self.check_block(&mut f.body);
         if ret != Type::Void && !block_returns(&f.body) {
-            self.diags.warning(f.name.span, format!("function '{}' may end without returning a value", f.name.name));
+            self.diags.warning(
+                f.name.span,
+                format!("function '{}' may end without returning a value", f.name.name),
+            );
         }
         if let Some(ctx) = self.ctxs.pop() {
             f.locals = ctx.locals;
@@ -617,13 +709,18 @@ impl<'d> Checker<'d> {
     /// is already visible (local, parameter, global of the module) is an error, but
     /// the local is created anyway so that ids stay consistent.
     fn declare_local(&mut self, name: &ast::Ident, ty: Type) -> LocalId {
-        let visible = self.ctx().find(&name.name).is_some() || self.mods[self.cur].globals.contains_key(&name.name);
+        let visible =
+            self.ctx().find(&name.name).is_some() || self.mods[self.cur].globals.contains_key(&name.name);
         if visible {
             self.error(name.span, format!("duplicate symbol '{}'", name.name));
         }
         let ctx = self.ctx();
         let id = ctx.locals.len() as LocalId;
-        ctx.locals.push(LocalInfo { name: name.name.clone(), ty, span: name.span });
+        ctx.locals.push(LocalInfo {
+            name: name.name.clone(),
+            ty,
+            span: name.span,
+        });
         if let Some(scope) = ctx.scopes.last_mut() {
             scope.push((name.name.clone(), id));
         }
@@ -652,7 +749,11 @@ impl<'d> Checker<'d> {
         }
         if let Some(&gid) = self.mods[self.cur].globals.get(name) {
             if let Some(limit) = self.global_limit {
-                if self.global_meta.get(gid as usize).is_some_and(|m| m.order >= limit) {
+                if self
+                    .global_meta
+                    .get(gid as usize)
+                    .is_some_and(|m| m.order >= limit)
+                {
                     return VarLookup::LaterGlobal;
                 }
             }
@@ -698,7 +799,9 @@ fn stmt_returns(s: &ast::Stmt) -> bool {
                 || (block_returns(body) && catch.as_ref().is_none_or(|c| block_returns(&c.body)))
         }
         // `while true:` without a `break` only ends by returning or throwing.
-        StmtKind::While { cond, body } => matches!(cond.kind, ast::ExprKind::Bool(true)) && !block_breaks(body),
+        StmtKind::While { cond, body } => {
+            matches!(cond.kind, ast::ExprKind::Bool(true)) && !block_breaks(body)
+        }
         _ => false,
     }
 }

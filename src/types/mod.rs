@@ -105,7 +105,10 @@ pub struct TypeDisplay<'a> {
 
 impl<'a> fmt::Display for TypeDisplay<'a> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sub = |t: &'a Type| TypeDisplay { ty: t, info: self.info };
+        let sub = |t: &'a Type| TypeDisplay {
+            ty: t,
+            info: self.info,
+        };
         match self.ty {
             Type::Unknown | Type::Error => write!(f, "<error>"),
             Type::Int => write!(f, "int"),

@@ -24,11 +24,14 @@ impl<'p> Vm<'p> {
         let program: &'p Program = self.program;
         let stack: *mut Value = self.stack.as_ptr();
         let globals: *mut Value = self.globals.as_mut_ptr();
+        let hot_loop = self.hot_loop_threshold;
 
         let mut fid: usize;
         let mut func: &'p Function;
         let mut code: *const Instr;
         let mut consts: *const Value;
+        let mut loop_ctrs: *mut u32;
+        let mut nregs: usize;
         let mut base_idx: usize;
         let mut base: *mut Value;
         let mut pc: usize;
@@ -41,19 +44,16 @@ impl<'p> Vm<'p> {
                     None => return Err(Stop::Fatal("internal error: no frame to run".into())),
                 };
                 fid = f.func as usize;
-                func = match program.functions.get(fid) {
-                    Some(func) => func,
-                    None => {
-                        return Err(Stop::Fatal(
-                            "internal error: frame of an unknown function".into(),
-                        ))
-                    }
-                };
+                // SAFETY: frames are only pushed for valid function ids (checked in
+                // `push_frame` and `call_function`); `consts` and `loop_counts` have
+                // one entry per function.
+                unsafe {
+                    func = program.functions.get_unchecked(fid);
+                    consts = self.consts.get_unchecked(fid).as_ptr();
+                    loop_ctrs = self.loop_counts.get_unchecked_mut(fid).as_mut_ptr();
+                }
                 code = func.code.as_ptr();
-                consts = match self.consts.get(fid) {
-                    Some(c) => c.as_ptr(),
-                    None => return Err(Stop::Fatal("internal error: missing constant pool".into())),
-                };
+                nregs = func.nregs as usize;
                 base_idx = f.base;
                 // SAFETY: frames are only pushed with `base + nregs <= stack.limit()`.
                 base = unsafe { stack.add(base_idx) };
@@ -244,7 +244,13 @@ impl<'p> Vm<'p> {
                 // ----- control flow -----
                 Instr::Jmp { target } => pc = target as usize,
                 Instr::Loop { target, loop_id } => {
-                    self.count_loop(fid, loop_id as usize);
+                    // SAFETY: the verifier checked `loop_id < num_loops`, the length of
+                    // this function's counter vector, which is never resized.
+                    let c = unsafe { &mut *loop_ctrs.add(loop_id as usize) };
+                    *c = c.saturating_add(1);
+                    if *c == hot_loop {
+                        self.jit_hot_loop(fid, loop_id as usize);
+                    }
                     pc = target as usize;
                 }
                 Instr::JmpIf { cond, target } => jump_if!(reg!(cond).as_bool(), target),
@@ -271,7 +277,7 @@ impl<'p> Vm<'p> {
                 // ----- calls -----
                 Instr::Call { dst, site } => {
                     let s = site!(site);
-                    tri!(self.push_frame(s.target, base_idx, func.nregs as usize, &s.args, dst, pc - 1));
+                    tri!(self.push_frame(s.target, base_idx, base_idx + nregs, &s.args, dst, pc - 1));
                     enter_top!();
                     safepoint!();
                 }
@@ -293,7 +299,7 @@ impl<'p> Vm<'p> {
                     // the callee's registers `nargs..nargs + ncaptures`), once the
                     // compiler emits closures with captures; for now a closure is a
                     // bare function and only the arguments are passed.
-                    tri!(self.push_frame(callee, base_idx, func.nregs as usize, &s.args, dst, pc - 1));
+                    tri!(self.push_frame(callee, base_idx, base_idx + nregs, &s.args, dst, pc - 1));
                     enter_top!();
                     safepoint!();
                 }

@@ -129,8 +129,11 @@ pub struct Vm<'p> {
     pub(crate) trace_calls: bool,
     pub(crate) hot_call_threshold: u32,
     pub(crate) hot_loop_threshold: u32,
-    /// Keep stdout in `rt.out` instead of flushing it (tests).
+    /// Keep stdout instead of flushing it (tests): output accumulates in `rt.out`
+    /// and is moved to `captured` before every builtin call, so that builtins that
+    /// flush (`exit`, input) do not leak it to the real stdout.
     pub(crate) capture: bool,
+    pub(crate) captured: Vec<u8>,
     /// Text written to stderr at the end of the run (or returned when capturing).
     pub err: String,
 }
@@ -209,6 +212,7 @@ impl<'p> Vm<'p> {
             hot_call_threshold: opts.hot_call_threshold,
             hot_loop_threshold: opts.hot_loop_threshold,
             capture: false,
+            captured: Vec::new(),
             err: String::new(),
         }
     }
@@ -291,7 +295,14 @@ impl<'p> Vm<'p> {
         }
     }
 
-    /// Write a line of output (the `Print` instruction and friends).
+    /// The stdout produced so far when capturing (see `run_capture`).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.captured);
+        out.append(&mut self.rt.out);
+        out
+    }
+
+    /// Flush stdout when the buffer is large (not when capturing).
     #[inline]
     pub(crate) fn maybe_flush(&mut self) {
         if !self.capture && self.rt.out.len() >= OUT_FLUSH {
@@ -338,7 +349,7 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
         }
     };
     let out = if capture {
-        std::mem::take(&mut vm.rt.out)
+        vm.take_output()
     } else {
         vm.rt.flush();
         Vec::new()

@@ -848,7 +848,7 @@ fn gc_stress_keeps_roots_alive() {
     );
     vm.capture = true;
     assert_eq!(vm.run_program(), 0, "{}", vm.err);
-    let out = String::from_utf8(std::mem::take(&mut vm.rt.out)).unwrap();
+    let out = String::from_utf8(vm.take_output()).unwrap();
     let last = format!("keeper{}", n - 1);
     assert_eq!(out, format!("keeper global {last} [\"{last}\", \"keeper\"]\n"));
     let stats = vm.rt.heap.stats;
@@ -999,4 +999,56 @@ fn exit_code_of_main_and_void_main() {
     assert_eq!(run_prog(&program(vec![main], 0), VmOptions::default()).0, -1);
     let main = F::new("main", 0, 0).code(1, vec![RetVoid]);
     assert_eq!(run_prog(&program(vec![main], 0), VmOptions::default()).0, 0);
+}
+
+#[test]
+fn exit_builtin_stops_at_once() {
+    let exit = bp_runtime::builtins::lookup("exit").expect("exit builtin");
+    let s = |x: &str| Const::Str(x.as_bytes().to_vec());
+    let main = F::new("main", 0, 2)
+        .refs(&[0])
+        .ret(ValKind::Int)
+        .consts(vec![s("before"), s("after")])
+        .site(0, &[0])
+        .site(exit, &[1])
+        .code(
+            1,
+            vec![
+                LoadConst { dst: 0, k: 0 },
+                Print { site: 0 },
+                LoadInt { dst: 1, imm: 259 },
+                CallBuiltin { dst: 1, site: 1 },
+                LoadConst { dst: 0, k: 1 },
+                Print { site: 0 },
+                Ret { src: 1 },
+            ],
+        );
+    let (code, out, err) = run_prog(&program(vec![main], 0), VmOptions::default());
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "before\n", ""));
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn internal_panics_become_internal_errors() {
+    // A type-confused program (indexing a string as an array) trips a debug
+    // assertion in the runtime; the run reports it instead of crashing.
+    let main = F::new("main", 0, 3)
+        .refs(&[0])
+        .consts(vec![Const::Str(b"s".to_vec())])
+        .code(
+            1,
+            vec![
+                LoadConst { dst: 0, k: 0 },
+                LoadInt { dst: 1, imm: 0 },
+                ArrGet {
+                    dst: 2,
+                    arr: 0,
+                    idx: 1,
+                },
+                RetVoid,
+            ],
+        );
+    let (code, _, err) = run_prog(&program(vec![main], 0), VmOptions::default());
+    assert_eq!(code, 1);
+    assert!(err.starts_with("internal error: "), "{err}");
 }

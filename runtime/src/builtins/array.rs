@@ -110,11 +110,7 @@ fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
         ValKind::Float => sort_between_barriers(
             &mut arr.items,
             |v| v.as_float().is_nan(),
-            |x, y| {
-                x.as_float()
-                    .partial_cmp(&y.as_float())
-                    .unwrap_or(Ordering::Equal)
-            },
+            |x, y| x.as_float().partial_cmp(&y.as_float()).unwrap_or(Ordering::Equal),
         ),
         ValKind::Ref => sort_between_barriers(
             &mut arr.items,
@@ -159,10 +155,7 @@ fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
 /// Position of the first element equal to `v` (deep equality, LANGUAGE.md §16).
 fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
     let src = arr(a[0])?;
-    Ok(src
-        .items
-        .iter()
-        .position(|&x| values_equal(x, a[1], src.elem)))
+    Ok(src.items.iter().position(|&x| values_equal(x, a[1], src.elem)))
 }
 
 fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -203,10 +196,8 @@ mod tests {
     }
 
     fn float_array(rt: &mut Rt, xs: &[f64]) -> Value {
-        rt.heap.alloc_array(
-            ValKind::Float,
-            xs.iter().map(|&x| Value::float(x)).collect(),
-        )
+        rt.heap
+            .alloc_array(ValKind::Float, xs.iter().map(|&x| Value::float(x)).collect())
     }
 
     #[test]
@@ -292,10 +283,7 @@ mod tests {
         let before: Vec<Value> = as_array(words).items.clone();
         ok(&mut rt, "array_sort", &[words]);
         let after = &as_array(words).items;
-        assert_eq!(
-            after[..],
-            [before[1], before[3], before[0], before[2], before[4]]
-        );
+        assert_eq!(after[..], [before[1], before[3], before[0], before[2], before[4]]);
         // 0.0 and -0.0 are equal: their order is kept.
         let zs = float_array(&mut rt, &[1.0, 0.0, -0.0, -1.0, -0.0, 0.0]);
         ok(&mut rt, "array_sort", &[zs]);
@@ -322,10 +310,7 @@ mod tests {
             .heap
             .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
         ok(&mut rt, "array_sort", &[mixed]);
-        assert_eq!(
-            as_array(mixed).items,
-            [a_, c, Value::NULL, a_, b_, inner, b_, c]
-        );
+        assert_eq!(as_array(mixed).items, [a_, c, Value::NULL, a_, b_, inner, b_, c]);
         // Arrays of arrays are left alone.
         let i2 = int_array(&mut rt, &[1]);
         let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
@@ -377,10 +362,7 @@ mod tests {
         assert_ne!(copy, a);
         as_array_mut(copy).items.push(i(9));
         assert_eq!(ints(a), [1, 2]);
-        assert_eq!(
-            as_array(ok(&mut rt, "array_copy", &[words])).elem,
-            ValKind::Ref
-        );
+        assert_eq!(as_array(ok(&mut rt, "array_copy", &[words])).elem, ValKind::Ref);
         ok(&mut rt, "array_reverse", &[c]);
         assert_eq!(ints(c), [3, 2, 1]);
         assert_eq!(ok(&mut rt, "array_clear", &[c]), Value::NULL);
@@ -404,10 +386,7 @@ mod tests {
         assert_eq!(ok(&mut rt, "array_index_of", &[words, b]).as_int(), 1);
         // Floats by IEEE equality.
         let fs = float_array(&mut rt, &[f64::NAN, -0.0]);
-        assert_eq!(
-            ok(&mut rt, "array_index_of", &[fs, f(f64::NAN)]).as_int(),
-            -1
-        );
+        assert_eq!(ok(&mut rt, "array_index_of", &[fs, f(f64::NAN)]).as_int(), -1);
         assert_eq!(ok(&mut rt, "array_index_of", &[fs, f(0.0)]).as_int(), 1);
         // Containers deeply (§16).
         let x1 = int_array(&mut rt, &[1, 2]);
@@ -426,11 +405,7 @@ mod tests {
         let a = ok(&mut rt, "array_fill", &[i(3), i(7), i(ValKind::Int as i64)]);
         assert_eq!(ints(a), [7, 7, 7]);
         assert_eq!(as_array(a).elem, ValKind::Int);
-        let e = ok(
-            &mut rt,
-            "array_fill",
-            &[i(-1), f(1.0), i(ValKind::Float as i64)],
-        );
+        let e = ok(&mut rt, "array_fill", &[i(-1), f(1.0), i(ValKind::Float as i64)]);
         assert!(floats(e).is_empty());
         assert_eq!(as_array(e).elem, ValKind::Float);
         let e = ok(
@@ -440,15 +415,12 @@ mod tests {
         );
         assert!(floats(e).is_empty());
         let inner = int_array(&mut rt, &[]);
-        let grid = ok(
-            &mut rt,
-            "array_fill",
-            &[i(2), inner, i(ValKind::Ref as i64)],
-        );
+        let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
         assert_eq!(as_array(grid).elem, ValKind::Ref);
         assert_eq!(as_array(grid).items, [inner, inner]);
-        assert!(err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)])
-            .starts_with("array_fill: count too large"));
+        assert!(
+            err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]).starts_with("array_fill: count too large")
+        );
     }
 
     #[test]

@@ -102,13 +102,9 @@ pub(crate) fn strtoll10(s: &[u8]) -> i64 {
             break;
         }
         let d = (c - b'0') as i64;
-        let next = acc.checked_mul(10).and_then(|x| {
-            if neg {
-                x.checked_sub(d)
-            } else {
-                x.checked_add(d)
-            }
-        });
+        let next = acc
+            .checked_mul(10)
+            .and_then(|x| if neg { x.checked_sub(d) } else { x.checked_add(d) });
         match next {
             Some(v) => acc = v,
             None => return if neg { i64::MIN } else { i64::MAX },
@@ -304,10 +300,7 @@ mod tests {
         assert_eq!(to_str_of(&mut rt, f(2.5), ValKind::Float), "2.5");
         assert_eq!(to_str_of(&mut rt, f(1e20), ValKind::Float), "1e+20");
         assert_eq!(to_str_of(&mut rt, Value::bool(true), ValKind::Bool), "true");
-        assert_eq!(
-            to_str_of(&mut rt, Value::bool(false), ValKind::Bool),
-            "false"
-        );
+        assert_eq!(to_str_of(&mut rt, Value::bool(false), ValKind::Bool), "false");
         assert_eq!(to_str_of(&mut rt, Value::NULL, ValKind::Ref), "null");
         let hi = s(&mut rt, "hi");
         assert_eq!(ok(&mut rt, "to_str", &[hi, i(3)]), hi);
@@ -365,10 +358,7 @@ mod tests {
             "1.23457e+08"
         );
         assert_eq!(text(ok(&mut rt, "float_to_str", &[f(-0.0)])), "-0");
-        assert_eq!(
-            text(ok(&mut rt, "float_to_str", &[f(f64::INFINITY)])),
-            "inf"
-        );
+        assert_eq!(text(ok(&mut rt, "float_to_str", &[f(f64::INFINITY)])), "inf");
     }
 
     #[test]

@@ -86,10 +86,7 @@ mod tests {
     #[test]
     fn len_keys_values_in_insertion_order() {
         let mut rt = rt();
-        let m = str_int_map(
-            &mut rt,
-            &[("zeta", 1), ("alpha", 2), ("mid", 3), ("alpha", 4)],
-        );
+        let m = str_int_map(&mut rt, &[("zeta", 1), ("alpha", 2), ("mid", 3), ("alpha", 4)]);
         assert_eq!(ok(&mut rt, "map_len", &[m]).as_int(), 3);
         let keys = ok(&mut rt, "map_keys", &[m]);
         assert_eq!(texts(keys), ["zeta", "alpha", "mid"]);
@@ -100,10 +97,7 @@ mod tests {
         let e = rt.heap.alloc_map(ValKind::Int, ValKind::Float);
         assert_eq!(ok(&mut rt, "map_len", &[e]).as_int(), 0);
         assert_eq!(as_array(ok(&mut rt, "map_keys", &[e])).elem, ValKind::Int);
-        assert_eq!(
-            as_array(ok(&mut rt, "map_values", &[e])).elem,
-            ValKind::Float
-        );
+        assert_eq!(as_array(ok(&mut rt, "map_values", &[e])).elem, ValKind::Float);
     }
 
     #[test]

@@ -252,9 +252,7 @@ mod tests {
         assert!((float_call("asin", &[1.0]) - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
         assert_eq!(float_call("acos", &[1.0]), 0.0);
         assert!((float_call("atan", &[1.0]) - std::f64::consts::FRAC_PI_4).abs() < 1e-15);
-        assert!(
-            (float_call("atan2", &[1.0, -1.0]) - 3.0 * std::f64::consts::FRAC_PI_4).abs() < 1e-15
-        );
+        assert!((float_call("atan2", &[1.0, -1.0]) - 3.0 * std::f64::consts::FRAC_PI_4).abs() < 1e-15);
         assert_eq!(float_call("atan2", &[0.0, -0.0]), std::f64::consts::PI);
         assert_eq!(float_call("log", &[1.0]), 0.0);
         assert!(float_call("log", &[-1.0]).is_nan());

@@ -57,7 +57,12 @@ pub struct Builtin {
 
 /// Shorthand constructor used by the area tables.
 pub const fn b(name: &'static str, sig: &'static str, func: BuiltinFn, flags: u8) -> Builtin {
-    Builtin { name, sig, func, flags }
+    Builtin {
+        name,
+        sig,
+        func,
+        flags,
+    }
 }
 
 /// Every builtin, indexed by id.

@@ -141,10 +141,7 @@ fn str_lower(rt: &mut Rt, a: &[Value]) -> RtResult {
 fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let start = s.iter().position(|&c| !is_c_space(c)).unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|&c| !is_c_space(c))
-        .map_or(start, |p| p + 1);
+    let end = s.iter().rposition(|&c| !is_c_space(c)).map_or(start, |p| p + 1);
     if start == 0 && end == s.len() {
         return Ok(a[0]);
     }
@@ -233,11 +230,7 @@ fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
         return Ok(a[0]);
     }
     if width as u64 > MAX_STR_LEN as u64 {
-        let name = if left {
-            "str_pad_left"
-        } else {
-            "str_pad_right"
-        };
+        let name = if left { "str_pad_left" } else { "str_pad_right" };
         return Err(RtError::msg(format!(
             "{name}: width too large (max {MAX_STR_LEN})"
         )));
@@ -311,8 +304,7 @@ fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
 }
 
 fn join(parts: &[&[u8]], sep: &[u8]) -> Vec<u8> {
-    let total =
-        parts.iter().map(|p| p.len()).sum::<usize>() + sep.len() * parts.len().saturating_sub(1);
+    let total = parts.iter().map(|p| p.len()).sum::<usize>() + sep.len() * parts.len().saturating_sub(1);
     let mut out = Vec::with_capacity(total);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
@@ -615,24 +607,12 @@ mod tests {
         let ab = s(&mut rt, "ab");
         let xy = s(&mut rt, "xy");
         let empty = s(&mut rt, "");
-        assert_eq!(
-            text(ok(&mut rt, "str_pad_left", &[seven, i(5), ab])),
-            "abab7"
-        );
-        assert_eq!(
-            text(ok(&mut rt, "str_pad_right", &[seven, i(4), xy])),
-            "7xyx"
-        );
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(5), ab])), "abab7");
+        assert_eq!(text(ok(&mut rt, "str_pad_right", &[seven, i(4), xy])), "7xyx");
         assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(1), ab])), "7");
         assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(-3), ab])), "7");
-        assert_eq!(
-            text(ok(&mut rt, "str_pad_left", &[seven, i(i64::MIN), ab])),
-            "7"
-        );
-        assert_eq!(
-            text(ok(&mut rt, "str_pad_left", &[seven, i(10), empty])),
-            "7"
-        );
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(i64::MIN), ab])), "7");
+        assert_eq!(text(ok(&mut rt, "str_pad_left", &[seven, i(10), empty])), "7");
         assert_eq!(
             text(ok(&mut rt, "str_pad_right", &[seven, i(i64::MAX), empty])),
             "7"
@@ -687,10 +667,7 @@ mod tests {
             err(&mut rt, "str_concat_all", &[nested]),
             "str_concat_all: array elements must be strings"
         );
-        assert_eq!(
-            err(&mut rt, "str_join", &[Value::NULL, sep]),
-            "null reference"
-        );
+        assert_eq!(err(&mut rt, "str_join", &[Value::NULL, sep]), "null reference");
     }
 
     #[test]
@@ -741,10 +718,7 @@ mod tests {
             ("é", [false, false, false, false]),
         ];
         for (x, want) in cases {
-            for (name, w) in ["is_digit", "is_alpha", "is_alnum", "is_space"]
-                .iter()
-                .zip(want)
-            {
+            for (name, w) in ["is_digit", "is_alpha", "is_alnum", "is_space"].iter().zip(want) {
                 let mut rt = rt();
                 let v = s(&mut rt, x);
                 assert_eq!(ok(&mut rt, name, &[v]).as_bool(), *w, "{name}({x:?})");
@@ -775,10 +749,7 @@ mod tests {
             let (params, ret) = sig
                 .split_once(" -> ")
                 .unwrap_or_else(|| panic!("{name}: bad sig {sig}"));
-            assert!(
-                params.starts_with('(') && params.ends_with(')'),
-                "{name}: {sig}"
-            );
+            assert!(params.starts_with('(') && params.ends_with(')'), "{name}: {sig}");
             assert!(!ret.is_empty(), "{name}: {sig}");
             let depth = sig.bytes().try_fold(0i32, |d, c| match c {
                 b'(' | b'[' | b'{' => Some(d + 1),
@@ -787,14 +758,10 @@ mod tests {
             });
             assert_eq!(depth, Some(0), "{name}: unbalanced {sig}");
         }
-        let ours = [
-            super::TABLE,
-            super::super::conv::TABLE,
-            super::super::math::TABLE,
-        ]
-        .iter()
-        .map(|t| t.len())
-        .sum::<usize>()
+        let ours = [super::TABLE, super::super::conv::TABLE, super::super::math::TABLE]
+            .iter()
+            .map(|t| t.len())
+            .sum::<usize>()
             + super::super::array::TABLE.len()
             + super::super::map::TABLE.len();
         assert_eq!(ours, names.len(), "unexpected extra builtins");
@@ -804,18 +771,7 @@ mod tests {
     /// arguments (it may return an error, but never panics or aborts).
     #[test]
     fn extreme_scalar_arguments_never_panic() {
-        let ints = [
-            0,
-            1,
-            -1,
-            3,
-            1000,
-            1001,
-            i64::MIN,
-            i64::MAX,
-            i64::MAX - 1,
-            1 << 40,
-        ];
+        let ints = [0, 1, -1, 3, 1000, 1001, i64::MIN, i64::MAX, i64::MAX - 1, 1 << 40];
         let floats = [
             0.0,
             -0.0,
@@ -843,11 +799,7 @@ mod tests {
         let strs: Vec<Value> = texts.iter().map(|t| s(&mut rt, t)).collect();
         // Only this crate's pure-computation tables: other areas (files, sleep, exit)
         // must not be called with arbitrary arguments.
-        let tables = [
-            super::TABLE,
-            super::super::conv::TABLE,
-            super::super::math::TABLE,
-        ];
+        let tables = [super::TABLE, super::super::conv::TABLE, super::super::math::TABLE];
         for bi in tables.iter().flat_map(|t| t.iter()) {
             let Some((params, _)) = bi.sig.split_once(" -> ") else {
                 continue;
@@ -899,9 +851,6 @@ mod tests {
         ] {
             assert_eq!(err(&mut rt, name, &[Value::NULL]), "null reference");
         }
-        assert_eq!(
-            err(&mut rt, "str_from_chars", &[Value::NULL]),
-            "null reference"
-        );
+        assert_eq!(err(&mut rt, "str_from_chars", &[Value::NULL]), "null reference");
     }
 }

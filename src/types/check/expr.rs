@@ -123,7 +123,12 @@ impl Checker<'_> {
                 }
                 Type::Tuple(out)
             }
-            ExprKind::StructLit { name, fields, struct_id, field_index } => {
+            ExprKind::StructLit {
+                name,
+                fields,
+                struct_id,
+                field_index,
+            } => {
                 let Some(&sid) = self.mods[self.cur].structs.get(&name.name) else {
                     let msg = if self.mods[self.cur].classes.contains_key(&name.name) {
                         "classes are not supported yet".to_string()
@@ -145,7 +150,8 @@ impl Checker<'_> {
                     match decl.iter().position(|(n, _)| *n == fname.name) {
                         Some(i) => {
                             if seen[i] {
-                                let msg = format!("duplicate field '{}' in struct literal '{sname}'", fname.name);
+                                let msg =
+                                    format!("duplicate field '{}' in struct literal '{sname}'", fname.name);
                                 self.error(fname.span, msg);
                             }
                             seen[i] = true;
@@ -153,7 +159,10 @@ impl Checker<'_> {
                             self.check_expect(x, &decl[i].1, Want::Field(&sname, &fname.name));
                         }
                         None => {
-                            self.error(fname.span, format!("struct '{sname}' has no field '{}'", fname.name));
+                            self.error(
+                                fname.span,
+                                format!("struct '{sname}' has no field '{}'", fname.name),
+                            );
                             field_index.push(0);
                             self.check_expr(x, Some(&Type::Error));
                         }
@@ -161,7 +170,10 @@ impl Checker<'_> {
                 }
                 for (i, (n, _)) in decl.iter().enumerate() {
                     if !seen[i] {
-                        self.error(name.span, format!("missing field '{n}' in struct literal '{sname}'"));
+                        self.error(
+                            name.span,
+                            format!("missing field '{n}' in struct literal '{sname}'"),
+                        );
                     }
                 }
                 Type::Struct(sid)
@@ -170,7 +182,12 @@ impl Checker<'_> {
                 let op = *op;
                 let t = self.check_expr(operand, None);
                 let (ok, result, sym, want) = match op {
-                    UnOp::Neg => (matches!(t, Type::Int | Type::Float), t.clone(), "-", "int or float"),
+                    UnOp::Neg => (
+                        matches!(t, Type::Int | Type::Float),
+                        t.clone(),
+                        "-",
+                        "int or float",
+                    ),
                     UnOp::Not => (t == Type::Bool, Type::Bool, "not", "bool"),
                     UnOp::BitNot => (t == Type::Int, Type::Int, "~", "int"),
                 };
@@ -189,13 +206,22 @@ impl Checker<'_> {
             ExprKind::Field { .. } => self.check_field(e),
             ExprKind::Call { .. } => self.check_call(e, expected),
             ExprKind::MethodCall { .. } => self.check_method_call(e),
-            ExprKind::Lambda { params, ret, body, func_id, locals } => {
+            ExprKind::Lambda {
+                params,
+                ret,
+                body,
+                func_id,
+                locals,
+            } => {
                 let mut ptys = Vec::with_capacity(params.len());
                 for p in params.iter() {
                     match &p.ty {
                         Some(t) => ptys.push(self.resolve_type(t, false)),
                         None => {
-                            self.error(p.name.span, format!("lambda parameter '{}' needs a type", p.name.name));
+                            self.error(
+                                p.name.span,
+                                format!("lambda parameter '{}' needs a type", p.name.name),
+                            );
                             ptys.push(Type::Error);
                         }
                     }
@@ -210,8 +236,15 @@ impl Checker<'_> {
                     *locals = ctx.locals;
                 }
                 let id = self.info.funcs.len() as u32;
-                self.info.funcs.push(FuncInfo { name: "<lambda>".to_string(), params: ptys.clone(), ret: rt.clone() });
-                self.func_meta.push(FuncMeta { exported: false, span });
+                self.info.funcs.push(FuncInfo {
+                    name: "<lambda>".to_string(),
+                    params: ptys.clone(),
+                    ret: rt.clone(),
+                });
+                self.func_meta.push(FuncMeta {
+                    exported: false,
+                    span,
+                });
                 *func_id = id;
                 Type::Fn(ptys, Box::new(rt))
             }
@@ -337,7 +370,10 @@ impl Checker<'_> {
                 Type::Error
             }
             VarLookup::LaterGlobal => {
-                self.error(name.span, format!("global '{}' is used before its definition", name.name));
+                self.error(
+                    name.span,
+                    format!("global '{}' is used before its definition", name.name),
+                );
                 Type::Error
             }
             VarLookup::NotFound => {
@@ -381,7 +417,11 @@ impl Checker<'_> {
                 let lt = self.check_expr(lhs, Some(&Bool));
                 let rt = self.check_expr(rhs, Some(&Bool));
                 if !same_type(&lt, &Bool) || !same_type(&rt, &Bool) {
-                    let msg = format!("operator '{sym}' cannot be applied to {} and {}", self.tn(&lt), self.tn(&rt));
+                    let msg = format!(
+                        "operator '{sym}' cannot be applied to {} and {}",
+                        self.tn(&lt),
+                        self.tn(&rt)
+                    );
                     self.error(span, msg);
                 }
                 Bool
@@ -395,12 +435,19 @@ impl Checker<'_> {
                     // The left type is only a hint for literals that need one (`xs == []`,
                     // `arr == (1, 2)`); otherwise a mismatch is reported for the operator.
                     let hint = is_empty_literal(rhs) || matches!(rhs.kind, ExprKind::Tuple(_));
-                    (lt.clone(), self.check_expr(rhs, if hint { Some(&lt) } else { None }))
+                    (
+                        lt.clone(),
+                        self.check_expr(rhs, if hint { Some(&lt) } else { None }),
+                    )
                 };
                 if rt == Type::Void {
                     self.error(rhs.span, "this expression has no value (its type is void)");
                 } else if !same_type(&lt, &rt) {
-                    let msg = format!("cannot compare {} and {} with '{sym}'", self.tn(&lt), self.tn(&rt));
+                    let msg = format!(
+                        "cannot compare {} and {} with '{sym}'",
+                        self.tn(&lt),
+                        self.tn(&rt)
+                    );
                     self.error(span, msg);
                 }
                 Bool
@@ -425,27 +472,29 @@ impl Checker<'_> {
                     }
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                         if lt == Str && rt == Str {
-                            let msg =
-                                format!("strings cannot be compared with '{sym}' (comparisons expect int or float)");
+                            let msg = format!(
+                                "strings cannot be compared with '{sym}' (comparisons expect int or float)"
+                            );
                             self.error(span, msg);
                             return Bool;
                         }
-                        let ok = match (&lt, &rt) {
-                            (Error, _) | (_, Error) => true,
-                            (Int, Int) | (Float, Float) => true,
-                            _ => false,
-                        };
+                        let ok = matches!((&lt, &rt), (Error, _) | (_, Error) | (Int, Int) | (Float, Float));
                         (Bool, ok, " (comparisons expect int or float)")
                     }
                     _ => {
                         // & | ^ << >>
-                        let ok = (matches!(lt, Int | Error) && matches!(rt, Int | Error)) || lt == Error || rt == Error;
+                        let ok = (matches!(lt, Int | Error) && matches!(rt, Int | Error))
+                            || lt == Error
+                            || rt == Error;
                         (if ok { Int } else { Error }, ok, " (bitwise ops expect int)")
                     }
                 };
                 if !ok {
                     let (l, r) = (self.tn(&lt), self.tn(&rt));
-                    self.error(span, format!("operator '{sym}' cannot be applied to {l} and {r}{note}"));
+                    self.error(
+                        span,
+                        format!("operator '{sym}' cannot be applied to {l} and {r}{note}"),
+                    );
                 }
                 result
             }
@@ -470,7 +519,10 @@ impl Checker<'_> {
             Type::Tuple(ts) => {
                 let lit = match &index.kind {
                     ExprKind::Int(n) => Some(*n),
-                    ExprKind::Unary { op: UnOp::Neg, operand } => match operand.kind {
+                    ExprKind::Unary {
+                        op: UnOp::Neg,
+                        operand,
+                    } => match operand.kind {
                         ExprKind::Int(n) => n.checked_neg(),
                         _ => None,
                     },
@@ -484,13 +536,20 @@ impl Checker<'_> {
                 };
                 let pos = if n < 0 { n + len } else { n };
                 if pos < 0 || pos >= len {
-                    let msg = format!("tuple index {n} is out of range for {}", self.tn(&Type::Tuple(ts)));
+                    let msg = format!(
+                        "tuple index {n} is out of range for {}",
+                        self.tn(&Type::Tuple(ts))
+                    );
                     self.error(index.span, msg);
                     self.check_expr(index, None);
                     return Type::Error;
                 }
                 // Negative literals count from the end; the compiler sees the position.
-                *index = Expr { kind: ExprKind::Int(pos), span: index.span, ty: Type::Int };
+                *index = Expr {
+                    kind: ExprKind::Int(pos),
+                    span: index.span,
+                    ty: Type::Int,
+                };
                 ts[pos as usize].clone()
             }
             Type::Error => {
@@ -499,7 +558,10 @@ impl Checker<'_> {
             }
             Type::Str => {
                 self.check_expr(index, None);
-                self.error(span, "cannot index a value of type str (use str_char_at or substr)");
+                self.error(
+                    span,
+                    "cannot index a value of type str (use str_char_at or substr)",
+                );
                 Type::Error
             }
             other => {
@@ -519,20 +581,36 @@ impl Checker<'_> {
         }
         let m = &self.mods[self.cur];
         if let Some(en) = m.enums.get(&base.name) {
-            let value = en.variants.iter().find(|(n, _)| *n == field.name).map(|(_, v)| *v);
+            let value = en
+                .variants
+                .iter()
+                .find(|(n, _)| *n == field.name)
+                .map(|(_, v)| *v);
             let ename = en.name.clone();
             return Some(match value {
                 Some(v) => (ExprKind::Int(v), Type::Int),
                 None => {
-                    self.error(field.span, format!("enum '{ename}' has no member '{}'", field.name));
+                    self.error(
+                        field.span,
+                        format!("enum '{ename}' has no member '{}'", field.name),
+                    );
                     (ExprKind::Int(0), Type::Error)
                 }
             });
         }
         let &mi = m.imports.get(&base.name)?;
         let fid = self.module_func(mi, field)?;
-        let name = Ident { name: format!("{}.{}", base.name, field.name), span: base.span.to(field.span) };
-        Some((ExprKind::Name { name, res: Res::Func(fid) }, self.func_type(fid)))
+        let name = Ident {
+            name: format!("{}.{}", base.name, field.name),
+            span: base.span.to(field.span),
+        };
+        Some((
+            ExprKind::Name {
+                name,
+                res: Res::Func(fid),
+            },
+            self.func_type(fid),
+        ))
     }
 
     /// Function `f` of module `mi` accessed as `m.f`; reports a missing or
@@ -542,7 +620,10 @@ impl Checker<'_> {
         match self.mods[mi].funcs.get(&f.name).copied() {
             Some(fid) => {
                 if !self.func_meta[fid as usize].exported {
-                    self.error(f.span, format!("function '{}' is not exported from module '{mname}'", f.name));
+                    self.error(
+                        f.span,
+                        format!("function '{}' is not exported from module '{mname}'", f.name),
+                    );
                 }
                 Some(fid)
             }
@@ -575,7 +656,12 @@ impl Checker<'_> {
             return t;
         }
         let span = e.span;
-        let ExprKind::Field { base, field, field_index } = &mut e.kind else {
+        let ExprKind::Field {
+            base,
+            field,
+            field_index,
+        } = &mut e.kind
+        else {
             return Type::Error;
         };
         let bt = self.check_expr(base, None);
@@ -589,7 +675,10 @@ impl Checker<'_> {
                     }
                     None => {
                         let msg = if s.methods.iter().any(|(n, _)| *n == field.name) {
-                            format!("'{}' is a method of struct '{}'; call it with '()'", field.name, s.name)
+                            format!(
+                                "'{}' is a method of struct '{}'; call it with '()'",
+                                field.name, s.name
+                            )
                         } else {
                             format!("struct '{}' has no field '{}'", s.name, field.name)
                         };
@@ -707,7 +796,10 @@ impl Checker<'_> {
         if name == "typeof" {
             *res = Res::Intrinsic("typeof");
             if args.len() != 1 {
-                self.error(span, format!("function 'typeof' expects 1 argument, got {}", args.len()));
+                self.error(
+                    span,
+                    format!("function 'typeof' expects 1 argument, got {}", args.len()),
+                );
             }
             for a in args.iter_mut() {
                 self.check_value(a);
@@ -744,7 +836,10 @@ impl Checker<'_> {
         let sig = match builtin_sig::builtin_sig(id) {
             Ok(s) => s,
             Err(msg) => {
-                self.error(span, format!("internal error: the signature of builtin '{name}' cannot be parsed: {msg}"));
+                self.error(
+                    span,
+                    format!("internal error: the signature of builtin '{name}' cannot be parsed: {msg}"),
+                );
                 self.check_loose(args);
                 return Type::Error;
             }
@@ -752,7 +847,11 @@ impl Checker<'_> {
         let n = sig.params.len();
         if args.len() != n && !(sig.variadic && args.len() > n) {
             let at_least = if sig.variadic { "at least " } else { "" };
-            let msg = format!("function '{name}' expects {at_least}{n} argument{}, got {}", plural(n), args.len());
+            let msg = format!(
+                "function '{name}' expects {at_least}{n} argument{}, got {}",
+                plural(n),
+                args.len()
+            );
             self.error(span, msg);
         }
         let mut b = Bindings::default();
@@ -800,17 +899,31 @@ impl Checker<'_> {
             self.check_expect(a, &want, Want::Arg(i, name));
             return;
         }
-        let t = if *p == SigType::Any { self.check_value(a) } else { self.check_expr(a, None) };
+        let t = if *p == SigType::Any {
+            self.check_value(a)
+        } else {
+            self.check_expr(a, None)
+        };
         if !b.unify(p, &t) {
             let shown = display_sig_type(p, &|v| b.get(v).map(|t| self.tn(t)));
-            let msg = format!("argument {} of '{name}': expected {shown}, found {}", i + 1, self.tn(&t));
+            let msg = format!(
+                "argument {} of '{name}': expected {shown}, found {}",
+                i + 1,
+                self.tn(&t)
+            );
             self.error(a.span, msg);
         }
     }
 
     fn check_method_call(&mut self, e: &mut Expr) -> Type {
         let span = e.span;
-        let ExprKind::MethodCall { receiver, method, args, res } = &mut e.kind else {
+        let ExprKind::MethodCall {
+            receiver,
+            method,
+            args,
+            res,
+        } = &mut e.kind
+        else {
             return Type::Error;
         };
         // `mod.f(args)`: a call of function `f` of an imported module.

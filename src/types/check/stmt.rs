@@ -26,7 +26,12 @@ impl Checker<'_> {
     fn check_stmt(&mut self, s: &mut Stmt) {
         let span = s.span;
         match &mut s.kind {
-            StmtKind::Let { name, ty, init, local } => {
+            StmtKind::Let {
+                name,
+                ty,
+                init,
+                local,
+            } => {
                 let t = self.resolve_type(ty, false);
                 self.check_expect(init, &t, Want::Plain);
                 *local = self.declare_local(name, t);
@@ -51,7 +56,13 @@ impl Checker<'_> {
                 self.check_cond(cond, "while");
                 self.check_loop_body(body);
             }
-            StmtKind::ForRange { var, start, end, body, local } => {
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                body,
+                local,
+            } => {
                 for (e, which) in [(start, "start"), (end, "end")] {
                     let t = self.check_expr(e, Some(&Type::Int));
                     if !same_type(&t, &Type::Int) {
@@ -64,7 +75,12 @@ impl Checker<'_> {
                 self.check_loop_body(body);
                 self.pop_scope();
             }
-            StmtKind::ForIn { var, iter, body, local } => {
+            StmtKind::ForIn {
+                var,
+                iter,
+                body,
+                local,
+            } => {
                 let t = self.check_expr(iter, None);
                 let elem = match &t {
                     Type::Array(e) => (**e).clone(),
@@ -81,7 +97,11 @@ impl Checker<'_> {
                 self.check_loop_body(body);
                 self.pop_scope();
             }
-            StmtKind::Match { subject, cases, default } => {
+            StmtKind::Match {
+                subject,
+                cases,
+                default,
+            } => {
                 let st = self.check_value(subject);
                 for (c, b) in cases.iter_mut() {
                     self.check_expect(c, &st, Want::Case);
@@ -127,7 +147,8 @@ impl Checker<'_> {
                 match value {
                     None => {
                         if !matches!(ret, Type::Void | Type::Error) {
-                            let msg = format!("missing return value (the function returns {})", self.tn(&ret));
+                            let msg =
+                                format!("missing return value (the function returns {})", self.tn(&ret));
                             self.error(span, msg);
                         }
                     }
@@ -167,7 +188,9 @@ impl Checker<'_> {
         let was_field = matches!(target.kind, ExprKind::Field { .. });
         let t = self.check_expr(target, None);
         let problem = match &target.kind {
-            ExprKind::Index { base, .. } | ExprKind::Field { base, .. } if matches!(base.ty, Type::Tuple(_)) => {
+            ExprKind::Index { base, .. } | ExprKind::Field { base, .. }
+                if matches!(base.ty, Type::Tuple(_)) =>
+            {
                 Some("cannot assign to an element of a tuple (tuples are immutable)")
             }
             ExprKind::Index { .. } | ExprKind::Field { .. } => None,

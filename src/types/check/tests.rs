@@ -21,14 +21,32 @@ fn check_mods(srcs: &[(&str, &str)]) -> Out {
     }
     assert!(!diags.has_errors(), "parse errors: {:?}", diags.list);
     let info = check_program(&mut modules, &mut diags);
-    let files: Vec<SourceFile> = srcs.iter().map(|(n, s)| SourceFile::new(n.to_string(), s.to_string())).collect();
+    let files: Vec<SourceFile> = srcs
+        .iter()
+        .map(|(n, s)| SourceFile::new(n.to_string(), s.to_string()))
+        .collect();
     let fmt = |d: &crate::diag::Diagnostic| {
         let (l, c) = files[d.span.file as usize].line_col(d.span.lo);
         format!("{l}:{c}: {}", d.message)
     };
-    let errors = diags.list.iter().filter(|d| d.severity == Severity::Error).map(fmt).collect();
-    let warnings = diags.list.iter().filter(|d| d.severity == Severity::Warning).map(fmt).collect();
-    Out { modules, info, errors, warnings }
+    let errors = diags
+        .list
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(fmt)
+        .collect();
+    let warnings = diags
+        .list
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(fmt)
+        .collect();
+    Out {
+        modules,
+        info,
+        errors,
+        warnings,
+    }
 }
 
 fn check(src: &str) -> Out {
@@ -53,7 +71,11 @@ fn ok(src: &str) -> Out {
 #[track_caller]
 fn err(src: &str, needle: &str) -> Vec<String> {
     let o = check(src);
-    assert!(o.errors.iter().any(|e| e.contains(needle)), "expected an error containing {needle:?}, got {:#?}", o.errors);
+    assert!(
+        o.errors.iter().any(|e| e.contains(needle)),
+        "expected an error containing {needle:?}, got {:#?}",
+        o.errors
+    );
     o.errors
 }
 
@@ -94,7 +116,12 @@ fn verify_func(f: &FuncDef) {
         assert_eq!(f.locals[i].name, p.name.name);
     }
     for l in &f.locals {
-        assert!(!matches!(l.ty, Type::Unknown | Type::Error), "local {} has type {:?}", l.name, l.ty);
+        assert!(
+            !matches!(l.ty, Type::Unknown | Type::Error),
+            "local {} has type {:?}",
+            l.name,
+            l.ty
+        );
     }
     verify_block(&f.body, f.locals.len());
 }
@@ -124,18 +151,30 @@ fn verify_block(b: &Block, nlocals: usize) {
                 verify_expr(cond);
                 verify_block(body, nlocals);
             }
-            StmtKind::ForRange { start, end, body, local, .. } => {
+            StmtKind::ForRange {
+                start,
+                end,
+                body,
+                local,
+                ..
+            } => {
                 assert!((*local as usize) < nlocals);
                 verify_expr(start);
                 verify_expr(end);
                 verify_block(body, nlocals);
             }
-            StmtKind::ForIn { iter, body, local, .. } => {
+            StmtKind::ForIn {
+                iter, body, local, ..
+            } => {
                 assert!((*local as usize) < nlocals);
                 verify_expr(iter);
                 verify_block(body, nlocals);
             }
-            StmtKind::Match { subject, cases, default } => {
+            StmtKind::Match {
+                subject,
+                cases,
+                default,
+            } => {
                 verify_expr(subject);
                 for (c, b) in cases {
                     verify_expr(c);
@@ -160,9 +199,18 @@ fn verify_block(b: &Block, nlocals: usize) {
 }
 
 fn verify_expr(e: &Expr) {
-    let module_receiver = matches!(&e.kind, ExprKind::Name { res: Res::Unresolved, .. }) && e.ty == Type::Void;
+    let module_receiver = matches!(
+        &e.kind,
+        ExprKind::Name {
+            res: Res::Unresolved,
+            ..
+        }
+    ) && e.ty == Type::Void;
     if !module_receiver {
-        assert!(!matches!(e.ty, Type::Unknown | Type::Error | Type::EmptyElem), "unannotated {e:?}");
+        assert!(
+            !matches!(e.ty, Type::Unknown | Type::Error | Type::EmptyElem),
+            "unannotated {e:?}"
+        );
     }
     match &e.kind {
         ExprKind::Name { res, .. } => assert!(module_receiver || *res != Res::Unresolved),
@@ -176,7 +224,9 @@ fn verify_expr(e: &Expr) {
             verify_expr(k);
             verify_expr(v)
         }),
-        ExprKind::StructLit { fields, field_index, .. } => {
+        ExprKind::StructLit {
+            fields, field_index, ..
+        } => {
             assert_eq!(fields.len(), field_index.len());
             fields.iter().for_each(|(_, x)| verify_expr(x));
         }
@@ -194,12 +244,16 @@ fn verify_expr(e: &Expr) {
             assert!(*res != Res::Unresolved);
             args.iter().for_each(verify_expr)
         }
-        ExprKind::MethodCall { receiver, args, res, .. } => {
+        ExprKind::MethodCall {
+            receiver, args, res, ..
+        } => {
             assert!(matches!(res, Res::Func(_)));
             verify_expr(receiver);
             args.iter().for_each(verify_expr)
         }
-        ExprKind::Lambda { body, locals, params, .. } => {
+        ExprKind::Lambda {
+            body, locals, params, ..
+        } => {
             assert_eq!(locals.len(), params.len());
             verify_expr(body)
         }
@@ -221,7 +275,7 @@ fn func<'a>(o: &'a Out, name: &str) -> &'a FuncDef {
 }
 
 /// The expressions of all `let` initialisers of a function, in order.
-fn let_inits<'a>(f: &'a FuncDef) -> Vec<&'a Expr> {
+fn let_inits(f: &FuncDef) -> Vec<&Expr> {
     fn walk<'a>(b: &'a Block, out: &mut Vec<&'a Expr>) {
         for s in &b.stmts {
             match &s.kind {
@@ -232,9 +286,9 @@ fn let_inits<'a>(f: &'a FuncDef) -> Vec<&'a Expr> {
                         walk(b, out)
                     }
                 }
-                StmtKind::While { body, .. } | StmtKind::ForRange { body, .. } | StmtKind::ForIn { body, .. } => {
-                    walk(body, out)
-                }
+                StmtKind::While { body, .. }
+                | StmtKind::ForRange { body, .. }
+                | StmtKind::ForIn { body, .. } => walk(body, out),
                 _ => {}
             }
         }
@@ -357,7 +411,10 @@ def main() -> int:
         other => panic!("{other:?}"),
     }
     assert_eq!(o.info.funcs[f.func_id as usize].name, "f");
-    assert_eq!(o.info.funcs[f.func_id as usize].params, vec![Type::Int, Type::Str]);
+    assert_eq!(
+        o.info.funcs[f.func_id as usize].params,
+        vec![Type::Int, Type::Str]
+    );
     assert_eq!(o.info.main, func(&o, "main").func_id);
 }
 
@@ -382,33 +439,81 @@ def main() -> int:
 
 #[test]
 fn duplicate_symbols() {
-    err("let x: int = 1\ndef main() -> int:\n    let x: int = 2\n    return 0\n", "3:9: duplicate symbol 'x'");
-    err("def f(a: int, a: int) -> int:\n    return a\ndef main() -> int:\n    return 0\n", "duplicate symbol 'a'");
-    err("def f(a: int) -> int:\n    let a: int = 1\n    return a\ndef main() -> int:\n    return 0\n", "duplicate symbol 'a'");
-    err(&wrap("let a: int = 1\nif true:\n    let a: int = 2"), "duplicate symbol 'a'");
-    err(&wrap("for i in range(0, 2):\n    for i in range(0, 2):\n        pass"), "duplicate symbol 'i'");
-    err(&wrap("let e: int = 1\ntry:\n    pass\ncatch e:\n    pass"), "duplicate symbol 'e'");
-    err("let g: int = 1\ndef f(g: int) -> int:\n    return g\ndef main() -> int:\n    return 0\n", "duplicate symbol 'g'");
-    err("def f() -> int:\n    return 1\ndef f() -> int:\n    return 2\ndef main() -> int:\n    return 0\n", "3:5: duplicate function 'f'");
-    err("let f: int = 1\ndef f() -> int:\n    return 2\ndef main() -> int:\n    return 0\n", "duplicate symbol 'f'");
-    err("struct P:\n    x: int\n    x: int\ndef main() -> int:\n    return 0\n", "duplicate field 'x' in struct 'P'");
+    err(
+        "let x: int = 1\ndef main() -> int:\n    let x: int = 2\n    return 0\n",
+        "3:9: duplicate symbol 'x'",
+    );
+    err(
+        "def f(a: int, a: int) -> int:\n    return a\ndef main() -> int:\n    return 0\n",
+        "duplicate symbol 'a'",
+    );
+    err(
+        "def f(a: int) -> int:\n    let a: int = 1\n    return a\ndef main() -> int:\n    return 0\n",
+        "duplicate symbol 'a'",
+    );
+    err(
+        &wrap("let a: int = 1\nif true:\n    let a: int = 2"),
+        "duplicate symbol 'a'",
+    );
+    err(
+        &wrap("for i in range(0, 2):\n    for i in range(0, 2):\n        pass"),
+        "duplicate symbol 'i'",
+    );
+    err(
+        &wrap("let e: int = 1\ntry:\n    pass\ncatch e:\n    pass"),
+        "duplicate symbol 'e'",
+    );
+    err(
+        "let g: int = 1\ndef f(g: int) -> int:\n    return g\ndef main() -> int:\n    return 0\n",
+        "duplicate symbol 'g'",
+    );
+    err(
+        "def f() -> int:\n    return 1\ndef f() -> int:\n    return 2\ndef main() -> int:\n    return 0\n",
+        "3:5: duplicate function 'f'",
+    );
+    err(
+        "let f: int = 1\ndef f() -> int:\n    return 2\ndef main() -> int:\n    return 0\n",
+        "duplicate symbol 'f'",
+    );
+    err(
+        "struct P:\n    x: int\n    x: int\ndef main() -> int:\n    return 0\n",
+        "duplicate field 'x' in struct 'P'",
+    );
+    let dup_struct =
+        "struct P:\n    x: int\nstruct P:\n    y: int\n    def m(self) -> int:\n        return self.y\n";
+    only_err(
+        &format!("{dup_struct}def main() -> int:\n    return 0\n"),
+        "3:8: duplicate symbol 'P'",
+    );
 }
 
 #[test]
 fn main_rules() {
     only_err("def helper() -> int:\n    return 1\n", "1:1: no main function");
-    err("def main(a: int) -> int:\n    return a\n", "'main' must not take parameters");
-    err("def main() -> str:\n    return \"\"\n", "'main' must return int or void");
+    err(
+        "def main(a: int) -> int:\n    return a\n",
+        "'main' must not take parameters",
+    );
+    err(
+        "def main() -> str:\n    return \"\"\n",
+        "'main' must return int or void",
+    );
     ok("def main() -> void:\n    print(1)\n");
 }
 
 #[test]
 fn user_functions_shadow_builtins_with_a_warning() {
     let o = ok("def max(a: int, b: int, c: int) -> int:\n    return a\ndef main() -> int:\n    return max(1, 2, 3)\n");
-    assert_eq!(o.warnings, vec!["1:5: function 'max' shadows the builtin of the same name".to_string()]);
+    assert_eq!(
+        o.warnings,
+        vec!["1:5: function 'max' shadows the builtin of the same name".to_string()]
+    );
     let main = func(&o, "main");
     match &main.body.stmts[0].kind {
-        StmtKind::Return(Some(Expr { kind: ExprKind::Call { res, .. }, .. })) => {
+        StmtKind::Return(Some(Expr {
+            kind: ExprKind::Call { res, .. },
+            ..
+        })) => {
             assert_eq!(*res, Res::Func(func(&o, "max").func_id))
         }
         other => panic!("{other:?}"),
@@ -419,10 +524,15 @@ fn user_functions_shadow_builtins_with_a_warning() {
 
 #[test]
 fn builtin_and_intrinsic_resolution() {
-    let o = ok(&wrap("let n: int = len(\"abc\")\nprint(n)\nlet t: str = typeof(n)"));
+    let o = ok(&wrap(
+        "let n: int = len(\"abc\")\nprint(n)\nlet t: str = typeof(n)",
+    ));
     let inits = let_inits(func(&o, "main"));
     match &inits[0].kind {
-        ExprKind::Call { res: Res::Builtin(id), .. } => {
+        ExprKind::Call {
+            res: Res::Builtin(id),
+            ..
+        } => {
             assert_eq!(bp_runtime::builtins::all()[*id as usize].name, "len")
         }
         other => panic!("{other:?}"),
@@ -431,28 +541,55 @@ fn builtin_and_intrinsic_resolution() {
         ExprKind::Call { res, .. } => assert_eq!(*res, Res::Intrinsic("typeof")),
         other => panic!("{other:?}"),
     }
-    err(&wrap("typeof(1, 2)"), "function 'typeof' expects 1 argument, got 2");
+    err(
+        &wrap("typeof(1, 2)"),
+        "function 'typeof' expects 1 argument, got 2",
+    );
 }
 
 // ---- error messages -------------------------------------------------------------------------
 
 #[test]
 fn basic_type_errors() {
-    only_err(&wrap("let x: int = \"s\""), "2:18: type mismatch: expected int, found str");
-    only_err(&wrap("let f: float = 1"), "2:20: type mismatch: expected float, found int");
+    only_err(
+        &wrap("let x: int = \"s\""),
+        "2:18: type mismatch: expected int, found str",
+    );
+    only_err(
+        &wrap("let f: float = 1"),
+        "2:20: type mismatch: expected float, found int",
+    );
     only_err(&wrap("print(y)"), "2:11: undefined variable 'y'");
     only_err(&wrap("foo(1)"), "2:5: unknown function 'foo'");
-    only_err(&wrap("let x: int = 1\nx = 2.0"), "3:9: type mismatch: expected int, found float");
+    only_err(
+        &wrap("let x: int = 1\nx = 2.0"),
+        "3:9: type mismatch: expected int, found float",
+    );
     only_err(&wrap("z = 2"), "2:5: undefined variable 'z'");
-    only_err(&wrap("if 1:\n    pass"), "2:8: if condition must be bool, found int");
-    only_err(&wrap("while \"s\":\n    pass"), "2:11: while condition must be bool, found str");
+    only_err(
+        &wrap("if 1:\n    pass"),
+        "2:8: if condition must be bool, found int",
+    );
+    only_err(
+        &wrap("while \"s\":\n    pass"),
+        "2:11: while condition must be bool, found str",
+    );
     only_err(&wrap("break"), "2:5: break outside of loop");
     only_err(&wrap("continue"), "2:5: continue outside of loop");
     only_err(&wrap("throw 3"), "2:11: thrown value: expected str, found int");
-    only_err(&wrap("for c in \"abc\":\n    pass"), "2:14: for-in requires array or map, found str");
-    only_err(&wrap("for i in range(0, 1.5):\n    pass"), "2:23: range end must be int, found float");
+    only_err(
+        &wrap("for c in \"abc\":\n    pass"),
+        "2:14: for-in requires array or map, found str",
+    );
+    only_err(
+        &wrap("for i in range(0, 1.5):\n    pass"),
+        "2:23: range end must be int, found float",
+    );
     only_err(&wrap("let q: Foo = 1"), "2:12: unknown type 'Foo'");
-    only_err(&wrap("let v: void = 1"), "2:12: void is only allowed as a return type");
+    only_err(
+        &wrap("let v: void = 1"),
+        "2:12: void is only allowed as a return type",
+    );
 }
 
 #[test]
@@ -466,16 +603,31 @@ fn call_errors() {
             "5:10: argument 2 of 'f': expected str, found int".to_string()
         ]
     );
-    only_err(&wrap("let x: int = abs(\"s\")"), "2:22: argument 1 of 'abs': expected int, found str");
-    only_err(&wrap("substr(\"s\", 1)"), "2:5: function 'substr' expects 3 arguments, got 2");
-    only_err(&wrap("let s: int = 3\ns(1)"), "3:5: 's' is not a function (it has type int)");
+    only_err(
+        &wrap("let x: int = abs(\"s\")"),
+        "2:22: argument 1 of 'abs': expected int, found str",
+    );
+    only_err(
+        &wrap("substr(\"s\", 1)"),
+        "2:5: function 'substr' expects 3 arguments, got 2",
+    );
+    only_err(
+        &wrap("let s: int = 3\ns(1)"),
+        "3:5: 's' is not a function (it has type int)",
+    );
 }
 
 #[test]
 fn operator_errors() {
     let plus = "(+ supports int+int, float+float, or str+str)";
-    only_err(&wrap("let x: int = 1 + 1.5"), &format!("2:18: operator '+' cannot be applied to int and float {plus}"));
-    only_err(&wrap("let x: str = \"a\" + 1"), &format!("2:18: operator '+' cannot be applied to str and int {plus}"));
+    only_err(
+        &wrap("let x: int = 1 + 1.5"),
+        &format!("2:18: operator '+' cannot be applied to int and float {plus}"),
+    );
+    only_err(
+        &wrap("let x: str = \"a\" + 1"),
+        &format!("2:18: operator '+' cannot be applied to str and int {plus}"),
+    );
     only_err(
         &wrap("let x: float = 7 % 2.0"),
         "2:20: operator '%' cannot be applied to int and float (arithmetic needs two ints or two floats)",
@@ -484,12 +636,30 @@ fn operator_errors() {
         &wrap("let b: bool = \"a\" < \"b\""),
         "2:19: strings cannot be compared with '<' (comparisons expect int or float)",
     );
-    only_err(&wrap("let b: bool = 1 == \"b\""), "2:19: cannot compare int and str with '=='");
-    only_err(&wrap("let b: bool = true + 1 == 2"), &format!("2:19: operator '+' cannot be applied to bool and int {plus}"));
-    only_err(&wrap("let b: bool = 1 and true"), "2:19: operator 'and' cannot be applied to int and bool");
-    only_err(&wrap("let b: bool = not 1"), "2:19: operand of 'not': expected bool, found int");
-    only_err(&wrap("let b: int = 1.0 & 2"), "2:18: operator '&' cannot be applied to float and int (bitwise ops expect int)");
-    only_err(&wrap("let b: int = -\"s\""), "2:18: operand of '-': expected int or float, found str");
+    only_err(
+        &wrap("let b: bool = 1 == \"b\""),
+        "2:19: cannot compare int and str with '=='",
+    );
+    only_err(
+        &wrap("let b: bool = true + 1 == 2"),
+        &format!("2:19: operator '+' cannot be applied to bool and int {plus}"),
+    );
+    only_err(
+        &wrap("let b: bool = 1 and true"),
+        "2:19: operator 'and' cannot be applied to int and bool",
+    );
+    only_err(
+        &wrap("let b: bool = not 1"),
+        "2:19: operand of 'not': expected bool, found int",
+    );
+    only_err(
+        &wrap("let b: int = 1.0 & 2"),
+        "2:18: operator '&' cannot be applied to float and int (bitwise ops expect int)",
+    );
+    only_err(
+        &wrap("let b: int = -\"s\""),
+        "2:18: operand of '-': expected int or float, found str",
+    );
     only_err(
         &wrap("let b: bool = 1 < 2 < 3"),
         "2:19: operator '<' cannot be applied to bool and int (comparisons expect int or float)",
@@ -499,7 +669,9 @@ fn operator_errors() {
         &wrap("let x: int = 3\nif x & 1 == 0:\n    pass"),
         "3:8: operator '&' cannot be applied to int and bool (bitwise ops expect int)",
     );
-    ok(&wrap("let a: str = \"x\" + \"y\"\nlet b: float = 5.5 % 2.0\nlet c: bool = a != \"z\""));
+    ok(&wrap(
+        "let a: str = \"x\" + \"y\"\nlet b: float = 5.5 % 2.0\nlet c: bool = a != \"z\"",
+    ));
 }
 
 #[test]
@@ -515,13 +687,18 @@ def main() -> int:
     let b: bool = a == [1] and m != {} and p == P{x: 2} and t == (1, "b") and [] == a
     return 0
 "#);
-    err(&wrap("let b: bool = [1] == [\"a\"]"), "cannot compare [int] and [str] with '=='");
+    err(
+        &wrap("let b: bool = [1] == [\"a\"]"),
+        "cannot compare [int] and [str] with '=='",
+    );
 }
 
 #[test]
 fn errors_do_not_cascade() {
-    let errors = check(&wrap("let x: int = nope + 1\nlet y: int = x * 2\nlet z: [int] = [nope2, 1]\nprint(z[0] + nope3)"))
-        .errors;
+    let errors = check(&wrap(
+        "let x: int = nope + 1\nlet y: int = x * 2\nlet z: [int] = [nope2, 1]\nprint(z[0] + nope3)",
+    ))
+    .errors;
     assert_eq!(errors.len(), 3, "{errors:#?}");
     // Several independent errors are all reported.
     let errors = check(&wrap("let a: int = \"x\"\nlet b: str = 1\nundefined_fn()")).errors;
@@ -543,8 +720,13 @@ fn return_rules_and_fall_off_warning() {
         "2:12: return type mismatch: expected int, found str",
     );
     let warns = |src: &str| check(src).warnings;
-    let w = warns("def f(x: int) -> int:\n    if x > 0:\n        return 1\ndef main() -> int:\n    return f(1)\n");
-    assert_eq!(w, vec!["1:5: function 'f' may end without returning a value".to_string()]);
+    let w = warns(
+        "def f(x: int) -> int:\n    if x > 0:\n        return 1\ndef main() -> int:\n    return f(1)\n",
+    );
+    assert_eq!(
+        w,
+        vec!["1:5: function 'f' may end without returning a value".to_string()]
+    );
     for good in [
         "def f(x: int) -> int:\n    if x > 0:\n        return 1\n    else:\n        return 2\n",
         "def f(x: int) -> int:\n    if x > 0:\n        return 1\n    elif x < 0:\n        throw \"neg\"\n    else:\n        return 2\n",
@@ -583,23 +765,40 @@ def main() -> int:
 "#);
     let main = func(&o, "main");
     match &let_inits(main)[0].kind {
-        ExprKind::StructLit { struct_id, field_index, .. } => {
+        ExprKind::StructLit {
+            struct_id,
+            field_index,
+            ..
+        } => {
             assert_eq!(*struct_id, 0);
             assert_eq!(*field_index, vec![1, 0]);
         }
         other => panic!("{other:?}"),
     }
     match &main.body.stmts[1].kind {
-        StmtKind::Return(Some(Expr { kind: ExprKind::Field { field_index, .. }, ty, .. })) => {
+        StmtKind::Return(Some(Expr {
+            kind: ExprKind::Field { field_index, .. },
+            ty,
+            ..
+        })) => {
             assert_eq!(*field_index, 0);
             assert_eq!(*ty, Type::Int);
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(o.info.structs[0].fields, vec![("x".to_string(), Type::Int), ("y".to_string(), Type::Str)]);
+    assert_eq!(
+        o.info.structs[0].fields,
+        vec![("x".to_string(), Type::Int), ("y".to_string(), Type::Str)]
+    );
     let pre = "struct P:\n    x: int\n    y: int\ndef main() -> int:\n";
-    only_err(&format!("{pre}    let p: P = P{{x: 1, y: 2, z: 3}}\n    return 0\n"), "5:30: struct 'P' has no field 'z'");
-    only_err(&format!("{pre}    let p: P = P{{x: 1}}\n    return 0\n"), "5:16: missing field 'y' in struct literal 'P'");
+    only_err(
+        &format!("{pre}    let p: P = P{{x: 1, y: 2, z: 3}}\n    return 0\n"),
+        "5:30: struct 'P' has no field 'z'",
+    );
+    only_err(
+        &format!("{pre}    let p: P = P{{x: 1}}\n    return 0\n"),
+        "5:16: missing field 'y' in struct literal 'P'",
+    );
     only_err(
         &format!("{pre}    let p: P = P{{x: 1, y: 2, x: 3}}\n    return 0\n"),
         "5:30: duplicate field 'x' in struct literal 'P'",
@@ -608,12 +807,21 @@ def main() -> int:
         &format!("{pre}    let p: P = P{{x: 1, y: \"s\"}}\n    return 0\n"),
         "5:27: field 'y' of struct 'P': expected int, found str",
     );
-    only_err(&format!("{pre}    let p: P = P{{x: 1, y: 2}}\n    return p.z\n"), "6:14: struct 'P' has no field 'z'");
+    only_err(
+        &format!("{pre}    let p: P = P{{x: 1, y: 2}}\n    return p.z\n"),
+        "6:14: struct 'P' has no field 'z'",
+    );
     assert_eq!(
         check(&format!("{pre}    let q: Q = Q{{x: 1}}\n    return 0\n")).errors,
-        vec!["5:12: unknown type 'Q'".to_string(), "5:16: unknown struct 'Q'".to_string()]
+        vec![
+            "5:12: unknown type 'Q'".to_string(),
+            "5:16: unknown struct 'Q'".to_string()
+        ]
     );
-    err(&format!("{pre}    let n: int = 3\n    return n.x\n"), "cannot access field 'x' on type int");
+    err(
+        &format!("{pre}    let n: int = 3\n    return n.x\n"),
+        "cannot access field 'x' on type int",
+    );
 }
 
 #[test]
@@ -660,9 +868,18 @@ def main() -> int:
         })
         .collect();
     assert_eq!(vals, vec![0, 10, 11]);
-    err("enum E:\n    A\ndef main() -> int:\n    return E.B\n", "4:14: enum 'E' has no member 'B'");
-    err("enum E:\n    A\ndef main() -> int:\n    E.A = 3\n    return 0\n", "cannot assign to an enum member");
-    err("enum E:\n    A\ndef main() -> int:\n    let x: int = E\n    return 0\n", "'E' is an enum, not a value");
+    err(
+        "enum E:\n    A\ndef main() -> int:\n    return E.B\n",
+        "4:14: enum 'E' has no member 'B'",
+    );
+    err(
+        "enum E:\n    A\ndef main() -> int:\n    E.A = 3\n    return 0\n",
+        "cannot assign to an enum member",
+    );
+    err(
+        "enum E:\n    A\ndef main() -> int:\n    let x: int = E\n    return 0\n",
+        "'E' is an enum, not a value",
+    );
 }
 
 #[test]
@@ -683,25 +900,52 @@ def main() -> int:
     return p.add(p).norm()
 "#);
     let s = &o.info.structs[0];
-    assert_eq!(s.methods.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec!["norm", "add", "shift"]);
+    assert_eq!(
+        s.methods.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        vec!["norm", "add", "shift"]
+    );
     let norm = &o.info.funcs[s.methods[0].1 as usize];
     assert_eq!(norm.name, "Point.norm");
     assert_eq!(norm.params, vec![Type::Struct(0)]);
     let add = &o.info.funcs[s.methods[1].1 as usize];
     assert_eq!(add.params, vec![Type::Struct(0), Type::Struct(0)]);
     let pre = "struct P:\n    x: int\n    def get(self) -> int:\n        return self.x\ndef main() -> int:\n    let p: P = P{x: 1}\n";
-    err(&format!("{pre}    return p.nope()\n"), "7:14: struct 'P' has no method 'nope'");
-    err(&format!("{pre}    return p.get(1)\n"), "function 'P.get' expects 0 arguments, got 1");
-    err(&format!("{pre}    return p.get\n"), "'get' is a method of struct 'P'");
-    err(&format!("{pre}    let n: int = 1\n    return n.get()\n"), "type int has no method 'get'");
-    err("struct P:\n    x: int\n    def m() -> int:\n        return 1\ndef main() -> int:\n    return 0\n", "must take 'self'");
-    err("def f() -> int:\n    return self.x\ndef main() -> int:\n    return 0\n", "'self' used outside of a method");
+    err(
+        &format!("{pre}    return p.nope()\n"),
+        "7:14: struct 'P' has no method 'nope'",
+    );
+    err(
+        &format!("{pre}    return p.get(1)\n"),
+        "function 'P.get' expects 0 arguments, got 1",
+    );
+    err(
+        &format!("{pre}    return p.get\n"),
+        "'get' is a method of struct 'P'",
+    );
+    err(
+        &format!("{pre}    let n: int = 1\n    return n.get()\n"),
+        "type int has no method 'get'",
+    );
+    err(
+        "struct P:\n    x: int\n    def m() -> int:\n        return 1\ndef main() -> int:\n    return 0\n",
+        "must take 'self'",
+    );
+    err(
+        "def f() -> int:\n    return self.x\ndef main() -> int:\n    return 0\n",
+        "'self' used outside of a method",
+    );
 }
 
 #[test]
 fn classes_are_rejected() {
-    err("class A:\n    x: int\ndef main() -> int:\n    return 0\n", "1:1: classes are not supported yet");
-    err("def main() -> int:\n    let a: int = new A()\n    return 0\n", "classes are not supported yet");
+    err(
+        "class A:\n    x: int\ndef main() -> int:\n    return 0\n",
+        "1:1: classes are not supported yet",
+    );
+    err(
+        "def main() -> int:\n    let a: int = new A()\n    return 0\n",
+        "classes are not supported yet",
+    );
 }
 
 // ---- tuples, empty literals, containers ------------------------------------------------
@@ -726,10 +970,22 @@ def main() -> int:
         ExprKind::Index { index, .. } => assert!(matches!(index.kind, ExprKind::Int(1))),
         other => panic!("{other:?}"),
     }
-    err(&wrap("let t: (int, str) = (1, \"a\")\nlet x: int = t[2]"), "tuple index 2 is out of range for (int, str)");
-    err(&wrap("let t: (int, str) = (1, \"a\")\nlet i: int = 0\nlet x: int = t[i]"), "tuple index must be an integer literal");
-    err(&wrap("let t: (int, str) = (1, \"a\")\nt[0] = 2"), "cannot assign to an element of a tuple");
-    err(&wrap("let t: (int, str) = (1, 2)"), "tuple element 1: expected str, found int");
+    err(
+        &wrap("let t: (int, str) = (1, \"a\")\nlet x: int = t[2]"),
+        "tuple index 2 is out of range for (int, str)",
+    );
+    err(
+        &wrap("let t: (int, str) = (1, \"a\")\nlet i: int = 0\nlet x: int = t[i]"),
+        "tuple index must be an integer literal",
+    );
+    err(
+        &wrap("let t: (int, str) = (1, \"a\")\nt[0] = 2"),
+        "cannot assign to an element of a tuple",
+    );
+    err(
+        &wrap("let t: (int, str) = (1, 2)"),
+        "tuple element 1: expected str, found int",
+    );
 }
 
 #[test]
@@ -752,7 +1008,10 @@ def main() -> int:
         ExprKind::Array(xs) => assert!(xs.iter().all(|x| matches!(x.kind, ExprKind::Array(_)))),
         other => panic!("{other:?}"),
     }
-    err(&wrap("let t: [int] = (1, \"a\")"), "array element type mismatch: expected int, found str");
+    err(
+        &wrap("let t: [int] = (1, \"a\")"),
+        "array element type mismatch: expected int, found str",
+    );
 }
 
 #[test]
@@ -782,10 +1041,22 @@ def main() -> int:
     let inits = let_inits(func(&o, "main"));
     assert_eq!(inits[0].ty, arr(Type::Int));
     assert_eq!(inits[1].ty, map(Type::Str, arr(Type::Int)));
-    only_err(&wrap("print([])"), "2:11: cannot infer the type of an empty literal");
-    err(&wrap("let x: int = []"), "type mismatch: expected int, found an empty array");
-    err(&wrap("let n: int = array_len([])"), "cannot infer the type of an empty literal");
-    err(&wrap("let x: [[int]] = [[]]\nlet y: bool = [] == []"), "cannot infer the type of an empty literal");
+    only_err(
+        &wrap("print([])"),
+        "2:11: cannot infer the type of an empty literal",
+    );
+    err(
+        &wrap("let x: int = []"),
+        "type mismatch: expected int, found an empty array",
+    );
+    err(
+        &wrap("let n: int = array_len([])"),
+        "cannot infer the type of an empty literal",
+    );
+    err(
+        &wrap("let x: [[int]] = [[]]\nlet y: bool = [] == []"),
+        "cannot infer the type of an empty literal",
+    );
 }
 
 #[test]
@@ -804,24 +1075,63 @@ def main() -> int:
     grid[1][0] = 9
     return array_len(grid) + map_len(m)
 "#);
-    only_err(&wrap("let xs: [int] = [1, \"a\"]"), "2:25: array element type mismatch: expected int, found str");
-    only_err(&wrap("let m: {str: int} = {\"a\": 1, 2: 3}"), "2:34: map key type mismatch: expected str, found int");
-    only_err(&wrap("let xs: [int] = [1]\nprint(xs[\"a\"])"), "3:14: array index must be int, found str");
-    only_err(&wrap("let m: {str: int} = {\"a\": 1}\nprint(m[1])"), "3:13: map key type mismatch: expected str, found int");
-    only_err(&wrap("let s: str = \"abc\"\nprint(s[0])"), "3:11: cannot index a value of type str (use str_char_at or substr)");
-    only_err(&wrap("let xs: [int] = [1]\narray_push(xs, \"s\")"), "3:20: argument 2 of 'array_push': expected int, found str");
-    only_err(&wrap("let n: int = array_len(5)"), "2:28: argument 1 of 'array_len': expected [T], found int");
-    only_err(&wrap("let m: {[int]: int} = {}"), "2:13: map keys must be int, float, bool or str, found [int]");
-    only_err(&wrap("let m: {str: int} = {\"a\": 1}\nlet h: bool = map_has_key(m, 1)"), "3:34: argument 2 of 'map_has_key': expected str, found int");
+    only_err(
+        &wrap("let xs: [int] = [1, \"a\"]"),
+        "2:25: array element type mismatch: expected int, found str",
+    );
+    only_err(
+        &wrap("let m: {str: int} = {\"a\": 1, 2: 3}"),
+        "2:34: map key type mismatch: expected str, found int",
+    );
+    only_err(
+        &wrap("let xs: [int] = [1]\nprint(xs[\"a\"])"),
+        "3:14: array index must be int, found str",
+    );
+    only_err(
+        &wrap("let m: {str: int} = {\"a\": 1}\nprint(m[1])"),
+        "3:13: map key type mismatch: expected str, found int",
+    );
+    only_err(
+        &wrap("let s: str = \"abc\"\nprint(s[0])"),
+        "3:11: cannot index a value of type str (use str_char_at or substr)",
+    );
+    only_err(
+        &wrap("let xs: [int] = [1]\narray_push(xs, \"s\")"),
+        "3:20: argument 2 of 'array_push': expected int, found str",
+    );
+    only_err(
+        &wrap("let n: int = array_len(5)"),
+        "2:28: argument 1 of 'array_len': expected [T], found int",
+    );
+    only_err(
+        &wrap("let m: {[int]: int} = {}"),
+        "2:13: map keys must be int, float, bool or str, found [int]",
+    );
+    only_err(
+        &wrap("let m: {str: int} = {\"a\": 1}\nlet h: bool = map_has_key(m, 1)"),
+        "3:34: argument 2 of 'map_has_key': expected str, found int",
+    );
 }
 
 #[test]
 fn void_values_are_rejected() {
     let pre = "def v() -> void:\n    pass\ndef main() -> int:\n";
-    err(&format!("{pre}    print(v())\n    return 0\n"), "4:11: this expression has no value (its type is void)");
-    err(&format!("{pre}    let x: int = v()\n    return 0\n"), "type mismatch: expected int, found void");
-    err(&format!("{pre}    let s: str = to_str(v())\n    return 0\n"), "this expression has no value");
-    err(&format!("{pre}    let b: bool = v() == v()\n    return 0\n"), "this expression has no value");
+    err(
+        &format!("{pre}    print(v())\n    return 0\n"),
+        "4:11: this expression has no value (its type is void)",
+    );
+    err(
+        &format!("{pre}    let x: int = v()\n    return 0\n"),
+        "type mismatch: expected int, found void",
+    );
+    err(
+        &format!("{pre}    let s: str = to_str(v())\n    return 0\n"),
+        "this expression has no value",
+    );
+    err(
+        &format!("{pre}    let b: bool = v() == v()\n    return 0\n"),
+        "this expression has no value",
+    );
 }
 
 // ---- functions as values, lambdas ------------------------------------------------------------
@@ -852,8 +1162,20 @@ def limit() -> int:
     match &inits[0].kind {
         ExprKind::Array(xs) => {
             assert_eq!(xs[0].ty, Type::Fn(vec![Type::Int], Box::new(Type::Int)));
-            assert!(matches!(&xs[0].kind, ExprKind::Name { res: Res::Func(_), .. }));
-            assert!(matches!(&xs[1].kind, ExprKind::Name { res: Res::Global(0), .. }));
+            assert!(matches!(
+                &xs[0].kind,
+                ExprKind::Name {
+                    res: Res::Func(_),
+                    ..
+                }
+            ));
+            assert!(matches!(
+                &xs[1].kind,
+                ExprKind::Name {
+                    res: Res::Global(0),
+                    ..
+                }
+            ));
             match &xs[2].kind {
                 ExprKind::Lambda { func_id, locals, .. } => {
                     assert_eq!(o.info.funcs[*func_id as usize].name, "<lambda>");
@@ -867,11 +1189,18 @@ def limit() -> int:
     }
     let apply = func(&o, "apply");
     match &apply.body.stmts[0].kind {
-        StmtKind::Return(Some(Expr { kind: ExprKind::Call { res, .. }, .. })) => assert_eq!(*res, Res::Local(0)),
+        StmtKind::Return(Some(Expr {
+            kind: ExprKind::Call { res, .. },
+            ..
+        })) => assert_eq!(*res, Res::Local(0)),
         other => panic!("{other:?}"),
     }
     match &main.body.stmts[5].kind {
-        StmtKind::Expr(Expr { kind: ExprKind::Call { res, .. }, ty, .. }) => {
+        StmtKind::Expr(Expr {
+            kind: ExprKind::Call { res, .. },
+            ty,
+            ..
+        }) => {
             assert_eq!(*res, Res::Local(4));
             assert_eq!(*ty, Type::Void);
         }
@@ -900,7 +1229,10 @@ fn lambda_errors() {
         "def ap(f: fn(int) -> int) -> int:\n    return f(\"x\")\ndef main() -> int:\n    return 0\n",
         "2:14: argument 1 of 'f': expected int, found str",
     );
-    only_err(&wrap("let f: fn(int) -> int = len"), "2:29: builtin function 'len' cannot be used as a value");
+    only_err(
+        &wrap("let f: fn(int) -> int = len"),
+        "2:29: builtin function 'len' cannot be used as a value",
+    );
 }
 
 // ---- globals ---------------------------------------------------------------------------------
@@ -920,11 +1252,23 @@ def main() -> int:
     assert_eq!(o.info.globals.len(), 3);
     assert_eq!(o.info.globals[2].ty, arr(Type::Int));
     match &func(&o, "main").body.stmts[0].kind {
-        StmtKind::Assign { target: Expr { kind: ExprKind::Name { res, .. }, .. }, .. } => assert_eq!(*res, Res::Global(0)),
+        StmtKind::Assign {
+            target: Expr {
+                kind: ExprKind::Name { res, .. },
+                ..
+            },
+            ..
+        } => assert_eq!(*res, Res::Global(0)),
         other => panic!("{other:?}"),
     }
-    err("let a: int = b\nlet b: int = 1\ndef main() -> int:\n    return 0\n", "1:14: global 'b' is used before its definition");
-    err("let a: int = \"s\"\ndef main() -> int:\n    return 0\n", "type mismatch: expected int, found str");
+    err(
+        "let a: int = b\nlet b: int = 1\ndef main() -> int:\n    return 0\n",
+        "1:14: global 'b' is used before its definition",
+    );
+    err(
+        "let a: int = \"s\"\ndef main() -> int:\n    return 0\n",
+        "type mismatch: expected int, found str",
+    );
 }
 
 // ---- modules -----------------------------------------------------------------------------------
@@ -953,17 +1297,27 @@ fn module_calls() {
     let main = func(&o, "main");
     match &main.body.stmts[1].kind {
         StmtKind::Return(Some(e)) => {
-            let ExprKind::Binary { lhs, .. } = &e.kind else { panic!() };
+            let ExprKind::Binary { lhs, .. } = &e.kind else {
+                panic!()
+            };
             let mut l = lhs;
             while let ExprKind::Binary { lhs, .. } = &l.kind {
                 l = lhs;
             }
             match &l.kind {
-                ExprKind::MethodCall { receiver, res, args, .. } => {
+                ExprKind::MethodCall {
+                    receiver, res, args, ..
+                } => {
                     assert_eq!(*res, Res::Func(1));
                     assert_eq!(args.len(), 1);
                     assert_eq!(receiver.ty, Type::Void);
-                    assert!(matches!(receiver.kind, ExprKind::Name { res: Res::Unresolved, .. }));
+                    assert!(matches!(
+                        receiver.kind,
+                        ExprKind::Name {
+                            res: Res::Unresolved,
+                            ..
+                        }
+                    ));
                 }
                 other => panic!("{other:?}"),
             }
@@ -980,17 +1334,32 @@ fn module_calls() {
 fn module_errors() {
     let run = |main: &str| check_mods(&[("main", main), ("util", UTIL)]).errors;
     let e = run("import util\ndef main() -> int:\n    return util.helper(1)\n");
-    assert_eq!(e, vec!["3:17: function 'helper' is not exported from module 'util'".to_string()]);
+    assert_eq!(
+        e,
+        vec!["3:17: function 'helper' is not exported from module 'util'".to_string()]
+    );
     let e = run("import util\ndef main() -> int:\n    return util.nope(1)\n");
     assert_eq!(e, vec!["3:17: module 'util' has no function 'nope'".to_string()]);
     let e = run("import util\ndef main() -> int:\n    return util.twice(\"s\")\n");
-    assert_eq!(e, vec!["3:23: argument 1 of 'util.twice': expected int, found str".to_string()]);
+    assert_eq!(
+        e,
+        vec!["3:23: argument 1 of 'util.twice': expected int, found str".to_string()]
+    );
     let e = run("import util\ndef main() -> int:\n    return twice(1)\n");
     assert_eq!(e, vec!["3:12: unknown function 'twice'".to_string()]);
     let e = run("import util as u\ndef main() -> int:\n    return util.twice(1)\n");
     assert_eq!(e, vec!["3:12: undefined variable 'util'".to_string()]);
+    assert!(
+        run("import util\nimport util (twice)\ndef main() -> int:\n    return util.twice(twice(1))\n")
+            .is_empty()
+    );
+    let e = run("import util\nimport util as util\nimport util as x\ndef util() -> int:\n    return 0\ndef main() -> int:\n    return 0\n");
+    assert_eq!(e, vec!["4:5: duplicate symbol 'util'".to_string()]);
     let e = run("import util (helper)\ndef main() -> int:\n    return helper(1)\n");
-    assert_eq!(e, vec!["1:14: function 'helper' is not exported from module 'util'".to_string()]);
+    assert_eq!(
+        e,
+        vec!["1:14: function 'helper' is not exported from module 'util'".to_string()]
+    );
     // A module's globals and structs are private to it.
     let e = run("import util\ndef main() -> int:\n    return scale\n");
     assert_eq!(e, vec!["3:12: undefined variable 'scale'".to_string()]);
@@ -1011,8 +1380,17 @@ def main() -> int:
     assert_eq!(o.info.externs.len(), 2);
     assert_eq!(o.info.externs[1].params, vec![Type::Fixed("i32")]);
     match &func(&o, "main").body.stmts[0].kind {
-        StmtKind::Return(Some(Expr { kind: ExprKind::Binary { lhs, .. }, .. })) => {
-            assert!(matches!(lhs.kind, ExprKind::Call { res: Res::Extern(0), .. }))
+        StmtKind::Return(Some(Expr {
+            kind: ExprKind::Binary { lhs, .. },
+            ..
+        })) => {
+            assert!(matches!(
+                lhs.kind,
+                ExprKind::Call {
+                    res: Res::Extern(0),
+                    ..
+                }
+            ))
         }
         other => panic!("{other:?}"),
     }
@@ -1050,8 +1428,99 @@ fn never_panics_on_partial_or_odd_programs() {
         let _ = check_program(&mut modules, &mut diags);
         assert!(diags.has_errors() || src.contains("return main()"), "{src}");
     }
+    // Long operator chains and deep nesting (the parser's limits) fit on a test thread's stack.
+    let chain = vec!["1"; 1000].join(" + ");
+    let nested = format!("{}1{}", "(".repeat(95), ")".repeat(95));
+    let negs = format!("{}1", "-".repeat(95));
+    let calls = format!("{}1{}", "abs(".repeat(95), ")".repeat(95));
+    let index = format!("xs{}", "[0]".repeat(999));
+    ok(&wrap(&format!(
+        "let a: int = {chain}\nlet b: int = {nested}\nlet c: int = {negs}\nlet d: int = {calls}"
+    )));
+    err(
+        &wrap(&format!("let xs: [int] = [1]\nlet e: int = {index}")),
+        "cannot index a value of type int",
+    );
     // No modules at all.
     let mut diags = Diagnostics::default();
     let _ = check_program(&mut [], &mut diags);
     assert!(diags.has_errors());
+}
+
+// ---- the program corpus ------------------------------------------------------------------------
+
+/// Parse `path` and, recursively, the modules it imports from its own directory.
+fn load_corpus_program(path: &std::path::Path) -> Option<Vec<Module>> {
+    let dir = path.parent()?;
+    let mut queue = vec![(
+        path.to_path_buf(),
+        path.file_stem()?.to_string_lossy().into_owned(),
+    )];
+    let mut modules: Vec<Module> = Vec::new();
+    while let Some((p, name)) = queue.pop() {
+        if modules.iter().any(|m| m.name == name) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).ok()?;
+        let mut diags = Diagnostics::default();
+        let m = crate::parser::parse_module(&text, modules.len() as FileId, &name, &mut diags);
+        if diags.has_errors() {
+            return None;
+        }
+        for item in &m.items {
+            if let Item::Import(imp) = item {
+                queue.push((
+                    dir.join(format!("{}.bp", imp.module.name)),
+                    imp.module.name.clone(),
+                ));
+            }
+        }
+        modules.push(m);
+    }
+    Some(modules)
+}
+
+/// Every valid program of `tests/programs` checks without errors and is fully
+/// annotated; every program of `errors_compile` that parses is rejected.
+#[test]
+fn corpus_programs() {
+    fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(p) else { return };
+        for e in rd.flatten() {
+            let e = e.path();
+            if e.is_dir() {
+                walk(&e, out)
+            } else if e.extension().is_some_and(|x| x == "bp") {
+                out.push(e)
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut checked = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        if text.starts_with("# skip-file") || f.to_string_lossy().contains("modules_lib") {
+            continue;
+        }
+        let Some(mut modules) = load_corpus_program(&f) else {
+            continue;
+        };
+        let mut diags = Diagnostics::default();
+        check_program(&mut modules, &mut diags);
+        if f.to_string_lossy().contains("errors_compile") {
+            assert!(diags.has_errors(), "{} was accepted", f.display());
+        } else {
+            let errors: Vec<_> = diags
+                .list
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+            modules.iter().for_each(verify_module);
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "the corpus was not found under {}", root.display());
 }

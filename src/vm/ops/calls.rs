@@ -12,21 +12,23 @@ pub const STACK_OVERFLOW: &str = "stack overflow";
 pub const EXTERN_UNSUPPORTED: &str = "extern functions are not supported yet";
 
 impl Vm<'_> {
-    /// Push a frame for function `callee` called from the frame whose window is
-    /// `caller_base..caller_base + caller_nregs`, currently at the call instruction
-    /// `call_pc`: copy the argument registers `args` of the caller into the callee's
-    /// registers `0..args.len()`, zero the callee's other registers, record `dst`.
+    /// Push a frame for function `callee` called from the innermost frame, which
+    /// is at its call instruction `call_pc`: the callee's window starts at
+    /// `new_base` (the end of the caller's window); copy the caller's argument
+    /// registers `args` (read relative to `caller_base`) into the callee's registers
+    /// `0..args.len()`, zero the callee's other registers, record `dst`, count the
+    /// call.
     ///
-    /// The caller guarantees `callee` is a valid function id and
-    /// `args.len() <= callee.nregs` (checked by the verifier for `Call`, at run time
-    /// for `CallIndirect`). Fails with `stack overflow` when the frame limit or the
-    /// register stack is exhausted.
+    /// Fails with `stack overflow` when the frame limit or the register stack is
+    /// exhausted, and with an internal error for an unknown callee or more
+    /// arguments than callee registers (both excluded by the verifier for `Call`
+    /// and checked beforehand for `CallIndirect`).
     #[inline(always)]
     pub(crate) fn push_frame(
         &mut self,
         callee: u32,
         caller_base: usize,
-        caller_nregs: usize,
+        new_base: usize,
         args: &[Reg],
         dst: Reg,
         call_pc: usize,
@@ -35,7 +37,6 @@ impl Vm<'_> {
             Some(f) => f.nregs as usize,
             None => return Err("internal error: call of an unknown function"),
         };
-        let new_base = caller_base + caller_nregs;
         if self.frames.len() >= self.max_depth || new_base + nregs > self.stack.limit() {
             return Err(STACK_OVERFLOW);
         }
@@ -46,18 +47,14 @@ impl Vm<'_> {
         // SAFETY: the caller's window starts at `caller_base <= limit`, so every `u8`
         // register of it is inside the stack (REG_SLACK); the callee's window
         // `new_base..new_base + nregs` ends at or below `limit` (checked above) and
-        // `args.len() <= nregs`. The windows do not overlap when every argument
-        // register is below `caller_nregs` (verified), and even if they did, each
-        // copy reads and writes one in-bounds slot.
+        // `args.len() <= nregs`. Each copy reads and writes one in-bounds slot.
         unsafe {
             let from = sp.add(caller_base);
             let to = sp.add(new_base);
             for (i, &r) in args.iter().enumerate() {
                 *to.add(i) = *from.add(r as usize);
             }
-            if nregs > args.len() {
-                std::ptr::write_bytes(to.add(args.len()), 0, nregs - args.len());
-            }
+            zero_slots(to.add(args.len()), nregs - args.len());
         }
         if let Some(top) = self.frames.last_mut() {
             top.pc = call_pc as u32;
@@ -80,6 +77,9 @@ impl Vm<'_> {
             return Err(RtError::Error(format!("internal error: unknown builtin {id}")));
         };
         let func = b.func;
+        if self.capture {
+            self.captured.append(&mut self.rt.out);
+        }
         let rt = &mut self.rt;
         let args = &self.arg_buf;
         match catch_unwind(AssertUnwindSafe(|| func(rt, args))) {
@@ -90,5 +90,21 @@ impl Vm<'_> {
                 panic_message(&*payload)
             ))),
         }
+    }
+}
+
+/// Zero `n` slots at `p` without a `memset` call for the usual small frames.
+///
+/// # Safety
+/// `p..p + n` must be valid for writes.
+#[inline(always)]
+unsafe fn zero_slots(p: *mut bp_runtime::value::Value, n: usize) {
+    if n <= 16 {
+        for i in 0..n {
+            // Volatile so that LLVM does not turn the loop back into a `memset` call.
+            std::ptr::write_volatile(p.add(i), bp_runtime::value::Value::NULL);
+        }
+    } else {
+        std::ptr::write_bytes(p, 0, n);
     }
 }

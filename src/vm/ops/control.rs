@@ -1,6 +1,6 @@
-//! Control-flow support: hotness counters and the hooks where the JIT will take
-//! over hot functions and loops. Plain jumps and branches are inlined in the
-//! dispatch loop.
+//! Control-flow support: call counting and the hooks where the JIT will take
+//! over hot functions and loops. Jumps, branches and the `Loop` back-edge counter
+//! are inlined in the dispatch loop.
 
 use crate::vm::Vm;
 
@@ -17,17 +17,6 @@ impl Vm<'_> {
         }
         if self.trace_calls {
             self.trace_call(fid);
-        }
-    }
-
-    /// Count one back-edge of loop `loop_id` of function `fid`.
-    #[inline(always)]
-    pub(crate) fn count_loop(&mut self, fid: usize, loop_id: usize) {
-        if let Some(c) = self.loop_counts.get_mut(fid).and_then(|l| l.get_mut(loop_id)) {
-            *c = c.saturating_add(1);
-            if *c == self.hot_loop_threshold {
-                self.jit_hot_loop(fid, loop_id);
-            }
         }
     }
 
