@@ -146,17 +146,24 @@ impl SourceMap {
         let mut report = Report::build(rk, (file.path.as_str(), lo..hi))
             .with_config(Config::default().with_color(color))
             .with_message(&d.message)
-            .with_label(Label::new((file.path.as_str(), lo..hi)).with_message(&d.message));
+            .with_label(Label::new((file.path.as_str(), lo..hi)).with_message(""));
         for n in &d.notes {
             report = report.with_note(n);
         }
         let mut buf = Vec::new();
+        if file.text.trim().is_empty() {
+            return out;
+        }
         if report
             .finish()
             .write((file.path.as_str(), Source::from(file.text.as_str())), &mut buf)
             .is_ok()
         {
-            let _ = write!(out, "{}", String::from_utf8_lossy(&buf));
+            // ariadne's first line repeats the message we already printed with its
+            // location; keep only the snippet.
+            let text = String::from_utf8_lossy(&buf);
+            let snippet = text.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+            let _ = write!(out, "{snippet}");
         }
         out
     }

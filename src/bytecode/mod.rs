@@ -320,3 +320,29 @@ pub enum FfiType {
     Ptr,
     Void,
 }
+
+#[cfg(test)]
+mod tests {
+    /// `docs/bytecode.md` documents the instruction set in one table: keep it complete.
+    #[test]
+    fn docs_table_names_every_instruction() {
+        let src = include_str!("mod.rs");
+        let docs = include_str!("../../docs/bytecode.md");
+        let start = src.find("pub enum Instr {").expect("Instr enum");
+        let end = src[start..].find("\n}").expect("end of Instr") + start;
+        let mut n = 0;
+        for line in src[start..end].lines().skip(1) {
+            let t = line.trim();
+            let name: String = t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                continue;
+            }
+            n += 1;
+            assert!(
+                docs.contains(&format!("| `{name}` |")),
+                "docs/bytecode.md lacks instruction {name}"
+            );
+        }
+        assert!(n > 60, "found only {n} instructions");
+    }
+}
