@@ -130,7 +130,7 @@ pub fn disassemble_function(p: &Program, id: usize, f: &Function, out: &mut Stri
     // Jump targets end straight-line regions for the layout tracking.
     let mut is_target = vec![false; f.code.len() + 1];
     for i in &f.code {
-        if let Some(t) = jump_target(i) {
+        if let Some(t) = i.jump_target() {
             if let Some(slot) = is_target.get_mut(t as usize) {
                 *slot = true;
             }
@@ -213,31 +213,6 @@ fn quote(s: &[u8]) -> String {
     o
 }
 
-/// The jump target of a jump-like instruction.
-pub fn jump_target(i: &Instr) -> Option<u32> {
-    use Instr::*;
-    match *i {
-        Jmp { target }
-        | Loop { target, .. }
-        | JmpIf { target, .. }
-        | JmpIfNot { target, .. }
-        | BrEqI { target, .. }
-        | BrNeI { target, .. }
-        | BrLtI { target, .. }
-        | BrLeI { target, .. }
-        | BrEqIImm { target, .. }
-        | BrNeIImm { target, .. }
-        | BrLtIImm { target, .. }
-        | BrLeIImm { target, .. }
-        | BrGtIImm { target, .. }
-        | BrGeIImm { target, .. }
-        | BrLtF { target, .. }
-        | BrLeF { target, .. }
-        | BrNotLtF { target, .. }
-        | BrNotLeF { target, .. } => Some(target),
-        _ => None,
-    }
-}
 
 /// The register an instruction writes, if any.
 fn dst_of(i: &Instr) -> Option<u8> {

@@ -352,7 +352,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let fixups = std::mem::take(&mut self.fixups);
         for (at, l) in fixups {
             match self.labels.get(l.0 as usize).copied().flatten() {
-                Some(t) => set_target(&mut self.code[at], t),
+                Some(t) => {
+                    if let Some(slot) = self.code[at].jump_target_mut() {
+                        *slot = t;
+                    }
+                }
                 None => self.internal(span, "unbound jump label"),
             }
         }
@@ -379,28 +383,3 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     }
 }
 
-/// Set the jump target of a jump-like instruction (no effect on others).
-pub(crate) fn set_target(i: &mut Instr, t: u32) {
-    use Instr::*;
-    match i {
-        Jmp { target }
-        | Loop { target, .. }
-        | JmpIf { target, .. }
-        | JmpIfNot { target, .. }
-        | BrEqI { target, .. }
-        | BrNeI { target, .. }
-        | BrLtI { target, .. }
-        | BrLeI { target, .. }
-        | BrEqIImm { target, .. }
-        | BrNeIImm { target, .. }
-        | BrLtIImm { target, .. }
-        | BrLeIImm { target, .. }
-        | BrGtIImm { target, .. }
-        | BrGeIImm { target, .. }
-        | BrLtF { target, .. }
-        | BrLeF { target, .. }
-        | BrNotLtF { target, .. }
-        | BrNotLeF { target, .. } => *target = t,
-        _ => {}
-    }
-}

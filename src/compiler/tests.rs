@@ -99,7 +99,7 @@ fn check_invariants(p: &Program) {
             );
         }
         for i in &f.code {
-            if let Some(t) = crate::bytecode::disasm::jump_target(i) {
+            if let Some(t) = i.jump_target() {
                 assert!((t as usize) <= f.code.len(), "{}: jump out of range", f.name);
             }
         }
