@@ -183,65 +183,94 @@ pub fn hash_value(v: Value, kind: ValKind) -> u64 {
 
 /// Value equality of LANGUAGE.md §16: scalars by value (IEEE for floats), strings,
 /// arrays, tuples, maps and structs deeply, class instances and functions by identity.
+///
+/// Values may contain themselves (a struct whose array field holds the struct).
+/// Equality is co-inductive: past a small depth, every pair of containers being
+/// compared is remembered, and meeting the same pair again counts as equal. Every
+/// container comparison is a conjunction, so a difference anywhere still makes the
+/// whole comparison false, and the recursion ends on cyclic values.
 pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
-    match kind {
-        ValKind::Int | ValKind::Bool => a.0 == b.0,
-        ValKind::Float => a.as_float() == b.as_float(),
-        ValKind::Ref => {
-            if a.is_null() || b.is_null() {
-                return a.is_null() && b.is_null();
-            }
-            let ka = obj_kind(a);
-            if ka != obj_kind(b) {
-                return false;
-            }
-            match ka {
-                ObjKind::Str => str_bytes(a) == str_bytes(b),
-                ObjKind::Array => {
-                    let (x, y) = (as_array(a), as_array(b));
-                    x.items.len() == y.items.len()
-                        && x.items
-                            .iter()
-                            .zip(y.items.iter())
-                            .all(|(p, q)| values_equal(*p, *q, x.elem))
+    EqCtx { depth: 0, seen: None }.eq(a, b, kind)
+}
+
+struct EqCtx {
+    depth: usize,
+    seen: Option<std::collections::HashSet<(u64, u64)>>,
+}
+
+/// Nesting depth below which no pairs are remembered (acyclic values stay cheap).
+const EQ_TRACK_DEPTH: usize = 32;
+
+impl EqCtx {
+    fn eq(&mut self, a: Value, b: Value, kind: ValKind) -> bool {
+        match kind {
+            ValKind::Int | ValKind::Bool => a.0 == b.0,
+            ValKind::Float => a.as_float() == b.as_float(),
+            ValKind::Ref => {
+                if a.is_null() || b.is_null() {
+                    return a.is_null() && b.is_null();
                 }
-                ObjKind::Tuple => {
-                    let (x, y) = (as_tuple(a), as_tuple(b));
-                    x.items.len() == y.items.len()
-                        && x.items
-                            .iter()
-                            .zip(y.items.iter())
-                            .zip(x.kinds.iter())
-                            .all(|((p, q), k)| values_equal(*p, *q, *k))
+                let ka = obj_kind(a);
+                if ka != obj_kind(b) {
+                    return false;
                 }
-                ObjKind::Map => {
-                    let (x, y) = (as_map(a), as_map(b));
-                    x.entries.len() == y.entries.len()
-                        && x.entries.iter().all(|(k, v)| match y.entries.get(k) {
-                            Some(w) => values_equal(*v, *w, x.val),
-                            None => false,
-                        })
-                }
-                ObjKind::Struct => {
-                    let (x, y) = (as_struct(a), as_struct(b));
-                    if a == b {
-                        return true;
+                match ka {
+                    ObjKind::Str => str_bytes(a) == str_bytes(b),
+                    ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => a == b,
+                    _ => {
+                        if self.depth >= EQ_TRACK_DEPTH
+                            && !self.seen.get_or_insert_with(Default::default).insert((a.0, b.0))
+                        {
+                            return true;
+                        }
+                        self.depth += 1;
+                        let r = self.eq_container(a, b, ka);
+                        self.depth -= 1;
+                        r
                     }
-                    x.layout == y.layout
-                        && x.fields.len() == y.fields.len()
-                        && x.fields
-                            .iter()
-                            .zip(y.fields.iter())
-                            .enumerate()
-                            .all(|(i, (p, q))| {
-                                // Field kinds are needed; they are stored per layout, which
-                                // lives in the heap. Compare structurally with the kind
-                                // recorded by the heap's global layout registry.
-                                values_equal(*p, *q, field_kind(x.layout, i))
-                            })
                 }
-                ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => a == b,
             }
+        }
+    }
+
+    fn eq_container(&mut self, a: Value, b: Value, kind: ObjKind) -> bool {
+        match kind {
+            ObjKind::Array => {
+                let (x, y) = (as_array(a), as_array(b));
+                x.items.len() == y.items.len()
+                    && x.items
+                        .iter()
+                        .zip(y.items.iter())
+                        .all(|(p, q)| self.eq(*p, *q, x.elem))
+            }
+            ObjKind::Tuple => {
+                let (x, y) = (as_tuple(a), as_tuple(b));
+                x.items.len() == y.items.len()
+                    && x.items
+                        .iter()
+                        .zip(y.items.iter())
+                        .zip(x.kinds.iter())
+                        .all(|((p, q), k)| self.eq(*p, *q, *k))
+            }
+            ObjKind::Map => {
+                let (x, y) = (as_map(a), as_map(b));
+                x.entries.len() == y.entries.len()
+                    && x.entries.iter().all(|(k, v)| match y.entries.get(k) {
+                        Some(w) => self.eq(*v, *w, x.val),
+                        None => false,
+                    })
+            }
+            ObjKind::Struct => {
+                let (x, y) = (as_struct(a), as_struct(b));
+                x.layout == y.layout
+                    && x.fields.len() == y.fields.len()
+                    && x.fields
+                        .iter()
+                        .zip(y.fields.iter())
+                        .enumerate()
+                        .all(|(i, (p, q))| self.eq(*p, *q, field_kind(x.layout, i)))
+            }
+            _ => a == b,
         }
     }
 }
@@ -739,5 +768,20 @@ mod tests {
         assert!(values_equal(a, b, ValKind::Ref));
         let c = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
         assert!(!values_equal(c, c, ValKind::Ref));
+    }
+
+    #[test]
+    fn cyclic_values_compare_without_overflow() {
+        let mut h = Heap::new(false);
+        let a = h.alloc_array(ValKind::Ref, vec![]);
+        let b = h.alloc_array(ValKind::Ref, vec![]);
+        as_array_mut(a).items.push(a);
+        as_array_mut(b).items.push(b);
+        assert!(values_equal(a, b, ValKind::Ref));
+        let c = h.alloc_array(ValKind::Ref, vec![]);
+        let one = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
+        as_array_mut(c).items.push(c);
+        as_array_mut(c).items.push(one);
+        assert!(!values_equal(a, c, ValKind::Ref));
     }
 }
