@@ -213,7 +213,6 @@ fn quote(s: &[u8]) -> String {
     o
 }
 
-
 /// The register an instruction writes, if any.
 fn dst_of(i: &Instr) -> Option<u8> {
     use Instr::*;

@@ -11,7 +11,7 @@
 //! a value yields the integer 0.
 
 use super::expr::typeof_name;
-use super::func::{FnCompiler, Val};
+use super::func::{Dst, FnCompiler, Val};
 use crate::ast::{Expr, ExprKind, Res, Span};
 use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
@@ -20,12 +20,13 @@ use bp_runtime::value::ValKind;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
     /// Compile a call-like expression (`Call`, `MethodCall`, `New`, `Super`); the
-    /// result goes to `dst` (discarded when `None`).
-    pub fn call_expr(&mut self, e: &'a Expr, dst: Option<Reg>) {
+    /// result goes to `dst` (discarded when `None`). Returns the result register
+    /// (meaningless when `dst` is `None`).
+    pub fn call_expr(&mut self, e: &'a Expr, dst: Option<Dst>) -> Val {
         match &e.kind {
             ExprKind::Call { callee, args, res } => {
                 let args: Vec<&'a Expr> = args.iter().collect();
-                self.call_res(res, &callee.name, args, e, dst);
+                self.call_res(res, &callee.name, args, e, dst)
             }
             ExprKind::MethodCall {
                 receiver,
@@ -56,24 +57,27 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     all.push(receiver);
                 }
                 all.extend(args.iter());
-                self.call_res(res, &method.name, all, e, dst);
+                self.call_res(res, &method.name, all, e, dst)
             }
             ExprKind::New { args, .. } => self.new_instance(args, e, dst),
             ExprKind::Super { method, args } => {
                 let name = method.as_ref().map(|m| m.name.as_str()).unwrap_or("__init__");
-                self.super_call(name, method.is_none(), args, e, dst);
+                self.super_call(name, method.is_none(), args, e, dst)
             }
             _ => {
                 // Not a call: evaluate normally.
                 match dst {
-                    Some(d) => self.expr_to(e, d),
-                    None => self.expr_effect(e),
+                    Some(d) => self.expr_in(e, d),
+                    None => {
+                        self.expr_effect(e);
+                        NO_VAL
+                    }
                 }
             }
         }
     }
 
-    fn call_res(&mut self, res: &Res, name: &str, args: Vec<&'a Expr>, e: &'a Expr, dst: Option<Reg>) {
+    fn call_res(&mut self, res: &Res, name: &str, args: Vec<&'a Expr>, e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         match res {
             Res::Func(id) => self.user_call(*id, None, &args, e, dst),
@@ -82,10 +86,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             Res::Extern(id) => {
                 let vals = self.eval_args(&args);
                 let site = self.site(*id, regs(&vals), Vec::new());
-                let (d, scratch) = self.call_dst(dst, &e.ty);
-                self.emit(Instr::CallExtern { dst: d, site }, sp);
                 self.release_all(&vals);
-                self.after_call(dst, &e.ty, scratch, sp);
+                let (d, out) = self.call_dst(dst, &e.ty);
+                self.emit(Instr::CallExtern { dst: d.reg, site }, sp);
+                self.after_call(d, out, &e.ty, sp)
             }
             Res::Local(id) => {
                 let callee = self.local_reg(*id, sp);
@@ -97,7 +101,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     &args,
                     e,
                     dst,
-                );
+                )
             }
             Res::Global(idx) => {
                 let callee = self.temp_kind(true);
@@ -108,63 +112,84 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     },
                     sp,
                 );
-                self.indirect_call(callee, &args, e, dst);
+                self.indirect_call(callee, &args, e, dst)
             }
-            Res::Unresolved => self.internal(sp, format!("unresolved call to '{name}'")),
+            Res::Unresolved => {
+                self.internal(sp, format!("unresolved call to '{name}'"));
+                self.no_result(dst, &e.ty)
+            }
         }
     }
 
     fn eval_args(&mut self, args: &[&'a Expr]) -> Vec<Val> {
-        args.iter().map(|a| self.expr_val(a)).collect()
+        self.eval_list(args.iter().copied())
     }
 
-    /// Destination register of a call: `dst`, or a scratch register of the result's
-    /// class (returned so that it can be freed after the call).
-    fn call_dst(&mut self, dst: Option<Reg>, ret: &Type) -> (Reg, Option<Val>) {
+    /// Destination register of a call, to be taken once the argument temporaries
+    /// have been released: the register for `dst`, or, for a discarded result, a
+    /// scratch register of the result's class. The second value says whether the
+    /// result is wanted.
+    fn call_dst(&mut self, dst: Option<Dst>, ret: &Type) -> (Val, bool) {
         match dst {
-            Some(d) => (d, None),
-            None => {
-                let t = self.temp(ret);
-                (t.reg, Some(t))
-            }
+            Some(d) => (self.dst_reg(d, ret), true),
+            None => (self.temp(ret), false),
         }
     }
 
-    fn after_call(&mut self, dst: Option<Reg>, ret: &Type, scratch: Option<Val>, span: Span) {
-        if let Some(t) = scratch {
-            self.release(t);
+    /// After a call into `d`: free a scratch destination; a `void` call used as a
+    /// value yields 0. Returns the result register.
+    fn after_call(&mut self, d: Val, wanted: bool, ret: &Type, span: Span) -> Val {
+        if !wanted {
+            self.release(d);
+            return NO_VAL;
         }
-        if let (Some(d), Type::Void) = (dst, ret) {
-            self.load_int(d, 0, span);
+        if *ret == Type::Void {
+            self.load_int(d.reg, 0, span);
+        }
+        d
+    }
+
+    /// The result of a call that could not be compiled (an error was reported).
+    fn no_result(&mut self, dst: Option<Dst>, ret: &Type) -> Val {
+        match dst {
+            Some(d) => self.dst_reg(d, ret),
+            None => NO_VAL,
         }
     }
 
     /// `Call` of user function `id` with an optional leading argument already in a
     /// register (`self` for `super` calls and `__init__`).
-    fn user_call(&mut self, id: u32, first: Option<Reg>, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+    fn user_call(
+        &mut self,
+        id: u32,
+        first: Option<Reg>,
+        args: &[&'a Expr],
+        e: &'a Expr,
+        dst: Option<Dst>,
+    ) -> Val {
         let sp = e.span;
         let vals = self.eval_args(args);
         let mut r: Vec<Reg> = first.into_iter().collect();
         r.extend(regs(&vals));
         let site = self.site(id, r, Vec::new());
-        let (d, scratch) = self.call_dst(dst, &e.ty);
-        self.emit(Instr::Call { dst: d, site }, sp);
         self.release_all(&vals);
-        self.after_call(dst, &e.ty, scratch, sp);
+        let (d, wanted) = self.call_dst(dst, &e.ty);
+        self.emit(Instr::Call { dst: d.reg, site }, sp);
+        self.after_call(d, wanted, &e.ty, sp)
     }
 
-    fn indirect_call(&mut self, callee: Val, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+    fn indirect_call(&mut self, callee: Val, args: &[&'a Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         let vals = self.eval_args(args);
         let site = self.site(callee.reg as u32, regs(&vals), Vec::new());
-        let (d, scratch) = self.call_dst(dst, &e.ty);
-        self.emit(Instr::CallIndirect { dst: d, site }, sp);
         self.release_all(&vals);
         self.release(callee);
-        self.after_call(dst, &e.ty, scratch, sp);
+        let (d, wanted) = self.call_dst(dst, &e.ty);
+        self.emit(Instr::CallIndirect { dst: d.reg, site }, sp);
+        self.after_call(d, wanted, &e.ty, sp)
     }
 
-    fn builtin_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+    fn builtin_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         // Builtins with a dedicated instruction.
         let name = builtins::all().get(id as usize).map(|b| b.name).unwrap_or("");
         match (name, args) {
@@ -176,18 +201,28 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
         let vals = self.eval_args(args);
         let typed: Vec<(Reg, &Type)> = vals.iter().zip(args).map(|(v, a)| (v.reg, &a.ty)).collect();
-        self.emit_builtin(id, &typed, &e.ty, dst, e.span);
-        self.release_all(&vals);
+        self.emit_builtin(id, &typed, &e.ty, dst, e.span, &vals)
     }
 
     /// Emit `CallBuiltin` of builtin `id` on argument registers of the given types,
     /// appending the kind arguments required by the signature: one int per `any`
     /// parameter (the argument's `ValKind`), then, for `KIND_OF_T` builtins, the
-    /// kind of the type bound to `T`.
-    pub fn emit_builtin(&mut self, id: u32, args: &[(Reg, &Type)], ret: &Type, dst: Option<Reg>, span: Span) {
+    /// kind of the type bound to `T`. `owned` (temporaries holding arguments) are
+    /// released before the destination is taken. Returns the result register
+    /// (meaningless when `dst` is `None`).
+    pub fn emit_builtin(
+        &mut self,
+        id: u32,
+        args: &[(Reg, &Type)],
+        ret: &Type,
+        dst: Option<Dst>,
+        span: Span,
+        owned: &[Val],
+    ) -> Val {
         let Some(b) = builtins::all().get(id as usize) else {
             self.internal(span, format!("unknown builtin #{id}"));
-            return;
+            self.release_all(owned);
+            return self.no_result(dst, ret);
         };
         let mut extra_kinds: Vec<ValKind> = Vec::new();
         if let Some((params, sig_ret)) = parse_sig(b.sig) {
@@ -211,70 +246,106 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         } else if b.flags & KIND_OF_T != 0 {
             self.internal(span, format!("cannot read the signature of builtin '{}'", b.name));
         }
-        let mut extras = Vec::with_capacity(extra_kinds.len());
+        // One register per distinct kind value.
+        let mut extras: Vec<Val> = Vec::with_capacity(extra_kinds.len());
+        let mut loaded: Vec<(ValKind, Reg)> = Vec::new();
         for k in extra_kinds {
-            let t = self.temp_kind(false);
-            self.load_int(t.reg, k as i64, span);
-            extras.push(t);
+            match loaded.iter().find(|(lk, _)| *lk == k) {
+                Some(&(_, reg)) => extras.push(Val { reg, temp: false }),
+                None => {
+                    let t = self.temp_kind(false);
+                    self.load_int(t.reg, k as i64, span);
+                    loaded.push((k, t.reg));
+                    extras.push(t);
+                }
+            }
         }
         let mut r: Vec<Reg> = args.iter().map(|(r, _)| *r).collect();
         r.extend(regs(&extras));
         let site = self.site(id, r, Vec::new());
-        let (d, scratch) = self.call_dst(dst, ret);
-        self.emit(Instr::CallBuiltin { dst: d, site }, span);
         self.release_all(&extras);
-        self.after_call(dst, ret, scratch, span);
+        self.release_all(owned);
+        let (d, wanted) = self.call_dst(dst, ret);
+        self.emit(Instr::CallBuiltin { dst: d.reg, site }, span);
+        self.after_call(d, wanted, ret, span)
     }
 
     /// Builtins handled by the compiler.
-    fn intrinsic(&mut self, name: &str, args: &[&'a Expr], e: &'a Expr, dst: Option<Reg>) {
+    fn intrinsic(&mut self, name: &str, args: &[&'a Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         match (name, args) {
             ("print", _) => {
-                let vals: Vec<Val> = args.iter().map(|a| self.str_val(a)).collect();
+                let mut seen = Vec::new();
+                let vals: Vec<Val> = args.iter().map(|a| self.list_val(a, &mut seen, true)).collect();
                 let kinds = vec![ValKind::Ref; vals.len()];
                 let site = self.site(0, regs(&vals), kinds);
                 self.emit(Instr::Print { site }, sp);
                 self.release_all(&vals);
-                if let Some(d) = dst {
-                    self.load_int(d, 0, sp);
+                match dst {
+                    Some(d) => {
+                        let o = self.dst_reg(d, &e.ty);
+                        self.load_int(o.reg, 0, sp);
+                        o
+                    }
+                    None => NO_VAL,
                 }
             }
             ("typeof", [a]) => {
                 if !super::expr::is_pure_leaf(a) {
                     self.expr_effect(a);
                 }
-                if let Some(d) = dst {
-                    self.load_str(d, typeof_name(&a.ty).as_bytes(), sp);
+                match dst {
+                    Some(d) => {
+                        let o = self.dst_reg(d, &e.ty);
+                        self.load_str(o.reg, typeof_name(&a.ty).as_bytes(), sp);
+                        o
+                    }
+                    None => NO_VAL,
                 }
             }
             ("to_str" | "str", [a]) => match (dst, &a.ty) {
-                (None, _) => self.expr_effect(a),
-                (Some(d), Type::Str) => self.expr_to(a, d),
+                (None, _) => {
+                    self.expr_effect(a);
+                    NO_VAL
+                }
+                (Some(d), Type::Str) => self.expr_in(a, d),
                 (Some(d), Type::Void) => {
                     self.expr_effect(a);
-                    self.load_str(d, b"null", sp);
+                    let o = self.dst_reg(d, &e.ty);
+                    self.load_str(o.reg, b"null", sp);
+                    o
                 }
                 (Some(d), ty) => {
                     let v = self.expr_val(a);
+                    self.release(v);
+                    let o = self.dst_reg(d, &e.ty);
                     self.emit(
                         Instr::ToStr {
-                            dst: d,
+                            dst: o.reg,
                             src: v.reg,
                             kind: ty.kind() as u8,
                         },
                         sp,
                     );
-                    self.release(v);
+                    o
                 }
             },
             ("len" | "array_len", [a]) if matches!(a.ty, Type::Array(_)) => {
                 let v = self.expr_val(a);
-                let (d, scratch) = self.call_dst(dst, &Type::Int);
-                self.emit(Instr::ArrLen { dst: d, arr: v.reg }, sp);
                 self.release(v);
-                if let Some(t) = scratch {
-                    self.release(t);
+                let (d, wanted) = self.call_dst(dst, &Type::Int);
+                self.emit(
+                    Instr::ArrLen {
+                        dst: d.reg,
+                        arr: v.reg,
+                    },
+                    sp,
+                );
+                if wanted {
+                    d
+                } else {
+                    self.release(d);
+                    NO_VAL
                 }
             }
             _ => {
@@ -289,7 +360,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     .find_map(|n| builtins::lookup(n));
                 match id {
                     Some(id) => self.builtin_call(id, args, e, dst),
-                    None => self.error(sp, format!("builtin '{name}' is not available")),
+                    None => {
+                        self.error(sp, format!("builtin '{name}' is not available"));
+                        self.no_result(dst, &e.ty)
+                    }
                 }
             }
         }
@@ -297,35 +371,37 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// `new C(args)`: evaluate the arguments, allocate the instance with zero-valued
     /// fields, then call `__init__(instance, args...)` if the class (or an ancestor)
-    /// defines it.
-    fn new_instance(&mut self, args: &'a [Expr], e: &'a Expr, dst: Option<Reg>) {
+    /// defines it. The instance register is written before `__init__` runs, so the
+    /// destination must not be a variable the arguments read (see `writes_early`).
+    fn new_instance(&mut self, args: &'a [Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         let Type::Class(cid) = e.ty else {
             self.internal(sp, format!("'new' expression typed {}", e.ty));
-            return;
+            return self.no_result(dst, &e.ty);
         };
         let Some(cinfo) = self.cx.info.classes.get(cid as usize) else {
             self.internal(sp, format!("unknown class #{cid}"));
-            return;
+            return self.no_result(dst, &e.ty);
         };
         let field_tys: Vec<Type> = cinfo.fields.iter().map(|(_, t)| t.clone()).collect();
         let arg_refs: Vec<&'a Expr> = args.iter().collect();
         let vals = self.eval_args(&arg_refs);
-        let mut zeros = Vec::with_capacity(field_tys.len());
-        for t in &field_tys {
-            let z = self.temp(t);
-            self.zero_to(t, z.reg, sp);
-            zeros.push(z);
-        }
-        let (d, scratch) = self.call_dst(dst, &e.ty);
+        let zeros = self.zero_vals(&field_tys, sp);
         let layout = self.cx.class_layout(cid);
         let site = self.site(layout, regs(&zeros), Vec::new());
-        self.emit(Instr::NewStruct { dst: d, site }, sp);
         self.release_all(&zeros);
-        if let Some(init) = self.find_method(cid, "__init__") {
-            let mut r = vec![d];
+        let init = self.find_method(cid, "__init__");
+        if init.is_none() {
+            self.release_all(&vals);
+        }
+        // With an `__init__`, the arguments stay live until it has been called.
+        let (d, wanted) = self.call_dst(dst, &e.ty);
+        self.emit(Instr::NewStruct { dst: d.reg, site }, sp);
+        if let Some(init) = init {
+            let mut r = vec![d.reg];
             r.extend(regs(&vals));
             let site = self.site(init, r, Vec::new());
+            self.release_all(&vals);
             let ret = self
                 .cx
                 .info
@@ -337,15 +413,24 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             self.emit(Instr::Call { dst: t.reg, site }, sp);
             self.release(t);
         }
-        self.release_all(&vals);
-        if let Some(t) = scratch {
-            self.release(t);
+        if wanted {
+            d
+        } else {
+            self.release(d);
+            NO_VAL
         }
     }
 
     /// `super.m(args)` / `super(args)` inside a class method: a direct call of the
     /// parent class's method with `self`.
-    fn super_call(&mut self, name: &str, is_init: bool, args: &'a [Expr], e: &'a Expr, dst: Option<Reg>) {
+    fn super_call(
+        &mut self,
+        name: &str,
+        is_init: bool,
+        args: &'a [Expr],
+        e: &'a Expr,
+        dst: Option<Dst>,
+    ) -> Val {
         let sp = e.span;
         let parent = self
             .func_id
@@ -356,18 +441,26 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         match target {
             Some(fid) => {
                 let me = self.self_reg(sp);
-                self.user_call(fid, Some(me), &arg_refs, e, dst);
+                self.user_call(fid, Some(me), &arg_refs, e, dst)
             }
             None if is_init => {
                 // A parent without `__init__`: nothing to run.
                 for a in arg_refs {
                     self.expr_effect(a);
                 }
-                if let Some(d) = dst {
-                    self.zero_to(&e.ty, d, sp);
+                match dst {
+                    Some(d) => {
+                        let o = self.dst_reg(d, &e.ty);
+                        self.zero_to(&e.ty, o.reg, sp);
+                        o
+                    }
+                    None => NO_VAL,
                 }
             }
-            None => self.error(sp, format!("no parent method '{name}' for super call")),
+            None => {
+                self.error(sp, format!("no parent method '{name}' for super call"));
+                self.no_result(dst, &e.ty)
+            }
         }
     }
 
@@ -386,6 +479,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         None
     }
 }
+
+/// The "result" of a call whose value is discarded.
+const NO_VAL: Val = Val { reg: 0, temp: false };
 
 fn regs(vals: &[Val]) -> Vec<Reg> {
     vals.iter().map(|v| v.reg).collect()

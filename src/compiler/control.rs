@@ -27,7 +27,7 @@
 //! variable's own register, so assignments to it in the body affect iteration.
 
 use super::expr::{cmp_class, is_int, small_int, CmpClass};
-use super::func::{Ctl, FnCompiler, Label, Val};
+use super::func::{Ctl, Dst, FnCompiler, Label, Val};
 use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Res, Span, StmtKind, UnOp};
 use crate::bytecode::Instr;
 use crate::types::Type;
@@ -262,8 +262,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     pub fn for_range(&mut self, local: LocalId, start: &'a Expr, end: &'a Expr, body: &'a Block, sp: Span) {
         self.push_scope();
-        let i = self.declare_local(local, sp);
-        self.expr_to(start, i);
+        let i = self.init_local(local, start, sp);
         let id = self.new_loop_id();
         let header = self.new_label();
         let cont = self.new_label();
@@ -316,32 +315,33 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ) if !super::stmt::block_assigns(body, *id) => Some(self.local_reg(*id, iter.span)),
             _ => None,
         };
-        let coll = match in_place {
-            Some(reg) => Val { reg, temp: false },
-            None => self.temp_kind(true),
-        };
-        match &iter.ty {
-            _ if in_place.is_some() => {}
-            Type::Map(k, _) => {
+        let coll = match (&iter.ty, in_place) {
+            (_, Some(reg)) => Val { reg, temp: false },
+            (Type::Map(k, _), None) => {
                 let Some(keys) = bp_runtime::builtins::lookup("map_keys") else {
                     self.error(iter.span, "iterating over a map needs the map_keys builtin");
-                    self.release(coll);
                     self.pop_scope();
                     return;
                 };
                 let m = self.expr_val(iter);
                 let keys_ty = Type::Array(k.clone());
-                self.emit_builtin(keys, &[(m.reg, &iter.ty)], &keys_ty, Some(coll.reg), iter.span);
-                self.release(m);
+                self.emit_builtin(
+                    keys,
+                    &[(m.reg, &iter.ty)],
+                    &keys_ty,
+                    Some(Dst::Any),
+                    iter.span,
+                    &[m],
+                )
             }
-            Type::Array(_) => self.expr_to(iter, coll.reg),
-            other => {
+            // A fresh register: the body may reassign the variable.
+            (Type::Array(_), None) => self.expr_in(iter, Dst::Any),
+            (other, None) => {
                 self.internal(iter.span, format!("for-in over a value of type {other}"));
-                self.release(coll);
                 self.pop_scope();
                 return;
             }
-        }
+        };
         let len = self.temp_kind(false);
         let idx = self.temp_kind(false);
         self.emit(
@@ -459,6 +459,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 },
                 class => {
                     let c = self.expr_val(ce);
+                    self.release(c);
                     let t = self.temp_kind(false);
                     let i = if class == CmpClass::Float {
                         Instr::EqF {
@@ -483,7 +484,6 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                         ce.span,
                     );
                     self.release(t);
-                    self.release(c);
                 }
             }
         }
@@ -556,9 +556,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
             Some(e) => {
                 let v = if has_finally {
-                    let t = self.temp(&e.ty);
-                    self.expr_to(e, t.reg);
-                    t
+                    self.expr_in(e, Dst::Any)
                 } else {
                     self.expr_val(e)
                 };

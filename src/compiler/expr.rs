@@ -1,15 +1,25 @@
 //! Expressions: literals, names, operators, indexing, fields, container and
 //! struct literals, f-strings, lambdas.
 //!
-//! Three entry points:
-//! * [`FnCompiler::expr_to`] compiles into a given register. Every form writes
-//!   its destination only with its **last** instruction, after all operands have
-//!   been read, except those for which [`writes_early`] is true.
+//! Entry points:
+//! * [`FnCompiler::expr_in`] compiles into a [`Dst`]: a given register
+//!   (`Dst::Reg`, also [`FnCompiler::expr_to`]) or a fresh temporary (`Dst::Any`).
+//!   Every form evaluates its operands left to right, releases their
+//!   temporaries, and only then takes its result register (for `Dst::Any` the
+//!   lowest free one of its class, typically the first operand's temporary) and
+//!   writes it with its **last** instruction, which reads its operands before
+//!   writing. So a left-associative chain `a + b + c + ...` of any length needs
+//!   one temporary, `f(g(x), h(y))` two, and a given destination may be a
+//!   variable that the expression reads. The exceptions, which write the
+//!   destination before they are done, are the forms for which [`writes_early`]
+//!   is true.
 //! * [`FnCompiler::expr_val`] returns wherever the value is: a local's own
 //!   register (no copy) or a fresh temporary.
+//! * [`FnCompiler::eval_list`] evaluates operand lists (call arguments, literal
+//!   elements); equal literals in one list share a register.
 //! * [`FnCompiler::expr_effect`] evaluates for side effects only.
 
-use super::func::{FnCompiler, Val};
+use super::func::{Dst, FnCompiler, Val};
 use super::LambdaJob;
 use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Res, UnOp};
 use crate::bytecode::{Instr, Reg};
@@ -75,6 +85,36 @@ pub(crate) fn is_pure_leaf(e: &Expr) -> bool {
     )
 }
 
+/// A literal operand, identified by the value its load instruction produces.
+#[derive(Clone, PartialEq)]
+pub(crate) enum ConstLeaf {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Str(Vec<u8>),
+}
+
+/// The constant that `e` loads, if it is a literal (possibly a negated number).
+/// Equal literals of one operand list can share a register: loading them has no
+/// effect, and string constants are shared immutable objects anyway.
+pub(crate) fn const_leaf(e: &Expr) -> Option<ConstLeaf> {
+    match &e.kind {
+        ExprKind::Int(n) => Some(ConstLeaf::Int(*n)),
+        ExprKind::Float(x) => Some(ConstLeaf::Float(x.to_bits())),
+        ExprKind::Bool(b) => Some(ConstLeaf::Bool(*b)),
+        ExprKind::Str(s) => Some(ConstLeaf::Str(s.clone())),
+        ExprKind::Unary {
+            op: UnOp::Neg,
+            operand,
+        } => match &operand.kind {
+            ExprKind::Int(n) => Some(ConstLeaf::Int(n.wrapping_neg())),
+            ExprKind::Float(x) => Some(ConstLeaf::Float((-x).to_bits())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The `typeof` text of a static type.
 pub(crate) fn typeof_name(t: &Type) -> &'static str {
     match t {
@@ -100,7 +140,8 @@ pub(crate) fn is_int(t: &Type) -> bool {
 }
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
-    /// Compile `e` and return the register holding its value.
+    /// Compile `e` and return the register holding its value: a local's own
+    /// register (read in place), else a temporary allocated after `e`'s operands.
     pub fn expr_val(&mut self, e: &'a Expr) -> Val {
         match &e.kind {
             ExprKind::Name {
@@ -113,12 +154,43 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let reg = self.self_reg(e.span);
                 Val { reg, temp: false }
             }
-            _ => {
-                let t = self.temp(&e.ty);
-                self.expr_to(e, t.reg);
-                t
+            _ => self.expr_in(e, Dst::Any),
+        }
+    }
+
+    /// Evaluate operands left to right, each with [`FnCompiler::expr_val`]; equal
+    /// literals share one register (the later occurrences are not owned, so
+    /// [`FnCompiler::release_all`] frees every register once).
+    pub fn eval_list<I>(&mut self, es: I) -> Vec<Val>
+    where
+        I: IntoIterator<Item = &'a Expr>,
+    {
+        let mut seen: Vec<(ConstLeaf, Reg)> = Vec::new();
+        es.into_iter()
+            .map(|e| self.list_val(e, &mut seen, false))
+            .collect()
+    }
+
+    /// One operand of a list (see [`FnCompiler::eval_list`]); with `as_str`, the
+    /// value converted by [`FnCompiler::str_val`].
+    pub fn list_val(&mut self, e: &'a Expr, seen: &mut Vec<(ConstLeaf, Reg)>, as_str: bool) -> Val {
+        let key = match const_leaf(e) {
+            Some(k) if !as_str || e.ty == Type::Str => Some(k),
+            _ => None,
+        };
+        if let Some(k) = &key {
+            if let Some((_, reg)) = seen.iter().find(|(s, _)| s == k) {
+                return Val {
+                    reg: *reg,
+                    temp: false,
+                };
             }
         }
+        let v = if as_str { self.str_val(e) } else { self.expr_val(e) };
+        if let Some(k) = key {
+            seen.push((k, v.reg));
+        }
+        v
     }
 
     /// Evaluate `e` for its side effects only.
@@ -127,7 +199,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ExprKind::Call { .. }
             | ExprKind::MethodCall { .. }
             | ExprKind::New { .. }
-            | ExprKind::Super { .. } => self.call_expr(e, None),
+            | ExprKind::Super { .. } => {
+                self.call_expr(e, None);
+            }
             _ if is_pure_leaf(e) => {}
             _ => {
                 let v = self.expr_val(e);
@@ -138,52 +212,92 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// Compile `e` into `dst` (whose class must match `e`'s type).
     pub fn expr_to(&mut self, e: &'a Expr, dst: Reg) {
+        self.expr_in(e, Dst::Reg(dst));
+    }
+
+    /// Compile `e` into `d`; returns the result register (owned by the caller when
+    /// `d` is [`Dst::Any`]: always a fresh temporary then, even for a variable).
+    pub fn expr_in(&mut self, e: &'a Expr, d: Dst) -> Val {
         let sp = e.span;
         match &e.kind {
-            ExprKind::Int(n) => self.load_int(dst, *n, sp),
-            ExprKind::Float(x) => self.load_float(dst, *x, sp),
-            ExprKind::Bool(b) => {
-                self.emit(Instr::LoadBool { dst, val: *b }, sp);
+            ExprKind::Int(n) => {
+                let o = self.dst_reg(d, &e.ty);
+                self.load_int(o.reg, *n, sp);
+                o
             }
-            ExprKind::Str(s) => self.load_str(dst, s, sp),
-            ExprKind::FString(parts) => self.fstring(parts, dst, e),
+            ExprKind::Float(x) => {
+                let o = self.dst_reg(d, &e.ty);
+                self.load_float(o.reg, *x, sp);
+                o
+            }
+            ExprKind::Bool(b) => {
+                let o = self.dst_reg(d, &e.ty);
+                self.emit(Instr::LoadBool { dst: o.reg, val: *b }, sp);
+                o
+            }
+            ExprKind::Str(s) => {
+                let o = self.dst_reg(d, &e.ty);
+                self.load_str(o.reg, s, sp);
+                o
+            }
+            ExprKind::FString(parts) => self.fstring(parts, d, e),
             ExprKind::Name { name, res } => match res {
                 Res::Local(id) => {
                     let r = self.local_reg(*id, sp);
-                    if r != dst {
-                        self.emit(Instr::Mov { dst, src: r }, sp);
+                    let o = self.dst_reg(d, &e.ty);
+                    if r != o.reg {
+                        self.emit(Instr::Mov { dst: o.reg, src: r }, sp);
                     }
+                    o
                 }
                 Res::Global(idx) => {
-                    self.emit(Instr::GetGlobal { dst, idx: *idx }, sp);
+                    let o = self.dst_reg(d, &e.ty);
+                    self.emit(
+                        Instr::GetGlobal {
+                            dst: o.reg,
+                            idx: *idx,
+                        },
+                        sp,
+                    );
+                    o
                 }
                 Res::Func(fid) => {
                     let site = self.site(*fid, Vec::new(), Vec::new());
-                    self.emit(Instr::MakeClosure { dst, site }, sp);
+                    let o = self.dst_reg(d, &e.ty);
+                    self.emit(Instr::MakeClosure { dst: o.reg, site }, sp);
+                    o
                 }
-                _ => self.internal(sp, format!("name '{}' is not a value ({res:?})", name.name)),
+                _ => {
+                    self.internal(sp, format!("name '{}' is not a value ({res:?})", name.name));
+                    self.dst_reg(d, &e.ty)
+                }
             },
             ExprKind::SelfRef => {
                 let r = self.self_reg(sp);
-                if r != dst {
-                    self.emit(Instr::Mov { dst, src: r }, sp);
+                let o = self.dst_reg(d, &e.ty);
+                if r != o.reg {
+                    self.emit(Instr::Mov { dst: o.reg, src: r }, sp);
                 }
+                o
             }
             ExprKind::Array(elems) | ExprKind::Tuple(elems) => match &e.ty {
-                Type::Array(el) => self.array_lit(elems, el, &e.ty, dst, e),
-                Type::Tuple(ts) => self.tuple_lit(elems, ts, dst, e),
-                other => self.internal(sp, format!("sequence literal typed {other}")),
+                Type::Array(el) => self.array_lit(elems, el, &e.ty, d, e),
+                Type::Tuple(ts) => self.tuple_lit(elems, ts, d, e),
+                other => {
+                    self.internal(sp, format!("sequence literal typed {other}"));
+                    self.dst_reg(d, &e.ty)
+                }
             },
-            ExprKind::Map(pairs) => self.map_lit(pairs, dst, e),
+            ExprKind::Map(pairs) => self.map_lit(pairs, d, e),
             ExprKind::StructLit {
                 fields,
                 struct_id,
                 field_index,
                 ..
-            } => self.struct_lit(fields, *struct_id, field_index, dst, e),
-            ExprKind::Unary { op, operand } => self.unary(*op, operand, dst, e),
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, dst, e),
-            ExprKind::Index { base, index } => self.index(base, index, dst, e),
+            } => self.struct_lit(fields, *struct_id, field_index, d, e),
+            ExprKind::Unary { op, operand } => self.unary(*op, operand, d, e),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, d, e),
+            ExprKind::Index { base, index } => self.index(base, index, d, e),
             ExprKind::Field {
                 base,
                 field,
@@ -192,35 +306,49 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 Type::Struct(_) | Type::Class(_) => {
                     let Ok(idx) = u8::try_from(*field_index) else {
                         self.error(sp, "structs are limited to 256 fields");
-                        return;
+                        return self.dst_reg(d, &e.ty);
                     };
                     let b = self.expr_val(base);
-                    self.emit(Instr::GetField { dst, obj: b.reg, idx }, sp);
                     self.release(b);
+                    let o = self.dst_reg(d, &e.ty);
+                    self.emit(
+                        Instr::GetField {
+                            dst: o.reg,
+                            obj: b.reg,
+                            idx,
+                        },
+                        sp,
+                    );
+                    o
                 }
                 Type::Tuple(ts) => {
                     let idx = *field_index as usize;
                     if idx >= ts.len() || idx > 255 {
                         self.internal(sp, format!("tuple element {idx} out of range"));
-                        return;
+                        return self.dst_reg(d, &e.ty);
                     }
                     let b = self.expr_val(base);
+                    self.release(b);
+                    let o = self.dst_reg(d, &e.ty);
                     self.emit(
                         Instr::TupleGet {
-                            dst,
+                            dst: o.reg,
                             tup: b.reg,
                             idx: idx as u8,
                         },
                         sp,
                     );
-                    self.release(b);
+                    o
                 }
-                other => self.internal(sp, format!("field '{}' of a value of type {other}", field.name)),
+                other => {
+                    self.internal(sp, format!("field '{}' of a value of type {other}", field.name));
+                    self.dst_reg(d, &e.ty)
+                }
             },
             ExprKind::Call { .. }
             | ExprKind::MethodCall { .. }
             | ExprKind::New { .. }
-            | ExprKind::Super { .. } => self.call_expr(e, Some(dst)),
+            | ExprKind::Super { .. } => self.call_expr(e, Some(d)),
             ExprKind::Lambda {
                 func_id,
                 locals,
@@ -234,7 +362,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     span: sp,
                 });
                 let site = self.site(*func_id, Vec::new(), Vec::new());
-                self.emit(Instr::MakeClosure { dst, site }, sp);
+                let o = self.dst_reg(d, &e.ty);
+                self.emit(Instr::MakeClosure { dst: o.reg, site }, sp);
+                o
             }
         }
     }
@@ -266,22 +396,55 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.emit(Instr::NewMap { dst, site }, span);
             }
             Type::Tuple(ts) => {
-                let mut vals = Vec::with_capacity(ts.len());
-                for t in ts {
-                    let v = self.temp(t);
-                    self.zero_to(t, v.reg, span);
-                    vals.push(v);
-                }
+                let vals = self.zero_vals(ts, span);
                 let args = vals.iter().map(|v| v.reg).collect();
                 let kinds = ts.iter().map(|t| t.kind()).collect();
                 let site = self.site(0, args, kinds);
-                self.emit(Instr::NewTuple { dst, site }, span);
                 self.release_all(&vals);
+                self.emit(Instr::NewTuple { dst, site }, span);
             }
             Type::Struct(_) | Type::Class(_) | Type::Fn(_, _) | Type::Ptr | Type::EmptyElem => {
                 self.emit(Instr::LoadNull { dst }, span);
             }
         }
+    }
+
+    /// Registers holding the zero values of `tys` (for the fields of a new object or
+    /// tuple). Immutable zero values (numbers, bools, `""`, null) of the same kind
+    /// share one register; arrays, maps and tuples get one each. Every distinct
+    /// register appears once in the result as an owned temporary; the others are
+    /// not owned, so [`FnCompiler::release_all`] frees each register once.
+    pub fn zero_vals(&mut self, tys: &[Type], span: crate::ast::Span) -> Vec<Val> {
+        // Sharing key: 0 int-like, 1 float, 2 bool, 3 str, 4 null.
+        let share_key = |t: &Type| -> Option<usize> {
+            match t {
+                Type::Int | Type::Fixed(_) | Type::Unknown | Type::Error | Type::Void => Some(0),
+                Type::Float => Some(1),
+                Type::Bool => Some(2),
+                Type::Str => Some(3),
+                Type::Struct(_) | Type::Class(_) | Type::Fn(_, _) | Type::Ptr | Type::EmptyElem => Some(4),
+                Type::Array(_) | Type::Map(_, _) | Type::Tuple(_) => None,
+            }
+        };
+        let mut shared: [Option<Reg>; 5] = [None; 5];
+        let mut out = Vec::with_capacity(tys.len());
+        for t in tys {
+            match share_key(t) {
+                Some(k) if shared[k].is_some() => out.push(Val {
+                    reg: shared[k].unwrap_or(0),
+                    temp: false,
+                }),
+                key => {
+                    let v = self.temp(t);
+                    self.zero_to(t, v.reg, span);
+                    if let Some(k) = key {
+                        shared[k] = Some(v.reg);
+                    }
+                    out.push(v);
+                }
+            }
+        }
+        out
     }
 
     /// A string register holding `e` converted with `to_str` (strings as is; a void
@@ -312,43 +475,63 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
-    fn fstring(&mut self, parts: &'a [FStrPart], dst: Reg, e: &'a Expr) {
+    fn fstring(&mut self, parts: &'a [FStrPart], d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match parts {
-            [] => self.load_str(dst, b"", sp),
-            [FStrPart::Lit(s)] => self.load_str(dst, s, sp),
-            [FStrPart::Expr(x)] if x.ty == Type::Str => self.expr_to(x, dst),
+            [] => {
+                let o = self.dst_reg(d, &e.ty);
+                self.load_str(o.reg, b"", sp);
+                o
+            }
+            [FStrPart::Lit(s)] => {
+                let o = self.dst_reg(d, &e.ty);
+                self.load_str(o.reg, s, sp);
+                o
+            }
+            [FStrPart::Expr(x)] if x.ty == Type::Str => self.expr_in(x, d),
             [FStrPart::Expr(x)] if x.ty != Type::Void => {
                 let v = self.expr_val(x);
+                self.release(v);
+                let o = self.dst_reg(d, &e.ty);
                 self.emit(
                     Instr::ToStr {
-                        dst,
+                        dst: o.reg,
                         src: v.reg,
                         kind: x.ty.kind() as u8,
                     },
                     x.span,
                 );
-                self.release(v);
+                o
             }
             _ => {
                 let mut vals = Vec::with_capacity(parts.len());
+                let mut seen: Vec<(ConstLeaf, Reg)> = Vec::new();
                 for p in parts {
                     match p {
                         FStrPart::Lit(s) => {
-                            let t = self.temp_kind(true);
-                            self.load_str(t.reg, s, sp);
-                            vals.push(t);
+                            let k = ConstLeaf::Str(s.clone());
+                            match seen.iter().find(|(c, _)| *c == k) {
+                                Some(&(_, reg)) => vals.push(Val { reg, temp: false }),
+                                None => {
+                                    let t = self.temp_kind(true);
+                                    self.load_str(t.reg, s, sp);
+                                    seen.push((k, t.reg));
+                                    vals.push(t);
+                                }
+                            }
                         }
                         FStrPart::Expr(x) => {
-                            let v = self.str_val(x);
+                            let v = self.list_val(x, &mut seen, true);
                             vals.push(v);
                         }
                     }
                 }
+                self.release_all(&vals);
+                let o = self.dst_reg(d, &e.ty);
                 if let [a, b] = vals[..] {
                     self.emit(
                         Instr::Concat {
-                            dst,
+                            dst: o.reg,
                             a: a.reg,
                             b: b.reg,
                         },
@@ -357,44 +540,52 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 } else {
                     let args = vals.iter().map(|v| v.reg).collect();
                     let site = self.site(0, args, Vec::new());
-                    self.emit(Instr::ConcatN { dst, site }, sp);
+                    self.emit(Instr::ConcatN { dst: o.reg, site }, sp);
                 }
-                self.release_all(&vals);
+                o
             }
         }
     }
 
-    fn array_lit(&mut self, elems: &'a [Expr], el: &Type, arr_ty: &Type, dst: Reg, e: &'a Expr) {
+    fn array_lit(&mut self, elems: &'a [Expr], el: &Type, arr_ty: &Type, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         let kind = el.kind() as u32;
         let first = elems.len().min(ARRAY_CHUNK);
-        let vals: Vec<Val> = elems[..first].iter().map(|x| self.expr_val(x)).collect();
+        let vals = self.eval_list(&elems[..first]);
         let args = vals.iter().map(|v| v.reg).collect();
         let site = self.site(kind, args, Vec::new());
-        self.emit(Instr::NewArray { dst, site }, sp);
         self.release_all(&vals);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(Instr::NewArray { dst: o.reg, site }, sp);
         if elems.len() > first {
             let Some(push) = bp_runtime::builtins::lookup("array_push") else {
                 self.error(
                     sp,
                     "array literal too long (more than 64 elements) and no array_push builtin",
                 );
-                return;
+                return o;
             };
             for x in &elems[first..] {
                 let v = self.expr_val(x);
-                self.emit_builtin(push, &[(dst, arr_ty), (v.reg, el)], &Type::Void, None, x.span);
-                self.release(v);
+                self.emit_builtin(
+                    push,
+                    &[(o.reg, arr_ty), (v.reg, el)],
+                    &Type::Void,
+                    None,
+                    x.span,
+                    &[v],
+                );
             }
         }
+        o
     }
 
-    fn tuple_lit(&mut self, elems: &'a [Expr], ts: &[Type], dst: Reg, e: &'a Expr) {
+    fn tuple_lit(&mut self, elems: &'a [Expr], ts: &[Type], d: Dst, e: &'a Expr) -> Val {
         if elems.len() > 255 {
             self.error(e.span, "tuple literal too long");
-            return;
+            return self.dst_reg(d, &e.ty);
         }
-        let vals: Vec<Val> = elems.iter().map(|x| self.expr_val(x)).collect();
+        let vals = self.eval_list(elems);
         let args = vals.iter().map(|v| v.reg).collect();
         let kinds = elems
             .iter()
@@ -402,32 +593,31 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             .map(|(i, x)| ts.get(i).map(|t| t.kind()).unwrap_or_else(|| x.ty.kind()))
             .collect();
         let site = self.site(0, args, kinds);
-        self.emit(Instr::NewTuple { dst, site }, e.span);
         self.release_all(&vals);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(Instr::NewTuple { dst: o.reg, site }, e.span);
+        o
     }
 
-    fn map_lit(&mut self, pairs: &'a [(Expr, Expr)], dst: Reg, e: &'a Expr) {
+    fn map_lit(&mut self, pairs: &'a [(Expr, Expr)], d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         let Type::Map(kt, vt) = &e.ty else {
             self.internal(sp, format!("map literal typed {}", e.ty));
-            return;
+            return self.dst_reg(d, &e.ty);
         };
         let first = pairs.len().min(MAP_CHUNK);
-        let mut vals = Vec::with_capacity(first * 2);
-        for (k, v) in &pairs[..first] {
-            vals.push(self.expr_val(k));
-            vals.push(self.expr_val(v));
-        }
+        let vals = self.eval_list(pairs[..first].iter().flat_map(|(k, v)| [k, v]));
         let args = vals.iter().map(|v| v.reg).collect();
         let site = self.site(map_kinds(kt, vt), args, Vec::new());
-        self.emit(Instr::NewMap { dst, site }, sp);
         self.release_all(&vals);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(Instr::NewMap { dst: o.reg, site }, sp);
         for (k, v) in &pairs[first..] {
             let kv = self.expr_val(k);
             let vv = self.expr_val(v);
             self.emit(
                 Instr::MapSet {
-                    map: dst,
+                    map: o.reg,
                     key: kv.reg,
                     val: vv.reg,
                 },
@@ -436,6 +626,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             self.release(vv);
             self.release(kv);
         }
+        o
     }
 
     fn struct_lit(
@@ -443,103 +634,136 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         fields: &'a [(crate::ast::Ident, Expr)],
         struct_id: u32,
         field_index: &[u32],
-        dst: Reg,
+        d: Dst,
         e: &'a Expr,
-    ) {
+    ) -> Val {
         let sp = e.span;
         let Some(sinfo) = self.cx.info.structs.get(struct_id as usize) else {
             self.internal(sp, format!("unknown struct #{struct_id}"));
-            return;
+            return self.dst_reg(d, &e.ty);
         };
         let decl: Vec<Type> = sinfo.fields.iter().map(|(_, t)| t.clone()).collect();
         let mut slots: Vec<Option<Val>> = vec![None; decl.len()];
-        // Evaluate in the order written, place in declaration order.
+        // Evaluate in the order written, place in declaration order. (Values of
+        // fields written twice are released with the others: their registers may
+        // be shared with equal literals.)
+        let mut seen = Vec::new();
+        let mut extra = Vec::new();
         for (i, (name, fe)) in fields.iter().enumerate() {
-            let v = self.expr_val(fe);
+            let v = self.list_val(fe, &mut seen, false);
             let pos = field_index.get(i).map(|&p| p as usize).unwrap_or(i);
             match slots.get_mut(pos) {
                 Some(slot) => {
                     if let Some(old) = slot.replace(v) {
-                        self.release(old);
+                        extra.push(old);
                     }
                 }
                 None => {
                     self.internal(name.span, format!("field '{}' has no position", name.name));
-                    self.release(v);
+                    extra.push(v);
                 }
             }
         }
-        let mut vals = Vec::with_capacity(decl.len());
-        for (pos, slot) in slots.into_iter().enumerate() {
-            match slot {
-                Some(v) => vals.push(v),
-                None => {
-                    let t = self.temp(&decl[pos]);
-                    self.zero_to(&decl[pos], t.reg, sp);
-                    vals.push(t);
-                }
-            }
-        }
+        // Zero values for the fields not written.
+        let missing: Vec<Type> = slots
+            .iter()
+            .zip(&decl)
+            .filter(|(s, _)| s.is_none())
+            .map(|(_, t)| t.clone())
+            .collect();
+        let mut zeros = self.zero_vals(&missing, sp).into_iter();
+        let vals: Vec<Val> = slots
+            .into_iter()
+            .map(|s| s.or_else(|| zeros.next()).unwrap_or(Val { reg: 0, temp: false }))
+            .collect();
         let args = vals.iter().map(|v| v.reg).collect();
         let site = self.site(struct_id, args, Vec::new());
-        self.emit(Instr::NewStruct { dst, site }, sp);
         self.release_all(&vals);
+        self.release_all(&extra);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(Instr::NewStruct { dst: o.reg, site }, sp);
+        o
     }
 
-    fn unary(&mut self, op: UnOp, operand: &'a Expr, dst: Reg, e: &'a Expr) {
+    /// `op` applied to the value of `operand` (read before the result is written).
+    fn unary_op(&mut self, operand: &'a Expr, d: Dst, e: &'a Expr, make: fn(Reg, Reg) -> Instr) -> Val {
+        let v = self.expr_val(operand);
+        self.release(v);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(make(o.reg, v.reg), e.span);
+        o
+    }
+
+    fn unary(&mut self, op: UnOp, operand: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match op {
             UnOp::Neg => match (&operand.kind, &operand.ty) {
-                (ExprKind::Int(n), _) => self.load_int(dst, n.wrapping_neg(), sp),
-                (ExprKind::Float(x), _) => self.load_float(dst, -x, sp),
-                (_, Type::Float) => {
-                    let v = self.expr_val(operand);
-                    self.emit(Instr::NegF { dst, src: v.reg }, sp);
-                    self.release(v);
+                (ExprKind::Int(n), _) => {
+                    let o = self.dst_reg(d, &e.ty);
+                    self.load_int(o.reg, n.wrapping_neg(), sp);
+                    o
                 }
-                _ => {
-                    let v = self.expr_val(operand);
-                    self.emit(Instr::NegI { dst, src: v.reg }, sp);
-                    self.release(v);
+                (ExprKind::Float(x), _) => {
+                    let o = self.dst_reg(d, &e.ty);
+                    self.load_float(o.reg, -x, sp);
+                    o
                 }
+                (_, Type::Float) => self.unary_op(operand, d, e, |dst, src| Instr::NegF { dst, src }),
+                _ => self.unary_op(operand, d, e, |dst, src| Instr::NegI { dst, src }),
             },
-            UnOp::Not => {
-                let v = self.expr_val(operand);
-                self.emit(Instr::Not { dst, src: v.reg }, sp);
-                self.release(v);
-            }
-            UnOp::BitNot => {
-                let v = self.expr_val(operand);
-                self.emit(Instr::BitNot { dst, src: v.reg }, sp);
-                self.release(v);
-            }
+            UnOp::Not => self.unary_op(operand, d, e, |dst, src| Instr::Not { dst, src }),
+            UnOp::BitNot => self.unary_op(operand, d, e, |dst, src| Instr::BitNot { dst, src }),
         }
     }
 
-    fn binary(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, dst: Reg, e: &'a Expr) {
+    fn binary(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match op {
             BinOp::And | BinOp::Or => {
-                // Short-circuit: dst = lhs; if it decides, skip rhs.
+                // Short-circuit: dst = lhs; if it decides, skip rhs. With no
+                // destination given, the fresh temporary holding lhs is the result.
                 let end = self.new_label();
-                self.expr_to(lhs, dst);
+                let o = self.expr_in(lhs, d);
                 let j = if op == BinOp::And {
-                    Instr::JmpIfNot { cond: dst, target: 0 }
+                    Instr::JmpIfNot {
+                        cond: o.reg,
+                        target: 0,
+                    }
                 } else {
-                    Instr::JmpIf { cond: dst, target: 0 }
+                    Instr::JmpIf {
+                        cond: o.reg,
+                        target: 0,
+                    }
                 };
                 self.emit_jump(j, end, sp);
-                self.expr_to(rhs, dst);
+                self.expr_to(rhs, o.reg);
                 self.bind(end);
+                o
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                self.compare_to(op, lhs, rhs, dst, e)
+                self.compare_to(op, lhs, rhs, d, e)
             }
-            _ => self.arith(op, lhs, rhs, dst, e),
+            _ => self.arith(op, lhs, rhs, d, e),
         }
     }
 
-    fn arith(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, dst: Reg, e: &'a Expr) {
+    /// `dst = a + imm` on the value of `x`.
+    fn add_imm(&mut self, x: &'a Expr, imm: i16, d: Dst, e: &'a Expr) -> Val {
+        let a = self.expr_val(x);
+        self.release(a);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(
+            Instr::AddIImm {
+                dst: o.reg,
+                a: a.reg,
+                imm,
+            },
+            e.span,
+        );
+        o
+    }
+
+    fn arith(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         let ty = &lhs.ty;
         if is_int(ty) {
@@ -547,24 +771,15 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             match op {
                 BinOp::Add => {
                     if let Some(imm) = small_int(rhs) {
-                        let a = self.expr_val(lhs);
-                        self.emit(Instr::AddIImm { dst, a: a.reg, imm }, sp);
-                        self.release(a);
-                        return;
+                        return self.add_imm(lhs, imm, d, e);
                     }
                     if let Some(imm) = small_int(lhs) {
-                        let b = self.expr_val(rhs);
-                        self.emit(Instr::AddIImm { dst, a: b.reg, imm }, sp);
-                        self.release(b);
-                        return;
+                        return self.add_imm(rhs, imm, d, e);
                     }
                 }
                 BinOp::Sub => {
                     if let Some(imm) = small_int(rhs).and_then(|k| k.checked_neg()) {
-                        let a = self.expr_val(lhs);
-                        self.emit(Instr::AddIImm { dst, a: a.reg, imm }, sp);
-                        self.release(a);
-                        return;
+                        return self.add_imm(lhs, imm, d, e);
                     }
                 }
                 _ => {}
@@ -580,11 +795,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     rhs.ty
                 ),
             );
-            return;
+            return self.dst_reg(d, &e.ty);
         }
         let av = self.expr_val(lhs);
         let bv = self.expr_val(rhs);
-        let (a, b) = (av.reg, bv.reg);
+        self.release(bv);
+        self.release(av);
+        let o = self.dst_reg(d, &e.ty);
+        let (dst, a, b) = (o.reg, av.reg, bv.reg);
         let i = match (ty, op) {
             (Type::Float, BinOp::Add) => Instr::AddF { dst, a, b },
             (Type::Float, BinOp::Sub) => Instr::SubF { dst, a, b },
@@ -608,15 +826,17 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         };
         self.emit(i, sp);
-        self.release(bv);
-        self.release(av);
+        o
     }
 
-    fn compare_to(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, dst: Reg, e: &'a Expr) {
+    fn compare_to(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         let av = self.expr_val(lhs);
         let bv = self.expr_val(rhs);
-        let (a, b) = (av.reg, bv.reg);
+        self.release(bv);
+        self.release(av);
+        let o = self.dst_reg(d, &e.ty);
+        let (dst, a, b) = (o.reg, av.reg, bv.reg);
         let i = match (cmp_class(&lhs.ty), op) {
             (CmpClass::Int, BinOp::Eq) => Instr::EqI { dst, a, b },
             (CmpClass::Int, BinOp::Ne) => Instr::NeI { dst, a, b },
@@ -638,46 +858,49 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         };
         self.emit(i, sp);
-        self.release(bv);
-        self.release(av);
+        o
     }
 
-    fn index(&mut self, base: &'a Expr, index: &'a Expr, dst: Reg, e: &'a Expr) {
+    fn index(&mut self, base: &'a Expr, index: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match &base.ty {
             Type::Array(_) => {
                 let b = self.expr_val(base);
                 let i = self.expr_val(index);
+                self.release(i);
+                self.release(b);
+                let o = self.dst_reg(d, &e.ty);
                 self.emit(
                     Instr::ArrGet {
-                        dst,
+                        dst: o.reg,
                         arr: b.reg,
                         idx: i.reg,
                     },
                     sp,
                 );
-                self.release(i);
-                self.release(b);
+                o
             }
             Type::Map(_, _) => {
                 let b = self.expr_val(base);
                 let k = self.expr_val(index);
+                self.release(k);
+                self.release(b);
+                let o = self.dst_reg(d, &e.ty);
                 self.emit(
                     Instr::MapGet {
-                        dst,
+                        dst: o.reg,
                         map: b.reg,
                         key: k.reg,
                     },
                     sp,
                 );
-                self.release(k);
-                self.release(b);
+                o
             }
             Type::Tuple(ts) => {
                 let n = ts.len() as i64;
                 let Some(raw) = const_int(index) else {
                     self.internal(index.span, "tuple index must be an integer literal");
-                    return;
+                    return self.dst_reg(d, &e.ty);
                 };
                 let idx = if raw < 0 { raw + n } else { raw };
                 if idx < 0 || idx >= n || idx > 255 {
@@ -685,20 +908,25 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                         index.span,
                         format!("tuple index {raw} out of range for a tuple of {n} elements"),
                     );
-                    return;
+                    return self.dst_reg(d, &e.ty);
                 }
                 let b = self.expr_val(base);
+                self.release(b);
+                let o = self.dst_reg(d, &e.ty);
                 self.emit(
                     Instr::TupleGet {
-                        dst,
+                        dst: o.reg,
                         tup: b.reg,
                         idx: idx as u8,
                     },
                     sp,
                 );
-                self.release(b);
+                o
             }
-            other => self.internal(sp, format!("cannot index a value of type {other}")),
+            other => {
+                self.internal(sp, format!("cannot index a value of type {other}"));
+                self.dst_reg(d, &e.ty)
+            }
         }
     }
 }

@@ -24,6 +24,20 @@ pub(crate) struct Val {
     pub temp: bool,
 }
 
+/// Where an expression's result goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dst {
+    /// A fresh temporary of the result's class, allocated only once the operands
+    /// have been evaluated and their temporaries freed (so it typically reuses the
+    /// register of the first operand: a left-associative chain needs one
+    /// temporary, not one per operator).
+    Any,
+    /// This register, written by the last instruction only, after every operand
+    /// has been read (it may be a variable that the expression reads). The forms
+    /// for which [`super::expr::writes_early`] holds are the exception.
+    Reg(Reg),
+}
+
 /// One entry of the control stack (innermost last).
 pub(crate) enum Ctl<'a> {
     /// A loop: where `break` and `continue` go.
@@ -253,6 +267,17 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
+    /// The register receiving a result of type `ty`: `Reg(r)` as is (not owned),
+    /// a fresh temporary for `Any` (owned by the caller). Call it after the
+    /// operands' temporaries have been released, right before the instruction
+    /// that writes the result.
+    pub fn dst_reg(&mut self, d: Dst, ty: &Type) -> Val {
+        match d {
+            Dst::Reg(reg) => Val { reg, temp: false },
+            Dst::Any => self.temp(ty),
+        }
+    }
+
     /// Free `v` if it is a temporary.
     pub fn release(&mut self, v: Val) {
         if v.temp {
@@ -297,6 +322,24 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             s.push(id);
         }
         reg
+    }
+
+    /// Make `reg` (a temporary holding the local's initial value, of the local's
+    /// class) the register of local `id` for the rest of the current scope.
+    pub fn adopt_local(&mut self, id: LocalId, reg: Reg) {
+        if let Some(slot) = self.local_regs.get_mut(id as usize) {
+            *slot = Some(reg);
+            if let Some(s) = self.scopes.last_mut() {
+                s.push(id);
+            }
+        } else {
+            self.ra.free(reg);
+        }
+    }
+
+    /// Whether local `id` is declared with a reference type (`None`: unknown local).
+    pub fn local_is_ref(&self, id: LocalId) -> Option<bool> {
+        self.locals.get(id as usize).map(|l| l.ty.is_ref())
     }
 
     /// Free the register of local `id` before the end of its scope (it is dead).
@@ -382,4 +425,3 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 }
-

@@ -22,10 +22,12 @@
 //!   (the GC root map is static).
 //! * Expressions are compiled either *into* a destination register (`expr_to`) or
 //!   to "wherever the value is" (`expr_val`: a local is read in place, anything
-//!   else goes to a fresh temporary). A `let` initialiser is compiled straight
-//!   into the local's register; `x = e` compiles `e` into `x`'s register unless
-//!   `e` would write its destination before it has finished reading its operands
-//!   (`and`/`or`, `new`, chunked literals).
+//!   else goes to a fresh temporary). Operands are evaluated first and their
+//!   temporaries freed before the result register is taken, so chains reuse one
+//!   temporary (see `expr.rs`). A `let` initialiser is compiled into a fresh
+//!   temporary that then becomes the local's register; `x = e` compiles `e` into
+//!   `x`'s register unless `e` would write its destination before it has finished
+//!   reading its operands (`and`/`or`, `new`, chunked literals).
 //! * Every instruction carries the location of the expression or statement that
 //!   produced it.
 //!
@@ -357,8 +359,7 @@ fn init_globals<'a>(fc: &mut FnCompiler<'a, '_>, m: &'a Module) -> Option<Span> 
     let mut last = None;
     for item in &m.items {
         if let Item::Global(g) = item {
-            let t = fc.temp(&g.init.ty);
-            fc.expr_to(&g.init, t.reg);
+            let t = fc.expr_in(&g.init, func::Dst::Any);
             fc.emit(
                 Instr::SetGlobal {
                     src: t.reg,

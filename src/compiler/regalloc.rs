@@ -9,7 +9,9 @@
 //!
 //! Allocation is a simple "lowest free register of the class, else a new one"
 //! scheme: locals hold their register for their lexical scope, temporaries are
-//! freed as soon as they are consumed. At most 256 registers exist per function;
+//! freed as soon as they are consumed, and the compiler takes an expression's
+//! result register only after freeing its operands' temporaries (so that the
+//! lowest-free rule hands back the first operand's register). At most 256 registers exist per function;
 //! asking for more sets a flag (the driver reports `function 'f' needs more than
 //! 256 registers`) and hands back register 0 so that compilation can go on
 //! without panicking.

@@ -2,9 +2,9 @@
 //! dispatch to the control-flow and exception compilers.
 
 use super::expr::writes_early;
-use super::func::FnCompiler;
+use super::func::{Dst, FnCompiler};
 use crate::ast::{Block, Expr, ExprKind, FStrPart, LocalId, Res, Stmt, StmtKind};
-use crate::bytecode::Instr;
+use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
 use std::collections::HashMap;
 
@@ -59,8 +59,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let sp = s.span;
         match &s.kind {
             StmtKind::Let { init, local, .. } => {
-                let r = self.declare_local(*local, sp);
-                self.expr_to(init, r);
+                self.init_local(*local, init, sp);
             }
             StmtKind::Assign { target, value } => self.assign(target, value, sp),
             StmtKind::Expr(e) => self.expr_effect(e),
@@ -187,12 +186,32 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
+    /// Declare local `id` initialised with `init`. The value is computed into a
+    /// fresh temporary (allocated after `init`'s operands are freed) that then
+    /// becomes the local's register, so the local costs no register while its
+    /// initialiser is evaluated.
+    pub fn init_local(&mut self, id: LocalId, init: &'a Expr, sp: crate::ast::Span) -> Reg {
+        if self.local_is_ref(id) == Some(init.ty.is_ref()) {
+            let v = self.expr_in(init, Dst::Any);
+            if v.temp {
+                self.adopt_local(id, v.reg);
+                return v.reg;
+            }
+            let r = self.declare_local(id, sp);
+            self.emit(Instr::Mov { dst: r, src: v.reg }, init.span);
+            r
+        } else {
+            let r = self.declare_local(id, sp);
+            self.expr_to(init, r);
+            r
+        }
+    }
+
     /// Assign to a variable's register: compile straight into it unless the value
     /// would write it early.
     fn assign_reg(&mut self, r: crate::bytecode::Reg, value: &'a Expr) {
         if writes_early(value) {
-            let t = self.temp(&value.ty);
-            self.expr_to(value, t.reg);
+            let t = self.expr_in(value, Dst::Any);
             self.emit(Instr::Mov { dst: r, src: t.reg }, value.span);
             self.release(t);
         } else {

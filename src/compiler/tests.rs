@@ -214,8 +214,8 @@ fn struct_literal_fields_in_written_order() {
     let src = "struct P:\n    x: int\n    y: int\n\nlet n: int = 0\n\ndef next() -> int:\n    n = n + 1\n    return n\n\ndef main() -> int:\n    let p: P = P{y: next(), x: next()}\n    print(p.x, p.y, p)\n    return 0\n";
     assert_eq!(run_ok(src), "2 1 P{x: 2, y: 1}\n");
     let l = func_listing(src, "main");
-    assert!(has(&l, "NewStruct    r0 = P{x: r2, y: r1}"), "{l}");
-    assert!(has(&l, "GetField     r1 = r0.x"), "{l}");
+    assert!(has(&l, "NewStruct    r2 = P{x: r1, y: r0}"), "{l}");
+    assert!(has(&l, "GetField     r0 = r2.x"), "{l}");
 }
 
 #[test]
@@ -458,21 +458,21 @@ fn disassembly_format() {
     let expected = "main: fn 1
 
 fn 0 add(int, float) -> float   [t.bp:1]
-  registers: 4  refs: -
+  registers: 3  refs: -
   constants: k0 = 1.5
-     0  L2    LoadConst    r3, k0 (1.5)
-     1  L2    AddF         r2, r1, r3
+     0  L2    LoadConst    r2, k0 (1.5)
+     1  L2    AddF         r2, r1, r2
      2  L2    Ret          r2
 
 fn 1 main() -> int   [t.bp:4]
-  registers: 5  refs: r0 r4
+  registers: 4  refs: r0 r3
   constants: k0 = \"hi\", k1 = 2.0
      0  L5    LoadConst    r0, k0 (\"hi\")
-     1  L6    LoadInt      r2, 1
-     2  L6    LoadConst    r3, k1 (2.0)
-     3  L6    Call         r1 = add(r2, r3)
-     4  L6    ToStr        r4, r1 (float)
-     5  L6    Print        (r0, r4)
+     1  L6    LoadInt      r1, 1
+     2  L6    LoadConst    r2, k1 (2.0)
+     3  L6    Call         r1 = add(r1, r2)
+     4  L6    ToStr        r3, r1 (float)
+     5  L6    Print        (r0, r3)
      6  L7    LoadInt      r1, 0
      7  L7    Ret          r1
 ";
@@ -593,4 +593,203 @@ fn for_in_indexes_unassigned_variables_in_place() {
     assert!(has(&l, "ArrLen       r2 = len r0"), "{l}");
     assert_eq!(func(&build_ok(src), "sum").nregs, 5);
     assert_eq!(run_ok(src), "6\n");
+}
+
+// ----- register economy ------------------------------------------------------------
+
+/// Build, verify, run; returns (program, stdout).
+fn build_run(src: &str) -> (Program, String) {
+    let p = build_ok(src);
+    check_invariants(&p);
+    let out = run_ok(src);
+    (p, out)
+}
+
+#[test]
+fn long_chains_need_constant_registers() {
+    // A left-associative chain reuses one temporary whatever its length.
+    let ints = vec!["a"; 300].join(" + ");
+    let strs = vec!["s"; 300].join(" + ");
+    let floats = vec!["f"; 300].join(" * ");
+    let mixed: Vec<String> = (0..150).map(|i| format!("a * {i}")).collect();
+    let src = format!(
+        "def ints(a: int) -> int:\n    let b: int = {ints}\n    return b\n\n\
+         def strs(s: str) -> int:\n    let t: str = {strs}\n    return len(t)\n\n\
+         def floats(f: float) -> float:\n    return {floats}\n\n\
+         def mixed(a: int) -> int:\n    return {}\n\n\
+         def main() -> int:\n    print(ints(2), strs(\"xy\"), floats(1.0), mixed(1))\n    return 0\n",
+        mixed.join(" - ")
+    );
+    let (p, out) = build_run(&src);
+    assert_eq!(out, "600 600 1 -11175\n");
+    // Parameter, one temporary/result, and the returned value.
+    assert!(func(&p, "ints").nregs <= 4, "{}", func(&p, "ints").nregs);
+    assert!(func(&p, "strs").nregs <= 4, "{}", func(&p, "strs").nregs);
+    assert!(func(&p, "floats").nregs <= 4, "{}", func(&p, "floats").nregs);
+    // `... - a * k`: the running sum, the product, the constant.
+    assert!(func(&p, "mixed").nregs <= 4, "{}", func(&p, "mixed").nregs);
+}
+
+#[test]
+fn chain_of_the_example_uses_one_temporary() {
+    let src = "def main() -> int:\n    let a: int = 1\n    let b: int = a + a + a + a + a\n    let s: str = \"x\" + \"y\" + \"z\" + \"w\"\n    print(b + b * b - b, s)\n    return 0\n";
+    let (p, out) = build_run(src);
+    assert_eq!(out, "25 xyzw\n");
+    let l = func_listing(src, "main");
+    // The chain is computed in place in the register that becomes `b`.
+    assert!(has(&l, "AddI         r1, r0, r0"), "{l}");
+    assert_eq!(count(&l, "AddI"), 5, "{l}");
+    assert!(has(&l, "AddI         r1, r1, r0"), "{l}");
+    assert!(has(&l, "Concat       r2, r2, r3"), "{l}");
+    assert!(func(&p, "main").nregs <= 4, "{l}");
+}
+
+#[test]
+fn many_locals_and_a_long_sum_fit() {
+    let mut src = String::from("def main() -> int:\n");
+    for i in 0..200 {
+        src.push_str(&format!("    let v{i}: int = {i}\n"));
+    }
+    let sum: Vec<String> = (0..200).map(|i| format!("v{i}")).collect();
+    src.push_str(&format!("    let s: int = {}\n", sum.join(" + ")));
+    src.push_str(&format!("    print(s, {})\n", sum.join(" + ")));
+    src.push_str("    return 0\n");
+    let (p, out) = build_run(&src);
+    assert_eq!(out, "19900 19900\n");
+    // 200 locals, `s`, one temporary for the second sum, two strings to print.
+    assert!(func(&p, "main").nregs <= 204, "{}", func(&p, "main").nregs);
+    // One long expression alone.
+    let terms = vec!["a"; 600].join(" + ");
+    let src = format!("def main() -> int:\n    let a: int = 1\n    print({terms})\n    return 0\n");
+    let (p, out) = build_run(&src);
+    assert_eq!(out, "600\n");
+    assert!(func(&p, "main").nregs <= 4);
+}
+
+#[test]
+fn nested_calls_indexing_and_literals_share_temporaries() {
+    let src = "struct P:\n    x: int\n    y: int\n\n\
+               def g(v: int) -> int:\n    return v * 2\n\n\
+               def h(v: int) -> int:\n    return v + 1\n\n\
+               def f(a: int, b: int) -> int:\n    return a - b\n\n\
+               def calls(x: int, y: int) -> int:\n    return f(g(h(x)), h(g(y + 1))) + f(f(x, y), f(y, x))\n\n\
+               def chain(ps: [[P]], i: int, j: int) -> int:\n    return ps[i][j].x * ps[j][i].y + ps[0][0].x\n\n\
+               def lits(n: int) -> int:\n    let xs: [int] = [n + 1, n * 2, n - 3, 0, 0, 0]\n    let t: (int, str, int) = (n + n, f\"{n}, {n}, {n}\", n * n)\n    return xs[0] + xs[1] + xs[2] + t[0] + t[2] + len(t[1])\n\n\
+               def main() -> int:\n    let ps: [[P]] = [[P{x: 1, y: 2}, P{x: 3, y: 4}], [P{x: 5, y: 6}, P{x: 7, y: 8}]]\n    print(calls(3, 4), chain(ps, 0, 1), lits(5))\n    return 0\n";
+    let (p, out) = build_run(src);
+    assert_eq!(out, "-5 19 60\n");
+    // Two arguments and one temporary per pending argument of `f`.
+    assert!(func(&p, "calls").nregs <= 5, "{}", func_listing(src, "calls"));
+    // Parameters, the element (reference) temporary, two scalar temporaries.
+    assert!(func(&p, "chain").nregs <= 6, "{}", func_listing(src, "chain"));
+    let l = func_listing(src, "lits");
+    // The three zeros share a register; so do the two ", " parts of the f-string.
+    let new_array = l.lines().find(|x| x.contains("NewArray")).unwrap_or_default();
+    let elems: Vec<&str> = new_array
+        .split(['[', ']'])
+        .nth(1)
+        .unwrap_or_default()
+        .split(", ")
+        .collect();
+    assert_eq!(elems.len(), 6, "{l}");
+    assert!(elems[3] == elems[4] && elems[4] == elems[5], "{l}");
+    assert!(has(&l, "ConcatN"), "{l}");
+    assert_eq!(l.matches("LoadConst").count(), 1, "{l}");
+}
+
+#[test]
+fn conditions_and_short_circuit_values_use_few_registers() {
+    let src = "def f(a: int, b: int, c: [int]) -> bool:\n    if a + b < c[0] * 2 and c[1] - a > b or array_len(c) == 3:\n        return a * b > c[2] + 1 and not (c[0] == a or b >= c[1])\n    return false\n\n\
+               def main() -> int:\n    print(f(1, 2, [3, 4, 5]), f(1, 2, [0, 0, 0, 0]), f(9, 9, [0, 0]))\n    return 0\n";
+    let (p, out) = build_run(src);
+    assert_eq!(out, "false false false\n");
+    assert!(func(&p, "f").nregs <= 6, "{}", func_listing(src, "f"));
+}
+
+#[test]
+fn assignment_aliasing_reads_old_values() {
+    // `x = e` compiles into `x`, but every read of `x` by `e` sees the old value.
+    let src = "struct P:\n    x: int\n    y: int\n\n\
+               def f(v: int) -> int:\n    return v * 10\n\n\
+               def fs(s: str) -> str:\n    return s + \"!\"\n\n\
+               def main() -> int:\n\
+               \x20   let a: int = 1\n    let b: int = 2\n\
+               \x20   a = b + a\n    print(a)\n\
+               \x20   a = f(a) + a\n    print(a)\n\
+               \x20   a = a * a + a - f(a)\n    print(a)\n\
+               \x20   a = f(f(a) + a) + a\n    print(a)\n\
+               \x20   a = -a\n    b = b - a * b\n    print(a, b)\n\
+               \x20   let xs: [int] = [1, 2, 3]\n\
+               \x20   xs = [xs[2], xs[0], xs[1] + xs[2]]\n    print(xs)\n\
+               \x20   xs = [xs[0]]\n    print(xs)\n\
+               \x20   a = xs[a - a]\n    print(a)\n\
+               \x20   let s: str = \"ab\"\n\
+               \x20   s = s + fs(s) + s\n    print(s)\n\
+               \x20   s = f\"{s}|{len(s)}|{s}\"\n    print(s)\n\
+               \x20   let p: P = P{x: 1, y: 2}\n\
+               \x20   p = P{x: p.y, y: p.x}\n    print(p)\n\
+               \x20   let t: (int, int) = (3, 4)\n\
+               \x20   t = (t[1], t[0] + t[1])\n    print(t)\n\
+               \x20   let m: {str: int} = {\"k\": 1}\n\
+               \x20   m = {\"k\": m[\"k\"] + 1, \"j\": m[\"k\"]}\n    print(m)\n\
+               \x20   let c: bool = true\n    let d: bool = false\n\
+               \x20   c = d or c and not d\n    d = not d and c\n    c = c == d\n    print(c, d)\n\
+               \x20   b = 5\n    b = (b + 1) * (b - 1) + b\n    print(b)\n\
+               \x20   return 0\n";
+    let (_, out) = build_run(src);
+    assert_eq!(
+        out,
+        "3\n33\n792\n87912\n-87912 175826\n[3, 1, 5]\n[3]\n3\nabab!ab\nabab!ab|7|abab!ab\nP{x: 2, y: 1}\n(4, 7)\n{\"k\": 2, \"j\": 1}\ntrue true\n29\n"
+    );
+}
+
+#[test]
+fn failed_assignment_keeps_the_old_value() {
+    // An exception while evaluating `x = e` leaves `x` unchanged.
+    let src = "def boom(v: int) -> int:\n    if v > 2:\n        throw \"boom\"\n    return v\n\n\
+               def main() -> int:\n    let x: int = 5\n    let xs: [int] = [1]\n    let s: str = \"s\"\n\
+               \x20   try:\n        x = x + x * boom(x)\n    catch e:\n        print(e, x)\n\
+               \x20   try:\n        x = x * 2 + xs[x]\n    catch e:\n        print(e, x)\n\
+               \x20   try:\n        s = s + to_str(boom(3)) + s\n    catch e:\n        print(e, s)\n\
+               \x20   for i in range(0, 3):\n        try:\n            let y: int = i + boom(i + 1)\n            print(\"y\", y)\n        catch e:\n            print(\"caught\", i)\n\
+               \x20   return 0\n";
+    let (_, out) = build_run(src);
+    assert_eq!(
+        out,
+        "boom 5\narray index out of bounds 5\nboom s\ny 1\ny 3\ncaught 2\n"
+    );
+}
+
+#[test]
+fn evaluation_order_is_left_to_right() {
+    let src = "let log: str = \"\"\n\n\
+               def t(tag: str, v: int) -> int:\n    log = log + tag\n    return v\n\n\
+               def pair(a: int, b: int) -> int:\n    return a * 10 + b\n\n\
+               def main() -> int:\n\
+               \x20   let xs: [int] = [0, 1, 2]\n\
+               \x20   let r: int = t(\"a\", 1) + t(\"b\", 2) * t(\"c\", 3) - pair(t(\"d\", 4), t(\"e\", 5)) + xs[t(\"f\", 1)]\n\
+               \x20   print(r, log)\n\
+               \x20   log = \"\"\n\
+               \x20   xs[t(\"g\", 0)] = t(\"h\", 7) + t(\"i\", 1)\n\
+               \x20   let ok: bool = t(\"j\", 1) < t(\"k\", 2) and t(\"l\", 0) == 0 or t(\"m\", 1) == 1\n\
+               \x20   let l1: str = log\n\
+               \x20   print(xs, ok, l1, [t(\"n\", 1), t(\"o\", 2)], (t(\"p\", 3), t(\"q\", 4)), log)\n\
+               \x20   return 0\n";
+    let (_, out) = build_run(src);
+    assert_eq!(
+        out,
+        "-37 abcdef\n[8, 1, 2] true ghijkl [1, 2] (3, 4) ghijklnopq\n"
+    );
+}
+
+#[test]
+fn zero_values_share_immutable_registers() {
+    let src = "def t() -> (int, int, str, [int], [int], bool, int):\n    pass\n\n\
+               def main() -> int:\n    let a: (int, int, str, [int], [int], bool, int) = t()\n    array_push(a[3], 1)\n    print(a, a[4])\n    return 0\n";
+    let (_, out) = build_run(src);
+    assert_eq!(out, "(0, 0, \"\", [1], [], false, 0) []\n");
+    let l = func_listing(src, "t");
+    // One int zero for three fields; one array per array field.
+    assert_eq!(count(&l, "LoadInt"), 1, "{l}");
+    assert_eq!(count(&l, "NewArray"), 2, "{l}");
 }
