@@ -3,6 +3,7 @@
 //! builtin function library.
 
 pub mod builtins;
+pub mod ffi;
 pub mod format;
 pub mod heap;
 pub mod rt;
