@@ -6,6 +6,7 @@ pub mod bytecode;
 pub mod compiler;
 pub mod diag;
 pub mod driver;
+pub mod jit;
 pub mod lexer;
 pub mod parser;
 pub mod types;

@@ -30,6 +30,18 @@ enum Command {
         /// The program's entry file.
         file: PathBuf,
     },
+    /// Translate every function to Cranelift IR and compile it without running the
+    /// program; print the IR (and the machine code with --asm).
+    JitIr {
+        /// The program's entry file.
+        file: PathBuf,
+        /// Target: `host` (default) or `aarch64` (cross-compiled, not runnable).
+        #[arg(long, default_value = "host")]
+        target: String,
+        /// Also print the generated machine code.
+        #[arg(long)]
+        asm: bool,
+    },
 }
 
 #[derive(Args)]
@@ -40,9 +52,23 @@ struct RunArgs {
     /// JIT-compile hot functions (the default).
     #[arg(long)]
     jit: bool,
-    /// Calls before a function is JIT-compiled (0 = compile before the first call).
+    /// Calls before a function is JIT-compiled (0 = compile every function before
+    /// the program starts). Default 100.
     #[arg(long, value_name = "N")]
     jit_threshold: Option<u32>,
+    /// Loop back-edges before the loop's function is compiled and entered by OSR
+    /// (default 10 x the call threshold; 1 when it is 0).
+    #[arg(long, value_name = "N")]
+    jit_osr_threshold: Option<u32>,
+    /// Print JIT statistics to stderr at exit.
+    #[arg(long)]
+    jit_stats: bool,
+    /// Print the Cranelift IR and machine code of every compiled function to stderr.
+    #[arg(long)]
+    jit_dump: bool,
+    /// Write /tmp/perf-PID.map so that `perf` can name JIT code.
+    #[arg(long)]
+    perf_map: bool,
     /// Collect garbage at every safepoint after an allocation (also BP_GC_STRESS=1).
     #[arg(long)]
     gc_stress: bool,
@@ -100,19 +126,51 @@ fn run_command(cli: Cli) -> i32 {
                 None => 1,
             }
         }
+        Command::JitIr { file, target, asm } => {
+            let c = compile_file(&file, Stop::Bytecode);
+            report(&c);
+            let Some(program) = c.program else { return 1 };
+            match bp::jit::dump_ir(&program, &target, asm) {
+                Ok(text) => {
+                    print!("{text}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("bp: {e}");
+                    1
+                }
+            }
+        }
         Command::Run(r) => {
             let c = compile_file(&r.file, Stop::Bytecode);
             report(&c);
             let Some(program) = c.program else { return 1 };
             let gc_stress =
                 r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
-            // The JIT tier is not built yet: `--jit` and `--jit-threshold` are accepted
-            // and currently run the interpreter; `--no-jit` always means interpreter only.
-            let _ = (r.no_jit, r.jit, r.jit_threshold);
+            // `--no-jit`: the interpreter alone; the JIT is never created.
+            let jit = if r.no_jit {
+                None
+            } else {
+                let _ = r.jit; // the default
+                let stress = match std::env::var("BP_DEOPT_STRESS") {
+                    Ok(v) if v == "2" || v.eq_ignore_ascii_case("always") => 2,
+                    Ok(v) if !v.is_empty() && v != "0" => 1,
+                    _ => 0,
+                };
+                Some(bp::jit::JitOptions {
+                    threshold: r.jit_threshold.unwrap_or(100),
+                    osr_threshold: r.jit_osr_threshold,
+                    stress,
+                    stats: r.jit_stats,
+                    dump: r.jit_dump,
+                    perf_map: r.perf_map,
+                })
+            };
             let opts = bp::vm::VmOptions {
                 gc_stress,
                 max_depth: r.max_depth,
                 args: r.args,
+                jit,
                 ..Default::default()
             };
             bp::vm::run(&program, opts)

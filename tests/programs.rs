@@ -30,7 +30,7 @@
 //! # Modes
 //!
 //! Each program runs once per mode. The modes come from the environment variable
-//! `BP_TEST_MODES` (comma separated, default `interp,gcstress`; `all` selects all):
+//! `BP_TEST_MODES` (comma separated, default: all of them; `all` selects all):
 //!
 //! | mode          | command line                    | extra environment   |
 //! |---------------|---------------------------------|---------------------|
@@ -38,6 +38,12 @@
 //! | `gcstress`    | `bp run --no-jit FILE`          | `BP_GC_STRESS=1`    |
 //! | `jit0`        | `bp run --jit-threshold 0 FILE` |                     |
 //! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
+//! | `jit`         | `bp run --jit FILE`             |                     |
+//! | `jitgc`       | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=1`    |
+//!
+//! `jit` is the default tiering (compile after 100 calls, OSR for hot loops), so
+//! interpreted and compiled frames mix; `jitgc` collects at every allocation while
+//! every function runs compiled.
 //!
 //! Trials are named `<mode>::<area>/<name>`, e.g. `interp::core/arith_int`, so the usual
 //! libtest filters work: `cargo test --test programs -- interp::core/`.
@@ -86,9 +92,19 @@ const MODES: &[Mode] = &[
         flags: &["--jit-threshold", "0"],
         env: &[("BP_DEOPT_STRESS", "1")],
     },
+    Mode {
+        name: "jit",
+        flags: &["--jit"],
+        env: &[],
+    },
+    Mode {
+        name: "jitgc",
+        flags: &["--jit-threshold", "0"],
+        env: &[("BP_GC_STRESS", "1")],
+    },
 ];
 
-const DEFAULT_MODES: &str = "interp,gcstress";
+const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc";
 
 /// Expectations and inputs of one program, read from its header comments and `.out` file.
 #[derive(Debug, Clone, Default)]

@@ -335,25 +335,9 @@ pub struct Program {
     pub externs: Vec<ExternDef>,
 }
 
-#[derive(Clone, Debug)]
-pub struct ExternDef {
-    pub name: String,
-    pub library: String,
-    pub symbol: String,
-    pub params: Vec<FfiType>,
-    pub ret: FfiType,
-}
-
-/// How an extern argument or result is marshalled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FfiType {
-    Int,
-    Float,
-    Bool,
-    Str,
-    Ptr,
-    Void,
-}
+/// Extern (FFI) declarations and their marshalling types live in the runtime, which
+/// performs the calls.
+pub use bp_runtime::ffi::{ExternSig as ExternDef, FfiType};
 
 #[cfg(test)]
 mod tests {

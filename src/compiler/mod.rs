@@ -447,7 +447,8 @@ pub(crate) fn ret_kind(t: &Type) -> Option<bp_runtime::value::ValKind> {
 
 fn ffi_type(t: &Type) -> FfiType {
     match t {
-        Type::Int | Type::Fixed(_) => FfiType::Int,
+        Type::Fixed(n) => FfiType::fixed(n),
+        Type::Int => FfiType::Int,
         Type::Float => FfiType::Float,
         Type::Bool => FfiType::Bool,
         Type::Str => FfiType::Str,

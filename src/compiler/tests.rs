@@ -542,7 +542,7 @@ fn extern_table_and_calls() {
     assert_eq!(p.externs.len(), 2);
     assert_eq!(p.externs[0].library, "libc.so.6");
     assert_eq!(p.externs[0].symbol, "abs");
-    assert_eq!(p.externs[0].params, vec![crate::bytecode::FfiType::Int]);
+    assert_eq!(p.externs[0].params, vec![crate::bytecode::FfiType::I32]);
     assert_eq!(p.externs[1].symbol, "getpid");
     let l = func_listing(src, "main");
     assert!(has(&l, "CallExtern") && has(&l, "= c_abs(r"), "{l}");

@@ -487,7 +487,11 @@ impl<'d> Checker<'d> {
                         let mut params = Vec::new();
                         for p in &x.params {
                             match &p.ty {
-                                Some(t) => params.push(self.resolve_type(t, false)),
+                                Some(t) => {
+                                    let ty = self.resolve_type(t, false);
+                                    self.check_ffi_type(&ty, t.span);
+                                    params.push(ty)
+                                }
                                 None => {
                                     self.error(p.name.span, "'self' is only allowed in methods");
                                     params.push(Type::Error);
@@ -495,6 +499,7 @@ impl<'d> Checker<'d> {
                             }
                         }
                         let ret = self.resolve_type(&x.ret, true);
+                        self.check_ffi_type(&ret, x.ret.span);
                         if let Some(&id) = self.mods[mi].externs.get(&x.name.name) {
                             self.info.externs[id as usize].params = params;
                             self.info.externs[id as usize].ret = ret;
@@ -503,6 +508,31 @@ impl<'d> Checker<'d> {
                     Item::Enum(_) | Item::Class(_) | Item::Import(_) => {}
                 }
             }
+        }
+    }
+
+    /// Only scalars, strings and `ptr` cross the C boundary (LANGUAGE.md §11).
+    fn check_ffi_type(&mut self, ty: &Type, span: Span) {
+        let ok = matches!(
+            ty,
+            Type::Int
+                | Type::Float
+                | Type::Bool
+                | Type::Str
+                | Type::Ptr
+                | Type::Void
+                | Type::Fixed(_)
+                | Type::Error
+        );
+        if !ok {
+            let msg = format!(
+                "type {} cannot be passed to or returned from an extern function",
+                TypeDisplay {
+                    ty,
+                    info: Some(&self.info)
+                }
+            );
+            self.error(span, msg);
         }
     }
 

@@ -13,8 +13,12 @@
 //! frame whose window starts at or below [`RegStack::limit`]; register accesses in
 //! the interpreter therefore need no bounds check.
 //!
-//! Call records ([`Frame`]) are kept separately in a `Vec<Frame>`: the innermost
-//! frame is the last element.
+//! Call records ([`Frame`]) are kept separately in a [`FrameStack`]: a preallocated,
+//! never reallocated array of `#[repr(C)]` records plus a depth counter. The innermost
+//! frame is the last live element. JIT code pushes and pops records inline (it writes
+//! the record at index `depth` and stores `depth + 1`), so interpreted and compiled
+//! activations share one stack that the garbage collector and the exception unwinder
+//! walk (see `docs/jit.md`).
 
 use bp_runtime::value::Value;
 
@@ -22,7 +26,9 @@ use bp_runtime::value::Value;
 /// window (registers are `u8`).
 pub const REG_SLACK: usize = 256;
 
-/// One call record.
+/// One call record. `#[repr(C)]`: JIT code reads and writes the fields at their
+/// `offset_of!` offsets.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame {
     /// Function id (index into `Program::functions`).
@@ -35,9 +41,137 @@ pub struct Frame {
     /// Index of register 0 of this frame in the register stack.
     pub base: usize,
     /// Register of the *caller's* window that receives this frame's result (unused
-    /// for entry frames and for void functions).
+    /// for entry frames, for void functions and for frames pushed by JIT code, whose
+    /// caller reads the result from the callee's register 0).
     pub dst: u8,
 }
+
+/// The call-record stack: a fixed array of [`Frame`]s and the number of live ones.
+///
+/// The array is allocated once (zeroed, so untouched pages cost nothing) and never
+/// moves: JIT code keeps its address as a constant. `len` is the only mutable
+/// state; JIT code updates it through `Vm` (`offset_of!`).
+#[repr(C)]
+pub struct FrameStack {
+    ptr: *mut Frame,
+    /// Number of live frames (the depth).
+    pub(crate) len: usize,
+    cap: usize,
+}
+
+impl FrameStack {
+    /// A stack with room for `cap` frames.
+    pub fn new(cap: usize) -> FrameStack {
+        let cap = cap.max(1);
+        // Frame is plain data (integers) for which all-zero bytes are valid.
+        let words = cap
+            .checked_mul(std::mem::size_of::<Frame>() / 8)
+            .expect("frame stack size overflows");
+        let v: Vec<u64> = vec![0u64; words];
+        let mut v = std::mem::ManuallyDrop::new(v.into_boxed_slice());
+        FrameStack {
+            ptr: v.as_mut_ptr() as *mut Frame,
+            len: 0,
+            cap,
+        }
+    }
+
+    /// Address of record 0 (for JIT code).
+    #[inline(always)]
+    pub fn as_ptr(&self) -> *mut Frame {
+        self.ptr
+    }
+
+    /// Maximum number of frames.
+    #[inline(always)]
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Push a record. Callers check the depth limit first; pushing past the
+    /// capacity is an internal error (a panic, reported as such).
+    #[inline(always)]
+    pub fn push(&mut self, f: Frame) {
+        assert!(self.len < self.cap, "internal error: frame stack exhausted");
+        // SAFETY: `len < cap` and the buffer holds `cap` records.
+        unsafe { *self.ptr.add(self.len) = f };
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<Frame> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: `len < cap` (it was decremented from a valid depth).
+        Some(unsafe { *self.ptr.add(self.len) })
+    }
+
+    #[inline(always)]
+    pub fn last(&self) -> Option<&Frame> {
+        self.as_slice().last()
+    }
+
+    #[inline(always)]
+    pub fn last_mut(&mut self) -> Option<&mut Frame> {
+        self.as_mut_slice().last_mut()
+    }
+
+    /// The live records, outermost first.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[Frame] {
+        // SAFETY: the first `len <= cap` records are initialised (zeroed at
+        // allocation, then written by pushes).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [Frame] {
+        // SAFETY: as for `as_slice`; `&mut self` guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Frame> {
+        self.as_slice().iter()
+    }
+
+    /// Record `i` (0 = outermost), live or not.
+    pub fn get(&self, i: usize) -> Option<Frame> {
+        if i < self.cap {
+            // SAFETY: `i < cap`; every record is initialised.
+            Some(unsafe { *self.ptr.add(i) })
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for FrameStack {
+    fn drop(&mut self) {
+        let words = self.cap * (std::mem::size_of::<Frame>() / 8);
+        // SAFETY: `ptr`/`words` come from a leaked `Box<[u64]>` of exactly `words`
+        // elements (see `new`).
+        unsafe {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.ptr as *mut u64,
+                words,
+            )));
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Frame>().is_multiple_of(8));
 
 /// The register stack: a fixed-size, zero-initialised buffer of value slots.
 pub struct RegStack {

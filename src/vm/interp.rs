@@ -6,8 +6,9 @@
 //! [`super::verify`] and on the register-stack slack (see [`super::frame`]).
 
 use super::ops::arith;
-use super::ops::calls::EXTERN_UNSUPPORTED;
+use super::ops::calls::STACK_OVERFLOW;
 use super::ops::objects::{self, NULL_REF};
+use super::tier::{JitOutcome, LoopAction};
 use super::{Stop, Vm};
 use crate::bytecode::{CallSite, Function, Instr, Program};
 use bp_runtime::heap::{as_closure, obj_kind, ObjKind};
@@ -18,13 +19,24 @@ impl<'p> Vm<'p> {
     /// Run the innermost frame (and everything it calls) until the frame at depth
     /// `entry_depth` returns (`Ok` with its result), `exit` is called, or an
     /// exception escapes that frame.
+    ///
+    /// `resumed`: the entry frame is a deoptimized compiled frame (called from
+    /// `rt_resume`); when it reaches a loop header its compiled code takes over
+    /// again (`Err(Stop::Reenter(pc))`).
     // `!(a < b)` on floats is deliberate: it is true for NaN (`BrNotLtF`).
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    pub(crate) fn interp(&mut self, entry_depth: usize) -> Result<Value, Stop> {
+    pub(crate) fn interp(&mut self, entry_depth: usize, resumed: bool) -> Result<Value, Stop> {
         let program: &'p Program = self.program;
         let stack: *mut Value = self.stack.as_ptr();
         let globals: *mut Value = self.globals.as_mut_ptr();
-        let hot_loop = self.hot_loop_threshold;
+        let hot_loop = if self.jit_entry.is_null() {
+            // The interpreter alone: count back-edges, never call the hook.
+            u32::MAX
+        } else {
+            self.hot_loop_threshold.max(1)
+        };
+        let jit_entry: *const usize = self.jit_entry;
+        let jit_tramp: usize = self.jit_tramp;
 
         let mut fid: usize;
         let mut func: &'p Function;
@@ -154,6 +166,29 @@ impl<'p> Vm<'p> {
                 set!($dst, Value::bool(c));
             }};
         }
+        // Run the compiled code `code` for the frame just pushed at `new_base` (a call
+        // of `callee` whose result goes to `dst`), then continue after the call.
+        macro_rules! jit_call {
+            ($code:expr, $new_base:expr, $dst:expr, $callee:expr) => {{
+                match self.call_compiled($code, $new_base, 0) {
+                    JitOutcome::Returned(v) => {
+                        // SAFETY: the verifier checked the callee id.
+                        let returns = unsafe { program.functions.get_unchecked($callee as usize) }
+                            .ret_kind
+                            .is_some();
+                        if returns {
+                            set!($dst, v);
+                        }
+                    }
+                    JitOutcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
+                    JitOutcome::Stop(s) => return Err(s),
+                    JitOutcome::Overflow => {
+                        self.frames.pop();
+                        raise!(STACK_OVERFLOW);
+                    }
+                }
+            }};
+        }
         macro_rules! jump_if {
             ($c:expr, $t:expr) => {
                 if $c {
@@ -248,10 +283,37 @@ impl<'p> Vm<'p> {
                     // this function's counter vector, which is never resized.
                     let c = unsafe { &mut *loop_ctrs.add(loop_id as usize) };
                     *c = c.saturating_add(1);
-                    if *c == hot_loop {
-                        self.jit_hot_loop(fid, loop_id as usize);
-                    }
                     pc = target as usize;
+                    if *c >= hot_loop {
+                        let is_entry = self.frames.len() == entry_depth + 1;
+                        match self.jit_hot_loop(fid, loop_id as usize, target, resumed && is_entry) {
+                            LoopAction::Continue => {}
+                            LoopAction::Reenter => {
+                                if let Some(top) = self.frames.last_mut() {
+                                    top.pc = target;
+                                }
+                                return Err(Stop::Reenter(target));
+                            }
+                            LoopAction::Ran { outcome, dst } => match outcome {
+                                // The compiled code ran this frame to its end and
+                                // popped it: continue as after `Ret`.
+                                JitOutcome::Returned(v) => {
+                                    let returns = func.ret_kind.is_some();
+                                    if self.frames.len() <= entry_depth {
+                                        return Ok(v);
+                                    }
+                                    enter_top!();
+                                    pc += 1;
+                                    if returns {
+                                        set!(dst, v);
+                                    }
+                                }
+                                JitOutcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
+                                JitOutcome::Stop(s) => return Err(s),
+                                JitOutcome::Overflow => {}
+                            },
+                        }
+                    }
                 }
                 Instr::JmpIf { cond, target } => jump_if!(reg!(cond).as_bool(), target),
                 Instr::JmpIfNot { cond, target } => jump_if!(!reg!(cond).as_bool(), target),
@@ -277,7 +339,17 @@ impl<'p> Vm<'p> {
                 // ----- calls -----
                 Instr::Call { dst, site } => {
                     let s = site!(site);
-                    tri!(self.push_frame(s.target, base_idx, base_idx + nregs, &s.args, dst, pc - 1));
+                    let new_base = base_idx + nregs;
+                    tri!(self.push_frame(s.target, base_idx, new_base, &s.args, dst, pc - 1));
+                    if !jit_entry.is_null() {
+                        // SAFETY: the entry table has one slot per function and the
+                        // verifier checked the callee id.
+                        let code = unsafe { *jit_entry.add(s.target as usize) };
+                        if code != jit_tramp {
+                            jit_call!(code, new_base, dst, s.target);
+                            continue;
+                        }
+                    }
                     enter_top!();
                     safepoint!();
                 }
@@ -299,7 +371,17 @@ impl<'p> Vm<'p> {
                     // the callee's registers `nargs..nargs + ncaptures`), once the
                     // compiler emits closures with captures; for now a closure is a
                     // bare function and only the arguments are passed.
-                    tri!(self.push_frame(callee, base_idx, base_idx + nregs, &s.args, dst, pc - 1));
+                    let new_base = base_idx + nregs;
+                    tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
+                    if !jit_entry.is_null() {
+                        // SAFETY: `callee` is a valid function id (checked above) and
+                        // the entry table has one slot per function.
+                        let code = unsafe { *jit_entry.add(callee as usize) };
+                        if code != jit_tramp {
+                            jit_call!(code, new_base, dst, callee);
+                            continue;
+                        }
+                    }
                     enter_top!();
                     safepoint!();
                 }
@@ -323,7 +405,30 @@ impl<'p> Vm<'p> {
                         }
                     }
                 }
-                Instr::CallExtern { .. } => raise!(EXTERN_UNSUPPORTED),
+                Instr::CallExtern { dst, site } => {
+                    let s = site!(site);
+                    gather!(s);
+                    let id = s.target;
+                    match self.call_extern(id) {
+                        Ok(v) => {
+                            if self
+                                .ffi
+                                .sig(id)
+                                .is_some_and(|g| g.ret != bp_runtime::ffi::FfiType::Void)
+                            {
+                                set!(dst, v);
+                            }
+                            safepoint!();
+                        }
+                        Err(RtError::Error(m)) => raise!(&m),
+                        Err(RtError::Exit(code)) => {
+                            if let Some(top) = self.frames.last_mut() {
+                                top.pc = (pc - 1) as u32;
+                            }
+                            return Err(Stop::Exit(code));
+                        }
+                    }
+                }
                 Instr::Ret { src } => {
                     let v = reg!(src);
                     let done = match self.frames.pop() {

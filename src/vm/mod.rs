@@ -32,6 +32,7 @@ pub mod frame;
 pub mod gc;
 mod interp;
 pub mod ops;
+pub(crate) mod tier;
 pub mod verify;
 
 #[cfg(test)]
@@ -42,9 +43,10 @@ use bp_runtime::builtins::{self, Builtin};
 use bp_runtime::heap::{self, Heap};
 use bp_runtime::rt::Rt;
 use bp_runtime::value::{ValKind, Value};
-pub use frame::{Frame, RegStack};
+pub use frame::{Frame, FrameStack, RegStack};
 pub use ops::exceptions::{ExcKind, Exception};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+pub(crate) use tier::JitOutcome;
 
 /// Options of one run.
 #[derive(Clone, Debug)]
@@ -66,6 +68,9 @@ pub struct VmOptions {
     /// Back-edge count at which a loop is handed to the JIT hook
     /// ([`Vm::jit_hot_loop`]). 0 disables the hook.
     pub hot_loop_threshold: u32,
+    /// The JIT tier: `None` runs the interpreter alone (the JIT is never touched).
+    /// When set, its thresholds replace the two above.
+    pub jit: Option<crate::jit::JitOptions>,
 }
 
 impl Default for VmOptions {
@@ -78,6 +83,7 @@ impl Default for VmOptions {
             trace_calls: false,
             hot_call_threshold: 1000,
             hot_loop_threshold: 10_000,
+            jit: None,
         }
     }
 }
@@ -91,6 +97,10 @@ pub enum Stop {
     Exception,
     /// The VM cannot continue (invalid state); the message is complete.
     Fatal(String),
+    /// Internal to the JIT protocol: the interpreter that resumed a deoptimized
+    /// frame reached the loop header at this pc, where the frame's compiled code
+    /// takes over again (see `docs/jit.md`). Never escapes `rt_resume`.
+    Reenter(u32),
 }
 
 /// Stdout buffer size above which output is flushed (when not capturing).
@@ -100,16 +110,19 @@ const OUT_FLUSH: usize = 1 << 16;
 pub struct Vm<'p> {
     pub program: &'p Program,
     pub rt: Rt,
+    /// `extern fn` libraries and symbols, opened on first use.
+    pub ffi: bp_runtime::ffi::FfiTable,
     /// Register stack shared by all frames.
     pub stack: RegStack,
-    /// Call records, innermost last.
-    pub frames: Vec<Frame>,
+    /// Call records, innermost last (shared with JIT code).
+    pub frames: FrameStack,
     pub globals: Vec<Value>,
     /// Per-function call counters (hotness; read by the JIT).
     pub call_counts: Vec<u32>,
     /// Per-function, per-loop back-edge counters (hotness; read by the JIT).
     pub loop_counts: Vec<Vec<u32>>,
-    /// The exception that escaped the entry frame, if any.
+    /// The exception that escaped the entry frame, if any; also the exception in
+    /// flight while it propagates through compiled frames (status 1).
     pub pending: Option<Exception>,
     /// Materialised constant pools, per function (strings pinned on the heap).
     pub(crate) consts: Vec<Box<[Value]>>,
@@ -136,6 +149,18 @@ pub struct Vm<'p> {
     pub(crate) captured: Vec<u8>,
     /// Text written to stderr at the end of the run (or returned when capturing).
     pub err: String,
+    /// The JIT tier, if enabled.
+    pub(crate) jit: Option<Box<crate::jit::Jit>>,
+    /// The JIT's entry table (one code address per function), null when the JIT is
+    /// off. Cached here so the dispatch loop tests it without a branch on `jit`.
+    pub(crate) jit_entry: *const usize,
+    /// Address of the interpreter trampoline (the entry of functions that are not
+    /// compiled).
+    pub(crate) jit_tramp: usize,
+    /// Why compiled code stopped with status 2 (`exit`, fatal error).
+    pub(crate) jit_stop: Option<Stop>,
+    /// Lowest native stack address compiled code may call below (0 = unchecked).
+    pub(crate) native_limit: usize,
 }
 
 impl<'p> Vm<'p> {
@@ -187,11 +212,17 @@ impl<'p> Vm<'p> {
             .iter()
             .map(|b| b.sig.trim_end().ends_with("-> void"))
             .collect();
-        Vm {
+        let max_depth = opts.max_depth.max(1);
+        let (hot_call_threshold, hot_loop_threshold) = match &opts.jit {
+            Some(j) => (j.threshold, j.loop_threshold()),
+            None => (opts.hot_call_threshold, opts.hot_loop_threshold),
+        };
+        let mut vm = Vm {
             program,
             rt: Rt::new(heap, opts.args),
+            ffi: bp_runtime::ffi::FfiTable::new(program.externs.clone()),
             stack: RegStack::new(opts.stack_slots),
-            frames: Vec::with_capacity(opts.max_depth.min(1024) + 1),
+            frames: FrameStack::new(max_depth + 1),
             globals: vec![Value::NULL; program.globals.len()],
             call_counts: vec![0; program.functions.len()],
             loop_counts: program
@@ -207,14 +238,30 @@ impl<'p> Vm<'p> {
             arg_buf: Vec::with_capacity(16),
             builtins,
             builtin_void,
-            max_depth: opts.max_depth.max(1),
+            max_depth,
             trace_calls: opts.trace_calls,
-            hot_call_threshold: opts.hot_call_threshold,
-            hot_loop_threshold: opts.hot_loop_threshold,
+            hot_call_threshold,
+            hot_loop_threshold,
             capture: false,
             captured: Vec::new(),
             err: String::new(),
+            jit: None,
+            jit_entry: std::ptr::null(),
+            jit_tramp: 0,
+            jit_stop: None,
+            native_limit: 0,
+        };
+        if let Some(jo) = opts.jit {
+            match crate::jit::Jit::new(&vm, jo) {
+                Ok(j) => {
+                    vm.jit_entry = j.entry_table();
+                    vm.jit_tramp = j.tramp_addr();
+                    vm.jit = Some(Box::new(j));
+                }
+                Err(e) => vm.err.push_str(&format!("warning: JIT disabled: {e}\n")),
+            }
         }
+        vm
     }
 
     /// Call function `fid` with `args` from outside the interpreter (the program
@@ -251,12 +298,27 @@ impl<'p> Vm<'p> {
             dst: 0,
         });
         self.count_call(fid as usize);
-        self.interp(entry_depth)
+        if let Some(code) = self.compiled_entry(fid) {
+            return match self.call_compiled(code, base, 0) {
+                JitOutcome::Returned(v) => Ok(v),
+                JitOutcome::Exception => Err(Stop::Exception),
+                JitOutcome::Stop(s) => Err(s),
+                JitOutcome::Overflow => {
+                    self.frames.pop();
+                    Err(Stop::Fatal("stack overflow".to_string()))
+                }
+            };
+        }
+        self.interp(entry_depth, false)
     }
 
     /// Run the global initialiser (if any) then `main`; return the exit status.
     pub fn run_program(&mut self) -> i32 {
         let program = self.program;
+        if self.jit.is_some() {
+            self.native_limit = crate::jit::native_stack_limit();
+            self.jit_start();
+        }
         if let Some(init) = program.init {
             if let Err(stop) = self.call_function(init, &[]) {
                 return self.stop_status(stop);
@@ -290,6 +352,10 @@ impl<'p> Vm<'p> {
             Stop::Fatal(msg) => {
                 self.err.push_str(&msg);
                 self.err.push('\n');
+                1
+            }
+            Stop::Reenter(_) => {
+                self.err.push_str("internal error: JIT re-entry escaped\n");
                 1
             }
         }
@@ -348,6 +414,7 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
             1
         }
     };
+    vm.jit_finish();
     let out = if capture {
         vm.take_output()
     } else {

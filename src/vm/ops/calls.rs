@@ -8,9 +8,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Error text when the frame limit or the register stack is exhausted.
 pub const STACK_OVERFLOW: &str = "stack overflow";
-/// Error text of a call to an `extern` function (FFI is a later milestone).
-pub const EXTERN_UNSUPPORTED: &str = "extern functions are not supported yet";
-
 impl Vm<'_> {
     /// Push a frame for function `callee` called from the innermost frame, which
     /// is at its call instruction `call_pc`: the callee's window starts at
@@ -72,6 +69,17 @@ impl Vm<'_> {
     /// Call builtin `id` with the arguments in `self.arg_buf`. A panic inside the
     /// builtin becomes an `internal error` runtime error.
     #[inline]
+    /// Call `extern` function `id` with the arguments gathered in `arg_buf`.
+    /// Buffered stdout is flushed first so that output of C code stays in order.
+    pub(crate) fn call_extern(&mut self, id: u32) -> RtResult {
+        if self.capture {
+            self.captured.append(&mut self.rt.out);
+        } else {
+            self.rt.flush();
+        }
+        self.ffi.call(&mut self.rt, id, &self.arg_buf)
+    }
+
     pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
         let Some(b) = self.builtins.get(id) else {
             return Err(RtError::Error(format!("internal error: unknown builtin {id}")));

@@ -1,6 +1,6 @@
-//! Control-flow support: call counting and the hooks where the JIT will take
-//! over hot functions and loops. Jumps, branches and the `Loop` back-edge counter
-//! are inlined in the dispatch loop.
+//! Control-flow support: call counting (the JIT hooks themselves are in
+//! `vm::tier`). Jumps, branches and the `Loop` back-edge counter are inlined in the
+//! dispatch loop.
 
 use crate::vm::Vm;
 
@@ -18,28 +18,6 @@ impl Vm<'_> {
         if self.trace_calls {
             self.trace_call(fid);
         }
-    }
-
-    /// JIT hook: function `fid` just reached `hot_call_threshold` calls.
-    ///
-    /// No-op for now. The JIT milestone compiles the function here and patches its
-    /// entry in the per-function entry table, so that later calls (from the VM and
-    /// from compiled code) run the compiled code in the same register window.
-    #[cold]
-    #[inline(never)]
-    pub fn jit_hot_function(&mut self, fid: usize) {
-        let _ = fid;
-    }
-
-    /// JIT hook: loop `loop_id` of function `fid` just reached
-    /// `hot_loop_threshold` back-edges.
-    ///
-    /// No-op for now. The JIT milestone compiles the function with an OSR entry at
-    /// the loop header (`Instr::Loop::target`) and switches to it here.
-    #[cold]
-    #[inline(never)]
-    pub fn jit_hot_loop(&mut self, fid: usize, loop_id: usize) {
-        let _ = (fid, loop_id);
     }
 
     /// `--trace-calls`: log a call to stderr.

@@ -107,9 +107,63 @@ impl Vm<'_> {
         self.unwind(exc, false, entry_depth)
     }
 
+    /// Continue unwinding the exception in [`Vm::pending`] (set by compiled code
+    /// that returned status 1) from the innermost frame, which is at its saved pc.
+    pub(crate) fn unwind_pending(&mut self, entry_depth: usize) -> Result<(), Stop> {
+        let Some(exc) = self.pending.take() else {
+            return Err(Stop::Fatal("internal error: no exception in flight".into()));
+        };
+        if self.frames.len() <= entry_depth {
+            self.pending = Some(exc);
+            return Err(Stop::Exception);
+        }
+        self.unwind(exc, false, entry_depth)
+    }
+
+    /// Make the runtime error `msg`, raised at instruction `pc` of function `fid`
+    /// (the innermost frame), the exception in flight without unwinding anything
+    /// yet (compiled code then resumes the frame in the VM or propagates it).
+    #[cold]
+    pub(crate) fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
+        let v = self.rt.heap.alloc_str(msg.as_bytes());
+        if let Some(top) = self.frames.last_mut() {
+            top.pc = pc;
+        }
+        self.pending = Some(Exception {
+            msg: v,
+            kind: ExcKind::Runtime,
+            origin: (fid, pc),
+            trace: Vec::new(),
+            depth: 0,
+            caught_at: 0,
+        });
+    }
+
+    /// Compiled code lets the exception in flight leave its frame (no handler covers
+    /// `pc`): record the frame in the trace and pop it, as [`Vm::unwind`] does.
+    /// False if there is no exception or no frame (an internal error).
+    pub(crate) fn propagate_pending(&mut self, pc: u32) -> bool {
+        let Some(top) = self.frames.last_mut() else {
+            return false;
+        };
+        top.pc = pc;
+        let f = *top;
+        let Some(exc) = self.pending.as_mut() else {
+            return false;
+        };
+        exc.note_frame(f.func, f.pc);
+        self.frames.pop();
+        true
+    }
+
     /// Find a handler for `exc`, starting with the innermost frame at its saved pc
     /// and popping frames that have none, down to the entry frame.
-    fn unwind(&mut self, mut exc: Exception, mut skip_first: bool, entry_depth: usize) -> Result<(), Stop> {
+    pub(crate) fn unwind(
+        &mut self,
+        mut exc: Exception,
+        mut skip_first: bool,
+        entry_depth: usize,
+    ) -> Result<(), Stop> {
         let program = self.program;
         loop {
             let Some(&f) = self.frames.last() else {

@@ -1,0 +1,683 @@
+//! The Cranelift JIT tier.
+//!
+//! Hot functions are translated from register bytecode to Cranelift IR
+//! ([`translate`]) and compiled for the host CPU; the register VM stays the
+//! deoptimization fallback. The ABI, the deopt protocol, OSR and the GC rules for
+//! compiled code are described in `docs/jit.md`; in short:
+//!
+//! * every compiled function is `extern "C" fn(vm, base, entry_pc) -> status`
+//!   ([`JitFn`]): `base` is the frame's register window, arguments are in its
+//!   registers `0..nparams`, the result is written to register 0, the frame record
+//!   was pushed by the caller and is popped by the callee;
+//! * calls go through the entry table `entry[fid]` (the interpreter trampoline
+//!   [`runtime::jit_tramp`] until the function is compiled);
+//! * a side exit writes the live registers back and calls [`runtime::rt_resume`],
+//!   which interprets the rest of the frame.
+
+pub mod analysis;
+mod layout;
+pub mod runtime;
+pub mod translate;
+
+#[cfg(test)]
+mod tests;
+
+use crate::bytecode::Program;
+use crate::vm::Vm;
+use bp_runtime::value::Value;
+use cranelift_codegen::ir::UserFuncName;
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module};
+pub use layout::Offsets;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use translate::{jit_signature, translate, Addrs, TransCtx};
+
+/// Status: returned normally (result in register 0 of the frame).
+pub const ST_RETURN: u64 = 0;
+/// Status: an exception is pending in `Vm::pending`.
+pub const ST_EXCEPTION: u64 = 1;
+/// Status: `exit` or a fatal error, in `Vm::jit_stop`.
+pub const ST_STOP: u64 = 2;
+/// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
+pub const ST_REENTER: u64 = 3;
+
+/// The type of compiled functions and of the trampoline: `(vm, base, entry_pc) ->
+/// status`, where `entry_pc` is 0 for a call and `header + 1` for OSR.
+pub type JitFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64) -> u64;
+
+/// A compiled function whose deopts since its compilation reach this count goes
+/// back to the interpreter.
+const DEOPT_LIMIT: u64 = 64;
+/// Compilations per function at most (code is never freed, so recompiling a
+/// function that keeps deoptimizing must stop somewhere).
+const MAX_VERSIONS: u32 = 3;
+/// Virtual address space reserved for code.
+const CODE_ARENA: usize = 512 << 20;
+
+/// Options of the JIT tier.
+#[derive(Clone, Debug)]
+pub struct JitOptions {
+    /// Calls before a function is compiled; 0 compiles every function before the
+    /// program starts.
+    pub threshold: u32,
+    /// Loop back-edges before the loop's function is compiled and entered by OSR
+    /// (default: 10 × `threshold`, or 1 when `threshold` is 0).
+    pub osr_threshold: Option<u32>,
+    /// Deopt stress (`BP_DEOPT_STRESS`): 0 off; 1 take every side exit on its
+    /// 1st, 2nd, 4th, 8th... visit; 2 take every side exit every time.
+    pub stress: u8,
+    /// Print statistics at exit (`--jit-stats`).
+    pub stats: bool,
+    /// Print the Cranelift IR and the machine code of compiled functions.
+    pub dump: bool,
+    /// Append compiled functions to `/tmp/perf-PID.map`.
+    pub perf_map: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            threshold: 100,
+            osr_threshold: None,
+            stress: 0,
+            stats: false,
+            dump: false,
+            perf_map: false,
+        }
+    }
+}
+
+impl JitOptions {
+    pub fn loop_threshold(&self) -> u32 {
+        self.osr_threshold
+            .unwrap_or(if self.threshold == 0 {
+                1
+            } else {
+                self.threshold.saturating_mul(10)
+            })
+            .max(1)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    /// Not compiled (yet).
+    Interp,
+    Compiled,
+    /// Compilation failed; stays interpreted.
+    Failed,
+    /// Gave up on its code after too many deopts; may be recompiled when it gets
+    /// hot again (up to `MAX_VERSIONS` compilations).
+    Disabled,
+}
+
+#[derive(Clone, Debug)]
+struct FnInfo {
+    state: State,
+    versions: u32,
+    deopts: u64,
+    deopts_version: u64,
+    osr: u64,
+    reentries: u64,
+    code_size: usize,
+    compile_time: Duration,
+    error: Option<String>,
+}
+
+/// Totals for `--jit-stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitTotals {
+    pub compiled: u64,
+    pub failed: u64,
+    pub deopts: u64,
+    pub osr: u64,
+    pub reentries: u64,
+    pub disabled: u64,
+    pub code_bytes: u64,
+    pub compile_time: Duration,
+}
+
+/// The JIT state of one run.
+pub struct Jit {
+    module: JITModule,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    /// Entry table: code address per function (the trampoline if not compiled).
+    entry: Box<[usize]>,
+    /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
+    /// indirect calls (through its address in `addrs`); owned here to keep it alive.
+    #[allow(dead_code)]
+    fn_info: Box<[u32]>,
+    funcs: Vec<FnInfo>,
+    opts: JitOptions,
+    addrs: Addrs,
+    offs: Offsets,
+    /// Deopt-stress visit counters (kept alive: compiled code points into them).
+    stress_ctrs: Vec<Box<[u32]>>,
+    /// Defined but not yet finalized: (function, module id, code size, name).
+    unfinalized: Vec<(usize, FuncId, usize, String)>,
+    totals: JitTotals,
+    perf_map: Option<std::fs::File>,
+    names: u64,
+}
+
+/// The host ISA with the flags the JIT uses.
+pub fn host_isa() -> Result<OwnedTargetIsa, String> {
+    let builder = cranelift_native::builder().map_err(|e| format!("host not supported: {e}"))?;
+    builder
+        .finish(settings::Flags::new(jit_flags()?))
+        .map_err(|e| e.to_string())
+}
+
+/// Cranelift flags for JIT code (also used for the cross-compilation test).
+pub fn jit_flags() -> Result<settings::Builder, String> {
+    let mut fb = settings::builder();
+    for (k, v) in [
+        ("opt_level", "speed"),
+        ("is_pic", "false"),
+        ("use_colocated_libcalls", "false"),
+        ("enable_probestack", "false"),
+        (
+            "enable_verifier",
+            if cfg!(debug_assertions) { "true" } else { "false" },
+        ),
+    ] {
+        fb.set(k, v).map_err(|e| format!("cranelift flag {k}: {e}"))?;
+    }
+    Ok(fb)
+}
+
+/// The lowest native stack address compiled code may use, with a margin for the
+/// Rust code (interpreter, helpers, collector) that runs between two checks.
+pub fn native_stack_limit() -> usize {
+    let sp = crate::vm::tier::native_sp();
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain libc queries about the current thread's stack; `attr` is
+        // initialised by `pthread_getattr_np` before use and destroyed after.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+                let mut addr: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+                libc::pthread_attr_destroy(&mut attr);
+                let lo = addr as usize;
+                if ok && lo < sp && sp <= lo + size {
+                    let margin = (size / 8).clamp(64 << 10, 4 << 20);
+                    return lo + margin;
+                }
+            }
+        }
+    }
+    // Unknown stack bounds: assume a conservative 1 MiB below the current point.
+    sp.saturating_sub(1 << 20)
+}
+
+impl Jit {
+    /// Set up the JIT for `vm` (its register stack, frame stack and globals must
+    /// not move afterwards; they are heap buffers that never do).
+    pub fn new(vm: &Vm<'_>, opts: JitOptions) -> Result<Jit, String> {
+        let isa = host_isa()?;
+        let arena = ArenaMemoryProvider::new_with_size(CODE_ARENA).map_err(|e| e.to_string())?;
+        let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+        jb.memory_provider(Box::new(arena));
+        let module = JITModule::new(jb);
+        let program = vm.program;
+        let n = program.functions.len();
+        let tramp = runtime::jit_tramp as JitFn as usize;
+        let entry = vec![tramp; n].into_boxed_slice();
+        let fn_info: Box<[u32]> = program
+            .functions
+            .iter()
+            .map(|f| {
+                (f.nregs as u32 & 0xffff) | ((f.nparams as u32) << 16) | ((f.ret_kind.is_none() as u32) << 24)
+            })
+            .collect();
+        let offs = Offsets::compute();
+        let stack = vm.stack.as_ptr() as u64;
+        let addrs = Addrs {
+            frames: vm.frames.as_ptr() as u64,
+            stack,
+            stack_end: stack + vm.stack.limit() as u64 * 8,
+            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)) as u64,
+            native_limit: 0,
+            globals: vm.globals.as_ptr() as u64,
+            entry: entry.as_ptr() as u64,
+            fn_info: fn_info.as_ptr() as u64,
+            h_resume: runtime::rt_resume as JitFn as usize as u64,
+            h_resume_exc: runtime::rt_resume_exc as JitFn as usize as u64,
+            h_propagate: runtime::rt_propagate as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
+                as u64,
+            h_op: runtime::rt_op as JitFn as usize as u64,
+            h_overflow: runtime::rt_overflow as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
+                as u64,
+            h_fmod: runtime::rt_fmod as extern "C" fn(f64, f64) -> f64 as usize as u64,
+            h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
+            h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
+                as usize as u64,
+        };
+        let funcs = vec![
+            FnInfo {
+                state: State::Interp,
+                versions: 0,
+                deopts: 0,
+                deopts_version: 0,
+                osr: 0,
+                reentries: 0,
+                code_size: 0,
+                compile_time: Duration::ZERO,
+                error: None,
+            };
+            n
+        ];
+        Ok(Jit {
+            ctx: module.make_context(),
+            module,
+            fctx: FunctionBuilderContext::new(),
+            entry,
+            fn_info,
+            funcs,
+            opts,
+            addrs,
+            offs,
+            stress_ctrs: Vec::new(),
+            unfinalized: Vec::new(),
+            totals: JitTotals::default(),
+            perf_map: None,
+            names: 0,
+        })
+    }
+
+    pub fn options(&self) -> &JitOptions {
+        &self.opts
+    }
+
+    pub fn totals(&self) -> JitTotals {
+        self.totals
+    }
+
+    pub(crate) fn entry_table(&self) -> *const usize {
+        self.entry.as_ptr()
+    }
+
+    pub(crate) fn tramp_addr(&self) -> usize {
+        runtime::jit_tramp as JitFn as usize
+    }
+
+    pub(crate) fn set_native_limit(&mut self, limit: usize) {
+        self.addrs.native_limit = limit as u64;
+    }
+
+    /// The call threshold was reached: compile unless compiled, failed, or out of
+    /// recompilations.
+    pub(crate) fn wants_compile(&self, fid: usize) -> bool {
+        match self.funcs.get(fid) {
+            Some(f) => match f.state {
+                State::Interp => true,
+                State::Disabled => f.versions < MAX_VERSIONS,
+                State::Compiled | State::Failed => false,
+            },
+            None => false,
+        }
+    }
+
+    /// A loop of the function is hot: compile it if it was never compiled.
+    pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
+        self.funcs.get(fid).is_some_and(|f| f.state == State::Interp)
+    }
+
+    pub(crate) fn note_osr(&mut self, fid: usize) {
+        self.totals.osr += 1;
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.osr += 1;
+        }
+    }
+
+    pub(crate) fn note_reentry(&mut self, fid: usize) {
+        self.totals.reentries += 1;
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.reentries += 1;
+        }
+    }
+
+    /// Count a deopt of `fid`; returns whether its code stays in use.
+    pub(crate) fn note_deopt(&mut self, fid: usize) -> bool {
+        self.totals.deopts += 1;
+        let tramp = self.tramp_addr();
+        let stress = self.opts.stress != 0;
+        let Some(f) = self.funcs.get_mut(fid) else {
+            return false;
+        };
+        f.deopts += 1;
+        f.deopts_version += 1;
+        if f.state != State::Compiled {
+            return false;
+        }
+        if !stress && f.deopts_version >= DEOPT_LIMIT {
+            f.state = State::Disabled;
+            f.deopts_version = 0;
+            if let Some(e) = self.entry.get_mut(fid) {
+                *e = tramp;
+            }
+            self.totals.disabled += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Translate and compile function `fid` (not yet callable: see
+    /// [`Jit::finalize`]). False if it failed (the function stays interpreted).
+    pub(crate) fn compile(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
+        let t0 = Instant::now();
+        let r = self.compile_inner(program, consts, fid);
+        let dt = t0.elapsed();
+        self.totals.compile_time += dt;
+        let Some(fi) = self.funcs.get_mut(fid as usize) else {
+            return false;
+        };
+        fi.compile_time += dt;
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                self.totals.failed += 1;
+                fi.state = State::Failed;
+                fi.error = Some(e);
+                false
+            }
+        }
+    }
+
+    fn compile_inner(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> Result<(), String> {
+        let f = program.functions.get(fid as usize).ok_or("no such function")?;
+        self.module.clear_context(&mut self.ctx);
+        let cc = self.module.isa().default_call_conv();
+        let sig = jit_signature(cc);
+        self.names += 1;
+        let name = format!("bp:{}#{}", f.name, self.names);
+        let id = self
+            .module
+            .declare_function(&name, Linkage::Local, &sig)
+            .map_err(|e| e.to_string())?;
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let stress_ctrs = if self.opts.stress == 1 {
+            let ctrs = vec![0u32; f.code.len().max(1)].into_boxed_slice();
+            let p = ctrs.as_ptr() as u64;
+            self.stress_ctrs.push(ctrs);
+            p
+        } else {
+            0
+        };
+        let empty: Box<[Value]> = Box::new([]);
+        let tc = TransCtx {
+            program,
+            consts: consts.get(fid as usize).unwrap_or(&empty),
+            addrs: &self.addrs,
+            offs: &self.offs,
+            stress: self.opts.stress,
+            stress_ctrs,
+            call_conv: cc,
+            frontend_config: self.module.isa().frontend_config(),
+            little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
+        };
+        translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
+        if self.opts.dump {
+            eprintln!("; ---- {} (fn {fid}) ----\n{}", f.name, self.ctx.func.display());
+            self.ctx.set_disasm(true);
+        }
+        self.module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| format!("{e:?}"))?;
+        let size = self
+            .ctx
+            .compiled_code()
+            .map(|c| c.code_info().total_size as usize)
+            .unwrap_or(0);
+        if self.opts.dump {
+            if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+                eprintln!("; ---- machine code of {} ({size} bytes) ----\n{text}", f.name);
+            }
+        }
+        self.unfinalized.push((fid as usize, id, size, name));
+        Ok(())
+    }
+
+    /// Make the compiled functions callable and patch their entries.
+    pub(crate) fn finalize(&mut self) {
+        if self.unfinalized.is_empty() {
+            return;
+        }
+        if let Err(e) = self.module.finalize_definitions() {
+            for (fid, _, _, _) in std::mem::take(&mut self.unfinalized) {
+                if let Some(fi) = self.funcs.get_mut(fid) {
+                    fi.state = State::Failed;
+                    fi.error = Some(format!("finalize: {e}"));
+                }
+                self.totals.failed += 1;
+            }
+            return;
+        }
+        for (fid, id, size, name) in std::mem::take(&mut self.unfinalized) {
+            let code = self.module.get_finalized_function(id) as usize;
+            if let Some(e) = self.entry.get_mut(fid) {
+                *e = code;
+            }
+            if let Some(fi) = self.funcs.get_mut(fid) {
+                fi.state = State::Compiled;
+                fi.versions += 1;
+                fi.deopts_version = 0;
+                fi.code_size = size;
+            }
+            self.totals.compiled += 1;
+            self.totals.code_bytes += size as u64;
+            if self.opts.perf_map {
+                self.write_perf_map(code, size, &name);
+            }
+        }
+    }
+
+    fn write_perf_map(&mut self, code: usize, size: usize, name: &str) {
+        if self.perf_map.is_none() {
+            let path = format!("/tmp/perf-{}.map", std::process::id());
+            self.perf_map = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok();
+        }
+        if let Some(f) = self.perf_map.as_mut() {
+            let _ = writeln!(f, "{code:x} {size:x} {name}");
+            let _ = f.flush();
+        }
+    }
+
+    /// The `--jit-stats` report (empty unless enabled).
+    pub(crate) fn report(&mut self, program: &Program) -> String {
+        if !self.opts.stats {
+            return String::new();
+        }
+        let t = &self.totals;
+        let mut s = format!(
+            "jit: compiled={} failed={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
+            t.compiled,
+            t.failed,
+            t.deopts,
+            t.osr,
+            t.compile_time.as_secs_f64() * 1000.0,
+            t.reentries,
+            t.disabled,
+            t.code_bytes
+        );
+        for (fid, fi) in self.funcs.iter().enumerate() {
+            if fi.state == State::Interp && fi.deopts == 0 {
+                continue;
+            }
+            let name = program.functions.get(fid).map(|f| f.name.as_str()).unwrap_or("?");
+            let state = match fi.state {
+                State::Interp => "interpreted",
+                State::Compiled => "compiled",
+                State::Failed => "FAILED",
+                State::Disabled => "disabled",
+            };
+            s.push_str(&format!(
+                "jit:   fn {fid} {name}: {state} versions={} code={}B deopts={} osr={} reentries={} compile_us={}",
+                fi.versions,
+                fi.code_size,
+                fi.deopts,
+                fi.osr,
+                fi.reentries,
+                fi.compile_time.as_micros()
+            ));
+            if let Some(e) = &fi.error {
+                s.push_str(&format!(" error: {}", e.replace('\n', " ")));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// An ISA for `target`: `host`, `aarch64` (`aarch64-unknown-linux-gnu`) or
+/// `x86_64` (`x86_64-unknown-linux-gnu`), with the JIT's flags and the IR
+/// verifier on.
+pub fn isa_for(target: &str) -> Result<OwnedTargetIsa, String> {
+    let mut flags = jit_flags()?;
+    flags.set("enable_verifier", "true").map_err(|e| e.to_string())?;
+    let builder = match target {
+        "host" => cranelift_native::builder().map_err(|e| e.to_string())?,
+        "aarch64" | "arm64" | "x86_64" | "x86-64" => {
+            let triple = if target.starts_with("aarch") || target == "arm64" {
+                "aarch64-unknown-linux-gnu"
+            } else {
+                "x86_64-unknown-linux-gnu"
+            };
+            let t: target_lexicon::Triple = triple.parse().map_err(|e| format!("{e}"))?;
+            cranelift_codegen::isa::lookup(t).map_err(|e| e.to_string())?
+        }
+        other => return Err(format!("unknown target '{other}' (host, aarch64, x86_64)")),
+    };
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())
+}
+
+/// The result of compiling one function ahead of time (no VM, not runnable).
+pub struct AotFunction {
+    pub fid: u32,
+    pub name: String,
+    /// Code size in bytes, or the translation/compilation error.
+    pub result: Result<usize, String>,
+    pub ir: String,
+    pub asm: String,
+}
+
+/// Translate and compile every function of `program` for `isa` without running
+/// it (addresses of VM structures are placeholders). Used by `bp jit-ir` and by
+/// the cross-compilation test.
+pub fn compile_all(
+    program: &Program,
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    asm: bool,
+    stress: u8,
+) -> Vec<AotFunction> {
+    let offs = Offsets::compute();
+    // Distinct, plausible placeholder addresses.
+    let addrs = Addrs {
+        frames: 0x1000_0000,
+        stack: 0x2000_0000,
+        stack_end: 0x2800_0000,
+        max_depth: 200_000,
+        native_limit: 0x10_0000,
+        globals: 0x3000_0000,
+        entry: 0x4000_0000,
+        fn_info: 0x5000_0000,
+        h_resume: 0x6000_0000,
+        h_resume_exc: 0x6000_0100,
+        h_propagate: 0x6000_0200,
+        h_op: 0x6000_0300,
+        h_overflow: 0x6000_0400,
+        h_fmod: 0x6000_0500,
+        h_eq_ref: 0x6000_0600,
+        h_bad_reentry: 0x6000_0700,
+    };
+    let cc = isa.default_call_conv();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut out = Vec::new();
+    for (fid, f) in program.functions.iter().enumerate() {
+        let consts: Vec<Value> = (0..f.consts.len())
+            .map(|k| Value(0x7000_0000 + 8 * k as u64))
+            .collect();
+        let tc = TransCtx {
+            program,
+            consts: &consts,
+            addrs: &addrs,
+            offs: &offs,
+            stress,
+            stress_ctrs: 0x8000_0000,
+            call_conv: cc,
+            frontend_config: isa.frontend_config(),
+            little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
+        };
+        let mut ctx = Context::new();
+        ctx.func.signature = jit_signature(cc);
+        ctx.func.name = UserFuncName::user(0, fid as u32);
+        ctx.set_disasm(asm);
+        let mut ir = String::new();
+        let result = translate(&tc, fid as u32, &mut ctx.func, &mut fctx).and_then(|()| {
+            ir = ctx.func.display().to_string();
+            let mut cp = cranelift_codegen::control::ControlPlane::default();
+            ctx.compile(isa, &mut cp)
+                .map(|c| c.code_info().total_size as usize)
+                .map_err(|e| format!("{:?}", e.inner))
+        });
+        let asm_text = ctx
+            .compiled_code()
+            .and_then(|c| c.vcode.clone())
+            .unwrap_or_default();
+        out.push(AotFunction {
+            fid: fid as u32,
+            name: f.name.clone(),
+            result,
+            ir,
+            asm: asm_text,
+        });
+    }
+    out
+}
+
+/// `bp jit-ir`: the IR (and machine code) of every function, compiled for
+/// `target`.
+pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, String> {
+    let isa = isa_for(target)?;
+    let mut s = String::new();
+    let mut failed = 0;
+    for f in compile_all(program, &*isa, asm, 0) {
+        match &f.result {
+            Ok(size) => s.push_str(&format!(
+                "; fn {} {}: {size} bytes of {} code\n",
+                f.fid,
+                f.name,
+                isa.name()
+            )),
+            Err(e) => {
+                failed += 1;
+                s.push_str(&format!("; fn {} {}: FAILED: {e}\n", f.fid, f.name));
+            }
+        }
+        s.push_str(&f.ir);
+        if asm && !f.asm.is_empty() {
+            s.push_str(&format!("; machine code\n{}\n", f.asm));
+        }
+        s.push('\n');
+    }
+    if failed > 0 {
+        return Err(format!("{failed} function(s) failed to compile\n{s}"));
+    }
+    Ok(s)
+}

@@ -1,0 +1,240 @@
+//! `extern "C"` helpers called by compiled code.
+//!
+//! Every helper catches panics: a Rust panic must never unwind through JIT frames
+//! (they have no unwind information). A caught panic becomes a fatal internal
+//! error (status 2) or, for the pure helpers, a "failed" result that makes the
+//! compiled code deoptimize so the interpreter reports it.
+//!
+//! Status codes (the low two bits of every status):
+//! * 0: returned normally (the result, if any, is in register 0 of the frame);
+//! * 1: an exception is pending in `Vm::pending` (the frame has been popped
+//!   when it comes from a callee);
+//! * 2: stop (`exit`, fatal error) in `Vm::jit_stop`;
+//! * 3: only from `rt_resume`/`rt_resume_exc`: continue the frame's compiled code
+//!   at loop header `(status >> 2) - 1`.
+
+use super::{JitFn, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
+use crate::vm::ops::calls::STACK_OVERFLOW;
+use crate::vm::tier::OpErr;
+use crate::vm::{panic_message, Stop, Vm};
+use bp_runtime::value::{ValKind, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Run `body` on the VM behind `vm`, turning a panic into a fatal stop.
+///
+/// # Safety
+/// `vm` must be the VM that is running the compiled code that calls the helper
+/// (compiled code receives it as its first argument and passes it on).
+unsafe fn with_vm(vm: *mut Vm<'static>, body: impl FnOnce(&mut Vm<'static>) -> u64) -> u64 {
+    // SAFETY: guaranteed by the caller; the VM is not otherwise borrowed while
+    // compiled code runs (the Rust code that entered it passed it as a raw pointer).
+    let vm = unsafe { &mut *vm };
+    match catch_unwind(AssertUnwindSafe(|| body(&mut *vm))) {
+        Ok(st) => st,
+        Err(payload) => {
+            let msg = panic_message(&*payload);
+            vm.jit_stop = Some(Stop::Fatal(format!("internal error: {msg}")));
+            ST_STOP
+        }
+    }
+}
+
+/// Map the result of running the interpreter for a frame to a status.
+fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>) -> u64 {
+    match r {
+        Ok(v) => {
+            // SAFETY: `base` is the frame's register window (register 0 is inside
+            // the register stack).
+            unsafe { *base = v };
+            ST_RETURN
+        }
+        Err(Stop::Exception) => ST_EXCEPTION,
+        Err(Stop::Reenter(h)) => ST_REENTER | ((h as u64 + 1) << 2),
+        Err(s) => {
+            vm.jit_stop = Some(s);
+            ST_STOP
+        }
+    }
+}
+
+/// The entry of every function that is not compiled: compiled code called it
+/// with the callee's frame record pushed and the arguments in `base[0..nparams]`.
+/// Count the call (which may compile the callee) and run it.
+///
+/// # Safety
+/// Called by compiled code only, with the JIT ABI.
+pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entry_pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            let Some(&top) = vm.frames.last() else {
+                vm.jit_stop = Some(Stop::Fatal("internal error: trampoline without a frame".into()));
+                return ST_STOP;
+            };
+            let fid = top.func;
+            let Some(f) = vm.program.functions.get(fid as usize) else {
+                vm.jit_stop = Some(Stop::Fatal(
+                    "internal error: trampoline for an unknown function".into(),
+                ));
+                return ST_STOP;
+            };
+            // The caller copied the arguments; zero the rest of the window like the
+            // interpreter's calls do.
+            for r in f.nparams as usize..f.nregs as usize {
+                vm.stack.set(top.base + r, Value::NULL);
+            }
+            vm.count_call(fid as usize);
+            if let Some(code) = vm.compiled_entry(fid) {
+                let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
+                return f(vm as *mut Vm<'static>, base, 0);
+            }
+            let depth = vm.frames.len();
+            let r = vm.interp(depth - 1, false);
+            interp_status(vm, base, r)
+        })
+    }
+}
+
+/// Side exit: the compiled code of the innermost frame wrote its live registers
+/// back; the interpreter continues the frame at `pc` until it returns (or until
+/// it reaches a loop header, status 3).
+///
+/// # Safety
+/// Called by compiled code only, with the JIT ABI.
+pub unsafe extern "C" fn rt_resume(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            let Some(top) = vm.frames.last_mut() else {
+                vm.jit_stop = Some(Stop::Fatal("internal error: resume without a frame".into()));
+                return ST_STOP;
+            };
+            top.pc = pc as u32;
+            let fid = top.func;
+            vm.note_deopt(fid);
+            let depth = vm.frames.len();
+            let r = vm.interp(depth - 1, true);
+            interp_status(vm, base, r)
+        })
+    }
+}
+
+/// The exception in flight reached compiled code at `pc`, which a handler of the
+/// function covers: the live registers are written back; let the VM's handler
+/// logic catch it and continue the frame in the interpreter.
+///
+/// # Safety
+/// Called by compiled code only, with the JIT ABI.
+pub unsafe extern "C" fn rt_resume_exc(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            let Some(top) = vm.frames.last_mut() else {
+                vm.jit_stop = Some(Stop::Fatal("internal error: resume without a frame".into()));
+                return ST_STOP;
+            };
+            top.pc = pc as u32;
+            let fid = top.func;
+            vm.note_deopt(fid);
+            let depth = vm.frames.len();
+            match vm.unwind_pending(depth - 1) {
+                Ok(()) => {
+                    let r = vm.interp(depth - 1, true);
+                    interp_status(vm, base, r)
+                }
+                Err(e) => interp_status(vm, base, Err(e)),
+            }
+        })
+    }
+}
+
+/// The exception in flight leaves the innermost (compiled) frame at `pc`: record
+/// the frame in the trace and pop it. Returns 1.
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_propagate(vm: *mut Vm<'static>, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            if vm.propagate_pending(pc as u32) {
+                ST_EXCEPTION
+            } else {
+                vm.jit_stop = Some(Stop::Fatal("internal error: no exception to propagate".into()));
+                ST_STOP
+            }
+        })
+    }
+}
+
+/// Execute instruction `pc` of the innermost frame in the VM (operands and result
+/// in the frame's registers). Returns 0, 1 (exception pending) or 2 (stop).
+///
+/// # Safety
+/// Called by compiled code only, with the JIT ABI.
+pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            let Some(&top) = vm.frames.last() else {
+                vm.jit_stop = Some(Stop::Fatal("internal error: helper without a frame".into()));
+                return ST_STOP;
+            };
+            match vm.exec_op(top.func, pc as u32, top.base) {
+                Ok(()) => ST_RETURN,
+                Err(OpErr::Raise(msg)) => {
+                    vm.set_pending_error(&msg, top.func, pc as u32);
+                    ST_EXCEPTION
+                }
+                Err(OpErr::Exit(code)) => {
+                    vm.jit_stop = Some(Stop::Exit(code));
+                    ST_STOP
+                }
+            }
+        })
+    }
+}
+
+/// A call at `pc` of the innermost frame would exceed the frame, register-stack
+/// or native-stack limit: raise `stack overflow` there. Returns 1.
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_overflow(vm: *mut Vm<'static>, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            let fid = vm.frames.last().map(|f| f.func).unwrap_or(0);
+            vm.set_pending_error(STACK_OVERFLOW, fid, pc as u32);
+            ST_EXCEPTION
+        })
+    }
+}
+
+/// Re-entry at an unknown pc (a JIT bug). Returns 2.
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_bad_reentry(vm: *mut Vm<'static>, enc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            vm.jit_stop = Some(Stop::Fatal(format!(
+                "internal error: compiled code re-entered at unknown pc {}",
+                enc.wrapping_sub(1)
+            )));
+            ST_STOP
+        })
+    }
+}
+
+/// `fmod(a, b)` (the VM's `ModF`).
+pub extern "C" fn rt_fmod(a: f64, b: f64) -> f64 {
+    catch_unwind(|| crate::vm::ops::arith::fmod(a, b)).unwrap_or(f64::NAN)
+}
+
+/// Deep equality of two references: 1 or 0, or 2 if it failed (the compiled code
+/// then lets the VM execute the comparison).
+pub extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
+    catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
+}

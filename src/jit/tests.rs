@@ -1,0 +1,439 @@
+//! JIT tests: translator edge cases against the interpreter, tiering (OSR,
+//! deopt limits), and compilation of every test program for the host and for
+//! AArch64.
+
+use super::analysis::{analyze, RegSet};
+use super::{compile_all, isa_for, JitOptions, JitTotals};
+use crate::bytecode::Program;
+use crate::diag::{Diagnostics, SourceMap};
+use crate::vm::{Vm, VmOptions};
+use std::path::{Path, PathBuf};
+
+/// Parse, check and compile `src` as the single module `t.bp`.
+fn build(src: &str) -> Program {
+    let mut sources = SourceMap::default();
+    let mut diags = Diagnostics::default();
+    let file = sources.add("t.bp".to_string(), src.to_string());
+    let m = crate::parser::parse_module(src, file, "t", &mut diags);
+    let mut mods = vec![m];
+    let info = crate::types::check::check_program(&mut mods, &mut diags);
+    assert!(!diags.has_errors(), "{:?}", diags.list);
+    let p = crate::compiler::compile_program(&mods, &info, &sources, &mut diags);
+    assert!(!diags.has_errors(), "{:?}", diags.list);
+    p
+}
+
+/// Run `p`; returns (status, stdout, stderr, JIT totals).
+fn run(p: &Program, jit: Option<JitOptions>, gc_stress: bool) -> (i32, String, String, JitTotals) {
+    let mut vm = Vm::new(
+        p,
+        VmOptions {
+            jit,
+            gc_stress,
+            ..Default::default()
+        },
+    );
+    vm.capture = true;
+    let code = vm.run_program();
+    let totals = vm.jit.as_ref().map(|j| j.totals()).unwrap_or_default();
+    let out = String::from_utf8_lossy(&vm.take_output()).into_owned();
+    (code, out, std::mem::take(&mut vm.err), totals)
+}
+
+fn jit_opts(threshold: u32, stress: u8) -> JitOptions {
+    JitOptions {
+        threshold,
+        stress,
+        ..Default::default()
+    }
+}
+
+/// Run `src` in the interpreter and in every JIT configuration; all must agree.
+/// Returns the interpreter's stdout.
+fn same_everywhere(src: &str) -> String {
+    let p = build(src);
+    let (c0, o0, e0, _) = run(&p, None, false);
+    for (name, opts, gc) in [
+        ("jit0", jit_opts(0, 0), false),
+        ("jit2", jit_opts(2, 0), false),
+        ("stress1", jit_opts(0, 1), false),
+        ("stress2", jit_opts(0, 2), false),
+        ("jitgc", jit_opts(0, 0), true),
+    ] {
+        let (c, o, e, t) = run(&p, Some(opts), gc);
+        assert_eq!((c, &o), (c0, &o0), "{name}: stdout/status differ; stderr:\n{e}");
+        assert_eq!(e, e0, "{name}: stderr differs");
+        assert_eq!(t.failed, 0, "{name}: compilation failed");
+    }
+    o0
+}
+
+#[test]
+fn integer_edge_cases() {
+    let out = same_everywhere(
+        r#"
+def div(a: int, b: int) -> int:
+    return a / b
+
+def rem(a: int, b: int) -> int:
+    return a % b
+
+def main() -> int:
+    let min: int = -9223372036854775807 - 1
+    print(div(min, -1), rem(min, -1), div(-7, 2), rem(-7, 2), div(7, -2), rem(7, -2))
+    print(min * -1, -min, min - 1)
+    let s: int = 65
+    print(1 << s, 1 << -1, -8 >> 1, -1 >> 63, ~5, 6 & 3, 6 | 3, 6 ^ 3)
+    try:
+        print(div(1, 0))
+    catch e:
+        print("caught", e)
+    try:
+        print(rem(1, 0))
+    catch e:
+        print("caught", e)
+    return 0
+"#,
+    );
+    assert!(out.starts_with("-9223372036854775808 0 -3 -1 -3 1\n"), "{out}");
+    assert!(
+        out.contains("caught division by zero\ncaught modulo by zero\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn float_edge_cases() {
+    let out = same_everywhere(
+        r#"
+def lt(a: float, b: float) -> bool:
+    return a < b
+
+def pick(a: float, b: float) -> int:
+    if a < b:
+        return 1
+    if not (a <= b):
+        return 2
+    return 3
+
+def main() -> int:
+    let nan: float = 0.0 / 0.0
+    let inf: float = 1.0 / 0.0
+    print(lt(nan, 1.0), lt(1.0, nan), nan == nan, nan != nan, inf > 1e308)
+    print(pick(nan, 1.0), pick(1.0, 2.0), pick(2.0, 2.0), pick(3.0, 2.0))
+    print(7.5 % 2.0, -7.5 % 2.0, -0.0 == 0.0, 1.0 / -0.0)
+    let x: float = 0.1
+    let i: int = 0
+    while i < 10:
+        x = x * 1.5 - 0.01
+        i = i + 1
+    print(x)
+    return 0
+"#,
+    );
+    assert!(out.starts_with("false false false true true\n2 1 3 2\n"), "{out}");
+}
+
+#[test]
+fn arrays_structs_maps_strings() {
+    same_everywhere(
+        r#"
+struct P:
+    x: int
+    name: str
+
+struct C:
+    v: float
+
+def none(k: int) -> P:
+    if k > 100:
+        return P{x: k, name: "big"}
+
+def main() -> int:
+    let xs: [int] = [1, 2, 3, 4]
+    print(xs[-1], xs[-4], array_len(xs))
+    xs[-2] = 30
+    print(xs)
+    try:
+        print(xs[4])
+    catch e:
+        print(e)
+    try:
+        print(xs[-5])
+    catch e:
+        print(e)
+    let p: P = P{x: 1, name: "a"}
+    p.x = p.x + 41
+    p.name = p.name + "b"
+    print(p.x, p.name, p)
+    let c: C = C{v: 1.5}
+    c.v = c.v * 2.0
+    print(c.v)
+    let t: (int, str, float) = (1, "t", 2.5)
+    print(t[0], t[1], t[2])
+    let m: {str: int} = {"a": 1}
+    m["b"] = 2
+    print(m["a"] + m["b"], m)
+    try:
+        print(m["zz"])
+    catch e:
+        print(e)
+    let fs: [float] = [0.5, 1.5]
+    fs[0] = fs[1] * 2.0
+    print(fs, "x" == "x", "x" != "y", [1, 2] == [1, 2])
+    let n: P = none(1)
+    try:
+        print(n.x)
+    catch e:
+        print(e)
+    try:
+        n.name = "z"
+    catch e:
+        print(e)
+    print(n == none(2), n)
+    return 0
+"#,
+    );
+}
+
+#[test]
+fn closures_globals_and_exit() {
+    let src = r#"
+let counter: int = 0
+let label: str = "g"
+
+def bump(k: int) -> int:
+    counter = counter + k
+    return counter
+
+def main() -> int:
+    let f: fn(int) -> int = fn(v: int) -> int: bump(v) * 2
+    let g: fn(str) -> void = fn(s: str) -> void: print(s, label)
+    let i: int = 0
+    let s: int = 0
+    while i < 50:
+        s = s + f(i)
+        i = i + 1
+    g("done")
+    label = "h"
+    g(to_str(s))
+    exit(3)
+    return 0
+"#;
+    same_everywhere(src);
+    let (code, out, _, _) = run(&build(src), Some(jit_opts(0, 0)), false);
+    assert_eq!(code, 3);
+    assert!(out.ends_with("h\n"), "{out}");
+}
+
+#[test]
+fn osr_enters_long_loop_of_main() {
+    let p = build(
+        r#"
+def main() -> int:
+    let s: int = 0
+    let i: int = 0
+    while i < 100000:
+        s = s + i % 7
+        i = i + 1
+    print(s)
+    return 0
+"#,
+    );
+    let (c0, o0, _, _) = run(&p, None, false);
+    let (c, o, e, t) = run(&p, Some(jit_opts(100, 0)), false);
+    assert_eq!((c, o), (c0, o0), "{e}");
+    assert_eq!(t.osr, 1, "{t:?}");
+    assert_eq!(t.compiled, 1, "{t:?}");
+}
+
+#[test]
+fn repeated_deopts_fall_back_to_the_interpreter() {
+    let p = build(
+        r#"
+def risky(xs: [int], i: int) -> int:
+    try:
+        return xs[i]
+    catch e:
+        return -1
+
+def main() -> int:
+    let xs: [int] = [1, 2, 3]
+    let s: int = 0
+    let i: int = 0
+    while i < 5000:
+        s = s + risky(xs, i % 4)
+        i = i + 1
+    print(s)
+    return 0
+"#,
+    );
+    let (c0, o0, _, _) = run(&p, None, false);
+    let (c, o, e, t) = run(&p, Some(jit_opts(10, 0)), false);
+    assert_eq!((c, o), (c0, o0), "{e}");
+    assert!(t.disabled >= 1, "{t:?}");
+    // Recompilation is bounded, so deopts are too.
+    assert!(t.compiled <= 1 + super::MAX_VERSIONS as u64, "{t:?}");
+    assert!(
+        t.deopts <= super::DEOPT_LIMIT * super::MAX_VERSIONS as u64 + 1,
+        "{t:?}"
+    );
+}
+
+#[test]
+fn uncaught_error_report_is_identical() {
+    let p = build(
+        r#"
+def inner(xs: [int], i: int) -> int:
+    return xs[i] + 1
+
+def outer(n: int) -> int:
+    return inner([1, 2], n) * 2
+
+def main() -> int:
+    print(outer(1))
+    print(outer(5))
+    return 0
+"#,
+    );
+    let (c0, o0, e0, _) = run(&p, None, false);
+    for stress in [0, 1, 2] {
+        let (c, o, e, _) = run(&p, Some(jit_opts(0, stress)), false);
+        assert_eq!((c, &o, &e), (c0, &o0, &e0));
+    }
+    assert!(
+        e0.contains("at inner") && e0.contains("at outer") && e0.contains("at main"),
+        "{e0}"
+    );
+}
+
+#[test]
+fn liveness_of_a_loop() {
+    let p = build(
+        r#"
+def f(n: int) -> int:
+    let s: int = 0
+    let i: int = 0
+    while i < n:
+        s = s + i
+        i = i + 1
+    return s
+
+def main() -> int:
+    return f(3)
+"#,
+    );
+    let fid = p.functions.iter().position(|f| f.name == "f").unwrap();
+    let f = &p.functions[fid];
+    let an = analyze(&p, f);
+    assert_eq!(an.headers.len(), 1);
+    let h = an.headers[0] as usize;
+    // At the loop header n, s and i are live.
+    let live: Vec<u8> = an.live_in[h].iter().collect();
+    assert_eq!(live.len(), 3, "{live:?}\n{:?}", f.code);
+    assert!(an.live_in[0].contains(0));
+    let mut none = RegSet::default();
+    none.insert(1);
+    none.remove(1);
+    assert_eq!(none, RegSet::default());
+}
+
+/// Every `.bp` program under tests/programs that compiles.
+fn test_programs() -> Vec<(PathBuf, Program)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "modules_lib") {
+                    walk(&p, out);
+                }
+            } else if p.extension().is_some_and(|x| x == "bp") {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("programs");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    assert!(
+        files.len() > 50,
+        "test programs not found under {}",
+        root.display()
+    );
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let c = crate::driver::compile_file(&path, crate::driver::Stop::Bytecode);
+            c.program.map(|p| (path, p))
+        })
+        .collect()
+}
+
+#[test]
+fn every_test_program_compiles_at_threshold_zero() {
+    let mut functions = 0;
+    for (path, p) in test_programs() {
+        let mut vm = Vm::new(
+            &p,
+            VmOptions {
+                jit: Some(jit_opts(0, 0)),
+                ..Default::default()
+            },
+        );
+        vm.jit_start();
+        let t = vm.jit.as_ref().map(|j| j.totals()).unwrap_or_default();
+        assert_eq!(
+            t.failed,
+            0,
+            "{}: {}",
+            path.display(),
+            vm.jit.as_mut().unwrap().report(&p)
+        );
+        assert_eq!(t.compiled as usize, p.functions.len(), "{}", path.display());
+        functions += p.functions.len();
+    }
+    assert!(functions > 100);
+}
+
+#[test]
+fn every_test_program_compiles_for_aarch64() {
+    let isa = isa_for("aarch64").expect("the arm64 backend is built in");
+    assert_eq!(isa.triple().architecture.to_string(), "aarch64");
+    let mut functions = 0;
+    for (path, p) in test_programs() {
+        for f in compile_all(&p, &*isa, false, 1) {
+            if let Err(e) = &f.result {
+                panic!("{}: fn {} {}: {e}\n{}", path.display(), f.fid, f.name, f.ir);
+            }
+            functions += 1;
+        }
+    }
+    assert!(functions > 100);
+}
+
+#[test]
+#[ignore]
+fn compile_speed() {
+    let isa = super::host_isa().unwrap();
+    let progs = test_programs();
+    for round in 0..3 {
+        let t0 = std::time::Instant::now();
+        let mut n = 0;
+        let mut bytes = 0;
+        for (_, p) in &progs {
+            for f in compile_all(p, &*isa, false, 0) {
+                n += 1;
+                bytes += f.result.unwrap_or(0);
+            }
+        }
+        let dt = t0.elapsed();
+        eprintln!(
+            "round {round}: {n} functions, {bytes} bytes, {:?} per function",
+            dt / n as u32
+        );
+    }
+}

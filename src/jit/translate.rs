@@ -1,0 +1,1104 @@
+//! Register bytecode → Cranelift IR, one function at a time.
+//!
+//! The translator is independent of the JIT module: it fills an `ir::Function`
+//! for any target ISA (the AArch64 test compiles every test program for a foreign
+//! ISA with it). Addresses of VM structures and runtime helpers are constants of
+//! the run ([`Addrs`]), embedded as immediates.
+//!
+//! # Shape of a compiled function (see `docs/jit.md` for the ABI)
+//! * `entry(vm, base, entry_pc)`: loads the frame depth `d` and the address of
+//!   the function's own frame record; `entry_pc == 0` starts at pc 0 (load the
+//!   parameters, zero the other reference slots); otherwise jumps to the
+//!   *re-entry dispatch* with `entry_pc = header + 1` (OSR).
+//! * one Cranelift block per bytecode basic block; bytecode registers are
+//!   `Variable`s (`I64`, or `F64` for registers that mostly hold floats); every
+//!   definition of a reference register is also stored to its frame slot.
+//! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
+//!   scalar registers back and calls `rt_resume`; `exc(pc)` handles a nonzero
+//!   status from a call or helper (stop → return 2; handler covering pc → write
+//!   back and `rt_resume_exc`; else `rt_propagate` and return 1); `ovf(pc)`
+//!   raises `stack overflow`.
+//! * the *re-entry dispatch*: a switch over the loop headers; each case loads the
+//!   registers live at the header from the frame and jumps to it. Both OSR and
+//!   `rt_resume` returning status 3 (the interpreter reached a loop header of the
+//!   deoptimized frame) come back through it.
+
+use super::analysis::{analyze, Analysis, RegSet};
+use super::layout::Offsets;
+use crate::bytecode::{Const, Function, Instr, Program, Reg};
+use bp_runtime::value::Value;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F64, I32, I64, I8};
+use cranelift_codegen::ir::{
+    self, AbiParam, Block, InstBuilder, MemFlagsData, SigRef, Signature, Type, Value as CV,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+use std::collections::BTreeMap;
+
+/// Addresses of the run's VM structures and of the runtime helpers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Addrs {
+    /// Frame record 0.
+    pub frames: u64,
+    /// Register stack slot 0.
+    pub stack: u64,
+    /// Address of register stack slot `limit` (a callee window must end at or
+    /// below it).
+    pub stack_end: u64,
+    /// Maximum number of frames.
+    pub max_depth: u64,
+    /// Native stack pointer below which calls raise `stack overflow`.
+    pub native_limit: u64,
+    pub globals: u64,
+    /// Entry table: one code address per function.
+    pub entry: u64,
+    /// Per function: `nregs | nparams << 16 | returns_void << 24` (u32).
+    pub fn_info: u64,
+    pub h_resume: u64,
+    pub h_resume_exc: u64,
+    pub h_propagate: u64,
+    pub h_op: u64,
+    pub h_overflow: u64,
+    pub h_fmod: u64,
+    pub h_eq_ref: u64,
+    pub h_bad_reentry: u64,
+}
+
+/// Everything the translator needs besides the function itself.
+pub struct TransCtx<'a> {
+    pub program: &'a Program,
+    /// The function's materialised constant pool (string constants are pinned
+    /// heap objects).
+    pub consts: &'a [Value],
+    pub addrs: &'a Addrs,
+    pub offs: &'a Offsets,
+    /// Deopt stress: 0 off, 1 take each exit on its 1st, 2nd, 4th, 8th... visit,
+    /// 2 take every exit every time.
+    pub stress: u8,
+    /// Address of one `u32` visit counter per pc (stress mode only).
+    pub stress_ctrs: u64,
+    pub call_conv: CallConv,
+    pub frontend_config: TargetFrontendConfig,
+    /// The target is little-endian.
+    pub little_endian: bool,
+}
+
+/// The signature of every compiled function and of the resume helpers:
+/// `(vm, base, pc) -> status`.
+pub fn jit_signature(cc: CallConv) -> Signature {
+    sig(cc, &[I64, I64, I64], &[I64])
+}
+
+fn sig(cc: CallConv, params: &[Type], rets: &[Type]) -> Signature {
+    let mut s = Signature::new(cc);
+    s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    s.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
+    s
+}
+
+fn mf() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+#[derive(Clone, Copy)]
+enum Exit {
+    Deopt,
+    Exc,
+    Ovf,
+}
+
+struct Tr<'a, 'f> {
+    tc: &'a TransCtx<'a>,
+    f: &'a Function,
+    an: Analysis,
+    b: FunctionBuilder<'f>,
+    vars: Vec<Variable>,
+    vty: Vec<Type>,
+    blocks: Vec<Option<Block>>,
+    vm: CV,
+    base: CV,
+    d: CV,
+    rec: CV,
+    exits: BTreeMap<(u8, u32), Block>,
+    todo: Vec<(Exit, u32, Block)>,
+    reentry: Block,
+    sig3: SigRef,
+    sig2: SigRef,
+    sig_ff: SigRef,
+}
+
+/// Translate function `fid` into `func` (whose signature must be
+/// [`jit_signature`]).
+#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+pub fn translate(
+    tc: &TransCtx,
+    fid: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), String> {
+    let p = tc.program;
+    let f = p
+        .functions
+        .get(fid as usize)
+        .ok_or_else(|| format!("no function {fid}"))?;
+    if f.code.is_empty() {
+        return Err("empty function".into());
+    }
+    let an = analyze(p, f);
+    let mut b = FunctionBuilder::new(func, fctx);
+    let nregs = f.nregs as usize;
+    let mut vars = Vec::with_capacity(nregs);
+    let mut vty = Vec::with_capacity(nregs);
+    for r in 0..nregs {
+        let ty = if an.is_float[r] { F64 } else { I64 };
+        vars.push(b.declare_var(ty));
+        vty.push(ty);
+    }
+    let sig3 = b.import_signature(jit_signature(tc.call_conv));
+    let sig2 = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
+    let sig_ff = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (vm, base, epc) = (params[0], params[1], params[2]);
+    let d = b.ins().load(I64, mf(), vm, tc.offs.vm_depth);
+    let fs = tc.offs.frame_size as i64;
+    let scaled = b.ins().imul_imm_s(d, fs);
+    let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
+    let reentry = b.create_block();
+    b.append_block_param(reentry, I64);
+    b.set_cold_block(reentry);
+    let start = b.create_block();
+    b.ins().brif(epc, reentry, &[epc.into()], start, &[]);
+    b.seal_block(entry);
+    b.seal_block(start);
+
+    let mut blocks = vec![None; f.code.len()];
+    for pc in 0..f.code.len() {
+        if an.reachable[pc] && an.leader[pc] {
+            blocks[pc] = Some(b.create_block());
+        }
+    }
+
+    let mut t = Tr {
+        tc,
+        f,
+        an,
+        b,
+        vars,
+        vty,
+        blocks,
+        vm,
+        base,
+        d,
+        rec,
+        exits: BTreeMap::new(),
+        todo: Vec::new(),
+        reentry,
+        sig3,
+        sig2,
+        sig_ff,
+    };
+
+    // Normal entry: parameters from the frame, other reference slots zeroed (the
+    // window may hold stale bits that the collector must not see).
+    t.b.switch_to_block(start);
+    for r in 0..f.nparams as usize {
+        let v = t.b.ins().load(t.vty[r], mf(), base, (r * 8) as i32);
+        t.b.def_var(t.vars[r], v);
+    }
+    let zero = t.b.ins().iconst(I64, 0);
+    for r in f.nparams as usize..nregs {
+        if t.an.is_ref[r] {
+            t.b.ins().store(mf(), zero, base, (r * 8) as i32);
+        }
+    }
+    let b0 = t.block(0)?;
+    t.b.ins().jump(b0, &[]);
+
+    // Highest predecessor pc of each instruction (normal edges, reachable code).
+    let mut max_pred = vec![0usize; f.code.len()];
+    for (pc, ins) in f.code.iter().enumerate() {
+        if t.an.reachable[pc] {
+            for s in super::analysis::successors(ins, pc) {
+                if s < max_pred.len() {
+                    max_pred[s] = max_pred[s].max(pc);
+                }
+            }
+        }
+    }
+
+    // The body.
+    let mut open = false;
+    for pc in 0..f.code.len() {
+        if !t.an.reachable[pc] {
+            continue;
+        }
+        if t.an.leader[pc] {
+            let blk = t.block(pc as u32)?;
+            if open {
+                t.b.ins().jump(blk, &[]);
+            }
+            // A block whose predecessors all come before it (and that is not a
+            // re-entry point) has them all by now: seal it, which keeps the SSA
+            // construction cheap. The others are sealed at the end.
+            if pc > 0 && max_pred[pc] < pc && t.an.headers.binary_search(&(pc as u32)).is_err() {
+                t.b.seal_block(blk);
+            }
+            t.b.switch_to_block(blk);
+        } else if !open {
+            // Only after an instruction that always exits; nothing reaches here.
+            let blk = t.b.create_block();
+            t.b.seal_block(blk);
+            t.b.switch_to_block(blk);
+        }
+        open = t.instr(pc as u32)?;
+    }
+    if open {
+        return Err("code runs off the end".into());
+    }
+
+    t.fill_exits()?;
+    t.fill_reentry()?;
+    t.b.seal_all_blocks();
+    t.b.finalize(tc.frontend_config);
+    Ok(())
+}
+
+impl<'a, 'f> Tr<'a, 'f> {
+    fn block(&self, pc: u32) -> Result<Block, String> {
+        self.blocks
+            .get(pc as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("no block for pc {pc}"))
+    }
+
+    fn ic(&mut self, v: i64) -> CV {
+        self.b.ins().iconst(I64, v)
+    }
+
+    fn is_ref(&self, r: Reg) -> bool {
+        self.an.is_ref.get(r as usize).copied().unwrap_or(false)
+    }
+
+    fn get_raw(&mut self, r: Reg) -> CV {
+        self.b.use_var(self.vars[r as usize])
+    }
+
+    fn get_i(&mut self, r: Reg) -> CV {
+        let v = self.get_raw(r);
+        if self.vty[r as usize] == F64 {
+            self.b.ins().bitcast(I64, MemFlagsData::new(), v)
+        } else {
+            v
+        }
+    }
+
+    fn get_f(&mut self, r: Reg) -> CV {
+        let v = self.get_raw(r);
+        if self.vty[r as usize] == I64 {
+            self.b.ins().bitcast(F64, MemFlagsData::new(), v)
+        } else {
+            v
+        }
+    }
+
+    /// Define register `r` (converting between I64 and F64 as needed); reference
+    /// registers are also stored to their frame slot.
+    fn set(&mut self, r: Reg, v: CV) {
+        let want = self.vty[r as usize];
+        let have = self.b.func.dfg.value_type(v);
+        let v = if have != want {
+            self.b.ins().bitcast(want, MemFlagsData::new(), v)
+        } else {
+            v
+        };
+        self.b.def_var(self.vars[r as usize], v);
+        if self.is_ref(r) {
+            self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+        }
+    }
+
+    fn set_bool(&mut self, r: Reg, c: CV) {
+        let v = self.b.ins().uextend(I64, c);
+        self.set(r, v);
+    }
+
+    /// Store the values of the scalar registers in `set` to their frame slots
+    /// (reference registers are always there already).
+    fn write_back(&mut self, set: RegSet) {
+        for r in set.iter() {
+            if (r as usize) < self.vars.len() && !self.is_ref(r) {
+                let v = self.get_raw(r);
+                self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+            }
+        }
+    }
+
+    /// The current frame depth (this function's record is `frames[d - 1]`). It is
+    /// reloaded at each use rather than kept live across calls, which keeps
+    /// register pressure (and callee-saved spills) down in call-heavy code.
+    fn depth(&mut self) -> CV {
+        self.b.ins().load(I64, mf(), self.vm, self.tc.offs.vm_depth)
+    }
+
+    /// Address of this function's frame record, given the depth `d`.
+    fn record(&mut self, d: CV) -> CV {
+        let fs = self.tc.offs.frame_size as i64;
+        let scaled = self.b.ins().imul_imm_s(d, fs);
+        self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64 - fs)
+    }
+
+    fn store_pc(&mut self, pc: u32) {
+        let d = self.depth();
+        let rec = self.record(d);
+        let v = self.b.ins().iconst(I32, pc as i64);
+        self.b.ins().store(mf(), v, rec, self.tc.offs.frame_pc);
+    }
+
+    fn exit_block(&mut self, kind: Exit, pc: u32) -> Block {
+        let key = (kind as u8, pc);
+        if let Some(&b) = self.exits.get(&key) {
+            return b;
+        }
+        let blk = self.b.create_block();
+        if matches!(kind, Exit::Exc) {
+            self.b.append_block_param(blk, I64);
+        }
+        self.b.set_cold_block(blk);
+        self.exits.insert(key, blk);
+        self.todo.push((kind, pc, blk));
+        blk
+    }
+
+    /// Continue in a fresh block when `cond` is false; side exit to the VM at `pc`
+    /// when it is true.
+    fn guard(&mut self, cond: CV, pc: u32) {
+        let exit = self.exit_block(Exit::Deopt, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, exit, &[], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Branch to the exception/stop path of `pc` when status `st` is nonzero.
+    fn check_status(&mut self, st: CV, pc: u32) {
+        let exit = self.exit_block(Exit::Exc, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(st, exit, &[st.into()], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Deopt stress: an exit to the VM at `deopt_pc`, counted at `site`.
+    fn stress(&mut self, site: u32, deopt_pc: u32) {
+        match self.tc.stress {
+            0 => {}
+            1 => {
+                let addr = self.ic(self.tc.stress_ctrs as i64 + site as i64 * 4);
+                let c = self.b.ins().load(I32, mf(), addr, 0);
+                let c1 = self.b.ins().iadd_imm_s(c, 1);
+                self.b.ins().store(mf(), c1, addr, 0);
+                let both = self.b.ins().band(c1, c);
+                let take = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+                self.guard(take, deopt_pc);
+            }
+            _ => {
+                let take = self.b.ins().iconst(I8, 1);
+                self.guard(take, deopt_pc);
+            }
+        }
+    }
+
+    fn call_helper(&mut self, sig: SigRef, addr: u64, args: &[CV]) -> CV {
+        let fp = self.ic(addr as i64);
+        let call = self.b.ins().call_indirect(sig, fp, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// After `rt_resume`/`rt_resume_exc`: status 3 re-enters this code at a loop
+    /// header, anything else is this function's status.
+    fn after_resume(&mut self, st: CV) {
+        let low = self.b.ins().band_imm_s(st, 3);
+        let is_re = self.b.ins().icmp_imm_s(IntCC::Equal, low, 3);
+        let re = self.b.create_block();
+        let ret = self.b.create_block();
+        self.b.set_cold_block(re);
+        self.b.set_cold_block(ret);
+        self.b.ins().brif(is_re, re, &[], ret, &[]);
+        self.b.seal_block(re);
+        self.b.seal_block(ret);
+        self.b.switch_to_block(re);
+        let enc = self.b.ins().ushr_imm_s(st, 2);
+        self.b.ins().jump(self.reentry, &[enc.into()]);
+        self.b.switch_to_block(ret);
+        self.b.ins().return_(&[st]);
+    }
+
+    fn has_handler(&self, pc: u32) -> bool {
+        self.f.handlers.iter().any(|h| h.start <= pc && pc < h.end)
+    }
+
+    fn live_in(&self, pc: u32) -> RegSet {
+        self.an.live_in.get(pc as usize).copied().unwrap_or_default()
+    }
+
+    fn fill_exits(&mut self) -> Result<(), String> {
+        // Overflow blocks jump to exception blocks: fill them first, so that every
+        // exit block has all its predecessors when it is sealed and filled.
+        let mut todo = std::mem::take(&mut self.todo);
+        todo.sort_by_key(|(k, _, _)| !matches!(k, Exit::Ovf));
+        for (kind, pc, blk) in todo {
+            self.b.seal_block(blk);
+            self.b.switch_to_block(blk);
+            let pcv = self.ic(pc as i64);
+            match kind {
+                Exit::Deopt => {
+                    let live = self.live_in(pc);
+                    self.write_back(live);
+                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[self.vm, self.base, pcv]);
+                    self.after_resume(st);
+                }
+                Exit::Exc => {
+                    let st = self.b.block_params(blk)[0];
+                    let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
+                    let stop = self.b.create_block();
+                    let exc = self.b.create_block();
+                    self.b.set_cold_block(stop);
+                    self.b.set_cold_block(exc);
+                    self.b.ins().brif(is_stop, stop, &[], exc, &[]);
+                    self.b.seal_block(stop);
+                    self.b.seal_block(exc);
+                    self.b.switch_to_block(stop);
+                    self.b.ins().return_(&[st]);
+                    self.b.switch_to_block(exc);
+                    if self.has_handler(pc) {
+                        let live = self.live_in(pc);
+                        self.write_back(live);
+                        let st2 = self.call_helper(
+                            self.sig3,
+                            self.tc.addrs.h_resume_exc,
+                            &[self.vm, self.base, pcv],
+                        );
+                        self.after_resume(st2);
+                    } else {
+                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[self.vm, pcv]);
+                        self.b.ins().return_(&[st2]);
+                    }
+                }
+                Exit::Ovf => {
+                    let st = self.call_helper(self.sig2, self.tc.addrs.h_overflow, &[self.vm, pcv]);
+                    let exc = self.exit_block(Exit::Exc, pc);
+                    self.b.ins().jump(exc, &[st.into()]);
+                }
+            }
+        }
+        if self.todo.is_empty() {
+            Ok(())
+        } else {
+            Err("exit block created while filling exits".into())
+        }
+    }
+
+    fn fill_reentry(&mut self) -> Result<(), String> {
+        self.b.switch_to_block(self.reentry);
+        let enc = self.b.block_params(self.reentry)[0];
+        let mut sw = Switch::new();
+        let mut cases = Vec::new();
+        for &h in &self.an.headers.clone() {
+            let target = self.block(h)?;
+            let blk = self.b.create_block();
+            self.b.set_cold_block(blk);
+            sw.set_entry(h as u128 + 1, blk);
+            cases.push((h, blk, target));
+        }
+        let bad = self.b.create_block();
+        self.b.set_cold_block(bad);
+        sw.emit(&mut self.b, enc, bad);
+        for (h, blk, target) in cases {
+            self.b.seal_block(blk);
+            self.b.switch_to_block(blk);
+            let live = self.live_in(h);
+            for r in live.iter() {
+                if (r as usize) < self.vars.len() {
+                    let v = self
+                        .b
+                        .ins()
+                        .load(self.vty[r as usize], mf(), self.base, r as i32 * 8);
+                    self.b.def_var(self.vars[r as usize], v);
+                }
+            }
+            self.b.ins().jump(target, &[]);
+        }
+        self.b.seal_block(bad);
+        self.b.switch_to_block(bad);
+        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[self.vm, enc]);
+        self.b.ins().return_(&[st]);
+        Ok(())
+    }
+
+    /// Branch on `cond` to `target`, else fall through to `pc + 1`.
+    fn branch(&mut self, cond: CV, pc: u32, target: u32) -> Result<bool, String> {
+        let t = self.block(target)?;
+        let e = self.block(pc + 1)?;
+        self.b.ins().brif(cond, t, &[], e, &[]);
+        Ok(false)
+    }
+
+    fn int_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: fn(&mut FunctionBuilder, CV, CV) -> CV) {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        let v = op(&mut self.b, x, y);
+        self.set(dst, v);
+    }
+
+    fn float_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: fn(&mut FunctionBuilder, CV, CV) -> CV) {
+        let x = self.get_f(a);
+        let y = self.get_f(b);
+        let v = op(&mut self.b, x, y);
+        self.set(dst, v);
+    }
+
+    fn icmp_set(&mut self, dst: Reg, a: Reg, b: Reg, cc: IntCC) {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        let c = self.b.ins().icmp(cc, x, y);
+        self.set_bool(dst, c);
+    }
+
+    fn fcmp_set(&mut self, dst: Reg, a: Reg, b: Reg, cc: FloatCC) {
+        let x = self.get_f(a);
+        let y = self.get_f(b);
+        let c = self.b.ins().fcmp(cc, x, y);
+        self.set_bool(dst, c);
+    }
+
+    /// The instruction through the generic helper `rt_op`: write back its scalar
+    /// operands, call, check the status, reload its result.
+    fn generic(&mut self, pc: u32) {
+        self.store_pc(pc);
+        self.stress(pc, pc);
+        let ops = self.an.ops[pc as usize].clone();
+        let mut done = RegSet::default();
+        for &r in &ops.uses {
+            if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.vars.len() {
+                done.insert(r);
+                let v = self.get_raw(r);
+                self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+            }
+        }
+        let pcv = self.ic(pc as i64);
+        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[self.vm, self.base, pcv]);
+        self.check_status(st, pc);
+        if let Some(d) = ops.def {
+            let v = self
+                .b
+                .ins()
+                .load(self.vty[d as usize], mf(), self.base, d as i32 * 8);
+            self.b.def_var(self.vars[d as usize], v);
+        }
+    }
+
+    /// Null check of the object in `r`; returns its pointer.
+    fn non_null(&mut self, r: Reg, pc: u32) -> CV {
+        let o = self.get_i(r);
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+        self.guard(is_null, pc);
+        o
+    }
+
+    /// Address of element `idx` (a register) of the array in `arr`, with the
+    /// VM's index rules (negative counts from the end, out of range → deopt).
+    fn array_elem(&mut self, arr: Reg, idx: Reg, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
+        let a = self.non_null(arr, pc);
+        let len = self.b.ins().load(I64, mf(), a, l_off);
+        let i = self.get_i(idx);
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+        let adj = self.b.ins().iadd(i, len);
+        let j = self.b.ins().select(neg, adj, i);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, j, len);
+        self.guard(oob, pc);
+        let ptr = self.b.ins().load(I64, mf(), a, p_off);
+        let off = self.b.ins().ishl_imm_s(j, 3);
+        self.b.ins().iadd(ptr, off)
+    }
+
+    /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
+    fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
+        let o = self.non_null(obj, pc);
+        let len = self.b.ins().load(I64, mf(), o, l_off);
+        let oob = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
+        self.guard(oob, pc);
+        let ptr = self.b.ins().load(I64, mf(), o, p_off);
+        self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
+    }
+
+    /// A call of a user function whose id, register count and "returns void" flag
+    /// are `callee`, `cnregs`, `void` (constants or run-time values).
+    #[allow(clippy::too_many_arguments)]
+    fn emit_call(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        args: &[Reg],
+        callee: CV,
+        cnregs: CV,
+        void: Option<CV>,
+        static_void: bool,
+    ) {
+        let nregs = self.f.nregs as i64;
+        let d = self.depth();
+        let rec = self.record(d);
+        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
+        // Limits: frame depth, register stack, native stack.
+        let c1 = self.b.ins().icmp_imm_s(
+            IntCC::UnsignedGreaterThanOrEqual,
+            d,
+            self.tc.addrs.max_depth as i64,
+        );
+        let cn8 = self.b.ins().ishl_imm_s(cnregs, 3);
+        let end = self.b.ins().iadd(callee_base, cn8);
+        let c2 = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, self.tc.addrs.stack_end as i64);
+        let sp = self.b.ins().get_stack_pointer(I64);
+        let c3 = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThan, sp, self.tc.addrs.native_limit as i64);
+        let c12 = self.b.ins().bor(c1, c2);
+        let bad = self.b.ins().bor(c12, c3);
+        // The exception path of `pc` exists before the overflow block that jumps
+        // to it (exit blocks are sealed when they are filled).
+        self.exit_block(Exit::Exc, pc);
+        let ovf = self.exit_block(Exit::Ovf, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(bad, ovf, &[], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+        // Arguments into the callee's registers 0..n.
+        for (i, &r) in args.iter().enumerate() {
+            let v = self.get_raw(r);
+            self.b.ins().store(mf(), v, callee_base, i as i32 * 8);
+        }
+        // Push the callee's frame record.
+        let offs = *self.tc.offs;
+        let rec2 = self.b.ins().iadd_imm_s(rec, offs.frame_size as i64);
+        if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
+            // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
+            self.b.ins().store(mf(), callee, rec2, offs.frame_func);
+        } else {
+            let callee32 = self.b.ins().ireduce(I32, callee);
+            self.b.ins().store(mf(), callee32, rec2, offs.frame_func);
+            let z32 = self.b.ins().iconst(I32, 0);
+            self.b.ins().store(mf(), z32, rec2, offs.frame_pc);
+        }
+        let rel = self
+            .b
+            .ins()
+            .iadd_imm_s(callee_base, -(self.tc.addrs.stack as i64));
+        let idx = self.b.ins().ushr_imm_s(rel, 3);
+        self.b.ins().store(mf(), idx, rec2, offs.frame_base);
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+        // entry[callee](vm, callee_base, 0)
+        let eoff = self.b.ins().ishl_imm_s(callee, 3);
+        let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
+        let code = self.b.ins().load(I64, mf(), eaddr, 0);
+        let zero = self.ic(0);
+        let call = self
+            .b
+            .ins()
+            .call_indirect(self.sig3, code, &[self.vm, callee_base, zero]);
+        let st = self.b.inst_results(call)[0];
+        self.check_status(st, pc);
+        if static_void {
+            return;
+        }
+        let v = self.b.ins().load(self.vty[dst as usize], mf(), callee_base, 0);
+        let v = match void {
+            Some(is_void) => {
+                let old = self.get_raw(dst);
+                self.b.ins().select(is_void, old, v)
+            }
+            None => v,
+        };
+        self.set(dst, v);
+    }
+
+    /// Translate the instruction at `pc`. Returns whether the current block is
+    /// still open (falls through to `pc + 1`).
+    fn instr(&mut self, pc: u32) -> Result<bool, String> {
+        use Instr::*;
+        let ins = self.f.code[pc as usize];
+        let offs = *self.tc.offs;
+        match ins {
+            Mov { dst, src } => {
+                let v = self.get_raw(src);
+                self.set(dst, v);
+            }
+            LoadInt { dst, imm } => {
+                let v = self.ic(imm as i64);
+                self.set(dst, v);
+            }
+            LoadConst { dst, k } => {
+                let v = match self.f.consts.get(k as usize) {
+                    Some(Const::Int(i)) => self.ic(*i),
+                    Some(Const::Float(x)) => self.b.ins().f64const(*x),
+                    Some(Const::Str(_)) => {
+                        let p = self.tc.consts.get(k as usize).map(|v| v.0).unwrap_or(0);
+                        self.ic(p as i64)
+                    }
+                    None => return Err(format!("bad constant {k}")),
+                };
+                self.set(dst, v);
+            }
+            LoadBool { dst, val } => {
+                let v = self.ic(val as i64);
+                self.set(dst, v);
+            }
+            LoadNull { dst } => {
+                let v = self.ic(0);
+                self.set(dst, v);
+            }
+            GetGlobal { dst, idx } => {
+                let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                self.set(dst, v);
+            }
+            SetGlobal { src, idx } => {
+                let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let v = self.get_raw(src);
+                self.b.ins().store(mf(), v, addr, 0);
+            }
+
+            AddI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().iadd(x, y)),
+            SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
+            MulI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().imul(x, y)),
+            BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
+            BitOr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bor(x, y)),
+            BitXor { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bxor(x, y)),
+            // Cranelift masks the shift amount to the type width: `b mod 64`.
+            Shl { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().ishl(x, y)),
+            Shr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().sshr(x, y)),
+            DivI { dst, a, b } | ModI { dst, a, b } => {
+                let is_div = matches!(ins, DivI { .. });
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                self.stress(pc, pc);
+                // Division by zero raises in the VM; `sdiv`/`srem` would trap.
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.guard(zero, pc);
+                // `MIN / -1` would trap too: divide by 1 instead and fix up.
+                let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let one = self.ic(1);
+                let safe = self.b.ins().select(m1, one, y);
+                let v = if is_div {
+                    let q = self.b.ins().sdiv(x, safe);
+                    let n = self.b.ins().ineg(x);
+                    self.b.ins().select(m1, n, q)
+                } else {
+                    let r = self.b.ins().srem(x, safe);
+                    let z = self.ic(0);
+                    self.b.ins().select(m1, z, r)
+                };
+                self.set(dst, v);
+            }
+            AddIImm { dst, a, imm } => {
+                let x = self.get_i(a);
+                let v = self.b.ins().iadd_imm_s(x, imm as i64);
+                self.set(dst, v);
+            }
+            NegI { dst, src } => {
+                let x = self.get_i(src);
+                let v = self.b.ins().ineg(x);
+                self.set(dst, v);
+            }
+            BitNot { dst, src } => {
+                let x = self.get_i(src);
+                let v = self.b.ins().bnot(x);
+                self.set(dst, v);
+            }
+
+            AddF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fadd(x, y)),
+            SubF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fsub(x, y)),
+            MulF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fmul(x, y)),
+            DivF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fdiv(x, y)),
+            ModF { dst, a, b } => {
+                let x = self.get_f(a);
+                let y = self.get_f(b);
+                let fp = self.ic(self.tc.addrs.h_fmod as i64);
+                let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
+                let v = self.b.inst_results(call)[0];
+                self.set(dst, v);
+            }
+            NegF { dst, src } => {
+                let x = self.get_f(src);
+                let v = self.b.ins().fneg(x);
+                self.set(dst, v);
+            }
+
+            EqI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::Equal),
+            NeI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::NotEqual),
+            LtI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::SignedLessThan),
+            LeI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::SignedLessThanOrEqual),
+            EqF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::Equal),
+            NeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::NotEqual),
+            LtF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThan),
+            LeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThanOrEqual),
+            EqRef { dst, a, b } | NeRef { dst, a, b } => {
+                self.stress(pc, pc);
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let r = self.call_helper(self.sig2, self.tc.addrs.h_eq_ref, &[x, y]);
+                let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
+                self.guard(failed, pc);
+                let v = if matches!(ins, NeRef { .. }) {
+                    self.b.ins().bxor_imm_s(r, 1)
+                } else {
+                    r
+                };
+                self.set(dst, v);
+            }
+            Not { dst, src } => {
+                let x = self.get_i(src);
+                let c = self.b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+                self.set_bool(dst, c);
+            }
+
+            Jmp { target } => {
+                let t = self.block(target)?;
+                self.b.ins().jump(t, &[]);
+                return Ok(false);
+            }
+            Loop { target, .. } => {
+                self.stress(pc, target);
+                let t = self.block(target)?;
+                self.b.ins().jump(t, &[]);
+                return Ok(false);
+            }
+            JmpIf { cond, target } => {
+                let c = self.get_i(cond);
+                return self.branch(c, pc, target);
+            }
+            JmpIfNot { cond, target } => {
+                let c = self.get_i(cond);
+                let z = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+                return self.branch(z, pc, target);
+            }
+            BrEqI { a, b, target }
+            | BrNeI { a, b, target }
+            | BrLtI { a, b, target }
+            | BrLeI { a, b, target } => {
+                let cc = match ins {
+                    BrEqI { .. } => IntCC::Equal,
+                    BrNeI { .. } => IntCC::NotEqual,
+                    BrLtI { .. } => IntCC::SignedLessThan,
+                    _ => IntCC::SignedLessThanOrEqual,
+                };
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let c = self.b.ins().icmp(cc, x, y);
+                return self.branch(c, pc, target);
+            }
+            BrEqIImm { a, imm, target }
+            | BrNeIImm { a, imm, target }
+            | BrLtIImm { a, imm, target }
+            | BrLeIImm { a, imm, target }
+            | BrGtIImm { a, imm, target }
+            | BrGeIImm { a, imm, target } => {
+                let cc = match ins {
+                    BrEqIImm { .. } => IntCC::Equal,
+                    BrNeIImm { .. } => IntCC::NotEqual,
+                    BrLtIImm { .. } => IntCC::SignedLessThan,
+                    BrLeIImm { .. } => IntCC::SignedLessThanOrEqual,
+                    BrGtIImm { .. } => IntCC::SignedGreaterThan,
+                    _ => IntCC::SignedGreaterThanOrEqual,
+                };
+                let x = self.get_i(a);
+                let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
+                return self.branch(c, pc, target);
+            }
+            BrLtF { a, b, target }
+            | BrLeF { a, b, target }
+            | BrNotLtF { a, b, target }
+            | BrNotLeF { a, b, target } => {
+                let cc = match ins {
+                    BrLtF { .. } | BrNotLtF { .. } => FloatCC::LessThan,
+                    _ => FloatCC::LessThanOrEqual,
+                };
+                let x = self.get_f(a);
+                let y = self.get_f(b);
+                let c = self.b.ins().fcmp(cc, x, y);
+                if matches!(ins, BrNotLtF { .. } | BrNotLeF { .. }) {
+                    // Jump when the comparison is false (or unordered).
+                    let t = self.block(target)?;
+                    let e = self.block(pc + 1)?;
+                    self.b.ins().brif(c, e, &[], t, &[]);
+                    return Ok(false);
+                }
+                return self.branch(c, pc, target);
+            }
+
+            Call { dst, site } => {
+                let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+                let cf = self
+                    .tc
+                    .program
+                    .functions
+                    .get(s.target as usize)
+                    .ok_or("bad callee")?;
+                self.store_pc(pc);
+                self.stress(pc, pc);
+                let callee = self.ic(s.target as i64);
+                let cn = self.ic(cf.nregs as i64);
+                let void = cf.ret_kind.is_none();
+                self.emit_call(pc, dst, &s.args, callee, cn, None, void);
+            }
+            CallIndirect { dst, site } => {
+                let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+                self.store_pc(pc);
+                self.stress(pc, pc);
+                // Null, kind and arity problems are raised by the VM.
+                let clo = self.non_null(s.target as Reg, pc);
+                let kind = self.b.ins().load(I8, mf(), clo, offs.hdr_kind);
+                let bad_kind = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
+                self.guard(bad_kind, pc);
+                // Closures with captured values are called by the VM (it decides
+                // where the captures go); compiled code calls bare functions.
+                let ncap = match offs.clo_captures {
+                    Some((_, l_off)) => self.b.ins().load(I64, mf(), clo, l_off),
+                    None => self.ic(1),
+                };
+                let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
+                self.guard(has_caps, pc);
+                let f32v = self.b.ins().load(I32, mf(), clo, offs.clo_func);
+                let callee = self.b.ins().uextend(I64, f32v);
+                let ioff = self.b.ins().ishl_imm_s(callee, 2);
+                let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+                let info32 = self.b.ins().load(I32, mf(), iaddr, 0);
+                let info = self.b.ins().uextend(I64, info32);
+                let np = self.b.ins().ushr_imm_s(info, 16);
+                let np = self.b.ins().band_imm_s(np, 0xff);
+                let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
+                self.guard(bad_arity, pc);
+                let cn = self.b.ins().band_imm_s(info, 0xffff);
+                let vbit = self.b.ins().ushr_imm_s(info, 24);
+                let vbit = self.b.ins().band_imm_s(vbit, 1);
+                let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+                self.emit_call(pc, dst, &s.args, callee, cn, Some(is_void), false);
+            }
+            CallBuiltin { .. } => self.generic(pc),
+            CallExtern { .. } => {
+                // Always raises; the VM does it.
+                let exit = self.exit_block(Exit::Deopt, pc);
+                self.b.ins().jump(exit, &[]);
+                return Ok(false);
+            }
+            Ret { src } => {
+                let v = self.get_raw(src);
+                self.b.ins().store(mf(), v, self.base, 0);
+                let d = self.depth();
+                let d1 = self.b.ins().iadd_imm_s(d, -1);
+                self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+                let z = self.ic(0);
+                self.b.ins().return_(&[z]);
+                return Ok(false);
+            }
+            RetVoid => {
+                let d = self.depth();
+                let d1 = self.b.ins().iadd_imm_s(d, -1);
+                self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+                let z = self.ic(0);
+                self.b.ins().return_(&[z]);
+                return Ok(false);
+            }
+
+            Concat { .. }
+            | ConcatN { .. }
+            | ToStr { .. }
+            | Print { .. }
+            | NewArray { .. }
+            | NewMap { .. }
+            | MapGet { .. }
+            | MapSet { .. }
+            | NewTuple { .. }
+            | NewStruct { .. }
+            | MakeClosure { .. } => self.generic(pc),
+
+            ArrGet { dst, arr, idx } => match offs.arr_items {
+                Some(o) => {
+                    self.stress(pc, pc);
+                    let addr = self.array_elem(arr, idx, pc, o);
+                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    self.set(dst, v);
+                }
+                None => self.generic(pc),
+            },
+            ArrSet { arr, idx, src } => match offs.arr_items {
+                Some(o) => {
+                    self.stress(pc, pc);
+                    let addr = self.array_elem(arr, idx, pc, o);
+                    let v = self.get_raw(src);
+                    self.b.ins().store(mf(), v, addr, 0);
+                }
+                None => self.generic(pc),
+            },
+            ArrLen { dst, arr } => match offs.arr_items {
+                Some((_, l_off)) => {
+                    self.stress(pc, pc);
+                    let a = self.non_null(arr, pc);
+                    let len = self.b.ins().load(I64, mf(), a, l_off);
+                    self.set(dst, len);
+                }
+                None => self.generic(pc),
+            },
+            TupleGet { dst, tup, idx } => match offs.tuple_items {
+                Some(o) => {
+                    self.stress(pc, pc);
+                    let addr = self.fixed_slot(tup, idx, pc, o);
+                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    self.set(dst, v);
+                }
+                None => self.generic(pc),
+            },
+            GetField { dst, obj, idx } => match offs.struct_fields {
+                Some(o) => {
+                    self.stress(pc, pc);
+                    let addr = self.fixed_slot(obj, idx, pc, o);
+                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    self.set(dst, v);
+                }
+                None => self.generic(pc),
+            },
+            SetField { obj, idx, src } => match offs.struct_fields {
+                Some(o) => {
+                    self.stress(pc, pc);
+                    let addr = self.fixed_slot(obj, idx, pc, o);
+                    let v = self.get_raw(src);
+                    self.b.ins().store(mf(), v, addr, 0);
+                }
+                None => self.generic(pc),
+            },
+
+            Throw { .. } | Rethrow { .. } => {
+                // Raised by the VM, which owns the handler tables and traces.
+                let exit = self.exit_block(Exit::Deopt, pc);
+                self.b.ins().jump(exit, &[]);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
