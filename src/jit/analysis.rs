@@ -138,7 +138,14 @@ pub fn operands(p: &Program, f: &Function, ins: &Instr) -> Operands {
             let def = if builtin_is_void(id) { None } else { Some(dst) };
             (site_args(site), def)
         }
-        CallExtern { site, .. } => (site_args(site), None),
+        CallExtern { dst, site } => {
+            let id = f.sites.get(site as usize).map(|s| s.target).unwrap_or(u32::MAX);
+            let returns = p
+                .externs
+                .get(id as usize)
+                .is_some_and(|e| e.ret != crate::bytecode::FfiType::Void);
+            (site_args(site), if returns { Some(dst) } else { None })
+        }
         Ret { src } => (vec![src], None),
         ConcatN { dst, site } | NewArray { dst, site } | NewMap { dst, site } | NewTuple { dst, site } => {
             (site_args(site), Some(dst))
@@ -212,7 +219,6 @@ pub fn ends_block(ins: &Instr) -> bool {
             | RetVoid
             | Throw { .. }
             | Rethrow { .. }
-            | CallExtern { .. }
     )
 }
 

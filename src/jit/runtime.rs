@@ -67,10 +67,14 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(vm, |vm| {
-            let Some(&top) = vm.frames.last() else {
+            // Complete the record pushed by the compiled caller: its `base` field.
+            let base_idx = (base as usize).wrapping_sub(vm.stack.as_ptr() as usize) / 8;
+            let Some(top) = vm.frames.last_mut() else {
                 vm.jit_stop = Some(Stop::Fatal("internal error: trampoline without a frame".into()));
                 return ST_STOP;
             };
+            top.base = base_idx;
+            let top = *top;
             let fid = top.func;
             let Some(f) = vm.program.functions.get(fid as usize) else {
                 vm.jit_stop = Some(Stop::Fatal(
@@ -78,6 +82,14 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
                 ));
                 return ST_STOP;
             };
+            // The limits that the VM checks before pushing a frame (compiled callers
+            // leave them to the callee).
+            if vm.frames.len() > vm.max_depth
+                || top.base + f.nregs as usize > vm.stack.limit()
+                || crate::vm::tier::native_sp() < vm.native_limit
+            {
+                return raise_overflow_in_caller(vm);
+            }
             // The caller copied the arguments; zero the rest of the window like the
             // interpreter's calls do.
             for r in f.nparams as usize..f.nregs as usize {
@@ -195,19 +207,30 @@ pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64)
     }
 }
 
-/// A call at `pc` of the innermost frame would exceed the frame, register-stack
-/// or native-stack limit: raise `stack overflow` there. Returns 1.
+/// A compiled function found on entry that its frame exceeds the frame, register
+/// stack or native stack limit: pop its record and raise `stack overflow` in the
+/// caller, at the call (as the VM's calls do). Returns 1.
 ///
 /// # Safety
 /// Called by compiled code only.
-pub unsafe extern "C" fn rt_overflow(vm: *mut Vm<'static>, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_overflow(vm: *mut Vm<'static>, _base: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe {
-        with_vm(vm, |vm| {
-            let fid = vm.frames.last().map(|f| f.func).unwrap_or(0);
-            vm.set_pending_error(STACK_OVERFLOW, fid, pc as u32);
+    unsafe { with_vm(vm, raise_overflow_in_caller) }
+}
+
+/// Pop the innermost frame and make `stack overflow` the pending exception of its
+/// caller, at the caller's current pc.
+fn raise_overflow_in_caller(vm: &mut Vm<'static>) -> u64 {
+    vm.frames.pop();
+    match vm.frames.last() {
+        Some(&caller) => {
+            vm.set_pending_error(STACK_OVERFLOW, caller.func, caller.pc);
             ST_EXCEPTION
-        })
+        }
+        None => {
+            vm.jit_stop = Some(Stop::Fatal("stack overflow".into()));
+            ST_STOP
+        }
     }
 }
 

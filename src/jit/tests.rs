@@ -102,6 +102,77 @@ def main() -> int:
     );
 }
 
+/// The magic-number division emitted for constant divisors, replayed in Rust.
+fn magic_div(x: i64, d: i64) -> i64 {
+    let (m, s) = super::translate::magic_s64(d);
+    let mut q = ((x as i128 * m as i128) >> 64) as i64;
+    if d > 0 && m < 0 {
+        q = q.wrapping_add(x);
+    } else if d < 0 && m > 0 {
+        q = q.wrapping_sub(x);
+    }
+    q >>= s;
+    q.wrapping_add(((q as u64) >> 63) as i64)
+}
+
+#[test]
+fn magic_division_matches_idiv() {
+    let mut divisors: Vec<i64> = (2..300).chain(-300..-1).collect();
+    divisors.extend([
+        1000000007,
+        -1000000007,
+        1 << 40,
+        -(1 << 40),
+        i64::MAX,
+        i64::MIN + 1,
+        641,
+        6700417,
+    ]);
+    let mut xs: Vec<i64> = (-1000..1000).collect();
+    xs.extend([
+        i64::MIN,
+        i64::MIN + 1,
+        i64::MAX,
+        i64::MAX - 1,
+        1 << 62,
+        -(1 << 62),
+    ]);
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..2000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        xs.push(seed as i64);
+        xs.push((seed >> 17) as i64 - (1 << 45));
+    }
+    for &d in &divisors {
+        for &x in &xs {
+            assert_eq!(magic_div(x, d), x.wrapping_div(d), "{x} / {d}");
+        }
+    }
+}
+
+#[test]
+fn constant_divisors() {
+    let out = same_everywhere(
+        r#"
+def main() -> int:
+    let min: int = -9223372036854775807 - 1
+    let xs: [int] = [0, 1, -1, 7, -7, 1000000006, 1000000008, -1000000008, min, 9223372036854775807]
+    for x in xs:
+        print(x / 1, x % 1, x / -1, x % -1, x / 2, x % 2, x / -8, x % -8)
+        print(x / 7, x % 7, x / -7, x % -7, x / 1000000007, x % 1000000007)
+        print(x / min, x % min, x / 9223372036854775807, x % 9223372036854775807)
+    try:
+        print(min / 0)
+    catch e:
+        print(e)
+    return 0
+"#,
+    );
+    assert!(out.contains("division by zero"), "{out}");
+}
+
 #[test]
 fn float_edge_cases() {
     let out = same_everywhere(

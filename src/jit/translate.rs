@@ -97,6 +97,44 @@ fn sig(cc: CallConv, params: &[Type], rets: &[Type]) -> Signature {
     s
 }
 
+/// Magic multiplier and shift for signed 64-bit division by `d` (`|d| >= 2`,
+/// `d != i64::MIN`): `q = smulhi(x, m)` (`+ x` if `d > 0 && m < 0`, `- x` if
+/// `d < 0 && m > 0`), then `q >>= s` (arithmetic) and `q += q >>> 63`.
+/// Hacker's Delight, 2nd ed., figure 10-1.
+pub fn magic_s64(d: i64) -> (i64, u32) {
+    let two63: u64 = 1 << 63;
+    let ad = d.unsigned_abs();
+    let t = two63.wrapping_add((d as u64) >> 63);
+    let anc = t - 1 - t % ad;
+    let mut p: u32 = 63;
+    let mut q1 = two63 / anc;
+    let mut r1 = two63 - q1 * anc;
+    let mut q2 = two63 / ad;
+    let mut r2 = two63 - q2 * ad;
+    loop {
+        p += 1;
+        q1 = q1.wrapping_mul(2);
+        r1 = r1.wrapping_mul(2);
+        if r1 >= anc {
+            q1 = q1.wrapping_add(1);
+            r1 = r1.wrapping_sub(anc);
+        }
+        q2 = q2.wrapping_mul(2);
+        r2 = r2.wrapping_mul(2);
+        if r2 >= ad {
+            q2 = q2.wrapping_add(1);
+            r2 = r2.wrapping_sub(ad);
+        }
+        let delta = ad - r2;
+        if !(q1 < delta || (q1 == delta && r1 == 0)) {
+            break;
+        }
+    }
+    let m = q2.wrapping_add(1) as i64;
+    let m = if d < 0 { m.wrapping_neg() } else { m };
+    (m, p - 64)
+}
+
 fn mf() -> MemFlagsData {
     MemFlagsData::trusted()
 }
@@ -105,7 +143,6 @@ fn mf() -> MemFlagsData {
 enum Exit {
     Deopt,
     Exc,
-    Ovf,
 }
 
 struct Tr<'a, 'f> {
@@ -118,8 +155,6 @@ struct Tr<'a, 'f> {
     blocks: Vec<Option<Block>>,
     vm: CV,
     base: CV,
-    d: CV,
-    rec: CV,
     exits: BTreeMap<(u8, u32), Block>,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
@@ -164,10 +199,6 @@ pub fn translate(
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
     let (vm, base, epc) = (params[0], params[1], params[2]);
-    let d = b.ins().load(I64, mf(), vm, tc.offs.vm_depth);
-    let fs = tc.offs.frame_size as i64;
-    let scaled = b.ins().imul_imm_s(d, fs);
-    let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
     let reentry = b.create_block();
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
@@ -193,8 +224,6 @@ pub fn translate(
         blocks,
         vm,
         base,
-        d,
-        rec,
         exits: BTreeMap::new(),
         todo: Vec::new(),
         reentry,
@@ -206,6 +235,41 @@ pub fn translate(
     // Normal entry: parameters from the frame, other reference slots zeroed (the
     // window may hold stale bits that the collector must not see).
     t.b.switch_to_block(start);
+    // Limits: this frame must fit the frame stack (depth), the register stack and
+    // the native stack. Past any of them the *caller* gets `stack overflow` at its
+    // call (the helper pops this frame and raises it there, as the VM does).
+    {
+        let d = t.depth();
+        let c1 =
+            t.b.ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThan, d, tc.addrs.max_depth as i64);
+        let c2 = t.b.ins().icmp_imm_s(
+            IntCC::UnsignedGreaterThan,
+            base,
+            tc.addrs.stack_end as i64 - nregs as i64 * 8,
+        );
+        let sp = t.b.ins().get_stack_pointer(I64);
+        let c3 =
+            t.b.ins()
+                .icmp_imm_s(IntCC::UnsignedLessThan, sp, tc.addrs.native_limit as i64);
+        let c12 = t.b.ins().bor(c1, c2);
+        let bad = t.b.ins().bor(c12, c3);
+        let ovf = t.b.create_block();
+        t.b.set_cold_block(ovf);
+        let body = t.b.create_block();
+        t.b.ins().brif(bad, ovf, &[], body, &[]);
+        t.b.seal_block(ovf);
+        t.b.seal_block(body);
+        t.b.switch_to_block(ovf);
+        let st = t.call_helper(t.sig2, tc.addrs.h_overflow, &[vm, base]);
+        t.b.ins().return_(&[st]);
+        t.b.switch_to_block(body);
+        // Complete this function's frame record (the caller wrote `func` and `pc`).
+        let rec = t.record(d);
+        let rel = t.b.ins().iadd_imm_s(base, -(tc.addrs.stack as i64));
+        let idx = t.b.ins().ushr_imm_s(rel, 3);
+        t.b.ins().store(mf(), idx, rec, tc.offs.frame_base);
+    }
     for r in 0..f.nparams as usize {
         let v = t.b.ins().load(t.vty[r], mf(), base, (r * 8) as i32);
         t.b.def_var(t.vars[r], v);
@@ -448,10 +512,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     fn fill_exits(&mut self) -> Result<(), String> {
-        // Overflow blocks jump to exception blocks: fill them first, so that every
-        // exit block has all its predecessors when it is sealed and filled.
-        let mut todo = std::mem::take(&mut self.todo);
-        todo.sort_by_key(|(k, _, _)| !matches!(k, Exit::Ovf));
+        // Every exit block has all its predecessors by now: seal, then fill it.
+        let todo = std::mem::take(&mut self.todo);
         for (kind, pc, blk) in todo {
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
@@ -489,11 +551,6 @@ impl<'a, 'f> Tr<'a, 'f> {
                         let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[self.vm, pcv]);
                         self.b.ins().return_(&[st2]);
                     }
-                }
-                Exit::Ovf => {
-                    let st = self.call_helper(self.sig2, self.tc.addrs.h_overflow, &[self.vm, pcv]);
-                    let exc = self.exit_block(Exit::Exc, pc);
-                    self.b.ins().jump(exc, &[st.into()]);
                 }
             }
         }
@@ -603,6 +660,59 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// The value of `v` if it is an integer constant (e.g. a register loaded by
+    /// `LoadInt` earlier in the same block).
+    fn const_int(&self, v: CV) -> Option<i64> {
+        let dfg = &self.b.func.dfg;
+        match dfg.value_def(v) {
+            ir::ValueDef::Result(inst, 0) => match dfg.insts[inst] {
+                ir::InstructionData::UnaryImm {
+                    opcode: ir::Opcode::Iconst,
+                    imm,
+                } if dfg.value_type(v) == I64 => Some(imm.bits()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `x / c` or `x % c` (truncating, remainder with the sign of `x`) for a
+    /// constant `c != 0`, with the VM's results for `MIN / -1` (wraps) and
+    /// `MIN % -1` (0). General divisors use the signed magic-number method
+    /// (Hacker's Delight 10-1); see [`magic_s64`].
+    fn div_by_const(&mut self, x: CV, c: i64, is_div: bool) -> CV {
+        let q = match c {
+            1 => x,
+            -1 => self.b.ins().ineg(x),
+            i64::MIN => {
+                // Only MIN itself divides to 1; everything else to 0.
+                let eq = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                self.b.ins().uextend(I64, eq)
+            }
+            _ => {
+                let (m, sh) = magic_s64(c);
+                let mv = self.ic(m);
+                let mut q = self.b.ins().smulhi(x, mv);
+                if c > 0 && m < 0 {
+                    q = self.b.ins().iadd(q, x);
+                } else if c < 0 && m > 0 {
+                    q = self.b.ins().isub(q, x);
+                }
+                if sh > 0 {
+                    q = self.b.ins().sshr_imm_s(q, sh as i64);
+                }
+                let sign = self.b.ins().ushr_imm_s(q, 63);
+                self.b.ins().iadd(q, sign)
+            }
+        };
+        if is_div {
+            q
+        } else {
+            let qc = self.b.ins().imul_imm_s(q, c);
+            self.b.ins().isub(x, qc)
+        }
+    }
+
     /// Null check of the object in `r`; returns its pointer.
     fn non_null(&mut self, r: Reg, pc: u32) -> CV {
         let o = self.get_i(r);
@@ -640,16 +750,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }
 
-    /// A call of a user function whose id, register count and "returns void" flag
-    /// are `callee`, `cnregs`, `void` (constants or run-time values).
-    #[allow(clippy::too_many_arguments)]
+    /// A call of a user function whose id and "returns void" flag are `callee`
+    /// and `void` (constants or run-time values).
     fn emit_call(
         &mut self,
         pc: u32,
         dst: Reg,
         args: &[Reg],
         callee: CV,
-        cnregs: CV,
         void: Option<CV>,
         static_void: bool,
     ) {
@@ -657,33 +765,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let rec = self.record(d);
         let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
-        // Limits: frame depth, register stack, native stack.
-        let c1 = self.b.ins().icmp_imm_s(
-            IntCC::UnsignedGreaterThanOrEqual,
-            d,
-            self.tc.addrs.max_depth as i64,
-        );
-        let cn8 = self.b.ins().ishl_imm_s(cnregs, 3);
-        let end = self.b.ins().iadd(callee_base, cn8);
-        let c2 = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, self.tc.addrs.stack_end as i64);
-        let sp = self.b.ins().get_stack_pointer(I64);
-        let c3 = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThan, sp, self.tc.addrs.native_limit as i64);
-        let c12 = self.b.ins().bor(c1, c2);
-        let bad = self.b.ins().bor(c12, c3);
-        // The exception path of `pc` exists before the overflow block that jumps
-        // to it (exit blocks are sealed when they are filled).
-        self.exit_block(Exit::Exc, pc);
-        let ovf = self.exit_block(Exit::Ovf, pc);
-        let cont = self.b.create_block();
-        self.b.ins().brif(bad, ovf, &[], cont, &[]);
-        self.b.seal_block(cont);
-        self.b.switch_to_block(cont);
+        // The limits (frame depth, register stack, native stack) are checked by the
+        // callee on entry; writing the arguments and the record first is safe:
+        // the register stack has a full window of slack past its limit and the
+        // frame stack one record past the maximum depth.
         // Arguments into the callee's registers 0..n.
         for (i, &r) in args.iter().enumerate() {
             let v = self.get_raw(r);
@@ -701,12 +786,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             let z32 = self.b.ins().iconst(I32, 0);
             self.b.ins().store(mf(), z32, rec2, offs.frame_pc);
         }
-        let rel = self
-            .b
-            .ins()
-            .iadd_imm_s(callee_base, -(self.tc.addrs.stack as i64));
-        let idx = self.b.ins().ushr_imm_s(rel, 3);
-        self.b.ins().store(mf(), idx, rec2, offs.frame_base);
+        // The record's `base` is written by the callee (compiled prologue or
+        // trampoline) from its `base` argument; nothing can look at the record in
+        // between.
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
         // entry[callee](vm, callee_base, 0)
@@ -794,21 +876,28 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let x = self.get_i(a);
                 let y = self.get_i(b);
                 self.stress(pc, pc);
-                // Division by zero raises in the VM; `sdiv`/`srem` would trap.
-                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
-                self.guard(zero, pc);
-                // `MIN / -1` would trap too: divide by 1 instead and fix up.
-                let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
-                let one = self.ic(1);
-                let safe = self.b.ins().select(m1, one, y);
-                let v = if is_div {
-                    let q = self.b.ins().sdiv(x, safe);
-                    let n = self.b.ins().ineg(x);
-                    self.b.ins().select(m1, n, q)
-                } else {
-                    let r = self.b.ins().srem(x, safe);
-                    let z = self.ic(0);
-                    self.b.ins().select(m1, z, r)
+                let v = match self.const_int(y) {
+                    // A constant divisor (the common `% 1000000007`): no zero check,
+                    // and a multiply by a magic number instead of `idiv`.
+                    Some(c) if c != 0 => self.div_by_const(x, c, is_div),
+                    _ => {
+                        // Division by zero raises in the VM; `sdiv`/`srem` would trap.
+                        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                        self.guard(zero, pc);
+                        // `MIN / -1` would trap too: divide by 1 instead and fix up.
+                        let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                        let one = self.ic(1);
+                        let safe = self.b.ins().select(m1, one, y);
+                        if is_div {
+                            let q = self.b.ins().sdiv(x, safe);
+                            let n = self.b.ins().ineg(x);
+                            self.b.ins().select(m1, n, q)
+                        } else {
+                            let r = self.b.ins().srem(x, safe);
+                            let z = self.ic(0);
+                            self.b.ins().select(m1, z, r)
+                        }
+                    }
                 };
                 self.set(dst, v);
             }
@@ -959,9 +1048,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.store_pc(pc);
                 self.stress(pc, pc);
                 let callee = self.ic(s.target as i64);
-                let cn = self.ic(cf.nregs as i64);
                 let void = cf.ret_kind.is_none();
-                self.emit_call(pc, dst, &s.args, callee, cn, None, void);
+                self.emit_call(pc, dst, &s.args, callee, None, void);
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -993,19 +1081,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let np = self.b.ins().band_imm_s(np, 0xff);
                 let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
                 self.guard(bad_arity, pc);
-                let cn = self.b.ins().band_imm_s(info, 0xffff);
                 let vbit = self.b.ins().ushr_imm_s(info, 24);
                 let vbit = self.b.ins().band_imm_s(vbit, 1);
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
-                self.emit_call(pc, dst, &s.args, callee, cn, Some(is_void), false);
+                self.emit_call(pc, dst, &s.args, callee, Some(is_void), false);
             }
             CallBuiltin { .. } => self.generic(pc),
-            CallExtern { .. } => {
-                // Always raises; the VM does it.
-                let exit = self.exit_block(Exit::Deopt, pc);
-                self.b.ins().jump(exit, &[]);
-                return Ok(false);
-            }
+            CallExtern { .. } => self.generic(pc),
             Ret { src } => {
                 let v = self.get_raw(src);
                 self.b.ins().store(mf(), v, self.base, 0);

@@ -292,6 +292,24 @@ impl<'p> Vm<'p> {
                     Err(RtError::Exit(code)) => return Err(OpErr::Exit(code)),
                 }
             }
+            Instr::CallExtern { dst, site } => {
+                let s = site!(site);
+                gather!(s);
+                let id = s.target;
+                match self.call_extern(id) {
+                    Ok(v) => {
+                        if self
+                            .ffi
+                            .sig(id)
+                            .is_some_and(|g| g.ret != bp_runtime::ffi::FfiType::Void)
+                        {
+                            set!(dst, v);
+                        }
+                    }
+                    Err(RtError::Error(m)) => return Err(OpErr::Raise(m)),
+                    Err(RtError::Exit(code)) => return Err(OpErr::Exit(code)),
+                }
+            }
             Instr::Concat { dst, a, b } => {
                 let v = objects::concat(&mut self.rt.heap, reg!(a), reg!(b)).map_err(raise)?;
                 set!(dst, v);
