@@ -411,11 +411,7 @@ impl<'p> Vm<'p> {
                     let id = s.target;
                     match self.call_extern(id) {
                         Ok(v) => {
-                            if self
-                                .ffi
-                                .sig(id)
-                                .is_some_and(|g| g.ret != bp_runtime::ffi::FfiType::Void)
-                            {
+                            if let Some(v) = v {
                                 set!(dst, v);
                             }
                             safepoint!();

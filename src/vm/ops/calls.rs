@@ -71,13 +71,19 @@ impl Vm<'_> {
     #[inline]
     /// Call `extern` function `id` with the arguments gathered in `arg_buf`.
     /// Buffered stdout is flushed first so that output of C code stays in order.
-    pub(crate) fn call_extern(&mut self, id: u32) -> RtResult {
+    /// The result is `None` for a `void` extern (its destination is left alone).
+    pub(crate) fn call_extern(&mut self, id: u32) -> Result<Option<bp_runtime::Value>, RtError> {
         if self.capture {
             self.captured.append(&mut self.rt.out);
         } else {
             self.rt.flush();
         }
-        self.ffi.call(&mut self.rt, id, &self.arg_buf)
+        let v = self.ffi.call(&mut self.rt, id, &self.arg_buf)?;
+        let has_result = self
+            .ffi
+            .sig(id)
+            .is_some_and(|g| g.ret != bp_runtime::ffi::FfiType::Void);
+        Ok(has_result.then_some(v))
     }
 
     pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
