@@ -261,6 +261,9 @@ impl Jit {
             h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
             h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
                 as usize as u64,
+            h_builtin: runtime::rt_builtin
+                as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
+                as usize as u64,
         };
         let funcs = vec![
             FnInfo {
@@ -605,6 +608,7 @@ pub fn compile_all(
         h_fmod: 0x6000_0500,
         h_eq_ref: 0x6000_0600,
         h_bad_reentry: 0x6000_0700,
+        h_builtin: 0x6000_0800,
     };
     let cc = isa.default_call_conv();
     let mut fctx = FunctionBuilderContext::new();

@@ -17,6 +17,7 @@ use super::{JitFn, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
 use crate::vm::ops::calls::STACK_OVERFLOW;
 use crate::vm::tier::OpErr;
 use crate::vm::{panic_message, Stop, Vm};
+use bp_runtime::rt::RtError;
 use bp_runtime::value::{ValKind, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -260,4 +261,56 @@ pub extern "C" fn rt_fmod(a: f64, b: f64) -> f64 {
 /// then lets the VM execute the comparison).
 pub extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
     catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
+}
+
+/// Direct call of builtin `id` from compiled code, without decoding the
+/// instruction: the arguments are `args[0..n]` (a block in the caller's native
+/// frame) where `n` is the low 32 bits of `nargs`; the result goes to `args[0]`. Then the
+/// safepoint that follows every builtin in the VM, with the result rooted if bit
+/// 32 of `nargs` says it is a reference (compiled code keeps its other references
+/// in their frame slots). Returns 0, 1 (the builtin raised; the error
+/// is pending at `pc`) or 2 (`exit`, fatal error).
+///
+/// # Safety
+/// Called by compiled code only; `args` must be valid for `max(nargs, 1)` values.
+pub unsafe extern "C" fn rt_builtin(
+    vm: *mut Vm<'static>,
+    id: u64,
+    args: *mut Value,
+    nargs: u64,
+    pc: u64,
+) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            // SAFETY: the compiled caller passes a block of `nargs` initialised values.
+            let a = std::slice::from_raw_parts(args, nargs as u32 as usize);
+            let ref_result = nargs >> 32 & 1 != 0;
+            match vm.call_builtin_on(id as usize, a) {
+                Ok(v) => {
+                    if vm.rt.heap.wants_gc() {
+                        if ref_result {
+                            vm.rt.heap.temp_roots.push(v);
+                            vm.collect_garbage();
+                            vm.rt.heap.temp_roots.pop();
+                        } else {
+                            vm.collect_garbage();
+                        }
+                    }
+                    // SAFETY: `args` has room for at least one value.
+                    *args = v;
+                    ST_RETURN
+                }
+                Err(RtError::Error(msg)) => {
+                    let fid = vm.frames.last().map_or(0, |f| f.func);
+                    vm.set_pending_error(&msg, fid, pc as u32);
+                    ST_EXCEPTION
+                }
+                Err(RtError::Exit(code)) => {
+                    vm.jit_stop = Some(Stop::Exit(code));
+                    ST_STOP
+                }
+            }
+        })
+    }
 }

@@ -63,6 +63,8 @@ pub struct Addrs {
     pub h_fmod: u64,
     pub h_eq_ref: u64,
     pub h_bad_reentry: u64,
+    /// `rt_builtin(vm, id, args, nargs, pc) -> status`.
+    pub h_builtin: u64,
 }
 
 /// Everything the translator needs besides the function itself.
@@ -135,8 +137,23 @@ pub fn magic_s64(d: i64) -> (i64, u32) {
     (m, p - 64)
 }
 
-fn mf() -> MemFlagsData {
-    MemFlagsData::trusted()
+/// Disjoint categories of memory for Cranelift's alias analysis, so that a store
+/// to an array element does not force the array's length and data pointer to be
+/// reloaded (and a frame-slot store does not invalidate anything else). Calls
+/// clobber every category, which covers all runtime helpers that resize arrays.
+#[derive(Clone, Copy)]
+enum Mem {
+    /// Frame records, the frame depth, the entry table, stress counters.
+    Vm = 0,
+    /// Register slots of frames (and the builtin argument block).
+    Frame,
+    /// Object headers that compiled code never writes: lengths, data pointers,
+    /// closure fields, the function info table.
+    Hdr,
+    /// Array elements, struct fields, tuple items.
+    Heap,
+    /// Global variables.
+    Global,
 }
 
 #[derive(Clone, Copy)]
@@ -161,6 +178,13 @@ struct Tr<'a, 'f> {
     sig3: SigRef,
     sig2: SigRef,
     sig_ff: SigRef,
+    sig_f: SigRef,
+    sig_builtin: SigRef,
+    /// The alias regions of [`Mem`], by discriminant.
+    regions: [ir::AliasRegion; 5],
+    /// The argument block of direct builtin calls (one per function, sized for
+    /// its largest call), created on first use.
+    arg_slot: Option<ir::StackSlot>,
 }
 
 /// Translate function `fid` into `func` (whose signature must be
@@ -193,6 +217,15 @@ pub fn translate(
     let sig3 = b.import_signature(jit_signature(tc.call_conv));
     let sig2 = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
     let sig_ff = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
+    let names = ["vm", "frame", "header", "heap", "global"];
+    let regions = std::array::from_fn(|i| {
+        b.func.dfg.alias_regions.insert(ir::AliasRegionData {
+            user_id: i as u32 + 1,
+            description: names[i].into(),
+        })
+    });
+    let sig_f = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
+    let sig_builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -230,6 +263,10 @@ pub fn translate(
         sig3,
         sig2,
         sig_ff,
+        sig_f,
+        sig_builtin,
+        arg_slot: None,
+        regions,
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
@@ -240,24 +277,31 @@ pub fn translate(
     // call (the helper pops this frame and raises it there, as the VM does).
     {
         let d = t.depth();
+        let ovf = t.b.create_block();
+        t.b.set_cold_block(ovf);
+        // Three compare-and-branches (cheaper than combining the flags).
         let c1 =
             t.b.ins()
                 .icmp_imm_s(IntCC::UnsignedGreaterThan, d, tc.addrs.max_depth as i64);
+        let ok1 = t.b.create_block();
+        t.b.ins().brif(c1, ovf, &[], ok1, &[]);
+        t.b.seal_block(ok1);
+        t.b.switch_to_block(ok1);
         let c2 = t.b.ins().icmp_imm_s(
             IntCC::UnsignedGreaterThan,
             base,
             tc.addrs.stack_end as i64 - nregs as i64 * 8,
         );
+        let ok2 = t.b.create_block();
+        t.b.ins().brif(c2, ovf, &[], ok2, &[]);
+        t.b.seal_block(ok2);
+        t.b.switch_to_block(ok2);
         let sp = t.b.ins().get_stack_pointer(I64);
         let c3 =
             t.b.ins()
                 .icmp_imm_s(IntCC::UnsignedLessThan, sp, tc.addrs.native_limit as i64);
-        let c12 = t.b.ins().bor(c1, c2);
-        let bad = t.b.ins().bor(c12, c3);
-        let ovf = t.b.create_block();
-        t.b.set_cold_block(ovf);
         let body = t.b.create_block();
-        t.b.ins().brif(bad, ovf, &[], body, &[]);
+        t.b.ins().brif(c3, ovf, &[], body, &[]);
         t.b.seal_block(ovf);
         t.b.seal_block(body);
         t.b.switch_to_block(ovf);
@@ -268,16 +312,19 @@ pub fn translate(
         let rec = t.record(d);
         let rel = t.b.ins().iadd_imm_s(base, -(tc.addrs.stack as i64));
         let idx = t.b.ins().ushr_imm_s(rel, 3);
-        t.b.ins().store(mf(), idx, rec, tc.offs.frame_base);
+        let fl = t.m(Mem::Vm);
+        t.b.ins().store(fl, idx, rec, tc.offs.frame_base);
     }
     for r in 0..f.nparams as usize {
-        let v = t.b.ins().load(t.vty[r], mf(), base, (r * 8) as i32);
+        let fl = t.m(Mem::Frame);
+        let v = t.b.ins().load(t.vty[r], fl, base, (r * 8) as i32);
         t.b.def_var(t.vars[r], v);
     }
     let zero = t.b.ins().iconst(I64, 0);
     for r in f.nparams as usize..nregs {
         if t.an.is_ref[r] {
-            t.b.ins().store(mf(), zero, base, (r * 8) as i32);
+            let fl = t.m(Mem::Frame);
+            t.b.ins().store(fl, zero, base, (r * 8) as i32);
         }
     }
     let b0 = t.block(0)?;
@@ -341,6 +388,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or_else(|| format!("no block for pc {pc}"))
     }
 
+    /// Flags of a (trusted: aligned, non-trapping) access to memory category `m`.
+    fn m(&self, m: Mem) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
+    }
+
     fn ic(&mut self, v: i64) -> CV {
         self.b.ins().iconst(I64, v)
     }
@@ -383,7 +435,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         self.b.def_var(self.vars[r as usize], v);
         if self.is_ref(r) {
-            self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+            let fl = self.m(Mem::Frame);
+            self.b.ins().store(fl, v, self.base, r as i32 * 8);
         }
     }
 
@@ -398,7 +451,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         for r in set.iter() {
             if (r as usize) < self.vars.len() && !self.is_ref(r) {
                 let v = self.get_raw(r);
-                self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+                let fl = self.m(Mem::Frame);
+                self.b.ins().store(fl, v, self.base, r as i32 * 8);
             }
         }
     }
@@ -407,7 +461,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// reloaded at each use rather than kept live across calls, which keeps
     /// register pressure (and callee-saved spills) down in call-heavy code.
     fn depth(&mut self) -> CV {
-        self.b.ins().load(I64, mf(), self.vm, self.tc.offs.vm_depth)
+        let fl = self.m(Mem::Vm);
+        self.b.ins().load(I64, fl, self.vm, self.tc.offs.vm_depth)
     }
 
     /// Address of this function's frame record, given the depth `d`.
@@ -421,7 +476,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let rec = self.record(d);
         let v = self.b.ins().iconst(I32, pc as i64);
-        self.b.ins().store(mf(), v, rec, self.tc.offs.frame_pc);
+        let fl = self.m(Mem::Vm);
+        self.b.ins().store(fl, v, rec, self.tc.offs.frame_pc);
     }
 
     fn exit_block(&mut self, kind: Exit, pc: u32) -> Block {
@@ -464,9 +520,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             0 => {}
             1 => {
                 let addr = self.ic(self.tc.stress_ctrs as i64 + site as i64 * 4);
-                let c = self.b.ins().load(I32, mf(), addr, 0);
+                let fl = self.m(Mem::Vm);
+                let c = self.b.ins().load(I32, fl, addr, 0);
                 let c1 = self.b.ins().iadd_imm_s(c, 1);
-                self.b.ins().store(mf(), c1, addr, 0);
+                let fl = self.m(Mem::Vm);
+                self.b.ins().store(fl, c1, addr, 0);
                 let both = self.b.ins().band(c1, c);
                 let take = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
                 self.guard(take, deopt_pc);
@@ -582,10 +640,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             let live = self.live_in(h);
             for r in live.iter() {
                 if (r as usize) < self.vars.len() {
-                    let v = self
-                        .b
-                        .ins()
-                        .load(self.vty[r as usize], mf(), self.base, r as i32 * 8);
+                    let (ty, fl, base) = (self.vty[r as usize], self.m(Mem::Frame), self.base);
+                    let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
                     self.b.def_var(self.vars[r as usize], v);
                 }
             }
@@ -645,17 +701,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.vars.len() {
                 done.insert(r);
                 let v = self.get_raw(r);
-                self.b.ins().store(mf(), v, self.base, r as i32 * 8);
+                let fl = self.m(Mem::Frame);
+                self.b.ins().store(fl, v, self.base, r as i32 * 8);
             }
         }
         let pcv = self.ic(pc as i64);
         let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[self.vm, self.base, pcv]);
         self.check_status(st, pc);
         if let Some(d) = ops.def {
-            let v = self
-                .b
-                .ins()
-                .load(self.vty[d as usize], mf(), self.base, d as i32 * 8);
+            let (ty, fl, base) = (self.vty[d as usize], self.m(Mem::Frame), self.base);
+            let v = self.b.ins().load(ty, fl, base, d as i32 * 8);
             self.b.def_var(self.vars[d as usize], v);
         }
     }
@@ -725,14 +780,28 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// VM's index rules (negative counts from the end, out of range → deopt).
     fn array_elem(&mut self, arr: Reg, idx: Reg, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
         let a = self.non_null(arr, pc);
-        let len = self.b.ins().load(I64, mf(), a, l_off);
+        let fl = self.m(Mem::Hdr);
+        let len = self.b.ins().load(I64, fl, a, l_off);
         let i = self.get_i(idx);
-        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, i, 0);
+        // Fast path `0 <= i < len` (one unsigned compare); the cold path handles a
+        // negative index (`i + len`, which is out of range again unless
+        // `-len <= i < 0`) and deoptimizes on anything else.
+        let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
+        let ok = self.b.create_block();
+        let j = self.b.append_block_param(ok, I64);
+        let slow = self.b.create_block();
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(inb, ok, &[i.into()], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
         let adj = self.b.ins().iadd(i, len);
-        let j = self.b.ins().select(neg, adj, i);
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, j, len);
+        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, adj, len);
         self.guard(oob, pc);
-        let ptr = self.b.ins().load(I64, mf(), a, p_off);
+        self.b.ins().jump(ok, &[adj.into()]);
+        self.b.seal_block(ok);
+        self.b.switch_to_block(ok);
+        let fl = self.m(Mem::Hdr);
+        let ptr = self.b.ins().load(I64, fl, a, p_off);
         let off = self.b.ins().ishl_imm_s(j, 3);
         self.b.ins().iadd(ptr, off)
     }
@@ -740,13 +809,15 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
     fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
         let o = self.non_null(obj, pc);
-        let len = self.b.ins().load(I64, mf(), o, l_off);
+        let fl = self.m(Mem::Hdr);
+        let len = self.b.ins().load(I64, fl, o, l_off);
         let oob = self
             .b
             .ins()
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
         self.guard(oob, pc);
-        let ptr = self.b.ins().load(I64, mf(), o, p_off);
+        let fl = self.m(Mem::Hdr);
+        let ptr = self.b.ins().load(I64, fl, o, p_off);
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }
 
@@ -764,6 +835,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let nregs = self.f.nregs as i64;
         let d = self.depth();
         let rec = self.record(d);
+        // This frame's pc: where `stack overflow` raised by the callee's prologue
+        // is reported.
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        let fl = self.m(Mem::Vm);
+        self.b.ins().store(fl, pcv, rec, self.tc.offs.frame_pc);
         let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
         // The limits (frame depth, register stack, native stack) are checked by the
         // callee on entry; writing the arguments and the record first is safe:
@@ -772,29 +848,35 @@ impl<'a, 'f> Tr<'a, 'f> {
         // Arguments into the callee's registers 0..n.
         for (i, &r) in args.iter().enumerate() {
             let v = self.get_raw(r);
-            self.b.ins().store(mf(), v, callee_base, i as i32 * 8);
+            let fl = self.m(Mem::Frame);
+            self.b.ins().store(fl, v, callee_base, i as i32 * 8);
         }
         // Push the callee's frame record.
         let offs = *self.tc.offs;
         let rec2 = self.b.ins().iadd_imm_s(rec, offs.frame_size as i64);
         if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
             // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
-            self.b.ins().store(mf(), callee, rec2, offs.frame_func);
+            let fl = self.m(Mem::Vm);
+            self.b.ins().store(fl, callee, rec2, offs.frame_func);
         } else {
             let callee32 = self.b.ins().ireduce(I32, callee);
-            self.b.ins().store(mf(), callee32, rec2, offs.frame_func);
+            let fl = self.m(Mem::Vm);
+            self.b.ins().store(fl, callee32, rec2, offs.frame_func);
             let z32 = self.b.ins().iconst(I32, 0);
-            self.b.ins().store(mf(), z32, rec2, offs.frame_pc);
+            let fl = self.m(Mem::Vm);
+            self.b.ins().store(fl, z32, rec2, offs.frame_pc);
         }
         // The record's `base` is written by the callee (compiled prologue or
         // trampoline) from its `base` argument; nothing can look at the record in
         // between.
         let d1 = self.b.ins().iadd_imm_s(d, 1);
-        self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+        let fl = self.m(Mem::Vm);
+        self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
         // entry[callee](vm, callee_base, 0)
         let eoff = self.b.ins().ishl_imm_s(callee, 3);
         let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
-        let code = self.b.ins().load(I64, mf(), eaddr, 0);
+        let fl = self.m(Mem::Vm);
+        let code = self.b.ins().load(I64, fl, eaddr, 0);
         let zero = self.ic(0);
         let call = self
             .b
@@ -805,7 +887,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         if static_void {
             return;
         }
-        let v = self.b.ins().load(self.vty[dst as usize], mf(), callee_base, 0);
+        let fl = self.m(Mem::Frame);
+        let v = self.b.ins().load(self.vty[dst as usize], fl, callee_base, 0);
         let v = match void {
             Some(is_void) => {
                 let old = self.get_raw(dst);
@@ -814,6 +897,208 @@ impl<'a, 'f> Tr<'a, 'f> {
             None => v,
         };
         self.set(dst, v);
+    }
+
+    /// `CallBuiltin` of builtin `id`: pure builtins with a Cranelift equivalent
+    /// inline, float math calls its native twin, everything else calls the builtin
+    /// directly through `rt_builtin` (no instruction decoding in the VM).
+    fn call_builtin(&mut self, pc: u32, dst: Reg, id: u32, args: &[Reg]) -> Result<(), String> {
+        let b = bp_runtime::builtins::all()
+            .get(id as usize)
+            .ok_or_else(|| format!("unknown builtin {id}"))?;
+        if b.flags & bp_runtime::builtins::PURE != 0 {
+            if let Some(v) = self.inline_builtin(b.name, args) {
+                self.set(dst, v);
+                return Ok(());
+            }
+            if let Some(native) = bp_runtime::builtins::math::native_f64(b.name) {
+                let v = match (native, args) {
+                    (bp_runtime::builtins::math::NativeF64::Unary(f), &[a]) => {
+                        let x = self.get_f(a);
+                        let fp = self.ic(f as usize as i64);
+                        let call = self.b.ins().call_indirect(self.sig_f, fp, &[x]);
+                        self.b.inst_results(call)[0]
+                    }
+                    (bp_runtime::builtins::math::NativeF64::Binary(f), &[a, c]) => {
+                        let x = self.get_f(a);
+                        let y = self.get_f(c);
+                        let fp = self.ic(f as usize as i64);
+                        let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
+                        self.b.inst_results(call)[0]
+                    }
+                    _ => return Err(format!("bad arity for {}", b.name)),
+                };
+                self.set(dst, v);
+                return Ok(());
+            }
+        }
+        self.stress(pc, pc);
+        let slot = match self.arg_slot {
+            Some(s) => s,
+            None => {
+                let most = self
+                    .f
+                    .code
+                    .iter()
+                    .filter_map(|i| match i {
+                        Instr::CallBuiltin { site, .. } => self.f.sites.get(*site as usize),
+                        _ => None,
+                    })
+                    .map(|s| s.args.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(1);
+                let s = self.b.create_sized_stack_slot(ir::StackSlotData::new(
+                    ir::StackSlotKind::ExplicitSlot,
+                    most as u32 * 8,
+                    3,
+                ));
+                self.arg_slot = Some(s);
+                s
+            }
+        };
+        let addr = self.b.ins().stack_addr(I64, slot, 0);
+        for (i, &r) in args.iter().enumerate() {
+            let v = self.get_raw(r);
+            let fl = self.m(Mem::Frame);
+            self.b.ins().store(fl, v, addr, i as i32 * 8);
+        }
+        let idv = self.ic(id as i64);
+        // Bit 32: the result is a reference (the helper roots it while it collects).
+        let void = super::analysis::builtin_is_void(id);
+        let ref_result = !void && self.is_ref(dst);
+        let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
+        let pcv = self.ic(pc as i64);
+        let st = self.call_helper(
+            self.sig_builtin,
+            self.tc.addrs.h_builtin,
+            &[self.vm, idv, addr, nv, pcv],
+        );
+        self.check_status(st, pc);
+        if !void {
+            let fl = self.m(Mem::Frame);
+            let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
+            self.set(dst, v);
+        }
+        Ok(())
+    }
+
+    /// Cranelift instructions for a pure builtin, when there are some with the
+    /// builtin's exact semantics (see runtime/src/builtins/math.rs and conv.rs).
+    fn inline_builtin(&mut self, name: &str, args: &[Reg]) -> Option<CV> {
+        let v = match (name, args) {
+            ("abs", &[a]) => {
+                let x = self.get_i(a);
+                self.b.ins().iabs(x)
+            }
+            ("min", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().smin(x, y)
+            }
+            ("max", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().smax(x, y)
+            }
+            ("floor" | "ceil" | "round", &[a]) => self.get_i(a),
+            ("clamp", &[a, lo, hi]) => {
+                // `v < lo ? lo : (v > hi ? hi : v)`: `lo` is checked first.
+                let (x, l, h) = (self.get_i(a), self.get_i(lo), self.get_i(hi));
+                let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, x, h);
+                let upper = self.b.ins().select(gt, h, x);
+                let lt = self.b.ins().icmp(IntCC::SignedLessThan, x, l);
+                self.b.ins().select(lt, l, upper)
+            }
+            ("sign", &[a]) => {
+                let x = self.get_i(a);
+                let pos = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, 0);
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+                let p = self.b.ins().uextend(I64, pos);
+                let n = self.b.ins().uextend(I64, neg);
+                self.b.ins().isub(p, n)
+            }
+            ("sqrt", &[a]) => {
+                let x = self.get_i(a);
+                let f = self.b.ins().fcvt_from_sint(F64, x);
+                let r = self.b.ins().sqrt(f);
+                self.f64_to_i64_x86(r)
+            }
+            ("fabs", &[a]) => {
+                let x = self.get_f(a);
+                self.b.ins().fabs(x)
+            }
+            ("ffloor", &[a]) => {
+                let x = self.get_f(a);
+                self.b.ins().floor(x)
+            }
+            ("fceil", &[a]) => {
+                let x = self.get_f(a);
+                self.b.ins().ceil(x)
+            }
+            ("fsqrt", &[a]) => {
+                let x = self.get_f(a);
+                self.b.ins().sqrt(x)
+            }
+            ("is_nan", &[a]) => {
+                let x = self.get_f(a);
+                let c = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                self.b.ins().uextend(I64, c)
+            }
+            ("is_inf", &[a]) => {
+                let x = self.get_f(a);
+                let m = self.b.ins().fabs(x);
+                let inf = self.b.ins().f64const(f64::INFINITY);
+                let c = self.b.ins().fcmp(FloatCC::Equal, m, inf);
+                self.b.ins().uextend(I64, c)
+            }
+            ("bit_and", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().band(x, y)
+            }
+            ("bit_or", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().bor(x, y)
+            }
+            ("bit_xor", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().bxor(x, y)
+            }
+            ("bit_not", &[a]) => {
+                let x = self.get_i(a);
+                self.b.ins().bnot(x)
+            }
+            // Cranelift takes shift amounts modulo 64, like the builtins.
+            ("bit_shl", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().ishl(x, y)
+            }
+            ("bit_shr", &[a, c]) => {
+                let (x, y) = (self.get_i(a), self.get_i(c));
+                self.b.ins().sshr(x, y)
+            }
+            ("int_to_float", &[a]) => {
+                let x = self.get_i(a);
+                self.b.ins().fcvt_from_sint(F64, x)
+            }
+            ("float_to_int", &[a]) => {
+                let x = self.get_f(a);
+                self.f64_to_i64_x86(x)
+            }
+            _ => return None,
+        };
+        Some(v)
+    }
+
+    /// x86 `cvttsd2si`: truncate, with NaN and out-of-range values giving
+    /// `i64::MIN` (the runtime's `f64_to_i64_x86`); never traps.
+    fn f64_to_i64_x86(&mut self, x: CV) -> CV {
+        let lo = self.b.ins().f64const(-9_223_372_036_854_775_808.0);
+        let hi = self.b.ins().f64const(9_223_372_036_854_775_808.0);
+        let ge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lo);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, hi);
+        let ok = self.b.ins().band(ge, lt);
+        let t = self.b.ins().fcvt_to_sint_sat(I64, x);
+        let min = self.ic(i64::MIN);
+        self.b.ins().select(ok, t, min)
     }
 
     /// Translate the instruction at `pc`. Returns whether the current block is
@@ -853,13 +1138,15 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             GetGlobal { dst, idx } => {
                 let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
-                let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                let fl = self.m(Mem::Global);
+                let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
                 self.set(dst, v);
             }
             SetGlobal { src, idx } => {
                 let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
                 let v = self.get_raw(src);
-                self.b.ins().store(mf(), v, addr, 0);
+                let fl = self.m(Mem::Global);
+                self.b.ins().store(fl, v, addr, 0);
             }
 
             AddI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().iadd(x, y)),
@@ -1045,7 +1332,6 @@ impl<'a, 'f> Tr<'a, 'f> {
                     .functions
                     .get(s.target as usize)
                     .ok_or("bad callee")?;
-                self.store_pc(pc);
                 self.stress(pc, pc);
                 let callee = self.ic(s.target as i64);
                 let void = cf.ret_kind.is_none();
@@ -1053,11 +1339,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
-                self.store_pc(pc);
                 self.stress(pc, pc);
                 // Null, kind and arity problems are raised by the VM.
                 let clo = self.non_null(s.target as Reg, pc);
-                let kind = self.b.ins().load(I8, mf(), clo, offs.hdr_kind);
+                let fl = self.m(Mem::Hdr);
+                let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
                 let bad_kind = self
                     .b
                     .ins()
@@ -1066,16 +1352,21 @@ impl<'a, 'f> Tr<'a, 'f> {
                 // Closures with captured values are called by the VM (it decides
                 // where the captures go); compiled code calls bare functions.
                 let ncap = match offs.clo_captures {
-                    Some((_, l_off)) => self.b.ins().load(I64, mf(), clo, l_off),
+                    Some((_, l_off)) => {
+                        let fl = self.m(Mem::Hdr);
+                        self.b.ins().load(I64, fl, clo, l_off)
+                    }
                     None => self.ic(1),
                 };
                 let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
                 self.guard(has_caps, pc);
-                let f32v = self.b.ins().load(I32, mf(), clo, offs.clo_func);
+                let fl = self.m(Mem::Hdr);
+                let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
                 let callee = self.b.ins().uextend(I64, f32v);
                 let ioff = self.b.ins().ishl_imm_s(callee, 2);
                 let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
-                let info32 = self.b.ins().load(I32, mf(), iaddr, 0);
+                let fl = self.m(Mem::Hdr);
+                let info32 = self.b.ins().load(I32, fl, iaddr, 0);
                 let info = self.b.ins().uextend(I64, info32);
                 let np = self.b.ins().ushr_imm_s(info, 16);
                 let np = self.b.ins().band_imm_s(np, 0xff);
@@ -1086,14 +1377,19 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
                 self.emit_call(pc, dst, &s.args, callee, Some(is_void), false);
             }
-            CallBuiltin { .. } => self.generic(pc),
+            CallBuiltin { dst, site } => {
+                let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+                self.call_builtin(pc, dst, s.target, &s.args)?;
+            }
             CallExtern { .. } => self.generic(pc),
             Ret { src } => {
                 let v = self.get_raw(src);
-                self.b.ins().store(mf(), v, self.base, 0);
+                let fl = self.m(Mem::Frame);
+                self.b.ins().store(fl, v, self.base, 0);
                 let d = self.depth();
                 let d1 = self.b.ins().iadd_imm_s(d, -1);
-                self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+                let fl = self.m(Mem::Vm);
+                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
@@ -1101,7 +1397,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             RetVoid => {
                 let d = self.depth();
                 let d1 = self.b.ins().iadd_imm_s(d, -1);
-                self.b.ins().store(mf(), d1, self.vm, offs.vm_depth);
+                let fl = self.m(Mem::Vm);
+                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
@@ -1123,7 +1420,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Some(o) => {
                     self.stress(pc, pc);
                     let addr = self.array_elem(arr, idx, pc, o);
-                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    let fl = self.m(Mem::Heap);
+                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
                     self.set(dst, v);
                 }
                 None => self.generic(pc),
@@ -1133,7 +1431,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.stress(pc, pc);
                     let addr = self.array_elem(arr, idx, pc, o);
                     let v = self.get_raw(src);
-                    self.b.ins().store(mf(), v, addr, 0);
+                    let fl = self.m(Mem::Heap);
+                    self.b.ins().store(fl, v, addr, 0);
                 }
                 None => self.generic(pc),
             },
@@ -1141,7 +1440,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Some((_, l_off)) => {
                     self.stress(pc, pc);
                     let a = self.non_null(arr, pc);
-                    let len = self.b.ins().load(I64, mf(), a, l_off);
+                    let fl = self.m(Mem::Hdr);
+                    let len = self.b.ins().load(I64, fl, a, l_off);
                     self.set(dst, len);
                 }
                 None => self.generic(pc),
@@ -1150,7 +1450,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Some(o) => {
                     self.stress(pc, pc);
                     let addr = self.fixed_slot(tup, idx, pc, o);
-                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    let fl = self.m(Mem::Heap);
+                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
                     self.set(dst, v);
                 }
                 None => self.generic(pc),
@@ -1159,7 +1460,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Some(o) => {
                     self.stress(pc, pc);
                     let addr = self.fixed_slot(obj, idx, pc, o);
-                    let v = self.b.ins().load(self.vty[dst as usize], mf(), addr, 0);
+                    let fl = self.m(Mem::Heap);
+                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
                     self.set(dst, v);
                 }
                 None => self.generic(pc),
@@ -1169,7 +1471,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.stress(pc, pc);
                     let addr = self.fixed_slot(obj, idx, pc, o);
                     let v = self.get_raw(src);
-                    self.b.ins().store(mf(), v, addr, 0);
+                    let fl = self.m(Mem::Heap);
+                    self.b.ins().store(fl, v, addr, 0);
                 }
                 None => self.generic(pc),
             },

@@ -98,42 +98,81 @@ fn sign(_rt: &mut Rt, a: &[Value]) -> RtResult {
 // §9.6
 // ---------------------------------------------------------------------------
 
-macro_rules! float_fn {
-    ($($name:ident => $e:expr;)*) => {
+/// The `(float) -> float` builtins: each is a builtin (`func(rt, args)`) and a
+/// native `extern "C" fn(f64) -> f64` of the same Rust function, which compiled
+/// code calls directly ([`native_f64`]); both give bit-identical results.
+macro_rules! float_fns {
+    (unary { $($name:ident => $e:expr;)* } binary { $($name2:ident => $e2:expr;)* }) => {
         $(
             fn $name(_rt: &mut Rt, a: &[Value]) -> RtResult {
                 let f: fn(f64) -> f64 = $e;
                 Ok(Value::float(f(a[0].as_float())))
             }
         )*
+        $(
+            fn $name2(_rt: &mut Rt, a: &[Value]) -> RtResult {
+                let f: fn(f64, f64) -> f64 = $e2;
+                Ok(Value::float(f(a[0].as_float(), a[1].as_float())))
+            }
+        )*
+        /// The native twin of a float builtin, by name: `Unary(f)` for
+        /// `(float) -> float`, `Binary(f)` for `(float, float) -> float`.
+        pub fn native_f64(name: &str) -> Option<NativeF64> {
+            $(
+                if name == stringify!($name) {
+                    extern "C" fn native(x: f64) -> f64 {
+                        let f: fn(f64) -> f64 = $e;
+                        // These functions cannot panic; the guard keeps the rule that
+                        // no panic unwinds into compiled code.
+                        std::panic::catch_unwind(|| f(x)).unwrap_or(f64::NAN)
+                    }
+                    return Some(NativeF64::Unary(native));
+                }
+            )*
+            $(
+                if name == stringify!($name2) {
+                    extern "C" fn native(x: f64, y: f64) -> f64 {
+                        let f: fn(f64, f64) -> f64 = $e2;
+                        std::panic::catch_unwind(|| f(x, y)).unwrap_or(f64::NAN)
+                    }
+                    return Some(NativeF64::Binary(native));
+                }
+            )*
+            None
+        }
     };
 }
 
-float_fn! {
-    sin => f64::sin;
-    cos => f64::cos;
-    tan => f64::tan;
-    asin => f64::asin;
-    acos => f64::acos;
-    atan => f64::atan;
-    log => f64::ln;
-    log10 => f64::log10;
-    log2 => f64::log2;
-    exp => f64::exp;
-    fabs => f64::abs;
-    ffloor => f64::floor;
-    fceil => f64::ceil;
-    // Half away from zero, like C `round`.
-    fround => f64::round;
-    fsqrt => f64::sqrt;
+/// A native float function for compiled code (see [`native_f64`]).
+#[derive(Clone, Copy, Debug)]
+pub enum NativeF64 {
+    Unary(extern "C" fn(f64) -> f64),
+    Binary(extern "C" fn(f64, f64) -> f64),
 }
 
-fn atan2(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::float(a[0].as_float().atan2(a[1].as_float())))
-}
-
-fn fpow(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::float(a[0].as_float().powf(a[1].as_float())))
+float_fns! {
+    unary {
+        sin => f64::sin;
+        cos => f64::cos;
+        tan => f64::tan;
+        asin => f64::asin;
+        acos => f64::acos;
+        atan => f64::atan;
+        log => f64::ln;
+        log10 => f64::log10;
+        log2 => f64::log2;
+        exp => f64::exp;
+        fabs => f64::abs;
+        ffloor => f64::floor;
+        fceil => f64::ceil;
+        // Half away from zero, like C `round`.
+        fround => f64::round;
+        fsqrt => f64::sqrt;
+    }
+    binary {
+        atan2 => f64::atan2;
+        fpow => f64::powf;
+    }
 }
 
 fn is_nan(_rt: &mut Rt, a: &[Value]) -> RtResult {

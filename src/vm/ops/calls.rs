@@ -4,6 +4,7 @@ use crate::bytecode::Reg;
 use crate::vm::frame::Frame;
 use crate::vm::{panic_message, Vm};
 use bp_runtime::rt::{RtError, RtResult};
+use bp_runtime::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Error text when the frame limit or the register stack is exhausted.
@@ -66,9 +67,6 @@ impl Vm<'_> {
         Ok(())
     }
 
-    /// Call builtin `id` with the arguments in `self.arg_buf`. A panic inside the
-    /// builtin becomes an `internal error` runtime error.
-    #[inline]
     /// Call `extern` function `id` with the arguments gathered in `arg_buf`.
     /// Buffered stdout is flushed first so that output of C code stays in order.
     /// The result is `None` for a `void` extern (its destination is left alone).
@@ -86,7 +84,19 @@ impl Vm<'_> {
         Ok(has_result.then_some(v))
     }
 
+    /// Call builtin `id` with the arguments in `self.arg_buf`.
+    #[inline]
     pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
+        let args = std::mem::take(&mut self.arg_buf);
+        let r = self.call_builtin_on(id, &args);
+        self.arg_buf = args;
+        r
+    }
+
+    /// Call builtin `id` with `args` (the interpreter's gathered arguments, or the
+    /// argument block of compiled code). A panic inside the builtin becomes an
+    /// `internal error` runtime error.
+    pub(crate) fn call_builtin_on(&mut self, id: usize, args: &[Value]) -> RtResult {
         let Some(b) = self.builtins.get(id) else {
             return Err(RtError::Error(format!("internal error: unknown builtin {id}")));
         };
@@ -95,7 +105,6 @@ impl Vm<'_> {
             self.captured.append(&mut self.rt.out);
         }
         let rt = &mut self.rt;
-        let args = &self.arg_buf;
         match catch_unwind(AssertUnwindSafe(|| func(rt, args))) {
             Ok(r) => r,
             Err(payload) => Err(RtError::Error(format!(
