@@ -36,7 +36,7 @@
 //! |---------------|---------------------------------|---------------------|
 //! | `interp`      | `bp run --no-jit FILE`          |                     |
 //! | `gcstress`    | `bp run --no-jit FILE`          | `BP_GC_STRESS=1`    |
-//! | `jit0`        | `bp run --jit-threshold 0 FILE` |                     |
+//! | `jit0`        | `bp run --jit-threshold 0 --jit-stats FILE` (must report `failed=0`) | |
 //! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
 //! | `jit`         | `bp run --jit FILE`             |                     |
 //! | `jitgc`       | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=1`    |
@@ -84,7 +84,9 @@ const MODES: &[Mode] = &[
     },
     Mode {
         name: "jit0",
-        flags: &["--jit-threshold", "0"],
+        // With the statistics line, which must report `failed=0` (every function
+        // of every program compiles).
+        flags: &["--jit-threshold", "0", "--jit-stats"],
         env: &[],
     },
     Mode {
@@ -503,6 +505,14 @@ fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Fa
     for alts in &spec.expect_stderr_any {
         if !alts.iter().any(|a| stderr_contains(&stderr_text, a)) {
             problems.push(format!("stderr contains none of {alts:?}"));
+        }
+    }
+    if mode.flags.contains(&"--jit-stats") {
+        // Programs rejected before they run print no statistics.
+        if let Some(line) = stderr_text.lines().find(|l| l.starts_with("jit: compiled=")) {
+            if !line.contains(" failed=0 ") {
+                problems.push(format!("a function failed to compile: {line}"));
+            }
         }
     }
     for bad in ["panicked", "RUST_BACKTRACE"] {

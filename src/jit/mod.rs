@@ -443,7 +443,11 @@ impl Jit {
             .map(|c| c.code_info().total_size as usize)
             .unwrap_or(0);
         if self.opts.dump {
-            eprintln!("; ---- {} after Cranelift's optimizations ----\n{}", f.name, self.ctx.func.display());
+            eprintln!(
+                "; ---- {} after Cranelift's optimizations ----\n{}",
+                f.name,
+                self.ctx.func.display()
+            );
             if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
                 eprintln!("; ---- machine code of {} ({size} bytes) ----\n{text}", f.name);
             }
