@@ -473,7 +473,25 @@ impl FfiTable {
 /// is a `double` if `float_ret`, else an integer, pointer or `void`.
 #[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn call_raw(addr: usize, ints: &[i64; 8], floats: &[f64; 8], float_ret: bool) -> Result<u64, RtError> {
-    type IntFn = unsafe extern "C" fn(
+    // SAFETY: the caller guarantees that the function is compatible with these
+    // arguments and returns a `double` if `float_ret`, else an integer.
+    Ok(unsafe {
+        if float_ret {
+            call_as::<f64>(addr, ints, floats).to_bits()
+        } else {
+            call_as::<i64>(addr, ints, floats) as u64
+        }
+    })
+}
+
+/// Call the function at `addr` as a C function of eight integer and eight `double`
+/// parameters returning `R`.
+///
+/// # Safety
+/// As for [`call_raw`], with `R` the function's result type.
+#[cfg(all(unix, any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn call_as<R>(addr: usize, ints: &[i64; 8], floats: &[f64; 8]) -> R {
+    type CFn<R> = unsafe extern "C" fn(
         i64,
         i64,
         i64,
@@ -490,39 +508,14 @@ unsafe fn call_raw(addr: usize, ints: &[i64; 8], floats: &[f64; 8], float_ret: b
         f64,
         f64,
         f64,
-    ) -> i64;
-    type FloatFn = unsafe extern "C" fn(
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-    ) -> f64;
+    ) -> R;
     let [a, b, c, d, e, f, g, h] = *ints;
     let [p, q, r, s, t, u, v, w] = *floats;
-    if float_ret {
-        // SAFETY: `addr` is a non-null code address; the caller guarantees the
-        // function is compatible with this type (module docs).
-        let func = unsafe { std::mem::transmute::<usize, FloatFn>(addr) };
-        // SAFETY: as above.
-        Ok(unsafe { func(a, b, c, d, e, f, g, h, p, q, r, s, t, u, v, w) }.to_bits())
-    } else {
-        // SAFETY: as above.
-        let func = unsafe { std::mem::transmute::<usize, IntFn>(addr) };
-        // SAFETY: as above.
-        Ok(unsafe { func(a, b, c, d, e, f, g, h, p, q, r, s, t, u, v, w) } as u64)
-    }
+    // SAFETY: `addr` is a non-null code address; the caller guarantees the
+    // function is compatible with this type (module docs).
+    let func = unsafe { std::mem::transmute::<usize, CFn<R>>(addr) };
+    // SAFETY: as above.
+    unsafe { func(a, b, c, d, e, f, g, h, p, q, r, s, t, u, v, w) }
 }
 
 #[cfg(not(all(unix, any(target_arch = "x86_64", target_arch = "aarch64"))))]

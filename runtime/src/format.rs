@@ -110,61 +110,37 @@ fn write_inner(out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool, depth: 
                 }
                 ObjKind::Array => {
                     let a = as_array(v);
-                    out.push(b'[');
-                    for (i, x) in a.items.iter().enumerate() {
-                        if i > 0 {
-                            out.extend_from_slice(b", ");
-                        }
-                        write_inner(out, *x, a.elem, true, depth + 1);
-                    }
-                    out.push(b']');
+                    write_list(out, b"[", b"]", a.items.iter(), |out, x| {
+                        write_inner(out, *x, a.elem, true, depth + 1)
+                    });
                 }
                 ObjKind::Map => {
                     let m = as_map(v);
-                    out.push(b'{');
-                    for (i, (k, x)) in m.entries.iter().enumerate() {
-                        if i > 0 {
-                            out.extend_from_slice(b", ");
-                        }
+                    write_list(out, b"{", b"}", m.entries.iter(), |out, (k, x)| {
                         write_inner(out, k.bits, m.key, true, depth + 1);
                         out.extend_from_slice(b": ");
                         write_inner(out, *x, m.val, true, depth + 1);
-                    }
-                    out.push(b'}');
+                    });
                 }
                 ObjKind::Tuple => {
                     let t = as_tuple(v);
-                    out.push(b'(');
-                    for (i, (x, k)) in t.items.iter().zip(t.kinds.iter()).enumerate() {
-                        if i > 0 {
-                            out.extend_from_slice(b", ");
-                        }
-                        write_inner(out, *x, *k, true, depth + 1);
-                    }
-                    if t.items.len() == 1 {
-                        out.push(b',');
-                    }
-                    out.push(b')');
+                    // A one-element tuple keeps its comma: `(1,)`.
+                    let close: &[u8] = if t.items.len() == 1 { b",)" } else { b")" };
+                    let items = t.items.iter().zip(t.kinds.iter());
+                    write_list(out, b"(", close, items, |out, (x, k)| {
+                        write_inner(out, *x, *k, true, depth + 1)
+                    });
                 }
                 ObjKind::Struct | ObjKind::Class => {
                     let s = as_struct(v);
                     with_layout(s.layout, |l| {
                         out.extend_from_slice(l.name.as_bytes());
-                        out.push(b'{');
-                        for (i, x) in s.fields.iter().enumerate() {
-                            if i > 0 {
-                                out.extend_from_slice(b", ");
-                            }
-                            let (name, k) = l
-                                .fields
-                                .get(i)
-                                .cloned()
-                                .unwrap_or((format!("_{i}"), ValKind::Int));
+                        write_list(out, b"{", b"}", s.fields.iter().enumerate(), |out, (i, x)| {
+                            let (name, k) = field_at(&l.fields, i);
                             out.extend_from_slice(name.as_bytes());
                             out.extend_from_slice(b": ");
                             write_inner(out, *x, k, true, depth + 1);
-                        }
-                        out.push(b'}');
+                        });
                     });
                 }
                 ObjKind::Closure => {
@@ -181,26 +157,110 @@ fn write_inner(out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool, depth: 
     }
 }
 
-/// A string as it appears inside a container: double-quoted with escapes.
-pub fn write_quoted(out: &mut Vec<u8>, s: &[u8]) {
+/// Append `open`, the `items` separated by `sep`, then `close`; `item` writes one
+/// item and may fail (the JSON encoder stops at a nesting error).
+pub fn write_seq<T, E>(
+    out: &mut Vec<u8>,
+    [open, sep, close]: [&[u8]; 3],
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut Vec<u8>, T) -> Result<(), E>,
+) -> Result<(), E> {
+    out.extend_from_slice(open);
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        item(out, x)?;
+    }
+    out.extend_from_slice(close);
+    Ok(())
+}
+
+/// [`write_seq`] separated by `, `, for items that cannot fail.
+fn write_list<T>(
+    out: &mut Vec<u8>,
+    open: &[u8],
+    close: &[u8],
+    items: impl IntoIterator<Item = T>,
+    mut item: impl FnMut(&mut Vec<u8>, T),
+) {
+    let done: Result<(), std::convert::Infallible> = write_seq(out, [open, b", ", close], items, |out, x| {
+        item(out, x);
+        Ok(())
+    });
+    let Ok(()) = done;
+}
+
+/// The name and kind of field `i` of a layout's `fields` (`_i`, an int, past the
+/// end).
+pub fn field_at(fields: &[(String, ValKind)], i: usize) -> (String, ValKind) {
+    fields.get(i).cloned().unwrap_or((format!("_{i}"), ValKind::Int))
+}
+
+/// Which bytes a quoted string writes as hex escapes, and how.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Quoting {
+    /// The language's repr of a string inside a container: control bytes and DEL
+    /// as `\xHH`, every other byte copied.
+    Repr,
+    /// A JSON string: control bytes as `\u00HH`, every other byte copied (DEL and
+    /// non-ASCII bytes included: strings are bytes).
+    Json,
+    /// Printable ASCII only (`bp disasm`): every other byte as `\xHH`.
+    Ascii,
+}
+
+/// Append `s` double-quoted: `"` `\` newline tab CR as `\"` `\\` `\n` `\t` `\r`,
+/// the bytes `quoting` selects as hex escapes, the others copied.
+pub fn write_quoted_as(out: &mut Vec<u8>, s: &[u8], quoting: Quoting) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |out: &mut Vec<u8>, prefix: &[u8], b: u8| {
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+    };
     out.push(b'"');
     for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0..=0x1f | 0x7f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        match (b, quoting) {
+            (b'"' | b'\\', _) => out.extend_from_slice(&[b'\\', b]),
+            (b'\n', _) => out.extend_from_slice(b"\\n"),
+            (b'\t', _) => out.extend_from_slice(b"\\t"),
+            (b'\r', _) => out.extend_from_slice(b"\\r"),
+            (0..=0x1f, Quoting::Json) => hex(out, b"\\u00", b),
+            (0..=0x1f | 0x7f, Quoting::Repr) | (0..=0x1f | 0x7f..=0xff, Quoting::Ascii) => {
+                hex(out, b"\\x", b)
+            }
             _ => out.push(b),
         }
     }
     out.push(b'"');
 }
 
+/// A string as it appears inside a container: double-quoted with escapes
+/// ([`Quoting::Repr`]).
+pub fn write_quoted(out: &mut Vec<u8>, s: &[u8]) {
+    write_quoted_as(out, s, Quoting::Repr)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fmt_g;
+    use super::{fmt_g, write_quoted_as, Quoting};
+
+    #[test]
+    fn quoting_styles() {
+        let s = b"a\"\\\n\t\r\x00\x1f\x7f\xc3\xa9 ~";
+        let quoted = |q| {
+            let mut out = Vec::new();
+            write_quoted_as(&mut out, s, q);
+            out
+        };
+        let common = br#""a\"\\\n\t\r"#.as_slice();
+        let repr = [common, br#"\x00\x1f\x7f"#, b"\xc3\xa9", br#" ~""#].concat();
+        let json = [common, br#"\u0000\u001f"#, b"\x7f\xc3\xa9", br#" ~""#].concat();
+        let ascii = [common, br#"\x00\x1f\x7f\xc3\xa9 ~""#].concat();
+        assert_eq!(quoted(Quoting::Repr), repr);
+        assert_eq!(quoted(Quoting::Json), json);
+        assert_eq!(quoted(Quoting::Ascii), ascii);
+    }
 
     #[test]
     #[allow(clippy::approx_constant)]

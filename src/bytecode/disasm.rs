@@ -25,6 +25,7 @@
 //! same straight-line region).
 
 use super::{CallSite, Const, Function, Instr, Program};
+use bp_runtime::format::{write_quoted_as, Quoting};
 use std::fmt::Write as _;
 
 /// Disassemble the whole program.
@@ -152,7 +153,7 @@ pub fn disassemble_function(p: &Program, id: usize, f: &Function, out: &mut Stri
         out.push_str(text.trim_end());
         out.push('\n');
         // Track which registers hold a struct of a known layout.
-        if let Some(d) = dst_of(i) {
+        if let Some(d) = i.operands(p, f).dst {
             layout_of[d as usize] = match i {
                 Instr::NewStruct { site, .. } => f.sites.get(*site as usize).map(|s| s.target),
                 _ => None,
@@ -195,83 +196,10 @@ fn const_text(c: &Const) -> String {
 }
 
 fn quote(s: &[u8]) -> String {
-    let mut o = String::from("\"");
-    for &b in s {
-        match b {
-            b'"' => o.push_str("\\\""),
-            b'\\' => o.push_str("\\\\"),
-            b'\n' => o.push_str("\\n"),
-            b'\t' => o.push_str("\\t"),
-            b'\r' => o.push_str("\\r"),
-            0x20..=0x7e => o.push(b as char),
-            _ => {
-                let _ = write!(o, "\\x{b:02x}");
-            }
-        }
-    }
-    o.push('"');
-    o
-}
-
-/// The register an instruction writes, if any.
-fn dst_of(i: &Instr) -> Option<u8> {
-    use Instr::*;
-    match *i {
-        Mov { dst, .. }
-        | LoadInt { dst, .. }
-        | LoadConst { dst, .. }
-        | LoadBool { dst, .. }
-        | LoadNull { dst }
-        | GetGlobal { dst, .. }
-        | AddI { dst, .. }
-        | SubI { dst, .. }
-        | MulI { dst, .. }
-        | DivI { dst, .. }
-        | ModI { dst, .. }
-        | AddIImm { dst, .. }
-        | NegI { dst, .. }
-        | BitAnd { dst, .. }
-        | BitOr { dst, .. }
-        | BitXor { dst, .. }
-        | Shl { dst, .. }
-        | Shr { dst, .. }
-        | BitNot { dst, .. }
-        | AddF { dst, .. }
-        | SubF { dst, .. }
-        | MulF { dst, .. }
-        | DivF { dst, .. }
-        | ModF { dst, .. }
-        | NegF { dst, .. }
-        | EqI { dst, .. }
-        | NeI { dst, .. }
-        | LtI { dst, .. }
-        | LeI { dst, .. }
-        | EqF { dst, .. }
-        | NeF { dst, .. }
-        | LtF { dst, .. }
-        | LeF { dst, .. }
-        | EqRef { dst, .. }
-        | NeRef { dst, .. }
-        | Not { dst, .. }
-        | Call { dst, .. }
-        | CallIndirect { dst, .. }
-        | CallBuiltin { dst, .. }
-        | CallExtern { dst, .. }
-        | Concat { dst, .. }
-        | ConcatN { dst, .. }
-        | ToStr { dst, .. }
-        | NewArray { dst, .. }
-        | ArrGet { dst, .. }
-        | ArrLen { dst, .. }
-        | NewMap { dst, .. }
-        | MapGet { dst, .. }
-        | NewTuple { dst, .. }
-        | TupleGet { dst, .. }
-        | NewStruct { dst, .. }
-        | GetField { dst, .. }
-        | MakeClosure { dst, .. } => Some(dst),
-        _ => None,
-    }
+    let mut o = Vec::new();
+    write_quoted_as(&mut o, s, Quoting::Ascii);
+    // Printable ASCII only.
+    String::from_utf8_lossy(&o).into_owned()
 }
 
 fn regs(rs: &[u8]) -> String {

@@ -9,10 +9,17 @@
 //! Variable-length operand lists (call arguments, literal elements) live in the
 //! function's [`CallSite`] table and are referenced by index.
 //!
+//! Which registers an instruction reads and writes and where control goes after it
+//! is described once, in `operands.rs` ([`Instr::operands`], [`Instr::successors`]),
+//! for the verifier, the JIT's analyses and the disassembler.
+//!
 //! The table of all instructions with their semantics is in `docs/bytecode.md`;
 //! keep both in sync.
 
 pub mod disasm;
+mod operands;
+
+pub use operands::Operands;
 
 use bp_runtime::heap::Layout;
 use bp_runtime::value::ValKind;
@@ -211,40 +218,6 @@ pub enum Instr {
 }
 
 const _: () = assert!(std::mem::size_of::<Instr>() <= 8);
-
-impl Instr {
-    /// The jump target of a jump-like instruction (`Jmp`, `Loop`, `JmpIf*`, `Br*`).
-    pub fn jump_target(&self) -> Option<u32> {
-        let mut copy = *self;
-        copy.jump_target_mut().map(|t| *t)
-    }
-
-    /// Mutable access to the jump target of a jump-like instruction.
-    pub fn jump_target_mut(&mut self) -> Option<&mut u32> {
-        use Instr::*;
-        match self {
-            Jmp { target }
-            | Loop { target, .. }
-            | JmpIf { target, .. }
-            | JmpIfNot { target, .. }
-            | BrEqI { target, .. }
-            | BrNeI { target, .. }
-            | BrLtI { target, .. }
-            | BrLeI { target, .. }
-            | BrEqIImm { target, .. }
-            | BrNeIImm { target, .. }
-            | BrLtIImm { target, .. }
-            | BrLeIImm { target, .. }
-            | BrGtIImm { target, .. }
-            | BrGeIImm { target, .. }
-            | BrLtF { target, .. }
-            | BrLeF { target, .. }
-            | BrNotLtF { target, .. }
-            | BrNotLeF { target, .. } => Some(target),
-            _ => None,
-        }
-    }
-}
 
 /// Variable-length operands of one instruction.
 #[derive(Clone, Debug, Default, PartialEq)]

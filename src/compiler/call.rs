@@ -316,18 +316,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     o
                 }
                 (Some(d), ty) => {
-                    let v = self.expr_val(a);
-                    self.release(v);
-                    let o = self.dst_reg(d, &e.ty);
-                    self.emit(
-                        Instr::ToStr {
-                            dst: o.reg,
-                            src: v.reg,
-                            kind: ty.kind() as u8,
-                        },
-                        sp,
-                    );
-                    o
+                    let kind = ty.kind() as u8;
+                    self.unary_op(a, d, e, |dst, src| Instr::ToStr { dst, src, kind })
                 }
             },
             ("len" | "array_len", [a]) if matches!(a.ty, Type::Array(_)) => {

@@ -29,7 +29,7 @@
 use super::expr::{cmp_class, is_int, small_int, CmpClass};
 use super::func::{Ctl, Dst, FnCompiler, Label, Val};
 use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Res, Span, StmtKind, UnOp};
-use crate::bytecode::Instr;
+use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
@@ -243,12 +243,38 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let exit = self.new_label();
         self.bind(header);
         self.cond_jump(cond, false, exit);
-        self.ctl.push(Ctl::Loop {
-            brk: exit,
-            cont: header,
-        });
+        self.loop_rest(body, None, header, exit, id, sp);
+    }
+
+    /// The rest of a loop after its header (bound at `header`) and exit test:
+    /// `body`, where `break` goes to `exit` and `continue` to `step`'s label, or to
+    /// `header` without a step; then, for a counting loop, `step`'s label (bound
+    /// here) and one added to its counter; the back-edge to `header` counted as
+    /// loop `id`; and `exit`.
+    fn loop_rest(
+        &mut self,
+        body: &'a Block,
+        step: Option<(Label, Reg)>,
+        header: Label,
+        exit: Label,
+        id: u16,
+        sp: Span,
+    ) {
+        let cont = step.map_or(header, |(cont, _)| cont);
+        self.ctl.push(Ctl::Loop { brk: exit, cont });
         self.block(body);
         self.ctl.pop();
+        if let Some((cont, counter)) = step {
+            self.bind(cont);
+            self.emit(
+                Instr::AddIImm {
+                    dst: counter,
+                    a: counter,
+                    imm: 1,
+                },
+                sp,
+            );
+        }
         self.emit_jump(
             Instr::Loop {
                 target: 0,
@@ -284,20 +310,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.release(t);
             }
         }
-        self.ctl.push(Ctl::Loop { brk: exit, cont });
-        self.block(body);
-        self.ctl.pop();
-        self.bind(cont);
-        self.emit(Instr::AddIImm { dst: i, a: i, imm: 1 }, sp);
-        self.emit_jump(
-            Instr::Loop {
-                target: 0,
-                loop_id: id,
-            },
-            header,
-            sp,
-        );
-        self.bind(exit);
+        self.loop_rest(body, Some((cont, i)), header, exit, id, sp);
         self.pop_scope();
     }
 
@@ -375,27 +388,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             },
             sp,
         );
-        self.ctl.push(Ctl::Loop { brk: exit, cont });
-        self.block(body);
-        self.ctl.pop();
-        self.bind(cont);
-        self.emit(
-            Instr::AddIImm {
-                dst: idx.reg,
-                a: idx.reg,
-                imm: 1,
-            },
-            sp,
-        );
-        self.emit_jump(
-            Instr::Loop {
-                target: 0,
-                loop_id: id,
-            },
-            header,
-            sp,
-        );
-        self.bind(exit);
+        self.loop_rest(body, Some((cont, idx.reg)), header, exit, id, sp);
         self.pop_scope();
         self.release(idx);
         self.release(len);
@@ -539,15 +532,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         match value {
             None => {
                 self.exit_copies(0, sp);
-                if self.ret_ty == Type::Void {
-                    self.emit(Instr::RetVoid, sp);
-                } else {
-                    let rt = self.ret_ty.clone();
-                    let t = self.temp(&rt);
-                    self.zero_to(&rt, t.reg, sp);
-                    self.emit(Instr::Ret { src: t.reg }, sp);
-                    self.release(t);
-                }
+                self.implicit_return(sp);
             }
             Some(e) if e.ty == Type::Void || self.ret_ty == Type::Void => {
                 self.expr_effect(e);
@@ -567,8 +552,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
-    /// Falling off the end of the body: `RetVoid`, or return the zero value of the
-    /// declared result type.
+    /// Falling off the end of the body (or a bare `return`): `RetVoid`, or return
+    /// the zero value of the declared result type.
     pub fn implicit_return(&mut self, sp: Span) {
         if self.ret_ty == Type::Void {
             self.emit(Instr::RetVoid, sp);

@@ -308,18 +308,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                         self.error(sp, "structs are limited to 256 fields");
                         return self.dst_reg(d, &e.ty);
                     };
-                    let b = self.expr_val(base);
-                    self.release(b);
-                    let o = self.dst_reg(d, &e.ty);
-                    self.emit(
-                        Instr::GetField {
-                            dst: o.reg,
-                            obj: b.reg,
-                            idx,
-                        },
-                        sp,
-                    );
-                    o
+                    self.unary_op(base, d, e, |dst, obj| Instr::GetField { dst, obj, idx })
                 }
                 Type::Tuple(ts) => {
                     let idx = *field_index as usize;
@@ -327,18 +316,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                         self.internal(sp, format!("tuple element {idx} out of range"));
                         return self.dst_reg(d, &e.ty);
                     }
-                    let b = self.expr_val(base);
-                    self.release(b);
-                    let o = self.dst_reg(d, &e.ty);
-                    self.emit(
-                        Instr::TupleGet {
-                            dst: o.reg,
-                            tup: b.reg,
-                            idx: idx as u8,
-                        },
-                        sp,
-                    );
-                    o
+                    let idx = idx as u8;
+                    self.unary_op(base, d, e, |dst, tup| Instr::TupleGet { dst, tup, idx })
                 }
                 other => {
                     self.internal(sp, format!("field '{}' of a value of type {other}", field.name));
@@ -685,12 +664,38 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         o
     }
 
-    /// `op` applied to the value of `operand` (read before the result is written).
-    fn unary_op(&mut self, operand: &'a Expr, d: Dst, e: &'a Expr, make: fn(Reg, Reg) -> Instr) -> Val {
+    /// `e` as one instruction `make(dst, src)` on the value of `operand` (read
+    /// before the result is written, so the result may reuse its temporary).
+    pub(crate) fn unary_op(
+        &mut self,
+        operand: &'a Expr,
+        d: Dst,
+        e: &'a Expr,
+        make: impl FnOnce(Reg, Reg) -> Instr,
+    ) -> Val {
         let v = self.expr_val(operand);
         self.release(v);
         let o = self.dst_reg(d, &e.ty);
         self.emit(make(o.reg, v.reg), e.span);
+        o
+    }
+
+    /// `e` as one instruction `make(dst, a, b)` on the values of `lhs` and `rhs`
+    /// (evaluated in that order, read before the result is written).
+    fn binary_op(
+        &mut self,
+        lhs: &'a Expr,
+        rhs: &'a Expr,
+        d: Dst,
+        e: &'a Expr,
+        make: impl FnOnce(Reg, Reg, Reg) -> Instr,
+    ) -> Val {
+        let av = self.expr_val(lhs);
+        let bv = self.expr_val(rhs);
+        self.release(bv);
+        self.release(av);
+        let o = self.dst_reg(d, &e.ty);
+        self.emit(make(o.reg, av.reg, bv.reg), e.span);
         o
     }
 
@@ -749,18 +754,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// `dst = a + imm` on the value of `x`.
     fn add_imm(&mut self, x: &'a Expr, imm: i16, d: Dst, e: &'a Expr) -> Val {
-        let a = self.expr_val(x);
-        self.release(a);
-        let o = self.dst_reg(d, &e.ty);
-        self.emit(
-            Instr::AddIImm {
-                dst: o.reg,
-                a: a.reg,
-                imm,
-            },
-            e.span,
-        );
-        o
+        self.unary_op(x, d, e, |dst, a| Instr::AddIImm { dst, a, imm })
     }
 
     fn arith(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
@@ -797,13 +791,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             );
             return self.dst_reg(d, &e.ty);
         }
-        let av = self.expr_val(lhs);
-        let bv = self.expr_val(rhs);
-        self.release(bv);
-        self.release(av);
-        let o = self.dst_reg(d, &e.ty);
-        let (dst, a, b) = (o.reg, av.reg, bv.reg);
-        let i = match (ty, op) {
+        let mut unknown = false;
+        let o = self.binary_op(lhs, rhs, d, e, |dst, a, b| match (ty, op) {
             (Type::Float, BinOp::Add) => Instr::AddF { dst, a, b },
             (Type::Float, BinOp::Sub) => Instr::SubF { dst, a, b },
             (Type::Float, BinOp::Mul) => Instr::MulF { dst, a, b },
@@ -820,24 +809,21 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             (t, BinOp::BitXor) if is_int(t) => Instr::BitXor { dst, a, b },
             (t, BinOp::Shl) if is_int(t) => Instr::Shl { dst, a, b },
             (t, BinOp::Shr) if is_int(t) => Instr::Shr { dst, a, b },
-            (t, op) => {
-                self.internal(sp, format!("operator '{}' on {}", op.symbol(), t));
+            _ => {
+                unknown = true;
                 Instr::Mov { dst, src: dst }
             }
-        };
-        self.emit(i, sp);
+        });
+        if unknown {
+            self.internal(sp, format!("operator '{}' on {}", op.symbol(), ty));
+        }
         o
     }
 
     fn compare_to(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
-        let sp = e.span;
-        let av = self.expr_val(lhs);
-        let bv = self.expr_val(rhs);
-        self.release(bv);
-        self.release(av);
-        let o = self.dst_reg(d, &e.ty);
-        let (dst, a, b) = (o.reg, av.reg, bv.reg);
-        let i = match (cmp_class(&lhs.ty), op) {
+        let class = cmp_class(&lhs.ty);
+        let mut unknown = false;
+        let o = self.binary_op(lhs, rhs, d, e, |dst, a, b| match (class, op) {
             (CmpClass::Int, BinOp::Eq) => Instr::EqI { dst, a, b },
             (CmpClass::Int, BinOp::Ne) => Instr::NeI { dst, a, b },
             (CmpClass::Int, BinOp::Lt) => Instr::LtI { dst, a, b },
@@ -852,12 +838,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             (CmpClass::Float, BinOp::Ge) => Instr::LeF { dst, a: b, b: a },
             (CmpClass::Ref, BinOp::Eq) => Instr::EqRef { dst, a, b },
             (CmpClass::Ref, BinOp::Ne) => Instr::NeRef { dst, a, b },
-            (_, op) => {
-                self.internal(sp, format!("operator '{}' on {}", op.symbol(), lhs.ty));
+            _ => {
+                unknown = true;
                 Instr::LoadBool { dst, val: false }
             }
-        };
-        self.emit(i, sp);
+        });
+        if unknown {
+            self.internal(e.span, format!("operator '{}' on {}", op.symbol(), lhs.ty));
+        }
         o
     }
 
@@ -865,36 +853,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let sp = e.span;
         match &base.ty {
             Type::Array(_) => {
-                let b = self.expr_val(base);
-                let i = self.expr_val(index);
-                self.release(i);
-                self.release(b);
-                let o = self.dst_reg(d, &e.ty);
-                self.emit(
-                    Instr::ArrGet {
-                        dst: o.reg,
-                        arr: b.reg,
-                        idx: i.reg,
-                    },
-                    sp,
-                );
-                o
+                self.binary_op(base, index, d, e, |dst, arr, idx| Instr::ArrGet { dst, arr, idx })
             }
             Type::Map(_, _) => {
-                let b = self.expr_val(base);
-                let k = self.expr_val(index);
-                self.release(k);
-                self.release(b);
-                let o = self.dst_reg(d, &e.ty);
-                self.emit(
-                    Instr::MapGet {
-                        dst: o.reg,
-                        map: b.reg,
-                        key: k.reg,
-                    },
-                    sp,
-                );
-                o
+                self.binary_op(base, index, d, e, |dst, map, key| Instr::MapGet { dst, map, key })
             }
             Type::Tuple(ts) => {
                 let n = ts.len() as i64;
@@ -910,18 +872,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     );
                     return self.dst_reg(d, &e.ty);
                 }
-                let b = self.expr_val(base);
-                self.release(b);
-                let o = self.dst_reg(d, &e.ty);
-                self.emit(
-                    Instr::TupleGet {
-                        dst: o.reg,
-                        tup: b.reg,
-                        idx: idx as u8,
-                    },
-                    sp,
-                );
-                o
+                let idx = idx as u8;
+                self.unary_op(base, d, e, |dst, tup| Instr::TupleGet { dst, tup, idx })
             }
             other => {
                 self.internal(sp, format!("cannot index a value of type {other}"));

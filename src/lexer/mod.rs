@@ -844,9 +844,9 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// Tokens that can only start a top-level item (used to recover from an unclosed
-/// bracket).
-fn starts_item(kind: &TokenKind) -> bool {
+/// Tokens that start a top-level item (used to recover from an unclosed bracket;
+/// in a block the parser reports them as misplaced, except `let`).
+pub(crate) fn starts_item(kind: &TokenKind) -> bool {
     matches!(
         kind,
         TokenKind::Def

@@ -306,9 +306,7 @@ impl<'d> Parser<'d> {
                     self.bump();
                 }
                 TokenKind::Indent => {
-                    let span = self.span();
-                    self.error(span, "unexpected indentation");
-                    let _ = self.indented_block();
+                    let _ = self.unexpected_indent();
                 }
                 _ => match self.item() {
                     Ok(item) => items.push(item),
@@ -380,15 +378,21 @@ impl<'d> Parser<'d> {
         }
     }
 
-    /// `def name(params) -> type:` block. `method` allows a `self` parameter.
-    fn func_def(&mut self, exported: bool, method: bool) -> PResult<FuncDef> {
-        let start = self.expect(&TokenKind::Def, "")?;
-        let name = self.expect_ident("a function name", "after 'def'")?;
+    /// `name(params) -> type` of a function definition or an extern declaration,
+    /// after its keywords (`ctx` says where the name is expected). `allow_self`
+    /// allows a `self` parameter; `what` names the function kind in messages.
+    fn signature(
+        &mut self,
+        ctx: &str,
+        allow_self: bool,
+        what: &str,
+    ) -> PResult<(Ident, Vec<Param>, TypeExpr)> {
+        let name = self.expect_ident("a function name", ctx)?;
         self.expect(
             &TokenKind::LParen,
             &format!("after the function name '{}'", name.name),
         )?;
-        let params = self.params(method, "function")?;
+        let params = self.params(allow_self, what)?;
         if !self.at(&TokenKind::Arrow) {
             return Err(self.error_expected(
                 "'->' and a return type",
@@ -397,6 +401,13 @@ impl<'d> Parser<'d> {
         }
         self.bump();
         let ret = self.ty()?;
+        Ok((name, params, ret))
+    }
+
+    /// `def name(params) -> type:` block. `method` allows a `self` parameter.
+    fn func_def(&mut self, exported: bool, method: bool) -> PResult<FuncDef> {
+        let start = self.expect(&TokenKind::Def, "")?;
+        let (name, params, ret) = self.signature("after 'def'", method, "function")?;
         self.expect(
             &TokenKind::Colon,
             &format!("after the signature of '{}'", name.name),
@@ -518,41 +529,13 @@ impl<'d> Parser<'d> {
     fn members(&mut self, what: &str) -> (Vec<FieldDecl>, Vec<FuncDef>) {
         let mut fields = Vec::new();
         let mut methods = Vec::new();
-        loop {
-            match self.peek() {
-                TokenKind::Eof => break,
-                TokenKind::Dedent => {
-                    self.bump();
-                    break;
-                }
-                TokenKind::Newline => {
-                    self.bump();
-                }
-                TokenKind::Indent => {
-                    let span = self.span();
-                    self.error(span, "unexpected indentation");
-                    let _ = self.indented_block();
-                }
-                TokenKind::Pass => {
-                    self.bump();
-                    if self.end_line("'pass'").is_err() {
-                        self.sync();
-                    }
-                }
-                TokenKind::Def => match self.func_def(false, true) {
-                    Ok(f) => methods.push(f),
-                    Err(Fail) => self.sync(),
-                },
-                TokenKind::Ident(_) => match self.field_decl() {
-                    Ok(f) => fields.push(f),
-                    Err(Fail) => self.sync(),
-                },
-                _ => {
-                    let _ = self.error_expected("a field or a method", &format!("in {what} body"));
-                    self.sync();
-                }
-            }
-        }
+        self.body_lines(|p| match p.peek() {
+            TokenKind::Indent => p.unexpected_indent(),
+            TokenKind::Pass => p.pass_line(),
+            TokenKind::Def => p.func_def(false, true).map(|f| methods.push(f)),
+            TokenKind::Ident(_) => p.field_decl().map(|f| fields.push(f)),
+            _ => Err(p.error_expected("a field or a method", &format!("in {what} body"))),
+        });
         (fields, methods)
     }
 
@@ -570,28 +553,10 @@ impl<'d> Parser<'d> {
         let span = self.span_from(start);
         self.open_body(&format!("enum {}", name.name))?;
         let mut variants = Vec::new();
-        loop {
-            match self.peek() {
-                TokenKind::Eof => break,
-                TokenKind::Dedent => {
-                    self.bump();
-                    break;
-                }
-                TokenKind::Newline => {
-                    self.bump();
-                }
-                TokenKind::Pass => {
-                    self.bump();
-                    if self.end_line("'pass'").is_err() {
-                        self.sync();
-                    }
-                }
-                _ => match self.enum_variant() {
-                    Ok(v) => variants.push(v),
-                    Err(Fail) => self.sync(),
-                },
-            }
-        }
+        self.body_lines(|p| match p.peek() {
+            TokenKind::Pass => p.pass_line(),
+            _ => p.enum_variant().map(|v| variants.push(v)),
+        });
         Ok(EnumDef {
             name,
             variants,
@@ -661,20 +626,7 @@ impl<'d> Parser<'d> {
     fn extern_decl(&mut self, exported: bool) -> PResult<ExternDecl> {
         let start = self.expect(&TokenKind::Extern, "")?;
         self.expect(&TokenKind::Fn, "after 'extern'")?;
-        let name = self.expect_ident("a function name", "after 'extern fn'")?;
-        self.expect(
-            &TokenKind::LParen,
-            &format!("after the function name '{}'", name.name),
-        )?;
-        let params = self.params(false, "extern function")?;
-        if !self.at(&TokenKind::Arrow) {
-            return Err(self.error_expected(
-                "'->' and a return type",
-                &format!("after the parameters of '{}'", name.name),
-            ));
-        }
-        self.bump();
-        let ret = self.ty()?;
+        let (name, params, ret) = self.signature("after 'extern fn'", false, "extern function")?;
         self.expect(&TokenKind::From, "and a library name after the extern signature")?;
         let library = self.string_lit("a library name string", "after 'from'")?;
         let symbol = if self.eat(&TokenKind::As) {
@@ -810,6 +762,45 @@ impl<'d> Parser<'d> {
         self.indented_block()
     }
 
+    /// The lines of an indented body, after its INDENT, up to and including its
+    /// closing DEDENT (or the end of the file): blank lines are skipped, every
+    /// other line goes to `line`, and when that fails the rest of the line (and any
+    /// block under it) is skipped.
+    fn body_lines(&mut self, mut line: impl FnMut(&mut Self) -> PResult<()>) {
+        loop {
+            match self.peek() {
+                TokenKind::Eof => break,
+                TokenKind::Dedent => {
+                    self.bump();
+                    break;
+                }
+                TokenKind::Newline => {
+                    self.bump();
+                }
+                _ => {
+                    if line(self).is_err() {
+                        self.sync();
+                    }
+                }
+            }
+        }
+    }
+
+    /// An INDENT where no block may start: report it, then parse the block for its
+    /// errors and drop it.
+    fn unexpected_indent(&mut self) -> PResult<()> {
+        let span = self.span();
+        self.error(span, "unexpected indentation");
+        let _ = self.indented_block();
+        Ok(())
+    }
+
+    /// A `pass` line in a body.
+    fn pass_line(&mut self) -> PResult<()> {
+        self.bump();
+        self.end_line("'pass'")
+    }
+
     /// Statements of a block starting at its INDENT; consumes the closing DEDENT.
     fn indented_block(&mut self) -> Block {
         let start = self.bump().span; // INDENT
@@ -822,27 +813,10 @@ impl<'d> Parser<'d> {
             };
         }
         let mut stmts = Vec::new();
-        loop {
-            match self.peek() {
-                TokenKind::Eof => break,
-                TokenKind::Dedent => {
-                    self.bump();
-                    break;
-                }
-                TokenKind::Newline => {
-                    self.bump();
-                }
-                TokenKind::Indent => {
-                    let span = self.span();
-                    self.error(span, "unexpected indentation");
-                    let _ = self.indented_block();
-                }
-                _ => match self.stmt() {
-                    Ok(s) => stmts.push(s),
-                    Err(Fail) => self.sync(),
-                },
-            }
-        }
+        self.body_lines(|p| match p.peek() {
+            TokenKind::Indent => p.unexpected_indent(),
+            _ => p.stmt().map(|s| stmts.push(s)),
+        });
         self.leave();
         let span = match (stmts.first(), stmts.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
@@ -880,15 +854,9 @@ impl<'d> Parser<'d> {
             | TokenKind::Catch
             | TokenKind::Finally
             | TokenKind::Case
-            | TokenKind::Default
-            | TokenKind::Def
-            | TokenKind::Struct
-            | TokenKind::Enum
-            | TokenKind::Class
-            | TokenKind::Import
-            | TokenKind::Extern
-            | TokenKind::Export
-            | TokenKind::At => Err(self.misplaced()),
+            | TokenKind::Default => Err(self.misplaced()),
+            // The start of a top-level item (`let` is a statement too, above).
+            k if lexer::starts_item(k) => Err(self.misplaced()),
             _ => self.expr_stmt(),
         }
     }
@@ -1076,51 +1044,28 @@ impl<'d> Parser<'d> {
         self.open_body("the match subject")?;
         let mut cases = Vec::new();
         let mut default: Option<Block> = None;
-        loop {
-            match self.peek() {
-                TokenKind::Eof => break,
-                TokenKind::Dedent => {
-                    self.bump();
-                    break;
-                }
-                TokenKind::Newline => {
-                    self.bump();
-                }
-                TokenKind::Case => {
-                    self.bump();
-                    let e = match self.expr() {
-                        Ok(e) => e,
-                        Err(Fail) => {
-                            self.sync();
-                            continue;
-                        }
-                    };
-                    if self.expect(&TokenKind::Colon, "after the case value").is_err() {
-                        self.sync();
-                        continue;
-                    }
-                    let body = self.block("case");
-                    cases.push((e, body));
-                }
-                TokenKind::Default => {
-                    let span = self.bump().span;
-                    if self.expect(&TokenKind::Colon, "after 'default'").is_err() {
-                        self.sync();
-                        continue;
-                    }
-                    let body = self.block("default case");
-                    if default.is_some() {
-                        self.error(span, "duplicate default case in match");
-                    } else {
-                        default = Some(body);
-                    }
-                }
-                _ => {
-                    let _ = self.error_expected("'case' or 'default'", "in match body");
-                    self.sync();
-                }
+        self.body_lines(|p| match p.peek() {
+            TokenKind::Case => {
+                p.bump();
+                let e = p.expr()?;
+                p.expect(&TokenKind::Colon, "after the case value")?;
+                let body = p.block("case");
+                cases.push((e, body));
+                Ok(())
             }
-        }
+            TokenKind::Default => {
+                let span = p.bump().span;
+                p.expect(&TokenKind::Colon, "after 'default'")?;
+                let body = p.block("default case");
+                if default.is_some() {
+                    p.error(span, "duplicate default case in match");
+                } else {
+                    default = Some(body);
+                }
+                Ok(())
+            }
+            _ => Err(p.error_expected("'case' or 'default'", "in match body")),
+        });
         Ok(StmtKind::Match {
             subject,
             cases,

@@ -208,10 +208,7 @@ impl<'p> Vm<'p> {
             .map(|(i, _)| i as u32)
             .collect();
         let builtins = builtins::all();
-        let builtin_void = builtins
-            .iter()
-            .map(|b| b.sig.trim_end().ends_with("-> void"))
-            .collect();
+        let builtin_void = builtins.iter().map(|b| b.is_void()).collect();
         let max_depth = opts.max_depth.max(1);
         let (hot_call_threshold, hot_loop_threshold) = match &opts.jit {
             Some(j) => (j.threshold, j.loop_threshold()),

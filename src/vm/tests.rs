@@ -925,6 +925,35 @@ fn verifier_rejects_root_map_mismatch() {
 }
 
 #[test]
+fn verifier_checks_the_operands_of_every_instruction() {
+    let verify = |f: Function| {
+        crate::vm::verify::verify(&program(vec![f], 0))
+            .err()
+            .unwrap_or_default()
+    };
+    // A call site's register, a jump target, a closure register, a call site.
+    let f = F::new("main", 0, 2)
+        .site(0, &[0, 2])
+        .code(1, vec![Print { site: 0 }, RetVoid]);
+    assert!(verify(f).contains("register r2 >= nregs 2"));
+    let f = F::new("main", 0, 1).code(1, vec![Jmp { target: 1 }]);
+    assert!(verify(f).contains("jump target 1 out of range"));
+    let f = F::new("main", 0, 2)
+        .site(300, &[])
+        .code(1, vec![CallIndirect { dst: 0, site: 0 }, RetVoid]);
+    assert!(verify(f).contains("closure register r300 out of range"));
+    let f = F::new("main", 0, 1).code(1, vec![NewArray { dst: 0, site: 0 }, RetVoid]);
+    assert!(verify(f).contains("call site 0 out of range"));
+    // The result of a void call is not written, so its kind is not checked.
+    let g = F::new("g", 0, 1).code(1, vec![RetVoid]);
+    let main = F::new("main", 0, 1)
+        .refs(&[0])
+        .site(1, &[])
+        .code(1, vec![Call { dst: 0, site: 0 }, RetVoid]);
+    assert_eq!(crate::vm::verify::verify(&program(vec![main, g], 0)), Ok(()));
+}
+
+#[test]
 fn verifier_rejects_falling_off_the_end() {
     let main = F::new("main", 0, 1).code(1, vec![LoadInt { dst: 0, imm: 1 }]);
     let (code, _, err) = run_prog(&program(vec![main], 0), VmOptions::default());

@@ -15,6 +15,10 @@
 //!   comparisons and number constants write non-reference registers; `Mov` keeps
 //!   the kind; `GetGlobal`/`SetGlobal`, `Call` results and parameters agree with the
 //!   declared kinds.
+//!
+//! The registers each instruction reads and writes, its call site and its jump
+//! target come from the bytecode's own description ([`Instr::operands`]); the
+//! checks of table indices and kinds are here.
 
 use crate::bytecode::{CallSite, Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins;
@@ -37,17 +41,12 @@ pub fn verify(program: &Program) -> Result<(), String> {
     Ok(())
 }
 
-fn is_terminator(i: &Instr) -> bool {
-    matches!(
-        i,
-        Instr::Jmp { .. }
-            | Instr::Loop { .. }
-            | Instr::Ret { .. }
-            | Instr::RetVoid
-            | Instr::Throw { .. }
-            | Instr::Rethrow { .. }
-    )
-}
+/// The site of instructions without one.
+static NO_SITE: CallSite = CallSite {
+    target: 0,
+    args: Vec::new(),
+    kinds: Vec::new(),
+};
 
 /// Register result kinds an instruction's `dst` must have in the root map.
 #[derive(Clone, Copy, PartialEq)]
@@ -66,7 +65,7 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
     }
     match f.code.last() {
         None => return Err("empty code".into()),
-        Some(i) if !is_terminator(i) => {
+        Some(i) if i.falls_through() => {
             return Err(format!("code does not end with a return, jump or throw: {i:?}"))
         }
         _ => {}
@@ -99,7 +98,6 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
 fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
     use Instr::*;
     let nregs = f.nregs as usize;
-    let len = f.code.len();
     let is_ref = |r: Reg| f.ref_regs.get(r as usize).copied().unwrap_or(false);
     let reg = |r: Reg| -> Result<(), String> {
         if (r as usize) < nregs {
@@ -108,30 +106,6 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
             Err(format!("register r{r} >= nregs {nregs}"))
         }
     };
-    let regs = |rs: &[Reg]| rs.iter().try_for_each(|r| reg(*r));
-    let dst_kind = |r: Reg, w: Want| -> Result<(), String> {
-        reg(r)?;
-        match (w, is_ref(r)) {
-            (Want::Ref, false) => Err(format!("r{r} receives a reference but is not in the root map")),
-            (Want::Scalar, true) => Err(format!("r{r} receives a number but is in the root map")),
-            _ => Ok(()),
-        }
-    };
-    let target = |t: u32| -> Result<(), String> {
-        if (t as usize) < len {
-            Ok(())
-        } else {
-            Err(format!("jump target {t} out of range"))
-        }
-    };
-    let site = |s: u32| -> Result<&CallSite, String> {
-        let cs = f
-            .sites
-            .get(s as usize)
-            .ok_or_else(|| format!("call site {s} out of range"))?;
-        regs(&cs.args)?;
-        Ok(cs)
-    };
     let kind_want = |k: ValKind| {
         if k == ValKind::Ref {
             Want::Ref
@@ -139,104 +113,56 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
             Want::Scalar
         }
     };
-    match *ins {
-        Mov { dst, src } => {
-            reg(src)?;
-            dst_kind(dst, if is_ref(src) { Want::Ref } else { Want::Scalar })?;
+
+    // The call site, the jump target, then every register the instruction reads or
+    // names as its result.
+    let cs: &CallSite = match ins.site() {
+        Some(s) => f
+            .sites
+            .get(s as usize)
+            .ok_or_else(|| format!("call site {s} out of range"))?,
+        None => &NO_SITE,
+    };
+    if let Some(t) = ins.jump_target() {
+        if t as usize >= f.code.len() {
+            return Err(format!("jump target {t} out of range"));
         }
-        LoadInt { dst, .. } | LoadBool { dst, .. } => dst_kind(dst, Want::Scalar)?,
-        LoadConst { dst, k } => match f.consts.get(k as usize) {
+    }
+    // Before the registers: the operands hold the closure register truncated to a `Reg`.
+    if matches!(ins, CallIndirect { .. }) && cs.target as usize >= nregs {
+        return Err(format!("closure register r{} out of range", cs.target));
+    }
+    let ops = ins.operands(p, f);
+    ops.uses.iter().chain(&ops.dst).try_for_each(|&r| reg(r))?;
+
+    // The other indices, the shape of the call site, and what the root map must
+    // say about the result register.
+    let want = match *ins {
+        Mov { src, .. } => Some(if is_ref(src) { Want::Ref } else { Want::Scalar }),
+        LoadConst { k, .. } => match f.consts.get(k as usize) {
             None => return Err(format!("constant {k} out of range")),
-            Some(Const::Str(_)) => dst_kind(dst, Want::Ref)?,
-            Some(_) => dst_kind(dst, Want::Scalar)?,
+            Some(Const::Str(_)) => Some(Want::Ref),
+            Some(_) => Some(Want::Scalar),
         },
-        LoadNull { dst } => dst_kind(dst, Want::Ref)?,
-        GetGlobal { dst, idx } => {
+        GetGlobal { idx, .. } | SetGlobal { idx, .. } => {
             let g = p
                 .globals
                 .get(idx as usize)
                 .ok_or_else(|| format!("global {idx} out of range"))?;
-            dst_kind(dst, kind_want(g.kind))?;
-        }
-        SetGlobal { src, idx } => {
-            let g = p
-                .globals
-                .get(idx as usize)
-                .ok_or_else(|| format!("global {idx} out of range"))?;
-            reg(src)?;
-            if (g.kind == ValKind::Ref) != is_ref(src) {
-                return Err(format!("r{src} and global {idx} disagree on being a reference"));
+            if let SetGlobal { src, .. } = *ins {
+                if (g.kind == ValKind::Ref) != is_ref(src) {
+                    return Err(format!("r{src} and global {idx} disagree on being a reference"));
+                }
             }
+            Some(kind_want(g.kind))
         }
-        AddI { dst, a, b }
-        | SubI { dst, a, b }
-        | MulI { dst, a, b }
-        | DivI { dst, a, b }
-        | ModI { dst, a, b }
-        | BitAnd { dst, a, b }
-        | BitOr { dst, a, b }
-        | BitXor { dst, a, b }
-        | Shl { dst, a, b }
-        | Shr { dst, a, b }
-        | AddF { dst, a, b }
-        | SubF { dst, a, b }
-        | MulF { dst, a, b }
-        | DivF { dst, a, b }
-        | ModF { dst, a, b }
-        | EqI { dst, a, b }
-        | NeI { dst, a, b }
-        | LtI { dst, a, b }
-        | LeI { dst, a, b }
-        | EqF { dst, a, b }
-        | NeF { dst, a, b }
-        | LtF { dst, a, b }
-        | LeF { dst, a, b }
-        | EqRef { dst, a, b }
-        | NeRef { dst, a, b } => {
-            regs(&[a, b])?;
-            dst_kind(dst, Want::Scalar)?;
-        }
-        AddIImm { dst, a, .. } => {
-            reg(a)?;
-            dst_kind(dst, Want::Scalar)?;
-        }
-        NegI { dst, src } | BitNot { dst, src } | NegF { dst, src } | Not { dst, src } => {
-            reg(src)?;
-            dst_kind(dst, Want::Scalar)?;
-        }
-        Jmp { target: t } => target(t)?,
-        Loop { target: t, loop_id } => {
-            target(t)?;
+        Loop { loop_id, .. } => {
             if loop_id >= f.num_loops {
                 return Err(format!("loop id {loop_id} >= num_loops {}", f.num_loops));
             }
+            None
         }
-        JmpIf { cond, target: t } | JmpIfNot { cond, target: t } => {
-            reg(cond)?;
-            target(t)?;
-        }
-        BrEqI { a, b, target: t }
-        | BrNeI { a, b, target: t }
-        | BrLtI { a, b, target: t }
-        | BrLeI { a, b, target: t }
-        | BrLtF { a, b, target: t }
-        | BrLeF { a, b, target: t }
-        | BrNotLtF { a, b, target: t }
-        | BrNotLeF { a, b, target: t } => {
-            regs(&[a, b])?;
-            target(t)?;
-        }
-        BrEqIImm { a, target: t, .. }
-        | BrNeIImm { a, target: t, .. }
-        | BrLtIImm { a, target: t, .. }
-        | BrLeIImm { a, target: t, .. }
-        | BrGtIImm { a, target: t, .. }
-        | BrGeIImm { a, target: t, .. } => {
-            reg(a)?;
-            target(t)?;
-        }
-        Call { dst, site: s } => {
-            let cs = site(s)?;
+        Call { .. } => {
             let callee = p
                 .functions
                 .get(cs.target as usize)
@@ -249,89 +175,37 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
                     callee.name
                 ));
             }
-            reg(dst)?;
-            if let Some(k) = callee.ret_kind {
-                dst_kind(dst, kind_want(k))?;
-            }
+            callee.ret_kind.map(kind_want)
         }
-        CallIndirect { dst, site: s } => {
-            let cs = site(s)?;
-            if cs.target as usize >= nregs {
-                return Err(format!("closure register r{} out of range", cs.target));
-            }
-            reg(dst)?;
-        }
-        CallBuiltin { dst, site: s } => {
-            let cs = site(s)?;
+        CallBuiltin { .. } => {
             let b = builtins::all()
                 .get(cs.target as usize)
                 .ok_or_else(|| format!("builtin {} out of range", cs.target))?;
-            reg(dst)?;
-            let ret = b.sig.rsplit("->").next().unwrap_or("").trim();
-            match ret {
-                "void" | "T" | "K" | "V" | "any" => {}
-                "int" | "float" | "bool" => dst_kind(dst, Want::Scalar)?,
-                _ => dst_kind(dst, Want::Ref)?,
+            match b.ret() {
+                "void" | "T" | "K" | "V" | "any" => None,
+                "int" | "float" | "bool" => Some(Want::Scalar),
+                _ => Some(Want::Ref),
             }
         }
-        CallExtern { dst, site: s } => {
-            site(s)?;
-            reg(dst)?;
-        }
-        Ret { src } => reg(src)?,
-        RetVoid => {}
-        Concat { dst, a, b } => {
-            regs(&[a, b])?;
-            dst_kind(dst, Want::Ref)?;
-        }
-        ConcatN { dst, site: s } | NewArray { dst, site: s } => {
-            site(s)?;
-            dst_kind(dst, Want::Ref)?;
-        }
-        ToStr { dst, src, .. } => {
-            reg(src)?;
-            dst_kind(dst, Want::Ref)?;
-        }
-        Print { site: s } => {
-            let cs = site(s)?;
+        Print { .. } => {
             if !cs.kinds.is_empty() && cs.kinds.len() != cs.args.len() {
                 return Err("print kinds do not match its arguments".into());
             }
+            None
         }
-        ArrGet { dst, arr, idx } => {
-            regs(&[arr, idx])?;
-            reg(dst)?;
-        }
-        ArrSet { arr, idx, src } => regs(&[arr, idx, src])?,
-        ArrLen { dst, arr } => {
-            reg(arr)?;
-            dst_kind(dst, Want::Scalar)?;
-        }
-        NewMap { dst, site: s } => {
-            let cs = site(s)?;
-            if cs.args.len() % 2 != 0 {
+        NewMap { .. } => {
+            if !cs.args.len().is_multiple_of(2) {
                 return Err("odd number of map literal operands".into());
             }
-            dst_kind(dst, Want::Ref)?;
+            Some(Want::Ref)
         }
-        MapGet { dst, map, key } => {
-            regs(&[map, key])?;
-            reg(dst)?;
-        }
-        MapSet { map, key, val } => regs(&[map, key, val])?,
-        NewTuple { dst, site: s } => {
-            let cs = site(s)?;
+        NewTuple { .. } => {
             if cs.kinds.len() != cs.args.len() {
                 return Err("tuple kinds do not match its elements".into());
             }
-            dst_kind(dst, Want::Ref)?;
+            Some(Want::Ref)
         }
-        TupleGet { dst, tup, .. } => {
-            reg(tup)?;
-            reg(dst)?;
-        }
-        NewStruct { dst, site: s } => {
-            let cs = site(s)?;
+        NewStruct { .. } => {
             let l = p
                 .layouts
                 .get(cs.target as usize)
@@ -344,24 +218,36 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
                     l.name
                 ));
             }
-            dst_kind(dst, Want::Ref)?;
+            Some(Want::Ref)
         }
-        GetField { dst, obj, .. } => {
-            reg(obj)?;
-            reg(dst)?;
-        }
-        SetField { obj, src, .. } => regs(&[obj, src])?,
-        MakeClosure { dst, site: s } => {
-            let cs = site(s)?;
+        MakeClosure { .. } => {
             if cs.target as usize >= p.functions.len() {
                 return Err(format!("function {} out of range", cs.target));
             }
             if cs.kinds.len() != cs.args.len() {
                 return Err("capture kinds do not match the captures".into());
             }
-            dst_kind(dst, Want::Ref)?;
+            Some(Want::Ref)
         }
-        Throw { src } | Rethrow { src } => reg(src)?,
+        LoadNull { .. } | Concat { .. } | ConcatN { .. } | ToStr { .. } | NewArray { .. } => Some(Want::Ref),
+        // The callee, element or field kind is not known here.
+        CallIndirect { .. }
+        | CallExtern { .. }
+        | ArrGet { .. }
+        | MapGet { .. }
+        | TupleGet { .. }
+        | GetField { .. } => None,
+        // Every other result is a number or a bool.
+        _ => Some(Want::Scalar),
+    };
+    if let (Some(d), Some(w)) = (ops.def, want) {
+        match (w, is_ref(d)) {
+            (Want::Ref, false) => {
+                return Err(format!("r{d} receives a reference but is not in the root map"))
+            }
+            (Want::Scalar, true) => return Err(format!("r{d} receives a number but is in the root map")),
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -81,20 +81,24 @@ fn hex_to_int(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(acc as i64))
 }
 
-/// C `strtoll(s, NULL, 10)`: leading whitespace, optional sign, decimal digits up to
-/// the first non-digit; no digits → 0; overflow saturates.
-pub(crate) fn strtoll10(s: &[u8]) -> i64 {
+/// The start of a number for C's `strto*`: leading whitespace and an optional
+/// sign. Returns whether the sign is `-` and where the rest begins.
+fn c_sign(s: &[u8]) -> (bool, usize) {
     let mut i = 0;
     while i < s.len() && is_c_space(s[i]) {
         i += 1;
     }
-    let mut neg = false;
-    if let Some(&c) = s.get(i) {
-        if c == b'+' || c == b'-' {
-            neg = c == b'-';
-            i += 1;
-        }
+    match s.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
     }
+}
+
+/// C `strtoll(s, NULL, 10)`: leading whitespace, optional sign, decimal digits up to
+/// the first non-digit; no digits → 0; overflow saturates.
+pub(crate) fn strtoll10(s: &[u8]) -> i64 {
+    let (neg, i) = c_sign(s);
     // Accumulate with the final sign so that i64::MIN is reachable.
     let mut acc: i64 = 0;
     for &c in s.get(i..).unwrap_or_default() {
@@ -118,17 +122,7 @@ pub(crate) fn strtoll10(s: &[u8]) -> i64 {
 /// float (`0x1.8p3`), `inf`/`infinity` or `nan`/`nan(...)` (case-insensitive). No
 /// valid prefix gives `0.0`.
 pub(crate) fn strtod(s: &[u8]) -> f64 {
-    let mut i = 0;
-    while i < s.len() && is_c_space(s[i]) {
-        i += 1;
-    }
-    let mut neg = false;
-    if let Some(&c) = s.get(i) {
-        if c == b'+' || c == b'-' {
-            neg = c == b'-';
-            i += 1;
-        }
-    }
+    let (neg, i) = c_sign(s);
     let rest = s.get(i..).unwrap_or_default();
     let magnitude = if starts_with_ci(rest, b"inf") {
         f64::INFINITY

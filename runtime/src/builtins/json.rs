@@ -12,7 +12,7 @@
 //! Output is compact (no spaces), like JavaScript's `JSON.stringify`.
 
 use super::{b, Builtin};
-use crate::format::{value_to_bytes, write_g};
+use crate::format::{field_at, value_to_bytes, write_g, write_quoted_as, write_seq, Quoting};
 use crate::heap::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes, with_layout, ObjKind};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
@@ -22,6 +22,10 @@ pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", json_stringi
 /// Deeper nesting than this is reported as an error (it is almost certainly a
 /// container that contains itself).
 const MAX_DEPTH: usize = 1000;
+
+/// Brackets and separator of a JSON array and of a JSON object.
+const ARRAY: [&[u8]; 3] = [b"[", b",", b"]"];
+const OBJECT: [&[u8]; 3] = [b"{", b",", b"}"];
 
 fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     let kind = ValKind::from_u8(a[1].as_int() as u8);
@@ -59,62 +63,39 @@ pub fn write_json(out: &mut Vec<u8>, v: Value, kind: ValKind, depth: usize) -> R
                 ObjKind::Str => write_json_string(out, str_bytes(v)),
                 ObjKind::Array => {
                     let arr = as_array(v);
-                    out.push(b'[');
-                    for (i, x) in arr.items.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        write_json(out, *x, arr.elem, depth + 1)?;
-                    }
-                    out.push(b']');
+                    write_seq(out, ARRAY, arr.items.iter(), |out, x| {
+                        write_json(out, *x, arr.elem, depth + 1)
+                    })?;
                 }
                 ObjKind::Tuple => {
                     let t = as_tuple(v);
-                    out.push(b'[');
-                    for (i, (x, k)) in t.items.iter().zip(t.kinds.iter()).enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        write_json(out, *x, *k, depth + 1)?;
-                    }
-                    out.push(b']');
+                    write_seq(out, ARRAY, t.items.iter().zip(t.kinds.iter()), |out, (x, k)| {
+                        write_json(out, *x, *k, depth + 1)
+                    })?;
                 }
                 ObjKind::Map => {
                     let m = as_map(v);
-                    out.push(b'{');
-                    for (i, (k, x)) in m.entries.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
+                    write_seq(out, OBJECT, m.entries.iter(), |out, (k, x)| {
                         if m.key == ValKind::Ref && !k.bits.is_null() && obj_kind(k.bits) == ObjKind::Str {
                             write_json_string(out, str_bytes(k.bits));
                         } else {
                             write_json_string(out, &value_to_bytes(k.bits, m.key));
                         }
                         out.push(b':');
-                        write_json(out, *x, m.val, depth + 1)?;
-                    }
-                    out.push(b'}');
+                        write_json(out, *x, m.val, depth + 1)
+                    })?;
                 }
                 ObjKind::Struct | ObjKind::Class => {
                     let s = as_struct(v);
                     // Copy the field names and kinds out so that the layout registry
                     // is not borrowed while recursing.
                     let fields: Vec<(String, ValKind)> = with_layout(s.layout, |l| l.fields.clone());
-                    out.push(b'{');
-                    for (i, x) in s.fields.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        let (name, k) = match fields.get(i) {
-                            Some((n, k)) => (n.clone(), *k),
-                            None => (format!("_{i}"), ValKind::Int),
-                        };
+                    write_seq(out, OBJECT, s.fields.iter().enumerate(), |out, (i, x)| {
+                        let (name, k) = field_at(&fields, i);
                         write_json_string(out, name.as_bytes());
                         out.push(b':');
-                        write_json(out, *x, k, depth + 1)?;
-                    }
-                    out.push(b'}');
+                        write_json(out, *x, k, depth + 1)
+                    })?;
                 }
                 ObjKind::Closure | ObjKind::Opaque => out.extend_from_slice(b"null"),
             }
@@ -125,24 +106,7 @@ pub fn write_json(out: &mut Vec<u8>, v: Value, kind: ValKind, depth: usize) -> R
 
 /// A JSON string literal of the bytes `s`.
 pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push(b'"');
+    write_quoted_as(out, s, Quoting::Json)
 }
 
 #[cfg(test)]

@@ -55,6 +55,20 @@ pub struct Builtin {
     pub flags: u8,
 }
 
+impl Builtin {
+    /// The result type as written after the signature's last `->` (`void`, `int`,
+    /// `[T]`, ...).
+    pub fn ret(&self) -> &'static str {
+        self.sig.rsplit("->").next().unwrap_or("").trim()
+    }
+
+    /// Whether the builtin is declared `-> void`: it produces no result and leaves
+    /// the call's destination register alone.
+    pub fn is_void(&self) -> bool {
+        self.ret() == "void"
+    }
+}
+
 /// Shorthand constructor used by the area tables.
 pub const fn b(name: &'static str, sig: &'static str, func: BuiltinFn, flags: u8) -> Builtin {
     Builtin {
