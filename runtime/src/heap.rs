@@ -19,10 +19,10 @@
 //!   constants ([`Heap::pin`]) and `temp_roots`.
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
+use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
-use indexmap::IndexMap;
 use std::any::Any;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,13 +58,35 @@ pub struct ArrayObj {
     pub items: Vec<Value>,
 }
 
+/// A `{K: V}` map.
+///
+/// Maps are insertion-ordered (LANGUAGE.md §16): iteration, printing, `map_keys`,
+/// `json_stringify` and so on see the keys in the order they were first inserted;
+/// overwriting keeps a key's position, and deleting a key and inserting it again puts
+/// it at the end.
+///
+/// # Why [`OrderedMap`] and not `IndexMap`
+/// `IndexMap` keeps the order in a dense entry vector, so an order-preserving delete
+/// (`shift_remove`) moves every later entry: deleting 100 k keys from a 200 k-entry map
+/// took over a minute. `swap_remove` is O(1) but breaks the order. Putting tombstones
+/// into an `IndexMap` (an `Option` value) does not help either, because re-inserting a
+/// deleted key must move it to the end, which is again O(n). `hashlink::LinkedHashMap`
+/// has O(1) ordered removal, but it allocates one linked-list node per entry, iterates
+/// by pointer chasing, and its `insert` moves an existing key to the back.
+///
+/// [`OrderedMap`] is indexmap's layout with lazy removal: an entry vector in insertion
+/// order whose deleted slots become tombstones, plus hashbrown's `HashTable` (the
+/// well-kept raw table under indexmap and std's `HashMap`) from key to position. The
+/// vector is compacted when tombstones exceed half of it, so delete is O(1) amortised
+/// and iteration stays a linear scan. Only the bookkeeping is hand-written; probing,
+/// growth and rehashing are hashbrown's. Keys are hashed
+/// with [`hash_value`] ([`FxHasher`] with its fmix64 finish).
 #[repr(C)]
 pub struct MapObj {
     pub hdr: ObjHeader,
     pub key: ValKind,
     pub val: ValKind,
-    /// Insertion-ordered (LANGUAGE.md §16); `shift_remove` keeps the order on delete.
-    pub entries: IndexMap<MapKey, Value, BuildHasherDefault<FxHasher>>,
+    pub entries: OrderedMap,
 }
 
 #[repr(C)]
@@ -510,7 +532,7 @@ impl Heap {
                 hdr: Self::header(ObjKind::Map),
                 key,
                 val,
-                entries: IndexMap::default(),
+                entries: OrderedMap::new(),
             }),
             0,
         )
@@ -765,6 +787,45 @@ mod tests {
         assert_eq!(as_map(m).entries.len(), 1);
         h.collect(&mut |mk| mk.mark(m));
         assert_eq!(h.objects, 2);
+    }
+
+    #[test]
+    fn gc_traces_live_map_entries_only() {
+        let mut h = Heap::new(false);
+        let m = h.alloc_map(ValKind::Ref, ValKind::Ref);
+        for i in 0..10 {
+            let k = h.alloc_str(format!("k{i}").into_bytes());
+            let v = h.alloc_str(format!("v{i}").into_bytes());
+            as_map_mut(m).entries.insert(
+                MapKey {
+                    bits: k,
+                    kind: ValKind::Ref,
+                },
+                v,
+            );
+        }
+        // Delete k1, k3, k5 (tombstones in the middle) and k9 (popped at the end).
+        for i in [1, 3, 5, 9] {
+            let k = h.alloc_str(format!("k{i}").into_bytes());
+            let key = MapKey {
+                bits: k,
+                kind: ValKind::Ref,
+            };
+            assert!(as_map_mut(m).entries.remove(&key).is_some());
+        }
+        h.collect(&mut |mk| mk.mark(m));
+        // The map plus 6 live keys and 6 live values; deleted entries are not traced.
+        assert_eq!(h.objects, 13);
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = as_map(m)
+            .entries
+            .iter()
+            .map(|(k, v)| (str_bytes(k.bits).to_vec(), str_bytes(*v).to_vec()))
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = [0, 2, 4, 6, 7, 8]
+            .iter()
+            .map(|i| (format!("k{i}").into_bytes(), format!("v{i}").into_bytes()))
+            .collect();
+        assert_eq!(pairs, want);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn map_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
         bits: a[1],
         kind: m.key,
     };
-    Ok(Value::bool(m.entries.shift_remove(&key).is_some()))
+    Ok(Value::bool(m.entries.remove(&key).is_some()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,453 @@
+//! [`OrderedMap`]: the insertion-ordered hash map behind `{K: V}` ([`MapObj`]).
+//!
+//! [`MapObj`]: crate::heap::MapObj
+
+use crate::heap::{hash_value, MapKey};
+use crate::value::Value;
+use hashbrown::HashTable;
+
+/// One live entry. The hash is cached so that growing the index and compacting never
+/// rehash keys (a string key's hash reads all of its bytes).
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    hash: u64,
+    key: MapKey,
+    value: Value,
+}
+
+/// An insertion-ordered hash map from [`MapKey`] to [`Value`] with O(1) removal.
+///
+/// * `entries` holds the entries in insertion order; a deleted entry leaves a tombstone
+///   (`None`) so that nothing after it moves.
+/// * `index` maps a key (through its hash) to its position in `entries`. It only ever
+///   holds positions of live entries.
+/// * When tombstones make up more than half of `entries`, the vector is compacted in
+///   order and `index` is rebuilt from the cached hashes. The O(n) compaction happens at
+///   most once per n/2 deletions, so deletion is O(1) amortised. Deleting the last entry
+///   pops it (and any tombstones before it) instead of leaving a tombstone.
+///
+/// Insertion appends; overwriting an existing key keeps its position; deleting a key and
+/// inserting it again puts it at the end. Iteration skips tombstones, so it visits the
+/// live entries in insertion order.
+#[derive(Default)]
+pub struct OrderedMap {
+    entries: Vec<Option<Bucket>>,
+    index: HashTable<usize>,
+    /// Number of `None` slots in `entries`.
+    tombstones: usize,
+}
+
+/// The cached hash of the live entry at `i`. `index` only holds positions of live
+/// entries, so the `None` arm is unreachable while the invariants hold.
+#[inline]
+fn hash_at(entries: &[Option<Bucket>], i: usize) -> u64 {
+    match &entries[i] {
+        Some(b) => b.hash,
+        None => 0,
+    }
+}
+
+/// Whether the entry at `i` is live and holds `key`.
+#[inline]
+fn key_at_is(entries: &[Option<Bucket>], i: usize, hash: u64, key: &MapKey) -> bool {
+    match &entries[i] {
+        Some(b) => b.hash == hash && b.key == *key,
+        None => false,
+    }
+}
+
+impl OrderedMap {
+    pub fn new() -> OrderedMap {
+        OrderedMap::default()
+    }
+
+    /// Number of live entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len() - self.tombstones
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry slots allocated (live, tombstones and spare), for GC accounting.
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
+    /// Make room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let entries = &self.entries;
+        self.index.reserve(additional, |&i| hash_at(entries, i));
+    }
+
+    #[inline]
+    fn find(&self, key: &MapKey) -> Option<usize> {
+        let hash = hash_value(key.bits, key.kind);
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| key_at_is(entries, i, hash, key))
+            .copied()
+    }
+
+    #[inline]
+    pub fn get(&self, key: &MapKey) -> Option<&Value> {
+        let i = self.find(key)?;
+        self.entries[i].as_ref().map(|b| &b.value)
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &MapKey) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
+    /// and its original key object, and the old value is returned.
+    pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
+        let hash = hash_value(key.bits, key.kind);
+        let entries = &self.entries;
+        let next = entries.len();
+        match self.index.entry(
+            hash,
+            |&i| key_at_is(entries, i, hash, &key),
+            |&i| hash_at(entries, i),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                let i = *o.get();
+                self.entries[i]
+                    .as_mut()
+                    .map(|b| std::mem::replace(&mut b.value, value))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(next);
+                self.entries.push(Some(Bucket { hash, key, value }));
+                None
+            }
+        }
+    }
+
+    /// Remove `key`, keeping the order of the other entries. O(1) amortised.
+    pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
+        let hash = hash_value(key.bits, key.kind);
+        let entries = &self.entries;
+        let i = match self.index.find_entry(hash, |&i| key_at_is(entries, i, hash, key)) {
+            Ok(o) => o.remove().0,
+            Err(_) => return None,
+        };
+        let removed = self.entries[i].take().map(|b| b.value);
+        if i + 1 == self.entries.len() {
+            // The last entry: drop it and the tombstones right before it.
+            self.entries.pop();
+            while let Some(None) = self.entries.last() {
+                self.entries.pop();
+                self.tombstones -= 1;
+            }
+        } else {
+            self.tombstones += 1;
+        }
+        if self.tombstones * 2 > self.entries.len() {
+            self.compact();
+        }
+        removed
+    }
+
+    /// Remove every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.index.clear();
+        self.tombstones = 0;
+    }
+
+    /// Drop the tombstones (keeping the order of the live entries) and rebuild the
+    /// index. Gives memory back when the map has shrunk to a quarter of its allocation.
+    fn compact(&mut self) {
+        self.entries.retain(Option::is_some);
+        self.tombstones = 0;
+        let live = self.entries.len();
+        if self.entries.capacity() > 4 * live.max(8) {
+            self.entries.shrink_to(2 * live);
+        }
+        self.index.clear();
+        let entries = &self.entries;
+        if self.index.capacity() > 4 * live.max(8) {
+            self.index.shrink_to(2 * live, |&i| hash_at(entries, i));
+        }
+        for (i, b) in entries.iter().enumerate() {
+            if let Some(b) = b {
+                self.index.insert_unique(b.hash, i, |&j| hash_at(entries, j));
+            }
+        }
+    }
+
+    /// The live entries in insertion order.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = (&MapKey, &Value)> + '_ {
+        self.entries
+            .iter()
+            .filter_map(|e| e.as_ref().map(|b| (&b.key, &b.value)))
+    }
+
+    /// The live keys in insertion order.
+    #[inline]
+    pub fn keys(&self) -> impl Iterator<Item = &MapKey> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// The live values in insertion order.
+    #[inline]
+    pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// Check the invariants (tests only).
+    #[cfg(test)]
+    fn check(&self) {
+        assert_eq!(self.index.len(), self.len());
+        assert_eq!(
+            self.entries.iter().filter(|e| e.is_none()).count(),
+            self.tombstones
+        );
+        assert!(!matches!(self.entries.last(), Some(None)), "trailing tombstone");
+        assert!(self.tombstones * 2 <= self.entries.len());
+        for &i in self.index.iter() {
+            let b = self.entries[i].as_ref().expect("index points at a tombstone");
+            assert_eq!(b.hash, hash_value(b.key.bits, b.key.kind));
+            assert_eq!(self.find(&b.key), Some(i));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::{str_bytes, Heap};
+    use crate::value::ValKind;
+
+    fn k(i: i64) -> MapKey {
+        MapKey {
+            bits: Value::int(i),
+            kind: ValKind::Int,
+        }
+    }
+
+    fn keys(m: &OrderedMap) -> Vec<i64> {
+        m.keys().map(|k| k.bits.as_int()).collect()
+    }
+
+    fn values(m: &OrderedMap) -> Vec<i64> {
+        m.values().map(|v| v.as_int()).collect()
+    }
+
+    fn from(ks: &[i64]) -> OrderedMap {
+        let mut m = OrderedMap::new();
+        for &i in ks {
+            assert_eq!(m.insert(k(i), Value::int(i * 10)), None);
+        }
+        m.check();
+        m
+    }
+
+    #[test]
+    fn delete_then_reinsert_goes_to_the_end() {
+        let mut m = from(&[1, 2, 3, 4, 5]);
+        assert_eq!(m.remove(&k(2)).map(|v| v.as_int()), Some(20));
+        assert_eq!(m.remove(&k(2)), None);
+        assert_eq!(keys(&m), [1, 3, 4, 5]);
+        assert_eq!(m.insert(k(2), Value::int(7)), None);
+        m.check();
+        assert_eq!(keys(&m), [1, 3, 4, 5, 2]);
+        assert_eq!(values(&m), [10, 30, 40, 50, 7]);
+        assert_eq!(m.get(&k(2)).map(|v| v.as_int()), Some(7));
+        assert_eq!(m.len(), 5);
+    }
+
+    #[test]
+    fn overwrite_keeps_position() {
+        let mut m = from(&[1, 2, 3]);
+        assert_eq!(m.insert(k(1), Value::int(100)).map(|v| v.as_int()), Some(10));
+        assert_eq!(m.insert(k(2), Value::int(200)).map(|v| v.as_int()), Some(20));
+        m.check();
+        assert_eq!(keys(&m), [1, 2, 3]);
+        assert_eq!(values(&m), [100, 200, 30]);
+        // Also after a tombstone before the key.
+        m.remove(&k(1));
+        m.insert(k(3), Value::int(300));
+        m.check();
+        assert_eq!(keys(&m), [2, 3]);
+        assert_eq!(values(&m), [200, 300]);
+    }
+
+    #[test]
+    fn iteration_skips_tombstones() {
+        let mut m = from(&[1, 2, 3, 4, 5, 6]);
+        m.remove(&k(2));
+        m.remove(&k(4));
+        m.check();
+        // Two tombstones in six slots: not compacted yet.
+        assert_eq!(m.tombstones, 2);
+        assert_eq!(m.entries.len(), 6);
+        assert_eq!(keys(&m), [1, 3, 5, 6]);
+        assert_eq!(values(&m), [10, 30, 50, 60]);
+        assert_eq!(m.iter().count(), m.len());
+        assert!(!m.contains_key(&k(2)));
+        assert!(m.contains_key(&k(5)));
+        assert_eq!(m.get(&k(4)), None);
+    }
+
+    #[test]
+    fn deleting_the_last_entry_leaves_no_tombstones() {
+        let mut m = from(&[1, 2, 3, 4]);
+        m.remove(&k(3));
+        m.remove(&k(4));
+        m.check();
+        // 4 popped, and with it the tombstone of 3.
+        assert_eq!((m.entries.len(), m.tombstones), (2, 0));
+        m.remove(&k(1));
+        m.remove(&k(2));
+        m.check();
+        assert!(m.is_empty());
+        assert_eq!(m.entries.len(), 0);
+        m.insert(k(9), Value::int(1));
+        assert_eq!(keys(&m), [9]);
+    }
+
+    #[test]
+    fn many_deletes_compact_in_order() {
+        let n = 10_000;
+        let mut m = from(&(0..n).collect::<Vec<_>>());
+        // Delete every key not divisible by 10, front to back.
+        for i in 0..n {
+            if i % 10 != 0 {
+                assert!(m.remove(&k(i)).is_some());
+            }
+            assert!(m.tombstones * 2 <= m.entries.len());
+        }
+        m.check();
+        assert_eq!(m.len(), (n / 10) as usize);
+        // Compaction ran (at most half of the slots are tombstones) and gave memory back.
+        assert!(m.entries.len() <= 2 * m.len());
+        assert!(m.capacity() < n as usize);
+        assert_eq!(keys(&m), (0..n).step_by(10).collect::<Vec<_>>());
+        for i in 0..n {
+            assert_eq!(m.get(&k(i)).map(|v| v.as_int()), (i % 10 == 0).then_some(i * 10));
+        }
+        // Re-inserting after compaction appends.
+        m.insert(k(1), Value::int(-1));
+        m.insert(k(0), Value::int(-2));
+        m.check();
+        assert_eq!(keys(&m).last(), Some(&1));
+        assert_eq!(keys(&m)[0], 0);
+        assert_eq!(m.get(&k(0)).map(|v| v.as_int()), Some(-2));
+    }
+
+    #[test]
+    fn queue_pattern_stays_small() {
+        // Insert at the back, delete at the front: tombstones pile up at the front and
+        // are compacted away, so the entry vector never grows far past the live count.
+        let mut m = OrderedMap::new();
+        for i in 0..100_000 {
+            m.insert(k(i), Value::int(i));
+            if i >= 100 {
+                assert!(m.remove(&k(i - 100)).is_some());
+            }
+            assert!(m.entries.len() <= 2 * m.len() + 1);
+        }
+        m.check();
+        assert_eq!(keys(&m), (99_900..100_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn clear_and_reuse() {
+        let mut m = from(&[1, 2, 3]);
+        m.remove(&k(2));
+        m.clear();
+        m.check();
+        assert!(m.is_empty());
+        assert_eq!(m.iter().count(), 0);
+        assert_eq!(m.get(&k(1)), None);
+        m.insert(k(3), Value::int(1));
+        m.insert(k(1), Value::int(2));
+        m.check();
+        assert_eq!(keys(&m), [3, 1]);
+    }
+
+    #[test]
+    fn string_keys_compare_by_content_across_compaction() {
+        let mut h = Heap::new(false);
+        let mut m = OrderedMap::new();
+        let sk = |h: &mut Heap, s: &str| MapKey {
+            bits: h.alloc_str(s.as_bytes()),
+            kind: ValKind::Ref,
+        };
+        for i in 0..100 {
+            let key = sk(&mut h, &format!("k{i}"));
+            m.insert(key, Value::int(i));
+        }
+        for i in (0..100).filter(|i| i % 3 != 0) {
+            // A different string object with the same bytes finds the entry.
+            let key = sk(&mut h, &format!("k{i}"));
+            assert_eq!(m.remove(&key).map(|v| v.as_int()), Some(i));
+        }
+        m.check();
+        let key = sk(&mut h, "k1");
+        m.insert(key, Value::int(-1));
+        let key = sk(&mut h, "k0");
+        m.insert(key, Value::int(-2));
+        m.check();
+        let ks: Vec<String> = m
+            .keys()
+            .map(|k| String::from_utf8_lossy(str_bytes(k.bits)).into_owned())
+            .collect();
+        let mut want: Vec<String> = (0..100).step_by(3).map(|i| format!("k{i}")).collect();
+        want.push("k1".into());
+        assert_eq!(ks, want);
+        let key = sk(&mut h, "k0");
+        assert_eq!(m.get(&key).map(|v| v.as_int()), Some(-2));
+    }
+
+    /// Random inserts, overwrites and deletes against a naive ordered model.
+    #[test]
+    fn matches_a_naive_model() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20 {
+            let mut m = OrderedMap::new();
+            let mut model: Vec<(i64, i64)> = Vec::new();
+            let range = [4, 16, 64, 512][round % 4];
+            for step in 0..3000 {
+                let key = (next() % range) as i64;
+                let val = step as i64;
+                if next() % 100 < 45 {
+                    let got = m.remove(&k(key)).map(|v| v.as_int());
+                    let want = model.iter().position(|e| e.0 == key).map(|p| model.remove(p).1);
+                    assert_eq!(got, want);
+                } else {
+                    let got = m.insert(k(key), Value::int(val)).map(|v| v.as_int());
+                    let want = match model.iter_mut().find(|e| e.0 == key) {
+                        Some(e) => Some(std::mem::replace(&mut e.1, val)),
+                        None => {
+                            model.push((key, val));
+                            None
+                        }
+                    };
+                    assert_eq!(got, want);
+                }
+                if step % 97 == 0 {
+                    m.check();
+                }
+                assert_eq!(m.len(), model.len());
+            }
+            m.check();
+            let pairs: Vec<(i64, i64)> = m.iter().map(|(k, v)| (k.bits.as_int(), v.as_int())).collect();
+            assert_eq!(pairs, model);
+        }
+    }
+}
