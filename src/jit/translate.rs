@@ -965,7 +965,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let idv = self.ic(id as i64);
         // Bit 32: the result is a reference (the helper roots it while it collects).
-        let void = super::analysis::builtin_is_void(id);
+        let void = b.is_void();
         let ref_result = !void && self.is_ref(dst);
         let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
         let pcv = self.ic(pc as i64);
