@@ -116,20 +116,7 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
 /// Called by compiled code only, with the JIT ABI.
 pub unsafe extern "C" fn rt_resume(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe {
-        with_vm(vm, |vm| {
-            let Some(top) = vm.frames.last_mut() else {
-                vm.jit_stop = Some(Stop::Fatal("internal error: resume without a frame".into()));
-                return ST_STOP;
-            };
-            top.pc = pc as u32;
-            let fid = top.func;
-            vm.note_deopt(fid);
-            let depth = vm.frames.len();
-            let r = vm.interp(depth - 1, true);
-            interp_status(vm, base, r)
-        })
-    }
+    unsafe { resume_in_vm(vm, base, pc, false) }
 }
 
 /// The exception in flight reached compiled code at `pc`, which a handler of the
@@ -139,6 +126,16 @@ pub unsafe extern "C" fn rt_resume(vm: *mut Vm<'static>, base: *mut Value, pc: u
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
 pub unsafe extern "C" fn rt_resume_exc(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe { resume_in_vm(vm, base, pc, true) }
+}
+
+/// Continue the innermost frame in the interpreter at `pc` (counting a deopt),
+/// first letting the VM catch the pending exception if `catch` is set.
+///
+/// # Safety
+/// As for [`rt_resume`].
+unsafe fn resume_in_vm(vm: *mut Vm<'static>, base: *mut Value, pc: u64, catch: bool) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(vm, |vm| {
@@ -150,13 +147,13 @@ pub unsafe extern "C" fn rt_resume_exc(vm: *mut Vm<'static>, base: *mut Value, p
             let fid = top.func;
             vm.note_deopt(fid);
             let depth = vm.frames.len();
-            match vm.unwind_pending(depth - 1) {
-                Ok(()) => {
-                    let r = vm.interp(depth - 1, true);
-                    interp_status(vm, base, r)
+            if catch {
+                if let Err(e) = vm.unwind_pending(depth - 1) {
+                    return interp_status(vm, base, Err(e));
                 }
-                Err(e) => interp_status(vm, base, Err(e)),
             }
+            let r = vm.interp(depth - 1, true);
+            interp_status(vm, base, r)
         })
     }
 }

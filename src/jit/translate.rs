@@ -156,6 +156,13 @@ enum Mem {
     Global,
 }
 
+/// Direction of [`Tr::heap_access`].
+#[derive(Clone, Copy)]
+enum Access {
+    Load(Reg),
+    Store(Reg),
+}
+
 #[derive(Clone, Copy)]
 enum Exit {
     Deopt,
@@ -821,6 +828,36 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }
 
+    /// An inline load (`Access::Load(dst)`) or store (`Access::Store(src)`) of the
+    /// element whose address `addr_of` computes (with its checks) from the
+    /// container's (pointer, length) layout; the generic helper when the layout
+    /// probe failed.
+    fn heap_access(
+        &mut self,
+        pc: u32,
+        layout: Option<(i32, i32)>,
+        acc: Access,
+        addr_of: impl FnOnce(&mut Self, (i32, i32)) -> CV,
+    ) {
+        let Some(o) = layout else {
+            self.generic(pc);
+            return;
+        };
+        self.stress(pc, pc);
+        let addr = addr_of(self, o);
+        let fl = self.m(Mem::Heap);
+        match acc {
+            Access::Load(dst) => {
+                let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
+                self.set(dst, v);
+            }
+            Access::Store(src) => {
+                let v = self.get_raw(src);
+                self.b.ins().store(fl, v, addr, 0);
+            }
+        }
+    }
+
     /// A call of a user function whose id and "returns void" flag are `callee`
     /// and `void` (constants or run-time values).
     fn emit_call(
@@ -1217,8 +1254,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, v);
             }
             NegF { dst, src } => {
-                let x = self.get_f(src);
-                let v = self.b.ins().fneg(x);
+                // Flip the sign bit as an integer operation, not `fneg`: Cranelift
+                // rewrites `fneg(x) * fneg(y)` to `x * y`, which changes the sign
+                // of a NaN result (printed `nan` / `-nan`) against the interpreter
+                // (found by tests/differential.rs).
+                let x = self.get_i(src);
+                let v = self.b.ins().bxor_imm_s(x, i64::MIN);
                 self.set(dst, v);
             }
 
@@ -1416,26 +1457,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             | NewStruct { .. }
             | MakeClosure { .. } => self.generic(pc),
 
-            ArrGet { dst, arr, idx } => match offs.arr_items {
-                Some(o) => {
-                    self.stress(pc, pc);
-                    let addr = self.array_elem(arr, idx, pc, o);
-                    let fl = self.m(Mem::Heap);
-                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
-                    self.set(dst, v);
-                }
-                None => self.generic(pc),
-            },
-            ArrSet { arr, idx, src } => match offs.arr_items {
-                Some(o) => {
-                    self.stress(pc, pc);
-                    let addr = self.array_elem(arr, idx, pc, o);
-                    let v = self.get_raw(src);
-                    let fl = self.m(Mem::Heap);
-                    self.b.ins().store(fl, v, addr, 0);
-                }
-                None => self.generic(pc),
-            },
+            ArrGet { dst, arr, idx } => self.heap_access(pc, offs.arr_items, Access::Load(dst), |t, o| {
+                t.array_elem(arr, idx, pc, o)
+            }),
+            ArrSet { arr, idx, src } => self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
+                t.array_elem(arr, idx, pc, o)
+            }),
             ArrLen { dst, arr } => match offs.arr_items {
                 Some((_, l_off)) => {
                     self.stress(pc, pc);
@@ -1446,36 +1473,21 @@ impl<'a, 'f> Tr<'a, 'f> {
                 }
                 None => self.generic(pc),
             },
-            TupleGet { dst, tup, idx } => match offs.tuple_items {
-                Some(o) => {
-                    self.stress(pc, pc);
-                    let addr = self.fixed_slot(tup, idx, pc, o);
-                    let fl = self.m(Mem::Heap);
-                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
-                    self.set(dst, v);
-                }
-                None => self.generic(pc),
-            },
-            GetField { dst, obj, idx } => match offs.struct_fields {
-                Some(o) => {
-                    self.stress(pc, pc);
-                    let addr = self.fixed_slot(obj, idx, pc, o);
-                    let fl = self.m(Mem::Heap);
-                    let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
-                    self.set(dst, v);
-                }
-                None => self.generic(pc),
-            },
-            SetField { obj, idx, src } => match offs.struct_fields {
-                Some(o) => {
-                    self.stress(pc, pc);
-                    let addr = self.fixed_slot(obj, idx, pc, o);
-                    let v = self.get_raw(src);
-                    let fl = self.m(Mem::Heap);
-                    self.b.ins().store(fl, v, addr, 0);
-                }
-                None => self.generic(pc),
-            },
+            TupleGet { dst, tup, idx } => {
+                self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
+                    t.fixed_slot(tup, idx, pc, o)
+                })
+            }
+            GetField { dst, obj, idx } => {
+                self.heap_access(pc, offs.struct_fields, Access::Load(dst), |t, o| {
+                    t.fixed_slot(obj, idx, pc, o)
+                })
+            }
+            SetField { obj, idx, src } => {
+                self.heap_access(pc, offs.struct_fields, Access::Store(src), |t, o| {
+                    t.fixed_slot(obj, idx, pc, o)
+                })
+            }
 
             Throw { .. } | Rethrow { .. } => {
                 // Raised by the VM, which owns the handler tables and traces.

@@ -385,31 +385,10 @@ impl<'p> Vm<'p> {
                     enter_top!();
                     safepoint!();
                 }
-                Instr::CallBuiltin { dst, site } => {
+                Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
                     let s = site!(site);
                     gather!(s);
-                    let id = s.target as usize;
-                    match self.call_builtin(id) {
-                        Ok(v) => {
-                            if !self.builtin_void.get(id).copied().unwrap_or(false) {
-                                set!(dst, v);
-                            }
-                            safepoint!();
-                        }
-                        Err(RtError::Error(m)) => raise!(&m),
-                        Err(RtError::Exit(code)) => {
-                            if let Some(top) = self.frames.last_mut() {
-                                top.pc = (pc - 1) as u32;
-                            }
-                            return Err(Stop::Exit(code));
-                        }
-                    }
-                }
-                Instr::CallExtern { dst, site } => {
-                    let s = site!(site);
-                    gather!(s);
-                    let id = s.target;
-                    match self.call_extern(id) {
+                    match self.call_native(matches!(ins, Instr::CallExtern { .. }), s.target) {
                         Ok(v) => {
                             if let Some(v) = v {
                                 set!(dst, v);

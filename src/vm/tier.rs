@@ -278,25 +278,10 @@ impl<'p> Vm<'p> {
                 let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
                 set!(dst, Value::bool(!c));
             }
-            Instr::CallBuiltin { dst, site } => {
+            Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                let id = s.target as usize;
-                match self.call_builtin(id) {
-                    Ok(v) => {
-                        if !self.builtin_void.get(id).copied().unwrap_or(false) {
-                            set!(dst, v);
-                        }
-                    }
-                    Err(RtError::Error(m)) => return Err(OpErr::Raise(m)),
-                    Err(RtError::Exit(code)) => return Err(OpErr::Exit(code)),
-                }
-            }
-            Instr::CallExtern { dst, site } => {
-                let s = site!(site);
-                gather!(s);
-                let id = s.target;
-                match self.call_extern(id) {
+                match self.call_native(matches!(ins, Instr::CallExtern { .. }), s.target) {
                     Ok(v) => {
                         if let Some(v) = v {
                             set!(dst, v);

@@ -84,6 +84,19 @@ impl Vm<'_> {
         Ok(has_result.then_some(v))
     }
 
+    /// `CallExtern` (`is_extern`) or `CallBuiltin` of `id` with the arguments in
+    /// `arg_buf`: the result, or `None` when the callee returns `void` (the call's
+    /// destination register keeps its value).
+    #[inline]
+    pub(crate) fn call_native(&mut self, is_extern: bool, id: u32) -> Result<Option<Value>, RtError> {
+        if is_extern {
+            return self.call_extern(id);
+        }
+        let v = self.call_builtin(id as usize)?;
+        let void = self.builtin_void.get(id as usize).copied().unwrap_or(false);
+        Ok((!void).then_some(v))
+    }
+
     /// Call builtin `id` with the arguments in `self.arg_buf`.
     #[inline]
     pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
