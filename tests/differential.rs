@@ -940,8 +940,11 @@ impl Gen<'_> {
                     1 => self.pick_var(ty).unwrap(),
                     2 => format!("array_copy({})", self.pick_var(ty).unwrap()),
                     3 => {
+                        // The second operand is a literal, so an array grows by a few
+                        // elements per concat: `v = array_concat(v, v)` in a loop would
+                        // grow it exponentially (a found "timeout").
                         let a = self.pick_var(ty).unwrap();
-                        let b = self.expr(ty, d);
+                        let b = self.literal(ty);
                         format!("array_concat({a}, {b})")
                     }
                     4 => {
