@@ -807,7 +807,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bp-ffi-test-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         let lib = dir.join("libmylib.so");
-        let out = std::process::Command::new("cc")
+        // The target's C compiler when cross-testing (scripts/test-aarch64.sh sets
+        // `CC_aarch64_unknown_linux_gnu`, the `cc` crate's convention), else `cc`.
+        let cc = std::env::var(format!("CC_{}_unknown_linux_gnu", std::env::consts::ARCH))
+            .unwrap_or_else(|_| "cc".to_string());
+        let out = std::process::Command::new(&cc)
             .args(["-shared", "-fPIC", "-O2", "-o"])
             .arg(&lib)
             .arg(&src)
@@ -820,7 +824,7 @@ mod tests {
                 String::from_utf8_lossy(&o.stderr)
             ),
             Err(e) => {
-                eprintln!("skipping the custom-library FFI test: cannot run cc: {e}");
+                eprintln!("skipping the custom-library FFI test: cannot run {cc}: {e}");
                 let _ = std::fs::remove_dir_all(&dir);
                 None
             }
