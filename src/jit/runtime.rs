@@ -68,14 +68,12 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(vm, |vm| {
-            // Complete the record pushed by the compiled caller: its `base` field.
-            let base_idx = (base as usize).wrapping_sub(vm.stack.as_ptr() as usize) / 8;
-            let Some(top) = vm.frames.last_mut() else {
+            // The compiled caller pushed the complete record (`base` is the index
+            // of `base` in the register stack).
+            let Some(&top) = vm.frames.last() else {
                 vm.jit_stop = Some(Stop::Fatal("internal error: trampoline without a frame".into()));
                 return ST_STOP;
             };
-            top.base = base_idx;
-            let top = *top;
             let fid = top.func;
             let Some(f) = vm.program.functions.get(fid as usize) else {
                 vm.jit_stop = Some(Stop::Fatal(

@@ -6,10 +6,10 @@
 //! the run ([`Addrs`]), embedded as immediates.
 //!
 //! # Shape of a compiled function (see `docs/jit.md` for the ABI)
-//! * `entry(vm, base, entry_pc)`: loads the frame depth `d` and the address of
-//!   the function's own frame record; `entry_pc == 0` starts at pc 0 (load the
-//!   parameters, zero the other reference slots); otherwise jumps to the
-//!   *re-entry dispatch* with `entry_pc = header + 1` (OSR).
+//! * `entry(vm, base, entry_pc)`: `entry_pc == 0` checks the limits, loads the
+//!   parameters and zeroes the other reference slots (the caller pushed the
+//!   complete frame record); otherwise it jumps to the *re-entry dispatch* with
+//!   `entry_pc = header + 1` (OSR).
 //! * one Cranelift block per bytecode basic block; bytecode registers are
 //!   `Variable`s (`I64`, or `F64` for registers that mostly hold floats); every
 //!   definition of a reference register is also stored to its frame slot.
@@ -315,12 +315,7 @@ pub fn translate(
         let st = t.call_helper(t.sig2, tc.addrs.h_overflow, &[vm, base]);
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
-        // Complete this function's frame record (the caller wrote `func` and `pc`).
-        let rec = t.record(d);
-        let rel = t.b.ins().iadd_imm_s(base, -(tc.addrs.stack as i64));
-        let idx = t.b.ins().ushr_imm_s(rel, 3);
-        let fl = t.m(Mem::Vm);
-        t.b.ins().store(fl, idx, rec, tc.offs.frame_base);
+        // The caller wrote the whole frame record (`func`, `pc`, `base`).
     }
     for r in 0..f.nparams as usize {
         let fl = t.m(Mem::Frame);
@@ -903,9 +898,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             let fl = self.m(Mem::Vm);
             self.b.ins().store(fl, z32, rec2, offs.frame_pc);
         }
-        // The record's `base` is written by the callee (compiled prologue or
-        // trampoline) from its `base` argument; nothing can look at the record in
-        // between.
+        // `base` of the callee's record: this frame's base index plus its window.
+        let fl = self.m(Mem::Vm);
+        let my_base = self.b.ins().load(I64, fl, rec, offs.frame_base);
+        let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
+        self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
