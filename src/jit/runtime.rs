@@ -284,13 +284,14 @@ pub unsafe extern "C" fn rt_builtin(
             match vm.call_builtin_on(id as usize, a) {
                 Ok(v) => {
                     if vm.rt.heap.wants_gc() {
+                        // The VM's safepoint, with the result (not yet in its
+                        // register) as an extra root.
+                        let roots = vm.rt.heap.temp_roots.len();
                         if ref_result {
                             vm.rt.heap.temp_roots.push(v);
-                            vm.collect_garbage();
-                            vm.rt.heap.temp_roots.pop();
-                        } else {
-                            vm.collect_garbage();
                         }
+                        vm.collect_garbage();
+                        vm.rt.heap.temp_roots.truncate(roots);
                     }
                     // SAFETY: `args` has room for at least one value.
                     *args = v;

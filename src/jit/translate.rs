@@ -156,6 +156,10 @@ enum Mem {
     Global,
 }
 
+/// A Cranelift operation on one or two values (emitted with the builder).
+type BinOp = fn(&mut FunctionBuilder, CV, CV) -> CV;
+type UnOp = fn(&mut FunctionBuilder, CV) -> CV;
+
 /// Direction of [`Tr::heap_access`].
 #[derive(Clone, Copy)]
 enum Access {
@@ -664,14 +668,31 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(false)
     }
 
-    fn int_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: fn(&mut FunctionBuilder, CV, CV) -> CV) {
+    /// `op` on the int values of registers `a` and `b`.
+    fn int2(&mut self, a: Reg, b: Reg, op: BinOp) -> CV {
         let x = self.get_i(a);
         let y = self.get_i(b);
-        let v = op(&mut self.b, x, y);
+        op(&mut self.b, x, y)
+    }
+
+    /// `op` on the int value of register `a`.
+    fn int1(&mut self, a: Reg, op: UnOp) -> CV {
+        let x = self.get_i(a);
+        op(&mut self.b, x)
+    }
+
+    /// `op` on the float value of register `a`.
+    fn float1(&mut self, a: Reg, op: UnOp) -> CV {
+        let x = self.get_f(a);
+        op(&mut self.b, x)
+    }
+
+    fn int_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: BinOp) {
+        let v = self.int2(a, b, op);
         self.set(dst, v);
     }
 
-    fn float_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: fn(&mut FunctionBuilder, CV, CV) -> CV) {
+    fn float_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: BinOp) {
         let x = self.get_f(a);
         let y = self.get_f(b);
         let v = op(&mut self.b, x, y);
@@ -1021,18 +1042,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// builtin's exact semantics (see runtime/src/builtins/math.rs and conv.rs).
     fn inline_builtin(&mut self, name: &str, args: &[Reg]) -> Option<CV> {
         let v = match (name, args) {
-            ("abs", &[a]) => {
-                let x = self.get_i(a);
-                self.b.ins().iabs(x)
-            }
-            ("min", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().smin(x, y)
-            }
-            ("max", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().smax(x, y)
-            }
+            ("abs", &[a]) => self.int1(a, |b, x| b.ins().iabs(x)),
+            ("min", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().smin(x, y)),
+            ("max", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().smax(x, y)),
             ("floor" | "ceil" | "round", &[a]) => self.get_i(a),
             ("clamp", &[a, lo, hi]) => {
                 // `v < lo ? lo : (v > hi ? hi : v)`: `lo` is checked first.
@@ -1042,77 +1054,43 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let lt = self.b.ins().icmp(IntCC::SignedLessThan, x, l);
                 self.b.ins().select(lt, l, upper)
             }
-            ("sign", &[a]) => {
-                let x = self.get_i(a);
-                let pos = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, 0);
-                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
-                let p = self.b.ins().uextend(I64, pos);
-                let n = self.b.ins().uextend(I64, neg);
-                self.b.ins().isub(p, n)
-            }
+            ("sign", &[a]) => self.int1(a, |b, x| {
+                let pos = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, 0);
+                let neg = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+                let p = b.ins().uextend(I64, pos);
+                let n = b.ins().uextend(I64, neg);
+                b.ins().isub(p, n)
+            }),
             ("sqrt", &[a]) => {
-                let x = self.get_i(a);
-                let f = self.b.ins().fcvt_from_sint(F64, x);
-                let r = self.b.ins().sqrt(f);
+                let r = self.int1(a, |b, x| {
+                    let f = b.ins().fcvt_from_sint(F64, x);
+                    b.ins().sqrt(f)
+                });
                 self.f64_to_i64_x86(r)
             }
-            ("fabs", &[a]) => {
-                let x = self.get_f(a);
-                self.b.ins().fabs(x)
-            }
-            ("ffloor", &[a]) => {
-                let x = self.get_f(a);
-                self.b.ins().floor(x)
-            }
-            ("fceil", &[a]) => {
-                let x = self.get_f(a);
-                self.b.ins().ceil(x)
-            }
-            ("fsqrt", &[a]) => {
-                let x = self.get_f(a);
-                self.b.ins().sqrt(x)
-            }
-            ("is_nan", &[a]) => {
-                let x = self.get_f(a);
-                let c = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-                self.b.ins().uextend(I64, c)
-            }
-            ("is_inf", &[a]) => {
-                let x = self.get_f(a);
-                let m = self.b.ins().fabs(x);
-                let inf = self.b.ins().f64const(f64::INFINITY);
-                let c = self.b.ins().fcmp(FloatCC::Equal, m, inf);
-                self.b.ins().uextend(I64, c)
-            }
-            ("bit_and", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().band(x, y)
-            }
-            ("bit_or", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().bor(x, y)
-            }
-            ("bit_xor", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().bxor(x, y)
-            }
-            ("bit_not", &[a]) => {
-                let x = self.get_i(a);
-                self.b.ins().bnot(x)
-            }
-            // Cranelift takes shift amounts modulo 64, like the builtins.
-            ("bit_shl", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().ishl(x, y)
-            }
-            ("bit_shr", &[a, c]) => {
-                let (x, y) = (self.get_i(a), self.get_i(c));
-                self.b.ins().sshr(x, y)
-            }
-            ("int_to_float", &[a]) => {
-                let x = self.get_i(a);
-                self.b.ins().fcvt_from_sint(F64, x)
-            }
+            ("fabs", &[a]) => self.float1(a, |b, x| b.ins().fabs(x)),
+            ("ffloor", &[a]) => self.float1(a, |b, x| b.ins().floor(x)),
+            ("fceil", &[a]) => self.float1(a, |b, x| b.ins().ceil(x)),
+            ("fsqrt", &[a]) => self.float1(a, |b, x| b.ins().sqrt(x)),
+            ("is_nan", &[a]) => self.float1(a, |b, x| {
+                let c = b.ins().fcmp(FloatCC::Unordered, x, x);
+                b.ins().uextend(I64, c)
+            }),
+            ("is_inf", &[a]) => self.float1(a, |b, x| {
+                let m = b.ins().fabs(x);
+                let inf = b.ins().f64const(f64::INFINITY);
+                let c = b.ins().fcmp(FloatCC::Equal, m, inf);
+                b.ins().uextend(I64, c)
+            }),
+            // The same operations as the `BitAnd` ... `Shr` instructions; Cranelift
+            // takes shift amounts modulo 64, like the builtins.
+            ("bit_and", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().band(x, y)),
+            ("bit_or", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().bor(x, y)),
+            ("bit_xor", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().bxor(x, y)),
+            ("bit_not", &[a]) => self.int1(a, |b, x| b.ins().bnot(x)),
+            ("bit_shl", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().ishl(x, y)),
+            ("bit_shr", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().sshr(x, y)),
+            ("int_to_float", &[a]) => self.int1(a, |b, x| b.ins().fcvt_from_sint(F64, x)),
             ("float_to_int", &[a]) => {
                 let x = self.get_f(a);
                 self.f64_to_i64_x86(x)

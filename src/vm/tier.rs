@@ -278,10 +278,12 @@ impl<'p> Vm<'p> {
                 let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
                 set!(dst, Value::bool(!c));
             }
-            Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
+            // (`CallBuiltin` is never sent here: compiled code calls builtins
+            // directly through `rt_builtin`.)
+            Instr::CallExtern { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                match self.call_native(matches!(ins, Instr::CallExtern { .. }), s.target) {
+                match self.call_extern(s.target) {
                     Ok(v) => {
                         if let Some(v) = v {
                             set!(dst, v);
