@@ -632,6 +632,20 @@ impl Gen<'_> {
         }
     }
 
+    /// `(a OP b)`: the operator drawn from `ops`, then both operands of type `t`;
+    /// a non-empty `guard` is applied to the right operand as `(b GUARD)`, e.g.
+    /// `| 1` for a non-zero divisor or `& 63` for a shift count.
+    fn binary(&mut self, ops: &[&str], t: Ty, d: u32, guard: &str) -> String {
+        let op = ops[self.c.below(ops.len() as u32) as usize];
+        let a = self.expr(t, d);
+        let b = self.expr(t, d);
+        if guard.is_empty() {
+            format!("({a} {op} {b})")
+        } else {
+            format!("({a} {op} ({b} {guard}))")
+        }
+    }
+
     fn literal(&mut self, ty: Ty) -> String {
         match ty {
             Ty::Int => {
@@ -745,30 +759,10 @@ impl Gen<'_> {
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
                     1 => self.pick_var(ty).unwrap(),
-                    2 => {
-                        let op = ["+", "-", "*"][self.c.below(3) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
-                    3 => {
-                        let op = ["/", "%"][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} ({b} | 1))")
-                    }
-                    4 => {
-                        let op = ["&", "|", "^"][self.c.below(3) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
-                    5 => {
-                        let op = ["<<", ">>"][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} ({b} & 63))")
-                    }
+                    2 => self.binary(&["+", "-", "*"], ty, d, ""),
+                    3 => self.binary(&["/", "%"], ty, d, "| 1"),
+                    4 => self.binary(&["&", "|", "^"], ty, d, ""),
+                    5 => self.binary(&["<<", ">>"], ty, d, "& 63"),
                     6 => {
                         let op = ["-", "~"][self.c.below(2) as usize];
                         let a = self.expr(ty, d);
@@ -806,23 +800,13 @@ impl Gen<'_> {
                             }
                         }
                     }
-                    12 => {
-                        let op = ["/", "%"][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
+                    12 => self.binary(&["/", "%"], ty, d, ""),
                     13 => {
                         let a = self.pick_var(Ty::IntArr).unwrap();
                         let i = self.expr(ty, d);
                         format!("{a}[{i}]")
                     }
-                    14 => {
-                        let op = ["<<", ">>"][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
+                    14 => self.binary(&["<<", ">>"], ty, d, ""),
                     _ => unreachable!(),
                 }
             }
@@ -842,12 +826,7 @@ impl Gen<'_> {
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
                     1 => self.pick_var(ty).unwrap(),
-                    2 => {
-                        let op = ["+", "-", "*", "/"][self.c.below(4) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
+                    2 => self.binary(&["+", "-", "*", "/"], ty, d, ""),
                     3 => {
                         let a = self.expr(ty, d);
                         let b = self.expr(ty, d);
@@ -895,27 +874,14 @@ impl Gen<'_> {
                     1 => self.pick_var(ty).unwrap(),
                     2 | 3 => {
                         let t = if self.c.chance(35) { Ty::Float } else { Ty::Int };
-                        let op = ["<", "<=", ">", ">=", "==", "!="][self.c.below(6) as usize];
-                        let a = self.expr(t, d);
-                        let b = self.expr(t, d);
-                        format!("({a} {op} {b})")
+                        self.binary(&["<", "<=", ">", ">=", "==", "!="], t, d, "")
                     }
-                    4 => {
-                        let op = ["and", "or"][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
+                    4 => self.binary(&["and", "or"], ty, d, ""),
                     5 => {
                         let a = self.expr(ty, d);
                         format!("(not {a})")
                     }
-                    6 => {
-                        let op = ["==", "!="][self.c.below(2) as usize];
-                        let a = self.expr(ty, d);
-                        let b = self.expr(ty, d);
-                        format!("({a} {op} {b})")
-                    }
+                    6 => self.binary(&["==", "!="], ty, d, ""),
                     7 => {
                         let h = calls[self.c.below(calls.len() as u32) as usize].clone();
                         self.call(&h, depth)
