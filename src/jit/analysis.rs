@@ -70,8 +70,12 @@ pub struct Analysis {
     pub live_in: Vec<RegSet>,
     /// Loop headers (OSR and re-entry points).
     pub headers: Vec<u32>,
-    /// Per register: keep it in a float machine register.
-    pub is_float: Vec<bool>,
+    /// The registers split into webs (one Cranelift variable each).
+    pub webs: Webs,
+    /// Loops whose arrays' headers are read once, before the loop.
+    pub cached: Vec<CachedLoop>,
+    /// Per instruction: the innermost loop of `cached` that contains it.
+    pub cached_at: Vec<Option<u32>>,
     /// Per register: it holds references (GC root).
     pub is_ref: Vec<bool>,
     /// Per instruction: its operands.
@@ -169,27 +173,338 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let is_ref: Vec<bool> = (0..nregs)
         .map(|r| f.ref_regs.get(r).copied().unwrap_or(false))
         .collect();
-    let is_float = float_guess(p, f, &ops, nregs, &is_ref);
+    let mut webs = build_webs(f, &ops, &headers, nregs);
+    webs.is_float = float_guess(p, f, &ops, &webs);
+
+    let (cached, cached_at) = cached_loops(f, &ops, &reachable, &headers);
 
     Analysis {
         reachable,
         leader,
         live_in,
         headers,
-        is_float,
+        webs,
+        cached,
+        cached_at,
         is_ref,
         ops,
     }
 }
 
-/// Guess which registers mostly hold floats, so that they live in float machine
-/// registers. Only a performance choice: every access converts (bitcast) when a
-/// register is used as the other scalar type, so a wrong guess is still correct.
-fn float_guess(p: &Program, f: &Function, ops: &[Operands], nregs: usize, is_ref: &[bool]) -> Vec<bool> {
+/// A loop (`header..=end`, the span of its `Loop` back-edges) that calls nothing
+/// that could resize an array: the length and data pointer of the arrays it
+/// indexes through registers it never writes are loaded once, on entry to the
+/// loop (the translator's *pre-header*), instead of at every access. Only element
+/// stores happen inside, and they do not move data; the collector never moves
+/// objects. Every way into the loop passes the pre-header: the code before it,
+/// and OSR / deopt re-entry at its header (re-entry at a nested header enters that
+/// loop's own pre-header; nested loops have their own caches).
+#[derive(Clone, Debug)]
+pub struct CachedLoop {
+    pub header: u32,
+    pub end: u32,
+    /// Array registers whose headers are cached, sorted.
+    pub arrays: Vec<Reg>,
+}
+
+impl CachedLoop {
+    pub fn contains(&self, pc: u32) -> bool {
+        self.header <= pc && pc <= self.end
+    }
+}
+
+/// Whether the instruction may change an array's length or data pointer (or run
+/// code that may): calls of user functions, closures, extern functions and builtins
+/// other than the pure ones.
+fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
     use Instr::*;
-    let mut score = vec![0i32; nregs];
-    let mut fl = |r: Reg, d: i32| {
-        if let Some(s) = score.get_mut(r as usize) {
+    match *ins {
+        Call { .. } | CallIndirect { .. } | CallExtern { .. } => true,
+        CallBuiltin { site, .. } => {
+            let pure = f
+                .sites
+                .get(site as usize)
+                .and_then(|s| bp_runtime::builtins::all().get(s.target as usize))
+                .is_some_and(|b| b.flags & bp_runtime::builtins::PURE != 0);
+            !pure
+        }
+        _ => false,
+    }
+}
+
+/// At most this many arrays per loop get cached headers (two registers each).
+const MAX_CACHED_ARRAYS: usize = 3;
+
+fn cached_loops(
+    f: &Function,
+    ops: &[Operands],
+    reachable: &[bool],
+    headers: &[u32],
+) -> (Vec<CachedLoop>, Vec<Option<u32>>) {
+    let n = f.code.len();
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (pc, ins) in f.code.iter().enumerate() {
+        if reachable[pc] {
+            for s in ins.successors(pc) {
+                if s < n {
+                    preds[s].push(pc);
+                }
+            }
+        }
+    }
+    let mut loops = Vec::new();
+    for &h in headers {
+        let end = f
+            .code
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| matches!(i, Instr::Loop { target, .. } if *target == h))
+            .map(|(pc, _)| pc as u32)
+            .max()
+            .unwrap_or(h);
+        let body = h as usize..=end as usize;
+        // Single entry: only the header is reached from outside.
+        let single_entry = body
+            .clone()
+            .filter(|&pc| pc != h as usize && reachable[pc])
+            .all(|pc| preds[pc].iter().all(|p| body.contains(p)));
+        if !single_entry || body.clone().any(|pc| may_resize_arrays(&f.code[pc], f)) {
+            continue;
+        }
+        let mut arrays: Vec<Reg> = body
+            .clone()
+            .filter_map(|pc| match f.code[pc] {
+                Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } => Some(arr),
+                _ => None,
+            })
+            .filter(|&a| f.ref_regs.get(a as usize).copied().unwrap_or(false))
+            .filter(|&a| body.clone().all(|pc| ops[pc].def != Some(a)))
+            .collect();
+        // Each cached array keeps two values live through the loop: cache the
+        // most-accessed few only, so that loop variables keep their registers
+        // (nbody's seven arrays in a two-iteration loop measured slower cached).
+        let mut count: Vec<(usize, Reg)> = Vec::new();
+        for &a in &arrays {
+            match count.iter_mut().find(|(_, r)| *r == a) {
+                Some(c) => c.0 += 1,
+                None => count.push((1, a)),
+            }
+        }
+        count.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        arrays = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
+        arrays.sort_unstable();
+        if !arrays.is_empty() {
+            loops.push(CachedLoop {
+                header: h,
+                end,
+                arrays,
+            });
+        }
+    }
+    // Innermost containing loop: the one with the latest header.
+    let mut at = vec![None; n];
+    for (i, l) in loops.iter().enumerate() {
+        for slot in at.iter_mut().take(l.end as usize + 1).skip(l.header as usize) {
+            match *slot {
+                Some(j) if loops[j as usize].header > l.header => {}
+                _ => *slot = Some(i as u32),
+            }
+        }
+    }
+    (loops, at)
+}
+
+/// The registers of a function split into *webs*: the classes of definitions that
+/// reach a common use (unioned at control-flow merges). The bytecode compiler
+/// reuses a register for unrelated values (an index computed into the register
+/// that then receives a float element, say); as separate webs they get separate
+/// Cranelift variables, each with its own machine type, so a float web lives in a
+/// float register without conversions. Where a register is live, exactly one web
+/// of it is (all definitions reaching a point where it is live reach the same
+/// use), so write-back and reload at side exits and re-entry points are exact.
+#[derive(Default)]
+pub struct Webs {
+    /// Number of webs.
+    pub count: usize,
+    /// Per instruction: the web of every register before it (empty when the
+    /// instruction is unreachable).
+    pub before: Vec<Vec<u32>>,
+    /// Per instruction: the web its definition (if any) writes.
+    pub def: Vec<Option<u32>>,
+    /// Per web: it holds references (its register is a reference register).
+    pub is_ref: Vec<bool>,
+    /// Per web: keep it in a float machine register (a guess; see [`float_guess`]).
+    pub is_float: Vec<bool>,
+    /// Per web: one of its definitions is a negative constant or a negation (as
+    /// an array index it likely counts from the end).
+    pub neg_const: Vec<bool>,
+}
+
+impl Webs {
+    /// The web of register `r` before instruction `pc`.
+    pub fn at(&self, pc: u32, r: Reg) -> u32 {
+        self.before
+            .get(pc as usize)
+            .and_then(|s| s.get(r as usize))
+            .copied()
+            .unwrap_or(r as u32)
+    }
+
+    /// The web that instruction `pc` writes when it defines `r`, else the web of
+    /// `r` before it.
+    pub fn def_at(&self, pc: u32, r: Reg, ops: &Operands) -> u32 {
+        match (ops.def, self.def.get(pc as usize).copied().flatten()) {
+            (Some(d), Some(w)) if d == r => w,
+            _ => self.at(pc, r),
+        }
+    }
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[parent[x as usize] as usize];
+        parent[x as usize] = p;
+        x = p;
+    }
+    x
+}
+
+fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], nregs: usize) -> Webs {
+    let n = f.code.len();
+    // Ids: 0..nregs the value of each register on entry (parameters, or the zeroed
+    // slots), then one per instruction (its definition), then one per handler (the
+    // message register the unwinder writes).
+    let nids = nregs + n + f.handlers.len();
+    let mut parent: Vec<u32> = (0..nids as u32).collect();
+    let mut before: Vec<Option<Vec<u32>>> = vec![None; n];
+    let entry: Vec<u32> = (0..nregs as u32).collect();
+    let mut stack: Vec<(usize, Vec<u32>)> = headers
+        .iter()
+        .rev()
+        .map(|&h| (h as usize, entry.clone()))
+        .collect();
+    stack.push((0, entry.clone()));
+    // Every instruction is visited once; a later arrival at a visited one unions
+    // the webs that differ (classes are global, so nothing has to be revisited).
+    while let Some((pc, st)) = stack.pop() {
+        if pc >= n {
+            continue;
+        }
+        if let Some(cur) = &before[pc] {
+            for r in 0..nregs {
+                let a = find(&mut parent, cur[r]);
+                let b = find(&mut parent, st[r]);
+                if a != b {
+                    parent[a as usize] = b;
+                }
+            }
+            continue;
+        }
+        for (hi, h) in f.handlers.iter().enumerate() {
+            if h.start as usize <= pc && pc < h.end as usize {
+                let mut hs = st.clone();
+                if let Some(m) = h.reg {
+                    if (m as usize) < nregs {
+                        hs[m as usize] = (nregs + n + hi) as u32;
+                    }
+                }
+                stack.push((h.target as usize, hs));
+            }
+        }
+        let mut out = st.clone();
+        if let Some(d) = ops[pc].def {
+            if (d as usize) < nregs {
+                out[d as usize] = (nregs + pc) as u32;
+            }
+        }
+        before[pc] = Some(st);
+        for s in f.code[pc].successors(pc) {
+            stack.push((s, out.clone()));
+        }
+    }
+    // Compact the classes to 0..count.
+    let mut compact = vec![u32::MAX; nids];
+    let mut count = 0u32;
+    let mut id = |parent: &mut Vec<u32>, x: u32| {
+        let root = find(parent, x) as usize;
+        if compact[root] == u32::MAX {
+            compact[root] = count;
+            count += 1;
+        }
+        compact[root]
+    };
+    let mut reg_of = Vec::new();
+    let record = |w: u32, r: usize, reg_of: &mut Vec<usize>| {
+        if reg_of.len() <= w as usize {
+            reg_of.resize(w as usize + 1, usize::MAX);
+        }
+        reg_of[w as usize] = r;
+    };
+    for r in 0..nregs {
+        let w = id(&mut parent, r as u32);
+        record(w, r, &mut reg_of);
+    }
+    let before: Vec<Vec<u32>> = before
+        .into_iter()
+        .map(|s| match s {
+            Some(s) => s
+                .into_iter()
+                .enumerate()
+                .map(|(r, x)| {
+                    let w = id(&mut parent, x);
+                    record(w, r, &mut reg_of);
+                    w
+                })
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
+    let def: Vec<Option<u32>> = (0..n)
+        .map(|pc| {
+            ops[pc].def.filter(|&d| (d as usize) < nregs).map(|d| {
+                let w = id(&mut parent, (nregs + pc) as u32);
+                record(w, d as usize, &mut reg_of);
+                w
+            })
+        })
+        .collect();
+    let count = count as usize;
+    let is_ref = (0..count)
+        .map(|w| {
+            let r = reg_of.get(w).copied().unwrap_or(usize::MAX);
+            f.ref_regs.get(r).copied().unwrap_or(false)
+        })
+        .collect();
+    let mut neg_const = vec![false; count];
+    for (pc, w) in def.iter().enumerate() {
+        let neg = match f.code[pc] {
+            Instr::LoadInt { imm, .. } => imm < 0,
+            Instr::LoadConst { k, .. } => matches!(f.consts.get(k as usize), Some(Const::Int(i)) if *i < 0),
+            Instr::NegI { .. } => true,
+            _ => false,
+        };
+        if let (true, Some(w)) = (neg, w) {
+            neg_const[*w as usize] = true;
+        }
+    }
+    Webs {
+        count,
+        before,
+        def,
+        is_ref,
+        is_float: Vec::new(),
+        neg_const,
+    }
+}
+
+/// Guess which webs mostly hold floats, so that they live in float machine
+/// registers. Only a performance choice: every access converts (bitcast) when a
+/// web is used as the other scalar type, so a wrong guess is still correct.
+fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<bool> {
+    use Instr::*;
+    let mut score = vec![0i32; webs.count];
+    let mut add = |w: u32, d: i32| {
+        if let Some(s) = score.get_mut(w as usize) {
             *s += d;
         }
     };
@@ -200,9 +515,16 @@ fn float_guess(p: &Program, f: &Function, ops: &[Operands], nregs: usize, is_ref
         _ => 0,
     };
     for (i, k) in f.param_kinds.iter().enumerate() {
-        fl(i as Reg, kind_score(Some(k)));
+        add(webs.at(0, i as Reg), kind_score(Some(k)));
     }
-    for (ins, ops) in f.code.iter().zip(ops) {
+    for (pc, (ins, ops)) in f.code.iter().zip(ops).enumerate() {
+        let pc32 = pc as u32;
+        if webs.before.get(pc).is_none_or(|s| s.is_empty()) {
+            continue;
+        }
+        // A use of `r` at this instruction / the definition of `r` by it.
+        let u = |r: Reg| webs.at(pc32, r);
+        let d = |r: Reg| webs.def_at(pc32, r, ops);
         // Float and integer arithmetic, comparisons and branches: scores for the
         // registers they read and for their result.
         let (read, result) = match ins {
@@ -219,42 +541,41 @@ fn float_guess(p: &Program, f: &Function, ops: &[Operands], nregs: usize, is_ref
         };
         if read != 0 {
             for &r in &ops.uses {
-                fl(r, read);
+                add(u(r), read);
             }
-            if let Some(d) = ops.def {
-                fl(d, result);
+            if let Some(r) = ops.def {
+                add(d(r), result);
             }
         }
         match *ins {
             LoadConst { dst, k } => match f.consts.get(k as usize) {
-                Some(Const::Float(_)) => fl(dst, 2),
-                Some(Const::Int(_)) => fl(dst, -2),
+                Some(Const::Float(_)) => add(d(dst), 2),
+                Some(Const::Int(_)) => add(d(dst), -2),
                 _ => {}
             },
-            LoadInt { dst, .. } => fl(dst, -1),
+            LoadInt { dst, .. } => add(d(dst), -1),
             ToStr { src, kind, .. } => {
                 if ValKind::from_u8(kind) == ValKind::Float {
-                    fl(src, 1)
+                    add(u(src), 1)
                 } else {
-                    fl(src, -1)
+                    add(u(src), -1)
                 }
             }
-            GetGlobal { dst, idx } | SetGlobal { src: dst, idx } => {
-                fl(dst, kind_score(p.globals.get(idx as usize).map(|g| &g.kind)))
-            }
+            GetGlobal { dst, idx } => add(d(dst), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
+            SetGlobal { src, idx } => add(u(src), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
             Call { dst, site } => {
                 if let Some(s) = f.sites.get(site as usize) {
                     if let Some(callee) = p.functions.get(s.target as usize) {
                         for (i, &r) in s.args.iter().enumerate() {
-                            fl(r, kind_score(callee.param_kinds.get(i)));
+                            add(u(r), kind_score(callee.param_kinds.get(i)));
                         }
-                        fl(dst, kind_score(callee.ret_kind.as_ref()));
+                        add(d(dst), kind_score(callee.ret_kind.as_ref()));
                     }
                 }
             }
-            ArrGet { idx, .. } | ArrSet { idx, .. } => fl(idx, -2),
+            ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
             _ => {}
         }
     }
-    (0..nregs).map(|r| !is_ref[r] && score[r] > 0).collect()
+    (0..webs.count).map(|w| !webs.is_ref[w] && score[w] > 0).collect()
 }

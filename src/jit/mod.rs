@@ -127,6 +127,9 @@ struct FnInfo {
     code_size: usize,
     compile_time: Duration,
     error: Option<String>,
+    /// A compiled version side-exited on a valid negative array index: later
+    /// versions handle negative indices inline.
+    neg_index: bool,
 }
 
 /// Totals for `--jit-stats`.
@@ -261,6 +264,7 @@ impl Jit {
             h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
             h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
                 as usize as u64,
+            zero_obj: runtime::ZERO_OBJECT.0.as_ptr() as usize as u64,
             h_builtin: runtime::rt_builtin
                 as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
                 as usize as u64,
@@ -269,6 +273,7 @@ impl Jit {
             FnInfo {
                 state: State::Interp,
                 versions: 0,
+                neg_index: false,
                 deopts: 0,
                 deopts_version: 0,
                 osr: 0,
@@ -349,6 +354,19 @@ impl Jit {
         }
     }
 
+    /// A compiled frame of `fid` side-exited at an array access with a negative
+    /// index (compiled code speculates that indices are not negative). Its next
+    /// version handles them inline; this one is given up at once (outside stress
+    /// mode), so that the function gets hot and is recompiled soon.
+    pub(crate) fn note_negative_index(&mut self, fid: usize) {
+        if let Some(f) = self.funcs.get_mut(fid) {
+            if !f.neg_index && self.opts.stress == 0 {
+                f.deopts_version = DEOPT_LIMIT;
+            }
+            f.neg_index = true;
+        }
+    }
+
     /// Count a deopt of `fid`; returns whether its code stays in use.
     pub(crate) fn note_deopt(&mut self, fid: usize) -> bool {
         self.totals.deopts += 1;
@@ -358,7 +376,7 @@ impl Jit {
             return false;
         };
         f.deopts += 1;
-        f.deopts_version += 1;
+        f.deopts_version = f.deopts_version.saturating_add(1);
         if f.state != State::Compiled {
             return false;
         }
@@ -428,6 +446,7 @@ impl Jit {
             call_conv: cc,
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
+            neg_index: self.funcs.get(fid as usize).is_some_and(|f| f.neg_index),
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
         if self.opts.dump {
@@ -613,6 +632,7 @@ pub fn compile_all(
         h_fmod: 0x6000_0500,
         h_eq_ref: 0x6000_0600,
         h_bad_reentry: 0x6000_0700,
+        zero_obj: 0x6000_0900,
         h_builtin: 0x6000_0800,
     };
     let cc = isa.default_call_conv();
@@ -632,6 +652,7 @@ pub fn compile_all(
             call_conv: cc,
             frontend_config: isa.frontend_config(),
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
+            neg_index: false,
         };
         let mut ctx = Context::new();
         ctx.func.signature = jit_signature(cc);

@@ -58,6 +58,14 @@ fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>)
     }
 }
 
+/// A zeroed block that reads like an empty object (length 0, null data pointer):
+/// loop pre-headers read the header of a null array from here instead of from
+/// address 0, so the cached length 0 sends every access to the side exit, where
+/// the VM raises the null error.
+#[repr(C, align(64))]
+pub struct ZeroObject(pub [u64; 32]);
+pub static ZERO_OBJECT: ZeroObject = ZeroObject([0; 32]);
+
 /// The entry of every function that is not compiled: compiled code called it
 /// with the callee's frame record pushed and the arguments in `base[0..nparams]`.
 /// Count the call (which may compile the callee) and run it.
@@ -143,6 +151,9 @@ unsafe fn resume_in_vm(vm: *mut Vm<'static>, base: *mut Value, pc: u64, catch: b
             };
             top.pc = pc as u32;
             let fid = top.func;
+            if !catch {
+                vm.note_negative_index(fid, pc as u32);
+            }
             vm.note_deopt(fid);
             let depth = vm.frames.len();
             if catch {

@@ -51,7 +51,12 @@ fn jit_opts(threshold: u32, stress: u8) -> JitOptions {
 /// Run `src` in the interpreter and in every JIT configuration; all must agree.
 /// Returns the interpreter's stdout.
 fn same_everywhere(src: &str) -> String {
-    let p = build(src);
+    same_everywhere_prog(&build(src))
+}
+
+/// [`same_everywhere`] for a compiled program.
+fn same_everywhere_prog(p: &Program) -> String {
+    let p = p.clone();
     let (c0, o0, e0, _) = run(&p, None, false);
     for (name, opts, gc) in [
         ("jit0", jit_opts(0, 0), false),
@@ -376,6 +381,55 @@ def main() -> int:
         e0.contains("at inner") && e0.contains("at outer") && e0.contains("at main"),
         "{e0}"
     );
+}
+
+#[test]
+fn cached_array_loops() {
+    let src = r#"
+def sum(a: [int], n: int) -> int:
+    let s: int = 0
+    for i in range(0, n):
+        s = s + a[i]
+    return s
+
+def push(a: [int], n: int) -> int:
+    for i in range(0, n):
+        array_push(a, a[i])
+    return array_len(a)
+
+def main() -> int:
+    let a: [int] = [1, 2, 3]
+    try:
+        print(sum(a, 3), push(a, 2))
+        print(sum(a, 9))
+    catch e:
+        print(e)
+    return 0
+"#;
+    let p = build(src);
+    let an_of = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).unwrap();
+        analyze(&p, f)
+    };
+    // `sum` reads its array's header once per loop entry; `push` grows its array
+    // inside the loop, so it must not.
+    assert_eq!(an_of("sum").cached.len(), 1);
+    assert!(an_of("push").cached.is_empty());
+    assert_eq!(same_everywhere(src), "6 5\narray index out of bounds\n");
+    // A null array in a cached loop: length 0 in the pre-header, so the access
+    // side-exits and the VM raises `null reference`. (Source programs cannot make
+    // a null array; patch the literal into a null constant.)
+    let mut p = build(src);
+    let main = p.functions.iter().position(|f| f.name == "main").unwrap();
+    let code = &mut p.functions[main].code;
+    let at = code
+        .iter()
+        .position(|i| matches!(i, crate::bytecode::Instr::NewArray { .. }))
+        .unwrap();
+    if let crate::bytecode::Instr::NewArray { dst, .. } = code[at] {
+        code[at] = crate::bytecode::Instr::LoadNull { dst };
+    }
+    assert_eq!(same_everywhere_prog(&p), "null reference\n");
 }
 
 #[test]

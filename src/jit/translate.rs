@@ -65,6 +65,8 @@ pub struct Addrs {
     pub h_bad_reentry: u64,
     /// `rt_builtin(vm, id, args, nargs, pc) -> status`.
     pub h_builtin: u64,
+    /// A zeroed, 256-byte block that reads like an empty object.
+    pub zero_obj: u64,
 }
 
 /// Everything the translator needs besides the function itself.
@@ -84,6 +86,9 @@ pub struct TransCtx<'a> {
     pub frontend_config: TargetFrontendConfig,
     /// The target is little-endian.
     pub little_endian: bool,
+    /// An earlier version of the function met a negative array index: handle
+    /// negative indices inline instead of speculating that there are none.
+    pub neg_index: bool,
 }
 
 /// The signature of every compiled function and of the resume helpers:
@@ -178,8 +183,12 @@ struct Tr<'a, 'f> {
     f: &'a Function,
     an: Analysis,
     b: FunctionBuilder<'f>,
+    /// One variable (and machine type) per web of registers ([`analysis::Webs`]).
     vars: Vec<Variable>,
     vty: Vec<Type>,
+    /// The instruction being translated: register accesses go to the webs live
+    /// there.
+    cur: u32,
     blocks: Vec<Option<Block>>,
     vm: CV,
     base: CV,
@@ -193,6 +202,11 @@ struct Tr<'a, 'f> {
     sig_builtin: SigRef,
     /// The alias regions of [`Mem`], by discriminant.
     regions: [ir::AliasRegion; 5],
+    /// Per loop of `an.cached`: its pre-header block.
+    pre: Vec<Block>,
+    /// Per loop of `an.cached`, per cached array: variables for its length and
+    /// data pointer.
+    cvars: Vec<Vec<(Variable, Variable)>>,
     /// The argument block of direct builtin calls (one per function, sized for
     /// its largest call), created on first use.
     arg_slot: Option<ir::StackSlot>,
@@ -218,10 +232,10 @@ pub fn translate(
     let an = analyze(p, f);
     let mut b = FunctionBuilder::new(func, fctx);
     let nregs = f.nregs as usize;
-    let mut vars = Vec::with_capacity(nregs);
-    let mut vty = Vec::with_capacity(nregs);
-    for r in 0..nregs {
-        let ty = if an.is_float[r] { F64 } else { I64 };
+    let mut vars = Vec::with_capacity(an.webs.count);
+    let mut vty = Vec::with_capacity(an.webs.count);
+    for w in 0..an.webs.count {
+        let ty = if an.webs.is_float[w] { F64 } else { I64 };
         vars.push(b.declare_var(ty));
         vty.push(ty);
     }
@@ -251,6 +265,17 @@ pub fn translate(
     b.seal_block(entry);
     b.seal_block(start);
 
+    let pre: Vec<Block> = an.cached.iter().map(|_| b.create_block()).collect();
+    let cvars: Vec<Vec<(Variable, Variable)>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.arrays
+                .iter()
+                .map(|_| (b.declare_var(I64), b.declare_var(I64)))
+                .collect()
+        })
+        .collect();
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
         if an.reachable[pc] && an.leader[pc] {
@@ -265,6 +290,9 @@ pub fn translate(
         b,
         vars,
         vty,
+        cur: 0,
+        pre,
+        cvars,
         blocks,
         vm,
         base,
@@ -323,8 +351,9 @@ pub fn translate(
     }
     for r in 0..f.nparams as usize {
         let fl = t.m(Mem::Frame);
-        let v = t.b.ins().load(t.vty[r], fl, base, (r * 8) as i32);
-        t.b.def_var(t.vars[r], v);
+        let w = t.an.webs.at(0, r as Reg) as usize;
+        let v = t.b.ins().load(t.vty[w], fl, base, (r * 8) as i32);
+        t.b.def_var(t.vars[w], v);
     }
     let zero = t.b.ins().iconst(I64, 0);
     for r in f.nparams as usize..nregs {
@@ -333,7 +362,10 @@ pub fn translate(
             t.b.ins().store(fl, zero, base, (r * 8) as i32);
         }
     }
-    let b0 = t.block(0)?;
+    let b0 = match t.cached_loop_at_header(0) {
+        Some(li) => t.pre[li],
+        None => t.block(0)?,
+    };
     t.b.ins().jump(b0, &[]);
 
     // Highest predecessor pc of each instruction (normal edges, reachable code).
@@ -357,6 +389,15 @@ pub fn translate(
         if t.an.leader[pc] {
             let blk = t.block(pc as u32)?;
             if open {
+                let e = t.edge(pc as u32)?;
+                t.b.ins().jump(e, &[]);
+            }
+            if let Some(li) = t.cached_loop_at_header(pc as u32) {
+                // The pre-header: read the cached array headers, enter the loop.
+                t.cur = pc as u32;
+                let pre = t.pre[li];
+                t.b.switch_to_block(pre);
+                t.load_caches(pc as u32, Some(li));
                 t.b.ins().jump(blk, &[]);
             }
             // A block whose predecessors all come before it (and that is not a
@@ -372,6 +413,7 @@ pub fn translate(
             t.b.seal_block(blk);
             t.b.switch_to_block(blk);
         }
+        t.cur = pc as u32;
         open = t.instr(pc as u32)?;
     }
     if open {
@@ -394,6 +436,63 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or_else(|| format!("no block for pc {pc}"))
     }
 
+    /// The loop of `an.cached` whose header is `pc`.
+    fn cached_loop_at_header(&self, pc: u32) -> Option<usize> {
+        self.an.cached.iter().position(|l| l.header == pc)
+    }
+
+    /// The block an edge from the current instruction to `pc` goes to: the
+    /// pre-header when it enters a cached loop from outside.
+    fn edge(&self, pc: u32) -> Result<Block, String> {
+        match self.cached_loop_at_header(pc) {
+            Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.pre[li]),
+            _ => self.block(pc),
+        }
+    }
+
+    /// Read the length and data pointer of the cached arrays of loop `only` (or of
+    /// every cached loop containing header `h`, for re-entry at `h`) into their
+    /// variables, with the values the array registers have at `h`. A null array
+    /// reads the zero block: length 0.
+    fn load_caches(&mut self, h: u32, only: Option<usize>) {
+        let Some((p_off, l_off)) = self.tc.offs.arr_items else {
+            return;
+        };
+        for li in 0..self.an.cached.len() {
+            let l = &self.an.cached[li];
+            if only.is_some_and(|o| o != li) || (only.is_none() && !l.contains(h)) {
+                continue;
+            }
+            for (ai, &a) in l.arrays.clone().iter().enumerate() {
+                let w = self.an.webs.at(h, a) as usize;
+                let o = self.b.use_var(self.vars[w]);
+                let o = if self.vty[w] == F64 {
+                    self.b.ins().bitcast(I64, MemFlagsData::new(), o)
+                } else {
+                    o
+                };
+                let zero = self.ic(self.tc.addrs.zero_obj as i64);
+                let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+                let hdr = self.b.ins().select(is_null, zero, o);
+                let fl = self.m(Mem::Hdr);
+                let len = self.b.ins().load(I64, fl, hdr, l_off);
+                let ptr = self.b.ins().load(I64, fl, hdr, p_off);
+                let (lv, pv) = self.cvars[li][ai];
+                self.b.def_var(lv, len);
+                self.b.def_var(pv, ptr);
+            }
+        }
+    }
+
+    /// The cached (length, data pointer) of array register `arr` at the current
+    /// instruction, if its loop caches them.
+    fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
+        let li = self.an.cached_at.get(self.cur as usize).copied().flatten()? as usize;
+        let ai = self.an.cached[li].arrays.binary_search(&arr).ok()?;
+        let (lv, pv) = self.cvars[li][ai];
+        Some((self.b.use_var(lv), self.b.use_var(pv)))
+    }
+
     /// Flags of a (trusted: aligned, non-trapping) access to memory category `m`.
     fn m(&self, m: Mem) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
@@ -407,13 +506,30 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.an.is_ref.get(r as usize).copied().unwrap_or(false)
     }
 
+    /// The web of register `r` read by the current instruction.
+    fn wu(&self, r: Reg) -> usize {
+        self.an.webs.at(self.cur, r) as usize
+    }
+
+    /// The web of register `r` written by the current instruction.
+    fn wd(&self, r: Reg) -> usize {
+        let ops = &self.an.ops[self.cur as usize];
+        self.an.webs.def_at(self.cur, r, ops) as usize
+    }
+
+    /// The machine type of the value the current instruction writes to `r`.
+    fn def_ty(&self, r: Reg) -> Type {
+        self.vty[self.wd(r)]
+    }
+
     fn get_raw(&mut self, r: Reg) -> CV {
-        self.b.use_var(self.vars[r as usize])
+        let w = self.wu(r);
+        self.b.use_var(self.vars[w])
     }
 
     fn get_i(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[r as usize] == F64 {
+        if self.vty[self.wu(r)] == F64 {
             self.b.ins().bitcast(I64, MemFlagsData::new(), v)
         } else {
             v
@@ -422,7 +538,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     fn get_f(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[r as usize] == I64 {
+        if self.vty[self.wu(r)] == I64 {
             self.b.ins().bitcast(F64, MemFlagsData::new(), v)
         } else {
             v
@@ -432,14 +548,15 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Define register `r` (converting between I64 and F64 as needed); reference
     /// registers are also stored to their frame slot.
     fn set(&mut self, r: Reg, v: CV) {
-        let want = self.vty[r as usize];
+        let w = self.wd(r);
+        let want = self.vty[w];
         let have = self.b.func.dfg.value_type(v);
         let v = if have != want {
             self.b.ins().bitcast(want, MemFlagsData::new(), v)
         } else {
             v
         };
-        self.b.def_var(self.vars[r as usize], v);
+        self.b.def_var(self.vars[w], v);
         if self.is_ref(r) {
             let fl = self.m(Mem::Frame);
             self.b.ins().store(fl, v, self.base, r as i32 * 8);
@@ -451,12 +568,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.set(r, v);
     }
 
-    /// Store the values of the scalar registers in `set` to their frame slots
-    /// (reference registers are always there already).
-    fn write_back(&mut self, set: RegSet) {
+    /// Store the values the scalar registers in `set` have before instruction `pc`
+    /// to their frame slots (reference registers are always there already).
+    fn write_back(&mut self, pc: u32, set: RegSet) {
         for r in set.iter() {
-            if (r as usize) < self.vars.len() && !self.is_ref(r) {
-                let v = self.get_raw(r);
+            if (r as usize) < self.f.nregs as usize && !self.is_ref(r) {
+                let w = self.an.webs.at(pc, r) as usize;
+                let v = self.b.use_var(self.vars[w]);
                 let fl = self.m(Mem::Frame);
                 self.b.ins().store(fl, v, self.base, r as i32 * 8);
             }
@@ -585,7 +703,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             match kind {
                 Exit::Deopt => {
                     let live = self.live_in(pc);
-                    self.write_back(live);
+                    self.write_back(pc, live);
                     let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[self.vm, self.base, pcv]);
                     self.after_resume(st);
                 }
@@ -604,7 +722,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.b.switch_to_block(exc);
                     if self.has_handler(pc) {
                         let live = self.live_in(pc);
-                        self.write_back(live);
+                        self.write_back(pc, live);
                         let st2 = self.call_helper(
                             self.sig3,
                             self.tc.addrs.h_resume_exc,
@@ -645,12 +763,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.switch_to_block(blk);
             let live = self.live_in(h);
             for r in live.iter() {
-                if (r as usize) < self.vars.len() {
-                    let (ty, fl, base) = (self.vty[r as usize], self.m(Mem::Frame), self.base);
+                if (r as usize) < self.f.nregs as usize {
+                    let w = self.an.webs.at(h, r) as usize;
+                    let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.base);
                     let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
-                    self.b.def_var(self.vars[r as usize], v);
+                    self.b.def_var(self.vars[w], v);
                 }
             }
+            self.load_caches(h, None);
             self.b.ins().jump(target, &[]);
         }
         self.b.seal_block(bad);
@@ -662,8 +782,8 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Branch on `cond` to `target`, else fall through to `pc + 1`.
     fn branch(&mut self, cond: CV, pc: u32, target: u32) -> Result<bool, String> {
-        let t = self.block(target)?;
-        let e = self.block(pc + 1)?;
+        let t = self.edge(target)?;
+        let e = self.edge(pc + 1)?;
         self.b.ins().brif(cond, t, &[], e, &[]);
         Ok(false)
     }
@@ -721,7 +841,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ops = self.an.ops[pc as usize].clone();
         let mut done = RegSet::default();
         for &r in &ops.uses {
-            if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.vars.len() {
+            if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.f.nregs as usize {
                 done.insert(r);
                 let v = self.get_raw(r);
                 let fl = self.m(Mem::Frame);
@@ -732,9 +852,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[self.vm, self.base, pcv]);
         self.check_status(st, pc);
         if let Some(d) = ops.def {
-            let (ty, fl, base) = (self.vty[d as usize], self.m(Mem::Frame), self.base);
+            let w = self.wd(d);
+            let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.base);
             let v = self.b.ins().load(ty, fl, base, d as i32 * 8);
-            self.b.def_var(self.vars[d as usize], v);
+            self.b.def_var(self.vars[w], v);
         }
     }
 
@@ -799,16 +920,41 @@ impl<'a, 'f> Tr<'a, 'f> {
         o
     }
 
-    /// Address of element `idx` (a register) of the array in `arr`, with the
-    /// VM's index rules (negative counts from the end, out of range → deopt).
-    fn array_elem(&mut self, arr: Reg, idx: Reg, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
-        let a = self.non_null(arr, pc);
-        let fl = self.m(Mem::Hdr);
-        let len = self.b.ins().load(I64, fl, a, l_off);
+    /// An inline load or store of element `idx` (a register) of the array in
+    /// `arr`, with the VM's index rules: negative counts from the end, out of range
+    /// side-exits (the VM then raises). In a cached loop the length and data
+    /// pointer come from the pre-header (a null array has length 0 there, so it
+    /// side-exits like an index out of range); elsewhere they are loaded here,
+    /// after a null check.
+    fn array_access(&mut self, pc: u32, arr: Reg, idx: Reg, acc: Access) {
+        let Some((p_off, l_off)) = self.tc.offs.arr_items else {
+            self.generic(pc);
+            return;
+        };
+        self.stress(pc, pc);
+        let (len, ptr) = match self.cached_array(arr) {
+            Some(c) => c,
+            None => {
+                let a = self.non_null(arr, pc);
+                let fl = self.m(Mem::Hdr);
+                let len = self.b.ins().load(I64, fl, a, l_off);
+                let fl = self.m(Mem::Hdr);
+                let ptr = self.b.ins().load(I64, fl, a, p_off);
+                (len, ptr)
+            }
+        };
         let i = self.get_i(idx);
-        // Fast path `0 <= i < len` (one unsigned compare); the cold path handles a
-        // negative index (`i + len`, which is out of range again unless
-        // `-len <= i < 0`) and deoptimizes on anything else.
+        if !self.tc.neg_index && !self.an.webs.neg_const[self.wu(idx)] {
+            // Speculate `0 <= i < len`: one unsigned compare, the exit covers both
+            // ends. A valid negative index side-exits here; the VM then reads
+            // from the end, and flags the function so that its next version
+            // takes the path below (see `Jit::note_negative_index`).
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+            self.guard(oob, pc);
+            self.element(ptr, i, acc);
+            return;
+        }
+        // Negative indices count from the end: a cold path computes `i + len`.
         let inb = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
         let ok = self.b.create_block();
         let j = self.b.append_block_param(ok, I64);
@@ -823,10 +969,30 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().jump(ok, &[adj.into()]);
         self.b.seal_block(ok);
         self.b.switch_to_block(ok);
-        let fl = self.m(Mem::Hdr);
-        let ptr = self.b.ins().load(I64, fl, a, p_off);
+        self.element(ptr, j, acc);
+    }
+
+    /// Load or store element `j` (in range) of the array data at `ptr`.
+    fn element(&mut self, ptr: CV, j: CV, acc: Access) {
         let off = self.b.ins().ishl_imm_s(j, 3);
-        self.b.ins().iadd(ptr, off)
+        let addr = self.b.ins().iadd(ptr, off);
+        self.access(addr, acc);
+    }
+
+    /// The load (`Access::Load(dst)`) or store (`Access::Store(src)`) at `addr`.
+    fn access(&mut self, addr: CV, acc: Access) {
+        let fl = self.m(Mem::Heap);
+        match acc {
+            Access::Load(dst) => {
+                let ty = self.def_ty(dst);
+                let v = self.b.ins().load(ty, fl, addr, 0);
+                self.set(dst, v);
+            }
+            Access::Store(src) => {
+                let v = self.get_raw(src);
+                self.b.ins().store(fl, v, addr, 0);
+            }
+        }
     }
 
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
@@ -861,17 +1027,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         self.stress(pc, pc);
         let addr = addr_of(self, o);
-        let fl = self.m(Mem::Heap);
-        match acc {
-            Access::Load(dst) => {
-                let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
-                self.set(dst, v);
-            }
-            Access::Store(src) => {
-                let v = self.get_raw(src);
-                self.b.ins().store(fl, v, addr, 0);
-            }
-        }
+        self.access(addr, acc);
     }
 
     /// A call of a user function whose id and "returns void" flag are `callee`
@@ -943,7 +1099,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             return;
         }
         let fl = self.m(Mem::Frame);
-        let v = self.b.ins().load(self.vty[dst as usize], fl, callee_base, 0);
+        let ty = self.def_ty(dst);
+        let v = self.b.ins().load(ty, fl, callee_base, 0);
         let v = match void {
             Some(is_void) => {
                 let old = self.get_raw(dst);
@@ -1032,7 +1189,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.check_status(st, pc);
         if !void {
             let fl = self.m(Mem::Frame);
-            let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
+            let ty = self.def_ty(dst);
+            let v = self.b.ins().load(ty, fl, addr, 0);
             self.set(dst, v);
         }
         Ok(())
@@ -1151,7 +1309,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             GetGlobal { dst, idx } => {
                 let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
                 let fl = self.m(Mem::Global);
-                let v = self.b.ins().load(self.vty[dst as usize], fl, addr, 0);
+                let ty = self.def_ty(dst);
+                let v = self.b.ins().load(ty, fl, addr, 0);
                 self.set(dst, v);
             }
             SetGlobal { src, idx } => {
@@ -1267,13 +1426,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             Jmp { target } => {
-                let t = self.block(target)?;
+                let t = self.edge(target)?;
                 self.b.ins().jump(t, &[]);
                 return Ok(false);
             }
             Loop { target, .. } => {
                 self.stress(pc, target);
-                let t = self.block(target)?;
+                let t = self.edge(target)?;
                 self.b.ins().jump(t, &[]);
                 return Ok(false);
             }
@@ -1332,8 +1491,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let c = self.b.ins().fcmp(cc, x, y);
                 if matches!(ins, BrNotLtF { .. } | BrNotLeF { .. }) {
                     // Jump when the comparison is false (or unordered).
-                    let t = self.block(target)?;
-                    let e = self.block(pc + 1)?;
+                    let t = self.edge(target)?;
+                    let e = self.edge(pc + 1)?;
                     self.b.ins().brif(c, e, &[], t, &[]);
                     return Ok(false);
                 }
@@ -1432,12 +1591,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             | NewStruct { .. }
             | MakeClosure { .. } => self.generic(pc),
 
-            ArrGet { dst, arr, idx } => self.heap_access(pc, offs.arr_items, Access::Load(dst), |t, o| {
-                t.array_elem(arr, idx, pc, o)
-            }),
-            ArrSet { arr, idx, src } => self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
-                t.array_elem(arr, idx, pc, o)
-            }),
+            ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
+            ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),
             ArrLen { dst, arr } => match offs.arr_items {
                 Some((_, l_off)) => {
                     self.stress(pc, pc);

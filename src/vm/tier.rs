@@ -188,6 +188,24 @@ impl<'p> Vm<'p> {
         }
     }
 
+    /// Compiled code of `fid` side-exits at `pc` (innermost frame): if that is an
+    /// array access whose index is negative, tell the JIT (it speculates that
+    /// indices are not negative; see `Jit::note_negative_index`).
+    pub(crate) fn note_negative_index(&mut self, fid: u32, pc: u32) {
+        let Some(j) = self.jit.as_mut() else { return };
+        let Some(top) = self.frames.last() else { return };
+        let ins = self
+            .program
+            .functions
+            .get(fid as usize)
+            .and_then(|f| f.code.get(pc as usize));
+        if let Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) = ins {
+            if (self.stack.get(top.base + *idx as usize).0 as i64) < 0 {
+                j.note_negative_index(fid as usize);
+            }
+        }
+    }
+
     /// A compiled frame of `fid` deoptimized (or caught an exception through the
     /// VM): count it, maybe give up on the function's code, and arrange for the
     /// frame to re-enter its code at the next loop header.
