@@ -117,7 +117,9 @@ fn magic_div(x: i64, d: i64) -> i64 {
         q = q.wrapping_sub(x);
     }
     q >>= s;
-    q.wrapping_add(((q as u64) >> 63) as i64)
+    // As the translator: the sign of `x` for positive divisors, of `q` otherwise.
+    let neg = if d > 0 { x } else { q };
+    q.wrapping_add(((neg as u64) >> 63) as i64)
 }
 
 #[test]

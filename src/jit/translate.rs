@@ -900,7 +900,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                 if sh > 0 {
                     q = self.b.ins().sshr_imm_s(q, sh as i64);
                 }
-                let sign = self.b.ins().ushr_imm_s(q, 63);
+                // Round towards zero: add 1 when the quotient is negative. For
+                // `c > 0` that is when `x` is (Hacker's Delight 10-1), and the sign
+                // of `x` is known before the multiply, which keeps the `shr` off
+                // the dependency chain (`loop_int`'s `% 1000000007`).
+                let sign = if c > 0 {
+                    self.b.ins().ushr_imm_s(x, 63)
+                } else {
+                    self.b.ins().ushr_imm_s(q, 63)
+                };
                 self.b.ins().iadd(q, sign)
             }
         };
@@ -910,6 +918,29 @@ impl<'a, 'f> Tr<'a, 'f> {
             let qc = self.b.ins().imul_imm_s(q, c);
             self.b.ins().isub(x, qc)
         }
+    }
+
+    /// `x + y`, reassociated as `p + (q + y)` when `x = p + q` and `p` is a block
+    /// parameter (typically a loop-carried value such as an accumulator) while
+    /// `q` and `y` are not: the loop-carried dependency chain then has one add
+    /// instead of two (`total = (total + i * 7 + (i ^ (i >> 3))) % m`). Integer
+    /// addition wraps, so any association gives the same result.
+    fn add_reassoc(&mut self, x: CV, y: CV) -> CV {
+        let dfg = &self.b.func.dfg;
+        let is_param = |v: CV| matches!(dfg.value_def(v), ir::ValueDef::Param(..));
+        if let ir::ValueDef::Result(inst, 0) = dfg.value_def(x) {
+            if let ir::InstructionData::Binary {
+                opcode: ir::Opcode::Iadd,
+                args: [p, q],
+            } = dfg.insts[inst]
+            {
+                if is_param(p) && !is_param(q) && !is_param(y) {
+                    let qy = self.b.ins().iadd(q, y);
+                    return self.b.ins().iadd(p, qy);
+                }
+            }
+        }
+        self.b.ins().iadd(x, y)
     }
 
     /// Null check of the object in `r`; returns its pointer.
@@ -1320,7 +1351,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.ins().store(fl, v, addr, 0);
             }
 
-            AddI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().iadd(x, y)),
+            AddI { dst, a, b } => {
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let v = self.add_reassoc(x, y);
+                self.set(dst, v);
+            }
             SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
             MulI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().imul(x, y)),
             BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
