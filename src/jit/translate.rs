@@ -202,6 +202,9 @@ struct Tr<'a, 'f> {
     sig_builtin: SigRef,
     /// The alias regions of [`Mem`], by discriminant.
     regions: [ir::AliasRegion; 5],
+    /// Values known to be zero exactly when another value is: a remainder by
+    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
+    zero_equiv: std::collections::HashMap<CV, CV>,
     /// Per loop of `an.cached`: its pre-header block.
     pre: Vec<Block>,
     /// Per loop of `an.cached`, per cached array: variables for its length and
@@ -291,6 +294,7 @@ pub fn translate(
         vars,
         vty,
         cur: 0,
+        zero_equiv: std::collections::HashMap::new(),
         pre,
         cvars,
         blocks,
@@ -887,6 +891,28 @@ impl<'a, 'f> Tr<'a, 'f> {
                 // Only MIN itself divides to 1; everything else to 0.
                 let eq = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
                 self.b.ins().uextend(I64, eq)
+            }
+            _ if c.unsigned_abs().is_power_of_two() => {
+                // `|c| = 2^k`: shifts. A negative `x` is biased by `2^k - 1` so
+                // that the shift truncates toward zero; the remainder keeps the
+                // sign of `x` (and is the same for `c` and `-c`).
+                let k = c.unsigned_abs().trailing_zeros() as i64;
+                let sign = self.b.ins().sshr_imm_s(x, 63);
+                let bias = self.b.ins().ushr_imm_s(sign, 64 - k);
+                let t = self.b.ins().iadd(x, bias);
+                if !is_div {
+                    let low = self.b.ins().band_imm_s(t, (1i64 << k) - 1);
+                    let r = self.b.ins().isub(low, bias);
+                    let bits = self.b.ins().band_imm_s(x, (1i64 << k) - 1);
+                    self.zero_equiv.insert(r, bits);
+                    return r;
+                }
+                let q = self.b.ins().sshr_imm_s(t, k);
+                if c < 0 {
+                    self.b.ins().ineg(q)
+                } else {
+                    q
+                }
             }
             _ => {
                 let (m, sh) = magic_s64(c);
@@ -1510,7 +1536,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                     BrGtIImm { .. } => IntCC::SignedGreaterThan,
                     _ => IntCC::SignedGreaterThanOrEqual,
                 };
-                let x = self.get_i(a);
+                let mut x = self.get_i(a);
+                if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
+                    // `x % 2 == 0` tests the low bit.
+                    x = self.zero_equiv.get(&x).copied().unwrap_or(x);
+                }
                 let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
                 return self.branch(c, pc, target);
             }
