@@ -1663,8 +1663,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Some((_, l_off)) => {
                     self.stress(pc, pc);
                     let a = self.non_null(arr, pc);
-                    let fl = self.m(Mem::Hdr);
-                    let len = self.b.ins().load(I64, fl, a, l_off);
+                    // In a cached loop the length is in a register already.
+                    let len = match self.cached_array(arr) {
+                        Some((len, _)) => len,
+                        None => {
+                            let fl = self.m(Mem::Hdr);
+                            self.b.ins().load(I64, fl, a, l_off)
+                        }
+                    };
                     self.set(dst, len);
                 }
                 None => self.generic(pc),
