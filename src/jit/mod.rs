@@ -241,11 +241,16 @@ impl Jit {
             .collect();
         let offs = Offsets::compute();
         let stack = vm.stack.as_ptr() as u64;
+        let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
+        let max_nregs = program.functions.iter().map(|f| f.nregs as usize).max().unwrap_or(0);
         let addrs = Addrs {
+            // Set by the first compilation (the `Vm` may still move until it runs).
+            vm: 0,
             frames: vm.frames.as_ptr() as u64,
             stack,
             stack_end: stack + vm.stack.limit() as u64 * 8,
-            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)) as u64,
+            max_depth: max_depth as u64,
+            check_stack: max_depth as u128 * max_nregs as u128 > vm.stack.limit() as u128,
             native_limit: 0,
             globals: vm.globals.as_ptr() as u64,
             entry: entry.as_ptr() as u64,
@@ -257,6 +262,8 @@ impl Jit {
             h_op: runtime::rt_op as JitFn as usize as u64,
             h_overflow: runtime::rt_overflow as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
                 as u64,
+            h_overflow_at: runtime::rt_overflow_at as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
+                as usize as u64,
             h_fmod: runtime::rt_fmod as extern "C" fn(f64, f64) -> f64 as usize as u64,
             h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
             h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
@@ -311,6 +318,12 @@ impl Jit {
 
     pub(crate) fn tramp_addr(&self) -> usize {
         runtime::jit_tramp as JitFn as usize
+    }
+
+    /// The address of the `Vm` that compiled code was compiled for (0 before the
+    /// first compilation).
+    pub(crate) fn vm_addr(&self) -> u64 {
+        self.addrs.vm
     }
 
     pub(crate) fn set_native_limit(&mut self, limit: usize) {
@@ -374,11 +387,19 @@ impl Jit {
         true
     }
 
-    /// Translate and compile function `fid` (not yet callable: see
-    /// [`Jit::finalize`]). False if it failed (the function stays interpreted).
-    pub(crate) fn compile(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
+    /// Translate and compile function `fid` for the `Vm` at `vm` (not yet
+    /// callable: see [`Jit::finalize`]). False if it failed (the function stays
+    /// interpreted). Compiled code embeds the VM's address, so every compilation
+    /// of a JIT must be for the same address (the VM does not move while it runs;
+    /// [`Vm::call_compiled`](crate::vm::Vm) checks it).
+    pub(crate) fn compile(&mut self, vm: u64, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
         let t0 = Instant::now();
-        let r = self.compile_inner(program, consts, fid);
+        let r = if self.addrs.vm == 0 || self.addrs.vm == vm {
+            self.addrs.vm = vm;
+            self.compile_inner(program, consts, fid)
+        } else {
+            Err("internal error: the VM moved since the previous compilation".into())
+        };
         let dt = t0.elapsed();
         self.totals.compile_time += dt;
         let Some(fi) = self.funcs.get_mut(fid as usize) else {
@@ -597,10 +618,12 @@ pub fn compile_all(
     let offs = Offsets::compute();
     // Distinct, plausible placeholder addresses.
     let addrs = Addrs {
+        vm: 0x0900_0000,
         frames: 0x1000_0000,
         stack: 0x2000_0000,
         stack_end: 0x2800_0000,
         max_depth: 200_000,
+        check_stack: false,
         native_limit: 0x10_0000,
         globals: 0x3000_0000,
         entry: 0x4000_0000,
@@ -610,6 +633,7 @@ pub fn compile_all(
         h_propagate: 0x6000_0200,
         h_op: 0x6000_0300,
         h_overflow: 0x6000_0400,
+        h_overflow_at: 0x6000_0900,
         h_fmod: 0x6000_0500,
         h_eq_ref: 0x6000_0600,
         h_bad_reentry: 0x6000_0700,

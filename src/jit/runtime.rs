@@ -97,7 +97,8 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
             vm.count_call(fid as usize);
             if let Some(code) = vm.compiled_entry(fid) {
                 let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-                return f(vm as *mut Vm<'static>, base, 0);
+                // A call: `entry_pc == base` (see `Vm::call_compiled`).
+                return f(vm as *mut Vm<'static>, base, base as u64);
             }
             let depth = vm.frames.len();
             let r = vm.interp(depth - 1, false);
@@ -203,9 +204,32 @@ pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64)
     }
 }
 
-/// A compiled function found on entry that its frame exceeds the frame, register
-/// stack or native stack limit: pop its record and raise `stack overflow` in the
-/// caller, at the call (as the VM's calls do). Returns 1.
+/// A call at `pc` of the innermost (compiled) frame would exceed the frame,
+/// register stack or native stack limit: make `stack overflow` the pending
+/// exception of that frame at `pc`, as the VM's calls do. Returns 1 (2 if
+/// there is no frame).
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_overflow_at(vm: *mut Vm<'static>, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| match vm.frames.last() {
+            Some(&top) => {
+                vm.set_pending_error(STACK_OVERFLOW, top.func, pc as u32);
+                ST_EXCEPTION
+            }
+            None => {
+                vm.jit_stop = Some(Stop::Fatal("stack overflow".into()));
+                ST_STOP
+            }
+        })
+    }
+}
+
+/// A compiled function found on entry that the native stack is exhausted: pop
+/// its record and raise `stack overflow` in the caller, at the call (as the VM's
+/// calls do). Returns 1.
 ///
 /// # Safety
 /// Called by compiled code only.

@@ -39,6 +39,10 @@ use std::collections::BTreeMap;
 /// Addresses of the run's VM structures and of the runtime helpers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Addrs {
+    /// The `Vm` of the run (pinned while the JIT exists): compiled code embeds it
+    /// (and the address of its frame depth counter) as an immediate instead of
+    /// keeping its `vm` parameter live.
+    pub vm: u64,
     /// Frame record 0.
     pub frames: u64,
     /// Register stack slot 0.
@@ -48,6 +52,11 @@ pub struct Addrs {
     pub stack_end: u64,
     /// Maximum number of frames.
     pub max_depth: u64,
+    /// Whether calls must check that the callee's window fits the register stack.
+    /// False when that follows from the depth check: every window has at most
+    /// `m` registers (the largest `nregs` of the program) and windows are
+    /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window.
+    pub check_stack: bool,
     /// Native stack pointer below which calls raise `stack overflow`.
     pub native_limit: u64,
     pub globals: u64,
@@ -59,7 +68,10 @@ pub struct Addrs {
     pub h_resume_exc: u64,
     pub h_propagate: u64,
     pub h_op: u64,
+    /// `rt_overflow(vm, base)`: the callee pops its record, raises in the caller.
     pub h_overflow: u64,
+    /// `rt_overflow_at(vm, pc)`: a call at `pc` of this frame overflows.
+    pub h_overflow_at: u64,
     pub h_fmod: u64,
     pub h_eq_ref: u64,
     pub h_bad_reentry: u64,
@@ -160,6 +172,13 @@ enum Mem {
 type BinOp = fn(&mut FunctionBuilder, CV, CV) -> CV;
 type UnOp = fn(&mut FunctionBuilder, CV) -> CV;
 
+/// The number of registers of a callee (for the register stack check).
+#[derive(Clone, Copy)]
+enum CalleeRegs {
+    Static(u32),
+    Dynamic(CV),
+}
+
 /// Direction of [`Tr::heap_access`].
 #[derive(Clone, Copy)]
 enum Access {
@@ -171,6 +190,9 @@ enum Access {
 enum Exit {
     Deopt,
     Exc,
+    /// A call at this pc would exceed a limit: raise `stack overflow` here, then
+    /// continue as the exception path `Exc` of the same pc.
+    Ovf,
 }
 
 struct Tr<'a, 'f> {
@@ -181,7 +203,6 @@ struct Tr<'a, 'f> {
     vars: Vec<Variable>,
     vty: Vec<Type>,
     blocks: Vec<Option<Block>>,
-    vm: CV,
     base: CV,
     exits: BTreeMap<(u8, u32), Block>,
     todo: Vec<(Exit, u32, Block)>,
@@ -196,6 +217,8 @@ struct Tr<'a, 'f> {
     /// The argument block of direct builtin calls (one per function, sized for
     /// its largest call), created on first use.
     arg_slot: Option<ir::StackSlot>,
+    /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
+    uniq: u32,
 }
 
 /// Translate function `fid` into `func` (whose signature must be
@@ -242,12 +265,18 @@ pub fn translate(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (vm, base, epc) = (params[0], params[1], params[2]);
+    // `params[0]` (the VM) is not used: its address is a constant of the run.
+    let (base, epc) = (params[1], params[2]);
     let reentry = b.create_block();
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
     let start = b.create_block();
-    b.ins().brif(epc, reentry, &[epc.into()], start, &[]);
+    // A call passes `entry_pc == base` (a value the caller has in a register
+    // anyway, where a constant 0 would be kept live across its calls); OSR passes
+    // `(header + 1) << 1 | 1`, which is odd and so never equals `base`.
+    let is_osr = b.ins().icmp(IntCC::NotEqual, epc, base);
+    let enc = b.ins().ushr_imm_s(epc, 1);
+    b.ins().brif(is_osr, reentry, &[enc.into()], start, &[]);
     b.seal_block(entry);
     b.seal_block(start);
 
@@ -266,7 +295,6 @@ pub fn translate(
         vars,
         vty,
         blocks,
-        vm,
         base,
         exits: BTreeMap::new(),
         todo: Vec::new(),
@@ -278,48 +306,34 @@ pub fn translate(
         sig_builtin,
         arg_slot: None,
         regions,
+        uniq: 0,
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
     // window may hold stale bits that the collector must not see).
     t.b.switch_to_block(start);
-    // Limits: this frame must fit the frame stack (depth), the register stack and
-    // the native stack. Past any of them the *caller* gets `stack overflow` at its
-    // call (the helper pops this frame and raises it there, as the VM does).
+    // The caller pushed the complete frame record (`func`, `pc`, `base`) and
+    // checked the frame depth and the register stack for it. The native stack
+    // is checked here (the caller's checks would share one stack pointer value,
+    // which Cranelift would then keep live across calls): below the limit this
+    // frame pops its record and raises `stack overflow` in the caller, at the
+    // call.
     {
-        let d = t.depth();
-        let ovf = t.b.create_block();
-        t.b.set_cold_block(ovf);
-        // Three compare-and-branches (cheaper than combining the flags).
-        let c1 =
-            t.b.ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThan, d, tc.addrs.max_depth as i64);
-        let ok1 = t.b.create_block();
-        t.b.ins().brif(c1, ovf, &[], ok1, &[]);
-        t.b.seal_block(ok1);
-        t.b.switch_to_block(ok1);
-        let c2 = t.b.ins().icmp_imm_s(
-            IntCC::UnsignedGreaterThan,
-            base,
-            tc.addrs.stack_end as i64 - nregs as i64 * 8,
-        );
-        let ok2 = t.b.create_block();
-        t.b.ins().brif(c2, ovf, &[], ok2, &[]);
-        t.b.seal_block(ok2);
-        t.b.switch_to_block(ok2);
         let sp = t.b.ins().get_stack_pointer(I64);
-        let c3 =
+        let c =
             t.b.ins()
                 .icmp_imm_s(IntCC::UnsignedLessThan, sp, tc.addrs.native_limit as i64);
+        let ovf = t.b.create_block();
+        t.b.set_cold_block(ovf);
         let body = t.b.create_block();
-        t.b.ins().brif(c3, ovf, &[], body, &[]);
+        t.b.ins().brif(c, ovf, &[], body, &[]);
         t.b.seal_block(ovf);
         t.b.seal_block(body);
         t.b.switch_to_block(ovf);
+        let vm = t.vmc();
         let st = t.call_helper(t.sig2, tc.addrs.h_overflow, &[vm, base]);
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
-        // The caller wrote the whole frame record (`func`, `pc`, `base`).
     }
     for r in 0..f.nparams as usize {
         let fl = t.m(Mem::Frame);
@@ -467,8 +481,37 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// reloaded at each use rather than kept live across calls, which keeps
     /// register pressure (and callee-saved spills) down in call-heavy code.
     fn depth(&mut self) -> CV {
+        let (a, off) = self.depth_addr();
         let fl = self.m(Mem::Vm);
-        self.b.ins().load(I64, fl, self.vm, self.tc.offs.vm_depth)
+        self.b.ins().load(I64, fl, a, off)
+    }
+
+    /// Pop this function's frame record: `depth -= 1` (one read-modify-write
+    /// instruction on x86-64, without a register for the `-1`).
+    fn pop_frame(&mut self) {
+        let (a, off) = self.depth_addr();
+        let fl = self.m(Mem::Vm);
+        let d = self.b.ins().load(I64, fl, a, off);
+        let d1 = self.b.ins().iadd_imm_s(d, -1);
+        self.b.ins().store(fl, d1, a, off);
+    }
+
+    /// The address of the VM (an immediate; Cranelift rematerialises it where it
+    /// is needed instead of keeping it in a callee-saved register).
+    fn vmc(&mut self) -> CV {
+        self.ic(self.tc.addrs.vm as i64)
+    }
+
+    /// The address of the frame depth counter as `(constant, offset)`. Every use
+    /// gets a different constant: Cranelift would merge equal ones into one value
+    /// and, when that value was already rematerialised once, keep it live across
+    /// calls (in a callee-saved register or a spill slot) instead of
+    /// rematerialising it again.
+    fn depth_addr(&mut self) -> (CV, i32) {
+        self.uniq = (self.uniq + 1) % 4096;
+        let off = self.uniq as i32 * 8;
+        let a = self.tc.addrs.vm.wrapping_add(self.tc.offs.vm_depth as u64);
+        (self.ic(a.wrapping_sub(off as u64) as i64), off)
     }
 
     /// Address of this function's frame record, given the depth `d`.
@@ -490,6 +533,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let key = (kind as u8, pc);
         if let Some(&b) = self.exits.get(&key) {
             return b;
+        }
+        if matches!(kind, Exit::Ovf) {
+            // The overflow exit continues in the exception exit (filled in the
+            // same round of `fill_exits`).
+            self.exit_block(Exit::Exc, pc);
         }
         let blk = self.b.create_block();
         if matches!(kind, Exit::Exc) {
@@ -577,7 +625,10 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     fn fill_exits(&mut self) -> Result<(), String> {
         // Every exit block has all its predecessors by now: seal, then fill it.
-        let todo = std::mem::take(&mut self.todo);
+        // Overflow exits first: they jump to the exception exit of their pc,
+        // which must not be sealed before that.
+        let mut todo = std::mem::take(&mut self.todo);
+        todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
         for (kind, pc, blk) in todo {
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
@@ -586,8 +637,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Exit::Deopt => {
                     let live = self.live_in(pc);
                     self.write_back(live);
-                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[self.vm, self.base, pcv]);
+                    let vm = self.vmc();
+                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[vm, self.base, pcv]);
                     self.after_resume(st);
+                }
+                Exit::Ovf => {
+                    let vm = self.vmc();
+                    let st = self.call_helper(self.sig2, self.tc.addrs.h_overflow_at, &[vm, pcv]);
+                    let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
+                    let exc = exc.ok_or("overflow exit without an exception exit")?;
+                    self.b.ins().jump(exc, &[st.into()]);
                 }
                 Exit::Exc => {
                     let st = self.b.block_params(blk)[0];
@@ -605,14 +664,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                     if self.has_handler(pc) {
                         let live = self.live_in(pc);
                         self.write_back(live);
+                        let vm = self.vmc();
                         let st2 = self.call_helper(
                             self.sig3,
                             self.tc.addrs.h_resume_exc,
-                            &[self.vm, self.base, pcv],
+                            &[vm, self.base, pcv],
                         );
                         self.after_resume(st2);
                     } else {
-                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[self.vm, pcv]);
+                        let vm = self.vmc();
+                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[vm, pcv]);
                         self.b.ins().return_(&[st2]);
                     }
                 }
@@ -655,7 +716,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);
-        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[self.vm, enc]);
+        let vm = self.vmc();
+        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[vm, enc]);
         self.b.ins().return_(&[st]);
         Ok(())
     }
@@ -729,7 +791,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         let pcv = self.ic(pc as i64);
-        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[self.vm, self.base, pcv]);
+        let vm = self.vmc();
+        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[vm, self.base, pcv]);
         self.check_status(st, pc);
         if let Some(d) = ops.def {
             let (ty, fl, base) = (self.vty[d as usize], self.m(Mem::Frame), self.base);
@@ -882,22 +945,58 @@ impl<'a, 'f> Tr<'a, 'f> {
         dst: Reg,
         args: &[Reg],
         callee: CV,
+        callee_nregs: CalleeRegs,
         void: Option<CV>,
         static_void: bool,
     ) {
         let nregs = self.f.nregs as i64;
-        let d = self.depth();
+        let (depth_addr, depth_off) = self.depth_addr();
+        let fl = self.m(Mem::Vm);
+        let d = self.b.ins().load(I64, fl, depth_addr, depth_off);
+        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
+        // The limits, checked here (before anything is written) rather than in
+        // the callee, where the depth would have to be loaded again: the callee's
+        // frame must fit the frame stack, and its window the register stack
+        // (unless the depth check implies it). Past either this call raises
+        // `stack overflow` at `pc`, as in the interpreter. (The callee checks the
+        // native stack.)
+        {
+            let a = self.tc.addrs;
+            let ovf = self.exit_block(Exit::Ovf, pc);
+            let c = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, d, a.max_depth as i64);
+            let ok = self.b.create_block();
+            self.b.ins().brif(c, ovf, &[], ok, &[]);
+            self.b.seal_block(ok);
+            self.b.switch_to_block(ok);
+            if a.check_stack {
+                let c = match callee_nregs {
+                    CalleeRegs::Static(n) => self.b.ins().icmp_imm_s(
+                        IntCC::UnsignedGreaterThan,
+                        callee_base,
+                        a.stack_end as i64 - n as i64 * 8,
+                    ),
+                    CalleeRegs::Dynamic(n) => {
+                        let bytes = self.b.ins().ishl_imm_s(n, 3);
+                        let end = self.b.ins().iadd(callee_base, bytes);
+                        self.b
+                            .ins()
+                            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, a.stack_end as i64)
+                    }
+                };
+                let ok = self.b.create_block();
+                self.b.ins().brif(c, ovf, &[], ok, &[]);
+                self.b.seal_block(ok);
+                self.b.switch_to_block(ok);
+            }
+        }
         let rec = self.record(d);
-        // This frame's pc: where `stack overflow` raised by the callee's prologue
-        // is reported.
+        // This frame's pc: where an exception escaping the callee is reported.
         let pcv = self.b.ins().iconst(I32, pc as i64);
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, pcv, rec, self.tc.offs.frame_pc);
-        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
-        // The limits (frame depth, register stack, native stack) are checked by the
-        // callee on entry; writing the arguments and the record first is safe:
-        // the register stack has a full window of slack past its limit and the
-        // frame stack one record past the maximum depth.
         // Arguments into the callee's registers 0..n.
         for (i, &r) in args.iter().enumerate() {
             let v = self.get_raw(r);
@@ -926,17 +1025,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         let fl = self.m(Mem::Vm);
-        self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
+        self.b.ins().store(fl, d1, depth_addr, depth_off);
         // entry[callee](vm, callee_base, 0)
         let eoff = self.b.ins().ishl_imm_s(callee, 3);
         let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
         let fl = self.m(Mem::Vm);
         let code = self.b.ins().load(I64, fl, eaddr, 0);
-        let zero = self.ic(0);
+        let vm = self.vmc();
         let call = self
             .b
             .ins()
-            .call_indirect(self.sig3, code, &[self.vm, callee_base, zero]);
+            .call_indirect(self.sig3, code, &[vm, callee_base, callee_base]);
         let st = self.b.inst_results(call)[0];
         self.check_status(st, pc);
         if static_void {
@@ -1024,10 +1123,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ref_result = !void && self.is_ref(dst);
         let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
         let pcv = self.ic(pc as i64);
+        let vm = self.vmc();
         let st = self.call_helper(
             self.sig_builtin,
             self.tc.addrs.h_builtin,
-            &[self.vm, idv, addr, nv, pcv],
+            &[vm, idv, addr, nv, pcv],
         );
         self.check_status(st, pc);
         if !void {
@@ -1351,7 +1451,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.stress(pc, pc);
                 let callee = self.ic(s.target as i64);
                 let void = cf.ret_kind.is_none();
-                self.emit_call(pc, dst, &s.args, callee, None, void);
+                let n = CalleeRegs::Static(cf.nregs as u32);
+                self.emit_call(pc, dst, &s.args, callee, n, None, void);
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -1391,7 +1492,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let vbit = self.b.ins().ushr_imm_s(info, 24);
                 let vbit = self.b.ins().band_imm_s(vbit, 1);
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
-                self.emit_call(pc, dst, &s.args, callee, Some(is_void), false);
+                let nr = self.b.ins().band_imm_s(info, 0xffff);
+                self.emit_call(pc, dst, &s.args, callee, CalleeRegs::Dynamic(nr), Some(is_void), false);
             }
             CallBuiltin { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -1402,19 +1504,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let v = self.get_raw(src);
                 let fl = self.m(Mem::Frame);
                 self.b.ins().store(fl, v, self.base, 0);
-                let d = self.depth();
-                let d1 = self.b.ins().iadd_imm_s(d, -1);
-                let fl = self.m(Mem::Vm);
-                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
+                self.pop_frame();
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
             }
             RetVoid => {
-                let d = self.depth();
-                let d1 = self.b.ins().iadd_imm_s(d, -1);
-                let fl = self.m(Mem::Vm);
-                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
+                self.pop_frame();
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);

@@ -67,7 +67,20 @@ impl<'p> Vm<'p> {
         if native_sp() < self.native_limit {
             return JitOutcome::Overflow;
         }
+        // Compiled code embeds the VM's address (see `Jit::compile`).
+        if self.jit.as_ref().map(|j| j.vm_addr()) != Some(self as *mut Vm<'p> as u64) {
+            return JitOutcome::Stop(Stop::Fatal(
+                "internal error: compiled code called for a VM that moved".into(),
+            ));
+        }
         let base_ptr = self.stack.as_ptr().wrapping_add(base_idx);
+        // The ABI's encoding: a call passes `base` itself, an entry at a loop
+        // header `(pc + 1) << 1 | 1` (odd, so never equal to `base`).
+        let epc = if entry_pc == 0 {
+            base_ptr as u64
+        } else {
+            entry_pc << 1 | 1
+        };
         // SAFETY: `code` comes from the JIT's entry table, so it is a function
         // compiled with the JIT ABI for this VM (`jit::JitFn`); the frame record is
         // on top of the frame stack and its window starts at `base_ptr`. The VM is
@@ -75,7 +88,7 @@ impl<'p> Vm<'p> {
         // of the VM until the call returns.
         let st = unsafe {
             let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-            f((self as *mut Vm<'p>).cast::<Vm<'static>>(), base_ptr, entry_pc)
+            f((self as *mut Vm<'p>).cast::<Vm<'static>>(), base_ptr, epc)
         };
         match st & 3 {
             jit::ST_RETURN => JitOutcome::Returned(self.stack.get(base_idx)),
@@ -96,6 +109,7 @@ impl<'p> Vm<'p> {
     pub fn jit_hot_function(&mut self, fid: usize) {
         let program = self.program;
         let threshold = self.hot_loop_threshold.max(1);
+        let home = self as *mut Vm<'p> as u64;
         let Vm {
             jit,
             consts,
@@ -103,7 +117,7 @@ impl<'p> Vm<'p> {
             ..
         } = self;
         if let Some(j) = jit.as_mut() {
-            if j.wants_compile(fid) && j.compile(program, consts, fid as u32) {
+            if j.wants_compile(fid) && j.compile(home, program, consts, fid as u32) {
                 j.finalize();
                 // Interpreted activations of the function (e.g. further up a
                 // recursion) switch to the code at their next loop header.
@@ -132,11 +146,12 @@ impl<'p> Vm<'p> {
             *c = 0;
         }
         let program = self.program;
+        let home = self as *mut Vm<'p> as u64;
         let Some(j) = self.jit.as_mut() else {
             return LoopAction::Continue;
         };
         if j.wants_compile_for_loop(fid) {
-            if !j.compile(program, &self.consts, fid as u32) {
+            if !j.compile(home, program, &self.consts, fid as u32) {
                 return LoopAction::Continue;
             }
             j.finalize();
@@ -168,12 +183,13 @@ impl<'p> Vm<'p> {
     pub(crate) fn jit_start(&mut self) {
         let program = self.program;
         let limit = self.native_limit;
+        let home = self as *mut Vm<'p> as u64;
         let Vm { jit, consts, .. } = self;
         if let Some(j) = jit.as_mut() {
             j.set_native_limit(limit);
             if j.options().threshold == 0 {
                 for fid in 0..program.functions.len() {
-                    j.compile(program, consts, fid as u32);
+                    j.compile(home, program, consts, fid as u32);
                 }
                 j.finalize();
             }
