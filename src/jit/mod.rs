@@ -35,7 +35,7 @@ use cranelift_module::{FuncId, Linkage, Module};
 pub use layout::Offsets;
 use std::io::Write;
 use std::time::{Duration, Instant};
-use translate::{jit_signature, translate, Addrs, TransCtx};
+use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
 
 /// Status: returned normally (result in register 0 of the frame).
 pub const ST_RETURN: u64 = 0;
@@ -46,9 +46,20 @@ pub const ST_STOP: u64 = 2;
 /// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
 pub const ST_REENTER: u64 = 3;
 
-/// The type of compiled functions and of the trampoline: `(vm, base, entry_pc) ->
-/// status`, where `entry_pc` is 0 for a call and `header + 1` for OSR.
+/// The type of the resume helpers: `(vm, base, pc) -> status`.
 pub type JitFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64) -> u64;
+
+/// The type of the interpreter trampoline [`runtime::jit_tramp`] (reached from
+/// compiled code through a shim in the compiled functions' calling convention):
+/// `(vm, base, entry_pc, a_0, a_1, a_2) -> status`, with the register arguments
+/// of the call (only the first `min(nparams, REG_ARGS)` are meaningful).
+pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, u64, u64) -> u64;
+
+/// The type of the entry shim through which Rust calls compiled code:
+/// `(code, vm, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
+/// register arguments and calls `code` in the compiled functions' convention.
+/// `entry_pc` is `base` for a call and `(header + 1) << 1 | 1` for OSR.
+pub type EnterFn = unsafe extern "C" fn(usize, *mut Vm<'static>, *mut Value, u64) -> u64;
 
 /// A compiled function whose deopts since its compilation reach this count goes
 /// back to the interpreter.
@@ -149,6 +160,12 @@ pub struct Jit {
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
     entry: Box<[usize]>,
+    /// The trampoline shim (compiled convention → `jit_tramp`).
+    tramp: usize,
+    /// The entry shim ([`EnterFn`]).
+    enter: usize,
+    /// The calling convention of compiled functions.
+    jit_cc: cranelift_codegen::isa::CallConv,
     /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
     /// indirect calls (through its address in `addrs`); owned here to keep it alive.
     #[allow(dead_code)]
@@ -227,10 +244,12 @@ impl Jit {
         let arena = ArenaMemoryProvider::new_with_size(CODE_ARENA).map_err(|e| e.to_string())?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(Box::new(arena));
-        let module = JITModule::new(jb);
+        let mut module = JITModule::new(jb);
+        let default_cc = module.isa().default_call_conv();
+        let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
+        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc)?;
         let program = vm.program;
         let n = program.functions.len();
-        let tramp = runtime::jit_tramp as JitFn as usize;
         let entry = vec![tramp; n].into_boxed_slice();
         let fn_info: Box<[u32]> = program
             .functions
@@ -242,7 +261,12 @@ impl Jit {
         let offs = Offsets::compute();
         let stack = vm.stack.as_ptr() as u64;
         let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
-        let max_nregs = program.functions.iter().map(|f| f.nregs as usize).max().unwrap_or(0);
+        let max_nregs = program
+            .functions
+            .iter()
+            .map(|f| f.nregs as usize)
+            .max()
+            .unwrap_or(0);
         let addrs = Addrs {
             // Set by the first compilation (the `Vm` may still move until it runs).
             vm: 0,
@@ -291,6 +315,9 @@ impl Jit {
             module,
             fctx: FunctionBuilderContext::new(),
             entry,
+            tramp,
+            enter,
+            jit_cc,
             fn_info,
             funcs,
             opts,
@@ -317,7 +344,11 @@ impl Jit {
     }
 
     pub(crate) fn tramp_addr(&self) -> usize {
-        runtime::jit_tramp as JitFn as usize
+        self.tramp
+    }
+
+    pub(crate) fn enter_addr(&self) -> usize {
+        self.enter
     }
 
     /// The address of the `Vm` that compiled code was compiled for (0 before the
@@ -421,7 +452,7 @@ impl Jit {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
         let cc = self.module.isa().default_call_conv();
-        let sig = jit_signature(cc);
+        let sig = jit_signature(self.jit_cc, reg_args(f));
         self.names += 1;
         let name = format!("bp:{}#{}", f.name, self.names);
         let id = self
@@ -447,6 +478,7 @@ impl Jit {
             stress: self.opts.stress,
             stress_ctrs,
             call_conv: cc,
+            jit_cc: self.jit_cc,
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
         };
@@ -572,6 +604,73 @@ impl Jit {
     }
 }
 
+/// Compile the two shims between Rust and compiled code and return their
+/// addresses: the trampoline shim (`(vm, base, entry_pc, a0, a1, a2)` in the
+/// compiled functions' convention, forwarding to [`runtime::jit_tramp`]) and the
+/// entry shim ([`EnterFn`], C convention: loads the register arguments from the
+/// window and calls the code in the compiled convention; the C convention makes
+/// it save the callee-saved registers that compiled code does not preserve).
+fn compile_shims(
+    module: &mut JITModule,
+    c_cc: cranelift_codegen::isa::CallConv,
+    jit_cc: cranelift_codegen::isa::CallConv,
+) -> Result<(usize, usize), String> {
+    use cranelift_codegen::ir::{types::I64, AbiParam, InstBuilder, MemFlagsData, Signature};
+    use cranelift_frontend::FunctionBuilder;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let full = jit_signature(jit_cc, REG_ARGS);
+    let mut c_full = full.clone();
+    c_full.call_conv = c_cc;
+    let mut enter_sig = Signature::new(c_cc);
+    enter_sig.params.extend([AbiParam::new(I64); 4]);
+    enter_sig.returns.push(AbiParam::new(I64));
+    let mut ids = Vec::new();
+    for (name, sig) in [("bp:tramp", &full), ("bp:enter", &enter_sig)] {
+        let id = module
+            .declare_function(name, Linkage::Local, sig)
+            .map_err(|e| e.to_string())?;
+        module.clear_context(&mut ctx);
+        ctx.func.signature = sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            b.seal_block(blk);
+            let p = b.block_params(blk).to_vec();
+            let st = if name == "bp:tramp" {
+                let s = b.import_signature(c_full.clone());
+                let f = runtime::jit_tramp as TrampFn as usize;
+                let fp = b.ins().iconst(I64, f as i64);
+                let call = b.ins().call_indirect(s, fp, &p);
+                b.inst_results(call)[0]
+            } else {
+                let s = b.import_signature(full.clone());
+                let mut args = vec![p[1], p[2], p[3]];
+                for i in 0..REG_ARGS {
+                    // In bounds: the register stack has a full window of slack.
+                    let v = b.ins().load(I64, MemFlagsData::trusted(), p[2], i as i32 * 8);
+                    args.push(v);
+                }
+                let call = b.ins().call_indirect(s, p[0], &args);
+                b.inst_results(call)[0]
+            };
+            b.ins().return_(&[st]);
+            b.finalize(module.isa().frontend_config());
+        }
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| format!("{e:?}"))?;
+        ids.push(id);
+    }
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let tramp = module.get_finalized_function(ids[0]) as usize;
+    let enter = module.get_finalized_function(ids[1]) as usize;
+    Ok((tramp, enter))
+}
+
 /// An ISA for `target`: `host`, `aarch64` (`aarch64-unknown-linux-gnu`) or
 /// `x86_64` (`x86_64-unknown-linux-gnu`), with the JIT's flags and the IR
 /// verifier on.
@@ -640,6 +739,7 @@ pub fn compile_all(
         h_builtin: 0x6000_0800,
     };
     let cc = isa.default_call_conv();
+    let jit_cc = jit_call_conv(cc, isa.triple().architecture);
     let mut fctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
     for (fid, f) in program.functions.iter().enumerate() {
@@ -654,11 +754,12 @@ pub fn compile_all(
             stress,
             stress_ctrs: 0x8000_0000,
             call_conv: cc,
+            jit_cc,
             frontend_config: isa.frontend_config(),
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
         };
         let mut ctx = Context::new();
-        ctx.func.signature = jit_signature(cc);
+        ctx.func.signature = jit_signature(jit_cc, reg_args(f));
         ctx.func.name = UserFuncName::user(0, fid as u32);
         ctx.set_disasm(asm);
         let mut ir = String::new();

@@ -13,7 +13,9 @@
 //! * 3: only from `rt_resume`/`rt_resume_exc`: continue the frame's compiled code
 //!   at loop header `(status >> 2) - 1`.
 
-use super::{JitFn, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
+use super::translate::REG_ARGS;
+const _: () = assert!(REG_ARGS == 3, "jit_tramp takes three register arguments");
+use super::{ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
 use crate::vm::ops::calls::STACK_OVERFLOW;
 use crate::vm::tier::OpErr;
 use crate::vm::{panic_message, Stop, Vm};
@@ -64,7 +66,14 @@ fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>)
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entry_pc: u64) -> u64 {
+pub unsafe extern "C" fn jit_tramp(
+    vm: *mut Vm<'static>,
+    base: *mut Value,
+    _entry_pc: u64,
+    a0: u64,
+    a1: u64,
+    a2: u64,
+) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(vm, |vm| {
@@ -89,16 +98,20 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
             {
                 return raise_overflow_in_caller(vm);
             }
-            // The caller copied the arguments; zero the rest of the window like the
+            // The caller passed the first arguments in registers and wrote the
+            // others to the window; zero the rest of the window like the
             // interpreter's calls do.
+            let nreg = (f.nparams as usize).min(REG_ARGS);
+            for (r, a) in [a0, a1, a2].into_iter().enumerate().take(nreg) {
+                vm.stack.set(top.base + r, Value(a));
+            }
             for r in f.nparams as usize..f.nregs as usize {
                 vm.stack.set(top.base + r, Value::NULL);
             }
             vm.count_call(fid as usize);
             if let Some(code) = vm.compiled_entry(fid) {
-                let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-                // A call: `entry_pc == base` (see `Vm::call_compiled`).
-                return f(vm as *mut Vm<'static>, base, base as u64);
+                // A call: `entry_pc == base` (see `jit::EnterFn`).
+                return vm.enter_compiled(code, base, base as u64);
             }
             let depth = vm.frames.len();
             let r = vm.interp(depth - 1, false);

@@ -92,16 +92,43 @@ pub struct TransCtx<'a> {
     pub stress: u8,
     /// Address of one `u32` visit counter per pc (stress mode only).
     pub stress_ctrs: u64,
+    /// The calling convention of the runtime helpers (the platform's C one).
     pub call_conv: CallConv,
+    /// The calling convention of compiled functions ([`jit_call_conv`]).
+    pub jit_cc: CallConv,
     pub frontend_config: TargetFrontendConfig,
     /// The target is little-endian.
     pub little_endian: bool,
 }
 
-/// The signature of every compiled function and of the resume helpers:
-/// `(vm, base, pc) -> status`.
-pub fn jit_signature(cc: CallConv) -> Signature {
-    sig(cc, &[I64, I64, I64], &[I64])
+/// Arguments passed in machine registers (the first `REG_ARGS` parameters of a
+/// function; the others are written to the callee's window).
+pub const REG_ARGS: usize = 3;
+
+/// The number of register arguments of `f`.
+pub fn reg_args(f: &Function) -> usize {
+    (f.nparams as usize).min(REG_ARGS)
+}
+
+/// The signature of a compiled function with `k` register arguments:
+/// `(vm, base, entry_pc, a_0, .., a_{k-1}) -> status` (floats as their bits).
+pub fn jit_signature(cc: CallConv, k: usize) -> Signature {
+    let mut s = sig(cc, &[I64, I64, I64], &[I64]);
+    s.params.extend((0..k).map(|_| AbiParam::new(I64)));
+    s
+}
+
+/// The calling convention of compiled functions for an ISA whose C convention is
+/// `default`: on x86-64 `Winch`, which has no callee-saved registers, so that a
+/// function does not save and restore five registers on every call (values live
+/// across calls are spilled around the calls instead, only where they are live);
+/// elsewhere the C convention. The VM enters compiled code through a C-convention
+/// shim, and the trampoline is reached through one (see `jit::Jit::new`).
+pub fn jit_call_conv(default: CallConv, arch: target_lexicon::Architecture) -> CallConv {
+    match arch {
+        target_lexicon::Architecture::X86_64 => CallConv::Winch,
+        _ => default,
+    }
 }
 
 fn sig(cc: CallConv, params: &[Type], rets: &[Type]) -> Signature {
@@ -197,6 +224,7 @@ enum Exit {
 
 struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
+    fid: u32,
     f: &'a Function,
     an: Analysis,
     b: FunctionBuilder<'f>,
@@ -208,6 +236,10 @@ struct Tr<'a, 'f> {
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
     sig3: SigRef,
+    /// Signatures of compiled functions by number of register arguments.
+    sig_call: [SigRef; REG_ARGS + 1],
+    /// This function itself, for direct recursive calls.
+    self_ref: Option<ir::FuncRef>,
     sig2: SigRef,
     sig_ff: SigRef,
     sig_f: SigRef,
@@ -248,7 +280,23 @@ pub fn translate(
         vars.push(b.declare_var(ty));
         vty.push(ty);
     }
-    let sig3 = b.import_signature(jit_signature(tc.call_conv));
+    let sig3 = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
+    let sig_call: [SigRef; REG_ARGS + 1] =
+        std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
+    // Direct calls to itself (the function's name is the module's name for it).
+    let self_ref = match b.func.name.clone() {
+        ir::UserFuncName::User(u) => {
+            let name = b.func.declare_imported_user_function(u);
+            let k = reg_args(f);
+            Some(b.import_function(ir::ExtFuncData {
+                name: ir::ExternalName::User(name),
+                signature: sig_call[k],
+                colocated: true,
+                patchable: false,
+            }))
+        }
+        ir::UserFuncName::Testcase(_) => None,
+    };
     let sig2 = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
     let sig_ff = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
     let names = ["vm", "frame", "header", "heap", "global"];
@@ -289,6 +337,7 @@ pub fn translate(
 
     let mut t = Tr {
         tc,
+        fid,
         f,
         an,
         b,
@@ -300,6 +349,8 @@ pub fn translate(
         todo: Vec::new(),
         reentry,
         sig3,
+        sig_call,
+        self_ref,
         sig2,
         sig_ff,
         sig_f,
@@ -335,10 +386,18 @@ pub fn translate(
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
     }
+    // Parameters: the first `REG_ARGS` in machine registers (reference ones are
+    // stored to their slots: the collector must see them), the others in the
+    // window.
     for r in 0..f.nparams as usize {
-        let fl = t.m(Mem::Frame);
-        let v = t.b.ins().load(t.vty[r], fl, base, (r * 8) as i32);
-        t.b.def_var(t.vars[r], v);
+        if r < REG_ARGS {
+            let v = params[3 + r];
+            t.set(r as Reg, v);
+        } else {
+            let fl = t.m(Mem::Frame);
+            let v = t.b.ins().load(t.vty[r], fl, base, (r * 8) as i32);
+            t.b.def_var(t.vars[r], v);
+        }
     }
     let zero = t.b.ins().iconst(I64, 0);
     for r in f.nparams as usize..nregs {
@@ -665,11 +724,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                         let live = self.live_in(pc);
                         self.write_back(live);
                         let vm = self.vmc();
-                        let st2 = self.call_helper(
-                            self.sig3,
-                            self.tc.addrs.h_resume_exc,
-                            &[vm, self.base, pcv],
-                        );
+                        let st2 =
+                            self.call_helper(self.sig3, self.tc.addrs.h_resume_exc, &[vm, self.base, pcv]);
                         self.after_resume(st2);
                     } else {
                         let vm = self.vmc();
@@ -939,6 +995,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// A call of a user function whose id and "returns void" flag are `callee`
     /// and `void` (constants or run-time values).
+    #[allow(clippy::too_many_arguments)]
     fn emit_call(
         &mut self,
         pc: u32,
@@ -948,6 +1005,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         callee_nregs: CalleeRegs,
         void: Option<CV>,
         static_void: bool,
+        is_self: bool,
     ) {
         let nregs = self.f.nregs as i64;
         let (depth_addr, depth_off) = self.depth_addr();
@@ -997,11 +1055,20 @@ impl<'a, 'f> Tr<'a, 'f> {
         let pcv = self.b.ins().iconst(I32, pc as i64);
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, pcv, rec, self.tc.offs.frame_pc);
-        // Arguments into the callee's registers 0..n.
+        // Arguments: the first `REG_ARGS` in machine registers, the others into
+        // the callee's registers `REG_ARGS..n`.
+        let k = args.len().min(REG_ARGS);
+        let vm = self.vmc();
+        let mut call_args = vec![vm, callee_base, callee_base];
         for (i, &r) in args.iter().enumerate() {
-            let v = self.get_raw(r);
-            let fl = self.m(Mem::Frame);
-            self.b.ins().store(fl, v, callee_base, i as i32 * 8);
+            if i < REG_ARGS {
+                let v = self.get_i(r);
+                call_args.push(v);
+            } else {
+                let v = self.get_raw(r);
+                let fl = self.m(Mem::Frame);
+                self.b.ins().store(fl, v, callee_base, i as i32 * 8);
+            }
         }
         // Push the callee's frame record.
         let offs = *self.tc.offs;
@@ -1026,16 +1093,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, d1, depth_addr, depth_off);
-        // entry[callee](vm, callee_base, 0)
-        let eoff = self.b.ins().ishl_imm_s(callee, 3);
-        let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
-        let fl = self.m(Mem::Vm);
-        let code = self.b.ins().load(I64, fl, eaddr, 0);
-        let vm = self.vmc();
-        let call = self
-            .b
-            .ins()
-            .call_indirect(self.sig3, code, &[vm, callee_base, callee_base]);
+        // entry[callee](vm, callee_base, callee_base, args...), or a direct call
+        // of this function itself.
+        let call = match self.self_ref {
+            Some(me) if is_self => self.b.ins().call(me, &call_args),
+            _ => {
+                let eoff = self.b.ins().ishl_imm_s(callee, 3);
+                let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
+                let fl = self.m(Mem::Vm);
+                let code = self.b.ins().load(I64, fl, eaddr, 0);
+                self.b.ins().call_indirect(self.sig_call[k], code, &call_args)
+            }
+        };
         let st = self.b.inst_results(call)[0];
         self.check_status(st, pc);
         if static_void {
@@ -1451,8 +1520,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.stress(pc, pc);
                 let callee = self.ic(s.target as i64);
                 let void = cf.ret_kind.is_none();
+                if s.args.len() != cf.nparams as usize {
+                    return Err("call with a wrong number of arguments".into());
+                }
                 let n = CalleeRegs::Static(cf.nregs as u32);
-                self.emit_call(pc, dst, &s.args, callee, n, None, void);
+                let is_self = s.target == self.fid;
+                self.emit_call(pc, dst, &s.args, callee, n, None, void, is_self);
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -1493,7 +1566,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let vbit = self.b.ins().band_imm_s(vbit, 1);
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
                 let nr = self.b.ins().band_imm_s(info, 0xffff);
-                self.emit_call(pc, dst, &s.args, callee, CalleeRegs::Dynamic(nr), Some(is_void), false);
+                let n = CalleeRegs::Dynamic(nr);
+                self.emit_call(pc, dst, &s.args, callee, n, Some(is_void), false, false);
             }
             CallBuiltin { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();

@@ -8,7 +8,7 @@ use super::ops::arith;
 use super::ops::objects;
 use super::{Stop, Vm};
 use crate::bytecode::Instr;
-use crate::jit::{self, JitFn};
+use crate::jit::{self, EnterFn};
 use bp_runtime::rt::RtError;
 use bp_runtime::value::{ValKind, Value};
 
@@ -86,10 +86,7 @@ impl<'p> Vm<'p> {
         // on top of the frame stack and its window starts at `base_ptr`. The VM is
         // passed as a raw pointer: compiled code and its helpers are the only users
         // of the VM until the call returns.
-        let st = unsafe {
-            let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-            f((self as *mut Vm<'p>).cast::<Vm<'static>>(), base_ptr, epc)
-        };
+        let st = unsafe { self.enter_compiled(code, base_ptr, epc) };
         match st & 3 {
             jit::ST_RETURN => JitOutcome::Returned(self.stack.get(base_idx)),
             jit::ST_EXCEPTION => JitOutcome::Exception,
@@ -98,6 +95,24 @@ impl<'p> Vm<'p> {
                     .take()
                     .unwrap_or_else(|| Stop::Fatal(format!("internal error: JIT status {st}"))),
             ),
+        }
+    }
+
+    /// Call compiled code `code` through the entry shim (arguments from the
+    /// window `base`; `epc` encoded as in [`jit::EnterFn`]).
+    ///
+    /// # Safety
+    /// `code` must be compiled code of this VM's JIT for the innermost frame,
+    /// whose window starts at `base`, and the VM must be at the address the code
+    /// was compiled for.
+    pub(crate) unsafe fn enter_compiled(&mut self, code: usize, base: *mut Value, epc: u64) -> u64 {
+        // SAFETY: `jit_enter` is the JIT's entry shim (set together with
+        // `jit_entry`, so it is valid whenever there is compiled code); the rest is
+        // guaranteed by the caller. The VM is passed as a raw pointer: compiled code
+        // and its helpers are its only users until the call returns.
+        unsafe {
+            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.jit_enter);
+            f(code, (self as *mut Vm<'p>).cast::<Vm<'static>>(), base, epc)
         }
     }
 
