@@ -51,13 +51,14 @@ pub type JitFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64) -> u64;
 
 /// The type of the interpreter trampoline [`runtime::jit_tramp`] (reached from
 /// compiled code through a shim in the compiled functions' calling convention):
-/// `(vm, base, entry_pc, a_0, a_1, a_2) -> status`, with the register arguments
+/// `(vm, base, entry_pc, a_0, .., a_3) -> status`, with the register arguments
 /// of the call (only the first `min(nparams, REG_ARGS)` are meaningful).
-pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, u64, u64) -> u64;
+pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, u64, u64, u64) -> u64;
 
 /// The type of the entry shim through which Rust calls compiled code:
 /// `(code, vm, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
-/// register arguments and calls `code` in the compiled functions' convention.
+/// register arguments and calls `code` in the compiled functions' convention
+/// (`vm` is not passed on: compiled code has its address as a constant).
 /// `entry_pc` is `base` for a call and `(header + 1) << 1 | 1` for OSR.
 pub type EnterFn = unsafe extern "C" fn(usize, *mut Vm<'static>, *mut Value, u64) -> u64;
 
@@ -166,6 +167,8 @@ pub struct Jit {
     enter: usize,
     /// The calling convention of compiled functions.
     jit_cc: cranelift_codegen::isa::CallConv,
+    /// The VM's address, read by the trampoline shim (set with `addrs.vm`).
+    vm_cell: Box<u64>,
     /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
     /// indirect calls (through its address in `addrs`); owned here to keep it alive.
     #[allow(dead_code)]
@@ -247,7 +250,8 @@ impl Jit {
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
-        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc)?;
+        let vm_cell = Box::new(0u64);
+        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, &vm_cell)?;
         let program = vm.program;
         let n = program.functions.len();
         let entry = vec![tramp; n].into_boxed_slice();
@@ -318,6 +322,7 @@ impl Jit {
             tramp,
             enter,
             jit_cc,
+            vm_cell,
             fn_info,
             funcs,
             opts,
@@ -427,6 +432,7 @@ impl Jit {
         let t0 = Instant::now();
         let r = if self.addrs.vm == 0 || self.addrs.vm == vm {
             self.addrs.vm = vm;
+            *self.vm_cell = vm;
             self.compile_inner(program, consts, fid)
         } else {
             Err("internal error: the VM moved since the previous compilation".into())
@@ -605,8 +611,9 @@ impl Jit {
 }
 
 /// Compile the two shims between Rust and compiled code and return their
-/// addresses: the trampoline shim (`(vm, base, entry_pc, a0, a1, a2)` in the
-/// compiled functions' convention, forwarding to [`runtime::jit_tramp`]) and the
+/// addresses: the trampoline shim (`(base, entry_pc, a0, .., a3)` in the
+/// compiled functions' convention, calling [`runtime::jit_tramp`] with the VM
+/// read from `vm_cell`) and the
 /// entry shim ([`EnterFn`], C convention: loads the register arguments from the
 /// window and calls the code in the compiled convention; the C convention makes
 /// it save the callee-saved registers that compiled code does not preserve).
@@ -614,14 +621,16 @@ fn compile_shims(
     module: &mut JITModule,
     c_cc: cranelift_codegen::isa::CallConv,
     jit_cc: cranelift_codegen::isa::CallConv,
+    vm_cell: &u64,
 ) -> Result<(usize, usize), String> {
     use cranelift_codegen::ir::{types::I64, AbiParam, InstBuilder, MemFlagsData, Signature};
     use cranelift_frontend::FunctionBuilder;
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let full = jit_signature(jit_cc, REG_ARGS);
-    let mut c_full = full.clone();
-    c_full.call_conv = c_cc;
+    let mut c_full = Signature::new(c_cc);
+    c_full.params.extend([AbiParam::new(I64); 3 + REG_ARGS]);
+    c_full.returns.push(AbiParam::new(I64));
     let mut enter_sig = Signature::new(c_cc);
     enter_sig.params.extend([AbiParam::new(I64); 4]);
     enter_sig.returns.push(AbiParam::new(I64));
@@ -644,11 +653,15 @@ fn compile_shims(
                 let s = b.import_signature(c_full.clone());
                 let f = runtime::jit_tramp as TrampFn as usize;
                 let fp = b.ins().iconst(I64, f as i64);
-                let call = b.ins().call_indirect(s, fp, &p);
+                let cell = b.ins().iconst(I64, vm_cell as *const u64 as i64);
+                let vm = b.ins().load(I64, MemFlagsData::trusted(), cell, 0);
+                let mut args = vec![vm];
+                args.extend_from_slice(&p);
+                let call = b.ins().call_indirect(s, fp, &args);
                 b.inst_results(call)[0]
             } else {
                 let s = b.import_signature(full.clone());
-                let mut args = vec![p[1], p[2], p[3]];
+                let mut args = vec![p[2], p[3]];
                 for i in 0..REG_ARGS {
                     // In bounds: the register stack has a full window of slack.
                     let v = b.ins().load(I64, MemFlagsData::trusted(), p[2], i as i32 * 8);

@@ -14,7 +14,7 @@
 //!   at loop header `(status >> 2) - 1`.
 
 use super::translate::REG_ARGS;
-const _: () = assert!(REG_ARGS == 3, "jit_tramp takes three register arguments");
+const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
 use super::{ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
 use crate::vm::ops::calls::STACK_OVERFLOW;
 use crate::vm::tier::OpErr;
@@ -73,6 +73,7 @@ pub unsafe extern "C" fn jit_tramp(
     a0: u64,
     a1: u64,
     a2: u64,
+    a3: u64,
 ) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
@@ -102,7 +103,7 @@ pub unsafe extern "C" fn jit_tramp(
             // others to the window; zero the rest of the window like the
             // interpreter's calls do.
             let nreg = (f.nparams as usize).min(REG_ARGS);
-            for (r, a) in [a0, a1, a2].into_iter().enumerate().take(nreg) {
+            for (r, a) in [a0, a1, a2, a3].into_iter().enumerate().take(nreg) {
                 vm.stack.set(top.base + r, Value(a));
             }
             for r in f.nparams as usize..f.nregs as usize {

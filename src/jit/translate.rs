@@ -103,7 +103,7 @@ pub struct TransCtx<'a> {
 
 /// Arguments passed in machine registers (the first `REG_ARGS` parameters of a
 /// function; the others are written to the callee's window).
-pub const REG_ARGS: usize = 3;
+pub const REG_ARGS: usize = 4;
 
 /// The number of register arguments of `f`.
 pub fn reg_args(f: &Function) -> usize {
@@ -111,9 +111,10 @@ pub fn reg_args(f: &Function) -> usize {
 }
 
 /// The signature of a compiled function with `k` register arguments:
-/// `(vm, base, entry_pc, a_0, .., a_{k-1}) -> status` (floats as their bits).
+/// `(base, entry_pc, a_0, .., a_{k-1}) -> status` (floats as their bits). The
+/// VM's address is a constant of the compiled code, so it is not passed.
 pub fn jit_signature(cc: CallConv, k: usize) -> Signature {
-    let mut s = sig(cc, &[I64, I64, I64], &[I64]);
+    let mut s = sig(cc, &[I64, I64], &[I64]);
     s.params.extend((0..k).map(|_| AbiParam::new(I64)));
     s
 }
@@ -313,8 +314,7 @@ pub fn translate(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    // `params[0]` (the VM) is not used: its address is a constant of the run.
-    let (base, epc) = (params[1], params[2]);
+    let (base, epc) = (params[0], params[1]);
     let reentry = b.create_block();
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
@@ -391,7 +391,7 @@ pub fn translate(
     // window.
     for r in 0..f.nparams as usize {
         if r < REG_ARGS {
-            let v = params[3 + r];
+            let v = params[2 + r];
             t.set(r as Reg, v);
         } else {
             let fl = t.m(Mem::Frame);
@@ -1050,16 +1050,20 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(ok);
             }
         }
-        let rec = self.record(d);
+        // The callee's record `frames[d]` (this frame's is the one before it: one
+        // address constant for both).
+        let offs = *self.tc.offs;
+        let fs = offs.frame_size as i64;
+        let scaled = self.b.ins().imul_imm_s(d, fs);
+        let rec2 = self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64);
         // This frame's pc: where an exception escaping the callee is reported.
         let pcv = self.b.ins().iconst(I32, pc as i64);
         let fl = self.m(Mem::Vm);
-        self.b.ins().store(fl, pcv, rec, self.tc.offs.frame_pc);
+        self.b.ins().store(fl, pcv, rec2, offs.frame_pc - offs.frame_size);
         // Arguments: the first `REG_ARGS` in machine registers, the others into
         // the callee's registers `REG_ARGS..n`.
         let k = args.len().min(REG_ARGS);
-        let vm = self.vmc();
-        let mut call_args = vec![vm, callee_base, callee_base];
+        let mut call_args = vec![callee_base, callee_base];
         for (i, &r) in args.iter().enumerate() {
             if i < REG_ARGS {
                 let v = self.get_i(r);
@@ -1071,8 +1075,6 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         // Push the callee's frame record.
-        let offs = *self.tc.offs;
-        let rec2 = self.b.ins().iadd_imm_s(rec, offs.frame_size as i64);
         if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
             // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
             let fl = self.m(Mem::Vm);
@@ -1087,13 +1089,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         // `base` of the callee's record: this frame's base index plus its window.
         let fl = self.m(Mem::Vm);
-        let my_base = self.b.ins().load(I64, fl, rec, offs.frame_base);
+        let my_base = self
+            .b
+            .ins()
+            .load(I64, fl, rec2, offs.frame_base - offs.frame_size);
         let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
         self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, d1, depth_addr, depth_off);
-        // entry[callee](vm, callee_base, callee_base, args...), or a direct call
+        // entry[callee](callee_base, callee_base, args...), or a direct call
         // of this function itself.
         let call = match self.self_ref {
             Some(me) if is_self => self.b.ins().call(me, &call_args),
