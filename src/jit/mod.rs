@@ -5,10 +5,12 @@
 //! deoptimization fallback. The ABI, the deopt protocol, OSR and the GC rules for
 //! compiled code are described in `docs/jit.md`; in short:
 //!
-//! * every compiled function is `extern "C" fn(vm, base, entry_pc) -> status`
-//!   ([`JitFn`]): `base` is the frame's register window, arguments are in its
-//!   registers `0..nparams`, the result is written to register 0, the frame record
-//!   was pushed by the caller and is popped by the callee;
+//! * every compiled function is `fn(base, depth, a_0..a_3) -> status` in the
+//!   compiled convention (Winch on x86-64), entered from Rust through the entry
+//!   shim ([`EnterFn`]): `base` is the frame's register window, the first four
+//!   arguments are in machine registers and the others in the window, the result
+//!   is written to register 0, the frame record was pushed by the caller and is
+//!   popped by the callee;
 //! * calls go through the entry table `entry[fid]` (the interpreter trampoline
 //!   [`runtime::jit_tramp`] until the function is compiled);
 //! * a side exit writes the live registers back and calls [`runtime::rt_resume`],
@@ -59,7 +61,9 @@ pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, 
 /// `(code, vm, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
 /// register arguments and calls `code` in the compiled functions' convention
 /// (`vm` is not passed on: compiled code has its address as a constant).
-/// `entry_pc` is `base` for a call and `(header + 1) << 1 | 1` for OSR.
+/// `entry_pc` is the frame's depth (`Vm::frames.len()`, its record being the
+/// last one); with bit 63 set, the frame enters at the loop header in its
+/// record's `pc` (OSR).
 pub type EnterFn = unsafe extern "C" fn(usize, *mut Vm<'static>, *mut Value, u64) -> u64;
 
 /// A compiled function whose deopts since its compilation reach this count goes

@@ -60,12 +60,14 @@ fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>)
     }
 }
 
-/// The entry of every function that is not compiled: compiled code called it
-/// with the callee's frame record pushed and the arguments in `base[0..nparams]`.
-/// Count the call (which may compile the callee) and run it.
+/// The entry of every function that is not compiled (through the trampoline
+/// shim, which adds `vm`): compiled code called it with the callee's frame record
+/// pushed, the first `min(nparams, REG_ARGS)` arguments in `a0..a3` (the other
+/// `a_i` hold no meaning) and the others in `base[REG_ARGS..nparams]`. Count the
+/// call (which may compile the callee) and run it.
 ///
 /// # Safety
-/// Called by compiled code only, with the JIT ABI.
+/// Called by the trampoline shim only, with the JIT ABI.
 pub unsafe extern "C" fn jit_tramp(
     vm: *mut Vm<'static>,
     base: *mut Value,
@@ -111,8 +113,9 @@ pub unsafe extern "C" fn jit_tramp(
             }
             vm.count_call(fid as usize);
             if let Some(code) = vm.compiled_entry(fid) {
-                // A call: `entry_pc == base` (see `jit::EnterFn`).
-                return vm.enter_compiled(code, base, base as u64);
+                // A call: `entry_pc` is the frame's depth (see `jit::EnterFn`).
+                let depth = vm.frames.len() as u64;
+                return vm.enter_compiled(code, base, depth);
             }
             let depth = vm.frames.len();
             let r = vm.interp(depth - 1, false);

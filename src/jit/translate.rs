@@ -6,10 +6,11 @@
 //! the run ([`Addrs`]), embedded as immediates.
 //!
 //! # Shape of a compiled function (see `docs/jit.md` for the ABI)
-//! * `entry(vm, base, entry_pc)`: `entry_pc == 0` checks the limits, loads the
-//!   parameters and zeroes the other reference slots (the caller pushed the
-//!   complete frame record); otherwise it jumps to the *re-entry dispatch* with
-//!   `entry_pc = header + 1` (OSR).
+//! * `entry(base, depth, a_0..a_{k-1})`: a call (bit 63 of `depth` clear)
+//!   checks the native stack, takes the parameters (the first four in machine
+//!   registers) and zeroes the other reference slots (the caller pushed the
+//!   complete frame record and checked the other limits); with bit 63 set it
+//!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
 //! * one Cranelift block per bytecode basic block; bytecode registers are
 //!   `Variable`s (`I64`, or `F64` for registers that mostly hold floats); every
 //!   definition of a reference register is also stored to its frame slot.
@@ -227,6 +228,8 @@ struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
     fid: u32,
     f: &'a Function,
+    /// This frame's depth (from the `entry_pc` parameter).
+    depth_var: Variable,
     an: Analysis,
     b: FunctionBuilder<'f>,
     vars: Vec<Variable>,
@@ -319,14 +322,33 @@ pub fn translate(
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
     let start = b.create_block();
-    // A call passes `entry_pc == base` (a value the caller has in a register
-    // anyway, where a constant 0 would be kept live across its calls); OSR passes
-    // `(header + 1) << 1 | 1`, which is odd and so never equals `base`.
-    let is_osr = b.ins().icmp(IntCC::NotEqual, epc, base);
-    let enc = b.ins().ushr_imm_s(epc, 1);
-    b.ins().brif(is_osr, reentry, &[enc.into()], start, &[]);
+    // `epc` is this frame's depth (its record is `frames[depth - 1]`); with bit 63
+    // set, the frame enters at the loop header in its record's `pc` (OSR).
+    // Passing the depth saves loading the depth counter, whose store-to-load
+    // forwarding chain through every call and return would be the critical path
+    // of call-heavy code.
+    let depth_var = b.declare_var(I64);
+    let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
+    let osr = b.create_block();
+    b.set_cold_block(osr);
+    b.ins().brif(is_osr, osr, &[], start, &[]);
     b.seal_block(entry);
     b.seal_block(start);
+    b.seal_block(osr);
+    b.switch_to_block(osr);
+    {
+        let d = b.ins().band_imm_s(epc, i64::MAX);
+        b.def_var(depth_var, d);
+        let fs = tc.offs.frame_size as i64;
+        let scaled = b.ins().imul_imm_s(d, fs);
+        let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
+        let pc = b.ins().load(I32, MemFlagsData::trusted(), rec, tc.offs.frame_pc);
+        let pc = b.ins().uextend(I64, pc);
+        let enc = b.ins().iadd_imm_s(pc, 1);
+        b.ins().jump(reentry, &[enc.into()]);
+    }
+    b.switch_to_block(start);
+    b.def_var(depth_var, epc);
 
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
@@ -339,6 +361,7 @@ pub fn translate(
         tc,
         fid,
         f,
+        depth_var,
         an,
         b,
         vars,
@@ -540,18 +563,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// reloaded at each use rather than kept live across calls, which keeps
     /// register pressure (and callee-saved spills) down in call-heavy code.
     fn depth(&mut self) -> CV {
-        let (a, off) = self.depth_addr();
-        let fl = self.m(Mem::Vm);
-        self.b.ins().load(I64, fl, a, off)
+        self.b.use_var(self.depth_var)
     }
 
-    /// Pop this function's frame record: `depth -= 1` (one read-modify-write
-    /// instruction on x86-64, without a register for the `-1`).
+    /// Pop this function's frame record: `depth = d - 1` (a store; nothing is
+    /// loaded).
     fn pop_frame(&mut self) {
+        let d = self.depth();
+        let d1 = self.b.ins().iadd_imm_s(d, -1);
         let (a, off) = self.depth_addr();
         let fl = self.m(Mem::Vm);
-        let d = self.b.ins().load(I64, fl, a, off);
-        let d1 = self.b.ins().iadd_imm_s(d, -1);
         self.b.ins().store(fl, d1, a, off);
     }
 
@@ -1008,9 +1029,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         is_self: bool,
     ) {
         let nregs = self.f.nregs as i64;
-        let (depth_addr, depth_off) = self.depth_addr();
-        let fl = self.m(Mem::Vm);
-        let d = self.b.ins().load(I64, fl, depth_addr, depth_off);
+        // `d` is this frame's depth, `d + 1` the callee's.
+        let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
         // The limits, checked here (before anything is written) rather than in
         // the callee, where the depth would have to be loaded again: the callee's
@@ -1025,6 +1045,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 .b
                 .ins()
                 .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, d, a.max_depth as i64);
+            // (`d + 1 > max_depth`)
             let ok = self.b.create_block();
             self.b.ins().brif(c, ovf, &[], ok, &[]);
             self.b.seal_block(ok);
@@ -1063,7 +1084,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         // Arguments: the first `REG_ARGS` in machine registers, the others into
         // the callee's registers `REG_ARGS..n`.
         let k = args.len().min(REG_ARGS);
-        let mut call_args = vec![callee_base, callee_base];
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        let mut call_args = vec![callee_base, d1];
         for (i, &r) in args.iter().enumerate() {
             if i < REG_ARGS {
                 let v = self.get_i(r);
@@ -1095,7 +1117,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             .load(I64, fl, rec2, offs.frame_base - offs.frame_size);
         let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
         self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
-        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        let (depth_addr, depth_off) = self.depth_addr();
         let fl = self.m(Mem::Vm);
         self.b.ins().store(fl, d1, depth_addr, depth_off);
         // entry[callee](callee_base, callee_base, args...), or a direct call

@@ -74,12 +74,16 @@ impl<'p> Vm<'p> {
             ));
         }
         let base_ptr = self.stack.as_ptr().wrapping_add(base_idx);
-        // The ABI's encoding: a call passes `base` itself, an entry at a loop
-        // header `(pc + 1) << 1 | 1` (odd, so never equal to `base`).
+        // The ABI's encoding: the frame's depth, with bit 63 set for an entry at
+        // the loop header in the frame record's `pc`.
+        let depth = self.frames.len() as u64;
         let epc = if entry_pc == 0 {
-            base_ptr as u64
+            depth
         } else {
-            entry_pc << 1 | 1
+            if let Some(top) = self.frames.last_mut() {
+                top.pc = (entry_pc - 1) as u32;
+            }
+            depth | 1 << 63
         };
         // SAFETY: `code` comes from the JIT's entry table, so it is a function
         // compiled with the JIT ABI for this VM (`jit::JitFn`); the frame record is
@@ -99,7 +103,7 @@ impl<'p> Vm<'p> {
     }
 
     /// Call compiled code `code` through the entry shim (arguments from the
-    /// window `base`; `epc` encoded as in [`jit::EnterFn`]).
+    /// window `base`; `epc` is the frame's depth, encoded as in [`jit::EnterFn`]).
     ///
     /// # Safety
     /// `code` must be compiled code of this VM's JIT for the innermost frame,
