@@ -5,10 +5,12 @@
 //! deoptimization fallback. The ABI, the deopt protocol, OSR and the GC rules for
 //! compiled code are described in `docs/jit.md`; in short:
 //!
-//! * every compiled function is `extern "C" fn(vm, base, entry_pc) -> status`
-//!   ([`JitFn`]): `base` is the frame's register window, arguments are in its
-//!   registers `0..nparams`, the result is written to register 0, the frame record
-//!   was pushed by the caller and is popped by the callee;
+//! * every compiled function is `fn(base, depth, a_0..a_3) -> status` in the
+//!   compiled convention (Winch on x86-64), entered from Rust through the entry
+//!   shim ([`EnterFn`]): `base` is the frame's register window, the first four
+//!   arguments are in machine registers and the others in the window, the result
+//!   is written to register 0, the frame record was pushed by the caller and is
+//!   popped by the callee;
 //! * calls go through the entry table `entry[fid]` (the interpreter trampoline
 //!   [`runtime::jit_tramp`] until the function is compiled);
 //! * a side exit writes the live registers back and calls [`runtime::rt_resume`],
@@ -35,7 +37,7 @@ use cranelift_module::{FuncId, Linkage, Module};
 pub use layout::Offsets;
 use std::io::Write;
 use std::time::{Duration, Instant};
-use translate::{jit_signature, translate, Addrs, TransCtx};
+use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
 
 /// Status: returned normally (result in register 0 of the frame).
 pub const ST_RETURN: u64 = 0;
@@ -46,9 +48,23 @@ pub const ST_STOP: u64 = 2;
 /// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
 pub const ST_REENTER: u64 = 3;
 
-/// The type of compiled functions and of the trampoline: `(vm, base, entry_pc) ->
-/// status`, where `entry_pc` is 0 for a call and `header + 1` for OSR.
+/// The type of the resume helpers: `(vm, base, pc) -> status`.
 pub type JitFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64) -> u64;
+
+/// The type of the interpreter trampoline [`runtime::jit_tramp`] (reached from
+/// compiled code through a shim in the compiled functions' calling convention):
+/// `(vm, base, entry_pc, a_0, .., a_3) -> status`, with the register arguments
+/// of the call (only the first `min(nparams, REG_ARGS)` are meaningful).
+pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, u64, u64, u64) -> u64;
+
+/// The type of the entry shim through which Rust calls compiled code:
+/// `(code, vm, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
+/// register arguments and calls `code` in the compiled functions' convention
+/// (`vm` is not passed on: compiled code has its address as a constant).
+/// `entry_pc` is the frame's depth (`Vm::frames.len()`, its record being the
+/// last one); with bit 63 set, the frame enters at the loop header in its
+/// record's `pc` (OSR).
+pub type EnterFn = unsafe extern "C" fn(usize, *mut Vm<'static>, *mut Value, u64) -> u64;
 
 /// A compiled function whose deopts since its compilation reach this count goes
 /// back to the interpreter.
@@ -152,6 +168,14 @@ pub struct Jit {
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
     entry: Box<[usize]>,
+    /// The trampoline shim (compiled convention → `jit_tramp`).
+    tramp: usize,
+    /// The entry shim ([`EnterFn`]).
+    enter: usize,
+    /// The calling convention of compiled functions.
+    jit_cc: cranelift_codegen::isa::CallConv,
+    /// The VM's address, read by the trampoline shim (set with `addrs.vm`).
+    vm_cell: Box<u64>,
     /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
     /// indirect calls (through its address in `addrs`); owned here to keep it alive.
     #[allow(dead_code)]
@@ -230,10 +254,13 @@ impl Jit {
         let arena = ArenaMemoryProvider::new_with_size(CODE_ARENA).map_err(|e| e.to_string())?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(Box::new(arena));
-        let module = JITModule::new(jb);
+        let mut module = JITModule::new(jb);
+        let default_cc = module.isa().default_call_conv();
+        let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
+        let vm_cell = Box::new(0u64);
+        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, &vm_cell)?;
         let program = vm.program;
         let n = program.functions.len();
-        let tramp = runtime::jit_tramp as JitFn as usize;
         let entry = vec![tramp; n].into_boxed_slice();
         let fn_info: Box<[u32]> = program
             .functions
@@ -244,11 +271,21 @@ impl Jit {
             .collect();
         let offs = Offsets::compute();
         let stack = vm.stack.as_ptr() as u64;
+        let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
+        let max_nregs = program
+            .functions
+            .iter()
+            .map(|f| f.nregs as usize)
+            .max()
+            .unwrap_or(0);
         let addrs = Addrs {
+            // Set by the first compilation (the `Vm` may still move until it runs).
+            vm: 0,
             frames: vm.frames.as_ptr() as u64,
             stack,
             stack_end: stack + vm.stack.limit() as u64 * 8,
-            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)) as u64,
+            max_depth: max_depth as u64,
+            check_stack: max_depth as u128 * max_nregs as u128 > vm.stack.limit() as u128,
             native_limit: 0,
             globals: vm.globals.as_ptr() as u64,
             entry: entry.as_ptr() as u64,
@@ -260,6 +297,8 @@ impl Jit {
             h_op: runtime::rt_op as JitFn as usize as u64,
             h_overflow: runtime::rt_overflow as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
                 as u64,
+            h_overflow_at: runtime::rt_overflow_at as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
+                as usize as u64,
             h_fmod: runtime::rt_fmod as extern "C" fn(f64, f64) -> f64 as usize as u64,
             h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
             h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
@@ -289,6 +328,10 @@ impl Jit {
             module,
             fctx: FunctionBuilderContext::new(),
             entry,
+            tramp,
+            enter,
+            jit_cc,
+            vm_cell,
             fn_info,
             funcs,
             opts,
@@ -315,7 +358,17 @@ impl Jit {
     }
 
     pub(crate) fn tramp_addr(&self) -> usize {
-        runtime::jit_tramp as JitFn as usize
+        self.tramp
+    }
+
+    pub(crate) fn enter_addr(&self) -> usize {
+        self.enter
+    }
+
+    /// The address of the `Vm` that compiled code was compiled for (0 before the
+    /// first compilation).
+    pub(crate) fn vm_addr(&self) -> u64 {
+        self.addrs.vm
     }
 
     pub(crate) fn set_native_limit(&mut self, limit: usize) {
@@ -392,11 +445,20 @@ impl Jit {
         true
     }
 
-    /// Translate and compile function `fid` (not yet callable: see
-    /// [`Jit::finalize`]). False if it failed (the function stays interpreted).
-    pub(crate) fn compile(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
+    /// Translate and compile function `fid` for the `Vm` at `vm` (not yet
+    /// callable: see [`Jit::finalize`]). False if it failed (the function stays
+    /// interpreted). Compiled code embeds the VM's address, so every compilation
+    /// of a JIT must be for the same address (the VM does not move while it runs;
+    /// [`Vm::call_compiled`](crate::vm::Vm) checks it).
+    pub(crate) fn compile(&mut self, vm: u64, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
         let t0 = Instant::now();
-        let r = self.compile_inner(program, consts, fid);
+        let r = if self.addrs.vm == 0 || self.addrs.vm == vm {
+            self.addrs.vm = vm;
+            *self.vm_cell = vm;
+            self.compile_inner(program, consts, fid)
+        } else {
+            Err("internal error: the VM moved since the previous compilation".into())
+        };
         let dt = t0.elapsed();
         self.totals.compile_time += dt;
         let Some(fi) = self.funcs.get_mut(fid as usize) else {
@@ -418,7 +480,7 @@ impl Jit {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
         let cc = self.module.isa().default_call_conv();
-        let sig = jit_signature(cc);
+        let sig = jit_signature(self.jit_cc, reg_args(f));
         self.names += 1;
         let name = format!("bp:{}#{}", f.name, self.names);
         let id = self
@@ -444,6 +506,7 @@ impl Jit {
             stress: self.opts.stress,
             stress_ctrs,
             call_conv: cc,
+            jit_cc: self.jit_cc,
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: self.funcs.get(fid as usize).is_some_and(|f| f.neg_index),
@@ -570,6 +633,80 @@ impl Jit {
     }
 }
 
+/// Compile the two shims between Rust and compiled code and return their
+/// addresses: the trampoline shim (`(base, entry_pc, a0, .., a3)` in the
+/// compiled functions' convention, calling [`runtime::jit_tramp`] with the VM
+/// read from `vm_cell`) and the
+/// entry shim ([`EnterFn`], C convention: loads the register arguments from the
+/// window and calls the code in the compiled convention; the C convention makes
+/// it save the callee-saved registers that compiled code does not preserve).
+fn compile_shims(
+    module: &mut JITModule,
+    c_cc: cranelift_codegen::isa::CallConv,
+    jit_cc: cranelift_codegen::isa::CallConv,
+    vm_cell: &u64,
+) -> Result<(usize, usize), String> {
+    use cranelift_codegen::ir::{types::I64, AbiParam, InstBuilder, MemFlagsData, Signature};
+    use cranelift_frontend::FunctionBuilder;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let full = jit_signature(jit_cc, REG_ARGS);
+    let mut c_full = Signature::new(c_cc);
+    c_full.params.extend([AbiParam::new(I64); 3 + REG_ARGS]);
+    c_full.returns.push(AbiParam::new(I64));
+    let mut enter_sig = Signature::new(c_cc);
+    enter_sig.params.extend([AbiParam::new(I64); 4]);
+    enter_sig.returns.push(AbiParam::new(I64));
+    let mut ids = Vec::new();
+    for (name, sig) in [("bp:tramp", &full), ("bp:enter", &enter_sig)] {
+        let id = module
+            .declare_function(name, Linkage::Local, sig)
+            .map_err(|e| e.to_string())?;
+        module.clear_context(&mut ctx);
+        ctx.func.signature = sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            b.seal_block(blk);
+            let p = b.block_params(blk).to_vec();
+            let st = if name == "bp:tramp" {
+                let s = b.import_signature(c_full.clone());
+                let f = runtime::jit_tramp as TrampFn as usize;
+                let fp = b.ins().iconst(I64, f as i64);
+                let cell = b.ins().iconst(I64, vm_cell as *const u64 as i64);
+                let vm = b.ins().load(I64, MemFlagsData::trusted(), cell, 0);
+                let mut args = vec![vm];
+                args.extend_from_slice(&p);
+                let call = b.ins().call_indirect(s, fp, &args);
+                b.inst_results(call)[0]
+            } else {
+                let s = b.import_signature(full.clone());
+                let mut args = vec![p[2], p[3]];
+                for i in 0..REG_ARGS {
+                    // In bounds: the register stack has a full window of slack.
+                    let v = b.ins().load(I64, MemFlagsData::trusted(), p[2], i as i32 * 8);
+                    args.push(v);
+                }
+                let call = b.ins().call_indirect(s, p[0], &args);
+                b.inst_results(call)[0]
+            };
+            b.ins().return_(&[st]);
+            b.finalize(module.isa().frontend_config());
+        }
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| format!("{e:?}"))?;
+        ids.push(id);
+    }
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    let tramp = module.get_finalized_function(ids[0]) as usize;
+    let enter = module.get_finalized_function(ids[1]) as usize;
+    Ok((tramp, enter))
+}
+
 /// An ISA for `target`: `host`, `aarch64` (`aarch64-unknown-linux-gnu`) or
 /// `x86_64` (`x86_64-unknown-linux-gnu`), with the JIT's flags and the IR
 /// verifier on.
@@ -616,10 +753,12 @@ pub fn compile_all(
     let offs = Offsets::compute();
     // Distinct, plausible placeholder addresses.
     let addrs = Addrs {
+        vm: 0x0900_0000,
         frames: 0x1000_0000,
         stack: 0x2000_0000,
         stack_end: 0x2800_0000,
         max_depth: 200_000,
+        check_stack: false,
         native_limit: 0x10_0000,
         globals: 0x3000_0000,
         entry: 0x4000_0000,
@@ -629,6 +768,7 @@ pub fn compile_all(
         h_propagate: 0x6000_0200,
         h_op: 0x6000_0300,
         h_overflow: 0x6000_0400,
+        h_overflow_at: 0x6000_0900,
         h_fmod: 0x6000_0500,
         h_eq_ref: 0x6000_0600,
         h_bad_reentry: 0x6000_0700,
@@ -636,6 +776,7 @@ pub fn compile_all(
         h_builtin: 0x6000_0800,
     };
     let cc = isa.default_call_conv();
+    let jit_cc = jit_call_conv(cc, isa.triple().architecture);
     let mut fctx = FunctionBuilderContext::new();
     let mut out = Vec::new();
     for (fid, f) in program.functions.iter().enumerate() {
@@ -650,12 +791,13 @@ pub fn compile_all(
             stress,
             stress_ctrs: 0x8000_0000,
             call_conv: cc,
+            jit_cc,
             frontend_config: isa.frontend_config(),
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: false,
         };
         let mut ctx = Context::new();
-        ctx.func.signature = jit_signature(cc);
+        ctx.func.signature = jit_signature(jit_cc, reg_args(f));
         ctx.func.name = UserFuncName::user(0, fid as u32);
         ctx.set_disasm(asm);
         let mut ir = String::new();

@@ -13,7 +13,9 @@
 //! * 3: only from `rt_resume`/`rt_resume_exc`: continue the frame's compiled code
 //!   at loop header `(status >> 2) - 1`.
 
-use super::{JitFn, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
+use super::translate::REG_ARGS;
+const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
+use super::{ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
 use crate::vm::ops::calls::STACK_OVERFLOW;
 use crate::vm::tier::OpErr;
 use crate::vm::{panic_message, Stop, Vm};
@@ -66,13 +68,23 @@ fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>)
 pub struct ZeroObject(pub [u64; 32]);
 pub static ZERO_OBJECT: ZeroObject = ZeroObject([0; 32]);
 
-/// The entry of every function that is not compiled: compiled code called it
-/// with the callee's frame record pushed and the arguments in `base[0..nparams]`.
-/// Count the call (which may compile the callee) and run it.
+/// The entry of every function that is not compiled (through the trampoline
+/// shim, which adds `vm`): compiled code called it with the callee's frame record
+/// pushed, the first `min(nparams, REG_ARGS)` arguments in `a0..a3` (the other
+/// `a_i` hold no meaning) and the others in `base[REG_ARGS..nparams]`. Count the
+/// call (which may compile the callee) and run it.
 ///
 /// # Safety
-/// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entry_pc: u64) -> u64 {
+/// Called by the trampoline shim only, with the JIT ABI.
+pub unsafe extern "C" fn jit_tramp(
+    vm: *mut Vm<'static>,
+    base: *mut Value,
+    _entry_pc: u64,
+    a0: u64,
+    a1: u64,
+    a2: u64,
+    a3: u64,
+) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(vm, |vm| {
@@ -97,15 +109,21 @@ pub unsafe extern "C" fn jit_tramp(vm: *mut Vm<'static>, base: *mut Value, _entr
             {
                 return raise_overflow_in_caller(vm);
             }
-            // The caller copied the arguments; zero the rest of the window like the
+            // The caller passed the first arguments in registers and wrote the
+            // others to the window; zero the rest of the window like the
             // interpreter's calls do.
+            let nreg = (f.nparams as usize).min(REG_ARGS);
+            for (r, a) in [a0, a1, a2, a3].into_iter().enumerate().take(nreg) {
+                vm.stack.set(top.base + r, Value(a));
+            }
             for r in f.nparams as usize..f.nregs as usize {
                 vm.stack.set(top.base + r, Value::NULL);
             }
             vm.count_call(fid as usize);
             if let Some(code) = vm.compiled_entry(fid) {
-                let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-                return f(vm as *mut Vm<'static>, base, 0);
+                // A call: `entry_pc` is the frame's depth (see `jit::EnterFn`).
+                let depth = vm.frames.len() as u64;
+                return vm.enter_compiled(code, base, depth);
             }
             let depth = vm.frames.len();
             let r = vm.interp(depth - 1, false);
@@ -214,9 +232,32 @@ pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64)
     }
 }
 
-/// A compiled function found on entry that its frame exceeds the frame, register
-/// stack or native stack limit: pop its record and raise `stack overflow` in the
-/// caller, at the call (as the VM's calls do). Returns 1.
+/// A call at `pc` of the innermost (compiled) frame would exceed the frame,
+/// register stack or native stack limit: make `stack overflow` the pending
+/// exception of that frame at `pc`, as the VM's calls do. Returns 1 (2 if
+/// there is no frame).
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_overflow_at(vm: *mut Vm<'static>, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| match vm.frames.last() {
+            Some(&top) => {
+                vm.set_pending_error(STACK_OVERFLOW, top.func, pc as u32);
+                ST_EXCEPTION
+            }
+            None => {
+                vm.jit_stop = Some(Stop::Fatal("stack overflow".into()));
+                ST_STOP
+            }
+        })
+    }
+}
+
+/// A compiled function found on entry that the native stack is exhausted: pop
+/// its record and raise `stack overflow` in the caller, at the call (as the VM's
+/// calls do). Returns 1.
 ///
 /// # Safety
 /// Called by compiled code only.

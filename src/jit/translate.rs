@@ -6,10 +6,11 @@
 //! the run ([`Addrs`]), embedded as immediates.
 //!
 //! # Shape of a compiled function (see `docs/jit.md` for the ABI)
-//! * `entry(vm, base, entry_pc)`: `entry_pc == 0` checks the limits, loads the
-//!   parameters and zeroes the other reference slots (the caller pushed the
-//!   complete frame record); otherwise it jumps to the *re-entry dispatch* with
-//!   `entry_pc = header + 1` (OSR).
+//! * `entry(base, depth, a_0..a_{k-1})`: a call (bit 63 of `depth` clear)
+//!   checks the native stack, takes the parameters (the first four in machine
+//!   registers) and zeroes the other reference slots (the caller pushed the
+//!   complete frame record and checked the other limits); with bit 63 set it
+//!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
 //! * one Cranelift block per bytecode basic block; bytecode registers are
 //!   `Variable`s (`I64`, or `F64` for registers that mostly hold floats); every
 //!   definition of a reference register is also stored to its frame slot.
@@ -39,6 +40,10 @@ use std::collections::BTreeMap;
 /// Addresses of the run's VM structures and of the runtime helpers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Addrs {
+    /// The `Vm` of the run (pinned while the JIT exists): compiled code embeds it
+    /// (and the address of its frame depth counter) as an immediate instead of
+    /// keeping its `vm` parameter live.
+    pub vm: u64,
     /// Frame record 0.
     pub frames: u64,
     /// Register stack slot 0.
@@ -48,6 +53,11 @@ pub struct Addrs {
     pub stack_end: u64,
     /// Maximum number of frames.
     pub max_depth: u64,
+    /// Whether calls must check that the callee's window fits the register stack.
+    /// False when that follows from the depth check: every window has at most
+    /// `m` registers (the largest `nregs` of the program) and windows are
+    /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window.
+    pub check_stack: bool,
     /// Native stack pointer below which calls raise `stack overflow`.
     pub native_limit: u64,
     pub globals: u64,
@@ -59,7 +69,10 @@ pub struct Addrs {
     pub h_resume_exc: u64,
     pub h_propagate: u64,
     pub h_op: u64,
+    /// `rt_overflow(vm, base)`: the callee pops its record, raises in the caller.
     pub h_overflow: u64,
+    /// `rt_overflow_at(vm, pc)`: a call at `pc` of this frame overflows.
+    pub h_overflow_at: u64,
     pub h_fmod: u64,
     pub h_eq_ref: u64,
     pub h_bad_reentry: u64,
@@ -82,7 +95,10 @@ pub struct TransCtx<'a> {
     pub stress: u8,
     /// Address of one `u32` visit counter per pc (stress mode only).
     pub stress_ctrs: u64,
+    /// The calling convention of the runtime helpers (the platform's C one).
     pub call_conv: CallConv,
+    /// The calling convention of compiled functions ([`jit_call_conv`]).
+    pub jit_cc: CallConv,
     pub frontend_config: TargetFrontendConfig,
     /// The target is little-endian.
     pub little_endian: bool,
@@ -91,10 +107,35 @@ pub struct TransCtx<'a> {
     pub neg_index: bool,
 }
 
-/// The signature of every compiled function and of the resume helpers:
-/// `(vm, base, pc) -> status`.
-pub fn jit_signature(cc: CallConv) -> Signature {
-    sig(cc, &[I64, I64, I64], &[I64])
+/// Arguments passed in machine registers (the first `REG_ARGS` parameters of a
+/// function; the others are written to the callee's window).
+pub const REG_ARGS: usize = 4;
+
+/// The number of register arguments of `f`.
+pub fn reg_args(f: &Function) -> usize {
+    (f.nparams as usize).min(REG_ARGS)
+}
+
+/// The signature of a compiled function with `k` register arguments:
+/// `(base, entry_pc, a_0, .., a_{k-1}) -> status` (floats as their bits). The
+/// VM's address is a constant of the compiled code, so it is not passed.
+pub fn jit_signature(cc: CallConv, k: usize) -> Signature {
+    let mut s = sig(cc, &[I64, I64], &[I64]);
+    s.params.extend((0..k).map(|_| AbiParam::new(I64)));
+    s
+}
+
+/// The calling convention of compiled functions for an ISA whose C convention is
+/// `default`: on x86-64 `Winch`, which has no callee-saved registers, so that a
+/// function does not save and restore five registers on every call (values live
+/// across calls are spilled around the calls instead, only where they are live);
+/// elsewhere the C convention. The VM enters compiled code through a C-convention
+/// shim, and the trampoline is reached through one (see `jit::Jit::new`).
+pub fn jit_call_conv(default: CallConv, arch: target_lexicon::Architecture) -> CallConv {
+    match arch {
+        target_lexicon::Architecture::X86_64 => CallConv::Winch,
+        _ => default,
+    }
 }
 
 fn sig(cc: CallConv, params: &[Type], rets: &[Type]) -> Signature {
@@ -165,6 +206,13 @@ enum Mem {
 type BinOp = fn(&mut FunctionBuilder, CV, CV) -> CV;
 type UnOp = fn(&mut FunctionBuilder, CV) -> CV;
 
+/// The number of registers of a callee (for the register stack check).
+#[derive(Clone, Copy)]
+enum CalleeRegs {
+    Static(u32),
+    Dynamic(CV),
+}
+
 /// Direction of [`Tr::heap_access`].
 #[derive(Clone, Copy)]
 enum Access {
@@ -176,11 +224,17 @@ enum Access {
 enum Exit {
     Deopt,
     Exc,
+    /// A call at this pc would exceed a limit: raise `stack overflow` here, then
+    /// continue as the exception path `Exc` of the same pc.
+    Ovf,
 }
 
 struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
+    fid: u32,
     f: &'a Function,
+    /// This frame's depth (from the `entry_pc` parameter).
+    depth_var: Variable,
     an: Analysis,
     b: FunctionBuilder<'f>,
     /// One variable (and machine type) per web of registers ([`analysis::Webs`]).
@@ -190,12 +244,15 @@ struct Tr<'a, 'f> {
     /// there.
     cur: u32,
     blocks: Vec<Option<Block>>,
-    vm: CV,
     base: CV,
     exits: BTreeMap<(u8, u32), Block>,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
     sig3: SigRef,
+    /// Signatures of compiled functions by number of register arguments.
+    sig_call: [SigRef; REG_ARGS + 1],
+    /// This function itself, for direct recursive calls.
+    self_ref: Option<ir::FuncRef>,
     sig2: SigRef,
     sig_ff: SigRef,
     sig_f: SigRef,
@@ -213,6 +270,8 @@ struct Tr<'a, 'f> {
     /// The argument block of direct builtin calls (one per function, sized for
     /// its largest call), created on first use.
     arg_slot: Option<ir::StackSlot>,
+    /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
+    uniq: u32,
 }
 
 /// Translate function `fid` into `func` (whose signature must be
@@ -242,7 +301,23 @@ pub fn translate(
         vars.push(b.declare_var(ty));
         vty.push(ty);
     }
-    let sig3 = b.import_signature(jit_signature(tc.call_conv));
+    let sig3 = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
+    let sig_call: [SigRef; REG_ARGS + 1] =
+        std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
+    // Direct calls to itself (the function's name is the module's name for it).
+    let self_ref = match b.func.name.clone() {
+        ir::UserFuncName::User(u) => {
+            let name = b.func.declare_imported_user_function(u);
+            let k = reg_args(f);
+            Some(b.import_function(ir::ExtFuncData {
+                name: ir::ExternalName::User(name),
+                signature: sig_call[k],
+                colocated: true,
+                patchable: false,
+            }))
+        }
+        ir::UserFuncName::Testcase(_) => None,
+    };
     let sig2 = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
     let sig_ff = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
     let names = ["vm", "frame", "header", "heap", "global"];
@@ -259,14 +334,38 @@ pub fn translate(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let (vm, base, epc) = (params[0], params[1], params[2]);
+    let (base, epc) = (params[0], params[1]);
     let reentry = b.create_block();
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
     let start = b.create_block();
-    b.ins().brif(epc, reentry, &[epc.into()], start, &[]);
+    // `epc` is this frame's depth (its record is `frames[depth - 1]`); with bit 63
+    // set, the frame enters at the loop header in its record's `pc` (OSR).
+    // Passing the depth saves loading the depth counter, whose store-to-load
+    // forwarding chain through every call and return would be the critical path
+    // of call-heavy code.
+    let depth_var = b.declare_var(I64);
+    let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
+    let osr = b.create_block();
+    b.set_cold_block(osr);
+    b.ins().brif(is_osr, osr, &[], start, &[]);
     b.seal_block(entry);
     b.seal_block(start);
+    b.seal_block(osr);
+    b.switch_to_block(osr);
+    {
+        let d = b.ins().band_imm_s(epc, i64::MAX);
+        b.def_var(depth_var, d);
+        let fs = tc.offs.frame_size as i64;
+        let scaled = b.ins().imul_imm_s(d, fs);
+        let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
+        let pc = b.ins().load(I32, MemFlagsData::trusted(), rec, tc.offs.frame_pc);
+        let pc = b.ins().uextend(I64, pc);
+        let enc = b.ins().iadd_imm_s(pc, 1);
+        b.ins().jump(reentry, &[enc.into()]);
+    }
+    b.switch_to_block(start);
+    b.def_var(depth_var, epc);
 
     let pre: Vec<Block> = an.cached.iter().map(|_| b.create_block()).collect();
     let cvars: Vec<Vec<(Variable, Variable)>> = an
@@ -288,7 +387,9 @@ pub fn translate(
 
     let mut t = Tr {
         tc,
+        fid,
         f,
+        depth_var,
         an,
         b,
         vars,
@@ -298,66 +399,69 @@ pub fn translate(
         pre,
         cvars,
         blocks,
-        vm,
         base,
         exits: BTreeMap::new(),
         todo: Vec::new(),
         reentry,
         sig3,
+        sig_call,
+        self_ref,
         sig2,
         sig_ff,
         sig_f,
         sig_builtin,
         arg_slot: None,
         regions,
+        uniq: 0,
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
     // window may hold stale bits that the collector must not see).
     t.b.switch_to_block(start);
-    // Limits: this frame must fit the frame stack (depth), the register stack and
-    // the native stack. Past any of them the *caller* gets `stack overflow` at its
-    // call (the helper pops this frame and raises it there, as the VM does).
+    // The caller pushed the complete frame record (`func`, `pc`, `base`) and
+    // checked the frame depth and the register stack for it. The native stack
+    // is checked here (the caller's checks would share one stack pointer value,
+    // which Cranelift would then keep live across calls): below the limit this
+    // frame pops its record and raises `stack overflow` in the caller, at the
+    // call.
     {
-        let d = t.depth();
-        let ovf = t.b.create_block();
-        t.b.set_cold_block(ovf);
-        // Three compare-and-branches (cheaper than combining the flags).
-        let c1 =
-            t.b.ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThan, d, tc.addrs.max_depth as i64);
-        let ok1 = t.b.create_block();
-        t.b.ins().brif(c1, ovf, &[], ok1, &[]);
-        t.b.seal_block(ok1);
-        t.b.switch_to_block(ok1);
-        let c2 = t.b.ins().icmp_imm_s(
-            IntCC::UnsignedGreaterThan,
-            base,
-            tc.addrs.stack_end as i64 - nregs as i64 * 8,
-        );
-        let ok2 = t.b.create_block();
-        t.b.ins().brif(c2, ovf, &[], ok2, &[]);
-        t.b.seal_block(ok2);
-        t.b.switch_to_block(ok2);
         let sp = t.b.ins().get_stack_pointer(I64);
-        let c3 =
+        let c =
             t.b.ins()
                 .icmp_imm_s(IntCC::UnsignedLessThan, sp, tc.addrs.native_limit as i64);
+        let ovf = t.b.create_block();
+        t.b.set_cold_block(ovf);
         let body = t.b.create_block();
-        t.b.ins().brif(c3, ovf, &[], body, &[]);
+        t.b.ins().brif(c, ovf, &[], body, &[]);
         t.b.seal_block(ovf);
         t.b.seal_block(body);
         t.b.switch_to_block(ovf);
+        let vm = t.vmc();
         let st = t.call_helper(t.sig2, tc.addrs.h_overflow, &[vm, base]);
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
-        // The caller wrote the whole frame record (`func`, `pc`, `base`).
     }
+    // Parameters: the first `REG_ARGS` in machine registers (reference ones are
+    // stored to their slots: the collector must see them), the others in the
+    // window.
     for r in 0..f.nparams as usize {
-        let fl = t.m(Mem::Frame);
         let w = t.an.webs.at(0, r as Reg) as usize;
-        let v = t.b.ins().load(t.vty[w], fl, base, (r * 8) as i32);
+        let v = if r < REG_ARGS {
+            let v = params[2 + r];
+            if t.vty[w] == F64 {
+                t.b.ins().bitcast(F64, MemFlagsData::new(), v)
+            } else {
+                v
+            }
+        } else {
+            let fl = t.m(Mem::Frame);
+            t.b.ins().load(t.vty[w], fl, base, (r * 8) as i32)
+        };
         t.b.def_var(t.vars[w], v);
+        if r < REG_ARGS && t.is_ref(r as Reg) {
+            let fl = t.m(Mem::Frame);
+            t.b.ins().store(fl, v, base, (r * 8) as i32);
+        }
     }
     let zero = t.b.ins().iconst(I64, 0);
     for r in f.nparams as usize..nregs {
@@ -589,8 +693,35 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// reloaded at each use rather than kept live across calls, which keeps
     /// register pressure (and callee-saved spills) down in call-heavy code.
     fn depth(&mut self) -> CV {
+        self.b.use_var(self.depth_var)
+    }
+
+    /// Pop this function's frame record: `depth = d - 1` (a store; nothing is
+    /// loaded).
+    fn pop_frame(&mut self) {
+        let d = self.depth();
+        let d1 = self.b.ins().iadd_imm_s(d, -1);
+        let (a, off) = self.depth_addr();
         let fl = self.m(Mem::Vm);
-        self.b.ins().load(I64, fl, self.vm, self.tc.offs.vm_depth)
+        self.b.ins().store(fl, d1, a, off);
+    }
+
+    /// The address of the VM (an immediate; Cranelift rematerialises it where it
+    /// is needed instead of keeping it in a callee-saved register).
+    fn vmc(&mut self) -> CV {
+        self.ic(self.tc.addrs.vm as i64)
+    }
+
+    /// The address of the frame depth counter as `(constant, offset)`. Every use
+    /// gets a different constant: Cranelift would merge equal ones into one value
+    /// and, when that value was already rematerialised once, keep it live across
+    /// calls (in a callee-saved register or a spill slot) instead of
+    /// rematerialising it again.
+    fn depth_addr(&mut self) -> (CV, i32) {
+        self.uniq = (self.uniq + 1) % 4096;
+        let off = self.uniq as i32 * 8;
+        let a = self.tc.addrs.vm.wrapping_add(self.tc.offs.vm_depth as u64);
+        (self.ic(a.wrapping_sub(off as u64) as i64), off)
     }
 
     /// Address of this function's frame record, given the depth `d`.
@@ -612,6 +743,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let key = (kind as u8, pc);
         if let Some(&b) = self.exits.get(&key) {
             return b;
+        }
+        if matches!(kind, Exit::Ovf) {
+            // The overflow exit continues in the exception exit (filled in the
+            // same round of `fill_exits`).
+            self.exit_block(Exit::Exc, pc);
         }
         let blk = self.b.create_block();
         if matches!(kind, Exit::Exc) {
@@ -699,7 +835,10 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     fn fill_exits(&mut self) -> Result<(), String> {
         // Every exit block has all its predecessors by now: seal, then fill it.
-        let todo = std::mem::take(&mut self.todo);
+        // Overflow exits first: they jump to the exception exit of their pc,
+        // which must not be sealed before that.
+        let mut todo = std::mem::take(&mut self.todo);
+        todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
         for (kind, pc, blk) in todo {
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
@@ -708,8 +847,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Exit::Deopt => {
                     let live = self.live_in(pc);
                     self.write_back(pc, live);
-                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[self.vm, self.base, pcv]);
+                    let vm = self.vmc();
+                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[vm, self.base, pcv]);
                     self.after_resume(st);
+                }
+                Exit::Ovf => {
+                    let vm = self.vmc();
+                    let st = self.call_helper(self.sig2, self.tc.addrs.h_overflow_at, &[vm, pcv]);
+                    let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
+                    let exc = exc.ok_or("overflow exit without an exception exit")?;
+                    self.b.ins().jump(exc, &[st.into()]);
                 }
                 Exit::Exc => {
                     let st = self.b.block_params(blk)[0];
@@ -727,14 +874,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                     if self.has_handler(pc) {
                         let live = self.live_in(pc);
                         self.write_back(pc, live);
-                        let st2 = self.call_helper(
-                            self.sig3,
-                            self.tc.addrs.h_resume_exc,
-                            &[self.vm, self.base, pcv],
-                        );
+                        let vm = self.vmc();
+                        let st2 =
+                            self.call_helper(self.sig3, self.tc.addrs.h_resume_exc, &[vm, self.base, pcv]);
                         self.after_resume(st2);
                     } else {
-                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[self.vm, pcv]);
+                        let vm = self.vmc();
+                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[vm, pcv]);
                         self.b.ins().return_(&[st2]);
                     }
                 }
@@ -779,7 +925,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);
-        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[self.vm, enc]);
+        let vm = self.vmc();
+        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[vm, enc]);
         self.b.ins().return_(&[st]);
         Ok(())
     }
@@ -853,7 +1000,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         let pcv = self.ic(pc as i64);
-        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[self.vm, self.base, pcv]);
+        let vm = self.vmc();
+        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[vm, self.base, pcv]);
         self.check_status(st, pc);
         if let Some(d) = ops.def {
             let w = self.wd(d);
@@ -1089,37 +1237,87 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// A call of a user function whose id and "returns void" flag are `callee`
     /// and `void` (constants or run-time values).
+    #[allow(clippy::too_many_arguments)]
     fn emit_call(
         &mut self,
         pc: u32,
         dst: Reg,
         args: &[Reg],
         callee: CV,
+        callee_nregs: CalleeRegs,
         void: Option<CV>,
         static_void: bool,
+        is_self: bool,
     ) {
         let nregs = self.f.nregs as i64;
+        // `d` is this frame's depth, `d + 1` the callee's.
         let d = self.depth();
-        let rec = self.record(d);
-        // This frame's pc: where `stack overflow` raised by the callee's prologue
-        // is reported.
+        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
+        // The limits, checked here (before anything is written) rather than in
+        // the callee, where the depth would have to be loaded again: the callee's
+        // frame must fit the frame stack, and its window the register stack
+        // (unless the depth check implies it). Past either this call raises
+        // `stack overflow` at `pc`, as in the interpreter. (The callee checks the
+        // native stack.)
+        {
+            let a = self.tc.addrs;
+            let ovf = self.exit_block(Exit::Ovf, pc);
+            let c = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, d, a.max_depth as i64);
+            // (`d + 1 > max_depth`)
+            let ok = self.b.create_block();
+            self.b.ins().brif(c, ovf, &[], ok, &[]);
+            self.b.seal_block(ok);
+            self.b.switch_to_block(ok);
+            if a.check_stack {
+                let c = match callee_nregs {
+                    CalleeRegs::Static(n) => self.b.ins().icmp_imm_s(
+                        IntCC::UnsignedGreaterThan,
+                        callee_base,
+                        a.stack_end as i64 - n as i64 * 8,
+                    ),
+                    CalleeRegs::Dynamic(n) => {
+                        let bytes = self.b.ins().ishl_imm_s(n, 3);
+                        let end = self.b.ins().iadd(callee_base, bytes);
+                        self.b
+                            .ins()
+                            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, a.stack_end as i64)
+                    }
+                };
+                let ok = self.b.create_block();
+                self.b.ins().brif(c, ovf, &[], ok, &[]);
+                self.b.seal_block(ok);
+                self.b.switch_to_block(ok);
+            }
+        }
+        // The callee's record `frames[d]` (this frame's is the one before it: one
+        // address constant for both).
+        let offs = *self.tc.offs;
+        let fs = offs.frame_size as i64;
+        let scaled = self.b.ins().imul_imm_s(d, fs);
+        let rec2 = self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64);
+        // This frame's pc: where an exception escaping the callee is reported.
         let pcv = self.b.ins().iconst(I32, pc as i64);
         let fl = self.m(Mem::Vm);
-        self.b.ins().store(fl, pcv, rec, self.tc.offs.frame_pc);
-        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
-        // The limits (frame depth, register stack, native stack) are checked by the
-        // callee on entry; writing the arguments and the record first is safe:
-        // the register stack has a full window of slack past its limit and the
-        // frame stack one record past the maximum depth.
-        // Arguments into the callee's registers 0..n.
+        self.b.ins().store(fl, pcv, rec2, offs.frame_pc - offs.frame_size);
+        // Arguments: the first `REG_ARGS` in machine registers, the others into
+        // the callee's registers `REG_ARGS..n`.
+        let k = args.len().min(REG_ARGS);
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        let mut call_args = vec![callee_base, d1];
         for (i, &r) in args.iter().enumerate() {
-            let v = self.get_raw(r);
-            let fl = self.m(Mem::Frame);
-            self.b.ins().store(fl, v, callee_base, i as i32 * 8);
+            if i < REG_ARGS {
+                let v = self.get_i(r);
+                call_args.push(v);
+            } else {
+                let v = self.get_raw(r);
+                let fl = self.m(Mem::Frame);
+                self.b.ins().store(fl, v, callee_base, i as i32 * 8);
+            }
         }
         // Push the callee's frame record.
-        let offs = *self.tc.offs;
-        let rec2 = self.b.ins().iadd_imm_s(rec, offs.frame_size as i64);
         if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
             // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
             let fl = self.m(Mem::Vm);
@@ -1134,22 +1332,27 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         // `base` of the callee's record: this frame's base index plus its window.
         let fl = self.m(Mem::Vm);
-        let my_base = self.b.ins().load(I64, fl, rec, offs.frame_base);
-        let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
-        self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
-        let d1 = self.b.ins().iadd_imm_s(d, 1);
-        let fl = self.m(Mem::Vm);
-        self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
-        // entry[callee](vm, callee_base, 0)
-        let eoff = self.b.ins().ishl_imm_s(callee, 3);
-        let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
-        let fl = self.m(Mem::Vm);
-        let code = self.b.ins().load(I64, fl, eaddr, 0);
-        let zero = self.ic(0);
-        let call = self
+        let my_base = self
             .b
             .ins()
-            .call_indirect(self.sig3, code, &[self.vm, callee_base, zero]);
+            .load(I64, fl, rec2, offs.frame_base - offs.frame_size);
+        let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
+        self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
+        let (depth_addr, depth_off) = self.depth_addr();
+        let fl = self.m(Mem::Vm);
+        self.b.ins().store(fl, d1, depth_addr, depth_off);
+        // entry[callee](callee_base, callee_base, args...), or a direct call
+        // of this function itself.
+        let call = match self.self_ref {
+            Some(me) if is_self => self.b.ins().call(me, &call_args),
+            _ => {
+                let eoff = self.b.ins().ishl_imm_s(callee, 3);
+                let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
+                let fl = self.m(Mem::Vm);
+                let code = self.b.ins().load(I64, fl, eaddr, 0);
+                self.b.ins().call_indirect(self.sig_call[k], code, &call_args)
+            }
+        };
         let st = self.b.inst_results(call)[0];
         self.check_status(st, pc);
         if static_void {
@@ -1238,10 +1441,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ref_result = !void && self.is_ref(dst);
         let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
         let pcv = self.ic(pc as i64);
+        let vm = self.vmc();
         let st = self.call_helper(
             self.sig_builtin,
             self.tc.addrs.h_builtin,
-            &[self.vm, idv, addr, nv, pcv],
+            &[vm, idv, addr, nv, pcv],
         );
         self.check_status(st, pc);
         if !void {
@@ -1576,7 +1780,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.stress(pc, pc);
                 let callee = self.ic(s.target as i64);
                 let void = cf.ret_kind.is_none();
-                self.emit_call(pc, dst, &s.args, callee, None, void);
+                if s.args.len() != cf.nparams as usize {
+                    return Err("call with a wrong number of arguments".into());
+                }
+                let n = CalleeRegs::Static(cf.nregs as u32);
+                let is_self = s.target == self.fid;
+                self.emit_call(pc, dst, &s.args, callee, n, None, void, is_self);
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -1616,7 +1825,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let vbit = self.b.ins().ushr_imm_s(info, 24);
                 let vbit = self.b.ins().band_imm_s(vbit, 1);
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
-                self.emit_call(pc, dst, &s.args, callee, Some(is_void), false);
+                let nr = self.b.ins().band_imm_s(info, 0xffff);
+                let n = CalleeRegs::Dynamic(nr);
+                self.emit_call(pc, dst, &s.args, callee, n, Some(is_void), false, false);
             }
             CallBuiltin { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -1627,19 +1838,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let v = self.get_raw(src);
                 let fl = self.m(Mem::Frame);
                 self.b.ins().store(fl, v, self.base, 0);
-                let d = self.depth();
-                let d1 = self.b.ins().iadd_imm_s(d, -1);
-                let fl = self.m(Mem::Vm);
-                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
+                self.pop_frame();
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
             }
             RetVoid => {
-                let d = self.depth();
-                let d1 = self.b.ins().iadd_imm_s(d, -1);
-                let fl = self.m(Mem::Vm);
-                self.b.ins().store(fl, d1, self.vm, offs.vm_depth);
+                self.pop_frame();
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);

@@ -157,6 +157,9 @@ pub struct Vm<'p> {
     /// Address of the interpreter trampoline (the entry of functions that are not
     /// compiled).
     pub(crate) jit_tramp: usize,
+    /// Address of the JIT's entry shim (`jit::EnterFn`), through which Rust calls
+    /// compiled code.
+    pub(crate) jit_enter: usize,
     /// Why compiled code stopped with status 2 (`exit`, fatal error).
     pub(crate) jit_stop: Option<Stop>,
     /// Lowest native stack address compiled code may call below (0 = unchecked).
@@ -245,6 +248,7 @@ impl<'p> Vm<'p> {
             jit: None,
             jit_entry: std::ptr::null(),
             jit_tramp: 0,
+            jit_enter: 0,
             jit_stop: None,
             native_limit: 0,
         };
@@ -253,6 +257,7 @@ impl<'p> Vm<'p> {
                 Ok(j) => {
                     vm.jit_entry = j.entry_table();
                     vm.jit_tramp = j.tramp_addr();
+                    vm.jit_enter = j.enter_addr();
                     vm.jit = Some(Box::new(j));
                 }
                 Err(e) => vm.err.push_str(&format!("warning: JIT disabled: {e}\n")),

@@ -8,7 +8,7 @@ use super::ops::arith;
 use super::ops::objects;
 use super::{Stop, Vm};
 use crate::bytecode::Instr;
-use crate::jit::{self, JitFn};
+use crate::jit::{self, EnterFn};
 use bp_runtime::rt::RtError;
 use bp_runtime::value::{ValKind, Value};
 
@@ -67,16 +67,30 @@ impl<'p> Vm<'p> {
         if native_sp() < self.native_limit {
             return JitOutcome::Overflow;
         }
+        // Compiled code embeds the VM's address (see `Jit::compile`).
+        if self.jit.as_ref().map(|j| j.vm_addr()) != Some(self as *mut Vm<'p> as u64) {
+            return JitOutcome::Stop(Stop::Fatal(
+                "internal error: compiled code called for a VM that moved".into(),
+            ));
+        }
         let base_ptr = self.stack.as_ptr().wrapping_add(base_idx);
+        // The ABI's encoding: the frame's depth, with bit 63 set for an entry at
+        // the loop header in the frame record's `pc`.
+        let depth = self.frames.len() as u64;
+        let epc = if entry_pc == 0 {
+            depth
+        } else {
+            if let Some(top) = self.frames.last_mut() {
+                top.pc = (entry_pc - 1) as u32;
+            }
+            depth | 1 << 63
+        };
         // SAFETY: `code` comes from the JIT's entry table, so it is a function
         // compiled with the JIT ABI for this VM (`jit::JitFn`); the frame record is
         // on top of the frame stack and its window starts at `base_ptr`. The VM is
         // passed as a raw pointer: compiled code and its helpers are the only users
         // of the VM until the call returns.
-        let st = unsafe {
-            let f: JitFn = std::mem::transmute::<usize, JitFn>(code);
-            f((self as *mut Vm<'p>).cast::<Vm<'static>>(), base_ptr, entry_pc)
-        };
+        let st = unsafe { self.enter_compiled(code, base_ptr, epc) };
         match st & 3 {
             jit::ST_RETURN => JitOutcome::Returned(self.stack.get(base_idx)),
             jit::ST_EXCEPTION => JitOutcome::Exception,
@@ -88,6 +102,24 @@ impl<'p> Vm<'p> {
         }
     }
 
+    /// Call compiled code `code` through the entry shim (arguments from the
+    /// window `base`; `epc` is the frame's depth, encoded as in [`jit::EnterFn`]).
+    ///
+    /// # Safety
+    /// `code` must be compiled code of this VM's JIT for the innermost frame,
+    /// whose window starts at `base`, and the VM must be at the address the code
+    /// was compiled for.
+    pub(crate) unsafe fn enter_compiled(&mut self, code: usize, base: *mut Value, epc: u64) -> u64 {
+        // SAFETY: `jit_enter` is the JIT's entry shim (set together with
+        // `jit_entry`, so it is valid whenever there is compiled code); the rest is
+        // guaranteed by the caller. The VM is passed as a raw pointer: compiled code
+        // and its helpers are its only users until the call returns.
+        unsafe {
+            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.jit_enter);
+            f(code, (self as *mut Vm<'p>).cast::<Vm<'static>>(), base, epc)
+        }
+    }
+
     /// JIT hook: function `fid` just reached the call threshold: compile it and
     /// patch its entry, so that later calls (from the VM and from compiled code) run
     /// the compiled code in the same register window.
@@ -96,6 +128,7 @@ impl<'p> Vm<'p> {
     pub fn jit_hot_function(&mut self, fid: usize) {
         let program = self.program;
         let threshold = self.hot_loop_threshold.max(1);
+        let home = self as *mut Vm<'p> as u64;
         let Vm {
             jit,
             consts,
@@ -103,7 +136,7 @@ impl<'p> Vm<'p> {
             ..
         } = self;
         if let Some(j) = jit.as_mut() {
-            if j.wants_compile(fid) && j.compile(program, consts, fid as u32) {
+            if j.wants_compile(fid) && j.compile(home, program, consts, fid as u32) {
                 j.finalize();
                 // Interpreted activations of the function (e.g. further up a
                 // recursion) switch to the code at their next loop header.
@@ -132,11 +165,12 @@ impl<'p> Vm<'p> {
             *c = 0;
         }
         let program = self.program;
+        let home = self as *mut Vm<'p> as u64;
         let Some(j) = self.jit.as_mut() else {
             return LoopAction::Continue;
         };
         if j.wants_compile_for_loop(fid) {
-            if !j.compile(program, &self.consts, fid as u32) {
+            if !j.compile(home, program, &self.consts, fid as u32) {
                 return LoopAction::Continue;
             }
             j.finalize();
@@ -168,12 +202,13 @@ impl<'p> Vm<'p> {
     pub(crate) fn jit_start(&mut self) {
         let program = self.program;
         let limit = self.native_limit;
+        let home = self as *mut Vm<'p> as u64;
         let Vm { jit, consts, .. } = self;
         if let Some(j) = jit.as_mut() {
             j.set_native_limit(limit);
             if j.options().threshold == 0 {
                 for fid in 0..program.functions.len() {
-                    j.compile(program, consts, fid as u32);
+                    j.compile(home, program, consts, fid as u32);
                 }
                 j.finalize();
             }
