@@ -74,8 +74,6 @@ pub struct Analysis {
     pub webs: Webs,
     /// Loops whose arrays' headers are read once, before the loop.
     pub cached: Vec<CachedLoop>,
-    /// Per instruction: the innermost loop of `cached` that contains it.
-    pub cached_at: Vec<Option<u32>>,
     /// Per register: it holds references (GC root).
     pub is_ref: Vec<bool>,
     /// Per instruction: its operands.
@@ -176,7 +174,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let mut webs = build_webs(f, &ops, &headers, nregs);
     webs.is_float = float_guess(p, f, &ops, &webs);
 
-    let (cached, cached_at) = cached_loops(f, &ops, &reachable, &headers);
+    let cached = cached_loops(f, &ops, &reachable, &headers);
 
     Analysis {
         reachable,
@@ -185,7 +183,6 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         headers,
         webs,
         cached,
-        cached_at,
         is_ref,
         ops,
     }
@@ -240,7 +237,7 @@ fn cached_loops(
     ops: &[Operands],
     reachable: &[bool],
     headers: &[u32],
-) -> (Vec<CachedLoop>, Vec<Option<u32>>) {
+) -> Vec<CachedLoop> {
     let n = f.code.len();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (pc, ins) in f.code.iter().enumerate() {
@@ -301,17 +298,7 @@ fn cached_loops(
             });
         }
     }
-    // Innermost containing loop: the one with the latest header.
-    let mut at = vec![None; n];
-    for (i, l) in loops.iter().enumerate() {
-        for slot in at.iter_mut().take(l.end as usize + 1).skip(l.header as usize) {
-            match *slot {
-                Some(j) if loops[j as usize].header > l.header => {}
-                _ => *slot = Some(i as u32),
-            }
-        }
-    }
-    (loops, at)
+    loops
 }
 
 /// The registers of a function split into *webs*: the classes of definitions that

@@ -595,8 +595,18 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The cached (length, data pointer) of array register `arr` at the current
     /// instruction, if its loop caches them.
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
-        let li = self.an.cached_at.get(self.cur as usize).copied().flatten()? as usize;
-        let ai = self.an.cached[li].arrays.binary_search(&arr).ok()?;
+        // The innermost cached loop containing the instruction that caches `arr`
+        // (an enclosing loop's caches are valid in its nested loops too).
+        let cur = self.cur;
+        let (li, ai) = self
+            .an
+            .cached
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains(cur))
+            .filter_map(|(li, l)| l.arrays.binary_search(&arr).ok().map(|ai| (li, ai, l.header)))
+            .max_by_key(|&(_, _, h)| h)
+            .map(|(li, ai, _)| (li, ai))?;
         let (lv, pv) = self.cvars[li][ai];
         Some((self.b.use_var(lv), self.b.use_var(pv)))
     }

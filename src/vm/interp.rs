@@ -454,8 +454,8 @@ impl<'p> Vm<'p> {
                 // ----- arrays, maps, tuples, structs, closures -----
                 Instr::NewArray { dst, site } => {
                     let s = site!(site);
-                    let items: Vec<Value> = s.args.iter().map(|&r| reg!(r)).collect();
-                    let v = self.rt.heap.alloc_array(ValKind::from_u8(s.target as u8), items);
+                    gather!(s);
+                    let v = objects::new_array(&mut self.rt.heap, s, &self.arg_buf);
                     set!(dst, v);
                     safepoint!();
                 }
@@ -481,17 +481,16 @@ impl<'p> Vm<'p> {
                 }
                 Instr::NewTuple { dst, site } => {
                     let s = site!(site);
-                    let items: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                    let v = self.rt.heap.alloc_tuple(s.kinds.as_slice().into(), items);
+                    gather!(s);
+                    let v = objects::new_tuple(&mut self.rt.heap, s, &self.arg_buf);
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::TupleGet { dst, tup, idx } => set!(dst, tri!(objects::tuple_get(reg!(tup), idx))),
                 Instr::NewStruct { dst, site } => {
                     let s = site!(site);
-                    let fields: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                    let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
-                    let v = self.rt.heap.alloc_struct(s.target, is_class, fields);
+                    gather!(s);
+                    let v = objects::new_struct(&mut self.rt.heap, program, s, &self.arg_buf);
                     set!(dst, v);
                     safepoint!();
                 }
@@ -499,11 +498,8 @@ impl<'p> Vm<'p> {
                 Instr::SetField { obj, idx, src } => tri!(objects::set_field(reg!(obj), idx, reg!(src))),
                 Instr::MakeClosure { dst, site } => {
                     let s = site!(site);
-                    let captures: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                    let v = self
-                        .rt
-                        .heap
-                        .alloc_closure(s.target, s.kinds.as_slice().into(), captures);
+                    gather!(s);
+                    let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
                     set!(dst, v);
                     safepoint!();
                 }

@@ -368,8 +368,8 @@ impl<'p> Vm<'p> {
             }
             Instr::NewArray { dst, site } => {
                 let s = site!(site);
-                let items: Vec<Value> = s.args.iter().map(|&r| reg!(r)).collect();
-                let v = self.rt.heap.alloc_array(ValKind::from_u8(s.target as u8), items);
+                gather!(s);
+                let v = objects::new_array(&mut self.rt.heap, s, &self.arg_buf);
                 set!(dst, v);
             }
             Instr::ArrGet { dst, arr, idx } => {
@@ -398,8 +398,8 @@ impl<'p> Vm<'p> {
             }
             Instr::NewTuple { dst, site } => {
                 let s = site!(site);
-                let items: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                let v = self.rt.heap.alloc_tuple(s.kinds.as_slice().into(), items);
+                gather!(s);
+                let v = objects::new_tuple(&mut self.rt.heap, s, &self.arg_buf);
                 set!(dst, v);
             }
             Instr::TupleGet { dst, tup, idx } => {
@@ -408,9 +408,8 @@ impl<'p> Vm<'p> {
             }
             Instr::NewStruct { dst, site } => {
                 let s = site!(site);
-                let fields: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
-                let v = self.rt.heap.alloc_struct(s.target, is_class, fields);
+                gather!(s);
+                let v = objects::new_struct(&mut self.rt.heap, program, s, &self.arg_buf);
                 set!(dst, v);
             }
             Instr::GetField { dst, obj, idx } => {
@@ -422,11 +421,8 @@ impl<'p> Vm<'p> {
             }
             Instr::MakeClosure { dst, site } => {
                 let s = site!(site);
-                let captures: Box<[Value]> = s.args.iter().map(|&r| reg!(r)).collect();
-                let v = self
-                    .rt
-                    .heap
-                    .alloc_closure(s.target, s.kinds.as_slice().into(), captures);
+                gather!(s);
+                let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
                 set!(dst, v);
             }
             other => {

@@ -5,6 +5,7 @@
 //! safepoint if the helper allocated. Errors are static message texts that the loop
 //! raises as runtime errors.
 
+use crate::bytecode::{CallSite, Program};
 use bp_runtime::format::write_value;
 use bp_runtime::heap::{
     as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
@@ -136,6 +137,29 @@ pub fn arr_len(arr: Value) -> Result<Value, &'static str> {
 }
 
 // ----- maps -----
+
+/// The array literal of call site `s` (element kind in `s.target`) with the
+/// elements `items` (the site's registers, in order).
+pub fn new_array(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
+    heap.alloc_array(ValKind::from_u8(s.target as u8), items.to_vec())
+}
+
+/// The tuple of call site `s` (element kinds in `s.kinds`).
+pub fn new_tuple(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
+    heap.alloc_tuple(s.kinds.as_slice().into(), items.into())
+}
+
+/// The struct (or class instance) of layout `s.target` with the given fields.
+pub fn new_struct(heap: &mut Heap, program: &Program, s: &CallSite, fields: &[Value]) -> Value {
+    let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
+    heap.alloc_struct(s.target, is_class, fields.into())
+}
+
+/// The closure of function `s.target` with the captured values (kinds in
+/// `s.kinds`).
+pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value {
+    heap.alloc_closure(s.target, s.kinds.as_slice().into(), captures.into())
+}
 
 /// `{k1: v1, ...}` from `pairs = [k1, v1, k2, v2, ...]`; `kinds` = key kind |
 /// (value kind << 8). Later duplicates overwrite earlier ones.
