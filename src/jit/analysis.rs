@@ -236,12 +236,7 @@ fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
 /// it replaces.
 const MAX_CACHED_ARRAYS: usize = 8;
 
-fn cached_loops(
-    f: &Function,
-    ops: &[Operands],
-    reachable: &[bool],
-    headers: &[u32],
-) -> Vec<CachedLoop> {
+fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u32]) -> Vec<CachedLoop> {
     let n = f.code.len();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (pc, ins) in f.code.iter().enumerate() {

@@ -262,6 +262,13 @@ struct Tr<'a, 'f> {
     /// Values known to be zero exactly when another value is: a remainder by
     /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
     zero_equiv: std::collections::HashMap<CV, CV>,
+    /// Within the current bytecode block (each entry dominates the rest of it):
+    /// integer sums and products already computed, by operands, and the
+    /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
+    /// computes `k` twice into two registers; with these the store reuses the
+    /// load's check.
+    vn: std::collections::HashMap<(u8, CV, CV), CV>,
+    checked: Vec<(CV, CV)>,
     /// Per loop of `an.cached`: its pre-header block.
     pre: Vec<Block>,
     /// Per loop of `an.cached`, per cached array: variables for its length and
@@ -396,6 +403,8 @@ pub fn translate(
         vty,
         cur: 0,
         zero_equiv: std::collections::HashMap::new(),
+        vn: std::collections::HashMap::new(),
+        checked: Vec::new(),
         pre,
         cvars,
         blocks,
@@ -515,11 +524,15 @@ pub fn translate(
                 t.b.seal_block(blk);
             }
             t.b.switch_to_block(blk);
+            t.vn.clear();
+            t.checked.clear();
         } else if !open {
             // Only after an instruction that always exits; nothing reaches here.
             let blk = t.b.create_block();
             t.b.seal_block(blk);
             t.b.switch_to_block(blk);
+            t.vn.clear();
+            t.checked.clear();
         }
         t.cur = pc as u32;
         open = t.instr(pc as u32)?;
@@ -1164,8 +1177,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             // ends. A valid negative index side-exits here; the VM then reads
             // from the end, and flags the function so that its next version
             // takes the path below (see `Jit::note_negative_index`).
-            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
-            self.guard(oob, pc);
+            if !self.checked.contains(&(i, len)) {
+                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+                self.guard(oob, pc);
+                self.checked.push((i, len));
+            }
             self.element(ptr, i, acc);
             return;
         }
@@ -1594,11 +1610,30 @@ impl<'a, 'f> Tr<'a, 'f> {
             AddI { dst, a, b } => {
                 let x = self.get_i(a);
                 let y = self.get_i(b);
-                let v = self.add_reassoc(x, y);
+                let v = match self.vn.get(&(0, x, y)).or_else(|| self.vn.get(&(0, y, x))) {
+                    Some(&v) => v,
+                    None => {
+                        let v = self.add_reassoc(x, y);
+                        self.vn.insert((0, x, y), v);
+                        v
+                    }
+                };
                 self.set(dst, v);
             }
             SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
-            MulI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().imul(x, y)),
+            MulI { dst, a, b } => {
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let v = match self.vn.get(&(1, x, y)).or_else(|| self.vn.get(&(1, y, x))) {
+                    Some(&v) => v,
+                    None => {
+                        let v = self.b.ins().imul(x, y);
+                        self.vn.insert((1, x, y), v);
+                        v
+                    }
+                };
+                self.set(dst, v);
+            }
             BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
             BitOr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bor(x, y)),
             BitXor { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bxor(x, y)),
