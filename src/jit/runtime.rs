@@ -17,6 +17,7 @@ use super::translate::REG_ARGS;
 const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
 use super::{ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
 use crate::vm::ops::calls::STACK_OVERFLOW;
+use crate::vm::ops::objects;
 use crate::vm::tier::OpErr;
 use crate::vm::{panic_message, Stop, Vm};
 use bp_runtime::rt::RtError;
@@ -308,6 +309,47 @@ pub extern "C" fn rt_fmod(a: f64, b: f64) -> f64 {
 /// then lets the VM execute the comparison).
 pub extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
     catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
+}
+
+/// `NewArray` (tag 0), `NewTuple` (1) or `NewStruct` (2) of call site `site` from
+/// compiled code, without decoding the instruction: the elements are `args[0..n]`
+/// (`n` = the low 32 bits of `info`, the tag the next ones); the new object goes
+/// to `args[0]`. Then the VM's safepoint, with the object rooted. Returns 0 (2 on
+/// an internal error).
+///
+/// # Safety
+/// Called by compiled code only; `site` points to the call site of the
+/// instruction in the running program, `args` is valid for `max(n, 1)` values.
+pub unsafe extern "C" fn rt_new(
+    vm: *mut Vm<'static>,
+    site: *const crate::bytecode::CallSite,
+    args: *mut Value,
+    info: u64,
+    _pc: u64,
+) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            // SAFETY: the translator embedded the address of a call site of the
+            // program, which outlives the compiled code; `args` holds `n` values.
+            let (s, a) = (&*site, std::slice::from_raw_parts(args, info as u32 as usize));
+            let heap = &mut vm.rt.heap;
+            let v = match info >> 32 {
+                0 => objects::new_array(heap, s, a),
+                1 => objects::new_tuple(heap, s, a),
+                _ => objects::new_struct(heap, vm.program, s, a),
+            };
+            if vm.rt.heap.wants_gc() {
+                let roots = vm.rt.heap.temp_roots.len();
+                vm.rt.heap.temp_roots.push(v);
+                vm.collect_garbage();
+                vm.rt.heap.temp_roots.truncate(roots);
+            }
+            // SAFETY: `args` has room for at least one value.
+            *args = v;
+            ST_RETURN
+        })
+    }
 }
 
 /// Direct call of builtin `id` from compiled code, without decoding the

@@ -78,6 +78,8 @@ pub struct Addrs {
     pub h_bad_reentry: u64,
     /// `rt_builtin(vm, id, args, nargs, pc) -> status`.
     pub h_builtin: u64,
+    /// `rt_new(vm, site, args, nargs | tag << 32, pc) -> status`.
+    pub h_new: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
 }
@@ -1431,6 +1433,33 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         self.stress(pc, pc);
+        let addr = self.arg_block(args);
+        let idv = self.ic(id as i64);
+        // Bit 32: the result is a reference (the helper roots it while it collects).
+        let void = b.is_void();
+        let ref_result = !void && self.is_ref(dst);
+        let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
+        let pcv = self.ic(pc as i64);
+        let vm = self.vmc();
+        let st = self.call_helper(
+            self.sig_builtin,
+            self.tc.addrs.h_builtin,
+            &[vm, idv, addr, nv, pcv],
+        );
+        self.check_status(st, pc);
+        if !void {
+            let fl = self.m(Mem::Frame);
+            let ty = self.def_ty(dst);
+            let v = self.b.ins().load(ty, fl, addr, 0);
+            self.set(dst, v);
+        }
+        Ok(())
+    }
+
+    /// Store the values of `args` to the function's argument block (a stack slot
+    /// sized for its largest direct builtin or constructor call, created on first
+    /// use); returns its address.
+    fn arg_block(&mut self, args: &[Reg]) -> CV {
         let slot = match self.arg_slot {
             Some(s) => s,
             None => {
@@ -1439,7 +1468,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                     .code
                     .iter()
                     .filter_map(|i| match i {
-                        Instr::CallBuiltin { site, .. } => self.f.sites.get(*site as usize),
+                        Instr::CallBuiltin { site, .. }
+                        | Instr::NewArray { site, .. }
+                        | Instr::NewTuple { site, .. }
+                        | Instr::NewStruct { site, .. } => self.f.sites.get(*site as usize),
                         _ => None,
                     })
                     .map(|s| s.args.len())
@@ -1461,25 +1493,29 @@ impl<'a, 'f> Tr<'a, 'f> {
             let fl = self.m(Mem::Frame);
             self.b.ins().store(fl, v, addr, i as i32 * 8);
         }
-        let idv = self.ic(id as i64);
-        // Bit 32: the result is a reference (the helper roots it while it collects).
-        let void = b.is_void();
-        let ref_result = !void && self.is_ref(dst);
-        let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
+        addr
+    }
+
+    /// `NewArray`, `NewTuple` or `NewStruct` (constructor `tag`, see
+    /// `runtime::rt_new`) of call site `site`: the elements go to the argument
+    /// block, the helper allocates (no instruction decoding) and collects if it
+    /// must, with the new object rooted.
+    fn new_object(&mut self, pc: u32, dst: Reg, site: u32, tag: u64) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
+        let site_addr = s as *const crate::bytecode::CallSite as usize as i64;
+        let args = s.args.clone();
+        self.stress(pc, pc);
+        let addr = self.arg_block(&args);
+        let sv = self.ic(site_addr);
+        let info = self.ic(args.len() as i64 | (tag as i64) << 32);
         let pcv = self.ic(pc as i64);
         let vm = self.vmc();
-        let st = self.call_helper(
-            self.sig_builtin,
-            self.tc.addrs.h_builtin,
-            &[vm, idv, addr, nv, pcv],
-        );
+        let st = self.call_helper(self.sig_builtin, self.tc.addrs.h_new, &[vm, sv, addr, info, pcv]);
         self.check_status(st, pc);
-        if !void {
-            let fl = self.m(Mem::Frame);
-            let ty = self.def_ty(dst);
-            let v = self.b.ins().load(ty, fl, addr, 0);
-            self.set(dst, v);
-        }
+        let fl = self.m(Mem::Frame);
+        let ty = self.def_ty(dst);
+        let v = self.b.ins().load(ty, fl, addr, 0);
+        self.set(dst, v);
         Ok(())
     }
 
@@ -1895,16 +1931,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 return Ok(false);
             }
 
+            NewArray { dst, site } => self.new_object(pc, dst, site, 0)?,
+            NewTuple { dst, site } => self.new_object(pc, dst, site, 1)?,
+            NewStruct { dst, site } => self.new_object(pc, dst, site, 2)?,
             Concat { .. }
             | ConcatN { .. }
             | ToStr { .. }
             | Print { .. }
-            | NewArray { .. }
             | NewMap { .. }
             | MapGet { .. }
             | MapSet { .. }
-            | NewTuple { .. }
-            | NewStruct { .. }
             | MakeClosure { .. } => self.generic(pc),
 
             ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
