@@ -307,6 +307,8 @@ impl Jit {
             h_builtin: runtime::rt_builtin
                 as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
                 as usize as u64,
+            h_obj: runtime::rt_obj as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
+                as usize as u64,
             h_new: runtime::rt_new
                 as unsafe extern "C" fn(
                     *mut Vm<'static>,
@@ -783,6 +785,7 @@ pub fn compile_all(
         zero_obj: 0x6000_0900,
         h_builtin: 0x6000_0800,
         h_new: 0x6000_0a00,
+        h_obj: 0x6000_0b00,
     };
     let cc = isa.default_call_conv();
     let jit_cc = jit_call_conv(cc, isa.triple().architecture);

@@ -352,6 +352,53 @@ pub unsafe extern "C" fn rt_new(
     }
 }
 
+/// `MapGet` (tag 0: `args = [map, key]`), `MapSet` (1: `[map, key, value]`),
+/// `Concat` (2: `[a, b]`), `ToStr` (3: `[value]`, kind in `kind`) from compiled
+/// code, with the same `vm::ops::objects` functions and safepoints as the
+/// interpreter but no instruction decoding; the result (if any) goes to `args[0]`,
+/// rooted while the collector runs (the operands are references in their frame
+/// slots, or scalars). Returns 0, 1 (raised; pending at `pc`) or 2.
+///
+/// # Safety
+/// Called by compiled code only; `args` is valid for the tag's operands.
+pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value, kind: u64, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(vm, |vm| {
+            // SAFETY: the compiled caller stored the tag's operands to `args`.
+            let arg = |i: usize| *args.add(i);
+            let heap = &mut vm.rt.heap;
+            let r = match tag {
+                0 => objects::map_get(arg(0), arg(1)).map(Some),
+                1 => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
+                2 => objects::concat(heap, arg(0), arg(1)).map(Some),
+                _ => Ok(Some(objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)))),
+            };
+            match r {
+                Ok(v) => {
+                    // `MapGet` allocates nothing: no safepoint, as in the VM.
+                    if tag != 0 && vm.rt.heap.wants_gc() {
+                        let roots = vm.rt.heap.temp_roots.len();
+                        vm.rt.heap.temp_roots.extend(v);
+                        vm.collect_garbage();
+                        vm.rt.heap.temp_roots.truncate(roots);
+                    }
+                    if let Some(v) = v {
+                        // SAFETY: `args` has room for the result (operand 0).
+                        *args = v;
+                    }
+                    ST_RETURN
+                }
+                Err(msg) => {
+                    let fid = vm.frames.last().map_or(0, |f| f.func);
+                    vm.set_pending_error(msg, fid, pc as u32);
+                    ST_EXCEPTION
+                }
+            }
+        })
+    }
+}
+
 /// Direct call of builtin `id` from compiled code, without decoding the
 /// instruction: the arguments are `args[0..n]` (a block in the caller's native
 /// frame) where `n` is the low 32 bits of `nargs`; the result goes to `args[0]`. Then the

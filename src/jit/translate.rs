@@ -80,6 +80,8 @@ pub struct Addrs {
     pub h_builtin: u64,
     /// `rt_new(vm, site, args, nargs | tag << 32, pc) -> status`.
     pub h_new: u64,
+    /// `rt_obj(vm, tag, args, kind, pc) -> status`.
+    pub h_obj: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
 }
@@ -1475,6 +1477,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                         _ => None,
                     })
                     .map(|s| s.args.len())
+                    // `MapSet`'s three operands (`rt_obj`).
+                    .chain(std::iter::once(3))
                     .max()
                     .unwrap_or(0)
                     .max(1);
@@ -1517,6 +1521,25 @@ impl<'a, 'f> Tr<'a, 'f> {
         let v = self.b.ins().load(ty, fl, addr, 0);
         self.set(dst, v);
         Ok(())
+    }
+
+    /// `MapGet`, `MapSet`, `Concat` or `ToStr` (tag of `runtime::rt_obj`) on the
+    /// operands `ops`, writing `dst` if there is one.
+    fn object_op(&mut self, pc: u32, tag: i64, ops: &[Reg], kind: u8, dst: Option<Reg>) {
+        self.stress(pc, pc);
+        let addr = self.arg_block(ops);
+        let tv = self.ic(tag);
+        let kv = self.ic(kind as i64);
+        let pcv = self.ic(pc as i64);
+        let vm = self.vmc();
+        let st = self.call_helper(self.sig_builtin, self.tc.addrs.h_obj, &[vm, tv, addr, kv, pcv]);
+        self.check_status(st, pc);
+        if let Some(d) = dst {
+            let fl = self.m(Mem::Frame);
+            let ty = self.def_ty(d);
+            let v = self.b.ins().load(ty, fl, addr, 0);
+            self.set(d, v);
+        }
     }
 
     /// Cranelift instructions for a pure builtin, when there are some with the
@@ -1934,14 +1957,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewArray { dst, site } => self.new_object(pc, dst, site, 0)?,
             NewTuple { dst, site } => self.new_object(pc, dst, site, 1)?,
             NewStruct { dst, site } => self.new_object(pc, dst, site, 2)?,
-            Concat { .. }
-            | ConcatN { .. }
-            | ToStr { .. }
-            | Print { .. }
-            | NewMap { .. }
-            | MapGet { .. }
-            | MapSet { .. }
-            | MakeClosure { .. } => self.generic(pc),
+            MapGet { dst, map, key } => self.object_op(pc, 0, &[map, key], 0, Some(dst)),
+            MapSet { map, key, val } => self.object_op(pc, 1, &[map, key, val], 0, None),
+            Concat { dst, a, b } => self.object_op(pc, 2, &[a, b], 0, Some(dst)),
+            ToStr { dst, src, kind } => self.object_op(pc, 3, &[src], kind, Some(dst)),
+            ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
 
             ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
             ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),
