@@ -11,9 +11,12 @@
 //!   registers) and zeroes the other reference slots (the caller pushed the
 //!   complete frame record and checked the other limits); with bit 63 set it
 //!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
-//! * one Cranelift block per bytecode basic block; bytecode registers are
-//!   `Variable`s (`I64`, or `F64` for registers that mostly hold floats); every
-//!   definition of a reference register is also stored to its frame slot.
+//! * one Cranelift block per bytecode basic block; each web of a bytecode
+//!   register (`analysis::Webs`) is a `Variable` (`I64`, or `F64` for webs that
+//!   mostly hold floats); every definition of a reference register is also stored
+//!   to its frame slot.
+//! * a *pre-header* before each loop of `analysis::CachedLoop`, where the lengths
+//!   and data pointers of the arrays it indexes are read once.
 //! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
 //!   scalar registers back and calls `rt_resume`; `exc(pc)` handles a nonzero
 //!   status from a call or helper (stop → return 2; handler covering pc → write
@@ -121,7 +124,8 @@ pub fn reg_args(f: &Function) -> usize {
 }
 
 /// The signature of a compiled function with `k` register arguments:
-/// `(base, entry_pc, a_0, .., a_{k-1}) -> status` (floats as their bits). The
+/// `(base, depth, a_0, .., a_{k-1}) -> status` (floats as their bits; bit 63 of
+/// `depth` set for OSR / re-entry from the VM). The
 /// VM's address is a constant of the compiled code, so it is not passed.
 pub fn jit_signature(cc: CallConv, k: usize) -> Signature {
     let mut s = sig(cc, &[I64, I64], &[I64]);
@@ -237,7 +241,7 @@ struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
     fid: u32,
     f: &'a Function,
-    /// This frame's depth (from the `entry_pc` parameter).
+    /// This frame's depth (the `depth` parameter, without the OSR bit).
     depth_var: Variable,
     an: Analysis,
     b: FunctionBuilder<'f>,
