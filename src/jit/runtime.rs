@@ -339,12 +339,7 @@ pub unsafe extern "C" fn rt_new(
                 1 => objects::new_tuple(heap, s, a),
                 _ => objects::new_struct(heap, vm.program, s, a),
             };
-            if vm.rt.heap.wants_gc() {
-                let roots = vm.rt.heap.temp_roots.len();
-                vm.rt.heap.temp_roots.push(v);
-                vm.collect_garbage();
-                vm.rt.heap.temp_roots.truncate(roots);
-            }
+            vm.safepoint_rooting(Some(v));
             // SAFETY: `args` has room for at least one value.
             *args = v;
             ST_RETURN
@@ -377,11 +372,8 @@ pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value
             match r {
                 Ok(v) => {
                     // `MapGet` allocates nothing: no safepoint, as in the VM.
-                    if tag != 0 && vm.rt.heap.wants_gc() {
-                        let roots = vm.rt.heap.temp_roots.len();
-                        vm.rt.heap.temp_roots.extend(v);
-                        vm.collect_garbage();
-                        vm.rt.heap.temp_roots.truncate(roots);
+                    if tag != 0 {
+                        vm.safepoint_rooting(v);
                     }
                     if let Some(v) = v {
                         // SAFETY: `args` has room for the result (operand 0).
@@ -424,16 +416,9 @@ pub unsafe extern "C" fn rt_builtin(
             let ref_result = nargs >> 32 & 1 != 0;
             match vm.call_builtin_on(id as usize, a) {
                 Ok(v) => {
-                    if vm.rt.heap.wants_gc() {
-                        // The VM's safepoint, with the result (not yet in its
-                        // register) as an extra root.
-                        let roots = vm.rt.heap.temp_roots.len();
-                        if ref_result {
-                            vm.rt.heap.temp_roots.push(v);
-                        }
-                        vm.collect_garbage();
-                        vm.rt.heap.temp_roots.truncate(roots);
-                    }
+                    // The VM's safepoint, with the result (not yet in its
+                    // register) as an extra root.
+                    vm.safepoint_rooting(ref_result.then_some(v));
                     // SAFETY: `args` has room for at least one value.
                     *args = v;
                     ST_RETURN

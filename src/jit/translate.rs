@@ -1125,6 +1125,20 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// The commutative integer operation `op` (numbered `tag` in `vn`) on the
+    /// registers `a` and `b`: the value already computed in this bytecode block
+    /// for the same operands (in either order), else a new one.
+    fn commutative(&mut self, tag: u8, a: Reg, b: Reg, op: fn(&mut Self, CV, CV) -> CV) -> CV {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        if let Some(&v) = self.vn.get(&(tag, x, y)).or_else(|| self.vn.get(&(tag, y, x))) {
+            return v;
+        }
+        let v = op(self, x, y);
+        self.vn.insert((tag, x, y), v);
+        v
+    }
+
     /// `x + y`, reassociated as `p + (q + y)` when `x = p + q` and `p` is a block
     /// parameter (typically a loop-carried value such as an accumulator) while
     /// `q` and `y` are not: the loop-carried dependency chain then has one add
@@ -1440,26 +1454,31 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         self.stress(pc, pc);
         let addr = self.arg_block(args);
-        let idv = self.ic(id as i64);
         // Bit 32: the result is a reference (the helper roots it while it collects).
         let void = b.is_void();
         let ref_result = !void && self.is_ref(dst);
-        let nv = self.ic(args.len() as i64 | (ref_result as i64) << 32);
+        let info = args.len() as i64 | (ref_result as i64) << 32;
+        let h = self.tc.addrs.h_builtin;
+        self.block_helper(pc, h, id as i64, addr, info, (!void).then_some(dst));
+        Ok(())
+    }
+
+    /// Call a helper of the form `(vm, a, args, b, pc) -> status` whose operands
+    /// are in the argument block at `args` (`rt_builtin`, `rt_new`, `rt_obj`),
+    /// check its status and take its result, if `dst` wants one, from `args[0]`.
+    fn block_helper(&mut self, pc: u32, helper: u64, a: i64, args: CV, b: i64, dst: Option<Reg>) {
+        let av = self.ic(a);
+        let bv = self.ic(b);
         let pcv = self.ic(pc as i64);
         let vm = self.vmc();
-        let st = self.call_helper(
-            self.sig_builtin,
-            self.tc.addrs.h_builtin,
-            &[vm, idv, addr, nv, pcv],
-        );
+        let st = self.call_helper(self.sig_builtin, helper, &[vm, av, args, bv, pcv]);
         self.check_status(st, pc);
-        if !void {
+        if let Some(d) = dst {
             let fl = self.m(Mem::Frame);
-            let ty = self.def_ty(dst);
-            let v = self.b.ins().load(ty, fl, addr, 0);
-            self.set(dst, v);
+            let ty = self.def_ty(d);
+            let v = self.b.ins().load(ty, fl, args, 0);
+            self.set(d, v);
         }
-        Ok(())
     }
 
     /// Store the values of `args` to the function's argument block (a stack slot
@@ -1514,16 +1533,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         let args = s.args.clone();
         self.stress(pc, pc);
         let addr = self.arg_block(&args);
-        let sv = self.ic(site_addr);
-        let info = self.ic(args.len() as i64 | (tag as i64) << 32);
-        let pcv = self.ic(pc as i64);
-        let vm = self.vmc();
-        let st = self.call_helper(self.sig_builtin, self.tc.addrs.h_new, &[vm, sv, addr, info, pcv]);
-        self.check_status(st, pc);
-        let fl = self.m(Mem::Frame);
-        let ty = self.def_ty(dst);
-        let v = self.b.ins().load(ty, fl, addr, 0);
-        self.set(dst, v);
+        let info = args.len() as i64 | (tag as i64) << 32;
+        self.block_helper(pc, self.tc.addrs.h_new, site_addr, addr, info, Some(dst));
         Ok(())
     }
 
@@ -1532,18 +1543,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn object_op(&mut self, pc: u32, tag: i64, ops: &[Reg], kind: u8, dst: Option<Reg>) {
         self.stress(pc, pc);
         let addr = self.arg_block(ops);
-        let tv = self.ic(tag);
-        let kv = self.ic(kind as i64);
-        let pcv = self.ic(pc as i64);
-        let vm = self.vmc();
-        let st = self.call_helper(self.sig_builtin, self.tc.addrs.h_obj, &[vm, tv, addr, kv, pcv]);
-        self.check_status(st, pc);
-        if let Some(d) = dst {
-            let fl = self.m(Mem::Frame);
-            let ty = self.def_ty(d);
-            let v = self.b.ins().load(ty, fl, addr, 0);
-            self.set(d, v);
-        }
+        self.block_helper(pc, self.tc.addrs.h_obj, tag, addr, kind as i64, dst);
     }
 
     /// Cranelift instructions for a pure builtin, when there are some with the
@@ -1671,30 +1671,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             AddI { dst, a, b } => {
-                let x = self.get_i(a);
-                let y = self.get_i(b);
-                let v = match self.vn.get(&(0, x, y)).or_else(|| self.vn.get(&(0, y, x))) {
-                    Some(&v) => v,
-                    None => {
-                        let v = self.add_reassoc(x, y);
-                        self.vn.insert((0, x, y), v);
-                        v
-                    }
-                };
+                let v = self.commutative(0, a, b, Self::add_reassoc);
                 self.set(dst, v);
             }
             SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
             MulI { dst, a, b } => {
-                let x = self.get_i(a);
-                let y = self.get_i(b);
-                let v = match self.vn.get(&(1, x, y)).or_else(|| self.vn.get(&(1, y, x))) {
-                    Some(&v) => v,
-                    None => {
-                        let v = self.b.ins().imul(x, y);
-                        self.vn.insert((1, x, y), v);
-                        v
-                    }
-                };
+                let v = self.commutative(1, a, b, |t, x, y| t.b.ins().imul(x, y));
                 self.set(dst, v);
             }
             BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),

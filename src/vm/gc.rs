@@ -24,6 +24,18 @@ impl Vm<'_> {
         }
     }
 
+    /// [`Vm::safepoint`] where `extra`, a new object not yet stored in any root
+    /// (a runtime helper's result that compiled code will write to its register),
+    /// must survive the collection.
+    pub fn safepoint_rooting(&mut self, extra: Option<bp_runtime::value::Value>) {
+        if self.rt.heap.wants_gc() {
+            let roots = self.rt.heap.temp_roots.len();
+            self.rt.heap.temp_roots.extend(extra);
+            self.collect_garbage();
+            self.rt.heap.temp_roots.truncate(roots);
+        }
+    }
+
     /// Mark from all roots and sweep.
     #[cold]
     #[inline(never)]
