@@ -32,8 +32,20 @@ pub const MAX_CHAIN: usize = 1000;
 /// The diagnostics of this file are appended to `diags` in source order; a parser
 /// error on a line that already has a lexer error is dropped as a likely consequence.
 pub fn parse_module(src: &str, file: FileId, name: &str, diags: &mut Diagnostics) -> Module {
+    parse_decoded(src, None, file, name, diags)
+}
+
+/// [`parse_module`] for a file decoded by [`lexer::decode_source`] (`raw`: its bytes
+/// when some are not UTF-8).
+pub fn parse_decoded(
+    src: &str,
+    raw: Option<&[u8]>,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Module {
     let first = diags.list.len();
-    let toks = lexer::lex(src, file, diags);
+    let toks = lexer::lex_decoded(src, raw, file, diags);
     let lex_end = diags.list.len();
     let mut p = Parser::new(toks, file, diags, 0);
     let items = p.items();
@@ -64,8 +76,8 @@ fn tidy_diagnostics(src: &str, diags: &mut Diagnostics, first: usize, lex_end: u
         .map(|d| line_of(d.span.lo))
         .collect();
     if !lex_lines.is_empty() {
-        let parsed = diags.list.split_off(lex_end);
-        diags.list.extend(
+        let parsed = diags.split_off(lex_end);
+        diags.extend(
             parsed
                 .into_iter()
                 .filter(|d| !lex_lines.contains(&line_of(d.span.lo))),
