@@ -2,6 +2,7 @@
 
 use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -82,9 +83,9 @@ struct RunArgs {
     max_depth: usize,
     /// The program's entry file.
     file: PathBuf,
-    /// Arguments passed to the program (`argv()`).
+    /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    args: Vec<OsString>,
 }
 
 /// Native stack for the thread that compiles and runs the program: the parser and
@@ -174,11 +175,24 @@ fn run_command(cli: Cli) -> i32 {
             let opts = bp::vm::VmOptions {
                 gc_stress,
                 max_depth: r.max_depth,
-                args: r.args,
+                args: r.args.into_iter().map(os_bytes).collect(),
                 jit,
                 ..Default::default()
             };
             bp::vm::run(&program, opts)
         }
+    }
+}
+
+/// The bytes of a command-line argument as the OS passed them.
+fn os_bytes(arg: OsString) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        arg.into_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        arg.to_string_lossy().into_owned().into_bytes()
     }
 }

@@ -29,14 +29,15 @@ pub struct Rt {
     pub out: Vec<u8>,
     /// State of the language's 64-bit LCG (LANGUAGE.md §9.7), initially 1.
     pub rng: u64,
-    /// Program arguments (after the script path).
-    pub args: Vec<String>,
+    /// Program arguments (after the script path), as the bytes the OS passed
+    /// (they need not be UTF-8).
+    pub args: Vec<Vec<u8>>,
 }
 
 const OUT_FLUSH: usize = 1 << 16;
 
 impl Rt {
-    pub fn new(heap: Heap, args: Vec<String>) -> Rt {
+    pub fn new(heap: Heap, args: Vec<Vec<u8>>) -> Rt {
         Rt {
             heap,
             out: Vec::with_capacity(OUT_FLUSH),
