@@ -79,6 +79,9 @@ pub(crate) struct FnCompiler<'a, 'c> {
     /// Function id being compiled (`None` for the global initialiser).
     pub func_id: Option<u32>,
     pub file: FileId,
+    /// Where the function first needed more than 256 registers: the construct of the
+    /// first instruction emitted after the overflow.
+    overflow_at: Option<Span>,
 }
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
@@ -108,6 +111,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ret_ty,
             func_id,
             file,
+            overflow_at: None,
         }
     }
 
@@ -136,6 +140,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// Append an instruction produced by the construct at `span`.
     pub fn emit(&mut self, i: Instr, span: Span) -> usize {
+        if self.overflow_at.is_none() && self.ra.overflowed() {
+            self.overflow_at = Some(span);
+        }
         let loc = self.loc(span);
         self.code.push(i);
         self.locs.push(loc);
@@ -404,7 +411,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         }
         if self.ra.overflowed() {
-            self.error(span, format!("function '{name}' needs more than 256 registers"));
+            let at = self.overflow_at.unwrap_or(span);
+            self.error(
+                at,
+                format!(
+                    "function '{name}' needs more than 256 registers here (too many values live at once)"
+                ),
+            );
         }
         let line = self.loc(span).line;
         Function {

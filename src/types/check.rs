@@ -58,13 +58,21 @@ pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> Pr
         return c.info;
     };
     let entry_file = entry.file;
+    let main_defined = entry
+        .items
+        .iter()
+        .any(|it| matches!(it, Item::Func(f) if f.name.name == "main"));
     c.declare(modules);
     c.resolve_declarations(modules);
     c.check_globals(modules);
     c.check_bodies(modules);
-    c.check_main(entry_file);
+    c.check_main(entry_file, main_defined);
     c.info
 }
+
+/// Most parameters of a function (and arguments of a call): a call copies its
+/// arguments into the callee's first registers, and a frame has 256 registers.
+pub const MAX_PARAMS: usize = 255;
 
 /// The two names compiled specially instead of through the runtime's builtin table.
 const INTRINSICS: [&str; 2] = ["print", "typeof"];
@@ -208,6 +216,7 @@ impl<'d> Checker<'d> {
         TypeDisplay {
             ty: t,
             info: Some(&self.info),
+            here: Some(self.cur),
         }
         .to_string()
     }
@@ -235,6 +244,30 @@ impl<'d> Checker<'d> {
             Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
         };
         self.error(span, msg);
+    }
+
+    /// A function, method, lambda or extern with more than [`MAX_PARAMS`] parameters
+    /// is an error at its name (once, not per parameter).
+    fn check_param_count(&mut self, what: &str, n: usize, span: Span) {
+        if n > MAX_PARAMS {
+            self.error(
+                span,
+                format!("{what} has {n} parameters; at most {MAX_PARAMS} are allowed"),
+            );
+        }
+    }
+
+    /// A call with more than [`MAX_PARAMS`] arguments is an error at the call;
+    /// false after reporting it.
+    fn check_arg_count(&mut self, n: usize, span: Span) -> bool {
+        if n > MAX_PARAMS {
+            self.error(
+                span,
+                format!("too many arguments in one call ({n}; at most {MAX_PARAMS} are allowed)"),
+            );
+            return false;
+        }
+        true
     }
 
     // ---- phase 1: declarations ----------------------------------------------------
@@ -307,6 +340,8 @@ impl<'d> Checker<'d> {
                         let sid = self.info.structs.len() as u32;
                         self.info.structs.push(StructInfo {
                             name: s.name.name.clone(),
+                            module: mi,
+                            qualified: format!("{}.{}", self.mods[mi].name, s.name.name),
                             fields: Vec::new(),
                             methods: Vec::new(),
                         });
@@ -500,6 +535,8 @@ impl<'d> Checker<'d> {
                         }
                         let ret = self.resolve_type(&x.ret, true);
                         self.check_ffi_type(&ret, x.ret.span);
+                        let what = format!("extern function '{}'", x.name.name);
+                        self.check_param_count(&what, x.params.len(), x.name.span);
                         if let Some(&id) = self.mods[mi].externs.get(&x.name.name) {
                             self.info.externs[id as usize].params = params;
                             self.info.externs[id as usize].ret = ret;
@@ -529,7 +566,8 @@ impl<'d> Checker<'d> {
                 "type {} cannot be passed to or returned from an extern function",
                 TypeDisplay {
                     ty,
-                    info: Some(&self.info)
+                    info: Some(&self.info),
+                    here: Some(self.cur),
                 }
             );
             self.error(span, msg);
@@ -581,6 +619,8 @@ impl<'d> Checker<'d> {
             }
         }
         let ret = self.resolve_type(&f.ret, true);
+        let what = format!("function '{}'", f.name.name);
+        self.check_param_count(&what, f.params.len(), f.name.span);
         if let Some(fi) = self.info.funcs.get_mut(f.func_id as usize) {
             fi.params = params;
             fi.ret = ret;
@@ -704,8 +744,11 @@ impl<'d> Checker<'d> {
         }
     }
 
-    fn check_main(&mut self, entry_file: FileId) {
+    /// `main_defined`: the entry module has a `def main` (whose name may have been
+    /// taken by an earlier item, an error already reported).
+    fn check_main(&mut self, entry_file: FileId, main_defined: bool) {
         match self.mods.first().and_then(|m| m.funcs.get("main")).copied() {
+            None if main_defined => {}
             None => self.error(Span::new(entry_file, 0, 0), "no main function"),
             Some(id) => {
                 self.info.main = id;
