@@ -45,7 +45,7 @@ use super::builtin_sig::same_type;
 use super::{FuncInfo, GlobalInfo, ProgramInfo, StructInfo, Type, TypeDisplay};
 use crate::ast::{self, Block, FileId, Item, LocalId, LocalInfo, Span, StmtKind, TypeExpr, TypeExprKind};
 use crate::diag::Diagnostics;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Type-check the program. `modules[0]` is the entry module; the others are the
 /// modules it (transitively) imports. Annotates the AST in place and returns the
@@ -73,13 +73,16 @@ pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> Pr
 /// Most parameters of a function (and arguments of a call): a call copies its
 /// arguments into the callee's first registers, and a frame has 256 registers.
 pub const MAX_PARAMS: usize = 255;
+/// Most fields of a struct (field indices are one byte in the bytecode).
+pub const MAX_FIELDS: usize = 256;
 
 /// The two names compiled specially instead of through the runtime's builtin table.
 const INTRINSICS: [&str; 2] = ["print", "typeof"];
 
 struct EnumInfo {
     name: String,
-    variants: Vec<(String, i64)>,
+    /// Member name -> value.
+    variants: HashMap<String, i64>,
 }
 
 /// What a module declares at top level, by name.
@@ -118,8 +121,11 @@ struct GlobalMeta {
 /// The checking state of one function body, lambda body or global initialiser.
 struct FnCtx {
     locals: Vec<LocalInfo>,
-    /// Nested block scopes; each holds the locals it declares.
-    scopes: Vec<Vec<(String, LocalId)>>,
+    /// Nested block scopes; each holds the names of the locals it declares.
+    scopes: Vec<Vec<String>>,
+    /// Visible locals by name (innermost last), so that a lookup does not scan
+    /// every local of a long function.
+    visible: HashMap<String, Vec<LocalId>>,
     ret: Type,
     loop_depth: u32,
 }
@@ -129,17 +135,30 @@ impl FnCtx {
         FnCtx {
             locals: Vec::new(),
             scopes: vec![Vec::new()],
+            visible: HashMap::new(),
             ret,
             loop_depth: 0,
         }
     }
     fn find(&self, name: &str) -> Option<LocalId> {
-        self.scopes
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| *id)
+        self.visible.get(name).and_then(|ids| ids.last()).copied()
+    }
+    /// Make local `id` visible as `name` until its scope ends.
+    fn bind(&mut self, name: &str, id: LocalId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(name.to_string());
+            self.visible.entry(name.to_string()).or_default().push(id);
+        }
+    }
+    fn pop_scope(&mut self) {
+        for name in self.scopes.pop().unwrap_or_default() {
+            if let Some(ids) = self.visible.get_mut(&name) {
+                ids.pop();
+                if ids.is_empty() {
+                    self.visible.remove(&name);
+                }
+            }
+        }
     }
 }
 
@@ -183,6 +202,8 @@ pub(crate) struct Checker<'d> {
     /// Enclosing function contexts; the last is the current one (lambdas push).
     ctxs: Vec<FnCtx>,
     builtins: HashMap<&'static str, u32>,
+    /// (struct id, method name) -> function id: [`StructInfo::methods`] indexed.
+    method_ids: HashMap<(u32, String), u32>,
 }
 
 impl<'d> Checker<'d> {
@@ -202,7 +223,13 @@ impl<'d> Checker<'d> {
             global_limit: None,
             ctxs: Vec::new(),
             builtins,
+            method_ids: HashMap::new(),
         }
+    }
+
+    /// The function id of method `name` of struct `sid`.
+    fn method_id(&self, sid: u32, name: &str) -> Option<u32> {
+        self.method_ids.get(&(sid, name.to_string())).copied()
     }
 
     // ---- diagnostics helpers --------------------------------------------------
@@ -352,8 +379,7 @@ impl<'d> Checker<'d> {
                             let qual = self.qualified(mi, &format!("{}.{}", s.name.name, meth.name.name));
                             let id = self.new_func(qual, true, meth.name.span);
                             meth.func_id = id;
-                            let methods = &self.info.structs[sid as usize].methods;
-                            if methods.iter().any(|(n, _)| *n == meth.name.name) {
+                            if self.method_id(sid, &meth.name.name).is_some() {
                                 let msg = format!(
                                     "duplicate method '{}' in struct '{}'",
                                     meth.name.name, s.name.name
@@ -363,23 +389,24 @@ impl<'d> Checker<'d> {
                                 self.info.structs[sid as usize]
                                     .methods
                                     .push((meth.name.name.clone(), id));
+                                self.method_ids.insert((sid, meth.name.name.clone()), id);
                             }
                         }
                     }
                     Item::Enum(e) => {
-                        let mut variants: Vec<(String, i64)> = Vec::new();
+                        let mut variants: HashMap<String, i64> = HashMap::new();
                         let mut next: i64 = 0;
                         for (v, explicit) in &e.variants {
                             let val = explicit.unwrap_or(next);
                             next = val.wrapping_add(1);
-                            if variants.iter().any(|(n, _)| *n == v.name) {
+                            if variants.contains_key(&v.name) {
                                 self.error(
                                     v.span,
                                     format!("duplicate member '{}' in enum '{}'", v.name, e.name.name),
                                 );
                                 continue;
                             }
-                            variants.push((v.name.clone(), val));
+                            variants.insert(v.name.clone(), val);
                         }
                         if self.claim_name(mi, &e.name, false) {
                             self.mods[mi].enums.insert(
@@ -497,9 +524,19 @@ impl<'d> Checker<'d> {
                         let sid = next_sid;
                         next_sid += 1;
                         let mut fields: Vec<(String, Type)> = Vec::new();
-                        for fd in &s.fields {
+                        let mut names = HashSet::new();
+                        if s.fields.len() > MAX_FIELDS {
+                            let msg = format!(
+                                "struct '{}' has {} fields; at most {MAX_FIELDS} are allowed",
+                                s.name.name,
+                                s.fields.len()
+                            );
+                            self.error(s.name.span, msg);
+                        }
+                        // Past the limit (an error), fields are left out.
+                        for fd in s.fields.iter().take(MAX_FIELDS) {
                             let ty = self.resolve_type(&fd.ty, false);
-                            if fields.iter().any(|(n, _)| *n == fd.name.name) {
+                            if !names.insert(fd.name.name.as_str()) {
                                 let msg =
                                     format!("duplicate field '{}' in struct '{}'", fd.name.name, s.name.name);
                                 self.error(fd.name.span, msg);
@@ -794,9 +831,7 @@ impl<'d> Checker<'d> {
             ty,
             span: name.span,
         });
-        if let Some(scope) = ctx.scopes.last_mut() {
-            scope.push((name.name.clone(), id));
-        }
+        ctx.bind(&name.name, id);
         id
     }
 
@@ -805,7 +840,7 @@ impl<'d> Checker<'d> {
     }
 
     fn pop_scope(&mut self) {
-        self.ctx().scopes.pop();
+        self.ctx().pop_scope();
     }
 
     fn lookup_var(&self, name: &str) -> VarLookup {

@@ -582,11 +582,7 @@ impl Checker<'_> {
         }
         let m = &self.mods[self.cur];
         if let Some(en) = m.enums.get(&base.name) {
-            let value = en
-                .variants
-                .iter()
-                .find(|(n, _)| *n == field.name)
-                .map(|(_, v)| *v);
+            let value = en.variants.get(&field.name).copied();
             let ename = en.name.clone();
             return Some(match value {
                 Some(v) => (ExprKind::Int(v), Type::Int),
@@ -675,7 +671,7 @@ impl Checker<'_> {
                         s.fields[i].1.clone()
                     }
                     None => {
-                        let msg = if s.methods.iter().any(|(n, _)| *n == field.name) {
+                        let msg = if self.method_id(*sid, &field.name).is_some() {
                             format!(
                                 "'{}' is a method of struct '{}'; call it with '()'",
                                 field.name, s.name
@@ -970,8 +966,8 @@ impl Checker<'_> {
             }
             Type::Struct(sid) => {
                 let s = &self.info.structs[*sid as usize];
-                match s.methods.iter().find(|(n, _)| *n == method.name) {
-                    Some(&(_, fid)) => {
+                match self.method_id(*sid, &method.name) {
+                    Some(fid) => {
                         *res = Res::Func(fid);
                         let display = format!("{}.{}", s.name, method.name);
                         let f = &self.info.funcs[fid as usize];
