@@ -38,10 +38,11 @@ use std::sync::mpsc;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// Native stack of a case's thread. The front end bounds its recursion (parser
-/// nesting limits); this checks that the worst nesting fits well within the stack
-/// of `bp`'s main thread.
-const CASE_STACK: usize = 64 << 20;
+/// Native stack of a case's thread. The front end bounds its recursion (the
+/// parser's nesting and expression-height limits); this checks that the worst
+/// accepted nesting needs little stack (about 4 MiB at opt-level 1), far less than
+/// `bp`'s main thread has.
+const CASE_STACK: usize = 16 << 20;
 
 /// Rendered diagnostics of one case may not exceed this (100 errors and 100
 /// warnings, each with a bounded message and snippet window).
@@ -875,7 +876,9 @@ fn wide_programs_stay_within_the_budget() {
     }
 }
 
-/// The worst nesting the generators produce, each run once at its largest size.
+/// The deepest nesting: just below the parser's limits (these programs compile; the
+/// first has an expression tree 1,920 levels high: 120 parenthesised levels of
+/// 15-operator chains) and far beyond them (rejected with a diagnostic).
 #[test]
 fn deepest_nesting_fits_the_case_stack() {
     install_panic_hook();
@@ -883,36 +886,88 @@ fn deepest_nesting_fits_the_case_stack() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("deep.bp");
-    let chain = " + a".repeat(999);
-    let mut left_deep = String::from("a");
-    for _ in 0..200 {
-        left_deep = format!("({left_deep}{chain})");
-    }
-    let mut post = String::from("a");
-    for _ in 0..200 {
-        post = format!("({post}{})", "[0]".repeat(999));
-    }
+    let deepest = 120;
+    // `levels` parentheses around `a`, with `tail` repeated inside each.
+    let nest = |levels: usize, tail: &str| {
+        let mut e = String::from("a");
+        for _ in 0..levels {
+            e = format!("({e}{tail})");
+        }
+        e
+    };
+    let in_main = |decl: &str, expr: &str| {
+        format!("def main() -> int:\n    let a: {decl}\n    let x: int = {expr}\n    return 0\n")
+    };
+    let methods = "struct P:\n    x: int\n    def me(self) -> P:\n        return self\n";
     let cases = [
-        format!("(({}))", "(".repeat(100_000)),
-        "-".repeat(100_000),
-        left_deep,
-        post,
-        format!("{}1", "fn() -> int: ".repeat(20_000)),
-        format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
-        format!("{}1", "(1 + ".repeat(100_000)),
+        (
+            in_main("int = 1", &nest(deepest, &" + a".repeat(15))),
+            Outcome::Program,
+        ),
+        (in_main("int = 1", &nest(deepest, "")), Outcome::Program),
+        (
+            in_main("int = 1", &format!("{}a", "-".repeat(deepest))),
+            Outcome::Program,
+        ),
+        (
+            in_main("int = 1", &format!("a{}", " + a".repeat(1000))),
+            Outcome::Program,
+        ),
+        (
+            format!(
+                "{methods}{}",
+                in_main("P = P{x: 1}", &format!("a{}.x", ".me()".repeat(999)))
+            ),
+            Outcome::Program,
+        ),
+        (
+            in_main("int = 1", &nest(deepest, &" + a".repeat(999))),
+            Outcome::Errors,
+        ),
+        (
+            format!(
+                "{methods}{}",
+                in_main(
+                    "P = P{x: 1}",
+                    &nest(deepest, &".me()".repeat(999)).replace(')', ".x)")
+                )
+            ),
+            Outcome::Errors,
+        ),
+        (
+            in_main("int = 1", &format!("(({}))", "(".repeat(100_000))),
+            Outcome::Errors,
+        ),
+        (in_main("int = 1", &("-".repeat(100_000) + "a")), Outcome::Errors),
+        (
+            in_main("int = 1", &format!("{}1", "fn() -> int: ".repeat(20_000))),
+            Outcome::Errors,
+        ),
+        (
+            in_main(
+                "int = 1",
+                &format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+            ),
+            Outcome::Errors,
+        ),
+        (nested_blocks(99, &nest(20, &" + a".repeat(90))), Outcome::Program),
+        (nested_blocks(5000, "a"), Outcome::Errors),
     ];
-    for expr in cases {
-        let src = format!("def main() -> int:\n    let a: int = 1\n    let x: int = {expr}\n    return 0\n");
-        if let Err(f) = run_case(&path, src.as_bytes(), budget) {
-            panic!("{f} on {}", describe(src.as_bytes()));
+    for (src, want) in cases {
+        match run_case(&path, src.as_bytes(), budget) {
+            Ok(got) if got == want => {}
+            Ok(_) => panic!("unexpected outcome for {}", describe(src.as_bytes())),
+            Err(f) => panic!("{f} on {}", describe(src.as_bytes())),
         }
     }
-    let mut blocks = String::from("def main() -> int:\n");
-    for d in 1..=5000 {
-        blocks.push_str(&format!("{}if true:\n", " ".repeat(d)));
+}
+
+/// `main` with `levels` nested `if` blocks around `print(expr)`.
+fn nested_blocks(levels: usize, expr: &str) -> String {
+    let mut s = String::from("def main() -> int:\n let a: int = 1\n");
+    for d in 1..=levels {
+        s.push_str(&format!("{}if true:\n", " ".repeat(d)));
     }
-    blocks.push_str(&format!("{}pass\n", " ".repeat(5001)));
-    if let Err(f) = run_case(&path, blocks.as_bytes(), budget) {
-        panic!("{f} on nested blocks");
-    }
+    s.push_str(&format!("{}print({expr})\n return 0\n", " ".repeat(levels + 1)));
+    s
 }
