@@ -251,3 +251,32 @@ fn extern_main_beside_def_main_is_only_a_duplicate() {
         stderr(&o)
     );
 }
+
+#[test]
+fn nested_finally_blocks_hit_the_code_budget_quickly() {
+    // `finally` code is copied onto every exit of its `try`: 60 levels of try/finally
+    // nested in finally blocks would need 2^60 copies.
+    let d = TempDir::new("finally");
+    let mut src = String::from("def main() -> int:\n");
+    for level in 1..=60 {
+        let pad = "    ".repeat(level);
+        src.push_str(&format!("{pad}try:\n{pad}    return {level}\n{pad}finally:\n"));
+    }
+    src.push_str(&format!("{}print(0)\n    return 0\n", "    ".repeat(61)));
+    let p = d.write("fin.bp", src.as_bytes());
+    let start = Instant::now();
+    let o = run(&p, &[]);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let errors = error_lines(&o);
+    assert_eq!(errors.len(), 1, "{}", stderr(&o));
+    assert!(
+        errors[0].contains("error: function 'main' is too large: more than 2097152 instructions"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -478,7 +478,7 @@ fn deep_program(rng: &mut Rng) -> Vec<u8> {
     let body = |expr: String| {
         format!("def main() -> int:\n    let a: int = 1\n    let x: int = {expr}\n    return 0\n")
     };
-    let text = match rng.below(16) {
+    let text = match rng.below(17) {
         0 => body(format!("{}a{}", "(".repeat(n), ")".repeat(n))),
         1 => body(format!("{}a", "-".repeat(n))),
         2 => body(format!("{}a", "not ".repeat(n))),
@@ -526,6 +526,19 @@ fn deep_program(rng: &mut Rng) -> Vec<u8> {
             s
         }
         14 => body("a".repeat(rng.range(1, 1 << 20))),
+        15 => {
+            // try/finally nested in finally blocks: the compiler copies each
+            // finally onto every exit, doubling the code per level.
+            let mut s = String::from("def main() -> int:\n");
+            // Mostly below the compiler's code budget (which takes ~0.5 s to reach).
+            let levels = if rng.chance(5) { n.min(90) } else { n.min(10) };
+            for d in 1..=levels {
+                let pad = "    ".repeat(d);
+                s.push_str(&format!("{pad}try:\n{pad}    return {d}\n{pad}finally:\n"));
+            }
+            s.push_str(&format!("{}print(0)\n    return 0\n", "    ".repeat(levels + 1)));
+            s
+        }
         _ => body(format!("({}1{})", "(1, ".repeat(n), ")".repeat(n))),
     };
     text.into_bytes()

@@ -82,7 +82,15 @@ pub(crate) struct FnCompiler<'a, 'c> {
     /// Where the function first needed more than 256 registers: the construct of the
     /// first instruction emitted after the overflow.
     overflow_at: Option<Span>,
+    /// The function exceeded [`MAX_CODE`] (reported once; no more statements are
+    /// compiled).
+    too_large: bool,
 }
+
+/// Most instructions of one function. `finally` code is copied onto every exit of
+/// its `try`, so `try`/`finally` nested inside `finally` blocks doubles the code per
+/// level: without a bound, 30 such levels would take hours and gigabytes.
+pub const MAX_CODE: usize = 1 << 21;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
     pub fn new(
@@ -112,7 +120,30 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             func_id,
             file,
             overflow_at: None,
+            too_large: false,
         }
+    }
+
+    /// Whether the function already has more than [`MAX_CODE`] instructions; the
+    /// first time, report it at `span` (the statement that would add more).
+    pub fn over_code_budget(&mut self, span: Span) -> bool {
+        if self.code.len() <= MAX_CODE {
+            return false;
+        }
+        if !self.too_large {
+            self.too_large = true;
+            let name = match self.func_id.and_then(|id| self.cx.info.funcs.get(id as usize)) {
+                Some(f) => format!("function '{}'", f.name),
+                None => "the global initialisation code".to_string(),
+            };
+            self.error(
+                span,
+                format!(
+                    "{name} is too large: more than {MAX_CODE} instructions (`finally` blocks are copied onto every exit of their `try`)"
+                ),
+            );
+        }
+        true
     }
 
     // ----- diagnostics -----
