@@ -96,9 +96,10 @@ pub fn render_diagnostics(c: &Compiled, color: bool) -> String {
     out
 }
 
-/// Largest source file accepted. Positions are 32-bit byte offsets, and the front
-/// end needs a few dozen bytes of memory per byte of source.
-pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+/// Largest source file accepted. The front end needs about 100 bytes of memory per
+/// byte of source (tokens, then the tree), so this keeps a program's compilation
+/// under about 2 GB; real programs are far smaller.
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// Read a source file (at most [`MAX_SOURCE_BYTES`], so that `/dev/zero` or an
 /// endless pipe is an error, not a hang).

@@ -207,7 +207,7 @@ fn an_endless_source_is_an_error() {
     let o = bp(&[OsStr::new("check"), OsStr::new("/dev/zero")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("is too large (the limit is 64 MiB)"),
+        stderr(&o).contains("is too large (the limit is 16 MiB)"),
         "{}",
         stderr(&o)
     );
