@@ -3,6 +3,7 @@
 //! [`MapObj`]: crate::heap::MapObj
 
 use crate::heap::{hash_value, MapKey};
+use crate::limits::LimitError;
 use crate::value::Value;
 use hashbrown::HashTable;
 
@@ -82,6 +83,19 @@ impl OrderedMap {
         self.entries.reserve(additional);
         let entries = &self.entries;
         self.index.reserve(additional, |&i| hash_at(entries, i));
+    }
+
+    /// Make room for `additional` more entries, or `OutOfMemory` if the allocator
+    /// refuses (instead of aborting). Cheap when there is room already.
+    #[inline]
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), LimitError> {
+        self.entries
+            .try_reserve(additional)
+            .map_err(|_| LimitError::OutOfMemory)?;
+        let entries = &self.entries;
+        self.index
+            .try_reserve(additional, |&i| hash_at(entries, i))
+            .map_err(|_| LimitError::OutOfMemory)
     }
 
     #[inline]
