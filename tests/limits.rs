@@ -133,9 +133,26 @@ fn wait_bounded(child: &mut Child, tag: &str) -> ExitStatus {
 /// Run `source` as `prog.bp` with `bp run MODE prog.bp` under an address-space limit
 /// of `limit` bytes.
 fn run(tag: &str, source: &str, mode: &[&str], limit: u64, input: Input) -> Run {
+    run_with_files(tag, source, mode, limit, input, &[])
+}
+
+/// [`run`] with sparse files (name, size in bytes) beside the program: big files
+/// that cost no disk space.
+fn run_with_files(
+    tag: &str,
+    source: &str,
+    mode: &[&str],
+    limit: u64,
+    input: Input,
+    sparse: &[(&str, u64)],
+) -> Run {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new(tag);
     std::fs::write(dir.0.join("prog.bp"), source).expect("write program");
+    for &(name, size) in sparse {
+        let f = std::fs::File::create(dir.0.join(name)).expect("create sparse file");
+        f.set_len(size).expect("size sparse file");
+    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bp"));
     cmd.arg("run")
         .args(mode)
@@ -185,19 +202,29 @@ fn assert_clean_error(r: &Run, what: &str, pos: &str, messages: &[&str], stdout:
     );
     assert_eq!(r.status.signal(), None, "killed by a signal: {report}");
     assert_eq!(r.status.code(), Some(1), "{report}");
-    for bad in ["panicked", "memory allocation of", "internal error", "RUST_BACKTRACE"] {
+    for bad in [
+        "panicked",
+        "memory allocation of",
+        "internal error",
+        "RUST_BACKTRACE",
+    ] {
         assert!(!r.stderr.contains(bad), "stderr mentions {bad:?}: {report}");
     }
     let mut lines = r.stderr.lines();
     let first = lines.next().unwrap_or("");
     let head = format!("prog.bp:{pos}: runtime error: ");
-    let message = first.strip_prefix(&head).unwrap_or_else(|| panic!("want {head}...: {report}"));
+    let message = first
+        .strip_prefix(&head)
+        .unwrap_or_else(|| panic!("want {head}...: {report}"));
     assert!(
         messages.iter().any(|m| message.starts_with(m)),
         "message {message:?} is none of {messages:?}: {report}"
     );
     for l in lines {
-        assert!(l.starts_with("  at ") || l.starts_with("  ... "), "extra stderr line {l:?}: {report}");
+        assert!(
+            l.starts_with("  at ") || l.starts_with("  ... "),
+            "extra stderr line {l:?}: {report}"
+        );
     }
     assert_eq!(r.stdout, stdout, "stdout: {report}");
 }
@@ -237,9 +264,13 @@ def main() -> int:
     print(\"unreachable\", n)
     return 0
 ";
-    in_both_modes("double", src, LIMIT_4G, || Input::Nothing, |r, what| {
-        assert_clean_error(r, what, "6:13", &[OOM, TOO_LARGE], "before\n")
-    });
+    in_both_modes(
+        "double",
+        src,
+        LIMIT_4G,
+        || Input::Nothing,
+        |r, what| assert_clean_error(r, what, "6:13", &[OOM, TOO_LARGE], "before\n"),
+    );
 }
 
 /// The same growth inside `try`: the error is an ordinary catchable one, and the
@@ -260,9 +291,13 @@ def main() -> int:
     print(\"after\", n > 20, n < 64)
     return 0
 ";
-    in_both_modes("double-caught", src, LIMIT_4G, || Input::Nothing, |r, what| {
-        assert_caught(r, what, "before\ncaught true\nafter true true\n")
-    });
+    in_both_modes(
+        "double-caught",
+        src,
+        LIMIT_4G,
+        || Input::Nothing,
+        |r, what| assert_caught(r, what, "before\ncaught true\nafter true true\n"),
+    );
 }
 
 /// Results just past the string cap are refused before anything is allocated, the
@@ -295,9 +330,13 @@ def main() -> int:
     let want = format!(
         "built 600000000\nconcat: {STR_TOO_LARGE}\njoin: {STR_TOO_LARGE}\nconcat_all: {STR_TOO_LARGE}\n"
     );
-    in_both_modes("str-cap", src, LIMIT_4G, || Input::Nothing, |r, what| {
-        assert_clean_error(r, what, "19:18", &[STR_TOO_LARGE], &want)
-    });
+    in_both_modes(
+        "str-cap",
+        src,
+        LIMIT_4G,
+        || Input::Nothing,
+        |r, what| assert_clean_error(r, what, "19:18", &[STR_TOO_LARGE], &want),
+    );
 }
 
 /// `array_fill` at its maximum (2 GiB of slots): two of them do not fit in 4 GiB,
@@ -314,14 +353,20 @@ def main() -> int:
     print(\"unreachable\")
     return 0
 ";
-    in_both_modes("fill", src, LIMIT_4G, || Input::Nothing, |r, what| {
-        let filled = r.stdout.matches("filled").count();
-        let want: String = std::iter::once("before\n".to_string())
-            .chain((0..filled).map(|i| format!("filled {i}\n")))
-            .collect();
-        assert!(filled < 2, "{what}: two 2 GiB arrays in 4 GiB? {}", r.stdout);
-        assert_clean_error(r, what, "5:26", &[OOM], &want)
-    });
+    in_both_modes(
+        "fill",
+        src,
+        LIMIT_4G,
+        || Input::Nothing,
+        |r, what| {
+            let filled = r.stdout.matches("filled").count();
+            let want: String = std::iter::once("before\n".to_string())
+                .chain((0..filled).map(|i| format!("filled {i}\n")))
+                .collect();
+            assert!(filled < 2, "{what}: two 2 GiB arrays in 4 GiB? {}", r.stdout);
+            assert_clean_error(r, what, "5:26", &[OOM], &want)
+        },
+    );
     let caught = "\
 def main() -> int:
     let keep: [[int]] = []
@@ -333,9 +378,13 @@ def main() -> int:
     print(\"after\", array_len(keep) < 2)
     return 0
 ";
-    in_both_modes("fill-caught", caught, LIMIT_4G, || Input::Nothing, |r, what| {
-        assert_caught(r, what, "caught out of memory\nafter true\n")
-    });
+    in_both_modes(
+        "fill-caught",
+        caught,
+        LIMIT_4G,
+        || Input::Nothing,
+        |r, what| assert_caught(r, what, "caught out of memory\nafter true\n"),
+    );
 }
 
 /// `read_line` on an endless stream without a newline reads at most a string's
@@ -349,9 +398,13 @@ def main() -> int:
     print(\"read\", len(line))
     return 0
 ";
-    in_both_modes("zero", src, LIMIT_6G, || Input::DevZero, |r, what| {
-        assert_clean_error(r, what, "3:21", &[STR_TOO_LARGE], "prompt\n")
-    });
+    in_both_modes(
+        "zero",
+        src,
+        LIMIT_6G,
+        || Input::DevZero,
+        |r, what| assert_clean_error(r, what, "3:21", &[STR_TOO_LARGE], "prompt\n"),
+    );
 }
 
 /// The same through a pipe, under 4 GiB: the cap or the memory limit ends it.
@@ -370,9 +423,13 @@ def main() -> int:
     print(\"unreachable\", len(rest))
     return 0
 ";
-    in_both_modes("pipe", src, LIMIT_4G, || Input::Endless(b'a'), |r, what| {
-        assert_clean_error(r, what, "9:21", &[OOM, TOO_LARGE], "prompt\ncaught true\nagain\n")
-    });
+    in_both_modes(
+        "pipe",
+        src,
+        LIMIT_4G,
+        || Input::Endless(b'a'),
+        |r, what| assert_clean_error(r, what, "9:21", &[OOM, TOO_LARGE], "prompt\ncaught true\nagain\n"),
+    );
 }
 
 /// Growth by f-string and by `str_join` is bounded like `+`.
@@ -394,8 +451,46 @@ def main() -> int:
     return 0
 "
         );
-        in_both_modes(tag, &src, LIMIT_4G, || Input::Nothing, |r, what| {
-            assert_clean_error(r, what, pos, &[OOM, TOO_LARGE], "before\n")
-        });
+        in_both_modes(
+            tag,
+            &src,
+            LIMIT_4G,
+            || Input::Nothing,
+            |r, what| assert_clean_error(r, what, pos, &[OOM, TOO_LARGE], "before\n"),
+        );
+    }
+}
+
+/// Files bigger than a string or an array may be are refused from their size,
+/// before reading; a file that never ends (`/dev/zero`, size 0) stops at the cap.
+#[test]
+fn reading_files_past_the_caps() {
+    let src = "\
+def main() -> int:
+    print(\"size\", file_size(\"big.txt\"))
+    try:
+        print(len(file_read(\"big.txt\")))
+    catch e:
+        print(\"file_read:\", e)
+    try:
+        print(array_len(file_read_bytes(\"big.bin\")))
+    catch e:
+        print(\"file_read_bytes:\", e)
+    try:
+        print(array_len(file_read_bytes(\"/dev/zero\")))
+    catch e:
+        print(\"endless:\", e)
+    print(len(file_read(\"big.txt\")))
+    return 0
+";
+    let array_too_large = "result too large (max 268435456 elements in an array)";
+    let want = format!(
+        "size 1073741825\nfile_read: {STR_TOO_LARGE}\nfile_read_bytes: {array_too_large}\nendless: {array_too_large}\n"
+    );
+    let files = [("big.txt", (1 << 30) + 1), ("big.bin", (1 << 28) + 1)];
+    for mode in MODES {
+        let what = format!("files {}", mode.join(" "));
+        let r = run_with_files("files", src, mode, LIMIT_4G, Input::Nothing, &files);
+        assert_clean_error(&r, &what, "15:15", &[STR_TOO_LARGE], &want);
     }
 }
