@@ -503,6 +503,9 @@ impl Heap {
         }
     }
 
+    /// A new string of `bytes`. Buffers built for a result should have exactly
+    /// their length as capacity (`limits::str_buf`), so that boxing them does not
+    /// reallocate.
     pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
         let bytes = bytes.into();
         let n = bytes.len();
