@@ -247,6 +247,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn try_reserve_fails_softly() {
+        let mut m = OrderedMap::new();
+        m.try_reserve(3).expect("room for 3 entries");
+        assert!(m.capacity() >= 3);
+        assert_eq!(m.try_reserve(usize::MAX), Err(LimitError::OutOfMemory));
+        m.insert(k(1), Value::int(1));
+        assert_eq!(keys(&m), [1]);
+    }
+
     fn keys(m: &OrderedMap) -> Vec<i64> {
         m.keys().map(|k| k.bits.as_int()).collect()
     }
