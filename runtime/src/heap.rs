@@ -19,6 +19,7 @@
 //!   constants ([`Heap::pin`]) and `temp_roots`.
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
+use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
 use std::any::Any;
@@ -502,6 +503,9 @@ impl Heap {
         }
     }
 
+    /// A new string of `bytes`. Buffers built for a result should have exactly
+    /// their length as capacity (`limits::str_buf`), so that boxing them does not
+    /// reallocate.
     pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
         let bytes = bytes.into();
         let n = bytes.len();
@@ -512,6 +516,17 @@ impl Heap {
             }),
             n,
         )
+    }
+
+    /// A new string holding a copy of `bytes`, allocated fallibly (a copy of a
+    /// large string can fail under a memory limit).
+    pub fn alloc_str_copy(&mut self, bytes: &[u8]) -> Result<Value, LimitError> {
+        Ok(self.alloc_str(limits::str_copy(bytes)?))
+    }
+
+    /// A new array holding a copy of `items`, allocated fallibly.
+    pub fn alloc_array_copy(&mut self, elem: ValKind, items: &[Value]) -> Result<Value, LimitError> {
+        Ok(self.alloc_array(elem, limits::array_copy(items)?))
     }
 
     pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {

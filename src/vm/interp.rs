@@ -440,7 +440,11 @@ impl<'p> Vm<'p> {
                     safepoint!();
                 }
                 Instr::ToStr { dst, src, kind } => {
-                    let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                    let v = tri!(objects::to_str(
+                        &mut self.rt.heap,
+                        reg!(src),
+                        ValKind::from_u8(kind)
+                    ));
                     set!(dst, v);
                     safepoint!();
                 }

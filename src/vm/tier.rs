@@ -357,7 +357,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::ToStr { dst, src, kind } => {
-                let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                let v =
+                    objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind)).map_err(raise)?;
                 set!(dst, v);
             }
             Instr::Print { site } => {

@@ -31,6 +31,7 @@ fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     let kind = ValKind::from_u8(a[1].as_int() as u8);
     let mut out = Vec::new();
     write_json(&mut out, a[0], kind, 0)?;
+    crate::limits::check_str_len(out.len())?;
     Ok(rt.str(out))
 }
 
