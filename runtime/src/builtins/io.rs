@@ -23,7 +23,7 @@ pub(crate) fn read_line_from(input: &mut impl BufRead) -> Vec<u8> {
 
 fn read_line(rt: &mut Rt, _a: &[Value]) -> RtResult {
     // Prompts written with print() must be visible before the program blocks.
-    rt.flush();
+    rt.flush()?;
     let line = read_line_from(&mut std::io::stdin().lock());
     Ok(rt.str(line))
 }
