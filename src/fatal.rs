@@ -8,34 +8,32 @@
 //! program's catchable `out of memory` error, get the same null from the allocator,
 //! so the allocator itself must not stop the process. Instead:
 //!
-//! * [`GuardedAlloc`] wraps the global allocator and remembers the size of the last
-//!   failed allocation, forgetting it at the next successful one;
+//! * [`GuardedAlloc`] wraps the global allocator and notes the size of a failed
+//!   allocation ([`bp_runtime::rt::note_failed_allocation`]); whoever handles a
+//!   failure gracefully clears the note (the VM, when it raises the program's
+//!   runtime error);
 //! * the `SIGABRT` handler ([`install_abort_handler`]) writes the running program's
-//!   buffered stdout ([`bp_runtime::rt::emergency_flush_stdout`]); if the abort
-//!   follows a failed allocation (nothing was allocated since: the allocation
-//!   failure path allocates nothing), it adds `bp: out of memory (could not
-//!   allocate N bytes)` to stderr and exits with status 1. Any other abort then
-//!   proceeds as before (the process dies of `SIGABRT`), with stdout kept.
+//!   buffered stdout ([`bp_runtime::rt::emergency_flush_stdout`]); if a failed
+//!   allocation is noted, the abort is the allocation-failure abort: it adds `bp:
+//!   out of memory (could not allocate N bytes)` to stderr (after std's `memory
+//!   allocation of N bytes failed`, which cannot be turned off on stable) and
+//!   exits with status 1. Any other abort then proceeds as before (the process
+//!   dies of `SIGABRT`), with stdout kept.
 //!
 //! Everything here allocates nothing and calls only async-signal-safe functions.
 
+use bp_runtime::rt::{failed_allocation, note_failed_allocation};
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Size of the last failed allocation, 0 after a successful one.
-static FAILED_SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// A global allocator that delegates to `A` and notes failed allocations for the
 /// abort handler.
 pub struct GuardedAlloc<A>(pub A);
 
-/// Note the outcome of an allocation of `size` bytes that returned `p`.
+/// Note an allocation of `size` bytes that returned `p` if it failed.
 #[inline(always)]
 fn note(p: *mut u8, size: usize) -> *mut u8 {
     if p.is_null() {
-        FAILED_SIZE.store(size.max(1), Ordering::Relaxed);
-    } else if FAILED_SIZE.load(Ordering::Relaxed) != 0 {
-        FAILED_SIZE.store(0, Ordering::Relaxed);
+        note_failed_allocation(size);
     }
     p
 }
@@ -92,7 +90,7 @@ extern "C" fn on_abort(_sig: libc::c_int) {
     // is stopped here; the stdout buffer is only ever used by the thread that
     // runs the program (see `emergency_flush_stdout`).
     unsafe { bp_runtime::rt::emergency_flush_stdout() };
-    let size = FAILED_SIZE.load(Ordering::Relaxed);
+    let size = failed_allocation();
     if size != 0 {
         let mut buf = [0u8; 80];
         let line = out_of_memory_line(size, &mut buf);
@@ -143,22 +141,5 @@ mod tests {
             out_of_memory_line(usize::MAX, &mut buf),
             b"bp: out of memory (could not allocate 18446744073709551615 bytes)\n"
         );
-    }
-
-    #[test]
-    fn failures_are_noted_until_the_next_success() {
-        let a = GuardedAlloc(std::alloc::System);
-        let huge = Layout::from_size_align(isize::MAX as usize - 4095, 4096).unwrap();
-        // SAFETY: valid layouts; the small block is freed with its layout.
-        unsafe {
-            assert!(a.alloc(huge).is_null());
-            // (Only this test uses a `GuardedAlloc` in this test binary.)
-            assert_eq!(FAILED_SIZE.load(Ordering::Relaxed), huge.size());
-            let small = Layout::new::<u64>();
-            let p = a.alloc(small);
-            assert!(!p.is_null());
-            assert_eq!(FAILED_SIZE.load(Ordering::Relaxed), 0);
-            a.dealloc(p, small);
-        }
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::heap::Heap;
 use crate::value::Value;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Why a builtin (or a VM instruction implemented in the runtime) did not produce a
 /// value.
@@ -213,4 +213,33 @@ pub unsafe fn emergency_flush_stdout() {
     // unregistered; the caller guarantees nothing mutates it now.
     let buf = unsafe { &*p };
     let _ = write_all_fd(libc::STDOUT_FILENO, buf);
+}
+
+/// Size of the last allocation the global allocator could not satisfy (the `bp`
+/// binary's allocator wrapper notes it), or 0. The `SIGABRT` handler of `bp` takes
+/// an abort after such a failure for the allocation-failure abort of an infallible
+/// allocation. Fallible allocations fail too (`try_reserve`, a stack that is
+/// allocated smaller): whoever handles such a failure clears the note (the VM does
+/// when it raises a runtime error), so that a later, unrelated abort is not taken
+/// for running out of memory.
+static FAILED_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
+
+/// Note that an allocation of `size` bytes failed. Allocates nothing.
+#[inline]
+pub fn note_failed_allocation(size: usize) {
+    FAILED_ALLOCATION.store(size.max(1), Ordering::Relaxed);
+}
+
+/// The size of the last failed allocation not yet handled, or 0.
+pub fn failed_allocation() -> usize {
+    FAILED_ALLOCATION.load(Ordering::Relaxed)
+}
+
+/// A failed allocation was handled (it became an error the program sees, or a
+/// smaller allocation was made instead).
+#[inline]
+pub fn clear_failed_allocation() {
+    if FAILED_ALLOCATION.load(Ordering::Relaxed) != 0 {
+        FAILED_ALLOCATION.store(0, Ordering::Relaxed);
+    }
 }

@@ -261,6 +261,10 @@ fn alloc_zeroed_words(want: usize, min: usize) -> (*mut u64, usize) {
         // SAFETY: `layout` has a non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
         if !p.is_null() {
+            if words < want {
+                // The failures above are handled: the stack is smaller.
+                bp_runtime::rt::clear_failed_allocation();
+            }
             return (p, words);
         }
         if words <= min {
