@@ -501,7 +501,7 @@ fn allocation_failure_hook_keeps_stdout() {
 fn fail_an_infallible_allocation() -> ! {
     bp::fatal::install_abort_handler();
     let buffered = OOM_MARKER.as_bytes().to_vec();
-    bp_runtime::rt::register_emergency_stdout(&buffered);
+    let _registered = bp_runtime::rt::register_emergency_stdout(&buffered);
     // 1 TiB under a 1 GiB limit: `Vec::with_capacity` calls the allocation-failure
     // handler, which aborts.
     let huge: Vec<u8> = Vec::with_capacity(std::hint::black_box(1usize << 40));

@@ -179,18 +179,33 @@ fn wait_writable(fd: libc::c_int) {
 static EMERGENCY_STDOUT: AtomicPtr<Vec<u8>> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Register `buf` (the running program's [`Rt::out`]) as the buffer that
-/// [`emergency_flush_stdout`] writes. Only one buffer is registered at a time; the
-/// call does nothing when another one is. The buffer must stay at this address until
-/// [`unregister_emergency_stdout`].
-pub fn register_emergency_stdout(buf: &Vec<u8>) {
+/// [`emergency_flush_stdout`] writes, until the returned guard is dropped. Only one
+/// buffer is registered at a time; the call registers nothing when another one is.
+/// The buffer must stay at this address while the guard lives.
+pub fn register_emergency_stdout(buf: &Vec<u8>) -> EmergencyStdout {
     let p = buf as *const Vec<u8> as *mut Vec<u8>;
-    let _ = EMERGENCY_STDOUT.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire);
+    let mine = EMERGENCY_STDOUT
+        .compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    EmergencyStdout(if mine { p } else { std::ptr::null_mut() })
 }
 
-/// Forget `buf` if it is the registered buffer.
-pub fn unregister_emergency_stdout(buf: &Vec<u8>) {
-    let p = buf as *const Vec<u8> as *mut Vec<u8>;
-    let _ = EMERGENCY_STDOUT.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire);
+/// Keeps a buffer registered for [`emergency_flush_stdout`]; unregisters it when
+/// dropped (also when a panic unwinds past it).
+#[must_use = "the buffer is unregistered when the guard is dropped"]
+pub struct EmergencyStdout(*mut Vec<u8>);
+
+impl Drop for EmergencyStdout {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            let _ = EMERGENCY_STDOUT.compare_exchange(
+                self.0,
+                std::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+    }
 }
 
 /// Write the registered stdout buffer to file descriptor 1, for a process that is

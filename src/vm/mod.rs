@@ -417,10 +417,9 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
     }
     let mut vm = Vm::new(program, opts);
     vm.capture = capture;
-    if !capture {
-        // `vm` stays here until the end of the run, and so does its buffer.
-        bp_runtime::rt::register_emergency_stdout(&vm.rt.out);
-    }
+    // `vm` stays here until the end of the run, and so does its stdout buffer (the
+    // guard is dropped first).
+    let _emergency = (!capture).then(|| bp_runtime::rt::register_emergency_stdout(&vm.rt.out));
     let mut code = match catch_unwind(AssertUnwindSafe(|| vm.run_program())) {
         Ok(code) => code,
         Err(payload) => {
@@ -434,7 +433,6 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
         vm.take_output()
     } else {
         let flushed = vm.rt.flush();
-        bp_runtime::rt::unregister_emergency_stdout(&vm.rt.out);
         if flushed.is_err() && code == 0 {
             code = vm.rt.output_status();
         }
