@@ -110,10 +110,12 @@ fn main() {
 /// Print clap's help, version or usage error and exit with its status; a stdout
 /// that cannot be written is handled as for program output.
 fn exit_after_usage(e: clap::Error) -> ! {
-    if let Err(err) = e.print() {
-        std::process::exit(output_failure_status(&err));
+    match e.print() {
+        // Help and version go to stdout; usage errors to stderr, whose own
+        // failures are ignored.
+        Err(err) if !e.use_stderr() => std::process::exit(output_failure_status(&err)),
+        _ => std::process::exit(e.exit_code()),
     }
-    std::process::exit(e.exit_code());
 }
 
 /// Run `f` on a thread with a native stack of `sizes.native_stack` bytes (the

@@ -68,11 +68,11 @@ impl FrameStack {
         const WORDS: usize = std::mem::size_of::<Frame>() / 8;
         let want = cap.clamp(1, crate::limits::MAX_DEPTH_CEILING + 1);
         // Frame is plain data (integers) for which all-zero bytes are valid.
-        let (ptr, words) = alloc_zeroed_words(want * WORDS, want.min(1000) * WORDS);
+        let (ptr, cap) = alloc_zeroed_words(want, want.min(1000), WORDS);
         FrameStack {
             ptr: ptr as *mut Frame,
             len: 0,
-            cap: words / WORDS,
+            cap,
         }
     }
 
@@ -184,7 +184,7 @@ impl RegStack {
     pub fn new(usable: usize) -> RegStack {
         let want = usable.saturating_add(REG_SLACK);
         let min = usable.min(4096) + REG_SLACK;
-        let (ptr, len) = alloc_zeroed_words(want, min);
+        let (ptr, len) = alloc_zeroed_words(want, min, 1);
         RegStack {
             ptr: ptr as *mut Value,
             len,
@@ -246,31 +246,32 @@ impl Drop for RegStack {
     }
 }
 
-/// Allocate `want` zeroed `u64`s, or, when that fails, the largest of `want / 2`,
-/// `want / 4`, ... that succeeds, down to `min`; returns the block and its length.
-/// A zeroing allocation (calloc, fresh pages from the OS) leaves the pages
-/// untouched, so a large stack costs address space only until it is used. Failing
-/// even at `min` is an allocation failure (the process's out-of-memory path).
-fn alloc_zeroed_words(want: usize, min: usize) -> (*mut u64, usize) {
+/// Allocate `want` zeroed units of `unit` `u64`s each, or, when that fails, the
+/// largest of `want / 2`, `want / 4`, ... that succeeds, down to `min`; returns the
+/// block and its length in units. A zeroing allocation (calloc, fresh pages from
+/// the OS) leaves the pages untouched, so a large stack costs address space only
+/// until it is used. Failing even at `min` is an allocation failure (the process's
+/// out-of-memory path).
+fn alloc_zeroed_words(want: usize, min: usize, unit: usize) -> (*mut u64, usize) {
     // Larger blocks than `isize::MAX` bytes cannot exist.
-    let most = isize::MAX as usize / 8;
+    let most = isize::MAX as usize / 8 / unit;
     let min = min.clamp(1, most);
-    let mut words = want.clamp(min, most);
+    let mut units = want.clamp(min, most);
     loop {
-        let layout = words_layout(words);
+        let layout = words_layout(units * unit);
         // SAFETY: `layout` has a non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
         if !p.is_null() {
-            if words < want {
+            if units < want {
                 // The failures above are handled: the stack is smaller.
                 bp_runtime::rt::clear_failed_allocation();
             }
-            return (p, words);
+            return (p, units);
         }
-        if words <= min {
+        if units <= min {
             std::alloc::handle_alloc_error(layout);
         }
-        words = (words / 2).max(min);
+        units = (units / 2).max(min);
     }
 }
 
@@ -289,4 +290,33 @@ fn words_layout(words: usize) -> std::alloc::Layout {
 unsafe fn free_words(p: *mut u64, words: usize) {
     // SAFETY: the caller passes the block and length `alloc_zeroed_words` returned.
     unsafe { std::alloc::dealloc(p as *mut u8, words_layout(words)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_too_large_for_the_address_space_is_allocated_smaller() {
+        // No machine maps 2^58 frames (6 EiB): the allocation shrinks by halves
+        // until it succeeds, and the block it returns is whole and zeroed.
+        let want = 1usize << 58;
+        let (p, units) = alloc_zeroed_words(want, 1000, 3);
+        assert!(units < want && units >= 1000, "{units}");
+        // SAFETY: `p` holds `units * 3` zeroed words; they are freed once below.
+        unsafe {
+            assert_eq!(*p, 0);
+            assert_eq!(*p.add(units * 3 - 1), 0);
+            free_words(p, units * 3);
+        }
+    }
+
+    #[test]
+    fn huge_capacities_are_clamped_to_the_ceiling() {
+        let f = FrameStack::new(usize::MAX);
+        assert!(f.capacity() <= crate::limits::MAX_DEPTH_CEILING + 1);
+        assert!(f.capacity() >= 1000);
+        let r = RegStack::new(usize::MAX);
+        assert!(r.limit() >= 4096);
+    }
 }

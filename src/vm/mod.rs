@@ -53,7 +53,9 @@ pub(crate) use tier::JitOutcome;
 pub struct VmOptions {
     /// Collect at every safepoint that follows an allocation.
     pub gc_stress: bool,
-    /// Maximum number of live frames; one more call raises `stack overflow`.
+    /// Maximum number of live frames; one more call raises `stack overflow`. At
+    /// most [`crate::limits::MAX_DEPTH_CEILING`], and lower if the frame stack
+    /// cannot be allocated that large.
     pub max_depth: usize,
     /// Usable slots of the register stack; a call that would not fit raises
     /// `stack overflow`.
