@@ -72,8 +72,6 @@ const DEOPT_LIMIT: u64 = 64;
 /// Compilations per function at most (code is never freed, so recompiling a
 /// function that keeps deoptimizing must stop somewhere).
 const MAX_VERSIONS: u32 = 3;
-/// Virtual address space reserved for code.
-const CODE_ARENA: usize = 512 << 20;
 
 /// Options of the JIT tier.
 #[derive(Clone, Debug)]
@@ -93,6 +91,8 @@ pub struct JitOptions {
     pub dump: bool,
     /// Append compiled functions to `/tmp/perf-PID.map`.
     pub perf_map: bool,
+    /// Address space reserved for code, in bytes (`crate::limits`).
+    pub code_arena: usize,
 }
 
 impl Default for JitOptions {
@@ -104,6 +104,7 @@ impl Default for JitOptions {
             stats: false,
             dump: false,
             perf_map: false,
+            code_arena: crate::limits::CODE_ARENA,
         }
     }
 }
@@ -246,12 +247,31 @@ pub fn native_stack_limit() -> usize {
     sp.saturating_sub(1 << 20)
 }
 
+/// Write `--jit-dump` text to stderr; a failing stderr is ignored (unlike
+/// `eprintln!`, which panics).
+fn dump_to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Reserve `size` bytes of address space for code, or less (down to 4 MiB) when the
+/// address-space limit does not leave that much.
+fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
+    let mut size = size.max(4 << 20);
+    loop {
+        match ArenaMemoryProvider::new_with_size(size) {
+            Ok(a) => return Ok(a),
+            Err(_) if size > 4 << 20 => size /= 2,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 impl Jit {
     /// Set up the JIT for `vm` (its register stack, frame stack and globals must
     /// not move afterwards; they are heap buffers that never do).
     pub fn new(vm: &Vm<'_>, opts: JitOptions) -> Result<Jit, String> {
         let isa = host_isa()?;
-        let arena = ArenaMemoryProvider::new_with_size(CODE_ARENA).map_err(|e| e.to_string())?;
+        let arena = reserve_code_arena(opts.code_arena)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(Box::new(arena));
         let mut module = JITModule::new(jb);
@@ -523,7 +543,11 @@ impl Jit {
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
         if self.opts.dump {
-            eprintln!("; ---- {} (fn {fid}) ----\n{}", f.name, self.ctx.func.display());
+            dump_to_stderr(&format!(
+                "; ---- {} (fn {fid}) ----\n{}\n",
+                f.name,
+                self.ctx.func.display()
+            ));
             self.ctx.set_disasm(true);
         }
         self.module
@@ -535,13 +559,16 @@ impl Jit {
             .map(|c| c.code_info().total_size as usize)
             .unwrap_or(0);
         if self.opts.dump {
-            eprintln!(
-                "; ---- {} after Cranelift's optimizations ----\n{}",
+            dump_to_stderr(&format!(
+                "; ---- {} after Cranelift's optimizations ----\n{}\n",
                 f.name,
                 self.ctx.func.display()
-            );
+            ));
             if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
-                eprintln!("; ---- machine code of {} ({size} bytes) ----\n{text}", f.name);
+                dump_to_stderr(&format!(
+                    "; ---- machine code of {} ({size} bytes) ----\n{text}\n",
+                    f.name
+                ));
             }
         }
         self.unfinalized.push((fid as usize, id, size, name));

@@ -452,7 +452,13 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     gather!(s);
                     objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
-                    self.maybe_flush();
+                    // Stdout cannot be written: stop (no `try` may swallow it).
+                    if let Err(code) = self.maybe_flush() {
+                        if let Some(top) = self.frames.last_mut() {
+                            top.pc = (pc - 1) as u32;
+                        }
+                        return Err(Stop::Exit(code));
+                    }
                 }
 
                 // ----- arrays, maps, tuples, structs, closures -----

@@ -365,7 +365,7 @@ impl<'p> Vm<'p> {
                 let s = site!(site);
                 gather!(s);
                 objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
-                self.maybe_flush();
+                self.maybe_flush().map_err(OpErr::Exit)?;
             }
             Instr::NewArray { dst, site } => {
                 let s = site!(site);

@@ -55,7 +55,7 @@ fn read_line_within(input: &mut impl BufRead, max: usize) -> Result<Vec<u8>, Lim
 
 fn read_line(rt: &mut Rt, _a: &[Value]) -> RtResult {
     // Prompts written with print() must be visible before the program blocks.
-    rt.flush();
+    rt.flush()?;
     let line = read_line_from(&mut std::io::stdin().lock())?;
     Ok(rt.str(line))
 }
