@@ -440,14 +440,18 @@ impl<'p> Vm<'p> {
                     safepoint!();
                 }
                 Instr::ToStr { dst, src, kind } => {
-                    let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                    let v = tri!(objects::to_str(
+                        &mut self.rt.heap,
+                        reg!(src),
+                        ValKind::from_u8(kind)
+                    ));
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::Print { site } => {
                     let s = site!(site);
                     gather!(s);
-                    objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
+                    tri!(objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds));
                     self.maybe_flush();
                 }
 

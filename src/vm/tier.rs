@@ -357,13 +357,14 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::ToStr { dst, src, kind } => {
-                let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                let v =
+                    objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind)).map_err(raise)?;
                 set!(dst, v);
             }
             Instr::Print { site } => {
                 let s = site!(site);
                 gather!(s);
-                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
+                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds).map_err(raise)?;
                 self.maybe_flush();
             }
             Instr::NewArray { dst, site } => {

@@ -6,7 +6,7 @@
 //! raises as runtime errors.
 
 use crate::bytecode::{CallSite, Program};
-use bp_runtime::format::write_value;
+use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
     as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
     Heap, MapKey, ObjKind,
@@ -69,26 +69,28 @@ pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str>
 /// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
 /// immutable), so that case allocates nothing.
 #[inline]
-pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Value {
+pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'static str> {
     match kind {
         ValKind::Int => {
             let mut out = Vec::with_capacity(20);
             super::arith::write_int(&mut out, v.as_int());
-            heap.alloc_str(out)
+            Ok(heap.alloc_str(out))
         }
-        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => v,
+        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => Ok(v),
         _ => {
             let mut out = Vec::new();
-            write_value(&mut out, v, kind);
-            heap.alloc_str(out)
+            write_value(&mut out, v, kind).map_err(WriteError::message)?;
+            Ok(heap.alloc_str(out))
         }
     }
 }
 
 /// `print(args...)`: the values separated by spaces, then a newline. `kinds` gives
 /// the kind of each value; when it does not match `args` (the usual case: the
-/// compiler converted everything to strings) every value is a string.
-pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
+/// compiler converted everything to strings) every value is a string. On an error
+/// (`result too large`) nothing of this call stays in `out`.
+pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(), &'static str> {
+    let start = out.len();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
@@ -98,9 +100,13 @@ pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
         } else {
             ValKind::Ref
         };
-        write_value(out, *v, kind);
+        if let Err(e) = write_value(out, *v, kind) {
+            out.truncate(start);
+            return Err(e.message());
+        }
     }
     out.push(b'\n');
+    Ok(())
 }
 
 // ----- arrays -----
