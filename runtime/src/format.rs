@@ -2,9 +2,11 @@
 //! formatting of every kind, including containers (§16).
 
 use crate::heap::{
-    as_array, as_closure, as_map, as_struct, as_tuple, obj_kind, str_bytes, with_layout, FxHasher, ObjKind,
+    as_array, as_closure, as_map, as_struct, as_tuple, obj_kind, path_mark, set_path_mark, str_bytes,
+    with_layout, ObjKind,
 };
 use crate::value::{ValKind, Value};
+use std::io::Write;
 
 /// C `printf("%g", v)`: 6 significant digits, trailing zeros removed, exponent form
 /// outside `1e-4 <= |v| < 1e6` (after rounding).
@@ -138,17 +140,14 @@ struct Frame {
     next: usize,
 }
 
-/// The first frames of the stack, searched directly for back-references; deeper
-/// frames are also in a hash set, so that finding one stays O(1) on a long path.
-const PATH_SCAN: usize = 16;
-
 /// The explicit-stack walk over a value graph behind [`write_value`] and
 /// `json_stringify`.
 struct Walk {
     style: Style,
+    /// The containers being written, outermost first. Each is flagged with
+    /// [`set_path_mark`] while it is here, which makes the back-reference test O(1)
+    /// without a hash set (one costs a cache miss per container on a long list).
     stack: Vec<Frame>,
-    /// The containers of `stack[PATH_SCAN..]`.
-    deep_path: std::collections::HashSet<u64, std::hash::BuildHasherDefault<FxHasher>>,
     /// Where the text of this value started in `out`, and how long it may grow.
     start: usize,
     limit: usize,
@@ -165,7 +164,6 @@ pub fn write_graph(
     let mut w = Walk {
         style,
         stack: Vec::new(),
-        deep_path: Default::default(),
         start: out.len(),
         limit,
     };
@@ -229,7 +227,7 @@ fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
             let s = as_struct(v);
             match s.fields.get(i) {
                 Some(x) => {
-                    let k = with_layout(s.layout, |l| field_at(&l.fields, i).1);
+                    let k = with_layout(s.layout, |l| l.fields.get(i).map_or(ValKind::Int, |f| f.1));
                     Slot::Item(*x, k, Label::Field(s.layout, i))
                 }
                 None => Slot::End,
@@ -249,6 +247,16 @@ fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
     }
 }
 
+impl Drop for Walk {
+    /// Unflag the containers still on the path (the walk stopped early: an error or
+    /// a panic), so that the collector finds every mark clear.
+    fn drop(&mut self) {
+        for f in &self.stack {
+            set_path_mark(f.v, false);
+        }
+    }
+}
+
 impl Walk {
     fn check_size(&self, out: &[u8], more: usize) -> Result<(), WriteError> {
         if (out.len() - self.start).saturating_add(more) > self.limit {
@@ -259,8 +267,7 @@ impl Walk {
     }
 
     fn on_path(&self, v: Value) -> bool {
-        let near = &self.stack[..self.stack.len().min(PATH_SCAN)];
-        near.iter().any(|f| f.v == v) || self.deep_path.contains(&v.0)
+        path_mark(v)
     }
 
     /// Write the opening of container `v` and push its frame.
@@ -277,9 +284,7 @@ impl Walk {
             }
             _ => out.push(b'{'),
         }
-        if self.stack.len() >= PATH_SCAN {
-            self.deep_path.insert(v.0);
-        }
+        set_path_mark(v, true);
         self.stack.push(Frame {
             v,
             kind,
@@ -291,9 +296,7 @@ impl Walk {
     /// Write the closing of the innermost container and pop its frame.
     fn leave(&mut self, out: &mut Vec<u8>) {
         let Some(f) = self.stack.pop() else { return };
-        if self.stack.len() >= PATH_SCAN {
-            self.deep_path.remove(&f.v.0);
-        }
+        set_path_mark(f.v, false);
         match f.kind {
             ObjKind::Array => out.push(b']'),
             ObjKind::Tuple if self.style == Style::Json => out.push(b']'),
@@ -325,11 +328,18 @@ impl Walk {
         match label {
             Label::None => return Ok(()),
             Label::Field(layout, i) => with_layout(layout, |l| {
-                let (name, _) = field_at(&l.fields, i);
+                let numbered;
+                let name = match l.fields.get(i) {
+                    Some((name, _)) => name.as_bytes(),
+                    None => {
+                        numbered = format!("_{i}");
+                        numbered.as_bytes()
+                    }
+                };
                 if json {
-                    write_quoted_as(out, name.as_bytes(), Quoting::Json);
+                    write_quoted_as(out, name, Quoting::Json);
                 } else {
-                    out.extend_from_slice(name.as_bytes());
+                    out.extend_from_slice(name);
                 }
             }),
             Label::Key(k, kind) if json => {
@@ -362,7 +372,10 @@ impl Walk {
     fn leaf(&self, out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool) -> Result<bool, WriteError> {
         let json = self.style == Style::Json;
         match kind {
-            ValKind::Int => out.extend_from_slice(v.as_int().to_string().as_bytes()),
+            ValKind::Int => {
+                // Writing to a `Vec` cannot fail.
+                let _ = write!(out, "{}", v.as_int());
+            }
             ValKind::Float if json && !v.as_float().is_finite() => out.extend_from_slice(b"null"),
             ValKind::Float => {
                 let mut s = String::new();

@@ -42,7 +42,27 @@ pub enum ObjKind {
 pub struct ObjHeader {
     next: *mut ObjHeader,
     pub kind: ObjKind,
+    /// The collector's mark. Between collections it is false on every object, and
+    /// the printing walk (format.rs) borrows it to flag the containers on its
+    /// current path ([`set_path_mark`]); the walk clears every flag it set before it
+    /// returns, also when unwinding, and no collection can run during a walk.
     marked: bool,
+}
+
+/// Whether container `v` is flagged as on the printing walk's path.
+#[inline]
+pub(crate) fn path_mark(v: Value) -> bool {
+    // SAFETY: non-null Ref values always point to a live object (GC invariant).
+    unsafe { (*v.as_ptr()).marked }
+}
+
+/// Flag (or unflag) container `v` as on the printing walk's path. The caller must
+/// clear every flag it sets before the next collection (see [`ObjHeader::marked`]).
+#[inline]
+pub(crate) fn set_path_mark(v: Value, on: bool) {
+    // SAFETY: as in `path_mark`; the heap is used by one thread at a time and no
+    // Rust reference to the header is live across this write.
+    unsafe { (*v.as_ptr()).marked = on }
 }
 
 #[repr(C)]
