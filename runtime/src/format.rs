@@ -466,7 +466,116 @@ pub fn write_quoted(out: &mut Vec<u8>, s: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fmt_g, write_quoted_as, Quoting};
+    use super::{fmt_g, write_graph, write_quoted_as, write_value, Quoting, Style, WriteError};
+    use crate::heap::{as_array, as_array_mut, path_mark, set_layouts, Heap, Layout};
+    use crate::value::{ValKind, Value};
+
+    fn text(v: Value) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, v, ValKind::Ref).expect("small text");
+        String::from_utf8(out).expect("ascii")
+    }
+
+    /// `Node{v: int, prev: [Node], next: [Node]}` (layout 0).
+    fn node_layout() {
+        set_layouts(vec![Layout {
+            name: "Node".into(),
+            fields: vec![
+                ("v".into(), ValKind::Int),
+                ("prev".into(), ValKind::Ref),
+                ("next".into(), ValKind::Ref),
+            ],
+            is_class: false,
+        }]);
+    }
+
+    /// A node and its (empty) `prev` and `next` arrays.
+    fn node(h: &mut Heap, v: i64) -> (Value, Value, Value) {
+        let prev = h.alloc_array(ValKind::Ref, vec![]);
+        let next = h.alloc_array(ValKind::Ref, vec![]);
+        let n = h.alloc_struct(0, false, vec![Value::int(v), prev, next].into());
+        (n, prev, next)
+    }
+
+    #[test]
+    fn back_references_print_as_dots() {
+        node_layout();
+        let mut h = Heap::new(false);
+        let (a, _, a_next) = node(&mut h, 1);
+        let (m, m_prev, m_next) = node(&mut h, 2);
+        let (c, c_prev, _) = node(&mut h, 3);
+        as_array_mut(a_next).items.push(m);
+        as_array_mut(m_prev).items.push(a);
+        as_array_mut(m_next).items.push(c);
+        as_array_mut(c_prev).items.push(m);
+        assert_eq!(
+            text(m),
+            "Node{v: 2, prev: [Node{v: 1, prev: [], next: [...]}], next: [Node{v: 3, prev: [...], next: []}]}"
+        );
+        let own = h.alloc_array(ValKind::Ref, vec![]);
+        as_array_mut(own).items.push(own);
+        assert_eq!(text(own), "[...]");
+        // Shared but not cyclic: in full each time.
+        let shared = h.alloc_array(ValKind::Int, vec![Value::int(7)]);
+        let twice = h.alloc_array(ValKind::Ref, vec![shared, shared]);
+        assert_eq!(text(twice), "[[7], [7]]");
+        for v in [a, m, c, own, shared, twice] {
+            assert!(!path_mark(v), "a path flag was left set");
+        }
+    }
+
+    #[test]
+    fn long_nesting_prints_without_native_recursion() {
+        let t = std::thread::Builder::new().stack_size(256 << 10).spawn(|| {
+            let mut h = Heap::new(false);
+            let mut v = h.alloc_array(ValKind::Int, vec![Value::int(0)]);
+            let n = 200_000;
+            for _ in 0..n {
+                v = h.alloc_array(ValKind::Ref, vec![v]);
+            }
+            let s = text(v);
+            assert_eq!(s, format!("{}0{}", "[".repeat(n + 1), "]".repeat(n + 1)));
+            let mut json = Vec::new();
+            write_graph(&mut json, v, ValKind::Ref, Style::Json, usize::MAX).expect("no cycle");
+            assert_eq!(json.len(), s.len());
+        });
+        t.expect("spawn").join().expect("the walk finished");
+    }
+
+    #[test]
+    fn text_of_exponential_sharing_is_capped() {
+        // 60 levels of diamonds: 2^60 leaves in the text, 61 arrays in the graph.
+        let mut h = Heap::new(false);
+        let leaf = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
+        let mut v = leaf;
+        let mut levels = vec![];
+        for _ in 0..60 {
+            v = h.alloc_array(ValKind::Ref, vec![v, v]);
+            levels.push(v);
+        }
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            write_graph(&mut out, v, ValKind::Ref, Style::Text, 1 << 16),
+            Err(WriteError::TooLarge)
+        );
+        assert!(out.starts_with(b"kept[[[[") && out.len() <= 4 + (1 << 16) + 16);
+        assert!(levels.iter().all(|&l| !path_mark(l)), "flags cleared after an error");
+        // The flags being clear, a later walk sees no false back-references.
+        assert_eq!(text(as_array(levels[1]).items[0]), "[[1], [1]]");
+    }
+
+    #[test]
+    fn json_rejects_a_cycle_and_clears_its_flags() {
+        let mut h = Heap::new(false);
+        let inner = h.alloc_array(ValKind::Ref, vec![]);
+        let outer = h.alloc_array(ValKind::Ref, vec![inner]);
+        as_array_mut(inner).items.push(outer);
+        let mut out = Vec::new();
+        let r = write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX);
+        assert_eq!(r, Err(WriteError::Cycle));
+        assert!(!path_mark(inner) && !path_mark(outer));
+        assert_eq!(text(outer), "[[...]]");
+    }
 
     #[test]
     fn quoting_styles() {
