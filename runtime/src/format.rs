@@ -559,7 +559,10 @@ mod tests {
             Err(WriteError::TooLarge)
         );
         assert!(out.starts_with(b"kept[[[[") && out.len() <= 4 + (1 << 16) + 16);
-        assert!(levels.iter().all(|&l| !path_mark(l)), "flags cleared after an error");
+        assert!(
+            levels.iter().all(|&l| !path_mark(l)),
+            "flags cleared after an error"
+        );
         // The flags being clear, a later walk sees no false back-references.
         assert_eq!(text(as_array(levels[1]).items[0]), "[[1], [1]]");
     }

@@ -207,13 +207,9 @@ pub fn hash_value(v: Value, kind: ValKind) -> u64 {
     // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
     // so scalar and string keys cost no allocation).
     let mut pending: Vec<(Value, ValKind)> = Vec::new();
-    let mut next = Some((v, kind));
-    let mut budget = HASH_MAX_VALUES;
-    while let Some((x, k)) = next.take().or_else(|| pending.pop()) {
-        if budget == 0 {
-            break;
-        }
-        budget -= 1;
+    hash_one(&mut h, v, kind, &mut pending);
+    for _ in 1..HASH_MAX_VALUES {
+        let Some((x, k)) = pending.pop() else { break };
         hash_one(&mut h, x, k, &mut pending);
     }
     h.finish()
@@ -407,40 +403,26 @@ impl EqFrame {
 
 /// The explicit-stack walk behind [`values_equal`] for two distinct containers.
 fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
-    let mut stack: Vec<EqFrame> = Vec::new();
-    let mut memo: std::collections::HashSet<(u64, u64), std::hash::BuildHasherDefault<FxHasher>> =
-        Default::default();
-    let mut expanded = 0usize;
-    // Push the frame of a container pair; false when their shapes differ.
-    let mut enter = |stack: &mut Vec<EqFrame>, a: Value, b: Value, kind: ObjKind| -> bool {
-        if expanded >= EQ_MEMO_AFTER && memo.contains(&(a.0, b.0)) {
-            return true; // already being compared (co-induction)
-        }
-        // Only pairs really expanded count, so that each pair remembered is new.
-        expanded += 1;
-        if expanded > EQ_MEMO_AFTER && expanded % EQ_MEMO_EVERY == 0 {
-            memo.insert((a.0, b.0));
-        }
-        match EqFrame::new(a, b, kind) {
-            Some(f) => {
-                stack.push(f);
-                true
-            }
-            None => false,
-        }
-    };
-    if !enter(&mut stack, a, b, kind) {
+    let Some(mut cur) = EqFrame::new(a, b, kind) else {
         return false;
-    }
-    while let Some(top) = stack.last_mut() {
-        if top.next == top.len {
-            stack.pop();
-            continue;
+    };
+    // The pairs whose remaining children wait for `cur`'s, innermost last. A pair of
+    // flat containers never pushes anything, so it allocates nothing.
+    let mut parents: Vec<EqFrame> = Vec::new();
+    let mut memo = PairMemo::default();
+    loop {
+        if cur.next == cur.len {
+            match parents.pop() {
+                Some(p) => {
+                    cur = p;
+                    continue;
+                }
+                None => return true,
+            }
         }
-        let i = top.next;
-        top.next += 1;
-        let last = top.next == top.len;
-        let (x, y, k) = match top.child(i) {
+        let i = cur.next;
+        cur.next += 1;
+        let (x, y, k) = match cur.child(i) {
             Child::Pair(x, y, k) => (x, y, k),
             Child::Skip => continue,
             Child::Missing => return false,
@@ -449,18 +431,45 @@ fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
             Shallow::Equal => {}
             Shallow::Unequal => return false,
             Shallow::Descend(kx) => {
-                if last {
-                    // Nothing of the parent is left to compare: let the child take
-                    // its place, so that a linked list keeps a short stack.
-                    stack.pop();
+                if memo.already_compared(x, y) {
+                    continue;
                 }
-                if !enter(&mut stack, x, y, kx) {
+                let Some(child) = EqFrame::new(x, y, kx) else {
                     return false;
+                };
+                let parent = std::mem::replace(&mut cur, child);
+                // A parent with nothing left to compare is dropped: the child takes
+                // its place, so a linked list keeps a short stack.
+                if parent.next < parent.len {
+                    parents.push(parent);
                 }
             }
         }
     }
-    true
+}
+
+/// The pairs remembered by [`containers_equal`] (see [`EQ_MEMO_EVERY`]).
+#[derive(Default)]
+struct PairMemo {
+    expanded: usize,
+    seen: std::collections::HashSet<(u64, u64), std::hash::BuildHasherDefault<FxHasher>>,
+}
+
+impl PairMemo {
+    /// True when the pair `(a, b)` is remembered (it is being compared already, and
+    /// co-induction counts it as equal); otherwise count it as expanded and maybe
+    /// remember it.
+    fn already_compared(&mut self, a: Value, b: Value) -> bool {
+        if self.expanded >= EQ_MEMO_AFTER && self.seen.contains(&(a.0, b.0)) {
+            return true;
+        }
+        // Only pairs really expanded count, so that each pair remembered is new.
+        self.expanded += 1;
+        if self.expanded > EQ_MEMO_AFTER && self.expanded % EQ_MEMO_EVERY == 0 {
+            self.seen.insert((a.0, b.0));
+        }
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------
