@@ -465,7 +465,7 @@ impl PairMemo {
         }
         // Only pairs really expanded count, so that each pair remembered is new.
         self.expanded += 1;
-        if self.expanded > EQ_MEMO_AFTER && self.expanded % EQ_MEMO_EVERY == 0 {
+        if self.expanded > EQ_MEMO_AFTER && self.expanded.is_multiple_of(EQ_MEMO_EVERY) {
             self.seen.insert((a.0, b.0));
         }
         false
