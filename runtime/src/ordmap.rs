@@ -216,6 +216,19 @@ impl OrderedMap {
         self.iter().map(|(_, v)| v)
     }
 
+    /// Number of entry positions, deleted ones included: the bound of [`Self::slot`].
+    #[inline]
+    pub fn slot_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entry at position `i` (`None` if it was deleted), so that a walk over a
+    /// value graph can keep its place in a map as a number (format.rs, heap.rs).
+    #[inline]
+    pub fn slot(&self, i: usize) -> Option<(&MapKey, &Value)> {
+        self.entries.get(i)?.as_ref().map(|b| (&b.key, &b.value))
+    }
+
     /// Check the invariants (tests only).
     #[cfg(test)]
     fn check(&self) {

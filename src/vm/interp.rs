@@ -451,7 +451,7 @@ impl<'p> Vm<'p> {
                 Instr::Print { site } => {
                     let s = site!(site);
                     gather!(s);
-                    objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
+                    tri!(objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds));
                     // Stdout cannot be written: stop (no `try` may swallow it).
                     if let Err(code) = self.maybe_flush() {
                         if let Some(top) = self.frames.last_mut() {

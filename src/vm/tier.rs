@@ -364,7 +364,7 @@ impl<'p> Vm<'p> {
             Instr::Print { site } => {
                 let s = site!(site);
                 gather!(s);
-                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
+                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds).map_err(raise)?;
                 self.maybe_flush().map_err(OpErr::Exit)?;
             }
             Instr::NewArray { dst, site } => {

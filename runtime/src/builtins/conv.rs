@@ -40,8 +40,7 @@ fn to_str(rt: &mut Rt, a: &[Value]) -> RtResult {
         // Strings are immutable: the text of a string is the string itself.
         return Ok(v);
     }
-    let text = value_to_bytes(v, kind);
-    crate::limits::check_str_len(text.len())?;
+    let text = value_to_bytes(v, kind).map_err(|e| RtError::msg(e.message()))?;
     Ok(rt.str(text))
 }
 

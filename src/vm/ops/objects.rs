@@ -6,7 +6,7 @@
 //! raises as runtime errors.
 
 use crate::bytecode::{CallSite, Program};
-use bp_runtime::format::write_value;
+use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
     as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
     Heap, MapKey, ObjKind,
@@ -86,8 +86,7 @@ pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'stati
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => Ok(v),
         _ => {
             let mut out = Vec::new();
-            write_value(&mut out, v, kind);
-            limits::check_str_len(out.len()).map_err(LimitError::message)?;
+            write_value(&mut out, v, kind).map_err(WriteError::message)?;
             Ok(heap.alloc_str(out))
         }
     }
@@ -95,8 +94,10 @@ pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'stati
 
 /// `print(args...)`: the values separated by spaces, then a newline. `kinds` gives
 /// the kind of each value; when it does not match `args` (the usual case: the
-/// compiler converted everything to strings) every value is a string.
-pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
+/// compiler converted everything to strings) every value is a string. On an error
+/// (`result too large`) nothing of this call stays in `out`.
+pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(), &'static str> {
+    let start = out.len();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
@@ -106,9 +107,13 @@ pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
         } else {
             ValKind::Ref
         };
-        write_value(out, *v, kind);
+        if let Err(e) = write_value(out, *v, kind) {
+            out.truncate(start);
+            return Err(e.message());
+        }
     }
     out.push(b'\n');
+    Ok(())
 }
 
 // ----- arrays -----
