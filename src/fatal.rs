@@ -3,53 +3,67 @@
 //!
 //! Rust cannot yet replace the allocation-failure handler on stable
 //! (`set_alloc_error_hook` is unstable): an infallible allocation that gets null
-//! (`Vec::push`, `Box::new`, ...) prints `memory allocation of N bytes failed` and
-//! calls `abort()`. Fallible allocations (`try_reserve`), which turn into the
-//! program's catchable `out of memory` error, get the same null from the allocator,
-//! so the allocator itself must not stop the process. Instead:
+//! (`Vec::push`, `Box::new`, ...) would print `memory allocation of N bytes failed`
+//! and call `abort()`, throwing the program's buffered stdout away. So the allocator
+//! itself decides:
 //!
-//! * [`GuardedAlloc`] wraps the global allocator and notes the size of a failed
-//!   allocation ([`bp_runtime::rt::note_failed_allocation`]); whoever handles a
-//!   failure gracefully clears the note (the VM, when it raises the program's
-//!   runtime error);
-//! * the `SIGABRT` handler ([`install_abort_handler`]) writes the running program's
-//!   buffered stdout ([`bp_runtime::rt::emergency_flush_stdout`]); if a failed
-//!   allocation is noted, the abort is the allocation-failure abort: it adds `bp:
-//!   out of memory (could not allocate N bytes)` to stderr (after std's `memory
-//!   allocation of N bytes failed`, which cannot be turned off on stable) and
-//!   exits with status 1. Any other abort then proceeds as before (the process
-//!   dies of `SIGABRT`), with stdout kept.
+//! * [`GuardedAlloc`] wraps the global allocator. A null inside
+//!   [`bp_runtime::rt::fallibly`] (the `try_reserve` paths, which become the
+//!   program's catchable `out of memory`, and stacks that are allocated smaller when
+//!   the address space is tight) goes back to the caller. Any other null is fatal:
+//!   the running program's buffered stdout is written
+//!   ([`bp_runtime::rt::emergency_flush_stdout`]), stderr gets the one line
+//!   `bp: out of memory (could not allocate N bytes)`, and the process exits with
+//!   status 1.
+//! * the `SIGABRT` handler ([`install_abort_handler`]) writes the buffered stdout of
+//!   any other abort before the process dies of the signal as before.
 //!
-//! Everything here allocates nothing and calls only async-signal-safe functions.
+//! Everything on these paths allocates nothing and calls only async-signal-safe
+//! functions.
 
-use bp_runtime::rt::{failed_allocation, note_failed_allocation};
+use bp_runtime::rt::in_fallible_scope;
 use std::alloc::{GlobalAlloc, Layout};
 
-/// A global allocator that delegates to `A` and notes failed allocations for the
-/// abort handler.
+/// A global allocator that delegates to `A` and ends the process cleanly when an
+/// allocation that cannot fail gracefully fails (module documentation).
 pub struct GuardedAlloc<A>(pub A);
 
-/// Note an allocation of `size` bytes that returned `p` if it failed.
+/// Pass on the result `p` of an allocation of `size` bytes; a null outside a
+/// fallible scope ends the process.
 #[inline(always)]
-fn note(p: *mut u8, size: usize) -> *mut u8 {
-    if p.is_null() {
-        note_failed_allocation(size);
+fn check(p: *mut u8, size: usize) -> *mut u8 {
+    if p.is_null() && !in_fallible_scope() {
+        out_of_memory(size);
     }
     p
 }
 
-// SAFETY: every method forwards to `A` unchanged; `note` only records the outcome.
+/// Write the program's stdout, one line on stderr, and exit with status 1.
+#[cold]
+#[inline(never)]
+fn out_of_memory(size: usize) -> ! {
+    // SAFETY: the allocator is running on this thread, so this thread is not in the
+    // middle of changing its stdout buffer (a failed growth of it leaves it intact).
+    unsafe { bp_runtime::rt::emergency_flush_stdout() };
+    let mut buf = [0u8; 80];
+    let line = out_of_memory_line(size, &mut buf);
+    let _ = bp_runtime::rt::write_all_fd(libc::STDERR_FILENO, line);
+    // SAFETY: ends the process at once; nothing may run that could allocate.
+    unsafe { libc::_exit(1) }
+}
+
+// SAFETY: every method forwards to `A` unchanged; `check` only looks at the outcome.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for GuardedAlloc<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        note(unsafe { self.0.alloc(layout) }, layout.size())
+        check(unsafe { self.0.alloc(layout) }, layout.size())
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        note(unsafe { self.0.alloc_zeroed(layout) }, layout.size())
+        check(unsafe { self.0.alloc_zeroed(layout) }, layout.size())
     }
 
     #[inline]
@@ -61,7 +75,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for GuardedAlloc<A> {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        note(unsafe { self.0.realloc(ptr, layout, new_size) }, new_size)
+        check(unsafe { self.0.realloc(ptr, layout, new_size) }, new_size)
     }
 }
 
@@ -86,19 +100,10 @@ pub fn install_abort_handler() {}
 
 #[cfg(unix)]
 extern "C" fn on_abort(_sig: libc::c_int) {
-    // SAFETY: `abort()` raised this signal on the thread that called it, which
-    // is stopped here; the stdout buffer is only ever used by the thread that
-    // runs the program (see `emergency_flush_stdout`).
+    // SAFETY: `abort()` raised this signal on the thread that called it, which is
+    // stopped here (the flush writes nothing on any other thread).
     unsafe { bp_runtime::rt::emergency_flush_stdout() };
-    let size = failed_allocation();
-    if size != 0 {
-        let mut buf = [0u8; 80];
-        let line = out_of_memory_line(size, &mut buf);
-        let _ = bp_runtime::rt::write_all_fd(libc::STDERR_FILENO, line);
-        // SAFETY: ends the process at once, as `abort` would have.
-        unsafe { libc::_exit(1) };
-    }
-    // Any other abort: returning lets `abort()` end the process with SIGABRT.
+    // Returning lets `abort()` end the process with SIGABRT.
 }
 
 /// `bp: out of memory (could not allocate N bytes)\n`, formatted into `buf`

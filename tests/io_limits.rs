@@ -487,13 +487,22 @@ fn allocation_failure_hook_keeps_stdout() {
         "stdout:\n{}",
         text(&out.stdout)
     );
-    assert!(
-        stderr.contains(&format!(
-            "bp: out of memory (could not allocate {} bytes)\n",
-            1u64 << 40
-        )),
-        "{stderr}"
+    // Exactly one line: the allocator ends the process before Rust's own
+    // allocation-failure message.
+    assert_eq!(
+        stderr,
+        format!("bp: out of memory (could not allocate {} bytes)\n", 1u64 << 40)
     );
+}
+
+#[test]
+fn a_fallible_allocation_gets_its_failure_back() {
+    // 32 TiB is more than any test machine has: the allocator returns null, and
+    // inside `fallibly` the wrapper hands it back instead of ending the process.
+    let mut v: Vec<u8> = Vec::new();
+    let r = bp_runtime::rt::fallibly(|| v.try_reserve_exact(std::hint::black_box(1usize << 45)));
+    assert!(r.is_err());
+    assert!(!bp_runtime::rt::in_fallible_scope());
 }
 
 /// The child: register a stdout buffer as `bp` does for a running program, then
@@ -502,8 +511,8 @@ fn fail_an_infallible_allocation() -> ! {
     bp::fatal::install_abort_handler();
     let buffered = OOM_MARKER.as_bytes().to_vec();
     let _registered = bp_runtime::rt::register_emergency_stdout(&buffered);
-    // 1 TiB under a 1 GiB limit: `Vec::with_capacity` calls the allocation-failure
-    // handler, which aborts.
+    // 1 TiB under a 1 GiB limit: the allocator returns null outside a fallible
+    // scope, and the wrapper ends the process.
     let huge: Vec<u8> = Vec::with_capacity(std::hint::black_box(1usize << 40));
     std::hint::black_box(&huge);
     panic!("the allocation of 1 TiB succeeded under a 1 GiB limit");

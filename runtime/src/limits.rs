@@ -97,7 +97,7 @@ pub fn total_str_len(lens: impl IntoIterator<Item = usize>) -> Result<usize, Lim
 #[inline]
 fn exact_vec<T>(n: usize) -> Result<Vec<T>, LimitError> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| LimitError::OutOfMemory)?;
+    crate::rt::fallibly(|| v.try_reserve_exact(n)).map_err(|_| LimitError::OutOfMemory)?;
     Ok(v)
 }
 
@@ -148,8 +148,7 @@ fn grow_within<T>(
         .ok_or(too_large)?;
     if need > v.capacity() {
         let target = need.max(v.capacity().saturating_mul(2)).min(max);
-        v.try_reserve_exact(target - v.len())
-            .map_err(|_| LimitError::OutOfMemory)?;
+        crate::rt::fallibly(|| v.try_reserve_exact(target - v.len())).map_err(|_| LimitError::OutOfMemory)?;
     }
     Ok(())
 }

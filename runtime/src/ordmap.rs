@@ -89,13 +89,12 @@ impl OrderedMap {
     /// refuses (instead of aborting). Cheap when there is room already.
     #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), LimitError> {
-        self.entries
-            .try_reserve(additional)
-            .map_err(|_| LimitError::OutOfMemory)?;
-        let entries = &self.entries;
-        self.index
-            .try_reserve(additional, |&i| hash_at(entries, i))
-            .map_err(|_| LimitError::OutOfMemory)
+        crate::rt::fallibly(|| {
+            self.entries.try_reserve(additional).ok()?;
+            let entries = &self.entries;
+            self.index.try_reserve(additional, |&i| hash_at(entries, i)).ok()
+        })
+        .ok_or(LimitError::OutOfMemory)
     }
 
     #[inline]

@@ -19,7 +19,8 @@
 
 use crate::heap::Heap;
 use crate::value::Value;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Why a builtin (or a VM instruction implemented in the runtime) did not produce a
 /// value.
@@ -187,6 +188,9 @@ pub fn register_emergency_stdout(buf: &Vec<u8>) -> EmergencyStdout {
     let mine = EMERGENCY_STDOUT
         .compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
+    if mine {
+        OWNS_EMERGENCY_STDOUT.with(|o| o.set(true));
+    }
     EmergencyStdout(if mine { p } else { std::ptr::null_mut() })
 }
 
@@ -198,6 +202,7 @@ pub struct EmergencyStdout(*mut Vec<u8>);
 impl Drop for EmergencyStdout {
     fn drop(&mut self) {
         if !self.0.is_null() {
+            OWNS_EMERGENCY_STDOUT.with(|o| o.set(false));
             let _ = EMERGENCY_STDOUT.compare_exchange(
                 self.0,
                 std::ptr::null_mut(),
@@ -211,15 +216,19 @@ impl Drop for EmergencyStdout {
 /// Write the registered stdout buffer to file descriptor 1, for a process that is
 /// about to die (from a `SIGABRT` handler or the allocation-failure path). Allocates
 /// nothing; errors are ignored. The buffer is unregistered first, so a second call
-/// writes nothing.
+/// writes nothing. On any thread but the one that registered the buffer it writes
+/// nothing either: that thread may be in the middle of changing it.
 ///
 /// # Safety
-/// Call only on the thread that owns the registered buffer, while that thread is
-/// stopped inside the runtime (a synchronous signal such as `SIGABRT` raised by
-/// `abort()` on that thread): the buffer must not be mutated during the call. Its
+/// Call only while the current thread is stopped inside the runtime (the allocator
+/// returning null, or a synchronous signal such as `SIGABRT` raised by `abort()`),
+/// so that the buffer is not being mutated by this thread during the call. Its
 /// pointer and length are always consistent there: `Vec` growth replaces the pointer
 /// only after the new block is filled, and a failed growth leaves it untouched.
 pub unsafe fn emergency_flush_stdout() {
+    if !OWNS_EMERGENCY_STDOUT.with(|o| o.get()) {
+        return;
+    }
     let p = EMERGENCY_STDOUT.swap(std::ptr::null_mut(), Ordering::AcqRel);
     if p.is_null() {
         return;
@@ -230,31 +239,35 @@ pub unsafe fn emergency_flush_stdout() {
     let _ = write_all_fd(libc::STDOUT_FILENO, buf);
 }
 
-/// Size of the last allocation the global allocator could not satisfy (the `bp`
-/// binary's allocator wrapper notes it), or 0. The `SIGABRT` handler of `bp` takes
-/// an abort after such a failure for the allocation-failure abort of an infallible
-/// allocation. Fallible allocations fail too (`try_reserve`, a stack that is
-/// allocated smaller): whoever handles such a failure clears the note (the VM does
-/// when it raises a runtime error), so that a later, unrelated abort is not taken
-/// for running out of memory.
-static FAILED_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
-
-/// Note that an allocation of `size` bytes failed. Allocates nothing.
-#[inline]
-pub fn note_failed_allocation(size: usize) {
-    FAILED_ALLOCATION.store(size.max(1), Ordering::Relaxed);
+thread_local! {
+    /// How many [`fallibly`] calls are active on this thread. `const`-initialised
+    /// and without a destructor, so the allocator may read it at any time.
+    static FALLIBLE_DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Whether this thread registered the emergency stdout buffer (only its owner
+    /// may write it out: another thread could catch it in the middle of a change).
+    static OWNS_EMERGENCY_STDOUT: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The size of the last failed allocation not yet handled, or 0.
-pub fn failed_allocation() -> usize {
-    FAILED_ALLOCATION.load(Ordering::Relaxed)
-}
-
-/// A failed allocation was handled (it became an error the program sees, or a
-/// smaller allocation was made instead).
+/// Run `f`, whose allocations may fail softly: inside it a null from the global
+/// allocator is handed back to the caller (`try_reserve` turns it into the
+/// program's catchable `out of memory`). Everywhere else the `bp` binary's
+/// allocator treats a null as fatal (`bp::fatal`): it writes stdout out, prints one
+/// line and exits with status 1, instead of Rust's allocation-failure abort.
 #[inline]
-pub fn clear_failed_allocation() {
-    if FAILED_ALLOCATION.load(Ordering::Relaxed) != 0 {
-        FAILED_ALLOCATION.store(0, Ordering::Relaxed);
+pub fn fallibly<R>(f: impl FnOnce() -> R) -> R {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            FALLIBLE_DEPTH.with(|d| d.set(d.get() - 1));
+        }
     }
+    FALLIBLE_DEPTH.with(|d| d.set(d.get() + 1));
+    let _leave = Leave;
+    f()
+}
+
+/// Whether the current thread is inside [`fallibly`]. Allocates nothing.
+#[inline]
+pub fn in_fallible_scope() -> bool {
+    FALLIBLE_DEPTH.with(|d| d.get() != 0)
 }

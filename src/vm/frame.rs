@@ -20,6 +20,7 @@
 //! activations share one stack that the garbage collector and the exception unwinder
 //! walk (see `docs/jit.md`).
 
+use bp_runtime::rt::fallibly;
 use bp_runtime::value::Value;
 
 /// Slots reserved past the usable part of the register stack: one full register
@@ -250,29 +251,29 @@ impl Drop for RegStack {
 /// largest of `want / 2`, `want / 4`, ... that succeeds, down to `min`; returns the
 /// block and its length in units. A zeroing allocation (calloc, fresh pages from
 /// the OS) leaves the pages untouched, so a large stack costs address space only
-/// until it is used. Failing even at `min` is an allocation failure (the process's
-/// out-of-memory path).
+/// until it is used. The larger tries may fail softly ([`fallibly`]); failing even
+/// at `min` is an allocation failure (the process's out-of-memory path).
 fn alloc_zeroed_words(want: usize, min: usize, unit: usize) -> (*mut u64, usize) {
     // Larger blocks than `isize::MAX` bytes cannot exist.
     let most = isize::MAX as usize / 8 / unit;
     let min = min.clamp(1, most);
     let mut units = want.clamp(min, most);
-    loop {
+    while units > min {
         let layout = words_layout(units * unit);
         // SAFETY: `layout` has a non-zero size.
-        let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
+        let p = fallibly(|| unsafe { std::alloc::alloc_zeroed(layout) }) as *mut u64;
         if !p.is_null() {
-            if units < want {
-                // The failures above are handled: the stack is smaller.
-                bp_runtime::rt::clear_failed_allocation();
-            }
             return (p, units);
-        }
-        if units <= min {
-            std::alloc::handle_alloc_error(layout);
         }
         units = (units / 2).max(min);
     }
+    let layout = words_layout(min * unit);
+    // SAFETY: `layout` has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    (p, min)
 }
 
 /// The layout of `words` `u64`s (`words * 8` is at most `isize::MAX`, so it exists).

@@ -59,8 +59,6 @@ impl Vm<'_> {
     #[cold]
     #[inline(never)]
     pub(crate) fn raise_error(&mut self, msg: &str, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        // A failed allocation behind this error (`out of memory`) is handled now.
-        bp_runtime::rt::clear_failed_allocation();
         let v = self.rt.heap.alloc_str(msg.as_bytes());
         self.raise_new(v, ExcKind::Runtime, pc, entry_depth)
     }
@@ -127,8 +125,6 @@ impl Vm<'_> {
     /// yet (compiled code then resumes the frame in the VM or propagates it).
     #[cold]
     pub(crate) fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
-        // As in `raise_error`.
-        bp_runtime::rt::clear_failed_allocation();
         let v = self.rt.heap.alloc_str(msg.as_bytes());
         if let Some(top) = self.frames.last_mut() {
             top.pc = pc;
