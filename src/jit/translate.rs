@@ -309,13 +309,7 @@ pub fn translate(
     let an = analyze(p, f);
     let mut b = FunctionBuilder::new(func, fctx);
     let nregs = f.nregs as usize;
-    let mut vars = Vec::with_capacity(an.webs.count);
-    let mut vty = Vec::with_capacity(an.webs.count);
-    for w in 0..an.webs.count {
-        let ty = if an.webs.is_float[w] { F64 } else { I64 };
-        vars.push(b.declare_var(ty));
-        vty.push(ty);
-    }
+    let (vars, vty) = web_variables(&mut b, &an.webs);
     let sig3 = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
     let sig_call: [SigRef; REG_ARGS + 1] =
         std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
@@ -556,6 +550,28 @@ pub fn translate(
     Ok(())
 }
 
+/// The Cranelift variable and machine type of each web: webs of one register
+/// with the same machine type share one variable. That gives the same SSA values
+/// as a variable per web (where a register is live exactly one of its webs is,
+/// so every definition a use can reach belongs to the use's web), but keeps the
+/// number of variables at most twice the number of registers: the SSA builder
+/// keeps a table per variable indexed by block, so a variable per web made its
+/// memory and time grow with webs × blocks, quadratic in the function's length
+/// (a 50,000-branch `elif` chain needed gigabytes).
+fn web_variables(b: &mut FunctionBuilder, webs: &super::analysis::Webs) -> (Vec<Variable>, Vec<Type>) {
+    let mut by_reg: std::collections::HashMap<(Reg, bool), Variable> = std::collections::HashMap::new();
+    let mut vars = Vec::with_capacity(webs.count);
+    let mut vty = Vec::with_capacity(webs.count);
+    for w in 0..webs.count {
+        let float = webs.is_float[w];
+        let ty = if float { F64 } else { I64 };
+        let reg = webs.reg.get(w).copied().unwrap_or(0);
+        vars.push(*by_reg.entry((reg, float)).or_insert_with(|| b.declare_var(ty)));
+        vty.push(ty);
+    }
+    (vars, vty)
+}
+
 impl<'a, 'f> Tr<'a, 'f> {
     fn block(&self, pc: u32) -> Result<Block, String> {
         self.blocks
@@ -565,9 +581,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or_else(|| format!("no block for pc {pc}"))
     }
 
-    /// The loop of `an.cached` whose header is `pc`.
+    /// The loop of `an.cached` whose header is `pc` (it is the innermost cached
+    /// loop containing `pc`, if there is one).
     fn cached_loop_at_header(&self, pc: u32) -> Option<usize> {
-        self.an.cached.iter().position(|l| l.header == pc)
+        self.cached_loops_around(pc)
+            .next()
+            .filter(|&li| self.an.cached[li].header == pc)
+    }
+
+    /// The cached loops containing `pc`, innermost (greatest header) first.
+    fn cached_loops_around(&self, pc: u32) -> impl Iterator<Item = usize> + '_ {
+        let first = self.an.cached_innermost.get(pc as usize).copied().flatten();
+        std::iter::successors(first.map(|l| l as usize), |&l| self.an.cached[l].parent)
+            .filter(move |&l| self.an.cached[l].contains(pc))
     }
 
     /// The block an edge from the current instruction to `pc` goes to: the
@@ -587,11 +613,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some((p_off, l_off)) = self.tc.offs.arr_items else {
             return;
         };
-        for li in 0..self.an.cached.len() {
-            let l = &self.an.cached[li];
-            if only.is_some_and(|o| o != li) || (only.is_none() && !l.contains(h)) {
-                continue;
+        let loops: Vec<usize> = match only {
+            Some(li) => vec![li],
+            // Outermost first.
+            None => {
+                let mut v: Vec<usize> = self.cached_loops_around(h).collect();
+                v.reverse();
+                v
             }
+        };
+        for li in loops {
+            let l = &self.an.cached[li];
             for (ai, &a) in l.arrays.clone().iter().enumerate() {
                 let w = self.an.webs.at(h, a) as usize;
                 let o = self.b.use_var(self.vars[w]);
@@ -618,16 +650,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
         // The innermost cached loop containing the instruction that caches `arr`
         // (an enclosing loop's caches are valid in its nested loops too).
-        let cur = self.cur;
-        let (li, ai) = self
-            .an
-            .cached
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.contains(cur))
-            .filter_map(|(li, l)| l.arrays.binary_search(&arr).ok().map(|ai| (li, ai, l.header)))
-            .max_by_key(|&(_, _, h)| h)
-            .map(|(li, ai, _)| (li, ai))?;
+        let (li, ai) = self.cached_loops_around(self.cur).find_map(|li| {
+            self.an.cached[li]
+                .arrays
+                .binary_search(&arr)
+                .ok()
+                .map(|ai| (li, ai))
+        })?;
         let (lv, pv) = self.cvars[li][ai];
         Some((self.b.use_var(lv), self.b.use_var(pv)))
     }
@@ -857,7 +886,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     fn has_handler(&self, pc: u32) -> bool {
-        self.f.handlers.iter().any(|h| h.start <= pc && pc < h.end)
+        self.an.covering.get(pc as usize).is_some_and(|c| !c.is_empty())
     }
 
     fn live_in(&self, pc: u32) -> RegSet {
