@@ -12,6 +12,9 @@ Writes OUTDIR/<shape>.bp for each shape, at the sizes of the issue times S
   array    a function returning a 40,000-element array literal
   andor    a 120-level nested `and`/`or` expression
   prints   10,000 `print` lines
+  wide     200 int locals live across 1,000 array reads (every read has a
+           side exit that writes the live registers back: IR per bytecode
+           instruction is highest here)
 
 The last four are meant for `bp run --jit-threshold 0 --jit-stats` (every
 function compiled before the program starts). Numbers measured with these files
@@ -63,12 +66,24 @@ def prints(n):
     return "\n".join(lines) + "\n"
 
 
+def wide(n):
+    k = 200
+    lines = ["def wide(a: [int]) -> int:"]
+    lines += [f"    let v{i}: int = a[{i % 3}] + {i}" for i in range(k)]
+    lines += ["    let s: int = 0"]
+    lines += [f"    s = s + a[{i % 3}]" for i in range(n)]
+    lines += ["    return s + " + " + ".join(f"v{i}" for i in range(k))]
+    lines += ["", "def main() -> int:", "    print(wide([1, 2, 3]))", "    return 0"]
+    return "\n".join(lines) + "\n"
+
+
 SHAPES = {
     "calls": (calls, 5000),
     "elif": (elif_chain, 50000),
     "array": (array_literal, 40000),
     "andor": (and_or, 120),
     "prints": (prints, 10000),
+    "wide": (wide, 1000),
 }
 
 

@@ -203,8 +203,9 @@ fn covering_handlers(f: &Function) -> Vec<Vec<u32>> {
     let n = f.code.len();
     let mut covering = vec![Vec::new(); n];
     for (hi, h) in f.handlers.iter().enumerate() {
-        for pc in (h.start as usize).min(n)..(h.end as usize).min(n) {
-            covering[pc].push(hi as u32);
+        let end = (h.end as usize).min(n);
+        for c in &mut covering[(h.start as usize).min(end)..end] {
+            c.push(hi as u32);
         }
     }
     covering

@@ -289,15 +289,77 @@ struct Tr<'a, 'f> {
     uniq: u32,
 }
 
+/// Why a function was not translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransError {
+    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): the function
+    /// stays interpreted. The text says which limit.
+    TooBig(String),
+    /// The translator does not accept the function (a bug or bad bytecode).
+    Failed(String),
+}
+
+impl From<String> for TransError {
+    fn from(e: String) -> Self {
+        TransError::Failed(e)
+    }
+}
+
+impl From<&str> for TransError {
+    fn from(e: &str) -> Self {
+        TransError::Failed(e.to_string())
+    }
+}
+
+impl std::fmt::Display for TransError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransError::TooBig(e) => write!(f, "too big: {e}"),
+            TransError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The JIT's size budget, in bytecode instructions: a longer function is not
+/// compiled (it stays interpreted, like a function over [`MAX_JIT_IR`]), and
+/// is not even analysed, so its size costs nothing but this comparison. The
+/// largest function of the test programs and benchmarks has 434 instructions.
+pub const MAX_JIT_INSTRS: usize = 16_384;
+
+/// The JIT's size budget, in Cranelift IR instructions: translation stops as
+/// soon as it has emitted more, and the function stays interpreted. Cranelift's
+/// optimizer and register allocator grow faster than linearly on long
+/// functions (the e-graph pass scans the dominator-tree path of every constant,
+/// the register allocator splits values live across thousands of calls), so
+/// this is what bounds compile time and memory; see docs/jit.md ("Compile
+/// cost") for the measurements behind the value. The largest function of the
+/// test programs translates to 3,901 instructions (8,188 with deopt stress).
+pub const MAX_JIT_IR: usize = 32_768;
+
 /// Translate function `fid` into `func` (whose signature must be
-/// [`jit_signature`]).
-#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+/// [`jit_signature`]). A function over the size budget is
+/// [`TransError::TooBig`]. After an error, `fctx` is reset (Cranelift
+/// requires an empty context for the next function).
 pub fn translate(
     tc: &TransCtx,
     fid: u32,
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
-) -> Result<(), String> {
+) -> Result<(), TransError> {
+    let r = translate_function(tc, fid, func, fctx);
+    if r.is_err() {
+        *fctx = FunctionBuilderContext::new();
+    }
+    r
+}
+
+#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+fn translate_function(
+    tc: &TransCtx,
+    fid: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), TransError> {
     let p = tc.program;
     let f = p
         .functions
@@ -305,6 +367,12 @@ pub fn translate(
         .ok_or_else(|| format!("no function {fid}"))?;
     if f.code.is_empty() {
         return Err("empty function".into());
+    }
+    if f.code.len() > MAX_JIT_INSTRS {
+        return Err(TransError::TooBig(format!(
+            "{} bytecode instructions (budget {MAX_JIT_INSTRS})",
+            f.code.len()
+        )));
     }
     let an = analyze(p, f);
     let mut b = FunctionBuilder::new(func, fctx);
@@ -538,6 +606,7 @@ pub fn translate(
         }
         t.cur = pc as u32;
         open = t.instr(pc as u32)?;
+        t.check_size()?;
     }
     if open {
         return Err("code runs off the end".into());
@@ -545,6 +614,7 @@ pub fn translate(
 
     t.fill_exits()?;
     t.fill_reentry()?;
+    t.check_size()?;
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
     Ok(())
@@ -893,13 +963,25 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.an.live_in.get(pc as usize).copied().unwrap_or_default()
     }
 
-    fn fill_exits(&mut self) -> Result<(), String> {
+    /// Stop the translation once it is over [`MAX_JIT_IR`].
+    fn check_size(&self) -> Result<(), TransError> {
+        if self.b.func.dfg.num_insts() > MAX_JIT_IR {
+            return Err(TransError::TooBig(format!(
+                "more than {MAX_JIT_IR} Cranelift instructions"
+            )));
+        }
+        Ok(())
+    }
+
+    fn fill_exits(&mut self) -> Result<(), TransError> {
         // Every exit block has all its predecessors by now: seal, then fill it.
         // Overflow exits first: they jump to the exception exit of their pc,
         // which must not be sealed before that.
         let mut todo = std::mem::take(&mut self.todo);
         todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
         for (kind, pc, blk) in todo {
+            // An exit writes back up to every register: check as it goes.
+            self.check_size()?;
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
             let pcv = self.ic(pc as i64);
