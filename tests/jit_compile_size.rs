@@ -235,7 +235,7 @@ fn functions_under_the_budget_compile() {
         ("array.bp", array_literal(500)),
         ("prints.bp", prints(300)),
         ("wide.bp", wide(3)),
-        // Over jit::LARGE_FUNCTION_IR (compiled without Cranelift's optimizer)
+        // Over jit::LARGE_FUNCTION_WORK (compiled without Cranelift's optimizer)
         // but under the budget.
         ("prints_large.bp", prints(400)),
         ("elif_large.bp", elif_chain(2500)),

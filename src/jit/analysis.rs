@@ -70,7 +70,8 @@ pub struct Analysis {
     pub live_in: Vec<RegSet>,
     /// Loop headers (OSR and re-entry points).
     pub headers: Vec<u32>,
-    /// The registers split into webs (one Cranelift variable each).
+    /// The registers split into webs (see `translate::web_variables` for their
+    /// Cranelift variables).
     pub webs: Webs,
     /// Loops whose arrays' headers are read once, before the loop (sorted by
     /// header).

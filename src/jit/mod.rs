@@ -171,7 +171,7 @@ pub struct JitTotals {
 /// The JIT state of one run.
 pub struct Jit {
     module: JITModule,
-    /// The ISA for functions over [`LARGE_FUNCTION_IR`].
+    /// The ISA for functions over [`LARGE_FUNCTION_WORK`].
     large_isa: OwnedTargetIsa,
     ctx: Context,
     fctx: FunctionBuilderContext,
@@ -210,8 +210,8 @@ pub fn host_isa() -> Result<OwnedTargetIsa, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The host ISA for functions of more than [`LARGE_FUNCTION_IR`] instructions:
-/// the JIT's flags without Cranelift's optimizer (`opt_level = none`).
+/// The host ISA for functions over [`LARGE_FUNCTION_WORK`]: the JIT's flags
+/// without Cranelift's optimizer (`opt_level = none`).
 fn large_function_isa() -> Result<OwnedTargetIsa, String> {
     let builder = cranelift_native::builder().map_err(|e| format!("host not supported: {e}"))?;
     let mut flags = jit_flags()?;
@@ -221,17 +221,19 @@ fn large_function_isa() -> Result<OwnedTargetIsa, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Functions whose translation has more Cranelift instructions than this are
-/// compiled without Cranelift's e-graph optimizer. Its value numbering looks up
-/// the dominator-tree depth of every pure value by a linear scan of the path
-/// from the root (`depth_of_block_in_gvn_map`), so its time grows with values ×
-/// dominator-tree depth, quadratically on long straight-line code or `elif`
-/// chains (measured: an `elif` chain of 4x the branches took 11x as long).
-/// Without it compile time grows about linearly up to the size budget
-/// ([`MAX_JIT_IR`]); such long functions lose constant folding, value numbering
-/// and redundant-load elimination, not correctness. The largest test program
-/// function has 3,901 instructions (8,188 in deopt-stress mode).
-pub const LARGE_FUNCTION_IR: usize = 8_192;
+/// Functions whose translation has more Cranelift instructions × blocks than
+/// this are compiled without Cranelift's e-graph optimizer. Its value numbering
+/// finds the dominator-tree depth of every pure value by a linear scan of the
+/// path from the root (`depth_of_block_in_gvn_map`), so its time grows with
+/// values × dominator-tree depth (at most the blocks): quadratically on an
+/// `elif` chain or long straight-line code with side exits (measured in a debug
+/// build: an `elif` chain of 4x the branches took 11x as long). Such functions
+/// lose constant folding, value numbering and redundant-load elimination, not
+/// correctness; where the dominator tree is shallow the optimizer stays (it
+/// saves the register allocator more than it costs: the `wide` shape of
+/// docs/jit.md compiles in half the time with it). The largest function of the
+/// test programs has 3,901 × 754 (2.9 M; deopt stress: 8,188 × 1,486).
+pub const LARGE_FUNCTION_WORK: u64 = 1 << 26;
 
 /// Cranelift flags for JIT code (also used for the cross-compilation test).
 pub fn jit_flags() -> Result<settings::Builder, String> {
@@ -572,7 +574,8 @@ impl Jit {
             eprintln!("; ---- {} (fn {fid}) ----\n{}", f.name, self.ctx.func.display());
             self.ctx.set_disasm(true);
         }
-        if self.ctx.func.dfg.num_insts() > LARGE_FUNCTION_IR {
+        let blocks = self.ctx.func.layout.blocks().count() as u64;
+        if self.ctx.func.dfg.num_insts() as u64 * blocks > LARGE_FUNCTION_WORK {
             self.define_large(id)?;
         } else {
             self.module

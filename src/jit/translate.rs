@@ -11,10 +11,13 @@
 //!   registers) and zeroes the other reference slots (the caller pushed the
 //!   complete frame record and checked the other limits); with bit 63 set it
 //!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
-//! * one Cranelift block per bytecode basic block; each web of a bytecode
-//!   register (`analysis::Webs`) is a `Variable` (`I64`, or `F64` for webs that
-//!   mostly hold floats); every definition of a reference register is also stored
+//! * one Cranelift block per bytecode basic block; the webs of a bytecode
+//!   register (`analysis::Webs`) are `Variable`s (`I64`, or `F64` for webs that
+//!   mostly hold floats; webs of one register and type share one, see
+//!   [`web_variables`]); every definition of a reference register is also stored
 //!   to its frame slot.
+//! * a size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): past it translation
+//!   stops with [`TransError::TooBig`] and the function stays interpreted.
 //! * a *pre-header* before each loop of `analysis::CachedLoop`, where the lengths
 //!   and data pointers of the arrays it indexes are read once.
 //! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
