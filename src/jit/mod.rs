@@ -38,6 +38,7 @@ pub use layout::Offsets;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
+pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
 
 /// Status: returned normally (result in register 0 of the frame).
 pub const ST_RETURN: u64 = 0;
@@ -128,6 +129,10 @@ enum State {
     Compiled,
     /// Compilation failed; stays interpreted.
     Failed,
+    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): stays
+    /// interpreted, OSR included (HotSpot and V8 do the same with huge
+    /// methods: compile cost grows faster than the function).
+    TooBig,
     /// Gave up on its code after too many deopts; may be recompiled when it gets
     /// hot again (up to `MAX_VERSIONS` compilations).
     Disabled,
@@ -154,6 +159,8 @@ struct FnInfo {
 pub struct JitTotals {
     pub compiled: u64,
     pub failed: u64,
+    /// Functions over the size budget, left to the interpreter (not failures).
+    pub too_big: u64,
     pub deopts: u64,
     pub osr: u64,
     pub reentries: u64,
@@ -165,6 +172,8 @@ pub struct JitTotals {
 /// The JIT state of one run.
 pub struct Jit {
     module: JITModule,
+    /// The ISA for functions over [`LARGE_FUNCTION_WORK`].
+    large_isa: OwnedTargetIsa,
     ctx: Context,
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
@@ -201,6 +210,31 @@ pub fn host_isa() -> Result<OwnedTargetIsa, String> {
         .finish(settings::Flags::new(jit_flags()?))
         .map_err(|e| e.to_string())
 }
+
+/// The host ISA for functions over [`LARGE_FUNCTION_WORK`]: the JIT's flags
+/// without Cranelift's optimizer (`opt_level = none`).
+fn large_function_isa() -> Result<OwnedTargetIsa, String> {
+    let builder = cranelift_native::builder().map_err(|e| format!("host not supported: {e}"))?;
+    let mut flags = jit_flags()?;
+    flags.set("opt_level", "none").map_err(|e| e.to_string())?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())
+}
+
+/// Functions whose translation has more Cranelift instructions × blocks than
+/// this are compiled without Cranelift's e-graph optimizer. Its value numbering
+/// finds the dominator-tree depth of every pure value by a linear scan of the
+/// path from the root (`depth_of_block_in_gvn_map`), so its time grows with
+/// values × dominator-tree depth (at most the blocks): quadratically on an
+/// `elif` chain or long straight-line code with side exits (measured in a debug
+/// build: an `elif` chain of 4x the branches took 11x as long). Such functions
+/// lose constant folding, value numbering and redundant-load elimination, not
+/// correctness; where the dominator tree is shallow the optimizer stays (it
+/// saves the register allocator more than it costs: the `wide` shape of
+/// docs/jit.md compiles in half the time with it). The largest function of the
+/// test programs has 3,901 × 754 (2.9 M; deopt stress: 8,188 × 1,486).
+pub const LARGE_FUNCTION_WORK: u64 = 1 << 26;
 
 /// Cranelift flags for JIT code (also used for the cross-compilation test).
 pub fn jit_flags() -> Result<settings::Builder, String> {
@@ -354,6 +388,7 @@ impl Jit {
             n
         ];
         Ok(Jit {
+            large_isa: large_function_isa()?,
             ctx: module.make_context(),
             module,
             fctx: FunctionBuilderContext::new(),
@@ -412,7 +447,7 @@ impl Jit {
             Some(f) => match f.state {
                 State::Interp => true,
                 State::Disabled => f.versions < MAX_VERSIONS,
-                State::Compiled | State::Failed => false,
+                State::Compiled | State::Failed | State::TooBig => false,
             },
             None => false,
         }
@@ -476,8 +511,8 @@ impl Jit {
     }
 
     /// Translate and compile function `fid` for the `Vm` at `vm` (not yet
-    /// callable: see [`Jit::finalize`]). False if it failed (the function stays
-    /// interpreted). Compiled code embeds the VM's address, so every compilation
+    /// callable: see [`Jit::finalize`]). False if it failed or is over the size
+    /// budget (the function stays interpreted). Compiled code embeds the VM's address, so every compilation
     /// of a JIT must be for the same address (the VM does not move while it runs;
     /// [`Vm::call_compiled`](crate::vm::Vm) checks it).
     pub(crate) fn compile(&mut self, vm: u64, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
@@ -487,7 +522,9 @@ impl Jit {
             *self.vm_cell = vm;
             self.compile_inner(program, consts, fid)
         } else {
-            Err("internal error: the VM moved since the previous compilation".into())
+            Err(TransError::Failed(
+                "internal error: the VM moved since the previous compilation".into(),
+            ))
         };
         let dt = t0.elapsed();
         self.totals.compile_time += dt;
@@ -497,7 +534,13 @@ impl Jit {
         fi.compile_time += dt;
         match r {
             Ok(()) => true,
-            Err(e) => {
+            Err(TransError::TooBig(e)) => {
+                self.totals.too_big += 1;
+                fi.state = State::TooBig;
+                fi.error = Some(e);
+                false
+            }
+            Err(TransError::Failed(e)) => {
                 self.totals.failed += 1;
                 fi.state = State::Failed;
                 fi.error = Some(e);
@@ -506,7 +549,12 @@ impl Jit {
         }
     }
 
-    fn compile_inner(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> Result<(), String> {
+    fn compile_inner(
+        &mut self,
+        program: &Program,
+        consts: &[Box<[Value]>],
+        fid: u32,
+    ) -> Result<(), TransError> {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
         let cc = self.module.isa().default_call_conv();
@@ -550,9 +598,14 @@ impl Jit {
             ));
             self.ctx.set_disasm(true);
         }
-        self.module
-            .define_function(id, &mut self.ctx)
-            .map_err(|e| format!("{e:?}"))?;
+        let blocks = self.ctx.func.layout.blocks().count() as u64;
+        if self.ctx.func.dfg.num_insts() as u64 * blocks > LARGE_FUNCTION_WORK {
+            self.define_large(id)?;
+        } else {
+            self.module
+                .define_function(id, &mut self.ctx)
+                .map_err(|e| format!("{e:?}"))?;
+        }
         let size = self
             .ctx
             .compiled_code()
@@ -573,6 +626,29 @@ impl Jit {
         }
         self.unfinalized.push((fid as usize, id, size, name));
         Ok(())
+    }
+
+    /// Compile the function in `self.ctx` with [`Jit::large_isa`] and define it
+    /// as `id` (what `JITModule::define_function` does with the module's ISA).
+    fn define_large(&mut self, id: FuncId) -> Result<(), String> {
+        let mut cp = cranelift_codegen::control::ControlPlane::default();
+        let alignment = self
+            .ctx
+            .compile(&*self.large_isa, &mut cp)
+            .map_err(|e| format!("{:?}", e.inner))?
+            .buffer
+            .alignment as u64;
+        let code = self.ctx.compiled_code().ok_or("no compiled code")?;
+        let relocs: Vec<cranelift_module::ModuleReloc> = code
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &self.ctx.func, id))
+            .collect();
+        let bytes = code.code_buffer().to_vec();
+        self.module
+            .define_function_bytes(id, alignment, &bytes, &relocs)
+            .map_err(|e| format!("{e:?}"))
     }
 
     /// Make the compiled functions callable and patch their entries.
@@ -631,9 +707,10 @@ impl Jit {
         }
         let t = &self.totals;
         let mut s = format!(
-            "jit: compiled={} failed={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
+            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
             t.compiled,
             t.failed,
+            t.too_big,
             t.deopts,
             t.osr,
             t.compile_time.as_secs_f64() * 1000.0,
@@ -650,6 +727,7 @@ impl Jit {
                 State::Interp => "interpreted",
                 State::Compiled => "compiled",
                 State::Failed => "FAILED",
+                State::TooBig => "too big, interpreted",
                 State::Disabled => "disabled",
             };
             s.push_str(&format!(
@@ -662,7 +740,12 @@ impl Jit {
                 fi.compile_time.as_micros()
             ));
             if let Some(e) = &fi.error {
-                s.push_str(&format!(" error: {}", e.replace('\n', " ")));
+                let what = if fi.state == State::TooBig {
+                    "size"
+                } else {
+                    "error"
+                };
+                s.push_str(&format!(" {what}: {}", e.replace('\n', " ")));
             }
             s.push('\n');
         }
@@ -772,8 +855,9 @@ pub fn isa_for(target: &str) -> Result<OwnedTargetIsa, String> {
 pub struct AotFunction {
     pub fid: u32,
     pub name: String,
-    /// Code size in bytes, or the translation/compilation error.
-    pub result: Result<usize, String>,
+    /// Code size in bytes, or the translation/compilation error (or the
+    /// function is over the size budget).
+    pub result: Result<usize, TransError>,
     pub ir: String,
     pub asm: String,
 }
@@ -845,7 +929,7 @@ pub fn compile_all(
             let mut cp = cranelift_codegen::control::ControlPlane::default();
             ctx.compile(isa, &mut cp)
                 .map(|c| c.code_info().total_size as usize)
-                .map_err(|e| format!("{:?}", e.inner))
+                .map_err(|e| TransError::Failed(format!("{:?}", e.inner)))
         });
         let asm_text = ctx
             .compiled_code()
@@ -875,6 +959,11 @@ pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, Str
                 f.fid,
                 f.name,
                 isa.name()
+            )),
+            // Not an error: `bp run` leaves such a function to the interpreter.
+            Err(TransError::TooBig(e)) => s.push_str(&format!(
+                "; fn {} {}: not compiled, over the JIT's size budget ({e}); it runs interpreted\n",
+                f.fid, f.name
             )),
             Err(e) => {
                 failed += 1;
