@@ -1,6 +1,9 @@
 //! `bp`: the BetterPython command line.
 
 use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
+use bp::fatal::GuardedAlloc;
+use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
+use bp_runtime::rt::{io_error_text, write_all_fd, BROKEN_PIPE_STATUS};
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -8,8 +11,9 @@ use std::path::PathBuf;
 
 /// Every heap object of a program is a separate allocation: mimalloc makes
 /// allocation-heavy programs about twice as fast as glibc malloc (docs/benchmarks.md).
+/// The wrapper notes failed allocations for the out-of-memory path (`bp::fatal`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: GuardedAlloc<mimalloc::MiMalloc> = GuardedAlloc(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(
@@ -78,9 +82,11 @@ struct RunArgs {
     /// Collect garbage at every safepoint after an allocation (also BP_GC_STRESS=1).
     #[arg(long)]
     gc_stress: bool,
-    /// Maximum call depth before `stack overflow`.
-    #[arg(long, value_name = "N", default_value_t = 200_000)]
-    max_depth: usize,
+    /// Maximum call depth before `stack overflow` (at most 33554432; lower under
+    /// an address-space limit, see docs/architecture.md).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DEPTH as u64,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_DEPTH_CEILING as u64))]
+    max_depth: u64,
     /// The program's entry file.
     file: PathBuf,
     /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
@@ -88,33 +94,94 @@ struct RunArgs {
     args: Vec<OsString>,
 }
 
-/// Native stack for the thread that compiles and runs the program: the parser and
-/// checker recurse on nested expressions, and JIT code uses the native stack.
-const STACK_SIZE: usize = 1 << 30;
-
 fn main() {
-    let cli = Cli::parse();
-    let code = std::thread::Builder::new()
-        .name("bp-main".into())
-        .stack_size(STACK_SIZE)
-        .spawn(move || run_command(cli))
-        .ok()
-        .and_then(|h| h.join().ok())
-        .unwrap_or_else(|| {
-            eprintln!("bp: internal error: the main thread failed");
-            1
-        });
+    bp::fatal::install_abort_handler();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => exit_after_usage(e),
+    };
+    let sizes = Reservations::for_this_process();
+    let code = run_on_program_thread(sizes, move || run_command(cli, sizes)).unwrap_or_else(|msg| {
+        write_stderr(&format!("bp: {msg}\n"));
+        1
+    });
     std::process::exit(code);
 }
 
-fn report(c: &Compiled) {
-    let text = render_diagnostics(c, std::io::stderr().is_terminal());
-    if !text.is_empty() {
-        eprint!("{text}");
+/// Print clap's help, version or usage error and exit with its status; a stdout
+/// that cannot be written is handled as for program output.
+fn exit_after_usage(e: clap::Error) -> ! {
+    match e.print() {
+        // Help and version go to stdout; usage errors to stderr, whose own
+        // failures are ignored.
+        Err(err) if !e.use_stderr() => std::process::exit(output_failure_status(&err)),
+        _ => std::process::exit(e.exit_code()),
     }
 }
 
-fn run_command(cli: Cli) -> i32 {
+/// Run `f` on a thread with a native stack of `sizes.native_stack` bytes (the
+/// parser and checker recurse on nested expressions, and compiled code uses the
+/// native stack), or a smaller one down to 8 MiB when the address space does not
+/// leave that much. `Err` says why it could not run.
+fn run_on_program_thread(
+    sizes: Reservations,
+    f: impl FnOnce() -> i32 + Send + 'static,
+) -> Result<i32, String> {
+    // Shared so that the job survives a spawn that fails (and drops its closure).
+    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
+    let mut stack = sizes.native_stack;
+    loop {
+        let mine = std::sync::Arc::clone(&job);
+        let spawned = std::thread::Builder::new()
+            .name("bp-main".into())
+            .stack_size(stack)
+            .spawn(move || {
+                let f = mine.lock().ok().and_then(|mut j| j.take());
+                f.map_or(1, |f| f())
+            });
+        match spawned {
+            Ok(h) => {
+                return h
+                    .join()
+                    .map_err(|_| "internal error: the main thread failed".to_string())
+            }
+            Err(_) if stack > 8 << 20 => stack /= 2,
+            Err(e) => return Err(format!("cannot start the program's thread: {e}")),
+        }
+    }
+}
+
+/// Write `text` to stdout. Returns 0, or the exit status when stdout cannot be
+/// written (see [`output_failure_status`]).
+fn write_stdout(text: &str) -> i32 {
+    match write_all_fd(libc::STDOUT_FILENO, text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => output_failure_status(&e),
+    }
+}
+
+/// The exit status for an error writing stdout, as for a program's output: a closed
+/// pipe ends quietly with 141 (what the shell shows for a tool killed by SIGPIPE);
+/// any other error is reported on stderr and gives 1.
+fn output_failure_status(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return BROKEN_PIPE_STATUS;
+    }
+    write_stderr(&format!("bp: error writing to stdout: {}\n", io_error_text(e)));
+    1
+}
+
+/// Write `text` to stderr; errors are ignored (there is nowhere left to report
+/// them).
+fn write_stderr(text: &str) {
+    let _ = write_all_fd(libc::STDERR_FILENO, text.as_bytes());
+}
+
+fn report(c: &Compiled) {
+    write_stderr(&render_diagnostics(c, std::io::stderr().is_terminal()));
+}
+
+fn run_command(cli: Cli, sizes: Reservations) -> i32 {
     match cli.cmd {
         Command::Check { file } => {
             let c = compile_file(&file, Stop::AfterCheck);
@@ -125,10 +192,7 @@ fn run_command(cli: Cli) -> i32 {
             let c = compile_file(&file, Stop::Bytecode);
             report(&c);
             match &c.program {
-                Some(p) => {
-                    print!("{}", bp::bytecode::disasm::disassemble(p));
-                    0
-                }
+                Some(p) => write_stdout(&bp::bytecode::disasm::disassemble(p)),
                 None => 1,
             }
         }
@@ -137,12 +201,9 @@ fn run_command(cli: Cli) -> i32 {
             report(&c);
             let Some(program) = c.program else { return 1 };
             match bp::jit::dump_ir(&program, &target, asm) {
-                Ok(text) => {
-                    print!("{text}");
-                    0
-                }
+                Ok(text) => write_stdout(&text),
                 Err(e) => {
-                    eprintln!("bp: {e}");
+                    write_stderr(&format!("bp: {e}\n"));
                     1
                 }
             }
@@ -170,11 +231,16 @@ fn run_command(cli: Cli) -> i32 {
                     stats: r.jit_stats,
                     dump: r.jit_dump,
                     perf_map: r.perf_map,
+                    code_arena: sizes.code_arena,
                 })
             };
             let opts = bp::vm::VmOptions {
                 gc_stress,
-                max_depth: r.max_depth,
+                // Under an address-space limit the frame stack may hold fewer.
+                max_depth: usize::try_from(r.max_depth)
+                    .unwrap_or(MAX_DEPTH_CEILING)
+                    .min(sizes.max_frames),
+                stack_slots: sizes.reg_slots,
                 args: r.args.into_iter().map(os_bytes).collect(),
                 jit,
                 ..Default::default()

@@ -38,11 +38,11 @@ use std::sync::mpsc;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// Native stack of a case's thread. The front end bounds its recursion (the
-/// parser's nesting and expression-height limits); this checks that the worst
-/// accepted nesting needs little stack (about 4 MiB at opt-level 1), far less than
-/// `bp`'s main thread has.
-const CASE_STACK: usize = 16 << 20;
+/// Native stack of a case's thread: the least the `bp` binary gives its program
+/// thread (it shrinks the stack down to 8 MiB under an address-space limit). The
+/// front end bounds its recursion (the parser's nesting and expression-height
+/// limits); the worst accepted nesting needs about 4 MiB at opt-level 1.
+const CASE_STACK: usize = 8 << 20;
 
 /// Rendered diagnostics of one case may not exceed this (100 errors and 100
 /// warnings, each with a bounded message and snippet window).

@@ -19,7 +19,14 @@
 //! # expect-stderr-any: 3:5 || 3:9   at least one of the `||`-separated texts must occur
 //! # args: a b c                     program arguments (split on whitespace)
 //! # stdin: line one\nline two       stdin contents; `\n`, `\t`, `\r`, `\\` are unescaped
+//! # skip-modes: gcstress jitgc -- REASON   modes this program does not run in
 //! ```
+//!
+//! `skip-modes` names known modes (see below), then ` -- ` and a reason, which is
+//! required: skipping a mode hides bugs, so each use must say why. It is meant for
+//! programs that build millions of objects, which the collect-at-every-allocation
+//! modes (`gcstress`, `jitgc`) make quadratic; a small version of the same program
+//! should run in every mode. Skipped trials are listed as ignored.
 //!
 //! A needle that looks like a source position (`LINE:COL`, digits only) only matches
 //! where it is not glued to more digits: `3:5` matches `f.bp:3:5:` but not `13:5` or `3:57`.
@@ -116,6 +123,8 @@ struct Spec {
     expect_stderr_any: Vec<Vec<String>>,
     args: Vec<String>,
     stdin: Vec<u8>,
+    /// Modes this program is not run in (`skip-modes`).
+    skip_modes: Vec<String>,
     expected_stdout: Vec<u8>,
 }
 
@@ -181,6 +190,10 @@ fn main() {
             .filter(|o| !o.with_extension("bp").is_file())
             .map(|o| o.display().to_string())
             .collect();
+        trials.push(Trial::test(
+            "meta::skip_modes_directive",
+            check_skip_modes_parsing,
+        ));
         trials.push(Trial::test("meta::no_orphan_out_files", move || {
             if orphans.is_empty() {
                 Ok(())
@@ -200,10 +213,14 @@ fn main() {
             let path = prog.path.clone();
             let spec = prog.spec.clone();
             let bin = bin.clone();
-            trials.push(Trial::test(name, move || {
+            let skipped = spec
+                .as_ref()
+                .is_ok_and(|s| s.skip_modes.iter().any(|m| m == mode.name));
+            let trial = Trial::test(name, move || {
                 let spec = spec.map_err(Failed::from)?;
                 run_trial(&bin, mode, &path, &spec)
-            }));
+            });
+            trials.push(trial.with_ignored_flag(skipped));
         }
     }
 
@@ -339,6 +356,10 @@ fn parse_directives(source: &[u8]) -> Result<Spec, String> {
                 }
                 spec.expect_stderr_any.push(alts);
             }
+            "skip-modes" => {
+                let modes = parse_skip_modes(value).map_err(|e| format!("line {lineno}: {e}"))?;
+                spec.skip_modes.extend(modes);
+            }
             "args" => spec.args.extend(value.split_whitespace().map(str::to_string)),
             "stdin" => {
                 let v = value.strip_prefix(' ').unwrap_or(value);
@@ -351,6 +372,51 @@ fn parse_directives(source: &[u8]) -> Result<Spec, String> {
         }
     }
     Ok(spec)
+}
+
+/// `MODE... -- REASON`: the mode names, each a known mode, and a reason that is not
+/// empty.
+fn parse_skip_modes(value: &str) -> Result<Vec<String>, String> {
+    let Some((names, reason)) = value.split_once(" -- ") else {
+        return Err("skip-modes needs ` -- REASON` after the mode names".to_string());
+    };
+    if reason.trim().is_empty() {
+        return Err("skip-modes needs a reason after ` -- `".to_string());
+    }
+    let names: Vec<String> = names.split_whitespace().map(str::to_string).collect();
+    if names.is_empty() {
+        return Err("skip-modes names no mode".to_string());
+    }
+    for name in &names {
+        if !MODES.iter().any(|m| m.name == name) {
+            let known: Vec<&str> = MODES.iter().map(|m| m.name).collect();
+            return Err(format!(
+                "skip-modes: unknown mode '{name}' (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(names)
+}
+
+/// The `skip-modes` directive accepts known modes with a reason and rejects the rest.
+fn check_skip_modes_parsing() -> Result<(), Failed> {
+    let spec = parse_directives(b"# skip-modes: gcstress jitgc -- millions of nodes\ndef main() -> int:\n")?;
+    if spec.skip_modes != ["gcstress", "jitgc"] {
+        return Err(format!("parsed {:?}", spec.skip_modes).into());
+    }
+    let bad: [&[u8]; 4] = [
+        b"# skip-modes: gcstress jitgc\n",
+        b"# skip-modes: gcstress --  \n",
+        b"# skip-modes: gcstres -- typo\n",
+        b"# skip-modes:  -- no modes\n",
+    ];
+    for src in bad {
+        if parse_directives(src).is_ok() {
+            return Err(format!("accepted {:?}", String::from_utf8_lossy(src)).into());
+        }
+    }
+    Ok(())
 }
 
 fn unescape(s: &str) -> Vec<u8> {

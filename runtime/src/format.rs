@@ -2,9 +2,11 @@
 //! formatting of every kind, including containers (§16).
 
 use crate::heap::{
-    as_array, as_closure, as_map, as_struct, as_tuple, obj_kind, str_bytes, with_layout, ObjKind,
+    as_array, as_closure, as_map, as_struct, as_tuple, obj_kind, path_mark, set_path_mark, str_bytes,
+    with_layout, ObjKind,
 };
 use crate::value::{ValKind, Value};
+use std::io::Write;
 
 /// C `printf("%g", v)`: 6 significant digits, trailing zeros removed, exponent form
 /// outside `1e-4 <= |v| < 1e6` (after rounding).
@@ -59,16 +61,56 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// Longest text that printing or `to_str` (or `json_stringify`) of one value may
+/// produce: the longest string (builtins/string.rs). Past it the conversion fails
+/// with `result too large` instead of exhausting memory: a value whose parts are
+/// shared many times over (a chain of diamonds, 60 deep) has an exponentially long
+/// text although the value graph is small.
+pub const MAX_TEXT_LEN: usize = crate::limits::MAX_STR_LEN;
+
+/// Why a value could not be written as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// The text would pass [`MAX_TEXT_LEN`].
+    TooLarge,
+    /// JSON only: a container contains itself (JSON has no notation for that).
+    Cycle,
+}
+
+impl WriteError {
+    pub fn message(self) -> &'static str {
+        match self {
+            WriteError::TooLarge => "result too large",
+            WriteError::Cycle => "a container contains itself",
+        }
+    }
+}
+
 /// Append the `to_str` text of a value of kind `kind` (strings raw at top level).
-pub fn write_value(out: &mut Vec<u8>, v: Value, kind: ValKind) {
-    write_inner(out, v, kind, false, 0)
+///
+/// # Shared and cyclic values
+/// * A container met again **on the current path** (one that contains itself,
+///   directly or through others) prints as `...` there: `xs.push(xs)` prints
+///   `[1, ...]`, the middle node of a doubly linked list prints its neighbours once
+///   and `...` where they point back.
+/// * A container shared but not cyclic (the same struct in two fields) prints in
+///   full each time it appears, as it would in Python or JavaScript: the text is what
+///   the value *is*, whatever the sharing. The work is linear in the length of the
+///   text, and the text is capped at [`MAX_TEXT_LEN`] (`result too large`), which
+///   bounds the exponential case of deeply nested sharing.
+/// * There is no nesting limit and no native recursion: the containers being written
+///   are kept on an explicit stack, so a 2,000,000-node list prints in linear time.
+///
+/// On an error, `out` keeps what was written so far (callers drop it).
+pub fn write_value(out: &mut Vec<u8>, v: Value, kind: ValKind) -> Result<(), WriteError> {
+    write_graph(out, v, kind, Style::Text, MAX_TEXT_LEN)
 }
 
 /// The `to_str` text of a value as a new byte vector.
-pub fn value_to_bytes(v: Value, kind: ValKind) -> Vec<u8> {
+pub fn value_to_bytes(v: Value, kind: ValKind) -> Result<Vec<u8>, WriteError> {
     let mut out = Vec::new();
-    write_value(&mut out, v, kind);
-    out
+    write_value(&mut out, v, kind)?;
+    Ok(out)
 }
 
 /// Function names for printing function values (`<fn name>`); set at program load.
@@ -80,69 +122,280 @@ thread_local! {
     static FUNC_NAMES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-const MAX_DEPTH: usize = 200;
+/// The notation [`write_graph`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `print` / `to_str` text (LANGUAGE.md §16).
+    Text,
+    /// Compact JSON (`json_stringify`, docs/stdlib.md).
+    Json,
+}
 
-fn write_inner(out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool, depth: usize) {
-    match kind {
-        ValKind::Int => out.extend_from_slice(v.as_int().to_string().as_bytes()),
-        ValKind::Float => {
-            let mut s = String::new();
-            write_g(&mut s, v.as_float());
-            out.extend_from_slice(s.as_bytes());
-        }
-        ValKind::Bool => out.extend_from_slice(if v.as_bool() { b"true" } else { b"false" }),
-        ValKind::Ref => {
-            if v.is_null() {
-                out.extend_from_slice(b"null");
-                return;
-            }
-            if depth > MAX_DEPTH {
-                out.extend_from_slice(b"...");
-                return;
-            }
-            match obj_kind(v) {
-                ObjKind::Str => {
-                    if nested {
-                        write_quoted(out, str_bytes(v));
+/// A container being written: its children `next..` are still to come.
+struct Frame {
+    v: Value,
+    kind: ObjKind,
+    /// Whether a child was written (a separator goes before the next one).
+    wrote_child: bool,
+    next: usize,
+}
+
+/// The explicit-stack walk over a value graph behind [`write_value`] and
+/// `json_stringify`.
+struct Walk {
+    style: Style,
+    /// The containers being written, outermost first. Each is flagged with
+    /// [`set_path_mark`] while it is here, which makes the back-reference test O(1)
+    /// without a hash set (one costs a cache miss per container on a long list).
+    stack: Vec<Frame>,
+    /// Where the text of this value started in `out`, and how long it may grow.
+    start: usize,
+    limit: usize,
+}
+
+/// Append the text of `v` in `style`, without native recursion (see [`write_value`]).
+pub fn write_graph(
+    out: &mut Vec<u8>,
+    v: Value,
+    kind: ValKind,
+    style: Style,
+    limit: usize,
+) -> Result<(), WriteError> {
+    let mut w = Walk {
+        style,
+        stack: Vec::new(),
+        start: out.len(),
+        limit,
+    };
+    if !w.leaf(out, v, kind, false)? {
+        w.enter(out, v);
+    }
+    while let Some(top) = w.stack.last_mut() {
+        let i = top.next;
+        top.next += 1;
+        match child_at(top.v, top.kind, i) {
+            Slot::End => w.leave(out),
+            Slot::Deleted => {}
+            Slot::Item(x, k, label) => {
+                let first = !std::mem::replace(&mut top.wrote_child, true);
+                w.check_size(out, 0)?;
+                w.label(out, first, label)?;
+                if !w.leaf(out, x, k, true)? {
+                    if w.on_path(x) {
+                        w.back_reference(out)?;
                     } else {
-                        out.extend_from_slice(str_bytes(v));
+                        w.enter(out, x);
                     }
                 }
-                ObjKind::Array => {
-                    let a = as_array(v);
-                    write_list(out, b"[", b"]", a.items.iter(), |out, x| {
-                        write_inner(out, *x, a.elem, true, depth + 1)
-                    });
+            }
+        }
+    }
+    w.check_size(out, 0)
+}
+
+/// What comes before a child: nothing, a struct field name or a map key.
+enum Label {
+    None,
+    Field(u32, usize),
+    Key(Value, ValKind),
+}
+
+/// Position `i` of a container.
+enum Slot {
+    Item(Value, ValKind, Label),
+    /// A deleted map entry.
+    Deleted,
+    End,
+}
+
+fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
+    match kind {
+        ObjKind::Array => {
+            let a = as_array(v);
+            a.items
+                .get(i)
+                .map_or(Slot::End, |x| Slot::Item(*x, a.elem, Label::None))
+        }
+        ObjKind::Tuple => {
+            let t = as_tuple(v);
+            match (t.items.get(i), t.kinds.get(i)) {
+                (Some(x), Some(k)) => Slot::Item(*x, *k, Label::None),
+                _ => Slot::End,
+            }
+        }
+        ObjKind::Struct | ObjKind::Class => {
+            let s = as_struct(v);
+            match s.fields.get(i) {
+                Some(x) => {
+                    let k = with_layout(s.layout, |l| l.fields.get(i).map_or(ValKind::Int, |f| f.1));
+                    Slot::Item(*x, k, Label::Field(s.layout, i))
                 }
-                ObjKind::Map => {
-                    let m = as_map(v);
-                    write_list(out, b"{", b"}", m.entries.iter(), |out, (k, x)| {
-                        write_inner(out, k.bits, m.key, true, depth + 1);
-                        out.extend_from_slice(b": ");
-                        write_inner(out, *x, m.val, true, depth + 1);
-                    });
+                None => Slot::End,
+            }
+        }
+        ObjKind::Map => {
+            let m = as_map(v);
+            if i >= m.entries.slot_count() {
+                return Slot::End;
+            }
+            match m.entries.slot(i) {
+                Some((k, x)) => Slot::Item(*x, m.val, Label::Key(k.bits, m.key)),
+                None => Slot::Deleted,
+            }
+        }
+        _ => Slot::End,
+    }
+}
+
+impl Drop for Walk {
+    /// Unflag the containers still on the path (the walk stopped early: an error or
+    /// a panic), so that the collector finds every mark clear.
+    fn drop(&mut self) {
+        for f in &self.stack {
+            set_path_mark(f.v, false);
+        }
+    }
+}
+
+impl Walk {
+    fn check_size(&self, out: &[u8], more: usize) -> Result<(), WriteError> {
+        if (out.len() - self.start).saturating_add(more) > self.limit {
+            Err(WriteError::TooLarge)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn on_path(&self, v: Value) -> bool {
+        path_mark(v)
+    }
+
+    /// Write the opening of container `v` and push its frame.
+    fn enter(&mut self, out: &mut Vec<u8>, v: Value) {
+        let kind = obj_kind(v);
+        let json = self.style == Style::Json;
+        match kind {
+            ObjKind::Array | ObjKind::Tuple if json => out.push(b'['),
+            ObjKind::Array => out.push(b'['),
+            ObjKind::Tuple => out.push(b'('),
+            ObjKind::Struct | ObjKind::Class if !json => {
+                with_layout(as_struct(v).layout, |l| out.extend_from_slice(l.name.as_bytes()));
+                out.push(b'{');
+            }
+            _ => out.push(b'{'),
+        }
+        set_path_mark(v, true);
+        self.stack.push(Frame {
+            v,
+            kind,
+            wrote_child: false,
+            next: 0,
+        });
+    }
+
+    /// Write the closing of the innermost container and pop its frame.
+    fn leave(&mut self, out: &mut Vec<u8>) {
+        let Some(f) = self.stack.pop() else { return };
+        set_path_mark(f.v, false);
+        match f.kind {
+            ObjKind::Array => out.push(b']'),
+            ObjKind::Tuple if self.style == Style::Json => out.push(b']'),
+            // A one-element tuple keeps its comma: `(1,)`.
+            ObjKind::Tuple if as_tuple(f.v).items.len() == 1 => out.extend_from_slice(b",)"),
+            ObjKind::Tuple => out.push(b')'),
+            _ => out.push(b'}'),
+        }
+    }
+
+    /// A container met again on the current path.
+    fn back_reference(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
+        match self.style {
+            Style::Text => {
+                out.extend_from_slice(b"...");
+                Ok(())
+            }
+            Style::Json => Err(WriteError::Cycle),
+        }
+    }
+
+    /// The separator and the field name or map key before a child.
+    fn label(&mut self, out: &mut Vec<u8>, first: bool, label: Label) -> Result<(), WriteError> {
+        let json = self.style == Style::Json;
+        if !first {
+            out.extend_from_slice(if json { b"," } else { b", " });
+        }
+        let colon: &[u8] = if json { b":" } else { b": " };
+        match label {
+            Label::None => return Ok(()),
+            Label::Field(layout, i) => with_layout(layout, |l| {
+                let numbered;
+                let name = match l.fields.get(i) {
+                    Some((name, _)) => name.as_bytes(),
+                    None => {
+                        numbered = format!("_{i}");
+                        numbered.as_bytes()
+                    }
+                };
+                if json {
+                    write_quoted_as(out, name, Quoting::Json);
+                } else {
+                    out.extend_from_slice(name);
                 }
-                ObjKind::Tuple => {
-                    let t = as_tuple(v);
-                    // A one-element tuple keeps its comma: `(1,)`.
-                    let close: &[u8] = if t.items.len() == 1 { b",)" } else { b")" };
-                    let items = t.items.iter().zip(t.kinds.iter());
-                    write_list(out, b"(", close, items, |out, (x, k)| {
-                        write_inner(out, *x, *k, true, depth + 1)
-                    });
+            }),
+            Label::Key(k, kind) if json => {
+                // JSON keys are strings: a non-string key is its `to_str` text.
+                if kind == ValKind::Ref && !k.is_null() && obj_kind(k) == ObjKind::Str {
+                    self.check_size(out, str_bytes(k).len())?;
+                    write_quoted_as(out, str_bytes(k), Quoting::Json);
+                } else {
+                    let text = value_to_bytes(k, kind)?;
+                    self.check_size(out, text.len())?;
+                    write_quoted_as(out, &text, Quoting::Json);
                 }
-                ObjKind::Struct | ObjKind::Class => {
-                    let s = as_struct(v);
-                    with_layout(s.layout, |l| {
-                        out.extend_from_slice(l.name.as_bytes());
-                        write_list(out, b"{", b"}", s.fields.iter().enumerate(), |out, (i, x)| {
-                            let (name, k) = field_at(&l.fields, i);
-                            out.extend_from_slice(name.as_bytes());
-                            out.extend_from_slice(b": ");
-                            write_inner(out, *x, k, true, depth + 1);
-                        });
-                    });
+            }
+            // Map keys are scalars or strings (the checker), so this never walks a
+            // container; if it did, it would be a separate walk with its own stack.
+            Label::Key(k, kind) => {
+                if !self.leaf(out, k, kind, true)? {
+                    let text = value_to_bytes(k, kind)?;
+                    self.check_size(out, text.len())?;
+                    out.extend_from_slice(&text);
                 }
+            }
+        }
+        out.extend_from_slice(colon);
+        Ok(())
+    }
+
+    /// Write `v` if it is not a container to walk into (false: it is one). `nested`:
+    /// inside a container, where text strings are quoted.
+    fn leaf(&self, out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool) -> Result<bool, WriteError> {
+        let json = self.style == Style::Json;
+        match kind {
+            ValKind::Int => {
+                // Writing to a `Vec` cannot fail.
+                let _ = write!(out, "{}", v.as_int());
+            }
+            ValKind::Float if json && !v.as_float().is_finite() => out.extend_from_slice(b"null"),
+            ValKind::Float => {
+                let mut s = String::new();
+                write_g(&mut s, v.as_float());
+                out.extend_from_slice(s.as_bytes());
+            }
+            ValKind::Bool => out.extend_from_slice(if v.as_bool() { b"true" } else { b"false" }),
+            ValKind::Ref if v.is_null() => out.extend_from_slice(b"null"),
+            ValKind::Ref => match obj_kind(v) {
+                ObjKind::Str => {
+                    let s = str_bytes(v);
+                    self.check_size(out, s.len())?;
+                    match (json, nested) {
+                        (true, _) => write_quoted_as(out, s, Quoting::Json),
+                        (false, true) => write_quoted(out, s),
+                        (false, false) => out.extend_from_slice(s),
+                    }
+                    self.check_size(out, 0)?;
+                }
+                ObjKind::Closure | ObjKind::Opaque if json => out.extend_from_slice(b"null"),
                 ObjKind::Closure => {
                     let c = as_closure(v);
                     FUNC_NAMES.with(|f| {
@@ -152,43 +405,13 @@ fn write_inner(out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool, depth: 
                     });
                 }
                 ObjKind::Opaque => out.extend_from_slice(b"<ptr>"),
-            }
+                ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Struct | ObjKind::Class => {
+                    return Ok(false)
+                }
+            },
         }
+        Ok(true)
     }
-}
-
-/// Append `open`, the `items` separated by `sep`, then `close`; `item` writes one
-/// item and may fail (the JSON encoder stops at a nesting error).
-pub fn write_seq<T, E>(
-    out: &mut Vec<u8>,
-    [open, sep, close]: [&[u8]; 3],
-    items: impl IntoIterator<Item = T>,
-    mut item: impl FnMut(&mut Vec<u8>, T) -> Result<(), E>,
-) -> Result<(), E> {
-    out.extend_from_slice(open);
-    for (i, x) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(sep);
-        }
-        item(out, x)?;
-    }
-    out.extend_from_slice(close);
-    Ok(())
-}
-
-/// [`write_seq`] separated by `, `, for items that cannot fail.
-fn write_list<T>(
-    out: &mut Vec<u8>,
-    open: &[u8],
-    close: &[u8],
-    items: impl IntoIterator<Item = T>,
-    mut item: impl FnMut(&mut Vec<u8>, T),
-) {
-    let done: Result<(), std::convert::Infallible> = write_seq(out, [open, b", ", close], items, |out, x| {
-        item(out, x);
-        Ok(())
-    });
-    let Ok(()) = done;
 }
 
 /// The name and kind of field `i` of a layout's `fields` (`_i`, an int, past the
@@ -243,7 +466,119 @@ pub fn write_quoted(out: &mut Vec<u8>, s: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fmt_g, write_quoted_as, Quoting};
+    use super::{fmt_g, write_graph, write_quoted_as, write_value, Quoting, Style, WriteError};
+    use crate::heap::{as_array, as_array_mut, path_mark, set_layouts, Heap, Layout};
+    use crate::value::{ValKind, Value};
+
+    fn text(v: Value) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, v, ValKind::Ref).expect("small text");
+        String::from_utf8(out).expect("ascii")
+    }
+
+    /// `Node{v: int, prev: [Node], next: [Node]}` (layout 0).
+    fn node_layout() {
+        set_layouts(vec![Layout {
+            name: "Node".into(),
+            fields: vec![
+                ("v".into(), ValKind::Int),
+                ("prev".into(), ValKind::Ref),
+                ("next".into(), ValKind::Ref),
+            ],
+            is_class: false,
+        }]);
+    }
+
+    /// A node and its (empty) `prev` and `next` arrays.
+    fn node(h: &mut Heap, v: i64) -> (Value, Value, Value) {
+        let prev = h.alloc_array(ValKind::Ref, vec![]);
+        let next = h.alloc_array(ValKind::Ref, vec![]);
+        let n = h.alloc_struct(0, false, vec![Value::int(v), prev, next].into());
+        (n, prev, next)
+    }
+
+    #[test]
+    fn back_references_print_as_dots() {
+        node_layout();
+        let mut h = Heap::new(false);
+        let (a, _, a_next) = node(&mut h, 1);
+        let (m, m_prev, m_next) = node(&mut h, 2);
+        let (c, c_prev, _) = node(&mut h, 3);
+        as_array_mut(a_next).items.push(m);
+        as_array_mut(m_prev).items.push(a);
+        as_array_mut(m_next).items.push(c);
+        as_array_mut(c_prev).items.push(m);
+        assert_eq!(
+            text(m),
+            "Node{v: 2, prev: [Node{v: 1, prev: [], next: [...]}], next: [Node{v: 3, prev: [...], next: []}]}"
+        );
+        let own = h.alloc_array(ValKind::Ref, vec![]);
+        as_array_mut(own).items.push(own);
+        assert_eq!(text(own), "[...]");
+        // Shared but not cyclic: in full each time.
+        let shared = h.alloc_array(ValKind::Int, vec![Value::int(7)]);
+        let twice = h.alloc_array(ValKind::Ref, vec![shared, shared]);
+        assert_eq!(text(twice), "[[7], [7]]");
+        for v in [a, m, c, own, shared, twice] {
+            assert!(!path_mark(v), "a path flag was left set");
+        }
+    }
+
+    #[test]
+    fn long_nesting_prints_without_native_recursion() {
+        let t = std::thread::Builder::new().stack_size(256 << 10).spawn(|| {
+            let mut h = Heap::new(false);
+            let mut v = h.alloc_array(ValKind::Int, vec![Value::int(0)]);
+            let n = 200_000;
+            for _ in 0..n {
+                v = h.alloc_array(ValKind::Ref, vec![v]);
+            }
+            let s = text(v);
+            assert_eq!(s, format!("{}0{}", "[".repeat(n + 1), "]".repeat(n + 1)));
+            let mut json = Vec::new();
+            write_graph(&mut json, v, ValKind::Ref, Style::Json, usize::MAX).expect("no cycle");
+            assert_eq!(json.len(), s.len());
+        });
+        t.expect("spawn").join().expect("the walk finished");
+    }
+
+    #[test]
+    fn text_of_exponential_sharing_is_capped() {
+        // 60 levels of diamonds: 2^60 leaves in the text, 61 arrays in the graph.
+        let mut h = Heap::new(false);
+        let leaf = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
+        let mut v = leaf;
+        let mut levels = vec![];
+        for _ in 0..60 {
+            v = h.alloc_array(ValKind::Ref, vec![v, v]);
+            levels.push(v);
+        }
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            write_graph(&mut out, v, ValKind::Ref, Style::Text, 1 << 16),
+            Err(WriteError::TooLarge)
+        );
+        assert!(out.starts_with(b"kept[[[[") && out.len() <= 4 + (1 << 16) + 16);
+        assert!(
+            levels.iter().all(|&l| !path_mark(l)),
+            "flags cleared after an error"
+        );
+        // The flags being clear, a later walk sees no false back-references.
+        assert_eq!(text(as_array(levels[1]).items[0]), "[[1], [1]]");
+    }
+
+    #[test]
+    fn json_rejects_a_cycle_and_clears_its_flags() {
+        let mut h = Heap::new(false);
+        let inner = h.alloc_array(ValKind::Ref, vec![]);
+        let outer = h.alloc_array(ValKind::Ref, vec![inner]);
+        as_array_mut(inner).items.push(outer);
+        let mut out = Vec::new();
+        let r = write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX);
+        assert_eq!(r, Err(WriteError::Cycle));
+        assert!(!path_mark(inner) && !path_mark(outer));
+        assert_eq!(text(outer), "[[...]]");
+    }
 
     #[test]
     fn quoting_styles() {

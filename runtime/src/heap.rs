@@ -19,6 +19,7 @@
 //!   constants ([`Heap::pin`]) and `temp_roots`.
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
+use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
 use std::any::Any;
@@ -42,7 +43,27 @@ pub enum ObjKind {
 pub struct ObjHeader {
     next: *mut ObjHeader,
     pub kind: ObjKind,
+    /// The collector's mark. Between collections it is false on every object, and
+    /// the printing walk (format.rs) borrows it to flag the containers on its
+    /// current path ([`set_path_mark`]); the walk clears every flag it set before it
+    /// returns, also when unwinding, and no collection can run during a walk.
     marked: bool,
+}
+
+/// Whether container `v` is flagged as on the printing walk's path.
+#[inline]
+pub(crate) fn path_mark(v: Value) -> bool {
+    // SAFETY: non-null Ref values always point to a live object (GC invariant).
+    unsafe { (*v.as_ptr()).marked }
+}
+
+/// Flag (or unflag) container `v` as on the printing walk's path. The caller must
+/// clear every flag it sets before the next collection (see [`ObjHeader::marked`]).
+#[inline]
+pub(crate) fn set_path_mark(v: Value, on: bool) {
+    // SAFETY: as in `path_mark`; the heap is used by one thread at a time and no
+    // Rust reference to the header is live across this write.
+    unsafe { (*v.as_ptr()).marked = on }
 }
 
 #[repr(C)]
@@ -176,9 +197,27 @@ impl Hasher for FxHasher {
     }
 }
 
+/// At most this many values of one key are hashed (a key and, for a tuple, the items
+/// below it, in a fixed order). Equal keys still hash alike, because the order depends
+/// only on the content; a deep key costs bounded work and no native recursion.
+const HASH_MAX_VALUES: usize = 64;
+
 /// Hash of a value by content (used for map keys).
 pub fn hash_value(v: Value, kind: ValKind) -> u64 {
     let mut h = FxHasher::default();
+    // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
+    // so scalar and string keys cost no allocation).
+    let mut pending: Vec<(Value, ValKind)> = Vec::new();
+    hash_one(&mut h, v, kind, &mut pending);
+    for _ in 1..HASH_MAX_VALUES {
+        let Some((x, k)) = pending.pop() else { break };
+        hash_one(&mut h, x, k, &mut pending);
+    }
+    h.finish()
+}
+
+/// Feed one value to `h`; a tuple feeds its length and queues its items.
+fn hash_one(h: &mut FxHasher, v: Value, kind: ValKind, pending: &mut Vec<(Value, ValKind)>) {
     match kind {
         ValKind::Int | ValKind::Bool => h.write_u64(v.0),
         ValKind::Float => {
@@ -186,121 +225,251 @@ pub fn hash_value(v: Value, kind: ValKind) -> u64 {
             // 0.0 and -0.0 are equal, so they must hash alike.
             h.write_u64(if f == 0.0 { 0 } else { v.0 })
         }
-        ValKind::Ref => {
-            if v.is_null() {
-                h.write_u64(0);
-            } else {
-                match obj_kind(v) {
-                    ObjKind::Str => {
-                        let b = str_bytes(v);
-                        h.write_u64(b.len() as u64);
-                        h.write(b);
-                    }
-                    ObjKind::Tuple => {
-                        let t = as_tuple(v);
-                        for (x, k) in t.items.iter().zip(t.kinds.iter()) {
-                            h.write_u64(hash_value(*x, *k));
-                        }
-                    }
-                    _ => h.write_u64(v.0),
-                }
+        ValKind::Ref if v.is_null() => h.write_u64(0),
+        ValKind::Ref => match obj_kind(v) {
+            ObjKind::Str => {
+                let b = str_bytes(v);
+                h.write_u64(b.len() as u64);
+                h.write(b);
             }
-        }
+            ObjKind::Tuple => {
+                let t = as_tuple(v);
+                h.write_u64(t.items.len() as u64);
+                pending.extend(t.items.iter().copied().zip(t.kinds.iter().copied()).rev());
+            }
+            _ => h.write_u64(v.0),
+        },
     }
-    h.finish()
 }
 
 /// Value equality of LANGUAGE.md §16: scalars by value (IEEE for floats), strings,
 /// arrays, tuples, maps and structs deeply, class instances and functions by identity.
 ///
-/// Values may contain themselves (a struct whose array field holds the struct).
-/// Equality is co-inductive: past a small depth, every pair of containers being
-/// compared is remembered, and meeting the same pair again counts as equal. Every
-/// container comparison is a conjunction, so a difference anywhere still makes the
-/// whole comparison false, and the recursion ends on cyclic values.
+/// * **Identity first**: a reference equals itself at once, without looking inside
+///   (as in Python: `xs == xs` is true even when `xs` holds a NaN, and `head == head`
+///   on a long list costs nothing).
+/// * **No native recursion**: the walk keeps the container pairs still being compared
+///   on an explicit stack ([`EqFrame`]), so a 2,000,000-node list compares without
+///   overflowing the native stack. A pair whose last child is being compared is
+///   replaced by that child, so a linked list keeps the stack small.
+/// * **Cycles**: equality is co-inductive. After the first [`EQ_MEMO_AFTER`] container
+///   pairs, some of the pairs that are expanded are remembered ([`EQ_MEMO_EVERY`]),
+///   and meeting a remembered pair again counts as equal: its children are already
+///   being compared, and every comparison is a conjunction, so a difference anywhere
+///   still makes the whole comparison false. This ends the walk on values that contain
+///   themselves, and it keeps a structure with shared parts (a DAG) linear in the
+///   number of distinct pairs.
 pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
-    EqCtx { depth: 0, seen: None }.eq(a, b, kind)
+    match shallow_eq(a, b, kind) {
+        Shallow::Equal => true,
+        Shallow::Unequal => false,
+        Shallow::Descend(k) => containers_equal(a, b, k),
+    }
 }
 
-struct EqCtx {
-    depth: usize,
-    seen: Option<std::collections::HashSet<(u64, u64)>>,
+/// The outcome of comparing two values without looking inside containers.
+enum Shallow {
+    Equal,
+    Unequal,
+    /// Two distinct containers of this kind: their children decide.
+    Descend(ObjKind),
 }
 
-/// Nesting depth below which no pairs are remembered (acyclic values stay cheap).
-const EQ_TRACK_DEPTH: usize = 32;
+impl Shallow {
+    fn from_bool(equal: bool) -> Shallow {
+        if equal {
+            Shallow::Equal
+        } else {
+            Shallow::Unequal
+        }
+    }
+}
 
-impl EqCtx {
-    fn eq(&mut self, a: Value, b: Value, kind: ValKind) -> bool {
-        match kind {
-            ValKind::Int | ValKind::Bool => a.0 == b.0,
-            ValKind::Float => a.as_float() == b.as_float(),
-            ValKind::Ref => {
-                if a.is_null() || b.is_null() {
-                    return a.is_null() && b.is_null();
+fn shallow_eq(a: Value, b: Value, kind: ValKind) -> Shallow {
+    match kind {
+        ValKind::Int | ValKind::Bool => Shallow::from_bool(a.0 == b.0),
+        ValKind::Float => Shallow::from_bool(a.as_float() == b.as_float()),
+        // The identity shortcut; it also makes `null == null` true.
+        ValKind::Ref if a == b => Shallow::Equal,
+        ValKind::Ref if a.is_null() || b.is_null() => Shallow::Unequal,
+        ValKind::Ref => {
+            let ka = obj_kind(a);
+            if ka != obj_kind(b) {
+                return Shallow::Unequal;
+            }
+            match ka {
+                ObjKind::Str => Shallow::from_bool(str_bytes(a) == str_bytes(b)),
+                // Compared by identity, and `a != b`.
+                ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => Shallow::Unequal,
+                ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Struct => Shallow::Descend(ka),
+            }
+        }
+    }
+}
+
+/// Container pairs compared before [`values_equal`] starts remembering pairs: small
+/// acyclic values never allocate the set.
+const EQ_MEMO_AFTER: usize = 64;
+
+/// Past [`EQ_MEMO_AFTER`], one expanded pair in this many is remembered (every pair is
+/// looked up first, and one found is not expanded). That is enough to end every walk:
+/// a remembered pair is never expanded again, so each pair remembered is a new one,
+/// and after at most `EQ_MEMO_EVERY` × (number of distinct pairs) expansions every
+/// pair is remembered.
+/// A long acyclic list therefore costs a small set, not one entry per node.
+const EQ_MEMO_EVERY: usize = 64;
+
+/// A pair of containers of the same kind and shape whose children `next..len` are
+/// still to compare (for a map, `len` counts the entry slots of `a`, tombstones
+/// included).
+struct EqFrame {
+    a: Value,
+    b: Value,
+    kind: ObjKind,
+    next: usize,
+    len: usize,
+}
+
+/// One step of an [`EqFrame`]: the pair of children at a position.
+enum Child {
+    Pair(Value, Value, ValKind),
+    /// A deleted map entry: nothing to compare.
+    Skip,
+    /// A key of `a` that `b` lacks.
+    Missing,
+}
+
+impl EqFrame {
+    /// The frame for two distinct containers of kind `kind`, or `None` when their
+    /// shapes (length, struct type) already differ.
+    fn new(a: Value, b: Value, kind: ObjKind) -> Option<EqFrame> {
+        let (len, same_shape) = match kind {
+            ObjKind::Array => {
+                let (x, y) = (as_array(a), as_array(b));
+                (x.items.len(), x.items.len() == y.items.len())
+            }
+            ObjKind::Tuple => {
+                let (x, y) = (as_tuple(a), as_tuple(b));
+                (x.items.len(), x.items.len() == y.items.len())
+            }
+            ObjKind::Map => {
+                let (x, y) = (as_map(a), as_map(b));
+                (x.entries.slot_count(), x.entries.len() == y.entries.len())
+            }
+            ObjKind::Struct => {
+                let (x, y) = (as_struct(a), as_struct(b));
+                let same = x.layout == y.layout && x.fields.len() == y.fields.len();
+                (x.fields.len(), same)
+            }
+            _ => (0, a == b),
+        };
+        same_shape.then_some(EqFrame {
+            a,
+            b,
+            kind,
+            next: 0,
+            len,
+        })
+    }
+
+    fn child(&self, i: usize) -> Child {
+        let (a, b) = (self.a, self.b);
+        match self.kind {
+            ObjKind::Array => {
+                let x = as_array(a);
+                Child::Pair(x.items[i], as_array(b).items[i], x.elem)
+            }
+            ObjKind::Tuple => {
+                let x = as_tuple(a);
+                Child::Pair(x.items[i], as_tuple(b).items[i], x.kinds[i])
+            }
+            ObjKind::Struct => {
+                let x = as_struct(a);
+                Child::Pair(x.fields[i], as_struct(b).fields[i], field_kind(x.layout, i))
+            }
+            ObjKind::Map => {
+                let x = as_map(a);
+                match x.entries.slot(i) {
+                    None => Child::Skip,
+                    Some((k, v)) => match as_map(b).entries.get(k) {
+                        Some(w) => Child::Pair(*v, *w, x.val),
+                        None => Child::Missing,
+                    },
                 }
-                let ka = obj_kind(a);
-                if ka != obj_kind(b) {
+            }
+            _ => Child::Skip,
+        }
+    }
+}
+
+/// The explicit-stack walk behind [`values_equal`] for two distinct containers.
+fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
+    let Some(mut cur) = EqFrame::new(a, b, kind) else {
+        return false;
+    };
+    // The pairs whose remaining children wait for `cur`'s, innermost last. A pair of
+    // flat containers never pushes anything, so it allocates nothing.
+    let mut parents: Vec<EqFrame> = Vec::new();
+    let mut memo = PairMemo::default();
+    loop {
+        if cur.next == cur.len {
+            match parents.pop() {
+                Some(p) => {
+                    cur = p;
+                    continue;
+                }
+                None => return true,
+            }
+        }
+        let i = cur.next;
+        cur.next += 1;
+        let (x, y, k) = match cur.child(i) {
+            Child::Pair(x, y, k) => (x, y, k),
+            Child::Skip => continue,
+            Child::Missing => return false,
+        };
+        match shallow_eq(x, y, k) {
+            Shallow::Equal => {}
+            Shallow::Unequal => return false,
+            Shallow::Descend(kx) => {
+                if memo.already_compared(x, y) {
+                    continue;
+                }
+                let Some(child) = EqFrame::new(x, y, kx) else {
                     return false;
-                }
-                match ka {
-                    ObjKind::Str => str_bytes(a) == str_bytes(b),
-                    ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => a == b,
-                    _ => {
-                        if self.depth >= EQ_TRACK_DEPTH
-                            && !self.seen.get_or_insert_with(Default::default).insert((a.0, b.0))
-                        {
-                            return true;
-                        }
-                        self.depth += 1;
-                        let r = self.eq_container(a, b, ka);
-                        self.depth -= 1;
-                        r
-                    }
+                };
+                let parent = std::mem::replace(&mut cur, child);
+                // A parent with nothing left to compare is dropped: the child takes
+                // its place, so a linked list keeps a short stack.
+                if parent.next < parent.len {
+                    parents.push(parent);
                 }
             }
         }
     }
+}
 
-    fn eq_container(&mut self, a: Value, b: Value, kind: ObjKind) -> bool {
-        match kind {
-            ObjKind::Array => {
-                let (x, y) = (as_array(a), as_array(b));
-                x.items.len() == y.items.len()
-                    && x.items
-                        .iter()
-                        .zip(y.items.iter())
-                        .all(|(p, q)| self.eq(*p, *q, x.elem))
-            }
-            ObjKind::Tuple => {
-                let (x, y) = (as_tuple(a), as_tuple(b));
-                x.items.len() == y.items.len()
-                    && x.items
-                        .iter()
-                        .zip(y.items.iter())
-                        .zip(x.kinds.iter())
-                        .all(|((p, q), k)| self.eq(*p, *q, *k))
-            }
-            ObjKind::Map => {
-                let (x, y) = (as_map(a), as_map(b));
-                x.entries.len() == y.entries.len()
-                    && x.entries.iter().all(|(k, v)| match y.entries.get(k) {
-                        Some(w) => self.eq(*v, *w, x.val),
-                        None => false,
-                    })
-            }
-            ObjKind::Struct => {
-                let (x, y) = (as_struct(a), as_struct(b));
-                x.layout == y.layout
-                    && x.fields.len() == y.fields.len()
-                    && x.fields
-                        .iter()
-                        .zip(y.fields.iter())
-                        .enumerate()
-                        .all(|(i, (p, q))| self.eq(*p, *q, field_kind(x.layout, i)))
-            }
-            _ => a == b,
+/// The pairs remembered by [`containers_equal`] (see [`EQ_MEMO_EVERY`]).
+#[derive(Default)]
+struct PairMemo {
+    expanded: usize,
+    seen: std::collections::HashSet<(u64, u64), std::hash::BuildHasherDefault<FxHasher>>,
+}
+
+impl PairMemo {
+    /// True when the pair `(a, b)` is remembered (it is being compared already, and
+    /// co-induction counts it as equal); otherwise count it as expanded and maybe
+    /// remember it.
+    fn already_compared(&mut self, a: Value, b: Value) -> bool {
+        if self.expanded >= EQ_MEMO_AFTER && self.seen.contains(&(a.0, b.0)) {
+            return true;
         }
+        // Only pairs really expanded count, so that each pair remembered is new.
+        self.expanded += 1;
+        if self.expanded > EQ_MEMO_AFTER && self.expanded.is_multiple_of(EQ_MEMO_EVERY) {
+            self.seen.insert((a.0, b.0));
+        }
+        false
     }
 }
 
@@ -502,6 +671,9 @@ impl Heap {
         }
     }
 
+    /// A new string of `bytes`. Buffers built for a result should have exactly
+    /// their length as capacity (`limits::str_buf`), so that boxing them does not
+    /// reallocate.
     pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
         let bytes = bytes.into();
         let n = bytes.len();
@@ -512,6 +684,17 @@ impl Heap {
             }),
             n,
         )
+    }
+
+    /// A new string holding a copy of `bytes`, allocated fallibly (a copy of a
+    /// large string can fail under a memory limit).
+    pub fn alloc_str_copy(&mut self, bytes: &[u8]) -> Result<Value, LimitError> {
+        Ok(self.alloc_str(limits::str_copy(bytes)?))
+    }
+
+    /// A new array holding a copy of `items`, allocated fallibly.
+    pub fn alloc_array_copy(&mut self, elem: ValKind, items: &[Value]) -> Result<Value, LimitError> {
+        Ok(self.alloc_array(elem, limits::array_copy(items)?))
     }
 
     pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
@@ -835,7 +1018,140 @@ mod tests {
         let b = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(0.0)]);
         assert!(values_equal(a, b, ValKind::Ref));
         let c = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
-        assert!(!values_equal(c, c, ValKind::Ref));
+        let d = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
+        // Identity first: a container equals itself without looking inside.
+        assert!(values_equal(c, c, ValKind::Ref));
+        assert!(!values_equal(c, d, ValKind::Ref));
+        assert!(!values_equal(
+            Value::float(f64::NAN),
+            Value::float(f64::NAN),
+            ValKind::Float
+        ));
+    }
+
+    /// Runs `f` on a thread with a small native stack, so that a walk recursing per
+    /// node would overflow it.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        let t = std::thread::Builder::new().stack_size(256 << 10).spawn(f);
+        t.expect("spawn a test thread").join().expect("the walk finished");
+    }
+
+    /// `Node{v: int, next: [Node]}` (layout 0).
+    fn node_layout() {
+        set_layouts(vec![Layout {
+            name: "Node".into(),
+            fields: vec![("v".into(), ValKind::Int), ("next".into(), ValKind::Ref)],
+            is_class: false,
+        }]);
+    }
+
+    /// A list of `n` nodes `0, 1, ...`, the last holding `last`.
+    fn chain(h: &mut Heap, n: i64, last: i64) -> Value {
+        let mut next = h.alloc_array(ValKind::Ref, vec![]);
+        for i in (0..n).rev() {
+            let v = if i == n - 1 { last } else { i };
+            let node = h.alloc_struct(0, false, vec![Value::int(v), next].into());
+            next = h.alloc_array(ValKind::Ref, vec![node]);
+        }
+        as_array(next).items[0]
+    }
+
+    #[test]
+    fn long_lists_compare_without_native_recursion() {
+        on_small_stack(|| {
+            node_layout();
+            let mut h = Heap::new(false);
+            let n = 200_000;
+            let (a, b, c) = (chain(&mut h, n, 0), chain(&mut h, n, 0), chain(&mut h, n, -1));
+            assert!(values_equal(a, a, ValKind::Ref));
+            assert!(values_equal(a, b, ValKind::Ref));
+            assert!(!values_equal(a, c, ValKind::Ref));
+            let m = h.alloc_map(ValKind::Int, ValKind::Ref);
+            let m2 = h.alloc_map(ValKind::Int, ValKind::Ref);
+            let key = MapKey {
+                bits: Value::int(1),
+                kind: ValKind::Int,
+            };
+            as_map_mut(m).entries.insert(key, a);
+            as_map_mut(m2).entries.insert(key, b);
+            assert!(values_equal(m, m2, ValKind::Ref));
+            as_map_mut(m2).entries.insert(key, c);
+            assert!(!values_equal(m, m2, ValKind::Ref));
+        });
+    }
+
+    #[test]
+    fn shared_parts_compare_in_linear_time() {
+        // A chain of diamonds: each level's array holds the next level twice, so
+        // there are 2^60 paths through 60 levels.
+        fn diamonds(h: &mut Heap, levels: usize, leaf: i64) -> Value {
+            let mut v = h.alloc_array(ValKind::Int, vec![Value::int(leaf)]);
+            for _ in 0..levels {
+                v = h.alloc_array(ValKind::Ref, vec![v, v]);
+            }
+            v
+        }
+        let mut h = Heap::new(false);
+        let (a, b, c) = (
+            diamonds(&mut h, 60, 1),
+            diamonds(&mut h, 60, 1),
+            diamonds(&mut h, 60, 2),
+        );
+        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(!values_equal(a, c, ValKind::Ref));
+    }
+
+    #[test]
+    fn a_difference_behind_a_cycle_still_counts() {
+        // Rings of 200 arrays (longer than the pairs compared before remembering
+        // starts), equal except for one int deep inside.
+        fn ring(h: &mut Heap, n: usize, mark: i64) -> Value {
+            let first = h.alloc_array(ValKind::Ref, vec![]);
+            let mut cur = first;
+            for i in 0..n {
+                let tag = h.alloc_array(ValKind::Int, vec![Value::int(if i == n / 2 { mark } else { 0 })]);
+                let next = if i + 1 == n {
+                    first
+                } else {
+                    h.alloc_array(ValKind::Ref, vec![])
+                };
+                as_array_mut(cur).items.extend([tag, next]);
+                cur = next;
+            }
+            first
+        }
+        let mut h = Heap::new(false);
+        let (a, b, c) = (ring(&mut h, 200, 0), ring(&mut h, 200, 0), ring(&mut h, 200, 1));
+        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(!values_equal(a, c, ValKind::Ref));
+    }
+
+    #[test]
+    fn deep_tuple_keys_hash_in_bounded_work() {
+        on_small_stack(|| {
+            let mut h = Heap::new(false);
+            let kinds: Box<[ValKind]> = vec![ValKind::Int, ValKind::Ref].into();
+            let nest = |h: &mut Heap, n: i64, last: i64| {
+                let mut t = Value::NULL;
+                for i in (0..n).rev() {
+                    let v = if i == n - 1 { last } else { i };
+                    t = h.alloc_tuple(kinds.clone(), vec![Value::int(v), t].into());
+                }
+                t
+            };
+            let (a, b, c) = (
+                nest(&mut h, 500_000, 0),
+                nest(&mut h, 500_000, 0),
+                nest(&mut h, 3, 9),
+            );
+            assert_eq!(hash_value(a, ValKind::Ref), hash_value(b, ValKind::Ref));
+            assert!(values_equal(a, b, ValKind::Ref));
+            // Keys that differ only past the hashed prefix still differ as keys.
+            let d = nest(&mut h, 500_000, 1);
+            assert_eq!(hash_value(a, ValKind::Ref), hash_value(d, ValKind::Ref));
+            assert!(!values_equal(a, d, ValKind::Ref));
+            assert_ne!(hash_value(a, ValKind::Ref), hash_value(c, ValKind::Ref));
+        });
     }
 
     #[test]

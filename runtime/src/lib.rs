@@ -6,6 +6,7 @@ pub mod builtins;
 pub mod ffi;
 pub mod format;
 pub mod heap;
+pub mod limits;
 pub mod ordmap;
 pub mod rt;
 pub mod value;

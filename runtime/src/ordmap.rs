@@ -3,6 +3,7 @@
 //! [`MapObj`]: crate::heap::MapObj
 
 use crate::heap::{hash_value, MapKey};
+use crate::limits::LimitError;
 use crate::value::Value;
 use hashbrown::HashTable;
 
@@ -82,6 +83,18 @@ impl OrderedMap {
         self.entries.reserve(additional);
         let entries = &self.entries;
         self.index.reserve(additional, |&i| hash_at(entries, i));
+    }
+
+    /// Make room for `additional` more entries, or `OutOfMemory` if the allocator
+    /// refuses (instead of aborting). Cheap when there is room already.
+    #[inline]
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), LimitError> {
+        crate::rt::fallibly(|| {
+            self.entries.try_reserve(additional).ok()?;
+            let entries = &self.entries;
+            self.index.try_reserve(additional, |&i| hash_at(entries, i)).ok()
+        })
+        .ok_or(LimitError::OutOfMemory)
     }
 
     #[inline]
@@ -202,6 +215,19 @@ impl OrderedMap {
         self.iter().map(|(_, v)| v)
     }
 
+    /// Number of entry positions, deleted ones included: the bound of [`Self::slot`].
+    #[inline]
+    pub fn slot_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entry at position `i` (`None` if it was deleted), so that a walk over a
+    /// value graph can keep its place in a map as a number (format.rs, heap.rs).
+    #[inline]
+    pub fn slot(&self, i: usize) -> Option<(&MapKey, &Value)> {
+        self.entries.get(i)?.as_ref().map(|b| (&b.key, &b.value))
+    }
+
     /// Check the invariants (tests only).
     #[cfg(test)]
     fn check(&self) {
@@ -231,6 +257,16 @@ mod tests {
             bits: Value::int(i),
             kind: ValKind::Int,
         }
+    }
+
+    #[test]
+    fn try_reserve_fails_softly() {
+        let mut m = OrderedMap::new();
+        m.try_reserve(3).expect("room for 3 entries");
+        assert!(m.capacity() >= 3);
+        assert_eq!(m.try_reserve(usize::MAX), Err(LimitError::OutOfMemory));
+        m.insert(k(1), Value::int(1));
+        assert_eq!(keys(&m), [1]);
     }
 
     fn keys(m: &OrderedMap) -> Vec<i64> {

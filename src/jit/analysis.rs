@@ -70,14 +70,23 @@ pub struct Analysis {
     pub live_in: Vec<RegSet>,
     /// Loop headers (OSR and re-entry points).
     pub headers: Vec<u32>,
-    /// The registers split into webs (one Cranelift variable each).
+    /// The registers split into webs (see `translate::web_variables` for their
+    /// Cranelift variables).
     pub webs: Webs,
-    /// Loops whose arrays' headers are read once, before the loop.
+    /// Loops whose arrays' headers are read once, before the loop (sorted by
+    /// header).
     pub cached: Vec<CachedLoop>,
+    /// Per instruction: the innermost loop of `cached` containing it (the one
+    /// with the greatest header), if any. The others containing it follow by
+    /// [`CachedLoop::parent`].
+    pub cached_innermost: Vec<Option<u32>>,
     /// Per register: it holds references (GC root).
     pub is_ref: Vec<bool>,
     /// Per instruction: its operands.
     pub ops: Vec<Operands>,
+    /// Per instruction: the exception handlers covering it (indices into
+    /// `Function::handlers`, innermost first).
+    pub covering: Vec<Vec<u32>>,
 }
 
 pub fn analyze(p: &Program, f: &Function) -> Analysis {
@@ -126,15 +135,12 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     // handler may transfer to it before writing its destination, so the handler's
     // live-in is added without the kill.
     let mut live_in = vec![RegSet::default(); n];
-    let handler_targets: Vec<Vec<usize>> = (0..n)
-        .map(|pc| {
-            f.handlers
-                .iter()
-                .filter(|h| h.start as usize <= pc && pc < h.end as usize)
-                .map(|h| h.target as usize)
-                .collect()
-        })
-        .collect();
+    let covering = covering_handlers(f);
+    let handler_targets = |pc: usize| {
+        covering[pc]
+            .iter()
+            .map(|&hi| f.handlers[hi as usize].target as usize)
+    };
     loop {
         let mut changed = false;
         for pc in (0..n).rev() {
@@ -151,7 +157,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
             for &u in &ops[pc].uses {
                 out.insert(u);
             }
-            for &h in &handler_targets[pc] {
+            for h in handler_targets(pc) {
                 if h < n {
                     let hl = live_in[h];
                     out.union(&hl);
@@ -171,10 +177,11 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let is_ref: Vec<bool> = (0..nregs)
         .map(|r| f.ref_regs.get(r).copied().unwrap_or(false))
         .collect();
-    let mut webs = build_webs(f, &ops, &headers, nregs);
+    let mut webs = build_webs(f, &ops, &headers, &covering, nregs);
     webs.is_float = float_guess(p, f, &ops, &webs);
 
-    let cached = cached_loops(f, &ops, &reachable, &headers);
+    let mut cached = cached_loops(f, &ops, &reachable, &headers);
+    let cached_innermost = nest_cached_loops(&mut cached, n);
 
     Analysis {
         reachable,
@@ -183,9 +190,26 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         headers,
         webs,
         cached,
+        cached_innermost,
         is_ref,
         ops,
+        covering,
     }
+}
+
+/// Per instruction: the handlers whose range covers it, in table order
+/// (innermost first). Built per handler over its own range, so the cost is the
+/// total length of the ranges, not instructions × handlers.
+fn covering_handlers(f: &Function) -> Vec<Vec<u32>> {
+    let n = f.code.len();
+    let mut covering = vec![Vec::new(); n];
+    for (hi, h) in f.handlers.iter().enumerate() {
+        let end = (h.end as usize).min(n);
+        for c in &mut covering[(h.start as usize).min(end)..end] {
+            c.push(hi as u32);
+        }
+    }
+    covering
 }
 
 /// A loop (`header..=end`, the span of its `Loop` back-edges) that calls nothing
@@ -202,6 +226,8 @@ pub struct CachedLoop {
     pub end: u32,
     /// Array registers whose headers are cached, sorted.
     pub arrays: Vec<Reg>,
+    /// The innermost other cached loop containing this loop's header.
+    pub parent: Option<usize>,
 }
 
 impl CachedLoop {
@@ -248,17 +274,18 @@ fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u
             }
         }
     }
+    // The end of each loop: its last back-edge (one pass over the code).
+    let mut ends: Vec<u32> = headers.to_vec();
+    for (pc, ins) in f.code.iter().enumerate() {
+        if let Instr::Loop { target, .. } = ins {
+            if let Ok(i) = headers.binary_search(target) {
+                ends[i] = ends[i].max(pc as u32);
+            }
+        }
+    }
     let mut loops = Vec::new();
-    for &h in headers {
-        let end = f
-            .code
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| matches!(i, Instr::Loop { target, .. } if *target == h))
-            .map(|(pc, _)| pc as u32)
-            .max()
-            .unwrap_or(h);
-        let body = h as usize..=end as usize;
+    for (&h, &end) in headers.iter().zip(&ends) {
+        let body = h as usize..=(end as usize).min(n.saturating_sub(1));
         // Single entry: only the header is reached from outside.
         let single_entry = body
             .clone()
@@ -267,37 +294,69 @@ fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u
         if !single_entry || body.clone().any(|pc| may_resize_arrays(&f.code[pc], f)) {
             continue;
         }
-        let mut arrays: Vec<Reg> = body
-            .clone()
-            .filter_map(|pc| match f.code[pc] {
-                Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } => Some(arr),
-                _ => None,
-            })
-            .filter(|&a| f.ref_regs.get(a as usize).copied().unwrap_or(false))
-            .filter(|&a| body.clone().all(|pc| ops[pc].def != Some(a)))
-            .collect();
+        let mut written = RegSet::default();
+        for pc in body.clone() {
+            if let Some(d) = ops[pc].def {
+                written.insert(d);
+            }
+        }
+        // Accesses per array register the loop never writes.
+        let mut accesses = [0usize; 256];
+        for pc in body.clone() {
+            if let Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } = f.code[pc] {
+                if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
+                    accesses[arr as usize] += 1;
+                }
+            }
+        }
         // Each cached array keeps two values live through the loop: cache the
         // most-accessed few only, so that a loop over many arrays does not
         // spill its loop variables (see MAX_CACHED_ARRAYS).
-        let mut count: Vec<(usize, Reg)> = Vec::new();
-        for &a in &arrays {
-            match count.iter_mut().find(|(_, r)| *r == a) {
-                Some(c) => c.0 += 1,
-                None => count.push((1, a)),
-            }
-        }
+        let mut count: Vec<(usize, Reg)> = (0..=Reg::MAX)
+            .filter(|&r| accesses[r as usize] > 0)
+            .map(|r| (accesses[r as usize], r))
+            .collect();
         count.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-        arrays = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
+        let mut arrays: Vec<Reg> = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
         arrays.sort_unstable();
         if !arrays.is_empty() {
             loops.push(CachedLoop {
                 header: h,
                 end,
                 arrays,
+                parent: None,
             });
         }
     }
     loops
+}
+
+/// Set each cached loop's parent and return, per instruction, the innermost
+/// cached loop containing it, in one sweep over the code with a stack of the
+/// open loops (`loops` is sorted by header). The top of the stack, once the
+/// loops that ended are popped, is the containing loop with the greatest
+/// header; every loop containing an instruction is on the parent chain of its
+/// innermost loop, since it also contains that loop's header.
+fn nest_cached_loops(loops: &mut [CachedLoop], n: usize) -> Vec<Option<u32>> {
+    let mut innermost = vec![None; n];
+    let mut open: Vec<usize> = Vec::new();
+    let mut next = 0;
+    for (pc, slot) in innermost.iter_mut().enumerate() {
+        let pc32 = pc as u32;
+        while open.last().is_some_and(|&l| loops[l].end < pc32) {
+            open.pop();
+        }
+        while next < loops.len() && loops[next].header <= pc32 {
+            // (A header beyond the code never matches: such a loop is skipped.)
+            if loops[next].header == pc32 {
+                loops[next].parent = open.last().copied();
+                open.push(next);
+            }
+            next += 1;
+        }
+        *slot = open.last().map(|&l| l as u32);
+    }
+    innermost
 }
 
 /// The registers of a function split into *webs*: the classes of definitions that
@@ -317,6 +376,8 @@ pub struct Webs {
     pub before: Vec<Vec<u32>>,
     /// Per instruction: the web its definition (if any) writes.
     pub def: Vec<Option<u32>>,
+    /// Per web: its bytecode register.
+    pub reg: Vec<Reg>,
     /// Per web: it holds references (its register is a reference register).
     pub is_ref: Vec<bool>,
     /// Per web: keep it in a float machine register (a guess; see [`float_guess`]).
@@ -355,7 +416,7 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], nregs: usize) -> Webs {
+fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u32>], nregs: usize) -> Webs {
     let n = f.code.len();
     // Ids: 0..nregs the value of each register on entry (parameters, or the zeroed
     // slots), then one per instruction (its definition), then one per handler (the
@@ -386,16 +447,15 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], nregs: usize) -> 
             }
             continue;
         }
-        for (hi, h) in f.handlers.iter().enumerate() {
-            if h.start as usize <= pc && pc < h.end as usize {
-                let mut hs = st.clone();
-                if let Some(m) = h.reg {
-                    if (m as usize) < nregs {
-                        hs[m as usize] = (nregs + n + hi) as u32;
-                    }
+        for &hi in &covering[pc] {
+            let h = &f.handlers[hi as usize];
+            let mut hs = st.clone();
+            if let Some(m) = h.reg {
+                if (m as usize) < nregs {
+                    hs[m as usize] = (nregs + n) as u32 + hi;
                 }
-                stack.push((h.target as usize, hs));
             }
+            stack.push((h.target as usize, hs));
         }
         let mut out = st.clone();
         if let Some(d) = ops[pc].def {
@@ -455,6 +515,9 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], nregs: usize) -> 
         })
         .collect();
     let count = count as usize;
+    let reg = (0..count)
+        .map(|w| reg_of.get(w).map_or(0, |&r| r.min(Reg::MAX as usize) as Reg))
+        .collect();
     let is_ref = (0..count)
         .map(|w| {
             let r = reg_of.get(w).copied().unwrap_or(usize::MAX);
@@ -477,6 +540,7 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], nregs: usize) -> 
         count,
         before,
         def,
+        reg,
         is_ref,
         is_float: Vec::new(),
         neg_const,

@@ -38,6 +38,7 @@ pub use layout::Offsets;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
+pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
 
 /// Status: returned normally (result in register 0 of the frame).
 pub const ST_RETURN: u64 = 0;
@@ -72,8 +73,6 @@ const DEOPT_LIMIT: u64 = 64;
 /// Compilations per function at most (code is never freed, so recompiling a
 /// function that keeps deoptimizing must stop somewhere).
 const MAX_VERSIONS: u32 = 3;
-/// Virtual address space reserved for code.
-const CODE_ARENA: usize = 512 << 20;
 
 /// Options of the JIT tier.
 #[derive(Clone, Debug)]
@@ -93,6 +92,8 @@ pub struct JitOptions {
     pub dump: bool,
     /// Append compiled functions to `/tmp/perf-PID.map`.
     pub perf_map: bool,
+    /// Address space reserved for code, in bytes (`crate::limits`).
+    pub code_arena: usize,
 }
 
 impl Default for JitOptions {
@@ -104,6 +105,7 @@ impl Default for JitOptions {
             stats: false,
             dump: false,
             perf_map: false,
+            code_arena: crate::limits::CODE_ARENA,
         }
     }
 }
@@ -127,6 +129,10 @@ enum State {
     Compiled,
     /// Compilation failed; stays interpreted.
     Failed,
+    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): stays
+    /// interpreted, OSR included (HotSpot and V8 do the same with huge
+    /// methods: compile cost grows faster than the function).
+    TooBig,
     /// Gave up on its code after too many deopts; may be recompiled when it gets
     /// hot again (up to `MAX_VERSIONS` compilations).
     Disabled,
@@ -153,6 +159,8 @@ struct FnInfo {
 pub struct JitTotals {
     pub compiled: u64,
     pub failed: u64,
+    /// Functions over the size budget, left to the interpreter (not failures).
+    pub too_big: u64,
     pub deopts: u64,
     pub osr: u64,
     pub reentries: u64,
@@ -164,6 +172,8 @@ pub struct JitTotals {
 /// The JIT state of one run.
 pub struct Jit {
     module: JITModule,
+    /// The ISA for functions over [`LARGE_FUNCTION_WORK`].
+    large_isa: OwnedTargetIsa,
     ctx: Context,
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
@@ -200,6 +210,31 @@ pub fn host_isa() -> Result<OwnedTargetIsa, String> {
         .finish(settings::Flags::new(jit_flags()?))
         .map_err(|e| e.to_string())
 }
+
+/// The host ISA for functions over [`LARGE_FUNCTION_WORK`]: the JIT's flags
+/// without Cranelift's optimizer (`opt_level = none`).
+fn large_function_isa() -> Result<OwnedTargetIsa, String> {
+    let builder = cranelift_native::builder().map_err(|e| format!("host not supported: {e}"))?;
+    let mut flags = jit_flags()?;
+    flags.set("opt_level", "none").map_err(|e| e.to_string())?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| e.to_string())
+}
+
+/// Functions whose translation has more Cranelift instructions × blocks than
+/// this are compiled without Cranelift's e-graph optimizer. Its value numbering
+/// finds the dominator-tree depth of every pure value by a linear scan of the
+/// path from the root (`depth_of_block_in_gvn_map`), so its time grows with
+/// values × dominator-tree depth (at most the blocks): quadratically on an
+/// `elif` chain or long straight-line code with side exits (measured in a debug
+/// build: an `elif` chain of 4x the branches took 11x as long). Such functions
+/// lose constant folding, value numbering and redundant-load elimination, not
+/// correctness; where the dominator tree is shallow the optimizer stays (it
+/// saves the register allocator more than it costs: the `wide` shape of
+/// docs/jit.md compiles in half the time with it). The largest function of the
+/// test programs has 3,901 × 754 (2.9 M; deopt stress: 8,188 × 1,486).
+pub const LARGE_FUNCTION_WORK: u64 = 1 << 26;
 
 /// Cranelift flags for JIT code (also used for the cross-compilation test).
 pub fn jit_flags() -> Result<settings::Builder, String> {
@@ -246,12 +281,31 @@ pub fn native_stack_limit() -> usize {
     sp.saturating_sub(1 << 20)
 }
 
+/// Write `--jit-dump` text to stderr; a failing stderr is ignored (unlike
+/// `eprintln!`, which panics).
+fn dump_to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Reserve `size` bytes of address space for code, or less (down to 4 MiB) when the
+/// address-space limit does not leave that much.
+fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
+    let mut size = size.max(4 << 20);
+    loop {
+        match ArenaMemoryProvider::new_with_size(size) {
+            Ok(a) => return Ok(a),
+            Err(_) if size > 4 << 20 => size /= 2,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 impl Jit {
     /// Set up the JIT for `vm` (its register stack, frame stack and globals must
     /// not move afterwards; they are heap buffers that never do).
     pub fn new(vm: &Vm<'_>, opts: JitOptions) -> Result<Jit, String> {
         let isa = host_isa()?;
-        let arena = ArenaMemoryProvider::new_with_size(CODE_ARENA).map_err(|e| e.to_string())?;
+        let arena = reserve_code_arena(opts.code_arena)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(Box::new(arena));
         let mut module = JITModule::new(jb);
@@ -334,6 +388,7 @@ impl Jit {
             n
         ];
         Ok(Jit {
+            large_isa: large_function_isa()?,
             ctx: module.make_context(),
             module,
             fctx: FunctionBuilderContext::new(),
@@ -392,7 +447,7 @@ impl Jit {
             Some(f) => match f.state {
                 State::Interp => true,
                 State::Disabled => f.versions < MAX_VERSIONS,
-                State::Compiled | State::Failed => false,
+                State::Compiled | State::Failed | State::TooBig => false,
             },
             None => false,
         }
@@ -456,8 +511,8 @@ impl Jit {
     }
 
     /// Translate and compile function `fid` for the `Vm` at `vm` (not yet
-    /// callable: see [`Jit::finalize`]). False if it failed (the function stays
-    /// interpreted). Compiled code embeds the VM's address, so every compilation
+    /// callable: see [`Jit::finalize`]). False if it failed or is over the size
+    /// budget (the function stays interpreted). Compiled code embeds the VM's address, so every compilation
     /// of a JIT must be for the same address (the VM does not move while it runs;
     /// [`Vm::call_compiled`](crate::vm::Vm) checks it).
     pub(crate) fn compile(&mut self, vm: u64, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
@@ -467,7 +522,9 @@ impl Jit {
             *self.vm_cell = vm;
             self.compile_inner(program, consts, fid)
         } else {
-            Err("internal error: the VM moved since the previous compilation".into())
+            Err(TransError::Failed(
+                "internal error: the VM moved since the previous compilation".into(),
+            ))
         };
         let dt = t0.elapsed();
         self.totals.compile_time += dt;
@@ -477,7 +534,13 @@ impl Jit {
         fi.compile_time += dt;
         match r {
             Ok(()) => true,
-            Err(e) => {
+            Err(TransError::TooBig(e)) => {
+                self.totals.too_big += 1;
+                fi.state = State::TooBig;
+                fi.error = Some(e);
+                false
+            }
+            Err(TransError::Failed(e)) => {
                 self.totals.failed += 1;
                 fi.state = State::Failed;
                 fi.error = Some(e);
@@ -486,7 +549,12 @@ impl Jit {
         }
     }
 
-    fn compile_inner(&mut self, program: &Program, consts: &[Box<[Value]>], fid: u32) -> Result<(), String> {
+    fn compile_inner(
+        &mut self,
+        program: &Program,
+        consts: &[Box<[Value]>],
+        fid: u32,
+    ) -> Result<(), TransError> {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
         let cc = self.module.isa().default_call_conv();
@@ -523,29 +591,64 @@ impl Jit {
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
         if self.opts.dump {
-            eprintln!("; ---- {} (fn {fid}) ----\n{}", f.name, self.ctx.func.display());
+            dump_to_stderr(&format!(
+                "; ---- {} (fn {fid}) ----\n{}\n",
+                f.name,
+                self.ctx.func.display()
+            ));
             self.ctx.set_disasm(true);
         }
-        self.module
-            .define_function(id, &mut self.ctx)
-            .map_err(|e| format!("{e:?}"))?;
+        let blocks = self.ctx.func.layout.blocks().count() as u64;
+        if self.ctx.func.dfg.num_insts() as u64 * blocks > LARGE_FUNCTION_WORK {
+            self.define_large(id)?;
+        } else {
+            self.module
+                .define_function(id, &mut self.ctx)
+                .map_err(|e| format!("{e:?}"))?;
+        }
         let size = self
             .ctx
             .compiled_code()
             .map(|c| c.code_info().total_size as usize)
             .unwrap_or(0);
         if self.opts.dump {
-            eprintln!(
-                "; ---- {} after Cranelift's optimizations ----\n{}",
+            dump_to_stderr(&format!(
+                "; ---- {} after Cranelift's optimizations ----\n{}\n",
                 f.name,
                 self.ctx.func.display()
-            );
+            ));
             if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
-                eprintln!("; ---- machine code of {} ({size} bytes) ----\n{text}", f.name);
+                dump_to_stderr(&format!(
+                    "; ---- machine code of {} ({size} bytes) ----\n{text}\n",
+                    f.name
+                ));
             }
         }
         self.unfinalized.push((fid as usize, id, size, name));
         Ok(())
+    }
+
+    /// Compile the function in `self.ctx` with [`Jit::large_isa`] and define it
+    /// as `id` (what `JITModule::define_function` does with the module's ISA).
+    fn define_large(&mut self, id: FuncId) -> Result<(), String> {
+        let mut cp = cranelift_codegen::control::ControlPlane::default();
+        let alignment = self
+            .ctx
+            .compile(&*self.large_isa, &mut cp)
+            .map_err(|e| format!("{:?}", e.inner))?
+            .buffer
+            .alignment as u64;
+        let code = self.ctx.compiled_code().ok_or("no compiled code")?;
+        let relocs: Vec<cranelift_module::ModuleReloc> = code
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &self.ctx.func, id))
+            .collect();
+        let bytes = code.code_buffer().to_vec();
+        self.module
+            .define_function_bytes(id, alignment, &bytes, &relocs)
+            .map_err(|e| format!("{e:?}"))
     }
 
     /// Make the compiled functions callable and patch their entries.
@@ -604,9 +707,10 @@ impl Jit {
         }
         let t = &self.totals;
         let mut s = format!(
-            "jit: compiled={} failed={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
+            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
             t.compiled,
             t.failed,
+            t.too_big,
             t.deopts,
             t.osr,
             t.compile_time.as_secs_f64() * 1000.0,
@@ -623,6 +727,7 @@ impl Jit {
                 State::Interp => "interpreted",
                 State::Compiled => "compiled",
                 State::Failed => "FAILED",
+                State::TooBig => "too big, interpreted",
                 State::Disabled => "disabled",
             };
             s.push_str(&format!(
@@ -635,7 +740,12 @@ impl Jit {
                 fi.compile_time.as_micros()
             ));
             if let Some(e) = &fi.error {
-                s.push_str(&format!(" error: {}", e.replace('\n', " ")));
+                let what = if fi.state == State::TooBig {
+                    "size"
+                } else {
+                    "error"
+                };
+                s.push_str(&format!(" {what}: {}", e.replace('\n', " ")));
             }
             s.push('\n');
         }
@@ -745,8 +855,9 @@ pub fn isa_for(target: &str) -> Result<OwnedTargetIsa, String> {
 pub struct AotFunction {
     pub fid: u32,
     pub name: String,
-    /// Code size in bytes, or the translation/compilation error.
-    pub result: Result<usize, String>,
+    /// Code size in bytes, or the translation/compilation error (or the
+    /// function is over the size budget).
+    pub result: Result<usize, TransError>,
     pub ir: String,
     pub asm: String,
 }
@@ -818,7 +929,7 @@ pub fn compile_all(
             let mut cp = cranelift_codegen::control::ControlPlane::default();
             ctx.compile(isa, &mut cp)
                 .map(|c| c.code_info().total_size as usize)
-                .map_err(|e| format!("{:?}", e.inner))
+                .map_err(|e| TransError::Failed(format!("{:?}", e.inner)))
         });
         let asm_text = ctx
             .compiled_code()
@@ -848,6 +959,11 @@ pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, Str
                 f.fid,
                 f.name,
                 isa.name()
+            )),
+            // Not an error: `bp run` leaves such a function to the interpreter.
+            Err(TransError::TooBig(e)) => s.push_str(&format!(
+                "; fn {} {}: not compiled, over the JIT's size budget ({e}); it runs interpreted\n",
+                f.fid, f.name
             )),
             Err(e) => {
                 failed += 1;

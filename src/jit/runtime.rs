@@ -367,7 +367,7 @@ pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value
                 0 => objects::map_get(arg(0), arg(1)).map(Some),
                 1 => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
                 2 => objects::concat(heap, arg(0), arg(1)).map(Some),
-                _ => Ok(Some(objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)))),
+                _ => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
             };
             match r {
                 Ok(v) => {

@@ -11,10 +11,13 @@
 //!   registers) and zeroes the other reference slots (the caller pushed the
 //!   complete frame record and checked the other limits); with bit 63 set it
 //!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
-//! * one Cranelift block per bytecode basic block; each web of a bytecode
-//!   register (`analysis::Webs`) is a `Variable` (`I64`, or `F64` for webs that
-//!   mostly hold floats); every definition of a reference register is also stored
+//! * one Cranelift block per bytecode basic block; the webs of a bytecode
+//!   register (`analysis::Webs`) are `Variable`s (`I64`, or `F64` for webs that
+//!   mostly hold floats; webs of one register and type share one, see
+//!   [`web_variables`]); every definition of a reference register is also stored
 //!   to its frame slot.
+//! * a size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): past it translation
+//!   stops with [`TransError::TooBig`] and the function stays interpreted.
 //! * a *pre-header* before each loop of `analysis::CachedLoop`, where the lengths
 //!   and data pointers of the arrays it indexes are read once.
 //! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
@@ -289,15 +292,77 @@ struct Tr<'a, 'f> {
     uniq: u32,
 }
 
+/// Why a function was not translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransError {
+    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): the function
+    /// stays interpreted. The text says which limit.
+    TooBig(String),
+    /// The translator does not accept the function (a bug or bad bytecode).
+    Failed(String),
+}
+
+impl From<String> for TransError {
+    fn from(e: String) -> Self {
+        TransError::Failed(e)
+    }
+}
+
+impl From<&str> for TransError {
+    fn from(e: &str) -> Self {
+        TransError::Failed(e.to_string())
+    }
+}
+
+impl std::fmt::Display for TransError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransError::TooBig(e) => write!(f, "too big: {e}"),
+            TransError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The JIT's size budget, in bytecode instructions: a longer function is not
+/// compiled (it stays interpreted, like a function over [`MAX_JIT_IR`]), and
+/// is not even analysed, so its size costs nothing but this comparison. The
+/// largest function of the test programs and benchmarks has 434 instructions.
+pub const MAX_JIT_INSTRS: usize = 16_384;
+
+/// The JIT's size budget, in Cranelift IR instructions: translation stops as
+/// soon as it has emitted more, and the function stays interpreted. Cranelift's
+/// optimizer and register allocator grow faster than linearly on long
+/// functions (the e-graph pass scans the dominator-tree path of every constant,
+/// the register allocator splits values live across thousands of calls), so
+/// this is what bounds compile time and memory; see docs/jit.md ("Compile
+/// cost") for the measurements behind the value. The largest function of the
+/// test programs translates to 3,901 instructions (8,188 with deopt stress).
+pub const MAX_JIT_IR: usize = 32_768;
+
 /// Translate function `fid` into `func` (whose signature must be
-/// [`jit_signature`]).
-#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+/// [`jit_signature`]). A function over the size budget is
+/// [`TransError::TooBig`]. After an error, `fctx` is reset (Cranelift
+/// requires an empty context for the next function).
 pub fn translate(
     tc: &TransCtx,
     fid: u32,
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
-) -> Result<(), String> {
+) -> Result<(), TransError> {
+    let r = translate_function(tc, fid, func, fctx);
+    if r.is_err() {
+        *fctx = FunctionBuilderContext::new();
+    }
+    r
+}
+
+#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+fn translate_function(
+    tc: &TransCtx,
+    fid: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), TransError> {
     let p = tc.program;
     let f = p
         .functions
@@ -306,16 +371,16 @@ pub fn translate(
     if f.code.is_empty() {
         return Err("empty function".into());
     }
+    if f.code.len() > MAX_JIT_INSTRS {
+        return Err(TransError::TooBig(format!(
+            "{} bytecode instructions (budget {MAX_JIT_INSTRS})",
+            f.code.len()
+        )));
+    }
     let an = analyze(p, f);
     let mut b = FunctionBuilder::new(func, fctx);
     let nregs = f.nregs as usize;
-    let mut vars = Vec::with_capacity(an.webs.count);
-    let mut vty = Vec::with_capacity(an.webs.count);
-    for w in 0..an.webs.count {
-        let ty = if an.webs.is_float[w] { F64 } else { I64 };
-        vars.push(b.declare_var(ty));
-        vty.push(ty);
-    }
+    let (vars, vty) = web_variables(&mut b, &an.webs);
     let sig3 = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
     let sig_call: [SigRef; REG_ARGS + 1] =
         std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
@@ -544,6 +609,7 @@ pub fn translate(
         }
         t.cur = pc as u32;
         open = t.instr(pc as u32)?;
+        t.check_size()?;
     }
     if open {
         return Err("code runs off the end".into());
@@ -551,9 +617,32 @@ pub fn translate(
 
     t.fill_exits()?;
     t.fill_reentry()?;
+    t.check_size()?;
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
     Ok(())
+}
+
+/// The Cranelift variable and machine type of each web: webs of one register
+/// with the same machine type share one variable. That gives the same SSA values
+/// as a variable per web (where a register is live exactly one of its webs is,
+/// so every definition a use can reach belongs to the use's web), but keeps the
+/// number of variables at most twice the number of registers: the SSA builder
+/// keeps a table per variable indexed by block, so a variable per web made its
+/// memory and time grow with webs × blocks, quadratic in the function's length
+/// (a 50,000-branch `elif` chain needed gigabytes).
+fn web_variables(b: &mut FunctionBuilder, webs: &super::analysis::Webs) -> (Vec<Variable>, Vec<Type>) {
+    let mut by_reg: std::collections::HashMap<(Reg, bool), Variable> = std::collections::HashMap::new();
+    let mut vars = Vec::with_capacity(webs.count);
+    let mut vty = Vec::with_capacity(webs.count);
+    for w in 0..webs.count {
+        let float = webs.is_float[w];
+        let ty = if float { F64 } else { I64 };
+        let reg = webs.reg.get(w).copied().unwrap_or(0);
+        vars.push(*by_reg.entry((reg, float)).or_insert_with(|| b.declare_var(ty)));
+        vty.push(ty);
+    }
+    (vars, vty)
 }
 
 impl<'a, 'f> Tr<'a, 'f> {
@@ -565,9 +654,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or_else(|| format!("no block for pc {pc}"))
     }
 
-    /// The loop of `an.cached` whose header is `pc`.
+    /// The loop of `an.cached` whose header is `pc` (it is the innermost cached
+    /// loop containing `pc`, if there is one).
     fn cached_loop_at_header(&self, pc: u32) -> Option<usize> {
-        self.an.cached.iter().position(|l| l.header == pc)
+        self.cached_loops_around(pc)
+            .next()
+            .filter(|&li| self.an.cached[li].header == pc)
+    }
+
+    /// The cached loops containing `pc`, innermost (greatest header) first.
+    fn cached_loops_around(&self, pc: u32) -> impl Iterator<Item = usize> + '_ {
+        let first = self.an.cached_innermost.get(pc as usize).copied().flatten();
+        std::iter::successors(first.map(|l| l as usize), |&l| self.an.cached[l].parent)
+            .filter(move |&l| self.an.cached[l].contains(pc))
     }
 
     /// The block an edge from the current instruction to `pc` goes to: the
@@ -587,11 +686,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some((p_off, l_off)) = self.tc.offs.arr_items else {
             return;
         };
-        for li in 0..self.an.cached.len() {
-            let l = &self.an.cached[li];
-            if only.is_some_and(|o| o != li) || (only.is_none() && !l.contains(h)) {
-                continue;
+        let loops: Vec<usize> = match only {
+            Some(li) => vec![li],
+            // Outermost first.
+            None => {
+                let mut v: Vec<usize> = self.cached_loops_around(h).collect();
+                v.reverse();
+                v
             }
+        };
+        for li in loops {
+            let l = &self.an.cached[li];
             for (ai, &a) in l.arrays.clone().iter().enumerate() {
                 let w = self.an.webs.at(h, a) as usize;
                 let o = self.b.use_var(self.vars[w]);
@@ -618,16 +723,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
         // The innermost cached loop containing the instruction that caches `arr`
         // (an enclosing loop's caches are valid in its nested loops too).
-        let cur = self.cur;
-        let (li, ai) = self
-            .an
-            .cached
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.contains(cur))
-            .filter_map(|(li, l)| l.arrays.binary_search(&arr).ok().map(|ai| (li, ai, l.header)))
-            .max_by_key(|&(_, _, h)| h)
-            .map(|(li, ai, _)| (li, ai))?;
+        let (li, ai) = self.cached_loops_around(self.cur).find_map(|li| {
+            self.an.cached[li]
+                .arrays
+                .binary_search(&arr)
+                .ok()
+                .map(|ai| (li, ai))
+        })?;
         let (lv, pv) = self.cvars[li][ai];
         Some((self.b.use_var(lv), self.b.use_var(pv)))
     }
@@ -857,20 +959,32 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     fn has_handler(&self, pc: u32) -> bool {
-        self.f.handlers.iter().any(|h| h.start <= pc && pc < h.end)
+        self.an.covering.get(pc as usize).is_some_and(|c| !c.is_empty())
     }
 
     fn live_in(&self, pc: u32) -> RegSet {
         self.an.live_in.get(pc as usize).copied().unwrap_or_default()
     }
 
-    fn fill_exits(&mut self) -> Result<(), String> {
+    /// Stop the translation once it is over [`MAX_JIT_IR`].
+    fn check_size(&self) -> Result<(), TransError> {
+        if self.b.func.dfg.num_insts() > MAX_JIT_IR {
+            return Err(TransError::TooBig(format!(
+                "more than {MAX_JIT_IR} Cranelift instructions"
+            )));
+        }
+        Ok(())
+    }
+
+    fn fill_exits(&mut self) -> Result<(), TransError> {
         // Every exit block has all its predecessors by now: seal, then fill it.
         // Overflow exits first: they jump to the exception exit of their pc,
         // which must not be sealed before that.
         let mut todo = std::mem::take(&mut self.todo);
         todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
         for (kind, pc, blk) in todo {
+            // An exit writes back up to every register: check as it goes.
+            self.check_size()?;
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
             let pcv = self.ic(pc as i64);

@@ -62,6 +62,8 @@ impl Vm<'_> {
 /// The text of an exception message (a string value; `null` if null).
 pub fn message_text(v: Value) -> String {
     let mut out = Vec::new();
-    write_value(&mut out, v, ValKind::Ref);
+    // A message is a string (or null), which never fails to convert; were it ever
+    // too large, the text written so far is still the best message there is.
+    let _ = write_value(&mut out, v, ValKind::Ref);
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -20,6 +20,7 @@
 //! activations share one stack that the garbage collector and the exception unwinder
 //! walk (see `docs/jit.md`).
 
+use bp_runtime::rt::fallibly;
 use bp_runtime::value::Value;
 
 /// Slots reserved past the usable part of the register stack: one full register
@@ -60,17 +61,17 @@ pub struct FrameStack {
 }
 
 impl FrameStack {
-    /// A stack with room for `cap` frames.
+    /// A stack with room for `cap` frames, at most
+    /// [`MAX_DEPTH_CEILING`](crate::limits::MAX_DEPTH_CEILING) + 1; fewer (down to
+    /// 1,000) when that much memory cannot be had. [`FrameStack::capacity`] tells
+    /// how many.
     pub fn new(cap: usize) -> FrameStack {
-        let cap = cap.max(1);
+        const WORDS: usize = std::mem::size_of::<Frame>() / 8;
+        let want = cap.clamp(1, crate::limits::MAX_DEPTH_CEILING + 1);
         // Frame is plain data (integers) for which all-zero bytes are valid.
-        let words = cap
-            .checked_mul(std::mem::size_of::<Frame>() / 8)
-            .expect("frame stack size overflows");
-        let v: Vec<u64> = vec![0u64; words];
-        let mut v = std::mem::ManuallyDrop::new(v.into_boxed_slice());
+        let (ptr, cap) = alloc_zeroed_words(want, want.min(1000), WORDS);
         FrameStack {
-            ptr: v.as_mut_ptr() as *mut Frame,
+            ptr: ptr as *mut Frame,
             len: 0,
             cap,
         }
@@ -159,14 +160,12 @@ impl FrameStack {
 
 impl Drop for FrameStack {
     fn drop(&mut self) {
-        let words = self.cap * (std::mem::size_of::<Frame>() / 8);
-        // SAFETY: `ptr`/`words` come from a leaked `Box<[u64]>` of exactly `words`
-        // elements (see `new`).
+        // SAFETY: `ptr` came from `alloc_zeroed_words` for exactly this many words.
         unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+            free_words(
                 self.ptr as *mut u64,
-                words,
-            )));
+                self.cap * (std::mem::size_of::<Frame>() / 8),
+            )
         }
     }
 }
@@ -180,15 +179,17 @@ pub struct RegStack {
 }
 
 impl RegStack {
-    /// Allocate `usable + REG_SLACK` zeroed slots (lazily committed by the OS).
+    /// Allocate `usable + REG_SLACK` zeroed slots (lazily committed by the OS);
+    /// fewer usable slots (down to 4,096) when that much memory cannot be had.
+    /// [`RegStack::limit`] tells how many.
     pub fn new(usable: usize) -> RegStack {
-        let len = usable.saturating_add(REG_SLACK);
-        // `vec![0u64; n]` uses a zeroing allocation (calloc), so untouched pages
-        // cost nothing.
-        let v: Vec<u64> = vec![0u64; len];
-        let mut v = std::mem::ManuallyDrop::new(v.into_boxed_slice());
-        let ptr = v.as_mut_ptr() as *mut Value;
-        RegStack { ptr, len }
+        let want = usable.saturating_add(REG_SLACK);
+        let min = usable.min(4096) + REG_SLACK;
+        let (ptr, len) = alloc_zeroed_words(want, min, 1);
+        RegStack {
+            ptr: ptr as *mut Value,
+            len,
+        }
     }
 
     /// Pointer to slot 0. Valid for `len()` slots for the lifetime of the stack.
@@ -240,13 +241,83 @@ impl RegStack {
 
 impl Drop for RegStack {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` come from a leaked `Box<[u64]>` of exactly `len`
-        // elements; `Value` is `repr(transparent)` over `u64`.
-        unsafe {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-                self.ptr as *mut u64,
-                self.len,
-            )));
+        // SAFETY: `ptr` came from `alloc_zeroed_words` for exactly `len` words;
+        // `Value` is `repr(transparent)` over `u64`.
+        unsafe { free_words(self.ptr as *mut u64, self.len) }
+    }
+}
+
+/// Allocate `want` zeroed units of `unit` `u64`s each, or, when that fails, the
+/// largest of `want / 2`, `want / 4`, ... that succeeds, down to `min`; returns the
+/// block and its length in units. A zeroing allocation (calloc, fresh pages from
+/// the OS) leaves the pages untouched, so a large stack costs address space only
+/// until it is used. The larger tries may fail softly ([`fallibly`]); failing even
+/// at `min` is an allocation failure (the process's out-of-memory path).
+fn alloc_zeroed_words(want: usize, min: usize, unit: usize) -> (*mut u64, usize) {
+    // Larger blocks than `isize::MAX` bytes cannot exist.
+    let most = isize::MAX as usize / 8 / unit;
+    let min = min.clamp(1, most);
+    let mut units = want.clamp(min, most);
+    while units > min {
+        let layout = words_layout(units * unit);
+        // SAFETY: `layout` has a non-zero size.
+        let p = fallibly(|| unsafe { std::alloc::alloc_zeroed(layout) }) as *mut u64;
+        if !p.is_null() {
+            return (p, units);
         }
+        units = (units / 2).max(min);
+    }
+    let layout = words_layout(min * unit);
+    // SAFETY: `layout` has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    (p, min)
+}
+
+/// The layout of `words` `u64`s (`words * 8` is at most `isize::MAX`, so it exists).
+fn words_layout(words: usize) -> std::alloc::Layout {
+    match std::alloc::Layout::array::<u64>(words) {
+        Ok(l) => l,
+        Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<u64>()),
+    }
+}
+
+/// Free a block from [`alloc_zeroed_words`].
+///
+/// # Safety
+/// `p` must come from `alloc_zeroed_words` with this length, and not be used again.
+unsafe fn free_words(p: *mut u64, words: usize) {
+    // SAFETY: the caller passes the block and length `alloc_zeroed_words` returned.
+    unsafe { std::alloc::dealloc(p as *mut u8, words_layout(words)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_too_large_for_the_address_space_is_allocated_smaller() {
+        // No machine maps 2^58 frames (6 EiB): the allocation shrinks by halves
+        // until it succeeds, and the block it returns is whole and zeroed.
+        let want = 1usize << 58;
+        let (p, units) = alloc_zeroed_words(want, 1000, 3);
+        assert!(units < want && units >= 1000, "{units}");
+        // SAFETY: `p` holds `units * 3` zeroed words; they are freed once below.
+        unsafe {
+            assert_eq!(*p, 0);
+            assert_eq!(*p.add(units * 3 - 1), 0);
+            free_words(p, units * 3);
+        }
+    }
+
+    #[test]
+    fn huge_capacities_are_clamped_to_the_ceiling() {
+        let f = FrameStack::new(usize::MAX);
+        assert!(f.capacity() <= crate::limits::MAX_DEPTH_CEILING + 1);
+        assert!(f.capacity() >= 1000);
+        let r = RegStack::new(usize::MAX);
+        assert!(r.limit() >= 4096);
     }
 }

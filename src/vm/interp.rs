@@ -440,15 +440,25 @@ impl<'p> Vm<'p> {
                     safepoint!();
                 }
                 Instr::ToStr { dst, src, kind } => {
-                    let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                    let v = tri!(objects::to_str(
+                        &mut self.rt.heap,
+                        reg!(src),
+                        ValKind::from_u8(kind)
+                    ));
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::Print { site } => {
                     let s = site!(site);
                     gather!(s);
-                    objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
-                    self.maybe_flush();
+                    tri!(objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds));
+                    // Stdout cannot be written: stop (no `try` may swallow it).
+                    if let Err(code) = self.maybe_flush() {
+                        if let Some(top) = self.frames.last_mut() {
+                            top.pc = (pc - 1) as u32;
+                        }
+                        return Err(Stop::Exit(code));
+                    }
                 }
 
                 // ----- arrays, maps, tuples, structs, closures -----

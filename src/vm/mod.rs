@@ -41,7 +41,7 @@ mod tests;
 use crate::bytecode::{Const, Program};
 use bp_runtime::builtins::{self, Builtin};
 use bp_runtime::heap::{self, Heap};
-use bp_runtime::rt::Rt;
+use bp_runtime::rt::{Rt, RtError};
 use bp_runtime::value::{ValKind, Value};
 pub use frame::{Frame, FrameStack, RegStack};
 pub use ops::exceptions::{ExcKind, Exception};
@@ -53,7 +53,9 @@ pub(crate) use tier::JitOutcome;
 pub struct VmOptions {
     /// Collect at every safepoint that follows an allocation.
     pub gc_stress: bool,
-    /// Maximum number of live frames; one more call raises `stack overflow`.
+    /// Maximum number of live frames; one more call raises `stack overflow`. At
+    /// most [`crate::limits::MAX_DEPTH_CEILING`], and lower if the frame stack
+    /// cannot be allocated that large.
     pub max_depth: usize,
     /// Usable slots of the register stack; a call that would not fit raises
     /// `stack overflow`.
@@ -78,8 +80,8 @@ impl Default for VmOptions {
     fn default() -> Self {
         VmOptions {
             gc_stress: false,
-            max_depth: 200_000,
-            stack_slots: 1 << 25,
+            max_depth: crate::limits::DEFAULT_MAX_DEPTH,
+            stack_slots: crate::limits::REG_SLOTS,
             args: Vec::new(),
             trace_calls: false,
             hot_call_threshold: 1000,
@@ -103,9 +105,6 @@ pub enum Stop {
     /// takes over again (see `docs/jit.md`). Never escapes `rt_resume`.
     Reenter(u32),
 }
-
-/// Stdout buffer size above which output is flushed (when not capturing).
-const OUT_FLUSH: usize = 1 << 16;
 
 /// The virtual machine state for one program run.
 pub struct Vm<'p> {
@@ -213,7 +212,12 @@ impl<'p> Vm<'p> {
             .collect();
         let builtins = builtins::all();
         let builtin_void = builtins.iter().map(|b| b.is_void()).collect();
-        let max_depth = opts.max_depth.max(1);
+        // The frame stack holds `max_depth + 1` records (the entry frame of a
+        // program's `main` plus its calls); it may get fewer when memory is short.
+        let frames = FrameStack::new(opts.max_depth.max(1).saturating_add(1));
+        let max_depth = opts
+            .max_depth
+            .clamp(1, frames.capacity().saturating_sub(1).max(1));
         let (hot_call_threshold, hot_loop_threshold) = match &opts.jit {
             Some(j) => (j.threshold, j.loop_threshold()),
             None => (opts.hot_call_threshold, opts.hot_loop_threshold),
@@ -223,7 +227,7 @@ impl<'p> Vm<'p> {
             rt: Rt::new(heap, opts.args),
             ffi: bp_runtime::ffi::FfiTable::new(program.externs.clone()),
             stack: RegStack::new(opts.stack_slots),
-            frames: FrameStack::new(max_depth + 1),
+            frames,
             globals: vec![Value::NULL; program.globals.len()],
             call_counts: vec![0; program.functions.len()],
             loop_counts: program
@@ -371,12 +375,19 @@ impl<'p> Vm<'p> {
         out
     }
 
-    /// Flush stdout when the buffer is large (not when capturing).
+    /// Flush stdout when the buffer is large (not when capturing). `Err` holds the
+    /// exit status when stdout cannot be written: the program must stop.
     #[inline]
-    pub(crate) fn maybe_flush(&mut self) {
-        if !self.capture && self.rt.out.len() >= OUT_FLUSH {
-            self.rt.flush();
+    pub(crate) fn maybe_flush(&mut self) -> Result<(), i32> {
+        if !self.capture && self.rt.out.len() >= bp_runtime::rt::OUT_FLUSH {
+            if let Err(e) = self.rt.flush() {
+                return Err(match e {
+                    RtError::Exit(code) => code,
+                    RtError::Error(_) => 1,
+                });
+            }
         }
+        Ok(())
     }
 }
 
@@ -409,7 +420,10 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
     }
     let mut vm = Vm::new(program, opts);
     vm.capture = capture;
-    let code = match catch_unwind(AssertUnwindSafe(|| vm.run_program())) {
+    // `vm` stays here until the end of the run, and so does its stdout buffer (the
+    // guard is dropped first).
+    let _emergency = (!capture).then(|| bp_runtime::rt::register_emergency_stdout(&vm.rt.out));
+    let mut code = match catch_unwind(AssertUnwindSafe(|| vm.run_program())) {
         Ok(code) => code,
         Err(payload) => {
             let msg = panic_message(&*payload);
@@ -421,9 +435,15 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
     let out = if capture {
         vm.take_output()
     } else {
-        vm.rt.flush();
+        let flushed = vm.rt.flush();
+        if flushed.is_err() && code == 0 {
+            code = vm.rt.output_status();
+        }
         Vec::new()
     };
+    if let Some(line) = vm.rt.output_error_message() {
+        vm.err.push_str(&line);
+    }
     (code, out, std::mem::take(&mut vm.err))
 }
 

@@ -3,6 +3,11 @@
 //! single-instruction executor that compiled code calls for the instructions it
 //! does not inline (`rt_op`). The JIT itself is in `crate::jit`; the ABI and the
 //! deopt protocol are described in `docs/jit.md`.
+//!
+//! A function over the JIT's size budget (`jit::MAX_JIT_INSTRS` bytecode or
+//! `jit::MAX_JIT_IR` Cranelift instructions) is never compiled: `Jit::compile`
+//! marks it too big, so these hooks leave it to the interpreter whether it gets
+//! hot by calls, by a loop (no OSR) or with `--jit-threshold 0`.
 
 use super::ops::arith;
 use super::ops::objects;
@@ -357,14 +362,15 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::ToStr { dst, src, kind } => {
-                let v = objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind));
+                let v =
+                    objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind)).map_err(raise)?;
                 set!(dst, v);
             }
             Instr::Print { site } => {
                 let s = site!(site);
                 gather!(s);
-                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds);
-                self.maybe_flush();
+                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds).map_err(raise)?;
+                self.maybe_flush().map_err(OpErr::Exit)?;
             }
             Instr::NewArray { dst, site } => {
                 let s = site!(site);

@@ -7,13 +7,10 @@
 use super::string::null_error;
 use super::{b, Builtin, KIND_OF_T};
 use crate::heap::{as_array, as_array_mut, obj_kind, str_bytes, values_equal, ArrayObj, ObjKind};
+use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 use std::cmp::Ordering;
-
-/// Largest array `array_fill` builds (2 GiB of slots); bigger is a runtime error
-/// instead of an allocation abort.
-pub(crate) const MAX_FILL: usize = 1 << 28;
 
 pub const TABLE: &[Builtin] = &[
     b("array_len", "([T]) -> int", array_len, 0),
@@ -57,7 +54,9 @@ fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn array_push(rt: &mut Rt, a: &[Value]) -> RtResult {
-    arr_mut(a[0])?.items.push(a[1]);
+    let items = &mut arr_mut(a[0])?.items;
+    limits::grow_array(items, 1)?;
+    items.push(a[1]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
 }
@@ -72,6 +71,7 @@ fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
     let items = &mut arr_mut(a[0])?.items;
     let i = a[1].as_int().clamp(0, items.len() as i64) as usize;
+    limits::grow_array(items, 1)?;
     items.insert(i, a[2]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
@@ -126,17 +126,17 @@ fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
     let len = src.items.len() as i64;
     let start = a[1].as_int().max(0);
     let end = a[2].as_int().min(len);
-    let items = if start < end {
-        src.items[start as usize..end as usize].to_vec()
+    let items: &[Value] = if start < end {
+        &src.items[start as usize..end as usize]
     } else {
-        Vec::new()
+        &[]
     };
-    Ok(rt.heap.alloc_array(src.elem, items))
+    Ok(rt.heap.alloc_array_copy(src.elem, items)?)
 }
 
 fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (x, y) = (arr(a[0])?, arr(a[1])?);
-    let mut items = Vec::with_capacity(x.items.len() + y.items.len());
+    let mut items = limits::array_buf(x.items.len().saturating_add(y.items.len()))?;
     items.extend_from_slice(&x.items);
     items.extend_from_slice(&y.items);
     Ok(rt.heap.alloc_array(x.elem, items))
@@ -144,7 +144,7 @@ fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
 
 fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
     let src = arr(a[0])?;
-    Ok(rt.heap.alloc_array(src.elem, src.items.clone()))
+    Ok(rt.heap.alloc_array_copy(src.elem, &src.items)?)
 }
 
 fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -175,12 +175,9 @@ fn array_reverse(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn array_fill(rt: &mut Rt, a: &[Value]) -> RtResult {
     let n = a[0].as_int();
     let kind = ValKind::from_u8(a[2].as_int() as u8);
-    if n > MAX_FILL as i64 {
-        return Err(RtError::msg(format!(
-            "array_fill: count too large (max {MAX_FILL})"
-        )));
-    }
-    let items = vec![a[1]; n.max(0) as usize];
+    let n = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
+    let mut items = limits::array_buf(n)?;
+    items.resize(n, a[1]);
     Ok(rt.heap.alloc_array(kind, items))
 }
 
@@ -418,8 +415,9 @@ mod tests {
         let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
         assert_eq!(as_array(grid).elem, ValKind::Ref);
         assert_eq!(as_array(grid).items, [inner, inner]);
-        assert!(
-            err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]).starts_with("array_fill: count too large")
+        assert_eq!(
+            err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]),
+            crate::limits::ARRAY_TOO_LARGE
         );
     }
 

@@ -7,6 +7,7 @@
 use super::string::null_error;
 use super::{b, Builtin};
 use crate::heap::{as_array, as_array_mut, ArrayObj};
+use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
@@ -25,10 +26,6 @@ pub const TABLE: &[Builtin] = &[
     b("int_to_bytes", "(int, int) -> [int]", int_to_bytes, 0),
     b("int_from_bytes", "([int], int, int) -> int", int_from_bytes, 0),
 ];
-
-/// Largest buffer `bytes_new` creates (elements); larger requests are errors rather
-/// than an allocation abort.
-const MAX_BYTES: i64 = 1 << 28;
 
 fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
     if v.is_null() {
@@ -69,17 +66,10 @@ fn byte(v: Value) -> u64 {
 }
 
 fn bytes_new(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let n = a[0].as_int().max(0);
-    if n > MAX_BYTES {
-        return Err(RtError::msg(format!(
-            "bytes_new: size too large (max {MAX_BYTES})"
-        )));
-    }
-    let mut items = Vec::new();
-    if items.try_reserve_exact(n as usize).is_err() {
-        return Err(RtError::msg("bytes_new: out of memory"));
-    }
-    items.resize(n as usize, Value::int(0));
+    // A buffer is an `[int]` array: the array size cap applies.
+    let n = usize::try_from(a[0].as_int().max(0)).unwrap_or(usize::MAX);
+    let mut items = limits::array_buf(n)?;
+    items.resize(n, Value::int(0));
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
@@ -110,6 +100,7 @@ fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn append_le(rt: &mut Rt, a: &[Value], n: usize, name: &str) -> RtResult {
     let items = &mut int_arr_mut(a[0], name)?.items;
     let v = a[1].as_int() as u64;
+    limits::grow_array(items, n)?;
     items.extend((0..n).map(|k| Value::int(((v >> (8 * k)) & 255) as i64)));
     rt.heap.note_growth(8 * n);
     Ok(Value::NULL)
@@ -200,7 +191,10 @@ mod tests {
         assert_eq!(as_array(b).elem, ValKind::Int);
         assert!(ints(ok(&mut rt, "bytes_new", &[i(-4)])).is_empty());
         assert!(ints(ok(&mut rt, "bytes_new", &[i(i64::MIN)])).is_empty());
-        assert!(err(&mut rt, "bytes_new", &[i(i64::MAX)]).starts_with("bytes_new: size too large"));
+        assert_eq!(
+            err(&mut rt, "bytes_new", &[i(i64::MAX)]),
+            crate::limits::ARRAY_TOO_LARGE
+        );
         assert_eq!(ok(&mut rt, "bytes_len", &[b]).as_int(), 3);
 
         ok(&mut rt, "bytes_set", &[b, i(0), i(0x1ff)]);

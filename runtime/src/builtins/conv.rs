@@ -40,7 +40,8 @@ fn to_str(rt: &mut Rt, a: &[Value]) -> RtResult {
         // Strings are immutable: the text of a string is the string itself.
         return Ok(v);
     }
-    Ok(rt.str(value_to_bytes(v, kind)))
+    let text = value_to_bytes(v, kind).map_err(|e| RtError::msg(e.message()))?;
+    Ok(rt.str(text))
 }
 
 fn int_to_float(_rt: &mut Rt, a: &[Value]) -> RtResult {

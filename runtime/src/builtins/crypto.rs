@@ -73,8 +73,16 @@ fn random_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn base64_encode(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let text = base64::engine::general_purpose::STANDARD.encode(str_arg(a[0])?);
-    Ok(rt.str(text.into_bytes()))
+    let data = str_arg(a[0])?;
+    // 4 output bytes per started group of 3 (with padding); capped like every string.
+    let len = data.len().div_ceil(3).saturating_mul(4);
+    let mut out = crate::limits::str_buf(len)?;
+    out.resize(len, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(data, &mut out)
+        .map_err(|e| RtError::msg(format!("base64_encode: {e}")))?;
+    out.truncate(written);
+    Ok(rt.str(out))
 }
 
 fn b64_value(c: u8) -> Option<u32> {

@@ -6,14 +6,19 @@
 //! `-1`). The one exception is `file_read_bytes`, which raises a catchable error
 //! `file_read_bytes: cannot read '<path>': <reason>` instead of the original's
 //! untyped null (LANGUAGE.md §14 item 21).
+//!
+//! Reading a file bigger than a string (`file_read`) or an array (`file_read_bytes`)
+//! may hold is the runtime error `result too large (...)` (see `crate::limits`), and
+//! a buffer the allocator refuses is `out of memory`.
 
 use super::string::{null_error, str_arg};
 use super::{b, Builtin};
 use crate::heap::as_array;
+use crate::limits::{self, LimitError, MAX_ARRAY_LEN, MAX_STR_LEN};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const TABLE: &[Builtin] = &[
@@ -66,9 +71,54 @@ fn write_file(path: &Path, data: &[u8], append: bool) -> io::Result<()> {
     f.flush()
 }
 
+/// Why [`read_capped`] gave up.
+enum ReadFail {
+    Io(io::Error),
+    Limit(LimitError),
+}
+
+impl From<LimitError> for ReadFail {
+    fn from(e: LimitError) -> ReadFail {
+        ReadFail::Limit(e)
+    }
+}
+
+/// The whole contents of the file at `path`, at most `max` bytes (`too_large` past
+/// that), in a buffer grown fallibly (`std::fs::read` aborts the process when the
+/// allocator refuses).
+fn read_capped(path: &Path, max: usize, too_large: LimitError) -> Result<Vec<u8>, ReadFail> {
+    let mut file = File::open(path).map_err(ReadFail::Io)?;
+    // The size is only a hint (the file may change while it is read); the checks
+    // below are the real bound.
+    let hint = file.metadata().map_or(0, |m| m.len());
+    if hint > max as u64 {
+        return Err(too_large.into());
+    }
+    let mut buf = Vec::new();
+    limits::grow_str(&mut buf, hint as usize)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadFail::Io(e)),
+        };
+        if buf.len() + n > max {
+            return Err(too_large.into());
+        }
+        limits::grow_str(&mut buf, n)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 fn file_read(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let data = fs::read(path_arg(a[0])?).unwrap_or_default();
-    Ok(rt.str(data))
+    match read_capped(&path_arg(a[0])?, MAX_STR_LEN, LimitError::StrTooLarge) {
+        Ok(data) => Ok(rt.str(data)),
+        Err(ReadFail::Limit(e)) => Err(e.into()),
+        // The documented result of an unreadable file.
+        Err(ReadFail::Io(_)) => Ok(rt.str(Vec::new())),
+    }
 }
 
 fn file_write(_rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -138,12 +188,14 @@ fn file_copy(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 fn file_read_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     let raw = str_arg(a[0])?;
-    match fs::read(path_of(raw)) {
+    match read_capped(&path_of(raw), MAX_ARRAY_LEN, LimitError::ArrayTooLarge) {
         Ok(data) => {
-            let items = data.iter().map(|&c| Value::int(c as i64)).collect();
+            let mut items = limits::array_buf(data.len())?;
+            items.extend(data.iter().map(|&c| Value::int(c as i64)));
             Ok(rt.heap.alloc_array(ValKind::Int, items))
         }
-        Err(e) => Err(RtError::msg(format!(
+        Err(ReadFail::Limit(e)) => Err(e.into()),
+        Err(ReadFail::Io(e)) => Err(RtError::msg(format!(
             "file_read_bytes: cannot read '{}': {}",
             String::from_utf8_lossy(raw),
             io_reason(&e)

@@ -9,99 +9,25 @@
 //!   strings are converted to their `to_str` text); structs and class instances →
 //!   objects of their fields in declaration order; functions and `ptr` → `null`.
 //!
-//! Output is compact (no spaces), like JavaScript's `JSON.stringify`.
+//! Output is compact (no spaces), like JavaScript's `JSON.stringify`. The encoder is
+//! the walk of `print` (format.rs: explicit stack, any nesting depth, text capped at
+//! `MAX_TEXT_LEN`); a container that contains itself is an error.
 
 use super::{b, Builtin};
-use crate::format::{field_at, value_to_bytes, write_g, write_quoted_as, write_seq, Quoting};
-use crate::heap::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes, with_layout, ObjKind};
+use crate::format::{write_graph, write_quoted_as, Quoting, Style, MAX_TEXT_LEN};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
 pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", json_stringify, 0)];
 
-/// Deeper nesting than this is reported as an error (it is almost certainly a
-/// container that contains itself).
-const MAX_DEPTH: usize = 1000;
-
-/// Brackets and separator of a JSON array and of a JSON object.
-const ARRAY: [&[u8]; 3] = [b"[", b",", b"]"];
-const OBJECT: [&[u8]; 3] = [b"{", b",", b"}"];
-
 fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     let kind = ValKind::from_u8(a[1].as_int() as u8);
     let mut out = Vec::new();
-    write_json(&mut out, a[0], kind, 0)?;
+    // The walk of `print` (explicit stack, any depth), in JSON notation; a container
+    // that contains itself is an error, as JSON cannot express it.
+    write_graph(&mut out, a[0], kind, Style::Json, MAX_TEXT_LEN)
+        .map_err(|e| RtError::msg(format!("json_stringify: {}", e.message())))?;
     Ok(rt.str(out))
-}
-
-/// Append the JSON text of `v` (of kind `kind`) to `out`.
-pub fn write_json(out: &mut Vec<u8>, v: Value, kind: ValKind, depth: usize) -> Result<(), RtError> {
-    match kind {
-        ValKind::Int => out.extend_from_slice(v.as_int().to_string().as_bytes()),
-        ValKind::Bool => out.extend_from_slice(if v.as_bool() { b"true" } else { b"false" }),
-        ValKind::Float => {
-            let f = v.as_float();
-            if f.is_finite() {
-                let mut s = String::new();
-                write_g(&mut s, f);
-                out.extend_from_slice(s.as_bytes());
-            } else {
-                out.extend_from_slice(b"null");
-            }
-        }
-        ValKind::Ref => {
-            if v.is_null() {
-                out.extend_from_slice(b"null");
-                return Ok(());
-            }
-            if depth >= MAX_DEPTH {
-                return Err(RtError::msg(
-                    "json_stringify: nesting too deep (does a container contain itself?)",
-                ));
-            }
-            match obj_kind(v) {
-                ObjKind::Str => write_json_string(out, str_bytes(v)),
-                ObjKind::Array => {
-                    let arr = as_array(v);
-                    write_seq(out, ARRAY, arr.items.iter(), |out, x| {
-                        write_json(out, *x, arr.elem, depth + 1)
-                    })?;
-                }
-                ObjKind::Tuple => {
-                    let t = as_tuple(v);
-                    write_seq(out, ARRAY, t.items.iter().zip(t.kinds.iter()), |out, (x, k)| {
-                        write_json(out, *x, *k, depth + 1)
-                    })?;
-                }
-                ObjKind::Map => {
-                    let m = as_map(v);
-                    write_seq(out, OBJECT, m.entries.iter(), |out, (k, x)| {
-                        if m.key == ValKind::Ref && !k.bits.is_null() && obj_kind(k.bits) == ObjKind::Str {
-                            write_json_string(out, str_bytes(k.bits));
-                        } else {
-                            write_json_string(out, &value_to_bytes(k.bits, m.key));
-                        }
-                        out.push(b':');
-                        write_json(out, *x, m.val, depth + 1)
-                    })?;
-                }
-                ObjKind::Struct | ObjKind::Class => {
-                    let s = as_struct(v);
-                    // Copy the field names and kinds out so that the layout registry
-                    // is not borrowed while recursing.
-                    let fields: Vec<(String, ValKind)> = with_layout(s.layout, |l| l.fields.clone());
-                    write_seq(out, OBJECT, s.fields.iter().enumerate(), |out, (i, x)| {
-                        let (name, k) = field_at(&fields, i);
-                        write_json_string(out, name.as_bytes());
-                        out.push(b':');
-                        write_json(out, *x, k, depth + 1)
-                    })?;
-                }
-                ObjKind::Closure | ObjKind::Opaque => out.extend_from_slice(b"null"),
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A JSON string literal of the bytes `s`.
@@ -239,6 +165,6 @@ mod tests {
         let a = rt.heap.alloc_array(ValKind::Ref, vec![]);
         as_array_mut(a).items.push(a);
         let msg = err(&mut rt, "json_stringify", &[a, i(ValKind::Ref as i64)]);
-        assert!(msg.starts_with("json_stringify: nesting too deep"), "{msg}");
+        assert_eq!(msg, "json_stringify: a container contains itself");
     }
 }

@@ -4,6 +4,7 @@
 use super::string::null_error;
 use super::{b, Builtin};
 use crate::heap::{as_map, as_map_mut, MapKey, MapObj};
+use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::Value;
 
@@ -31,13 +32,15 @@ fn map_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 fn map_keys(rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;
-    let keys = m.entries.keys().map(|k| k.bits).collect();
+    let mut keys = limits::array_buf(m.entries.len())?;
+    keys.extend(m.entries.keys().map(|k| k.bits));
     Ok(rt.heap.alloc_array(m.key, keys))
 }
 
 fn map_values(rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;
-    let values = m.entries.values().copied().collect();
+    let mut values = limits::array_buf(m.entries.len())?;
+    values.extend(m.entries.values().copied());
     Ok(rt.heap.alloc_array(m.val, values))
 }
 

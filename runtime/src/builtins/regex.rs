@@ -26,6 +26,7 @@
 
 use super::string::str_arg;
 use super::{b, Builtin, PURE};
+use crate::limits;
 use crate::rt::{Rt, RtResult};
 use crate::value::{ValKind, Value};
 use regex_automata::meta::Regex;
@@ -319,7 +320,9 @@ fn regex_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     if matches.is_empty() {
         return Ok(a[2]);
     }
-    let mut out = Vec::with_capacity(text.len() + matches.len() * repl.len());
+    let matched: usize = matches.iter().map(|(s, e)| e - s).sum();
+    let inserted = repl.len().saturating_mul(matches.len());
+    let mut out = limits::str_buf(limits::total_str_len([text.len() - matched, inserted])?)?;
     let mut last = 0;
     for (s, e) in matches {
         out.extend_from_slice(&text[last..s]);
@@ -336,10 +339,12 @@ fn regex_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     let mut last = 0;
     if let Some(p) = compiled(pat) {
         for (s, e) in p.find_all(text) {
+            limits::grow_array(&mut items, 1)?;
             items.push(rt.str(&text[last..s]));
             last = e;
         }
     }
+    limits::grow_array(&mut items, 1)?;
     items.push(rt.str(&text[last..]));
     Ok(rt.heap.alloc_array(ValKind::Ref, items))
 }
@@ -349,6 +354,7 @@ fn regex_find_all(rt: &mut Rt, a: &[Value]) -> RtResult {
     let mut items = Vec::new();
     if let Some(p) = compiled(pat) {
         for (s, e) in p.find_all(text) {
+            limits::grow_array(&mut items, 1)?;
             items.push(rt.str(&text[s..e]));
         }
     }

@@ -4,18 +4,16 @@
 //! classes are ASCII (C locale). Indices coming from the program are always range
 //! checked; no builtin here panics on any argument value.
 //!
-//! `PURE` marks builtins that are deterministic, have no side effects, never fail and
-//! read only immutable data (strings and scalars). Builtins that read arrays, build
-//! arrays or can raise an error are not `PURE`.
+//! `PURE` marks builtins that are deterministic, have no side effects, fail only on
+//! a null argument or a result past the string size cap (`crate::limits`; or when
+//! memory runs out) and read only immutable data (strings and scalars). Builtins
+//! that read arrays, build arrays or can raise other errors are not `PURE`.
 
 use super::{b, Builtin, PURE};
 use crate::heap::{as_array, obj_kind, str_bytes, ObjKind};
+use crate::limits::{self, LimitError};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
-
-/// Largest string a builtin will build on request of a size argument (padding width,
-/// repeat count). Bigger requests are runtime errors instead of an allocation abort.
-pub(crate) const MAX_STR_LEN: usize = 1 << 30;
 
 pub const TABLE: &[Builtin] = &[
     b("len", "(str) -> int", len, PURE),
@@ -114,7 +112,9 @@ fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
     let n = s.len() as i64;
     let start = a[1].as_int().clamp(0, n);
     let len = a[2].as_int().clamp(0, n - start);
-    Ok(rt.str(&s[start as usize..(start + len) as usize]))
+    Ok(rt
+        .heap
+        .alloc_str_copy(&s[start as usize..(start + len) as usize])?)
 }
 
 fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -129,13 +129,15 @@ fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn str_upper(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let s = str_arg(a[0])?;
-    Ok(rt.str(s.to_ascii_uppercase()))
+    let mut out = limits::str_copy(str_arg(a[0])?)?;
+    out.make_ascii_uppercase();
+    Ok(rt.str(out))
 }
 
 fn str_lower(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let s = str_arg(a[0])?;
-    Ok(rt.str(s.to_ascii_lowercase()))
+    let mut out = limits::str_copy(str_arg(a[0])?)?;
+    out.make_ascii_lowercase();
+    Ok(rt.str(out))
 }
 
 fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -145,7 +147,7 @@ fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
     if start == 0 && end == s.len() {
         return Ok(a[0]);
     }
-    Ok(rt.str(&s[start..end]))
+    Ok(rt.heap.alloc_str_copy(&s[start..end])?)
 }
 
 fn starts_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -192,7 +194,7 @@ fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     match find_from(s, old, 0) {
         None => Ok(a[0]),
         Some(p) => {
-            let mut out = Vec::with_capacity(s.len() - old.len() + new.len());
+            let mut out = limits::str_buf(limits::total_str_len([s.len() - old.len(), new.len()])?)?;
             out.extend_from_slice(&s[..p]);
             out.extend_from_slice(new);
             out.extend_from_slice(&s[p + old.len()..]);
@@ -202,8 +204,8 @@ fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn str_reverse(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let s = str_arg(a[0])?;
-    let out: Vec<u8> = s.iter().rev().copied().collect();
+    let mut out = limits::str_copy(str_arg(a[0])?)?;
+    out.reverse();
     Ok(rt.str(out))
 }
 
@@ -216,10 +218,11 @@ fn str_repeat(rt: &mut Rt, a: &[Value]) -> RtResult {
     if n <= 0 || s.is_empty() {
         return Ok(rt.str(Vec::new()));
     }
-    if s.len().saturating_mul(n as usize) > MAX_STR_LEN {
-        return Err(RtError::msg("str_repeat: result too large"));
+    let mut out = limits::str_buf(s.len().saturating_mul(n as usize))?;
+    for _ in 0..n {
+        out.extend_from_slice(s);
     }
-    Ok(rt.str(s.repeat(n as usize)))
+    Ok(rt.str(out))
 }
 
 fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
@@ -229,15 +232,9 @@ fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
     if width <= s.len() as i64 || fill.is_empty() {
         return Ok(a[0]);
     }
-    if width as u64 > MAX_STR_LEN as u64 {
-        let name = if left { "str_pad_left" } else { "str_pad_right" };
-        return Err(RtError::msg(format!(
-            "{name}: width too large (max {MAX_STR_LEN})"
-        )));
-    }
-    let width = width as usize;
+    let width = usize::try_from(width).unwrap_or(usize::MAX);
+    let mut out = limits::str_buf(width)?;
     let cycle = fill.iter().cycle().take(width - s.len()).copied();
-    let mut out = Vec::with_capacity(width);
     if left {
         out.extend(cycle);
         out.extend_from_slice(s);
@@ -259,18 +256,21 @@ fn str_pad_right(rt: &mut Rt, a: &[Value]) -> RtResult {
 fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let sep = str_arg(a[1])?;
-    let mut items = Vec::new();
+    let mut items;
     if sep.is_empty() {
-        items.reserve(s.len());
+        items = limits::array_buf(s.len())?;
         for &c in s {
             items.push(rt.str(vec![c]));
         }
     } else {
+        items = Vec::new();
         let mut start = 0;
         while let Some(p) = find_from(s, sep, start) {
+            limits::grow_array(&mut items, 1)?;
             items.push(rt.str(&s[start..p]));
             start = p + sep.len();
         }
+        limits::grow_array(&mut items, 1)?;
         items.push(rt.str(&s[start..]));
     }
     Ok(rt.heap.alloc_array(ValKind::Ref, items))
@@ -303,27 +303,29 @@ fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
         .collect()
 }
 
-fn join(parts: &[&[u8]], sep: &[u8]) -> Vec<u8> {
-    let total = parts.iter().map(|p| p.len()).sum::<usize>() + sep.len() * parts.len().saturating_sub(1);
-    let mut out = Vec::with_capacity(total);
+/// `parts` joined by `sep`, capped at the string size limit.
+fn join(parts: &[&[u8]], sep: &[u8]) -> Result<Vec<u8>, LimitError> {
+    let seps = sep.len().saturating_mul(parts.len().saturating_sub(1));
+    let total = limits::total_str_len(parts.iter().map(|p| p.len()).chain([seps]))?;
+    let mut out = limits::str_buf(total)?;
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(sep);
         }
         out.extend_from_slice(p);
     }
-    out
+    Ok(out)
 }
 
 fn str_join(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_join_arr: array elements must be strings")?;
     let sep = str_arg(a[1])?;
-    Ok(rt.str(join(&parts, sep)))
+    Ok(rt.str(join(&parts, sep)?))
 }
 
 fn str_concat_all(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_concat_all: array elements must be strings")?;
-    Ok(rt.str(join(&parts, b"")))
+    Ok(rt.str(join(&parts, b"")?))
 }
 
 fn chr(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -343,7 +345,8 @@ fn ord(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 fn str_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
-    let items: Vec<Value> = s.iter().map(|&c| Value::int(c as i64)).collect();
+    let mut items = limits::array_buf(s.len())?;
+    items.extend(s.iter().map(|&c| Value::int(c as i64)));
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
@@ -352,7 +355,8 @@ fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
         return Err(null_error());
     }
     let arr = as_array(a[0]);
-    let out: Vec<u8> = arr.items.iter().map(|v| v.as_int() as u8).collect();
+    let mut out = limits::str_buf(arr.items.len())?;
+    out.extend(arr.items.iter().map(|v| v.as_int() as u8));
     Ok(rt.str(out))
 }
 
@@ -617,10 +621,16 @@ mod tests {
             text(ok(&mut rt, "str_pad_right", &[seven, i(i64::MAX), empty])),
             "7"
         );
-        assert!(err(&mut rt, "str_pad_left", &[seven, i(i64::MAX), ab])
-            .starts_with("str_pad_left: width too large"));
-        assert!(err(&mut rt, "str_pad_right", &[seven, i(i64::MAX - 1), ab])
-            .starts_with("str_pad_right: width too large"));
+        let too_large = crate::limits::STR_TOO_LARGE;
+        assert_eq!(err(&mut rt, "str_pad_left", &[seven, i(i64::MAX), ab]), too_large);
+        assert_eq!(
+            err(&mut rt, "str_pad_right", &[seven, i(i64::MAX - 1), ab]),
+            too_large
+        );
+        assert_eq!(
+            err(&mut rt, "str_pad_right", &[seven, i(1 << 30 | 1), ab]),
+            too_large
+        );
     }
 
     #[test]

@@ -33,14 +33,14 @@ pub(crate) fn sleep_ms(ms: i64) {
 fn sleep(rt: &mut Rt, a: &[Value]) -> RtResult {
     // Output printed before a pause should be visible during it.
     if a[0].as_int() > 0 {
-        rt.flush();
+        rt.flush()?;
     }
     sleep_ms(a[0].as_int());
     Ok(Value::NULL)
 }
 
 fn exit(rt: &mut Rt, a: &[Value]) -> RtResult {
-    rt.flush();
+    rt.flush()?;
     Err(RtError::Exit((a[0].as_int() & 255) as i32))
 }
 

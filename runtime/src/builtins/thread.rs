@@ -129,7 +129,7 @@ fn thread_yield(_rt: &mut Rt, _a: &[Value]) -> RtResult {
 
 fn thread_sleep(rt: &mut Rt, a: &[Value]) -> RtResult {
     if a[0].as_int() > 0 {
-        rt.flush();
+        rt.flush()?;
     }
     super::system::sleep_ms(a[0].as_int());
     Ok(Value::NULL)
@@ -149,7 +149,7 @@ fn mutex_lock(rt: &mut Rt, a: &[Value]) -> RtResult {
     }
     if !try_take(&st, me) {
         // About to block: make earlier output visible.
-        rt.flush();
+        rt.flush()?;
         st.acquire(me);
     }
     Ok(Value::NULL)
@@ -192,7 +192,7 @@ fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
         return Err(RtError::msg("cond_wait: the mutex is not locked by this thread"));
     }
     // Waiting may take forever (always, in a single-threaded program).
-    rt.flush();
+    rt.flush()?;
     {
         // Holding `seq` while releasing the mutex means no signal can slip in
         // between the release and the wait.

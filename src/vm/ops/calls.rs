@@ -74,7 +74,7 @@ impl Vm<'_> {
         if self.capture {
             self.captured.append(&mut self.rt.out);
         } else {
-            self.rt.flush();
+            self.rt.flush()?;
         }
         let v = self.ffi.call(&mut self.rt, id, &self.arg_buf)?;
         let has_result = self

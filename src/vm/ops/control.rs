@@ -34,7 +34,8 @@ impl Vm<'_> {
         if self.capture {
             self.err.push_str(&line);
         } else {
-            eprint!("{line}");
+            // Not `eprint!`, which panics when stderr fails.
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }
     }
 }

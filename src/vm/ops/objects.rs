@@ -6,11 +6,12 @@
 //! raises as runtime errors.
 
 use crate::bytecode::{CallSite, Program};
-use bp_runtime::format::write_value;
+use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
     as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
     Heap, MapKey, ObjKind,
 };
+use bp_runtime::limits::{self, LimitError};
 use bp_runtime::value::{ValKind, Value};
 
 pub const NULL_REF: &str = "null reference";
@@ -42,24 +43,29 @@ fn non_null(v: Value) -> Result<Value, &'static str> {
 
 // ----- strings and output -----
 
-/// `a + b` on strings.
+/// `a + b` on strings. The result is capped at `limits::MAX_STR_LEN` bytes and
+/// allocated fallibly, like every string the runtime builds (the JIT calls this
+/// same function through `rt_obj`).
 #[inline]
 pub fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
     let (x, y) = (str_bytes(non_null(a)?), str_bytes(non_null(b)?));
-    let mut v = Vec::with_capacity(x.len() + y.len());
+    let n = limits::total_str_len([x.len(), y.len()]).map_err(LimitError::message)?;
+    let mut v = limits::str_buf(n).map_err(LimitError::message)?;
     v.extend_from_slice(x);
     v.extend_from_slice(y);
     Ok(heap.alloc_str(v))
 }
 
-/// Concatenation of the strings `parts`.
+/// Concatenation of the strings `parts` (f-strings), capped and allocated as
+/// [`concat`].
 #[inline]
 pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
-    let mut n = 0;
+    let mut n = 0usize;
     for p in parts {
-        n += str_bytes(non_null(*p)?).len();
+        let len = str_bytes(non_null(*p)?).len();
+        n = limits::total_str_len([n, len]).map_err(LimitError::message)?;
     }
-    let mut v = Vec::with_capacity(n);
+    let mut v = limits::str_buf(n).map_err(LimitError::message)?;
     for p in parts {
         v.extend_from_slice(str_bytes(*p));
     }
@@ -67,28 +73,31 @@ pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str>
 }
 
 /// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
-/// immutable), so that case allocates nothing.
+/// immutable), so that case allocates nothing. A text longer than the string cap
+/// is the error `result too large`.
 #[inline]
-pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Value {
+pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'static str> {
     match kind {
         ValKind::Int => {
             let mut out = Vec::with_capacity(20);
             super::arith::write_int(&mut out, v.as_int());
-            heap.alloc_str(out)
+            Ok(heap.alloc_str(out))
         }
-        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => v,
+        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => Ok(v),
         _ => {
             let mut out = Vec::new();
-            write_value(&mut out, v, kind);
-            heap.alloc_str(out)
+            write_value(&mut out, v, kind).map_err(WriteError::message)?;
+            Ok(heap.alloc_str(out))
         }
     }
 }
 
 /// `print(args...)`: the values separated by spaces, then a newline. `kinds` gives
 /// the kind of each value; when it does not match `args` (the usual case: the
-/// compiler converted everything to strings) every value is a string.
-pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
+/// compiler converted everything to strings) every value is a string. On an error
+/// (`result too large`) nothing of this call stays in `out`.
+pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(), &'static str> {
+    let start = out.len();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
@@ -98,9 +107,13 @@ pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) {
         } else {
             ValKind::Ref
         };
-        write_value(out, *v, kind);
+        if let Err(e) = write_value(out, *v, kind) {
+            out.truncate(start);
+            return Err(e.message());
+        }
     }
     out.push(b'\n');
+    Ok(())
 }
 
 // ----- arrays -----
@@ -195,7 +208,8 @@ pub fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
     }
 }
 
-/// `map[key] = v`: overwrite in place or append a new entry.
+/// `map[key] = v`: overwrite in place or append a new entry. A new entry past
+/// `limits::MAX_MAP_LEN` is `result too large`; growth is allocated fallibly.
 #[inline]
 pub fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), &'static str> {
     let mo = as_map_mut(non_null(map)?);
@@ -203,6 +217,10 @@ pub fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), 
         bits: key,
         kind: mo.key,
     };
+    if mo.entries.len() >= limits::MAX_MAP_LEN && !mo.entries.contains_key(&k) {
+        return Err(limits::MAP_TOO_LARGE);
+    }
+    mo.entries.try_reserve(1).map_err(LimitError::message)?;
     if mo.entries.insert(k, v).is_none() {
         heap.note_growth(MAP_ENTRY_BYTES);
     }
