@@ -1,12 +1,39 @@
 //! Compile-time diagnostics and the source map.
 //!
 //! Every stage reports problems as [`Diagnostic`]s (a span and one sentence). The
-//! driver renders them with `ariadne` (chosen because it prints the source line with
-//! a caret like modern compilers and needs no configuration) after a
-//! `file:line:col: error: message` header line that tools and tests can grep.
+//! driver renders each as a `file:line:col: error: message` header line that tools and
+//! tests can grep, followed by a snippet: the source line and carets under the span.
+//!
+//! One rule decides lines everywhere (the header, the snippet, the lexer, runtime
+//! locations): a line ends at `\n` (so also at `\r\n`). A lone `\r`, a form feed, a
+//! vertical tab, U+0085, U+2028 and U+2029 are characters inside a line. Columns count
+//! characters (Unicode scalar values) from 1; a byte of the file that is not UTF-8
+//! counts as one character.
+//!
+//! Rendering is bounded whatever the input: long words quoted in messages (a 10 MB
+//! identifier) are shortened, the snippet shows a window of at most
+//! [`SNIPPET_CHARS`] characters of its line, and at most [`MAX_DIAGNOSTICS`] errors
+//! (and as many warnings) are kept per compilation.
 
 use crate::ast::{FileId, Span};
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use unicode_width::UnicodeWidthChar;
+
+/// Errors (and, separately, warnings) kept per compilation; the rest are counted
+/// and summarised in one line.
+pub const MAX_DIAGNOSTICS: usize = 100;
+/// Longest run of identifier characters shown in a message; longer ones are cut and
+/// end in `…`.
+pub const MAX_QUOTED_WORD: usize = 40;
+/// Longest message (in characters) shown; longer ones are cut and end in `…`.
+pub const MAX_MESSAGE: usize = 500;
+/// Characters of the source line shown in a snippet (a window around the span).
+pub const SNIPPET_CHARS: usize = 100;
+/// Characters shown before the span when the line has to be cut.
+const SNIPPET_LEFT: usize = 40;
+/// Columns a tab takes in a snippet.
+const TAB_WIDTH: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -47,14 +74,35 @@ impl Diagnostic {
 }
 
 /// A collection of diagnostics; stages push into it and keep going where they can.
+/// Beyond [`MAX_DIAGNOSTICS`] of a severity, diagnostics are only counted.
 #[derive(Default, Debug)]
 pub struct Diagnostics {
     pub list: Vec<Diagnostic>,
+    /// Errors not kept because the list already held [`MAX_DIAGNOSTICS`] errors.
+    pub dropped_errors: usize,
+    /// Warnings not kept, likewise.
+    pub dropped_warnings: usize,
+    kept_errors: usize,
+    kept_warnings: usize,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
+        let (kept, dropped) = match d.severity {
+            Severity::Error => (&mut self.kept_errors, &mut self.dropped_errors),
+            Severity::Warning => (&mut self.kept_warnings, &mut self.dropped_warnings),
+        };
+        if *kept >= MAX_DIAGNOSTICS {
+            *dropped += 1;
+            return;
+        }
+        *kept += 1;
         self.list.push(d);
+    }
+    pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
+        for d in ds {
+            self.push(d);
+        }
     }
     pub fn error(&mut self, span: Span, message: impl Into<String>) {
         self.push(Diagnostic::error(span, message));
@@ -63,40 +111,114 @@ impl Diagnostics {
         self.push(Diagnostic::warning(span, message));
     }
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(|d| d.severity == Severity::Error)
+        self.dropped_errors > 0 || self.list.iter().any(|d| d.severity == Severity::Error)
+    }
+    /// Remove the kept diagnostics from `from` on (the parser drops errors that a
+    /// lexer error on the same line explains), keeping the counts right.
+    pub fn split_off(&mut self, from: usize) -> Vec<Diagnostic> {
+        let tail = self.list.split_off(from.min(self.list.len()));
+        for d in &tail {
+            match d.severity {
+                Severity::Error => self.kept_errors -= 1,
+                Severity::Warning => self.kept_warnings -= 1,
+            }
+        }
+        tail
     }
 }
 
+/// Bytes between two entries of [`SourceFile::char_marks`].
+const CHAR_MARK: usize = 256;
+
 pub struct SourceFile {
     pub path: String,
+    /// The text as the lexer saw it (a byte that is not UTF-8 is replaced by a NUL
+    /// placeholder of the same length, see [`crate::lexer::decode_source`]).
     pub text: String,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
+    /// Number of characters in `text[..k * CHAR_MARK]` for every `k`, so that a
+    /// column costs at most `CHAR_MARK` bytes of counting.
+    char_marks: Vec<u32>,
+    /// Sorted offsets of the bytes that were not UTF-8 in the file.
+    invalid: Vec<u32>,
 }
 
 impl SourceFile {
     pub fn new(path: String, text: String) -> SourceFile {
+        SourceFile::with_invalid(path, text, Vec::new())
+    }
+
+    /// A file whose `text` holds placeholders at the sorted offsets `invalid`.
+    pub fn with_invalid(path: String, text: String, invalid: Vec<u32>) -> SourceFile {
         let mut line_starts = vec![0];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                line_starts.push(i as u32 + 1);
-            }
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i as u32 + 1),
+        );
+        let mut char_marks = Vec::with_capacity(text.len() / CHAR_MARK + 1);
+        let mut chars = 0u32;
+        char_marks.push(0);
+        for chunk in text.as_bytes().chunks(CHAR_MARK) {
+            chars += count_char_starts(chunk);
+            char_marks.push(chars);
         }
         SourceFile {
             path,
             text,
             line_starts,
+            char_marks,
+            invalid,
         }
     }
 
-    /// 1-based line and column (in bytes) of a byte offset.
-    pub fn line_col(&self, offset: u32) -> (u32, u32) {
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
-        (line as u32 + 1, offset - self.line_starts[line] + 1)
+    /// Index (0-based) of the line holding byte `offset`.
+    fn line_index(&self, offset: u32) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
     }
+
+    /// Number of characters before byte `offset`.
+    fn chars_before(&self, offset: u32) -> u32 {
+        let off = (offset as usize).min(self.text.len());
+        let mark = off / CHAR_MARK;
+        let counted = self.char_marks.get(mark).copied().unwrap_or(0);
+        counted + count_char_starts(&self.text.as_bytes()[mark * CHAR_MARK..off])
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (u32, u32) {
+        let offset = offset.min(self.text.len() as u32);
+        let line = self.line_index(offset);
+        let start = self.line_starts[line];
+        let col = self.chars_before(offset) - self.chars_before(start) + 1;
+        (line as u32 + 1, col)
+    }
+
+    /// Byte range of line `line` (0-based) without its `\n` or `\r\n`.
+    fn line_range(&self, line: usize) -> (usize, usize) {
+        let start = self.line_starts[line] as usize;
+        let mut end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&s| s as usize - 1);
+        if end > start && self.text.as_bytes()[end - 1] == b'\r' && end < self.text.len() {
+            end -= 1;
+        }
+        (start, end)
+    }
+
+    fn is_invalid_byte(&self, offset: usize) -> bool {
+        self.invalid.binary_search(&(offset as u32)).is_ok()
+    }
+}
+
+/// The number of bytes of `b` that start a UTF-8 character.
+fn count_char_starts(b: &[u8]) -> u32 {
+    b.iter().filter(|&&c| c & 0xC0 != 0x80).count() as u32
 }
 
 /// All source files of one compilation, indexed by [`FileId`].
@@ -107,7 +229,10 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, path: String, text: String) -> FileId {
-        self.files.push(SourceFile::new(path, text));
+        self.add_file(SourceFile::new(path, text))
+    }
+    pub fn add_file(&mut self, file: SourceFile) -> FileId {
+        self.files.push(file);
         (self.files.len() - 1) as FileId
     }
     pub fn file(&self, id: FileId) -> &SourceFile {
@@ -124,56 +249,312 @@ impl SourceMap {
         }
     }
 
-    /// Render one diagnostic: a `file:line:col: error: message` line followed by an
-    /// ariadne snippet with the source line and a caret.
+    /// Render one diagnostic: a `file:line:col: error: message` line followed by the
+    /// source line with carets under the span and the notes.
     pub fn render(&self, d: &Diagnostic, color: bool) -> String {
-        use ariadne::{Config, Label, Report, ReportKind, Source};
-        let kind = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+        let (kind, paint) = match d.severity {
+            Severity::Error => ("error", RED),
+            Severity::Warning => ("warning", YELLOW),
         };
-        let mut out = format!("{}: {}: {}\n", self.location(d.span), kind, d.message);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {}: {}",
+            self.location(d.span),
+            painted(kind, paint, color),
+            shorten_message(&d.message)
+        );
         let Some(file) = self.files.get(d.span.file as usize) else {
             return out;
         };
-        // ariadne works in character offsets; convert from bytes.
-        let lo = char_offset(&file.text, d.span.lo as usize);
-        let hi = char_offset(&file.text, (d.span.hi.max(d.span.lo + 1)) as usize).max(lo + 1);
-        let rk = match d.severity {
-            Severity::Error => ReportKind::Error,
-            Severity::Warning => ReportKind::Warning,
-        };
-        let mut report = Report::build(rk, (file.path.as_str(), lo..hi))
-            .with_config(Config::default().with_color(color))
-            .with_message(&d.message)
-            .with_label(Label::new((file.path.as_str(), lo..hi)).with_message(""));
+        if !file.text.is_empty() {
+            render_snippet(file, d.span, paint, color, &mut out);
+        }
         for n in &d.notes {
-            report = report.with_note(n);
-        }
-        let mut buf = Vec::new();
-        if file.text.trim().is_empty() {
-            return out;
-        }
-        if report
-            .finish()
-            .write((file.path.as_str(), Source::from(file.text.as_str())), &mut buf)
-            .is_ok()
-        {
-            // ariadne's first line repeats the message we already printed with its
-            // location; keep only the snippet.
-            let text = String::from_utf8_lossy(&buf);
-            let snippet = text.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
-            let _ = write!(out, "{snippet}");
+            let _ = writeln!(out, "  = note: {}", shorten_message(n));
         }
         out
     }
 }
 
-fn char_offset(text: &str, byte: usize) -> usize {
-    let byte = byte.min(text.len());
-    let mut b = byte;
-    while b > 0 && !text.is_char_boundary(b) {
-        b -= 1;
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+const BLUE: &str = "\x1b[1;34m";
+const RESET: &str = "\x1b[0m";
+
+fn painted(text: &str, paint: &str, color: bool) -> String {
+    if color {
+        format!("{paint}{text}{RESET}")
+    } else {
+        text.to_string()
     }
-    text[..b].chars().count()
+}
+
+/// The source line of `span.lo` (a window of it if long) and a caret line under the
+/// part of the span on that line:
+///
+/// ```text
+///   |
+/// 2 |     let x: int = "a"
+///   |                  ^^^
+/// ```
+fn render_snippet(file: &SourceFile, span: Span, paint: &str, color: bool, out: &mut String) {
+    let lo = (span.lo as usize).min(file.text.len());
+    let line = file.line_index(lo as u32);
+    let (start, end) = file.line_range(line);
+    let text = &file.text[start..end];
+    let lo_rel = floor_boundary(text, lo.saturating_sub(start).min(text.len()));
+    let hi_rel = floor_boundary(
+        text,
+        (span.hi as usize).saturating_sub(start).clamp(lo_rel, text.len()),
+    );
+    let (ws, we) = snippet_window(text, lo_rel);
+
+    let mut src = String::new();
+    let mut marks = String::new();
+    if ws > 0 {
+        src.push('…');
+        marks.push(' ');
+    }
+    let mut carets = 0;
+    for (i, ch) in text[ws..we].char_indices() {
+        let at = ws + i;
+        let (shown, width) = displayed(ch, file.is_invalid_byte(start + at));
+        src.push_str(&shown);
+        let under = if at >= lo_rel && at < hi_rel { '^' } else { ' ' };
+        if under == '^' {
+            carets += width;
+        }
+        if at < hi_rel {
+            marks.extend(std::iter::repeat_n(under, width));
+        }
+    }
+    if we < text.len() {
+        src.push('…');
+    }
+    if carets == 0 {
+        // An empty span, a span at the end of the line, or zero-width characters.
+        marks.push('^');
+    }
+    let number = (line + 1).to_string();
+    let pad = " ".repeat(number.len());
+    let bar = painted("|", BLUE, color);
+    let _ = writeln!(out, "{pad} {bar}");
+    let _ = writeln!(out, "{} {bar} {}", painted(&number, BLUE, color), src.trim_end());
+    let _ = writeln!(out, "{pad} {bar} {}", painted(marks.trim_end(), paint, color));
+}
+
+/// The byte range of `text` shown in a snippet: all of it when it has at most
+/// [`SNIPPET_CHARS`] characters, else a window of that many starting up to
+/// [`SNIPPET_LEFT`] characters before `lo`.
+fn snippet_window(text: &str, lo: usize) -> (usize, usize) {
+    if text.char_indices().nth(SNIPPET_CHARS).is_none() {
+        return (0, text.len());
+    }
+    let ws = text[..lo]
+        .char_indices()
+        .rev()
+        .nth(SNIPPET_LEFT - 1)
+        .map_or(0, |(i, _)| i);
+    let we = text[ws..]
+        .char_indices()
+        .nth(SNIPPET_CHARS)
+        .map_or(text.len(), |(i, _)| ws + i);
+    (ws, we)
+}
+
+/// How a character of a source line is shown in a snippet, and its width in
+/// columns: tabs as spaces, control characters as their Control Pictures symbol
+/// (`␍` for a lone `\r`), other invisible or line-breaking characters (U+0085,
+/// U+2028, ...) and bytes that were not UTF-8 as `�`, so that nothing shown can
+/// break the line or move the carets.
+fn displayed(ch: char, invalid_byte: bool) -> (Cow<'static, str>, usize) {
+    if invalid_byte {
+        return (Cow::Borrowed("\u{FFFD}"), 1);
+    }
+    match ch {
+        '\t' => (Cow::Borrowed("    "), TAB_WIDTH),
+        '\0'..='\x1f' => (
+            Cow::Owned(
+                char::from_u32(0x2400 + ch as u32)
+                    .unwrap_or('\u{FFFD}')
+                    .to_string(),
+            ),
+            1,
+        ),
+        '\x7f' => (Cow::Borrowed("\u{2421}"), 1),
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' => (Cow::Borrowed("\u{FFFD}"), 1),
+        _ => match ch.width() {
+            Some(w) => (Cow::Owned(ch.to_string()), w),
+            None => (Cow::Borrowed("\u{FFFD}"), 1),
+        },
+    }
+}
+
+/// The largest character boundary of `text` at or below `i`.
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A message as shown: every run of identifier characters longer than
+/// [`MAX_QUOTED_WORD`] cut (a 10 MB identifier quoted in a message stays short), the
+/// whole at most [`MAX_MESSAGE`] characters. Messages quote source text as
+/// identifiers, numbers and types, so this bounds every message.
+pub fn shorten_message(msg: &str) -> Cow<'_, str> {
+    let long_word = {
+        let mut run = 0;
+        msg.bytes().any(|b| {
+            run = if is_word_byte(b) { run + 1 } else { 0 };
+            run > MAX_QUOTED_WORD
+        })
+    };
+    if !long_word && msg.len() <= MAX_MESSAGE {
+        return Cow::Borrowed(msg);
+    }
+    let mut out = String::new();
+    let mut run = 0;
+    let mut chars = 0;
+    for ch in msg.chars() {
+        if chars >= MAX_MESSAGE {
+            out.push('…');
+            break;
+        }
+        run = if ch.is_ascii() && is_word_byte(ch as u8) {
+            run + 1
+        } else {
+            0
+        };
+        if run > MAX_QUOTED_WORD {
+            if run == MAX_QUOTED_WORD + 1 {
+                out.push('…');
+                chars += 1;
+            }
+            continue;
+        }
+        out.push(ch);
+        chars += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile::new("t.bp".into(), text.into())
+    }
+
+    fn render(text: &str, lo: u32, hi: u32) -> String {
+        let mut map = SourceMap::default();
+        let f = map.add("t.bp".into(), text.into());
+        map.render(&Diagnostic::error(Span::new(f, lo, hi), "boom"), false)
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let f = file("a = \"éé\"; b\nx");
+        assert_eq!(f.line_col(0), (1, 1));
+        let b = f.text.find('b').unwrap() as u32;
+        assert_eq!(f.line_col(b), (1, 11));
+        assert_eq!(f.line_col(f.text.len() as u32), (2, 2));
+    }
+
+    #[test]
+    fn columns_far_into_a_long_line() {
+        let text = format!("{}x", "é".repeat(1000));
+        let f = file(&text);
+        assert_eq!(f.line_col(2000), (1, 1001));
+    }
+
+    #[test]
+    fn only_newline_ends_a_line() {
+        for sep in ["\r", "\x0b", "\x0c", "\u{85}", "\u{2028}", "\u{2029}"] {
+            let text = format!("one{sep}two\nthree");
+            let lo = text.find('t').unwrap() as u32;
+            let out = render(&text, lo, lo + 3);
+            assert!(out.starts_with("t.bp:1:5: error: boom\n"), "{sep:?}: {out}");
+            assert!(out.contains("1 | one"), "{sep:?}: {out}");
+            assert!(out.contains("two"), "{sep:?}: {out}");
+            assert!(!out.contains("three"), "{sep:?}: {out}");
+            assert_eq!(out.lines().count(), 4, "{sep:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn carets_under_the_span() {
+        let out = render("let x: int = \"a\"\n", 13, 16);
+        assert_eq!(
+            out,
+            "t.bp:1:14: error: boom\n  |\n1 | let x: int = \"a\"\n  |              ^^^\n"
+        );
+    }
+
+    #[test]
+    fn carets_after_wide_characters_and_tabs() {
+        let out = render("\"漢字\"\tx\n", 9, 10);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[2], "1 | \"漢字\"    x");
+        assert_eq!(lines[3], "  |           ^");
+    }
+
+    #[test]
+    fn crlf_line_ends_are_not_shown() {
+        let out = render("ab\r\ncd\r\n", 4, 5);
+        assert!(out.contains("2 | cd\n"), "{out}");
+    }
+
+    #[test]
+    fn span_at_the_end_of_the_file() {
+        let out = render("abc", 3, 3);
+        assert!(out.ends_with("1 | abc\n  |    ^\n"), "{out}");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_span() {
+        let text = format!("{}X{}", "a".repeat(100_000), "b".repeat(100_000));
+        let out = render(&text, 100_000, 100_001);
+        assert!(out.len() < 600, "{}", out.len());
+        let lines: Vec<&str> = out.lines().collect();
+        let col = lines[2].chars().position(|c| c == 'X');
+        assert_eq!(lines[3].chars().position(|c| c == '^'), col, "{out}");
+        assert!(lines[2].contains('…'));
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_visibly() {
+        let out = render("a\u{2028}b\x0cc\0d", 0, 1);
+        assert!(out.contains("1 | a\u{FFFD}b\u{240C}c\u{2400}d\n"), "{out}");
+    }
+
+    #[test]
+    fn long_words_in_messages_are_shortened() {
+        let long = "x".repeat(10_000_000);
+        let msg = format!("unknown name '{long}'");
+        let s = shorten_message(&msg);
+        assert_eq!(s, format!("unknown name '{}…'", "x".repeat(MAX_QUOTED_WORD)));
+        assert_eq!(shorten_message("fine 'name'"), "fine 'name'");
+        let many = "a b ".repeat(1000);
+        assert_eq!(shorten_message(&many).chars().count(), MAX_MESSAGE + 1);
+    }
+
+    #[test]
+    fn diagnostics_beyond_the_cap_are_counted() {
+        let mut d = Diagnostics::default();
+        for _ in 0..MAX_DIAGNOSTICS + 5 {
+            d.error(Span::default(), "e");
+            d.warning(Span::default(), "w");
+        }
+        assert_eq!(d.list.len(), 2 * MAX_DIAGNOSTICS);
+        assert_eq!((d.dropped_errors, d.dropped_warnings), (5, 5));
+        assert!(d.has_errors());
+    }
 }

@@ -3,9 +3,10 @@
 
 use crate::ast::{Item, Module, Span};
 use crate::bytecode::Program;
-use crate::diag::{Diagnostic, Diagnostics, Severity, SourceMap};
-use crate::{compiler, parser, types};
+use crate::diag::{Diagnostic, Diagnostics, Severity, SourceFile, SourceMap, MAX_DIAGNOSTICS};
+use crate::{compiler, lexer, parser, types};
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The result of the front end and compiler, plus everything needed to report
@@ -28,10 +29,29 @@ pub enum Stop {
 
 /// Load, check and (optionally) compile the program whose entry file is `path`.
 pub fn compile_file(path: &Path, stop: Stop) -> Compiled {
-    let mut sources = SourceMap::default();
-    let mut diags = Diagnostics::default();
-    let mut modules = Vec::new();
-    load_modules(path, &mut sources, &mut diags, &mut modules);
+    compile_entry(path, None, stop)
+}
+
+/// Like [`compile_file`], but the entry file's content is `source` (not read from
+/// disk); `path` names it in diagnostics and its directory is where imports are
+/// looked for first. For tests and tools that hold a program in memory.
+pub fn compile_source(path: &Path, source: Vec<u8>, stop: Stop) -> Compiled {
+    compile_entry(path, Some(source), stop)
+}
+
+fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
+    let mut loader = Loader::new(path);
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    loader.load(path, &name, None, source);
+    let Loader {
+        sources,
+        mut diags,
+        mut modules,
+        ..
+    } = loader;
     if diags.has_errors() {
         return Compiled {
             sources,
@@ -49,6 +69,7 @@ pub fn compile_file(path: &Path, stop: Stop) -> Compiled {
     }
     let program = compiler::compile_program(&modules, &info, &sources, &mut diags);
     let program = if diags.has_errors() { None } else { Some(program) };
+    // `modules` (possibly deep trees) is dropped here, after compiling.
     Compiled {
         sources,
         diags,
@@ -66,120 +87,120 @@ pub fn render_diagnostics(c: &Compiled, color: bool) -> String {
     for d in list {
         out.push_str(&c.sources.render(d, color));
     }
+    let (errors, warnings) = (c.diags.dropped_errors, c.diags.dropped_warnings);
+    if errors + warnings > 0 {
+        out.push_str(&format!(
+            "bp: {errors} more error(s) and {warnings} more warning(s) not shown (at most {MAX_DIAGNOSTICS} of each are shown)\n"
+        ));
+    }
     out
 }
 
-/// Read a source file as UTF-8 text; invalid bytes are a diagnostic at their offset.
-fn read_source(path: &Path) -> Result<String, (u32, String)> {
-    let bytes = std::fs::read(path).map_err(|e| (0, format!("cannot read '{}': {}", path.display(), e)))?;
-    match String::from_utf8(bytes) {
-        Ok(s) => Ok(s),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            Err((at as u32, "source file is not valid UTF-8".to_string()))
-        }
+/// Largest source file accepted. The front end needs about 100 bytes of memory per
+/// byte of source (tokens, then the tree), so this keeps a program's compilation
+/// under about 2 GB; real programs are far smaller.
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Read a source file (at most [`MAX_SOURCE_BYTES`], so that `/dev/zero` or an
+/// endless pipe is an error, not a hang).
+fn read_source(path: &Path) -> Result<Vec<u8>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read '{}': {}", path.display(), e);
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!(
+            "source file '{}' is too large (the limit is {} MiB)",
+            path.display(),
+            MAX_SOURCE_BYTES >> 20
+        ));
     }
+    Ok(bytes)
 }
 
-/// Load the entry module and, recursively, every module it imports (LANGUAGE.md
+/// Loads the entry module and, recursively, every module it imports (LANGUAGE.md
 /// §10). `modules[0]` is the entry; each module is loaded once; cycles are errors.
-fn load_modules(entry: &Path, sources: &mut SourceMap, diags: &mut Diagnostics, modules: &mut Vec<Module>) {
-    let entry_dir = entry
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let name = entry
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut loaded: HashMap<PathBuf, usize> = HashMap::new();
-    let mut stack: Vec<PathBuf> = Vec::new();
-    load_one(
-        entry,
-        &name,
-        &entry_dir,
-        None,
-        sources,
-        diags,
-        modules,
-        &mut loaded,
-        &mut stack,
-    );
+struct Loader {
+    entry_dir: PathBuf,
+    sources: SourceMap,
+    diags: Diagnostics,
+    modules: Vec<Module>,
+    /// Canonical path -> index in `modules`.
+    loaded: HashMap<PathBuf, usize>,
+    /// The chain of imports being loaded (for cycle detection).
+    stack: Vec<PathBuf>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn load_one(
-    path: &Path,
-    name: &str,
-    entry_dir: &Path,
-    import_span: Option<Span>,
-    sources: &mut SourceMap,
-    diags: &mut Diagnostics,
-    modules: &mut Vec<Module>,
-    loaded: &mut HashMap<PathBuf, usize>,
-    stack: &mut Vec<PathBuf>,
-) {
-    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if stack.contains(&key) {
-        if let Some(sp) = import_span {
-            diags.error(sp, format!("circular import of module '{name}'"));
+impl Loader {
+    fn new(entry: &Path) -> Loader {
+        Loader {
+            entry_dir: parent_dir(entry),
+            sources: SourceMap::default(),
+            diags: Diagnostics::default(),
+            modules: Vec::new(),
+            loaded: HashMap::new(),
+            stack: Vec::new(),
         }
-        return;
     }
-    if loaded.contains_key(&key) {
-        return;
-    }
-    let display = path.to_string_lossy().into_owned();
-    let text = match read_source(path) {
-        Ok(t) => t,
-        Err((at, msg)) => {
-            // Keep the valid prefix so that the diagnostic can show a location.
-            let prefix = std::fs::read(path)
-                .map(|b| String::from_utf8_lossy(&b[..(at as usize).min(b.len())]).into_owned())
-                .unwrap_or_default();
-            let file = sources.add(display, prefix);
-            match import_span {
-                Some(sp) if at == 0 && msg.starts_with("cannot read") => diags.error(sp, msg),
-                _ => diags.error(Span::new(file, at, at), msg),
+
+    /// Load module `name` from `path` (or from `source` when given), then its
+    /// imports. `import_span` is the import that asked for it (none for the entry).
+    fn load(&mut self, path: &Path, name: &str, import_span: Option<Span>, source: Option<Vec<u8>>) {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&key) {
+            if let Some(sp) = import_span {
+                self.diags
+                    .error(sp, format!("circular import of module '{name}'"));
             }
             return;
         }
-    };
-    let file = sources.add(display, text.clone());
-    let module = parser::parse_module(&text, file, name, diags);
-    let idx = modules.len();
-    loaded.insert(key.clone(), idx);
-    let imports: Vec<(String, Span)> = module
-        .items
-        .iter()
-        .filter_map(|it| match it {
-            Item::Import(imp) => Some((imp.module.name.clone(), imp.module.span)),
-            _ => None,
-        })
-        .collect();
-    modules.push(module);
-    stack.push(key);
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    for (m, span) in imports {
-        match resolve_module(&m, &dir, entry_dir) {
-            Some(p) => load_one(
-                &p,
-                &m,
-                entry_dir,
-                Some(span),
-                sources,
-                diags,
-                modules,
-                loaded,
-                stack,
-            ),
-            None => diags.error(span, format!("cannot find module '{m}'")),
+        if self.loaded.contains_key(&key) {
+            return;
         }
+        let display = path.to_string_lossy().into_owned();
+        let bytes = match source.map_or_else(|| read_source(path), Ok) {
+            Ok(b) => b,
+            Err(msg) => {
+                let file = self.sources.add(display, String::new());
+                let span = import_span.unwrap_or(Span::new(file, 0, 0));
+                self.diags.error(span, msg);
+                return;
+            }
+        };
+        let decoded = lexer::decode_source(bytes);
+        let file = self
+            .sources
+            .add_file(SourceFile::with_invalid(display, decoded.text, decoded.invalid));
+        let text = &self.sources.file(file).text;
+        let module = parser::parse_decoded(text, decoded.raw.as_deref(), file, name, &mut self.diags);
+        self.loaded.insert(key.clone(), self.modules.len());
+        let imports: Vec<(String, Span)> = module
+            .items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Import(imp) => Some((imp.module.name.clone(), imp.module.span)),
+                _ => None,
+            })
+            .collect();
+        self.modules.push(module);
+        self.stack.push(key);
+        let dir = parent_dir(path);
+        for (m, span) in imports {
+            match resolve_module(&m, &dir, &self.entry_dir) {
+                Some(p) => self.load(&p, &m, Some(span), None),
+                None => self.diags.error(span, format!("cannot find module '{m}'")),
+            }
+        }
+        self.stack.pop();
     }
-    stack.pop();
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Module search path of LANGUAGE.md §10.2.

@@ -5,6 +5,7 @@ use bp::fatal::GuardedAlloc;
 use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
 use bp_runtime::rt::{io_error_text, write_all_fd, BROKEN_PIPE_STATUS};
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -88,9 +89,9 @@ struct RunArgs {
     max_depth: u64,
     /// The program's entry file.
     file: PathBuf,
-    /// Arguments passed to the program (`argv()`).
+    /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    args: Vec<OsString>,
 }
 
 fn main() {
@@ -240,11 +241,24 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
                     .unwrap_or(MAX_DEPTH_CEILING)
                     .min(sizes.max_frames),
                 stack_slots: sizes.reg_slots,
-                args: r.args,
+                args: r.args.into_iter().map(os_bytes).collect(),
                 jit,
                 ..Default::default()
             };
             bp::vm::run(&program, opts)
         }
+    }
+}
+
+/// The bytes of a command-line argument as the OS passed them.
+fn os_bytes(arg: OsString) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        arg.into_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        arg.to_string_lossy().into_owned().into_bytes()
     }
 }

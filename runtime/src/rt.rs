@@ -50,8 +50,9 @@ pub struct Rt {
     pub out_error: Option<std::io::Error>,
     /// State of the language's 64-bit LCG (LANGUAGE.md §9.7), initially 1.
     pub rng: u64,
-    /// Program arguments (after the script path).
-    pub args: Vec<String>,
+    /// Program arguments (after the script path), as the bytes the OS passed
+    /// (they need not be UTF-8).
+    pub args: Vec<Vec<u8>>,
 }
 
 /// Buffered stdout above which [`Rt::write_out`] (and the VM's `print`) flush.
@@ -62,7 +63,7 @@ pub const OUT_FLUSH: usize = 1 << 16;
 pub const BROKEN_PIPE_STATUS: i32 = 128 + 13;
 
 impl Rt {
-    pub fn new(heap: Heap, args: Vec<String>) -> Rt {
+    pub fn new(heap: Heap, args: Vec<Vec<u8>>) -> Rt {
         Rt {
             heap,
             out: Vec::with_capacity(OUT_FLUSH),

@@ -79,7 +79,18 @@ pub(crate) struct FnCompiler<'a, 'c> {
     /// Function id being compiled (`None` for the global initialiser).
     pub func_id: Option<u32>,
     pub file: FileId,
+    /// Where the function first needed more than 256 registers: the construct of the
+    /// first instruction emitted after the overflow.
+    overflow_at: Option<Span>,
+    /// The function exceeded [`MAX_CODE`] (reported once; no more statements are
+    /// compiled).
+    too_large: bool,
 }
+
+/// Most instructions of one function. `finally` code is copied onto every exit of
+/// its `try`, so `try`/`finally` nested inside `finally` blocks doubles the code per
+/// level: without a bound, 30 such levels would take hours and gigabytes.
+pub const MAX_CODE: usize = 1 << 21;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
     pub fn new(
@@ -108,7 +119,31 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ret_ty,
             func_id,
             file,
+            overflow_at: None,
+            too_large: false,
         }
+    }
+
+    /// Whether the function already has more than [`MAX_CODE`] instructions; the
+    /// first time, report it at `span` (the statement that would add more).
+    pub fn over_code_budget(&mut self, span: Span) -> bool {
+        if self.code.len() <= MAX_CODE {
+            return false;
+        }
+        if !self.too_large {
+            self.too_large = true;
+            let name = match self.func_id.and_then(|id| self.cx.info.funcs.get(id as usize)) {
+                Some(f) => format!("function '{}'", f.name),
+                None => "the global initialisation code".to_string(),
+            };
+            self.error(
+                span,
+                format!(
+                    "{name} is too large: more than {MAX_CODE} instructions (`finally` blocks are copied onto every exit of their `try`)"
+                ),
+            );
+        }
+        true
     }
 
     // ----- diagnostics -----
@@ -136,6 +171,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     /// Append an instruction produced by the construct at `span`.
     pub fn emit(&mut self, i: Instr, span: Span) -> usize {
+        if self.overflow_at.is_none() && self.ra.overflowed() {
+            self.overflow_at = Some(span);
+        }
         let loc = self.loc(span);
         self.code.push(i);
         self.locs.push(loc);
@@ -404,7 +442,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         }
         if self.ra.overflowed() {
-            self.error(span, format!("function '{name}' needs more than 256 registers"));
+            let at = self.overflow_at.unwrap_or(span);
+            self.error(
+                at,
+                format!(
+                    "function '{name}' needs more than 256 registers here (too many values live at once)"
+                ),
+            );
         }
         let line = self.loc(span).line;
         Function {

@@ -198,7 +198,7 @@ pub fn compile_program(
 
     let externs = build_externs(modules, info);
 
-    diags.list.append(&mut cx.diags);
+    diags.extend(std::mem::take(&mut cx.diags));
     Program {
         functions: out,
         globals,
@@ -255,7 +255,9 @@ fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Optio
     let mut param_kinds = Vec::new();
     for (i, p) in fd.params.iter().enumerate() {
         let r = fc.declare_param(p.local, fd.span);
-        if r as usize != i {
+        // Past 256 registers (too many parameters, reported below) allocation
+        // hands back register 0.
+        if r as usize != i && !fc.ra.overflowed() {
             fc.internal(fd.span, "parameters must be the first locals");
         }
         let ty = fd
@@ -271,8 +273,9 @@ fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Optio
     if !stmt::block_ends_in_jump(&fd.body) {
         fc.implicit_return(fd.body.span.to(fd.span));
     }
-    if fd.params.len() > 255 {
-        fc.error(fd.span, format!("function '{name}' has too many parameters"));
+    if fd.params.len() > crate::types::check::MAX_PARAMS {
+        // The checker reports it first; this keeps the compiler safe on its own.
+        fc.error(fd.name.span, format!("function '{name}' has too many parameters"));
     }
     let f = fc.finish(name, fd.span, fd.params.len() as u8, param_kinds, ret_kind(&ret));
     if let Some(slot) = functions.get_mut(fid as usize) {

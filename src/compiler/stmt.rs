@@ -33,6 +33,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// `let` inside a loop body re-initialises the local every iteration, so its
     /// register can be reused by the following statements.
     pub fn block_stmts(&mut self, b: &'a Block) {
+        if self.over_code_budget(b.span) {
+            return;
+        }
         let n = b.stmts.len();
         let mut last_use: HashMap<LocalId, usize> = HashMap::new();
         for (i, s) in b.stmts.iter().enumerate() {
@@ -57,6 +60,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 
     pub fn stmt(&mut self, s: &'a Stmt) {
         let sp = s.span;
+        if self.over_code_budget(sp) {
+            return;
+        }
         match &s.kind {
             StmtKind::Let { init, local, .. } => {
                 self.init_local(*local, init, sp);

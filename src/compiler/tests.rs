@@ -403,7 +403,8 @@ fn too_many_registers_is_an_error() {
     src.push_str(&format!("    return {}\n", sum.join(" + ")));
     let err = build(&src).expect_err("should not compile");
     assert!(
-        err.contains("t.bp:1:1: function 'main' needs more than 256 registers"),
+        // At the value that needed the 257th register (`let v256`), not at the def.
+        err.contains("t.bp:258:21: function 'main' needs more than 256 registers here"),
         "{err}"
     );
 }

@@ -9,6 +9,7 @@
 use crate::ast::{FileId, Span};
 use crate::diag::{Diagnostic, Diagnostics};
 use logos::Logos;
+use std::rc::Rc;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,13 @@ pub struct RawError {
 /// State shared with the logos callbacks.
 #[derive(Default)]
 pub struct Extras {
+    /// The file's bytes when some are not UTF-8 (the text being lexed then holds a
+    /// placeholder at each such byte, see [`decode_source`]): string literals take
+    /// their content from here.
+    raw: Option<Rc<[u8]>>,
+    /// Content ranges of the string literals and f-strings lexed so far, in order
+    /// (only recorded with `raw`).
+    literal_ranges: Vec<(usize, usize)>,
     errors: Vec<RawError>,
     /// Start of the last string literal containing a raw newline: if a later literal
     /// is unterminated, that one probably lacks its closing quote.
@@ -325,6 +333,66 @@ pub fn lex(src: &str, file: FileId, diags: &mut Diagnostics) -> Vec<Token> {
     Layout::new(src, file, None, false, diags).run()
 }
 
+/// Lex a file decoded by [`decode_source`]: `raw` is [`Decoded::raw`], the file's bytes
+/// when some are not UTF-8. Such bytes are accepted inside string literals (the
+/// string holds them, LANGUAGE.md §2.1) and are an error anywhere else.
+pub fn lex_decoded(src: &str, raw: Option<&[u8]>, file: FileId, diags: &mut Diagnostics) -> Vec<Token> {
+    let mut layout = Layout::new(src, file, None, false, diags);
+    layout.raw = raw.filter(|r| r.len() == src.len());
+    layout.run()
+}
+
+/// A source file as the front end sees it.
+pub struct Decoded {
+    /// The text, with every byte that is not UTF-8 replaced by [`PLACEHOLDER`] (so
+    /// that offsets are the file's, after the byte-order mark).
+    pub text: String,
+    /// The file's bytes (after the byte-order mark) when some are not UTF-8.
+    pub raw: Option<Vec<u8>>,
+    /// Sorted offsets of the bytes that are not UTF-8.
+    pub invalid: Vec<u32>,
+}
+
+/// Stands for a byte that is not UTF-8 in [`Decoded::text`]; the lexer tells it from
+/// a real NUL by looking at [`Decoded::raw`].
+pub const PLACEHOLDER: char = '\0';
+
+/// The UTF-8 byte-order mark, skipped at the start of a file as Python does.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Decode a source file: skip a UTF-8 byte-order mark and replace bytes that are
+/// not UTF-8 by placeholders (one per byte) that the lexer accepts only inside
+/// string literals.
+pub fn decode_source(mut bytes: Vec<u8>) -> Decoded {
+    if bytes.starts_with(BOM) {
+        bytes.drain(..BOM.len());
+    }
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => {
+            return Decoded {
+                text,
+                raw: None,
+                invalid: Vec::new(),
+            }
+        }
+        Err(e) => e.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len());
+    let mut invalid = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            invalid.push(text.len() as u32);
+            text.push(PLACEHOLDER);
+        }
+    }
+    Decoded {
+        text,
+        raw: Some(bytes),
+        invalid,
+    }
+}
+
 /// Lex the text of an f-string interpolation: no layout tokens at all (newlines are
 /// ignored as inside brackets), spans translated through `map` (see
 /// [`FStrPiece::Expr`]). Ends with `Eof`.
@@ -424,9 +492,10 @@ fn hex_val(b: Option<&u8>) -> Option<u8> {
 }
 
 /// Process the escape sequence whose backslash is at `text[i]`; append its bytes to
-/// `out` and return the index after it. `base` is the offset of `text` in the source.
-fn escape(text: &str, i: usize, base: usize, out: &mut Vec<u8>, errs: &mut Vec<RawError>) -> usize {
-    let b = text.as_bytes();
+/// `out` and return the index after it. `base` is the offset of `text` in the source;
+/// `b` is the literal's bytes (`text` itself, or the raw bytes of a file that is not
+/// all UTF-8: they differ only at placeholders).
+fn escape(text: &str, b: &[u8], i: usize, base: usize, out: &mut Vec<u8>, errs: &mut Vec<RawError>) -> usize {
     let simple = match b.get(i + 1) {
         None => return i + 1, // only in an unterminated literal, already reported
         Some(b'n') => b'\n',
@@ -446,6 +515,17 @@ fn escape(text: &str, i: usize, base: usize, out: &mut Vec<u8>, errs: &mut Vec<R
                 msg: "invalid escape sequence '\\x': expected two hex digits".to_string(),
                 multiline_hint: None,
             });
+            return i + 2;
+        }
+        Some(&byte) if text.as_bytes().get(i + 1) != Some(&byte) => {
+            // A byte that is not UTF-8 after the backslash.
+            errs.push(RawError {
+                lo: base + i,
+                hi: base + i + 2,
+                msg: format!("unknown escape sequence: '\\' followed by the byte 0x{byte:02X}"),
+                multiline_hint: None,
+            });
+            out.push(byte);
             return i + 2;
         }
         Some(_) => {
@@ -494,17 +574,31 @@ fn scan_literal<'s>(lex: &mut Lx<'s>) -> (&'s str, usize) {
             multiline_hint: hint,
         });
     }
+    if lex.extras.raw.is_some() {
+        lex.extras
+            .literal_ranges
+            .push((open.end, open.end + content.len()));
+    }
     (content, open.end)
+}
+
+/// The bytes of a literal's content at `base`: from the file's raw bytes when it has
+/// bytes that are not UTF-8 (the text holds placeholders there).
+fn literal_bytes<'s>(raw: &'s Option<Rc<[u8]>>, content: &'s str, base: usize) -> &'s [u8] {
+    raw.as_deref()
+        .and_then(|r| r.get(base..base + content.len()))
+        .unwrap_or(content.as_bytes())
 }
 
 fn lex_string(lex: &mut Lx) -> Vec<u8> {
     let (content, base) = scan_literal(lex);
-    let b = content.as_bytes();
+    let raw = lex.extras.raw.clone();
+    let b = literal_bytes(&raw, content, base);
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' {
-            i = escape(content, i, base, &mut out, &mut lex.extras.errors);
+            i = escape(content, b, i, base, &mut out, &mut lex.extras.errors);
         } else {
             out.push(b[i]);
             i += 1;
@@ -515,19 +609,22 @@ fn lex_string(lex: &mut Lx) -> Vec<u8> {
 
 fn lex_fstring(lex: &mut Lx) -> Vec<FStrPiece> {
     let (content, base) = scan_literal(lex);
-    split_fstring(content, base, &mut lex.extras.errors)
+    let raw = lex.extras.raw.clone();
+    let b = literal_bytes(&raw, content, base);
+    split_fstring(content, b, base, &mut lex.extras.errors)
 }
 
 /// Split the raw content of an f-string (starting at source offset `base`) into
-/// literal pieces and interpolations.
-fn split_fstring(content: &str, base: usize, errs: &mut Vec<RawError>) -> Vec<FStrPiece> {
-    let b = content.as_bytes();
+/// literal pieces and interpolations. `b` is the content's bytes (see [`escape`]):
+/// literal pieces may hold bytes that are not UTF-8, interpolations may not.
+fn split_fstring(content: &str, b: &[u8], base: usize, errs: &mut Vec<RawError>) -> Vec<FStrPiece> {
+    let t = content.as_bytes();
     let mut pieces = Vec::new();
     let mut lit = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'\\' => i = escape(content, i, base, &mut lit, errs),
+            b'\\' => i = escape(content, b, i, base, &mut lit, errs),
             b'{' if b.get(i + 1) == Some(&b'{') => {
                 lit.push(b'{');
                 i += 2;
@@ -577,6 +674,11 @@ fn split_fstring(content: &str, base: usize, errs: &mut Vec<RawError>) -> Vec<FS
                         text.push(b[k + 1]);
                         map.push((base + k) as u32);
                         k += 2;
+                    } else if b[k] != t[k] {
+                        errs.push(not_utf8_error(base + k, base + k + 1, b[k]));
+                        text.push(b' ');
+                        map.push((base + k) as u32);
+                        k += 1;
                     } else {
                         text.push(b[k]);
                         map.push((base + k) as u32);
@@ -601,6 +703,23 @@ fn split_fstring(content: &str, base: usize, errs: &mut Vec<RawError>) -> Vec<FS
     pieces
 }
 
+/// A byte that is not UTF-8 outside a string literal.
+fn not_utf8_error(lo: usize, hi: usize, byte: u8) -> RawError {
+    let what = if hi - lo > 1 {
+        "bytes starting with"
+    } else {
+        "byte"
+    };
+    RawError {
+        lo,
+        hi,
+        msg: format!(
+            "invalid UTF-8: {what} 0x{byte:02X} (only string literals may hold bytes that are not UTF-8)"
+        ),
+        multiline_hint: None,
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // layout pass
 
@@ -622,6 +741,8 @@ struct Layout<'a> {
     at_line_start: bool,
     /// The current logical line has produced a token.
     line_has_content: bool,
+    /// The file's bytes when some are not UTF-8 (see [`lex_decoded`]).
+    raw: Option<&'a [u8]>,
 }
 
 impl<'a> Layout<'a> {
@@ -644,6 +765,40 @@ impl<'a> Layout<'a> {
             line_start: 0,
             at_line_start: true,
             line_has_content: false,
+            raw: None,
+        }
+    }
+
+    /// Whether the text holds a placeholder for a byte that is not UTF-8 at `at`.
+    fn is_placeholder(&self, at: usize) -> bool {
+        self.raw.is_some_and(|r| r.get(at) != self.src.as_bytes().get(at))
+    }
+
+    /// Report the bytes that are not UTF-8 outside the string literals (`literals`:
+    /// sorted content ranges), one error per run of such bytes.
+    fn report_invalid_bytes(&mut self, literals: &[(usize, usize)]) {
+        let Some(raw) = self.raw else { return };
+        let src = self.src.as_bytes();
+        let mut lits = literals.iter().peekable();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == src[i] {
+                i += 1;
+                continue;
+            }
+            while lits.peek().is_some_and(|&&(_, hi)| hi <= i) {
+                lits.next();
+            }
+            let in_literal = lits.peek().is_some_and(|&&(lo, _)| lo <= i);
+            let mut j = i + 1;
+            while j < raw.len() && raw[j] != src[j] {
+                j += 1;
+            }
+            if !in_literal {
+                let e = not_utf8_error(i, j, raw[i]);
+                self.raw_error(e);
+            }
+            i = j;
         }
     }
 
@@ -688,7 +843,12 @@ impl<'a> Layout<'a> {
 
     fn run(mut self) -> Vec<Token> {
         let src = self.src;
-        let mut lex = TokenKind::lexer_with_extras(src, Extras::default());
+        let extras = Extras {
+            raw: self.raw.map(Rc::from),
+            ..Extras::default()
+        };
+        let mut lex = TokenKind::lexer_with_extras(src, extras);
+        let mut last_unexpected = None;
         while let Some(res) = lex.next() {
             let range = lex.span();
             for e in std::mem::take(&mut lex.extras.errors) {
@@ -702,6 +862,13 @@ impl<'a> Layout<'a> {
                     }
                 }
                 Err(()) => {
+                    // A run of unexpected characters is one error (a file of garbage
+                    // must not give one error per byte).
+                    let continues_run = last_unexpected == Some(range.start);
+                    last_unexpected = Some(range.end);
+                    if continues_run || self.is_placeholder(range.start) {
+                        continue; // placeholders: see `report_invalid_bytes`
+                    }
                     let ch = lex.slice().chars().next().unwrap_or('?');
                     let shown: String = if ch.is_control() {
                         ch.escape_debug().collect()
@@ -715,6 +882,8 @@ impl<'a> Layout<'a> {
         for e in std::mem::take(&mut lex.extras.errors) {
             self.raw_error(e);
         }
+        let literals = std::mem::take(&mut lex.extras.literal_ranges);
+        self.report_invalid_bytes(&literals);
         let end = src.len();
         if !self.fragment {
             if self.line_has_content {
@@ -797,6 +966,9 @@ impl<'a> Layout<'a> {
             if b == b'\t' {
                 tab_at.get_or_insert(self.line_start + k);
                 col = (col / 8 + 1) * 8; // keep going as sensibly as possible
+            } else if b == b'\x0c' {
+                // A form feed (page break) resets the count, as in Python.
+                col = 0;
             } else {
                 col += 1;
             }

@@ -468,3 +468,66 @@ fn garbage_never_panics() {
         let _ = lex_all(s);
     }
 }
+
+// ---- source bytes -------------------------------------------------------------------
+
+/// Decode and lex `bytes`; the tokens and the error messages.
+fn lex_bytes(bytes: &[u8]) -> (Vec<TokenKind>, Vec<String>) {
+    let d = decode_source(bytes.to_vec());
+    let mut diags = Diagnostics::default();
+    let toks = lex_decoded(&d.text, d.raw.as_deref(), 0, &mut diags);
+    (
+        toks.into_iter().map(|t| t.kind).collect(),
+        diags.list.iter().map(|d| d.message.clone()).collect(),
+    )
+}
+
+#[test]
+fn byte_order_mark_is_skipped_only_at_the_start() {
+    let d = decode_source(b"\xEF\xBB\xBFx".to_vec());
+    assert_eq!((d.text.as_str(), d.raw.is_none()), ("x", true));
+    let (_, errs) = lex_bytes("x\u{feff}".as_bytes());
+    assert_eq!(errs, ["unexpected character '\u{feff}'"]);
+}
+
+#[test]
+fn bytes_that_are_not_utf8_keep_offsets() {
+    let d = decode_source(b"a\xffb\xc3".to_vec());
+    assert_eq!(d.text, "a\0b\0");
+    assert_eq!(d.invalid, [1, 3]);
+    assert_eq!(d.raw.as_deref(), Some(&b"a\xffb\xc3"[..]));
+}
+
+#[test]
+fn string_literals_hold_bytes_that_are_not_utf8() {
+    let (toks, errs) = lex_bytes(b"\"a\xff\\n\xfe\" f\"\xc3{x}\"");
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(toks[0], T::Str(b"a\xff\n\xfe".to_vec()));
+    let T::FStr(pieces) = &toks[1] else {
+        panic!("{toks:?}")
+    };
+    assert_eq!(pieces[0], FStrPiece::Lit(b"\xc3".to_vec()));
+}
+
+#[test]
+fn bytes_that_are_not_utf8_elsewhere_are_one_error_per_run() {
+    let (toks, errs) = lex_bytes(b"x\xff\xfe y # \x80\n\"\\\xff\"");
+    // (Bytes outside literals are reported after lexing; the parser sorts by position.)
+    assert_eq!(
+        errs,
+        [
+            "unknown escape sequence: '\\' followed by the byte 0xFF",
+            "invalid UTF-8: bytes starting with 0xFF (only string literals may hold bytes that are not UTF-8)",
+            "invalid UTF-8: byte 0x80 (only string literals may hold bytes that are not UTF-8)",
+        ]
+    );
+    assert_eq!(toks[..2], [id("x"), id("y")]);
+    // A real NUL is still an unexpected character.
+    assert_eq!(lex_bytes(b"\0 \xff").1[0], "unexpected character '\\0'");
+}
+
+#[test]
+fn a_run_of_unexpected_characters_is_one_error() {
+    assert_eq!(errors("x = $$$$ 1"), ["unexpected character '$'"]);
+    assert_eq!(errors("$ $").len(), 2);
+}

@@ -2,7 +2,7 @@
 //! postfix operators, atoms, and f-string interpolations (parsed by a sub-parser over
 //! the interpolation text, with spans pointing into the file).
 
-use super::{Fail, PResult, Parser, MAX_CHAIN};
+use super::{Fail, PResult, Parser, MAX_CHAIN, MAX_EXPR_HEIGHT};
 use crate::ast::*;
 use crate::lexer::{self, FStrPiece, TokenKind};
 
@@ -41,6 +41,29 @@ impl Parser<'_> {
         r
     }
 
+    /// Record that the expression just built at `span` has height `h` (see
+    /// [`MAX_EXPR_HEIGHT`]); fails (reporting once) beyond the limit.
+    fn set_height(&mut self, h: u32, span: Span) -> PResult<()> {
+        if h > MAX_EXPR_HEIGHT {
+            if !self.depth_reported {
+                self.depth_reported = true;
+                self.error(
+                    span,
+                    format!("expression nested too deeply (more than {MAX_EXPR_HEIGHT} levels)"),
+                );
+            }
+            return Err(Fail);
+        }
+        self.height = h;
+        Ok(())
+    }
+
+    /// Parse an expression and also return its height.
+    fn expr_h(&mut self) -> PResult<(Expr, u32)> {
+        let e = self.expr()?;
+        Ok((e, self.height))
+    }
+
     /// Parse the whole token stream as one expression; `None` after an error.
     pub(crate) fn whole_expr(&mut self, what: &str) -> Option<Expr> {
         let e = self.expr().ok()?;
@@ -55,6 +78,7 @@ impl Parser<'_> {
 
     fn binary(&mut self, min_prec: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
+        let mut h = self.height;
         let mut chain = 0usize;
         while let Some((op, prec)) = binop(self.peek()) {
             if prec < min_prec {
@@ -82,6 +106,8 @@ impl Parser<'_> {
             }
             let rhs = self.binary(prec + 1)?;
             let span = lhs.span.to(rhs.span);
+            h = 1 + h.max(self.height);
+            self.set_height(h, op_span)?;
             lhs = Expr::new(
                 ExprKind::Binary {
                     op,
@@ -91,6 +117,7 @@ impl Parser<'_> {
                 span,
             );
         }
+        self.height = h;
         Ok(lhs)
     }
 
@@ -108,6 +135,7 @@ impl Parser<'_> {
         {
             // `-9223372036854775808` is i64::MIN (the literal alone is too large).
             let lit = self.bump().span;
+            self.height = 1;
             return Ok(Expr::new(ExprKind::Int(i64::MIN), start.to(lit)));
         }
         self.enter("expression")?;
@@ -115,6 +143,7 @@ impl Parser<'_> {
         self.leave();
         let operand = r?;
         let span = start.to(operand.span);
+        self.set_height(self.height + 1, start)?;
         Ok(Expr::new(
             ExprKind::Unary {
                 op,
@@ -126,6 +155,7 @@ impl Parser<'_> {
 
     fn postfix(&mut self) -> PResult<Expr> {
         let mut e = self.atom()?;
+        let mut h = self.height;
         let mut chain = 0usize;
         while matches!(self.peek(), TokenKind::LBracket | TokenKind::Dot) {
             chain += 1;
@@ -137,15 +167,20 @@ impl Parser<'_> {
                 );
                 return Err(Fail);
             }
+            let op_span = self.span();
             e = self.postfix_op(e)?;
+            // `postfix_op` leaves the height of its index or arguments (0 for none).
+            h = 1 + h.max(self.height);
+            self.set_height(h, op_span)?;
         }
+        self.height = h;
         Ok(e)
     }
 
     /// One `[index]`, `.field` or `.method(args)` applied to `e`.
     fn postfix_op(&mut self, e: Expr) -> PResult<Expr> {
         if self.eat(&TokenKind::LBracket) {
-            let index = Box::new(self.expr()?);
+            let index = Box::new(self.expr()?); // sets the height
             self.expect(&TokenKind::RBracket, "to close the index")?;
             let span = self.span_from(e.span);
             return Ok(Expr::new(
@@ -168,6 +203,7 @@ impl Parser<'_> {
                 res: Res::Unresolved,
             }
         } else {
+            self.height = 0;
             ExprKind::Field {
                 base: Box::new(e),
                 field: name,
@@ -179,13 +215,17 @@ impl Parser<'_> {
 
     /// Arguments after `(`, up to and including `)`; trailing comma allowed.
     /// `callee` names the called thing in error messages.
+    /// Leaves the largest height of the arguments (0 for none).
     pub(crate) fn args(&mut self, callee: &str) -> PResult<Vec<Expr>> {
         let mut args = Vec::new();
+        let mut h = 0;
         loop {
             if self.eat(&TokenKind::RParen) {
                 break;
             }
-            args.push(self.expr()?);
+            let (a, ha) = self.expr_h()?;
+            args.push(a);
+            h = h.max(ha);
             if !self.eat(&TokenKind::Comma) {
                 if !self.at(&TokenKind::RParen) {
                     return Err(self.error_expected("',' or ')'", &format!("in the arguments of '{callee}'")));
@@ -194,6 +234,7 @@ impl Parser<'_> {
                 break;
             }
         }
+        self.height = h;
         Ok(args)
     }
 
@@ -234,7 +275,9 @@ impl Parser<'_> {
             }
             TokenKind::FStr(pieces) => {
                 self.bump();
-                self.fstring(pieces)
+                let kind = self.fstring(pieces);
+                self.set_height(self.height + 1, start)?;
+                return Ok(Expr::new(kind, self.span_from(start)));
             }
             TokenKind::True => {
                 self.bump();
@@ -250,6 +293,7 @@ impl Parser<'_> {
             }
             _ => return Err(self.error_expected("an expression", "")),
         };
+        self.height = 1;
         Ok(Expr::new(kind, self.span_from(start)))
     }
 
@@ -259,6 +303,7 @@ impl Parser<'_> {
         let start = ident.span;
         let kind = if self.eat(&TokenKind::LParen) {
             let args = self.args(&ident.name)?;
+            self.set_height(self.height + 1, start)?;
             ExprKind::Call {
                 callee: ident,
                 args,
@@ -268,8 +313,11 @@ impl Parser<'_> {
             && (self.peek_at(1) == &TokenKind::RBrace
                 || (matches!(self.peek_at(1), TokenKind::Ident(_)) && self.peek_at(2) == &TokenKind::Colon))
         {
-            self.struct_lit(ident)?
+            let lit = self.struct_lit(ident)?;
+            self.set_height(self.height + 1, start)?;
+            lit
         } else {
+            self.height = 1;
             ExprKind::Name {
                 name: ident,
                 res: Res::Unresolved,
@@ -282,9 +330,10 @@ impl Parser<'_> {
     fn paren_atom(&mut self) -> PResult<Expr> {
         let start = self.bump().span; // (
         if self.eat(&TokenKind::RParen) {
+            self.height = 1;
             return Ok(Expr::new(ExprKind::Tuple(Vec::new()), self.span_from(start)));
         }
-        let first = self.expr()?;
+        let (first, mut h) = self.expr_h()?;
         if !self.eat(&TokenKind::Comma) {
             self.expect(&TokenKind::RParen, "to close '('")?;
             // A parenthesised expression keeps its node; the span grows to include
@@ -298,47 +347,57 @@ impl Parser<'_> {
             if self.eat(&TokenKind::RParen) {
                 break;
             }
-            elems.push(self.expr()?);
+            let (e, he) = self.expr_h()?;
+            elems.push(e);
+            h = h.max(he);
             if !self.eat(&TokenKind::Comma) {
                 self.expect(&TokenKind::RParen, "to close the tuple")?;
                 break;
             }
         }
+        self.set_height(h + 1, start)?;
         Ok(Expr::new(ExprKind::Tuple(elems), self.span_from(start)))
     }
 
     fn array_atom(&mut self) -> PResult<Expr> {
         let start = self.bump().span; // [
         let mut elems = Vec::new();
+        let mut h = 0;
         loop {
             if self.eat(&TokenKind::RBracket) {
                 break;
             }
-            elems.push(self.expr()?);
+            let (e, he) = self.expr_h()?;
+            elems.push(e);
+            h = h.max(he);
             if !self.eat(&TokenKind::Comma) {
                 self.expect(&TokenKind::RBracket, "to close the array literal")?;
                 break;
             }
         }
+        self.set_height(h + 1, start)?;
         Ok(Expr::new(ExprKind::Array(elems), self.span_from(start)))
     }
 
     fn map_atom(&mut self) -> PResult<Expr> {
         let start = self.bump().span; // {
         let mut pairs = Vec::new();
+        let mut h = 0;
         loop {
             if self.eat(&TokenKind::RBrace) {
                 break;
             }
-            let k = self.expr()?;
+            let (k, hk) = self.expr_h()?;
             self.expect(&TokenKind::Colon, "after a map key")?;
-            let v = self.expr()?;
+            let (v, hv) = self.expr_h()?;
+            h = h.max(hk).max(hv);
             pairs.push((k, v));
             if !self.eat(&TokenKind::Comma) {
                 self.expect(&TokenKind::RBrace, "to close the map literal")?;
                 break;
             }
         }
+        self.set_height(h + 1, start)?;
         Ok(Expr::new(ExprKind::Map(pairs), self.span_from(start)))
     }
 
@@ -354,6 +413,7 @@ impl Parser<'_> {
         let ret = self.ty()?;
         self.expect(&TokenKind::Colon, "before the lambda body")?;
         let body = Box::new(self.expr()?);
+        self.set_height(self.height + 1, start)?;
         let kind = ExprKind::Lambda {
             params,
             ret,
@@ -386,6 +446,7 @@ impl Parser<'_> {
         } else {
             return Err(self.error_expected("'(' or '.'", "after 'super'"));
         };
+        self.set_height(self.height + 1, tok.span)?;
         Ok(Expr::new(kind, self.span_from(tok.span)))
     }
 
@@ -393,13 +454,15 @@ impl Parser<'_> {
     fn struct_lit(&mut self, name: Ident) -> PResult<ExprKind> {
         self.bump(); // {
         let mut fields = Vec::new();
+        let mut h = 0;
         loop {
             if self.eat(&TokenKind::RBrace) {
                 break;
             }
             let f = self.expect_ident("a field name", &format!("in the '{}' literal", name.name))?;
             self.expect(&TokenKind::Colon, &format!("after field name '{}'", f.name))?;
-            let v = self.expr()?;
+            let (v, hv) = self.expr_h()?;
+            h = h.max(hv);
             fields.push((f, v));
             if !self.eat(&TokenKind::Comma) {
                 self.expect(
@@ -409,6 +472,7 @@ impl Parser<'_> {
                 break;
             }
         }
+        self.height = h;
         Ok(ExprKind::StructLit {
             name,
             fields,
@@ -419,8 +483,10 @@ impl Parser<'_> {
 
     /// Parse the interpolations of an f-string with sub-parsers. Errors are reported;
     /// a failed interpolation is left out of the result.
+    /// Leaves the largest height of the interpolations (0 for none).
     fn fstring(&mut self, pieces: Vec<FStrPiece>) -> ExprKind {
         let mut parts = Vec::with_capacity(pieces.len());
+        let mut h = 0;
         for piece in pieces {
             match piece {
                 FStrPiece::Lit(bytes) => parts.push(FStrPart::Lit(bytes)),
@@ -436,11 +502,13 @@ impl Parser<'_> {
                         continue;
                     }
                     if let Some(e) = sub.whole_expr("f-string expression") {
+                        h = h.max(sub.height);
                         parts.push(FStrPart::Expr(e));
                     }
                 }
             }
         }
+        self.height = h;
         ExprKind::FString(parts)
     }
 }

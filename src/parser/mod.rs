@@ -4,8 +4,9 @@
 //!
 //! Errors are recorded in [`Diagnostics`] and the parser recovers at the next line
 //! (skipping the indented block that may follow), so one run reports several errors.
-//! Recursion is bounded by [`MAX_DEPTH`]; deeper input is an error, never a stack
-//! overflow.
+//! Recursion is bounded by [`MAX_DEPTH`] and the trees it builds by
+//! [`MAX_EXPR_HEIGHT`] (later stages recurse on them); deeper input is an error,
+//! never a stack overflow.
 
 mod expr;
 #[cfg(test)]
@@ -25,6 +26,12 @@ pub const MAX_BLOCK_DEPTH: u32 = 100;
 /// Maximum number of binary operators in one chain, or postfix operators on one
 /// operand (each one adds a level to the AST that later stages walk recursively).
 pub const MAX_CHAIN: usize = 1000;
+/// Maximum height of an expression tree (the longest path from an expression
+/// statement's root to a leaf, counting every node). Chains inside nested
+/// parentheses would otherwise stack up (128 levels of 1000-operator chains make a
+/// tree 128,000 levels deep), and the checker, the compiler and dropping the tree
+/// all recurse on it: the bound keeps their native stack use to a few MiB.
+pub const MAX_EXPR_HEIGHT: u32 = 2000;
 
 /// Lex and parse one source file. Never panics; on errors the diagnostics are
 /// recorded and the returned module holds the items that could be parsed.
@@ -32,8 +39,20 @@ pub const MAX_CHAIN: usize = 1000;
 /// The diagnostics of this file are appended to `diags` in source order; a parser
 /// error on a line that already has a lexer error is dropped as a likely consequence.
 pub fn parse_module(src: &str, file: FileId, name: &str, diags: &mut Diagnostics) -> Module {
+    parse_decoded(src, None, file, name, diags)
+}
+
+/// [`parse_module`] for a file decoded by [`lexer::decode_source`] (`raw`: its bytes
+/// when some are not UTF-8).
+pub fn parse_decoded(
+    src: &str,
+    raw: Option<&[u8]>,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Module {
     let first = diags.list.len();
-    let toks = lexer::lex(src, file, diags);
+    let toks = lexer::lex_decoded(src, raw, file, diags);
     let lex_end = diags.list.len();
     let mut p = Parser::new(toks, file, diags, 0);
     let items = p.items();
@@ -64,8 +83,8 @@ fn tidy_diagnostics(src: &str, diags: &mut Diagnostics, first: usize, lex_end: u
         .map(|d| line_of(d.span.lo))
         .collect();
     if !lex_lines.is_empty() {
-        let parsed = diags.list.split_off(lex_end);
-        diags.list.extend(
+        let parsed = diags.split_off(lex_end);
+        diags.extend(
             parsed
                 .into_iter()
                 .filter(|d| !lex_lines.contains(&line_of(d.span.lo))),
@@ -102,6 +121,10 @@ pub(crate) struct Parser<'d> {
     /// How the end of input is named in messages (`end of file`, or `'}'` inside an
     /// f-string interpolation).
     eof_name: &'static str,
+    /// Height of the expression tree the last expression parser returned (see
+    /// [`MAX_EXPR_HEIGHT`]); each parser that builds a node from sub-expressions
+    /// sets it from theirs.
+    height: u32,
 }
 
 impl<'d> Parser<'d> {
@@ -122,6 +145,7 @@ impl<'d> Parser<'d> {
             prev_hi: 0,
             depth_reported: false,
             eof_name: "end of file",
+            height: 0,
         }
     }
 

@@ -45,7 +45,7 @@ use super::builtin_sig::same_type;
 use super::{FuncInfo, GlobalInfo, ProgramInfo, StructInfo, Type, TypeDisplay};
 use crate::ast::{self, Block, FileId, Item, LocalId, LocalInfo, Span, StmtKind, TypeExpr, TypeExprKind};
 use crate::diag::Diagnostics;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Type-check the program. `modules[0]` is the entry module; the others are the
 /// modules it (transitively) imports. Annotates the AST in place and returns the
@@ -58,20 +58,31 @@ pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> Pr
         return c.info;
     };
     let entry_file = entry.file;
+    let main_defined = entry
+        .items
+        .iter()
+        .any(|it| matches!(it, Item::Func(f) if f.name.name == "main"));
     c.declare(modules);
     c.resolve_declarations(modules);
     c.check_globals(modules);
     c.check_bodies(modules);
-    c.check_main(entry_file);
+    c.check_main(entry_file, main_defined);
     c.info
 }
+
+/// Most parameters of a function (and arguments of a call): a call copies its
+/// arguments into the callee's first registers, and a frame has 256 registers.
+pub const MAX_PARAMS: usize = 255;
+/// Most fields of a struct (field indices are one byte in the bytecode).
+pub const MAX_FIELDS: usize = 256;
 
 /// The two names compiled specially instead of through the runtime's builtin table.
 const INTRINSICS: [&str; 2] = ["print", "typeof"];
 
 struct EnumInfo {
     name: String,
-    variants: Vec<(String, i64)>,
+    /// Member name -> value.
+    variants: HashMap<String, i64>,
 }
 
 /// What a module declares at top level, by name.
@@ -110,8 +121,11 @@ struct GlobalMeta {
 /// The checking state of one function body, lambda body or global initialiser.
 struct FnCtx {
     locals: Vec<LocalInfo>,
-    /// Nested block scopes; each holds the locals it declares.
-    scopes: Vec<Vec<(String, LocalId)>>,
+    /// Nested block scopes; each holds the names of the locals it declares.
+    scopes: Vec<Vec<String>>,
+    /// Visible locals by name (innermost last), so that a lookup does not scan
+    /// every local of a long function.
+    visible: HashMap<String, Vec<LocalId>>,
     ret: Type,
     loop_depth: u32,
 }
@@ -121,17 +135,30 @@ impl FnCtx {
         FnCtx {
             locals: Vec::new(),
             scopes: vec![Vec::new()],
+            visible: HashMap::new(),
             ret,
             loop_depth: 0,
         }
     }
     fn find(&self, name: &str) -> Option<LocalId> {
-        self.scopes
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, id)| *id)
+        self.visible.get(name).and_then(|ids| ids.last()).copied()
+    }
+    /// Make local `id` visible as `name` until its scope ends.
+    fn bind(&mut self, name: &str, id: LocalId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(name.to_string());
+            self.visible.entry(name.to_string()).or_default().push(id);
+        }
+    }
+    fn pop_scope(&mut self) {
+        for name in self.scopes.pop().unwrap_or_default() {
+            if let Some(ids) = self.visible.get_mut(&name) {
+                ids.pop();
+                if ids.is_empty() {
+                    self.visible.remove(&name);
+                }
+            }
+        }
     }
 }
 
@@ -175,6 +202,8 @@ pub(crate) struct Checker<'d> {
     /// Enclosing function contexts; the last is the current one (lambdas push).
     ctxs: Vec<FnCtx>,
     builtins: HashMap<&'static str, u32>,
+    /// (struct id, method name) -> function id: [`StructInfo::methods`] indexed.
+    method_ids: HashMap<(u32, String), u32>,
 }
 
 impl<'d> Checker<'d> {
@@ -194,7 +223,13 @@ impl<'d> Checker<'d> {
             global_limit: None,
             ctxs: Vec::new(),
             builtins,
+            method_ids: HashMap::new(),
         }
+    }
+
+    /// The function id of method `name` of struct `sid`.
+    fn method_id(&self, sid: u32, name: &str) -> Option<u32> {
+        self.method_ids.get(&(sid, name.to_string())).copied()
     }
 
     // ---- diagnostics helpers --------------------------------------------------
@@ -208,6 +243,7 @@ impl<'d> Checker<'d> {
         TypeDisplay {
             ty: t,
             info: Some(&self.info),
+            here: Some(self.cur),
         }
         .to_string()
     }
@@ -235,6 +271,30 @@ impl<'d> Checker<'d> {
             Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
         };
         self.error(span, msg);
+    }
+
+    /// A function, method, lambda or extern with more than [`MAX_PARAMS`] parameters
+    /// is an error at its name (once, not per parameter).
+    fn check_param_count(&mut self, what: &str, n: usize, span: Span) {
+        if n > MAX_PARAMS {
+            self.error(
+                span,
+                format!("{what} has {n} parameters; at most {MAX_PARAMS} are allowed"),
+            );
+        }
+    }
+
+    /// A call with more than [`MAX_PARAMS`] arguments is an error at the call;
+    /// false after reporting it.
+    fn check_arg_count(&mut self, n: usize, span: Span) -> bool {
+        if n > MAX_PARAMS {
+            self.error(
+                span,
+                format!("too many arguments in one call ({n}; at most {MAX_PARAMS} are allowed)"),
+            );
+            return false;
+        }
+        true
     }
 
     // ---- phase 1: declarations ----------------------------------------------------
@@ -307,6 +367,8 @@ impl<'d> Checker<'d> {
                         let sid = self.info.structs.len() as u32;
                         self.info.structs.push(StructInfo {
                             name: s.name.name.clone(),
+                            module: mi,
+                            qualified: format!("{}.{}", self.mods[mi].name, s.name.name),
                             fields: Vec::new(),
                             methods: Vec::new(),
                         });
@@ -317,8 +379,7 @@ impl<'d> Checker<'d> {
                             let qual = self.qualified(mi, &format!("{}.{}", s.name.name, meth.name.name));
                             let id = self.new_func(qual, true, meth.name.span);
                             meth.func_id = id;
-                            let methods = &self.info.structs[sid as usize].methods;
-                            if methods.iter().any(|(n, _)| *n == meth.name.name) {
+                            if self.method_id(sid, &meth.name.name).is_some() {
                                 let msg = format!(
                                     "duplicate method '{}' in struct '{}'",
                                     meth.name.name, s.name.name
@@ -328,23 +389,24 @@ impl<'d> Checker<'d> {
                                 self.info.structs[sid as usize]
                                     .methods
                                     .push((meth.name.name.clone(), id));
+                                self.method_ids.insert((sid, meth.name.name.clone()), id);
                             }
                         }
                     }
                     Item::Enum(e) => {
-                        let mut variants: Vec<(String, i64)> = Vec::new();
+                        let mut variants: HashMap<String, i64> = HashMap::new();
                         let mut next: i64 = 0;
                         for (v, explicit) in &e.variants {
                             let val = explicit.unwrap_or(next);
                             next = val.wrapping_add(1);
-                            if variants.iter().any(|(n, _)| *n == v.name) {
+                            if variants.contains_key(&v.name) {
                                 self.error(
                                     v.span,
                                     format!("duplicate member '{}' in enum '{}'", v.name, e.name.name),
                                 );
                                 continue;
                             }
-                            variants.push((v.name.clone(), val));
+                            variants.insert(v.name.clone(), val);
                         }
                         if self.claim_name(mi, &e.name, false) {
                             self.mods[mi].enums.insert(
@@ -462,9 +524,19 @@ impl<'d> Checker<'d> {
                         let sid = next_sid;
                         next_sid += 1;
                         let mut fields: Vec<(String, Type)> = Vec::new();
-                        for fd in &s.fields {
+                        let mut names = HashSet::new();
+                        if s.fields.len() > MAX_FIELDS {
+                            let msg = format!(
+                                "struct '{}' has {} fields; at most {MAX_FIELDS} are allowed",
+                                s.name.name,
+                                s.fields.len()
+                            );
+                            self.error(s.name.span, msg);
+                        }
+                        // Past the limit (an error), fields are left out.
+                        for fd in s.fields.iter().take(MAX_FIELDS) {
                             let ty = self.resolve_type(&fd.ty, false);
-                            if fields.iter().any(|(n, _)| *n == fd.name.name) {
+                            if !names.insert(fd.name.name.as_str()) {
                                 let msg =
                                     format!("duplicate field '{}' in struct '{}'", fd.name.name, s.name.name);
                                 self.error(fd.name.span, msg);
@@ -500,6 +572,8 @@ impl<'d> Checker<'d> {
                         }
                         let ret = self.resolve_type(&x.ret, true);
                         self.check_ffi_type(&ret, x.ret.span);
+                        let what = format!("extern function '{}'", x.name.name);
+                        self.check_param_count(&what, x.params.len(), x.name.span);
                         if let Some(&id) = self.mods[mi].externs.get(&x.name.name) {
                             self.info.externs[id as usize].params = params;
                             self.info.externs[id as usize].ret = ret;
@@ -529,7 +603,8 @@ impl<'d> Checker<'d> {
                 "type {} cannot be passed to or returned from an extern function",
                 TypeDisplay {
                     ty,
-                    info: Some(&self.info)
+                    info: Some(&self.info),
+                    here: Some(self.cur),
                 }
             );
             self.error(span, msg);
@@ -581,6 +656,8 @@ impl<'d> Checker<'d> {
             }
         }
         let ret = self.resolve_type(&f.ret, true);
+        let what = format!("function '{}'", f.name.name);
+        self.check_param_count(&what, f.params.len(), f.name.span);
         if let Some(fi) = self.info.funcs.get_mut(f.func_id as usize) {
             fi.params = params;
             fi.ret = ret;
@@ -704,8 +781,11 @@ impl<'d> Checker<'d> {
         }
     }
 
-    fn check_main(&mut self, entry_file: FileId) {
+    /// `main_defined`: the entry module has a `def main` (whose name may have been
+    /// taken by an earlier item, an error already reported).
+    fn check_main(&mut self, entry_file: FileId, main_defined: bool) {
         match self.mods.first().and_then(|m| m.funcs.get("main")).copied() {
+            None if main_defined => {}
             None => self.error(Span::new(entry_file, 0, 0), "no main function"),
             Some(id) => {
                 self.info.main = id;
@@ -751,9 +831,7 @@ impl<'d> Checker<'d> {
             ty,
             span: name.span,
         });
-        if let Some(scope) = ctx.scopes.last_mut() {
-            scope.push((name.name.clone(), id));
-        }
+        ctx.bind(&name.name, id);
         id
     }
 
@@ -762,7 +840,7 @@ impl<'d> Checker<'d> {
     }
 
     fn pop_scope(&mut self) {
-        self.ctx().scopes.pop();
+        self.ctx().pop_scope();
     }
 
     fn lookup_var(&self, name: &str) -> VarLookup {

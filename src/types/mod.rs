@@ -68,7 +68,12 @@ pub struct ProgramInfo {
 
 #[derive(Clone, Debug)]
 pub struct StructInfo {
+    /// The name as declared (what the runtime prints: `P{x: 1}`).
     pub name: String,
+    /// Index of the declaring module (0: the entry module).
+    pub module: usize,
+    /// `module.name` (for diagnostics seen from another module).
+    pub qualified: String,
     pub fields: Vec<(String, Type)>,
     /// Method name -> function id.
     pub methods: Vec<(String, u32)>,
@@ -93,7 +98,12 @@ pub struct GlobalInfo {
 /// as `struct#N` here — use [`TypeDisplay`] for user-facing text.
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        TypeDisplay { ty: self, info: None }.fmt(f)
+        TypeDisplay {
+            ty: self,
+            info: None,
+            here: None,
+        }
+        .fmt(f)
     }
 }
 
@@ -101,6 +111,9 @@ impl fmt::Display for Type {
 pub struct TypeDisplay<'a> {
     pub ty: &'a Type,
     pub info: Option<&'a ProgramInfo>,
+    /// The module whose code is being talked about: structs of other modules print
+    /// qualified (`geom.P`), so that two modules' `P` are told apart.
+    pub here: Option<usize>,
 }
 
 impl<'a> fmt::Display for TypeDisplay<'a> {
@@ -108,6 +121,7 @@ impl<'a> fmt::Display for TypeDisplay<'a> {
         let sub = |t: &'a Type| TypeDisplay {
             ty: t,
             info: self.info,
+            here: self.here,
         };
         match self.ty {
             Type::Unknown | Type::Error => write!(f, "<error>"),
@@ -135,6 +149,7 @@ impl<'a> fmt::Display for TypeDisplay<'a> {
                 write!(f, ")")
             }
             Type::Struct(id) => match self.info.and_then(|i| i.structs.get(*id as usize)) {
+                Some(s) if self.here.is_some_and(|m| m != s.module) => write!(f, "{}", s.qualified),
                 Some(s) => write!(f, "{}", s.name),
                 None => write!(f, "struct#{id}"),
             },

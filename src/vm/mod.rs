@@ -60,8 +60,9 @@ pub struct VmOptions {
     /// Usable slots of the register stack; a call that would not fit raises
     /// `stack overflow`.
     pub stack_slots: usize,
-    /// Program arguments (`argv()`), after the script path.
-    pub args: Vec<String>,
+    /// Program arguments (`argv()`), after the script path, as bytes (an argument
+    /// need not be UTF-8).
+    pub args: Vec<Vec<u8>>,
     /// Log every call to stderr (debugging aid).
     pub trace_calls: bool,
     /// Call count at which a function is handed to the JIT hook

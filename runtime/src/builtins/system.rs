@@ -70,7 +70,7 @@ fn os_bytes(s: std::ffi::OsString) -> Vec<u8> {
 
 fn argv(rt: &mut Rt, _a: &[Value]) -> RtResult {
     let args = rt.args.clone();
-    let items = args.iter().map(|s| rt.str(s.as_bytes())).collect();
+    let items = args.iter().map(|s| rt.str(s.as_slice())).collect();
     Ok(rt.heap.alloc_array(ValKind::Ref, items))
 }
 

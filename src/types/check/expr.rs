@@ -227,6 +227,7 @@ impl Checker<'_> {
                     }
                 }
                 let rt = self.resolve_type(ret, true);
+                self.check_param_count("lambda", params.len(), span);
                 self.ctxs.push(FnCtx::new(rt.clone()));
                 for (p, t) in params.iter_mut().zip(&ptys) {
                     p.local = self.declare_local(&p.name, t.clone());
@@ -581,11 +582,7 @@ impl Checker<'_> {
         }
         let m = &self.mods[self.cur];
         if let Some(en) = m.enums.get(&base.name) {
-            let value = en
-                .variants
-                .iter()
-                .find(|(n, _)| *n == field.name)
-                .map(|(_, v)| *v);
+            let value = en.variants.get(&field.name).copied();
             let ename = en.name.clone();
             return Some(match value {
                 Some(v) => (ExprKind::Int(v), Type::Int),
@@ -674,7 +671,7 @@ impl Checker<'_> {
                         s.fields[i].1.clone()
                     }
                     None => {
-                        let msg = if s.methods.iter().any(|(n, _)| *n == field.name) {
+                        let msg = if self.method_id(*sid, &field.name).is_some() {
                             format!(
                                 "'{}' is a method of struct '{}'; call it with '()'",
                                 field.name, s.name
@@ -750,6 +747,10 @@ impl Checker<'_> {
             return Type::Error;
         };
         let name = callee.name.clone();
+        if !self.check_arg_count(args.len(), span) {
+            self.check_loose(args);
+            return Type::Error;
+        }
         // 1. A variable of function type (innermost binding wins).
         let var = self.lookup_var(&name);
         match &var {
@@ -926,6 +927,10 @@ impl Checker<'_> {
         else {
             return Type::Error;
         };
+        if !self.check_arg_count(args.len(), span) {
+            self.check_loose(args);
+            return Type::Error;
+        }
         // `mod.f(args)`: a call of function `f` of an imported module.
         if let ExprKind::Name { name, .. } = &receiver.kind {
             let target = self.mods[self.cur].imports.get(&name.name).copied();
@@ -949,10 +954,20 @@ impl Checker<'_> {
         }
         let rt = self.check_expr(receiver, None);
         match &rt {
+            // The receiver is passed as one more argument.
+            Type::Struct(_) if !self.check_arg_count(args.len() + 1, span) => {
+                self.check_loose(args);
+                Type::Error
+            }
+            // The receiver is passed as one more argument.
+            Type::Struct(_) if !self.check_arg_count(args.len() + 1, span) => {
+                self.check_loose(args);
+                Type::Error
+            }
             Type::Struct(sid) => {
                 let s = &self.info.structs[*sid as usize];
-                match s.methods.iter().find(|(n, _)| *n == method.name) {
-                    Some(&(_, fid)) => {
+                match self.method_id(*sid, &method.name) {
+                    Some(fid) => {
                         *res = Res::Func(fid);
                         let display = format!("{}.{}", s.name, method.name);
                         let f = &self.info.funcs[fid as usize];

@@ -1509,7 +1509,9 @@ fn corpus_programs() {
         };
         let mut diags = Diagnostics::default();
         check_program(&mut modules, &mut diags);
-        if f.to_string_lossy().contains("errors_compile") {
+        // The register limit is the compiler's; the checker accepts those programs.
+        let compiler_error = text.contains("needs more than 256 registers");
+        if f.to_string_lossy().contains("errors_compile") && !compiler_error {
             assert!(diags.has_errors(), "{} was accepted", f.display());
         } else {
             let errors: Vec<_> = diags
@@ -1520,7 +1522,7 @@ fn corpus_programs() {
             // A program that expects exit status 1 may be a compile-error test outside
             // `errors_compile` (the reference examples); the file-driven suite checks
             // its message. Every other program must check cleanly.
-            if errors.is_empty() {
+            if errors.is_empty() || compiler_error {
                 modules.iter().for_each(verify_module);
             } else {
                 assert!(text.contains("# expect-exit: 1"), "{}: {errors:?}", f.display());
