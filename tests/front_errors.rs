@@ -181,6 +181,26 @@ fn a_ten_megabyte_identifier_gives_a_short_message() {
 }
 
 #[test]
+fn a_megabyte_function_name_gives_a_short_stack_trace() {
+    let d = TempDir::new("long-fn-name");
+    let name = "f".repeat(5 << 20);
+    let p = d.write(
+        "trace.bp",
+        format!(
+            "def {name}(n: int) -> int:\n    return 10 / n\n\ndef main() -> int:\n    print(\"before\")\n    return {name}(0)\n"
+        )
+        .as_bytes(),
+    );
+    let o = run(&p, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "before\n");
+    let err = stderr(&o);
+    assert!(err.len() < 2000, "{} bytes of stderr", err.len());
+    assert!(err.contains("trace.bp:2:"), "{err}");
+    assert!(err.contains(&format!("  at {}… (trace.bp:2:", "f".repeat(40))), "{err}");
+}
+
+#[test]
 fn a_file_of_garbage_gives_bounded_output_quickly() {
     let d = TempDir::new("garbage");
     let junk: Vec<u8> = b"$ ? ; ' ".iter().copied().cycle().take(3 << 20).collect();

@@ -50,6 +50,8 @@ impl Vm<'_> {
                 .get(fid as usize)
                 .map(|f| f.name.as_str())
                 .unwrap_or("?");
+            // A name may be megabytes long: show it as diagnostics quote names.
+            let name = crate::diag::shorten_message(name);
             s.push_str(&format!("  at {name} ({})\n", self.location(fid, pc)));
         }
         if exc.depth > exc.trace.len() {
