@@ -197,7 +197,10 @@ fn a_megabyte_function_name_gives_a_short_stack_trace() {
     let err = stderr(&o);
     assert!(err.len() < 2000, "{} bytes of stderr", err.len());
     assert!(err.contains("trace.bp:2:"), "{err}");
-    assert!(err.contains(&format!("  at {}… (trace.bp:2:", "f".repeat(40))), "{err}");
+    assert!(
+        err.contains(&format!("  at {}… (trace.bp:2:", "f".repeat(40))),
+        "{err}"
+    );
 }
 
 #[test]
