@@ -3,60 +3,38 @@
 //! diagnostics for huge inputs, and the absence of spurious or internal errors.
 //! Each test runs the `bp` binary on files in a fresh temporary directory.
 
+mod support;
+
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A temporary directory removed when dropped.
-struct TempDir(PathBuf);
+use support::{Bp, Run, TempDir};
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("bp-front-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-    fn write(&self, name: impl AsRef<Path>, bytes: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, bytes).expect("write a test program");
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn bp(args: &[&OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bp"))
-        .args(args)
-        .output()
-        .expect("run bp")
+/// `bp ARGS`.
+fn bp(args: &[&OsStr]) -> Run {
+    Bp::new(args).run()
 }
 
 /// `bp run --no-jit FILE ARGS` in the file's directory (so that messages name the
 /// file without its directory).
-fn run(path: &Path, extra: &[&[u8]]) -> Output {
+fn run(path: &Path, extra: &[&[u8]]) -> Run {
     let name = path.file_name().unwrap_or_default();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bp"));
-    cmd.args([OsStr::new("run"), OsStr::new("--no-jit"), name]);
-    cmd.args(extra.iter().map(|a| OsStr::from_bytes(a)));
-    if let Some(dir) = path.parent() {
-        cmd.current_dir(dir);
-    }
-    cmd.output().expect("run bp")
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Bp::new([OsStr::new("run"), OsStr::new("--no-jit"), name])
+        .args(extra.iter().map(|a| OsStr::from_bytes(a)))
+        .current_dir(dir)
+        .run()
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// The run's stderr as text.
+fn stderr(o: &Run) -> String {
+    o.stderr_text()
 }
 
-fn error_lines(o: &Output) -> Vec<String> {
+/// The run's `: error: ` lines.
+fn error_lines(o: &Run) -> Vec<String> {
     stderr(o)
         .lines()
         .filter(|l| l.contains(": error: "))

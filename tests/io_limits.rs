@@ -3,12 +3,13 @@
 //! part of 3). Every case runs the `bp` binary (or, for the allocation-failure hook,
 //! this test binary) as a child process, with a time limit.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::{assert_clean_error, assert_success, Bp, Kept, Run, TempDir};
 
 /// This test binary uses the allocator wrapper of `bp`, so that the child run of
 /// [`allocation_failure_hook_keeps_stdout`] goes through the same path.
@@ -56,123 +57,22 @@ def main() -> int:
 /// (loops compiled by OSR).
 const MODES: [&[&str]; 3] = [&["--no-jit"], &["--jit-threshold", "0"], &[]];
 
-/// A fresh directory for this test's files.
-fn temp_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "bp-io-limits-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("create a temporary directory");
-    dir
+/// Write `src` to `prog.bp` in a new directory (removed when the returned
+/// [`TempDir`] is dropped).
+fn program(src: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new("io-limits");
+    let path = dir.write("prog.bp", src);
+    (dir, path)
 }
 
-/// Write `src` to a new program file.
-fn program(src: &str) -> PathBuf {
-    let path = temp_dir().join("prog.bp");
-    std::fs::write(&path, src).expect("write the program");
-    path
-}
-
-/// `bp ARGS...`, without a backtrace setting from the environment.
-fn bp(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bp"));
-    cmd.args(args).env_remove("RUST_BACKTRACE").stdin(Stdio::null());
-    cmd
+/// `bp ARGS...` within [`TIME_LIMIT`].
+fn bp(args: &[&str]) -> Bp {
+    Bp::new(args).time_limit(TIME_LIMIT)
 }
 
 /// `bp run MODE... FILE`.
-fn bp_run(mode: &[&str], file: &PathBuf) -> Command {
-    let mut cmd = bp(&["run"]);
-    cmd.args(mode).arg(file);
-    cmd
-}
-
-/// Run the child with an address-space limit (`RLIMIT_AS`) of `bytes`.
-fn limit_address_space(cmd: &mut Command, bytes: u64) -> &mut Command {
-    // SAFETY: `setrlimit` is async-signal-safe and touches only the child.
-    unsafe {
-        cmd.pre_exec(move || {
-            let r = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &r) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Wait for `child` at most [`TIME_LIMIT`]; kill it and fail past that.
-fn wait_limited(child: &mut Child, what: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for bp") {
-            return status;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {TIME_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Run `cmd` to completion (within [`TIME_LIMIT`]) with stdout and stderr captured.
-fn output(cmd: &mut Command, what: &str) -> Output {
-    output_to(cmd, what, None, None)
-}
-
-/// Run `cmd` to completion (within [`TIME_LIMIT`]) with stdout and stderr written to
-/// the given files, or captured where `None`.
-fn output_to(
-    cmd: &mut Command,
-    what: &str,
-    stdout: Option<std::fs::File>,
-    stderr: Option<std::fs::File>,
-) -> Output {
-    let pipe_or = |f: Option<std::fs::File>| f.map_or_else(Stdio::piped, Stdio::from);
-    let mut child = cmd
-        .stdout(pipe_or(stdout))
-        .stderr(pipe_or(stderr))
-        .spawn()
-        .expect("start bp");
-    let out = child.stdout.take();
-    let err = child.stderr.take();
-    let read_out = std::thread::spawn(move || out.map(read_all).unwrap_or_default());
-    let read_err = std::thread::spawn(move || err.map(read_all).unwrap_or_default());
-    let status = wait_limited(&mut child, what);
-    Output {
-        status,
-        stdout: read_out.join().expect("stdout reader"),
-        stderr: read_err.join().expect("stderr reader"),
-    }
-}
-
-fn read_all(mut r: impl std::io::Read) -> Vec<u8> {
-    let mut v = Vec::new();
-    let _ = r.read_to_end(&mut v);
-    v
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The exit code, failing on a signal.
-fn code(status: ExitStatus, what: &str, stderr: &[u8]) -> i32 {
-    match status.code() {
-        Some(c) => c,
-        None => panic!(
-            "{what}: killed by signal {:?}; stderr:\n{}",
-            status.signal(),
-            text(stderr)
-        ),
-    }
+fn bp_run(mode: &[&str], file: &PathBuf) -> Bp {
+    bp(&["run"]).args(mode).arg(file)
 }
 
 /// A pipe whose read end is already closed: every write to the other end fails
@@ -196,74 +96,59 @@ fn dev_full() -> std::fs::File {
 }
 
 /// Run `cmd` with stdout into a closed pipe: it must exit quietly with 141.
-fn assert_quiet_on_closed_pipe(cmd: &mut Command, what: &str) {
-    let out = output_to(cmd, what, Some(closed_pipe()), None);
-    assert_eq!(
-        code(out.status, what, &out.stderr),
-        BROKEN_PIPE,
-        "{what}: {}",
-        text(&out.stderr)
-    );
-    assert!(out.stderr.is_empty(), "{what}: stderr:\n{}", text(&out.stderr));
+fn assert_quiet_on_closed_pipe(cmd: Bp, what: &str) {
+    let out = cmd.stdout_to(closed_pipe()).run();
+    assert_eq!(out.code(what), BROKEN_PIPE, "{what}: {}", out.stderr_text());
+    assert!(out.stderr.is_empty(), "{what}: stderr:\n{}", out.stderr_text());
 }
 
 /// Run `cmd` with stdout on /dev/full: one line on stderr and status 1.
-fn assert_error_on_full_device(cmd: &mut Command, what: &str) {
-    let out = output_to(cmd, what, Some(dev_full()), None);
-    assert_eq!(code(out.status, what, &out.stderr), 1, "{what}");
+fn assert_error_on_full_device(cmd: Bp, what: &str) {
+    let out = cmd.stdout_to(dev_full()).run();
+    assert_eq!(out.code(what), 1, "{what}");
     assert!(
-        text(&out.stderr).ends_with("bp: error writing to stdout: No space left on device\n"),
+        out.stderr_text()
+            .ends_with("bp: error writing to stdout: No space left on device\n"),
         "{what}: stderr:\n{}",
-        text(&out.stderr)
+        out.stderr_text()
     );
 }
 
 #[test]
 fn print_loop_into_a_pipe_closed_by_the_reader_stops_quietly() {
-    let file = program(PRINT_LOOP);
+    let (_dir, file) = program(PRINT_LOOP);
     for mode in MODES {
         let what = format!("print loop {mode:?} | head -1");
-        let mut child = bp_run(mode, &file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start bp");
+        let mut running = bp_run(mode, &file).spawn();
         // `head -1`: read one line, then close the pipe.
         let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
+        BufReader::new(running.child.stdout.take().expect("stdout"))
             .read_line(&mut first)
             .expect("read the first line");
         assert_eq!(first, "0\n", "{what}");
-        let err = child.stderr.take().expect("stderr");
-        let read_err = std::thread::spawn(move || read_all(err));
-        let status = wait_limited(&mut child, &what);
-        let stderr = read_err.join().expect("stderr reader");
-        assert_eq!(
-            code(status, &what, &stderr),
-            BROKEN_PIPE,
-            "{what}: {}",
-            text(&stderr)
-        );
-        assert!(stderr.is_empty(), "{what}: stderr:\n{}", text(&stderr));
+        let out = running.finish();
+        assert_eq!(out.code(&what), BROKEN_PIPE, "{what}: {}", out.stderr_text());
+        assert!(out.stderr.is_empty(), "{what}: stderr:\n{}", out.stderr_text());
     }
 }
 
 #[test]
 fn print_loop_into_a_closed_pipe_stops_quietly() {
-    let file = program(PRINT_LOOP);
+    let (_dir, file) = program(PRINT_LOOP);
     for mode in MODES {
-        assert_quiet_on_closed_pipe(&mut bp_run(mode, &file), &format!("print loop {mode:?}"));
+        assert_quiet_on_closed_pipe(bp_run(mode, &file), &format!("print loop {mode:?}"));
     }
 }
 
 #[test]
 fn output_to_a_full_device_is_one_error_line_and_status_1() {
-    let hello = program(HELLO);
-    let print_loop = program(PRINT_LOOP);
+    let (_d1, hello) = program(HELLO);
+    let (_d2, print_loop) = program(PRINT_LOOP);
     // `exit` flushes first: its status gives way to the write error.
-    let exit = program("def main() -> int:\n    print(\"x\")\n    exit(3)\n    return 0\n");
+    let (_d3, exit) = program("def main() -> int:\n    print(\"x\")\n    exit(3)\n    return 0\n");
     // A failure at `read_line`'s flush (before reading).
-    let read = program("def main() -> int:\n    print(\"prompt\")\n    print(read_line())\n    return 0\n");
+    let (_d4, read) =
+        program("def main() -> int:\n    print(\"prompt\")\n    print(read_line())\n    return 0\n");
     for mode in MODES {
         for (name, file) in [
             ("hello", &hello),
@@ -271,22 +156,17 @@ fn output_to_a_full_device_is_one_error_line_and_status_1() {
             ("exit", &exit),
             ("read_line", &read),
         ] {
-            assert_error_on_full_device(&mut bp_run(mode, file), &format!("{name} {mode:?} > /dev/full"));
+            assert_error_on_full_device(bp_run(mode, file), &format!("{name} {mode:?} > /dev/full"));
         }
     }
 }
 
 #[test]
 fn an_uncaught_error_is_still_reported_when_stdout_fails() {
-    let file = program("def main() -> int:\n    print(\"x\")\n    throw \"boom\"\n    return 0\n");
-    let out = output_to(
-        &mut bp_run(&["--no-jit"], &file),
-        "throw > /dev/full",
-        Some(dev_full()),
-        None,
-    );
-    assert_eq!(code(out.status, "throw", &out.stderr), 1);
-    let err = text(&out.stderr);
+    let (_dir, file) = program("def main() -> int:\n    print(\"x\")\n    throw \"boom\"\n    return 0\n");
+    let out = bp_run(&["--no-jit"], &file).stdout_to(dev_full()).run();
+    assert_eq!(out.code("throw > /dev/full"), 1);
+    let err = out.stderr_text();
     assert!(err.contains("boom"), "{err}");
     assert!(
         err.ends_with("bp: error writing to stdout: No space left on device\n"),
@@ -295,7 +175,7 @@ fn an_uncaught_error_is_still_reported_when_stdout_fails() {
 }
 
 /// A program whose disassembly and IR are far larger than a pipe's buffer.
-fn big_program() -> PathBuf {
+fn big_program() -> (TempDir, PathBuf) {
     let mut src = String::from("def main() -> int:\n");
     for i in 0..400 {
         src.push_str(&format!("    print({i}, \"some text to print\")\n"));
@@ -306,45 +186,36 @@ fn big_program() -> PathBuf {
 
 #[test]
 fn disasm_and_jit_ir_into_a_closed_pipe_stop_quietly() {
-    let file = big_program();
+    let (_dir, file) = big_program();
     for cmd in ["disasm", "jit-ir"] {
         let what = format!("bp {cmd} | (closed)");
-        let mut c = bp(&[cmd]);
-        c.arg(&file);
-        assert_quiet_on_closed_pipe(&mut c, &what);
+        assert_quiet_on_closed_pipe(bp(&[cmd]).arg(&file), &what);
     }
 }
 
 #[test]
 fn disasm_and_jit_ir_to_a_full_device_report_the_error() {
-    let file = big_program();
+    let (_dir, file) = big_program();
     for cmd in ["disasm", "jit-ir"] {
-        let mut c = bp(&[cmd]);
-        c.arg(&file);
-        assert_error_on_full_device(&mut c, &format!("bp {cmd} > /dev/full"));
+        assert_error_on_full_device(bp(&[cmd]).arg(&file), &format!("bp {cmd} > /dev/full"));
     }
 }
 
 #[test]
 fn help_to_a_full_device_reports_the_error() {
-    assert_error_on_full_device(&mut bp(&["--help"]), "bp --help > /dev/full");
+    assert_error_on_full_device(bp(&["--help"]), "bp --help > /dev/full");
 }
 
 #[test]
 fn diagnostics_to_a_full_stderr_do_not_panic() {
-    let file = program("def main() -> int:\n    return x\n");
-    let out = output_to(
-        bp(&["check"]).arg(&file),
-        "check 2> /dev/full",
-        None,
-        Some(dev_full()),
-    );
+    let (_dir, file) = program("def main() -> int:\n    return x\n");
+    let out = bp(&["check"]).arg(&file).stderr_to(dev_full()).run();
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn huge_max_depth_values_are_usage_errors() {
-    let file = program(HELLO);
+    let (_dir, file) = program(HELLO);
     for depth in [
         "100000000000000",
         "1e14",
@@ -355,9 +226,9 @@ fn huge_max_depth_values_are_usage_errors() {
         "0",
     ] {
         let what = format!("--max-depth {depth}");
-        let out = output(bp(&["run", "--max-depth", depth]).arg(&file), &what);
-        assert_eq!(code(out.status, &what, &out.stderr), 2, "{what}");
-        let err = text(&out.stderr);
+        let out = bp(&["run", "--max-depth", depth]).arg(&file).run();
+        assert_eq!(out.code(&what), 2, "{what}");
+        let err = out.stderr_text();
         assert!(
             err.contains("invalid value") && err.contains("--max-depth"),
             "{what}: {err}"
@@ -368,66 +239,49 @@ fn huge_max_depth_values_are_usage_errors() {
 
 #[test]
 fn the_max_depth_ceiling_runs() {
-    let file = program(HELLO);
+    let (_dir, file) = program(HELLO);
     for mode in MODES {
-        let out = output(bp_run(mode, &file).args(["--max-depth", "33554432"]), "ceiling");
-        assert_eq!(code(out.status, "ceiling", &out.stderr), 0, "{mode:?}");
-        assert_eq!(text(&out.stdout), "hello\n");
+        let out = bp_run(mode, &file).args(["--max-depth", "33554432"]).run();
+        assert_eq!(out.code("ceiling"), 0, "{mode:?}");
+        assert_eq!(out.stdout_text(), "hello\n");
     }
 }
 
 #[test]
 fn hello_world_runs_under_an_address_space_limit() {
-    let file = program(HELLO);
+    let (_dir, file) = program(HELLO);
     for limit in [GIB, 2 * GIB] {
         for mode in MODES {
             let what = format!("hello {mode:?} under {} GiB", limit / GIB);
-            let out = output(limit_address_space(&mut bp_run(mode, &file), limit), &what);
-            assert_eq!(
-                code(out.status, &what, &out.stderr),
-                0,
-                "{what}: {}",
-                text(&out.stderr)
-            );
-            assert_eq!(text(&out.stdout), "hello\n", "{what}");
-            assert!(out.stderr.is_empty(), "{what}: {}", text(&out.stderr));
+            let out = bp_run(mode, &file).memory_limit(limit).run();
+            assert_success(&out, &what, "hello\n");
         }
         for cmd in ["check", "disasm", "jit-ir"] {
             let what = format!("bp {cmd} under {} GiB", limit / GIB);
-            let out = output(limit_address_space(bp(&[cmd]).arg(&file), limit), &what);
-            assert_eq!(
-                code(out.status, &what, &out.stderr),
-                0,
-                "{what}: {}",
-                text(&out.stderr)
-            );
+            let out = bp(&[cmd]).arg(&file).memory_limit(limit).run();
+            assert_eq!(out.code(&what), 0, "{what}: {}", out.stderr_text());
         }
     }
 }
 
 #[test]
 fn deep_recursion_under_an_address_space_limit_is_a_stack_overflow_error() {
-    let file = program(DEEP);
+    let (_dir, file) = program(DEEP);
     for limit in [GIB, 2 * GIB] {
         for mode in MODES {
             for depth in [None, Some("33554432")] {
                 let what = format!("deep recursion {mode:?} {depth:?} under {} GiB", limit / GIB);
                 let mut cmd = bp_run(mode, &file);
                 if let Some(d) = depth {
-                    cmd.args(["--max-depth", d]);
+                    cmd = cmd.args(["--max-depth", d]);
                 }
-                let out = output(limit_address_space(&mut cmd, limit), &what);
-                assert_eq!(
-                    code(out.status, &what, &out.stderr),
-                    1,
-                    "{what}: {}",
-                    text(&out.stderr)
-                );
-                assert_eq!(text(&out.stdout), "start\ncaught stack overflow\n", "{what}");
-                assert!(
-                    text(&out.stderr).contains("runtime error: stack overflow"),
-                    "{what}: {}",
-                    text(&out.stderr)
+                let out: Run = cmd.memory_limit(limit).run();
+                assert_clean_error(
+                    &out,
+                    &what,
+                    &format!("{}:2:12", file.display()),
+                    &["stack overflow"],
+                    Kept::Is("start\ncaught stack overflow\n"),
                 );
             }
         }
@@ -439,23 +293,18 @@ fn running_out_of_memory_keeps_stdout_and_exits_1() {
     // 2 GiB of array under a 2 GiB limit: a catchable `out of memory` error where
     // the allocation is fallible, else the allocation-failure path; either way
     // stdout is kept, stderr says so, and the status is 1.
-    let file = program(
+    let (_dir, file) = program(
         "def main() -> int:\n    print(\"before\")\n    let xs: [int] = array_fill(268435456, 1)\n    print(array_len(xs))\n    return 0\n",
     );
     for mode in MODES {
         let what = format!("array_fill {mode:?} under 2 GiB");
-        let out = output(limit_address_space(&mut bp_run(mode, &file), 2 * GIB), &what);
-        assert_eq!(
-            code(out.status, &what, &out.stderr),
-            1,
-            "{what}: {}",
-            text(&out.stderr)
-        );
-        assert_eq!(text(&out.stdout), "before\n", "{what}");
+        let out = bp_run(mode, &file).memory_limit(2 * GIB).run();
+        assert_eq!(out.code(&what), 1, "{what}: {}", out.stderr_text());
+        assert_eq!(out.stdout_text(), "before\n", "{what}");
         assert!(
-            text(&out.stderr).contains("out of memory"),
+            out.stderr_text().contains("out of memory"),
             "{what}: {}",
-            text(&out.stderr)
+            out.stderr_text()
         );
     }
 }
@@ -470,22 +319,23 @@ fn allocation_failure_hook_keeps_stdout() {
         fail_an_infallible_allocation();
     }
     // Run this test again in a child process, which takes the path below.
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "--exact",
-        "allocation_failure_hook_keeps_stdout",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(OOM_CHILD, "1")
-    .env_remove("RUST_BACKTRACE");
-    let out = output(limit_address_space(&mut cmd, GIB), "allocation-failure child");
-    let stderr = text(&out.stderr);
-    assert_eq!(code(out.status, "child", &out.stderr), 1, "{stderr}");
+    let out = Bp::program(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "allocation_failure_hook_keeps_stdout",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(OOM_CHILD, "1")
+        .memory_limit(GIB)
+        .time_limit(TIME_LIMIT)
+        .run();
+    let stderr = out.stderr_text();
+    assert_eq!(out.code("child"), 1, "{stderr}");
     assert!(
-        text(&out.stdout).contains(OOM_MARKER),
+        out.stdout_text().contains(OOM_MARKER),
         "stdout:\n{}",
-        text(&out.stdout)
+        out.stdout_text()
     );
     // Exactly one line: the allocator ends the process before Rust's own
     // allocation-failure message.

@@ -9,88 +9,28 @@
 //! reserves a 1 GiB stack and the JIT a 512 MiB code arena, so hello world
 //! needs about 2 GiB) and a time limit.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
+
+use support::{Bp, Run, TempDir};
 
 /// Address-space limit of every run.
 const MEMORY_LIMIT: u64 = 4 << 30;
 /// Wall-clock limit of every run (generous: a dev build on a loaded machine).
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// `bp ARGS` under the memory and time limits.
 fn bp(args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bp"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: `setrlimit` is async-signal-safe; the closure runs in the forked
-    // child before `exec` and touches nothing else.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: MEMORY_LIMIT,
-                rlim_max: MEMORY_LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().expect("bp starts");
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait for bp") {
-            break st;
-        }
-        if start.elapsed() > TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("bp {args:?} ran longer than {TIME_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status: status.code(),
-        stdout: out_thread.join().unwrap_or_default(),
-        stderr: err_thread.join().unwrap_or_default(),
-    }
+    Bp::new(args)
+        .memory_limit(MEMORY_LIMIT)
+        .time_limit(TIME_LIMIT)
+        .run()
 }
 
-/// A fresh directory for this test's programs.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bp-jit-size-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn write(dir: &Path, name: &str, src: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, src).expect("write program");
-    p.to_string_lossy().into_owned()
+/// Write `src` to the file `name` in `dir`; its path as an argument.
+fn write(dir: &TempDir, name: &str, src: &str) -> String {
+    dir.write(name, src).to_string_lossy().into_owned()
 }
 
 // The shapes (the same as scripts/jit-size-shapes.py).
@@ -187,22 +127,28 @@ fn run_both(file: &str, flags: &[&str]) -> String {
     args.extend(["--jit-stats", file]);
     let jit = bp(&args);
     let interp = bp(&["run", "--no-jit", file]);
-    assert_eq!(interp.status, Some(0), "{file} (interpreter): {}", interp.stderr);
-    assert_eq!(jit.status, Some(0), "{file} {flags:?}: {}", jit.stderr);
-    assert!(!jit.stderr.contains("panicked"), "{}", jit.stderr);
+    let (jit_err, interp_err) = (jit.stderr_text(), interp.stderr_text());
     assert_eq!(
-        jit.stdout, interp.stdout,
+        interp.status.code(),
+        Some(0),
+        "{file} (interpreter): {interp_err}"
+    );
+    assert_eq!(jit.status.code(), Some(0), "{file} {flags:?}: {jit_err}");
+    assert!(!jit_err.contains("panicked"), "{jit_err}");
+    assert_eq!(
+        jit.stdout_text(),
+        interp.stdout_text(),
         "{file} {flags:?}: output differs from the interpreter's"
     );
     assert!(!jit.stdout.is_empty());
-    jit.stderr
+    jit_err
 }
 
 const JIT0: &[&str] = &["--jit-threshold", "0"];
 
 #[test]
 fn issue_sized_functions_stay_interpreted_within_limits() {
-    let dir = temp_dir("issue");
+    let dir = TempDir::new("jit-size-issue");
     // (file, source, flags, functions over the budget). Sizes of the issue:
     // before the size budget these took seconds and gigabytes to compile, or
     // aborted under 4 GiB.
@@ -223,12 +169,11 @@ fn issue_sized_functions_stay_interpreted_within_limits() {
             assert!(err.contains(": too big, interpreted "), "{name}: {err}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn functions_under_the_budget_compile() {
-    let dir = temp_dir("under");
+    let dir = TempDir::new("jit-size-under");
     let cases = [
         ("calls.bp", calls(200)),
         ("elif.bp", elif_chain(1000)),
@@ -246,13 +191,12 @@ fn functions_under_the_budget_compile() {
         assert_eq!(stat(&err, "failed"), 0, "{name}: {err}");
         assert_eq!(stat(&err, "too_big"), 0, "{name}: {err}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_hot_loop_in_a_too_big_function_stays_interpreted() {
     // OSR would compile the whole function: it stays interpreted instead.
-    let dir = temp_dir("osr");
+    let dir = TempDir::new("jit-size-osr");
     let mut src = String::from("def main() -> int:\n    let t: int = 0\n    for i in range(0, 200000):\n        t = (t + i * 7) % 1000003\n    print(t)\n");
     for i in 0..5000 {
         src += &format!("    print(\"line\", {i}, t)\n");
@@ -263,22 +207,20 @@ fn a_hot_loop_in_a_too_big_function_stays_interpreted() {
     assert_eq!(stat(&err, "too_big"), 1, "{err}");
     assert_eq!(stat(&err, "osr"), 0, "{err}");
     assert_eq!(stat(&err, "failed"), 0, "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn jit_ir_reports_a_function_over_the_budget() {
-    let dir = temp_dir("ir");
+    let dir = TempDir::new("jit-size-ir");
     let file = write(&dir, "prints.bp", &prints(10_000));
     let r = bp(&["jit-ir", &file]);
-    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{}", r.stderr_text());
+    let out = r.stdout_text();
     assert!(
-        r.stdout
-            .contains("; fn 0 main: not compiled, over the JIT's size budget"),
+        out.contains("; fn 0 main: not compiled, over the JIT's size budget"),
         "{}",
-        &r.stdout[..r.stdout.len().min(2000)]
+        &out[..out.len().min(2000)]
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The least compile time (µs) of function `name` in `file` over three runs
@@ -287,12 +229,12 @@ fn compile_us(file: &str, name: &str) -> u64 {
     (0..3)
         .map(|_| {
             let r = bp(&["run", "--jit-threshold", "0", "--jit-stats", file]);
-            assert_eq!(r.status, Some(0), "{}", r.stderr);
-            let line = r
-                .stderr
+            let err = r.stderr_text();
+            assert_eq!(r.status.code(), Some(0), "{err}");
+            let line = err
                 .lines()
                 .find(|l| l.contains(&format!(" {name}: compiled ")))
-                .unwrap_or_else(|| panic!("{name} not compiled:\n{}", r.stderr));
+                .unwrap_or_else(|| panic!("{name} not compiled:\n{err}"));
             line.split_whitespace()
                 .find_map(|kv| kv.strip_prefix("compile_us="))
                 .and_then(|v| v.parse().ok())
@@ -307,7 +249,7 @@ fn compile_time_grows_about_linearly() {
     // Four times the size must cost well under sixteen times the time (the
     // translator's per-web SSA tables made it quadratic). Sizes stay under the
     // budget.
-    let dir = temp_dir("linear");
+    let dir = TempDir::new("jit-size-linear");
     let cases = [
         ("classify", elif_chain(500), elif_chain(2000)),
         ("main", prints(100), prints(400)),
@@ -323,5 +265,4 @@ fn compile_time_grows_about_linearly() {
             "{name}: {ta} µs at size N, {tb} µs at 4N (ratio {ratio:.1})"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

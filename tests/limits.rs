@@ -18,13 +18,12 @@
 //! of such programs accept both; tests that must see one of them are built so that
 //! only it can happen.
 
-use std::io::{self, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod support;
+
 use std::sync::Mutex;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::{assert_clean_error, assert_success, Bp, Input, Kept, Run, TempDir};
 
 /// 4 GiB of address space: enough for `bp` itself (its 1 GiB main-thread stack and
 /// register stacks), too little for a 2 GiB array twice.
@@ -47,89 +46,6 @@ const TOO_LARGE: &str = "result too large";
 const OOM: &str = "out of memory";
 const STR_TOO_LARGE: &str = "result too large (max 1073741824 bytes in a string)";
 
-/// What the program reads on stdin.
-enum Input {
-    Nothing,
-    /// `/dev/zero`: NUL bytes without end and without a newline.
-    DevZero,
-    /// This byte, written without end through a pipe by a thread, until the program
-    /// exits and closes the pipe.
-    Endless(u8),
-}
-
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// A fresh directory for one run's program file; removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("bp-limits-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Limit the address space of the calling process (run in the child after `fork`).
-fn limit_address_space(bytes: u64) -> io::Result<()> {
-    let lim = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
-    };
-    // SAFETY: setrlimit only reads the struct; it is async-signal-safe, as
-    // `pre_exec` requires.
-    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Read a child's pipe to the end on a thread.
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = pipe.read_to_end(&mut out);
-        out
-    })
-}
-
-/// Write `byte` to the child's stdin until the child closes it.
-fn feed_endless(mut stdin: impl Write + Send + 'static, byte: u8) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let chunk = vec![byte; 1 << 16];
-        // Ends with EPIPE once the program has exited (Rust ignores SIGPIPE).
-        while stdin.write_all(&chunk).is_ok() {}
-    })
-}
-
-/// Wait for `child`, killing it after [`TIMEOUT`].
-fn wait_bounded(child: &mut Child, tag: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status,
-            Ok(None) if start.elapsed() < TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{tag}: no result within {TIMEOUT:?}");
-            }
-        }
-    }
-}
-
 /// Run `source` as `prog.bp` with `bp run MODE prog.bp` under an address-space limit
 /// of `limit` bytes.
 fn run(tag: &str, source: &str, mode: &[&str], limit: u64, input: Input) -> Run {
@@ -148,96 +64,24 @@ fn run_with_files(
 ) -> Run {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new(tag);
-    std::fs::write(dir.0.join("prog.bp"), source).expect("write program");
+    dir.write("prog.bp", source);
     for &(name, size) in sparse {
-        let f = std::fs::File::create(dir.0.join(name)).expect("create sparse file");
+        let f = std::fs::File::create(dir.path().join(name)).expect("create sparse file");
         f.set_len(size).expect("size sparse file");
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bp"));
-    cmd.arg("run")
+    Bp::new(["run"])
         .args(mode)
         .arg("prog.bp")
-        .current_dir(&dir.0)
-        .env_remove("BP_GC_STRESS")
-        .env_remove("BP_DEOPT_STRESS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match input {
-        Input::Nothing => cmd.stdin(Stdio::null()),
-        Input::DevZero => cmd.stdin(std::fs::File::open("/dev/zero").expect("open /dev/zero")),
-        Input::Endless(_) => cmd.stdin(Stdio::piped()),
-    };
-    // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || limit_address_space(limit));
-    }
-    let mut child = cmd.spawn().expect("spawn bp");
-    let feeder = match (input, child.stdin.take()) {
-        (Input::Endless(byte), Some(stdin)) => Some(feed_endless(stdin, byte)),
-        _ => None,
-    };
-    let out = drain(child.stdout.take().expect("stdout pipe"));
-    let err = drain(child.stderr.take().expect("stderr pipe"));
-    let status = wait_bounded(&mut child, tag);
-    if let Some(f) = feeder {
-        f.join().expect("stdin feeder");
-    }
-    Run {
-        status,
-        stdout: String::from_utf8_lossy(&out.join().expect("stdout reader")).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
-    }
+        .current_dir(dir.path())
+        .stdin(input)
+        .memory_limit(limit)
+        .time_limit(TIMEOUT)
+        .run()
 }
 
-/// The run ended with exit status 1 and exactly one error line
-/// `prog.bp:POS: runtime error: M...` where `M` is one of `messages`, followed only
-/// by stack trace lines; no panic, no allocator abort; stdout is `stdout`.
-fn assert_clean_error(r: &Run, what: &str, pos: &str, messages: &[&str], stdout: &str) {
-    let report = format!(
-        "{what}: status {:?} (signal {:?})\n--- stdout (first 500 bytes)\n{}\n--- stderr\n{}",
-        r.status.code(),
-        r.status.signal(),
-        &r.stdout[..r.stdout.len().min(500)],
-        r.stderr
-    );
-    assert_eq!(r.status.signal(), None, "killed by a signal: {report}");
-    assert_eq!(r.status.code(), Some(1), "{report}");
-    for bad in [
-        "panicked",
-        "memory allocation of",
-        "internal error",
-        "RUST_BACKTRACE",
-    ] {
-        assert!(!r.stderr.contains(bad), "stderr mentions {bad:?}: {report}");
-    }
-    let mut lines = r.stderr.lines();
-    let first = lines.next().unwrap_or("");
-    let head = format!("prog.bp:{pos}: runtime error: ");
-    let message = first
-        .strip_prefix(&head)
-        .unwrap_or_else(|| panic!("want {head}...: {report}"));
-    assert!(
-        messages.iter().any(|m| message.starts_with(m)),
-        "message {message:?} is none of {messages:?}: {report}"
-    );
-    for l in lines {
-        assert!(
-            l.starts_with("  at ") || l.starts_with("  ... "),
-            "extra stderr line {l:?}: {report}"
-        );
-    }
-    assert_eq!(r.stdout, stdout, "stdout: {report}");
-}
-
-/// The run ended with exit status 0 and printed `stdout` (the program caught the
-/// error), with nothing on stderr.
-fn assert_caught(r: &Run, what: &str, stdout: &str) {
-    assert_eq!(
-        (r.status.code(), r.stdout.as_str(), r.stderr.as_str()),
-        (Some(0), stdout, ""),
-        "{what}: signal {:?}",
-        r.status.signal()
-    );
+/// `/dev/zero`: NUL bytes without end and without a newline.
+fn dev_zero() -> Input {
+    Input::File(std::fs::File::open("/dev/zero").expect("open /dev/zero"))
 }
 
 /// Run `source` in both modes and check each run with `check`.
@@ -268,8 +112,8 @@ def main() -> int:
         "double",
         src,
         LIMIT_4G,
-        || Input::Nothing,
-        |r, what| assert_clean_error(r, what, "6:13", &[OOM, TOO_LARGE], "before\n"),
+        || Input::Null,
+        |r, what| assert_clean_error(r, what, "prog.bp:6:13", &[OOM, TOO_LARGE], Kept::Is("before\n")),
     );
 }
 
@@ -295,8 +139,8 @@ def main() -> int:
         "double-caught",
         src,
         LIMIT_4G,
-        || Input::Nothing,
-        |r, what| assert_caught(r, what, "before\ncaught true\nafter true true\n"),
+        || Input::Null,
+        |r, what| assert_success(r, what, "before\ncaught true\nafter true true\n"),
     );
 }
 
@@ -334,8 +178,8 @@ def main() -> int:
         "str-cap",
         src,
         LIMIT_4G,
-        || Input::Nothing,
-        |r, what| assert_clean_error(r, what, "19:18", &[STR_TOO_LARGE], &want),
+        || Input::Null,
+        |r, what| assert_clean_error(r, what, "prog.bp:19:18", &[STR_TOO_LARGE], Kept::Is(&want)),
     );
 }
 
@@ -357,14 +201,18 @@ def main() -> int:
         "fill",
         src,
         LIMIT_4G,
-        || Input::Nothing,
+        || Input::Null,
         |r, what| {
-            let filled = r.stdout.matches("filled").count();
+            let filled = r.stdout_text().matches("filled").count();
             let want: String = std::iter::once("before\n".to_string())
                 .chain((0..filled).map(|i| format!("filled {i}\n")))
                 .collect();
-            assert!(filled < 2, "{what}: two 2 GiB arrays in 4 GiB? {}", r.stdout);
-            assert_clean_error(r, what, "5:26", &[OOM], &want)
+            assert!(
+                filled < 2,
+                "{what}: two 2 GiB arrays in 4 GiB? {}",
+                r.stdout_text()
+            );
+            assert_clean_error(r, what, "prog.bp:5:26", &[OOM], Kept::Is(&want))
         },
     );
     let caught = "\
@@ -382,8 +230,8 @@ def main() -> int:
         "fill-caught",
         caught,
         LIMIT_4G,
-        || Input::Nothing,
-        |r, what| assert_caught(r, what, "caught out of memory\nafter true\n"),
+        || Input::Null,
+        |r, what| assert_success(r, what, "caught out of memory\nafter true\n"),
     );
 }
 
@@ -398,13 +246,9 @@ def main() -> int:
     print(\"read\", len(line))
     return 0
 ";
-    in_both_modes(
-        "zero",
-        src,
-        LIMIT_6G,
-        || Input::DevZero,
-        |r, what| assert_clean_error(r, what, "3:21", &[STR_TOO_LARGE], "prompt\n"),
-    );
+    in_both_modes("zero", src, LIMIT_6G, dev_zero, |r, what| {
+        assert_clean_error(r, what, "prog.bp:3:21", &[STR_TOO_LARGE], Kept::Is("prompt\n"))
+    });
 }
 
 /// The same through a pipe, under 4 GiB: the cap or the memory limit ends it.
@@ -428,7 +272,15 @@ def main() -> int:
         src,
         LIMIT_4G,
         || Input::Endless(b'a'),
-        |r, what| assert_clean_error(r, what, "9:21", &[OOM, TOO_LARGE], "prompt\ncaught true\nagain\n"),
+        |r, what| {
+            assert_clean_error(
+                r,
+                what,
+                "prog.bp:9:21",
+                &[OOM, TOO_LARGE],
+                Kept::Is("prompt\ncaught true\nagain\n"),
+            )
+        },
     );
 }
 
@@ -436,8 +288,8 @@ def main() -> int:
 #[test]
 fn growth_by_fstring_and_join() {
     for (tag, step, pos) in [
-        ("fstring", "s = f\"{s}{s}\"", "6:13"),
-        ("join", "s = str_join([s, s], \"\")", "6:13"),
+        ("fstring", "s = f\"{s}{s}\"", "prog.bp:6:13"),
+        ("join", "s = str_join([s, s], \"\")", "prog.bp:6:13"),
     ] {
         let src = format!(
             "\
@@ -455,8 +307,8 @@ def main() -> int:
             tag,
             &src,
             LIMIT_4G,
-            || Input::Nothing,
-            |r, what| assert_clean_error(r, what, pos, &[OOM, TOO_LARGE], "before\n"),
+            || Input::Null,
+            |r, what| assert_clean_error(r, what, pos, &[OOM, TOO_LARGE], Kept::Is("before\n")),
         );
     }
 }
@@ -490,7 +342,7 @@ def main() -> int:
     let files = [("big.txt", (1 << 30) + 1), ("big.bin", (1 << 28) + 1)];
     for mode in MODES {
         let what = format!("files {}", mode.join(" "));
-        let r = run_with_files("files", src, mode, LIMIT_4G, Input::Nothing, &files);
-        assert_clean_error(&r, &what, "15:15", &[STR_TOO_LARGE], &want);
+        let r = run_with_files("files", src, mode, LIMIT_4G, Input::Null, &files);
+        assert_clean_error(&r, &what, "prog.bp:15:15", &[STR_TOO_LARGE], Kept::Is(&want));
     }
 }
