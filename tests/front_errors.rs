@@ -126,9 +126,9 @@ fn bytes_that_are_not_utf8_elsewhere_are_errors_with_positions() {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
     assert_eq!(error_lines(&o).len(), 3, "{err}");
-    // The snippet shows the byte as U+FFFD and keeps the caret under it.
+    // The snippet shows the byte as U+FFFD and keeps the mark under it.
     assert!(
-        err.contains("2 |     let x\u{fffd}: int = 1\n  |          ^\n"),
+        err.contains(" 2 │     let x\u{fffd}: int = 1\n   │          ┬\n"),
         "{err}"
     );
 }
