@@ -254,7 +254,7 @@ impl SourceMap {
 
     /// Render one diagnostic: our `file:line:col: error: message` line (exact
     /// positions, whatever the snippet shows), then the snippet ariadne draws from the
-    /// [`Excerpt`] of the span, with the notes.
+    /// `Excerpt` of the span, with the notes.
     pub fn render(&self, d: &Diagnostic, color: bool) -> String {
         let (kind, paint) = match d.severity {
             Severity::Error => ("error", Color::Red),
@@ -344,12 +344,12 @@ fn snippet_window(text: &str, lo: usize) -> (usize, usize) {
     (ws, we)
 }
 
-/// How a character of a source line is shown in a snippet. ariadne ends a line at
-/// `\r`, vertical tab, form feed, U+0085, U+2028 and U+2029, which are characters
-/// inside a line here, and control characters would act on the terminal: control
-/// characters are shown as their Control Pictures symbol (`␍`, `␋`, `␌`, `␀`, ...), C1
-/// controls (U+0085 among them), U+2028, U+2029 and bytes that were not UTF-8 as
-/// `�`. A tab stays: ariadne expands it.
+/// The character a snippet shows for `ch`: always exactly one, so that offsets in
+/// characters hold. Control characters would act on the terminal, and ariadne ends a
+/// line at `\r`, vertical tab, form feed, U+0085, U+2028 and U+2029, which here are
+/// characters inside a line: C0 controls and DEL become their Control Pictures symbol
+/// (`␍`, `␋`, `␌`, `␀`, `␡`); C1 controls (U+0085 among them), U+2028, U+2029 and
+/// bytes that were not UTF-8 become `�`. A tab stays; ariadne expands it.
 fn stand_in(ch: char, invalid_byte: bool) -> char {
     match ch {
         _ if invalid_byte => '\u{FFFD}',
