@@ -2,7 +2,8 @@
 //!
 //! Every stage reports problems as [`Diagnostic`]s (a span and one sentence). The
 //! driver renders each as a `file:line:col: error: message` header line that tools and
-//! tests can grep, followed by a snippet: the source line and carets under the span.
+//! tests can grep, followed by a snippet that `ariadne` draws: the source line with
+//! the span marked under it, and the notes.
 //!
 //! One rule decides lines everywhere (the header, the snippet, the lexer, runtime
 //! locations): a line ends at `\n` (so also at `\r\n`). A lone `\r`, a form feed, a
@@ -14,11 +15,15 @@
 //! identifier) are shortened, the snippet shows a window of at most
 //! [`SNIPPET_CHARS`] characters of its line, and at most [`MAX_DIAGNOSTICS`] errors
 //! (and as many warnings) are kept per compilation.
+//!
+//! ariadne is handed that window only (an `Excerpt`), never the file: it would end
+//! lines at more characters than `\n`, and show all of a long line.
 
 use crate::ast::{FileId, Span};
+use ariadne::{Color, Config, Fmt, Label, Report, ReportKind, Source};
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use unicode_width::UnicodeWidthChar;
+use std::ops::Range;
 
 /// Errors (and, separately, warnings) kept per compilation; the rest are counted
 /// and summarised in one line.
@@ -32,8 +37,6 @@ pub const MAX_MESSAGE: usize = 500;
 pub const SNIPPET_CHARS: usize = 100;
 /// Characters shown before the span when the line has to be cut.
 const SNIPPET_LEFT: usize = 40;
-/// Columns a tab takes in a snippet.
-const TAB_WIDTH: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -249,99 +252,77 @@ impl SourceMap {
         }
     }
 
-    /// Render one diagnostic: a `file:line:col: error: message` line followed by the
-    /// source line with carets under the span and the notes.
+    /// Render one diagnostic: our `file:line:col: error: message` line (exact
+    /// positions, whatever the snippet shows), then the snippet ariadne draws from the
+    /// `Excerpt` of the span, with the notes.
     pub fn render(&self, d: &Diagnostic, color: bool) -> String {
         let (kind, paint) = match d.severity {
-            Severity::Error => ("error", RED),
-            Severity::Warning => ("warning", YELLOW),
+            Severity::Error => ("error", Color::Red),
+            Severity::Warning => ("warning", Color::Yellow),
         };
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}: {}: {}",
+        let mut out = format!(
+            "{}: {}: {}\n",
             self.location(d.span),
-            painted(kind, paint, color),
+            kind.fg(color.then_some(paint)),
             shorten_message(&d.message)
         );
-        let Some(file) = self.files.get(d.span.file as usize) else {
-            return out;
-        };
-        if !file.text.is_empty() {
-            render_snippet(file, d.span, paint, color, &mut out);
-        }
-        for n in &d.notes {
-            let _ = writeln!(out, "  = note: {}", shorten_message(n));
+        match self.files.get(d.span.file as usize) {
+            Some(file) if !file.text.is_empty() => {
+                out.push_str(&draw_snippet(&Excerpt::of(file, d.span), d, paint, color));
+            }
+            // An empty file has no line to show; the notes still count.
+            _ => {
+                for n in &d.notes {
+                    let _ = writeln!(out, "note: {}", shorten_message(n));
+                }
+            }
         }
         out
     }
 }
 
-const RED: &str = "\x1b[1;31m";
-const YELLOW: &str = "\x1b[1;33m";
-const BLUE: &str = "\x1b[1;34m";
-const RESET: &str = "\x1b[0m";
-
-fn painted(text: &str, paint: &str, color: bool) -> String {
-    if color {
-        format!("{paint}{text}{RESET}")
-    } else {
-        text.to_string()
-    }
+/// What a snippet shows of a source line, made so that ariadne sees exactly one
+/// line: the line holding the start of the span (by this module's line rule), cut to
+/// a window of at most [`SNIPPET_CHARS`] characters around the span with `…` at a cut
+/// end, each character shown by one character (see [`stand_in`]).
+struct Excerpt {
+    /// The line's number in the file (1-based).
+    line: usize,
+    text: String,
+    /// The part of the span on the line, in characters of `text` (ariadne's unit).
+    span: Range<usize>,
 }
 
-/// The source line of `span.lo` (a window of it if long) and a caret line under the
-/// part of the span on that line:
-///
-/// ```text
-///   |
-/// 2 |     let x: int = "a"
-///   |                  ^^^
-/// ```
-fn render_snippet(file: &SourceFile, span: Span, paint: &str, color: bool, out: &mut String) {
-    let lo = (span.lo as usize).min(file.text.len());
-    let line = file.line_index(lo as u32);
-    let (start, end) = file.line_range(line);
-    let text = &file.text[start..end];
-    let lo_rel = floor_boundary(text, lo.saturating_sub(start).min(text.len()));
-    let hi_rel = floor_boundary(
-        text,
-        (span.hi as usize).saturating_sub(start).clamp(lo_rel, text.len()),
-    );
-    let (ws, we) = snippet_window(text, lo_rel);
-
-    let mut src = String::new();
-    let mut marks = String::new();
-    if ws > 0 {
-        src.push('…');
-        marks.push(' ');
-    }
-    let mut carets = 0;
-    for (i, ch) in text[ws..we].char_indices() {
-        let at = ws + i;
-        let (shown, width) = displayed(ch, file.is_invalid_byte(start + at));
-        src.push_str(&shown);
-        let under = if at >= lo_rel && at < hi_rel { '^' } else { ' ' };
-        if under == '^' {
-            carets += width;
+impl Excerpt {
+    fn of(file: &SourceFile, span: Span) -> Excerpt {
+        let lo = (span.lo as usize).min(file.text.len());
+        let line = file.line_index(lo as u32);
+        let (start, end) = file.line_range(line);
+        let whole = &file.text[start..end];
+        let lo = floor_boundary(whole, lo - start);
+        let hi = (span.hi as usize).saturating_sub(start).clamp(lo, whole.len());
+        let hi = floor_boundary(whole, hi);
+        let (ws, we) = snippet_window(whole, lo);
+        let cut_left = usize::from(ws > 0);
+        let mut text = String::with_capacity(we - ws + 6);
+        if cut_left > 0 {
+            text.push('…');
         }
-        if at < hi_rel {
-            marks.extend(std::iter::repeat_n(under, width));
+        text.extend(
+            whole[ws..we]
+                .char_indices()
+                .map(|(i, ch)| stand_in(ch, file.is_invalid_byte(start + ws + i))),
+        );
+        if we < whole.len() {
+            text.push('…');
+        }
+        let chars = |to: usize| cut_left + whole[ws..to.min(we)].chars().count();
+        Excerpt {
+            line: line + 1,
+            span: chars(lo)..chars(hi),
+            text,
         }
     }
-    if we < text.len() {
-        src.push('…');
-    }
-    if carets == 0 {
-        // An empty span, a span at the end of the line, or zero-width characters.
-        marks.push('^');
-    }
-    let number = (line + 1).to_string();
-    let pad = " ".repeat(number.len());
-    let bar = painted("|", BLUE, color);
-    let _ = writeln!(out, "{pad} {bar}");
-    let _ = writeln!(out, "{} {bar} {}", painted(&number, BLUE, color), src.trim_end());
-    let _ = writeln!(out, "{pad} {bar} {}", painted(marks.trim_end(), paint, color));
 }
 
 /// The byte range of `text` shown in a snippet: all of it when it has at most
@@ -363,32 +344,73 @@ fn snippet_window(text: &str, lo: usize) -> (usize, usize) {
     (ws, we)
 }
 
-/// How a character of a source line is shown in a snippet, and its width in
-/// columns: tabs as spaces, control characters as their Control Pictures symbol
-/// (`␍` for a lone `\r`), other invisible or line-breaking characters (U+0085,
-/// U+2028, ...) and bytes that were not UTF-8 as `�`, so that nothing shown can
-/// break the line or move the carets.
-fn displayed(ch: char, invalid_byte: bool) -> (Cow<'static, str>, usize) {
-    if invalid_byte {
-        return (Cow::Borrowed("\u{FFFD}"), 1);
-    }
+/// The character a snippet shows for `ch`: always exactly one, so that offsets in
+/// characters hold. Control characters would act on the terminal, and ariadne ends a
+/// line at `\r`, vertical tab, form feed, U+0085, U+2028 and U+2029, which here are
+/// characters inside a line: C0 controls and DEL become their Control Pictures symbol
+/// (`␍`, `␋`, `␌`, `␀`, `␡`); C1 controls (U+0085 among them), U+2028, U+2029 and
+/// bytes that were not UTF-8 become `�`. A tab stays; ariadne expands it.
+fn stand_in(ch: char, invalid_byte: bool) -> char {
     match ch {
-        '\t' => (Cow::Borrowed("    "), TAB_WIDTH),
-        '\0'..='\x1f' => (
-            Cow::Owned(
-                char::from_u32(0x2400 + ch as u32)
-                    .unwrap_or('\u{FFFD}')
-                    .to_string(),
-            ),
-            1,
-        ),
-        '\x7f' => (Cow::Borrowed("\u{2421}"), 1),
-        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' => (Cow::Borrowed("\u{FFFD}"), 1),
-        _ => match ch.width() {
-            Some(w) => (Cow::Owned(ch.to_string()), w),
-            None => (Cow::Borrowed("\u{FFFD}"), 1),
-        },
+        _ if invalid_byte => '\u{FFFD}',
+        '\t' => '\t',
+        '\0'..='\x1f' => char::from_u32(0x2400 + ch as u32).unwrap_or('\u{FFFD}'),
+        '\x7f' => '\u{2421}',
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' => '\u{FFFD}',
+        _ => ch,
     }
+}
+
+/// The snippet of a diagnostic, drawn by ariadne from its excerpt: the line, the
+/// span marked under it, and the notes.
+fn draw_snippet(excerpt: &Excerpt, d: &Diagnostic, paint: Color, color: bool) -> String {
+    let kind = match d.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let span = excerpt.span.clone();
+    let mut report = Report::build(kind, span.clone())
+        .with_config(Config::default().with_color(color))
+        .with_label(Label::new(span).with_message("").with_color(paint));
+    for n in &d.notes {
+        report = report.with_note(shorten_message(n));
+    }
+    let mut drawn = Vec::new();
+    match report
+        .finish()
+        .write(Source::from(excerpt.text.as_str()), &mut drawn)
+    {
+        Ok(()) => renumber(&String::from_utf8_lossy(&drawn), excerpt.line),
+        Err(_) => String::new(),
+    }
+}
+
+/// ariadne's drawing without its first two lines (the report kind, which our header
+/// gives, and a `[ file:line:col ]` reference that would count from the window), with
+/// the line's real number in the margin. ariadne numbers the lines of the text it is
+/// given, here one (0.6's `Source::with_display_line_offset` changes the reference
+/// line only), so the margin is widened to fit the number. Trailing blanks go.
+fn renumber(drawn: &str, line: usize) -> String {
+    let number = line.to_string();
+    let widen = number.len() - 1;
+    let mut out = String::with_capacity(drawn.len() + 8 * widen);
+    let mut lines = drawn.lines().skip(2).peekable();
+    let mut numbered = false;
+    while let Some(l) = lines.next() {
+        let l = l.trim_end();
+        if lines.peek().is_none() {
+            let rule = format!("{}╯", "─".repeat(3 + widen));
+            out.push_str(&l.replacen("───╯", &rule, 1));
+        } else if !numbered && l.contains("1 │") {
+            numbered = true;
+            out.push_str(&l.replacen("1 │", &format!("{number} │"), 1));
+        } else {
+            out.extend(std::iter::repeat_n(' ', widen));
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The largest character boundary of `text` at or below `i`.
@@ -482,40 +504,71 @@ mod tests {
             let lo = text.find('t').unwrap() as u32;
             let out = render(&text, lo, lo + 3);
             assert!(out.starts_with("t.bp:1:5: error: boom\n"), "{sep:?}: {out}");
-            assert!(out.contains("1 | one"), "{sep:?}: {out}");
+            assert!(out.contains(" 1 │ one"), "{sep:?}: {out}");
             assert!(out.contains("two"), "{sep:?}: {out}");
             assert!(!out.contains("three"), "{sep:?}: {out}");
-            assert_eq!(out.lines().count(), 4, "{sep:?}: {out}");
+            assert_eq!(out.lines().count(), 6, "{sep:?}: {out}");
         }
     }
 
     #[test]
-    fn carets_under_the_span() {
+    fn the_span_is_marked_under_the_line() {
         let out = render("let x: int = \"a\"\n", 13, 16);
         assert_eq!(
             out,
-            "t.bp:1:14: error: boom\n  |\n1 | let x: int = \"a\"\n  |              ^^^\n"
+            "t.bp:1:14: error: boom\n   │\n 1 │ let x: int = \"a\"\n   │              ─┬─\n   │               ╰───\n───╯\n"
         );
     }
 
     #[test]
-    fn carets_after_wide_characters_and_tabs() {
+    fn the_margin_shows_the_real_line_number() {
+        let text = format!("{}let x: int = \"a\"\n", "\n".repeat(1233));
+        let mut map = SourceMap::default();
+        let f = map.add("t.bp".into(), text);
+        let d = Diagnostic::warning(Span::new(f, 1233 + 13, 1233 + 16), "boom").with_note("why");
+        assert_eq!(
+            map.render(&d, false),
+            "t.bp:1234:14: warning: boom\n      │\n 1234 │ let x: int = \"a\"\n      │              ─┬─\n      │               ╰───\n      │\n      │ Note: why\n──────╯\n"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let mut map = SourceMap::default();
+        let f = map.add("t.bp".into(), "x\n".into());
+        let d = Diagnostic::error(Span::new(f, 0, 1), "boom");
+        assert!(!map.render(&d, false).contains('\x1b'));
+        let coloured = map.render(&d, true);
+        assert!(coloured.contains("\x1b[31merror\x1b[0m: boom\n"), "{coloured:?}");
+        assert!(coloured.contains("1 │"), "{coloured:?}");
+    }
+
+    #[test]
+    fn the_mark_after_wide_characters_and_tabs() {
         let out = render("\"漢字\"\tx\n", 9, 10);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[2], "1 | \"漢字\"    x");
-        assert_eq!(lines[3], "  |           ^");
+        assert_eq!(lines[2], " 1 │ \"漢字\"    x");
+        assert_eq!(lines[3], "   │           ┬");
     }
 
     #[test]
     fn crlf_line_ends_are_not_shown() {
         let out = render("ab\r\ncd\r\n", 4, 5);
-        assert!(out.contains("2 | cd\n"), "{out}");
+        assert!(out.contains(" 2 │ cd\n"), "{out}");
     }
 
     #[test]
     fn span_at_the_end_of_the_file() {
         let out = render("abc", 3, 3);
-        assert!(out.ends_with("1 | abc\n  |    ^\n"), "{out}");
+        assert!(out.contains(" 1 │ abc\n   │    │\n"), "{out}");
+    }
+
+    #[test]
+    fn notes_of_an_empty_file_are_shown() {
+        let mut map = SourceMap::default();
+        let f = map.add("t.bp".into(), String::new());
+        let d = Diagnostic::error(Span::new(f, 0, 0), "boom").with_note("why");
+        assert_eq!(map.render(&d, false), "t.bp:1:1: error: boom\nnote: why\n");
     }
 
     #[test]
@@ -525,14 +578,17 @@ mod tests {
         assert!(out.len() < 600, "{}", out.len());
         let lines: Vec<&str> = out.lines().collect();
         let col = lines[2].chars().position(|c| c == 'X');
-        assert_eq!(lines[3].chars().position(|c| c == '^'), col, "{out}");
+        assert_eq!(lines[3].chars().position(|c| c == '┬'), col, "{out}");
         assert!(lines[2].contains('…'));
     }
 
     #[test]
     fn invisible_characters_are_shown_visibly() {
-        let out = render("a\u{2028}b\x0cc\0d", 0, 1);
-        assert!(out.contains("1 | a\u{FFFD}b\u{240C}c\u{2400}d\n"), "{out}");
+        let out = render("a\u{2028}b\x0cc\0d\x0be\u{85}f\rg", 0, 1);
+        assert!(
+            out.contains(" 1 │ a\u{FFFD}b\u{240C}c\u{2400}d\u{240B}e\u{FFFD}f\u{240D}g\n"),
+            "{out}"
+        );
     }
 
     #[test]

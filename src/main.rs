@@ -178,7 +178,13 @@ fn write_stderr(text: &str) {
 }
 
 fn report(c: &Compiled) {
-    write_stderr(&render_diagnostics(c, std::io::stderr().is_terminal()));
+    write_stderr(&render_diagnostics(c, stderr_wants_colour()));
+}
+
+/// Colour diagnostics only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>).
+fn stderr_wants_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn run_command(cli: Cli, sizes: Reservations) -> i32 {

@@ -1,6 +1,7 @@
 //! Front-end cases the file-driven suite cannot express: byte-order marks, bytes that
 //! are not UTF-8 (in sources, program arguments and file names), the size of the
-//! diagnostics for huge inputs, and the absence of spurious or internal errors.
+//! diagnostics for huge inputs, their colour, and the absence of spurious or internal
+//! errors.
 //! Each test runs the `bp` binary on files in a fresh temporary directory.
 
 mod support;
@@ -104,9 +105,9 @@ fn bytes_that_are_not_utf8_elsewhere_are_errors_with_positions() {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
     assert_eq!(error_lines(&o).len(), 3, "{err}");
-    // The snippet shows the byte as U+FFFD and keeps the caret under it.
+    // The snippet shows the byte as U+FFFD and keeps the mark under it.
     assert!(
-        err.contains("2 |     let x\u{fffd}: int = 1\n  |          ^\n"),
+        err.contains(" 2 │     let x\u{fffd}: int = 1\n   │          ┬\n"),
         "{err}"
     );
 }
@@ -279,5 +280,41 @@ fn nested_finally_blocks_hit_the_code_budget_quickly() {
         errors[0].contains("error: function 'main' is too large: more than 2097152 instructions"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn diagnostics_are_coloured_only_on_a_terminal_without_no_color() {
+    let d = TempDir::new("colour");
+    let p = d.write("c.bp", b"def main() -> int:\n    return \"x\"\n");
+    // Not a terminal (a pipe): no colour.
+    let piped = stderr(&run(&p, &[]));
+    assert!(!piped.contains('\x1b'), "{piped:?}");
+    // On a pseudo-terminal (util-linux `script`), colour unless NO_COLOR is set.
+    let on_a_terminal = |no_color: Option<&str>| {
+        let mut cmd = Command::new("script");
+        let bp = env!("CARGO_BIN_EXE_bp");
+        cmd.args(["-qec", &format!("'{bp}' check '{}'", p.display()), "/dev/null"]);
+        cmd.env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        cmd.output().ok().filter(|o| o.status.code() == Some(1))
+    };
+    let Some(coloured) = on_a_terminal(None) else {
+        eprintln!("skipped: no working `script` to give bp a terminal");
+        return;
+    };
+    let text = String::from_utf8_lossy(&coloured.stdout).into_owned();
+    assert!(
+        text.contains("\x1b[31merror\x1b[0m: return type mismatch"),
+        "{text:?}"
+    );
+    let plain = on_a_terminal(Some("1")).expect("script ran before");
+    let text = String::from_utf8_lossy(&plain.stdout).into_owned();
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert!(
+        text.contains("c.bp:2:12: error: return type mismatch"),
+        "{text:?}"
     );
 }
