@@ -414,12 +414,6 @@ impl Walk {
     }
 }
 
-/// The name and kind of field `i` of a layout's `fields` (`_i`, an int, past the
-/// end).
-pub fn field_at(fields: &[(String, ValKind)], i: usize) -> (String, ValKind) {
-    fields.get(i).cloned().unwrap_or((format!("_{i}"), ValKind::Int))
-}
-
 /// Which bytes a quoted string writes as hex escapes, and how.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Quoting {

@@ -55,7 +55,7 @@ pub struct Rt {
     pub args: Vec<Vec<u8>>,
 }
 
-/// Buffered stdout above which [`Rt::write_out`] (and the VM's `print`) flush.
+/// Buffered stdout above which the VM flushes it (after each `print`).
 pub const OUT_FLUSH: usize = 1 << 16;
 
 /// Exit status of a program whose stdout is a closed pipe: 128 + `SIGPIPE`, the
@@ -71,16 +71,6 @@ impl Rt {
             rng: 1,
             args,
         }
-    }
-
-    /// Append bytes to stdout; `Err` when a flush failed (see [`Rt::flush`]).
-    #[inline]
-    pub fn write_out(&mut self, bytes: &[u8]) -> Result<(), RtError> {
-        self.out.extend_from_slice(bytes);
-        if self.out.len() >= OUT_FLUSH {
-            self.flush()?;
-        }
-        Ok(())
     }
 
     /// Write buffered stdout to file descriptor 1. When that fails (now or

@@ -126,7 +126,6 @@ pub fn compile_program(
     diags: &mut Diagnostics,
 ) -> Program {
     let mut cx = Ctx::new(info, sources);
-    collect_class_info(modules, &mut cx);
 
     let nfuncs = info.funcs.len();
     let mut functions: Vec<Option<Function>> = vec![None; nfuncs];
@@ -137,11 +136,6 @@ pub fn compile_program(
                 Item::Func(fd) => compile_funcdef(&mut cx, fd, &mut functions),
                 Item::Struct(sd) => {
                     for fd in &sd.methods {
-                        compile_funcdef(&mut cx, fd, &mut functions);
-                    }
-                }
-                Item::Class(cd) => {
-                    for fd in &cd.methods {
                         compile_funcdef(&mut cx, fd, &mut functions);
                     }
                 }
@@ -172,7 +166,7 @@ pub fn compile_program(
     };
     out.extend(init_fns);
 
-    let mut layouts: Vec<Layout> = info
+    let layouts: Vec<Layout> = info
         .structs
         .iter()
         .map(|s| Layout {
@@ -181,11 +175,6 @@ pub fn compile_program(
             is_class: false,
         })
         .collect();
-    layouts.extend(info.classes.iter().map(|s| Layout {
-        name: s.name.clone(),
-        fields: s.fields.iter().map(|(n, t)| (n.clone(), t.kind())).collect(),
-        is_class: true,
-    }));
 
     let globals = info
         .globals
@@ -207,36 +196,6 @@ pub fn compile_program(
         main: info.main,
         init: init_id,
         externs,
-    }
-}
-
-/// Record which class each method belongs to and each class's parent (for `super`).
-fn collect_class_info(modules: &[Module], cx: &mut Ctx<'_>) {
-    let by_name: HashMap<&str, u32> = cx
-        .info
-        .classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.as_str(), i as u32))
-        .collect();
-    for m in modules {
-        for item in &m.items {
-            if let Item::Class(cd) = item {
-                let Some(&cid) = by_name.get(cd.name.name.as_str()) else {
-                    continue;
-                };
-                for fd in &cd.methods {
-                    cx.class_of_method.insert(fd.func_id, cid);
-                }
-                if let Some(p) = &cd.parent {
-                    if let Some(&pid) = by_name.get(p.name.as_str()) {
-                        if let Some(slot) = cx.class_parent.get_mut(cid as usize) {
-                            *slot = Some(pid);
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

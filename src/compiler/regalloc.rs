@@ -78,11 +78,6 @@ impl RegAlloc {
         free.insert(pos, r);
     }
 
-    /// Whether `r` is currently allocated.
-    pub fn is_live(&self, r: Reg) -> bool {
-        self.in_use.get(r as usize).copied().unwrap_or(false)
-    }
-
     /// Whether register `r` is a reference register.
     pub fn is_ref(&self, r: Reg) -> bool {
         self.is_ref.get(r as usize).copied().unwrap_or(false)

@@ -862,18 +862,10 @@ pub struct AotFunction {
     pub asm: String,
 }
 
-/// Translate and compile every function of `program` for `isa` without running
-/// it (addresses of VM structures are placeholders). Used by `bp jit-ir` and by
-/// the cross-compilation test.
-pub fn compile_all(
-    program: &Program,
-    isa: &dyn cranelift_codegen::isa::TargetIsa,
-    asm: bool,
-    stress: u8,
-) -> Vec<AotFunction> {
-    let offs = Offsets::compute();
-    // Distinct, plausible placeholder addresses.
-    let addrs = Addrs {
+/// Addresses for [`compile_all`], which has no VM: plausible, and distinct so
+/// that each embedded immediate in an IR dump names one structure or helper.
+fn placeholder_addrs() -> Addrs {
+    Addrs {
         vm: 0x0900_0000,
         frames: 0x1000_0000,
         stack: 0x2000_0000,
@@ -889,15 +881,28 @@ pub fn compile_all(
         h_propagate: 0x6000_0200,
         h_op: 0x6000_0300,
         h_overflow: 0x6000_0400,
-        h_overflow_at: 0x6000_0900,
         h_fmod: 0x6000_0500,
         h_eq_ref: 0x6000_0600,
         h_bad_reentry: 0x6000_0700,
-        zero_obj: 0x6000_0900,
         h_builtin: 0x6000_0800,
+        h_overflow_at: 0x6000_0900,
         h_new: 0x6000_0a00,
         h_obj: 0x6000_0b00,
-    };
+        zero_obj: 0x6000_0c00,
+    }
+}
+
+/// Translate and compile every function of `program` for `isa` without running
+/// it (addresses of VM structures are placeholders). Used by `bp jit-ir` and by
+/// the cross-compilation test.
+pub fn compile_all(
+    program: &Program,
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    asm: bool,
+    stress: u8,
+) -> Vec<AotFunction> {
+    let offs = Offsets::compute();
+    let addrs = placeholder_addrs();
     let cc = isa.default_call_conv();
     let jit_cc = jit_call_conv(cc, isa.triple().architecture);
     let mut fctx = FunctionBuilderContext::new();

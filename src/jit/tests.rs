@@ -528,6 +528,67 @@ fn every_test_program_compiles_at_threshold_zero() {
     assert!(functions > 100);
 }
 
+/// `bp jit-ir`'s placeholder addresses stand for distinct structures and helpers,
+/// so they must differ (two of them once shared an address). The pattern lists
+/// every field, so a new address must be added here.
+#[test]
+fn placeholder_addresses_are_distinct() {
+    let super::translate::Addrs {
+        vm,
+        frames,
+        stack,
+        stack_end,
+        max_depth: _,
+        check_stack: _,
+        native_limit,
+        globals,
+        entry,
+        fn_info,
+        h_resume,
+        h_resume_exc,
+        h_propagate,
+        h_op,
+        h_overflow,
+        h_overflow_at,
+        h_fmod,
+        h_eq_ref,
+        h_bad_reentry,
+        h_builtin,
+        h_new,
+        h_obj,
+        zero_obj,
+    } = super::placeholder_addrs();
+    let addrs = [
+        vm,
+        frames,
+        stack,
+        stack_end,
+        native_limit,
+        globals,
+        entry,
+        fn_info,
+        h_resume,
+        h_resume_exc,
+        h_propagate,
+        h_op,
+        h_overflow,
+        h_overflow_at,
+        h_fmod,
+        h_eq_ref,
+        h_bad_reentry,
+        h_builtin,
+        h_new,
+        h_obj,
+        zero_obj,
+    ];
+    for (i, a) in addrs.iter().enumerate() {
+        assert!(
+            !addrs[..i].contains(a),
+            "placeholder address {a:#x} is used twice"
+        );
+    }
+}
+
 #[test]
 fn every_test_program_compiles_for_aarch64() {
     let isa = isa_for("aarch64").expect("the arm64 backend is built in");

@@ -6,7 +6,7 @@
 //! buffer of [`Value`]s ([`RegStack`]). A frame is a window `base..base + nregs` of
 //! that buffer; the callee's window starts right after the caller's
 //! (`callee.base = caller.base + caller.nregs`). Because the buffer never moves, JIT
-//! code may keep raw pointers into it (`frame: *mut Value` in the JIT ABI).
+//! code may keep raw pointers into it (`base: *mut Value` in the JIT ABI).
 //!
 //! The buffer has [`REG_SLACK`] extra slots past the last usable one, so that
 //! `base + r` is inside the allocation for *every* `u8` register index `r` of any

@@ -11,7 +11,7 @@
 //! * [`verify`]: load-time bytecode checks that let the dispatch loop skip bounds
 //!   checks.
 //!
-//! # Calling convention (shared with the future JIT)
+//! # Calling convention
 //! A frame is the register window `base..base + nregs` of the register stack. A call
 //! from a frame at `base` with `nregs` registers puts the callee's window at
 //! `base + nregs`, copies the argument registers listed in the call site into the
@@ -19,13 +19,16 @@
 //! registers never hold stale pointers) and pushes a [`Frame`]. `Ret` writes the
 //! result into the caller's destination register (recorded in the callee's
 //! `Frame::dst`) and resumes the caller at the instruction after the call.
+//! Compiled code uses the same windows and frame records; it passes the first four
+//! arguments in machine registers and returns through register 0 (`docs/jit.md`).
 //!
 //! # GC roots
 //! Collections happen only at safepoints chosen here: after every instruction that
-//! allocates (once its result is in its register) and after a call has set up the
-//! callee's frame. Roots: for every live frame, the registers its function marks in
-//! `ref_regs`; the globals of kind `Ref`; pinned constants (the heap's own list); the
-//! exception in flight and the few recently caught exceptions kept for `Rethrow`.
+//! allocates (once its result is in its register), after a call has set up the
+//! callee's frame and after a handler has caught an exception (see [`gc`]). Roots:
+//! for every live frame, the registers its function marks in `ref_regs`; the
+//! globals of kind `Ref`; pinned constants (the heap's own list); the exception in
+//! flight and the few recently caught exceptions kept for `Rethrow`.
 
 pub mod error;
 pub mod frame;
@@ -272,7 +275,7 @@ impl<'p> Vm<'p> {
     }
 
     /// Call function `fid` with `args` from outside the interpreter (the program
-    /// entry points; later the JIT's resume path) and run it to completion.
+    /// entry points `<init>` and `main`) and run it to completion.
     /// `Ok` holds the result (null for void functions). An exception that escapes
     /// the function is left in [`Vm::pending`].
     pub fn call_function(&mut self, fid: u32, args: &[Value]) -> Result<Value, Stop> {

@@ -1,4 +1,4 @@
-//! VM tests on hand-assembled programs (the front end is developed separately).
+//! VM tests on hand-assembled programs (no front end involved).
 
 use super::*;
 use crate::bytecode::{CallSite, Const, Function, GlobalDef, Handler, Instr, Instr::*, Loc, Program, Reg};

@@ -14,7 +14,7 @@
 //! `MAX_TEXT_LEN`); a container that contains itself is an error.
 
 use super::{b, Builtin};
-use crate::format::{write_graph, write_quoted_as, Quoting, Style, MAX_TEXT_LEN};
+use crate::format::{write_graph, Style, MAX_TEXT_LEN};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
@@ -28,11 +28,6 @@ fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     write_graph(&mut out, a[0], kind, Style::Json, MAX_TEXT_LEN)
         .map_err(|e| RtError::msg(format!("json_stringify: {}", e.message())))?;
     Ok(rt.str(out))
-}
-
-/// A JSON string literal of the bytes `s`.
-pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
-    write_quoted_as(out, s, Quoting::Json)
 }
 
 #[cfg(test)]

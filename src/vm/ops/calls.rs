@@ -1,4 +1,4 @@
-//! Calls: frame setup for user functions and closures, builtin dispatch.
+//! Calls: frame setup for user functions and closures, builtin and extern dispatch.
 
 use crate::bytecode::Reg;
 use crate::vm::frame::Frame;
