@@ -244,7 +244,16 @@ fn compile_us(file: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A timing measurement, not a test of the default run: on a loaded machine the
+/// ratios move by several times (one CI-like run measured 14.9 for the `calls`
+/// shape, 4.0 on a quiet one), and the project keeps timings out of assertions.
+/// The default run's guard against quadratic compiles is
+/// `issue_sized_functions_stay_interpreted_within_limits` and
+/// `functions_under_the_budget_compile` (time and memory limits far above the
+/// linear cost, far below the old quadratic one). Run by hand on a quiet machine:
+/// `cargo test --release --test jit_compile_size -- --ignored`.
 #[test]
+#[ignore = "timing measurement; run by hand on a quiet machine"]
 fn compile_time_grows_about_linearly() {
     // Four times the size must cost well under sixteen times the time (the
     // translator's per-web SSA tables made it quadratic). Sizes stay under the
