@@ -14,8 +14,9 @@ use super::expr::typeof_name;
 use super::func::{Dst, FnCompiler, Val};
 use crate::ast::{Expr, ExprKind, Res, Span};
 use crate::bytecode::{Instr, Reg};
+use crate::types::builtin_sig::kind_of_t;
 use crate::types::Type;
-use bp_runtime::builtins::{self, KIND_OF_T};
+use bp_runtime::builtins::{self, SigType, KIND_OF_T};
 use bp_runtime::value::ValKind;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
@@ -219,32 +220,20 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         span: Span,
         owned: &[Val],
     ) -> Val {
-        let Some(b) = builtins::all().get(id as usize) else {
+        let (Some(b), Some(sig)) = (builtins::all().get(id as usize), builtins::signature(id)) else {
             self.internal(span, format!("unknown builtin #{id}"));
             self.release_all(owned);
             return self.no_result(dst, ret);
         };
-        let mut extra_kinds: Vec<ValKind> = Vec::new();
-        if let Some((params, sig_ret)) = parse_sig(b.sig) {
-            for (i, p) in params.iter().enumerate() {
-                if matches!(p, SigTy::Any) {
-                    if let Some((_, t)) = args.get(i) {
-                        extra_kinds.push(t.kind());
-                    }
-                }
-            }
-            if b.flags & KIND_OF_T != 0 {
-                let mut bound: Option<Type> = None;
-                for (p, (_, t)) in params.iter().zip(args) {
-                    bind_var(p, t, "T", &mut bound);
-                }
-                if bound.is_none() {
-                    bind_var(&sig_ret, ret, "T", &mut bound);
-                }
-                extra_kinds.push(bound.map(|t| t.kind()).unwrap_or(ValKind::Int));
-            }
-        } else if b.flags & KIND_OF_T != 0 {
-            self.internal(span, format!("cannot read the signature of builtin '{}'", b.name));
+        let mut extra_kinds: Vec<ValKind> = sig
+            .params
+            .iter()
+            .zip(args)
+            .filter(|(p, _)| **p == SigType::Any)
+            .map(|(_, (_, t))| t.kind())
+            .collect();
+        if b.flags & KIND_OF_T != 0 {
+            extra_kinds.push(kind_of_t(sig, args.iter().map(|(_, t)| *t), ret));
         }
         // One register per distinct kind value.
         let mut extras: Vec<Val> = Vec::with_capacity(extra_kinds.len());
@@ -475,166 +464,4 @@ const NO_VAL: Val = Val { reg: 0, temp: false };
 
 fn regs(vals: &[Val]) -> Vec<Reg> {
     vals.iter().map(|v| v.reg).collect()
-}
-
-// ----- builtin signatures (the little language of `bp_runtime::builtins`) -----
-
-/// A type of a builtin signature.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum SigTy {
-    /// `int`, `float`, `bool`, `str`, `void`, `ptr`.
-    Prim(String),
-    Any,
-    /// A type variable (`T`, `K`, `V`).
-    Var(String),
-    Array(Box<SigTy>),
-    Map(Box<SigTy>, Box<SigTy>),
-    Tuple(Vec<SigTy>),
-    Fn(Vec<SigTy>, Box<SigTy>),
-}
-
-/// Parse `"(A, B) -> R"` into parameter and result types.
-pub(crate) fn parse_sig(s: &str) -> Option<(Vec<SigTy>, SigTy)> {
-    let toks = sig_tokens(s);
-    let mut p = SigParser { toks, pos: 0 };
-    let params = p.list('(', ')')?;
-    p.expect("->")?;
-    let ret = p.ty()?;
-    if p.pos != p.toks.len() {
-        return None;
-    }
-    Some((params, ret))
-}
-
-fn sig_tokens(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let cs: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < cs.len() {
-        let c = cs[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && cs.get(i + 1) == Some(&'>') {
-            out.push("->".to_string());
-            i += 2;
-        } else if c.is_alphanumeric() || c == '_' || c == '.' {
-            let st = i;
-            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_' || cs[i] == '.') {
-                i += 1;
-            }
-            out.push(cs[st..i].iter().collect());
-        } else {
-            out.push(c.to_string());
-            i += 1;
-        }
-    }
-    out
-}
-
-struct SigParser {
-    toks: Vec<String>,
-    pos: usize,
-}
-
-impl SigParser {
-    fn peek(&self) -> Option<&str> {
-        self.toks.get(self.pos).map(|s| s.as_str())
-    }
-    fn expect(&mut self, t: &str) -> Option<()> {
-        if self.peek() == Some(t) {
-            self.pos += 1;
-            Some(())
-        } else {
-            None
-        }
-    }
-    fn list(&mut self, open: char, close: char) -> Option<Vec<SigTy>> {
-        self.expect(&open.to_string())?;
-        let mut v = Vec::new();
-        let close = close.to_string();
-        if self.peek() == Some(close.as_str()) {
-            self.pos += 1;
-            return Some(v);
-        }
-        loop {
-            v.push(self.ty()?);
-            match self.peek() {
-                Some(",") => self.pos += 1,
-                Some(t) if t == close => {
-                    self.pos += 1;
-                    return Some(v);
-                }
-                _ => return None,
-            }
-        }
-    }
-    fn ty(&mut self) -> Option<SigTy> {
-        let t = self.peek()?.to_string();
-        match t.as_str() {
-            "[" => {
-                self.pos += 1;
-                let e = self.ty()?;
-                self.expect("]")?;
-                Some(SigTy::Array(Box::new(e)))
-            }
-            "{" => {
-                self.pos += 1;
-                let k = self.ty()?;
-                self.expect(":")?;
-                let v = self.ty()?;
-                self.expect("}")?;
-                Some(SigTy::Map(Box::new(k), Box::new(v)))
-            }
-            "(" => Some(SigTy::Tuple(self.list('(', ')')?)),
-            "fn" => {
-                self.pos += 1;
-                let ps = self.list('(', ')')?;
-                self.expect("->")?;
-                let r = self.ty()?;
-                Some(SigTy::Fn(ps, Box::new(r)))
-            }
-            "any" => {
-                self.pos += 1;
-                Some(SigTy::Any)
-            }
-            "int" | "float" | "bool" | "str" | "void" | "ptr" => {
-                self.pos += 1;
-                Some(SigTy::Prim(t))
-            }
-            _ if t.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => {
-                self.pos += 1;
-                Some(SigTy::Var(t))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Find the type bound to variable `var` by matching pattern `p` against `t`.
-pub(crate) fn bind_var(p: &SigTy, t: &Type, var: &str, out: &mut Option<Type>) {
-    if out.is_some() {
-        return;
-    }
-    match (p, t) {
-        (SigTy::Var(n), t) if n == var && !matches!(t, Type::EmptyElem | Type::Unknown | Type::Error) => {
-            *out = Some(t.clone());
-        }
-        (SigTy::Array(pe), Type::Array(te)) => bind_var(pe, te, var, out),
-        (SigTy::Map(pk, pv), Type::Map(tk, tv)) => {
-            bind_var(pk, tk, var, out);
-            bind_var(pv, tv, var, out);
-        }
-        (SigTy::Tuple(ps), Type::Tuple(ts)) => {
-            for (p, t) in ps.iter().zip(ts) {
-                bind_var(p, t, var, out);
-            }
-        }
-        (SigTy::Fn(ps, pr), Type::Fn(ts, tr)) => {
-            for (p, t) in ps.iter().zip(ts) {
-                bind_var(p, t, var, out);
-            }
-            bind_var(pr, tr, var, out);
-        }
-        _ => {}
-    }
 }

@@ -1569,7 +1569,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.stress(pc, pc);
         let addr = self.arg_block(args);
         // Bit 32: the result is a reference (the helper roots it while it collects).
-        let void = b.is_void();
+        let void = bp_runtime::builtins::signature(id).is_some_and(|s| s.returns_void());
         let ref_result = !void && self.is_ref(dst);
         let info = args.len() as i64 | (ref_result as i64) << 32;
         let h = self.tc.addrs.h_builtin;
