@@ -1,6 +1,6 @@
 //! The builtin function library, declared once in tables that the type checker
 //! (signatures), the compiler (extra kind arguments), the VM (dispatch by id) and
-//! the JIT (direct calls) all read.
+//! the JIT (inlining, direct calls) all read.
 //!
 //! Each area module exports `pub const TABLE: &[Builtin]`. A builtin's id is its
 //! index in [`all`], which concatenates the area tables in a fixed order.
@@ -22,11 +22,17 @@
 //! (`Value::NULL`/0 for `void`), or an [`RtError`]: a runtime error becomes a
 //! catchable exception carrying its message. Builtins never collect garbage (see
 //! `heap`), so they may hold objects in Rust locals freely.
+//!
+//! # Compiled code
+//! [`Builtin::inline`] says how JIT code performs the call: through the
+//! `rt_builtin` helper (the default), as machine instructions, or as a direct
+//! call of a native twin (see [`inline`]).
 
 use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::sync::OnceLock;
 
+pub use inline::{BinaryOp, Inline, UnaryOp};
 pub use sig::{BuiltinSig, SigType, TypeVar};
 
 pub mod array;
@@ -34,6 +40,7 @@ pub mod bytes;
 pub mod conv;
 pub mod crypto;
 pub mod file;
+pub mod inline;
 pub mod io;
 pub mod json;
 pub mod map;
@@ -62,15 +69,27 @@ pub struct Builtin {
     pub sig: &'static str,
     pub func: BuiltinFn,
     pub flags: u8,
+    /// How compiled code performs the call.
+    pub inline: Inline,
 }
 
-/// Shorthand constructor used by the area tables.
+impl Builtin {
+    /// This builtin, inlined in compiled code as `how` (table entries:
+    /// `b(...).inlined(Inline::Unary(UnaryOp::Abs))`).
+    pub const fn inlined(self, how: Inline) -> Builtin {
+        Builtin { inline: how, ..self }
+    }
+}
+
+/// Shorthand constructor used by the area tables: a builtin that compiled code
+/// calls through `rt_builtin`.
 pub const fn b(name: &'static str, sig: &'static str, func: BuiltinFn, flags: u8) -> Builtin {
     Builtin {
         name,
         sig,
         func,
         flags,
+        inline: Inline::Call,
     }
 }
 
@@ -152,5 +171,30 @@ mod tests {
             assert_eq!(parsed.to_string(), b.sig, "{}: not in canonical form", b.name);
         }
         assert_eq!(signatures().len(), all().len());
+    }
+
+    /// Only pure builtins are inlined, and each has the signature its operation
+    /// implements (an `(int) -> int` builtin cannot be given a float instruction).
+    #[test]
+    fn inlined_builtins_are_pure_and_fit_their_operation() {
+        let mut inlined = 0;
+        for (b, s) in all().iter().zip(signatures()) {
+            let Some(want) = b.inline.signature() else {
+                continue;
+            };
+            inlined += 1;
+            assert!(b.flags & PURE != 0, "{} is inlined but not PURE", b.name);
+            assert_eq!(
+                s.to_string(),
+                want,
+                "{}: signature does not fit {:?}",
+                b.name,
+                b.inline
+            );
+        }
+        // The 9 int math builtins, fabs ffloor fceil fsqrt is_nan is_inf, the 6 bit
+        // operations, int_to_float and float_to_int, and the 13 float math builtins
+        // with native twins.
+        assert_eq!(inlined, 9 + 6 + 6 + 2 + 13);
     }
 }
