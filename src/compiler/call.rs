@@ -1,7 +1,7 @@
 //! Calls: user functions (`Call`), methods and module functions, function values
 //! (`CallIndirect`), runtime builtins (`CallBuiltin`, with the extra kind
-//! arguments their signatures ask for), externs (`CallExtern`), compiler
-//! intrinsics (`print`, `typeof`, ...), and class instantiation / `super`.
+//! arguments their signatures ask for), externs (`CallExtern`) and compiler
+//! intrinsics (`print`, `typeof`, ...).
 //!
 //! Arguments are evaluated left to right into registers (a local argument is
 //! passed from its own register; the VM copies the registers listed in the call
@@ -60,10 +60,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 all.extend(args.iter());
                 self.call_res(res, &method.name, all, e, dst)
             }
-            ExprKind::New { args, .. } => self.new_instance(args, e, dst),
-            ExprKind::Super { method, args } => {
-                let name = method.as_ref().map(|m| m.name.as_str()).unwrap_or("__init__");
-                self.super_call(name, method.is_none(), args, e, dst)
+            // The checker rejects classes ("classes are not supported yet").
+            ExprKind::New { .. } | ExprKind::Super { .. } => {
+                self.internal(e.span, "a class expression reached the compiler");
+                self.no_result(dst, &e.ty)
             }
             _ => {
                 // Not a call: evaluate normally.
@@ -81,7 +81,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     fn call_res(&mut self, res: &Res, name: &str, args: Vec<&'a Expr>, e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         match res {
-            Res::Func(id) => self.user_call(*id, None, &args, e, dst),
+            Res::Func(id) => self.user_call(*id, &args, e, dst),
             Res::Builtin(id) => self.builtin_call(*id, &args, e, dst),
             Res::Intrinsic(n) => self.intrinsic(n, &args, e, dst),
             Res::Extern(id) => {
@@ -158,21 +158,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
-    /// `Call` of user function `id` with an optional leading argument already in a
-    /// register (`self` for `super` calls and `__init__`).
-    fn user_call(
-        &mut self,
-        id: u32,
-        first: Option<Reg>,
-        args: &[&'a Expr],
-        e: &'a Expr,
-        dst: Option<Dst>,
-    ) -> Val {
+    /// `Call` of user function `id`.
+    fn user_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         let vals = self.eval_args(args);
-        let mut r: Vec<Reg> = first.into_iter().collect();
-        r.extend(regs(&vals));
-        let site = self.site(id, r, Vec::new());
+        let site = self.site(id, regs(&vals), Vec::new());
         self.release_all(&vals);
         let (d, wanted) = self.call_dst(dst, &e.ty);
         self.emit(Instr::Call { dst: d.reg, site }, sp);
@@ -346,116 +336,6 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 }
             }
         }
-    }
-
-    /// `new C(args)`: evaluate the arguments, allocate the instance with zero-valued
-    /// fields, then call `__init__(instance, args...)` if the class (or an ancestor)
-    /// defines it. The instance register is written before `__init__` runs, so the
-    /// destination must not be a variable the arguments read (see `writes_early`).
-    fn new_instance(&mut self, args: &'a [Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
-        let sp = e.span;
-        let Type::Class(cid) = e.ty else {
-            self.internal(sp, format!("'new' expression typed {}", e.ty));
-            return self.no_result(dst, &e.ty);
-        };
-        let Some(cinfo) = self.cx.info.classes.get(cid as usize) else {
-            self.internal(sp, format!("unknown class #{cid}"));
-            return self.no_result(dst, &e.ty);
-        };
-        let field_tys: Vec<Type> = cinfo.fields.iter().map(|(_, t)| t.clone()).collect();
-        let arg_refs: Vec<&'a Expr> = args.iter().collect();
-        let vals = self.eval_args(&arg_refs);
-        let zeros = self.zero_vals(&field_tys, sp);
-        let layout = self.cx.class_layout(cid);
-        let site = self.site(layout, regs(&zeros), Vec::new());
-        self.release_all(&zeros);
-        let init = self.find_method(cid, "__init__");
-        if init.is_none() {
-            self.release_all(&vals);
-        }
-        // With an `__init__`, the arguments stay live until it has been called.
-        let (d, wanted) = self.call_dst(dst, &e.ty);
-        self.emit(Instr::NewStruct { dst: d.reg, site }, sp);
-        if let Some(init) = init {
-            let mut r = vec![d.reg];
-            r.extend(regs(&vals));
-            let site = self.site(init, r, Vec::new());
-            self.release_all(&vals);
-            let ret = self
-                .cx
-                .info
-                .funcs
-                .get(init as usize)
-                .map(|f| f.ret.clone())
-                .unwrap_or(Type::Void);
-            let t = self.temp(&ret);
-            self.emit(Instr::Call { dst: t.reg, site }, sp);
-            self.release(t);
-        }
-        if wanted {
-            d
-        } else {
-            self.release(d);
-            NO_VAL
-        }
-    }
-
-    /// `super.m(args)` / `super(args)` inside a class method: a direct call of the
-    /// parent class's method with `self`.
-    fn super_call(
-        &mut self,
-        name: &str,
-        is_init: bool,
-        args: &'a [Expr],
-        e: &'a Expr,
-        dst: Option<Dst>,
-    ) -> Val {
-        let sp = e.span;
-        let parent = self
-            .func_id
-            .and_then(|f| self.cx.class_of_method.get(&f).copied())
-            .and_then(|c| self.cx.class_parent.get(c as usize).copied().flatten());
-        let target = parent.and_then(|p| self.find_method(p, name));
-        let arg_refs: Vec<&'a Expr> = args.iter().collect();
-        match target {
-            Some(fid) => {
-                let me = self.self_reg(sp);
-                self.user_call(fid, Some(me), &arg_refs, e, dst)
-            }
-            None if is_init => {
-                // A parent without `__init__`: nothing to run.
-                for a in arg_refs {
-                    self.expr_effect(a);
-                }
-                match dst {
-                    Some(d) => {
-                        let o = self.dst_reg(d, &e.ty);
-                        self.zero_to(&e.ty, o.reg, sp);
-                        o
-                    }
-                    None => NO_VAL,
-                }
-            }
-            None => {
-                self.error(sp, format!("no parent method '{name}' for super call"));
-                self.no_result(dst, &e.ty)
-            }
-        }
-    }
-
-    /// Method `name` of class `cid` or its nearest ancestor.
-    fn find_method(&self, cid: u32, name: &str) -> Option<u32> {
-        let classes = &self.cx.info.classes;
-        let mut cur = Some(cid);
-        for _ in 0..=classes.len() {
-            let c = cur?;
-            let info = classes.get(c as usize)?;
-            if let Some((_, fid)) = info.methods.iter().find(|(n, _)| n == name) {
-                return Some(*fid);
-            }
-            cur = self.cx.class_parent.get(c as usize).copied().flatten();
-        }
-        None
     }
 }
 
