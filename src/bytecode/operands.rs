@@ -149,11 +149,9 @@ impl Instr {
                 uses.push(dst);
                 None
             }
-            CallBuiltin { .. } => dst.filter(|_| {
-                !bp_runtime::builtins::all()
-                    .get(target as usize)
-                    .is_some_and(|b| b.is_void())
-            }),
+            CallBuiltin { .. } => {
+                dst.filter(|_| !bp_runtime::builtins::signature(target).is_some_and(|s| s.returns_void()))
+            }
             CallExtern { .. } => dst.filter(|_| {
                 p.externs
                     .get(target as usize)

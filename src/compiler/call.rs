@@ -1,7 +1,7 @@
 //! Calls: user functions (`Call`), methods and module functions, function values
 //! (`CallIndirect`), runtime builtins (`CallBuiltin`, with the extra kind
-//! arguments their signatures ask for), externs (`CallExtern`), compiler
-//! intrinsics (`print`, `typeof`, ...), and class instantiation / `super`.
+//! arguments their signatures ask for), externs (`CallExtern`) and compiler
+//! intrinsics (`print`, `typeof`, ...).
 //!
 //! Arguments are evaluated left to right into registers (a local argument is
 //! passed from its own register; the VM copies the registers listed in the call
@@ -14,8 +14,9 @@ use super::expr::typeof_name;
 use super::func::{Dst, FnCompiler, Val};
 use crate::ast::{Expr, ExprKind, Res, Span};
 use crate::bytecode::{Instr, Reg};
+use crate::types::builtin_sig::kind_of_t;
 use crate::types::Type;
-use bp_runtime::builtins::{self, KIND_OF_T};
+use bp_runtime::builtins::{self, SigType, KIND_OF_T};
 use bp_runtime::value::ValKind;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
@@ -59,10 +60,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 all.extend(args.iter());
                 self.call_res(res, &method.name, all, e, dst)
             }
-            ExprKind::New { args, .. } => self.new_instance(args, e, dst),
-            ExprKind::Super { method, args } => {
-                let name = method.as_ref().map(|m| m.name.as_str()).unwrap_or("__init__");
-                self.super_call(name, method.is_none(), args, e, dst)
+            // The checker rejects classes ("classes are not supported yet").
+            ExprKind::New { .. } | ExprKind::Super { .. } => {
+                self.internal(e.span, "a class expression reached the compiler");
+                self.no_result(dst, &e.ty)
             }
             _ => {
                 // Not a call: evaluate normally.
@@ -80,7 +81,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     fn call_res(&mut self, res: &Res, name: &str, args: Vec<&'a Expr>, e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         match res {
-            Res::Func(id) => self.user_call(*id, None, &args, e, dst),
+            Res::Func(id) => self.user_call(*id, &args, e, dst),
             Res::Builtin(id) => self.builtin_call(*id, &args, e, dst),
             Res::Intrinsic(n) => self.intrinsic(n, &args, e, dst),
             Res::Extern(id) => {
@@ -157,21 +158,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
-    /// `Call` of user function `id` with an optional leading argument already in a
-    /// register (`self` for `super` calls and `__init__`).
-    fn user_call(
-        &mut self,
-        id: u32,
-        first: Option<Reg>,
-        args: &[&'a Expr],
-        e: &'a Expr,
-        dst: Option<Dst>,
-    ) -> Val {
+    /// `Call` of user function `id`.
+    fn user_call(&mut self, id: u32, args: &[&'a Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
         let sp = e.span;
         let vals = self.eval_args(args);
-        let mut r: Vec<Reg> = first.into_iter().collect();
-        r.extend(regs(&vals));
-        let site = self.site(id, r, Vec::new());
+        let site = self.site(id, regs(&vals), Vec::new());
         self.release_all(&vals);
         let (d, wanted) = self.call_dst(dst, &e.ty);
         self.emit(Instr::Call { dst: d.reg, site }, sp);
@@ -219,32 +210,20 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         span: Span,
         owned: &[Val],
     ) -> Val {
-        let Some(b) = builtins::all().get(id as usize) else {
+        let (Some(b), Some(sig)) = (builtins::all().get(id as usize), builtins::signature(id)) else {
             self.internal(span, format!("unknown builtin #{id}"));
             self.release_all(owned);
             return self.no_result(dst, ret);
         };
-        let mut extra_kinds: Vec<ValKind> = Vec::new();
-        if let Some((params, sig_ret)) = parse_sig(b.sig) {
-            for (i, p) in params.iter().enumerate() {
-                if matches!(p, SigTy::Any) {
-                    if let Some((_, t)) = args.get(i) {
-                        extra_kinds.push(t.kind());
-                    }
-                }
-            }
-            if b.flags & KIND_OF_T != 0 {
-                let mut bound: Option<Type> = None;
-                for (p, (_, t)) in params.iter().zip(args) {
-                    bind_var(p, t, "T", &mut bound);
-                }
-                if bound.is_none() {
-                    bind_var(&sig_ret, ret, "T", &mut bound);
-                }
-                extra_kinds.push(bound.map(|t| t.kind()).unwrap_or(ValKind::Int));
-            }
-        } else if b.flags & KIND_OF_T != 0 {
-            self.internal(span, format!("cannot read the signature of builtin '{}'", b.name));
+        let mut extra_kinds: Vec<ValKind> = sig
+            .params
+            .iter()
+            .zip(args)
+            .filter(|(p, _)| **p == SigType::Any)
+            .map(|(_, (_, t))| t.kind())
+            .collect();
+        if b.flags & KIND_OF_T != 0 {
+            extra_kinds.push(kind_of_t(sig, args.iter().map(|(_, t)| *t), ret));
         }
         // One register per distinct kind value.
         let mut extras: Vec<Val> = Vec::with_capacity(extra_kinds.len());
@@ -358,116 +337,6 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
         }
     }
-
-    /// `new C(args)`: evaluate the arguments, allocate the instance with zero-valued
-    /// fields, then call `__init__(instance, args...)` if the class (or an ancestor)
-    /// defines it. The instance register is written before `__init__` runs, so the
-    /// destination must not be a variable the arguments read (see `writes_early`).
-    fn new_instance(&mut self, args: &'a [Expr], e: &'a Expr, dst: Option<Dst>) -> Val {
-        let sp = e.span;
-        let Type::Class(cid) = e.ty else {
-            self.internal(sp, format!("'new' expression typed {}", e.ty));
-            return self.no_result(dst, &e.ty);
-        };
-        let Some(cinfo) = self.cx.info.classes.get(cid as usize) else {
-            self.internal(sp, format!("unknown class #{cid}"));
-            return self.no_result(dst, &e.ty);
-        };
-        let field_tys: Vec<Type> = cinfo.fields.iter().map(|(_, t)| t.clone()).collect();
-        let arg_refs: Vec<&'a Expr> = args.iter().collect();
-        let vals = self.eval_args(&arg_refs);
-        let zeros = self.zero_vals(&field_tys, sp);
-        let layout = self.cx.class_layout(cid);
-        let site = self.site(layout, regs(&zeros), Vec::new());
-        self.release_all(&zeros);
-        let init = self.find_method(cid, "__init__");
-        if init.is_none() {
-            self.release_all(&vals);
-        }
-        // With an `__init__`, the arguments stay live until it has been called.
-        let (d, wanted) = self.call_dst(dst, &e.ty);
-        self.emit(Instr::NewStruct { dst: d.reg, site }, sp);
-        if let Some(init) = init {
-            let mut r = vec![d.reg];
-            r.extend(regs(&vals));
-            let site = self.site(init, r, Vec::new());
-            self.release_all(&vals);
-            let ret = self
-                .cx
-                .info
-                .funcs
-                .get(init as usize)
-                .map(|f| f.ret.clone())
-                .unwrap_or(Type::Void);
-            let t = self.temp(&ret);
-            self.emit(Instr::Call { dst: t.reg, site }, sp);
-            self.release(t);
-        }
-        if wanted {
-            d
-        } else {
-            self.release(d);
-            NO_VAL
-        }
-    }
-
-    /// `super.m(args)` / `super(args)` inside a class method: a direct call of the
-    /// parent class's method with `self`.
-    fn super_call(
-        &mut self,
-        name: &str,
-        is_init: bool,
-        args: &'a [Expr],
-        e: &'a Expr,
-        dst: Option<Dst>,
-    ) -> Val {
-        let sp = e.span;
-        let parent = self
-            .func_id
-            .and_then(|f| self.cx.class_of_method.get(&f).copied())
-            .and_then(|c| self.cx.class_parent.get(c as usize).copied().flatten());
-        let target = parent.and_then(|p| self.find_method(p, name));
-        let arg_refs: Vec<&'a Expr> = args.iter().collect();
-        match target {
-            Some(fid) => {
-                let me = self.self_reg(sp);
-                self.user_call(fid, Some(me), &arg_refs, e, dst)
-            }
-            None if is_init => {
-                // A parent without `__init__`: nothing to run.
-                for a in arg_refs {
-                    self.expr_effect(a);
-                }
-                match dst {
-                    Some(d) => {
-                        let o = self.dst_reg(d, &e.ty);
-                        self.zero_to(&e.ty, o.reg, sp);
-                        o
-                    }
-                    None => NO_VAL,
-                }
-            }
-            None => {
-                self.error(sp, format!("no parent method '{name}' for super call"));
-                self.no_result(dst, &e.ty)
-            }
-        }
-    }
-
-    /// Method `name` of class `cid` or its nearest ancestor.
-    fn find_method(&self, cid: u32, name: &str) -> Option<u32> {
-        let classes = &self.cx.info.classes;
-        let mut cur = Some(cid);
-        for _ in 0..=classes.len() {
-            let c = cur?;
-            let info = classes.get(c as usize)?;
-            if let Some((_, fid)) = info.methods.iter().find(|(n, _)| n == name) {
-                return Some(*fid);
-            }
-            cur = self.cx.class_parent.get(c as usize).copied().flatten();
-        }
-        None
-    }
 }
 
 /// The "result" of a call whose value is discarded.
@@ -475,166 +344,4 @@ const NO_VAL: Val = Val { reg: 0, temp: false };
 
 fn regs(vals: &[Val]) -> Vec<Reg> {
     vals.iter().map(|v| v.reg).collect()
-}
-
-// ----- builtin signatures (the little language of `bp_runtime::builtins`) -----
-
-/// A type of a builtin signature.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum SigTy {
-    /// `int`, `float`, `bool`, `str`, `void`, `ptr`.
-    Prim(String),
-    Any,
-    /// A type variable (`T`, `K`, `V`).
-    Var(String),
-    Array(Box<SigTy>),
-    Map(Box<SigTy>, Box<SigTy>),
-    Tuple(Vec<SigTy>),
-    Fn(Vec<SigTy>, Box<SigTy>),
-}
-
-/// Parse `"(A, B) -> R"` into parameter and result types.
-pub(crate) fn parse_sig(s: &str) -> Option<(Vec<SigTy>, SigTy)> {
-    let toks = sig_tokens(s);
-    let mut p = SigParser { toks, pos: 0 };
-    let params = p.list('(', ')')?;
-    p.expect("->")?;
-    let ret = p.ty()?;
-    if p.pos != p.toks.len() {
-        return None;
-    }
-    Some((params, ret))
-}
-
-fn sig_tokens(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let cs: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < cs.len() {
-        let c = cs[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '-' && cs.get(i + 1) == Some(&'>') {
-            out.push("->".to_string());
-            i += 2;
-        } else if c.is_alphanumeric() || c == '_' || c == '.' {
-            let st = i;
-            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_' || cs[i] == '.') {
-                i += 1;
-            }
-            out.push(cs[st..i].iter().collect());
-        } else {
-            out.push(c.to_string());
-            i += 1;
-        }
-    }
-    out
-}
-
-struct SigParser {
-    toks: Vec<String>,
-    pos: usize,
-}
-
-impl SigParser {
-    fn peek(&self) -> Option<&str> {
-        self.toks.get(self.pos).map(|s| s.as_str())
-    }
-    fn expect(&mut self, t: &str) -> Option<()> {
-        if self.peek() == Some(t) {
-            self.pos += 1;
-            Some(())
-        } else {
-            None
-        }
-    }
-    fn list(&mut self, open: char, close: char) -> Option<Vec<SigTy>> {
-        self.expect(&open.to_string())?;
-        let mut v = Vec::new();
-        let close = close.to_string();
-        if self.peek() == Some(close.as_str()) {
-            self.pos += 1;
-            return Some(v);
-        }
-        loop {
-            v.push(self.ty()?);
-            match self.peek() {
-                Some(",") => self.pos += 1,
-                Some(t) if t == close => {
-                    self.pos += 1;
-                    return Some(v);
-                }
-                _ => return None,
-            }
-        }
-    }
-    fn ty(&mut self) -> Option<SigTy> {
-        let t = self.peek()?.to_string();
-        match t.as_str() {
-            "[" => {
-                self.pos += 1;
-                let e = self.ty()?;
-                self.expect("]")?;
-                Some(SigTy::Array(Box::new(e)))
-            }
-            "{" => {
-                self.pos += 1;
-                let k = self.ty()?;
-                self.expect(":")?;
-                let v = self.ty()?;
-                self.expect("}")?;
-                Some(SigTy::Map(Box::new(k), Box::new(v)))
-            }
-            "(" => Some(SigTy::Tuple(self.list('(', ')')?)),
-            "fn" => {
-                self.pos += 1;
-                let ps = self.list('(', ')')?;
-                self.expect("->")?;
-                let r = self.ty()?;
-                Some(SigTy::Fn(ps, Box::new(r)))
-            }
-            "any" => {
-                self.pos += 1;
-                Some(SigTy::Any)
-            }
-            "int" | "float" | "bool" | "str" | "void" | "ptr" => {
-                self.pos += 1;
-                Some(SigTy::Prim(t))
-            }
-            _ if t.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => {
-                self.pos += 1;
-                Some(SigTy::Var(t))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Find the type bound to variable `var` by matching pattern `p` against `t`.
-pub(crate) fn bind_var(p: &SigTy, t: &Type, var: &str, out: &mut Option<Type>) {
-    if out.is_some() {
-        return;
-    }
-    match (p, t) {
-        (SigTy::Var(n), t) if n == var && !matches!(t, Type::EmptyElem | Type::Unknown | Type::Error) => {
-            *out = Some(t.clone());
-        }
-        (SigTy::Array(pe), Type::Array(te)) => bind_var(pe, te, var, out),
-        (SigTy::Map(pk, pv), Type::Map(tk, tv)) => {
-            bind_var(pk, tk, var, out);
-            bind_var(pv, tv, var, out);
-        }
-        (SigTy::Tuple(ps), Type::Tuple(ts)) => {
-            for (p, t) in ps.iter().zip(ts) {
-                bind_var(p, t, var, out);
-            }
-        }
-        (SigTy::Fn(ps, pr), Type::Fn(ts, tr)) => {
-            for (p, t) in ps.iter().zip(ts) {
-                bind_var(p, t, var, out);
-            }
-            bind_var(pr, tr, var, out);
-        }
-        _ => {}
-    }
 }

@@ -33,6 +33,7 @@
 use super::analysis::{analyze, Analysis, RegSet};
 use super::layout::Offsets;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
+use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
@@ -1533,43 +1534,51 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.set(dst, v);
     }
 
-    /// `CallBuiltin` of builtin `id`: pure builtins with a Cranelift equivalent
-    /// inline, float math calls its native twin, everything else calls the builtin
-    /// directly through `rt_builtin` (no instruction decoding in the VM).
+    /// `CallBuiltin` of builtin `id`, as its table entry declares
+    /// (`Builtin::inline`): machine instructions, a direct call of its native
+    /// twin, or else a direct call of the builtin through `rt_builtin` (no
+    /// instruction decoding in the VM).
     fn call_builtin(&mut self, pc: u32, dst: Reg, id: u32, args: &[Reg]) -> Result<(), String> {
-        let b = bp_runtime::builtins::all()
-            .get(id as usize)
-            .ok_or_else(|| format!("unknown builtin {id}"))?;
-        if b.flags & bp_runtime::builtins::PURE != 0 {
-            if let Some(v) = self.inline_builtin(b.name, args) {
-                self.set(dst, v);
-                return Ok(());
+        let (Some(b), Some(sig)) = (builtins::all().get(id as usize), builtins::signature(id)) else {
+            return Err(format!("unknown builtin {id}"));
+        };
+        let inlined = match (b.inline, args) {
+            (Inline::Unary(op), &[a]) => Some(self.inline_unary(op, a)),
+            (Inline::Binary(op), &[a, c]) => Some(self.inline_binary(op, a, c)),
+            (Inline::Clamp, &[a, lo, hi]) => Some(self.inline_clamp(a, lo, hi)),
+            (Inline::NativeUnary(f), &[a]) => {
+                let x = self.get_f(a);
+                let fp = self.ic(f as usize as i64);
+                let call = self.b.ins().call_indirect(self.sig_f, fp, &[x]);
+                Some(self.b.inst_results(call)[0])
             }
-            if let Some(native) = bp_runtime::builtins::math::native_f64(b.name) {
-                let v = match (native, args) {
-                    (bp_runtime::builtins::math::NativeF64::Unary(f), &[a]) => {
-                        let x = self.get_f(a);
-                        let fp = self.ic(f as usize as i64);
-                        let call = self.b.ins().call_indirect(self.sig_f, fp, &[x]);
-                        self.b.inst_results(call)[0]
-                    }
-                    (bp_runtime::builtins::math::NativeF64::Binary(f), &[a, c]) => {
-                        let x = self.get_f(a);
-                        let y = self.get_f(c);
-                        let fp = self.ic(f as usize as i64);
-                        let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
-                        self.b.inst_results(call)[0]
-                    }
-                    _ => return Err(format!("bad arity for {}", b.name)),
-                };
-                self.set(dst, v);
-                return Ok(());
+            (Inline::NativeBinary(f), &[a, c]) => {
+                let x = self.get_f(a);
+                let y = self.get_f(c);
+                let fp = self.ic(f as usize as i64);
+                let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
+                Some(self.b.inst_results(call)[0])
             }
+            (Inline::Call, _) => None,
+            // Operands that do not fit the operation (the compiler emits none):
+            // the generic call is still right.
+            (
+                Inline::Unary(_)
+                | Inline::Binary(_)
+                | Inline::Clamp
+                | Inline::NativeUnary(_)
+                | Inline::NativeBinary(_),
+                _,
+            ) => None,
+        };
+        if let Some(v) = inlined {
+            self.set(dst, v);
+            return Ok(());
         }
         self.stress(pc, pc);
         let addr = self.arg_block(args);
         // Bit 32: the result is a reference (the helper roots it while it collects).
-        let void = b.is_void();
+        let void = sig.returns_void();
         let ref_result = !void && self.is_ref(dst);
         let info = args.len() as i64 | (ref_result as i64) << 32;
         let h = self.tc.addrs.h_builtin;
@@ -1660,66 +1669,71 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.block_helper(pc, self.tc.addrs.h_obj, tag, addr, kind as i64, dst);
     }
 
-    /// Cranelift instructions for a pure builtin, when there are some with the
-    /// builtin's exact semantics (see runtime/src/builtins/math.rs and conv.rs).
-    fn inline_builtin(&mut self, name: &str, args: &[Reg]) -> Option<CV> {
-        let v = match (name, args) {
-            ("abs", &[a]) => self.int1(a, |b, x| b.ins().iabs(x)),
-            ("min", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().smin(x, y)),
-            ("max", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().smax(x, y)),
-            ("floor" | "ceil" | "round", &[a]) => self.get_i(a),
-            ("clamp", &[a, lo, hi]) => {
-                // `v < lo ? lo : (v > hi ? hi : v)`: `lo` is checked first.
-                let (x, l, h) = (self.get_i(a), self.get_i(lo), self.get_i(hi));
-                let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, x, h);
-                let upper = self.b.ins().select(gt, h, x);
-                let lt = self.b.ins().icmp(IntCC::SignedLessThan, x, l);
-                self.b.ins().select(lt, l, upper)
-            }
-            ("sign", &[a]) => self.int1(a, |b, x| {
+    /// Cranelift instructions with the exact semantics of a one-argument builtin
+    /// (see runtime/src/builtins/inline.rs, math.rs and conv.rs).
+    fn inline_unary(&mut self, op: UnaryOp, a: Reg) -> CV {
+        match op {
+            UnaryOp::Abs => self.int1(a, |b, x| b.ins().iabs(x)),
+            UnaryOp::Identity => self.get_i(a),
+            UnaryOp::Sign => self.int1(a, |b, x| {
                 let pos = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, 0);
                 let neg = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
                 let p = b.ins().uextend(I64, pos);
                 let n = b.ins().uextend(I64, neg);
                 b.ins().isub(p, n)
             }),
-            ("sqrt", &[a]) => {
+            UnaryOp::Sqrt => {
                 let r = self.int1(a, |b, x| {
                     let f = b.ins().fcvt_from_sint(F64, x);
                     b.ins().sqrt(f)
                 });
                 self.f64_to_i64_x86(r)
             }
-            ("fabs", &[a]) => self.float1(a, |b, x| b.ins().fabs(x)),
-            ("ffloor", &[a]) => self.float1(a, |b, x| b.ins().floor(x)),
-            ("fceil", &[a]) => self.float1(a, |b, x| b.ins().ceil(x)),
-            ("fsqrt", &[a]) => self.float1(a, |b, x| b.ins().sqrt(x)),
-            ("is_nan", &[a]) => self.float1(a, |b, x| {
+            UnaryOp::BitNot => self.int1(a, |b, x| b.ins().bnot(x)),
+            UnaryOp::IntToFloat => self.int1(a, |b, x| b.ins().fcvt_from_sint(F64, x)),
+            UnaryOp::FloatToInt => {
+                let x = self.get_f(a);
+                self.f64_to_i64_x86(x)
+            }
+            UnaryOp::FAbs => self.float1(a, |b, x| b.ins().fabs(x)),
+            UnaryOp::FFloor => self.float1(a, |b, x| b.ins().floor(x)),
+            UnaryOp::FCeil => self.float1(a, |b, x| b.ins().ceil(x)),
+            UnaryOp::FSqrt => self.float1(a, |b, x| b.ins().sqrt(x)),
+            UnaryOp::IsNan => self.float1(a, |b, x| {
                 let c = b.ins().fcmp(FloatCC::Unordered, x, x);
                 b.ins().uextend(I64, c)
             }),
-            ("is_inf", &[a]) => self.float1(a, |b, x| {
+            UnaryOp::IsInf => self.float1(a, |b, x| {
                 let m = b.ins().fabs(x);
                 let inf = b.ins().f64const(f64::INFINITY);
                 let c = b.ins().fcmp(FloatCC::Equal, m, inf);
                 b.ins().uextend(I64, c)
             }),
+        }
+    }
+
+    /// Cranelift instructions with the exact semantics of a two-argument builtin.
+    fn inline_binary(&mut self, op: BinaryOp, a: Reg, c: Reg) -> CV {
+        match op {
+            BinaryOp::Min => self.int2(a, c, |b, x, y| b.ins().smin(x, y)),
+            BinaryOp::Max => self.int2(a, c, |b, x, y| b.ins().smax(x, y)),
             // The same operations as the `BitAnd` ... `Shr` instructions; Cranelift
             // takes shift amounts modulo 64, like the builtins.
-            ("bit_and", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().band(x, y)),
-            ("bit_or", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().bor(x, y)),
-            ("bit_xor", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().bxor(x, y)),
-            ("bit_not", &[a]) => self.int1(a, |b, x| b.ins().bnot(x)),
-            ("bit_shl", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().ishl(x, y)),
-            ("bit_shr", &[a, c]) => self.int2(a, c, |b, x, y| b.ins().sshr(x, y)),
-            ("int_to_float", &[a]) => self.int1(a, |b, x| b.ins().fcvt_from_sint(F64, x)),
-            ("float_to_int", &[a]) => {
-                let x = self.get_f(a);
-                self.f64_to_i64_x86(x)
-            }
-            _ => return None,
-        };
-        Some(v)
+            BinaryOp::BitAnd => self.int2(a, c, |b, x, y| b.ins().band(x, y)),
+            BinaryOp::BitOr => self.int2(a, c, |b, x, y| b.ins().bor(x, y)),
+            BinaryOp::BitXor => self.int2(a, c, |b, x, y| b.ins().bxor(x, y)),
+            BinaryOp::Shl => self.int2(a, c, |b, x, y| b.ins().ishl(x, y)),
+            BinaryOp::Shr => self.int2(a, c, |b, x, y| b.ins().sshr(x, y)),
+        }
+    }
+
+    /// `clamp(v, lo, hi)`: `v < lo ? lo : (v > hi ? hi : v)`, `lo` checked first.
+    fn inline_clamp(&mut self, v: Reg, lo: Reg, hi: Reg) -> CV {
+        let (x, l, h) = (self.get_i(v), self.get_i(lo), self.get_i(hi));
+        let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, x, h);
+        let upper = self.b.ins().select(gt, h, x);
+        let lt = self.b.ins().icmp(IntCC::SignedLessThan, x, l);
+        self.b.ins().select(lt, l, upper)
     }
 
     /// x86 `cvttsd2si`: truncate, with NaN and out-of-range values giving

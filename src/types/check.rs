@@ -24,8 +24,9 @@
 //! * Calls of `extern` functions: fixed-width parameter/return types (`i32`, ...)
 //!   accept / produce plain `int` in BetterPython code; `ProgramInfo::externs` keeps
 //!   the declared types for marshalling.
-//! * Builtin calls: `Res::Builtin(id)`; `builtin_sig::Bindings::from_args` with the
-//!   argument types tells what `T` is bound to (for `KIND_OF_T` builtins).
+//! * Builtin calls: `Res::Builtin(id)`, checked against the builtin's parsed
+//!   signature; `builtin_sig::kind_of_t` with the argument types tells the compiler
+//!   what `T` is bound to (for `KIND_OF_T` builtins).
 //! * A void call has type `Void` and only appears as an expression statement or a
 //!   lambda body of declared type `void`.
 //! * Function ids: top-level functions and struct methods of every module in source

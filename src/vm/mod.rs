@@ -213,8 +213,8 @@ impl<'p> Vm<'p> {
             .filter(|(_, g)| g.kind == ValKind::Ref)
             .map(|(i, _)| i as u32)
             .collect();
+        let builtin_void = builtins::signatures().iter().map(|s| s.returns_void()).collect();
         let builtins = builtins::all();
-        let builtin_void = builtins.iter().map(|b| b.is_void()).collect();
         // The frame stack holds `max_depth + 1` records (the entry frame of a
         // program's `main` plus its calls); it may get fewer when memory is short.
         let frames = FrameStack::new(opts.max_depth.max(1).saturating_add(1));

@@ -178,14 +178,10 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
             callee.ret_kind.map(kind_want)
         }
         CallBuiltin { .. } => {
-            let b = builtins::all()
-                .get(cs.target as usize)
+            let sig = builtins::signature(cs.target)
                 .ok_or_else(|| format!("builtin {} out of range", cs.target))?;
-            match b.ret() {
-                "void" | "T" | "K" | "V" | "any" => None,
-                "int" | "float" | "bool" => Some(Want::Scalar),
-                _ => Some(Want::Ref),
-            }
+            // `None` for `void` and for a result whose kind the call site decides.
+            sig.ret.value_kind().map(kind_want)
         }
         Print { .. } => {
             if !cs.kinds.is_empty() && cs.kinds.len() != cs.args.len() {

@@ -3,7 +3,7 @@
 //! compiler intrinsics; `json_stringify` lives elsewhere.
 
 use super::string::{is_c_space, str_arg};
-use super::{b, Builtin, PURE};
+use super::{b, Builtin, Inline, UnaryOp, PURE};
 use crate::format::{fmt_g, value_to_bytes};
 use crate::heap::{obj_kind, ObjKind};
 use crate::rt::{Rt, RtError, RtResult};
@@ -11,8 +11,8 @@ use crate::value::{ValKind, Value};
 
 pub const TABLE: &[Builtin] = &[
     b("to_str", "(any) -> str", to_str, 0),
-    b("int_to_float", "(int) -> float", int_to_float, PURE),
-    b("float_to_int", "(float) -> int", float_to_int, PURE),
+    b("int_to_float", "(int) -> float", int_to_float, PURE).inlined(Inline::Unary(UnaryOp::IntToFloat)),
+    b("float_to_int", "(float) -> int", float_to_int, PURE).inlined(Inline::Unary(UnaryOp::FloatToInt)),
     b("float_to_str", "(float) -> str", float_to_str, PURE),
     b("str_to_float", "(str) -> float", str_to_float, PURE),
     b("parse_int", "(str) -> int", parse_int, PURE),

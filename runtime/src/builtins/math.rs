@@ -2,49 +2,49 @@
 //! (§9.6) and the bitwise helpers (§9.13). None of them can fail; all are `PURE`.
 
 use super::conv::f64_to_i64_x86;
-use super::{b, Builtin, PURE};
+use super::{b, BinaryOp, Builtin, Inline, UnaryOp, PURE};
 use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 
 pub const TABLE: &[Builtin] = &[
     // §9.5 integer math
-    b("abs", "(int) -> int", abs, PURE),
-    b("min", "(int, int) -> int", min, PURE),
-    b("max", "(int, int) -> int", max, PURE),
+    b("abs", "(int) -> int", abs, PURE).inlined(Inline::Unary(UnaryOp::Abs)),
+    b("min", "(int, int) -> int", min, PURE).inlined(Inline::Binary(BinaryOp::Min)),
+    b("max", "(int, int) -> int", max, PURE).inlined(Inline::Binary(BinaryOp::Max)),
     b("pow", "(int, int) -> int", pow, PURE),
-    b("sqrt", "(int) -> int", sqrt, PURE),
-    b("floor", "(int) -> int", identity, PURE),
-    b("ceil", "(int) -> int", identity, PURE),
-    b("round", "(int) -> int", identity, PURE),
-    b("clamp", "(int, int, int) -> int", clamp, PURE),
-    b("sign", "(int) -> int", sign, PURE),
+    b("sqrt", "(int) -> int", sqrt, PURE).inlined(Inline::Unary(UnaryOp::Sqrt)),
+    b("floor", "(int) -> int", identity, PURE).inlined(Inline::Unary(UnaryOp::Identity)),
+    b("ceil", "(int) -> int", identity, PURE).inlined(Inline::Unary(UnaryOp::Identity)),
+    b("round", "(int) -> int", identity, PURE).inlined(Inline::Unary(UnaryOp::Identity)),
+    b("clamp", "(int, int, int) -> int", clamp, PURE).inlined(Inline::Clamp),
+    b("sign", "(int) -> int", sign, PURE).inlined(Inline::Unary(UnaryOp::Sign)),
     // §9.6 float math
-    b("sin", "(float) -> float", sin, PURE),
-    b("cos", "(float) -> float", cos, PURE),
-    b("tan", "(float) -> float", tan, PURE),
-    b("asin", "(float) -> float", asin, PURE),
-    b("acos", "(float) -> float", acos, PURE),
-    b("atan", "(float) -> float", atan, PURE),
-    b("atan2", "(float, float) -> float", atan2, PURE),
-    b("log", "(float) -> float", log, PURE),
-    b("log10", "(float) -> float", log10, PURE),
-    b("log2", "(float) -> float", log2, PURE),
-    b("exp", "(float) -> float", exp, PURE),
-    b("fabs", "(float) -> float", fabs, PURE),
-    b("ffloor", "(float) -> float", ffloor, PURE),
-    b("fceil", "(float) -> float", fceil, PURE),
-    b("fround", "(float) -> float", fround, PURE),
-    b("fsqrt", "(float) -> float", fsqrt, PURE),
-    b("fpow", "(float, float) -> float", fpow, PURE),
-    b("is_nan", "(float) -> bool", is_nan, PURE),
-    b("is_inf", "(float) -> bool", is_inf, PURE),
+    b("sin", "(float) -> float", sin, PURE).inlined(Inline::NativeUnary(native::sin)),
+    b("cos", "(float) -> float", cos, PURE).inlined(Inline::NativeUnary(native::cos)),
+    b("tan", "(float) -> float", tan, PURE).inlined(Inline::NativeUnary(native::tan)),
+    b("asin", "(float) -> float", asin, PURE).inlined(Inline::NativeUnary(native::asin)),
+    b("acos", "(float) -> float", acos, PURE).inlined(Inline::NativeUnary(native::acos)),
+    b("atan", "(float) -> float", atan, PURE).inlined(Inline::NativeUnary(native::atan)),
+    b("atan2", "(float, float) -> float", atan2, PURE).inlined(Inline::NativeBinary(native::atan2)),
+    b("log", "(float) -> float", log, PURE).inlined(Inline::NativeUnary(native::log)),
+    b("log10", "(float) -> float", log10, PURE).inlined(Inline::NativeUnary(native::log10)),
+    b("log2", "(float) -> float", log2, PURE).inlined(Inline::NativeUnary(native::log2)),
+    b("exp", "(float) -> float", exp, PURE).inlined(Inline::NativeUnary(native::exp)),
+    b("fabs", "(float) -> float", fabs, PURE).inlined(Inline::Unary(UnaryOp::FAbs)),
+    b("ffloor", "(float) -> float", ffloor, PURE).inlined(Inline::Unary(UnaryOp::FFloor)),
+    b("fceil", "(float) -> float", fceil, PURE).inlined(Inline::Unary(UnaryOp::FCeil)),
+    b("fround", "(float) -> float", fround, PURE).inlined(Inline::NativeUnary(native::fround)),
+    b("fsqrt", "(float) -> float", fsqrt, PURE).inlined(Inline::Unary(UnaryOp::FSqrt)),
+    b("fpow", "(float, float) -> float", fpow, PURE).inlined(Inline::NativeBinary(native::fpow)),
+    b("is_nan", "(float) -> bool", is_nan, PURE).inlined(Inline::Unary(UnaryOp::IsNan)),
+    b("is_inf", "(float) -> bool", is_inf, PURE).inlined(Inline::Unary(UnaryOp::IsInf)),
     // §9.13 bitwise helpers
-    b("bit_and", "(int, int) -> int", bit_and, PURE),
-    b("bit_or", "(int, int) -> int", bit_or, PURE),
-    b("bit_xor", "(int, int) -> int", bit_xor, PURE),
-    b("bit_not", "(int) -> int", bit_not, PURE),
-    b("bit_shl", "(int, int) -> int", bit_shl, PURE),
-    b("bit_shr", "(int, int) -> int", bit_shr, PURE),
+    b("bit_and", "(int, int) -> int", bit_and, PURE).inlined(Inline::Binary(BinaryOp::BitAnd)),
+    b("bit_or", "(int, int) -> int", bit_or, PURE).inlined(Inline::Binary(BinaryOp::BitOr)),
+    b("bit_xor", "(int, int) -> int", bit_xor, PURE).inlined(Inline::Binary(BinaryOp::BitXor)),
+    b("bit_not", "(int) -> int", bit_not, PURE).inlined(Inline::Unary(UnaryOp::BitNot)),
+    b("bit_shl", "(int, int) -> int", bit_shl, PURE).inlined(Inline::Binary(BinaryOp::Shl)),
+    b("bit_shr", "(int, int) -> int", bit_shr, PURE).inlined(Inline::Binary(BinaryOp::Shr)),
 ];
 
 // ---------------------------------------------------------------------------
@@ -98,11 +98,17 @@ fn sign(_rt: &mut Rt, a: &[Value]) -> RtResult {
 // §9.6
 // ---------------------------------------------------------------------------
 
-/// The `(float) -> float` builtins: each is a builtin (`func(rt, args)`) and a
-/// native `extern "C" fn(f64) -> f64` of the same Rust function, which compiled
-/// code calls directly ([`native_f64`]); both give bit-identical results.
+/// The float builtins that are the Rust functions of the same name. Each
+/// `native_unary` and `native_binary` one also gets a native twin, an
+/// `extern "C" fn` in module `native` calling the same Rust function, which
+/// compiled code calls directly (its table entry says so); both give bit-identical
+/// results. The `inlined` ones are machine instructions in compiled code.
 macro_rules! float_fns {
-    (unary { $($name:ident => $e:expr;)* } binary { $($name2:ident => $e2:expr;)* }) => {
+    (
+        native_unary { $($name:ident => $e:expr;)* }
+        native_binary { $($name2:ident => $e2:expr;)* }
+        inlined { $($name3:ident => $e3:expr;)* }
+    ) => {
         $(
             fn $name(_rt: &mut Rt, a: &[Value]) -> RtResult {
                 let f: fn(f64) -> f64 = $e;
@@ -115,43 +121,34 @@ macro_rules! float_fns {
                 Ok(Value::float(f(a[0].as_float(), a[1].as_float())))
             }
         )*
-        /// The native twin of a float builtin, by name: `Unary(f)` for
-        /// `(float) -> float`, `Binary(f)` for `(float, float) -> float`.
-        pub fn native_f64(name: &str) -> Option<NativeF64> {
+        $(
+            fn $name3(_rt: &mut Rt, a: &[Value]) -> RtResult {
+                let f: fn(f64) -> f64 = $e3;
+                Ok(Value::float(f(a[0].as_float())))
+            }
+        )*
+        /// The native twins of the float builtins, for compiled code.
+        mod native {
             $(
-                if name == stringify!($name) {
-                    extern "C" fn native(x: f64) -> f64 {
-                        let f: fn(f64) -> f64 = $e;
-                        // These functions cannot panic; the guard keeps the rule that
-                        // no panic unwinds into compiled code.
-                        std::panic::catch_unwind(|| f(x)).unwrap_or(f64::NAN)
-                    }
-                    return Some(NativeF64::Unary(native));
+                pub extern "C" fn $name(x: f64) -> f64 {
+                    let f: fn(f64) -> f64 = $e;
+                    // These functions cannot panic; the guard keeps the rule that
+                    // no panic unwinds into compiled code.
+                    std::panic::catch_unwind(|| f(x)).unwrap_or(f64::NAN)
                 }
             )*
             $(
-                if name == stringify!($name2) {
-                    extern "C" fn native(x: f64, y: f64) -> f64 {
-                        let f: fn(f64, f64) -> f64 = $e2;
-                        std::panic::catch_unwind(|| f(x, y)).unwrap_or(f64::NAN)
-                    }
-                    return Some(NativeF64::Binary(native));
+                pub extern "C" fn $name2(x: f64, y: f64) -> f64 {
+                    let f: fn(f64, f64) -> f64 = $e2;
+                    std::panic::catch_unwind(|| f(x, y)).unwrap_or(f64::NAN)
                 }
             )*
-            None
         }
     };
 }
 
-/// A native float function for compiled code (see [`native_f64`]).
-#[derive(Clone, Copy, Debug)]
-pub enum NativeF64 {
-    Unary(extern "C" fn(f64) -> f64),
-    Binary(extern "C" fn(f64, f64) -> f64),
-}
-
 float_fns! {
-    unary {
+    native_unary {
         sin => f64::sin;
         cos => f64::cos;
         tan => f64::tan;
@@ -162,16 +159,18 @@ float_fns! {
         log10 => f64::log10;
         log2 => f64::log2;
         exp => f64::exp;
+        // Half away from zero, like C `round`.
+        fround => f64::round;
+    }
+    native_binary {
+        atan2 => f64::atan2;
+        fpow => f64::powf;
+    }
+    inlined {
         fabs => f64::abs;
         ffloor => f64::floor;
         fceil => f64::ceil;
-        // Half away from zero, like C `round`.
-        fround => f64::round;
         fsqrt => f64::sqrt;
-    }
-    binary {
-        atan2 => f64::atan2;
-        fpow => f64::powf;
     }
 }
 
@@ -336,5 +335,28 @@ mod tests {
         assert_eq!(int_call("bit_shr", &[i64::MIN, 63]), -1);
         assert_eq!(int_call("bit_shr", &[256, 64 + 4]), 16);
         assert_eq!(int_call("bit_shr", &[-1, -1]), -1);
+    }
+
+    /// The native twin a table entry names computes exactly what the builtin does
+    /// (an entry pointing at the wrong twin would give compiled code other results).
+    #[test]
+    fn native_twins_match_their_builtins() {
+        use crate::builtins::Inline;
+        let xs = [0.0, -0.0, 0.5, -0.5, 2.0, 1e300, -1e300, f64::INFINITY, f64::NAN];
+        let mut rt = rt();
+        let mut twins = 0;
+        for b in super::TABLE {
+            for (&x, &y) in xs.iter().zip(xs.iter().rev()) {
+                let (via_builtin, via_twin) = match b.inline {
+                    Inline::NativeUnary(twin) => ((b.func)(&mut rt, &[f(x)]), twin(x)),
+                    Inline::NativeBinary(twin) => ((b.func)(&mut rt, &[f(x), f(y)]), twin(x, y)),
+                    _ => break,
+                };
+                let via_builtin = via_builtin.map(|v| v.as_float().to_bits()).ok();
+                assert_eq!(via_builtin, Some(via_twin.to_bits()), "{}({x}, {y})", b.name);
+                twins += 1;
+            }
+        }
+        assert_eq!(twins, 13 * xs.len());
     }
 }

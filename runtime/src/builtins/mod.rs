@@ -1,16 +1,20 @@
 //! The builtin function library, declared once in tables that the type checker
-//! (signatures), the VM (dispatch by id) and the JIT (direct calls) all read.
+//! (signatures), the compiler (extra kind arguments), the VM (dispatch by id) and
+//! the JIT (inlining, direct calls) all read.
 //!
 //! Each area module exports `pub const TABLE: &[Builtin]`. A builtin's id is its
 //! index in [`all`], which concatenates the area tables in a fixed order.
 //!
 //! # Signature language
-//! `sig` is parsed by the type checker: `"(str, int, int) -> str"`. Types are
-//! `int float bool str void ptr`, `[T]`, `{K: V}`, `(A, B)`, `fn(A) -> B`, the type
-//! variables `T`, `K`, `V` (bound by the first argument that mentions them and then
-//! required to agree), and `any` (any type; the compiler passes the argument's
-//! [`ValKind`](crate::value::ValKind) as an extra trailing int argument for every
-//! `any` parameter so the builtin can read it).
+//! `sig` is written as text, `"(str, int, int) -> str"`, and parsed once by
+//! [`sig::parse`] into a [`BuiltinSig`] ([`signatures`], indexed by id), which is
+//! what every reader uses. Types are `int float bool str void ptr`, `[T]`,
+//! `{K: V}`, `(A, B)`, `fn(A) -> B`, the type variables `T`, `K`, `V` (bound by the
+//! first argument that mentions them and then required to agree), and `any` (any
+//! type; the compiler passes the argument's [`ValKind`](crate::value::ValKind) as
+//! an extra trailing int argument for every `any` parameter so the builtin can
+//! read it). A parameter may be named (`n: int`) and the list may end with `...`
+//! (any number of further arguments).
 //!
 //! # Calling convention
 //! `func(rt, args)` gets the argument slots in order (plus the extra kind arguments
@@ -18,22 +22,32 @@
 //! (`Value::NULL`/0 for `void`), or an [`RtError`]: a runtime error becomes a
 //! catchable exception carrying its message. Builtins never collect garbage (see
 //! `heap`), so they may hold objects in Rust locals freely.
+//!
+//! # Compiled code
+//! [`Builtin::inline`] says how JIT code performs the call: through the
+//! `rt_builtin` helper (the default), as machine instructions, or as a direct
+//! call of a native twin (see [`inline`]).
 
 use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::sync::OnceLock;
+
+pub use inline::{BinaryOp, Inline, UnaryOp};
+pub use sig::{BuiltinSig, SigType, TypeVar};
 
 pub mod array;
 pub mod bytes;
 pub mod conv;
 pub mod crypto;
 pub mod file;
+pub mod inline;
 pub mod io;
 pub mod json;
 pub mod map;
 pub mod math;
 pub mod random;
 pub mod regex;
+pub mod sig;
 pub mod string;
 pub mod system;
 pub mod thread;
@@ -50,32 +64,32 @@ pub const PURE: u8 = 2;
 #[derive(Clone, Copy)]
 pub struct Builtin {
     pub name: &'static str,
+    /// The signature as written (see "Signature language"); read it parsed, from
+    /// [`signatures`].
     pub sig: &'static str,
     pub func: BuiltinFn,
     pub flags: u8,
+    /// How compiled code performs the call.
+    pub inline: Inline,
 }
 
 impl Builtin {
-    /// The result type as written after the signature's last `->` (`void`, `int`,
-    /// `[T]`, ...).
-    pub fn ret(&self) -> &'static str {
-        self.sig.rsplit("->").next().unwrap_or("").trim()
-    }
-
-    /// Whether the builtin is declared `-> void`: it produces no result and leaves
-    /// the call's destination register alone.
-    pub fn is_void(&self) -> bool {
-        self.ret() == "void"
+    /// This builtin, inlined in compiled code as `how` (table entries:
+    /// `b(...).inlined(Inline::Unary(UnaryOp::Abs))`).
+    pub const fn inlined(self, how: Inline) -> Builtin {
+        Builtin { inline: how, ..self }
     }
 }
 
-/// Shorthand constructor used by the area tables.
+/// Shorthand constructor used by the area tables: a builtin that compiled code
+/// calls through `rt_builtin`.
 pub const fn b(name: &'static str, sig: &'static str, func: BuiltinFn, flags: u8) -> Builtin {
     Builtin {
         name,
         sig,
         func,
         flags,
+        inline: Inline::Call,
     }
 }
 
@@ -106,6 +120,30 @@ pub fn all() -> &'static [Builtin] {
     })
 }
 
+/// The parsed signature of every builtin, indexed by id: each table string is
+/// parsed once, on first use.
+///
+/// # Panics
+/// If a table signature does not parse: the tables are constant program text,
+/// and the unit test `every_signature_parses_and_round_trips` checks them all.
+pub fn signatures() -> &'static [BuiltinSig] {
+    static SIGS: OnceLock<Vec<BuiltinSig>> = OnceLock::new();
+    SIGS.get_or_init(|| {
+        all()
+            .iter()
+            .map(|b| {
+                sig::parse(b.sig)
+                    .unwrap_or_else(|e| panic!("builtin '{}': bad signature '{}': {e}", b.name, b.sig))
+            })
+            .collect()
+    })
+}
+
+/// The parsed signature of builtin `id`.
+pub fn signature(id: u32) -> Option<&'static BuiltinSig> {
+    signatures().get(id as usize)
+}
+
 /// The id of a builtin by name.
 pub fn lookup(name: &str) -> Option<u32> {
     all().iter().position(|b| b.name == name).map(|i| i as u32)
@@ -113,12 +151,50 @@ pub fn lookup(name: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<_> = super::all().iter().map(|b| b.name).collect();
+        let mut names: Vec<_> = all().iter().map(|b| b.name).collect();
         names.sort();
         let n = names.len();
         names.dedup();
         assert_eq!(n, names.len(), "duplicate builtin name");
+    }
+
+    /// Every table signature parses, and is written in the canonical form that its
+    /// parsed signature prints (so the text and the parsed form cannot drift).
+    #[test]
+    fn every_signature_parses_and_round_trips() {
+        for b in all() {
+            let parsed = sig::parse(b.sig).unwrap_or_else(|e| panic!("{}: '{}': {e}", b.name, b.sig));
+            assert_eq!(parsed.to_string(), b.sig, "{}: not in canonical form", b.name);
+        }
+        assert_eq!(signatures().len(), all().len());
+    }
+
+    /// Only pure builtins are inlined, and each has the signature its operation
+    /// implements (an `(int) -> int` builtin cannot be given a float instruction).
+    #[test]
+    fn inlined_builtins_are_pure_and_fit_their_operation() {
+        let mut inlined = 0;
+        for (b, s) in all().iter().zip(signatures()) {
+            let Some(want) = b.inline.signature() else {
+                continue;
+            };
+            inlined += 1;
+            assert!(b.flags & PURE != 0, "{} is inlined but not PURE", b.name);
+            assert_eq!(
+                s.to_string(),
+                want,
+                "{}: signature does not fit {:?}",
+                b.name,
+                b.inline
+            );
+        }
+        // The 9 int math builtins, fabs ffloor fceil fsqrt is_nan is_inf, the 6 bit
+        // operations, int_to_float and float_to_int, and the 13 float math builtins
+        // with native twins.
+        assert_eq!(inlined, 9 + 6 + 6 + 2 + 13);
     }
 }

@@ -756,17 +756,7 @@ mod tests {
         for name in &names {
             let id = crate::builtins::lookup(name).unwrap_or_else(|| panic!("{name} missing"));
             let sig = crate::builtins::all()[id as usize].sig;
-            let (params, ret) = sig
-                .split_once(" -> ")
-                .unwrap_or_else(|| panic!("{name}: bad sig {sig}"));
-            assert!(params.starts_with('(') && params.ends_with(')'), "{name}: {sig}");
-            assert!(!ret.is_empty(), "{name}: {sig}");
-            let depth = sig.bytes().try_fold(0i32, |d, c| match c {
-                b'(' | b'[' | b'{' => Some(d + 1),
-                b')' | b']' | b'}' => (d > 0).then(|| d - 1),
-                _ => Some(d),
-            });
-            assert_eq!(depth, Some(0), "{name}: unbalanced {sig}");
+            assert!(crate::builtins::sig::parse(sig).is_ok(), "{name}: bad sig {sig}");
         }
         let ours = [super::TABLE, super::super::conv::TABLE, super::super::math::TABLE]
             .iter()
@@ -781,6 +771,7 @@ mod tests {
     /// arguments (it may return an error, but never panics or aborts).
     #[test]
     fn extreme_scalar_arguments_never_panic() {
+        use crate::builtins::SigType;
         let ints = [0, 1, -1, 3, 1000, 1001, i64::MIN, i64::MAX, i64::MAX - 1, 1 << 40];
         let floats = [
             0.0,
@@ -811,17 +802,14 @@ mod tests {
         // must not be called with arbitrary arguments.
         let tables = [super::TABLE, super::super::conv::TABLE, super::super::math::TABLE];
         for bi in tables.iter().flat_map(|t| t.iter()) {
-            let Some((params, _)) = bi.sig.split_once(" -> ") else {
-                continue;
-            };
-            let params = params.trim_start_matches('(').trim_end_matches(')');
-            let choices: Option<Vec<Vec<Value>>> = params
-                .split(", ")
-                .filter(|p| !p.is_empty())
+            let sig = crate::builtins::sig::parse(bi.sig).unwrap_or_else(|e| panic!("{}: {e}", bi.name));
+            let choices: Option<Vec<Vec<Value>>> = sig
+                .params
+                .iter()
                 .map(|p| match p {
-                    "int" => Some(ints.iter().map(|&x| i(x)).collect()),
-                    "float" => Some(floats.iter().map(|&x| f(x)).collect()),
-                    "str" => Some(strs.clone()),
+                    SigType::Int => Some(ints.iter().map(|&x| i(x)).collect()),
+                    SigType::Float => Some(floats.iter().map(|&x| f(x)).collect()),
+                    SigType::Str => Some(strs.clone()),
                     _ => None,
                 })
                 .collect();

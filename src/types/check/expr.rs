@@ -7,7 +7,7 @@
 
 use super::{valid_map_key, Checker, FnCtx, FuncMeta, VarLookup, Want, INTRINSICS};
 use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, Res, Span, UnOp};
-use crate::types::builtin_sig::{self, display_sig_type, has_error, same_type, Bindings, SigType};
+use crate::types::builtin_sig::{display_sig_type, has_error, same_type, Bindings, SigType};
 use crate::types::{FuncInfo, Type};
 
 /// `[]` or `{}`: literals whose type must come from the context.
@@ -834,16 +834,10 @@ impl Checker<'_> {
         span: Span,
         expected: Option<&Type>,
     ) -> Type {
-        let sig = match builtin_sig::builtin_sig(id) {
-            Ok(s) => s,
-            Err(msg) => {
-                self.error(
-                    span,
-                    format!("internal error: the signature of builtin '{name}' cannot be parsed: {msg}"),
-                );
-                self.check_loose(args);
-                return Type::Error;
-            }
+        let Some(sig) = bp_runtime::builtins::signature(id) else {
+            self.error(span, format!("internal error: no builtin '{name}' (#{id})"));
+            self.check_loose(args);
+            return Type::Error;
         };
         let n = sig.params.len();
         if args.len() != n && !(sig.variadic && args.len() > n) {
