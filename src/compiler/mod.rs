@@ -69,10 +69,6 @@ pub(crate) struct Ctx<'a> {
     /// Lambdas discovered while compiling, compiled after the named functions.
     pub lambdas: Vec<LambdaJob<'a>>,
     queued_lambdas: HashSet<u32>,
-    /// Method function id -> class id (for `super`).
-    pub class_of_method: HashMap<u32, u32>,
-    /// Class id -> parent class id.
-    pub class_parent: Vec<Option<u32>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -83,8 +79,6 @@ impl<'a> Ctx<'a> {
             diags: Vec::new(),
             lambdas: Vec::new(),
             queued_lambdas: HashSet::new(),
-            class_of_method: HashMap::new(),
-            class_parent: vec![None; info.classes.len()],
         }
     }
 
@@ -108,11 +102,6 @@ impl<'a> Ctx<'a> {
         if self.queued_lambdas.insert(job.func_id) {
             self.lambdas.push(job);
         }
-    }
-
-    /// Layout id of a class (struct layouts come first).
-    pub fn class_layout(&self, class_id: u32) -> u32 {
-        self.info.structs.len() as u32 + class_id
     }
 }
 
