@@ -55,7 +55,7 @@ fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 fn array_push(rt: &mut Rt, a: &[Value]) -> RtResult {
     let items = &mut arr_mut(a[0])?.items;
-    limits::grow_array(items, 1)?;
+    items.with_vec(|v| limits::grow_array(v, 1))?;
     items.push(a[1]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
@@ -71,7 +71,7 @@ fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
     let items = &mut arr_mut(a[0])?.items;
     let i = a[1].as_int().clamp(0, items.len() as i64) as usize;
-    limits::grow_array(items, 1)?;
+    items.with_vec(|v| limits::grow_array(v, 1))?;
     items.insert(i, a[2]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
@@ -277,7 +277,7 @@ mod tests {
         let mut rt = rt();
         // Equal strings that are distinct objects keep their relative order.
         let words = str_array(&mut rt, &["b", "a", "b", "a", "b"]);
-        let before: Vec<Value> = as_array(words).items.clone();
+        let before: Vec<Value> = as_array(words).items.to_vec();
         ok(&mut rt, "array_sort", &[words]);
         let after = &as_array(words).items;
         assert_eq!(after[..], [before[1], before[3], before[0], before[2], before[4]]);
@@ -307,12 +307,15 @@ mod tests {
             .heap
             .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
         ok(&mut rt, "array_sort", &[mixed]);
-        assert_eq!(as_array(mixed).items, [a_, c, Value::NULL, a_, b_, inner, b_, c]);
+        assert_eq!(
+            as_array(mixed).items[..],
+            [a_, c, Value::NULL, a_, b_, inner, b_, c]
+        );
         // Arrays of arrays are left alone.
         let i2 = int_array(&mut rt, &[1]);
         let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
         ok(&mut rt, "array_sort", &[nested]);
-        assert_eq!(as_array(nested).items, [i2, inner]);
+        assert_eq!(as_array(nested).items[..], [i2, inner]);
     }
 
     #[test]
@@ -414,7 +417,7 @@ mod tests {
         let inner = int_array(&mut rt, &[]);
         let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
         assert_eq!(as_array(grid).elem, ValKind::Ref);
-        assert_eq!(as_array(grid).items, [inner, inner]);
+        assert_eq!(as_array(grid).items[..], [inner, inner]);
         assert_eq!(
             err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]),
             crate::limits::ARRAY_TOO_LARGE

@@ -100,7 +100,7 @@ fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn append_le(rt: &mut Rt, a: &[Value], n: usize, name: &str) -> RtResult {
     let items = &mut int_arr_mut(a[0], name)?.items;
     let v = a[1].as_int() as u64;
-    limits::grow_array(items, n)?;
+    items.with_vec(|v| limits::grow_array(v, n))?;
     items.extend((0..n).map(|k| Value::int(((v >> (8 * k)) & 255) as i64)));
     rt.heap.note_growth(8 * n);
     Ok(Value::NULL)

@@ -157,7 +157,7 @@ impl Heap {
             Box::new(ArrayObj {
                 hdr: Self::header(ObjKind::Array),
                 elem,
-                items,
+                items: items.into(),
             }),
             n,
         )
@@ -181,7 +181,7 @@ impl Heap {
             Box::new(TupleObj {
                 hdr: Self::header(ObjKind::Tuple),
                 kinds,
-                items,
+                items: items.into(),
             }),
             n,
         )
@@ -194,7 +194,7 @@ impl Heap {
             Box::new(StructObj {
                 hdr: Self::header(kind),
                 layout,
-                fields,
+                fields: fields.into(),
             }),
             n,
         )
@@ -207,7 +207,7 @@ impl Heap {
                 hdr: Self::header(ObjKind::Closure),
                 func,
                 kinds,
-                captures,
+                captures: captures.into(),
             }),
             n,
         )

@@ -3,6 +3,8 @@
 //!
 //! | file | holds |
 //! |---|---|
+//! | `abi.rs` | the offsets compiled code reads objects at (`offset_of!`) |
+//! | `buffers.rs` | [`ValueVec`] and [`ValueBox`], the `#[repr(C)]` value buffers inside objects |
 //! | `object.rs` | [`ObjHeader`], the object structs, [`Layout`] and the layout registry |
 //! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
@@ -26,12 +28,15 @@
 //!   constants ([`Heap::pin`]) and `temp_roots`.
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
+pub mod abi;
 mod access;
+mod buffers;
 mod equality;
 mod gc;
 mod object;
 
 pub use access::*;
+pub use buffers::{ValueBox, ValueVec};
 pub use equality::{hash_value, values_equal, FxHasher, MapKey};
 pub use gc::{GcStats, Heap, Marker};
 pub(crate) use object::{path_mark, set_path_mark};

@@ -1,6 +1,7 @@
 //! Object layouts: the header every heap object starts with, one `#[repr(C)]`
 //! struct per object kind, and the registry of struct and class layouts.
 
+use super::buffers::{ValueBox, ValueVec};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
 use std::any::Any;
@@ -56,7 +57,7 @@ pub struct StrObj {
 pub struct ArrayObj {
     pub hdr: ObjHeader,
     pub elem: ValKind,
-    pub items: Vec<Value>,
+    pub items: ValueVec,
 }
 
 /// A `{K: V}` map.
@@ -94,7 +95,7 @@ pub struct MapObj {
 pub struct TupleObj {
     pub hdr: ObjHeader,
     pub kinds: Box<[ValKind]>,
-    pub items: Box<[Value]>,
+    pub items: ValueBox,
 }
 
 /// A struct or class instance; its layout is `Heap::layouts[layout]`.
@@ -102,7 +103,7 @@ pub struct TupleObj {
 pub struct StructObj {
     pub hdr: ObjHeader,
     pub layout: u32,
-    pub fields: Box<[Value]>,
+    pub fields: ValueBox,
 }
 
 /// A function value: a function id and its captured values.
@@ -111,7 +112,7 @@ pub struct ClosureObj {
     pub hdr: ObjHeader,
     pub func: u32,
     pub kinds: Box<[ValKind]>,
-    pub captures: Box<[Value]>,
+    pub captures: ValueBox,
 }
 
 #[repr(C)]
