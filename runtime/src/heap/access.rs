@@ -26,13 +26,19 @@ macro_rules! accessor {
             // and are only freed at safepoints, when no Rust reference is live.
             unsafe { &*(v.as_ptr() as *const $ty) }
         }
+        /// A mutable reference to the object `v` points to.
+        ///
+        /// # Safety
+        /// `v` must be a reference to a live object of this kind (not bits forged
+        /// from an int), and no other reference to that object may be in use while
+        /// the result is. The heap is used by one thread at a time.
         #[inline(always)]
         #[allow(clippy::mut_from_ref)]
-        pub fn $name_mut<'a>(v: Value) -> &'a mut $ty {
+        pub unsafe fn $name_mut<'a>(v: Value) -> &'a mut $ty {
             debug_assert!(matches!(obj_kind(v), $kind));
             assert!(!v.is_null(), "null reference");
-            // SAFETY: as above; the interpreter is single-threaded per heap, and
-            // callers never hold two references to the same object across this.
+            // SAFETY: the caller's contract: a live object of this kind, not aliased;
+            // objects never move and are only freed at safepoints.
             unsafe { &mut *(v.as_ptr() as *mut $ty) }
         }
     };

@@ -343,14 +343,16 @@ mod tests {
         let m = h.alloc_map(ValKind::Ref, ValKind::Int);
         let k1 = h.alloc_str(&b"a"[..]);
         let k2 = h.alloc_str(&b"a"[..]);
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: k1,
                 kind: ValKind::Ref,
             },
             Value::int(1),
         );
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: k2,
                 kind: ValKind::Ref,
@@ -358,7 +360,8 @@ mod tests {
             Value::int(2),
         );
         assert_eq!(as_map(m).entries.len(), 1);
-        h.collect(&mut |mk| mk.mark(m));
+        // SAFETY: `m` is a live map of `h`.
+        h.collect(&mut |mk| unsafe { mk.mark(m) });
         assert_eq!(h.objects, 2);
     }
 
@@ -423,10 +426,13 @@ mod tests {
                 bits: Value::int(1),
                 kind: ValKind::Int,
             };
-            as_map_mut(m).entries.insert(key, a);
-            as_map_mut(m2).entries.insert(key, b);
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(key, a);
+            // SAFETY: `m2` is a live map of this test's heap.
+            unsafe { as_map_mut(m2) }.entries.insert(key, b);
             assert!(values_equal(m, m2, ValKind::Ref));
-            as_map_mut(m2).entries.insert(key, c);
+            // SAFETY: `m2` is a live map of this test's heap.
+            unsafe { as_map_mut(m2) }.entries.insert(key, c);
             assert!(!values_equal(m, m2, ValKind::Ref));
         });
     }
@@ -466,7 +472,8 @@ mod tests {
                 } else {
                     h.alloc_array(ValKind::Ref, vec![])
                 };
-                as_array_mut(cur).items.extend([tag, next]);
+                // SAFETY: `cur` is a live array of this test's heap.
+                unsafe { as_array_mut(cur) }.items.extend([tag, next]);
                 cur = next;
             }
             first
@@ -510,13 +517,17 @@ mod tests {
         let mut h = Heap::new(false);
         let a = h.alloc_array(ValKind::Ref, vec![]);
         let b = h.alloc_array(ValKind::Ref, vec![]);
-        as_array_mut(a).items.push(a);
-        as_array_mut(b).items.push(b);
+        // SAFETY: `a` is a live array of this test's heap.
+        unsafe { as_array_mut(a) }.items.push(a);
+        // SAFETY: `b` is a live array of this test's heap.
+        unsafe { as_array_mut(b) }.items.push(b);
         assert!(values_equal(a, b, ValKind::Ref));
         let c = h.alloc_array(ValKind::Ref, vec![]);
         let one = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
-        as_array_mut(c).items.push(c);
-        as_array_mut(c).items.push(one);
+        // SAFETY: `c` is a live array of this test's heap.
+        unsafe { as_array_mut(c) }.items.push(c);
+        // SAFETY: `c` is a live array of this test's heap.
+        unsafe { as_array_mut(c) }.items.push(one);
         assert!(!values_equal(a, c, ValKind::Ref));
     }
 }

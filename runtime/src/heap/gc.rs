@@ -49,13 +49,18 @@ pub struct Marker<'a> {
 }
 
 impl Marker<'_> {
+    /// Mark `v` and queue it for tracing.
+    ///
+    /// # Safety
+    /// `v` must be null or a live object of this heap (a root slot of reference
+    /// kind), not bits forged from an int: marking writes to its header.
     #[inline]
-    pub fn mark(&mut self, v: Value) {
+    pub unsafe fn mark(&mut self, v: Value) {
         if v.is_null() {
             return;
         }
         let p = v.as_ptr();
-        // SAFETY: root slots of reference kind hold null or a live object.
+        // SAFETY: the caller's contract: null (handled) or a live object.
         unsafe {
             if !(*p).marked {
                 (*p).marked = true;
@@ -63,10 +68,15 @@ impl Marker<'_> {
             }
         }
     }
-    pub fn mark_slots(&mut self, slots: &[Value], kind: ValKind) {
+    /// Mark the values of `slots` if they are references.
+    ///
+    /// # Safety
+    /// When `kind` is `Ref`, every slot must be null or a live object of this heap.
+    pub unsafe fn mark_slots(&mut self, slots: &[Value], kind: ValKind) {
         if kind == ValKind::Ref {
             for v in slots {
-                self.mark(*v);
+                // SAFETY: the caller's contract.
+                unsafe { self.mark(*v) };
             }
         }
     }
@@ -237,7 +247,9 @@ impl Heap {
         {
             let mut m = Marker { gray: &mut gray };
             for v in self.pinned.iter().chain(self.temp_roots.iter()) {
-                m.mark(*v);
+                // SAFETY: pinned constants and temporary roots are live objects
+                // (`pin` and `temp_roots` hold only values the program created).
+                unsafe { m.mark(*v) };
             }
             roots(&mut m);
             while let Some(p) = m.gray.pop() {
@@ -395,7 +407,8 @@ mod tests {
             h.alloc_str(&b"garbage"[..]);
         }
         assert_eq!(h.objects, 102);
-        h.collect(&mut |m| m.mark(arr));
+        // SAFETY: `arr` is a live array of `h`.
+        h.collect(&mut |m| unsafe { m.mark(arr) });
         assert_eq!(h.objects, 2);
         assert_eq!(str_bytes(as_array(arr).items[0]), b"keep");
         h.collect(&mut |_| {});
@@ -409,7 +422,8 @@ mod tests {
         for i in 0..10 {
             let k = h.alloc_str(format!("k{i}").into_bytes());
             let v = h.alloc_str(format!("v{i}").into_bytes());
-            as_map_mut(m).entries.insert(
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(
                 MapKey {
                     bits: k,
                     kind: ValKind::Ref,
@@ -424,9 +438,11 @@ mod tests {
                 bits: k,
                 kind: ValKind::Ref,
             };
-            assert!(as_map_mut(m).entries.remove(&key).is_some());
+            // SAFETY: `m` is a live map of this test's heap.
+            assert!(unsafe { as_map_mut(m) }.entries.remove(&key).is_some());
         }
-        h.collect(&mut |mk| mk.mark(m));
+        // SAFETY: `m` is a live map of `h`.
+        h.collect(&mut |mk| unsafe { mk.mark(m) });
         // The map plus 6 live keys and 6 live values; deleted entries are not traced.
         assert_eq!(h.objects, 13);
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = as_map(m)

@@ -33,16 +33,22 @@ pub struct ObjHeader {
 
 /// Whether container `v` is flagged as on the printing walk's path.
 #[inline]
-pub(crate) fn path_mark(v: Value) -> bool {
-    // SAFETY: non-null Ref values always point to a live object (GC invariant).
+///
+/// # Safety
+/// `v` must be a live object (not null, not bits forged from an int).
+pub(crate) unsafe fn path_mark(v: Value) -> bool {
+    // SAFETY: the caller's contract.
     unsafe { (*v.as_ptr()).marked }
 }
 
 /// Flag (or unflag) container `v` as on the printing walk's path. The caller must
 /// clear every flag it sets before the next collection (see [`ObjHeader::marked`]).
+///
+/// # Safety
+/// `v` must be a live object (not null, not bits forged from an int).
 #[inline]
-pub(crate) fn set_path_mark(v: Value, on: bool) {
-    // SAFETY: as in `path_mark`; the heap is used by one thread at a time and no
+pub(crate) unsafe fn set_path_mark(v: Value, on: bool) {
+    // SAFETY: the caller's contract; the heap is used by one thread at a time and no
     // Rust reference to the header is live across this write.
     unsafe { (*v.as_ptr()).marked = on }
 }
