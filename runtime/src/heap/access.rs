@@ -6,7 +6,9 @@ use crate::value::Value;
 // ---------------------------------------------------------------------------
 // Typed access. These functions rely on the type checker's guarantee that a slot of
 // a given static type always holds a live object of the matching kind; they check
-// the kind in debug builds.
+// the kind in debug builds. The `_mut` forms, which write through the value, are
+// `unsafe fn`; the read forms still trust the caller (docs/architecture.md, "Forged
+// values").
 // ---------------------------------------------------------------------------
 
 #[inline(always)]
