@@ -252,7 +252,8 @@ impl Drop for Walk {
     /// a panic), so that the collector finds every mark clear.
     fn drop(&mut self) {
         for f in &self.stack {
-            set_path_mark(f.v, false);
+            // SAFETY: a frame's value is a live container the walk entered.
+            unsafe { set_path_mark(f.v, false) };
         }
     }
 }
@@ -267,7 +268,9 @@ impl Walk {
     }
 
     fn on_path(&self, v: Value) -> bool {
-        path_mark(v)
+        // SAFETY: the walk asks only about non-null containers it reached from the
+        // value it was given, which are live (no collection runs during a walk).
+        unsafe { path_mark(v) }
     }
 
     /// Write the opening of container `v` and push its frame.
@@ -284,7 +287,8 @@ impl Walk {
             }
             _ => out.push(b'{'),
         }
-        set_path_mark(v, true);
+        // SAFETY: `v` is a non-null container the walk reached: live.
+        unsafe { set_path_mark(v, true) };
         self.stack.push(Frame {
             v,
             kind,
@@ -296,7 +300,8 @@ impl Walk {
     /// Write the closing of the innermost container and pop its frame.
     fn leave(&mut self, out: &mut Vec<u8>) {
         let Some(f) = self.stack.pop() else { return };
-        set_path_mark(f.v, false);
+        // SAFETY: a frame's value is a live container the walk entered.
+        unsafe { set_path_mark(f.v, false) };
         match f.kind {
             ObjKind::Array => out.push(b']'),
             ObjKind::Tuple if self.style == Style::Json => out.push(b']'),
@@ -498,23 +503,29 @@ mod tests {
         let (a, _, a_next) = node(&mut h, 1);
         let (m, m_prev, m_next) = node(&mut h, 2);
         let (c, c_prev, _) = node(&mut h, 3);
-        as_array_mut(a_next).items.push(m);
-        as_array_mut(m_prev).items.push(a);
-        as_array_mut(m_next).items.push(c);
-        as_array_mut(c_prev).items.push(m);
+        // SAFETY: `a_next` is a live array of this test's heap.
+        unsafe { as_array_mut(a_next) }.items.push(m);
+        // SAFETY: `m_prev` is a live array of this test's heap.
+        unsafe { as_array_mut(m_prev) }.items.push(a);
+        // SAFETY: `m_next` is a live array of this test's heap.
+        unsafe { as_array_mut(m_next) }.items.push(c);
+        // SAFETY: `c_prev` is a live array of this test's heap.
+        unsafe { as_array_mut(c_prev) }.items.push(m);
         assert_eq!(
             text(m),
             "Node{v: 2, prev: [Node{v: 1, prev: [], next: [...]}], next: [Node{v: 3, prev: [...], next: []}]}"
         );
         let own = h.alloc_array(ValKind::Ref, vec![]);
-        as_array_mut(own).items.push(own);
+        // SAFETY: `own` is a live array of this test's heap.
+        unsafe { as_array_mut(own) }.items.push(own);
         assert_eq!(text(own), "[...]");
         // Shared but not cyclic: in full each time.
         let shared = h.alloc_array(ValKind::Int, vec![Value::int(7)]);
         let twice = h.alloc_array(ValKind::Ref, vec![shared, shared]);
         assert_eq!(text(twice), "[[7], [7]]");
         for v in [a, m, c, own, shared, twice] {
-            assert!(!path_mark(v), "a path flag was left set");
+            // SAFETY: `v` is a live object of this test's heap.
+            assert!(!unsafe { path_mark(v) }, "a path flag was left set");
         }
     }
 
@@ -554,7 +565,8 @@ mod tests {
         );
         assert!(out.starts_with(b"kept[[[[") && out.len() <= 4 + (1 << 16) + 16);
         assert!(
-            levels.iter().all(|&l| !path_mark(l)),
+            // SAFETY: `l` is a live object of this test's heap.
+            levels.iter().all(|&l| !unsafe { path_mark(l) }),
             "flags cleared after an error"
         );
         // The flags being clear, a later walk sees no false back-references.
@@ -566,11 +578,13 @@ mod tests {
         let mut h = Heap::new(false);
         let inner = h.alloc_array(ValKind::Ref, vec![]);
         let outer = h.alloc_array(ValKind::Ref, vec![inner]);
-        as_array_mut(inner).items.push(outer);
+        // SAFETY: `inner` is a live array of this test's heap.
+        unsafe { as_array_mut(inner) }.items.push(outer);
         let mut out = Vec::new();
         let r = write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX);
         assert_eq!(r, Err(WriteError::Cycle));
-        assert!(!path_mark(inner) && !path_mark(outer));
+        // SAFETY: `inner` is a live object, `outer` is a live object of this test's heap.
+        assert!(!unsafe { path_mark(inner) } && !unsafe { path_mark(outer) });
         assert_eq!(text(outer), "[[...]]");
     }
 

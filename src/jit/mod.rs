@@ -354,7 +354,7 @@ impl Jit {
             h_overflow_at: runtime::rt_overflow_at as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
                 as usize as u64,
             h_fmod: runtime::rt_fmod as extern "C" fn(f64, f64) -> f64 as usize as u64,
-            h_eq_ref: runtime::rt_eq_ref as extern "C" fn(u64, u64) -> u64 as usize as u64,
+            h_eq_ref: runtime::rt_eq_ref as unsafe extern "C" fn(u64, u64) -> u64 as usize as u64,
             h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
                 as usize as u64,
             zero_obj: runtime::ZERO_OBJECT.0.as_ptr() as usize as u64,

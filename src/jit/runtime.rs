@@ -307,7 +307,11 @@ pub extern "C" fn rt_fmod(a: f64, b: f64) -> f64 {
 
 /// Deep equality of two references: 1 or 0, or 2 if it failed (the compiled code
 /// then lets the VM execute the comparison).
-pub extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
+///
+/// # Safety
+/// Called by compiled code only; `a` and `b` are the bits of two reference
+/// registers of the verified function: null or live objects.
+pub unsafe extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
     catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
 }
 
@@ -365,6 +369,8 @@ pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value
             let heap = &mut vm.rt.heap;
             let r = match tag {
                 0 => objects::map_get(arg(0), arg(1)).map(Some),
+                // SAFETY: the translator passes a map register of the verified
+                // function as operand 0: null or a live map.
                 1 => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
                 2 => objects::concat(heap, arg(0), arg(1)).map(Some),
                 _ => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),

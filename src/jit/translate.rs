@@ -684,9 +684,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// variables, with the values the array registers have at `h`. A null array
     /// reads the zero block: length 0.
     fn load_caches(&mut self, h: u32, only: Option<usize>) {
-        let Some((p_off, l_off)) = self.tc.offs.arr_items else {
-            return;
-        };
+        let (p_off, l_off) = self.tc.offs.arr_items;
         let loops: Vec<usize> = match only {
             Some(li) => vec![li],
             // Outermost first.
@@ -1292,10 +1290,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// side-exits like an index out of range); elsewhere they are loaded here,
     /// after a null check.
     fn array_access(&mut self, pc: u32, arr: Reg, idx: Reg, acc: Access) {
-        let Some((p_off, l_off)) = self.tc.offs.arr_items else {
-            self.generic(pc);
-            return;
-        };
+        let (p_off, l_off) = self.tc.offs.arr_items;
         self.stress(pc, pc);
         let (len, ptr) = match self.cached_array(arr) {
             Some(c) => c,
@@ -1380,21 +1375,16 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// An inline load (`Access::Load(dst)`) or store (`Access::Store(src)`) of the
     /// element whose address `addr_of` computes (with its checks) from the
-    /// container's (pointer, length) layout; the generic helper when the layout
-    /// probe failed.
+    /// container's (pointer, length) layout.
     fn heap_access(
         &mut self,
         pc: u32,
-        layout: Option<(i32, i32)>,
+        layout: (i32, i32),
         acc: Access,
         addr_of: impl FnOnce(&mut Self, (i32, i32)) -> CV,
     ) {
-        let Some(o) = layout else {
-            self.generic(pc);
-            return;
-        };
         self.stress(pc, pc);
-        let addr = addr_of(self, o);
+        let addr = addr_of(self, layout);
         self.access(addr, acc);
     }
 
@@ -2019,13 +2009,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.guard(bad_kind, pc);
                 // Closures with captured values are called by the VM (it decides
                 // where the captures go); compiled code calls bare functions.
-                let ncap = match offs.clo_captures {
-                    Some((_, l_off)) => {
-                        let fl = self.m(Mem::Hdr);
-                        self.b.ins().load(I64, fl, clo, l_off)
-                    }
-                    None => self.ic(1),
-                };
+                let fl = self.m(Mem::Hdr);
+                let ncap = self.b.ins().load(I64, fl, clo, offs.clo_captures.1);
                 let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
                 self.guard(has_caps, pc);
                 let fl = self.m(Mem::Hdr);
@@ -2079,22 +2064,19 @@ impl<'a, 'f> Tr<'a, 'f> {
 
             ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
             ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),
-            ArrLen { dst, arr } => match offs.arr_items {
-                Some((_, l_off)) => {
-                    self.stress(pc, pc);
-                    let a = self.non_null(arr, pc);
-                    // In a cached loop the length is in a register already.
-                    let len = match self.cached_array(arr) {
-                        Some((len, _)) => len,
-                        None => {
-                            let fl = self.m(Mem::Hdr);
-                            self.b.ins().load(I64, fl, a, l_off)
-                        }
-                    };
-                    self.set(dst, len);
-                }
-                None => self.generic(pc),
-            },
+            ArrLen { dst, arr } => {
+                self.stress(pc, pc);
+                let a = self.non_null(arr, pc);
+                // In a cached loop the length is in a register already.
+                let len = match self.cached_array(arr) {
+                    Some((len, _)) => len,
+                    None => {
+                        let fl = self.m(Mem::Hdr);
+                        self.b.ins().load(I64, fl, a, offs.arr_items.1)
+                    }
+                };
+                self.set(dst, len);
+            }
             TupleGet { dst, tup, idx } => {
                 self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
                     t.fixed_slot(tup, idx, pc, o)

@@ -61,21 +61,26 @@ impl Vm<'_> {
                 for &r in regs.iter() {
                     let i = f.base + r as usize;
                     if i < stack_len {
-                        // SAFETY: `i` is inside the register stack.
-                        m.mark(unsafe { *sp.add(i) });
+                        // SAFETY: `i` is inside the register stack, and `r` is a
+                        // reference register of the frame's function (its register
+                        // map): null or a live object.
+                        unsafe { m.mark(*sp.add(i)) };
                     }
                 }
             }
             for &g in ref_globals.iter() {
                 if let Some(v) = globals.get(g as usize) {
-                    m.mark(*v);
+                    // SAFETY: `g` is a global of reference type: null or a live object.
+                    unsafe { m.mark(*v) };
                 }
             }
+            // SAFETY: an exception's message is a string the VM allocated (or null).
             if let Some(e) = pending.as_ref() {
-                m.mark(e.msg);
+                unsafe { m.mark(e.msg) };
             }
             for e in caught.iter() {
-                m.mark(e.msg);
+                // SAFETY: as above.
+                unsafe { m.mark(e.msg) };
             }
         });
     }

@@ -470,7 +470,11 @@ impl<'p> Vm<'p> {
                     safepoint!();
                 }
                 Instr::ArrGet { dst, arr, idx } => set!(dst, tri!(objects::arr_get(reg!(arr), reg!(idx)))),
-                Instr::ArrSet { arr, idx, src } => tri!(objects::arr_set(reg!(arr), reg!(idx), reg!(src))),
+                Instr::ArrSet { arr, idx, src } => {
+                    let (a, i, v) = (reg!(arr), reg!(idx), reg!(src));
+                    // SAFETY: the verifier types `arr` as an array register: null or a live array.
+                    tri!(unsafe { objects::arr_set(a, i, v) })
+                }
                 Instr::ArrLen { dst, arr } => set!(dst, tri!(objects::arr_len(reg!(arr)))),
                 Instr::NewMap { dst, site } => {
                     let s = site!(site);
@@ -481,12 +485,9 @@ impl<'p> Vm<'p> {
                 }
                 Instr::MapGet { dst, map, key } => set!(dst, tri!(objects::map_get(reg!(map), reg!(key)))),
                 Instr::MapSet { map, key, val } => {
-                    tri!(objects::map_set(
-                        &mut self.rt.heap,
-                        reg!(map),
-                        reg!(key),
-                        reg!(val)
-                    ));
+                    let (m, k, v) = (reg!(map), reg!(key), reg!(val));
+                    // SAFETY: the verifier types `map` as a map register: null or a live map.
+                    tri!(unsafe { objects::map_set(&mut self.rt.heap, m, k, v) });
                     safepoint!();
                 }
                 Instr::NewTuple { dst, site } => {
@@ -505,7 +506,11 @@ impl<'p> Vm<'p> {
                     safepoint!();
                 }
                 Instr::GetField { dst, obj, idx } => set!(dst, tri!(objects::get_field(reg!(obj), idx))),
-                Instr::SetField { obj, idx, src } => tri!(objects::set_field(reg!(obj), idx, reg!(src))),
+                Instr::SetField { obj, idx, src } => {
+                    let (o, v) = (reg!(obj), reg!(src));
+                    // SAFETY: the verifier types `obj` as a struct register: null or a live struct.
+                    tri!(unsafe { objects::set_field(o, idx, v) })
+                }
                 Instr::MakeClosure { dst, site } => {
                     let s = site!(site);
                     gather!(s);

@@ -383,7 +383,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::ArrSet { arr, idx, src } => {
-                objects::arr_set(reg!(arr), reg!(idx), reg!(src)).map_err(raise)?
+                // SAFETY: the verifier types `arr` as an array register: null or a live array.
+                unsafe { objects::arr_set(reg!(arr), reg!(idx), reg!(src)) }.map_err(raise)?
             }
             Instr::ArrLen { dst, arr } => {
                 let v = objects::arr_len(reg!(arr)).map_err(raise)?;
@@ -400,7 +401,9 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::MapSet { map, key, val } => {
-                objects::map_set(&mut self.rt.heap, reg!(map), reg!(key), reg!(val)).map_err(raise)?
+                // SAFETY: the verifier types `map` as a map register: null or a live map.
+                unsafe { objects::map_set(&mut self.rt.heap, reg!(map), reg!(key), reg!(val)) }
+                    .map_err(raise)?
             }
             Instr::NewTuple { dst, site } => {
                 let s = site!(site);
@@ -423,7 +426,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::SetField { obj, idx, src } => {
-                objects::set_field(reg!(obj), idx, reg!(src)).map_err(raise)?
+                // SAFETY: the verifier types `obj` as a struct register: null or a live struct.
+                unsafe { objects::set_field(reg!(obj), idx, reg!(src)) }.map_err(raise)?
             }
             Instr::MakeClosure { dst, site } => {
                 let s = site!(site);

@@ -40,12 +40,17 @@ fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
 }
 
 /// An array argument for mutation; null is a runtime error, not a panic.
+///
+/// # Safety
+/// `v` must be null or a live array (an argument the builtin's signature types as
+/// `[T]`), not otherwise borrowed while the result is in use.
 #[inline]
-fn arr_mut<'a>(v: Value) -> Result<&'a mut ArrayObj, RtError> {
+unsafe fn arr_mut<'a>(v: Value) -> Result<&'a mut ArrayObj, RtError> {
     if v.is_null() {
         Err(null_error())
     } else {
-        Ok(as_array_mut(v))
+        // SAFETY: non-null, so a live array by the caller's contract.
+        Ok(unsafe { as_array_mut(v) })
     }
 }
 
@@ -54,31 +59,39 @@ fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn array_push(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &mut arr_mut(a[0])?.items;
-    limits::grow_array(items, 1)?;
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    let items = &mut unsafe { arr_mut(a[0]) }?.items;
+    items.with_vec(|v| limits::grow_array(v, 1))?;
     items.push(a[1]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
 }
 
 fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    arr_mut(a[0])?
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    unsafe { arr_mut(a[0]) }?
         .items
         .pop()
         .ok_or_else(|| RtError::msg("array_pop on empty array"))
 }
 
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &mut arr_mut(a[0])?.items;
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    let items = &mut unsafe { arr_mut(a[0]) }?.items;
     let i = a[1].as_int().clamp(0, items.len() as i64) as usize;
-    limits::grow_array(items, 1)?;
+    items.with_vec(|v| limits::grow_array(v, 1))?;
     items.insert(i, a[2]);
     rt.heap.note_growth(8);
     Ok(Value::NULL)
 }
 
 fn array_remove(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &mut arr_mut(a[0])?.items;
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    let items = &mut unsafe { arr_mut(a[0]) }?.items;
     let i = a[1].as_int();
     if i < 0 || i >= items.len() as i64 {
         return Err(RtError::msg("array_remove: index out of bounds"));
@@ -101,7 +114,9 @@ fn sort_between_barriers(
 }
 
 fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let arr = arr_mut(a[0])?;
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    let arr = unsafe { arr_mut(a[0]) }?;
     match arr.elem {
         // Equal ints (and bools) are indistinguishable, so stability is moot.
         ValKind::Int => arr.items.sort_unstable_by_key(|v| v.as_int()),
@@ -148,7 +163,9 @@ fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    arr_mut(a[0])?.items.clear();
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    unsafe { arr_mut(a[0]) }?.items.clear();
     Ok(Value::NULL)
 }
 
@@ -167,7 +184,9 @@ fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn array_reverse(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    arr_mut(a[0])?.items.reverse();
+    // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
+    // enforces it): null or a live array, and nothing else borrows it here.
+    unsafe { arr_mut(a[0]) }?.items.reverse();
     Ok(Value::NULL)
 }
 
@@ -216,7 +235,8 @@ mod tests {
         // Growth is reported: enough pushes make the heap ask for a collection.
         rt.heap.set_stress(true);
         let b = rt.heap.alloc_array(ValKind::Int, Vec::new());
-        rt.heap.collect(&mut |m| m.mark(b));
+        // SAFETY: `b` is a live array of this heap.
+        rt.heap.collect(&mut |m| unsafe { m.mark(b) });
         assert!(!rt.heap.wants_gc());
         ok(&mut rt, "array_push", &[b, i(1)]);
         assert!(rt.heap.wants_gc());
@@ -277,7 +297,7 @@ mod tests {
         let mut rt = rt();
         // Equal strings that are distinct objects keep their relative order.
         let words = str_array(&mut rt, &["b", "a", "b", "a", "b"]);
-        let before: Vec<Value> = as_array(words).items.clone();
+        let before: Vec<Value> = as_array(words).items.to_vec();
         ok(&mut rt, "array_sort", &[words]);
         let after = &as_array(words).items;
         assert_eq!(after[..], [before[1], before[3], before[0], before[2], before[4]]);
@@ -307,12 +327,15 @@ mod tests {
             .heap
             .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
         ok(&mut rt, "array_sort", &[mixed]);
-        assert_eq!(as_array(mixed).items, [a_, c, Value::NULL, a_, b_, inner, b_, c]);
+        assert_eq!(
+            as_array(mixed).items[..],
+            [a_, c, Value::NULL, a_, b_, inner, b_, c]
+        );
         // Arrays of arrays are left alone.
         let i2 = int_array(&mut rt, &[1]);
         let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
         ok(&mut rt, "array_sort", &[nested]);
-        assert_eq!(as_array(nested).items, [i2, inner]);
+        assert_eq!(as_array(nested).items[..], [i2, inner]);
     }
 
     #[test]
@@ -357,7 +380,8 @@ mod tests {
         assert_eq!(texts(c2), ["x", "x"]);
         let copy = ok(&mut rt, "array_copy", &[a]);
         assert_ne!(copy, a);
-        as_array_mut(copy).items.push(i(9));
+        // SAFETY: `copy` is a live array of this test's heap.
+        unsafe { as_array_mut(copy) }.items.push(i(9));
         assert_eq!(ints(a), [1, 2]);
         assert_eq!(as_array(ok(&mut rt, "array_copy", &[words])).elem, ValKind::Ref);
         ok(&mut rt, "array_reverse", &[c]);
@@ -414,7 +438,7 @@ mod tests {
         let inner = int_array(&mut rt, &[]);
         let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
         assert_eq!(as_array(grid).elem, ValKind::Ref);
-        assert_eq!(as_array(grid).items, [inner, inner]);
+        assert_eq!(as_array(grid).items[..], [inner, inner]);
         assert_eq!(
             err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]),
             crate::limits::ARRAY_TOO_LARGE

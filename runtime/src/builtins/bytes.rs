@@ -38,11 +38,16 @@ fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
 /// The array for a builtin that stores ints into it. Storing ints into an array of
 /// references would corrupt the heap, so a mismatched array (only possible through
 /// a type-system hole) is an error.
-fn int_arr_mut<'a>(v: Value, name: &str) -> Result<&'a mut ArrayObj, RtError> {
+///
+/// # Safety
+/// `v` must be null or a live array (an argument the builtin's signature types as
+/// `[int]`), not otherwise borrowed while the result is in use.
+unsafe fn int_arr_mut<'a>(v: Value, name: &str) -> Result<&'a mut ArrayObj, RtError> {
     if v.is_null() {
         return Err(null_error());
     }
-    let a = as_array_mut(v);
+    // SAFETY: non-null, so a live array by the caller's contract.
+    let a = unsafe { as_array_mut(v) };
     if a.elem != ValKind::Int {
         return Err(RtError::msg(format!("{name} expects ([int], ...)")));
     }
@@ -86,7 +91,9 @@ fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &mut int_arr_mut(a[0], "bytes_set")?.items;
+    // SAFETY: a[0] is the `[int]` argument of this builtin's signature (the
+    // checker enforces it): null or a live array, and nothing else borrows it here.
+    let items = &mut unsafe { int_arr_mut(a[0], "bytes_set") }?.items;
     match index(a[1].as_int(), items.len()) {
         Some(i) => {
             items[i] = Value::int(byte(a[2]) as i64);
@@ -98,9 +105,11 @@ fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 /// Append the low `n` bytes of `v`, little-endian.
 fn append_le(rt: &mut Rt, a: &[Value], n: usize, name: &str) -> RtResult {
-    let items = &mut int_arr_mut(a[0], name)?.items;
+    // SAFETY: a[0] is the `[int]` argument of this builtin's signature (the
+    // checker enforces it): null or a live array, and nothing else borrows it here.
+    let items = &mut unsafe { int_arr_mut(a[0], name) }?.items;
     let v = a[1].as_int() as u64;
-    limits::grow_array(items, n)?;
+    items.with_vec(|v| limits::grow_array(v, n))?;
     items.extend((0..n).map(|k| Value::int(((v >> (8 * k)) & 255) as i64)));
     rt.heap.note_growth(8 * n);
     Ok(Value::NULL)

@@ -303,11 +303,13 @@ mod tests {
         assert_eq!(to_str_of(&mut rt, arr, ValKind::Ref), "[\"a\", \"b\"]");
         let nums = int_array(&mut rt, &[1, 2, 3]);
         assert_eq!(to_str_of(&mut rt, nums, ValKind::Ref), "[1, 2, 3]");
-        as_array_mut(nums).items.clear();
+        // SAFETY: `nums` is a live array of this test's heap.
+        unsafe { as_array_mut(nums) }.items.clear();
         assert_eq!(to_str_of(&mut rt, nums, ValKind::Ref), "[]");
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Float);
         let k = s(&mut rt, "a");
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: k,
                 kind: ValKind::Ref,

@@ -85,14 +85,16 @@ mod tests {
 
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Ref);
         let (ka, kb) = (s(&mut rt, "a"), s(&mut rt, "b"));
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: ka,
                 kind: ValKind::Ref,
             },
             arr,
         );
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: kb,
                 kind: ValKind::Ref,
@@ -104,14 +106,16 @@ mod tests {
             "{\"a\":[1,2,3],\"b\":[\"a\",\"b\\\"\"]}"
         );
         let im = rt.heap.alloc_map(ValKind::Int, ValKind::Bool);
-        as_map_mut(im).entries.insert(
+        // SAFETY: `im` is a live map of this test's heap.
+        unsafe { as_map_mut(im) }.entries.insert(
             MapKey {
                 bits: i(2),
                 kind: ValKind::Int,
             },
             Value::bool(true),
         );
-        as_map_mut(im).entries.insert(
+        // SAFETY: `im` is a live map of this test's heap.
+        unsafe { as_map_mut(im) }.entries.insert(
             MapKey {
                 bits: i(-1),
                 kind: ValKind::Int,
@@ -120,7 +124,8 @@ mod tests {
         );
         assert_eq!(js(&mut rt, im, ValKind::Ref), "{\"2\":true,\"-1\":false}");
         let fm = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
-        as_map_mut(fm).entries.insert(
+        // SAFETY: `fm` is a live map of this test's heap.
+        unsafe { as_map_mut(fm) }.entries.insert(
             MapKey {
                 bits: f(1.5),
                 kind: ValKind::Float,
@@ -158,7 +163,8 @@ mod tests {
     fn self_containing_array_is_an_error() {
         let mut rt = rt();
         let a = rt.heap.alloc_array(ValKind::Ref, vec![]);
-        as_array_mut(a).items.push(a);
+        // SAFETY: `a` is a live array of this test's heap.
+        unsafe { as_array_mut(a) }.items.push(a);
         let msg = err(&mut rt, "json_stringify", &[a, i(ValKind::Ref as i64)]);
         assert_eq!(msg, "json_stringify: a container contains itself");
     }

@@ -56,7 +56,9 @@ fn map_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
     if a[0].is_null() {
         return Err(null_error());
     }
-    let m = as_map_mut(a[0]);
+    // SAFETY: a[0] is the non-null `{K: V}` argument of this builtin's signature
+    // (the checker enforces it): a live map, and nothing else borrows it here.
+    let m = unsafe { as_map_mut(a[0]) };
     let key = MapKey {
         bits: a[1],
         kind: m.key,
@@ -75,7 +77,8 @@ mod tests {
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Int);
         for &(k, v) in pairs {
             let k = rt.str(k.as_bytes());
-            as_map_mut(m).entries.insert(
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(
                 MapKey {
                     bits: k,
                     kind: ValKind::Ref,
@@ -125,14 +128,16 @@ mod tests {
     fn scalar_keys() {
         let mut rt = rt();
         let m = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: f(0.0),
                 kind: ValKind::Float,
             },
             i(1),
         );
-        as_map_mut(m).entries.insert(
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
             MapKey {
                 bits: f(f64::NAN),
                 kind: ValKind::Float,
@@ -143,7 +148,8 @@ mod tests {
         assert!(!ok(&mut rt, "map_has_key", &[m, f(f64::NAN)]).as_bool());
         assert!(!ok(&mut rt, "map_has_key", &[m, f(1.0)]).as_bool());
         let im = rt.heap.alloc_map(ValKind::Int, ValKind::Int);
-        as_map_mut(im).entries.insert(
+        // SAFETY: `im` is a live map of this test's heap.
+        unsafe { as_map_mut(im) }.entries.insert(
             MapKey {
                 bits: i(i64::MIN),
                 kind: ValKind::Int,

@@ -130,9 +130,13 @@ pub fn arr_get(arr: Value, idx: Value) -> Result<Value, &'static str> {
 }
 
 /// `arr[idx] = v`.
+///
+/// # Safety
+/// `arr` must be null or a live array (a register the verifier types as an array).
 #[inline(always)]
-pub fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static str> {
-    let a = as_array_mut(non_null(arr)?);
+pub unsafe fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static str> {
+    // SAFETY: non-null, so a live array by the caller's contract.
+    let a = unsafe { as_array_mut(non_null(arr)?) };
     match index(idx.as_int(), a.items.len()) {
         Some(i) => {
             // SAFETY: `index` returned an in-bounds position.
@@ -180,7 +184,8 @@ pub fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
     let key = ValKind::from_u8(kinds as u8);
     let val = ValKind::from_u8((kinds >> 8) as u8);
     let m = heap.alloc_map(key, val);
-    let mo = as_map_mut(m);
+    // SAFETY: `m` was just allocated as a map and nothing else refers to it yet.
+    let mo = unsafe { as_map_mut(m) };
     mo.entries.reserve(pairs.len() / 2);
     for kv in pairs.chunks_exact(2) {
         mo.entries.insert(
@@ -210,9 +215,13 @@ pub fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
 
 /// `map[key] = v`: overwrite in place or append a new entry. A new entry past
 /// `limits::MAX_MAP_LEN` is `result too large`; growth is allocated fallibly.
+///
+/// # Safety
+/// `map` must be null or a live map (a register the verifier types as a map).
 #[inline]
-pub fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), &'static str> {
-    let mo = as_map_mut(non_null(map)?);
+pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), &'static str> {
+    // SAFETY: non-null, so a live map by the caller's contract.
+    let mo = unsafe { as_map_mut(non_null(map)?) };
     let k = MapKey {
         bits: key,
         kind: mo.key,
@@ -248,9 +257,15 @@ pub fn get_field(obj: Value, idx: u8) -> Result<Value, &'static str> {
 }
 
 /// `obj.fields[idx] = v`.
+///
+/// # Safety
+/// `obj` must be null or a live struct or class instance (a register the verifier
+/// types as one).
 #[inline(always)]
-pub fn set_field(obj: Value, idx: u8, v: Value) -> Result<(), &'static str> {
-    match as_struct_mut(non_null(obj)?).fields.get_mut(idx as usize) {
+pub unsafe fn set_field(obj: Value, idx: u8, v: Value) -> Result<(), &'static str> {
+    // SAFETY: non-null, so a live struct by the caller's contract.
+    let s = unsafe { as_struct_mut(non_null(obj)?) };
+    match s.fields.get_mut(idx as usize) {
         Some(slot) => {
             *slot = v;
             Ok(())

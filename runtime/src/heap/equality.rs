@@ -1,0 +1,533 @@
+//! Equality and hashing by value (LANGUAGE.md §16): map keys, [`values_equal`] and
+//! [`hash_value`]. Both walk value graphs with an explicit stack, never native
+//! recursion.
+
+use super::access::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes};
+use super::object::{field_kind, ObjKind};
+use crate::value::{ValKind, Value};
+use std::hash::{Hash, Hasher};
+
+/// A map key: the slot bits plus the map's key kind, hashed and compared by value
+/// (strings by content).
+#[derive(Clone, Copy, Debug)]
+pub struct MapKey {
+    pub bits: Value,
+    pub kind: ValKind,
+}
+
+impl Hash for MapKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(hash_value(self.bits, self.kind));
+    }
+}
+
+impl PartialEq for MapKey {
+    fn eq(&self, other: &MapKey) -> bool {
+        values_equal(self.bits, other.bits, self.kind)
+    }
+}
+impl Eq for MapKey {}
+
+/// A small fast hasher (FxHash) for map keys; hash flooding is not a concern for a
+/// language runtime without untrusted network input by default.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        // Final avalanche (murmur3 fmix64): without it the low bits, which pick the
+        // bucket, depend on few input bytes and string keys collide badly.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// At most this many values of one key are hashed (a key and, for a tuple, the items
+/// below it, in a fixed order). Equal keys still hash alike, because the order depends
+/// only on the content; a deep key costs bounded work and no native recursion.
+const HASH_MAX_VALUES: usize = 64;
+
+/// Hash of a value by content (used for map keys).
+pub fn hash_value(v: Value, kind: ValKind) -> u64 {
+    let mut h = FxHasher::default();
+    // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
+    // so scalar and string keys cost no allocation).
+    let mut pending: Vec<(Value, ValKind)> = Vec::new();
+    hash_one(&mut h, v, kind, &mut pending);
+    for _ in 1..HASH_MAX_VALUES {
+        let Some((x, k)) = pending.pop() else { break };
+        hash_one(&mut h, x, k, &mut pending);
+    }
+    h.finish()
+}
+
+/// Feed one value to `h`; a tuple feeds its length and queues its items.
+fn hash_one(h: &mut FxHasher, v: Value, kind: ValKind, pending: &mut Vec<(Value, ValKind)>) {
+    match kind {
+        ValKind::Int | ValKind::Bool => h.write_u64(v.0),
+        ValKind::Float => {
+            let f = v.as_float();
+            // 0.0 and -0.0 are equal, so they must hash alike.
+            h.write_u64(if f == 0.0 { 0 } else { v.0 })
+        }
+        ValKind::Ref if v.is_null() => h.write_u64(0),
+        ValKind::Ref => match obj_kind(v) {
+            ObjKind::Str => {
+                let b = str_bytes(v);
+                h.write_u64(b.len() as u64);
+                h.write(b);
+            }
+            ObjKind::Tuple => {
+                let t = as_tuple(v);
+                h.write_u64(t.items.len() as u64);
+                pending.extend(t.items.iter().copied().zip(t.kinds.iter().copied()).rev());
+            }
+            _ => h.write_u64(v.0),
+        },
+    }
+}
+
+/// Value equality of LANGUAGE.md §16: scalars by value (IEEE for floats), strings,
+/// arrays, tuples, maps and structs deeply, class instances and functions by identity.
+///
+/// * **Identity first**: a reference equals itself at once, without looking inside
+///   (as in Python: `xs == xs` is true even when `xs` holds a NaN, and `head == head`
+///   on a long list costs nothing).
+/// * **No native recursion**: the walk keeps the container pairs still being compared
+///   on an explicit stack ([`EqFrame`]), so a 2,000,000-node list compares without
+///   overflowing the native stack. A pair whose last child is being compared is
+///   replaced by that child, so a linked list keeps the stack small.
+/// * **Cycles**: equality is co-inductive. After the first [`EQ_MEMO_AFTER`] container
+///   pairs, some of the pairs that are expanded are remembered ([`EQ_MEMO_EVERY`]),
+///   and meeting a remembered pair again counts as equal: its children are already
+///   being compared, and every comparison is a conjunction, so a difference anywhere
+///   still makes the whole comparison false. This ends the walk on values that contain
+///   themselves, and it keeps a structure with shared parts (a DAG) linear in the
+///   number of distinct pairs.
+pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
+    match shallow_eq(a, b, kind) {
+        Shallow::Equal => true,
+        Shallow::Unequal => false,
+        Shallow::Descend(k) => containers_equal(a, b, k),
+    }
+}
+
+/// The outcome of comparing two values without looking inside containers.
+enum Shallow {
+    Equal,
+    Unequal,
+    /// Two distinct containers of this kind: their children decide.
+    Descend(ObjKind),
+}
+
+impl Shallow {
+    fn from_bool(equal: bool) -> Shallow {
+        if equal {
+            Shallow::Equal
+        } else {
+            Shallow::Unequal
+        }
+    }
+}
+
+fn shallow_eq(a: Value, b: Value, kind: ValKind) -> Shallow {
+    match kind {
+        ValKind::Int | ValKind::Bool => Shallow::from_bool(a.0 == b.0),
+        ValKind::Float => Shallow::from_bool(a.as_float() == b.as_float()),
+        // The identity shortcut; it also makes `null == null` true.
+        ValKind::Ref if a == b => Shallow::Equal,
+        ValKind::Ref if a.is_null() || b.is_null() => Shallow::Unequal,
+        ValKind::Ref => {
+            let ka = obj_kind(a);
+            if ka != obj_kind(b) {
+                return Shallow::Unequal;
+            }
+            match ka {
+                ObjKind::Str => Shallow::from_bool(str_bytes(a) == str_bytes(b)),
+                // Compared by identity, and `a != b`.
+                ObjKind::Class | ObjKind::Closure | ObjKind::Opaque => Shallow::Unequal,
+                ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Struct => Shallow::Descend(ka),
+            }
+        }
+    }
+}
+
+/// Container pairs compared before [`values_equal`] starts remembering pairs: small
+/// acyclic values never allocate the set.
+const EQ_MEMO_AFTER: usize = 64;
+
+/// Past [`EQ_MEMO_AFTER`], one expanded pair in this many is remembered (every pair is
+/// looked up first, and one found is not expanded). That is enough to end every walk:
+/// a remembered pair is never expanded again, so each pair remembered is a new one,
+/// and after at most `EQ_MEMO_EVERY` × (number of distinct pairs) expansions every
+/// pair is remembered.
+/// A long acyclic list therefore costs a small set, not one entry per node.
+const EQ_MEMO_EVERY: usize = 64;
+
+/// A pair of containers of the same kind and shape whose children `next..len` are
+/// still to compare (for a map, `len` counts the entry slots of `a`, tombstones
+/// included).
+struct EqFrame {
+    a: Value,
+    b: Value,
+    kind: ObjKind,
+    next: usize,
+    len: usize,
+}
+
+/// One step of an [`EqFrame`]: the pair of children at a position.
+enum Child {
+    Pair(Value, Value, ValKind),
+    /// A deleted map entry: nothing to compare.
+    Skip,
+    /// A key of `a` that `b` lacks.
+    Missing,
+}
+
+impl EqFrame {
+    /// The frame for two distinct containers of kind `kind`, or `None` when their
+    /// shapes (length, struct type) already differ.
+    fn new(a: Value, b: Value, kind: ObjKind) -> Option<EqFrame> {
+        let (len, same_shape) = match kind {
+            ObjKind::Array => {
+                let (x, y) = (as_array(a), as_array(b));
+                (x.items.len(), x.items.len() == y.items.len())
+            }
+            ObjKind::Tuple => {
+                let (x, y) = (as_tuple(a), as_tuple(b));
+                (x.items.len(), x.items.len() == y.items.len())
+            }
+            ObjKind::Map => {
+                let (x, y) = (as_map(a), as_map(b));
+                (x.entries.slot_count(), x.entries.len() == y.entries.len())
+            }
+            ObjKind::Struct => {
+                let (x, y) = (as_struct(a), as_struct(b));
+                let same = x.layout == y.layout && x.fields.len() == y.fields.len();
+                (x.fields.len(), same)
+            }
+            _ => (0, a == b),
+        };
+        same_shape.then_some(EqFrame {
+            a,
+            b,
+            kind,
+            next: 0,
+            len,
+        })
+    }
+
+    fn child(&self, i: usize) -> Child {
+        let (a, b) = (self.a, self.b);
+        match self.kind {
+            ObjKind::Array => {
+                let x = as_array(a);
+                Child::Pair(x.items[i], as_array(b).items[i], x.elem)
+            }
+            ObjKind::Tuple => {
+                let x = as_tuple(a);
+                Child::Pair(x.items[i], as_tuple(b).items[i], x.kinds[i])
+            }
+            ObjKind::Struct => {
+                let x = as_struct(a);
+                Child::Pair(x.fields[i], as_struct(b).fields[i], field_kind(x.layout, i))
+            }
+            ObjKind::Map => {
+                let x = as_map(a);
+                match x.entries.slot(i) {
+                    None => Child::Skip,
+                    Some((k, v)) => match as_map(b).entries.get(k) {
+                        Some(w) => Child::Pair(*v, *w, x.val),
+                        None => Child::Missing,
+                    },
+                }
+            }
+            _ => Child::Skip,
+        }
+    }
+}
+
+/// The explicit-stack walk behind [`values_equal`] for two distinct containers.
+fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
+    let Some(mut cur) = EqFrame::new(a, b, kind) else {
+        return false;
+    };
+    // The pairs whose remaining children wait for `cur`'s, innermost last. A pair of
+    // flat containers never pushes anything, so it allocates nothing.
+    let mut parents: Vec<EqFrame> = Vec::new();
+    let mut memo = PairMemo::default();
+    loop {
+        if cur.next == cur.len {
+            match parents.pop() {
+                Some(p) => {
+                    cur = p;
+                    continue;
+                }
+                None => return true,
+            }
+        }
+        let i = cur.next;
+        cur.next += 1;
+        let (x, y, k) = match cur.child(i) {
+            Child::Pair(x, y, k) => (x, y, k),
+            Child::Skip => continue,
+            Child::Missing => return false,
+        };
+        match shallow_eq(x, y, k) {
+            Shallow::Equal => {}
+            Shallow::Unequal => return false,
+            Shallow::Descend(kx) => {
+                if memo.already_compared(x, y) {
+                    continue;
+                }
+                let Some(child) = EqFrame::new(x, y, kx) else {
+                    return false;
+                };
+                let parent = std::mem::replace(&mut cur, child);
+                // A parent with nothing left to compare is dropped: the child takes
+                // its place, so a linked list keeps a short stack.
+                if parent.next < parent.len {
+                    parents.push(parent);
+                }
+            }
+        }
+    }
+}
+
+/// The pairs remembered by [`containers_equal`] (see [`EQ_MEMO_EVERY`]).
+#[derive(Default)]
+struct PairMemo {
+    expanded: usize,
+    seen: std::collections::HashSet<(u64, u64), std::hash::BuildHasherDefault<FxHasher>>,
+}
+
+impl PairMemo {
+    /// True when the pair `(a, b)` is remembered (it is being compared already, and
+    /// co-induction counts it as equal); otherwise count it as expanded and maybe
+    /// remember it.
+    fn already_compared(&mut self, a: Value, b: Value) -> bool {
+        if self.expanded >= EQ_MEMO_AFTER && self.seen.contains(&(a.0, b.0)) {
+            return true;
+        }
+        // Only pairs really expanded count, so that each pair remembered is new.
+        self.expanded += 1;
+        if self.expanded > EQ_MEMO_AFTER && self.expanded.is_multiple_of(EQ_MEMO_EVERY) {
+            self.seen.insert((a.0, b.0));
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::{as_array_mut, as_map_mut, set_layouts, Heap, Layout};
+
+    #[test]
+    fn map_keys_compare_by_content() {
+        let mut h = Heap::new(false);
+        let m = h.alloc_map(ValKind::Ref, ValKind::Int);
+        let k1 = h.alloc_str(&b"a"[..]);
+        let k2 = h.alloc_str(&b"a"[..]);
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
+            MapKey {
+                bits: k1,
+                kind: ValKind::Ref,
+            },
+            Value::int(1),
+        );
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(
+            MapKey {
+                bits: k2,
+                kind: ValKind::Ref,
+            },
+            Value::int(2),
+        );
+        assert_eq!(as_map(m).entries.len(), 1);
+        // SAFETY: `m` is a live map of `h`.
+        h.collect(&mut |mk| unsafe { mk.mark(m) });
+        assert_eq!(h.objects, 2);
+    }
+
+    #[test]
+    fn deep_equality() {
+        let mut h = Heap::new(false);
+        let a = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(-0.0)]);
+        let b = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(0.0)]);
+        assert!(values_equal(a, b, ValKind::Ref));
+        let c = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
+        let d = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
+        // Identity first: a container equals itself without looking inside.
+        assert!(values_equal(c, c, ValKind::Ref));
+        assert!(!values_equal(c, d, ValKind::Ref));
+        assert!(!values_equal(
+            Value::float(f64::NAN),
+            Value::float(f64::NAN),
+            ValKind::Float
+        ));
+    }
+
+    /// Runs `f` on a thread with a small native stack, so that a walk recursing per
+    /// node would overflow it.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        let t = std::thread::Builder::new().stack_size(256 << 10).spawn(f);
+        t.expect("spawn a test thread").join().expect("the walk finished");
+    }
+
+    /// `Node{v: int, next: [Node]}` (layout 0).
+    fn node_layout() {
+        set_layouts(vec![Layout {
+            name: "Node".into(),
+            fields: vec![("v".into(), ValKind::Int), ("next".into(), ValKind::Ref)],
+            is_class: false,
+        }]);
+    }
+
+    /// A list of `n` nodes `0, 1, ...`, the last holding `last`.
+    fn chain(h: &mut Heap, n: i64, last: i64) -> Value {
+        let mut next = h.alloc_array(ValKind::Ref, vec![]);
+        for i in (0..n).rev() {
+            let v = if i == n - 1 { last } else { i };
+            let node = h.alloc_struct(0, false, vec![Value::int(v), next].into());
+            next = h.alloc_array(ValKind::Ref, vec![node]);
+        }
+        as_array(next).items[0]
+    }
+
+    #[test]
+    fn long_lists_compare_without_native_recursion() {
+        on_small_stack(|| {
+            node_layout();
+            let mut h = Heap::new(false);
+            let n = 200_000;
+            let (a, b, c) = (chain(&mut h, n, 0), chain(&mut h, n, 0), chain(&mut h, n, -1));
+            assert!(values_equal(a, a, ValKind::Ref));
+            assert!(values_equal(a, b, ValKind::Ref));
+            assert!(!values_equal(a, c, ValKind::Ref));
+            let m = h.alloc_map(ValKind::Int, ValKind::Ref);
+            let m2 = h.alloc_map(ValKind::Int, ValKind::Ref);
+            let key = MapKey {
+                bits: Value::int(1),
+                kind: ValKind::Int,
+            };
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(key, a);
+            // SAFETY: `m2` is a live map of this test's heap.
+            unsafe { as_map_mut(m2) }.entries.insert(key, b);
+            assert!(values_equal(m, m2, ValKind::Ref));
+            // SAFETY: `m2` is a live map of this test's heap.
+            unsafe { as_map_mut(m2) }.entries.insert(key, c);
+            assert!(!values_equal(m, m2, ValKind::Ref));
+        });
+    }
+
+    #[test]
+    fn shared_parts_compare_in_linear_time() {
+        // A chain of diamonds: each level's array holds the next level twice, so
+        // there are 2^60 paths through 60 levels.
+        fn diamonds(h: &mut Heap, levels: usize, leaf: i64) -> Value {
+            let mut v = h.alloc_array(ValKind::Int, vec![Value::int(leaf)]);
+            for _ in 0..levels {
+                v = h.alloc_array(ValKind::Ref, vec![v, v]);
+            }
+            v
+        }
+        let mut h = Heap::new(false);
+        let (a, b, c) = (
+            diamonds(&mut h, 60, 1),
+            diamonds(&mut h, 60, 1),
+            diamonds(&mut h, 60, 2),
+        );
+        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(!values_equal(a, c, ValKind::Ref));
+    }
+
+    #[test]
+    fn a_difference_behind_a_cycle_still_counts() {
+        // Rings of 200 arrays (longer than the pairs compared before remembering
+        // starts), equal except for one int deep inside.
+        fn ring(h: &mut Heap, n: usize, mark: i64) -> Value {
+            let first = h.alloc_array(ValKind::Ref, vec![]);
+            let mut cur = first;
+            for i in 0..n {
+                let tag = h.alloc_array(ValKind::Int, vec![Value::int(if i == n / 2 { mark } else { 0 })]);
+                let next = if i + 1 == n {
+                    first
+                } else {
+                    h.alloc_array(ValKind::Ref, vec![])
+                };
+                // SAFETY: `cur` is a live array of this test's heap.
+                unsafe { as_array_mut(cur) }.items.extend([tag, next]);
+                cur = next;
+            }
+            first
+        }
+        let mut h = Heap::new(false);
+        let (a, b, c) = (ring(&mut h, 200, 0), ring(&mut h, 200, 0), ring(&mut h, 200, 1));
+        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(!values_equal(a, c, ValKind::Ref));
+    }
+
+    #[test]
+    fn deep_tuple_keys_hash_in_bounded_work() {
+        on_small_stack(|| {
+            let mut h = Heap::new(false);
+            let kinds: Box<[ValKind]> = vec![ValKind::Int, ValKind::Ref].into();
+            let nest = |h: &mut Heap, n: i64, last: i64| {
+                let mut t = Value::NULL;
+                for i in (0..n).rev() {
+                    let v = if i == n - 1 { last } else { i };
+                    t = h.alloc_tuple(kinds.clone(), vec![Value::int(v), t].into());
+                }
+                t
+            };
+            let (a, b, c) = (
+                nest(&mut h, 500_000, 0),
+                nest(&mut h, 500_000, 0),
+                nest(&mut h, 3, 9),
+            );
+            assert_eq!(hash_value(a, ValKind::Ref), hash_value(b, ValKind::Ref));
+            assert!(values_equal(a, b, ValKind::Ref));
+            // Keys that differ only past the hashed prefix still differ as keys.
+            let d = nest(&mut h, 500_000, 1);
+            assert_eq!(hash_value(a, ValKind::Ref), hash_value(d, ValKind::Ref));
+            assert!(!values_equal(a, d, ValKind::Ref));
+            assert_ne!(hash_value(a, ValKind::Ref), hash_value(c, ValKind::Ref));
+        });
+    }
+
+    #[test]
+    fn cyclic_values_compare_without_overflow() {
+        let mut h = Heap::new(false);
+        let a = h.alloc_array(ValKind::Ref, vec![]);
+        let b = h.alloc_array(ValKind::Ref, vec![]);
+        // SAFETY: `a` is a live array of this test's heap.
+        unsafe { as_array_mut(a) }.items.push(a);
+        // SAFETY: `b` is a live array of this test's heap.
+        unsafe { as_array_mut(b) }.items.push(b);
+        assert!(values_equal(a, b, ValKind::Ref));
+        let c = h.alloc_array(ValKind::Ref, vec![]);
+        let one = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
+        // SAFETY: `c` is a live array of this test's heap.
+        unsafe { as_array_mut(c) }.items.push(c);
+        // SAFETY: `c` is a live array of this test's heap.
+        unsafe { as_array_mut(c) }.items.push(one);
+        assert!(!values_equal(a, c, ValKind::Ref));
+    }
+}

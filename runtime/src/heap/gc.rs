@@ -1,0 +1,459 @@
+//! The collector: the all-objects list, allocation, and a non-moving,
+//! stop-the-world mark-sweep collection (see the module documentation of
+//! [`crate::heap`] for the rules).
+
+use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple};
+use super::object::{
+    with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj, StructObj, TupleObj,
+};
+use crate::limits::{self, LimitError};
+use crate::ordmap::OrderedMap;
+use crate::value::{ValKind, Value};
+use std::any::Any;
+
+/// Counters reported by `--gc-stats` and used by tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GcStats {
+    pub collections: u64,
+    pub objects_freed: u64,
+    pub bytes_allocated: u64,
+}
+
+pub struct Heap {
+    head: *mut ObjHeader,
+    /// Bytes allocated since the last collection.
+    since_gc: usize,
+    /// Estimated bytes live after the last collection.
+    live: usize,
+    threshold: usize,
+    stress: bool,
+    gray: Vec<*mut ObjHeader>,
+    pinned: Vec<Value>,
+    /// Values held by Rust code across a call back into BetterPython code.
+    pub temp_roots: Vec<Value>,
+    pub stats: GcStats,
+    pub objects: usize,
+}
+
+const MIN_THRESHOLD: usize = 4 << 20;
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new(false)
+    }
+}
+
+/// Marks reachable objects; the VM calls [`Marker::mark`] for every root slot.
+pub struct Marker<'a> {
+    gray: &'a mut Vec<*mut ObjHeader>,
+}
+
+impl Marker<'_> {
+    /// Mark `v` and queue it for tracing.
+    ///
+    /// # Safety
+    /// `v` must be null or a live object of this heap (a root slot of reference
+    /// kind), not bits forged from an int: marking writes to its header.
+    #[inline]
+    pub unsafe fn mark(&mut self, v: Value) {
+        if v.is_null() {
+            return;
+        }
+        let p = v.as_ptr();
+        // SAFETY: the caller's contract: null (handled) or a live object.
+        unsafe {
+            if !(*p).marked {
+                (*p).marked = true;
+                self.gray.push(p);
+            }
+        }
+    }
+    /// Mark the values of `slots` if they are references.
+    ///
+    /// # Safety
+    /// When `kind` is `Ref`, every slot must be null or a live object of this heap.
+    pub unsafe fn mark_slots(&mut self, slots: &[Value], kind: ValKind) {
+        if kind == ValKind::Ref {
+            for v in slots {
+                // SAFETY: the caller's contract.
+                unsafe { self.mark(*v) };
+            }
+        }
+    }
+}
+
+impl Heap {
+    pub fn new(stress: bool) -> Heap {
+        Heap {
+            head: std::ptr::null_mut(),
+            since_gc: 0,
+            live: 0,
+            threshold: MIN_THRESHOLD,
+            stress,
+            gray: Vec::new(),
+            pinned: Vec::new(),
+            temp_roots: Vec::new(),
+            stats: GcStats::default(),
+            objects: 0,
+        }
+    }
+
+    pub fn set_stress(&mut self, on: bool) {
+        self.stress = on;
+    }
+
+    /// True when the next safepoint should collect.
+    #[inline(always)]
+    pub fn wants_gc(&self) -> bool {
+        self.since_gc > self.threshold || (self.stress && self.since_gc > 0)
+    }
+
+    /// Keep `v` alive forever (constants of the program).
+    pub fn pin(&mut self, v: Value) {
+        self.pinned.push(v);
+    }
+
+    fn link<T>(&mut self, obj: Box<T>, extra: usize) -> Value {
+        let p = Box::into_raw(obj) as *mut ObjHeader;
+        // SAFETY: every object type is #[repr(C)] with the header first.
+        unsafe {
+            (*p).next = self.head;
+        }
+        self.head = p;
+        let size = std::mem::size_of::<T>() + extra;
+        self.since_gc += size;
+        self.stats.bytes_allocated += size as u64;
+        self.objects += 1;
+        Value::obj(p)
+    }
+
+    fn header(kind: ObjKind) -> ObjHeader {
+        ObjHeader {
+            next: std::ptr::null_mut(),
+            kind,
+            marked: false,
+        }
+    }
+
+    /// A new string of `bytes`. Buffers built for a result should have exactly
+    /// their length as capacity (`limits::str_buf`), so that boxing them does not
+    /// reallocate.
+    pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
+        let bytes = bytes.into();
+        let n = bytes.len();
+        self.link(
+            Box::new(StrObj {
+                hdr: Self::header(ObjKind::Str),
+                bytes,
+            }),
+            n,
+        )
+    }
+
+    /// A new string holding a copy of `bytes`, allocated fallibly (a copy of a
+    /// large string can fail under a memory limit).
+    pub fn alloc_str_copy(&mut self, bytes: &[u8]) -> Result<Value, LimitError> {
+        Ok(self.alloc_str(limits::str_copy(bytes)?))
+    }
+
+    /// A new array holding a copy of `items`, allocated fallibly.
+    pub fn alloc_array_copy(&mut self, elem: ValKind, items: &[Value]) -> Result<Value, LimitError> {
+        Ok(self.alloc_array(elem, limits::array_copy(items)?))
+    }
+
+    pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
+        let n = items.capacity() * 8;
+        self.link(
+            Box::new(ArrayObj {
+                hdr: Self::header(ObjKind::Array),
+                elem,
+                items: items.into(),
+            }),
+            n,
+        )
+    }
+
+    pub fn alloc_map(&mut self, key: ValKind, val: ValKind) -> Value {
+        self.link(
+            Box::new(MapObj {
+                hdr: Self::header(ObjKind::Map),
+                key,
+                val,
+                entries: OrderedMap::new(),
+            }),
+            0,
+        )
+    }
+
+    pub fn alloc_tuple(&mut self, kinds: Box<[ValKind]>, items: Box<[Value]>) -> Value {
+        let n = items.len() * 9;
+        self.link(
+            Box::new(TupleObj {
+                hdr: Self::header(ObjKind::Tuple),
+                kinds,
+                items: items.into(),
+            }),
+            n,
+        )
+    }
+
+    pub fn alloc_struct(&mut self, layout: u32, is_class: bool, fields: Box<[Value]>) -> Value {
+        let n = fields.len() * 8;
+        let kind = if is_class { ObjKind::Class } else { ObjKind::Struct };
+        self.link(
+            Box::new(StructObj {
+                hdr: Self::header(kind),
+                layout,
+                fields: fields.into(),
+            }),
+            n,
+        )
+    }
+
+    pub fn alloc_closure(&mut self, func: u32, kinds: Box<[ValKind]>, captures: Box<[Value]>) -> Value {
+        let n = captures.len() * 9;
+        self.link(
+            Box::new(ClosureObj {
+                hdr: Self::header(ObjKind::Closure),
+                func,
+                kinds,
+                captures: captures.into(),
+            }),
+            n,
+        )
+    }
+
+    pub fn alloc_opaque(&mut self, payload: Box<dyn Any + Send + Sync>) -> Value {
+        self.link(
+            Box::new(OpaqueObj {
+                hdr: Self::header(ObjKind::Opaque),
+                payload,
+            }),
+            64,
+        )
+    }
+
+    /// Account for memory a container grew by after allocation (array push, map
+    /// insert), so that programs building big structures still trigger collections.
+    #[inline]
+    pub fn note_growth(&mut self, bytes: usize) {
+        self.since_gc += bytes;
+    }
+
+    /// Mark from the roots given by `roots` (plus pinned and temporary roots), then
+    /// free everything unmarked.
+    pub fn collect(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
+        let mut gray = std::mem::take(&mut self.gray);
+        {
+            let mut m = Marker { gray: &mut gray };
+            for v in self.pinned.iter().chain(self.temp_roots.iter()) {
+                // SAFETY: pinned constants and temporary roots are live objects
+                // (`pin` and `temp_roots` hold only values the program created).
+                unsafe { m.mark(*v) };
+            }
+            roots(&mut m);
+            while let Some(p) = m.gray.pop() {
+                // SAFETY: gray objects are live and marked.
+                unsafe { trace(p, &mut m) };
+            }
+        }
+        self.gray = gray;
+        self.sweep();
+        self.stats.collections += 1;
+        self.since_gc = 0;
+        self.threshold = (self.live * 2).max(MIN_THRESHOLD);
+    }
+
+    fn sweep(&mut self) {
+        let mut live = 0usize;
+        let mut prev: *mut ObjHeader = std::ptr::null_mut();
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` walks the all-objects list; each node is a live Box until
+            // freed here, and is unlinked before being freed.
+            unsafe {
+                let next = (*cur).next;
+                if (*cur).marked {
+                    (*cur).marked = false;
+                    live += object_size(cur);
+                    prev = cur;
+                } else {
+                    if prev.is_null() {
+                        self.head = next;
+                    } else {
+                        (*prev).next = next;
+                    }
+                    free_object(cur);
+                    self.objects -= 1;
+                    self.stats.objects_freed += 1;
+                }
+                cur = next;
+            }
+        }
+        self.live = live;
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: the heap owns every object in its list; nothing uses them after
+            // the heap is dropped.
+            unsafe {
+                let next = (*cur).next;
+                free_object(cur);
+                cur = next;
+            }
+        }
+        self.head = std::ptr::null_mut();
+    }
+}
+
+/// Push the children of `p` that hold references.
+///
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
+    let v = Value::obj(p);
+    match (*p).kind {
+        ObjKind::Str | ObjKind::Opaque => {}
+        ObjKind::Array => {
+            let a = as_array(v);
+            m.mark_slots(&a.items, a.elem);
+        }
+        ObjKind::Map => {
+            let mo = as_map(v);
+            if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
+                for (k, val) in mo.entries.iter() {
+                    if mo.key == ValKind::Ref {
+                        m.mark(k.bits);
+                    }
+                    if mo.val == ValKind::Ref {
+                        m.mark(*val);
+                    }
+                }
+            }
+        }
+        ObjKind::Tuple => {
+            let t = as_tuple(v);
+            for (x, k) in t.items.iter().zip(t.kinds.iter()) {
+                if *k == ValKind::Ref {
+                    m.mark(*x);
+                }
+            }
+        }
+        ObjKind::Struct | ObjKind::Class => {
+            let s = as_struct(v);
+            with_layout(s.layout, |l| {
+                for (i, x) in s.fields.iter().enumerate() {
+                    if l.fields.get(i).map(|f| f.1) == Some(ValKind::Ref) {
+                        m.mark(*x);
+                    }
+                }
+            });
+        }
+        ObjKind::Closure => {
+            let c = as_closure(v);
+            for (x, k) in c.captures.iter().zip(c.kinds.iter()) {
+                if *k == ValKind::Ref {
+                    m.mark(*x);
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn object_size(p: *mut ObjHeader) -> usize {
+    let v = Value::obj(p);
+    match (*p).kind {
+        ObjKind::Str => std::mem::size_of::<StrObj>() + as_str(v).bytes.len(),
+        ObjKind::Array => std::mem::size_of::<ArrayObj>() + as_array(v).items.capacity() * 8,
+        ObjKind::Map => std::mem::size_of::<MapObj>() + as_map(v).entries.capacity() * 32,
+        ObjKind::Tuple => std::mem::size_of::<TupleObj>() + as_tuple(v).items.len() * 9,
+        ObjKind::Struct | ObjKind::Class => std::mem::size_of::<StructObj>() + as_struct(v).fields.len() * 8,
+        ObjKind::Closure => std::mem::size_of::<ClosureObj>() + as_closure(v).captures.len() * 9,
+        ObjKind::Opaque => std::mem::size_of::<OpaqueObj>() + 64,
+    }
+}
+
+/// # Safety
+/// `p` must be an unlinked object allocated by [`Heap`], not used afterwards.
+unsafe fn free_object(p: *mut ObjHeader) {
+    match (*p).kind {
+        ObjKind::Str => drop(Box::from_raw(p as *mut StrObj)),
+        ObjKind::Array => drop(Box::from_raw(p as *mut ArrayObj)),
+        ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
+        ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
+        ObjKind::Struct | ObjKind::Class => drop(Box::from_raw(p as *mut StructObj)),
+        ObjKind::Closure => drop(Box::from_raw(p as *mut ClosureObj)),
+        ObjKind::Opaque => drop(Box::from_raw(p as *mut OpaqueObj)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::{as_map_mut, str_bytes, MapKey};
+
+    #[test]
+    fn unreachable_objects_are_freed_and_roots_survive() {
+        let mut h = Heap::new(false);
+        let keep = h.alloc_str(&b"keep"[..]);
+        let arr = h.alloc_array(ValKind::Ref, vec![keep]);
+        for _ in 0..100 {
+            h.alloc_str(&b"garbage"[..]);
+        }
+        assert_eq!(h.objects, 102);
+        // SAFETY: `arr` is a live array of `h`.
+        h.collect(&mut |m| unsafe { m.mark(arr) });
+        assert_eq!(h.objects, 2);
+        assert_eq!(str_bytes(as_array(arr).items[0]), b"keep");
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+    }
+
+    #[test]
+    fn gc_traces_live_map_entries_only() {
+        let mut h = Heap::new(false);
+        let m = h.alloc_map(ValKind::Ref, ValKind::Ref);
+        for i in 0..10 {
+            let k = h.alloc_str(format!("k{i}").into_bytes());
+            let v = h.alloc_str(format!("v{i}").into_bytes());
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(
+                MapKey {
+                    bits: k,
+                    kind: ValKind::Ref,
+                },
+                v,
+            );
+        }
+        // Delete k1, k3, k5 (tombstones in the middle) and k9 (popped at the end).
+        for i in [1, 3, 5, 9] {
+            let k = h.alloc_str(format!("k{i}").into_bytes());
+            let key = MapKey {
+                bits: k,
+                kind: ValKind::Ref,
+            };
+            // SAFETY: `m` is a live map of this test's heap.
+            assert!(unsafe { as_map_mut(m) }.entries.remove(&key).is_some());
+        }
+        // SAFETY: `m` is a live map of `h`.
+        h.collect(&mut |mk| unsafe { mk.mark(m) });
+        // The map plus 6 live keys and 6 live values; deleted entries are not traced.
+        assert_eq!(h.objects, 13);
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = as_map(m)
+            .entries
+            .iter()
+            .map(|(k, v)| (str_bytes(k.bits).to_vec(), str_bytes(*v).to_vec()))
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = [0, 2, 4, 6, 7, 8]
+            .iter()
+            .map(|i| (format!("k{i}").into_bytes(), format!("v{i}").into_bytes()))
+            .collect();
+        assert_eq!(pairs, want);
+    }
+}

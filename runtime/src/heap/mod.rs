@@ -1,0 +1,46 @@
+//! The garbage-collected heap: object layouts, allocation and a non-moving,
+//! stop-the-world mark-sweep collector.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `abi.rs` | the offsets compiled code reads objects at (`offset_of!`) |
+//! | `buffers.rs` | [`ValueVec`] and [`ValueBox`], the `#[repr(C)]` value buffers inside objects |
+//! | `object.rs` | [`ObjHeader`], the object structs, [`Layout`] and the layout registry |
+//! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
+//! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
+//! | `gc.rs` | [`Heap`]: allocation, roots, [`Marker`], collection |
+//!
+//! # Design
+//! * Every object starts with an [`ObjHeader`] (all-objects list link, kind, mark bit)
+//!   and is a `Box` of one `#[repr(C)]` struct below, so a `*mut ObjHeader` can be cast
+//!   to the concrete object type after checking `kind`.
+//! * Objects never move, so raw pointers held in VM registers, JIT machine registers
+//!   or Rust locals stay valid as long as the object is reachable from a root when a
+//!   collection runs.
+//! * **Collections only happen at safepoints**: allocation never collects. The VM
+//!   (and JIT code) calls [`Heap::collect`] between instructions when
+//!   [`Heap::wants_gc`] says so, after the allocating instruction has written its
+//!   result into a register. Runtime builtins therefore never need to root their
+//!   intermediate objects. Code that runs BetterPython code while holding objects in
+//!   Rust locals (a builtin calling back into the VM) must push them onto
+//!   [`Heap::temp_roots`].
+//! * Roots: the VM register stack (per-function reference maps), globals, pinned
+//!   constants ([`Heap::pin`]) and `temp_roots`.
+//! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
+
+pub mod abi;
+mod access;
+mod buffers;
+mod equality;
+mod gc;
+mod object;
+
+pub use access::*;
+pub use buffers::{ValueBox, ValueVec};
+pub use equality::{hash_value, values_equal, FxHasher, MapKey};
+pub use gc::{GcStats, Heap, Marker};
+pub(crate) use object::{path_mark, set_path_mark};
+pub use object::{
+    set_layouts, with_layout, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
+    StructObj, TupleObj,
+};

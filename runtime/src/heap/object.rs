@@ -1,0 +1,166 @@
+//! Object layouts: the header every heap object starts with, one `#[repr(C)]`
+//! struct per object kind, and the registry of struct and class layouts.
+
+use super::buffers::{ValueBox, ValueVec};
+use crate::ordmap::OrderedMap;
+use crate::value::{ValKind, Value};
+use std::any::Any;
+
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    Str,
+    Array,
+    Map,
+    Tuple,
+    Struct,
+    Class,
+    Closure,
+    /// Host objects (mutexes, condition variables, FFI handles).
+    Opaque,
+}
+
+#[repr(C)]
+pub struct ObjHeader {
+    pub(super) next: *mut ObjHeader,
+    pub kind: ObjKind,
+    /// The collector's mark. Between collections it is false on every object, and
+    /// the printing walk (format.rs) borrows it to flag the containers on its
+    /// current path ([`set_path_mark`]); the walk clears every flag it set before it
+    /// returns, also when unwinding, and no collection can run during a walk.
+    pub(super) marked: bool,
+}
+
+/// Whether container `v` is flagged as on the printing walk's path.
+#[inline]
+///
+/// # Safety
+/// `v` must be a live object (not null, not bits forged from an int).
+pub(crate) unsafe fn path_mark(v: Value) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { (*v.as_ptr()).marked }
+}
+
+/// Flag (or unflag) container `v` as on the printing walk's path. The caller must
+/// clear every flag it sets before the next collection (see [`ObjHeader::marked`]).
+///
+/// # Safety
+/// `v` must be a live object (not null, not bits forged from an int).
+#[inline]
+pub(crate) unsafe fn set_path_mark(v: Value, on: bool) {
+    // SAFETY: the caller's contract; the heap is used by one thread at a time and no
+    // Rust reference to the header is live across this write.
+    unsafe { (*v.as_ptr()).marked = on }
+}
+
+#[repr(C)]
+pub struct StrObj {
+    pub hdr: ObjHeader,
+    pub bytes: Box<[u8]>,
+}
+
+#[repr(C)]
+pub struct ArrayObj {
+    pub hdr: ObjHeader,
+    pub elem: ValKind,
+    pub items: ValueVec,
+}
+
+/// A `{K: V}` map.
+///
+/// Maps are insertion-ordered (LANGUAGE.md §16): iteration, printing, `map_keys`,
+/// `json_stringify` and so on see the keys in the order they were first inserted;
+/// overwriting keeps a key's position, and deleting a key and inserting it again puts
+/// it at the end.
+///
+/// # Why [`OrderedMap`] and not `IndexMap`
+/// `IndexMap` keeps the order in a dense entry vector, so an order-preserving delete
+/// (`shift_remove`) moves every later entry: deleting 100 k keys from a 200 k-entry map
+/// took over a minute. `swap_remove` is O(1) but breaks the order. Putting tombstones
+/// into an `IndexMap` (an `Option` value) does not help either, because re-inserting a
+/// deleted key must move it to the end, which is again O(n). `hashlink::LinkedHashMap`
+/// has O(1) ordered removal, but it allocates one linked-list node per entry, iterates
+/// by pointer chasing, and its `insert` moves an existing key to the back.
+///
+/// [`OrderedMap`] is indexmap's layout with lazy removal: an entry vector in insertion
+/// order whose deleted slots become tombstones, plus hashbrown's `HashTable` (the
+/// well-kept raw table under indexmap and std's `HashMap`) from key to position. The
+/// vector is compacted when tombstones exceed half of it, so delete is O(1) amortised
+/// and iteration stays a linear scan. Only the bookkeeping is hand-written; probing,
+/// growth and rehashing are hashbrown's. Keys are hashed
+/// with [`hash_value`] ([`FxHasher`] with its fmix64 finish).
+#[repr(C)]
+pub struct MapObj {
+    pub hdr: ObjHeader,
+    pub key: ValKind,
+    pub val: ValKind,
+    pub entries: OrderedMap,
+}
+
+#[repr(C)]
+pub struct TupleObj {
+    pub hdr: ObjHeader,
+    pub kinds: Box<[ValKind]>,
+    pub items: ValueBox,
+}
+
+/// A struct or class instance; its layout is `Heap::layouts[layout]`.
+#[repr(C)]
+pub struct StructObj {
+    pub hdr: ObjHeader,
+    pub layout: u32,
+    pub fields: ValueBox,
+}
+
+/// A function value: a function id and its captured values.
+#[repr(C)]
+pub struct ClosureObj {
+    pub hdr: ObjHeader,
+    pub func: u32,
+    pub kinds: Box<[ValKind]>,
+    pub captures: ValueBox,
+}
+
+#[repr(C)]
+pub struct OpaqueObj {
+    pub hdr: ObjHeader,
+    pub payload: Box<dyn Any + Send + Sync>,
+}
+
+/// Field names and kinds of a struct or class, registered once at program load.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub name: String,
+    pub fields: Vec<(String, ValKind)>,
+    pub is_class: bool,
+}
+
+thread_local! {
+    /// Struct/class layouts of the running program, readable without a heap
+    /// reference (equality and printing need them deep inside containers).
+    static LAYOUTS: std::cell::RefCell<Vec<Layout>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Register the program's struct and class layouts (done once at load).
+pub fn set_layouts(layouts: Vec<Layout>) {
+    LAYOUTS.with(|l| *l.borrow_mut() = layouts);
+}
+
+/// Run `f` with the layout of struct/class `id`.
+pub fn with_layout<R>(id: u32, f: impl FnOnce(&Layout) -> R) -> R {
+    LAYOUTS.with(|l| {
+        let l = l.borrow();
+        match l.get(id as usize) {
+            Some(layout) => f(layout),
+            None => f(&Layout {
+                name: format!("struct#{id}"),
+                fields: vec![],
+                is_class: false,
+            }),
+        }
+    })
+}
+
+pub(super) fn field_kind(layout: u32, i: usize) -> ValKind {
+    with_layout(layout, |l| l.fields.get(i).map(|f| f.1).unwrap_or(ValKind::Int))
+}
