@@ -61,16 +61,20 @@ impl<'a, 'f> Tr<'a, 'f> {
                 done.insert(r);
                 let v = self.get_raw(r);
                 let fl = self.m(Mem::Frame);
-                self.b.ins().store(fl, v, self.base, r as i32 * 8);
+                self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
             }
         }
         let pcv = self.ic(pc as i64);
         let vm = self.vmc();
-        let st = self.call_helper(self.sig3, self.tc.addrs.h_op, &[vm, self.base, pcv]);
+        let st = self.call_helper(
+            self.sigs.vm_base_pc,
+            self.tc.addrs.h_op,
+            &[vm, self.frame.base, pcv],
+        );
         self.check_status(st, pc);
         if let Some(d) = ops.def {
             let w = self.wd(d);
-            let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.base);
+            let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.frame.base);
             let v = self.b.ins().load(ty, fl, base, d as i32 * 8);
             self.b.def_var(self.vars[w], v);
         }
@@ -117,7 +121,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     let low = self.b.ins().band_imm_s(t, (1i64 << k) - 1);
                     let r = self.b.ins().isub(low, bias);
                     let bits = self.b.ins().band_imm_s(x, (1i64 << k) - 1);
-                    self.zero_equiv.insert(r, bits);
+                    self.vn.zero_equiv.insert(r, bits);
                     return r;
                 }
                 let q = self.b.ins().sshr_imm_s(t, k);
@@ -165,11 +169,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     pub(super) fn commutative(&mut self, tag: u8, a: Reg, b: Reg, op: fn(&mut Self, CV, CV) -> CV) -> CV {
         let x = self.get_i(a);
         let y = self.get_i(b);
-        if let Some(&v) = self.vn.get(&(tag, x, y)).or_else(|| self.vn.get(&(tag, y, x))) {
+        if let Some(&v) = self
+            .vn
+            .computed
+            .get(&(tag, x, y))
+            .or_else(|| self.vn.computed.get(&(tag, y, x)))
+        {
             return v;
         }
         let v = op(self, x, y);
-        self.vn.insert((tag, x, y), v);
+        self.vn.computed.insert((tag, x, y), v);
         v
     }
 

@@ -27,7 +27,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let nregs = self.f.nregs as i64;
         // `d` is this frame's depth, `d + 1` the callee's.
         let d = self.depth();
-        let callee_base = self.b.ins().iadd_imm_s(self.base, nregs * 8);
+        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
         // The limits, checked here (before anything is written) rather than in
         // the callee, where the depth would have to be loaded again: the callee's
         // frame must fit the frame stack, and its window the register stack
@@ -125,7 +125,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
                 let fl = self.m(Mem::Vm);
                 let code = self.b.ins().load(I64, fl, eaddr, 0);
-                self.b.ins().call_indirect(self.sig_call[k], code, &call_args)
+                self.b
+                    .ins()
+                    .call_indirect(self.sigs.compiled[k], code, &call_args)
             }
         };
         let st = self.b.inst_results(call)[0];
@@ -161,14 +163,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             (Inline::NativeUnary(f), &[a]) => {
                 let x = self.get_f(a);
                 let fp = self.ic(f as usize as i64);
-                let call = self.b.ins().call_indirect(self.sig_f, fp, &[x]);
+                let call = self.b.ins().call_indirect(self.sigs.float_unary, fp, &[x]);
                 Some(self.b.inst_results(call)[0])
             }
             (Inline::NativeBinary(f), &[a, c]) => {
                 let x = self.get_f(a);
                 let y = self.get_f(c);
                 let fp = self.ic(f as usize as i64);
-                let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
+                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 Some(self.b.inst_results(call)[0])
             }
             (Inline::Call, _) => None,
@@ -206,7 +208,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let bv = self.ic(b);
         let pcv = self.ic(pc as i64);
         let vm = self.vmc();
-        let st = self.call_helper(self.sig_builtin, helper, &[vm, av, args, bv, pcv]);
+        let st = self.call_helper(self.sigs.builtin, helper, &[vm, av, args, bv, pcv]);
         self.check_status(st, pc);
         if let Some(d) = dst {
             let fl = self.m(Mem::Frame);
@@ -220,7 +222,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// sized for its largest direct builtin or constructor call, created on first
     /// use); returns its address.
     pub(super) fn arg_block(&mut self, args: &[Reg]) -> CV {
-        let slot = match self.arg_slot {
+        let slot = match self.frame.arg_block {
             Some(s) => s,
             None => {
                 let most = self
@@ -245,7 +247,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     most as u32 * 8,
                     3,
                 ));
-                self.arg_slot = Some(s);
+                self.frame.arg_block = Some(s);
                 s
             }
         };

@@ -12,7 +12,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let w = self.an.webs.at(pc, r) as usize;
                 let v = self.b.use_var(self.vars[w]);
                 let fl = self.m(Mem::Frame);
-                self.b.ins().store(fl, v, self.base, r as i32 * 8);
+                self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
             }
         }
     }
@@ -21,7 +21,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// reloaded at each use rather than kept live across calls, which keeps
     /// register pressure (and callee-saved spills) down in call-heavy code.
     pub(super) fn depth(&mut self) -> CV {
-        self.b.use_var(self.depth_var)
+        self.b.use_var(self.frame.depth)
     }
 
     /// Pop this function's frame record: `depth = d - 1` (a store; nothing is
@@ -182,12 +182,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                     let live = self.live_in(pc);
                     self.write_back(pc, live);
                     let vm = self.vmc();
-                    let st = self.call_helper(self.sig3, self.tc.addrs.h_resume, &[vm, self.base, pcv]);
+                    let st = self.call_helper(
+                        self.sigs.vm_base_pc,
+                        self.tc.addrs.h_resume,
+                        &[vm, self.frame.base, pcv],
+                    );
                     self.after_resume(st);
                 }
                 Exit::Ovf => {
                     let vm = self.vmc();
-                    let st = self.call_helper(self.sig2, self.tc.addrs.h_overflow_at, &[vm, pcv]);
+                    let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
                     let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
                     let exc = exc.ok_or("overflow exit without an exception exit")?;
                     self.b.ins().jump(exc, &[st.into()]);
@@ -209,12 +213,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                         let live = self.live_in(pc);
                         self.write_back(pc, live);
                         let vm = self.vmc();
-                        let st2 =
-                            self.call_helper(self.sig3, self.tc.addrs.h_resume_exc, &[vm, self.base, pcv]);
+                        let st2 = self.call_helper(
+                            self.sigs.vm_base_pc,
+                            self.tc.addrs.h_resume_exc,
+                            &[vm, self.frame.base, pcv],
+                        );
                         self.after_resume(st2);
                     } else {
                         let vm = self.vmc();
-                        let st2 = self.call_helper(self.sig2, self.tc.addrs.h_propagate, &[vm, pcv]);
+                        let st2 = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_propagate, &[vm, pcv]);
                         self.b.ins().return_(&[st2]);
                     }
                 }
@@ -249,7 +256,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             for r in live.iter() {
                 if (r as usize) < self.f.nregs as usize {
                     let w = self.an.webs.at(h, r) as usize;
-                    let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.base);
+                    let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.frame.base);
                     let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
                     self.b.def_var(self.vars[w], v);
                 }
@@ -260,7 +267,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);
         let vm = self.vmc();
-        let st = self.call_helper(self.sig2, self.tc.addrs.h_bad_reentry, &[vm, enc]);
+        let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_bad_reentry, &[vm, enc]);
         self.b.ins().return_(&[st]);
         Ok(())
     }

@@ -38,10 +38,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             // ends. A valid negative index side-exits here; the VM then reads
             // from the end, and flags the function so that its next version
             // takes the path below (see `Jit::note_negative_index`).
-            if !self.checked.contains(&(i, len)) {
+            if !self.vn.bounds_checked.contains(&(i, len)) {
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
                 self.guard(oob, pc);
-                self.checked.push((i, len));
+                self.vn.bounds_checked.push((i, len));
             }
             self.element(ptr, i, acc);
             return;

@@ -130,7 +130,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let x = self.get_f(a);
                 let y = self.get_f(b);
                 let fp = self.ic(self.tc.addrs.h_fmod as i64);
-                let call = self.b.ins().call_indirect(self.sig_ff, fp, &[x, y]);
+                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 let v = self.b.inst_results(call)[0];
                 self.set(dst, v);
             }
@@ -156,7 +156,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.stress(pc, pc);
                 let x = self.get_i(a);
                 let y = self.get_i(b);
-                let r = self.call_helper(self.sig2, self.tc.addrs.h_eq_ref, &[x, y]);
+                let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
                 let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
                 self.guard(failed, pc);
                 let v = if matches!(ins, NeRef { .. }) {
@@ -224,7 +224,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let mut x = self.get_i(a);
                 if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
                     // `x % 2 == 0` tests the low bit.
-                    x = self.zero_equiv.get(&x).copied().unwrap_or(x);
+                    x = self.vn.zero_equiv.get(&x).copied().unwrap_or(x);
                 }
                 let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
                 return self.branch(c, pc, target);
@@ -313,7 +313,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             Ret { src } => {
                 let v = self.get_raw(src);
                 let fl = self.m(Mem::Frame);
-                self.b.ins().store(fl, v, self.base, 0);
+                self.b.ins().store(fl, v, self.frame.base, 0);
                 self.pop_frame();
                 let z = self.ic(0);
                 self.b.ins().return_(&[z]);

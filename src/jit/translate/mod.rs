@@ -247,12 +247,59 @@ enum Exit {
     Ovf,
 }
 
+/// The Cranelift signatures of the calls compiled code makes.
+struct Signatures {
+    /// `(vm, base, pc) -> status`: `rt_op`, `rt_resume`, `rt_resume_exc`.
+    vm_base_pc: SigRef,
+    /// Compiled functions, by number of register arguments.
+    compiled: [SigRef; REG_ARGS + 1],
+    /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_overflow`, ...).
+    two_ints: SigRef,
+    /// Float functions `(f64, f64) -> f64` (`fmod`, `pow`, ...).
+    float_binary: SigRef,
+    /// Float functions `(f64) -> f64` (math builtins).
+    float_unary: SigRef,
+    /// The builtin helper `(vm, a, args, b, pc) -> status` (see [`Tr::block_helper`]).
+    builtin: SigRef,
+}
+
+/// The values of this function's frame.
+struct Frame {
+    /// The address of register 0 (the `base` parameter).
+    base: CV,
+    /// This frame's depth (the `depth` parameter, without the OSR bit).
+    depth: Variable,
+    /// The argument block of direct builtin calls (one per function, sized for
+    /// its largest call), created on first use.
+    arg_block: Option<ir::StackSlot>,
+}
+
+/// Values already computed within the current bytecode block (each entry
+/// dominates the rest of it), and values known to be zero together.
+struct ValueNumbering {
+    /// Values known to be zero exactly when another value is: a remainder by
+    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
+    zero_equiv: std::collections::HashMap<CV, CV>,
+    /// Integer sums and products already computed, by operands, and the
+    /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
+    /// computes `k` twice into two registers; with these the store reuses the
+    /// load's check.
+    computed: std::collections::HashMap<(u8, CV, CV), CV>,
+    bounds_checked: Vec<(CV, CV)>,
+}
+
+/// The array caches of the loops of `an.cached`.
+struct LoopCaches {
+    /// Per loop: its pre-header block.
+    pre_headers: Vec<Block>,
+    /// Per loop, per cached array: variables for its length and data pointer.
+    array_vars: Vec<Vec<(Variable, Variable)>>,
+}
+
 struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
     fid: u32,
     f: &'a Function,
-    /// This frame's depth (the `depth` parameter, without the OSR bit).
-    depth_var: Variable,
     an: Analysis,
     b: FunctionBuilder<'f>,
     /// One variable (and machine type) per web of registers ([`analysis::Webs`]).
@@ -262,39 +309,17 @@ struct Tr<'a, 'f> {
     /// there.
     cur: u32,
     blocks: Vec<Option<Block>>,
-    base: CV,
+    frame: Frame,
     exits: BTreeMap<(u8, u32), Block>,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
-    sig3: SigRef,
-    /// Signatures of compiled functions by number of register arguments.
-    sig_call: [SigRef; REG_ARGS + 1],
+    sigs: Signatures,
     /// This function itself, for direct recursive calls.
     self_ref: Option<ir::FuncRef>,
-    sig2: SigRef,
-    sig_ff: SigRef,
-    sig_f: SigRef,
-    sig_builtin: SigRef,
     /// The alias regions of [`Mem`], by discriminant.
     regions: [ir::AliasRegion; 5],
-    /// Values known to be zero exactly when another value is: a remainder by
-    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
-    zero_equiv: std::collections::HashMap<CV, CV>,
-    /// Within the current bytecode block (each entry dominates the rest of it):
-    /// integer sums and products already computed, by operands, and the
-    /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
-    /// computes `k` twice into two registers; with these the store reuses the
-    /// load's check.
-    vn: std::collections::HashMap<(u8, CV, CV), CV>,
-    checked: Vec<(CV, CV)>,
-    /// Per loop of `an.cached`: its pre-header block.
-    pre: Vec<Block>,
-    /// Per loop of `an.cached`, per cached array: variables for its length and
-    /// data pointer.
-    cvars: Vec<Vec<(Variable, Variable)>>,
-    /// The argument block of direct builtin calls (one per function, sized for
-    /// its largest call), created on first use.
-    arg_slot: Option<ir::StackSlot>,
+    vn: ValueNumbering,
+    loops: LoopCaches,
     /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
     uniq: u32,
 }
@@ -388,8 +413,8 @@ fn translate_function(
     let mut b = FunctionBuilder::new(func, fctx);
     let nregs = f.nregs as usize;
     let (vars, vty) = web_variables(&mut b, &an.webs);
-    let sig3 = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
-    let sig_call: [SigRef; REG_ARGS + 1] =
+    let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
+    let compiled: [SigRef; REG_ARGS + 1] =
         std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
     // Direct calls to itself (the function's name is the module's name for it).
     let self_ref = match b.func.name.clone() {
@@ -398,15 +423,15 @@ fn translate_function(
             let k = reg_args(f);
             Some(b.import_function(ir::ExtFuncData {
                 name: ir::ExternalName::User(name),
-                signature: sig_call[k],
+                signature: compiled[k],
                 colocated: true,
                 patchable: false,
             }))
         }
         ir::UserFuncName::Testcase(_) => None,
     };
-    let sig2 = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
-    let sig_ff = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
+    let two_ints = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
+    let float_binary = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
     let names = ["vm", "frame", "header", "heap", "global"];
     let regions = std::array::from_fn(|i| {
         b.func.dfg.alias_regions.insert(ir::AliasRegionData {
@@ -414,8 +439,8 @@ fn translate_function(
             description: names[i].into(),
         })
     });
-    let sig_f = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
-    let sig_builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
+    let float_unary = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
+    let builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -476,30 +501,38 @@ fn translate_function(
         tc,
         fid,
         f,
-        depth_var,
         an,
         b,
         vars,
         vty,
         cur: 0,
-        zero_equiv: std::collections::HashMap::new(),
-        vn: std::collections::HashMap::new(),
-        checked: Vec::new(),
-        pre,
-        cvars,
+        vn: ValueNumbering {
+            zero_equiv: std::collections::HashMap::new(),
+            computed: std::collections::HashMap::new(),
+            bounds_checked: Vec::new(),
+        },
+        loops: LoopCaches {
+            pre_headers: pre,
+            array_vars: cvars,
+        },
         blocks,
-        base,
+        frame: Frame {
+            base,
+            depth: depth_var,
+            arg_block: None,
+        },
         exits: BTreeMap::new(),
         todo: Vec::new(),
         reentry,
-        sig3,
-        sig_call,
+        sigs: Signatures {
+            vm_base_pc,
+            compiled,
+            two_ints,
+            float_binary,
+            float_unary,
+            builtin,
+        },
         self_ref,
-        sig2,
-        sig_ff,
-        sig_f,
-        sig_builtin,
-        arg_slot: None,
         regions,
         uniq: 0,
     };
@@ -526,7 +559,7 @@ fn translate_function(
         t.b.seal_block(body);
         t.b.switch_to_block(ovf);
         let vm = t.vmc();
-        let st = t.call_helper(t.sig2, tc.addrs.h_overflow, &[vm, base]);
+        let st = t.call_helper(t.sigs.two_ints, tc.addrs.h_overflow, &[vm, base]);
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
     }
@@ -560,7 +593,7 @@ fn translate_function(
         }
     }
     let b0 = match t.cached_loop_at_header(0) {
-        Some(li) => t.pre[li],
+        Some(li) => t.loops.pre_headers[li],
         None => t.block(0)?,
     };
     t.b.ins().jump(b0, &[]);
@@ -592,7 +625,7 @@ fn translate_function(
             if let Some(li) = t.cached_loop_at_header(pc as u32) {
                 // The pre-header: read the cached array headers, enter the loop.
                 t.cur = pc as u32;
-                let pre = t.pre[li];
+                let pre = t.loops.pre_headers[li];
                 t.b.switch_to_block(pre);
                 t.load_caches(pc as u32, Some(li));
                 t.b.ins().jump(blk, &[]);
@@ -604,15 +637,15 @@ fn translate_function(
                 t.b.seal_block(blk);
             }
             t.b.switch_to_block(blk);
-            t.vn.clear();
-            t.checked.clear();
+            t.vn.computed.clear();
+            t.vn.bounds_checked.clear();
         } else if !open {
             // Only after an instruction that always exits; nothing reaches here.
             let blk = t.b.create_block();
             t.b.seal_block(blk);
             t.b.switch_to_block(blk);
-            t.vn.clear();
-            t.checked.clear();
+            t.vn.computed.clear();
+            t.vn.bounds_checked.clear();
         }
         t.cur = pc as u32;
         open = t.instr(pc as u32)?;
@@ -680,7 +713,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// pre-header when it enters a cached loop from outside.
     fn edge(&self, pc: u32) -> Result<Block, String> {
         match self.cached_loop_at_header(pc) {
-            Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.pre[li]),
+            Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.loops.pre_headers[li]),
             _ => self.block(pc),
         }
     }
@@ -716,7 +749,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let fl = self.m(Mem::Hdr);
                 let len = self.b.ins().load(I64, fl, hdr, l_off);
                 let ptr = self.b.ins().load(I64, fl, hdr, p_off);
-                let (lv, pv) = self.cvars[li][ai];
+                let (lv, pv) = self.loops.array_vars[li][ai];
                 self.b.def_var(lv, len);
                 self.b.def_var(pv, ptr);
             }
@@ -735,7 +768,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 .ok()
                 .map(|ai| (li, ai))
         })?;
-        let (lv, pv) = self.cvars[li][ai];
+        let (lv, pv) = self.loops.array_vars[li][ai];
         Some((self.b.use_var(lv), self.b.use_var(pv)))
     }
 
@@ -805,7 +838,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.def_var(self.vars[w], v);
         if self.is_ref(r) {
             let fl = self.m(Mem::Frame);
-            self.b.ins().store(fl, v, self.base, r as i32 * 8);
+            self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
         }
     }
 
