@@ -60,12 +60,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.f.nregs as usize {
                 done.insert(r);
                 let v = self.get_raw(r);
-                let fl = self.m(Mem::Frame);
+                let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
             }
         }
-        let pcv = self.ic(pc as i64);
-        let vm = self.vmc();
+        let pcv = self.iconst(pc as i64);
+        let vm = self.vm_addr();
         let st = self.call_helper(
             self.sigs.vm_base_pc,
             self.tc.addrs.h_op,
@@ -73,8 +73,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         );
         self.check_status(st, pc);
         if let Some(d) = ops.def {
-            let w = self.wd(d);
-            let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.frame.base);
+            let w = self.web_written(d);
+            let (ty, fl, base) = (self.vty[w], self.mem_flags(Mem::Frame), self.frame.base);
             let v = self.b.ins().load(ty, fl, base, d as i32 * 8);
             self.b.def_var(self.vars[w], v);
         }
@@ -100,7 +100,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// constant `c != 0`, with the VM's results for `MIN / -1` (wraps) and
     /// `MIN % -1` (0). General divisors use the signed magic-number method
     /// (Hacker's Delight 10-1); see [`magic_s64`].
-    pub(super) fn div_by_const(&mut self, x: CV, c: i64, is_div: bool) -> CV {
+    pub(super) fn div_by_const(&mut self, x: CV, c: i64, op: DivOp) -> CV {
+        let is_div = op == DivOp::Quotient;
         let q = match c {
             1 => x,
             -1 => self.b.ins().ineg(x),
@@ -133,7 +134,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             _ => {
                 let (m, sh) = magic_s64(c);
-                let mv = self.ic(m);
+                let mv = self.iconst(m);
                 let mut q = self.b.ins().smulhi(x, mv);
                 if c > 0 && m < 0 {
                     q = self.b.ins().iadd(q, x);
@@ -281,7 +282,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let lt = self.b.ins().fcmp(FloatCC::LessThan, x, hi);
         let ok = self.b.ins().band(ge, lt);
         let t = self.b.ins().fcvt_to_sint_sat(I64, x);
-        let min = self.ic(i64::MIN);
+        let min = self.iconst(i64::MIN);
         self.b.ins().select(ok, t, min)
     }
 }

@@ -5,25 +5,25 @@ use super::*;
 
 impl<'a, 'f> Tr<'a, 'f> {
     pub(super) fn call_helper(&mut self, sig: SigRef, addr: u64, args: &[CV]) -> CV {
-        let fp = self.ic(addr as i64);
+        let fp = self.iconst(addr as i64);
         let call = self.b.ins().call_indirect(sig, fp, args);
         self.b.inst_results(call)[0]
     }
 
-    /// A call of a user function whose id and "returns void" flag are `callee`
-    /// and `void` (constants or run-time values).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn emit_call(
-        &mut self,
-        pc: u32,
-        dst: Reg,
-        args: &[Reg],
-        callee: CV,
-        callee_nregs: CalleeRegs,
-        void: Option<CV>,
-        static_void: bool,
-        is_self: bool,
-    ) {
+    /// The call at `pc` of the user function `target` with arguments `args`,
+    /// its result into `dst` (unless the callee returns nothing).
+    pub(super) fn emit_call(&mut self, pc: u32, dst: Reg, args: &[Reg], target: CallTarget) {
+        let (callee, callee_nregs, void, static_void, is_self) = match target {
+            CallTarget::Direct {
+                id,
+                nregs,
+                returns_void,
+                recursive,
+            } => (id, CalleeRegs::Static(nregs), None, returns_void, recursive),
+            CallTarget::Indirect { id, nregs, is_void } => {
+                (id, CalleeRegs::Dynamic(nregs), Some(is_void), false, false)
+            }
+        };
         let nregs = self.f.nregs as i64;
         // `d` is this frame's depth, `d + 1` the callee's.
         let d = self.depth();
@@ -75,7 +75,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let rec2 = self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64);
         // This frame's pc: where an exception escaping the callee is reported.
         let pcv = self.b.ins().iconst(I32, pc as i64);
-        let fl = self.m(Mem::Vm);
+        let fl = self.mem_flags(Mem::Vm);
         self.b.ins().store(fl, pcv, rec2, offs.frame_pc - offs.frame_size);
         // Arguments: the first `REG_ARGS` in machine registers, the others into
         // the callee's registers `REG_ARGS..n`.
@@ -88,25 +88,25 @@ impl<'a, 'f> Tr<'a, 'f> {
                 call_args.push(v);
             } else {
                 let v = self.get_raw(r);
-                let fl = self.m(Mem::Frame);
+                let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, callee_base, i as i32 * 8);
             }
         }
         // Push the callee's frame record.
         if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
             // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
-            let fl = self.m(Mem::Vm);
+            let fl = self.mem_flags(Mem::Vm);
             self.b.ins().store(fl, callee, rec2, offs.frame_func);
         } else {
             let callee32 = self.b.ins().ireduce(I32, callee);
-            let fl = self.m(Mem::Vm);
+            let fl = self.mem_flags(Mem::Vm);
             self.b.ins().store(fl, callee32, rec2, offs.frame_func);
             let z32 = self.b.ins().iconst(I32, 0);
-            let fl = self.m(Mem::Vm);
+            let fl = self.mem_flags(Mem::Vm);
             self.b.ins().store(fl, z32, rec2, offs.frame_pc);
         }
         // `base` of the callee's record: this frame's base index plus its window.
-        let fl = self.m(Mem::Vm);
+        let fl = self.mem_flags(Mem::Vm);
         let my_base = self
             .b
             .ins()
@@ -114,7 +114,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
         self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
         let (depth_addr, depth_off) = self.depth_addr();
-        let fl = self.m(Mem::Vm);
+        let fl = self.mem_flags(Mem::Vm);
         self.b.ins().store(fl, d1, depth_addr, depth_off);
         // entry[callee](callee_base, callee_base, args...), or a direct call
         // of this function itself.
@@ -123,7 +123,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             _ => {
                 let eoff = self.b.ins().ishl_imm_s(callee, 3);
                 let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
-                let fl = self.m(Mem::Vm);
+                let fl = self.mem_flags(Mem::Vm);
                 let code = self.b.ins().load(I64, fl, eaddr, 0);
                 self.b
                     .ins()
@@ -135,7 +135,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if static_void {
             return;
         }
-        let fl = self.m(Mem::Frame);
+        let fl = self.mem_flags(Mem::Frame);
         let ty = self.def_ty(dst);
         let v = self.b.ins().load(ty, fl, callee_base, 0);
         let v = match void {
@@ -162,14 +162,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             (Inline::Clamp, &[a, lo, hi]) => Some(self.inline_clamp(a, lo, hi)),
             (Inline::NativeUnary(f), &[a]) => {
                 let x = self.get_f(a);
-                let fp = self.ic(f as usize as i64);
+                let fp = self.iconst(f as usize as i64);
                 let call = self.b.ins().call_indirect(self.sigs.float_unary, fp, &[x]);
                 Some(self.b.inst_results(call)[0])
             }
             (Inline::NativeBinary(f), &[a, c]) => {
                 let x = self.get_f(a);
                 let y = self.get_f(c);
-                let fp = self.ic(f as usize as i64);
+                let fp = self.iconst(f as usize as i64);
                 let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 Some(self.b.inst_results(call)[0])
             }
@@ -204,14 +204,14 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// are in the argument block at `args` (`rt_builtin`, `rt_new`, `rt_obj`),
     /// check its status and take its result, if `dst` wants one, from `args[0]`.
     pub(super) fn block_helper(&mut self, pc: u32, helper: u64, a: i64, args: CV, b: i64, dst: Option<Reg>) {
-        let av = self.ic(a);
-        let bv = self.ic(b);
-        let pcv = self.ic(pc as i64);
-        let vm = self.vmc();
+        let av = self.iconst(a);
+        let bv = self.iconst(b);
+        let pcv = self.iconst(pc as i64);
+        let vm = self.vm_addr();
         let st = self.call_helper(self.sigs.builtin, helper, &[vm, av, args, bv, pcv]);
         self.check_status(st, pc);
         if let Some(d) = dst {
-            let fl = self.m(Mem::Frame);
+            let fl = self.mem_flags(Mem::Frame);
             let ty = self.def_ty(d);
             let v = self.b.ins().load(ty, fl, args, 0);
             self.set(d, v);
@@ -254,7 +254,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let addr = self.b.ins().stack_addr(I64, slot, 0);
         for (i, &r) in args.iter().enumerate() {
             let v = self.get_raw(r);
-            let fl = self.m(Mem::Frame);
+            let fl = self.mem_flags(Mem::Frame);
             self.b.ins().store(fl, v, addr, i as i32 * 8);
         }
         addr

@@ -11,7 +11,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             if (r as usize) < self.f.nregs as usize && !self.is_ref(r) {
                 let w = self.an.webs.at(pc, r) as usize;
                 let v = self.b.use_var(self.vars[w]);
-                let fl = self.m(Mem::Frame);
+                let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
             }
         }
@@ -30,14 +30,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let d1 = self.b.ins().iadd_imm_s(d, -1);
         let (a, off) = self.depth_addr();
-        let fl = self.m(Mem::Vm);
+        let fl = self.mem_flags(Mem::Vm);
         self.b.ins().store(fl, d1, a, off);
     }
 
     /// The address of the VM (an immediate; Cranelift rematerialises it where it
     /// is needed instead of keeping it in a callee-saved register).
-    pub(super) fn vmc(&mut self) -> CV {
-        self.ic(self.tc.addrs.vm as i64)
+    pub(super) fn vm_addr(&mut self) -> CV {
+        self.iconst(self.tc.addrs.vm as i64)
     }
 
     /// The address of the frame depth counter as `(constant, offset)`. Every use
@@ -49,7 +49,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.uniq = (self.uniq + 1) % 4096;
         let off = self.uniq as i32 * 8;
         let a = self.tc.addrs.vm.wrapping_add(self.tc.offs.vm_depth as u64);
-        (self.ic(a.wrapping_sub(off as u64) as i64), off)
+        (self.iconst(a.wrapping_sub(off as u64) as i64), off)
     }
 
     /// Address of this function's frame record, given the depth `d`.
@@ -63,7 +63,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let rec = self.record(d);
         let v = self.b.ins().iconst(I32, pc as i64);
-        let fl = self.m(Mem::Vm);
+        let fl = self.mem_flags(Mem::Vm);
         self.b.ins().store(fl, v, rec, self.tc.offs.frame_pc);
     }
 
@@ -111,11 +111,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         match self.tc.stress {
             0 => {}
             1 => {
-                let addr = self.ic(self.tc.stress_ctrs as i64 + site as i64 * 4);
-                let fl = self.m(Mem::Vm);
+                let addr = self.iconst(self.tc.stress_ctrs as i64 + site as i64 * 4);
+                let fl = self.mem_flags(Mem::Vm);
                 let c = self.b.ins().load(I32, fl, addr, 0);
                 let c1 = self.b.ins().iadd_imm_s(c, 1);
-                let fl = self.m(Mem::Vm);
+                let fl = self.mem_flags(Mem::Vm);
                 self.b.ins().store(fl, c1, addr, 0);
                 let both = self.b.ins().band(c1, c);
                 let take = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
@@ -176,12 +176,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.check_size()?;
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
-            let pcv = self.ic(pc as i64);
+            let pcv = self.iconst(pc as i64);
             match kind {
                 Exit::Deopt => {
                     let live = self.live_in(pc);
                     self.write_back(pc, live);
-                    let vm = self.vmc();
+                    let vm = self.vm_addr();
                     let st = self.call_helper(
                         self.sigs.vm_base_pc,
                         self.tc.addrs.h_resume,
@@ -190,7 +190,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.after_resume(st);
                 }
                 Exit::Ovf => {
-                    let vm = self.vmc();
+                    let vm = self.vm_addr();
                     let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
                     let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
                     let exc = exc.ok_or("overflow exit without an exception exit")?;
@@ -212,7 +212,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     if self.has_handler(pc) {
                         let live = self.live_in(pc);
                         self.write_back(pc, live);
-                        let vm = self.vmc();
+                        let vm = self.vm_addr();
                         let st2 = self.call_helper(
                             self.sigs.vm_base_pc,
                             self.tc.addrs.h_resume_exc,
@@ -220,7 +220,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                         );
                         self.after_resume(st2);
                     } else {
-                        let vm = self.vmc();
+                        let vm = self.vm_addr();
                         let st2 = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_propagate, &[vm, pcv]);
                         self.b.ins().return_(&[st2]);
                     }
@@ -256,7 +256,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             for r in live.iter() {
                 if (r as usize) < self.f.nregs as usize {
                     let w = self.an.webs.at(h, r) as usize;
-                    let (ty, fl, base) = (self.vty[w], self.m(Mem::Frame), self.frame.base);
+                    let (ty, fl, base) = (self.vty[w], self.mem_flags(Mem::Frame), self.frame.base);
                     let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
                     self.b.def_var(self.vars[w], v);
                 }
@@ -266,7 +266,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);
-        let vm = self.vmc();
+        let vm = self.vm_addr();
         let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_bad_reentry, &[vm, enc]);
         self.b.ins().return_(&[st]);
         Ok(())

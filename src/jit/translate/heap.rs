@@ -25,15 +25,15 @@ impl<'a, 'f> Tr<'a, 'f> {
             Some(c) => c,
             None => {
                 let a = self.non_null(arr, pc);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let len = self.b.ins().load(I64, fl, a, l_off);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let ptr = self.b.ins().load(I64, fl, a, p_off);
                 (len, ptr)
             }
         };
         let i = self.get_i(idx);
-        if !self.tc.neg_index && !self.an.webs.neg_const[self.wu(idx)] {
+        if !self.tc.neg_index && !self.an.webs.neg_const[self.web_read(idx)] {
             // Speculate `0 <= i < len`: one unsigned compare, the exit covers both
             // ends. A valid negative index side-exits here; the VM then reads
             // from the end, and flags the function so that its next version
@@ -73,7 +73,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The load (`Access::Load(dst)`) or store (`Access::Store(src)`) at `addr`.
     pub(super) fn access(&mut self, addr: CV, acc: Access) {
-        let fl = self.m(Mem::Heap);
+        let fl = self.mem_flags(Mem::Heap);
         match acc {
             Access::Load(dst) => {
                 let ty = self.def_ty(dst);
@@ -90,14 +90,14 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
     pub(super) fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
         let o = self.non_null(obj, pc);
-        let fl = self.m(Mem::Hdr);
+        let fl = self.mem_flags(Mem::Hdr);
         let len = self.b.ins().load(I64, fl, o, l_off);
         let oob = self
             .b
             .ins()
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
         self.guard(oob, pc);
-        let fl = self.m(Mem::Hdr);
+        let fl = self.mem_flags(Mem::Hdr);
         let ptr = self.b.ins().load(I64, fl, o, p_off);
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }

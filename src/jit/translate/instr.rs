@@ -24,40 +24,40 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, v);
             }
             LoadInt { dst, imm } => {
-                let v = self.ic(imm as i64);
+                let v = self.iconst(imm as i64);
                 self.set(dst, v);
             }
             LoadConst { dst, k } => {
                 let v = match self.f.consts.get(k as usize) {
-                    Some(Const::Int(i)) => self.ic(*i),
+                    Some(Const::Int(i)) => self.iconst(*i),
                     Some(Const::Float(x)) => self.b.ins().f64const(*x),
                     Some(Const::Str(_)) => {
                         let p = self.tc.consts.get(k as usize).map(|v| v.0).unwrap_or(0);
-                        self.ic(p as i64)
+                        self.iconst(p as i64)
                     }
                     None => return Err(format!("bad constant {k}")),
                 };
                 self.set(dst, v);
             }
             LoadBool { dst, val } => {
-                let v = self.ic(val as i64);
+                let v = self.iconst(val as i64);
                 self.set(dst, v);
             }
             LoadNull { dst } => {
-                let v = self.ic(0);
+                let v = self.iconst(0);
                 self.set(dst, v);
             }
             GetGlobal { dst, idx } => {
-                let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
-                let fl = self.m(Mem::Global);
+                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let fl = self.mem_flags(Mem::Global);
                 let ty = self.def_ty(dst);
                 let v = self.b.ins().load(ty, fl, addr, 0);
                 self.set(dst, v);
             }
             SetGlobal { src, idx } => {
-                let addr = self.ic(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
                 let v = self.get_raw(src);
-                let fl = self.m(Mem::Global);
+                let fl = self.mem_flags(Mem::Global);
                 self.b.ins().store(fl, v, addr, 0);
             }
 
@@ -77,21 +77,25 @@ impl<'a, 'f> Tr<'a, 'f> {
             Shl { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().ishl(x, y)),
             Shr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().sshr(x, y)),
             DivI { dst, a, b } | ModI { dst, a, b } => {
-                let is_div = matches!(ins, DivI { .. });
+                let op = match ins {
+                    DivI { .. } => DivOp::Quotient,
+                    _ => DivOp::Remainder,
+                };
+                let is_div = op == DivOp::Quotient;
                 let x = self.get_i(a);
                 let y = self.get_i(b);
                 self.stress(pc, pc);
                 let v = match self.const_int(y) {
                     // A constant divisor (the common `% 1000000007`): no zero check,
                     // and a multiply by a magic number instead of `idiv`.
-                    Some(c) if c != 0 => self.div_by_const(x, c, is_div),
+                    Some(c) if c != 0 => self.div_by_const(x, c, op),
                     _ => {
                         // Division by zero raises in the VM; `sdiv`/`srem` would trap.
                         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
                         self.guard(zero, pc);
                         // `MIN / -1` would trap too: divide by 1 instead and fix up.
                         let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
-                        let one = self.ic(1);
+                        let one = self.iconst(1);
                         let safe = self.b.ins().select(m1, one, y);
                         if is_div {
                             let q = self.b.ins().sdiv(x, safe);
@@ -99,7 +103,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                             self.b.ins().select(m1, n, q)
                         } else {
                             let r = self.b.ins().srem(x, safe);
-                            let z = self.ic(0);
+                            let z = self.iconst(0);
                             self.b.ins().select(m1, z, r)
                         }
                     }
@@ -129,7 +133,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             ModF { dst, a, b } => {
                 let x = self.get_f(a);
                 let y = self.get_f(b);
-                let fp = self.ic(self.tc.addrs.h_fmod as i64);
+                let fp = self.iconst(self.tc.addrs.h_fmod as i64);
                 let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 let v = self.b.inst_results(call)[0];
                 self.set(dst, v);
@@ -259,21 +263,25 @@ impl<'a, 'f> Tr<'a, 'f> {
                     .get(s.target as usize)
                     .ok_or("bad callee")?;
                 self.stress(pc, pc);
-                let callee = self.ic(s.target as i64);
+                let callee = self.iconst(s.target as i64);
                 let void = cf.ret_kind.is_none();
                 if s.args.len() != cf.nparams as usize {
                     return Err("call with a wrong number of arguments".into());
                 }
-                let n = CalleeRegs::Static(cf.nregs as u32);
-                let is_self = s.target == self.fid;
-                self.emit_call(pc, dst, &s.args, callee, n, None, void, is_self);
+                let target = CallTarget::Direct {
+                    id: callee,
+                    nregs: cf.nregs as u32,
+                    returns_void: void,
+                    recursive: s.target == self.fid,
+                };
+                self.emit_call(pc, dst, &s.args, target);
             }
             CallIndirect { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
                 self.stress(pc, pc);
                 // Null, kind and arity problems are raised by the VM.
                 let clo = self.non_null(s.target as Reg, pc);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
                 let bad_kind = self
                     .b
@@ -282,16 +290,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.guard(bad_kind, pc);
                 // Closures with captured values are called by the VM (it decides
                 // where the captures go); compiled code calls bare functions.
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let ncap = self.b.ins().load(I64, fl, clo, offs.clo_captures.1);
                 let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
                 self.guard(has_caps, pc);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
                 let callee = self.b.ins().uextend(I64, f32v);
                 let ioff = self.b.ins().ishl_imm_s(callee, 2);
                 let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let info32 = self.b.ins().load(I32, fl, iaddr, 0);
                 let info = self.b.ins().uextend(I64, info32);
                 let np = self.b.ins().ushr_imm_s(info, 16);
@@ -302,8 +310,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let vbit = self.b.ins().band_imm_s(vbit, 1);
                 let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
                 let nr = self.b.ins().band_imm_s(info, 0xffff);
-                let n = CalleeRegs::Dynamic(nr);
-                self.emit_call(pc, dst, &s.args, callee, n, Some(is_void), false, false);
+                let target = CallTarget::Indirect {
+                    id: callee,
+                    nregs: nr,
+                    is_void,
+                };
+                self.emit_call(pc, dst, &s.args, target);
             }
             CallBuiltin { dst, site } => {
                 let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -312,16 +324,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             CallExtern { .. } => self.generic(pc),
             Ret { src } => {
                 let v = self.get_raw(src);
-                let fl = self.m(Mem::Frame);
+                let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, self.frame.base, 0);
                 self.pop_frame();
-                let z = self.ic(0);
+                let z = self.iconst(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
             }
             RetVoid => {
                 self.pop_frame();
-                let z = self.ic(0);
+                let z = self.iconst(0);
                 self.b.ins().return_(&[z]);
                 return Ok(false);
             }
@@ -344,7 +356,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let len = match self.cached_array(arr) {
                     Some((len, _)) => len,
                     None => {
-                        let fl = self.m(Mem::Hdr);
+                        let fl = self.mem_flags(Mem::Hdr);
                         self.b.ins().load(I64, fl, a, offs.arr_items.1)
                     }
                 };

@@ -231,6 +231,36 @@ enum CalleeRegs {
     Dynamic(CV),
 }
 
+/// The callee of a call of a user function (see [`Tr::emit_call`]).
+#[derive(Clone, Copy)]
+enum CallTarget {
+    /// A `Call`: everything but the callee's id value is known when translating.
+    Direct {
+        /// The callee's function id (a constant).
+        id: CV,
+        nregs: u32,
+        /// The callee returns nothing: the destination register is not written.
+        returns_void: bool,
+        /// The callee is this function: called directly, not through the entry table.
+        recursive: bool,
+    },
+    /// A `CallIndirect` of a closure without captures: the callee and what
+    /// depends on it are run-time values.
+    Indirect {
+        id: CV,
+        nregs: CV,
+        /// Nonzero if the callee returns nothing (the destination keeps its value).
+        is_void: CV,
+    },
+}
+
+/// Which result of a truncating integer division (`DivI` or `ModI`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DivOp {
+    Quotient,
+    Remainder,
+}
+
 /// Direction of [`Tr::heap_access`].
 #[derive(Clone, Copy)]
 enum Access {
@@ -558,7 +588,7 @@ fn translate_function(
         t.b.seal_block(ovf);
         t.b.seal_block(body);
         t.b.switch_to_block(ovf);
-        let vm = t.vmc();
+        let vm = t.vm_addr();
         let st = t.call_helper(t.sigs.two_ints, tc.addrs.h_overflow, &[vm, base]);
         t.b.ins().return_(&[st]);
         t.b.switch_to_block(body);
@@ -576,19 +606,19 @@ fn translate_function(
                 v
             }
         } else {
-            let fl = t.m(Mem::Frame);
+            let fl = t.mem_flags(Mem::Frame);
             t.b.ins().load(t.vty[w], fl, base, (r * 8) as i32)
         };
         t.b.def_var(t.vars[w], v);
         if r < REG_ARGS && t.is_ref(r as Reg) {
-            let fl = t.m(Mem::Frame);
+            let fl = t.mem_flags(Mem::Frame);
             t.b.ins().store(fl, v, base, (r * 8) as i32);
         }
     }
     let zero = t.b.ins().iconst(I64, 0);
     for r in f.nparams as usize..nregs {
         if t.an.is_ref[r] {
-            let fl = t.m(Mem::Frame);
+            let fl = t.mem_flags(Mem::Frame);
             t.b.ins().store(fl, zero, base, (r * 8) as i32);
         }
     }
@@ -743,10 +773,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                 } else {
                     o
                 };
-                let zero = self.ic(self.tc.addrs.zero_obj as i64);
+                let zero = self.iconst(self.tc.addrs.zero_obj as i64);
                 let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
                 let hdr = self.b.ins().select(is_null, zero, o);
-                let fl = self.m(Mem::Hdr);
+                let fl = self.mem_flags(Mem::Hdr);
                 let len = self.b.ins().load(I64, fl, hdr, l_off);
                 let ptr = self.b.ins().load(I64, fl, hdr, p_off);
                 let (lv, pv) = self.loops.array_vars[li][ai];
@@ -773,11 +803,11 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Flags of a (trusted: aligned, non-trapping) access to memory category `m`.
-    fn m(&self, m: Mem) -> MemFlagsData {
+    fn mem_flags(&self, m: Mem) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
     }
 
-    fn ic(&mut self, v: i64) -> CV {
+    fn iconst(&mut self, v: i64) -> CV {
         self.b.ins().iconst(I64, v)
     }
 
@@ -786,29 +816,29 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// The web of register `r` read by the current instruction.
-    fn wu(&self, r: Reg) -> usize {
+    fn web_read(&self, r: Reg) -> usize {
         self.an.webs.at(self.cur, r) as usize
     }
 
     /// The web of register `r` written by the current instruction.
-    fn wd(&self, r: Reg) -> usize {
+    fn web_written(&self, r: Reg) -> usize {
         let ops = &self.an.ops[self.cur as usize];
         self.an.webs.def_at(self.cur, r, ops) as usize
     }
 
     /// The machine type of the value the current instruction writes to `r`.
     fn def_ty(&self, r: Reg) -> Type {
-        self.vty[self.wd(r)]
+        self.vty[self.web_written(r)]
     }
 
     fn get_raw(&mut self, r: Reg) -> CV {
-        let w = self.wu(r);
+        let w = self.web_read(r);
         self.b.use_var(self.vars[w])
     }
 
     fn get_i(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[self.wu(r)] == F64 {
+        if self.vty[self.web_read(r)] == F64 {
             self.b.ins().bitcast(I64, MemFlagsData::new(), v)
         } else {
             v
@@ -817,7 +847,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     fn get_f(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[self.wu(r)] == I64 {
+        if self.vty[self.web_read(r)] == I64 {
             self.b.ins().bitcast(F64, MemFlagsData::new(), v)
         } else {
             v
@@ -827,7 +857,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Define register `r` (converting between I64 and F64 as needed); reference
     /// registers are also stored to their frame slot.
     fn set(&mut self, r: Reg, v: CV) {
-        let w = self.wd(r);
+        let w = self.web_written(r);
         let want = self.vty[w];
         let have = self.b.func.dfg.value_type(v);
         let v = if have != want {
@@ -837,7 +867,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         self.b.def_var(self.vars[w], v);
         if self.is_ref(r) {
-            let fl = self.m(Mem::Frame);
+            let fl = self.mem_flags(Mem::Frame);
             self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
         }
     }
