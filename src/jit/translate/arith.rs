@@ -285,4 +285,37 @@ impl<'a, 'f> Tr<'a, 'f> {
         let min = self.iconst(i64::MIN);
         self.b.ins().select(ok, t, min)
     }
+
+    /// `DivI` / `ModI` at `pc`: `dst = a / b` or `a % b` (`op`), raising at a zero
+    /// divisor as the VM does.
+    pub(super) fn int_division(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, op: DivOp) {
+        let is_div = op == DivOp::Quotient;
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        self.stress(pc, pc);
+        let v = match self.const_int(y) {
+            // A constant divisor (the common `% 1000000007`): no zero check,
+            // and a multiply by a magic number instead of `idiv`.
+            Some(c) if c != 0 => self.div_by_const(x, c, op),
+            _ => {
+                // Division by zero raises in the VM; `sdiv`/`srem` would trap.
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.guard(zero, pc);
+                // `MIN / -1` would trap too: divide by 1 instead and fix up.
+                let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let one = self.iconst(1);
+                let safe = self.b.ins().select(m1, one, y);
+                if is_div {
+                    let q = self.b.ins().sdiv(x, safe);
+                    let n = self.b.ins().ineg(x);
+                    self.b.ins().select(m1, n, q)
+                } else {
+                    let r = self.b.ins().srem(x, safe);
+                    let z = self.iconst(0);
+                    self.b.ins().select(m1, z, r)
+                }
+            }
+        };
+        self.set(dst, v);
+    }
 }

@@ -259,4 +259,75 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         addr
     }
+
+    /// `Call` at `pc` of call site `site`: a call of a function known when translating.
+    pub(super) fn call_direct(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        let cf = self
+            .tc
+            .program
+            .functions
+            .get(s.target as usize)
+            .ok_or("bad callee")?;
+        self.stress(pc, pc);
+        let callee = self.iconst(s.target as i64);
+        let void = cf.ret_kind.is_none();
+        if s.args.len() != cf.nparams as usize {
+            return Err("call with a wrong number of arguments".into());
+        }
+        let target = CallTarget::Direct {
+            id: callee,
+            nregs: cf.nregs as u32,
+            returns_void: void,
+            recursive: s.target == self.fid,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+        Ok(())
+    }
+
+    /// `CallIndirect` at `pc` of call site `site`: a closure without captures is called
+    /// here, anything else deoptimizes (the VM calls it or raises).
+    pub(super) fn call_closure(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let offs = *self.tc.offs;
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        self.stress(pc, pc);
+        // Null, kind and arity problems are raised by the VM.
+        let clo = self.non_null(s.target as Reg, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
+        let bad_kind = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
+        self.guard(bad_kind, pc);
+        // Closures with captured values are called by the VM (it decides
+        // where the captures go); compiled code calls bare functions.
+        let fl = self.mem_flags(Mem::Hdr);
+        let ncap = self.b.ins().load(I64, fl, clo, offs.clo_captures.1);
+        let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
+        self.guard(has_caps, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
+        let callee = self.b.ins().uextend(I64, f32v);
+        let ioff = self.b.ins().ishl_imm_s(callee, 2);
+        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
+        let info = self.b.ins().uextend(I64, info32);
+        let np = self.b.ins().ushr_imm_s(info, 16);
+        let np = self.b.ins().band_imm_s(np, 0xff);
+        let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
+        self.guard(bad_arity, pc);
+        let vbit = self.b.ins().ushr_imm_s(info, 24);
+        let vbit = self.b.ins().band_imm_s(vbit, 1);
+        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+        let nr = self.b.ins().band_imm_s(info, 0xffff);
+        let target = CallTarget::Indirect {
+            id: callee,
+            nregs: nr,
+            is_void,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+        Ok(())
+    }
 }
