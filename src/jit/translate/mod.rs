@@ -441,7 +441,6 @@ fn translate_function(
     }
     let an = analyze(p, f);
     let mut b = FunctionBuilder::new(func, fctx);
-    let nregs = f.nregs as usize;
     let (vars, vty) = web_variables(&mut b, &an.webs);
     let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
     let compiled: [SigRef; REG_ARGS + 1] =
@@ -570,120 +569,15 @@ fn translate_function(
     // Normal entry: parameters from the frame, other reference slots zeroed (the
     // window may hold stale bits that the collector must not see).
     t.b.switch_to_block(start);
-    // The caller pushed the complete frame record (`func`, `pc`, `base`) and
-    // checked the frame depth and the register stack for it. The native stack
-    // is checked here (the caller's checks would share one stack pointer value,
-    // which Cranelift would then keep live across calls): below the limit this
-    // frame pops its record and raises `stack overflow` in the caller, at the
-    // call.
-    {
-        let sp = t.b.ins().get_stack_pointer(I64);
-        let c =
-            t.b.ins()
-                .icmp_imm_s(IntCC::UnsignedLessThan, sp, tc.addrs.native_limit as i64);
-        let ovf = t.b.create_block();
-        t.b.set_cold_block(ovf);
-        let body = t.b.create_block();
-        t.b.ins().brif(c, ovf, &[], body, &[]);
-        t.b.seal_block(ovf);
-        t.b.seal_block(body);
-        t.b.switch_to_block(ovf);
-        let vm = t.vm_addr();
-        let st = t.call_helper(t.sigs.two_ints, tc.addrs.h_overflow, &[vm, base]);
-        t.b.ins().return_(&[st]);
-        t.b.switch_to_block(body);
-    }
-    // Parameters: the first `REG_ARGS` in machine registers (reference ones are
-    // stored to their slots: the collector must see them), the others in the
-    // window.
-    for r in 0..f.nparams as usize {
-        let w = t.an.webs.at(0, r as Reg) as usize;
-        let v = if r < REG_ARGS {
-            let v = params[2 + r];
-            if t.vty[w] == F64 {
-                t.b.ins().bitcast(F64, MemFlagsData::new(), v)
-            } else {
-                v
-            }
-        } else {
-            let fl = t.mem_flags(Mem::Frame);
-            t.b.ins().load(t.vty[w], fl, base, (r * 8) as i32)
-        };
-        t.b.def_var(t.vars[w], v);
-        if r < REG_ARGS && t.is_ref(r as Reg) {
-            let fl = t.mem_flags(Mem::Frame);
-            t.b.ins().store(fl, v, base, (r * 8) as i32);
-        }
-    }
-    let zero = t.b.ins().iconst(I64, 0);
-    for r in f.nparams as usize..nregs {
-        if t.an.is_ref[r] {
-            let fl = t.mem_flags(Mem::Frame);
-            t.b.ins().store(fl, zero, base, (r * 8) as i32);
-        }
-    }
+    t.check_native_stack();
+    t.take_parameters(&params);
     let b0 = match t.cached_loop_at_header(0) {
         Some(li) => t.loops.pre_headers[li],
         None => t.block(0)?,
     };
     t.b.ins().jump(b0, &[]);
 
-    // Highest predecessor pc of each instruction (normal edges, reachable code).
-    let mut max_pred = vec![0usize; f.code.len()];
-    for (pc, ins) in f.code.iter().enumerate() {
-        if t.an.reachable[pc] {
-            for s in super::analysis::successors(ins, pc) {
-                if s < max_pred.len() {
-                    max_pred[s] = max_pred[s].max(pc);
-                }
-            }
-        }
-    }
-
-    // The body.
-    let mut open = false;
-    for pc in 0..f.code.len() {
-        if !t.an.reachable[pc] {
-            continue;
-        }
-        if t.an.leader[pc] {
-            let blk = t.block(pc as u32)?;
-            if open {
-                let e = t.edge(pc as u32)?;
-                t.b.ins().jump(e, &[]);
-            }
-            if let Some(li) = t.cached_loop_at_header(pc as u32) {
-                // The pre-header: read the cached array headers, enter the loop.
-                t.cur = pc as u32;
-                let pre = t.loops.pre_headers[li];
-                t.b.switch_to_block(pre);
-                t.load_caches(pc as u32, Some(li));
-                t.b.ins().jump(blk, &[]);
-            }
-            // A block whose predecessors all come before it (and that is not a
-            // re-entry point) has them all by now: seal it, which keeps the SSA
-            // construction cheap. The others are sealed at the end.
-            if pc > 0 && max_pred[pc] < pc && t.an.headers.binary_search(&(pc as u32)).is_err() {
-                t.b.seal_block(blk);
-            }
-            t.b.switch_to_block(blk);
-            t.vn.computed.clear();
-            t.vn.bounds_checked.clear();
-        } else if !open {
-            // Only after an instruction that always exits; nothing reaches here.
-            let blk = t.b.create_block();
-            t.b.seal_block(blk);
-            t.b.switch_to_block(blk);
-            t.vn.computed.clear();
-            t.vn.bounds_checked.clear();
-        }
-        t.cur = pc as u32;
-        open = t.instr(pc as u32)?;
-        t.check_size()?;
-    }
-    if open {
-        return Err("code runs off the end".into());
-    }
+    t.translate_body()?;
 
     t.fill_exits()?;
     t.fill_reentry()?;
@@ -875,5 +769,132 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn set_bool(&mut self, r: Reg, c: CV) {
         let v = self.b.ins().uextend(I64, c);
         self.set(r, v);
+    }
+
+    /// The caller pushed the complete frame record (`func`, `pc`, `base`) and
+    /// checked the frame depth and the register stack for it. The native stack
+    /// is checked here (the caller's checks would share one stack pointer value,
+    /// which Cranelift would then keep live across calls): below the limit this
+    /// frame pops its record and raises `stack overflow` in the caller, at the
+    /// call.
+    fn check_native_stack(&mut self) {
+        let sp = self.b.ins().get_stack_pointer(I64);
+        let c = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThan, sp, self.tc.addrs.native_limit as i64);
+        let ovf = self.b.create_block();
+        self.b.set_cold_block(ovf);
+        let body = self.b.create_block();
+        self.b.ins().brif(c, ovf, &[], body, &[]);
+        self.b.seal_block(ovf);
+        self.b.seal_block(body);
+        self.b.switch_to_block(ovf);
+        let vm = self.vm_addr();
+        let st = self.call_helper(
+            self.sigs.two_ints,
+            self.tc.addrs.h_overflow,
+            &[vm, self.frame.base],
+        );
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(body);
+    }
+
+    /// Parameters: the first `REG_ARGS` in machine registers (reference ones are
+    /// stored to their slots: the collector must see them), the others in the
+    /// window.
+    fn take_parameters(&mut self, params: &[CV]) {
+        let nregs = self.f.nregs as usize;
+        for r in 0..self.f.nparams as usize {
+            let w = self.an.webs.at(0, r as Reg) as usize;
+            let v = if r < REG_ARGS {
+                let v = params[2 + r];
+                if self.vty[w] == F64 {
+                    self.b.ins().bitcast(F64, MemFlagsData::new(), v)
+                } else {
+                    v
+                }
+            } else {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b
+                    .ins()
+                    .load(self.vty[w], fl, self.frame.base, (r * 8) as i32)
+            };
+            self.b.def_var(self.vars[w], v);
+            if r < REG_ARGS && self.is_ref(r as Reg) {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, self.frame.base, (r * 8) as i32);
+            }
+        }
+        let zero = self.b.ins().iconst(I64, 0);
+        for r in self.f.nparams as usize..nregs {
+            if self.an.is_ref[r] {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, zero, self.frame.base, (r * 8) as i32);
+            }
+        }
+    }
+
+    /// Translate the reachable instructions in order, one Cranelift block per
+    /// bytecode basic block (with the pre-header of a cached loop before it).
+    #[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+    fn translate_body(&mut self) -> Result<(), TransError> {
+        // Highest predecessor pc of each instruction (normal edges, reachable code).
+        let mut max_pred = vec![0usize; self.f.code.len()];
+        for (pc, ins) in self.f.code.iter().enumerate() {
+            if self.an.reachable[pc] {
+                for s in super::analysis::successors(ins, pc) {
+                    if s < max_pred.len() {
+                        max_pred[s] = max_pred[s].max(pc);
+                    }
+                }
+            }
+        }
+
+        // The body.
+        let mut open = false;
+        for pc in 0..self.f.code.len() {
+            if !self.an.reachable[pc] {
+                continue;
+            }
+            if self.an.leader[pc] {
+                let blk = self.block(pc as u32)?;
+                if open {
+                    let e = self.edge(pc as u32)?;
+                    self.b.ins().jump(e, &[]);
+                }
+                if let Some(li) = self.cached_loop_at_header(pc as u32) {
+                    // The pre-header: read the cached array headers, enter the loop.
+                    self.cur = pc as u32;
+                    let pre = self.loops.pre_headers[li];
+                    self.b.switch_to_block(pre);
+                    self.load_caches(pc as u32, Some(li));
+                    self.b.ins().jump(blk, &[]);
+                }
+                // A block whose predecessors all come before it (and that is not a
+                // re-entry point) has them all by now: seal it, which keeps the SSA
+                // construction cheap. The others are sealed at the end.
+                if pc > 0 && max_pred[pc] < pc && self.an.headers.binary_search(&(pc as u32)).is_err() {
+                    self.b.seal_block(blk);
+                }
+                self.b.switch_to_block(blk);
+                self.vn.computed.clear();
+                self.vn.bounds_checked.clear();
+            } else if !open {
+                // Only after an instruction that always exits; nothing reaches here.
+                let blk = self.b.create_block();
+                self.b.seal_block(blk);
+                self.b.switch_to_block(blk);
+                self.vn.computed.clear();
+                self.vn.bounds_checked.clear();
+            }
+            self.cur = pc as u32;
+            open = self.instr(pc as u32)?;
+            self.check_size()?;
+        }
+        if open {
+            return Err("code runs off the end".into());
+        }
+        Ok(())
     }
 }
