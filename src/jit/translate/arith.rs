@@ -1,0 +1,321 @@
+//! Int and float arithmetic and comparisons, division by constants, value numbering of
+//! commutative operations, and the inline forms of math builtins.
+
+use super::*;
+
+impl<'a, 'f> Tr<'a, 'f> {
+    /// `op` on the int values of registers `a` and `b`.
+    pub(super) fn int2(&mut self, a: Reg, b: Reg, op: BinOp) -> CV {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        op(&mut self.b, x, y)
+    }
+
+    /// `op` on the int value of register `a`.
+    pub(super) fn int1(&mut self, a: Reg, op: UnOp) -> CV {
+        let x = self.get_i(a);
+        op(&mut self.b, x)
+    }
+
+    /// `op` on the float value of register `a`.
+    pub(super) fn float1(&mut self, a: Reg, op: UnOp) -> CV {
+        let x = self.get_f(a);
+        op(&mut self.b, x)
+    }
+
+    pub(super) fn int_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: BinOp) {
+        let v = self.int2(a, b, op);
+        self.set(dst, v);
+    }
+
+    pub(super) fn float_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: BinOp) {
+        let x = self.get_f(a);
+        let y = self.get_f(b);
+        let v = op(&mut self.b, x, y);
+        self.set(dst, v);
+    }
+
+    pub(super) fn icmp_set(&mut self, dst: Reg, a: Reg, b: Reg, cc: IntCC) {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        let c = self.b.ins().icmp(cc, x, y);
+        self.set_bool(dst, c);
+    }
+
+    pub(super) fn fcmp_set(&mut self, dst: Reg, a: Reg, b: Reg, cc: FloatCC) {
+        let x = self.get_f(a);
+        let y = self.get_f(b);
+        let c = self.b.ins().fcmp(cc, x, y);
+        self.set_bool(dst, c);
+    }
+
+    /// The instruction through the generic helper `rt_op`: write back its scalar
+    /// operands, call, check the status, reload its result.
+    pub(super) fn generic(&mut self, pc: u32) {
+        self.store_pc(pc);
+        self.stress(pc, pc);
+        let ops = self.an.ops[pc as usize].clone();
+        let mut done = RegSet::default();
+        for &r in &ops.uses {
+            if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.f.nregs as usize {
+                done.insert(r);
+                let v = self.get_raw(r);
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
+            }
+        }
+        let pcv = self.iconst(pc as i64);
+        let vm = self.vm_addr();
+        let st = self.call_helper(
+            self.sigs.vm_base_pc,
+            self.tc.addrs.h_op,
+            &[vm, self.frame.base, pcv],
+        );
+        self.check_status(st, pc);
+        if let Some(d) = ops.def {
+            let w = self.web_written(d);
+            let (ty, fl, base) = (self.vty[w], self.mem_flags(Mem::Frame), self.frame.base);
+            let v = self.b.ins().load(ty, fl, base, d as i32 * 8);
+            self.b.def_var(self.vars[w], v);
+        }
+    }
+
+    /// The value of `v` if it is an integer constant (e.g. a register loaded by
+    /// `LoadInt` earlier in the same block).
+    pub(super) fn const_int(&self, v: CV) -> Option<i64> {
+        let dfg = &self.b.func.dfg;
+        match dfg.value_def(v) {
+            ir::ValueDef::Result(inst, 0) => match dfg.insts[inst] {
+                ir::InstructionData::UnaryImm {
+                    opcode: ir::Opcode::Iconst,
+                    imm,
+                } if dfg.value_type(v) == I64 => Some(imm.bits()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `x / c` or `x % c` (truncating, remainder with the sign of `x`) for a
+    /// constant `c != 0`, with the VM's results for `MIN / -1` (wraps) and
+    /// `MIN % -1` (0). General divisors use the signed magic-number method
+    /// (Hacker's Delight 10-1); see [`magic_s64`].
+    pub(super) fn div_by_const(&mut self, x: CV, c: i64, op: DivOp) -> CV {
+        let is_div = op == DivOp::Quotient;
+        let q = match c {
+            1 => x,
+            -1 => self.b.ins().ineg(x),
+            i64::MIN => {
+                // Only MIN itself divides to 1; everything else to 0.
+                let eq = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                self.b.ins().uextend(I64, eq)
+            }
+            _ if c.unsigned_abs().is_power_of_two() => {
+                // `|c| = 2^k`: shifts. A negative `x` is biased by `2^k - 1` so
+                // that the shift truncates toward zero; the remainder keeps the
+                // sign of `x` (and is the same for `c` and `-c`).
+                let k = c.unsigned_abs().trailing_zeros() as i64;
+                let sign = self.b.ins().sshr_imm_s(x, 63);
+                let bias = self.b.ins().ushr_imm_s(sign, 64 - k);
+                let t = self.b.ins().iadd(x, bias);
+                if !is_div {
+                    let low = self.b.ins().band_imm_s(t, (1i64 << k) - 1);
+                    let r = self.b.ins().isub(low, bias);
+                    let bits = self.b.ins().band_imm_s(x, (1i64 << k) - 1);
+                    self.vn.zero_equiv.insert(r, bits);
+                    return r;
+                }
+                let q = self.b.ins().sshr_imm_s(t, k);
+                if c < 0 {
+                    self.b.ins().ineg(q)
+                } else {
+                    q
+                }
+            }
+            _ => {
+                let (m, sh) = magic_s64(c);
+                let mv = self.iconst(m);
+                let mut q = self.b.ins().smulhi(x, mv);
+                if c > 0 && m < 0 {
+                    q = self.b.ins().iadd(q, x);
+                } else if c < 0 && m > 0 {
+                    q = self.b.ins().isub(q, x);
+                }
+                if sh > 0 {
+                    q = self.b.ins().sshr_imm_s(q, sh as i64);
+                }
+                // Round towards zero: add 1 when the quotient is negative. For
+                // `c > 0` that is when `x` is (Hacker's Delight 10-1), and the sign
+                // of `x` is known before the multiply, which keeps the `shr` off
+                // the dependency chain (`loop_int`'s `% 1000000007`).
+                let sign = if c > 0 {
+                    self.b.ins().ushr_imm_s(x, 63)
+                } else {
+                    self.b.ins().ushr_imm_s(q, 63)
+                };
+                self.b.ins().iadd(q, sign)
+            }
+        };
+        if is_div {
+            q
+        } else {
+            let qc = self.b.ins().imul_imm_s(q, c);
+            self.b.ins().isub(x, qc)
+        }
+    }
+
+    /// The commutative integer operation `op` (numbered `tag` in `vn`) on the
+    /// registers `a` and `b`: the value already computed in this bytecode block
+    /// for the same operands (in either order), else a new one.
+    pub(super) fn commutative(&mut self, tag: u8, a: Reg, b: Reg, op: fn(&mut Self, CV, CV) -> CV) -> CV {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        if let Some(&v) = self
+            .vn
+            .computed
+            .get(&(tag, x, y))
+            .or_else(|| self.vn.computed.get(&(tag, y, x)))
+        {
+            return v;
+        }
+        let v = op(self, x, y);
+        self.vn.computed.insert((tag, x, y), v);
+        v
+    }
+
+    /// `x + y`, reassociated as `p + (q + y)` when `x = p + q` and `p` is a block
+    /// parameter (typically a loop-carried value such as an accumulator) while
+    /// `q` and `y` are not: the loop-carried dependency chain then has one add
+    /// instead of two (`total = (total + i * 7 + (i ^ (i >> 3))) % m`). Integer
+    /// addition wraps, so any association gives the same result.
+    pub(super) fn add_reassoc(&mut self, x: CV, y: CV) -> CV {
+        let dfg = &self.b.func.dfg;
+        let is_param = |v: CV| matches!(dfg.value_def(v), ir::ValueDef::Param(..));
+        if let ir::ValueDef::Result(inst, 0) = dfg.value_def(x) {
+            if let ir::InstructionData::Binary {
+                opcode: ir::Opcode::Iadd,
+                args: [p, q],
+            } = dfg.insts[inst]
+            {
+                if is_param(p) && !is_param(q) && !is_param(y) {
+                    let qy = self.b.ins().iadd(q, y);
+                    return self.b.ins().iadd(p, qy);
+                }
+            }
+        }
+        self.b.ins().iadd(x, y)
+    }
+
+    /// Cranelift instructions with the exact semantics of a one-argument builtin
+    /// (see runtime/src/builtins/inline.rs, math.rs and conv.rs).
+    pub(super) fn inline_unary(&mut self, op: UnaryOp, a: Reg) -> CV {
+        match op {
+            UnaryOp::Abs => self.int1(a, |b, x| b.ins().iabs(x)),
+            UnaryOp::Identity => self.get_i(a),
+            UnaryOp::Sign => self.int1(a, |b, x| {
+                let pos = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, 0);
+                let neg = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+                let p = b.ins().uextend(I64, pos);
+                let n = b.ins().uextend(I64, neg);
+                b.ins().isub(p, n)
+            }),
+            UnaryOp::Sqrt => {
+                let r = self.int1(a, |b, x| {
+                    let f = b.ins().fcvt_from_sint(F64, x);
+                    b.ins().sqrt(f)
+                });
+                self.f64_to_i64_x86(r)
+            }
+            UnaryOp::BitNot => self.int1(a, |b, x| b.ins().bnot(x)),
+            UnaryOp::IntToFloat => self.int1(a, |b, x| b.ins().fcvt_from_sint(F64, x)),
+            UnaryOp::FloatToInt => {
+                let x = self.get_f(a);
+                self.f64_to_i64_x86(x)
+            }
+            UnaryOp::FAbs => self.float1(a, |b, x| b.ins().fabs(x)),
+            UnaryOp::FFloor => self.float1(a, |b, x| b.ins().floor(x)),
+            UnaryOp::FCeil => self.float1(a, |b, x| b.ins().ceil(x)),
+            UnaryOp::FSqrt => self.float1(a, |b, x| b.ins().sqrt(x)),
+            UnaryOp::IsNan => self.float1(a, |b, x| {
+                let c = b.ins().fcmp(FloatCC::Unordered, x, x);
+                b.ins().uextend(I64, c)
+            }),
+            UnaryOp::IsInf => self.float1(a, |b, x| {
+                let m = b.ins().fabs(x);
+                let inf = b.ins().f64const(f64::INFINITY);
+                let c = b.ins().fcmp(FloatCC::Equal, m, inf);
+                b.ins().uextend(I64, c)
+            }),
+        }
+    }
+
+    /// Cranelift instructions with the exact semantics of a two-argument builtin.
+    pub(super) fn inline_binary(&mut self, op: BinaryOp, a: Reg, c: Reg) -> CV {
+        match op {
+            BinaryOp::Min => self.int2(a, c, |b, x, y| b.ins().smin(x, y)),
+            BinaryOp::Max => self.int2(a, c, |b, x, y| b.ins().smax(x, y)),
+            // The same operations as the `BitAnd` ... `Shr` instructions; Cranelift
+            // takes shift amounts modulo 64, like the builtins.
+            BinaryOp::BitAnd => self.int2(a, c, |b, x, y| b.ins().band(x, y)),
+            BinaryOp::BitOr => self.int2(a, c, |b, x, y| b.ins().bor(x, y)),
+            BinaryOp::BitXor => self.int2(a, c, |b, x, y| b.ins().bxor(x, y)),
+            BinaryOp::Shl => self.int2(a, c, |b, x, y| b.ins().ishl(x, y)),
+            BinaryOp::Shr => self.int2(a, c, |b, x, y| b.ins().sshr(x, y)),
+        }
+    }
+
+    /// `clamp(v, lo, hi)`: `v < lo ? lo : (v > hi ? hi : v)`, `lo` checked first.
+    pub(super) fn inline_clamp(&mut self, v: Reg, lo: Reg, hi: Reg) -> CV {
+        let (x, l, h) = (self.get_i(v), self.get_i(lo), self.get_i(hi));
+        let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, x, h);
+        let upper = self.b.ins().select(gt, h, x);
+        let lt = self.b.ins().icmp(IntCC::SignedLessThan, x, l);
+        self.b.ins().select(lt, l, upper)
+    }
+
+    /// x86 `cvttsd2si`: truncate, with NaN and out-of-range values giving
+    /// `i64::MIN` (the runtime's `f64_to_i64_x86`); never traps.
+    pub(super) fn f64_to_i64_x86(&mut self, x: CV) -> CV {
+        let lo = self.b.ins().f64const(-9_223_372_036_854_775_808.0);
+        let hi = self.b.ins().f64const(9_223_372_036_854_775_808.0);
+        let ge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, lo);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, hi);
+        let ok = self.b.ins().band(ge, lt);
+        let t = self.b.ins().fcvt_to_sint_sat(I64, x);
+        let min = self.iconst(i64::MIN);
+        self.b.ins().select(ok, t, min)
+    }
+
+    /// `DivI` / `ModI` at `pc`: `dst = a / b` or `a % b` (`op`), raising at a zero
+    /// divisor as the VM does.
+    pub(super) fn int_division(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, op: DivOp) {
+        let is_div = op == DivOp::Quotient;
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        self.stress(pc, pc);
+        let v = match self.const_int(y) {
+            // A constant divisor (the common `% 1000000007`): no zero check,
+            // and a multiply by a magic number instead of `idiv`.
+            Some(c) if c != 0 => self.div_by_const(x, c, op),
+            _ => {
+                // Division by zero raises in the VM; `sdiv`/`srem` would trap.
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.guard(zero, pc);
+                // `MIN / -1` would trap too: divide by 1 instead and fix up.
+                let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let one = self.iconst(1);
+                let safe = self.b.ins().select(m1, one, y);
+                if is_div {
+                    let q = self.b.ins().sdiv(x, safe);
+                    let n = self.b.ins().ineg(x);
+                    self.b.ins().select(m1, n, q)
+                } else {
+                    let r = self.b.ins().srem(x, safe);
+                    let z = self.iconst(0);
+                    self.b.ins().select(m1, z, r)
+                }
+            }
+        };
+        self.set(dst, v);
+    }
+}

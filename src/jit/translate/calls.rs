@@ -1,0 +1,333 @@
+//! Calls: runtime helpers, user functions (direct and indirect), and builtins through
+//! the argument block.
+
+use super::*;
+
+impl<'a, 'f> Tr<'a, 'f> {
+    pub(super) fn call_helper(&mut self, sig: SigRef, addr: u64, args: &[CV]) -> CV {
+        let fp = self.iconst(addr as i64);
+        let call = self.b.ins().call_indirect(sig, fp, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// The call at `pc` of the user function `target` with arguments `args`,
+    /// its result into `dst` (unless the callee returns nothing).
+    pub(super) fn emit_call(&mut self, pc: u32, dst: Reg, args: &[Reg], target: CallTarget) {
+        let (callee, callee_nregs, void, static_void, is_self) = match target {
+            CallTarget::Direct {
+                id,
+                nregs,
+                returns_void,
+                recursive,
+            } => (id, CalleeRegs::Static(nregs), None, returns_void, recursive),
+            CallTarget::Indirect { id, nregs, is_void } => {
+                (id, CalleeRegs::Dynamic(nregs), Some(is_void), false, false)
+            }
+        };
+        let nregs = self.f.nregs as i64;
+        // `d` is this frame's depth, `d + 1` the callee's.
+        let d = self.depth();
+        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
+        // The limits, checked here (before anything is written) rather than in
+        // the callee, where the depth would have to be loaded again: the callee's
+        // frame must fit the frame stack, and its window the register stack
+        // (unless the depth check implies it). Past either this call raises
+        // `stack overflow` at `pc`, as in the interpreter. (The callee checks the
+        // native stack.)
+        {
+            let a = self.tc.addrs;
+            let ovf = self.exit_block(Exit::Ovf, pc);
+            let c = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, d, a.max_depth as i64);
+            // (`d + 1 > max_depth`)
+            let ok = self.b.create_block();
+            self.b.ins().brif(c, ovf, &[], ok, &[]);
+            self.b.seal_block(ok);
+            self.b.switch_to_block(ok);
+            if a.check_stack {
+                let c = match callee_nregs {
+                    CalleeRegs::Static(n) => self.b.ins().icmp_imm_s(
+                        IntCC::UnsignedGreaterThan,
+                        callee_base,
+                        a.stack_end as i64 - n as i64 * 8,
+                    ),
+                    CalleeRegs::Dynamic(n) => {
+                        let bytes = self.b.ins().ishl_imm_s(n, 3);
+                        let end = self.b.ins().iadd(callee_base, bytes);
+                        self.b
+                            .ins()
+                            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, a.stack_end as i64)
+                    }
+                };
+                let ok = self.b.create_block();
+                self.b.ins().brif(c, ovf, &[], ok, &[]);
+                self.b.seal_block(ok);
+                self.b.switch_to_block(ok);
+            }
+        }
+        // The callee's record `frames[d]` (this frame's is the one before it: one
+        // address constant for both).
+        let offs = *self.tc.offs;
+        let fs = offs.frame_size as i64;
+        let scaled = self.b.ins().imul_imm_s(d, fs);
+        let rec2 = self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64);
+        // This frame's pc: where an exception escaping the callee is reported.
+        let pcv = self.b.ins().iconst(I32, pc as i64);
+        let fl = self.mem_flags(Mem::Vm);
+        self.b.ins().store(fl, pcv, rec2, offs.frame_pc - offs.frame_size);
+        // Arguments: the first `REG_ARGS` in machine registers, the others into
+        // the callee's registers `REG_ARGS..n`.
+        let k = args.len().min(REG_ARGS);
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        let mut call_args = vec![callee_base, d1];
+        for (i, &r) in args.iter().enumerate() {
+            if i < REG_ARGS {
+                let v = self.get_i(r);
+                call_args.push(v);
+            } else {
+                let v = self.get_raw(r);
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, callee_base, i as i32 * 8);
+            }
+        }
+        // Push the callee's frame record.
+        if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
+            // `func` and `pc = 0` in one 64-bit store (callee ids are below 2^32).
+            let fl = self.mem_flags(Mem::Vm);
+            self.b.ins().store(fl, callee, rec2, offs.frame_func);
+        } else {
+            let callee32 = self.b.ins().ireduce(I32, callee);
+            let fl = self.mem_flags(Mem::Vm);
+            self.b.ins().store(fl, callee32, rec2, offs.frame_func);
+            let z32 = self.b.ins().iconst(I32, 0);
+            let fl = self.mem_flags(Mem::Vm);
+            self.b.ins().store(fl, z32, rec2, offs.frame_pc);
+        }
+        // `base` of the callee's record: this frame's base index plus its window.
+        let fl = self.mem_flags(Mem::Vm);
+        let my_base = self
+            .b
+            .ins()
+            .load(I64, fl, rec2, offs.frame_base - offs.frame_size);
+        let callee_idx = self.b.ins().iadd_imm_s(my_base, nregs);
+        self.b.ins().store(fl, callee_idx, rec2, offs.frame_base);
+        let (depth_addr, depth_off) = self.depth_addr();
+        let fl = self.mem_flags(Mem::Vm);
+        self.b.ins().store(fl, d1, depth_addr, depth_off);
+        // entry[callee](callee_base, callee_base, args...), or a direct call
+        // of this function itself.
+        let call = match self.self_ref {
+            Some(me) if is_self => self.b.ins().call(me, &call_args),
+            _ => {
+                let eoff = self.b.ins().ishl_imm_s(callee, 3);
+                let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
+                let fl = self.mem_flags(Mem::Vm);
+                let code = self.b.ins().load(I64, fl, eaddr, 0);
+                self.b
+                    .ins()
+                    .call_indirect(self.sigs.compiled[k], code, &call_args)
+            }
+        };
+        let st = self.b.inst_results(call)[0];
+        self.check_status(st, pc);
+        if static_void {
+            return;
+        }
+        let fl = self.mem_flags(Mem::Frame);
+        let ty = self.def_ty(dst);
+        let v = self.b.ins().load(ty, fl, callee_base, 0);
+        let v = match void {
+            Some(is_void) => {
+                let old = self.get_raw(dst);
+                self.b.ins().select(is_void, old, v)
+            }
+            None => v,
+        };
+        self.set(dst, v);
+    }
+
+    /// `CallBuiltin` of builtin `id`, as its table entry declares
+    /// (`Builtin::inline`): machine instructions, a direct call of its native
+    /// twin, or else a direct call of the builtin through `rt_builtin` (no
+    /// instruction decoding in the VM).
+    pub(super) fn call_builtin(&mut self, pc: u32, dst: Reg, id: u32, args: &[Reg]) -> Result<(), String> {
+        let (Some(b), Some(sig)) = (builtins::all().get(id as usize), builtins::signature(id)) else {
+            return Err(format!("unknown builtin {id}"));
+        };
+        let inlined = match (b.inline, args) {
+            (Inline::Unary(op), &[a]) => Some(self.inline_unary(op, a)),
+            (Inline::Binary(op), &[a, c]) => Some(self.inline_binary(op, a, c)),
+            (Inline::Clamp, &[a, lo, hi]) => Some(self.inline_clamp(a, lo, hi)),
+            (Inline::NativeUnary(f), &[a]) => {
+                let x = self.get_f(a);
+                let fp = self.iconst(f as usize as i64);
+                let call = self.b.ins().call_indirect(self.sigs.float_unary, fp, &[x]);
+                Some(self.b.inst_results(call)[0])
+            }
+            (Inline::NativeBinary(f), &[a, c]) => {
+                let x = self.get_f(a);
+                let y = self.get_f(c);
+                let fp = self.iconst(f as usize as i64);
+                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
+                Some(self.b.inst_results(call)[0])
+            }
+            (Inline::Call, _) => None,
+            // Operands that do not fit the operation (the compiler emits none):
+            // the generic call is still right.
+            (
+                Inline::Unary(_)
+                | Inline::Binary(_)
+                | Inline::Clamp
+                | Inline::NativeUnary(_)
+                | Inline::NativeBinary(_),
+                _,
+            ) => None,
+        };
+        if let Some(v) = inlined {
+            self.set(dst, v);
+            return Ok(());
+        }
+        self.stress(pc, pc);
+        let addr = self.arg_block(args);
+        // Bit 32: the result is a reference (the helper roots it while it collects).
+        let void = sig.returns_void();
+        let ref_result = !void && self.is_ref(dst);
+        let info = args.len() as i64 | (ref_result as i64) << 32;
+        let h = self.tc.addrs.h_builtin;
+        self.block_helper(pc, h, id as i64, addr, info, (!void).then_some(dst));
+        Ok(())
+    }
+
+    /// Call a helper of the form `(vm, a, args, b, pc) -> status` whose operands
+    /// are in the argument block at `args` (`rt_builtin`, `rt_new`, `rt_obj`),
+    /// check its status and take its result, if `dst` wants one, from `args[0]`.
+    pub(super) fn block_helper(&mut self, pc: u32, helper: u64, a: i64, args: CV, b: i64, dst: Option<Reg>) {
+        let av = self.iconst(a);
+        let bv = self.iconst(b);
+        let pcv = self.iconst(pc as i64);
+        let vm = self.vm_addr();
+        let st = self.call_helper(self.sigs.builtin, helper, &[vm, av, args, bv, pcv]);
+        self.check_status(st, pc);
+        if let Some(d) = dst {
+            let fl = self.mem_flags(Mem::Frame);
+            let ty = self.def_ty(d);
+            let v = self.b.ins().load(ty, fl, args, 0);
+            self.set(d, v);
+        }
+    }
+
+    /// Store the values of `args` to the function's argument block (a stack slot
+    /// sized for its largest direct builtin or constructor call, created on first
+    /// use); returns its address.
+    pub(super) fn arg_block(&mut self, args: &[Reg]) -> CV {
+        let slot = match self.frame.arg_block {
+            Some(s) => s,
+            None => {
+                let most = self
+                    .f
+                    .code
+                    .iter()
+                    .filter_map(|i| match i {
+                        Instr::CallBuiltin { site, .. }
+                        | Instr::NewArray { site, .. }
+                        | Instr::NewTuple { site, .. }
+                        | Instr::NewStruct { site, .. } => self.f.sites.get(*site as usize),
+                        _ => None,
+                    })
+                    .map(|s| s.args.len())
+                    // `MapSet`'s three operands (`rt_obj`).
+                    .chain(std::iter::once(3))
+                    .max()
+                    .unwrap_or(0)
+                    .max(1);
+                let s = self.b.create_sized_stack_slot(ir::StackSlotData::new(
+                    ir::StackSlotKind::ExplicitSlot,
+                    most as u32 * 8,
+                    3,
+                ));
+                self.frame.arg_block = Some(s);
+                s
+            }
+        };
+        let addr = self.b.ins().stack_addr(I64, slot, 0);
+        for (i, &r) in args.iter().enumerate() {
+            let v = self.get_raw(r);
+            let fl = self.mem_flags(Mem::Frame);
+            self.b.ins().store(fl, v, addr, i as i32 * 8);
+        }
+        addr
+    }
+
+    /// `Call` at `pc` of call site `site`: a call of a function known when translating.
+    pub(super) fn call_direct(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        let cf = self
+            .tc
+            .program
+            .functions
+            .get(s.target as usize)
+            .ok_or("bad callee")?;
+        self.stress(pc, pc);
+        let callee = self.iconst(s.target as i64);
+        let void = cf.ret_kind.is_none();
+        if s.args.len() != cf.nparams as usize {
+            return Err("call with a wrong number of arguments".into());
+        }
+        let target = CallTarget::Direct {
+            id: callee,
+            nregs: cf.nregs as u32,
+            returns_void: void,
+            recursive: s.target == self.fid,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+        Ok(())
+    }
+
+    /// `CallIndirect` at `pc` of call site `site`: a closure without captures is called
+    /// here, anything else deoptimizes (the VM calls it or raises).
+    pub(super) fn call_closure(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let offs = *self.tc.offs;
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        self.stress(pc, pc);
+        // Null, kind and arity problems are raised by the VM.
+        let clo = self.non_null(s.target as Reg, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
+        let bad_kind = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
+        self.guard(bad_kind, pc);
+        // Closures with captured values are called by the VM (it decides
+        // where the captures go); compiled code calls bare functions.
+        let fl = self.mem_flags(Mem::Hdr);
+        let ncap = self.b.ins().load(I64, fl, clo, offs.clo_captures.1);
+        let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
+        self.guard(has_caps, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
+        let callee = self.b.ins().uextend(I64, f32v);
+        let ioff = self.b.ins().ishl_imm_s(callee, 2);
+        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
+        let info = self.b.ins().uextend(I64, info32);
+        let np = self.b.ins().ushr_imm_s(info, 16);
+        let np = self.b.ins().band_imm_s(np, 0xff);
+        let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
+        self.guard(bad_arity, pc);
+        let vbit = self.b.ins().ushr_imm_s(info, 24);
+        let vbit = self.b.ins().band_imm_s(vbit, 1);
+        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+        let nr = self.b.ins().band_imm_s(info, 0xffff);
+        let target = CallTarget::Indirect {
+            id: callee,
+            nregs: nr,
+            is_void,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+        Ok(())
+    }
+}

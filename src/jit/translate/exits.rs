@@ -1,0 +1,274 @@
+//! Side exits: deopt and exception exit blocks, write-back of registers to the frame, the
+//! stress deopts, the frame record and the re-entry dispatch.
+
+use super::*;
+
+impl<'a, 'f> Tr<'a, 'f> {
+    /// Store the values the scalar registers in `set` have before instruction `pc`
+    /// to their frame slots (reference registers are always there already).
+    pub(super) fn write_back(&mut self, pc: u32, set: RegSet) {
+        for r in set.iter() {
+            if (r as usize) < self.f.nregs as usize && !self.is_ref(r) {
+                let w = self.an.webs.at(pc, r) as usize;
+                let v = self.b.use_var(self.vars[w]);
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
+            }
+        }
+    }
+
+    /// The current frame depth (this function's record is `frames[d - 1]`). It is
+    /// reloaded at each use rather than kept live across calls, which keeps
+    /// register pressure (and callee-saved spills) down in call-heavy code.
+    pub(super) fn depth(&mut self) -> CV {
+        self.b.use_var(self.frame.depth)
+    }
+
+    /// Pop this function's frame record: `depth = d - 1` (a store; nothing is
+    /// loaded).
+    pub(super) fn pop_frame(&mut self) {
+        let d = self.depth();
+        let d1 = self.b.ins().iadd_imm_s(d, -1);
+        let (a, off) = self.depth_addr();
+        let fl = self.mem_flags(Mem::Vm);
+        self.b.ins().store(fl, d1, a, off);
+    }
+
+    /// The address of the VM (an immediate; Cranelift rematerialises it where it
+    /// is needed instead of keeping it in a callee-saved register).
+    pub(super) fn vm_addr(&mut self) -> CV {
+        self.iconst(self.tc.addrs.vm as i64)
+    }
+
+    /// The address of the frame depth counter as `(constant, offset)`. Every use
+    /// gets a different constant: Cranelift would merge equal ones into one value
+    /// and, when that value was already rematerialised once, keep it live across
+    /// calls (in a callee-saved register or a spill slot) instead of
+    /// rematerialising it again.
+    pub(super) fn depth_addr(&mut self) -> (CV, i32) {
+        self.uniq = (self.uniq + 1) % 4096;
+        let off = self.uniq as i32 * 8;
+        let a = self.tc.addrs.vm.wrapping_add(self.tc.offs.vm_depth as u64);
+        (self.iconst(a.wrapping_sub(off as u64) as i64), off)
+    }
+
+    /// Address of this function's frame record, given the depth `d`.
+    pub(super) fn record(&mut self, d: CV) -> CV {
+        let fs = self.tc.offs.frame_size as i64;
+        let scaled = self.b.ins().imul_imm_s(d, fs);
+        self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64 - fs)
+    }
+
+    pub(super) fn store_pc(&mut self, pc: u32) {
+        let d = self.depth();
+        let rec = self.record(d);
+        let v = self.b.ins().iconst(I32, pc as i64);
+        let fl = self.mem_flags(Mem::Vm);
+        self.b.ins().store(fl, v, rec, self.tc.offs.frame_pc);
+    }
+
+    pub(super) fn exit_block(&mut self, kind: Exit, pc: u32) -> Block {
+        let key = (kind as u8, pc);
+        if let Some(&b) = self.exits.get(&key) {
+            return b;
+        }
+        if matches!(kind, Exit::Ovf) {
+            // The overflow exit continues in the exception exit (filled in the
+            // same round of `fill_exits`).
+            self.exit_block(Exit::Exc, pc);
+        }
+        let blk = self.b.create_block();
+        if matches!(kind, Exit::Exc) {
+            self.b.append_block_param(blk, I64);
+        }
+        self.b.set_cold_block(blk);
+        self.exits.insert(key, blk);
+        self.todo.push((kind, pc, blk));
+        blk
+    }
+
+    /// Continue in a fresh block when `cond` is false; side exit to the VM at `pc`
+    /// when it is true.
+    pub(super) fn guard(&mut self, cond: CV, pc: u32) {
+        let exit = self.exit_block(Exit::Deopt, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, exit, &[], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Branch to the exception/stop path of `pc` when status `st` is nonzero.
+    pub(super) fn check_status(&mut self, st: CV, pc: u32) {
+        let exit = self.exit_block(Exit::Exc, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(st, exit, &[st.into()], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Deopt stress: an exit to the VM at `deopt_pc`, counted at `site`.
+    pub(super) fn stress(&mut self, site: u32, deopt_pc: u32) {
+        match self.tc.stress {
+            0 => {}
+            1 => {
+                let addr = self.iconst(self.tc.stress_ctrs as i64 + site as i64 * 4);
+                let fl = self.mem_flags(Mem::Vm);
+                let c = self.b.ins().load(I32, fl, addr, 0);
+                let c1 = self.b.ins().iadd_imm_s(c, 1);
+                let fl = self.mem_flags(Mem::Vm);
+                self.b.ins().store(fl, c1, addr, 0);
+                let both = self.b.ins().band(c1, c);
+                let take = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+                self.guard(take, deopt_pc);
+            }
+            _ => {
+                let take = self.b.ins().iconst(I8, 1);
+                self.guard(take, deopt_pc);
+            }
+        }
+    }
+
+    /// After `rt_resume`/`rt_resume_exc`: status 3 re-enters this code at a loop
+    /// header, anything else is this function's status.
+    pub(super) fn after_resume(&mut self, st: CV) {
+        let low = self.b.ins().band_imm_s(st, 3);
+        let is_re = self.b.ins().icmp_imm_s(IntCC::Equal, low, 3);
+        let re = self.b.create_block();
+        let ret = self.b.create_block();
+        self.b.set_cold_block(re);
+        self.b.set_cold_block(ret);
+        self.b.ins().brif(is_re, re, &[], ret, &[]);
+        self.b.seal_block(re);
+        self.b.seal_block(ret);
+        self.b.switch_to_block(re);
+        let enc = self.b.ins().ushr_imm_s(st, 2);
+        self.b.ins().jump(self.reentry, &[enc.into()]);
+        self.b.switch_to_block(ret);
+        self.b.ins().return_(&[st]);
+    }
+
+    pub(super) fn has_handler(&self, pc: u32) -> bool {
+        self.an.covering.get(pc as usize).is_some_and(|c| !c.is_empty())
+    }
+
+    pub(super) fn live_in(&self, pc: u32) -> RegSet {
+        self.an.live_in.get(pc as usize).copied().unwrap_or_default()
+    }
+
+    /// Stop the translation once it is over [`MAX_JIT_IR`].
+    pub(super) fn check_size(&self) -> Result<(), TransError> {
+        if self.b.func.dfg.num_insts() > MAX_JIT_IR {
+            return Err(TransError::TooBig(format!(
+                "more than {MAX_JIT_IR} Cranelift instructions"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) fn fill_exits(&mut self) -> Result<(), TransError> {
+        // Every exit block has all its predecessors by now: seal, then fill it.
+        // Overflow exits first: they jump to the exception exit of their pc,
+        // which must not be sealed before that.
+        let mut todo = std::mem::take(&mut self.todo);
+        todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
+        for (kind, pc, blk) in todo {
+            // An exit writes back up to every register: check as it goes.
+            self.check_size()?;
+            self.b.seal_block(blk);
+            self.b.switch_to_block(blk);
+            let pcv = self.iconst(pc as i64);
+            match kind {
+                Exit::Deopt => {
+                    let live = self.live_in(pc);
+                    self.write_back(pc, live);
+                    let vm = self.vm_addr();
+                    let st = self.call_helper(
+                        self.sigs.vm_base_pc,
+                        self.tc.addrs.h_resume,
+                        &[vm, self.frame.base, pcv],
+                    );
+                    self.after_resume(st);
+                }
+                Exit::Ovf => {
+                    let vm = self.vm_addr();
+                    let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
+                    let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
+                    let exc = exc.ok_or("overflow exit without an exception exit")?;
+                    self.b.ins().jump(exc, &[st.into()]);
+                }
+                Exit::Exc => {
+                    let st = self.b.block_params(blk)[0];
+                    let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
+                    let stop = self.b.create_block();
+                    let exc = self.b.create_block();
+                    self.b.set_cold_block(stop);
+                    self.b.set_cold_block(exc);
+                    self.b.ins().brif(is_stop, stop, &[], exc, &[]);
+                    self.b.seal_block(stop);
+                    self.b.seal_block(exc);
+                    self.b.switch_to_block(stop);
+                    self.b.ins().return_(&[st]);
+                    self.b.switch_to_block(exc);
+                    if self.has_handler(pc) {
+                        let live = self.live_in(pc);
+                        self.write_back(pc, live);
+                        let vm = self.vm_addr();
+                        let st2 = self.call_helper(
+                            self.sigs.vm_base_pc,
+                            self.tc.addrs.h_resume_exc,
+                            &[vm, self.frame.base, pcv],
+                        );
+                        self.after_resume(st2);
+                    } else {
+                        let vm = self.vm_addr();
+                        let st2 = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_propagate, &[vm, pcv]);
+                        self.b.ins().return_(&[st2]);
+                    }
+                }
+            }
+        }
+        if self.todo.is_empty() {
+            Ok(())
+        } else {
+            Err("exit block created while filling exits".into())
+        }
+    }
+
+    pub(super) fn fill_reentry(&mut self) -> Result<(), String> {
+        self.b.switch_to_block(self.reentry);
+        let enc = self.b.block_params(self.reentry)[0];
+        let mut sw = Switch::new();
+        let mut cases = Vec::new();
+        for &h in &self.an.headers.clone() {
+            let target = self.block(h)?;
+            let blk = self.b.create_block();
+            self.b.set_cold_block(blk);
+            sw.set_entry(h as u128 + 1, blk);
+            cases.push((h, blk, target));
+        }
+        let bad = self.b.create_block();
+        self.b.set_cold_block(bad);
+        sw.emit(&mut self.b, enc, bad);
+        for (h, blk, target) in cases {
+            self.b.seal_block(blk);
+            self.b.switch_to_block(blk);
+            let live = self.live_in(h);
+            for r in live.iter() {
+                if (r as usize) < self.f.nregs as usize {
+                    let w = self.an.webs.at(h, r) as usize;
+                    let (ty, fl, base) = (self.vty[w], self.mem_flags(Mem::Frame), self.frame.base);
+                    let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
+                    self.b.def_var(self.vars[w], v);
+                }
+            }
+            self.load_caches(h, None);
+            self.b.ins().jump(target, &[]);
+        }
+        self.b.seal_block(bad);
+        self.b.switch_to_block(bad);
+        let vm = self.vm_addr();
+        let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_bad_reentry, &[vm, enc]);
+        self.b.ins().return_(&[st]);
+        Ok(())
+    }
+}

@@ -1,0 +1,302 @@
+//! The per-instruction dispatch: one bytecode instruction to Cranelift IR, delegating to
+//! the family modules.
+
+use super::*;
+
+impl<'a, 'f> Tr<'a, 'f> {
+    /// Branch on `cond` to `target`, else fall through to `pc + 1`.
+    pub(super) fn branch(&mut self, cond: CV, pc: u32, target: u32) -> Result<bool, String> {
+        let t = self.edge(target)?;
+        let e = self.edge(pc + 1)?;
+        self.b.ins().brif(cond, t, &[], e, &[]);
+        Ok(false)
+    }
+
+    /// Translate the instruction at `pc`. Returns whether the current block is
+    /// still open (falls through to `pc + 1`).
+    pub(super) fn instr(&mut self, pc: u32) -> Result<bool, String> {
+        use Instr::*;
+        let ins = self.f.code[pc as usize];
+        let offs = *self.tc.offs;
+        match ins {
+            Mov { dst, src } => {
+                let v = self.get_raw(src);
+                self.set(dst, v);
+            }
+            LoadInt { dst, imm } => {
+                let v = self.iconst(imm as i64);
+                self.set(dst, v);
+            }
+            LoadConst { dst, k } => {
+                let v = match self.f.consts.get(k as usize) {
+                    Some(Const::Int(i)) => self.iconst(*i),
+                    Some(Const::Float(x)) => self.b.ins().f64const(*x),
+                    Some(Const::Str(_)) => {
+                        let p = self.tc.consts.get(k as usize).map(|v| v.0).unwrap_or(0);
+                        self.iconst(p as i64)
+                    }
+                    None => return Err(format!("bad constant {k}")),
+                };
+                self.set(dst, v);
+            }
+            LoadBool { dst, val } => {
+                let v = self.iconst(val as i64);
+                self.set(dst, v);
+            }
+            LoadNull { dst } => {
+                let v = self.iconst(0);
+                self.set(dst, v);
+            }
+            GetGlobal { dst, idx } => {
+                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let fl = self.mem_flags(Mem::Global);
+                let ty = self.def_ty(dst);
+                let v = self.b.ins().load(ty, fl, addr, 0);
+                self.set(dst, v);
+            }
+            SetGlobal { src, idx } => {
+                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let v = self.get_raw(src);
+                let fl = self.mem_flags(Mem::Global);
+                self.b.ins().store(fl, v, addr, 0);
+            }
+
+            AddI { dst, a, b } => {
+                let v = self.commutative(0, a, b, Self::add_reassoc);
+                self.set(dst, v);
+            }
+            SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
+            MulI { dst, a, b } => {
+                let v = self.commutative(1, a, b, |t, x, y| t.b.ins().imul(x, y));
+                self.set(dst, v);
+            }
+            BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
+            BitOr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bor(x, y)),
+            BitXor { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().bxor(x, y)),
+            // Cranelift masks the shift amount to the type width: `b mod 64`.
+            Shl { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().ishl(x, y)),
+            Shr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().sshr(x, y)),
+            DivI { dst, a, b } | ModI { dst, a, b } => {
+                let op = match ins {
+                    DivI { .. } => DivOp::Quotient,
+                    _ => DivOp::Remainder,
+                };
+                self.int_division(pc, dst, a, b, op);
+            }
+            AddIImm { dst, a, imm } => {
+                let x = self.get_i(a);
+                let v = self.b.ins().iadd_imm_s(x, imm as i64);
+                self.set(dst, v);
+            }
+            NegI { dst, src } => {
+                let x = self.get_i(src);
+                let v = self.b.ins().ineg(x);
+                self.set(dst, v);
+            }
+            BitNot { dst, src } => {
+                let x = self.get_i(src);
+                let v = self.b.ins().bnot(x);
+                self.set(dst, v);
+            }
+
+            AddF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fadd(x, y)),
+            SubF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fsub(x, y)),
+            MulF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fmul(x, y)),
+            DivF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fdiv(x, y)),
+            ModF { dst, a, b } => {
+                let x = self.get_f(a);
+                let y = self.get_f(b);
+                let fp = self.iconst(self.tc.addrs.h_fmod as i64);
+                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
+                let v = self.b.inst_results(call)[0];
+                self.set(dst, v);
+            }
+            NegF { dst, src } => {
+                // Flip the sign bit as an integer operation, not `fneg`: Cranelift
+                // rewrites `fneg(x) * fneg(y)` to `x * y`, which changes the sign
+                // of a NaN result (printed `nan` / `-nan`) against the interpreter
+                // (found by tests/differential.rs).
+                let x = self.get_i(src);
+                let v = self.b.ins().bxor_imm_s(x, i64::MIN);
+                self.set(dst, v);
+            }
+
+            EqI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::Equal),
+            NeI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::NotEqual),
+            LtI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::SignedLessThan),
+            LeI { dst, a, b } => self.icmp_set(dst, a, b, IntCC::SignedLessThanOrEqual),
+            EqF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::Equal),
+            NeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::NotEqual),
+            LtF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThan),
+            LeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThanOrEqual),
+            EqRef { dst, a, b } | NeRef { dst, a, b } => {
+                self.stress(pc, pc);
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
+                let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
+                self.guard(failed, pc);
+                let v = if matches!(ins, NeRef { .. }) {
+                    self.b.ins().bxor_imm_s(r, 1)
+                } else {
+                    r
+                };
+                self.set(dst, v);
+            }
+            Not { dst, src } => {
+                let x = self.get_i(src);
+                let c = self.b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+                self.set_bool(dst, c);
+            }
+
+            Jmp { target } => {
+                let t = self.edge(target)?;
+                self.b.ins().jump(t, &[]);
+                return Ok(false);
+            }
+            Loop { target, .. } => {
+                self.stress(pc, target);
+                let t = self.edge(target)?;
+                self.b.ins().jump(t, &[]);
+                return Ok(false);
+            }
+            JmpIf { cond, target } => {
+                let c = self.get_i(cond);
+                return self.branch(c, pc, target);
+            }
+            JmpIfNot { cond, target } => {
+                let c = self.get_i(cond);
+                let z = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+                return self.branch(z, pc, target);
+            }
+            BrEqI { a, b, target }
+            | BrNeI { a, b, target }
+            | BrLtI { a, b, target }
+            | BrLeI { a, b, target } => {
+                let cc = match ins {
+                    BrEqI { .. } => IntCC::Equal,
+                    BrNeI { .. } => IntCC::NotEqual,
+                    BrLtI { .. } => IntCC::SignedLessThan,
+                    _ => IntCC::SignedLessThanOrEqual,
+                };
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                let c = self.b.ins().icmp(cc, x, y);
+                return self.branch(c, pc, target);
+            }
+            BrEqIImm { a, imm, target }
+            | BrNeIImm { a, imm, target }
+            | BrLtIImm { a, imm, target }
+            | BrLeIImm { a, imm, target }
+            | BrGtIImm { a, imm, target }
+            | BrGeIImm { a, imm, target } => {
+                let cc = match ins {
+                    BrEqIImm { .. } => IntCC::Equal,
+                    BrNeIImm { .. } => IntCC::NotEqual,
+                    BrLtIImm { .. } => IntCC::SignedLessThan,
+                    BrLeIImm { .. } => IntCC::SignedLessThanOrEqual,
+                    BrGtIImm { .. } => IntCC::SignedGreaterThan,
+                    _ => IntCC::SignedGreaterThanOrEqual,
+                };
+                let mut x = self.get_i(a);
+                if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
+                    // `x % 2 == 0` tests the low bit.
+                    x = self.vn.zero_equiv.get(&x).copied().unwrap_or(x);
+                }
+                let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
+                return self.branch(c, pc, target);
+            }
+            BrLtF { a, b, target }
+            | BrLeF { a, b, target }
+            | BrNotLtF { a, b, target }
+            | BrNotLeF { a, b, target } => {
+                let cc = match ins {
+                    BrLtF { .. } | BrNotLtF { .. } => FloatCC::LessThan,
+                    _ => FloatCC::LessThanOrEqual,
+                };
+                let x = self.get_f(a);
+                let y = self.get_f(b);
+                let c = self.b.ins().fcmp(cc, x, y);
+                if matches!(ins, BrNotLtF { .. } | BrNotLeF { .. }) {
+                    // Jump when the comparison is false (or unordered).
+                    let t = self.edge(target)?;
+                    let e = self.edge(pc + 1)?;
+                    self.b.ins().brif(c, e, &[], t, &[]);
+                    return Ok(false);
+                }
+                return self.branch(c, pc, target);
+            }
+
+            Call { dst, site } => self.call_direct(pc, dst, site)?,
+            CallIndirect { dst, site } => self.call_closure(pc, dst, site)?,
+            CallBuiltin { dst, site } => {
+                let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+                self.call_builtin(pc, dst, s.target, &s.args)?;
+            }
+            CallExtern { .. } => self.generic(pc),
+            Ret { src } => {
+                let v = self.get_raw(src);
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, self.frame.base, 0);
+                self.pop_frame();
+                let z = self.iconst(0);
+                self.b.ins().return_(&[z]);
+                return Ok(false);
+            }
+            RetVoid => {
+                self.pop_frame();
+                let z = self.iconst(0);
+                self.b.ins().return_(&[z]);
+                return Ok(false);
+            }
+
+            NewArray { dst, site } => self.new_object(pc, dst, site, 0)?,
+            NewTuple { dst, site } => self.new_object(pc, dst, site, 1)?,
+            NewStruct { dst, site } => self.new_object(pc, dst, site, 2)?,
+            MapGet { dst, map, key } => self.object_op(pc, 0, &[map, key], 0, Some(dst)),
+            MapSet { map, key, val } => self.object_op(pc, 1, &[map, key, val], 0, None),
+            Concat { dst, a, b } => self.object_op(pc, 2, &[a, b], 0, Some(dst)),
+            ToStr { dst, src, kind } => self.object_op(pc, 3, &[src], kind, Some(dst)),
+            ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
+
+            ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
+            ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),
+            ArrLen { dst, arr } => {
+                self.stress(pc, pc);
+                let a = self.non_null(arr, pc);
+                // In a cached loop the length is in a register already.
+                let len = match self.cached_array(arr) {
+                    Some((len, _)) => len,
+                    None => {
+                        let fl = self.mem_flags(Mem::Hdr);
+                        self.b.ins().load(I64, fl, a, offs.arr_items.1)
+                    }
+                };
+                self.set(dst, len);
+            }
+            TupleGet { dst, tup, idx } => {
+                self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
+                    t.fixed_slot(tup, idx, pc, o)
+                })
+            }
+            GetField { dst, obj, idx } => {
+                self.heap_access(pc, offs.struct_fields, Access::Load(dst), |t, o| {
+                    t.fixed_slot(obj, idx, pc, o)
+                })
+            }
+            SetField { obj, idx, src } => {
+                self.heap_access(pc, offs.struct_fields, Access::Store(src), |t, o| {
+                    t.fixed_slot(obj, idx, pc, o)
+                })
+            }
+
+            Throw { .. } | Rethrow { .. } => {
+                // Raised by the VM, which owns the handler tables and traces.
+                let exit = self.exit_block(Exit::Deopt, pc);
+                self.b.ins().jump(exit, &[]);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

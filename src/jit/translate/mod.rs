@@ -1,0 +1,900 @@
+//! Register bytecode → Cranelift IR, one function at a time.
+//!
+//! The translator is independent of the JIT module: it fills an `ir::Function`
+//! for any target ISA (the AArch64 test compiles every test program for a foreign
+//! ISA with it). Addresses of VM structures and runtime helpers are constants of
+//! the run ([`Addrs`]), embedded as immediates.
+//!
+//! # Shape of a compiled function (see `docs/jit.md` for the ABI)
+//! * `entry(base, depth, a_0..a_{k-1})`: a call (bit 63 of `depth` clear)
+//!   checks the native stack, takes the parameters (the first four in machine
+//!   registers) and zeroes the other reference slots (the caller pushed the
+//!   complete frame record and checked the other limits); with bit 63 set it
+//!   jumps to the *re-entry dispatch* with the loop header in its record (OSR).
+//! * one Cranelift block per bytecode basic block; the webs of a bytecode
+//!   register (`analysis::Webs`) are `Variable`s (`I64`, or `F64` for webs that
+//!   mostly hold floats; webs of one register and type share one, see
+//!   [`web_variables`]); every definition of a reference register is also stored
+//!   to its frame slot.
+//! * a size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): past it translation
+//!   stops with [`TransError::TooBig`] and the function stays interpreted.
+//! * a *pre-header* before each loop of `analysis::CachedLoop`, where the lengths
+//!   and data pointers of the arrays it indexes are read once.
+//! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
+//!   scalar registers back and calls `rt_resume`; `exc(pc)` handles a nonzero
+//!   status from a call or helper (stop → return 2; handler covering pc → write
+//!   back and `rt_resume_exc`; else `rt_propagate` and return 1); `ovf(pc)`
+//!   raises `stack overflow`.
+//! * the *re-entry dispatch*: a switch over the loop headers; each case loads the
+//!   registers live at the header from the frame and jumps to it. Both OSR and
+//!   `rt_resume` returning status 3 (the interpreter reached a loop header of the
+//!   deoptimized frame) come back through it.
+
+mod arith;
+mod calls;
+mod exits;
+mod heap;
+mod instr;
+
+use super::analysis::{analyze, Analysis, RegSet};
+use super::layout::Offsets;
+use crate::bytecode::{Const, Function, Instr, Program, Reg};
+use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
+use bp_runtime::value::Value;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F64, I32, I64, I8};
+use cranelift_codegen::ir::{
+    self, AbiParam, Block, InstBuilder, MemFlagsData, SigRef, Signature, Type, Value as CV,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+use std::collections::BTreeMap;
+
+/// Addresses of the run's VM structures and of the runtime helpers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Addrs {
+    /// The `Vm` of the run (pinned while the JIT exists): compiled code embeds it
+    /// (and the address of its frame depth counter) as an immediate instead of
+    /// keeping its `vm` parameter live.
+    pub vm: u64,
+    /// Frame record 0.
+    pub frames: u64,
+    /// Register stack slot 0.
+    pub stack: u64,
+    /// Address of register stack slot `limit` (a callee window must end at or
+    /// below it).
+    pub stack_end: u64,
+    /// Maximum number of frames.
+    pub max_depth: u64,
+    /// Whether calls must check that the callee's window fits the register stack.
+    /// False when that follows from the depth check: every window has at most
+    /// `m` registers (the largest `nregs` of the program) and windows are
+    /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window.
+    pub check_stack: bool,
+    /// Native stack pointer below which calls raise `stack overflow`.
+    pub native_limit: u64,
+    pub globals: u64,
+    /// Entry table: one code address per function.
+    pub entry: u64,
+    /// Per function: `nregs | nparams << 16 | returns_void << 24` (u32).
+    pub fn_info: u64,
+    pub h_resume: u64,
+    pub h_resume_exc: u64,
+    pub h_propagate: u64,
+    pub h_op: u64,
+    /// `rt_overflow(vm, base)`: the callee pops its record, raises in the caller.
+    pub h_overflow: u64,
+    /// `rt_overflow_at(vm, pc)`: a call at `pc` of this frame overflows.
+    pub h_overflow_at: u64,
+    pub h_fmod: u64,
+    pub h_eq_ref: u64,
+    pub h_bad_reentry: u64,
+    /// `rt_builtin(vm, id, args, nargs, pc) -> status`.
+    pub h_builtin: u64,
+    /// `rt_new(vm, site, args, nargs | tag << 32, pc) -> status`.
+    pub h_new: u64,
+    /// `rt_obj(vm, tag, args, kind, pc) -> status`.
+    pub h_obj: u64,
+    /// A zeroed, 256-byte block that reads like an empty object.
+    pub zero_obj: u64,
+}
+
+/// Everything the translator needs besides the function itself.
+pub struct TransCtx<'a> {
+    pub program: &'a Program,
+    /// The function's materialised constant pool (string constants are pinned
+    /// heap objects).
+    pub consts: &'a [Value],
+    pub addrs: &'a Addrs,
+    pub offs: &'a Offsets,
+    /// Deopt stress: 0 off, 1 take each exit on its 1st, 2nd, 4th, 8th... visit,
+    /// 2 take every exit every time.
+    pub stress: u8,
+    /// Address of one `u32` visit counter per pc (stress mode only).
+    pub stress_ctrs: u64,
+    /// The calling convention of the runtime helpers (the platform's C one).
+    pub call_conv: CallConv,
+    /// The calling convention of compiled functions ([`jit_call_conv`]).
+    pub jit_cc: CallConv,
+    pub frontend_config: TargetFrontendConfig,
+    /// The target is little-endian.
+    pub little_endian: bool,
+    /// An earlier version of the function met a negative array index: handle
+    /// negative indices inline instead of speculating that there are none.
+    pub neg_index: bool,
+}
+
+/// Arguments passed in machine registers (the first `REG_ARGS` parameters of a
+/// function; the others are written to the callee's window).
+pub const REG_ARGS: usize = 4;
+
+/// The number of register arguments of `f`.
+pub fn reg_args(f: &Function) -> usize {
+    (f.nparams as usize).min(REG_ARGS)
+}
+
+/// The signature of a compiled function with `k` register arguments:
+/// `(base, depth, a_0, .., a_{k-1}) -> status` (floats as their bits; bit 63 of
+/// `depth` set for OSR / re-entry from the VM). The
+/// VM's address is a constant of the compiled code, so it is not passed.
+pub fn jit_signature(cc: CallConv, k: usize) -> Signature {
+    let mut s = sig(cc, &[I64, I64], &[I64]);
+    s.params.extend((0..k).map(|_| AbiParam::new(I64)));
+    s
+}
+
+/// The calling convention of compiled functions for an ISA whose C convention is
+/// `default`: on x86-64 `Winch`, which has no callee-saved registers, so that a
+/// function does not save and restore five registers on every call (values live
+/// across calls are spilled around the calls instead, only where they are live);
+/// elsewhere the C convention. The VM enters compiled code through a C-convention
+/// shim, and the trampoline is reached through one (see `jit::Jit::new`).
+pub fn jit_call_conv(default: CallConv, arch: target_lexicon::Architecture) -> CallConv {
+    match arch {
+        target_lexicon::Architecture::X86_64 => CallConv::Winch,
+        _ => default,
+    }
+}
+
+fn sig(cc: CallConv, params: &[Type], rets: &[Type]) -> Signature {
+    let mut s = Signature::new(cc);
+    s.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+    s.returns.extend(rets.iter().map(|&t| AbiParam::new(t)));
+    s
+}
+
+/// Magic multiplier and shift for signed 64-bit division by `d` (`|d| >= 2`,
+/// `d != i64::MIN`): `q = smulhi(x, m)` (`+ x` if `d > 0 && m < 0`, `- x` if
+/// `d < 0 && m > 0`), then `q >>= s` (arithmetic) and `q += q >>> 63`.
+/// Hacker's Delight, 2nd ed., figure 10-1.
+pub fn magic_s64(d: i64) -> (i64, u32) {
+    let two63: u64 = 1 << 63;
+    let ad = d.unsigned_abs();
+    let t = two63.wrapping_add((d as u64) >> 63);
+    let anc = t - 1 - t % ad;
+    let mut p: u32 = 63;
+    let mut q1 = two63 / anc;
+    let mut r1 = two63 - q1 * anc;
+    let mut q2 = two63 / ad;
+    let mut r2 = two63 - q2 * ad;
+    loop {
+        p += 1;
+        q1 = q1.wrapping_mul(2);
+        r1 = r1.wrapping_mul(2);
+        if r1 >= anc {
+            q1 = q1.wrapping_add(1);
+            r1 = r1.wrapping_sub(anc);
+        }
+        q2 = q2.wrapping_mul(2);
+        r2 = r2.wrapping_mul(2);
+        if r2 >= ad {
+            q2 = q2.wrapping_add(1);
+            r2 = r2.wrapping_sub(ad);
+        }
+        let delta = ad - r2;
+        if !(q1 < delta || (q1 == delta && r1 == 0)) {
+            break;
+        }
+    }
+    let m = q2.wrapping_add(1) as i64;
+    let m = if d < 0 { m.wrapping_neg() } else { m };
+    (m, p - 64)
+}
+
+/// Disjoint categories of memory for Cranelift's alias analysis, so that a store
+/// to an array element does not force the array's length and data pointer to be
+/// reloaded (and a frame-slot store does not invalidate anything else). Calls
+/// clobber every category, which covers all runtime helpers that resize arrays.
+#[derive(Clone, Copy)]
+enum Mem {
+    /// Frame records, the frame depth, the entry table, stress counters.
+    Vm = 0,
+    /// Register slots of frames (and the builtin argument block).
+    Frame,
+    /// Object headers that compiled code never writes: lengths, data pointers,
+    /// closure fields, the function info table.
+    Hdr,
+    /// Array elements, struct fields, tuple items.
+    Heap,
+    /// Global variables.
+    Global,
+}
+
+/// A Cranelift operation on one or two values (emitted with the builder).
+type BinOp = fn(&mut FunctionBuilder, CV, CV) -> CV;
+type UnOp = fn(&mut FunctionBuilder, CV) -> CV;
+
+/// The number of registers of a callee (for the register stack check).
+#[derive(Clone, Copy)]
+enum CalleeRegs {
+    Static(u32),
+    Dynamic(CV),
+}
+
+/// The callee of a call of a user function (see [`Tr::emit_call`]).
+#[derive(Clone, Copy)]
+enum CallTarget {
+    /// A `Call`: everything but the callee's id value is known when translating.
+    Direct {
+        /// The callee's function id (a constant).
+        id: CV,
+        nregs: u32,
+        /// The callee returns nothing: the destination register is not written.
+        returns_void: bool,
+        /// The callee is this function: called directly, not through the entry table.
+        recursive: bool,
+    },
+    /// A `CallIndirect` of a closure without captures: the callee and what
+    /// depends on it are run-time values.
+    Indirect {
+        id: CV,
+        nregs: CV,
+        /// Nonzero if the callee returns nothing (the destination keeps its value).
+        is_void: CV,
+    },
+}
+
+/// Which result of a truncating integer division (`DivI` or `ModI`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DivOp {
+    Quotient,
+    Remainder,
+}
+
+/// Direction of [`Tr::heap_access`].
+#[derive(Clone, Copy)]
+enum Access {
+    Load(Reg),
+    Store(Reg),
+}
+
+#[derive(Clone, Copy)]
+enum Exit {
+    Deopt,
+    Exc,
+    /// A call at this pc would exceed a limit: raise `stack overflow` here, then
+    /// continue as the exception path `Exc` of the same pc.
+    Ovf,
+}
+
+/// The Cranelift signatures of the calls compiled code makes.
+struct Signatures {
+    /// `(vm, base, pc) -> status`: `rt_op`, `rt_resume`, `rt_resume_exc`.
+    vm_base_pc: SigRef,
+    /// Compiled functions, by number of register arguments.
+    compiled: [SigRef; REG_ARGS + 1],
+    /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_overflow`, ...).
+    two_ints: SigRef,
+    /// Float functions `(f64, f64) -> f64` (`fmod`, `pow`, ...).
+    float_binary: SigRef,
+    /// Float functions `(f64) -> f64` (math builtins).
+    float_unary: SigRef,
+    /// The builtin helper `(vm, a, args, b, pc) -> status` (see [`Tr::block_helper`]).
+    builtin: SigRef,
+}
+
+/// The values of this function's frame.
+struct Frame {
+    /// The address of register 0 (the `base` parameter).
+    base: CV,
+    /// This frame's depth (the `depth` parameter, without the OSR bit).
+    depth: Variable,
+    /// The argument block of direct builtin calls (one per function, sized for
+    /// its largest call), created on first use.
+    arg_block: Option<ir::StackSlot>,
+}
+
+/// Values already computed within the current bytecode block (each entry
+/// dominates the rest of it), and values known to be zero together.
+struct ValueNumbering {
+    /// Values known to be zero exactly when another value is: a remainder by
+    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
+    zero_equiv: std::collections::HashMap<CV, CV>,
+    /// Integer sums and products already computed, by operands, and the
+    /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
+    /// computes `k` twice into two registers; with these the store reuses the
+    /// load's check.
+    computed: std::collections::HashMap<(u8, CV, CV), CV>,
+    bounds_checked: Vec<(CV, CV)>,
+}
+
+/// The array caches of the loops of `an.cached`.
+struct LoopCaches {
+    /// Per loop: its pre-header block.
+    pre_headers: Vec<Block>,
+    /// Per loop, per cached array: variables for its length and data pointer.
+    array_vars: Vec<Vec<(Variable, Variable)>>,
+}
+
+struct Tr<'a, 'f> {
+    tc: &'a TransCtx<'a>,
+    fid: u32,
+    f: &'a Function,
+    an: Analysis,
+    b: FunctionBuilder<'f>,
+    /// One variable (and machine type) per web of registers ([`analysis::Webs`]).
+    vars: Vec<Variable>,
+    vty: Vec<Type>,
+    /// The instruction being translated: register accesses go to the webs live
+    /// there.
+    cur: u32,
+    blocks: Vec<Option<Block>>,
+    frame: Frame,
+    exits: BTreeMap<(u8, u32), Block>,
+    todo: Vec<(Exit, u32, Block)>,
+    reentry: Block,
+    sigs: Signatures,
+    /// This function itself, for direct recursive calls.
+    self_ref: Option<ir::FuncRef>,
+    /// The alias regions of [`Mem`], by discriminant.
+    regions: [ir::AliasRegion; 5],
+    vn: ValueNumbering,
+    loops: LoopCaches,
+    /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
+    uniq: u32,
+}
+
+/// Why a function was not translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransError {
+    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): the function
+    /// stays interpreted. The text says which limit.
+    TooBig(String),
+    /// The translator does not accept the function (a bug or bad bytecode).
+    Failed(String),
+}
+
+impl From<String> for TransError {
+    fn from(e: String) -> Self {
+        TransError::Failed(e)
+    }
+}
+
+impl From<&str> for TransError {
+    fn from(e: &str) -> Self {
+        TransError::Failed(e.to_string())
+    }
+}
+
+impl std::fmt::Display for TransError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransError::TooBig(e) => write!(f, "too big: {e}"),
+            TransError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The JIT's size budget, in bytecode instructions: a longer function is not
+/// compiled (it stays interpreted, like a function over [`MAX_JIT_IR`]), and
+/// is not even analysed, so its size costs nothing but this comparison. The
+/// largest function of the test programs and benchmarks has 434 instructions.
+pub const MAX_JIT_INSTRS: usize = 16_384;
+
+/// The JIT's size budget, in Cranelift IR instructions: translation stops as
+/// soon as it has emitted more, and the function stays interpreted. Cranelift's
+/// optimizer and register allocator grow faster than linearly on long
+/// functions (the e-graph pass scans the dominator-tree path of every constant,
+/// the register allocator splits values live across thousands of calls), so
+/// this is what bounds compile time and memory; see docs/jit.md ("Compile
+/// cost") for the measurements behind the value. The largest function of the
+/// test programs translates to 3,901 instructions (8,188 with deopt stress).
+pub const MAX_JIT_IR: usize = 32_768;
+
+/// Translate function `fid` into `func` (whose signature must be
+/// [`jit_signature`]). A function over the size budget is
+/// [`TransError::TooBig`]. After an error, `fctx` is reset (Cranelift
+/// requires an empty context for the next function).
+pub fn translate(
+    tc: &TransCtx,
+    fid: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), TransError> {
+    let r = translate_function(tc, fid, func, fctx);
+    if r.is_err() {
+        *fctx = FunctionBuilderContext::new();
+    }
+    r
+}
+
+#[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+fn translate_function(
+    tc: &TransCtx,
+    fid: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), TransError> {
+    let p = tc.program;
+    let f = p
+        .functions
+        .get(fid as usize)
+        .ok_or_else(|| format!("no function {fid}"))?;
+    if f.code.is_empty() {
+        return Err("empty function".into());
+    }
+    if f.code.len() > MAX_JIT_INSTRS {
+        return Err(TransError::TooBig(format!(
+            "{} bytecode instructions (budget {MAX_JIT_INSTRS})",
+            f.code.len()
+        )));
+    }
+    let an = analyze(p, f);
+    let mut b = FunctionBuilder::new(func, fctx);
+    let (vars, vty) = web_variables(&mut b, &an.webs);
+    let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
+    let compiled: [SigRef; REG_ARGS + 1] =
+        std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
+    // Direct calls to itself (the function's name is the module's name for it).
+    let self_ref = match b.func.name.clone() {
+        ir::UserFuncName::User(u) => {
+            let name = b.func.declare_imported_user_function(u);
+            let k = reg_args(f);
+            Some(b.import_function(ir::ExtFuncData {
+                name: ir::ExternalName::User(name),
+                signature: compiled[k],
+                colocated: true,
+                patchable: false,
+            }))
+        }
+        ir::UserFuncName::Testcase(_) => None,
+    };
+    let two_ints = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
+    let float_binary = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
+    let names = ["vm", "frame", "header", "heap", "global"];
+    let regions = std::array::from_fn(|i| {
+        b.func.dfg.alias_regions.insert(ir::AliasRegionData {
+            user_id: i as u32 + 1,
+            description: names[i].into(),
+        })
+    });
+    let float_unary = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
+    let builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (base, epc) = (params[0], params[1]);
+    let reentry = b.create_block();
+    b.append_block_param(reentry, I64);
+    b.set_cold_block(reentry);
+    let start = b.create_block();
+    // `epc` is this frame's depth (its record is `frames[depth - 1]`); with bit 63
+    // set, the frame enters at the loop header in its record's `pc` (OSR).
+    // Passing the depth saves loading the depth counter, whose store-to-load
+    // forwarding chain through every call and return would be the critical path
+    // of call-heavy code.
+    let depth_var = b.declare_var(I64);
+    let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
+    let osr = b.create_block();
+    b.set_cold_block(osr);
+    b.ins().brif(is_osr, osr, &[], start, &[]);
+    b.seal_block(entry);
+    b.seal_block(start);
+    b.seal_block(osr);
+    b.switch_to_block(osr);
+    {
+        let d = b.ins().band_imm_s(epc, i64::MAX);
+        b.def_var(depth_var, d);
+        let fs = tc.offs.frame_size as i64;
+        let scaled = b.ins().imul_imm_s(d, fs);
+        let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
+        let pc = b.ins().load(I32, MemFlagsData::trusted(), rec, tc.offs.frame_pc);
+        let pc = b.ins().uextend(I64, pc);
+        let enc = b.ins().iadd_imm_s(pc, 1);
+        b.ins().jump(reentry, &[enc.into()]);
+    }
+    b.switch_to_block(start);
+    b.def_var(depth_var, epc);
+
+    let pre: Vec<Block> = an.cached.iter().map(|_| b.create_block()).collect();
+    let cvars: Vec<Vec<(Variable, Variable)>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.arrays
+                .iter()
+                .map(|_| (b.declare_var(I64), b.declare_var(I64)))
+                .collect()
+        })
+        .collect();
+    let mut blocks = vec![None; f.code.len()];
+    for pc in 0..f.code.len() {
+        if an.reachable[pc] && an.leader[pc] {
+            blocks[pc] = Some(b.create_block());
+        }
+    }
+
+    let mut t = Tr {
+        tc,
+        fid,
+        f,
+        an,
+        b,
+        vars,
+        vty,
+        cur: 0,
+        vn: ValueNumbering {
+            zero_equiv: std::collections::HashMap::new(),
+            computed: std::collections::HashMap::new(),
+            bounds_checked: Vec::new(),
+        },
+        loops: LoopCaches {
+            pre_headers: pre,
+            array_vars: cvars,
+        },
+        blocks,
+        frame: Frame {
+            base,
+            depth: depth_var,
+            arg_block: None,
+        },
+        exits: BTreeMap::new(),
+        todo: Vec::new(),
+        reentry,
+        sigs: Signatures {
+            vm_base_pc,
+            compiled,
+            two_ints,
+            float_binary,
+            float_unary,
+            builtin,
+        },
+        self_ref,
+        regions,
+        uniq: 0,
+    };
+
+    // Normal entry: parameters from the frame, other reference slots zeroed (the
+    // window may hold stale bits that the collector must not see).
+    t.b.switch_to_block(start);
+    t.check_native_stack();
+    t.take_parameters(&params);
+    let b0 = match t.cached_loop_at_header(0) {
+        Some(li) => t.loops.pre_headers[li],
+        None => t.block(0)?,
+    };
+    t.b.ins().jump(b0, &[]);
+
+    t.translate_body()?;
+
+    t.fill_exits()?;
+    t.fill_reentry()?;
+    t.check_size()?;
+    t.b.seal_all_blocks();
+    t.b.finalize(tc.frontend_config);
+    Ok(())
+}
+
+/// The Cranelift variable and machine type of each web: webs of one register
+/// with the same machine type share one variable. That gives the same SSA values
+/// as a variable per web (where a register is live exactly one of its webs is,
+/// so every definition a use can reach belongs to the use's web), but keeps the
+/// number of variables at most twice the number of registers: the SSA builder
+/// keeps a table per variable indexed by block, so a variable per web made its
+/// memory and time grow with webs × blocks, quadratic in the function's length
+/// (a 50,000-branch `elif` chain needed gigabytes).
+fn web_variables(b: &mut FunctionBuilder, webs: &super::analysis::Webs) -> (Vec<Variable>, Vec<Type>) {
+    let mut by_reg: std::collections::HashMap<(Reg, bool), Variable> = std::collections::HashMap::new();
+    let mut vars = Vec::with_capacity(webs.count);
+    let mut vty = Vec::with_capacity(webs.count);
+    for w in 0..webs.count {
+        let float = webs.is_float[w];
+        let ty = if float { F64 } else { I64 };
+        let reg = webs.reg.get(w).copied().unwrap_or(0);
+        vars.push(*by_reg.entry((reg, float)).or_insert_with(|| b.declare_var(ty)));
+        vty.push(ty);
+    }
+    (vars, vty)
+}
+
+impl<'a, 'f> Tr<'a, 'f> {
+    fn block(&self, pc: u32) -> Result<Block, String> {
+        self.blocks
+            .get(pc as usize)
+            .copied()
+            .flatten()
+            .ok_or_else(|| format!("no block for pc {pc}"))
+    }
+
+    /// The loop of `an.cached` whose header is `pc` (it is the innermost cached
+    /// loop containing `pc`, if there is one).
+    fn cached_loop_at_header(&self, pc: u32) -> Option<usize> {
+        self.cached_loops_around(pc)
+            .next()
+            .filter(|&li| self.an.cached[li].header == pc)
+    }
+
+    /// The cached loops containing `pc`, innermost (greatest header) first.
+    fn cached_loops_around(&self, pc: u32) -> impl Iterator<Item = usize> + '_ {
+        let first = self.an.cached_innermost.get(pc as usize).copied().flatten();
+        std::iter::successors(first.map(|l| l as usize), |&l| self.an.cached[l].parent)
+            .filter(move |&l| self.an.cached[l].contains(pc))
+    }
+
+    /// The block an edge from the current instruction to `pc` goes to: the
+    /// pre-header when it enters a cached loop from outside.
+    fn edge(&self, pc: u32) -> Result<Block, String> {
+        match self.cached_loop_at_header(pc) {
+            Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.loops.pre_headers[li]),
+            _ => self.block(pc),
+        }
+    }
+
+    /// Read the length and data pointer of the cached arrays of loop `only` (or of
+    /// every cached loop containing header `h`, for re-entry at `h`) into their
+    /// variables, with the values the array registers have at `h`. A null array
+    /// reads the zero block: length 0.
+    fn load_caches(&mut self, h: u32, only: Option<usize>) {
+        let (p_off, l_off) = self.tc.offs.arr_items;
+        let loops: Vec<usize> = match only {
+            Some(li) => vec![li],
+            // Outermost first.
+            None => {
+                let mut v: Vec<usize> = self.cached_loops_around(h).collect();
+                v.reverse();
+                v
+            }
+        };
+        for li in loops {
+            let l = &self.an.cached[li];
+            for (ai, &a) in l.arrays.clone().iter().enumerate() {
+                let w = self.an.webs.at(h, a) as usize;
+                let o = self.b.use_var(self.vars[w]);
+                let o = if self.vty[w] == F64 {
+                    self.b.ins().bitcast(I64, MemFlagsData::new(), o)
+                } else {
+                    o
+                };
+                let zero = self.iconst(self.tc.addrs.zero_obj as i64);
+                let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+                let hdr = self.b.ins().select(is_null, zero, o);
+                let fl = self.mem_flags(Mem::Hdr);
+                let len = self.b.ins().load(I64, fl, hdr, l_off);
+                let ptr = self.b.ins().load(I64, fl, hdr, p_off);
+                let (lv, pv) = self.loops.array_vars[li][ai];
+                self.b.def_var(lv, len);
+                self.b.def_var(pv, ptr);
+            }
+        }
+    }
+
+    /// The cached (length, data pointer) of array register `arr` at the current
+    /// instruction, if its loop caches them.
+    fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
+        // The innermost cached loop containing the instruction that caches `arr`
+        // (an enclosing loop's caches are valid in its nested loops too).
+        let (li, ai) = self.cached_loops_around(self.cur).find_map(|li| {
+            self.an.cached[li]
+                .arrays
+                .binary_search(&arr)
+                .ok()
+                .map(|ai| (li, ai))
+        })?;
+        let (lv, pv) = self.loops.array_vars[li][ai];
+        Some((self.b.use_var(lv), self.b.use_var(pv)))
+    }
+
+    /// Flags of a (trusted: aligned, non-trapping) access to memory category `m`.
+    fn mem_flags(&self, m: Mem) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
+    }
+
+    fn iconst(&mut self, v: i64) -> CV {
+        self.b.ins().iconst(I64, v)
+    }
+
+    fn is_ref(&self, r: Reg) -> bool {
+        self.an.is_ref.get(r as usize).copied().unwrap_or(false)
+    }
+
+    /// The web of register `r` read by the current instruction.
+    fn web_read(&self, r: Reg) -> usize {
+        self.an.webs.at(self.cur, r) as usize
+    }
+
+    /// The web of register `r` written by the current instruction.
+    fn web_written(&self, r: Reg) -> usize {
+        let ops = &self.an.ops[self.cur as usize];
+        self.an.webs.def_at(self.cur, r, ops) as usize
+    }
+
+    /// The machine type of the value the current instruction writes to `r`.
+    fn def_ty(&self, r: Reg) -> Type {
+        self.vty[self.web_written(r)]
+    }
+
+    fn get_raw(&mut self, r: Reg) -> CV {
+        let w = self.web_read(r);
+        self.b.use_var(self.vars[w])
+    }
+
+    fn get_i(&mut self, r: Reg) -> CV {
+        let v = self.get_raw(r);
+        if self.vty[self.web_read(r)] == F64 {
+            self.b.ins().bitcast(I64, MemFlagsData::new(), v)
+        } else {
+            v
+        }
+    }
+
+    fn get_f(&mut self, r: Reg) -> CV {
+        let v = self.get_raw(r);
+        if self.vty[self.web_read(r)] == I64 {
+            self.b.ins().bitcast(F64, MemFlagsData::new(), v)
+        } else {
+            v
+        }
+    }
+
+    /// Define register `r` (converting between I64 and F64 as needed); reference
+    /// registers are also stored to their frame slot.
+    fn set(&mut self, r: Reg, v: CV) {
+        let w = self.web_written(r);
+        let want = self.vty[w];
+        let have = self.b.func.dfg.value_type(v);
+        let v = if have != want {
+            self.b.ins().bitcast(want, MemFlagsData::new(), v)
+        } else {
+            v
+        };
+        self.b.def_var(self.vars[w], v);
+        if self.is_ref(r) {
+            let fl = self.mem_flags(Mem::Frame);
+            self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
+        }
+    }
+
+    fn set_bool(&mut self, r: Reg, c: CV) {
+        let v = self.b.ins().uextend(I64, c);
+        self.set(r, v);
+    }
+
+    /// The caller pushed the complete frame record (`func`, `pc`, `base`) and
+    /// checked the frame depth and the register stack for it. The native stack
+    /// is checked here (the caller's checks would share one stack pointer value,
+    /// which Cranelift would then keep live across calls): below the limit this
+    /// frame pops its record and raises `stack overflow` in the caller, at the
+    /// call.
+    fn check_native_stack(&mut self) {
+        let sp = self.b.ins().get_stack_pointer(I64);
+        let c = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThan, sp, self.tc.addrs.native_limit as i64);
+        let ovf = self.b.create_block();
+        self.b.set_cold_block(ovf);
+        let body = self.b.create_block();
+        self.b.ins().brif(c, ovf, &[], body, &[]);
+        self.b.seal_block(ovf);
+        self.b.seal_block(body);
+        self.b.switch_to_block(ovf);
+        let vm = self.vm_addr();
+        let st = self.call_helper(
+            self.sigs.two_ints,
+            self.tc.addrs.h_overflow,
+            &[vm, self.frame.base],
+        );
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(body);
+    }
+
+    /// Parameters: the first `REG_ARGS` in machine registers (reference ones are
+    /// stored to their slots: the collector must see them), the others in the
+    /// window.
+    fn take_parameters(&mut self, params: &[CV]) {
+        let nregs = self.f.nregs as usize;
+        for r in 0..self.f.nparams as usize {
+            let w = self.an.webs.at(0, r as Reg) as usize;
+            let v = if r < REG_ARGS {
+                let v = params[2 + r];
+                if self.vty[w] == F64 {
+                    self.b.ins().bitcast(F64, MemFlagsData::new(), v)
+                } else {
+                    v
+                }
+            } else {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b
+                    .ins()
+                    .load(self.vty[w], fl, self.frame.base, (r * 8) as i32)
+            };
+            self.b.def_var(self.vars[w], v);
+            if r < REG_ARGS && self.is_ref(r as Reg) {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, v, self.frame.base, (r * 8) as i32);
+            }
+        }
+        let zero = self.b.ins().iconst(I64, 0);
+        for r in self.f.nparams as usize..nregs {
+            if self.an.is_ref[r] {
+                let fl = self.mem_flags(Mem::Frame);
+                self.b.ins().store(fl, zero, self.frame.base, (r * 8) as i32);
+            }
+        }
+    }
+
+    /// Translate the reachable instructions in order, one Cranelift block per
+    /// bytecode basic block (with the pre-header of a cached loop before it).
+    #[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
+    fn translate_body(&mut self) -> Result<(), TransError> {
+        // Highest predecessor pc of each instruction (normal edges, reachable code).
+        let mut max_pred = vec![0usize; self.f.code.len()];
+        for (pc, ins) in self.f.code.iter().enumerate() {
+            if self.an.reachable[pc] {
+                for s in super::analysis::successors(ins, pc) {
+                    if s < max_pred.len() {
+                        max_pred[s] = max_pred[s].max(pc);
+                    }
+                }
+            }
+        }
+
+        // The body.
+        let mut open = false;
+        for pc in 0..self.f.code.len() {
+            if !self.an.reachable[pc] {
+                continue;
+            }
+            if self.an.leader[pc] {
+                let blk = self.block(pc as u32)?;
+                if open {
+                    let e = self.edge(pc as u32)?;
+                    self.b.ins().jump(e, &[]);
+                }
+                if let Some(li) = self.cached_loop_at_header(pc as u32) {
+                    // The pre-header: read the cached array headers, enter the loop.
+                    self.cur = pc as u32;
+                    let pre = self.loops.pre_headers[li];
+                    self.b.switch_to_block(pre);
+                    self.load_caches(pc as u32, Some(li));
+                    self.b.ins().jump(blk, &[]);
+                }
+                // A block whose predecessors all come before it (and that is not a
+                // re-entry point) has them all by now: seal it, which keeps the SSA
+                // construction cheap. The others are sealed at the end.
+                if pc > 0 && max_pred[pc] < pc && self.an.headers.binary_search(&(pc as u32)).is_err() {
+                    self.b.seal_block(blk);
+                }
+                self.b.switch_to_block(blk);
+                self.vn.computed.clear();
+                self.vn.bounds_checked.clear();
+            } else if !open {
+                // Only after an instruction that always exits; nothing reaches here.
+                let blk = self.b.create_block();
+                self.b.seal_block(blk);
+                self.b.switch_to_block(blk);
+                self.vn.computed.clear();
+                self.vn.bounds_checked.clear();
+            }
+            self.cur = pc as u32;
+            open = self.instr(pc as u32)?;
+            self.check_size()?;
+        }
+        if open {
+            return Err("code runs off the end".into());
+        }
+        Ok(())
+    }
+}
