@@ -90,6 +90,12 @@ impl Reservations {
 /// writable memory under `RLIMIT_DATA`); `None` when neither limit is set.
 #[cfg(unix)]
 pub fn free_address_space() -> Option<usize> {
+    let as_limit = soft_limit(libc::RLIMIT_AS);
+    let data_limit = soft_limit(libc::RLIMIT_DATA);
+    if as_limit.is_none() && data_limit.is_none() {
+        // The usual case: no file to read at start-up.
+        return None;
+    }
     let page = page_size();
     // `/proc/self/statm`: total and data+stack sizes, in pages.
     let statm = std::fs::read_to_string("/proc/self/statm").ok();
@@ -97,13 +103,13 @@ pub fn free_address_space() -> Option<usize> {
         let pages: usize = statm.as_deref()?.split_whitespace().nth(i)?.parse().ok()?;
         pages.checked_mul(page)
     };
-    let free_under = |resource, used: Option<usize>| -> Option<usize> {
-        let limit = soft_limit(resource)?;
+    let free_under = |limit: Option<usize>, used: Option<usize>| -> Option<usize> {
+        let limit = limit?;
         // Without /proc, assume half the limit is already used.
         Some(limit.saturating_sub(used.unwrap_or(limit / 2)))
     };
-    let as_free = free_under(libc::RLIMIT_AS, field(0));
-    let data_free = free_under(libc::RLIMIT_DATA, field(5));
+    let as_free = free_under(as_limit, field(0));
+    let data_free = free_under(data_limit, field(5));
     match (as_free, data_free) {
         (Some(a), Some(d)) => Some(a.min(d)),
         (a, d) => a.or(d),

@@ -3,7 +3,7 @@
 use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
 use bp::fatal::GuardedAlloc;
 use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
-use bp_runtime::rt::{io_error_text, write_all_fd, BROKEN_PIPE_STATUS};
+use bp_runtime::rt::{stdout_failure_message, stdout_failure_status, write_all_fd};
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 /// Every heap object of a program is a separate allocation: mimalloc makes
 /// allocation-heavy programs about twice as fast as glibc malloc (docs/benchmarks.md).
-/// The wrapper notes failed allocations for the out-of-memory path (`bp::fatal`).
+/// The wrapper turns a failed allocation outside a fallible scope into one clean
+/// out-of-memory line with stdout kept (`bp::fatal`).
 #[global_allocator]
 static GLOBAL: GuardedAlloc<mimalloc::MiMalloc> = GuardedAlloc(mimalloc::MiMalloc);
 
@@ -164,11 +165,10 @@ fn write_stdout(text: &str) -> i32 {
 /// pipe ends quietly with 141 (what the shell shows for a tool killed by SIGPIPE);
 /// any other error is reported on stderr and gives 1.
 fn output_failure_status(e: &std::io::Error) -> i32 {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        return BROKEN_PIPE_STATUS;
+    if let Some(line) = stdout_failure_message(e) {
+        write_stderr(&line);
     }
-    write_stderr(&format!("bp: error writing to stdout: {}\n", io_error_text(e)));
-    1
+    stdout_failure_status(e)
 }
 
 /// Write `text` to stderr; errors are ignored (there is nowhere left to report

@@ -80,7 +80,8 @@ pub enum WriteError {
 impl WriteError {
     pub fn message(self) -> &'static str {
         match self {
-            WriteError::TooLarge => "result too large",
+            // The same cap and message as every other string result.
+            WriteError::TooLarge => crate::limits::STR_TOO_LARGE,
             WriteError::Cycle => "a container contains itself",
         }
     }

@@ -92,23 +92,14 @@ impl Rt {
     /// 0 while stdout works; otherwise the exit status of the program
     /// ([`BROKEN_PIPE_STATUS`] for a closed pipe, 1 for any other error).
     pub fn output_status(&self) -> i32 {
-        match &self.out_error {
-            None => 0,
-            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => BROKEN_PIPE_STATUS,
-            Some(_) => 1,
-        }
+        self.out_error.as_ref().map_or(0, stdout_failure_status)
     }
 
     /// The line to report on stderr for a failed stdout (`bp: error writing to
     /// stdout: No space left on device`); `None` when stdout works or is a closed
     /// pipe (which ends the program quietly).
     pub fn output_error_message(&self) -> Option<String> {
-        match &self.out_error {
-            Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Some(format!("bp: error writing to stdout: {}\n", io_error_text(e)))
-            }
-            _ => None,
-        }
+        self.out_error.as_ref().and_then(stdout_failure_message)
     }
 
     /// Allocate a string value.
@@ -116,6 +107,25 @@ impl Rt {
     pub fn str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
         self.heap.alloc_str(bytes)
     }
+}
+
+/// The exit status of a process whose stdout failed with `e`:
+/// [`BROKEN_PIPE_STATUS`] for a closed pipe, 1 for any other error. The one rule
+/// for program output and for `bp`'s own output (disassembly, help).
+pub fn stdout_failure_status(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        BROKEN_PIPE_STATUS
+    } else {
+        1
+    }
+}
+
+/// The stderr line for a stdout that failed with `e`
+/// (`bp: error writing to stdout: No space left on device`); `None` for a closed
+/// pipe, which ends the process quietly.
+pub fn stdout_failure_message(e: &std::io::Error) -> Option<String> {
+    (e.kind() != std::io::ErrorKind::BrokenPipe)
+        .then(|| format!("bp: error writing to stdout: {}\n", io_error_text(e)))
 }
 
 /// The text of an I/O error without std's ` (os error N)` suffix.

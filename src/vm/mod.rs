@@ -44,7 +44,7 @@ mod tests;
 use crate::bytecode::{Const, Program};
 use bp_runtime::builtins::{self, Builtin};
 use bp_runtime::heap::{self, Heap};
-use bp_runtime::rt::{Rt, RtError};
+use bp_runtime::rt::Rt;
 use bp_runtime::value::{ValKind, Value};
 pub use frame::{Frame, FrameStack, RegStack};
 pub use ops::exceptions::{ExcKind, Exception};
@@ -383,12 +383,7 @@ impl<'p> Vm<'p> {
     #[inline]
     pub(crate) fn maybe_flush(&mut self) -> Result<(), i32> {
         if !self.capture && self.rt.out.len() >= bp_runtime::rt::OUT_FLUSH {
-            if let Err(e) = self.rt.flush() {
-                return Err(match e {
-                    RtError::Exit(code) => code,
-                    RtError::Error(_) => 1,
-                });
-            }
+            return self.rt.flush().map_err(|_| self.rt.output_status());
         }
         Ok(())
     }
