@@ -188,7 +188,11 @@ pub struct FfiPtr(pub usize);
 
 /// The C address held by a `ptr` value, if it is a handle made by the FFI
 /// (`Some(0)` for null). `None` for other opaque objects (mutexes, ...).
-pub fn ffi_ptr_addr(v: Value) -> Option<usize> {
+///
+/// # Safety
+/// `v` must be null or a live object (a value of type `ptr`), not bits forged
+/// from an int.
+pub unsafe fn ffi_ptr_addr(v: Value) -> Option<usize> {
     if v.is_null() {
         return Some(0);
     }
@@ -304,7 +308,12 @@ impl FfiTable {
     /// a runtime error (library or symbol not found, too many arguments, a `ptr`
     /// argument that is not an FFI pointer). Allocates at most one object (the
     /// result) and never collects.
-    pub fn call(&mut self, rt: &mut Rt, id: u32, args: &[Value]) -> RtResult {
+    ///
+    /// # Safety
+    /// `args` must match the declared parameter types (as the type checker
+    /// guarantees for a call of the extern): a `str` or `ptr` argument is null or a
+    /// live object, not bits forged from an int.
+    pub unsafe fn call(&mut self, rt: &mut Rt, id: u32, args: &[Value]) -> RtResult {
         match catch_unwind(AssertUnwindSafe(|| self.call_inner(rt, id, args))) {
             Ok(r) => r,
             Err(panic) => {
@@ -321,7 +330,9 @@ impl FfiTable {
         }
     }
 
-    fn call_inner(&mut self, rt: &mut Rt, id: u32, args: &[Value]) -> RtResult {
+    /// # Safety
+    /// As [`FfiTable::call`].
+    unsafe fn call_inner(&mut self, rt: &mut Rt, id: u32, args: &[Value]) -> RtResult {
         let idx = id as usize;
         let Some(entry) = self.entries.get(idx) else {
             return Err(RtError::msg(format!("FFI: no extern function #{id}")));
@@ -603,6 +614,9 @@ mod tests {
     use super::*;
     use crate::heap::Heap;
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     fn rt() -> Rt {
         Rt::new(Heap::new(false), vec![])
     }
@@ -631,15 +645,18 @@ mod tests {
         let hello = rt.str(&b"hello"[..]);
         let empty = rt.str(&b""[..]);
         let nul = rt.str(&b"ab\0cd"[..]);
-        assert_eq!(t.call(&mut rt, 0, &[hello]), Ok(Value::int(5)));
-        assert_eq!(t.call(&mut rt, 0, &[empty]), Ok(Value::int(0)));
+        assert_eq!(unsafe { t.call(&mut rt, 0, &[hello]) }, Ok(Value::int(5)));
+        assert_eq!(unsafe { t.call(&mut rt, 0, &[empty]) }, Ok(Value::int(0)));
         // Interior NUL: C sees the bytes up to the first NUL.
-        assert_eq!(t.call(&mut rt, 0, &[nul]), Ok(Value::int(2)));
-        assert_eq!(t.call(&mut rt, 1, &[Value::int(-42)]), Ok(Value::int(42)));
+        assert_eq!(unsafe { t.call(&mut rt, 0, &[nul]) }, Ok(Value::int(2)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 1, &[Value::int(-42)]) },
+            Ok(Value::int(42))
+        );
         let num = rt.str(&b"123xyz"[..]);
-        assert_eq!(t.call(&mut rt, 2, &[num]), Ok(Value::int(123)));
+        assert_eq!(unsafe { t.call(&mut rt, 2, &[num]) }, Ok(Value::int(123)));
         let neg = rt.str(&b"-42"[..]);
-        assert_eq!(t.call(&mut rt, 3, &[neg]), Ok(Value::int(-42)));
+        assert_eq!(unsafe { t.call(&mut rt, 3, &[neg]) }, Ok(Value::int(-42)));
     }
 
     #[test]
@@ -657,13 +674,16 @@ mod tests {
             sig("ldexp", "libm.so.6", "ldexp", &[Float, Int], Float),
         ]);
         let f = |x: f64| Value::float(x);
-        assert_eq!(t.call(&mut rt, 0, &[f(2.0)]), Ok(f(2f64.sqrt())));
-        assert_eq!(t.call(&mut rt, 1, &[f(0.0)]), Ok(f(1.0)));
-        assert_eq!(t.call(&mut rt, 2, &[f(2.0), f(10.0)]), Ok(f(1024.0)));
-        assert_eq!(t.call(&mut rt, 3, &[f(-2.5)]), Ok(f(-3.0)));
-        assert_eq!(t.call(&mut rt, 4, &[f(16.0)]), Ok(f(4.0)));
-        assert_eq!(t.call(&mut rt, 5, &[f(0.0)]), Ok(f(1.0)));
-        assert_eq!(t.call(&mut rt, 6, &[f(1.5), Value::int(3)]), Ok(f(12.0)));
+        assert_eq!(unsafe { t.call(&mut rt, 0, &[f(2.0)]) }, Ok(f(2f64.sqrt())));
+        assert_eq!(unsafe { t.call(&mut rt, 1, &[f(0.0)]) }, Ok(f(1.0)));
+        assert_eq!(unsafe { t.call(&mut rt, 2, &[f(2.0), f(10.0)]) }, Ok(f(1024.0)));
+        assert_eq!(unsafe { t.call(&mut rt, 3, &[f(-2.5)]) }, Ok(f(-3.0)));
+        assert_eq!(unsafe { t.call(&mut rt, 4, &[f(16.0)]) }, Ok(f(4.0)));
+        assert_eq!(unsafe { t.call(&mut rt, 5, &[f(0.0)]) }, Ok(f(1.0)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 6, &[f(1.5), Value::int(3)]) },
+            Ok(f(12.0))
+        );
     }
 
     fn err_text(r: RtResult) -> String {
@@ -683,25 +703,25 @@ mod tests {
             sig("k", "./no/such/dir/libx.so", "k", &[], Void),
         ]);
         assert_eq!(
-            err_text(t.call(&mut rt, 0, &[])),
+            err_text(unsafe { t.call(&mut rt, 0, &[]) }),
             "FFI: cannot load library 'libbp_no_such_library.so': \
              libbp_no_such_library.so: cannot open shared object file: No such file or directory"
         );
         // Not cached: the second call fails the same way.
-        assert!(err_text(t.call(&mut rt, 0, &[])).starts_with("FFI: cannot load library"));
-        let e = err_text(t.call(&mut rt, 1, &[]));
+        assert!(err_text(unsafe { t.call(&mut rt, 0, &[]) }).starts_with("FFI: cannot load library"));
+        let e = err_text(unsafe { t.call(&mut rt, 1, &[]) });
         assert!(
             e.starts_with("FFI: symbol 'bp_no_such_symbol' not found in 'libc': "),
             "{e}"
         );
         assert!(e.contains("undefined symbol: bp_no_such_symbol"), "{e}");
-        let e = err_text(t.call(&mut rt, 2, &[]));
+        let e = err_text(unsafe { t.call(&mut rt, 2, &[]) });
         assert!(
             e.starts_with("FFI: symbol 'bp_no_such_symbol' not found in 'libm.so.6': "),
             "{e}"
         );
         assert_eq!(
-            err_text(t.call(&mut rt, 3, &[])),
+            err_text(unsafe { t.call(&mut rt, 3, &[]) }),
             "FFI: cannot load library './no/such/dir/libx.so': \
              ./no/such/dir/libx.so: cannot open shared object file: No such file or directory"
         );
@@ -717,11 +737,11 @@ mod tests {
             sig("free_c", "libc", "free", &[Ptr], Void),
         ]);
         assert_eq!(
-            err_text(t.call(&mut rt, 0, &[Value::int(1); 9])),
+            err_text(unsafe { t.call(&mut rt, 0, &[Value::int(1); 9]) }),
             "FFI: too many arguments for 'nine' (max 8 integer and 8 float)"
         );
         assert_eq!(
-            err_text(t.call(&mut rt, 1, &[Value::float(1.0); 9])),
+            err_text(unsafe { t.call(&mut rt, 1, &[Value::float(1.0); 9]) }),
             "FFI: too many arguments for 'nine_f' (max 8 integer and 8 float)"
         );
         let mut args = vec![];
@@ -730,19 +750,19 @@ mod tests {
             args.push(Value::float(0.5));
         }
         // abs reads the first integer argument only.
-        assert_eq!(t.call(&mut rt, 2, &args), Ok(Value::int(0)));
+        assert_eq!(unsafe { t.call(&mut rt, 2, &args) }, Ok(Value::int(0)));
         // A mutex-like opaque object is not an FFI pointer; a string is not either.
         let other = rt.heap.alloc_opaque(Box::new(5u32));
         assert_eq!(
-            err_text(t.call(&mut rt, 3, &[other])),
+            err_text(unsafe { t.call(&mut rt, 3, &[other]) }),
             "FFI: argument 1 of 'free_c' is not a pointer from an extern function"
         );
         let s = rt.str(&b"x"[..]);
-        assert!(err_text(t.call(&mut rt, 3, &[s])).contains("is not a pointer"));
+        assert!(err_text(unsafe { t.call(&mut rt, 3, &[s]) }).contains("is not a pointer"));
         // free(NULL) is fine.
-        assert_eq!(t.call(&mut rt, 3, &[Value::NULL]), Ok(Value::NULL));
-        assert!(err_text(t.call(&mut rt, 3, &[])).contains("takes 1 arguments, got 0"));
-        assert!(err_text(t.call(&mut rt, 9, &[])).contains("no extern function"));
+        assert_eq!(unsafe { t.call(&mut rt, 3, &[Value::NULL]) }, Ok(Value::NULL));
+        assert!(err_text(unsafe { t.call(&mut rt, 3, &[]) }).contains("takes 1 arguments, got 0"));
+        assert!(err_text(unsafe { t.call(&mut rt, 9, &[]) }).contains("no extern function"));
     }
 
     #[test]
@@ -758,30 +778,31 @@ mod tests {
             sig("strchr", "libc", "strchr", &[Str, Int], Str),
             sig("toupper", "libc", "toupper", &[Int], Int),
         ]);
-        let p = t.call(&mut rt, 0, &[Value::int(8)]).unwrap();
+        let p = unsafe { t.call(&mut rt, 0, &[Value::int(8)]) }.unwrap();
         assert!(!p.is_null());
-        let addr = ffi_ptr_addr(p).unwrap();
+        let addr = unsafe { ffi_ptr_addr(p) }.unwrap();
         assert_ne!(addr, 0);
-        let q = t.call(&mut rt, 1, &[p, Value::int(0), Value::int(8)]).unwrap();
-        let q = t
-            .call(&mut rt, 1, &[q, Value::int(b'z' as i64), Value::int(3)])
-            .unwrap();
+        let q = unsafe { t.call(&mut rt, 1, &[p, Value::int(0), Value::int(8)]) }.unwrap();
+        let q = unsafe { t.call(&mut rt, 1, &[q, Value::int(b'z' as i64), Value::int(3)]) }.unwrap();
         // memset returns its argument, wrapped in a new handle.
-        assert_eq!(ffi_ptr_addr(q), Some(addr));
+        assert_eq!(unsafe { ffi_ptr_addr(q) }, Some(addr));
         let empty = rt.str(&b""[..]);
-        let s = t.call(&mut rt, 2, &[q, empty]).unwrap();
-        assert_eq!(str_bytes(s), b"zzz");
-        assert_eq!(t.call(&mut rt, 3, &[p]), Ok(Value::NULL));
+        let s = unsafe { t.call(&mut rt, 2, &[q, empty]) }.unwrap();
+        assert_eq!(unsafe { str_bytes(s) }, b"zzz");
+        assert_eq!(unsafe { t.call(&mut rt, 3, &[p]) }, Ok(Value::NULL));
         let unset = rt.str(&b"BP_FFI_TEST_SURELY_UNSET_VARIABLE"[..]);
-        assert_eq!(t.call(&mut rt, 4, &[unset]), Ok(Value::NULL));
+        assert_eq!(unsafe { t.call(&mut rt, 4, &[unset]) }, Ok(Value::NULL));
         let hello = rt.str(&b"hello"[..]);
-        let s = t.call(&mut rt, 5, &[hello, Value::int(b'l' as i64)]).unwrap();
-        assert_eq!(str_bytes(s), b"llo");
+        let s = unsafe { t.call(&mut rt, 5, &[hello, Value::int(b'l' as i64)]) }.unwrap();
+        assert_eq!(unsafe { str_bytes(s) }, b"llo");
         assert_eq!(
-            t.call(&mut rt, 5, &[hello, Value::int(b'q' as i64)]),
+            unsafe { t.call(&mut rt, 5, &[hello, Value::int(b'q' as i64)]) },
             Ok(Value::NULL)
         );
-        assert_eq!(t.call(&mut rt, 6, &[Value::int(97)]), Ok(Value::int(65)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 6, &[Value::int(97)]) },
+            Ok(Value::int(65))
+        );
     }
 
     #[test]
@@ -867,20 +888,23 @@ mod tests {
         let mut rt = rt();
         let (i, f) = (Value::int, Value::float);
 
-        assert_eq!(t.call(&mut rt, 0, &[i(2), i(40)]), Ok(i(42)));
-        assert_eq!(t.call(&mut rt, 1, &[f(1.25), f(2.5)]), Ok(f(3.75)));
-        assert_eq!(t.call(&mut rt, 2, &[f(7.0)]), Ok(f(3.5)));
+        assert_eq!(unsafe { t.call(&mut rt, 0, &[i(2), i(40)]) }, Ok(i(42)));
+        assert_eq!(unsafe { t.call(&mut rt, 1, &[f(1.25), f(2.5)]) }, Ok(f(3.75)));
+        assert_eq!(unsafe { t.call(&mut rt, 2, &[f(7.0)]) }, Ok(f(3.5)));
         let s = rt.str(&b"Programming in C"[..]);
-        assert_eq!(t.call(&mut rt, 3, &[s]), Ok(i(4)));
-        let g = t.call(&mut rt, 4, &[]).unwrap();
-        assert_eq!(str_bytes(g), b"hello from mylib");
-        assert_eq!(t.call(&mut rt, 5, &[]), Ok(Value::NULL));
+        assert_eq!(unsafe { t.call(&mut rt, 3, &[s]) }, Ok(i(4)));
+        let g = unsafe { t.call(&mut rt, 4, &[]) }.unwrap();
+        assert_eq!(unsafe { str_bytes(g) }, b"hello from mylib");
+        assert_eq!(unsafe { t.call(&mut rt, 5, &[]) }, Ok(Value::NULL));
         // a + 10 b + 100 c + 1000 d
-        assert_eq!(t.call(&mut rt, 6, &[f(0.5), i(2), f(3.0), i(4)]), Ok(f(4320.5)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 6, &[f(0.5), i(2), f(3.0), i(4)]) },
+            Ok(f(4320.5))
+        );
         // Positions 7 and 8 are on the stack on x86-64.
         let args: Vec<Value> = (1..=8).map(|k| i(k * 10)).collect();
         let expect: i64 = (1..=8).map(|k| k * k * 10).sum();
-        assert_eq!(t.call(&mut rt, 7, &args), Ok(i(expect)));
+        assert_eq!(unsafe { t.call(&mut rt, 7, &args) }, Ok(i(expect)));
         let mut args = vec![];
         for k in 1..=8 {
             args.push(i(k));
@@ -888,43 +912,52 @@ mod tests {
         }
         let weighted: i64 = (1..=8).map(|k| k * k).sum();
         assert_eq!(
-            t.call(&mut rt, 8, &args),
+            unsafe { t.call(&mut rt, 8, &args) },
             Ok(f(weighted as f64 + weighted as f64 / 1000.0))
         );
 
         // ptr round trip.
-        let p = t.call(&mut rt, 9, &[]).unwrap();
+        let p = unsafe { t.call(&mut rt, 9, &[]) }.unwrap();
         assert!(!p.is_null());
-        assert_eq!(t.call(&mut rt, 10, &[p]), Ok(i(7)));
-        assert_eq!(t.call(&mut rt, 11, &[p, i(10), i(-3)]), Ok(Value::NULL));
-        let p2 = t.call(&mut rt, 9, &[]).unwrap();
-        assert_eq!(ffi_ptr_addr(p2), ffi_ptr_addr(p));
-        assert_eq!(t.call(&mut rt, 10, &[p2]), Ok(i(7)));
-        assert_eq!(t.call(&mut rt, 12, &[]), Ok(Value::NULL));
-        assert_eq!(t.call(&mut rt, 10, &[Value::NULL]), Ok(i(-1)));
+        assert_eq!(unsafe { t.call(&mut rt, 10, &[p]) }, Ok(i(7)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 11, &[p, i(10), i(-3)]) },
+            Ok(Value::NULL)
+        );
+        let p2 = unsafe { t.call(&mut rt, 9, &[]) }.unwrap();
+        assert_eq!(unsafe { ffi_ptr_addr(p2) }, unsafe { ffi_ptr_addr(p) });
+        assert_eq!(unsafe { t.call(&mut rt, 10, &[p2]) }, Ok(i(7)));
+        assert_eq!(unsafe { t.call(&mut rt, 12, &[]) }, Ok(Value::NULL));
+        assert_eq!(unsafe { t.call(&mut rt, 10, &[Value::NULL]) }, Ok(i(-1)));
 
-        assert_eq!(t.call(&mut rt, 13, &[i(5)]), Ok(Value::NULL));
-        assert_eq!(t.call(&mut rt, 13, &[i(6)]), Ok(Value::NULL));
-        assert_eq!(t.call(&mut rt, 14, &[]), Ok(i(11)));
+        assert_eq!(unsafe { t.call(&mut rt, 13, &[i(5)]) }, Ok(Value::NULL));
+        assert_eq!(unsafe { t.call(&mut rt, 13, &[i(6)]) }, Ok(Value::NULL));
+        assert_eq!(unsafe { t.call(&mut rt, 14, &[]) }, Ok(i(11)));
 
-        assert_eq!(t.call(&mut rt, 15, &[i(42)]), Ok(i(-42)));
-        assert_eq!(t.call(&mut rt, 15, &[i(-7)]), Ok(i(7)));
+        assert_eq!(unsafe { t.call(&mut rt, 15, &[i(42)]) }, Ok(i(-42)));
+        assert_eq!(unsafe { t.call(&mut rt, 15, &[i(-7)]) }, Ok(i(7)));
         for (x, want) in [(5, true), (-5, false), (0, false), (1 << 40, true)] {
             assert_eq!(
-                t.call(&mut rt, 16, &[i(x)]),
+                unsafe { t.call(&mut rt, 16, &[i(x)]) },
                 Ok(Value::bool(want)),
                 "is_positive({x})"
             );
         }
-        assert_eq!(t.call(&mut rt, 17, &[i(0x1ff)]), Ok(i(255)));
-        assert_eq!(t.call(&mut rt, 18, &[i(0xff)]), Ok(i(-1)));
-        assert_eq!(t.call(&mut rt, 19, &[Value::bool(true)]), Ok(Value::bool(false)));
-        assert_eq!(t.call(&mut rt, 19, &[Value::bool(false)]), Ok(Value::bool(true)));
-        assert_eq!(t.call(&mut rt, 20, &[i(1), i(4)]), Ok(f(0.25)));
+        assert_eq!(unsafe { t.call(&mut rt, 17, &[i(0x1ff)]) }, Ok(i(255)));
+        assert_eq!(unsafe { t.call(&mut rt, 18, &[i(0xff)]) }, Ok(i(-1)));
+        assert_eq!(
+            unsafe { t.call(&mut rt, 19, &[Value::bool(true)]) },
+            Ok(Value::bool(false))
+        );
+        assert_eq!(
+            unsafe { t.call(&mut rt, 19, &[Value::bool(false)]) },
+            Ok(Value::bool(true))
+        );
+        assert_eq!(unsafe { t.call(&mut rt, 20, &[i(1), i(4)]) }, Ok(f(0.25)));
         let s = rt.str(&b"abc\0def"[..]);
-        assert_eq!(t.call(&mut rt, 21, &[s]), Ok(i(3)));
-        assert_eq!(t.call(&mut rt, 22, &[i(2), i(3)]), Ok(i(5)));
-        let e = err_text(t.call(&mut rt, 23, &[]));
+        assert_eq!(unsafe { t.call(&mut rt, 21, &[s]) }, Ok(i(3)));
+        assert_eq!(unsafe { t.call(&mut rt, 22, &[i(2), i(3)]) }, Ok(i(5)));
+        let e = err_text(unsafe { t.call(&mut rt, 23, &[]) });
         assert!(
             e.starts_with(&format!("FFI: symbol 'bp_not_in_mylib' not found in '{l}': ")),
             "{e}"
@@ -938,9 +971,9 @@ mod tests {
             sig("nowhere", "libc", "bp_not_in_mylib", &[], Int),
         ]);
         t3.process_fallback = l.to_string();
-        let g = t3.call(&mut rt, 0, &[]).unwrap();
-        assert_eq!(str_bytes(g), b"hello from mylib");
-        let e = err_text(t3.call(&mut rt, 1, &[]));
+        let g = unsafe { t3.call(&mut rt, 0, &[]) }.unwrap();
+        assert_eq!(unsafe { str_bytes(g) }, b"hello from mylib");
+        let e = err_text(unsafe { t3.call(&mut rt, 1, &[]) });
         assert!(
             e.starts_with("FFI: symbol 'bp_not_in_mylib' not found in 'libc': "),
             "{e}"
@@ -950,7 +983,11 @@ mod tests {
         let cwd = std::env::current_dir().expect("cwd");
         if let Some(rel) = pathdiff(&lib, &cwd) {
             let mut t2 = FfiTable::new(vec![sig("half", &rel, "half", &[Float], Float)]);
-            assert_eq!(t2.call(&mut rt, 0, &[f(1.0)]), Ok(f(0.5)), "relative path {rel}");
+            assert_eq!(
+                unsafe { t2.call(&mut rt, 0, &[f(1.0)]) },
+                Ok(f(0.5)),
+                "relative path {rel}"
+            );
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

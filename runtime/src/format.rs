@@ -103,12 +103,20 @@ impl WriteError {
 ///   are kept on an explicit stack, so a 2,000,000-node list prints in linear time.
 ///
 /// On an error, `out` keeps what was written so far (callers drop it).
-pub fn write_value(out: &mut Vec<u8>, v: Value, kind: ValKind) -> Result<(), WriteError> {
+///
+/// # Safety
+/// `v` must be a value of kind `kind`: when that is `Ref`, null or a live object,
+/// not bits forged from an int (everything it reaches is then live too, read by
+/// the element kinds its containers record).
+pub unsafe fn write_value(out: &mut Vec<u8>, v: Value, kind: ValKind) -> Result<(), WriteError> {
     write_graph(out, v, kind, Style::Text, MAX_TEXT_LEN)
 }
 
 /// The `to_str` text of a value as a new byte vector.
-pub fn value_to_bytes(v: Value, kind: ValKind) -> Result<Vec<u8>, WriteError> {
+///
+/// # Safety
+/// As [`write_value`].
+pub unsafe fn value_to_bytes(v: Value, kind: ValKind) -> Result<Vec<u8>, WriteError> {
     let mut out = Vec::new();
     write_value(&mut out, v, kind)?;
     Ok(out)
@@ -142,7 +150,9 @@ struct Frame {
 }
 
 /// The explicit-stack walk over a value graph behind [`write_value`] and
-/// `json_stringify`.
+/// `json_stringify`. Its unsafe methods take values reached from the value
+/// [`write_graph`] was given, which its contract makes live; every frame on
+/// `stack` holds a live container entered by [`Walk::enter`].
 struct Walk {
     style: Style,
     /// The containers being written, outermost first. Each is flagged with
@@ -155,7 +165,11 @@ struct Walk {
 }
 
 /// Append the text of `v` in `style`, without native recursion (see [`write_value`]).
-pub fn write_graph(
+///
+/// # Safety
+/// As [`write_value`]. The walk allocates no objects and reaches no safepoint, so
+/// what is live at the start stays live.
+pub unsafe fn write_graph(
     out: &mut Vec<u8>,
     v: Value,
     kind: ValKind,
@@ -209,7 +223,9 @@ enum Slot {
     End,
 }
 
-fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
+/// # Safety
+/// `v` is a live container of kind `kind`.
+unsafe fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
     match kind {
         ObjKind::Array => {
             let a = as_array(v);
@@ -240,7 +256,7 @@ fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
                 return Slot::End;
             }
             match m.entries.slot(i) {
-                Some((k, x)) => Slot::Item(*x, m.val, Label::Key(k.bits, m.key)),
+                Some((k, x)) => Slot::Item(*x, m.val, Label::Key(k.bits(), m.key)),
                 None => Slot::Deleted,
             }
         }
@@ -268,14 +284,19 @@ impl Walk {
         }
     }
 
-    fn on_path(&self, v: Value) -> bool {
-        // SAFETY: the walk asks only about non-null containers it reached from the
-        // value it was given, which are live (no collection runs during a walk).
-        unsafe { path_mark(v) }
+    /// Whether container `v` is on the current path.
+    ///
+    /// # Safety
+    /// `v` is a live container.
+    unsafe fn on_path(&self, v: Value) -> bool {
+        path_mark(v)
     }
 
     /// Write the opening of container `v` and push its frame.
-    fn enter(&mut self, out: &mut Vec<u8>, v: Value) {
+    ///
+    /// # Safety
+    /// `v` is a live container.
+    unsafe fn enter(&mut self, out: &mut Vec<u8>, v: Value) {
         let kind = obj_kind(v);
         let json = self.style == Style::Json;
         match kind {
@@ -301,13 +322,14 @@ impl Walk {
     /// Write the closing of the innermost container and pop its frame.
     fn leave(&mut self, out: &mut Vec<u8>) {
         let Some(f) = self.stack.pop() else { return };
-        // SAFETY: a frame's value is a live container the walk entered.
+        // SAFETY (both blocks): a frame's value is a live container the walk
+        // entered, of the frame's kind.
         unsafe { set_path_mark(f.v, false) };
         match f.kind {
             ObjKind::Array => out.push(b']'),
             ObjKind::Tuple if self.style == Style::Json => out.push(b']'),
             // A one-element tuple keeps its comma: `(1,)`.
-            ObjKind::Tuple if as_tuple(f.v).items.len() == 1 => out.extend_from_slice(b",)"),
+            ObjKind::Tuple if unsafe { as_tuple(f.v) }.items.len() == 1 => out.extend_from_slice(b",)"),
             ObjKind::Tuple => out.push(b')'),
             _ => out.push(b'}'),
         }
@@ -325,7 +347,10 @@ impl Walk {
     }
 
     /// The separator and the field name or map key before a child.
-    fn label(&mut self, out: &mut Vec<u8>, first: bool, label: Label) -> Result<(), WriteError> {
+    ///
+    /// # Safety
+    /// A `Label::Key` holds a live value of its kind (a key of a live map).
+    unsafe fn label(&mut self, out: &mut Vec<u8>, first: bool, label: Label) -> Result<(), WriteError> {
         let json = self.style == Style::Json;
         if !first {
             out.extend_from_slice(if json { b"," } else { b", " });
@@ -375,7 +400,16 @@ impl Walk {
 
     /// Write `v` if it is not a container to walk into (false: it is one). `nested`:
     /// inside a container, where text strings are quoted.
-    fn leaf(&self, out: &mut Vec<u8>, v: Value, kind: ValKind, nested: bool) -> Result<bool, WriteError> {
+    ///
+    /// # Safety
+    /// `v` is a value of kind `kind`, live if a reference.
+    unsafe fn leaf(
+        &self,
+        out: &mut Vec<u8>,
+        v: Value,
+        kind: ValKind,
+        nested: bool,
+    ) -> Result<bool, WriteError> {
         let json = self.style == Style::Json;
         match kind {
             ValKind::Int => {
@@ -470,9 +504,12 @@ mod tests {
     use crate::heap::{as_array, as_array_mut, path_mark, set_layouts, Heap, Layout};
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     fn text(v: Value) -> String {
         let mut out = Vec::new();
-        write_value(&mut out, v, ValKind::Ref).expect("small text");
+        unsafe { write_value(&mut out, v, ValKind::Ref) }.expect("small text");
         String::from_utf8(out).expect("ascii")
     }
 
@@ -542,7 +579,7 @@ mod tests {
             let s = text(v);
             assert_eq!(s, format!("{}0{}", "[".repeat(n + 1), "]".repeat(n + 1)));
             let mut json = Vec::new();
-            write_graph(&mut json, v, ValKind::Ref, Style::Json, usize::MAX).expect("no cycle");
+            unsafe { write_graph(&mut json, v, ValKind::Ref, Style::Json, usize::MAX) }.expect("no cycle");
             assert_eq!(json.len(), s.len());
         });
         t.expect("spawn").join().expect("the walk finished");
@@ -561,7 +598,7 @@ mod tests {
         }
         let mut out = b"kept".to_vec();
         assert_eq!(
-            write_graph(&mut out, v, ValKind::Ref, Style::Text, 1 << 16),
+            unsafe { write_graph(&mut out, v, ValKind::Ref, Style::Text, 1 << 16) },
             Err(WriteError::TooLarge)
         );
         assert!(out.starts_with(b"kept[[[[") && out.len() <= 4 + (1 << 16) + 16);
@@ -571,7 +608,7 @@ mod tests {
             "flags cleared after an error"
         );
         // The flags being clear, a later walk sees no false back-references.
-        assert_eq!(text(as_array(levels[1]).items[0]), "[[1], [1]]");
+        assert_eq!(text(unsafe { as_array(levels[1]) }.items[0]), "[[1], [1]]");
     }
 
     #[test]
@@ -582,7 +619,7 @@ mod tests {
         // SAFETY: `inner` is a live array of this test's heap.
         unsafe { as_array_mut(inner) }.items.push(outer);
         let mut out = Vec::new();
-        let r = write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX);
+        let r = unsafe { write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX) };
         assert_eq!(r, Err(WriteError::Cycle));
         // SAFETY: `inner` is a live object, `outer` is a live object of this test's heap.
         assert!(!unsafe { path_mark(inner) } && !unsafe { path_mark(outer) });

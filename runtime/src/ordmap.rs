@@ -2,7 +2,7 @@
 //!
 //! [`MapObj`]: crate::heap::MapObj
 
-use crate::heap::{hash_value, MapKey};
+use crate::heap::MapKey;
 use crate::limits::LimitError;
 use crate::value::Value;
 use hashbrown::HashTable;
@@ -99,7 +99,7 @@ impl OrderedMap {
 
     #[inline]
     fn find(&self, key: &MapKey) -> Option<usize> {
-        let hash = hash_value(key.bits, key.kind);
+        let hash = key.content_hash();
         let entries = &self.entries;
         self.index
             .find(hash, |&i| key_at_is(entries, i, hash, key))
@@ -120,7 +120,7 @@ impl OrderedMap {
     /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
-        let hash = hash_value(key.bits, key.kind);
+        let hash = key.content_hash();
         let entries = &self.entries;
         let next = entries.len();
         match self.index.entry(
@@ -144,7 +144,7 @@ impl OrderedMap {
 
     /// Remove `key`, keeping the order of the other entries. O(1) amortised.
     pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
-        let hash = hash_value(key.bits, key.kind);
+        let hash = key.content_hash();
         let entries = &self.entries;
         let i = match self.index.find_entry(hash, |&i| key_at_is(entries, i, hash, key)) {
             Ok(o) => o.remove().0,
@@ -240,7 +240,7 @@ impl OrderedMap {
         assert!(self.tombstones * 2 <= self.entries.len());
         for &i in self.index.iter() {
             let b = self.entries[i].as_ref().expect("index points at a tombstone");
-            assert_eq!(b.hash, hash_value(b.key.bits, b.key.kind));
+            assert_eq!(b.hash, b.key.content_hash());
             assert_eq!(self.find(&b.key), Some(i));
         }
     }
@@ -252,11 +252,11 @@ mod tests {
     use crate::heap::{str_bytes, Heap};
     use crate::value::ValKind;
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     fn k(i: i64) -> MapKey {
-        MapKey {
-            bits: Value::int(i),
-            kind: ValKind::Int,
-        }
+        unsafe { MapKey::new(Value::int(i), ValKind::Int) }
     }
 
     #[test]
@@ -270,7 +270,7 @@ mod tests {
     }
 
     fn keys(m: &OrderedMap) -> Vec<i64> {
-        m.keys().map(|k| k.bits.as_int()).collect()
+        m.keys().map(|k| k.bits().as_int()).collect()
     }
 
     fn values(m: &OrderedMap) -> Vec<i64> {
@@ -414,10 +414,7 @@ mod tests {
     fn string_keys_compare_by_content_across_compaction() {
         let mut h = Heap::new(false);
         let mut m = OrderedMap::new();
-        let sk = |h: &mut Heap, s: &str| MapKey {
-            bits: h.alloc_str(s.as_bytes()),
-            kind: ValKind::Ref,
-        };
+        let sk = |h: &mut Heap, s: &str| unsafe { MapKey::new(h.alloc_str(s.as_bytes()), ValKind::Ref) };
         for i in 0..100 {
             let key = sk(&mut h, &format!("k{i}"));
             m.insert(key, Value::int(i));
@@ -435,7 +432,7 @@ mod tests {
         m.check();
         let ks: Vec<String> = m
             .keys()
-            .map(|k| String::from_utf8_lossy(str_bytes(k.bits)).into_owned())
+            .map(|k| String::from_utf8_lossy(unsafe { str_bytes(k.bits()) }).into_owned())
             .collect();
         let mut want: Vec<String> = (0..100).step_by(3).map(|i| format!("k{i}")).collect();
         want.push("k1".into());
@@ -482,7 +479,7 @@ mod tests {
                 assert_eq!(m.len(), model.len());
             }
             m.check();
-            let pairs: Vec<(i64, i64)> = m.iter().map(|(k, v)| (k.bits.as_int(), v.as_int())).collect();
+            let pairs: Vec<(i64, i64)> = m.iter().map(|(k, v)| (k.bits().as_int(), v.as_int())).collect();
             assert_eq!(pairs, model);
         }
     }

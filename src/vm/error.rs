@@ -41,7 +41,9 @@ impl Vm<'_> {
         let mut s = format!(
             "{}: {what}: {}\n",
             self.location(exc.origin.0, exc.origin.1),
-            message_text(exc.msg)
+            // SAFETY: an exception's message is a string the VM allocated, or null
+            // (the invariant the collector relies on to mark it).
+            unsafe { message_text(exc.msg) }
         );
         for &(fid, pc) in &exc.trace {
             let name = self
@@ -62,7 +64,10 @@ impl Vm<'_> {
 }
 
 /// The text of an exception message (a string value; `null` if null).
-pub fn message_text(v: Value) -> String {
+///
+/// # Safety
+/// `v` must be null or a live string (not bits forged from an int).
+pub unsafe fn message_text(v: Value) -> String {
     let mut out = Vec::new();
     // A message is a string (or null), which never fails to convert; were it ever
     // too large, the text written so far is still the best message there is.

@@ -11,7 +11,7 @@
 //!   are zeroed on frame entry, so they hold null or a live object);
 //! * globals of kind `Ref`;
 //! * the pending exception and the recently caught exceptions (for `Rethrow`);
-//! * pinned constants and `heap.temp_roots` (marked by the heap itself).
+//! * pinned constants and the heap's temporary roots (marked by the heap itself).
 
 use crate::vm::Vm;
 
@@ -27,12 +27,19 @@ impl Vm<'_> {
     /// [`Vm::safepoint`] where `extra`, a new object not yet stored in any root
     /// (a runtime helper's result that compiled code will write to its register),
     /// must survive the collection.
-    pub fn safepoint_rooting(&mut self, extra: Option<bp_runtime::value::Value>) {
+    ///
+    /// # Safety
+    /// `extra` must be null or a live object of this VM's heap, not bits forged
+    /// from an int (it is marked).
+    pub unsafe fn safepoint_rooting(&mut self, extra: Option<bp_runtime::value::Value>) {
         if self.rt.heap.wants_gc() {
-            let roots = self.rt.heap.temp_roots.len();
-            self.rt.heap.temp_roots.extend(extra);
+            let roots = self.rt.heap.temp_roots_len();
+            if let Some(v) = extra {
+                // SAFETY: the caller's contract.
+                unsafe { self.rt.heap.push_temp_root(v) };
+            }
             self.collect_garbage();
-            self.rt.heap.temp_roots.truncate(roots);
+            self.rt.heap.truncate_temp_roots(roots);
         }
     }
 

@@ -267,11 +267,16 @@ impl<'p> Vm<'p> {
                 Instr::LtF { dst, a, b } => cmp_f!(dst, a, b, <),
                 Instr::LeF { dst, a, b } => cmp_f!(dst, a, b, <=),
                 Instr::EqRef { dst, a, b } => {
-                    let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                    let (x, y) = (reg!(a), reg!(b));
+                    // SAFETY: a register holds a value of its static type (type
+                    // checker), live while a root: `a`, `b` are null or live objects.
+                    let c = unsafe { bp_runtime::heap::values_equal(x, y, ValKind::Ref) };
                     set!(dst, Value::bool(c));
                 }
                 Instr::NeRef { dst, a, b } => {
-                    let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                    let (x, y) = (reg!(a), reg!(b));
+                    // SAFETY: as `EqRef`.
+                    let c = unsafe { bp_runtime::heap::values_equal(x, y, ValKind::Ref) };
                     set!(dst, Value::bool(!c));
                 }
                 Instr::Not { dst, src } => set!(dst, Value::bool(!reg!(src).as_bool())),
@@ -359,10 +364,13 @@ impl<'p> Vm<'p> {
                     if clo.is_null() {
                         raise!(NULL_REF);
                     }
-                    if obj_kind(clo) != ObjKind::Closure {
+                    // SAFETY: `s.target` is a register of function type (type
+                    // checker): non-null here, so a live object.
+                    if unsafe { obj_kind(clo) } != ObjKind::Closure {
                         raise!("internal error: calling a value that is not a function");
                     }
-                    let callee = as_closure(clo).func;
+                    // SAFETY: a live closure (checked just above).
+                    let callee = unsafe { as_closure(clo) }.func;
                     match program.functions.get(callee as usize) {
                         Some(cf) if cf.nparams as usize == s.args.len() => {}
                         _ => raise!("internal error: closure arity mismatch"),
@@ -388,7 +396,10 @@ impl<'p> Vm<'p> {
                 Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
                     let s = site!(site);
                     gather!(s);
-                    match self.call_native(matches!(ins, Instr::CallExtern { .. }), s.target) {
+                    let is_extern = matches!(ins, Instr::CallExtern { .. });
+                    // SAFETY: `arg_buf` holds the call's argument registers, which
+                    // match the callee's signature (type checker).
+                    match unsafe { self.call_native(is_extern, s.target) } {
                         Ok(v) => {
                             if let Some(v) = v {
                                 set!(dst, v);
@@ -428,30 +439,34 @@ impl<'p> Vm<'p> {
 
                 // ----- strings and output -----
                 Instr::Concat { dst, a, b } => {
-                    let v = tri!(objects::concat(&mut self.rt.heap, reg!(a), reg!(b)));
+                    let (x, y) = (reg!(a), reg!(b));
+                    // SAFETY: `a`, `b` are `str` registers (type checker): null or live strings.
+                    let v = tri!(unsafe { objects::concat(&mut self.rt.heap, x, y) });
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::ConcatN { dst, site } => {
                     let s = site!(site);
                     gather!(s);
-                    let v = tri!(objects::concat_n(&mut self.rt.heap, &self.arg_buf));
+                    // SAFETY: the parts are `str` registers: null or live strings.
+                    let v = tri!(unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf) });
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::ToStr { dst, src, kind } => {
-                    let v = tri!(objects::to_str(
-                        &mut self.rt.heap,
-                        reg!(src),
-                        ValKind::from_u8(kind)
-                    ));
+                    let x = reg!(src);
+                    // SAFETY: `kind` is the kind of `src`'s static type (compiler):
+                    // a reference is null or a live object.
+                    let v = tri!(unsafe { objects::to_str(&mut self.rt.heap, x, ValKind::from_u8(kind)) });
                     set!(dst, v);
                     safepoint!();
                 }
                 Instr::Print { site } => {
                     let s = site!(site);
                     gather!(s);
-                    tri!(objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds));
+                    // SAFETY: the site's kinds are the static kinds of its registers
+                    // (compiler): each reference is null or a live object.
+                    tri!(unsafe { objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds) });
                     // Stdout cannot be written: stop (no `try` may swallow it).
                     if let Err(code) = self.maybe_flush() {
                         if let Some(top) = self.frames.last_mut() {
@@ -469,21 +484,36 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::ArrGet { dst, arr, idx } => set!(dst, tri!(objects::arr_get(reg!(arr), reg!(idx)))),
+                Instr::ArrGet { dst, arr, idx } => {
+                    let (a, i) = (reg!(arr), reg!(idx));
+                    // SAFETY: `arr` is an array register (type checker): null or a live array.
+                    set!(dst, tri!(unsafe { objects::arr_get(a, i) }))
+                }
                 Instr::ArrSet { arr, idx, src } => {
                     let (a, i, v) = (reg!(arr), reg!(idx), reg!(src));
                     // SAFETY: the verifier types `arr` as an array register: null or a live array.
                     tri!(unsafe { objects::arr_set(a, i, v) })
                 }
-                Instr::ArrLen { dst, arr } => set!(dst, tri!(objects::arr_len(reg!(arr)))),
+                Instr::ArrLen { dst, arr } => {
+                    let a = reg!(arr);
+                    // SAFETY: as `ArrGet`.
+                    set!(dst, tri!(unsafe { objects::arr_len(a) }))
+                }
                 Instr::NewMap { dst, site } => {
                     let s = site!(site);
                     gather!(s);
-                    let v = objects::new_map(&mut self.rt.heap, s.target, &self.arg_buf);
+                    // SAFETY: the keys are registers of the map's key type (type
+                    // checker): a reference key is null or a live object.
+                    let v = unsafe { objects::new_map(&mut self.rt.heap, s.target, &self.arg_buf) };
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::MapGet { dst, map, key } => set!(dst, tri!(objects::map_get(reg!(map), reg!(key)))),
+                Instr::MapGet { dst, map, key } => {
+                    let (m, k) = (reg!(map), reg!(key));
+                    // SAFETY: `map` is a map register and `key` of its key type
+                    // (type checker): null or live objects.
+                    set!(dst, tri!(unsafe { objects::map_get(m, k) }))
+                }
                 Instr::MapSet { map, key, val } => {
                     let (m, k, v) = (reg!(map), reg!(key), reg!(val));
                     // SAFETY: the verifier types `map` as a map register: null or a live map.
@@ -497,7 +527,11 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::TupleGet { dst, tup, idx } => set!(dst, tri!(objects::tuple_get(reg!(tup), idx))),
+                Instr::TupleGet { dst, tup, idx } => {
+                    let t = reg!(tup);
+                    // SAFETY: `tup` is a tuple register (type checker): null or a live tuple.
+                    set!(dst, tri!(unsafe { objects::tuple_get(t, idx) }))
+                }
                 Instr::NewStruct { dst, site } => {
                     let s = site!(site);
                     gather!(s);
@@ -505,7 +539,11 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::GetField { dst, obj, idx } => set!(dst, tri!(objects::get_field(reg!(obj), idx))),
+                Instr::GetField { dst, obj, idx } => {
+                    let o = reg!(obj);
+                    // SAFETY: `obj` is a struct register (type checker): null or a live struct.
+                    set!(dst, tri!(unsafe { objects::get_field(o, idx) }))
+                }
                 Instr::SetField { obj, idx, src } => {
                     let (o, v) = (reg!(obj), reg!(src));
                     // SAFETY: the verifier types `obj` as a struct register: null or a live struct.

@@ -187,7 +187,8 @@ impl<'p> Vm<'p> {
                     Const::Float(x) => Value::float(*x),
                     Const::Str(s) => {
                         let v = heap.alloc_str(s.clone());
-                        heap.pin(v);
+                        // SAFETY: `v` is a string just allocated in `heap`.
+                        unsafe { heap.pin(v) };
                         v
                     }
                 })

@@ -329,11 +329,14 @@ impl<'p> Vm<'p> {
                 set!(dst, Value::int(r));
             }
             Instr::EqRef { dst, a, b } => {
-                let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                // SAFETY: a register holds a value of its static type (type
+                // checker), live while a root: `a`, `b` are null or live objects.
+                let c = unsafe { bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref) };
                 set!(dst, Value::bool(c));
             }
             Instr::NeRef { dst, a, b } => {
-                let c = bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref);
+                // SAFETY: as `EqRef`.
+                let c = unsafe { bp_runtime::heap::values_equal(reg!(a), reg!(b), ValKind::Ref) };
                 set!(dst, Value::bool(!c));
             }
             // (`CallBuiltin` is never sent here: compiled code calls builtins
@@ -341,7 +344,9 @@ impl<'p> Vm<'p> {
             Instr::CallExtern { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                match self.call_extern(s.target) {
+                // SAFETY: `arg_buf` holds the call's argument registers, which
+                // match the extern's declared parameters (type checker).
+                match unsafe { self.call_extern(s.target) } {
                     Ok(v) => {
                         if let Some(v) = v {
                             set!(dst, v);
@@ -352,24 +357,30 @@ impl<'p> Vm<'p> {
                 }
             }
             Instr::Concat { dst, a, b } => {
-                let v = objects::concat(&mut self.rt.heap, reg!(a), reg!(b)).map_err(raise)?;
+                // SAFETY: `a`, `b` are `str` registers (type checker): null or live strings.
+                let v = unsafe { objects::concat(&mut self.rt.heap, reg!(a), reg!(b)) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::ConcatN { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                let v = objects::concat_n(&mut self.rt.heap, &self.arg_buf).map_err(raise)?;
+                // SAFETY: the parts are `str` registers: null or live strings.
+                let v = unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::ToStr { dst, src, kind } => {
-                let v =
-                    objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind)).map_err(raise)?;
+                // SAFETY: `kind` is the kind of `src`'s static type (compiler): a
+                // reference is null or a live object.
+                let v = unsafe { objects::to_str(&mut self.rt.heap, reg!(src), ValKind::from_u8(kind)) }
+                    .map_err(raise)?;
                 set!(dst, v);
             }
             Instr::Print { site } => {
                 let s = site!(site);
                 gather!(s);
-                objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds).map_err(raise)?;
+                // SAFETY: the site's kinds are the static kinds of its registers
+                // (compiler): each reference is null or a live object.
+                unsafe { objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds) }.map_err(raise)?;
                 self.maybe_flush().map_err(OpErr::Exit)?;
             }
             Instr::NewArray { dst, site } => {
@@ -379,7 +390,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::ArrGet { dst, arr, idx } => {
-                let v = objects::arr_get(reg!(arr), reg!(idx)).map_err(raise)?;
+                // SAFETY: `arr` is an array register (type checker): null or a live array.
+                let v = unsafe { objects::arr_get(reg!(arr), reg!(idx)) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::ArrSet { arr, idx, src } => {
@@ -387,17 +399,22 @@ impl<'p> Vm<'p> {
                 unsafe { objects::arr_set(reg!(arr), reg!(idx), reg!(src)) }.map_err(raise)?
             }
             Instr::ArrLen { dst, arr } => {
-                let v = objects::arr_len(reg!(arr)).map_err(raise)?;
+                // SAFETY: as `ArrGet`.
+                let v = unsafe { objects::arr_len(reg!(arr)) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::NewMap { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                let v = objects::new_map(&mut self.rt.heap, s.target, &self.arg_buf);
+                // SAFETY: the keys are registers of the map's key type (type
+                // checker): a reference key is null or a live object.
+                let v = unsafe { objects::new_map(&mut self.rt.heap, s.target, &self.arg_buf) };
                 set!(dst, v);
             }
             Instr::MapGet { dst, map, key } => {
-                let v = objects::map_get(reg!(map), reg!(key)).map_err(raise)?;
+                // SAFETY: `map` is a map register and `key` of its key type (type
+                // checker): null or live objects.
+                let v = unsafe { objects::map_get(reg!(map), reg!(key)) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::MapSet { map, key, val } => {
@@ -412,7 +429,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::TupleGet { dst, tup, idx } => {
-                let v = objects::tuple_get(reg!(tup), idx).map_err(raise)?;
+                // SAFETY: `tup` is a tuple register (type checker): null or a live tuple.
+                let v = unsafe { objects::tuple_get(reg!(tup), idx) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::NewStruct { dst, site } => {
@@ -422,7 +440,8 @@ impl<'p> Vm<'p> {
                 set!(dst, v);
             }
             Instr::GetField { dst, obj, idx } => {
-                let v = objects::get_field(reg!(obj), idx).map_err(raise)?;
+                // SAFETY: `obj` is a struct register (type checker): null or a live struct.
+                let v = unsafe { objects::get_field(reg!(obj), idx) }.map_err(raise)?;
                 set!(dst, v);
             }
             Instr::SetField { obj, idx, src } => {

@@ -31,7 +31,7 @@ pub const TABLE: &[Builtin] = &[
 
 /// An array argument for reading; null is a runtime error, not a panic.
 #[inline]
-fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
+unsafe fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
     if v.is_null() {
         Err(null_error())
     } else {
@@ -54,7 +54,7 @@ unsafe fn arr_mut<'a>(v: Value) -> Result<&'a mut ArrayObj, RtError> {
     }
 }
 
-fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(arr(a[0])?.items.len() as i64))
 }
 
@@ -103,7 +103,7 @@ fn array_remove(_rt: &mut Rt, a: &[Value]) -> RtResult {
 /// exactly what the original's insertion sort does when some elements compare as
 /// "already ordered" with everything (NaN, non-strings among strings): nothing ever
 /// moves across them.
-fn sort_between_barriers(
+unsafe fn sort_between_barriers(
     items: &mut [Value],
     barrier: impl Fn(&Value) -> bool,
     cmp: impl Fn(&Value, &Value) -> Ordering,
@@ -113,7 +113,7 @@ fn sort_between_barriers(
     }
 }
 
-fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
     let arr = unsafe { arr_mut(a[0]) }?;
@@ -136,7 +136,7 @@ fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::NULL)
 }
 
-fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
     let src = arr(a[0])?;
     let len = src.items.len() as i64;
     let start = a[1].as_int().max(0);
@@ -149,7 +149,7 @@ fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array_copy(src.elem, items)?)
 }
 
-fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (x, y) = (arr(a[0])?, arr(a[1])?);
     let mut items = limits::array_buf(x.items.len().saturating_add(y.items.len()))?;
     items.extend_from_slice(&x.items);
@@ -157,12 +157,12 @@ fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(x.elem, items))
 }
 
-fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
     let src = arr(a[0])?;
     Ok(rt.heap.alloc_array_copy(src.elem, &src.items)?)
 }
 
-fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
     unsafe { arr_mut(a[0]) }?.items.clear();
@@ -170,16 +170,16 @@ fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 /// Position of the first element equal to `v` (deep equality, LANGUAGE.md §16).
-fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
+unsafe fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
     let src = arr(a[0])?;
     Ok(src.items.iter().position(|&x| values_equal(x, a[1], src.elem)))
 }
 
-fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(index_of(a)?.map_or(-1, |i| i as i64)))
 }
 
-fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(index_of(a)?.is_some()))
 }
 
@@ -207,8 +207,16 @@ mod tests {
     use crate::rt::Rt;
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
+
     fn floats(v: Value) -> Vec<f64> {
-        as_array(v).items.iter().map(|x| x.as_float()).collect()
+        unsafe { as_array(v) }
+            .items
+            .iter()
+            .map(|x| x.as_float())
+            .collect()
     }
 
     fn float_array(rt: &mut Rt, xs: &[f64]) -> Value {
@@ -297,9 +305,9 @@ mod tests {
         let mut rt = rt();
         // Equal strings that are distinct objects keep their relative order.
         let words = str_array(&mut rt, &["b", "a", "b", "a", "b"]);
-        let before: Vec<Value> = as_array(words).items.to_vec();
+        let before: Vec<Value> = unsafe { as_array(words) }.items.to_vec();
         ok(&mut rt, "array_sort", &[words]);
-        let after = &as_array(words).items;
+        let after = &unsafe { as_array(words) }.items;
         assert_eq!(after[..], [before[1], before[3], before[0], before[2], before[4]]);
         // 0.0 and -0.0 are equal: their order is kept.
         let zs = float_array(&mut rt, &[1.0, 0.0, -0.0, -1.0, -0.0, 0.0]);
@@ -328,14 +336,14 @@ mod tests {
             .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
         ok(&mut rt, "array_sort", &[mixed]);
         assert_eq!(
-            as_array(mixed).items[..],
+            unsafe { as_array(mixed) }.items[..],
             [a_, c, Value::NULL, a_, b_, inner, b_, c]
         );
         // Arrays of arrays are left alone.
         let i2 = int_array(&mut rt, &[1]);
         let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
         ok(&mut rt, "array_sort", &[nested]);
-        assert_eq!(as_array(nested).items[..], [i2, inner]);
+        assert_eq!(unsafe { as_array(nested) }.items[..], [i2, inner]);
     }
 
     #[test]
@@ -357,11 +365,11 @@ mod tests {
         for &(st, en, want) in cases {
             let s = ok(&mut rt, "array_slice", &[a, i(st), i(en)]);
             assert_eq!(ints(s), want, "slice({st}, {en})");
-            assert_eq!(as_array(s).elem, ValKind::Int);
+            assert_eq!(unsafe { as_array(s) }.elem, ValKind::Int);
         }
         let fs = float_array(&mut rt, &[1.5]);
         assert_eq!(
-            as_array(ok(&mut rt, "array_slice", &[fs, i(0), i(0)])).elem,
+            unsafe { as_array(ok(&mut rt, "array_slice", &[fs, i(0), i(0)])) }.elem,
             ValKind::Float
         );
     }
@@ -376,14 +384,17 @@ mod tests {
         assert_eq!(ints(ok(&mut rt, "array_concat", &[a, a])), [1, 2, 1, 2]);
         let words = str_array(&mut rt, &["x"]);
         let c2 = ok(&mut rt, "array_concat", &[words, words]);
-        assert_eq!(as_array(c2).elem, ValKind::Ref);
+        assert_eq!(unsafe { as_array(c2) }.elem, ValKind::Ref);
         assert_eq!(texts(c2), ["x", "x"]);
         let copy = ok(&mut rt, "array_copy", &[a]);
         assert_ne!(copy, a);
         // SAFETY: `copy` is a live array of this test's heap.
         unsafe { as_array_mut(copy) }.items.push(i(9));
         assert_eq!(ints(a), [1, 2]);
-        assert_eq!(as_array(ok(&mut rt, "array_copy", &[words])).elem, ValKind::Ref);
+        assert_eq!(
+            unsafe { as_array(ok(&mut rt, "array_copy", &[words])) }.elem,
+            ValKind::Ref
+        );
         ok(&mut rt, "array_reverse", &[c]);
         assert_eq!(ints(c), [3, 2, 1]);
         assert_eq!(ok(&mut rt, "array_clear", &[c]), Value::NULL);
@@ -425,10 +436,10 @@ mod tests {
         let mut rt = rt();
         let a = ok(&mut rt, "array_fill", &[i(3), i(7), i(ValKind::Int as i64)]);
         assert_eq!(ints(a), [7, 7, 7]);
-        assert_eq!(as_array(a).elem, ValKind::Int);
+        assert_eq!(unsafe { as_array(a) }.elem, ValKind::Int);
         let e = ok(&mut rt, "array_fill", &[i(-1), f(1.0), i(ValKind::Float as i64)]);
         assert!(floats(e).is_empty());
-        assert_eq!(as_array(e).elem, ValKind::Float);
+        assert_eq!(unsafe { as_array(e) }.elem, ValKind::Float);
         let e = ok(
             &mut rt,
             "array_fill",
@@ -437,8 +448,8 @@ mod tests {
         assert!(floats(e).is_empty());
         let inner = int_array(&mut rt, &[]);
         let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
-        assert_eq!(as_array(grid).elem, ValKind::Ref);
-        assert_eq!(as_array(grid).items[..], [inner, inner]);
+        assert_eq!(unsafe { as_array(grid) }.elem, ValKind::Ref);
+        assert_eq!(unsafe { as_array(grid) }.items[..], [inner, inner]);
         assert_eq!(
             err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]),
             crate::limits::ARRAY_TOO_LARGE

@@ -27,7 +27,7 @@ pub const TABLE: &[Builtin] = &[
     b("int_from_bytes", "([int], int, int) -> int", int_from_bytes, 0),
 ];
 
-fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
+unsafe fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {
     if v.is_null() {
         Err(null_error())
     } else {
@@ -78,11 +78,11 @@ fn bytes_new(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
-fn bytes_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(arr(a[0])?.items.len() as i64))
 }
 
-fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let items = &arr(a[0])?.items;
     match index(a[1].as_int(), items.len()) {
         Some(i) => Ok(Value::int(byte(items[i]) as i64)),
@@ -132,7 +132,7 @@ fn bytes_write_i64(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 /// Read `n` bytes little-endian at `off` (unsigned below 8 bytes).
-fn read_le(a: &[Value], n: usize, name: &str) -> RtResult {
+unsafe fn read_le(a: &[Value], n: usize, name: &str) -> RtResult {
     let items = &arr(a[0])?.items;
     let Some(off) = range(a[1].as_int(), n, items.len()) else {
         return Err(RtError::msg(format!("{name}: out of bounds")));
@@ -144,15 +144,15 @@ fn read_le(a: &[Value], n: usize, name: &str) -> RtResult {
     Ok(Value::int(v as i64))
 }
 
-fn bytes_read_u16(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_read_u16(_rt: &mut Rt, a: &[Value]) -> RtResult {
     read_le(a, 2, "bytes_read_u16")
 }
 
-fn bytes_read_u32(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_read_u32(_rt: &mut Rt, a: &[Value]) -> RtResult {
     read_le(a, 4, "bytes_read_u32")
 }
 
-fn bytes_read_i64(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_read_i64(_rt: &mut Rt, a: &[Value]) -> RtResult {
     read_le(a, 8, "bytes_read_i64")
 }
 
@@ -174,7 +174,7 @@ fn int_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
-fn int_from_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn int_from_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let items = &arr(a[0])?.items;
     let n = size(a[2], "int_from_bytes")?;
     let Some(off) = range(a[1].as_int(), n, items.len()) else {
@@ -192,12 +192,16 @@ mod tests {
     use crate::heap::as_array;
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
+
     #[test]
     fn new_len_get_set() {
         let mut rt = rt();
         let b = ok(&mut rt, "bytes_new", &[i(3)]);
         assert_eq!(ints(b), [0, 0, 0]);
-        assert_eq!(as_array(b).elem, ValKind::Int);
+        assert_eq!(unsafe { as_array(b) }.elem, ValKind::Int);
         assert!(ints(ok(&mut rt, "bytes_new", &[i(-4)])).is_empty());
         assert!(ints(ok(&mut rt, "bytes_new", &[i(i64::MIN)])).is_empty());
         assert_eq!(
@@ -333,7 +337,7 @@ mod tests {
             err(&mut rt, "bytes_set", &[strs, i(0), i(1)]),
             "bytes_set expects ([int], ...)"
         );
-        assert_eq!(as_array(strs).items.len(), 1);
+        assert_eq!(unsafe { as_array(strs) }.items.len(), 1);
         for name in ["bytes_len", "bytes_append"] {
             assert_eq!(err(&mut rt, name, &[Value::NULL, i(0)]), "null reference");
         }

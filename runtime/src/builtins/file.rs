@@ -46,7 +46,7 @@ pub(crate) fn path_of(bytes: &[u8]) -> PathBuf {
     }
 }
 
-fn path_arg(v: Value) -> Result<PathBuf, RtError> {
+unsafe fn path_arg(v: Value) -> Result<PathBuf, RtError> {
     Ok(path_of(str_arg(v)?))
 }
 
@@ -112,7 +112,7 @@ fn read_capped(path: &Path, max: usize, too_large: LimitError) -> Result<Vec<u8>
     }
 }
 
-fn file_read(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_read(rt: &mut Rt, a: &[Value]) -> RtResult {
     match read_capped(&path_arg(a[0])?, MAX_STR_LEN, LimitError::StrTooLarge) {
         Ok(data) => Ok(rt.str(data)),
         Err(ReadFail::Limit(e)) => Err(e.into()),
@@ -121,25 +121,25 @@ fn file_read(rt: &mut Rt, a: &[Value]) -> RtResult {
     }
 }
 
-fn file_write(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_write(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let path = path_arg(a[0])?;
     Ok(Value::bool(write_file(&path, str_arg(a[1])?, false).is_ok()))
 }
 
-fn file_append(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_append(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let path = path_arg(a[0])?;
     Ok(Value::bool(write_file(&path, str_arg(a[1])?, true).is_ok()))
 }
 
-fn file_exists(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_exists(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(fs::metadata(path_arg(a[0])?).is_ok()))
 }
 
-fn file_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(fs::remove_file(path_arg(a[0])?).is_ok()))
 }
 
-fn file_size(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_size(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let size = match fs::metadata(path_arg(a[0])?) {
         Ok(m) => i64::try_from(m.len()).unwrap_or(i64::MAX),
         Err(_) => -1,
@@ -181,12 +181,12 @@ fn copy_file(src: &Path, dst: &Path) -> io::Result<()> {
     to.flush()
 }
 
-fn file_copy(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_copy(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let (src, dst) = (path_arg(a[0])?, path_arg(a[1])?);
     Ok(Value::bool(copy_file(&src, &dst).is_ok()))
 }
 
-fn file_read_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_read_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     let raw = str_arg(a[0])?;
     match read_capped(&path_of(raw), MAX_ARRAY_LEN, LimitError::ArrayTooLarge) {
         Ok(data) => {
@@ -203,7 +203,7 @@ fn file_read_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     }
 }
 
-fn file_write_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn file_write_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let path = path_arg(a[0])?;
     if a[1].is_null() {
         return Err(null_error());
@@ -253,6 +253,10 @@ mod tests {
     use crate::heap::{as_array, str_bytes};
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
+
     #[test]
     fn write_read_append_size_delete() {
         let dir = TempDir::new("file");
@@ -266,11 +270,17 @@ mod tests {
         assert!(ok(&mut rt, "file_write", &[p, data]).as_bool());
         assert!(ok(&mut rt, "file_exists", &[p]).as_bool());
         assert_eq!(ok(&mut rt, "file_size", &[p]).as_int(), 8);
-        assert_eq!(str_bytes(ok(&mut rt, "file_read", &[p])), b"hello\n\x00\xff");
+        assert_eq!(
+            unsafe { str_bytes(ok(&mut rt, "file_read", &[p])) },
+            b"hello\n\x00\xff"
+        );
 
         let more = s(&mut rt, "more");
         assert!(ok(&mut rt, "file_append", &[p, more]).as_bool());
-        assert_eq!(str_bytes(ok(&mut rt, "file_read", &[p])), b"hello\n\x00\xffmore");
+        assert_eq!(
+            unsafe { str_bytes(ok(&mut rt, "file_read", &[p])) },
+            b"hello\n\x00\xffmore"
+        );
         // Writing truncates.
         assert!(ok(&mut rt, "file_write", &[p, more]).as_bool());
         assert_eq!(text(ok(&mut rt, "file_read", &[p])), "more");
@@ -325,10 +335,16 @@ mod tests {
         let data = rt.str(&b"abc\x00\xfe"[..]);
         ok(&mut rt, "file_write", &[src, data]);
         assert!(ok(&mut rt, "file_copy", &[src, dst]).as_bool());
-        assert_eq!(str_bytes(ok(&mut rt, "file_read", &[dst])), b"abc\x00\xfe");
+        assert_eq!(
+            unsafe { str_bytes(ok(&mut rt, "file_read", &[dst])) },
+            b"abc\x00\xfe"
+        );
         // Copying onto itself keeps the content.
         assert!(ok(&mut rt, "file_copy", &[src, src]).as_bool());
-        assert_eq!(str_bytes(ok(&mut rt, "file_read", &[src])), b"abc\x00\xfe");
+        assert_eq!(
+            unsafe { str_bytes(ok(&mut rt, "file_read", &[src])) },
+            b"abc\x00\xfe"
+        );
         let bad_dst = s(&mut rt, &dir.path("nodir/dst"));
         assert!(!ok(&mut rt, "file_copy", &[src, bad_dst]).as_bool());
     }
@@ -342,7 +358,7 @@ mod tests {
         assert!(ok(&mut rt, "file_write_bytes", &[p, arr]).as_bool());
         let back = ok(&mut rt, "file_read_bytes", &[p]);
         assert_eq!(ints(back), [0, 1, 255, 0, 255, 0x34]);
-        assert_eq!(as_array(back).elem, ValKind::Int);
+        assert_eq!(unsafe { as_array(back) }.elem, ValKind::Int);
         assert_eq!(ok(&mut rt, "file_size", &[p]).as_int(), 6);
         let empty = int_array(&mut rt, &[]);
         assert!(ok(&mut rt, "file_write_bytes", &[p, empty]).as_bool());

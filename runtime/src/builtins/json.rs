@@ -20,7 +20,7 @@ use crate::value::{ValKind, Value};
 
 pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", json_stringify, 0)];
 
-fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     let kind = ValKind::from_u8(a[1].as_int() as u8);
     let mut out = Vec::new();
     // The walk of `print` (explicit stack, any depth), in JSON notation; a container
@@ -36,6 +36,10 @@ mod tests {
     use crate::heap::{as_array_mut, as_map_mut, set_layouts, Layout, MapKey};
     use crate::rt::Rt;
     use crate::value::{ValKind, Value};
+
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
 
     fn js(rt: &mut Rt, v: Value, k: ValKind) -> String {
         text(ok(rt, "json_stringify", &[v, i(k as i64)]))
@@ -86,52 +90,32 @@ mod tests {
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Ref);
         let (ka, kb) = (s(&mut rt, "a"), s(&mut rt, "b"));
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: ka,
-                kind: ValKind::Ref,
-            },
-            arr,
-        );
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(ka, ValKind::Ref) }, arr);
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: kb,
-                kind: ValKind::Ref,
-            },
-            strs,
-        );
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(kb, ValKind::Ref) }, strs);
         assert_eq!(
             js(&mut rt, m, ValKind::Ref),
             "{\"a\":[1,2,3],\"b\":[\"a\",\"b\\\"\"]}"
         );
         let im = rt.heap.alloc_map(ValKind::Int, ValKind::Bool);
         // SAFETY: `im` is a live map of this test's heap.
-        unsafe { as_map_mut(im) }.entries.insert(
-            MapKey {
-                bits: i(2),
-                kind: ValKind::Int,
-            },
-            Value::bool(true),
-        );
+        unsafe { as_map_mut(im) }
+            .entries
+            .insert(unsafe { MapKey::new(i(2), ValKind::Int) }, Value::bool(true));
         // SAFETY: `im` is a live map of this test's heap.
-        unsafe { as_map_mut(im) }.entries.insert(
-            MapKey {
-                bits: i(-1),
-                kind: ValKind::Int,
-            },
-            Value::bool(false),
-        );
+        unsafe { as_map_mut(im) }
+            .entries
+            .insert(unsafe { MapKey::new(i(-1), ValKind::Int) }, Value::bool(false));
         assert_eq!(js(&mut rt, im, ValKind::Ref), "{\"2\":true,\"-1\":false}");
         let fm = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
         // SAFETY: `fm` is a live map of this test's heap.
-        unsafe { as_map_mut(fm) }.entries.insert(
-            MapKey {
-                bits: f(1.5),
-                kind: ValKind::Float,
-            },
-            i(1),
-        );
+        unsafe { as_map_mut(fm) }
+            .entries
+            .insert(unsafe { MapKey::new(f(1.5), ValKind::Float) }, i(1));
         assert_eq!(js(&mut rt, fm, ValKind::Ref), "{\"1.5\":1}");
 
         let name = s(&mut rt, "x");

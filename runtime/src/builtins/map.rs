@@ -18,7 +18,7 @@ pub const TABLE: &[Builtin] = &[
 
 /// A map argument; null is a runtime error, not a panic.
 #[inline]
-fn map<'a>(v: Value) -> Result<&'a MapObj, RtError> {
+unsafe fn map<'a>(v: Value) -> Result<&'a MapObj, RtError> {
     if v.is_null() {
         Err(null_error())
     } else {
@@ -26,43 +26,37 @@ fn map<'a>(v: Value) -> Result<&'a MapObj, RtError> {
     }
 }
 
-fn map_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn map_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(map(a[0])?.entries.len() as i64))
 }
 
-fn map_keys(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn map_keys(rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;
     let mut keys = limits::array_buf(m.entries.len())?;
-    keys.extend(m.entries.keys().map(|k| k.bits));
+    keys.extend(m.entries.keys().map(|k| k.bits()));
     Ok(rt.heap.alloc_array(m.key, keys))
 }
 
-fn map_values(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn map_values(rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;
     let mut values = limits::array_buf(m.entries.len())?;
     values.extend(m.entries.values().copied());
     Ok(rt.heap.alloc_array(m.val, values))
 }
 
-fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;
-    Ok(Value::bool(m.entries.contains_key(&MapKey {
-        bits: a[1],
-        kind: m.key,
-    })))
+    Ok(Value::bool(m.entries.contains_key(&MapKey::new(a[1], m.key))))
 }
 
-fn map_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn map_delete(_rt: &mut Rt, a: &[Value]) -> RtResult {
     if a[0].is_null() {
         return Err(null_error());
     }
     // SAFETY: a[0] is the non-null `{K: V}` argument of this builtin's signature
     // (the checker enforces it): a live map, and nothing else borrows it here.
     let m = unsafe { as_map_mut(a[0]) };
-    let key = MapKey {
-        bits: a[1],
-        kind: m.key,
-    };
+    let key = MapKey::new(a[1], m.key);
     Ok(Value::bool(m.entries.remove(&key).is_some()))
 }
 
@@ -73,18 +67,18 @@ mod tests {
     use crate::rt::Rt;
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
+
     fn str_int_map(rt: &mut Rt, pairs: &[(&str, i64)]) -> Value {
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Int);
         for &(k, v) in pairs {
             let k = rt.str(k.as_bytes());
             // SAFETY: `m` is a live map of this test's heap.
-            unsafe { as_map_mut(m) }.entries.insert(
-                MapKey {
-                    bits: k,
-                    kind: ValKind::Ref,
-                },
-                Value::int(v),
-            );
+            unsafe { as_map_mut(m) }
+                .entries
+                .insert(unsafe { MapKey::new(k, ValKind::Ref) }, Value::int(v));
         }
         m
     }
@@ -96,14 +90,20 @@ mod tests {
         assert_eq!(ok(&mut rt, "map_len", &[m]).as_int(), 3);
         let keys = ok(&mut rt, "map_keys", &[m]);
         assert_eq!(texts(keys), ["zeta", "alpha", "mid"]);
-        assert_eq!(as_array(keys).elem, ValKind::Ref);
+        assert_eq!(unsafe { as_array(keys) }.elem, ValKind::Ref);
         let values = ok(&mut rt, "map_values", &[m]);
         assert_eq!(ints(values), [1, 4, 3]);
-        assert_eq!(as_array(values).elem, ValKind::Int);
+        assert_eq!(unsafe { as_array(values) }.elem, ValKind::Int);
         let e = rt.heap.alloc_map(ValKind::Int, ValKind::Float);
         assert_eq!(ok(&mut rt, "map_len", &[e]).as_int(), 0);
-        assert_eq!(as_array(ok(&mut rt, "map_keys", &[e])).elem, ValKind::Int);
-        assert_eq!(as_array(ok(&mut rt, "map_values", &[e])).elem, ValKind::Float);
+        assert_eq!(
+            unsafe { as_array(ok(&mut rt, "map_keys", &[e])) }.elem,
+            ValKind::Int
+        );
+        assert_eq!(
+            unsafe { as_array(ok(&mut rt, "map_values", &[e])) }.elem,
+            ValKind::Float
+        );
     }
 
     #[test]
@@ -129,33 +129,21 @@ mod tests {
         let mut rt = rt();
         let m = rt.heap.alloc_map(ValKind::Float, ValKind::Int);
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: f(0.0),
-                kind: ValKind::Float,
-            },
-            i(1),
-        );
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(f(0.0), ValKind::Float) }, i(1));
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: f(f64::NAN),
-                kind: ValKind::Float,
-            },
-            i(2),
-        );
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(f(f64::NAN), ValKind::Float) }, i(2));
         assert!(ok(&mut rt, "map_has_key", &[m, f(-0.0)]).as_bool());
         assert!(!ok(&mut rt, "map_has_key", &[m, f(f64::NAN)]).as_bool());
         assert!(!ok(&mut rt, "map_has_key", &[m, f(1.0)]).as_bool());
         let im = rt.heap.alloc_map(ValKind::Int, ValKind::Int);
         // SAFETY: `im` is a live map of this test's heap.
-        unsafe { as_map_mut(im) }.entries.insert(
-            MapKey {
-                bits: i(i64::MIN),
-                kind: ValKind::Int,
-            },
-            i(1),
-        );
+        unsafe { as_map_mut(im) }
+            .entries
+            .insert(unsafe { MapKey::new(i(i64::MIN), ValKind::Int) }, i(1));
         assert!(ok(&mut rt, "map_has_key", &[im, i(i64::MIN)]).as_bool());
         assert!(ok(&mut rt, "map_delete", &[im, i(i64::MIN)]).as_bool());
         assert_eq!(ok(&mut rt, "map_len", &[im]).as_int(), 0);

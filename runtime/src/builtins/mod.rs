@@ -23,6 +23,20 @@
 //! catchable exception carrying its message. Builtins never collect garbage (see
 //! `heap`), so they may hold objects in Rust locals freely.
 //!
+//! # Safety
+//! A builtin reads its reference arguments without checking them (a `Value` is
+//! untagged bits), so [`BuiltinFn`] is an `unsafe fn` whose contract is: **the
+//! arguments match the builtin's signature**, as the type checker guarantees for
+//! every call it accepts. Each builtin that reads a reference is an `unsafe fn`
+//! with that contract (stated here once, not on each), and so are the private
+//! helpers that read arguments (`arr`, `map`, `str_arg`, `string_elems`, ...): their
+//! `Value` parameters are arguments of the calling builtin, or values read from
+//! them by the element kinds their containers record. Builtins that read only
+//! scalars stay safe `fn`s. Inside these functions the body's implicit unsafety
+//! covers what that contract justifies; an `unsafe { }` block with its own
+//! `// SAFETY:` line marks anything resting on more (not aliasing a `&mut`, a
+//! fresh allocation).
+//!
 //! # Compiled code
 //! [`Builtin::inline`] says how JIT code performs the call: through the
 //! `rt_builtin` helper (the default), as machine instructions, or as a direct
@@ -52,7 +66,14 @@ pub mod string;
 pub mod system;
 pub mod thread;
 
-pub type BuiltinFn = fn(&mut Rt, &[Value]) -> RtResult;
+/// A builtin's implementation: `func(rt, args)` (see "Calling convention").
+///
+/// # Safety
+/// `args` must match the builtin's signature, as the type checker guarantees for
+/// every call it accepts (and the compiler's extra kind arguments): an argument
+/// of a reference type is null or a live object of that type, not bits forged from
+/// an int.
+pub type BuiltinFn = unsafe fn(&mut Rt, &[Value]) -> RtResult;
 
 /// Flag: the compiler appends the `ValKind` (as an int) of the type bound to `T` as
 /// an extra last argument (e.g. `array_fill` must know what kind of array to make).

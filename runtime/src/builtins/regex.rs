@@ -300,12 +300,12 @@ pub fn translate(p: &[u8]) -> Option<String> {
     Some(out)
 }
 
-fn regex_match(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn regex_match(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let (pat, text) = (str_arg(a[0])?, str_arg(a[1])?);
     Ok(Value::bool(compiled(pat).is_some_and(|p| p.is_match(text))))
 }
 
-fn regex_search(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn regex_search(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let (pat, text) = (str_arg(a[0])?, str_arg(a[1])?);
     let pos = compiled(pat)
         .and_then(|p| p.find_at(text, 0))
@@ -313,7 +313,7 @@ fn regex_search(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(pos))
 }
 
-fn regex_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn regex_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (pat, repl, text) = (str_arg(a[0])?, str_arg(a[1])?, str_arg(a[2])?);
     let Some(p) = compiled(pat) else { return Ok(a[2]) };
     let matches = p.find_all(text);
@@ -333,7 +333,7 @@ fn regex_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(out))
 }
 
-fn regex_split(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn regex_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (pat, text) = (str_arg(a[0])?, str_arg(a[1])?);
     let mut items = Vec::new();
     let mut last = 0;
@@ -349,7 +349,7 @@ fn regex_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(ValKind::Ref, items))
 }
 
-fn regex_find_all(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn regex_find_all(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (pat, text) = (str_arg(a[0])?, str_arg(a[1])?);
     let mut items = Vec::new();
     if let Some(p) = compiled(pat) {
@@ -368,6 +368,10 @@ mod tests {
     use crate::heap::str_bytes;
     use crate::rt::Rt;
     use crate::value::Value;
+
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
 
     fn call2(rt: &mut Rt, name: &str, pat: &str, text_: &str) -> Value {
         let (p, t) = (s(rt, pat), s(rt, text_));
@@ -545,10 +549,10 @@ mod tests {
         let t = rt.str(&b"a\xff\xffb\x00c"[..]);
         let v = ok(&mut rt, "regex_find_all", &[p, t]);
         assert_eq!(
-            crate::heap::as_array(v)
+            unsafe { crate::heap::as_array(v) }
                 .items
                 .iter()
-                .map(|x| str_bytes(*x).to_vec())
+                .map(|x| unsafe { str_bytes(*x) }.to_vec())
                 .collect::<Vec<_>>(),
             [b"\xff\xff".to_vec()]
         );

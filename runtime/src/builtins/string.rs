@@ -63,7 +63,7 @@ pub(crate) fn null_error() -> RtError {
 
 /// The bytes of a `str` argument; a null reference is a runtime error, not a panic.
 #[inline]
-pub(crate) fn str_arg<'a>(v: Value) -> Result<&'a [u8], RtError> {
+pub(crate) unsafe fn str_arg<'a>(v: Value) -> Result<&'a [u8], RtError> {
     if v.is_null() {
         Err(null_error())
     } else {
@@ -103,11 +103,11 @@ pub(crate) fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize>
 // §9.2
 // ---------------------------------------------------------------------------
 
-fn len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn len(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(str_arg(a[0])?.len() as i64))
 }
 
-fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let n = s.len() as i64;
     let start = a[1].as_int().clamp(0, n);
@@ -117,7 +117,7 @@ fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
         .alloc_str_copy(&s[start as usize..(start + len) as usize])?)
 }
 
-fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let i = a[1].as_int();
     let piece: &[u8] = if i >= 0 && i < s.len() as i64 {
@@ -128,19 +128,19 @@ fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(piece))
 }
 
-fn str_upper(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_upper(rt: &mut Rt, a: &[Value]) -> RtResult {
     let mut out = limits::str_copy(str_arg(a[0])?)?;
     out.make_ascii_uppercase();
     Ok(rt.str(out))
 }
 
-fn str_lower(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_lower(rt: &mut Rt, a: &[Value]) -> RtResult {
     let mut out = limits::str_copy(str_arg(a[0])?)?;
     out.make_ascii_lowercase();
     Ok(rt.str(out))
 }
 
-fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let start = s.iter().position(|&c| !is_c_space(c)).unwrap_or(s.len());
     let end = s.iter().rposition(|&c| !is_c_space(c)).map_or(start, |p| p + 1);
@@ -150,26 +150,26 @@ fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_str_copy(&s[start..end])?)
 }
 
-fn starts_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn starts_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(str_arg(a[0])?.starts_with(str_arg(a[1])?)))
 }
 
-fn ends_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn ends_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(str_arg(a[0])?.ends_with(str_arg(a[1])?)))
 }
 
-fn str_find(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_find(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let pos = find_from(str_arg(a[0])?, str_arg(a[1])?, 0);
     Ok(Value::int(pos.map_or(-1, |p| p as i64)))
 }
 
-fn str_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(
         find_from(str_arg(a[0])?, str_arg(a[1])?, 0).is_some(),
     ))
 }
 
-fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let needle = str_arg(a[1])?;
     if needle.is_empty() {
@@ -184,7 +184,7 @@ fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::int(count))
 }
 
-fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let old = str_arg(a[1])?;
     let new = str_arg(a[2])?;
@@ -203,13 +203,13 @@ fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     }
 }
 
-fn str_reverse(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_reverse(rt: &mut Rt, a: &[Value]) -> RtResult {
     let mut out = limits::str_copy(str_arg(a[0])?)?;
     out.reverse();
     Ok(rt.str(out))
 }
 
-fn str_repeat(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_repeat(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let n = a[1].as_int();
     if n > 1000 {
@@ -225,7 +225,7 @@ fn str_repeat(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(out))
 }
 
-fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
+unsafe fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
     let s = str_arg(a[0])?;
     let width = a[1].as_int();
     let fill = str_arg(a[2])?;
@@ -245,15 +245,15 @@ fn pad(rt: &mut Rt, a: &[Value], left: bool) -> RtResult {
     Ok(rt.str(out))
 }
 
-fn str_pad_left(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_pad_left(rt: &mut Rt, a: &[Value]) -> RtResult {
     pad(rt, a, true)
 }
 
-fn str_pad_right(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_pad_right(rt: &mut Rt, a: &[Value]) -> RtResult {
     pad(rt, a, false)
 }
 
-fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let sep = str_arg(a[1])?;
     let mut items;
@@ -278,7 +278,7 @@ fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
 
 /// The strings of a `[str]` argument, checking at run time that every element really
 /// is a string (the array could come through a type-system hole).
-fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
+unsafe fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
     if v.is_null() {
         return Err(null_error());
     }
@@ -317,13 +317,13 @@ fn join(parts: &[&[u8]], sep: &[u8]) -> Result<Vec<u8>, LimitError> {
     Ok(out)
 }
 
-fn str_join(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_join(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_join_arr: array elements must be strings")?;
     let sep = str_arg(a[1])?;
     Ok(rt.str(join(&parts, sep)?))
 }
 
-fn str_concat_all(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_concat_all(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_concat_all: array elements must be strings")?;
     Ok(rt.str(join(&parts, b"")?))
 }
@@ -336,21 +336,21 @@ fn chr(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(vec![code as u8]))
 }
 
-fn ord(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn ord(_rt: &mut Rt, a: &[Value]) -> RtResult {
     match str_arg(a[0])?.first() {
         Some(&c) => Ok(Value::int(c as i64)),
         None => Err(RtError::msg("ord expects non-empty string")),
     }
 }
 
-fn str_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let mut items = limits::array_buf(s.len())?;
     items.extend(s.iter().map(|&c| Value::int(c as i64)));
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
-fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
     if a[0].is_null() {
         return Err(null_error());
     }
@@ -360,7 +360,7 @@ fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(out))
 }
 
-fn bytes_to_str(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn bytes_to_str(_rt: &mut Rt, a: &[Value]) -> RtResult {
     str_arg(a[0])?;
     Ok(a[0])
 }
@@ -369,24 +369,24 @@ fn bytes_to_str(_rt: &mut Rt, a: &[Value]) -> RtResult {
 // §9.4
 // ---------------------------------------------------------------------------
 
-fn all_bytes(v: Value, pred: fn(u8) -> bool) -> RtResult {
+unsafe fn all_bytes(v: Value, pred: fn(u8) -> bool) -> RtResult {
     let s = str_arg(v)?;
     Ok(Value::bool(!s.is_empty() && s.iter().all(|&c| pred(c))))
 }
 
-fn is_digit(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn is_digit(_rt: &mut Rt, a: &[Value]) -> RtResult {
     all_bytes(a[0], |c| c.is_ascii_digit())
 }
 
-fn is_alpha(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn is_alpha(_rt: &mut Rt, a: &[Value]) -> RtResult {
     all_bytes(a[0], |c| c.is_ascii_alphabetic())
 }
 
-fn is_alnum(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn is_alnum(_rt: &mut Rt, a: &[Value]) -> RtResult {
     all_bytes(a[0], |c| c.is_ascii_alphanumeric())
 }
 
-fn is_space(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn is_space(_rt: &mut Rt, a: &[Value]) -> RtResult {
     all_bytes(a[0], is_c_space)
 }
 
@@ -398,13 +398,17 @@ pub(crate) mod testutil {
     use crate::rt::{Rt, RtError, RtResult};
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
+
     pub fn rt() -> Rt {
         Rt::new(Heap::new(false), vec![])
     }
 
     pub fn call(rt: &mut Rt, name: &str, args: &[Value]) -> RtResult {
         let id = lookup(name).unwrap_or_else(|| panic!("no builtin {name}"));
-        (all()[id as usize].func)(rt, args)
+        unsafe { (all()[id as usize].func)(rt, args) }
     }
 
     /// Call a builtin that must succeed.
@@ -429,7 +433,7 @@ pub(crate) mod testutil {
     }
 
     pub fn text(v: Value) -> String {
-        String::from_utf8_lossy(str_bytes(v)).into_owned()
+        String::from_utf8_lossy(unsafe { str_bytes(v) }).into_owned()
     }
 
     pub fn i(n: i64) -> Value {
@@ -451,11 +455,11 @@ pub(crate) mod testutil {
     }
 
     pub fn ints(v: Value) -> Vec<i64> {
-        as_array(v).items.iter().map(|x| x.as_int()).collect()
+        unsafe { as_array(v) }.items.iter().map(|x| x.as_int()).collect()
     }
 
     pub fn texts(v: Value) -> Vec<String> {
-        as_array(v).items.iter().map(|x| text(*x)).collect()
+        unsafe { as_array(v) }.items.iter().map(|x| text(*x)).collect()
     }
 }
 
@@ -484,7 +488,7 @@ mod tests {
         let a = s(&mut rt, x);
         let b = s(&mut rt, y);
         let v = ok(&mut rt, name, &[a, b]);
-        assert_eq!(as_array(v).elem, ValKind::Ref);
+        assert_eq!(unsafe { as_array(v) }.elem, ValKind::Ref);
         texts(v)
     }
 
@@ -684,7 +688,10 @@ mod tests {
     fn chr_ord() {
         let mut rt = rt();
         assert_eq!(text(ok(&mut rt, "chr", &[i(65)])), "A");
-        assert_eq!(crate::heap::str_bytes(ok(&mut rt, "chr", &[i(0)])), b"\0");
+        assert_eq!(
+            unsafe { crate::heap::str_bytes(ok(&mut rt, "chr", &[i(0)])) },
+            b"\0"
+        );
         assert_eq!(text(ok(&mut rt, "chr", &[i(127)])), "\x7f");
         for bad in [128, -1, i64::MIN, i64::MAX, 256 + 65] {
             assert_eq!(err(&mut rt, "chr", &[i(bad)]), "chr expects 0-127");
@@ -704,11 +711,11 @@ mod tests {
         for name in ["str_bytes", "str_to_bytes"] {
             let arr = ok(&mut rt, name, &[hi]);
             assert_eq!(ints(arr), [104, 105, 255]);
-            assert_eq!(as_array(arr).elem, ValKind::Int);
+            assert_eq!(unsafe { as_array(arr) }.elem, ValKind::Int);
         }
         let codes = int_array(&mut rt, &[104, 105, 289, -1]);
         assert_eq!(
-            crate::heap::str_bytes(ok(&mut rt, "str_from_chars", &[codes])),
+            unsafe { crate::heap::str_bytes(ok(&mut rt, "str_from_chars", &[codes])) },
             b"hi!\xff"
         );
         let none = int_array(&mut rt, &[]);
@@ -818,7 +825,7 @@ mod tests {
             let mut idx = vec![0usize; choices.len()];
             loop {
                 let args: Vec<Value> = idx.iter().zip(&choices).map(|(&k, c)| c[k]).collect();
-                let _ = (bi.func)(&mut rt, &args);
+                let _ = unsafe { (bi.func)(&mut rt, &args) };
                 let mut d = 0;
                 while d < idx.len() {
                     idx[d] += 1;

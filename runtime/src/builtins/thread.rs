@@ -76,7 +76,7 @@ fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn payload<T: Any>(v: Value) -> Option<&'static T> {
+unsafe fn payload<T: Any>(v: Value) -> Option<&'static T> {
     if v.is_null() || obj_kind(v) != ObjKind::Opaque {
         return None;
     }
@@ -84,14 +84,14 @@ fn payload<T: Any>(v: Value) -> Option<&'static T> {
     any.downcast_ref::<T>()
 }
 
-fn mutex_state(v: Value, name: &str) -> Result<Arc<LockState>, RtError> {
+unsafe fn mutex_state(v: Value, name: &str) -> Result<Arc<LockState>, RtError> {
     match payload::<MutexHandle>(v) {
         Some(h) => Ok(h.0.clone()),
         None => Err(RtError::msg(format!("{name} expects a mutex"))),
     }
 }
 
-fn cond_state(v: Value, name: &str) -> Result<Arc<CondState>, RtError> {
+unsafe fn cond_state(v: Value, name: &str) -> Result<Arc<CondState>, RtError> {
     match payload::<CondHandle>(v) {
         Some(h) => Ok(h.0.clone()),
         None => Err(RtError::msg(format!("{name} expects a condition variable"))),
@@ -139,7 +139,7 @@ fn mutex_new(rt: &mut Rt, _a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_opaque(Box::new(MutexHandle(Arc::default()))))
 }
 
-fn mutex_lock(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn mutex_lock(rt: &mut Rt, a: &[Value]) -> RtResult {
     let st = mutex_state(a[0], "mutex_lock")?;
     let me = thread::current().id();
     if st.held_by(me) {
@@ -164,7 +164,7 @@ fn try_take(st: &LockState, me: ThreadId) -> bool {
     true
 }
 
-fn mutex_unlock(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn mutex_unlock(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let st = mutex_state(a[0], "mutex_unlock")?;
     if !st.held_by(thread::current().id()) {
         return Err(RtError::msg(
@@ -175,7 +175,7 @@ fn mutex_unlock(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::NULL)
 }
 
-fn mutex_trylock(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn mutex_trylock(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let st = mutex_state(a[0], "mutex_trylock")?;
     Ok(Value::bool(try_take(&st, thread::current().id())))
 }
@@ -184,7 +184,7 @@ fn cond_new(rt: &mut Rt, _a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_opaque(Box::new(CondHandle(Arc::default()))))
 }
 
-fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
     let cs = cond_state(a[0], "cond_wait")?;
     let ms = mutex_state(a[1], "cond_wait")?;
     let me = thread::current().id();
@@ -207,7 +207,7 @@ fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::NULL)
 }
 
-fn cond_signal(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn cond_signal(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let cs = cond_state(a[0], "cond_signal")?;
     let mut seq = guard(&cs.seq);
     *seq = seq.wrapping_add(1);
@@ -215,7 +215,7 @@ fn cond_signal(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::NULL)
 }
 
-fn cond_broadcast(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn cond_broadcast(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let cs = cond_state(a[0], "cond_broadcast")?;
     let mut seq = guard(&cs.seq);
     *seq = seq.wrapping_add(1);
@@ -231,6 +231,10 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
+
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read, and a
+    // builtin gets arguments of its signature.
 
     #[test]
     fn current_yield_sleep() {
@@ -292,7 +296,7 @@ mod tests {
         let mut rt = rt();
         let m = ok(&mut rt, "mutex_new", &[]);
         ok(&mut rt, "mutex_lock", &[m]);
-        let st = mutex_state(m, "test").expect("mutex");
+        let st = unsafe { mutex_state(m, "test") }.expect("mutex");
         let got = Arc::new(AtomicBool::new(false));
         let (st2, got2) = (st.clone(), got.clone());
         let t = std::thread::spawn(move || {
@@ -314,8 +318,8 @@ mod tests {
         let mut rt = rt();
         let m = ok(&mut rt, "mutex_new", &[]);
         let c = ok(&mut rt, "cond_new", &[]);
-        let ms = mutex_state(m, "test").expect("mutex");
-        let cs = cond_state(c, "test").expect("cond");
+        let ms = unsafe { mutex_state(m, "test") }.expect("mutex");
+        let cs = unsafe { cond_state(c, "test") }.expect("cond");
         ok(&mut rt, "mutex_lock", &[m]);
         // Another thread takes the mutex (only possible once cond_wait released it),
         // then signals.

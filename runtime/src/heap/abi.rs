@@ -35,6 +35,9 @@ mod tests {
     use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap};
     use crate::value::{ValKind, Value};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     /// Read the word at byte `off` of the object `v` points to, as compiled code does.
     fn word(v: Value, off: i32) -> u64 {
         // SAFETY: `v` is a live object of at least `off + 8` bytes (the tests below
@@ -48,22 +51,31 @@ mod tests {
         let mut items = Vec::with_capacity(5);
         items.extend([Value::int(1), Value::int(2)]);
         let arr = h.alloc_array(ValKind::Int, items);
-        assert_eq!(word(arr, ARRAY_PTR), as_array(arr).items.as_ptr() as u64);
+        assert_eq!(
+            word(arr, ARRAY_PTR),
+            unsafe { as_array(arr) }.items.as_ptr() as u64
+        );
         assert_eq!(word(arr, ARRAY_LEN), 2);
 
         let tup = h.alloc_tuple(vec![ValKind::Int; 3].into(), vec![Value::int(0); 3].into());
-        assert_eq!(word(tup, TUPLE_PTR), as_tuple(tup).items.as_ptr() as u64);
+        assert_eq!(
+            word(tup, TUPLE_PTR),
+            unsafe { as_tuple(tup) }.items.as_ptr() as u64
+        );
         assert_eq!(word(tup, TUPLE_LEN), 3);
 
         let st = h.alloc_struct(0, false, vec![Value::int(0); 4].into());
-        assert_eq!(word(st, STRUCT_PTR), as_struct(st).fields.as_ptr() as u64);
+        assert_eq!(
+            word(st, STRUCT_PTR),
+            unsafe { as_struct(st) }.fields.as_ptr() as u64
+        );
         assert_eq!(word(st, STRUCT_LEN), 4);
 
         let clo = h.alloc_closure(77, vec![ValKind::Int].into(), vec![Value::int(0)].into());
         assert_eq!(word(clo, CLOSURE_FUNC) as u32, 77);
         assert_eq!(
             word(clo, CLOSURE_CAPTURES_PTR),
-            as_closure(clo).captures.as_ptr() as u64
+            unsafe { as_closure(clo) }.captures.as_ptr() as u64
         );
         assert_eq!(word(clo, CLOSURE_CAPTURES_LEN), 1);
         assert_eq!(word(clo, HDR_KIND) as u8, KIND_CLOSURE);

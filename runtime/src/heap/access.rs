@@ -4,28 +4,39 @@ use super::object::{ArrayObj, ClosureObj, MapObj, ObjKind, OpaqueObj, StrObj, St
 use crate::value::Value;
 
 // ---------------------------------------------------------------------------
-// Typed access. These functions rely on the type checker's guarantee that a slot of
-// a given static type always holds a live object of the matching kind; they check
-// the kind in debug builds. The `_mut` forms, which write through the value, are
-// `unsafe fn`; the read forms still trust the caller (docs/architecture.md, "Forged
-// values").
+// Typed access. A `Value` is 64 untagged bits that `Value::int` can forge, so every
+// function here that dereferences one is an `unsafe fn`: the caller vouches that the
+// value is a live object of the right kind, usually by the type checker's guarantee
+// that a slot of a given static type always holds one (docs/architecture.md,
+// "Forged values"). The kind is checked in debug builds; null panics.
 // ---------------------------------------------------------------------------
 
+/// The kind of the object `v` points to.
+///
+/// # Safety
+/// `v` must be null (which panics) or a live object, not bits forged from an int.
 #[inline(always)]
-pub fn obj_kind(v: Value) -> ObjKind {
+pub unsafe fn obj_kind(v: Value) -> ObjKind {
     assert!(!v.is_null(), "null reference");
-    // SAFETY: non-null Ref values always point to a live object (GC invariant).
+    // SAFETY: the caller's contract: non-null, so a live object.
     unsafe { (*v.as_ptr()).kind }
 }
 
 macro_rules! accessor {
     ($name:ident, $name_mut:ident, $ty:ty, $kind:pat) => {
+        /// A shared reference to the object `v` points to.
+        ///
+        /// # Safety
+        /// `v` must be null (which panics) or a live object of this kind, not bits
+        /// forged from an int, and no mutable reference to that object may be in
+        /// use while the result is. The result must not outlive a safepoint that
+        /// could free the object. The heap is used by one thread at a time.
         #[inline(always)]
-        pub fn $name<'a>(v: Value) -> &'a $ty {
-            debug_assert!(matches!(obj_kind(v), $kind));
+        pub unsafe fn $name<'a>(v: Value) -> &'a $ty {
+            // SAFETY (both blocks): the caller's contract; objects never move and
+            // are only freed at safepoints.
+            debug_assert!(matches!(unsafe { obj_kind(v) }, $kind));
             assert!(!v.is_null(), "null reference");
-            // SAFETY: the static type guarantees the object kind; objects never move
-            // and are only freed at safepoints, when no Rust reference is live.
             unsafe { &*(v.as_ptr() as *const $ty) }
         }
         /// A mutable reference to the object `v` points to.
@@ -37,7 +48,8 @@ macro_rules! accessor {
         #[inline(always)]
         #[allow(clippy::mut_from_ref)]
         pub unsafe fn $name_mut<'a>(v: Value) -> &'a mut $ty {
-            debug_assert!(matches!(obj_kind(v), $kind));
+            // SAFETY: the caller's contract: a live object.
+            debug_assert!(matches!(unsafe { obj_kind(v) }, $kind));
             assert!(!v.is_null(), "null reference");
             // SAFETY: the caller's contract: a live object of this kind, not aliased;
             // objects never move and are only freed at safepoints.
@@ -60,7 +72,11 @@ accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure);
 accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
 
 /// The bytes of a string value.
+///
+/// # Safety
+/// As [`as_str`]: `v` is null (which panics) or a live string.
 #[inline(always)]
-pub fn str_bytes<'a>(v: Value) -> &'a [u8] {
-    &as_str(v).bytes
+pub unsafe fn str_bytes<'a>(v: Value) -> &'a [u8] {
+    // SAFETY: the caller's contract.
+    unsafe { &as_str(v).bytes }
 }

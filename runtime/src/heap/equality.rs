@@ -1,6 +1,11 @@
 //! Equality and hashing by value (LANGUAGE.md §16): map keys, [`values_equal`] and
 //! [`hash_value`]. Both walk value graphs with an explicit stack, never native
 //! recursion.
+//!
+//! Both read the objects a value refers to, so they are `unsafe fn` (see
+//! docs/architecture.md, "Forged values"); [`MapKey`] is built by an `unsafe`
+//! constructor that takes over that contract, so that its safe `Hash` and `Eq` can
+//! call them.
 
 use super::access::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes};
 use super::object::{field_kind, ObjKind};
@@ -8,22 +13,53 @@ use crate::value::{ValKind, Value};
 use std::hash::{Hash, Hasher};
 
 /// A map key: the slot bits plus the map's key kind, hashed and compared by value
-/// (strings by content).
+/// (strings by content). The fields are private: a key can only be made by
+/// [`MapKey::new`], whose contract lets the safe `Hash` and `Eq` read the value.
 #[derive(Clone, Copy, Debug)]
 pub struct MapKey {
-    pub bits: Value,
-    pub kind: ValKind,
+    bits: Value,
+    kind: ValKind,
+}
+
+impl MapKey {
+    /// The key `bits`, read as `kind`.
+    ///
+    /// # Safety
+    /// `bits` must be a value of kind `kind`: when that is `Ref`, null or a live
+    /// object (not bits forged from an int) that stays alive as long as the key is
+    /// hashed or compared; and the key must be compared only with keys of the same
+    /// kind. (The keys of one map all have its key kind, and a key stored in a map
+    /// is traced by the collector.)
+    #[inline(always)]
+    pub unsafe fn new(bits: Value, kind: ValKind) -> MapKey {
+        MapKey { bits, kind }
+    }
+
+    /// The key's slot bits.
+    #[inline(always)]
+    pub fn bits(&self) -> Value {
+        self.bits
+    }
+
+    /// The hash of the key by content ([`hash_value`]).
+    #[inline]
+    pub fn content_hash(&self) -> u64 {
+        // SAFETY: `MapKey::new`'s contract: a live value of kind `kind`.
+        unsafe { hash_value(self.bits, self.kind) }
+    }
 }
 
 impl Hash for MapKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(hash_value(self.bits, self.kind));
+        state.write_u64(self.content_hash());
     }
 }
 
 impl PartialEq for MapKey {
     fn eq(&self, other: &MapKey) -> bool {
-        values_equal(self.bits, other.bits, self.kind)
+        // SAFETY: `MapKey::new`'s contract, for both keys: live values, and both
+        // of kind `self.kind`.
+        unsafe { values_equal(self.bits, other.bits, self.kind) }
     }
 }
 impl Eq for MapKey {}
@@ -62,7 +98,11 @@ impl Hasher for FxHasher {
 const HASH_MAX_VALUES: usize = 64;
 
 /// Hash of a value by content (used for map keys).
-pub fn hash_value(v: Value, kind: ValKind) -> u64 {
+///
+/// # Safety
+/// `v` must be a value of kind `kind`: when that is `Ref`, null or a live object,
+/// not bits forged from an int (the objects it reaches are then live too).
+pub unsafe fn hash_value(v: Value, kind: ValKind) -> u64 {
     let mut h = FxHasher::default();
     // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
     // so scalar and string keys cost no allocation).
@@ -76,7 +116,10 @@ pub fn hash_value(v: Value, kind: ValKind) -> u64 {
 }
 
 /// Feed one value to `h`; a tuple feeds its length and queues its items.
-fn hash_one(h: &mut FxHasher, v: Value, kind: ValKind, pending: &mut Vec<(Value, ValKind)>) {
+///
+/// # Safety
+/// As [`hash_value`].
+unsafe fn hash_one(h: &mut FxHasher, v: Value, kind: ValKind, pending: &mut Vec<(Value, ValKind)>) {
     match kind {
         ValKind::Int | ValKind::Bool => h.write_u64(v.0),
         ValKind::Float => {
@@ -118,7 +161,12 @@ fn hash_one(h: &mut FxHasher, v: Value, kind: ValKind, pending: &mut Vec<(Value,
 ///   still makes the whole comparison false. This ends the walk on values that contain
 ///   themselves, and it keeps a structure with shared parts (a DAG) linear in the
 ///   number of distinct pairs.
-pub fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
+///
+/// # Safety
+/// `a` and `b` must be values of kind `kind`: when that is `Ref`, each null or a
+/// live object, not bits forged from an int (the objects they reach, by the element
+/// kinds their containers record, are then live too).
+pub unsafe fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
     match shallow_eq(a, b, kind) {
         Shallow::Equal => true,
         Shallow::Unequal => false,
@@ -144,7 +192,9 @@ impl Shallow {
     }
 }
 
-fn shallow_eq(a: Value, b: Value, kind: ValKind) -> Shallow {
+/// # Safety
+/// As [`values_equal`].
+unsafe fn shallow_eq(a: Value, b: Value, kind: ValKind) -> Shallow {
     match kind {
         ValKind::Int | ValKind::Bool => Shallow::from_bool(a.0 == b.0),
         ValKind::Float => Shallow::from_bool(a.as_float() == b.as_float()),
@@ -201,7 +251,10 @@ enum Child {
 impl EqFrame {
     /// The frame for two distinct containers of kind `kind`, or `None` when their
     /// shapes (length, struct type) already differ.
-    fn new(a: Value, b: Value, kind: ObjKind) -> Option<EqFrame> {
+    ///
+    /// # Safety
+    /// `a` and `b` are live objects of kind `kind` (as [`values_equal`]).
+    unsafe fn new(a: Value, b: Value, kind: ObjKind) -> Option<EqFrame> {
         let (len, same_shape) = match kind {
             ObjKind::Array => {
                 let (x, y) = (as_array(a), as_array(b));
@@ -231,7 +284,10 @@ impl EqFrame {
         })
     }
 
-    fn child(&self, i: usize) -> Child {
+    /// # Safety
+    /// The frame's containers are still live (they are while the walk runs: it
+    /// allocates no objects and never reaches a safepoint), and `i < self.len`.
+    unsafe fn child(&self, i: usize) -> Child {
         let (a, b) = (self.a, self.b);
         match self.kind {
             ObjKind::Array => {
@@ -262,7 +318,12 @@ impl EqFrame {
 }
 
 /// The explicit-stack walk behind [`values_equal`] for two distinct containers.
-fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
+///
+/// # Safety
+/// As [`values_equal`], for two live objects of kind `kind`. Every child read rests
+/// on the same contract: a container's children are read as the element kinds it
+/// records, which is how they were written.
+unsafe fn containers_equal(a: Value, b: Value, kind: ObjKind) -> bool {
     let Some(mut cur) = EqFrame::new(a, b, kind) else {
         return false;
     };
@@ -337,6 +398,9 @@ mod tests {
     use super::*;
     use crate::heap::{as_array_mut, as_map_mut, set_layouts, Heap, Layout};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     #[test]
     fn map_keys_compare_by_content() {
         let mut h = Heap::new(false);
@@ -344,22 +408,14 @@ mod tests {
         let k1 = h.alloc_str(&b"a"[..]);
         let k2 = h.alloc_str(&b"a"[..]);
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: k1,
-                kind: ValKind::Ref,
-            },
-            Value::int(1),
-        );
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(k1, ValKind::Ref) }, Value::int(1));
         // SAFETY: `m` is a live map of this test's heap.
-        unsafe { as_map_mut(m) }.entries.insert(
-            MapKey {
-                bits: k2,
-                kind: ValKind::Ref,
-            },
-            Value::int(2),
-        );
-        assert_eq!(as_map(m).entries.len(), 1);
+        unsafe { as_map_mut(m) }
+            .entries
+            .insert(unsafe { MapKey::new(k2, ValKind::Ref) }, Value::int(2));
+        assert_eq!(unsafe { as_map(m) }.entries.len(), 1);
         // SAFETY: `m` is a live map of `h`.
         h.collect(&mut |mk| unsafe { mk.mark(m) });
         assert_eq!(h.objects, 2);
@@ -370,17 +426,13 @@ mod tests {
         let mut h = Heap::new(false);
         let a = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(-0.0)]);
         let b = h.alloc_array(ValKind::Float, vec![Value::float(1.0), Value::float(0.0)]);
-        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(unsafe { values_equal(a, b, ValKind::Ref) });
         let c = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
         let d = h.alloc_array(ValKind::Float, vec![Value::float(f64::NAN)]);
         // Identity first: a container equals itself without looking inside.
-        assert!(values_equal(c, c, ValKind::Ref));
-        assert!(!values_equal(c, d, ValKind::Ref));
-        assert!(!values_equal(
-            Value::float(f64::NAN),
-            Value::float(f64::NAN),
-            ValKind::Float
-        ));
+        assert!(unsafe { values_equal(c, c, ValKind::Ref) });
+        assert!(!unsafe { values_equal(c, d, ValKind::Ref) });
+        assert!(!unsafe { values_equal(Value::float(f64::NAN), Value::float(f64::NAN), ValKind::Float) });
     }
 
     /// Runs `f` on a thread with a small native stack, so that a walk recursing per
@@ -407,7 +459,7 @@ mod tests {
             let node = h.alloc_struct(0, false, vec![Value::int(v), next].into());
             next = h.alloc_array(ValKind::Ref, vec![node]);
         }
-        as_array(next).items[0]
+        unsafe { as_array(next) }.items[0]
     }
 
     #[test]
@@ -417,23 +469,20 @@ mod tests {
             let mut h = Heap::new(false);
             let n = 200_000;
             let (a, b, c) = (chain(&mut h, n, 0), chain(&mut h, n, 0), chain(&mut h, n, -1));
-            assert!(values_equal(a, a, ValKind::Ref));
-            assert!(values_equal(a, b, ValKind::Ref));
-            assert!(!values_equal(a, c, ValKind::Ref));
+            assert!(unsafe { values_equal(a, a, ValKind::Ref) });
+            assert!(unsafe { values_equal(a, b, ValKind::Ref) });
+            assert!(!unsafe { values_equal(a, c, ValKind::Ref) });
             let m = h.alloc_map(ValKind::Int, ValKind::Ref);
             let m2 = h.alloc_map(ValKind::Int, ValKind::Ref);
-            let key = MapKey {
-                bits: Value::int(1),
-                kind: ValKind::Int,
-            };
+            let key = unsafe { MapKey::new(Value::int(1), ValKind::Int) };
             // SAFETY: `m` is a live map of this test's heap.
             unsafe { as_map_mut(m) }.entries.insert(key, a);
             // SAFETY: `m2` is a live map of this test's heap.
             unsafe { as_map_mut(m2) }.entries.insert(key, b);
-            assert!(values_equal(m, m2, ValKind::Ref));
+            assert!(unsafe { values_equal(m, m2, ValKind::Ref) });
             // SAFETY: `m2` is a live map of this test's heap.
             unsafe { as_map_mut(m2) }.entries.insert(key, c);
-            assert!(!values_equal(m, m2, ValKind::Ref));
+            assert!(!unsafe { values_equal(m, m2, ValKind::Ref) });
         });
     }
 
@@ -454,8 +503,8 @@ mod tests {
             diamonds(&mut h, 60, 1),
             diamonds(&mut h, 60, 2),
         );
-        assert!(values_equal(a, b, ValKind::Ref));
-        assert!(!values_equal(a, c, ValKind::Ref));
+        assert!(unsafe { values_equal(a, b, ValKind::Ref) });
+        assert!(!unsafe { values_equal(a, c, ValKind::Ref) });
     }
 
     #[test]
@@ -480,8 +529,8 @@ mod tests {
         }
         let mut h = Heap::new(false);
         let (a, b, c) = (ring(&mut h, 200, 0), ring(&mut h, 200, 0), ring(&mut h, 200, 1));
-        assert!(values_equal(a, b, ValKind::Ref));
-        assert!(!values_equal(a, c, ValKind::Ref));
+        assert!(unsafe { values_equal(a, b, ValKind::Ref) });
+        assert!(!unsafe { values_equal(a, c, ValKind::Ref) });
     }
 
     #[test]
@@ -502,13 +551,19 @@ mod tests {
                 nest(&mut h, 500_000, 0),
                 nest(&mut h, 3, 9),
             );
-            assert_eq!(hash_value(a, ValKind::Ref), hash_value(b, ValKind::Ref));
-            assert!(values_equal(a, b, ValKind::Ref));
+            assert_eq!(unsafe { hash_value(a, ValKind::Ref) }, unsafe {
+                hash_value(b, ValKind::Ref)
+            });
+            assert!(unsafe { values_equal(a, b, ValKind::Ref) });
             // Keys that differ only past the hashed prefix still differ as keys.
             let d = nest(&mut h, 500_000, 1);
-            assert_eq!(hash_value(a, ValKind::Ref), hash_value(d, ValKind::Ref));
-            assert!(!values_equal(a, d, ValKind::Ref));
-            assert_ne!(hash_value(a, ValKind::Ref), hash_value(c, ValKind::Ref));
+            assert_eq!(unsafe { hash_value(a, ValKind::Ref) }, unsafe {
+                hash_value(d, ValKind::Ref)
+            });
+            assert!(!unsafe { values_equal(a, d, ValKind::Ref) });
+            assert_ne!(unsafe { hash_value(a, ValKind::Ref) }, unsafe {
+                hash_value(c, ValKind::Ref)
+            });
         });
     }
 
@@ -521,13 +576,13 @@ mod tests {
         unsafe { as_array_mut(a) }.items.push(a);
         // SAFETY: `b` is a live array of this test's heap.
         unsafe { as_array_mut(b) }.items.push(b);
-        assert!(values_equal(a, b, ValKind::Ref));
+        assert!(unsafe { values_equal(a, b, ValKind::Ref) });
         let c = h.alloc_array(ValKind::Ref, vec![]);
         let one = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
         // SAFETY: `c` is a live array of this test's heap.
         unsafe { as_array_mut(c) }.items.push(c);
         // SAFETY: `c` is a live array of this test's heap.
         unsafe { as_array_mut(c) }.items.push(one);
-        assert!(!values_equal(a, c, ValKind::Ref));
+        assert!(!unsafe { values_equal(a, c, ValKind::Ref) });
     }
 }

@@ -29,8 +29,8 @@ pub struct Heap {
     stress: bool,
     gray: Vec<*mut ObjHeader>,
     pinned: Vec<Value>,
-    /// Values held by Rust code across a call back into BetterPython code.
-    pub temp_roots: Vec<Value>,
+    /// Values held by Rust code across a collection ([`Heap::push_temp_root`]).
+    temp_roots: Vec<Value>,
     pub stats: GcStats,
     pub objects: usize,
 }
@@ -109,8 +109,33 @@ impl Heap {
     }
 
     /// Keep `v` alive forever (constants of the program).
-    pub fn pin(&mut self, v: Value) {
+    ///
+    /// # Safety
+    /// `v` must be null or a live object of this heap, not bits forged from an
+    /// int: every collection marks it.
+    pub unsafe fn pin(&mut self, v: Value) {
         self.pinned.push(v);
+    }
+
+    /// Keep `v` alive until [`Heap::truncate_temp_roots`] removes it: for a value
+    /// held by Rust code across a collection (a new object not yet in any root).
+    ///
+    /// # Safety
+    /// `v` must be null or a live object of this heap, not bits forged from an
+    /// int: every collection marks it while it is a root.
+    pub unsafe fn push_temp_root(&mut self, v: Value) {
+        self.temp_roots.push(v);
+    }
+
+    /// How many temporary roots there are (to restore with
+    /// [`Heap::truncate_temp_roots`]).
+    pub fn temp_roots_len(&self) -> usize {
+        self.temp_roots.len()
+    }
+
+    /// Drop the temporary roots pushed after there were `len`.
+    pub fn truncate_temp_roots(&mut self, len: usize) {
+        self.temp_roots.truncate(len);
     }
 
     fn link<T>(&mut self, obj: Box<T>, extra: usize) -> Value {
@@ -247,8 +272,8 @@ impl Heap {
         {
             let mut m = Marker { gray: &mut gray };
             for v in self.pinned.iter().chain(self.temp_roots.iter()) {
-                // SAFETY: pinned constants and temporary roots are live objects
-                // (`pin` and `temp_roots` hold only values the program created).
+                // SAFETY: pinned constants and temporary roots are null or live
+                // objects (the contracts of `pin` and `push_temp_root`).
                 unsafe { m.mark(*v) };
             }
             roots(&mut m);
@@ -313,7 +338,8 @@ impl Drop for Heap {
 /// Push the children of `p` that hold references.
 ///
 /// # Safety
-/// `p` must point to a live object.
+/// `p` must point to a live object. The children it marks are then live too: each
+/// is read as the kind its container records (the contract of `mark_slots`).
 unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
     let v = Value::obj(p);
     match (*p).kind {
@@ -327,7 +353,7 @@ unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
             if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
                 for (k, val) in mo.entries.iter() {
                     if mo.key == ValKind::Ref {
-                        m.mark(k.bits);
+                        m.mark(k.bits());
                     }
                     if mo.val == ValKind::Ref {
                         m.mark(*val);
@@ -398,6 +424,9 @@ mod tests {
     use super::*;
     use crate::heap::{as_map_mut, str_bytes, MapKey};
 
+    // SAFETY (every `unsafe` block in these tests that has no note of its own): the
+    // values passed are live objects this test allocated, of the kinds read.
+
     #[test]
     fn unreachable_objects_are_freed_and_roots_survive() {
         let mut h = Heap::new(false);
@@ -410,7 +439,7 @@ mod tests {
         // SAFETY: `arr` is a live array of `h`.
         h.collect(&mut |m| unsafe { m.mark(arr) });
         assert_eq!(h.objects, 2);
-        assert_eq!(str_bytes(as_array(arr).items[0]), b"keep");
+        assert_eq!(unsafe { str_bytes(as_array(arr).items[0]) }, b"keep");
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
@@ -423,21 +452,14 @@ mod tests {
             let k = h.alloc_str(format!("k{i}").into_bytes());
             let v = h.alloc_str(format!("v{i}").into_bytes());
             // SAFETY: `m` is a live map of this test's heap.
-            unsafe { as_map_mut(m) }.entries.insert(
-                MapKey {
-                    bits: k,
-                    kind: ValKind::Ref,
-                },
-                v,
-            );
+            unsafe { as_map_mut(m) }
+                .entries
+                .insert(unsafe { MapKey::new(k, ValKind::Ref) }, v);
         }
         // Delete k1, k3, k5 (tombstones in the middle) and k9 (popped at the end).
         for i in [1, 3, 5, 9] {
             let k = h.alloc_str(format!("k{i}").into_bytes());
-            let key = MapKey {
-                bits: k,
-                kind: ValKind::Ref,
-            };
+            let key = unsafe { MapKey::new(k, ValKind::Ref) };
             // SAFETY: `m` is a live map of this test's heap.
             assert!(unsafe { as_map_mut(m) }.entries.remove(&key).is_some());
         }
@@ -445,10 +467,15 @@ mod tests {
         h.collect(&mut |mk| unsafe { mk.mark(m) });
         // The map plus 6 live keys and 6 live values; deleted entries are not traced.
         assert_eq!(h.objects, 13);
-        let pairs: Vec<(Vec<u8>, Vec<u8>)> = as_map(m)
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = unsafe { as_map(m) }
             .entries
             .iter()
-            .map(|(k, v)| (str_bytes(k.bits).to_vec(), str_bytes(*v).to_vec()))
+            .map(|(k, v)| {
+                (
+                    unsafe { str_bytes(k.bits()) }.to_vec(),
+                    unsafe { str_bytes(*v) }.to_vec(),
+                )
+            })
             .collect();
         let want: Vec<(Vec<u8>, Vec<u8>)> = [0, 2, 4, 6, 7, 8]
             .iter()

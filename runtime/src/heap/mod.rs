@@ -21,11 +21,12 @@
 //!   (and JIT code) calls [`Heap::collect`] between instructions when
 //!   [`Heap::wants_gc`] says so, after the allocating instruction has written its
 //!   result into a register. Runtime builtins therefore never need to root their
-//!   intermediate objects. Code that runs BetterPython code while holding objects in
-//!   Rust locals (a builtin calling back into the VM) must push them onto
-//!   [`Heap::temp_roots`].
+//!   intermediate objects. Code that collects while holding objects in Rust locals
+//!   (a runtime helper's new result) must root them with [`Heap::push_temp_root`].
 //! * Roots: the VM register stack (per-function reference maps), globals, pinned
-//!   constants ([`Heap::pin`]) and `temp_roots`.
+//!   constants ([`Heap::pin`]) and the temporary roots.
+//! * Reading an object through a [`Value`] is `unsafe` (a value can be forged from
+//!   an int); see `access.rs` and docs/architecture.md, "Forged values".
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
 pub mod abi;

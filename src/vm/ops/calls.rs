@@ -70,13 +70,18 @@ impl Vm<'_> {
     /// Call `extern` function `id` with the arguments gathered in `arg_buf`.
     /// Buffered stdout is flushed first so that output of C code stays in order.
     /// The result is `None` for a `void` extern (its destination is left alone).
-    pub(crate) fn call_extern(&mut self, id: u32) -> Result<Option<bp_runtime::Value>, RtError> {
+    ///
+    /// # Safety
+    /// `arg_buf` must match the extern's declared parameters (a `str` or `ptr`
+    /// argument null or a live object), as the type checker guarantees for a call.
+    pub(crate) unsafe fn call_extern(&mut self, id: u32) -> Result<Option<bp_runtime::Value>, RtError> {
         if self.capture {
             self.captured.append(&mut self.rt.out);
         } else {
             self.rt.flush()?;
         }
-        let v = self.ffi.call(&mut self.rt, id, &self.arg_buf)?;
+        // SAFETY: the caller's contract.
+        let v = unsafe { self.ffi.call(&mut self.rt, id, &self.arg_buf) }?;
         let has_result = self
             .ffi
             .sig(id)
@@ -87,8 +92,12 @@ impl Vm<'_> {
     /// `CallExtern` (`is_extern`) or `CallBuiltin` of `id` with the arguments in
     /// `arg_buf`: the result, or `None` when the callee returns `void` (the call's
     /// destination register keeps its value).
+    ///
+    /// # Safety
+    /// `arg_buf` must match the callee's signature (see [`Vm::call_builtin_on`]
+    /// and [`Vm::call_extern`]).
     #[inline]
-    pub(crate) fn call_native(&mut self, is_extern: bool, id: u32) -> Result<Option<Value>, RtError> {
+    pub(crate) unsafe fn call_native(&mut self, is_extern: bool, id: u32) -> Result<Option<Value>, RtError> {
         if is_extern {
             return self.call_extern(id);
         }
@@ -98,8 +107,11 @@ impl Vm<'_> {
     }
 
     /// Call builtin `id` with the arguments in `self.arg_buf`.
+    ///
+    /// # Safety
+    /// As [`Vm::call_builtin_on`], for `self.arg_buf`.
     #[inline]
-    pub(crate) fn call_builtin(&mut self, id: usize) -> RtResult {
+    pub(crate) unsafe fn call_builtin(&mut self, id: usize) -> RtResult {
         let args = std::mem::take(&mut self.arg_buf);
         let r = self.call_builtin_on(id, &args);
         self.arg_buf = args;
@@ -109,7 +121,12 @@ impl Vm<'_> {
     /// Call builtin `id` with `args` (the interpreter's gathered arguments, or the
     /// argument block of compiled code). A panic inside the builtin becomes an
     /// `internal error` runtime error.
-    pub(crate) fn call_builtin_on(&mut self, id: usize, args: &[Value]) -> RtResult {
+    ///
+    /// # Safety
+    /// `args` must match builtin `id`'s signature (the contract of
+    /// [`BuiltinFn`](bp_runtime::builtins::BuiltinFn)), as the type checker
+    /// guarantees for a call it accepts.
+    pub(crate) unsafe fn call_builtin_on(&mut self, id: usize, args: &[Value]) -> RtResult {
         let Some(b) = self.builtins.get(id) else {
             return Err(RtError::Error(format!("internal error: unknown builtin {id}")));
         };
@@ -118,7 +135,8 @@ impl Vm<'_> {
             self.captured.append(&mut self.rt.out);
         }
         let rt = &mut self.rt;
-        match catch_unwind(AssertUnwindSafe(|| func(rt, args))) {
+        // SAFETY: the caller's contract.
+        match catch_unwind(AssertUnwindSafe(|| unsafe { func(rt, args) })) {
             Ok(r) => r,
             Err(payload) => Err(RtError::Error(format!(
                 "internal error: builtin {} failed: {}",

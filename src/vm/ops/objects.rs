@@ -4,6 +4,12 @@
 //! operand registers, calls them, writes the result register and then reaches a
 //! safepoint if the helper allocated. Errors are static message texts that the loop
 //! raises as runtime errors.
+//!
+//! A helper that reads an object through a `Value` is an `unsafe fn` (a value can
+//! be forged from an int; docs/architecture.md, "Forged values"): its contract is
+//! that each operand holds what the verifier's register types say it holds, null
+//! or a live object of that kind. Helpers that only store values (`new_array`,
+//! `new_tuple`, ...) are safe.
 
 use crate::bytecode::{CallSite, Program};
 use bp_runtime::format::{write_value, WriteError};
@@ -46,8 +52,11 @@ fn non_null(v: Value) -> Result<Value, &'static str> {
 /// `a + b` on strings. The result is capped at `limits::MAX_STR_LEN` bytes and
 /// allocated fallibly, like every string the runtime builds (the JIT calls this
 /// same function through `rt_obj`).
+///
+/// # Safety
+/// `a` and `b` must be null or live strings.
 #[inline]
-pub fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
+pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
     let (x, y) = (str_bytes(non_null(a)?), str_bytes(non_null(b)?));
     let n = limits::total_str_len([x.len(), y.len()]).map_err(LimitError::message)?;
     let mut v = limits::str_buf(n).map_err(LimitError::message)?;
@@ -58,8 +67,11 @@ pub fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str
 
 /// Concatenation of the strings `parts` (f-strings), capped and allocated as
 /// [`concat`].
+///
+/// # Safety
+/// Every part must be null or a live string.
 #[inline]
-pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
+pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
     let mut n = 0usize;
     for p in parts {
         let len = str_bytes(non_null(*p)?).len();
@@ -75,8 +87,11 @@ pub fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str>
 /// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
 /// immutable), so that case allocates nothing. A text longer than the string cap
 /// is the error `result too large`.
+///
+/// # Safety
+/// `v` must be a value of kind `kind`: when that is `Ref`, null or a live object.
 #[inline]
-pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'static str> {
+pub unsafe fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'static str> {
     match kind {
         ValKind::Int => {
             let mut out = Vec::with_capacity(20);
@@ -96,7 +111,11 @@ pub fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'stati
 /// the kind of each value; when it does not match `args` (the usual case: the
 /// compiler converted everything to strings) every value is a string. On an error
 /// (`result too large`) nothing of this call stays in `out`.
-pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(), &'static str> {
+///
+/// # Safety
+/// Each value must be of its kind in `kinds` (a string when `kinds` does not
+/// match): when that is `Ref`, null or a live object.
+pub unsafe fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(), &'static str> {
     let start = out.len();
     for (i, v) in args.iter().enumerate() {
         if i > 0 {
@@ -119,8 +138,11 @@ pub fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Result<(),
 // ----- arrays -----
 
 /// `arr[idx]`.
+///
+/// # Safety
+/// `arr` must be null or a live array (a register the verifier types as an array).
 #[inline(always)]
-pub fn arr_get(arr: Value, idx: Value) -> Result<Value, &'static str> {
+pub unsafe fn arr_get(arr: Value, idx: Value) -> Result<Value, &'static str> {
     let a = as_array(non_null(arr)?);
     match index(idx.as_int(), a.items.len()) {
         // SAFETY: `index` returned an in-bounds position.
@@ -148,8 +170,11 @@ pub unsafe fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static s
 }
 
 /// `array_len(arr)`.
+///
+/// # Safety
+/// `arr` must be null or a live array.
 #[inline(always)]
-pub fn arr_len(arr: Value) -> Result<Value, &'static str> {
+pub unsafe fn arr_len(arr: Value) -> Result<Value, &'static str> {
     Ok(Value::int(as_array(non_null(arr)?).items.len() as i64))
 }
 
@@ -180,7 +205,11 @@ pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value 
 
 /// `{k1: v1, ...}` from `pairs = [k1, v1, k2, v2, ...]`; `kinds` = key kind |
 /// (value kind << 8). Later duplicates overwrite earlier ones.
-pub fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
+///
+/// # Safety
+/// Every key in `pairs` must be of the key kind: when that is `Ref`, null or a live
+/// object (keys are hashed by content).
+pub unsafe fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
     let key = ValKind::from_u8(kinds as u8);
     let val = ValKind::from_u8((kinds >> 8) as u8);
     let m = heap.alloc_map(key, val);
@@ -188,26 +217,21 @@ pub fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
     let mo = unsafe { as_map_mut(m) };
     mo.entries.reserve(pairs.len() / 2);
     for kv in pairs.chunks_exact(2) {
-        mo.entries.insert(
-            MapKey {
-                bits: kv[0],
-                kind: key,
-            },
-            kv[1],
-        );
+        mo.entries.insert(MapKey::new(kv[0], key), kv[1]);
     }
     heap.note_growth(mo.entries.len() * MAP_ENTRY_BYTES);
     m
 }
 
 /// `map[key]`.
+///
+/// # Safety
+/// `map` must be null or a live map, and `key` of its key kind (null or a live
+/// object if that is `Ref`).
 #[inline]
-pub fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
+pub unsafe fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
     let mo = as_map(non_null(map)?);
-    match mo.entries.get(&MapKey {
-        bits: key,
-        kind: mo.key,
-    }) {
+    match mo.entries.get(&MapKey::new(key, mo.key)) {
         Some(v) => Ok(*v),
         None => Err(KEY_NOT_FOUND),
     }
@@ -217,15 +241,13 @@ pub fn map_get(map: Value, key: Value) -> Result<Value, &'static str> {
 /// `limits::MAX_MAP_LEN` is `result too large`; growth is allocated fallibly.
 ///
 /// # Safety
-/// `map` must be null or a live map (a register the verifier types as a map).
+/// `map` must be null or a live map (a register the verifier types as a map), and
+/// `key` of its key kind (null or a live object if that is `Ref`).
 #[inline]
 pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Result<(), &'static str> {
     // SAFETY: non-null, so a live map by the caller's contract.
     let mo = unsafe { as_map_mut(non_null(map)?) };
-    let k = MapKey {
-        bits: key,
-        kind: mo.key,
-    };
+    let k = MapKey::new(key, mo.key);
     if mo.entries.len() >= limits::MAX_MAP_LEN && !mo.entries.contains_key(&k) {
         return Err(limits::MAP_TOO_LARGE);
     }
@@ -239,8 +261,11 @@ pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Resu
 // ----- tuples, structs -----
 
 /// `tup[idx]` (a constant index checked by the type checker).
+///
+/// # Safety
+/// `tup` must be null or a live tuple.
 #[inline(always)]
-pub fn tuple_get(tup: Value, idx: u8) -> Result<Value, &'static str> {
+pub unsafe fn tuple_get(tup: Value, idx: u8) -> Result<Value, &'static str> {
     match as_tuple(non_null(tup)?).items.get(idx as usize) {
         Some(v) => Ok(*v),
         None => Err("internal error: tuple index out of range"),
@@ -248,8 +273,11 @@ pub fn tuple_get(tup: Value, idx: u8) -> Result<Value, &'static str> {
 }
 
 /// `obj.fields[idx]`.
+///
+/// # Safety
+/// `obj` must be null or a live struct or class instance.
 #[inline(always)]
-pub fn get_field(obj: Value, idx: u8) -> Result<Value, &'static str> {
+pub unsafe fn get_field(obj: Value, idx: u8) -> Result<Value, &'static str> {
     match as_struct(non_null(obj)?).fields.get(idx as usize) {
         Some(v) => Ok(*v),
         None => Err("internal error: field index out of range"),
