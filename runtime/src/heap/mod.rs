@@ -25,8 +25,9 @@
 //!   (a runtime helper's new result) must root them with [`Heap::push_temp_root`].
 //! * Roots: the VM register stack (per-function reference maps), globals, pinned
 //!   constants ([`Heap::pin`]) and the temporary roots.
-//! * Reading an object through a [`Value`] is `unsafe` (a value can be forged from
-//!   an int); see `access.rs` and docs/architecture.md, "Forged values".
+//! * Reading an object through a [`Value`](crate::value::Value) is `unsafe` (a
+//!   value can be forged from an int); see `access.rs` and docs/architecture.md,
+//!   "Forged values".
 //! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
 
 pub mod abi;
