@@ -180,6 +180,29 @@ pub struct Block {
     pub span: Span,
 }
 
+/// A destructuring pattern: the target of `let (a, (b, _)): T = e` and of
+/// `for (k, v) in xs:`.
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    /// Binds the element to a new local (`local` is set by the checker).
+    Var { name: Ident, local: LocalId },
+    /// `_`: the element is not bound.
+    Ignore(Span),
+    /// `(p0, p1, ...)`: the element is a tuple with as many elements.
+    Tuple { elems: Vec<Pattern>, span: Span },
+}
+
+impl Pattern {
+    /// Call `f` with every variable the pattern binds, left to right.
+    pub fn for_each_var(&self, f: &mut impl FnMut(&Ident, LocalId)) {
+        match self {
+            Pattern::Var { name, local } => f(name, *local),
+            Pattern::Ignore(_) => {}
+            Pattern::Tuple { elems, .. } => elems.iter().for_each(|p| p.for_each_var(f)),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Stmt {
     pub kind: StmtKind,
@@ -194,6 +217,13 @@ pub enum StmtKind {
         ty: TypeExpr,
         init: Expr,
         local: LocalId,
+    },
+    /// `let (a, (b, _)): ty = init`: the tuple `init` destructured into new locals
+    /// (`pattern` is a [`Pattern::Tuple`]).
+    LetTuple {
+        pattern: Pattern,
+        ty: TypeExpr,
+        init: Expr,
     },
     /// `target = value`; `target` is a `Name`, `Index` or `Field` expression.
     Assign {
@@ -218,9 +248,12 @@ pub enum StmtKind {
         body: Block,
         local: LocalId,
     },
-    /// `for var in iter:` over an array (elements) or a map (keys).
+    /// `for var in iter:` over an array (elements) or a map (keys). With a
+    /// `pattern` (`for (k, v) in pairs:`), `var` names a hidden local that holds
+    /// the element, which is destructured into the pattern's locals before the body.
     ForIn {
         var: Ident,
+        pattern: Option<Pattern>,
         iter: Expr,
         body: Block,
         local: LocalId,

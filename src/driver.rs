@@ -103,7 +103,7 @@ pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// Read a source file (at most [`MAX_SOURCE_BYTES`], so that `/dev/zero` or an
 /// endless pipe is an error, not a hang).
-fn read_source(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_source(path: &Path) -> Result<Vec<u8>, String> {
     let cannot = |e: std::io::Error| format!("cannot read '{}': {}", path.display(), e);
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();

@@ -7,6 +7,7 @@ pub mod compiler;
 pub mod diag;
 pub mod driver;
 pub mod fatal;
+pub mod formatter;
 pub mod jit;
 pub mod lexer;
 pub mod limits;

@@ -36,6 +36,16 @@ enum Command {
         /// The program's entry file.
         file: PathBuf,
     },
+    /// Format source files in place, in the one canonical layout (see the user guide).
+    Fmt {
+        /// Change nothing: list the files that are not formatted and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+        /// Files, or directories (every `.bp` file below them); `-` formats standard
+        /// input to standard output.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Print the register bytecode of every function.
     Disasm {
         /// The program's entry file.
@@ -152,6 +162,23 @@ fn run_on_program_thread(
     }
 }
 
+/// All of standard input, at most the size of the largest source file.
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(bp::driver::MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > bp::driver::MAX_SOURCE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "the input is too large (the limit is {} MiB)",
+            bp::driver::MAX_SOURCE_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Write `text` to stdout. Returns 0, or the exit status when stdout cannot be
 /// written (see [`output_failure_status`]).
 fn write_stdout(text: &str) -> i32 {
@@ -193,6 +220,14 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
             let c = compile_file(&file, Stop::AfterCheck);
             report(&c);
             i32::from(c.diags.has_errors())
+        }
+        Command::Fmt { check, paths } => {
+            let out = bp::formatter::command::run(&paths, check, stderr_wants_colour(), read_stdin);
+            write_stderr(&out.stderr);
+            match write_all_fd(libc::STDOUT_FILENO, &out.stdout) {
+                Ok(()) => out.status,
+                Err(e) => output_failure_status(&e),
+            }
         }
         Command::Disasm { file } => {
             let c = compile_file(&file, Stop::Bytecode);

@@ -47,10 +47,15 @@
 //! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
 //! | `jit`         | `bp run --jit FILE`             |                     |
 //! | `jitgc`       | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=1`    |
+//! | `fmt`         | `bp run --no-jit FILE`, FILE formatted by `bp fmt` first | |
 //!
 //! `jit` is the default tiering (compile after 100 calls, OSR for hot loops), so
 //! interpreted and compiled frames mix; `jitgc` collects at every allocation while
-//! every function runs compiled.
+//! every function runs compiled. `fmt` runs a copy of the whole tree in which every
+//! program was formatted (`bp::formatter`; a program that does not parse is copied as it
+//! is), and checks stdout and the exit status but not stderr, whose positions move: it
+//! shows that formatting preserves what every program does. The meta trial
+//! `meta::fmt_idempotent` checks that formatting a formatted program changes nothing.
 //!
 //! Trials are named `<mode>::<area>/<name>`, e.g. `interp::core/arith_int`, so the usual
 //! libtest filters work: `cargo test --test programs -- interp::core/`.
@@ -76,6 +81,8 @@ struct Mode {
     name: &'static str,
     flags: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
+    /// Run the formatted copy of the program (and do not check stderr).
+    formatted: bool,
 }
 
 const MODES: &[Mode] = &[
@@ -83,11 +90,13 @@ const MODES: &[Mode] = &[
         name: "interp",
         flags: &["--no-jit"],
         env: &[],
+        formatted: false,
     },
     Mode {
         name: "gcstress",
         flags: &["--no-jit"],
         env: &[("BP_GC_STRESS", "1")],
+        formatted: false,
     },
     Mode {
         name: "jit0",
@@ -95,25 +104,35 @@ const MODES: &[Mode] = &[
         // of every program compiles).
         flags: &["--jit-threshold", "0", "--jit-stats"],
         env: &[],
+        formatted: false,
     },
     Mode {
         name: "deoptstress",
         flags: &["--jit-threshold", "0"],
         env: &[("BP_DEOPT_STRESS", "1")],
+        formatted: false,
     },
     Mode {
         name: "jit",
         flags: &["--jit"],
         env: &[],
+        formatted: false,
     },
     Mode {
         name: "jitgc",
         flags: &["--jit-threshold", "0"],
         env: &[("BP_GC_STRESS", "1")],
+        formatted: false,
+    },
+    Mode {
+        name: "fmt",
+        flags: &["--no-jit"],
+        env: &[],
+        formatted: true,
     },
 ];
 
-const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc";
+const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc,fmt";
 
 /// Expectations and inputs of one program, read from its header comments and `.out` file.
 #[derive(Debug, Clone, Default)]
@@ -207,10 +226,42 @@ fn main() {
         }));
     }
 
+    let mirror = if modes.iter().any(|m| m.formatted) {
+        match FormattedTree::build(&root) {
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot build the formatted copy of {}: {e}",
+                    root.display()
+                );
+                std::process::exit(2);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(tree) = &mirror {
+        let unstable = tree.not_idempotent.clone();
+        trials.push(Trial::test("meta::fmt_idempotent", move || {
+            if unstable.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "formatting these formatted programs changes them again:\n  {}",
+                    unstable.join("\n  ")
+                )
+                .into())
+            }
+        }));
+    }
+
     for &mode in &modes {
         for prog in &programs {
             let name = format!("{}::{}", mode.name, prog.id);
-            let path = prog.path.clone();
+            let path = match (&mirror, mode.formatted) {
+                (Some(tree), true) => tree.path_of(&root, &prog.path),
+                _ => prog.path.clone(),
+            };
             let spec = prog.spec.clone();
             let bin = bin.clone();
             let skipped = spec
@@ -224,7 +275,67 @@ fn main() {
         }
     }
 
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(mirror);
+    conclusion.exit();
+}
+
+/// A copy of the test tree in a temporary directory, with every program formatted.
+struct FormattedTree {
+    dir: PathBuf,
+    /// Programs whose formatted text formats differently again.
+    not_idempotent: Vec<String>,
+}
+
+impl FormattedTree {
+    fn build(root: &Path) -> std::io::Result<FormattedTree> {
+        let dir = std::env::temp_dir().join(format!("bp-test-{}-formatted", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut tree = FormattedTree {
+            dir,
+            not_idempotent: Vec::new(),
+        };
+        tree.copy(root, &tree.dir.clone())?;
+        Ok(tree)
+    }
+
+    fn copy(&mut self, from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let (src, dst) = (entry.path(), to.join(entry.file_name()));
+            if entry.file_type()?.is_dir() {
+                self.copy(&src, &dst)?;
+                continue;
+            }
+            let bytes = std::fs::read(&src)?;
+            let bytes = match src.extension().is_some_and(|e| e == "bp") {
+                true => match bp::formatter::format_source(bytes.clone()) {
+                    Ok(formatted) => {
+                        if bp::formatter::format_source(formatted.clone()).ok().as_ref() != Some(&formatted) {
+                            self.not_idempotent.push(src.display().to_string());
+                        }
+                        formatted
+                    }
+                    Err(_) => bytes,
+                },
+                false => bytes,
+            };
+            std::fs::write(&dst, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Where the copy of `path` (a file below `root`) is.
+    fn path_of(&self, root: &Path, path: &Path) -> PathBuf {
+        self.dir.join(path.strip_prefix(root).unwrap_or(path))
+    }
+}
+
+impl Drop for FormattedTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn selected_modes() -> Result<Vec<&'static Mode>, String> {
@@ -563,12 +674,14 @@ fn run_trial(bin: &Path, mode: &Mode, path: &Path, spec: &Spec) -> Result<(), Fa
         problems.push(stdout_diff(&spec.expected_stdout, &res.stdout));
     }
 
-    for needle in &spec.expect_stderr {
+    // Formatting moves source positions, which stderr shows.
+    let checks_stderr = !mode.formatted;
+    for needle in spec.expect_stderr.iter().filter(|_| checks_stderr) {
         if !stderr_contains(&stderr_text, needle) {
             problems.push(format!("stderr does not contain {needle:?}"));
         }
     }
-    for alts in &spec.expect_stderr_any {
+    for alts in spec.expect_stderr_any.iter().filter(|_| checks_stderr) {
         if !alts.iter().any(|a| stderr_contains(&stderr_text, a)) {
             problems.push(format!("stderr contains none of {alts:?}"));
         }

@@ -28,7 +28,7 @@
 
 use super::expr::{cmp_class, is_int, small_int, CmpClass};
 use super::func::{Ctl, Dst, FnCompiler, Label, Val};
-use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Res, Span, StmtKind, UnOp};
+use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Pattern, Res, Span, StmtKind, UnOp};
 use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
 
@@ -314,7 +314,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.pop_scope();
     }
 
-    pub fn for_in(&mut self, local: LocalId, iter: &'a Expr, body: &'a Block, sp: Span) {
+    pub fn for_in(
+        &mut self,
+        local: LocalId,
+        pattern: Option<&'a Pattern>,
+        iter: &'a Expr,
+        body: &'a Block,
+        sp: Span,
+    ) {
         self.push_scope();
         // Hidden registers: the collection (or the map's key snapshot), its length,
         // the index.
@@ -388,6 +395,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             },
             sp,
         );
+        if let Some(p) = pattern {
+            self.destructure(p, x, sp);
+        }
         self.loop_rest(body, Some((cont, idx.reg)), header, exit, id, sp);
         self.pop_scope();
         self.release(idx);

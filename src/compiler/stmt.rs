@@ -3,7 +3,7 @@
 
 use super::expr::writes_early;
 use super::func::{Dst, FnCompiler};
-use crate::ast::{Block, Expr, ExprKind, FStrPart, LocalId, Res, Stmt, StmtKind};
+use crate::ast::{Block, Expr, ExprKind, FStrPart, LocalId, Pattern, Res, Span, Stmt, StmtKind};
 use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
 use std::collections::HashMap;
@@ -45,9 +45,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
         let mut die_at: Vec<Vec<LocalId>> = vec![Vec::new(); n];
         for (i, s) in b.stmts.iter().enumerate() {
-            if let StmtKind::Let { local, .. } = &s.kind {
-                let k = last_use.get(local).copied().unwrap_or(i).max(i);
-                die_at[k].push(*local);
+            let mut dies = |local: LocalId| {
+                let k = last_use.get(&local).copied().unwrap_or(i).max(i);
+                die_at[k].push(local);
+            };
+            match &s.kind {
+                StmtKind::Let { local, .. } => dies(*local),
+                StmtKind::LetTuple { pattern, .. } => pattern.for_each_var(&mut |_, local| dies(local)),
+                _ => {}
             }
         }
         for (s, dying) in b.stmts.iter().zip(die_at) {
@@ -67,6 +72,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             StmtKind::Let { init, local, .. } => {
                 self.init_local(*local, init, sp);
             }
+            StmtKind::LetTuple { pattern, init, .. } => {
+                let v = self.expr_val(init);
+                self.destructure(pattern, v.reg, sp);
+                self.release(v);
+            }
             StmtKind::Assign { target, value } => self.assign(target, value, sp),
             StmtKind::Expr(e) => self.expr_effect(e),
             StmtKind::If { branches, else_block } => self.if_stmt(branches, else_block.as_ref(), sp),
@@ -79,8 +89,12 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 ..
             } => self.for_range(*local, start, end, body, sp),
             StmtKind::ForIn {
-                iter, body, local, ..
-            } => self.for_in(*local, iter, body, sp),
+                iter,
+                body,
+                local,
+                pattern,
+                ..
+            } => self.for_in(*local, pattern.as_ref(), iter, body, sp),
             StmtKind::Match {
                 subject,
                 cases,
@@ -98,6 +112,46 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             StmtKind::Continue => self.break_continue(false, sp),
             StmtKind::Return(v) => self.return_stmt(v.as_ref(), sp),
             StmtKind::Pass => {}
+        }
+    }
+
+    /// Declare the variables of pattern `p` and bind them to the parts of the
+    /// value in `src` (a tuple, unless `p` is a single variable).
+    pub fn destructure(&mut self, p: &'a Pattern, src: Reg, sp: Span) {
+        let elems = match p {
+            Pattern::Ignore(_) => return,
+            Pattern::Var { local, .. } => {
+                let r = self.declare_local(*local, sp);
+                self.emit(Instr::Mov { dst: r, src }, sp);
+                return;
+            }
+            Pattern::Tuple { elems, .. } => elems,
+        };
+        for (i, e) in elems.iter().enumerate() {
+            let Ok(idx) = u8::try_from(i) else {
+                self.error(sp, "a pattern destructures at most 256 tuple elements");
+                return;
+            };
+            match e {
+                Pattern::Ignore(_) => {}
+                Pattern::Var { local, .. } => {
+                    let dst = self.declare_local(*local, sp);
+                    self.emit(Instr::TupleGet { dst, tup: src, idx }, sp);
+                }
+                Pattern::Tuple { .. } => {
+                    let part = self.temp_kind(true);
+                    self.emit(
+                        Instr::TupleGet {
+                            dst: part.reg,
+                            tup: src,
+                            idx,
+                        },
+                        sp,
+                    );
+                    self.destructure(e, part.reg, sp);
+                    self.release(part);
+                }
+            }
         }
     }
 
@@ -234,6 +288,10 @@ pub(crate) fn walk_stmt(s: &Stmt, f: &mut impl FnMut(LocalId)) {
             f(*local);
             walk_expr(init, f);
         }
+        StmtKind::LetTuple { pattern, init, .. } => {
+            pattern.for_each_var(&mut |_, local| f(local));
+            walk_expr(init, f);
+        }
         StmtKind::Assign { target, value } => {
             walk_expr(target, f);
             walk_expr(value, f);
@@ -265,9 +323,16 @@ pub(crate) fn walk_stmt(s: &Stmt, f: &mut impl FnMut(LocalId)) {
             walk_block(body, f);
         }
         StmtKind::ForIn {
-            iter, body, local, ..
+            iter,
+            body,
+            local,
+            pattern,
+            ..
         } => {
             f(*local);
+            if let Some(p) = pattern {
+                p.for_each_var(&mut |_, local| f(local));
+            }
             walk_expr(iter, f);
             walk_block(body, f);
         }

@@ -836,6 +836,30 @@ impl<'a> Layout<'a> {
         self.diags.push(d);
     }
 
+    /// `t.0.1` lexes as `t`, `.`, `0.1`: a float right after a `.` that is two
+    /// runs of digits (no exponent) is two tuple indices, `0`, `.`, `1`. Returns
+    /// whether it pushed them.
+    fn split_tuple_path(&mut self, text: &str, lo: usize) -> bool {
+        if self.out.last().map(|t| &t.kind) != Some(&TokenKind::Dot) {
+            return false;
+        }
+        let Some((a, b)) = text.split_once('.') else {
+            return false;
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+        if !digits(a) || !digits(b) {
+            return false;
+        }
+        let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+            return false;
+        };
+        let dot = lo + a.len();
+        self.token(TokenKind::Int(x), lo, dot);
+        self.token(TokenKind::Dot, dot, dot + 1);
+        self.token(TokenKind::Int(y), dot + 1, dot + 1 + b.len());
+        true
+    }
+
     fn push(&mut self, kind: TokenKind, lo: usize, hi: usize) {
         let span = self.span(lo, hi);
         self.out.push(Token { kind, span });
@@ -856,6 +880,10 @@ impl<'a> Layout<'a> {
             }
             match res {
                 Ok(kind) => {
+                    if matches!(kind, TokenKind::Float(_)) && self.split_tuple_path(lex.slice(), range.start)
+                    {
+                        continue;
+                    }
                     self.token(kind, range.start, range.end);
                     if std::mem::take(&mut lex.extras.unterminated) {
                         self.depth = 0;

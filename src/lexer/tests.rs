@@ -531,3 +531,18 @@ fn a_run_of_unexpected_characters_is_one_error() {
     assert_eq!(errors("x = $$$$ 1"), ["unexpected character '$'"]);
     assert_eq!(errors("$ $").len(), 2);
 }
+
+#[test]
+fn tuple_paths_split_after_a_dot() {
+    // `t.0.1` is two tuple indices, not `t` `.` `0.1`.
+    assert_eq!(
+        kinds("t.0.1"),
+        vec![id("t"), T::Dot, T::Int(0), T::Dot, T::Int(1), T::Newline, T::Eof]
+    );
+    let (toks, _) = lex_all("t.12.3");
+    let spans: Vec<(u32, u32)> = toks.iter().take(5).map(|t| (t.span.lo, t.span.hi)).collect();
+    assert_eq!(spans, vec![(0, 1), (1, 2), (2, 4), (4, 5), (5, 6)]);
+    // Elsewhere a float stays a float, also with an exponent after a dot.
+    assert_eq!(kinds("x = 0.5")[2], T::Float(0.5));
+    assert_eq!(kinds("t.1e3")[2], T::Float(1000.0));
+}

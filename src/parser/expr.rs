@@ -192,7 +192,14 @@ impl Parser<'_> {
             ));
         }
         self.bump(); // .
-        let name = self.expect_ident("a field or method name", "after '.'")?;
+        let name = match self.peek() {
+            // `t.0`: a tuple element (the lexer splits `t.0.1` into two).
+            &TokenKind::Int(i) => Ident {
+                name: i.to_string(),
+                span: self.bump().span,
+            },
+            _ => self.expect_ident("a field or method name", "after '.'")?,
+        };
         let start = e.span;
         let kind = if self.eat(&TokenKind::LParen) {
             let args = self.args(&name.name)?;

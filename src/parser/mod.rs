@@ -900,6 +900,9 @@ impl<'d> Parser<'d> {
     }
 
     fn let_stmt(&mut self) -> PResult<StmtKind> {
+        if self.peek_at(1) == &TokenKind::LParen {
+            return self.let_tuple_stmt();
+        }
         let (name, ty, init) = self.let_parts()?;
         self.end_line("let statement")?;
         Ok(StmtKind::Let {
@@ -907,6 +910,114 @@ impl<'d> Parser<'d> {
             ty,
             init,
             local: 0,
+        })
+    }
+
+    /// `let (a, (b, _)): type = expr`.
+    fn let_tuple_stmt(&mut self) -> PResult<StmtKind> {
+        self.bump(); // let
+        let pattern = self.pattern()?;
+        self.expect(&TokenKind::Colon, "after the let pattern (a let needs a type)")?;
+        let ty = self.ty()?;
+        self.expect(&TokenKind::Assign, "in let (a let needs an initial value)")?;
+        let init = self.expr()?;
+        self.end_line("let statement")?;
+        Ok(match pattern {
+            // `let (x): T = e` is `let x: T = e` (the parentheses only group).
+            Pattern::Var { name, .. } => StmtKind::Let {
+                name,
+                ty,
+                init,
+                local: 0,
+            },
+            pattern => StmtKind::LetTuple { pattern, ty, init },
+        })
+    }
+
+    /// A destructuring pattern: a variable name, `_`, or `(p, p, ...)`. A single
+    /// element in parentheses without a trailing comma is that element.
+    fn pattern(&mut self) -> PResult<Pattern> {
+        match self.peek() {
+            TokenKind::LParen => {
+                self.enter("pattern")?;
+                let r = self.tuple_pattern();
+                self.leave();
+                r
+            }
+            TokenKind::Ident(n) if n == "_" => Ok(Pattern::Ignore(self.bump().span)),
+            _ => {
+                let name = self.expect_ident("a variable name, '_' or '('", "in the pattern")?;
+                Ok(Pattern::Var { name, local: 0 })
+            }
+        }
+    }
+
+    /// `(p, p, ...)`; the `(` is current.
+    fn tuple_pattern(&mut self) -> PResult<Pattern> {
+        let start = self.bump().span; // (
+        if self.at(&TokenKind::RParen) {
+            self.error(
+                self.span_from(start),
+                "a pattern needs at least one variable name or '_'",
+            );
+            return Err(Fail);
+        }
+        let mut elems = Vec::new();
+        let trailing_comma = loop {
+            elems.push(self.pattern()?);
+            let comma = self.eat(&TokenKind::Comma);
+            if !comma || self.at(&TokenKind::RParen) {
+                break comma;
+            }
+        };
+        self.expect(&TokenKind::RParen, "to close the pattern")?;
+        if elems.len() == 1 && !trailing_comma {
+            return Ok(elems.pop().unwrap_or(Pattern::Ignore(start)));
+        }
+        Ok(Pattern::Tuple {
+            elems,
+            span: self.span_from(start),
+        })
+    }
+
+    /// The loop variable of a `for`: a name, or a pattern (`(k, v)` or `k, v`).
+    fn loop_target(&mut self) -> PResult<(Ident, Option<Pattern>)> {
+        let start = self.span();
+        let first = self.pattern()?;
+        let pattern = if self.at(&TokenKind::Comma) {
+            let mut elems = vec![first];
+            while self.eat(&TokenKind::Comma) {
+                if self.at(&TokenKind::In) {
+                    break;
+                }
+                elems.push(self.pattern()?);
+            }
+            Pattern::Tuple {
+                elems,
+                span: self.span_from(start),
+            }
+        } else {
+            first
+        };
+        Ok(match pattern {
+            Pattern::Var { name, .. } => (name, None),
+            // `for _ in ...` keeps its (unused) variable.
+            Pattern::Ignore(span) => (
+                Ident {
+                    name: "_".to_string(),
+                    span,
+                },
+                None,
+            ),
+            p => {
+                // The element's hidden local; the name cannot clash with a user's.
+                let span = self.span_from(start);
+                let var = Ident {
+                    name: "(loop element)".to_string(),
+                    span,
+                };
+                (var, Some(p))
+            }
         })
     }
 
@@ -1018,11 +1129,19 @@ impl<'d> Parser<'d> {
 
     fn for_stmt(&mut self) -> PResult<StmtKind> {
         self.bump(); // for
-        let var = self.expect_ident("a loop variable name", "after 'for'")?;
+        let (var, pattern) = self.loop_target()?;
         self.expect(&TokenKind::In, "after the loop variable")?;
         let is_range = matches!(self.peek(), TokenKind::Ident(n) if n == "range")
             && self.peek_at(1) == &TokenKind::LParen;
         if is_range {
+            if let Some(p) = &pattern {
+                let span = match p {
+                    Pattern::Tuple { span, .. } | Pattern::Ignore(span) => *span,
+                    Pattern::Var { name, .. } => name.span,
+                };
+                self.error(span, "a range loop has one variable name, not a pattern");
+                return Err(Fail);
+            }
             let range_span = self.bump().span;
             self.bump(); // (
             let args = self.args("range")?;
@@ -1055,6 +1174,7 @@ impl<'d> Parser<'d> {
             let body = self.block("for loop");
             Ok(StmtKind::ForIn {
                 var,
+                pattern,
                 iter,
                 body,
                 local: 0,

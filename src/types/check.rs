@@ -710,7 +710,10 @@ impl<'d> Checker<'d> {
             TypeExprKind::Map(k, v) => {
                 let kt = self.resolve_type(k, false);
                 if !valid_map_key(&kt) {
-                    let msg = format!("map keys must be int, float, bool or str, found {}", self.tn(&kt));
+                    let msg = format!(
+                        "map keys must be int, float, bool, str or a tuple of them, found {}",
+                        self.tn(&kt)
+                    );
                     self.error(k.span, msg);
                 }
                 Type::Map(Box::new(kt), Box::new(self.resolve_type(v, false)))
@@ -819,6 +822,19 @@ impl<'d> Checker<'d> {
     /// Declare a local in the innermost scope of the current function; a name that
     /// is already visible (local, parameter, global of the module) is an error, but
     /// the local is created anyway so that ids stay consistent.
+    /// A local that no name refers to (a `for` loop's element before it is
+    /// destructured); `what` only names it in the local table.
+    fn declare_hidden_local(&mut self, what: &ast::Ident, ty: Type) -> LocalId {
+        let ctx = self.ctx();
+        let id = ctx.locals.len() as LocalId;
+        ctx.locals.push(LocalInfo {
+            name: what.name.clone(),
+            ty,
+            span: what.span,
+        });
+        id
+    }
+
     fn declare_local(&mut self, name: &ast::Ident, ty: Type) -> LocalId {
         let visible =
             self.ctx().find(&name.name).is_some() || self.mods[self.cur].globals.contains_key(&name.name);
@@ -883,8 +899,13 @@ fn modules_index(mods: &[ModScope], name: &str) -> Option<usize> {
 }
 
 /// Map keys must be hashable scalars (LANGUAGE.md §4.8).
+/// Scalars, strings and tuples of them: the immutable types, which hash by value.
 fn valid_map_key(t: &Type) -> bool {
-    matches!(t, Type::Int | Type::Float | Type::Bool | Type::Str | Type::Error)
+    match t {
+        Type::Int | Type::Float | Type::Bool | Type::Str | Type::Error => true,
+        Type::Tuple(ts) => ts.iter().all(valid_map_key),
+        _ => false,
+    }
 }
 
 // ---- "definitely returns" analysis ----------------------------------------------------

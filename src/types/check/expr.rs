@@ -334,7 +334,10 @@ impl Checker<'_> {
         }
         let kt = self.check_value(&mut pairs[0].0);
         if !valid_map_key(&kt) {
-            let msg = format!("map keys must be int, float, bool or str, found {}", self.tn(&kt));
+            let msg = format!(
+                "map keys must be int, float, bool, str or a tuple of them, found {}",
+                self.tn(&kt)
+            );
             self.error(pairs[0].0.span, msg);
         }
         let first_v = pairs.iter().position(|(_, v)| !is_empty_literal(v));
@@ -689,8 +692,17 @@ impl Checker<'_> {
                     *field_index = i as u32;
                     ts[i].clone()
                 }
-                _ => {
-                    let msg = format!("type {} has no field '{}'", self.tn(&bt), field.name);
+                Ok(_) => {
+                    let msg = format!("tuple index {} is out of range for {}", field.name, self.tn(&bt));
+                    self.error(field.span, msg);
+                    Type::Error
+                }
+                Err(_) => {
+                    let msg = format!(
+                        "type {} has no field '{}' (tuple elements are read as .0, .1, ...)",
+                        self.tn(&bt),
+                        field.name
+                    );
                     self.error(field.span, msg);
                     Type::Error
                 }

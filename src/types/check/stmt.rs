@@ -1,7 +1,7 @@
 //! Statement checking (LANGUAGE.md §5, §7).
 
 use super::{Checker, VarLookup, Want};
-use crate::ast::{Block, Expr, ExprKind, Ident, Res, Stmt, StmtKind};
+use crate::ast::{Block, Expr, ExprKind, Ident, Pattern, Res, Stmt, StmtKind};
 use crate::types::builtin_sig::same_type;
 use crate::types::Type;
 
@@ -23,6 +23,41 @@ impl Checker<'_> {
         }
     }
 
+    /// Declare the variables of `p`, which destructures a value of type `t`.
+    fn bind_pattern(&mut self, p: &mut Pattern, t: &Type) {
+        match p {
+            Pattern::Var { name, local } => *local = self.declare_local(name, t.clone()),
+            Pattern::Ignore(_) => {}
+            Pattern::Tuple { elems, span } => {
+                let elem_types: Vec<Type> = match t {
+                    Type::Tuple(ts) if ts.len() == elems.len() => ts.clone(),
+                    Type::Error => vec![Type::Error; elems.len()],
+                    Type::Tuple(ts) => {
+                        let msg = format!(
+                            "this pattern has {} but the value has type {} ({})",
+                            plural(elems.len(), "element"),
+                            self.tn(t),
+                            plural(ts.len(), "element")
+                        );
+                        self.error(*span, msg);
+                        vec![Type::Error; elems.len()]
+                    }
+                    other => {
+                        let msg = format!(
+                            "cannot destructure a value of type {}: not a tuple",
+                            self.tn(other)
+                        );
+                        self.error(*span, msg);
+                        vec![Type::Error; elems.len()]
+                    }
+                };
+                for (p, et) in elems.iter_mut().zip(&elem_types) {
+                    self.bind_pattern(p, et);
+                }
+            }
+        }
+    }
+
     fn check_stmt(&mut self, s: &mut Stmt) {
         let span = s.span;
         match &mut s.kind {
@@ -35,6 +70,11 @@ impl Checker<'_> {
                 let t = self.resolve_type(ty, false);
                 self.check_expect(init, &t, Want::Plain);
                 *local = self.declare_local(name, t);
+            }
+            StmtKind::LetTuple { pattern, ty, init } => {
+                let t = self.resolve_type(ty, false);
+                self.check_expect(init, &t, Want::Plain);
+                self.bind_pattern(pattern, &t);
             }
             StmtKind::Assign { target, value } => {
                 let t = self.check_place(target);
@@ -77,6 +117,7 @@ impl Checker<'_> {
             }
             StmtKind::ForIn {
                 var,
+                pattern,
                 iter,
                 body,
                 local,
@@ -93,7 +134,13 @@ impl Checker<'_> {
                     }
                 };
                 self.push_scope();
-                *local = self.declare_local(var, elem);
+                match pattern {
+                    None => *local = self.declare_local(var, elem),
+                    Some(p) => {
+                        *local = self.declare_hidden_local(var, elem.clone());
+                        self.bind_pattern(p, &elem);
+                    }
+                }
                 self.check_loop_body(body);
                 self.pop_scope();
             }
@@ -232,5 +279,14 @@ impl Checker<'_> {
                 Type::Error
             }
         }
+    }
+}
+
+/// `1 element`, `3 elements`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }

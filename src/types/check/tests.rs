@@ -133,6 +133,10 @@ fn verify_block(b: &Block, nlocals: usize) {
                 assert!((*local as usize) < nlocals);
                 verify_expr(init);
             }
+            StmtKind::LetTuple { pattern, init, .. } => {
+                pattern.for_each_var(&mut |_, local| assert!((local as usize) < nlocals));
+                verify_expr(init);
+            }
             StmtKind::Assign { target, value } => {
                 verify_expr(target);
                 verify_expr(value);
@@ -164,9 +168,16 @@ fn verify_block(b: &Block, nlocals: usize) {
                 verify_block(body, nlocals);
             }
             StmtKind::ForIn {
-                iter, body, local, ..
+                iter,
+                body,
+                local,
+                pattern,
+                ..
             } => {
                 assert!((*local as usize) < nlocals);
+                if let Some(p) = pattern {
+                    p.for_each_var(&mut |_, local| assert!((local as usize) < nlocals));
+                }
                 verify_expr(iter);
                 verify_block(body, nlocals);
             }
@@ -1105,7 +1116,7 @@ def main() -> int:
     );
     only_err(
         &wrap("let m: {[int]: int} = {}"),
-        "2:13: map keys must be int, float, bool or str, found [int]",
+        "2:13: map keys must be int, float, bool, str or a tuple of them, found [int]",
     );
     only_err(
         &wrap("let m: {str: int} = {\"a\": 1}\nlet h: bool = map_has_key(m, 1)"),

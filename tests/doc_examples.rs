@@ -1,0 +1,77 @@
+//! The examples of the language guide (`docs/language.md`) run and print what the
+//! guide says they print.
+//!
+//! An example is a fenced code block tagged `bp` (a whole program) followed, after
+//! optional blank lines, by a block tagged `text` with its expected stdout. Each runs
+//! interpreted and with every function compiled.
+
+mod support;
+
+use support::{Bp, TempDir};
+
+struct Example {
+    line: usize,
+    program: String,
+    output: String,
+}
+
+/// The fenced block tagged `tag` starting at line `i` of `lines`: its text and the
+/// index of the line after its closing fence.
+fn fenced(lines: &[&str], i: usize, tag: &str) -> Option<(String, usize)> {
+    if lines.get(i)?.trim_end() != format!("```{tag}") {
+        return None;
+    }
+    let len = lines[i + 1..].iter().position(|l| l.trim_end() == "```")?;
+    let body: String = lines[i + 1..i + 1 + len]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Some((body, i + len + 2))
+}
+
+fn examples(doc: &str) -> Vec<Example> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((program, after)) = fenced(&lines, i, "bp") else {
+            i += 1;
+            continue;
+        };
+        let mut j = after;
+        while lines.get(j).is_some_and(|l| l.trim().is_empty()) {
+            j += 1;
+        }
+        let (output, next) = fenced(&lines, j, "text")
+            .unwrap_or_else(|| panic!("line {}: a bp example without a text block after it", i + 1));
+        out.push(Example {
+            line: i + 1,
+            program,
+            output,
+        });
+        i = next;
+    }
+    out
+}
+
+#[test]
+fn language_guide_examples_print_what_the_guide_says() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md");
+    let doc = std::fs::read_to_string(path).expect("docs/language.md");
+    let found = examples(&doc);
+    assert!(!found.is_empty(), "no examples found in docs/language.md");
+    let dir = TempDir::new("doc-examples");
+    for ex in &found {
+        let file = dir.write(format!("example_{}.bp", ex.line), &ex.program);
+        for mode in [&["--no-jit"][..], &["--jit-threshold", "0"][..]] {
+            let run = Bp::new(["run"]).args(mode).arg(&file).run();
+            assert_eq!(
+                (run.code("example"), run.stdout_text()),
+                (0, ex.output.clone()),
+                "docs/language.md:{}: the example ({mode:?}) printed something else; stderr:\n{}",
+                ex.line,
+                run.stderr_text()
+            );
+        }
+    }
+}
