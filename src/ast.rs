@@ -271,6 +271,12 @@ pub enum StmtKind {
         finally: Option<Block>,
     },
     Throw(Expr),
+    /// `assert cond` or `assert cond, message`: raises `assertion failed: message`
+    /// (without a message, the condition's source text) when `cond` is false.
+    Assert {
+        cond: Expr,
+        message: Option<Expr>,
+    },
     Break,
     Continue,
     Return(Option<Expr>),

@@ -86,6 +86,16 @@ impl<'a> Ctx<'a> {
         self.diags.push(Diagnostic::error(span, msg));
     }
 
+    /// The source text of `span` (lossy where it is not UTF-8).
+    pub fn source_text(&self, span: Span) -> String {
+        self.sources
+            .files
+            .get(span.file as usize)
+            .and_then(|f| f.text.get(span.lo as usize..span.hi as usize))
+            .unwrap_or("")
+            .to_string()
+    }
+
     /// 1-based line/column of the start of `span`.
     pub fn loc(&self, span: Span) -> Loc {
         match self.sources.files.get(span.file as usize) {

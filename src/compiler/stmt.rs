@@ -108,6 +108,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.emit(Instr::Throw { src: v.reg }, sp);
                 self.release(v);
             }
+            StmtKind::Assert { cond, message } => self.assert_stmt(cond, message.as_ref(), sp),
             StmtKind::Break => self.break_continue(true, sp),
             StmtKind::Continue => self.break_continue(false, sp),
             StmtKind::Return(v) => self.return_stmt(v.as_ref(), sp),
@@ -153,6 +154,36 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 }
             }
         }
+    }
+
+    /// `assert cond[, message]`: when `cond` is false, throw `assertion failed: `
+    /// followed by the message (evaluated only then) or the condition's text.
+    fn assert_stmt(&mut self, cond: &'a Expr, message: Option<&'a Expr>, sp: Span) {
+        let ok = self.new_label();
+        self.cond_jump(cond, true, ok);
+        let text = self.temp_kind(true);
+        match message {
+            Some(m) => {
+                self.load_str(text.reg, b"assertion failed: ", sp);
+                let m = self.expr_val(m);
+                self.emit(
+                    Instr::Concat {
+                        dst: text.reg,
+                        a: text.reg,
+                        b: m.reg,
+                    },
+                    sp,
+                );
+                self.release(m);
+            }
+            None => {
+                let what = format!("assertion failed: {}", self.cx.source_text(cond.span));
+                self.load_str(text.reg, what.as_bytes(), sp);
+            }
+        }
+        self.emit(Instr::Throw { src: text.reg }, sp);
+        self.release(text);
+        self.bind(ok);
     }
 
     /// `target = value`. Evaluation order: container, index/key, then value.
@@ -297,6 +328,12 @@ pub(crate) fn walk_stmt(s: &Stmt, f: &mut impl FnMut(LocalId)) {
             walk_expr(value, f);
         }
         StmtKind::Expr(e) | StmtKind::Throw(e) | StmtKind::Return(Some(e)) => walk_expr(e, f),
+        StmtKind::Assert { cond, message } => {
+            walk_expr(cond, f);
+            if let Some(m) = message {
+                walk_expr(m, f);
+            }
+        }
         StmtKind::If { branches, else_block } => {
             for (c, b) in branches {
                 walk_expr(c, f);

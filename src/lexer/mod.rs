@@ -66,6 +66,8 @@ pub enum TokenKind {
     And,
     #[token("as")]
     As,
+    #[token("assert")]
+    Assert,
     #[token("break")]
     Break,
     #[token("case")]
@@ -234,6 +236,7 @@ impl TokenKind {
         Some(match self {
             And => "and",
             As => "as",
+            Assert => "assert",
             Break => "break",
             Case => "case",
             Catch => "catch",

@@ -868,6 +868,7 @@ impl<'d> Parser<'d> {
             TokenKind::For => self.for_stmt(),
             TokenKind::Match => self.match_stmt(),
             TokenKind::Try => self.try_stmt(),
+            TokenKind::Assert => self.assert_stmt(),
             TokenKind::Throw
             | TokenKind::Break
             | TokenKind::Continue
@@ -1027,6 +1028,19 @@ impl<'d> Parser<'d> {
         self.expect(&TokenKind::Colon, "after the while condition")?;
         let body = self.block("while loop");
         Ok(StmtKind::While { cond, body })
+    }
+
+    /// `assert cond` or `assert cond, message`.
+    fn assert_stmt(&mut self) -> PResult<StmtKind> {
+        self.bump(); // assert
+        let cond = self.expr()?;
+        let message = if self.eat(&TokenKind::Comma) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        self.end_line("assert statement")?;
+        Ok(StmtKind::Assert { cond, message })
     }
 
     /// `throw e`, `break`, `continue`, `pass`, `return [e]`.

@@ -172,6 +172,16 @@ impl Checker<'_> {
                     self.check_block(f);
                 }
             }
+            StmtKind::Assert { cond, message } => {
+                self.check_cond(cond, "assert");
+                if let Some(m) = message {
+                    let t = self.check_expr(m, Some(&Type::Str));
+                    if !same_type(&t, &Type::Str) {
+                        let msg = format!("assert message: expected str, found {}", self.tn(&t));
+                        self.error(m.span, msg);
+                    }
+                }
+            }
             StmtKind::Throw(e) => {
                 let t = self.check_expr(e, Some(&Type::Str));
                 if !same_type(&t, &Type::Str) {

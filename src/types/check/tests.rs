@@ -142,6 +142,12 @@ fn verify_block(b: &Block, nlocals: usize) {
                 verify_expr(value);
             }
             StmtKind::Expr(e) | StmtKind::Throw(e) | StmtKind::Return(Some(e)) => verify_expr(e),
+            StmtKind::Assert { cond, message } => {
+                verify_expr(cond);
+                if let Some(m) = message {
+                    verify_expr(m);
+                }
+            }
             StmtKind::If { branches, else_block } => {
                 for (c, b) in branches {
                     verify_expr(c);
