@@ -93,7 +93,30 @@ pub fn render_diagnostics(c: &Compiled, color: bool) -> String {
             "bp: {errors} more error(s) and {warnings} more warning(s) not shown (at most {MAX_DIAGNOSTICS} of each are shown)\n"
         ));
     }
+    out.push_str(&error_count_line(&c.diags));
     out
+}
+
+/// `bp: 2 errors, 1 warning` after the diagnostics of a program that does not
+/// compile (nothing when it compiles: its warnings stand alone).
+fn error_count_line(d: &Diagnostics) -> String {
+    let count = |severity: Severity| d.list.iter().filter(|x| x.severity == severity).count();
+    let errors = count(Severity::Error) + d.dropped_errors;
+    if errors == 0 {
+        return String::new();
+    }
+    let warnings = count(Severity::Warning) + d.dropped_warnings;
+    let plural = |n: usize, what: &str| {
+        if n == 1 {
+            format!("1 {what}")
+        } else {
+            format!("{n} {what}s")
+        }
+    };
+    match warnings {
+        0 => format!("bp: {}\n", plural(errors, "error")),
+        w => format!("bp: {}, {}\n", plural(errors, "error"), plural(w, "warning")),
+    }
 }
 
 /// Largest source file accepted. The front end needs about 100 bytes of memory per

@@ -308,6 +308,14 @@ impl Parser<'_> {
     fn ident_atom(&mut self) -> PResult<Expr> {
         let ident = self.expect_ident("a name", "")?;
         let start = ident.span;
+        if ident.name == "lambda" && matches!(self.peek(), TokenKind::Ident(_) | TokenKind::Colon) {
+            // Python's lambda: say how BetterPython writes one.
+            self.error(
+                start,
+                "BetterPython has no 'lambda' keyword: a lambda is written `fn(x: int) -> int: x + 1`",
+            );
+            return Err(Fail);
+        }
         let kind = if self.eat(&TokenKind::LParen) {
             let args = self.args(&ident.name)?;
             self.set_height(self.height + 1, start)?;

@@ -239,6 +239,58 @@ impl<'d> Checker<'d> {
         self.diags.error(span, msg);
     }
 
+    /// An error about the unknown `name`, with a note saying what was probably meant
+    /// (a close name among `candidates`, or the BetterPython spelling of a Python one).
+    fn unknown_name_error(&mut self, span: Span, msg: String, name: &str, candidates: &[String]) {
+        let mut d = crate::diag::Diagnostic::error(span, msg);
+        if let Some(note) = super::suggest::note(name, candidates.iter().map(String::as_str)) {
+            d = d.with_note(note);
+        }
+        self.diags.push(d);
+    }
+
+    /// The names a value can have here: visible locals, the module's globals and
+    /// functions.
+    fn value_names(&self) -> Vec<String> {
+        let m = &self.mods[self.cur];
+        let locals = self.ctxs.iter().flat_map(|c| c.visible.keys());
+        locals
+            .chain(m.globals.keys())
+            .chain(m.funcs.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// The names that can be called here: functions, builtins, externs, imported
+    /// names and visible locals.
+    fn callable_names(&self) -> Vec<String> {
+        let m = &self.mods[self.cur];
+        let builtins = self.builtins.keys().map(|b| b.to_string());
+        let mut names = self.value_names();
+        names.extend(
+            builtins
+                .chain(m.externs.keys().cloned())
+                .chain(m.selective.keys().cloned()),
+        );
+        names
+    }
+
+    /// The type names known here.
+    fn type_names(&self) -> Vec<String> {
+        let m = &self.mods[self.cur];
+        let builtin = [
+            "int", "float", "bool", "str", "void", "ptr", "i8", "i16", "i32", "i64", "u8", "u16", "u32",
+            "u64",
+        ];
+        let declared = m
+            .structs
+            .keys()
+            .chain(m.enums.keys())
+            .chain(m.classes.keys())
+            .cloned();
+        builtin.iter().map(|s| s.to_string()).chain(declared).collect()
+    }
+
     /// A type as the user writes it (struct names, not ids).
     fn tn(&self, t: &Type) -> String {
         TypeDisplay {
@@ -701,7 +753,8 @@ impl<'d> Checker<'d> {
                     } else if m.classes.contains_key(n) {
                         Type::Error // already reported at the class
                     } else {
-                        self.error(te.span, format!("unknown type '{n}'"));
+                        let known = self.type_names();
+                        self.unknown_name_error(te.span, format!("unknown type '{n}'"), n, &known);
                         Type::Error
                     }
                 }

@@ -159,10 +159,9 @@ impl Checker<'_> {
                             self.check_expect(x, &decl[i].1, Want::Field(&sname, &fname.name));
                         }
                         None => {
-                            self.error(
-                                fname.span,
-                                format!("struct '{sname}' has no field '{}'", fname.name),
-                            );
+                            let known: Vec<String> = decl.iter().map(|(n, _)| n.clone()).collect();
+                            let msg = format!("struct '{sname}' has no field '{}'", fname.name);
+                            self.unknown_name_error(fname.span, msg, &fname.name, &known);
                             field_index.push(0);
                             self.check_expr(x, Some(&Type::Error));
                         }
@@ -398,7 +397,10 @@ impl Checker<'_> {
                 } else if m.imports.contains_key(n) {
                     format!("'{n}' is a module, not a value")
                 } else {
-                    format!("undefined variable '{n}'")
+                    let known = self.value_names();
+                    let msg = format!("undefined variable '{n}'");
+                    self.unknown_name_error(name.span, msg, n, &known);
+                    return Type::Error;
                 };
                 self.error(name.span, msg);
                 Type::Error
@@ -680,7 +682,10 @@ impl Checker<'_> {
                                 field.name, s.name
                             )
                         } else {
-                            format!("struct '{}' has no field '{}'", s.name, field.name)
+                            let known: Vec<String> = s.fields.iter().map(|(n, _)| n.clone()).collect();
+                            let msg = format!("struct '{}' has no field '{}'", s.name, field.name);
+                            self.unknown_name_error(field.span, msg, &field.name, &known);
+                            return Type::Error;
                         };
                         self.error(field.span, msg);
                         Type::Error
@@ -831,7 +836,12 @@ impl Checker<'_> {
             _ if self.mods[self.cur].structs.contains_key(&name) => {
                 format!("'{name}' is a struct; create one with a literal {name}{{field: value, ...}}")
             }
-            _ => format!("unknown function '{name}'"),
+            _ => {
+                let known = self.callable_names();
+                self.unknown_name_error(callee.span, format!("unknown function '{name}'"), &name, &known);
+                self.check_loose(args);
+                return Type::Error;
+            }
         };
         self.error(callee.span, msg);
         self.check_loose(args);
@@ -989,7 +999,11 @@ impl Checker<'_> {
                                 method.name, s.name
                             )
                         } else {
-                            format!("struct '{}' has no method '{}'", s.name, method.name)
+                            let known: Vec<String> = s.methods.iter().map(|(n, _)| n.clone()).collect();
+                            let msg = format!("struct '{}' has no method '{}'", s.name, method.name);
+                            self.unknown_name_error(method.span, msg, &method.name, &known);
+                            self.check_loose(args);
+                            return Type::Error;
                         };
                         self.error(method.span, msg);
                         self.check_loose(args);

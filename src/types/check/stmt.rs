@@ -283,7 +283,10 @@ impl Checker<'_> {
                 let msg = if self.lookup_func(&name.name).is_some() {
                     format!("cannot assign to function '{}'", name.name)
                 } else {
-                    format!("undefined variable '{}'", name.name)
+                    let known = self.value_names();
+                    let msg = format!("undefined variable '{}'", name.name);
+                    self.unknown_name_error(name.span, msg, &name.name, &known);
+                    return Type::Error;
                 };
                 self.error(name.span, msg);
                 Type::Error
