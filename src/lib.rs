@@ -12,5 +12,6 @@ pub mod jit;
 pub mod lexer;
 pub mod limits;
 pub mod parser;
+pub mod suggest;
 pub mod types;
 pub mod vm;

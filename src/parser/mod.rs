@@ -1066,6 +1066,20 @@ impl<'d> Parser<'d> {
     /// An expression statement or an assignment.
     fn expr_stmt(&mut self) -> PResult<StmtKind> {
         let e = self.expr()?;
+        if let ExprKind::Name { name, .. } = &e.kind {
+            let line_goes_on = !matches!(
+                self.peek(),
+                TokenKind::Newline | TokenKind::Eof | TokenKind::Assign
+            );
+            if let Some(hint) = crate::suggest::python_hint(&name.name).filter(|_| line_goes_on) {
+                // `elsif x:`, `None x`...: a Python spelling at the start of a line.
+                self.error(
+                    e.span,
+                    format!("'{}' is not a BetterPython keyword: {hint}", name.name),
+                );
+                return Err(Fail);
+            }
+        }
         if !self.at(&TokenKind::Assign) {
             self.end_line("expression statement")?;
             return Ok(StmtKind::Expr(e));

@@ -243,7 +243,7 @@ impl<'d> Checker<'d> {
     /// (a close name among `candidates`, or the BetterPython spelling of a Python one).
     fn unknown_name_error(&mut self, span: Span, msg: String, name: &str, candidates: &[String]) {
         let mut d = crate::diag::Diagnostic::error(span, msg);
-        if let Some(note) = super::suggest::note(name, candidates.iter().map(String::as_str)) {
+        if let Some(note) = crate::suggest::note(name, candidates.iter().map(String::as_str)) {
             d = d.with_note(note);
         }
         self.diags.push(d);

@@ -6,7 +6,6 @@
 
 pub mod builtin_sig;
 pub mod check;
-pub mod suggest;
 
 use bp_runtime::value::ValKind;
 use std::fmt;
