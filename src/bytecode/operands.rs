@@ -1,12 +1,14 @@
 //! What each instruction reads and writes and where control goes after it: the one
 //! description of the instructions' operands, used by the load-time verifier
-//! (`vm::verify`), the JIT's analyses (`jit::analysis`) and the disassembler.
+//! (`vm::verify`), the JIT's analyses (`jit::analysis`) and the disassembler. It is
+//! computed from the operand roles of the declaration (`isa.rs`) and the control
+//! flow property (`props.rs`), never listed per instruction.
 //!
 //! The table indices an instruction carries (constants, globals, loop ids, callee
 //! ids, ...) are checked by the verifier; here only the call site is looked up, to
 //! find its registers. An out-of-range site has no registers.
 
-use super::{CallSite, FfiType, Function, Instr, Program, Reg};
+use super::{CallSite, FfiType, Flow, Function, Instr, Program, Reg, Role, SiteUse};
 
 /// The registers one instruction reads and writes.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,181 +29,96 @@ pub struct Operands {
 impl Instr {
     /// The index of the instruction's call site (`sites[site]`), if it has one.
     pub fn site(&self) -> Option<u32> {
-        use Instr::*;
-        match *self {
-            Call { site, .. }
-            | CallIndirect { site, .. }
-            | CallBuiltin { site, .. }
-            | CallExtern { site, .. }
-            | ConcatN { site, .. }
-            | Print { site }
-            | NewArray { site, .. }
-            | NewMap { site, .. }
-            | NewTuple { site, .. }
-            | NewStruct { site, .. }
-            | MakeClosure { site, .. } => Some(site),
-            _ => None,
-        }
+        self.operand(|r| matches!(r, Role::Site(_))).map(|v| v as u32)
+    }
+
+    /// The value of the first field whose role satisfies `pick`.
+    fn operand(&self, pick: impl Fn(Role) -> bool) -> Option<i64> {
+        let op = self.op();
+        let vals = self.operand_values();
+        op.operands()
+            .iter()
+            .zip(vals.as_slice())
+            .find(|((_, role), _)| pick(*role))
+            .map(|(_, &v)| v)
     }
 
     /// The registers the instruction reads and writes in function `f` of `p`.
     pub fn operands(&self, p: &Program, f: &Function) -> Operands {
-        use Instr::*;
-        let (mut uses, dst) = match *self {
-            LoadInt { dst, .. }
-            | LoadConst { dst, .. }
-            | LoadBool { dst, .. }
-            | LoadNull { dst }
-            | GetGlobal { dst, .. }
-            | Call { dst, .. }
-            | CallIndirect { dst, .. }
-            | CallBuiltin { dst, .. }
-            | CallExtern { dst, .. }
-            | ConcatN { dst, .. }
-            | NewArray { dst, .. }
-            | NewMap { dst, .. }
-            | NewTuple { dst, .. }
-            | NewStruct { dst, .. }
-            | MakeClosure { dst, .. } => (vec![], Some(dst)),
-            Mov { dst, src }
-            | NegI { dst, src }
-            | BitNot { dst, src }
-            | NegF { dst, src }
-            | Not { dst, src }
-            | ToStr { dst, src, .. }
-            | AddIImm { dst, a: src, .. }
-            | ArrLen { dst, arr: src }
-            | TupleGet { dst, tup: src, .. }
-            | GetField { dst, obj: src, .. } => (vec![src], Some(dst)),
-            AddI { dst, a, b }
-            | SubI { dst, a, b }
-            | MulI { dst, a, b }
-            | DivI { dst, a, b }
-            | ModI { dst, a, b }
-            | BitAnd { dst, a, b }
-            | BitOr { dst, a, b }
-            | BitXor { dst, a, b }
-            | Shl { dst, a, b }
-            | Shr { dst, a, b }
-            | AddF { dst, a, b }
-            | SubF { dst, a, b }
-            | MulF { dst, a, b }
-            | DivF { dst, a, b }
-            | ModF { dst, a, b }
-            | EqI { dst, a, b }
-            | NeI { dst, a, b }
-            | LtI { dst, a, b }
-            | LeI { dst, a, b }
-            | EqF { dst, a, b }
-            | NeF { dst, a, b }
-            | LtF { dst, a, b }
-            | LeF { dst, a, b }
-            | EqRef { dst, a, b }
-            | NeRef { dst, a, b }
-            | Concat { dst, a, b }
-            | ArrGet { dst, arr: a, idx: b }
-            | MapGet { dst, map: a, key: b } => (vec![a, b], Some(dst)),
-            Jmp { .. } | Loop { .. } | RetVoid | Print { .. } => (vec![], None),
-            SetGlobal { src, .. }
-            | Ret { src }
-            | Throw { src }
-            | Rethrow { src }
-            | JmpIf { cond: src, .. }
-            | JmpIfNot { cond: src, .. }
-            | BrEqIImm { a: src, .. }
-            | BrNeIImm { a: src, .. }
-            | BrLtIImm { a: src, .. }
-            | BrLeIImm { a: src, .. }
-            | BrGtIImm { a: src, .. }
-            | BrGeIImm { a: src, .. } => (vec![src], None),
-            BrEqI { a, b, .. }
-            | BrNeI { a, b, .. }
-            | BrLtI { a, b, .. }
-            | BrLeI { a, b, .. }
-            | BrLtF { a, b, .. }
-            | BrLeF { a, b, .. }
-            | BrNotLtF { a, b, .. }
-            | BrNotLeF { a, b, .. }
-            | SetField { obj: a, src: b, .. } => (vec![a, b], None),
-            ArrSet { arr, idx, src }
-            | MapSet {
-                map: arr,
-                key: idx,
-                val: src,
-            } => (vec![arr, idx, src], None),
-        };
+        let op = self.op();
+        let vals = self.operand_values();
+        let mut uses = Vec::new();
+        let mut dst = None;
+        for (&(_, role), &v) in op.operands().iter().zip(vals.as_slice()) {
+            match role {
+                Role::Read => uses.push(v as Reg),
+                Role::Write => dst = Some(v as Reg),
+                Role::Int
+                | Role::Bool
+                | Role::Const
+                | Role::Global
+                | Role::Site(_)
+                | Role::Target
+                | Role::LoopId
+                | Role::Kind
+                | Role::Field
+                | Role::Slot => {}
+            }
+        }
         let site: Option<&CallSite> = self.site().and_then(|s| f.sites.get(s as usize));
         if let Some(s) = site {
             uses.extend_from_slice(&s.args);
         }
         // The target of a call site; an unknown one makes an out-of-range id.
         let target = site.map_or(u32::MAX, |s| s.target);
-        let def = match *self {
-            Call { .. } => dst.filter(|_| {
+        let def = match op.site_use() {
+            Some(SiteUse::Function) => dst.filter(|_| {
                 p.functions
                     .get(target as usize)
                     .is_some_and(|g| g.ret_kind.is_some())
             }),
-            CallIndirect { dst, .. } => {
+            Some(SiteUse::ClosureReg) => {
                 if let Some(s) = site {
                     uses.push(s.target as Reg);
                 }
-                uses.push(dst);
+                uses.extend(dst);
                 None
             }
-            CallBuiltin { .. } => {
+            Some(SiteUse::Builtin) => {
                 dst.filter(|_| !bp_runtime::builtins::signature(target).is_some_and(|s| s.returns_void()))
             }
-            CallExtern { .. } => dst.filter(|_| {
+            Some(SiteUse::Extern) => dst.filter(|_| {
                 p.externs
                     .get(target as usize)
                     .is_some_and(|e| e.ret != FfiType::Void)
             }),
-            _ => dst,
+            Some(
+                SiteUse::Strings
+                | SiteUse::Print
+                | SiteUse::Array
+                | SiteUse::Map
+                | SiteUse::Tuple
+                | SiteUse::Struct
+                | SiteUse::Closure,
+            )
+            | None => dst,
         };
         Operands { uses, def, dst }
     }
 
-    /// The jump target of a jump-like instruction (`Jmp`, `Loop`, `JmpIf*`, `Br*`).
+    /// The jump target of a jump-like instruction (`Jmp`, `Loop`, `JmpIf*`, `Br*`):
+    /// its field with role `Target`.
     pub fn jump_target(&self) -> Option<u32> {
-        let mut copy = *self;
-        copy.jump_target_mut().map(|t| *t)
-    }
-
-    /// Mutable access to the jump target of a jump-like instruction.
-    pub fn jump_target_mut(&mut self) -> Option<&mut u32> {
-        use Instr::*;
-        match self {
-            Jmp { target }
-            | Loop { target, .. }
-            | JmpIf { target, .. }
-            | JmpIfNot { target, .. }
-            | BrEqI { target, .. }
-            | BrNeI { target, .. }
-            | BrLtI { target, .. }
-            | BrLeI { target, .. }
-            | BrEqIImm { target, .. }
-            | BrNeIImm { target, .. }
-            | BrLtIImm { target, .. }
-            | BrLeIImm { target, .. }
-            | BrGtIImm { target, .. }
-            | BrGeIImm { target, .. }
-            | BrLtF { target, .. }
-            | BrLeF { target, .. }
-            | BrNotLtF { target, .. }
-            | BrNotLeF { target, .. } => Some(target),
-            _ => None,
-        }
+        self.operand(|r| r == Role::Target).map(|v| v as u32)
     }
 
     /// Whether execution can continue with the next instruction: false for the
     /// unconditional jumps (`Jmp`, `Loop`), returns and throws.
     pub fn falls_through(&self) -> bool {
-        use Instr::*;
-        !matches!(
-            self,
-            Jmp { .. } | Loop { .. } | Ret { .. } | RetVoid | Throw { .. } | Rethrow { .. }
-        )
+        match self.op().flow() {
+            Flow::Next | Flow::Branch => true,
+            Flow::Jump | Flow::BackEdge | Flow::Return | Flow::Throw => false,
+        }
     }
 
     /// Whether the instruction ends a basic block: it jumps, branches, returns or
