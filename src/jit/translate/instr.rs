@@ -1,6 +1,7 @@
 //! The per-instruction dispatch: one bytecode instruction to Cranelift IR, delegating to
 //! the family modules.
 
+use super::arith::Commutative;
 use super::*;
 
 impl<'a, 'f> Tr<'a, 'f> {
@@ -62,12 +63,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             AddI { dst, a, b } => {
-                let v = self.commutative(0, a, b, Self::add_reassoc);
+                let v = self.commutative(Commutative::Add, a, b, Self::add_reassoc);
                 self.set(dst, v);
             }
             SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
             MulI { dst, a, b } => {
-                let v = self.commutative(1, a, b, |t, x, y| t.b.ins().imul(x, y));
+                let v = self.commutative(Commutative::Mul, a, b, |t, x, y| t.b.ins().imul(x, y));
                 self.set(dst, v);
             }
             BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
