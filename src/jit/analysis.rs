@@ -256,74 +256,26 @@ fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
 /// the array's cached length and data pointer: `ArrGet` and `ArrSet`. (`ArrLen`
 /// reads a cached length when there is one, but does not make an array worth
 /// caching.)
+#[rustfmt::skip]
 fn indexed_array(ins: &Instr) -> Option<Reg> {
     use Instr::*;
     match *ins {
         ArrGet { arr, .. } | ArrSet { arr, .. } => Some(arr),
-        Mov { .. }
-        | LoadInt { .. }
-        | LoadConst { .. }
-        | LoadBool { .. }
-        | LoadNull { .. }
-        | GetGlobal { .. }
-        | SetGlobal { .. } => None,
-        AddI { .. }
-        | SubI { .. }
-        | MulI { .. }
-        | DivI { .. }
-        | ModI { .. }
-        | AddIImm { .. }
-        | NegI { .. }
-        | BitAnd { .. }
-        | BitOr { .. }
-        | BitXor { .. }
-        | Shl { .. }
-        | Shr { .. }
-        | BitNot { .. } => None,
+        Mov { .. } | LoadInt { .. } | LoadConst { .. } | LoadBool { .. } | LoadNull { .. }
+        | GetGlobal { .. } | SetGlobal { .. } => None,
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => None,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => None,
-        EqI { .. }
-        | NeI { .. }
-        | LtI { .. }
-        | LeI { .. }
-        | EqF { .. }
-        | NeF { .. }
-        | LtF { .. }
-        | LeF { .. }
-        | EqRef { .. }
-        | NeRef { .. }
-        | Not { .. } => None,
-        Jmp { .. }
-        | Loop { .. }
-        | JmpIf { .. }
-        | JmpIfNot { .. }
-        | BrEqI { .. }
-        | BrNeI { .. }
-        | BrLtI { .. }
-        | BrLeI { .. }
-        | BrEqIImm { .. }
-        | BrNeIImm { .. }
-        | BrLtIImm { .. }
-        | BrLeIImm { .. }
-        | BrGtIImm { .. }
-        | BrGeIImm { .. }
-        | BrLtF { .. }
-        | BrLeF { .. }
-        | BrNotLtF { .. }
-        | BrNotLeF { .. } => None,
-        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => {
-            None
-        }
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => None,
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => None,
+        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => None,
         Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => None,
-        NewArray { .. }
-        | ArrLen { .. }
-        | NewMap { .. }
-        | MapGet { .. }
-        | MapSet { .. }
-        | NewTuple { .. }
-        | TupleGet { .. }
-        | NewStruct { .. }
-        | GetField { .. }
-        | SetField { .. }
+        NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. } | NewTuple { .. }
+        | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
         | MakeClosure { .. } => None,
         Throw { .. } | Rethrow { .. } => None,
     }
@@ -617,6 +569,7 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u
 
 /// Whether the instruction defines a negative int constant or a negation (as an
 /// array index, such a value likely counts from the end).
+#[rustfmt::skip]
 fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
     use Instr::*;
     match *ins {
@@ -624,65 +577,20 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         LoadConst { k, .. } => matches!(f.consts.get(k as usize), Some(Const::Int(i)) if *i < 0),
         NegI { .. } => true,
         Mov { .. } | LoadBool { .. } | LoadNull { .. } | GetGlobal { .. } | SetGlobal { .. } => false,
-        AddI { .. }
-        | SubI { .. }
-        | MulI { .. }
-        | DivI { .. }
-        | ModI { .. }
-        | AddIImm { .. }
-        | BitAnd { .. }
-        | BitOr { .. }
-        | BitXor { .. }
-        | Shl { .. }
-        | Shr { .. }
-        | BitNot { .. } => false,
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | BitAnd { .. }
+        | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => false,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => false,
-        EqI { .. }
-        | NeI { .. }
-        | LtI { .. }
-        | LeI { .. }
-        | EqF { .. }
-        | NeF { .. }
-        | LtF { .. }
-        | LeF { .. }
-        | EqRef { .. }
-        | NeRef { .. }
-        | Not { .. } => false,
-        Jmp { .. }
-        | Loop { .. }
-        | JmpIf { .. }
-        | JmpIfNot { .. }
-        | BrEqI { .. }
-        | BrNeI { .. }
-        | BrLtI { .. }
-        | BrLeI { .. }
-        | BrEqIImm { .. }
-        | BrNeIImm { .. }
-        | BrLtIImm { .. }
-        | BrLeIImm { .. }
-        | BrGtIImm { .. }
-        | BrGeIImm { .. }
-        | BrLtF { .. }
-        | BrLeF { .. }
-        | BrNotLtF { .. }
-        | BrNotLeF { .. } => false,
-        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => {
-            false
-        }
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => false,
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => false,
+        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => false,
         Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => false,
-        NewArray { .. }
-        | ArrGet { .. }
-        | ArrSet { .. }
-        | ArrLen { .. }
-        | NewMap { .. }
-        | MapGet { .. }
-        | MapSet { .. }
-        | NewTuple { .. }
-        | TupleGet { .. }
-        | NewStruct { .. }
-        | GetField { .. }
-        | SetField { .. }
-        | MakeClosure { .. } => false,
+        NewArray { .. } | ArrGet { .. } | ArrSet { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. }
+        | MapSet { .. } | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. }
+        | SetField { .. } | MakeClosure { .. } => false,
         Throw { .. } | Rethrow { .. } => false,
     }
 }
@@ -712,22 +620,85 @@ fn arith_scores(op: Op) -> (i32, i32) {
     }
 }
 
+/// What a declared kind says about a register.
+fn kind_score(k: Option<&ValKind>) -> i32 {
+    match k {
+        Some(ValKind::Float) => 1,
+        Some(ValKind::Int | ValKind::Bool) => -1,
+        _ => 0,
+    }
+}
+
+/// The float-guess scores from what the instruction declares about its registers
+/// (constants, kinds, globals, callee signatures, array indices): `add(web,
+/// score)` for the web `u(r)` of a register it reads or `d(r)` of one it writes.
+// Kept in groups by family, like the other exhaustive matches over instructions.
+#[rustfmt::skip]
+fn kind_scores(
+    p: &Program,
+    f: &Function,
+    ins: &Instr,
+    u: &dyn Fn(Reg) -> u32,
+    d: &dyn Fn(Reg) -> u32,
+    add: &mut dyn FnMut(u32, i32),
+) {
+    use Instr::*;
+    match *ins {
+        LoadConst { dst, k } => match f.consts.get(k as usize) {
+            Some(Const::Float(_)) => add(d(dst), 2),
+            Some(Const::Int(_)) => add(d(dst), -2),
+            _ => {}
+        },
+        LoadInt { dst, .. } => add(d(dst), -1),
+        ToStr { src, kind, .. } => {
+            if ValKind::from_u8(kind) == ValKind::Float {
+                add(u(src), 1)
+            } else {
+                add(u(src), -1)
+            }
+        }
+        GetGlobal { dst, idx } => add(d(dst), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
+        SetGlobal { src, idx } => add(u(src), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
+        Call { dst, site } => {
+            if let Some(s) = f.sites.get(site as usize) {
+                if let Some(callee) = p.functions.get(s.target as usize) {
+                    for (i, &r) in s.args.iter().enumerate() {
+                        add(u(r), kind_score(callee.param_kinds.get(i)));
+                    }
+                    add(d(dst), kind_score(callee.ret_kind.as_ref()));
+                }
+            }
+        }
+        ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
+        // Scored by `arith_scores` above, or nothing to learn.
+        Mov { .. } | LoadBool { .. } | LoadNull { .. } => {}
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => {}
+        AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => {}
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => {}
+        CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => {}
+        Concat { .. } | ConcatN { .. } | Print { .. } => {}
+        NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. }
+        | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
+        | MakeClosure { .. } => {}
+        Throw { .. } | Rethrow { .. } => {}
+    }
+}
+
 /// Guess which webs mostly hold floats, so that they live in float machine
 /// registers. Only a performance choice: every access converts (bitcast) when a
 /// web is used as the other scalar type, so a wrong guess is still correct.
 fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<bool> {
-    use Instr::*;
     let mut score = vec![0i32; webs.count];
     let mut add = |w: u32, d: i32| {
         if let Some(s) = score.get_mut(w as usize) {
             *s += d;
         }
-    };
-    // What a declared kind says about a register.
-    let kind_score = |k: Option<&ValKind>| match k {
-        Some(ValKind::Float) => 1,
-        Some(ValKind::Int | ValKind::Bool) => -1,
-        _ => 0,
     };
     for (i, k) in f.param_kinds.iter().enumerate() {
         add(webs.at(0, i as Reg), kind_score(Some(k)));
@@ -751,93 +722,7 @@ fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<
                 add(d(r), result);
             }
         }
-        match *ins {
-            LoadConst { dst, k } => match f.consts.get(k as usize) {
-                Some(Const::Float(_)) => add(d(dst), 2),
-                Some(Const::Int(_)) => add(d(dst), -2),
-                _ => {}
-            },
-            LoadInt { dst, .. } => add(d(dst), -1),
-            ToStr { src, kind, .. } => {
-                if ValKind::from_u8(kind) == ValKind::Float {
-                    add(u(src), 1)
-                } else {
-                    add(u(src), -1)
-                }
-            }
-            GetGlobal { dst, idx } => add(d(dst), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
-            SetGlobal { src, idx } => add(u(src), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
-            Call { dst, site } => {
-                if let Some(s) = f.sites.get(site as usize) {
-                    if let Some(callee) = p.functions.get(s.target as usize) {
-                        for (i, &r) in s.args.iter().enumerate() {
-                            add(u(r), kind_score(callee.param_kinds.get(i)));
-                        }
-                        add(d(dst), kind_score(callee.ret_kind.as_ref()));
-                    }
-                }
-            }
-            ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
-            // Scored by `arith_scores` above, or nothing to learn.
-            Mov { .. } | LoadBool { .. } | LoadNull { .. } => {}
-            AddI { .. }
-            | SubI { .. }
-            | MulI { .. }
-            | DivI { .. }
-            | ModI { .. }
-            | AddIImm { .. }
-            | NegI { .. }
-            | BitAnd { .. }
-            | BitOr { .. }
-            | BitXor { .. }
-            | Shl { .. }
-            | Shr { .. }
-            | BitNot { .. } => {}
-            AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}
-            EqI { .. }
-            | NeI { .. }
-            | LtI { .. }
-            | LeI { .. }
-            | EqF { .. }
-            | NeF { .. }
-            | LtF { .. }
-            | LeF { .. }
-            | EqRef { .. }
-            | NeRef { .. }
-            | Not { .. } => {}
-            Jmp { .. }
-            | Loop { .. }
-            | JmpIf { .. }
-            | JmpIfNot { .. }
-            | BrEqI { .. }
-            | BrNeI { .. }
-            | BrLtI { .. }
-            | BrLeI { .. }
-            | BrEqIImm { .. }
-            | BrNeIImm { .. }
-            | BrLtIImm { .. }
-            | BrLeIImm { .. }
-            | BrGtIImm { .. }
-            | BrGeIImm { .. }
-            | BrLtF { .. }
-            | BrLeF { .. }
-            | BrNotLtF { .. }
-            | BrNotLeF { .. } => {}
-            CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => {}
-            Concat { .. } | ConcatN { .. } | Print { .. } => {}
-            NewArray { .. }
-            | ArrLen { .. }
-            | NewMap { .. }
-            | MapGet { .. }
-            | MapSet { .. }
-            | NewTuple { .. }
-            | TupleGet { .. }
-            | NewStruct { .. }
-            | GetField { .. }
-            | SetField { .. }
-            | MakeClosure { .. } => {}
-            Throw { .. } | Rethrow { .. } => {}
-        }
+        kind_scores(p, f, ins, &u, &d, &mut add);
     }
     (0..webs.count).map(|w| !webs.is_ref[w] && score[w] > 0).collect()
 }
