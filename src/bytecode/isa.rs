@@ -553,20 +553,17 @@ mod docs_tests {
             std::fs::write(path, new).expect("write docs/bytecode.md");
             return;
         }
-        let mut report = String::new();
+        // The rows one side has and the other lacks, in table order.
         let (h, w): (Vec<&str>, Vec<&str>) = (have.lines().collect(), want.lines().collect());
-        for i in 0..h.len().max(w.len()) {
-            let (a, b) = (h.get(i).copied(), w.get(i).copied());
-            if a != b {
-                report.push_str(&format!(
-                    "row {i}:\n  docs: {}\n  want: {}\n",
-                    a.unwrap_or("(none)"),
-                    b.unwrap_or("(none)")
-                ));
-                if report.lines().count() > 30 {
-                    break;
-                }
-            }
+        let mut report = String::new();
+        for row in w.iter().filter(|r| !h.contains(r)) {
+            report.push_str(&format!("  missing from the docs: {row}\n"));
+        }
+        for row in h.iter().filter(|r| !w.contains(r)) {
+            report.push_str(&format!("  not in the declaration: {row}\n"));
+        }
+        if report.is_empty() {
+            report.push_str("  the same rows in a different order\n");
         }
         panic!("docs/bytecode.md's instruction table differs from the declaration (BP_BLESS=1 rewrites it):\n{report}");
     }
