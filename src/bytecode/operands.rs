@@ -134,3 +134,148 @@ impl Instr {
         next.into_iter().chain(self.jump_target().map(|t| t as usize))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Const;
+    use super::*;
+
+    fn function_with_sites(sites: Vec<CallSite>) -> Function {
+        Function {
+            nregs: 8,
+            sites,
+            consts: vec![Const::Int(1)],
+            ..Function::default()
+        }
+    }
+
+    fn ops(ins: Instr, p: &Program, f: &Function) -> (Vec<Reg>, Option<Reg>, Option<Reg>) {
+        let o = ins.operands(p, f);
+        (o.uses, o.def, o.dst)
+    }
+
+    /// Registers read in field order, the written one as `dst` and `def`.
+    #[test]
+    fn registers_follow_the_roles() {
+        let p = Program::default();
+        let f = function_with_sites(vec![]);
+        use Instr::*;
+        assert_eq!(ops(Mov { dst: 1, src: 2 }, &p, &f), (vec![2], Some(1), Some(1)));
+        assert_eq!(
+            ops(
+                ArrSet {
+                    arr: 1,
+                    idx: 2,
+                    src: 3
+                },
+                &p,
+                &f
+            ),
+            (vec![1, 2, 3], None, None)
+        );
+        assert_eq!(
+            ops(
+                SetField {
+                    obj: 4,
+                    idx: 0,
+                    src: 5
+                },
+                &p,
+                &f
+            ),
+            (vec![4, 5], None, None)
+        );
+        assert_eq!(
+            ops(LoadConst { dst: 3, k: 0 }, &p, &f),
+            (vec![], Some(3), Some(3))
+        );
+        assert_eq!(
+            ops(
+                BrLtIImm {
+                    a: 6,
+                    imm: -1,
+                    target: 0
+                },
+                &p,
+                &f
+            ),
+            (vec![6], None, None)
+        );
+        assert_eq!(ops(RetVoid, &p, &f), (vec![], None, None));
+    }
+
+    /// A site's registers follow the instruction's own; a closure call also reads
+    /// the closure and (maybe left unwritten) `dst`; a call of a void function
+    /// names `dst` without writing it.
+    #[test]
+    fn call_sites_add_their_registers() {
+        let site = |target, args: Vec<Reg>| CallSite {
+            target,
+            args,
+            kinds: vec![],
+        };
+        let f = function_with_sites(vec![site(0, vec![1, 2]), site(7, vec![3])]);
+        let p = Program {
+            functions: vec![Function::default()],
+            ..Program::default()
+        };
+        use Instr::*;
+        assert_eq!(ops(Call { dst: 4, site: 0 }, &p, &f), (vec![1, 2], None, Some(4)));
+        assert_eq!(
+            ops(CallIndirect { dst: 5, site: 1 }, &p, &f),
+            (vec![3, 7, 5], None, Some(5))
+        );
+        assert_eq!(
+            ops(NewArray { dst: 6, site: 0 }, &p, &f),
+            (vec![1, 2], Some(6), Some(6))
+        );
+        assert_eq!(ops(Print { site: 0 }, &p, &f), (vec![1, 2], None, None));
+        // An out-of-range site has no registers.
+        assert_eq!(
+            ops(ConcatN { dst: 2, site: 9 }, &p, &f),
+            (vec![], Some(2), Some(2))
+        );
+    }
+
+    /// Jump targets and successors from the `Target` role and the flow property.
+    #[test]
+    fn control_flow_follows_flow_and_target() {
+        use Instr::*;
+        let succ = |i: Instr| i.successors(10).collect::<Vec<_>>();
+        assert_eq!(succ(Jmp { target: 3 }), vec![3]);
+        assert_eq!(
+            succ(Loop {
+                target: 2,
+                loop_id: 0
+            }),
+            vec![2]
+        );
+        assert_eq!(succ(JmpIf { cond: 0, target: 4 }), vec![11, 4]);
+        assert_eq!(succ(AddI { dst: 0, a: 1, b: 2 }), vec![11]);
+        assert_eq!(succ(Throw { src: 0 }), Vec::<usize>::new());
+        assert_eq!(succ(Ret { src: 0 }), Vec::<usize>::new());
+        let mut br = BrNotLeF {
+            a: 0,
+            b: 1,
+            target: 5,
+        };
+        if let Some(t) = br.jump_target_mut() {
+            *t = 9;
+        }
+        assert_eq!(
+            br,
+            BrNotLeF {
+                a: 0,
+                b: 1,
+                target: 9
+            }
+        );
+        assert_eq!(Mov { dst: 0, src: 1 }.jump_target(), None);
+        assert!(Loop {
+            target: 0,
+            loop_id: 0
+        }
+        .ends_block());
+        assert!(!Print { site: 0 }.ends_block());
+    }
+}
