@@ -303,3 +303,135 @@ fn result_want(p: &Program, f: &Function, ins: &Instr, cs: &CallSite) -> Option<
         ResultKind::OfBuiltin => builtins::signature(cs.target)?.ret.value_kind().map(kind_want),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytecode::{GlobalDef, Instr::*};
+    use bp_runtime::heap::Layout;
+
+    /// The error of verifying a one-function program whose code is `code` then
+    /// `RetVoid`, with registers r0 (int) and r1 (reference), after `edit`.
+    fn error_of(code: Vec<Instr>, edit: impl FnOnce(&mut Program)) -> String {
+        let mut code = code;
+        code.push(RetVoid);
+        let f = Function {
+            name: "main".into(),
+            nregs: 2,
+            ref_regs: vec![false, true],
+            locs: vec![Default::default(); code.len()],
+            code,
+            ..Function::default()
+        };
+        let mut p = Program {
+            functions: vec![f],
+            ..Program::default()
+        };
+        edit(&mut p);
+        verify(&p).err().unwrap_or_default()
+    }
+
+    fn site(target: u32, args: &[Reg], kinds: &[ValKind]) -> CallSite {
+        CallSite {
+            target,
+            args: args.to_vec(),
+            kinds: kinds.to_vec(),
+        }
+    }
+
+    fn with_site(s: CallSite) -> impl FnOnce(&mut Program) {
+        move |p| p.functions[0].sites.push(s)
+    }
+
+    /// Table indices are checked by the role of the operand that carries them.
+    #[test]
+    fn indices_are_checked_by_role() {
+        let none = |_: &mut Program| {};
+        assert!(error_of(vec![LoadConst { dst: 0, k: 0 }], none).contains("constant 0 out of range"));
+        assert!(error_of(vec![GetGlobal { dst: 0, idx: 3 }], none).contains("global 3 out of range"));
+        assert!(error_of(
+            vec![Loop {
+                target: 0,
+                loop_id: 0
+            }],
+            none
+        )
+        .contains("loop id 0 >= num_loops 0"));
+        let int_global = |p: &mut Program| {
+            p.globals.push(GlobalDef {
+                name: "g".into(),
+                kind: ValKind::Int,
+            })
+        };
+        assert!(error_of(vec![SetGlobal { src: 1, idx: 0 }], int_global)
+            .contains("r1 and global 0 disagree on being a reference"));
+        assert_eq!(error_of(vec![SetGlobal { src: 0, idx: 0 }], int_global), "");
+    }
+
+    /// A call site is checked by what it holds.
+    #[test]
+    fn call_sites_are_checked_by_use() {
+        let call = vec![Call { dst: 0, site: 0 }];
+        assert!(error_of(call.clone(), with_site(site(5, &[], &[]))).contains("function 5 out of range"));
+        assert!(
+            error_of(call, with_site(site(0, &[0], &[]))).contains("1 arguments for 0 parameters of main")
+        );
+        let builtin = vec![CallBuiltin { dst: 0, site: 0 }];
+        assert!(error_of(builtin, with_site(site(u32::MAX, &[], &[]))).contains("builtin"));
+        let print = vec![Print { site: 0 }];
+        assert!(
+            error_of(print, with_site(site(0, &[0], &[ValKind::Int, ValKind::Int]))).contains("print kinds")
+        );
+        let map = vec![NewMap { dst: 1, site: 0 }];
+        assert!(error_of(map, with_site(site(0, &[0], &[]))).contains("odd number of map literal operands"));
+        let tuple = vec![NewTuple { dst: 1, site: 0 }];
+        assert!(error_of(tuple, with_site(site(0, &[0], &[]))).contains("tuple kinds"));
+        let new_struct = vec![NewStruct { dst: 1, site: 0 }];
+        assert!(error_of(new_struct.clone(), with_site(site(0, &[], &[]))).contains("layout 0 out of range"));
+        let one_field = |p: &mut Program| {
+            p.functions[0].sites.push(site(0, &[], &[]));
+            p.layouts.push(Layout {
+                name: "P".into(),
+                fields: vec![("x".into(), ValKind::Int)],
+                is_class: false,
+            });
+        };
+        assert!(error_of(new_struct, one_field).contains("0 values for the 1 fields of P"));
+        let closure = vec![MakeClosure { dst: 1, site: 0 }];
+        assert!(error_of(closure.clone(), with_site(site(4, &[], &[]))).contains("function 4 out of range"));
+        assert!(error_of(closure, with_site(site(0, &[0], &[]))).contains("capture kinds"));
+    }
+
+    /// The result register's root-map entry is checked against the result kind.
+    #[test]
+    fn results_are_checked_by_kind() {
+        let none = |_: &mut Program| {};
+        let not_ref = "receives a reference but is not in the root map";
+        let is_ref = "receives a number but is in the root map";
+        assert!(error_of(vec![Mov { dst: 0, src: 1 }], none).contains(not_ref));
+        assert!(error_of(vec![AddI { dst: 1, a: 0, b: 0 }], none).contains(is_ref));
+        assert!(error_of(vec![LoadNull { dst: 0 }], none).contains(not_ref));
+        assert!(error_of(vec![Concat { dst: 0, a: 1, b: 1 }], none).contains(not_ref));
+        let str_const = |p: &mut Program| p.functions[0].consts.push(Const::Str(b"s".to_vec()));
+        assert!(error_of(vec![LoadConst { dst: 0, k: 0 }], str_const).contains(not_ref));
+        let ref_global = |p: &mut Program| {
+            p.globals.push(GlobalDef {
+                name: "g".into(),
+                kind: ValKind::Ref,
+            })
+        };
+        assert!(error_of(vec![GetGlobal { dst: 0, idx: 0 }], ref_global).contains(not_ref));
+        // Unknown kinds (elements, fields) are not checked.
+        assert_eq!(
+            error_of(
+                vec![ArrGet {
+                    dst: 0,
+                    arr: 1,
+                    idx: 0
+                }],
+                none
+            ),
+            ""
+        );
+    }
+}
