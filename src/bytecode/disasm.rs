@@ -24,7 +24,7 @@
 //! object's layout is known (the register was last written by `NewStruct` in the
 //! same straight-line region).
 
-use super::{CallSite, Const, Function, Instr, Program};
+use super::{CallSite, Const, Function, Instr, Program, Role, SiteUse};
 use bp_runtime::format::{write_quoted_as, Quoting};
 use std::fmt::Write as _;
 
@@ -154,10 +154,7 @@ pub fn disassemble_function(p: &Program, id: usize, f: &Function, out: &mut Stri
         out.push('\n');
         // Track which registers hold a struct of a known layout.
         if let Some(d) = i.operands(p, f).dst {
-            layout_of[d as usize] = match i {
-                Instr::NewStruct { site, .. } => f.sites.get(*site as usize).map(|s| s.target),
-                _ => None,
-            };
+            layout_of[d as usize] = struct_layout(f, i);
         }
     }
     if !f.handlers.is_empty() {
@@ -169,6 +166,24 @@ pub fn disassemble_function(p: &Program, id: usize, f: &Function, out: &mut Stri
             };
             let _ = writeln!(out, "    [{}, {}) -> {}{reg}", h.start, h.end, h.target);
         }
+    }
+}
+
+/// The layout of the struct the instruction creates, if it creates one.
+fn struct_layout(f: &Function, i: &Instr) -> Option<u32> {
+    let site = i.site().and_then(|s| f.sites.get(s as usize))?;
+    match i.op().site_use()? {
+        SiteUse::Struct => Some(site.target),
+        SiteUse::Function
+        | SiteUse::ClosureReg
+        | SiteUse::Builtin
+        | SiteUse::Extern
+        | SiteUse::Strings
+        | SiteUse::Print
+        | SiteUse::Array
+        | SiteUse::Map
+        | SiteUse::Tuple
+        | SiteUse::Closure => None,
     }
 }
 
@@ -221,121 +236,86 @@ fn field_name(p: &Program, layout: Option<u32>, idx: u8) -> String {
         .unwrap_or_else(|| format!("#{idx}"))
 }
 
-/// Mnemonic and operand text of one instruction.
+/// Mnemonic and operand text of one instruction: its template from the
+/// declaration with each `{field}` rendered by the field's role.
 fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&'static str, String) {
-    use Instr::*;
-    let empty = CallSite::default();
-    let site = |s: u32| f.sites.get(s as usize).unwrap_or(&empty);
-    let konst = |k: u32| match f.consts.get(k as usize) {
-        Some(c) => format!("k{k} ({})", const_text(c)),
-        None => format!("k{k} (?)"),
-    };
-    let r3 = |dst: u8, a: u8, b: u8| format!("r{dst}, r{a}, r{b}");
-    match *i {
-        Mov { dst, src } => ("Mov", format!("r{dst}, r{src}")),
-        LoadInt { dst, imm } => ("LoadInt", format!("r{dst}, {imm}")),
-        LoadConst { dst, k } => ("LoadConst", format!("r{dst}, {}", konst(k))),
-        LoadBool { dst, val } => ("LoadBool", format!("r{dst}, {val}")),
-        LoadNull { dst } => ("LoadNull", format!("r{dst}")),
-        GetGlobal { dst, idx } => ("GetGlobal", format!("r{dst}, {}", global(p, idx))),
-        SetGlobal { src, idx } => ("SetGlobal", format!("{}, r{src}", global(p, idx))),
-        AddI { dst, a, b } => ("AddI", r3(dst, a, b)),
-        SubI { dst, a, b } => ("SubI", r3(dst, a, b)),
-        MulI { dst, a, b } => ("MulI", r3(dst, a, b)),
-        DivI { dst, a, b } => ("DivI", r3(dst, a, b)),
-        ModI { dst, a, b } => ("ModI", r3(dst, a, b)),
-        AddIImm { dst, a, imm } => ("AddIImm", format!("r{dst}, r{a}, {imm}")),
-        NegI { dst, src } => ("NegI", format!("r{dst}, r{src}")),
-        BitAnd { dst, a, b } => ("BitAnd", r3(dst, a, b)),
-        BitOr { dst, a, b } => ("BitOr", r3(dst, a, b)),
-        BitXor { dst, a, b } => ("BitXor", r3(dst, a, b)),
-        Shl { dst, a, b } => ("Shl", r3(dst, a, b)),
-        Shr { dst, a, b } => ("Shr", r3(dst, a, b)),
-        BitNot { dst, src } => ("BitNot", format!("r{dst}, r{src}")),
-        AddF { dst, a, b } => ("AddF", r3(dst, a, b)),
-        SubF { dst, a, b } => ("SubF", r3(dst, a, b)),
-        MulF { dst, a, b } => ("MulF", r3(dst, a, b)),
-        DivF { dst, a, b } => ("DivF", r3(dst, a, b)),
-        ModF { dst, a, b } => ("ModF", r3(dst, a, b)),
-        NegF { dst, src } => ("NegF", format!("r{dst}, r{src}")),
-        EqI { dst, a, b } => ("EqI", r3(dst, a, b)),
-        NeI { dst, a, b } => ("NeI", r3(dst, a, b)),
-        LtI { dst, a, b } => ("LtI", r3(dst, a, b)),
-        LeI { dst, a, b } => ("LeI", r3(dst, a, b)),
-        EqF { dst, a, b } => ("EqF", r3(dst, a, b)),
-        NeF { dst, a, b } => ("NeF", r3(dst, a, b)),
-        LtF { dst, a, b } => ("LtF", r3(dst, a, b)),
-        LeF { dst, a, b } => ("LeF", r3(dst, a, b)),
-        EqRef { dst, a, b } => ("EqRef", r3(dst, a, b)),
-        NeRef { dst, a, b } => ("NeRef", r3(dst, a, b)),
-        Not { dst, src } => ("Not", format!("r{dst}, r{src}")),
-        Jmp { target } => ("Jmp", format!("-> {target}")),
-        Loop { target, loop_id } => ("Loop", format!("-> {target}  (loop {loop_id})")),
-        JmpIf { cond, target } => ("JmpIf", format!("r{cond} -> {target}")),
-        JmpIfNot { cond, target } => ("JmpIfNot", format!("r{cond} -> {target}")),
-        BrEqI { a, b, target } => ("BrEqI", format!("r{a}, r{b} -> {target}")),
-        BrNeI { a, b, target } => ("BrNeI", format!("r{a}, r{b} -> {target}")),
-        BrLtI { a, b, target } => ("BrLtI", format!("r{a}, r{b} -> {target}")),
-        BrLeI { a, b, target } => ("BrLeI", format!("r{a}, r{b} -> {target}")),
-        BrEqIImm { a, imm, target } => ("BrEqIImm", format!("r{a}, {imm} -> {target}")),
-        BrNeIImm { a, imm, target } => ("BrNeIImm", format!("r{a}, {imm} -> {target}")),
-        BrLtIImm { a, imm, target } => ("BrLtIImm", format!("r{a}, {imm} -> {target}")),
-        BrLeIImm { a, imm, target } => ("BrLeIImm", format!("r{a}, {imm} -> {target}")),
-        BrGtIImm { a, imm, target } => ("BrGtIImm", format!("r{a}, {imm} -> {target}")),
-        BrGeIImm { a, imm, target } => ("BrGeIImm", format!("r{a}, {imm} -> {target}")),
-        BrLtF { a, b, target } => ("BrLtF", format!("r{a}, r{b} -> {target}")),
-        BrLeF { a, b, target } => ("BrLeF", format!("r{a}, r{b} -> {target}")),
-        BrNotLtF { a, b, target } => ("BrNotLtF", format!("r{a}, r{b} -> {target}")),
-        BrNotLeF { a, b, target } => ("BrNotLeF", format!("r{a}, r{b} -> {target}")),
-        Call { dst, site: s } => {
-            let cs = site(s);
-            (
-                "Call",
-                format!("r{dst} = {}({})", func_name(p, cs.target), regs(&cs.args)),
-            )
+    let op = i.op();
+    let fields = op.operands();
+    let vals = i.operand_values();
+    let vals = vals.as_slice();
+    // The struct or tuple a `Field` / `Slot` operand indexes: the first register read.
+    let object = op.operand_with(Role::Read).map(|at| vals[at] as u8);
+    let mut text = String::new();
+    let mut rest = op.template();
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let name = &rest[open + 1..close];
+        match fields.iter().position(|&(n, _)| n == name) {
+            Some(at) => text.push_str(&operand_text(p, f, fields[at].1, vals[at], object, layout_of)),
+            None => text.push_str(&rest[open..=close.min(rest.len() - 1)]),
         }
-        CallIndirect { dst, site: s } => {
-            let cs = site(s);
-            (
-                "CallIndirect",
-                format!("r{dst} = r{}({})", cs.target, regs(&cs.args)),
-            )
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    text.push_str(rest);
+    (op.name(), text)
+}
+
+/// The text of one operand with value `v` and role `role`.
+fn operand_text(
+    p: &Program,
+    f: &Function,
+    role: Role,
+    v: i64,
+    object: Option<u8>,
+    layout_of: &[Option<u32>],
+) -> String {
+    match role {
+        Role::Read | Role::Write => format!("r{v}"),
+        Role::Int | Role::Target | Role::LoopId | Role::Slot => v.to_string(),
+        Role::Bool => (v != 0).to_string(),
+        Role::Const => match f.consts.get(v as usize) {
+            Some(c) => format!("k{v} ({})", const_text(c)),
+            None => format!("k{v} (?)"),
+        },
+        Role::Global => global(p, v as u32),
+        Role::Kind => kind_name(v as u8).to_string(),
+        Role::Field => {
+            let layout = object.and_then(|o| layout_of.get(o as usize).copied().flatten());
+            field_name(p, layout, v as u8)
         }
-        CallBuiltin { dst, site: s } => {
-            let cs = site(s);
+        Role::Site(used) => {
+            let empty = CallSite::default();
+            let site = f.sites.get(v as usize).unwrap_or(&empty);
+            site_text(p, used, site)
+        }
+    }
+}
+
+/// The text of a call site, by what it holds.
+fn site_text(p: &Program, used: SiteUse, cs: &CallSite) -> String {
+    match used {
+        SiteUse::Function => format!("{}({})", func_name(p, cs.target), regs(&cs.args)),
+        SiteUse::ClosureReg => format!("r{}({})", cs.target, regs(&cs.args)),
+        SiteUse::Builtin => {
             let name = bp_runtime::builtins::all()
                 .get(cs.target as usize)
                 .map(|b| b.name.to_string())
                 .unwrap_or_else(|| format!("builtin#{}", cs.target));
-            ("CallBuiltin", format!("r{dst} = {name}({})", regs(&cs.args)))
+            format!("{name}({})", regs(&cs.args))
         }
-        CallExtern { dst, site: s } => {
-            let cs = site(s);
+        SiteUse::Extern => {
             let name = p
                 .externs
                 .get(cs.target as usize)
                 .map(|e| e.name.clone())
                 .unwrap_or_else(|| format!("extern#{}", cs.target));
-            ("CallExtern", format!("r{dst} = {name}({})", regs(&cs.args)))
+            format!("{name}({})", regs(&cs.args))
         }
-        Ret { src } => ("Ret", format!("r{src}")),
-        RetVoid => ("RetVoid", String::new()),
-        Concat { dst, a, b } => ("Concat", r3(dst, a, b)),
-        ConcatN { dst, site: s } => ("ConcatN", format!("r{dst} = concat({})", regs(&site(s).args))),
-        ToStr { dst, src, kind } => ("ToStr", format!("r{dst}, r{src} ({})", kind_name(kind))),
-        Print { site: s } => ("Print", format!("({})", regs(&site(s).args))),
-        NewArray { dst, site: s } => {
-            let cs = site(s);
-            (
-                "NewArray",
-                format!("r{dst} = [{}] of {}", regs(&cs.args), kind_name(cs.target as u8)),
-            )
-        }
-        ArrGet { dst, arr, idx } => ("ArrGet", format!("r{dst} = r{arr}[r{idx}]")),
-        ArrSet { arr, idx, src } => ("ArrSet", format!("r{arr}[r{idx}] = r{src}")),
-        ArrLen { dst, arr } => ("ArrLen", format!("r{dst} = len r{arr}")),
-        NewMap { dst, site: s } => {
-            let cs = site(s);
+        SiteUse::Strings => format!("concat({})", regs(&cs.args)),
+        SiteUse::Print => format!("({})", regs(&cs.args)),
+        SiteUse::Array => format!("[{}] of {}", regs(&cs.args), kind_name(cs.target as u8)),
+        SiteUse::Map => {
             let pairs: Vec<String> = cs
                 .args
                 .chunks(2)
@@ -347,24 +327,13 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
                 .collect();
             let kk = kind_name((cs.target & 0xff) as u8);
             let vk = kind_name(((cs.target >> 8) & 0xff) as u8);
-            (
-                "NewMap",
-                format!("r{dst} = {{{}}} of {kk}: {vk}", pairs.join(", ")),
-            )
+            format!("{{{}}} of {kk}: {vk}", pairs.join(", "))
         }
-        MapGet { dst, map, key } => ("MapGet", format!("r{dst} = r{map}[r{key}]")),
-        MapSet { map, key, val } => ("MapSet", format!("r{map}[r{key}] = r{val}")),
-        NewTuple { dst, site: s } => {
-            let cs = site(s);
+        SiteUse::Tuple => {
             let ks: Vec<&str> = cs.kinds.iter().map(|k| kind_name(*k as u8)).collect();
-            (
-                "NewTuple",
-                format!("r{dst} = ({}) of ({})", regs(&cs.args), ks.join(", ")),
-            )
+            format!("({}) of ({})", regs(&cs.args), ks.join(", "))
         }
-        TupleGet { dst, tup, idx } => ("TupleGet", format!("r{dst} = r{tup}.{idx}")),
-        NewStruct { dst, site: s } => {
-            let cs = site(s);
+        SiteUse::Struct => {
             let layout = p.layouts.get(cs.target as usize);
             let name = layout
                 .map(|l| l.name.clone())
@@ -378,30 +347,16 @@ fn render(p: &Program, f: &Function, i: &Instr, layout_of: &[Option<u32>]) -> (&
                     None => format!("r{r}"),
                 })
                 .collect();
-            ("NewStruct", format!("r{dst} = {name}{{{}}}", fields.join(", ")))
+            format!("{name}{{{}}}", fields.join(", "))
         }
-        GetField { dst, obj, idx } => {
-            let l = layout_of.get(obj as usize).copied().flatten();
-            ("GetField", format!("r{dst} = r{obj}.{}", field_name(p, l, idx)))
-        }
-        SetField { obj, idx, src } => {
-            let l = layout_of.get(obj as usize).copied().flatten();
-            ("SetField", format!("r{obj}.{} = r{src}", field_name(p, l, idx)))
-        }
-        MakeClosure { dst, site: s } => {
-            let cs = site(s);
+        SiteUse::Closure => {
             let caps = if cs.args.is_empty() {
                 String::new()
             } else {
                 format!(" [{}]", regs(&cs.args))
             };
-            (
-                "MakeClosure",
-                format!("r{dst} = fn {}{caps}", func_name(p, cs.target)),
-            )
+            format!("fn {}{caps}", func_name(p, cs.target))
         }
-        Throw { src } => ("Throw", format!("r{src}")),
-        Rethrow { src } => ("Rethrow", format!("r{src}")),
     }
 }
 

@@ -9,213 +9,29 @@
 //! Variable-length operand lists (call arguments, literal elements) live in the
 //! function's [`CallSite`] table and are referenced by index.
 //!
-//! Which registers an instruction reads and writes and where control goes after it
-//! is described once, in `operands.rs` ([`Instr::operands`], [`Instr::successors`]),
-//! for the verifier, the JIT's analyses and the disassembler.
-//!
-//! The table of all instructions with their semantics is in `docs/bytecode.md`;
-//! keep both in sync.
+//! The instruction set is declared once, in `isa.rs` (the [`Instr`] enum, [`Op`], the
+//! operand roles and the disassembly are generated from it); the properties the
+//! passes need are exhaustive matches in `props.rs`. Which registers an instruction
+//! reads and writes and where control goes after it follows from the roles, in
+//! `operands.rs` ([`Instr::operands`], [`Instr::successors`]), for the verifier, the
+//! JIT's analyses and the disassembler. The table in `docs/bytecode.md` is generated
+//! from the declaration (`docs_table_matches_the_declaration`; `BP_BLESS=1`
+//! rewrites it).
 
 pub mod disasm;
+mod isa;
 mod operands;
+mod props;
 
+pub use isa::{Instr, Op, OperandValues, Role, SiteUse};
 pub use operands::Operands;
+pub use props::{Calls, Flow, Lowering, Resizes, ResultKind};
 
 use bp_runtime::heap::Layout;
 use bp_runtime::value::ValKind;
 
 /// A register index within a frame.
 pub type Reg = u8;
-
-/// One instruction. Fused compare-and-branch forms (`Br*`) jump when the
-/// comparison is **true**; the compiler swaps operands for `>`/`>=` and inverts
-/// integer comparisons itself (floats have explicit negated forms because of NaN).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Instr {
-    // ----- moves and constants -----
-    /// `dst = src`
-    Mov { dst: Reg, src: Reg },
-    /// `dst = imm` (an int)
-    LoadInt { dst: Reg, imm: i32 },
-    /// `dst = consts[k]` (int, float or string constant)
-    LoadConst { dst: Reg, k: u32 },
-    /// `dst = val` (a bool)
-    LoadBool { dst: Reg, val: bool },
-    /// `dst = null` (a reference slot holding no object)
-    LoadNull { dst: Reg },
-    /// `dst = globals[idx]`
-    GetGlobal { dst: Reg, idx: u32 },
-    /// `globals[idx] = src`
-    SetGlobal { src: Reg, idx: u32 },
-
-    // ----- integer arithmetic (wrapping i64) -----
-    /// `dst = a + b`
-    AddI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a - b`
-    SubI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a * b`
-    MulI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a / b` truncating; `b == 0` raises `division by zero`; `MIN / -1` wraps
-    DivI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a % b` (sign of `a`); `b == 0` raises `modulo by zero`; `MIN % -1` is 0
-    ModI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a + imm` (also used for subtraction of a constant)
-    AddIImm { dst: Reg, a: Reg, imm: i16 },
-    /// `dst = -src` (wrapping)
-    NegI { dst: Reg, src: Reg },
-    /// `dst = a & b`
-    BitAnd { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a | b`
-    BitOr { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a ^ b`
-    BitXor { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a << (b mod 64)`
-    Shl { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a >> (b mod 64)` (arithmetic)
-    Shr { dst: Reg, a: Reg, b: Reg },
-    /// `dst = !src` (bitwise complement)
-    BitNot { dst: Reg, src: Reg },
-
-    // ----- float arithmetic (IEEE f64) -----
-    /// `dst = a + b`
-    AddF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a - b`
-    SubF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a * b`
-    MulF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a / b` (no error on zero)
-    DivF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = fmod(a, b)`
-    ModF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = -src`
-    NegF { dst: Reg, src: Reg },
-
-    // ----- comparisons producing a bool -----
-    /// `dst = a == b` on ints or bools
-    EqI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a != b` on ints or bools
-    NeI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a < b` on ints
-    LtI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a <= b` on ints
-    LeI { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a == b` on floats (IEEE)
-    EqF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a != b` on floats (IEEE)
-    NeF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a < b` on floats
-    LtF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a <= b` on floats
-    LeF { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a == b` on references: deep value equality (§16)
-    EqRef { dst: Reg, a: Reg, b: Reg },
-    /// `dst = a != b` on references
-    NeRef { dst: Reg, a: Reg, b: Reg },
-    /// `dst = not src` (bool)
-    Not { dst: Reg, src: Reg },
-
-    // ----- control flow -----
-    /// `pc = target`
-    Jmp { target: u32 },
-    /// Loop back-edge: counts toward the function's hotness (`loop_id` selects the
-    /// counter; the JIT enters by OSR at `target`, the loop header), then `pc = target`.
-    Loop { target: u32, loop_id: u16 },
-    /// `if cond { pc = target }`
-    JmpIf { cond: Reg, target: u32 },
-    /// `if !cond { pc = target }`
-    JmpIfNot { cond: Reg, target: u32 },
-    /// `if a == b (ints) { pc = target }`
-    BrEqI { a: Reg, b: Reg, target: u32 },
-    /// `if a != b (ints) { pc = target }`
-    BrNeI { a: Reg, b: Reg, target: u32 },
-    /// `if a < b (ints) { pc = target }`
-    BrLtI { a: Reg, b: Reg, target: u32 },
-    /// `if a <= b (ints) { pc = target }`
-    BrLeI { a: Reg, b: Reg, target: u32 },
-    /// `if a == imm { pc = target }`
-    BrEqIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a != imm { pc = target }`
-    BrNeIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a < imm { pc = target }`
-    BrLtIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a <= imm { pc = target }`
-    BrLeIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a > imm { pc = target }`
-    BrGtIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a >= imm { pc = target }`
-    BrGeIImm { a: Reg, imm: i16, target: u32 },
-    /// `if a < b (floats) { pc = target }`
-    BrLtF { a: Reg, b: Reg, target: u32 },
-    /// `if a <= b (floats) { pc = target }`
-    BrLeF { a: Reg, b: Reg, target: u32 },
-    /// `if !(a < b) (floats; true for NaN) { pc = target }`
-    BrNotLtF { a: Reg, b: Reg, target: u32 },
-    /// `if !(a <= b) (floats; true for NaN) { pc = target }`
-    BrNotLeF { a: Reg, b: Reg, target: u32 },
-
-    // ----- calls -----
-    /// Call user function `sites[site].target` with argument registers
-    /// `sites[site].args`; result to `dst` (unchanged for void functions).
-    Call { dst: Reg, site: u32 },
-    /// Call the function value (closure) in register `sites[site].target as Reg`.
-    CallIndirect { dst: Reg, site: u32 },
-    /// Call runtime builtin `sites[site].target`.
-    CallBuiltin { dst: Reg, site: u32 },
-    /// Call `extern` function `sites[site].target`.
-    CallExtern { dst: Reg, site: u32 },
-    /// Return the value in `src`.
-    Ret { src: Reg },
-    /// Return from a void function.
-    RetVoid,
-
-    // ----- strings and output -----
-    /// `dst = a + b` (string concatenation)
-    Concat { dst: Reg, a: Reg, b: Reg },
-    /// `dst` = concatenation of the string registers `sites[site].args`
-    ConcatN { dst: Reg, site: u32 },
-    /// `dst = to_str(src)` where `src` holds a value of kind `kind` (`ValKind as u8`)
-    ToStr { dst: Reg, src: Reg, kind: u8 },
-    /// Print the string registers `sites[site].args` separated by spaces, then a newline.
-    Print { site: u32 },
-
-    // ----- arrays, maps, tuples, structs, closures -----
-    /// `dst = [args...]`; element kind is `sites[site].target` (`ValKind as u8`)
-    NewArray { dst: Reg, site: u32 },
-    /// `dst = arr[idx]` (negative counts from the end; out of range raises)
-    ArrGet { dst: Reg, arr: Reg, idx: Reg },
-    /// `arr[idx] = src` (same index rules)
-    ArrSet { arr: Reg, idx: Reg, src: Reg },
-    /// `dst = array_len(arr)`
-    ArrLen { dst: Reg, arr: Reg },
-    /// `dst = {k1: v1, ...}` from `sites[site].args` = `[k1, v1, k2, v2, ...]`;
-    /// `target` = key kind | (value kind << 8)
-    NewMap { dst: Reg, site: u32 },
-    /// `dst = map[key]`; a missing key raises `key not found in map`
-    MapGet { dst: Reg, map: Reg, key: Reg },
-    /// `map[key] = val` (insert or overwrite)
-    MapSet { map: Reg, key: Reg, val: Reg },
-    /// `dst = (args...)` with element kinds `sites[site].kinds`
-    NewTuple { dst: Reg, site: u32 },
-    /// `dst = tup[idx]`
-    TupleGet { dst: Reg, tup: Reg, idx: u8 },
-    /// `dst = Layout{args...}` for layout `sites[site].target`, fields in
-    /// declaration order
-    NewStruct { dst: Reg, site: u32 },
-    /// `dst = obj.fields[idx]`
-    GetField { dst: Reg, obj: Reg, idx: u8 },
-    /// `obj.fields[idx] = src`
-    SetField { obj: Reg, idx: u8, src: Reg },
-    /// `dst` = function value for function `sites[site].target` capturing
-    /// `sites[site].args` (kinds in `sites[site].kinds`)
-    MakeClosure { dst: Reg, site: u32 },
-
-    // ----- exceptions -----
-    /// Raise the string in `src` as an exception.
-    Throw { src: Reg },
-    /// Re-raise the exception held in `src` (caught by a compiler-generated
-    /// catch-all around a `finally`), keeping its original location and trace.
-    Rethrow { src: Reg },
-}
 
 const _: () = assert!(std::mem::size_of::<Instr>() <= 8);
 
@@ -311,29 +127,3 @@ pub struct Program {
 /// Extern (FFI) declarations and their marshalling types live in the runtime, which
 /// performs the calls.
 pub use bp_runtime::ffi::{ExternSig as ExternDef, FfiType};
-
-#[cfg(test)]
-mod tests {
-    /// `docs/bytecode.md` documents the instruction set in one table: keep it complete.
-    #[test]
-    fn docs_table_names_every_instruction() {
-        let src = include_str!("mod.rs");
-        let docs = include_str!("../../docs/bytecode.md");
-        let start = src.find("pub enum Instr {").expect("Instr enum");
-        let end = src[start..].find("\n}").expect("end of Instr") + start;
-        let mut n = 0;
-        for line in src[start..end].lines().skip(1) {
-            let t = line.trim();
-            let name: String = t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-            if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                continue;
-            }
-            n += 1;
-            assert!(
-                docs.contains(&format!("| `{name}` |")),
-                "docs/bytecode.md lacks instruction {name}"
-            );
-        }
-        assert!(n > 60, "found only {n} instructions");
-    }
-}

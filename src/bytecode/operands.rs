@@ -1,12 +1,14 @@
 //! What each instruction reads and writes and where control goes after it: the one
 //! description of the instructions' operands, used by the load-time verifier
-//! (`vm::verify`), the JIT's analyses (`jit::analysis`) and the disassembler.
+//! (`vm::verify`), the JIT's analyses (`jit::analysis`) and the disassembler. It is
+//! computed from the operand roles of the declaration (`isa.rs`) and the control
+//! flow property (`props.rs`), never listed per instruction.
 //!
 //! The table indices an instruction carries (constants, globals, loop ids, callee
 //! ids, ...) are checked by the verifier; here only the call site is looked up, to
 //! find its registers. An out-of-range site has no registers.
 
-use super::{CallSite, FfiType, Function, Instr, Program, Reg};
+use super::{CallSite, FfiType, Flow, Function, Instr, Program, Reg, Role, SiteUse};
 
 /// The registers one instruction reads and writes.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,181 +29,96 @@ pub struct Operands {
 impl Instr {
     /// The index of the instruction's call site (`sites[site]`), if it has one.
     pub fn site(&self) -> Option<u32> {
-        use Instr::*;
-        match *self {
-            Call { site, .. }
-            | CallIndirect { site, .. }
-            | CallBuiltin { site, .. }
-            | CallExtern { site, .. }
-            | ConcatN { site, .. }
-            | Print { site }
-            | NewArray { site, .. }
-            | NewMap { site, .. }
-            | NewTuple { site, .. }
-            | NewStruct { site, .. }
-            | MakeClosure { site, .. } => Some(site),
-            _ => None,
-        }
+        self.operand(|r| matches!(r, Role::Site(_))).map(|v| v as u32)
+    }
+
+    /// The value of the first field whose role satisfies `pick`.
+    fn operand(&self, pick: impl Fn(Role) -> bool) -> Option<i64> {
+        let op = self.op();
+        let vals = self.operand_values();
+        op.operands()
+            .iter()
+            .zip(vals.as_slice())
+            .find(|((_, role), _)| pick(*role))
+            .map(|(_, &v)| v)
     }
 
     /// The registers the instruction reads and writes in function `f` of `p`.
     pub fn operands(&self, p: &Program, f: &Function) -> Operands {
-        use Instr::*;
-        let (mut uses, dst) = match *self {
-            LoadInt { dst, .. }
-            | LoadConst { dst, .. }
-            | LoadBool { dst, .. }
-            | LoadNull { dst }
-            | GetGlobal { dst, .. }
-            | Call { dst, .. }
-            | CallIndirect { dst, .. }
-            | CallBuiltin { dst, .. }
-            | CallExtern { dst, .. }
-            | ConcatN { dst, .. }
-            | NewArray { dst, .. }
-            | NewMap { dst, .. }
-            | NewTuple { dst, .. }
-            | NewStruct { dst, .. }
-            | MakeClosure { dst, .. } => (vec![], Some(dst)),
-            Mov { dst, src }
-            | NegI { dst, src }
-            | BitNot { dst, src }
-            | NegF { dst, src }
-            | Not { dst, src }
-            | ToStr { dst, src, .. }
-            | AddIImm { dst, a: src, .. }
-            | ArrLen { dst, arr: src }
-            | TupleGet { dst, tup: src, .. }
-            | GetField { dst, obj: src, .. } => (vec![src], Some(dst)),
-            AddI { dst, a, b }
-            | SubI { dst, a, b }
-            | MulI { dst, a, b }
-            | DivI { dst, a, b }
-            | ModI { dst, a, b }
-            | BitAnd { dst, a, b }
-            | BitOr { dst, a, b }
-            | BitXor { dst, a, b }
-            | Shl { dst, a, b }
-            | Shr { dst, a, b }
-            | AddF { dst, a, b }
-            | SubF { dst, a, b }
-            | MulF { dst, a, b }
-            | DivF { dst, a, b }
-            | ModF { dst, a, b }
-            | EqI { dst, a, b }
-            | NeI { dst, a, b }
-            | LtI { dst, a, b }
-            | LeI { dst, a, b }
-            | EqF { dst, a, b }
-            | NeF { dst, a, b }
-            | LtF { dst, a, b }
-            | LeF { dst, a, b }
-            | EqRef { dst, a, b }
-            | NeRef { dst, a, b }
-            | Concat { dst, a, b }
-            | ArrGet { dst, arr: a, idx: b }
-            | MapGet { dst, map: a, key: b } => (vec![a, b], Some(dst)),
-            Jmp { .. } | Loop { .. } | RetVoid | Print { .. } => (vec![], None),
-            SetGlobal { src, .. }
-            | Ret { src }
-            | Throw { src }
-            | Rethrow { src }
-            | JmpIf { cond: src, .. }
-            | JmpIfNot { cond: src, .. }
-            | BrEqIImm { a: src, .. }
-            | BrNeIImm { a: src, .. }
-            | BrLtIImm { a: src, .. }
-            | BrLeIImm { a: src, .. }
-            | BrGtIImm { a: src, .. }
-            | BrGeIImm { a: src, .. } => (vec![src], None),
-            BrEqI { a, b, .. }
-            | BrNeI { a, b, .. }
-            | BrLtI { a, b, .. }
-            | BrLeI { a, b, .. }
-            | BrLtF { a, b, .. }
-            | BrLeF { a, b, .. }
-            | BrNotLtF { a, b, .. }
-            | BrNotLeF { a, b, .. }
-            | SetField { obj: a, src: b, .. } => (vec![a, b], None),
-            ArrSet { arr, idx, src }
-            | MapSet {
-                map: arr,
-                key: idx,
-                val: src,
-            } => (vec![arr, idx, src], None),
-        };
+        let op = self.op();
+        let vals = self.operand_values();
+        let mut uses = Vec::new();
+        let mut dst = None;
+        for (&(_, role), &v) in op.operands().iter().zip(vals.as_slice()) {
+            match role {
+                Role::Read => uses.push(v as Reg),
+                Role::Write => dst = Some(v as Reg),
+                Role::Int
+                | Role::Bool
+                | Role::Const
+                | Role::Global
+                | Role::Site(_)
+                | Role::Target
+                | Role::LoopId
+                | Role::Kind
+                | Role::Field
+                | Role::Slot => {}
+            }
+        }
         let site: Option<&CallSite> = self.site().and_then(|s| f.sites.get(s as usize));
         if let Some(s) = site {
             uses.extend_from_slice(&s.args);
         }
         // The target of a call site; an unknown one makes an out-of-range id.
         let target = site.map_or(u32::MAX, |s| s.target);
-        let def = match *self {
-            Call { .. } => dst.filter(|_| {
+        let def = match op.site_use() {
+            Some(SiteUse::Function) => dst.filter(|_| {
                 p.functions
                     .get(target as usize)
                     .is_some_and(|g| g.ret_kind.is_some())
             }),
-            CallIndirect { dst, .. } => {
+            Some(SiteUse::ClosureReg) => {
                 if let Some(s) = site {
                     uses.push(s.target as Reg);
                 }
-                uses.push(dst);
+                uses.extend(dst);
                 None
             }
-            CallBuiltin { .. } => {
+            Some(SiteUse::Builtin) => {
                 dst.filter(|_| !bp_runtime::builtins::signature(target).is_some_and(|s| s.returns_void()))
             }
-            CallExtern { .. } => dst.filter(|_| {
+            Some(SiteUse::Extern) => dst.filter(|_| {
                 p.externs
                     .get(target as usize)
                     .is_some_and(|e| e.ret != FfiType::Void)
             }),
-            _ => dst,
+            Some(
+                SiteUse::Strings
+                | SiteUse::Print
+                | SiteUse::Array
+                | SiteUse::Map
+                | SiteUse::Tuple
+                | SiteUse::Struct
+                | SiteUse::Closure,
+            )
+            | None => dst,
         };
         Operands { uses, def, dst }
     }
 
-    /// The jump target of a jump-like instruction (`Jmp`, `Loop`, `JmpIf*`, `Br*`).
+    /// The jump target of a jump-like instruction (`Jmp`, `Loop`, `JmpIf*`, `Br*`):
+    /// its field with role `Target`.
     pub fn jump_target(&self) -> Option<u32> {
-        let mut copy = *self;
-        copy.jump_target_mut().map(|t| *t)
-    }
-
-    /// Mutable access to the jump target of a jump-like instruction.
-    pub fn jump_target_mut(&mut self) -> Option<&mut u32> {
-        use Instr::*;
-        match self {
-            Jmp { target }
-            | Loop { target, .. }
-            | JmpIf { target, .. }
-            | JmpIfNot { target, .. }
-            | BrEqI { target, .. }
-            | BrNeI { target, .. }
-            | BrLtI { target, .. }
-            | BrLeI { target, .. }
-            | BrEqIImm { target, .. }
-            | BrNeIImm { target, .. }
-            | BrLtIImm { target, .. }
-            | BrLeIImm { target, .. }
-            | BrGtIImm { target, .. }
-            | BrGeIImm { target, .. }
-            | BrLtF { target, .. }
-            | BrLeF { target, .. }
-            | BrNotLtF { target, .. }
-            | BrNotLeF { target, .. } => Some(target),
-            _ => None,
-        }
+        self.operand(|r| r == Role::Target).map(|v| v as u32)
     }
 
     /// Whether execution can continue with the next instruction: false for the
     /// unconditional jumps (`Jmp`, `Loop`), returns and throws.
     pub fn falls_through(&self) -> bool {
-        use Instr::*;
-        !matches!(
-            self,
-            Jmp { .. } | Loop { .. } | Ret { .. } | RetVoid | Throw { .. } | Rethrow { .. }
-        )
+        match self.op().flow() {
+            Flow::Next | Flow::Branch => true,
+            Flow::Jump | Flow::BackEdge | Flow::Return | Flow::Throw => false,
+        }
     }
 
     /// Whether the instruction ends a basic block: it jumps, branches, returns or
@@ -215,5 +132,150 @@ impl Instr {
     pub fn successors(&self, pc: usize) -> impl Iterator<Item = usize> {
         let next = self.falls_through().then_some(pc + 1);
         next.into_iter().chain(self.jump_target().map(|t| t as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Const;
+    use super::*;
+
+    fn function_with_sites(sites: Vec<CallSite>) -> Function {
+        Function {
+            nregs: 8,
+            sites,
+            consts: vec![Const::Int(1)],
+            ..Function::default()
+        }
+    }
+
+    fn ops(ins: Instr, p: &Program, f: &Function) -> (Vec<Reg>, Option<Reg>, Option<Reg>) {
+        let o = ins.operands(p, f);
+        (o.uses, o.def, o.dst)
+    }
+
+    /// Registers read in field order, the written one as `dst` and `def`.
+    #[test]
+    fn registers_follow_the_roles() {
+        let p = Program::default();
+        let f = function_with_sites(vec![]);
+        use Instr::*;
+        assert_eq!(ops(Mov { dst: 1, src: 2 }, &p, &f), (vec![2], Some(1), Some(1)));
+        assert_eq!(
+            ops(
+                ArrSet {
+                    arr: 1,
+                    idx: 2,
+                    src: 3
+                },
+                &p,
+                &f
+            ),
+            (vec![1, 2, 3], None, None)
+        );
+        assert_eq!(
+            ops(
+                SetField {
+                    obj: 4,
+                    idx: 0,
+                    src: 5
+                },
+                &p,
+                &f
+            ),
+            (vec![4, 5], None, None)
+        );
+        assert_eq!(
+            ops(LoadConst { dst: 3, k: 0 }, &p, &f),
+            (vec![], Some(3), Some(3))
+        );
+        assert_eq!(
+            ops(
+                BrLtIImm {
+                    a: 6,
+                    imm: -1,
+                    target: 0
+                },
+                &p,
+                &f
+            ),
+            (vec![6], None, None)
+        );
+        assert_eq!(ops(RetVoid, &p, &f), (vec![], None, None));
+    }
+
+    /// A site's registers follow the instruction's own; a closure call also reads
+    /// the closure and (maybe left unwritten) `dst`; a call of a void function
+    /// names `dst` without writing it.
+    #[test]
+    fn call_sites_add_their_registers() {
+        let site = |target, args: Vec<Reg>| CallSite {
+            target,
+            args,
+            kinds: vec![],
+        };
+        let f = function_with_sites(vec![site(0, vec![1, 2]), site(7, vec![3])]);
+        let p = Program {
+            functions: vec![Function::default()],
+            ..Program::default()
+        };
+        use Instr::*;
+        assert_eq!(ops(Call { dst: 4, site: 0 }, &p, &f), (vec![1, 2], None, Some(4)));
+        assert_eq!(
+            ops(CallIndirect { dst: 5, site: 1 }, &p, &f),
+            (vec![3, 7, 5], None, Some(5))
+        );
+        assert_eq!(
+            ops(NewArray { dst: 6, site: 0 }, &p, &f),
+            (vec![1, 2], Some(6), Some(6))
+        );
+        assert_eq!(ops(Print { site: 0 }, &p, &f), (vec![1, 2], None, None));
+        // An out-of-range site has no registers.
+        assert_eq!(
+            ops(ConcatN { dst: 2, site: 9 }, &p, &f),
+            (vec![], Some(2), Some(2))
+        );
+    }
+
+    /// Jump targets and successors from the `Target` role and the flow property.
+    #[test]
+    fn control_flow_follows_flow_and_target() {
+        use Instr::*;
+        let succ = |i: Instr| i.successors(10).collect::<Vec<_>>();
+        assert_eq!(succ(Jmp { target: 3 }), vec![3]);
+        assert_eq!(
+            succ(Loop {
+                target: 2,
+                loop_id: 0
+            }),
+            vec![2]
+        );
+        assert_eq!(succ(JmpIf { cond: 0, target: 4 }), vec![11, 4]);
+        assert_eq!(succ(AddI { dst: 0, a: 1, b: 2 }), vec![11]);
+        assert_eq!(succ(Throw { src: 0 }), Vec::<usize>::new());
+        assert_eq!(succ(Ret { src: 0 }), Vec::<usize>::new());
+        let mut br = BrNotLeF {
+            a: 0,
+            b: 1,
+            target: 5,
+        };
+        if let Some(t) = br.jump_target_mut() {
+            *t = 9;
+        }
+        assert_eq!(
+            br,
+            BrNotLeF {
+                a: 0,
+                b: 1,
+                target: 9
+            }
+        );
+        assert_eq!(Mov { dst: 0, src: 1 }.jump_target(), None);
+        assert!(Loop {
+            target: 0,
+            loop_id: 0
+        }
+        .ends_block());
+        assert!(!Print { site: 0 }.ends_block());
     }
 }

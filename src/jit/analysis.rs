@@ -3,7 +3,7 @@
 //! type guess. What each instruction reads, writes and branches to comes from the
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
-use crate::bytecode::{Const, Function, Instr, Program, Reg};
+use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::value::ValKind;
 
 /// A set of registers (256 bits).
@@ -49,10 +49,8 @@ pub fn loop_headers(f: &Function) -> Vec<u32> {
     let mut v: Vec<u32> = f
         .code
         .iter()
-        .filter_map(|i| match i {
-            Instr::Loop { target, .. } => Some(*target),
-            _ => None,
-        })
+        .filter(|i| i.op().flow() == Flow::BackEdge)
+        .filter_map(|i| i.jump_target())
         .collect();
     v.sort_unstable();
     v.dedup();
@@ -237,21 +235,49 @@ impl CachedLoop {
 }
 
 /// Whether the instruction may change an array's length or data pointer (or run
-/// code that may): calls of user functions, closures, extern functions and builtins
-/// other than the pure ones.
+/// code that may): its `may_resize_arrays` property (calls of user functions,
+/// closures, extern functions and builtins other than the pure ones).
 fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
-    use Instr::*;
-    match *ins {
-        Call { .. } | CallIndirect { .. } | CallExtern { .. } => true,
-        CallBuiltin { site, .. } => {
-            let pure = f
-                .sites
-                .get(site as usize)
+    match ins.op().may_resize_arrays() {
+        Resizes::No => false,
+        Resizes::Yes => true,
+        Resizes::UnlessPureBuiltin => {
+            let pure = ins
+                .site()
+                .and_then(|site| f.sites.get(site as usize))
                 .and_then(|s| bp_runtime::builtins::all().get(s.target as usize))
                 .is_some_and(|b| b.flags & bp_runtime::builtins::PURE != 0);
             !pure
         }
-        _ => false,
+    }
+}
+
+/// The array register the instruction indexes, if its element access can use
+/// the array's cached length and data pointer: `ArrGet` and `ArrSet`. (`ArrLen`
+/// reads a cached length when there is one, but does not make an array worth
+/// caching.)
+#[rustfmt::skip]
+fn indexed_array(ins: &Instr) -> Option<Reg> {
+    use Instr::*;
+    match *ins {
+        ArrGet { arr, .. } | ArrSet { arr, .. } => Some(arr),
+        Mov { .. } | LoadInt { .. } | LoadConst { .. } | LoadBool { .. } | LoadNull { .. }
+        | GetGlobal { .. } | SetGlobal { .. } => None,
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => None,
+        AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => None,
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => None,
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => None,
+        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => None,
+        Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => None,
+        NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. } | NewTuple { .. }
+        | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
+        | MakeClosure { .. } => None,
+        Throw { .. } | Rethrow { .. } => None,
     }
 }
 
@@ -277,8 +303,8 @@ fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u
     // The end of each loop: its last back-edge (one pass over the code).
     let mut ends: Vec<u32> = headers.to_vec();
     for (pc, ins) in f.code.iter().enumerate() {
-        if let Instr::Loop { target, .. } = ins {
-            if let Ok(i) = headers.binary_search(target) {
+        if let (Flow::BackEdge, Some(target)) = (ins.op().flow(), ins.jump_target()) {
+            if let Ok(i) = headers.binary_search(&target) {
                 ends[i] = ends[i].max(pc as u32);
             }
         }
@@ -303,7 +329,7 @@ fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u
         // Accesses per array register the loop never writes.
         let mut accesses = [0usize; 256];
         for pc in body.clone() {
-            if let Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } = f.code[pc] {
+            if let Some(arr) = indexed_array(&f.code[pc]) {
                 if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
                     accesses[arr as usize] += 1;
                 }
@@ -526,13 +552,7 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u
         .collect();
     let mut neg_const = vec![false; count];
     for (pc, w) in def.iter().enumerate() {
-        let neg = match f.code[pc] {
-            Instr::LoadInt { imm, .. } => imm < 0,
-            Instr::LoadConst { k, .. } => matches!(f.consts.get(k as usize), Some(Const::Int(i)) if *i < 0),
-            Instr::NegI { .. } => true,
-            _ => false,
-        };
-        if let (true, Some(w)) = (neg, w) {
+        if let (true, Some(w)) = (defines_negative_int(f, &f.code[pc]), w) {
             neg_const[*w as usize] = true;
         }
     }
@@ -547,22 +567,138 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u
     }
 }
 
+/// Whether the instruction defines a negative int constant or a negation (as an
+/// array index, such a value likely counts from the end).
+#[rustfmt::skip]
+fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
+    use Instr::*;
+    match *ins {
+        LoadInt { imm, .. } => imm < 0,
+        LoadConst { k, .. } => matches!(f.consts.get(k as usize), Some(Const::Int(i)) if *i < 0),
+        NegI { .. } => true,
+        Mov { .. } | LoadBool { .. } | LoadNull { .. } | GetGlobal { .. } | SetGlobal { .. } => false,
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | BitAnd { .. }
+        | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => false,
+        AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => false,
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => false,
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => false,
+        Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => false,
+        Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => false,
+        NewArray { .. } | ArrGet { .. } | ArrSet { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. }
+        | MapSet { .. } | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. }
+        | SetField { .. } | MakeClosure { .. } => false,
+        Throw { .. } | Rethrow { .. } => false,
+    }
+}
+
+/// The float-guess scores of an arithmetic, comparison or branch instruction for
+/// the registers it reads and for its result (positive: float).
+fn arith_scores(op: Op) -> (i32, i32) {
+    use Op::*;
+    match op {
+        AddF | SubF | MulF | DivF | ModF | NegF => (2, 2),
+        EqF | NeF | LtF | LeF => (2, -1),
+        BrLtF | BrLeF | BrNotLtF | BrNotLeF => (2, 0),
+        AddI | SubI | MulI | DivI | ModI | AddIImm => (-2, -2),
+        BitAnd | BitOr | BitXor | Shl | Shr => (-2, -2),
+        EqI | NeI | LtI | LeI => (-2, -2),
+        BrEqI | BrNeI | BrLtI | BrLeI => (-2, 0),
+        BrEqIImm | BrNeIImm | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm => (-2, 0),
+        // No score, or scored by their operands' declared kinds in `float_guess`.
+        NegI | BitNot | EqRef | NeRef | Not => (0, 0),
+        Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => (0, 0),
+        Jmp | Loop | JmpIf | JmpIfNot => (0, 0),
+        Call | CallIndirect | CallBuiltin | CallExtern | Ret | RetVoid => (0, 0),
+        Concat | ConcatN | ToStr | Print => (0, 0),
+        NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet | NewStruct
+        | GetField | SetField | MakeClosure => (0, 0),
+        Throw | Rethrow => (0, 0),
+    }
+}
+
+/// What a declared kind says about a register.
+fn kind_score(k: Option<&ValKind>) -> i32 {
+    match k {
+        Some(ValKind::Float) => 1,
+        Some(ValKind::Int | ValKind::Bool) => -1,
+        _ => 0,
+    }
+}
+
+/// The float-guess scores from what the instruction declares about its registers
+/// (constants, kinds, globals, callee signatures, array indices): `add(web,
+/// score)` for the web `u(r)` of a register it reads or `d(r)` of one it writes.
+// Kept in groups by family, like the other exhaustive matches over instructions.
+#[rustfmt::skip]
+fn kind_scores(
+    p: &Program,
+    f: &Function,
+    ins: &Instr,
+    u: &dyn Fn(Reg) -> u32,
+    d: &dyn Fn(Reg) -> u32,
+    add: &mut dyn FnMut(u32, i32),
+) {
+    use Instr::*;
+    match *ins {
+        LoadConst { dst, k } => match f.consts.get(k as usize) {
+            Some(Const::Float(_)) => add(d(dst), 2),
+            Some(Const::Int(_)) => add(d(dst), -2),
+            _ => {}
+        },
+        LoadInt { dst, .. } => add(d(dst), -1),
+        ToStr { src, kind, .. } => {
+            if ValKind::from_u8(kind) == ValKind::Float {
+                add(u(src), 1)
+            } else {
+                add(u(src), -1)
+            }
+        }
+        GetGlobal { dst, idx } => add(d(dst), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
+        SetGlobal { src, idx } => add(u(src), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
+        Call { dst, site } => {
+            if let Some(s) = f.sites.get(site as usize) {
+                if let Some(callee) = p.functions.get(s.target as usize) {
+                    for (i, &r) in s.args.iter().enumerate() {
+                        add(u(r), kind_score(callee.param_kinds.get(i)));
+                    }
+                    add(d(dst), kind_score(callee.ret_kind.as_ref()));
+                }
+            }
+        }
+        ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
+        // Scored by `arith_scores` above, or nothing to learn.
+        Mov { .. } | LoadBool { .. } | LoadNull { .. } => {}
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => {}
+        AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}
+        EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => {}
+        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
+        | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
+        | BrNotLtF { .. } | BrNotLeF { .. } => {}
+        CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => {}
+        Concat { .. } | ConcatN { .. } | Print { .. } => {}
+        NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. }
+        | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
+        | MakeClosure { .. } => {}
+        Throw { .. } | Rethrow { .. } => {}
+    }
+}
+
 /// Guess which webs mostly hold floats, so that they live in float machine
 /// registers. Only a performance choice: every access converts (bitcast) when a
 /// web is used as the other scalar type, so a wrong guess is still correct.
 fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<bool> {
-    use Instr::*;
     let mut score = vec![0i32; webs.count];
     let mut add = |w: u32, d: i32| {
         if let Some(s) = score.get_mut(w as usize) {
             *s += d;
         }
-    };
-    // What a declared kind says about a register.
-    let kind_score = |k: Option<&ValKind>| match k {
-        Some(ValKind::Float) => 1,
-        Some(ValKind::Int | ValKind::Bool) => -1,
-        _ => 0,
     };
     for (i, k) in f.param_kinds.iter().enumerate() {
         add(webs.at(0, i as Reg), kind_score(Some(k)));
@@ -577,18 +713,7 @@ fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<
         let d = |r: Reg| webs.def_at(pc32, r, ops);
         // Float and integer arithmetic, comparisons and branches: scores for the
         // registers they read and for their result.
-        let (read, result) = match ins {
-            AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => (2, 2),
-            EqF { .. } | NeF { .. } | LtF { .. } | LeF { .. } => (2, -1),
-            BrLtF { .. } | BrLeF { .. } | BrNotLtF { .. } | BrNotLeF { .. } => (2, 0),
-            AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } => (-2, -2),
-            BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } => (-2, -2),
-            EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } => (-2, -2),
-            BrEqI { .. } | BrNeI { .. } | BrLtI { .. } | BrLeI { .. } => (-2, 0),
-            BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. } => (-2, 0),
-            BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } => (-2, 0),
-            _ => (0, 0),
-        };
+        let (read, result) = arith_scores(ins.op());
         if read != 0 {
             for &r in &ops.uses {
                 add(u(r), read);
@@ -597,35 +722,7 @@ fn float_guess(p: &Program, f: &Function, ops: &[Operands], webs: &Webs) -> Vec<
                 add(d(r), result);
             }
         }
-        match *ins {
-            LoadConst { dst, k } => match f.consts.get(k as usize) {
-                Some(Const::Float(_)) => add(d(dst), 2),
-                Some(Const::Int(_)) => add(d(dst), -2),
-                _ => {}
-            },
-            LoadInt { dst, .. } => add(d(dst), -1),
-            ToStr { src, kind, .. } => {
-                if ValKind::from_u8(kind) == ValKind::Float {
-                    add(u(src), 1)
-                } else {
-                    add(u(src), -1)
-                }
-            }
-            GetGlobal { dst, idx } => add(d(dst), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
-            SetGlobal { src, idx } => add(u(src), kind_score(p.globals.get(idx as usize).map(|g| &g.kind))),
-            Call { dst, site } => {
-                if let Some(s) = f.sites.get(site as usize) {
-                    if let Some(callee) = p.functions.get(s.target as usize) {
-                        for (i, &r) in s.args.iter().enumerate() {
-                            add(u(r), kind_score(callee.param_kinds.get(i)));
-                        }
-                        add(d(dst), kind_score(callee.ret_kind.as_ref()));
-                    }
-                }
-            }
-            ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
-            _ => {}
-        }
+        kind_scores(p, f, ins, &u, &d, &mut add);
     }
     (0..webs.count).map(|w| !webs.is_ref[w] && score[w] > 0).collect()
 }

@@ -133,6 +133,8 @@ impl<'p> Vm<'p> {
                 }
             };
         }
+        // A GC safepoint: in the arms of exactly the instructions whose
+        // `Op::allocates` is true (a unit test in `bytecode/props.rs` checks the arms).
         macro_rules! safepoint {
             () => {
                 if self.rt.heap.wants_gc() {

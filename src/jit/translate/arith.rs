@@ -3,6 +3,15 @@
 
 use super::*;
 
+/// The commutative integer operations whose results are value-numbered within a
+/// block ([`Tr::commutative`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Commutative {
+    Add,
+    Mul,
+}
+
 impl<'a, 'f> Tr<'a, 'f> {
     /// `op` on the int values of registers `a` and `b`.
     pub(super) fn int2(&mut self, a: Reg, b: Reg, op: BinOp) -> CV {
@@ -164,10 +173,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// The commutative integer operation `op` (numbered `tag` in `vn`) on the
+    /// The commutative integer operation `which` (computed by `op`) on the
     /// registers `a` and `b`: the value already computed in this bytecode block
     /// for the same operands (in either order), else a new one.
-    pub(super) fn commutative(&mut self, tag: u8, a: Reg, b: Reg, op: fn(&mut Self, CV, CV) -> CV) -> CV {
+    pub(super) fn commutative(
+        &mut self,
+        which: Commutative,
+        a: Reg,
+        b: Reg,
+        op: fn(&mut Self, CV, CV) -> CV,
+    ) -> CV {
+        // The key of `vn.computed` (a `u8` in `translate/mod.rs`).
+        let tag = which as u8;
         let x = self.get_i(a);
         let y = self.get_i(b);
         if let Some(&v) = self

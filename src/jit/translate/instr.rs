@@ -1,7 +1,15 @@
 //! The per-instruction dispatch: one bytecode instruction to Cranelift IR, delegating to
 //! the family modules.
 
+use super::arith::Commutative;
 use super::*;
+
+/// Whether a comparison's result is taken as it is or negated.
+#[derive(Clone, Copy)]
+enum When {
+    True,
+    False,
+}
 
 impl<'a, 'f> Tr<'a, 'f> {
     /// Branch on `cond` to `target`, else fall through to `pc + 1`.
@@ -10,6 +18,66 @@ impl<'a, 'f> Tr<'a, 'f> {
         let e = self.edge(pc + 1)?;
         self.b.ins().brif(cond, t, &[], e, &[]);
         Ok(false)
+    }
+
+    /// `if a cc b (ints) { pc = target }`.
+    fn int_branch(&mut self, pc: u32, a: Reg, b: Reg, cc: IntCC, target: u32) -> Result<bool, String> {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        let c = self.b.ins().icmp(cc, x, y);
+        self.branch(c, pc, target)
+    }
+
+    /// `if a cc imm { pc = target }`.
+    fn imm_branch(&mut self, pc: u32, a: Reg, imm: i16, cc: IntCC, target: u32) -> Result<bool, String> {
+        let mut x = self.get_i(a);
+        if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
+            // `x % 2 == 0` tests the low bit.
+            x = self.vn.zero_equiv.get(&x).copied().unwrap_or(x);
+        }
+        let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
+        self.branch(c, pc, target)
+    }
+
+    /// Jump to `target` when the float comparison `a cc b` is `when` (`False`
+    /// includes unordered: NaN), else fall through to `pc + 1`.
+    fn float_branch(
+        &mut self,
+        pc: u32,
+        a: Reg,
+        b: Reg,
+        cc: FloatCC,
+        when: When,
+        target: u32,
+    ) -> Result<bool, String> {
+        let x = self.get_f(a);
+        let y = self.get_f(b);
+        let c = self.b.ins().fcmp(cc, x, y);
+        match when {
+            When::True => self.branch(c, pc, target),
+            When::False => {
+                let t = self.edge(target)?;
+                let e = self.edge(pc + 1)?;
+                self.b.ins().brif(c, e, &[], t, &[]);
+                Ok(false)
+            }
+        }
+    }
+
+    /// `dst = a == b` (`When::True`) or `a != b` (`When::False`) on references:
+    /// deep equality in the helper `rt_eq_ref` (2: it failed, exit to the VM).
+    fn ref_equality(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, when: When) {
+        self.stress(pc, pc);
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
+        self.guard(failed, pc);
+        let v = match when {
+            When::True => r,
+            When::False => self.b.ins().bxor_imm_s(r, 1),
+        };
+        self.set(dst, v);
     }
 
     /// Translate the instruction at `pc`. Returns whether the current block is
@@ -62,12 +130,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             AddI { dst, a, b } => {
-                let v = self.commutative(0, a, b, Self::add_reassoc);
+                let v = self.commutative(Commutative::Add, a, b, Self::add_reassoc);
                 self.set(dst, v);
             }
             SubI { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().isub(x, y)),
             MulI { dst, a, b } => {
-                let v = self.commutative(1, a, b, |t, x, y| t.b.ins().imul(x, y));
+                let v = self.commutative(Commutative::Mul, a, b, |t, x, y| t.b.ins().imul(x, y));
                 self.set(dst, v);
             }
             BitAnd { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().band(x, y)),
@@ -76,13 +144,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             // Cranelift masks the shift amount to the type width: `b mod 64`.
             Shl { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().ishl(x, y)),
             Shr { dst, a, b } => self.int_bin(dst, a, b, |b, x, y| b.ins().sshr(x, y)),
-            DivI { dst, a, b } | ModI { dst, a, b } => {
-                let op = match ins {
-                    DivI { .. } => DivOp::Quotient,
-                    _ => DivOp::Remainder,
-                };
-                self.int_division(pc, dst, a, b, op);
-            }
+            DivI { dst, a, b } => self.int_division(pc, dst, a, b, DivOp::Quotient),
+            ModI { dst, a, b } => self.int_division(pc, dst, a, b, DivOp::Remainder),
             AddIImm { dst, a, imm } => {
                 let x = self.get_i(a);
                 let v = self.b.ins().iadd_imm_s(x, imm as i64);
@@ -129,20 +192,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             NeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::NotEqual),
             LtF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThan),
             LeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThanOrEqual),
-            EqRef { dst, a, b } | NeRef { dst, a, b } => {
-                self.stress(pc, pc);
-                let x = self.get_i(a);
-                let y = self.get_i(b);
-                let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
-                let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
-                self.guard(failed, pc);
-                let v = if matches!(ins, NeRef { .. }) {
-                    self.b.ins().bxor_imm_s(r, 1)
-                } else {
-                    r
-                };
-                self.set(dst, v);
-            }
+            EqRef { dst, a, b } => self.ref_equality(pc, dst, a, b, When::True),
+            NeRef { dst, a, b } => self.ref_equality(pc, dst, a, b, When::False),
             Not { dst, src } => {
                 let x = self.get_i(src);
                 let c = self.b.ins().icmp_imm_s(IntCC::Equal, x, 0);
@@ -169,62 +220,33 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let z = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
                 return self.branch(z, pc, target);
             }
-            BrEqI { a, b, target }
-            | BrNeI { a, b, target }
-            | BrLtI { a, b, target }
-            | BrLeI { a, b, target } => {
-                let cc = match ins {
-                    BrEqI { .. } => IntCC::Equal,
-                    BrNeI { .. } => IntCC::NotEqual,
-                    BrLtI { .. } => IntCC::SignedLessThan,
-                    _ => IntCC::SignedLessThanOrEqual,
-                };
-                let x = self.get_i(a);
-                let y = self.get_i(b);
-                let c = self.b.ins().icmp(cc, x, y);
-                return self.branch(c, pc, target);
+            BrEqI { a, b, target } => return self.int_branch(pc, a, b, IntCC::Equal, target),
+            BrNeI { a, b, target } => return self.int_branch(pc, a, b, IntCC::NotEqual, target),
+            BrLtI { a, b, target } => return self.int_branch(pc, a, b, IntCC::SignedLessThan, target),
+            BrLeI { a, b, target } => return self.int_branch(pc, a, b, IntCC::SignedLessThanOrEqual, target),
+            BrEqIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::Equal, target),
+            BrNeIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::NotEqual, target),
+            BrLtIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::SignedLessThan, target),
+            BrLeIImm { a, imm, target } => {
+                return self.imm_branch(pc, a, imm, IntCC::SignedLessThanOrEqual, target)
             }
-            BrEqIImm { a, imm, target }
-            | BrNeIImm { a, imm, target }
-            | BrLtIImm { a, imm, target }
-            | BrLeIImm { a, imm, target }
-            | BrGtIImm { a, imm, target }
-            | BrGeIImm { a, imm, target } => {
-                let cc = match ins {
-                    BrEqIImm { .. } => IntCC::Equal,
-                    BrNeIImm { .. } => IntCC::NotEqual,
-                    BrLtIImm { .. } => IntCC::SignedLessThan,
-                    BrLeIImm { .. } => IntCC::SignedLessThanOrEqual,
-                    BrGtIImm { .. } => IntCC::SignedGreaterThan,
-                    _ => IntCC::SignedGreaterThanOrEqual,
-                };
-                let mut x = self.get_i(a);
-                if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
-                    // `x % 2 == 0` tests the low bit.
-                    x = self.vn.zero_equiv.get(&x).copied().unwrap_or(x);
-                }
-                let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
-                return self.branch(c, pc, target);
+            BrGtIImm { a, imm, target } => {
+                return self.imm_branch(pc, a, imm, IntCC::SignedGreaterThan, target)
             }
-            BrLtF { a, b, target }
-            | BrLeF { a, b, target }
-            | BrNotLtF { a, b, target }
-            | BrNotLeF { a, b, target } => {
-                let cc = match ins {
-                    BrLtF { .. } | BrNotLtF { .. } => FloatCC::LessThan,
-                    _ => FloatCC::LessThanOrEqual,
-                };
-                let x = self.get_f(a);
-                let y = self.get_f(b);
-                let c = self.b.ins().fcmp(cc, x, y);
-                if matches!(ins, BrNotLtF { .. } | BrNotLeF { .. }) {
-                    // Jump when the comparison is false (or unordered).
-                    let t = self.edge(target)?;
-                    let e = self.edge(pc + 1)?;
-                    self.b.ins().brif(c, e, &[], t, &[]);
-                    return Ok(false);
-                }
-                return self.branch(c, pc, target);
+            BrGeIImm { a, imm, target } => {
+                return self.imm_branch(pc, a, imm, IntCC::SignedGreaterThanOrEqual, target)
+            }
+            BrLtF { a, b, target } => {
+                return self.float_branch(pc, a, b, FloatCC::LessThan, When::True, target)
+            }
+            BrLeF { a, b, target } => {
+                return self.float_branch(pc, a, b, FloatCC::LessThanOrEqual, When::True, target)
+            }
+            BrNotLtF { a, b, target } => {
+                return self.float_branch(pc, a, b, FloatCC::LessThan, When::False, target)
+            }
+            BrNotLeF { a, b, target } => {
+                return self.float_branch(pc, a, b, FloatCC::LessThanOrEqual, When::False, target)
             }
 
             Call { dst, site } => self.call_direct(pc, dst, site)?,
