@@ -872,9 +872,6 @@ impl<'d> Checker<'d> {
         &mut self.ctxs[n]
     }
 
-    /// Declare a local in the innermost scope of the current function; a name that
-    /// is already visible (local, parameter, global of the module) is an error, but
-    /// the local is created anyway so that ids stay consistent.
     /// A local that no name refers to (a `for` loop's element before it is
     /// destructured); `what` only names it in the local table.
     fn declare_hidden_local(&mut self, what: &ast::Ident, ty: Type) -> LocalId {
@@ -888,20 +885,17 @@ impl<'d> Checker<'d> {
         id
     }
 
+    /// Declare a local in the innermost scope of the current function; a name that
+    /// is already visible (local, parameter, global of the module) is an error, but
+    /// the local is created anyway so that ids stay consistent.
     fn declare_local(&mut self, name: &ast::Ident, ty: Type) -> LocalId {
         let visible =
             self.ctx().find(&name.name).is_some() || self.mods[self.cur].globals.contains_key(&name.name);
         if visible {
             self.error(name.span, format!("duplicate symbol '{}'", name.name));
         }
-        let ctx = self.ctx();
-        let id = ctx.locals.len() as LocalId;
-        ctx.locals.push(LocalInfo {
-            name: name.name.clone(),
-            ty,
-            span: name.span,
-        });
-        ctx.bind(&name.name, id);
+        let id = self.declare_hidden_local(name, ty);
+        self.ctx().bind(&name.name, id);
         id
     }
 
