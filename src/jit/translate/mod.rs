@@ -36,8 +36,8 @@ mod exits;
 mod heap;
 mod instr;
 
+use super::abi::{NewKind, ObjOp, Offsets};
 use super::analysis::{analyze, Analysis, RegSet};
-use super::layout::Offsets;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
