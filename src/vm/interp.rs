@@ -31,8 +31,8 @@ impl<'p> Vm<'p> {
         let globals: *mut Value = self.globals.as_mut_ptr();
         // Without a tier: count back-edges, never call the hook.
         let hot_loop = self.tier.loop_threshold();
-        let jit_entry: *const usize = self.tier.entry;
-        let jit_tramp: usize = self.tier.not_compiled;
+        let entry_table: *const usize = self.tier.entry;
+        let not_compiled: usize = self.tier.not_compiled;
 
         let mut fid: usize;
         let mut func: &'p Function;
@@ -164,7 +164,7 @@ impl<'p> Vm<'p> {
         }
         // Run the compiled code `code` for the frame just pushed at `new_base` (a call
         // of `callee` whose result goes to `dst`), then continue after the call.
-        macro_rules! jit_call {
+        macro_rules! call_compiled {
             ($code:expr, $new_base:expr, $dst:expr, $callee:expr) => {{
                 match self.call_compiled($code, $new_base, 0) {
                     Outcome::Returned(v) => {
@@ -337,12 +337,12 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(s.target, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !jit_entry.is_null() {
+                    if !entry_table.is_null() {
                         // SAFETY: the entry table has one slot per function and the
                         // verifier checked the callee id.
-                        let code = unsafe { *jit_entry.add(s.target as usize) };
-                        if code != jit_tramp {
-                            jit_call!(code, new_base, dst, s.target);
+                        let code = unsafe { *entry_table.add(s.target as usize) };
+                        if code != not_compiled {
+                            call_compiled!(code, new_base, dst, s.target);
                             continue;
                         }
                     }
@@ -369,12 +369,12 @@ impl<'p> Vm<'p> {
                     // bare function and only the arguments are passed.
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !jit_entry.is_null() {
+                    if !entry_table.is_null() {
                         // SAFETY: `callee` is a valid function id (checked above) and
                         // the entry table has one slot per function.
-                        let code = unsafe { *jit_entry.add(callee as usize) };
-                        if code != jit_tramp {
-                            jit_call!(code, new_base, dst, callee);
+                        let code = unsafe { *entry_table.add(callee as usize) };
+                        if code != not_compiled {
+                            call_compiled!(code, new_base, dst, callee);
                             continue;
                         }
                     }
