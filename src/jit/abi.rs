@@ -70,7 +70,9 @@ pub type NewFn = unsafe extern "C" fn(*mut Context, *const CallSite, *mut Value,
 /// `rt_obj(ctx, ObjOp, args, kind, pc) -> status`.
 pub type ObjFn = unsafe extern "C" fn(*mut Context, u64, *mut Value, u64, u64) -> u64;
 
-/// The object `rt_new` builds (bits 32.. of its `info` argument).
+/// The object `rt_new` builds (bits 32.. of its `info` argument). The helper
+/// matches the number against these discriminants and treats any other as an
+/// internal error (no translator emits one).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum NewKind {
@@ -79,20 +81,9 @@ pub enum NewKind {
     Struct = 2,
 }
 
-impl NewKind {
-    /// The kind the translator encoded as `raw`, or `None` for a number that no
-    /// translator emits (an internal error).
-    pub fn from_raw(raw: u64) -> Option<NewKind> {
-        match raw {
-            0 => Some(NewKind::Array),
-            1 => Some(NewKind::Tuple),
-            2 => Some(NewKind::Struct),
-            _ => None,
-        }
-    }
-}
-
-/// The operation `rt_obj` performs (its second argument).
+/// The operation `rt_obj` performs (its second argument). The helper matches the
+/// number against these discriminants and treats any other as an internal error
+/// (no translator emits one).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum ObjOp {
@@ -104,20 +95,6 @@ pub enum ObjOp {
     Concat = 2,
     /// `args = [value]`, its kind in `kind`.
     ToStr = 3,
-}
-
-impl ObjOp {
-    /// The operation the translator encoded as `raw`, or `None` for a number that
-    /// no translator emits (an internal error).
-    pub fn from_raw(raw: u64) -> Option<ObjOp> {
-        match raw {
-            0 => Some(ObjOp::MapGet),
-            1 => Some(ObjOp::MapSet),
-            2 => Some(ObjOp::Concat),
-            3 => Some(ObjOp::ToStr),
-            _ => None,
-        }
-    }
 }
 
 /// The runtime helpers compiled code calls (the tier implements them), typed so
@@ -208,22 +185,5 @@ impl Offsets {
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_round_trip_and_reject_unknown_numbers() {
-        for k in [NewKind::Array, NewKind::Tuple, NewKind::Struct] {
-            assert_eq!(NewKind::from_raw(k as u64), Some(k));
-        }
-        for op in [ObjOp::MapGet, ObjOp::MapSet, ObjOp::Concat, ObjOp::ToStr] {
-            assert_eq!(ObjOp::from_raw(op as u64), Some(op));
-        }
-        assert_eq!(NewKind::from_raw(3), None);
-        assert_eq!(ObjOp::from_raw(4), None);
     }
 }

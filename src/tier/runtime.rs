@@ -78,11 +78,21 @@ fn tier<'t>(vm: &Vm<'_>) -> Option<&'t Tier> {
 }
 
 /// Record `s` as the reason compiled code stops; returns status 2.
+#[cold]
+#[inline(never)]
 fn stop(vm: &Vm<'_>, s: Stop) -> u64 {
     if let Some(t) = tier(vm) {
         t.set_stop(s);
     }
     ST_STOP
+}
+
+/// Stop with the internal error `what` (a helper got what no translator emits);
+/// returns status 2.
+#[cold]
+#[inline(never)]
+fn internal_error(vm: &Vm<'_>, what: &str) -> u64 {
+    stop(vm, Stop::Fatal(format!("internal error: {what}")))
 }
 
 /// Map the result of running the interpreter for a frame to a status.
@@ -380,16 +390,14 @@ pub unsafe extern "C" fn rt_new(
             // program, which outlives the compiled code; `args` holds `n` values.
             let (s, a) = (&*site, std::slice::from_raw_parts(args, info as u32 as usize));
             let heap = &mut vm.rt.heap;
-            let v = match NewKind::from_raw(info >> 32) {
-                Some(NewKind::Array) => objects::new_array(heap, s, a),
-                Some(NewKind::Tuple) => objects::new_tuple(heap, s, a),
-                Some(NewKind::Struct) => objects::new_struct(heap, vm.program, s, a),
-                None => {
-                    return stop(
-                        vm,
-                        Stop::Fatal("internal error: unknown object kind in rt_new".into()),
-                    )
-                }
+            const ARRAY: u64 = NewKind::Array as u64;
+            const TUPLE: u64 = NewKind::Tuple as u64;
+            const STRUCT: u64 = NewKind::Struct as u64;
+            let v = match info >> 32 {
+                ARRAY => objects::new_array(heap, s, a),
+                TUPLE => objects::new_tuple(heap, s, a),
+                STRUCT => objects::new_struct(heap, vm.program, s, a),
+                _ => return internal_error(vm, "unknown object kind in rt_new"),
             };
             vm.safepoint_rooting(Some(v));
             // SAFETY: `args` has room for at least one value.
@@ -411,27 +419,26 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(ctx, |vm| {
-            let Some(op) = ObjOp::from_raw(op) else {
-                return stop(
-                    vm,
-                    Stop::Fatal("internal error: unknown operation in rt_obj".into()),
-                );
-            };
             // SAFETY: the compiled caller stored the operation's operands to `args`.
             let arg = |i: usize| *args.add(i);
             let heap = &mut vm.rt.heap;
+            const MAP_GET: u64 = ObjOp::MapGet as u64;
+            const MAP_SET: u64 = ObjOp::MapSet as u64;
+            const CONCAT: u64 = ObjOp::Concat as u64;
+            const TO_STR: u64 = ObjOp::ToStr as u64;
             let r = match op {
-                ObjOp::MapGet => objects::map_get(arg(0), arg(1)).map(Some),
+                MAP_GET => objects::map_get(arg(0), arg(1)).map(Some),
                 // SAFETY: the translator passes a map register of the verified
                 // function as operand 0: null or a live map.
-                ObjOp::MapSet => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
-                ObjOp::Concat => objects::concat(heap, arg(0), arg(1)).map(Some),
-                ObjOp::ToStr => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                MAP_SET => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
+                CONCAT => objects::concat(heap, arg(0), arg(1)).map(Some),
+                TO_STR => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                _ => return internal_error(vm, "unknown operation in rt_obj"),
             };
             match r {
                 Ok(v) => {
                     // `MapGet` allocates nothing: no safepoint, as in the VM.
-                    if op != ObjOp::MapGet {
+                    if op != MAP_GET {
                         vm.safepoint_rooting(v);
                     }
                     if let Some(v) = v {
