@@ -1,5 +1,7 @@
 //! BetterPython: lexer → parser → type checker → register compiler → register VM
-//! (→ Cranelift JIT). Each stage is one module; `driver` strings them together.
+//! (→ Cranelift JIT, with the `jit` feature). Each stage is one module; `driver`
+//! strings them together. Layers: `vm` interprets, `jit` compiles, `tier` (above
+//! both) connects them; see docs/architecture.md.
 
 pub mod ast;
 pub mod bytecode;
@@ -8,10 +10,14 @@ pub mod diag;
 pub mod driver;
 pub mod fatal;
 pub mod formatter;
+#[cfg(feature = "jit")]
 pub mod jit;
 pub mod lexer;
 pub mod limits;
+pub mod native_stack;
 pub mod parser;
 pub mod suggest;
+#[cfg(feature = "jit")]
+pub mod tier;
 pub mod types;
 pub mod vm;

@@ -3,11 +3,13 @@
 use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
 use bp::fatal::GuardedAlloc;
 use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
+use bp::vm::tiering::TierFactory;
 use bp_runtime::rt::{stdout_failure_message, stdout_failure_status, write_all_fd};
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Every heap object of a program is a separate allocation: mimalloc makes
 /// allocation-heavy programs about twice as fast as glibc malloc (docs/benchmarks.md).
@@ -237,44 +239,17 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
                 None => 1,
             }
         }
-        Command::JitIr { file, target, asm } => {
-            let c = compile_file(&file, Stop::Bytecode);
-            report(&c);
-            let Some(program) = c.program else { return 1 };
-            match bp::jit::dump_ir(&program, &target, asm) {
-                Ok(text) => write_stdout(&text),
-                Err(e) => {
-                    write_stderr(&format!("bp: {e}\n"));
-                    1
-                }
-            }
-        }
+        Command::JitIr { file, target, asm } => jit_ir(&file, &target, asm),
         Command::Run(r) => {
+            let tier = match jit_tier(&r, sizes) {
+                Ok(tier) => tier,
+                Err(flag) => return without_jit(flag),
+            };
             let c = compile_file(&r.file, Stop::Bytecode);
             report(&c);
             let Some(program) = c.program else { return 1 };
             let gc_stress =
                 r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
-            // `--no-jit`: the interpreter alone; the JIT is never created.
-            let jit = if r.no_jit {
-                None
-            } else {
-                let _ = r.jit; // the default
-                let stress = match std::env::var("BP_DEOPT_STRESS") {
-                    Ok(v) if v == "2" || v.eq_ignore_ascii_case("always") => 2,
-                    Ok(v) if !v.is_empty() && v != "0" => 1,
-                    _ => 0,
-                };
-                Some(bp::jit::JitOptions {
-                    threshold: r.jit_threshold.unwrap_or(100),
-                    osr_threshold: r.jit_osr_threshold,
-                    stress,
-                    stats: r.jit_stats,
-                    dump: r.jit_dump,
-                    perf_map: r.perf_map,
-                    code_arena: sizes.code_arena,
-                })
-            };
             let opts = bp::vm::VmOptions {
                 gc_stress,
                 // Under an address-space limit the frame stack may hold fewer.
@@ -283,12 +258,83 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
                     .min(sizes.max_frames),
                 stack_slots: sizes.reg_slots,
                 args: r.args.into_iter().map(os_bytes).collect(),
-                jit,
+                tier,
                 ..Default::default()
             };
             bp::vm::run(&program, opts)
         }
     }
+}
+
+/// `bp jit-ir FILE`.
+#[cfg(feature = "jit")]
+fn jit_ir(file: &std::path::Path, target: &str, asm: bool) -> i32 {
+    let c = compile_file(file, Stop::Bytecode);
+    report(&c);
+    let Some(program) = c.program else { return 1 };
+    match bp::tier::dump_ir(&program, target, asm) {
+        Ok(text) => write_stdout(&text),
+        Err(e) => {
+            write_stderr(&format!("bp: {e}\n"));
+            1
+        }
+    }
+}
+
+#[cfg(not(feature = "jit"))]
+fn jit_ir(_file: &std::path::Path, _target: &str, _asm: bool) -> i32 {
+    without_jit("jit-ir")
+}
+
+/// The JIT tier `bp run` asks for: `None` with `--no-jit` (the interpreter
+/// alone; the JIT is never created).
+#[cfg(feature = "jit")]
+fn jit_tier(r: &RunArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
+    if r.no_jit {
+        return Ok(None);
+    }
+    let _ = r.jit; // the default
+    let stress = match std::env::var("BP_DEOPT_STRESS") {
+        Ok(v) if v == "2" || v.eq_ignore_ascii_case("always") => 2,
+        Ok(v) if !v.is_empty() && v != "0" => 1,
+        _ => 0,
+    };
+    let opts = bp::tier::JitOptions {
+        threshold: r.jit_threshold.unwrap_or(100),
+        osr_threshold: r.jit_osr_threshold,
+        stress,
+        stats: r.jit_stats,
+        dump: r.jit_dump,
+        perf_map: r.perf_map,
+        code_arena: sizes.code_arena,
+    };
+    Ok(Some(opts.factory()))
+}
+
+/// Without the JIT, `bp run` interprets; a JIT option is an error (`Err` names it).
+#[cfg(not(feature = "jit"))]
+fn jit_tier(r: &RunArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
+    let asked = [
+        (r.jit, "--jit"),
+        (r.jit_threshold.is_some(), "--jit-threshold"),
+        (r.jit_osr_threshold.is_some(), "--jit-osr-threshold"),
+        (r.jit_stats, "--jit-stats"),
+        (r.jit_dump, "--jit-dump"),
+        (r.perf_map, "--perf-map"),
+    ];
+    match asked.iter().find(|(set, _)| *set) {
+        Some((_, flag)) => Err(flag),
+        None => Ok(None),
+    }
+}
+
+/// A JIT command or option in a build without the JIT (`jit_tier` never refuses
+/// one otherwise): one line, exit status 2 (as for a usage error).
+fn without_jit(what: &str) -> i32 {
+    write_stderr(&format!(
+        "bp: {what}: bp was built without the JIT (cargo feature `jit`)\n"
+    ));
+    2
 }
 
 /// The bytes of a command-line argument as the OS passed them.

@@ -55,7 +55,18 @@ def main() -> int:
 
 /// The execution modes: interpreter, every function compiled, default tiering
 /// (loops compiled by OSR).
+#[cfg(feature = "jit")]
 const MODES: [&[&str]; 3] = [&["--no-jit"], &["--jit-threshold", "0"], &[]];
+/// Without the JIT: the interpreter, asked for and by default.
+#[cfg(not(feature = "jit"))]
+const MODES: [&[&str]; 2] = [&["--no-jit"], &[]];
+
+/// The commands that print a translation of the program (`jit-ir` needs the JIT).
+const PRINTING_COMMANDS: &[&str] = if cfg!(feature = "jit") {
+    &["disasm", "jit-ir"]
+} else {
+    &["disasm"]
+};
 
 /// Write `src` to `prog.bp` in a new directory (removed when the returned
 /// [`TempDir`] is dropped).
@@ -187,7 +198,7 @@ fn big_program() -> (TempDir, PathBuf) {
 #[test]
 fn disasm_and_jit_ir_into_a_closed_pipe_stop_quietly() {
     let (_dir, file) = big_program();
-    for cmd in ["disasm", "jit-ir"] {
+    for &cmd in PRINTING_COMMANDS {
         let what = format!("bp {cmd} | (closed)");
         assert_quiet_on_closed_pipe(bp(&[cmd]).arg(&file), &what);
     }
@@ -196,7 +207,7 @@ fn disasm_and_jit_ir_into_a_closed_pipe_stop_quietly() {
 #[test]
 fn disasm_and_jit_ir_to_a_full_device_report_the_error() {
     let (_dir, file) = big_program();
-    for cmd in ["disasm", "jit-ir"] {
+    for &cmd in PRINTING_COMMANDS {
         assert_error_on_full_device(bp(&[cmd]).arg(&file), &format!("bp {cmd} > /dev/full"));
     }
 }
@@ -256,7 +267,7 @@ fn hello_world_runs_under_an_address_space_limit() {
             let out = bp_run(mode, &file).memory_limit(limit).run();
             assert_success(&out, &what, "hello\n");
         }
-        for cmd in ["check", "disasm", "jit-ir"] {
+        for &cmd in ["check"].iter().chain(PRINTING_COMMANDS) {
             let what = format!("bp {cmd} under {} GiB", limit / GIB);
             let out = bp(&[cmd]).arg(&file).memory_limit(limit).run();
             assert_eq!(out.code(&what), 0, "{what}: {}", out.stderr_text());

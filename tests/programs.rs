@@ -57,6 +57,10 @@
 //! shows that formatting preserves what every program does. The meta trial
 //! `meta::fmt_idempotent` checks that formatting a formatted program changes nothing.
 //!
+//! Built without the `jit` feature (`cargo test --no-default-features`), `bp` is
+//! an interpreter only: the default (and `all`) is `interp,gcstress,fmt`, and asking
+//! for a JIT mode is an error.
+//!
 //! Trials are named `<mode>::<area>/<name>`, e.g. `interp::core/arith_int`, so the usual
 //! libtest filters work: `cargo test --test programs -- interp::core/`.
 
@@ -132,7 +136,17 @@ const MODES: &[Mode] = &[
     },
 ];
 
+#[cfg(feature = "jit")]
 const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc,fmt";
+#[cfg(not(feature = "jit"))]
+const DEFAULT_MODES: &str = "interp,gcstress,fmt";
+
+impl Mode {
+    /// Whether `bp` can run this mode: the modes without `--no-jit` need the JIT.
+    fn available(&self) -> bool {
+        cfg!(feature = "jit") || self.flags.contains(&"--no-jit")
+    }
+}
 
 /// Expectations and inputs of one program, read from its header comments and `.out` file.
 #[derive(Debug, Clone, Default)]
@@ -348,7 +362,7 @@ fn selected_modes() -> Result<Vec<&'static Mode>, String> {
     let mut out: Vec<&'static Mode> = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if name == "all" {
-            for m in MODES {
+            for m in MODES.iter().filter(|m| m.available()) {
                 if !out.iter().any(|o| o.name == m.name) {
                     out.push(m);
                 }
@@ -356,6 +370,11 @@ fn selected_modes() -> Result<Vec<&'static Mode>, String> {
             continue;
         }
         match MODES.iter().find(|m| m.name == name) {
+            Some(m) if !m.available() => {
+                return Err(format!(
+                    "BP_TEST_MODES: mode '{name}' needs the JIT (cargo feature `jit`)"
+                ))
+            }
             Some(m) => {
                 if !out.iter().any(|o| o.name == m.name) {
                     out.push(m);

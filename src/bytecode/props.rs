@@ -376,6 +376,28 @@ mod tests {
         );
     }
 
+    /// The single-instruction executor behind `rt_op` (the tier layer's
+    /// `exec_op`) executes exactly the instructions whose lowering is `RtOp`; the
+    /// others share its one arm that reports an internal error.
+    #[test]
+    fn rt_op_executes_exactly_the_rt_op_instructions() {
+        let src = include_str!("../tier/exec.rs");
+        let executed = arms_containing(src, "match ins {", "set!(")
+            .union(&arms_containing(src, "match ins {", "objects::print"))
+            .copied()
+            .collect::<BTreeSet<_>>();
+        let want: BTreeSet<&str> = Op::ALL
+            .iter()
+            .filter(|o| o.lowering() == Lowering::RtOp)
+            .map(|o| o.name())
+            .collect();
+        assert_eq!(
+            executed, want,
+            "src/tier/exec.rs: the instructions exec_op executes (left) must be those whose \
+             Op::lowering is RtOp (right)"
+        );
+    }
+
     /// Properties that must agree with the operand roles.
     #[test]
     fn properties_agree_with_roles() {

@@ -1,93 +1,49 @@
-//! The Cranelift JIT tier.
+//! The Cranelift JIT: compiles register bytecode to machine code.
 //!
-//! Hot functions are translated from register bytecode to Cranelift IR
-//! ([`translate`]) and compiled for the host CPU; the register VM stays the
-//! deoptimization fallback. The ABI, the deopt protocol, OSR and the GC rules for
-//! compiled code are described in `docs/jit.md`; in short:
+//! Functions are translated from register bytecode to Cranelift IR
+//! ([`translate`]) and compiled for the host CPU. This module knows nothing of the
+//! VM: everything compiled code needs from the runtime (status codes, helper
+//! signatures and addresses, frame and object offsets) comes in through [`abi`].
+//! When to compile, the deopt budget, versions and statistics are the tier's
+//! (`crate::tier`), which also implements the helpers. The ABI, the deopt
+//! protocol, OSR and the GC rules for compiled code are described in
+//! `docs/jit.md`; in short:
 //!
 //! * every compiled function is `fn(base, depth, a_0..a_3) -> status` in the
 //!   compiled convention (Winch on x86-64), entered from Rust through the entry
-//!   shim ([`EnterFn`]): `base` is the frame's register window, the first four
-//!   arguments are in machine registers and the others in the window, the result
-//!   is written to register 0, the frame record was pushed by the caller and is
-//!   popped by the callee;
-//! * calls go through the entry table `entry[fid]` (the interpreter trampoline
-//!   [`runtime::jit_tramp`] until the function is compiled);
-//! * a side exit writes the live registers back and calls [`runtime::rt_resume`],
-//!   which interprets the rest of the frame.
+//!   shim ([`abi::EnterFn`]): `base` is the frame's register window, the first
+//!   four arguments are in machine registers and the others in the window, the
+//!   result is written to register 0, the frame record was pushed by the caller
+//!   and is popped by the callee;
+//! * calls go through the entry table `entry[fid]` (the interpreter trampoline,
+//!   [`abi::Helpers::tramp`], until the function is compiled);
+//! * a side exit writes the live registers back and calls the resume helper
+//!   ([`abi::Helpers::resume`]), which interprets the rest of the frame.
 
+pub mod abi;
 pub mod analysis;
-mod layout;
-pub mod runtime;
 pub mod translate;
 
-#[cfg(test)]
-mod tests;
-
 use crate::bytecode::Program;
-use crate::vm::Vm;
+use abi::{Context, Helpers, Offsets, RunAddrs};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::UserFuncName;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::Context;
+use cranelift_codegen::Context as CodegenContext;
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module};
-pub use layout::Offsets;
 use std::io::Write;
-use std::time::{Duration, Instant};
 use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
 pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
 
-/// Status: returned normally (result in register 0 of the frame).
-pub const ST_RETURN: u64 = 0;
-/// Status: an exception is pending in `Vm::pending`.
-pub const ST_EXCEPTION: u64 = 1;
-/// Status: `exit` or a fatal error, in `Vm::jit_stop`.
-pub const ST_STOP: u64 = 2;
-/// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
-pub const ST_REENTER: u64 = 3;
-
-/// The type of the resume helpers: `(vm, base, pc) -> status`.
-pub type JitFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64) -> u64;
-
-/// The type of the interpreter trampoline [`runtime::jit_tramp`] (reached from
-/// compiled code through a shim in the compiled functions' calling convention):
-/// `(vm, base, entry_pc, a_0, .., a_3) -> status`, with the register arguments
-/// of the call (only the first `min(nparams, REG_ARGS)` are meaningful).
-pub type TrampFn = unsafe extern "C" fn(*mut Vm<'static>, *mut Value, u64, u64, u64, u64, u64) -> u64;
-
-/// The type of the entry shim through which Rust calls compiled code:
-/// `(code, vm, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
-/// register arguments and calls `code` in the compiled functions' convention
-/// (`vm` is not passed on: compiled code has its address as a constant).
-/// `entry_pc` is the frame's depth (`Vm::frames.len()`, its record being the
-/// last one); with bit 63 set, the frame enters at the loop header in its
-/// record's `pc` (OSR).
-pub type EnterFn = unsafe extern "C" fn(usize, *mut Vm<'static>, *mut Value, u64) -> u64;
-
-/// A compiled function whose deopts since its compilation reach this count goes
-/// back to the interpreter.
-const DEOPT_LIMIT: u64 = 64;
-/// Compilations per function at most (code is never freed, so recompiling a
-/// function that keeps deoptimizing must stop somewhere).
-const MAX_VERSIONS: u32 = 3;
-
-/// Options of the JIT tier.
-#[derive(Clone, Debug)]
-pub struct JitOptions {
-    /// Calls before a function is compiled; 0 compiles every function before the
-    /// program starts.
-    pub threshold: u32,
-    /// Loop back-edges before the loop's function is compiled and entered by OSR
-    /// (default: 10 × `threshold`, or 1 when `threshold` is 0).
-    pub osr_threshold: Option<u32>,
+/// How the JIT compiles (the tier's options that concern code generation).
+#[derive(Clone, Copy, Debug)]
+pub struct CompileOptions {
     /// Deopt stress (`BP_DEOPT_STRESS`): 0 off; 1 take every side exit on its
     /// 1st, 2nd, 4th, 8th... visit; 2 take every side exit every time.
     pub stress: u8,
-    /// Print statistics at exit (`--jit-stats`).
-    pub stats: bool,
     /// Print the Cranelift IR and the machine code of compiled functions.
     pub dump: bool,
     /// Append compiled functions to `/tmp/perf-PID.map`.
@@ -96,109 +52,39 @@ pub struct JitOptions {
     pub code_arena: usize,
 }
 
-impl Default for JitOptions {
-    fn default() -> Self {
-        JitOptions {
-            threshold: 100,
-            osr_threshold: None,
-            stress: 0,
-            stats: false,
-            dump: false,
-            perf_map: false,
-            code_arena: crate::limits::CODE_ARENA,
-        }
-    }
-}
+/// The outcome of making one compiled function callable ([`Jit::finalize`]):
+/// its code size in bytes, or why it could not be finalized.
+pub type Finalized = (usize, Result<usize, String>);
 
-impl JitOptions {
-    pub fn loop_threshold(&self) -> u32 {
-        self.osr_threshold
-            .unwrap_or(if self.threshold == 0 {
-                1
-            } else {
-                self.threshold.saturating_mul(10)
-            })
-            .max(1)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
-    /// Not compiled (yet).
-    Interp,
-    Compiled,
-    /// Compilation failed; stays interpreted.
-    Failed,
-    /// Over the size budget ([`MAX_JIT_INSTRS`], [`MAX_JIT_IR`]): stays
-    /// interpreted, OSR included (HotSpot and V8 do the same with huge
-    /// methods: compile cost grows faster than the function).
-    TooBig,
-    /// Gave up on its code after too many deopts; may be recompiled when it gets
-    /// hot again (up to `MAX_VERSIONS` compilations).
-    Disabled,
-}
-
-#[derive(Clone, Debug)]
-struct FnInfo {
-    state: State,
-    versions: u32,
-    deopts: u64,
-    deopts_version: u64,
-    osr: u64,
-    reentries: u64,
-    code_size: usize,
-    compile_time: Duration,
-    error: Option<String>,
-    /// A compiled version side-exited on a valid negative array index: later
-    /// versions handle negative indices inline.
-    neg_index: bool,
-}
-
-/// Totals for `--jit-stats`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct JitTotals {
-    pub compiled: u64,
-    pub failed: u64,
-    /// Functions over the size budget, left to the interpreter (not failures).
-    pub too_big: u64,
-    pub deopts: u64,
-    pub osr: u64,
-    pub reentries: u64,
-    pub disabled: u64,
-    pub code_bytes: u64,
-    pub compile_time: Duration,
-}
-
-/// The JIT state of one run.
+/// The code generator of one run: the Cranelift module, the shims between Rust
+/// and compiled code, and the entry table.
 pub struct Jit {
     module: JITModule,
     /// The ISA for functions over [`LARGE_FUNCTION_WORK`].
     large_isa: OwnedTargetIsa,
-    ctx: Context,
+    ctx: CodegenContext,
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
     entry: Box<[usize]>,
-    /// The trampoline shim (compiled convention → `jit_tramp`).
+    /// The trampoline shim (compiled convention → `Helpers::tramp`).
     tramp: usize,
-    /// The entry shim ([`EnterFn`]).
+    /// The entry shim ([`abi::EnterFn`]).
     enter: usize,
     /// The calling convention of compiled functions.
     jit_cc: cranelift_codegen::isa::CallConv,
-    /// The VM's address, read by the trampoline shim (set with `addrs.vm`).
-    vm_cell: Box<u64>,
+    /// The context address, read by the trampoline shim (set with `addrs.vm`).
+    ctx_cell: Box<u64>,
     /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
     /// indirect calls (through its address in `addrs`); owned here to keep it alive.
     #[allow(dead_code)]
     fn_info: Box<[u32]>,
-    funcs: Vec<FnInfo>,
-    opts: JitOptions,
+    opts: CompileOptions,
     addrs: Addrs,
     offs: Offsets,
     /// Deopt-stress visit counters (kept alive: compiled code points into them).
     stress_ctrs: Vec<Box<[u32]>>,
     /// Defined but not yet finalized: (function, module id, code size, name).
     unfinalized: Vec<(usize, FuncId, usize, String)>,
-    totals: JitTotals,
     perf_map: Option<std::fs::File>,
     names: u64,
 }
@@ -254,33 +140,6 @@ pub fn jit_flags() -> Result<settings::Builder, String> {
     Ok(fb)
 }
 
-/// The lowest native stack address compiled code may use, with a margin for the
-/// Rust code (interpreter, helpers, collector) that runs between two checks.
-pub fn native_stack_limit() -> usize {
-    let sp = crate::vm::tier::native_sp();
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain libc queries about the current thread's stack; `attr` is
-        // initialised by `pthread_getattr_np` before use and destroyed after.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
-                let mut addr: *mut libc::c_void = std::ptr::null_mut();
-                let mut size: libc::size_t = 0;
-                let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
-                libc::pthread_attr_destroy(&mut attr);
-                let lo = addr as usize;
-                if ok && lo < sp && sp <= lo + size {
-                    let margin = (size / 8).clamp(64 << 10, 4 << 20);
-                    return lo + margin;
-                }
-            }
-        }
-    }
-    // Unknown stack bounds: assume a conservative 1 MiB below the current point.
-    sp.saturating_sub(1 << 20)
-}
-
 /// Write `--jit-dump` text to stderr; a failing stderr is ignored (unlike
 /// `eprintln!`, which panics).
 fn dump_to_stderr(text: &str) {
@@ -301,9 +160,16 @@ fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
 }
 
 impl Jit {
-    /// Set up the JIT for `vm` (its register stack, frame stack and globals must
-    /// not move afterwards; they are heap buffers that never do).
-    pub fn new(vm: &Vm<'_>, opts: JitOptions) -> Result<Jit, String> {
+    /// Set up the JIT for `program`, whose run keeps its register stack, frame
+    /// stack and globals at `run` (heap buffers that never move), with the
+    /// runtime's `helpers` and frame layout `offs`.
+    pub fn new(
+        program: &Program,
+        run: RunAddrs,
+        offs: Offsets,
+        helpers: &Helpers,
+        opts: CompileOptions,
+    ) -> Result<Jit, String> {
         let isa = host_isa()?;
         let arena = reserve_code_arena(opts.code_arena)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
@@ -311,9 +177,8 @@ impl Jit {
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
-        let vm_cell = Box::new(0u64);
-        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, &vm_cell)?;
-        let program = vm.program;
+        let ctx_cell = Box::new(0u64);
+        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, &ctx_cell, helpers.tramp)?;
         let n = program.functions.len();
         let entry = vec![tramp; n].into_boxed_slice();
         let fn_info: Box<[u32]> = program
@@ -323,9 +188,6 @@ impl Jit {
                 (f.nregs as u32 & 0xffff) | ((f.nparams as u32) << 16) | ((f.ret_kind.is_none() as u32) << 24)
             })
             .collect();
-        let offs = Offsets::compute();
-        let stack = vm.stack.as_ptr() as u64;
-        let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
         let max_nregs = program
             .functions
             .iter()
@@ -333,60 +195,31 @@ impl Jit {
             .max()
             .unwrap_or(0);
         let addrs = Addrs {
-            // Set by the first compilation (the `Vm` may still move until it runs).
+            // Set by the first compilation (the context may still move until it runs).
             vm: 0,
-            frames: vm.frames.as_ptr() as u64,
-            stack,
-            stack_end: stack + vm.stack.limit() as u64 * 8,
-            max_depth: max_depth as u64,
-            check_stack: max_depth as u128 * max_nregs as u128 > vm.stack.limit() as u128,
+            frames: run.frames,
+            stack: run.stack,
+            stack_end: run.stack + run.stack_slots as u64 * 8,
+            max_depth: run.max_depth as u64,
+            check_stack: run.max_depth as u128 * max_nregs as u128 > run.stack_slots as u128,
             native_limit: 0,
-            globals: vm.globals.as_ptr() as u64,
+            globals: run.globals,
             entry: entry.as_ptr() as u64,
             fn_info: fn_info.as_ptr() as u64,
-            h_resume: runtime::rt_resume as JitFn as usize as u64,
-            h_resume_exc: runtime::rt_resume_exc as JitFn as usize as u64,
-            h_propagate: runtime::rt_propagate as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
-                as u64,
-            h_op: runtime::rt_op as JitFn as usize as u64,
-            h_overflow: runtime::rt_overflow as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64 as usize
-                as u64,
-            h_overflow_at: runtime::rt_overflow_at as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
-                as usize as u64,
-            h_fmod: runtime::rt_fmod as extern "C" fn(f64, f64) -> f64 as usize as u64,
-            h_eq_ref: runtime::rt_eq_ref as unsafe extern "C" fn(u64, u64) -> u64 as usize as u64,
-            h_bad_reentry: runtime::rt_bad_reentry as unsafe extern "C" fn(*mut Vm<'static>, u64) -> u64
-                as usize as u64,
-            zero_obj: runtime::ZERO_OBJECT.0.as_ptr() as usize as u64,
-            h_builtin: runtime::rt_builtin
-                as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
-                as usize as u64,
-            h_obj: runtime::rt_obj as unsafe extern "C" fn(*mut Vm<'static>, u64, *mut Value, u64, u64) -> u64
-                as usize as u64,
-            h_new: runtime::rt_new
-                as unsafe extern "C" fn(
-                    *mut Vm<'static>,
-                    *const crate::bytecode::CallSite,
-                    *mut Value,
-                    u64,
-                    u64,
-                ) -> u64 as usize as u64,
+            h_resume: helpers.resume as usize as u64,
+            h_resume_exc: helpers.resume_exc as usize as u64,
+            h_propagate: helpers.propagate as usize as u64,
+            h_op: helpers.op as usize as u64,
+            h_overflow: helpers.overflow as usize as u64,
+            h_overflow_at: helpers.overflow_at as usize as u64,
+            h_fmod: helpers.fmod as usize as u64,
+            h_eq_ref: helpers.eq_ref as usize as u64,
+            h_bad_reentry: helpers.bad_reentry as usize as u64,
+            zero_obj: helpers.zero_obj.as_ptr() as usize as u64,
+            h_builtin: helpers.builtin as usize as u64,
+            h_obj: helpers.obj as usize as u64,
+            h_new: helpers.new as usize as u64,
         };
-        let funcs = vec![
-            FnInfo {
-                state: State::Interp,
-                versions: 0,
-                neg_index: false,
-                deopts: 0,
-                deopts_version: 0,
-                osr: 0,
-                reentries: 0,
-                code_size: 0,
-                compile_time: Duration::ZERO,
-                error: None,
-            };
-            n
-        ];
         Ok(Jit {
             large_isa: large_function_isa()?,
             ctx: module.make_context(),
@@ -396,164 +229,80 @@ impl Jit {
             tramp,
             enter,
             jit_cc,
-            vm_cell,
+            ctx_cell,
             fn_info,
-            funcs,
             opts,
             addrs,
             offs,
             stress_ctrs: Vec::new(),
             unfinalized: Vec::new(),
-            totals: JitTotals::default(),
             perf_map: None,
             names: 0,
         })
     }
 
-    pub fn options(&self) -> &JitOptions {
-        &self.opts
-    }
-
-    pub fn totals(&self) -> JitTotals {
-        self.totals
-    }
-
-    pub(crate) fn entry_table(&self) -> *const usize {
+    pub fn entry_table(&self) -> *const usize {
         self.entry.as_ptr()
     }
 
-    pub(crate) fn tramp_addr(&self) -> usize {
+    /// The entry of functions that are not compiled (the trampoline shim).
+    pub fn tramp_addr(&self) -> usize {
         self.tramp
     }
 
-    pub(crate) fn enter_addr(&self) -> usize {
+    /// The entry shim ([`abi::EnterFn`]).
+    pub fn enter_addr(&self) -> usize {
         self.enter
     }
 
-    /// The address of the `Vm` that compiled code was compiled for (0 before the
-    /// first compilation).
-    pub(crate) fn vm_addr(&self) -> u64 {
+    /// The context address compiled code was compiled for (0 before the first
+    /// compilation).
+    pub fn context_addr(&self) -> u64 {
         self.addrs.vm
     }
 
-    pub(crate) fn set_native_limit(&mut self, limit: usize) {
+    pub fn set_native_limit(&mut self, limit: usize) {
         self.addrs.native_limit = limit as u64;
     }
 
-    /// The call threshold was reached: compile unless compiled, failed, or out of
-    /// recompilations.
-    pub(crate) fn wants_compile(&self, fid: usize) -> bool {
-        match self.funcs.get(fid) {
-            Some(f) => match f.state {
-                State::Interp => true,
-                State::Disabled => f.versions < MAX_VERSIONS,
-                State::Compiled | State::Failed | State::TooBig => false,
-            },
-            None => false,
+    /// Send the calls of `fid` back to the trampoline (its code stays allocated:
+    /// frames may still be running it).
+    pub fn reset_entry(&mut self, fid: usize) {
+        if let Some(e) = self.entry.get_mut(fid) {
+            *e = self.tramp;
         }
     }
 
-    /// A loop of the function is hot: compile it if it was never compiled.
-    pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
-        self.funcs.get(fid).is_some_and(|f| f.state == State::Interp)
-    }
-
-    pub(crate) fn note_osr(&mut self, fid: usize) {
-        self.totals.osr += 1;
-        if let Some(f) = self.funcs.get_mut(fid) {
-            f.osr += 1;
-        }
-    }
-
-    pub(crate) fn note_reentry(&mut self, fid: usize) {
-        self.totals.reentries += 1;
-        if let Some(f) = self.funcs.get_mut(fid) {
-            f.reentries += 1;
-        }
-    }
-
-    /// A compiled frame of `fid` side-exited at an array access with a negative
-    /// index (compiled code speculates that indices are not negative). Its next
-    /// version handles them inline; this one is given up at once (outside stress
-    /// mode), so that the function gets hot and is recompiled soon.
-    pub(crate) fn note_negative_index(&mut self, fid: usize) {
-        if let Some(f) = self.funcs.get_mut(fid) {
-            if !f.neg_index && self.opts.stress == 0 {
-                f.deopts_version = DEOPT_LIMIT;
-            }
-            f.neg_index = true;
-        }
-    }
-
-    /// Count a deopt of `fid`; returns whether its code stays in use.
-    pub(crate) fn note_deopt(&mut self, fid: usize) -> bool {
-        self.totals.deopts += 1;
-        let tramp = self.tramp_addr();
-        let stress = self.opts.stress != 0;
-        let Some(f) = self.funcs.get_mut(fid) else {
-            return false;
-        };
-        f.deopts += 1;
-        f.deopts_version = f.deopts_version.saturating_add(1);
-        if f.state != State::Compiled {
-            return false;
-        }
-        if !stress && f.deopts_version >= DEOPT_LIMIT {
-            f.state = State::Disabled;
-            f.deopts_version = 0;
-            if let Some(e) = self.entry.get_mut(fid) {
-                *e = tramp;
-            }
-            self.totals.disabled += 1;
-            return false;
-        }
-        true
-    }
-
-    /// Translate and compile function `fid` for the `Vm` at `vm` (not yet
-    /// callable: see [`Jit::finalize`]). False if it failed or is over the size
-    /// budget (the function stays interpreted). Compiled code embeds the VM's address, so every compilation
-    /// of a JIT must be for the same address (the VM does not move while it runs;
-    /// [`Vm::call_compiled`](crate::vm::Vm) checks it).
-    pub(crate) fn compile(&mut self, vm: u64, program: &Program, consts: &[Box<[Value]>], fid: u32) -> bool {
-        let t0 = Instant::now();
-        let r = if self.addrs.vm == 0 || self.addrs.vm == vm {
-            self.addrs.vm = vm;
-            *self.vm_cell = vm;
-            self.compile_inner(program, consts, fid)
-        } else {
-            Err(TransError::Failed(
+    /// Translate and compile function `fid` for the context at `ctx` (not yet
+    /// callable: see [`Jit::finalize`]); `neg_index`: handle negative array
+    /// indices inline. Compiled code embeds the context's address, so every
+    /// compilation of a JIT must be for the same address (the tier checks it
+    /// before entering compiled code).
+    pub fn compile(
+        &mut self,
+        ctx: *mut Context,
+        program: &Program,
+        consts: &[Value],
+        fid: u32,
+        neg_index: bool,
+    ) -> Result<(), TransError> {
+        let ctx = ctx as u64;
+        if self.addrs.vm != 0 && self.addrs.vm != ctx {
+            return Err(TransError::Failed(
                 "internal error: the VM moved since the previous compilation".into(),
-            ))
-        };
-        let dt = t0.elapsed();
-        self.totals.compile_time += dt;
-        let Some(fi) = self.funcs.get_mut(fid as usize) else {
-            return false;
-        };
-        fi.compile_time += dt;
-        match r {
-            Ok(()) => true,
-            Err(TransError::TooBig(e)) => {
-                self.totals.too_big += 1;
-                fi.state = State::TooBig;
-                fi.error = Some(e);
-                false
-            }
-            Err(TransError::Failed(e)) => {
-                self.totals.failed += 1;
-                fi.state = State::Failed;
-                fi.error = Some(e);
-                false
-            }
+            ));
         }
+        self.addrs.vm = ctx;
+        *self.ctx_cell = ctx;
+        self.compile_inner(program, consts, fid, neg_index)
     }
 
     fn compile_inner(
         &mut self,
         program: &Program,
-        consts: &[Box<[Value]>],
+        consts: &[Value],
         fid: u32,
+        neg_index: bool,
     ) -> Result<(), TransError> {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
@@ -575,10 +324,9 @@ impl Jit {
         } else {
             0
         };
-        let empty: Box<[Value]> = Box::new([]);
         let tc = TransCtx {
             program,
-            consts: consts.get(fid as usize).unwrap_or(&empty),
+            consts,
             addrs: &self.addrs,
             offs: &self.offs,
             stress: self.opts.stress,
@@ -587,7 +335,7 @@ impl Jit {
             jit_cc: self.jit_cc,
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
-            neg_index: self.funcs.get(fid as usize).is_some_and(|f| f.neg_index),
+            neg_index,
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
         if self.opts.dump {
@@ -651,38 +399,31 @@ impl Jit {
             .map_err(|e| format!("{e:?}"))
     }
 
-    /// Make the compiled functions callable and patch their entries.
-    pub(crate) fn finalize(&mut self) {
+    /// Make the compiled functions callable and patch their entries. Returns,
+    /// per function compiled since the last call, its code size or the error.
+    pub fn finalize(&mut self) -> Vec<Finalized> {
         if self.unfinalized.is_empty() {
-            return;
+            return Vec::new();
         }
         if let Err(e) = self.module.finalize_definitions() {
-            for (fid, _, _, _) in std::mem::take(&mut self.unfinalized) {
-                if let Some(fi) = self.funcs.get_mut(fid) {
-                    fi.state = State::Failed;
-                    fi.error = Some(format!("finalize: {e}"));
-                }
-                self.totals.failed += 1;
-            }
-            return;
+            let msg = format!("finalize: {e}");
+            return std::mem::take(&mut self.unfinalized)
+                .into_iter()
+                .map(|(fid, _, _, _)| (fid, Err(msg.clone())))
+                .collect();
         }
+        let mut done = Vec::with_capacity(self.unfinalized.len());
         for (fid, id, size, name) in std::mem::take(&mut self.unfinalized) {
             let code = self.module.get_finalized_function(id) as usize;
             if let Some(e) = self.entry.get_mut(fid) {
                 *e = code;
             }
-            if let Some(fi) = self.funcs.get_mut(fid) {
-                fi.state = State::Compiled;
-                fi.versions += 1;
-                fi.deopts_version = 0;
-                fi.code_size = size;
-            }
-            self.totals.compiled += 1;
-            self.totals.code_bytes += size as u64;
             if self.opts.perf_map {
                 self.write_perf_map(code, size, &name);
             }
+            done.push((fid, Ok(size)));
         }
+        done
     }
 
     fn write_perf_map(&mut self, code: usize, size: usize, name: &str) {
@@ -699,72 +440,20 @@ impl Jit {
             let _ = f.flush();
         }
     }
-
-    /// The `--jit-stats` report (empty unless enabled).
-    pub(crate) fn report(&mut self, program: &Program) -> String {
-        if !self.opts.stats {
-            return String::new();
-        }
-        let t = &self.totals;
-        let mut s = format!(
-            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
-            t.compiled,
-            t.failed,
-            t.too_big,
-            t.deopts,
-            t.osr,
-            t.compile_time.as_secs_f64() * 1000.0,
-            t.reentries,
-            t.disabled,
-            t.code_bytes
-        );
-        for (fid, fi) in self.funcs.iter().enumerate() {
-            if fi.state == State::Interp && fi.deopts == 0 {
-                continue;
-            }
-            let name = program.functions.get(fid).map(|f| f.name.as_str()).unwrap_or("?");
-            let state = match fi.state {
-                State::Interp => "interpreted",
-                State::Compiled => "compiled",
-                State::Failed => "FAILED",
-                State::TooBig => "too big, interpreted",
-                State::Disabled => "disabled",
-            };
-            s.push_str(&format!(
-                "jit:   fn {fid} {name}: {state} versions={} code={}B deopts={} osr={} reentries={} compile_us={}",
-                fi.versions,
-                fi.code_size,
-                fi.deopts,
-                fi.osr,
-                fi.reentries,
-                fi.compile_time.as_micros()
-            ));
-            if let Some(e) = &fi.error {
-                let what = if fi.state == State::TooBig {
-                    "size"
-                } else {
-                    "error"
-                };
-                s.push_str(&format!(" {what}: {}", e.replace('\n', " ")));
-            }
-            s.push('\n');
-        }
-        s
-    }
 }
 
 /// Compile the two shims between Rust and compiled code and return their
 /// addresses: the trampoline shim (`(base, entry_pc, a0, .., a3)` in the
-/// compiled functions' convention, calling [`runtime::jit_tramp`] with the VM
-/// read from `vm_cell`) and the
-/// entry shim ([`EnterFn`], C convention: loads the register arguments from the
+/// compiled functions' convention, calling the trampoline helper `tramp` with
+/// the context read from `ctx_cell`) and the entry shim ([`abi::EnterFn`], C convention: loads the register arguments from the
 /// window and calls the code in the compiled convention; the C convention makes
 /// it save the callee-saved registers that compiled code does not preserve).
 fn compile_shims(
     module: &mut JITModule,
     c_cc: cranelift_codegen::isa::CallConv,
     jit_cc: cranelift_codegen::isa::CallConv,
-    vm_cell: &u64,
+    ctx_cell: &u64,
+    tramp: abi::TrampFn,
 ) -> Result<(usize, usize), String> {
     use cranelift_codegen::ir::{types::I64, AbiParam, InstBuilder, MemFlagsData, Signature};
     use cranelift_frontend::FunctionBuilder;
@@ -794,9 +483,9 @@ fn compile_shims(
             let p = b.block_params(blk).to_vec();
             let st = if name == "bp:tramp" {
                 let s = b.import_signature(c_full.clone());
-                let f = runtime::jit_tramp as TrampFn as usize;
+                let f = tramp as usize;
                 let fp = b.ins().iconst(I64, f as i64);
-                let cell = b.ins().iconst(I64, vm_cell as *const u64 as i64);
+                let cell = b.ins().iconst(I64, ctx_cell as *const u64 as i64);
                 let vm = b.ins().load(I64, MemFlagsData::trusted(), cell, 0);
                 let mut args = vec![vm];
                 args.extend_from_slice(&p);
@@ -864,7 +553,7 @@ pub struct AotFunction {
 
 /// Addresses for [`compile_all`], which has no VM: plausible, and distinct so
 /// that each embedded immediate in an IR dump names one structure or helper.
-fn placeholder_addrs() -> Addrs {
+pub(crate) fn placeholder_addrs() -> Addrs {
     Addrs {
         vm: 0x0900_0000,
         frames: 0x1000_0000,
@@ -900,8 +589,8 @@ pub fn compile_all(
     isa: &dyn cranelift_codegen::isa::TargetIsa,
     asm: bool,
     stress: u8,
+    offs: &Offsets,
 ) -> Vec<AotFunction> {
-    let offs = Offsets::compute();
     let addrs = placeholder_addrs();
     let cc = isa.default_call_conv();
     let jit_cc = jit_call_conv(cc, isa.triple().architecture);
@@ -915,7 +604,7 @@ pub fn compile_all(
             program,
             consts: &consts,
             addrs: &addrs,
-            offs: &offs,
+            offs,
             stress,
             stress_ctrs: 0x8000_0000,
             call_conv: cc,
@@ -924,7 +613,7 @@ pub fn compile_all(
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: false,
         };
-        let mut ctx = Context::new();
+        let mut ctx = CodegenContext::new();
         ctx.func.signature = jit_signature(jit_cc, reg_args(f));
         ctx.func.name = UserFuncName::user(0, fid as u32);
         ctx.set_disasm(asm);
@@ -952,12 +641,12 @@ pub fn compile_all(
 }
 
 /// `bp jit-ir`: the IR (and machine code) of every function, compiled for
-/// `target`.
-pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, String> {
+/// `target` with the frame offsets `offs`.
+pub fn dump_ir(program: &Program, target: &str, asm: bool, offs: &Offsets) -> Result<String, String> {
     let isa = isa_for(target)?;
     let mut s = String::new();
     let mut failed = 0;
-    for f in compile_all(program, &*isa, asm, 0) {
+    for f in compile_all(program, &*isa, asm, 0, offs) {
         match &f.result {
             Ok(size) => s.push_str(&format!(
                 "; fn {} {}: {size} bytes of {} code\n",

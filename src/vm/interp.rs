@@ -8,7 +8,7 @@
 use super::ops::arith;
 use super::ops::calls::STACK_OVERFLOW;
 use super::ops::objects::{self, NULL_REF};
-use super::tier::{JitOutcome, LoopAction};
+use super::tiering::{LoopAction, Outcome};
 use super::{Stop, Vm};
 use crate::bytecode::{CallSite, Function, Instr, Program};
 use bp_runtime::heap::{as_closure, obj_kind, ObjKind};
@@ -29,14 +29,10 @@ impl<'p> Vm<'p> {
         let program: &'p Program = self.program;
         let stack: *mut Value = self.stack.as_ptr();
         let globals: *mut Value = self.globals.as_mut_ptr();
-        let hot_loop = if self.jit_entry.is_null() {
-            // The interpreter alone: count back-edges, never call the hook.
-            u32::MAX
-        } else {
-            self.hot_loop_threshold.max(1)
-        };
-        let jit_entry: *const usize = self.jit_entry;
-        let jit_tramp: usize = self.jit_tramp;
+        // Without a tier: count back-edges, never call the hook.
+        let hot_loop = self.tier.loop_threshold();
+        let entry_table: *const usize = self.tier.entry;
+        let not_compiled: usize = self.tier.not_compiled;
 
         let mut fid: usize;
         let mut func: &'p Function;
@@ -62,7 +58,7 @@ impl<'p> Vm<'p> {
                 unsafe {
                     func = program.functions.get_unchecked(fid);
                     consts = self.consts.get_unchecked(fid).as_ptr();
-                    loop_ctrs = self.loop_counts.get_unchecked_mut(fid).as_mut_ptr();
+                    loop_ctrs = self.tier.loop_counts.get_unchecked_mut(fid).as_mut_ptr();
                 }
                 code = func.code.as_ptr();
                 nregs = func.nregs as usize;
@@ -170,10 +166,10 @@ impl<'p> Vm<'p> {
         }
         // Run the compiled code `code` for the frame just pushed at `new_base` (a call
         // of `callee` whose result goes to `dst`), then continue after the call.
-        macro_rules! jit_call {
+        macro_rules! call_compiled {
             ($code:expr, $new_base:expr, $dst:expr, $callee:expr) => {{
                 match self.call_compiled($code, $new_base, 0) {
-                    JitOutcome::Returned(v) => {
+                    Outcome::Returned(v) => {
                         // SAFETY: the verifier checked the callee id.
                         let returns = unsafe { program.functions.get_unchecked($callee as usize) }
                             .ret_kind
@@ -182,9 +178,9 @@ impl<'p> Vm<'p> {
                             set!($dst, v);
                         }
                     }
-                    JitOutcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
-                    JitOutcome::Stop(s) => return Err(s),
-                    JitOutcome::Overflow => {
+                    Outcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
+                    Outcome::Stop(s) => return Err(s),
+                    Outcome::Overflow => {
                         self.frames.pop();
                         raise!(STACK_OVERFLOW);
                     }
@@ -293,7 +289,7 @@ impl<'p> Vm<'p> {
                     pc = target as usize;
                     if *c >= hot_loop {
                         let is_entry = self.frames.len() == entry_depth + 1;
-                        match self.jit_hot_loop(fid, loop_id as usize, target, resumed && is_entry) {
+                        match self.tier_hot_loop(fid, loop_id as usize, target, resumed && is_entry) {
                             LoopAction::Continue => {}
                             LoopAction::Reenter => {
                                 if let Some(top) = self.frames.last_mut() {
@@ -304,7 +300,7 @@ impl<'p> Vm<'p> {
                             LoopAction::Ran { outcome, dst } => match outcome {
                                 // The compiled code ran this frame to its end and
                                 // popped it: continue as after `Ret`.
-                                JitOutcome::Returned(v) => {
+                                Outcome::Returned(v) => {
                                     let returns = func.ret_kind.is_some();
                                     if self.frames.len() <= entry_depth {
                                         return Ok(v);
@@ -315,9 +311,9 @@ impl<'p> Vm<'p> {
                                         set!(dst, v);
                                     }
                                 }
-                                JitOutcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
-                                JitOutcome::Stop(s) => return Err(s),
-                                JitOutcome::Overflow => {}
+                                Outcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
+                                Outcome::Stop(s) => return Err(s),
+                                Outcome::Overflow => {}
                             },
                         }
                     }
@@ -348,12 +344,12 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(s.target, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !jit_entry.is_null() {
+                    if !entry_table.is_null() {
                         // SAFETY: the entry table has one slot per function and the
                         // verifier checked the callee id.
-                        let code = unsafe { *jit_entry.add(s.target as usize) };
-                        if code != jit_tramp {
-                            jit_call!(code, new_base, dst, s.target);
+                        let code = unsafe { *entry_table.add(s.target as usize) };
+                        if code != not_compiled {
+                            call_compiled!(code, new_base, dst, s.target);
                             continue;
                         }
                     }
@@ -383,12 +379,12 @@ impl<'p> Vm<'p> {
                     // bare function and only the arguments are passed.
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !jit_entry.is_null() {
+                    if !entry_table.is_null() {
                         // SAFETY: `callee` is a valid function id (checked above) and
                         // the entry table has one slot per function.
-                        let code = unsafe { *jit_entry.add(callee as usize) };
-                        if code != jit_tramp {
-                            jit_call!(code, new_base, dst, callee);
+                        let code = unsafe { *entry_table.add(callee as usize) };
+                        if code != not_compiled {
+                            call_compiled!(code, new_base, dst, callee);
                             continue;
                         }
                     }

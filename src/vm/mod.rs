@@ -10,6 +10,9 @@
 //! * [`error`]: uncaught-error reports with stack traces.
 //! * [`verify`]: load-time bytecode checks that let the dispatch loop skip bounds
 //!   checks.
+//! * [`tiering`]: the narrow interface through which a compiling tier (the JIT,
+//!   `crate::tier`) is told about hot code and runs compiled frames; the VM does
+//!   not depend on the JIT.
 //!
 //! # Calling convention
 //! A frame is the register window `base..base + nregs` of the register stack. A call
@@ -35,7 +38,7 @@ pub mod frame;
 pub mod gc;
 mod interp;
 pub mod ops;
-pub(crate) mod tier;
+pub mod tiering;
 pub mod verify;
 
 #[cfg(test)]
@@ -49,7 +52,8 @@ use bp_runtime::value::{ValKind, Value};
 pub use frame::{Frame, FrameStack, RegStack};
 pub use ops::exceptions::{ExcKind, Exception};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-pub(crate) use tier::JitOutcome;
+use std::sync::Arc;
+use tiering::{Outcome, TierFactory, Tiering};
 
 /// Options of one run.
 #[derive(Clone, Debug)]
@@ -68,15 +72,16 @@ pub struct VmOptions {
     pub args: Vec<Vec<u8>>,
     /// Log every call to stderr (debugging aid).
     pub trace_calls: bool,
-    /// Call count at which a function is handed to the JIT hook
-    /// ([`Vm::jit_hot_function`]). 0 disables the hook.
+    /// Call count at which a function is handed to the tier
+    /// ([`tiering::TierHooks::hot_function`]). 0 disables the hook.
     pub hot_call_threshold: u32,
-    /// Back-edge count at which a loop is handed to the JIT hook
-    /// ([`Vm::jit_hot_loop`]). 0 disables the hook.
+    /// Back-edge count at which a loop is handed to the tier
+    /// ([`tiering::TierHooks::hot_loop`]).
     pub hot_loop_threshold: u32,
-    /// The JIT tier: `None` runs the interpreter alone (the JIT is never touched).
-    /// When set, its thresholds replace the two above.
-    pub jit: Option<crate::jit::JitOptions>,
+    /// The compiling tier (`crate::tier::JitOptions` with the `jit` feature):
+    /// `None` runs the interpreter alone. When set, its thresholds replace the
+    /// two above.
+    pub tier: Option<Arc<dyn TierFactory>>,
 }
 
 impl Default for VmOptions {
@@ -89,7 +94,7 @@ impl Default for VmOptions {
             trace_calls: false,
             hot_call_threshold: 1000,
             hot_loop_threshold: 10_000,
-            jit: None,
+            tier: None,
         }
     }
 }
@@ -103,9 +108,10 @@ pub enum Stop {
     Exception,
     /// The VM cannot continue (invalid state); the message is complete.
     Fatal(String),
-    /// Internal to the JIT protocol: the interpreter that resumed a deoptimized
+    /// Internal to the tier protocol: the interpreter that resumed a deoptimized
     /// frame reached the loop header at this pc, where the frame's compiled code
-    /// takes over again (see `docs/jit.md`). Never escapes `rt_resume`.
+    /// takes over again (see `docs/jit.md`). Never escapes the tier's
+    /// `rt_resume`.
     Reenter(u32),
 }
 
@@ -120,10 +126,6 @@ pub struct Vm<'p> {
     /// Call records, innermost last (shared with JIT code).
     pub frames: FrameStack,
     pub globals: Vec<Value>,
-    /// Per-function call counters (hotness; read by the JIT).
-    pub call_counts: Vec<u32>,
-    /// Per-function, per-loop back-edge counters (hotness; read by the JIT).
-    pub loop_counts: Vec<Vec<u32>>,
     /// The exception that escaped the entry frame, if any; also the exception in
     /// flight while it propagates through compiled frames (status 1).
     pub pending: Option<Exception>,
@@ -143,8 +145,6 @@ pub struct Vm<'p> {
     pub(crate) builtin_void: Vec<bool>,
     pub(crate) max_depth: usize,
     pub(crate) trace_calls: bool,
-    pub(crate) hot_call_threshold: u32,
-    pub(crate) hot_loop_threshold: u32,
     /// Keep stdout instead of flushing it (tests): output accumulates in `rt.out`
     /// and is moved to `captured` before every builtin call, so that builtins that
     /// flush (`exit`, input) do not leak it to the real stdout.
@@ -152,21 +152,9 @@ pub struct Vm<'p> {
     pub(crate) captured: Vec<u8>,
     /// Text written to stderr at the end of the run (or returned when capturing).
     pub err: String,
-    /// The JIT tier, if enabled.
-    pub(crate) jit: Option<Box<crate::jit::Jit>>,
-    /// The JIT's entry table (one code address per function), null when the JIT is
-    /// off. Cached here so the dispatch loop tests it without a branch on `jit`.
-    pub(crate) jit_entry: *const usize,
-    /// Address of the interpreter trampoline (the entry of functions that are not
-    /// compiled).
-    pub(crate) jit_tramp: usize,
-    /// Address of the JIT's entry shim (`jit::EnterFn`), through which Rust calls
-    /// compiled code.
-    pub(crate) jit_enter: usize,
-    /// Why compiled code stopped with status 2 (`exit`, fatal error).
-    pub(crate) jit_stop: Option<Stop>,
-    /// Lowest native stack address compiled code may call below (0 = unchecked).
-    pub(crate) native_limit: usize,
+    /// Hotness counters, thresholds, the compiled-entry table and the tier's
+    /// hooks (see [`tiering`]).
+    pub tier: Tiering,
 }
 
 impl<'p> Vm<'p> {
@@ -222,10 +210,14 @@ impl<'p> Vm<'p> {
         let max_depth = opts
             .max_depth
             .clamp(1, frames.capacity().saturating_sub(1).max(1));
-        let (hot_call_threshold, hot_loop_threshold) = match &opts.jit {
-            Some(j) => (j.threshold, j.loop_threshold()),
-            None => (opts.hot_call_threshold, opts.hot_loop_threshold),
-        };
+        let counts = (
+            vec![0; program.functions.len()],
+            program
+                .functions
+                .iter()
+                .map(|f| vec![0; f.num_loops as usize])
+                .collect(),
+        );
         let mut vm = Vm {
             program,
             rt: Rt::new(heap, opts.args),
@@ -233,12 +225,6 @@ impl<'p> Vm<'p> {
             stack: RegStack::new(opts.stack_slots),
             frames,
             globals: vec![Value::NULL; program.globals.len()],
-            call_counts: vec![0; program.functions.len()],
-            loop_counts: program
-                .functions
-                .iter()
-                .map(|f| vec![0; f.num_loops as usize])
-                .collect(),
             pending: None,
             consts,
             ref_regs,
@@ -249,28 +235,13 @@ impl<'p> Vm<'p> {
             builtin_void,
             max_depth,
             trace_calls: opts.trace_calls,
-            hot_call_threshold,
-            hot_loop_threshold,
             capture: false,
             captured: Vec::new(),
             err: String::new(),
-            jit: None,
-            jit_entry: std::ptr::null(),
-            jit_tramp: 0,
-            jit_enter: 0,
-            jit_stop: None,
-            native_limit: 0,
+            tier: Tiering::new(counts, opts.hot_call_threshold, opts.hot_loop_threshold),
         };
-        if let Some(jo) = opts.jit {
-            match crate::jit::Jit::new(&vm, jo) {
-                Ok(j) => {
-                    vm.jit_entry = j.entry_table();
-                    vm.jit_tramp = j.tramp_addr();
-                    vm.jit_enter = j.enter_addr();
-                    vm.jit = Some(Box::new(j));
-                }
-                Err(e) => vm.err.push_str(&format!("warning: JIT disabled: {e}\n")),
-            }
+        if let Some(factory) = &opts.tier {
+            vm.attach_tier(&**factory);
         }
         vm
     }
@@ -311,10 +282,10 @@ impl<'p> Vm<'p> {
         self.count_call(fid as usize);
         if let Some(code) = self.compiled_entry(fid) {
             return match self.call_compiled(code, base, 0) {
-                JitOutcome::Returned(v) => Ok(v),
-                JitOutcome::Exception => Err(Stop::Exception),
-                JitOutcome::Stop(s) => Err(s),
-                JitOutcome::Overflow => {
+                Outcome::Returned(v) => Ok(v),
+                Outcome::Exception => Err(Stop::Exception),
+                Outcome::Stop(s) => Err(s),
+                Outcome::Overflow => {
                     self.frames.pop();
                     Err(Stop::Fatal("stack overflow".to_string()))
                 }
@@ -326,10 +297,7 @@ impl<'p> Vm<'p> {
     /// Run the global initialiser (if any) then `main`; return the exit status.
     pub fn run_program(&mut self) -> i32 {
         let program = self.program;
-        if self.jit.is_some() {
-            self.native_limit = crate::jit::native_stack_limit();
-            self.jit_start();
-        }
+        self.tier_start();
         if let Some(init) = program.init {
             if let Err(stop) = self.call_function(init, &[]) {
                 return self.stop_status(stop);
@@ -430,7 +398,7 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
             1
         }
     };
-    vm.jit_finish();
+    vm.tier_finish();
     let out = if capture {
         vm.take_output()
     } else {

@@ -150,8 +150,8 @@ fn sum_loop() {
     let mut vm = Vm::new(&p, VmOptions::default());
     vm.capture = true;
     assert_eq!(vm.run_program(), 0);
-    assert_eq!(vm.loop_counts[0][0], 1_000_000);
-    assert_eq!(vm.call_counts[0], 1);
+    assert_eq!(vm.tier.loop_counts[0][0], 1_000_000);
+    assert_eq!(vm.tier.call_counts[0], 1);
 }
 
 fn fib_fn() -> Function {
@@ -202,7 +202,7 @@ fn recursive_fib() {
     vm.capture = true;
     vm.run_program();
     // fib(25) makes 242785 calls.
-    assert_eq!(vm.call_counts[0], 242_785);
+    assert_eq!(vm.tier.call_counts[0], 242_785);
 }
 
 /// `depth(n) = n == 0 ? 0 : depth(n - 1) + 1`

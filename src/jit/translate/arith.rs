@@ -5,8 +5,7 @@ use super::*;
 
 /// The commutative integer operations whose results are value-numbered within a
 /// block ([`Tr::commutative`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Commutative {
     Add,
     Mul,
@@ -183,8 +182,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         b: Reg,
         op: fn(&mut Self, CV, CV) -> CV,
     ) -> CV {
-        // The key of `vn.computed` (a `u8` in `translate/mod.rs`).
-        let tag = which as u8;
+        let tag = which;
         let x = self.get_i(a);
         let y = self.get_i(b);
         if let Some(&v) = self

@@ -117,26 +117,26 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.access(addr, acc);
     }
 
-    /// `NewArray`, `NewTuple` or `NewStruct` (constructor `tag`, see
-    /// `runtime::rt_new`) of call site `site`: the elements go to the argument
+    /// `NewArray`, `NewTuple` or `NewStruct` (`kind`, see the tier's `rt_new`)
+    /// of call site `site`: the elements go to the argument
     /// block, the helper allocates (no instruction decoding) and collects if it
     /// must, with the new object rooted.
-    pub(super) fn new_object(&mut self, pc: u32, dst: Reg, site: u32, tag: u64) -> Result<(), String> {
+    pub(super) fn new_object(&mut self, pc: u32, dst: Reg, site: u32, kind: NewKind) -> Result<(), String> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
         let site_addr = s as *const crate::bytecode::CallSite as usize as i64;
         let args = s.args.clone();
         self.stress(pc, pc);
         let addr = self.arg_block(&args);
-        let info = args.len() as i64 | (tag as i64) << 32;
+        let info = args.len() as i64 | (kind as i64) << 32;
         self.block_helper(pc, self.tc.addrs.h_new, site_addr, addr, info, Some(dst));
         Ok(())
     }
 
-    /// `MapGet`, `MapSet`, `Concat` or `ToStr` (tag of `runtime::rt_obj`) on the
-    /// operands `ops`, writing `dst` if there is one.
-    pub(super) fn object_op(&mut self, pc: u32, tag: i64, ops: &[Reg], kind: u8, dst: Option<Reg>) {
+    /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on
+    /// the operands `ops`, writing `dst` if there is one.
+    pub(super) fn object_op(&mut self, pc: u32, op: ObjOp, ops: &[Reg], kind: u8, dst: Option<Reg>) {
         self.stress(pc, pc);
         let addr = self.arg_block(ops);
-        self.block_helper(pc, self.tc.addrs.h_obj, tag, addr, kind as i64, dst);
+        self.block_helper(pc, self.tc.addrs.h_obj, op as i64, addr, kind as i64, dst);
     }
 }

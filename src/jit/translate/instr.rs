@@ -272,13 +272,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 return Ok(false);
             }
 
-            NewArray { dst, site } => self.new_object(pc, dst, site, 0)?,
-            NewTuple { dst, site } => self.new_object(pc, dst, site, 1)?,
-            NewStruct { dst, site } => self.new_object(pc, dst, site, 2)?,
-            MapGet { dst, map, key } => self.object_op(pc, 0, &[map, key], 0, Some(dst)),
-            MapSet { map, key, val } => self.object_op(pc, 1, &[map, key, val], 0, None),
-            Concat { dst, a, b } => self.object_op(pc, 2, &[a, b], 0, Some(dst)),
-            ToStr { dst, src, kind } => self.object_op(pc, 3, &[src], kind, Some(dst)),
+            NewArray { dst, site } => self.new_object(pc, dst, site, NewKind::Array)?,
+            NewTuple { dst, site } => self.new_object(pc, dst, site, NewKind::Tuple)?,
+            NewStruct { dst, site } => self.new_object(pc, dst, site, NewKind::Struct)?,
+            MapGet { dst, map, key } => self.object_op(pc, ObjOp::MapGet, &[map, key], 0, Some(dst)),
+            MapSet { map, key, val } => self.object_op(pc, ObjOp::MapSet, &[map, key, val], 0, None),
+            Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
+            ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind, Some(dst)),
             ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
 
             ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),

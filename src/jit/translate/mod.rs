@@ -36,8 +36,8 @@ mod exits;
 mod heap;
 mod instr;
 
+use super::abi::{NewKind, ObjOp, Offsets};
 use super::analysis::{analyze, Analysis, RegSet};
-use super::layout::Offsets;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
@@ -314,7 +314,7 @@ struct ValueNumbering {
     /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
     /// computes `k` twice into two registers; with these the store reuses the
     /// load's check.
-    computed: std::collections::HashMap<(u8, CV, CV), CV>,
+    computed: std::collections::HashMap<(arith::Commutative, CV, CV), CV>,
     bounds_checked: Vec<(CV, CV)>,
 }
 

@@ -1,18 +1,18 @@
-//! Control-flow support: call counting (the JIT hooks themselves are in
-//! `vm::tier`). Jumps, branches and the `Loop` back-edge counter are inlined in the
+//! Control-flow support: call counting (the tier's hooks are called through
+//! `vm::tiering`). Jumps, branches and the `Loop` back-edge counter are inlined in the
 //! dispatch loop.
 
 use crate::vm::Vm;
 
 impl Vm<'_> {
     /// Count a call of function `fid` (every call, from the interpreter or an entry
-    /// point) and hand the function to the JIT hook when it becomes hot.
+    /// point) and hand the function to the tier when it becomes hot.
     #[inline(always)]
     pub(crate) fn count_call(&mut self, fid: usize) {
-        if let Some(c) = self.call_counts.get_mut(fid) {
+        if let Some(c) = self.tier.call_counts.get_mut(fid) {
             *c = c.saturating_add(1);
-            if *c == self.hot_call_threshold {
-                self.jit_hot_function(fid);
+            if *c == self.tier.hot_call {
+                self.tier_hot_function(fid);
             }
         }
         if self.trace_calls {

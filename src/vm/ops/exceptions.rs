@@ -124,7 +124,7 @@ impl Vm<'_> {
     /// (the innermost frame), the exception in flight without unwinding anything
     /// yet (compiled code then resumes the frame in the VM or propagates it).
     #[cold]
-    pub(crate) fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
+    pub fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
         let v = self.rt.heap.alloc_str(msg.as_bytes());
         if let Some(top) = self.frames.last_mut() {
             top.pc = pc;
@@ -142,7 +142,7 @@ impl Vm<'_> {
     /// Compiled code lets the exception in flight leave its frame (no handler covers
     /// `pc`): record the frame in the trace and pop it, as [`Vm::unwind`] does.
     /// False if there is no exception or no frame (an internal error).
-    pub(crate) fn propagate_pending(&mut self, pc: u32) -> bool {
+    pub fn propagate_pending(&mut self, pc: u32) -> bool {
         let Some(top) = self.frames.last_mut() else {
             return false;
         };

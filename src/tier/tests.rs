@@ -2,10 +2,12 @@
 //! deopt limits), and compilation of every test program for the host and for
 //! AArch64.
 
-use super::analysis::{analyze, RegSet};
-use super::{compile_all, isa_for, JitOptions, JitTotals};
+use super::policy::{DEOPT_LIMIT, MAX_VERSIONS};
+use super::{offsets, tier_ref, JitOptions, JitTotals};
 use crate::bytecode::Program;
 use crate::diag::{Diagnostics, SourceMap};
+use crate::jit::analysis::{analyze, RegSet};
+use crate::jit::{compile_all, isa_for};
 use crate::vm::{Vm, VmOptions};
 use std::path::{Path, PathBuf};
 
@@ -28,14 +30,14 @@ fn run(p: &Program, jit: Option<JitOptions>, gc_stress: bool) -> (i32, String, S
     let mut vm = Vm::new(
         p,
         VmOptions {
-            jit,
+            tier: jit.map(JitOptions::factory),
             gc_stress,
             ..Default::default()
         },
     );
     vm.capture = true;
     let code = vm.run_program();
-    let totals = vm.jit.as_ref().map(|j| j.totals()).unwrap_or_default();
+    let totals = super::totals(&vm).unwrap_or_default();
     let out = String::from_utf8_lossy(&vm.take_output()).into_owned();
     (code, out, std::mem::take(&mut vm.err), totals)
 }
@@ -109,7 +111,7 @@ def main() -> int:
 
 /// The magic-number division emitted for constant divisors, replayed in Rust.
 fn magic_div(x: i64, d: i64) -> i64 {
-    let (m, s) = super::translate::magic_s64(d);
+    let (m, s) = crate::jit::translate::magic_s64(d);
     let mut q = ((x as i128 * m as i128) >> 64) as i64;
     if d > 0 && m < 0 {
         q = q.wrapping_add(x);
@@ -353,11 +355,8 @@ def main() -> int:
     assert_eq!((c, o), (c0, o0), "{e}");
     assert!(t.disabled >= 1, "{t:?}");
     // Recompilation is bounded, so deopts are too.
-    assert!(t.compiled <= 1 + super::MAX_VERSIONS as u64, "{t:?}");
-    assert!(
-        t.deopts <= super::DEOPT_LIMIT * super::MAX_VERSIONS as u64 + 1,
-        "{t:?}"
-    );
+    assert!(t.compiled <= 1 + MAX_VERSIONS as u64, "{t:?}");
+    assert!(t.deopts <= DEOPT_LIMIT * MAX_VERSIONS as u64 + 1, "{t:?}");
 }
 
 #[test]
@@ -509,18 +508,20 @@ fn every_test_program_compiles_at_threshold_zero() {
         let mut vm = Vm::new(
             &p,
             VmOptions {
-                jit: Some(jit_opts(0, 0)),
+                tier: Some(jit_opts(0, 0).factory()),
                 ..Default::default()
             },
         );
-        vm.jit_start();
-        let t = vm.jit.as_ref().map(|j| j.totals()).unwrap_or_default();
+        vm.tier_start();
+        let t = super::totals(&vm).unwrap_or_default();
         assert_eq!(
             t.failed,
             0,
             "{}: {}",
             path.display(),
-            vm.jit.as_mut().unwrap().report(&p)
+            tier_ref(&vm)
+                .map(|t| t.policy.borrow().report(&p))
+                .unwrap_or_default()
         );
         assert_eq!(t.compiled as usize, p.functions.len(), "{}", path.display());
         functions += p.functions.len();
@@ -533,7 +534,7 @@ fn every_test_program_compiles_at_threshold_zero() {
 /// every field, so a new address must be added here.
 #[test]
 fn placeholder_addresses_are_distinct() {
-    let super::translate::Addrs {
+    let crate::jit::translate::Addrs {
         vm,
         frames,
         stack,
@@ -557,7 +558,7 @@ fn placeholder_addresses_are_distinct() {
         h_new,
         h_obj,
         zero_obj,
-    } = super::placeholder_addrs();
+    } = crate::jit::placeholder_addrs();
     let addrs = [
         vm,
         frames,
@@ -595,7 +596,7 @@ fn every_test_program_compiles_for_aarch64() {
     assert_eq!(isa.triple().architecture.to_string(), "aarch64");
     let mut functions = 0;
     for (path, p) in test_programs() {
-        for f in compile_all(&p, &*isa, false, 1) {
+        for f in compile_all(&p, &*isa, false, 1, &offsets()) {
             if let Err(e) = &f.result {
                 panic!("{}: fn {} {}: {e}\n{}", path.display(), f.fid, f.name, f.ir);
             }
@@ -608,14 +609,14 @@ fn every_test_program_compiles_for_aarch64() {
 #[test]
 #[ignore]
 fn compile_speed() {
-    let isa = super::host_isa().unwrap();
+    let isa = crate::jit::host_isa().unwrap();
     let progs = test_programs();
     for round in 0..3 {
         let t0 = std::time::Instant::now();
         let mut n = 0;
         let mut bytes = 0;
         for (_, p) in &progs {
-            for f in compile_all(p, &*isa, false, 0) {
+            for f in compile_all(p, &*isa, false, 0, &offsets()) {
                 n += 1;
                 bytes += f.result.unwrap_or(0);
             }
@@ -626,4 +627,9 @@ fn compile_speed() {
             dt / n as u32
         );
     }
+}
+
+#[test]
+fn frame_records_are_whole_words() {
+    assert_eq!(offsets().frame_size % 8, 0);
 }

@@ -1,4 +1,7 @@
-//! `extern "C"` helpers called by compiled code.
+//! `extern "C"` helpers called by compiled code (their signatures and the table
+//! of their addresses are the JIT's ABI, `crate::jit::abi`). The ABI's opaque
+//! context is the running [`Vm`]; [`HELPERS`] is the table the tier hands to the
+//! JIT.
 //!
 //! Every helper catches panics: a Rust panic must never unwind through JIT frames
 //! (they have no unwind information). A caught panic becomes a fatal internal
@@ -9,42 +12,91 @@
 //! * 0: returned normally (the result, if any, is in register 0 of the frame);
 //! * 1: an exception is pending in `Vm::pending` (the frame has been popped
 //!   when it comes from a callee);
-//! * 2: stop (`exit`, fatal error) in `Vm::jit_stop`;
+//! * 2: stop (`exit`, fatal error), recorded in the tier (`Tier::stop`);
 //! * 3: only from `rt_resume`/`rt_resume_exc`: continue the frame's compiled code
 //!   at loop header `(status >> 2) - 1`.
 
-use super::translate::REG_ARGS;
-const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
-use super::{ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP};
+use super::exec::OpErr;
+use super::{tier_of, Tier};
+use crate::bytecode::CallSite;
+use crate::jit::abi::{
+    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP,
+};
+use crate::jit::translate::REG_ARGS;
+use crate::native_stack::native_sp;
 use crate::vm::ops::calls::STACK_OVERFLOW;
 use crate::vm::ops::objects;
-use crate::vm::tier::OpErr;
 use crate::vm::{panic_message, Stop, Vm};
 use bp_runtime::rt::RtError;
 use bp_runtime::value::{ValKind, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Run `body` on the VM behind `vm`, turning a panic into a fatal stop.
+const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
+
+/// The helpers as the JIT's ABI names them.
+pub static HELPERS: Helpers = Helpers {
+    tramp: jit_tramp,
+    resume: rt_resume as JitFn,
+    resume_exc: rt_resume_exc as JitFn,
+    propagate: rt_propagate as CtxFn,
+    op: rt_op as JitFn,
+    overflow: rt_overflow as CtxFn,
+    overflow_at: rt_overflow_at as CtxFn,
+    fmod: rt_fmod,
+    eq_ref: rt_eq_ref,
+    bad_reentry: rt_bad_reentry as CtxFn,
+    builtin: rt_builtin,
+    new: rt_new,
+    obj: rt_obj,
+    zero_obj: &ZERO_OBJECT.0,
+};
+
+/// Run `body` on the VM behind the context `ctx`, turning a panic into a fatal
+/// stop.
 ///
 /// # Safety
-/// `vm` must be the VM that is running the compiled code that calls the helper
-/// (compiled code receives it as its first argument and passes it on).
-unsafe fn with_vm(vm: *mut Vm<'static>, body: impl FnOnce(&mut Vm<'static>) -> u64) -> u64 {
+/// `ctx` must be the VM that is running the compiled code that calls the helper
+/// (compiled code embeds its address and passes it on).
+unsafe fn with_vm(ctx: *mut Context, body: impl FnOnce(&mut Vm<'_>) -> u64) -> u64 {
     // SAFETY: guaranteed by the caller; the VM is not otherwise borrowed while
     // compiled code runs (the Rust code that entered it passed it as a raw pointer).
-    let vm = unsafe { &mut *vm };
+    let vm = unsafe { &mut *ctx.cast::<Vm<'_>>() };
     match catch_unwind(AssertUnwindSafe(|| body(&mut *vm))) {
         Ok(st) => st,
         Err(payload) => {
             let msg = panic_message(&*payload);
-            vm.jit_stop = Some(Stop::Fatal(format!("internal error: {msg}")));
-            ST_STOP
+            stop(vm, Stop::Fatal(format!("internal error: {msg}")))
         }
     }
 }
 
+/// The tier of the VM that runs compiled code.
+fn tier<'t>(vm: &Vm<'_>) -> Option<&'t Tier> {
+    // SAFETY: compiled code (and so every helper) runs only under a `Tier`, which
+    // lives as long as the VM, and the helpers use the reference within their call.
+    unsafe { tier_of(vm) }
+}
+
+/// Record `s` as the reason compiled code stops; returns status 2.
+#[cold]
+#[inline(never)]
+fn stop(vm: &Vm<'_>, s: Stop) -> u64 {
+    if let Some(t) = tier(vm) {
+        t.set_stop(s);
+    }
+    ST_STOP
+}
+
+/// Stop with the internal error `what` (a helper got what no translator emits);
+/// returns status 2.
+#[cold]
+#[inline(never)]
+fn internal_error(vm: &Vm<'_>, what: &str) -> u64 {
+    stop(vm, Stop::Fatal(format!("internal error: {what}")))
+}
+
 /// Map the result of running the interpreter for a frame to a status.
-fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>) -> u64 {
+fn interp_status(vm: &mut Vm<'_>, base: *mut Value, r: Result<Value, Stop>) -> u64 {
     match r {
         Ok(v) => {
             // SAFETY: `base` is the frame's register window (register 0 is inside
@@ -54,10 +106,7 @@ fn interp_status(vm: &mut Vm<'static>, base: *mut Value, r: Result<Value, Stop>)
         }
         Err(Stop::Exception) => ST_EXCEPTION,
         Err(Stop::Reenter(h)) => ST_REENTER | ((h as u64 + 1) << 2),
-        Err(s) => {
-            vm.jit_stop = Some(s);
-            ST_STOP
-        }
+        Err(s) => stop(vm, s),
     }
 }
 
@@ -78,7 +127,7 @@ pub static ZERO_OBJECT: ZeroObject = ZeroObject([0; 32]);
 /// # Safety
 /// Called by the trampoline shim only, with the JIT ABI.
 pub unsafe extern "C" fn jit_tramp(
-    vm: *mut Vm<'static>,
+    ctx: *mut Context,
     base: *mut Value,
     _entry_pc: u64,
     a0: u64,
@@ -88,25 +137,33 @@ pub unsafe extern "C" fn jit_tramp(
 ) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             // The compiled caller pushed the complete record (`base` is the index
             // of `base` in the register stack).
             let Some(&top) = vm.frames.last() else {
-                vm.jit_stop = Some(Stop::Fatal("internal error: trampoline without a frame".into()));
-                return ST_STOP;
+                return stop(
+                    vm,
+                    Stop::Fatal("internal error: trampoline without a frame".into()),
+                );
             };
             let fid = top.func;
             let Some(f) = vm.program.functions.get(fid as usize) else {
-                vm.jit_stop = Some(Stop::Fatal(
-                    "internal error: trampoline for an unknown function".into(),
-                ));
-                return ST_STOP;
+                return stop(
+                    vm,
+                    Stop::Fatal("internal error: trampoline for an unknown function".into()),
+                );
+            };
+            let Some(tier) = tier(vm) else {
+                return stop(
+                    vm,
+                    Stop::Fatal("internal error: trampoline without a tier".into()),
+                );
             };
             // The limits that the VM checks before pushing a frame (compiled callers
             // leave them to the callee).
             if vm.frames.len() > vm.max_depth
                 || top.base + f.nregs as usize > vm.stack.limit()
-                || crate::vm::tier::native_sp() < vm.native_limit
+                || native_sp() < tier.native_limit.get()
             {
                 return raise_overflow_in_caller(vm);
             }
@@ -122,9 +179,9 @@ pub unsafe extern "C" fn jit_tramp(
             }
             vm.count_call(fid as usize);
             if let Some(code) = vm.compiled_entry(fid) {
-                // A call: `entry_pc` is the frame's depth (see `jit::EnterFn`).
+                // A call: `entry_pc` is the frame's depth (see `abi::EnterFn`).
                 let depth = vm.frames.len() as u64;
-                return vm.enter_compiled(code, base, depth);
+                return tier.enter_compiled(vm, code, base, depth);
             }
             let depth = vm.frames.len();
             let r = vm.interp(depth - 1, false);
@@ -139,9 +196,9 @@ pub unsafe extern "C" fn jit_tramp(
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_resume(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(vm, base, pc, false) }
+    unsafe { resume_in_vm(ctx, base, pc, false) }
 }
 
 /// The exception in flight reached compiled code at `pc`, which a handler of the
@@ -150,9 +207,9 @@ pub unsafe extern "C" fn rt_resume(vm: *mut Vm<'static>, base: *mut Value, pc: u
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_resume_exc(vm: *mut Vm<'static>, base: *mut Value, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_resume_exc(ctx: *mut Context, base: *mut Value, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(vm, base, pc, true) }
+    unsafe { resume_in_vm(ctx, base, pc, true) }
 }
 
 /// Continue the innermost frame in the interpreter at `pc` (counting a deopt),
@@ -160,20 +217,21 @@ pub unsafe extern "C" fn rt_resume_exc(vm: *mut Vm<'static>, base: *mut Value, p
 ///
 /// # Safety
 /// As for [`rt_resume`].
-unsafe fn resume_in_vm(vm: *mut Vm<'static>, base: *mut Value, pc: u64, catch: bool) -> u64 {
+unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, catch: bool) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             let Some(top) = vm.frames.last_mut() else {
-                vm.jit_stop = Some(Stop::Fatal("internal error: resume without a frame".into()));
-                return ST_STOP;
+                return stop(vm, Stop::Fatal("internal error: resume without a frame".into()));
             };
             top.pc = pc as u32;
             let fid = top.func;
-            if !catch {
-                vm.note_negative_index(fid, pc as u32);
+            if let Some(tier) = tier(vm) {
+                if !catch {
+                    tier.note_negative_index(vm, fid, pc as u32);
+                }
+                tier.note_deopt(vm, fid);
             }
-            vm.note_deopt(fid);
             let depth = vm.frames.len();
             if catch {
                 if let Err(e) = vm.unwind_pending(depth - 1) {
@@ -191,15 +249,17 @@ unsafe fn resume_in_vm(vm: *mut Vm<'static>, base: *mut Value, pc: u64, catch: b
 ///
 /// # Safety
 /// Called by compiled code only.
-pub unsafe extern "C" fn rt_propagate(vm: *mut Vm<'static>, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_propagate(ctx: *mut Context, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             if vm.propagate_pending(pc as u32) {
                 ST_EXCEPTION
             } else {
-                vm.jit_stop = Some(Stop::Fatal("internal error: no exception to propagate".into()));
-                ST_STOP
+                stop(
+                    vm,
+                    Stop::Fatal("internal error: no exception to propagate".into()),
+                )
             }
         })
     }
@@ -210,13 +270,12 @@ pub unsafe extern "C" fn rt_propagate(vm: *mut Vm<'static>, pc: u64) -> u64 {
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_op(ctx: *mut Context, _base: *mut Value, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             let Some(&top) = vm.frames.last() else {
-                vm.jit_stop = Some(Stop::Fatal("internal error: helper without a frame".into()));
-                return ST_STOP;
+                return stop(vm, Stop::Fatal("internal error: helper without a frame".into()));
             };
             match vm.exec_op(top.func, pc as u32, top.base) {
                 Ok(()) => ST_RETURN,
@@ -224,10 +283,7 @@ pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64)
                     vm.set_pending_error(&msg, top.func, pc as u32);
                     ST_EXCEPTION
                 }
-                Err(OpErr::Exit(code)) => {
-                    vm.jit_stop = Some(Stop::Exit(code));
-                    ST_STOP
-                }
+                Err(OpErr::Exit(code)) => stop(vm, Stop::Exit(code)),
             }
         })
     }
@@ -240,18 +296,15 @@ pub unsafe extern "C" fn rt_op(vm: *mut Vm<'static>, _base: *mut Value, pc: u64)
 ///
 /// # Safety
 /// Called by compiled code only.
-pub unsafe extern "C" fn rt_overflow_at(vm: *mut Vm<'static>, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_overflow_at(ctx: *mut Context, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| match vm.frames.last() {
+        with_vm(ctx, |vm| match vm.frames.last() {
             Some(&top) => {
                 vm.set_pending_error(STACK_OVERFLOW, top.func, pc as u32);
                 ST_EXCEPTION
             }
-            None => {
-                vm.jit_stop = Some(Stop::Fatal("stack overflow".into()));
-                ST_STOP
-            }
+            None => stop(vm, Stop::Fatal("stack overflow".into())),
         })
     }
 }
@@ -262,24 +315,21 @@ pub unsafe extern "C" fn rt_overflow_at(vm: *mut Vm<'static>, pc: u64) -> u64 {
 ///
 /// # Safety
 /// Called by compiled code only.
-pub unsafe extern "C" fn rt_overflow(vm: *mut Vm<'static>, _base: u64) -> u64 {
+pub unsafe extern "C" fn rt_overflow(ctx: *mut Context, _base: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { with_vm(vm, raise_overflow_in_caller) }
+    unsafe { with_vm(ctx, raise_overflow_in_caller) }
 }
 
 /// Pop the innermost frame and make `stack overflow` the pending exception of its
 /// caller, at the caller's current pc.
-fn raise_overflow_in_caller(vm: &mut Vm<'static>) -> u64 {
+fn raise_overflow_in_caller(vm: &mut Vm<'_>) -> u64 {
     vm.frames.pop();
     match vm.frames.last() {
         Some(&caller) => {
             vm.set_pending_error(STACK_OVERFLOW, caller.func, caller.pc);
             ST_EXCEPTION
         }
-        None => {
-            vm.jit_stop = Some(Stop::Fatal("stack overflow".into()));
-            ST_STOP
-        }
+        None => stop(vm, Stop::Fatal("stack overflow".into())),
     }
 }
 
@@ -287,15 +337,17 @@ fn raise_overflow_in_caller(vm: &mut Vm<'static>) -> u64 {
 ///
 /// # Safety
 /// Called by compiled code only.
-pub unsafe extern "C" fn rt_bad_reentry(vm: *mut Vm<'static>, enc: u64) -> u64 {
+pub unsafe extern "C" fn rt_bad_reentry(ctx: *mut Context, enc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
-            vm.jit_stop = Some(Stop::Fatal(format!(
-                "internal error: compiled code re-entered at unknown pc {}",
-                enc.wrapping_sub(1)
-            )));
-            ST_STOP
+        with_vm(ctx, |vm| {
+            stop(
+                vm,
+                Stop::Fatal(format!(
+                    "internal error: compiled code re-entered at unknown pc {}",
+                    enc.wrapping_sub(1)
+                )),
+            )
         })
     }
 }
@@ -315,9 +367,9 @@ pub unsafe extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
     catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
 }
 
-/// `NewArray` (tag 0), `NewTuple` (1) or `NewStruct` (2) of call site `site` from
-/// compiled code, without decoding the instruction: the elements are `args[0..n]`
-/// (`n` = the low 32 bits of `info`, the tag the next ones); the new object goes
+/// `NewArray`, `NewTuple` or `NewStruct` (the [`NewKind`] in bits 32.. of `info`)
+/// of call site `site` from compiled code, without decoding the instruction: the
+/// elements are `args[0..n]` (`n` = the low 32 bits of `info`); the new object goes
 /// to `args[0]`. Then the VM's safepoint, with the object rooted. Returns 0 (2 on
 /// an internal error).
 ///
@@ -325,23 +377,27 @@ pub unsafe extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
 /// Called by compiled code only; `site` points to the call site of the
 /// instruction in the running program, `args` is valid for `max(n, 1)` values.
 pub unsafe extern "C" fn rt_new(
-    vm: *mut Vm<'static>,
-    site: *const crate::bytecode::CallSite,
+    ctx: *mut Context,
+    site: *const CallSite,
     args: *mut Value,
     info: u64,
     _pc: u64,
 ) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             // SAFETY: the translator embedded the address of a call site of the
             // program, which outlives the compiled code; `args` holds `n` values.
             let (s, a) = (&*site, std::slice::from_raw_parts(args, info as u32 as usize));
             let heap = &mut vm.rt.heap;
+            const ARRAY: u64 = NewKind::Array as u64;
+            const TUPLE: u64 = NewKind::Tuple as u64;
+            const STRUCT: u64 = NewKind::Struct as u64;
             let v = match info >> 32 {
-                0 => objects::new_array(heap, s, a),
-                1 => objects::new_tuple(heap, s, a),
-                _ => objects::new_struct(heap, vm.program, s, a),
+                ARRAY => objects::new_array(heap, s, a),
+                TUPLE => objects::new_tuple(heap, s, a),
+                STRUCT => objects::new_struct(heap, vm.program, s, a),
+                _ => return internal_error(vm, "unknown object kind in rt_new"),
             };
             vm.safepoint_rooting(Some(v));
             // SAFETY: `args` has room for at least one value.
@@ -351,34 +407,38 @@ pub unsafe extern "C" fn rt_new(
     }
 }
 
-/// `MapGet` (tag 0: `args = [map, key]`), `MapSet` (1: `[map, key, value]`),
-/// `Concat` (2: `[a, b]`), `ToStr` (3: `[value]`, kind in `kind`) from compiled
-/// code, with the same `vm::ops::objects` functions and safepoints as the
+/// `MapGet`, `MapSet`, `Concat` or `ToStr` (the [`ObjOp`] `op`, which names the
+/// operands in `args`; `kind` is `ToStr`'s value kind) from compiled code, with the same `vm::ops::objects` functions and safepoints as the
 /// interpreter but no instruction decoding; the result (if any) goes to `args[0]`,
 /// rooted while the collector runs (the operands are references in their frame
 /// slots, or scalars). Returns 0, 1 (raised; pending at `pc`) or 2.
 ///
 /// # Safety
-/// Called by compiled code only; `args` is valid for the tag's operands.
-pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value, kind: u64, pc: u64) -> u64 {
+/// Called by compiled code only; `args` is valid for the operation's operands.
+pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, kind: u64, pc: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
-            // SAFETY: the compiled caller stored the tag's operands to `args`.
+        with_vm(ctx, |vm| {
+            // SAFETY: the compiled caller stored the operation's operands to `args`.
             let arg = |i: usize| *args.add(i);
             let heap = &mut vm.rt.heap;
-            let r = match tag {
-                0 => objects::map_get(arg(0), arg(1)).map(Some),
+            const MAP_GET: u64 = ObjOp::MapGet as u64;
+            const MAP_SET: u64 = ObjOp::MapSet as u64;
+            const CONCAT: u64 = ObjOp::Concat as u64;
+            const TO_STR: u64 = ObjOp::ToStr as u64;
+            let r = match op {
+                MAP_GET => objects::map_get(arg(0), arg(1)).map(Some),
                 // SAFETY: the translator passes a map register of the verified
                 // function as operand 0: null or a live map.
-                1 => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
-                2 => objects::concat(heap, arg(0), arg(1)).map(Some),
-                _ => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                MAP_SET => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
+                CONCAT => objects::concat(heap, arg(0), arg(1)).map(Some),
+                TO_STR => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                _ => return internal_error(vm, "unknown operation in rt_obj"),
             };
             match r {
                 Ok(v) => {
                     // `MapGet` allocates nothing: no safepoint, as in the VM.
-                    if tag != 0 {
+                    if op != MAP_GET {
                         vm.safepoint_rooting(v);
                     }
                     if let Some(v) = v {
@@ -408,7 +468,7 @@ pub unsafe extern "C" fn rt_obj(vm: *mut Vm<'static>, tag: u64, args: *mut Value
 /// # Safety
 /// Called by compiled code only; `args` must be valid for `max(nargs, 1)` values.
 pub unsafe extern "C" fn rt_builtin(
-    vm: *mut Vm<'static>,
+    ctx: *mut Context,
     id: u64,
     args: *mut Value,
     nargs: u64,
@@ -416,7 +476,7 @@ pub unsafe extern "C" fn rt_builtin(
 ) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
-        with_vm(vm, |vm| {
+        with_vm(ctx, |vm| {
             // SAFETY: the compiled caller passes a block of `nargs` initialised values.
             let a = std::slice::from_raw_parts(args, nargs as u32 as usize);
             let ref_result = nargs >> 32 & 1 != 0;
@@ -434,10 +494,7 @@ pub unsafe extern "C" fn rt_builtin(
                     vm.set_pending_error(&msg, fid, pc as u32);
                     ST_EXCEPTION
                 }
-                Err(RtError::Exit(code)) => {
-                    vm.jit_stop = Some(Stop::Exit(code));
-                    ST_STOP
-                }
+                Err(RtError::Exit(code)) => stop(vm, Stop::Exit(code)),
             }
         })
     }

@@ -1,0 +1,189 @@
+//! The ABI between compiled code and the runtime that runs it: everything the JIT
+//! needs to know about the outside world, handed in as numbers and typed function
+//! pointers, so that the JIT does not depend on the VM (`docs/architecture.md`,
+//! "Layers"; the protocol itself is in `docs/jit.md`).
+//!
+//! * status codes returned by compiled functions and helpers ([`ST_RETURN`]...);
+//! * [`Context`]: the opaque first argument of every helper (the tier passes its
+//!   VM; compiled code only embeds the address and passes it on);
+//! * the helper signatures and the table of their addresses ([`Helpers`]);
+//! * typed selectors between the translator and its helpers ([`NewKind`],
+//!   [`ObjOp`]) instead of bare numbers;
+//! * the byte offsets compiled code reads inline ([`Offsets`]): frame records and
+//!   the frame-depth counter from the tier ([`FrameLayout`]), heap objects from the
+//!   runtime's object ABI ([`bp_runtime::heap::abi`]), all from `offset_of!`;
+//! * the addresses of the run's register stack, frame stack and globals
+//!   ([`RunAddrs`]).
+
+use crate::bytecode::CallSite;
+use bp_runtime::heap::abi;
+use bp_runtime::value::Value;
+
+/// Status: returned normally (result in register 0 of the frame).
+pub const ST_RETURN: u64 = 0;
+/// Status: an exception is pending (in the VM).
+pub const ST_EXCEPTION: u64 = 1;
+/// Status: `exit` or a fatal error, recorded by the tier.
+pub const ST_STOP: u64 = 2;
+/// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
+pub const ST_REENTER: u64 = 3;
+
+/// The runtime context that compiled code passes to every helper. Opaque here:
+/// the tier decides what it is (its VM) and casts it back in the helpers.
+#[repr(C)]
+pub struct Context {
+    _opaque: [u8; 0],
+    _not_send_sync_unpin: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
+}
+
+/// The type of the resume helpers and `rt_op`: `(ctx, base, pc) -> status`.
+pub type JitFn = unsafe extern "C" fn(*mut Context, *mut Value, u64) -> u64;
+
+/// Helpers that take one number besides the context (`rt_propagate(ctx, pc)`,
+/// `rt_overflow(ctx, base)`, `rt_overflow_at(ctx, pc)`,
+/// `rt_bad_reentry(ctx, enc)`): `-> status`.
+pub type CtxFn = unsafe extern "C" fn(*mut Context, u64) -> u64;
+
+/// The type of the interpreter trampoline (reached from compiled code through a
+/// shim in the compiled functions' calling convention):
+/// `(ctx, base, entry_pc, a_0, .., a_3) -> status`, with the register arguments
+/// of the call (only the first `min(nparams, REG_ARGS)` are meaningful).
+pub type TrampFn = unsafe extern "C" fn(*mut Context, *mut Value, u64, u64, u64, u64, u64) -> u64;
+
+/// The type of the entry shim through which Rust calls compiled code:
+/// `(code, ctx, base, entry_pc) -> status`. It passes `base[0..REG_ARGS]` as the
+/// register arguments and calls `code` in the compiled functions' convention
+/// (`ctx` is not passed on: compiled code has its address as a constant).
+/// `entry_pc` is the frame's depth (the number of frame records, its own being the
+/// last one); with bit 63 set, the frame enters at the loop header in its
+/// record's `pc` (OSR).
+pub type EnterFn = unsafe extern "C" fn(usize, *mut Context, *mut Value, u64) -> u64;
+
+/// `rt_fmod(a, b)`: the VM's `ModF`.
+pub type FmodFn = extern "C" fn(f64, f64) -> f64;
+/// `rt_eq_ref(a, b)`: deep equality of two references, 1 or 0 (2: failed).
+pub type EqRefFn = unsafe extern "C" fn(u64, u64) -> u64;
+/// `rt_builtin(ctx, id, args, nargs | ref_result << 32, pc) -> status`.
+pub type BuiltinFn = unsafe extern "C" fn(*mut Context, u64, *mut Value, u64, u64) -> u64;
+/// `rt_new(ctx, site, args, nargs | NewKind << 32, pc) -> status`.
+pub type NewFn = unsafe extern "C" fn(*mut Context, *const CallSite, *mut Value, u64, u64) -> u64;
+/// `rt_obj(ctx, ObjOp, args, kind, pc) -> status`.
+pub type ObjFn = unsafe extern "C" fn(*mut Context, u64, *mut Value, u64, u64) -> u64;
+
+/// The object `rt_new` builds (bits 32.. of its `info` argument). The helper
+/// matches the number against these discriminants and treats any other as an
+/// internal error (no translator emits one).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum NewKind {
+    Array = 0,
+    Tuple = 1,
+    Struct = 2,
+}
+
+/// The operation `rt_obj` performs (its second argument). The helper matches the
+/// number against these discriminants and treats any other as an internal error
+/// (no translator emits one).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum ObjOp {
+    /// `args = [map, key]`.
+    MapGet = 0,
+    /// `args = [map, key, value]`.
+    MapSet = 1,
+    /// `args = [a, b]`.
+    Concat = 2,
+    /// `args = [value]`, its kind in `kind`.
+    ToStr = 3,
+}
+
+/// The runtime helpers compiled code calls (the tier implements them), typed so
+/// that a helper whose signature drifts from the ABI does not compile.
+#[derive(Clone, Copy)]
+pub struct Helpers {
+    /// The interpreter trampoline: the entry of every function not compiled.
+    pub tramp: TrampFn,
+    pub resume: JitFn,
+    pub resume_exc: JitFn,
+    pub propagate: CtxFn,
+    pub op: JitFn,
+    /// The callee pops its record and raises `stack overflow` in the caller.
+    pub overflow: CtxFn,
+    /// A call at `pc` of this frame overflows.
+    pub overflow_at: CtxFn,
+    pub fmod: FmodFn,
+    pub eq_ref: EqRefFn,
+    pub bad_reentry: CtxFn,
+    pub builtin: BuiltinFn,
+    pub new: NewFn,
+    pub obj: ObjFn,
+    /// A zeroed block of 256 bytes that reads like an empty object.
+    pub zero_obj: &'static [u64; 32],
+}
+
+/// Layout of one frame record (the tier's `offset_of!` on the VM's `Frame`).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameLayout {
+    pub size: i32,
+    pub func: i32,
+    pub pc: i32,
+    pub base: i32,
+}
+
+/// Addresses of the run's structures that compiled code reads and writes.
+#[derive(Clone, Copy, Debug)]
+pub struct RunAddrs {
+    /// Frame record 0.
+    pub frames: u64,
+    /// Register stack slot 0.
+    pub stack: u64,
+    /// Usable slots of the register stack (a callee window must end at or below
+    /// slot `stack_slots`).
+    pub stack_slots: usize,
+    /// Maximum number of frames.
+    pub max_depth: usize,
+    pub globals: u64,
+}
+
+/// Offsets used by the translator (all in bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct Offsets {
+    pub frame_size: i32,
+    pub frame_func: i32,
+    pub frame_pc: i32,
+    pub frame_base: i32,
+    /// Offset of the frame depth counter from the context address.
+    pub vm_depth: i32,
+    pub hdr_kind: i32,
+    pub closure_kind: u8,
+    pub clo_func: i32,
+    /// Array items: pointer and length words.
+    pub arr_items: (i32, i32),
+    /// Struct fields: pointer and length words.
+    pub struct_fields: (i32, i32),
+    /// Tuple items: pointer and length words.
+    pub tuple_items: (i32, i32),
+    /// Closure captures: pointer and length words.
+    pub clo_captures: (i32, i32),
+}
+
+impl Offsets {
+    /// The offsets for frame records laid out as `frame`, a depth counter at
+    /// `depth` bytes from the context, and the runtime's heap objects.
+    pub fn new(frame: FrameLayout, depth: i32) -> Offsets {
+        Offsets {
+            frame_size: frame.size,
+            frame_func: frame.func,
+            frame_pc: frame.pc,
+            frame_base: frame.base,
+            vm_depth: depth,
+            hdr_kind: abi::HDR_KIND,
+            closure_kind: abi::KIND_CLOSURE,
+            clo_func: abi::CLOSURE_FUNC,
+            arr_items: (abi::ARRAY_PTR, abi::ARRAY_LEN),
+            struct_fields: (abi::STRUCT_PTR, abi::STRUCT_LEN),
+            tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
+            clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
+        }
+    }
+}

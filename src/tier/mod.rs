@@ -1,0 +1,422 @@
+//! The tier layer: connects the interpreter (`crate::vm`) and the compiler
+//! (`crate::jit`), and is the only module that knows both (`docs/architecture.md`,
+//! "Layers").
+//!
+//! * [`JitOptions`] is the VM's [`TierFactory`]: it attaches a [`Tier`] to a VM.
+//! * [`Tier`] implements the VM's [`TierHooks`]: when to compile (thresholds, the
+//!   deopt budget and versions in [`policy`]), entering compiled code (calls and
+//!   OSR at loop headers), and the `--jit-stats` report.
+//! * [`runtime`]: the `extern "C"` helpers that compiled code calls, with the VM as
+//!   the ABI's opaque context; [`exec`]: the single-instruction executor behind
+//!   `rt_op`.
+//!
+//! A function over the JIT's size budget (`jit::MAX_JIT_INSTRS` bytecode or
+//! `jit::MAX_JIT_IR` Cranelift instructions) is never compiled: the policy marks
+//! it too big, so the hooks leave it to the interpreter whether it gets hot by
+//! calls, by a loop (no OSR) or with `--jit-threshold 0`.
+
+mod exec;
+pub mod policy;
+pub mod runtime;
+
+#[cfg(test)]
+mod tests;
+
+use crate::bytecode::{Instr, Program};
+use crate::jit::abi::{self, Context, EnterFn, FrameLayout, Offsets, RunAddrs};
+use crate::jit::{CompileOptions, Jit};
+use crate::native_stack::{native_sp, native_stack_limit};
+use crate::vm::frame::{Frame, FrameStack};
+use crate::vm::tiering::{Attached, LoopAction, Outcome, TierFactory, TierHooks};
+use crate::vm::{Stop, Vm};
+pub use policy::JitTotals;
+use policy::{Deopt, Policy};
+use std::cell::{Cell, RefCell};
+use std::mem::offset_of;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Options of the JIT tier (`bp run --jit-*`).
+#[derive(Clone, Debug)]
+pub struct JitOptions {
+    /// Calls before a function is compiled; 0 compiles every function before the
+    /// program starts.
+    pub threshold: u32,
+    /// Loop back-edges before the loop's function is compiled and entered by OSR
+    /// (default: 10 × `threshold`, or 1 when `threshold` is 0).
+    pub osr_threshold: Option<u32>,
+    /// Deopt stress (`BP_DEOPT_STRESS`): 0 off; 1 take every side exit on its
+    /// 1st, 2nd, 4th, 8th... visit; 2 take every side exit every time.
+    pub stress: u8,
+    /// Print statistics at exit (`--jit-stats`).
+    pub stats: bool,
+    /// Print the Cranelift IR and the machine code of compiled functions.
+    pub dump: bool,
+    /// Append compiled functions to `/tmp/perf-PID.map`.
+    pub perf_map: bool,
+    /// Address space reserved for code, in bytes (`crate::limits`).
+    pub code_arena: usize,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            threshold: 100,
+            osr_threshold: None,
+            stress: 0,
+            stats: false,
+            dump: false,
+            perf_map: false,
+            code_arena: crate::limits::CODE_ARENA,
+        }
+    }
+}
+
+impl JitOptions {
+    pub fn loop_threshold(&self) -> u32 {
+        self.osr_threshold
+            .unwrap_or(if self.threshold == 0 {
+                1
+            } else {
+                self.threshold.saturating_mul(10)
+            })
+            .max(1)
+    }
+}
+
+impl JitOptions {
+    /// These options as the VM's tier factory (`VmOptions::tier`).
+    pub fn factory(self) -> Arc<dyn TierFactory> {
+        Arc::new(self)
+    }
+
+    fn compile_options(&self) -> CompileOptions {
+        CompileOptions {
+            stress: self.stress,
+            dump: self.dump,
+            perf_map: self.perf_map,
+            code_arena: self.code_arena,
+        }
+    }
+}
+
+impl TierFactory for JitOptions {
+    fn attach(&self, vm: &mut Vm<'_>) -> Result<Attached, String> {
+        let program = vm.program;
+        let run = RunAddrs {
+            frames: vm.frames.as_ptr() as u64,
+            stack: vm.stack.as_ptr() as u64,
+            stack_slots: vm.stack.limit(),
+            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)),
+            globals: vm.globals.as_ptr() as u64,
+        };
+        let jit = Jit::new(program, run, offsets(), &runtime::HELPERS, self.compile_options())?;
+        let tier = Tier {
+            entry: jit.entry_table(),
+            not_compiled: jit.tramp_addr(),
+            enter: jit.enter_addr(),
+            jit: RefCell::new(jit),
+            policy: RefCell::new(Policy::new(program.functions.len(), self.stress != 0)),
+            opts: self.clone(),
+            home: Cell::new(0),
+            native_limit: Cell::new(0),
+            stop: Cell::new(None),
+        };
+        Ok(Attached {
+            entry: tier.entry,
+            not_compiled: tier.not_compiled,
+            hot_call: self.threshold,
+            hot_loop: self.loop_threshold(),
+            hooks: Box::new(tier),
+        })
+    }
+}
+
+/// The layout of the VM's frame records and the offset of its frame-depth counter
+/// (from the VM's address, the context of compiled code), with the runtime's
+/// object offsets.
+pub fn offsets() -> Offsets {
+    let frame = FrameLayout {
+        size: std::mem::size_of::<Frame>() as i32,
+        func: offset_of!(Frame, func) as i32,
+        pc: offset_of!(Frame, pc) as i32,
+        base: offset_of!(Frame, base) as i32,
+    };
+    let depth = offset_of!(Vm<'static>, frames) + offset_of!(FrameStack, len);
+    Offsets::new(frame, depth as i32)
+}
+
+/// `bp jit-ir`: the IR (and machine code) of every function of `program`,
+/// compiled for `target` without running it.
+pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, String> {
+    crate::jit::dump_ir(program, target, asm, &offsets())
+}
+
+/// The JIT statistics of a VM's tier, if it has one.
+pub fn totals(vm: &Vm<'_>) -> Option<JitTotals> {
+    tier_ref(vm).map(|t| t.policy.borrow().totals())
+}
+
+/// The JIT tier of one run. Its mutable state is behind cells: the VM calls the
+/// hooks with `&self`, and compiled code they run may call them again.
+pub struct Tier {
+    jit: RefCell<Jit>,
+    policy: RefCell<Policy>,
+    opts: JitOptions,
+    /// The entry table (inside `jit`; stable) and the value of a slot without code.
+    entry: *const usize,
+    not_compiled: usize,
+    /// The JIT's entry shim ([`EnterFn`]).
+    enter: usize,
+    /// The context (VM) address compiled code was compiled for (0 before the first
+    /// compilation).
+    home: Cell<u64>,
+    /// Lowest native stack address compiled code may call below (set at start).
+    native_limit: Cell<usize>,
+    /// Why compiled code stopped with status 2 (`exit`, fatal error).
+    stop: Cell<Option<Stop>>,
+}
+
+/// The tier of `vm`, if it has one.
+fn tier_ref<'v>(vm: &'v Vm<'_>) -> Option<&'v Tier> {
+    vm.tier_hooks()?.as_any().downcast_ref::<Tier>()
+}
+
+/// The tier of `vm` as a `Tier`, without the type check of [`tier_ref`] (the
+/// helpers' path).
+///
+/// # Safety
+/// `vm`'s tier must be a `Tier` (true whenever compiled code runs: only a `Tier`
+/// compiles), and the reference must not outlive the VM.
+pub(crate) unsafe fn tier_of<'t>(vm: &Vm<'_>) -> Option<&'t Tier> {
+    let hooks: *const dyn TierHooks = vm.tier_hooks()?;
+    debug_assert!(tier_ref(vm).is_some(), "the VM's tier is not the JIT tier");
+    // SAFETY: a `Tier` behind the trait object (guaranteed by the caller), which
+    // lives as long as the VM.
+    Some(unsafe { &*hooks.cast::<Tier>() })
+}
+
+/// The VM as the context pointer of the JIT ABI.
+fn context(vm: &mut Vm<'_>) -> *mut Context {
+    (vm as *mut Vm<'_>).cast::<Context>()
+}
+
+impl Tier {
+    /// Compile function `fid` (not yet callable: see [`Tier::finalize`]); false if
+    /// it failed or is over the size budget.
+    fn compile(&self, vm: &mut Vm<'_>, fid: usize) -> bool {
+        let t0 = Instant::now();
+        let ctx = context(vm);
+        let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
+        let neg_index = self.policy.borrow().neg_index(fid);
+        let mut jit = self.jit.borrow_mut();
+        let r = jit.compile(ctx, vm.program, consts, fid as u32, neg_index);
+        self.home.set(jit.context_addr());
+        drop(jit);
+        self.policy.borrow_mut().compiled(fid, r, t0.elapsed())
+    }
+
+    /// Make the compiled functions callable and record the outcome.
+    fn finalize(&self) {
+        let done = self.jit.borrow_mut().finalize();
+        self.policy.borrow_mut().finalized(done);
+    }
+
+    /// Set the loop counters of `fid` to `value`.
+    fn set_loop_counts(vm: &mut Vm<'_>, fid: usize, value: u32) {
+        if let Some(c) = vm.tier.loop_counts.get_mut(fid) {
+            c.iter_mut().for_each(|c| *c = value);
+        }
+    }
+
+    /// Record why compiled code stopped (status 2).
+    fn set_stop(&self, stop: Stop) {
+        self.stop.set(Some(stop));
+    }
+
+    /// Call compiled code `code` through the entry shim (arguments from the
+    /// window `base`; `epc` is the frame's depth, encoded as in [`EnterFn`]).
+    ///
+    /// # Safety
+    /// `code` must be compiled code of this tier's JIT for the innermost frame of
+    /// `vm`, whose window starts at `base`, and `vm` must be at the address the
+    /// code was compiled for.
+    unsafe fn enter_compiled(
+        &self,
+        vm: &mut Vm<'_>,
+        code: usize,
+        base: *mut bp_runtime::value::Value,
+        epc: u64,
+    ) -> u64 {
+        // SAFETY: `enter` is the JIT's entry shim; the rest is guaranteed by the
+        // caller. The VM is passed as a raw pointer: compiled code and its helpers
+        // are its only users until the call returns.
+        unsafe {
+            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.enter);
+            f(code, context(vm), base, epc)
+        }
+    }
+
+    /// Compiled code of `fid` side-exits at `pc` (innermost frame): if that is an
+    /// array access whose index is negative, tell the policy (compiled code
+    /// speculates that indices are not negative; see
+    /// [`Policy::note_negative_index`]).
+    fn note_negative_index(&self, vm: &Vm<'_>, fid: u32, pc: u32) {
+        let Some(top) = vm.frames.last() else { return };
+        let ins = vm
+            .program
+            .functions
+            .get(fid as usize)
+            .and_then(|f| f.code.get(pc as usize));
+        if let Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) = ins {
+            if (vm.stack.get(top.base + *idx as usize).0 as i64) < 0 {
+                self.policy.borrow_mut().note_negative_index(fid as usize);
+            }
+        }
+    }
+
+    /// A compiled frame of `fid` deoptimized (or caught an exception through the
+    /// VM): count it, maybe give up on the function's code, and arrange for the
+    /// frame to re-enter its code at the next loop header.
+    fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32) {
+        let threshold = vm.tier.hot_loop.max(1);
+        let fid = fid as usize;
+        let verdict = self.policy.borrow_mut().note_deopt(fid);
+        if verdict == Deopt::Disable {
+            self.jit.borrow_mut().reset_entry(fid);
+        }
+        if verdict == Deopt::Keep {
+            Self::set_loop_counts(vm, fid, threshold);
+        } else {
+            // Back to the interpreter; it may get hot (and be recompiled) again.
+            if let Some(c) = vm.tier.call_counts.get_mut(fid) {
+                *c = 0;
+            }
+            Self::set_loop_counts(vm, fid, 0);
+        }
+    }
+}
+
+impl TierHooks for Tier {
+    /// Start of a run: the native-stack limit; with threshold 0, compile every
+    /// function now.
+    fn start(&self, vm: &mut Vm<'_>) {
+        let limit = native_stack_limit();
+        self.native_limit.set(limit);
+        self.jit.borrow_mut().set_native_limit(limit);
+        if self.opts.threshold == 0 {
+            for fid in 0..vm.program.functions.len() {
+                self.compile(vm, fid);
+            }
+            self.finalize();
+        }
+    }
+
+    /// Function `fid` just reached the call threshold: compile it and patch its
+    /// entry, so that later calls (from the VM and from compiled code) run the
+    /// compiled code in the same register window.
+    fn hot_function(&self, vm: &mut Vm<'_>, fid: usize) {
+        let wants = self.policy.borrow().wants_compile(fid);
+        if wants && self.compile(vm, fid) {
+            self.finalize();
+            // Interpreted activations of the function (e.g. further up a
+            // recursion) switch to the code at their next loop header.
+            let threshold = vm.tier.hot_loop.max(1);
+            Self::set_loop_counts(vm, fid, threshold);
+        }
+    }
+
+    /// Loop `loop_id` of function `fid` is hot. Compile the function if needed and
+    /// continue the frame in compiled code from the loop header: by OSR (a native
+    /// call that runs the frame to its end), or, when `reenter`, by returning to
+    /// the frame's compiled code that is waiting in `rt_resume`.
+    fn hot_loop(
+        &self,
+        vm: &mut Vm<'_>,
+        fid: usize,
+        loop_id: usize,
+        target: u32,
+        reenter: bool,
+    ) -> LoopAction {
+        if let Some(c) = vm.tier.loop_counts.get_mut(fid).and_then(|v| v.get_mut(loop_id)) {
+            *c = 0;
+        }
+        let wants = self.policy.borrow().wants_compile_for_loop(fid);
+        if wants {
+            if !self.compile(vm, fid) {
+                return LoopAction::Continue;
+            }
+            self.finalize();
+        }
+        let Some(code) = vm.compiled_entry(fid as u32) else {
+            return LoopAction::Continue;
+        };
+        if reenter {
+            self.policy.borrow_mut().note_reentry(fid);
+            return LoopAction::Reenter;
+        }
+        let Some(&top) = vm.frames.last() else {
+            return LoopAction::Continue;
+        };
+        self.policy.borrow_mut().note_osr(fid);
+        match self.call_compiled(vm, code, top.base, target as u64 + 1) {
+            Outcome::Overflow => LoopAction::Continue,
+            outcome => LoopAction::Ran {
+                outcome,
+                dst: top.dst,
+            },
+        }
+    }
+
+    /// Run compiled code `code` for the innermost frame, whose window starts at
+    /// `base_idx` (`entry_pc` 0: from the start; `pc + 1`: at loop header `pc`).
+    #[inline]
+    fn call_compiled(&self, vm: &mut Vm<'_>, code: usize, base_idx: usize, entry_pc: u64) -> Outcome {
+        if native_sp() < self.native_limit.get() {
+            return Outcome::Overflow;
+        }
+        // Compiled code embeds the VM's address (see `Jit::compile`).
+        if self.home.get() != context(vm) as u64 {
+            return Outcome::Stop(Stop::Fatal(
+                "internal error: compiled code called for a VM that moved".into(),
+            ));
+        }
+        let base_ptr = vm.stack.as_ptr().wrapping_add(base_idx);
+        // The ABI's encoding: the frame's depth, with bit 63 set for an entry at
+        // the loop header in the frame record's `pc`.
+        let depth = vm.frames.len() as u64;
+        let epc = if entry_pc == 0 {
+            depth
+        } else {
+            if let Some(top) = vm.frames.last_mut() {
+                top.pc = (entry_pc - 1) as u32;
+            }
+            depth | 1 << 63
+        };
+        // SAFETY: `code` comes from the entry table, so it is a function compiled
+        // with the JIT ABI for this VM (the address was checked above); the frame
+        // record is on top of the frame stack and its window starts at `base_ptr`.
+        let st = unsafe { self.enter_compiled(vm, code, base_ptr, epc) };
+        match st & 3 {
+            abi::ST_RETURN => Outcome::Returned(vm.stack.get(base_idx)),
+            abi::ST_EXCEPTION => Outcome::Exception,
+            _ => Outcome::Stop(
+                self.stop
+                    .take()
+                    .unwrap_or_else(|| Stop::Fatal(format!("internal error: JIT status {st}"))),
+            ),
+        }
+    }
+
+    /// End of a run: `--jit-stats` report (to stderr, after the program's own).
+    fn finish(&self, vm: &mut Vm<'_>) {
+        if self.opts.stats {
+            let report = self.policy.borrow().report(vm.program);
+            vm.err.push_str(&report);
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -1,0 +1,276 @@
+//! The tier's policy: per-function state (interpreted, compiled, failed, too big,
+//! disabled), the deopt budget and the number of versions, and the statistics
+//! of `--jit-stats`. Nothing here compiles: `super::Tier` asks this module
+//! whether to compile and tells it what happened.
+
+use crate::bytecode::Program;
+use crate::jit::{Finalized, TransError};
+use std::time::Duration;
+
+/// A compiled function whose deopts since its compilation reach this count goes
+/// back to the interpreter.
+pub(crate) const DEOPT_LIMIT: u64 = 64;
+/// Compilations per function at most (code is never freed, so recompiling a
+/// function that keeps deoptimizing must stop somewhere).
+pub(crate) const MAX_VERSIONS: u32 = 3;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum State {
+    /// Not compiled (yet).
+    Interp,
+    Compiled,
+    /// Compilation failed; stays interpreted.
+    Failed,
+    /// Over the size budget ([`crate::jit::MAX_JIT_INSTRS`], [`crate::jit::MAX_JIT_IR`]): stays
+    /// interpreted, OSR included (HotSpot and V8 do the same with huge
+    /// methods: compile cost grows faster than the function).
+    TooBig,
+    /// Gave up on its code after too many deopts; may be recompiled when it gets
+    /// hot again (up to `MAX_VERSIONS` compilations).
+    Disabled,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct FnInfo {
+    state: State,
+    versions: u32,
+    deopts: u64,
+    deopts_version: u64,
+    osr: u64,
+    reentries: u64,
+    code_size: usize,
+    compile_time: Duration,
+    error: Option<String>,
+    /// A compiled version side-exited on a valid negative array index: later
+    /// versions handle negative indices inline.
+    neg_index: bool,
+}
+
+/// Totals for `--jit-stats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitTotals {
+    pub compiled: u64,
+    pub failed: u64,
+    /// Functions over the size budget, left to the interpreter (not failures).
+    pub too_big: u64,
+    pub deopts: u64,
+    pub osr: u64,
+    pub reentries: u64,
+    pub disabled: u64,
+    pub code_bytes: u64,
+    pub compile_time: Duration,
+}
+
+/// What becomes of a compiled function's code after a deopt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Deopt {
+    /// It stays in use; the frame re-enters it at the next loop header.
+    Keep,
+    /// The function was not running compiled code (or is unknown).
+    Interpret,
+    /// Too many deopts: back to the interpreter (calls go to the trampoline).
+    Disable,
+}
+
+/// The per-function state and the totals of one run.
+pub(crate) struct Policy {
+    funcs: Vec<FnInfo>,
+    totals: JitTotals,
+    /// Deopt stress: never give up on code.
+    stress: bool,
+}
+
+impl Policy {
+    pub(crate) fn new(functions: usize, stress: bool) -> Policy {
+        let fresh = FnInfo {
+            state: State::Interp,
+            versions: 0,
+            neg_index: false,
+            deopts: 0,
+            deopts_version: 0,
+            osr: 0,
+            reentries: 0,
+            code_size: 0,
+            compile_time: Duration::ZERO,
+            error: None,
+        };
+        Policy {
+            funcs: vec![fresh; functions],
+            totals: JitTotals::default(),
+            stress,
+        }
+    }
+
+    pub(crate) fn totals(&self) -> JitTotals {
+        self.totals
+    }
+
+    /// Whether the next version of `fid` handles negative array indices inline.
+    pub(crate) fn neg_index(&self, fid: usize) -> bool {
+        self.funcs.get(fid).is_some_and(|f| f.neg_index)
+    }
+
+    /// A compilation of `fid` took `time` and ended with `result`; returns
+    /// whether it produced code (still to be finalized).
+    pub(crate) fn compiled(&mut self, fid: usize, result: Result<(), TransError>, time: Duration) -> bool {
+        self.totals.compile_time += time;
+        let Some(fi) = self.funcs.get_mut(fid) else {
+            return false;
+        };
+        fi.compile_time += time;
+        match result {
+            Ok(()) => true,
+            Err(TransError::TooBig(e)) => {
+                self.totals.too_big += 1;
+                fi.state = State::TooBig;
+                fi.error = Some(e);
+                false
+            }
+            Err(TransError::Failed(e)) => {
+                self.totals.failed += 1;
+                fi.state = State::Failed;
+                fi.error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Record the functions the JIT just made callable (or failed to).
+    pub(crate) fn finalized(&mut self, done: Vec<Finalized>) {
+        for (fid, result) in done {
+            let Some(fi) = self.funcs.get_mut(fid) else {
+                continue;
+            };
+            match result {
+                Ok(size) => {
+                    fi.state = State::Compiled;
+                    fi.versions += 1;
+                    fi.deopts_version = 0;
+                    fi.code_size = size;
+                    self.totals.compiled += 1;
+                    self.totals.code_bytes += size as u64;
+                }
+                Err(e) => {
+                    fi.state = State::Failed;
+                    fi.error = Some(e);
+                    self.totals.failed += 1;
+                }
+            }
+        }
+    }
+
+    /// The call threshold was reached: compile unless compiled, failed, or out of
+    /// recompilations.
+    pub(crate) fn wants_compile(&self, fid: usize) -> bool {
+        match self.funcs.get(fid) {
+            Some(f) => match f.state {
+                State::Interp => true,
+                State::Disabled => f.versions < MAX_VERSIONS,
+                State::Compiled | State::Failed | State::TooBig => false,
+            },
+            None => false,
+        }
+    }
+
+    /// A loop of the function is hot: compile it if it was never compiled.
+    pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
+        self.funcs.get(fid).is_some_and(|f| f.state == State::Interp)
+    }
+
+    pub(crate) fn note_osr(&mut self, fid: usize) {
+        self.totals.osr += 1;
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.osr += 1;
+        }
+    }
+
+    pub(crate) fn note_reentry(&mut self, fid: usize) {
+        self.totals.reentries += 1;
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.reentries += 1;
+        }
+    }
+
+    /// A compiled frame of `fid` side-exited at an array access with a negative
+    /// index (compiled code speculates that indices are not negative). Its next
+    /// version handles them inline; this one is given up at once (outside stress
+    /// mode), so that the function gets hot and is recompiled soon.
+    pub(crate) fn note_negative_index(&mut self, fid: usize) {
+        if let Some(f) = self.funcs.get_mut(fid) {
+            if !f.neg_index && !self.stress {
+                f.deopts_version = DEOPT_LIMIT;
+            }
+            f.neg_index = true;
+        }
+    }
+
+    /// Count a deopt of `fid` and decide what becomes of its code.
+    pub(crate) fn note_deopt(&mut self, fid: usize) -> Deopt {
+        self.totals.deopts += 1;
+        let stress = self.stress;
+        let Some(f) = self.funcs.get_mut(fid) else {
+            return Deopt::Interpret;
+        };
+        f.deopts += 1;
+        f.deopts_version = f.deopts_version.saturating_add(1);
+        if f.state != State::Compiled {
+            return Deopt::Interpret;
+        }
+        if !stress && f.deopts_version >= DEOPT_LIMIT {
+            f.state = State::Disabled;
+            f.deopts_version = 0;
+            self.totals.disabled += 1;
+            return Deopt::Disable;
+        }
+        Deopt::Keep
+    }
+
+    /// The `--jit-stats` report (empty unless enabled).
+    pub(crate) fn report(&self, program: &Program) -> String {
+        let t = &self.totals;
+        let mut s = format!(
+            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
+            t.compiled,
+            t.failed,
+            t.too_big,
+            t.deopts,
+            t.osr,
+            t.compile_time.as_secs_f64() * 1000.0,
+            t.reentries,
+            t.disabled,
+            t.code_bytes
+        );
+        for (fid, fi) in self.funcs.iter().enumerate() {
+            if fi.state == State::Interp && fi.deopts == 0 {
+                continue;
+            }
+            let name = program.functions.get(fid).map(|f| f.name.as_str()).unwrap_or("?");
+            let state = match fi.state {
+                State::Interp => "interpreted",
+                State::Compiled => "compiled",
+                State::Failed => "FAILED",
+                State::TooBig => "too big, interpreted",
+                State::Disabled => "disabled",
+            };
+            s.push_str(&format!(
+                "jit:   fn {fid} {name}: {state} versions={} code={}B deopts={} osr={} reentries={} compile_us={}",
+                fi.versions,
+                fi.code_size,
+                fi.deopts,
+                fi.osr,
+                fi.reentries,
+                fi.compile_time.as_micros()
+            ));
+            if let Some(e) = &fi.error {
+                let what = if fi.state == State::TooBig {
+                    "size"
+                } else {
+                    "error"
+                };
+                s.push_str(&format!(" {what}: {}", e.replace('\n', " ")));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
