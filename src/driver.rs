@@ -39,8 +39,28 @@ pub fn compile_source(path: &Path, source: Vec<u8>, stop: Stop) -> Compiled {
     compile_entry(path, Some(source), stop)
 }
 
-fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
+/// Load, check and compile a test file (`bp test`): it needs no `main`, and its
+/// imports are also looked for in `root` (the folder `bp test` runs in) after the
+/// file's own folder.
+pub fn compile_test_file(path: &Path, root: &Path) -> Compiled {
     let mut loader = Loader::new(path);
+    loader.extra_dir = Some(root.to_path_buf());
+    compile_loaded(loader, path, None, Stop::Bytecode, false)
+}
+
+fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
+    compile_loaded(Loader::new(path), path, source, stop, true)
+}
+
+/// Compile the program whose entry file is `path` with `loader`; `require_main`:
+/// a program without `main` is an error.
+fn compile_loaded(
+    mut loader: Loader,
+    path: &Path,
+    source: Option<Vec<u8>>,
+    stop: Stop,
+    require_main: bool,
+) -> Compiled {
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -59,7 +79,7 @@ fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
             program: None,
         };
     }
-    let info = types::check::check_program(&mut modules, &mut diags);
+    let info = types::check::check_program_with(&mut modules, &mut diags, require_main);
     if diags.has_errors() || stop == Stop::AfterCheck {
         return Compiled {
             sources,
@@ -147,6 +167,8 @@ pub(crate) fn read_source(path: &Path) -> Result<Vec<u8>, String> {
 /// §10). `modules[0]` is the entry; each module is loaded once; cycles are errors.
 struct Loader {
     entry_dir: PathBuf,
+    /// Another folder to find modules in, after the importer's (`bp test`'s root).
+    extra_dir: Option<PathBuf>,
     sources: SourceMap,
     diags: Diagnostics,
     modules: Vec<Module>,
@@ -160,6 +182,7 @@ impl Loader {
     fn new(entry: &Path) -> Loader {
         Loader {
             entry_dir: parent_dir(entry),
+            extra_dir: None,
             sources: SourceMap::default(),
             diags: Diagnostics::default(),
             modules: Vec::new(),
@@ -211,7 +234,7 @@ impl Loader {
         self.stack.push(key);
         let dir = parent_dir(path);
         for (m, span) in imports {
-            match resolve_module(&m, &dir, &self.entry_dir) {
+            match resolve_module(&m, &dir, &self.entry_dir, self.extra_dir.as_deref()) {
                 Some(p) => self.load(&p, &m, Some(span), None),
                 None => self.diags.error(span, format!("cannot find module '{m}'")),
             }
@@ -227,9 +250,15 @@ fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// Module search path of LANGUAGE.md §10.2.
-fn resolve_module(name: &str, importer_dir: &Path, entry_dir: &Path) -> Option<PathBuf> {
+fn resolve_module(
+    name: &str,
+    importer_dir: &Path,
+    entry_dir: &Path,
+    extra_dir: Option<&Path>,
+) -> Option<PathBuf> {
     let file = format!("{name}.bp");
     let mut dirs: Vec<PathBuf> = vec![importer_dir.to_path_buf()];
+    dirs.extend(extra_dir.map(Path::to_path_buf));
     if let Ok(p) = std::env::var("BETTERPYTHON_PATH") {
         dirs.extend(p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
     }

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod native_stack;
 pub mod parser;
 pub mod suggest;
+pub mod testrunner;
 #[cfg(feature = "jit")]
 pub mod tier;
 pub mod types;

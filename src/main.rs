@@ -33,6 +33,8 @@ struct Cli {
 enum Command {
     /// Compile and run a program.
     Run(RunArgs),
+    /// Run the tests: every `def test_*() -> void` of every `test_*.bp` file.
+    Test(TestArgs),
     /// Parse and type-check a program without running it.
     Check {
         /// The program's entry file.
@@ -69,6 +71,30 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// The program's entry file.
+    file: PathBuf,
+    /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Run only the tests whose name contains SUBSTRING.
+    #[arg(short = 'k', value_name = "SUBSTRING")]
+    filter: Option<String>,
+    /// Test files, or folders to search for `test_*.bp` files (default: the
+    /// current folder).
+    paths: Vec<PathBuf>,
+}
+
+/// How programs run: the options `bp run` and `bp test` share.
+#[derive(Args)]
+struct EngineArgs {
     /// Interpreter only: never JIT-compile.
     #[arg(long, conflicts_with = "jit")]
     no_jit: bool,
@@ -100,11 +126,6 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_DEPTH as u64,
           value_parser = clap::value_parser!(u64).range(1..=MAX_DEPTH_CEILING as u64))]
     max_depth: u64,
-    /// The program's entry file.
-    file: PathBuf,
-    /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<OsString>,
 }
 
 fn main() {
@@ -241,29 +262,74 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
         }
         Command::JitIr { file, target, asm } => jit_ir(&file, &target, asm),
         Command::Run(r) => {
-            let tier = match jit_tier(&r, sizes) {
-                Ok(tier) => tier,
+            let args: Vec<Vec<u8>> = r.args.into_iter().map(os_bytes).collect();
+            let opts = match vm_options(&r.engine, sizes, args) {
+                Ok(opts) => opts,
                 Err(flag) => return without_jit(flag),
             };
             let c = compile_file(&r.file, Stop::Bytecode);
             report(&c);
             let Some(program) = c.program else { return 1 };
-            let gc_stress =
-                r.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
-            let opts = bp::vm::VmOptions {
-                gc_stress,
-                // Under an address-space limit the frame stack may hold fewer.
-                max_depth: usize::try_from(r.max_depth)
-                    .unwrap_or(MAX_DEPTH_CEILING)
-                    .min(sizes.max_frames),
-                stack_slots: sizes.reg_slots,
-                args: r.args.into_iter().map(os_bytes).collect(),
-                tier,
-                ..Default::default()
-            };
             bp::vm::run(&program, opts)
         }
+        Command::Test(t) => run_tests(t, sizes),
     }
+}
+
+/// `bp test`: the report goes to stdout as the tests run.
+fn run_tests(t: TestArgs, sizes: Reservations) -> i32 {
+    // Refuse a JIT option of an interpreter-only build before running anything.
+    if let Err(flag) = vm_options(&t.engine, sizes, Vec::new()) {
+        return without_jit(flag);
+    }
+    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let req = bp::testrunner::TestRequest {
+        paths: &t.paths,
+        filter: t.filter.as_deref(),
+        root: &root,
+        color: stderr_wants_colour(),
+    };
+    let options = || vm_options(&t.engine, sizes, Vec::new()).unwrap_or_default();
+    let mut out = StdoutWriter;
+    match bp::testrunner::run(&req, &options, &mut out) {
+        Ok(summary) => summary.status(),
+        Err(e) => output_failure_status(&e),
+    }
+}
+
+/// Standard output, unbuffered (each test's line appears as it runs), through the
+/// same writer as program output.
+struct StdoutWriter;
+
+impl std::io::Write for StdoutWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write_all_fd(libc::STDOUT_FILENO, buf).map(|()| buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The VM options of `bp run` and `bp test` (`Err` names a JIT option that an
+/// interpreter-only build refuses).
+fn vm_options(
+    e: &EngineArgs,
+    sizes: Reservations,
+    args: Vec<Vec<u8>>,
+) -> Result<bp::vm::VmOptions, &'static str> {
+    let tier = jit_tier(e, sizes)?;
+    let gc_stress = e.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
+    Ok(bp::vm::VmOptions {
+        gc_stress,
+        // Under an address-space limit the frame stack may hold fewer.
+        max_depth: usize::try_from(e.max_depth)
+            .unwrap_or(MAX_DEPTH_CEILING)
+            .min(sizes.max_frames),
+        stack_slots: sizes.reg_slots,
+        args,
+        tier,
+        ..Default::default()
+    })
 }
 
 /// `bp jit-ir FILE`.
@@ -289,7 +355,7 @@ fn jit_ir(_file: &std::path::Path, _target: &str, _asm: bool) -> i32 {
 /// The JIT tier `bp run` asks for: `None` with `--no-jit` (the interpreter
 /// alone; the JIT is never created).
 #[cfg(feature = "jit")]
-fn jit_tier(r: &RunArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
+fn jit_tier(r: &EngineArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
     if r.no_jit {
         return Ok(None);
     }
@@ -313,7 +379,7 @@ fn jit_tier(r: &RunArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFacto
 
 /// Without the JIT, `bp run` interprets; a JIT option is an error (`Err` names it).
 #[cfg(not(feature = "jit"))]
-fn jit_tier(r: &RunArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
+fn jit_tier(r: &EngineArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierFactory>>, &'static str> {
     let asked = [
         (r.jit, "--jit"),
         (r.jit_threshold.is_some(), "--jit-threshold"),

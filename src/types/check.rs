@@ -53,6 +53,16 @@ use std::collections::{HashMap, HashSet};
 /// program-wide tables. Problems are reported to `diags`; when `diags` has errors
 /// afterwards the annotations are incomplete and must not be compiled.
 pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> ProgramInfo {
+    check_program_with(modules, diags, true)
+}
+
+/// [`check_program`]; without `require_main` a program may have no `main` (a test
+/// file, whose `test_*` functions are called one by one).
+pub fn check_program_with(
+    modules: &mut [ast::Module],
+    diags: &mut Diagnostics,
+    require_main: bool,
+) -> ProgramInfo {
     let mut c = Checker::new(diags);
     let Some(entry) = modules.first() else {
         c.diags.error(Span::default(), "no main function");
@@ -67,7 +77,7 @@ pub fn check_program(modules: &mut [ast::Module], diags: &mut Diagnostics) -> Pr
     c.resolve_declarations(modules);
     c.check_globals(modules);
     c.check_bodies(modules);
-    c.check_main(entry_file, main_defined);
+    c.check_main(entry_file, main_defined || !require_main);
     c.info
 }
 
