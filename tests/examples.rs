@@ -25,7 +25,11 @@ fn programs() -> Vec<PathBuf> {
 #[test]
 fn every_example_prints_its_out_file() {
     let found = programs();
-    assert!(found.len() >= 12, "expected a dozen examples, found {}", found.len());
+    assert!(
+        found.len() >= 12,
+        "expected a dozen examples, found {}",
+        found.len()
+    );
     for program in &found {
         let out = program.with_extension("out");
         let want = std::fs::read_to_string(&out)
