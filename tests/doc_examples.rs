@@ -75,3 +75,44 @@ fn language_guide_examples_print_what_the_guide_says() {
         }
     }
 }
+
+const BEGIN: &str = "<!-- builtins:begin (generated from runtime/src/builtins; BP_BLESS=1 cargo test --test doc_examples rewrites it) -->\n";
+const END: &str = "<!-- builtins:end -->";
+
+/// The builtin reference of docs/language.md is the text generated from the builtin
+/// tables (`bp_runtime::builtins::reference`); on a difference the test lists the
+/// lines each side lacks. `BP_BLESS=1` rewrites the section.
+#[test]
+fn builtin_reference_matches_the_tables() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md");
+    let doc = std::fs::read_to_string(path).expect("docs/language.md");
+    let start = doc.find(BEGIN).expect("docs/language.md: builtins begin marker") + BEGIN.len();
+    let end = doc[start..]
+        .find(END)
+        .expect("docs/language.md: builtins end marker")
+        + start;
+    let want = bp_runtime::builtins::reference();
+    let have = &doc[start..end];
+    if have == want {
+        return;
+    }
+    if std::env::var_os("BP_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(path, format!("{}{want}{}", &doc[..start], &doc[end..]))
+            .expect("write docs/language.md");
+        return;
+    }
+    let (h, w): (Vec<&str>, Vec<&str>) = (have.lines().collect(), want.lines().collect());
+    let mut report = String::new();
+    for line in w.iter().filter(|l| !h.contains(l)) {
+        report.push_str(&format!("  missing from the guide: {line}\n"));
+    }
+    for line in h.iter().filter(|l| !w.contains(l)) {
+        report.push_str(&format!("  not in the tables: {line}\n"));
+    }
+    if report.is_empty() {
+        report.push_str("  the same lines in a different order\n");
+    }
+    panic!(
+        "docs/language.md's builtin reference differs from the tables (BP_BLESS=1 rewrites it):\n{report}"
+    );
+}

@@ -12,21 +12,22 @@ use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 use std::cmp::Ordering;
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("array_len", "([T]) -> int", array_len, 0),
-    b("array_push", "([T], T) -> void", array_push, 0),
-    b("array_pop", "([T]) -> T", array_pop, 0),
-    b("array_insert", "([T], int, T) -> void", array_insert, 0),
-    b("array_remove", "([T], int) -> T", array_remove, 0),
-    b("array_sort", "([T]) -> void", array_sort, 0),
-    b("array_slice", "([T], int, int) -> [T]", array_slice, 0),
-    b("array_concat", "([T], [T]) -> [T]", array_concat, 0),
-    b("array_copy", "([T]) -> [T]", array_copy, 0),
-    b("array_clear", "([T]) -> void", array_clear, 0),
-    b("array_index_of", "([T], T) -> int", array_index_of, 0),
-    b("array_contains", "([T], T) -> bool", array_contains, 0),
-    b("array_reverse", "([T]) -> void", array_reverse, 0),
-    b("array_fill", "(int, T) -> [T]", array_fill, KIND_OF_T),
+    b("array_len", "([T]) -> int", "number of elements", array_len, 0),
+    b("array_push", "([T], T) -> void", "appends an element", array_push, 0),
+    b("array_pop", "([T]) -> T", "removes and returns the last element (an error on an empty array)", array_pop, 0),
+    b("array_insert", "([T], int, T) -> void", "inserts the value before the index (clamped to the array)", array_insert, 0),
+    b("array_remove", "([T], int) -> T", "removes and returns the element at the index (an error out of range)", array_remove, 0),
+    b("array_sort", "([T]) -> void", "sorts in place, ascending (numbers by value, strings bytewise)", array_sort, 0),
+    b("array_slice", "([T], int, int) -> [T]", "a new array of the elements from the 2nd index up to (not including) the 3rd, clamped", array_slice, 0),
+    b("array_concat", "([T], [T]) -> [T]", "a new array: the elements of the first, then of the second", array_concat, 0),
+    b("array_copy", "([T]) -> [T]", "a shallow copy", array_copy, 0),
+    b("array_clear", "([T]) -> void", "removes every element", array_clear, 0),
+    b("array_index_of", "([T], T) -> int", "index of the first element `==` to the value, `-1` if none", array_index_of, 0),
+    b("array_contains", "([T], T) -> bool", "whether an element `==` to the value exists", array_contains, 0),
+    b("array_reverse", "([T]) -> void", "reverses in place", array_reverse, 0),
+    b("array_fill", "(int, T) -> [T]", "a new array of n copies of the value (the same object for a container)", array_fill, KIND_OF_T),
 ];
 
 /// An array argument for reading; null is a runtime error, not a panic.

@@ -11,20 +11,21 @@ use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("bytes_new", "(int) -> [int]", bytes_new, 0),
-    b("bytes_len", "([int]) -> int", bytes_len, 0),
-    b("bytes_get", "([int], int) -> int", bytes_get, 0),
-    b("bytes_set", "([int], int, int) -> void", bytes_set, 0),
-    b("bytes_append", "([int], int) -> void", bytes_append, 0),
-    b("bytes_write_u16", "([int], int) -> void", bytes_write_u16, 0),
-    b("bytes_write_u32", "([int], int) -> void", bytes_write_u32, 0),
-    b("bytes_write_i64", "([int], int) -> void", bytes_write_i64, 0),
-    b("bytes_read_u16", "([int], int) -> int", bytes_read_u16, 0),
-    b("bytes_read_u32", "([int], int) -> int", bytes_read_u32, 0),
-    b("bytes_read_i64", "([int], int) -> int", bytes_read_i64, 0),
-    b("int_to_bytes", "(int, int) -> [int]", int_to_bytes, 0),
-    b("int_from_bytes", "([int], int, int) -> int", int_from_bytes, 0),
+    b("bytes_new", "(int) -> [int]", "a buffer of n zero bytes", bytes_new, 0),
+    b("bytes_len", "([int]) -> int", "length of the buffer", bytes_len, 0),
+    b("bytes_get", "([int], int) -> int", "the byte at the index (0 to 255)", bytes_get, 0),
+    b("bytes_set", "([int], int, int) -> void", "stores the low 8 bits of the 3rd at the index", bytes_set, 0),
+    b("bytes_append", "([int], int) -> void", "appends the low 8 bits of the value", bytes_append, 0),
+    b("bytes_write_u16", "([int], int) -> void", "appends 2 bytes, little-endian", bytes_write_u16, 0),
+    b("bytes_write_u32", "([int], int) -> void", "appends 4 bytes, little-endian", bytes_write_u32, 0),
+    b("bytes_write_i64", "([int], int) -> void", "appends 8 bytes, little-endian", bytes_write_i64, 0),
+    b("bytes_read_u16", "([int], int) -> int", "the unsigned 2-byte little-endian value at the offset", bytes_read_u16, 0),
+    b("bytes_read_u32", "([int], int) -> int", "the unsigned 4-byte little-endian value at the offset", bytes_read_u32, 0),
+    b("bytes_read_i64", "([int], int) -> int", "the 8-byte little-endian value at the offset", bytes_read_i64, 0),
+    b("int_to_bytes", "(int, int) -> [int]", "the 1st as big-endian bytes, as many as the 2nd (1 to 8)", int_to_bytes, 0),
+    b("int_from_bytes", "([int], int, int) -> int", "the unsigned big-endian value at the offset (2nd) of as many bytes as the 3rd (1 to 8)", int_from_bytes, 0),
 ];
 
 unsafe fn arr<'a>(v: Value) -> Result<&'a ArrayObj, RtError> {

@@ -9,15 +9,16 @@ use crate::heap::{obj_kind, ObjKind};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("to_str", "(any) -> str", to_str, 0),
-    b("int_to_float", "(int) -> float", int_to_float, PURE).inlined(Inline::Unary(UnaryOp::IntToFloat)),
-    b("float_to_int", "(float) -> int", float_to_int, PURE).inlined(Inline::Unary(UnaryOp::FloatToInt)),
-    b("float_to_str", "(float) -> str", float_to_str, PURE),
-    b("str_to_float", "(str) -> float", str_to_float, PURE),
-    b("parse_int", "(str) -> int", parse_int, PURE),
-    b("int_to_hex", "(int) -> str", int_to_hex, PURE),
-    b("hex_to_int", "(str) -> int", hex_to_int, 0),
+    b("to_str", "(any) -> str", "the text `print` shows for the value", to_str, 0),
+    b("int_to_float", "(int) -> float", "the int as a float", int_to_float, PURE).inlined(Inline::Unary(UnaryOp::IntToFloat)),
+    b("float_to_int", "(float) -> int", "truncated toward zero (NaN and out-of-range values give the minimum int)", float_to_int, PURE).inlined(Inline::Unary(UnaryOp::FloatToInt)),
+    b("float_to_str", "(float) -> str", "the `%g` text of the float", float_to_str, PURE),
+    b("str_to_float", "(str) -> float", "the longest leading float (C `strtod`), `0.0` if none", str_to_float, PURE),
+    b("parse_int", "(str) -> int", "the leading decimal integer (C `strtoll`), `0` if none; saturates", parse_int, PURE),
+    b("int_to_hex", "(int) -> str", "lowercase hexadecimal, two's complement for negatives", int_to_hex, PURE),
+    b("hex_to_int", "(str) -> int", "the value of hex digits (no prefix, no sign); another character is an error", hex_to_int, 0),
 ];
 
 /// `(int64_t)f` as x86 `cvttsd2si` computes it: truncation toward zero, and the

@@ -14,13 +14,14 @@ use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("hash_sha256", "(str) -> str", hash_sha256, PURE),
-    b("hash_md5", "(str) -> str", hash_md5, PURE),
-    b("secure_compare", "(str, str) -> bool", secure_compare, PURE),
-    b("random_bytes", "(int) -> str", random_bytes, 0),
-    b("base64_encode", "(str) -> str", base64_encode, PURE),
-    b("base64_decode", "(str) -> str", base64_decode, PURE),
+    b("hash_sha256", "(str) -> str", "SHA-256 digest as 64 lowercase hex characters", hash_sha256, PURE),
+    b("hash_md5", "(str) -> str", "MD5 digest as 32 lowercase hex characters", hash_md5, PURE),
+    b("secure_compare", "(str, str) -> bool", "string equality in time independent of where they differ", secure_compare, PURE),
+    b("random_bytes", "(int) -> str", "n (0 to 1024) bytes from the OS generator, as 2n hex characters", random_bytes, 0),
+    b("base64_encode", "(str) -> str", "standard base64 with `=` padding", base64_encode, PURE),
+    b("base64_decode", "(str) -> str", "decodes base64 (lenient: complete groups only)", base64_decode, PURE),
 ];
 
 /// Lowercase hexadecimal text of `bytes`.

@@ -21,16 +21,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("file_read", "(str) -> str", file_read, 0),
-    b("file_write", "(str, str) -> bool", file_write, 0),
-    b("file_append", "(str, str) -> bool", file_append, 0),
-    b("file_exists", "(str) -> bool", file_exists, 0),
-    b("file_delete", "(str) -> bool", file_delete, 0),
-    b("file_size", "(str) -> int", file_size, 0),
-    b("file_copy", "(str, str) -> bool", file_copy, 0),
-    b("file_read_bytes", "(str) -> [int]", file_read_bytes, 0),
-    b("file_write_bytes", "(str, [int]) -> bool", file_write_bytes, 0),
+    b("file_read", "(str) -> str", "the whole file, `\"\"` if it cannot be read", file_read, 0),
+    b("file_write", "(str, str) -> bool", "creates or truncates the file and writes; whether it worked", file_write, 0),
+    b("file_append", "(str, str) -> bool", "appends to the file (creating it); whether it worked", file_append, 0),
+    b("file_exists", "(str) -> bool", "whether the path exists (file or directory)", file_exists, 0),
+    b("file_delete", "(str) -> bool", "deletes a file; whether it worked", file_delete, 0),
+    b("file_size", "(str) -> int", "size in bytes, `-1` if the path cannot be examined", file_size, 0),
+    b("file_copy", "(str, str) -> bool", "copies a file; whether it worked", file_copy, 0),
+    b("file_read_bytes", "(str) -> [int]", "the file's bytes as ints (an error if it cannot be read)", file_read_bytes, 0),
+    b("file_write_bytes", "(str, [int]) -> bool", "writes the low 8 bits of each int; whether it worked", file_write_bytes, 0),
 ];
 
 /// A path from the bytes of a `str` (byte-exact on Unix).

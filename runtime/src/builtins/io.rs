@@ -7,7 +7,8 @@ use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::io::{BufRead, ErrorKind};
 
-pub const TABLE: &[Builtin] = &[b("read_line", "() -> str", read_line, 0)];
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
+pub const TABLE: &[Builtin] = &[b("read_line", "() -> str", "one line of standard input without its line end, `\"\"` at end of input", read_line, 0)];
 
 /// Read one line from `input` (up to and including `\n`) and strip every trailing
 /// `\n`/`\r`. End of input and read errors give an empty line.

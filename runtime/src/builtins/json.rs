@@ -18,7 +18,8 @@ use crate::format::{write_graph, Style, MAX_TEXT_LEN};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 
-pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", json_stringify, 0)];
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
+pub const TABLE: &[Builtin] = &[b("json_stringify", "(any) -> str", "compact JSON text of any value (containers and structs included)", json_stringify, 0)];
 
 unsafe fn json_stringify(rt: &mut Rt, a: &[Value]) -> RtResult {
     let kind = ValKind::from_u8(a[1].as_int() as u8);

@@ -8,12 +8,13 @@ use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::Value;
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("map_len", "({K: V}) -> int", map_len, 0),
-    b("map_keys", "({K: V}) -> [K]", map_keys, 0),
-    b("map_values", "({K: V}) -> [V]", map_values, 0),
-    b("map_has_key", "({K: V}, K) -> bool", map_has_key, 0),
-    b("map_delete", "({K: V}, K) -> bool", map_delete, 0),
+    b("map_len", "({K: V}) -> int", "number of entries", map_len, 0),
+    b("map_keys", "({K: V}) -> [K]", "the keys, in insertion order", map_keys, 0),
+    b("map_values", "({K: V}) -> [V]", "the values, in the order of `map_keys`", map_values, 0),
+    b("map_has_key", "({K: V}, K) -> bool", "whether the key is present", map_has_key, 0),
+    b("map_delete", "({K: V}, K) -> bool", "removes the key; whether it was present", map_delete, 0),
 ];
 
 /// A map argument; null is a runtime error, not a panic.

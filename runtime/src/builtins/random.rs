@@ -7,10 +7,11 @@ use super::{b, Builtin};
 use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("rand_seed", "(int) -> void", rand_seed, 0),
-    b("rand", "() -> int", rand, 0),
-    b("rand_range", "(int, int) -> int", rand_range, 0),
+    b("rand_seed", "(int) -> void", "sets the state of the random number generator", rand_seed, 0),
+    b("rand", "() -> int", "next pseudo-random number, 0 to 32767 (the reference LCG)", rand, 0),
+    b("rand_range", "(int, int) -> int", "pseudo-random number from the 1st up to (not including) the 2nd; the 1st when the range is empty", rand_range, 0),
 ];
 
 /// Advance the LCG: `state = state * 1103515245 + 12345 (mod 2^64)`; returns the new

@@ -36,12 +36,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("regex_match", "(str, str) -> bool", regex_match, PURE),
-    b("regex_search", "(str, str) -> int", regex_search, PURE),
-    b("regex_replace", "(str, str, str) -> str", regex_replace, PURE),
-    b("regex_split", "(str, str) -> [str]", regex_split, 0),
-    b("regex_find_all", "(str, str) -> [str]", regex_find_all, 0),
+    b("regex_match", "(str, str) -> bool", "whether the POSIX extended pattern matches somewhere in the text (pattern first)", regex_match, PURE),
+    b("regex_search", "(str, str) -> int", "byte offset of the first match, `-1` if none", regex_search, PURE),
+    b("regex_replace", "(str, str, str) -> str", "the 3rd (the text) with every match replaced by the 2nd", regex_replace, PURE),
+    b("regex_split", "(str, str) -> [str]", "the pieces between matches", regex_split, 0),
+    b("regex_find_all", "(str, str) -> [str]", "every match, leftmost-longest, in order", regex_find_all, 0),
 ];
 
 /// A compiled pattern: the same regex with leftmost-first semantics (to find where

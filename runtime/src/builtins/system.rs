@@ -6,13 +6,14 @@ use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("clock_ms", "() -> int", clock_ms, 0),
-    b("sleep", "(int) -> void", sleep, 0),
-    b("exit", "(int) -> void", exit, 0),
-    b("getenv", "(str) -> str", getenv, 0),
-    b("argv", "() -> [str]", argv, 0),
-    b("argc", "() -> int", argc, 0),
+    b("clock_ms", "() -> int", "wall-clock milliseconds since the Unix epoch", clock_ms, 0),
+    b("sleep", "(int) -> void", "pauses for the given milliseconds", sleep, 0),
+    b("exit", "(int) -> void", "ends the program at once with the status (low 8 bits; no `finally` runs)", exit, 0),
+    b("getenv", "(str) -> str", "the environment variable's value, `\"\"` if unset", getenv, 0),
+    b("argv", "() -> [str]", "the program's arguments (after the script's path)", argv, 0),
+    b("argc", "() -> int", "the number of program arguments", argc, 0),
 ];
 
 fn clock_ms(_rt: &mut Rt, _a: &[Value]) -> RtResult {

@@ -22,18 +22,19 @@ use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
+#[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("thread_current", "() -> int", thread_current, 0),
-    b("thread_yield", "() -> void", thread_yield, 0),
-    b("thread_sleep", "(int) -> void", thread_sleep, 0),
-    b("mutex_new", "() -> ptr", mutex_new, 0),
-    b("mutex_lock", "(ptr) -> void", mutex_lock, 0),
-    b("mutex_unlock", "(ptr) -> void", mutex_unlock, 0),
-    b("mutex_trylock", "(ptr) -> bool", mutex_trylock, 0),
-    b("cond_new", "() -> ptr", cond_new, 0),
-    b("cond_wait", "(ptr, ptr) -> void", cond_wait, 0),
-    b("cond_signal", "(ptr) -> void", cond_signal, 0),
-    b("cond_broadcast", "(ptr) -> void", cond_broadcast, 0),
+    b("thread_current", "() -> int", "id of the running thread (0 for the main one)", thread_current, 0),
+    b("thread_yield", "() -> void", "yields the processor", thread_yield, 0),
+    b("thread_sleep", "(int) -> void", "pauses for the given milliseconds", thread_sleep, 0),
+    b("mutex_new", "() -> ptr", "a new mutex", mutex_new, 0),
+    b("mutex_lock", "(ptr) -> void", "locks the mutex (an error if this thread holds it already)", mutex_lock, 0),
+    b("mutex_unlock", "(ptr) -> void", "unlocks a mutex this thread holds", mutex_unlock, 0),
+    b("mutex_trylock", "(ptr) -> bool", "locks the mutex if it is free; whether it did", mutex_trylock, 0),
+    b("cond_new", "() -> ptr", "a new condition variable", cond_new, 0),
+    b("cond_wait", "(ptr, ptr) -> void", "releases the mutex, waits for a signal, locks it again", cond_wait, 0),
+    b("cond_signal", "(ptr) -> void", "wakes one waiter", cond_signal, 0),
+    b("cond_broadcast", "(ptr) -> void", "wakes every waiter", cond_broadcast, 0),
 ];
 
 thread_local! {
