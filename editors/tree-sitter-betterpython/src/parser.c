@@ -6,7 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #endif
 
-#define LANGUAGE_VERSION 15
+#define LANGUAGE_VERSION 14
 #define STATE_COUNT 587
 #define LARGE_STATE_COUNT 9
 #define SYMBOL_COUNT 174
@@ -17,7 +17,7 @@
 #define MAX_ALIAS_SEQUENCE_LENGTH 12
 #define MAX_RESERVED_WORD_SET_SIZE 0
 #define PRODUCTION_ID_COUNT 63
-#define SUPERTYPE_COUNT 3
+#define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
   sym_identifier = 1,
@@ -2208,67 +2208,6 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [586] = 586,
 };
 
-static const TSSymbol ts_supertype_symbols[SUPERTYPE_COUNT] = {
-  sym__expression,
-  sym__statement,
-  sym__type,
-};
-
-static const TSMapSlice ts_supertype_map_slices[] = {
-  [sym__expression] = {.index = 0, .length = 23},
-  [sym__statement] = {.index = 23, .length = 14},
-  [sym__type] = {.index = 37, .length = 6},
-};
-
-static const TSSymbol ts_supertype_map_entries[] = {
-  [0] =
-    sym_array,
-    sym_binary_expression,
-    sym_call,
-    sym_false,
-    sym_field_expression,
-    sym_float,
-    sym_fstring,
-    sym_identifier,
-    sym_index_expression,
-    sym_integer,
-    sym_interpolation_string,
-    sym_lambda,
-    sym_map,
-    sym_method_call,
-    sym_new_expression,
-    sym_parenthesized_expression,
-    sym_self,
-    sym_string,
-    sym_struct_literal,
-    sym_super_call,
-    sym_true,
-    sym_tuple,
-    sym_unary_expression,
-  [23] =
-    sym_assert_statement,
-    sym_assignment,
-    sym_break_statement,
-    sym_continue_statement,
-    sym_expression_statement,
-    sym_for_statement,
-    sym_if_statement,
-    sym_let_statement,
-    sym_match_statement,
-    sym_pass_statement,
-    sym_return_statement,
-    sym_throw_statement,
-    sym_try_statement,
-    sym_while_statement,
-  [37] =
-    alias_sym_type_identifier,
-    sym_array_type,
-    sym_function_type,
-    sym_map_type,
-    sym_primitive_type,
-    sym_tuple_type,
-};
-
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
   START_LEXER();
   eof = lexer->eof(lexer);
@@ -3223,7 +3162,7 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
   }
 }
 
-static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
+static const TSLexMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0, .external_lex_state = 1},
   [1] = {.lex_state = 0},
   [2] = {.lex_state = 1, .external_lex_state = 2},
@@ -18312,7 +18251,6 @@ TS_PUBLIC const TSLanguage *tree_sitter_betterpython(void) {
     .state_count = STATE_COUNT,
     .large_state_count = LARGE_STATE_COUNT,
     .production_id_count = PRODUCTION_ID_COUNT,
-    .supertype_count = SUPERTYPE_COUNT,
     .field_count = FIELD_COUNT,
     .max_alias_sequence_length = MAX_ALIAS_SEQUENCE_LENGTH,
     .parse_table = &ts_parse_table[0][0],
@@ -18323,9 +18261,6 @@ TS_PUBLIC const TSLanguage *tree_sitter_betterpython(void) {
     .field_names = ts_field_names,
     .field_map_slices = ts_field_map_slices,
     .field_map_entries = ts_field_map_entries,
-    .supertype_map_slices = ts_supertype_map_slices,
-    .supertype_map_entries = ts_supertype_map_entries,
-    .supertype_symbols = ts_supertype_symbols,
     .symbol_metadata = ts_symbol_metadata,
     .public_symbol_map = ts_symbol_map,
     .alias_map = ts_non_terminal_alias_map,
@@ -18344,13 +18279,6 @@ TS_PUBLIC const TSLanguage *tree_sitter_betterpython(void) {
       tree_sitter_betterpython_external_scanner_deserialize,
     },
     .primary_state_ids = ts_primary_state_ids,
-    .name = "betterpython",
-    .max_reserved_word_set_size = 0,
-    .metadata = {
-      .major_version = 0,
-      .minor_version = 1,
-      .patch_version = 0,
-    },
   };
   return &language;
 }

@@ -113,6 +113,9 @@ bool tree_sitter_betterpython_external_scanner_scan(void *payload, TSLexer *lexe
     lexer->result_symbol = DEDENT;
     return true;
   }
+  // A line indented more where no block may start: no NEWLINE either, so that the
+  // parser reports it (the Rust parser says "unexpected indentation").
+  if (indent > current) return false;
   if (valid_symbols[NEWLINE]) {
     lexer->result_symbol = NEWLINE;
     return true;
