@@ -36,13 +36,12 @@ echo "== $(tree-sitter --version)"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-# Without a configuration every command warns that no parser directories are
-# configured; the grammar is the current directory, so none are needed.
-if [ -z "${TREE_SITTER_DIR:-}" ] && [ ! -f "${XDG_CONFIG_HOME:-$HOME/.config}/tree-sitter/config.json" ]; then
-  mkdir -p "$tmp/config/parsers"
-  echo "{\"parser-directories\": [\"$tmp/config/parsers\"]}" > "$tmp/config/config.json"
-  export TREE_SITTER_DIR="$tmp/config"
-fi
+# A private configuration whose only parser directory holds this grammar: no
+# warning about unconfigured parser directories, and `tree-sitter tags` finds it.
+mkdir -p "$tmp/config/parsers"
+ln -s "$here" "$tmp/config/parsers/tree-sitter-betterpython"
+echo "{\"parser-directories\": [\"$tmp/config/parsers\"]}" > "$tmp/config/config.json"
+export TREE_SITTER_DIR="$tmp/config"
 
 if [ "$generate" = 1 ]; then
   if ! command -v node >/dev/null 2>&1; then
@@ -68,6 +67,14 @@ for q in queries/*.scm helix/*.scm; do
     exit 1
   fi
 done
+
+echo "== tree-sitter tags"
+tags="$(tree-sitter tags test/highlight/sample.bp)"
+if ! grep -Eq "^area .*function.*def" <<< "$tags"; then
+  echo "tree-sitter tags does not find the function 'area' in test/highlight/sample.bp:" >&2
+  echo "$tags" >&2
+  exit 1
+fi
 
 BP="${BP:-$root/target/debug/bp}"
 if [ ! -x "$BP" ]; then
