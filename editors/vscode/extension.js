@@ -65,10 +65,12 @@ async function startClient() {
     return;
   }
   // Loaded only when the server can run.
-  const { LanguageClient, TransportKind } = require('vscode-languageclient/node');
+  const { LanguageClient } = require('vscode-languageclient/node');
+  // No `transport`: the client then talks over the process's stdin/stdout without
+  // adding a `--stdio` argument (`bp lsp` takes none).
   const serverOptions = {
-    run: { command: bp, args: ['lsp'], transport: TransportKind.stdio },
-    debug: { command: bp, args: ['lsp'], transport: TransportKind.stdio },
+    run: { command: bp, args: ['lsp'] },
+    debug: { command: bp, args: ['lsp'] },
   };
   const clientOptions = {
     documentSelector: [
