@@ -48,6 +48,15 @@ pub fn compile_test_file(path: &Path, root: &Path) -> Compiled {
     compile_loaded(loader, path, None, Stop::Bytecode, false)
 }
 
+/// Compile a snippet (`bp -c CODE`): its statements are the body of `main`, with
+/// positions in the snippet itself; `path` names it (`<string>`), and imports are
+/// found from the current folder.
+pub fn compile_snippet(path: &Path, source: Vec<u8>) -> Compiled {
+    let mut loader = Loader::new(path);
+    loader.entry_is_snippet = true;
+    compile_loaded(loader, path, Some(source), Stop::Bytecode, true)
+}
+
 fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
     compile_loaded(Loader::new(path), path, source, stop, true)
 }
@@ -169,6 +178,8 @@ struct Loader {
     entry_dir: PathBuf,
     /// Another folder to find modules in, after the importer's (`bp test`'s root).
     extra_dir: Option<PathBuf>,
+    /// The entry file is a snippet of statements (`bp -c`).
+    entry_is_snippet: bool,
     sources: SourceMap,
     diags: Diagnostics,
     modules: Vec<Module>,
@@ -183,6 +194,7 @@ impl Loader {
         Loader {
             entry_dir: parent_dir(entry),
             extra_dir: None,
+            entry_is_snippet: false,
             sources: SourceMap::default(),
             diags: Diagnostics::default(),
             modules: Vec::new(),
@@ -220,7 +232,12 @@ impl Loader {
             .sources
             .add_file(SourceFile::with_invalid(display, decoded.text, decoded.invalid));
         let text = &self.sources.file(file).text;
-        let module = parser::parse_decoded(text, decoded.raw.as_deref(), file, name, &mut self.diags);
+        let raw = decoded.raw.as_deref();
+        let module = if self.entry_is_snippet && import_span.is_none() {
+            parser::parse_snippet(text, raw, file, name, &mut self.diags)
+        } else {
+            parser::parse_decoded(text, raw, file, name, &mut self.diags)
+        };
         self.loaded.insert(key.clone(), self.modules.len());
         let imports: Vec<(String, Span)> = module
             .items

@@ -5,7 +5,7 @@ use bp::fatal::GuardedAlloc;
 use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
 use bp::vm::tiering::TierFactory;
 use bp_runtime::rt::{stdout_failure_message, stdout_failure_status, write_all_fd};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,8 +73,13 @@ enum Command {
 struct RunArgs {
     #[command(flatten)]
     engine: EngineArgs,
-    /// The program's entry file.
-    file: PathBuf,
+    /// Run CODE, statements that become the body of `main` (or a whole program if it
+    /// defines `main`); the arguments after it go to the program.
+    #[arg(short = 'c', value_name = "CODE")]
+    code: Option<String>,
+    /// The program's entry file; `-` reads the program from standard input.
+    #[arg(required_unless_present = "code")]
+    file: Option<PathBuf>,
     /// Arguments passed to the program (`argv()`), as bytes: they need not be UTF-8.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<OsString>,
@@ -130,7 +135,7 @@ struct EngineArgs {
 
 fn main() {
     bp::fatal::install_abort_handler();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(with_implicit_run(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => exit_after_usage(e),
     };
@@ -262,18 +267,75 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
         }
         Command::JitIr { file, target, asm } => jit_ir(&file, &target, asm),
         Command::Run(r) => {
-            let args: Vec<Vec<u8>> = r.args.into_iter().map(os_bytes).collect();
+            // With `-c`, the positional arguments all go to the program.
+            let args = r
+                .code
+                .is_some()
+                .then(|| r.file.clone().map(PathBuf::into_os_string));
+            let args = args
+                .flatten()
+                .into_iter()
+                .chain(r.args.iter().cloned())
+                .map(os_bytes)
+                .collect();
             let opts = match vm_options(&r.engine, sizes, args) {
                 Ok(opts) => opts,
                 Err(flag) => return without_jit(flag),
             };
-            let c = compile_file(&r.file, Stop::Bytecode);
+            let c = match compile_run_target(&r) {
+                Ok(c) => c,
+                Err(msg) => {
+                    write_stderr(&format!("bp: {msg}\n"));
+                    return 1;
+                }
+            };
             report(&c);
             let Some(program) = c.program else { return 1 };
             bp::vm::run(&program, opts)
         }
         Command::Test(t) => run_tests(t, sizes),
     }
+}
+
+/// Compile what `bp run` runs: the file, standard input (`-`) or the `-c` snippet.
+fn compile_run_target(r: &RunArgs) -> Result<Compiled, String> {
+    if let Some(code) = &r.code {
+        let path = std::path::Path::new("<string>");
+        let whole_program = code.lines().any(|l| l.starts_with("def main("));
+        return Ok(match whole_program {
+            true => bp::driver::compile_source(path, code.clone().into_bytes(), Stop::Bytecode),
+            false => bp::driver::compile_snippet(path, code.clone().into_bytes()),
+        });
+    }
+    match &r.file {
+        Some(f) if f.as_os_str() == "-" => {
+            let bytes =
+                read_stdin().map_err(|e| format!("cannot read the program from standard input: {e}"))?;
+            Ok(bp::driver::compile_source(
+                std::path::Path::new("<stdin>"),
+                bytes,
+                Stop::Bytecode,
+            ))
+        }
+        Some(f) => Ok(compile_file(f, Stop::Bytecode)),
+        None => Err("no program given".to_string()),
+    }
+}
+
+/// `bp FILE [args]` and `bp -c CODE [args]` mean `bp run ...` (so that a
+/// `#!/usr/bin/env bp` line works): insert `run` when the first argument is not a
+/// subcommand or an option but `-c`, a `.bp` file name or an existing file.
+fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
+    let Some(first) = args.get(1) else { return args };
+    let text = first.to_string_lossy();
+    let subcommand = Cli::command().get_subcommands().any(|c| c.get_name() == text) || text == "help";
+    let program = !text.starts_with('-')
+        && !subcommand
+        && (text.ends_with(".bp") || std::path::Path::new(first).is_file());
+    if text == "-c" || program {
+        args.insert(1, OsString::from("run"));
+    }
+    args
 }
 
 /// `bp test`: the report goes to stdout as the tests run.

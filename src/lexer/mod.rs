@@ -345,6 +345,37 @@ pub fn lex_decoded(src: &str, raw: Option<&[u8]>, file: FileId, diags: &mut Diag
     layout.run()
 }
 
+/// Lex a snippet (`bp -c`): its statements become the body of a `def main() ->
+/// void` whose header tokens are zero-width at offset 0, so every position is the
+/// snippet's own.
+pub fn lex_snippet(src: &str, raw: Option<&[u8]>, file: FileId, diags: &mut Diagnostics) -> Vec<Token> {
+    let mut body = lex_decoded(src, raw, file, diags);
+    let eof = body.pop();
+    let at = |kind: TokenKind, offset: usize| Token {
+        kind,
+        span: Span::new(file, offset as u32, offset as u32),
+    };
+    let main = [
+        TokenKind::Def,
+        TokenKind::Ident("main".to_string()),
+        TokenKind::LParen,
+        TokenKind::RParen,
+        TokenKind::Arrow,
+        TokenKind::Ident("void".to_string()),
+        TokenKind::Colon,
+        TokenKind::Newline,
+        TokenKind::Indent,
+    ];
+    let mut toks: Vec<Token> = main.into_iter().map(|k| at(k, 0)).collect();
+    if body.is_empty() {
+        toks.extend([at(TokenKind::Pass, 0), at(TokenKind::Newline, 0)]);
+    }
+    toks.extend(body);
+    toks.push(at(TokenKind::Dedent, src.len()));
+    toks.extend(eof);
+    toks
+}
+
 /// A source file as the front end sees it.
 pub struct Decoded {
     /// The text, with every byte that is not UTF-8 replaced by [`PLACEHOLDER`] (so

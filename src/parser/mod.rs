@@ -64,6 +64,28 @@ pub fn parse_decoded(
     }
 }
 
+/// [`parse_decoded`] for a snippet (`bp -c`): its statements are the body of `main`
+/// ([`lexer::lex_snippet`]).
+pub fn parse_snippet(
+    src: &str,
+    raw: Option<&[u8]>,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Module {
+    let first = diags.list.len();
+    let toks = lexer::lex_snippet(src, raw, file, diags);
+    let lex_end = diags.list.len();
+    let mut p = Parser::new(toks, file, diags, 0);
+    let items = p.items();
+    tidy_diagnostics(src, diags, first, lex_end);
+    Module {
+        name: name.to_string(),
+        file,
+        items,
+    }
+}
+
 /// Drop parser errors (`diags.list[lex_end..]`) on lines having a lexer error
 /// (`diags.list[first..lex_end]`), then sort this file's diagnostics by position.
 fn tidy_diagnostics(src: &str, diags: &mut Diagnostics, first: usize, lex_end: usize) {

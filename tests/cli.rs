@@ -1,0 +1,104 @@
+//! The command line's shortcuts: `bp FILE`, `bp -c CODE`, `bp run -` and a
+//! `#!/usr/bin/env bp` line.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use support::{Bp, Input, TempDir};
+
+#[test]
+fn c_runs_statements_as_main_with_positions_of_the_snippet() {
+    let run = Bp::new([
+        "-c",
+        "let xs: [int] = [1, 2]\nfor x in xs:\n    print(x * 10)\nprint(argv())",
+        "a",
+        "b",
+    ])
+    .run();
+    assert_eq!(run.code("bp -c"), 0, "{}", run.stderr_text());
+    assert_eq!(run.stdout_text(), "10\n20\n[\"a\", \"b\"]\n");
+    let bad = Bp::new(["-c", "print(1)\nprint(nope)"]).run();
+    assert_eq!(bad.code("bp -c with an error"), 1);
+    assert!(
+        bad.stderr_text()
+            .contains("<string>:2:7: error: undefined variable 'nope'"),
+        "{}",
+        bad.stderr_text()
+    );
+    let program = Bp::new(["-c", "def main() -> int:\n    print(\"whole\")\n    return 4"]).run();
+    assert_eq!(
+        (program.code("bp -c with main"), program.stdout_text()),
+        (4, "whole\n".to_string())
+    );
+    assert_eq!(Bp::new(["-c", ""]).run().code("bp -c ''"), 0);
+}
+
+#[test]
+fn a_file_name_alone_means_run_and_a_shebang_line_works() {
+    let dir = TempDir::new("cli-shebang");
+    let script = dir.write(
+        "greet",
+        "#!/usr/bin/env bp\ndef main() -> int:\n    print(\"hi\", argv())\n    return 0\n",
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = Bp::new([script.as_os_str(), "x".as_ref()]).run();
+    assert_eq!(
+        (run.code("bp FILE"), run.stdout_text()),
+        (0, "hi [\"x\"]\n".to_string()),
+        "{}",
+        run.stderr_text()
+    );
+    // Executed directly, with `bp` on PATH.
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_bp"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let direct = Bp::program(&script).arg("y").env("PATH", &path).run();
+    assert_eq!(
+        (direct.code("./greet"), direct.stdout_text()),
+        (0, "hi [\"y\"]\n".to_string()),
+        "{}",
+        direct.stderr_text()
+    );
+    let named = dir.write("prog.bp", "def main() -> int:\n    return 5\n");
+    assert_eq!(Bp::new([named]).run().code("bp prog.bp"), 5);
+}
+
+#[test]
+fn run_dash_reads_the_program_from_stdin() {
+    let run = Bp::new(["run", "-"])
+        .stdin(Input::Bytes(
+            b"def main() -> int:\n    print(\"from stdin\")\n    return 0\n".to_vec(),
+        ))
+        .run();
+    assert_eq!(
+        (run.code("bp run -"), run.stdout_text()),
+        (0, "from stdin\n".to_string()),
+        "{}",
+        run.stderr_text()
+    );
+    let bad = Bp::new(["run", "-"])
+        .stdin(Input::Bytes(b"def main( -> int:\n".to_vec()))
+        .run();
+    assert_eq!(bad.code("bp run - with an error"), 1);
+    assert!(bad.stderr_text().contains("<stdin>:1:"), "{}", bad.stderr_text());
+}
+
+#[test]
+fn subcommands_and_options_are_not_taken_for_files() {
+    let help = Bp::new(["help"]).run();
+    assert_eq!(help.code("bp help"), 0);
+    assert!(help.stdout_text().contains("Usage"));
+    let missing = Bp::new(["nonexistent.bp"]).run();
+    assert_eq!(missing.code("bp missing.bp"), 1);
+    assert!(
+        missing.stderr_text().contains("cannot read 'nonexistent.bp'"),
+        "{}",
+        missing.stderr_text()
+    );
+}
