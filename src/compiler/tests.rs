@@ -387,7 +387,7 @@ fn runtime_errors_are_catchable_and_located() {
     let src = "def main() -> int:\n    let xs: [int] = [1]\n    try:\n        print(xs[3])\n    catch e:\n        print(\"caught\", e)\n    let d: int = 0\n    print(10 / d)\n    return 0\n";
     let (code, out, err) = run(src);
     assert_eq!(code, 1);
-    assert_eq!(out, "caught array index out of bounds\n");
+    assert_eq!(out, "caught array index out of bounds: index 3, length 1\n");
     assert!(err.contains("t.bp:8:"), "{err}");
 }
 
@@ -757,7 +757,7 @@ fn failed_assignment_keeps_the_old_value() {
     let (_, out) = build_run(src);
     assert_eq!(
         out,
-        "boom 5\narray index out of bounds 5\nboom s\ny 1\ny 3\ncaught 2\n"
+        "boom 5\narray index out of bounds: index 5, length 1 5\nboom s\ny 1\ny 3\ncaught 2\n"
     );
 }
 

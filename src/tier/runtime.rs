@@ -448,8 +448,13 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
                     ST_RETURN
                 }
                 Err(msg) => {
+                    // A missing key is reported with the key, as the VM does.
+                    let msg = match op {
+                        MAP_GET => objects::access_error(arg(0), arg(1), msg),
+                        _ => msg.to_string(),
+                    };
                     let fid = vm.frames.last().map_or(0, |f| f.func);
-                    vm.set_pending_error(msg, fid, pc as u32);
+                    vm.set_pending_error(&msg, fid, pc as u32);
                     ST_EXCEPTION
                 }
             }

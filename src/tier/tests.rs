@@ -418,7 +418,10 @@ def main() -> int:
     // inside the loop, so it must not.
     assert_eq!(an_of("sum").cached.len(), 1);
     assert!(an_of("push").cached.is_empty());
-    assert_eq!(same_everywhere(src), "6 5\narray index out of bounds\n");
+    assert_eq!(
+        same_everywhere(src),
+        "6 5\narray index out of bounds: index 5, length 5\n"
+    );
     // A null array in a cached loop: length 0 in the pre-header, so the access
     // side-exits and the VM raises `null reference`. (Source programs cannot make
     // a null array; patch the literal into a null constant.)

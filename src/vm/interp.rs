@@ -485,12 +485,19 @@ impl<'p> Vm<'p> {
                 Instr::ArrGet { dst, arr, idx } => {
                     let (a, i) = (reg!(arr), reg!(idx));
                     // SAFETY: `arr` is an array register (type checker): null or a live array.
-                    set!(dst, tri!(unsafe { objects::arr_get(a, i) }))
+                    match unsafe { objects::arr_get(a, i) } {
+                        Ok(v) => set!(dst, v),
+                        // SAFETY: as above.
+                        Err(m) => raise!(&unsafe { objects::access_error(a, i, m) }),
+                    }
                 }
                 Instr::ArrSet { arr, idx, src } => {
                     let (a, i, v) = (reg!(arr), reg!(idx), reg!(src));
                     // SAFETY: the verifier types `arr` as an array register: null or a live array.
-                    tri!(unsafe { objects::arr_set(a, i, v) })
+                    if let Err(m) = unsafe { objects::arr_set(a, i, v) } {
+                        // SAFETY: as above.
+                        raise!(&unsafe { objects::access_error(a, i, m) })
+                    }
                 }
                 Instr::ArrLen { dst, arr } => {
                     let a = reg!(arr);
@@ -510,7 +517,11 @@ impl<'p> Vm<'p> {
                     let (m, k) = (reg!(map), reg!(key));
                     // SAFETY: `map` is a map register and `key` of its key type
                     // (type checker): null or live objects.
-                    set!(dst, tri!(unsafe { objects::map_get(m, k) }))
+                    match unsafe { objects::map_get(m, k) } {
+                        Ok(v) => set!(dst, v),
+                        // SAFETY: as above.
+                        Err(e) => raise!(&unsafe { objects::access_error(m, k, e) }),
+                    }
                 }
                 Instr::MapSet { map, key, val } => {
                     let (m, k, v) = (reg!(map), reg!(key), reg!(val));

@@ -482,11 +482,14 @@ fn arrays_and_index_errors() {
         .code(1, code);
     let p = program(vec![main], 0);
     let (code, out, err) = run_prog(&p, VmOptions::default());
-    assert_eq!(out, "[30, 20, 30] 3\narray index out of bounds\n");
+    assert_eq!(
+        out,
+        "[30, 20, 30] 3\narray index out of bounds: index 3, length 3\n"
+    );
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        "t.bp:19:5: runtime error: array index out of bounds\n  at main (t.bp:19:5)\n"
+        "t.bp:19:5: runtime error: array index out of bounds: index -4, length 3\n  at main (t.bp:19:5)\n"
     );
 }
 
@@ -548,7 +551,7 @@ fn maps() {
     assert_eq!(out, "{\"a\": 1, \"b\": 2, \"c\": 2} 2\n");
     assert_eq!(code, 1);
     assert!(
-        err.starts_with("t.bp:16:5: runtime error: key not found in map\n"),
+        err.starts_with("t.bp:16:5: runtime error: key not found in map: \""),
         "{err}"
     );
 }

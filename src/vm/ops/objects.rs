@@ -24,6 +24,54 @@ pub const NULL_REF: &str = "null reference";
 pub const INDEX_OOB: &str = "array index out of bounds";
 pub const KEY_NOT_FOUND: &str = "key not found in map";
 
+/// At most this many bytes of a missing key are quoted in the error message.
+const SHOWN_KEY_BYTES: usize = 60;
+
+/// The message of a failed element access, with the values that matter (as Python
+/// shows them): `array index out of bounds: index 5, length 3`, `key not found in
+/// map: "bob"`. `basic` is the helper's error; any other error (a null base) is
+/// returned as it is. Called only on the error path.
+///
+/// # Safety
+/// `base` must be the array or map the access read (null or a live object of that
+/// kind) and `key` the index or a value of the map's key kind.
+#[cold]
+#[inline(never)]
+pub unsafe fn access_error(base: Value, key: Value, basic: &'static str) -> String {
+    if base.is_null() {
+        return basic.to_string();
+    }
+    if basic == INDEX_OOB {
+        // SAFETY: non-null, so a live array by the caller's contract.
+        let len = unsafe { as_array(base) }.items.len();
+        return format!("{INDEX_OOB}: index {}, length {len}", key.as_int());
+    }
+    if basic != KEY_NOT_FOUND {
+        return basic.to_string();
+    }
+    // SAFETY: non-null, so a live map by the caller's contract.
+    let kind = unsafe { as_map(base) }.key;
+    let mut shown = Vec::new();
+    // SAFETY: `key` is of the map's key kind (the caller's contract).
+    let is_str = kind == ValKind::Ref && !key.is_null() && unsafe { obj_kind(key) } == ObjKind::Str;
+    if is_str {
+        // SAFETY: a live string (checked above).
+        let bytes = unsafe { str_bytes(key) };
+        bp_runtime::format::write_quoted(&mut shown, &bytes[..bytes.len().min(SHOWN_KEY_BYTES)]);
+        if bytes.len() > SHOWN_KEY_BYTES {
+            shown.extend_from_slice("…".as_bytes());
+        }
+    } else {
+        // SAFETY: as above; a key is a scalar, a string or a tuple of them.
+        let _ = unsafe { write_value(&mut shown, key, kind) };
+        if shown.len() > SHOWN_KEY_BYTES {
+            shown.truncate(SHOWN_KEY_BYTES);
+            shown.extend_from_slice("…".as_bytes());
+        }
+    }
+    format!("{KEY_NOT_FOUND}: {}", String::from_utf8_lossy(&shown))
+}
+
 /// Bytes accounted to the heap per new map entry (see `Heap::note_growth`).
 const MAP_ENTRY_BYTES: usize = 32;
 
