@@ -25,9 +25,24 @@ static GLOBAL: GuardedAlloc<mimalloc::MiMalloc> = GuardedAlloc(mimalloc::MiMallo
     about = "BetterPython: statically typed Python-syntax language with a register VM and JIT"
 )]
 struct Cli {
+    /// When to colour diagnostics: `auto` (on a terminal, unless NO_COLOR is set),
+    /// `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     cmd: Command,
 }
+
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The `--color` choice of this run (set once, before the command runs).
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
@@ -139,6 +154,7 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => exit_after_usage(e),
     };
+    let _ = COLOR.set(cli.color);
     let sizes = Reservations::for_this_process();
     let code = run_on_program_thread(sizes, move || run_command(cli, sizes)).unwrap_or_else(|msg| {
         write_stderr(&format!("bp: {msg}\n"));
@@ -236,10 +252,16 @@ fn report(c: &Compiled) {
     write_stderr(&render_diagnostics(c, stderr_wants_colour()));
 }
 
-/// Colour diagnostics only on a terminal, and never when `NO_COLOR` is set to
-/// anything but the empty string (<https://no-color.org>).
+/// Colour diagnostics as `--color` says; by default only on a terminal, and never
+/// when `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
 fn stderr_wants_colour() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }
 
 fn run_command(cli: Cli, sizes: Reservations) -> i32 {

@@ -319,3 +319,26 @@ fn diagnostics_are_coloured_only_on_a_terminal_without_no_color() {
         "{text:?}"
     );
 }
+
+#[test]
+fn color_flag_overrides_the_terminal_test() {
+    let d = TempDir::new("colour-flag");
+    let p = d.write("c.bp", b"def main() -> int:\n    return \"x\"\n");
+    // On a pipe, `--color always` colours anyway (also after the subcommand)...
+    for args in [["--color", "always", "check"], ["check", "--color", "always"]] {
+        let run = Bp::new(args).arg(&p).run();
+        let text = run.stderr_text();
+        assert!(
+            text.contains("\x1b[31merror\x1b[0m: return type mismatch"),
+            "{args:?}: {text:?}"
+        );
+    }
+    // ... and `--color never` never does, whatever NO_COLOR says.
+    let run = Bp::new(["--color", "never", "check"])
+        .arg(&p)
+        .env("NO_COLOR", "")
+        .run();
+    assert!(!run.stderr_text().contains('\x1b'), "{:?}", run.stderr_text());
+    let bad = Bp::new(["--color", "sometimes", "check"]).arg(&p).run();
+    assert_eq!(bad.code("bp --color sometimes"), 2);
+}
