@@ -396,6 +396,11 @@ pub fn assert_clean_error(r: &Run, what: &str, at: &str, messages: &[&str], stdo
         messages.iter().any(|m| message.starts_with(m)),
         "message {message:?} is none of {messages:?}: {report}"
     );
+    // The source line and the caret under it, when the file can be read.
+    let mut lines = lines.peekable();
+    for _ in 0..2 {
+        lines.next_if(|l| l.starts_with("    "));
+    }
     for l in lines {
         assert!(
             l.starts_with("  at ") || l.starts_with("  ... "),
