@@ -110,15 +110,15 @@ fn runtime_errors_show_the_source_line_with_a_caret() {
         "rt.bp",
         "def get(xs: [int], i: int) -> int:\n    return xs[i]\n\ndef main() -> int:\n    print(\"before\")\n    print(get([1, 2, 3], 5))\n    return 0\n",
     );
-    for mode in ["--no-jit", "--jit-threshold=0"] {
-        let run = Bp::new(["run", mode]).arg(&p).run();
+    for mode in support::INTERPRETED_AND_COMPILED {
+        let run = Bp::new(["run"]).args(*mode).arg(&p).run();
         assert_eq!(run.code("a runtime error"), 1);
         assert_eq!(run.stdout_text(), "before\n");
         let want = format!(
             "{f}:2:12: runtime error: array index out of bounds: index 5, length 3\n    return xs[i]\n           ^\n  at get ({f}:2:12)\n  at main ({f}:6:11)\n",
             f = p.display()
         );
-        assert_eq!(run.stderr_text(), want, "{mode}");
+        assert_eq!(run.stderr_text(), want, "{mode:?}");
     }
     // Without a file to read the line from, the report has no excerpt.
     let snippet = Bp::new(["-c", "print([1][3])"]).run();

@@ -63,8 +63,8 @@ fn language_guide_examples_print_what_the_guide_says() {
     let dir = TempDir::new("doc-examples");
     for ex in &found {
         let file = dir.write(format!("example_{}.bp", ex.line), &ex.program);
-        for mode in [&["--no-jit"][..], &["--jit-threshold", "0"][..]] {
-            let run = Bp::new(["run"]).args(mode).arg(&file).run();
+        for mode in support::INTERPRETED_AND_COMPILED {
+            let run = Bp::new(["run"]).args(*mode).arg(&file).run();
             assert_eq!(
                 (run.code("example"), run.stdout_text()),
                 (0, ex.output.clone()),

@@ -34,8 +34,8 @@ fn every_example_prints_its_out_file() {
         let out = program.with_extension("out");
         let want = std::fs::read_to_string(&out)
             .unwrap_or_else(|e| panic!("{}: no expected output {}: {e}", program.display(), out.display()));
-        for mode in [&["--no-jit"][..], &["--jit-threshold", "0"][..]] {
-            let run = Bp::new(["run"]).args(mode).arg(program).run();
+        for mode in support::INTERPRETED_AND_COMPILED {
+            let run = Bp::new(["run"]).args(*mode).arg(program).run();
             assert_eq!(
                 (run.code("example"), run.stdout_text()),
                 (0, want.clone()),

@@ -20,6 +20,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The command-line options of the two ways most tests run a program: interpreted,
+/// and with every function compiled (the latter only when `bp` has the JIT).
+pub const INTERPRETED_AND_COMPILED: &[&[&str]] = if cfg!(feature = "jit") {
+    &[&["--no-jit"], &["--jit-threshold", "0"]]
+} else {
+    &[&["--no-jit"]]
+};
+
 /// Wall-clock limit of a run unless [`Bp::time_limit`] sets another.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(120);
 
