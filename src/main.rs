@@ -135,6 +135,10 @@ struct EngineArgs {
     /// Print the Cranelift IR and machine code of every compiled function to stderr.
     #[arg(long)]
     jit_dump: bool,
+    /// Print one line per JIT event to stderr as it happens: compilations, OSR
+    /// entries, deopts, functions given back to the interpreter (also BP_JIT_LOG=1).
+    #[arg(long)]
+    jit_log: bool,
     /// Write /tmp/perf-PID.map so that `perf` can name JIT code.
     #[arg(long)]
     perf_map: bool,
@@ -456,6 +460,7 @@ fn jit_tier(r: &EngineArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFa
         stats: r.jit_stats,
         dump: r.jit_dump,
         perf_map: r.perf_map,
+        log: r.jit_log || std::env::var("BP_JIT_LOG").is_ok_and(|v| v != "0" && !v.is_empty()),
         code_arena: sizes.code_arena,
     };
     Ok(Some(opts.factory()))
@@ -470,6 +475,7 @@ fn jit_tier(r: &EngineArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierF
         (r.jit_osr_threshold.is_some(), "--jit-osr-threshold"),
         (r.jit_stats, "--jit-stats"),
         (r.jit_dump, "--jit-dump"),
+        (r.jit_log, "--jit-log"),
         (r.perf_map, "--perf-map"),
     ];
     match asked.iter().find(|(set, _)| *set) {

@@ -127,3 +127,43 @@ fn runtime_errors_show_the_source_line_with_a_caret() {
         "<string>:1:7: runtime error: array index out of bounds: index 3, length 1\n  at main (<string>:1:7)\n"
     );
 }
+
+/// `--jit-log` (and `BP_JIT_LOG=1`): one stderr line per compilation, OSR entry,
+/// deopt and function given back to the interpreter.
+#[cfg(feature = "jit")]
+#[test]
+fn jit_log_reports_compilations_osr_and_deopts() {
+    let dir = TempDir::new("cli-jit-log");
+    let p = dir.write(
+        "hot.bp",
+        "def f(xs: [int], i: int) -> int:\n    return xs[i]\n\ndef main() -> int:\n    let xs: [int] = [1, 2, 3]\n    let total: int = 0\n    for i in range(0, 300):\n        total = total + f(xs, i % 3)\n    for k in range(0, 3000):\n        total = total + k\n    print(total, f(xs, -1))\n    return 0\n",
+    );
+    let run = Bp::new(["run", "--jit-log"]).arg(&p).run();
+    assert_eq!(
+        (run.code("--jit-log"), run.stdout_text()),
+        (0, "4499100 3\n".to_string())
+    );
+    let log = run.stderr_text();
+    let f = p.display();
+    for want in [
+        format!("jit: compile f ({f}:1) trigger=calls bytecode=2 code="),
+        format!("jit: compile main ({f}:4) trigger=loop bytecode="),
+        format!("jit: osr main ({f}:4) at {f}:9:"),
+        format!("jit: deopt f ({f}:1) at {f}:2:12: side exit at ArrGet"),
+        format!("jit: disable f ({f}:1): 64 deopts of this version; back to the interpreter"),
+    ] {
+        assert!(log.contains(&want), "missing {want:?} in:\n{log}");
+    }
+    assert!(log.lines().all(|l| l.starts_with("jit: ")), "{log}");
+    let env = Bp::new(["run", "--jit-threshold", "0"])
+        .arg(&p)
+        .env("BP_JIT_LOG", "1")
+        .run();
+    assert!(
+        env.stderr_text().contains("trigger=start"),
+        "{}",
+        env.stderr_text()
+    );
+    let quiet = Bp::new(["run"]).arg(&p).run();
+    assert_eq!(quiet.stderr_text(), "");
+}

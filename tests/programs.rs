@@ -79,7 +79,7 @@ const SHOW_LIMIT: usize = 6000;
 
 /// Environment variables that select engine behaviour; cleared for modes that do not set
 /// them so that the caller's environment cannot leak into a run.
-const MODE_ENV_VARS: &[&str] = &["BP_GC_STRESS", "BP_DEOPT_STRESS"];
+const MODE_ENV_VARS: &[&str] = &["BP_GC_STRESS", "BP_DEOPT_STRESS", "BP_JIT_LOG"];
 
 struct Mode {
     name: &'static str,

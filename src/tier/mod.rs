@@ -54,6 +54,8 @@ pub struct JitOptions {
     pub dump: bool,
     /// Append compiled functions to `/tmp/perf-PID.map`.
     pub perf_map: bool,
+    /// Print one line per JIT event to stderr as it happens (`--jit-log`).
+    pub log: bool,
     /// Address space reserved for code, in bytes (`crate::limits`).
     pub code_arena: usize,
 }
@@ -67,6 +69,7 @@ impl Default for JitOptions {
             stats: false,
             dump: false,
             perf_map: false,
+            log: false,
             code_arena: crate::limits::CODE_ARENA,
         }
     }
@@ -121,6 +124,7 @@ impl TierFactory for JitOptions {
             home: Cell::new(0),
             native_limit: Cell::new(0),
             stop: Cell::new(None),
+            logged: RefCell::new(Vec::new()),
         };
         Ok(Attached {
             entry: tier.entry,
@@ -175,6 +179,20 @@ pub struct Tier {
     native_limit: Cell<usize>,
     /// Why compiled code stopped with status 2 (`exit`, fatal error).
     stop: Cell<Option<Stop>>,
+    /// With `--jit-log`: the compilations waiting for `finalize` (function, what
+    /// made it compile, compile time).
+    logged: RefCell<Vec<(usize, Trigger, std::time::Duration)>>,
+}
+
+/// What made a function compile (for `--jit-log`).
+#[derive(Clone, Copy, Debug)]
+enum Trigger {
+    /// `--jit-threshold 0`: every function before the program starts.
+    Start,
+    /// Its call counter reached the threshold.
+    Calls,
+    /// One of its loops got hot.
+    Loop,
 }
 
 /// The tier of `vm`, if it has one.
@@ -204,7 +222,7 @@ fn context(vm: &mut Vm<'_>) -> *mut Context {
 impl Tier {
     /// Compile function `fid` (not yet callable: see [`Tier::finalize`]); false if
     /// it failed or is over the size budget.
-    fn compile(&self, vm: &mut Vm<'_>, fid: usize) -> bool {
+    fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
         let t0 = Instant::now();
         let ctx = context(vm);
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
@@ -213,13 +231,52 @@ impl Tier {
         let r = jit.compile(ctx, vm.program, consts, fid as u32, neg_index);
         self.home.set(jit.context_addr());
         drop(jit);
+        if self.opts.log {
+            match &r {
+                Ok(()) => self.logged.borrow_mut().push((fid, trigger, t0.elapsed())),
+                Err(e) => self.log(format!("not compiled {}: {e}", function_name(vm, fid))),
+            }
+        }
         self.policy.borrow_mut().compiled(fid, r, t0.elapsed())
     }
 
     /// Make the compiled functions callable and record the outcome.
-    fn finalize(&self) {
+    fn finalize(&self, vm: &Vm<'_>) {
         let done = self.jit.borrow_mut().finalize();
+        if self.opts.log {
+            self.log_compiled(vm, &done);
+        }
         self.policy.borrow_mut().finalized(done);
+    }
+
+    /// `--jit-log`: one line per function just made callable (or that failed).
+    fn log_compiled(&self, vm: &Vm<'_>, done: &[crate::jit::Finalized]) {
+        let logged = std::mem::take(&mut *self.logged.borrow_mut());
+        for (fid, result) in done {
+            let (trigger, time) = logged
+                .iter()
+                .find(|(f, _, _)| f == fid)
+                .map_or((Trigger::Calls, std::time::Duration::ZERO), |&(_, t, d)| (t, d));
+            let bytecode = vm.program.functions.get(*fid).map_or(0, |f| f.code.len());
+            let what = match result {
+                Ok(size) => format!(
+                    "compile {} trigger={} bytecode={bytecode} code={size}B time={}us",
+                    function_name(vm, *fid),
+                    trigger.name(),
+                    time.as_micros()
+                ),
+                Err(e) => format!("not compiled {}: {e}", function_name(vm, *fid)),
+            };
+            self.log(what);
+        }
+    }
+
+    /// `--jit-log`: write `jit: LINE` to stderr now (errors are ignored, as for
+    /// diagnostics).
+    fn log(&self, line: String) {
+        if self.opts.log {
+            let _ = bp_runtime::rt::write_all_fd(libc::STDERR_FILENO, format!("jit: {line}\n").as_bytes());
+        }
     }
 
     /// Set the loop counters of `fid` to `value`.
@@ -275,13 +332,16 @@ impl Tier {
         }
     }
 
-    /// A compiled frame of `fid` deoptimized (or caught an exception through the
-    /// VM): count it, maybe give up on the function's code, and arrange for the
-    /// frame to re-enter its code at the next loop header.
-    fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32) {
+    /// A compiled frame of `fid` deoptimized at `pc` (`caught`: an exception the VM
+    /// catches): count it, maybe give up on the function's code, and arrange for
+    /// the frame to re-enter its code at the next loop header.
+    fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32, pc: u32, caught: bool) {
         let threshold = vm.tier.hot_loop.max(1);
+        let verdict = self.policy.borrow_mut().note_deopt(fid as usize);
+        if self.opts.log {
+            self.log_deopt(vm, fid, pc, caught, verdict);
+        }
         let fid = fid as usize;
-        let verdict = self.policy.borrow_mut().note_deopt(fid);
         if verdict == Deopt::Disable {
             self.jit.borrow_mut().reset_entry(fid);
         }
@@ -297,6 +357,51 @@ impl Tier {
     }
 }
 
+impl Tier {
+    /// `--jit-log`: a deopt, with where and why, and what becomes of the code.
+    fn log_deopt(&self, vm: &Vm<'_>, fid: u32, pc: u32, caught: bool, verdict: Deopt) {
+        let ins = vm
+            .program
+            .functions
+            .get(fid as usize)
+            .and_then(|f| f.code.get(pc as usize));
+        let reason = match (caught, ins) {
+            (true, _) => "an exception caught in the interpreter".to_string(),
+            (false, Some(i)) => format!("side exit at {}", i.op().name()),
+            (false, None) => "side exit".to_string(),
+        };
+        let name = function_name(vm, fid as usize);
+        self.log(format!("deopt {name} at {}: {reason}", vm.location(fid, pc)));
+        if verdict == Deopt::Disable {
+            self.log(format!(
+                "disable {name}: {} deopts of this version; back to the interpreter",
+                policy::DEOPT_LIMIT
+            ));
+        }
+    }
+}
+
+impl Trigger {
+    fn name(self) -> &'static str {
+        match self {
+            Trigger::Start => "start",
+            Trigger::Calls => "calls",
+            Trigger::Loop => "loop",
+        }
+    }
+}
+
+/// `name (file:line)` of function `fid`, for `--jit-log`.
+fn function_name(vm: &Vm<'_>, fid: usize) -> String {
+    match vm.program.functions.get(fid) {
+        Some(f) => {
+            let file = vm.program.files.get(f.file as usize).map_or("?", String::as_str);
+            format!("{} ({file}:{})", crate::diag::shorten_message(&f.name), f.line)
+        }
+        None => format!("#{fid}"),
+    }
+}
+
 impl TierHooks for Tier {
     /// Start of a run: the native-stack limit; with threshold 0, compile every
     /// function now.
@@ -306,9 +411,9 @@ impl TierHooks for Tier {
         self.jit.borrow_mut().set_native_limit(limit);
         if self.opts.threshold == 0 {
             for fid in 0..vm.program.functions.len() {
-                self.compile(vm, fid);
+                self.compile(vm, fid, Trigger::Start);
             }
-            self.finalize();
+            self.finalize(vm);
         }
     }
 
@@ -317,8 +422,15 @@ impl TierHooks for Tier {
     /// compiled code in the same register window.
     fn hot_function(&self, vm: &mut Vm<'_>, fid: usize) {
         let wants = self.policy.borrow().wants_compile(fid);
-        if wants && self.compile(vm, fid) {
-            self.finalize();
+        if !wants && self.opts.log && self.policy.borrow().gave_up(fid) {
+            self.log(format!(
+                "give up {}: {} versions deoptimized too often; it stays interpreted",
+                function_name(vm, fid),
+                policy::MAX_VERSIONS
+            ));
+        }
+        if wants && self.compile(vm, fid, Trigger::Calls) {
+            self.finalize(vm);
             // Interpreted activations of the function (e.g. further up a
             // recursion) switch to the code at their next loop header.
             let threshold = vm.tier.hot_loop.max(1);
@@ -343,10 +455,10 @@ impl TierHooks for Tier {
         }
         let wants = self.policy.borrow().wants_compile_for_loop(fid);
         if wants {
-            if !self.compile(vm, fid) {
+            if !self.compile(vm, fid, Trigger::Loop) {
                 return LoopAction::Continue;
             }
-            self.finalize();
+            self.finalize(vm);
         }
         let Some(code) = vm.compiled_entry(fid as u32) else {
             return LoopAction::Continue;
@@ -359,6 +471,13 @@ impl TierHooks for Tier {
             return LoopAction::Continue;
         };
         self.policy.borrow_mut().note_osr(fid);
+        if self.opts.log {
+            self.log(format!(
+                "osr {} at {}",
+                function_name(vm, fid),
+                vm.location(fid as u32, target)
+            ));
+        }
         match self.call_compiled(vm, code, top.base, target as u64 + 1) {
             Outcome::Overflow => LoopAction::Continue,
             outcome => LoopAction::Ran {

@@ -172,6 +172,13 @@ impl Policy {
         }
     }
 
+    /// Whether `fid` was given up: disabled after its last allowed version.
+    pub(crate) fn gave_up(&self, fid: usize) -> bool {
+        self.funcs
+            .get(fid)
+            .is_some_and(|f| f.state == State::Disabled && f.versions >= MAX_VERSIONS)
+    }
+
     /// A loop of the function is hot: compile it if it was never compiled.
     pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
         self.funcs.get(fid).is_some_and(|f| f.state == State::Interp)

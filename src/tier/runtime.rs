@@ -230,7 +230,7 @@ unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, catch: bool
                 if !catch {
                     tier.note_negative_index(vm, fid, pc as u32);
                 }
-                tier.note_deopt(vm, fid);
+                tier.note_deopt(vm, fid, pc as u32, catch);
             }
             let depth = vm.frames.len();
             if catch {

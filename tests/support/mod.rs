@@ -101,7 +101,7 @@ impl Bp {
     /// Another program (this test binary run again, say), without arguments yet.
     pub fn program(path: impl AsRef<OsStr>) -> Bp {
         let mut cmd = Command::new(path.as_ref());
-        for var in ["RUST_BACKTRACE", "BP_GC_STRESS", "BP_DEOPT_STRESS"] {
+        for var in ["RUST_BACKTRACE", "BP_GC_STRESS", "BP_DEOPT_STRESS", "BP_JIT_LOG"] {
             cmd.env_remove(var);
         }
         let name = Path::new(path.as_ref()).file_name().unwrap_or_default();
