@@ -51,17 +51,7 @@ pub fn parse_decoded(
     name: &str,
     diags: &mut Diagnostics,
 ) -> Module {
-    let first = diags.list.len();
-    let toks = lexer::lex_decoded(src, raw, file, diags);
-    let lex_end = diags.list.len();
-    let mut p = Parser::new(toks, file, diags, 0);
-    let items = p.items();
-    tidy_diagnostics(src, diags, first, lex_end);
-    Module {
-        name: name.to_string(),
-        file,
-        items,
-    }
+    parse_with(lexer::lex_decoded, src, raw, file, name, diags)
 }
 
 /// [`parse_decoded`] for a snippet (`bp -c`): its statements are the body of `main`
@@ -73,8 +63,21 @@ pub fn parse_snippet(
     name: &str,
     diags: &mut Diagnostics,
 ) -> Module {
+    parse_with(lexer::lex_snippet, src, raw, file, name, diags)
+}
+
+/// Lex `src` with `lex`, parse the tokens into module `name`, and tidy the file's
+/// diagnostics.
+fn parse_with(
+    lex: fn(&str, Option<&[u8]>, FileId, &mut Diagnostics) -> Vec<lexer::Token>,
+    src: &str,
+    raw: Option<&[u8]>,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Module {
     let first = diags.list.len();
-    let toks = lexer::lex_snippet(src, raw, file, diags);
+    let toks = lex(src, raw, file, diags);
     let lex_end = diags.list.len();
     let mut p = Parser::new(toks, file, diags, 0);
     let items = p.items();
