@@ -66,10 +66,13 @@ pub fn parse_snippet(
     parse_with(lexer::lex_snippet, src, raw, file, name, diags)
 }
 
+/// A lexer of whole files: [`lexer::lex_decoded`] or [`lexer::lex_snippet`].
+type Lexer = fn(&str, Option<&[u8]>, FileId, &mut Diagnostics) -> Vec<lexer::Token>;
+
 /// Lex `src` with `lex`, parse the tokens into module `name`, and tidy the file's
 /// diagnostics.
 fn parse_with(
-    lex: fn(&str, Option<&[u8]>, FileId, &mut Diagnostics) -> Vec<lexer::Token>,
+    lex: Lexer,
     src: &str,
     raw: Option<&[u8]>,
     file: FileId,
