@@ -132,9 +132,11 @@ struct EngineArgs {
     /// Print JIT statistics to stderr at exit.
     #[arg(long)]
     jit_stats: bool,
-    /// Print the Cranelift IR and machine code of every compiled function to stderr.
-    #[arg(long)]
-    jit_dump: bool,
+    /// Print the Cranelift IR (with the source position of each instruction) and the
+    /// machine code of every compiled function to stderr; `--jit-dump=NAME` only of
+    /// the functions named NAME.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    jit_dump: Option<String>,
     /// Print one line per JIT event to stderr as it happens: compilations, OSR
     /// entries, deopts, functions given back to the interpreter (also BP_JIT_LOG=1).
     #[arg(long)]
@@ -458,7 +460,7 @@ fn jit_tier(r: &EngineArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFa
         osr_threshold: r.jit_osr_threshold,
         stress,
         stats: r.jit_stats,
-        dump: r.jit_dump,
+        dump: r.jit_dump.clone(),
         perf_map: r.perf_map,
         log: r.jit_log || std::env::var("BP_JIT_LOG").is_ok_and(|v| v != "0" && !v.is_empty()),
         code_arena: sizes.code_arena,
@@ -474,7 +476,7 @@ fn jit_tier(r: &EngineArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierF
         (r.jit_threshold.is_some(), "--jit-threshold"),
         (r.jit_osr_threshold.is_some(), "--jit-osr-threshold"),
         (r.jit_stats, "--jit-stats"),
-        (r.jit_dump, "--jit-dump"),
+        (r.jit_dump.is_some(), "--jit-dump"),
         (r.jit_log, "--jit-log"),
         (r.perf_map, "--perf-map"),
     ];

@@ -167,3 +167,40 @@ fn jit_log_reports_compilations_osr_and_deopts() {
     let quiet = Bp::new(["run"]).arg(&p).run();
     assert_eq!(quiet.stderr_text(), "");
 }
+
+/// `--jit-dump=NAME` dumps only that function, with the addresses of the helpers
+/// named and the source position of each IR instruction.
+#[cfg(feature = "jit")]
+#[test]
+fn jit_dump_can_select_a_function_and_shows_source_positions() {
+    let dir = TempDir::new("cli-jit-dump");
+    let p = dir.write(
+        "d.bp",
+        "def f(xs: [int], i: int) -> int:\n    return xs[i]\n\ndef main() -> int:\n    print(f([1, 2], 1))\n    return 0\n",
+    );
+    let one = Bp::new(["run", "--jit-threshold", "0", "--jit-dump=f"])
+        .arg(&p)
+        .run();
+    assert_eq!(
+        (one.code("--jit-dump=f"), one.stdout_text()),
+        (0, "2\n".to_string())
+    );
+    let text = one.stderr_text();
+    assert!(text.contains("; ---- addresses in the code below ----"), "{text}");
+    assert!(text.contains(" = rt_resume (side exit)"), "{text}");
+    assert!(text.contains("; ---- f (fn "), "{text}");
+    assert!(!text.contains("; ---- main (fn "), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("@0000") && l.ends_with("; 2:12")),
+        "{text}"
+    );
+    let all = Bp::new(["run", "--jit-threshold", "0", "--jit-dump"])
+        .arg(&p)
+        .run();
+    let text = all.stderr_text();
+    assert!(
+        text.contains("; ---- f (fn ") && text.contains("; ---- main (fn "),
+        "{text}"
+    );
+}

@@ -39,17 +39,86 @@ use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransC
 pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
 
 /// How the JIT compiles (the tier's options that concern code generation).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CompileOptions {
     /// Deopt stress (`BP_DEOPT_STRESS`): 0 off; 1 take every side exit on its
     /// 1st, 2nd, 4th, 8th... visit; 2 take every side exit every time.
     pub stress: u8,
-    /// Print the Cranelift IR and the machine code of compiled functions.
-    pub dump: bool,
+    /// Print the Cranelift IR and the machine code of compiled functions: `None`
+    /// none, `Some("")` every function, `Some(name)` the functions named `name`.
+    pub dump: Option<String>,
     /// Append compiled functions to `/tmp/perf-PID.map`.
     pub perf_map: bool,
     /// Address space reserved for code, in bytes (`crate::limits`).
     pub code_arena: usize,
+}
+
+impl CompileOptions {
+    /// Whether `--jit-dump` covers the function named `name`.
+    fn dumps(&self, name: &str) -> bool {
+        self.dump.as_deref().is_some_and(|d| d.is_empty() || d == name)
+    }
+}
+
+/// The IR text `ir` of `f` with the source position of each instruction that has
+/// one (`@pc`, the bytecode index the translator set) appended as `; line:col`.
+fn with_source_positions(ir: &str, f: &crate::bytecode::Function) -> String {
+    let mut out = String::with_capacity(ir.len() + ir.len() / 4);
+    for line in ir.lines() {
+        out.push_str(line);
+        let pc = line
+            .trim_start()
+            .strip_prefix('@')
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok());
+        if let Some(loc) = pc.and_then(|pc| f.locs.get(pc)) {
+            out.push_str(&format!("  ; {}:{}", loc.line, loc.col));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The `--jit-dump` table that names the addresses compiled code calls and reads
+/// (they appear in the IR as `iconst` immediates).
+fn helper_legend(a: &Addrs) -> String {
+    let named = [
+        ("rt_resume (side exit)", a.h_resume),
+        ("rt_resume_exc (exception caught in the VM)", a.h_resume_exc),
+        ("rt_propagate (exception leaves the frame)", a.h_propagate),
+        ("rt_op (one instruction in the VM)", a.h_op),
+        ("rt_overflow", a.h_overflow),
+        ("rt_overflow_at", a.h_overflow_at),
+        ("rt_fmod", a.h_fmod),
+        ("rt_eq_ref (deep equality)", a.h_eq_ref),
+        ("rt_bad_reentry", a.h_bad_reentry),
+        ("rt_builtin", a.h_builtin),
+        ("rt_new (allocate an object)", a.h_new),
+        ("rt_obj (map/string operations)", a.h_obj),
+        ("the entry table", a.entry),
+        ("the globals", a.globals),
+        ("the frame records", a.frames),
+        ("the register stack", a.stack),
+    ];
+    let mut s = String::from("; ---- addresses in the code below ----\n");
+    for (name, addr) in named {
+        s.push_str(&format!(";   {} = {name}\n", cranelift_hex(addr)));
+    }
+    s
+}
+
+/// `addr` as Cranelift writes immediates: `0x55b4_06c7_de50`.
+fn cranelift_hex(addr: u64) -> String {
+    let digits = format!("{addr:x}");
+    let mut groups: Vec<&str> = Vec::new();
+    let mut end = digits.len();
+    while end > 0 {
+        let start = end.saturating_sub(4);
+        groups.push(&digits[start..end]);
+        end = start;
+    }
+    groups.reverse();
+    format!("0x{}", groups.join("_"))
 }
 
 /// The outcome of making one compiled function callable ([`Jit::finalize`]):
@@ -79,6 +148,8 @@ pub struct Jit {
     #[allow(dead_code)]
     fn_info: Box<[u32]>,
     opts: CompileOptions,
+    /// `--jit-dump` printed the table of helper addresses already.
+    legend_shown: bool,
     addrs: Addrs,
     offs: Offsets,
     /// Deopt-stress visit counters (kept alive: compiled code points into them).
@@ -235,6 +306,7 @@ impl Jit {
             addrs,
             offs,
             stress_ctrs: Vec::new(),
+            legend_shown: false,
             unfinalized: Vec::new(),
             perf_map: None,
             names: 0,
@@ -336,13 +408,19 @@ impl Jit {
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index,
+            source_positions: self.opts.dumps(&f.name),
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
-        if self.opts.dump {
+        let dump = self.opts.dumps(&f.name);
+        if dump {
+            if !self.legend_shown {
+                self.legend_shown = true;
+                dump_to_stderr(&helper_legend(&self.addrs));
+            }
             dump_to_stderr(&format!(
                 "; ---- {} (fn {fid}) ----\n{}\n",
                 f.name,
-                self.ctx.func.display()
+                with_source_positions(&self.ctx.func.display().to_string(), f)
             ));
             self.ctx.set_disasm(true);
         }
@@ -359,11 +437,11 @@ impl Jit {
             .compiled_code()
             .map(|c| c.code_info().total_size as usize)
             .unwrap_or(0);
-        if self.opts.dump {
+        if dump {
             dump_to_stderr(&format!(
                 "; ---- {} after Cranelift's optimizations ----\n{}\n",
                 f.name,
-                self.ctx.func.display()
+                with_source_positions(&self.ctx.func.display().to_string(), f)
             ));
             if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
                 dump_to_stderr(&format!(
@@ -612,6 +690,7 @@ pub fn compile_all(
             frontend_config: isa.frontend_config(),
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: false,
+            source_positions: false,
         };
         let mut ctx = CodegenContext::new();
         ctx.func.signature = jit_signature(jit_cc, reg_args(f));

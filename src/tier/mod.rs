@@ -50,8 +50,9 @@ pub struct JitOptions {
     pub stress: u8,
     /// Print statistics at exit (`--jit-stats`).
     pub stats: bool,
-    /// Print the Cranelift IR and the machine code of compiled functions.
-    pub dump: bool,
+    /// Print the Cranelift IR and the machine code of compiled functions: all
+    /// with `Some("")`, those named so with `Some(name)`.
+    pub dump: Option<String>,
     /// Append compiled functions to `/tmp/perf-PID.map`.
     pub perf_map: bool,
     /// Print one line per JIT event to stderr as it happens (`--jit-log`).
@@ -67,7 +68,7 @@ impl Default for JitOptions {
             osr_threshold: None,
             stress: 0,
             stats: false,
-            dump: false,
+            dump: None,
             perf_map: false,
             log: false,
             code_arena: crate::limits::CODE_ARENA,
@@ -96,7 +97,7 @@ impl JitOptions {
     fn compile_options(&self) -> CompileOptions {
         CompileOptions {
             stress: self.stress,
-            dump: self.dump,
+            dump: self.dump.clone(),
             perf_map: self.perf_map,
             code_arena: self.code_arena,
         }

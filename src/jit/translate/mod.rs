@@ -122,6 +122,9 @@ pub struct TransCtx<'a> {
     /// An earlier version of the function met a negative array index: handle
     /// negative indices inline instead of speculating that there are none.
     pub neg_index: bool,
+    /// Mark every IR instruction with the bytecode index it comes from (for
+    /// `--jit-dump`, which shows the source position of each).
+    pub source_positions: bool,
 }
 
 /// Arguments passed in machine registers (the first `REG_ARGS` parameters of a
@@ -889,6 +892,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.vn.bounds_checked.clear();
             }
             self.cur = pc as u32;
+            if self.tc.source_positions {
+                self.b
+                    .set_srcloc(cranelift_codegen::ir::SourceLoc::new(pc as u32));
+            }
             open = self.instr(pc as u32)?;
             self.check_size()?;
         }
