@@ -51,6 +51,9 @@ pub struct Diagnostic {
     pub message: String,
     /// Optional extra lines (`help: ...`).
     pub notes: Vec<String>,
+    /// Other places that explain the error (the bracket that is not closed), each
+    /// shown after the main snippet with its own position and line.
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -60,6 +63,7 @@ impl Diagnostic {
             span,
             message: message.into(),
             notes: vec![],
+            related: vec![],
         }
     }
     pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
@@ -68,10 +72,16 @@ impl Diagnostic {
             span,
             message: message.into(),
             notes: vec![],
+            related: vec![],
         }
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
+        self
+    }
+    /// Another place that explains the error, with what it is.
+    pub fn with_related(mut self, span: Span, what: impl Into<String>) -> Diagnostic {
+        self.related.push((span, what.into()));
         self
     }
 }
@@ -275,6 +285,28 @@ impl SourceMap {
                 for n in &d.notes {
                     let _ = writeln!(out, "note: {}", shorten_message(n));
                 }
+            }
+        }
+        for (span, what) in &d.related {
+            let _ = writeln!(
+                out,
+                "{}: {}: {}",
+                self.location(*span),
+                "note".fg(color.then_some(Color::Blue)),
+                shorten_message(what)
+            );
+            if let Some(file) = self.files.get(span.file as usize).filter(|f| !f.text.is_empty()) {
+                let plain = Diagnostic {
+                    notes: Vec::new(),
+                    related: Vec::new(),
+                    ..d.clone()
+                };
+                out.push_str(&draw_snippet(
+                    &Excerpt::of(file, *span),
+                    &plain,
+                    Color::Blue,
+                    color,
+                ));
             }
         }
         out

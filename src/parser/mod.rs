@@ -13,7 +13,7 @@ mod expr;
 mod tests;
 
 use crate::ast::*;
-use crate::diag::{Diagnostics, Severity};
+use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::lexer::{self, Token, TokenKind};
 
 /// Maximum nesting of recursive constructs (parenthesised/unary/lambda expressions,
@@ -136,6 +136,9 @@ pub(crate) struct Fail;
 pub(crate) type PResult<T> = Result<T, Fail>;
 
 pub(crate) struct Parser<'d> {
+    /// The brackets opened and not yet closed in the current line (cleared at each
+    /// line end): the one an error about a missing closer points at.
+    open_brackets: Vec<(char, Span)>,
     toks: Vec<Token>,
     pos: usize,
     file: FileId,
@@ -165,6 +168,7 @@ impl<'d> Parser<'d> {
             });
         }
         Parser {
+            open_brackets: Vec::new(),
             toks,
             pos: 0,
             file,
@@ -203,6 +207,16 @@ impl<'d> Parser<'d> {
         if t.kind != TokenKind::Eof {
             self.pos += 1;
         }
+        match t.kind {
+            TokenKind::LParen => self.open_brackets.push(('(', t.span)),
+            TokenKind::LBracket => self.open_brackets.push(('[', t.span)),
+            TokenKind::LBrace => self.open_brackets.push(('{', t.span)),
+            TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace => {
+                self.open_brackets.pop();
+            }
+            TokenKind::Newline => self.open_brackets.clear(),
+            _ => {}
+        }
         if !matches!(
             t.kind,
             TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent | TokenKind::Eof
@@ -235,7 +249,19 @@ impl<'d> Parser<'d> {
         let found = self.found();
         let span = self.span();
         let sep = if ctx.is_empty() { "" } else { " " };
-        self.error(span, format!("expected {what}{sep}{ctx}, found {found}"));
+        let mut d = Diagnostic::error(span, format!("expected {what}{sep}{ctx}, found {found}"));
+        // A missing closer: point at the bracket it would close.
+        if let Some(&(open, at)) = self.open_brackets.last() {
+            let closer = match open {
+                '(' => "')'",
+                '[' => "']'",
+                _ => "'}'",
+            };
+            if what.contains(closer) {
+                d = d.with_related(at, format!("the '{open}' opened here is not closed"));
+            }
+        }
+        self.diags.push(d);
         Fail
     }
 
