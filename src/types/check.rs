@@ -138,6 +138,9 @@ struct FnCtx {
     /// every local of a long function.
     visible: HashMap<String, Vec<LocalId>>,
     ret: Type,
+    /// Where the return type is written (a named function's), for the note of a
+    /// return type mismatch.
+    ret_span: Option<Span>,
     loop_depth: u32,
 }
 
@@ -148,6 +151,7 @@ impl FnCtx {
             scopes: vec![Vec::new()],
             visible: HashMap::new(),
             ret,
+            ret_span: None,
             loop_depth: 0,
         }
     }
@@ -333,7 +337,11 @@ impl<'d> Checker<'d> {
             Want::Lambda => format!("lambda body type mismatch: declared return type {e}, found {f}"),
             Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
         };
-        self.error(span, msg);
+        let mut d = crate::diag::Diagnostic::error(span, msg);
+        if let (Want::Return, Some(at)) = (want, self.ctxs.last().and_then(|c| c.ret_span)) {
+            d = d.with_related(at, format!("the return type {e} is declared here"));
+        }
+        self.diags.push(d);
     }
 
     /// A function, method, lambda or extern with more than [`MAX_PARAMS`] parameters
@@ -832,7 +840,9 @@ impl<'d> Checker<'d> {
             return;
         };
         let (params, ret) = (fi.params.clone(), fi.ret.clone());
-        self.ctxs.push(FnCtx::new(ret.clone()));
+        let mut ctx = FnCtx::new(ret.clone());
+        ctx.ret_span = Some(f.ret.span).filter(|s| s.hi > s.lo);
+        self.ctxs.push(ctx);
         for (p, ty) in f.params.iter_mut().zip(params) {
             p.local = self.declare_local(&p.name, ty);
         }
