@@ -356,10 +356,12 @@ fn compile_run_target(r: &RunArgs) -> Result<Compiled, String> {
 fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
     let Some(first) = args.get(1) else { return args };
     let text = first.to_string_lossy();
-    let subcommand = Cli::command().get_subcommands().any(|c| c.get_name() == text) || text == "help";
+    // The subcommand names are looked up last: building the command tree is work
+    // that every `bp run ...` would otherwise do twice at start-up.
+    let is_subcommand = || text == "help" || Cli::command().get_subcommands().any(|c| c.get_name() == text);
     let program = !text.starts_with('-')
-        && !subcommand
-        && (text.ends_with(".bp") || std::path::Path::new(first).is_file());
+        && (text.ends_with(".bp") || std::path::Path::new(first).is_file())
+        && !is_subcommand();
     if text == "-c" || program {
         args.insert(1, OsString::from("run"));
     }
@@ -369,9 +371,10 @@ fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
 /// `bp test`: the report goes to stdout as the tests run.
 fn run_tests(t: TestArgs, sizes: Reservations) -> i32 {
     // Refuse a JIT option of an interpreter-only build before running anything.
-    if let Err(flag) = vm_options(&t.engine, sizes, Vec::new()) {
-        return without_jit(flag);
-    }
+    let opts = match vm_options(&t.engine, sizes, Vec::new()) {
+        Ok(opts) => opts,
+        Err(flag) => return without_jit(flag),
+    };
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let req = bp::testrunner::TestRequest {
         paths: &t.paths,
@@ -379,7 +382,7 @@ fn run_tests(t: TestArgs, sizes: Reservations) -> i32 {
         root: &root,
         color: stderr_wants_colour(),
     };
-    let options = || vm_options(&t.engine, sizes, Vec::new()).unwrap_or_default();
+    let options = || opts.clone();
     let mut out = StdoutWriter;
     match bp::testrunner::run(&req, &options, &mut out) {
         Ok(summary) => summary.status(),

@@ -1,5 +1,6 @@
 //! The examples of the language guide (`docs/language.md`) run and print what the
-//! guide says they print.
+//! guide says they print, and the generated parts of the docs (the builtin
+//! reference, the instruction table of `docs/bytecode.md`) match their sources.
 //!
 //! An example is a fenced code block tagged `bp` (a whole program) followed, after
 //! optional blank lines, by a block tagged `text` with its expected stdout. Each runs
@@ -76,43 +77,65 @@ fn language_guide_examples_print_what_the_guide_says() {
     }
 }
 
-const BEGIN: &str = "<!-- builtins:begin (generated from runtime/src/builtins; BP_BLESS=1 cargo test --test doc_examples rewrites it) -->\n";
-const END: &str = "<!-- builtins:end -->";
-
-/// The builtin reference of docs/language.md is the text generated from the builtin
-/// tables (`bp_runtime::builtins::reference`); on a difference the test lists the
-/// lines each side lacks. `BP_BLESS=1` rewrites the section.
-#[test]
-fn builtin_reference_matches_the_tables() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md");
-    let doc = std::fs::read_to_string(path).expect("docs/language.md");
-    let start = doc.find(BEGIN).expect("docs/language.md: builtins begin marker") + BEGIN.len();
-    let end = doc[start..]
-        .find(END)
-        .expect("docs/language.md: builtins end marker")
+/// Check that the part of `file` (a path below the crate root) between the marker
+/// lines `begin` and `end` is `want`, the text generated from `source`; with
+/// `BP_BLESS=1` rewrite it instead. On a difference, list the lines each side lacks.
+fn check_generated_section(file: &str, begin: &str, end: &str, want: &str, source: &str) {
+    let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let start = doc
+        .find(begin)
+        .unwrap_or_else(|| panic!("{file}: no start marker {begin:?}"))
+        + begin.len();
+    let stop = doc[start..]
+        .find(end)
+        .unwrap_or_else(|| panic!("{file}: no end marker {end:?}"))
         + start;
-    let want = bp_runtime::builtins::reference();
-    let have = &doc[start..end];
+    let have = &doc[start..stop];
     if have == want {
         return;
     }
     if std::env::var_os("BP_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(path, format!("{}{want}{}", &doc[..start], &doc[end..]))
-            .expect("write docs/language.md");
+        std::fs::write(&path, format!("{}{want}{}", &doc[..start], &doc[stop..]))
+            .unwrap_or_else(|e| panic!("write {file}: {e}"));
         return;
     }
     let (h, w): (Vec<&str>, Vec<&str>) = (have.lines().collect(), want.lines().collect());
     let mut report = String::new();
     for line in w.iter().filter(|l| !h.contains(l)) {
-        report.push_str(&format!("  missing from the guide: {line}\n"));
+        report.push_str(&format!("  missing from {file}: {line}\n"));
     }
     for line in h.iter().filter(|l| !w.contains(l)) {
-        report.push_str(&format!("  not in the tables: {line}\n"));
+        report.push_str(&format!("  not in {source}: {line}\n"));
     }
     if report.is_empty() {
         report.push_str("  the same lines in a different order\n");
     }
-    panic!(
-        "docs/language.md's builtin reference differs from the tables (BP_BLESS=1 rewrites it):\n{report}"
+    panic!("{file}'s generated section differs from {source} (BP_BLESS=1 rewrites it):\n{report}");
+}
+
+/// The builtin reference of docs/language.md is the text generated from the builtin
+/// tables (`bp_runtime::builtins::reference`).
+#[test]
+fn builtin_reference_matches_the_tables() {
+    check_generated_section(
+        "docs/language.md",
+        "<!-- builtins:begin (generated from runtime/src/builtins; BP_BLESS=1 cargo test --test doc_examples rewrites it) -->\n",
+        "<!-- builtins:end -->",
+        &bp_runtime::builtins::reference(),
+        "the builtin tables",
+    );
+}
+
+/// The instruction table of docs/bytecode.md is the one generated from the
+/// declaration in src/bytecode/isa.rs (`BP_BLESS=1 cargo test docs_table` rewrites it).
+#[test]
+fn docs_table_matches_the_declaration() {
+    check_generated_section(
+        "docs/bytecode.md",
+        "<!-- instruction table: generated from src/bytecode/isa.rs -->\n",
+        "<!-- end of instruction table -->\n",
+        &bp::bytecode::docs_table(),
+        "the instruction declaration",
     );
 }

@@ -35,12 +35,9 @@ const LIMIT_6G: u64 = 6 << 30;
 /// Wall-clock limit of one run.
 const TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The two engines: the interpreter alone, and every function compiled.
-#[cfg(feature = "jit")]
-const MODES: [&[&str]; 2] = [&["--no-jit"], &["--jit-threshold", "0"]];
-/// Without the JIT: the interpreter alone.
-#[cfg(not(feature = "jit"))]
-const MODES: [&[&str]; 1] = [&["--no-jit"]];
+/// The two engines: the interpreter alone, and every function compiled (when `bp`
+/// has the JIT).
+const MODES: &[&[&str]] = support::INTERPRETED_AND_COMPILED;
 
 /// One memory-hungry child at a time.
 static SERIAL: Mutex<()> = Mutex::new(());

@@ -420,6 +420,70 @@ impl Op {
     }
 }
 
+/// The instruction table of `docs/bytecode.md`, generated from the declaration and
+/// the properties (`docs_table_matches_the_declaration` in `tests/doc_examples.rs`
+/// keeps the file in step).
+pub fn docs_table() -> String {
+    let mut out =
+        String::from("| instruction | operands | semantics | allocates | JIT |\n|---|---|---|---|---|\n");
+    let mut family = "";
+    for &op in Op::ALL {
+        if op.family() != family {
+            family = op.family();
+            out.push_str(&format!("| **{family}** | | | | |\n"));
+        }
+        let operands: Vec<String> = op
+            .operands()
+            .iter()
+            .map(|&(name, role)| format!("{name}:{}", role_word(role)))
+            .collect();
+        let lowering = match op.lowering() {
+            super::Lowering::Inline => "inline",
+            super::Lowering::Helper => "helper",
+            super::Lowering::RtOp => "`rt_op`",
+            super::Lowering::Builtin => "builtin",
+            super::Lowering::Call => "call",
+            super::Lowering::Exit => "exit",
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {lowering} |\n",
+            op.name(),
+            operands.join(", "),
+            op.meaning().replace('|', "\\|"),
+            if op.allocates() { "yes" } else { "" },
+        ));
+    }
+    out
+}
+
+/// How the docs table names a role.
+fn role_word(role: Role) -> &'static str {
+    match role {
+        Role::Read => "in",
+        Role::Write => "out",
+        Role::Int => "int",
+        Role::Bool => "bool",
+        Role::Const => "const",
+        Role::Global => "global",
+        Role::Site(SiteUse::Function) => "site(function)",
+        Role::Site(SiteUse::ClosureReg) => "site(closure register)",
+        Role::Site(SiteUse::Builtin) => "site(builtin)",
+        Role::Site(SiteUse::Extern) => "site(extern)",
+        Role::Site(SiteUse::Strings) => "site(strings)",
+        Role::Site(SiteUse::Print) => "site(print)",
+        Role::Site(SiteUse::Array) => "site(array)",
+        Role::Site(SiteUse::Map) => "site(map)",
+        Role::Site(SiteUse::Tuple) => "site(tuple)",
+        Role::Site(SiteUse::Struct) => "site(struct)",
+        Role::Site(SiteUse::Closure) => "site(closure)",
+        Role::Target => "target",
+        Role::LoopId => "loop",
+        Role::Kind => "kind",
+        Role::Field => "field",
+        Role::Slot => "slot",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,113 +522,5 @@ mod tests {
                 assert!(roles.contains(&Role::Read), "{}", op.name());
             }
         }
-    }
-}
-
-/// The instruction table of `docs/bytecode.md`, generated from the declaration and
-/// the properties (`docs_table_matches_the_declaration` keeps the file in step).
-#[cfg(test)]
-fn docs_table() -> String {
-    let mut out =
-        String::from("| instruction | operands | semantics | allocates | JIT |\n|---|---|---|---|---|\n");
-    let mut family = "";
-    for &op in Op::ALL {
-        if op.family() != family {
-            family = op.family();
-            out.push_str(&format!("| **{family}** | | | | |\n"));
-        }
-        let operands: Vec<String> = op
-            .operands()
-            .iter()
-            .map(|&(name, role)| format!("{name}:{}", role_word(role)))
-            .collect();
-        let lowering = match op.lowering() {
-            super::Lowering::Inline => "inline",
-            super::Lowering::Helper => "helper",
-            super::Lowering::RtOp => "`rt_op`",
-            super::Lowering::Builtin => "builtin",
-            super::Lowering::Call => "call",
-            super::Lowering::Exit => "exit",
-        };
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {lowering} |\n",
-            op.name(),
-            operands.join(", "),
-            op.meaning().replace('|', "\\|"),
-            if op.allocates() { "yes" } else { "" },
-        ));
-    }
-    out
-}
-
-/// How the docs table names a role.
-#[cfg(test)]
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::Read => "in",
-        Role::Write => "out",
-        Role::Int => "int",
-        Role::Bool => "bool",
-        Role::Const => "const",
-        Role::Global => "global",
-        Role::Site(SiteUse::Function) => "site(function)",
-        Role::Site(SiteUse::ClosureReg) => "site(closure register)",
-        Role::Site(SiteUse::Builtin) => "site(builtin)",
-        Role::Site(SiteUse::Extern) => "site(extern)",
-        Role::Site(SiteUse::Strings) => "site(strings)",
-        Role::Site(SiteUse::Print) => "site(print)",
-        Role::Site(SiteUse::Array) => "site(array)",
-        Role::Site(SiteUse::Map) => "site(map)",
-        Role::Site(SiteUse::Tuple) => "site(tuple)",
-        Role::Site(SiteUse::Struct) => "site(struct)",
-        Role::Site(SiteUse::Closure) => "site(closure)",
-        Role::Target => "target",
-        Role::LoopId => "loop",
-        Role::Kind => "kind",
-        Role::Field => "field",
-        Role::Slot => "slot",
-    }
-}
-
-#[cfg(test)]
-mod docs_tests {
-    const BEGIN: &str = "<!-- instruction table: generated from src/bytecode/isa.rs -->\n";
-    const END: &str = "<!-- end of instruction table -->\n";
-
-    /// `docs/bytecode.md` holds the table generated from the declaration; on a
-    /// difference the test shows the first differing rows. `BP_BLESS=1 cargo test
-    /// docs_table` rewrites the table in the file.
-    #[test]
-    fn docs_table_matches_the_declaration() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/bytecode.md");
-        let docs = std::fs::read_to_string(path).expect("docs/bytecode.md");
-        let start = docs.find(BEGIN).expect("docs/bytecode.md: table start marker") + BEGIN.len();
-        let end = docs[start..]
-            .find(END)
-            .expect("docs/bytecode.md: table end marker")
-            + start;
-        let want = super::docs_table();
-        let have = &docs[start..end];
-        if have == want {
-            return;
-        }
-        if std::env::var_os("BP_BLESS").is_some_and(|v| v == "1") {
-            let new = format!("{}{want}{}", &docs[..start], &docs[end..]);
-            std::fs::write(path, new).expect("write docs/bytecode.md");
-            return;
-        }
-        // The rows one side has and the other lacks, in table order.
-        let (h, w): (Vec<&str>, Vec<&str>) = (have.lines().collect(), want.lines().collect());
-        let mut report = String::new();
-        for row in w.iter().filter(|r| !h.contains(r)) {
-            report.push_str(&format!("  missing from the docs: {row}\n"));
-        }
-        for row in h.iter().filter(|r| !w.contains(r)) {
-            report.push_str(&format!("  not in the declaration: {row}\n"));
-        }
-        if report.is_empty() {
-            report.push_str("  the same rows in a different order\n");
-        }
-        panic!("docs/bytecode.md's instruction table differs from the declaration (BP_BLESS=1 rewrites it):\n{report}");
     }
 }

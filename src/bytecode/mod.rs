@@ -15,15 +15,15 @@
 //! reads and writes and where control goes after it follows from the roles, in
 //! `operands.rs` ([`Instr::operands`], [`Instr::successors`]), for the verifier, the
 //! JIT's analyses and the disassembler. The table in `docs/bytecode.md` is generated
-//! from the declaration (`docs_table_matches_the_declaration`; `BP_BLESS=1`
-//! rewrites it).
+//! from the declaration (`docs_table_matches_the_declaration` in
+//! `tests/doc_examples.rs`; `BP_BLESS=1` rewrites it).
 
 pub mod disasm;
 mod isa;
 mod operands;
 mod props;
 
-pub use isa::{Instr, Op, OperandValues, Role, SiteUse};
+pub use isa::{docs_table, Instr, Op, OperandValues, Role, SiteUse};
 pub use operands::Operands;
 pub use props::{Calls, Flow, Lowering, Resizes, ResultKind};
 

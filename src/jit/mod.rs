@@ -102,23 +102,11 @@ fn helper_legend(a: &Addrs) -> String {
     ];
     let mut s = String::from("; ---- addresses in the code below ----\n");
     for (name, addr) in named {
-        s.push_str(&format!(";   {} = {name}\n", cranelift_hex(addr)));
+        // As the IR writes the same immediate (`0x55b4_06c7_de50`).
+        let imm = cranelift_codegen::ir::immediates::Imm64::new(addr as i64);
+        s.push_str(&format!(";   {imm} = {name}\n"));
     }
     s
-}
-
-/// `addr` as Cranelift writes immediates: `0x55b4_06c7_de50`.
-fn cranelift_hex(addr: u64) -> String {
-    let digits = format!("{addr:x}");
-    let mut groups: Vec<&str> = Vec::new();
-    let mut end = digits.len();
-    while end > 0 {
-        let start = end.saturating_sub(4);
-        groups.push(&digits[start..end]);
-        end = start;
-    }
-    groups.reverse();
-    format!("0x{}", groups.join("_"))
 }
 
 /// The outcome of making one compiled function callable ([`Jit::finalize`]):
