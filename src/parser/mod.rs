@@ -771,38 +771,69 @@ impl<'d> Parser<'d> {
             }
             TokenKind::LParen => {
                 self.bump();
-                TypeExprKind::Tuple(self.type_list("tuple type")?)
+                let (mut tys, trailing_comma) = self.type_list("tuple type")?;
+                if tys.len() == 1 && !trailing_comma {
+                    // `(T)` groups, as in `(fn(int) -> int)?`; `(T,)` is a 1-tuple.
+                    let inner = tys.remove(0);
+                    return self.nullable_suffix(TypeExpr {
+                        kind: inner.kind,
+                        span: self.span_from(start),
+                    });
+                }
+                TypeExprKind::Tuple(tys)
             }
             TokenKind::Fn => {
                 self.bump();
                 self.expect(&TokenKind::LParen, "after 'fn' in a function type")?;
-                let params = self.type_list("function type")?;
+                let (params, _) = self.type_list("function type")?;
                 self.expect(&TokenKind::Arrow, "and a return type in a function type")?;
                 let ret = self.ty()?;
                 TypeExprKind::Fn(params, Box::new(ret))
             }
             _ => return Err(self.error_expected("a type", "")),
         };
-        Ok(TypeExpr {
+        let t = TypeExpr {
             kind,
             span: self.span_from(start),
+        };
+        self.nullable_suffix(t)
+    }
+
+    /// `T?` after the type `t` has been parsed.
+    fn nullable_suffix(&mut self, t: TypeExpr) -> PResult<TypeExpr> {
+        if !self.at(&TokenKind::Question) {
+            return Ok(t);
+        }
+        let q = self.bump().span;
+        if self.at(&TokenKind::Question) {
+            let span = self.span();
+            self.error(span, "a type can be made nullable only once ('T?', not 'T??')");
+            return Err(Fail);
+        }
+        let span = t.span.to(q);
+        Ok(TypeExpr {
+            kind: TypeExprKind::Nullable(Box::new(t)),
+            span,
         })
     }
 
-    /// Types separated by commas after `(`, up to and including `)`.
-    fn type_list(&mut self, what: &str) -> PResult<Vec<TypeExpr>> {
+    /// Types separated by commas after `(`, up to and including `)`; also whether a
+    /// comma came last (`(T,)`).
+    fn type_list(&mut self, what: &str) -> PResult<(Vec<TypeExpr>, bool)> {
         let mut tys = Vec::new();
+        let mut trailing_comma = false;
         loop {
             if self.eat(&TokenKind::RParen) {
                 break;
             }
             tys.push(self.ty()?);
-            if !self.eat(&TokenKind::Comma) {
+            trailing_comma = self.eat(&TokenKind::Comma);
+            if !trailing_comma {
                 self.expect(&TokenKind::RParen, &format!("to close the {what}"))?;
                 break;
             }
         }
-        Ok(tys)
+        Ok((tys, trailing_comma))
     }
 
     // ---- statements -------------------------------------------------------------

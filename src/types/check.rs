@@ -37,6 +37,7 @@
 //! Errors never stop the checker: an erroneous expression gets `Type::Error`, which is
 //! compatible with everything, so that one mistake yields one diagnostic.
 
+mod class;
 mod expr;
 mod stmt;
 #[cfg(test)]
@@ -104,7 +105,7 @@ struct ModScope {
     funcs: HashMap<String, u32>,
     structs: HashMap<String, u32>,
     enums: HashMap<String, EnumInfo>,
-    classes: HashMap<String, Span>,
+    classes: HashMap<String, u32>,
     /// Global name -> global id.
     globals: HashMap<String, u32>,
     /// Extern name -> extern id.
@@ -142,6 +143,8 @@ struct FnCtx {
     /// return type mismatch.
     ret_span: Option<Span>,
     loop_depth: u32,
+    /// What is known about locals at the current point (narrowing).
+    facts: class::Facts,
 }
 
 impl FnCtx {
@@ -153,6 +156,7 @@ impl FnCtx {
             ret,
             ret_span: None,
             loop_depth: 0,
+            facts: class::Facts::default(),
         }
     }
     fn find(&self, name: &str) -> Option<LocalId> {
@@ -219,6 +223,10 @@ pub(crate) struct Checker<'d> {
     builtins: HashMap<&'static str, u32>,
     /// (struct id, method name) -> function id: [`StructInfo::methods`] indexed.
     method_ids: HashMap<(u32, String), u32>,
+    /// Per class id: what `declare_class` and `resolve_class` found.
+    class_decls: Vec<class::ClassDecl>,
+    /// The class whose method body is being checked.
+    cur_class: Option<u32>,
 }
 
 impl<'d> Checker<'d> {
@@ -239,6 +247,8 @@ impl<'d> Checker<'d> {
             ctxs: Vec::new(),
             builtins,
             method_ids: HashMap::new(),
+            class_decls: Vec::new(),
+            cur_class: None,
         }
     }
 
@@ -315,14 +325,6 @@ impl<'d> Checker<'d> {
         .to_string()
     }
 
-    fn struct_name(&self, id: u32) -> String {
-        self.info
-            .structs
-            .get(id as usize)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("struct#{id}"))
-    }
-
     fn mismatch(&mut self, span: Span, want: Want, expected: &Type, found: &Type) {
         let (e, f) = (self.tn(expected), self.tn(found));
         let msg = match want {
@@ -338,6 +340,9 @@ impl<'d> Checker<'d> {
             Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
         };
         let mut d = crate::diag::Diagnostic::error(span, msg);
+        if let Some(note) = self.invariance_note(found, expected) {
+            d = d.with_note(note);
+        }
         if let (Want::Return, Some(at)) = (want, self.ctxs.last().and_then(|c| c.ret_span)) {
             d = d.with_related(at, format!("the return type {e} is declared here"));
         }
@@ -489,12 +494,7 @@ impl<'d> Checker<'d> {
                             );
                         }
                     }
-                    Item::Class(c) => {
-                        self.error(c.span, "classes are not supported yet");
-                        if self.claim_name(mi, &c.name, false) {
-                            self.mods[mi].classes.insert(c.name.name.clone(), c.name.span);
-                        }
-                    }
+                    Item::Class(c) => self.declare_class(mi, c),
                     Item::Global(g) => {
                         let id = self.info.globals.len() as u32;
                         g.global_id = id;
@@ -586,6 +586,7 @@ impl<'d> Checker<'d> {
         // Struct ids were assigned in this same order by `declare` (also to structs
         // whose name turned out to be a duplicate, so that their methods check).
         let mut next_sid = 0u32;
+        let mut next_cid = 0u32;
         for (mi, m) in modules.iter_mut().enumerate() {
             self.cur = mi;
             for item in m.items.iter_mut() {
@@ -617,7 +618,7 @@ impl<'d> Checker<'d> {
                         }
                         self.info.structs[sid as usize].fields = fields;
                         for meth in s.methods.iter_mut() {
-                            self.resolve_signature(meth, Some(sid));
+                            self.resolve_signature(meth, Some(Type::Struct(sid)));
                         }
                     }
                     Item::Global(g) => {
@@ -650,10 +651,15 @@ impl<'d> Checker<'d> {
                             self.info.externs[id as usize].ret = ret;
                         }
                     }
-                    Item::Enum(_) | Item::Class(_) | Item::Import(_) => {}
+                    Item::Class(c) => {
+                        self.resolve_class(next_cid, c);
+                        next_cid += 1;
+                    }
+                    Item::Enum(_) | Item::Import(_) => {}
                 }
             }
         }
+        self.finish_classes();
     }
 
     /// Only scalars, strings and `ptr` cross the C boundary (LANGUAGE.md §11).
@@ -683,27 +689,23 @@ impl<'d> Checker<'d> {
     }
 
     /// Parameter and return types of a function or method (`self` first for methods).
-    fn resolve_signature(&mut self, f: &mut ast::FuncDef, self_struct: Option<u32>) {
+    fn resolve_signature(&mut self, f: &mut ast::FuncDef, self_ty: Option<Type>) {
         let mut params = Vec::new();
         for (i, p) in f.params.iter_mut().enumerate() {
             p.local = i as LocalId;
             let is_self = p.name.name == "self";
-            let ty = match (&p.ty, self_struct) {
-                (None, Some(sid)) if is_self && i == 0 => Type::Struct(sid),
-                (Some(t), Some(sid)) if is_self && i == 0 => {
+            let ty = match (&p.ty, &self_ty) {
+                (None, Some(st)) if is_self && i == 0 => st.clone(),
+                (Some(t), Some(st)) if is_self && i == 0 => {
                     let ty = self.resolve_type(t, false);
-                    if !same_type(&ty, &Type::Struct(sid)) {
-                        let msg = format!(
-                            "'self' must have type {}, found {}",
-                            self.struct_name(sid),
-                            self.tn(&ty)
-                        );
+                    if !same_type(&ty, st) {
+                        let msg = format!("'self' must have type {}, found {}", self.tn(st), self.tn(&ty));
                         self.error(t.span, msg);
                     }
-                    Type::Struct(sid)
+                    st.clone()
                 }
                 _ if is_self => {
-                    let msg = if self_struct.is_some() {
+                    let msg = if self_ty.is_some() {
                         "'self' must be the first parameter of a method"
                     } else {
                         "'self' is only allowed in methods"
@@ -716,12 +718,16 @@ impl<'d> Checker<'d> {
             };
             params.push(ty);
         }
-        if let Some(sid) = self_struct {
+        if let Some(st) = &self_ty {
             if f.params.first().is_none_or(|p| p.name.name != "self") {
+                let what = match st {
+                    Type::Class(_) => "class",
+                    _ => "struct",
+                };
                 let msg = format!(
-                    "method '{}' of struct '{}' must take 'self' as its first parameter",
+                    "method '{}' of {what} '{}' must take 'self' as its first parameter",
                     f.name.name,
-                    self.struct_name(sid)
+                    self.tn(st)
                 );
                 self.error(f.name.span, msg);
             }
@@ -768,8 +774,8 @@ impl<'d> Checker<'d> {
                     } else if m.enums.contains_key(n) {
                         // Enum values are ints; the enum name is accepted as a synonym.
                         Type::Int
-                    } else if m.classes.contains_key(n) {
-                        Type::Error // already reported at the class
+                    } else if let Some(&cid) = m.classes.get(n) {
+                        Type::Class(cid)
                     } else {
                         let known = self.type_names();
                         self.unknown_name_error(te.span, format!("unknown type '{n}'"), n, &known);
@@ -794,6 +800,18 @@ impl<'d> Checker<'d> {
                 let ps = ps.iter().map(|t| self.resolve_type(t, false)).collect();
                 Type::Fn(ps, Box::new(self.resolve_type(r, true)))
             }
+            TypeExprKind::Nullable(inner) => match self.resolve_type(inner, false) {
+                Type::Error => Type::Error,
+                t if t.is_ref() && t != Type::Ptr => Type::Nullable(Box::new(t)),
+                t => {
+                    let msg = format!(
+                        "{}? is not a type: only references (classes, structs, str, arrays, maps, tuples, functions) can be null",
+                        self.tn(&t)
+                    );
+                    self.error(te.span, msg);
+                    Type::Error
+                }
+            },
         }
     }
 
@@ -828,6 +846,17 @@ impl<'d> Checker<'d> {
                         for meth in s.methods.iter_mut() {
                             self.check_func(meth);
                         }
+                    }
+                    Item::Class(c) => {
+                        let Some(&cid) = self.mods[mi].classes.get(&c.name.name) else {
+                            continue; // a duplicate name, reported
+                        };
+                        self.check_field_init(cid, c);
+                        self.cur_class = Some(cid);
+                        for meth in c.methods.iter_mut() {
+                            self.check_func(meth);
+                        }
+                        self.cur_class = None;
                     }
                     _ => {}
                 }

@@ -330,4 +330,47 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.emit_call(pc, dst, &s.args, target);
         Ok(())
     }
+
+    /// `CallMethod` at `pc`: the callee is read from the receiver's method table
+    /// (`methods[vtable_base[layout] + slot]`, two loads from tables that do not
+    /// change while the program runs) and called like a function value. A null
+    /// receiver side-exits (the VM raises).
+    pub(super) fn call_method(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        let receiver = *s.args.first().ok_or("method call without a receiver")?;
+        self.stress(pc, pc);
+        let o = self.non_null(receiver, pc);
+        let classes = &self.tc.program.classes;
+        let (bases, methods) = (classes.vtable_base.as_ptr() as i64, classes.methods.as_ptr() as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let l32 = self.b.ins().load(I32, fl, o, self.tc.offs.struct_layout);
+        let l = self.b.ins().uextend(I64, l32);
+        let boff = self.b.ins().ishl_imm_s(l, 2);
+        let baddr = self.b.ins().iadd_imm_s(boff, bases);
+        let fl = self.mem_flags(Mem::Hdr);
+        let base32 = self.b.ins().load(I32, fl, baddr, 0);
+        let base = self.b.ins().uextend(I64, base32);
+        let idx = self.b.ins().iadd_imm_s(base, s.target as i64);
+        let moff = self.b.ins().ishl_imm_s(idx, 2);
+        let maddr = self.b.ins().iadd_imm_s(moff, methods);
+        let fl = self.mem_flags(Mem::Hdr);
+        let f32v = self.b.ins().load(I32, fl, maddr, 0);
+        let callee = self.b.ins().uextend(I64, f32v);
+        let ioff = self.b.ins().ishl_imm_s(callee, 2);
+        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
+        let info = self.b.ins().uextend(I64, info32);
+        let vbit = self.b.ins().ushr_imm_s(info, 24);
+        let vbit = self.b.ins().band_imm_s(vbit, 1);
+        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+        let nr = self.b.ins().band_imm_s(info, 0xffff);
+        let target = CallTarget::Indirect {
+            id: callee,
+            nregs: nr,
+            is_void,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+        Ok(())
+    }
 }
