@@ -343,6 +343,14 @@ impl<'d> Checker<'d> {
         if let Some(note) = self.invariance_note(found, expected) {
             d = d.with_note(note);
         }
+        if *found == Type::Null && expected.is_ref() {
+            d = d.with_note(format!("only a nullable type holds null: declare it {e}?"));
+        }
+        if let (Type::Class(_), Type::Class(c)) = (found.non_null(), expected.non_null()) {
+            if self.is_subclass(*c, found.non_null().class_id().unwrap_or(*c)) {
+                d = d.with_note(format!("a parent is not a subclass; check and convert with 'x as {}'", self.tn(expected.non_null())));
+            }
+        }
         if let (Want::Return, Some(at)) = (want, self.ctxs.last().and_then(|c| c.ret_span)) {
             d = d.with_related(at, format!("the return type {e} is declared here"));
         }

@@ -63,6 +63,13 @@ impl Type {
             t => t,
         }
     }
+    /// The class id of a class type.
+    pub fn class_id(&self) -> Option<u32> {
+        match self {
+            Type::Class(c) => Some(*c),
+            _ => None,
+        }
+    }
     /// `T?` or `null`: a value of this type may be null.
     pub fn is_nullable(&self) -> bool {
         matches!(self, Type::Nullable(_) | Type::Null)
