@@ -399,8 +399,9 @@ instruction_set! {
         /// false, null); `__init__` is a separate call
         NewObject { dst: Reg = Write, class: u32 = Class } => "{dst} = new {class}";
         /// Call method-table slot `sites[site].target` of the receiver's class with
-        /// `sites[site].args` (the receiver first); a null receiver raises
-        CallMethod { dst: Reg = Write, site: u32 = Site(Method) } => "{dst} = {site}";
+        /// `sites[site].args` (the receiver first); a null receiver raises. `class`
+        /// is the receiver's static class (the JIT's candidates)
+        CallMethod { dst: Reg = Write, site: u32 = Site(Method), class: u16 = Class } => "{dst} = {site} on {class}";
         /// Raise string constant `k` (`null reference: ...`) if `src` is null
         NullCheck { src: Reg = Read, k: u32 = Const } => "{src}, {k}";
         /// `dst = src is null`

@@ -154,7 +154,11 @@ impl ClassTables {
 
     /// Whether an object of layout `layout` is an instance of class `class`.
     pub fn is_instance(&self, layout: u32, class: u32) -> bool {
-        layout >= class && self.subtree_end.get(class as usize).is_some_and(|&end| layout <= end)
+        layout >= class
+            && self
+                .subtree_end
+                .get(class as usize)
+                .is_some_and(|&end| layout <= end)
     }
 }
 

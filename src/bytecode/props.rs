@@ -262,7 +262,8 @@ impl Op {
             ArrGet | ArrSet | ArrLen | TupleGet | GetField | SetField => L::Inline,
             CallMethod => L::Call,
             NullCheck | IsNull | InstanceOf | CheckClass => L::Inline,
-            NewObject | TypeOf => L::RtOp,
+            NewObject => L::Helper,
+            TypeOf => L::RtOp,
             Throw | Rethrow => L::Exit,
         }
     }

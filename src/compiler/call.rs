@@ -128,11 +128,29 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.indirect_call(callee, &args, e, dst)
             }
             Res::Virtual(slot) => {
+                let static_class = match args.first().map(|r| r.ty.non_null()) {
+                    Some(Type::Class(cid)) => self.cx.class_layout(*cid),
+                    _ => 0,
+                };
+                let Ok(class) = u16::try_from(static_class) else {
+                    self.error(
+                        sp,
+                        "too many structs and classes for a method call (at most 65535)",
+                    );
+                    return self.no_result(dst, &e.ty);
+                };
                 let vals = self.eval_args(&args);
                 let site = self.site(*slot, regs(&vals), Vec::new());
                 self.release_all(&vals);
                 let (d, wanted) = self.call_dst(dst, &e.ty);
-                self.emit(Instr::CallMethod { dst: d.reg, site }, sp);
+                self.emit(
+                    Instr::CallMethod {
+                        dst: d.reg,
+                        site,
+                        class,
+                    },
+                    sp,
+                );
                 self.after_call(d, wanted, &e.ty, sp)
             }
             Res::Unresolved => {
@@ -165,7 +183,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             let site = self.site(fid, regs(&vals), Vec::new());
             self.release_all(&vals);
             let scratch = self.temp_kind(false);
-            self.emit(Instr::Call { dst: scratch.reg, site }, sp);
+            self.emit(
+                Instr::Call {
+                    dst: scratch.reg,
+                    site,
+                },
+                sp,
+            );
             self.release(scratch);
         }
         match dst {
@@ -173,7 +197,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.release(obj);
                 let o = self.dst_reg(d, &e.ty);
                 if o.reg != obj.reg {
-                    self.emit(Instr::Mov { dst: o.reg, src: obj.reg }, sp);
+                    self.emit(
+                        Instr::Mov {
+                            dst: o.reg,
+                            src: obj.reg,
+                        },
+                        sp,
+                    );
                 }
                 o
             }

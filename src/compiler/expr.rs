@@ -864,7 +864,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         if let Some(x) = null_test {
             let o = self.unary_op(x, d, e, |dst, src| Instr::IsNull { dst, src });
             if op == BinOp::Ne {
-                self.emit(Instr::Not { dst: o.reg, src: o.reg }, e.span);
+                self.emit(
+                    Instr::Not {
+                        dst: o.reg,
+                        src: o.reg,
+                    },
+                    e.span,
+                );
             }
             return o;
         }

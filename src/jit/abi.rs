@@ -79,6 +79,8 @@ pub enum NewKind {
     Array = 0,
     Tuple = 1,
     Struct = 2,
+    /// `NewObject`: the `site` argument is the class's layout id, no elements.
+    Object = 3,
 }
 
 /// The operation `rt_obj` performs (its second argument). The helper matches the

@@ -104,14 +104,24 @@ impl Parser<'_> {
                 self.set_height(h, span)?;
                 let expr = Box::new(lhs);
                 let kind = if is {
-                    ExprKind::Is { expr, class, class_id: 0 }
+                    ExprKind::Is {
+                        expr,
+                        class,
+                        class_id: 0,
+                    }
                 } else {
-                    ExprKind::As { expr, class, class_id: 0 }
+                    ExprKind::As {
+                        expr,
+                        class,
+                        class_id: 0,
+                    }
                 };
                 lhs = Expr::new(kind, span);
                 continue;
             }
-            let Some((op, prec)) = binop(self.peek()) else { break };
+            let Some((op, prec)) = binop(self.peek()) else {
+                break;
+            };
             if prec < min_prec {
                 break;
             }

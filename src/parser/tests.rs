@@ -152,7 +152,9 @@ fn sx(e: &Expr) -> String {
             ty(ret),
             sx(body)
         ),
-        ExprKind::New { class, args, .. } => format!("(new {} {})", class.name, list(args)).replace(" )", ")"),
+        ExprKind::New { class, args, .. } => {
+            format!("(new {} {})", class.name, list(args)).replace(" )", ")")
+        }
         ExprKind::Super { method, args, .. } => format!(
             "(super {} {})",
             method.as_ref().map(|m| m.name.as_str()).unwrap_or("-"),

@@ -105,13 +105,14 @@ impl Vm<'_> {
                 let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
                 set!(dst, v);
             }
-            NewObject { dst, class } => {
-                let v = objects::new_object(&mut self.rt.heap, program, class);
-                set!(dst, v);
-            }
             TypeOf { dst, src, k } => {
                 let v = reg!(src);
-                let Some(name) = self.consts.get(fid as usize).and_then(|c| c.get(k as usize)).copied() else {
+                let Some(name) = self
+                    .consts
+                    .get(fid as usize)
+                    .and_then(|c| c.get(k as usize))
+                    .copied()
+                else {
                     return Err(raise("internal error: bad constant"));
                 };
                 // SAFETY: `src` is null or a live object (type checker); `name` a
@@ -195,6 +196,7 @@ impl Vm<'_> {
             | NewStruct { .. }
             | GetField { .. }
             | SetField { .. }
+            | NewObject { .. }
             | CallMethod { .. }
             | NullCheck { .. }
             | IsNull { .. }

@@ -348,7 +348,10 @@ impl<'d> Checker<'d> {
         }
         if let (Type::Class(_), Type::Class(c)) = (found.non_null(), expected.non_null()) {
             if self.is_subclass(*c, found.non_null().class_id().unwrap_or(*c)) {
-                d = d.with_note(format!("a parent is not a subclass; check and convert with 'x as {}'", self.tn(expected.non_null())));
+                d = d.with_note(format!(
+                    "a parent is not a subclass; check and convert with 'x as {}'",
+                    self.tn(expected.non_null())
+                ));
             }
         }
         if let (Want::Return, Some(at)) = (want, self.ctxs.last().and_then(|c| c.ret_span)) {

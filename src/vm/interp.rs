@@ -572,7 +572,7 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::CallMethod { dst, site } => {
+                Instr::CallMethod { dst, site, .. } => {
                     let s = site!(site);
                     let receiver = reg!(s.args[0]);
                     // SAFETY: the receiver register holds a class type (type
@@ -623,7 +623,8 @@ impl<'p> Vm<'p> {
                     // SAFETY: `src` is null or a live object; `k` a string constant
                     // (verifier).
                     let v = reg!(src);
-                    let v = unsafe { objects::type_name(&mut self.rt.heap, program, v, *consts.add(k as usize)) };
+                    let v =
+                        unsafe { objects::type_name(&mut self.rt.heap, program, v, *consts.add(k as usize)) };
                     set!(dst, v);
                     safepoint!();
                 }

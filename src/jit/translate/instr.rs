@@ -280,8 +280,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind, Some(dst)),
             ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
-            NewObject { .. } | TypeOf { .. } => self.generic(pc),
-            CallMethod { dst, site } => self.call_method(pc, dst, site)?,
+            TypeOf { .. } => self.generic(pc),
+            NewObject { dst, class } => {
+                self.stress(pc, pc);
+                let addr = self.arg_block(&[]);
+                let info = (NewKind::Object as i64) << 32;
+                self.block_helper(pc, self.tc.addrs.h_new, class as i64, addr, info, Some(dst));
+            }
+            CallMethod { dst, site, class } => self.call_method(pc, dst, site, class as u32)?,
             // A null side-exits; the VM raises the check's message.
             NullCheck { src, .. } => {
                 self.non_null(src, pc);

@@ -55,13 +55,23 @@ type CondFacts = (Vec<(LocalId, Type)>, Vec<(LocalId, Type)>);
 fn needs_value(t: &Type) -> bool {
     matches!(
         t,
-        Type::Str | Type::Array(_) | Type::Map(..) | Type::Tuple(_) | Type::Struct(_) | Type::Class(_) | Type::Fn(..)
+        Type::Str
+            | Type::Array(_)
+            | Type::Map(..)
+            | Type::Tuple(_)
+            | Type::Struct(_)
+            | Type::Class(_)
+            | Type::Fn(..)
     )
 }
 
 /// A block that never falls through to the statement after it.
 fn block_exits(b: &Block) -> bool {
-    block_returns(b) || matches!(b.stmts.last().map(|s| &s.kind), Some(StmtKind::Break | StmtKind::Continue))
+    block_returns(b)
+        || matches!(
+            b.stmts.last().map(|s| &s.kind),
+            Some(StmtKind::Break | StmtKind::Continue)
+        )
 }
 
 /// The names assigned anywhere in `b` (for the facts a loop cannot keep).
@@ -143,9 +153,10 @@ impl Checker<'_> {
         if let Some(p) = &c.parent {
             let m = &self.mods[self.cur];
             match m.classes.get(&p.name).copied() {
-                Some(pid) if pid == cid => {
-                    self.error(p.span, format!("class '{}' cannot inherit from itself", c.name.name))
-                }
+                Some(pid) if pid == cid => self.error(
+                    p.span,
+                    format!("class '{}' cannot inherit from itself", c.name.name),
+                ),
                 Some(pid) => self.info.classes[cid as usize].parent = Some(pid),
                 None if m.structs.contains_key(&p.name) => {
                     let msg = format!("'{}' is a struct; a class can only inherit from a class", p.name);
@@ -283,7 +294,12 @@ impl Checker<'_> {
     /// An override must take the same parameters and return the same type.
     fn check_override(&mut self, cname: &str, method: &str, old: u32, new: u32, span: Span) {
         let (o, n) = (&self.info.funcs[old as usize], &self.info.funcs[new as usize]);
-        let sig = |f: &crate::types::FuncInfo| Type::Fn(f.params.iter().skip(1).cloned().collect(), Box::new(f.ret.clone()));
+        let sig = |f: &crate::types::FuncInfo| {
+            Type::Fn(
+                f.params.iter().skip(1).cloned().collect(),
+                Box::new(f.ret.clone()),
+            )
+        };
         let (os, ns) = (sig(o), sig(n));
         if same_type(&os, &ns) {
             return;
@@ -294,7 +310,8 @@ impl Checker<'_> {
             "method '{method}' of class '{cname}' overrides '{parent}' with a different signature: {ns_text} here, {os_text} in the parent"
         );
         let at = self.func_meta[old as usize].span;
-        let d = crate::diag::Diagnostic::error(span, msg).with_related(at, format!("'{parent}' is declared here as {os_text}"));
+        let d = crate::diag::Diagnostic::error(span, msg)
+            .with_related(at, format!("'{parent}' is declared here as {os_text}"));
         self.diags.push(d);
     }
 
@@ -304,7 +321,9 @@ impl Checker<'_> {
     /// relies on the inherited one for the parent's fields.
     pub(super) fn check_field_init(&mut self, cid: u32, c: &ClassDef) {
         let info = &self.info.classes[cid as usize];
-        let inherited = info.parent.map_or(0, |p| self.info.classes[p as usize].fields.len());
+        let inherited = info
+            .parent
+            .map_or(0, |p| self.info.classes[p as usize].fields.len());
         let own_init = c.methods.iter().find(|m| m.name.name == "__init__");
         let mut given: Vec<String> = Vec::new();
         let mut parent_covered = own_init.is_none() && info.init.is_some();
@@ -402,7 +421,10 @@ impl Checker<'_> {
     pub(super) fn use_non_null(&mut self, e: &mut Expr, t: Type, what: impl FnOnce(&str) -> String) -> Type {
         match t {
             Type::Nullable(inner) => {
-                let message = format!("null reference: {}", what(&self.tn(&Type::Nullable(inner.clone()))));
+                let message = format!(
+                    "null reference: {}",
+                    what(&self.tn(&Type::Nullable(inner.clone())))
+                );
                 wrap_non_null(e, (*inner).clone(), message);
                 *inner
             }
@@ -493,8 +515,13 @@ impl Checker<'_> {
         else {
             return Type::Error;
         };
-        if !self.mods[self.cur].classes.contains_key(&class.name) && self.mods[self.cur].structs.contains_key(&class.name) {
-            let msg = format!("'{}' is a struct: write {}{{field: value, ...}} instead of 'new'", class.name, class.name);
+        if !self.mods[self.cur].classes.contains_key(&class.name)
+            && self.mods[self.cur].structs.contains_key(&class.name)
+        {
+            let msg = format!(
+                "'{}' is a struct: write {}{{field: value, ...}} instead of 'new'",
+                class.name, class.name
+            );
             self.error(class.span, msg);
             self.check_loose(args);
             return Type::Error;
@@ -509,7 +536,12 @@ impl Checker<'_> {
         let cname = c.name.clone();
         match c.init {
             Some(fid) => {
-                let params: Vec<Type> = self.info.funcs[fid as usize].params.iter().skip(1).cloned().collect();
+                let params: Vec<Type> = self.info.funcs[fid as usize]
+                    .params
+                    .iter()
+                    .skip(1)
+                    .cloned()
+                    .collect();
                 self.check_args(&format!("{cname}.__init__"), &params, args, span);
             }
             None if !args.is_empty() => {
@@ -525,7 +557,12 @@ impl Checker<'_> {
     /// `super.m(args)` / `super(args)` inside a method of a class with a parent.
     pub(super) fn check_super(&mut self, e: &mut Expr) -> Type {
         let span = e.span;
-        let ExprKind::Super { method, args, func_id } = &mut e.kind else {
+        let ExprKind::Super {
+            method,
+            args,
+            func_id,
+        } = &mut e.kind
+        else {
             return Type::Error;
         };
         let in_method = matches!(self.lookup_var("self"), VarLookup::Local(..));
@@ -542,7 +579,10 @@ impl Checker<'_> {
             return Type::Error;
         };
         let p = &self.info.classes[pid as usize];
-        let mname = method.as_ref().map_or("__init__", |m| m.name.as_str()).to_string();
+        let mname = method
+            .as_ref()
+            .map_or("__init__", |m| m.name.as_str())
+            .to_string();
         let target = if mname == "__init__" {
             p.init
         } else {
@@ -565,7 +605,17 @@ impl Checker<'_> {
     /// `e is C` (a bool) and `e as C` (a `C`).
     pub(super) fn check_class_test(&mut self, e: &mut Expr) -> Type {
         let is = matches!(e.kind, ExprKind::Is { .. });
-        let (ExprKind::Is { expr, class, class_id } | ExprKind::As { expr, class, class_id }) = &mut e.kind else {
+        let (ExprKind::Is {
+            expr,
+            class,
+            class_id,
+        }
+        | ExprKind::As {
+            expr,
+            class,
+            class_id,
+        }) = &mut e.kind
+        else {
             return Type::Error;
         };
         let fail = if is { Type::Bool } else { Type::Error };
@@ -614,11 +664,17 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Binary { op, lhs, rhs } => match op {
                 ast::BinOp::Eq | ast::BinOp::Ne => {
-                    let (x, other) = if matches!(rhs.kind, ExprKind::Null) { (lhs, rhs) } else { (rhs, lhs) };
+                    let (x, other) = if matches!(rhs.kind, ExprKind::Null) {
+                        (lhs, rhs)
+                    } else {
+                        (rhs, lhs)
+                    };
                     if !matches!(other.kind, ExprKind::Null) {
                         return Default::default();
                     }
-                    let Some(id) = local_of(x) else { return Default::default() };
+                    let Some(id) = local_of(x) else {
+                        return Default::default();
+                    };
                     let fact = match self.declared_type(id) {
                         Some(Type::Nullable(t)) => vec![(id, *t)],
                         _ => Vec::new(),
@@ -641,7 +697,10 @@ impl Checker<'_> {
                 }
                 _ => Default::default(),
             },
-            ExprKind::Unary { op: UnOp::Not, operand } => {
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => {
                 let (t, f) = self.cond_facts(operand);
                 (f, t)
             }
@@ -654,7 +713,10 @@ impl Checker<'_> {
     }
 
     fn declared_type(&self, id: LocalId) -> Option<Type> {
-        self.ctxs.last().and_then(|c| c.locals.get(id as usize)).map(|l| l.ty.clone())
+        self.ctxs
+            .last()
+            .and_then(|c| c.locals.get(id as usize))
+            .map(|l| l.ty.clone())
     }
 
     /// Start a branch of the flow: returns what [`Checker::end_branch`] needs.
@@ -770,7 +832,9 @@ fn null_use_text(ctx: Want, found: &str, want: &str) -> String {
 fn assigns_self_field(s: &Stmt) -> Option<&str> {
     match &s.kind {
         StmtKind::Assign { target, .. } => match &target.kind {
-            ExprKind::Field { base, field, .. } if matches!(base.kind, ExprKind::SelfRef) => Some(&field.name),
+            ExprKind::Field { base, field, .. } if matches!(base.kind, ExprKind::SelfRef) => {
+                Some(&field.name)
+            }
             _ => None,
         },
         _ => None,

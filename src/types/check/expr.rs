@@ -135,7 +135,10 @@ impl Checker<'_> {
             } => {
                 let Some(&sid) = self.mods[self.cur].structs.get(&name.name) else {
                     let msg = if self.mods[self.cur].classes.contains_key(&name.name) {
-                        format!("'{}' is a class: create instances with 'new {}(...)'", name.name, name.name)
+                        format!(
+                            "'{}' is a class: create instances with 'new {}(...)'",
+                            name.name, name.name
+                        )
                     } else {
                         format!("unknown struct '{}'", name.name)
                     };
@@ -1037,7 +1040,10 @@ impl Checker<'_> {
                                 method.name, c.name
                             )
                         } else if method.name == "__init__" {
-                            format!("__init__ runs through 'new {}(...)' (or super.__init__ in a subclass)", c.name)
+                            format!(
+                                "__init__ runs through 'new {}(...)' (or super.__init__ in a subclass)",
+                                c.name
+                            )
                         } else {
                             let known: Vec<String> = c.vtable.iter().map(|(n, _)| n.clone()).collect();
                             let msg = format!("class '{}' has no method '{}'", c.name, method.name);

@@ -80,7 +80,10 @@ impl Checker<'_> {
             StmtKind::Assign { target, value } => {
                 let t = self.check_place(target);
                 self.check_expect(value, &t, Want::Plain);
-                if let ExprKind::Name { res: Res::Local(id), .. } = target.kind {
+                if let ExprKind::Name {
+                    res: Res::Local(id), ..
+                } = target.kind
+                {
                     self.note_assigned(id, &value.ty);
                 }
             }
