@@ -7,7 +7,7 @@
 
 use super::ops::arith;
 use super::ops::calls::STACK_OVERFLOW;
-use super::ops::objects::{self, NULL_REF};
+use super::ops::objects;
 use super::tiering::{LoopAction, Outcome};
 use super::{Stop, Vm};
 use crate::bytecode::{CallSite, Function, Instr, Program};
@@ -360,7 +360,7 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let clo = reg!(s.target as u8);
                     if clo.is_null() {
-                        raise!(NULL_REF);
+                        raise!("null reference: calling a null function value");
                     }
                     // SAFETY: `s.target` is a register of function type (type
                     // checker): non-null here, so a live object.

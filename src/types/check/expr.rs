@@ -19,9 +19,10 @@ fn is_empty_literal(e: &Expr) -> bool {
     }
 }
 
-/// A value of this type can be called.
+/// A value of this type can be called (a `(fn(...) -> R)?` with a run-time null
+/// check, made by `CallIndirect`).
 fn callable(t: &Type) -> bool {
-    matches!(t, Type::Fn(..) | Type::Error)
+    matches!(t.non_null(), Type::Fn(..) | Type::Error)
 }
 
 /// Fixed-width integer types only exist at the FFI boundary; BetterPython code passes
@@ -788,7 +789,7 @@ impl Checker<'_> {
 
     /// Call a value of function type (a local or global variable).
     fn call_value(&mut self, name: &str, t: &Type, args: &mut [Expr], span: Span) -> Type {
-        match t {
+        match t.non_null() {
             Type::Fn(ps, r) => {
                 self.check_args(name, ps, args, span);
                 (**r).clone()
