@@ -98,7 +98,7 @@ impl Parser<'_> {
                 }
                 let is = self.bump().kind == TokenKind::Is;
                 let what = if is { "after 'is'" } else { "after 'as'" };
-                let class = self.expect_ident("a class name", what)?;
+                let class = self.qualified_ident("a class name", what)?;
                 let span = lhs.span.to(class.span);
                 h += 1;
                 self.set_height(h, span)?;
@@ -369,6 +369,22 @@ impl Parser<'_> {
                 args,
                 res: Res::Unresolved,
             }
+        } else if self.at(&TokenKind::Dot)
+            && matches!(self.peek_at(1), TokenKind::Ident(_))
+            && self.peek_at(2) == &TokenKind::LBrace
+            && (self.peek_at(3) == &TokenKind::RBrace
+                || (matches!(self.peek_at(3), TokenKind::Ident(_)) && self.peek_at(4) == &TokenKind::Colon))
+        {
+            // `geo.Point{x: 1}`: a struct of an imported module.
+            self.bump();
+            let member = self.expect_ident("a struct name", "after '.'")?;
+            let name = Ident {
+                name: format!("{}.{}", ident.name, member.name),
+                span: start.to(member.span),
+            };
+            let lit = self.struct_lit(name)?;
+            self.set_height(self.height + 1, start)?;
+            lit
         } else if self.at(&TokenKind::LBrace)
             && (self.peek_at(1) == &TokenKind::RBrace
                 || (matches!(self.peek_at(1), TokenKind::Ident(_)) && self.peek_at(2) == &TokenKind::Colon))
@@ -488,7 +504,7 @@ impl Parser<'_> {
     fn new_super_atom(&mut self) -> PResult<Expr> {
         let tok = self.bump();
         let kind = if tok.kind == TokenKind::New {
-            let class = self.expect_ident("a class name", "after 'new'")?;
+            let class = self.qualified_ident("a class name", "after 'new'")?;
             self.expect(&TokenKind::LParen, &format!("after 'new {}'", class.name))?;
             let args = self.args(&format!("new {}", class.name))?;
             ExprKind::New {

@@ -586,7 +586,7 @@ impl<'d> Parser<'d> {
         let name = self.expect_ident("a class name", "after 'class'")?;
         let mut parent = None;
         if self.eat(&TokenKind::LParen) {
-            parent = Some(self.expect_ident("a parent class name", "in class declaration")?);
+            parent = Some(self.qualified_ident("a parent class name", "in class declaration")?);
             self.expect(&TokenKind::RParen, "after the parent class name")?;
         }
         let span = self.span_from(start);
@@ -623,6 +623,20 @@ impl<'d> Parser<'d> {
         let ty = self.ty()?;
         self.end_line("field declaration")?;
         Ok(FieldDecl { name, ty })
+    }
+
+    /// A name, or `module.Name` (one identifier whose text holds the dot).
+    pub(crate) fn qualified_ident(&mut self, what: &str, ctx: &str) -> PResult<Ident> {
+        let first = self.expect_ident(what, ctx)?;
+        if self.at(&TokenKind::Dot) && matches!(self.peek_at(1), TokenKind::Ident(_)) {
+            self.bump();
+            let member = self.expect_ident(what, ctx)?;
+            return Ok(Ident {
+                name: format!("{}.{}", first.name, member.name),
+                span: first.span.to(member.span),
+            });
+        }
+        Ok(first)
     }
 
     fn enum_def(&mut self, exported: bool) -> PResult<EnumDef> {
@@ -749,7 +763,16 @@ impl<'d> Parser<'d> {
         let kind = match self.peek().clone() {
             TokenKind::Ident(name) => {
                 self.bump();
-                TypeExprKind::Named(name)
+                // `geo.Point`: a type of an imported module.
+                match (self.peek(), self.peek_at(1)) {
+                    (TokenKind::Dot, TokenKind::Ident(member)) => {
+                        let qualified = format!("{name}.{member}");
+                        self.bump();
+                        self.bump();
+                        TypeExprKind::Named(qualified)
+                    }
+                    _ => TypeExprKind::Named(name),
+                }
             }
             TokenKind::Ptr => {
                 self.bump();

@@ -116,6 +116,16 @@ struct ModScope {
     selective: HashMap<String, u32>,
     /// Every top-level name, for duplicate detection.
     names: HashMap<String, Span>,
+    /// Structs, classes and enums declared `export` (usable as `m.Name`).
+    exported_types: HashSet<String>,
+}
+
+/// A declared type found by name.
+#[derive(Clone, Copy)]
+enum NamedType {
+    Struct(u32),
+    Class(u32),
+    Enum,
 }
 
 /// Per-function data that the tables in [`ProgramInfo`] do not carry.
@@ -315,6 +325,51 @@ impl<'d> Checker<'d> {
         builtin.iter().map(|s| s.to_string()).chain(declared).collect()
     }
 
+    /// The module and plain name of a type name written `Name` or `alias.Name` in
+    /// the current module; an unknown module is reported.
+    fn type_scope<'n>(&mut self, name: &'n str, span: Span) -> Option<(usize, &'n str)> {
+        let Some((alias, plain)) = name.split_once('.') else {
+            return Some((self.cur, name));
+        };
+        match self.mods[self.cur].imports.get(alias) {
+            Some(&mi) => Some((mi, plain)),
+            None => {
+                let known: Vec<String> = self.mods[self.cur].imports.keys().cloned().collect();
+                let msg = format!("unknown module '{alias}' in type '{name}'");
+                self.unknown_name_error(span, msg, alias, &known);
+                None
+            }
+        }
+    }
+
+    /// The struct, class or enum named `name` (`Point` or `geo.Point`), if any. One
+    /// of another module must be exported (an error otherwise, but it is found).
+    fn named_type(&mut self, name: &str, span: Span) -> Option<NamedType> {
+        let (mi, plain) = self.type_scope(name, span)?;
+        let m = &self.mods[mi];
+        let found = if let Some(&sid) = m.structs.get(plain) {
+            NamedType::Struct(sid)
+        } else if let Some(&cid) = m.classes.get(plain) {
+            NamedType::Class(cid)
+        } else if m.enums.contains_key(plain) {
+            NamedType::Enum
+        } else {
+            if mi != self.cur {
+                let msg = format!("module '{}' has no type '{plain}'", m.name);
+                self.error(span, msg);
+            }
+            return None;
+        };
+        if mi != self.cur && !m.exported_types.contains(plain) {
+            let msg = format!(
+                "'{plain}' is not exported from module '{}' (declare it with 'export')",
+                m.name
+            );
+            self.error(span, msg);
+        }
+        Some(found)
+    }
+
     /// A type as the user writes it (struct names, not ids).
     fn tn(&self, t: &Type) -> String {
         TypeDisplay {
@@ -451,6 +506,9 @@ impl<'d> Checker<'d> {
                         }
                     }
                     Item::Struct(s) => {
+                        if s.exported {
+                            self.mods[mi].exported_types.insert(s.name.name.clone());
+                        }
                         let sid = self.info.structs.len() as u32;
                         self.info.structs.push(StructInfo {
                             name: s.name.name.clone(),
@@ -481,6 +539,9 @@ impl<'d> Checker<'d> {
                         }
                     }
                     Item::Enum(e) => {
+                        if e.exported {
+                            self.mods[mi].exported_types.insert(e.name.name.clone());
+                        }
                         let mut variants: HashMap<String, i64> = HashMap::new();
                         let mut next: i64 = 0;
                         for (v, explicit) in &e.variants {
@@ -505,7 +566,12 @@ impl<'d> Checker<'d> {
                             );
                         }
                     }
-                    Item::Class(c) => self.declare_class(mi, c),
+                    Item::Class(c) => {
+                        if c.exported {
+                            self.mods[mi].exported_types.insert(c.name.name.clone());
+                        }
+                        self.declare_class(mi, c)
+                    }
                     Item::Global(g) => {
                         let id = self.info.globals.len() as u32;
                         g.global_id = id;
@@ -778,21 +844,18 @@ impl<'d> Checker<'d> {
                 "u16" => Type::Fixed("u16"),
                 "u32" => Type::Fixed("u32"),
                 "u64" => Type::Fixed("u64"),
-                _ => {
-                    let m = &self.mods[self.cur];
-                    if let Some(&sid) = m.structs.get(n) {
-                        Type::Struct(sid)
-                    } else if m.enums.contains_key(n) {
-                        // Enum values are ints; the enum name is accepted as a synonym.
-                        Type::Int
-                    } else if let Some(&cid) = m.classes.get(n) {
-                        Type::Class(cid)
-                    } else {
+                _ => match self.named_type(n, te.span) {
+                    Some(NamedType::Struct(sid)) => Type::Struct(sid),
+                    // Enum values are ints; the enum name is accepted as a synonym.
+                    Some(NamedType::Enum) => Type::Int,
+                    Some(NamedType::Class(cid)) => Type::Class(cid),
+                    None if n.contains('.') => Type::Error, // reported by `named_type`
+                    None => {
                         let known = self.type_names();
                         self.unknown_name_error(te.span, format!("unknown type '{n}'"), n, &known);
                         Type::Error
                     }
-                }
+                },
             },
             TypeExprKind::Array(e) => Type::Array(Box::new(self.resolve_type(e, false))),
             TypeExprKind::Map(k, v) => {

@@ -199,6 +199,7 @@ impl<'a> fmt::Display for TypeDisplay<'a> {
                 None => write!(f, "struct#{id}"),
             },
             Type::Class(id) => match self.info.and_then(|i| i.classes.get(*id as usize)) {
+                Some(s) if self.here.is_some_and(|m| m != s.module) => write!(f, "{}", s.qualified),
                 Some(s) => write!(f, "{}", s.name),
                 None => write!(f, "class#{id}"),
             },

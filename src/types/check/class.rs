@@ -20,7 +20,7 @@
 //!   Flow facts (`if x != null:`, `if x == null: return`, `x is C`) narrow locals
 //!   so that no check is needed there ([`Facts`]).
 
-use super::{block_returns, Checker, VarLookup, Want, MAX_FIELDS};
+use super::{block_returns, Checker, NamedType, VarLookup, Want, MAX_FIELDS};
 use crate::ast::{self, Block, ClassDef, Expr, ExprKind, Ident, LocalId, Res, Span, Stmt, StmtKind, UnOp};
 use crate::types::builtin_sig::same_type;
 use crate::types::{ClassInfo, Type};
@@ -151,19 +151,22 @@ impl Checker<'_> {
     /// Phase 1b: the parent, the own fields and the method signatures of class `cid`.
     pub(super) fn resolve_class(&mut self, cid: u32, c: &mut ClassDef) {
         if let Some(p) = &c.parent {
-            let m = &self.mods[self.cur];
-            match m.classes.get(&p.name).copied() {
-                Some(pid) if pid == cid => self.error(
+            match self.named_type(&p.name, p.span) {
+                Some(NamedType::Class(pid)) if pid == cid => self.error(
                     p.span,
                     format!("class '{}' cannot inherit from itself", c.name.name),
                 ),
-                Some(pid) => self.info.classes[cid as usize].parent = Some(pid),
-                None if m.structs.contains_key(&p.name) => {
-                    let msg = format!("'{}' is a struct; a class can only inherit from a class", p.name);
+                Some(NamedType::Class(pid)) => self.info.classes[cid as usize].parent = Some(pid),
+                Some(_) => {
+                    let msg = format!(
+                        "'{}' is not a class; a class can only inherit from a class",
+                        p.name
+                    );
                     self.error(p.span, msg);
                 }
+                None if p.name.contains('.') => {}
                 None => {
-                    let known: Vec<String> = m.classes.keys().cloned().collect();
+                    let known: Vec<String> = self.mods[self.cur].classes.keys().cloned().collect();
                     let msg = format!("unknown class '{}'", p.name);
                     self.unknown_name_error(p.span, msg, &p.name, &known);
                 }
@@ -488,10 +491,12 @@ impl Checker<'_> {
 
     /// The class named `name` in the current module, or an error.
     fn class_named(&mut self, name: &Ident) -> Option<u32> {
-        let m = &self.mods[self.cur];
-        if let Some(&cid) = m.classes.get(&name.name) {
-            return Some(cid);
+        match self.named_type(&name.name, name.span) {
+            Some(NamedType::Class(cid)) => return Some(cid),
+            None if name.name.contains('.') => return None,
+            _ => {}
         }
+        let m = &self.mods[self.cur];
         if m.structs.contains_key(&name.name) {
             let msg = format!("'{}' is a struct, not a class", name.name);
             self.error(name.span, msg);
@@ -515,9 +520,8 @@ impl Checker<'_> {
         else {
             return Type::Error;
         };
-        if !self.mods[self.cur].classes.contains_key(&class.name)
-            && self.mods[self.cur].structs.contains_key(&class.name)
-        {
+        let m = &self.mods[self.cur];
+        if !m.classes.contains_key(&class.name) && m.structs.contains_key(&class.name) {
             let msg = format!(
                 "'{}' is a struct: write {}{{field: value, ...}} instead of 'new'",
                 class.name, class.name

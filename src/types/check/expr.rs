@@ -5,7 +5,7 @@
 //! literals `[]` / `{}` typeable and turns a tuple literal into an array literal where
 //! an array is expected.
 
-use super::{valid_map_key, Checker, FnCtx, FuncMeta, VarLookup, Want, INTRINSICS};
+use super::{valid_map_key, Checker, FnCtx, FuncMeta, NamedType, VarLookup, Want, INTRINSICS};
 use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, Res, Span, UnOp};
 use crate::types::builtin_sig::{display_sig_type, has_error, same_type, Bindings, SigType};
 use crate::types::{FuncInfo, Type};
@@ -134,7 +134,11 @@ impl Checker<'_> {
                 struct_id,
                 field_index,
             } => {
-                let Some(&sid) = self.mods[self.cur].structs.get(&name.name) else {
+                let found = match self.named_type(&name.name, name.span) {
+                    Some(NamedType::Struct(sid)) => Some(sid),
+                    _ => None,
+                };
+                let Some(sid) = found else {
                     let msg = if self.mods[self.cur].classes.contains_key(&name.name) {
                         format!(
                             "'{}' is a class: create instances with 'new {}(...)'",
@@ -632,6 +636,32 @@ impl Checker<'_> {
         ))
     }
 
+    /// `m.E.V` for an enum `E` of the imported module `m`; `None` if `m.E` is not
+    /// such an enum.
+    fn module_enum_member(&mut self, m: &Ident, e: &Ident, member: &Ident) -> Option<(ExprKind, Type)> {
+        if !matches!(self.lookup_var(&m.name), VarLookup::NotFound) {
+            return None;
+        }
+        let &mi = self.mods[self.cur].imports.get(&m.name)?;
+        let target = &self.mods[mi];
+        let en = target.enums.get(&e.name)?;
+        let value = en.variants.get(&member.name).copied();
+        let exported = target.exported_types.contains(&e.name);
+        let (mname, ename) = (target.name.clone(), en.name.clone());
+        if !exported {
+            let msg = format!("'{ename}' is not exported from module '{mname}' (declare it with 'export')");
+            self.error(e.span, msg);
+        }
+        Some(match value {
+            Some(v) => (ExprKind::Int(v), Type::Int),
+            None => {
+                let msg = format!("enum '{mname}.{ename}' has no member '{}'", member.name);
+                self.error(member.span, msg);
+                (ExprKind::Int(0), Type::Error)
+            }
+        })
+    }
+
     /// Function `f` of module `mi` accessed as `m.f`; reports a missing or
     /// non-exported function (the function is still returned when it exists).
     fn module_func(&mut self, mi: usize, f: &Ident) -> Option<u32> {
@@ -666,6 +696,15 @@ impl Checker<'_> {
                         None => None,
                     }
                 }
+                // `m.E.V`: a member of an enum of an imported module.
+                ExprKind::Field {
+                    base: inner,
+                    field: ename,
+                    ..
+                } => match &inner.kind {
+                    ExprKind::Name { name: m, .. } => self.module_enum_member(m, ename, field),
+                    _ => None,
+                },
                 _ => None,
             },
             _ => None,
