@@ -289,6 +289,58 @@ impl Heap {
         self.threshold = (self.live * 2).max(MIN_THRESHOLD);
     }
 
+    /// Unpin every pinned value: the constants of a program that is replaced by
+    /// another (`bp repl` compiles the session again for every input). A constant
+    /// still referred to by a root stays alive through that root.
+    pub fn unpin_all(&mut self) {
+        self.pinned.clear();
+    }
+
+    /// Rewrite the program ids that objects hold, for a heap carried from one
+    /// program to the next (`bp repl`): every function value's function id through
+    /// `func` and every struct or class instance's layout id through `layout`. When
+    /// an id has no image, nothing is changed and the id is returned as
+    /// `Err((is_function, id))`.
+    pub fn remap_program_ids(
+        &mut self,
+        func: &dyn Fn(u32) -> Option<u32>,
+        layout: &dyn Fn(u32) -> Option<u32>,
+    ) -> Result<(), (bool, u32)> {
+        // First a pass that only reads, so that a missing id leaves the heap as it was.
+        self.for_each_program_id(&mut |is_func, id| {
+            let image = if is_func { func(*id) } else { layout(*id) };
+            image.map(|_| ()).ok_or((is_func, *id))
+        })?;
+        self.for_each_program_id(&mut |is_func, id| {
+            let image = if is_func { func(*id) } else { layout(*id) };
+            *id = image.unwrap_or(*id);
+            Ok(())
+        })
+    }
+
+    /// Call `f` with every function id of a function value (`true`) and every
+    /// layout id of an instance (`false`), stopping at its first `Err`.
+    fn for_each_program_id(
+        &mut self,
+        f: &mut dyn FnMut(bool, &mut u32) -> Result<(), (bool, u32)>,
+    ) -> Result<(), (bool, u32)> {
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` walks the all-objects list, whose nodes are live objects
+            // of the kind their header says (`#[repr(C)]`, header first); `&mut self`
+            // means no other reference to them is in use.
+            unsafe {
+                match (*cur).kind {
+                    ObjKind::Closure => f(true, &mut (*(cur as *mut ClosureObj)).func)?,
+                    ObjKind::Struct | ObjKind::Class => f(false, &mut (*(cur as *mut StructObj)).layout)?,
+                    ObjKind::Str | ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Opaque => {}
+                }
+                cur = (*cur).next;
+            }
+        }
+        Ok(())
+    }
+
     fn sweep(&mut self) {
         let mut live = 0usize;
         let mut prev: *mut ObjHeader = std::ptr::null_mut();
