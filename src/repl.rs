@@ -43,7 +43,7 @@ use crate::driver::{compile_session, Compiled};
 use crate::lexer::{self, TokenKind};
 use crate::parser;
 use crate::vm::{verify, Stop, Vm, VmOptions};
-use bp_runtime::heap::Heap;
+use bp_runtime::heap::{Heap, ProgramId};
 use bp_runtime::rt::{write_all_fd, Rt};
 use bp_runtime::value::{ValKind, Value};
 use std::collections::{HashMap, HashSet};
@@ -385,6 +385,10 @@ impl Session {
 
     /// Compile and run one input.
     fn eval(&mut self, input: &str) -> Flow {
+        if input.lines().all(|l| code_of(l).trim().is_empty()) {
+            // Only comments: nothing to run (and no empty `print()`).
+            return Flow::Continue;
+        }
         self.inputs += 1;
         let mut text = input.to_string();
         if !text.ends_with('\n') {
@@ -727,7 +731,7 @@ impl Session {
             Err(missing) => missing,
         };
         Err(match missing {
-            (true, id) => {
+            ProgramId::Function(id) => {
                 let key = self
                     .carried
                     .func_keys
@@ -741,7 +745,7 @@ impl Session {
                     "this input removes or changes {what}, which a value of the session still refers to; the input was not run"
                 )
             }
-            (false, id) => {
+            ProgramId::Layout(id) => {
                 let key = self
                     .carried
                     .layout_keys

@@ -45,6 +45,7 @@ fn check(input: &str, stdout: &str, stderr_has: &[&str], status: i32) {
 fn definitions_persist_and_expressions_print_their_value() {
     check(
         "1 + 2\n\
+         # a comment alone prints nothing\n\
          let base: int = 40\n\
          def add(a: int) -> int:\n    return a + base\n\n\
          add(2)\n\
