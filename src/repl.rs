@@ -70,9 +70,7 @@ pub fn run(options: ReplOptions) -> i32 {
             "BetterPython {} — definitions persist; a line ending in ':' opens a block, a blank line ends it; Ctrl-D exits\n",
             env!("CARGO_PKG_VERSION")
         ));
-        let status = session.run_inputs(&mut terminal);
-        terminal.save_history();
-        status
+        session.run_inputs(&mut terminal)
     } else {
         session.run_inputs(&mut Piped(std::io::stdin().lock()))
     }
@@ -98,7 +96,8 @@ trait LineSource {
     fn entered(&mut self, _input: &str) {}
 }
 
-/// A terminal: rustyline's line editor with a history file.
+/// A terminal: rustyline's line editor with a history file (written after every
+/// input).
 struct Terminal {
     editor: Option<rustyline::DefaultEditor>,
     history: Option<PathBuf>,
@@ -144,6 +143,8 @@ impl LineSource for Terminal {
         if let Some(ed) = self.editor.as_mut() {
             let _ = ed.add_history_entry(input.trim_end());
         }
+        // Saved at once: Ctrl-C while code runs ends `bp` without a goodbye.
+        self.save_history();
     }
 }
 
