@@ -50,9 +50,10 @@ enum Command {
     Run(RunArgs),
     /// Run the tests: every `def test_*() -> void` of every `test_*.bp` file.
     Test(TestArgs),
-    /// An interactive session: definitions persist, expressions print their value
-    /// (also `bp` alone on a terminal). Reads standard input without prompts when
-    /// it is not a terminal.
+    /// An interactive session (also `bp` alone on a terminal).
+    ///
+    /// Definitions persist and expressions print their value; standard input that
+    /// is not a terminal is read without prompts.
     Repl(ReplArgs),
     /// Parse and type-check a program without running it.
     Check {

@@ -549,6 +549,18 @@ impl Session {
             let (list, map) = relocate_diagnostics(&compiled, &regions);
             let warnings_of = compiled.sources.files.len() + current;
             self.report(&list, &map, Some(warnings_of));
+            let earlier = compiled.sources.files.len()..warnings_of;
+            let breaks_earlier = list
+                .iter()
+                .any(|d| d.severity == Severity::Error && earlier.contains(&(d.span.file as usize)));
+            if breaks_earlier {
+                write_fd(
+                    libc::STDERR_FILENO,
+                    &format!(
+                        "{CURRENT}: error: this input makes an earlier input wrong (above); it was not run\n"
+                    ),
+                );
+            }
         }
         let Compiled { program, sources, .. } = compiled;
         let mut program = program?;

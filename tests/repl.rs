@@ -178,6 +178,22 @@ fn imports_persist_and_their_globals_are_initialised_once() {
 }
 
 #[test]
+fn an_input_that_makes_an_earlier_one_wrong_is_refused() {
+    check(
+        "let n: int = 5\n\
+         def f() -> int:\n    return n + 1\n\n\
+         let n: str = \"x\"\n\
+         f()\n",
+        "6\n",
+        &[
+            "<input 2>:2:12: error: operator '+' cannot be applied to str and int",
+            "<input>: error: this input makes an earlier input wrong (above); it was not run",
+        ],
+        0,
+    );
+}
+
+#[test]
 fn exit_ends_the_session_with_its_status() {
     check("print(1)\nexit(3)\nprint(2)\n", "1\n", &[], 3);
 }
