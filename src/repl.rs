@@ -653,7 +653,8 @@ impl Session {
         vm.tier_finish();
         let flushed = vm.rt.flush();
         if !vm.err.is_empty() {
-            write_fd(libc::STDERR_FILENO, &std::mem::take(&mut vm.err));
+            let report = std::mem::take(&mut vm.err);
+            write_fd(libc::STDERR_FILENO, &with_source_line(&report, &regions));
         }
         let ran = match (ran, flushed) {
             (Ran::Exit(code), _) => Ran::Exit(code),
@@ -995,6 +996,35 @@ fn relocate_program(program: &mut Program, regions: &[Region]) {
                 }
             }
         }
+    }
+}
+
+/// An error report whose first line is `<input...>:LINE:COL: ...` with the line
+/// of that input and a caret under the column inserted after it, as the VM does
+/// for a file it can read again (`vm/error.rs`); other reports unchanged.
+fn with_source_line(report: &str, regions: &[Region]) -> String {
+    let excerpt = || -> Option<String> {
+        let first = report.lines().next()?;
+        let (region, place) = regions.iter().find_map(|r| {
+            first
+                .strip_prefix(&format!("{}:", r.name()))
+                .map(|rest| (r, rest))
+        })?;
+        let mut numbers = place.splitn(3, ':');
+        let line: usize = numbers.next()?.parse().ok()?;
+        let col: usize = numbers.next()?.parse().ok()?;
+        let text = region.shown.lines().nth(line.checked_sub(1)?)?.trim_end();
+        let indent = text.chars().take_while(|c| c.is_whitespace()).count();
+        let shown: String = text.chars().skip(indent).take(120).collect();
+        let col = col.checked_sub(1)?.checked_sub(indent)?;
+        if shown.is_empty() || col >= shown.chars().count() {
+            return None;
+        }
+        Some(format!("    {shown}\n    {}^\n", " ".repeat(col)))
+    };
+    match (excerpt(), report.split_once('\n')) {
+        (Some(excerpt), Some((first, rest))) => format!("{first}\n{excerpt}{rest}"),
+        _ => report.to_string(),
     }
 }
 

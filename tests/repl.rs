@@ -75,10 +75,10 @@ fn errors_are_reported_and_the_session_keeps_its_state() {
         "[1, 2, 3]\n",
         &[
             "<input>:1:1: error: undefined variable 'nope'",
-            "<input>:1:1: runtime error: array index out of bounds: index 10, length 3",
+            "<input>:1:1: runtime error: array index out of bounds: index 10, length 3\n    xs[10]\n    ^\n",
             "<input>:3:5: error: unknown function 'missing'",
             // The function was entered as input 5; traces name the inputs.
-            "<input 5>:2:12: runtime error: division by zero",
+            "<input 5>:2:12: runtime error: division by zero\n    return 1 / 0\n           ^\n",
             "  at f (<input 5>:2:12)",
             "  at <input> (<input>:1:1)",
             "  at <init> (<input>:1:14)",
