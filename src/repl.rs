@@ -94,6 +94,11 @@ trait LineSource {
     fn next_line(&mut self, more: bool) -> Line;
     /// A complete input was read (for the history).
     fn entered(&mut self, _input: &str) {}
+    /// Whether lines may be read before they are needed (not on a terminal,
+    /// where that would wait for the user).
+    fn reads_ahead(&self) -> bool {
+        false
+    }
 }
 
 /// A terminal: rustyline's line editor with a history file (written after every
@@ -165,6 +170,10 @@ fn history_path() -> Option<PathBuf> {
 struct Piped<R: BufRead>(R);
 
 impl<R: BufRead> LineSource for Piped<R> {
+    fn reads_ahead(&self) -> bool {
+        true
+    }
+
     fn next_line(&mut self, _more: bool) -> Line {
         let mut bytes = Vec::new();
         match self.0.read_until(b'\n', &mut bytes) {
@@ -179,33 +188,105 @@ impl<R: BufRead> LineSource for Piped<R> {
     }
 }
 
-/// Read one complete input: a line; or, when a line ends with `:`, the lines up
-/// to a blank line; or, while brackets are open, the lines that close them.
-fn next_input(src: &mut dyn LineSource) -> Line {
-    let mut text = String::new();
-    let mut block = false;
-    loop {
-        let more = !text.is_empty();
-        let line = match src.next_line(more) {
-            Line::Text(line) => line,
-            Line::Interrupted => return Line::Interrupted,
-            Line::End if more => return Line::Text(text),
-            Line::End => return Line::End,
-        };
-        let blank = line.trim().is_empty();
-        if !more && blank {
-            continue;
-        }
-        if block && blank && bracket_depth(&text) <= 0 {
-            return Line::Text(text);
-        }
-        text.push_str(&line);
-        text.push('\n');
-        block |= bracket_depth(&text) <= 0 && code_of(&line).trim_end().ends_with(':');
-        if !block && bracket_depth(&text) <= 0 {
-            return Line::Text(text);
+/// Reads complete inputs from a line source: a line; or, when a line ends with
+/// `:`, the lines up to a blank line or to a line at indentation 0 that does not
+/// continue the statement (which starts the next input: a script piped in needs
+/// no blank lines); or, while brackets are open, the lines that close them; a
+/// decorator line goes with the next.
+struct Inputs<'a> {
+    src: &'a mut dyn LineSource,
+    /// A line read past the end of a block: the start of the next input.
+    pending: Option<String>,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(src: &'a mut dyn LineSource) -> Inputs<'a> {
+        Inputs { src, pending: None }
+    }
+
+    fn next(&mut self) -> Line {
+        let mut text = String::new();
+        let mut block = false;
+        loop {
+            let more = !text.is_empty();
+            let line = match self.pending.take() {
+                Some(line) => line,
+                None => match self.src.next_line(more) {
+                    Line::Text(line) => line,
+                    Line::Interrupted => return Line::Interrupted,
+                    Line::End if more => return Line::Text(text),
+                    Line::End => return Line::End,
+                },
+            };
+            let blank = line.trim().is_empty();
+            if !more && blank {
+                continue;
+            }
+            let mut line = line;
+            if block && blank && bracket_depth(&text) <= 0 {
+                match self.after_blank_lines(&mut text) {
+                    Some(indented) => line = indented,
+                    None => return Line::Text(text),
+                }
+            }
+            if block && bracket_depth(&text) <= 0 && starts_next_input(&line) {
+                self.pending = Some(line);
+                return Line::Text(text);
+            }
+            text.push_str(&line);
+            text.push('\n');
+            let open = bracket_depth(&text) > 0;
+            block |= !open && code_of(&line).trim_end().ends_with(':');
+            let decorator = line.trim_start().starts_with('@');
+            if !block && !open && !decorator {
+                return Line::Text(text);
+            }
         }
     }
+
+    /// A blank line was read in a block: it ends the block, unless the source
+    /// can be read ahead (not a terminal) and the next line that is not blank is
+    /// indented, as in a struct whose methods follow its fields after a blank
+    /// line. Returns that indented line (the blank lines added to `text`), or
+    /// `None` when the block ends (the line after is kept for the next input).
+    fn after_blank_lines(&mut self, text: &mut String) -> Option<String> {
+        if !self.src.reads_ahead() {
+            return None;
+        }
+        let mut blanks = 1;
+        loop {
+            match self.src.next_line(true) {
+                Line::Text(l) if l.trim().is_empty() => blanks += 1,
+                Line::Text(l) if l.starts_with([' ', '\t']) => {
+                    text.push_str(&"\n".repeat(blanks));
+                    return Some(l);
+                }
+                Line::Text(l) => {
+                    self.pending = Some(l);
+                    return None;
+                }
+                Line::Interrupted | Line::End => return None,
+            }
+        }
+    }
+
+    /// Tell the source that `input` was read (for the history).
+    fn entered(&mut self, input: &str) {
+        self.src.entered(input);
+    }
+}
+
+/// Whether `line`, read inside a block, starts the next input: it is not indented
+/// and is not a comment or a clause of the same statement (`elif`, `else`,
+/// `catch`, `finally`).
+fn starts_next_input(line: &str) -> bool {
+    let word = line
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or("");
+    !line.starts_with([' ', '\t'])
+        && !code_of(line).trim().is_empty()
+        && !matches!(word, "elif" | "else" | "catch" | "finally")
 }
 
 /// `line` without its comment (a `#` outside string literals).
@@ -370,10 +451,11 @@ impl Session {
 
     /// Run inputs until the end of the input or `exit`.
     fn run_inputs(&mut self, src: &mut dyn LineSource) -> i32 {
+        let mut inputs = Inputs::new(src);
         loop {
-            match next_input(src) {
+            match inputs.next() {
                 Line::Text(input) => {
-                    src.entered(&input);
+                    inputs.entered(&input);
                     if let Flow::Exit(code) = self.eval(&input) {
                         return code;
                     }
@@ -1040,6 +1122,10 @@ mod tests {
     struct Lines(Vec<&'static str>);
 
     impl LineSource for Lines {
+        fn reads_ahead(&self) -> bool {
+            true
+        }
+
         fn next_line(&mut self, _more: bool) -> Line {
             if self.0.is_empty() {
                 Line::End
@@ -1051,8 +1137,9 @@ mod tests {
 
     fn inputs(lines: Vec<&'static str>) -> Vec<String> {
         let mut src = Lines(lines);
+        let mut inputs = Inputs::new(&mut src);
         let mut out = Vec::new();
-        while let Line::Text(t) = next_input(&mut src) {
+        while let Line::Text(t) = inputs.next() {
             out.push(t);
         }
         out
@@ -1062,6 +1149,53 @@ mod tests {
     fn a_line_is_an_input_and_a_colon_opens_a_block_that_a_blank_line_closes() {
         let got = inputs(vec!["", "1 + 2", "if x:  # comment", "    y()", "", "z"]);
         assert_eq!(got, ["1 + 2\n", "if x:  # comment\n    y()\n", "z\n"]);
+    }
+
+    #[test]
+    fn an_unindented_line_ends_a_block_and_starts_the_next_input() {
+        let got = inputs(vec![
+            "def f() -> int:",
+            "    return 1",
+            "# a comment",
+            "f()",
+            "if a:",
+            "    b()",
+            "else:",
+            "    c()",
+            "@packed",
+            "struct P:",
+            "    x: int",
+        ]);
+        assert_eq!(
+            got,
+            [
+                "def f() -> int:\n    return 1\n# a comment\n",
+                "f()\n",
+                "if a:\n    b()\nelse:\n    c()\n",
+                "@packed\nstruct P:\n    x: int\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_lines_inside_a_block_are_kept_when_an_indented_line_follows() {
+        let got = inputs(vec![
+            "struct A:",
+            "    x: int",
+            "",
+            "",
+            "    def f(self) -> int:",
+            "        return 1",
+            "",
+            "a()",
+        ]);
+        assert_eq!(
+            got,
+            [
+                "struct A:\n    x: int\n\n\n    def f(self) -> int:\n        return 1\n",
+                "a()\n"
+            ]
+        );
     }
 
     #[test]

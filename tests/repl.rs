@@ -194,6 +194,31 @@ fn an_input_that_makes_an_earlier_one_wrong_is_refused() {
 }
 
 #[test]
+fn every_example_program_piped_in_runs_as_with_bp_run() {
+    // A program's text is a session of definitions (blocks need no blank line
+    // after them when piped, and blank lines inside a struct are kept); then
+    // `exit(main())` runs it.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut programs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bp"))
+        .collect();
+    programs.sort();
+    assert!(programs.len() >= 10, "{programs:?}");
+    for program in programs {
+        let mut input = std::fs::read(&program).expect("read example");
+        input.extend_from_slice(b"\nexit(main())\n");
+        let want = std::fs::read_to_string(program.with_extension("out")).expect(".out");
+        let run = Bp::new(["repl", "--no-jit"])
+            .current_dir(&dir)
+            .stdin(Input::Bytes(input))
+            .run();
+        support::assert_success(&run, &program.display().to_string(), &want);
+    }
+}
+
+#[test]
 fn exit_ends_the_session_with_its_status() {
     check("print(1)\nexit(3)\nprint(2)\n", "1\n", &[], 3);
 }
