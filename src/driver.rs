@@ -61,17 +61,22 @@ pub fn compile_snippet(path: &Path, source: Vec<u8>) -> Compiled {
 /// Compile a `bp repl` session: `source` is the session's inputs one after the
 /// other, and the statements of each region `(from, to, name)` of it are the body
 /// of `def NAME() -> void`. No `main` is needed; imports are found from the
-/// current folder. The global initialiser `<init>` initialises only the globals
-/// for which `initialise(module index, module name, global)` is true (those that have no value yet);
-/// every function, lambdas in the other initialisers included, is compiled.
+/// current folder. With `initialise`, the global initialiser `<init>`
+/// initialises only the globals for which `initialise(module index, module name,
+/// global)` is true (those that have no value yet), and every function, lambdas
+/// in the other initialisers included, is compiled; without it, `<init>` is the
+/// usual one (for a caller that does not run it).
 pub fn compile_session(
     path: &Path,
     source: Vec<u8>,
     regions: &[(usize, usize, String)],
-    initialise: &dyn Fn(usize, &str, &GlobalLet) -> bool,
+    initialise: Option<&dyn Fn(usize, &str, &GlobalLet) -> bool>,
 ) -> Compiled {
     let mut loader = Loader::new(path);
     loader.entry_regions = Some(regions.to_vec());
+    let Some(initialise) = initialise else {
+        return compile_loaded(loader, path, Some(source), Stop::Bytecode, false, None);
+    };
     let mut select_inits =
         |modules: &[Module], info: &ProgramInfo, sources: &SourceMap, program: &mut Program| {
             // The program again with only the selected initialisers; its `<init>` and
@@ -90,14 +95,8 @@ pub fn compile_session(
             program.functions.extend(inits.functions.into_iter().skip(first));
             program.init = inits.init;
         };
-    compile_loaded(
-        loader,
-        path,
-        Some(source),
-        Stop::Bytecode,
-        false,
-        Some(&mut select_inits),
-    )
+    let finish: &mut Finish = &mut select_inits;
+    compile_loaded(loader, path, Some(source), Stop::Bytecode, false, Some(finish))
 }
 
 /// A last step of [`compile_loaded`] on a program that compiled.

@@ -625,7 +625,12 @@ impl Session {
                 !modules.contains(name)
             }
         };
-        let compiled = compile_session(Path::new(CURRENT), text.into_bytes(), &wrapped, &initialise);
+        // An input of statements does not run `<init>`.
+        let initialise: Option<&dyn Fn(usize, &str, &GlobalLet) -> bool> = match new_defines {
+            true => Some(&initialise),
+            false => None,
+        };
+        let compiled = compile_session(Path::new(CURRENT), text.into_bytes(), &wrapped, initialise);
         if report {
             let current = regions.len() - 1;
             let (list, map) = relocate_diagnostics(&compiled, &regions);
