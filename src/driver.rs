@@ -70,7 +70,7 @@ pub fn compile_session(
     path: &Path,
     source: Vec<u8>,
     regions: &[(usize, usize, String)],
-    initialise: Option<&dyn Fn(usize, &str, &GlobalLet) -> bool>,
+    initialise: Option<&InitFilter>,
 ) -> Compiled {
     let mut loader = Loader::new(path);
     loader.entry_regions = Some(regions.to_vec());
@@ -98,6 +98,10 @@ pub fn compile_session(
     let finish: &mut Finish = &mut select_inits;
     compile_loaded(loader, path, Some(source), Stop::Bytecode, false, Some(finish))
 }
+
+/// Which globals a session's `<init>` initialises: `(module index, module name,
+/// global) -> bool` ([`compile_session`]).
+pub type InitFilter<'a> = dyn Fn(usize, &str, &GlobalLet) -> bool + 'a;
 
 /// A last step of [`compile_loaded`] on a program that compiled.
 type Finish<'a> = dyn FnMut(&[Module], &ProgramInfo, &SourceMap, &mut Program) + 'a;

@@ -39,7 +39,7 @@
 use crate::ast::{GlobalLet, Item};
 use crate::bytecode::Program;
 use crate::diag::{Diagnostic, Diagnostics, Severity, SourceFile, SourceMap};
-use crate::driver::{compile_session, Compiled};
+use crate::driver::{compile_session, Compiled, InitFilter};
 use crate::lexer::{self, TokenKind};
 use crate::parser;
 use crate::vm::{verify, Stop, Vm, VmOptions};
@@ -626,7 +626,7 @@ impl Session {
             }
         };
         // An input of statements does not run `<init>`.
-        let initialise: Option<&dyn Fn(usize, &str, &GlobalLet) -> bool> = match new_defines {
+        let initialise: Option<&InitFilter> = match new_defines {
             true => Some(&initialise),
             false => None,
         };
