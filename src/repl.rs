@@ -72,7 +72,7 @@ pub fn run(options: ReplOptions) -> i32 {
         ));
         session.run_inputs(&mut terminal)
     } else {
-        session.run_inputs(&mut Piped(std::io::stdin().lock()))
+        session.run_inputs(&mut Piped)
     }
 }
 
@@ -135,7 +135,7 @@ impl LineSource for Terminal {
     fn next_line(&mut self, more: bool) -> Line {
         let prompt = if more { "... " } else { ">>> " };
         let Some(ed) = self.editor.as_mut() else {
-            return Piped(std::io::stdin().lock()).next_line(more);
+            return Piped.next_line(more);
         };
         match ed.readline(prompt) {
             Ok(line) => Line::Text(line),
@@ -166,17 +166,19 @@ fn history_path() -> Option<PathBuf> {
     Some(state.join("bp").join("history"))
 }
 
-/// Standard input that is not a terminal: lines without prompts.
-struct Piped<R: BufRead>(R);
+/// Standard input that is not a terminal: lines without prompts. It is locked
+/// for one line at a time, so that `read_line()` in the session's code reads the
+/// next line of the same input, through the same buffer.
+struct Piped;
 
-impl<R: BufRead> LineSource for Piped<R> {
+impl LineSource for Piped {
     fn reads_ahead(&self) -> bool {
         true
     }
 
     fn next_line(&mut self, _more: bool) -> Line {
         let mut bytes = Vec::new();
-        match self.0.read_until(b'\n', &mut bytes) {
+        match std::io::stdin().lock().read_until(b'\n', &mut bytes) {
             Ok(0) | Err(_) => Line::End,
             Ok(_) => {
                 while bytes.last().is_some_and(|&b| b == b'\n' || b == b'\r') {

@@ -219,6 +219,16 @@ fn every_example_program_piped_in_runs_as_with_bp_run() {
 }
 
 #[test]
+fn read_line_reads_the_next_line_of_a_piped_session() {
+    check(
+        "let name: str = read_line()\nAda\nf\"hello {name}\"\nread_line()\n",
+        "hello Ada\n\n",
+        &[],
+        0,
+    );
+}
+
+#[test]
 fn exit_ends_the_session_with_its_status() {
     check("print(1)\nexit(3)\nprint(2)\n", "1\n", &[], 3);
 }
