@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod limits;
 pub mod native_stack;
 pub mod parser;
+pub mod repl;
 pub mod suggest;
 pub mod testrunner;
 #[cfg(feature = "jit")]
