@@ -329,3 +329,23 @@ mod terminal {
         assert_eq!(exit_status(&mut s), 0);
     }
 }
+
+#[test]
+fn classes_nullable_references_and_closures_live_across_inputs() {
+    check(
+        "class B:\n    x: int\n    def get(self) -> int:\n        return self.x + 1\n\n\
+         let b: B = new B()\n\
+         class C(B):\n    def get(self) -> int:\n        return 100\n\n\
+         let xs: [B] = [b, new C()]\n\
+         for q in xs:\n    print(q.get(), typeof(q), q is C)\n\n\
+         let n: B? = null\n\
+         n == null\n\
+         def adder(k: int) -> fn(int) -> int:\n    return fn(x: int) -> int: x + k\n\n\
+         let add2: fn(int) -> int = adder(2)\n\
+         add2(40)\n\
+         b\n",
+        "1 B false\n100 C true\ntrue\n42\nB{x: 0}\n",
+        &[],
+        0,
+    );
+}
