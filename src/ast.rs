@@ -512,6 +512,13 @@ pub enum ExprKind {
         class: Ident,
         class_id: u32,
     },
+    /// `obj.m` without a call (set by the checker for a field access that names a
+    /// method): a function value that calls `m` on the object `receiver` had then.
+    /// `func_id` is the bound-method function ([`crate::types::BoundMethod`]).
+    BoundMethod {
+        receiver: Box<Expr>,
+        func_id: u32,
+    },
     /// Inserted by the checker where a `T?` is used as a `T`: raises `message` when
     /// `inner` is null, else is `inner`.
     NonNull {

@@ -342,6 +342,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.emit(Instr::LoadNull { dst: o.reg }, sp);
                 o
             }
+            ExprKind::BoundMethod { receiver, func_id } => {
+                let v = self.expr_val(receiver);
+                let site = self.site(*func_id, vec![v.reg], vec![ValKind::Ref]);
+                self.release(v);
+                let o = self.dst_reg(d, &e.ty);
+                self.emit(Instr::MakeClosure { dst: o.reg, site }, sp);
+                o
+            }
             ExprKind::NonNull { inner, message } => {
                 let o = self.expr_in(inner, d);
                 let k = self.konst(Const::Str(message.as_bytes().to_vec()));

@@ -163,6 +163,13 @@ pub fn compile_program(
     // `<init>` and its per-module helpers get the ids after the checker's functions.
     let init_fns = compile_init(&mut cx, modules, nfuncs as u32);
 
+    for bm in &info.bound_methods {
+        let f = compile_bound_method(&mut cx, bm);
+        if let Some(slot) = functions.get_mut(bm.func_id as usize) {
+            *slot = Some(f);
+        }
+    }
+
     while let Some(job) = cx.lambdas.pop() {
         let f = compile_lambda(&mut cx, &job);
         if let Some(slot) = functions.get_mut(job.func_id as usize) {
@@ -489,6 +496,61 @@ fn module_init_order(modules: &[Module]) -> Vec<usize> {
 
 /// A function id the checker allocated but no body was found for: returns the zero
 /// value of its result type.
+/// The function behind an `obj.m` value: its parameters are the method's without
+/// `self`; the object is the closure's one capture. It calls the method (through
+/// the method table if the method is overridden) and returns its result.
+fn compile_bound_method(cx: &mut Ctx<'_>, bm: &crate::types::BoundMethod) -> Function {
+    let (name, params, ret) = match cx.info.funcs.get(bm.func_id as usize) {
+        Some(fi) => (fi.name.clone(), fi.params.clone(), fi.ret.clone()),
+        None => (format!("<fn {}>", bm.func_id), Vec::new(), Type::Void),
+    };
+    let class = bm.class.map(|c| cx.class_layout(c));
+    let mut fc = FnCompiler::new(cx, &[], ret.clone(), Some(bm.func_id), 0);
+    let mut args = Vec::with_capacity(params.len() + 1);
+    for p in &params {
+        args.push(fc.alloc(p));
+    }
+    let clo = fc.ra.alloc(true);
+    fc.takes_closure = true;
+    let receiver = fc.ra.alloc(true);
+    let sp = Span::default();
+    fc.emit(
+        Instr::GetCapture {
+            dst: receiver,
+            clo,
+            idx: 0,
+        },
+        sp,
+    );
+    args.insert(0, receiver);
+    let dst = fc.ra.alloc(ret.is_ref());
+    let site = fc.site(
+        match bm.target {
+            crate::ast::Res::Virtual(slot) => slot,
+            crate::ast::Res::Func(fid) => fid,
+            _ => 0,
+        },
+        args,
+        Vec::new(),
+    );
+    match (bm.target.clone(), class) {
+        (crate::ast::Res::Virtual(_), Some(layout)) => {
+            let class = u16::try_from(layout).unwrap_or(0);
+            fc.emit(Instr::CallMethod { dst, site, class }, sp);
+        }
+        _ => {
+            fc.emit(Instr::Call { dst, site }, sp);
+        }
+    }
+    if ret == Type::Void {
+        fc.emit(Instr::RetVoid, sp);
+    } else {
+        fc.emit(Instr::Ret { src: dst }, sp);
+    }
+    let kinds = params.iter().map(|t| t.kind()).collect();
+    fc.finish(name, sp, params.len().min(255) as u8, kinds, ret_kind(&ret))
+}
+
 fn stub_function(cx: &mut Ctx<'_>, id: u32) -> Function {
     let (name, params, ret) = match cx.info.funcs.get(id as usize) {
         Some(fi) => (fi.name.clone(), fi.params.clone(), fi.ret.clone()),

@@ -467,6 +467,7 @@ pub(crate) fn walk_expr(e: &Expr, f: &mut impl FnMut(LocalId)) {
             walk_expr(callee, f);
             args.iter().for_each(|x| walk_expr(x, f));
         }
+        ExprKind::BoundMethod { receiver, .. } => walk_expr(receiver, f),
         ExprKind::New { args, .. } | ExprKind::Super { args, .. } => {
             args.iter().for_each(|x| walk_expr(x, f))
         }

@@ -134,6 +134,7 @@ fn sx(e: &Expr) -> String {
         ExprKind::Call { callee, args, .. } => {
             format!("(call {} {})", callee.name, list(args)).replace(" )", ")")
         }
+        ExprKind::BoundMethod { receiver, .. } => format!("(bound {})", sx(receiver)),
         ExprKind::CallValue { callee, args } => {
             format!("(callv {} {})", sx(callee), list(args)).replace(" )", ")")
         }

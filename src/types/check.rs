@@ -240,6 +240,8 @@ pub(crate) struct Checker<'d> {
     class_decls: Vec<class::ClassDecl>,
     /// The class whose method body is being checked.
     cur_class: Option<u32>,
+    /// `obj.m` values: (is a class, class or struct id, method) -> function id.
+    bound_ids: HashMap<(bool, u32, String), u32>,
 }
 
 impl<'d> Checker<'d> {
@@ -262,6 +264,7 @@ impl<'d> Checker<'d> {
             method_ids: HashMap::new(),
             class_decls: Vec::new(),
             cur_class: None,
+            bound_ids: HashMap::new(),
         }
     }
 

@@ -86,6 +86,20 @@ pub struct ProgramInfo {
     pub externs: Vec<FuncInfo>,
     /// Function id of `main`.
     pub main: u32,
+    /// The functions behind `obj.m` values, one per method used that way.
+    pub bound_methods: Vec<BoundMethod>,
+}
+
+/// A function made for `obj.m` used as a value: it takes the method's parameters
+/// (without `self`), and its closure holds the object.
+#[derive(Clone, Debug)]
+pub struct BoundMethod {
+    pub func_id: u32,
+    /// The method: a direct call (`Res::Func`) or a method-table slot
+    /// (`Res::Virtual`).
+    pub target: crate::ast::Res,
+    /// The receiver's static class (for a method-table slot).
+    pub class: Option<u32>,
 }
 
 #[derive(Clone, Debug)]

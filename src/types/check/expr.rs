@@ -284,6 +284,8 @@ impl Checker<'_> {
             ExprKind::Is { .. } | ExprKind::As { .. } => self.check_class_test(e),
             // Inserted by `coerce` on an expression already checked.
             ExprKind::NonNull { inner, .. } => inner.ty.non_null().clone(),
+            // Made by `check_field` from a checked expression: not checked again.
+            ExprKind::BoundMethod { .. } => Type::Error,
             ExprKind::SelfRef => match self.lookup_var("self") {
                 VarLookup::Local(_, t) => t,
                 VarLookup::Captured(_) => match self.capture("self") {
@@ -746,6 +748,17 @@ impl Checker<'_> {
         let bt = self.check_expr(base, None);
         let fname = field.name.clone();
         let bt = self.use_non_null(base, bt, |t| format!("field '{fname}' of a null {t}"));
+        // `obj.m` without a call: the method bound to the object.
+        if let Some((func_id, ty)) = self.bound_method(&bt, &fname) {
+            let kind = std::mem::replace(&mut e.kind, ExprKind::Null);
+            if let ExprKind::Field { base, .. } = kind {
+                e.kind = ExprKind::BoundMethod {
+                    receiver: base,
+                    func_id,
+                };
+            }
+            return ty;
+        }
         match &bt {
             Type::Class(cid) => {
                 let c = &self.info.classes[*cid as usize];
@@ -754,19 +767,11 @@ impl Checker<'_> {
                         *field_index = i as u32;
                         c.fields[i].1.clone()
                     }
+                    // (A method name was taken as a bound method above.)
                     None => {
-                        let msg = if c.slot(&field.name).is_some() {
-                            format!(
-                                "'{}' is a method of class '{}'; call it with '()'",
-                                field.name, c.name
-                            )
-                        } else {
-                            let known: Vec<String> = c.fields.iter().map(|(n, _)| n.clone()).collect();
-                            let msg = format!("class '{}' has no field '{}'", c.name, field.name);
-                            self.unknown_name_error(field.span, msg, &field.name, &known);
-                            return Type::Error;
-                        };
-                        self.error(field.span, msg);
+                        let known: Vec<String> = c.fields.iter().map(|(n, _)| n.clone()).collect();
+                        let msg = format!("class '{}' has no field '{}'", c.name, field.name);
+                        self.unknown_name_error(field.span, msg, &field.name, &known);
                         Type::Error
                     }
                 }
@@ -778,19 +783,11 @@ impl Checker<'_> {
                         *field_index = i as u32;
                         s.fields[i].1.clone()
                     }
+                    // (A method name was taken as a bound method above.)
                     None => {
-                        let msg = if self.method_id(*sid, &field.name).is_some() {
-                            format!(
-                                "'{}' is a method of struct '{}'; call it with '()'",
-                                field.name, s.name
-                            )
-                        } else {
-                            let known: Vec<String> = s.fields.iter().map(|(n, _)| n.clone()).collect();
-                            let msg = format!("struct '{}' has no field '{}'", s.name, field.name);
-                            self.unknown_name_error(field.span, msg, &field.name, &known);
-                            return Type::Error;
-                        };
-                        self.error(field.span, msg);
+                        let known: Vec<String> = s.fields.iter().map(|(n, _)| n.clone()).collect();
+                        let msg = format!("struct '{}' has no field '{}'", s.name, field.name);
+                        self.unknown_name_error(field.span, msg, &field.name, &known);
                         Type::Error
                     }
                 }
@@ -1037,6 +1034,68 @@ impl Checker<'_> {
             );
             self.error(a.span, msg);
         }
+    }
+
+    /// For `obj.name` where `name` is a method (and no field) of the struct or class
+    /// type `t`: the function id of the bound method (made once per method) and its
+    /// function type.
+    fn bound_method(&mut self, t: &Type, name: &str) -> Option<(u32, Type)> {
+        let (key, target, class, fid) = match t {
+            Type::Struct(sid) => {
+                if self.info.structs[*sid as usize]
+                    .fields
+                    .iter()
+                    .any(|(n, _)| n == name)
+                {
+                    return None;
+                }
+                let fid = self.method_id(*sid, name)?;
+                ((false, *sid, name.to_string()), Res::Func(fid), None, fid)
+            }
+            Type::Class(cid) => {
+                let c = &self.info.classes[*cid as usize];
+                if c.fields.iter().any(|(n, _)| n == name) {
+                    return None;
+                }
+                let slot = c.slot(name)?;
+                let fid = c.vtable[slot].1;
+                (
+                    (true, *cid, name.to_string()),
+                    self.dispatch(*cid, slot),
+                    Some(*cid),
+                    fid,
+                )
+            }
+            _ => return None,
+        };
+        let f = &self.info.funcs[fid as usize];
+        let ty = Type::Fn(
+            f.params.iter().skip(1).cloned().collect(),
+            Box::new(f.ret.clone()),
+        );
+        if let Some(&id) = self.bound_ids.get(&key) {
+            return Some((id, ty));
+        }
+        let (params, ret) = (f.params.iter().skip(1).cloned().collect(), f.ret.clone());
+        let display = format!("{}.{name}", self.tn(t));
+        let id = self.info.funcs.len() as u32;
+        self.info.funcs.push(FuncInfo {
+            name: display,
+            params,
+            ret,
+        });
+        let span = self.func_meta[fid as usize].span;
+        self.func_meta.push(FuncMeta {
+            exported: false,
+            span,
+        });
+        self.info.bound_methods.push(crate::types::BoundMethod {
+            func_id: id,
+            target,
+            class,
+        });
+        self.bound_ids.insert(key, id);
+        Some((id, ty))
     }
 
     /// The index and type of field `name` of a struct or class type `t` when it

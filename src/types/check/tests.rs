@@ -939,9 +939,10 @@ def main() -> int:
         &format!("{pre}    return p.get(1)\n"),
         "function 'P.get' expects 0 arguments, got 1",
     );
+    // `p.get` is a bound method, a function value, not an int.
     err(
         &format!("{pre}    return p.get\n"),
-        "'get' is a method of struct 'P'",
+        "return type mismatch: expected int, found fn() -> int",
     );
     err(
         &format!("{pre}    let n: int = 1\n    return n.get()\n"),
