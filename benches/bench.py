@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""Benchmark harness: BetterPython (JIT and interpreter) against C, LuaJIT, Lua 5.4,
+PyPy and CPython on the programs of benches/programs and their twins.
+
+Usage: benches/bench.py [options] [PROGRAM ...]   (benches/run.sh calls it)
+
+PROGRAM names a benches/programs/*.bp file without .bp (default: every program that
+has a .bp file or a twin; one without a .bp file is skipped, with a message).
+
+Steps:
+ 1. installs what is missing: luajit, lua5.4, pypy3 and hyperfine from Debian
+    packages (apt-get, through sudo when not root), hyperfine with `cargo install`
+    when apt has none; an engine that cannot be installed is skipped with a warning;
+ 2. builds bp with `cargo build --release` unless --bp names a binary, and compiles
+    the C twins with `$CC -O2` (default gcc) into target/bench/c/;
+ 3. runs every engine once per program and checks that stdout and exit status are
+    those of the bp interpreter (a difference is printed, the engine left out of the
+    table, and the script exits with status 1 at the end);
+ 4. times with hyperfine in rounds: each round is one hyperfine call per program with
+    one run of every engine, in an order rotated from round to round, so that the
+    engines take turns and a change of load on the machine hits all of them alike;
+    an engine gets as many rounds as fit in --budget seconds by the time of its check
+    run (at least one, at most --rounds);
+ 5. writes the Markdown table (median wall time of each engine with its spread, the
+    ratios to C, geometric means) on stdout or into --out, the chart of the ratios to
+    C (SVG, log scale) into --svg, and every run's time into target/bench/results.json
+    (hyperfine's own JSON exports beside it). --report-only FILE redoes the table and
+    the chart from such a results.json without running anything.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benches"
+WORK = ROOT / "target" / "bench"
+
+
+class Engine:
+    """One way of running a program: `command(name)` gives its argv, or None when the
+    program has no twin for this engine."""
+
+    def __init__(self, key, label, color, twin_dir, twin_ext, argv):
+        self.key = key
+        self.label = label
+        self.color = color
+        self.twin_dir = twin_dir
+        self.twin_ext = twin_ext
+        self.argv = argv
+
+    def source(self, name):
+        return BENCH / self.twin_dir / f"{name}.{self.twin_ext}"
+
+    def command(self, name):
+        source = self.source(name)
+        if not source.is_file():
+            return None
+        return self.argv(source, name)
+
+
+# Key, label and chart colour of every engine, in the order of the table's columns.
+ENGINE_STYLES = [
+    ("c", "C gcc -O2", "#555555"),
+    ("jit", "bp JIT", "#d62728"),
+    ("interp", "bp interp", "#ff9896"),
+    ("luajit", "LuaJIT", "#1f77b4"),
+    ("lua54", "Lua 5.4", "#aec7e8"),
+    ("pypy", "PyPy", "#2ca02c"),
+    ("cpython", "CPython", "#98df8a"),
+]
+COLORS = {key: color for key, _, color in ENGINE_STYLES}
+
+
+def engines(bp, cbin):
+    """Every engine, in the order of ENGINE_STYLES. CPython is the interpreter running
+    this script unless $PYTHON names another (a pyenv shim would add its own start-up)."""
+    python = os.environ.get("PYTHON") or sys.executable
+    runs = {
+        "c": ("c", "c", lambda src, name: [str(cbin / name)]),
+        "jit": ("programs", "bp", lambda src, name: [bp, "run", str(src)]),
+        "interp": ("programs", "bp", lambda src, name: [bp, "run", "--no-jit", str(src)]),
+        "luajit": ("lua", "lua", lambda src, name: ["luajit", str(src)]),
+        "lua54": ("lua", "lua", lambda src, name: ["lua5.4", str(src)]),
+        "pypy": ("python", "py", lambda src, name: ["pypy3", str(src)]),
+        "cpython": ("python", "py", lambda src, name: [python, str(src)]),
+    }
+    return [Engine(key, label, color, *runs[key]) for key, label, color in ENGINE_STYLES]
+
+
+# The ratios besides "to C" that the performance targets of issue 13 are stated in.
+PAIR_RATIOS = [("jit", "luajit"), ("interp", "lua54"), ("interp", "jit")]
+
+# Debian package (and command) of each engine that may need installing.
+PACKAGES = {"luajit": "luajit", "lua54": "lua5.4", "pypy": "pypy3"}
+
+
+def warn(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- installing tools
+
+def apt_get(args):
+    """Runs apt-get (through `sudo -n` when not root); True when it succeeded."""
+    prefix = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if prefix is None or not shutil.which("apt-get"):
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    result = subprocess.run(prefix + ["apt-get", "-y", "-q"] + args, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    return result.returncode == 0
+
+
+class Installer:
+    """Installs Debian packages on demand, running `apt-get update` at most once."""
+
+    def __init__(self, allowed):
+        self.allowed = allowed
+        self.updated = False
+
+    def ensure(self, command, package):
+        if shutil.which(command):
+            return True
+        if not self.allowed:
+            return False
+        warn(f"installing {package} (apt-get)")
+        if apt_get(["install", package]):
+            return shutil.which(command) is not None
+        if not self.updated:
+            self.updated = True
+            apt_get(["update"])
+            if apt_get(["install", package]):
+                return shutil.which(command) is not None
+        return False
+
+    def ensure_hyperfine(self):
+        if self.ensure("hyperfine", "hyperfine"):
+            return True
+        if not self.allowed or not shutil.which("cargo"):
+            return False
+        warn("installing hyperfine (cargo install)")
+        subprocess.run(["cargo", "install", "--locked", "hyperfine"], check=False)
+        cargo_bin = pathlib.Path(os.environ.get("CARGO_HOME", pathlib.Path.home() / ".cargo")) / "bin"
+        os.environ["PATH"] = f"{os.environ['PATH']}{os.pathsep}{cargo_bin}"
+        return shutil.which("hyperfine") is not None
+
+
+# ---------------------------------------------------------------- building
+
+def build_bp(args):
+    if args.bp:
+        bp = pathlib.Path(args.bp).resolve()
+        if not os.access(bp, os.X_OK):
+            sys.exit(f"bench: --bp {args.bp}: not an executable file")
+        return str(bp)
+    warn("building bp (cargo build --release)")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bp"], cwd=ROOT, check=True)
+    return str(ROOT / "target" / "release" / "bp")
+
+
+def build_c_twins(names, cbin):
+    cc = os.environ.get("CC", "gcc")
+    cbin.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = BENCH / "c" / f"{name}.c"
+        if source.is_file():
+            subprocess.run([cc, "-O2", "-o", str(cbin / name), str(source), "-lm"], check=True)
+
+
+# ---------------------------------------------------------------- running
+
+def run_once(argv):
+    """stdout plus exit status of one run, and its wall time in seconds."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    return result.stdout + f"\n:exit={result.returncode}\n".encode(), result.stderr, elapsed
+
+
+def check_outputs(name, commands):
+    """Runs each engine once; returns the engines whose output is the interpreter's
+    (with the time of that run), and the ones that differ."""
+    outputs = {}
+    for key, argv in commands.items():
+        outputs[key] = run_once(argv)
+    reference, ref_err, _ = outputs["interp"]
+    if not reference.endswith(b"\n:exit=0\n"):
+        warn(f"{name}: the bp interpreter failed:\n{ref_err.decode(errors='replace')}")
+    agree, differ = {}, []
+    for key, (out, err, elapsed) in outputs.items():
+        if out == reference:
+            agree[key] = elapsed
+        else:
+            differ.append(key)
+            warn(f"MISMATCH in {name}: {key} differs from the bp interpreter")
+            show = lambda b: b.decode(errors="replace")[-600:]
+            warn(f"  interp: {show(reference)!r}\n  {key}: {show(out)!r}\n  {key} stderr: {show(err)!r}")
+    return agree, differ
+
+
+def hyperfine_round(name, commands, round_index, json_dir):
+    """One hyperfine run of each command; returns {engine: seconds}."""
+    keys = list(commands)
+    shift = round_index % len(keys)
+    keys = keys[shift:] + keys[:shift]
+    export = json_dir / f"{name}.round{round_index + 1}.json"
+    argv = ["hyperfine", "-N", "--runs", "1", "--style", "none", "--ignore-failure",
+            "--export-json", str(export)]
+    argv += [shlex.join(commands[k]) for k in keys]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    results = json.loads(export.read_text())["results"]
+    return {key: result["times"] for key, result in zip(keys, results)}
+
+
+def measure(args, names, all_engines, cbin):
+    """Checks and times every program; returns the results document."""
+    json_dir = WORK / "hyperfine"
+    json_dir.mkdir(parents=True, exist_ok=True)
+    by_key = {e.key: e for e in all_engines}
+    programs, failed = [], False
+    load_before = os.getloadavg()
+    for name in names:
+        if not (BENCH / "programs" / f"{name}.bp").is_file():
+            warn(f"{name}: skipped, benches/programs/{name}.bp does not exist yet")
+            continue
+        commands = {e.key: e.command(name) for e in all_engines if e.command(name) is not None}
+        agree, differ = check_outputs(name, commands)
+        failed = failed or bool(differ)
+        budget_per_run = args.budget / args.rounds
+        wanted = {k: max(1, min(args.rounds, int(args.budget // max(t, 1e-3)))) for k, t in agree.items()}
+        times = {k: [] for k in agree}
+        for round_index in range(args.rounds):
+            due = {k: commands[k] for k in agree if len(times[k]) < wanted[k]}
+            if not due:
+                break
+            for key, run_times in hyperfine_round(name, due, round_index, json_dir).items():
+                times[key] += run_times
+        few = [by_key[k].label for k in agree if wanted[k] < args.rounds]
+        note = f" (fewer runs, over {budget_per_run:.0f} s each: {', '.join(few)})" if few else ""
+        summary = ", ".join(f"{by_key[k].label} {median(v) * 1000:.0f} ms" for k, v in times.items())
+        warn(f"{name}: {summary}{note}")
+        programs.append({"name": name, "times": times, "differ": differ})
+    return {
+        "programs": programs,
+        "engines": [{"key": e.key, "label": e.label} for e in all_engines],
+        "machine": machine_description(),
+        "versions": engine_versions(args.bp_path),
+        "commit": git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": [list(load_before), list(os.getloadavg())],
+        "rounds": args.rounds,
+        "budget": args.budget,
+    }, failed
+
+
+# ---------------------------------------------------------------- facts about the run
+
+def machine_description():
+    model = "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError):
+        pass
+    return f"{model}, {os.cpu_count()} cores{memory}"
+
+
+def first_line(argv):
+    try:
+        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = result.stdout.strip().splitlines()
+    return lines[0].strip() if lines else None
+
+
+def engine_versions(bp):
+    python = os.environ.get("PYTHON") or sys.executable
+    found = {
+        "bp": first_line([bp, "--version"]) if bp else None,
+        "gcc": first_line([os.environ.get("CC", "gcc"), "--version"]),
+        "luajit": first_line(["luajit", "-v"]),
+        "lua5.4": first_line(["lua5.4", "-v"]),
+        "pypy3": first_line(["pypy3", "-c", "import sys; print('PyPy', sys.version.split()[0],"
+                                            " sys.pypy_version_info[:3])"]),
+        "python3": first_line([python, "--version"]),
+        "hyperfine": first_line(["hyperfine", "--version"]),
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def git_commit():
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]) or "unknown"
+    status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                            stdout=subprocess.PIPE, text=True, check=False).stdout
+    return commit + ("+changes" if status.strip() else "")
+
+
+# ---------------------------------------------------------------- statistics
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def spread(values):
+    """Half the range of the runs, relative to their median."""
+    return (max(values) - min(values)) / 2 / median(values)
+
+
+def geometric_mean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def ratio(times, a, b):
+    if a in times and b in times and times[a] and times[b]:
+        return median(times[a]) / median(times[b])
+    return None
+
+
+# ---------------------------------------------------------------- the report
+
+def fmt_ratio(value):
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def fmt_time(values):
+    if not values:
+        return "–"
+    ms = median(values) * 1000
+    text = f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"
+    if len(values) > 1:
+        text += f" ±{spread(values) * 100:.0f}%"
+    return text
+
+
+def markdown(doc):
+    labels = {e["key"]: e["label"] for e in doc["engines"]}
+    keys = [e["key"] for e in doc["engines"]]
+    present = [k for k in keys if any(k in p["times"] for p in doc["programs"])]
+    versions = "; ".join(f"{v}" for v in doc["versions"].values())
+    (b1, b5, b15), (a1, a5, a15) = doc["load"]
+    lines = [
+        f"Generated by `benches/bench.py` on {doc['date']}, commit `{doc['commit']}`; "
+        f"{doc['machine']}; load average {b1:.2f} {b5:.2f} {b15:.2f} before, "
+        f"{a1:.2f} {a5:.2f} {a15:.2f} after.",
+        "",
+        f"Engines: {versions}.",
+        "",
+        f"Wall time of the whole process in ms: the median of {doc['rounds']} runs "
+        f"(fewer for a run longer than {doc['budget'] / doc['rounds']:.0f} s), ± half "
+        "the range of the runs relative to the median.",
+        "",
+        "| program | " + " | ".join(labels[k] for k in present) + " |",
+        "|---|" + "---:|" * len(present),
+    ]
+    for p in doc["programs"]:
+        cells = [fmt_time(p["times"].get(k)) if k not in p["differ"] else "differs" for k in present]
+        lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "Ratios (of median times): each engine to C, lower is faster; then "
+                  + ", ".join(f"{labels[a]} / {labels[b]}" for a, b in PAIR_RATIOS) + ".", ""]
+    ratio_keys = [k for k in present if k != "c"]
+    pairs = [(a, b) for a, b in PAIR_RATIOS if a in present and b in present]
+    header = [f"{labels[k]} / C" for k in ratio_keys] + [f"{labels[a]} / {labels[b]}" for a, b in pairs]
+    lines += ["| program | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
+    columns = [(k, "c") for k in ratio_keys] + pairs
+    for p in doc["programs"]:
+        cells = [fmt_ratio(ratio(p["times"], a, b)) for a, b in columns]
+        lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
+    means, counts = [], []
+    for a, b in columns:
+        values = [r for r in (ratio(p["times"], a, b) for p in doc["programs"]) if r is not None]
+        means.append(fmt_ratio(geometric_mean(values)))
+        counts.append(len(values))
+    lines.append("| **geometric mean** | " + " | ".join(f"**{m}** ({n})" for m, n in zip(means, counts)) + " |")
+    lines += ["", "The number in brackets is how many programs the mean is over (those with both "
+                  "engines; programs without a C twin have no ratio to C)."]
+    return "\n".join(lines) + "\n"
+
+
+def svg_chart(doc):
+    """Grouped bars of each engine's ratio to C per program on a log scale."""
+    labels = {e["key"]: e["label"] for e in doc["engines"]}
+    programs = [p for p in doc["programs"] if "c" in p["times"]]
+    keys = [k for k in (e["key"] for e in doc["engines"])
+            if k != "c" and any(ratio(p["times"], k, "c") for p in programs)]
+    values = [ratio(p["times"], k, "c") for p in programs for k in keys]
+    values = [v for v in values if v]
+    if not programs or not values:
+        return None
+    low = 10 ** math.floor(math.log10(min(min(values), 1.0)))
+    high = 10 ** math.ceil(math.log10(max(values)))
+    bar, gap, left, top, plot_h = 9, 14, 60, 50, 320
+    group = bar * len(keys) + gap
+    width = left + group * len(programs) + 20
+    height = top + plot_h + 110
+    y_of = lambda v: top + plot_h * (1 - (math.log10(v) - math.log10(low)) / (math.log10(high) - math.log10(low)))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="18" font-size="13" font-weight="bold">Time relative to C (gcc -O2), '
+           f'log scale, lower is faster</text>',
+           f'<text x="{left}" y="34" fill="#555">commit {doc["commit"]}, {doc["date"]}, '
+           f'{escape(doc["machine"])}</text>']
+    decade = low
+    while decade <= high * 1.0001:
+        for step in (1, 2, 5):
+            v = decade * step
+            if v > high * 1.0001:
+                break
+            y = y_of(v)
+            stroke = "#bbb" if step == 1 else "#eee"
+            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 20}" y2="{y:.1f}" stroke="{stroke}"/>')
+            out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{v:g}×</text>')
+        decade *= 10
+    y_one = y_of(1.0)
+    out.append(f'<line x1="{left}" y1="{y_one:.1f}" x2="{width - 20}" y2="{y_one:.1f}" stroke="#333"/>')
+    for i, p in enumerate(programs):
+        x0 = left + gap / 2 + i * group
+        for j, k in enumerate(keys):
+            r = ratio(p["times"], k, "c")
+            if r is None:
+                continue
+            y = y_of(r)
+            top_y, h = (y, y_one - y) if r >= 1 else (y_one, y - y_one)
+            out.append(f'<rect x="{x0 + j * bar:.1f}" y="{top_y:.1f}" width="{bar - 1}" height="{max(h, 1):.1f}" '
+                       f'fill="{COLORS.get(k, "#888")}"><title>{escape(p["name"])}: {escape(labels[k])} '
+                       f'{r:.2f}× C</title></rect>')
+        cx = x0 + bar * len(keys) / 2
+        out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 14}" text-anchor="end" '
+                   f'transform="rotate(-35 {cx:.1f} {top + plot_h + 14})">{escape(p["name"])}</text>')
+    legend_y = height - 18
+    for j, k in enumerate(keys):
+        x = left + j * 105
+        out.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{COLORS.get(k, "#888")}"/>')
+        out.append(f'<text x="{x + 14}" y="{legend_y}">{escape(labels[k])}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def escape(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------- main
+
+def program_names(requested):
+    known = sorted({p.stem for d in ("programs", "c", "python", "lua") for p in (BENCH / d).glob("*.*")
+                    if p.suffix in (".bp", ".c", ".py", ".lua")})
+    for name in requested:
+        if name not in known:
+            sys.exit(f"bench: no such program: {name} (known: {', '.join(known)})")
+    return requested or known
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.splitlines()[:2]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("programs", nargs="*", metavar="PROGRAM")
+    ap.add_argument("--bp", help="use this bp binary instead of building one")
+    ap.add_argument("-n", "--rounds", type=int, default=3, help="timed runs per engine (default 3)")
+    ap.add_argument("--budget", type=float, default=30.0,
+                    help="seconds of timed runs per engine and program at most, beyond the first (default 30)")
+    ap.add_argument("--engines", help="comma-separated subset of c,jit,interp,luajit,lua54,pypy,cpython")
+    ap.add_argument("--out", help="write the Markdown table to this file (default: stdout)")
+    ap.add_argument("--svg", default=str(ROOT / "docs" / "benchmarks" / "ratios.svg"),
+                    help="write the chart here (default docs/benchmarks/ratios.svg; '' for none)")
+    ap.add_argument("--no-install", action="store_true", help="do not install missing engines")
+    ap.add_argument("--report-only", metavar="RESULTS_JSON",
+                    help="write the table and chart from a results.json of an earlier run")
+    args = ap.parse_args()
+    if args.rounds < 1 or args.budget <= 0:
+        ap.error("--rounds and --budget must be positive")
+    return args
+
+
+def select_engines(args, bp):
+    all_engines = engines(bp, WORK / "c")
+    if args.engines:
+        wanted = set(args.engines.split(","))
+        unknown = wanted - {e.key for e in all_engines}
+        if unknown:
+            sys.exit(f"bench: unknown engine(s): {', '.join(sorted(unknown))}")
+        wanted.add("interp")  # the reference output
+        all_engines = [e for e in all_engines if e.key in wanted]
+    installer = Installer(not args.no_install)
+    kept = []
+    for engine in all_engines:
+        package = PACKAGES.get(engine.key)
+        command = package if package else None
+        if command and not installer.ensure(command, package):
+            warn(f"{engine.label}: `{command}` is missing and could not be installed; skipped")
+            continue
+        kept.append(engine)
+    if not installer.ensure_hyperfine():
+        sys.exit("bench: hyperfine is missing and could not be installed")
+    return kept
+
+
+def write_reports(doc, args):
+    table = markdown(doc)
+    if args.out:
+        pathlib.Path(args.out).write_text(table)
+        warn(f"table written to {args.out}")
+    else:
+        sys.stdout.write(table)
+    if args.svg:
+        chart = svg_chart(doc)
+        if chart:
+            pathlib.Path(args.svg).parent.mkdir(parents=True, exist_ok=True)
+            pathlib.Path(args.svg).write_text(chart)
+            warn(f"chart written to {args.svg}")
+
+
+def main():
+    args = parse_args()
+    if args.report_only:
+        write_reports(json.loads(pathlib.Path(args.report_only).read_text()), args)
+        return 0
+    names = program_names(args.programs)
+    bp = build_bp(args)
+    args.bp_path = bp
+    all_engines = select_engines(args, bp)
+    build_c_twins(names, WORK / "c")
+    doc, failed = measure(args, names, all_engines, WORK / "c")
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
+    warn(f"all run times in {WORK / 'results.json'}")
+    write_reports(doc, args)
+    if failed:
+        warn("ERROR: some outputs differ (see above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
