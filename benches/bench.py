@@ -241,12 +241,13 @@ def measure(args, names, all_engines):
     json_dir = WORK / "hyperfine"
     json_dir.mkdir(parents=True, exist_ok=True)
     by_key = {e.key: e for e in all_engines}
-    programs, failed = [], False
+    programs, skipped, failed = [], [], False
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)
     for name in names:
         if not (BENCH / "programs" / f"{name}.bp").is_file():
             warn(f"{name}: skipped, benches/programs/{name}.bp does not exist yet")
+            skipped.append(name)
             continue
         commands = {e.key: e.command(name) for e in all_engines if e.command(name) is not None}
         agree, differ = check_outputs(name, commands)
@@ -267,6 +268,7 @@ def measure(args, names, all_engines):
         programs.append({"name": name, "times": times, "differ": differ})
     return {
         "programs": programs,
+        "skipped": skipped,
         "engines": [{"key": e.key, "label": e.label} for e in all_engines],
         "machine": machine_description(),
         "versions": engine_versions(args.bp_path),
@@ -401,10 +403,11 @@ def markdown(doc):
     for p in doc["programs"]:
         cells = [fmt_time(p["times"].get(k)) if k not in p["differ"] else "differs" for k in present]
         lines.append(f"| {p['name']} | " + " | ".join(cells) + " |")
-    lines += ["", "Ratios (of median times): each engine to C, lower is faster; then "
-                  + ", ".join(f"{labels[a]} / {labels[b]}" for a, b in PAIR_RATIOS) + ".", ""]
-    ratio_keys = [k for k in present if k != "c"]
+    ratio_keys = [k for k in present if k != "c"] if "c" in present else []
     pairs = [(a, b) for a, b in PAIR_RATIOS if a in present and b in present]
+    lines += ["", "Ratios of the median times (below 1: the first engine is the faster)"
+                  + (": each engine to C, then " if ratio_keys else ": ")
+                  + ", ".join(f"{labels[a]} / {labels[b]}" for a, b in pairs) + ".", ""]
     header = [f"{labels[k]} / C" for k in ratio_keys] + [f"{labels[a]} / {labels[b]}" for a, b in pairs]
     lines += ["| program | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
     columns = [(k, "c") for k in ratio_keys] + pairs
@@ -419,6 +422,9 @@ def markdown(doc):
     lines.append("| **geometric mean** | " + " | ".join(f"**{m}** ({n})" for m, n in zip(means, counts)) + " |")
     lines += ["", "The number in brackets is how many programs the mean is over (those with both "
                   "engines; programs without a C twin have no ratio to C)."]
+    if doc["skipped"]:
+        lines += ["", "Not run, their `.bp` file does not exist yet: "
+                  + ", ".join(f"`{name}`" for name in doc["skipped"]) + "."]
     return "\n".join(lines) + "\n"
 
 
