@@ -11,7 +11,7 @@ int main(void) {
     char *s = malloc(cap);
     if (!s)
         return 1;
-    for (int64_t i = 0; i < 100000; i++) {
+    for (int64_t i = 0; i < 200000; i++) {
         size_t len = 0;
         for (int64_t j = 0; j < 30; j++) {
             char num[24];

@@ -49,7 +49,7 @@ end
 local function main()
     local ops = make_ops(1000)
     local acc = 1
-    for _ = 1, 60000 do
+    for _ = 1, 100000 do
         for i = 1, #ops do
             acc = ops[i]:apply(acc) % 1000003
         end

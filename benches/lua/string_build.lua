@@ -1,7 +1,7 @@
--- String building: 100 k lines, each built by 30 appends of a number and a comma.
+-- String building: 200 k lines, each built by 30 appends of a number and a comma.
 local function main()
     local total, checksum = 0, 0
-    for i = 0, 99999 do
+    for i = 0, 199999 do
         local s = ""
         for j = 0, 29 do
             s = s .. tostring(i * 31 + j) .. ","

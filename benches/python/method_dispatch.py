@@ -51,7 +51,7 @@ def make_ops(count):
 def main():
     ops = make_ops(1000)
     acc = 1
-    for _ in range(0, 60000):
+    for _ in range(0, 100000):
         for op in ops:
             acc = op.apply(acc) % 1000003
     print(acc)

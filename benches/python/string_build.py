@@ -1,7 +1,7 @@
 def main():
     total = 0
     checksum = 0
-    for i in range(0, 100000):
+    for i in range(0, 200000):
         s = ""
         for j in range(0, 30):
             s = s + str(i * 31 + j) + ","
