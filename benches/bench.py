@@ -24,8 +24,9 @@ Steps:
  5. writes the Markdown table (median wall time of each engine with its spread, the
     ratios to C, geometric means) on stdout or into --out, the chart of the ratios to
     C (SVG, log scale) into --svg, and every run's time into target/bench/results.json
-    (hyperfine's own JSON exports beside it). --report-only FILE redoes the table and
-    the chart from such a results.json without running anything.
+    (hyperfine's own JSON exports beside it); with --update-doc, the table also goes
+    into docs/benchmarks.md between its markers. --report-only FILE redoes the table
+    and the chart from such a results.json without running anything.
 """
 import argparse
 import datetime
@@ -572,6 +573,8 @@ def parse_args():
     ap.add_argument("--out", help="write the Markdown table to this file (default: stdout)")
     ap.add_argument("--svg", default=str(ROOT / "docs" / "benchmarks" / "ratios.svg"),
                     help="write the chart here (default docs/benchmarks/ratios.svg; '' for none)")
+    ap.add_argument("--update-doc", action="store_true",
+                    help="also put the table into docs/benchmarks.md, between its bench.py markers")
     ap.add_argument("--no-install", action="store_true", help="do not install missing engines")
     ap.add_argument("--check-only", action="store_true",
                     help="only check that all outputs agree (twins without a .bp file too), no timing")
@@ -613,12 +616,29 @@ def write_reports(doc, args):
         warn(f"table written to {args.out}")
     else:
         sys.stdout.write(table)
+    if args.update_doc:
+        update_doc(DOC, table)
+        warn(f"table put into {DOC}")
     if args.svg:
         chart = svg_chart(doc)
         if chart:
             pathlib.Path(args.svg).parent.mkdir(parents=True, exist_ok=True)
             pathlib.Path(args.svg).write_text(chart)
             warn(f"chart written to {args.svg}")
+
+
+DOC = ROOT / "docs" / "benchmarks.md"
+DOC_BEGIN = "<!-- bench.py table: begin (benches/run.sh --update-doc rewrites up to the end marker) -->"
+DOC_END = "<!-- bench.py table: end -->"
+
+
+def update_doc(path, table):
+    """Replaces the text between the markers in path with the table."""
+    text = path.read_text()
+    begin, end = text.find(DOC_BEGIN), text.find(DOC_END)
+    if begin < 0 or end < begin:
+        sys.exit(f"bench: {path} has no `{DOC_BEGIN}` ... `{DOC_END}` markers")
+    path.write_text(text[:begin + len(DOC_BEGIN)] + "\n\n" + table + "\n" + text[end:])
 
 
 def main():
