@@ -24,7 +24,7 @@ pub fn signature_help(a: &Analysis, pos: Position) -> Option<SignatureHelp> {
     let text = a.text();
     let (open, active) = innermost_call(&text[start..offset])?;
     let callee = callee_before(&text[..start + open])?;
-    let (label, params) = signature_of(a, callee, start as u32)?;
+    let (label, params) = signature_of(a, callee, offset as u32)?;
     let parameters = params
         .into_iter()
         .map(|p| ParameterInformation {
