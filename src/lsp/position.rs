@@ -124,7 +124,7 @@ mod tests {
         round_trip(&index, 14, 0, 11);
         round_trip(&index, 18, 0, 13);
         let x = "let s = \"é中😀\" + ".len() as u32;
-        round_trip(&index, x, 0, 16);
+        round_trip(&index, x, 0, 17);
     }
 
     #[test]
