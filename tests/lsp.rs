@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
@@ -56,7 +56,10 @@ impl Client {
             "initialize",
             json!({"processId": null, "rootUri": null, "capabilities": {}}),
         );
-        assert!(init["capabilities"]["hoverProvider"].as_bool().unwrap_or(false), "{init}");
+        assert!(
+            init["capabilities"]["hoverProvider"].as_bool().unwrap_or(false),
+            "{init}"
+        );
         client.notify("initialized", json!({}));
         client
     }
@@ -98,9 +101,8 @@ impl Client {
 
     /// The next diagnostics published for `uri`.
     fn diagnostics(&mut self, uri: &str) -> Vec<Value> {
-        let is_for_uri = |m: &Value| {
-            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(uri)
-        };
+        let is_for_uri =
+            |m: &Value| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(uri);
         if let Some(i) = self.pending.iter().position(is_for_uri) {
             let m = self.pending.remove(i);
             return m["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
@@ -207,8 +209,12 @@ fn end(range: &Value) -> (u64, u64) {
 
 fn labels(items: &Value) -> Vec<String> {
     let list = items.as_array().or_else(|| items["items"].as_array());
-    list.map(|l| l.iter().filter_map(|i| i["label"].as_str().map(String::from)).collect())
-        .unwrap_or_default()
+    list.map(|l| {
+        l.iter()
+            .filter_map(|i| i["label"].as_str().map(String::from))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 const GEOM: &str = "\
@@ -272,7 +278,10 @@ fn open_program(tag: &str, text: &str) -> (TempDir, Client, String, String) {
 
 fn hover_text(client: &mut Client, uri: &str, line: u32, character: u32) -> String {
     let hover = client.at("textDocument/hover", uri, line, character);
-    hover["contents"]["value"].as_str().unwrap_or_default().to_string()
+    hover["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -281,14 +290,28 @@ fn diagnostics_have_utf16_ranges_and_are_cleared_when_fixed() {
     // An error on a line with non-ASCII text: the range counts UTF-16 units.
     let diags = client.change(&uri, 2, BROKEN);
     assert_eq!(diags.len(), 1, "{diags:?}");
-    assert!(diags[0]["message"].as_str().unwrap().contains("undefined variable 'undefined_name'"));
+    assert!(diags[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("undefined variable 'undefined_name'"));
     assert_eq!(diags[0]["severity"], 1);
     assert_eq!(start(&diags[0]["range"]), (3, 25));
     assert_eq!(end(&diags[0]["range"]), (3, 39));
     // A syntax error and a warning are reported too.
-    let diags = client.change(&uri, 3, "def f() -> int:\n    let x: int = (1 +\n\ndef main() -> int:\n    return 0\n");
-    assert!(!diags.is_empty() && diags.iter().all(|d| d["severity"] == 1), "{diags:?}");
-    let diags = client.change(&uri, 4, "def f() -> int:\n    print(1)\n\ndef main() -> int:\n    return 0\n");
+    let diags = client.change(
+        &uri,
+        3,
+        "def f() -> int:\n    let x: int = (1 +\n\ndef main() -> int:\n    return 0\n",
+    );
+    assert!(
+        !diags.is_empty() && diags.iter().all(|d| d["severity"] == 1),
+        "{diags:?}"
+    );
+    let diags = client.change(
+        &uri,
+        4,
+        "def f() -> int:\n    print(1)\n\ndef main() -> int:\n    return 0\n",
+    );
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0]["severity"], 2);
     assert_eq!(start(&diags[0]["range"]), (0, 4));
@@ -304,7 +327,10 @@ fn hover_shows_types_and_signatures() {
     let text = hover_text(&mut client, &uri, 15, 22);
     assert!(text.contains("def twice(n: int) -> int"), "{text}");
     let text = hover_text(&mut client, &uri, 16, 10);
-    assert!(text.contains("s: str") && text.contains("local variable"), "{text}");
+    assert!(
+        text.contains("s: str") && text.contains("local variable"),
+        "{text}"
+    );
     let text = hover_text(&mut client, &uri, 16, 21);
     assert!(text.contains("len(") && text.contains("builtin"), "{text}");
     let text = hover_text(&mut client, &uri, 15, 58);
@@ -341,7 +367,12 @@ fn definition_references_and_rename() {
         json!({"textDocument": {"uri": uri}, "position": {"line": 14, "character": 8},
                "context": {"includeDeclaration": true}}),
     );
-    let places: Vec<(u64, u64)> = refs.as_array().unwrap().iter().map(|r| start(&r["range"])).collect();
+    let places: Vec<(u64, u64)> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| start(&r["range"]))
+        .collect();
     assert_eq!(places, vec![(14, 8), (15, 27), (15, 34)]);
     let refs = client.request(
         "textDocument/references",
@@ -374,9 +405,18 @@ fn completion_in_scope_after_dot_and_after_a_module() {
     for want in ["s", "p", "total", "twice", "Pair", "geom", "len", "print"] {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
-    assert!(!names.iter().any(|n| n == "n"), "a parameter of another function: {names:?}");
+    assert!(
+        !names.iter().any(|n| n == "n"),
+        "a parameter of another function: {names:?}"
+    );
     let len = client.at("textDocument/completion", &uri, 16, 10);
-    let len = len.as_array().unwrap().iter().find(|i| i["label"] == "len").cloned().unwrap();
+    let len = len
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "len")
+        .cloned()
+        .unwrap();
     assert!(len["detail"].as_str().unwrap().starts_with("len("), "{len}");
 
     // The line being typed does not parse: members still complete.
@@ -400,16 +440,30 @@ fn signature_help_document_symbols_and_formatting() {
     let typing = FIXED.replace("    print(s, total, len(s))", "    print(twice(\"a,(b\", ");
     client.change(&uri, 2, &typing);
     let help = client.at("textDocument/signatureHelp", &uri, 16, 26);
-    assert_eq!(help["signatures"][0]["label"], "def twice(n: int) -> int", "{help}");
+    assert_eq!(
+        help["signatures"][0]["label"], "def twice(n: int) -> int",
+        "{help}"
+    );
     assert_eq!(help["activeParameter"], 1);
     let typing = FIXED.replace("    print(s, total, len(s))", "    print(p.sum(");
     client.change(&uri, 3, &typing);
     let help = client.at("textDocument/signatureHelp", &uri, 16, 16);
-    assert_eq!(help["signatures"][0]["label"], "def Pair.sum(self) -> int", "{help}");
+    assert_eq!(
+        help["signatures"][0]["label"], "def Pair.sum(self) -> int",
+        "{help}"
+    );
 
     client.change(&uri, 4, FIXED);
-    let symbols = client.request("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
-    let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let symbols = client.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let names: Vec<&str> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["Pair", "twice", "main"]);
     let members: Vec<&str> = symbols[0]["children"]
         .as_array()
@@ -424,8 +478,128 @@ fn signature_help_document_symbols_and_formatting() {
         "textDocument/formatting",
         json!({"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": true}}),
     );
-    assert_eq!(edits[0]["newText"], "def main() -> int:\n    return 0\n", "{edits}");
+    assert_eq!(
+        edits[0]["newText"], "def main() -> int:\n    return 0\n",
+        "{edits}"
+    );
     assert_eq!(start(&edits[0]["range"]), (0, 0));
     assert_eq!(end(&edits[0]["range"]), (2, 0));
+    assert_eq!(client.finish(), 0);
+}
+
+/// A program of about `functions * 10` lines: a struct with a method and
+/// functions that use locals, loops, calls of each other and the method.
+fn generated_program(functions: usize) -> String {
+    let mut text = String::from(
+        "struct Item:\n    id: int\n    name: str\n\n    def label(self) -> str:\n        return self.name\n\n",
+    );
+    for i in 0..functions {
+        let recurse = if i == 0 {
+            "1".to_string()
+        } else {
+            format!("f{}(n - 1)", i - 1)
+        };
+        text.push_str(&format!(
+            "def f{i}(n: int) -> int:\n    let it: Item = Item{{id: n, name: \"x\"}}\n    let total: int = 0\n    for k in range(0, n):\n        total = total + k * {i}\n    if total > 100:\n        total = total - {recurse}\n    print(it.label(), total)\n    return total\n\n"
+        ));
+    }
+    text.push_str("def main() -> int:\n    return f0(3)\n");
+    text
+}
+
+/// Each request on a 10,000-line file, timed (the numbers are printed, for
+/// docs/architecture.md; they are not asserted, since the machine's load decides
+/// them). Run with `--nocapture` to see them.
+#[test]
+fn a_ten_thousand_line_file() {
+    let text = generated_program(1000);
+    assert!(text.lines().count() >= 10_000);
+    let dir = TempDir::new("lsp-large");
+    let path = dir.write("large.bp", &text);
+    let uri = uri_of(&path);
+    let mut client = Client::start();
+    let mut timings = Vec::new();
+    let mut timed = |what: &str, client: &mut Client, f: &mut dyn FnMut(&mut Client) -> Value| {
+        let start = Instant::now();
+        let value = f(client);
+        timings.push(format!(
+            "{what}: {:.1} ms",
+            start.elapsed().as_secs_f64() * 1000.0
+        ));
+        value
+    };
+    let diags = timed("open + diagnostics", &mut client, &mut |c| {
+        json!(c.open(&uri, &text))
+    });
+    assert_eq!(diags, json!([]));
+    let edited = text.replace("    return f0(3)\n", "    return f0(3) + undefined\n");
+    let diags = timed("change + diagnostics", &mut client, &mut |c| {
+        json!(c.change(&uri, 2, &edited))
+    });
+    assert_eq!(diags.as_array().map(Vec::len), Some(1));
+    // Line 9998 (0-based) is `    print(it.label(), total)` of the last function.
+    let line = text
+        .lines()
+        .position(|l| l == "def f999(n: int) -> int:")
+        .unwrap() as u32
+        + 7;
+    let hover = timed("hover", &mut client, &mut |c| {
+        c.at("textDocument/hover", &uri, line, 14)
+    });
+    assert!(hover["contents"]["value"]
+        .as_str()
+        .unwrap()
+        .contains("def Item.label(self) -> str"));
+    let def = timed("definition", &mut client, &mut |c| {
+        c.at("textDocument/definition", &uri, line, 14)
+    });
+    assert_eq!(start(&def["range"]), (4, 8));
+    let refs = timed("references", &mut client, &mut |c| {
+        c.request(
+            "textDocument/references",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 14},
+                   "context": {"includeDeclaration": true}}),
+        )
+    });
+    assert_eq!(refs.as_array().map(Vec::len), Some(1001));
+    let items = timed("completion", &mut client, &mut |c| {
+        c.at("textDocument/completion", &uri, line, 10)
+    });
+    assert!(labels(&items).iter().any(|l| l == "total"));
+    let items = timed("completion after '.'", &mut client, &mut |c| {
+        c.at("textDocument/completion", &uri, line, 13)
+    });
+    assert!(labels(&items).iter().any(|l| l == "label"));
+    let help = timed("signature help", &mut client, &mut |c| {
+        c.at("textDocument/signatureHelp", &uri, line, 10)
+    });
+    assert!(help["signatures"][0]["label"]
+        .as_str()
+        .unwrap()
+        .starts_with("print("));
+    let symbols = timed("document symbols", &mut client, &mut |c| {
+        c.request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        )
+    });
+    assert_eq!(symbols.as_array().map(Vec::len), Some(1002));
+    timed("rename", &mut client, &mut |c| {
+        c.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 14}, "newName": "tag"}),
+        )
+    });
+    timed("formatting", &mut client, &mut |c| {
+        c.request(
+            "textDocument/formatting",
+            json!({"textDocument": {"uri": uri}, "options": {"tabSize": 4, "insertSpaces": true}}),
+        )
+    });
+    println!(
+        "bp lsp on a {}-line file:\n  {}",
+        text.lines().count(),
+        timings.join("\n  ")
+    );
     assert_eq!(client.finish(), 0);
 }

@@ -32,7 +32,7 @@ pub fn references(a: &Analysis, pos: Position, include_declaration: bool) -> Vec
         .filter(|x| include_declaration || Some(x.span) != declaration)
         .filter_map(|x| a.location(x.span))
         .collect();
-    found.sort_by_key(|l| (l.uri.to_string(), l.range.start.line, l.range.start.character));
+    found.sort_by_cached_key(|l| (l.uri.to_string(), l.range.start.line, l.range.start.character));
     found.dedup();
     found
 }
