@@ -53,7 +53,8 @@ fn members_after_dot(a: &Analysis, receiver: &str) -> Vec<CompletionItem> {
         .filter(|(s, t)| s.hi == dot && !matches!(t, Type::Unknown | Type::Error | Type::Void))
         .max_by_key(|(s, _)| s.hi - s.lo)
         .map(|(_, t)| Receiver::Value(t.clone()));
-    match parsed.or_else(|| receiver_from_text(&a.index, receiver, dot)) {
+    let at = Cursor::new(a.text(), dot);
+    match parsed.or_else(|| receiver_from_text(&a.index, receiver, at)) {
         Some(Receiver::Value(t)) => value_members(&a.index, &t),
         Some(Receiver::TypeDef(d)) => a
             .index
@@ -68,13 +69,13 @@ fn members_after_dot(a: &Analysis, receiver: &str) -> Vec<CompletionItem> {
 
 /// The chain of names that ends `text` (`a.b.c`), resolved from the scope at
 /// `offset`.
-fn receiver_from_text(ix: &Index, text: &str, offset: u32) -> Option<Receiver> {
+fn receiver_from_text(ix: &Index, text: &str, at: Cursor) -> Option<Receiver> {
     let start = text
         .rfind(|c: char| !(is_word_char(c) || c == '.'))
         .map_or(0, |i| i + 1);
     let mut names = text[start..].split('.');
     let first = names.next().filter(|n| !n.is_empty())?;
-    let mut receiver = resolve_first(ix, first, offset)?;
+    let mut receiver = resolve_first(ix, first, at)?;
     for name in names {
         let Receiver::Value(t) = receiver else {
             return None;
@@ -92,15 +93,15 @@ fn receiver_from_text(ix: &Index, text: &str, offset: u32) -> Option<Receiver> {
 }
 
 /// The type of the value a chain of names (`p`, `self.items`) ends in.
-pub fn chain_type(ix: &Index, text: &str, offset: u32) -> Option<Type> {
-    match receiver_from_text(ix, text, offset)? {
+pub fn chain_type(ix: &Index, text: &str, at: Cursor) -> Option<Type> {
+    match receiver_from_text(ix, text, at)? {
         Receiver::Value(t) => Some(t),
         _ => None,
     }
 }
 
-fn resolve_first(ix: &Index, name: &str, offset: u32) -> Option<Receiver> {
-    if let Some(local) = visible_locals(ix, offset)
+fn resolve_first(ix: &Index, name: &str, at: Cursor) -> Option<Receiver> {
+    if let Some(local) = visible_locals(ix, at)
         .into_iter()
         .find(|&d| ix.defs[d].name == name)
     {
@@ -142,9 +143,34 @@ fn module_members(ix: &Index, mi: usize) -> Vec<CompletionItem> {
     items
 }
 
-/// The locals and parameters of the document visible at `offset`, innermost
-/// first.
-pub fn visible_locals(ix: &Index, offset: u32) -> Vec<DefId> {
+/// Where completion or signature help is asked: the byte offset in the document
+/// and the indentation of its line.
+#[derive(Clone, Copy)]
+pub struct Cursor {
+    pub offset: u32,
+    pub indent: u32,
+}
+
+impl Cursor {
+    pub fn new(text: &str, offset: u32) -> Cursor {
+        let line_start = text[..offset as usize].rfind('\n').map_or(0, |i| i + 1);
+        let indent = text[line_start..]
+            .bytes()
+            .take_while(|&b| b == b' ' || b == b'\t')
+            .count();
+        Cursor {
+            offset,
+            indent: indent as u32,
+        }
+    }
+}
+
+/// The locals and parameters of the document visible at the cursor, innermost
+/// first: in their scope, after their declaration, and on a line indented at
+/// least as deep as the declaration (a line typed below a block, which is not
+/// part of the parse yet, is inside the block only if it is indented like it).
+pub fn visible_locals(ix: &Index, at: Cursor) -> Vec<DefId> {
+    let offset = at.offset;
     let mut found: Vec<DefId> = ix
         .defs
         .iter()
@@ -154,6 +180,7 @@ pub fn visible_locals(ix: &Index, offset: u32) -> Vec<DefId> {
                 && d.span.file == 0
                 && d.scope.is_some_and(|(lo, hi)| lo <= offset && offset <= hi)
                 && (d.kind == DefKind::Param || d.span.hi <= offset)
+                && d.indent <= at.indent
         })
         .map(|(i, _)| i)
         .collect();
@@ -165,7 +192,7 @@ fn in_scope(a: &Analysis, offset: u32) -> Vec<CompletionItem> {
     let ix = &a.index;
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for d in visible_locals(ix, offset) {
+    for d in visible_locals(ix, Cursor::new(a.text(), offset)) {
         if seen.insert(ix.defs[d].name.clone()) {
             items.push(def_item(ix, d));
         }

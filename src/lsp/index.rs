@@ -77,6 +77,8 @@ pub struct Def {
     pub params: Vec<String>,
     /// Locals: the byte range of their file where the name is visible.
     pub scope: Option<(u32, u32)>,
+    /// Locals: the indentation of the line that declares them.
+    pub indent: u32,
     /// Top-level items: `export`ed (what `m.` offers from another module).
     pub exported: bool,
 }
@@ -486,6 +488,7 @@ impl Def {
             ty: Type::Error,
             params: Vec::new(),
             scope: None,
+            indent: 0,
             exported: false,
         }
     }
@@ -597,6 +600,7 @@ impl Walker<'_> {
             let mut def = Def::new(&l.name, kind, l.span, detail);
             def.ty = l.ty.clone();
             def.scope = Some(scope);
+            def.indent = indentation(self.text, l.span.lo);
             frame.push(Some(self.ix.add(def)));
         }
         self.frames.push(frame);
@@ -938,6 +942,16 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// The indentation (spaces and tabs) of the line holding byte `offset`.
+fn indentation(text: &str, offset: u32) -> u32 {
+    let before = text.get(..offset as usize).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    text[line_start..]
+        .bytes()
+        .take_while(|&b| b == b' ' || b == b'\t')
+        .count() as u32
 }
 
 /// Where an item's text starts (its header).

@@ -31,6 +31,8 @@ mod navigation;
 pub mod position;
 mod signature;
 mod symbols;
+#[cfg(test)]
+mod tests;
 
 use analysis::Analysis;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};

@@ -8,7 +8,7 @@
 //! receiver.
 
 use super::analysis::Analysis;
-use super::completion::visible_locals;
+use super::completion::{visible_locals, Cursor};
 use super::hover::{builtin_signature, intrinsic_signature, INTRINSICS};
 use super::index::DefKind;
 use crate::types::Type;
@@ -24,7 +24,7 @@ pub fn signature_help(a: &Analysis, pos: Position) -> Option<SignatureHelp> {
     let text = a.text();
     let (open, active) = innermost_call(&text[start..offset])?;
     let callee = callee_before(&text[..start + open])?;
-    let (label, params) = signature_of(a, callee, offset as u32)?;
+    let (label, params) = signature_of(a, callee, Cursor::new(text, offset as u32))?;
     let parameters = params
         .into_iter()
         .map(|p| ParameterInformation {
@@ -88,24 +88,21 @@ fn callee_before(text: &str) -> Option<&str> {
 }
 
 /// The label and parameter labels of what `callee` calls, seen from `offset`.
-fn signature_of(a: &Analysis, callee: &str, offset: u32) -> Option<(String, Vec<String>)> {
+fn signature_of(a: &Analysis, callee: &str, at: Cursor) -> Option<(String, Vec<String>)> {
     let ix = &a.index;
     let Some((receiver, method)) = callee.rsplit_once('.') else {
-        return plain_call(a, callee, offset);
+        return plain_call(a, callee, at);
     };
     // `m.f(`: a function of an imported module.
     let first = receiver.split('.').next().unwrap_or(receiver);
     if let Some(&mi) = ix.imports[0].get(receiver) {
-        if !visible_locals(ix, offset)
-            .iter()
-            .any(|&d| ix.defs[d].name == first)
-        {
+        if !visible_locals(ix, at).iter().any(|&d| ix.defs[d].name == first) {
             let d = *ix.items[mi].get(method)?;
             return Some((ix.defs[d].detail.clone(), ix.defs[d].params.clone()));
         }
     }
     // `x.method(`: the receiver's type from the text, as for completion.
-    let t = super::completion::chain_type(ix, receiver, offset)?;
+    let t = super::completion::chain_type(ix, receiver, at)?;
     let m = ix.member(ix.type_def(&t)?, method)?;
     let def = &ix.defs[m];
     (def.kind == DefKind::Method).then(|| {
@@ -114,9 +111,9 @@ fn signature_of(a: &Analysis, callee: &str, offset: u32) -> Option<(String, Vec<
     })
 }
 
-fn plain_call(a: &Analysis, name: &str, offset: u32) -> Option<(String, Vec<String>)> {
+fn plain_call(a: &Analysis, name: &str, at: Cursor) -> Option<(String, Vec<String>)> {
     let ix = &a.index;
-    let local = visible_locals(ix, offset)
+    let local = visible_locals(ix, at)
         .into_iter()
         .find(|&d| ix.defs[d].name == name);
     let named = local.or_else(|| ix.items[0].get(name).or(ix.unqualified[0].get(name)).copied());

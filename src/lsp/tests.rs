@@ -1,0 +1,145 @@
+//! The requests on analyses of small programs, without the protocol layer
+//! (tests/lsp.rs drives the server as an editor does). `$0` marks the cursor.
+
+use super::analysis::Analysis;
+use super::{completion, hover, navigation, signature};
+use lsp_types::{HoverContents, Position, Url};
+
+/// The analysis of `text` without its `$0`, and the position of the `$0`.
+fn analyse(text: &str) -> (Analysis, Position) {
+    let at = text.find("$0").expect("a $0 cursor");
+    let text = text.replacen("$0", "", 1);
+    let uri = Url::parse("file:///nonexistent-bp-lsp-test/t.bp").expect("a URI");
+    let a = Analysis::new(&uri, &text);
+    let pos = a.line_index(0).position(at as u32);
+    (a, pos)
+}
+
+fn hover_text(text: &str) -> String {
+    let (a, pos) = analyse(text);
+    match hover::hover(&a, pos).map(|h| h.contents) {
+        Some(HoverContents::Markup(m)) => m.value,
+        other => panic!("no markup hover: {other:?}"),
+    }
+}
+
+/// The line and column of the definition of what is at the cursor.
+fn definition(text: &str) -> (u32, u32) {
+    let (a, pos) = analyse(text);
+    let loc = navigation::definition(&a, pos).expect("a definition");
+    (loc.range.start.line, loc.range.start.character)
+}
+
+fn completions(text: &str) -> Vec<String> {
+    let (a, pos) = analyse(text);
+    completion::completion(&a, pos)
+        .into_iter()
+        .map(|i| i.label)
+        .collect()
+}
+
+const SHAPES: &str = "\
+enum Color:
+    RED
+    GREEN = 5
+
+let limit: int = 10
+
+struct Box:
+    w: int
+    h: int
+
+    def area(self) -> int:
+        return self.w * self.h
+";
+
+fn program(body: &str) -> String {
+    format!("{SHAPES}\ndef main() -> int:\n{body}")
+}
+
+#[test]
+fn enum_members_are_names_although_the_checker_folds_them() {
+    let text = program("    let c: int = Color.GR$0EEN\n    return c\n");
+    assert!(hover_text(&text).contains("Color.GREEN = 5"));
+    assert_eq!(definition(&text), (2, 4));
+    let text = program("    let c: int = Col$0or.RED\n    return c\n");
+    assert_eq!(definition(&text), (0, 5));
+    let names = completions(&program("    let c: int = Color.$0\n    return 0\n"));
+    assert_eq!(names, vec!["RED", "GREEN"]);
+}
+
+#[test]
+fn globals_fields_methods_and_self() {
+    assert!(hover_text(&program("    return li$0mit\n")).contains("let limit: int"));
+    let text = program("    let b: Box = Box{w: 2, h$0: 3}\n    return b.area()\n");
+    assert_eq!(definition(&text), (8, 4));
+    let text = program("    let b: Box = Box{w: 2, h: 3}\n    return b.ar$0ea()\n");
+    assert_eq!(definition(&text), (10, 8));
+    let text = SHAPES.replace("return self.w", "return se$0lf.w");
+    assert!(hover_text(&text).contains("self: Box"));
+    let text = SHAPES.replace("self.w *", "self.w$0 *");
+    assert_eq!(definition(&text), (7, 4));
+}
+
+#[test]
+fn loop_catch_and_lambda_variables() {
+    let text = program("    for i in range(0, 3):\n        print(i$0)\n    return 0\n");
+    assert!(hover_text(&text).contains("i: int"));
+    let text = program(
+        "    let pairs: [(int, str)] = [(1, \"a\")]\n    for (k, v) in pairs:\n        print(k, v$0)\n    return 0\n",
+    );
+    assert!(hover_text(&text).contains("v: str"));
+    let text = program("    try:\n        throw \"x\"\n    catch e:\n        print(e$0)\n    return 0\n");
+    assert!(hover_text(&text).contains("e: str"), "{}", hover_text(&text));
+    let text = program("    let f: fn(int) -> int = fn(x: int) -> int: x$0 + 1\n    return f(1)\n");
+    assert!(hover_text(&text).contains("x: int") && hover_text(&text).contains("parameter"));
+}
+
+#[test]
+fn locals_complete_only_where_they_are_visible() {
+    let names = completions(&program(
+        "    let early: int = 1\n    if early > 0:\n        let inner: int = 2\n    $0\n    let late: int = 3\n    return 0\n",
+    ));
+    assert!(names.contains(&"early".to_string()), "{names:?}");
+    assert!(!names.contains(&"inner".to_string()), "{names:?}");
+    assert!(!names.contains(&"late".to_string()), "{names:?}");
+    assert!(names.contains(&"limit".to_string()) && names.contains(&"Box".to_string()));
+    // A line typed at the end of a block still sees the block's locals.
+    let names = completions(&program(
+        "    if true:\n        let inner: int = 2\n        inn$0\n    return 0\n",
+    ));
+    assert!(names.contains(&"inner".to_string()), "{names:?}");
+}
+
+#[test]
+fn members_of_tuples_and_chains_complete_from_the_text() {
+    let names = completions(&program(
+        "    let t: (int, str) = (1, \"a\")\n    print(t.$0\n    return 0\n",
+    ));
+    assert_eq!(names, vec!["0", "1"]);
+    let body = "    let b: Box = Box{w: 2, h: 3}\n    let bs: [Box] = [b]\n    print(b.w.$0\n    return 0\n";
+    assert!(completions(&program(body)).is_empty());
+    let names = completions(&program(
+        "    let b: Box = Box{w: 2, h: 3}\n    b.$0\n    return 0\n",
+    ));
+    assert_eq!(names, vec!["w", "h", "area"]);
+}
+
+#[test]
+fn signature_help_of_builtins_and_function_values() {
+    let (a, pos) = analyse(&program("    print(len($0\n    return 0\n"));
+    let help = signature::signature_help(&a, pos).expect("help");
+    assert!(help.signatures[0].label.starts_with("len("), "{help:?}");
+    let (a, pos) = analyse(&program(
+        "    let f: fn(int, str) -> int = fn(x: int, s: str) -> int: x\n    f(1, $0\n",
+    ));
+    let help = signature::signature_help(&a, pos).expect("help");
+    assert_eq!(help.signatures[0].label, "f(int, str) -> int");
+    assert_eq!(help.active_parameter, Some(1));
+}
+
+#[test]
+fn a_file_that_does_not_parse_still_answers_where_it_parsed() {
+    let text = program("    let b: Box = Box{w: 2, h: 3}\n    let x: int = b.w +\n    return b.ar$0ea()\n");
+    assert_eq!(definition(&text), (10, 8));
+}
