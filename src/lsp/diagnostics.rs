@@ -54,8 +54,8 @@ fn convert(a: &Analysis, d: &diag::Diagnostic) -> Diagnostic {
     }
 }
 
-/// Where the document imports the module of `file` (directly or through the
-/// module that does), or the start of the document.
+/// Where the document imports the module of `file` directly, or else the start
+/// of the document (a module imported by an imported module).
 fn import_of(a: &Analysis, file: u32) -> Span {
     a.index
         .refs
