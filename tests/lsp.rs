@@ -322,6 +322,38 @@ fn diagnostics_have_utf16_ranges_and_are_cleared_when_fixed() {
 }
 
 #[test]
+fn an_error_in_an_imported_module_is_shown_at_its_import() {
+    let dir = TempDir::new("lsp-import-error");
+    dir.write("geom.bp", "export def origin() -> int:\n    return nothing\n");
+    let text = "import geom\n\ndef main() -> int:\n    return geom.origin()\n";
+    let main = dir.write("main.bp", text);
+    let uri = uri_of(&main);
+    let mut client = Client::start();
+    let diags = client.open(&uri, text);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let message = diags[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("geom.bp:2:12") && message.contains("undefined variable 'nothing'"),
+        "{message}"
+    );
+    assert_eq!(start(&diags[0]["range"]), (0, 7));
+    let related = &diags[0]["relatedInformation"][0]["location"];
+    assert_eq!(related["uri"], json!(uri_of(&dir.path().join("geom.bp"))));
+    assert_eq!(start(&related["range"]), (1, 11));
+    // A module that cannot be found: at the import.
+    let diags = client.change(&uri, 2, "import nowhere\n\ndef main() -> int:\n    return 0\n");
+    assert!(
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot find module 'nowhere'"),
+        "{diags:?}"
+    );
+    assert_eq!(start(&diags[0]["range"]), (0, 7));
+    assert_eq!(client.finish(), 0);
+}
+
+#[test]
 fn hover_shows_types_and_signatures() {
     let (_dir, mut client, uri, _) = open_program("lsp-hover", FIXED);
     let text = hover_text(&mut client, &uri, 15, 22);

@@ -39,7 +39,7 @@ fn is_word_char(c: char) -> bool {
 /// What a receiver before `.` can be.
 enum Receiver {
     Value(Type),
-    /// An enum, a struct or a class by name (its members).
+    /// An enum by name (its members).
     TypeDef(DefId),
     Module(usize),
 }
@@ -109,10 +109,11 @@ fn resolve_first(ix: &Index, name: &str, at: Cursor) -> Option<Receiver> {
     }
     if let Some(&d) = ix.items[0].get(name) {
         let def = &ix.defs[d];
-        return Some(if def.kind.has_members() {
-            Receiver::TypeDef(d)
-        } else {
-            Receiver::Value(def.ty.clone())
+        // Only an enum has members reached through its name (`Color.RED`).
+        return Some(match def.kind {
+            DefKind::Enum => Receiver::TypeDef(d),
+            DefKind::Struct | DefKind::Class => return None,
+            _ => Receiver::Value(def.ty.clone()),
         });
     }
     ix.imports[0].get(name).map(|&mi| Receiver::Module(mi))

@@ -52,11 +52,6 @@ impl DefKind {
             DefKind::Local => "local variable",
         }
     }
-
-    /// A type whose members follow a `.`.
-    pub fn has_members(self) -> bool {
-        matches!(self, DefKind::Struct | DefKind::Class | DefKind::Enum)
-    }
 }
 
 #[derive(Clone, Debug)]

@@ -182,11 +182,15 @@ impl Server<'_> {
         )))
     }
 
+    /// The response to a request. A request that panics (a bug) is answered with
+    /// an internal error rather than ending the server.
     fn respond(&self, request: Request) -> Response {
         let id = request.id.clone();
-        match self.answer(request) {
-            Ok(value) => Response::new_ok(id, value),
-            Err((code, message)) => Response::new_err(id, code as i32, message),
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(request)));
+        match answer {
+            Ok(Ok(value)) => Response::new_ok(id, value),
+            Ok(Err((code, message))) => Response::new_err(id, code as i32, message),
+            Err(_) => Response::new_err(id, ErrorCode::InternalError as i32, "internal error".to_string()),
         }
     }
 
