@@ -3,7 +3,7 @@
 use super::analysis::Analysis;
 use crate::ast::Span;
 use crate::diag::{self, Severity};
-use lsp_types::{Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, NumberOrString};
+use lsp_types::{Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity};
 
 /// Every error and warning of the document, with exact ranges. A problem in an
 /// imported file is shown at the `import` that brings it in (with its place in
@@ -46,7 +46,6 @@ fn convert(a: &Analysis, d: &diag::Diagnostic) -> Diagnostic {
             Severity::Error => DiagnosticSeverity::ERROR,
             Severity::Warning => DiagnosticSeverity::WARNING,
         }),
-        code: None::<NumberOrString>,
         source: Some("bp".to_string()),
         message,
         related_information: (!related.is_empty()).then_some(related),

@@ -4,10 +4,12 @@
 //! `lsp-server` frames and routes the JSON-RPC messages; this module keeps the
 //! open documents and answers each request from the document's latest
 //! [`Analysis`] (the real lexer, parser and checker, then an [`index::Index`]
-//! built from the annotated AST). Documents are synchronised in full: every
-//! change re-analyses the document and publishes its diagnostics (an empty list
-//! once it is clean). One thread handles everything in order, so an answer always
-//! reflects every change sent before the request.
+//! built from the annotated AST). Documents are synchronised in full. A change is
+//! analysed when a request about the document arrives or when no message waits,
+//! whichever comes first, and its diagnostics are published then (an empty list
+//! once it is clean): a burst of changes is analysed once, and an answer always
+//! reflects every change sent before the request (one thread handles everything
+//! in order).
 //!
 //! | file | requests |
 //! |---|---|
@@ -91,7 +93,9 @@ fn capabilities() -> ServerCapabilities {
 
 struct Document {
     text: String,
-    analysis: Analysis,
+    version: Option<i32>,
+    /// The analysis of `text`; `None` after a change until it is needed.
+    analysis: Option<Analysis>,
 }
 
 struct Server<'c> {
@@ -117,8 +121,43 @@ impl Server<'_> {
                 Message::Notification(n) => self.notified(n)?,
                 Message::Response(_) => {}
             }
+            if self.connection.receiver.is_empty() {
+                self.analyse_changed()?;
+            }
         }
         Ok(())
+    }
+
+    /// Analyse the documents changed since their last analysis and publish their
+    /// diagnostics. Called when no message waits: a burst of changes (typing in
+    /// a large file) is analysed once, at its end.
+    fn analyse_changed(&mut self) -> Result<(), String> {
+        let stale: Vec<Url> = self
+            .documents
+            .iter()
+            .filter(|(_, d)| d.analysis.is_none())
+            .map(|(uri, _)| uri.clone())
+            .collect();
+        for uri in stale {
+            self.refresh(&uri)?;
+        }
+        Ok(())
+    }
+
+    /// Analyse `uri` if it changed since its last analysis, and publish its
+    /// diagnostics then.
+    fn refresh(&mut self, uri: &Url) -> Result<(), String> {
+        let Some(document) = self.documents.get_mut(uri) else {
+            return Ok(());
+        };
+        if document.analysis.is_some() {
+            return Ok(());
+        }
+        let analysis = analyse(uri, &document.text);
+        let diagnostics = diagnostics::document_diagnostics(&analysis);
+        let version = document.version;
+        document.analysis = Some(analysis);
+        self.publish(uri.clone(), diagnostics, version)
     }
 
     fn send(&self, message: Message) -> Result<(), String> {
@@ -160,12 +199,16 @@ impl Server<'_> {
         }
     }
 
-    /// Analyse the new text of `uri` and publish its diagnostics.
+    /// Keep the new text of `uri`; it is analysed when a request needs it or when
+    /// no message waits, whichever comes first.
     fn update(&mut self, uri: Url, text: String, version: Option<i32>) -> Result<(), String> {
-        let analysis = analyse(&uri, &text);
-        let diagnostics = diagnostics::document_diagnostics(&analysis);
-        self.documents.insert(uri.clone(), Document { text, analysis });
-        self.publish(uri, diagnostics, version)
+        let document = Document {
+            text,
+            version,
+            analysis: None,
+        };
+        self.documents.insert(uri, document);
+        Ok(())
     }
 
     fn publish(
@@ -184,8 +227,15 @@ impl Server<'_> {
 
     /// The response to a request. A request that panics (a bug) is answered with
     /// an internal error rather than ending the server.
-    fn respond(&self, request: Request) -> Response {
+    fn respond(&mut self, request: Request) -> Response {
         let id = request.id.clone();
+        // A request sees every change sent before it.
+        let uri = request.params.pointer("/textDocument/uri").cloned();
+        if let Some(uri) = uri.and_then(|u| from_value::<Url>(u).ok()) {
+            if let Err(e) = self.refresh(&uri) {
+                return Response::new_err(id, ErrorCode::InternalError as i32, e);
+            }
+        }
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(request)));
         match answer {
             Ok(Ok(value)) => Response::new_ok(id, value),
@@ -257,7 +307,13 @@ impl Server<'_> {
     }
 
     fn analysis(&self, uri: &Url) -> Result<&Analysis, (ErrorCode, String)> {
-        Ok(&self.document(uri)?.analysis)
+        let document = self.document(uri)?;
+        document.analysis.as_ref().ok_or_else(|| {
+            (
+                ErrorCode::InternalError,
+                format!("document '{uri}' is not analysed"),
+            )
+        })
     }
 }
 
