@@ -376,6 +376,23 @@ fn hover_shows_types_and_signatures() {
 }
 
 #[test]
+fn a_request_sees_the_changes_sent_before_it() {
+    let (_dir, mut client, uri, _) = open_program("lsp-order", "def main() -> int:\n    return 0\n");
+    // Three changes without waiting, then a request: it answers about the last text.
+    for (version, name) in [(2, "first"), (3, "second"), (4, "third")] {
+        let text =
+            format!("def {name}(n: int) -> int:\n    return n\n\ndef main() -> int:\n    return {name}(1)\n");
+        client.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        );
+    }
+    let text = hover_text(&mut client, &uri, 4, 12);
+    assert!(text.contains("def third(n: int) -> int"), "{text}");
+    assert_eq!(client.finish(), 0);
+}
+
+#[test]
 fn definition_references_and_rename() {
     let (_dir, mut client, uri, geom_uri) = open_program("lsp-nav", FIXED);
     let def = client.at("textDocument/definition", &uri, 15, 22);
