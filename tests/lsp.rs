@@ -354,6 +354,21 @@ fn an_error_in_an_imported_module_is_shown_at_its_import() {
 }
 
 #[test]
+fn saving_a_module_checks_the_files_that_import_it_again() {
+    let (dir, mut client, uri, geom_uri) = open_program("lsp-save", FIXED);
+    // The module loses `origin` on disk, and the editor says it saved it.
+    dir.write("geom.bp", GEOM.replace("def origin()", "def start()"));
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": geom_uri}}));
+    let diags = client.diagnostics(&uri);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(diags[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("module 'geom' has no function 'origin'"));
+    assert_eq!(client.finish(), 0);
+}
+
+#[test]
 fn hover_shows_types_and_signatures() {
     let (_dir, mut client, uri, _) = open_program("lsp-hover", FIXED);
     let text = hover_text(&mut client, &uri, 15, 22);

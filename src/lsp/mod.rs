@@ -39,7 +39,8 @@ mod tests;
 use analysis::Analysis;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument, Notification as _,
+    PublishDiagnostics,
 };
 use lsp_types::request::{
     Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, References, Rename,
@@ -48,7 +49,8 @@ use lsp_types::request::{
 use lsp_types::{
     CompletionOptions, DocumentSymbolResponse, GotoDefinitionResponse, HoverProviderCapability, OneOf,
     PublishDiagnosticsParams, ServerCapabilities, SignatureHelpOptions, TextDocumentPositionParams,
-    TextDocumentSyncCapability, TextDocumentSyncKind, Url,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions,
+    Url,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -72,7 +74,12 @@ pub fn run() -> Result<(), String> {
 
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
-        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::FULL),
+            save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+            ..TextDocumentSyncOptions::default()
+        })),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
@@ -187,6 +194,19 @@ impl Server<'_> {
                     }
                     None => Ok(()),
                 }
+            }
+            DidSaveTextDocument::METHOD => {
+                let Ok(p) = from_value::<lsp_types::DidSaveTextDocumentParams>(n.params) else {
+                    return Ok(());
+                };
+                // Other documents may import the saved file (imports are read from
+                // disk): analyse them again.
+                for (uri, document) in self.documents.iter_mut() {
+                    if *uri != p.text_document.uri {
+                        document.analysis = None;
+                    }
+                }
+                Ok(())
             }
             DidCloseTextDocument::METHOD => {
                 let Ok(p) = from_value::<lsp_types::DidCloseTextDocumentParams>(n.params) else {
