@@ -128,7 +128,7 @@ fn value_members(ix: &Index, t: &Type) -> Vec<CompletionItem> {
             .collect();
     }
     match ix.type_def(t) {
-        Some(d) => ix.members(d).iter().map(|&m| def_item(ix, m)).collect(),
+        Some(d) => ix.all_members(d).into_iter().map(|m| def_item(ix, m)).collect(),
         None => Vec::new(),
     }
 }

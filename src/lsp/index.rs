@@ -120,7 +120,13 @@ pub struct Index {
     externs: Vec<DefId>,
     structs: HashMap<u32, DefId>,
     classes: HashMap<u32, DefId>,
+    /// Class def -> the def of the class it extends.
+    bases: HashMap<DefId, DefId>,
 }
+
+/// Most classes followed up an inheritance chain (the checker reports a cycle;
+/// this only bounds the walk).
+const MAX_INHERITANCE: usize = 100;
 
 impl Index {
     pub fn build(modules: &[ast::Module], info: ProgramInfo, sources: &SourceMap) -> Index {
@@ -143,6 +149,9 @@ impl Index {
         }
         for (mi, m) in modules.iter().enumerate() {
             ix.declare_items(mi, m, modules);
+        }
+        for (mi, m) in modules.iter().enumerate() {
+            ix.link_classes(mi, m);
         }
         for (mi, m) in modules.iter().enumerate() {
             let text = sources.files.get(m.file as usize).map_or("", |f| f.text.as_str());
@@ -394,6 +403,21 @@ impl Index {
         id
     }
 
+    /// Record the class each class of module `mi` extends.
+    fn link_classes(&mut self, mi: usize, m: &ast::Module) {
+        for item in &m.items {
+            let Item::Class(c) = item else { continue };
+            let (Some(&id), Some(parent)) = (self.items[mi].get(&c.name.name), &c.parent) else {
+                continue;
+            };
+            if let Some(&base) = self.items[mi].get(&parent.name) {
+                if self.defs[base].kind == DefKind::Class && base != id {
+                    self.bases.insert(id, base);
+                }
+            }
+        }
+    }
+
     fn declare_enum(&mut self, mi: usize, e: &ast::EnumDef) {
         let mut def = Def::new(
             &e.name.name,
@@ -432,14 +456,36 @@ impl Index {
         }
     }
 
-    /// Member `name` (field, method, enum member) of the type def `parent`.
+    /// Member `name` (field, method, enum member) of the type def `parent`; for a
+    /// class, its own or else inherited.
     pub fn member(&self, parent: DefId, name: &str) -> Option<DefId> {
-        self.member_names.get(&(parent, name.to_string())).copied()
+        self.lineage(parent)
+            .find_map(|d| self.member_names.get(&(d, name.to_string())).copied())
     }
 
-    /// The members of a struct, class or enum, in declaration order.
+    /// The members declared by a struct, class or enum, in declaration order.
     pub fn members(&self, parent: DefId) -> &[DefId] {
         self.children.get(&parent).map_or(&[], Vec::as_slice)
+    }
+
+    /// The members a value of the type def `parent` has: its own, then those it
+    /// inherits that it does not redefine.
+    pub fn all_members(&self, parent: DefId) -> Vec<DefId> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for d in self.lineage(parent) {
+            for &m in self.members(d) {
+                if seen.insert(self.defs[m].name.as_str()) {
+                    found.push(m);
+                }
+            }
+        }
+        found
+    }
+
+    /// `def` and the classes it extends, nearest first.
+    fn lineage(&self, def: DefId) -> impl Iterator<Item = DefId> + '_ {
+        std::iter::successors(Some(def), |d| self.bases.get(d).copied()).take(MAX_INHERITANCE)
     }
 
     /// The reference under byte `offset` of `file` (a cursor just after a name

@@ -143,3 +143,50 @@ fn a_file_that_does_not_parse_still_answers_where_it_parsed() {
     let text = program("    let b: Box = Box{w: 2, h: 3}\n    let x: int = b.w +\n    return b.ar$0ea()\n");
     assert_eq!(definition(&text), (10, 8));
 }
+
+/// Classes are declared items with members like structs (the checker does not
+/// type their bodies yet; then their members resolve through `Type::Class`).
+#[test]
+fn classes_are_items_with_members() {
+    let classes = "class Animal:\n    name: str\n    def speak(self) -> str:\n        return \"...\"\n\nclass Dog(Animal):\n    def speak(self) -> str:\n        return \"woof\"\n\ndef main() -> int:\n    let d: Dog = new Dog()\n    return 0\n";
+    let text = classes.replace("class Dog(Animal)", "class Dog(Ani$0mal)");
+    assert_eq!(definition(&text), (0, 6));
+    let text = classes.replace("new Dog()", "new D$0og()");
+    assert_eq!(definition(&text), (5, 6));
+    assert!(hover_text(&text).contains("class Dog"));
+    let (a, _) = analyse(&format!("$0{classes}"));
+    let outline: Vec<(String, Vec<String>)> = super::symbols::document_symbols(&a)
+        .into_iter()
+        .map(|s| {
+            (
+                s.name,
+                s.children
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("Animal", vec!["name", "speak"]),
+        ("Dog", vec!["speak"]),
+        ("main", vec![]),
+    ];
+    let expected: Vec<(String, Vec<String>)> = expected
+        .into_iter()
+        .map(|(n, c)| (n.to_string(), c.into_iter().map(String::from).collect()))
+        .collect();
+    assert_eq!(outline, expected);
+    // Dog inherits `name` and redefines `speak`.
+    let ix = &a.index;
+    let (animal, dog) = (ix.items[0]["Animal"], ix.items[0]["Dog"]);
+    assert_eq!(ix.member(dog, "name"), ix.member(animal, "name"));
+    assert_ne!(ix.member(dog, "speak"), ix.member(animal, "speak"));
+    let names: Vec<&str> = ix
+        .all_members(dog)
+        .iter()
+        .map(|&m| ix.defs[m].name.as_str())
+        .collect();
+    assert_eq!(names, vec!["speak", "name"]);
+}
