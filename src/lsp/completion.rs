@@ -25,7 +25,7 @@ pub const KEYWORDS: [&str; 38] = [
 pub fn completion(a: &Analysis, pos: Position) -> Vec<CompletionItem> {
     let offset = a.offset(pos) as usize;
     let before = &a.text()[..offset];
-    let word_start = before.rfind(|c: char| !is_word_char(c)).map_or(0, |i| i + 1);
+    let word_start = suffix_start(before, is_word_char);
     match before[..word_start].strip_suffix('.') {
         Some(receiver) => members_after_dot(a, receiver),
         None => in_scope(a, offset as u32),
@@ -34,6 +34,19 @@ pub fn completion(a: &Analysis, pos: Position) -> Vec<CompletionItem> {
 
 fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// A character of a chain of names (`a.b.c`).
+pub fn is_name_chain_char(c: char) -> bool {
+    is_word_char(c) || c == '.'
+}
+
+/// Where the longest end of `text` made of characters satisfying `keep` starts.
+pub fn suffix_start(text: &str, keep: fn(char) -> bool) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|&(_, c)| !keep(c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 /// What a receiver before `.` can be.
@@ -70,9 +83,7 @@ fn members_after_dot(a: &Analysis, receiver: &str) -> Vec<CompletionItem> {
 /// The chain of names that ends `text` (`a.b.c`), resolved from the scope at
 /// `offset`.
 fn receiver_from_text(ix: &Index, text: &str, at: Cursor) -> Option<Receiver> {
-    let start = text
-        .rfind(|c: char| !(is_word_char(c) || c == '.'))
-        .map_or(0, |i| i + 1);
+    let start = suffix_start(text, is_name_chain_char);
     let mut names = text[start..].split('.');
     let first = names.next().filter(|n| !n.is_empty())?;
     let mut receiver = resolve_first(ix, first, at)?;

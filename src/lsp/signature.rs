@@ -8,7 +8,7 @@
 //! receiver.
 
 use super::analysis::Analysis;
-use super::completion::{visible_locals, Cursor};
+use super::completion::{is_name_chain_char, suffix_start, visible_locals, Cursor};
 use super::hover::{builtin_signature, intrinsic_signature, INTRINSICS};
 use super::index::DefKind;
 use crate::types::Type;
@@ -81,9 +81,7 @@ fn innermost_call(text: &str) -> Option<(usize, u32)> {
 /// The name chain written just before a `(` (`f`, `m.f`, `p.q.norm`).
 fn callee_before(text: &str) -> Option<&str> {
     let text = text.trim_end();
-    let start = text
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-        .map_or(0, |i| i + 1);
+    let start = suffix_start(text, is_name_chain_char);
     Some(&text[start..]).filter(|s| !s.is_empty() && !s.starts_with('.'))
 }
 

@@ -190,3 +190,57 @@ fn classes_are_items_with_members() {
         .collect();
     assert_eq!(names, vec!["speak", "name"]);
 }
+
+/// Every program of the test suite, whole, cut off part way (as while typing) and
+/// without its middle line, answers every request at positions all over it
+/// without panicking (the checker runs on what a broken file's parse recovered).
+#[test]
+fn every_request_on_every_test_program_and_its_prefixes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let mut files = Vec::new();
+    for area in std::fs::read_dir(&root).expect("tests/programs") {
+        let area = area.expect("an entry").path();
+        for entry in std::fs::read_dir(&area).into_iter().flatten().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "bp") {
+                files.push(entry.path());
+            }
+        }
+    }
+    assert!(files.len() > 100, "{} programs", files.len());
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // a program that is not UTF-8 cannot come from an editor
+        };
+        let uri = Url::from_file_path(&path).expect("a file URI");
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let middle = lines.len() / 2;
+        let without_middle_line: String = lines
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != middle)
+            .map(|(_, l)| *l)
+            .collect();
+        let mut variants = vec![without_middle_line];
+        for cut in [text.len() / 3, text.len() * 2 / 3, text.len()] {
+            let cut = (cut..=text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(text.len());
+            variants.push(text[..cut].to_string());
+        }
+        for variant in variants {
+            let a = Analysis::new(&uri, &variant);
+            let lines = a.line_index(0);
+            for offset in (0..=variant.len()).step_by(variant.len() / 20 + 1) {
+                let pos = lines.position(offset as u32);
+                let _ = hover::hover(&a, pos);
+                let _ = navigation::definition(&a, pos);
+                let _ = navigation::references(&a, pos, true);
+                let _ = navigation::rename(&a, pos, "renamed");
+                let _ = completion::completion(&a, pos);
+                let _ = signature::signature_help(&a, pos);
+            }
+            let _ = super::symbols::document_symbols(&a);
+            let _ = super::diagnostics::document_diagnostics(&a);
+        }
+    }
+}
