@@ -166,6 +166,8 @@ pub enum TypeExprKind {
     Map(Box<TypeExpr>, Box<TypeExpr>),
     Tuple(Vec<TypeExpr>),
     Fn(Vec<TypeExpr>, Box<TypeExpr>),
+    /// `T?`: a `T` or `null`.
+    Nullable(Box<TypeExpr>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -368,6 +370,9 @@ pub enum Res {
     Intrinsic(&'static str),
     /// An `extern fn`, by index in the program's extern table.
     Extern(u32),
+    /// A method of a class that a subclass overrides: dispatched on the receiver's
+    /// runtime class through method-table slot `slot`.
+    Virtual(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -456,15 +461,44 @@ pub enum ExprKind {
         func_id: u32,
         locals: Vec<LocalInfo>,
     },
-    /// `new Name(args)`.
+    /// `new Name(args)`: allocates an instance of class `class_id` (filled by the
+    /// checker) and calls its `__init__` (`init`, own or inherited) with `args`.
     New {
         class: Ident,
         args: Vec<Expr>,
+        class_id: u32,
+        init: Option<u32>,
     },
-    /// `super(args)` (method `None`) or `super.m(args)`.
+    /// `super.m(args)` (`super(args)` means `super.__init__(args)`): a direct call
+    /// of the parent class's implementation `func_id` (filled by the checker) with
+    /// `self` as the receiver.
     Super {
         method: Option<Ident>,
         args: Vec<Expr>,
+        func_id: u32,
     },
     SelfRef,
+    /// `null`: the reference that refers to nothing (type `Null`, accepted where a
+    /// `T?` is expected).
+    Null,
+    /// `e is C`: whether `e` refers to an instance of class `C` or of a subclass
+    /// (false for null); `class_id` is filled by the checker.
+    Is {
+        expr: Box<Expr>,
+        class: Ident,
+        class_id: u32,
+    },
+    /// `e as C`: `e` seen as a `C`; raises when it is not an instance of `C` (or
+    /// of a subclass), null included.
+    As {
+        expr: Box<Expr>,
+        class: Ident,
+        class_id: u32,
+    },
+    /// Inserted by the checker where a `T?` is used as a `T`: raises `message` when
+    /// `inner` is null, else is `inner`.
+    NonNull {
+        inner: Box<Expr>,
+        message: String,
+    },
 }

@@ -252,10 +252,17 @@ impl Loader {
     /// imports. `import_span` is the import that asked for it (none for the entry).
     fn load(&mut self, path: &Path, name: &str, import_span: Option<Span>, source: Option<Vec<u8>>) {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        if self.stack.contains(&key) {
+        if let Some(at) = self.stack.iter().position(|p| *p == key) {
             if let Some(sp) = import_span {
-                self.diags
-                    .error(sp, format!("circular import of module '{name}'"));
+                // Name the whole cycle: the modules on the import chain from `name`.
+                let stem = |p: &PathBuf| {
+                    p.file_stem()
+                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+                };
+                let mut chain: Vec<String> = self.stack[at..].iter().map(stem).collect();
+                chain.push(name.to_string());
+                let msg = format!("circular import of module '{name}': {}", chain.join(" -> "));
+                self.diags.error(sp, msg);
             }
             return;
         }

@@ -4,6 +4,7 @@
 
 pub mod builtins;
 pub mod ffi;
+mod ffi_call;
 pub mod format;
 pub mod heap;
 pub mod limits;

@@ -183,7 +183,8 @@ fn struct_layout(f: &Function, i: &Instr) -> Option<u32> {
         | SiteUse::Array
         | SiteUse::Map
         | SiteUse::Tuple
-        | SiteUse::Closure => None,
+        | SiteUse::Closure
+        | SiteUse::Method => None,
     }
 }
 
@@ -280,6 +281,10 @@ fn operand_text(
         },
         Role::Global => global(p, v as u32),
         Role::Kind => kind_name(v as u8).to_string(),
+        Role::Class => p
+            .layouts
+            .get(v as usize)
+            .map_or_else(|| format!("class#{v}"), |l| l.name.clone()),
         Role::Field => {
             let layout = object.and_then(|o| layout_of.get(o as usize).copied().flatten());
             field_name(p, layout, v as u8)
@@ -313,6 +318,7 @@ fn site_text(p: &Program, used: SiteUse, cs: &CallSite) -> String {
             format!("{name}({})", regs(&cs.args))
         }
         SiteUse::Strings => format!("concat({})", regs(&cs.args)),
+        SiteUse::Method => format!("method {}({})", cs.target, regs(&cs.args)),
         SiteUse::Print => format!("({})", regs(&cs.args)),
         SiteUse::Array => format!("[{}] of {}", regs(&cs.args), kind_name(cs.target as u8)),
         SiteUse::Map => {

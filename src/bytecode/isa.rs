@@ -53,6 +53,8 @@ pub enum Role {
     Field,
     /// An element of the tuple in the instruction's first register read.
     Slot,
+    /// A class: its layout id (a class's subclasses have the layout ids after it).
+    Class,
 }
 
 /// What the call site of an instruction holds: the meaning of its `target`, `args`
@@ -81,6 +83,8 @@ pub enum SiteUse {
     Struct,
     /// `target` a function id; `args` the captured registers, `kinds` their kinds.
     Closure,
+    /// `target` a method-table slot; `args` the receiver, then the arguments.
+    Method,
 }
 
 /// The operand values of one instruction in declaration order, widened to `i64`
@@ -390,6 +394,26 @@ instruction_set! {
         /// `sites[site].args` (kinds in `sites[site].kinds`)
         MakeClosure { dst: Reg = Write, site: u32 = Site(Closure) } => "{dst} = {site}";
     }
+    family "classes and null references" {
+        /// `dst` = a new instance of class `class` with every field zero (0, 0.0,
+        /// false, null); `__init__` is a separate call
+        NewObject { dst: Reg = Write, class: u32 = Class } => "{dst} = new {class}";
+        /// Call method-table slot `sites[site].target` of the receiver's class with
+        /// `sites[site].args` (the receiver first); a null receiver raises. `class`
+        /// is the receiver's static class (the JIT's candidates)
+        CallMethod { dst: Reg = Write, site: u32 = Site(Method), class: u16 = Class } => "{dst} = {site} on {class}";
+        /// Raise string constant `k` (`null reference: ...`) if `src` is null
+        NullCheck { src: Reg = Read, k: u32 = Const } => "{src}, {k}";
+        /// `dst = src is null`
+        IsNull { dst: Reg = Write, src: Reg = Read } => "{dst}, {src}";
+        /// `dst` = `src` is an instance of class `class` or of a subclass (false for null)
+        InstanceOf { dst: Reg = Write, src: Reg = Read, class: u32 = Class } => "{dst}, {src} is {class}";
+        /// Raise unless `src` is an instance of class `class` or of a subclass (`e as C`)
+        CheckClass { src: Reg = Read, class: u32 = Class } => "{src} as {class}";
+        /// `dst` = the `typeof` text of `src`: `"null"` for null, an instance's class
+        /// name, else the string constant `k` (the static type's name)
+        TypeOf { dst: Reg = Write, src: Reg = Read, k: u32 = Const } => "{dst}, {src} ({k})";
+    }
     family "exceptions" {
         /// Raise the string in `src` as an exception.
         Throw { src: Reg = Read } => "{src}";
@@ -476,11 +500,13 @@ fn role_word(role: Role) -> &'static str {
         Role::Site(SiteUse::Tuple) => "site(tuple)",
         Role::Site(SiteUse::Struct) => "site(struct)",
         Role::Site(SiteUse::Closure) => "site(closure)",
+        Role::Site(SiteUse::Method) => "site(method)",
         Role::Target => "target",
         Role::LoopId => "loop",
         Role::Kind => "kind",
         Role::Field => "field",
         Role::Slot => "slot",
+        Role::Class => "class",
     }
 }
 

@@ -122,6 +122,44 @@ pub struct Program {
     pub init: Option<u32>,
     /// Extern (FFI) declarations, indexed by extern id.
     pub externs: Vec<ExternDef>,
+    /// What method calls and class tests need, by layout id.
+    pub classes: ClassTables,
+}
+
+/// The classes of a program, by layout id. Class layouts follow the struct layouts
+/// in a preorder of the inheritance forest, so the subclasses of a class are the
+/// layouts right after it: `x is C` is `C <= layout(x) <= subtree_end[C]`.
+#[derive(Clone, Debug, Default)]
+pub struct ClassTables {
+    /// Per layout: where its method table starts in `methods` (structs: 0).
+    pub vtable_base: Vec<u32>,
+    /// Per layout: the number of its method-table slots (structs: 0).
+    pub vtable_len: Vec<u32>,
+    /// The method tables of all classes one after the other: function ids.
+    pub methods: Vec<u32>,
+    /// Per layout: the last layout id of its subtree (itself for a struct or a
+    /// class without subclasses).
+    pub subtree_end: Vec<u32>,
+}
+
+impl ClassTables {
+    /// The function that slot `slot` of layout `layout`'s method table holds.
+    pub fn method(&self, layout: u32, slot: u32) -> Option<u32> {
+        let base = *self.vtable_base.get(layout as usize)?;
+        if slot >= *self.vtable_len.get(layout as usize)? {
+            return None;
+        }
+        self.methods.get((base + slot) as usize).copied()
+    }
+
+    /// Whether an object of layout `layout` is an instance of class `class`.
+    pub fn is_instance(&self, layout: u32, class: u32) -> bool {
+        layout >= class
+            && self
+                .subtree_end
+                .get(class as usize)
+                .is_some_and(|&end| layout <= end)
+    }
 }
 
 /// Extern (FFI) declarations and their marshalling types live in the runtime, which

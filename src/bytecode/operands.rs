@@ -62,7 +62,8 @@ impl Instr {
                 | Role::LoopId
                 | Role::Kind
                 | Role::Field
-                | Role::Slot => {}
+                | Role::Slot
+                | Role::Class => {}
             }
         }
         let site: Option<&CallSite> = self.site().and_then(|s| f.sites.get(s as usize));
@@ -81,6 +82,11 @@ impl Instr {
                 if let Some(s) = site {
                     uses.push(s.target as Reg);
                 }
+                uses.extend(dst);
+                None
+            }
+            // The callee (and whether it returns a value) is known at run time.
+            Some(SiteUse::Method) => {
                 uses.extend(dst);
                 None
             }

@@ -115,6 +115,7 @@ impl Op {
             Concat | ConcatN | ToStr | Print => Flow::Next,
             NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet
             | NewStruct | GetField | SetField | MakeClosure => Flow::Next,
+            NewObject | CallMethod | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Flow::Next,
             Throw | Rethrow => Flow::Throw,
         }
     }
@@ -146,6 +147,10 @@ impl Op {
             ArrGet | MapGet | TupleGet | GetField => R::Unknown,
             ArrLen => R::Scalar,
             ArrSet | MapSet | SetField => R::Nothing,
+            NewObject | TypeOf => R::Ref,
+            CallMethod => R::Unknown,
+            NullCheck | CheckClass => R::Nothing,
+            IsNull | InstanceOf => R::Scalar,
             Throw | Rethrow => R::Nothing,
         }
     }
@@ -173,6 +178,8 @@ impl Op {
             // Inserting may grow the map's tables.
             MapSet => true,
             ArrGet | ArrSet | ArrLen | MapGet | TupleGet | GetField | SetField => false,
+            NewObject | CallMethod | TypeOf => true,
+            NullCheck | IsNull | InstanceOf | CheckClass => false,
             // Raising allocates nothing until a handler catches (a safepoint of its own).
             Throw | Rethrow => false,
         }
@@ -199,6 +206,8 @@ impl Op {
             Concat | ConcatN | ToStr | Print => Calls::Nothing,
             NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet
             | NewStruct | GetField | SetField | MakeClosure => Calls::Nothing,
+            CallMethod => Calls::Function,
+            NewObject | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Calls::Nothing,
             Throw | Rethrow => Calls::Nothing,
         }
     }
@@ -222,6 +231,8 @@ impl Op {
             Concat | ConcatN | ToStr | Print => Resizes::No,
             NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet
             | NewStruct | GetField | SetField | MakeClosure => Resizes::No,
+            CallMethod => Resizes::Yes,
+            NewObject | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Resizes::No,
             Throw | Rethrow => Resizes::No,
         }
     }
@@ -249,6 +260,10 @@ impl Op {
             NewArray | NewTuple | NewStruct | MapGet | MapSet => L::Helper,
             NewMap | MakeClosure => L::RtOp,
             ArrGet | ArrSet | ArrLen | TupleGet | GetField | SetField => L::Inline,
+            CallMethod => L::Call,
+            NullCheck | IsNull | InstanceOf | CheckClass => L::Inline,
+            NewObject => L::Helper,
+            TypeOf => L::RtOp,
             Throw | Rethrow => L::Exit,
         }
     }

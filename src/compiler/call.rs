@@ -13,7 +13,7 @@
 use super::expr::typeof_name;
 use super::func::{Dst, FnCompiler, Val};
 use crate::ast::{Expr, ExprKind, Res, Span};
-use crate::bytecode::{Instr, Reg};
+use crate::bytecode::{Const, Instr, Reg};
 use crate::types::builtin_sig::kind_of_t;
 use crate::types::Type;
 use bp_runtime::builtins::{self, SigType, KIND_OF_T};
@@ -60,10 +60,22 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 all.extend(args.iter());
                 self.call_res(res, &method.name, all, e, dst)
             }
-            // The checker rejects classes ("classes are not supported yet").
-            ExprKind::New { .. } | ExprKind::Super { .. } => {
-                self.internal(e.span, "a class expression reached the compiler");
-                self.no_result(dst, &e.ty)
+            ExprKind::New {
+                args, class_id, init, ..
+            } => self.new_object(*class_id, *init, args, e, dst),
+            // `super.m(args)`: the parent's implementation, called directly on `self`.
+            ExprKind::Super { args, func_id, .. } => {
+                let receiver = self.self_reg(e.span);
+                let mut vals = vec![Val {
+                    reg: receiver,
+                    temp: false,
+                }];
+                vals.extend(self.eval_args(&args.iter().collect::<Vec<_>>()));
+                let site = self.site(*func_id, regs(&vals), Vec::new());
+                self.release_all(&vals);
+                let (d, wanted) = self.call_dst(dst, &e.ty);
+                self.emit(Instr::Call { dst: d.reg, site }, e.span);
+                self.after_call(d, wanted, &e.ty, e.span)
             }
             _ => {
                 // Not a call: evaluate normally.
@@ -115,9 +127,89 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 );
                 self.indirect_call(callee, &args, e, dst)
             }
+            Res::Virtual(slot) => {
+                let static_class = match args.first().map(|r| r.ty.non_null()) {
+                    Some(Type::Class(cid)) => self.cx.class_layout(*cid),
+                    _ => 0,
+                };
+                let Ok(class) = u16::try_from(static_class) else {
+                    self.error(
+                        sp,
+                        "too many structs and classes for a method call (at most 65535)",
+                    );
+                    return self.no_result(dst, &e.ty);
+                };
+                let vals = self.eval_args(&args);
+                let site = self.site(*slot, regs(&vals), Vec::new());
+                self.release_all(&vals);
+                let (d, wanted) = self.call_dst(dst, &e.ty);
+                self.emit(
+                    Instr::CallMethod {
+                        dst: d.reg,
+                        site,
+                        class,
+                    },
+                    sp,
+                );
+                self.after_call(d, wanted, &e.ty, sp)
+            }
             Res::Unresolved => {
                 self.internal(sp, format!("unresolved call to '{name}'"));
                 self.no_result(dst, &e.ty)
+            }
+        }
+    }
+
+    /// `new C(args)`: allocate with zero fields, then `__init__(obj, args)`. The
+    /// object is built in a temporary (the arguments may mention the destination).
+    fn new_object(
+        &mut self,
+        class_id: u32,
+        init: Option<u32>,
+        args: &'a [Expr],
+        e: &'a Expr,
+        dst: Option<Dst>,
+    ) -> Val {
+        let sp = e.span;
+        let class = self.cx.class_layout(class_id);
+        let obj = self.temp_kind(true);
+        self.emit(Instr::NewObject { dst: obj.reg, class }, sp);
+        if let Some(fid) = init {
+            let mut vals = vec![Val {
+                reg: obj.reg,
+                temp: false,
+            }];
+            vals.extend(self.eval_args(&args.iter().collect::<Vec<_>>()));
+            let site = self.site(fid, regs(&vals), Vec::new());
+            self.release_all(&vals);
+            let scratch = self.temp_kind(false);
+            self.emit(
+                Instr::Call {
+                    dst: scratch.reg,
+                    site,
+                },
+                sp,
+            );
+            self.release(scratch);
+        }
+        match dst {
+            Some(d) => {
+                self.release(obj);
+                let o = self.dst_reg(d, &e.ty);
+                if o.reg != obj.reg {
+                    self.emit(
+                        Instr::Mov {
+                            dst: o.reg,
+                            src: obj.reg,
+                        },
+                        sp,
+                    );
+                }
+                o
+            }
+            None => {
+                self.release(obj);
+                NO_VAL
             }
         }
     }
@@ -274,6 +366,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     self.expr_effect(a);
                 }
                 match dst {
+                    // Classes and nullable values: what the value is at run time.
+                    Some(d) if matches!(a.ty, Type::Class(_) | Type::Nullable(_) | Type::Null) => {
+                        let k = self.konst(Const::Str(typeof_name(&a.ty).as_bytes().to_vec()));
+                        self.unary_op(a, d, e, |dst, src| Instr::TypeOf { dst, src, k })
+                    }
                     Some(d) => {
                         let o = self.dst_reg(d, &e.ty);
                         self.load_str(o.reg, typeof_name(&a.ty).as_bytes(), sp);

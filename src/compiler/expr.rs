@@ -22,7 +22,7 @@
 use super::func::{Dst, FnCompiler, Val};
 use super::LambdaJob;
 use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Res, UnOp};
-use crate::bytecode::{Instr, Reg};
+use crate::bytecode::{Const, Instr, Reg};
 use crate::types::Type;
 use bp_runtime::value::ValKind;
 
@@ -129,7 +129,8 @@ pub(crate) fn typeof_name(t: &Type) -> &'static str {
         Type::Class(_) => "class",
         Type::Fn(_, _) => "fn",
         Type::Ptr => "ptr",
-        Type::Void => "null",
+        Type::Nullable(t) => typeof_name(t),
+        Type::Void | Type::Null => "null",
         Type::Unknown | Type::Error | Type::EmptyElem => "null",
     }
 }
@@ -328,6 +329,27 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             | ExprKind::MethodCall { .. }
             | ExprKind::New { .. }
             | ExprKind::Super { .. } => self.call_expr(e, Some(d)),
+            ExprKind::Null => {
+                let o = self.dst_reg(d, &e.ty);
+                self.emit(Instr::LoadNull { dst: o.reg }, sp);
+                o
+            }
+            ExprKind::NonNull { inner, message } => {
+                let o = self.expr_in(inner, d);
+                let k = self.konst(Const::Str(message.as_bytes().to_vec()));
+                self.emit(Instr::NullCheck { src: o.reg, k }, sp);
+                o
+            }
+            ExprKind::Is { expr, class_id, .. } => {
+                let class = self.cx.class_layout(*class_id);
+                self.unary_op(expr, d, e, |dst, src| Instr::InstanceOf { dst, src, class })
+            }
+            ExprKind::As { expr, class_id, .. } => {
+                let class = self.cx.class_layout(*class_id);
+                let o = self.expr_in(expr, d);
+                self.emit(Instr::CheckClass { src: o.reg, class }, sp);
+                o
+            }
             ExprKind::Lambda {
                 func_id,
                 locals,
@@ -382,7 +404,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.release_all(&vals);
                 self.emit(Instr::NewTuple { dst, site }, span);
             }
-            Type::Struct(_) | Type::Class(_) | Type::Fn(_, _) | Type::Ptr | Type::EmptyElem => {
+            Type::Struct(_)
+            | Type::Class(_)
+            | Type::Fn(_, _)
+            | Type::Ptr
+            | Type::EmptyElem
+            | Type::Nullable(_)
+            | Type::Null => {
                 self.emit(Instr::LoadNull { dst }, span);
             }
         }
@@ -401,7 +429,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 Type::Float => Some(1),
                 Type::Bool => Some(2),
                 Type::Str => Some(3),
-                Type::Struct(_) | Type::Class(_) | Type::Fn(_, _) | Type::Ptr | Type::EmptyElem => Some(4),
+                Type::Struct(_)
+                | Type::Class(_)
+                | Type::Fn(_, _)
+                | Type::Ptr
+                | Type::EmptyElem
+                | Type::Nullable(_)
+                | Type::Null => Some(4),
                 Type::Array(_) | Type::Map(_, _) | Type::Tuple(_) => None,
             }
         };
@@ -821,6 +855,25 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     }
 
     fn compare_to(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
+        // `x == null`, `null != x`: a null test.
+        let null_test = match (&lhs.kind, &rhs.kind) {
+            (_, ExprKind::Null) => Some(lhs),
+            (ExprKind::Null, _) => Some(rhs),
+            _ => None,
+        };
+        if let Some(x) = null_test {
+            let o = self.unary_op(x, d, e, |dst, src| Instr::IsNull { dst, src });
+            if op == BinOp::Ne {
+                self.emit(
+                    Instr::Not {
+                        dst: o.reg,
+                        src: o.reg,
+                    },
+                    e.span,
+                );
+            }
+            return o;
+        }
         let class = cmp_class(&lhs.ty);
         let mut unknown = false;
         let o = self.binary_op(lhs, rhs, d, e, |dst, a, b| match (class, op) {

@@ -45,7 +45,7 @@ mod stmt;
 mod tests;
 
 use crate::ast::{Expr, FuncDef, Item, LocalInfo, Module, Span};
-use crate::bytecode::{ExternDef, FfiType, Function, GlobalDef, Instr, Loc, Program};
+use crate::bytecode::{ClassTables, ExternDef, FfiType, Function, GlobalDef, Instr, Loc, Program};
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
 use crate::types::{ProgramInfo, Type};
 use bp_runtime::heap::Layout;
@@ -69,6 +69,8 @@ pub(crate) struct Ctx<'a> {
     /// Lambdas discovered while compiling, compiled after the named functions.
     pub lambdas: Vec<LambdaJob<'a>>,
     queued_lambdas: HashSet<u32>,
+    /// Class id -> layout id (see [`class_order`]).
+    class_layouts: Vec<u32>,
 }
 
 impl<'a> Ctx<'a> {
@@ -79,7 +81,13 @@ impl<'a> Ctx<'a> {
             diags: Vec::new(),
             lambdas: Vec::new(),
             queued_lambdas: HashSet::new(),
+            class_layouts: class_layouts(info),
         }
+    }
+
+    /// The layout id of class `cid`.
+    pub fn class_layout(&self, cid: u32) -> u32 {
+        self.class_layouts.get(cid as usize).copied().unwrap_or(0)
     }
 
     pub fn error(&mut self, span: Span, msg: impl Into<String>) {
@@ -138,6 +146,11 @@ pub fn compile_program(
                         compile_funcdef(&mut cx, fd, &mut functions);
                     }
                 }
+                Item::Class(cd) => {
+                    for fd in &cd.methods {
+                        compile_funcdef(&mut cx, fd, &mut functions);
+                    }
+                }
                 _ => {}
             }
         }
@@ -165,7 +178,7 @@ pub fn compile_program(
     };
     out.extend(init_fns);
 
-    let layouts: Vec<Layout> = info
+    let mut layouts: Vec<Layout> = info
         .structs
         .iter()
         .map(|s| Layout {
@@ -174,6 +187,7 @@ pub fn compile_program(
             is_class: false,
         })
         .collect();
+    let classes = class_tables(info, &cx.class_layouts, &mut layouts);
 
     let globals = info
         .globals
@@ -195,7 +209,77 @@ pub fn compile_program(
         main: info.main,
         init: init_id,
         externs,
+        classes,
     }
+}
+
+/// Classes in a preorder of the inheritance forest (each class followed by its
+/// subclasses), so that a class's subclasses have the layout ids right after it.
+fn class_order(info: &ProgramInfo) -> Vec<u32> {
+    let n = info.classes.len();
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut roots = Vec::new();
+    for (cid, c) in info.classes.iter().enumerate() {
+        match c.parent {
+            Some(p) if (p as usize) < n => children[p as usize].push(cid as u32),
+            _ => roots.push(cid as u32),
+        }
+    }
+    let mut order = Vec::with_capacity(n);
+    let mut stack: Vec<u32> = roots.into_iter().rev().collect();
+    while let Some(c) = stack.pop() {
+        order.push(c);
+        stack.extend(children[c as usize].iter().rev());
+    }
+    order
+}
+
+/// Class id -> layout id: the class layouts follow the struct layouts in
+/// [`class_order`].
+fn class_layouts(info: &ProgramInfo) -> Vec<u32> {
+    let mut out = vec![0; info.classes.len()];
+    for (i, cid) in class_order(info).into_iter().enumerate() {
+        out[cid as usize] = (info.structs.len() + i) as u32;
+    }
+    out
+}
+
+/// Append the class layouts to `layouts` and build the method tables and subtree
+/// ranges.
+fn class_tables(info: &ProgramInfo, class_layouts: &[u32], layouts: &mut Vec<Layout>) -> ClassTables {
+    let order = class_order(info);
+    let total = info.structs.len() + order.len();
+    let mut t = ClassTables {
+        vtable_base: vec![0; total],
+        vtable_len: vec![0; total],
+        methods: Vec::new(),
+        subtree_end: (0..total as u32).collect(),
+    };
+    for &cid in &order {
+        let c = &info.classes[cid as usize];
+        let layout = class_layouts[cid as usize] as usize;
+        layouts.push(Layout {
+            name: c.name.clone(),
+            fields: c.fields.iter().map(|(n, ty)| (n.clone(), ty.kind())).collect(),
+            is_class: true,
+        });
+        t.vtable_base[layout] = t.methods.len() as u32;
+        t.vtable_len[layout] = c.vtable.len() as u32;
+        t.methods.extend(c.vtable.iter().map(|(_, fid)| *fid));
+        // Every ancestor's subtree reaches at least this class.
+        let mut at = Some(cid);
+        let mut steps = 0;
+        while let Some(a) = at {
+            let al = class_layouts[a as usize] as usize;
+            t.subtree_end[al] = t.subtree_end[al].max(layout as u32);
+            at = info.classes[a as usize].parent;
+            steps += 1;
+            if steps > order.len() {
+                break;
+            }
+        }
+    }
+    t
 }
 
 fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Option<Function>]) {

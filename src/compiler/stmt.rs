@@ -461,6 +461,10 @@ pub(crate) fn walk_expr(e: &Expr, f: &mut impl FnMut(LocalId)) {
         ExprKind::New { args, .. } | ExprKind::Super { args, .. } => {
             args.iter().for_each(|x| walk_expr(x, f))
         }
+        ExprKind::Null => {}
+        ExprKind::Is { expr, .. } | ExprKind::As { expr, .. } | ExprKind::NonNull { inner: expr, .. } => {
+            walk_expr(expr, f)
+        }
     }
 }
 

@@ -15,6 +15,7 @@ fn ends_operand(k: &TokenKind) -> bool {
             | FStr(_)
             | True
             | False
+            | Null
             | SelfKw
             | Ptr
             | RParen
@@ -47,7 +48,8 @@ pub(super) fn space_between(
     first: Option<&TokenKind>,
 ) -> bool {
     use TokenKind::*;
-    if matches!(cur, Comma | Colon | Dot | RParen | RBracket | RBrace) {
+    // `Node?`: the nullable mark is written against its type.
+    if matches!(cur, Comma | Colon | Dot | RParen | RBracket | RBrace | Question) {
         return false;
     }
     if prev_unary && matches!(prev, Minus | Plus) && matches!(cur, Minus | Plus) {

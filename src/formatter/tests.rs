@@ -78,3 +78,11 @@ fn bytes_that_are_not_utf8_in_strings_are_kept() {
         b"def main() -> int:\n    print(\"\xff\xfe\")\n    return 0\n".to_vec()
     );
 }
+
+#[test]
+fn classes_and_nullable_types() {
+    check(
+        "class A(B):\n    n: Node ?\n    def f(self, x: A ?) -> (fn(int) -> int) ?:\n        return null\ndef main() -> int:\n    let a: A = new A()\n    print(a is  A, a as A, super.f(null))\n    return 0\n",
+        "class A(B):\n    n: Node?\n    def f(self, x: A?) -> (fn(int) -> int)?:\n        return null\n\ndef main() -> int:\n    let a: A = new A()\n    print(a is A, a as A, super.f(null))\n    return 0\n",
+    );
+}

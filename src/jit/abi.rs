@@ -79,6 +79,8 @@ pub enum NewKind {
     Array = 0,
     Tuple = 1,
     Struct = 2,
+    /// `NewObject`: the `site` argument is the class's layout id, no elements.
+    Object = 3,
 }
 
 /// The operation `rt_obj` performs (its second argument). The helper matches the
@@ -161,6 +163,8 @@ pub struct Offsets {
     pub arr_items: (i32, i32),
     /// Struct fields: pointer and length words.
     pub struct_fields: (i32, i32),
+    /// A struct's or class instance's layout id (`u32`).
+    pub struct_layout: i32,
     /// Tuple items: pointer and length words.
     pub tuple_items: (i32, i32),
     /// Closure captures: pointer and length words.
@@ -182,6 +186,7 @@ impl Offsets {
             clo_func: abi::CLOSURE_FUNC,
             arr_items: (abi::ARRAY_PTR, abi::ARRAY_LEN),
             struct_fields: (abi::STRUCT_PTR, abi::STRUCT_LEN),
+            struct_layout: abi::STRUCT_LAYOUT,
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
         }

@@ -273,6 +273,8 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
         | BrNotLtF { .. } | BrNotLeF { .. } => None,
         Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => None,
+        NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
+        | CheckClass { .. } | TypeOf { .. } => None,
         Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => None,
         NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. } | NewTuple { .. }
         | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
@@ -591,6 +593,8 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         NewArray { .. } | ArrGet { .. } | ArrSet { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. }
         | MapSet { .. } | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. }
         | SetField { .. } | MakeClosure { .. } => false,
+        NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
+        | CheckClass { .. } | TypeOf { .. } => false,
         Throw { .. } | Rethrow { .. } => false,
     }
 }
@@ -616,6 +620,7 @@ fn arith_scores(op: Op) -> (i32, i32) {
         Concat | ConcatN | ToStr | Print => (0, 0),
         NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet | NewStruct
         | GetField | SetField | MakeClosure => (0, 0),
+        NewObject | CallMethod | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => (0, 0),
         Throw | Rethrow => (0, 0),
     }
 }
@@ -686,6 +691,8 @@ fn kind_scores(
         NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. }
         | NewTuple { .. } | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
         | MakeClosure { .. } => {}
+        NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
+        | CheckClass { .. } | TypeOf { .. } => {}
         Throw { .. } | Rethrow { .. } => {}
     }
 }

@@ -108,6 +108,8 @@ pub enum TokenKind {
     Import,
     #[token("in")]
     In,
+    #[token("is")]
+    Is,
     #[token("let")]
     Let,
     #[token("match")]
@@ -116,6 +118,8 @@ pub enum TokenKind {
     New,
     #[token("not")]
     Not,
+    #[token("null")]
+    Null,
     #[token("or")]
     Or,
     #[token("ptr")]
@@ -218,6 +222,8 @@ pub enum TokenKind {
     RBrace,
     #[token("@")]
     At,
+    #[token("?")]
+    Question,
 
     // ---- layout ----
     /// End of a logical line (a raw `\n` / `\r\n` before the layout pass).
@@ -257,10 +263,12 @@ impl TokenKind {
             If => "if",
             Import => "import",
             In => "in",
+            Is => "is",
             Let => "let",
             Match => "match",
             New => "new",
             Not => "not",
+            Null => "null",
             Or => "or",
             Ptr => "ptr",
             Return => "return",
@@ -301,6 +309,7 @@ impl TokenKind {
             LBrace => "{",
             RBrace => "}",
             At => "@",
+            Question => "?",
             Ident(_) | Int(_) | Float(_) | Str(_) | FStr(_) | Newline | Indent | Dedent | Eof => return None,
         })
     }

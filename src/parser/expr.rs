@@ -32,6 +32,11 @@ fn binop(k: &TokenKind) -> Option<(BinOp, u8)> {
     })
 }
 
+/// Precedence of `e is C`: that of the comparisons.
+const CLASS_TEST_PREC: u8 = 7;
+/// Precedence of `e as C`: above every binary operator.
+const CLASS_CAST_PREC: u8 = 11;
+
 impl Parser<'_> {
     /// A full expression (lowest precedence).
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
@@ -80,7 +85,43 @@ impl Parser<'_> {
         let mut lhs = self.unary()?;
         let mut h = self.height;
         let mut chain = 0usize;
-        while let Some((op, prec)) = binop(self.peek()) {
+        loop {
+            // `e is C` (a comparison) and `e as C` (tighter than `*`).
+            let class_op = match self.peek() {
+                TokenKind::Is => Some(CLASS_TEST_PREC),
+                TokenKind::As => Some(CLASS_CAST_PREC),
+                _ => None,
+            };
+            if let Some(prec) = class_op {
+                if prec < min_prec {
+                    break;
+                }
+                let is = self.bump().kind == TokenKind::Is;
+                let what = if is { "after 'is'" } else { "after 'as'" };
+                let class = self.qualified_ident("a class name", what)?;
+                let span = lhs.span.to(class.span);
+                h += 1;
+                self.set_height(h, span)?;
+                let expr = Box::new(lhs);
+                let kind = if is {
+                    ExprKind::Is {
+                        expr,
+                        class,
+                        class_id: 0,
+                    }
+                } else {
+                    ExprKind::As {
+                        expr,
+                        class,
+                        class_id: 0,
+                    }
+                };
+                lhs = Expr::new(kind, span);
+                continue;
+            }
+            let Some((op, prec)) = binop(self.peek()) else {
+                break;
+            };
             if prec < min_prec {
                 break;
             }
@@ -290,6 +331,10 @@ impl Parser<'_> {
                 self.bump();
                 ExprKind::Bool(true)
             }
+            TokenKind::Null => {
+                self.bump();
+                ExprKind::Null
+            }
             TokenKind::False => {
                 self.bump();
                 ExprKind::Bool(false)
@@ -324,6 +369,22 @@ impl Parser<'_> {
                 args,
                 res: Res::Unresolved,
             }
+        } else if self.at(&TokenKind::Dot)
+            && matches!(self.peek_at(1), TokenKind::Ident(_))
+            && self.peek_at(2) == &TokenKind::LBrace
+            && (self.peek_at(3) == &TokenKind::RBrace
+                || (matches!(self.peek_at(3), TokenKind::Ident(_)) && self.peek_at(4) == &TokenKind::Colon))
+        {
+            // `geo.Point{x: 1}`: a struct of an imported module.
+            self.bump();
+            let member = self.expect_ident("a struct name", "after '.'")?;
+            let name = Ident {
+                name: format!("{}.{}", ident.name, member.name),
+                span: start.to(member.span),
+            };
+            let lit = self.struct_lit(name)?;
+            self.set_height(self.height + 1, start)?;
+            lit
         } else if self.at(&TokenKind::LBrace)
             && (self.peek_at(1) == &TokenKind::RBrace
                 || (matches!(self.peek_at(1), TokenKind::Ident(_)) && self.peek_at(2) == &TokenKind::Colon))
@@ -443,13 +504,22 @@ impl Parser<'_> {
     fn new_super_atom(&mut self) -> PResult<Expr> {
         let tok = self.bump();
         let kind = if tok.kind == TokenKind::New {
-            let class = self.expect_ident("a class name", "after 'new'")?;
+            let class = self.qualified_ident("a class name", "after 'new'")?;
             self.expect(&TokenKind::LParen, &format!("after 'new {}'", class.name))?;
             let args = self.args(&format!("new {}", class.name))?;
-            ExprKind::New { class, args }
+            ExprKind::New {
+                class,
+                args,
+                class_id: 0,
+                init: None,
+            }
         } else if self.eat(&TokenKind::LParen) {
             let args = self.args("super")?;
-            ExprKind::Super { method: None, args }
+            ExprKind::Super {
+                method: None,
+                args,
+                func_id: 0,
+            }
         } else if self.eat(&TokenKind::Dot) {
             let method = self.expect_ident("a method name", "after 'super.'")?;
             self.expect(&TokenKind::LParen, &format!("after 'super.{}'", method.name))?;
@@ -457,6 +527,7 @@ impl Parser<'_> {
             ExprKind::Super {
                 method: Some(method),
                 args,
+                func_id: 0,
             }
         } else {
             return Err(self.error_expected("'(' or '.'", "after 'super'"));

@@ -586,7 +586,7 @@ impl<'d> Parser<'d> {
         let name = self.expect_ident("a class name", "after 'class'")?;
         let mut parent = None;
         if self.eat(&TokenKind::LParen) {
-            parent = Some(self.expect_ident("a parent class name", "in class declaration")?);
+            parent = Some(self.qualified_ident("a parent class name", "in class declaration")?);
             self.expect(&TokenKind::RParen, "after the parent class name")?;
         }
         let span = self.span_from(start);
@@ -623,6 +623,20 @@ impl<'d> Parser<'d> {
         let ty = self.ty()?;
         self.end_line("field declaration")?;
         Ok(FieldDecl { name, ty })
+    }
+
+    /// A name, or `module.Name` (one identifier whose text holds the dot).
+    pub(crate) fn qualified_ident(&mut self, what: &str, ctx: &str) -> PResult<Ident> {
+        let first = self.expect_ident(what, ctx)?;
+        if self.at(&TokenKind::Dot) && matches!(self.peek_at(1), TokenKind::Ident(_)) {
+            self.bump();
+            let member = self.expect_ident(what, ctx)?;
+            return Ok(Ident {
+                name: format!("{}.{}", first.name, member.name),
+                span: first.span.to(member.span),
+            });
+        }
+        Ok(first)
     }
 
     fn enum_def(&mut self, exported: bool) -> PResult<EnumDef> {
@@ -749,7 +763,16 @@ impl<'d> Parser<'d> {
         let kind = match self.peek().clone() {
             TokenKind::Ident(name) => {
                 self.bump();
-                TypeExprKind::Named(name)
+                // `geo.Point`: a type of an imported module.
+                match (self.peek(), self.peek_at(1)) {
+                    (TokenKind::Dot, TokenKind::Ident(member)) => {
+                        let qualified = format!("{name}.{member}");
+                        self.bump();
+                        self.bump();
+                        TypeExprKind::Named(qualified)
+                    }
+                    _ => TypeExprKind::Named(name),
+                }
             }
             TokenKind::Ptr => {
                 self.bump();
@@ -771,38 +794,69 @@ impl<'d> Parser<'d> {
             }
             TokenKind::LParen => {
                 self.bump();
-                TypeExprKind::Tuple(self.type_list("tuple type")?)
+                let (mut tys, trailing_comma) = self.type_list("tuple type")?;
+                if tys.len() == 1 && !trailing_comma {
+                    // `(T)` groups, as in `(fn(int) -> int)?`; `(T,)` is a 1-tuple.
+                    let inner = tys.remove(0);
+                    return self.nullable_suffix(TypeExpr {
+                        kind: inner.kind,
+                        span: self.span_from(start),
+                    });
+                }
+                TypeExprKind::Tuple(tys)
             }
             TokenKind::Fn => {
                 self.bump();
                 self.expect(&TokenKind::LParen, "after 'fn' in a function type")?;
-                let params = self.type_list("function type")?;
+                let (params, _) = self.type_list("function type")?;
                 self.expect(&TokenKind::Arrow, "and a return type in a function type")?;
                 let ret = self.ty()?;
                 TypeExprKind::Fn(params, Box::new(ret))
             }
             _ => return Err(self.error_expected("a type", "")),
         };
-        Ok(TypeExpr {
+        let t = TypeExpr {
             kind,
             span: self.span_from(start),
+        };
+        self.nullable_suffix(t)
+    }
+
+    /// `T?` after the type `t` has been parsed.
+    fn nullable_suffix(&mut self, t: TypeExpr) -> PResult<TypeExpr> {
+        if !self.at(&TokenKind::Question) {
+            return Ok(t);
+        }
+        let q = self.bump().span;
+        if self.at(&TokenKind::Question) {
+            let span = self.span();
+            self.error(span, "a type can be made nullable only once ('T?', not 'T??')");
+            return Err(Fail);
+        }
+        let span = t.span.to(q);
+        Ok(TypeExpr {
+            kind: TypeExprKind::Nullable(Box::new(t)),
+            span,
         })
     }
 
-    /// Types separated by commas after `(`, up to and including `)`.
-    fn type_list(&mut self, what: &str) -> PResult<Vec<TypeExpr>> {
+    /// Types separated by commas after `(`, up to and including `)`; also whether a
+    /// comma came last (`(T,)`).
+    fn type_list(&mut self, what: &str) -> PResult<(Vec<TypeExpr>, bool)> {
         let mut tys = Vec::new();
+        let mut trailing_comma = false;
         loop {
             if self.eat(&TokenKind::RParen) {
                 break;
             }
             tys.push(self.ty()?);
-            if !self.eat(&TokenKind::Comma) {
+            trailing_comma = self.eat(&TokenKind::Comma);
+            if !trailing_comma {
                 self.expect(&TokenKind::RParen, &format!("to close the {what}"))?;
                 break;
             }
         }
-        Ok(tys)
+        Ok((tys, trailing_comma))
     }
 
     // ---- statements -------------------------------------------------------------

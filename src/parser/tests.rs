@@ -79,6 +79,7 @@ fn ty(t: &TypeExpr) -> String {
             ps.iter().map(ty).collect::<Vec<_>>().join(", "),
             ty(r)
         ),
+        TypeExprKind::Nullable(t) => format!("{}?", ty(t)),
     }
 }
 
@@ -151,15 +152,28 @@ fn sx(e: &Expr) -> String {
             ty(ret),
             sx(body)
         ),
-        ExprKind::New { class, args } => format!("(new {} {})", class.name, list(args)).replace(" )", ")"),
-        ExprKind::Super { method, args } => format!(
+        ExprKind::New { class, args, .. } => {
+            format!("(new {} {})", class.name, list(args)).replace(" )", ")")
+        }
+        ExprKind::Super { method, args, .. } => format!(
             "(super {} {})",
             method.as_ref().map(|m| m.name.as_str()).unwrap_or("-"),
             list(args)
         )
         .replace(" )", ")"),
         ExprKind::SelfRef => "self".to_string(),
+        ExprKind::Null => "null".to_string(),
+        ExprKind::Is { expr, class, .. } => format!("(is {} {})", sx(expr), class.name),
+        ExprKind::As { expr, class, .. } => format!("(as {} {})", sx(expr), class.name),
+        ExprKind::NonNull { inner, .. } => format!("(nonnull {})", sx(inner)),
     }
+}
+
+#[test]
+fn class_tests_and_nullable_types() {
+    assert_eq!(ex("a is B and c as D == e"), "(and (is a B) (== (as c D) e))");
+    assert_eq!(ex("x * y as C"), "(* x (as y C))");
+    assert_eq!(ex("p != null"), "(!= p null)");
 }
 
 // ---- expressions -----------------------------------------------------------------

@@ -105,6 +105,21 @@ impl Vm<'_> {
                 let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
                 set!(dst, v);
             }
+            TypeOf { dst, src, k } => {
+                let v = reg!(src);
+                let Some(name) = self
+                    .consts
+                    .get(fid as usize)
+                    .and_then(|c| c.get(k as usize))
+                    .copied()
+                else {
+                    return Err(raise("internal error: bad constant"));
+                };
+                // SAFETY: `src` is null or a live object (type checker); `name` a
+                // string constant.
+                let v = unsafe { objects::type_name(&mut self.rt.heap, program, v, name) };
+                set!(dst, v);
+            }
             // The translator compiles these inline, through their own helpers
             // (`rt_builtin`, `rt_new`, `rt_obj`, `rt_eq_ref`) or as a side exit to
             // the interpreter: they never reach `rt_op`.
@@ -181,6 +196,12 @@ impl Vm<'_> {
             | NewStruct { .. }
             | GetField { .. }
             | SetField { .. }
+            | NewObject { .. }
+            | CallMethod { .. }
+            | NullCheck { .. }
+            | IsNull { .. }
+            | InstanceOf { .. }
+            | CheckClass { .. }
             | Throw { .. }
             | Rethrow { .. } => {
                 return Err(OpErr::Raise(format!(

@@ -367,8 +367,9 @@ pub unsafe extern "C" fn rt_eq_ref(a: u64, b: u64) -> u64 {
     catch_unwind(|| bp_runtime::heap::values_equal(Value(a), Value(b), ValKind::Ref) as u64).unwrap_or(2)
 }
 
-/// `NewArray`, `NewTuple` or `NewStruct` (the [`NewKind`] in bits 32.. of `info`)
-/// of call site `site` from compiled code, without decoding the instruction: the
+/// `NewArray`, `NewTuple`, `NewStruct` or `NewObject` (the [`NewKind`] in bits
+/// 32.. of `info`) of call site `site` (for `NewObject`: the class layout id in
+/// place of the pointer) from compiled code, without decoding the instruction: the
 /// elements are `args[0..n]` (`n` = the low 32 bits of `info`); the new object goes
 /// to `args[0]`. Then the VM's safepoint, with the object rooted. Returns 0 (2 on
 /// an internal error).
@@ -386,17 +387,20 @@ pub unsafe extern "C" fn rt_new(
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(ctx, |vm| {
-            // SAFETY: the translator embedded the address of a call site of the
-            // program, which outlives the compiled code; `args` holds `n` values.
-            let (s, a) = (&*site, std::slice::from_raw_parts(args, info as u32 as usize));
+            // SAFETY: for the kinds with a call site, the translator embedded the
+            // address of a call site of the program, which outlives the compiled
+            // code (dereferenced only in those arms); `args` holds `n` values.
+            let a = std::slice::from_raw_parts(args, info as u32 as usize);
             let heap = &mut vm.rt.heap;
             const ARRAY: u64 = NewKind::Array as u64;
             const TUPLE: u64 = NewKind::Tuple as u64;
             const STRUCT: u64 = NewKind::Struct as u64;
+            const OBJECT: u64 = NewKind::Object as u64;
             let v = match info >> 32 {
-                ARRAY => objects::new_array(heap, s, a),
-                TUPLE => objects::new_tuple(heap, s, a),
-                STRUCT => objects::new_struct(heap, vm.program, s, a),
+                ARRAY => objects::new_array(heap, &*site, a),
+                TUPLE => objects::new_tuple(heap, &*site, a),
+                STRUCT => objects::new_struct(heap, vm.program, &*site, a),
+                OBJECT => objects::new_object(heap, vm.program, site as usize as u32),
                 _ => return internal_error(vm, "unknown object kind in rt_new"),
             };
             vm.safepoint_rooting(Some(v));

@@ -33,6 +33,7 @@ pub fn same_type(a: &Type, b: &Type) -> bool {
         (Type::Fn(p1, r1), Type::Fn(p2, r2)) => {
             p1.len() == p2.len() && p1.iter().zip(p2).all(|(x, y)| same_type(x, y)) && same_type(r1, r2)
         }
+        (Type::Nullable(x), Type::Nullable(y)) => same_type(x, y),
         _ => a == b,
     }
 }
@@ -45,6 +46,7 @@ pub fn has_error(t: &Type) -> bool {
         Type::Map(k, v) => has_error(k) || has_error(v),
         Type::Tuple(ts) => ts.iter().any(has_error),
         Type::Fn(ps, r) => ps.iter().any(has_error) || has_error(r),
+        Type::Nullable(t) => has_error(t),
         _ => false,
     }
 }

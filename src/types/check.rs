@@ -37,6 +37,7 @@
 //! Errors never stop the checker: an erroneous expression gets `Type::Error`, which is
 //! compatible with everything, so that one mistake yields one diagnostic.
 
+mod class;
 mod expr;
 mod stmt;
 #[cfg(test)]
@@ -104,7 +105,7 @@ struct ModScope {
     funcs: HashMap<String, u32>,
     structs: HashMap<String, u32>,
     enums: HashMap<String, EnumInfo>,
-    classes: HashMap<String, Span>,
+    classes: HashMap<String, u32>,
     /// Global name -> global id.
     globals: HashMap<String, u32>,
     /// Extern name -> extern id.
@@ -115,6 +116,16 @@ struct ModScope {
     selective: HashMap<String, u32>,
     /// Every top-level name, for duplicate detection.
     names: HashMap<String, Span>,
+    /// Structs, classes and enums declared `export` (usable as `m.Name`).
+    exported_types: HashSet<String>,
+}
+
+/// A declared type found by name.
+#[derive(Clone, Copy)]
+enum NamedType {
+    Struct(u32),
+    Class(u32),
+    Enum,
 }
 
 /// Per-function data that the tables in [`ProgramInfo`] do not carry.
@@ -142,6 +153,8 @@ struct FnCtx {
     /// return type mismatch.
     ret_span: Option<Span>,
     loop_depth: u32,
+    /// What is known about locals at the current point (narrowing).
+    facts: class::Facts,
 }
 
 impl FnCtx {
@@ -153,6 +166,7 @@ impl FnCtx {
             ret,
             ret_span: None,
             loop_depth: 0,
+            facts: class::Facts::default(),
         }
     }
     fn find(&self, name: &str) -> Option<LocalId> {
@@ -219,6 +233,10 @@ pub(crate) struct Checker<'d> {
     builtins: HashMap<&'static str, u32>,
     /// (struct id, method name) -> function id: [`StructInfo::methods`] indexed.
     method_ids: HashMap<(u32, String), u32>,
+    /// Per class id: what `declare_class` and `resolve_class` found.
+    class_decls: Vec<class::ClassDecl>,
+    /// The class whose method body is being checked.
+    cur_class: Option<u32>,
 }
 
 impl<'d> Checker<'d> {
@@ -239,6 +257,8 @@ impl<'d> Checker<'d> {
             ctxs: Vec::new(),
             builtins,
             method_ids: HashMap::new(),
+            class_decls: Vec::new(),
+            cur_class: None,
         }
     }
 
@@ -305,6 +325,51 @@ impl<'d> Checker<'d> {
         builtin.iter().map(|s| s.to_string()).chain(declared).collect()
     }
 
+    /// The module and plain name of a type name written `Name` or `alias.Name` in
+    /// the current module; an unknown module is reported.
+    fn type_scope<'n>(&mut self, name: &'n str, span: Span) -> Option<(usize, &'n str)> {
+        let Some((alias, plain)) = name.split_once('.') else {
+            return Some((self.cur, name));
+        };
+        match self.mods[self.cur].imports.get(alias) {
+            Some(&mi) => Some((mi, plain)),
+            None => {
+                let known: Vec<String> = self.mods[self.cur].imports.keys().cloned().collect();
+                let msg = format!("unknown module '{alias}' in type '{name}'");
+                self.unknown_name_error(span, msg, alias, &known);
+                None
+            }
+        }
+    }
+
+    /// The struct, class or enum named `name` (`Point` or `geo.Point`), if any. One
+    /// of another module must be exported (an error otherwise, but it is found).
+    fn named_type(&mut self, name: &str, span: Span) -> Option<NamedType> {
+        let (mi, plain) = self.type_scope(name, span)?;
+        let m = &self.mods[mi];
+        let found = if let Some(&sid) = m.structs.get(plain) {
+            NamedType::Struct(sid)
+        } else if let Some(&cid) = m.classes.get(plain) {
+            NamedType::Class(cid)
+        } else if m.enums.contains_key(plain) {
+            NamedType::Enum
+        } else {
+            if mi != self.cur {
+                let msg = format!("module '{}' has no type '{plain}'", m.name);
+                self.error(span, msg);
+            }
+            return None;
+        };
+        if mi != self.cur && !m.exported_types.contains(plain) {
+            let msg = format!(
+                "'{plain}' is not exported from module '{}' (declare it with 'export')",
+                m.name
+            );
+            self.error(span, msg);
+        }
+        Some(found)
+    }
+
     /// A type as the user writes it (struct names, not ids).
     fn tn(&self, t: &Type) -> String {
         TypeDisplay {
@@ -313,14 +378,6 @@ impl<'d> Checker<'d> {
             here: Some(self.cur),
         }
         .to_string()
-    }
-
-    fn struct_name(&self, id: u32) -> String {
-        self.info
-            .structs
-            .get(id as usize)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("struct#{id}"))
     }
 
     fn mismatch(&mut self, span: Span, want: Want, expected: &Type, found: &Type) {
@@ -338,6 +395,20 @@ impl<'d> Checker<'d> {
             Want::TupleElem(i) => format!("tuple element {i}: expected {e}, found {f}"),
         };
         let mut d = crate::diag::Diagnostic::error(span, msg);
+        if let Some(note) = self.invariance_note(found, expected) {
+            d = d.with_note(note);
+        }
+        if *found == Type::Null && expected.is_ref() {
+            d = d.with_note(format!("only a nullable type holds null: declare it {e}?"));
+        }
+        if let (Type::Class(_), Type::Class(c)) = (found.non_null(), expected.non_null()) {
+            if self.is_subclass(*c, found.non_null().class_id().unwrap_or(*c)) {
+                d = d.with_note(format!(
+                    "a parent is not a subclass; check and convert with 'x as {}'",
+                    self.tn(expected.non_null())
+                ));
+            }
+        }
         if let (Want::Return, Some(at)) = (want, self.ctxs.last().and_then(|c| c.ret_span)) {
             d = d.with_related(at, format!("the return type {e} is declared here"));
         }
@@ -435,6 +506,9 @@ impl<'d> Checker<'d> {
                         }
                     }
                     Item::Struct(s) => {
+                        if s.exported {
+                            self.mods[mi].exported_types.insert(s.name.name.clone());
+                        }
                         let sid = self.info.structs.len() as u32;
                         self.info.structs.push(StructInfo {
                             name: s.name.name.clone(),
@@ -465,6 +539,9 @@ impl<'d> Checker<'d> {
                         }
                     }
                     Item::Enum(e) => {
+                        if e.exported {
+                            self.mods[mi].exported_types.insert(e.name.name.clone());
+                        }
                         let mut variants: HashMap<String, i64> = HashMap::new();
                         let mut next: i64 = 0;
                         for (v, explicit) in &e.variants {
@@ -490,10 +567,10 @@ impl<'d> Checker<'d> {
                         }
                     }
                     Item::Class(c) => {
-                        self.error(c.span, "classes are not supported yet");
-                        if self.claim_name(mi, &c.name, false) {
-                            self.mods[mi].classes.insert(c.name.name.clone(), c.name.span);
+                        if c.exported {
+                            self.mods[mi].exported_types.insert(c.name.name.clone());
                         }
+                        self.declare_class(mi, c)
                     }
                     Item::Global(g) => {
                         let id = self.info.globals.len() as u32;
@@ -586,6 +663,7 @@ impl<'d> Checker<'d> {
         // Struct ids were assigned in this same order by `declare` (also to structs
         // whose name turned out to be a duplicate, so that their methods check).
         let mut next_sid = 0u32;
+        let mut next_cid = 0u32;
         for (mi, m) in modules.iter_mut().enumerate() {
             self.cur = mi;
             for item in m.items.iter_mut() {
@@ -617,7 +695,7 @@ impl<'d> Checker<'d> {
                         }
                         self.info.structs[sid as usize].fields = fields;
                         for meth in s.methods.iter_mut() {
-                            self.resolve_signature(meth, Some(sid));
+                            self.resolve_signature(meth, Some(Type::Struct(sid)));
                         }
                     }
                     Item::Global(g) => {
@@ -650,10 +728,15 @@ impl<'d> Checker<'d> {
                             self.info.externs[id as usize].ret = ret;
                         }
                     }
-                    Item::Enum(_) | Item::Class(_) | Item::Import(_) => {}
+                    Item::Class(c) => {
+                        self.resolve_class(next_cid, c);
+                        next_cid += 1;
+                    }
+                    Item::Enum(_) | Item::Import(_) => {}
                 }
             }
         }
+        self.finish_classes();
     }
 
     /// Only scalars, strings and `ptr` cross the C boundary (LANGUAGE.md §11).
@@ -683,27 +766,23 @@ impl<'d> Checker<'d> {
     }
 
     /// Parameter and return types of a function or method (`self` first for methods).
-    fn resolve_signature(&mut self, f: &mut ast::FuncDef, self_struct: Option<u32>) {
+    fn resolve_signature(&mut self, f: &mut ast::FuncDef, self_ty: Option<Type>) {
         let mut params = Vec::new();
         for (i, p) in f.params.iter_mut().enumerate() {
             p.local = i as LocalId;
             let is_self = p.name.name == "self";
-            let ty = match (&p.ty, self_struct) {
-                (None, Some(sid)) if is_self && i == 0 => Type::Struct(sid),
-                (Some(t), Some(sid)) if is_self && i == 0 => {
+            let ty = match (&p.ty, &self_ty) {
+                (None, Some(st)) if is_self && i == 0 => st.clone(),
+                (Some(t), Some(st)) if is_self && i == 0 => {
                     let ty = self.resolve_type(t, false);
-                    if !same_type(&ty, &Type::Struct(sid)) {
-                        let msg = format!(
-                            "'self' must have type {}, found {}",
-                            self.struct_name(sid),
-                            self.tn(&ty)
-                        );
+                    if !same_type(&ty, st) {
+                        let msg = format!("'self' must have type {}, found {}", self.tn(st), self.tn(&ty));
                         self.error(t.span, msg);
                     }
-                    Type::Struct(sid)
+                    st.clone()
                 }
                 _ if is_self => {
-                    let msg = if self_struct.is_some() {
+                    let msg = if self_ty.is_some() {
                         "'self' must be the first parameter of a method"
                     } else {
                         "'self' is only allowed in methods"
@@ -716,12 +795,16 @@ impl<'d> Checker<'d> {
             };
             params.push(ty);
         }
-        if let Some(sid) = self_struct {
+        if let Some(st) = &self_ty {
             if f.params.first().is_none_or(|p| p.name.name != "self") {
+                let what = match st {
+                    Type::Class(_) => "class",
+                    _ => "struct",
+                };
                 let msg = format!(
-                    "method '{}' of struct '{}' must take 'self' as its first parameter",
+                    "method '{}' of {what} '{}' must take 'self' as its first parameter",
                     f.name.name,
-                    self.struct_name(sid)
+                    self.tn(st)
                 );
                 self.error(f.name.span, msg);
             }
@@ -761,21 +844,18 @@ impl<'d> Checker<'d> {
                 "u16" => Type::Fixed("u16"),
                 "u32" => Type::Fixed("u32"),
                 "u64" => Type::Fixed("u64"),
-                _ => {
-                    let m = &self.mods[self.cur];
-                    if let Some(&sid) = m.structs.get(n) {
-                        Type::Struct(sid)
-                    } else if m.enums.contains_key(n) {
-                        // Enum values are ints; the enum name is accepted as a synonym.
-                        Type::Int
-                    } else if m.classes.contains_key(n) {
-                        Type::Error // already reported at the class
-                    } else {
+                _ => match self.named_type(n, te.span) {
+                    Some(NamedType::Struct(sid)) => Type::Struct(sid),
+                    // Enum values are ints; the enum name is accepted as a synonym.
+                    Some(NamedType::Enum) => Type::Int,
+                    Some(NamedType::Class(cid)) => Type::Class(cid),
+                    None if n.contains('.') => Type::Error, // reported by `named_type`
+                    None => {
                         let known = self.type_names();
                         self.unknown_name_error(te.span, format!("unknown type '{n}'"), n, &known);
                         Type::Error
                     }
-                }
+                },
             },
             TypeExprKind::Array(e) => Type::Array(Box::new(self.resolve_type(e, false))),
             TypeExprKind::Map(k, v) => {
@@ -794,6 +874,18 @@ impl<'d> Checker<'d> {
                 let ps = ps.iter().map(|t| self.resolve_type(t, false)).collect();
                 Type::Fn(ps, Box::new(self.resolve_type(r, true)))
             }
+            TypeExprKind::Nullable(inner) => match self.resolve_type(inner, false) {
+                Type::Error => Type::Error,
+                t if t.is_ref() && t != Type::Ptr => Type::Nullable(Box::new(t)),
+                t => {
+                    let msg = format!(
+                        "{}? is not a type: only references (classes, structs, str, arrays, maps, tuples, functions) can be null",
+                        self.tn(&t)
+                    );
+                    self.error(te.span, msg);
+                    Type::Error
+                }
+            },
         }
     }
 
@@ -828,6 +920,17 @@ impl<'d> Checker<'d> {
                         for meth in s.methods.iter_mut() {
                             self.check_func(meth);
                         }
+                    }
+                    Item::Class(c) => {
+                        let Some(&cid) = self.mods[mi].classes.get(&c.name.name) else {
+                            continue; // a duplicate name, reported
+                        };
+                        self.check_field_init(cid, c);
+                        self.cur_class = Some(cid);
+                        for meth in c.methods.iter_mut() {
+                            self.check_func(meth);
+                        }
+                        self.cur_class = None;
                     }
                     _ => {}
                 }

@@ -35,6 +35,10 @@ pub enum Type {
     /// A class instance, by id in [`ProgramInfo::classes`].
     Class(u32),
     Fn(Vec<Type>, Box<Type>),
+    /// `T?`: a reference of type `T` or null (`T` is never `Nullable` or scalar).
+    Nullable(Box<Type>),
+    /// The type of the literal `null`: accepted where any `T?` is expected.
+    Null,
     /// The element type of an empty literal `[]` / `{}` before it meets an expected type.
     EmptyElem,
 }
@@ -52,13 +56,31 @@ impl Type {
     pub fn is_ref(&self) -> bool {
         self.kind() == ValKind::Ref
     }
+    /// The type without its `?`: `T` for `T?`, else the type itself.
+    pub fn non_null(&self) -> &Type {
+        match self {
+            Type::Nullable(t) => t,
+            t => t,
+        }
+    }
+    /// The class id of a class type.
+    pub fn class_id(&self) -> Option<u32> {
+        match self {
+            Type::Class(c) => Some(*c),
+            _ => None,
+        }
+    }
+    /// `T?` or `null`: a value of this type may be null.
+    pub fn is_nullable(&self) -> bool {
+        matches!(self, Type::Nullable(_) | Type::Null)
+    }
 }
 
 /// Program-wide tables produced by the checker.
 #[derive(Clone, Debug, Default)]
 pub struct ProgramInfo {
     pub structs: Vec<StructInfo>,
-    pub classes: Vec<StructInfo>,
+    pub classes: Vec<ClassInfo>,
     pub funcs: Vec<FuncInfo>,
     pub globals: Vec<GlobalInfo>,
     pub externs: Vec<FuncInfo>,
@@ -77,6 +99,29 @@ pub struct StructInfo {
     pub fields: Vec<(String, Type)>,
     /// Method name -> function id.
     pub methods: Vec<(String, u32)>,
+}
+
+/// A class: its fields (the parent's first, so a field is at the same position in
+/// every subclass) and its method table.
+#[derive(Clone, Debug)]
+pub struct ClassInfo {
+    pub name: String,
+    pub module: usize,
+    pub qualified: String,
+    pub parent: Option<u32>,
+    pub fields: Vec<(String, Type)>,
+    /// The method table: slot -> (method name, function id of the implementation
+    /// this class uses, own or inherited). A subclass keeps its parent's slots and
+    /// appends its new methods; an override replaces the function in its slot.
+    pub vtable: Vec<(String, u32)>,
+    /// `__init__`, own or inherited.
+    pub init: Option<u32>,
+}
+
+impl ClassInfo {
+    pub fn slot(&self, method: &str) -> Option<usize> {
+        self.vtable.iter().position(|(n, _)| n == method)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -154,9 +199,13 @@ impl<'a> fmt::Display for TypeDisplay<'a> {
                 None => write!(f, "struct#{id}"),
             },
             Type::Class(id) => match self.info.and_then(|i| i.classes.get(*id as usize)) {
+                Some(s) if self.here.is_some_and(|m| m != s.module) => write!(f, "{}", s.qualified),
                 Some(s) => write!(f, "{}", s.name),
                 None => write!(f, "class#{id}"),
             },
+            Type::Nullable(t) if matches!(**t, Type::Fn(..)) => write!(f, "({})?", sub(t)),
+            Type::Nullable(t) => write!(f, "{}?", sub(t)),
+            Type::Null => write!(f, "null"),
             Type::Fn(ps, r) => {
                 write!(f, "fn(")?;
                 for (i, t) in ps.iter().enumerate() {

@@ -7,7 +7,7 @@
 
 use super::ops::arith;
 use super::ops::calls::STACK_OVERFLOW;
-use super::ops::objects::{self, NULL_REF};
+use super::ops::objects;
 use super::tiering::{LoopAction, Outcome};
 use super::{Stop, Vm};
 use crate::bytecode::{CallSite, Function, Instr, Program};
@@ -360,7 +360,7 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let clo = reg!(s.target as u8);
                     if clo.is_null() {
-                        raise!(NULL_REF);
+                        raise!("null reference: calling a null function value");
                     }
                     // SAFETY: `s.target` is a register of function type (type
                     // checker): non-null here, so a live object.
@@ -562,6 +562,69 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     gather!(s);
                     let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
+                    set!(dst, v);
+                    safepoint!();
+                }
+
+                // ----- classes and null references -----
+                Instr::NewObject { dst, class } => {
+                    let v = objects::new_object(&mut self.rt.heap, program, class);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::CallMethod { dst, site, .. } => {
+                    let s = site!(site);
+                    let receiver = reg!(s.args[0]);
+                    // SAFETY: the receiver register holds a class type (type
+                    // checker): null or a live instance.
+                    let callee = tri!(unsafe { objects::method_target(program, receiver, s.target) });
+                    let new_base = base_idx + nregs;
+                    tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
+                    if !entry_table.is_null() {
+                        // SAFETY: method tables hold valid function ids (built by the
+                        // compiler from the checker's) and the entry table has one
+                        // slot per function.
+                        let code = unsafe { *entry_table.add(callee as usize) };
+                        if code != not_compiled {
+                            call_compiled!(code, new_base, dst, callee);
+                            continue;
+                        }
+                    }
+                    enter_top!();
+                    safepoint!();
+                }
+                Instr::NullCheck { src, k } => {
+                    if reg!(src).is_null() {
+                        // SAFETY: the verifier checked `k`; the compiler makes it a
+                        // string constant, live for the whole run.
+                        let msg = unsafe { bp_runtime::heap::str_bytes(*consts.add(k as usize)) };
+                        raise!(&String::from_utf8_lossy(msg));
+                    }
+                }
+                Instr::IsNull { dst, src } => set!(dst, Value::bool(reg!(src).is_null())),
+                Instr::InstanceOf { dst, src, class } => {
+                    let v = reg!(src);
+                    // SAFETY: `src` holds a class type (type checker).
+                    let layout = unsafe { objects::layout_of(v) };
+                    let yes = layout.is_some_and(|l| program.classes.is_instance(l, class));
+                    set!(dst, Value::bool(yes))
+                }
+                Instr::CheckClass { src, class } => {
+                    let v = reg!(src);
+                    // SAFETY: `src` holds a class type (type checker).
+                    let layout = unsafe { objects::layout_of(v) };
+                    if !layout.is_some_and(|l| program.classes.is_instance(l, class)) {
+                        // SAFETY: as above.
+                        let msg = unsafe { objects::cast_error(program, v, class) };
+                        raise!(&msg);
+                    }
+                }
+                Instr::TypeOf { dst, src, k } => {
+                    // SAFETY: `src` is null or a live object; `k` a string constant
+                    // (verifier).
+                    let v = reg!(src);
+                    let v =
+                        unsafe { objects::type_name(&mut self.rt.heap, program, v, *consts.add(k as usize)) };
                     set!(dst, v);
                     safepoint!();
                 }

@@ -197,6 +197,11 @@ fn verify_operand(
             }
         }
         Role::Site(used) => verify_site(p, used, cs)?,
+        Role::Class => {
+            if p.layouts.get(v as usize).is_none_or(|l| !l.is_class) {
+                return Err(format!("layout {v} is not a class"));
+            }
+        }
         // Checked before (registers, jump targets) or not table indices: an
         // immediate, a kind, a field or slot index (the object's layout is not
         // known here; the accessors check it).
@@ -267,6 +272,11 @@ fn verify_site(p: &Program, used: SiteUse, cs: &CallSite) -> Result<(), String> 
             }
             if cs.kinds.len() != cs.args.len() {
                 return Err("capture kinds do not match the captures".into());
+            }
+        }
+        SiteUse::Method => {
+            if cs.args.is_empty() {
+                return Err("a method call without a receiver".into());
             }
         }
         // The closure register is checked with the registers; an extern id when

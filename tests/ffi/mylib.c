@@ -42,7 +42,7 @@ long sum8(long a, long b, long c, long d, long e, long f, long g, long h) {
     return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
 }
 
-/* The largest supported shape: 8 integer and 8 float arguments, interleaved. */
+/* All argument registers of both classes on AArch64: 8 integer and 8 float arguments, interleaved. */
 double mix16(long a, double p, long b, double q, long c, double r, long d, double s,
              long e, double t, long f, double u, long g, double v, long h, double w) {
     return (double)(a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h) +
@@ -81,3 +81,30 @@ double ratio(long a, long b) { return (double)a / (double)b; }
 
 /* The string argument is a NUL-terminated copy. */
 size_t byte_len(const char *s) { return strlen(s); }
+
+/* More arguments than registers, ints and doubles interleaved: the overflow of
+   both classes goes to the stack in declaration order. Returns a weighted sum
+   that differs for any misplaced argument. */
+double mixed30(long a1, double b1, long a2, double b2, long a3, double b3, long a4, double b4,
+               long a5, double b5, long a6, double b6, long a7, double b7, long a8, double b8,
+               long a9, double b9, long a10, double b10, long a11, double b11, long a12, double b12,
+               long a13, double b13, long a14, double b14, long a15, double b15) {
+    long as[15] = {a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
+    double bs[15] = {b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15};
+    double total = 0.0;
+    for (int k = 0; k < 15; k++) {
+        total += (double)(as[k] * (k + 1)) + bs[k] * (double)(k + 1) / 1000.0;
+    }
+    return total;
+}
+
+/* Twenty integer-class arguments of mixed widths. */
+long ints20(long a, int b, long c, int d, long e, int f, long g, int h, long i, int j,
+            long k, int l, long m, int n, long o, int p, long q, int r, long s, int t) {
+    long v[20] = {a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t};
+    long total = 0;
+    for (int x = 0; x < 20; x++) {
+        total += v[x] * (x + 1);
+    }
+    return total;
+}

@@ -20,6 +20,9 @@ pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, l
 pub const STRUCT_PTR: i32 = (offset_of!(StructObj, fields) + offset_of!(ValueBox, ptr)) as i32;
 pub const STRUCT_LEN: i32 = (offset_of!(StructObj, fields) + offset_of!(ValueBox, len)) as i32;
 
+/// A struct's or class instance's layout id (`u32`).
+pub const STRUCT_LAYOUT: i32 = offset_of!(StructObj, layout) as i32;
+
 /// A tuple's item pointer and item count.
 pub const TUPLE_PTR: i32 = (offset_of!(TupleObj, items) + offset_of!(ValueBox, ptr)) as i32;
 pub const TUPLE_LEN: i32 = (offset_of!(TupleObj, items) + offset_of!(ValueBox, len)) as i32;

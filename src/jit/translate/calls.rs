@@ -330,4 +330,120 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.emit_call(pc, dst, &s.args, target);
         Ok(())
     }
+
+    /// `CallMethod` at `pc` on a receiver of static class `class` (a layout id),
+    /// compiled as an inline cache built from the class tables: the classes of the
+    /// receiver's static class are layouts `class ..= subtree_end[class]`, and the
+    /// runs of them that share an implementation are [`method_ranges`]. Up to
+    /// [`MAX_CHAIN`] runs: a range check of the receiver's layout each (one
+    /// unsigned compare) and a direct call of that implementation. More (a
+    /// megamorphic site), or a receiver outside every run: the callee is read from
+    /// the method table and called like a function value. A null receiver
+    /// side-exits (the VM raises).
+    pub(super) fn call_method(&mut self, pc: u32, dst: Reg, site: u32, class: u32) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+        let receiver = *s.args.first().ok_or("method call without a receiver")?;
+        self.stress(pc, pc);
+        let o = self.non_null(receiver, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let l32 = self.b.ins().load(I32, fl, o, self.tc.offs.struct_layout);
+        let layout = self.b.ins().uextend(I64, l32);
+        let ranges = method_ranges(&self.tc.program.classes, class, s.target);
+        if ranges.len() > MAX_CHAIN {
+            self.call_through_table(pc, dst, &s, layout);
+            return Ok(());
+        }
+        let join = self.b.create_block();
+        for (lo, hi, fid) in ranges {
+            let rel = self.b.ins().iadd_imm_s(layout, -(lo as i64));
+            let hit = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, rel, (hi - lo) as i64);
+            let (call, next) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(hit, call, &[], next, &[]);
+            self.b.seal_block(call);
+            self.b.switch_to_block(call);
+            let cf = self.tc.program.functions.get(fid as usize).ok_or("bad method")?;
+            let (nregs, void) = (cf.nregs as u32, cf.ret_kind.is_none());
+            let id = self.iconst(fid as i64);
+            let target = CallTarget::Direct {
+                id,
+                nregs,
+                returns_void: void,
+                recursive: fid == self.fid,
+            };
+            self.emit_call(pc, dst, &s.args, target);
+            self.b.ins().jump(join, &[]);
+            self.b.seal_block(next);
+            self.b.switch_to_block(next);
+        }
+        // Not reached for a well-typed receiver; kept so that any layout is called right.
+        self.call_through_table(pc, dst, &s, layout);
+        self.b.ins().jump(join, &[]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        Ok(())
+    }
+
+    /// The megamorphic path of `CallMethod`: `methods[vtable_base[layout] + slot]`
+    /// (two loads from tables that do not change while the program runs), called
+    /// with the callee's register count and result kind from the function table.
+    fn call_through_table(&mut self, pc: u32, dst: Reg, s: &crate::bytecode::CallSite, layout: CV) {
+        let classes = &self.tc.program.classes;
+        let (bases, methods) = (
+            classes.vtable_base.as_ptr() as i64,
+            classes.methods.as_ptr() as i64,
+        );
+        let boff = self.b.ins().ishl_imm_s(layout, 2);
+        let baddr = self.b.ins().iadd_imm_s(boff, bases);
+        let fl = self.mem_flags(Mem::Hdr);
+        let base32 = self.b.ins().load(I32, fl, baddr, 0);
+        let base = self.b.ins().uextend(I64, base32);
+        let idx = self.b.ins().iadd_imm_s(base, s.target as i64);
+        let moff = self.b.ins().ishl_imm_s(idx, 2);
+        let maddr = self.b.ins().iadd_imm_s(moff, methods);
+        let fl = self.mem_flags(Mem::Hdr);
+        let f32v = self.b.ins().load(I32, fl, maddr, 0);
+        let callee = self.b.ins().uextend(I64, f32v);
+        let ioff = self.b.ins().ishl_imm_s(callee, 2);
+        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
+        let info = self.b.ins().uextend(I64, info32);
+        let vbit = self.b.ins().ushr_imm_s(info, 24);
+        let vbit = self.b.ins().band_imm_s(vbit, 1);
+        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+        let nr = self.b.ins().band_imm_s(info, 0xffff);
+        let target = CallTarget::Indirect {
+            id: callee,
+            nregs: nr,
+            is_void,
+        };
+        self.emit_call(pc, dst, &s.args, target);
+    }
+}
+
+/// Most implementations a `CallMethod` site checks one by one before it reads the
+/// method table instead.
+const MAX_CHAIN: usize = 4;
+
+/// The layouts of class `class`'s subtree grouped into runs of consecutive layouts
+/// that run the same implementation of slot `slot`: `(first, last, function)`.
+fn method_ranges(classes: &crate::bytecode::ClassTables, class: u32, slot: u32) -> Vec<(u32, u32, u32)> {
+    let end = classes.subtree_end.get(class as usize).copied().unwrap_or(class);
+    let mut out: Vec<(u32, u32, u32)> = Vec::new();
+    for l in class..=end {
+        let Some(fid) = classes.method(l, slot) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some((_, hi, f)) if *f == fid && *hi + 1 == l => *hi = l,
+            _ => out.push((l, l, fid)),
+        }
+        if out.len() > MAX_CHAIN {
+            break;
+        }
+    }
+    out
 }

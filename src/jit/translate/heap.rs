@@ -12,6 +12,45 @@ impl<'a, 'f> Tr<'a, 'f> {
         o
     }
 
+    /// Whether the non-null object `o` (a class instance) is an instance of class
+    /// layout `class`: its layout id is in `class ..= subtree_end[class]` (one
+    /// unsigned compare). An `I8` truth value.
+    pub(super) fn layout_in_class(&mut self, o: CV, class: u32) -> CV {
+        let end = self
+            .tc
+            .program
+            .classes
+            .subtree_end
+            .get(class as usize)
+            .copied()
+            .unwrap_or(class);
+        let fl = self.mem_flags(Mem::Hdr);
+        let l32 = self.b.ins().load(I32, fl, o, self.tc.offs.struct_layout);
+        let l = self.b.ins().uextend(I64, l32);
+        let rel = self.b.ins().iadd_imm_s(l, -(class as i64));
+        self.b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, rel, (end - class) as i64)
+    }
+
+    /// `src is class`: false for null, else [`Tr::layout_in_class`].
+    pub(super) fn instance_of(&mut self, src: Reg, class: u32) -> CV {
+        let o = self.get_i(src);
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+        let load = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I8);
+        let no = self.b.ins().iconst(I8, 0);
+        self.b.ins().brif(is_null, join, &[no.into()], load, &[]);
+        self.b.seal_block(load);
+        self.b.switch_to_block(load);
+        let c = self.layout_in_class(o, class);
+        self.b.ins().jump(join, &[c.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
     /// An inline load or store of element `idx` (a register) of the array in
     /// `arr`, with the VM's index rules: negative counts from the end, out of range
     /// side-exits (the VM then raises). In a cached loop the length and data

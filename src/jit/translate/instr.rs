@@ -280,6 +280,34 @@ impl<'a, 'f> Tr<'a, 'f> {
             Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind, Some(dst)),
             ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
+            TypeOf { .. } => self.generic(pc),
+            NewObject { dst, class } => {
+                self.stress(pc, pc);
+                let addr = self.arg_block(&[]);
+                let info = (NewKind::Object as i64) << 32;
+                self.block_helper(pc, self.tc.addrs.h_new, class as i64, addr, info, Some(dst));
+            }
+            CallMethod { dst, site, class } => self.call_method(pc, dst, site, class as u32)?,
+            // A null side-exits; the VM raises the check's message.
+            NullCheck { src, .. } => {
+                self.non_null(src, pc);
+            }
+            IsNull { dst, src } => {
+                let o = self.get_i(src);
+                let c = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+                self.set_bool(dst, c);
+            }
+            InstanceOf { dst, src, class } => {
+                let c = self.instance_of(src, class);
+                self.set_bool(dst, c);
+            }
+            // Not an instance (or null): side exit; the VM raises.
+            CheckClass { src, class } => {
+                let o = self.non_null(src, pc);
+                let c = self.layout_in_class(o, class);
+                let bad = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
+                self.guard(bad, pc);
+            }
 
             ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
             ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),

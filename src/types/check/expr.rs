@@ -5,7 +5,7 @@
 //! literals `[]` / `{}` typeable and turns a tuple literal into an array literal where
 //! an array is expected.
 
-use super::{valid_map_key, Checker, FnCtx, FuncMeta, VarLookup, Want, INTRINSICS};
+use super::{valid_map_key, Checker, FnCtx, FuncMeta, NamedType, VarLookup, Want, INTRINSICS};
 use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, Res, Span, UnOp};
 use crate::types::builtin_sig::{display_sig_type, has_error, same_type, Bindings, SigType};
 use crate::types::{FuncInfo, Type};
@@ -19,9 +19,10 @@ fn is_empty_literal(e: &Expr) -> bool {
     }
 }
 
-/// A value of this type can be called.
+/// A value of this type can be called (a `(fn(...) -> R)?` with a run-time null
+/// check, made by `CallIndirect`).
 fn callable(t: &Type) -> bool {
-    matches!(t, Type::Fn(..) | Type::Error)
+    matches!(t.non_null(), Type::Fn(..) | Type::Error)
 }
 
 /// Fixed-width integer types only exist at the FFI boundary; BetterPython code passes
@@ -51,8 +52,12 @@ impl Checker<'_> {
     /// Check `e` where a value of type `want` is required; a mismatch is reported
     /// according to `ctx`. Returns the type of `e` (`Error` after a mismatch).
     pub(super) fn check_expect(&mut self, e: &mut Expr, want: &Type, ctx: Want) -> Type {
-        let t = self.check_expr(e, Some(want));
+        // `[]` where a `[T]?` is expected is a `[T]`.
+        let t = self.check_expr(e, Some(want.non_null()));
         if !same_type(&t, want) {
+            if let Some(seen) = self.coerce(e, &t, want, ctx) {
+                return seen;
+            }
             self.mismatch(e.span, ctx, want, &t);
             return Type::Error;
         }
@@ -129,9 +134,16 @@ impl Checker<'_> {
                 struct_id,
                 field_index,
             } => {
-                let Some(&sid) = self.mods[self.cur].structs.get(&name.name) else {
+                let found = match self.named_type(&name.name, name.span) {
+                    Some(NamedType::Struct(sid)) => Some(sid),
+                    _ => None,
+                };
+                let Some(sid) = found else {
                     let msg = if self.mods[self.cur].classes.contains_key(&name.name) {
-                        "classes are not supported yet".to_string()
+                        format!(
+                            "'{}' is a class: create instances with 'new {}(...)'",
+                            name.name, name.name
+                        )
                     } else {
                         format!("unknown struct '{}'", name.name)
                     };
@@ -248,16 +260,12 @@ impl Checker<'_> {
                 *func_id = id;
                 Type::Fn(ptys, Box::new(rt))
             }
-            ExprKind::New { class, args } => {
-                self.error(class.span.to(span), "classes are not supported yet");
-                self.check_loose(args);
-                Type::Error
-            }
-            ExprKind::Super { args, .. } => {
-                self.error(span, "classes are not supported yet");
-                self.check_loose(args);
-                Type::Error
-            }
+            ExprKind::New { .. } => self.check_new(e),
+            ExprKind::Super { .. } => self.check_super(e),
+            ExprKind::Null => Type::Null,
+            ExprKind::Is { .. } | ExprKind::As { .. } => self.check_class_test(e),
+            // Inserted by `coerce` on an expression already checked.
+            ExprKind::NonNull { inner, .. } => inner.ty.non_null().clone(),
             ExprKind::SelfRef => match self.lookup_var("self") {
                 VarLookup::Local(_, t) => t,
                 VarLookup::Captured(_) => {
@@ -274,7 +282,7 @@ impl Checker<'_> {
 
     /// Check expressions whose types cannot be related to anything (after an error):
     /// no further errors for empty literals.
-    fn check_loose(&mut self, args: &mut [Expr]) {
+    pub(super) fn check_loose(&mut self, args: &mut [Expr]) {
         for a in args.iter_mut() {
             self.check_expr(a, Some(&Type::Error));
         }
@@ -362,7 +370,11 @@ impl Checker<'_> {
         match self.lookup_var(&name.name) {
             VarLookup::Local(id, t) => {
                 *res = Res::Local(id);
-                t
+                // Narrowed by the flow (`if x != null:`)?
+                match self.ctxs.last().and_then(|c| c.facts.known.get(&id)) {
+                    Some(known) => known.clone(),
+                    None => t,
+                }
             }
             VarLookup::Global(id, t) => {
                 *res = Res::Global(id);
@@ -392,6 +404,8 @@ impl Checker<'_> {
                     format!("builtin function '{n}' cannot be used as a value")
                 } else if m.structs.contains_key(n) {
                     format!("'{n}' is a struct, not a value")
+                } else if m.classes.contains_key(n) {
+                    format!("'{n}' is a class, not a value (create an instance with 'new {n}(...)')")
                 } else if m.enums.contains_key(n) {
                     format!("'{n}' is an enum, not a value (use {n}.MEMBER)")
                 } else if m.imports.contains_key(n) {
@@ -421,7 +435,13 @@ impl Checker<'_> {
         match op {
             BinOp::And | BinOp::Or => {
                 let lt = self.check_expr(lhs, Some(&Bool));
+                // The right operand runs only when the left one is true (`and`) or
+                // false (`or`): it sees what that says (`x != null and x.v > 0`).
+                let (when_true, when_false) = self.cond_facts(lhs);
+                let saved = self.begin_branch();
+                self.add_facts(if op == BinOp::And { when_true } else { when_false });
                 let rt = self.check_expr(rhs, Some(&Bool));
+                self.end_branch(saved);
                 if !same_type(&lt, &Bool) || !same_type(&rt, &Bool) {
                     let msg = format!(
                         "operator '{sym}' cannot be applied to {} and {}",
@@ -448,7 +468,7 @@ impl Checker<'_> {
                 };
                 if rt == Type::Void {
                     self.error(rhs.span, "this expression has no value (its type is void)");
-                } else if !same_type(&lt, &rt) {
+                } else if !self.comparable(&lt, &rt) {
                     let msg = format!(
                         "cannot compare {} and {} with '{sym}'",
                         self.tn(&lt),
@@ -509,6 +529,7 @@ impl Checker<'_> {
 
     fn check_index(&mut self, base: &mut Expr, index: &mut Expr, span: Span) -> Type {
         let bt = self.check_expr(base, None);
+        let bt = self.use_non_null(base, bt, |t| format!("indexing a null {t}"));
         match bt {
             Type::Array(et) => {
                 let it = self.check_expr(index, Some(&Type::Int));
@@ -615,6 +636,32 @@ impl Checker<'_> {
         ))
     }
 
+    /// `m.E.V` for an enum `E` of the imported module `m`; `None` if `m.E` is not
+    /// such an enum.
+    fn module_enum_member(&mut self, m: &Ident, e: &Ident, member: &Ident) -> Option<(ExprKind, Type)> {
+        if !matches!(self.lookup_var(&m.name), VarLookup::NotFound) {
+            return None;
+        }
+        let &mi = self.mods[self.cur].imports.get(&m.name)?;
+        let target = &self.mods[mi];
+        let en = target.enums.get(&e.name)?;
+        let value = en.variants.get(&member.name).copied();
+        let exported = target.exported_types.contains(&e.name);
+        let (mname, ename) = (target.name.clone(), en.name.clone());
+        if !exported {
+            let msg = format!("'{ename}' is not exported from module '{mname}' (declare it with 'export')");
+            self.error(e.span, msg);
+        }
+        Some(match value {
+            Some(v) => (ExprKind::Int(v), Type::Int),
+            None => {
+                let msg = format!("enum '{mname}.{ename}' has no member '{}'", member.name);
+                self.error(member.span, msg);
+                (ExprKind::Int(0), Type::Error)
+            }
+        })
+    }
+
     /// Function `f` of module `mi` accessed as `m.f`; reports a missing or
     /// non-exported function (the function is still returned when it exists).
     fn module_func(&mut self, mi: usize, f: &Ident) -> Option<u32> {
@@ -649,6 +696,15 @@ impl Checker<'_> {
                         None => None,
                     }
                 }
+                // `m.E.V`: a member of an enum of an imported module.
+                ExprKind::Field {
+                    base: inner,
+                    field: ename,
+                    ..
+                } => match &inner.kind {
+                    ExprKind::Name { name: m, .. } => self.module_enum_member(m, ename, field),
+                    _ => None,
+                },
                 _ => None,
             },
             _ => None,
@@ -667,7 +723,33 @@ impl Checker<'_> {
             return Type::Error;
         };
         let bt = self.check_expr(base, None);
+        let fname = field.name.clone();
+        let bt = self.use_non_null(base, bt, |t| format!("field '{fname}' of a null {t}"));
         match &bt {
+            Type::Class(cid) => {
+                let c = &self.info.classes[*cid as usize];
+                match c.fields.iter().position(|(n, _)| *n == field.name) {
+                    Some(i) => {
+                        *field_index = i as u32;
+                        c.fields[i].1.clone()
+                    }
+                    None => {
+                        let msg = if c.slot(&field.name).is_some() {
+                            format!(
+                                "'{}' is a method of class '{}'; call it with '()'",
+                                field.name, c.name
+                            )
+                        } else {
+                            let known: Vec<String> = c.fields.iter().map(|(n, _)| n.clone()).collect();
+                            let msg = format!("class '{}' has no field '{}'", c.name, field.name);
+                            self.unknown_name_error(field.span, msg, &field.name, &known);
+                            return Type::Error;
+                        };
+                        self.error(field.span, msg);
+                        Type::Error
+                    }
+                }
+            }
             Type::Struct(sid) => {
                 let s = &self.info.structs[*sid as usize];
                 match s.fields.iter().position(|(n, _)| *n == field.name) {
@@ -722,7 +804,7 @@ impl Checker<'_> {
     }
 
     /// Check arguments against parameter types (arity and each type).
-    fn check_args(&mut self, fname: &str, params: &[Type], args: &mut [Expr], span: Span) {
+    pub(super) fn check_args(&mut self, fname: &str, params: &[Type], args: &mut [Expr], span: Span) {
         if params.len() != args.len() {
             let msg = format!(
                 "function '{fname}' expects {} argument{}, got {}",
@@ -746,7 +828,7 @@ impl Checker<'_> {
 
     /// Call a value of function type (a local or global variable).
     fn call_value(&mut self, name: &str, t: &Type, args: &mut [Expr], span: Span) -> Type {
-        match t {
+        match t.non_null() {
             Type::Fn(ps, r) => {
                 self.check_args(name, ps, args, span);
                 (**r).clone()
@@ -919,7 +1001,8 @@ impl Checker<'_> {
         let t = if *p == SigType::Any {
             self.check_value(a)
         } else {
-            self.check_expr(a, None)
+            let t = self.check_expr(a, None);
+            self.use_non_null(a, t, |t| format!("argument {} of '{name}' is a null {t}", i + 1))
         };
         if !b.unify(p, &t) {
             let shown = display_sig_type(p, &|v| b.get(v).map(|t| self.tn(t)));
@@ -969,16 +1052,50 @@ impl Checker<'_> {
             }
         }
         let rt = self.check_expr(receiver, None);
+        let mname = method.name.clone();
+        let rt = self.use_non_null(receiver, rt, |t| format!("method '{mname}' called on a null {t}"));
         match &rt {
             // The receiver is passed as one more argument.
-            Type::Struct(_) if !self.check_arg_count(args.len() + 1, span) => {
+            Type::Struct(_) | Type::Class(_) if !self.check_arg_count(args.len() + 1, span) => {
                 self.check_loose(args);
                 Type::Error
             }
-            // The receiver is passed as one more argument.
-            Type::Struct(_) if !self.check_arg_count(args.len() + 1, span) => {
-                self.check_loose(args);
-                Type::Error
+            Type::Class(cid) => {
+                let c = &self.info.classes[*cid as usize];
+                match c.slot(&method.name) {
+                    Some(slot) => {
+                        let fid = c.vtable[slot].1;
+                        let display = format!("{}.{}", c.name, method.name);
+                        *res = self.dispatch(*cid, slot);
+                        let f = &self.info.funcs[fid as usize];
+                        let params: Vec<Type> = f.params.iter().skip(1).cloned().collect();
+                        let ret = f.ret.clone();
+                        self.check_args(&display, &params, args, span);
+                        ret
+                    }
+                    None => {
+                        let msg = if c.fields.iter().any(|(n, _)| *n == method.name) {
+                            format!(
+                                "'{}' is a field of class '{}', not a method; copy it into a variable to call it",
+                                method.name, c.name
+                            )
+                        } else if method.name == "__init__" {
+                            format!(
+                                "__init__ runs through 'new {}(...)' (or super.__init__ in a subclass)",
+                                c.name
+                            )
+                        } else {
+                            let known: Vec<String> = c.vtable.iter().map(|(n, _)| n.clone()).collect();
+                            let msg = format!("class '{}' has no method '{}'", c.name, method.name);
+                            self.unknown_name_error(method.span, msg, &method.name, &known);
+                            self.check_loose(args);
+                            return Type::Error;
+                        };
+                        self.error(method.span, msg);
+                        self.check_loose(args);
+                        Type::Error
+                    }
+                }
             }
             Type::Struct(sid) => {
                 let s = &self.info.structs[*sid as usize];

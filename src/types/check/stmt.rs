@@ -15,7 +15,7 @@ impl Checker<'_> {
         self.pop_scope();
     }
 
-    fn check_cond(&mut self, e: &mut Expr, what: &str) {
+    pub(super) fn check_cond(&mut self, e: &mut Expr, what: &str) {
         let t = self.check_expr(e, Some(&Type::Bool));
         if !same_type(&t, &Type::Bool) {
             let msg = format!("{what} condition must be bool, found {}", self.tn(&t));
@@ -70,6 +70,7 @@ impl Checker<'_> {
                 let t = self.resolve_type(ty, false);
                 self.check_expect(init, &t, Want::Plain);
                 *local = self.declare_local(name, t);
+                self.note_assigned(*local, &init.ty);
             }
             StmtKind::LetTuple { pattern, ty, init } => {
                 let t = self.resolve_type(ty, false);
@@ -79,22 +80,25 @@ impl Checker<'_> {
             StmtKind::Assign { target, value } => {
                 let t = self.check_place(target);
                 self.check_expect(value, &t, Want::Plain);
+                if let ExprKind::Name {
+                    res: Res::Local(id), ..
+                } = target.kind
+                {
+                    self.note_assigned(id, &value.ty);
+                }
             }
             StmtKind::Expr(e) => {
                 self.check_expr(e, None);
             }
-            StmtKind::If { branches, else_block } => {
-                for (i, (c, b)) in branches.iter_mut().enumerate() {
-                    self.check_cond(c, if i == 0 { "if" } else { "elif" });
-                    self.check_block(b);
-                }
-                if let Some(b) = else_block {
-                    self.check_block(b);
-                }
-            }
+            StmtKind::If { branches, else_block } => self.check_if(branches, else_block),
             StmtKind::While { cond, body } => {
+                self.forget_assigned_in(body);
                 self.check_cond(cond, "while");
+                let (when_true, _) = self.cond_facts(cond);
+                let saved = self.begin_branch();
+                self.add_facts(when_true);
                 self.check_loop_body(body);
+                self.end_branch(saved);
             }
             StmtKind::ForRange {
                 var,
@@ -110,9 +114,12 @@ impl Checker<'_> {
                         self.error(e.span, msg);
                     }
                 }
+                self.forget_assigned_in(body);
                 self.push_scope();
                 *local = self.declare_local(var, Type::Int);
+                let saved = self.begin_branch();
                 self.check_loop_body(body);
+                self.end_branch(saved);
                 self.pop_scope();
             }
             StmtKind::ForIn {
@@ -123,6 +130,8 @@ impl Checker<'_> {
                 local,
             } => {
                 let t = self.check_expr(iter, None);
+                let t = self.use_non_null(iter, t, |t| format!("for-in over a null {t}"));
+                self.forget_assigned_in(body);
                 let elem = match &t {
                     Type::Array(e) => (**e).clone(),
                     Type::Map(k, _) => (**k).clone(),
@@ -141,7 +150,9 @@ impl Checker<'_> {
                         self.bind_pattern(p, &elem);
                     }
                 }
+                let saved = self.begin_branch();
                 self.check_loop_body(body);
+                self.end_branch(saved);
                 self.pop_scope();
             }
             StmtKind::Match {
@@ -152,24 +163,36 @@ impl Checker<'_> {
                 let st = self.check_value(subject);
                 for (c, b) in cases.iter_mut() {
                     self.check_expect(c, &st, Want::Case);
+                    let saved = self.begin_branch();
                     self.check_block(b);
+                    self.end_branch(saved);
                 }
                 if let Some(b) = default {
+                    let saved = self.begin_branch();
                     self.check_block(b);
+                    self.end_branch(saved);
                 }
             }
             StmtKind::Try { body, catch, finally } => {
+                // Any part may stop part-way (an exception): facts found inside do
+                // not hold after it.
+                let saved = self.begin_branch();
                 self.check_block(body);
+                self.end_branch(saved);
                 if let Some(c) = catch {
                     self.push_scope();
                     if let Some(n) = &c.name {
                         c.local = self.declare_local(n, Type::Str);
                     }
+                    let saved = self.begin_branch();
                     self.check_block(&mut c.body);
+                    self.end_branch(saved);
                     self.pop_scope();
                 }
                 if let Some(f) = finally {
+                    let saved = self.begin_branch();
                     self.check_block(f);
+                    self.end_branch(saved);
                 }
             }
             StmtKind::Assert { cond, message } => {

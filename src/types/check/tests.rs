@@ -264,7 +264,7 @@ fn verify_expr(e: &Expr) {
         ExprKind::MethodCall {
             receiver, args, res, ..
         } => {
-            assert!(matches!(res, Res::Func(_)));
+            assert!(matches!(res, Res::Func(_) | Res::Virtual(_)));
             verify_expr(receiver);
             args.iter().for_each(verify_expr)
         }
@@ -954,15 +954,59 @@ def main() -> int:
 }
 
 #[test]
-fn classes_are_rejected() {
+fn class_rules() {
     err(
-        "class A:\n    x: int\ndef main() -> int:\n    return 0\n",
-        "1:1: classes are not supported yet",
+        "class A:\n    x: int\ndef main() -> int:\n    let a: int = new A()\n    return 0\n",
+        "type mismatch: expected int, found A",
     );
     err(
-        "def main() -> int:\n    let a: int = new A()\n    return 0\n",
-        "classes are not supported yet",
+        "class A:\n    s: str\ndef main() -> int:\n    return 0\n",
+        "field 's' of class 'A' (str) needs a value",
     );
+    err(
+        "class A(B):\n    x: int\ndef main() -> int:\n    return 0\n",
+        "unknown class 'B'",
+    );
+    err(
+        "class A:\n    x: int\ndef main() -> int:\n    let a: A? = new A()\n    let b: A = a\n    return b.y\n",
+        "class 'A' has no field 'y'",
+    );
+    err(
+        "class A:\n    x: int\ndef main() -> int:\n    return new A(1).x\n",
+        "class 'A' has no __init__, so 'new A()' takes no arguments",
+    );
+}
+
+/// A virtual call resolves to a method-table slot; one that no subclass overrides
+/// to a direct call.
+#[test]
+fn dispatch_is_direct_unless_overridden() {
+    let o = ok(r#"
+class A:
+    def f(self) -> int:
+        return 1
+    def g(self) -> int:
+        return 2
+class B(A):
+    def f(self) -> int:
+        return 3
+def main() -> int:
+    let a: A = new B()
+    return a.f() + a.g()
+"#);
+    let mut seen = Vec::new();
+    for s in &func(&o, "main").body.stmts {
+        if let StmtKind::Return(Some(e)) = &s.kind {
+            if let ExprKind::Binary { lhs, rhs, .. } = &e.kind {
+                for x in [lhs, rhs] {
+                    if let ExprKind::MethodCall { res, .. } = &x.kind {
+                        seen.push(res.clone());
+                    }
+                }
+            }
+        }
+    }
+    assert!(matches!(seen[..], [Res::Virtual(0), Res::Func(_)]), "{seen:?}");
 }
 
 // ---- tuples, empty literals, containers ------------------------------------------------

@@ -245,6 +245,75 @@ pub fn new_struct(heap: &mut Heap, program: &Program, s: &CallSite, fields: &[Va
     heap.alloc_struct(s.target, is_class, fields.into())
 }
 
+// ----- classes -----
+
+/// A new instance of class layout `class` with every field zero (0, 0.0, false and
+/// null are all zero bits).
+pub fn new_object(heap: &mut Heap, program: &Program, class: u32) -> Value {
+    let n = program.layouts.get(class as usize).map_or(0, |l| l.fields.len());
+    heap.alloc_struct(class, true, vec![Value::NULL; n].into())
+}
+
+/// The layout id of `v`, or `None` for null.
+///
+/// # Safety
+/// `v` must be null or a live struct or class instance.
+pub unsafe fn layout_of(v: Value) -> Option<u32> {
+    if v.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's contract; non-null.
+        Some(unsafe { as_struct(v) }.layout)
+    }
+}
+
+/// The function a call of method-table slot `slot` on `receiver` runs.
+///
+/// # Safety
+/// `receiver` must be null or a live class instance.
+pub unsafe fn method_target(program: &Program, receiver: Value, slot: u32) -> Result<u32, &'static str> {
+    // SAFETY: the caller's contract.
+    let layout = unsafe { layout_of(receiver) }.ok_or(NULL_REF)?;
+    program
+        .classes
+        .method(layout, slot)
+        .ok_or("internal error: method slot out of range")
+}
+
+/// `typeof(v)` for a class or nullable value: `null`, the class name of an
+/// instance, or `static_name`.
+///
+/// # Safety
+/// `v` must be null or a live object.
+pub unsafe fn type_name(heap: &mut Heap, program: &Program, v: Value, static_name: Value) -> Value {
+    if v.is_null() {
+        return heap.alloc_str(&b"null"[..]);
+    }
+    // SAFETY: the caller's contract; non-null.
+    if unsafe { obj_kind(v) } == ObjKind::Class {
+        // SAFETY: a live class instance (checked above).
+        let layout = unsafe { as_struct(v) }.layout;
+        if let Some(l) = program.layouts.get(layout as usize) {
+            return heap.alloc_str(l.name.as_bytes());
+        }
+    }
+    static_name
+}
+
+/// The message of a failed `e as C`.
+///
+/// # Safety
+/// `v` must be null or a live class instance.
+#[cold]
+pub unsafe fn cast_error(program: &Program, v: Value, class: u32) -> String {
+    let name = |l: u32| program.layouts.get(l as usize).map_or("?", |l| l.name.as_str());
+    // SAFETY: the caller's contract.
+    match unsafe { layout_of(v) } {
+        None => format!("null reference: null is not a {}", name(class)),
+        Some(l) => format!("cast failed: a {} is not a {}", name(l), name(class)),
+    }
+}
+
 /// The closure of function `s.target` with the captured values (kinds in
 /// `s.kinds`).
 pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value {
