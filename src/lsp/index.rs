@@ -252,7 +252,12 @@ impl Index {
                     self.items[mi].entry(f.name.name.clone()).or_insert(id);
                 }
                 Item::Struct(s) => {
-                    let sid = find_type(&self.info.structs, mi, &s.name.name);
+                    let sid = find_type(
+                        &self.info.structs,
+                        |t| (t.module, t.name.as_str()),
+                        mi,
+                        &s.name.name,
+                    );
                     let id = self.declare_type(
                         mi,
                         DefKind::Struct,
@@ -268,7 +273,12 @@ impl Index {
                     }
                 }
                 Item::Class(c) => {
-                    let cid = find_type(&self.info.classes, mi, &c.name.name);
+                    let cid = find_type(
+                        &self.info.classes,
+                        |t| (t.module, t.name.as_str()),
+                        mi,
+                        &c.name.name,
+                    );
                     let id = self.declare_type(
                         mi,
                         DefKind::Class,
@@ -352,14 +362,12 @@ impl Index {
         exported: bool,
     ) -> DefId {
         let word = if kind == DefKind::Class { "class" } else { "struct" };
-        let table = if kind == DefKind::Class {
-            &self.info.classes
-        } else {
-            &self.info.structs
-        };
-        let checked: Vec<(String, Type)> = tid
-            .and_then(|t| table.get(t as usize))
-            .map_or(Vec::new(), |s| s.fields.clone());
+        let checked: Vec<(String, Type)> = match (kind, tid) {
+            (DefKind::Class, Some(t)) => self.info.classes.get(t as usize).map(|c| c.fields.clone()),
+            (_, Some(t)) => self.info.structs.get(t as usize).map(|s| s.fields.clone()),
+            _ => None,
+        }
+        .unwrap_or_default();
         let mut full = span;
         let field_lines: Vec<String> = fields
             .iter()
@@ -410,11 +418,29 @@ impl Index {
             let (Some(&id), Some(parent)) = (self.items[mi].get(&c.name.name), &c.parent) else {
                 continue;
             };
-            if let Some(&base) = self.items[mi].get(&parent.name) {
-                if self.defs[base].kind == DefKind::Class && base != id {
-                    self.bases.insert(id, base);
-                }
+            let by_checker = find_type(
+                &self.info.classes,
+                |t| (t.module, t.name.as_str()),
+                mi,
+                &c.name.name,
+            )
+            .and_then(|cid| self.info.classes.get(cid as usize)?.parent)
+            .and_then(|p| self.classes.get(&p).copied());
+            let base = by_checker.or_else(|| self.item_named(mi, &parent.name));
+            if let Some(base) = base.filter(|&b| self.defs[b].kind == DefKind::Class && b != id) {
+                self.bases.insert(id, base);
             }
+        }
+    }
+
+    /// The top-level item `name` of module `mi`, or `m.name` of a module it imports.
+    pub fn item_named(&self, mi: usize, name: &str) -> Option<DefId> {
+        match name.split_once('.') {
+            Some((module, rest)) => {
+                let &target = self.imports.get(mi)?.get(module)?;
+                self.items.get(target)?.get(rest).copied()
+            }
+            None => self.items.get(mi)?.get(name).copied(),
         }
     }
 
@@ -449,7 +475,7 @@ impl Index {
 
     /// The struct or class def of values of type `ty`.
     pub fn type_def(&self, ty: &Type) -> Option<DefId> {
-        match ty {
+        match ty.non_null() {
             Type::Struct(sid) => self.structs.get(sid).copied(),
             Type::Class(cid) => self.classes.get(cid).copied(),
             _ => None,
@@ -535,12 +561,10 @@ impl Def {
     }
 }
 
-/// The id of the struct or class `name` of module `mi` in a checker table.
-fn find_type(table: &[crate::types::StructInfo], mi: usize, name: &str) -> Option<u32> {
-    table
-        .iter()
-        .position(|s| s.module == mi && s.name == name)
-        .map(|i| i as u32)
+/// The id of the struct or class `name` of module `mi` in a checker table, given
+/// each entry's module and name.
+fn find_type<T>(table: &[T], key: impl Fn(&T) -> (usize, &str), mi: usize, name: &str) -> Option<u32> {
+    table.iter().position(|t| key(t) == (mi, name)).map(|i| i as u32)
 }
 
 fn field_type(checked: &[(String, Type)], name: &str) -> Type {
@@ -796,7 +820,9 @@ impl Walker<'_> {
 
     fn type_expr(&mut self, t: &TypeExpr) {
         match &t.kind {
-            TypeExprKind::Named(n) => self.type_name(n, t.span),
+            TypeExprKind::Named(n) => {
+                self.type_name(n, t.span);
+            }
             TypeExprKind::Array(e) => self.type_expr(e),
             TypeExprKind::Map(k, v) => {
                 self.type_expr(k);
@@ -807,19 +833,37 @@ impl Walker<'_> {
                 ps.iter().for_each(|t| self.type_expr(t));
                 self.type_expr(r);
             }
+            TypeExprKind::Nullable(t) => self.type_expr(t),
         }
     }
 
-    /// A struct, class or enum named in a type or a literal.
-    fn type_name(&mut self, name: &str, span: Span) {
-        if let Some(&def) = self.ix.items[self.mi].get(name) {
-            if matches!(
-                self.ix.defs[def].kind,
-                DefKind::Struct | DefKind::Class | DefKind::Enum
-            ) {
-                self.reference(span, def);
-            }
+    /// A struct, class or enum named in a type, a literal, `new`, `is` or `as`.
+    fn type_name(&mut self, name: &str, span: Span) -> Option<DefId> {
+        self.named_item(name, span, |k| {
+            matches!(k, DefKind::Struct | DefKind::Class | DefKind::Enum)
+        })
+    }
+
+    /// The item `name` (or `m.name`, of an imported module) written at `span`,
+    /// when its kind is one `wanted` accepts: a reference to it (and to the
+    /// module).
+    fn named_item(&mut self, name: &str, span: Span, wanted: fn(DefKind) -> bool) -> Option<DefId> {
+        let def = self.ix.item_named(self.mi, name)?;
+        if !wanted(self.ix.defs[def].kind) {
+            return None;
         }
+        let item_span = match name.split_once('.') {
+            Some((module, rest)) => {
+                self.module_name(
+                    module,
+                    Span::new(span.file, span.lo, span.lo + module.len() as u32),
+                );
+                Span::new(span.file, span.hi.saturating_sub(rest.len() as u32), span.hi)
+            }
+            None => span,
+        };
+        self.reference(item_span, def);
+        Some(def)
     }
 
     /// A resolved name (`res`) written at `span`; `m.f` (a module's function used
@@ -846,7 +890,8 @@ impl Walker<'_> {
             Res::Extern(id) => self.ix.externs.get(*id as usize).copied().map(Target::Def),
             Res::Builtin(id) => Some(Target::Builtin(*id)),
             Res::Intrinsic(name) => Some(Target::Intrinsic(name)),
-            Res::Unresolved => None,
+            // A dispatched method: the caller resolves it by the receiver's type.
+            Res::Virtual(_) | Res::Unresolved => None,
         };
         if let Some(target) = target {
             self.ix.refs.push(Ref { span, target });
@@ -865,23 +910,20 @@ impl Walker<'_> {
         }
     }
 
-    /// `E.V` was rewritten by the checker to its value: recover the names from
-    /// the text of the span.
+    /// `E.V` (or `m.E.V`) was rewritten by the checker to its value: recover the
+    /// names from the text of the span.
     fn enum_member(&mut self, span: Span) {
         let Some(text) = self.text.get(span.lo as usize..span.hi as usize) else {
             return;
         };
-        let Some((base, member)) = text.split_once('.') else {
+        let Some((base, member)) = text.rsplit_once('.') else {
             return;
         };
         let (base, member) = (base.trim_end(), member.trim_start());
-        let Some(&def) = self.ix.items[self.mi].get(base) else {
+        let base_span = Span::new(span.file, span.lo, span.lo + base.len() as u32);
+        let Some(def) = self.named_item(base, base_span, |k| k == DefKind::Enum) else {
             return;
         };
-        if self.ix.defs[def].kind != DefKind::Enum {
-            return;
-        }
-        self.reference(Span::new(span.file, span.lo, span.lo + base.len() as u32), def);
         if let Some(m) = self.ix.member(def, member) {
             self.reference(Span::new(span.file, span.hi - member.len() as u32, span.hi), m);
         }
@@ -908,8 +950,7 @@ impl Walker<'_> {
                 self.expr(v);
             }),
             ExprKind::StructLit { name, fields, .. } => {
-                self.type_name(&name.name, name.span);
-                let def = self.ix.items[self.mi].get(&name.name).copied();
+                let def = self.type_name(&name.name, name.span);
                 for (f, value) in fields {
                     if let Some(m) = def.and_then(|d| self.ix.member(d, &f.name)) {
                         self.reference(f.span, m);
@@ -951,7 +992,15 @@ impl Walker<'_> {
                 if !module_call {
                     self.expr(receiver);
                 }
-                self.resolved(&method.name, method.span, res);
+                match res {
+                    Res::Virtual(_) => {
+                        let by_type = self.ix.type_def(&receiver.ty);
+                        if let Some(m) = by_type.and_then(|d| self.ix.member(d, &method.name)) {
+                            self.reference(method.span, m);
+                        }
+                    }
+                    _ => self.resolved(&method.name, method.span, res),
+                }
                 args.iter().for_each(|a| self.expr(a));
             }
             ExprKind::Lambda {
@@ -970,11 +1019,26 @@ impl Walker<'_> {
                 self.expr(body);
                 self.frames.pop();
             }
-            ExprKind::New { class, args } => {
+            ExprKind::New { class, args, .. } => {
                 self.type_name(&class.name, class.span);
                 args.iter().for_each(|a| self.expr(a));
             }
-            ExprKind::Super { args, .. } => args.iter().for_each(|a| self.expr(a)),
+            ExprKind::Super {
+                method,
+                args,
+                func_id,
+            } => {
+                if let (Some(m), Some(&def)) = (method, self.ix.funcs.get(func_id)) {
+                    self.reference(m.span, def);
+                }
+                args.iter().for_each(|a| self.expr(a));
+            }
+            ExprKind::Is { expr, class, .. } | ExprKind::As { expr, class, .. } => {
+                self.expr(expr);
+                self.type_name(&class.name, class.span);
+            }
+            ExprKind::NonNull { inner, .. } => self.expr(inner),
+            ExprKind::Null => {}
             ExprKind::SelfRef => {
                 let def = self.frames.last().and_then(|f| f.first()).copied().flatten();
                 if let Some(def) = def.filter(|&d| self.ix.defs[d].name == "self") {
