@@ -230,6 +230,10 @@ export def origin() -> Point:
 
 def hidden() -> int:
     return 1
+
+export enum Color:
+    RED
+    GREEN
 ";
 
 /// Line 3 has non-ASCII text before the error: `é` is 2 bytes but 1 UTF-16 unit,
@@ -408,6 +412,35 @@ fn a_request_sees_the_changes_sent_before_it() {
 }
 
 #[test]
+fn names_qualified_by_their_module() {
+    let text = "import geom\n\ndef main() -> int:\n    let p: geom.Point = geom.origin()\n    let c: int = geom.Color.GREEN\n    return p.norm2() + c\n";
+    let (_dir, mut client, uri, geom_uri) = open_program("lsp-qualified", text);
+    let def = client.at("textDocument/definition", &uri, 3, 17);
+    assert_eq!(
+        (def["uri"].clone(), start(&def["range"])),
+        (json!(geom_uri), (0, 14))
+    );
+    let def = client.at("textDocument/definition", &uri, 3, 12);
+    assert_eq!(
+        (def["uri"].clone(), start(&def["range"])),
+        (json!(geom_uri), (0, 0))
+    );
+    let def = client.at("textDocument/definition", &uri, 4, 30);
+    assert_eq!(
+        (def["uri"].clone(), start(&def["range"])),
+        (json!(geom_uri), (15, 4))
+    );
+    let def = client.at("textDocument/definition", &uri, 4, 24);
+    assert_eq!(
+        (def["uri"].clone(), start(&def["range"])),
+        (json!(geom_uri), (13, 12))
+    );
+    let text = hover_text(&mut client, &uri, 5, 11);
+    assert!(text.contains("p: geom.Point"), "{text}");
+    assert_eq!(client.finish(), 0);
+}
+
+#[test]
 fn definition_references_and_rename() {
     let (_dir, mut client, uri, geom_uri) = open_program("lsp-nav", FIXED);
     let def = client.at("textDocument/definition", &uri, 15, 22);
@@ -491,7 +524,11 @@ fn completion_in_scope_after_dot_and_after_a_module() {
     let typing = FIXED.replace("    print(s, total, len(s))", "    geom.");
     client.change(&uri, 3, &typing);
     let names = labels(&client.at("textDocument/completion", &uri, 16, 9));
-    assert_eq!(names, vec!["origin"]);
+    assert_eq!(names, vec!["Color", "Point", "origin"]);
+    let typing = FIXED.replace("    print(s, total, len(s))", "    geom.Color.");
+    client.change(&uri, 4, &typing);
+    let names = labels(&client.at("textDocument/completion", &uri, 16, 15));
+    assert_eq!(names, vec!["RED", "GREEN"]);
     // Hover still works on the lines that parsed.
     let text = hover_text(&mut client, &uri, 15, 22);
     assert!(text.contains("def twice(n: int) -> int"), "{text}");

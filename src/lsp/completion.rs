@@ -1,6 +1,6 @@
 //! Completion. After `.`, the members of what is before it: a struct's (class's)
 //! fields and methods, a tuple's elements, an enum's members, a module's exported
-//! functions. Elsewhere, the names in scope at the cursor: visible locals and
+//! functions and types. Elsewhere, the names in scope at the cursor: visible locals and
 //! parameters, the module's items and imports, builtins with their signatures,
 //! and keywords.
 //!
@@ -88,8 +88,15 @@ fn receiver_from_text(ix: &Index, text: &str, at: Cursor) -> Option<Receiver> {
     let first = names.next().filter(|n| !n.is_empty())?;
     let mut receiver = resolve_first(ix, first, at)?;
     for name in names {
-        let Receiver::Value(t) = receiver else {
-            return None;
+        let t = match receiver {
+            Receiver::Value(t) => t,
+            // `m.E.`: an enum of an imported module.
+            Receiver::Module(mi) => {
+                let d = *ix.items[mi].get(name)?;
+                receiver = (ix.defs[d].kind == DefKind::Enum).then_some(Receiver::TypeDef(d))?;
+                continue;
+            }
+            Receiver::TypeDef(_) => return None,
         };
         let member = match &t {
             Type::Tuple(ts) => Some(ts.get(name.parse::<usize>().ok()?)?.clone()),
@@ -144,11 +151,19 @@ fn value_members(ix: &Index, t: &Type) -> Vec<CompletionItem> {
     }
 }
 
-/// What `m.` offers: the module's exported functions.
+/// What `m.` offers: the module's exported functions and types.
 fn module_members(ix: &Index, mi: usize) -> Vec<CompletionItem> {
+    let reachable = |d: DefId| {
+        let kind = ix.defs[d].kind;
+        let named = matches!(
+            kind,
+            DefKind::Function | DefKind::Struct | DefKind::Class | DefKind::Enum
+        );
+        named && ix.defs[d].exported
+    };
     let mut items: Vec<CompletionItem> = ix.items[mi]
         .values()
-        .filter(|&&d| ix.defs[d].kind == DefKind::Function && ix.defs[d].exported)
+        .filter(|&&d| reachable(d))
         .map(|&d| def_item(ix, d))
         .collect();
     items.sort_by(|x, y| x.label.cmp(&y.label));

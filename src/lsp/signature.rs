@@ -10,7 +10,7 @@
 use super::analysis::Analysis;
 use super::completion::{is_name_chain_char, suffix_start, visible_locals, Cursor};
 use super::hover::{builtin_signature, intrinsic_signature, INTRINSICS};
-use super::index::DefKind;
+use super::index::{DefId, DefKind};
 use crate::types::Type;
 use lsp_types::{ParameterInformation, ParameterLabel, Position, SignatureHelp, SignatureInformation};
 
@@ -96,6 +96,9 @@ fn signature_of(a: &Analysis, callee: &str, at: Cursor) -> Option<(String, Vec<S
     if let Some(&mi) = ix.imports[0].get(receiver) {
         if !visible_locals(ix, at).iter().any(|&d| ix.defs[d].name == first) {
             let d = *ix.items[mi].get(method)?;
+            if ix.defs[d].kind == DefKind::Class {
+                return Some(constructor(a, d));
+            }
             return Some((ix.defs[d].detail.clone(), ix.defs[d].params.clone()));
         }
     }
@@ -117,6 +120,9 @@ fn plain_call(a: &Analysis, name: &str, at: Cursor) -> Option<(String, Vec<Strin
     let named = local.or_else(|| ix.items[0].get(name).or(ix.unqualified[0].get(name)).copied());
     if let Some(d) = named {
         let def = &ix.defs[d];
+        if def.kind == DefKind::Class {
+            return Some(constructor(a, d));
+        }
         return match &def.ty {
             _ if !def.params.is_empty() || matches!(def.kind, DefKind::Function | DefKind::Extern) => {
                 Some((def.detail.clone(), def.params.clone()))
@@ -147,5 +153,18 @@ fn builtin_params(name: &str) -> Vec<String> {
     match name {
         "print" => vec!["...".to_string()],
         _ => vec!["x: any".to_string()],
+    }
+}
+
+/// `new C(`: the signature of the class's `__init__`, own or inherited, without
+/// `self`.
+fn constructor(a: &Analysis, class: DefId) -> (String, Vec<String>) {
+    let ix = &a.index;
+    match ix.member(class, "__init__") {
+        Some(init) => {
+            let def = &ix.defs[init];
+            (def.detail.clone(), def.params.iter().skip(1).cloned().collect())
+        }
+        None => (format!("new {}()", ix.defs[class].name), Vec::new()),
     }
 }
