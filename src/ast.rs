@@ -78,6 +78,13 @@ pub struct LocalInfo {
     pub name: String,
     pub ty: Type,
     pub span: Span,
+    /// A lambda uses it (filled by the checker).
+    pub captured: bool,
+    /// An assignment `name = ...` changes it after its declaration.
+    pub reassigned: bool,
+    /// Declared by `let name` or as a parameter (the declarations a captured
+    /// variable may be assigned after: the compiler keeps it in a cell).
+    pub cellable: bool,
 }
 
 pub type LocalId = u32;
@@ -444,6 +451,12 @@ pub enum ExprKind {
         args: Vec<Expr>,
         res: Res,
     },
+    /// `callee(args)` where the callee is an expression other than a name
+    /// (`make_adder(1)(2)`, `fs[0](x)`): a call of a function value.
+    CallValue {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+    },
     /// `receiver.method(args)`: a method call, or `module.func(args)` (the checker
     /// resolves `res`; for a module call `receiver` is a bare module name).
     MethodCall {
@@ -460,6 +473,10 @@ pub enum ExprKind {
         body: Box<Expr>,
         func_id: u32,
         locals: Vec<LocalInfo>,
+        /// Filled by the checker: the variables of the enclosing function (or
+        /// lambda) the lambda uses, as (local of the enclosing one, the lambda's
+        /// own local that stands for it), in the order of the closure's captures.
+        captures: Vec<(LocalId, LocalId)>,
     },
     /// `new Name(args)`: allocates an instance of class `class_id` (filled by the
     /// checker) and calls its `__init__` (`init`, own or inherited) with `args`.

@@ -393,6 +393,16 @@ instruction_set! {
         /// `dst` = function value for function `sites[site].target` capturing
         /// `sites[site].args` (kinds in `sites[site].kinds`)
         MakeClosure { dst: Reg = Write, site: u32 = Site(Closure) } => "{dst} = {site}";
+        /// `dst` = capture `idx` of the closure in `clo` (a lambda's own closure,
+        /// which a call passes in the register after the parameters)
+        GetCapture { dst: Reg = Write, clo: Reg = Read, idx: u8 = Slot } => "{dst} = {clo}.captures[{idx}]";
+        /// `dst` = a new cell holding `src` (of kind `kind`): a captured variable
+        /// that is assigned after a closure captured it
+        NewCell { dst: Reg = Write, src: Reg = Read, kind: u8 = Kind } => "{dst} = cell {src} ({kind})";
+        /// `dst` = the value in cell `cell`
+        CellGet { dst: Reg = Write, cell: Reg = Read } => "{dst} = *{cell}";
+        /// Store `src` into cell `cell`
+        CellSet { cell: Reg = Read, src: Reg = Read } => "*{cell} = {src}";
     }
     family "classes and null references" {
         /// `dst` = a new instance of class `class` with every field zero (0, 0.0,

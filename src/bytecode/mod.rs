@@ -80,6 +80,9 @@ pub struct Function {
     pub name: String,
     /// Index into [`Program::files`].
     pub file: u32,
+    /// A lambda with captures: a call passes the closure in register `nparams`,
+    /// after the parameters (`GetCapture` reads the captured values from it).
+    pub takes_closure: bool,
     /// Number of parameters; they arrive in registers `0..nparams`.
     pub nparams: u8,
     /// Registers used (frame size), at most 256.

@@ -116,6 +116,7 @@ impl Op {
             NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet
             | NewStruct | GetField | SetField | MakeClosure => Flow::Next,
             NewObject | CallMethod | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Flow::Next,
+            GetCapture | NewCell | CellGet | CellSet => Flow::Next,
             Throw | Rethrow => Flow::Throw,
         }
     }
@@ -151,6 +152,9 @@ impl Op {
             CallMethod => R::Unknown,
             NullCheck | CheckClass => R::Nothing,
             IsNull | InstanceOf => R::Scalar,
+            GetCapture | CellGet => R::Unknown,
+            NewCell => R::Ref,
+            CellSet => R::Nothing,
             Throw | Rethrow => R::Nothing,
         }
     }
@@ -180,6 +184,8 @@ impl Op {
             ArrGet | ArrSet | ArrLen | MapGet | TupleGet | GetField | SetField => false,
             NewObject | CallMethod | TypeOf => true,
             NullCheck | IsNull | InstanceOf | CheckClass => false,
+            NewCell => true,
+            GetCapture | CellGet | CellSet => false,
             // Raising allocates nothing until a handler catches (a safepoint of its own).
             Throw | Rethrow => false,
         }
@@ -208,6 +214,7 @@ impl Op {
             | NewStruct | GetField | SetField | MakeClosure => Calls::Nothing,
             CallMethod => Calls::Function,
             NewObject | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Calls::Nothing,
+            GetCapture | NewCell | CellGet | CellSet => Calls::Nothing,
             Throw | Rethrow => Calls::Nothing,
         }
     }
@@ -233,6 +240,7 @@ impl Op {
             | NewStruct | GetField | SetField | MakeClosure => Resizes::No,
             CallMethod => Resizes::Yes,
             NewObject | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => Resizes::No,
+            GetCapture | NewCell | CellGet | CellSet => Resizes::No,
             Throw | Rethrow => Resizes::No,
         }
     }
@@ -264,6 +272,8 @@ impl Op {
             NullCheck | IsNull | InstanceOf | CheckClass => L::Inline,
             NewObject => L::Helper,
             TypeOf => L::RtOp,
+            GetCapture | CellGet | CellSet => L::Inline,
+            NewCell => L::Helper,
             Throw | Rethrow => L::Exit,
         }
     }

@@ -63,6 +63,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ExprKind::New {
                 args, class_id, init, ..
             } => self.new_object(*class_id, *init, args, e, dst),
+            ExprKind::CallValue { callee, args } => {
+                let f = self.expr_in(callee, Dst::Any);
+                let args: Vec<&'a Expr> = args.iter().collect();
+                self.indirect_call(f, &args, e, dst)
+            }
             // `super.m(args)`: the parent's implementation, called directly on `self`.
             ExprKind::Super { args, func_id, .. } => {
                 let receiver = self.self_reg(e.span);
@@ -103,6 +108,18 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let (d, out) = self.call_dst(dst, &e.ty);
                 self.emit(Instr::CallExtern { dst: d.reg, site }, sp);
                 self.after_call(d, out, &e.ty, sp)
+            }
+            Res::Local(id) if self.cell_locals[*id as usize] => {
+                let cell = self.local_reg(*id, sp);
+                let callee = self.temp_kind(true);
+                self.emit(
+                    Instr::CellGet {
+                        dst: callee.reg,
+                        cell,
+                    },
+                    sp,
+                );
+                self.indirect_call(callee, &args, e, dst)
             }
             Res::Local(id) => {
                 let callee = self.local_reg(*id, sp);

@@ -147,7 +147,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         match &e.kind {
             ExprKind::Name {
                 res: Res::Local(id), ..
-            } => {
+            } if !self.cell_locals[*id as usize] => {
                 let reg = self.local_reg(*id, e.span);
                 Val { reg, temp: false }
             }
@@ -243,6 +243,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
             ExprKind::FString(parts) => self.fstring(parts, d, e),
             ExprKind::Name { name, res } => match res {
+                // A captured cell: load its value.
+                Res::Local(id) if self.cell_locals[*id as usize] => {
+                    let cell = self.local_reg(*id, sp);
+                    let o = self.dst_reg(d, &e.ty);
+                    self.emit(Instr::CellGet { dst: o.reg, cell }, sp);
+                    o
+                }
                 Res::Local(id) => {
                     let r = self.local_reg(*id, sp);
                     let o = self.dst_reg(d, &e.ty);
@@ -327,6 +334,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             },
             ExprKind::Call { .. }
             | ExprKind::MethodCall { .. }
+            | ExprKind::CallValue { .. }
             | ExprKind::New { .. }
             | ExprKind::Super { .. } => self.call_expr(e, Some(d)),
             ExprKind::Null => {
@@ -354,15 +362,28 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 func_id,
                 locals,
                 body,
+                captures,
                 ..
             } => {
+                let mut args = Vec::with_capacity(captures.len());
+                let mut kinds = Vec::with_capacity(captures.len());
+                let mut cells = Vec::with_capacity(captures.len());
+                for &(outer, _) in captures {
+                    let (reg, is_cell) = self.capture_of(outer, sp);
+                    args.push(reg);
+                    let ty = &self.locals[outer as usize].ty;
+                    kinds.push(if is_cell { ValKind::Ref } else { ty.kind() });
+                    cells.push(is_cell);
+                }
                 self.cx.queue_lambda(LambdaJob {
                     func_id: *func_id,
                     locals,
                     body,
                     span: sp,
+                    captures,
+                    cells,
                 });
-                let site = self.site(*func_id, Vec::new(), Vec::new());
+                let site = self.site(*func_id, args, kinds);
                 let o = self.dst_reg(d, &e.ty);
                 self.emit(Instr::MakeClosure { dst: o.reg, site }, sp);
                 o

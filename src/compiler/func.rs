@@ -72,6 +72,14 @@ pub(crate) struct FnCompiler<'a, 'c> {
     fixups: Vec<(usize, Label)>,
     pub locals: &'a [LocalInfo],
     pub local_regs: Vec<Option<Reg>>,
+    /// Per local assigned after a lambda captured it: the cell the lambdas share,
+    /// updated at every assignment (the local keeps its own register too).
+    cell_regs: Vec<Option<Reg>>,
+    /// Per local of a lambda standing for a captured cell: its register holds
+    /// the cell, and a read loads from it.
+    pub cell_locals: Vec<bool>,
+    /// The function is a lambda with captures (see `Function::takes_closure`).
+    pub takes_closure: bool,
     scopes: Vec<Vec<LocalId>>,
     pub ctl: Vec<Ctl<'a>>,
     /// Declared return type of the function being compiled.
@@ -114,6 +122,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             fixups: Vec::new(),
             locals,
             local_regs: vec![None; locals.len()],
+            cell_regs: vec![None; locals.len()],
+            cell_locals: vec![false; locals.len()],
+            takes_closure: false,
             scopes: Vec::new(),
             ctl: Vec::new(),
             ret_ty,
@@ -339,11 +350,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     pub fn pop_scope(&mut self) {
         if let Some(ids) = self.scopes.pop() {
             for id in ids.into_iter().rev() {
-                if let Some(slot) = self.local_regs.get_mut(id as usize) {
-                    if let Some(r) = slot.take() {
-                        self.ra.free(r);
-                    }
-                }
+                self.kill_local(id);
             }
         }
     }
@@ -380,13 +387,62 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.locals.get(id as usize).map(|l| l.ty.is_ref())
     }
 
-    /// Free the register of local `id` before the end of its scope (it is dead).
+    /// Free the register of local `id` before the end of its scope (it is dead),
+    /// and its cell's.
     pub fn kill_local(&mut self, id: LocalId) {
-        if let Some(slot) = self.local_regs.get_mut(id as usize) {
-            if let Some(r) = slot.take() {
-                self.ra.free(r);
+        for slots in [&mut self.local_regs, &mut self.cell_regs] {
+            if let Some(slot) = slots.get_mut(id as usize) {
+                if let Some(r) = slot.take() {
+                    self.ra.free(r);
+                }
             }
         }
+    }
+
+    /// Whether local `id` is assigned after a lambda captured it: it is kept in a
+    /// cell as well (see `cell_regs`).
+    pub fn needs_cell(&self, id: LocalId) -> bool {
+        self.locals
+            .get(id as usize)
+            .is_some_and(|l| l.captured && l.reassigned && l.cellable)
+    }
+
+    /// Give local `id` (just declared, in its register) its cell, if it needs one.
+    pub fn make_cell_if_needed(&mut self, id: LocalId, span: Span) {
+        if !self.needs_cell(id) {
+            return;
+        }
+        let r = self.local_reg(id, span);
+        let kind = self.locals[id as usize].ty.kind() as u8;
+        let cell = self.ra.alloc(true);
+        self.emit(
+            Instr::NewCell {
+                dst: cell,
+                src: r,
+                kind,
+            },
+            span,
+        );
+        self.cell_regs[id as usize] = Some(cell);
+    }
+
+    /// After an assignment to local `id`: update its cell, if it has one.
+    pub fn update_cell(&mut self, id: LocalId, span: Span) {
+        if let Some(cell) = self.cell_regs.get(id as usize).copied().flatten() {
+            let src = self.local_reg(id, span);
+            self.emit(Instr::CellSet { cell, src }, span);
+        }
+    }
+
+    /// What a closure capturing local `id` holds: its cell (if it has one, or if
+    /// the local itself stands for a captured cell) or its value; and whether that
+    /// is a cell.
+    pub fn capture_of(&mut self, id: LocalId, span: Span) -> (Reg, bool) {
+        if let Some(cell) = self.cell_regs.get(id as usize).copied().flatten() {
+            return (cell, true);
+        }
+        let is_cell = self.cell_locals.get(id as usize).copied().unwrap_or(false);
+        (self.local_reg(id, span), is_cell)
     }
 
     /// Give parameter `id` its register (parameters live for the whole function).
@@ -455,6 +511,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             name,
             file: self.file,
             nparams,
+            takes_closure: self.takes_closure,
             nregs: self.ra.nregs(),
             ref_regs: self.ra.ref_regs(),
             param_kinds,

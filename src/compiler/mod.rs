@@ -59,6 +59,10 @@ pub(crate) struct LambdaJob<'a> {
     pub locals: &'a [LocalInfo],
     pub body: &'a Expr,
     pub span: Span,
+    /// (variable of the creator, the lambda's local for it), in capture order.
+    pub captures: &'a [(crate::ast::LocalId, crate::ast::LocalId)],
+    /// Per capture: the closure holds a cell (else the value).
+    pub cells: Vec<bool>,
 }
 
 /// Program-wide compilation state shared by the function compilers.
@@ -309,6 +313,9 @@ fn compile_funcdef<'a>(cx: &mut Ctx<'a>, fd: &'a FuncDef, functions: &mut [Optio
             .unwrap_or(Type::Int);
         param_kinds.push(ty.kind());
     }
+    for p in &fd.params {
+        fc.make_cell_if_needed(p.local, fd.span);
+    }
     fc.push_scope();
     fc.block_stmts(&fd.body);
     fc.pop_scope();
@@ -339,6 +346,26 @@ fn compile_lambda<'a>(cx: &mut Ctx<'a>, job: &LambdaJob<'a>) -> Function {
     for (i, p) in params.iter().enumerate() {
         fc.declare_param(i as u32, job.span);
         param_kinds.push(job.locals.get(i).map(|l| l.ty.kind()).unwrap_or(p.kind()));
+    }
+    if !job.captures.is_empty() {
+        // The closure arrives in the register after the parameters; each captured
+        // variable (its value, or the cell it lives in) is loaded from it.
+        let clo = fc.ra.alloc(true);
+        if clo as usize != nparams && !fc.ra.overflowed() {
+            fc.internal(job.span, "the closure register must follow the parameters");
+        }
+        fc.takes_closure = true;
+        for (i, (&(_, inner), &is_cell)) in job.captures.iter().zip(&job.cells).enumerate() {
+            let Ok(idx) = u8::try_from(i) else {
+                fc.error(job.span, "a lambda captures at most 256 variables");
+                break;
+            };
+            let is_ref = is_cell || job.locals.get(inner as usize).is_some_and(|l| l.ty.is_ref());
+            let reg = fc.ra.alloc(is_ref);
+            fc.local_regs[inner as usize] = Some(reg);
+            fc.cell_locals[inner as usize] = is_cell;
+            fc.emit(Instr::GetCapture { dst: reg, clo, idx }, job.span);
+        }
     }
     if ret == Type::Void {
         fc.expr_effect(job.body);

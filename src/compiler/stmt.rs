@@ -194,6 +194,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             } => {
                 let r = self.local_reg(*id, target.span);
                 self.assign_reg(r, value);
+                self.update_cell(*id, sp);
             }
             ExprKind::SelfRef => {
                 let r = self.self_reg(target.span);
@@ -282,20 +283,23 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// becomes the local's register, so the local costs no register while its
     /// initialiser is evaluated.
     pub fn init_local(&mut self, id: LocalId, init: &'a Expr, sp: crate::ast::Span) -> Reg {
-        if self.local_is_ref(id) == Some(init.ty.is_ref()) {
+        let r = if self.local_is_ref(id) == Some(init.ty.is_ref()) {
             let v = self.expr_in(init, Dst::Any);
             if v.temp {
                 self.adopt_local(id, v.reg);
-                return v.reg;
+                v.reg
+            } else {
+                let r = self.declare_local(id, sp);
+                self.emit(Instr::Mov { dst: r, src: v.reg }, init.span);
+                r
             }
-            let r = self.declare_local(id, sp);
-            self.emit(Instr::Mov { dst: r, src: v.reg }, init.span);
-            r
         } else {
             let r = self.declare_local(id, sp);
             self.expr_to(init, r);
             r
-        }
+        };
+        self.make_cell_if_needed(id, sp);
+        r
     }
 
     /// Assign to a variable's register: compile straight into it unless the value
@@ -412,7 +416,8 @@ fn walk_block(b: &Block, f: &mut impl FnMut(LocalId)) {
 pub(crate) fn walk_expr(e: &Expr, f: &mut impl FnMut(LocalId)) {
     match &e.kind {
         ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::SelfRef => {}
-        ExprKind::Lambda { .. } => {}
+        // The variables a lambda captures are used where it is created.
+        ExprKind::Lambda { captures, .. } => captures.iter().for_each(|&(outer, _)| f(outer)),
         ExprKind::Name { res, .. } => {
             if let Res::Local(id) = res {
                 f(*id);
@@ -456,6 +461,10 @@ pub(crate) fn walk_expr(e: &Expr, f: &mut impl FnMut(LocalId)) {
                 f(*id);
             }
             walk_expr(receiver, f);
+            args.iter().for_each(|x| walk_expr(x, f));
+        }
+        ExprKind::CallValue { callee, args } => {
+            walk_expr(callee, f);
             args.iter().for_each(|x| walk_expr(x, f));
         }
         ExprKind::New { args, .. } | ExprKind::Super { args, .. } => {

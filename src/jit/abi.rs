@@ -81,6 +81,8 @@ pub enum NewKind {
     Struct = 2,
     /// `NewObject`: the `site` argument is the class's layout id, no elements.
     Object = 3,
+    /// `NewCell`: the `site` argument is the value's kind, `args[0]` the value.
+    Cell = 4,
 }
 
 /// The operation `rt_obj` performs (its second argument). The helper matches the

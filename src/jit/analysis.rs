@@ -275,6 +275,7 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
         Call { .. } | CallIndirect { .. } | CallBuiltin { .. } | CallExtern { .. } | Ret { .. } | RetVoid => None,
         NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
         | CheckClass { .. } | TypeOf { .. } => None,
+        GetCapture { .. } | NewCell { .. } | CellGet { .. } | CellSet { .. } => None,
         Concat { .. } | ConcatN { .. } | ToStr { .. } | Print { .. } => None,
         NewArray { .. } | ArrLen { .. } | NewMap { .. } | MapGet { .. } | MapSet { .. } | NewTuple { .. }
         | TupleGet { .. } | NewStruct { .. } | GetField { .. } | SetField { .. }
@@ -595,6 +596,7 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         | SetField { .. } | MakeClosure { .. } => false,
         NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
         | CheckClass { .. } | TypeOf { .. } => false,
+        GetCapture { .. } | NewCell { .. } | CellGet { .. } | CellSet { .. } => false,
         Throw { .. } | Rethrow { .. } => false,
     }
 }
@@ -621,6 +623,7 @@ fn arith_scores(op: Op) -> (i32, i32) {
         NewArray | ArrGet | ArrSet | ArrLen | NewMap | MapGet | MapSet | NewTuple | TupleGet | NewStruct
         | GetField | SetField | MakeClosure => (0, 0),
         NewObject | CallMethod | NullCheck | IsNull | InstanceOf | CheckClass | TypeOf => (0, 0),
+        GetCapture | NewCell | CellGet | CellSet => (0, 0),
         Throw | Rethrow => (0, 0),
     }
 }
@@ -693,6 +696,7 @@ fn kind_scores(
         | MakeClosure { .. } => {}
         NewObject { .. } | CallMethod { .. } | NullCheck { .. } | IsNull { .. } | InstanceOf { .. }
         | CheckClass { .. } | TypeOf { .. } => {}
+        GetCapture { .. } | NewCell { .. } | CellGet { .. } | CellSet { .. } => {}
         Throw { .. } | Rethrow { .. } => {}
     }
 }

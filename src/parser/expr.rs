@@ -198,7 +198,10 @@ impl Parser<'_> {
         let mut e = self.atom()?;
         let mut h = self.height;
         let mut chain = 0usize;
-        while matches!(self.peek(), TokenKind::LBracket | TokenKind::Dot) {
+        while matches!(
+            self.peek(),
+            TokenKind::LBracket | TokenKind::Dot | TokenKind::LParen
+        ) {
             chain += 1;
             if chain > MAX_CHAIN {
                 let span = self.span();
@@ -220,6 +223,18 @@ impl Parser<'_> {
 
     /// One `[index]`, `.field` or `.method(args)` applied to `e`.
     fn postfix_op(&mut self, e: Expr) -> PResult<Expr> {
+        if self.eat(&TokenKind::LParen) {
+            // `f(a)(b)`: the result of an expression called.
+            let args = self.args("the function value")?;
+            let span = self.span_from(e.span);
+            return Ok(Expr::new(
+                ExprKind::CallValue {
+                    callee: Box::new(e),
+                    args,
+                },
+                span,
+            ));
+        }
         if self.eat(&TokenKind::LBracket) {
             let index = Box::new(self.expr()?); // sets the height
             self.expect(&TokenKind::RBracket, "to close the index")?;
@@ -496,6 +511,7 @@ impl Parser<'_> {
             body,
             func_id: 0,
             locals: Vec::new(),
+            captures: Vec::new(),
         };
         Ok(Expr::new(kind, self.span_from(start)))
     }

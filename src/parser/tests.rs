@@ -134,6 +134,9 @@ fn sx(e: &Expr) -> String {
         ExprKind::Call { callee, args, .. } => {
             format!("(call {} {})", callee.name, list(args)).replace(" )", ")")
         }
+        ExprKind::CallValue { callee, args } => {
+            format!("(callv {} {})", sx(callee), list(args)).replace(" )", ")")
+        }
         ExprKind::MethodCall {
             receiver,
             method,

@@ -197,6 +197,10 @@ impl Vm<'_> {
             | GetField { .. }
             | SetField { .. }
             | NewObject { .. }
+            | GetCapture { .. }
+            | NewCell { .. }
+            | CellGet { .. }
+            | CellSet { .. }
             | CallMethod { .. }
             | NullCheck { .. }
             | IsNull { .. }

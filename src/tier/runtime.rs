@@ -396,11 +396,16 @@ pub unsafe extern "C" fn rt_new(
             const TUPLE: u64 = NewKind::Tuple as u64;
             const STRUCT: u64 = NewKind::Struct as u64;
             const OBJECT: u64 = NewKind::Object as u64;
+            const CELL: u64 = NewKind::Cell as u64;
             let v = match info >> 32 {
                 ARRAY => objects::new_array(heap, &*site, a),
                 TUPLE => objects::new_tuple(heap, &*site, a),
                 STRUCT => objects::new_struct(heap, vm.program, &*site, a),
                 OBJECT => objects::new_object(heap, vm.program, site as usize as u32),
+                CELL => match a.first() {
+                    Some(&v) => objects::new_cell(heap, v, site as usize as u8),
+                    None => return internal_error(vm, "a cell without its value in rt_new"),
+                },
                 _ => return internal_error(vm, "unknown object kind in rt_new"),
             };
             vm.safepoint_rooting(Some(v));

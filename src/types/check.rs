@@ -145,6 +145,8 @@ struct FnCtx {
     locals: Vec<LocalInfo>,
     /// Nested block scopes; each holds the names of the locals it declares.
     scopes: Vec<Vec<String>>,
+    /// A lambda's captures: (local of the enclosing context, own local).
+    captures: Vec<(LocalId, LocalId)>,
     /// Visible locals by name (innermost last), so that a lookup does not scan
     /// every local of a long function.
     visible: HashMap<String, Vec<LocalId>>,
@@ -162,6 +164,7 @@ impl FnCtx {
         FnCtx {
             locals: Vec::new(),
             scopes: vec![Vec::new()],
+            captures: Vec::new(),
             visible: HashMap::new(),
             ret,
             ret_span: None,
@@ -948,6 +951,7 @@ impl<'d> Checker<'d> {
         self.ctxs.push(ctx);
         for (p, ty) in f.params.iter_mut().zip(params) {
             p.local = self.declare_local(&p.name, ty);
+            self.ctx().locals[p.local as usize].cellable = true;
         }
         self.check_block(&mut f.body);
         if ret != Type::Void && !block_returns(&f.body) {
@@ -957,6 +961,7 @@ impl<'d> Checker<'d> {
             );
         }
         if let Some(ctx) = self.ctxs.pop() {
+            self.check_captured_assignments(&ctx.locals);
             f.locals = ctx.locals;
         }
     }
@@ -1004,8 +1009,69 @@ impl<'d> Checker<'d> {
             name: what.name.clone(),
             ty,
             span: what.span,
+            captured: false,
+            reassigned: false,
+            cellable: false,
         });
         id
+    }
+
+    /// `name`, a local of an enclosing function, used inside the current lambda:
+    /// every lambda between them gets a local standing for it (bound in its
+    /// outermost scope, so later uses find it), recorded as a capture. Returns the
+    /// current lambda's local and its type.
+    fn capture(&mut self, name: &str) -> Option<(LocalId, Type)> {
+        let n = self.ctxs.len();
+        let k = (0..n.saturating_sub(1))
+            .rev()
+            .find(|&k| self.ctxs[k].find(name).is_some())?;
+        let mut outer = self.ctxs[k].find(name)?;
+        self.ctxs[k].locals[outer as usize].captured = true;
+        let ty = self.ctxs[k].locals[outer as usize].ty.clone();
+        let span = self.ctxs[k].locals[outer as usize].span;
+        for j in k + 1..n {
+            let ctx = &mut self.ctxs[j];
+            let inner = match ctx.captures.iter().find(|(o, _)| *o == outer) {
+                Some(&(_, inner)) => inner,
+                None => {
+                    let inner = ctx.locals.len() as LocalId;
+                    ctx.locals.push(LocalInfo {
+                        name: name.to_string(),
+                        ty: ty.clone(),
+                        span,
+                        captured: j + 1 < n,
+                        reassigned: false,
+                        cellable: false,
+                    });
+                    ctx.captures.push((outer, inner));
+                    if let Some(scope) = ctx.scopes.first_mut() {
+                        scope.push(name.to_string());
+                        ctx.visible.entry(name.to_string()).or_default().insert(0, inner);
+                    }
+                    inner
+                }
+            };
+            if j + 1 < n {
+                ctx.locals[inner as usize].captured = true;
+            }
+            outer = inner;
+        }
+        Some((outer, ty))
+    }
+
+    /// A captured variable assigned after its declaration lives in a cell; only a
+    /// `let` variable or a parameter can (the others are bound anew by their loop
+    /// or `catch`): report the others once the function is checked.
+    fn check_captured_assignments(&mut self, locals: &[LocalInfo]) {
+        for l in locals {
+            if l.captured && l.reassigned && !l.cellable {
+                let msg = format!(
+                    "'{}' is used by a lambda, so it cannot be assigned here: a loop or catch variable is a new variable each time; copy it into a 'let' variable to change it",
+                    l.name
+                );
+                self.error(l.span, msg);
+            }
+        }
     }
 
     /// Declare a local in the innermost scope of the current function; a name that

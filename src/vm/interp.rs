@@ -373,12 +373,16 @@ impl<'p> Vm<'p> {
                         Some(cf) if cf.nparams as usize == s.args.len() => {}
                         _ => raise!("internal error: closure arity mismatch"),
                     }
-                    // Captured values will be passed here, after the arguments (in
-                    // the callee's registers `nargs..nargs + ncaptures`), once the
-                    // compiler emits closures with captures; for now a closure is a
-                    // bare function and only the arguments are passed.
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
+                    // A lambda with captures finds its closure in the register after
+                    // its parameters (it reads the captures from it: `GetCapture`).
+                    // SAFETY: the callee's window (at least `nparams + 1` registers
+                    // for a lambda with captures, which the compiler allocates) was
+                    // checked against the stack by `push_frame`; a function without
+                    // captures never reads it, and the slot is inside the stack's
+                    // slack beyond any window.
+                    unsafe { *stack.add(new_base + s.args.len()) = clo };
                     if !entry_table.is_null() {
                         // SAFETY: `callee` is a valid function id (checked above) and
                         // the entry table has one slot per function.
@@ -564,6 +568,28 @@ impl<'p> Vm<'p> {
                     let v = objects::make_closure(&mut self.rt.heap, s, &self.arg_buf);
                     set!(dst, v);
                     safepoint!();
+                }
+                Instr::GetCapture { dst, clo, idx } => {
+                    let c = reg!(clo);
+                    // SAFETY: `clo` is the function's own closure register, filled by
+                    // the call with the live closure being run, whose captures the
+                    // compiler numbered.
+                    set!(dst, tri!(unsafe { objects::get_capture(c, idx) }))
+                }
+                Instr::NewCell { dst, src, kind } => {
+                    let v = objects::new_cell(&mut self.rt.heap, reg!(src), kind);
+                    set!(dst, v);
+                    safepoint!();
+                }
+                Instr::CellGet { dst, cell } => {
+                    let c = reg!(cell);
+                    // SAFETY: `cell` holds a cell made by `NewCell` (compiler).
+                    set!(dst, tri!(unsafe { objects::cell_get(c) }))
+                }
+                Instr::CellSet { cell, src } => {
+                    let (c, v) = (reg!(cell), reg!(src));
+                    // SAFETY: as for `CellGet`.
+                    tri!(unsafe { objects::cell_set(c, v) })
                 }
 
                 // ----- classes and null references -----

@@ -13,16 +13,26 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The call at `pc` of the user function `target` with arguments `args`,
     /// its result into `dst` (unless the callee returns nothing).
     pub(super) fn emit_call(&mut self, pc: u32, dst: Reg, args: &[Reg], target: CallTarget) {
-        let (callee, callee_nregs, void, static_void, is_self) = match target {
+        let (callee, callee_nregs, void, static_void, is_self, closure) = match target {
             CallTarget::Direct {
                 id,
                 nregs,
                 returns_void,
                 recursive,
-            } => (id, CalleeRegs::Static(nregs), None, returns_void, recursive),
-            CallTarget::Indirect { id, nregs, is_void } => {
-                (id, CalleeRegs::Dynamic(nregs), Some(is_void), false, false)
-            }
+            } => (id, CalleeRegs::Static(nregs), None, returns_void, recursive, None),
+            CallTarget::Indirect {
+                id,
+                nregs,
+                is_void,
+                closure,
+            } => (
+                id,
+                CalleeRegs::Dynamic(nregs),
+                Some(is_void),
+                false,
+                false,
+                closure,
+            ),
         };
         let nregs = self.f.nregs as i64;
         // `d` is this frame's depth, `d + 1` the callee's.
@@ -91,6 +101,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, callee_base, i as i32 * 8);
             }
+        }
+        // A function value's closure, in the callee's register after its
+        // parameters (a lambda with captures reads them from it).
+        if let Some(c) = closure {
+            let fl = self.mem_flags(Mem::Frame);
+            self.b.ins().store(fl, c, callee_base, args.len() as i32 * 8);
         }
         // Push the callee's frame record.
         if offs.frame_pc == offs.frame_func + 4 && self.tc.little_endian {
@@ -300,12 +316,6 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ins()
             .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
         self.guard(bad_kind, pc);
-        // Closures with captured values are called by the VM (it decides
-        // where the captures go); compiled code calls bare functions.
-        let fl = self.mem_flags(Mem::Hdr);
-        let ncap = self.b.ins().load(I64, fl, clo, offs.clo_captures.1);
-        let has_caps = self.b.ins().icmp_imm_s(IntCC::NotEqual, ncap, 0);
-        self.guard(has_caps, pc);
         let fl = self.mem_flags(Mem::Hdr);
         let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
         let callee = self.b.ins().uextend(I64, f32v);
@@ -326,6 +336,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             id: callee,
             nregs: nr,
             is_void,
+            closure: Some(clo),
         };
         self.emit_call(pc, dst, &s.args, target);
         Ok(())
@@ -419,6 +430,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             id: callee,
             nregs: nr,
             is_void,
+            closure: None,
         };
         self.emit_call(pc, dst, &s.args, target);
     }

@@ -281,6 +281,23 @@ impl<'a, 'f> Tr<'a, 'f> {
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind, Some(dst)),
             ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
             TypeOf { .. } => self.generic(pc),
+            GetCapture { dst, clo, idx } => {
+                self.heap_access(pc, offs.clo_captures, Access::Load(dst), |t, o| {
+                    t.fixed_slot(clo, idx, pc, o)
+                })
+            }
+            CellGet { dst, cell } => self.heap_access(pc, offs.arr_items, Access::Load(dst), |t, o| {
+                t.fixed_slot(cell, 0, pc, o)
+            }),
+            CellSet { cell, src } => self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
+                t.fixed_slot(cell, 0, pc, o)
+            }),
+            NewCell { dst, src, kind } => {
+                self.stress(pc, pc);
+                let addr = self.arg_block(&[src]);
+                let info = 1 | (NewKind::Cell as i64) << 32;
+                self.block_helper(pc, self.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
+            }
             NewObject { dst, class } => {
                 self.stress(pc, pc);
                 let addr = self.arg_block(&[]);

@@ -254,6 +254,9 @@ enum CallTarget {
         nregs: CV,
         /// Nonzero if the callee returns nothing (the destination keeps its value).
         is_void: CV,
+        /// The function value called (stored to the callee's register after its
+        /// parameters), if it is one.
+        closure: Option<CV>,
     },
 }
 
@@ -829,8 +832,20 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.ins().store(fl, v, self.frame.base, (r * 8) as i32);
             }
         }
+        // A lambda's closure, stored by the caller after the parameters.
+        let mut first_local = self.f.nparams as usize;
+        if self.f.takes_closure && first_local < nregs {
+            let w = self.an.webs.at(0, first_local as Reg) as usize;
+            let fl = self.mem_flags(Mem::Frame);
+            let v = self
+                .b
+                .ins()
+                .load(self.vty[w], fl, self.frame.base, (first_local * 8) as i32);
+            self.b.def_var(self.vars[w], v);
+            first_local += 1;
+        }
         let zero = self.b.ins().iconst(I64, 0);
-        for r in self.f.nparams as usize..nregs {
+        for r in first_local..nregs {
             if self.an.is_ref[r] {
                 let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, zero, self.frame.base, (r * 8) as i32);

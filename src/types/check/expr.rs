@@ -34,12 +34,6 @@ fn fixed_as_int(t: &Type) -> Type {
     }
 }
 
-/// Closures do not exist yet: a lambda body sees only its parameters, globals and
-/// functions.
-pub(super) fn capture_msg(name: &str) -> String {
-    format!("lambda cannot capture local variable '{name}' (undefined variable '{name}' inside the lambda)")
-}
-
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -217,12 +211,33 @@ impl Checker<'_> {
             ExprKind::Field { .. } => self.check_field(e),
             ExprKind::Call { .. } => self.check_call(e, expected),
             ExprKind::MethodCall { .. } => self.check_method_call(e),
+            ExprKind::CallValue { callee, args } => {
+                let t = self.check_value(callee);
+                let t = self.use_non_null(callee, t, |t| format!("calling a null {t}"));
+                match &t {
+                    Type::Fn(..) => self.call_value("the function value", &t, args, span),
+                    Type::Error => {
+                        self.check_loose(args);
+                        Type::Error
+                    }
+                    other => {
+                        let msg = format!(
+                            "this is not a function (it has type {}); it cannot be called",
+                            self.tn(other)
+                        );
+                        self.error(callee.span, msg);
+                        self.check_loose(args);
+                        Type::Error
+                    }
+                }
+            }
             ExprKind::Lambda {
                 params,
                 ret,
                 body,
                 func_id,
                 locals,
+                captures,
             } => {
                 let mut ptys = Vec::with_capacity(params.len());
                 for p in params.iter() {
@@ -242,9 +257,12 @@ impl Checker<'_> {
                 self.ctxs.push(FnCtx::new(rt.clone()));
                 for (p, t) in params.iter_mut().zip(&ptys) {
                     p.local = self.declare_local(&p.name, t.clone());
+                    self.ctx().locals[p.local as usize].cellable = true;
                 }
                 self.check_expect(body, &rt, Want::Lambda);
                 if let Some(ctx) = self.ctxs.pop() {
+                    self.check_captured_assignments(&ctx.locals);
+                    *captures = ctx.captures;
                     *locals = ctx.locals;
                 }
                 let id = self.info.funcs.len() as u32;
@@ -268,10 +286,10 @@ impl Checker<'_> {
             ExprKind::NonNull { inner, .. } => inner.ty.non_null().clone(),
             ExprKind::SelfRef => match self.lookup_var("self") {
                 VarLookup::Local(_, t) => t,
-                VarLookup::Captured(_) => {
-                    self.error(span, capture_msg("self"));
-                    Type::Error
-                }
+                VarLookup::Captured(_) => match self.capture("self") {
+                    Some((_, t)) => t,
+                    None => Type::Error,
+                },
                 _ => {
                     self.error(span, "'self' used outside of a method");
                     Type::Error
@@ -380,10 +398,13 @@ impl Checker<'_> {
                 *res = Res::Global(id);
                 t
             }
-            VarLookup::Captured(_) => {
-                self.error(name.span, capture_msg(&name.name));
-                Type::Error
-            }
+            VarLookup::Captured(_) => match self.capture(&name.name) {
+                Some((id, t)) => {
+                    *res = Res::Local(id);
+                    t
+                }
+                None => Type::Error,
+            },
             VarLookup::LaterGlobal => {
                 self.error(
                     name.span,
@@ -862,7 +883,10 @@ impl Checker<'_> {
                 return self.call_value(&name, t, args, span);
             }
             VarLookup::Captured(t) if callable(t) => {
-                self.error(callee.span, capture_msg(&name));
+                if let Some((id, t)) = self.capture(&name) {
+                    *res = Res::Local(id);
+                    return self.call_value(&name, &t, args, span);
+                }
                 self.check_loose(args);
                 return Type::Error;
             }
@@ -1015,6 +1039,27 @@ impl Checker<'_> {
         }
     }
 
+    /// The index and type of field `name` of a struct or class type `t` when it
+    /// holds a function and there is no method of that name.
+    fn function_field(&self, t: &Type, name: &str) -> Option<(u32, Type)> {
+        let (fields, is_method) = match t {
+            Type::Struct(sid) => (
+                &self.info.structs[*sid as usize].fields,
+                self.method_id(*sid, name).is_some(),
+            ),
+            Type::Class(cid) => {
+                let c = &self.info.classes[*cid as usize];
+                (&c.fields, c.slot(name).is_some())
+            }
+            _ => return None,
+        };
+        if is_method {
+            return None;
+        }
+        let i = fields.iter().position(|(n, _)| n == name)?;
+        matches!(fields[i].1.non_null(), Type::Fn(..)).then(|| (i as u32, fields[i].1.clone()))
+    }
+
     fn check_method_call(&mut self, e: &mut Expr) -> Type {
         let span = e.span;
         let ExprKind::MethodCall {
@@ -1054,6 +1099,38 @@ impl Checker<'_> {
         let rt = self.check_expr(receiver, None);
         let mname = method.name.clone();
         let rt = self.use_non_null(receiver, rt, |t| format!("method '{mname}' called on a null {t}"));
+        // `obj.f(args)` where `f` is a field holding a function: call its value.
+        if let Some((index, fty)) = self.function_field(&rt, &mname) {
+            let kind = std::mem::replace(&mut e.kind, ExprKind::Null);
+            let ExprKind::MethodCall {
+                receiver,
+                method,
+                mut args,
+                ..
+            } = kind
+            else {
+                return Type::Error;
+            };
+            let fspan = receiver.span.to(method.span);
+            let mut callee = Expr::new(
+                ExprKind::Field {
+                    base: receiver,
+                    field: method,
+                    field_index: index,
+                },
+                fspan,
+            );
+            callee.ty = fty.clone();
+            let fty = self.use_non_null(&mut callee, fty, |t| {
+                format!("calling the null {t} in field '{mname}'")
+            });
+            let ret = self.call_value(&mname, &fty, &mut args, span);
+            e.kind = ExprKind::CallValue {
+                callee: Box::new(callee),
+                args,
+            };
+            return ret;
+        }
         match &rt {
             // The receiver is passed as one more argument.
             Type::Struct(_) | Type::Class(_) if !self.check_arg_count(args.len() + 1, span) => {

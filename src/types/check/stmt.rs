@@ -70,6 +70,7 @@ impl Checker<'_> {
                 let t = self.resolve_type(ty, false);
                 self.check_expect(init, &t, Want::Plain);
                 *local = self.declare_local(name, t);
+                self.ctx().locals[*local as usize].cellable = true;
                 self.note_assigned(*local, &init.ty);
             }
             StmtKind::LetTuple { pattern, ty, init } => {
@@ -85,6 +86,7 @@ impl Checker<'_> {
                 } = target.kind
                 {
                     self.note_assigned(id, &value.ty);
+                    self.ctx().locals[id as usize].reassigned = true;
                 }
             }
             StmtKind::Expr(e) => {
@@ -299,7 +301,11 @@ impl Checker<'_> {
                 t
             }
             VarLookup::Captured(_) => {
-                self.error(name.span, super::expr::capture_msg(&name.name));
+                let msg = format!(
+                    "'{}' belongs to the enclosing function; a lambda cannot assign to it",
+                    name.name
+                );
+                self.error(name.span, msg);
                 Type::Error
             }
             VarLookup::LaterGlobal | VarLookup::NotFound => {

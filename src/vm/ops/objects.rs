@@ -14,8 +14,8 @@
 use crate::bytecode::{CallSite, Program};
 use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
-    as_array, as_array_mut, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind, str_bytes,
-    Heap, MapKey, ObjKind,
+    as_array, as_array_mut, as_closure, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind,
+    str_bytes, Heap, MapKey, ObjKind,
 };
 use bp_runtime::limits::{self, LimitError};
 use bp_runtime::value::{ValKind, Value};
@@ -243,6 +243,54 @@ pub fn new_tuple(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
 pub fn new_struct(heap: &mut Heap, program: &Program, s: &CallSite, fields: &[Value]) -> Value {
     let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
     heap.alloc_struct(s.target, is_class, fields.into())
+}
+
+// ----- closures -----
+
+/// Capture `idx` of closure `clo`.
+///
+/// # Safety
+/// `clo` must be null or a live closure.
+pub unsafe fn get_capture(clo: Value, idx: u8) -> Result<Value, &'static str> {
+    // SAFETY: the caller's contract; non-null checked first.
+    let c = unsafe { as_closure(non_null(clo)?) };
+    c.captures
+        .get(idx as usize)
+        .copied()
+        .ok_or("internal error: capture out of range")
+}
+
+/// A cell holding `v` (of kind `kind`): a one-element array, so that the
+/// collector, printing and the JIT's element access need nothing new.
+pub fn new_cell(heap: &mut Heap, v: Value, kind: u8) -> Value {
+    heap.alloc_array(ValKind::from_u8(kind), vec![v])
+}
+
+/// The value in `cell`.
+///
+/// # Safety
+/// `cell` must be null or a live cell.
+pub unsafe fn cell_get(cell: Value) -> Result<Value, &'static str> {
+    // SAFETY: the caller's contract; non-null checked first.
+    let a = unsafe { as_array(non_null(cell)?) };
+    a.items.first().copied().ok_or("internal error: empty cell")
+}
+
+/// Store `v` in `cell`.
+///
+/// # Safety
+/// `cell` must be null or a live cell.
+pub unsafe fn cell_set(cell: Value, v: Value) -> Result<(), &'static str> {
+    // SAFETY: the caller's contract; non-null checked first, and no other
+    // reference to the cell's items is live.
+    let a = unsafe { as_array_mut(non_null(cell)?) };
+    match a.items.first_mut() {
+        Some(slot) => {
+            *slot = v;
+            Ok(())
+        }
+        None => Err("internal error: empty cell"),
+    }
 }
 
 // ----- classes -----
