@@ -9,8 +9,8 @@
 //! way a struct's do through `Type::Struct`.
 
 use crate::ast::{
-    self, Block, Expr, ExprKind, FuncDef, Item, LocalInfo, Pattern, Res, Span, Stmt, StmtKind, TypeExpr,
-    TypeExprKind,
+    self, Block, Expr, ExprKind, FuncDef, Item, LocalId, LocalInfo, Pattern, Res, Span, Stmt, StmtKind,
+    TypeExpr, TypeExprKind,
 };
 use crate::diag::SourceMap;
 use crate::types::{ProgramInfo, Type, TypeDisplay};
@@ -648,9 +648,31 @@ impl Walker<'_> {
 
     /// Defs for a function's or lambda's locals (parameters first); the name of
     /// each is a reference to it. Hidden locals (a loop's element) have no def.
-    fn frame(&mut self, locals: &[LocalInfo], params: usize, scope: (u32, u32)) {
+    /// `captures`: (local of the enclosing frame, own local standing for it) of a
+    /// lambda; the own local is the enclosing variable, not a new def.
+    fn frame(
+        &mut self,
+        locals: &[LocalInfo],
+        params: usize,
+        scope: (u32, u32),
+        captures: &[(LocalId, LocalId)],
+    ) {
+        let enclosing = self.frames.last();
+        let captured: HashMap<LocalId, Option<DefId>> = captures
+            .iter()
+            .map(|&(outer, inner)| {
+                (
+                    inner,
+                    enclosing.and_then(|f| f.get(outer as usize).copied().flatten()),
+                )
+            })
+            .collect();
         let mut frame = Vec::with_capacity(locals.len());
         for (i, l) in locals.iter().enumerate() {
+            if let Some(&outer) = captured.get(&(i as LocalId)) {
+                frame.push(outer);
+                continue;
+            }
             let written = self.text.get(l.span.lo as usize..l.span.hi as usize) == Some(l.name.as_str());
             if !written {
                 frame.push(None);
@@ -678,7 +700,7 @@ impl Walker<'_> {
             }
         }
         self.type_expr(&f.ret);
-        self.frame(&f.locals, f.params.len(), (f.span.lo, limit));
+        self.frame(&f.locals, f.params.len(), (f.span.lo, limit), &[]);
         self.block(&f.body, limit);
         self.frames.pop();
     }
@@ -977,6 +999,10 @@ impl Walker<'_> {
                     self.reference(field.span, m);
                 }
             }
+            ExprKind::CallValue { callee, args } => {
+                self.expr(callee);
+                args.iter().for_each(|a| self.expr(a));
+            }
             ExprKind::Call { callee, args, res } => {
                 self.resolved(&callee.name, callee.span, res);
                 args.iter().for_each(|a| self.expr(a));
@@ -1008,6 +1034,7 @@ impl Walker<'_> {
                 ret,
                 body,
                 locals,
+                captures,
                 ..
             } => {
                 params
@@ -1015,7 +1042,7 @@ impl Walker<'_> {
                     .filter_map(|p| p.ty.as_ref())
                     .for_each(|t| self.type_expr(t));
                 self.type_expr(ret);
-                self.frame(locals, params.len(), (e.span.lo, e.span.hi));
+                self.frame(locals, params.len(), (e.span.lo, e.span.hi), captures);
                 self.expr(body);
                 self.frames.pop();
             }

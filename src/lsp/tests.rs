@@ -96,6 +96,17 @@ fn loop_catch_and_lambda_variables() {
 }
 
 #[test]
+fn a_variable_a_lambda_captures_is_the_enclosing_one() {
+    let body = "    let base: int = 10\n    let add: fn(int) -> int = fn(x: int) -> int: x + ba$0se\n    return add(1) + base\n";
+    let text = program(body);
+    assert_eq!(definition(&text), (14, 8));
+    let (a, pos) = analyse(&text);
+    let refs = navigation::references(&a, pos, true);
+    let lines: Vec<u32> = refs.iter().map(|r| r.range.start.line).collect();
+    assert_eq!(lines, vec![14, 15, 16]);
+}
+
+#[test]
 fn locals_complete_only_where_they_are_visible() {
     let names = completions(&program(
         "    let early: int = 1\n    if early > 0:\n        let inner: int = 2\n    $0\n    let late: int = 3\n    return 0\n",
