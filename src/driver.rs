@@ -1,9 +1,10 @@
 //! The pipeline driver: load the entry file and its imports, parse, type-check and
 //! compile them, and report diagnostics. The CLI (`main.rs`) and the tests call it.
 
-use crate::ast::{Item, Module, Span};
+use crate::ast::{GlobalLet, Item, Module, Span};
 use crate::bytecode::Program;
 use crate::diag::{Diagnostic, Diagnostics, Severity, SourceFile, SourceMap, MAX_DIAGNOSTICS};
+use crate::types::ProgramInfo;
 use crate::{compiler, lexer, parser, types};
 use std::collections::HashMap;
 use std::io::Read;
@@ -45,7 +46,7 @@ pub fn compile_source(path: &Path, source: Vec<u8>, stop: Stop) -> Compiled {
 pub fn compile_test_file(path: &Path, root: &Path) -> Compiled {
     let mut loader = Loader::new(path);
     loader.extra_dir = Some(root.to_path_buf());
-    compile_loaded(loader, path, None, Stop::Bytecode, false)
+    compile_loaded(loader, path, None, Stop::Bytecode, false, None)
 }
 
 /// Compile a snippet (`bp -c CODE`): its statements are the body of `main`, with
@@ -54,11 +55,59 @@ pub fn compile_test_file(path: &Path, root: &Path) -> Compiled {
 pub fn compile_snippet(path: &Path, source: Vec<u8>) -> Compiled {
     let mut loader = Loader::new(path);
     loader.entry_is_snippet = true;
-    compile_loaded(loader, path, Some(source), Stop::Bytecode, true)
+    compile_loaded(loader, path, Some(source), Stop::Bytecode, true, None)
 }
 
+/// Compile a `bp repl` session: `source` is the session's inputs one after the
+/// other, and the statements of each region `(from, to, name)` of it are the body
+/// of `def NAME() -> void`. No `main` is needed; imports are found from the
+/// current folder. With `initialise`, the global initialiser `<init>`
+/// initialises only the globals for which `initialise(module index, module name,
+/// global)` is true (those that have no value yet), and every function, lambdas
+/// in the other initialisers included, is compiled; without it, `<init>` is the
+/// usual one (for a caller that does not run it).
+pub fn compile_session(
+    path: &Path,
+    source: Vec<u8>,
+    regions: &[(usize, usize, String)],
+    initialise: Option<&InitFilter>,
+) -> Compiled {
+    let mut loader = Loader::new(path);
+    loader.entry_regions = Some(regions.to_vec());
+    let Some(initialise) = initialise else {
+        return compile_loaded(loader, path, Some(source), Stop::Bytecode, false, None);
+    };
+    let mut select_inits =
+        |modules: &[Module], info: &ProgramInfo, sources: &SourceMap, program: &mut Program| {
+            // The program again with only the selected initialisers; its `<init>` and
+            // per-module helpers (ids from `info.funcs.len()` on, in both) replace the
+            // full program's, whose functions keep the lambdas of all initialisers.
+            let mut some = modules.to_vec();
+            for (index, m) in some.iter_mut().enumerate() {
+                let name = m.name.clone();
+                m.items
+                    .retain(|item| !matches!(item, Item::Global(g) if !initialise(index, &name, g)));
+            }
+            let mut diags = Diagnostics::default();
+            let inits = compiler::compile_program(&some, info, sources, &mut diags);
+            let first = info.funcs.len();
+            program.functions.truncate(first);
+            program.functions.extend(inits.functions.into_iter().skip(first));
+            program.init = inits.init;
+        };
+    let finish: &mut Finish = &mut select_inits;
+    compile_loaded(loader, path, Some(source), Stop::Bytecode, false, Some(finish))
+}
+
+/// Which globals a session's `<init>` initialises: `(module index, module name,
+/// global) -> bool` ([`compile_session`]).
+pub type InitFilter<'a> = dyn Fn(usize, &str, &GlobalLet) -> bool + 'a;
+
+/// A last step of [`compile_loaded`] on a program that compiled.
+type Finish<'a> = dyn FnMut(&[Module], &ProgramInfo, &SourceMap, &mut Program) + 'a;
+
 fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
-    compile_loaded(Loader::new(path), path, source, stop, true)
+    compile_loaded(Loader::new(path), path, source, stop, true, None)
 }
 
 /// What an editor needs of a file: its modules parsed and checked (annotated in
@@ -107,13 +156,14 @@ pub fn analyze_source(path: &Path, source: Vec<u8>) -> Analyzed {
 }
 
 /// Compile the program whose entry file is `path` with `loader`; `require_main`:
-/// a program without `main` is an error.
+/// a program without `main` is an error; `finish` edits the compiled program.
 fn compile_loaded(
     mut loader: Loader,
     path: &Path,
     source: Option<Vec<u8>>,
     stop: Stop,
     require_main: bool,
+    finish: Option<&mut Finish>,
 ) -> Compiled {
     let name = path
         .file_stem()
@@ -141,7 +191,10 @@ fn compile_loaded(
             program: None,
         };
     }
-    let program = compiler::compile_program(&modules, &info, &sources, &mut diags);
+    let mut program = compiler::compile_program(&modules, &info, &sources, &mut diags);
+    if let (Some(finish), false) = (finish, diags.has_errors()) {
+        finish(&modules, &info, &sources, &mut program);
+    }
     let program = if diags.has_errors() { None } else { Some(program) };
     // `modules` (possibly deep trees) is dropped here, after compiling.
     Compiled {
@@ -225,6 +278,9 @@ struct Loader {
     extra_dir: Option<PathBuf>,
     /// The entry file is a snippet of statements (`bp -c`).
     entry_is_snippet: bool,
+    /// The entry file is a REPL session: the statements of each region are the
+    /// body of the named function (`compile_session`).
+    entry_regions: Option<Vec<(usize, usize, String)>>,
     sources: SourceMap,
     diags: Diagnostics,
     modules: Vec<Module>,
@@ -240,6 +296,7 @@ impl Loader {
             entry_dir: parent_dir(entry),
             extra_dir: None,
             entry_is_snippet: false,
+            entry_regions: None,
             sources: SourceMap::default(),
             diags: Diagnostics::default(),
             modules: Vec::new(),
@@ -285,7 +342,11 @@ impl Loader {
             .add_file(SourceFile::with_invalid(display, decoded.text, decoded.invalid));
         let text = &self.sources.file(file).text;
         let raw = decoded.raw.as_deref();
-        let module = if self.entry_is_snippet && import_span.is_none() {
+        let module = if let (Some(regions), None) = (&self.entry_regions, import_span) {
+            let regions: Vec<(usize, usize, &str)> =
+                regions.iter().map(|(a, b, n)| (*a, *b, n.as_str())).collect();
+            parser::parse_session(text, raw, file, name, &mut self.diags, &regions)
+        } else if self.entry_is_snippet && import_span.is_none() {
             parser::parse_snippet(text, raw, file, name, &mut self.diags)
         } else {
             parser::parse_decoded(text, raw, file, name, &mut self.diags)

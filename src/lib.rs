@@ -17,6 +17,7 @@ pub mod limits;
 pub mod lsp;
 pub mod native_stack;
 pub mod parser;
+pub mod repl;
 pub mod suggest;
 pub mod testrunner;
 #[cfg(feature = "jit")]

@@ -50,6 +50,11 @@ enum Command {
     Run(RunArgs),
     /// Run the tests: every `def test_*() -> void` of every `test_*.bp` file.
     Test(TestArgs),
+    /// An interactive session (also `bp` alone on a terminal).
+    ///
+    /// Definitions persist and expressions print their value; standard input that
+    /// is not a terminal is read without prompts.
+    Repl(ReplArgs),
     /// Parse and type-check a program without running it.
     Check {
         /// The program's entry file.
@@ -115,7 +120,13 @@ struct TestArgs {
     paths: Vec<PathBuf>,
 }
 
-/// How programs run: the options `bp run` and `bp test` share.
+#[derive(Args)]
+struct ReplArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// How programs run: the options `bp run`, `bp test` and `bp repl` share.
 #[derive(Args)]
 struct EngineArgs {
     /// Interpreter only: never JIT-compile.
@@ -332,6 +343,16 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
             bp::vm::run(&program, opts)
         }
         Command::Test(t) => run_tests(t, sizes),
+        Command::Repl(r) => {
+            let vm = match vm_options(&r.engine, sizes, Vec::new()) {
+                Ok(opts) => opts,
+                Err(flag) => return without_jit(flag),
+            };
+            bp::repl::run(bp::repl::ReplOptions {
+                vm,
+                color: stderr_wants_colour(),
+            })
+        }
     }
 }
 
@@ -362,9 +383,16 @@ fn compile_run_target(r: &RunArgs) -> Result<Compiled, String> {
 
 /// `bp FILE [args]` and `bp -c CODE [args]` mean `bp run ...` (so that a
 /// `#!/usr/bin/env bp` line works): insert `run` when the first argument is not a
-/// subcommand or an option but `-c`, a `.bp` file name or an existing file.
+/// subcommand or an option but `-c`, a `.bp` file name or an existing file. `bp`
+/// alone on a terminal means `bp repl`.
 fn with_implicit_run(mut args: Vec<OsString>) -> Vec<OsString> {
-    let Some(first) = args.get(1) else { return args };
+    let Some(first) = args.get(1) else {
+        // `bp` alone on a terminal starts the REPL.
+        if std::io::stdin().is_terminal() {
+            args.push(OsString::from("repl"));
+        }
+        return args;
+    };
     let text = first.to_string_lossy();
     // The subcommand names are looked up last: building the command tree is work
     // that every `bp run ...` would otherwise do twice at start-up.

@@ -358,31 +358,57 @@ pub fn lex_decoded(src: &str, raw: Option<&[u8]>, file: FileId, diags: &mut Diag
 /// void` whose header tokens are zero-width at offset 0, so every position is the
 /// snippet's own.
 pub fn lex_snippet(src: &str, raw: Option<&[u8]>, file: FileId, diags: &mut Diagnostics) -> Vec<Token> {
-    let mut body = lex_decoded(src, raw, file, diags);
-    let eof = body.pop();
+    let toks = lex_decoded(src, raw, file, diags);
+    wrap_statements(toks, file, &[(0, src.len(), "main")])
+}
+
+/// Make the tokens of each region `(from, to, name)` (byte ranges in source
+/// order, each starting a line at indentation 0) the body of a `def NAME() ->
+/// void` whose header tokens are zero-width at `from`, so every position stays
+/// the source's own: a snippet (`bp -c`) is one region, a `bp repl` session has
+/// one per input of statements between its definitions.
+pub fn wrap_statements(mut toks: Vec<Token>, file: FileId, regions: &[(usize, usize, &str)]) -> Vec<Token> {
+    let eof = toks.pop();
+    let mut out = Vec::with_capacity(toks.len() + 12 * regions.len());
+    let mut rest = toks.into_iter().peekable();
     let at = |kind: TokenKind, offset: usize| Token {
         kind,
         span: Span::new(file, offset as u32, offset as u32),
     };
-    let main = [
-        TokenKind::Def,
-        TokenKind::Ident("main".to_string()),
-        TokenKind::LParen,
-        TokenKind::RParen,
-        TokenKind::Arrow,
-        TokenKind::Ident("void".to_string()),
-        TokenKind::Colon,
-        TokenKind::Newline,
-        TokenKind::Indent,
-    ];
-    let mut toks: Vec<Token> = main.into_iter().map(|k| at(k, 0)).collect();
-    if body.is_empty() {
-        toks.extend([at(TokenKind::Pass, 0), at(TokenKind::Newline, 0)]);
+    for &(from, to, name) in regions {
+        // What comes before, with the dedents at `from` that close it.
+        let before = |t: &Token| {
+            let lo = t.span.lo as usize;
+            lo < from || (lo == from && matches!(t.kind, TokenKind::Dedent | TokenKind::Newline))
+        };
+        out.extend(std::iter::from_fn(|| rest.next_if(before)));
+        let header = [
+            TokenKind::Def,
+            TokenKind::Ident(name.to_string()),
+            TokenKind::LParen,
+            TokenKind::RParen,
+            TokenKind::Arrow,
+            TokenKind::Ident("void".to_string()),
+            TokenKind::Colon,
+            TokenKind::Newline,
+            TokenKind::Indent,
+        ];
+        out.extend(header.into_iter().map(|k| at(k, from)));
+        let body_start = out.len();
+        // The body, with the dedents at `to` that close its own blocks.
+        let inside = |t: &Token| {
+            let lo = t.span.lo as usize;
+            lo < to || (lo == to && t.kind == TokenKind::Dedent)
+        };
+        out.extend(std::iter::from_fn(|| rest.next_if(inside)));
+        if out.len() == body_start {
+            out.extend([at(TokenKind::Pass, from), at(TokenKind::Newline, from)]);
+        }
+        out.push(at(TokenKind::Dedent, to));
     }
-    toks.extend(body);
-    toks.push(at(TokenKind::Dedent, src.len()));
-    toks.extend(eof);
-    toks
+    out.extend(rest);
+    out.extend(eof);
+    out
 }
 
 /// A source file as the front end sees it.

@@ -81,6 +81,36 @@ fn parse_with(
 ) -> Module {
     let first = diags.list.len();
     let toks = lex(src, raw, file, diags);
+    parse_tokens(toks, src, file, name, diags, first)
+}
+
+/// [`parse_decoded`] for a `bp repl` session: the statements of each region
+/// `(from, to, name)` (the session's inputs that are not definitions) are the
+/// body of `def NAME() -> void` ([`lexer::wrap_statements`]).
+pub fn parse_session(
+    src: &str,
+    raw: Option<&[u8]>,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+    regions: &[(usize, usize, &str)],
+) -> Module {
+    let first = diags.list.len();
+    let toks = lexer::lex_decoded(src, raw, file, diags);
+    let toks = lexer::wrap_statements(toks, file, regions);
+    parse_tokens(toks, src, file, name, diags, first)
+}
+
+/// Parse the tokens of `src` into module `name`; the lexer's diagnostics are
+/// `diags.list[first..]`.
+fn parse_tokens(
+    toks: Vec<lexer::Token>,
+    src: &str,
+    file: FileId,
+    name: &str,
+    diags: &mut Diagnostics,
+    first: usize,
+) -> Module {
     let lex_end = diags.list.len();
     let mut p = Parser::new(toks, file, diags, 0);
     let items = p.items();

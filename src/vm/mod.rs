@@ -161,10 +161,21 @@ impl<'p> Vm<'p> {
     /// Load `program`: materialise constants, register layouts and function names,
     /// allocate the register stack and the globals. The program should have passed
     /// [`verify::verify`].
-    pub fn new(program: &'p Program, opts: VmOptions) -> Vm<'p> {
+    pub fn new(program: &'p Program, mut opts: VmOptions) -> Vm<'p> {
+        let args = std::mem::take(&mut opts.args);
+        Vm::with_runtime(program, opts, Rt::new(Heap::new(false), args))
+    }
+
+    /// [`Vm::new`] with the runtime (heap, stdout buffer, random state) of an
+    /// earlier VM, taken back by [`Vm::into_runtime`]: `bp repl` runs every input
+    /// as a new program on the same heap. Objects in `rt.heap` must hold the
+    /// function and layout ids of `program` (`Heap::remap_program_ids`); the
+    /// globals start null (the caller sets the ones it carries). `opts.args` is
+    /// not used: the arguments are the runtime's.
+    pub fn with_runtime(program: &'p Program, opts: VmOptions, mut rt: Rt) -> Vm<'p> {
         heap::set_layouts(program.layouts.clone());
         bp_runtime::format::set_function_names(program.functions.iter().map(|f| f.name.clone()).collect());
-        let mut heap = Heap::new(false);
+        let heap = &mut rt.heap;
         let mut consts = Vec::with_capacity(program.functions.len());
         for f in &program.functions {
             let pool: Box<[Value]> = f
@@ -220,7 +231,7 @@ impl<'p> Vm<'p> {
         );
         let mut vm = Vm {
             program,
-            rt: Rt::new(heap, opts.args),
+            rt,
             ffi: bp_runtime::ffi::FfiTable::new(program.externs.clone()),
             stack: RegStack::new(opts.stack_slots),
             frames,
@@ -338,6 +349,20 @@ impl<'p> Vm<'p> {
                 1
             }
         }
+    }
+
+    /// End this VM between two calls (no frame is live) and give back its runtime
+    /// and the values of its globals (indexed as `program.globals`), for
+    /// [`Vm::with_runtime`]. The program's constants are unpinned and garbage is
+    /// collected first, so that the heap holds only what the globals reach.
+    pub fn into_runtime(mut self) -> (Rt, Vec<Value>) {
+        self.pending = None;
+        self.caught.clear();
+        // Frames left by an internal error are not roots of anything to carry.
+        while self.frames.pop().is_some() {}
+        self.rt.heap.unpin_all();
+        self.collect_garbage();
+        (self.rt, self.globals)
     }
 
     /// The stdout produced so far when capturing (see `run_capture`).

@@ -19,6 +19,15 @@ pub struct GcStats {
     pub bytes_allocated: u64,
 }
 
+/// A program id held by an object (see [`Heap::remap_program_ids`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramId {
+    /// The function of a function value.
+    Function(u32),
+    /// The layout of a struct or class instance.
+    Layout(u32),
+}
+
 pub struct Heap {
     head: *mut ObjHeader,
     /// Bytes allocated since the last collection.
@@ -289,6 +298,58 @@ impl Heap {
         self.threshold = (self.live * 2).max(MIN_THRESHOLD);
     }
 
+    /// Unpin every pinned value: the constants of a program that is replaced by
+    /// another (`bp repl` compiles the session again for every input). A constant
+    /// still referred to by a root stays alive through that root.
+    pub fn unpin_all(&mut self) {
+        self.pinned.clear();
+    }
+
+    /// Rewrite the program ids that objects hold, for a heap carried from one
+    /// program to the next (`bp repl`): every function value's function id through
+    /// `func` and every struct or class instance's layout id through `layout`. When
+    /// an id has no image, nothing is changed and that id is returned.
+    pub fn remap_program_ids(
+        &mut self,
+        func: &dyn Fn(u32) -> Option<u32>,
+        layout: &dyn Fn(u32) -> Option<u32>,
+    ) -> Result<(), ProgramId> {
+        let image = |is_func: bool, id: u32| if is_func { func(id) } else { layout(id) };
+        // First a pass that only reads, so that a missing id leaves the heap as it was.
+        self.for_each_program_id(&mut |is_func, id| match image(is_func, *id) {
+            Some(_) => Ok(()),
+            None if is_func => Err(ProgramId::Function(*id)),
+            None => Err(ProgramId::Layout(*id)),
+        })?;
+        self.for_each_program_id(&mut |is_func, id| {
+            *id = image(is_func, *id).unwrap_or(*id);
+            Ok(())
+        })
+    }
+
+    /// Call `f` with every function id of a function value (`true`) and every
+    /// layout id of an instance (`false`), stopping at its first `Err`.
+    fn for_each_program_id(
+        &mut self,
+        f: &mut dyn FnMut(bool, &mut u32) -> Result<(), ProgramId>,
+    ) -> Result<(), ProgramId> {
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` walks the all-objects list, whose nodes are live objects
+            // of the kind their header says (`#[repr(C)]`, header first); `&mut self`
+            // means no other reference to them is in use.
+            unsafe {
+                match (*cur).kind {
+                    ObjKind::Closure => f(true, &mut (*(cur as *mut ClosureObj)).func)?,
+                    ObjKind::Struct | ObjKind::Class => f(false, &mut (*(cur as *mut StructObj)).layout)?,
+                    ObjKind::Str | ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Opaque => {}
+                }
+                cur = (*cur).next;
+            }
+        }
+        Ok(())
+    }
+
     fn sweep(&mut self) {
         let mut live = 0usize;
         let mut prev: *mut ObjHeader = std::ptr::null_mut();
@@ -440,6 +501,47 @@ mod tests {
         h.collect(&mut |m| unsafe { m.mark(arr) });
         assert_eq!(h.objects, 2);
         assert_eq!(unsafe { str_bytes(as_array(arr).items[0]) }, b"keep");
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+    }
+
+    #[test]
+    fn program_ids_are_rewritten_all_or_none() {
+        let mut h = Heap::new(false);
+        let f = h.alloc_closure(3, Box::new([]), Box::new([]));
+        let p = h.alloc_struct(1, false, Box::new([]));
+        let c = h.alloc_struct(2, true, Box::new([]));
+        h.alloc_str(&b"no ids"[..]);
+        // SAFETY: `f`, `p` and `c` are live objects of `h` of the kinds read.
+        let ids = |_: &Heap| unsafe { (as_closure(f).func, as_struct(p).layout, as_struct(c).layout) };
+        // Layout 2 has no image: nothing changes.
+        let partial = |id: u32| (id != 2).then_some(id + 10);
+        assert_eq!(
+            h.remap_program_ids(&|id| Some(id + 100), &partial),
+            Err(ProgramId::Layout(2))
+        );
+        assert_eq!(ids(&h), (3, 1, 2));
+        assert_eq!(
+            h.remap_program_ids(&|_| None, &|id| Some(id)),
+            Err(ProgramId::Function(3))
+        );
+        assert_eq!(ids(&h), (3, 1, 2));
+        assert_eq!(
+            h.remap_program_ids(&|id| Some(id + 100), &|id| Some(id + 10)),
+            Ok(())
+        );
+        assert_eq!(ids(&h), (103, 11, 12));
+    }
+
+    #[test]
+    fn unpinned_constants_are_collected() {
+        let mut h = Heap::new(false);
+        let s = h.alloc_str(&b"constant"[..]);
+        // SAFETY: `s` is a string just allocated in `h`.
+        unsafe { h.pin(s) };
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 1);
+        h.unpin_all();
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
