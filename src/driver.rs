@@ -110,6 +110,51 @@ fn compile_entry(path: &Path, source: Option<Vec<u8>>, stop: Stop) -> Compiled {
     compile_loaded(Loader::new(path), path, source, stop, true, None)
 }
 
+/// What an editor needs of a file: its modules parsed and checked (annotated in
+/// place) whatever the errors, for `bp lsp`.
+pub struct Analyzed {
+    pub sources: SourceMap,
+    pub diags: Diagnostics,
+    /// `modules[0]` is the file itself, then the modules it imports.
+    pub modules: Vec<Module>,
+    pub info: types::ProgramInfo,
+    /// Loading or parsing failed: `diags` holds those errors only (what `bp check`
+    /// reports), while the checker still ran on the parts that parsed.
+    pub syntax_errors: bool,
+}
+
+/// Parse and check `source` as the entry file `path` (which needs no `main`: it may
+/// be a module or a test file), going on after syntax errors so that an editor
+/// still gets types and names for the parts that parsed; the checker's diagnostics
+/// are kept only when the files parsed.
+pub fn analyze_source(path: &Path, source: Vec<u8>) -> Analyzed {
+    let mut loader = Loader::new(path);
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    loader.load(path, &name, None, Some(source));
+    let Loader {
+        sources,
+        mut diags,
+        mut modules,
+        ..
+    } = loader;
+    let syntax_errors = diags.has_errors();
+    let mut checked = Diagnostics::default();
+    let info = types::check::check_program_with(&mut modules, &mut checked, false);
+    if !syntax_errors {
+        diags.extend(checked.list);
+    }
+    Analyzed {
+        sources,
+        diags,
+        modules,
+        info,
+        syntax_errors,
+    }
+}
+
 /// Compile the program whose entry file is `path` with `loader`; `require_main`:
 /// a program without `main` is an error; `finish` edits the compiled program.
 fn compile_loaded(

@@ -14,6 +14,7 @@ pub mod formatter;
 pub mod jit;
 pub mod lexer;
 pub mod limits;
+pub mod lsp;
 pub mod native_stack;
 pub mod parser;
 pub mod repl;

@@ -70,6 +70,9 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Run the language server (LSP over stdin/stdout) for editors: diagnostics,
+    /// hover, definition, references, completion, rename, formatting.
+    Lsp,
     /// Print the register bytecode of every function.
     Disasm {
         /// The program's entry file.
@@ -296,6 +299,13 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
                 Err(e) => output_failure_status(&e),
             }
         }
+        Command::Lsp => match bp::lsp::run() {
+            Ok(()) => 0,
+            Err(e) => {
+                write_stderr(&format!("bp lsp: {e}\n"));
+                1
+            }
+        },
         Command::Disasm { file } => {
             let c = compile_file(&file, Stop::Bytecode);
             report(&c);
