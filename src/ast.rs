@@ -517,6 +517,7 @@ pub enum ExprKind {
     /// `func_id` is the bound-method function ([`crate::types::BoundMethod`]).
     BoundMethod {
         receiver: Box<Expr>,
+        method: Ident,
         func_id: u32,
     },
     /// Inserted by the checker where a `T?` is used as a `T`: raises `message` when

@@ -342,7 +342,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 self.emit(Instr::LoadNull { dst: o.reg }, sp);
                 o
             }
-            ExprKind::BoundMethod { receiver, func_id } => {
+            ExprKind::BoundMethod {
+                receiver, func_id, ..
+            } => {
                 let v = self.expr_val(receiver);
                 let site = self.site(*func_id, vec![v.reg], vec![ValKind::Ref]);
                 self.release(v);

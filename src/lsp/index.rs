@@ -1003,6 +1003,17 @@ impl Walker<'_> {
                 self.expr(callee);
                 args.iter().for_each(|a| self.expr(a));
             }
+            // `obj.m` as a value: a reference to the method.
+            ExprKind::BoundMethod { receiver, method, .. } => {
+                self.expr(receiver);
+                if let Some(m) = self
+                    .ix
+                    .type_def(&receiver.ty)
+                    .and_then(|d| self.ix.member(d, &method.name))
+                {
+                    self.reference(method.span, m);
+                }
+            }
             ExprKind::Call { callee, args, res } => {
                 self.resolved(&callee.name, callee.span, res);
                 args.iter().for_each(|a| self.expr(a));

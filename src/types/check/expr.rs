@@ -751,9 +751,10 @@ impl Checker<'_> {
         // `obj.m` without a call: the method bound to the object.
         if let Some((func_id, ty)) = self.bound_method(&bt, &fname) {
             let kind = std::mem::replace(&mut e.kind, ExprKind::Null);
-            if let ExprKind::Field { base, .. } = kind {
+            if let ExprKind::Field { base, field, .. } = kind {
                 e.kind = ExprKind::BoundMethod {
                     receiver: base,
+                    method: field,
                     func_id,
                 };
             }
