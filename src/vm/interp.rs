@@ -187,6 +187,23 @@ impl<'p> Vm<'p> {
                 }
             }};
         }
+        // Run the frame just pushed for function `callee`: its compiled code if it
+        // has some (then go on with the next instruction), else the interpreter.
+        macro_rules! run_callee {
+            ($callee:expr, $new_base:expr, $dst:expr) => {{
+                if !entry_table.is_null() {
+                    // SAFETY: the entry table has one slot per function, and callee
+                    // ids are valid (verified sites, checked closure ids, method
+                    // tables built by the compiler from the checker's ids).
+                    let code = unsafe { *entry_table.add($callee as usize) };
+                    if code != not_compiled {
+                        call_compiled!(code, $new_base, $dst, $callee);
+                        continue;
+                    }
+                }
+                enter_top!();
+            }};
+        }
         macro_rules! jump_if {
             ($c:expr, $t:expr) => {
                 if $c {
@@ -344,16 +361,7 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(s.target, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !entry_table.is_null() {
-                        // SAFETY: the entry table has one slot per function and the
-                        // verifier checked the callee id.
-                        let code = unsafe { *entry_table.add(s.target as usize) };
-                        if code != not_compiled {
-                            call_compiled!(code, new_base, dst, s.target);
-                            continue;
-                        }
-                    }
-                    enter_top!();
+                    run_callee!(s.target, new_base, dst);
                     safepoint!();
                 }
                 Instr::CallIndirect { dst, site } => {
@@ -383,16 +391,7 @@ impl<'p> Vm<'p> {
                     // captures never reads it, and the slot is inside the stack's
                     // slack beyond any window.
                     unsafe { *stack.add(new_base + s.args.len()) = clo };
-                    if !entry_table.is_null() {
-                        // SAFETY: `callee` is a valid function id (checked above) and
-                        // the entry table has one slot per function.
-                        let code = unsafe { *entry_table.add(callee as usize) };
-                        if code != not_compiled {
-                            call_compiled!(code, new_base, dst, callee);
-                            continue;
-                        }
-                    }
-                    enter_top!();
+                    run_callee!(callee, new_base, dst);
                     safepoint!();
                 }
                 Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
@@ -606,17 +605,7 @@ impl<'p> Vm<'p> {
                     let callee = tri!(unsafe { objects::method_target(program, receiver, s.target) });
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
-                    if !entry_table.is_null() {
-                        // SAFETY: method tables hold valid function ids (built by the
-                        // compiler from the checker's) and the entry table has one
-                        // slot per function.
-                        let code = unsafe { *entry_table.add(callee as usize) };
-                        if code != not_compiled {
-                            call_compiled!(code, new_base, dst, callee);
-                            continue;
-                        }
-                    }
-                    enter_top!();
+                    run_callee!(callee, new_base, dst);
                     safepoint!();
                 }
                 Instr::NullCheck { src, k } => {

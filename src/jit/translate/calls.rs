@@ -301,8 +301,27 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
-    /// `CallIndirect` at `pc` of call site `site`: a closure without captures is called
-    /// here, anything else deoptimizes (the VM calls it or raises).
+    /// What the function table says about the function with id `callee` (a run-time
+    /// value): its parameter count, whether it returns nothing (an `I8` truth
+    /// value) and its register count.
+    fn callee_info(&mut self, callee: CV) -> (CV, CV, CV) {
+        let ioff = self.b.ins().ishl_imm_s(callee, 2);
+        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
+        let fl = self.mem_flags(Mem::Hdr);
+        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
+        let info = self.b.ins().uextend(I64, info32);
+        let np = self.b.ins().ushr_imm_s(info, 16);
+        let np = self.b.ins().band_imm_s(np, 0xff);
+        let vbit = self.b.ins().ushr_imm_s(info, 24);
+        let vbit = self.b.ins().band_imm_s(vbit, 1);
+        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
+        let nregs = self.b.ins().band_imm_s(info, 0xffff);
+        (np, is_void, nregs)
+    }
+
+    /// `CallIndirect` at `pc` of call site `site`: a function value is called here
+    /// (with its captures); a null, a wrong kind or a wrong arity deoptimizes (the
+    /// VM raises).
     pub(super) fn call_closure(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
         let offs = *self.tc.offs;
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
@@ -319,19 +338,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Hdr);
         let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
         let callee = self.b.ins().uextend(I64, f32v);
-        let ioff = self.b.ins().ishl_imm_s(callee, 2);
-        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
-        let fl = self.mem_flags(Mem::Hdr);
-        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
-        let info = self.b.ins().uextend(I64, info32);
-        let np = self.b.ins().ushr_imm_s(info, 16);
-        let np = self.b.ins().band_imm_s(np, 0xff);
+        let (np, is_void, nr) = self.callee_info(callee);
         let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
         self.guard(bad_arity, pc);
-        let vbit = self.b.ins().ushr_imm_s(info, 24);
-        let vbit = self.b.ins().band_imm_s(vbit, 1);
-        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
-        let nr = self.b.ins().band_imm_s(info, 0xffff);
         let target = CallTarget::Indirect {
             id: callee,
             nregs: nr,
@@ -417,15 +426,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Hdr);
         let f32v = self.b.ins().load(I32, fl, maddr, 0);
         let callee = self.b.ins().uextend(I64, f32v);
-        let ioff = self.b.ins().ishl_imm_s(callee, 2);
-        let iaddr = self.b.ins().iadd_imm_s(ioff, self.tc.addrs.fn_info as i64);
-        let fl = self.mem_flags(Mem::Hdr);
-        let info32 = self.b.ins().load(I32, fl, iaddr, 0);
-        let info = self.b.ins().uextend(I64, info32);
-        let vbit = self.b.ins().ushr_imm_s(info, 24);
-        let vbit = self.b.ins().band_imm_s(vbit, 1);
-        let is_void = self.b.ins().icmp_imm_s(IntCC::NotEqual, vbit, 0);
-        let nr = self.b.ins().band_imm_s(info, 0xffff);
+        let (_, is_void, nr) = self.callee_info(callee);
         let target = CallTarget::Indirect {
             id: callee,
             nregs: nr,

@@ -10,6 +10,22 @@ use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, Res, Span, UnOp};
 use crate::types::builtin_sig::{display_sig_type, has_error, same_type, Bindings, SigType};
 use crate::types::{FuncInfo, Type};
 
+/// Field `name` among `fields`: its index and type, or the "has no field" message
+/// (naming the owner `owner()`) and the field names to suggest from.
+fn find_field(
+    fields: &[(String, Type)],
+    name: &str,
+    owner: impl FnOnce() -> String,
+) -> Result<(u32, Type), (String, Vec<String>)> {
+    match fields.iter().position(|(n, _)| n == name) {
+        Some(i) => Ok((i as u32, fields[i].1.clone())),
+        None => Err((
+            format!("{} has no field '{name}'", owner()),
+            fields.iter().map(|(n, _)| n.clone()).collect(),
+        )),
+    }
+}
+
 /// `[]` or `{}`: literals whose type must come from the context.
 fn is_empty_literal(e: &Expr) -> bool {
     match &e.kind {
@@ -760,39 +776,34 @@ impl Checker<'_> {
             }
             return ty;
         }
-        match &bt {
+        // (A method name was taken as a bound method above.)
+        let declared = match &bt {
             Type::Class(cid) => {
                 let c = &self.info.classes[*cid as usize];
-                match c.fields.iter().position(|(n, _)| *n == field.name) {
-                    Some(i) => {
-                        *field_index = i as u32;
-                        c.fields[i].1.clone()
-                    }
-                    // (A method name was taken as a bound method above.)
-                    None => {
-                        let known: Vec<String> = c.fields.iter().map(|(n, _)| n.clone()).collect();
-                        let msg = format!("class '{}' has no field '{}'", c.name, field.name);
-                        self.unknown_name_error(field.span, msg, &field.name, &known);
-                        Type::Error
-                    }
-                }
+                Some(find_field(&c.fields, &field.name, || {
+                    format!("class '{}'", c.name)
+                }))
             }
             Type::Struct(sid) => {
                 let s = &self.info.structs[*sid as usize];
-                match s.fields.iter().position(|(n, _)| *n == field.name) {
-                    Some(i) => {
-                        *field_index = i as u32;
-                        s.fields[i].1.clone()
-                    }
-                    // (A method name was taken as a bound method above.)
-                    None => {
-                        let known: Vec<String> = s.fields.iter().map(|(n, _)| n.clone()).collect();
-                        let msg = format!("struct '{}' has no field '{}'", s.name, field.name);
-                        self.unknown_name_error(field.span, msg, &field.name, &known);
-                        Type::Error
-                    }
-                }
+                Some(find_field(&s.fields, &field.name, || {
+                    format!("struct '{}'", s.name)
+                }))
             }
+            _ => None,
+        };
+        match declared {
+            Some(Ok((i, t))) => {
+                *field_index = i;
+                return t;
+            }
+            Some(Err((msg, known))) => {
+                self.unknown_name_error(field.span, msg, &field.name, &known);
+                return Type::Error;
+            }
+            None => {}
+        }
+        match &bt {
             Type::Tuple(ts) => match field.name.parse::<usize>() {
                 Ok(i) if i < ts.len() => {
                     *field_index = i as u32;
