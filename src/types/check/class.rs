@@ -254,6 +254,11 @@ impl Checker<'_> {
         let decl = std::mem::take(&mut self.class_decls[cid]);
         let cname = self.info.classes[cid].name.clone();
         for (name, ty, span) in &decl.fields {
+            if vtable.iter().any(|(n, _)| n == name) {
+                let msg = format!("field '{name}' of class '{cname}' has the name of an inherited method");
+                self.error(*span, msg);
+                continue;
+            }
             if fields.iter().any(|(n, _)| n == name) {
                 let msg = format!("field '{name}' of class '{cname}' is already declared by a parent class");
                 self.error(*span, msg);

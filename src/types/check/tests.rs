@@ -980,6 +980,18 @@ fn class_rules() {
         "class A:\n    x: int\ndef main() -> int:\n    return new A(1).x\n",
         "class 'A' has no __init__, so 'new A()' takes no arguments",
     );
+    err(
+        "class A:\n    def m(self) -> int:\n        return 1\nclass B(A):\n    m: int\ndef main() -> int:\n    return 0\n",
+        "field 'm' of class 'B' has the name of an inherited method",
+    );
+    err(
+        "class A:\n    x: int\nclass B(A):\n    def x(self) -> int:\n        return 1\ndef main() -> int:\n    return 0\n",
+        "'x' of class 'B' is both a field and a method",
+    );
+    err(
+        "class A:\n    x: int\ndef main() -> int:\n    print(null is A)\n    return 0\n",
+        "'is' needs a class instance, found null",
+    );
 }
 
 /// A virtual call resolves to a method-table slot; one that no subclass overrides
