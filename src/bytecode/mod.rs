@@ -29,6 +29,7 @@ pub use props::{Calls, Flow, Lowering, Resizes, ResultKind};
 
 use bp_runtime::heap::Layout;
 use bp_runtime::value::ValKind;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A register index within a frame.
 pub type Reg = u8;
@@ -103,6 +104,58 @@ pub struct Function {
     pub num_loops: u16,
     /// Line of the `def` (for traces).
     pub line: u32,
+    /// Per call site: which function values the interpreter has called there.
+    pub call_feedback: CallFeedback,
+}
+
+/// What the interpreter saw at each `CallIndirect` site of a function: no call
+/// yet, always the same function (its id), or several. The JIT reads it when it
+/// compiles the function and turns a site that saw one function into a check of
+/// the callee and a direct call (an inline cache). Relaxed atomics, because the
+/// program is shared read-only; a stale value only costs speed.
+#[derive(Debug, Default)]
+pub struct CallFeedback(Box<[AtomicU32]>);
+
+/// [`CallFeedback`] of a site that called more than one function.
+const POLYMORPHIC: u32 = u32::MAX;
+
+impl CallFeedback {
+    /// Feedback for `n` call sites, none seen yet.
+    pub fn new(n: usize) -> CallFeedback {
+        CallFeedback((0..n).map(|_| AtomicU32::new(0)).collect())
+    }
+
+    /// Site `site` called function `callee`.
+    #[inline(always)]
+    pub fn note(&self, site: u32, callee: u32) {
+        if let Some(c) = self.0.get(site as usize) {
+            let seen = c.load(Ordering::Relaxed);
+            let this = callee.saturating_add(1);
+            if seen != this && seen != POLYMORPHIC {
+                let next = if seen == 0 { this } else { POLYMORPHIC };
+                c.store(next, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The one function site `site` has called, if it called exactly one.
+    pub fn monomorphic(&self, site: u32) -> Option<u32> {
+        match self.0.get(site as usize)?.load(Ordering::Relaxed) {
+            0 | POLYMORPHIC => None,
+            seen => Some(seen - 1),
+        }
+    }
+}
+
+impl Clone for CallFeedback {
+    fn clone(&self) -> CallFeedback {
+        CallFeedback(
+            self.0
+                .iter()
+                .map(|c| AtomicU32::new(c.load(Ordering::Relaxed)))
+                .collect(),
+        )
+    }
 }
 
 #[derive(Clone, Debug)]

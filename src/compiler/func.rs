@@ -507,6 +507,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             );
         }
         let line = self.loc(span).line;
+        let nsites = self.sites.len();
         Function {
             name,
             file: self.file,
@@ -523,6 +524,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             handlers: self.handlers,
             num_loops: self.num_loops,
             line,
+            call_feedback: crate::bytecode::CallFeedback::new(nsites),
         }
     }
 }

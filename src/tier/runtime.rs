@@ -174,7 +174,10 @@ pub unsafe extern "C" fn jit_tramp(
             for (r, a) in [a0, a1, a2, a3].into_iter().enumerate().take(nreg) {
                 vm.stack.set(top.base + r, Value(a));
             }
-            for r in f.nparams as usize..f.nregs as usize {
+            // A lambda with captures keeps its closure, stored by the caller in
+            // the register after the parameters.
+            let first_local = f.nparams as usize + f.takes_closure as usize;
+            for r in first_local..f.nregs as usize {
                 vm.stack.set(top.base + r, Value::NULL);
             }
             vm.count_call(fid as usize);

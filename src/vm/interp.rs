@@ -377,6 +377,7 @@ impl<'p> Vm<'p> {
                     }
                     // SAFETY: a live closure (checked just above).
                     let callee = unsafe { as_closure(clo) }.func;
+                    func.call_feedback.note(site, callee);
                     match program.functions.get(callee as usize) {
                         Some(cf) if cf.nparams as usize == s.args.len() => {}
                         _ => raise!("internal error: closure arity mismatch"),

@@ -19,7 +19,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                 nregs,
                 returns_void,
                 recursive,
-            } => (id, CalleeRegs::Static(nregs), None, returns_void, recursive, None),
+                closure,
+            } => (
+                id,
+                CalleeRegs::Static(nregs),
+                None,
+                returns_void,
+                recursive,
+                closure,
+            ),
             CallTarget::Indirect {
                 id,
                 nregs,
@@ -296,6 +304,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             nregs: cf.nregs as u32,
             returns_void: void,
             recursive: s.target == self.fid,
+            closure: None,
         };
         self.emit_call(pc, dst, &s.args, target);
         Ok(())
@@ -338,6 +347,33 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Hdr);
         let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
         let callee = self.b.ins().uextend(I64, f32v);
+        // A site where the interpreter saw one function: check that it is that one
+        // and call it directly; anything else takes the general path below.
+        let cached = self.f.call_feedback.monomorphic(site).and_then(|fid| {
+            let cf = self.tc.program.functions.get(fid as usize)?;
+            (cf.nparams as usize == s.args.len()).then_some((fid, cf.nregs as u32, cf.ret_kind.is_none()))
+        });
+        let join = cached.map(|(fid, nregs, void)| {
+            let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
+            let (direct, general) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(hit, direct, &[], general, &[]);
+            self.b.seal_block(direct);
+            self.b.switch_to_block(direct);
+            let id = self.iconst(fid as i64);
+            let target = CallTarget::Direct {
+                id,
+                nregs,
+                returns_void: void,
+                recursive: fid == self.fid,
+                closure: Some(clo),
+            };
+            self.emit_call(pc, dst, &s.args, target);
+            let join = self.b.create_block();
+            self.b.ins().jump(join, &[]);
+            self.b.seal_block(general);
+            self.b.switch_to_block(general);
+            join
+        });
         let (np, is_void, nr) = self.callee_info(callee);
         let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
         self.guard(bad_arity, pc);
@@ -348,6 +384,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             closure: Some(clo),
         };
         self.emit_call(pc, dst, &s.args, target);
+        if let Some(join) = join {
+            self.b.ins().jump(join, &[]);
+            self.b.seal_block(join);
+            self.b.switch_to_block(join);
+        }
         Ok(())
     }
 
@@ -392,6 +433,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 nregs,
                 returns_void: void,
                 recursive: fid == self.fid,
+                closure: None,
             };
             self.emit_call(pc, dst, &s.args, target);
             self.b.ins().jump(join, &[]);

@@ -246,6 +246,9 @@ enum CallTarget {
         returns_void: bool,
         /// The callee is this function: called directly, not through the entry table.
         recursive: bool,
+        /// The function value called, if the call is through one (stored to the
+        /// callee's register after its parameters).
+        closure: Option<CV>,
     },
     /// A `CallIndirect` of a closure without captures: the callee and what
     /// depends on it are run-time values.
