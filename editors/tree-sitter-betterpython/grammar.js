@@ -22,8 +22,10 @@ const PREC = {
   shift: 8,
   additive: 9,
   multiplicative: 10,
-  unary: 11,
-  postfix: 12,
+  cast: 11,
+  unary: 12,
+  postfix: 13,
+  nullable: 14,
 };
 
 /** @param {RuleOrLiteral} rule */
@@ -41,6 +43,9 @@ module.exports = grammar({
   word: ($) => $.identifier,
 
   supertypes: ($) => [$._expression, $._statement, $._type],
+
+  // `a.b` is a field unless `{` follows (`geo.Point{x: 1}`, a struct of module `a`).
+  conflicts: ($) => [[$._expression, $.struct_literal]],
 
   rules: {
     source_file: ($) => repeat($._item),
@@ -112,7 +117,7 @@ module.exports = grammar({
         optional($.export),
         'class',
         field('name', $.identifier),
-        optional(seq('(', field('superclass', $.identifier), ')')),
+        optional(seq('(', field('superclass', $._class_name), ')')),
         ':',
         field('body', $.member_block),
       ),
@@ -187,6 +192,8 @@ module.exports = grammar({
     _type: ($) =>
       choice(
         alias($.identifier, $.type_identifier),
+        $.qualified_type,
+        $.nullable_type,
         $.primitive_type,
         $.array_type,
         $.map_type,
@@ -195,6 +202,20 @@ module.exports = grammar({
       ),
 
     primitive_type: (_) => 'ptr',
+
+    // `geo.Point`: a type of an imported module.
+    qualified_type: ($) =>
+      seq(field('module', $.identifier), '.', field('name', alias($.identifier, $.type_identifier))),
+
+    // `Node?`: a reference or null.
+    nullable_type: ($) => prec(PREC.nullable, seq($._type, '?')),
+
+    // A class named in `new`, `is`, `as` and a class header: `C` or `module.C`.
+    _class_name: ($) => choice($.identifier, $.qualified_name),
+
+    // After `new`, `is`, `as` or in a class header, `a.b` is always a qualified name.
+    qualified_name: ($) =>
+      prec(PREC.nullable + 1, seq(field('module', $.identifier), '.', field('name', $.identifier))),
 
     array_type: ($) => seq('[', field('element', $._type), ']'),
 
@@ -336,8 +357,11 @@ module.exports = grammar({
         $.fstring,
         $.true,
         $.false,
+        $.null,
         $.self,
         $.call,
+        $.is_expression,
+        $.as_expression,
         $.struct_literal,
         $.parenthesized_expression,
         $.tuple,
@@ -378,6 +402,13 @@ module.exports = grammar({
       );
     },
 
+    // `x is C`: a comparison; `x as C`: tighter than `*`, looser than `-`.
+    is_expression: ($) =>
+      prec.left(PREC.comparison, seq(field('value', $._expression), 'is', field('class', $._class_name))),
+
+    as_expression: ($) =>
+      prec.left(PREC.cast, seq(field('value', $._expression), 'as', field('class', $._class_name))),
+
     // `not` binds as tightly as `-` (LANGUAGE.md §6.1): `not a == b` is `(not a) == b`.
     unary_expression: ($) =>
       prec(PREC.unary, seq(field('operator', choice('-', 'not', '~')), field('operand', $._expression))),
@@ -393,9 +424,10 @@ module.exports = grammar({
 
     _tuple_index: (_) => /[0-9]+/,
 
+    // `a.m(x)` is a method call (or a call of a function field), not `(a.m)(x)`.
     method_call: ($) =>
       prec(
-        PREC.postfix,
+        PREC.postfix + 1,
         seq(
           field('object', $._expression),
           '.',
@@ -404,13 +436,20 @@ module.exports = grammar({
         ),
       ),
 
-    // Only a name can be called (`f(x)`); a function value in a variable too.
-    call: ($) => seq(field('function', $.identifier), field('arguments', $.arguments)),
+    // Any expression of a function type can be called: `f(x)`, `make()(1)`, `fs[0](x)`.
+    call: ($) => prec(PREC.postfix, seq(field('function', $._expression), field('arguments', $.arguments))),
 
     arguments: ($) => seq('(', commaSep($._expression), ')'),
 
+    // `Point{x: 1}`, or `geo.Point{x: 1}` for a struct of module `geo`.
     struct_literal: ($) =>
-      seq(field('name', $.identifier), '{', commaSep($.field_initializer), '}'),
+      seq(
+        optional(seq(field('module', $.identifier), '.')),
+        field('name', $.identifier),
+        '{',
+        commaSep($.field_initializer),
+        '}',
+      ),
 
     field_initializer: ($) => seq(field('name', $.identifier), ':', field('value', $._expression)),
 
@@ -443,7 +482,7 @@ module.exports = grammar({
       ),
 
     new_expression: ($) =>
-      seq('new', field('class', $.identifier), field('arguments', $.arguments)),
+      seq('new', field('class', $._class_name), field('arguments', $.arguments)),
 
     super_call: ($) =>
       seq('super', optional(seq('.', field('method', $.identifier))), field('arguments', $.arguments)),
@@ -460,6 +499,7 @@ module.exports = grammar({
     true: (_) => 'true',
     false: (_) => 'false',
     self: (_) => 'self',
+    null: (_) => 'null',
 
     // Strings may span lines (a raw newline is part of the string).
     string: ($) =>

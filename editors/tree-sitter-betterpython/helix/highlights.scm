@@ -86,8 +86,16 @@
 ] @keyword
 
 [
-  "and" "or" "not"
+  "and" "or" "not" "is" "as"
 ] @keyword.operator
+
+(null) @constant.builtin
+
+(nullable_type "?" @operator)
+
+(qualified_type module: (identifier) @namespace)
+(qualified_name module: (identifier) @namespace)
+(struct_literal module: (identifier) @namespace)
 
 ; Operators and punctuation
 [

@@ -86,8 +86,16 @@
 ] @keyword
 
 [
-  "and" "or" "not"
+  "and" "or" "not" "is" "as"
 ] @keyword.operator
+
+(null) @constant.builtin
+
+(nullable_type "?" @operator)
+
+(qualified_type module: (identifier) @module)
+(qualified_name module: (identifier) @module)
+(struct_literal module: (identifier) @module)
 
 ; Operators and punctuation
 [
