@@ -1131,6 +1131,16 @@ impl Checker<'_> {
         matches!(fields[i].1.non_null(), Type::Fn(..)).then(|| (i as u32, fields[i].1.clone()))
     }
 
+    /// The arguments of a call of method `fid` (its parameters after `self`);
+    /// returns its result type.
+    fn check_method_args(&mut self, display: &str, fid: u32, args: &mut [Expr], span: Span) -> Type {
+        let f = &self.info.funcs[fid as usize];
+        let params: Vec<Type> = f.params.iter().skip(1).cloned().collect();
+        let ret = f.ret.clone();
+        self.check_args(display, &params, args, span);
+        ret
+    }
+
     fn check_method_call(&mut self, e: &mut Expr) -> Type {
         let span = e.span;
         let ExprKind::MethodCall {
@@ -1215,16 +1225,12 @@ impl Checker<'_> {
                         let fid = c.vtable[slot].1;
                         let display = format!("{}.{}", c.name, method.name);
                         *res = self.dispatch(*cid, slot);
-                        let f = &self.info.funcs[fid as usize];
-                        let params: Vec<Type> = f.params.iter().skip(1).cloned().collect();
-                        let ret = f.ret.clone();
-                        self.check_args(&display, &params, args, span);
-                        ret
+                        self.check_method_args(&display, fid, args, span)
                     }
                     None => {
                         let msg = if c.fields.iter().any(|(n, _)| *n == method.name) {
                             format!(
-                                "'{}' is a field of class '{}', not a method; copy it into a variable to call it",
+                                "'{}' is a field of class '{}', not a method (only a field holding a function can be called)",
                                 method.name, c.name
                             )
                         } else if method.name == "__init__" {
@@ -1251,16 +1257,12 @@ impl Checker<'_> {
                     Some(fid) => {
                         *res = Res::Func(fid);
                         let display = format!("{}.{}", s.name, method.name);
-                        let f = &self.info.funcs[fid as usize];
-                        let params: Vec<Type> = f.params.iter().skip(1).cloned().collect();
-                        let ret = f.ret.clone();
-                        self.check_args(&display, &params, args, span);
-                        ret
+                        self.check_method_args(&display, fid, args, span)
                     }
                     None => {
                         let msg = if s.fields.iter().any(|(n, _)| *n == method.name) {
                             format!(
-                                "'{}' is a field of struct '{}', not a method; copy it into a variable to call it",
+                                "'{}' is a field of struct '{}', not a method (only a field holding a function can be called)",
                                 method.name, s.name
                             )
                         } else {
