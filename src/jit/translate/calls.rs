@@ -284,28 +284,39 @@ impl<'a, 'f> Tr<'a, 'f> {
         addr
     }
 
+    /// What a direct call of function `fid` with `nargs` arguments needs from the
+    /// function table: its register count and whether it returns nothing (`None`
+    /// if there is no such function taking `nargs` arguments).
+    fn direct_callee(&self, fid: u32, nargs: usize) -> Option<(u32, bool)> {
+        let cf = self.tc.program.functions.get(fid as usize)?;
+        (cf.nparams as usize == nargs).then_some((cf.nregs as u32, cf.ret_kind.is_none()))
+    }
+
+    /// The direct call of function `fid` ([`Tr::direct_callee`]), passing the
+    /// function value `closure` if the call is through one.
+    fn direct_target(
+        &mut self,
+        fid: u32,
+        (nregs, returns_void): (u32, bool),
+        closure: Option<CV>,
+    ) -> CallTarget {
+        CallTarget::Direct {
+            id: self.iconst(fid as i64),
+            nregs,
+            returns_void,
+            recursive: fid == self.fid,
+            closure,
+        }
+    }
+
     /// `Call` at `pc` of call site `site`: a call of a function known when translating.
     pub(super) fn call_direct(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
-        let cf = self
-            .tc
-            .program
-            .functions
-            .get(s.target as usize)
-            .ok_or("bad callee")?;
+        let callee = self
+            .direct_callee(s.target, s.args.len())
+            .ok_or("a call of an unknown function or with a wrong number of arguments")?;
         self.stress(pc, pc);
-        let callee = self.iconst(s.target as i64);
-        let void = cf.ret_kind.is_none();
-        if s.args.len() != cf.nparams as usize {
-            return Err("call with a wrong number of arguments".into());
-        }
-        let target = CallTarget::Direct {
-            id: callee,
-            nregs: cf.nregs as u32,
-            returns_void: void,
-            recursive: s.target == self.fid,
-            closure: None,
-        };
+        let target = self.direct_target(s.target, callee, None);
         self.emit_call(pc, dst, &s.args, target);
         Ok(())
     }
@@ -349,24 +360,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         let callee = self.b.ins().uextend(I64, f32v);
         // A site where the interpreter saw one function: check that it is that one
         // and call it directly; anything else takes the general path below.
-        let cached = self.f.call_feedback.monomorphic(site).and_then(|fid| {
-            let cf = self.tc.program.functions.get(fid as usize)?;
-            (cf.nparams as usize == s.args.len()).then_some((fid, cf.nregs as u32, cf.ret_kind.is_none()))
-        });
-        let join = cached.map(|(fid, nregs, void)| {
+        let cached = self
+            .f
+            .call_feedback
+            .monomorphic(site)
+            .and_then(|fid| Some((fid, self.direct_callee(fid, s.args.len())?)));
+        let join = cached.map(|(fid, known)| {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
             let (direct, general) = (self.b.create_block(), self.b.create_block());
             self.b.ins().brif(hit, direct, &[], general, &[]);
             self.b.seal_block(direct);
             self.b.switch_to_block(direct);
-            let id = self.iconst(fid as i64);
-            let target = CallTarget::Direct {
-                id,
-                nregs,
-                returns_void: void,
-                recursive: fid == self.fid,
-                closure: Some(clo),
-            };
+            let target = self.direct_target(fid, known, Some(clo));
             self.emit_call(pc, dst, &s.args, target);
             let join = self.b.create_block();
             self.b.ins().jump(join, &[]);
@@ -425,16 +430,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.ins().brif(hit, call, &[], next, &[]);
             self.b.seal_block(call);
             self.b.switch_to_block(call);
-            let cf = self.tc.program.functions.get(fid as usize).ok_or("bad method")?;
-            let (nregs, void) = (cf.nregs as u32, cf.ret_kind.is_none());
-            let id = self.iconst(fid as i64);
-            let target = CallTarget::Direct {
-                id,
-                nregs,
-                returns_void: void,
-                recursive: fid == self.fid,
-                closure: None,
-            };
+            let known = self.direct_callee(fid, s.args.len()).ok_or("bad method")?;
+            let target = self.direct_target(fid, known, None);
             self.emit_call(pc, dst, &s.args, target);
             self.b.ins().jump(join, &[]);
             self.b.seal_block(next);

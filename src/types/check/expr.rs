@@ -1131,6 +1131,31 @@ impl Checker<'_> {
         matches!(fields[i].1.non_null(), Type::Fn(..)).then(|| (i as u32, fields[i].1.clone()))
     }
 
+    /// `obj.name(args)` where the struct or class `owner` has no method `name`: a
+    /// field of that name cannot be called (it holds no function), else the
+    /// method is unknown (with a close name suggested from `known`).
+    fn no_method_error(
+        &mut self,
+        owner: &str,
+        is_field: bool,
+        known: &[String],
+        method: &Ident,
+        args: &mut [Expr],
+    ) -> Type {
+        if is_field {
+            let msg = format!(
+                "'{}' is a field of {owner}, not a method (only a field holding a function can be called)",
+                method.name
+            );
+            self.error(method.span, msg);
+        } else {
+            let msg = format!("{owner} has no method '{}'", method.name);
+            self.unknown_name_error(method.span, msg, &method.name, known);
+        }
+        self.check_loose(args);
+        Type::Error
+    }
+
     /// The arguments of a call of method `fid` (its parameters after `self`);
     /// returns its result type.
     fn check_method_args(&mut self, display: &str, fid: u32, args: &mut [Expr], span: Span) -> Type {
@@ -1228,26 +1253,19 @@ impl Checker<'_> {
                         self.check_method_args(&display, fid, args, span)
                     }
                     None => {
-                        let msg = if c.fields.iter().any(|(n, _)| *n == method.name) {
-                            format!(
-                                "'{}' is a field of class '{}', not a method (only a field holding a function can be called)",
-                                method.name, c.name
-                            )
-                        } else if method.name == "__init__" {
-                            format!(
+                        let owner = format!("class '{}'", c.name);
+                        let is_field = c.fields.iter().any(|(n, _)| *n == method.name);
+                        let known: Vec<String> = c.vtable.iter().map(|(n, _)| n.clone()).collect();
+                        if method.name == "__init__" {
+                            let msg = format!(
                                 "__init__ runs through 'new {}(...)' (or super.__init__ in a subclass)",
                                 c.name
-                            )
-                        } else {
-                            let known: Vec<String> = c.vtable.iter().map(|(n, _)| n.clone()).collect();
-                            let msg = format!("class '{}' has no method '{}'", c.name, method.name);
-                            self.unknown_name_error(method.span, msg, &method.name, &known);
+                            );
+                            self.error(method.span, msg);
                             self.check_loose(args);
                             return Type::Error;
-                        };
-                        self.error(method.span, msg);
-                        self.check_loose(args);
-                        Type::Error
+                        }
+                        self.no_method_error(&owner, is_field, &known, method, args)
                     }
                 }
             }
@@ -1260,21 +1278,10 @@ impl Checker<'_> {
                         self.check_method_args(&display, fid, args, span)
                     }
                     None => {
-                        let msg = if s.fields.iter().any(|(n, _)| *n == method.name) {
-                            format!(
-                                "'{}' is a field of struct '{}', not a method (only a field holding a function can be called)",
-                                method.name, s.name
-                            )
-                        } else {
-                            let known: Vec<String> = s.methods.iter().map(|(n, _)| n.clone()).collect();
-                            let msg = format!("struct '{}' has no method '{}'", s.name, method.name);
-                            self.unknown_name_error(method.span, msg, &method.name, &known);
-                            self.check_loose(args);
-                            return Type::Error;
-                        };
-                        self.error(method.span, msg);
-                        self.check_loose(args);
-                        Type::Error
+                        let owner = format!("struct '{}'", s.name);
+                        let is_field = s.fields.iter().any(|(n, _)| *n == method.name);
+                        let known: Vec<String> = s.methods.iter().map(|(n, _)| n.clone()).collect();
+                        self.no_method_error(&owner, is_field, &known, method, args)
                     }
                 }
             }
