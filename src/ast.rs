@@ -173,6 +173,8 @@ pub enum TypeExprKind {
     Map(Box<TypeExpr>, Box<TypeExpr>),
     Tuple(Vec<TypeExpr>),
     Fn(Vec<TypeExpr>, Box<TypeExpr>),
+    /// `chan[T]`: a channel of `T` values.
+    Chan(Box<TypeExpr>),
     /// `T?`: a `T` or `null`.
     Nullable(Box<TypeExpr>),
 }

@@ -476,7 +476,7 @@ impl FfiTable {
                 if raw == 0 {
                     Value::NULL
                 } else {
-                    rt.heap.alloc_opaque(Box::new(FfiPtr(raw as usize)))
+                    rt.heap.alloc_opaque(std::sync::Arc::new(FfiPtr(raw as usize)))
                 }
             }
             other => Value::int(other.narrow(raw as i64)),
@@ -801,7 +801,7 @@ mod tests {
         // abs reads the first integer argument only.
         assert_eq!(unsafe { t.call(&mut rt, 2, &args) }, Ok(Value::int(0)));
         // A mutex-like opaque object is not an FFI pointer; a string is not either.
-        let other = rt.heap.alloc_opaque(Box::new(5u32));
+        let other = rt.heap.alloc_opaque(std::sync::Arc::new(5u32));
         assert_eq!(
             err_text(unsafe { t.call(&mut rt, 3, &[other]) }),
             "FFI: argument 1 of 'free_c' is not a pointer from an extern function"

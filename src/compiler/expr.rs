@@ -129,6 +129,7 @@ pub(crate) fn typeof_name(t: &Type) -> &'static str {
         Type::Class(_) => "class",
         Type::Fn(_, _) => "fn",
         Type::Ptr => "ptr",
+        Type::Chan(_) => "chan",
         Type::Nullable(t) => typeof_name(t),
         Type::Void | Type::Null => "null",
         Type::Unknown | Type::Error | Type::EmptyElem => "null",
@@ -439,6 +440,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             | Type::Class(_)
             | Type::Fn(_, _)
             | Type::Ptr
+            | Type::Chan(_)
             | Type::EmptyElem
             | Type::Nullable(_)
             | Type::Null => {
@@ -464,6 +466,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 | Type::Class(_)
                 | Type::Fn(_, _)
                 | Type::Ptr
+                | Type::Chan(_)
                 | Type::EmptyElem
                 | Type::Nullable(_)
                 | Type::Null => Some(4),

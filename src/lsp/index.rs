@@ -845,7 +845,7 @@ impl Walker<'_> {
             TypeExprKind::Named(n) => {
                 self.type_name(n, t.span);
             }
-            TypeExprKind::Array(e) => self.type_expr(e),
+            TypeExprKind::Array(e) | TypeExprKind::Chan(e) => self.type_expr(e),
             TypeExprKind::Map(k, v) => {
                 self.type_expr(k);
                 self.type_expr(v);

@@ -801,6 +801,13 @@ impl<'d> Parser<'d> {
                         self.bump();
                         TypeExprKind::Named(qualified)
                     }
+                    // `chan[T]`: the one generic type with a name.
+                    (TokenKind::LBracket, _) if name == "chan" => {
+                        self.bump();
+                        let elem = self.ty()?;
+                        self.expect(&TokenKind::RBracket, "to close the channel type")?;
+                        TypeExprKind::Chan(Box::new(elem))
+                    }
                     _ => TypeExprKind::Named(name),
                 }
             }

@@ -25,7 +25,7 @@ pub struct Bindings {
 pub fn same_type(a: &Type, b: &Type) -> bool {
     match (a, b) {
         (Type::Error, _) | (_, Type::Error) => true,
-        (Type::Array(x), Type::Array(y)) => same_type(x, y),
+        (Type::Array(x), Type::Array(y)) | (Type::Chan(x), Type::Chan(y)) => same_type(x, y),
         (Type::Map(k1, v1), Type::Map(k2, v2)) => same_type(k1, k2) && same_type(v1, v2),
         (Type::Tuple(xs), Type::Tuple(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_type(x, y))
@@ -92,7 +92,7 @@ impl Bindings {
             | (SigType::Str, Type::Str)
             | (SigType::Void, Type::Void)
             | (SigType::Ptr, Type::Ptr) => true,
-            (SigType::Array(pe), Type::Array(te)) => self.unify(pe, te),
+            (SigType::Array(pe), Type::Array(te)) | (SigType::Chan(pe), Type::Chan(te)) => self.unify(pe, te),
             (SigType::Map(pk, pv), Type::Map(tk, tv)) => self.unify(pk, tk) && self.unify(pv, tv),
             (SigType::Tuple(ps), Type::Tuple(ts)) => {
                 ps.len() == ts.len() && ps.iter().zip(ts).all(|(p, t)| self.unify(p, t))
@@ -117,6 +117,7 @@ impl Bindings {
             SigType::Any => return None,
             SigType::Var(v) => return self.get(*v).cloned(),
             SigType::Array(e) => Type::Array(Box::new(self.subst(e)?)),
+            SigType::Chan(e) => Type::Chan(Box::new(self.subst(e)?)),
             SigType::Map(k, v) => Type::Map(Box::new(self.subst(k)?), Box::new(self.subst(v)?)),
             SigType::Tuple(ts) => Type::Tuple(ts.iter().map(|t| self.subst(t)).collect::<Option<_>>()?),
             SigType::Fn(ps, r) => Type::Fn(
@@ -241,7 +242,10 @@ mod tests {
             SigType::Map(k, v) => format!("{{{}: {}}}", value_of(k), value_of(v)),
             SigType::Tuple(ts) if ts.len() == 1 => format!("({},)", list(ts)),
             SigType::Tuple(ts) => format!("({})", list(ts)),
-            SigType::Void | SigType::Fn(..) => {
+            // Functions of the test's prelude (`PRELUDE`).
+            SigType::Chan(e) if **e == SigType::Var(TypeVar::T) => "int_chan()".into(),
+            SigType::Fn(ps, r) if ps[..] == [SigType::Int] && **r == SigType::Int => "twice".into(),
+            SigType::Void | SigType::Fn(..) | SigType::Chan(_) => {
                 panic!("no builtin takes a {t} argument yet: teach this test to write one")
             }
         }
@@ -259,6 +263,9 @@ mod tests {
             )
         })
     }
+
+    /// Definitions the calls of [`value_of`] use.
+    const PRELUDE: &str = "def int_chan() -> chan[int]:\n    return chan_new(0)\n\ndef twice(x: int) -> int:\n    return 2 * x\n\n";
 
     fn check_errors(src: &str) -> Vec<String> {
         let mut diags = crate::diag::Diagnostics::default();
@@ -297,7 +304,10 @@ mod tests {
                 } else {
                     format!("{args}, 1")
                 };
-                let src = format!("def main() -> int:\n    {}({extra})\n    return 0\n", b.name);
+                let src = format!(
+                    "{PRELUDE}def main() -> int:\n    {}({extra})\n    return 0\n",
+                    b.name
+                );
                 let errors = check_errors(&src);
                 let quoted = format!("'{}'", b.name);
                 assert!(
@@ -308,7 +318,7 @@ mod tests {
                 );
             }
         }
-        let src = format!("def main() -> int:\n{calls}    return 0\n");
+        let src = format!("{PRELUDE}def main() -> int:\n{calls}    return 0\n");
         assert_eq!(check_errors(&src), Vec::<String>::new(), "in\n{src}");
     }
 }

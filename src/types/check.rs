@@ -864,6 +864,7 @@ impl<'d> Checker<'d> {
                 },
             },
             TypeExprKind::Array(e) => Type::Array(Box::new(self.resolve_type(e, false))),
+            TypeExprKind::Chan(e) => Type::Chan(Box::new(self.resolve_type(e, false))),
             TypeExprKind::Map(k, v) => {
                 let kt = self.resolve_type(k, false);
                 if !valid_map_key(&kt) {

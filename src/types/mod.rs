@@ -35,6 +35,8 @@ pub enum Type {
     /// A class instance, by id in [`ProgramInfo::classes`].
     Class(u32),
     Fn(Vec<Type>, Box<Type>),
+    /// `chan[T]`: a channel of `T` values, shared between threads (a host object).
+    Chan(Box<Type>),
     /// `T?`: a reference of type `T` or null (`T` is never `Nullable` or scalar).
     Nullable(Box<Type>),
     /// The type of the literal `null`: accepted where any `T?` is expected.
@@ -193,6 +195,7 @@ impl<'a> fmt::Display for TypeDisplay<'a> {
             Type::Fixed(n) => write!(f, "{n}"),
             Type::EmptyElem => write!(f, "?"),
             Type::Array(e) => write!(f, "[{}]", sub(e)),
+            Type::Chan(e) => write!(f, "chan[{}]", sub(e)),
             Type::Map(k, v) => write!(f, "{{{}: {}}}", sub(k), sub(v)),
             Type::Tuple(ts) => {
                 write!(f, "(")?;

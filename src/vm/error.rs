@@ -73,6 +73,10 @@ impl Vm<'_> {
             s.push_str(&excerpt);
         }
         for &(fid, pc) in &exc.trace {
+            if fid == crate::vm::threads::THREAD_MARK {
+                s.push_str(&format!("  in thread {pc}, raised again by thread_join:\n"));
+                continue;
+            }
             let name = self
                 .program
                 .functions

@@ -38,6 +38,7 @@ pub mod frame;
 pub mod gc;
 mod interp;
 pub mod ops;
+pub mod threads;
 pub mod tiering;
 pub mod verify;
 
@@ -155,6 +156,8 @@ pub struct Vm<'p> {
     /// Hotness counters, thresholds, the compiled-entry table and the tier's
     /// hooks (see [`tiering`]).
     pub tier: Tiering,
+    /// Starting and joining threads (see [`threads`]).
+    pub(crate) threads: threads::ThreadHost,
 }
 
 impl<'p> Vm<'p> {
@@ -250,6 +253,7 @@ impl<'p> Vm<'p> {
             captured: Vec::new(),
             err: String::new(),
             tier: Tiering::new(counts, opts.hot_call_threshold, opts.hot_loop_threshold),
+            threads: threads::ThreadHost::new(opts.clone()),
         };
         if let Some(factory) = &opts.tier {
             vm.attach_tier(&**factory);
@@ -423,6 +427,11 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
             1
         }
     };
+    // Output of main before the threads' that end after it.
+    if !capture {
+        let _ = vm.rt.flush();
+    }
+    code = vm.wait_for_threads(code);
     vm.tier_finish();
     let out = if capture {
         vm.take_output()

@@ -81,6 +81,10 @@ pub const KIND_OF_T: u8 = 1;
 /// Flag: no side effects and the result depends only on the arguments (the JIT may
 /// constant-fold or inline it).
 pub const PURE: u8 = 2;
+/// Flag: the VM implements this builtin itself (it needs the program, the globals
+/// or the exception machinery: `thread_spawn`, `thread_join`); the table's
+/// `func` only reports an internal error.
+pub const HOSTED: u8 = 4;
 
 #[derive(Clone, Copy)]
 pub struct Builtin {

@@ -10,7 +10,7 @@
 //! on first use, into a table indexed by builtin id.
 //!
 //! A signature is `"(P1, P2, ...) -> R"`. Types are `int float bool str void ptr`,
-//! `[T]`, `{K: V}`, `(A, B)`, `fn(A) -> B`, the type variables `T`, `K`, `V` and
+//! `[T]`, `{K: V}`, `(A, B)`, `fn(A) -> B`, `chan[T]`, the type variables `T`, `K`, `V` and
 //! `any`. As small extensions, a parameter may be written `name: type` (the name is
 //! ignored), and a trailing `...` parameter accepts any number of further arguments
 //! of any (non-void) type.
@@ -58,6 +58,8 @@ pub enum SigType {
     Map(Box<SigType>, Box<SigType>),
     Tuple(Vec<SigType>),
     Fn(Vec<SigType>, Box<SigType>),
+    /// `chan[T]`: a channel of `T` values (a handle shared between threads).
+    Chan(Box<SigType>),
     Var(TypeVar),
     /// Any type (the compiler passes the argument's value kind as an extra argument).
     Any,
@@ -77,7 +79,8 @@ impl SigType {
             | SigType::Array(_)
             | SigType::Map(..)
             | SigType::Tuple(_)
-            | SigType::Fn(..) => Some(ValKind::Ref),
+            | SigType::Fn(..)
+            | SigType::Chan(_) => Some(ValKind::Ref),
             SigType::Void | SigType::Var(_) | SigType::Any => None,
         }
     }
@@ -145,6 +148,7 @@ pub fn display_sig_type(t: &SigType, lookup: &dyn Fn(TypeVar) -> Option<String>)
         SigType::Tuple(ts) if ts.len() == 1 => format!("({},)", list(ts)),
         SigType::Tuple(ts) => format!("({})", list(ts)),
         SigType::Fn(ps, r) => format!("fn({}) -> {}", list(ps), display_sig_type(r, lookup)),
+        SigType::Chan(e) => format!("chan[{}]", display_sig_type(e, lookup)),
     }
 }
 
@@ -278,6 +282,12 @@ impl SigParser {
                     let (ps, _) = self.list(true, false)?;
                     self.expect_arrow()?;
                     SigType::Fn(ps, Box::new(self.ty()?))
+                }
+                "chan" => {
+                    self.expect('[')?;
+                    let e = self.ty()?;
+                    self.expect(']')?;
+                    SigType::Chan(Box::new(e))
                 }
                 _ => return Err(format!("unknown type '{name}'")),
             }),

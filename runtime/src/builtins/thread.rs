@@ -10,20 +10,44 @@
 //! unlocking one it does not hold, is a runtime error instead of a deadlock or
 //! undefined behaviour.
 //!
-//! `thread_spawn`, `thread_join` and `thread_detach` belong to a later milestone
-//! and are not registered here.
+//! Threads themselves (`thread_spawn`, `thread_join`) are started and joined by
+//! the VM, which owns what a new thread needs (the program, the globals to copy,
+//! the tier): their table entries carry the [`HOSTED`](super::HOSTED) flag and the
+//! VM calls its own implementation (`src/vm/threads.rs`). The state they share
+//! with the thread — its outcome and the handle — is defined here, next to the
+//! other handles: [`ThreadState`], [`ThreadHandle`]. Channels ([`ChanState`])
+//! carry values between threads as [`Parcel`]s (deep copies; every thread has its
+//! own heap).
+//!
+//! Output order across threads: every thread buffers its own stdout. It writes
+//! the buffer out before it blocks and before every operation that lets another
+//! thread go on (unlocking a mutex, signalling, sending, ending), so output that
+//! happens before an event in another thread (by a mutex, a channel or a join) is
+//! written before that thread's later output.
 
-use super::{b, Builtin};
-use crate::heap::{as_opaque, obj_kind, ObjKind};
+use super::{b, Builtin, HOSTED, KIND_OF_T};
+use crate::heap::{as_opaque, obj_kind, ObjKind, Parcel};
 use crate::rt::{Rt, RtError, RtResult};
+use crate::value::ValKind;
 use crate::value::Value;
 use std::any::Any;
 use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
+    b("thread_spawn", "(f: fn(int) -> int, arg: int) -> ptr", "runs f(arg) on a new thread (own heap; globals and arguments copied)", hosted, HOSTED),
+    b("thread_join", "(ptr) -> int", "waits for the thread to end; its result, or its exception raised again", hosted, HOSTED),
+    b("thread_detach", "(ptr) -> bool", "lets the thread run on unjoined; false if it was joined or detached already", thread_detach, 0),
+    b("chan_new", "(capacity: int) -> chan[T]", "a channel holding at most capacity values (0: no limit)", chan_new, 0),
+    b("chan_send", "(chan[T], T) -> void", "sends a copy of the value; waits while the channel is full", chan_send, KIND_OF_T),
+    b("chan_recv", "(chan[T]) -> T", "the next value; waits for one (an error once the channel is closed and empty)", chan_recv, 0),
+    b("chan_try_recv", "(chan[T], default: T) -> T", "the next value if one is waiting, else default", chan_try_recv, 0),
+    b("chan_close", "(chan[T]) -> void", "no more sends; receivers get the values left, then an error", chan_close, 0),
+    b("chan_len", "(chan[T]) -> int", "how many values are waiting", chan_len, 0),
     b("thread_current", "() -> int", "id of the running thread (0 for the main one)", thread_current, 0),
     b("thread_yield", "() -> void", "yields the processor", thread_yield, 0),
     b("thread_sleep", "(int) -> void", "pauses for the given milliseconds", thread_sleep, 0),
@@ -137,7 +161,7 @@ fn thread_sleep(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn mutex_new(rt: &mut Rt, _a: &[Value]) -> RtResult {
-    Ok(rt.heap.alloc_opaque(Box::new(MutexHandle(Arc::default()))))
+    Ok(rt.heap.alloc_opaque(Arc::new(MutexHandle(Arc::default()))))
 }
 
 unsafe fn mutex_lock(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -165,13 +189,15 @@ fn try_take(st: &LockState, me: ThreadId) -> bool {
     true
 }
 
-unsafe fn mutex_unlock(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn mutex_unlock(rt: &mut Rt, a: &[Value]) -> RtResult {
     let st = mutex_state(a[0], "mutex_unlock")?;
     if !st.held_by(thread::current().id()) {
         return Err(RtError::msg(
             "mutex_unlock: the mutex is not locked by this thread",
         ));
     }
+    // Another thread may go on now: output before the unlock comes first.
+    rt.flush()?;
     st.release();
     Ok(Value::NULL)
 }
@@ -182,7 +208,7 @@ unsafe fn mutex_trylock(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 fn cond_new(rt: &mut Rt, _a: &[Value]) -> RtResult {
-    Ok(rt.heap.alloc_opaque(Box::new(CondHandle(Arc::default()))))
+    Ok(rt.heap.alloc_opaque(Arc::new(CondHandle(Arc::default()))))
 }
 
 unsafe fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -208,20 +234,296 @@ unsafe fn cond_wait(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::NULL)
 }
 
-unsafe fn cond_signal(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn cond_signal(rt: &mut Rt, a: &[Value]) -> RtResult {
     let cs = cond_state(a[0], "cond_signal")?;
+    rt.flush()?;
     let mut seq = guard(&cs.seq);
     *seq = seq.wrapping_add(1);
     cs.changed.notify_one();
     Ok(Value::NULL)
 }
 
-unsafe fn cond_broadcast(_rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn cond_broadcast(rt: &mut Rt, a: &[Value]) -> RtResult {
     let cs = cond_state(a[0], "cond_broadcast")?;
+    rt.flush()?;
     let mut seq = guard(&cs.seq);
     *seq = seq.wrapping_add(1);
     cs.changed.notify_all();
     Ok(Value::NULL)
+}
+
+/// The table entry of a builtin the VM implements ([`HOSTED`]): the VM never
+/// calls it, and a runtime without a VM (unit tests) gets an error.
+fn hosted(_rt: &mut Rt, _a: &[Value]) -> RtResult {
+    Err(RtError::msg(
+        "internal error: this builtin is implemented by the VM",
+    ))
+}
+
+// ----- threads -----
+
+/// How a language thread ended.
+pub struct ThreadEnd {
+    /// Its function's result (or the status it passed to `exit`), copied; or the
+    /// exception that escaped it.
+    pub result: Result<Parcel, ThreadFailure>,
+    /// The thread's stdout, when the program that started it captures output
+    /// (tests); empty otherwise (the thread wrote it out itself).
+    pub output: Vec<u8>,
+}
+
+/// An exception that escaped a thread, as `thread_join` raises it again: the
+/// message and where it came from (function ids and pcs of the program, which every
+/// thread shares).
+#[derive(Clone, Debug)]
+pub struct ThreadFailure {
+    pub message: String,
+    /// A `throw` (true) or a runtime error.
+    pub thrown: bool,
+    /// (function id, pc) of the raising instruction.
+    pub origin: (u32, u32),
+    /// (function id, pc) of the frames it unwound through in the thread, innermost
+    /// first.
+    pub trace: Vec<(u32, u32)>,
+    /// Frames unwound through (may exceed `trace.len()`).
+    pub depth: usize,
+}
+
+/// What a thread and the holders of its handle share.
+pub struct ThreadState {
+    /// The id `thread_current()` reports in the thread (1, 2, ... in spawn order).
+    pub id: i64,
+    end: Mutex<Option<ThreadEnd>>,
+    ended: Condvar,
+    /// Joined or detached: a second join or detach is an error.
+    claimed: AtomicBool,
+    /// Detached: nobody will join it (the thread reports its own failure).
+    detached: AtomicBool,
+}
+
+/// Payload of a thread handle (`thread_spawn`'s result).
+pub struct ThreadHandle(pub Arc<ThreadState>);
+
+impl ThreadState {
+    pub fn new(id: i64) -> Arc<ThreadState> {
+        Arc::new(ThreadState {
+            id,
+            end: Mutex::new(None),
+            ended: Condvar::new(),
+            claimed: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
+        })
+    }
+
+    /// Record how the thread ended and wake its joiner. Returns the outcome back
+    /// when the thread was detached (nobody will take it).
+    pub fn finish(&self, end: ThreadEnd) -> Option<ThreadEnd> {
+        let mut slot = guard(&self.end);
+        if self.detached.load(Ordering::Acquire) {
+            return Some(end);
+        }
+        *slot = Some(end);
+        self.ended.notify_all();
+        None
+    }
+
+    /// Take the right to join (false if it was joined or detached before).
+    pub fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the thread has ended.
+    pub fn has_ended(&self) -> bool {
+        guard(&self.end).is_some()
+    }
+
+    /// Wait for the thread to end and take its outcome (once: after a [`claim`]).
+    ///
+    /// [`claim`]: ThreadState::claim
+    pub fn wait(&self) -> ThreadEnd {
+        let mut slot = guard(&self.end);
+        loop {
+            if let Some(end) = slot.take() {
+                return end;
+            }
+            slot = self.ended.wait(slot).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether the thread was detached.
+    pub fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
+    }
+}
+
+/// The thread state behind handle `v`, or `None` if `v` is not a thread handle.
+///
+/// # Safety
+/// `v` must be null or a live object.
+pub unsafe fn thread_state(v: Value) -> Option<Arc<ThreadState>> {
+    payload::<ThreadHandle>(v).map(|h| h.0.clone())
+}
+
+unsafe fn thread_detach(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let Some(st) = thread_state(a[0]) else {
+        return Err(RtError::msg("thread_detach expects a thread"));
+    };
+    if !st.claim() {
+        return Ok(Value::bool(false));
+    }
+    // Under the outcome's lock, so that the thread either sees the flag when it
+    // ends or has ended already (then its outcome is dropped here).
+    let mut slot = guard(&st.end);
+    st.detached.store(true, Ordering::Release);
+    if let Some(ThreadEnd { result: Err(f), .. }) = slot.take() {
+        drop(slot);
+        report_detached_failure(st.id, &f);
+    }
+    Ok(Value::bool(true))
+}
+
+/// The uncaught exception of a detached thread that ended before it was detached:
+/// its one-line report (the thread itself reports the ones after).
+fn report_detached_failure(id: i64, f: &ThreadFailure) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "thread {id}: {}: {}",
+        if f.thrown {
+            "unhandled exception"
+        } else {
+            "runtime error"
+        },
+        f.message
+    );
+}
+
+// ----- channels -----
+
+/// A channel: a queue of parcels with an optional bound, and whether it is closed.
+pub struct ChanState {
+    queue: Mutex<ChanQueue>,
+    /// Signalled when a value arrives or the channel closes.
+    readable: Condvar,
+    /// Signalled when a value leaves or the channel closes.
+    writable: Condvar,
+    /// Most values waiting at once (`usize::MAX`: no limit).
+    capacity: usize,
+}
+
+struct ChanQueue {
+    items: VecDeque<Parcel>,
+    closed: bool,
+}
+
+/// Payload of a channel handle.
+pub struct ChanHandle(pub Arc<ChanState>);
+
+unsafe fn chan_state(v: Value, name: &str) -> Result<Arc<ChanState>, RtError> {
+    match payload::<ChanHandle>(v) {
+        Some(h) => Ok(h.0.clone()),
+        None => Err(RtError::msg(format!("{name}: the channel is null"))),
+    }
+}
+
+fn chan_new(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let capacity = match a[0].as_int() {
+        0 => usize::MAX,
+        n if n > 0 => n as usize,
+        n => return Err(RtError::msg(format!("chan_new: negative capacity {n}"))),
+    };
+    let st = ChanState {
+        queue: Mutex::new(ChanQueue {
+            items: VecDeque::new(),
+            closed: false,
+        }),
+        readable: Condvar::new(),
+        writable: Condvar::new(),
+        capacity,
+    };
+    Ok(rt.heap.alloc_opaque(Arc::new(ChanHandle(Arc::new(st)))))
+}
+
+unsafe fn chan_send(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let ch = chan_state(a[0], "chan_send")?;
+    let kind = ValKind::from_u8(a[2].as_int() as u8);
+    // SAFETY: the value has the channel's element type (checker), whose kind the
+    // compiler passed; a reference is null or a live object of this heap.
+    let parcel =
+        Parcel::pack(&[(a[1], kind)]).map_err(|e| RtError::msg(format!("chan_send: {}", e.message())))?;
+    rt.flush()?;
+    let mut q = guard(&ch.queue);
+    while !q.closed && q.items.len() >= ch.capacity {
+        q = ch.writable.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+    if q.closed {
+        return Err(RtError::msg("chan_send: the channel is closed"));
+    }
+    q.items.push_back(parcel);
+    ch.readable.notify_one();
+    Ok(Value::NULL)
+}
+
+/// Take the next parcel of `ch`: waiting for one when `wait`, else `None` when
+/// there is none. `Err` when the channel is closed and empty.
+fn chan_take(ch: &ChanState, wait: bool) -> Result<Option<Parcel>, RtError> {
+    let mut q = guard(&ch.queue);
+    loop {
+        if let Some(p) = q.items.pop_front() {
+            ch.writable.notify_one();
+            return Ok(Some(p));
+        }
+        if q.closed {
+            return Err(RtError::msg("chan_recv: the channel is closed"));
+        }
+        if !wait {
+            return Ok(None);
+        }
+        q = ch.readable.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// The value of a received parcel, moved into this thread's heap.
+fn unpack_one(rt: &mut Rt, p: Parcel) -> RtResult {
+    match p.unpack(&mut rt.heap).first() {
+        Some(&v) => Ok(v),
+        None => Err(RtError::msg("internal error: an empty channel message")),
+    }
+}
+
+unsafe fn chan_recv(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let ch = chan_state(a[0], "chan_recv")?;
+    // About to wait, maybe for good: earlier output first.
+    rt.flush()?;
+    match chan_take(&ch, true)? {
+        Some(p) => unpack_one(rt, p),
+        None => Err(RtError::msg("internal error: chan_recv woke without a value")),
+    }
+}
+
+unsafe fn chan_try_recv(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let ch = chan_state(a[0], "chan_try_recv")?;
+    match chan_take(&ch, false) {
+        Ok(Some(p)) => unpack_one(rt, p),
+        Ok(None) => Ok(a[1]),
+        Err(_) => Err(RtError::msg("chan_try_recv: the channel is closed")),
+    }
+}
+
+unsafe fn chan_close(rt: &mut Rt, a: &[Value]) -> RtResult {
+    let ch = chan_state(a[0], "chan_close")?;
+    rt.flush()?;
+    let mut q = guard(&ch.queue);
+    q.closed = true;
+    ch.readable.notify_all();
+    ch.writable.notify_all();
+    Ok(Value::NULL)
+}
+
+unsafe fn chan_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
+    let ch = chan_state(a[0], "chan_len")?;
+    let n = guard(&ch.queue).items.len();
+    Ok(Value::int(n as i64))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
 use std::any::Any;
+use std::sync::Arc;
 
 /// Counters reported by `--gc-stats` and used by tests.
 #[derive(Clone, Copy, Debug, Default)]
@@ -257,7 +258,9 @@ impl Heap {
         )
     }
 
-    pub fn alloc_opaque(&mut self, payload: Box<dyn Any + Send + Sync>) -> Value {
+    /// A host object holding `payload` (shared, not copied, when the object is
+    /// copied to another thread's heap: see `transfer.rs`).
+    pub fn alloc_opaque(&mut self, payload: Arc<dyn Any + Send + Sync>) -> Value {
         self.link(
             Box::new(OpaqueObj {
                 hdr: Self::header(ObjKind::Opaque),
@@ -265,6 +268,29 @@ impl Heap {
             }),
             64,
         )
+    }
+
+    /// Take every object of `other` into this heap (they stay where they are; only
+    /// ownership moves), leaving `other` empty. Their bytes count as allocated
+    /// here since the last collection. Used to receive a [`super::Parcel`].
+    pub fn adopt(&mut self, other: &mut Heap) {
+        if other.head.is_null() {
+            return;
+        }
+        let mut tail = other.head;
+        // SAFETY: `other` owns its list; each node is a live object whose `next`
+        // links the rest, and `&mut` access means nothing else walks it.
+        unsafe {
+            while !(*tail).next.is_null() {
+                tail = (*tail).next;
+            }
+            (*tail).next = self.head;
+        }
+        self.head = std::mem::replace(&mut other.head, std::ptr::null_mut());
+        self.objects += std::mem::take(&mut other.objects);
+        let bytes = std::mem::take(&mut other.since_gc);
+        self.since_gc += bytes;
+        self.stats.bytes_allocated += bytes as u64;
     }
 
     /// Account for memory a container grew by after allocation (array push, map

@@ -9,6 +9,7 @@
 //! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
 //! | `gc.rs` | [`Heap`]: allocation, roots, [`Marker`], collection |
+//! | `transfer.rs` | [`Parcel`]: deep copies of values from one thread's heap to another's |
 //!
 //! # Design
 //! * Every object starts with an [`ObjHeader`] (all-objects list link, kind, mark bit)
@@ -36,6 +37,7 @@ mod buffers;
 mod equality;
 mod gc;
 mod object;
+mod transfer;
 
 pub use access::*;
 pub use buffers::{ValueBox, ValueVec};
@@ -46,3 +48,4 @@ pub use object::{
     set_layouts, with_layout, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
     StructObj, TupleObj,
 };
+pub use transfer::Parcel;

@@ -124,7 +124,8 @@ pub struct ClosureObj {
 #[repr(C)]
 pub struct OpaqueObj {
     pub hdr: ObjHeader,
-    pub payload: Box<dyn Any + Send + Sync>,
+    /// Shared by every copy of the object in other threads' heaps.
+    pub payload: std::sync::Arc<dyn Any + Send + Sync>,
 }
 
 /// Field names and kinds of a struct or class, registered once at program load.

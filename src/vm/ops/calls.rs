@@ -134,9 +134,16 @@ impl Vm<'_> {
         if self.capture {
             self.captured.append(&mut self.rt.out);
         }
-        let rt = &mut self.rt;
+        let hosted = b.flags & bp_runtime::builtins::HOSTED != 0;
+        let this = &mut *self;
         // SAFETY: the caller's contract.
-        match catch_unwind(AssertUnwindSafe(|| unsafe { func(rt, args) })) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            if hosted {
+                this.call_hosted(id, args)
+            } else {
+                unsafe { func(&mut this.rt, args) }
+            }
+        })) {
             Ok(r) => r,
             Err(payload) => Err(RtError::Error(format!(
                 "internal error: builtin {} failed: {}",

@@ -43,6 +43,25 @@ pub struct Exception {
 }
 
 impl Exception {
+    /// An exception that has unwound through the frames of `trace` already (a
+    /// joined thread's, raised again by `thread_join`).
+    pub fn with_trace(
+        msg: Value,
+        kind: ExcKind,
+        origin: (u32, u32),
+        trace: Vec<(u32, u32)>,
+        depth: usize,
+    ) -> Exception {
+        Exception {
+            msg,
+            kind,
+            origin,
+            depth: depth.max(trace.len()),
+            trace,
+            caught_at: 0,
+        }
+    }
+
     fn note_frame(&mut self, func: u32, pc: u32) {
         if self.trace.len() < TRACE_KEEP {
             self.trace.push((func, pc));
@@ -96,13 +115,17 @@ impl Vm<'_> {
             return Err(Stop::Fatal("internal error: exception without a frame".into()));
         };
         top.pc = pc as u32;
-        let exc = Exception {
-            msg,
-            kind,
-            origin: (top.func, pc as u32),
-            trace: Vec::new(),
-            depth: 0,
-            caught_at: 0,
+        let origin = (top.func, pc as u32);
+        let exc = match self.take_foreign_exception(msg) {
+            Some(e) => e,
+            None => Exception {
+                msg,
+                kind,
+                origin,
+                trace: Vec::new(),
+                depth: 0,
+                caught_at: 0,
+            },
         };
         self.unwind(exc, false, entry_depth)
     }
@@ -129,14 +152,18 @@ impl Vm<'_> {
         if let Some(top) = self.frames.last_mut() {
             top.pc = pc;
         }
-        self.pending = Some(Exception {
-            msg: v,
-            kind: ExcKind::Runtime,
-            origin: (fid, pc),
-            trace: Vec::new(),
-            depth: 0,
-            caught_at: 0,
-        });
+        let exc = match self.take_foreign_exception(v) {
+            Some(e) => e,
+            None => Exception {
+                msg: v,
+                kind: ExcKind::Runtime,
+                origin: (fid, pc),
+                trace: Vec::new(),
+                depth: 0,
+                caught_at: 0,
+            },
+        };
+        self.pending = Some(exc);
     }
 
     /// Compiled code lets the exception in flight leave its frame (no handler covers
