@@ -227,3 +227,84 @@ impl Copier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Parcel;
+    use crate::heap::{as_array, as_array_mut, as_map, as_tuple, str_bytes, Heap, MapKey};
+    use crate::value::{ValKind, Value};
+
+    // SAFETY (every `unsafe` block in these tests): the values are live objects
+    // these tests allocated, read as the kinds they were made with.
+
+    /// A deep copy in another heap keeps sharing and cycles, is independent of the
+    /// source, and survives the source heap.
+    #[test]
+    fn copies_keep_shape_and_independence() {
+        let mut src = Heap::new(false);
+        let word = src.alloc_str(&b"shared"[..]);
+        let inner = src.alloc_array(ValKind::Ref, vec![word, word]);
+        // A cell that contains itself: a one-element array of kind Ref.
+        let cyc = src.alloc_array(ValKind::Ref, vec![Value::NULL]);
+        unsafe { as_array_mut(cyc).items[0] = cyc };
+        let tup = src.alloc_tuple(
+            vec![ValKind::Ref, ValKind::Ref, ValKind::Int, ValKind::Ref].into(),
+            vec![inner, inner, Value::int(7), cyc].into(),
+        );
+        let map = src.alloc_map(ValKind::Ref, ValKind::Int);
+        let key = src.alloc_str(&b"k"[..]);
+        unsafe {
+            crate::heap::as_map_mut(map)
+                .entries
+                .insert(MapKey::new(key, ValKind::Ref), Value::int(3))
+        };
+        let parcel = unsafe {
+            Parcel::pack(&[
+                (tup, ValKind::Ref),
+                (map, ValKind::Ref),
+                (Value::int(5), ValKind::Int),
+            ])
+        }
+        .expect("small values copy");
+        drop(src);
+        let mut dst = Heap::new(false);
+        let before = dst.objects;
+        let vals = parcel.unpack(&mut dst);
+        // tuple, inner array, one string, the cycle, the map and its key.
+        assert_eq!(dst.objects - before, 6);
+        assert_eq!(vals[2].as_int(), 5);
+        unsafe {
+            let t = as_tuple(vals[0]);
+            assert_eq!(t.items[0], t.items[1], "shared array copied once");
+            let a = as_array(t.items[0]);
+            assert_eq!(a.items[0], a.items[1], "shared string copied once");
+            assert_eq!(str_bytes(a.items[0]), b"shared");
+            assert_eq!(t.items[2].as_int(), 7);
+            let c = t.items[3];
+            assert_eq!(as_array(c).items[0], c, "cycle copied as a cycle");
+            let m = as_map(vals[1]);
+            let probe = dst.alloc_str(&b"k"[..]);
+            assert_eq!(
+                m.entries
+                    .get(&MapKey::new(probe, ValKind::Ref))
+                    .map(|v| v.as_int()),
+                Some(3)
+            );
+        }
+        // The copies belong to `dst`: a collection without roots frees them all.
+        dst.collect(&mut |_| {});
+        assert_eq!(dst.objects, 0);
+    }
+
+    /// Scalars need no heap; a parcel dropped without unpacking frees its copies.
+    #[test]
+    fn scalars_and_dropped_parcels() {
+        let p = Parcel::scalars(vec![Value::int(1), Value::float(2.5)]);
+        assert_eq!(p.values()[1].as_float(), 2.5);
+        let mut src = Heap::new(false);
+        let s = src.alloc_str(&b"x"[..]);
+        let parcel = unsafe { Parcel::pack(&[(s, ValKind::Ref)]) }.expect("copy");
+        drop(parcel);
+        assert_eq!(src.objects, 1);
+    }
+}
