@@ -53,6 +53,9 @@ pub struct Rt {
     /// Program arguments (after the script path), as the bytes the OS passed
     /// (they need not be UTF-8).
     pub args: Vec<Vec<u8>>,
+    /// What objects of the heap may refer to and must outlive it: the constant
+    /// pools of the programs that ran on it (`ConstPool`).
+    pub keep_alive: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Buffered stdout above which the VM flushes it (after each `print`).
@@ -70,6 +73,7 @@ impl Rt {
             out_error: None,
             rng: 1,
             args,
+            keep_alive: Vec::new(),
         }
     }
 

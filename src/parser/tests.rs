@@ -79,6 +79,7 @@ fn ty(t: &TypeExpr) -> String {
             ps.iter().map(ty).collect::<Vec<_>>().join(", "),
             ty(r)
         ),
+        TypeExprKind::Chan(e) => format!("chan[{}]", ty(e)),
         TypeExprKind::Nullable(t) => format!("{}?", ty(t)),
     }
 }
@@ -373,6 +374,10 @@ fn let_and_assignments() {
     }
     match one_stmt("let f: fn(int, ptr) -> void = g") {
         StmtKind::Let { ty: t, .. } => assert_eq!(ty(&t), "fn(int, ptr) -> void"),
+        other => panic!("{other:?}"),
+    }
+    match one_stmt("let c: chan[[str]]? = chan_new(0)") {
+        StmtKind::Let { ty: t, .. } => assert_eq!(ty(&t), "chan[[str]]?"),
         other => panic!("{other:?}"),
     }
     for (src, target) in [

@@ -310,8 +310,10 @@ mod tests {
                 );
                 let errors = check_errors(&src);
                 let quoted = format!("'{}'", b.name);
+                // A result type only the context determines (`chan_new`) cannot be
+                // inferred in a statement either: a second error, about the same call.
                 assert!(
-                    errors.len() == 1 && errors[0].contains(&quoted),
+                    !errors.is_empty() && errors.len() <= 2 && errors.iter().all(|e| e.contains(&quoted)),
                     "{} with {} arguments: {errors:?}",
                     b.name,
                     sig.params.len() + 1

@@ -47,7 +47,7 @@ mod tests;
 
 use crate::bytecode::{Const, Program};
 use bp_runtime::builtins::{self, Builtin};
-use bp_runtime::heap::{self, Heap};
+use bp_runtime::heap::{self, ConstPool, Heap};
 use bp_runtime::rt::Rt;
 use bp_runtime::value::{ValKind, Value};
 pub use frame::{Frame, FrameStack, RegStack};
@@ -175,29 +175,25 @@ impl<'p> Vm<'p> {
     /// function and layout ids of `program` (`Heap::remap_program_ids`); the
     /// globals start null (the caller sets the ones it carries). `opts.args` is
     /// not used: the arguments are the runtime's.
-    pub fn with_runtime(program: &'p Program, opts: VmOptions, mut rt: Rt) -> Vm<'p> {
+    pub fn with_runtime(program: &'p Program, opts: VmOptions, rt: Rt) -> Vm<'p> {
+        Vm::with_constants(program, opts, rt, None)
+    }
+
+    /// [`Vm::with_runtime`] with the constant pool of another VM of the same
+    /// program (a thread's VM shares its creator's: compiled code embeds the
+    /// constants' addresses), or a new one when `pool` is `None`.
+    pub(crate) fn with_constants(
+        program: &'p Program,
+        opts: VmOptions,
+        mut rt: Rt,
+        pool: Option<Arc<ConstPool>>,
+    ) -> Vm<'p> {
         heap::set_layouts(program.layouts.clone());
         bp_runtime::format::set_function_names(program.functions.iter().map(|f| f.name.clone()).collect());
+        let pool = pool.unwrap_or_else(|| Arc::new(constant_pool(program)));
+        let consts = pool.functions.clone();
+        rt.keep_alive.push(pool.clone());
         let heap = &mut rt.heap;
-        let mut consts = Vec::with_capacity(program.functions.len());
-        for f in &program.functions {
-            let pool: Box<[Value]> = f
-                .consts
-                .iter()
-                .map(|c| match c {
-                    Const::Int(i) => Value::int(*i),
-                    Const::Float(x) => Value::float(*x),
-                    Const::Str(s) => {
-                        let v = heap.alloc_str(s.clone());
-                        // SAFETY: `v` is a string just allocated in `heap`.
-                        unsafe { heap.pin(v) };
-                        v
-                    }
-                })
-                .collect();
-            consts.push(pool);
-        }
-        // Loading is not a safepoint: constants are pinned, nothing else is live.
         heap.set_stress(opts.gc_stress);
         let ref_regs = program
             .functions
@@ -253,7 +249,7 @@ impl<'p> Vm<'p> {
             captured: Vec::new(),
             err: String::new(),
             tier: Tiering::new(counts, opts.hot_call_threshold, opts.hot_loop_threshold),
-            threads: threads::ThreadHost::new(opts.clone()),
+            threads: threads::ThreadHost::new(opts.clone(), pool),
         };
         if let Some(factory) = &opts.tier {
             vm.attach_tier(&**factory);
@@ -385,6 +381,24 @@ impl<'p> Vm<'p> {
         }
         Ok(())
     }
+}
+
+/// The constants of every function of `program`, strings made immortal.
+fn constant_pool(program: &Program) -> ConstPool {
+    let mut pool = ConstPool::new();
+    for f in &program.functions {
+        let values: Box<[Value]> = f
+            .consts
+            .iter()
+            .map(|c| match c {
+                Const::Int(i) => Value::int(*i),
+                Const::Float(x) => Value::float(*x),
+                Const::Str(s) => pool.string(s),
+            })
+            .collect();
+        pool.functions.push(values);
+    }
+    pool
 }
 
 /// Run `program` and return its exit status. Stdout is flushed; runtime errors and

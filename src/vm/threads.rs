@@ -23,7 +23,8 @@ use bp_runtime::builtins::thread::{
     set_current_thread_id, thread_state, ThreadEnd, ThreadFailure, ThreadHandle,
 };
 use bp_runtime::builtins::{self, thread::ThreadState};
-use bp_runtime::heap::{as_closure, obj_kind, ObjKind, Parcel};
+use bp_runtime::heap::{as_closure, obj_kind, ConstPool, Heap, ObjKind, Parcel};
+use bp_runtime::rt::Rt;
 use bp_runtime::rt::{RtError, RtResult};
 use bp_runtime::value::{ValKind, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -48,6 +49,8 @@ struct Shared {
 pub struct ThreadHost {
     /// Options for the VMs of new threads (the arguments are the runtime's).
     opts: VmOptions,
+    /// The program's constants, shared with the VMs of new threads.
+    consts: Arc<ConstPool>,
     /// Set by the first spawn of the run (inherited by the threads it starts).
     shared: Option<Arc<Shared>>,
     /// The ids of the builtins the VM implements.
@@ -59,10 +62,11 @@ pub struct ThreadHost {
 }
 
 impl ThreadHost {
-    pub fn new(mut opts: VmOptions) -> ThreadHost {
+    pub fn new(mut opts: VmOptions, consts: Arc<ConstPool>) -> ThreadHost {
         opts.args = Vec::new();
         ThreadHost {
             opts,
+            consts,
             shared: None,
             spawn_id: builtins::lookup("thread_spawn"),
             join_id: builtins::lookup("thread_join"),
@@ -130,6 +134,7 @@ impl Vm<'_> {
         let mut opts = self.threads.opts.clone();
         opts.args = self.rt.args.clone();
         let job = Job {
+            consts: self.threads.consts.clone(),
             shared: shared.clone(),
             opts,
             parcel,
@@ -268,6 +273,7 @@ pub const THREAD_MARK: u32 = u32::MAX;
 /// Everything a new thread starts from.
 struct Job {
     shared: Arc<Shared>,
+    consts: Arc<ConstPool>,
     opts: VmOptions,
     parcel: Parcel,
     state: Arc<ThreadState>,
@@ -303,13 +309,15 @@ fn run_thread(id: i64, job: Job) {
     set_current_thread_id(id);
     let Job {
         shared,
+        consts,
         opts,
         parcel,
         state,
         capture,
     } = job;
     let program = shared.program.clone();
-    let mut vm = Vm::new(&program, opts);
+    let args = opts.args.clone();
+    let mut vm = Vm::with_constants(&program, opts, Rt::new(Heap::new(false), args), Some(consts));
     vm.capture = capture;
     vm.threads.shared = Some(shared);
     let values = parcel.unpack(&mut vm.rt.heap);

@@ -39,13 +39,13 @@ use std::thread::{self, ThreadId};
 
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("thread_spawn", "(f: fn(int) -> int, arg: int) -> ptr", "runs f(arg) on a new thread (own heap; globals and arguments copied)", hosted, HOSTED),
+    b("thread_spawn", "(fn(int) -> int, int) -> ptr", "runs f(arg) on a new thread (own heap; globals and arguments copied)", hosted, HOSTED),
     b("thread_join", "(ptr) -> int", "waits for the thread to end; its result, or its exception raised again", hosted, HOSTED),
     b("thread_detach", "(ptr) -> bool", "lets the thread run on unjoined; false if it was joined or detached already", thread_detach, 0),
-    b("chan_new", "(capacity: int) -> chan[T]", "a channel holding at most capacity values (0: no limit)", chan_new, 0),
+    b("chan_new", "(int) -> chan[T]", "a channel holding at most capacity values (0: no limit)", chan_new, 0),
     b("chan_send", "(chan[T], T) -> void", "sends a copy of the value; waits while the channel is full", chan_send, KIND_OF_T),
     b("chan_recv", "(chan[T]) -> T", "the next value; waits for one (an error once the channel is closed and empty)", chan_recv, 0),
-    b("chan_try_recv", "(chan[T], default: T) -> T", "the next value if one is waiting, else default", chan_try_recv, 0),
+    b("chan_try_recv", "(chan[T], T) -> T", "the next value if one is waiting, else default", chan_try_recv, 0),
     b("chan_close", "(chan[T]) -> void", "no more sends; receivers get the values left, then an error", chan_close, 0),
     b("chan_len", "(chan[T]) -> int", "how many values are waiting", chan_len, 0),
     b("thread_current", "() -> int", "id of the running thread (0 for the main one)", thread_current, 0),

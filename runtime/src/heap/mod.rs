@@ -42,7 +42,7 @@ mod transfer;
 pub use access::*;
 pub use buffers::{ValueBox, ValueVec};
 pub use equality::{hash_value, values_equal, FxHasher, MapKey};
-pub use gc::{GcStats, Heap, Marker, ProgramId};
+pub use gc::{ConstPool, GcStats, Heap, Marker, ProgramId};
 pub(crate) use object::{path_mark, set_path_mark};
 pub use object::{
     set_layouts, with_layout, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
