@@ -340,7 +340,7 @@ fn run_command(cli: Cli, sizes: Reservations) -> i32 {
             };
             report(&c);
             let Some(program) = c.program else { return 1 };
-            bp::vm::run(&program, opts)
+            bp::vm::run_shared(std::sync::Arc::new(program), opts)
         }
         Command::Test(t) => run_tests(t, sizes),
         Command::Repl(r) => {

@@ -134,24 +134,41 @@ pub struct FrameLayout {
     pub base: i32,
 }
 
-/// Addresses of the run's structures that compiled code reads and writes.
+/// The sizes of the VMs the code is compiled for (they decide whether calls
+/// must check the register stack).
 #[derive(Clone, Copy, Debug)]
 pub struct RunAddrs {
-    /// Frame record 0.
-    pub frames: u64,
-    /// Register stack slot 0.
-    pub stack: u64,
     /// Usable slots of the register stack (a callee window must end at or below
     /// slot `stack_slots`).
     pub stack_slots: usize,
     /// Maximum number of frames.
     pub max_depth: usize,
-    pub globals: u64,
+}
+
+/// Where compiled code finds the structures of the running thread's VM: byte
+/// offsets, from the context (the VM, which compiled code keeps in the pinned
+/// register), of words that hold their addresses and limits. Compiled code is
+/// shared by the VMs of every thread of a run, so it embeds none of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOffsets {
+    /// Address of frame record 0.
+    pub frames: i32,
+    /// Address of global 0.
+    pub globals: i32,
+    /// Address of register stack slot `limit` (a callee window must end at or
+    /// below it).
+    pub stack_end: i32,
+    /// Maximum number of frames.
+    pub max_depth: i32,
+    /// Native stack pointer below which calls raise `stack overflow`.
+    pub native_limit: i32,
 }
 
 /// Offsets used by the translator (all in bytes).
 #[derive(Clone, Copy, Debug)]
 pub struct Offsets {
+    /// The running VM's structures (see [`RunOffsets`]).
+    pub run: RunOffsets,
     pub frame_size: i32,
     pub frame_func: i32,
     pub frame_pc: i32,
@@ -176,8 +193,9 @@ pub struct Offsets {
 impl Offsets {
     /// The offsets for frame records laid out as `frame`, a depth counter at
     /// `depth` bytes from the context, and the runtime's heap objects.
-    pub fn new(frame: FrameLayout, depth: i32) -> Offsets {
+    pub fn new(frame: FrameLayout, depth: i32, run: RunOffsets) -> Offsets {
         Offsets {
+            run,
             frame_size: frame.size,
             frame_func: frame.func,
             frame_pc: frame.pc,

@@ -25,7 +25,7 @@ pub mod analysis;
 pub mod translate;
 
 use crate::bytecode::Program;
-use abi::{Context, Helpers, Offsets, RunAddrs};
+use abi::{Helpers, Offsets, RunAddrs};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::UserFuncName;
 use cranelift_codegen::isa::OwnedTargetIsa;
@@ -96,9 +96,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_new (allocate an object)", a.h_new),
         ("rt_obj (map/string operations)", a.h_obj),
         ("the entry table", a.entry),
-        ("the globals", a.globals),
-        ("the frame records", a.frames),
-        ("the register stack", a.stack),
+        ("the function table", a.fn_info),
     ];
     let mut s = String::from("; ---- addresses in the code below ----\n");
     for (name, addr) in named {
@@ -129,8 +127,6 @@ pub struct Jit {
     enter: usize,
     /// The calling convention of compiled functions.
     jit_cc: cranelift_codegen::isa::CallConv,
-    /// The context address, read by the trampoline shim (set with `addrs.vm`).
-    ctx_cell: Box<u64>,
     /// Per function: `nregs | nparams << 16 | void << 24`. Only read by compiled
     /// indirect calls (through its address in `addrs`); owned here to keep it alive.
     #[allow(dead_code)]
@@ -189,6 +185,10 @@ pub fn jit_flags() -> Result<settings::Builder, String> {
         ("is_pic", "false"),
         ("use_colocated_libcalls", "false"),
         ("enable_probestack", "false"),
+        // Compiled code keeps the running VM (the context) in the pinned register
+        // (r15 on x86-64, x21 on AArch64): code is shared by the VMs of all
+        // threads, so it cannot embed the VM's address.
+        ("enable_pinned_reg", "true"),
         (
             "enable_verifier",
             if cfg!(debug_assertions) { "true" } else { "false" },
@@ -236,8 +236,7 @@ impl Jit {
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
-        let ctx_cell = Box::new(0u64);
-        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, &ctx_cell, helpers.tramp)?;
+        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, helpers.tramp)?;
         let n = program.functions.len();
         let entry = vec![tramp; n].into_boxed_slice();
         let fn_info: Box<[u32]> = program
@@ -254,15 +253,7 @@ impl Jit {
             .max()
             .unwrap_or(0);
         let addrs = Addrs {
-            // Set by the first compilation (the context may still move until it runs).
-            vm: 0,
-            frames: run.frames,
-            stack: run.stack,
-            stack_end: run.stack + run.stack_slots as u64 * 8,
-            max_depth: run.max_depth as u64,
             check_stack: run.max_depth as u128 * max_nregs as u128 > run.stack_slots as u128,
-            native_limit: 0,
-            globals: run.globals,
             entry: entry.as_ptr() as u64,
             fn_info: fn_info.as_ptr() as u64,
             h_resume: helpers.resume as usize as u64,
@@ -288,7 +279,6 @@ impl Jit {
             tramp,
             enter,
             jit_cc,
-            ctx_cell,
             fn_info,
             opts,
             addrs,
@@ -315,16 +305,6 @@ impl Jit {
         self.enter
     }
 
-    /// The context address compiled code was compiled for (0 before the first
-    /// compilation).
-    pub fn context_addr(&self) -> u64 {
-        self.addrs.vm
-    }
-
-    pub fn set_native_limit(&mut self, limit: usize) {
-        self.addrs.native_limit = limit as u64;
-    }
-
     /// Send the calls of `fid` back to the trampoline (its code stays allocated:
     /// frames may still be running it).
     pub fn reset_entry(&mut self, fid: usize) {
@@ -333,31 +313,12 @@ impl Jit {
         }
     }
 
-    /// Translate and compile function `fid` for the context at `ctx` (not yet
-    /// callable: see [`Jit::finalize`]); `neg_index`: handle negative array
-    /// indices inline. Compiled code embeds the context's address, so every
-    /// compilation of a JIT must be for the same address (the tier checks it
-    /// before entering compiled code).
+    /// Translate and compile function `fid` (not yet callable: see
+    /// [`Jit::finalize`]); `consts` are its constants (immortal strings shared by
+    /// every VM of the run); `neg_index`: handle negative array indices inline.
+    /// The code finds the running VM in the pinned register (the context), so
+    /// every VM of the run (one per thread) can run it.
     pub fn compile(
-        &mut self,
-        ctx: *mut Context,
-        program: &Program,
-        consts: &[Value],
-        fid: u32,
-        neg_index: bool,
-    ) -> Result<(), TransError> {
-        let ctx = ctx as u64;
-        if self.addrs.vm != 0 && self.addrs.vm != ctx {
-            return Err(TransError::Failed(
-                "internal error: the VM moved since the previous compilation".into(),
-            ));
-        }
-        self.addrs.vm = ctx;
-        *self.ctx_cell = ctx;
-        self.compile_inner(program, consts, fid, neg_index)
-    }
-
-    fn compile_inner(
         &mut self,
         program: &Program,
         consts: &[Value],
@@ -511,14 +472,13 @@ impl Jit {
 /// Compile the two shims between Rust and compiled code and return their
 /// addresses: the trampoline shim (`(base, entry_pc, a0, .., a3)` in the
 /// compiled functions' convention, calling the trampoline helper `tramp` with
-/// the context read from `ctx_cell`) and the entry shim ([`abi::EnterFn`], C convention: loads the register arguments from the
+/// the context read from the pinned register) and the entry shim ([`abi::EnterFn`], C convention: loads the register arguments from the
 /// window and calls the code in the compiled convention; the C convention makes
 /// it save the callee-saved registers that compiled code does not preserve).
 fn compile_shims(
     module: &mut JITModule,
     c_cc: cranelift_codegen::isa::CallConv,
     jit_cc: cranelift_codegen::isa::CallConv,
-    ctx_cell: &u64,
     tramp: abi::TrampFn,
 ) -> Result<(usize, usize), String> {
     use cranelift_codegen::ir::{types::I64, AbiParam, InstBuilder, MemFlagsData, Signature};
@@ -551,8 +511,7 @@ fn compile_shims(
                 let s = b.import_signature(c_full.clone());
                 let f = tramp as usize;
                 let fp = b.ins().iconst(I64, f as i64);
-                let cell = b.ins().iconst(I64, ctx_cell as *const u64 as i64);
-                let vm = b.ins().load(I64, MemFlagsData::trusted(), cell, 0);
+                let vm = b.ins().get_pinned_reg(I64);
                 let mut args = vec![vm];
                 args.extend_from_slice(&p);
                 let call = b.ins().call_indirect(s, fp, &args);
@@ -565,8 +524,16 @@ fn compile_shims(
                     let v = b.ins().load(I64, MemFlagsData::trusted(), p[2], i as i32 * 8);
                     args.push(v);
                 }
+                // The pinned register is callee-saved for our Rust caller, but
+                // Cranelift does not save it: keep the caller's value (also a
+                // VM's, when compiled code re-enters through a helper) and put
+                // it back before returning.
+                let saved = b.ins().get_pinned_reg(I64);
+                b.ins().set_pinned_reg(p[1]);
                 let call = b.ins().call_indirect(s, p[0], &args);
-                b.inst_results(call)[0]
+                let st = b.inst_results(call)[0];
+                b.ins().set_pinned_reg(saved);
+                st
             };
             b.ins().return_(&[st]);
             b.finalize(module.isa().frontend_config());
@@ -621,14 +588,7 @@ pub struct AotFunction {
 /// that each embedded immediate in an IR dump names one structure or helper.
 pub(crate) fn placeholder_addrs() -> Addrs {
     Addrs {
-        vm: 0x0900_0000,
-        frames: 0x1000_0000,
-        stack: 0x2000_0000,
-        stack_end: 0x2800_0000,
-        max_depth: 200_000,
         check_stack: false,
-        native_limit: 0x10_0000,
-        globals: 0x3000_0000,
         entry: 0x4000_0000,
         fn_info: 0x5000_0000,
         h_resume: 0x6000_0000,

@@ -23,17 +23,19 @@ pub mod runtime;
 mod tests;
 
 use crate::bytecode::{Instr, Program};
-use crate::jit::abi::{self, Context, EnterFn, FrameLayout, Offsets, RunAddrs};
+use crate::jit::abi::{self, Context, EnterFn, FrameLayout, Offsets, RunAddrs, RunOffsets};
 use crate::jit::{CompileOptions, Jit};
 use crate::native_stack::{native_sp, native_stack_limit};
 use crate::vm::frame::{Frame, FrameStack};
+use crate::vm::tiering::RunView;
 use crate::vm::tiering::{Attached, LoopAction, Outcome, TierFactory, TierHooks};
 use crate::vm::{Stop, Vm};
 pub use policy::JitTotals;
 use policy::{Deopt, Policy};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::mem::offset_of;
 use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Options of the JIT tier (`bp run --jit-*`).
@@ -89,9 +91,14 @@ impl JitOptions {
 }
 
 impl JitOptions {
-    /// These options as the VM's tier factory (`VmOptions::tier`).
+    /// These options as the VM's tier factory (`VmOptions::tier`). The VMs of
+    /// one run (one per thread) that it attaches to share one JIT: code compiled
+    /// for one thread is called by all (see [`JitFactory`]).
     pub fn factory(self) -> Arc<dyn TierFactory> {
-        Arc::new(self)
+        Arc::new(JitFactory {
+            opts: self,
+            shared: Mutex::new(None),
+        })
     }
 
     fn compile_options(&self) -> CompileOptions {
@@ -104,34 +111,112 @@ impl JitOptions {
     }
 }
 
-impl TierFactory for JitOptions {
-    fn attach(&self, vm: &mut Vm<'_>) -> Result<Attached, String> {
-        let program = vm.program;
+/// The tier factory of a run: attaches a [`Tier`] to each VM of the run (the
+/// main one and one per thread), all sharing the JIT of the first.
+#[derive(Debug)]
+pub struct JitFactory {
+    opts: JitOptions,
+    /// The JIT of the VMs attached so far.
+    shared: Mutex<Option<Arc<SharedJit>>>,
+}
+
+/// A JIT and its policy, shared by the VMs of the threads of one run: compiled
+/// code finds the running VM in the pinned register (docs/jit.md), so a function
+/// is compiled once and called by every thread; the policy's state (versions,
+/// deopt budgets, statistics) is the run's. Hotness counters stay per VM.
+pub struct SharedJit {
+    jit: Mutex<Jit>,
+    policy: Mutex<Policy>,
+    /// The entry table (inside `jit`; stable) and the value of a slot without code.
+    entry: *const usize,
+    not_compiled: usize,
+    /// The JIT's entry shim ([`EnterFn`]).
+    enter: usize,
+    /// The program compiled for, and the register-stack slots and frame depth of
+    /// the VMs (compiled code omits a register-stack check that these make
+    /// unnecessary, so a VM with other sizes gets a JIT of its own).
+    program: usize,
+    sizes: (usize, usize),
+    /// With `--jit-log`: the compilations waiting for `finalize` (function, what
+    /// made it compile, compile time).
+    logged: Mutex<Vec<(usize, Trigger, std::time::Duration)>>,
+}
+
+impl std::fmt::Debug for SharedJit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedJit")
+            .field("program", &self.program)
+            .finish()
+    }
+}
+
+// SAFETY: the JIT and the policy are only used under their mutexes; `entry` points
+// into the JIT's entry table, which lives as long as the JIT and whose slots are
+// written under the JIT's mutex and read as whole aligned words (the code
+// addresses of functions: any value read is a valid entry).
+unsafe impl Send for SharedJit {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for SharedJit {}
+
+/// Lock a mutex of the tier, ignoring poisoning (a panic inside a compilation is
+/// caught and reported; the state it leaves is consistent enough to go on).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl JitFactory {
+    /// The run's shared JIT for `vm`: the existing one when it was made for the
+    /// same program and sizes, else a new one.
+    fn shared_for(&self, vm: &Vm<'_>) -> Result<Arc<SharedJit>, String> {
+        let program = vm.program as *const Program as usize;
+        let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
+        let sizes = (vm.stack.limit(), max_depth);
+        let mut slot = lock(&self.shared);
+        if let Some(s) = slot.as_ref() {
+            if s.program == program && s.sizes == sizes {
+                return Ok(s.clone());
+            }
+        }
         let run = RunAddrs {
-            frames: vm.frames.as_ptr() as u64,
-            stack: vm.stack.as_ptr() as u64,
-            stack_slots: vm.stack.limit(),
-            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)),
-            globals: vm.globals.as_ptr() as u64,
+            stack_slots: sizes.0,
+            max_depth: sizes.1,
         };
-        let jit = Jit::new(program, run, offsets(), &runtime::HELPERS, self.compile_options())?;
-        let tier = Tier {
+        let jit = Jit::new(
+            vm.program,
+            run,
+            offsets(),
+            &runtime::HELPERS,
+            self.opts.compile_options(),
+        )?;
+        let shared = Arc::new(SharedJit {
             entry: jit.entry_table(),
             not_compiled: jit.tramp_addr(),
             enter: jit.enter_addr(),
-            jit: RefCell::new(jit),
-            policy: RefCell::new(Policy::new(program.functions.len(), self.stress != 0)),
-            opts: self.clone(),
-            home: Cell::new(0),
+            jit: Mutex::new(jit),
+            policy: Mutex::new(Policy::new(vm.program.functions.len(), self.opts.stress != 0)),
+            program,
+            sizes,
+            logged: Mutex::new(Vec::new()),
+        });
+        *slot = Some(shared.clone());
+        Ok(shared)
+    }
+}
+
+impl TierFactory for JitFactory {
+    fn attach(&self, vm: &mut Vm<'_>) -> Result<Attached, String> {
+        let shared = self.shared_for(vm)?;
+        let tier = Tier {
+            shared,
+            opts: self.opts.clone(),
             native_limit: Cell::new(0),
             stop: Cell::new(None),
-            logged: RefCell::new(Vec::new()),
         };
         Ok(Attached {
-            entry: tier.entry,
-            not_compiled: tier.not_compiled,
-            hot_call: self.threshold,
-            hot_loop: self.loop_threshold(),
+            entry: tier.shared.entry,
+            not_compiled: tier.shared.not_compiled,
+            hot_call: self.opts.threshold,
+            hot_loop: self.opts.loop_threshold(),
             hooks: Box::new(tier),
         })
     }
@@ -148,7 +233,15 @@ pub fn offsets() -> Offsets {
         base: offset_of!(Frame, base) as i32,
     };
     let depth = offset_of!(Vm<'static>, frames) + offset_of!(FrameStack, len);
-    Offsets::new(frame, depth as i32)
+    let view = offset_of!(Vm<'static>, run_view);
+    let run = RunOffsets {
+        frames: (view + offset_of!(RunView, frames)) as i32,
+        globals: (view + offset_of!(RunView, globals)) as i32,
+        stack_end: (view + offset_of!(RunView, stack_end)) as i32,
+        max_depth: (view + offset_of!(RunView, max_depth)) as i32,
+        native_limit: (view + offset_of!(RunView, native_limit)) as i32,
+    };
+    Offsets::new(frame, depth as i32, run)
 }
 
 /// `bp jit-ir`: the IR (and machine code) of every function of `program`,
@@ -159,30 +252,20 @@ pub fn dump_ir(program: &Program, target: &str, asm: bool) -> Result<String, Str
 
 /// The JIT statistics of a VM's tier, if it has one.
 pub fn totals(vm: &Vm<'_>) -> Option<JitTotals> {
-    tier_ref(vm).map(|t| t.policy.borrow().totals())
+    tier_ref(vm).map(|t| t.policy().totals())
 }
 
-/// The JIT tier of one run. Its mutable state is behind cells: the VM calls the
+/// The JIT tier of one VM (one thread of a run). The JIT and the policy are the
+/// run's ([`SharedJit`], behind mutexes, each locked only for a step that does
+/// not call compiled code); the rest is this VM's, behind cells: the VM calls the
 /// hooks with `&self`, and compiled code they run may call them again.
 pub struct Tier {
-    jit: RefCell<Jit>,
-    policy: RefCell<Policy>,
+    shared: Arc<SharedJit>,
     opts: JitOptions,
-    /// The entry table (inside `jit`; stable) and the value of a slot without code.
-    entry: *const usize,
-    not_compiled: usize,
-    /// The JIT's entry shim ([`EnterFn`]).
-    enter: usize,
-    /// The context (VM) address compiled code was compiled for (0 before the first
-    /// compilation).
-    home: Cell<u64>,
     /// Lowest native stack address compiled code may call below (set at start).
     native_limit: Cell<usize>,
     /// Why compiled code stopped with status 2 (`exit`, fatal error).
     stop: Cell<Option<Stop>>,
-    /// With `--jit-log`: the compilations waiting for `finalize` (function, what
-    /// made it compile, compile time).
-    logged: RefCell<Vec<(usize, Trigger, std::time::Duration)>>,
 }
 
 /// What made a function compile (for `--jit-log`).
@@ -221,38 +304,46 @@ fn context(vm: &mut Vm<'_>) -> *mut Context {
 }
 
 impl Tier {
+    fn jit(&self) -> MutexGuard<'_, Jit> {
+        lock(&self.shared.jit)
+    }
+
+    fn policy(&self) -> MutexGuard<'_, Policy> {
+        lock(&self.shared.policy)
+    }
+
     /// Compile function `fid` (not yet callable: see [`Tier::finalize`]); false if
     /// it failed or is over the size budget.
     fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
         let t0 = Instant::now();
-        let ctx = context(vm);
+        // Another thread compiled it in the meantime.
+        if vm.compiled_entry(fid as u32).is_some() {
+            return true;
+        }
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
-        let neg_index = self.policy.borrow().neg_index(fid);
-        let mut jit = self.jit.borrow_mut();
-        let r = jit.compile(ctx, vm.program, consts, fid as u32, neg_index);
-        self.home.set(jit.context_addr());
-        drop(jit);
+        let neg_index = self.policy().neg_index(fid);
+        let r = self.jit().compile(vm.program, consts, fid as u32, neg_index);
         if self.opts.log {
             match &r {
-                Ok(()) => self.logged.borrow_mut().push((fid, trigger, t0.elapsed())),
+                Ok(()) => lock(&self.shared.logged).push((fid, trigger, t0.elapsed())),
                 Err(e) => self.log(format!("not compiled {}: {e}", function_name(vm, fid))),
             }
         }
-        self.policy.borrow_mut().compiled(fid, r, t0.elapsed())
+        self.policy().compiled(fid, r, t0.elapsed())
     }
 
     /// Make the compiled functions callable and record the outcome.
     fn finalize(&self, vm: &Vm<'_>) {
-        let done = self.jit.borrow_mut().finalize();
+        let done = self.jit().finalize();
         if self.opts.log {
             self.log_compiled(vm, &done);
         }
-        self.policy.borrow_mut().finalized(done);
+        self.policy().finalized(done);
     }
 
     /// `--jit-log`: one line per function just made callable (or that failed).
     fn log_compiled(&self, vm: &Vm<'_>, done: &[crate::jit::Finalized]) {
-        let logged = std::mem::take(&mut *self.logged.borrow_mut());
+        let logged = std::mem::take(&mut *lock(&self.shared.logged));
         for (fid, result) in done {
             let (trigger, time) = logged
                 .iter()
@@ -310,7 +401,7 @@ impl Tier {
         // caller. The VM is passed as a raw pointer: compiled code and its helpers
         // are its only users until the call returns.
         unsafe {
-            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.enter);
+            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.shared.enter);
             f(code, context(vm), base, epc)
         }
     }
@@ -328,7 +419,7 @@ impl Tier {
             .and_then(|f| f.code.get(pc as usize));
         if let Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) = ins {
             if (vm.stack.get(top.base + *idx as usize).0 as i64) < 0 {
-                self.policy.borrow_mut().note_negative_index(fid as usize);
+                self.policy().note_negative_index(fid as usize);
             }
         }
     }
@@ -338,13 +429,13 @@ impl Tier {
     /// the frame to re-enter its code at the next loop header.
     fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32, pc: u32, caught: bool) {
         let threshold = vm.tier.hot_loop.max(1);
-        let verdict = self.policy.borrow_mut().note_deopt(fid as usize);
+        let verdict = self.policy().note_deopt(fid as usize);
         if self.opts.log {
             self.log_deopt(vm, fid, pc, caught, verdict);
         }
         let fid = fid as usize;
         if verdict == Deopt::Disable {
-            self.jit.borrow_mut().reset_entry(fid);
+            self.jit().reset_entry(fid);
         }
         if verdict == Deopt::Keep {
             Self::set_loop_counts(vm, fid, threshold);
@@ -409,7 +500,7 @@ impl TierHooks for Tier {
     fn start(&self, vm: &mut Vm<'_>) {
         let limit = native_stack_limit();
         self.native_limit.set(limit);
-        self.jit.borrow_mut().set_native_limit(limit);
+        vm.run_view.native_limit = limit as u64;
         if self.opts.threshold == 0 {
             for fid in 0..vm.program.functions.len() {
                 self.compile(vm, fid, Trigger::Start);
@@ -422,8 +513,8 @@ impl TierHooks for Tier {
     /// entry, so that later calls (from the VM and from compiled code) run the
     /// compiled code in the same register window.
     fn hot_function(&self, vm: &mut Vm<'_>, fid: usize) {
-        let wants = self.policy.borrow().wants_compile(fid);
-        if !wants && self.opts.log && self.policy.borrow().gave_up(fid) {
+        let wants = self.policy().wants_compile(fid);
+        if !wants && self.opts.log && self.policy().gave_up(fid) {
             self.log(format!(
                 "give up {}: {} versions deoptimized too often; it stays interpreted",
                 function_name(vm, fid),
@@ -454,7 +545,7 @@ impl TierHooks for Tier {
         if let Some(c) = vm.tier.loop_counts.get_mut(fid).and_then(|v| v.get_mut(loop_id)) {
             *c = 0;
         }
-        let wants = self.policy.borrow().wants_compile_for_loop(fid);
+        let wants = self.policy().wants_compile_for_loop(fid);
         if wants {
             if !self.compile(vm, fid, Trigger::Loop) {
                 return LoopAction::Continue;
@@ -465,13 +556,13 @@ impl TierHooks for Tier {
             return LoopAction::Continue;
         };
         if reenter {
-            self.policy.borrow_mut().note_reentry(fid);
+            self.policy().note_reentry(fid);
             return LoopAction::Reenter;
         }
         let Some(&top) = vm.frames.last() else {
             return LoopAction::Continue;
         };
-        self.policy.borrow_mut().note_osr(fid);
+        self.policy().note_osr(fid);
         if self.opts.log {
             self.log(format!(
                 "osr {} at {}",
@@ -494,12 +585,6 @@ impl TierHooks for Tier {
     fn call_compiled(&self, vm: &mut Vm<'_>, code: usize, base_idx: usize, entry_pc: u64) -> Outcome {
         if native_sp() < self.native_limit.get() {
             return Outcome::Overflow;
-        }
-        // Compiled code embeds the VM's address (see `Jit::compile`).
-        if self.home.get() != context(vm) as u64 {
-            return Outcome::Stop(Stop::Fatal(
-                "internal error: compiled code called for a VM that moved".into(),
-            ));
         }
         let base_ptr = vm.stack.as_ptr().wrapping_add(base_idx);
         // The ABI's encoding: the frame's depth, with bit 63 set for an entry at
@@ -531,7 +616,7 @@ impl TierHooks for Tier {
     /// End of a run: `--jit-stats` report (to stderr, after the program's own).
     fn finish(&self, vm: &mut Vm<'_>) {
         if self.opts.stats {
-            let report = self.policy.borrow().report(vm.program);
+            let report = self.policy().report(vm.program);
             vm.err.push_str(&report);
         }
     }

@@ -523,7 +523,7 @@ fn every_test_program_compiles_at_threshold_zero() {
             "{}: {}",
             path.display(),
             tier_ref(&vm)
-                .map(|t| t.policy.borrow().report(&p))
+                .map(|t| t.policy().report(&p))
                 .unwrap_or_default()
         );
         assert_eq!(t.compiled as usize, p.functions.len(), "{}", path.display());
@@ -538,14 +538,7 @@ fn every_test_program_compiles_at_threshold_zero() {
 #[test]
 fn placeholder_addresses_are_distinct() {
     let crate::jit::translate::Addrs {
-        vm,
-        frames,
-        stack,
-        stack_end,
-        max_depth: _,
         check_stack: _,
-        native_limit,
-        globals,
         entry,
         fn_info,
         h_resume,
@@ -563,12 +556,6 @@ fn placeholder_addresses_are_distinct() {
         zero_obj,
     } = crate::jit::placeholder_addrs();
     let addrs = [
-        vm,
-        frames,
-        stack,
-        stack_end,
-        native_limit,
-        globals,
         entry,
         fn_info,
         h_resume,

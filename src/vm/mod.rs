@@ -158,6 +158,8 @@ pub struct Vm<'p> {
     pub tier: Tiering,
     /// Starting and joining threads (see [`threads`]).
     pub(crate) threads: threads::ThreadHost,
+    /// Where compiled code finds this VM's structures.
+    pub run_view: tiering::RunView,
 }
 
 impl<'p> Vm<'p> {
@@ -250,6 +252,14 @@ impl<'p> Vm<'p> {
             err: String::new(),
             tier: Tiering::new(counts, opts.hot_call_threshold, opts.hot_loop_threshold),
             threads: threads::ThreadHost::new(opts.clone(), pool),
+            run_view: tiering::RunView::default(),
+        };
+        vm.run_view = tiering::RunView {
+            frames: vm.frames.as_ptr() as u64,
+            globals: vm.globals.as_ptr() as u64,
+            stack_end: vm.stack.as_ptr() as u64 + vm.stack.limit() as u64 * 8,
+            max_depth: vm.max_depth.min(vm.frames.capacity().saturating_sub(1)) as u64,
+            native_limit: 0,
         };
         if let Some(factory) = &opts.tier {
             vm.attach_tier(&**factory);
@@ -404,7 +414,21 @@ fn constant_pool(program: &Program) -> ConstPool {
 /// Run `program` and return its exit status. Stdout is flushed; runtime errors and
 /// uncaught exceptions are written to stderr.
 pub fn run(program: &Program, opts: VmOptions) -> i32 {
-    let (code, _, err) = run_inner(program, opts, false);
+    let (code, _, err) = run_inner(program, opts, false, None);
+    if !err.is_empty() {
+        use std::io::Write;
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(err.as_bytes());
+        let _ = e.flush();
+    }
+    code
+}
+
+/// [`run`] for a program that threads may share as it is: the threads the
+/// program starts use `program` itself (and the code compiled for it) instead of
+/// a copy of it.
+pub fn run_shared(program: Arc<Program>, opts: VmOptions) -> i32 {
+    let (code, _, err) = run_inner(&program, opts, false, Some(program.clone()));
     if !err.is_empty() {
         use std::io::Write;
         let mut e = std::io::stderr().lock();
@@ -417,10 +441,16 @@ pub fn run(program: &Program, opts: VmOptions) -> i32 {
 /// Run `program` keeping its output: returns (exit status, stdout bytes, stderr
 /// text). Meant for tests; output beyond what fits in memory is not a concern there.
 pub fn run_capture(program: &Program, opts: VmOptions) -> (i32, Vec<u8>, String) {
-    run_inner(program, opts, true)
+    run_inner(program, opts, true, None)
 }
 
-fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>, String) {
+/// `shared`: `program` itself behind an `Arc`, for the threads it starts.
+fn run_inner(
+    program: &Program,
+    opts: VmOptions,
+    capture: bool,
+    shared: Option<Arc<Program>>,
+) -> (i32, Vec<u8>, String) {
     if let Err(msg) = verify::verify(program) {
         return (
             1,
@@ -430,6 +460,9 @@ fn run_inner(program: &Program, opts: VmOptions, capture: bool) -> (i32, Vec<u8>
     }
     let mut vm = Vm::new(program, opts);
     vm.capture = capture;
+    if let Some(p) = shared {
+        vm.threads.share_program(p);
+    }
     // `vm` stays here until the end of the run, and so does its stdout buffer (the
     // guard is dropped first).
     let _emergency = (!capture).then(|| bp_runtime::rt::register_emergency_stdout(&vm.rt.out));

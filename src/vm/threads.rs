@@ -53,6 +53,9 @@ pub struct ThreadHost {
     consts: Arc<ConstPool>,
     /// Set by the first spawn of the run (inherited by the threads it starts).
     shared: Option<Arc<Shared>>,
+    /// The VM's program behind an `Arc`, when the runner has it so
+    /// ([`ThreadHost::share_program`]).
+    program: Option<Arc<Program>>,
     /// The ids of the builtins the VM implements.
     spawn_id: Option<u32>,
     join_id: Option<u32>,
@@ -68,10 +71,18 @@ impl ThreadHost {
             opts,
             consts,
             shared: None,
+            program: None,
             spawn_id: builtins::lookup("thread_spawn"),
             join_id: builtins::lookup("thread_join"),
             foreign: None,
         }
+    }
+}
+
+impl ThreadHost {
+    /// `program`, the VM's own program, is behind this `Arc`: threads use it.
+    pub fn share_program(&mut self, program: Arc<Program>) {
+        self.program = Some(program);
     }
 }
 
@@ -96,11 +107,14 @@ impl Vm<'_> {
     /// The shared state of this run's threads, made on the first spawn.
     fn shared(&mut self) -> Arc<Shared> {
         let program = self.program;
+        let own = self.threads.program.take();
         self.threads
             .shared
             .get_or_insert_with(|| {
                 Arc::new(Shared {
-                    program: Arc::new(program.clone()),
+                    // The VM's own program when it is shared (`run_shared`): the
+                    // threads then also share the code compiled for it.
+                    program: own.unwrap_or_else(|| Arc::new(program.clone())),
                     next_id: AtomicI64::new(1),
                     live: Mutex::new(Vec::new()),
                 })

@@ -62,6 +62,27 @@ pub trait TierHooks {
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
+/// The addresses and limits of a VM's structures, in one place that compiled code
+/// reads them from (through the VM's address, which it keeps in a register): code
+/// compiled by a tier is shared by the VMs of every thread of a run, so it embeds
+/// no VM's addresses. Set when the VM is created; `native_limit` by the tier when
+/// a run starts on the VM's thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunView {
+    /// Address of frame record 0.
+    pub frames: u64,
+    /// Address of global 0.
+    pub globals: u64,
+    /// Address of usable register-stack slot `limit` (a window must end at or
+    /// below it).
+    pub stack_end: u64,
+    /// Maximum number of frames.
+    pub max_depth: u64,
+    /// Lowest native stack address compiled code may call below (0: unchecked).
+    pub native_limit: u64,
+}
+
 /// A tier attached to a VM when it is created.
 pub struct Attached {
     pub hooks: Box<dyn TierHooks>,

@@ -516,6 +516,47 @@ unsafe fn free_object(p: *mut ObjHeader) {
     }
 }
 
+/// The string constants of a program, shared by the VMs of every thread of a run
+/// and by the code the JIT compiles for them (which embeds their addresses).
+///
+/// The strings are immortal: their headers are marked for good, so the collector
+/// of a heap that reaches one (through a register, a global or a container) neither
+/// writes to it nor traces it, and they are in no thread's heap, so no sweep frees
+/// them. They are freed with the pool, which every VM that uses them keeps alive
+/// (`Rt::keep_alive`).
+pub struct ConstPool {
+    heap: Heap,
+    /// Per function, its constant pool as values (numbers as they are, strings as
+    /// the immortal objects).
+    pub functions: Vec<Box<[Value]>>,
+}
+
+// SAFETY: after construction the pool is only read: its strings are immutable and
+// their headers are never written (they are marked already), by any thread.
+unsafe impl Send for ConstPool {}
+// SAFETY: as for `Send`: shared reads only.
+unsafe impl Sync for ConstPool {}
+
+impl ConstPool {
+    pub fn new() -> ConstPool {
+        ConstPool {
+            heap: Heap::new(false),
+            functions: Vec::new(),
+        }
+    }
+
+    /// An immortal string of this pool holding `bytes`.
+    pub fn string(&mut self, bytes: &[u8]) -> Value {
+        self.heap.alloc_immortal_str(bytes)
+    }
+}
+
+impl Default for ConstPool {
+    fn default() -> Self {
+        ConstPool::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,46 +661,5 @@ mod tests {
             .map(|i| (format!("k{i}").into_bytes(), format!("v{i}").into_bytes()))
             .collect();
         assert_eq!(pairs, want);
-    }
-}
-
-/// The string constants of a program, shared by the VMs of every thread of a run
-/// and by the code the JIT compiles for them (which embeds their addresses).
-///
-/// The strings are immortal: their headers are marked for good, so the collector
-/// of a heap that reaches one (through a register, a global or a container) neither
-/// writes to it nor traces it, and they are in no thread's heap, so no sweep frees
-/// them. They are freed with the pool, which every VM that uses them keeps alive
-/// (`Rt::keep_alive`).
-pub struct ConstPool {
-    heap: Heap,
-    /// Per function, its constant pool as values (numbers as they are, strings as
-    /// the immortal objects).
-    pub functions: Vec<Box<[Value]>>,
-}
-
-// SAFETY: after construction the pool is only read: its strings are immutable and
-// their headers are never written (they are marked already), by any thread.
-unsafe impl Send for ConstPool {}
-// SAFETY: as for `Send`: shared reads only.
-unsafe impl Sync for ConstPool {}
-
-impl ConstPool {
-    pub fn new() -> ConstPool {
-        ConstPool {
-            heap: Heap::new(false),
-            functions: Vec::new(),
-        }
-    }
-
-    /// An immortal string of this pool holding `bytes`.
-    pub fn string(&mut self, bytes: &[u8]) -> Value {
-        self.heap.alloc_immortal_str(bytes)
-    }
-}
-
-impl Default for ConstPool {
-    fn default() -> Self {
-        ConstPool::new()
     }
 }

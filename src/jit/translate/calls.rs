@@ -54,31 +54,25 @@ impl<'a, 'f> Tr<'a, 'f> {
         // native stack.)
         {
             let a = self.tc.addrs;
+            let run = self.tc.offs.run;
             let ovf = self.exit_block(Exit::Ovf, pc);
-            let c = self
-                .b
-                .ins()
-                .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, d, a.max_depth as i64);
+            let max_depth = self.run_word(run.max_depth);
+            let c = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth);
             // (`d + 1 > max_depth`)
             let ok = self.b.create_block();
             self.b.ins().brif(c, ovf, &[], ok, &[]);
             self.b.seal_block(ok);
             self.b.switch_to_block(ok);
             if a.check_stack {
-                let c = match callee_nregs {
-                    CalleeRegs::Static(n) => self.b.ins().icmp_imm_s(
-                        IntCC::UnsignedGreaterThan,
-                        callee_base,
-                        a.stack_end as i64 - n as i64 * 8,
-                    ),
+                let stack_end = self.run_word(run.stack_end);
+                let end = match callee_nregs {
+                    CalleeRegs::Static(n) => self.b.ins().iadd_imm_s(callee_base, n as i64 * 8),
                     CalleeRegs::Dynamic(n) => {
                         let bytes = self.b.ins().ishl_imm_s(n, 3);
-                        let end = self.b.ins().iadd(callee_base, bytes);
-                        self.b
-                            .ins()
-                            .icmp_imm_s(IntCC::UnsignedGreaterThan, end, a.stack_end as i64)
+                        self.b.ins().iadd(callee_base, bytes)
                     }
                 };
+                let c = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, stack_end);
                 let ok = self.b.create_block();
                 self.b.ins().brif(c, ovf, &[], ok, &[]);
                 self.b.seal_block(ok);
@@ -90,7 +84,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         let offs = *self.tc.offs;
         let fs = offs.frame_size as i64;
         let scaled = self.b.ins().imul_imm_s(d, fs);
-        let rec2 = self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64);
+        let frames = self.run_word(offs.run.frames);
+        let rec2 = self.b.ins().iadd(scaled, frames);
         // This frame's pc: where an exception escaping the callee is reported.
         let pcv = self.b.ins().iconst(I32, pc as i64);
         let fl = self.mem_flags(Mem::Vm);

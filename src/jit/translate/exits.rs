@@ -34,29 +34,24 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().store(fl, d1, a, off);
     }
 
-    /// The address of the VM (an immediate; Cranelift rematerialises it where it
-    /// is needed instead of keeping it in a callee-saved register).
+    /// The address of the running VM: the context, which compiled code keeps in
+    /// Cranelift's pinned register (set by the entry shim).
     pub(super) fn vm_addr(&mut self) -> CV {
-        self.iconst(self.tc.addrs.vm as i64)
+        self.b.ins().get_pinned_reg(I64)
     }
 
-    /// The address of the frame depth counter as `(constant, offset)`. Every use
-    /// gets a different constant: Cranelift would merge equal ones into one value
-    /// and, when that value was already rematerialised once, keep it live across
-    /// calls (in a callee-saved register or a spill slot) instead of
-    /// rematerialising it again.
+    /// The address of the frame depth counter as `(base, offset)`.
     pub(super) fn depth_addr(&mut self) -> (CV, i32) {
-        self.uniq = (self.uniq + 1) % 4096;
-        let off = self.uniq as i32 * 8;
-        let a = self.tc.addrs.vm.wrapping_add(self.tc.offs.vm_depth as u64);
-        (self.iconst(a.wrapping_sub(off as u64) as i64), off)
+        (self.vm_addr(), self.tc.offs.vm_depth)
     }
 
     /// Address of this function's frame record, given the depth `d`.
     pub(super) fn record(&mut self, d: CV) -> CV {
         let fs = self.tc.offs.frame_size as i64;
         let scaled = self.b.ins().imul_imm_s(d, fs);
-        self.b.ins().iadd_imm_s(scaled, self.tc.addrs.frames as i64 - fs)
+        let frames = self.run_word(self.tc.offs.run.frames);
+        let rec = self.b.ins().iadd(scaled, frames);
+        self.b.ins().iadd_imm_s(rec, -fs)
     }
 
     pub(super) fn store_pc(&mut self, pc: u32) {

@@ -116,14 +116,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, v);
             }
             GetGlobal { dst, idx } => {
-                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let base = self.run_word(self.tc.offs.run.globals);
+                let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
                 let fl = self.mem_flags(Mem::Global);
                 let ty = self.def_ty(dst);
                 let v = self.b.ins().load(ty, fl, addr, 0);
                 self.set(dst, v);
             }
             SetGlobal { src, idx } => {
-                let addr = self.iconst(self.tc.addrs.globals as i64 + idx as i64 * 8);
+                let base = self.run_word(self.tc.offs.run.globals);
+                let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
                 let v = self.get_raw(src);
                 let fl = self.mem_flags(Mem::Global);
                 self.b.ins().store(fl, v, addr, 0);

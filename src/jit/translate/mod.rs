@@ -53,27 +53,12 @@ use std::collections::BTreeMap;
 /// Addresses of the run's VM structures and of the runtime helpers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Addrs {
-    /// The `Vm` of the run (pinned while the JIT exists): compiled code embeds it
-    /// (and the address of its frame depth counter) as an immediate instead of
-    /// keeping its `vm` parameter live.
-    pub vm: u64,
-    /// Frame record 0.
-    pub frames: u64,
-    /// Register stack slot 0.
-    pub stack: u64,
-    /// Address of register stack slot `limit` (a callee window must end at or
-    /// below it).
-    pub stack_end: u64,
-    /// Maximum number of frames.
-    pub max_depth: u64,
     /// Whether calls must check that the callee's window fits the register stack.
     /// False when that follows from the depth check: every window has at most
     /// `m` registers (the largest `nregs` of the program) and windows are
-    /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window.
+    /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window
+    /// (the same for every VM that shares the code: see the tier).
     pub check_stack: bool,
-    /// Native stack pointer below which calls raise `stack overflow`.
-    pub native_limit: u64,
-    pub globals: u64,
     /// Entry table: one code address per function.
     pub entry: u64,
     /// Per function: `nregs | nparams << 16 | returns_void << 24` (u32).
@@ -359,8 +344,6 @@ struct Tr<'a, 'f> {
     regions: [ir::AliasRegion; 5],
     vn: ValueNumbering,
     loops: LoopCaches,
-    /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
-    uniq: u32,
 }
 
 /// Why a function was not translated.
@@ -508,7 +491,10 @@ fn translate_function(
         b.def_var(depth_var, d);
         let fs = tc.offs.frame_size as i64;
         let scaled = b.ins().imul_imm_s(d, fs);
-        let rec = b.ins().iadd_imm_s(scaled, tc.addrs.frames as i64 - fs);
+        let vm = b.ins().get_pinned_reg(I64);
+        let frames = b.ins().load(I64, run_word_flags(), vm, tc.offs.run.frames);
+        let rec = b.ins().iadd(scaled, frames);
+        let rec = b.ins().iadd_imm_s(rec, -fs);
         let pc = b.ins().load(I32, MemFlagsData::trusted(), rec, tc.offs.frame_pc);
         let pc = b.ins().uextend(I64, pc);
         let enc = b.ins().iadd_imm_s(pc, 1);
@@ -572,7 +558,6 @@ fn translate_function(
         },
         self_ref,
         regions,
-        uniq: 0,
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
@@ -705,6 +690,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         Some((self.b.use_var(lv), self.b.use_var(pv)))
     }
 
+    /// A word of the running VM (`offs.run`): its address or limit, which never
+    /// changes while compiled code runs.
+    fn run_word(&mut self, off: i32) -> CV {
+        let vm = self.b.ins().get_pinned_reg(I64);
+        self.b.ins().load(I64, run_word_flags(), vm, off)
+    }
+
     /// Flags of a (trusted: aligned, non-trapping) access to memory category `m`.
     fn mem_flags(&self, m: Mem) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
@@ -788,10 +780,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// call.
     fn check_native_stack(&mut self) {
         let sp = self.b.ins().get_stack_pointer(I64);
-        let c = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThan, sp, self.tc.addrs.native_limit as i64);
+        let limit = self.run_word(self.tc.offs.run.native_limit);
+        let c = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
         let ovf = self.b.create_block();
         self.b.set_cold_block(ovf);
         let body = self.b.create_block();
@@ -922,4 +912,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         Ok(())
     }
+}
+
+/// Flags of a load of a word of the running VM (`Offsets::run`): read-only
+/// while compiled code runs, so Cranelift may merge and hoist such loads.
+fn run_word_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
 }
