@@ -97,7 +97,7 @@ impl JitOptions {
     pub fn factory(self) -> Arc<dyn TierFactory> {
         Arc::new(JitFactory {
             opts: self,
-            shared: Mutex::new(None),
+            shared: None,
         })
     }
 
@@ -111,13 +111,14 @@ impl JitOptions {
     }
 }
 
-/// The tier factory of a run: attaches a [`Tier`] to each VM of the run (the
-/// main one and one per thread), all sharing the JIT of the first.
+/// A tier factory: attaches a [`Tier`] with a JIT of its own to a VM, or, made
+/// by a tier for the threads of its VM ([`TierHooks::thread_factory`]), one that
+/// shares that tier's JIT.
 #[derive(Debug)]
 pub struct JitFactory {
     opts: JitOptions,
-    /// The JIT of the VMs attached so far.
-    shared: Mutex<Option<Arc<SharedJit>>>,
+    /// The JIT to share (for VMs of the same program, alive while this is).
+    shared: Option<Arc<SharedJit>>,
 }
 
 /// A JIT and its policy, shared by the VMs of the threads of one run: compiled
@@ -165,14 +166,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl JitFactory {
-    /// The run's shared JIT for `vm`: the existing one when it was made for the
-    /// same program and sizes, else a new one.
+    /// The JIT for `vm`: the one to share when it was made for the same program
+    /// and sizes, else a new one.
     fn shared_for(&self, vm: &Vm<'_>) -> Result<Arc<SharedJit>, String> {
         let program = vm.program as *const Program as usize;
         let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
         let sizes = (vm.stack.limit(), max_depth);
-        let mut slot = lock(&self.shared);
-        if let Some(s) = slot.as_ref() {
+        if let Some(s) = &self.shared {
             if s.program == program && s.sizes == sizes {
                 return Ok(s.clone());
             }
@@ -198,7 +198,6 @@ impl JitFactory {
             sizes,
             logged: Mutex::new(Vec::new()),
         });
-        *slot = Some(shared.clone());
         Ok(shared)
     }
 }
@@ -619,6 +618,13 @@ impl TierHooks for Tier {
             let report = self.policy().report(vm.program);
             vm.err.push_str(&report);
         }
+    }
+
+    fn thread_factory(&self) -> Option<Arc<dyn TierFactory>> {
+        Some(Arc::new(JitFactory {
+            opts: self.opts.clone(),
+            shared: Some(self.shared.clone()),
+        }))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

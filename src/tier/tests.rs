@@ -522,9 +522,7 @@ fn every_test_program_compiles_at_threshold_zero() {
             0,
             "{}: {}",
             path.display(),
-            tier_ref(&vm)
-                .map(|t| t.policy().report(&p))
-                .unwrap_or_default()
+            tier_ref(&vm).map(|t| t.policy().report(&p)).unwrap_or_default()
         );
         assert_eq!(t.compiled as usize, p.functions.len(), "{}", path.display());
         functions += p.functions.len();

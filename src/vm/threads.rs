@@ -147,6 +147,13 @@ impl Vm<'_> {
         let state = ThreadState::new(id);
         let mut opts = self.threads.opts.clone();
         opts.args = self.rt.args.clone();
+        // The thread's tier shares this VM's compiled code when the thread runs
+        // this very program (always, when the runner shared it: `run_shared`).
+        if std::ptr::eq(&*shared.program, self.program) {
+            if let Some(f) = self.tier_hooks().and_then(|h| h.thread_factory()) {
+                opts.tier = Some(f);
+            }
+        }
         let job = Job {
             consts: self.threads.consts.clone(),
             shared: shared.clone(),

@@ -58,6 +58,11 @@ pub trait TierHooks {
     fn call_compiled(&self, vm: &mut Vm<'_>, code: usize, base_idx: usize, entry_pc: u64) -> Outcome;
     /// End of the run (after the program's output): reports go to `vm.err`.
     fn finish(&self, vm: &mut Vm<'_>);
+    /// The factory for the VMs of threads this VM starts (they run the same
+    /// program): tiers that share this one's compiled code and state.
+    fn thread_factory(&self) -> Option<std::sync::Arc<dyn TierFactory>> {
+        None
+    }
     /// The tier itself, for the tier's own code (statistics, tests).
     fn as_any(&self) -> &dyn std::any::Any;
 }
