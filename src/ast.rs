@@ -179,6 +179,14 @@ pub enum TypeExprKind {
     Nullable(Box<TypeExpr>),
 }
 
+/// The body of a function value: a lambda's expression, or the statements of a
+/// `def` nested in a function body.
+#[derive(Clone, Debug)]
+pub enum LambdaBody {
+    Expr(Box<Expr>),
+    Block(Block),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TypeExpr {
     pub kind: TypeExprKind,
@@ -292,6 +300,14 @@ pub enum StmtKind {
     Continue,
     Return(Option<Expr>),
     Pass,
+    /// `def name(params) -> R:` inside a function body: a local `name` holding the
+    /// function value `func` (an [`ExprKind::Lambda`] with a block body), declared
+    /// before the body is checked so that the function can call itself.
+    Def {
+        name: Ident,
+        func: Box<Expr>,
+        local: LocalId,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -472,7 +488,7 @@ pub enum ExprKind {
     Lambda {
         params: Vec<Param>,
         ret: TypeExpr,
-        body: Box<Expr>,
+        body: LambdaBody,
         func_id: u32,
         locals: Vec<LocalInfo>,
         /// Filled by the checker: the variables of the enclosing function (or

@@ -44,7 +44,7 @@ mod stmt;
 #[cfg(test)]
 mod tests;
 
-use crate::ast::{Expr, FuncDef, Item, LocalInfo, Module, Span};
+use crate::ast::{FuncDef, Item, LambdaBody, LocalInfo, Module, Span};
 use crate::bytecode::{ClassTables, ExternDef, FfiType, Function, GlobalDef, Instr, Loc, Program};
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
 use crate::types::{ProgramInfo, Type};
@@ -57,7 +57,7 @@ use func::FnCompiler;
 pub(crate) struct LambdaJob<'a> {
     pub func_id: u32,
     pub locals: &'a [LocalInfo],
-    pub body: &'a Expr,
+    pub body: &'a LambdaBody,
     pub span: Span,
     /// (variable of the creator, the lambda's local for it), in capture order.
     pub captures: &'a [(crate::ast::LocalId, crate::ast::LocalId)],
@@ -374,13 +374,28 @@ fn compile_lambda<'a>(cx: &mut Ctx<'a>, job: &LambdaJob<'a>) -> Function {
             fc.emit(Instr::GetCapture { dst: reg, clo, idx }, job.span);
         }
     }
-    if ret == Type::Void {
-        fc.expr_effect(job.body);
-        fc.emit(Instr::RetVoid, job.body.span);
-    } else {
-        let v = fc.expr_val(job.body);
-        fc.emit(Instr::Ret { src: v.reg }, job.body.span);
-        fc.release(v);
+    for i in 0..nparams {
+        fc.make_cell_if_needed(i as u32, job.span);
+    }
+    match job.body {
+        LambdaBody::Expr(body) if ret == Type::Void => {
+            fc.expr_effect(body);
+            fc.emit(Instr::RetVoid, body.span);
+        }
+        LambdaBody::Expr(body) => {
+            let v = fc.expr_val(body);
+            fc.emit(Instr::Ret { src: v.reg }, body.span);
+            fc.release(v);
+        }
+        // A `def` nested in a function body.
+        LambdaBody::Block(body) => {
+            fc.push_scope();
+            fc.block_stmts(body);
+            fc.pop_scope();
+            if !stmt::block_ends_in_jump(body) {
+                fc.implicit_return(body.span.to(job.span));
+            }
+        }
     }
     fc.finish(
         name,

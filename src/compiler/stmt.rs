@@ -50,7 +50,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 die_at[k].push(local);
             };
             match &s.kind {
-                StmtKind::Let { local, .. } => dies(*local),
+                StmtKind::Let { local, .. } | StmtKind::Def { local, .. } => dies(*local),
                 StmtKind::LetTuple { pattern, .. } => pattern.for_each_var(&mut |_, local| dies(local)),
                 _ => {}
             }
@@ -72,6 +72,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             StmtKind::Let { init, local, .. } => {
                 self.init_local(*local, init, sp);
             }
+            StmtKind::Def { func, local, .. } => self.nested_def(*local, func, sp),
             StmtKind::LetTuple { pattern, init, .. } => {
                 let v = self.expr_val(init);
                 self.destructure(pattern, v.reg, sp);
@@ -302,6 +303,17 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         r
     }
 
+    /// `def` inside a function: the local holds the new function value. Its cell
+    /// (when a closure captures it, e.g. the function itself, to recurse) exists
+    /// before the closure is made, holding null until the value is stored.
+    fn nested_def(&mut self, id: LocalId, func: &'a Expr, sp: crate::ast::Span) {
+        let r = self.declare_local(id, sp);
+        self.emit(Instr::LoadNull { dst: r }, sp);
+        self.make_cell_if_needed(id, sp);
+        self.expr_to(func, r);
+        self.update_cell(id, sp);
+    }
+
     /// Assign to a variable's register: compile straight into it unless the value
     /// would write it early.
     fn assign_reg(&mut self, r: crate::bytecode::Reg, value: &'a Expr) {
@@ -322,6 +334,10 @@ pub(crate) fn walk_stmt(s: &Stmt, f: &mut impl FnMut(LocalId)) {
         StmtKind::Let { init, local, .. } => {
             f(*local);
             walk_expr(init, f);
+        }
+        StmtKind::Def { func, local, .. } => {
+            f(*local);
+            walk_expr(func, f);
         }
         StmtKind::LetTuple { pattern, init, .. } => {
             pattern.for_each_var(&mut |_, local| f(local));

@@ -755,6 +755,11 @@ impl Walker<'_> {
                 self.expr(init);
                 self.scope(*local, name.span.lo, limit);
             }
+            StmtKind::Def { name, func, local } => {
+                // In scope from its name on: the body may call it.
+                self.scope(*local, name.span.lo, limit);
+                self.expr(func);
+            }
             StmtKind::LetTuple { pattern, ty, init } => {
                 self.type_expr(ty);
                 self.expr(init);
@@ -1053,8 +1058,15 @@ impl Walker<'_> {
                     .filter_map(|p| p.ty.as_ref())
                     .for_each(|t| self.type_expr(t));
                 self.type_expr(ret);
-                self.frame(locals, params.len(), (e.span.lo, e.span.hi), captures);
-                self.expr(body);
+                let end = match body {
+                    ast::LambdaBody::Expr(x) => x.span.hi.max(e.span.hi),
+                    ast::LambdaBody::Block(b) => b.span.hi.max(e.span.hi),
+                };
+                self.frame(locals, params.len(), (e.span.lo, end), captures);
+                match body {
+                    ast::LambdaBody::Expr(x) => self.expr(x),
+                    ast::LambdaBody::Block(b) => self.block(b, end),
+                }
                 self.frames.pop();
             }
             ExprKind::New { class, args, .. } => {

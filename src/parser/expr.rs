@@ -503,7 +503,7 @@ impl Parser<'_> {
         self.bump();
         let ret = self.ty()?;
         self.expect(&TokenKind::Colon, "before the lambda body")?;
-        let body = Box::new(self.expr()?);
+        let body = LambdaBody::Expr(Box::new(self.expr()?));
         self.set_height(self.height + 1, start)?;
         let kind = ExprKind::Lambda {
             params,

@@ -534,6 +534,28 @@ impl<'d> Parser<'d> {
         })
     }
 
+    /// `def name(params) -> R:` and its block inside a function body: a local
+    /// function (a closure over the enclosing function's variables).
+    fn nested_def(&mut self) -> PResult<StmtKind> {
+        let fd = self.func_def(false, false)?;
+        let func = Expr::new(
+            ExprKind::Lambda {
+                params: fd.params,
+                ret: fd.ret,
+                body: LambdaBody::Block(fd.body),
+                func_id: 0,
+                locals: Vec::new(),
+                captures: Vec::new(),
+            },
+            fd.span,
+        );
+        Ok(StmtKind::Def {
+            name: fd.name,
+            func: Box::new(func),
+            local: 0,
+        })
+    }
+
     /// Parameters after `(` up to and including `)`.
     fn params(&mut self, allow_self: bool, what: &str) -> PResult<Vec<Param>> {
         let mut params = Vec::new();
@@ -1008,6 +1030,7 @@ impl<'d> Parser<'d> {
     fn stmt_kind(&mut self) -> PResult<StmtKind> {
         match self.peek() {
             TokenKind::Let => self.let_stmt(),
+            TokenKind::Def => self.nested_def(),
             TokenKind::If => self.if_stmt(),
             TokenKind::While => self.while_stmt(),
             TokenKind::For => self.for_stmt(),

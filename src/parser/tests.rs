@@ -155,7 +155,10 @@ fn sx(e: &Expr) -> String {
                 .collect::<Vec<_>>()
                 .join(" "),
             ty(ret),
-            sx(body)
+            match body {
+                LambdaBody::Expr(e) => sx(e),
+                LambdaBody::Block(b) => format!("(block {})", b.stmts.len()),
+            }
         ),
         ExprKind::New { class, args, .. } => {
             format!("(new {} {})", class.name, list(args)).replace(" )", ")")
@@ -570,7 +573,7 @@ fn block_errors() {
         "'else' without a matching 'if'"
     ));
     assert!(has_err(
-        "def main() -> int:\n    def g() -> int:\n        pass\n",
+        "def main() -> int:\n    struct P:\n        x: int\n",
         "only allowed at top level"
     ));
     assert!(has_err(

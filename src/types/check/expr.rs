@@ -6,7 +6,7 @@
 //! an array is expected.
 
 use super::{valid_map_key, Checker, FnCtx, FuncMeta, NamedType, VarLookup, Want, INTRINSICS};
-use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, Res, Span, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Ident, LambdaBody, Res, Span, UnOp};
 use crate::types::builtin_sig::{display_sig_type, has_error, same_type, Bindings, SigType};
 use crate::types::{FuncInfo, Type};
 
@@ -247,53 +247,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            ExprKind::Lambda {
-                params,
-                ret,
-                body,
-                func_id,
-                locals,
-                captures,
-            } => {
-                let mut ptys = Vec::with_capacity(params.len());
-                for p in params.iter() {
-                    match &p.ty {
-                        Some(t) => ptys.push(self.resolve_type(t, false)),
-                        None => {
-                            self.error(
-                                p.name.span,
-                                format!("lambda parameter '{}' needs a type", p.name.name),
-                            );
-                            ptys.push(Type::Error);
-                        }
-                    }
-                }
-                let rt = self.resolve_type(ret, true);
-                self.check_param_count("lambda", params.len(), span);
-                self.ctxs.push(FnCtx::new(rt.clone()));
-                for (p, t) in params.iter_mut().zip(&ptys) {
-                    p.local = self.declare_local(&p.name, t.clone());
-                    self.ctx().locals[p.local as usize].cellable = true;
-                }
-                self.check_expect(body, &rt, Want::Lambda);
-                if let Some(ctx) = self.ctxs.pop() {
-                    self.check_captured_assignments(&ctx.locals);
-                    *captures = ctx.captures;
-                    *locals = ctx.locals;
-                }
-                let id = self.info.funcs.len() as u32;
-                self.info.funcs.push(FuncInfo {
-                    name: "<lambda>".to_string(),
-                    params: ptys.clone(),
-                    ret: rt.clone(),
-                });
-                self.func_meta.push(FuncMeta {
-                    exported: false,
-                    span,
-                });
-                *func_id = id;
-                Type::Fn(ptys, Box::new(rt))
-            }
+            ExprKind::Lambda { .. } => self.check_lambda(e, None),
             ExprKind::New { .. } => self.check_new(e),
             ExprKind::Super { .. } => self.check_super(e),
             ExprKind::Null => Type::Null,
@@ -1296,5 +1250,88 @@ impl Checker<'_> {
                 Type::Error
             }
         }
+    }
+}
+
+impl Checker<'_> {
+    /// The parameter and result types a lambda (or nested `def`) declares,
+    /// resolved (with their errors reported once).
+    pub(super) fn lambda_signature(&mut self, e: &Expr) -> (Vec<Type>, Type) {
+        let ExprKind::Lambda { params, ret, .. } = &e.kind else {
+            return (Vec::new(), Type::Error);
+        };
+        let mut ptys = Vec::with_capacity(params.len());
+        for p in params.iter() {
+            match &p.ty {
+                Some(t) => ptys.push(self.resolve_type(t, false)),
+                None => {
+                    self.error(
+                        p.name.span,
+                        format!("lambda parameter '{}' needs a type", p.name.name),
+                    );
+                    ptys.push(Type::Error);
+                }
+            }
+        }
+        (ptys, self.resolve_type(ret, true))
+    }
+
+    /// A lambda, or the function of a nested `def` (`sig`: its signature, resolved
+    /// already): its body in a function context of its own, whose uses of the
+    /// enclosing functions' variables become captures.
+    pub(super) fn check_lambda(&mut self, e: &mut Expr, sig: Option<(Vec<Type>, Type)>) -> Type {
+        let (ptys, rt) = match sig {
+            Some(s) => s,
+            None => self.lambda_signature(e),
+        };
+        let span = e.span;
+        let ExprKind::Lambda {
+            params,
+            body,
+            func_id,
+            locals,
+            captures,
+            ..
+        } = &mut e.kind
+        else {
+            return Type::Error;
+        };
+        self.check_param_count("lambda", params.len(), span);
+        self.ctxs.push(FnCtx::new(rt.clone()));
+        for (p, t) in params.iter_mut().zip(&ptys) {
+            p.local = self.declare_local(&p.name, t.clone());
+            self.ctx().locals[p.local as usize].cellable = true;
+        }
+        match body {
+            LambdaBody::Expr(body) => {
+                self.check_expect(body, &rt, Want::Lambda);
+            }
+            LambdaBody::Block(block) => {
+                self.check_block(block);
+                if rt != Type::Void && !super::block_returns(block) {
+                    self.diags.warning(
+                        span,
+                        "this function may end without returning a value".to_string(),
+                    );
+                }
+            }
+        }
+        if let Some(ctx) = self.ctxs.pop() {
+            self.check_captured_assignments(&ctx.locals);
+            *captures = ctx.captures;
+            *locals = ctx.locals;
+        }
+        let id = self.info.funcs.len() as u32;
+        self.info.funcs.push(FuncInfo {
+            name: "<lambda>".to_string(),
+            params: ptys.clone(),
+            ret: rt.clone(),
+        });
+        self.func_meta.push(FuncMeta {
+            exported: false,
+            span,
+        });
+        *func_id = id;
+        Type::Fn(ptys, Box::new(rt))
     }
 }

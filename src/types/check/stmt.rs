@@ -78,6 +78,23 @@ impl Checker<'_> {
                 self.check_expect(init, &t, Want::Plain);
                 self.bind_pattern(pattern, &t);
             }
+            StmtKind::Def { name, func, local } => {
+                // The local exists (with the function's type) before the body is
+                // checked, so that the function can call itself.
+                let sig = self.lambda_signature(func);
+                *local = self.declare_local(name, Type::Fn(sig.0.clone(), Box::new(sig.1.clone())));
+                let l = &mut self.ctx().locals[*local as usize];
+                // Stored after the closure is made: a capture of it (a recursive
+                // call) goes through a cell.
+                l.cellable = true;
+                l.reassigned = true;
+                func.ty = self.check_lambda(func, Some(sig));
+                if let ExprKind::Lambda { func_id, .. } = func.kind {
+                    if let Some(fi) = self.info.funcs.get_mut(func_id as usize) {
+                        fi.name = name.name.clone();
+                    }
+                }
+            }
             StmtKind::Assign { target, value } => {
                 let t = self.check_place(target);
                 self.check_expect(value, &t, Want::Plain);
@@ -302,7 +319,7 @@ impl Checker<'_> {
             }
             VarLookup::Captured(_) => {
                 let msg = format!(
-                    "'{}' belongs to the enclosing function; a lambda cannot assign to it",
+                    "'{}' belongs to the enclosing function; a lambda or nested def reads it but cannot assign to it (return the new value, or keep it in an array or an object)",
                     name.name
                 );
                 self.error(name.span, msg);

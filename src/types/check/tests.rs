@@ -133,6 +133,10 @@ fn verify_block(b: &Block, nlocals: usize) {
                 assert!((*local as usize) < nlocals);
                 verify_expr(init);
             }
+            StmtKind::Def { func, local, .. } => {
+                assert!((*local as usize) < nlocals);
+                verify_expr(func);
+            }
             StmtKind::LetTuple { pattern, init, .. } => {
                 pattern.for_each_var(&mut |_, local| assert!((local as usize) < nlocals));
                 verify_expr(init);
@@ -274,10 +278,16 @@ fn verify_expr(e: &Expr) {
             params,
             captures,
             ..
-        } => {
-            assert_eq!(locals.len(), params.len() + captures.len());
-            verify_expr(body)
-        }
+        } => match body {
+            LambdaBody::Expr(e) => {
+                assert_eq!(locals.len(), params.len() + captures.len());
+                verify_expr(e)
+            }
+            LambdaBody::Block(b) => {
+                assert!(locals.len() >= params.len() + captures.len());
+                verify_block(b, locals.len())
+            }
+        },
         _ => {}
     }
 }
