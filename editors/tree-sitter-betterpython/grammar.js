@@ -199,6 +199,7 @@ module.exports = grammar({
         $.map_type,
         $.tuple_type,
         $.function_type,
+        $.channel_type,
       ),
 
     primitive_type: (_) => 'ptr',
@@ -219,6 +220,9 @@ module.exports = grammar({
 
     array_type: ($) => seq('[', field('element', $._type), ']'),
 
+    // `chan[int]`: a channel between threads.
+    channel_type: ($) => seq('chan', '[', field('element', $._type), ']'),
+
     map_type: ($) => seq('{', field('key', $._type), ':', field('value', $._type), '}'),
 
     tuple_type: ($) => seq('(', commaSep($._type), ')'),
@@ -233,6 +237,8 @@ module.exports = grammar({
     _statement: ($) =>
       choice(
         $.let_statement,
+        // A `def` nested in a function body (a local function).
+        $.function_definition,
         $.if_statement,
         $.while_statement,
         $.for_statement,
