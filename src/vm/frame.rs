@@ -259,13 +259,17 @@ fn alloc_zeroed_words(want: usize, min: usize, unit: usize) -> (*mut u64, usize)
     let min = min.clamp(1, most);
     let mut units = want.clamp(min, most);
     while units > min {
-        let layout = words_layout(units * unit);
-        // SAFETY: `layout` has a non-zero size.
-        let p = fallibly(|| unsafe { std::alloc::alloc_zeroed(layout) }) as *mut u64;
+        let p = alloc_words(units * unit);
         if !p.is_null() {
             return (p, units);
         }
         units = (units / 2).max(min);
+    }
+    if min * unit >= MAPPED_WORDS {
+        let p = alloc_words(min * unit);
+        if !p.is_null() {
+            return (p, min);
+        }
     }
     let layout = words_layout(min * unit);
     // SAFETY: `layout` has a non-zero size.
@@ -289,8 +293,48 @@ fn words_layout(words: usize) -> std::alloc::Layout {
 /// # Safety
 /// `p` must come from `alloc_zeroed_words` with this length, and not be used again.
 unsafe fn free_words(p: *mut u64, words: usize) {
+    if words >= MAPPED_WORDS {
+        // SAFETY: the caller passes the mapping and length `alloc_words` made.
+        unsafe { libc::munmap(p.cast(), words * 8) };
+        return;
+    }
     // SAFETY: the caller passes the block and length `alloc_zeroed_words` returned.
     unsafe { std::alloc::dealloc(p as *mut u8, words_layout(words)) }
+}
+
+/// Blocks of at least this many words (1 MiB) are mapped from the OS directly.
+/// A stack is reserved at its full size but used from its start, so its pages
+/// must be zero without being touched: the allocator may hand back a reused block
+/// that it zeroes by writing every page (with one VM per thread, ten threads
+/// then touched over a gigabyte), whereas a fresh anonymous mapping is zero and
+/// costs memory only for the pages used. Unmapped when freed.
+const MAPPED_WORDS: usize = 1 << 17;
+
+/// `words` zeroed words (null if refused): an anonymous mapping from
+/// [`MAPPED_WORDS`] on, else the global allocator.
+fn alloc_words(words: usize) -> *mut u64 {
+    if words >= MAPPED_WORDS {
+        // SAFETY: an anonymous private mapping of a non-zero size at an address of
+        // the kernel's choice; no existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                words * 8,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        return if p == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            p.cast()
+        };
+    }
+    let layout = words_layout(words);
+    // SAFETY: `layout` has a non-zero size.
+    fallibly(|| unsafe { std::alloc::alloc_zeroed(layout) }) as *mut u64
 }
 
 #[cfg(test)]
