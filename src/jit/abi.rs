@@ -21,6 +21,12 @@ use bp_runtime::value::Value;
 
 /// Status: returned normally (result in register 0 of the frame).
 pub const ST_RETURN: u64 = 0;
+
+/// The entry-table value of a function without compiled code (not an address:
+/// code is aligned). The VMs compare slots with it; compiled code that loads it
+/// calls the trampoline shim instead. The table exists before the JIT does (the
+/// JIT is set up on the first compilation), so the shim's address cannot be it.
+pub const NOT_COMPILED: usize = 1;
 /// Status: an exception is pending (in the VM).
 pub const ST_EXCEPTION: u64 = 1;
 /// Status: `exit` or a fatal error, recorded by the tier.

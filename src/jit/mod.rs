@@ -35,6 +35,8 @@ use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module};
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
 pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
 
@@ -96,6 +98,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_new (allocate an object)", a.h_new),
         ("rt_obj (map/string operations)", a.h_obj),
         ("the entry table", a.entry),
+        ("the trampoline shim (functions not compiled)", a.tramp),
         ("the function table", a.fn_info),
     ];
     let mut s = String::from("; ---- addresses in the code below ----\n");
@@ -120,7 +123,7 @@ pub struct Jit {
     ctx: CodegenContext,
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
-    entry: Box<[usize]>,
+    entry: Arc<EntryTable>,
     /// The trampoline shim (compiled convention → `Helpers::tramp`).
     tramp: usize,
     /// The entry shim ([`abi::EnterFn`]).
@@ -219,11 +222,12 @@ fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
 }
 
 impl Jit {
-    /// Set up the JIT for `program`, whose run keeps its register stack, frame
-    /// stack and globals at `run` (heap buffers that never move), with the
-    /// runtime's `helpers` and frame layout `offs`.
+    /// Set up the JIT for `program`, run by VMs of the sizes `run`, with the
+    /// runtime's `helpers` and frame layout `offs`; compiled functions go into
+    /// `entry` (one slot per function of `program`).
     pub fn new(
         program: &Program,
+        entry: Arc<EntryTable>,
         run: RunAddrs,
         offs: Offsets,
         helpers: &Helpers,
@@ -238,7 +242,9 @@ impl Jit {
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
         let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, helpers.tramp)?;
         let n = program.functions.len();
-        let entry = vec![tramp; n].into_boxed_slice();
+        if entry.len() != n {
+            return Err("internal error: an entry table of the wrong size".into());
+        }
         let fn_info: Box<[u32]> = program
             .functions
             .iter()
@@ -255,6 +261,7 @@ impl Jit {
         let addrs = Addrs {
             check_stack: run.max_depth as u128 * max_nregs as u128 > run.stack_slots as u128,
             entry: entry.as_ptr() as u64,
+            tramp: tramp as u64,
             fn_info: fn_info.as_ptr() as u64,
             h_resume: helpers.resume as usize as u64,
             h_resume_exc: helpers.resume_exc as usize as u64,
@@ -291,9 +298,6 @@ impl Jit {
         })
     }
 
-    pub fn entry_table(&self) -> *const usize {
-        self.entry.as_ptr()
-    }
 
     /// The entry of functions that are not compiled (the trampoline shim).
     pub fn tramp_addr(&self) -> usize {
@@ -308,9 +312,7 @@ impl Jit {
     /// Send the calls of `fid` back to the trampoline (its code stays allocated:
     /// frames may still be running it).
     pub fn reset_entry(&mut self, fid: usize) {
-        if let Some(e) = self.entry.get_mut(fid) {
-            *e = self.tramp;
-        }
+        self.entry.set(fid, abi::NOT_COMPILED);
     }
 
     /// Translate and compile function `fid` (not yet callable: see
@@ -442,9 +444,7 @@ impl Jit {
         let mut done = Vec::with_capacity(self.unfinalized.len());
         for (fid, id, size, name) in std::mem::take(&mut self.unfinalized) {
             let code = self.module.get_finalized_function(id) as usize;
-            if let Some(e) = self.entry.get_mut(fid) {
-                *e = code;
-            }
+            self.entry.set(fid, code);
             if self.opts.perf_map {
                 self.write_perf_map(code, size, &name);
             }
@@ -465,6 +465,39 @@ impl Jit {
         if let Some(f) = self.perf_map.as_mut() {
             let _ = writeln!(f, "{code:x} {size:x} {name}");
             let _ = f.flush();
+        }
+    }
+}
+
+/// The entry table: per function, the address of its compiled code or
+/// [`abi::NOT_COMPILED`]. Made by the tier before any JIT exists (the VMs compare
+/// its slots with `NOT_COMPILED` before every call), written by [`Jit::finalize`]
+/// and [`Jit::reset_entry`], read by every thread's VM and compiled code (a slot
+/// is one aligned word: a reader sees the old or the new address, both valid).
+pub struct EntryTable(Box<[AtomicUsize]>);
+
+impl EntryTable {
+    /// A table of `n` functions, none compiled.
+    pub fn new(n: usize) -> Arc<EntryTable> {
+        Arc::new(EntryTable((0..n).map(|_| AtomicUsize::new(abi::NOT_COMPILED)).collect()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Slot 0, for the VMs and compiled code (`AtomicUsize` has `usize`'s layout).
+    pub fn as_ptr(&self) -> *const usize {
+        self.0.as_ptr().cast()
+    }
+
+    fn set(&self, fid: usize, code: usize) {
+        if let Some(e) = self.0.get(fid) {
+            e.store(code, Ordering::Release);
         }
     }
 }
@@ -590,6 +623,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
     Addrs {
         check_stack: false,
         entry: 0x4000_0000,
+        tramp: 0x4800_0000,
         fn_info: 0x5000_0000,
         h_resume: 0x6000_0000,
         h_resume_exc: 0x6000_0100,

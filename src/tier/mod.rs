@@ -24,7 +24,7 @@ mod tests;
 
 use crate::bytecode::{Instr, Program};
 use crate::jit::abi::{self, Context, EnterFn, FrameLayout, Offsets, RunAddrs, RunOffsets};
-use crate::jit::{CompileOptions, Jit};
+use crate::jit::{CompileOptions, EntryTable, Jit};
 use crate::native_stack::{native_sp, native_stack_limit};
 use crate::vm::frame::{Frame, FrameStack};
 use crate::vm::tiering::RunView;
@@ -35,7 +35,7 @@ use policy::{Deopt, Policy};
 use std::cell::Cell;
 use std::mem::offset_of;
 use std::sync::Arc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 /// Options of the JIT tier (`bp run --jit-*`).
@@ -126,13 +126,14 @@ pub struct JitFactory {
 /// is compiled once and called by every thread; the policy's state (versions,
 /// deopt budgets, statistics) is the run's. Hotness counters stay per VM.
 pub struct SharedJit {
-    jit: Mutex<Jit>,
+    /// The JIT, set up by the first compilation (a program that never gets hot
+    /// never pays for the ISA, the code arena and the shims).
+    jit: Mutex<Option<Jit>>,
     policy: Mutex<Policy>,
-    /// The entry table (inside `jit`; stable) and the value of a slot without code.
-    entry: *const usize,
-    not_compiled: usize,
-    /// The JIT's entry shim ([`EnterFn`]).
-    enter: usize,
+    /// The entry table, from the start (the VMs read it before every call).
+    entry: Arc<EntryTable>,
+    /// The JIT's entry shim ([`EnterFn`]), once the JIT is set up.
+    enter: OnceLock<usize>,
     /// The program compiled for, and the register-stack slots and frame depth of
     /// the VMs (compiled code omits a register-stack check that these make
     /// unnecessary, so a VM with other sizes gets a JIT of its own).
@@ -151,10 +152,8 @@ impl std::fmt::Debug for SharedJit {
     }
 }
 
-// SAFETY: the JIT and the policy are only used under their mutexes; `entry` points
-// into the JIT's entry table, which lives as long as the JIT and whose slots are
-// written under the JIT's mutex and read as whole aligned words (the code
-// addresses of functions: any value read is a valid entry).
+// SAFETY: the JIT and the policy are only used under their mutexes; the entry
+// table's slots are atomic words (any value read is a valid entry).
 unsafe impl Send for SharedJit {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for SharedJit {}
@@ -177,22 +176,10 @@ impl JitFactory {
                 return Ok(s.clone());
             }
         }
-        let run = RunAddrs {
-            stack_slots: sizes.0,
-            max_depth: sizes.1,
-        };
-        let jit = Jit::new(
-            vm.program,
-            run,
-            offsets(),
-            &runtime::HELPERS,
-            self.opts.compile_options(),
-        )?;
         let shared = Arc::new(SharedJit {
-            entry: jit.entry_table(),
-            not_compiled: jit.tramp_addr(),
-            enter: jit.enter_addr(),
-            jit: Mutex::new(jit),
+            entry: EntryTable::new(vm.program.functions.len()),
+            enter: OnceLock::new(),
+            jit: Mutex::new(None),
             policy: Mutex::new(Policy::new(vm.program.functions.len(), self.opts.stress != 0)),
             program,
             sizes,
@@ -212,8 +199,8 @@ impl TierFactory for JitFactory {
             stop: Cell::new(None),
         };
         Ok(Attached {
-            entry: tier.shared.entry,
-            not_compiled: tier.shared.not_compiled,
+            entry: tier.shared.entry.as_ptr(),
+            not_compiled: abi::NOT_COMPILED,
             hot_call: self.opts.threshold,
             hot_loop: self.opts.loop_threshold(),
             hooks: Box::new(tier),
@@ -303,8 +290,24 @@ fn context(vm: &mut Vm<'_>) -> *mut Context {
 }
 
 impl Tier {
-    fn jit(&self) -> MutexGuard<'_, Jit> {
-        lock(&self.shared.jit)
+    /// The run's JIT, set up now if this is the first compilation.
+    fn jit(&self, vm: &Vm<'_>) -> Result<MutexGuard<'_, Option<Jit>>, String> {
+        let mut guard = lock(&self.shared.jit);
+        if guard.is_none() {
+            let (stack_slots, max_depth) = self.shared.sizes;
+            let run = RunAddrs { stack_slots, max_depth };
+            let jit = Jit::new(
+                vm.program,
+                self.shared.entry.clone(),
+                run,
+                offsets(),
+                &runtime::HELPERS,
+                self.opts.compile_options(),
+            )?;
+            let _ = self.shared.enter.set(jit.enter_addr());
+            *guard = Some(jit);
+        }
+        Ok(guard)
     }
 
     fn policy(&self) -> MutexGuard<'_, Policy> {
@@ -321,7 +324,13 @@ impl Tier {
         }
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
         let neg_index = self.policy().neg_index(fid);
-        let r = self.jit().compile(vm.program, consts, fid as u32, neg_index);
+        let r = match self.jit(vm) {
+            Ok(mut guard) => match guard.as_mut() {
+                Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
+                None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
+            },
+            Err(e) => Err(crate::jit::TransError::Failed(format!("the JIT cannot start: {e}"))),
+        };
         if self.opts.log {
             match &r {
                 Ok(()) => lock(&self.shared.logged).push((fid, trigger, t0.elapsed())),
@@ -333,7 +342,10 @@ impl Tier {
 
     /// Make the compiled functions callable and record the outcome.
     fn finalize(&self, vm: &Vm<'_>) {
-        let done = self.jit().finalize();
+        let done = match lock(&self.shared.jit).as_mut() {
+            Some(jit) => jit.finalize(),
+            None => Vec::new(),
+        };
         if self.opts.log {
             self.log_compiled(vm, &done);
         }
@@ -400,7 +412,12 @@ impl Tier {
         // caller. The VM is passed as a raw pointer: compiled code and its helpers
         // are its only users until the call returns.
         unsafe {
-            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(self.shared.enter);
+            let enter = self.shared.enter.get().copied().unwrap_or(0);
+            if enter == 0 {
+                self.set_stop(Stop::Fatal("internal error: compiled code without a JIT".into()));
+                return abi::ST_STOP;
+            }
+            let f: EnterFn = std::mem::transmute::<usize, EnterFn>(enter);
             f(code, context(vm), base, epc)
         }
     }
@@ -434,7 +451,9 @@ impl Tier {
         }
         let fid = fid as usize;
         if verdict == Deopt::Disable {
-            self.jit().reset_entry(fid);
+            if let Some(jit) = lock(&self.shared.jit).as_mut() {
+                jit.reset_entry(fid);
+            }
         }
         if verdict == Deopt::Keep {
             Self::set_loop_counts(vm, fid, threshold);

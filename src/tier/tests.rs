@@ -538,6 +538,7 @@ fn placeholder_addresses_are_distinct() {
     let crate::jit::translate::Addrs {
         check_stack: _,
         entry,
+        tramp,
         fn_info,
         h_resume,
         h_resume_exc,
@@ -555,6 +556,7 @@ fn placeholder_addresses_are_distinct() {
     } = crate::jit::placeholder_addrs();
     let addrs = [
         entry,
+        tramp,
         fn_info,
         h_resume,
         h_resume_exc,

@@ -143,7 +143,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let eoff = self.b.ins().ishl_imm_s(callee, 3);
                 let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
                 let fl = self.mem_flags(Mem::Vm);
-                let code = self.b.ins().load(I64, fl, eaddr, 0);
+                let slot = self.b.ins().load(I64, fl, eaddr, 0);
+                // A function without code: the trampoline (one compare and a
+                // conditional move; the table says `NOT_COMPILED`, see abi.rs).
+                let none = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::Equal, slot, crate::jit::abi::NOT_COMPILED as i64);
+                let tramp = self.iconst(self.tc.addrs.tramp as i64);
+                let code = self.b.ins().select(none, tramp, slot);
                 self.b
                     .ins()
                     .call_indirect(self.sigs.compiled[k], code, &call_args)

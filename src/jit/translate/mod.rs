@@ -59,8 +59,10 @@ pub struct Addrs {
     /// contiguous from slot 0, so `max_depth * m <= limit` bounds every window
     /// (the same for every VM that shares the code: see the tier).
     pub check_stack: bool,
-    /// Entry table: one code address per function.
+    /// Entry table: one code address per function, or `abi::NOT_COMPILED`.
     pub entry: u64,
+    /// The trampoline shim: what a call of a function without code calls.
+    pub tramp: u64,
     /// Per function: `nregs | nparams << 16 | returns_void << 24` (u32).
     pub fn_info: u64,
     pub h_resume: u64,
