@@ -137,9 +137,9 @@ impl TierFactory for JitOptions {
     }
 }
 
-/// The layout of the VM's frame records and the offset of its frame-depth counter
-/// (from the VM's address, the context of compiled code), with the runtime's
-/// object offsets.
+/// The layout of the VM's frame records and the offsets of its frame-depth counter
+/// and its heap (from the VM's address, the context of compiled code), with the
+/// runtime's object offsets.
 pub fn offsets() -> Offsets {
     let frame = FrameLayout {
         size: std::mem::size_of::<Frame>() as i32,
@@ -148,7 +148,8 @@ pub fn offsets() -> Offsets {
         base: offset_of!(Frame, base) as i32,
     };
     let depth = offset_of!(Vm<'static>, frames) + offset_of!(FrameStack, len);
-    Offsets::new(frame, depth as i32)
+    let heap = offset_of!(Vm<'static>, rt) + offset_of!(bp_runtime::rt::Rt, heap);
+    Offsets::new(frame, depth as i32, heap as i32)
 }
 
 /// `bp jit-ir`: the IR (and machine code) of every function of `program`,

@@ -214,8 +214,9 @@ enum Mem {
     Vm = 0,
     /// Register slots of frames (and the builtin argument block).
     Frame,
-    /// Object headers that compiled code never writes: lengths, data pointers,
-    /// closure fields, the function info table.
+    /// Object headers: lengths, data pointers, closure fields, the function info
+    /// table. Compiled code writes them only in an inline allocation, before the
+    /// new object is used; those writes are in this category too.
     Hdr,
     /// Array elements, struct fields, tuple items.
     Heap,
