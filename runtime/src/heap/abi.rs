@@ -64,7 +64,7 @@ pub const HEAP_FREE_CELLS: i32 = Heap::OFF_FREE_CELLS as i32;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap};
+    use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap, ObjHeader};
     use crate::value::{ValKind, Value};
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
@@ -75,6 +75,13 @@ mod tests {
         // SAFETY: `v` is a live object of at least `off + 8` bytes (the tests below
         // pass offsets of fields inside it).
         unsafe { std::ptr::read((v.0 as *const u8).add(off as usize) as *const u64) }
+    }
+
+    /// Read the `T` at byte `off` of the object `v` points to.
+    fn at<T: Copy>(v: Value, off: i32) -> T {
+        // SAFETY: `v` is a live object with an initialised `T` at `off` (the
+        // tests below pass offsets of fields of that type inside it).
+        unsafe { std::ptr::read((v.0 as *const u8).add(off as usize) as *const T) }
     }
 
     #[test]
@@ -97,24 +104,24 @@ mod tests {
         assert_eq!(word(tup, TUPLE_LEN), 3);
 
         let st = h.alloc_struct(7, false, [1, 2, 3, 4].map(Value::int));
-        assert_eq!(word(st, STRUCT_LAYOUT) as u32, 7);
-        assert_eq!(word(st, STRUCT_LEN) as u32, 4);
+        assert_eq!(at::<u32>(st, STRUCT_LAYOUT), 7);
+        assert_eq!(at::<u32>(st, STRUCT_LEN), 4);
         assert_eq!(word(st, STRUCT_FIELDS + 2 * 8), 3);
         assert_eq!(
             unsafe { as_struct(st) }.fields.as_ptr() as u64,
             st.0 + STRUCT_FIELDS as u64
         );
-        assert_eq!(word(st, HDR_KIND) as u8, KIND_STRUCT);
-        assert_eq!(word(st, HDR_MARKED) as u8, 0);
+        assert_eq!(at::<u8>(st, HDR_KIND), KIND_STRUCT);
+        assert_eq!(at::<u8>(st, HDR_MARKED), 0);
 
         let clo = h.alloc_closure(77, vec![ValKind::Int].into(), vec![Value::int(0)].into());
-        assert_eq!(word(clo, CLOSURE_FUNC) as u32, 77);
+        assert_eq!(at::<u32>(clo, CLOSURE_FUNC), 77);
         assert_eq!(
             word(clo, CLOSURE_CAPTURES_PTR),
             unsafe { as_closure(clo) }.captures.as_ptr() as u64
         );
         assert_eq!(word(clo, CLOSURE_CAPTURES_LEN), 1);
-        assert_eq!(word(clo, HDR_KIND) as u8, KIND_CLOSURE);
+        assert_eq!(at::<u8>(clo, HDR_KIND), KIND_CLOSURE);
     }
 
     /// Allocate an instance of `n` fields the way compiled code does inline:
@@ -122,26 +129,30 @@ mod tests {
     /// fast path would take the helper.
     fn inline_alloc(h: &mut Heap, layout: u32, n: usize) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
+        // A counter word and a pointer word of the heap (pointers are read and
+        // written as pointers, keeping their provenance for Miri).
         let at = |off: i32| {
             // SAFETY: `off` is one of the heap word offsets above.
             unsafe { base.add(off as usize) as *mut u64 }
         };
+        let ptr_at = |off: i32| at(off) as *mut *mut u8;
         // SAFETY: every address is a word of `h` (offsets from `offset_of!`) or of
         // the free cell popped, which is `struct_size(n)` bytes.
         unsafe {
-            let p = *at(HEAP_FREE_CELLS + 8 * n as i32);
+            let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
+            let c = *free;
             let size = struct_size(n) as u64;
             let s2 = *at(HEAP_SINCE_GC) + size;
-            if p == 0 || s2 > *at(HEAP_INLINE_LIMIT) {
+            if c.is_null() || s2 > *at(HEAP_INLINE_LIMIT) {
                 return None;
             }
-            let c = p as *mut u8;
-            *at(HEAP_FREE_CELLS + 8 * n as i32) = *(c.add(HDR_NEXT as usize) as *const u64);
+            let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
+            *free = *next;
             *at(HEAP_SINCE_GC) = s2;
             *at(HEAP_BYTES_ALLOCATED) += size;
             *at(HEAP_OBJECTS) += 1;
-            *(c.add(HDR_NEXT as usize) as *mut u64) = *at(HEAP_HEAD);
-            *at(HEAP_HEAD) = p;
+            *next = *ptr_at(HEAP_HEAD);
+            *ptr_at(HEAP_HEAD) = c;
             *c.add(HDR_KIND as usize) = KIND_CLASS;
             *c.add(HDR_MARKED as usize) = 0;
             *(c.add(STRUCT_LAYOUT as usize) as *mut u32) = layout;
@@ -149,7 +160,7 @@ mod tests {
             for i in 0..n {
                 *(c.add(STRUCT_FIELDS as usize + 8 * i) as *mut u64) = 40 + i as u64;
             }
-            Some(Value(p))
+            Some(Value::obj(c as *mut ObjHeader))
         }
     }
 

@@ -469,7 +469,11 @@ impl Heap {
     /// Take over the cell chunks of `other` (and its free cells), for
     /// `Heap::adopt`, which moves `other`'s objects to this heap: the instances in
     /// those chunks then live in memory this heap owns and frees. `other` keeps
-    /// no chunks.
+    /// no chunks. Whatever moves instances from one heap to another must call
+    /// this before `other` is dropped (dropping a heap frees its chunks, and with
+    /// them every instance in them, wherever it is linked). Nothing is copied:
+    /// the chunks change owner, and `other`'s free lists are put in front of
+    /// this heap's (a walk over `other`'s free cells).
     pub fn adopt_regions(&mut self, other: &mut Heap) {
         self.cells.adopt(&mut other.cells);
     }
