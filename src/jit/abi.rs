@@ -197,6 +197,9 @@ pub struct AllocOffsets {
     /// per field further, for `n < cell_classes`.
     pub free_cells: i32,
     pub cell_classes: usize,
+    /// The size of an instance of 0 fields; `n` fields add 8 bytes each (what
+    /// inline allocation adds to the heap's byte counters).
+    pub instance_head: i32,
     /// The header's list link (a free cell's link to the next free cell) and mark
     /// byte.
     pub hdr_next: i32,
@@ -233,6 +236,7 @@ impl Offsets {
                 bytes: abi::HEAP_BYTES_ALLOCATED,
                 free_cells: abi::HEAP_FREE_CELLS,
                 cell_classes: bp_runtime::heap::CELL_CLASSES,
+                instance_head: abi::struct_size(0) as i32,
                 hdr_next: abi::HDR_NEXT,
                 hdr_marked: abi::HDR_MARKED,
                 kind_struct: abi::KIND_STRUCT,

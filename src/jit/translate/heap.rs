@@ -190,15 +190,15 @@ impl<'a, 'f> Tr<'a, 'f> {
             slow(self);
             return;
         }
-        let size = bp_runtime::heap::abi::struct_size(n) as i64;
+        let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
         let free_off = hoff + al.free_cells + 8 * n as i32;
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         let p = self.b.ins().load(I64, fl, h, free_off);
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
         let since2 = self.b.ins().iadd_imm_s(since, size);
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
         let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
         let empty = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
@@ -219,22 +219,22 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.switch_to_block(fast);
         let fl = self.mem_flags(Mem::Hdr);
         let next = self.b.ins().load(I64, fl, p, al.hdr_next);
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, next, h, free_off);
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, since2, h, hoff + al.since_gc);
         for (off, by) in [(al.objects, 1), (al.bytes, size)] {
-            let fl = self.mem_flags(Mem::Vm);
+            let fl = self.mem_flags(Mem::Alloc);
             let c = self.b.ins().load(I64, fl, h, hoff + off);
             let c1 = self.b.ins().iadd_imm_s(c, by);
-            let fl = self.mem_flags(Mem::Vm);
+            let fl = self.mem_flags(Mem::Alloc);
             self.b.ins().store(fl, c1, h, hoff + off);
         }
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         let head = self.b.ins().load(I64, fl, h, hoff + al.head);
         let fl = self.mem_flags(Mem::Hdr);
         self.b.ins().store(fl, head, p, al.hdr_next);
-        let fl = self.mem_flags(Mem::Vm);
+        let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, p, h, hoff + al.head);
         let kind = if is_class { al.kind_class } else { al.kind_struct };
         let offs = self.tc.offs;

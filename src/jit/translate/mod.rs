@@ -222,6 +222,9 @@ enum Mem {
     Heap,
     /// Global variables.
     Global,
+    /// The heap's words that inline allocation reads and writes (free-cell
+    /// lists, the all-objects list head, the allocation counters).
+    Alloc,
 }
 
 /// A Cranelift operation on one or two values (emitted with the builder).
@@ -357,7 +360,7 @@ struct Tr<'a, 'f> {
     /// This function itself, for direct recursive calls.
     self_ref: Option<ir::FuncRef>,
     /// The alias regions of [`Mem`], by discriminant.
-    regions: [ir::AliasRegion; 5],
+    regions: [ir::AliasRegion; 6],
     vn: ValueNumbering,
     loops: LoopCaches,
     /// Counter that makes the address constants of [`Tr::depth_addr`] unique.
@@ -471,7 +474,7 @@ fn translate_function(
     };
     let two_ints = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
     let float_binary = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
-    let names = ["vm", "frame", "header", "heap", "global"];
+    let names = ["vm", "frame", "header", "heap", "global", "alloc"];
     let regions = std::array::from_fn(|i| {
         b.func.dfg.alias_regions.insert(ir::AliasRegionData {
             user_id: i as u32 + 1,
