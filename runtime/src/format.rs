@@ -530,7 +530,7 @@ mod tests {
     fn node(h: &mut Heap, v: i64) -> (Value, Value, Value) {
         let prev = h.alloc_array(ValKind::Ref, vec![]);
         let next = h.alloc_array(ValKind::Ref, vec![]);
-        let n = h.alloc_struct(0, false, vec![Value::int(v), prev, next].into());
+        let n = h.alloc_struct(0, false, vec![Value::int(v), prev, next]);
         (n, prev, next)
     }
 

@@ -186,20 +186,57 @@ pub struct Offsets {
     pub clo_func: i32,
     /// Array items: pointer and length words.
     pub arr_items: (i32, i32),
-    /// Struct fields: pointer and length words.
-    pub struct_fields: (i32, i32),
+    /// A struct's or class instance's field 0 (the fields are inline, 8 bytes
+    /// each) and its field count (`u32`).
+    pub struct_fields: i32,
+    pub struct_len: i32,
     /// A struct's or class instance's layout id (`u32`).
     pub struct_layout: i32,
+    /// Inline allocation of instances (docs/jit.md, "Inline allocation").
+    pub alloc: AllocOffsets,
     /// Tuple items: pointer and length words.
     pub tuple_items: (i32, i32),
     /// Closure captures: pointer and length words.
     pub clo_captures: (i32, i32),
 }
 
+/// What inline allocation of a struct or class instance reads and writes: the
+/// heap's words (offsets from the heap, which is at `vm_heap` bytes from the
+/// context) and the new object's header.
+#[derive(Clone, Copy, Debug)]
+pub struct AllocOffsets {
+    /// Offset of the heap from the context address.
+    pub vm_heap: i32,
+    /// The all-objects list head.
+    pub head: i32,
+    /// Bytes allocated since the last collection.
+    pub since_gc: i32,
+    /// The most `since_gc` may reach by an inline allocation (0 in GC stress mode).
+    pub limit: i32,
+    /// The object count and the total bytes allocated (statistics).
+    pub objects: i32,
+    pub bytes: i32,
+    /// The free-cell list head of instances of 0 fields; of `n` fields 8 bytes
+    /// per field further, for `n < cell_classes`.
+    pub free_cells: i32,
+    pub cell_classes: usize,
+    /// The size of an instance of 0 fields; `n` fields add 8 bytes each (what
+    /// inline allocation adds to the heap's byte counters).
+    pub instance_head: i32,
+    /// The header's list link (a free cell's link to the next free cell) and mark
+    /// byte.
+    pub hdr_next: i32,
+    pub hdr_marked: i32,
+    /// The kind byte of a struct and of a class instance.
+    pub kind_struct: u8,
+    pub kind_class: u8,
+}
+
 impl Offsets {
     /// The offsets for frame records laid out as `frame`, a depth counter at
-    /// `depth` bytes from the context, and the runtime's heap objects.
-    pub fn new(frame: FrameLayout, depth: i32, run: RunOffsets) -> Offsets {
+    /// `depth` bytes from the context, the running VM's structures at `run`, the
+    /// heap at `heap` bytes from the context, and the runtime's heap objects.
+    pub fn new(frame: FrameLayout, depth: i32, run: RunOffsets, heap: i32) -> Offsets {
         Offsets {
             run,
             frame_size: frame.size,
@@ -211,8 +248,24 @@ impl Offsets {
             closure_kind: abi::KIND_CLOSURE,
             clo_func: abi::CLOSURE_FUNC,
             arr_items: (abi::ARRAY_PTR, abi::ARRAY_LEN),
-            struct_fields: (abi::STRUCT_PTR, abi::STRUCT_LEN),
+            struct_fields: abi::STRUCT_FIELDS,
+            struct_len: abi::STRUCT_LEN,
             struct_layout: abi::STRUCT_LAYOUT,
+            alloc: AllocOffsets {
+                vm_heap: heap,
+                head: abi::HEAP_HEAD,
+                since_gc: abi::HEAP_SINCE_GC,
+                limit: abi::HEAP_INLINE_LIMIT,
+                objects: abi::HEAP_OBJECTS,
+                bytes: abi::HEAP_BYTES_ALLOCATED,
+                free_cells: abi::HEAP_FREE_CELLS,
+                cell_classes: bp_runtime::heap::CELL_CLASSES,
+                instance_head: abi::struct_size(0) as i32,
+                hdr_next: abi::HDR_NEXT,
+                hdr_marked: abi::HDR_MARKED,
+                kind_struct: abi::KIND_STRUCT,
+                kind_class: abi::KIND_CLASS,
+            },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
         }

@@ -298,7 +298,6 @@ impl Jit {
         })
     }
 
-
     /// The entry of functions that are not compiled (the trampoline shim).
     pub fn tramp_addr(&self) -> usize {
         self.tramp
@@ -479,7 +478,9 @@ pub struct EntryTable(Box<[AtomicUsize]>);
 impl EntryTable {
     /// A table of `n` functions, none compiled.
     pub fn new(n: usize) -> Arc<EntryTable> {
-        Arc::new(EntryTable((0..n).map(|_| AtomicUsize::new(abi::NOT_COMPILED)).collect()))
+        Arc::new(EntryTable(
+            (0..n).map(|_| AtomicUsize::new(abi::NOT_COMPILED)).collect(),
+        ))
     }
 
     pub fn len(&self) -> usize {

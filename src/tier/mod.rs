@@ -208,9 +208,9 @@ impl TierFactory for JitFactory {
     }
 }
 
-/// The layout of the VM's frame records and the offset of its frame-depth counter
-/// (from the VM's address, the context of compiled code), with the runtime's
-/// object offsets.
+/// The layout of the VM's frame records and the offsets of its frame-depth counter
+/// and its heap (from the VM's address, the context of compiled code), with the
+/// runtime's object offsets.
 pub fn offsets() -> Offsets {
     let frame = FrameLayout {
         size: std::mem::size_of::<Frame>() as i32,
@@ -227,7 +227,8 @@ pub fn offsets() -> Offsets {
         max_depth: (view + offset_of!(RunView, max_depth)) as i32,
         native_limit: (view + offset_of!(RunView, native_limit)) as i32,
     };
-    Offsets::new(frame, depth as i32, run)
+    let heap = offset_of!(Vm<'static>, rt) + offset_of!(bp_runtime::rt::Rt, heap);
+    Offsets::new(frame, depth as i32, run, heap as i32)
 }
 
 /// `bp jit-ir`: the IR (and machine code) of every function of `program`,
@@ -295,7 +296,10 @@ impl Tier {
         let mut guard = lock(&self.shared.jit);
         if guard.is_none() {
             let (stack_slots, max_depth) = self.shared.sizes;
-            let run = RunAddrs { stack_slots, max_depth };
+            let run = RunAddrs {
+                stack_slots,
+                max_depth,
+            };
             let jit = Jit::new(
                 vm.program,
                 self.shared.entry.clone(),
@@ -329,7 +333,9 @@ impl Tier {
                 Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
                 None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
             },
-            Err(e) => Err(crate::jit::TransError::Failed(format!("the JIT cannot start: {e}"))),
+            Err(e) => Err(crate::jit::TransError::Failed(format!(
+                "the JIT cannot start: {e}"
+            ))),
         };
         if self.opts.log {
             match &r {

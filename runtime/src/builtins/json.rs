@@ -139,7 +139,7 @@ mod tests {
             is_class: false,
         }]);
         let tag = s(&mut rt, "t");
-        let p = rt.heap.alloc_struct(0, false, vec![i(3), tag, f(0.25)].into());
+        let p = rt.heap.alloc_struct(0, false, vec![i(3), tag, f(0.25)]);
         assert_eq!(js(&mut rt, p, ValKind::Ref), "{\"x\":3,\"tag\":\"t\",\"w\":0.25}");
         set_layouts(vec![]);
     }

@@ -4,24 +4,40 @@
 //! constants and nothing else about object layouts.
 
 use super::buffers::{ValueBox, ValueVec};
-use super::object::{ArrayObj, ClosureObj, ObjHeader, ObjKind, StructObj, TupleObj};
+use super::gc::Heap;
+use super::object::{
+    instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StructHead, TupleObj, STRUCT_HEAD,
+};
 use std::mem::offset_of;
 
+/// The all-objects list link (`*mut ObjHeader`) in every object's header; a free
+/// cell's link to the next free cell of its size.
+pub const HDR_NEXT: i32 = offset_of!(ObjHeader, next) as i32;
 /// The object kind byte in every object's header.
 pub const HDR_KIND: i32 = offset_of!(ObjHeader, kind) as i32;
+/// The mark byte in every object's header (0 on a new object).
+pub const HDR_MARKED: i32 = offset_of!(ObjHeader, marked) as i32;
 /// The value of that byte for a function value.
 pub const KIND_CLOSURE: u8 = ObjKind::Closure as u8;
+/// The kind byte of a struct and of a class instance.
+pub const KIND_STRUCT: u8 = ObjKind::Struct as u8;
+pub const KIND_CLASS: u8 = ObjKind::Class as u8;
 
 /// An array's data pointer (`*mut Value`) and length (`u64`).
 pub const ARRAY_PTR: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, ptr)) as i32;
 pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, len)) as i32;
 
-/// A struct's or class instance's field pointer and field count.
-pub const STRUCT_PTR: i32 = (offset_of!(StructObj, fields) + offset_of!(ValueBox, ptr)) as i32;
-pub const STRUCT_LEN: i32 = (offset_of!(StructObj, fields) + offset_of!(ValueBox, len)) as i32;
-
 /// A struct's or class instance's layout id (`u32`).
-pub const STRUCT_LAYOUT: i32 = offset_of!(StructObj, layout) as i32;
+pub const STRUCT_LAYOUT: i32 = offset_of!(StructHead, layout) as i32;
+/// A struct's or class instance's field count (`u32`).
+pub const STRUCT_LEN: i32 = offset_of!(StructHead, nfields) as i32;
+/// Field 0 of a struct or class instance: the fields are inline, 8 bytes each.
+pub const STRUCT_FIELDS: i32 = STRUCT_HEAD as i32;
+
+/// The size in bytes of an instance of `n` fields (what inline allocation counts).
+pub const fn struct_size(n: usize) -> usize {
+    instance_size(n)
+}
 
 /// A tuple's item pointer and item count.
 pub const TUPLE_PTR: i32 = (offset_of!(TupleObj, items) + offset_of!(ValueBox, ptr)) as i32;
@@ -32,10 +48,23 @@ pub const CLOSURE_FUNC: i32 = offset_of!(ClosureObj, func) as i32;
 pub const CLOSURE_CAPTURES_PTR: i32 = (offset_of!(ClosureObj, captures) + offset_of!(ValueBox, ptr)) as i32;
 pub const CLOSURE_CAPTURES_LEN: i32 = (offset_of!(ClosureObj, captures) + offset_of!(ValueBox, len)) as i32;
 
+/// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
+/// the all-objects list head, the bytes allocated since the last collection, the
+/// limit on those for an inline allocation (0 in GC stress mode), the object
+/// count, the total bytes allocated, and the head of the free-cell list of
+/// instances of 0 fields (`n` fields: `HEAP_FREE_CELLS + 8 * n`, for `n <`
+/// [`CELL_CLASSES`](super::CELL_CLASSES)).
+pub const HEAP_HEAD: i32 = Heap::OFF_HEAD as i32;
+pub const HEAP_SINCE_GC: i32 = Heap::OFF_SINCE_GC as i32;
+pub const HEAP_INLINE_LIMIT: i32 = Heap::OFF_INLINE_LIMIT as i32;
+pub const HEAP_OBJECTS: i32 = Heap::OFF_OBJECTS as i32;
+pub const HEAP_BYTES_ALLOCATED: i32 = Heap::OFF_BYTES_ALLOCATED as i32;
+pub const HEAP_FREE_CELLS: i32 = Heap::OFF_FREE_CELLS as i32;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap};
+    use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap, ObjHeader};
     use crate::value::{ValKind, Value};
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
@@ -46,6 +75,13 @@ mod tests {
         // SAFETY: `v` is a live object of at least `off + 8` bytes (the tests below
         // pass offsets of fields inside it).
         unsafe { std::ptr::read((v.0 as *const u8).add(off as usize) as *const u64) }
+    }
+
+    /// Read the `T` at byte `off` of the object `v` points to.
+    fn at<T: Copy>(v: Value, off: i32) -> T {
+        // SAFETY: `v` is a live object with an initialised `T` at `off` (the
+        // tests below pass offsets of fields of that type inside it).
+        unsafe { std::ptr::read((v.0 as *const u8).add(off as usize) as *const T) }
     }
 
     #[test]
@@ -67,20 +103,112 @@ mod tests {
         );
         assert_eq!(word(tup, TUPLE_LEN), 3);
 
-        let st = h.alloc_struct(0, false, vec![Value::int(0); 4].into());
+        let st = h.alloc_struct(7, false, [1, 2, 3, 4].map(Value::int));
+        assert_eq!(at::<u32>(st, STRUCT_LAYOUT), 7);
+        assert_eq!(at::<u32>(st, STRUCT_LEN), 4);
+        assert_eq!(word(st, STRUCT_FIELDS + 2 * 8), 3);
         assert_eq!(
-            word(st, STRUCT_PTR),
-            unsafe { as_struct(st) }.fields.as_ptr() as u64
+            unsafe { as_struct(st) }.fields.as_ptr() as u64,
+            st.0 + STRUCT_FIELDS as u64
         );
-        assert_eq!(word(st, STRUCT_LEN), 4);
+        assert_eq!(at::<u8>(st, HDR_KIND), KIND_STRUCT);
+        assert_eq!(at::<u8>(st, HDR_MARKED), 0);
 
         let clo = h.alloc_closure(77, vec![ValKind::Int].into(), vec![Value::int(0)].into());
-        assert_eq!(word(clo, CLOSURE_FUNC) as u32, 77);
+        assert_eq!(at::<u32>(clo, CLOSURE_FUNC), 77);
         assert_eq!(
             word(clo, CLOSURE_CAPTURES_PTR),
             unsafe { as_closure(clo) }.captures.as_ptr() as u64
         );
         assert_eq!(word(clo, CLOSURE_CAPTURES_LEN), 1);
-        assert_eq!(word(clo, HDR_KIND) as u8, KIND_CLOSURE);
+        assert_eq!(at::<u8>(clo, HDR_KIND), KIND_CLOSURE);
+    }
+
+    /// Allocate an instance of `n` fields the way compiled code does inline:
+    /// pop a free cell, link it, count it, write its header. `None` when the
+    /// fast path would take the helper.
+    fn inline_alloc(h: &mut Heap, layout: u32, n: usize) -> Option<Value> {
+        let base = h as *mut Heap as *mut u8;
+        // A counter word and a pointer word of the heap (pointers are read and
+        // written as pointers, keeping their provenance for Miri).
+        let at = |off: i32| {
+            // SAFETY: `off` is one of the heap word offsets above.
+            unsafe { base.add(off as usize) as *mut u64 }
+        };
+        let ptr_at = |off: i32| at(off) as *mut *mut u8;
+        // SAFETY: every address is a word of `h` (offsets from `offset_of!`) or of
+        // the free cell popped, which is `struct_size(n)` bytes.
+        unsafe {
+            let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
+            let c = *free;
+            let size = struct_size(n) as u64;
+            let s2 = *at(HEAP_SINCE_GC) + size;
+            if c.is_null() || s2 > *at(HEAP_INLINE_LIMIT) {
+                return None;
+            }
+            let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
+            *free = *next;
+            *at(HEAP_SINCE_GC) = s2;
+            *at(HEAP_BYTES_ALLOCATED) += size;
+            *at(HEAP_OBJECTS) += 1;
+            *next = *ptr_at(HEAP_HEAD);
+            *ptr_at(HEAP_HEAD) = c;
+            *c.add(HDR_KIND as usize) = KIND_CLASS;
+            *c.add(HDR_MARKED as usize) = 0;
+            *(c.add(STRUCT_LAYOUT as usize) as *mut u32) = layout;
+            *(c.add(STRUCT_LEN as usize) as *mut u32) = n as u32;
+            for i in 0..n {
+                *(c.add(STRUCT_FIELDS as usize + 8 * i) as *mut u64) = 40 + i as u64;
+            }
+            Some(Value::obj(c as *mut ObjHeader))
+        }
+    }
+
+    #[test]
+    fn inline_allocation_through_the_heap_words() {
+        let mut h = Heap::new(false);
+        // The first instance of 3 fields fills the free list from a new chunk.
+        let first = h.alloc_struct(1, true, [Value::int(7); 3]);
+        let before = (h.objects, h.stats.bytes_allocated);
+        let v = inline_alloc(&mut h, 5, 3).expect("a free cell");
+        assert_ne!(v, first);
+        assert_eq!(h.objects, before.0 + 1);
+        assert_eq!(h.stats.bytes_allocated, before.1 + struct_size(3) as u64);
+        let s = unsafe { as_struct(v) };
+        assert_eq!((s.layout, s.fields.len()), (5, 3));
+        assert_eq!(s.fields[2], Value::int(42));
+        // The new instance is on the all-objects list: kept while marked, and its
+        // cell is reused once it is dead.
+        h.collect(&mut |m| unsafe { m.mark(v) });
+        assert_eq!(h.objects, 1);
+        assert_eq!(unsafe { as_struct(v) }.fields[0], Value::int(40));
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+        let again = inline_alloc(&mut h, 5, 3).expect("a free cell");
+        assert!(again == v || again == first);
+        // Stress mode: no inline allocation, every `new` takes the helper.
+        let mut st = Heap::new(true);
+        st.alloc_struct(1, true, [Value::int(7); 3]);
+        assert!(inline_alloc(&mut st, 5, 3).is_none());
+    }
+
+    #[test]
+    fn adopted_cells_stay_valid() {
+        let mut a = Heap::new(false);
+        let mut b = Heap::new(false);
+        let v = b.alloc_struct(2, false, [Value::int(1), Value::int(2)]);
+        a.alloc_struct(2, false, [Value::int(3), Value::int(4)]);
+        a.adopt_regions(&mut b);
+        assert_eq!(b.cell_bytes(), 0);
+        drop(b);
+        // `v`'s chunk now belongs to `a`: still readable, and both free lists are
+        // usable.
+        assert_eq!(unsafe { as_struct(v) }.fields[1], Value::int(2));
+        for _ in 0..10_000 {
+            a.alloc_struct(2, false, [Value::int(5); 2]);
+        }
+        assert_eq!(unsafe { as_struct(v) }.fields[1], Value::int(2));
+        // `v` is not on `a`'s object list (moving objects is `Heap::adopt`'s
+        // part), so it is not swept.
     }
 }

@@ -1,6 +1,8 @@
 //! Typed access to heap objects from a [`Value`].
 
-use super::object::{ArrayObj, ClosureObj, MapObj, ObjKind, OpaqueObj, StrObj, StructObj, TupleObj};
+use super::object::{
+    ArrayObj, ClosureObj, MapObj, ObjKind, OpaqueObj, StrObj, StructHead, StructObj, TupleObj,
+};
 use crate::value::Value;
 
 // ---------------------------------------------------------------------------
@@ -62,12 +64,56 @@ accessor!(as_str, as_str_mut, StrObj, ObjKind::Str);
 accessor!(as_array, as_array_mut, ArrayObj, ObjKind::Array);
 accessor!(as_map, as_map_mut, MapObj, ObjKind::Map);
 accessor!(as_tuple, as_tuple_mut, TupleObj, ObjKind::Tuple);
-accessor!(
-    as_struct,
-    as_struct_mut,
-    StructObj,
-    ObjKind::Struct | ObjKind::Class
-);
+
+/// The fat pointer to the instance `v` points to: its address with its field count
+/// as the metadata of the `fields` slice.
+///
+/// # Safety
+/// `v` must be a live struct or class instance (not null, not bits forged from an
+/// int).
+#[inline(always)]
+unsafe fn struct_ptr(v: Value) -> *mut StructObj {
+    let p = v.as_ptr();
+    // SAFETY: the caller's contract: a live instance, whose fixed part starts with
+    // its field count's word (`StructHead`, `#[repr(C)]`).
+    let n = unsafe { (*(p as *const StructHead)).nfields } as usize;
+    // A slice pointer cast to a type with a slice tail keeps the address and the
+    // length, which is the tail's length (the allocation holds `n` fields).
+    std::ptr::slice_from_raw_parts_mut(p as *mut Value, n) as *mut StructObj
+}
+
+/// A shared reference to the struct or class instance `v` points to.
+///
+/// # Safety
+/// `v` must be null (which panics) or a live struct or class instance, not bits
+/// forged from an int, and no mutable reference to that object may be in use while
+/// the result is. The result must not outlive a safepoint that could free the
+/// object. The heap is used by one thread at a time.
+#[inline(always)]
+pub unsafe fn as_struct<'a>(v: Value) -> &'a StructObj {
+    // SAFETY (both blocks): the caller's contract; objects never move and are only
+    // freed at safepoints.
+    debug_assert!(matches!(unsafe { obj_kind(v) }, ObjKind::Struct | ObjKind::Class));
+    assert!(!v.is_null(), "null reference");
+    unsafe { &*struct_ptr(v) }
+}
+
+/// A mutable reference to the struct or class instance `v` points to.
+///
+/// # Safety
+/// `v` must be a reference to a live struct or class instance (not bits forged
+/// from an int), and no other reference to that object may be in use while the
+/// result is. The heap is used by one thread at a time.
+#[inline(always)]
+#[allow(clippy::mut_from_ref)]
+pub unsafe fn as_struct_mut<'a>(v: Value) -> &'a mut StructObj {
+    // SAFETY: the caller's contract: a live object.
+    debug_assert!(matches!(unsafe { obj_kind(v) }, ObjKind::Struct | ObjKind::Class));
+    assert!(!v.is_null(), "null reference");
+    // SAFETY: the caller's contract: a live instance, not aliased; objects never
+    // move and are only freed at safepoints.
+    unsafe { &mut *struct_ptr(v) }
+}
 accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure);
 accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
 

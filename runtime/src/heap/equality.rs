@@ -456,7 +456,7 @@ mod tests {
         let mut next = h.alloc_array(ValKind::Ref, vec![]);
         for i in (0..n).rev() {
             let v = if i == n - 1 { last } else { i };
-            let node = h.alloc_struct(0, false, vec![Value::int(v), next].into());
+            let node = h.alloc_struct(0, false, vec![Value::int(v), next]);
             next = h.alloc_array(ValKind::Ref, vec![node]);
         }
         unsafe { as_array(next) }.items[0]

@@ -3,8 +3,10 @@
 //! [`crate::heap`] for the rules).
 
 use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple};
+use super::cells::{large_layout, Cells, CELL_CLASSES};
 use super::object::{
-    with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj, StructObj, TupleObj,
+    instance_size, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
+    StructHead, TupleObj, STRUCT_HEAD,
 };
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
@@ -43,6 +45,12 @@ pub struct Heap {
     temp_roots: Vec<Value>,
     pub stats: GcStats,
     pub objects: usize,
+    /// The size-class cells of struct and class instances (`cells.rs`).
+    cells: Cells,
+    /// What `since_gc` may reach after an inline allocation in compiled code:
+    /// `threshold`, or 0 in stress mode (so that every `new` takes the helper,
+    /// which collects). See [`Heap::inline_limit_changed`].
+    inline_limit: usize,
 }
 
 const MIN_THRESHOLD: usize = 4 << 20;
@@ -105,11 +113,14 @@ impl Heap {
             temp_roots: Vec::new(),
             stats: GcStats::default(),
             objects: 0,
+            cells: Cells::new(),
+            inline_limit: if stress { 0 } else { MIN_THRESHOLD },
         }
     }
 
     pub fn set_stress(&mut self, on: bool) {
         self.stress = on;
+        self.inline_limit_changed();
     }
 
     /// True when the next safepoint should collect.
@@ -150,12 +161,23 @@ impl Heap {
 
     fn link<T>(&mut self, obj: Box<T>, extra: usize) -> Value {
         let p = Box::into_raw(obj) as *mut ObjHeader;
-        // SAFETY: every object type is #[repr(C)] with the header first.
+        // SAFETY: every object type is #[repr(C)] with the header first, and `p`
+        // is a new object.
+        unsafe { self.link_raw(p, std::mem::size_of::<T>() + extra) }
+    }
+
+    /// Put the new object `p` of `size` bytes on the all-objects list and count it
+    /// (what compiled code's inline allocation does too; docs/jit.md).
+    ///
+    /// # Safety
+    /// `p` must be a new object of this heap with its header written, on no list.
+    #[inline(always)]
+    unsafe fn link_raw(&mut self, p: *mut ObjHeader, size: usize) -> Value {
+        // SAFETY: the caller's contract.
         unsafe {
             (*p).next = self.head;
         }
         self.head = p;
-        let size = std::mem::size_of::<T>() + extra;
         self.since_gc += size;
         self.stats.bytes_allocated += size as u64;
         self.objects += 1;
@@ -232,17 +254,59 @@ impl Heap {
         )
     }
 
-    pub fn alloc_struct(&mut self, layout: u32, is_class: bool, fields: Box<[Value]>) -> Value {
-        let n = fields.len() * 8;
+    /// A new struct (or, with `is_class`, class instance) of layout `layout` holding
+    /// a copy of `fields`, in one allocation (see [`StructObj`](super::StructObj)).
+    pub fn alloc_struct(&mut self, layout: u32, is_class: bool, fields: impl AsRef<[Value]>) -> Value {
+        let fields = fields.as_ref();
+        let p = self.alloc_instance(layout, is_class, fields.len());
+        // SAFETY: `p` is a new instance with room for `fields.len()` fields after
+        // its fixed part; `fields` is not inside it.
+        unsafe {
+            let data = (p as *mut u8).add(STRUCT_HEAD) as *mut Value;
+            std::ptr::copy_nonoverlapping(fields.as_ptr(), data, fields.len());
+            self.link_raw(p, instance_size(fields.len()))
+        }
+    }
+
+    /// A new struct or class instance of layout `layout` with `n` fields, every one
+    /// zero (0, 0.0, false and null are all zero bits).
+    pub fn alloc_struct_zeroed(&mut self, layout: u32, is_class: bool, n: usize) -> Value {
+        let p = self.alloc_instance(layout, is_class, n);
+        // SAFETY: `p` is a new instance with room for `n` fields after its fixed part.
+        unsafe {
+            let data = (p as *mut u8).add(STRUCT_HEAD) as *mut Value;
+            std::ptr::write_bytes(data, 0, n);
+            self.link_raw(p, instance_size(n))
+        }
+    }
+
+    /// The memory of a new instance of `n` fields with its fixed part written (the
+    /// fields are not, and it is on no list yet): a cell for `n < CELL_CLASSES`,
+    /// else an allocation of its own.
+    fn alloc_instance(&mut self, layout: u32, is_class: bool, n: usize) -> *mut ObjHeader {
+        let p = if n < CELL_CLASSES {
+            self.cells.pop(n)
+        } else {
+            let l = large_layout(n);
+            // SAFETY: the layout's size is not zero.
+            let p = unsafe { std::alloc::alloc(l) };
+            if p.is_null() {
+                std::alloc::handle_alloc_error(l)
+            }
+            p as *mut ObjHeader
+        };
         let kind = if is_class { ObjKind::Class } else { ObjKind::Struct };
-        self.link(
-            Box::new(StructObj {
+        // SAFETY: `p` is memory for an instance of `n` fields that nothing else
+        // uses; its fixed part is a `StructHead`. Field counts are capped (the
+        // checker's MAX_FIELDS), far below `u32::MAX`.
+        unsafe {
+            (p as *mut StructHead).write(StructHead {
                 hdr: Self::header(kind),
                 layout,
-                fields: fields.into(),
-            }),
-            n,
-        )
+                nfields: n as u32,
+            })
+        };
+        p
     }
 
     pub fn alloc_closure(&mut self, func: u32, kinds: Box<[ValKind]>, captures: Box<[Value]>) -> Value {
@@ -284,6 +348,9 @@ impl Heap {
     /// ownership moves), leaving `other` empty. Their bytes count as allocated
     /// here since the last collection. Used to receive a [`super::Parcel`].
     pub fn adopt(&mut self, other: &mut Heap) {
+        // The chunks that hold `other`'s instances come along (before `other`
+        // could be dropped with them).
+        self.adopt_regions(other);
         if other.head.is_null() {
             return;
         }
@@ -332,6 +399,7 @@ impl Heap {
         self.stats.collections += 1;
         self.since_gc = 0;
         self.threshold = (self.live * 2).max(MIN_THRESHOLD);
+        self.inline_limit_changed();
     }
 
     /// Unpin every pinned value: the constants of a program that is replaced by
@@ -377,7 +445,7 @@ impl Heap {
             unsafe {
                 match (*cur).kind {
                     ObjKind::Closure => f(true, &mut (*(cur as *mut ClosureObj)).func)?,
-                    ObjKind::Struct | ObjKind::Class => f(false, &mut (*(cur as *mut StructObj)).layout)?,
+                    ObjKind::Struct | ObjKind::Class => f(false, &mut (*(cur as *mut StructHead)).layout)?,
                     ObjKind::Str | ObjKind::Array | ObjKind::Map | ObjKind::Tuple | ObjKind::Opaque => {}
                 }
                 cur = (*cur).next;
@@ -405,7 +473,7 @@ impl Heap {
                     } else {
                         (*prev).next = next;
                     }
-                    free_object(cur);
+                    free_object(cur, &mut self.cells);
                     self.objects -= 1;
                     self.stats.objects_freed += 1;
                 }
@@ -413,6 +481,45 @@ impl Heap {
             }
         }
         self.live = live;
+    }
+}
+
+/// Inline allocation (compiled code) and the moving of cells between heaps.
+impl Heap {
+    /// Byte offsets of the fields compiled code's inline allocation reads and
+    /// writes (`heap::abi`; docs/jit.md, "Inline allocation").
+    pub(super) const OFF_HEAD: usize = std::mem::offset_of!(Heap, head);
+    pub(super) const OFF_SINCE_GC: usize = std::mem::offset_of!(Heap, since_gc);
+    pub(super) const OFF_INLINE_LIMIT: usize = std::mem::offset_of!(Heap, inline_limit);
+    pub(super) const OFF_OBJECTS: usize = std::mem::offset_of!(Heap, objects);
+    pub(super) const OFF_BYTES_ALLOCATED: usize =
+        std::mem::offset_of!(Heap, stats) + std::mem::offset_of!(GcStats, bytes_allocated);
+    /// `free[0]` of the cells; `free[n]` is 8 bytes per field further.
+    pub(super) const OFF_FREE_CELLS: usize =
+        std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, free);
+
+    /// Recompute `inline_limit` after `threshold` or `stress` changed. An inline
+    /// allocation that would take `since_gc` past it goes to the helper, so after
+    /// an inline one `wants_gc` is false: compiled code needs no safepoint there.
+    fn inline_limit_changed(&mut self) {
+        self.inline_limit = if self.stress { 0 } else { self.threshold };
+    }
+
+    /// Take over the cell chunks of `other` (and its free cells), for
+    /// `Heap::adopt`, which moves `other`'s objects to this heap: the instances in
+    /// those chunks then live in memory this heap owns and frees. `other` keeps
+    /// no chunks. Whatever moves instances from one heap to another must call
+    /// this before `other` is dropped (dropping a heap frees its chunks, and with
+    /// them every instance in them, wherever it is linked). Nothing is copied:
+    /// the chunks change owner, and `other`'s free lists are put in front of
+    /// this heap's (a walk over `other`'s free cells).
+    pub fn adopt_regions(&mut self, other: &mut Heap) {
+        self.cells.adopt(&mut other.cells);
+    }
+
+    /// Bytes of cell chunks this heap holds (used or free).
+    pub fn cell_bytes(&self) -> usize {
+        self.cells.chunk_bytes()
     }
 }
 
@@ -424,7 +531,7 @@ impl Drop for Heap {
             // the heap is dropped.
             unsafe {
                 let next = (*cur).next;
-                free_object(cur);
+                free_object(cur, &mut self.cells);
                 cur = next;
             }
         }
@@ -496,21 +603,30 @@ unsafe fn object_size(p: *mut ObjHeader) -> usize {
         ObjKind::Array => std::mem::size_of::<ArrayObj>() + as_array(v).items.capacity() * 8,
         ObjKind::Map => std::mem::size_of::<MapObj>() + as_map(v).entries.capacity() * 32,
         ObjKind::Tuple => std::mem::size_of::<TupleObj>() + as_tuple(v).items.len() * 9,
-        ObjKind::Struct | ObjKind::Class => std::mem::size_of::<StructObj>() + as_struct(v).fields.len() * 8,
+        ObjKind::Struct | ObjKind::Class => instance_size(as_struct(v).fields.len()),
         ObjKind::Closure => std::mem::size_of::<ClosureObj>() + as_closure(v).captures.len() * 9,
         ObjKind::Opaque => std::mem::size_of::<OpaqueObj>() + 64,
     }
 }
 
 /// # Safety
-/// `p` must be an unlinked object allocated by [`Heap`], not used afterwards.
-unsafe fn free_object(p: *mut ObjHeader) {
+/// `p` must be an unlinked object allocated by the [`Heap`] whose cells `cells`
+/// are, not used afterwards.
+unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
     match (*p).kind {
         ObjKind::Str => drop(Box::from_raw(p as *mut StrObj)),
         ObjKind::Array => drop(Box::from_raw(p as *mut ArrayObj)),
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
         ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
-        ObjKind::Struct | ObjKind::Class => drop(Box::from_raw(p as *mut StructObj)),
+        ObjKind::Struct | ObjKind::Class => {
+            // Fields are plain values: nothing to drop, only memory to give back.
+            let n = (*(p as *mut StructHead)).nfields as usize;
+            if n < CELL_CLASSES {
+                cells.push(p, n);
+            } else {
+                std::alloc::dealloc(p as *mut u8, large_layout(n));
+            }
+        }
         ObjKind::Closure => drop(Box::from_raw(p as *mut ClosureObj)),
         ObjKind::Opaque => drop(Box::from_raw(p as *mut OpaqueObj)),
     }
@@ -586,8 +702,8 @@ mod tests {
     fn program_ids_are_rewritten_all_or_none() {
         let mut h = Heap::new(false);
         let f = h.alloc_closure(3, Box::new([]), Box::new([]));
-        let p = h.alloc_struct(1, false, Box::new([]));
-        let c = h.alloc_struct(2, true, Box::new([]));
+        let p = h.alloc_struct(1, false, [Value::NULL; 0]);
+        let c = h.alloc_struct(2, true, [Value::NULL; 0]);
         h.alloc_str(&b"no ids"[..]);
         // SAFETY: `f`, `p` and `c` are live objects of `h` of the kinds read.
         let ids = |_: &Heap| unsafe { (as_closure(f).func, as_struct(p).layout, as_struct(c).layout) };

@@ -9,12 +9,16 @@
 //! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
 //! | `gc.rs` | [`Heap`]: allocation, roots, [`Marker`], collection |
+//! | `cells.rs` | the size-class cells struct and class instances live in (free lists compiled code pops inline) |
 //! | `transfer.rs` | [`Parcel`]: deep copies of values from one thread's heap to another's |
 //!
 //! # Design
 //! * Every object starts with an [`ObjHeader`] (all-objects list link, kind, mark bit)
 //!   and is a `Box` of one `#[repr(C)]` struct below, so a `*mut ObjHeader` can be cast
-//!   to the concrete object type after checking `kind`.
+//!   to the concrete object type after checking `kind`. Struct and class instances
+//!   are the exception: one allocation of header, layout id, field count and the
+//!   fields inline ([`StructObj`], a slice-tailed type), in a size-class cell
+//!   (`cells.rs`) or, with many fields, an allocation of its own.
 //! * Objects never move, so raw pointers held in VM registers, JIT machine registers
 //!   or Rust locals stay valid as long as the object is reachable from a root when a
 //!   collection runs.
@@ -34,6 +38,7 @@
 pub mod abi;
 mod access;
 mod buffers;
+mod cells;
 mod equality;
 mod gc;
 mod object;
@@ -41,6 +46,7 @@ mod transfer;
 
 pub use access::*;
 pub use buffers::{ValueBox, ValueVec};
+pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, values_equal, FxHasher, MapKey};
 pub use gc::{ConstPool, GcStats, Heap, Marker, ProgramId};
 pub(crate) use object::{path_mark, set_path_mark};

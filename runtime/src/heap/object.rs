@@ -104,12 +104,40 @@ pub struct TupleObj {
     pub items: ValueBox,
 }
 
-/// A struct or class instance; its layout is `Heap::layouts[layout]`.
+/// A struct or class instance, in one allocation: the header, the layout id (its
+/// layout is `layouts[layout]`, see [`with_layout`]), the field count, then the
+/// fields inline. A dynamically sized type: `&StructObj` is a fat pointer whose
+/// metadata is the field count ([`as_struct`](super::as_struct) builds it from
+/// `nfields`), so `fields` is an ordinary slice. Instances of up to
+/// [`CELL_CLASSES`](super::cells::CELL_CLASSES)` - 1` fields live in the heap's
+/// size-class cells (`cells.rs`), bigger ones are single allocations of their own.
 #[repr(C)]
 pub struct StructObj {
     pub hdr: ObjHeader,
     pub layout: u32,
-    pub fields: ValueBox,
+    /// The number of fields (written once, at allocation).
+    pub(super) nfields: u32,
+    pub fields: [Value],
+}
+
+/// The fixed part of a [`StructObj`] (everything before its fields), a sized type
+/// for allocation and for the offsets of `abi.rs`.
+#[repr(C)]
+pub(super) struct StructHead {
+    pub(super) hdr: ObjHeader,
+    pub(super) layout: u32,
+    pub(super) nfields: u32,
+}
+
+/// The byte offset of field 0 of a [`StructObj`]: the size of its fixed part
+/// (already a multiple of a value's alignment).
+pub(super) const STRUCT_HEAD: usize = std::mem::size_of::<StructHead>();
+const _: () = assert!(STRUCT_HEAD.is_multiple_of(std::mem::align_of::<Value>()));
+
+/// The size in bytes of an instance with `n` fields.
+#[inline(always)]
+pub(super) const fn instance_size(n: usize) -> usize {
+    STRUCT_HEAD + n * std::mem::size_of::<Value>()
 }
 
 /// A function value: a function id and its captured values.

@@ -140,8 +140,7 @@ impl Copier {
                 }
                 kind @ (ObjKind::Struct | ObjKind::Class) => {
                     let s = as_struct(v);
-                    let fields = limits::array_copy(&s.fields)?.into();
-                    h.alloc_struct(s.layout, kind == ObjKind::Class, fields)
+                    h.alloc_struct(s.layout, kind == ObjKind::Class, &s.fields[..])
                 }
                 ObjKind::Closure => {
                     let c = as_closure(v);

@@ -141,6 +141,124 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }
 
+    /// Address of field `idx` of the struct or class instance in `obj` (null- and
+    /// bounds-checked): the fields are inline, at a fixed offset.
+    pub(super) fn field_slot(&mut self, obj: Reg, idx: u8, pc: u32, (data, l_off): (i32, i32)) -> CV {
+        let o = self.non_null(obj, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let len = self.b.ins().load(I32, fl, o, l_off);
+        let oob = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
+        self.guard(oob, pc);
+        self.b.ins().iadd_imm_s(o, data as i64 + idx as i64 * 8)
+    }
+
+    /// The running VM's heap as `(base, offset)`: the context (in the pinned
+    /// register) and the heap's offset in it.
+    fn heap_addr(&mut self) -> (CV, i32) {
+        (self.vm_addr(), self.tc.offs.alloc.vm_heap)
+    }
+
+    /// `NewStruct` (`fields`: the registers of the field values) or `NewObject`
+    /// (`fields` empty: `n` zero fields) of layout `layout` into `dst`, allocated
+    /// inline from the heap's free cells of its size (docs/jit.md, "Inline
+    /// allocation"). When the free list is empty, a collection is due (or would
+    /// be after this allocation) or GC stress is on, `slow` emits the helper call
+    /// instead, which allocates, collects if it must and defines `dst`. An
+    /// instance with too many fields for a cell always takes `slow`.
+    pub(super) fn new_instance(
+        &mut self,
+        dst: Reg,
+        layout: u32,
+        fields: &[Reg],
+        n: usize,
+        slow: impl FnOnce(&mut Self),
+    ) {
+        let al = self.tc.offs.alloc;
+        let is_class = self
+            .tc
+            .program
+            .layouts
+            .get(layout as usize)
+            .is_some_and(|l| l.is_class);
+        if n >= al.cell_classes || (!fields.is_empty() && fields.len() != n) {
+            slow(self);
+            return;
+        }
+        let size = al.instance_head as i64 + 8 * n as i64;
+        let (h, hoff) = self.heap_addr();
+        let free_off = hoff + al.free_cells + 8 * n as i32;
+        let fl = self.mem_flags(Mem::Alloc);
+        let p = self.b.ins().load(I64, fl, h, free_off);
+        let fl = self.mem_flags(Mem::Alloc);
+        let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
+        let since2 = self.b.ins().iadd_imm_s(since, size);
+        let fl = self.mem_flags(Mem::Alloc);
+        let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
+        let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
+        let no = self.b.ins().bor(over, empty);
+        let fast = self.b.create_block();
+        let slow_b = self.b.create_block();
+        let join = self.b.create_block();
+        self.b.set_cold_block(slow_b);
+        self.b.ins().brif(no, slow_b, &[], fast, &[]);
+        self.b.seal_block(slow_b);
+        self.b.seal_block(fast);
+
+        self.b.switch_to_block(slow_b);
+        slow(self);
+        self.b.ins().jump(join, &[]);
+
+        // Pop the cell, count it, link it, write its header and fields.
+        self.b.switch_to_block(fast);
+        let fl = self.mem_flags(Mem::Hdr);
+        let next = self.b.ins().load(I64, fl, p, al.hdr_next);
+        let fl = self.mem_flags(Mem::Alloc);
+        self.b.ins().store(fl, next, h, free_off);
+        let fl = self.mem_flags(Mem::Alloc);
+        self.b.ins().store(fl, since2, h, hoff + al.since_gc);
+        for (off, by) in [(al.objects, 1), (al.bytes, size)] {
+            let fl = self.mem_flags(Mem::Alloc);
+            let c = self.b.ins().load(I64, fl, h, hoff + off);
+            let c1 = self.b.ins().iadd_imm_s(c, by);
+            let fl = self.mem_flags(Mem::Alloc);
+            self.b.ins().store(fl, c1, h, hoff + off);
+        }
+        let fl = self.mem_flags(Mem::Alloc);
+        let head = self.b.ins().load(I64, fl, h, hoff + al.head);
+        let fl = self.mem_flags(Mem::Hdr);
+        self.b.ins().store(fl, head, p, al.hdr_next);
+        let fl = self.mem_flags(Mem::Alloc);
+        self.b.ins().store(fl, p, h, hoff + al.head);
+        let kind = if is_class { al.kind_class } else { al.kind_struct };
+        let offs = self.tc.offs;
+        for (off, ty, v) in [
+            (offs.hdr_kind, I8, kind as i64),
+            (al.hdr_marked, I8, 0),
+            (offs.struct_layout, I32, layout as i64),
+            (offs.struct_len, I32, n as i64),
+        ] {
+            let c = self.b.ins().iconst(ty, v);
+            let fl = self.mem_flags(Mem::Hdr);
+            self.b.ins().store(fl, c, p, off);
+        }
+        for i in 0..n {
+            let v = match fields.get(i) {
+                Some(&r) => self.get_raw(r),
+                None => self.iconst(0),
+            };
+            let fl = self.mem_flags(Mem::Heap);
+            self.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
+        }
+        self.set(dst, p);
+        self.b.ins().jump(join, &[]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+    }
+
     /// An inline load (`Access::Load(dst)`) or store (`Access::Store(src)`) of the
     /// element whose address `addr_of` computes (with its checks) from the
     /// container's (pointer, length) layout.
@@ -160,15 +278,41 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// of call site `site`: the elements go to the argument
     /// block, the helper allocates (no instruction decoding) and collects if it
     /// must, with the new object rooted.
+    ///
+    /// `NewStruct` allocates inline when it can ([`Tr::new_instance`]).
     pub(super) fn new_object(&mut self, pc: u32, dst: Reg, site: u32, kind: NewKind) -> Result<(), String> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
         let site_addr = s as *const crate::bytecode::CallSite as usize as i64;
-        let args = s.args.clone();
+        let (args, layout) = (s.args.clone(), s.target);
         self.stress(pc, pc);
-        let addr = self.arg_block(&args);
-        let info = args.len() as i64 | (kind as i64) << 32;
-        self.block_helper(pc, self.tc.addrs.h_new, site_addr, addr, info, Some(dst));
+        let helper = |t: &mut Self| {
+            let addr = t.arg_block(&args);
+            let info = args.len() as i64 | (kind as i64) << 32;
+            t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
+        };
+        if kind == NewKind::Struct {
+            self.new_instance(dst, layout, &args, args.len(), helper);
+        } else {
+            helper(self);
+        }
         Ok(())
+    }
+
+    /// `NewObject` of class layout `class`: every field zero, allocated inline
+    /// when it can ([`Tr::new_instance`]), else by `rt_new`.
+    pub(super) fn new_class_instance(&mut self, pc: u32, dst: Reg, class: u32) {
+        self.stress(pc, pc);
+        let n = self
+            .tc
+            .program
+            .layouts
+            .get(class as usize)
+            .map_or(usize::MAX, |l| l.fields.len());
+        self.new_instance(dst, class, &[], n, |t| {
+            let addr = t.arg_block(&[]);
+            let info = (NewKind::Object as i64) << 32;
+            t.block_helper(pc, t.tc.addrs.h_new, class as i64, addr, info, Some(dst));
+        });
     }
 
     /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on

@@ -300,12 +300,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let info = 1 | (NewKind::Cell as i64) << 32;
                 self.block_helper(pc, self.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
             }
-            NewObject { dst, class } => {
-                self.stress(pc, pc);
-                let addr = self.arg_block(&[]);
-                let info = (NewKind::Object as i64) << 32;
-                self.block_helper(pc, self.tc.addrs.h_new, class as i64, addr, info, Some(dst));
-            }
+            NewObject { dst, class } => self.new_class_instance(pc, dst, class),
             CallMethod { dst, site, class } => self.call_method(pc, dst, site, class as u32)?,
             // A null side-exits; the VM raises the check's message.
             NullCheck { src, .. } => {
@@ -349,13 +344,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                 })
             }
             GetField { dst, obj, idx } => {
-                self.heap_access(pc, offs.struct_fields, Access::Load(dst), |t, o| {
-                    t.fixed_slot(obj, idx, pc, o)
+                let fields = (offs.struct_fields, offs.struct_len);
+                self.heap_access(pc, fields, Access::Load(dst), |t, o| {
+                    t.field_slot(obj, idx, pc, o)
                 })
             }
             SetField { obj, idx, src } => {
-                self.heap_access(pc, offs.struct_fields, Access::Store(src), |t, o| {
-                    t.fixed_slot(obj, idx, pc, o)
+                let fields = (offs.struct_fields, offs.struct_len);
+                self.heap_access(pc, fields, Access::Store(src), |t, o| {
+                    t.field_slot(obj, idx, pc, o)
                 })
             }
 

@@ -201,13 +201,17 @@ enum Mem {
     Vm = 0,
     /// Register slots of frames (and the builtin argument block).
     Frame,
-    /// Object headers that compiled code never writes: lengths, data pointers,
-    /// closure fields, the function info table.
+    /// Object headers: lengths, data pointers, closure fields, the function info
+    /// table. Compiled code writes them only in an inline allocation, before the
+    /// new object is used; those writes are in this category too.
     Hdr,
     /// Array elements, struct fields, tuple items.
     Heap,
     /// Global variables.
     Global,
+    /// The heap's words that inline allocation reads and writes (free-cell
+    /// lists, the all-objects list head, the allocation counters).
+    Alloc,
 }
 
 /// A Cranelift operation on one or two values (emitted with the builder).
@@ -343,7 +347,7 @@ struct Tr<'a, 'f> {
     /// This function itself, for direct recursive calls.
     self_ref: Option<ir::FuncRef>,
     /// The alias regions of [`Mem`], by discriminant.
-    regions: [ir::AliasRegion; 5],
+    regions: [ir::AliasRegion; 6],
     vn: ValueNumbering,
     loops: LoopCaches,
 }
@@ -455,7 +459,7 @@ fn translate_function(
     };
     let two_ints = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
     let float_binary = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
-    let names = ["vm", "frame", "header", "heap", "global"];
+    let names = ["vm", "frame", "header", "heap", "global", "alloc"];
     let regions = std::array::from_fn(|i| {
         b.func.dfg.alias_regions.insert(ir::AliasRegionData {
             user_id: i as u32 + 1,

@@ -242,7 +242,7 @@ pub fn new_tuple(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
 /// The struct (or class instance) of layout `s.target` with the given fields.
 pub fn new_struct(heap: &mut Heap, program: &Program, s: &CallSite, fields: &[Value]) -> Value {
     let is_class = program.layouts.get(s.target as usize).is_some_and(|l| l.is_class);
-    heap.alloc_struct(s.target, is_class, fields.into())
+    heap.alloc_struct(s.target, is_class, fields)
 }
 
 // ----- closures -----
@@ -299,7 +299,7 @@ pub unsafe fn cell_set(cell: Value, v: Value) -> Result<(), &'static str> {
 /// null are all zero bits).
 pub fn new_object(heap: &mut Heap, program: &Program, class: u32) -> Value {
     let n = program.layouts.get(class as usize).map_or(0, |l| l.fields.len());
-    heap.alloc_struct(class, true, vec![Value::NULL; n].into())
+    heap.alloc_struct_zeroed(class, true, n)
 }
 
 /// The layout id of `v`, or `None` for null.
