@@ -252,6 +252,7 @@ impl Policy {
                 continue;
             }
             let name = program.functions.get(fid).map(|f| f.name.as_str()).unwrap_or("?");
+            let instrs = program.functions.get(fid).map_or(0, |f| f.code.len());
             let state = match fi.state {
                 State::Interp => "interpreted",
                 State::Compiled => "compiled",
@@ -260,13 +261,14 @@ impl Policy {
                 State::Disabled => "disabled",
             };
             s.push_str(&format!(
-                "jit:   fn {fid} {name}: {state} versions={} code={}B deopts={} osr={} reentries={} compile_us={}",
+                "jit:   fn {fid} {name}: {state} versions={} code={}B deopts={} osr={} reentries={} compile_us={} bytecode={instrs} compile_ns_per_instr={}",
                 fi.versions,
                 fi.code_size,
                 fi.deopts,
                 fi.osr,
                 fi.reentries,
-                fi.compile_time.as_micros()
+                fi.compile_time.as_micros(),
+                fi.compile_time.as_nanos() / instrs.max(1) as u128
             ));
             if let Some(e) = &fi.error {
                 let what = if fi.state == State::TooBig {
