@@ -36,7 +36,7 @@ use std::cell::Cell;
 use std::mem::offset_of;
 use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Options of the JIT tier (`bp run --jit-*`).
 #[derive(Clone, Debug)]
@@ -292,9 +292,12 @@ fn context(vm: &mut Vm<'_>) -> *mut Context {
 
 impl Tier {
     /// The run's JIT, set up now if this is the first compilation.
-    fn jit(&self, vm: &Vm<'_>) -> Result<MutexGuard<'_, Option<Jit>>, String> {
+    /// Also how long setting it up took (zero when it existed).
+    fn jit(&self, vm: &Vm<'_>) -> Result<(MutexGuard<'_, Option<Jit>>, Duration), String> {
         let mut guard = lock(&self.shared.jit);
+        let mut setup = Duration::ZERO;
         if guard.is_none() {
+            let t0 = Instant::now();
             let (stack_slots, max_depth) = self.shared.sizes;
             let run = RunAddrs {
                 stack_slots,
@@ -310,8 +313,9 @@ impl Tier {
             )?;
             let _ = self.shared.enter.set(jit.enter_addr());
             *guard = Some(jit);
+            setup = t0.elapsed();
         }
-        Ok(guard)
+        Ok((guard, setup))
     }
 
     fn policy(&self) -> MutexGuard<'_, Policy> {
@@ -328,22 +332,31 @@ impl Tier {
         }
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
         let neg_index = self.policy().neg_index(fid);
+        let mut setup = Duration::ZERO;
         let r = match self.jit(vm) {
-            Ok(mut guard) => match guard.as_mut() {
-                Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
-                None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
-            },
+            Ok((mut guard, took)) => {
+                setup = took;
+                match guard.as_mut() {
+                    Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
+                    None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
+                }
+            }
             Err(e) => Err(crate::jit::TransError::Failed(format!(
                 "the JIT cannot start: {e}"
             ))),
         };
+        if !setup.is_zero() {
+            self.policy().set_up(setup);
+        }
+        // The function's compile time, without the JIT's setup.
+        let elapsed = t0.elapsed().saturating_sub(setup);
         if self.opts.log {
             match &r {
-                Ok(()) => lock(&self.shared.logged).push((fid, trigger, t0.elapsed())),
+                Ok(()) => lock(&self.shared.logged).push((fid, trigger, elapsed)),
                 Err(e) => self.log(format!("not compiled {}: {e}", function_name(vm, fid))),
             }
         }
-        self.policy().compiled(fid, r, t0.elapsed())
+        self.policy().compiled(fid, r, elapsed)
     }
 
     /// Make the compiled functions callable and record the outcome.

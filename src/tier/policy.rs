@@ -59,6 +59,9 @@ pub struct JitTotals {
     pub disabled: u64,
     pub code_bytes: u64,
     pub compile_time: Duration,
+    /// Setting up the JIT (ISA, code arena, shims), done by the first compilation
+    /// and not counted in `compile_time`.
+    pub setup_time: Duration,
 }
 
 /// What becomes of a compiled function's code after a deopt.
@@ -112,6 +115,11 @@ impl Policy {
 
     /// A compilation of `fid` took `time` and ended with `result`; returns
     /// whether it produced code (still to be finalized).
+    /// The JIT was set up (in `time`), for the first compilation.
+    pub(crate) fn set_up(&mut self, time: Duration) {
+        self.totals.setup_time += time;
+    }
+
     pub(crate) fn compiled(&mut self, fid: usize, result: Result<(), TransError>, time: Duration) -> bool {
         self.totals.compile_time += time;
         let Some(fi) = self.funcs.get_mut(fid) else {
@@ -236,7 +244,7 @@ impl Policy {
     pub(crate) fn report(&self, program: &Program) -> String {
         let t = &self.totals;
         let mut s = format!(
-            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={}\n",
+            "jit: compiled={} failed={} too_big={} deopts={} osr={} compile_ms={:.3} reentries={} disabled={} code_bytes={} setup_ms={:.3}\n",
             t.compiled,
             t.failed,
             t.too_big,
@@ -245,7 +253,8 @@ impl Policy {
             t.compile_time.as_secs_f64() * 1000.0,
             t.reentries,
             t.disabled,
-            t.code_bytes
+            t.code_bytes,
+            t.setup_time.as_secs_f64() * 1000.0
         );
         for (fid, fi) in self.funcs.iter().enumerate() {
             if fi.state == State::Interp && fi.deopts == 0 {
