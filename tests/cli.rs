@@ -168,6 +168,37 @@ fn jit_log_reports_compilations_osr_and_deopts() {
     assert_eq!(quiet.stderr_text(), "");
 }
 
+/// Threads share compiled code: a hot function that four threads run is compiled
+/// once for the run, with the default tiering (each thread's counters get hot on
+/// their own) and with every function compiled at start.
+#[cfg(feature = "jit")]
+#[test]
+fn threads_compile_a_function_once() {
+    let dir = TempDir::new("cli-jit-threads");
+    let p = dir.write(
+        "threads.bp",
+        "def step(x: int) -> int:\n    return (x * 31 + 7) % 1000003\n\ndef work(seed: int) -> int:\n    let acc: int = seed\n    for i in range(0, 50000):\n        acc = step(acc)\n    return acc\n\ndef main() -> int:\n    let hs: [ptr] = []\n    for k in range(0, 4):\n        array_push(hs, thread_spawn(work, k))\n    let total: int = 0\n    for h in hs:\n        total = total + thread_join(h)\n    print(total > 0)\n    return 0\n",
+    );
+    for opts in [
+        &["run", "--jit-log"][..],
+        &["run", "--jit-log", "--jit-threshold", "0"],
+    ] {
+        let run = Bp::new(opts.iter().copied()).arg(&p).run();
+        assert_eq!(
+            (run.code("threads"), run.stdout_text()),
+            (0, "true\n".to_string())
+        );
+        let log = run.stderr_text();
+        for f in ["step", "work"] {
+            let compiles = log
+                .lines()
+                .filter(|l| l.starts_with(&format!("jit: compile {f} (")))
+                .count();
+            assert_eq!(compiles, 1, "{f} compiled {compiles} times with {opts:?}:\n{log}");
+        }
+    }
+}
+
 /// `--jit-dump=NAME` dumps only that function, with the addresses of the helpers
 /// named and the source position of each IR instruction.
 #[cfg(feature = "jit")]

@@ -308,6 +308,11 @@ impl Jit {
         self.enter
     }
 
+    /// Whether `fid` has code, callable or waiting for [`Jit::finalize`].
+    pub fn has_code(&self, fid: usize) -> bool {
+        self.entry.get(fid) != abi::NOT_COMPILED || self.unfinalized.iter().any(|u| u.0 == fid)
+    }
+
     /// Send the calls of `fid` back to the trampoline (its code stays allocated:
     /// frames may still be running it).
     pub fn reset_entry(&mut self, fid: usize) {
@@ -494,6 +499,13 @@ impl EntryTable {
     /// Slot 0, for the VMs and compiled code (`AtomicUsize` has `usize`'s layout).
     pub fn as_ptr(&self) -> *const usize {
         self.0.as_ptr().cast()
+    }
+
+    /// The slot of `fid` (`NOT_COMPILED` for an unknown function).
+    pub fn get(&self, fid: usize) -> usize {
+        self.0
+            .get(fid)
+            .map_or(abi::NOT_COMPILED, |e| e.load(Ordering::Acquire))
     }
 
     fn set(&self, fid: usize, code: usize) {

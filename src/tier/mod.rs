@@ -326,10 +326,6 @@ impl Tier {
     /// it failed or is over the size budget.
     fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
         let t0 = Instant::now();
-        // Another thread compiled it in the meantime.
-        if vm.compiled_entry(fid as u32).is_some() {
-            return true;
-        }
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
         let neg_index = self.policy().neg_index(fid);
         let mut setup = Duration::ZERO;
@@ -337,6 +333,9 @@ impl Tier {
             Ok((mut guard, took)) => {
                 setup = took;
                 match guard.as_mut() {
+                    // Another thread compiled it since this one decided to (checked
+                    // under the JIT's lock; finalized by the next `finalize`).
+                    Some(jit) if jit.has_code(fid) => return true,
                     Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
                     None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
                 }
