@@ -195,7 +195,7 @@ impl<'p> Vm<'p> {
                     // SAFETY: the entry table has one slot per function, and callee
                     // ids are valid (verified sites, checked closure ids, method
                     // tables built by the compiler from the checker's ids).
-                    let code = unsafe { *entry_table.add($callee as usize) };
+                    let code = unsafe { super::tiering::read_entry(entry_table, $callee as usize) };
                     if code != not_compiled {
                         call_compiled!(code, $new_base, $dst, $callee);
                         continue;

@@ -205,7 +205,7 @@ impl<'p> Vm<'p> {
         }
         // SAFETY: the entry table has one slot per function (checked above) and
         // lives as long as the tier.
-        let code = unsafe { *self.tier.entry.add(fid as usize) };
+        let code = unsafe { read_entry(self.tier.entry, fid as usize) };
         (code != self.tier.not_compiled).then_some(code)
     }
 
@@ -260,5 +260,19 @@ impl<'p> Vm<'p> {
         if let Some(h) = unsafe { self.hooks() } {
             h.finish(self);
         }
+    }
+}
+
+/// Slot `i` of an entry table. Another thread's VM may be storing a new code
+/// address into it (threads share their compiled code), so the slot is read as
+/// an atomic word (a plain load on every target we compile for).
+///
+/// # Safety
+/// `table` must point to an entry table with more than `i` slots.
+#[inline(always)]
+pub(crate) unsafe fn read_entry(table: *const usize, i: usize) -> usize {
+    // SAFETY: the caller's contract; `AtomicUsize` has the layout of `usize`.
+    unsafe {
+        (*table.add(i).cast::<std::sync::atomic::AtomicUsize>()).load(std::sync::atomic::Ordering::Acquire)
     }
 }
