@@ -35,7 +35,7 @@ pub const CODE_ARENA: usize = 512 << 20;
 /// Bytes of one frame-stack record (`vm::Frame`).
 const FRAME_BYTES: usize = 24;
 /// Smallest sizes under a tight limit (below them the program would hardly run).
-const MIN_NATIVE_STACK: usize = 8 << 20;
+pub const MIN_NATIVE_STACK: usize = 8 << 20;
 const MIN_REG_SLOTS: usize = 1 << 17;
 const MIN_FRAMES: usize = 10_000;
 const MIN_CODE_ARENA: usize = 4 << 20;

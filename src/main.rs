@@ -202,27 +202,12 @@ fn run_on_program_thread(
     sizes: Reservations,
     f: impl FnOnce() -> i32 + Send + 'static,
 ) -> Result<i32, String> {
-    // Shared so that the job survives a spawn that fails (and drops its closure).
-    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
-    let mut stack = sizes.native_stack;
-    loop {
-        let mine = std::sync::Arc::clone(&job);
-        let spawned = std::thread::Builder::new()
-            .name("bp-main".into())
-            .stack_size(stack)
-            .spawn(move || {
-                let f = mine.lock().ok().and_then(|mut j| j.take());
-                f.map_or(1, |f| f())
-            });
-        match spawned {
-            Ok(h) => {
-                return h
-                    .join()
-                    .map_err(|_| "internal error: the main thread failed".to_string())
-            }
-            Err(_) if stack > 8 << 20 => stack /= 2,
-            Err(e) => return Err(format!("cannot start the program's thread: {e}")),
-        }
+    match bp::native_stack::spawn_with_stack("bp-main".into(), sizes.native_stack, f) {
+        Ok(h) => h
+            .join()
+            .map(|code| code.unwrap_or(1))
+            .map_err(|_| "internal error: the main thread failed".to_string()),
+        Err(e) => Err(format!("cannot start the program's thread: {e}")),
     }
 }
 

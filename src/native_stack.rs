@@ -37,3 +37,32 @@ pub fn native_stack_limit() -> usize {
     // Unknown stack bounds: assume a conservative 1 MiB below the current point.
     sp.saturating_sub(1 << 20)
 }
+
+/// Start `f` on a new OS thread named `name` with a native stack of `stack` bytes,
+/// or, when the address space does not leave that much, the largest of `stack / 2`,
+/// `stack / 4`, ... down to [`crate::limits::MIN_NATIVE_STACK`] that can be had (the stack is
+/// reserved, not touched). `Err` is the last refusal.
+pub fn spawn_with_stack<T: Send + 'static>(
+    name: String,
+    stack: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<Option<T>>> {
+    // Shared so that `f` survives a spawn that fails (and drops its closure).
+    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
+    let mut stack = stack;
+    loop {
+        let mine = std::sync::Arc::clone(&job);
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .stack_size(stack)
+            .spawn(move || {
+                let f = mine.lock().ok().and_then(|mut j| j.take());
+                f.map(|f| f())
+            });
+        match spawned {
+            Ok(h) => return Ok(h),
+            Err(_) if stack > crate::limits::MIN_NATIVE_STACK => stack /= 2,
+            Err(e) => return Err(e),
+        }
+    }
+}
