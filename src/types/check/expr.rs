@@ -1276,13 +1276,13 @@ impl Checker<'_> {
         (ptys, self.resolve_type(ret, true))
     }
 
-    /// A lambda, or the function of a nested `def` (`sig`: its signature, resolved
-    /// already): its body in a function context of its own, whose uses of the
-    /// enclosing functions' variables become captures.
-    pub(super) fn check_lambda(&mut self, e: &mut Expr, sig: Option<(Vec<Type>, Type)>) -> Type {
-        let (ptys, rt) = match sig {
-            Some(s) => s,
-            None => self.lambda_signature(e),
+    /// A lambda, or the function of a nested `def` (`def`: its name and its
+    /// signature, resolved already): its body in a function context of its own,
+    /// whose uses of the enclosing functions' variables become captures.
+    pub(super) fn check_lambda(&mut self, e: &mut Expr, def: Option<(&str, (Vec<Type>, Type))>) -> Type {
+        let (name, (ptys, rt)) = match def {
+            Some((name, sig)) => (name.to_string(), sig),
+            None => ("<lambda>".to_string(), self.lambda_signature(e)),
         };
         let span = e.span;
         let ExprKind::Lambda {
@@ -1311,7 +1311,7 @@ impl Checker<'_> {
                 if rt != Type::Void && !super::block_returns(block) {
                     self.diags.warning(
                         span,
-                        "this function may end without returning a value".to_string(),
+                        format!("function '{name}' may end without returning a value"),
                     );
                 }
             }
@@ -1323,7 +1323,7 @@ impl Checker<'_> {
         }
         let id = self.info.funcs.len() as u32;
         self.info.funcs.push(FuncInfo {
-            name: "<lambda>".to_string(),
+            name,
             params: ptys.clone(),
             ret: rt.clone(),
         });

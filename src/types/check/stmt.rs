@@ -88,12 +88,7 @@ impl Checker<'_> {
                 // call) goes through a cell.
                 l.cellable = true;
                 l.reassigned = true;
-                func.ty = self.check_lambda(func, Some(sig));
-                if let ExprKind::Lambda { func_id, .. } = func.kind {
-                    if let Some(fi) = self.info.funcs.get_mut(func_id as usize) {
-                        fi.name = name.name.clone();
-                    }
-                }
+                func.ty = self.check_lambda(func, Some((&name.name, sig)));
             }
             StmtKind::Assign { target, value } => {
                 let t = self.check_place(target);
