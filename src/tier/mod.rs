@@ -158,25 +158,23 @@ unsafe impl Send for SharedJit {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for SharedJit {}
 
-/// Lock a mutex of the tier, ignoring poisoning (a panic inside a compilation is
-/// caught and reported; the state it leaves is consistent enough to go on).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+// Locks a mutex of the tier, ignoring poisoning (a panic inside a compilation is
+// caught and reported; the state it leaves is consistent enough to go on).
+use bp_runtime::builtins::thread::guard as lock;
 
 impl JitFactory {
     /// The JIT for `vm`: the one to share when it was made for the same program
     /// and sizes, else a new one.
-    fn shared_for(&self, vm: &Vm<'_>) -> Result<Arc<SharedJit>, String> {
+    fn shared_for(&self, vm: &Vm<'_>) -> Arc<SharedJit> {
         let program = vm.program as *const Program as usize;
         let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
         let sizes = (vm.stack.limit(), max_depth);
         if let Some(s) = &self.shared {
             if s.program == program && s.sizes == sizes {
-                return Ok(s.clone());
+                return s.clone();
             }
         }
-        let shared = Arc::new(SharedJit {
+        Arc::new(SharedJit {
             entry: EntryTable::new(vm.program.functions.len()),
             enter: OnceLock::new(),
             jit: Mutex::new(None),
@@ -184,18 +182,15 @@ impl JitFactory {
             program,
             sizes,
             logged: Mutex::new(Vec::new()),
-        });
-        Ok(shared)
+        })
     }
 }
 
 impl TierFactory for JitFactory {
     fn attach(&self, vm: &mut Vm<'_>) -> Result<Attached, String> {
-        let shared = self.shared_for(vm)?;
         let tier = Tier {
-            shared,
+            shared: self.shared_for(vm),
             opts: self.opts.clone(),
-            native_limit: Cell::new(0),
             stop: Cell::new(None),
         };
         Ok(Attached {
@@ -249,8 +244,6 @@ pub fn totals(vm: &Vm<'_>) -> Option<JitTotals> {
 pub struct Tier {
     shared: Arc<SharedJit>,
     opts: JitOptions,
-    /// Lowest native stack address compiled code may call below (set at start).
-    native_limit: Cell<usize>,
     /// Why compiled code stopped with status 2 (`exit`, fatal error).
     stop: Cell<Option<Stop>>,
 }
@@ -534,9 +527,8 @@ impl TierHooks for Tier {
     /// Start of a run: the native-stack limit; with threshold 0, compile every
     /// function now.
     fn start(&self, vm: &mut Vm<'_>) {
-        let limit = native_stack_limit();
-        self.native_limit.set(limit);
-        vm.run_view.native_limit = limit as u64;
+        // Lowest native stack address compiled code may call below.
+        vm.run_view.native_limit = native_stack_limit() as u64;
         if self.opts.threshold == 0 {
             for fid in 0..vm.program.functions.len() {
                 self.compile(vm, fid, Trigger::Start);
@@ -619,7 +611,7 @@ impl TierHooks for Tier {
     /// `base_idx` (`entry_pc` 0: from the start; `pc + 1`: at loop header `pc`).
     #[inline]
     fn call_compiled(&self, vm: &mut Vm<'_>, code: usize, base_idx: usize, entry_pc: u64) -> Outcome {
-        if native_sp() < self.native_limit.get() {
+        if (native_sp() as u64) < vm.run_view.native_limit {
             return Outcome::Overflow;
         }
         let base_ptr = vm.stack.as_ptr().wrapping_add(base_idx);

@@ -163,7 +163,7 @@ pub unsafe extern "C" fn jit_tramp(
             // leave them to the callee).
             if vm.frames.len() > vm.max_depth
                 || top.base + f.nregs as usize > vm.stack.limit()
-                || native_sp() < tier.native_limit.get()
+                || (native_sp() as u64) < vm.run_view.native_limit
             {
                 return raise_overflow_in_caller(vm);
             }

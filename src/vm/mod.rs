@@ -415,13 +415,18 @@ fn constant_pool(program: &Program) -> ConstPool {
 /// uncaught exceptions are written to stderr.
 pub fn run(program: &Program, opts: VmOptions) -> i32 {
     let (code, _, err) = run_inner(program, opts, false, None);
+    write_stderr(&err);
+    code
+}
+
+/// Write the report of a run to stderr (errors writing it are ignored).
+fn write_stderr(err: &str) {
     if !err.is_empty() {
         use std::io::Write;
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(err.as_bytes());
         let _ = e.flush();
     }
-    code
 }
 
 /// [`run`] for a program that threads may share as it is: the threads the
@@ -429,12 +434,7 @@ pub fn run(program: &Program, opts: VmOptions) -> i32 {
 /// a copy of it.
 pub fn run_shared(program: Arc<Program>, opts: VmOptions) -> i32 {
     let (code, _, err) = run_inner(&program, opts, false, Some(program.clone()));
-    if !err.is_empty() {
-        use std::io::Write;
-        let mut e = std::io::stderr().lock();
-        let _ = e.write_all(err.as_bytes());
-        let _ = e.flush();
-    }
+    write_stderr(&err);
     code
 }
 

@@ -19,10 +19,10 @@
 
 use super::{ExcKind, Exception, Stop, Vm, VmOptions};
 use crate::bytecode::Program;
+use crate::native_stack::spawn_with_stack;
 use bp_runtime::builtins::thread::{
-    set_current_thread_id, thread_state, ThreadEnd, ThreadFailure, ThreadHandle,
+    guard, set_current_thread_id, thread_state, ThreadEnd, ThreadFailure, ThreadHandle, ThreadState,
 };
-use bp_runtime::builtins::{self, thread::ThreadState};
 use bp_runtime::heap::{as_closure, obj_kind, ConstPool, Heap, ObjKind, Parcel};
 use bp_runtime::rt::Rt;
 use bp_runtime::rt::{RtError, RtResult};
@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Native stack of a language thread: compiled code uses one native frame per
-/// call. Reserved, not touched; halved down to 8 MiB when it cannot be had.
+/// call. Reserved, not touched; halved when it cannot be had (`spawn_with_stack`).
 const THREAD_STACK: usize = 256 << 20;
 
 /// What every thread of one run shares.
@@ -56,9 +56,6 @@ pub struct ThreadHost {
     /// The VM's program behind an `Arc`, when the runner has it so
     /// ([`ThreadHost::share_program`]).
     program: Option<Arc<Program>>,
-    /// The ids of the builtins the VM implements.
-    spawn_id: Option<u32>,
-    join_id: Option<u32>,
     /// The exception of a joined thread, for the raise that `thread_join`'s
     /// error starts (see [`Vm::take_foreign_exception`]).
     foreign: Option<(i64, ThreadFailure)>,
@@ -72,35 +69,25 @@ impl ThreadHost {
             consts,
             shared: None,
             program: None,
-            spawn_id: builtins::lookup("thread_spawn"),
-            join_id: builtins::lookup("thread_join"),
             foreign: None,
         }
     }
-}
 
-impl ThreadHost {
     /// `program`, the VM's own program, is behind this `Arc`: threads use it.
     pub fn share_program(&mut self, program: Arc<Program>) {
         self.program = Some(program);
     }
 }
 
-/// Lock a std mutex, ignoring poisoning (the list stays consistent).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Vm<'_> {
-    /// A builtin flagged `HOSTED`: implemented here because it needs the VM.
-    pub(crate) fn call_hosted(&mut self, id: usize, args: &[Value]) -> RtResult {
-        let id = Some(id as u32);
-        if id == self.threads.spawn_id {
-            self.thread_spawn(args)
-        } else if id == self.threads.join_id {
-            self.thread_join(args)
-        } else {
-            Err(RtError::msg("internal error: a hosted builtin without a host"))
+    /// Builtin `name`, flagged `HOSTED`: implemented here because it needs the VM.
+    pub(crate) fn call_hosted(&mut self, name: &str, args: &[Value]) -> RtResult {
+        match name {
+            "thread_spawn" => self.thread_spawn(args),
+            "thread_join" => self.thread_join(args),
+            _ => Err(RtError::msg(format!(
+                "internal error: no host for builtin {name}"
+            ))),
         }
     }
 
@@ -162,12 +149,11 @@ impl Vm<'_> {
             state: state.clone(),
             capture: self.capture,
         };
-        // Output before the spawn comes before the thread's.
-        if !self.capture {
-            self.rt.flush()?;
-        }
+        // Output before the spawn comes before the thread's (when capturing, the
+        // caller has moved it out of `rt.out` already).
+        self.rt.flush()?;
         start_os_thread(id, job)?;
-        lock(&shared.live).push(state.clone());
+        guard(&shared.live).push(state.clone());
         Ok(self.rt.heap.alloc_opaque(Arc::new(ThreadHandle(state))))
     }
 
@@ -185,12 +171,10 @@ impl Vm<'_> {
                 state.id
             )));
         }
-        if !self.capture {
-            self.rt.flush()?;
-        }
+        self.rt.flush()?;
         let end = state.wait();
         if let Some(shared) = &self.threads.shared {
-            lock(&shared.live).retain(|s| !Arc::ptr_eq(s, &state));
+            guard(&shared.live).retain(|s| !Arc::ptr_eq(s, &state));
         }
         self.captured.extend_from_slice(&end.output);
         match end.result {
@@ -202,6 +186,7 @@ impl Vm<'_> {
             Err(failure) => {
                 let msg = failure.message.clone();
                 self.threads.foreign = Some((state.id, failure));
+                // `raise_new` / `set_pending_error` take the thread's record.
                 Err(RtError::Error(msg))
             }
         }
@@ -212,19 +197,9 @@ impl Vm<'_> {
     /// marker naming the thread.
     pub(crate) fn take_foreign_exception(&mut self, msg: Value) -> Option<Exception> {
         let (id, f) = self.threads.foreign.take()?;
-        let mut trace = f.trace;
-        trace.push((THREAD_MARK, id.clamp(0, u32::MAX as i64) as u32));
-        Some(Exception::with_trace(
-            msg,
-            if f.thrown {
-                ExcKind::Thrown
-            } else {
-                ExcKind::Runtime
-            },
-            f.origin,
-            trace,
-            f.depth,
-        ))
+        let mut exc = exception_of(msg, &f);
+        exc.trace.push((THREAD_MARK, id.clamp(0, u32::MAX as i64) as u32));
+        Some(exc)
     }
 
     /// At the end of the program: wait for the threads nobody joined or detached,
@@ -235,7 +210,7 @@ impl Vm<'_> {
             return code;
         };
         loop {
-            let next = lock(&shared.live).pop();
+            let next = guard(&shared.live).pop();
             let Some(state) = next else { break };
             if !state.claim() {
                 continue;
@@ -243,8 +218,7 @@ impl Vm<'_> {
             let end = state.wait();
             self.captured.extend_from_slice(&end.output);
             if let Err(f) = end.result {
-                let exc = self.failure_exception(&f);
-                let report = self.format_uncaught(&exc);
+                let report = self.failure_report(&f);
                 self.err.push_str(&format!("thread {}: {report}", state.id));
                 if code == 0 {
                     code = 1;
@@ -254,15 +228,10 @@ impl Vm<'_> {
         code
     }
 
-    /// An exception record of this VM for thread failure `f` (for its report).
-    fn failure_exception(&mut self, f: &ThreadFailure) -> Exception {
+    /// The uncaught-exception report of thread failure `f`, made by this VM.
+    fn failure_report(&mut self, f: &ThreadFailure) -> String {
         let msg = self.rt.heap.alloc_str(f.message.as_bytes());
-        let kind = if f.thrown {
-            ExcKind::Thrown
-        } else {
-            ExcKind::Runtime
-        };
-        Exception::with_trace(msg, kind, f.origin, f.trace.clone(), f.depth)
+        self.format_uncaught(&exception_of(msg, f))
     }
 
     /// Call function value `f` with the one argument `arg` from outside the
@@ -303,24 +272,11 @@ struct Job {
 
 /// Start the OS thread of language thread `id`.
 fn start_os_thread(id: i64, job: Job) -> Result<(), RtError> {
-    // Shared so that the job survives a spawn that fails (and drops its closure).
-    let job = Arc::new(Mutex::new(Some(job)));
-    let mut stack = THREAD_STACK;
-    loop {
-        let mine = Arc::clone(&job);
-        let spawned = std::thread::Builder::new()
-            .name(format!("bp-thread-{id}"))
-            .stack_size(stack)
-            .spawn(move || {
-                if let Some(job) = lock(&mine).take() {
-                    run_thread(id, job);
-                }
-            });
-        match spawned {
-            Ok(_) => return Ok(()),
-            Err(_) if stack > 8 << 20 => stack /= 2,
-            Err(e) => return Err(RtError::msg(format!("thread_spawn: cannot start a thread: {e}"))),
-        }
+    match spawn_with_stack(format!("bp-thread-{id}"), THREAD_STACK, move || {
+        run_thread(id, job)
+    }) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(RtError::msg(format!("thread_spawn: cannot start a thread: {e}"))),
     }
 }
 
@@ -373,21 +329,24 @@ fn run_thread(id: i64, job: Job) {
         let _ = vm.rt.flush();
         Vec::new()
     };
-    let report = match &result {
-        Err(f) => {
-            let exc = vm.failure_exception(f);
-            Some(vm.format_uncaught(&exc))
-        }
-        Ok(_) => None,
-    };
     let end = ThreadEnd { result, output };
     // Nobody will join a detached thread: it reports its own failure.
-    if let Some(ThreadEnd { result: Err(_), .. }) = state.finish(end) {
-        if let Some(report) = report {
-            use std::io::Write;
-            let _ = write!(std::io::stderr().lock(), "thread {id}: {report}");
-        }
+    if let Some(ThreadEnd { result: Err(f), .. }) = state.finish(end) {
+        use std::io::Write;
+        let report = vm.failure_report(&f);
+        let _ = write!(std::io::stderr().lock(), "thread {id}: {report}");
     }
+}
+
+/// The exception record, with message `msg` (a string of the VM that gets it),
+/// of thread failure `f`: its kind, origin and trace in the thread.
+fn exception_of(msg: Value, f: &ThreadFailure) -> Exception {
+    let kind = if f.thrown {
+        ExcKind::Thrown
+    } else {
+        ExcKind::Runtime
+    };
+    Exception::with_trace(msg, kind, f.origin, f.trace.clone(), f.depth)
 }
 
 /// The failure record of exception `exc` of a thread's VM.

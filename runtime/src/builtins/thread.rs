@@ -96,8 +96,8 @@ pub struct CondState {
 pub struct CondHandle(pub Arc<CondState>);
 
 /// Lock a std mutex, ignoring poisoning (our critical sections cannot leave the
-/// state inconsistent).
-fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// state inconsistent). Also used by the VM's and the tier's thread state.
+pub fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

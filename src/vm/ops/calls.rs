@@ -139,7 +139,7 @@ impl Vm<'_> {
         // SAFETY: the caller's contract.
         match catch_unwind(AssertUnwindSafe(|| {
             if hosted {
-                this.call_hosted(id, args)
+                this.call_hosted(b.name, args)
             } else {
                 unsafe { func(&mut this.rt, args) }
             }

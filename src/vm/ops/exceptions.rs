@@ -110,23 +110,20 @@ impl Vm<'_> {
         }
     }
 
+    /// The record of an exception raised now at `origin`: a new one, or, when the
+    /// error is a joined thread's exception (`thread_join`), the thread's.
+    fn new_exception(&mut self, msg: Value, kind: ExcKind, origin: (u32, u32)) -> Exception {
+        self.take_foreign_exception(msg)
+            .unwrap_or_else(|| Exception::with_trace(msg, kind, origin, Vec::new(), 0))
+    }
+
     fn raise_new(&mut self, msg: Value, kind: ExcKind, pc: usize, entry_depth: usize) -> Result<(), Stop> {
         let Some(top) = self.frames.last_mut() else {
             return Err(Stop::Fatal("internal error: exception without a frame".into()));
         };
         top.pc = pc as u32;
         let origin = (top.func, pc as u32);
-        let exc = match self.take_foreign_exception(msg) {
-            Some(e) => e,
-            None => Exception {
-                msg,
-                kind,
-                origin,
-                trace: Vec::new(),
-                depth: 0,
-                caught_at: 0,
-            },
-        };
+        let exc = self.new_exception(msg, kind, origin);
         self.unwind(exc, false, entry_depth)
     }
 
@@ -152,18 +149,7 @@ impl Vm<'_> {
         if let Some(top) = self.frames.last_mut() {
             top.pc = pc;
         }
-        let exc = match self.take_foreign_exception(v) {
-            Some(e) => e,
-            None => Exception {
-                msg: v,
-                kind: ExcKind::Runtime,
-                origin: (fid, pc),
-                trace: Vec::new(),
-                depth: 0,
-                caught_at: 0,
-            },
-        };
-        self.pending = Some(exc);
+        self.pending = Some(self.new_exception(v, ExcKind::Runtime, (fid, pc)));
     }
 
     /// Compiled code lets the exception in flight leave its frame (no handler covers
