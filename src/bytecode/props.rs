@@ -245,6 +245,44 @@ impl Op {
         }
     }
 
+    /// Whether the JIT may translate it in the body of a callee it inlines in
+    /// place of a call (`src/jit/translate/inline.rs`): it changes nothing but
+    /// its result register (no store, no allocation, no call that could do
+    /// either), it reads nothing the caller's loop caches stand for, and it
+    /// neither jumps nor returns (the body is one straight line ending in
+    /// `Ret`). A guard in it then exits to the VM *at the call*, which runs the
+    /// call again from its start: nothing the body did is lost or done twice.
+    /// `CallBuiltin` only when its builtin is inline machine code, `LoadConst`
+    /// only of a number (the inliner checks both).
+    pub const fn inlinable(self) -> bool {
+        use Op::*;
+        match self {
+            Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal => true,
+            SetGlobal => false,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            | BitNot => true,
+            AddF | SubF | MulF | DivF | ModF | NegF => true,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => true,
+            // Deep equality through a helper: kept out for simplicity.
+            EqRef | NeRef => false,
+            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
+            Call | CallIndirect | CallExtern | CallMethod => false,
+            CallBuiltin => true,
+            // `Ret` ends the body; `RetVoid` is for void callees, which are not inlined.
+            Ret => true,
+            RetVoid => false,
+            Concat | ConcatN | ToStr | Print => false,
+            NewArray | NewMap | NewTuple | NewStruct | MakeClosure | NewObject | NewCell => false,
+            ArrSet | MapSet | SetField | CellSet | MapGet | TypeOf => false,
+            // Array accesses use the caller's loop caches and index analysis.
+            ArrGet | ArrLen => false,
+            TupleGet | GetField | GetCapture | CellGet => true,
+            NullCheck | IsNull | InstanceOf | CheckClass => true,
+            Throw | Rethrow => false,
+        }
+    }
+
     /// How the JIT translates it.
     pub const fn lowering(self) -> Lowering {
         use Lowering as L;

@@ -3,6 +3,7 @@
 //! type guess. What each instruction reads, writes and branches to comes from the
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
+use super::inlining;
 use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::value::ValKind;
 
@@ -85,6 +86,10 @@ pub struct Analysis {
     /// Per instruction: the exception handlers covering it (indices into
     /// `Function::handlers`, innermost first).
     pub covering: Vec<Vec<u32>>,
+    /// Per instruction: a `Call` the translator inlines ([`inlining::plan`]).
+    pub inlined: Vec<bool>,
+    /// What is left of the inlining budget for the other call sites.
+    pub inline_budget: usize,
 }
 
 pub fn analyze(p: &Program, f: &Function) -> Analysis {
@@ -178,7 +183,8 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let mut webs = build_webs(f, &ops, &headers, &covering, nregs);
     webs.is_float = float_guess(p, f, &ops, &webs);
 
-    let mut cached = cached_loops(f, &ops, &reachable, &headers);
+    let (inlined, inline_budget) = inlining::plan(p, f);
+    let mut cached = cached_loops(f, &ops, &reachable, &headers, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
 
     Analysis {
@@ -192,6 +198,8 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         is_ref,
         ops,
         covering,
+        inlined,
+        inline_budget,
     }
 }
 
@@ -291,7 +299,13 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
 /// it replaces.
 const MAX_CACHED_ARRAYS: usize = 8;
 
-fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u32]) -> Vec<CachedLoop> {
+fn cached_loops(
+    f: &Function,
+    ops: &[Operands],
+    reachable: &[bool],
+    headers: &[u32],
+    inlined: &[bool],
+) -> Vec<CachedLoop> {
     let n = f.code.len();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (pc, ins) in f.code.iter().enumerate() {
@@ -320,7 +334,9 @@ fn cached_loops(f: &Function, ops: &[Operands], reachable: &[bool], headers: &[u
             .clone()
             .filter(|&pc| pc != h as usize && reachable[pc])
             .all(|pc| preds[pc].iter().all(|p| body.contains(p)));
-        if !single_entry || body.clone().any(|pc| may_resize_arrays(&f.code[pc], f)) {
+        // (An inlined call's body resizes nothing: see `Op::inlinable`.)
+        let resizes = |pc: usize| !inlined[pc] && may_resize_arrays(&f.code[pc], f);
+        if !single_entry || body.clone().any(resizes) {
             continue;
         }
         let mut written = RegSet::default();

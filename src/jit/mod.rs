@@ -22,6 +22,7 @@
 
 pub mod abi;
 pub mod analysis;
+pub mod inlining;
 pub mod translate;
 
 use crate::bytecode::Program;

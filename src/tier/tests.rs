@@ -623,3 +623,66 @@ fn compile_speed() {
 fn frame_records_are_whole_words() {
     assert_eq!(offsets().frame_size % 8, 0);
 }
+
+/// Calls of short straight-line callees (a leaf function, a method reading a
+/// field) are translated as the callee's body: the caller's IR has no call
+/// through the entry table (the trampoline's placeholder address appears in
+/// every such call). A callee with a loop, or one that calls, stays a call.
+#[test]
+fn small_callees_are_inlined() {
+    let src = "\
+class P:
+    x: int
+    def __init__(self, x: int) -> void:
+        self.x = x
+    def get(self) -> int:
+        return self.x + 1
+
+def leaf(i: int, j: int) -> float:
+    let ij: int = i + j
+    return 1.0 / int_to_float(ij * (ij + 1) / 2 + i + 1)
+
+def looping(n: int) -> int:
+    let t: int = 0
+    for i in range(0, n):
+        t = t + i
+    return t
+
+def calls_leaf(n: int) -> float:
+    let s: float = 0.0
+    for i in range(0, n):
+        s = s + leaf(i, n)
+    return s
+
+def calls_method(p: P, n: int) -> int:
+    let s: int = 0
+    for i in range(0, n):
+        s = s + p.get()
+    return s
+
+def calls_looping(n: int) -> int:
+    return looping(n) + 1
+
+def main() -> int:
+    print(calls_leaf(10), calls_method(new P(3), 10), calls_looping(10))
+    return 0
+";
+    let p = build(src);
+    let isa = crate::jit::host_isa().expect("a host ISA");
+    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
+    let ir_of = |name: &str| -> String {
+        let f = compile_all(&p, &*isa, false, 0, &offsets())
+            .into_iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no function {name}"));
+        assert!(f.result.is_ok(), "{name}: {:?}", f.result);
+        f.ir
+    };
+    assert!(
+        ir_of("calls_looping").contains(&tramp),
+        "the call of `looping` stays a call"
+    );
+    assert!(!ir_of("calls_leaf").contains(&tramp), "`leaf` is inlined");
+    assert!(!ir_of("calls_method").contains(&tramp), "`P.get` is inlined");
+    assert_eq!(same_everywhere(src), "0.0962222 40 46\n");
+}

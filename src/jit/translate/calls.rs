@@ -12,9 +12,27 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The call at `pc` of the user function `target` with arguments `args`,
     /// its result into `dst` (unless the callee returns nothing).
-    pub(super) fn emit_call(&mut self, pc: u32, dst: Reg, args: &[Reg], target: CallTarget) {
+    pub(super) fn emit_call(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        args: &[Reg],
+        target: CallTarget,
+    ) -> Result<(), String> {
+        if let CallTarget::Direct {
+            fid,
+            recursive: false,
+            closure,
+            ..
+        } = target
+        {
+            if self.try_inline(pc, dst, args, fid, closure)? {
+                return Ok(());
+            }
+        }
         let (callee, callee_nregs, void, static_void, is_self, closure) = match target {
             CallTarget::Direct {
+                fid: _,
                 id,
                 nregs,
                 returns_void,
@@ -46,39 +64,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         // `d` is this frame's depth, `d + 1` the callee's.
         let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
-        // The limits, checked here (before anything is written) rather than in
-        // the callee, where the depth would have to be loaded again: the callee's
-        // frame must fit the frame stack, and its window the register stack
-        // (unless the depth check implies it). Past either this call raises
-        // `stack overflow` at `pc`, as in the interpreter. (The callee checks the
-        // native stack.)
-        {
-            let a = self.tc.addrs;
-            let run = self.tc.offs.run;
-            let ovf = self.exit_block(Exit::Ovf, pc);
-            let max_depth = self.run_word(run.max_depth);
-            let c = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth);
-            // (`d + 1 > max_depth`)
-            let ok = self.b.create_block();
-            self.b.ins().brif(c, ovf, &[], ok, &[]);
-            self.b.seal_block(ok);
-            self.b.switch_to_block(ok);
-            if a.check_stack {
-                let stack_end = self.run_word(run.stack_end);
-                let end = match callee_nregs {
-                    CalleeRegs::Static(n) => self.b.ins().iadd_imm_s(callee_base, n as i64 * 8),
-                    CalleeRegs::Dynamic(n) => {
-                        let bytes = self.b.ins().ishl_imm_s(n, 3);
-                        self.b.ins().iadd(callee_base, bytes)
-                    }
-                };
-                let c = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, stack_end);
-                let ok = self.b.create_block();
-                self.b.ins().brif(c, ovf, &[], ok, &[]);
-                self.b.seal_block(ok);
-                self.b.switch_to_block(ok);
-            }
-        }
+        self.check_call_limits(pc, d, callee_base, callee_nregs);
         // The callee's record `frames[d]` (this frame's is the one before it: one
         // address constant for both).
         let offs = *self.tc.offs;
@@ -160,7 +146,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let st = self.b.inst_results(call)[0];
         self.check_status(st, pc);
         if static_void {
-            return;
+            return Ok(());
         }
         let fl = self.mem_flags(Mem::Frame);
         let ty = self.def_ty(dst);
@@ -173,6 +159,42 @@ impl<'a, 'f> Tr<'a, 'f> {
             None => v,
         };
         self.set(dst, v);
+        Ok(())
+    }
+
+    /// The limits of a call at `pc` from this frame (depth `d`) of a callee whose
+    /// window starts at `callee_base`, checked here (before anything is written)
+    /// rather than in the callee, where the depth would have to be loaded again:
+    /// the callee's frame must fit the frame stack, and its window the register
+    /// stack (unless the depth check implies it). Past either the call raises
+    /// `stack overflow` at `pc`, as in the interpreter. (The callee checks the
+    /// native stack.)
+    pub(super) fn check_call_limits(&mut self, pc: u32, d: CV, callee_base: CV, callee_nregs: CalleeRegs) {
+        let a = self.tc.addrs;
+        let run = self.tc.offs.run;
+        let ovf = self.exit_block(Exit::Ovf, pc);
+        let max_depth = self.run_word(run.max_depth);
+        let c = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth);
+        // (`d + 1 > max_depth`)
+        let ok = self.b.create_block();
+        self.b.ins().brif(c, ovf, &[], ok, &[]);
+        self.b.seal_block(ok);
+        self.b.switch_to_block(ok);
+        if a.check_stack {
+            let stack_end = self.run_word(run.stack_end);
+            let end = match callee_nregs {
+                CalleeRegs::Static(n) => self.b.ins().iadd_imm_s(callee_base, n as i64 * 8),
+                CalleeRegs::Dynamic(n) => {
+                    let bytes = self.b.ins().ishl_imm_s(n, 3);
+                    self.b.ins().iadd(callee_base, bytes)
+                }
+            };
+            let c = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            let ok = self.b.create_block();
+            self.b.ins().brif(c, ovf, &[], ok, &[]);
+            self.b.seal_block(ok);
+            self.b.switch_to_block(ok);
+        }
     }
 
     /// `CallBuiltin` of builtin `id`, as its table entry declares
@@ -304,6 +326,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         closure: Option<CV>,
     ) -> CallTarget {
         CallTarget::Direct {
+            fid,
             id: self.iconst(fid as i64),
             nregs,
             returns_void,
@@ -320,7 +343,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or("a call of an unknown function or with a wrong number of arguments")?;
         self.stress(pc, pc);
         let target = self.direct_target(s.target, callee, None);
-        self.emit_call(pc, dst, &s.args, target);
+        self.emit_call(pc, dst, &s.args, target)?;
         Ok(())
     }
 
@@ -368,20 +391,21 @@ impl<'a, 'f> Tr<'a, 'f> {
             .call_feedback
             .monomorphic(site)
             .and_then(|fid| Some((fid, self.direct_callee(fid, s.args.len())?)));
-        let join = cached.map(|(fid, known)| {
+        let mut join = None;
+        if let Some((fid, known)) = cached {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
             let (direct, general) = (self.b.create_block(), self.b.create_block());
             self.b.ins().brif(hit, direct, &[], general, &[]);
             self.b.seal_block(direct);
             self.b.switch_to_block(direct);
             let target = self.direct_target(fid, known, Some(clo));
-            self.emit_call(pc, dst, &s.args, target);
-            let join = self.b.create_block();
-            self.b.ins().jump(join, &[]);
+            self.emit_call(pc, dst, &s.args, target)?;
+            let j = self.b.create_block();
+            self.b.ins().jump(j, &[]);
             self.b.seal_block(general);
             self.b.switch_to_block(general);
-            join
-        });
+            join = Some(j);
+        }
         let (np, is_void, nr) = self.callee_info(callee);
         let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
         self.guard(bad_arity, pc);
@@ -391,7 +415,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             is_void,
             closure: Some(clo),
         };
-        self.emit_call(pc, dst, &s.args, target);
+        self.emit_call(pc, dst, &s.args, target)?;
         if let Some(join) = join {
             self.b.ins().jump(join, &[]);
             self.b.seal_block(join);
@@ -419,8 +443,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let layout = self.b.ins().uextend(I64, l32);
         let ranges = method_ranges(&self.tc.program.classes, class, s.target);
         if ranges.len() > MAX_CHAIN {
-            self.call_through_table(pc, dst, &s, layout);
-            return Ok(());
+            return self.call_through_table(pc, dst, &s, layout);
         }
         let join = self.b.create_block();
         for (lo, hi, fid) in ranges {
@@ -435,13 +458,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.switch_to_block(call);
             let known = self.direct_callee(fid, s.args.len()).ok_or("bad method")?;
             let target = self.direct_target(fid, known, None);
-            self.emit_call(pc, dst, &s.args, target);
+            self.emit_call(pc, dst, &s.args, target)?;
             self.b.ins().jump(join, &[]);
             self.b.seal_block(next);
             self.b.switch_to_block(next);
         }
         // Not reached for a well-typed receiver; kept so that any layout is called right.
-        self.call_through_table(pc, dst, &s, layout);
+        self.call_through_table(pc, dst, &s, layout)?;
         self.b.ins().jump(join, &[]);
         self.b.seal_block(join);
         self.b.switch_to_block(join);
@@ -451,7 +474,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The megamorphic path of `CallMethod`: `methods[vtable_base[layout] + slot]`
     /// (two loads from tables that do not change while the program runs), called
     /// with the callee's register count and result kind from the function table.
-    fn call_through_table(&mut self, pc: u32, dst: Reg, s: &crate::bytecode::CallSite, layout: CV) {
+    fn call_through_table(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        s: &crate::bytecode::CallSite,
+        layout: CV,
+    ) -> Result<(), String> {
         let classes = &self.tc.program.classes;
         let (bases, methods) = (
             classes.vtable_base.as_ptr() as i64,
@@ -475,7 +504,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             is_void,
             closure: None,
         };
-        self.emit_call(pc, dst, &s.args, target);
+        self.emit_call(pc, dst, &s.args, target)
     }
 }
 

@@ -83,8 +83,15 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Translate the instruction at `pc`. Returns whether the current block is
     /// still open (falls through to `pc + 1`).
     pub(super) fn instr(&mut self, pc: u32) -> Result<bool, String> {
-        use Instr::*;
         let ins = self.f.code[pc as usize];
+        self.op(pc, ins)
+    }
+
+    /// Translate `ins` as the instruction at `pc`: of this function, or of the
+    /// callee being inlined at the call at `pc` (see inline.rs), whose registers,
+    /// constants and call sites it then refers to.
+    pub(super) fn op(&mut self, pc: u32, ins: Instr) -> Result<bool, String> {
+        use Instr::*;
         let offs = *self.tc.offs;
         match ins {
             Mov { dst, src } => {
@@ -96,9 +103,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, v);
             }
             LoadConst { dst, k } => {
-                let v = match self.f.consts.get(k as usize) {
+                let v = match self.code_fn().consts.get(k as usize) {
                     Some(Const::Int(i)) => self.iconst(*i),
                     Some(Const::Float(x)) => self.b.ins().f64const(*x),
+                    // (The materialised pool is this function's: an inlined
+                    // callee loads only numbers, see `Op::inlinable`.)
+                    Some(Const::Str(_)) if self.inl.is_some() => {
+                        return Err("a string constant in an inlined callee".into())
+                    }
                     Some(Const::Str(_)) => {
                         let p = self.tc.consts.get(k as usize).map(|v| v.0).unwrap_or(0);
                         self.iconst(p as i64)
@@ -254,7 +266,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             Call { dst, site } => self.call_direct(pc, dst, site)?,
             CallIndirect { dst, site } => self.call_closure(pc, dst, site)?,
             CallBuiltin { dst, site } => {
-                let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
+                let s = self
+                    .code_fn()
+                    .sites
+                    .get(site as usize)
+                    .ok_or("bad call site")?
+                    .clone();
                 self.call_builtin(pc, dst, s.target, &s.args)?;
             }
             CallExtern { .. } => self.generic(pc),

@@ -34,6 +34,7 @@ mod arith;
 mod calls;
 mod exits;
 mod heap;
+mod inline;
 mod instr;
 
 use super::abi::{NewKind, ObjOp, Offsets};
@@ -230,7 +231,8 @@ enum CalleeRegs {
 enum CallTarget {
     /// A `Call`: everything but the callee's id value is known when translating.
     Direct {
-        /// The callee's function id (a constant).
+        /// The callee's function id, and as a constant.
+        fid: u32,
         id: CV,
         nregs: u32,
         /// The callee returns nothing: the destination register is not written.
@@ -350,6 +352,11 @@ struct Tr<'a, 'f> {
     regions: [ir::AliasRegion; 6],
     vn: ValueNumbering,
     loops: LoopCaches,
+    /// The callee whose body is being translated in place of a call, if any:
+    /// register accesses then go to its registers ([`inline::Inlined`]).
+    inl: Option<inline::Inlined<'a>>,
+    /// Bytecode instructions still allowed to be inlined into this function.
+    inline_budget: usize,
 }
 
 /// Why a function was not translated.
@@ -527,6 +534,7 @@ fn translate_function(
         }
     }
 
+    let inline_budget = an.inline_budget;
     let mut t = Tr {
         tc,
         fid,
@@ -564,6 +572,8 @@ fn translate_function(
         },
         self_ref,
         regions,
+        inl: None,
+        inline_budget,
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
@@ -683,6 +693,10 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The cached (length, data pointer) of array register `arr` at the current
     /// instruction, if its loop caches them.
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
+        // An inlined callee's registers are not the ones the caches are for.
+        if self.inl.is_some() {
+            return None;
+        }
         // The innermost cached loop containing the instruction that caches `arr`
         // (an enclosing loop's caches are valid in its nested loops too).
         let (li, ai) = self.cached_loops_around(self.cur).find_map(|li| {
@@ -712,8 +726,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().iconst(I64, v)
     }
 
+    /// Whether register `r` holds references (always false in an inlined body,
+    /// whose values live in SSA values only: nothing in it can collect).
     fn is_ref(&self, r: Reg) -> bool {
-        self.an.is_ref.get(r as usize).copied().unwrap_or(false)
+        self.inl.is_none() && self.an.is_ref.get(r as usize).copied().unwrap_or(false)
+    }
+
+    /// The function whose constants and call sites the instruction being
+    /// translated refers to: this one, or the callee being inlined.
+    fn code_fn(&self) -> &'a Function {
+        self.inl.as_ref().map_or(self.f, |i| i.f)
     }
 
     /// The web of register `r` read by the current instruction.
@@ -727,37 +749,49 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.an.webs.def_at(self.cur, r, ops) as usize
     }
 
-    /// The machine type of the value the current instruction writes to `r`.
+    /// The machine type of the value the current instruction writes to `r` (in
+    /// an inlined body, loads are words: a use as a float converts).
     fn def_ty(&self, r: Reg) -> Type {
+        if self.inl.is_some() {
+            return I64;
+        }
         self.vty[self.web_written(r)]
     }
 
     fn get_raw(&mut self, r: Reg) -> CV {
+        if let Some(v) = self.inlined_reg(r) {
+            return v;
+        }
         let w = self.web_read(r);
         self.b.use_var(self.vars[w])
     }
 
+    /// `v` as a value of machine type `ty` (the same bits).
+    fn as_type(&mut self, v: CV, ty: Type) -> CV {
+        if self.b.func.dfg.value_type(v) == ty {
+            v
+        } else {
+            self.b.ins().bitcast(ty, MemFlagsData::new(), v)
+        }
+    }
+
     fn get_i(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[self.web_read(r)] == F64 {
-            self.b.ins().bitcast(I64, MemFlagsData::new(), v)
-        } else {
-            v
-        }
+        self.as_type(v, I64)
     }
 
     fn get_f(&mut self, r: Reg) -> CV {
         let v = self.get_raw(r);
-        if self.vty[self.web_read(r)] == I64 {
-            self.b.ins().bitcast(F64, MemFlagsData::new(), v)
-        } else {
-            v
-        }
+        self.as_type(v, F64)
     }
 
     /// Define register `r` (converting between I64 and F64 as needed); reference
     /// registers are also stored to their frame slot.
     fn set(&mut self, r: Reg, v: CV) {
+        if let Some(inl) = &mut self.inl {
+            inl.set(r, v);
+            return;
+        }
         let w = self.web_written(r);
         let want = self.vty[w];
         let have = self.b.func.dfg.value_type(v);

@@ -1,0 +1,121 @@
+//! Which calls the translator replaces by the callee's body (the emission is in
+//! `translate/inline.rs`): calls of short, straight-line callees whose
+//! instructions change nothing but their registers (`Op::inlinable`).
+//! spectral-norm's `a(i, j)` (ten instructions, called 250 M times) is the case
+//! this is for; monomorphic method calls reading a field and closures reading a
+//! capture are inlined the same way.
+//!
+//! The analysis plans the direct calls (`Call`) with [`plan`], so that a loop
+//! whose only calls are inlined still gets its array headers cached; the
+//! translator inlines the callees of method and closure call sites it resolves
+//! to one function within what is left of the [`BUDGET`].
+
+use crate::bytecode::{Const, Function, Instr, Program};
+use bp_runtime::builtins::{self, Inline};
+
+/// Most bytecode instructions of a callee that is inlined.
+pub const MAX_CALLEE_INSTRS: usize = 24;
+
+/// Most bytecode instructions inlined into one function, all calls together:
+/// inlining must not push a function over the JIT's size budget or make a long
+/// function's compilation much slower.
+pub const BUDGET: usize = 512;
+
+/// Whether a call of `f` (in program `p`) with `nargs` arguments can be replaced
+/// by its body: short, one straight line of [`Op::inlinable`] instructions
+/// ending in its only `Ret`, with number constants only, builtins that are
+/// machine code, and no register read before it is written (the parameters and
+/// a lambda's closure are written by the call).
+///
+/// [`Op::inlinable`]: crate::bytecode::Op::inlinable
+pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
+    let n = f.code.len();
+    if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
+        return false;
+    }
+    if !f.handlers.is_empty() || !matches!(f.code[n - 1], Instr::Ret { .. }) {
+        return false;
+    }
+    let mut written = vec![false; f.nregs as usize];
+    let first_local = nargs + f.takes_closure as usize;
+    for w in written.iter_mut().take(first_local) {
+        *w = true;
+    }
+    for (pc, ins) in f.code.iter().enumerate() {
+        if !ins.op().inlinable() || (matches!(ins, Instr::Ret { .. }) && pc != n - 1) {
+            return false;
+        }
+        match *ins {
+            Instr::LoadConst { k, .. }
+                if !matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
+            {
+                return false
+            }
+            Instr::CallBuiltin { site, .. } => {
+                let Some(s) = f.sites.get(site as usize) else {
+                    return false;
+                };
+                if !builtin_is_machine_code(s.target, s.args.len()) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        let ops = ins.operands(p, f);
+        if ops
+            .uses
+            .iter()
+            .any(|&r| !written.get(r as usize).copied().unwrap_or(false))
+        {
+            return false;
+        }
+        if let Some(d) = ops.def {
+            match written.get_mut(d as usize) {
+                Some(w) => *w = true,
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Whether builtin `id` called with `nargs` arguments is translated to machine
+/// instructions (or a call of its native float twin): no helper, no status, no
+/// exit (see `Tr::call_builtin`).
+pub fn builtin_is_machine_code(id: u32, nargs: usize) -> bool {
+    match builtins::all().get(id as usize).map(|b| b.inline) {
+        Some(Inline::Unary(_) | Inline::NativeUnary(_)) => nargs == 1,
+        Some(Inline::Binary(_) | Inline::NativeBinary(_)) => nargs == 2,
+        Some(Inline::Clamp) => nargs == 3,
+        Some(Inline::Call) | None => false,
+    }
+}
+
+/// The inlining plan of function `f`: per instruction, whether it is a `Call`
+/// that is inlined (in code order, while the budget lasts), and what is left of
+/// the budget for the call sites the translator resolves itself. (A recursive
+/// call is never inlined: its callee has a `Call`.)
+pub fn plan(p: &Program, f: &Function) -> (Vec<bool>, usize) {
+    let mut budget = BUDGET;
+    let inlined = f
+        .code
+        .iter()
+        .map(|ins| {
+            let Instr::Call { site, .. } = *ins else {
+                return false;
+            };
+            let Some(s) = f.sites.get(site as usize) else {
+                return false;
+            };
+            let Some(callee) = p.functions.get(s.target as usize) else {
+                return false;
+            };
+            let ok = callee.code.len() <= budget && inlinable(p, callee, s.args.len());
+            if ok {
+                budget -= callee.code.len();
+            }
+            ok
+        })
+        .collect();
+    (inlined, budget)
+}
