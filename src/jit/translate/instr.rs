@@ -178,7 +178,10 @@ impl<'a, 'f> Tr<'a, 'f> {
 
             AddF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fadd(x, y)),
             SubF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fsub(x, y)),
-            MulF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fmul(x, y)),
+            MulF { dst, a, b } => {
+                let v = self.float_mul(a, b);
+                self.set(dst, v);
+            }
             DivF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fdiv(x, y)),
             ModF { dst, a, b } => {
                 let x = self.get_f(a);
