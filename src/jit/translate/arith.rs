@@ -52,8 +52,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         let x = self.get_f(a);
         let y = self.get_f(b);
         match (self.const_float(x), self.const_float(y)) {
-            (Some(c), _) if c == 2.0 => self.b.ins().fadd(y, y),
-            (_, Some(c)) if c == 2.0 => self.b.ins().fadd(x, x),
+            (Some(2.0), _) => self.b.ins().fadd(y, y),
+            (_, Some(2.0)) => self.b.ins().fadd(x, x),
             _ => self.b.ins().fmul(x, y),
         }
     }
