@@ -272,7 +272,7 @@ fn operand_text(
     layout_of: &[Option<u32>],
 ) -> String {
     match role {
-        Role::Read | Role::Write => format!("r{v}"),
+        Role::Read | Role::Write | Role::ReadWrite => format!("r{v}"),
         Role::Int | Role::Target | Role::LoopId | Role::Slot => v.to_string(),
         Role::Bool => (v != 0).to_string(),
         Role::Const => match f.consts.get(v as usize) {

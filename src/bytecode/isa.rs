@@ -33,6 +33,8 @@ pub enum Role {
     Read,
     /// The register the instruction writes (its result, `dst`).
     Write,
+    /// A register the instruction reads and then writes (its result, like `Write`).
+    ReadWrite,
     /// An immediate integer.
     Int,
     /// An immediate bool.
@@ -91,13 +93,13 @@ pub enum SiteUse {
 /// (a bool is 0 or 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OperandValues {
-    values: [i64; 3],
+    values: [i64; 4],
     len: usize,
 }
 
 impl OperandValues {
     fn new(vals: &[i64]) -> Self {
-        let mut values = [0; 3];
+        let mut values = [0; 4];
         values[..vals.len()].copy_from_slice(vals);
         OperandValues {
             values,
@@ -245,7 +247,23 @@ instruction_set! {
         /// `dst = a % b` (sign of `a`); `b == 0` raises `modulo by zero`; `MIN % -1` is 0
         ModI { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
         /// `dst = a + imm` (also used for subtraction of a constant)
-        AddIImm { dst: Reg = Write, a: Reg = Read, imm: i16 = Int } => "{dst}, {a}, {imm}";
+        AddIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a * imm`
+        MulIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a / imm` truncating, as `DivI` (the compiler emits it for `imm != 0` only)
+        DivIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a % imm` (sign of `a`), as `ModI` (the compiler emits it for `imm != 0` only)
+        ModIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a & imm`
+        BitAndImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a | imm`
+        BitOrImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a ^ imm`
+        BitXorImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a << (imm mod 64)`
+        ShlImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = a >> (imm mod 64)` (arithmetic)
+        ShrImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
         /// `dst = -src` (wrapping)
         NegI { dst: Reg = Write, src: Reg = Read } => "{dst}, {src}";
         /// `dst = a & b`
@@ -305,6 +323,11 @@ instruction_set! {
         /// Loop back-edge: counts toward the function's hotness (`loop_id` selects the
         /// counter; the JIT enters by OSR at `target`, the loop header), then `pc = target`.
         Loop { target: u32 = Target, loop_id: u16 = LoopId } => "-> {target}  (loop {loop_id})";
+        /// The back-edge of `for i in range(a, b)`: `ctr = ctr + 1` (wrapping); if
+        /// `ctr < limit`, count it toward the function's hotness like `Loop` and
+        /// `pc = target` (the loop header, where the JIT enters by OSR), else go on.
+        ForLoop { ctr: Reg = ReadWrite, limit: Reg = Read, loop_id: u8 = LoopId, target: u32 = Target }
+            => "{ctr} + 1 < {limit} -> {target}  (loop {loop_id})";
         /// `if cond { pc = target }`
         JmpIf { cond: Reg = Read, target: u32 = Target } => "{cond} -> {target}";
         /// `if !cond { pc = target }`
@@ -495,6 +518,7 @@ fn role_word(role: Role) -> &'static str {
     match role {
         Role::Read => "in",
         Role::Write => "out",
+        Role::ReadWrite => "inout",
         Role::Int => "int",
         Role::Bool => "bool",
         Role::Const => "const",
@@ -551,7 +575,11 @@ mod tests {
         for &op in Op::ALL {
             let roles: Vec<Role> = op.operands().iter().map(|&(_, r)| r).collect();
             let count = |f: fn(&Role) -> bool| roles.iter().filter(|r| f(r)).count();
-            assert!(count(|r| *r == Role::Write) <= 1, "{}", op.name());
+            assert!(
+                count(|r| matches!(r, Role::Write | Role::ReadWrite)) <= 1,
+                "{}",
+                op.name()
+            );
             assert!(count(|r| *r == Role::Target) <= 1, "{}", op.name());
             assert!(count(|r| matches!(r, Role::Site(_))) <= 1, "{}", op.name());
             if count(|r| matches!(r, Role::Field | Role::Slot)) > 0 {

@@ -53,6 +53,10 @@ impl Instr {
             match role {
                 Role::Read => uses.push(v as Reg),
                 Role::Write => dst = Some(v as Reg),
+                Role::ReadWrite => {
+                    uses.push(v as Reg);
+                    dst = Some(v as Reg);
+                }
                 Role::Int
                 | Role::Bool
                 | Role::Const
@@ -122,7 +126,7 @@ impl Instr {
     /// unconditional jumps (`Jmp`, `Loop`), returns and throws.
     pub fn falls_through(&self) -> bool {
         match self.op().flow() {
-            Flow::Next | Flow::Branch => true,
+            Flow::Next | Flow::Branch | Flow::BackBranch => true,
             Flow::Jump | Flow::BackEdge | Flow::Return | Flow::Throw => false,
         }
     }

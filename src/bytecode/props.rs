@@ -22,6 +22,9 @@ pub enum Flow {
     Jump,
     /// To its jump target, a loop header (`Loop`): OSR entry, hotness counter.
     BackEdge,
+    /// To the next instruction or to its jump target, a loop header (`ForLoop`):
+    /// when it jumps, the same as `BackEdge`.
+    BackBranch,
     /// Out of the function.
     Return,
     /// To the exception handler or out of the function.
@@ -96,18 +99,28 @@ pub enum Lowering {
     Exit,
 }
 
+impl Flow {
+    /// Whether the jump target is a loop header whose back-edge counts toward
+    /// hotness (`BackEdge`, `BackBranch`).
+    pub const fn is_back_edge(self) -> bool {
+        matches!(self, Flow::BackEdge | Flow::BackBranch)
+    }
+}
+
 impl Op {
     /// Where control goes after it.
     pub const fn flow(self) -> Flow {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Flow::Next,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Flow::Next,
             AddF | SubF | MulF | DivF | ModF | NegF => Flow::Next,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Flow::Next,
             Jmp => Flow::Jump,
             Loop => Flow::BackEdge,
+            ForLoop => Flow::BackBranch,
             JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm | BrLtIImm | BrLeIImm
             | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => Flow::Branch,
             Call | CallIndirect | CallBuiltin | CallExtern => Flow::Next,
@@ -132,12 +145,14 @@ impl Op {
             LoadNull => R::Ref,
             GetGlobal => R::OfGlobal,
             SetGlobal => R::Nothing,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => R::Scalar,
             AddF | SubF | MulF | DivF | ModF | NegF => R::Scalar,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => R::Scalar,
             Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => R::Nothing,
+            ForLoop => R::Scalar,
             Call => R::OfFunction,
             CallBuiltin => R::OfBuiltin,
             CallIndirect | CallExtern => R::Unknown,
@@ -166,12 +181,13 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => false,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => false,
             AddF | SubF | MulF | DivF | ModF | NegF => false,
             // Deep equality walks with an explicit stack on the Rust heap, not the GC heap.
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => false,
-            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
             Call | CallIndirect | CallBuiltin | CallExtern => true,
             Ret | RetVoid => false,
@@ -196,11 +212,12 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Calls::Nothing,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Calls::Nothing,
             AddF | SubF | MulF | DivF | ModF | NegF => Calls::Nothing,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Calls::Nothing,
-            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => {
                 Calls::Nothing
             }
@@ -226,11 +243,12 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Resizes::No,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Resizes::No,
             AddF | SubF | MulF | DivF | ModF | NegF => Resizes::No,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Resizes::No,
-            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => Resizes::No,
             Call | CallIndirect | CallExtern => Resizes::Yes,
             CallBuiltin => Resizes::UnlessPureBuiltin,
@@ -261,11 +279,12 @@ impl Op {
             SetGlobal => false,
             AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => true,
+            MulIImm | DivIImm | ModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm => true,
             AddF | SubF | MulF | DivF | ModF | NegF => true,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => true,
             // Deep equality through a helper: kept out for simplicity.
             EqRef | NeRef => false,
-            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
             Call | CallIndirect | CallExtern | CallMethod => false,
             CallBuiltin => true,
@@ -289,13 +308,14 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => L::Inline,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
+            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => L::Inline,
             AddF | SubF | MulF | DivF | NegF => L::Inline,
             ModF => L::Helper,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => L::Inline,
             EqRef | NeRef => L::Helper,
-            Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => L::Inline,
             Call | CallIndirect => L::Call,
             CallBuiltin => L::Builtin,
@@ -466,12 +486,15 @@ mod tests {
     fn properties_agree_with_roles() {
         for &op in Op::ALL {
             let has = |role: Role| op.operand_with(role).is_some();
-            let jumps = matches!(op.flow(), Flow::Branch | Flow::Jump | Flow::BackEdge);
+            let jumps = matches!(
+                op.flow(),
+                Flow::Branch | Flow::Jump | Flow::BackEdge | Flow::BackBranch
+            );
             assert_eq!(jumps, has(Role::Target), "{}: flow vs jump target", op.name());
-            assert_eq!(op.flow() == Flow::BackEdge, has(Role::LoopId), "{}", op.name());
+            assert_eq!(op.flow().is_back_edge(), has(Role::LoopId), "{}", op.name());
             assert_eq!(
                 op.result() == ResultKind::Nothing,
-                !has(Role::Write),
+                !has(Role::Write) && !has(Role::ReadWrite),
                 "{}: result vs dst",
                 op.name()
             );

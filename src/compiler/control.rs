@@ -3,28 +3,45 @@
 //! `continue`, `return`.
 //!
 //! # Loop schemes
-//! Every loop gets its own `loop_id`; its back-edge is `Loop { target: header }`.
-//! `B` is the body, `exit` the label after the loop.
+//! Every loop gets its own `loop_id`, which its back-edge counts (hotness, OSR at
+//! the header). `B` is the body, `exit` the label after the loop.
 //!
 //! ```text
-//! while c:                for i in range(a, b):          for x in coll:
-//!  header:                  i = a                          h = coll        (hidden; map: h = map_keys(coll))
-//!    if !c goto exit        header:                        n = ArrLen h    (hidden; read once)
-//!                                                          (h is the variable's own register when `coll`
-//!                                                           is a local the body never reassigns)
-//!    B                        t = b     (every iteration)  k = 0           (hidden counter)
-//!    Loop header              if t <= i goto exit          header:
-//!  exit:                      B                              if n <= k goto exit
-//!                           cont:                            x = h[k]
-//!                             i = i + 1                      B
-//!                             Loop header                  cont:
-//!                           exit:                            k = k + 1
-//!                                                            Loop header
-//!                                                          exit:
+//! while c:              for i in range(a, b):        for x in coll:
+//!  header:                i = a                        h = coll       (hidden; map: h = map_keys(coll))
+//!    if !c goto exit      t = b     (once; hidden)     n = ArrLen h   (hidden; read once)
+//!    B                    if t <= i goto exit          k = 0          (hidden counter)
+//!    Loop header        header:                        if n <= k goto exit
+//!  exit:                  B                          header:
+//!                       cont:                          x = h[k]
+//!                         ForLoop i, t -> header       B
+//!                       exit:                        cont:
+//!                                                      ForLoop k, n -> header
+//!                                                    exit:
 //! ```
-//! `continue` jumps to `header` (while) or `cont`; `break` to `exit`. The range
-//! test uses `BrGeIImm i, b` when `b` is a small literal. `i` is the loop
-//! variable's own register, so assignments to it in the body affect iteration.
+//! `continue` jumps to `header` (while) or `cont`; `break` to `exit`. `ForLoop`
+//! adds one to its counter and jumps back while it is below the limit. `h` is the
+//! variable's own register when `coll` is a local the body never reassigns, and
+//! `t` is `b`'s own register when `b` is such a local. `i` is the loop variable's
+//! own register, so assignments to it in the body affect iteration.
+//!
+//! `b` is evaluated before every round, so the scheme above is used when its
+//! value cannot change ([`FnCompiler::invariant_end`]); otherwise the range loop
+//! tests at its header and steps in two instructions:
+//!
+//! ```text
+//!   i = a
+//! header:
+//!   t = b                 (every round; `BrGeIImm i, b` for a small literal)
+//!   if t <= i goto exit
+//!   B
+//! cont:
+//!   i = i + 1
+//!   Loop header
+//! exit:
+//! ```
+//! A loop id that does not fit `ForLoop`'s 8-bit field (the 257th loop of a
+//! function) gets `i = i + 1; if t <= i goto exit; Loop header` instead.
 
 use super::expr::{cmp_class, is_int, small_int, CmpClass};
 use super::func::{Ctl, Dst, FnCompiler, Label, Val};
@@ -249,31 +266,59 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// The rest of a loop after its header (bound at `header`) and exit test:
     /// `body`, where `break` goes to `exit` and `continue` to `step`'s label, or to
     /// `header` without a step; then, for a counting loop, `step`'s label (bound
-    /// here) and one added to its counter; the back-edge to `header` counted as
+    /// here) and, with a limit register, the back-edge `ForLoop counter, limit ->
+    /// header` (one added to the counter, back while it is below the limit), else
+    /// one added to the counter and the back-edge `Loop header`; either counted as
     /// loop `id`; and `exit`.
     fn loop_rest(
         &mut self,
         body: &'a Block,
-        step: Option<(Label, Reg)>,
+        step: Option<(Label, Reg, Option<Reg>)>,
         header: Label,
         exit: Label,
         id: u16,
         sp: Span,
     ) {
-        let cont = step.map_or(header, |(cont, _)| cont);
+        let cont = step.map_or(header, |(cont, _, _)| cont);
         self.ctl.push(Ctl::Loop { brk: exit, cont });
         self.block(body);
         self.ctl.pop();
-        if let Some((cont, counter)) = step {
+        if let Some((cont, ctr, limit)) = step {
             self.bind(cont);
+            if let (Some(limit), Ok(loop_id)) = (limit, u8::try_from(id)) {
+                self.emit_jump(
+                    Instr::ForLoop {
+                        ctr,
+                        limit,
+                        loop_id,
+                        target: 0,
+                    },
+                    header,
+                    sp,
+                );
+                self.bind(exit);
+                return;
+            }
             self.emit(
                 Instr::AddIImm {
-                    dst: counter,
-                    a: counter,
+                    dst: ctr,
+                    a: ctr,
                     imm: 1,
                 },
                 sp,
             );
+            if let Some(limit) = limit {
+                // A loop id beyond `ForLoop`'s field: its test here.
+                self.emit_jump(
+                    Instr::BrLeI {
+                        a: limit,
+                        b: ctr,
+                        target: 0,
+                    },
+                    exit,
+                    sp,
+                );
+            }
         }
         self.emit_jump(
             Instr::Loop {
@@ -286,6 +331,51 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         self.bind(exit);
     }
 
+    /// Whether the value of `e`, the end of a `range` loop with body `body`, is the
+    /// same at every round: it reads only literals and locals that the body never
+    /// assigns (not captured cells), through integer operators, which have no
+    /// effects (a division by zero raises at the first evaluation either way).
+    fn invariant_end(&self, e: &Expr, body: &Block) -> bool {
+        match &e.kind {
+            ExprKind::Int(_) => true,
+            ExprKind::Name {
+                res: Res::Local(id), ..
+            } => {
+                !self.cell_locals.get(*id as usize).copied().unwrap_or(true)
+                    && !super::stmt::block_assigns(body, *id)
+            }
+            ExprKind::Unary {
+                op: UnOp::Neg | UnOp::BitNot,
+                operand,
+            } => is_int(&operand.ty) && self.invariant_end(operand, body),
+            ExprKind::Binary { op, lhs, rhs } => {
+                matches!(
+                    op,
+                    BinOp::Add
+                        | BinOp::Sub
+                        | BinOp::Mul
+                        | BinOp::Div
+                        | BinOp::Mod
+                        | BinOp::BitAnd
+                        | BinOp::BitOr
+                        | BinOp::BitXor
+                        | BinOp::Shl
+                        | BinOp::Shr
+                ) && is_int(&lhs.ty)
+                    && is_int(&rhs.ty)
+                    && self.invariant_end(lhs, body)
+                    && self.invariant_end(rhs, body)
+            }
+            _ => false,
+        }
+    }
+
+    /// `for i in range(a, b)`. `b` is evaluated before every round (an existing
+    /// rule: `range(0, array_len(xs))` sees the array grow). When its value cannot
+    /// change during the loop ([`Self::invariant_end`]: literals, locals the body never
+    /// assigns, integer arithmetic on them) it is evaluated once, before the loop,
+    /// into a register of its own (the local's own register for a local), and the
+    /// back-edge is one `ForLoop`; otherwise the loop tests `b` at its header.
     pub fn for_range(&mut self, local: LocalId, start: &'a Expr, end: &'a Expr, body: &'a Block, sp: Span) {
         self.push_scope();
         let i = self.init_local(local, start, sp);
@@ -293,25 +383,43 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let header = self.new_label();
         let cont = self.new_label();
         let exit = self.new_label();
-        self.bind(header);
-        match small_int(end) {
-            Some(imm) => self.emit_jump(Instr::BrGeIImm { a: i, imm, target: 0 }, exit, end.span),
-            None => {
-                let t = self.expr_val(end);
-                self.emit_jump(
-                    Instr::BrLeI {
-                        a: t.reg,
-                        b: i,
-                        target: 0,
-                    },
-                    exit,
-                    end.span,
-                );
-                self.release(t);
+        if !self.invariant_end(end, body) {
+            self.bind(header);
+            match small_int(end) {
+                Some(imm) => self.emit_jump(Instr::BrGeIImm { a: i, imm, target: 0 }, exit, end.span),
+                None => {
+                    let t = self.expr_val(end);
+                    self.emit_jump(
+                        Instr::BrLeI {
+                            a: t.reg,
+                            b: i,
+                            target: 0,
+                        },
+                        exit,
+                        end.span,
+                    );
+                    self.release(t);
+                }
             }
+            self.loop_rest(body, Some((cont, i, None)), header, exit, id, sp);
+            self.pop_scope();
+            return;
         }
-        self.loop_rest(body, Some((cont, i)), header, exit, id, sp);
+        // A local's own register, else a temporary that lives through the loop.
+        let limit = self.expr_val(end);
+        self.emit_jump(
+            Instr::BrLeI {
+                a: limit.reg,
+                b: i,
+                target: 0,
+            },
+            exit,
+            end.span,
+        );
+        self.bind(header);
+        self.loop_rest(body, Some((cont, i, Some(limit.reg))), header, exit, id, sp);
         self.pop_scope();
+        self.release(limit);
     }
 
     pub fn for_in(
@@ -377,7 +485,6 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let header = self.new_label();
         let cont = self.new_label();
         let exit = self.new_label();
-        self.bind(header);
         self.emit_jump(
             Instr::BrLeI {
                 a: len.reg,
@@ -387,6 +494,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             exit,
             sp,
         );
+        self.bind(header);
         self.emit(
             Instr::ArrGet {
                 dst: x,
@@ -398,7 +506,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         if let Some(p) = pattern {
             self.destructure(p, x, sp);
         }
-        self.loop_rest(body, Some((cont, idx.reg)), header, exit, id, sp);
+        self.loop_rest(body, Some((cont, idx.reg, Some(len.reg))), header, exit, id, sp);
         self.pop_scope();
         self.release(idx);
         self.release(len);

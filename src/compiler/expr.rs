@@ -54,6 +54,14 @@ pub(crate) fn small_int(e: &Expr) -> Option<i16> {
     const_int(e).and_then(|n| i16::try_from(n).ok())
 }
 
+/// An integer literal that fits an `i32` immediate (`AddIImm`, `MulIImm`, ...).
+pub(crate) fn imm_int(e: &Expr) -> Option<i32> {
+    if !matches!(e.ty, Type::Int) {
+        return None;
+    }
+    const_int(e).and_then(|n| i32::try_from(n).ok())
+}
+
 /// Whether compiling `e` into a register may write that register before all of
 /// `e`'s operands have been read (or before `e` can no longer throw). Such
 /// expressions are compiled into a temporary when the destination is a live
@@ -820,31 +828,45 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
     }
 
-    /// `dst = a + imm` on the value of `x`.
-    fn add_imm(&mut self, x: &'a Expr, imm: i16, d: Dst, e: &'a Expr) -> Val {
-        self.unary_op(x, d, e, |dst, a| Instr::AddIImm { dst, a, imm })
-    }
-
     fn arith(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         let ty = &lhs.ty;
-        if is_int(ty) {
-            // Immediate forms: x + k, k + x, x - k.
-            match op {
-                BinOp::Add => {
-                    if let Some(imm) = small_int(rhs) {
-                        return self.add_imm(lhs, imm, d, e);
-                    }
-                    if let Some(imm) = small_int(lhs) {
-                        return self.add_imm(rhs, imm, d, e);
-                    }
+        if is_int(ty) && is_int(&rhs.ty) {
+            // Immediate forms: `x op k` for a literal `k` that fits an `i32`, and
+            // `k op x` for the commutative operators (the literal has no effect, so
+            // evaluating only `x` keeps the order of effects). Subtraction of a
+            // constant is an addition of its negation; `x / 0` and `x % 0` keep the
+            // register form (they raise).
+            type Make = fn(Reg, Reg, i32) -> Instr;
+            let commutative: Option<Make> = match op {
+                BinOp::Add => Some(|dst, a, imm| Instr::AddIImm { dst, a, imm }),
+                BinOp::Mul => Some(|dst, a, imm| Instr::MulIImm { dst, a, imm }),
+                BinOp::BitAnd => Some(|dst, a, imm| Instr::BitAndImm { dst, a, imm }),
+                BinOp::BitOr => Some(|dst, a, imm| Instr::BitOrImm { dst, a, imm }),
+                BinOp::BitXor => Some(|dst, a, imm| Instr::BitXorImm { dst, a, imm }),
+                _ => None,
+            };
+            let right: Option<Make> = match op {
+                BinOp::Div => Some(|dst, a, imm| Instr::DivIImm { dst, a, imm }),
+                BinOp::Mod => Some(|dst, a, imm| Instr::ModIImm { dst, a, imm }),
+                BinOp::Shl => Some(|dst, a, imm| Instr::ShlImm { dst, a, imm }),
+                BinOp::Shr => Some(|dst, a, imm| Instr::ShrImm { dst, a, imm }),
+                _ => commutative,
+            };
+            let k = match op {
+                BinOp::Sub => imm_int(rhs).and_then(|k| k.checked_neg()),
+                BinOp::Div | BinOp::Mod => imm_int(rhs).filter(|&k| k != 0),
+                _ => imm_int(rhs),
+            };
+            if op == BinOp::Sub {
+                if let Some(imm) = k {
+                    return self.unary_op(lhs, d, e, |dst, a| Instr::AddIImm { dst, a, imm });
                 }
-                BinOp::Sub => {
-                    if let Some(imm) = small_int(rhs).and_then(|k| k.checked_neg()) {
-                        return self.add_imm(lhs, imm, d, e);
-                    }
-                }
-                _ => {}
+            } else if let (Some(make), Some(imm)) = (right, k) {
+                return self.unary_op(lhs, d, e, |dst, a| make(dst, a, imm));
+            }
+            if let (Some(make), Some(imm)) = (commutative, imm_int(lhs)) {
+                return self.unary_op(rhs, d, e, |dst, a| make(dst, a, imm));
             }
         }
         if *ty != rhs.ty && !(is_int(ty) && is_int(&rhs.ty)) {

@@ -4,7 +4,7 @@
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
 use super::inlining;
-use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
+use crate::bytecode::{Const, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::value::ValKind;
 
 /// A set of registers (256 bits).
@@ -45,12 +45,13 @@ pub fn successors(ins: &Instr, pc: usize) -> impl Iterator<Item = usize> {
     ins.successors(pc)
 }
 
-/// Loop headers (targets of `Loop` back-edges), sorted, without duplicates.
+/// Loop headers (targets of `Loop` and `ForLoop` back-edges), sorted, without
+/// duplicates.
 pub fn loop_headers(f: &Function) -> Vec<u32> {
     let mut v: Vec<u32> = f
         .code
         .iter()
-        .filter(|i| i.op().flow() == Flow::BackEdge)
+        .filter(|i| i.op().flow().is_back_edge())
         .filter_map(|i| i.jump_target())
         .collect();
     v.sort_unstable();
@@ -271,12 +272,14 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
         ArrGet { arr, .. } | ArrSet { arr, .. } => Some(arr),
         Mov { .. } | LoadInt { .. } | LoadConst { .. } | LoadBool { .. } | LoadNull { .. }
         | GetGlobal { .. } | SetGlobal { .. } => None,
-        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | NegI { .. }
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => None,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => None,
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
         | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => None,
-        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
         | BrNotLtF { .. } | BrNotLeF { .. } => None,
@@ -320,7 +323,7 @@ fn cached_loops(
     // The end of each loop: its last back-edge (one pass over the code).
     let mut ends: Vec<u32> = headers.to_vec();
     for (pc, ins) in f.code.iter().enumerate() {
-        if let (Flow::BackEdge, Some(target)) = (ins.op().flow(), ins.jump_target()) {
+        if let (true, Some(target)) = (ins.op().flow().is_back_edge(), ins.jump_target()) {
             if let Ok(i) = headers.binary_search(&target) {
                 ends[i] = ends[i].max(pc as u32);
             }
@@ -596,12 +599,14 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         LoadConst { k, .. } => matches!(f.consts.get(k as usize), Some(Const::Int(i)) if *i < 0),
         NegI { .. } => true,
         Mov { .. } | LoadBool { .. } | LoadNull { .. } | GetGlobal { .. } | SetGlobal { .. } => false,
-        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | BitAnd { .. }
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | BitAnd { .. }
         | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => false,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => false,
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
         | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => false,
-        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
         | BrNotLtF { .. } | BrNotLeF { .. } => false,
@@ -625,8 +630,11 @@ fn arith_scores(op: Op) -> (i32, i32) {
         AddF | SubF | MulF | DivF | ModF | NegF => (2, 2),
         EqF | NeF | LtF | LeF => (2, -1),
         BrLtF | BrLeF | BrNotLtF | BrNotLeF => (2, 0),
-        AddI | SubI | MulI | DivI | ModI | AddIImm => (-2, -2),
+        AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm => (-2, -2),
         BitAnd | BitOr | BitXor | Shl | Shr => (-2, -2),
+        BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm => (-2, -2),
+        // Reads and writes its counter, reads its limit: ints.
+        ForLoop => (-2, -2),
         EqI | NeI | LtI | LeI => (-2, -2),
         BrEqI | BrNeI | BrLtI | BrLeI => (-2, 0),
         BrEqIImm | BrNeIImm | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm => (-2, 0),
@@ -696,12 +704,14 @@ fn kind_scores(
         ArrGet { idx, .. } | ArrSet { idx, .. } => add(u(idx), -2),
         // Scored by `arith_scores` above, or nothing to learn.
         Mov { .. } | LoadBool { .. } | LoadNull { .. } => {}
-        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. } | NegI { .. }
+        AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | NegI { .. }
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => {}
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
         | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => {}
-        Jmp { .. } | Loop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
+        Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
         | BrNotLtF { .. } | BrNotLeF { .. } => {}

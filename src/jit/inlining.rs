@@ -51,6 +51,8 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
             {
                 return false
             }
+            // (Never emitted; translated as an exit that closes the block.)
+            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => return false,
             Instr::CallBuiltin { site, .. } => {
                 let Some(s) = f.sites.get(site as usize) else {
                     return false;

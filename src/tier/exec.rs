@@ -136,6 +136,14 @@ impl Vm<'_> {
             | DivI { .. }
             | ModI { .. }
             | AddIImm { .. }
+            | MulIImm { .. }
+            | DivIImm { .. }
+            | ModIImm { .. }
+            | BitAndImm { .. }
+            | BitOrImm { .. }
+            | BitXorImm { .. }
+            | ShlImm { .. }
+            | ShrImm { .. }
             | NegI { .. }
             | BitAnd { .. }
             | BitOr { .. }
@@ -162,6 +170,7 @@ impl Vm<'_> {
             | Not { .. }
             | Jmp { .. }
             | Loop { .. }
+            | ForLoop { .. }
             | JmpIf { .. }
             | JmpIfNot { .. }
             | BrEqI { .. }

@@ -212,6 +212,52 @@ impl<'p> Vm<'p> {
             };
         }
 
+        // A back-edge to the loop header `target` (`Loop`, and `ForLoop` when it
+        // jumps): count it toward the hotness of loop `loop_id`, jump, and when the
+        // loop is hot let the tier compile it and enter it (OSR), or re-enter the
+        // compiled code of a deoptimized frame.
+        macro_rules! back_edge {
+            ($target:expr, $loop_id:expr) => {{
+                let target: u32 = $target;
+                let loop_id = $loop_id as usize;
+                // SAFETY: the verifier checked `loop_id < num_loops`, the length of
+                // this function's counter vector, which is never resized.
+                let c = unsafe { &mut *loop_ctrs.add(loop_id) };
+                *c = c.saturating_add(1);
+                pc = target as usize;
+                if *c >= hot_loop {
+                    let is_entry = self.frames.len() == entry_depth + 1;
+                    match self.tier_hot_loop(fid, loop_id, target, resumed && is_entry) {
+                        LoopAction::Continue => {}
+                        LoopAction::Reenter => {
+                            if let Some(top) = self.frames.last_mut() {
+                                top.pc = target;
+                            }
+                            return Err(Stop::Reenter(target));
+                        }
+                        LoopAction::Ran { outcome, dst } => match outcome {
+                            // The compiled code ran this frame to its end and
+                            // popped it: continue as after `Ret`.
+                            Outcome::Returned(v) => {
+                                let returns = func.ret_kind.is_some();
+                                if self.frames.len() <= entry_depth {
+                                    return Ok(v);
+                                }
+                                enter_top!();
+                                pc += 1;
+                                if returns {
+                                    set!(dst, v);
+                                }
+                            }
+                            Outcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
+                            Outcome::Stop(s) => return Err(s),
+                            Outcome::Overflow => {}
+                        },
+                    }
+                }
+            }};
+        }
+
         enter_top!();
         loop {
             // SAFETY: `pc < code.len()`: it starts at 0 or at a verified jump/handler
@@ -256,6 +302,26 @@ impl<'p> Vm<'p> {
                 Instr::AddIImm { dst, a, imm } => {
                     set!(dst, Value::int(reg!(a).as_int().wrapping_add(imm as i64)))
                 }
+                Instr::MulIImm { dst, a, imm } => {
+                    set!(dst, Value::int(reg!(a).as_int().wrapping_mul(imm as i64)))
+                }
+                Instr::DivIImm { dst, a, imm } => {
+                    let r = tri!(arith::div_i(reg!(a).as_int(), imm as i64));
+                    set!(dst, Value::int(r));
+                }
+                Instr::ModIImm { dst, a, imm } => {
+                    let r = tri!(arith::mod_i(reg!(a).as_int(), imm as i64));
+                    set!(dst, Value::int(r));
+                }
+                Instr::BitAndImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() & imm as i64)),
+                Instr::BitOrImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() | imm as i64)),
+                Instr::BitXorImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() ^ imm as i64)),
+                Instr::ShlImm { dst, a, imm } => {
+                    set!(dst, Value::int(arith::shl(reg!(a).as_int(), imm as i64)))
+                }
+                Instr::ShrImm { dst, a, imm } => {
+                    set!(dst, Value::int(arith::shr(reg!(a).as_int(), imm as i64)))
+                }
                 Instr::NegI { dst, src } => set!(dst, Value::int(reg!(src).as_int().wrapping_neg())),
                 Instr::BitAnd { dst, a, b } => int_op!(dst, a, b, |x, y| x & y),
                 Instr::BitOr { dst, a, b } => int_op!(dst, a, b, |x, y| x | y),
@@ -298,41 +364,17 @@ impl<'p> Vm<'p> {
 
                 // ----- control flow -----
                 Instr::Jmp { target } => pc = target as usize,
-                Instr::Loop { target, loop_id } => {
-                    // SAFETY: the verifier checked `loop_id < num_loops`, the length of
-                    // this function's counter vector, which is never resized.
-                    let c = unsafe { &mut *loop_ctrs.add(loop_id as usize) };
-                    *c = c.saturating_add(1);
-                    pc = target as usize;
-                    if *c >= hot_loop {
-                        let is_entry = self.frames.len() == entry_depth + 1;
-                        match self.tier_hot_loop(fid, loop_id as usize, target, resumed && is_entry) {
-                            LoopAction::Continue => {}
-                            LoopAction::Reenter => {
-                                if let Some(top) = self.frames.last_mut() {
-                                    top.pc = target;
-                                }
-                                return Err(Stop::Reenter(target));
-                            }
-                            LoopAction::Ran { outcome, dst } => match outcome {
-                                // The compiled code ran this frame to its end and
-                                // popped it: continue as after `Ret`.
-                                Outcome::Returned(v) => {
-                                    let returns = func.ret_kind.is_some();
-                                    if self.frames.len() <= entry_depth {
-                                        return Ok(v);
-                                    }
-                                    enter_top!();
-                                    pc += 1;
-                                    if returns {
-                                        set!(dst, v);
-                                    }
-                                }
-                                Outcome::Exception => after_raise!(self.unwind_pending(entry_depth)),
-                                Outcome::Stop(s) => return Err(s),
-                                Outcome::Overflow => {}
-                            },
-                        }
+                Instr::Loop { target, loop_id } => back_edge!(target, loop_id),
+                Instr::ForLoop {
+                    ctr,
+                    limit,
+                    loop_id,
+                    target,
+                } => {
+                    let i = reg!(ctr).as_int().wrapping_add(1);
+                    set!(ctr, Value::int(i));
+                    if i < reg!(limit).as_int() {
+                        back_edge!(target, loop_id);
                     }
                 }
                 Instr::JmpIf { cond, target } => jump_if!(reg!(cond).as_bool(), target),

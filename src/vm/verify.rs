@@ -207,6 +207,7 @@ fn verify_operand(
         // known here; the accessors check it).
         Role::Read
         | Role::Write
+        | Role::ReadWrite
         | Role::Int
         | Role::Bool
         | Role::Target

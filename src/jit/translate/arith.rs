@@ -36,6 +36,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.set(dst, v);
     }
 
+    /// `dst = op(a)` on the int value of register `a` (the immediate forms).
+    pub(super) fn int_imm(&mut self, dst: Reg, a: Reg, op: impl FnOnce(&mut FunctionBuilder, CV) -> CV) {
+        let x = self.get_i(a);
+        let v = op(&mut self.b, x);
+        self.set(dst, v);
+    }
+
     pub(super) fn float_bin(&mut self, dst: Reg, a: Reg, b: Reg, op: BinOp) {
         let x = self.get_f(a);
         let y = self.get_f(b);
@@ -329,6 +336,23 @@ impl<'a, 'f> Tr<'a, 'f> {
         let t = self.b.ins().fcvt_to_sint_sat(I64, x);
         let min = self.iconst(i64::MIN);
         self.b.ins().select(ok, t, min)
+    }
+
+    /// `DivIImm` / `ModIImm` at `pc`: `dst = a / imm` or `a % imm` (`op`) by
+    /// [`Tr::div_by_const`]. The compiler never emits a zero `imm`; if one comes,
+    /// the instruction exits to the VM, which raises. Returns whether the block is
+    /// still open.
+    pub(super) fn int_division_imm(&mut self, pc: u32, dst: Reg, a: Reg, imm: i32, op: DivOp) -> bool {
+        if imm == 0 {
+            let exit = self.exit_block(Exit::Deopt, pc);
+            self.b.ins().jump(exit, &[]);
+            return false;
+        }
+        let x = self.get_i(a);
+        self.stress(pc, pc);
+        let v = self.div_by_const(x, imm as i64, op);
+        self.set(dst, v);
+        true
     }
 
     /// `DivI` / `ModI` at `pc`: `dst = a / b` or `a % b` (`op`), raising at a zero

@@ -98,8 +98,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                 result = Some(self.get_raw(src));
                 break;
             }
-            // Every guard of the body exits at the call (`pc`).
-            self.op(pc, ins)?;
+            // Every guard of the body exits at the call (`pc`). An instruction
+            // that always exits (none that `inlinable` accepts) would close the
+            // block: what follows goes to a fresh one that nothing reaches.
+            if !self.op(pc, ins)? {
+                let dead = self.b.create_block();
+                self.b.seal_block(dead);
+                self.b.switch_to_block(dead);
+            }
         }
         self.inl = None;
         let v = result.ok_or("an inlined body without `Ret`")?;

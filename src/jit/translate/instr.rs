@@ -165,6 +165,19 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let v = self.b.ins().iadd_imm_s(x, imm as i64);
                 self.set(dst, v);
             }
+            MulIImm { dst, a, imm } => {
+                let x = self.get_i(a);
+                let v = self.b.ins().imul_imm_s(x, imm as i64);
+                self.set(dst, v);
+            }
+            DivIImm { dst, a, imm } => return Ok(self.int_division_imm(pc, dst, a, imm, DivOp::Quotient)),
+            ModIImm { dst, a, imm } => return Ok(self.int_division_imm(pc, dst, a, imm, DivOp::Remainder)),
+            BitAndImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().band_imm_s(x, imm as i64)),
+            BitOrImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().bor_imm_s(x, imm as i64)),
+            BitXorImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().bxor_imm_s(x, imm as i64)),
+            // `imm mod 64`, as the register forms (Cranelift masks too).
+            ShlImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().ishl_imm_s(x, imm as i64 & 63)),
+            ShrImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().sshr_imm_s(x, imm as i64 & 63)),
             NegI { dst, src } => {
                 let x = self.get_i(src);
                 let v = self.b.ins().ineg(x);
@@ -227,6 +240,19 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let t = self.edge(target)?;
                 self.b.ins().jump(t, &[]);
                 return Ok(false);
+            }
+            ForLoop {
+                ctr, limit, target, ..
+            } => {
+                // Deopt stress resumes the VM at this instruction, which counts the
+                // back-edge and re-enters at the header.
+                self.stress(pc, pc);
+                let x = self.get_i(ctr);
+                let i = self.b.ins().iadd_imm_s(x, 1);
+                self.set(ctr, i);
+                let n = self.get_i(limit);
+                let c = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
+                return self.branch(c, pc, target);
             }
             JmpIf { cond, target } => {
                 let c = self.get_i(cond);
