@@ -91,6 +91,9 @@ pub struct Analysis {
     pub inlined: Vec<bool>,
     /// What is left of the inlining budget for the other call sites.
     pub inline_budget: usize,
+    /// Per instruction: an array access whose bounds its loop's pre-header
+    /// checks ([`bounds_checks`]).
+    pub hoisted: Vec<bool>,
 }
 
 pub fn analyze(p: &Program, f: &Function) -> Analysis {
@@ -187,6 +190,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let (inlined, inline_budget) = inlining::plan(p, f);
     let mut cached = cached_loops(f, &ops, &reachable, &headers, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
+    let hoisted = bounds_checks(f, &ops, &leader, &webs, &mut cached, &cached_innermost);
 
     Analysis {
         reachable,
@@ -201,6 +205,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         covering,
         inlined,
         inline_budget,
+        hoisted,
     }
 }
 
@@ -235,6 +240,32 @@ pub struct CachedLoop {
     pub arrays: Vec<Reg>,
     /// The innermost other cached loop containing this loop's header.
     pub parent: Option<usize>,
+    /// A counted loop (`for i in range(..)`): its counter and limit registers
+    /// (see [`bounds_checks`]), with the accesses whose bounds its pre-header
+    /// checks for all the counter's values.
+    pub counted: Option<Counted>,
+}
+
+/// The counter of a loop whose only back-edge is `ForLoop { ctr, limit }` at
+/// its end and whose body writes neither `ctr` nor `limit`: in the body, `ctr`
+/// takes the values `c0 ..= limit - 1`, `c0` being its value at the header on
+/// entry (the header is reached only with `ctr < limit`: by the test before the
+/// loop, by the `ForLoop`, or by re-entry, which happens at a point the
+/// interpreter reached the same way).
+#[derive(Clone, Debug)]
+pub struct Counted {
+    pub ctr: Reg,
+    pub limit: Reg,
+    /// Distinct (array, index offset) pairs of the hoisted accesses.
+    pub checks: Vec<(Reg, IndexOffset)>,
+}
+
+/// The index of a hoisted array access: the loop counter plus this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexOffset {
+    Imm(i64),
+    /// A register the loop never writes.
+    Reg(Reg),
 }
 
 impl CachedLoop {
@@ -373,10 +404,98 @@ fn cached_loops(
                 end,
                 arrays,
                 parent: None,
+                counted: None,
             });
         }
     }
     loops
+}
+
+/// Bounds-check hoisting. In a counted cached loop ([`Counted`]), an `ArrGet` or
+/// `ArrSet` of an array the loop caches, whose index is the counter plus a
+/// constant or a register the loop never writes (computed in the same basic
+/// block, or the counter itself), reads in range for every iteration iff its
+/// first and last indices, `c0 + off` and `limit - 1 + off`, are in range and
+/// do not overflow: the pre-header checks that once, and the access needs no
+/// check. A failed check exits to the VM at the header, which runs the loop with
+/// its checks (and raises where one fails); a version that exits too often is
+/// recompiled without hoisting (`TransCtx::hoist_bounds`). Indices whose web has a
+/// negative constant (handled inline, see the translator) are not hoisted.
+/// Returns, per instruction, whether its check is hoisted.
+fn bounds_checks(
+    f: &Function,
+    ops: &[Operands],
+    leader: &[bool],
+    webs: &Webs,
+    loops: &mut [CachedLoop],
+    innermost: &[Option<u32>],
+) -> Vec<bool> {
+    let n = f.code.len();
+    let mut hoisted = vec![false; n];
+    for l in loops.iter_mut() {
+        let (h, end) = (l.header as usize, l.end as usize);
+        let Some(&Instr::ForLoop {
+            ctr, limit, target, ..
+        }) = f.code.get(end)
+        else {
+            continue;
+        };
+        let body = h..end;
+        let written_in_body = |r: Reg| body.clone().any(|pc| ops[pc].def == Some(r));
+        let other_back_edge = body.clone().any(|pc| f.code[pc].jump_target() == Some(l.header));
+        if target != l.header
+            || ctr == limit
+            || other_back_edge
+            || written_in_body(ctr)
+            || written_in_body(limit)
+        {
+            continue;
+        }
+        l.counted = Some(Counted {
+            ctr,
+            limit,
+            checks: Vec::new(),
+        });
+    }
+    for pc in 0..n {
+        let (arr, idx) = match f.code[pc] {
+            Instr::ArrGet { arr, idx, .. } | Instr::ArrSet { arr, idx, .. } => (arr, idx),
+            _ => continue,
+        };
+        let Some(li) = innermost[pc] else { continue };
+        let l = &loops[li as usize];
+        let Some(c) = &l.counted else { continue };
+        if l.arrays.binary_search(&arr).is_err() || webs.neg_const[webs.at(pc as u32, idx) as usize] {
+            continue;
+        }
+        let invariant =
+            |r: Reg| r != c.ctr && !(l.header as usize..=l.end as usize).any(|q| ops[q].def == Some(r));
+        // The last definition of `idx` in this basic block, before `pc`.
+        let mut q = pc;
+        let mut def = None;
+        while !leader[q] {
+            q -= 1;
+            if ops[q].def == Some(idx) {
+                def = Some(q);
+                break;
+            }
+        }
+        let offset = match def.map(|q| f.code[q]) {
+            None if idx == c.ctr => Some(IndexOffset::Imm(0)),
+            Some(Instr::AddIImm { a, imm, .. }) if a == c.ctr => Some(IndexOffset::Imm(imm as i64)),
+            Some(Instr::AddI { a, b, .. }) if a == c.ctr && invariant(b) => Some(IndexOffset::Reg(b)),
+            Some(Instr::AddI { a, b, .. }) if b == c.ctr && invariant(a) => Some(IndexOffset::Reg(a)),
+            _ => None,
+        };
+        let Some(offset) = offset else { continue };
+        hoisted[pc] = true;
+        if let Some(c) = &mut loops[li as usize].counted {
+            if !c.checks.contains(&(arr, offset)) {
+                c.checks.push((arr, offset));
+            }
+        }
+    }
+    hoisted
 }
 
 /// Set each cached loop's parent and return, per instruction, the innermost

@@ -320,7 +320,10 @@ impl Tier {
     fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
         let t0 = Instant::now();
         let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
-        let neg_index = self.policy().neg_index(fid);
+        let (neg_index, hoist_bounds) = {
+            let policy = self.policy();
+            (policy.neg_index(fid), policy.first_version(fid))
+        };
         let mut setup = Duration::ZERO;
         let r = match self.jit(vm) {
             Ok((mut guard, took)) => {
@@ -329,7 +332,7 @@ impl Tier {
                     // Another thread compiled it since this one decided to (checked
                     // under the JIT's lock; finalized by the next `finalize`).
                     Some(jit) if jit.has_code(fid) => return true,
-                    Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index),
+                    Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index, hoist_bounds),
                     None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
                 }
             }

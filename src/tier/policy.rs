@@ -113,6 +113,13 @@ impl Policy {
         self.funcs.get(fid).is_some_and(|f| f.neg_index)
     }
 
+    /// Whether the next compilation of `fid` is its first version: only that one
+    /// hoists bounds checks out of counted loops (a version given up for its
+    /// deopts may have been failing them; the next is conservative).
+    pub(crate) fn first_version(&self, fid: usize) -> bool {
+        self.funcs.get(fid).is_some_and(|f| f.versions == 0)
+    }
+
     /// A compilation of `fid` took `time` and ended with `result`; returns
     /// whether it produced code (still to be finalized).
     /// The JIT was set up (in `time`), for the first compilation.

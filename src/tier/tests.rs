@@ -686,3 +686,62 @@ def main() -> int:
     assert!(!ir_of("calls_method").contains(&tramp), "`P.get` is inlined");
     assert_eq!(same_everywhere(src), "0.0962222 40 46\n");
 }
+
+/// Bounds checks hoisted into counted loops' pre-headers: matmul's three
+/// accesses in the inner loop (`c[out + j]` twice, `b[row + j]`) and `a[i]`
+/// are hoisted; an index the loop writes (`a[k]` with `k` assigned in the
+/// body) and a loop that assigns its own counter are not. A failing hoisted
+/// check leaves the loop to the interpreter, which raises where it must.
+#[test]
+fn bounds_checks_hoisted_in_counted_loops() {
+    let src = r#"
+def matmul(a: [float], b: [float], n: int) -> [float]:
+    let c: [float] = array_fill(n * n, 0.0)
+    for i in range(0, n):
+        for k in range(0, n):
+            let aik: float = a[i * n + k]
+            let row: int = k * n
+            let out: int = i * n
+            for j in range(0, n):
+                c[out + j] = c[out + j] + aik * b[row + j]
+    return c
+
+def plain(a: [int], n: int) -> int:
+    let s: int = 0
+    for i in range(0, n):
+        s = s + a[i]
+    return s
+
+def written(a: [int], n: int) -> int:
+    let s: int = 0
+    let k: int = 0
+    for i in range(0, n):
+        s = s + a[k]
+        k = k + 2
+    return s
+
+def main() -> int:
+    let m: [float] = array_fill(9, 1.5)
+    let c: [float] = matmul(m, m, 3)
+    print(c[0], c[8])
+    let a: [int] = [1, 2, 3, 4, 5, 6]
+    print(plain(a, 6), written(a, 3))
+    try:
+        print(plain(a, 7))
+    catch e:
+        print(e)
+    return 0
+"#;
+    let p = build(src);
+    let hoisted = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).unwrap();
+        analyze(&p, f).hoisted.iter().filter(|&&h| h).count()
+    };
+    assert_eq!(hoisted("matmul"), 3);
+    assert_eq!(hoisted("plain"), 1);
+    assert_eq!(hoisted("written"), 0);
+    assert_eq!(
+        same_everywhere(src),
+        "6.75 6.75\n21 9\narray index out of bounds: index 6, length 6\n"
+    );
+}

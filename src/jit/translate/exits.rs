@@ -256,8 +256,20 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.b.def_var(self.vars[w], v);
                 }
             }
-            self.load_caches(h, None);
-            self.b.ins().jump(target, &[]);
+            // A cached loop's header is entered through its pre-header, which
+            // loads its caches and does its hoisted bounds checks (their exits
+            // exist by now); the caches of the loops around it are loaded here.
+            match self.cached_loop_at_header(h) {
+                Some(li) => {
+                    self.load_outer_caches(h, li);
+                    let pre = self.loops.pre_headers[li];
+                    self.b.ins().jump(pre, &[]);
+                }
+                None => {
+                    self.load_caches(h, None);
+                    self.b.ins().jump(target, &[]);
+                }
+            }
         }
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);

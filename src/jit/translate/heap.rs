@@ -77,7 +77,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             // ends. A valid negative index side-exits here; the VM then reads
             // from the end, and flags the function so that its next version
             // takes the path below (see `Jit::note_negative_index`).
-            if !self.vn.bounds_checked.contains(&(i, len)) {
+            // (Checked once for the whole loop in its pre-header, if hoisted.)
+            let hoisted = self.hoisting() && self.inl.is_none() && self.an.hoisted[pc as usize];
+            if !hoisted && !self.vn.bounds_checked.contains(&(i, len)) {
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
                 self.guard(oob, pc);
                 self.vn.bounds_checked.push((i, len));

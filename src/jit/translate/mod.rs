@@ -38,7 +38,7 @@ mod inline;
 mod instr;
 
 use super::abi::{NewKind, ObjOp, Offsets};
-use super::analysis::{analyze, Analysis, RegSet};
+use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
@@ -110,6 +110,10 @@ pub struct TransCtx<'a> {
     /// An earlier version of the function met a negative array index: handle
     /// negative indices inline instead of speculating that there are none.
     pub neg_index: bool,
+    /// Check the bounds of counted loops' array accesses in their pre-headers
+    /// (`analysis::Counted`) instead of at each access: off for the versions
+    /// after one that was given up (its hoisted checks may be what failed).
+    pub hoist_bounds: bool,
     /// Mark every IR instruction with the bytecode index it comes from (for
     /// `--jit-dump`, which shows the source position of each).
     pub source_positions: bool,
@@ -652,42 +656,112 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// Read the length and data pointer of the cached arrays of loop `only` (or of
-    /// every cached loop containing header `h`, for re-entry at `h`) into their
-    /// variables, with the values the array registers have at `h`. A null array
-    /// reads the zero block: length 0.
+    /// Read the length and data pointer of the cached arrays of loop `only` (in
+    /// its pre-header, followed by its hoisted bounds checks), or of every cached
+    /// loop containing header `h`, with the values the array registers have at
+    /// `h`. A null array reads the zero block: length 0.
     fn load_caches(&mut self, h: u32, only: Option<usize>) {
-        let (p_off, l_off) = self.tc.offs.arr_items;
-        let loops: Vec<usize> = match only {
-            Some(li) => vec![li],
-            // Outermost first.
-            None => {
-                let mut v: Vec<usize> = self.cached_loops_around(h).collect();
-                v.reverse();
-                v
+        match only {
+            Some(li) => {
+                self.load_loop_caches(h, li);
+                self.hoisted_checks(h, li);
             }
-        };
-        for li in loops {
-            let l = &self.an.cached[li];
-            for (ai, &a) in l.arrays.clone().iter().enumerate() {
-                let w = self.an.webs.at(h, a) as usize;
-                let o = self.b.use_var(self.vars[w]);
-                let o = if self.vty[w] == F64 {
-                    self.b.ins().bitcast(I64, MemFlagsData::new(), o)
-                } else {
-                    o
-                };
-                let zero = self.iconst(self.tc.addrs.zero_obj as i64);
-                let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
-                let hdr = self.b.ins().select(is_null, zero, o);
-                let fl = self.mem_flags(Mem::Hdr);
-                let len = self.b.ins().load(I64, fl, hdr, l_off);
-                let ptr = self.b.ins().load(I64, fl, hdr, p_off);
-                let (lv, pv) = self.loops.array_vars[li][ai];
-                self.b.def_var(lv, len);
-                self.b.def_var(pv, ptr);
+            None => {
+                // Outermost first.
+                let mut loops: Vec<usize> = self.cached_loops_around(h).collect();
+                loops.reverse();
+                for li in loops {
+                    self.load_loop_caches(h, li);
+                }
             }
         }
+    }
+
+    /// The caches of the cached loops containing header `h` other than `li`
+    /// (whose header it is), outermost first: re-entry at `h` then goes through
+    /// `li`'s pre-header.
+    fn load_outer_caches(&mut self, h: u32, li: usize) {
+        let mut loops: Vec<usize> = self.cached_loops_around(h).filter(|&l| l != li).collect();
+        loops.reverse();
+        for l in loops {
+            self.load_loop_caches(h, l);
+        }
+    }
+
+    /// Read the length and data pointer of loop `li`'s cached arrays.
+    fn load_loop_caches(&mut self, h: u32, li: usize) {
+        let (p_off, l_off) = self.tc.offs.arr_items;
+        let arrays = self.an.cached[li].arrays.clone();
+        for (ai, &a) in arrays.iter().enumerate() {
+            let w = self.an.webs.at(h, a) as usize;
+            let o = self.b.use_var(self.vars[w]);
+            let o = if self.vty[w] == F64 {
+                self.b.ins().bitcast(I64, MemFlagsData::new(), o)
+            } else {
+                o
+            };
+            let zero = self.iconst(self.tc.addrs.zero_obj as i64);
+            let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+            let hdr = self.b.ins().select(is_null, zero, o);
+            let fl = self.mem_flags(Mem::Hdr);
+            let len = self.b.ins().load(I64, fl, hdr, l_off);
+            let ptr = self.b.ins().load(I64, fl, hdr, p_off);
+            let (lv, pv) = self.loops.array_vars[li][ai];
+            self.b.def_var(lv, len);
+            self.b.def_var(pv, ptr);
+        }
+    }
+
+    /// Whether the bounds checks of counted loops are done in their pre-headers.
+    fn hoisting(&self) -> bool {
+        self.tc.hoist_bounds && !self.tc.neg_index
+    }
+
+    /// The bounds checks of loop `li`'s hoisted accesses, in its pre-header (at
+    /// header `h`): for each (array, offset), the first and last index the counter
+    /// gives, `c0 + off` and `limit - 1 + off`, must not overflow and must be in
+    /// range (unsigned compare with the cached length); otherwise exit to the VM
+    /// at the header.
+    fn hoisted_checks(&mut self, h: u32, li: usize) {
+        let Some(c) = self.an.cached[li].counted.clone() else {
+            return;
+        };
+        if !self.hoisting() || c.checks.is_empty() {
+            return;
+        }
+        let first = self.get_i(c.ctr);
+        let limit = self.get_i(c.limit);
+        // `limit - 1` does not overflow: `first < limit` at the header.
+        let last = self.b.ins().iadd_imm_s(limit, -1);
+        let mut bad = self.b.ins().iconst(I8, 0);
+        for (arr, off) in c.checks {
+            let Some(ai) = self.an.cached[li].arrays.binary_search(&arr).ok() else {
+                continue;
+            };
+            let len = self.b.use_var(self.loops.array_vars[li][ai].0);
+            let off_kind = off;
+            let off = match off {
+                IndexOffset::Imm(k) => self.iconst(k),
+                IndexOffset::Reg(r) => self.get_i(r),
+            };
+            for x in [first, last] {
+                let i = self.b.ins().iadd(x, off);
+                if let IndexOffset::Imm(0) = off_kind {
+                    let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+                    bad = self.b.ins().bor(bad, oob);
+                    continue;
+                }
+                // Signed overflow: the sum's sign differs from both operands'.
+                let sx = self.b.ins().bxor(x, i);
+                let so = self.b.ins().bxor(off, i);
+                let both = self.b.ins().band(sx, so);
+                let ovf = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, both, 0);
+                let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+                let fail = self.b.ins().bor(ovf, oob);
+                bad = self.b.ins().bor(bad, fail);
+            }
+        }
+        self.guard(bad, h);
     }
 
     /// The cached (length, data pointer) of array register `arr` at the current
