@@ -598,7 +598,7 @@ impl TierHooks for Tier {
             self.log(format!(
                 "osr {} at {}",
                 function_name(vm, fid),
-                vm.location(fid as u32, target)
+                vm.location(fid as u32, loop_statement_pc(vm, fid, target))
             ));
         }
         match self.call_compiled(vm, code, top.base, target as u64 + 1) {
@@ -662,4 +662,20 @@ impl TierHooks for Tier {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// The pc that stands for the loop whose header is `header` in a log line: its
+/// back-edge (the last instruction that jumps back to the header), which carries
+/// the loop statement's position; the header itself is the first instruction of
+/// the body for a counted loop, a line further down.
+fn loop_statement_pc(vm: &Vm<'_>, fid: usize, header: u32) -> u32 {
+    let Some(f) = vm.program.functions.get(fid) else {
+        return header;
+    };
+    f.code
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(pc, i)| *pc as u32 > header && i.jump_target() == Some(header))
+        .map_or(header, |(pc, _)| pc as u32)
 }
