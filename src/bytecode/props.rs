@@ -428,7 +428,7 @@ mod tests {
     #[test]
     fn interpreter_safepoints_follow_allocates() {
         let src = include_str!("../vm/interp.rs");
-        let with = arms_containing(src, "match ins {", "safepoint!()");
+        let with = arms_containing(src, "match *ins {", "safepoint!()");
         let want: BTreeSet<&str> = Op::ALL
             .iter()
             .filter(|o| o.allocates())
