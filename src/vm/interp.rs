@@ -44,14 +44,11 @@ impl<'p> Vm<'p> {
         let mut base: *mut Value;
         let mut pc: usize;
 
-        // Load the innermost frame into the locals.
-        macro_rules! enter_top {
-            () => {{
-                let f = match self.frames.last() {
-                    Some(f) => *f,
-                    None => return Err(Stop::Fatal("internal error: no frame to run".into())),
-                };
-                fid = f.func as usize;
+        // Load frame (function `fid`, registers from `base_idx`, at `pc`) into the
+        // locals.
+        macro_rules! enter_frame {
+            ($fid:expr, $base_idx:expr, $pc:expr) => {{
+                fid = $fid;
                 // SAFETY: frames are only pushed for valid function ids (checked in
                 // `push_frame` and `call_function`); `consts` and `loop_counts` have
                 // one entry per function.
@@ -62,10 +59,20 @@ impl<'p> Vm<'p> {
                 }
                 code = func.code.as_ptr();
                 nregs = func.nregs as usize;
-                base_idx = f.base;
+                base_idx = $base_idx;
                 // SAFETY: frames are only pushed with `base + nregs <= stack.limit()`.
                 base = unsafe { stack.add(base_idx) };
-                pc = f.pc as usize;
+                pc = $pc;
+            }};
+        }
+        // Load the innermost frame into the locals.
+        macro_rules! enter_top {
+            () => {{
+                let f = match self.frames.last() {
+                    Some(f) => *f,
+                    None => return Err(Stop::Fatal("internal error: no frame to run".into())),
+                };
+                enter_frame!(f.func as usize, f.base, f.pc as usize);
             }};
         }
         // Read register `r` of the current frame.
@@ -201,7 +208,8 @@ impl<'p> Vm<'p> {
                         continue;
                     }
                 }
-                enter_top!();
+                // The frame `push_frame` just pushed, known without reading it back.
+                enter_frame!($callee as usize, $new_base, 0);
             }};
         }
         macro_rules! jump_if {
