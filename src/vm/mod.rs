@@ -142,8 +142,6 @@ pub struct Vm<'p> {
     /// Scratch buffer for builtin arguments.
     pub(crate) arg_buf: Vec<Value>,
     pub(crate) builtins: &'static [Builtin],
-    /// Per builtin: returns `void` (its result is not written to `dst`).
-    pub(crate) builtin_void: Vec<bool>,
     pub(crate) max_depth: usize,
     pub(crate) trace_calls: bool,
     /// Keep stdout instead of flushing it (tests): output accumulates in `rt.out`
@@ -214,7 +212,6 @@ impl<'p> Vm<'p> {
             .filter(|(_, g)| g.kind == ValKind::Ref)
             .map(|(i, _)| i as u32)
             .collect();
-        let builtin_void = builtins::signatures().iter().map(|s| s.returns_void()).collect();
         let builtins = builtins::all();
         // The frame stack holds `max_depth + 1` records (the entry frame of a
         // program's `main` plus its calls); it may get fewer when memory is short.
@@ -244,7 +241,6 @@ impl<'p> Vm<'p> {
             caught: Vec::new(),
             arg_buf: Vec::with_capacity(16),
             builtins,
-            builtin_void,
             max_depth,
             trace_calls: opts.trace_calls,
             capture: false,

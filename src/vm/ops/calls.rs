@@ -102,7 +102,7 @@ impl Vm<'_> {
             return self.call_extern(id);
         }
         let v = self.call_builtin(id as usize)?;
-        let void = self.builtin_void.get(id as usize).copied().unwrap_or(false);
+        let void = bp_runtime::builtins::signature(id).is_some_and(|s| s.returns_void());
         Ok((!void).then_some(v))
     }
 
