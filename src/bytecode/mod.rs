@@ -109,41 +109,80 @@ pub struct Function {
 }
 
 /// What the interpreter saw at each `CallIndirect` site of a function: no call
-/// yet, always the same function (its id), or several. The JIT reads it when it
-/// compiles the function and turns a site that saw one function into a check of
-/// the callee and a direct call (an inline cache). Relaxed atomics, because the
-/// program is shared read-only; a stale value only costs speed.
+/// yet, up to [`CallFeedback::WAYS`] distinct functions (their ids, in the order
+/// first seen), or more (megamorphic). The JIT reads it when it compiles the
+/// function and turns a site that saw a few functions into a polymorphic inline
+/// cache: a check of the callee against each and a direct (often inlined) call,
+/// the general call for anything else. Relaxed atomics, because the program is
+/// shared read-only; a stale or torn value only costs speed (the compiled code
+/// checks the callee before every direct call).
 #[derive(Debug, Default)]
 pub struct CallFeedback(Box<[AtomicU32]>);
 
-/// [`CallFeedback`] of a site that called more than one function.
-const POLYMORPHIC: u32 = u32::MAX;
+/// [`CallFeedback`] of a site that called more than [`CallFeedback::WAYS`]
+/// functions (stored in its first slot).
+const MEGAMORPHIC: u32 = u32::MAX;
 
 impl CallFeedback {
+    /// How many distinct functions a site records before it counts as
+    /// megamorphic: the inline cache's longest chain of checks. Four, as V8's
+    /// polymorphic inline caches.
+    pub const WAYS: usize = 4;
+
     /// Feedback for `n` call sites, none seen yet.
     pub fn new(n: usize) -> CallFeedback {
-        CallFeedback((0..n).map(|_| AtomicU32::new(0)).collect())
+        CallFeedback((0..n * Self::WAYS).map(|_| AtomicU32::new(0)).collect())
+    }
+
+    /// The slots of site `site`: function id + 1 per function seen, 0 when free.
+    fn slots(&self, site: u32) -> Option<&[AtomicU32]> {
+        let start = (site as usize).checked_mul(Self::WAYS)?;
+        self.0.get(start..start + Self::WAYS)
     }
 
     /// Site `site` called function `callee`.
     #[inline(always)]
     pub fn note(&self, site: u32, callee: u32) {
-        if let Some(c) = self.0.get(site as usize) {
-            let seen = c.load(Ordering::Relaxed);
-            let this = callee.saturating_add(1);
-            if seen != this && seen != POLYMORPHIC {
-                let next = if seen == 0 { this } else { POLYMORPHIC };
-                c.store(next, Ordering::Relaxed);
-            }
+        let Some(slots) = self.slots(site) else { return };
+        let this = callee.saturating_add(1);
+        // The common case, a monomorphic site, is one load.
+        if slots[0].load(Ordering::Relaxed) == this {
+            return;
         }
+        self.note_slow(slots, this);
     }
 
-    /// The one function site `site` has called, if it called exactly one.
-    pub fn monomorphic(&self, site: u32) -> Option<u32> {
-        match self.0.get(site as usize)?.load(Ordering::Relaxed) {
-            0 | POLYMORPHIC => None,
-            seen => Some(seen - 1),
+    #[inline(never)]
+    fn note_slow(&self, slots: &[AtomicU32], this: u32) {
+        for c in slots {
+            match c.load(Ordering::Relaxed) {
+                MEGAMORPHIC => return,
+                seen if seen == this => return,
+                0 => {
+                    c.store(this, Ordering::Relaxed);
+                    return;
+                }
+                _ => {}
+            }
         }
+        slots[0].store(MEGAMORPHIC, Ordering::Relaxed);
+    }
+
+    /// The functions site `site` has called, in the order first seen, if it
+    /// called at least one and at most [`CallFeedback::WAYS`]; empty otherwise.
+    pub fn seen(&self, site: u32) -> Vec<u32> {
+        let Some(slots) = self.slots(site) else {
+            return Vec::new();
+        };
+        if slots[0].load(Ordering::Relaxed) == MEGAMORPHIC {
+            return Vec::new();
+        }
+        slots
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .take_while(|&v| v != 0 && v != MEGAMORPHIC)
+            .map(|v| v - 1)
+            .collect()
     }
 }
 

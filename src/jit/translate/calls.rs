@@ -384,27 +384,28 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Hdr);
         let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
         let callee = self.b.ins().uextend(I64, f32v);
-        // A site where the interpreter saw one function: check that it is that one
-        // and call it directly; anything else takes the general path below.
-        let cached = self
+        // A site where the interpreter saw a few functions: a polymorphic inline
+        // cache, checking the callee against each and calling it directly (and
+        // so inlining a small one); anything else takes the general path below.
+        let cached: Vec<_> = self
             .f
             .call_feedback
-            .monomorphic(site)
-            .and_then(|fid| Some((fid, self.direct_callee(fid, s.args.len())?)));
-        let mut join = None;
-        if let Some((fid, known)) = cached {
+            .seen(site)
+            .into_iter()
+            .filter_map(|fid| Some((fid, self.direct_callee(fid, s.args.len())?)))
+            .collect();
+        let join = self.b.create_block();
+        for (fid, known) in cached {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
-            let (direct, general) = (self.b.create_block(), self.b.create_block());
-            self.b.ins().brif(hit, direct, &[], general, &[]);
+            let (direct, next) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(hit, direct, &[], next, &[]);
             self.b.seal_block(direct);
             self.b.switch_to_block(direct);
             let target = self.direct_target(fid, known, Some(clo));
             self.emit_call(pc, dst, &s.args, target)?;
-            let j = self.b.create_block();
-            self.b.ins().jump(j, &[]);
-            self.b.seal_block(general);
-            self.b.switch_to_block(general);
-            join = Some(j);
+            self.b.ins().jump(join, &[]);
+            self.b.seal_block(next);
+            self.b.switch_to_block(next);
         }
         let (np, is_void, nr) = self.callee_info(callee);
         let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);
@@ -416,11 +417,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             closure: Some(clo),
         };
         self.emit_call(pc, dst, &s.args, target)?;
-        if let Some(join) = join {
-            self.b.ins().jump(join, &[]);
-            self.b.seal_block(join);
-            self.b.switch_to_block(join);
-        }
+        self.b.ins().jump(join, &[]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
         Ok(())
     }
 
