@@ -108,7 +108,7 @@ impl Rt {
 
     /// Allocate a string value.
     #[inline]
-    pub fn str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
+    pub fn str(&mut self, bytes: impl crate::heap::StrSource) -> Value {
         self.heap.alloc_str(bytes)
     }
 }

@@ -124,5 +124,10 @@ accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
 #[inline(always)]
 pub unsafe fn str_bytes<'a>(v: Value) -> &'a [u8] {
     // SAFETY: the caller's contract.
-    unsafe { &as_str(v).bytes }
+    unsafe {
+        let s = as_str(v);
+        // `ptr` points at `len` bytes the string owns (inline or adopted), which
+        // never change while it lives.
+        std::slice::from_raw_parts(s.ptr, s.len)
+    }
 }

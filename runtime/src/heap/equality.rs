@@ -56,10 +56,27 @@ impl Hash for MapKey {
 }
 
 impl PartialEq for MapKey {
+    #[inline]
     fn eq(&self, other: &MapKey) -> bool {
+        let (a, b) = (self.bits, other.bits);
         // SAFETY: `MapKey::new`'s contract, for both keys: live values, and both
-        // of kind `self.kind`.
-        unsafe { values_equal(self.bits, other.bits, self.kind) }
+        // of kind `self.kind`. The fast paths are `values_equal`'s own answers for
+        // the usual key kinds, inline.
+        unsafe {
+            match self.kind {
+                ValKind::Int | ValKind::Bool => a.0 == b.0,
+                ValKind::Ref if a.0 == b.0 => true,
+                ValKind::Ref
+                    if !a.is_null()
+                        && !b.is_null()
+                        && obj_kind(a) == ObjKind::Str
+                        && obj_kind(b) == ObjKind::Str =>
+                {
+                    str_bytes(a) == str_bytes(b)
+                }
+                kind => values_equal(a, b, kind),
+            }
+        }
     }
 }
 impl Eq for MapKey {}
@@ -80,15 +97,35 @@ impl Hasher for FxHasher {
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^ (h >> 33)
     }
+    /// Whole 8-byte words, then the 1-7 bytes left as one word read without a
+    /// byte-by-byte copy. Slices of different lengths can end in the same word, so
+    /// callers hash the length too, as [`hash_value`] does.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.write_u64(w.try_into().map_or(0, u64::from_le_bytes));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            self.write_u64(tail_word(rest));
         }
     }
     fn write_u64(&mut self, i: u64) {
         self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// The 1-7 bytes `rest` as one word that, for a given length, determines them:
+/// two overlapping 4-byte reads for 4 or more, first, middle and last byte below.
+#[inline(always)]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let u32_at = |i: usize| rest[i..i + 4].try_into().map_or(0, u32::from_le_bytes) as u64;
+    if n >= 4 {
+        (u32_at(0) << 32) | u32_at(n - 4)
+    } else {
+        rest[0] as u64 | ((rest[n / 2] as u64) << 8) | ((rest[n - 1] as u64) << 16)
     }
 }
 
@@ -102,8 +139,33 @@ const HASH_MAX_VALUES: usize = 64;
 /// # Safety
 /// `v` must be a value of kind `kind`: when that is `Ref`, null or a live object,
 /// not bits forged from an int (the objects it reaches are then live too).
+#[inline]
 pub unsafe fn hash_value(v: Value, kind: ValKind) -> u64 {
     let mut h = FxHasher::default();
+    // The usual map keys, ints and strings, without the walk (the same hash).
+    match kind {
+        ValKind::Int | ValKind::Bool => {
+            h.write_u64(v.0);
+            return h.finish();
+        }
+        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => {
+            let b = str_bytes(v);
+            h.write_u64(b.len() as u64);
+            h.write(b);
+            return h.finish();
+        }
+        _ => {}
+    }
+    hash_walk(h, v, kind)
+}
+
+/// [`hash_value`] of a tuple (or a float, null or other object), through the
+/// bounded walk.
+///
+/// # Safety
+/// As [`hash_value`].
+#[inline(never)]
+unsafe fn hash_walk(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
     // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
     // so scalar and string keys cost no allocation).
     let mut pending: Vec<(Value, ValKind)> = Vec::new();
@@ -400,6 +462,33 @@ mod tests {
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
     // values passed are live objects this test allocated, of the kinds read.
+
+    #[test]
+    fn string_hash_depends_on_content_only() {
+        let mut h = Heap::new(false);
+        let long = vec![b'k'; crate::heap::STR_ADOPT_MIN + 9];
+        // The same bytes inline and adopted hash and compare alike.
+        let (a, b) = (h.alloc_str(&long[..]), h.alloc_str(long.clone()));
+        let key = |v| unsafe { MapKey::new(v, ValKind::Ref) };
+        assert_eq!(key(a).content_hash(), key(b).content_hash());
+        assert!(key(a) == key(b));
+        // Every short length and a change in any byte give a different hash.
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..=17usize {
+            let base: Vec<u8> = (0..n as u8).map(|i| b'a' + i).collect();
+            assert!(
+                seen.insert(key(h.alloc_str(&base[..])).content_hash()),
+                "length {n}"
+            );
+            for i in 0..n {
+                let mut changed = base.clone();
+                changed[i] ^= 0x20;
+                let v = h.alloc_str(&changed[..]);
+                assert!(seen.insert(key(v).content_hash()), "length {n}, byte {i}");
+                assert!(key(v) != key(h.alloc_str(&base[..])));
+            }
+        }
+    }
 
     #[test]
     fn map_keys_compare_by_content() {

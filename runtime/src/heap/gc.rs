@@ -5,8 +5,8 @@
 use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple};
 use super::cells::{large_layout, Cells, CELL_CLASSES};
 use super::object::{
-    instance_size, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
-    StructHead, TupleObj, STRUCT_HEAD,
+    instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
+    ObjKind, OpaqueObj, StrObj, StructHead, TupleObj, STRUCT_HEAD,
 };
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
@@ -192,25 +192,69 @@ impl Heap {
         }
     }
 
-    /// A new string of `bytes`. Buffers built for a result should have exactly
-    /// their length as capacity (`limits::str_buf`), so that boxing them does not
-    /// reallocate.
-    pub fn alloc_str(&mut self, bytes: impl Into<Box<[u8]>>) -> Value {
-        let bytes = bytes.into();
-        let n = bytes.len();
-        self.link(
-            Box::new(StrObj {
-                hdr: Self::header(ObjKind::Str),
-                bytes,
-            }),
-            n,
-        )
+    /// A new string of `bytes`: copied into the object when borrowed or short, an
+    /// owned buffer of more than [`STR_ADOPT_MIN`] bytes adopted as it is ([`StrObj`]).
+    /// Buffers built for a result should have exactly their length as capacity
+    /// (`limits::str_buf`), so that boxing them does not reallocate.
+    pub fn alloc_str(&mut self, bytes: impl StrSource) -> Value {
+        bytes.into_str(self)
     }
 
     /// A new string holding a copy of `bytes`, allocated fallibly (a copy of a
     /// large string can fail under a memory limit).
+    #[inline]
     pub fn alloc_str_copy(&mut self, bytes: &[u8]) -> Result<Value, LimitError> {
-        Ok(self.alloc_str(limits::str_copy(bytes)?))
+        self.alloc_str_parts(&[bytes])
+    }
+
+    /// A new string of the bytes of `parts` one after another, in one allocation
+    /// (concatenation, f-strings, number formatting). The length is capped at
+    /// `limits::MAX_STR_LEN`; `OutOfMemory` if the allocator refuses.
+    pub fn alloc_str_parts(&mut self, parts: &[&[u8]]) -> Result<Value, LimitError> {
+        let n = limits::total_str_len(parts.iter().map(|p| p.len()))?;
+        let layout = str_layout(n).ok_or(LimitError::OutOfMemory)?;
+        // SAFETY: the layout's size is at least the header's, not zero.
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
+        if p.is_null() {
+            return Err(LimitError::OutOfMemory);
+        }
+        let bytes = str_inline_bytes(p);
+        // SAFETY: `p` is a new allocation of the header plus `n` bytes, and the parts
+        // (borrowed, so not this new object) add up to `n` bytes.
+        unsafe {
+            p.write(StrObj {
+                hdr: Self::header(ObjKind::Str),
+                ptr: bytes,
+                len: n,
+            });
+            let mut at = bytes;
+            for part in parts {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
+                at = at.add(part.len());
+            }
+            Ok(self.link_raw(p.cast(), layout.size()))
+        }
+    }
+
+    /// A new string that takes over `bytes` without copying them.
+    fn adopt_str(&mut self, bytes: Box<[u8]>) -> Value {
+        let len = bytes.len();
+        let layout = str_layout(0).unwrap_or(std::alloc::Layout::new::<StrObj>());
+        // SAFETY: the layout's size is the header's, not zero.
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout)
+        }
+        // SAFETY: `p` is a new allocation of a header; the buffer is freed with it
+        // (`free_object`).
+        unsafe {
+            p.write(StrObj {
+                hdr: Self::header(ObjKind::Str),
+                ptr: Box::into_raw(bytes).cast::<u8>(),
+                len,
+            });
+            self.link_raw(p.cast(), layout.size() + len)
+        }
     }
 
     /// A new array holding a copy of `items`, allocated fallibly.
@@ -594,12 +638,54 @@ unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
     }
 }
 
+/// Owned buffers longer than this are adopted by a new string instead of copied into
+/// it: the copy would cost more than the second allocation saves.
+pub const STR_ADOPT_MIN: usize = 256;
+
+/// What [`Heap::alloc_str`] makes a string from: borrowed bytes are copied into the
+/// object; an owned buffer is copied when short and adopted when long ([`StrObj`]).
+pub trait StrSource {
+    fn into_str(self, heap: &mut Heap) -> Value;
+}
+
+impl StrSource for &[u8] {
+    fn into_str(self, heap: &mut Heap) -> Value {
+        match heap.alloc_str_parts(&[self]) {
+            Ok(v) => v,
+            // As `Box::new` would: the caller asked for an infallible copy.
+            Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<StrObj>()),
+        }
+    }
+}
+
+impl StrSource for Box<[u8]> {
+    fn into_str(self, heap: &mut Heap) -> Value {
+        if self.len() <= STR_ADOPT_MIN {
+            if let Ok(v) = heap.alloc_str_parts(&[&self]) {
+                return v;
+            }
+        }
+        heap.adopt_str(self)
+    }
+}
+
+impl StrSource for Vec<u8> {
+    fn into_str(self, heap: &mut Heap) -> Value {
+        if self.len() <= STR_ADOPT_MIN {
+            if let Ok(v) = heap.alloc_str_parts(&[&self]) {
+                return v;
+            }
+        }
+        heap.adopt_str(self.into_boxed_slice())
+    }
+}
+
 /// # Safety
 /// `p` must point to a live object.
 unsafe fn object_size(p: *mut ObjHeader) -> usize {
     let v = Value::obj(p);
     match (*p).kind {
-        ObjKind::Str => std::mem::size_of::<StrObj>() + as_str(v).bytes.len(),
+        ObjKind::Str => std::mem::size_of::<StrObj>() + as_str(v).len,
         ObjKind::Array => std::mem::size_of::<ArrayObj>() + as_array(v).items.capacity() * 8,
         ObjKind::Map => std::mem::size_of::<MapObj>() + as_map(v).entries.capacity() * 32,
         ObjKind::Tuple => std::mem::size_of::<TupleObj>() + as_tuple(v).items.len() * 9,
@@ -614,7 +700,20 @@ unsafe fn object_size(p: *mut ObjHeader) -> usize {
 /// are, not used afterwards.
 unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
     match (*p).kind {
-        ObjKind::Str => drop(Box::from_raw(p as *mut StrObj)),
+        ObjKind::Str => {
+            let s = p.cast::<StrObj>();
+            let (bytes, len) = ((*s).ptr.cast_mut(), (*s).len);
+            let inline = if bytes == str_inline_bytes(s) {
+                len
+            } else {
+                // An adopted buffer: a `Box<[u8]>` of `len` bytes (`adopt_str`).
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)));
+                0
+            };
+            if let Some(layout) = str_layout(inline) {
+                std::alloc::dealloc(p.cast(), layout);
+            }
+        }
         ObjKind::Array => drop(Box::from_raw(p as *mut ArrayObj)),
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
         ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
@@ -680,6 +779,49 @@ mod tests {
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
     // values passed are live objects this test allocated, of the kinds read.
+
+    /// Whether string `v` keeps its bytes inline (not in an adopted buffer).
+    fn is_inline(v: Value) -> bool {
+        let p = v.as_ptr().cast::<StrObj>();
+        unsafe { (*p).ptr == str_inline_bytes(p).cast_const() }
+    }
+
+    #[test]
+    fn strings_are_inline_unless_a_long_buffer_is_handed_over() {
+        let mut h = Heap::new(false);
+        let long = vec![b'x'; STR_ADOPT_MIN + 1];
+        let cases: [(Value, &[u8], bool); 6] = [
+            (h.alloc_str(&b""[..]), b"", true),
+            (h.alloc_str(&b"abc"[..]), b"abc", true),
+            (h.alloc_str(b"owned".to_vec()), b"owned", true),
+            (h.alloc_str(long.clone()), &long, false),
+            (h.alloc_str(long.clone().into_boxed_slice()), &long, false),
+            (
+                h.alloc_str_parts(&[b"ab", b"", b"cd"]).expect("small"),
+                b"abcd",
+                true,
+            ),
+        ];
+        for (v, want, inline) in cases {
+            assert_eq!(unsafe { str_bytes(v) }, want);
+            assert_eq!(is_inline(v), inline, "{:?}", String::from_utf8_lossy(want));
+        }
+        // Borrowed bytes are copied whatever their length.
+        let copy = h.alloc_str_copy(&long).expect("copy");
+        assert!(is_inline(copy));
+        // Both kinds are accounted with their bytes and freed.
+        assert!(h.since_gc >= 3 * long.len());
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+    }
+
+    #[test]
+    fn a_string_past_the_cap_is_an_error_not_an_abort() {
+        let mut h = Heap::new(false);
+        let r = h.alloc_str_parts(&[b"a", &vec![0u8; limits::MAX_STR_LEN]]);
+        assert!(r.is_err());
+        assert_eq!(h.objects, 0);
+    }
 
     #[test]
     fn unreachable_objects_are_freed_and_roots_survive() {

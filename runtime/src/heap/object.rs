@@ -53,10 +53,37 @@ pub(crate) unsafe fn set_path_mark(v: Value, on: bool) {
     unsafe { (*v.as_ptr()).marked = on }
 }
 
+/// A string (immutable bytes). The bytes live in one of two places, and `ptr` points
+/// at whichever it is, so reading them never branches ([`str_bytes`](super::str_bytes)):
+///
+/// * **inline**, right after this header, in the same allocation: every string the
+///   runtime builds by copying (concatenation, `to_str`, slices, literals, short
+///   results). One allocation per string and no second pointer to chase is what
+///   string-keyed maps and string building spend their time on (docs/benchmarks.md).
+/// * **adopted**: a large result already built in a buffer of its own
+///   (`file_read`, `str_join`, ...) is kept as it is rather than copied; see
+///   [`StrSource`](super::StrSource).
+///
+/// The heap frees the buffer too when `ptr` is not the inline address.
 #[repr(C)]
 pub struct StrObj {
     pub hdr: ObjHeader,
-    pub bytes: Box<[u8]>,
+    pub(super) ptr: *const u8,
+    pub(super) len: usize,
+}
+
+/// Where a string object's inline bytes start: right after its header.
+#[inline(always)]
+pub(super) fn str_inline_bytes(p: *mut StrObj) -> *mut u8 {
+    p.cast::<u8>().wrapping_add(std::mem::size_of::<StrObj>())
+}
+
+/// The allocation layout of a string object with `inline` bytes after its header
+/// (0 for one whose bytes are adopted); `None` past `isize::MAX`.
+#[inline]
+pub(super) fn str_layout(inline: usize) -> Option<std::alloc::Layout> {
+    let size = std::mem::size_of::<StrObj>().checked_add(inline)?;
+    std::alloc::Layout::from_size_align(size, std::mem::align_of::<StrObj>()).ok()
 }
 
 #[repr(C)]

@@ -16,7 +16,7 @@
 //! thread handles, C pointers) are shared: the copy refers to the same state.
 
 use super::access::{
-    as_array, as_array_mut, as_closure, as_closure_mut, as_map, as_map_mut, as_opaque, as_str,
+    as_array, as_array_mut, as_closure, as_closure_mut, as_map, as_map_mut, as_opaque, str_bytes,
 };
 use super::access::{as_struct, as_struct_mut, as_tuple, as_tuple_mut, obj_kind};
 use super::equality::MapKey;
@@ -125,7 +125,7 @@ impl Copier {
         // header says.
         unsafe {
             Ok(match obj_kind(v) {
-                ObjKind::Str => h.alloc_str_copy(&as_str(v).bytes)?,
+                ObjKind::Str => h.alloc_str_copy(str_bytes(v))?,
                 ObjKind::Array => {
                     let a = as_array(v);
                     h.alloc_array_copy(a.elem, &a.items)?

@@ -44,26 +44,6 @@ pub fn fmod(a: f64, b: f64) -> f64 {
     a % b
 }
 
-/// Decimal text of an integer, appended to `out` (fast path of `ToStr` on ints).
-#[inline]
-pub fn write_int(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,10 +60,5 @@ mod tests {
         assert_eq!(shl(1, -1), i64::MIN);
         assert_eq!(shr(-8, 1), -4);
         assert_eq!(fmod(-7.5, 2.0), -1.5);
-        for v in [0, 7, -7, 1234567890, i64::MIN, i64::MAX] {
-            let mut out = Vec::new();
-            write_int(&mut out, v);
-            assert_eq!(out, v.to_string().into_bytes());
-        }
     }
 }

@@ -106,11 +106,7 @@ fn non_null(v: Value) -> Result<Value, &'static str> {
 #[inline]
 pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
     let (x, y) = (str_bytes(non_null(a)?), str_bytes(non_null(b)?));
-    let n = limits::total_str_len([x.len(), y.len()]).map_err(LimitError::message)?;
-    let mut v = limits::str_buf(n).map_err(LimitError::message)?;
-    v.extend_from_slice(x);
-    v.extend_from_slice(y);
-    Ok(heap.alloc_str(v))
+    heap.alloc_str_parts(&[x, y]).map_err(LimitError::message)
 }
 
 /// Concatenation of the strings `parts` (f-strings), capped and allocated as
@@ -120,16 +116,20 @@ pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'sta
 /// Every part must be null or a live string.
 #[inline]
 pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
-    let mut n = 0usize;
-    for p in parts {
-        let len = str_bytes(non_null(*p)?).len();
-        n = limits::total_str_len([n, len]).map_err(LimitError::message)?;
+    // The usual few parts are gathered on the stack, more in a vector.
+    const FEW: usize = 8;
+    let mut few: [&[u8]; FEW] = [&[]; FEW];
+    let mut many = Vec::new();
+    let bytes: &mut [&[u8]] = if parts.len() <= FEW {
+        &mut few[..parts.len()]
+    } else {
+        many.resize(parts.len(), &[][..]);
+        &mut many
+    };
+    for (b, p) in bytes.iter_mut().zip(parts) {
+        *b = str_bytes(non_null(*p)?);
     }
-    let mut v = limits::str_buf(n).map_err(LimitError::message)?;
-    for p in parts {
-        v.extend_from_slice(str_bytes(*p));
-    }
-    Ok(heap.alloc_str(v))
+    heap.alloc_str_parts(bytes).map_err(LimitError::message)
 }
 
 /// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
@@ -142,9 +142,10 @@ pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'stat
 pub unsafe fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, &'static str> {
     match kind {
         ValKind::Int => {
-            let mut out = Vec::with_capacity(20);
-            super::arith::write_int(&mut out, v.as_int());
-            Ok(heap.alloc_str(out))
+            let mut digits = itoa::Buffer::new();
+            let text = digits.format(v.as_int());
+            heap.alloc_str_parts(&[text.as_bytes()])
+                .map_err(LimitError::message)
         }
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => Ok(v),
         _ => {
