@@ -26,6 +26,7 @@
 
 use super::{CallSite, Const, Function, Instr, Program, Role, SiteUse};
 use bp_runtime::format::{write_quoted_as, Quoting};
+use bp_runtime::value::ValKind;
 use std::fmt::Write as _;
 
 /// Disassemble the whole program.
@@ -317,7 +318,19 @@ fn site_text(p: &Program, used: SiteUse, cs: &CallSite) -> String {
                 .unwrap_or_else(|| format!("extern#{}", cs.target));
             format!("{name}({})", regs(&cs.args))
         }
-        SiteUse::Strings => format!("concat({})", regs(&cs.args)),
+        SiteUse::Strings => {
+            // A part that is not a string is marked with its kind (`r3:int`).
+            let parts: Vec<String> = cs
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, r)| match cs.kinds.get(i) {
+                    Some(&k) if k != ValKind::Ref => format!("r{r}:{}", kind_name(k as u8)),
+                    _ => format!("r{r}"),
+                })
+                .collect();
+            format!("concat({})", parts.join(", "))
+        }
         SiteUse::Method => format!("method {}({})", cs.target, regs(&cs.args)),
         SiteUse::Print => format!("({})", regs(&cs.args)),
         SiteUse::Array => format!("[{}] of {}", regs(&cs.args), kind_name(cs.target as u8)),

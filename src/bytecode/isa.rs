@@ -71,7 +71,9 @@ pub enum SiteUse {
     Builtin,
     /// `target` an extern id; `args` its arguments.
     Extern,
-    /// `args` strings to concatenate.
+    /// `args` the parts to concatenate; `kinds` empty (all strings) or one per
+    /// part: a string part is copied, an int (or other scalar) part is written as
+    /// `to_str` writes it.
     Strings,
     /// `args` strings to print; `kinds` empty or one per argument.
     Print,
@@ -379,7 +381,7 @@ instruction_set! {
     family "strings and output" {
         /// `dst = a + b` (string concatenation)
         Concat { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
-        /// `dst` = concatenation of the string registers `sites[site].args`
+        /// `dst` = concatenation of the parts `sites[site].args`: strings, or ints (and other scalars) formatted as by `to_str` where `kinds` says so (chains of `+`, f-strings)
         ConcatN { dst: Reg = Write, site: u32 = Site(Strings) } => "{dst} = {site}";
         /// `dst = to_str(src)` where `src` holds a value of kind `kind` (`ValKind as u8`)
         ToStr { dst: Reg = Write, src: Reg = Read, kind: u8 = Kind } => "{dst}, {src} ({kind})";

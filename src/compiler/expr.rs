@@ -80,6 +80,50 @@ pub(crate) fn writes_early(e: &Expr) -> bool {
 }
 
 /// Whether evaluating `e` can have no effect at all (no call, no possible error).
+/// Whether evaluating `e` has no effect and cannot fail, so that it may move
+/// before a concatenation: a literal, a variable, int `+ - * & | ^` (which wrap)
+/// and `to_str` of such an int. Nested at most a few levels.
+fn is_quiet(e: &Expr) -> bool {
+    fn quiet(e: &Expr, depth: u32) -> bool {
+        if is_pure_leaf(e) {
+            return true;
+        }
+        if depth == 0 {
+            return false;
+        }
+        match &e.kind {
+            ExprKind::Binary { op, lhs, rhs } => {
+                matches!(
+                    op,
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor
+                ) && lhs.ty == Type::Int
+                    && rhs.ty == Type::Int
+                    && quiet(lhs, depth - 1)
+                    && quiet(rhs, depth - 1)
+            }
+            _ => int_to_str_arg(e).is_some_and(|x| quiet(x, depth - 1)),
+        }
+    }
+    quiet(e, 4)
+}
+
+/// `x` when `e` is `to_str(x)` (or `str(x)`) of an int `x`.
+fn int_to_str_arg(e: &Expr) -> Option<&Expr> {
+    let ExprKind::Call {
+        args,
+        res: Res::Builtin(id),
+        ..
+    } = &e.kind
+    else {
+        return None;
+    };
+    let name = bp_runtime::builtins::all().get(*id as usize).map(|b| b.name);
+    match (name, &args[..]) {
+        (Some("to_str" | "str"), [x]) if x.ty == Type::Int => Some(x),
+        _ => None,
+    }
+}
+
 pub(crate) fn is_pure_leaf(e: &Expr) -> bool {
     matches!(
         e.kind,
@@ -560,6 +604,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             }
             _ => {
                 let mut vals = Vec::with_capacity(parts.len());
+                // Int parts go in as ints, formatted into the result by `ConcatN`.
+                let mut kinds = Vec::with_capacity(parts.len());
                 let mut seen: Vec<(ConstLeaf, Reg)> = Vec::new();
                 for p in parts {
                     match p {
@@ -574,16 +620,23 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                                     vals.push(t);
                                 }
                             }
+                            kinds.push(ValKind::Ref);
+                        }
+                        FStrPart::Expr(x) if x.ty == Type::Int => {
+                            vals.push(self.expr_val(x));
+                            kinds.push(ValKind::Int);
                         }
                         FStrPart::Expr(x) => {
                             let v = self.list_val(x, &mut seen, true);
                             vals.push(v);
+                            kinds.push(ValKind::Ref);
                         }
                     }
                 }
                 self.release_all(&vals);
                 let o = self.dst_reg(d, &e.ty);
-                if let [a, b] = vals[..] {
+                let all_strings = kinds.iter().all(|&k| k == ValKind::Ref);
+                if let ([a, b], true) = (&vals[..], all_strings) {
                     self.emit(
                         Instr::Concat {
                             dst: o.reg,
@@ -594,7 +647,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                     );
                 } else {
                     let args = vals.iter().map(|v| v.reg).collect();
-                    let site = self.site(0, args, Vec::new());
+                    let kinds = if all_strings { Vec::new() } else { kinds };
+                    let site = self.site(0, args, kinds);
                     self.emit(Instr::ConcatN { dst: o.reg, site }, sp);
                 }
                 o
@@ -775,6 +829,74 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         o
     }
 
+    /// `lhs + rhs` on strings, as one `ConcatN` where that changes nothing a
+    /// program can see, so that `s + to_str(n) + ","` builds one string instead of
+    /// three:
+    ///
+    /// * **Chains**: in `(a + b) + c` the inner concatenation runs after `c` is
+    ///   evaluated instead of before, so a left operand that is itself a string `+`
+    ///   joins the parts only while every right operand above it is quiet
+    ///   ([`is_quiet`]: evaluating it has no effect and cannot fail).
+    /// * **`to_str` of an int** part is passed as the int and formatted into the
+    ///   result (the same text; converting an int cannot fail).
+    ///
+    /// Two plain string parts stay a `Concat`.
+    fn string_concat(&mut self, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
+        // Each part takes a register until the concatenation: a long chain is
+        // joined in groups of at most this many (the stack holds that many parts'
+        // slices at run time, `objects::concat_n`).
+        const MAX_PARTS: usize = 8;
+        let mut parts = vec![rhs];
+        let mut left = lhs;
+        let mut quiet_above = is_quiet(rhs);
+        while quiet_above && parts.len() < MAX_PARTS - 1 {
+            match &left.kind {
+                ExprKind::Binary {
+                    op: BinOp::Add,
+                    lhs: l,
+                    rhs: r,
+                } if left.ty == Type::Str => {
+                    parts.push(r);
+                    quiet_above = is_quiet(r);
+                    left = l;
+                }
+                _ => break,
+            }
+        }
+        parts.push(left);
+        parts.reverse();
+        let mut vals = Vec::with_capacity(parts.len());
+        let mut kinds = Vec::with_capacity(parts.len());
+        for part in parts {
+            let (x, kind) = match int_to_str_arg(part) {
+                Some(x) => (x, ValKind::Int),
+                None => (part, ValKind::Ref),
+            };
+            vals.push(self.expr_val(x));
+            kinds.push(kind);
+        }
+        self.release_all(&vals);
+        let o = self.dst_reg(d, &e.ty);
+        match (&vals[..], &kinds[..]) {
+            ([a, b], [ValKind::Ref, ValKind::Ref]) => {
+                self.emit(
+                    Instr::Concat {
+                        dst: o.reg,
+                        a: a.reg,
+                        b: b.reg,
+                    },
+                    e.span,
+                );
+            }
+            _ => {
+                let args = vals.iter().map(|v| v.reg).collect();
+                let site = self.site(0, args, kinds);
+                self.emit(Instr::ConcatN { dst: o.reg, site }, e.span);
+            }
+        }
+        o
+    }
+
     fn unary(&mut self, op: UnOp, operand: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match op {
@@ -880,6 +1002,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 ),
             );
             return self.dst_reg(d, &e.ty);
+        }
+        if (ty, op) == (&Type::Str, BinOp::Add) {
+            return self.string_concat(lhs, rhs, d, e);
         }
         let mut unknown = false;
         let o = self.binary_op(lhs, rhs, d, e, |dst, a, b| match (ty, op) {

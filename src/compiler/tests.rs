@@ -645,8 +645,9 @@ fn chain_of_the_example_uses_one_temporary() {
     assert!(has(&l, "AddI         r1, r0, r0"), "{l}");
     assert_eq!(count(&l, "AddI"), 5, "{l}");
     assert!(has(&l, "AddI         r1, r1, r0"), "{l}");
-    assert!(has(&l, "Concat       r2, r2, r3"), "{l}");
-    assert!(func(&p, "main").nregs <= 4, "{l}");
+    // The string chain is one concatenation of its four parts.
+    assert!(has(&l, "ConcatN      r2 = concat(r2, r3, r4, r5)"), "{l}");
+    assert!(func(&p, "main").nregs <= 6, "{l}");
 }
 
 #[test]
@@ -797,4 +798,28 @@ fn zero_values_share_immutable_registers() {
     // One int zero for three fields; one array per array field.
     assert_eq!(count(&l, "LoadInt"), 1, "{l}");
     assert_eq!(count(&l, "NewArray"), 2, "{l}");
+}
+
+#[test]
+fn string_chains_are_one_concatenation_with_ints_inline() {
+    let src = "def noisy(x: int) -> str:\n    print(x)\n    return \"n\"\n\ndef main() -> int:\n    let i: int = 3\n    let s: str = \"\"\n    s = s + to_str(i * 31 + 1) + \",\"\n    print(s, \"k\" + to_str(i), f\"{i}-{i}\")\n    print(noisy(1) + \"a\" + noisy(2) + \"b\")\n    return 0\n";
+    let l = func_listing(src, "main");
+    // `s + to_str(..) + ","`: one instruction, the int passed as an int.
+    assert!(has(&l, "concat(r1, r2:int, r3)"), "{l}");
+    assert!(!has(&l, "ToStr"), "{l}");
+    // `noisy(2)` has an effect: the concatenation before it stays before it.
+    assert_eq!(l.matches("Concat").count(), 5, "{l}");
+    assert_eq!(run_ok(src), "94, k3 3-3\n1\n2\nnanb\n");
+    // A long chain is joined at most eight parts at a time.
+    let parts: Vec<String> = (0..20).map(|i| format!("\"{i}\"")).collect();
+    let long = format!(
+        "def main() -> int:\n    print({})\n    return 0\n",
+        parts.join(" + ")
+    );
+    let l = func_listing(&long, "main");
+    assert_eq!(l.matches("ConcatN").count(), 3, "{l}");
+    assert_eq!(
+        run_ok(&long),
+        format!("{}\n", (0..20).map(|i| i.to_string()).collect::<String>())
+    );
 }

@@ -79,8 +79,10 @@ impl Vm<'_> {
             ConcatN { dst, site } => {
                 let s = site!(site);
                 gather!(s);
-                // SAFETY: the parts are `str` registers: null or live strings.
-                let v = unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf) }.map_err(raise)?;
+                // SAFETY: the site's kinds are the static kinds of its registers
+                // (compiler; empty: all strings), a string null or live.
+                let v = unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf, &s.kinds) }
+                    .map_err(raise)?;
                 set!(dst, v);
             }
             Print { site } => {

@@ -505,8 +505,9 @@ impl<'p> Vm<'p> {
                 Instr::ConcatN { dst, site } => {
                     let s = site!(site);
                     gather!(s);
-                    // SAFETY: the parts are `str` registers: null or live strings.
-                    let v = tri!(unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf) });
+                    // SAFETY: the site's kinds are the static kinds of its registers
+                    // (compiler; empty: all strings), a string null or live.
+                    let v = tri!(unsafe { objects::concat_n(&mut self.rt.heap, &self.arg_buf, &s.kinds) });
                     set!(dst, v);
                     safepoint!();
                 }

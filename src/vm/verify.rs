@@ -243,6 +243,11 @@ fn verify_site(p: &Program, used: SiteUse, cs: &CallSite) -> Result<(), String> 
                 return Err("print kinds do not match its arguments".into());
             }
         }
+        SiteUse::Strings => {
+            if !cs.kinds.is_empty() && cs.kinds.len() != cs.args.len() {
+                return Err("concatenation kinds do not match its parts".into());
+            }
+        }
         SiteUse::Map => {
             if !cs.args.len().is_multiple_of(2) {
                 return Err("odd number of map literal operands".into());
@@ -281,8 +286,8 @@ fn verify_site(p: &Program, used: SiteUse, cs: &CallSite) -> Result<(), String> 
             }
         }
         // The closure register is checked with the registers; an extern id when
-        // the call is made; strings and array elements have nothing to check.
-        SiteUse::ClosureReg | SiteUse::Extern | SiteUse::Strings | SiteUse::Array => {}
+        // the call is made; array elements have nothing to check.
+        SiteUse::ClosureReg | SiteUse::Extern | SiteUse::Array => {}
     }
     Ok(())
 }

@@ -109,25 +109,44 @@ pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'sta
     heap.alloc_str_parts(&[x, y]).map_err(LimitError::message)
 }
 
-/// Concatenation of the strings `parts` (f-strings), capped and allocated as
-/// [`concat`].
+/// Concatenation of `parts` (f-strings, chains of `+`), capped and allocated as
+/// [`concat`], in one allocation. `kinds` is empty (every part a string) or gives
+/// each part's kind: a string part is copied, any other is written as `to_str`
+/// would write it (the compiler passes `to_str(n)` of an int as `n`).
 ///
 /// # Safety
-/// Every part must be null or a live string.
+/// Every part must be a value of its kind: a string part null or a live string.
 #[inline]
-pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value]) -> Result<Value, &'static str> {
-    // The usual few parts are gathered on the stack, more in a vector.
+pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> Result<Value, &'static str> {
+    let kind = |i: usize| kinds.get(i).copied().unwrap_or(ValKind::Ref);
+    // Text of the parts that are neither strings nor ints (the compiler passes none
+    // today), written first so that the slices below can borrow it.
+    let mut texts: Vec<Vec<u8>> = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if !matches!(kind(i), ValKind::Ref | ValKind::Int) {
+            let mut out = Vec::new();
+            write_value(&mut out, *p, kind(i)).map_err(WriteError::message)?;
+            texts.push(out);
+        }
+    }
+    let mut texts = texts.iter();
+    // The usual few parts are gathered on the stack, more in vectors.
     const FEW: usize = 8;
-    let mut few: [&[u8]; FEW] = [&[]; FEW];
-    let mut many = Vec::new();
-    let bytes: &mut [&[u8]] = if parts.len() <= FEW {
-        &mut few[..parts.len()]
+    let (mut few, mut few_digits) = ([&[][..]; FEW], [itoa::Buffer::new(); FEW]);
+    let (mut many, mut many_digits) = (Vec::new(), Vec::new());
+    let (bytes, digits): (&mut [&[u8]], &mut [itoa::Buffer]) = if parts.len() <= FEW {
+        (&mut few[..parts.len()], &mut few_digits[..parts.len()])
     } else {
         many.resize(parts.len(), &[][..]);
-        &mut many
+        many_digits.resize(parts.len(), itoa::Buffer::new());
+        (&mut many, &mut many_digits)
     };
-    for (b, p) in bytes.iter_mut().zip(parts) {
-        *b = str_bytes(non_null(*p)?);
+    for (i, ((b, p), d)) in bytes.iter_mut().zip(parts).zip(digits.iter_mut()).enumerate() {
+        *b = match kind(i) {
+            ValKind::Ref => str_bytes(non_null(*p)?),
+            ValKind::Int => d.format(p.as_int()).as_bytes(),
+            _ => texts.next().map_or(&[][..], |t| &t[..]),
+        };
     }
     heap.alloc_str_parts(bytes).map_err(LimitError::message)
 }
