@@ -16,6 +16,9 @@ struct Bucket {
     value: Value,
 }
 
+// An entry stays 32 bytes: the key's `exact` flag lives in its padding.
+const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
+
 /// An insertion-ordered hash map from [`MapKey`] to [`Value`] with O(1) removal.
 ///
 /// * `entries` holds the entries in insertion order; a deleted entry leaves a tombstone
@@ -80,15 +83,17 @@ fn table_hash(hash: u64) -> u64 {
     (low << 32) | low
 }
 
-/// Whether `slot` is of the live entry that holds `key` (of content hash `hash`). The
-/// slot's hash bits are compared first, without reading the entry.
+/// Whether `slot` is of the live entry that holds `key` (of content hash `hash`,
+/// `exact` if that determines it: [`MapKey::hash_exact`]). The slot's hash bits are
+/// compared first, without reading the entry; two keys whose hashes determine them
+/// are compared by hash alone, without reading the stored key's object.
 #[inline]
-fn key_at_is(entries: &[Option<Bucket>], slot: Slot, hash: u64, key: &MapKey) -> bool {
+fn key_at_is(entries: &[Option<Bucket>], slot: Slot, hash: u64, exact: bool, key: &MapKey) -> bool {
     if slot.hash != hash as u32 {
         return false;
     }
     match &entries[slot.pos()] {
-        Some(b) => b.hash == hash && b.key == *key,
+        Some(b) => b.hash == hash && ((exact && b.key.is_exact()) || b.key == *key),
         None => false,
     }
 }
@@ -133,10 +138,10 @@ impl OrderedMap {
 
     #[inline]
     fn find(&self, key: &MapKey) -> Option<usize> {
-        let hash = key.content_hash();
+        let (hash, exact) = key.hash_exact();
         let entries = &self.entries;
         self.index
-            .find(table_hash(hash), |&s| key_at_is(entries, s, hash, key))
+            .find(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
             .map(|s| s.pos())
     }
 
@@ -154,12 +159,13 @@ impl OrderedMap {
     /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
-        let hash = key.content_hash();
+        let (hash, exact) = key.hash_exact();
+        let key = key.with_exact(exact);
         let entries = &self.entries;
         let next = entries.len();
         match self.index.entry(
             table_hash(hash),
-            |&s| key_at_is(entries, s, hash, &key),
+            |&s| key_at_is(entries, s, hash, exact, &key),
             |s| s.table_hash(),
         ) {
             hashbrown::hash_table::Entry::Occupied(o) => {
@@ -178,11 +184,11 @@ impl OrderedMap {
 
     /// Remove `key`, keeping the order of the other entries. O(1) amortised.
     pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
-        let hash = key.content_hash();
+        let (hash, exact) = key.hash_exact();
         let entries = &self.entries;
         let i = match self
             .index
-            .find_entry(table_hash(hash), |&s| key_at_is(entries, s, hash, key))
+            .find_entry(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
         {
             Ok(o) => o.remove().0.pos(),
             Err(_) => return None,
@@ -279,7 +285,7 @@ impl OrderedMap {
             let i = s.pos();
             let b = self.entries[i].as_ref().expect("index points at a tombstone");
             assert_eq!(s.hash, b.hash as u32);
-            assert_eq!(b.hash, b.key.content_hash());
+            assert_eq!((b.hash, b.key.is_exact()), b.key.hash_exact());
             assert_eq!(self.find(&b.key), Some(i));
         }
     }

@@ -19,6 +19,9 @@ use std::hash::{Hash, Hasher};
 pub struct MapKey {
     bits: Value,
     kind: ValKind,
+    /// Set by the map on the keys it stores: the key's hash determines it
+    /// ([`MapKey::hash_exact`]). In the padding, so a key stays 16 bytes.
+    exact: bool,
 }
 
 impl MapKey {
@@ -32,7 +35,23 @@ impl MapKey {
     /// is traced by the collector.)
     #[inline(always)]
     pub unsafe fn new(bits: Value, kind: ValKind) -> MapKey {
-        MapKey { bits, kind }
+        MapKey {
+            bits,
+            kind,
+            exact: false,
+        }
+    }
+
+    /// This key, recorded as one whose hash determines it (or not).
+    #[inline(always)]
+    pub(crate) fn with_exact(self, exact: bool) -> MapKey {
+        MapKey { exact, ..self }
+    }
+
+    /// Whether the key was stored as one whose hash determines it.
+    #[inline(always)]
+    pub(crate) fn is_exact(&self) -> bool {
+        self.exact
     }
 
     /// The key's slot bits.
@@ -47,6 +66,53 @@ impl MapKey {
         // SAFETY: `MapKey::new`'s contract: a live value of kind `kind`.
         unsafe { hash_value(self.bits, self.kind) }
     }
+
+    /// [`Self::content_hash`], and whether it determines the key among the keys
+    /// of its kind: for an int or bool and for a string of at most
+    /// [`SHORT_STR_KEY`] bytes the hash is a bijection of the content (see
+    /// [`hash_value`]), so two such keys are equal exactly when their hashes are,
+    /// and a map can compare them without reading the stored key's bytes (a cache
+    /// miss per lookup on a map larger than the cache).
+    #[inline]
+    pub fn hash_exact(&self) -> (u64, bool) {
+        // SAFETY: `MapKey::new`'s contract: a live value of kind `kind`.
+        unsafe {
+            let exact = match self.kind {
+                ValKind::Int | ValKind::Bool => true,
+                ValKind::Ref if !self.bits.is_null() && obj_kind(self.bits) == ObjKind::Str => {
+                    str_bytes(self.bits).len() <= SHORT_STR_KEY
+                }
+                _ => false,
+            };
+            (hash_value(self.bits, self.kind), exact)
+        }
+    }
+}
+
+/// Strings up to this many bytes hash injectively: their length and bytes packed
+/// into one word ([`short_str_word`]) go through the hasher's bijective steps.
+pub const SHORT_STR_KEY: usize = 7;
+
+/// The length (top byte) and the at most [`SHORT_STR_KEY`] bytes (little-endian
+/// below it) of a short string, one word that differs for any two such strings.
+///
+/// The bytes are read with at most two loads (overlapping from 4 bytes on) rather
+/// than copied into a buffer: a word load of bytes just stored one by one stalls
+/// on store forwarding.
+#[inline(always)]
+fn short_str_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    debug_assert!(n <= SHORT_STR_KEY);
+    let bytes = if n >= 4 {
+        let u32_at = |i: usize| b[i..i + 4].try_into().map_or(0, u32::from_le_bytes) as u64;
+        // Bytes 0-3, then bytes 4.. from the load of the last four.
+        u32_at(0) | ((u32_at(n - 4) >> (8 * (8 - n))) << 32)
+    } else {
+        b.iter()
+            .enumerate()
+            .fold(0, |w, (i, &x)| w | ((x as u64) << (8 * i)))
+    };
+    bytes | ((n as u64) << 56)
 }
 
 impl Hash for MapKey {
@@ -150,8 +216,15 @@ pub unsafe fn hash_value(v: Value, kind: ValKind) -> u64 {
         }
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => {
             let b = str_bytes(v);
-            h.write_u64(b.len() as u64);
-            h.write(b);
+            if b.len() <= SHORT_STR_KEY {
+                // One word from a fresh state: `write_u64` is a multiplication by
+                // an odd constant and `finish` is fmix64, both bijections, so
+                // different short strings never share a hash (`MapKey::hash_exact`).
+                h.write_u64(short_str_word(b));
+            } else {
+                h.write_u64(b.len() as u64);
+                h.write(b);
+            }
             return h.finish();
         }
         _ => {}
@@ -488,6 +561,37 @@ mod tests {
                 assert!(key(v) != key(h.alloc_str(&base[..])));
             }
         }
+    }
+
+    #[test]
+    fn short_string_and_int_hashes_determine_the_key() {
+        let mut h = Heap::new(false);
+        let key = |v| unsafe { MapKey::new(v, ValKind::Ref) };
+        // Every string of up to 2 bytes over a small alphabet, and the empty one:
+        // exact, and no two share a hash.
+        let alphabet = [b'a', b'b', 0, 0xff];
+        let mut seen = std::collections::HashMap::new();
+        let mut strings: Vec<Vec<u8>> = vec![vec![]];
+        for &x in &alphabet {
+            strings.push(vec![x]);
+            for &y in &alphabet {
+                strings.push(vec![x, y]);
+            }
+        }
+        strings.push(b"1234567".to_vec());
+        strings.push(b"123456\0".to_vec());
+        for s in &strings {
+            let (hash, exact) = key(h.alloc_str(&s[..])).hash_exact();
+            assert!(exact, "{s:?}");
+            assert_eq!(seen.insert(hash, s.clone()), None, "{s:?}");
+        }
+        // Longer strings are compared by content.
+        assert!(!key(h.alloc_str(&b"12345678"[..])).hash_exact().1);
+        let int = |i| unsafe { MapKey::new(Value::int(i), ValKind::Int) };
+        assert!(int(-1).hash_exact().1);
+        assert_ne!(int(1).hash_exact().0, int(2).hash_exact().0);
+        let float = unsafe { MapKey::new(Value::float(1.0), ValKind::Float) };
+        assert!(!float.hash_exact().1);
     }
 
     #[test]
