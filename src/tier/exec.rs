@@ -49,13 +49,14 @@ impl Vm<'_> {
                 }
             };
         }
+        // `extend` of an exact-size iterator reserves once and keeps the length in
+        // a register; a `push` per argument stored it to the VM each time.
         macro_rules! gather {
             ($s:expr) => {{
+                let stack = &self.stack;
                 self.arg_buf.clear();
-                for &r in $s.args.iter() {
-                    let v = reg!(r);
-                    self.arg_buf.push(v);
-                }
+                self.arg_buf
+                    .extend($s.args.iter().map(|&r| stack.get(base_idx + r as usize)));
             }};
         }
         let raise = |m: &str| OpErr::Raise(m.to_string());

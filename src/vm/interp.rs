@@ -100,12 +100,12 @@ impl<'p> Vm<'p> {
             }};
         }
         // Copy the argument registers of a site into `self.arg_buf`.
+        // (`extend` of an exact-size iterator reserves once; a `push` per argument
+        // stored the length to the VM each time.)
         macro_rules! gather {
             ($s:expr) => {{
                 self.arg_buf.clear();
-                for &r in $s.args.iter() {
-                    self.arg_buf.push(reg!(r));
-                }
+                self.arg_buf.extend($s.args.iter().map(|&r| reg!(r)));
             }};
         }
         // Handle the outcome of raising an exception at the current instruction.
