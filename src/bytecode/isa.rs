@@ -500,6 +500,7 @@ pub fn docs_table() -> String {
             super::Lowering::Inline => "inline",
             super::Lowering::Helper => "helper",
             super::Lowering::RtOp => "`rt_op`",
+            super::Lowering::HelperOrRtOp => "helper (rare forms `rt_op`)",
             super::Lowering::Builtin => "builtin",
             super::Lowering::Call => "call",
             super::Lowering::Exit => "exit",

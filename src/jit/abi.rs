@@ -105,7 +105,15 @@ pub enum ObjOp {
     Concat = 2,
     /// `args = [value]`, its kind in `kind`.
     ToStr = 3,
+    /// `args` = the parts of a `ConcatN`; `kind` = their number (low byte, at most
+    /// [`CONCAT_MAX_PARTS`]) | a mask of the parts that are ints << 8 (the others
+    /// are strings).
+    ConcatN = 4,
 }
+
+/// The most parts of a `ConcatN` that compiled code passes to `rt_obj` (the bits
+/// of its int mask); a longer one goes through `rt_op`.
+pub const CONCAT_MAX_PARTS: usize = 56;
 
 /// The runtime helpers compiled code calls (the tier implements them), typed so
 /// that a helper whose signature drifts from the ABI does not compile.

@@ -20,7 +20,8 @@ use super::exec::OpErr;
 use super::{tier_of, Tier};
 use crate::bytecode::CallSite;
 use crate::jit::abi::{
-    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, ST_EXCEPTION, ST_REENTER, ST_RETURN, ST_STOP,
+    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_REENTER, ST_RETURN,
+    ST_STOP,
 };
 use crate::jit::translate::REG_ARGS;
 use crate::native_stack::native_sp;
@@ -438,6 +439,7 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
             const MAP_SET: u64 = ObjOp::MapSet as u64;
             const CONCAT: u64 = ObjOp::Concat as u64;
             const TO_STR: u64 = ObjOp::ToStr as u64;
+            const CONCAT_N: u64 = ObjOp::ConcatN as u64;
             let r = match op {
                 MAP_GET => objects::map_get(arg(0), arg(1)).map(Some),
                 // SAFETY: the translator passes a map register of the verified
@@ -445,6 +447,20 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
                 MAP_SET => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
                 CONCAT => objects::concat(heap, arg(0), arg(1)).map(Some),
                 TO_STR => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                CONCAT_N => {
+                    // `kind`: the number of parts | the mask of int parts << 8.
+                    let n = ((kind & 0xff) as usize).min(CONCAT_MAX_PARTS);
+                    let mut kinds = [ValKind::Ref; CONCAT_MAX_PARTS];
+                    for (i, k) in kinds[..n].iter_mut().enumerate() {
+                        if (kind >> 8) >> i & 1 != 0 {
+                            *k = ValKind::Int;
+                        }
+                    }
+                    // SAFETY: the compiled caller stored the `n` parts to `args`,
+                    // each of the kind its mask bit says (the site's kinds).
+                    let parts = std::slice::from_raw_parts(args, n);
+                    objects::concat_n(heap, parts, &kinds[..n]).map(Some)
+                }
                 _ => return internal_error(vm, "unknown operation in rt_obj"),
             };
             match r {

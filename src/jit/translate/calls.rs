@@ -280,6 +280,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     .iter()
                     .filter_map(|i| match i {
                         Instr::CallBuiltin { site, .. }
+                        | Instr::ConcatN { site, .. }
                         | Instr::NewArray { site, .. }
                         | Instr::NewTuple { site, .. }
                         | Instr::NewStruct { site, .. } => self.f.sites.get(*site as usize),

@@ -2,6 +2,7 @@
 //! structs and tuples, and object construction and operations through helpers.
 
 use super::*;
+use bp_runtime::value::ValKind;
 
 impl<'a, 'f> Tr<'a, 'f> {
     /// Null check of the object in `r`; returns its pointer.
@@ -317,11 +318,37 @@ impl<'a, 'f> Tr<'a, 'f> {
         });
     }
 
+    /// `ConcatN`: its parts straight to `rt_obj` (`ObjOp::ConcatN`) when they are
+    /// strings and ints, few enough for the int mask; through `rt_op` otherwise.
+    pub(super) fn concat_n(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
+        let n = s.args.len();
+        let mut ints = 0i64;
+        for (i, k) in s.kinds.iter().enumerate() {
+            match k {
+                ValKind::Ref => {}
+                ValKind::Int if i < CONCAT_MAX_PARTS => ints |= 1 << i,
+                _ => {
+                    self.generic(pc);
+                    return Ok(());
+                }
+            }
+        }
+        if n > CONCAT_MAX_PARTS {
+            self.generic(pc);
+            return Ok(());
+        }
+        let args = s.args.clone();
+        self.object_op(pc, ObjOp::ConcatN, &args, n as i64 | ints << 8, Some(dst));
+        Ok(())
+    }
+
     /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on
-    /// the operands `ops`, writing `dst` if there is one.
-    pub(super) fn object_op(&mut self, pc: u32, op: ObjOp, ops: &[Reg], kind: u8, dst: Option<Reg>) {
+    /// the operands `ops` (`kind`: the operation's word, see `ObjOp`), writing `dst`
+    /// if there is one.
+    pub(super) fn object_op(&mut self, pc: u32, op: ObjOp, ops: &[Reg], kind: i64, dst: Option<Reg>) {
         self.stress(pc, pc);
         let addr = self.arg_block(ops);
-        self.block_helper(pc, self.tc.addrs.h_obj, op as i64, addr, kind as i64, dst);
+        self.block_helper(pc, self.tc.addrs.h_obj, op as i64, addr, kind, dst);
     }
 }

@@ -326,8 +326,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             MapGet { dst, map, key } => self.object_op(pc, ObjOp::MapGet, &[map, key], 0, Some(dst)),
             MapSet { map, key, val } => self.object_op(pc, ObjOp::MapSet, &[map, key, val], 0, None),
             Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
-            ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind, Some(dst)),
-            ConcatN { .. } | Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
+            ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind as i64, Some(dst)),
+            ConcatN { dst, site } => self.concat_n(pc, dst, site)?,
+            Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
             TypeOf { .. } => self.generic(pc),
             GetCapture { dst, clo, idx } => {
                 self.heap_access(pc, offs.clo_captures, Access::Load(dst), |t, o| {

@@ -37,7 +37,7 @@ mod heap;
 mod inline;
 mod instr;
 
-use super::abi::{NewKind, ObjOp, Offsets};
+use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
