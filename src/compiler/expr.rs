@@ -21,7 +21,7 @@
 
 use super::func::{Dst, FnCompiler, Val};
 use super::LambdaJob;
-use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Res, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, FStrPart, Res, Span, UnOp};
 use crate::bytecode::{Const, Instr, Reg};
 use crate::types::Type;
 use bp_runtime::value::ValKind;
@@ -635,24 +635,31 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 }
                 self.release_all(&vals);
                 let o = self.dst_reg(d, &e.ty);
-                let all_strings = kinds.iter().all(|&k| k == ValKind::Ref);
-                if let ([a, b], true) = (&vals[..], all_strings) {
-                    self.emit(
-                        Instr::Concat {
-                            dst: o.reg,
-                            a: a.reg,
-                            b: b.reg,
-                        },
-                        sp,
-                    );
-                } else {
-                    let args = vals.iter().map(|v| v.reg).collect();
-                    let kinds = if all_strings { Vec::new() } else { kinds };
-                    let site = self.site(0, args, kinds);
-                    self.emit(Instr::ConcatN { dst: o.reg, site }, sp);
-                }
+                self.emit_concat(o.reg, &vals, kinds, sp);
                 o
             }
+        }
+    }
+
+    /// `dst` = the concatenation of the parts `vals` of kinds `kinds` (strings, or
+    /// ints formatted into the result): a `Concat` of two strings, else a
+    /// `ConcatN` (whose kinds stay empty when every part is a string).
+    fn emit_concat(&mut self, dst: Reg, vals: &[Val], kinds: Vec<ValKind>, sp: Span) {
+        let all_strings = kinds.iter().all(|&k| k == ValKind::Ref);
+        if let ([a, b], true) = (vals, all_strings) {
+            self.emit(
+                Instr::Concat {
+                    dst,
+                    a: a.reg,
+                    b: b.reg,
+                },
+                sp,
+            );
+        } else {
+            let args = vals.iter().map(|v| v.reg).collect();
+            let kinds = if all_strings { Vec::new() } else { kinds };
+            let site = self.site(0, args, kinds);
+            self.emit(Instr::ConcatN { dst, site }, sp);
         }
     }
 
@@ -877,23 +884,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         }
         self.release_all(&vals);
         let o = self.dst_reg(d, &e.ty);
-        match (&vals[..], &kinds[..]) {
-            ([a, b], [ValKind::Ref, ValKind::Ref]) => {
-                self.emit(
-                    Instr::Concat {
-                        dst: o.reg,
-                        a: a.reg,
-                        b: b.reg,
-                    },
-                    e.span,
-                );
-            }
-            _ => {
-                let args = vals.iter().map(|v| v.reg).collect();
-                let site = self.site(0, args, kinds);
-                self.emit(Instr::ConcatN { dst: o.reg, site }, e.span);
-            }
-        }
+        self.emit_concat(o.reg, &vals, kinds, e.span);
         o
     }
 

@@ -76,34 +76,26 @@ impl MapKey {
     #[inline]
     pub fn hash_exact(&self) -> (u64, bool) {
         // SAFETY: `MapKey::new`'s contract: a live value of kind `kind`.
-        unsafe {
-            let exact = match self.kind {
-                ValKind::Int | ValKind::Bool => true,
-                ValKind::Ref if !self.bits.is_null() && obj_kind(self.bits) == ObjKind::Str => {
-                    str_bytes(self.bits).len() <= SHORT_STR_KEY
-                }
-                _ => false,
-            };
-            (hash_value(self.bits, self.kind), exact)
-        }
+        unsafe { hash_and_exactness(self.bits, self.kind) }
     }
 }
 
 /// Strings up to this many bytes hash injectively: their length and bytes packed
-/// into one word ([`short_str_word`]) go through the hasher's bijective steps.
+/// into one word ([`packed_bytes`]) go through the hasher's bijective steps.
 pub const SHORT_STR_KEY: usize = 7;
 
-/// The length (top byte) and the at most [`SHORT_STR_KEY`] bytes (little-endian
-/// below it) of a short string, one word that differs for any two such strings.
+/// The at most 7 bytes `b` in the low bytes of a word, little-endian: different
+/// slices of one length give different words. Both the last word of a string's
+/// hash ([`FxHasher::write`]) and a short string's whole key ([`hash_value`]).
 ///
 /// The bytes are read with at most two loads (overlapping from 4 bytes on) rather
 /// than copied into a buffer: a word load of bytes just stored one by one stalls
 /// on store forwarding.
 #[inline(always)]
-fn short_str_word(b: &[u8]) -> u64 {
+fn packed_bytes(b: &[u8]) -> u64 {
     let n = b.len();
     debug_assert!(n <= SHORT_STR_KEY);
-    let bytes = if n >= 4 {
+    if n >= 4 {
         let u32_at = |i: usize| b[i..i + 4].try_into().map_or(0, u32::from_le_bytes) as u64;
         // Bytes 0-3, then bytes 4.. from the load of the last four.
         u32_at(0) | ((u32_at(n - 4) >> (8 * (8 - n))) << 32)
@@ -111,8 +103,7 @@ fn short_str_word(b: &[u8]) -> u64 {
         b.iter()
             .enumerate()
             .fold(0, |w, (i, &x)| w | ((x as u64) << (8 * i)))
-    };
-    bytes | ((n as u64) << 56)
+    }
 }
 
 impl Hash for MapKey {
@@ -163,9 +154,9 @@ impl Hasher for FxHasher {
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^ (h >> 33)
     }
-    /// Whole 8-byte words, then the 1-7 bytes left as one word read without a
-    /// byte-by-byte copy. Slices of different lengths can end in the same word, so
-    /// callers hash the length too, as [`hash_value`] does.
+    /// Whole 8-byte words, then the 1-7 bytes left as one word ([`packed_bytes`]).
+    /// Slices of different lengths can end in the same word, so callers hash the
+    /// length too, as [`hash_value`] does.
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);
@@ -174,24 +165,11 @@ impl Hasher for FxHasher {
         }
         let rest = words.remainder();
         if !rest.is_empty() {
-            self.write_u64(tail_word(rest));
+            self.write_u64(packed_bytes(rest));
         }
     }
     fn write_u64(&mut self, i: u64) {
         self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-/// The 1-7 bytes `rest` as one word that, for a given length, determines them:
-/// two overlapping 4-byte reads for 4 or more, first, middle and last byte below.
-#[inline(always)]
-fn tail_word(rest: &[u8]) -> u64 {
-    let n = rest.len();
-    let u32_at = |i: usize| rest[i..i + 4].try_into().map_or(0, u32::from_le_bytes) as u64;
-    if n >= 4 {
-        (u32_at(0) << 32) | u32_at(n - 4)
-    } else {
-        rest[0] as u64 | ((rest[n / 2] as u64) << 8) | ((rest[n - 1] as u64) << 16)
     }
 }
 
@@ -207,29 +185,41 @@ const HASH_MAX_VALUES: usize = 64;
 /// not bits forged from an int (the objects it reaches are then live too).
 #[inline]
 pub unsafe fn hash_value(v: Value, kind: ValKind) -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe { hash_and_exactness(v, kind).0 }
+}
+
+/// [`hash_value`], and whether the hash determines the value among those of its
+/// kind ([`MapKey::hash_exact`]), found in the same pass over the value.
+///
+/// # Safety
+/// As [`hash_value`].
+#[inline]
+unsafe fn hash_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
     let mut h = FxHasher::default();
-    // The usual map keys, ints and strings, without the walk (the same hash).
+    // The usual map keys, ints and strings, without the walk.
     match kind {
         ValKind::Int | ValKind::Bool => {
+            // One word from a fresh state: `write_u64` is a multiplication by an
+            // odd constant and `finish` is fmix64, both bijections.
             h.write_u64(v.0);
-            return h.finish();
+            (h.finish(), true)
         }
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => {
             let b = str_bytes(v);
-            if b.len() <= SHORT_STR_KEY {
-                // One word from a fresh state: `write_u64` is a multiplication by
-                // an odd constant and `finish` is fmix64, both bijections, so
-                // different short strings never share a hash (`MapKey::hash_exact`).
-                h.write_u64(short_str_word(b));
+            let short = b.len() <= SHORT_STR_KEY;
+            if short {
+                // The length and bytes as one word, hashed as an int is: different
+                // short strings never share a hash.
+                h.write_u64(packed_bytes(b) | ((b.len() as u64) << 56));
             } else {
                 h.write_u64(b.len() as u64);
                 h.write(b);
             }
-            return h.finish();
+            (h.finish(), short)
         }
-        _ => {}
+        _ => (hash_walk(h, v, kind), false),
     }
-    hash_walk(h, v, kind)
 }
 
 /// [`hash_value`] of a tuple (or a float, null or other object), through the

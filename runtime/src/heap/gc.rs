@@ -658,25 +658,27 @@ impl StrSource for &[u8] {
     }
 }
 
+/// An owned buffer: copied into the object when short (and the copy can be had),
+/// adopted otherwise. The buffer is boxed only when adopted, so a short `Vec` with
+/// spare capacity is never reallocated just to be copied.
+fn owned_into_str(bytes: impl AsRef<[u8]> + Into<Box<[u8]>>, heap: &mut Heap) -> Value {
+    if bytes.as_ref().len() <= STR_ADOPT_MIN {
+        if let Ok(v) = heap.alloc_str_parts(&[bytes.as_ref()]) {
+            return v;
+        }
+    }
+    heap.adopt_str(bytes.into())
+}
+
 impl StrSource for Box<[u8]> {
     fn into_str(self, heap: &mut Heap) -> Value {
-        if self.len() <= STR_ADOPT_MIN {
-            if let Ok(v) = heap.alloc_str_parts(&[&self]) {
-                return v;
-            }
-        }
-        heap.adopt_str(self)
+        owned_into_str(self, heap)
     }
 }
 
 impl StrSource for Vec<u8> {
     fn into_str(self, heap: &mut Heap) -> Value {
-        if self.len() <= STR_ADOPT_MIN {
-            if let Ok(v) = heap.alloc_str_parts(&[&self]) {
-                return v;
-            }
-        }
-        heap.adopt_str(self.into_boxed_slice())
+        owned_into_str(self, heap)
     }
 }
 
