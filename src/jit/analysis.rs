@@ -94,6 +94,8 @@ pub struct Analysis {
     /// Per instruction: an array access whose bounds its loop's pre-header
     /// checks ([`bounds_checks`]).
     pub hoisted: Vec<bool>,
+    /// Per web: a reference web read from its frame slot ([`frame_read_webs`]).
+    pub frame_read: Vec<bool>,
 }
 
 pub fn analyze(p: &Program, f: &Function) -> Analysis {
@@ -192,7 +194,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let cached_innermost = nest_cached_loops(&mut cached, n);
     let hoisted = bounds_checks(f, &ops, &leader, &webs, &mut cached, &cached_innermost);
 
-    Analysis {
+    let mut a = Analysis {
         reachable,
         leader,
         live_in,
@@ -206,7 +208,10 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         inlined,
         inline_budget,
         hoisted,
-    }
+        frame_read: Vec::new(),
+    };
+    a.frame_read = frame_read_webs(f, &a);
+    a
 }
 
 /// Per instruction: the handlers whose range covers it, in table order
@@ -351,15 +356,7 @@ fn cached_loops(
             }
         }
     }
-    // The end of each loop: its last back-edge (one pass over the code).
-    let mut ends: Vec<u32> = headers.to_vec();
-    for (pc, ins) in f.code.iter().enumerate() {
-        if let (true, Some(target)) = (ins.op().flow().is_back_edge(), ins.jump_target()) {
-            if let Ok(i) = headers.binary_search(&target) {
-                ends[i] = ends[i].max(pc as u32);
-            }
-        }
-    }
+    let ends = loop_ends(f, headers);
     let mut loops = Vec::new();
     for (&h, &end) in headers.iter().zip(&ends) {
         let body = h as usize..=(end as usize).min(n.saturating_sub(1));
@@ -379,12 +376,40 @@ fn cached_loops(
                 written.insert(d);
             }
         }
-        // Accesses per array register the loop never writes.
+        // The spans of the loops nested in this one.
+        let nested: Vec<(usize, usize)> = headers
+            .iter()
+            .zip(&ends)
+            .filter(|&(&h2, _)| h < h2 && h2 <= end)
+            .map(|(&h2, &e2)| (h2 as usize, e2 as usize))
+            .collect();
+        let in_nested = |pc: usize| nested.iter().any(|&(h2, e2)| h2 <= pc && pc <= e2);
+        // Accesses per array register the loop never writes, in its own body
+        // and in its nested loops.
         let mut accesses = [0usize; 256];
+        let mut nested_access = [false; 256];
         for pc in body.clone() {
             if let Some(arr) = indexed_array(&f.code[pc]) {
                 if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
-                    accesses[arr as usize] += 1;
+                    if in_nested(pc) {
+                        nested_access[arr as usize] = true;
+                    } else {
+                        accesses[arr as usize] += 1;
+                    }
+                }
+            }
+        }
+        // A loop with nested loops caches only the arrays it indexes itself
+        // *and* its nested loops index (they use its cache instead of loading
+        // their own): a cache is live through the nested loops, and one that
+        // served only this loop's own, less frequent, accesses would take a
+        // register from the inner loop (matmul's `a[i * n + k]`, cached for
+        // the `k` loop, made the `j` loop spill). Arrays only the nested loops
+        // index are theirs to cache.
+        if !nested.is_empty() {
+            for (r, a) in accesses.iter_mut().enumerate() {
+                if !nested_access[r] {
+                    *a = 0;
                 }
             }
         }
@@ -409,6 +434,57 @@ fn cached_loops(
         }
     }
     loops
+}
+
+/// The end of each loop of `headers`: its last back-edge (one pass over the
+/// code).
+fn loop_ends(f: &Function, headers: &[u32]) -> Vec<u32> {
+    let mut ends: Vec<u32> = headers.to_vec();
+    for (pc, ins) in f.code.iter().enumerate() {
+        if let (true, Some(target)) = (ins.op().flow().is_back_edge(), ins.jump_target()) {
+            if let Ok(i) = headers.binary_search(&target) {
+                ends[i] = ends[i].max(pc as u32);
+            }
+        }
+    }
+    ends
+}
+
+/// Per web: a reference web that the translator reads from its frame slot
+/// rather than keeping its value in a Cranelift variable (see
+/// `Tr::load_ref`): one live through a loop that does not read it. Such a
+/// value would otherwise hold a machine register through the loop (matmul's
+/// arrays through its inner loop, where the register allocator then spilled
+/// the loop's own values). An array access whose array an enclosing cached
+/// loop caches does not read the register.
+fn frame_read_webs(f: &Function, a: &Analysis) -> Vec<bool> {
+    let mut frame = vec![false; a.webs.count];
+    let ends = loop_ends(f, &a.headers);
+    let cached_at = |pc: usize, r: Reg| {
+        let first = a.cached_innermost.get(pc).copied().flatten();
+        std::iter::successors(first.map(|l| l as usize), |&l| a.cached[l].parent)
+            .filter(|&l| a.cached[l].contains(pc as u32))
+            .any(|l| a.cached[l].arrays.binary_search(&r).is_ok())
+    };
+    for (&h, &end) in a.headers.iter().zip(&ends) {
+        let (h, end) = (h as usize, (end as usize).min(f.code.len().saturating_sub(1)));
+        let Some(live) = a.live_in.get(h) else { continue };
+        for r in live.iter() {
+            if !a.is_ref.get(r as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let w = a.webs.at(h as u32, r);
+            let read = (h..=end).any(|pc| {
+                a.ops[pc].uses.contains(&r)
+                    && a.webs.at(pc as u32, r) == w
+                    && !(indexed_array(&f.code[pc]) == Some(r) && cached_at(pc, r))
+            });
+            if !read {
+                frame[w as usize] = true;
+            }
+        }
+    }
+    frame
 }
 
 /// Bounds-check hoisting. In a counted cached loop ([`Counted`]), an `ArrGet` or

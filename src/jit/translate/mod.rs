@@ -663,8 +663,14 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn load_caches(&mut self, h: u32, only: Option<usize>) {
         match only {
             Some(li) => {
-                self.load_loop_caches(h, li);
+                // The data pointers after the checks, which need the lengths
+                // only: defined where fewer values are live, the pointers are
+                // given registers for the whole loop rather than split around
+                // it (Cranelift's allocator then stored them back to their
+                // spill slots on every back edge in matmul's inner loop).
+                let headers = self.load_cached_lengths(h, li);
                 self.hoisted_checks(h, li);
+                self.load_cached_pointers(li, &headers);
             }
             None => {
                 // Outermost first.
@@ -690,11 +696,35 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Read the length and data pointer of loop `li`'s cached arrays.
     fn load_loop_caches(&mut self, h: u32, li: usize) {
-        let (p_off, l_off) = self.tc.offs.arr_items;
+        let headers = self.load_cached_lengths(h, li);
+        self.load_cached_pointers(li, &headers);
+    }
+
+    /// Read the lengths of loop `li`'s cached arrays, with the values the array
+    /// registers have at header `h`; returns the header each data pointer is to
+    /// be read from (`None` for an array whose cache an enclosing loop shares,
+    /// which is set here).
+    fn load_cached_lengths(&mut self, h: u32, li: usize) -> Vec<Option<CV>> {
+        let l_off = self.tc.offs.arr_items.1;
         let arrays = self.an.cached[li].arrays.clone();
+        let mut headers = Vec::with_capacity(arrays.len());
         for (ai, &a) in arrays.iter().enumerate() {
+            let (lv, pv) = self.loops.array_vars[li][ai];
+            // An enclosing loop that caches the array too has read the same
+            // header (neither loop writes the register or resizes arrays).
+            if let Some((outer_len, outer_ptr)) = self.enclosing_cache(li, a) {
+                let (len, ptr) = (self.b.use_var(outer_len), self.b.use_var(outer_ptr));
+                self.b.def_var(lv, len);
+                self.b.def_var(pv, ptr);
+                headers.push(None);
+                continue;
+            }
             let w = self.an.webs.at(h, a) as usize;
-            let o = self.b.use_var(self.vars[w]);
+            let o = if self.is_ref(a) {
+                self.load_ref(a)
+            } else {
+                self.b.use_var(self.vars[w])
+            };
             let o = if self.vty[w] == F64 {
                 self.b.ins().bitcast(I64, MemFlagsData::new(), o)
             } else {
@@ -705,11 +735,37 @@ impl<'a, 'f> Tr<'a, 'f> {
             let hdr = self.b.ins().select(is_null, zero, o);
             let fl = self.mem_flags(Mem::Hdr);
             let len = self.b.ins().load(I64, fl, hdr, l_off);
-            let ptr = self.b.ins().load(I64, fl, hdr, p_off);
-            let (lv, pv) = self.loops.array_vars[li][ai];
             self.b.def_var(lv, len);
-            self.b.def_var(pv, ptr);
+            headers.push(Some(hdr));
         }
+        headers
+    }
+
+    /// Read the data pointers of loop `li`'s cached arrays from `headers`
+    /// ([`Self::load_cached_lengths`]).
+    fn load_cached_pointers(&mut self, li: usize, headers: &[Option<CV>]) {
+        let p_off = self.tc.offs.arr_items.0;
+        for (ai, hdr) in headers.iter().enumerate() {
+            if let Some(hdr) = *hdr {
+                let fl = self.mem_flags(Mem::Hdr);
+                let ptr = self.b.ins().load(I64, fl, hdr, p_off);
+                let pv = self.loops.array_vars[li][ai].1;
+                self.b.def_var(pv, ptr);
+            }
+        }
+    }
+
+    /// The cache variables (length, data pointer) of array register `arr` in
+    /// the innermost cached loop enclosing loop `li` that caches it, if any.
+    fn enclosing_cache(&self, li: usize, arr: Reg) -> Option<(Variable, Variable)> {
+        let mut l = self.an.cached[li].parent;
+        while let Some(pl) = l {
+            if let Ok(ai) = self.an.cached[pl].arrays.binary_search(&arr) {
+                return Some(self.loops.array_vars[pl][ai]);
+            }
+            l = self.an.cached[pl].parent;
+        }
+        None
     }
 
     /// Whether the bounds checks of counted loops are done in their pre-headers.
@@ -837,7 +893,24 @@ impl<'a, 'f> Tr<'a, 'f> {
             return v;
         }
         let w = self.web_read(r);
+        if self.is_ref(r) && self.an.frame_read[w] {
+            return self.load_ref(r);
+        }
         self.b.use_var(self.vars[w])
+    }
+
+    /// Reference register `r`, read from its frame slot, where every definition
+    /// of it is stored (for the collector). Reading it there rather than keeping
+    /// the stored value live in a machine register costs a load only where the
+    /// value would otherwise have been kept across a call (a spill and a reload
+    /// in the compiled convention) or across another frame store: Cranelift
+    /// forwards the stored value to a load that follows the store with no frame
+    /// store in between, and merges repeated loads. An object read in an outer
+    /// loop then takes no register through the inner loops (matmul's `a`, and
+    /// the result array `c` read at `Ret`).
+    fn load_ref(&mut self, r: Reg) -> CV {
+        let fl = self.mem_flags(Mem::Frame);
+        self.b.ins().load(I64, fl, self.frame.base, r as i32 * 8)
     }
 
     /// `v` as a value of machine type `ty` (the same bits).
