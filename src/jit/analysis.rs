@@ -466,21 +466,28 @@ fn frame_read_webs(f: &Function, a: &Analysis) -> Vec<bool> {
             .filter(|&l| a.cached[l].contains(pc as u32))
             .any(|l| a.cached[l].arrays.binary_search(&r).is_ok())
     };
-    for (&h, &end) in a.headers.iter().zip(&ends) {
+    // Per web: the last loop (index + 1) whose body reads it; one pass over
+    // each loop's body, as for the other per-loop analyses.
+    let mut read_in = vec![0usize; a.webs.count];
+    for (li, (&h, &end)) in a.headers.iter().zip(&ends).enumerate() {
         let (h, end) = (h as usize, (end as usize).min(f.code.len().saturating_sub(1)));
         let Some(live) = a.live_in.get(h) else { continue };
-        for r in live.iter() {
-            if !a.is_ref.get(r as usize).copied().unwrap_or(false) {
-                continue;
+        for pc in h..=end {
+            for &r in &a.ops[pc].uses {
+                let through_cache = indexed_array(&f.code[pc]) == Some(r) && cached_at(pc, r);
+                if a.is_ref.get(r as usize).copied().unwrap_or(false) && !through_cache {
+                    if let Some(slot) = read_in.get_mut(a.webs.at(pc as u32, r) as usize) {
+                        *slot = li + 1;
+                    }
+                }
             }
-            let w = a.webs.at(h as u32, r);
-            let read = (h..=end).any(|pc| {
-                a.ops[pc].uses.contains(&r)
-                    && a.webs.at(pc as u32, r) == w
-                    && !(indexed_array(&f.code[pc]) == Some(r) && cached_at(pc, r))
-            });
-            if !read {
-                frame[w as usize] = true;
+        }
+        for r in live.iter() {
+            if a.is_ref.get(r as usize).copied().unwrap_or(false) {
+                let w = a.webs.at(h as u32, r) as usize;
+                if read_in.get(w) != Some(&(li + 1)) {
+                    frame[w] = true;
+                }
             }
         }
     }
