@@ -3,14 +3,16 @@
 //! instructions change nothing but their registers (`Op::inlinable`).
 //! spectral-norm's `a(i, j)` (ten instructions, called 250 M times) is the case
 //! this is for; monomorphic method calls reading a field and closures reading a
-//! capture are inlined the same way.
+//! capture are inlined the same way. A callee that begins by testing its
+//! parameters and returns early on one outcome has that early path inlined
+//! ([`early_return`]; fib's base case) and is called for the other.
 //!
 //! The analysis plans the direct calls (`Call`) with [`plan`], so that a loop
 //! whose only calls are inlined still gets its array headers cached; the
 //! translator inlines the callees of method and closure call sites it resolves
 //! to one function within what is left of the [`BUDGET`].
 
-use crate::bytecode::{Const, Function, Instr, Program};
+use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, Inline};
 
 /// Most bytecode instructions of a callee that is inlined.
@@ -33,16 +35,87 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
         return false;
     }
-    if !f.handlers.is_empty() || !matches!(f.code[n - 1], Instr::Ret { .. }) {
-        return false;
+    f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs)
+}
+
+/// The early return of a callee that begins by comparing its parameters: the
+/// call site makes the compare itself and runs the path to the `Ret` inline,
+/// calling the function only for the other outcome (partial inlining; fib's
+/// `if n < 2: return n`, where half of all calls end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlyReturn {
+    /// The path is taken when the branch at pc 0 jumps (else when it falls
+    /// through).
+    pub on_jump: bool,
+    /// The first instruction of the path, which ends at its first `Ret`.
+    pub start: u32,
+    /// Its length in instructions (for the inlining budget).
+    pub len: usize,
+}
+
+/// The [`EarlyReturn`] of a call of `f` with `nargs` arguments, if `f` (not a
+/// lambda with captures, without handlers, returning a value) begins with an
+/// integer compare-and-branch of its parameters (or of a parameter and a
+/// constant), and one of the branch's two successors starts a path of at most
+/// [`MAX_CALLEE_INSTRS`] [`inlinable`]-style instructions ending in `Ret`.
+pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyReturn> {
+    use Instr::*;
+    if f.nparams as usize != nargs || f.ret_kind.is_none() || f.takes_closure || !f.handlers.is_empty() {
+        return None;
     }
+    let is_param = |r: Reg| (r as usize) < nargs;
+    let target = match *f.code.first()? {
+        BrEqI { a, b, target } | BrNeI { a, b, target } | BrLtI { a, b, target } | BrLeI { a, b, target }
+            if is_param(a) && is_param(b) =>
+        {
+            target
+        }
+        BrEqIImm { a, target, .. }
+        | BrNeIImm { a, target, .. }
+        | BrLtIImm { a, target, .. }
+        | BrLeIImm { a, target, .. }
+        | BrGtIImm { a, target, .. }
+        | BrGeIImm { a, target, .. }
+            if is_param(a) =>
+        {
+            target
+        }
+        _ => return None,
+    };
+    [(false, 1), (true, target)]
+        .into_iter()
+        .find_map(|(on_jump, start)| {
+            let len = path_to_ret(f, start)?;
+            (start != 0 && len <= MAX_CALLEE_INSTRS && straight_to_ret(p, f, start, nargs))
+                .then_some(EarlyReturn { on_jump, start, len })
+        })
+}
+
+/// The number of instructions from `start` to the first `Ret` at or after it.
+fn path_to_ret(f: &Function, start: u32) -> Option<usize> {
+    let rest = f.code.get(start as usize..)?;
+    rest.iter()
+        .position(|i| matches!(i, Instr::Ret { .. }))
+        .map(|i| i + 1)
+}
+
+/// Whether the instructions from `start` to the first `Ret` are one straight
+/// line of [`Op::inlinable`] instructions with number constants only, builtins
+/// that are machine code, and no register read before it is written (the
+/// parameters, and a lambda's closure, are written by the call).
+///
+/// [`Op::inlinable`]: crate::bytecode::Op::inlinable
+fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> bool {
     let mut written = vec![false; f.nregs as usize];
     let first_local = nargs + f.takes_closure as usize;
     for w in written.iter_mut().take(first_local) {
         *w = true;
     }
-    for (pc, ins) in f.code.iter().enumerate() {
-        if !ins.op().inlinable() || (matches!(ins, Instr::Ret { .. }) && pc != n - 1) {
+    let Some(path) = f.code.get(start as usize..) else {
+        return false;
+    };
+    for ins in path {
+        if !ins.op().inlinable() {
             return false;
         }
         match *ins {
@@ -71,6 +144,9 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
         {
             return false;
         }
+        if let Instr::Ret { .. } = ins {
+            return true;
+        }
         if let Some(d) = ops.def {
             match written.get_mut(d as usize) {
                 Some(w) => *w = true,
@@ -78,7 +154,7 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
             }
         }
     }
-    true
+    false
 }
 
 /// Whether builtin `id` called with `nargs` arguments is translated to machine

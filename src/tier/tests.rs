@@ -687,6 +687,65 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "0.0962222 40 46\n");
 }
 
+/// Early returns (partial inlining): a callee that begins by comparing its
+/// parameters has the straight path to its early `Ret` found on either side of
+/// the branch; a callee whose early path calls, or that begins with anything
+/// but such a compare, has none.
+#[test]
+fn early_returns_are_found() {
+    use crate::jit::inlining::{early_return, EarlyReturn};
+    let src = "\
+def fib(n: int) -> int:
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+def halve(n: int) -> int:
+    if n > 1000:
+        return halve(n / 2) + 1
+    return n * 3
+
+def both_call(n: int) -> int:
+    if n < 2:
+        return fib(n)
+    return fib(n - 1)
+
+def starts_with_math(n: int) -> int:
+    let m: int = n / 2
+    if m < 2:
+        return m
+    return starts_with_math(m - 1)
+
+def main() -> int:
+    print(fib(10), halve(5000), both_call(5), starts_with_math(9))
+    return 0
+";
+    let p = build(src);
+    let er = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).expect("the function");
+        early_return(&p, f, f.nparams as usize)
+    };
+    assert_eq!(
+        er("fib"),
+        Some(EarlyReturn {
+            on_jump: false,
+            start: 1,
+            len: 1
+        })
+    );
+    assert!(matches!(
+        er("halve"),
+        Some(EarlyReturn {
+            on_jump: true,
+            len: 2,
+            ..
+        })
+    ));
+    assert_eq!(er("both_call"), None);
+    assert_eq!(er("starts_with_math"), None);
+    assert_eq!(same_everywhere(src), "55 1878 3 1\n");
+}
+
 /// Bounds checks hoisted into counted loops' pre-headers: matmul's three
 /// accesses in the inner loop (`c[out + j]` twice, `b[row + j]`) and `a[i]`
 /// are hoisted; an index the loop writes (`a[k]` with `k` assigned in the

@@ -30,6 +30,26 @@ impl<'a, 'f> Tr<'a, 'f> {
                 return Ok(());
             }
         }
+        if let CallTarget::Direct {
+            fid, closure: None, ..
+        } = target
+        {
+            if let Some(er) = self.early_return_of(fid, args.len()) {
+                return self.call_with_early_return(pc, dst, args, target, fid, er);
+            }
+        }
+        self.real_call(pc, dst, args, target)
+    }
+
+    /// The call of `target` at `pc`: push the callee's frame record, call its
+    /// code (or itself, or the trampoline), check the status, read the result.
+    pub(super) fn real_call(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        args: &[Reg],
+        target: CallTarget,
+    ) -> Result<(), String> {
         let (callee, callee_nregs, void, static_void, is_self, closure) = match target {
             CallTarget::Direct {
                 fid: _,

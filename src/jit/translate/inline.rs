@@ -11,7 +11,7 @@
 //! `stack overflow` is raised exactly where the interpreter raises it.
 
 use super::*;
-use crate::jit::inlining::inlinable;
+use crate::jit::inlining::{early_return, inlinable, EarlyReturn};
 
 /// The callee being inlined: its function and the values of its registers.
 pub(super) struct Inlined<'a> {
@@ -111,5 +111,123 @@ impl<'a, 'f> Tr<'a, 'f> {
         let v = result.ok_or("an inlined body without `Ret`")?;
         self.set(dst, v);
         Ok(())
+    }
+
+    /// The early return of a direct call of `fid` with `nargs` arguments to
+    /// inline at the call site ([`early_return`]), within what is left of the
+    /// inlining budget (not inside an inlined body).
+    pub(super) fn early_return_of(&self, fid: u32, nargs: usize) -> Option<EarlyReturn> {
+        if self.inl.is_some() {
+            return None;
+        }
+        let callee = self.tc.program.functions.get(fid as usize)?;
+        early_return(self.tc.program, callee, nargs).filter(|er| er.len <= self.inline_budget)
+    }
+
+    /// A call of `fid` whose early return `er` is inlined: the call site makes
+    /// the callee's first compare with the argument values; on the early
+    /// outcome it runs the path to the callee's `Ret` inline (as [`Self::try_inline`]
+    /// does a whole body: the call's limits are checked, and a guard exits to
+    /// the VM at the call), otherwise it makes the call.
+    pub(super) fn call_with_early_return(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        args: &[Reg],
+        target: CallTarget,
+        fid: u32,
+        er: EarlyReturn,
+    ) -> Result<(), String> {
+        let p = self.tc.program;
+        let callee = p
+            .functions
+            .get(fid as usize)
+            .ok_or("a call of an unknown function")?;
+        self.inline_budget -= er.len;
+        let mut regs = vec![None; callee.nregs as usize];
+        for (i, &r) in args.iter().enumerate() {
+            regs[i] = Some(self.get_raw(r));
+        }
+        self.inl = Some(Inlined { f: callee, regs });
+        let jumps = self.callee_branch(callee.code.first().copied());
+        let (early, call, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        let Some(jumps) = jumps else {
+            self.inl = None;
+            return Err("an early return without its compare".into());
+        };
+        if er.on_jump {
+            self.b.ins().brif(jumps, early, &[], call, &[]);
+        } else {
+            self.b.ins().brif(jumps, call, &[], early, &[]);
+        }
+        self.b.seal_block(early);
+        self.b.seal_block(call);
+
+        // The early return, inline.
+        self.b.switch_to_block(early);
+        let d = self.depth();
+        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
+        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(callee.nregs as u32));
+        let mut result = None;
+        for &ins in &callee.code[er.start as usize..] {
+            if let Instr::Ret { src } = ins {
+                result = Some(self.get_raw(src));
+                break;
+            }
+            if !self.op(pc, ins)? {
+                let dead = self.b.create_block();
+                self.b.seal_block(dead);
+                self.b.switch_to_block(dead);
+            }
+        }
+        self.inl = None;
+        let v = result.ok_or("an early return without `Ret`")?;
+        self.set(dst, v);
+        self.b.ins().jump(join, &[]);
+
+        // The call. (What the early path learnt does not hold here.)
+        self.b.switch_to_block(call);
+        self.vn.computed.clear();
+        self.vn.bounds_checked.clear();
+        self.real_call(pc, dst, args, target)?;
+        self.b.ins().jump(join, &[]);
+
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.vn.computed.clear();
+        self.vn.bounds_checked.clear();
+        Ok(())
+    }
+
+    /// Whether the callee's compare-and-branch `ins` (its first instruction,
+    /// [`early_return`]) jumps, computed on the registers of the callee being
+    /// inlined.
+    fn callee_branch(&mut self, ins: Option<Instr>) -> Option<CV> {
+        use Instr::*;
+        let (a, b, cc) = match ins? {
+            BrEqI { a, b, .. } => (a, Some(b), IntCC::Equal),
+            BrNeI { a, b, .. } => (a, Some(b), IntCC::NotEqual),
+            BrLtI { a, b, .. } => (a, Some(b), IntCC::SignedLessThan),
+            BrLeI { a, b, .. } => (a, Some(b), IntCC::SignedLessThanOrEqual),
+            BrEqIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::Equal)),
+            BrNeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::NotEqual)),
+            BrLtIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedLessThan)),
+            BrLeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedLessThanOrEqual)),
+            BrGtIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedGreaterThan)),
+            BrGeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedGreaterThanOrEqual)),
+            _ => return None,
+        };
+        let x = self.get_i(a);
+        let y = self.get_i(b?);
+        Some(self.b.ins().icmp(cc, x, y))
+    }
+
+    fn imm_test(&mut self, a: Reg, imm: i16, cc: IntCC) -> CV {
+        let x = self.get_i(a);
+        self.b.ins().icmp_imm_s(cc, x, imm as i64)
     }
 }
