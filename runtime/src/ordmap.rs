@@ -6,6 +6,7 @@ use crate::heap::MapKey;
 use crate::limits::LimitError;
 use crate::value::Value;
 use hashbrown::HashTable;
+use std::cell::Cell;
 
 /// One live entry. The hash is cached so that growing the index and compacting never
 /// rehash keys (a string key's hash reads all of its bytes).
@@ -41,6 +42,11 @@ pub struct OrderedMap {
     index: HashTable<Slot>,
     /// Number of `None` slots in `entries`.
     tombstones: usize,
+    /// The position of the entry the last lookup or insertion found, plus one
+    /// (0: none). `if map_has_key(m, k): m[k] = m[k] + 1` looks the same key up
+    /// three times; the second and third compare it with this entry (which is
+    /// in cache) instead of probing the index of a large map again.
+    last: Cell<u32>,
 }
 
 /// An entry of the index: the position of a live entry and the low 32 bits of its
@@ -139,10 +145,32 @@ impl OrderedMap {
     #[inline]
     fn find(&self, key: &MapKey) -> Option<usize> {
         let (hash, exact) = key.hash_exact();
+        if let Some(i) = self.last_is(hash, exact, key) {
+            return Some(i);
+        }
         let entries = &self.entries;
-        self.index
+        let i = self
+            .index
             .find(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
-            .map(|s| s.pos())
+            .map(|s| s.pos())?;
+        self.remember(i);
+        Some(i)
+    }
+
+    /// The position of the last entry found, if it holds `key` (of `hash`).
+    #[inline]
+    fn last_is(&self, hash: u64, exact: bool, key: &MapKey) -> Option<usize> {
+        let i = (self.last.get() as usize).checked_sub(1)?;
+        if i >= self.entries.len() {
+            return None;
+        }
+        key_at_is(&self.entries, Slot::new(i, hash), hash, exact, key).then_some(i)
+    }
+
+    #[inline]
+    fn remember(&self, pos: usize) {
+        // (Positions fit in `u32`: see `Slot`.)
+        self.last.set(u32::try_from(pos + 1).unwrap_or(0));
     }
 
     #[inline]
@@ -160,6 +188,11 @@ impl OrderedMap {
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
         let (hash, exact) = key.hash_exact();
+        if let Some(i) = self.last_is(hash, exact, &key) {
+            return self.entries[i]
+                .as_mut()
+                .map(|b| std::mem::replace(&mut b.value, value));
+        }
         let key = key.with_exact(exact);
         let entries = &self.entries;
         let next = entries.len();
@@ -170,6 +203,7 @@ impl OrderedMap {
         ) {
             hashbrown::hash_table::Entry::Occupied(o) => {
                 let i = o.get().pos();
+                self.remember(i);
                 self.entries[i]
                     .as_mut()
                     .map(|b| std::mem::replace(&mut b.value, value))
@@ -177,6 +211,7 @@ impl OrderedMap {
             hashbrown::hash_table::Entry::Vacant(v) => {
                 v.insert(Slot::new(next, hash));
                 self.entries.push(Some(Bucket { hash, key, value }));
+                self.remember(next);
                 None
             }
         }
@@ -184,6 +219,8 @@ impl OrderedMap {
 
     /// Remove `key`, keeping the order of the other entries. O(1) amortised.
     pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
+        // Removing empties an entry and may move the others (compaction).
+        self.last.set(0);
         let (hash, exact) = key.hash_exact();
         let entries = &self.entries;
         let i = match self
@@ -212,6 +249,7 @@ impl OrderedMap {
 
     /// Remove every entry.
     pub fn clear(&mut self) {
+        self.last.set(0);
         self.entries.clear();
         self.index.clear();
         self.tombstones = 0;
@@ -312,6 +350,34 @@ mod tests {
         assert_eq!(m.try_reserve(usize::MAX), Err(LimitError::OutOfMemory));
         m.insert(k(1), Value::int(1));
         assert_eq!(keys(&m), [1]);
+    }
+
+    /// The remembered last entry answers repeated lookups of one key and is
+    /// forgotten when entries move or go.
+    #[test]
+    fn last_found_entry_is_remembered_and_forgotten() {
+        let mut m = from(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(m.contains_key(&k(3)));
+        assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(30));
+        assert_eq!(m.insert(k(3), Value::int(31)).map(|v| v.as_int()), Some(30));
+        assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
+        assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(31));
+        // Removing the remembered key, then compacting, moves the others.
+        assert_eq!(m.remove(&k(3)).map(|v| v.as_int()), Some(31));
+        assert!(!m.contains_key(&k(3)));
+        assert_eq!(m.get(&k(8)).map(|v| v.as_int()), Some(80));
+        for i in 1..=6 {
+            m.remove(&k(i));
+        }
+        m.check();
+        assert_eq!(keys(&m), [7, 8]);
+        assert_eq!(m.get(&k(8)).map(|v| v.as_int()), Some(80));
+        assert_eq!(m.insert(k(8), Value::int(81)).map(|v| v.as_int()), Some(80));
+        assert_eq!(values(&m), [70, 81]);
+        m.clear();
+        assert_eq!(m.get(&k(8)), None);
+        assert_eq!(m.insert(k(9), Value::int(90)), None);
+        assert_eq!(keys(&m), [9]);
     }
 
     fn keys(m: &OrderedMap) -> Vec<i64> {
