@@ -21,20 +21,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     ) -> Result<(), String> {
         if let CallTarget::Direct {
             fid,
-            recursive: false,
+            recursive,
             closure,
             ..
         } = target
         {
-            if self.try_inline(pc, dst, args, fid, closure)? {
+            if !recursive && self.try_inline(pc, dst, args, fid, closure)? {
                 return Ok(());
             }
-        }
-        if let CallTarget::Direct {
-            fid, closure: None, ..
-        } = target
-        {
-            if let Some(er) = self.early_return_of(fid, args.len()) {
+            let early = closure.is_none().then(|| self.early_return_of(fid, args.len()));
+            if let Some(er) = early.flatten() {
                 return self.call_with_early_return(pc, dst, args, target, fid, er);
             }
         }

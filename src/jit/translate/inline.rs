@@ -79,21 +79,39 @@ impl<'a, 'f> Tr<'a, 'f> {
         callee: &'a Function,
         closure: Option<CV>,
     ) -> Result<(), String> {
-        let d = self.depth();
-        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
-        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(callee.nregs as u32));
-        let mut regs = vec![None; callee.nregs as usize];
-        for (i, &r) in args.iter().enumerate() {
-            regs[i] = Some(self.get_raw(r));
-        }
+        let mut regs = self.argument_values(callee, args);
         if callee.takes_closure {
             if let Some(slot) = regs.get_mut(args.len()) {
                 *slot = closure;
             }
         }
-        self.inl = Some(Inlined { f: callee, regs });
+        self.inline_path(pc, dst, Inlined { f: callee, regs }, 0)
+    }
+
+    /// The registers of `callee` called with `args`: the argument values, the
+    /// others not yet written.
+    fn argument_values(&mut self, callee: &Function, args: &[Reg]) -> Vec<Option<CV>> {
+        let mut regs = vec![None; callee.nregs as usize];
+        for (i, &r) in args.iter().enumerate() {
+            if let Some(slot) = regs.get_mut(i) {
+                *slot = Some(self.get_raw(r));
+            }
+        }
+        regs
+    }
+
+    /// The inlined callee's instructions from `start` to its first `Ret`,
+    /// translated in place after checking the call's limits (so that `stack
+    /// overflow` is raised where the interpreter raises it); the result goes
+    /// to the caller's `dst`.
+    fn inline_path(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, start: u32) -> Result<(), String> {
+        let d = self.depth();
+        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
+        let f = callee.f;
+        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(f.nregs as u32));
+        self.inl = Some(callee);
         let mut result = None;
-        for &ins in &callee.code {
+        for &ins in f.code.get(start as usize..).unwrap_or_default() {
             if let Instr::Ret { src } = ins {
                 result = Some(self.get_raw(src));
                 break;
@@ -108,7 +126,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         self.inl = None;
-        let v = result.ok_or("an inlined body without `Ret`")?;
+        let v = result.ok_or("an inlined path without `Ret`")?;
         self.set(dst, v);
         Ok(())
     }
@@ -144,21 +162,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             .get(fid as usize)
             .ok_or("a call of an unknown function")?;
         self.inline_budget -= er.len;
-        let mut regs = vec![None; callee.nregs as usize];
-        for (i, &r) in args.iter().enumerate() {
-            regs[i] = Some(self.get_raw(r));
-        }
+        let regs = self.argument_values(callee, args);
         self.inl = Some(Inlined { f: callee, regs });
         let jumps = self.callee_branch(callee.code.first().copied());
+        let inlined = self.inl.take().ok_or("the inlined callee")?;
+        let jumps = jumps.ok_or("an early return without its compare")?;
         let (early, call, join) = (
             self.b.create_block(),
             self.b.create_block(),
             self.b.create_block(),
         );
-        let Some(jumps) = jumps else {
-            self.inl = None;
-            return Err("an early return without its compare".into());
-        };
         if er.on_jump {
             self.b.ins().brif(jumps, early, &[], call, &[]);
         } else {
@@ -169,24 +182,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
         // The early return, inline.
         self.b.switch_to_block(early);
-        let d = self.depth();
-        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
-        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(callee.nregs as u32));
-        let mut result = None;
-        for &ins in &callee.code[er.start as usize..] {
-            if let Instr::Ret { src } = ins {
-                result = Some(self.get_raw(src));
-                break;
-            }
-            if !self.op(pc, ins)? {
-                let dead = self.b.create_block();
-                self.b.seal_block(dead);
-                self.b.switch_to_block(dead);
-            }
-        }
-        self.inl = None;
-        let v = result.ok_or("an early return without `Ret`")?;
-        self.set(dst, v);
+        self.inline_path(pc, dst, inlined, er.start)?;
         self.b.ins().jump(join, &[]);
 
         // The call. (What the early path learnt does not hold here.)
