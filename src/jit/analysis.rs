@@ -190,7 +190,8 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     webs.is_float = float_guess(p, f, &ops, &webs);
 
     let (inlined, inline_budget) = inlining::plan(p, f);
-    let mut cached = cached_loops(f, &ops, &reachable, &headers, &inlined);
+    let ends = loop_ends(f, &headers);
+    let mut cached = cached_loops(f, &ops, &reachable, &headers, &ends, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
     let hoisted = bounds_checks(f, &ops, &leader, &webs, &mut cached, &cached_innermost);
 
@@ -210,7 +211,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         hoisted,
         frame_read: Vec::new(),
     };
-    a.frame_read = frame_read_webs(f, &a);
+    a.frame_read = frame_read_webs(f, &a, &ends);
     a
 }
 
@@ -343,6 +344,7 @@ fn cached_loops(
     ops: &[Operands],
     reachable: &[bool],
     headers: &[u32],
+    ends: &[u32],
     inlined: &[bool],
 ) -> Vec<CachedLoop> {
     let n = f.code.len();
@@ -356,9 +358,8 @@ fn cached_loops(
             }
         }
     }
-    let ends = loop_ends(f, headers);
     let mut loops = Vec::new();
-    for (&h, &end) in headers.iter().zip(&ends) {
+    for (&h, &end) in headers.iter().zip(ends) {
         let body = h as usize..=(end as usize).min(n.saturating_sub(1));
         // Single entry: only the header is reached from outside.
         let single_entry = body
@@ -376,22 +377,21 @@ fn cached_loops(
                 written.insert(d);
             }
         }
-        // The spans of the loops nested in this one.
-        let nested: Vec<(usize, usize)> = headers
-            .iter()
-            .zip(&ends)
-            .filter(|&(&h2, _)| h < h2 && h2 <= end)
-            .map(|(&h2, &e2)| (h2 as usize, e2 as usize))
-            .collect();
-        let in_nested = |pc: usize| nested.iter().any(|&(h2, e2)| h2 <= pc && pc <= e2);
         // Accesses per array register the loop never writes, in its own body
-        // and in its nested loops.
+        // and in its nested loops (the span of each nested header seen).
         let mut accesses = [0usize; 256];
         let mut nested_access = [false; 256];
+        let mut nested_until: Option<usize> = None;
         for pc in body.clone() {
+            if pc != h as usize {
+                if let Ok(i) = headers.binary_search(&(pc as u32)) {
+                    nested_until = nested_until.max(Some(ends[i] as usize));
+                }
+            }
+            let in_nested = nested_until.is_some_and(|e| pc <= e);
             if let Some(arr) = indexed_array(&f.code[pc]) {
                 if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
-                    if in_nested(pc) {
+                    if in_nested {
                         nested_access[arr as usize] = true;
                     } else {
                         accesses[arr as usize] += 1;
@@ -406,7 +406,7 @@ fn cached_loops(
         // register from the inner loop (matmul's `a[i * n + k]`, cached for
         // the `k` loop, made the `j` loop spill). Arrays only the nested loops
         // index are theirs to cache.
-        if !nested.is_empty() {
+        if nested_until.is_some() {
             for (r, a) in accesses.iter_mut().enumerate() {
                 if !nested_access[r] {
                     *a = 0;
@@ -457,9 +457,8 @@ fn loop_ends(f: &Function, headers: &[u32]) -> Vec<u32> {
 /// arrays through its inner loop, where the register allocator then spilled
 /// the loop's own values). An array access whose array an enclosing cached
 /// loop caches does not read the register.
-fn frame_read_webs(f: &Function, a: &Analysis) -> Vec<bool> {
+fn frame_read_webs(f: &Function, a: &Analysis, ends: &[u32]) -> Vec<bool> {
     let mut frame = vec![false; a.webs.count];
-    let ends = loop_ends(f, &a.headers);
     let cached_at = |pc: usize, r: Reg| {
         let first = a.cached_innermost.get(pc).copied().flatten();
         std::iter::successors(first.map(|l| l as usize), |&l| a.cached[l].parent)
@@ -469,7 +468,7 @@ fn frame_read_webs(f: &Function, a: &Analysis) -> Vec<bool> {
     // Per web: the last loop (index + 1) whose body reads it; one pass over
     // each loop's body, as for the other per-loop analyses.
     let mut read_in = vec![0usize; a.webs.count];
-    for (li, (&h, &end)) in a.headers.iter().zip(&ends).enumerate() {
+    for (li, (&h, &end)) in a.headers.iter().zip(ends).enumerate() {
         let (h, end) = (h as usize, (end as usize).min(f.code.len().saturating_sub(1)));
         let Some(live) = a.live_in.get(h) else { continue };
         for pc in h..=end {

@@ -35,7 +35,7 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
         return false;
     }
-    f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs)
+    f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs).is_some()
 }
 
 /// The early return of a callee that begins by comparing its parameters: the
@@ -84,54 +84,43 @@ pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyRetu
     };
     [(false, 1), (true, target)]
         .into_iter()
+        .filter(|&(_, start)| start != 0)
         .find_map(|(on_jump, start)| {
-            let len = path_to_ret(f, start)?;
-            (start != 0 && len <= MAX_CALLEE_INSTRS && straight_to_ret(p, f, start, nargs))
-                .then_some(EarlyReturn { on_jump, start, len })
+            let len = straight_to_ret(p, f, start, nargs)?;
+            Some(EarlyReturn { on_jump, start, len })
         })
 }
 
-/// The number of instructions from `start` to the first `Ret` at or after it.
-fn path_to_ret(f: &Function, start: u32) -> Option<usize> {
-    let rest = f.code.get(start as usize..)?;
-    rest.iter()
-        .position(|i| matches!(i, Instr::Ret { .. }))
-        .map(|i| i + 1)
-}
-
-/// Whether the instructions from `start` to the first `Ret` are one straight
-/// line of [`Op::inlinable`] instructions with number constants only, builtins
-/// that are machine code, and no register read before it is written (the
-/// parameters, and a lambda's closure, are written by the call).
+/// The number of instructions from `start` to the first `Ret` (inclusive), if
+/// they are at most [`MAX_CALLEE_INSTRS`] and one straight line of
+/// [`Op::inlinable`] instructions with number constants only, builtins that are
+/// machine code, and no register read before it is written (the parameters, and
+/// a lambda's closure, are written by the call).
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
-fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> bool {
+fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Option<usize> {
     let mut written = vec![false; f.nregs as usize];
     let first_local = nargs + f.takes_closure as usize;
     for w in written.iter_mut().take(first_local) {
         *w = true;
     }
-    let Some(path) = f.code.get(start as usize..) else {
-        return false;
-    };
-    for ins in path {
+    let path = f.code.get(start as usize..)?;
+    for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
         if !ins.op().inlinable() {
-            return false;
+            return None;
         }
         match *ins {
             Instr::LoadConst { k, .. }
                 if !matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
             {
-                return false
+                return None
             }
             // (Never emitted; translated as an exit that closes the block.)
-            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => return false,
+            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => return None,
             Instr::CallBuiltin { site, .. } => {
-                let Some(s) = f.sites.get(site as usize) else {
-                    return false;
-                };
+                let s = f.sites.get(site as usize)?;
                 if !builtin_is_machine_code(s.target, s.args.len()) {
-                    return false;
+                    return None;
                 }
             }
             _ => {}
@@ -142,19 +131,19 @@ fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> bool 
             .iter()
             .any(|&r| !written.get(r as usize).copied().unwrap_or(false))
         {
-            return false;
+            return None;
         }
         if let Instr::Ret { .. } = ins {
-            return true;
+            return Some(i + 1);
         }
         if let Some(d) = ops.def {
             match written.get_mut(d as usize) {
                 Some(w) => *w = true,
-                None => return false,
+                None => return None,
             }
         }
     }
-    false
+    None
 }
 
 /// Whether builtin `id` called with `nargs` arguments is translated to machine

@@ -204,26 +204,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// inlined.
     fn callee_branch(&mut self, ins: Option<Instr>) -> Option<CV> {
         use Instr::*;
-        let (a, b, cc) = match ins? {
-            BrEqI { a, b, .. } => (a, Some(b), IntCC::Equal),
-            BrNeI { a, b, .. } => (a, Some(b), IntCC::NotEqual),
-            BrLtI { a, b, .. } => (a, Some(b), IntCC::SignedLessThan),
-            BrLeI { a, b, .. } => (a, Some(b), IntCC::SignedLessThanOrEqual),
-            BrEqIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::Equal)),
-            BrNeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::NotEqual)),
-            BrLtIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedLessThan)),
-            BrLeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedLessThanOrEqual)),
-            BrGtIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedGreaterThan)),
-            BrGeIImm { a, imm, .. } => return Some(self.imm_test(a, imm, IntCC::SignedGreaterThanOrEqual)),
+        use IntCC::*;
+        Some(match ins? {
+            BrEqI { a, b, .. } => self.int_test(a, b, Equal),
+            BrNeI { a, b, .. } => self.int_test(a, b, NotEqual),
+            BrLtI { a, b, .. } => self.int_test(a, b, SignedLessThan),
+            BrLeI { a, b, .. } => self.int_test(a, b, SignedLessThanOrEqual),
+            BrEqIImm { a, imm, .. } => self.imm_test(a, imm, Equal),
+            BrNeIImm { a, imm, .. } => self.imm_test(a, imm, NotEqual),
+            BrLtIImm { a, imm, .. } => self.imm_test(a, imm, SignedLessThan),
+            BrLeIImm { a, imm, .. } => self.imm_test(a, imm, SignedLessThanOrEqual),
+            BrGtIImm { a, imm, .. } => self.imm_test(a, imm, SignedGreaterThan),
+            BrGeIImm { a, imm, .. } => self.imm_test(a, imm, SignedGreaterThanOrEqual),
             _ => return None,
-        };
-        let x = self.get_i(a);
-        let y = self.get_i(b?);
-        Some(self.b.ins().icmp(cc, x, y))
-    }
-
-    fn imm_test(&mut self, a: Reg, imm: i16, cc: IntCC) -> CV {
-        let x = self.get_i(a);
-        self.b.ins().icmp_imm_s(cc, x, imm as i64)
+        })
     }
 }

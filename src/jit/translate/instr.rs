@@ -22,21 +22,31 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// `if a cc b (ints) { pc = target }`.
     fn int_branch(&mut self, pc: u32, a: Reg, b: Reg, cc: IntCC, target: u32) -> Result<bool, String> {
-        let x = self.get_i(a);
-        let y = self.get_i(b);
-        let c = self.b.ins().icmp(cc, x, y);
+        let c = self.int_test(a, b, cc);
         self.branch(c, pc, target)
     }
 
     /// `if a cc imm { pc = target }`.
     fn imm_branch(&mut self, pc: u32, a: Reg, imm: i16, cc: IntCC, target: u32) -> Result<bool, String> {
+        let c = self.imm_test(a, imm, cc);
+        self.branch(c, pc, target)
+    }
+
+    /// The truth value of `a cc b` (ints).
+    pub(super) fn int_test(&mut self, a: Reg, b: Reg, cc: IntCC) -> CV {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        self.b.ins().icmp(cc, x, y)
+    }
+
+    /// The truth value of `a cc imm`.
+    pub(super) fn imm_test(&mut self, a: Reg, imm: i16, cc: IntCC) -> CV {
         let mut x = self.get_i(a);
         if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
             // `x % 2 == 0` tests the low bit.
             x = self.vn.zero_equiv.get(&x).copied().unwrap_or(x);
         }
-        let c = self.b.ins().icmp_imm_s(cc, x, imm as i64);
-        self.branch(c, pc, target)
+        self.b.ins().icmp_imm_s(cc, x, imm as i64)
     }
 
     /// Jump to `target` when the float comparison `a cc b` is `when` (`False`
