@@ -56,11 +56,8 @@ class Engine:
         self.twin_ext = twin_ext
         self.argv = argv
 
-    def source(self, name):
-        return BENCH / self.twin_dir / f"{name}.{self.twin_ext}"
-
-    def command(self, name):
-        source = self.source(name)
+    def command(self, name, twin_dir=None):
+        source = BENCH / (twin_dir or self.twin_dir) / f"{name}.{self.twin_ext}"
         if not source.is_file():
             return None
         return self.argv(source, name)
@@ -268,12 +265,15 @@ def measure(args, names, all_engines):
         summary = ", ".join(f"{by_key[k].label} {median(v) * 1000:.0f} ms" for k, v in times.items())
         warn(f"{name}: {summary}{note}")
         programs.append({"name": name, "times": times, "differ": differ})
+    startup = measure_startup(all_engines, json_dir)
     return {
         "programs": programs,
+        "startup": startup,
         "skipped": skipped,
         "engines": [{"key": e.key, "label": e.label} for e in all_engines],
         "machine": machine_description(),
         "versions": engine_versions(args.bp_path),
+        "startup_order": startup_order_check(args.bp_path),
         "commit": git_commit(),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "minutes": (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() / 60,
@@ -281,6 +281,45 @@ def measure(args, names, all_engines):
         "rounds": args.rounds,
         "budget": args.budget,
     }, failed
+
+
+# ---------------------------------------------------------------- start-up
+
+# Runs of hello world per engine for the start-up wall time, and for its peak memory.
+STARTUP_RUNS, STARTUP_MEMORY_RUNS = 200, 21
+
+
+def peak_rss_kib(argv):
+    """The peak resident set of one run of argv, in KiB (the kernel's ru_maxrss,
+    what GNU time's %M reports), measured by benches/startup/peak_rss.c (see there
+    why not from this process)."""
+    result = subprocess.run([str(WORK / "c" / "peak_rss")] + argv, stdout=subprocess.PIPE, text=True,
+                            check=True)
+    return int(result.stdout)
+
+
+def measure_startup(all_engines, json_dir):
+    """Wall time (hyperfine, STARTUP_RUNS runs after 20 warm-ups) and peak memory
+    (median of STARTUP_MEMORY_RUNS runs) of benches/startup/hello in every engine."""
+    cc = os.environ.get("CC", "gcc")
+    hello_c = WORK / "c" / "hello"
+    hello_c.parent.mkdir(parents=True, exist_ok=True)
+    for tool in ("hello", "peak_rss"):
+        subprocess.run([cc, "-O2", "-o", str(hello_c.parent / tool), str(BENCH / "startup" / f"{tool}.c")],
+                       check=True)
+    commands = {e.key: e.command("hello", "startup") for e in all_engines}
+    commands = {k: argv for k, argv in commands.items() if argv is not None}
+    export = json_dir / "startup.json"
+    argv = ["hyperfine", "-N", "--warmup", "20", "--runs", str(STARTUP_RUNS), "--style", "none",
+            "--export-json", str(export)] + [shlex.join(a) for a in commands.values()]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    results = json.loads(export.read_text())["results"]
+    startup = {}
+    for key, result in zip(commands, results):
+        memory = [peak_rss_kib(commands[key]) for _ in range(STARTUP_MEMORY_RUNS)]
+        startup[key] = {"wall": result["times"], "peak_kib": memory}
+        warn(f"start-up: {key} {median(result['times']) * 1000:.2f} ms, {median(memory) / 1024:.1f} MiB")
+    return startup
 
 
 # ---------------------------------------------------------------- facts about the run
@@ -330,6 +369,14 @@ def engine_versions(bp):
         "hyperfine": first_line(["hyperfine", "--version"]),
     }
     return {k: v for k, v in found.items() if v}
+
+
+def startup_order_check(bp):
+    """How much of link/startup-order.txt the binary matches (a stale file costs
+    start-up memory; scripts/startup-order.py regenerates it)."""
+    if not bp:
+        return None
+    return first_line([sys.executable, str(ROOT / "scripts" / "startup-order.py"), "--check", "--bp", bp])
 
 
 def git_commit():
@@ -386,6 +433,7 @@ def markdown(doc):
     labels = {e["key"]: e["label"] for e in doc["engines"]}
     present = [e["key"] for e in doc["engines"] if any(e["key"] in p["times"] for p in doc["programs"])]
     lines = header_lines(doc) + time_table(doc, present, labels) + ratio_table(doc, present, labels)
+    lines += startup_table(doc, labels)
     if doc["skipped"]:
         lines += ["", "Not run, their `.bp` file does not exist yet: "
                   + ", ".join(f"`{name}`" for name in doc["skipped"]) + "."]
@@ -401,7 +449,27 @@ def header_lines(doc):
         "",
         f"Engines: {'; '.join(doc['versions'].values())}.",
         "",
-    ]
+    ] + ([f"{doc['startup_order']}.", ""] if doc.get("startup_order") else [])
+
+
+def startup_table(doc, labels):
+    """Wall time and peak memory of hello world per engine, and their ratios to
+    Lua 5.4's (issue 13: `bp run hello.bp` within 2x of lua5.4 in both)."""
+    startup = doc.get("startup") or {}
+    if not startup:
+        return []
+    base = startup.get("lua54")
+    lines = ["", f"Start-up: `benches/startup/hello` (print one line), wall time the median of "
+             f"{STARTUP_RUNS} runs (hyperfine, one engine after the other), peak resident memory "
+             f"the median of {STARTUP_MEMORY_RUNS} runs.", "",
+             markdown_row("engine", ["wall ms", "peak MiB", "wall / Lua 5.4", "memory / Lua 5.4"]),
+             "|---|---:|---:|---:|---:|"]
+    for key, row in startup.items():
+        wall, peak = median(row["wall"]), median(row["peak_kib"])
+        ratios = ([fmt_ratio(wall / median(base["wall"])), fmt_ratio(peak / median(base["peak_kib"]))]
+                  if base else ["–", "–"])
+        lines.append(markdown_row(labels[key], [f"{wall * 1000:.2f}", f"{peak / 1024:.1f}"] + ratios))
+    return lines
 
 
 def markdown_row(first, cells):

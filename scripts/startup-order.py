@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Regenerate link/startup-order.txt: the functions `bp` runs when it starts, in the
+order the linker should place them (docs/benchmarks.md, "Start-up memory").
+
+Usage: scripts/startup-order.py [--bp target/release/bp] [--out link/startup-order.txt]
+       scripts/startup-order.py --check [--bp target/release/bp]
+
+Runs `bp run` under callgrind (valgrind) on hello world and on the first programs
+of every directory of tests/programs, and lists every function of the `bp` binary
+that ran: first those of hello world, in the order it runs them (every program runs
+those), then the others, most widely used first.
+build.rs hands the file to the linker (`--symbol-ordering-file`), which puts those
+functions next to each other at the start of .text, so a small program touches a few
+contiguous pages of code instead of one page in every corner of a 8 MB text
+section (the kernel maps 64 KiB around every page fault of a file mapping).
+
+The names are mangled symbol names. They stay valid across most edits (the hash in
+a Rust symbol comes from the crate's identity, not its source), and a name that no
+longer exists is skipped by the linker, so a stale file only places fewer functions
+well. The hash does change with the toolchain and with the dependency graph
+(Cargo.lock, features, build scripts): `--check` reports how many of the listed
+names the binary has (nm); below 90 % it exits 1 and the file should be
+regenerated (benches/bench.py runs the check and prints it with its results).
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROGRAMS_PER_DIR = 3
+HELLO = 'def main() -> int:\n    print("hello")\n    return 0\n'
+
+
+def functions_run(profile, binary):
+    """The names of the functions of `binary` in callgrind output `profile`, in
+    order of first appearance."""
+    objects, names, current, seen = {}, {}, None, []
+    for line in open(profile, encoding="utf-8", errors="replace"):
+        line = line.rstrip("\n")
+        m = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line)
+        if m:
+            kind, ident, name = m.groups()
+            if name:
+                objects[ident] = name
+            if kind == "ob":
+                current = objects.get(ident)
+            continue
+        m = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line)
+        if not m:
+            continue
+        kind, ident, name = m.groups()
+        if name:
+            names[ident] = name
+        if kind == "fn" and current and os.path.realpath(current) == binary:
+            name = names.get(ident, "")
+            if name and not name.startswith("0x") and name not in seen:
+                seen.append(name)
+    return seen
+
+
+def coverage(order_file, binary):
+    """The fraction of the names in `order_file` that `binary` defines."""
+    listed = [line.strip() for line in open(order_file, encoding="utf-8") if line.strip()]
+    nm = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
+    defined = {parts[2] for parts in (line.split() for line in nm.splitlines()) if len(parts) == 3}
+    return sum(name in defined for name in listed) / max(len(listed), 1)
+
+
+def corpus(tmp):
+    hello = os.path.join(tmp, "hello.bp")
+    with open(hello, "w", encoding="utf-8") as f:
+        f.write(HELLO)
+    files = [hello]
+    base = os.path.join(ROOT, "tests", "programs")
+    for d in sorted(os.listdir(base)):
+        programs = sorted(p for p in os.listdir(os.path.join(base, d)) if p.endswith(".bp"))
+        files += [os.path.join(base, d, p) for p in programs[:PROGRAMS_PER_DIR]]
+    return files
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bp", default=os.path.join(ROOT, "target", "release", "bp"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "link", "startup-order.txt"))
+    ap.add_argument("--check", action="store_true",
+                    help="report how much of the file the binary still matches")
+    args = ap.parse_args()
+    binary = os.path.realpath(args.bp)
+    if args.check:
+        share = coverage(args.out, binary)
+        print(f"startup order: {share:.0%} of the listed functions are in {args.bp}")
+        sys.exit(0 if share >= 0.9 else 1)
+    uses, first = collections.Counter(), {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, program in enumerate(corpus(tmp)):
+            profile = os.path.join(tmp, f"cg.{n}")
+            cmd = ["valgrind", "--tool=callgrind", "--demangle=no",
+                   f"--callgrind-out-file={profile}", binary, "run", program]
+            try:
+                subprocess.run(cmd, cwd=os.path.dirname(program), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            except subprocess.TimeoutExpired:
+                print(f"skipped (timeout): {program}", file=sys.stderr)
+                continue
+            if not os.path.exists(profile):
+                continue
+            for name in functions_run(profile, binary):
+                uses[name] += 1
+                first.setdefault(name, (n, len(first)))
+    # Hello world's functions first, in the order it runs them: every program runs
+    # them. Then the rest, most widely used first.
+    order = sorted(uses, key=lambda name: (first[name][0] > 0, -uses[name] * (first[name][0] > 0), first[name]))
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(order) + "\n")
+    print(f"{len(order)} functions written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
