@@ -3,6 +3,7 @@
 //! strings them together. Layers: `vm` interprets, `jit` compiles, `tier` (above
 //! both) connects them; see docs/architecture.md.
 
+pub mod allocator;
 pub mod ast;
 pub mod bytecode;
 pub mod compiler;

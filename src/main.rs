@@ -1,5 +1,6 @@
 //! `bp`: the BetterPython command line.
 
+use bp::allocator::MiMalloc;
 use bp::driver::{compile_file, render_diagnostics, Compiled, Stop};
 use bp::fatal::GuardedAlloc;
 use bp::limits::{Reservations, DEFAULT_MAX_DEPTH, MAX_DEPTH_CEILING};
@@ -11,12 +12,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Every heap object of a program is a separate allocation: mimalloc makes
-/// allocation-heavy programs about twice as fast as glibc malloc (docs/benchmarks.md).
-/// The wrapper turns a failed allocation outside a fallible scope into one clean
-/// out-of-memory line with stdout kept (`bp::fatal`).
+/// mimalloc (`bp::allocator`). The wrapper turns a failed allocation outside a
+/// fallible scope into one clean out-of-memory line with stdout kept (`bp::fatal`).
 #[global_allocator]
-static GLOBAL: GuardedAlloc<mimalloc::MiMalloc> = GuardedAlloc(mimalloc::MiMalloc);
+static GLOBAL: GuardedAlloc<MiMalloc> = GuardedAlloc(MiMalloc);
 
 #[derive(Parser)]
 #[command(
