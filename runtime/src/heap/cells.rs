@@ -1,4 +1,6 @@
-//! Size-class cells for struct and class instances.
+//! Size-class cells for struct and class instances, and for array objects (an
+//! [`ArrayObj`](super::object::ArrayObj) has the size of an instance of 3 fields;
+//! `gc.rs`, `ARRAY_CELL`).
 //!
 //! An instance of `n < CELL_CLASSES` fields lives in a cell of exactly
 //! [`instance_size`]`(n)` bytes, carved from a chunk the heap owns. The free cells
