@@ -5,7 +5,9 @@
 //! this is for; monomorphic method calls reading a field and closures reading a
 //! capture are inlined the same way. A callee that begins by testing its
 //! parameters and returns early on one outcome has that early path inlined
-//! ([`early_return`]; fib's base case) and is called for the other.
+//! ([`early_return`]; fib's base case) and is called for the other. A `void`
+//! callee that only stores parameters and constants into fields ([`initializer`]:
+//! a constructor's `__init__`) is inlined with its checks moved before its stores.
 //!
 //! The analysis plans the direct calls (`Call`) with [`plan`], so that a loop
 //! whose only calls are inlined still gets its array headers cached; the
@@ -36,6 +38,55 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
         return false;
     }
     f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs).is_some()
+}
+
+/// Whether a call of `f` with `nargs` arguments is an initializer that can be
+/// inlined: a `void` function (not a lambda with captures, without handlers) of
+/// at most [`MAX_CALLEE_INSTRS`] instructions that only stores parameters and
+/// constants into fields of its parameters (`self.left = left`, `self.n = 0`) and
+/// returns. A constructor's `__init__` usually is one.
+///
+/// Its stores change the heap, so unlike a pure body it could not exit at the
+/// call once one is done: the interpreter would run the call again. The
+/// translator therefore makes every check of the body (null receivers, field
+/// bounds, deopt stress) before the first store, and the stores themselves
+/// cannot fail (`Tr::inline_initializer`).
+pub fn initializer(f: &Function, nargs: usize) -> bool {
+    use Instr::*;
+    let n = f.code.len();
+    if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_some() {
+        return false;
+    }
+    if f.takes_closure || !f.handlers.is_empty() || !matches!(f.code.last(), Some(RetVoid)) {
+        return false;
+    }
+    let mut written = vec![false; f.nregs as usize];
+    for w in written.iter_mut().take(nargs) {
+        *w = true;
+    }
+    let is_written = |written: &[bool], r: Reg| written.get(r as usize).copied().unwrap_or(false);
+    for ins in &f.code[..n - 1] {
+        let def = match *ins {
+            SetField { obj, src, .. } if (obj as usize) < nargs && is_written(&written, src) => None,
+            Mov { dst, src } if is_written(&written, src) => Some(dst),
+            LoadInt { dst, .. } | LoadBool { dst, .. } | LoadNull { dst } => Some(dst),
+            LoadConst { dst, k }
+                if matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
+            {
+                Some(dst)
+            }
+            _ => return false,
+        };
+        if let Some(d) = def {
+            match written.get_mut(d as usize) {
+                // A parameter written over would no longer be the object whose
+                // fields the checks made before the stores were about.
+                Some(w) if (d as usize) >= nargs => *w = true,
+                _ => return false,
+            }
+        }
+    }
+    true
 }
 
 /// The early return of a callee that begins by comparing its parameters: the
@@ -177,7 +228,9 @@ pub fn plan(p: &Program, f: &Function) -> (Vec<bool>, usize) {
             let Some(callee) = p.functions.get(s.target as usize) else {
                 return false;
             };
-            let ok = callee.code.len() <= budget && inlinable(p, callee, s.args.len());
+            let nargs = s.args.len();
+            let ok =
+                callee.code.len() <= budget && (inlinable(p, callee, nargs) || initializer(callee, nargs));
             if ok {
                 budget -= callee.code.len();
             }

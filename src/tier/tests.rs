@@ -746,6 +746,56 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "55 1878 3 1\n");
 }
 
+/// Initializers: a `void` callee that only stores parameters and constants into
+/// fields of its parameters is inlined (its checks before its stores), also into
+/// another parameter's fields; one that reads a field or calls is not. A
+/// constant register reused between two stores keeps each store's own value.
+#[test]
+fn initializers_are_found() {
+    use crate::jit::inlining::initializer;
+    let src = "\
+class C:
+    a: int
+    b: int
+    next: C?
+
+    def __init__(self, a: int) -> void:
+        self.a = 0
+        self.b = -1
+        self.a = a
+
+    def bump(self) -> void:
+        self.a = self.a + 1
+
+    def link(self, other: C) -> void:
+        other.next = self
+
+    def log(self) -> void:
+        self.b = 7
+        print(self.a)
+
+def main() -> int:
+    let x: C = new C(5)
+    let y: C = new C(6)
+    x.bump()
+    y.link(x)
+    x.log()
+    print(x.a, x.b, y.b)
+    return 0
+";
+    let p = build(src);
+    let init = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).expect("the function");
+        initializer(f, f.nparams as usize)
+    };
+    assert!(init("C.__init__"));
+    assert!(!init("C.bump"));
+    assert!(init("C.link"));
+    assert!(!init("C.log"));
+    assert!(!init("main"));
+    assert_eq!(same_everywhere(src), "6\n6 7 -1\n");
+}
+
 /// Bounds checks hoisted into counted loops' pre-headers: matmul's three
 /// accesses in the inner loop (`c[out + j]` twice, `b[row + j]`) and `a[i]`
 /// are hoisted; an index the loop writes (`a[k]` with `k` assigned in the

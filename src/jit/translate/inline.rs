@@ -8,10 +8,12 @@
 //! deopt stress) exits to the VM *at the call*: the interpreter then runs the
 //! call from its start, and since the body changed nothing, the program cannot
 //! tell. The call's limits (frame depth, register stack) are still checked, so
-//! `stack overflow` is raised exactly where the interpreter raises it.
+//! `stack overflow` is raised exactly where the interpreter raises it. An
+//! initializer's body does change the heap; it is emitted with every check
+//! before its first store ([`Tr::inline_initializer`]), so the same holds.
 
 use super::*;
-use crate::jit::inlining::{early_return, inlinable, EarlyReturn};
+use crate::jit::inlining::{early_return, initializer, inlinable, EarlyReturn};
 
 /// The callee being inlined: its function and the values of its registers.
 pub(super) struct Inlined<'a> {
@@ -58,7 +60,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.an.inlined.get(pc as usize).copied().unwrap_or(false)
         } else {
             callee.code.len() <= self.inline_budget
-                && inlinable(p, callee, args.len())
+                && (inlinable(p, callee, args.len()) || initializer(callee, args.len()))
                 && (!callee.takes_closure || closure.is_some())
         };
         if !ok || self.inl.is_some() {
@@ -85,7 +87,47 @@ impl<'a, 'f> Tr<'a, 'f> {
                 *slot = closure;
             }
         }
-        self.inline_path(pc, dst, Inlined { f: callee, regs }, 0)
+        let callee = Inlined { f: callee, regs };
+        if callee.f.ret_kind.is_none() {
+            return self.inline_initializer(pc, callee);
+        }
+        self.inline_path(pc, dst, callee, 0)
+    }
+
+    /// An [`initializer`] inlined: the call's limits, then every check its
+    /// stores need (deopt stress, null receiver, field in bounds; each exits at
+    /// the call, when nothing has changed yet), then the stores, which cannot
+    /// fail. The constant loads between them set registers only. A `void` call
+    /// leaves its destination alone.
+    fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
+        let d = self.depth();
+        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
+        let f = callee.f;
+        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(f.nregs as u32));
+        self.inl = Some(callee);
+        let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
+        let mut stores = Vec::new();
+        for &ins in &f.code {
+            match ins {
+                Instr::SetField { obj, idx, src } => {
+                    self.stress(pc, pc);
+                    let addr = self.field_slot(obj, idx, pc, fields);
+                    // The value now: a later constant load may reuse `src`.
+                    stores.push((addr, self.get_raw(src)));
+                }
+                Instr::RetVoid => break,
+                // Constant loads and moves (all `initializer` accepts): no exit.
+                _ => {
+                    self.op(pc, ins)?;
+                }
+            }
+        }
+        for (addr, v) in stores {
+            let fl = self.mem_flags(Mem::Heap);
+            self.b.ins().store(fl, v, addr, 0);
+        }
+        self.inl = None;
+        Ok(())
     }
 
     /// The registers of `callee` called with `args`: the argument values, the
