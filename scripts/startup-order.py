@@ -14,13 +14,14 @@ functions next to each other at the start of .text, so a small program touches a
 contiguous pages of code instead of one page in every corner of a 8 MB text
 section (the kernel maps 64 KiB around every page fault of a file mapping).
 
-The names are mangled symbol names. They stay valid across most edits (the hash in
-a Rust symbol comes from the crate's identity, not its source), and a name that no
-longer exists is skipped by the linker, so a stale file only places fewer functions
-well. The hash does change with the toolchain and with the dependency graph
-(Cargo.lock, features, build scripts): `--check` reports how many of the listed
-names the binary has (nm); below 90 % it exits 1 and the file should be
-regenerated (benches/bench.py runs the check and prints it with its results).
+The names are mangled symbol names in the v0 scheme (.cargo/config.toml), which
+spell out a function's path and generic arguments and so survive edits of the code;
+a name that no longer exists is skipped by the linker, so a stale file only places
+fewer functions well. The crate part of a v0 name does change with the toolchain
+and with the dependency graph (Cargo.lock, features, build scripts): `--check`
+reports how many of the listed names the binary has (nm); below 90 % it exits 1
+and the file should be regenerated (benches/bench.py runs the check and prints it
+with its results).
 """
 import argparse
 import collections
@@ -56,7 +57,8 @@ def functions_run(profile, binary):
         if name:
             names[ident] = name
         if kind == "fn" and current and os.path.realpath(current) == binary:
-            name = names.get(ident, "")
+            # callgrind names a recursive function's inner levels `name'2`, ...
+            name = re.sub(r"'\d+$", "", names.get(ident, ""))
             if name and not name.startswith("0x") and name not in seen:
                 seen.append(name)
     return seen
