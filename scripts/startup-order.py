@@ -115,7 +115,11 @@ def main():
                 first.setdefault(name, (n, len(first)))
     # Hello world's functions first, in the order it runs them: every program runs
     # them. Then the rest, most widely used first.
-    order = sorted(uses, key=lambda name: (first[name][0] > 0, -uses[name] * (first[name][0] > 0), first[name]))
+    def place(name):
+        in_hello = first[name][0] == 0
+        return (not in_hello, 0 if in_hello else -uses[name], first[name])
+
+    order = sorted(uses, key=place)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(order) + "\n")

@@ -60,10 +60,7 @@ pub fn initializer(f: &Function, nargs: usize) -> bool {
     if f.takes_closure || !f.handlers.is_empty() || !matches!(f.code.last(), Some(RetVoid)) {
         return false;
     }
-    let mut written = vec![false; f.nregs as usize];
-    for w in written.iter_mut().take(nargs) {
-        *w = true;
-    }
+    let mut written = written_by_call(f, nargs);
     let is_written = |written: &[bool], r: Reg| written.get(r as usize).copied().unwrap_or(false);
     for ins in &f.code[..n - 1] {
         let def = match *ins {
@@ -150,11 +147,7 @@ pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyRetu
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
 fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Option<usize> {
-    let mut written = vec![false; f.nregs as usize];
-    let first_local = nargs + f.takes_closure as usize;
-    for w in written.iter_mut().take(first_local) {
-        *w = true;
-    }
+    let mut written = written_by_call(f, nargs);
     let path = f.code.get(start as usize..)?;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
         if !ins.op().inlinable() {
@@ -195,6 +188,17 @@ fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Optio
         }
     }
     None
+}
+
+/// Per register of `f` called with `nargs` arguments, whether the call writes it:
+/// the parameters, and a lambda's closure after them.
+fn written_by_call(f: &Function, nargs: usize) -> Vec<bool> {
+    let mut written = vec![false; f.nregs as usize];
+    let first_local = nargs + f.takes_closure as usize;
+    for w in written.iter_mut().take(first_local) {
+        *w = true;
+    }
+    written
 }
 
 /// Whether builtin `id` called with `nargs` arguments is translated to machine

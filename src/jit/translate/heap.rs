@@ -115,18 +115,24 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The load (`Access::Load(dst)`) or store (`Access::Store(src)`) at `addr`.
     pub(super) fn access(&mut self, addr: CV, acc: Access) {
-        let fl = self.mem_flags(Mem::Heap);
         match acc {
             Access::Load(dst) => {
+                let fl = self.mem_flags(Mem::Heap);
                 let ty = self.def_ty(dst);
                 let v = self.b.ins().load(ty, fl, addr, 0);
                 self.set(dst, v);
             }
             Access::Store(src) => {
                 let v = self.get_raw(src);
-                self.b.ins().store(fl, v, addr, 0);
+                self.store_value(addr, v);
             }
         }
+    }
+
+    /// The store of `v` at the heap address `addr`.
+    pub(super) fn store_value(&mut self, addr: CV, v: CV) {
+        let fl = self.mem_flags(Mem::Heap);
+        self.b.ins().store(fl, v, addr, 0);
     }
 
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).

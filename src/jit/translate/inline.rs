@@ -100,11 +100,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// fail. The constant loads between them set registers only. A `void` call
     /// leaves its destination alone.
     fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
-        let d = self.depth();
-        let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
-        let f = callee.f;
-        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(f.nregs as u32));
-        self.inl = Some(callee);
+        let f = self.enter_inlined(pc, callee);
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
         let mut stores = Vec::new();
         for &ins in &f.code {
@@ -123,8 +119,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         for (addr, v) in stores {
-            let fl = self.mem_flags(Mem::Heap);
-            self.b.ins().store(fl, v, addr, 0);
+            self.store_value(addr, v);
         }
         self.inl = None;
         Ok(())
@@ -142,16 +137,24 @@ impl<'a, 'f> Tr<'a, 'f> {
         regs
     }
 
-    /// The inlined callee's instructions from `start` to its first `Ret`,
-    /// translated in place after checking the call's limits (so that `stack
-    /// overflow` is raised where the interpreter raises it); the result goes
-    /// to the caller's `dst`.
-    fn inline_path(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, start: u32) -> Result<(), String> {
+    /// Check the call's limits at `pc` (so that `stack overflow` is raised where
+    /// the interpreter raises it) and make `callee` the body being translated;
+    /// returns its function.
+    fn enter_inlined(&mut self, pc: u32, callee: Inlined<'a>) -> &'a Function {
         let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
         let f = callee.f;
         self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(f.nregs as u32));
         self.inl = Some(callee);
+        f
+    }
+
+    /// The inlined callee's instructions from `start` to its first `Ret`,
+    /// translated in place after checking the call's limits (so that `stack
+    /// overflow` is raised where the interpreter raises it); the result goes
+    /// to the caller's `dst`.
+    fn inline_path(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, start: u32) -> Result<(), String> {
+        let f = self.enter_inlined(pc, callee);
         let mut result = None;
         for &ins in f.code.get(start as usize..).unwrap_or_default() {
             if let Instr::Ret { src } = ins {
