@@ -1,6 +1,7 @@
-//! Size-class cells for struct and class instances, and for array objects (an
+//! Size-class cells for struct and class instances, for array objects (an
 //! [`ArrayObj`](super::object::ArrayObj) has the size of an instance of 3 fields;
-//! `gc.rs`, `ARRAY_CELL`).
+//! `gc.rs`, `ARRAY_CELL`) and for short strings (the smallest cell that holds the
+//! header and the bytes; `gc.rs`, `str_cell`).
 //!
 //! An instance of `n < CELL_CLASSES` fields lives in a cell of exactly
 //! [`instance_size`]`(n)` bytes, carved from a chunk the heap owns. The free cells

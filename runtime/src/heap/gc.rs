@@ -212,12 +212,7 @@ impl Heap {
     /// `limits::MAX_STR_LEN`; `OutOfMemory` if the allocator refuses.
     pub fn alloc_str_parts(&mut self, parts: &[&[u8]]) -> Result<Value, LimitError> {
         let n = limits::total_str_len(parts.iter().map(|p| p.len()))?;
-        let layout = str_layout(n).ok_or(LimitError::OutOfMemory)?;
-        // SAFETY: the layout's size is at least the header's, not zero.
-        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
-        if p.is_null() {
-            return Err(LimitError::OutOfMemory);
-        }
+        let (p, size) = self.str_memory(n).ok_or(LimitError::OutOfMemory)?;
         let bytes = str_inline_bytes(p);
         // SAFETY: `p` is a new allocation of the header plus `n` bytes, and the parts
         // (borrowed, so not this new object) add up to `n` bytes.
@@ -232,19 +227,17 @@ impl Heap {
                 std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
                 at = at.add(part.len());
             }
-            Ok(self.link_raw(p.cast(), layout.size()))
+            Ok(self.link_raw(p.cast(), size))
         }
     }
 
     /// A new string that takes over `bytes` without copying them.
     fn adopt_str(&mut self, bytes: Box<[u8]>) -> Value {
         let len = bytes.len();
-        let layout = str_layout(0).unwrap_or(std::alloc::Layout::new::<StrObj>());
-        // SAFETY: the layout's size is the header's, not zero.
-        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
-        if p.is_null() {
-            std::alloc::handle_alloc_error(layout)
-        }
+        // (A header alone always fits a cell: `str_cell`.)
+        let Some((p, size)) = self.str_memory(0) else {
+            std::alloc::handle_alloc_error(std::alloc::Layout::new::<StrObj>())
+        };
         // SAFETY: `p` is a new allocation of a header; the buffer is freed with it
         // (`free_object`).
         unsafe {
@@ -253,8 +246,24 @@ impl Heap {
                 ptr: Box::into_raw(bytes).cast::<u8>(),
                 len,
             });
-            self.link_raw(p.cast(), layout.size() + len)
+            self.link_raw(p.cast(), size + len)
         }
+    }
+
+    /// Memory for a string object with `inline` bytes after its header, and its
+    /// size: a cell when it fits one ([`str_cell`]), else an allocation of its
+    /// own; `None` if the allocator refuses. Short strings are the most common
+    /// objects of string-heavy programs: a cell is a free-list pop, and the sweep
+    /// pushes it back, where `malloc` and `free` cost several times that.
+    #[inline]
+    fn str_memory(&mut self, inline: usize) -> Option<(*mut StrObj, usize)> {
+        if let Some(n) = str_cell(inline) {
+            return Some((self.cells.pop(n).cast::<StrObj>(), instance_size(n)));
+        }
+        let layout = str_layout(inline)?;
+        // SAFETY: the layout's size is at least the header's, not zero.
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
+        (!p.is_null()).then_some((p, layout.size()))
     }
 
     /// A new array holding a copy of `items`, allocated fallibly.
@@ -711,6 +720,19 @@ const _: () = assert!(instance_size(ARRAY_CELL) == std::mem::size_of::<ArrayObj>
 const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
 const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
+/// The cell class of a string object with `inline` bytes after its header (the
+/// smallest instance size that holds it), or `None` when it is too long for a
+/// cell (over 120 bytes). [`Heap::str_memory`] and [`free_object`] both decide
+/// by this.
+#[inline]
+fn str_cell(inline: usize) -> Option<usize> {
+    let size = std::mem::size_of::<StrObj>().checked_add(inline)?;
+    let n = (size - STRUCT_HEAD).div_ceil(8);
+    (n < CELL_CLASSES).then_some(n)
+}
+const _: () = assert!(std::mem::size_of::<StrObj>() >= STRUCT_HEAD);
+const _: () = assert!(std::mem::align_of::<StrObj>() <= 8);
+
 /// # Safety
 /// `p` must be an unlinked object allocated by the [`Heap`] whose cells `cells`
 /// are, not used afterwards.
@@ -726,7 +748,9 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
                 drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)));
                 0
             };
-            if let Some(layout) = str_layout(inline) {
+            if let Some(n) = str_cell(inline) {
+                cells.push(p, n);
+            } else if let Some(layout) = str_layout(inline) {
                 std::alloc::dealloc(p.cast(), layout);
             }
         }
