@@ -7,7 +7,7 @@ use super::{offsets, tier_ref, JitOptions, JitTotals};
 use crate::bytecode::Program;
 use crate::diag::{Diagnostics, SourceMap};
 use crate::jit::analysis::{analyze, RegSet};
-use crate::jit::{compile_all, isa_for};
+use crate::jit::{compile_all, isas_for};
 use crate::vm::{Vm, VmOptions};
 use std::path::{Path, PathBuf};
 
@@ -582,11 +582,11 @@ fn placeholder_addresses_are_distinct() {
 
 #[test]
 fn every_test_program_compiles_for_aarch64() {
-    let isa = isa_for("aarch64").expect("the arm64 backend is built in");
-    assert_eq!(isa.triple().architecture.to_string(), "aarch64");
+    let isas = isas_for("aarch64").expect("the arm64 backend is built in");
+    assert_eq!(isas.optimizing.triple().architecture.to_string(), "aarch64");
     let mut functions = 0;
     for (path, p) in test_programs() {
-        for f in compile_all(&p, &*isa, false, 1, &offsets()) {
+        for f in compile_all(&p, &isas, false, 1, &offsets()) {
             if let Err(e) = &f.result {
                 panic!("{}: fn {} {}: {e}\n{}", path.display(), f.fid, f.name, f.ir);
             }
@@ -599,14 +599,14 @@ fn every_test_program_compiles_for_aarch64() {
 #[test]
 #[ignore]
 fn compile_speed() {
-    let isa = crate::jit::host_isa().unwrap();
+    let isas = crate::jit::host_isas().unwrap();
     let progs = test_programs();
     for round in 0..3 {
         let t0 = std::time::Instant::now();
         let mut n = 0;
         let mut bytes = 0;
         for (_, p) in &progs {
-            for f in compile_all(p, &*isa, false, 0, &offsets()) {
+            for f in compile_all(p, &isas, false, 0, &offsets()) {
                 n += 1;
                 bytes += f.result.unwrap_or(0);
             }
@@ -668,10 +668,10 @@ def main() -> int:
     return 0
 ";
     let p = build(src);
-    let isa = crate::jit::host_isa().expect("a host ISA");
+    let isas = crate::jit::host_isas().expect("a host ISA");
     let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
     let ir_of = |name: &str| -> String {
-        let f = compile_all(&p, &*isa, false, 0, &offsets())
+        let f = compile_all(&p, &isas, false, 0, &offsets())
             .into_iter()
             .find(|f| f.name == name)
             .unwrap_or_else(|| panic!("no function {name}"));
