@@ -854,3 +854,40 @@ def main() -> int:
         "6.75 6.75\n21 9\narray index out of bounds: index 6, length 6\n"
     );
 }
+
+/// Only functions with loops go through Cranelift's optimizer (`jit::optimize`):
+/// the bytecode's loop count decides, and `for` and `while` both count.
+#[test]
+fn only_functions_with_loops_are_optimized() {
+    let p = build(
+        "\
+def straight(x: int) -> int:
+    if x > 3:
+        return x * 2
+    return x + 1
+
+def counted(n: int) -> int:
+    let t: int = 0
+    for i in range(0, n):
+        t = t + i
+    return t
+
+def waiting(n: int) -> int:
+    while n > 1:
+        n = n / 2
+    return n
+
+def main() -> int:
+    print(straight(2), counted(4), waiting(9))
+    return 0
+",
+    );
+    let empty = cranelift_codegen::ir::Function::new();
+    let optimized = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).expect("a function");
+        crate::jit::optimize(f.num_loops, &empty)
+    };
+    assert!(!optimized("straight"));
+    assert!(optimized("counted"));
+    assert!(optimized("waiting"));
+}
