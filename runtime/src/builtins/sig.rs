@@ -99,7 +99,9 @@ impl BuiltinSig {
     /// Whether the builtin is declared `-> void`: it produces no result and leaves
     /// the call's destination register alone.
     pub fn returns_void(&self) -> bool {
-        self.ret == SigType::Void
+        // (`matches!`, not `==`: the derived comparison of the recursive type is
+        // a call, and the interpreter asks this after every builtin call.)
+        matches!(self.ret, SigType::Void)
     }
 }
 
