@@ -738,24 +738,30 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
                 *dst.add(len / 2) = *src.add(len / 2);
                 *dst.add(len - 1) = *src.add(len - 1);
             }
-            4..=7 => {
-                let (a, b) = (
-                    src.cast::<u32>().read_unaligned(),
-                    src.add(len - 4).cast::<u32>().read_unaligned(),
-                );
-                dst.cast::<u32>().write_unaligned(a);
-                dst.add(len - 4).cast::<u32>().write_unaligned(b);
-            }
-            8..=16 => {
-                let (a, b) = (
-                    src.cast::<u64>().read_unaligned(),
-                    src.add(len - 8).cast::<u64>().read_unaligned(),
-                );
-                dst.cast::<u64>().write_unaligned(a);
-                dst.add(len - 8).cast::<u64>().write_unaligned(b);
-            }
+            4..=7 => copy_ends::<u32>(src, dst, len),
+            8..=16 => copy_ends::<u64>(src, dst, len),
             _ => std::ptr::copy_nonoverlapping(src, dst, len),
         }
+    }
+}
+
+/// Copy `len` bytes, where `size_of::<T>() <= len <= 2 * size_of::<T>()`, as the
+/// first and the last `T` of the range (overlapping when `len` is less than two).
+///
+/// # Safety
+/// As [`copy_bytes`], and `len` in that range.
+#[inline(always)]
+unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, len: usize) {
+    let last = len - std::mem::size_of::<T>();
+    // SAFETY: both `T`s lie inside `src[..len]` and `dst[..len]` (the caller's
+    // contract); the accesses are unaligned.
+    unsafe {
+        let (a, b) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(last).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(last).cast::<T>().write_unaligned(b);
     }
 }
 
