@@ -40,6 +40,14 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
     f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs).is_some()
 }
 
+/// Whether a call of `f` with `nargs` arguments is replaced by `f`'s whole body
+/// within an inlining budget of `budget` instructions: `f` fits it and is
+/// [`inlinable`] or an [`initializer`]. The analysis's plan and the translator's
+/// method and closure calls both decide by this.
+pub fn inlined_whole(p: &Program, f: &Function, nargs: usize, budget: usize) -> bool {
+    f.code.len() <= budget && (inlinable(p, f, nargs) || initializer(f, nargs))
+}
+
 /// Whether a call of `f` with `nargs` arguments is an initializer that can be
 /// inlined: a `void` function (not a lambda with captures, without handlers) of
 /// at most [`MAX_CALLEE_INSTRS`] instructions that only stores parameters and
@@ -232,9 +240,7 @@ pub fn plan(p: &Program, f: &Function) -> (Vec<bool>, usize) {
             let Some(callee) = p.functions.get(s.target as usize) else {
                 return false;
             };
-            let nargs = s.args.len();
-            let ok =
-                callee.code.len() <= budget && (inlinable(p, callee, nargs) || initializer(callee, nargs));
+            let ok = inlined_whole(p, callee, s.args.len(), budget);
             if ok {
                 budget -= callee.code.len();
             }

@@ -13,7 +13,7 @@
 //! before its first store ([`Tr::inline_initializer`]), so the same holds.
 
 use super::*;
-use crate::jit::inlining::{early_return, initializer, inlinable, EarlyReturn};
+use crate::jit::inlining::{early_return, inlined_whole, EarlyReturn};
 
 /// The callee being inlined: its function and the values of its registers.
 pub(super) struct Inlined<'a> {
@@ -59,8 +59,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ok = if planned {
             self.an.inlined.get(pc as usize).copied().unwrap_or(false)
         } else {
-            callee.code.len() <= self.inline_budget
-                && (inlinable(p, callee, args.len()) || initializer(callee, args.len()))
+            inlined_whole(p, callee, args.len(), self.inline_budget)
                 && (!callee.takes_closure || closure.is_some())
         };
         if !ok || self.inl.is_some() {
@@ -94,11 +93,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.inline_path(pc, dst, callee, 0)
     }
 
-    /// An [`initializer`] inlined: the call's limits, then every check its
-    /// stores need (deopt stress, null receiver, field in bounds; each exits at
-    /// the call, when nothing has changed yet), then the stores, which cannot
-    /// fail. The constant loads between them set registers only. A `void` call
-    /// leaves its destination alone.
+    /// An [`initializer`](crate::jit::inlining::initializer) inlined: the call's
+    /// limits, then every check its stores need (deopt stress, null receiver,
+    /// field in bounds; each exits at the call, when nothing has changed yet),
+    /// then the stores, which cannot fail. The constant loads between them set
+    /// registers only. A `void` call leaves its destination alone.
     fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
         let f = self.enter_inlined(pc, callee);
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
