@@ -189,10 +189,32 @@ impl OrderedMap {
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
         let (hash, exact) = key.hash_exact();
         if let Some(i) = self.last_is(hash, exact, &key) {
-            return self.entries[i]
-                .as_mut()
-                .map(|b| std::mem::replace(&mut b.value, value));
+            return self.replace_value(i, value);
         }
+        self.reserve(1);
+        self.put(hash, exact, key, value)
+    }
+
+    /// [`Self::insert`], failing with `OutOfMemory` when the allocator refuses
+    /// to grow the map (instead of aborting). Overwriting the key the last
+    /// lookup found (`if map_has_key(m, k): m[k] = m[k] + 1`) costs no probe,
+    /// and overwriting any key reserves nothing unless the map is full.
+    pub fn try_insert(&mut self, key: MapKey, value: Value) -> Result<Option<Value>, LimitError> {
+        let (hash, exact) = key.hash_exact();
+        if let Some(i) = self.last_is(hash, exact, &key) {
+            return Ok(self.replace_value(i, value));
+        }
+        // A full vector or index grows before the probe even if the key turns
+        // out to be there: `put` must not reallocate.
+        if self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity() {
+            self.try_reserve(1)?;
+        }
+        Ok(self.put(hash, exact, key, value))
+    }
+
+    /// Insert or overwrite `key` (of content hash `hash`, `exact` as
+    /// [`MapKey::hash_exact`] says), with room for one more entry reserved.
+    fn put(&mut self, hash: u64, exact: bool, key: MapKey, value: Value) -> Option<Value> {
         let key = key.with_exact(exact);
         let entries = &self.entries;
         let next = entries.len();
@@ -204,9 +226,7 @@ impl OrderedMap {
             hashbrown::hash_table::Entry::Occupied(o) => {
                 let i = o.get().pos();
                 self.remember(i);
-                self.entries[i]
-                    .as_mut()
-                    .map(|b| std::mem::replace(&mut b.value, value))
+                self.replace_value(i, value)
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 v.insert(Slot::new(next, hash));
@@ -215,6 +235,14 @@ impl OrderedMap {
                 None
             }
         }
+    }
+
+    /// Put `value` in the live entry at `i`; its old value.
+    #[inline]
+    fn replace_value(&mut self, i: usize, value: Value) -> Option<Value> {
+        self.entries[i]
+            .as_mut()
+            .map(|b| std::mem::replace(&mut b.value, value))
     }
 
     /// Remove `key`, keeping the order of the other entries. O(1) amortised.
@@ -350,6 +378,42 @@ mod tests {
         assert_eq!(m.try_reserve(usize::MAX), Err(LimitError::OutOfMemory));
         m.insert(k(1), Value::int(1));
         assert_eq!(keys(&m), [1]);
+    }
+
+    /// `try_insert` appends new keys and overwrites existing ones in place, with
+    /// and without the remembered last entry, and when the map is full.
+    #[test]
+    fn try_insert_appends_and_overwrites() {
+        let mut m = OrderedMap::new();
+        for i in 0..100 {
+            assert_eq!(m.try_insert(k(i), Value::int(i)), Ok(None));
+        }
+        // The last key (remembered), then an earlier one (probed).
+        assert_eq!(
+            m.try_insert(k(99), Value::int(-99))
+                .map(|o| o.map(|v| v.as_int())),
+            Ok(Some(99))
+        );
+        assert_eq!(
+            m.try_insert(k(7), Value::int(-7)).map(|o| o.map(|v| v.as_int())),
+            Ok(Some(7))
+        );
+        // A full vector grows before the probe, even for an existing key.
+        while m.entries.len() < m.entries.capacity() {
+            let next = m.entries.len() as i64;
+            assert_eq!(m.try_insert(k(next), Value::int(next)), Ok(None));
+        }
+        let n = m.len();
+        assert_eq!(
+            m.try_insert(k(3), Value::int(-3)).map(|o| o.map(|v| v.as_int())),
+            Ok(Some(3))
+        );
+        assert_eq!(m.len(), n);
+        assert_eq!(m.try_insert(k(-1), Value::int(1)), Ok(None));
+        assert_eq!(keys(&m).last(), Some(&-1));
+        assert_eq!(keys(&m)[..4], [0, 1, 2, 3]);
+        assert_eq!(m.get(&k(7)).map(|v| v.as_int()), Some(-7));
+        assert_eq!(m.get(&k(99)).map(|v| v.as_int()), Some(-99));
     }
 
     /// The remembered last entry answers repeated lookups of one key and is

@@ -3,12 +3,18 @@
 //! matches on it with no catch-all: a new operation must be given its machine
 //! instructions there.
 //!
+//! A builtin that allocates nothing may instead have a leaf twin
+//! ([`Inline::Leaf`]): a plain native function compiled code calls directly,
+//! falling back to the general call when the twin declines.
+//!
 //! Only `PURE` builtins whose semantics an instruction sequence reproduces
 //! exactly (bit for bit, on every edge case: NaN, infinities, the int range,
 //! shift counts of 64 and more) are inlined; `tests/programs/jit/inline_builtins.bp`
 //! checks them against the interpreter. Each operation states the signature it
 //! implements ([`UnaryOp::signature`], ...), and a unit test checks the entries
 //! that use it.
+
+use crate::value::Value;
 
 /// How compiled code calls a builtin.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +32,41 @@ pub enum Inline {
     NativeUnary(extern "C" fn(f64) -> f64),
     /// A direct call of the native twin of a `(float, float) -> float` builtin.
     NativeBinary(extern "C" fn(f64, f64) -> f64),
+    /// A direct call of the builtin's leaf twin ([`LeafFn`]), without `rt_builtin`
+    /// and its table lookup, capture check and status protocol; when the twin
+    /// declines, the general call through `rt_builtin`, which raises the error.
+    Leaf(LeafFn),
+}
+
+/// The leaf twin of a builtin that allocates nothing and calls nothing back (so
+/// that it needs neither the VM nor a safepoint): it reads the call's arguments
+/// from `args` (the compiled caller's argument block), and either writes the
+/// result to `args[0]` and returns 0, or changes nothing and returns 1: the call
+/// would raise an error (a null argument), or the twin caught a panic. The caller
+/// then makes the general call, which raises the error with its message. The
+/// twin must give the builtin's result exactly: the interpreter runs the
+/// builtin itself.
+pub type LeafFn = unsafe extern "C" fn(args: *mut Value) -> u64;
+
+/// What a leaf twin returns when it declines (see [`LeafFn`]).
+pub const LEAF_DECLINED: u64 = 1;
+
+/// Run a leaf twin's body `f` on `args`: its result to `args[0]` and 0, or
+/// [`LEAF_DECLINED`] when it gives `None` or panics.
+///
+/// # Safety
+/// `args` must be valid for reads of the arguments `f` reads and for a write of
+/// one value.
+#[inline(always)]
+pub unsafe fn leaf(args: *mut Value, f: impl FnOnce(*const Value) -> Option<Value>) -> u64 {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(args))) {
+        Ok(Some(v)) => {
+            // SAFETY: the caller's contract: room for one value at `args`.
+            unsafe { *args = v };
+            0
+        }
+        Ok(None) | Err(_) => LEAF_DECLINED,
+    }
 }
 
 /// A one-argument builtin computed by machine instructions.
@@ -88,10 +129,11 @@ impl BinaryOp {
 }
 
 impl Inline {
-    /// The signature a builtin inlined this way must have; `None` for [`Inline::Call`].
+    /// The signature a builtin inlined this way must have; `None` for
+    /// [`Inline::Call`] and [`Inline::Leaf`] (the twin is written for its builtin).
     pub fn signature(self) -> Option<&'static str> {
         match self {
-            Inline::Call => None,
+            Inline::Call | Inline::Leaf(_) => None,
             Inline::Unary(op) => Some(op.signature()),
             Inline::Binary(op) => Some(op.signature()),
             Inline::Clamp => Some("(int, int, int) -> int"),

@@ -238,7 +238,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 Some(self.b.inst_results(call)[0])
             }
-            (Inline::Call, _) => None,
+            (Inline::Call | Inline::Leaf(_), _) => None,
             // Operands that do not fit the operation (the compiler emits none):
             // the generic call is still right.
             (
@@ -261,8 +261,37 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ref_result = !void && self.is_ref(dst);
         let info = args.len() as i64 | (ref_result as i64) << 32;
         let h = self.tc.addrs.h_builtin;
-        self.block_helper(pc, h, id as i64, addr, info, (!void).then_some(dst));
+        let dst = (!void).then_some(dst);
+        match b.inline {
+            Inline::Leaf(twin) => self.leaf_call(pc, twin, addr, id as i64, info, dst),
+            _ => self.block_helper(pc, h, id as i64, addr, info, dst),
+        }
         Ok(())
+    }
+
+    /// A builtin with a leaf twin (`Inline::Leaf`), its arguments in the block at
+    /// `args`: a direct call of the twin; when it declines, the general call of
+    /// builtin `id` through `rt_builtin` (`info` as [`Tr::call_builtin`] gives
+    /// it), in a cold block, which raises the builtin's error. Both leave the
+    /// result in `args[0]`.
+    fn leaf_call(&mut self, pc: u32, twin: LeafFn, args: CV, id: i64, info: i64, dst: Option<Reg>) {
+        let st = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
+        let general = self.b.create_block();
+        self.b.set_cold_block(general);
+        let join = self.b.create_block();
+        self.b.ins().brif(st, general, &[], join, &[]);
+        self.b.seal_block(general);
+        self.b.switch_to_block(general);
+        self.block_helper(pc, self.tc.addrs.h_builtin, id, args, info, None);
+        self.b.ins().jump(join, &[]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        if let Some(d) = dst {
+            let fl = self.mem_flags(Mem::Frame);
+            let ty = self.def_ty(d);
+            let v = self.b.ins().load(ty, fl, args, 0);
+            self.set(d, v);
+        }
     }
 
     /// Call a helper of the form `(vm, a, args, b, pc) -> status` whose operands

@@ -40,7 +40,7 @@ mod instr;
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
-use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
+use bp_runtime::builtins::{self, BinaryOp, Inline, LeafFn, UnaryOp};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
@@ -297,6 +297,8 @@ struct Signatures {
     float_unary: SigRef,
     /// The builtin helper `(vm, a, args, b, pc) -> status` (see [`Tr::block_helper`]).
     builtin: SigRef,
+    /// A builtin's leaf twin `(args) -> declined` (see [`Tr::leaf_call`]).
+    leaf: SigRef,
 }
 
 /// The values of this function's frame.
@@ -479,6 +481,7 @@ fn translate_function(
     });
     let float_unary = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
     let builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
+    let leaf = b.import_signature(sig(tc.call_conv, &[I64], &[I64]));
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -573,6 +576,7 @@ fn translate_function(
             float_binary,
             float_unary,
             builtin,
+            leaf,
         },
         self_ref,
         regions,

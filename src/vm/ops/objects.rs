@@ -120,7 +120,8 @@ pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'sta
 pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> Result<Value, &'static str> {
     let kind = |i: usize| kinds.get(i).copied().unwrap_or(ValKind::Ref);
     if parts.len() <= FEW_PARTS && (0..parts.len()).all(|i| matches!(kind(i), ValKind::Ref | ValKind::Int)) {
-        return concat_few(heap, parts, kinds);
+        let ints = (0..parts.len()).fold(0, |m, i| m | ((kind(i) == ValKind::Int) as u64) << i);
+        return concat_few(heap, parts, ints);
     }
     // Text of the parts that are neither strings nor ints (the compiler passes none
     // today), written first so that the slices below can borrow it.
@@ -155,17 +156,19 @@ pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> R
 }
 
 /// Most parts [`concat_few`] takes.
-const FEW_PARTS: usize = 4;
+pub const FEW_PARTS: usize = 4;
 
 /// [`concat_n`] of at most [`FEW_PARTS`] strings and ints (`s + to_str(n) + ","`,
 /// `"k" + to_str(i)`, short f-strings: nearly every concatenation), with
 /// nothing on the stack but a digit buffer per part; the general path's
-/// set-up was about as costly as the copying (callgrind).
+/// set-up was about as costly as the copying (callgrind). Part `i` is an int
+/// if bit `i` of `int_mask` is set (compiled code passes its site's mask
+/// as is), else a string.
 ///
 /// # Safety
-/// As [`concat_n`].
+/// As [`concat_n`]; at most [`FEW_PARTS`] parts.
 #[inline]
-unsafe fn concat_few(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> Result<Value, &'static str> {
+pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Result<Value, &'static str> {
     let mut digits = [
         itoa::Buffer::new(),
         itoa::Buffer::new(),
@@ -174,12 +177,13 @@ unsafe fn concat_few(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> Res
     ];
     let mut bytes: [&[u8]; FEW_PARTS] = [&[]; FEW_PARTS];
     for (i, ((b, p), d)) in bytes.iter_mut().zip(parts).zip(digits.iter_mut()).enumerate() {
-        *b = match kinds.get(i) {
-            Some(ValKind::Int) => d.format(p.as_int()).as_bytes(),
-            _ => str_bytes(non_null(*p)?),
+        *b = if int_mask >> i & 1 != 0 {
+            d.format(p.as_int()).as_bytes()
+        } else {
+            str_bytes(non_null(*p)?)
         };
     }
-    heap.alloc_str_parts(&bytes[..parts.len()])
+    heap.alloc_str_parts(&bytes[..parts.len().min(FEW_PARTS)])
         .map_err(LimitError::message)
 }
 
@@ -468,8 +472,12 @@ pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Resu
     if mo.entries.len() >= limits::MAX_MAP_LEN && !mo.entries.contains_key(&k) {
         return Err(limits::MAP_TOO_LARGE);
     }
-    mo.entries.try_reserve(1).map_err(LimitError::message)?;
-    if mo.entries.insert(k, v).is_none() {
+    if mo
+        .entries
+        .try_insert(k, v)
+        .map_err(LimitError::message)?
+        .is_none()
+    {
         heap.note_growth(MAP_ENTRY_BYTES);
     }
     Ok(())
