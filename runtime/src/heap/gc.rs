@@ -2,11 +2,11 @@
 //! stop-the-world mark-sweep collection (see the module documentation of
 //! [`crate::heap`] for the rules).
 
-use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple};
+use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple, str_bytes};
 use super::cells::{large_layout, Cells, CELL_CLASSES};
 use super::object::{
     instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
-    ObjKind, OpaqueObj, StrObj, StructHead, TupleObj, STRUCT_HEAD,
+    ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj, STRUCT_HEAD,
 };
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
@@ -189,6 +189,7 @@ impl Heap {
             next: std::ptr::null_mut(),
             kind,
             marked: false,
+            buffered: false,
         }
     }
 
@@ -222,12 +223,87 @@ impl Heap {
                 ptr: bytes,
                 len: n,
             });
-            let mut at = bytes;
-            for part in parts {
-                copy_bytes(part.as_ptr(), at, part.len());
-                at = at.add(part.len());
-            }
+            copy_parts(bytes, parts);
             Ok(self.link_raw(p.cast(), size))
+        }
+    }
+
+    /// A new string of the bytes of string `first` followed by those of `rest`
+    /// (concatenation whose left operand is a string). When `first` is the
+    /// longest string on a shared buffer with room for `rest`, `rest` is
+    /// appended in place and only a new header is allocated; otherwise a result
+    /// of at least [`STR_BUF_MIN`] bytes goes to a new buffer with as much room
+    /// again, and a shorter one is an ordinary string ([`StrBuf`]).
+    ///
+    /// # Safety
+    /// `first` must be a live string, and no part of `rest` may be bytes of a
+    /// buffer `first` is on beyond `first`'s own length (the parts are borrowed
+    /// from live strings, whose bytes are never written again).
+    pub unsafe fn alloc_str_after(&mut self, first: Value, rest: &[&[u8]]) -> Result<Value, LimitError> {
+        // SAFETY: the caller's contract: a live string.
+        let (fptr, flen, buffered) = unsafe {
+            let s = first.as_ptr().cast::<StrObj>();
+            ((*s).ptr, (*s).len, (*s).hdr.buffered)
+        };
+        let extra = limits::total_str_len(rest.iter().map(|p| p.len()))?;
+        let n = limits::total_str_len([flen, extra])?;
+        if buffered {
+            // SAFETY: a buffered string points at the bytes of its live buffer.
+            let buf = unsafe { StrBuf::of(fptr) };
+            // SAFETY: `buf` is live; the bytes from `used` on belong to no string.
+            unsafe {
+                if (*buf).used == flen && (*buf).cap - flen >= extra {
+                    copy_parts(StrBuf::bytes(buf).add(flen), rest);
+                    (*buf).used = n;
+                    return self.buffered_str(buf, n, extra);
+                }
+            }
+        }
+        if n < STR_BUF_MIN {
+            // SAFETY: `first` is live.
+            let head = unsafe { str_bytes(first) };
+            let mut parts = [&[][..]; 4];
+            if rest.len() < parts.len() {
+                parts[0] = head;
+                parts[1..=rest.len()].copy_from_slice(rest);
+                return self.alloc_str_parts(&parts[..=rest.len()]);
+            }
+            let mut all = vec![head];
+            all.extend_from_slice(rest);
+            return self.alloc_str_parts(&all);
+        }
+        let cap = n.saturating_mul(2).min(limits::MAX_STR_LEN);
+        let buf = StrBuf::alloc(cap).ok_or(LimitError::OutOfMemory)?;
+        // SAFETY: a new buffer of `cap >= n` bytes; `first`'s bytes are elsewhere.
+        unsafe {
+            let at = StrBuf::bytes(buf);
+            copy_bytes(fptr, at, flen);
+            copy_parts(at.add(flen), rest);
+            (*buf).used = n;
+        }
+        self.buffered_str(buf, n, cap)
+    }
+
+    /// A new string of the first `len` bytes of `buf` (`used` is at least
+    /// `len`), accounted as `bytes` new bytes.
+    fn buffered_str(&mut self, buf: *mut StrBuf, len: usize, bytes: usize) -> Result<Value, LimitError> {
+        let Some((p, size)) = self.str_memory(0) else {
+            // (A header alone always fits a cell: `str_cell`.)
+            return Err(LimitError::OutOfMemory);
+        };
+        // SAFETY: `p` is a new allocation of a header; the buffer gains a string,
+        // released when the header is freed (`free_object`).
+        unsafe {
+            (*buf).strings += 1;
+            p.write(StrObj {
+                hdr: ObjHeader {
+                    buffered: true,
+                    ..Self::header(ObjKind::Str)
+                },
+                ptr: StrBuf::bytes(buf),
+                len,
+            });
+            Ok(self.link_raw(p.cast(), size + bytes))
         }
     }
 
@@ -724,6 +800,27 @@ const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 /// concatenation: a separator, a number, a short word) with two possibly
 /// overlapping loads and stores instead of a call of `memcpy`.
 ///
+/// Copy `parts` one after another to `dst`.
+///
+/// # Safety
+/// `dst` must be valid for writes of the parts' total length, and no part may
+/// overlap it.
+#[inline(always)]
+unsafe fn copy_parts(mut dst: *mut u8, parts: &[&[u8]]) {
+    for part in parts {
+        // SAFETY: the caller's contract.
+        unsafe {
+            copy_bytes(part.as_ptr(), dst, part.len());
+            dst = dst.add(part.len());
+        }
+    }
+}
+
+/// Results of at least this many bytes whose left operand is a string go to a
+/// shared growable buffer ([`StrBuf`]): below it a copy costs about what the
+/// buffer's own allocation does, and short strings stay in cells.
+pub const STR_BUF_MIN: usize = 64;
+
 /// # Safety
 /// As [`std::ptr::copy_nonoverlapping`].
 #[inline(always)]
@@ -788,6 +885,9 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
             let (bytes, len) = ((*s).ptr.cast_mut(), (*s).len);
             let inline = if bytes == str_inline_bytes(s) {
                 len
+            } else if (*s).hdr.buffered {
+                StrBuf::release(StrBuf::of(bytes));
+                0
             } else {
                 // An adopted buffer: a `Box<[u8]>` of `len` bytes (`adopt_str`).
                 drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(bytes, len)));
@@ -990,6 +1090,59 @@ mod tests {
             // SAFETY: `v` is a live string of `h` (a root of every collection).
             assert_eq!(unsafe { str_bytes(*v) }, &want[..]);
         }
+    }
+
+    /// Concatenation onto a buffered string appends in place only from the
+    /// longest string on the buffer: a second concatenation onto the same left
+    /// operand copies, so no string's bytes ever change; and the buffer lives
+    /// exactly as long as some string on it.
+    #[test]
+    fn appends_share_a_buffer_and_never_change_a_string() {
+        let mut h = Heap::new(false);
+        let base = vec![b'x'; STR_BUF_MIN];
+        let s0 = h.alloc_str_parts(&[&base]).expect("small");
+        let head = |v: Value| unsafe { (*v.as_ptr().cast::<StrObj>()).hdr.buffered };
+        let bytes = |v: Value| unsafe { str_bytes(v).to_vec() };
+        let buffer = |v: Value| unsafe { StrBuf::of((*v.as_ptr().cast::<StrObj>()).ptr) };
+        // An ordinary string on the left: the result starts a buffer.
+        let s1 = unsafe { h.alloc_str_after(s0, &[b"ab", b"c"]) }.expect("room");
+        assert!(!head(s0) && head(s1));
+        // From the longest string: in place, on the same buffer.
+        let s2 = unsafe { h.alloc_str_after(s1, &[b"de"]) }.expect("room");
+        assert_eq!(buffer(s2), buffer(s1));
+        // From a shorter one again: a copy, which leaves `s2` as it was.
+        let s3 = unsafe { h.alloc_str_after(s1, &[b"XY"]) }.expect("room");
+        assert_ne!(buffer(s3), buffer(s1));
+        let s4 = unsafe { h.alloc_str_after(s2, &[b"fg"]) }.expect("room");
+        assert_eq!(buffer(s4), buffer(s1));
+        // Onto itself (too long for the room left: a new buffer).
+        let s6 = unsafe { h.alloc_str_after(s4, &[&bytes(s4)]) }.expect("room");
+        let want = |tail: &[u8]| [&base[..], tail].concat();
+        assert_eq!(bytes(s1), want(b"abc"));
+        assert_eq!(bytes(s2), want(b"abcde"));
+        assert_eq!(bytes(s3), want(b"abcXY"));
+        assert_eq!(bytes(s4), want(b"abcdefg"));
+        assert_eq!(bytes(s6), [want(b"abcdefg"), want(b"abcdefg")].concat());
+        // Short results stay ordinary strings.
+        let short = h.alloc_str_parts(&[b"k"]).expect("small");
+        let k1 = unsafe { h.alloc_str_after(short, &[b"1"]) }.expect("small");
+        assert!(!head(k1));
+        assert_eq!(bytes(k1), b"k1");
+        // Keep only `s2` (in the middle of its buffer) and `s3`: the others go,
+        // and the buffers keep the bytes of the strings still on them.
+        let roots = [s2, s3];
+        // SAFETY: the roots are live strings of `h`.
+        h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) });
+        assert_eq!(h.objects, 2);
+        assert_eq!(bytes(s2), want(b"abcde"));
+        assert_eq!(bytes(s3), want(b"abcXY"));
+        // `s2` is no longer the longest on its buffer (`s4` was), so appending to
+        // it copies.
+        let s5 = unsafe { h.alloc_str_after(s2, &[b"!"]) }.expect("room");
+        assert_ne!(buffer(s5), buffer(s2));
+        assert_eq!(bytes(s5), want(b"abcde!"));
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
     }
 
     #[test]

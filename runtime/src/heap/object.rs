@@ -29,6 +29,10 @@ pub struct ObjHeader {
     /// current path ([`set_path_mark`]); the walk clears every flag it set before it
     /// returns, also when unwinding, and no collection can run during a walk.
     pub(super) marked: bool,
+    /// For a string: its bytes are in a shared growable buffer ([`StrBuf`]). Only
+    /// read for strings (compiled code's inline allocation of instances leaves it
+    /// as the cell's last occupant had it).
+    pub(super) buffered: bool,
 }
 
 /// Whether container `v` is flagged as on the printing walk's path.
@@ -63,13 +67,97 @@ pub(crate) unsafe fn set_path_mark(v: Value, on: bool) {
 /// * **adopted**: a large result already built in a buffer of its own
 ///   (`file_read`, `str_join`, ...) is kept as it is rather than copied; see
 ///   [`StrSource`](super::StrSource).
+/// * **buffered** (`hdr.buffered`): the start of a shared growable buffer
+///   ([`StrBuf`]), which concatenation in a loop appends to in place.
 ///
-/// The heap frees the buffer too when `ptr` is not the inline address.
+/// The heap frees an adopted buffer with its string, and a shared one with the
+/// last string on it.
 #[repr(C)]
 pub struct StrObj {
     pub hdr: ObjHeader,
     pub(super) ptr: *const u8,
     pub(super) len: usize,
+}
+
+/// A growable buffer of string bytes shared by the strings that are prefixes of
+/// it, so that `s = s + t` in a loop appends `t` in place instead of copying `s`
+/// (the usual string builder, without a builder type). Strings are immutable:
+/// each string on the buffer reads only its own first `len` bytes, and the bytes
+/// up to `used` are never written again. A concatenation whose left operand ends
+/// exactly at `used` (no longer string on the buffer was made from it) writes the
+/// rest after it, if it fits, and makes a new string of the longer prefix; any
+/// other concatenation copies as before. The buffer counts the strings on it
+/// (`strings`) and is freed with the last one.
+///
+/// Laid out as this header followed by `cap` bytes; a string on it points at
+/// those bytes ([`StrBuf::of`] finds the header back).
+#[repr(C)]
+pub(super) struct StrBuf {
+    /// Strings whose bytes are in this buffer.
+    pub strings: usize,
+    /// Bytes written: the length of the longest string on the buffer.
+    pub used: usize,
+    /// Bytes after the header.
+    pub cap: usize,
+}
+
+impl StrBuf {
+    fn layout(cap: usize) -> Option<std::alloc::Layout> {
+        let size = std::mem::size_of::<StrBuf>().checked_add(cap)?;
+        std::alloc::Layout::from_size_align(size, std::mem::align_of::<StrBuf>()).ok()
+    }
+
+    /// A new empty buffer of `cap` bytes with no strings on it; `None` if the
+    /// allocator refuses.
+    pub fn alloc(cap: usize) -> Option<*mut StrBuf> {
+        let layout = Self::layout(cap)?;
+        // SAFETY: the layout's size is at least the header's, not zero.
+        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrBuf>();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a new allocation of the header's size and alignment (and more).
+        unsafe {
+            p.write(StrBuf {
+                strings: 0,
+                used: 0,
+                cap,
+            })
+        };
+        Some(p)
+    }
+
+    /// The address of the buffer's bytes.
+    #[inline(always)]
+    pub fn bytes(p: *mut StrBuf) -> *mut u8 {
+        p.wrapping_add(1).cast()
+    }
+
+    /// The buffer whose bytes start at `bytes` (a buffered string's `ptr`).
+    ///
+    /// # Safety
+    /// `bytes` must be [`StrBuf::bytes`] of a live buffer.
+    #[inline(always)]
+    pub unsafe fn of(bytes: *const u8) -> *mut StrBuf {
+        // SAFETY: the caller's contract: the header is right before the bytes.
+        unsafe { bytes.cast_mut().cast::<StrBuf>().sub(1) }
+    }
+
+    /// One string on buffer `p` less; the last one frees it.
+    ///
+    /// # Safety
+    /// `p` must be a live buffer with a string on it that is being freed.
+    pub unsafe fn release(p: *mut StrBuf) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            (*p).strings -= 1;
+            if (*p).strings == 0 {
+                if let Some(layout) = Self::layout((*p).cap) {
+                    std::alloc::dealloc(p.cast(), layout);
+                }
+            }
+        }
+    }
 }
 
 /// Where a string object's inline bytes start: right after its header.

@@ -15,7 +15,7 @@ use crate::bytecode::{CallSite, Program};
 use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
     as_array, as_array_mut, as_closure, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind,
-    str_bytes, Heap, MapKey, ObjKind,
+    str_bytes, Heap, MapKey, ObjKind, STR_BUF_MIN,
 };
 use bp_runtime::limits::{self, LimitError};
 use bp_runtime::value::{ValKind, Value};
@@ -105,8 +105,8 @@ fn non_null(v: Value) -> Result<Value, &'static str> {
 /// `a` and `b` must be null or live strings.
 #[inline]
 pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
-    let (x, y) = (str_bytes(non_null(a)?), str_bytes(non_null(b)?));
-    heap.alloc_str_parts(&[x, y]).map_err(LimitError::message)
+    let (a, y) = (non_null(a)?, str_bytes(non_null(b)?));
+    heap.alloc_str_after(a, &[y]).map_err(LimitError::message)
 }
 
 /// Concatenation of `parts` (f-strings, chains of `+`), capped and allocated as
@@ -167,7 +167,7 @@ pub const FEW_PARTS: usize = 4;
 ///
 /// # Safety
 /// As [`concat_n`]; at most [`FEW_PARTS`] parts.
-#[inline]
+#[inline(always)]
 pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Result<Value, &'static str> {
     let mut digits = [
         itoa::Buffer::new(),
@@ -183,8 +183,17 @@ pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Res
             str_bytes(non_null(*p)?)
         };
     }
-    heap.alloc_str_parts(&bytes[..parts.len().min(FEW_PARTS)])
-        .map_err(LimitError::message)
+    let n = parts.len().min(FEW_PARTS);
+    let total: usize = bytes.iter().map(|b| b.len()).sum();
+    match parts.first() {
+        // A long result with a string on the left may be appended to it in
+        // place (`s = s + t`; a buffered string is never shorter).
+        Some(&first) if int_mask & 1 == 0 && total >= STR_BUF_MIN => {
+            heap.alloc_str_after(first, &bytes[1..n])
+        }
+        _ => heap.alloc_str_parts(&bytes[..n]),
+    }
+    .map_err(LimitError::message)
 }
 
 /// `to_str(v)` for a value of kind `kind`. A string converts to itself (strings are
