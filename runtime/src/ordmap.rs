@@ -93,7 +93,7 @@ fn table_hash(hash: u64) -> u64 {
 /// `exact` if that determines it: [`MapKey::hash_exact`]). The slot's hash bits are
 /// compared first, without reading the entry; two keys whose hashes determine them
 /// are compared by hash alone, without reading the stored key's object.
-#[inline]
+#[inline(always)]
 fn key_at_is(entries: &[Option<Bucket>], slot: Slot, hash: u64, exact: bool, key: &MapKey) -> bool {
     if slot.hash != hash as u32 {
         return false;
@@ -158,7 +158,7 @@ impl OrderedMap {
     }
 
     /// The position of the last entry found, if it holds `key` (of `hash`).
-    #[inline]
+    #[inline(always)]
     fn last_is(&self, hash: u64, exact: bool, key: &MapKey) -> Option<usize> {
         let i = (self.last.get() as usize).checked_sub(1)?;
         if i >= self.entries.len() {

@@ -16,6 +16,7 @@
 //!   ([`RunAddrs`]).
 
 use crate::bytecode::CallSite;
+use bp_runtime::builtins::LeafFn;
 use bp_runtime::heap::abi;
 use bp_runtime::value::Value;
 
@@ -135,6 +136,9 @@ pub struct Helpers {
     pub builtin: BuiltinFn,
     pub new: NewFn,
     pub obj: ObjFn,
+    /// `MapGet`'s leaf twin (a `builtins::LeafFn` on `[map, key]`): declines on
+    /// a null map or a missing key, and compiled code then calls `rt_obj`.
+    pub map_get: LeafFn,
     /// A zeroed block of 256 bytes that reads like an empty object.
     pub zero_obj: &'static [u64; 32],
 }

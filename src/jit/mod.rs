@@ -98,6 +98,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_builtin", a.h_builtin),
         ("rt_new (allocate an object)", a.h_new),
         ("rt_obj (map/string operations)", a.h_obj),
+        ("rt_map_get (a map lookup's leaf twin)", a.h_map_get),
         ("the entry table", a.entry),
         ("the trampoline shim (functions not compiled)", a.tramp),
         ("the function table", a.fn_info),
@@ -320,6 +321,7 @@ impl Jit {
             zero_obj: helpers.zero_obj.as_ptr() as usize as u64,
             h_builtin: helpers.builtin as usize as u64,
             h_obj: helpers.obj as usize as u64,
+            h_map_get: helpers.map_get as usize as u64,
             h_new: helpers.new as usize as u64,
         };
         Ok(Jit {
@@ -696,6 +698,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         h_new: 0x6000_0a00,
         h_obj: 0x6000_0b00,
         zero_obj: 0x6000_0c00,
+        h_map_get: 0x6000_0d00,
     }
 }
 

@@ -552,6 +552,7 @@ fn placeholder_addresses_are_distinct() {
         h_builtin,
         h_new,
         h_obj,
+        h_map_get,
         zero_obj,
     } = crate::jit::placeholder_addrs();
     let addrs = [
@@ -570,6 +571,7 @@ fn placeholder_addresses_are_distinct() {
         h_builtin,
         h_new,
         h_obj,
+        h_map_get,
         zero_obj,
     ];
     for (i, a) in addrs.iter().enumerate() {

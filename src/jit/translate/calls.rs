@@ -263,26 +263,35 @@ impl<'a, 'f> Tr<'a, 'f> {
         let h = self.tc.addrs.h_builtin;
         let dst = (!void).then_some(dst);
         match b.inline {
-            Inline::Leaf(twin) => self.leaf_call(pc, twin, addr, id as i64, info, dst),
+            Inline::Leaf(twin) => self.leaf_call(pc, twin as usize as u64, addr, (h, id as i64, info), dst),
             _ => self.block_helper(pc, h, id as i64, addr, info, dst),
         }
         Ok(())
     }
 
-    /// A builtin with a leaf twin (`Inline::Leaf`), its arguments in the block at
-    /// `args`: a direct call of the twin; when it declines, the general call of
-    /// builtin `id` through `rt_builtin` (`info` as [`Tr::call_builtin`] gives
-    /// it), in a cold block, which raises the builtin's error. Both leave the
-    /// result in `args[0]`.
-    fn leaf_call(&mut self, pc: u32, twin: LeafFn, args: CV, id: i64, info: i64, dst: Option<Reg>) {
-        let st = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
-        let general = self.b.create_block();
-        self.b.set_cold_block(general);
+    /// An operation with a leaf twin (`builtins::LeafFn` at address `twin`: a
+    /// builtin's `Inline::Leaf`, or `rt_map_get`), its operands in the block at
+    /// `args`: a direct call of the twin; when it declines, in a cold block, the
+    /// general call `(helper, a, b)` of [`Tr::block_helper`] (`rt_builtin` or
+    /// `rt_obj`), which raises the operation's error. Both leave the result in
+    /// `args[0]`.
+    pub(super) fn leaf_call(
+        &mut self,
+        pc: u32,
+        twin: u64,
+        args: CV,
+        general: (u64, i64, i64),
+        dst: Option<Reg>,
+    ) {
+        let st = self.call_helper(self.sigs.leaf, twin, &[args]);
+        let declined = self.b.create_block();
+        self.b.set_cold_block(declined);
         let join = self.b.create_block();
-        self.b.ins().brif(st, general, &[], join, &[]);
-        self.b.seal_block(general);
-        self.b.switch_to_block(general);
-        self.block_helper(pc, self.tc.addrs.h_builtin, id, args, info, None);
+        self.b.ins().brif(st, declined, &[], join, &[]);
+        self.b.seal_block(declined);
+        self.b.switch_to_block(declined);
+        let (helper, a, b) = general;
+        self.block_helper(pc, helper, a, args, b, None);
         self.b.ins().jump(join, &[]);
         self.b.seal_block(join);
         self.b.switch_to_block(join);

@@ -349,6 +349,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
+    /// `MapGet`: its leaf twin `rt_map_get`, and `rt_obj` (which raises) when
+    /// that declines.
+    pub(super) fn map_get(&mut self, pc: u32, dst: Reg, map: Reg, key: Reg) {
+        self.stress(pc, pc);
+        let addr = self.arg_block(&[map, key]);
+        let general = (self.tc.addrs.h_obj, ObjOp::MapGet as i64, 0);
+        self.leaf_call(pc, self.tc.addrs.h_map_get, addr, general, Some(dst));
+    }
+
     /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on
     /// the operands `ops` (`kind`: the operation's word, see `ObjOp`), writing `dst`
     /// if there is one.

@@ -333,7 +333,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewArray { dst, site } => self.new_object(pc, dst, site, NewKind::Array)?,
             NewTuple { dst, site } => self.new_object(pc, dst, site, NewKind::Tuple)?,
             NewStruct { dst, site } => self.new_object(pc, dst, site, NewKind::Struct)?,
-            MapGet { dst, map, key } => self.object_op(pc, ObjOp::MapGet, &[map, key], 0, Some(dst)),
+            MapGet { dst, map, key } => self.map_get(pc, dst, map, key),
             MapSet { map, key, val } => self.object_op(pc, ObjOp::MapSet, &[map, key, val], 0, None),
             Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind as i64, Some(dst)),

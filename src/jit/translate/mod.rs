@@ -40,7 +40,7 @@ mod instr;
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
-use bp_runtime::builtins::{self, BinaryOp, Inline, LeafFn, UnaryOp};
+use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
@@ -83,6 +83,8 @@ pub struct Addrs {
     pub h_new: u64,
     /// `rt_obj(vm, tag, args, kind, pc) -> status`.
     pub h_obj: u64,
+    /// `MapGet`'s leaf twin `(args) -> declined` (see [`Tr::leaf_call`]).
+    pub h_map_get: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
 }
