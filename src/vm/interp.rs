@@ -415,7 +415,15 @@ impl<'p> Vm<'p> {
                 Instr::Call { dst, site } => {
                     let s = site!(site);
                     let new_base = base_idx + nregs;
-                    tri!(self.push_frame(s.target, base_idx, new_base, &s.args, dst, pc - 1));
+                    // SAFETY: the verifier checked the site's target (a function of
+                    // the program) and that it passes exactly `nparams <= nregs`
+                    // arguments.
+                    let callee_regs =
+                        unsafe { program.functions.get_unchecked(s.target as usize) }.nregs as usize;
+                    // SAFETY: as just above.
+                    tri!(unsafe {
+                        self.push_frame_of(s.target, callee_regs, base_idx, new_base, &s.args, dst, pc - 1)
+                    });
                     run_callee!(s.target, new_base, dst);
                     safepoint!();
                 }

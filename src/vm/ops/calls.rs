@@ -35,17 +35,41 @@ impl Vm<'_> {
             Some(f) => f.nregs as usize,
             None => return Err("internal error: call of an unknown function"),
         };
-        if self.frames.len() >= self.max_depth || new_base + nregs > self.stack.limit() {
-            return Err(STACK_OVERFLOW);
-        }
         if args.len() > nregs {
             return Err("internal error: more arguments than callee registers");
+        }
+        // SAFETY: checked just above.
+        unsafe { self.push_frame_of(callee, nregs, caller_base, new_base, args, dst, call_pc) }
+    }
+
+    /// [`Vm::push_frame`] for a callee whose id and register count `nregs` the
+    /// caller has checked (the verifier, for a `Call`): only the limits are
+    /// checked here.
+    ///
+    /// # Safety
+    /// `callee` must be a function of the program with `nregs` registers, and
+    /// `args.len() <= nregs`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) unsafe fn push_frame_of(
+        &mut self,
+        callee: u32,
+        nregs: usize,
+        caller_base: usize,
+        new_base: usize,
+        args: &[Reg],
+        dst: Reg,
+        call_pc: usize,
+    ) -> Result<(), &'static str> {
+        if self.frames.len() >= self.max_depth || new_base + nregs > self.stack.limit() {
+            return Err(STACK_OVERFLOW);
         }
         let sp = self.stack.as_ptr();
         // SAFETY: the caller's window starts at `caller_base <= limit`, so every `u8`
         // register of it is inside the stack (REG_SLACK); the callee's window
         // `new_base..new_base + nregs` ends at or below `limit` (checked above) and
-        // `args.len() <= nregs`. Each copy reads and writes one in-bounds slot.
+        // `args.len() <= nregs` (the caller's contract). Each copy reads and writes
+        // one in-bounds slot.
         unsafe {
             let from = sp.add(caller_base);
             let to = sp.add(new_base);
@@ -63,7 +87,9 @@ impl Vm<'_> {
             base: new_base,
             dst,
         });
-        self.count_call(callee as usize);
+        // SAFETY: the caller's contract: a function of the program, which has a
+        // call counter.
+        unsafe { self.count_call_of(callee as usize) };
         Ok(())
     }
 
@@ -159,13 +185,15 @@ impl Vm<'_> {
 /// # Safety
 /// `p..p + n` must be valid for writes.
 #[inline(always)]
-unsafe fn zero_slots(p: *mut bp_runtime::value::Value, n: usize) {
+unsafe fn zero_slots(p: *mut Value, n: usize) {
     if n <= 16 {
         for i in 0..n {
+            // SAFETY: the caller's contract.
             // Volatile so that LLVM does not turn the loop back into a `memset` call.
-            std::ptr::write_volatile(p.add(i), bp_runtime::value::Value::NULL);
+            unsafe { std::ptr::write_volatile(p.add(i), Value::NULL) };
         }
     } else {
-        std::ptr::write_bytes(p, 0, n);
+        // SAFETY: the caller's contract.
+        unsafe { std::ptr::write_bytes(p, 0, n) };
     }
 }

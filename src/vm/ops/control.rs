@@ -9,11 +9,23 @@ impl Vm<'_> {
     /// point) and hand the function to the tier when it becomes hot.
     #[inline(always)]
     pub(crate) fn count_call(&mut self, fid: usize) {
-        if let Some(c) = self.tier.call_counts.get_mut(fid) {
-            *c = c.saturating_add(1);
-            if *c == self.tier.hot_call {
-                self.tier_hot_function(fid);
-            }
+        if fid < self.tier.call_counts.len() {
+            // SAFETY: checked just above.
+            unsafe { self.count_call_of(fid) }
+        }
+    }
+
+    /// [`Vm::count_call`] of a function id known to be in range.
+    ///
+    /// # Safety
+    /// `fid` must be a function of the program (it has a call counter).
+    #[inline(always)]
+    pub(crate) unsafe fn count_call_of(&mut self, fid: usize) {
+        // SAFETY: the caller's contract; there is one counter per function.
+        let c = unsafe { self.tier.call_counts.get_unchecked_mut(fid) };
+        *c = c.saturating_add(1);
+        if *c == self.tier.hot_call {
+            self.tier_hot_function(fid);
         }
         if self.trace_calls {
             self.trace_call(fid);
