@@ -449,8 +449,10 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
                 MAP_SET => objects::map_set(heap, arg(0), arg(1), arg(2)).map(|()| None),
                 CONCAT => objects::concat(heap, arg(0), arg(1)).map(Some),
                 TO_STR => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
+                // `kind`: the number of parts | the mask of int parts << 8.
                 CONCAT_N if kind & 0xff <= objects::FEW_PARTS as u64 => {
-                    // SAFETY: as below.
+                    // SAFETY: the compiled caller stored the parts to `args`, each
+                    // of the kind its mask bit says (the site's kinds).
                     let parts = std::slice::from_raw_parts(args, (kind & 0xff) as usize);
                     objects::concat_few(heap, parts, kind >> 8).map(Some)
                 }

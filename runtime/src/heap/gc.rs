@@ -796,10 +796,6 @@ const _: () = assert!(instance_size(ARRAY_CELL) == std::mem::size_of::<ArrayObj>
 const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
 const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
-/// Copy `len` bytes from `src` to `dst`. Up to 16 bytes (most parts of a
-/// concatenation: a separator, a number, a short word) with two possibly
-/// overlapping loads and stores instead of a call of `memcpy`.
-///
 /// Copy `parts` one after another to `dst`.
 ///
 /// # Safety
@@ -821,6 +817,10 @@ unsafe fn copy_parts(mut dst: *mut u8, parts: &[&[u8]]) {
 /// buffer's own allocation does, and short strings stay in cells.
 pub const STR_BUF_MIN: usize = 64;
 
+/// Copy `len` bytes from `src` to `dst`. Up to 16 bytes (most parts of a
+/// concatenation: a separator, a number, a short word) with two possibly
+/// overlapping loads and stores instead of a call of `memcpy`.
+///
 /// # Safety
 /// As [`std::ptr::copy_nonoverlapping`].
 #[inline(always)]
