@@ -145,6 +145,35 @@ def main() -> int:
     );
 }
 
+/// A string the allocator refuses (well below the cap, under 2 GiB of address
+/// space: at most 1 GiB besides `bp`'s stacks) is the catchable `out of memory`
+/// at the `+`, not the end of the process, whether it is an ordinary string or
+/// the start of a shared buffer (`s = s + t`, docs/architecture.md "Values").
+#[test]
+fn a_refused_string_is_a_catchable_out_of_memory() {
+    let src = "\
+def main() -> int:
+    let s: str = \"ab\"
+    let n: int = 0
+    try:
+        while n < 64:
+            s = s + s
+            n = n + 1
+    catch e:
+        print(\"caught\", e)
+    s = \"\"
+    print(\"after\", n > 20, n < 30)
+    return 0
+";
+    in_both_modes(
+        "refused",
+        src,
+        2 << 30,
+        || Input::Null,
+        |r, what| assert_success(r, what, "caught out of memory\nafter true true\n"),
+    );
+}
+
 /// Results just past the string cap are refused before anything is allocated, the
 /// same way by `+`, `str_join`, `str_concat_all` and f-strings.
 #[test]

@@ -272,8 +272,13 @@ impl Heap {
             all.extend_from_slice(rest);
             return self.alloc_str_parts(&all);
         }
+        // Room for as much again; without it if the allocator refuses that much
+        // (a memory limit), so that no result fails that fits exactly.
         let cap = n.saturating_mul(2).min(limits::MAX_STR_LEN);
-        let buf = StrBuf::alloc(cap).ok_or(LimitError::OutOfMemory)?;
+        let (buf, cap) = match StrBuf::alloc(cap) {
+            Some(buf) => (buf, cap),
+            None => (StrBuf::alloc(n).ok_or(LimitError::OutOfMemory)?, n),
+        };
         // SAFETY: a new buffer of `cap >= n` bytes; `first`'s bytes are elsewhere.
         unsafe {
             let at = StrBuf::bytes(buf);
@@ -337,8 +342,9 @@ impl Heap {
             return Some((self.cells.pop(n).cast::<StrObj>(), instance_size(n)));
         }
         let layout = str_layout(inline)?;
-        // SAFETY: the layout's size is at least the header's, not zero.
-        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrObj>();
+        // SAFETY: the layout's size is at least the header's, not zero. A refusal
+        // is the caller's `OutOfMemory` (a catchable error), not the end.
+        let p = crate::rt::fallibly(|| unsafe { std::alloc::alloc(layout) }).cast::<StrObj>();
         (!p.is_null()).then_some((p, layout.size()))
     }
 

@@ -108,11 +108,11 @@ impl StrBuf {
     }
 
     /// A new empty buffer of `cap` bytes with no strings on it; `None` if the
-    /// allocator refuses.
+    /// allocator refuses (softly: [`crate::rt::fallibly`]).
     pub fn alloc(cap: usize) -> Option<*mut StrBuf> {
         let layout = Self::layout(cap)?;
         // SAFETY: the layout's size is at least the header's, not zero.
-        let p = unsafe { std::alloc::alloc(layout) }.cast::<StrBuf>();
+        let p = crate::rt::fallibly(|| unsafe { std::alloc::alloc(layout) }).cast::<StrBuf>();
         if p.is_null() {
             return None;
         }
