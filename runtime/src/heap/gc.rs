@@ -2,7 +2,7 @@
 //! stop-the-world mark-sweep collection (see the module documentation of
 //! [`crate::heap`] for the rules).
 
-use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple, str_bytes};
+use super::access::{as_array, as_closure, as_map, as_str, as_struct, as_tuple};
 use super::cells::{large_layout, Cells, CELL_CLASSES};
 use super::object::{
     instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
@@ -213,6 +213,12 @@ impl Heap {
     /// `limits::MAX_STR_LEN`; `OutOfMemory` if the allocator refuses.
     pub fn alloc_str_parts(&mut self, parts: &[&[u8]]) -> Result<Value, LimitError> {
         let n = limits::total_str_len(parts.iter().map(|p| p.len()))?;
+        self.alloc_str_parts_of(parts, n)
+    }
+
+    /// [`Heap::alloc_str_parts`] of parts whose total length `n` (at most the
+    /// cap) the caller has computed.
+    fn alloc_str_parts_of(&mut self, parts: &[&[u8]], n: usize) -> Result<Value, LimitError> {
         let (p, size) = self.str_memory(n).ok_or(LimitError::OutOfMemory)?;
         let bytes = str_inline_bytes(p);
         // SAFETY: `p` is a new allocation of the header plus `n` bytes, and the parts
@@ -228,49 +234,55 @@ impl Heap {
         }
     }
 
-    /// A new string of the bytes of string `first` followed by those of `rest`
-    /// (concatenation whose left operand is a string). When `first` is the
-    /// longest string on a shared buffer with room for `rest`, `rest` is
-    /// appended in place and only a new header is allocated; otherwise a result
-    /// of at least [`STR_BUF_MIN`] bytes goes to a new buffer with as much room
-    /// again, and a shorter one is an ordinary string ([`StrBuf`]).
+    /// A new string of the bytes of `parts`, the first of which are those of
+    /// string `first` (concatenation whose left operand is a string). A result
+    /// shorter than [`STR_BUF_MIN`] is an ordinary string ([`Heap::alloc_str_parts`]).
+    /// A longer one is on a shared buffer ([`StrBuf`]): when `first` is the
+    /// longest string on a buffer with room for the other parts, they are
+    /// appended in place and only a new header is allocated; otherwise the
+    /// result goes to a new buffer with as much room again.
     ///
     /// # Safety
-    /// `first` must be a live string, and no part of `rest` may be bytes of a
-    /// buffer `first` is on beyond `first`'s own length (the parts are borrowed
-    /// from live strings, whose bytes are never written again).
-    pub unsafe fn alloc_str_after(&mut self, first: Value, rest: &[&[u8]]) -> Result<Value, LimitError> {
+    /// `first` must be a live string and `parts[0]` its bytes, and no part may be
+    /// bytes of a buffer `first` is on beyond `first`'s own length (the parts are
+    /// borrowed from live strings, whose bytes are never written again).
+    #[inline]
+    pub unsafe fn alloc_str_after(&mut self, first: Value, parts: &[&[u8]]) -> Result<Value, LimitError> {
+        let n = limits::total_str_len(parts.iter().map(|p| p.len()))?;
+        if n < STR_BUF_MIN {
+            return self.alloc_str_parts_of(parts, n);
+        }
+        // SAFETY: the caller's contract: a live string.
+        unsafe { self.alloc_str_buffered(first, parts, n) }
+    }
+
+    /// [`Heap::alloc_str_after`] of a result of `n >= STR_BUF_MIN` bytes.
+    ///
+    /// # Safety
+    /// As [`Heap::alloc_str_after`].
+    unsafe fn alloc_str_buffered(
+        &mut self,
+        first: Value,
+        parts: &[&[u8]],
+        n: usize,
+    ) -> Result<Value, LimitError> {
         // SAFETY: the caller's contract: a live string.
         let (fptr, flen, buffered) = unsafe {
             let s = first.as_ptr().cast::<StrObj>();
             ((*s).ptr, (*s).len, (*s).hdr.buffered)
         };
-        let extra = limits::total_str_len(rest.iter().map(|p| p.len()))?;
-        let n = limits::total_str_len([flen, extra])?;
+        let rest = parts.get(1..).unwrap_or(&[]);
         if buffered {
             // SAFETY: a buffered string points at the bytes of its live buffer.
             let buf = unsafe { StrBuf::of(fptr) };
             // SAFETY: `buf` is live; the bytes from `used` on belong to no string.
             unsafe {
-                if (*buf).used == flen && (*buf).cap - flen >= extra {
+                if (*buf).used == flen && (*buf).cap >= n {
                     copy_parts(StrBuf::bytes(buf).add(flen), rest);
                     (*buf).used = n;
-                    return self.buffered_str(buf, n, extra);
+                    return self.buffered_str(buf, n, n - flen);
                 }
             }
-        }
-        if n < STR_BUF_MIN {
-            // SAFETY: `first` is live.
-            let head = unsafe { str_bytes(first) };
-            let mut parts = [&[][..]; 4];
-            if rest.len() < parts.len() {
-                parts[0] = head;
-                parts[1..=rest.len()].copy_from_slice(rest);
-                return self.alloc_str_parts(&parts[..=rest.len()]);
-            }
-            let mut all = vec![head];
-            all.extend_from_slice(rest);
-            return self.alloc_str_parts(&all);
         }
         // Room for as much again; without it if the allocator refuses that much
         // (a memory limit), so that no result fails that fits exactly.
@@ -279,13 +291,10 @@ impl Heap {
             Some(buf) => (buf, cap),
             None => (StrBuf::alloc(n).ok_or(LimitError::OutOfMemory)?, n),
         };
-        // SAFETY: a new buffer of `cap >= n` bytes; `first`'s bytes are elsewhere.
-        unsafe {
-            let at = StrBuf::bytes(buf);
-            copy_bytes(fptr, at, flen);
-            copy_parts(at.add(flen), rest);
-            (*buf).used = n;
-        }
+        // SAFETY: a new buffer of `cap >= n` bytes, which no part is in.
+        unsafe { copy_parts(StrBuf::bytes(buf), parts) };
+        // SAFETY: as just above.
+        unsafe { (*buf).used = n };
         self.buffered_str(buf, n, cap)
     }
 
@@ -1111,18 +1120,18 @@ mod tests {
         let bytes = |v: Value| unsafe { str_bytes(v).to_vec() };
         let buffer = |v: Value| unsafe { StrBuf::of((*v.as_ptr().cast::<StrObj>()).ptr) };
         // An ordinary string on the left: the result starts a buffer.
-        let s1 = unsafe { h.alloc_str_after(s0, &[b"ab", b"c"]) }.expect("room");
+        let s1 = unsafe { h.alloc_str_after(s0, &[&bytes(s0), b"ab", b"c"]) }.expect("room");
         assert!(!head(s0) && head(s1));
         // From the longest string: in place, on the same buffer.
-        let s2 = unsafe { h.alloc_str_after(s1, &[b"de"]) }.expect("room");
+        let s2 = unsafe { h.alloc_str_after(s1, &[&bytes(s1), b"de"]) }.expect("room");
         assert_eq!(buffer(s2), buffer(s1));
         // From a shorter one again: a copy, which leaves `s2` as it was.
-        let s3 = unsafe { h.alloc_str_after(s1, &[b"XY"]) }.expect("room");
+        let s3 = unsafe { h.alloc_str_after(s1, &[&bytes(s1), b"XY"]) }.expect("room");
         assert_ne!(buffer(s3), buffer(s1));
-        let s4 = unsafe { h.alloc_str_after(s2, &[b"fg"]) }.expect("room");
+        let s4 = unsafe { h.alloc_str_after(s2, &[&bytes(s2), b"fg"]) }.expect("room");
         assert_eq!(buffer(s4), buffer(s1));
         // Onto itself (too long for the room left: a new buffer).
-        let s6 = unsafe { h.alloc_str_after(s4, &[&bytes(s4)]) }.expect("room");
+        let s6 = unsafe { h.alloc_str_after(s4, &[&bytes(s4), &bytes(s4)]) }.expect("room");
         let want = |tail: &[u8]| [&base[..], tail].concat();
         assert_eq!(bytes(s1), want(b"abc"));
         assert_eq!(bytes(s2), want(b"abcde"));
@@ -1131,7 +1140,7 @@ mod tests {
         assert_eq!(bytes(s6), [want(b"abcdefg"), want(b"abcdefg")].concat());
         // Short results stay ordinary strings.
         let short = h.alloc_str_parts(&[b"k"]).expect("small");
-        let k1 = unsafe { h.alloc_str_after(short, &[b"1"]) }.expect("small");
+        let k1 = unsafe { h.alloc_str_after(short, &[&bytes(short), b"1"]) }.expect("small");
         assert!(!head(k1));
         assert_eq!(bytes(k1), b"k1");
         // Keep only `s2` (in the middle of its buffer) and `s3`: the others go,
@@ -1144,7 +1153,7 @@ mod tests {
         assert_eq!(bytes(s3), want(b"abcXY"));
         // `s2` is no longer the longest on its buffer (`s4` was), so appending to
         // it copies.
-        let s5 = unsafe { h.alloc_str_after(s2, &[b"!"]) }.expect("room");
+        let s5 = unsafe { h.alloc_str_after(s2, &[&bytes(s2), b"!"]) }.expect("room");
         assert_ne!(buffer(s5), buffer(s2));
         assert_eq!(bytes(s5), want(b"abcde!"));
         h.collect(&mut |_| {});

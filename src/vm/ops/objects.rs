@@ -15,7 +15,7 @@ use crate::bytecode::{CallSite, Program};
 use bp_runtime::format::{write_value, WriteError};
 use bp_runtime::heap::{
     as_array, as_array_mut, as_closure, as_map, as_map_mut, as_struct, as_struct_mut, as_tuple, obj_kind,
-    str_bytes, Heap, MapKey, ObjKind, STR_BUF_MIN,
+    str_bytes, Heap, MapKey, ObjKind,
 };
 use bp_runtime::limits::{self, LimitError};
 use bp_runtime::value::{ValKind, Value};
@@ -106,7 +106,8 @@ fn non_null(v: Value) -> Result<Value, &'static str> {
 #[inline]
 pub unsafe fn concat(heap: &mut Heap, a: Value, b: Value) -> Result<Value, &'static str> {
     let (a, y) = (non_null(a)?, str_bytes(non_null(b)?));
-    heap.alloc_str_after(a, &[y]).map_err(LimitError::message)
+    heap.alloc_str_after(a, &[str_bytes(a), y])
+        .map_err(LimitError::message)
 }
 
 /// Concatenation of `parts` (f-strings, chains of `+`), capped and allocated as
@@ -183,15 +184,11 @@ pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Res
             str_bytes(non_null(*p)?)
         };
     }
-    let n = parts.len().min(FEW_PARTS);
-    let total: usize = bytes.iter().map(|b| b.len()).sum();
+    let bytes = &bytes[..parts.len().min(FEW_PARTS)];
     match parts.first() {
-        // A long result with a string on the left may be appended to it in
-        // place (`s = s + t`; a buffered string is never shorter).
-        Some(&first) if int_mask & 1 == 0 && total >= STR_BUF_MIN => {
-            heap.alloc_str_after(first, &bytes[1..n])
-        }
-        _ => heap.alloc_str_parts(&bytes[..n]),
+        // A string on the left may be appended to in place (`s = s + t`).
+        Some(&first) if int_mask & 1 == 0 => heap.alloc_str_after(first, bytes),
+        _ => heap.alloc_str_parts(bytes),
     }
     .map_err(LimitError::message)
 }
