@@ -237,6 +237,17 @@ impl OrderedMap {
         }
     }
 
+    /// Overwrite the value of `key` if the map has it (allocating and growing
+    /// nothing); false if it has not. Compiled code's leaf twin of `m[k] = v`
+    /// (the key the last lookup found costs no probe).
+    #[inline]
+    pub fn overwrite(&mut self, key: &MapKey, value: Value) -> bool {
+        match self.find(key) {
+            Some(i) => self.replace_value(i, value).is_some(),
+            None => false,
+        }
+    }
+
     /// Put `value` in the live entry at `i`; its old value.
     #[inline]
     fn replace_value(&mut self, i: usize, value: Value) -> Option<Value> {
@@ -378,6 +389,22 @@ mod tests {
         assert_eq!(m.try_reserve(usize::MAX), Err(LimitError::OutOfMemory));
         m.insert(k(1), Value::int(1));
         assert_eq!(keys(&m), [1]);
+    }
+
+    /// `overwrite` (compiled code's `m[k] = v` leaf) replaces the value of a key
+    /// the map has, in place, and leaves the map alone for a new key.
+    #[test]
+    fn overwrite_replaces_only_existing_keys() {
+        let mut m = from(&[1, 2, 3]);
+        assert!(m.overwrite(&k(2), Value::int(-2)));
+        // A key the last lookup found (no probe), and a new key.
+        assert!(m.overwrite(&k(2), Value::int(-20)));
+        assert!(!m.overwrite(&k(9), Value::int(9)));
+        assert_eq!(keys(&m), [1, 2, 3]);
+        assert_eq!(m.get(&k(2)).map(|v| v.as_int()), Some(-20));
+        assert!(m.remove(&k(3)).is_some());
+        assert!(!m.overwrite(&k(3), Value::int(3)));
+        assert_eq!(m.len(), 2);
     }
 
     /// `try_insert` appends new keys and overwrites existing ones in place, with

@@ -99,6 +99,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_new (allocate an object)", a.h_new),
         ("rt_obj (map/string operations)", a.h_obj),
         ("rt_map_get (a map lookup's leaf twin)", a.h_map_get),
+        ("rt_map_set (a map overwrite's leaf twin)", a.h_map_set),
         ("the entry table", a.entry),
         ("the trampoline shim (functions not compiled)", a.tramp),
         ("the function table", a.fn_info),
@@ -322,6 +323,7 @@ impl Jit {
             h_builtin: helpers.builtin as usize as u64,
             h_obj: helpers.obj as usize as u64,
             h_map_get: helpers.map_get as usize as u64,
+            h_map_set: helpers.map_set as usize as u64,
             h_new: helpers.new as usize as u64,
         };
         Ok(Jit {
@@ -699,6 +701,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         h_obj: 0x6000_0b00,
         zero_obj: 0x6000_0c00,
         h_map_get: 0x6000_0d00,
+        h_map_set: 0x6000_0e00,
     }
 }
 

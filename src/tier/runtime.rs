@@ -51,6 +51,7 @@ pub static HELPERS: Helpers = Helpers {
     new: rt_new,
     obj: rt_obj,
     map_get: rt_map_get,
+    map_set: rt_map_set,
     zero_obj: &ZERO_OBJECT.0,
 };
 
@@ -511,6 +512,23 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
 pub unsafe extern "C" fn rt_map_get(args: *mut Value) -> u64 {
     // SAFETY: the caller's contract.
     unsafe { leaf(args, |a| objects::map_get(*a, *a.add(1)).ok()) }
+}
+
+/// `MapSet`'s leaf twin: `args = [map, key, value]` overwrites the value of a
+/// key the map has; declines on a null map or a new key (which may grow the map
+/// and so needs the heap's accounting), and the compiled caller then takes
+/// `rt_obj`. Overwriting costs no safepoint: it allocates nothing.
+///
+/// # Safety
+/// Called by compiled code only; `args` holds a map register's value (null or a
+/// live map), a key of its key kind and a value of its value kind.
+pub unsafe extern "C" fn rt_map_set(args: *mut Value) -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        leaf(args, |a| {
+            objects::map_overwrite(*a, *a.add(1), *a.add(2)).map(|()| *a)
+        })
+    }
 }
 
 /// Direct call of builtin `id` from compiled code, without decoding the

@@ -553,6 +553,7 @@ fn placeholder_addresses_are_distinct() {
         h_new,
         h_obj,
         h_map_get,
+        h_map_set,
         zero_obj,
     } = crate::jit::placeholder_addrs();
     let addrs = [
@@ -572,6 +573,7 @@ fn placeholder_addresses_are_distinct() {
         h_new,
         h_obj,
         h_map_get,
+        h_map_set,
         zero_obj,
     ];
     for (i, a) in addrs.iter().enumerate() {

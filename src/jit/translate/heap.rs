@@ -358,6 +358,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.leaf_call(pc, self.tc.addrs.h_map_get, addr, general, Some(dst));
     }
 
+    /// `MapSet`: its leaf twin `rt_map_set`, which overwrites a key the map has,
+    /// and `rt_obj` (which inserts, or raises) when that declines.
+    pub(super) fn map_set(&mut self, pc: u32, map: Reg, key: Reg, val: Reg) {
+        self.stress(pc, pc);
+        let addr = self.arg_block(&[map, key, val]);
+        let general = (self.tc.addrs.h_obj, ObjOp::MapSet as i64, 0);
+        self.leaf_call(pc, self.tc.addrs.h_map_set, addr, general, None);
+    }
+
     /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on
     /// the operands `ops` (`kind`: the operation's word, see `ObjOp`), writing `dst`
     /// if there is one.

@@ -334,7 +334,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewTuple { dst, site } => self.new_object(pc, dst, site, NewKind::Tuple)?,
             NewStruct { dst, site } => self.new_object(pc, dst, site, NewKind::Struct)?,
             MapGet { dst, map, key } => self.map_get(pc, dst, map, key),
-            MapSet { map, key, val } => self.object_op(pc, ObjOp::MapSet, &[map, key, val], 0, None),
+            MapSet { map, key, val } => self.map_set(pc, map, key, val),
             Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind as i64, Some(dst)),
             ConcatN { dst, site } => self.concat_n(pc, dst, site)?,

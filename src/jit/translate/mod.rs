@@ -85,6 +85,8 @@ pub struct Addrs {
     pub h_obj: u64,
     /// `MapGet`'s leaf twin `(args) -> declined` (see [`Tr::leaf_call`]).
     pub h_map_get: u64,
+    /// `MapSet`'s leaf twin `(args) -> declined`.
+    pub h_map_set: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
 }

@@ -489,6 +489,23 @@ pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Resu
     Ok(())
 }
 
+/// `map[key] = v` for a key the map has: the value replaced in place, nothing
+/// allocated; `None` (nothing done) when the map is null or lacks `key`. The
+/// leaf twin of `MapSet` in compiled code, which then takes [`map_set`].
+///
+/// # Safety
+/// As [`map_set`].
+#[inline]
+pub unsafe fn map_overwrite(map: Value, key: Value, v: Value) -> Option<()> {
+    if map.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, so a live map by the caller's contract.
+    let mo = unsafe { as_map_mut(map) };
+    let k = MapKey::new(key, mo.key);
+    mo.entries.overwrite(&k, v).then_some(())
+}
+
 // ----- tuples, structs -----
 
 /// `tup[idx]` (a constant index checked by the type checker).
