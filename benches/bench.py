@@ -21,7 +21,11 @@ Steps:
     engines take turns and a change of load on the machine hits all of them alike;
     an engine gets as many rounds as fit in --budget seconds by the time of its check
     run (at least one, at most --rounds);
- 5. writes the Markdown table (median wall time of each engine with its spread, the
+ 5. measures compile latency: every program once more per --rounds in the JIT's
+    default tiering with --jit-log (each compilation's time, in order: the first
+    one of a process is the cold one), and a generated program of
+    LATENCY_FUNCTIONS small functions compiled one after another (--jit-threshold 0);
+ 6. writes the Markdown table (median wall time of each engine with its spread, the
     ratios to C, geometric means) on stdout or into --out, the chart of the ratios to
     C (SVG, log scale) into --svg, and every run's time into target/bench/results.json
     (hyperfine's own JSON exports beside it); with --update-doc, the table also goes
@@ -34,6 +38,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import shlex
 import shutil
 import subprocess
@@ -266,9 +271,12 @@ def measure(args, names, all_engines):
         warn(f"{name}: {summary}{note}")
         programs.append({"name": name, "times": times, "differ": differ})
     startup = measure_startup(all_engines, json_dir)
+    latency = measure_compile_latency(args.bp_path, [p["name"] for p in programs], args.rounds) \
+        if any(e.key == "jit" for e in all_engines) else {}
     return {
         "programs": programs,
         "startup": startup,
+        "compile_latency": latency,
         "skipped": skipped,
         "engines": [{"key": e.key, "label": e.label} for e in all_engines],
         "machine": machine_description(),
@@ -320,6 +328,55 @@ def measure_startup(all_engines, json_dir):
         startup[key] = {"wall": result["times"], "peak_kib": memory}
         warn(f"start-up: {key} {median(result['times']) * 1000:.2f} ms, {median(memory) / 1024:.1f} MiB")
     return startup
+
+
+# ---------------------------------------------------------------- compile latency
+
+# The generated program of small functions: how many, and a small function's size
+# (issue 13's target: at most 100 µs for a small function) in bytecode instructions.
+LATENCY_FUNCTIONS, SMALL_FUNCTION = 200, 16
+COMPILE_EVENT = re.compile(r"^jit: compile (\S+) .* bytecode=(\d+) code=\d+B time=(\d+)us$")
+
+
+def compile_events(bp, argv_tail):
+    """The compilations of one `bp run --jit-log` run, in order: (function,
+    bytecode instructions, microseconds)."""
+    result = subprocess.run([bp, "run", "--jit-log"] + argv_tail, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    events = []
+    for line in result.stderr.splitlines():
+        m = COMPILE_EVENT.match(line)
+        if m:
+            events.append((m.group(1), int(m.group(2)), int(m.group(3))))
+    return events
+
+
+def small_functions_program(path):
+    """Writes a program of LATENCY_FUNCTIONS functions of 8 bytecode instructions
+    each (the size of spectral_norm's `a`), all called once from main."""
+    lines = [f"def f{i}(a: int, b: int) -> int:\n    return (a + b) * (a + b + {i}) / 2 + a + 1\n\n"
+             for i in range(LATENCY_FUNCTIONS)]
+    lines.append("def main() -> int:\n    let s: int = 0\n")
+    lines += [f"    s = s + f{i}(s % 7, {i})\n" for i in range(LATENCY_FUNCTIONS)]
+    lines.append("    print(s)\n    return 0\n")
+    path.write_text("".join(lines))
+
+
+def measure_compile_latency(bp, names, runs):
+    """Every compilation of `runs` runs of each program in the default tiering,
+    and of the generated small functions compiled one after another."""
+    latency = {"programs": {}}
+    for name in names:
+        source = str(BENCH / "programs" / f"{name}.bp")
+        latency["programs"][name] = [compile_events(bp, [source]) for _ in range(runs)]
+    small = WORK / "small_functions.bp"
+    small_functions_program(small)
+    latency["small"] = [compile_events(bp, ["--jit-threshold", "0", str(small)]) for _ in range(runs)]
+    warm = [us for run in latency["small"] for name, _, us in run[1:] if name != "main"]
+    if warm:
+        warn(f"compile latency: {LATENCY_FUNCTIONS} small functions, median {median(warm):.0f} us "
+             f"after the first")
+    return latency
 
 
 # ---------------------------------------------------------------- facts about the run
@@ -434,6 +491,7 @@ def markdown(doc):
     present = [e["key"] for e in doc["engines"] if any(e["key"] in p["times"] for p in doc["programs"])]
     lines = header_lines(doc) + time_table(doc, present, labels) + ratio_table(doc, present, labels)
     lines += startup_table(doc, labels)
+    lines += latency_table(doc)
     if doc["skipped"]:
         lines += ["", "Not run, their `.bp` file does not exist yet: "
                   + ", ".join(f"`{name}`" for name in doc["skipped"]) + "."]
@@ -470,6 +528,48 @@ def startup_table(doc, labels):
                   if base else ["–", "–"])
         lines.append(markdown_row(labels[key], [f"{wall * 1000:.2f}", f"{peak / 1024:.1f}"] + ratios))
     return lines
+
+
+def latency_table(doc):
+    """Compile latency per program (issue 13: at most 100 µs for a small function):
+    the first compilation of a run (cold: caches and branch predictors not yet
+    trained on the compiler), the median of all, that of the small functions,
+    and the slowest; then the generated small functions."""
+    latency = doc.get("compile_latency") or {}
+    if not latency.get("programs"):
+        return []
+    runs = max(len(r) for r in latency["programs"].values())
+    lines = ["", f"Compile latency (`--jit-log`, the default tiering, {runs} runs of each program; "
+             f"µs; a small function has at most {SMALL_FUNCTION} bytecode instructions):", "",
+             markdown_row("program", ["compilations", "first (cold)", "median", "small functions' median",
+                                      "slowest (bytecode)"]),
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, per_run in latency["programs"].items():
+        events = [e for run in per_run for e in run]
+        if not events:
+            lines.append(markdown_row(name, ["0", "–", "–", "–", "–"]))
+            continue
+        first = median([run[0][2] for run in per_run if run])
+        small = [us for _, size, us in events if size <= SMALL_FUNCTION]
+        slow_name, slow_size, slow_us = max(events, key=lambda e: e[2])
+        lines.append(markdown_row(name, [
+            f"{len(events) / len(per_run):.0f}", f"{first:.0f}", f"{median([e[2] for e in events]):.0f}",
+            f"{median(small):.0f}" if small else "–", f"{slow_us} (`{slow_name}`, {slow_size})"]))
+    small_runs = [run for run in latency.get("small", []) if run]
+    if small_runs:
+        warm = [us for run in small_runs for name, _, us in run[1:] if name != "main"]
+        first = median([run[0][2] for run in small_runs])
+        sizes = sorted({size for run in small_runs for name, size, _ in run[1:] if name != "main"})
+        lines += ["", f"{LATENCY_FUNCTIONS} generated functions of {'/'.join(map(str, sizes))} bytecode "
+                  f"instructions, compiled one after another (`--jit-threshold 0`, {len(small_runs)} runs): "
+                  f"median {median(warm):.0f} µs, 90th percentile {percentile(warm, 0.9):.0f} µs; "
+                  f"the first of a run {first:.0f} µs."]
+    return lines
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def markdown_row(first, cells):

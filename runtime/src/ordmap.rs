@@ -237,15 +237,25 @@ impl OrderedMap {
         }
     }
 
-    /// Overwrite the value of `key` if the map has it (allocating and growing
-    /// nothing); false if it has not. Compiled code's leaf twin of `m[k] = v`
-    /// (the key the last lookup found costs no probe).
+    /// Insert or overwrite without growing: false (and nothing done) when `key`
+    /// is new and the entry vector or the index is full. Compiled code's leaf
+    /// twin of `m[k] = v`, which must not allocate (the key the last lookup found
+    /// costs no probe).
     #[inline]
-    pub fn overwrite(&mut self, key: &MapKey, value: Value) -> bool {
-        match self.find(key) {
-            Some(i) => self.replace_value(i, value).is_some(),
-            None => false,
+    pub fn set_in_place(&mut self, key: MapKey, value: Value) -> bool {
+        let (hash, exact) = key.hash_exact();
+        if let Some(i) = self.last_is(hash, exact, &key) {
+            self.replace_value(i, value);
+            return true;
         }
+        if self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity() {
+            return match self.find(&key) {
+                Some(i) => self.replace_value(i, value).is_some(),
+                None => false,
+            };
+        }
+        self.put(hash, exact, key, value);
+        true
     }
 
     /// Put `value` in the live entry at `i`; its old value.
@@ -391,20 +401,30 @@ mod tests {
         assert_eq!(keys(&m), [1]);
     }
 
-    /// `overwrite` (compiled code's `m[k] = v` leaf) replaces the value of a key
-    /// the map has, in place, and leaves the map alone for a new key.
+    /// `set_in_place` (compiled code's `m[k] = v` leaf) overwrites any key and
+    /// inserts while there is room, and leaves a full map alone for a new key.
     #[test]
-    fn overwrite_replaces_only_existing_keys() {
+    fn set_in_place_never_grows() {
         let mut m = from(&[1, 2, 3]);
-        assert!(m.overwrite(&k(2), Value::int(-2)));
-        // A key the last lookup found (no probe), and a new key.
-        assert!(m.overwrite(&k(2), Value::int(-20)));
-        assert!(!m.overwrite(&k(9), Value::int(9)));
-        assert_eq!(keys(&m), [1, 2, 3]);
+        // A key the last lookup found (no probe), then one probed.
+        assert!(m.contains_key(&k(2)));
+        assert!(m.set_in_place(k(2), Value::int(-20)));
+        assert!(m.set_in_place(k(1), Value::int(-10)));
+        // New keys go in until the entry vector or the index is full.
+        let room = m.capacity().min(m.index.capacity());
+        while m.len() < room {
+            let next = 100 + m.len() as i64;
+            assert!(m.set_in_place(k(next), Value::int(next)));
+        }
+        let (n, cap) = (m.len(), m.capacity());
+        assert!(!m.set_in_place(k(9), Value::int(9)));
+        assert!(m.set_in_place(k(3), Value::int(-30)));
+        assert_eq!((m.len(), m.capacity()), (n, cap));
+        assert_eq!(keys(&m)[..3], [1, 2, 3]);
         assert_eq!(m.get(&k(2)).map(|v| v.as_int()), Some(-20));
-        assert!(m.remove(&k(3)).is_some());
-        assert!(!m.overwrite(&k(3), Value::int(3)));
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(-30));
+        assert_eq!(m.get(&k(9)), None);
+        m.check();
     }
 
     /// `try_insert` appends new keys and overwrites existing ones in place, with

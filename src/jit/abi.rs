@@ -139,9 +139,9 @@ pub struct Helpers {
     /// `MapGet`'s leaf twin (a `builtins::LeafFn` on `[map, key]`): declines on
     /// a null map or a missing key, and compiled code then calls `rt_obj`.
     pub map_get: LeafFn,
-    /// `MapSet`'s leaf twin (on `[map, key, value]`): overwrites a key the map
-    /// has; declines on a null map or a new key, and compiled code then calls
-    /// `rt_obj`.
+    /// `MapSet`'s leaf twin (on `[map, key, value]`): stores in the room the
+    /// map has; declines on a null map or a full one, and compiled code then
+    /// calls `rt_obj`.
     pub map_set: LeafFn,
     /// A zeroed block of 256 bytes that reads like an empty object.
     pub zero_obj: &'static [u64; 32],

@@ -514,10 +514,10 @@ pub unsafe extern "C" fn rt_map_get(args: *mut Value) -> u64 {
     unsafe { leaf(args, |a| objects::map_get(*a, *a.add(1)).ok()) }
 }
 
-/// `MapSet`'s leaf twin: `args = [map, key, value]` overwrites the value of a
-/// key the map has; declines on a null map or a new key (which may grow the map
-/// and so needs the heap's accounting), and the compiled caller then takes
-/// `rt_obj`. Overwriting costs no safepoint: it allocates nothing.
+/// `MapSet`'s leaf twin: `args = [map, key, value]` overwrites a key or inserts
+/// one in the room the map has; declines on a null map or a new key when the
+/// map is full (it must grow, which allocates and is accounted to the heap), and
+/// the compiled caller then takes `rt_obj`. No safepoint: nothing is allocated.
 ///
 /// # Safety
 /// Called by compiled code only; `args` holds a map register's value (null or a
@@ -526,7 +526,7 @@ pub unsafe extern "C" fn rt_map_set(args: *mut Value) -> u64 {
     // SAFETY: the caller's contract.
     unsafe {
         leaf(args, |a| {
-            objects::map_overwrite(*a, *a.add(1), *a.add(2)).map(|()| *a)
+            objects::map_store(*a, *a.add(1), *a.add(2)).map(|()| *a)
         })
     }
 }

@@ -358,8 +358,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.leaf_call(pc, self.tc.addrs.h_map_get, addr, general, Some(dst));
     }
 
-    /// `MapSet`: its leaf twin `rt_map_set`, which overwrites a key the map has,
-    /// and `rt_obj` (which inserts, or raises) when that declines.
+    /// `MapSet`: its leaf twin `rt_map_set`, which stores in the room the map
+    /// has, and `rt_obj` (which grows the map, or raises) when that declines.
     pub(super) fn map_set(&mut self, pc: u32, map: Reg, key: Reg, val: Reg) {
         self.stress(pc, pc);
         let addr = self.arg_block(&[map, key, val]);

@@ -72,7 +72,9 @@ pub unsafe fn access_error(base: Value, key: Value, basic: &'static str) -> Stri
     format!("{KEY_NOT_FOUND}: {}", String::from_utf8_lossy(&shown))
 }
 
-/// Bytes accounted to the heap per new map entry (see `Heap::note_growth`).
+/// Bytes accounted to the heap per map entry of room (see `Heap::note_growth`).
+/// A map is accounted when it grows, by its new room, so that filling room it
+/// already has (compiled code's `m[k] = v` leaf, [`map_store`]) needs no heap.
 const MAP_ENTRY_BYTES: usize = 32;
 
 /// Index `i` into a sequence of `len` items; negative indices count from the end.
@@ -446,7 +448,7 @@ pub unsafe fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
     for kv in pairs.chunks_exact(2) {
         mo.entries.insert(MapKey::new(kv[0], key), kv[1]);
     }
-    heap.note_growth(mo.entries.len() * MAP_ENTRY_BYTES);
+    heap.note_growth(mo.entries.capacity() * MAP_ENTRY_BYTES);
     m
 }
 
@@ -478,32 +480,30 @@ pub unsafe fn map_set(heap: &mut Heap, map: Value, key: Value, v: Value) -> Resu
     if mo.entries.len() >= limits::MAX_MAP_LEN && !mo.entries.contains_key(&k) {
         return Err(limits::MAP_TOO_LARGE);
     }
-    if mo
-        .entries
-        .try_insert(k, v)
-        .map_err(LimitError::message)?
-        .is_none()
-    {
-        heap.note_growth(MAP_ENTRY_BYTES);
-    }
+    let room = mo.entries.capacity();
+    mo.entries.try_insert(k, v).map_err(LimitError::message)?;
+    heap.note_growth(mo.entries.capacity().saturating_sub(room) * MAP_ENTRY_BYTES);
     Ok(())
 }
 
-/// `map[key] = v` for a key the map has: the value replaced in place, nothing
-/// allocated; `None` (nothing done) when the map is null or lacks `key`. The
-/// leaf twin of `MapSet` in compiled code, which then takes [`map_set`].
+/// `map[key] = v` in the room the map has: an overwrite, or an insertion that
+/// needs no growth (nothing allocated, nothing to account); `None` (nothing
+/// done) when the map is null, full for a new key, or at `limits::MAX_MAP_LEN`.
+/// The leaf twin of `MapSet` in compiled code, which then takes [`map_set`].
 ///
 /// # Safety
 /// As [`map_set`].
 #[inline]
-pub unsafe fn map_overwrite(map: Value, key: Value, v: Value) -> Option<()> {
+pub unsafe fn map_store(map: Value, key: Value, v: Value) -> Option<()> {
     if map.is_null() {
         return None;
     }
     // SAFETY: non-null, so a live map by the caller's contract.
     let mo = unsafe { as_map_mut(map) };
-    let k = MapKey::new(key, mo.key);
-    mo.entries.overwrite(&k, v).then_some(())
+    if mo.entries.len() >= limits::MAX_MAP_LEN {
+        return None;
+    }
+    mo.entries.set_in_place(MapKey::new(key, mo.key), v).then_some(())
 }
 
 // ----- tuples, structs -----
