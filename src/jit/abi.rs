@@ -140,8 +140,8 @@ pub struct Helpers {
     /// a null map or a missing key, and compiled code then calls `rt_obj`.
     pub map_get: LeafFn,
     /// `MapSet`'s leaf twin (on `[map, key, value]`): stores in the room the
-    /// map has; declines on a null map or a full one, and compiled code then
-    /// calls `rt_obj`.
+    /// map has; declines on a null map, a full one or one at the length limit,
+    /// and compiled code then calls `rt_obj`.
     pub map_set: LeafFn,
     /// A zeroed block of 256 bytes that reads like an empty object.
     pub zero_obj: &'static [u64; 32],

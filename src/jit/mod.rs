@@ -99,7 +99,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_new (allocate an object)", a.h_new),
         ("rt_obj (map/string operations)", a.h_obj),
         ("rt_map_get (a map lookup's leaf twin)", a.h_map_get),
-        ("rt_map_set (a map overwrite's leaf twin)", a.h_map_set),
+        ("rt_map_set (a map store's leaf twin)", a.h_map_set),
         ("the entry table", a.entry),
         ("the trampoline shim (functions not compiled)", a.tramp),
         ("the function table", a.fn_info),
