@@ -362,6 +362,12 @@ def small_functions_program(path):
     path.write_text("".join(lines))
 
 
+def warm_small_compilations(runs):
+    """The compilations of the generated small functions after the first of each
+    run (the compiler warm), without `main`."""
+    return [e for run in runs for e in run[1:] if e[0] != "main"]
+
+
 def measure_compile_latency(bp, names, runs):
     """Every compilation of `runs` runs of each program in the default tiering,
     and of the generated small functions compiled one after another."""
@@ -372,7 +378,7 @@ def measure_compile_latency(bp, names, runs):
     small = WORK / "small_functions.bp"
     small_functions_program(small)
     latency["small"] = [compile_events(bp, ["--jit-threshold", "0", str(small)]) for _ in range(runs)]
-    warm = [us for run in latency["small"] for name, _, us in run[1:] if name != "main"]
+    warm = [us for _, _, us in warm_small_compilations(latency["small"])]
     if warm:
         warn(f"compile latency: {LATENCY_FUNCTIONS} small functions, median {median(warm):.0f} us "
              f"after the first")
@@ -557,9 +563,9 @@ def latency_table(doc):
             f"{median(small):.0f}" if small else "–", f"{slow_us} (`{slow_name}`, {slow_size})"]))
     small_runs = [run for run in latency.get("small", []) if run]
     if small_runs:
-        warm = [us for run in small_runs for name, _, us in run[1:] if name != "main"]
+        warm = [us for _, _, us in warm_small_compilations(small_runs)]
         first = median([run[0][2] for run in small_runs])
-        sizes = sorted({size for run in small_runs for name, size, _ in run[1:] if name != "main"})
+        sizes = sorted({size for _, size, _ in warm_small_compilations(small_runs)})
         lines += ["", f"{LATENCY_FUNCTIONS} generated functions of {'/'.join(map(str, sizes))} bytecode "
                   f"instructions, compiled one after another (`--jit-threshold 0`, {len(small_runs)} runs): "
                   f"median {median(warm):.0f} µs, 90th percentile {percentile(warm, 0.9):.0f} µs; "

@@ -206,7 +206,7 @@ impl OrderedMap {
         }
         // A full vector or index grows before the probe even if the key turns
         // out to be there: `put` must not reallocate.
-        if self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity() {
+        if self.is_full() {
             self.try_reserve(1)?;
         }
         Ok(self.put(hash, exact, key, value))
@@ -248,7 +248,7 @@ impl OrderedMap {
             self.replace_value(i, value);
             return true;
         }
-        if self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity() {
+        if self.is_full() {
             return match self.find(&key) {
                 Some(i) => self.replace_value(i, value).is_some(),
                 None => false,
@@ -256,6 +256,13 @@ impl OrderedMap {
         }
         self.put(hash, exact, key, value);
         true
+    }
+
+    /// Whether a new entry needs the entry vector or the index to grow (`put`
+    /// must not reallocate).
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity()
     }
 
     /// Put `value` in the live entry at `i`; its old value.
