@@ -80,7 +80,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         // `d` is this frame's depth, `d + 1` the callee's.
         let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
-        self.check_call_limits(pc, d, callee_base, callee_nregs);
+        let at_limit = self.at_frame_limit(d);
+        self.check_call_limits(pc, at_limit, callee_base, callee_nregs);
         // The callee's record `frames[d]` (this frame's is the one before it: one
         // address constant for both).
         let offs = *self.tc.offs;
@@ -178,20 +179,33 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
-    /// The limits of a call at `pc` from this frame (depth `d`) of a callee whose
-    /// window starts at `callee_base`, checked here (before anything is written)
+    /// Whether this frame, at depth `d`, is at the frame limit (`d + 1 >
+    /// max_depth`), tested where a call is made. The flag computed at entry
+    /// ([`Frame::at_limit`]) would be live across every call: in fib the call
+    /// sequence was 9 % slower with it.
+    pub(super) fn at_frame_limit(&mut self, d: CV) -> CV {
+        let max_depth = self.run_word(self.tc.offs.run.max_depth);
+        self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth)
+    }
+
+    /// The limits of a call at `pc` from this frame of a callee whose window
+    /// starts at `callee_base`, checked here (before anything is written)
     /// rather than in the callee, where the depth would have to be loaded again:
-    /// the callee's frame must fit the frame stack, and its window the register
-    /// stack (unless the depth check implies it). Past either the call raises
-    /// `stack overflow` at `pc`, as in the interpreter. (The callee checks the
-    /// native stack.)
-    pub(super) fn check_call_limits(&mut self, pc: u32, d: CV, callee_base: CV, callee_nregs: CalleeRegs) {
+    /// the callee's frame must fit the frame stack (`at_limit`: this frame is
+    /// at the frame limit), and its window the register stack (unless the
+    /// depth check implies it). Past either the call raises `stack overflow` at
+    /// `pc`, as in the interpreter. (The callee checks the native stack.)
+    pub(super) fn check_call_limits(
+        &mut self,
+        pc: u32,
+        at_limit: CV,
+        callee_base: CV,
+        callee_nregs: CalleeRegs,
+    ) {
         let a = self.tc.addrs;
         let run = self.tc.offs.run;
         let ovf = self.exit_block(Exit::Ovf, pc);
-        let max_depth = self.run_word(run.max_depth);
-        let c = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth);
-        // (`d + 1 > max_depth`)
+        let c = at_limit;
         let ok = self.b.create_block();
         self.b.ins().brif(c, ovf, &[], ok, &[]);
         self.b.seal_block(ok);

@@ -90,7 +90,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         if callee.f.ret_kind.is_none() {
             return self.inline_initializer(pc, callee);
         }
-        self.inline_path(pc, dst, callee, 0)
+        let at_limit = self.at_limit_for_inlined();
+        self.inline_path(pc, dst, callee, 0, at_limit)
     }
 
     /// An [`initializer`](crate::jit::inlining::initializer) inlined: the call's
@@ -99,7 +100,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// then the stores, which cannot fail. The constant loads between them set
     /// registers only. A `void` call leaves its destination alone.
     fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
-        let f = self.enter_inlined(pc, callee);
+        let at_limit = self.at_limit_for_inlined();
+        let f = self.enter_inlined(pc, at_limit, callee);
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
         let mut stores = Vec::new();
         for &ins in &f.code {
@@ -136,24 +138,43 @@ impl<'a, 'f> Tr<'a, 'f> {
         regs
     }
 
+    /// Whether this frame is at the frame limit, for a whole callee inlined:
+    /// the flag computed at entry if the function has one ([`Frame::at_limit`]),
+    /// otherwise tested here.
+    fn at_limit_for_inlined(&mut self) -> CV {
+        match self.frame.at_limit {
+            Some(var) => self.b.use_var(var),
+            None => {
+                let d = self.depth();
+                self.at_frame_limit(d)
+            }
+        }
+    }
+
     /// Check the call's limits at `pc` (so that `stack overflow` is raised where
-    /// the interpreter raises it) and make `callee` the body being translated;
-    /// returns its function.
-    fn enter_inlined(&mut self, pc: u32, callee: Inlined<'a>) -> &'a Function {
-        let d = self.depth();
+    /// the interpreter raises it; `at_limit`: whether this frame is at the frame
+    /// limit) and make `callee` the body being translated; returns its function.
+    fn enter_inlined(&mut self, pc: u32, at_limit: CV, callee: Inlined<'a>) -> &'a Function {
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
         let f = callee.f;
-        self.check_call_limits(pc, d, callee_base, CalleeRegs::Static(f.nregs as u32));
+        self.check_call_limits(pc, at_limit, callee_base, CalleeRegs::Static(f.nregs as u32));
         self.inl = Some(callee);
         f
     }
 
     /// The inlined callee's instructions from `start` to its first `Ret`,
     /// translated in place after checking the call's limits (so that `stack
-    /// overflow` is raised where the interpreter raises it); the result goes
-    /// to the caller's `dst`.
-    fn inline_path(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, start: u32) -> Result<(), String> {
-        let f = self.enter_inlined(pc, callee);
+    /// overflow` is raised where the interpreter raises it; `at_limit` as for
+    /// [`Self::enter_inlined`]); the result goes to the caller's `dst`.
+    fn inline_path(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        callee: Inlined<'a>,
+        start: u32,
+        at_limit: CV,
+    ) -> Result<(), String> {
+        let f = self.enter_inlined(pc, at_limit, callee);
         let mut result = None;
         for &ins in f.code.get(start as usize..).unwrap_or_default() {
             if let Instr::Ret { src } = ins {
@@ -226,7 +247,11 @@ impl<'a, 'f> Tr<'a, 'f> {
 
         // The early return, inline.
         self.b.switch_to_block(early);
-        self.inline_path(pc, dst, inlined, er.start)?;
+        // (Tested here like the call's: the call is next to it, and the flag
+        // would be live across it.)
+        let d = self.depth();
+        let at_limit = self.at_frame_limit(d);
+        self.inline_path(pc, dst, inlined, er.start, at_limit)?;
         self.b.ins().jump(join, &[]);
 
         // The call. (What the early path learnt does not hold here.)
