@@ -67,23 +67,17 @@ pub struct Marker<'a> {
 }
 
 impl Marker<'_> {
-    /// Mark `v` and queue it for tracing.
+    /// Queue `v` to be marked and traced ([`drain_gray`]). Its header is not
+    /// read here: that read is the cache miss of the mark phase, which
+    /// `drain_gray` overlaps with others by prefetching.
     ///
     /// # Safety
     /// `v` must be null or a live object of this heap (a root slot of reference
     /// kind), not bits forged from an int: marking writes to its header.
     #[inline]
     pub unsafe fn mark(&mut self, v: Value) {
-        if v.is_null() {
-            return;
-        }
-        let p = v.as_ptr();
-        // SAFETY: the caller's contract: null (handled) or a live object.
-        unsafe {
-            if !(*p).marked {
-                (*p).marked = true;
-                self.gray.push(p);
-            }
+        if !v.is_null() {
+            self.gray.push(v.as_ptr());
         }
     }
     /// Mark the values of `slots` if they are references.
@@ -540,11 +534,12 @@ impl Heap {
                 unsafe { m.mark(*v) };
             }
             roots(&mut m);
-            while let Some(p) = m.gray.pop() {
-                // SAFETY: gray objects are live and marked.
-                unsafe { trace(p, &mut m) };
-            }
+            // SAFETY: everything queued is a live object (`mark`'s contract).
+            unsafe { drain_gray(&mut m) };
         }
+        // A stack that held one entry per reference of a large array (all to
+        // one object, say) is not kept at that size between collections.
+        gray.shrink_to(GRAY_KEPT);
         self.gray = gray;
         self.sweep();
         self.stats.collections += 1;
@@ -695,6 +690,73 @@ impl Drop for Heap {
 /// # Safety
 /// `p` must point to a live object. The children it marks are then live too: each
 /// is read as the kind its container records (the contract of `mark_slots`).
+/// Objects taken off the gray stack and prefetched before they are marked:
+/// binary_trees' collections took 8 % less time with 8, 15 % with 16 and 17 %
+/// with 32 (and 29 % with the second line prefetched too, see `drain_gray`).
+const PREFETCH_AHEAD: usize = 32;
+
+/// Entries of the gray stack's buffer kept from one collection to the next.
+const GRAY_KEPT: usize = 1 << 16;
+
+/// Mark and trace everything queued on `m`'s gray stack, and everything it
+/// reaches. An object is marked when it is taken off the stack, not when it is
+/// queued, and it is prefetched [`PREFETCH_AHEAD`] objects before that: the
+/// header loads of a tree's nodes, which were each a cache miss in turn (half
+/// of binary_trees' collection time was the one load of a child's mark), then
+/// overlap. Queueing before checking the mark may queue an object once per
+/// reference to it, so the stack can hold up to one entry per live reference
+/// rather than per live object; taking the last-queued objects first keeps
+/// the order depth-first.
+///
+/// # Safety
+/// Every object queued on the stack, and every reference slot of a live
+/// object, must be null or a live object of this heap.
+unsafe fn drain_gray(m: &mut Marker) {
+    let mut ahead = [std::ptr::null_mut::<ObjHeader>(); PREFETCH_AHEAD];
+    let (mut first, mut len) = (0usize, 0usize);
+    loop {
+        while len < PREFETCH_AHEAD {
+            let Some(p) = m.gray.pop() else { break };
+            // The header, and the line after it where an object's first
+            // fields often are (a `Node`'s two children at bytes 24..40).
+            prefetch(p);
+            prefetch(p.cast::<u8>().wrapping_add(32).cast());
+            ahead[(first + len) % PREFETCH_AHEAD] = p;
+            len += 1;
+        }
+        if len == 0 {
+            return;
+        }
+        let p = ahead[first];
+        first = (first + 1) % PREFETCH_AHEAD;
+        len -= 1;
+        // SAFETY: the caller's contract: `p` is a live object.
+        unsafe {
+            if !(*p).marked {
+                (*p).marked = true;
+                trace(p, m);
+            }
+        }
+    }
+}
+
+/// Ask the CPU to bring the cache line at `p` in (a hint: it never faults).
+#[inline(always)]
+fn prefetch(p: *const ObjHeader) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above (`prfm` never faults).
+    unsafe {
+        std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let _ = p;
+}
+
 unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
     let v = Value::obj(p);
     match (*p).kind {
@@ -980,7 +1042,7 @@ impl Default for ConstPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::{as_map_mut, str_bytes, MapKey};
+    use crate::heap::{as_array_mut, as_map_mut, str_bytes, MapKey};
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
     // values passed are live objects this test allocated, of the kinds read.
@@ -1043,6 +1105,38 @@ mod tests {
         assert_eq!(unsafe { str_bytes(as_array(arr).items[0]) }, b"keep");
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
+    }
+
+    /// Marking queues an object once per reference to it (the mark is checked
+    /// when it is taken off the stack): many references to one object, cycles
+    /// and a deep chain are each traced once, and the stack's buffer is not
+    /// kept at its peak size.
+    #[test]
+    fn shared_objects_cycles_and_deep_chains_are_marked_once() {
+        let mut h = Heap::new(false);
+        let shared = h.alloc_str(&b"shared"[..]);
+        let many = h.alloc_array(ValKind::Ref, vec![shared; 200_000]);
+        // A chain of 100 000 one-element arrays, the last pointing at the first.
+        let first = h.alloc_array(ValKind::Ref, vec![Value::NULL]);
+        let mut last = first;
+        for _ in 0..100_000 {
+            last = h.alloc_array(ValKind::Ref, vec![last]);
+        }
+        unsafe { as_array_mut(first) }.items[0] = last;
+        for _ in 0..1000 {
+            h.alloc_str(&b"garbage"[..]);
+        }
+        // SAFETY: `many` and `first` are live arrays of `h`.
+        h.collect(&mut |m| unsafe {
+            m.mark(many);
+            m.mark(first);
+        });
+        assert_eq!(h.objects, 2 + 100_001);
+        assert!(h.gray.capacity() <= GRAY_KEPT);
+        assert_eq!(unsafe { str_bytes(as_array(many).items[199_999]) }, b"shared");
+        // The marks were cleared: the next collection frees what is unreachable.
+        h.collect(&mut |m| unsafe { m.mark(many) });
+        assert_eq!(h.objects, 2);
     }
 
     /// `copy_bytes` copies exactly `len` bytes at every length of its short
