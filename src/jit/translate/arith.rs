@@ -141,6 +141,70 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// How many low bits of `v` are known to be zero (0 if nothing is known),
+    /// from the instructions that computed it, looked through `depth` deep:
+    /// constants, left shifts by a constant, sums, masks, and products (the
+    /// zeros of both factors; and `x * (x + c)` with `c` odd is even, one
+    /// factor of the two being even, wrapping or not). A division by `2^k` of a
+    /// value with `k` known zeros is exact: a plain shift, with no rounding
+    /// correction (spectral_norm's `ij * (ij + 1) / 2`: 18 % of its time).
+    pub(super) fn known_zero_low_bits(&self, v: CV, depth: u32) -> u32 {
+        let dfg = &self.b.func.dfg;
+        let v = dfg.resolve_aliases(v);
+        if depth == 0 || dfg.value_type(v) != I64 {
+            return 0;
+        }
+        let ir::ValueDef::Result(inst, 0) = dfg.value_def(v) else {
+            return 0;
+        };
+        let zeros = |x| self.known_zero_low_bits(x, depth - 1);
+        match dfg.insts[inst] {
+            ir::InstructionData::UnaryImm {
+                opcode: ir::Opcode::Iconst,
+                imm,
+            } => imm.bits().trailing_zeros(),
+            ir::InstructionData::Binary { opcode, args: [a, b] } => match opcode {
+                ir::Opcode::Imul => {
+                    let product = (zeros(a) + zeros(b)).min(64);
+                    if product == 0 && (self.odd_offset_of(a, b) || self.odd_offset_of(b, a)) {
+                        1
+                    } else {
+                        product
+                    }
+                }
+                ir::Opcode::Iadd | ir::Opcode::Isub => zeros(a).min(zeros(b)),
+                ir::Opcode::Band => zeros(a).max(zeros(b)),
+                ir::Opcode::Ishl => match self.const_int(b) {
+                    Some(s) if (0..64).contains(&s) => (zeros(a) + s as u32).min(64),
+                    _ => 0,
+                },
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    /// Whether `y` is `x + c` or `x - c` for an odd constant `c` (so that one
+    /// of `x` and `y` is even).
+    fn odd_offset_of(&self, y: CV, x: CV) -> bool {
+        let dfg = &self.b.func.dfg;
+        let (x, y) = (dfg.resolve_aliases(x), dfg.resolve_aliases(y));
+        let ir::ValueDef::Result(inst, 0) = dfg.value_def(y) else {
+            return false;
+        };
+        match dfg.insts[inst] {
+            ir::InstructionData::Binary {
+                opcode: ir::Opcode::Iadd | ir::Opcode::Isub,
+                args: [a, b],
+            } => {
+                let odd = |c: CV| self.const_int(c).is_some_and(|c| c & 1 == 1);
+                (dfg.resolve_aliases(a) == x && odd(b))
+                    || (dfg.resolve_aliases(b) == x && odd(a) && dfg.insts[inst].opcode() == ir::Opcode::Iadd)
+            }
+            _ => false,
+        }
+    }
+
     /// `x / c` or `x % c` (truncating, remainder with the sign of `x`) for a
     /// constant `c != 0`, with the VM's results for `MIN / -1` (wraps) and
     /// `MIN % -1` (0). General divisors use the signed magic-number method
@@ -160,6 +224,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                 // that the shift truncates toward zero; the remainder keeps the
                 // sign of `x` (and is the same for `c` and `-c`).
                 let k = c.unsigned_abs().trailing_zeros() as i64;
+                if self.known_zero_low_bits(x, 6) >= k as u32 {
+                    // Exact: no rounding, and no remainder.
+                    if !is_div {
+                        return self.iconst(0);
+                    }
+                    let q = self.b.ins().sshr_imm_s(x, k);
+                    return if c < 0 { self.b.ins().ineg(q) } else { q };
+                }
                 let sign = self.b.ins().sshr_imm_s(x, 63);
                 let bias = self.b.ins().ushr_imm_s(sign, 64 - k);
                 let t = self.b.ins().iadd(x, bias);
