@@ -85,6 +85,26 @@ pub const PURE: u8 = 2;
 /// or the exception machinery: `thread_spawn`, `thread_join`); the table's
 /// `func` only reports an internal error.
 pub const HOSTED: u8 = 4;
+/// Flag: the builtin returns `void` (its signature ends in `-> void`), so a call
+/// leaves its destination register alone. Set by [`b`] from the signature text,
+/// so that a call need not look up the parsed signature ([`signature`]).
+pub const RETURNS_VOID: u8 = 8;
+
+/// Whether signature text `sig` ends in `-> void` (for [`b`], at compile time).
+const fn sig_returns_void(sig: &str) -> bool {
+    let (s, t) = (sig.as_bytes(), b"-> void".as_slice());
+    if s.len() < t.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < t.len() {
+        if s[s.len() - t.len() + i] != t[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 #[derive(Clone, Copy)]
 pub struct Builtin {
@@ -124,7 +144,11 @@ pub const fn b(
         sig,
         doc,
         func,
-        flags,
+        flags: if sig_returns_void(sig) {
+            flags | RETURNS_VOID
+        } else {
+            flags
+        },
         inline: Inline::Call,
     }
 }
@@ -205,6 +229,17 @@ pub fn lookup(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `RETURNS_VOID` flag `b` sets from the signature text agrees with
+    /// the parsed signature.
+    #[test]
+    fn the_void_flag_matches_the_signature() {
+        for (id, b) in all().iter().enumerate() {
+            let parsed = signature(id as u32).map(|s| s.returns_void());
+            assert_eq!(Some(b.flags & RETURNS_VOID != 0), parsed, "{}", b.name);
+        }
+        assert!(all().iter().any(|b| b.flags & RETURNS_VOID != 0));
+    }
 
     #[test]
     fn names_are_unique() {

@@ -128,7 +128,10 @@ impl Vm<'_> {
             return self.call_extern(id);
         }
         let v = self.call_builtin(id as usize)?;
-        let void = bp_runtime::builtins::signature(id).is_some_and(|s| s.returns_void());
+        let void = self
+            .builtins
+            .get(id as usize)
+            .is_some_and(|b| b.flags & bp_runtime::builtins::RETURNS_VOID != 0);
         Ok((!void).then_some(v))
     }
 
