@@ -541,10 +541,6 @@ fn translate_function(
     }
     b.switch_to_block(start);
     b.def_var(depth_var, epc);
-    if let Some(var) = at_limit_var {
-        let at_limit = frame_limit_reached(&mut b, tc, epc);
-        b.def_var(var, at_limit);
-    }
 
     let pre: Vec<Block> = an.cached.iter().map(|_| b.create_block()).collect();
     let cvars: Vec<Vec<(Variable, Variable)>> = an
@@ -611,6 +607,10 @@ fn translate_function(
     // Normal entry: parameters from the frame, other reference slots zeroed (the
     // window may hold stale bits that the collector must not see).
     t.b.switch_to_block(start);
+    if let Some(var) = at_limit_var {
+        let at_limit = frame_limit_reached(&mut t.b, tc, epc);
+        t.b.def_var(var, at_limit);
+    }
     t.check_native_stack();
     t.take_parameters(&params);
     let b0 = match t.cached_loop_at_header(0) {
