@@ -85,8 +85,8 @@ fn is_mapped(ptr: *mut u8, size: usize) -> bool {
     size >= MAPPED_MIN && !unsafe { mi_is_in_heap_region(ptr.cast_const().cast()) }
 }
 
-/// Grow or shrink the block at `ptr` (`old` bytes, alignment at most a page)
-/// to `new_size` bytes when one side of the change is a mapping: from
+/// Grow or shrink the block at `ptr` (`old` bytes, alignment `align`, at most
+/// a page) to `new_size` bytes when one side of the change is a mapping: from
 /// mimalloc into a new mapping, within a mapping by `mremap`, or from a
 /// mapping back to mimalloc below [`MAPPED_MIN`]. `None`: mimalloc's own
 /// `realloc` is the right call. Null: the memory was refused.
@@ -94,7 +94,7 @@ fn is_mapped(ptr: *mut u8, size: usize) -> bool {
 /// # Safety
 /// As [`GlobalAlloc::realloc`].
 #[cfg(target_os = "linux")]
-unsafe fn realloc_mapped(ptr: *mut u8, old: usize, new_size: usize) -> Option<*mut u8> {
+unsafe fn realloc_mapped(ptr: *mut u8, old: usize, align: usize, new_size: usize) -> Option<*mut u8> {
     let mapped = is_mapped(ptr, old);
     // SAFETY (the calls below): `ptr` is a live block of `old` bytes (the
     // caller's contract), a mapping exactly when `mapped`; new mappings are
@@ -111,7 +111,12 @@ unsafe fn realloc_mapped(ptr: *mut u8, old: usize, new_size: usize) -> Option<*m
                 })
             }
             (true, false) => {
-                let p = mi::mi_malloc(new_size).cast::<u8>();
+                let p = if align <= WORD {
+                    mi::mi_malloc(new_size)
+                } else {
+                    mi::mi_malloc_aligned(new_size, align)
+                }
+                .cast::<u8>();
                 if !p.is_null() {
                     std::ptr::copy_nonoverlapping(ptr, p, new_size.min(old));
                     unmap(ptr, old);
@@ -196,7 +201,7 @@ unsafe impl GlobalAlloc for MiMalloc {
         #[cfg(target_os = "linux")]
         if layout.align() <= 4096 && (new_size >= MAPPED_MIN || layout.size() >= MAPPED_MIN) {
             // SAFETY: forwarded with the caller's guarantees.
-            if let Some(p) = unsafe { realloc_mapped(ptr, layout.size(), new_size) } {
+            if let Some(p) = unsafe { realloc_mapped(ptr, layout.size(), layout.align(), new_size) } {
                 return p;
             }
         }
@@ -233,7 +238,9 @@ mod tests {
     }
 
     /// A block grown past `MAPPED_MIN` keeps its bytes through every move:
-    /// mimalloc to a mapping, mapping to a larger one, back to mimalloc.
+    /// mimalloc to a mapping, mapping to a larger and a smaller one, back to
+    /// mimalloc. (The sizes are above `MAP_FROM_MAX`: another test's freed
+    /// mapping may have raised `MAP_FROM` meanwhile.)
     #[test]
     fn growth_through_a_mapping_keeps_the_bytes() {
         let a = MiMalloc;
@@ -244,15 +251,44 @@ mod tests {
             let mut p = a.alloc(layout);
             fill(p, 1000, 7);
             let mut size = 1000;
-            for new_size in [600_000, 3 << 20, 17 << 20, 5 << 20, 200] {
+            for (new_size, mapped) in [
+                (600_000, false),
+                (40 << 20, true),
+                (48 << 20, true),
+                (5 << 20, true),
+                (200, false),
+            ] {
                 p = a.realloc(p, layout, new_size);
                 assert!(!p.is_null());
                 assert!(holds(p, size.min(new_size), 7), "{size} -> {new_size}");
                 fill(p, new_size, 7);
                 #[cfg(target_os = "linux")]
-                assert_eq!(is_mapped(p, new_size), new_size >= MAPPED_MIN);
+                assert_eq!(is_mapped(p, new_size), mapped, "{new_size}");
+                #[cfg(not(target_os = "linux"))]
+                let _ = mapped;
                 size = new_size;
                 layout = Layout::from_size_align(size, 8).unwrap();
+            }
+            a.dealloc(p, layout);
+        }
+    }
+
+    /// A block with an alignment above a word keeps it when it moves back from
+    /// a mapping to mimalloc.
+    #[test]
+    fn an_aligned_block_stays_aligned_through_a_mapping() {
+        let a = MiMalloc;
+        let mut layout = Layout::from_size_align(64, 256).unwrap();
+        // SAFETY: as above.
+        unsafe {
+            let mut p = a.alloc(layout);
+            fill(p, 64, 5);
+            for new_size in [40 << 20, 100] {
+                p = a.realloc(p, layout, new_size);
+                assert!(!p.is_null());
+                assert_eq!(p as usize % 256, 0);
+                assert!(holds(p, 64, 5));
+                layout = Layout::from_size_align(new_size, 256).unwrap();
             }
             a.dealloc(p, layout);
         }
