@@ -237,29 +237,22 @@ mod tests {
             .all(|i| unsafe { *p.add(i) } == (i as u8).wrapping_add(seed))
     }
 
-    /// A block grown past `MAPPED_MIN` keeps its bytes through every move:
-    /// mimalloc to a mapping, mapping to a larger and a smaller one, back to
-    /// mimalloc. (The sizes are above `MAP_FROM_MAX`: another test's freed
-    /// mapping may have raised `MAP_FROM` meanwhile.)
-    #[test]
-    fn growth_through_a_mapping_keeps_the_bytes() {
+    /// Allocate `first` bytes aligned to `align`, then `realloc` the block to
+    /// each size of `steps` in turn, checking after each move that it kept its
+    /// bytes and alignment and whether it is a mapping (`mapped`).
+    fn move_through(first: usize, align: usize, steps: &[(usize, bool)]) {
         let a = MiMalloc;
-        let mut layout = Layout::from_size_align(1000, 8).unwrap();
+        let mut layout = Layout::from_size_align(first, align).unwrap();
         // SAFETY: each block is used within its current size and freed once,
         // with its current layout.
         unsafe {
             let mut p = a.alloc(layout);
-            fill(p, 1000, 7);
-            let mut size = 1000;
-            for (new_size, mapped) in [
-                (600_000, false),
-                (40 << 20, true),
-                (48 << 20, true),
-                (5 << 20, true),
-                (200, false),
-            ] {
+            fill(p, first, 7);
+            let mut size = first;
+            for &(new_size, mapped) in steps {
                 p = a.realloc(p, layout, new_size);
                 assert!(!p.is_null());
+                assert_eq!(p as usize % align, 0, "{size} -> {new_size}");
                 assert!(holds(p, size.min(new_size), 7), "{size} -> {new_size}");
                 fill(p, new_size, 7);
                 #[cfg(target_os = "linux")]
@@ -267,31 +260,28 @@ mod tests {
                 #[cfg(not(target_os = "linux"))]
                 let _ = mapped;
                 size = new_size;
-                layout = Layout::from_size_align(size, 8).unwrap();
+                layout = Layout::from_size_align(size, align).unwrap();
             }
             a.dealloc(p, layout);
         }
     }
 
-    /// A block with an alignment above a word keeps it when it moves back from
-    /// a mapping to mimalloc.
+    /// A block grown past `MAPPED_MIN` keeps its bytes through every move:
+    /// mimalloc to a mapping, mapping to a larger and a smaller one, back to
+    /// mimalloc; one aligned above a word keeps its alignment too. (The sizes
+    /// are above `MAP_FROM_MAX`: another test's freed mapping may have raised
+    /// `MAP_FROM` meanwhile.)
     #[test]
-    fn an_aligned_block_stays_aligned_through_a_mapping() {
-        let a = MiMalloc;
-        let mut layout = Layout::from_size_align(64, 256).unwrap();
-        // SAFETY: as above.
-        unsafe {
-            let mut p = a.alloc(layout);
-            fill(p, 64, 5);
-            for new_size in [40 << 20, 100] {
-                p = a.realloc(p, layout, new_size);
-                assert!(!p.is_null());
-                assert_eq!(p as usize % 256, 0);
-                assert!(holds(p, 64, 5));
-                layout = Layout::from_size_align(new_size, 256).unwrap();
-            }
-            a.dealloc(p, layout);
-        }
+    fn moves_through_a_mapping_keep_bytes_and_alignment() {
+        let steps = [
+            (600_000, false),
+            (40 << 20, true),
+            (48 << 20, true),
+            (5 << 20, true),
+            (200, false),
+        ];
+        move_through(1000, 8, &steps);
+        move_through(64, 256, &steps);
     }
 
     /// Large blocks mimalloc allocated (huge ones too) are recognised as its
