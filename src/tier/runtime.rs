@@ -515,9 +515,10 @@ pub unsafe extern "C" fn rt_map_get(args: *mut Value) -> u64 {
 }
 
 /// `MapSet`'s leaf twin: `args = [map, key, value]` overwrites a key or inserts
-/// one in the room the map has; declines on a null map or a new key when the
+/// one in the room the map has; declines on a null map, on a new key when the
 /// map is full (it must grow, which allocates and is accounted to the heap), and
-/// the compiled caller then takes `rt_obj`. No safepoint: nothing is allocated.
+/// at the length limit (`rt_obj` decides between an overwrite and the error),
+/// and the compiled caller then takes `rt_obj`. No safepoint: nothing is allocated.
 ///
 /// # Safety
 /// Called by compiled code only; `args` holds a map register's value (null or a

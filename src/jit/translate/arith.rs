@@ -194,12 +194,12 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         match dfg.insts[inst] {
             ir::InstructionData::Binary {
-                opcode: ir::Opcode::Iadd | ir::Opcode::Isub,
+                opcode: opcode @ (ir::Opcode::Iadd | ir::Opcode::Isub),
                 args: [a, b],
             } => {
                 let odd = |c: CV| self.const_int(c).is_some_and(|c| c & 1 == 1);
                 (dfg.resolve_aliases(a) == x && odd(b))
-                    || (dfg.resolve_aliases(b) == x && odd(a) && dfg.insts[inst].opcode() == ir::Opcode::Iadd)
+                    || (opcode == ir::Opcode::Iadd && dfg.resolve_aliases(b) == x && odd(a))
             }
             _ => false,
         }

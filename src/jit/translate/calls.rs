@@ -184,8 +184,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// ([`Frame::at_limit`]) would be live across every call: in fib the call
     /// sequence was 9 % slower with it.
     pub(super) fn at_frame_limit(&mut self, d: CV) -> CV {
-        let max_depth = self.run_word(self.tc.offs.run.max_depth);
-        self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, d, max_depth)
+        frame_limit_reached(&mut self.b, self.tc, d)
     }
 
     /// The limits of a call at `pc` from this frame of a callee whose window
@@ -205,9 +204,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         let a = self.tc.addrs;
         let run = self.tc.offs.run;
         let ovf = self.exit_block(Exit::Ovf, pc);
-        let c = at_limit;
         let ok = self.b.create_block();
-        self.b.ins().brif(c, ovf, &[], ok, &[]);
+        self.b.ins().brif(at_limit, ovf, &[], ok, &[]);
         self.b.seal_block(ok);
         self.b.switch_to_block(ok);
         if a.check_stack {

@@ -367,7 +367,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.leaf_call(pc, self.tc.addrs.h_map_set, addr, general, None);
     }
 
-    /// `MapGet`, `MapSet`, `Concat` or `ToStr` (`op`, see the tier's `rt_obj`) on
+    /// `Concat`, `ConcatN` or `ToStr` (`op`, see the tier's `rt_obj`) on
     /// the operands `ops` (`kind`: the operation's word, see `ObjOp`), writing `dst`
     /// if there is one.
     pub(super) fn object_op(&mut self, pc: u32, op: ObjOp, ops: &[Reg], kind: i64, dst: Option<Reg>) {
