@@ -47,6 +47,13 @@ pub struct OrderedMap {
     /// three times; the second and third compare it with this entry (which is
     /// in cache) instead of probing the index of a large map again.
     last: Cell<u32>,
+    /// The bits of the key that found or inserted the entry at `last`, when equal
+    /// bits mean an equal key ([`MapKey::identity`]), else `None`. The second and
+    /// third operation of `if map_has_key(m, k): m[k] = m[k] + 1` on a fresh string
+    /// `k` then cost a comparison instead of hashing `k` again. A string's bits
+    /// name it only while it lives: every collection forgets them
+    /// ([`Self::forget_key_identity`]) before it can free the string.
+    last_key: Cell<Option<Value>>,
 }
 
 /// An entry of the index: the position of a live entry and the low 32 bits of its
@@ -144,6 +151,9 @@ impl OrderedMap {
 
     #[inline]
     fn find(&self, key: &MapKey) -> Option<usize> {
+        if let Some(i) = self.last_by_identity(key) {
+            return Some(i);
+        }
         let (hash, exact) = key.hash_exact();
         if let Some(i) = self.last_is(hash, exact, key) {
             return Some(i);
@@ -153,8 +163,28 @@ impl OrderedMap {
             .index
             .find(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
             .map(|s| s.pos())?;
-        self.remember(i);
+        self.remember(i, key);
         Some(i)
+    }
+
+    /// The position of the last entry found, if `key` has the bits of the key
+    /// that found it and such bits determine a key ([`Self::last_key`]).
+    #[inline(always)]
+    pub(crate) fn last_by_identity(&self, key: &MapKey) -> Option<usize> {
+        if self.last_key.get() != Some(key.bits()) {
+            return None;
+        }
+        // `last_key` is only set together with `last`, and both are forgotten
+        // together when entries go or move.
+        (self.last.get() as usize).checked_sub(1)
+    }
+
+    /// Forget which key object found the last entry: called by the collector on
+    /// every live map before it frees anything, so that a string freed and
+    /// another allocated at its address cannot be taken for it.
+    #[inline]
+    pub fn forget_key_identity(&self) {
+        self.last_key.set(None);
     }
 
     /// The position of the last entry found, if it holds `key` (of `hash`).
@@ -164,13 +194,28 @@ impl OrderedMap {
         if i >= self.entries.len() {
             return None;
         }
-        key_at_is(&self.entries, Slot::new(i, hash), hash, exact, key).then_some(i)
+        if !key_at_is(&self.entries, Slot::new(i, hash), hash, exact, key) {
+            return None;
+        }
+        // The next operation with this very key skips the hash.
+        self.last_key.set(key.identity());
+        Some(i)
     }
 
+    /// Remember that `key` found (or inserted) the entry at `pos`.
     #[inline]
-    fn remember(&self, pos: usize) {
+    fn remember(&self, pos: usize, key: &MapKey) {
         // (Positions fit in `u32`: see `Slot`.)
-        self.last.set(u32::try_from(pos + 1).unwrap_or(0));
+        let last = u32::try_from(pos + 1).unwrap_or(0);
+        self.last.set(last);
+        self.last_key.set(if last == 0 { None } else { key.identity() });
+    }
+
+    /// Forget the last entry found (entries are about to go or move).
+    #[inline]
+    fn forget_last(&self) {
+        self.last.set(0);
+        self.last_key.set(None);
     }
 
     #[inline]
@@ -187,6 +232,9 @@ impl OrderedMap {
     /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
+        if let Some(i) = self.last_by_identity(&key) {
+            return self.replace_value(i, value);
+        }
         let (hash, exact) = key.hash_exact();
         if let Some(i) = self.last_is(hash, exact, &key) {
             return self.replace_value(i, value);
@@ -200,6 +248,9 @@ impl OrderedMap {
     /// lookup found (`if map_has_key(m, k): m[k] = m[k] + 1`) costs no probe,
     /// and overwriting any key reserves nothing unless the map is full.
     pub fn try_insert(&mut self, key: MapKey, value: Value) -> Result<Option<Value>, LimitError> {
+        if let Some(i) = self.last_by_identity(&key) {
+            return Ok(self.replace_value(i, value));
+        }
         let (hash, exact) = key.hash_exact();
         if let Some(i) = self.last_is(hash, exact, &key) {
             return Ok(self.replace_value(i, value));
@@ -225,13 +276,13 @@ impl OrderedMap {
         ) {
             hashbrown::hash_table::Entry::Occupied(o) => {
                 let i = o.get().pos();
-                self.remember(i);
+                self.remember(i, &key);
                 self.replace_value(i, value)
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 v.insert(Slot::new(next, hash));
                 self.entries.push(Some(Bucket { hash, key, value }));
-                self.remember(next);
+                self.remember(next, &key);
                 None
             }
         }
@@ -243,6 +294,10 @@ impl OrderedMap {
     /// costs no probe).
     #[inline]
     pub fn set_in_place(&mut self, key: MapKey, value: Value) -> bool {
+        if let Some(i) = self.last_by_identity(&key) {
+            self.replace_value(i, value);
+            return true;
+        }
         let (hash, exact) = key.hash_exact();
         if let Some(i) = self.last_is(hash, exact, &key) {
             self.replace_value(i, value);
@@ -276,7 +331,7 @@ impl OrderedMap {
     /// Remove `key`, keeping the order of the other entries. O(1) amortised.
     pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
         // Removing empties an entry and may move the others (compaction).
-        self.last.set(0);
+        self.forget_last();
         let (hash, exact) = key.hash_exact();
         let entries = &self.entries;
         let i = match self
@@ -305,7 +360,7 @@ impl OrderedMap {
 
     /// Remove every entry.
     pub fn clear(&mut self) {
-        self.last.set(0);
+        self.forget_last();
         self.entries.clear();
         self.index.clear();
         self.tombstones = 0;
@@ -476,12 +531,16 @@ mod tests {
     fn last_found_entry_is_remembered_and_forgotten() {
         let mut m = from(&[1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(m.contains_key(&k(3)));
+        // An int key's bits are the key: the next operations skip the hash.
+        assert_eq!(m.last_by_identity(&k(3)), Some(2));
         assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(30));
         assert_eq!(m.insert(k(3), Value::int(31)).map(|v| v.as_int()), Some(30));
         assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
+        assert_eq!(m.last_by_identity(&k(3)), None);
         assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(31));
         // Removing the remembered key, then compacting, moves the others.
         assert_eq!(m.remove(&k(3)).map(|v| v.as_int()), Some(31));
+        assert_eq!(m.last_by_identity(&k(3)), None);
         assert!(!m.contains_key(&k(3)));
         assert_eq!(m.get(&k(8)).map(|v| v.as_int()), Some(80));
         for i in 1..=6 {
@@ -493,9 +552,29 @@ mod tests {
         assert_eq!(m.insert(k(8), Value::int(81)).map(|v| v.as_int()), Some(80));
         assert_eq!(values(&m), [70, 81]);
         m.clear();
+        assert_eq!(m.last_by_identity(&k(8)), None);
         assert_eq!(m.get(&k(8)), None);
         assert_eq!(m.insert(k(9), Value::int(90)), None);
         assert_eq!(keys(&m), [9]);
+    }
+
+    /// Only keys whose equal bits mean equal keys are remembered by their bits:
+    /// not a float (NaN is equal to no key), nor null.
+    #[test]
+    fn only_keys_determined_by_their_bits_have_an_identity() {
+        let f = |x: f64| unsafe { MapKey::new(Value::float(x), ValKind::Float) };
+        assert_eq!(f(f64::NAN).identity(), None);
+        assert_eq!(f(1.5).identity(), None);
+        assert_eq!(k(7).identity(), Some(Value::int(7)));
+        let b = unsafe { MapKey::new(Value::int(1), ValKind::Bool) };
+        assert_eq!(b.identity(), Some(Value::int(1)));
+        let null = unsafe { MapKey::new(Value::NULL, ValKind::Ref) };
+        assert_eq!(null.identity(), None);
+        let mut h = Heap::new(false);
+        let s = h.alloc_str(&b"key"[..]);
+        assert_eq!(unsafe { MapKey::new(s, ValKind::Ref) }.identity(), Some(s));
+        let t = h.alloc_tuple(Box::new([ValKind::Float]), Box::new([Value::float(f64::NAN)]));
+        assert_eq!(unsafe { MapKey::new(t, ValKind::Ref) }.identity(), None);
     }
 
     fn keys(m: &OrderedMap) -> Vec<i64> {

@@ -60,6 +60,21 @@ impl MapKey {
         self.bits
     }
 
+    /// The key's bits, if keys of its kind with equal bits are equal keys: an
+    /// int or bool, or a string (the same object, while it lives). Not a float
+    /// (NaN is not equal to itself), nor a tuple (it may hold one).
+    #[inline(always)]
+    pub(crate) fn identity(&self) -> Option<Value> {
+        match self.kind {
+            ValKind::Int | ValKind::Bool => Some(self.bits),
+            // SAFETY: `MapKey::new`'s contract: a live value of kind `kind`.
+            ValKind::Ref if !self.bits.is_null() && unsafe { obj_kind(self.bits) } == ObjKind::Str => {
+                Some(self.bits)
+            }
+            _ => None,
+        }
+    }
+
     /// The hash of the key by content ([`hash_value`]).
     #[inline]
     pub fn content_hash(&self) -> u64 {

@@ -767,6 +767,7 @@ unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
         }
         ObjKind::Map => {
             let mo = as_map(v);
+            mo.entries.forget_key_identity();
             if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
                 for (k, val) in mo.entries.iter() {
                     if mo.key == ValKind::Ref {
@@ -1333,5 +1334,37 @@ mod tests {
             .map(|i| (format!("k{i}").into_bytes(), format!("v{i}").into_bytes()))
             .collect();
         assert_eq!(pairs, want);
+    }
+
+    /// A map remembers which string object found its last entry, so that the
+    /// next operation with that object skips the hash. A collection that frees
+    /// the object makes the map forget it: a new string allocated at the same
+    /// address (the cell free list hands it out again) is looked up by content.
+    #[test]
+    fn collection_forgets_the_key_object_a_map_remembers() {
+        let mut h = Heap::new(false);
+        let m = h.alloc_map(ValKind::Ref, ValKind::Int);
+        let key = |h: &mut Heap, s: &str| unsafe { MapKey::new(h.alloc_str(s.as_bytes()), ValKind::Ref) };
+        let stored = key(&mut h, "x");
+        // SAFETY: `m` is a live map of this test's heap.
+        unsafe { as_map_mut(m) }.entries.insert(stored, Value::int(1));
+        // A different object of the same content finds the entry, and is remembered.
+        let probe = key(&mut h, "x");
+        let entries = || &unsafe { as_map(m) }.entries;
+        assert_eq!(entries().get(&probe).map(|v| v.as_int()), Some(1));
+        assert_eq!(entries().last_by_identity(&probe), Some(0));
+        // The probe dies; the map and its own key live.
+        h.collect(&mut |mk| unsafe { mk.mark(m) });
+        let other = key(&mut h, "y");
+        assert_eq!(other.bits(), probe.bits(), "the freed cell is not reused");
+        assert_eq!(entries().last_by_identity(&other), None);
+        assert_eq!(entries().get(&other), None);
+        assert!(!entries().contains_key(&other));
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { as_map_mut(m) }.entries.insert(other, Value::int(2)),
+            None
+        );
+        assert_eq!(entries().len(), 2);
     }
 }
