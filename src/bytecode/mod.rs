@@ -145,8 +145,10 @@ impl CallFeedback {
     pub fn note(&self, site: u32, callee: u32) {
         let Some(slots) = self.slots(site) else { return };
         let this = callee.saturating_add(1);
-        // The common case, a monomorphic site, is one load.
-        if slots[0].load(Ordering::Relaxed) == this {
+        // The common cases, a monomorphic site and a megamorphic one (nothing
+        // more to record), are one load.
+        let first = slots[0].load(Ordering::Relaxed);
+        if first == this || first == MEGAMORPHIC {
             return;
         }
         self.note_slow(slots, this);

@@ -441,12 +441,18 @@ impl<'p> Vm<'p> {
                     // SAFETY: a live closure (checked just above).
                     let callee = unsafe { as_closure(clo) }.func;
                     func.call_feedback.note(site, callee);
-                    match program.functions.get(callee as usize) {
-                        Some(cf) if cf.nparams as usize == s.args.len() => {}
+                    let callee_regs = match program.functions.get(callee as usize) {
+                        Some(cf) if cf.nparams as usize == s.args.len() => cf.nregs as usize,
                         _ => raise!("internal error: closure arity mismatch"),
-                    }
+                    };
                     let new_base = base_idx + nregs;
-                    tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
+                    // SAFETY: `callee` is a function of the program (just looked
+                    // up) with `callee_regs` registers, and it takes exactly the
+                    // site's arguments, and the verifier checked `nparams <= nregs`
+                    // for every function.
+                    tri!(unsafe {
+                        self.push_frame_of(callee, callee_regs, base_idx, new_base, &s.args, dst, pc - 1)
+                    });
                     // A lambda with captures finds its closure in the register after
                     // its parameters (it reads the captures from it: `GetCapture`).
                     // SAFETY: the callee's window (at least `nparams + 1` registers
