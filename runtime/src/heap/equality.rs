@@ -207,31 +207,49 @@ pub unsafe fn hash_value(v: Value, kind: ValKind) -> u64 {
 /// [`hash_value`], and whether the hash determines the value among those of its
 /// kind ([`MapKey::hash_exact`]), found in the same pass over the value.
 ///
+/// An int or bool key is hashed inline (a map operation on one is a few dozen
+/// instructions, and the call was a fifth of them); everything else is not.
+///
 /// # Safety
 /// As [`hash_value`].
-#[inline]
+#[inline(always)]
 unsafe fn hash_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
-    let mut h = FxHasher::default();
-    // The usual map keys, ints and strings, without the walk.
     match kind {
-        ValKind::Int | ValKind::Bool => {
-            // One word from a fresh state: `write_u64` is a multiplication by an
-            // odd constant and `finish` is fmix64, both bijections.
-            h.write_u64(v.0);
-            (h.finish(), true)
-        }
+        ValKind::Int | ValKind::Bool => (hash_word(v.0), true),
+        // SAFETY: the caller's contract.
+        _ => unsafe { hash_ref_and_exactness(v, kind) },
+    }
+}
+
+/// The hash of one word from a fresh state: `write_u64` is a multiplication by
+/// an odd constant and `finish` is fmix64, both bijections, so different words
+/// never share a hash.
+#[inline(always)]
+fn hash_word(w: u64) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u64(w);
+    h.finish()
+}
+
+/// [`hash_and_exactness`] of a value that is not an int or bool.
+///
+/// # Safety
+/// As [`hash_value`].
+#[inline(never)]
+unsafe fn hash_ref_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
+    let mut h = FxHasher::default();
+    // The usual map keys besides ints, strings, without the walk.
+    match kind {
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => {
             let b = str_bytes(v);
-            let short = b.len() <= SHORT_STR_KEY;
-            if short {
+            if b.len() <= SHORT_STR_KEY {
                 // The length and bytes as one word, hashed as an int is: different
                 // short strings never share a hash.
-                h.write_u64(packed_bytes(b) | ((b.len() as u64) << 56));
-            } else {
-                h.write_u64(b.len() as u64);
-                h.write(b);
+                return (hash_word(packed_bytes(b) | ((b.len() as u64) << 56)), true);
             }
-            (h.finish(), short)
+            h.write_u64(b.len() as u64);
+            h.write(b);
+            (h.finish(), false)
         }
         _ => (hash_walk(h, v, kind), false),
     }
