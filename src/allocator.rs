@@ -111,12 +111,7 @@ unsafe fn realloc_mapped(ptr: *mut u8, old: usize, align: usize, new_size: usize
                 })
             }
             (true, false) => {
-                let p = if align <= WORD {
-                    mi::mi_malloc(new_size)
-                } else {
-                    mi::mi_malloc_aligned(new_size, align)
-                }
-                .cast::<u8>();
+                let p = mi_alloc(new_size, align);
                 if !p.is_null() {
                     std::ptr::copy_nonoverlapping(ptr, p, new_size.min(old));
                     unmap(ptr, old);
@@ -147,6 +142,23 @@ unsafe fn realloc_mapped(ptr: *mut u8, old: usize, align: usize, new_size: usize
     }
 }
 
+/// A mimalloc block of `size` bytes aligned to `align` (a power of two): plain
+/// `mi_malloc` up to a word, which every mimalloc block satisfies.
+///
+/// # Safety
+/// `align` must be a power of two.
+#[inline]
+unsafe fn mi_alloc(size: usize, align: usize) -> *mut u8 {
+    // SAFETY: FFI calls with a size and a power-of-two alignment.
+    unsafe {
+        if align <= WORD {
+            mi::mi_malloc(size).cast()
+        } else {
+            mi::mi_malloc_aligned(size, align).cast()
+        }
+    }
+}
+
 /// mimalloc as the global allocator (wrapped by [`crate::fatal::GuardedAlloc`]).
 pub struct MiMalloc;
 
@@ -159,14 +171,8 @@ pub struct MiMalloc;
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: FFI calls with a size and a power-of-two alignment.
-        unsafe {
-            if layout.align() <= WORD {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: a layout's alignment is a power of two.
+        unsafe { mi_alloc(layout.size(), layout.align()) }
     }
 
     #[inline]

@@ -149,15 +149,33 @@ impl OrderedMap {
         .ok_or(LimitError::OutOfMemory)
     }
 
-    #[inline]
+    /// (Not inlined: its callers are the map builtins and compiled code's leaf
+    /// calls, each of which it would double in size for no fewer instructions.)
+    #[inline(never)]
     fn find(&self, key: &MapKey) -> Option<usize> {
+        match self.last_found(key) {
+            Ok(i) => Some(i),
+            Err((hash, exact)) => self.probe(hash, exact, key),
+        }
+    }
+
+    /// The position of the entry the last lookup or insertion found, if it
+    /// holds `key`: by the key's bits when they determine it
+    /// ([`Self::last_by_identity`]), else by its hash ([`Self::last_is`]).
+    /// `Err`: the key's hash and exactness ([`MapKey::hash_exact`]), for the probe.
+    #[inline(always)]
+    fn last_found(&self, key: &MapKey) -> Result<usize, (u64, bool)> {
         if let Some(i) = self.last_by_identity(key) {
-            return Some(i);
+            return Ok(i);
         }
         let (hash, exact) = key.hash_exact();
-        if let Some(i) = self.last_is(hash, exact, key) {
-            return Some(i);
-        }
+        self.last_is(hash, exact, key).ok_or((hash, exact))
+    }
+
+    /// The position of the live entry holding `key` (of `hash`, `exact`), found
+    /// through the index, and remembered.
+    #[inline(always)]
+    fn probe(&self, hash: u64, exact: bool, key: &MapKey) -> Option<usize> {
         let entries = &self.entries;
         let i = self
             .index
@@ -232,13 +250,10 @@ impl OrderedMap {
     /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
-        if let Some(i) = self.last_by_identity(&key) {
-            return self.replace_value(i, value);
-        }
-        let (hash, exact) = key.hash_exact();
-        if let Some(i) = self.last_is(hash, exact, &key) {
-            return self.replace_value(i, value);
-        }
+        let (hash, exact) = match self.last_found(&key) {
+            Ok(i) => return self.replace_value(i, value),
+            Err(h) => h,
+        };
         self.reserve(1);
         self.put(hash, exact, key, value)
     }
@@ -248,13 +263,10 @@ impl OrderedMap {
     /// lookup found (`if map_has_key(m, k): m[k] = m[k] + 1`) costs no probe,
     /// and overwriting any key reserves nothing unless the map is full.
     pub fn try_insert(&mut self, key: MapKey, value: Value) -> Result<Option<Value>, LimitError> {
-        if let Some(i) = self.last_by_identity(&key) {
-            return Ok(self.replace_value(i, value));
-        }
-        let (hash, exact) = key.hash_exact();
-        if let Some(i) = self.last_is(hash, exact, &key) {
-            return Ok(self.replace_value(i, value));
-        }
+        let (hash, exact) = match self.last_found(&key) {
+            Ok(i) => return Ok(self.replace_value(i, value)),
+            Err(h) => h,
+        };
         // A full vector or index grows before the probe even if the key turns
         // out to be there: `put` must not reallocate.
         if self.is_full() {
@@ -294,17 +306,15 @@ impl OrderedMap {
     /// costs no probe).
     #[inline]
     pub fn set_in_place(&mut self, key: MapKey, value: Value) -> bool {
-        if let Some(i) = self.last_by_identity(&key) {
-            self.replace_value(i, value);
-            return true;
-        }
-        let (hash, exact) = key.hash_exact();
-        if let Some(i) = self.last_is(hash, exact, &key) {
-            self.replace_value(i, value);
-            return true;
-        }
+        let (hash, exact) = match self.last_found(&key) {
+            Ok(i) => {
+                self.replace_value(i, value);
+                return true;
+            }
+            Err(h) => h,
+        };
         if self.is_full() {
-            return match self.find(&key) {
+            return match self.probe(hash, exact, &key) {
                 Some(i) => self.replace_value(i, value).is_some(),
                 None => false,
             };
