@@ -246,6 +246,14 @@ pub struct AllocOffsets {
     /// The kind byte of a struct and of a class instance.
     pub kind_struct: u8,
     pub kind_class: u8,
+    /// An empty array allocated inline: the kind byte of an array, the cell
+    /// class it lives in (instances of that many fields), its element-kind
+    /// byte and capacity word, and the data pointer of capacity 0.
+    pub kind_array: u8,
+    pub array_cell: usize,
+    pub arr_elem: i32,
+    pub arr_cap: i32,
+    pub empty_array_ptr: u64,
 }
 
 impl Offsets {
@@ -281,6 +289,11 @@ impl Offsets {
                 hdr_marked: abi::HDR_MARKED,
                 kind_struct: abi::KIND_STRUCT,
                 kind_class: abi::KIND_CLASS,
+                kind_array: abi::KIND_ARRAY,
+                array_cell: abi::ARRAY_CELL,
+                arr_elem: abi::ARRAY_ELEM,
+                arr_cap: abi::ARRAY_CAP,
+                empty_array_ptr: abi::EMPTY_ARRAY_PTR,
             },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),

@@ -26,6 +26,17 @@ pub const KIND_CLASS: u8 = ObjKind::Class as u8;
 /// An array's data pointer (`*mut Value`) and length (`u64`).
 pub const ARRAY_PTR: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, ptr)) as i32;
 pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, len)) as i32;
+/// An array's capacity (`u64`) and element kind (a `ValKind` byte), which
+/// compiled code writes when it allocates an empty array inline.
+pub const ARRAY_CAP: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, cap)) as i32;
+pub const ARRAY_ELEM: i32 = offset_of!(ArrayObj, elem) as i32;
+/// The kind byte of an array.
+pub const KIND_ARRAY: u8 = ObjKind::Array as u8;
+/// An array object lives in the cell of an instance of this many fields.
+pub const ARRAY_CELL: usize = super::gc::ARRAY_CELL;
+/// The data pointer of an empty array (capacity 0): `Vec::new`'s, a dangling
+/// pointer aligned for `Value`, which is never read or freed.
+pub const EMPTY_ARRAY_PTR: u64 = std::mem::align_of::<crate::value::Value>() as u64;
 
 /// A struct's or class instance's layout id (`u32`).
 pub const STRUCT_LAYOUT: i32 = offset_of!(StructHead, layout) as i32;
@@ -64,7 +75,7 @@ pub const HEAP_FREE_CELLS: i32 = Heap::OFF_FREE_CELLS as i32;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::{as_array, as_closure, as_struct, as_tuple, Heap, ObjHeader};
+    use crate::heap::{as_array, as_array_mut, as_closure, as_struct, as_tuple, Heap, ObjHeader};
     use crate::value::{ValKind, Value};
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
@@ -124,10 +135,10 @@ mod tests {
         assert_eq!(at::<u8>(clo, HDR_KIND), KIND_CLOSURE);
     }
 
-    /// Allocate an instance of `n` fields the way compiled code does inline:
-    /// pop a free cell, link it, count it, write its header. `None` when the
-    /// fast path would take the helper.
-    fn inline_alloc(h: &mut Heap, layout: u32, n: usize) -> Option<Value> {
+    /// Allocate a cell of `n` fields the way compiled code does inline: pop a
+    /// free cell, link it, count it, write its header with `kind`, then its
+    /// contents with `init`. `None` when the fast path would take the helper.
+    fn inline_cell(h: &mut Heap, n: usize, kind: u8, init: impl FnOnce(*mut u8)) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
         // A counter word and a pointer word of the heap (pointers are read and
         // written as pointers, keeping their provenance for Miri).
@@ -153,15 +164,61 @@ mod tests {
             *at(HEAP_OBJECTS) += 1;
             *next = *ptr_at(HEAP_HEAD);
             *ptr_at(HEAP_HEAD) = c;
-            *c.add(HDR_KIND as usize) = KIND_CLASS;
+            *c.add(HDR_KIND as usize) = kind;
             *c.add(HDR_MARKED as usize) = 0;
-            *(c.add(STRUCT_LAYOUT as usize) as *mut u32) = layout;
-            *(c.add(STRUCT_LEN as usize) as *mut u32) = n as u32;
-            for i in 0..n {
-                *(c.add(STRUCT_FIELDS as usize + 8 * i) as *mut u64) = 40 + i as u64;
-            }
+            init(c);
             Some(Value::obj(c as *mut ObjHeader))
         }
+    }
+
+    /// [`inline_cell`] of a class instance of layout `layout` with `n` fields
+    /// `40, 41, ...`.
+    fn inline_alloc(h: &mut Heap, layout: u32, n: usize) -> Option<Value> {
+        inline_cell(h, n, KIND_CLASS, |c| {
+            // SAFETY: `c` is a cell of `struct_size(n)` bytes.
+            unsafe {
+                *(c.add(STRUCT_LAYOUT as usize) as *mut u32) = layout;
+                *(c.add(STRUCT_LEN as usize) as *mut u32) = n as u32;
+                for i in 0..n {
+                    *(c.add(STRUCT_FIELDS as usize + 8 * i) as *mut u64) = 40 + i as u64;
+                }
+            }
+        })
+    }
+
+    /// An empty array written field by field as compiled code writes it is
+    /// an array the runtime can grow, read, keep and free.
+    #[test]
+    fn an_empty_array_allocated_inline_is_an_array() {
+        let mut h = Heap::new(false);
+        assert_eq!(struct_size(ARRAY_CELL), std::mem::size_of::<ArrayObj>());
+        // The first array fills the free list of its cells.
+        let first = h.alloc_array(ValKind::Ref, Vec::new());
+        assert_eq!(word(first, ARRAY_CAP), 0);
+        assert_eq!(word(first, ARRAY_PTR), EMPTY_ARRAY_PTR);
+        assert_eq!(at::<u8>(first, ARRAY_ELEM), ValKind::Ref as u8);
+        assert_eq!(at::<u8>(first, HDR_KIND), KIND_ARRAY);
+        let v = inline_cell(&mut h, ARRAY_CELL, KIND_ARRAY, |c| {
+            // SAFETY: `c` is a cell of `size_of::<ArrayObj>()` bytes.
+            unsafe {
+                *c.add(ARRAY_ELEM as usize) = ValKind::Int as u8;
+                *(c.add(ARRAY_CAP as usize) as *mut u64) = 0;
+                *(c.add(ARRAY_PTR as usize) as *mut u64) = EMPTY_ARRAY_PTR;
+                *(c.add(ARRAY_LEN as usize) as *mut u64) = 0;
+            }
+        })
+        .expect("a free cell");
+        let a = unsafe { as_array_mut(v) };
+        assert_eq!((a.elem, a.items.len()), (ValKind::Int, 0));
+        for i in 0..100 {
+            a.items.push(Value::int(i));
+        }
+        h.collect(&mut |m| unsafe { m.mark(v) });
+        assert_eq!(unsafe { as_array(v) }.items[99], Value::int(99));
+        // Dead, it is freed with its buffer (Miri and the debug allocator
+        // check the free).
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
     }
 
     #[test]

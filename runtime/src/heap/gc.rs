@@ -898,7 +898,7 @@ unsafe fn trace_cost(p: *mut ObjHeader) -> usize {
 
 /// The cell class of array objects: an [`ArrayObj`] is exactly as large as an
 /// instance of this many fields.
-const ARRAY_CELL: usize = (std::mem::size_of::<ArrayObj>() - STRUCT_HEAD) / 8;
+pub(super) const ARRAY_CELL: usize = (std::mem::size_of::<ArrayObj>() - STRUCT_HEAD) / 8;
 const _: () = assert!(instance_size(ARRAY_CELL) == std::mem::size_of::<ArrayObj>());
 const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
 const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);

@@ -172,10 +172,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// `NewStruct` (`fields`: the registers of the field values) or `NewObject`
     /// (`fields` empty: `n` zero fields) of layout `layout` into `dst`, allocated
-    /// inline from the heap's free cells of its size (docs/jit.md, "Inline
-    /// allocation"). When the free list is empty, a collection is due (or would
-    /// be after this allocation) or GC stress is on, `slow` emits the helper call
-    /// instead, which allocates, collects if it must and defines `dst`. An
+    /// inline ([`Tr::alloc_cell`]); `slow` emits the helper call instead. An
     /// instance with too many fields for a cell always takes `slow`.
     pub(super) fn new_instance(
         &mut self,
@@ -196,6 +193,66 @@ impl<'a, 'f> Tr<'a, 'f> {
             slow(self);
             return;
         }
+        let kind = if is_class { al.kind_class } else { al.kind_struct };
+        self.alloc_cell(dst, n, kind, slow, |t, p| {
+            let offs = t.tc.offs;
+            for (off, ty, v) in [
+                (offs.struct_layout, I32, layout as i64),
+                (offs.struct_len, I32, n as i64),
+            ] {
+                let c = t.b.ins().iconst(ty, v);
+                let fl = t.mem_flags(Mem::Hdr);
+                t.b.ins().store(fl, c, p, off);
+            }
+            for i in 0..n {
+                let v = match fields.get(i) {
+                    Some(&r) => t.get_raw(r),
+                    None => t.iconst(0),
+                };
+                let fl = t.mem_flags(Mem::Heap);
+                t.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
+            }
+        });
+    }
+
+    /// `NewArray` of no elements (`[]`, the leaves of a tree, a list about to
+    /// be filled) of element kind `elem` into `dst`, allocated inline
+    /// ([`Tr::alloc_cell`]): the array object of capacity 0 needs no buffer.
+    fn new_empty_array(&mut self, dst: Reg, elem: u8, slow: impl FnOnce(&mut Self)) {
+        let al = self.tc.offs.alloc;
+        self.alloc_cell(dst, al.array_cell, al.kind_array, slow, |t, p| {
+            let (ptr_off, len_off) = t.tc.offs.arr_items;
+            let c = t.b.ins().iconst(I8, elem as i64);
+            let fl = t.mem_flags(Mem::Hdr);
+            t.b.ins().store(fl, c, p, al.arr_elem);
+            for (off, v) in [
+                (al.arr_cap, 0),
+                (ptr_off, al.empty_array_ptr as i64),
+                (len_off, 0),
+            ] {
+                let c = t.iconst(v);
+                let fl = t.mem_flags(Mem::Hdr);
+                t.b.ins().store(fl, c, p, off);
+            }
+        });
+    }
+
+    /// Allocate an object in a cell of an instance of `n < cell_classes`
+    /// fields into `dst`, inline from the heap's free cells of that size
+    /// (docs/jit.md, "Inline allocation"): pop the cell, count it, link it,
+    /// write its header with `kind`, then its contents with `init`. When the
+    /// free list is empty, a collection is due (or would be after this
+    /// allocation) or GC stress is on, `slow` emits the helper call instead,
+    /// which allocates, collects if it must and defines `dst`.
+    fn alloc_cell(
+        &mut self,
+        dst: Reg,
+        n: usize,
+        kind: u8,
+        slow: impl FnOnce(&mut Self),
+        init: impl FnOnce(&mut Self, CV),
+    ) {
+        let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
         let free_off = hoff + al.free_cells + 8 * n as i32;
@@ -221,7 +278,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         slow(self);
         self.b.ins().jump(join, &[]);
 
-        // Pop the cell, count it, link it, write its header and fields.
+        // Pop the cell, count it, link it, write its header and contents.
         self.b.switch_to_block(fast);
         let fl = self.mem_flags(Mem::Hdr);
         let next = self.b.ins().load(I64, fl, p, al.hdr_next);
@@ -242,26 +299,12 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().store(fl, head, p, al.hdr_next);
         let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, p, h, hoff + al.head);
-        let kind = if is_class { al.kind_class } else { al.kind_struct };
-        let offs = self.tc.offs;
-        for (off, ty, v) in [
-            (offs.hdr_kind, I8, kind as i64),
-            (al.hdr_marked, I8, 0),
-            (offs.struct_layout, I32, layout as i64),
-            (offs.struct_len, I32, n as i64),
-        ] {
-            let c = self.b.ins().iconst(ty, v);
+        for (off, v) in [(self.tc.offs.hdr_kind, kind as i64), (al.hdr_marked, 0)] {
+            let c = self.b.ins().iconst(I8, v);
             let fl = self.mem_flags(Mem::Hdr);
             self.b.ins().store(fl, c, p, off);
         }
-        for i in 0..n {
-            let v = match fields.get(i) {
-                Some(&r) => self.get_raw(r),
-                None => self.iconst(0),
-            };
-            let fl = self.mem_flags(Mem::Heap);
-            self.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
-        }
+        init(self, p);
         self.set(dst, p);
         self.b.ins().jump(join, &[]);
         self.b.seal_block(join);
@@ -288,7 +331,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// block, the helper allocates (no instruction decoding) and collects if it
     /// must, with the new object rooted.
     ///
-    /// `NewStruct` allocates inline when it can ([`Tr::new_instance`]).
+    /// `NewStruct` and an empty `NewArray` allocate inline when they can
+    /// ([`Tr::new_instance`], [`Tr::new_empty_array`]).
     pub(super) fn new_object(&mut self, pc: u32, dst: Reg, site: u32, kind: NewKind) -> Result<(), String> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
         let site_addr = s as *const crate::bytecode::CallSite as usize as i64;
@@ -299,10 +343,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             let info = args.len() as i64 | (kind as i64) << 32;
             t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
         };
-        if kind == NewKind::Struct {
-            self.new_instance(dst, layout, &args, args.len(), helper);
-        } else {
-            helper(self);
+        match kind {
+            NewKind::Struct => self.new_instance(dst, layout, &args, args.len(), helper),
+            // (`layout`: the element kind, as `rt_new` reads it.)
+            NewKind::Array if args.is_empty() => {
+                self.new_empty_array(dst, ValKind::from_u8(layout as u8) as u8, helper)
+            }
+            _ => helper(self),
         }
         Ok(())
     }
