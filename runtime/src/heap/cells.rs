@@ -143,16 +143,21 @@ impl Cells {
     }
 
     /// A new chunk of `CHUNK_BYTES`: an allocation of its own for the first
-    /// [`CHUNKS_ALONE`], then the next one of the newest region.
+    /// [`CHUNKS_ALONE`] (and whenever a new region is refused), then the next
+    /// one of the newest region.
     fn new_chunk(&mut self) -> NonNull<u8> {
         self.chunk_count += 1;
         if self.region_next == self.region_end {
             if self.chunk_count <= CHUNKS_ALONE {
-                let chunk = alloc_block(chunk_layout());
-                self.blocks.push((chunk, chunk_layout()));
-                return chunk;
+                return self.chunk_alone();
             }
-            let region = alloc_block(region_layout());
+            // A region the allocator refuses (a memory limit) is no error:
+            // the heap goes on in chunks of their own.
+            // SAFETY: the layout's size is not zero.
+            let region = crate::rt::fallibly(|| unsafe { std::alloc::alloc(region_layout()) });
+            let Some(region) = NonNull::new(region) else {
+                return self.chunk_alone();
+            };
             self.blocks.push((region, region_layout()));
             self.region_next = region.as_ptr();
             // SAFETY: one past the end of the region just allocated.
@@ -167,6 +172,13 @@ impl Cells {
             self.region_next = chunk.add(CHUNK_BYTES);
             NonNull::new_unchecked(chunk)
         }
+    }
+
+    /// A chunk that is an allocation of its own.
+    fn chunk_alone(&mut self) -> NonNull<u8> {
+        let chunk = alloc_block(chunk_layout());
+        self.blocks.push((chunk, chunk_layout()));
+        chunk
     }
 
     /// Take over the chunks and free cells of `other`, which keeps none: the
@@ -231,7 +243,7 @@ mod tests {
     use super::*;
 
     /// Pop `count` cells of `n` fields from `cells` and write a distinct word
-    /// into each; the words written.
+    /// (`mark + i`) into each; the cells popped.
     fn pop_and_mark(cells: &mut Cells, n: usize, count: usize, mark: u64) -> Vec<*mut ObjHeader> {
         (0..count)
             .map(|i| {
