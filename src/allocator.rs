@@ -132,15 +132,14 @@ fn map(size: usize) -> *mut u8 {
     p.cast()
 }
 
-/// Whether a fresh block of `layout` is a mapping of its own rather than a
-/// mimalloc block: at least [`MAPPED_MIN`], and not of a size whose mappings
-/// the program keeps freeing ([`MAP_FROM`]).
+/// Whether a new block of `size` bytes aligned to `align` (allocated, or
+/// grown from a mimalloc block) is a mapping of its own rather than a mimalloc
+/// block: at least [`MAPPED_MIN`], at most page-aligned, and not of a size
+/// whose mappings the program keeps freeing ([`MAP_FROM`]).
 #[cfg(target_os = "linux")]
 #[inline]
-fn maps_fresh(layout: Layout) -> bool {
-    layout.size() >= MAPPED_MIN
-        && layout.align() <= 4096
-        && layout.size() >= MAP_FROM.load(std::sync::atomic::Ordering::Relaxed)
+fn maps_fresh(size: usize, align: usize) -> bool {
+    size >= MAPPED_MIN && align <= 4096 && size >= MAP_FROM.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Unmap the mapped block at `ptr` of `size` bytes, and stop mapping blocks
@@ -213,9 +212,7 @@ unsafe fn realloc_mapped(ptr: *mut u8, old: usize, align: usize, new_size: usize
                 }
                 Some(p)
             }
-            (false, true)
-                if new_size > old && new_size >= MAP_FROM.load(std::sync::atomic::Ordering::Relaxed) =>
-            {
+            (false, true) if new_size > old && maps_fresh(new_size, align) => {
                 let p = map(new_size);
                 if p.is_null() {
                     // mimalloc may still find the memory.
@@ -274,7 +271,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         #[cfg(target_os = "linux")]
-        if maps_fresh(layout) {
+        if maps_fresh(layout.size(), layout.align()) {
             return map_or_mimalloc(layout);
         }
         // SAFETY: a layout's alignment is a power of two.
@@ -285,7 +282,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // (A new mapping is zeroed.)
         #[cfg(target_os = "linux")]
-        if maps_fresh(layout) {
+        if maps_fresh(layout.size(), layout.align()) {
             return map_or_mimalloc(layout);
         }
         // SAFETY: as `alloc`.

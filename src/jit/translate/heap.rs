@@ -196,14 +196,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         let kind = if is_class { al.kind_class } else { al.kind_struct };
         self.alloc_cell(dst, n, kind, slow, |t, p| {
             let offs = t.tc.offs;
-            for (off, ty, v) in [
-                (offs.struct_layout, I32, layout as i64),
-                (offs.struct_len, I32, n as i64),
-            ] {
-                let c = t.b.ins().iconst(ty, v);
-                let fl = t.mem_flags(Mem::Hdr);
-                t.b.ins().store(fl, c, p, off);
-            }
+            t.store_header_consts(
+                p,
+                &[
+                    (offs.struct_layout, I32, layout as i64),
+                    (offs.struct_len, I32, n as i64),
+                ],
+            );
             for i in 0..n {
                 let v = match fields.get(i) {
                     Some(&r) => t.get_raw(r),
@@ -222,19 +221,26 @@ impl<'a, 'f> Tr<'a, 'f> {
         let al = self.tc.offs.alloc;
         self.alloc_cell(dst, al.array_cell, al.kind_array, slow, |t, p| {
             let (ptr_off, len_off) = t.tc.offs.arr_items;
-            let c = t.b.ins().iconst(I8, elem as i64);
-            let fl = t.mem_flags(Mem::Hdr);
-            t.b.ins().store(fl, c, p, al.arr_elem);
-            for (off, v) in [
-                (al.arr_cap, 0),
-                (ptr_off, al.empty_array_ptr as i64),
-                (len_off, 0),
-            ] {
-                let c = t.iconst(v);
-                let fl = t.mem_flags(Mem::Hdr);
-                t.b.ins().store(fl, c, p, off);
-            }
+            t.store_header_consts(
+                p,
+                &[
+                    (al.arr_elem, I8, elem as i64),
+                    (al.arr_cap, I64, 0),
+                    (ptr_off, I64, al.empty_array_ptr as i64),
+                    (len_off, I64, 0),
+                ],
+            );
         });
+    }
+
+    /// Store each constant `(offset, type, value)` into the header words of the
+    /// object at `p`, which inline allocation is writing.
+    fn store_header_consts(&mut self, p: CV, consts: &[(i32, Type, i64)]) {
+        for &(off, ty, v) in consts {
+            let c = self.b.ins().iconst(ty, v);
+            let fl = self.mem_flags(Mem::Hdr);
+            self.b.ins().store(fl, c, p, off);
+        }
     }
 
     /// Allocate an object in a cell of an instance of `n < cell_classes`
@@ -299,11 +305,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().store(fl, head, p, al.hdr_next);
         let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, p, h, hoff + al.head);
-        for (off, v) in [(self.tc.offs.hdr_kind, kind as i64), (al.hdr_marked, 0)] {
-            let c = self.b.ins().iconst(I8, v);
-            let fl = self.mem_flags(Mem::Hdr);
-            self.b.ins().store(fl, c, p, off);
-        }
+        let hdr_kind = self.tc.offs.hdr_kind;
+        self.store_header_consts(p, &[(hdr_kind, I8, kind as i64), (al.hdr_marked, I8, 0)]);
         init(self, p);
         self.set(dst, p);
         self.b.ins().jump(join, &[]);
