@@ -159,21 +159,14 @@ unsafe fn unmap(ptr: *mut u8, size: usize) {
     );
 }
 
-#[cfg(target_os = "linux")]
-unsafe extern "C" {
-    /// mimalloc's test of whether `p` points into memory it manages (a lookup
-    /// in its page map); exported by the library `libmimalloc-sys` links.
-    fn mi_is_in_heap_region(p: *const c_void) -> bool;
-}
-
 /// Whether the block at `ptr` of `size` bytes is one of [`MAPPED_MIN`]'s
 /// mappings rather than a mimalloc block. Only blocks of that size can be.
 #[cfg(target_os = "linux")]
 #[inline]
 fn is_mapped(ptr: *mut u8, size: usize) -> bool {
-    // SAFETY: a lookup of an address in mimalloc's page map; nothing is read
-    // through `ptr`.
-    size >= MAPPED_MIN && !unsafe { mi_is_in_heap_region(ptr.cast_const().cast()) }
+    // SAFETY: mimalloc's test of whether an address is memory it manages (a
+    // lookup in its page map); nothing is read through `ptr`.
+    size >= MAPPED_MIN && !unsafe { mi::mi_is_in_heap_region(ptr.cast_const().cast()) }
 }
 
 /// Grow or shrink the block at `ptr` (`old` bytes, alignment `align`, at most
@@ -255,6 +248,29 @@ fn map_or_mimalloc(layout: Layout) -> *mut u8 {
     }
     // SAFETY: an FFI call with a size and a power-of-two alignment.
     unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()).cast() }
+}
+
+/// The address space mimalloc reserves at a time for its arenas, in KiB (its
+/// default is 1 GiB). An arena starts with about 80 bitmaps of one bit per
+/// 64 KiB slice, and creating it writes each bitmap's header: for 1 GiB that
+/// touched 40 pages, a twentieth of hello world's peak memory; for 64 MiB the
+/// bitmaps share 4 pages. A program that needs more gets more arenas, whose
+/// size mimalloc doubles every eighth one.
+const ARENA_RESERVE_KIB: std::ffi::c_long = 64 * 1024;
+
+/// mimalloc's `mi_option_arena_reserve` (its `mimalloc.h`; the Rust crate's
+/// list of options predates it). `tests/cli.rs` checks the arena a run
+/// reserves.
+const OPTION_ARENA_RESERVE: mi::mi_option_t = 23;
+
+/// Set the mimalloc options that only take effect before its first
+/// allocation; the `bp` binary calls this from `.init_array`, before Rust's
+/// runtime allocates. They are defaults: `MIMALLOC_ARENA_RESERVE` in the
+/// environment still wins.
+pub fn configure() {
+    // SAFETY: sets an option's default value, which mimalloc reads when it
+    // reserves an arena.
+    unsafe { mi::mi_option_set_default(OPTION_ARENA_RESERVE, ARENA_RESERVE_KIB) };
 }
 
 /// mimalloc as the global allocator (wrapped by [`crate::fatal::GuardedAlloc`]).

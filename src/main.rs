@@ -17,6 +17,20 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: GuardedAlloc<MiMalloc> = GuardedAlloc(MiMalloc);
 
+/// Sets mimalloc's options before the first allocation, which Rust's runtime
+/// makes before `main` (its record of the main thread): an entry of
+/// `.init_array`, which the C library runs before that, after mimalloc's own
+/// (prioritised) initialisation.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn configure() {
+        bp::allocator::configure();
+    }
+    configure
+};
+
 #[derive(Parser)]
 #[command(
     name = "bp",

@@ -1,5 +1,6 @@
-//! The command line's shortcuts: `bp FILE`, `bp -c CODE`, `bp run -` and a
-//! `#!/usr/bin/env bp` line.
+//! The command line's shortcuts (`bp FILE`, `bp -c CODE`, `bp run -` and a
+//! `#!/usr/bin/env bp` line), its logs and dumps, and what it sets up before
+//! a program runs.
 
 mod support;
 
@@ -233,5 +234,31 @@ fn jit_dump_can_select_a_function_and_shows_source_positions() {
     assert!(
         text.contains("; ---- f (fn ") && text.contains("; ---- main (fn "),
         "{text}"
+    );
+}
+
+/// bp sets mimalloc's arena size before anything allocates (the first
+/// arena's bitmaps are part of every run's memory: src/allocator.rs), and the
+/// environment still overrides it.
+#[test]
+fn the_first_arena_is_64_mib_unless_the_environment_says_otherwise() {
+    let reserved = |env: &[(&str, &str)]| {
+        let mut bp = Bp::new(["-c", "print(1)"]).env("MIMALLOC_VERBOSE", "1");
+        for (name, value) in env {
+            bp = bp.env(name, value);
+        }
+        let run = bp.run();
+        assert_eq!(run.code("bp -c"), 0, "{}", run.stderr_text());
+        let lines = run.stderr_text();
+        lines
+            .lines()
+            .filter(|l| l.starts_with("mimalloc: reserved"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reserved(&[]), ["mimalloc: reserved 65536 KiB memory"]);
+    assert_eq!(
+        reserved(&[("MIMALLOC_ARENA_RESERVE", "1GiB")]),
+        ["mimalloc: reserved 1048576 KiB memory"]
     );
 }
