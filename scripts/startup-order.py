@@ -36,6 +36,12 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROGRAMS_PER_DIR = 3
 HELLO = 'def main() -> int:\n    print("hello")\n    return 0\n'
+# The first compilations of a run: a loop-free function and one with a loop
+# (which goes through the optimizer), compiled before the program starts.
+FIRST_COMPILE = ('def add(a: int, b: int) -> int:\n    return (a + b) * (a - b) / 2 + 1\n\n'
+                 'def total(n: int) -> int:\n    let s: int = 0\n    for i in range(0, n):\n'
+                 '        s = (s + add(i, 3)) % 1000003\n    return s\n\n'
+                 'def main() -> int:\n    print(total(10))\n    return 0\n')
 
 
 def functions_run(profile, binary):
@@ -75,15 +81,20 @@ def coverage(order_file, binary):
 
 
 def corpus(tmp):
-    hello = os.path.join(tmp, "hello.bp")
-    with open(hello, "w", encoding="utf-8") as f:
-        f.write(HELLO)
-    files = [hello]
+    """The runs to profile, as (`bp run` options, program): hello world, the
+    first compilations, then the test programs."""
+    runs = []
+    for name, text, options in (("hello.bp", HELLO, []),
+                                ("first_compile.bp", FIRST_COMPILE, ["--jit-threshold", "0"])):
+        path = os.path.join(tmp, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        runs.append((options, path))
     base = os.path.join(ROOT, "tests", "programs")
     for d in sorted(os.listdir(base)):
         programs = sorted(p for p in os.listdir(os.path.join(base, d)) if p.endswith(".bp"))
-        files += [os.path.join(base, d, p) for p in programs[:PROGRAMS_PER_DIR]]
-    return files
+        runs += [([], os.path.join(base, d, p)) for p in programs[:PROGRAMS_PER_DIR]]
+    return runs
 
 
 def main():
@@ -100,10 +111,10 @@ def main():
         sys.exit(0 if share >= 0.9 else 1)
     uses, first = collections.Counter(), {}
     with tempfile.TemporaryDirectory() as tmp:
-        for n, program in enumerate(corpus(tmp)):
+        for n, (options, program) in enumerate(corpus(tmp)):
             profile = os.path.join(tmp, f"cg.{n}")
             cmd = ["valgrind", "--tool=callgrind", "--demangle=no",
-                   f"--callgrind-out-file={profile}", binary, "run", program]
+                   f"--callgrind-out-file={profile}", binary, "run"] + options + [program]
             try:
                 subprocess.run(cmd, cwd=os.path.dirname(program), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
@@ -116,10 +127,14 @@ def main():
                 uses[name] += 1
                 first.setdefault(name, (n, len(first)))
     # Hello world's functions first, in the order it runs them: every program runs
-    # them. Then the rest, most widely used first.
+    # them. Then those of the first compilations, in order, so that a program's
+    # first compilation touches few pages of the compiler's code. Then the rest,
+    # most widely used first.
     def place(name):
-        in_hello = first[name][0] == 0
-        return (not in_hello, 0 if in_hello else -uses[name], first[name])
+        run = first[name][0]
+        if run <= 1:
+            return (run, 0, first[name])
+        return (2, -uses[name], first[name])
 
     order = sorted(uses, key=place)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
