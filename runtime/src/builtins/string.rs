@@ -14,6 +14,9 @@ use crate::heap::{as_array, obj_kind, str_bytes, ObjKind};
 use crate::limits::{self, LimitError};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
+// Substring search: the `memchr` crate's (vectorised `memchr` of a byte, two-way
+// for longer needles), not a byte loop with a `memcmp` call per candidate.
+use memchr::memmem;
 
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
@@ -78,28 +81,6 @@ pub(crate) fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// Byte offset of the first occurrence of `needle` in `hay` at or after `from`.
-/// An empty needle matches at `from` (clamped to the length).
-pub(crate) fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(from.min(hay.len()));
-    }
-    if needle.len() > hay.len() {
-        return None;
-    }
-    let first = needle[0];
-    let last_start = hay.len() - needle.len();
-    let mut i = from;
-    while i <= last_start {
-        let j = i + hay[i..=last_start].iter().position(|&c| c == first)?;
-        if &hay[j..j + needle.len()] == needle {
-            return Some(j);
-        }
-        i = j + 1;
-    }
-    None
-}
-
 // ---------------------------------------------------------------------------
 // §9.2
 // ---------------------------------------------------------------------------
@@ -160,13 +141,13 @@ unsafe fn ends_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 unsafe fn str_find(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let pos = find_from(str_arg(a[0])?, str_arg(a[1])?, 0);
+    let pos = memmem::find(str_arg(a[0])?, str_arg(a[1])?);
     Ok(Value::int(pos.map_or(-1, |p| p as i64)))
 }
 
 unsafe fn str_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(
-        find_from(str_arg(a[0])?, str_arg(a[1])?, 0).is_some(),
+        memmem::find(str_arg(a[0])?, str_arg(a[1])?).is_some(),
     ))
 }
 
@@ -176,13 +157,9 @@ unsafe fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
     if needle.is_empty() {
         return Ok(Value::int(0));
     }
-    let mut count = 0i64;
-    let mut from = 0;
-    while let Some(p) = find_from(s, needle, from) {
-        count += 1;
-        from = p + needle.len();
-    }
-    Ok(Value::int(count))
+    // (Non-overlapping occurrences, left to right.)
+    let count = memmem::find_iter(s, needle).count();
+    Ok(Value::int(count as i64))
 }
 
 unsafe fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -192,7 +169,7 @@ unsafe fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     if old.is_empty() {
         return Ok(a[0]);
     }
-    match find_from(s, old, 0) {
+    match memmem::find(s, old) {
         None => Ok(a[0]),
         Some(p) => {
             let mut out = limits::str_buf(limits::total_str_len([s.len() - old.len(), new.len()])?)?;
@@ -266,7 +243,8 @@ unsafe fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     } else {
         items = Vec::new();
         let mut start = 0;
-        while let Some(p) = find_from(s, sep, start) {
+        // (Non-overlapping occurrences, left to right.)
+        for p in memmem::find_iter(s, sep) {
             limits::grow_array(&mut items, 1)?;
             items.push(rt.str(&s[start..p]));
             start = p + sep.len();
