@@ -156,6 +156,11 @@ struct EngineArgs {
     /// (default 10 x the call threshold; 1 when it is 0).
     #[arg(long, value_name = "N")]
     jit_osr_threshold: Option<u32>,
+    /// Compile hot functions on the program's thread, which waits for each
+    /// compilation, instead of on the background compiler thread (a
+    /// reproducible order of tier changes, as HotSpot's -Xbatch).
+    #[arg(long)]
+    jit_sync: bool,
     /// Print JIT statistics to stderr at exit.
     #[arg(long)]
     jit_stats: bool,
@@ -503,6 +508,7 @@ fn jit_tier(r: &EngineArgs, sizes: Reservations) -> Result<Option<Arc<dyn TierFa
         perf_map: r.perf_map,
         log: r.jit_log || std::env::var("BP_JIT_LOG").is_ok_and(|v| v != "0" && !v.is_empty()),
         code_arena: sizes.code_arena,
+        sync: r.jit_sync,
     };
     Ok(Some(opts.factory()))
 }
@@ -514,6 +520,7 @@ fn jit_tier(r: &EngineArgs, _sizes: Reservations) -> Result<Option<Arc<dyn TierF
         (r.jit, "--jit"),
         (r.jit_threshold.is_some(), "--jit-threshold"),
         (r.jit_osr_threshold.is_some(), "--jit-osr-threshold"),
+        (r.jit_sync, "--jit-sync"),
         (r.jit_stats, "--jit-stats"),
         (r.jit_dump.is_some(), "--jit-dump"),
         (r.jit_log, "--jit-log"),

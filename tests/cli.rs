@@ -139,7 +139,9 @@ fn jit_log_reports_compilations_osr_and_deopts() {
         "hot.bp",
         "def f(xs: [int], i: int) -> int:\n    return xs[i]\n\ndef main() -> int:\n    let xs: [int] = [1, 2, 3]\n    let total: int = 0\n    for i in range(0, 300):\n        total = total + f(xs, i % 3)\n    for k in range(0, 3000):\n        total = total + k\n    print(total, f(xs, -1))\n    return 0\n",
     );
-    let run = Bp::new(["run", "--jit-log"]).arg(&p).run();
+    // On the program's thread (`--jit-sync`), so that `f` is compiled before
+    // its last call and `main` before its second loop ends.
+    let run = Bp::new(["run", "--jit-log", "--jit-sync"]).arg(&p).run();
     assert_eq!(
         (run.code("--jit-log"), run.stdout_text()),
         (0, "4499100 3\n".to_string())

@@ -9,12 +9,15 @@
 //! * [`runtime`]: the `extern "C"` helpers that compiled code calls, with the VM as
 //!   the ABI's opaque context; [`exec`]: the single-instruction executor behind
 //!   `rt_op`.
+//! * [`background`]: the run's compile worker, which compiles the functions
+//!   the VMs found hot while they go on interpreting (unless `--jit-sync`).
 //!
 //! A function over the JIT's size budget (`jit::MAX_JIT_INSTRS` bytecode or
 //! `jit::MAX_JIT_IR` Cranelift instructions) is never compiled: the policy marks
 //! it too big, so the hooks leave it to the interpreter whether it gets hot by
 //! calls, by a loop (no OSR) or with `--jit-threshold 0`.
 
+mod background;
 mod exec;
 pub mod policy;
 pub mod runtime;
@@ -61,6 +64,9 @@ pub struct JitOptions {
     pub log: bool,
     /// Address space reserved for code, in bytes (`crate::limits`).
     pub code_arena: usize,
+    /// Compile on the program's thread, which waits (`--jit-sync`), instead
+    /// of on the run's compile worker ([`background`]).
+    pub sync: bool,
 }
 
 impl Default for JitOptions {
@@ -74,6 +80,7 @@ impl Default for JitOptions {
             perf_map: false,
             log: false,
             code_arena: crate::limits::CODE_ARENA,
+            sync: false,
         }
     }
 }
@@ -91,6 +98,14 @@ impl JitOptions {
 }
 
 impl JitOptions {
+    /// Whether hot functions are compiled on the run's compile worker while
+    /// the program goes on ([`background`]). Not with `--jit-sync`, nor when
+    /// every function is compiled at start, nor under deopt stress, whose
+    /// runs must take their side exits in a reproducible order.
+    fn background(&self) -> bool {
+        !self.sync && self.threshold != 0 && self.stress == 0
+    }
+
     /// These options as the VM's tier factory (`VmOptions::tier`). The VMs of
     /// one run (one per thread) that it attaches to share one JIT: code compiled
     /// for one thread is called by all (see [`JitFactory`]).
@@ -126,6 +141,36 @@ pub struct JitFactory {
 /// is compiled once and called by every thread; the policy's state (versions,
 /// deopt budgets, statistics) is the run's. Hotness counters stay per VM.
 pub struct SharedJit {
+    core: Arc<JitCore>,
+    /// The compile worker ([`background`]), started by the first function
+    /// queued.
+    worker: Mutex<WorkerState>,
+}
+
+/// Whether a run's compile worker runs.
+enum WorkerState {
+    NotStarted,
+    Running(background::Worker),
+    /// It could not be started: the VMs compile on their own threads.
+    Unavailable,
+}
+
+impl Drop for SharedJit {
+    /// Stop the compile worker before the VMs, and the program they borrow,
+    /// are gone.
+    fn drop(&mut self) {
+        let worker = std::mem::replace(
+            self.worker.get_mut().unwrap_or_else(|e| e.into_inner()),
+            WorkerState::Unavailable,
+        );
+        if let WorkerState::Running(w) = worker {
+            w.stop();
+        }
+    }
+}
+
+/// The run's JIT and policy: what the VMs and the compile worker share.
+pub(crate) struct JitCore {
     /// The JIT, set up by the first compilation (a program that never gets hot
     /// never pays for the ISA, the code arena and the shims).
     jit: Mutex<Option<Jit>>,
@@ -147,16 +192,16 @@ pub struct SharedJit {
 impl std::fmt::Debug for SharedJit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedJit")
-            .field("program", &self.program)
+            .field("program", &self.core.program)
             .finish()
     }
 }
 
 // SAFETY: the JIT and the policy are only used under their mutexes; the entry
 // table's slots are atomic words (any value read is a valid entry).
-unsafe impl Send for SharedJit {}
+unsafe impl Send for JitCore {}
 // SAFETY: as for `Send`.
-unsafe impl Sync for SharedJit {}
+unsafe impl Sync for JitCore {}
 
 // Locks a mutex of the tier, ignoring poisoning (a panic inside a compilation is
 // caught and reported; the state it leaves is consistent enough to go on).
@@ -170,11 +215,11 @@ impl JitFactory {
         let max_depth = vm.max_depth.min(vm.frames.capacity().saturating_sub(1));
         let sizes = (vm.stack.limit(), max_depth);
         if let Some(s) = &self.shared {
-            if s.program == program && s.sizes == sizes {
+            if s.core.program == program && s.core.sizes == sizes {
                 return s.clone();
             }
         }
-        Arc::new(SharedJit {
+        let core = JitCore {
             entry: EntryTable::new(vm.program.functions.len()),
             enter: OnceLock::new(),
             jit: Mutex::new(None),
@@ -182,6 +227,10 @@ impl JitFactory {
             program,
             sizes,
             logged: Mutex::new(Vec::new()),
+        };
+        Arc::new(SharedJit {
+            core: Arc::new(core),
+            worker: Mutex::new(WorkerState::NotStarted),
         })
     }
 }
@@ -194,7 +243,7 @@ impl TierFactory for JitFactory {
             stop: Cell::new(None),
         };
         Ok(Attached {
-            entry: tier.shared.entry.as_ptr(),
+            entry: tier.core().entry.as_ptr(),
             not_compiled: abi::NOT_COMPILED,
             hot_call: self.opts.threshold,
             hot_loop: self.opts.loop_threshold(),
@@ -283,28 +332,32 @@ fn context(vm: &mut Vm<'_>) -> *mut Context {
     (vm as *mut Vm<'_>).cast::<Context>()
 }
 
-impl Tier {
+impl JitCore {
     /// The run's JIT, set up now if this is the first compilation.
     /// Also how long setting it up took (zero when it existed).
-    fn jit(&self, vm: &Vm<'_>) -> Result<(MutexGuard<'_, Option<Jit>>, Duration), String> {
-        let mut guard = lock(&self.shared.jit);
+    fn jit(
+        &self,
+        program: &Program,
+        opts: &JitOptions,
+    ) -> Result<(MutexGuard<'_, Option<Jit>>, Duration), String> {
+        let mut guard = lock(&self.jit);
         let mut setup = Duration::ZERO;
         if guard.is_none() {
             let t0 = Instant::now();
-            let (stack_slots, max_depth) = self.shared.sizes;
+            let (stack_slots, max_depth) = self.sizes;
             let run = RunAddrs {
                 stack_slots,
                 max_depth,
             };
             let jit = Jit::new(
-                vm.program,
-                self.shared.entry.clone(),
+                program,
+                self.entry.clone(),
                 run,
                 offsets(),
                 &runtime::HELPERS,
-                self.opts.compile_options(),
+                opts.compile_options(),
             )?;
-            let _ = self.shared.enter.set(jit.enter_addr());
+            let _ = self.enter.set(jit.enter_addr());
             *guard = Some(jit);
             setup = t0.elapsed();
         }
@@ -312,27 +365,38 @@ impl Tier {
     }
 
     fn policy(&self) -> MutexGuard<'_, Policy> {
-        lock(&self.shared.policy)
+        lock(&self.policy)
     }
 
-    /// Compile function `fid` (not yet callable: see [`Tier::finalize`]); false if
-    /// it failed or is over the size budget.
-    fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
+    /// Compile function `fid` of `program`, whose constants are `consts` (not
+    /// yet callable: see [`JitCore::finalize`]); false if it failed or is over
+    /// the size budget.
+    fn compile(
+        &self,
+        program: &Program,
+        consts: &[bp_runtime::value::Value],
+        fid: usize,
+        trigger: Trigger,
+        opts: &JitOptions,
+    ) -> bool {
         let t0 = Instant::now();
-        let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
         let (neg_index, hoist_bounds) = {
             let policy = self.policy();
             (policy.neg_index(fid), policy.first_version(fid))
         };
         let mut setup = Duration::ZERO;
-        let r = match self.jit(vm) {
+        let r = match self.jit(program, opts) {
             Ok((mut guard, took)) => {
                 setup = took;
                 match guard.as_mut() {
                     // Another thread compiled it since this one decided to (checked
                     // under the JIT's lock; finalized by the next `finalize`).
-                    Some(jit) if jit.has_code(fid) => return true,
-                    Some(jit) => jit.compile(vm.program, consts, fid as u32, neg_index, hoist_bounds),
+                    Some(jit) if jit.has_code(fid) => {
+                        drop(guard);
+                        self.policy().unqueue(fid);
+                        return true;
+                    }
+                    Some(jit) => jit.compile(program, consts, fid as u32, neg_index, hoist_bounds),
                     None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
                 }
             }
@@ -345,55 +409,117 @@ impl Tier {
         }
         // The function's compile time, without the JIT's setup.
         let elapsed = t0.elapsed().saturating_sub(setup);
-        if self.opts.log {
+        if opts.log {
             match &r {
-                Ok(()) => lock(&self.shared.logged).push((fid, trigger, elapsed)),
-                Err(e) => self.log(format!("not compiled {}: {e}", function_name(vm, fid))),
+                Ok(()) => lock(&self.logged).push((fid, trigger, elapsed)),
+                Err(e) => log(opts, format!("not compiled {}: {e}", function_name(program, fid))),
             }
         }
         self.policy().compiled(fid, r, elapsed)
     }
 
     /// Make the compiled functions callable and record the outcome.
-    fn finalize(&self, vm: &Vm<'_>) {
-        let done = match lock(&self.shared.jit).as_mut() {
+    fn finalize(&self, program: &Program, opts: &JitOptions) {
+        let done = match lock(&self.jit).as_mut() {
             Some(jit) => jit.finalize(),
             None => Vec::new(),
         };
-        if self.opts.log {
-            self.log_compiled(vm, &done);
+        if opts.log {
+            self.log_compiled(program, opts, &done);
         }
         self.policy().finalized(done);
     }
 
     /// `--jit-log`: one line per function just made callable (or that failed).
-    fn log_compiled(&self, vm: &Vm<'_>, done: &[crate::jit::Finalized]) {
-        let logged = std::mem::take(&mut *lock(&self.shared.logged));
+    fn log_compiled(&self, program: &Program, opts: &JitOptions, done: &[crate::jit::Finalized]) {
+        let logged = std::mem::take(&mut *lock(&self.logged));
         for (fid, result) in done {
             let (trigger, time) = logged
                 .iter()
                 .find(|(f, _, _)| f == fid)
                 .map_or((Trigger::Calls, std::time::Duration::ZERO), |&(_, t, d)| (t, d));
-            let bytecode = vm.program.functions.get(*fid).map_or(0, |f| f.code.len());
+            let bytecode = program.functions.get(*fid).map_or(0, |f| f.code.len());
             let what = match result {
                 Ok(size) => format!(
                     "compile {} trigger={} bytecode={bytecode} code={size}B time={}us",
-                    function_name(vm, *fid),
+                    function_name(program, *fid),
                     trigger.name(),
                     time.as_micros()
                 ),
-                Err(e) => format!("not compiled {}: {e}", function_name(vm, *fid)),
+                Err(e) => format!("not compiled {}: {e}", function_name(program, *fid)),
             };
-            self.log(what);
+            log(opts, what);
         }
     }
+}
 
-    /// `--jit-log`: write `jit: LINE` to stderr now (errors are ignored, as for
-    /// diagnostics).
-    fn log(&self, line: String) {
-        if self.opts.log {
-            let _ = bp_runtime::rt::write_all_fd(libc::STDERR_FILENO, format!("jit: {line}\n").as_bytes());
+/// `--jit-log`: write `jit: LINE` to stderr now (errors are ignored, as for
+/// diagnostics).
+fn log(opts: &JitOptions, line: String) {
+    if opts.log {
+        let _ = bp_runtime::rt::write_all_fd(libc::STDERR_FILENO, format!("jit: {line}\n").as_bytes());
+    }
+}
+
+impl Tier {
+    /// The run's JIT and policy.
+    fn core(&self) -> &JitCore {
+        &self.shared.core
+    }
+
+    fn policy(&self) -> MutexGuard<'_, Policy> {
+        self.core().policy()
+    }
+
+    /// Compile function `fid` now, on this thread (not yet callable: see
+    /// [`Tier::finalize`]); false if it failed or is over the size budget.
+    fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
+        let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
+        self.core().compile(vm.program, consts, fid, trigger, &self.opts)
+    }
+
+    /// Queue function `fid` for the run's compile worker, if this run compiles
+    /// in the background ([`JitOptions::background`]): true if it is queued,
+    /// or already was. False: the caller compiles it now.
+    fn compile_in_background(&self, vm: &Vm<'_>, fid: usize, trigger: Trigger) -> bool {
+        if !self.opts.background() {
+            return false;
         }
+        let mut worker = lock(&self.shared.worker);
+        if let WorkerState::NotStarted = *worker {
+            *worker = match background::Worker::start(self.shared.core.clone(), vm.program, self.opts.clone())
+            {
+                Some(w) => WorkerState::Running(w),
+                None => WorkerState::Unavailable,
+            };
+        }
+        let WorkerState::Running(w) = &*worker else {
+            return false;
+        };
+        if !self
+            .policy()
+            .claim_for_queue(fid, matches!(trigger, Trigger::Loop))
+        {
+            // Another thread's VM queued it first.
+            return true;
+        }
+        let consts = vm.consts.get(fid).map_or_else(Box::default, |c| c.clone());
+        let job = background::Job { fid, trigger, consts };
+        if w.submit(job).is_err() {
+            self.policy().unqueue(fid);
+            return false;
+        }
+        true
+    }
+
+    /// Make the compiled functions callable and record the outcome.
+    fn finalize(&self, vm: &Vm<'_>) {
+        self.core().finalize(vm.program, &self.opts);
+    }
+
+    /// `--jit-log`: write `jit: LINE` to stderr now.
+    fn log(&self, line: String) {
+        log(&self.opts, line);
     }
 
     /// Set the loop counters of `fid` to `value`.
@@ -426,7 +552,7 @@ impl Tier {
         // caller. The VM is passed as a raw pointer: compiled code and its helpers
         // are its only users until the call returns.
         unsafe {
-            let enter = self.shared.enter.get().copied().unwrap_or(0);
+            let enter = self.core().enter.get().copied().unwrap_or(0);
             if enter == 0 {
                 self.set_stop(Stop::Fatal("internal error: compiled code without a JIT".into()));
                 return abi::ST_STOP;
@@ -465,7 +591,7 @@ impl Tier {
         }
         let fid = fid as usize;
         if verdict == Deopt::Disable {
-            if let Some(jit) = lock(&self.shared.jit).as_mut() {
+            if let Some(jit) = lock(&self.core().jit).as_mut() {
                 jit.reset_entry(fid);
             }
         }
@@ -494,7 +620,7 @@ impl Tier {
             (false, Some(i)) => format!("side exit at {}", i.op().name()),
             (false, None) => "side exit".to_string(),
         };
-        let name = function_name(vm, fid as usize);
+        let name = function_name(vm.program, fid as usize);
         self.log(format!("deopt {name} at {}: {reason}", vm.location(fid, pc)));
         if verdict == Deopt::Disable {
             self.log(format!(
@@ -516,10 +642,10 @@ impl Trigger {
 }
 
 /// `name (file:line)` of function `fid`, for `--jit-log`.
-fn function_name(vm: &Vm<'_>, fid: usize) -> String {
-    match vm.program.functions.get(fid) {
+fn function_name(program: &Program, fid: usize) -> String {
+    match program.functions.get(fid) {
         Some(f) => {
-            let file = vm.program.files.get(f.file as usize).map_or("?", String::as_str);
+            let file = program.files.get(f.file as usize).map_or("?", String::as_str);
             format!("{} ({file}:{})", crate::diag::shorten_message(&f.name), f.line)
         }
         None => format!("#{fid}"),
@@ -542,15 +668,19 @@ impl TierHooks for Tier {
 
     /// Function `fid` just reached the call threshold: compile it and patch its
     /// entry, so that later calls (from the VM and from compiled code) run the
-    /// compiled code in the same register window.
+    /// compiled code in the same register window. In the background (the call
+    /// goes on interpreted), or now.
     fn hot_function(&self, vm: &mut Vm<'_>, fid: usize) {
         let wants = self.policy().wants_compile(fid);
         if !wants && self.opts.log && self.policy().gave_up(fid) {
             self.log(format!(
                 "give up {}: {} versions deoptimized too often; it stays interpreted",
-                function_name(vm, fid),
+                function_name(vm.program, fid),
                 policy::MAX_VERSIONS
             ));
+        }
+        if wants && self.compile_in_background(vm, fid, Trigger::Calls) {
+            return;
         }
         if wants && self.compile(vm, fid, Trigger::Calls) {
             self.finalize(vm);
@@ -561,8 +691,9 @@ impl TierHooks for Tier {
         }
     }
 
-    /// Loop `loop_id` of function `fid` is hot. Compile the function if needed and
-    /// continue the frame in compiled code from the loop header: by OSR (a native
+    /// Loop `loop_id` of function `fid` is hot. Compile the function if needed
+    /// (in the background: see [`Tier::hot_function`]) and continue the frame
+    /// in compiled code from the loop header: by OSR (a native
     /// call that runs the frame to its end), or, when `reenter`, by returning to
     /// the frame's compiled code that is waiting in `rt_resume`.
     fn hot_loop(
@@ -578,6 +709,11 @@ impl TierHooks for Tier {
         }
         let wants = self.policy().wants_compile_for_loop(fid);
         if wants {
+            if self.compile_in_background(vm, fid, Trigger::Loop) {
+                // The loop is entered by OSR at a later check, once the
+                // worker has made the code callable.
+                return LoopAction::Continue;
+            }
             if !self.compile(vm, fid, Trigger::Loop) {
                 return LoopAction::Continue;
             }
@@ -597,7 +733,7 @@ impl TierHooks for Tier {
         if self.opts.log {
             self.log(format!(
                 "osr {} at {}",
-                function_name(vm, fid),
+                function_name(vm.program, fid),
                 vm.location(fid as u32, loop_statement_pc(vm, fid, target))
             ));
         }
@@ -645,7 +781,14 @@ impl TierHooks for Tier {
     }
 
     /// End of a run: `--jit-stats` report (to stderr, after the program's own).
+    /// With the report or the log, the functions still queued for the compile
+    /// worker are compiled first, so that they cover every function that got hot.
     fn finish(&self, vm: &mut Vm<'_>) {
+        if self.opts.stats || self.opts.log {
+            if let WorkerState::Running(w) = &*lock(&self.shared.worker) {
+                w.drain();
+            }
+        }
         if self.opts.stats {
             let report = self.policy().report(vm.program);
             vm.err.push_str(&report);

@@ -44,6 +44,9 @@ pub(crate) struct FnInfo {
     /// A compiled version side-exited on a valid negative array index: later
     /// versions handle negative indices inline.
     neg_index: bool,
+    /// Waiting for the compile worker (`super::background`): no VM queues it
+    /// again meanwhile.
+    queued: bool,
 }
 
 /// Totals for `--jit-stats`.
@@ -89,6 +92,7 @@ impl Policy {
             state: State::Interp,
             versions: 0,
             neg_index: false,
+            queued: false,
             deopts: 0,
             deopts_version: 0,
             osr: 0,
@@ -133,6 +137,9 @@ impl Policy {
             return false;
         };
         fi.compile_time += time;
+        if result.is_err() {
+            fi.queued = false;
+        }
         match result {
             Ok(()) => true,
             Err(TransError::TooBig(e)) => {
@@ -156,6 +163,7 @@ impl Policy {
             let Some(fi) = self.funcs.get_mut(fid) else {
                 continue;
             };
+            fi.queued = false;
             match result {
                 Ok(size) => {
                     fi.state = State::Compiled;
@@ -178,6 +186,7 @@ impl Policy {
     /// recompilations.
     pub(crate) fn wants_compile(&self, fid: usize) -> bool {
         match self.funcs.get(fid) {
+            Some(f) if f.queued => false,
             Some(f) => match f.state {
                 State::Interp => true,
                 State::Disabled => f.versions < MAX_VERSIONS,
@@ -196,7 +205,33 @@ impl Policy {
 
     /// A loop of the function is hot: compile it if it was never compiled.
     pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
-        self.funcs.get(fid).is_some_and(|f| f.state == State::Interp)
+        self.funcs
+            .get(fid)
+            .is_some_and(|f| f.state == State::Interp && !f.queued)
+    }
+
+    /// Mark `fid` queued for the compile worker if it still wants compiling
+    /// (for a hot loop: `for_loop`); false if it does not, e.g. because
+    /// another thread's VM queued it first.
+    pub(crate) fn claim_for_queue(&mut self, fid: usize, for_loop: bool) -> bool {
+        let wants = if for_loop {
+            self.wants_compile_for_loop(fid)
+        } else {
+            self.wants_compile(fid)
+        };
+        if let (true, Some(f)) = (wants, self.funcs.get_mut(fid)) {
+            f.queued = true;
+            return true;
+        }
+        false
+    }
+
+    /// `fid` is no longer waiting for the compile worker (it could not be
+    /// queued, or another thread had compiled it).
+    pub(crate) fn unqueue(&mut self, fid: usize) {
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.queued = false;
+        }
     }
 
     pub(crate) fn note_osr(&mut self, fid: usize) {

@@ -42,10 +42,22 @@ fn run(p: &Program, jit: Option<JitOptions>, gc_stress: bool) -> (i32, String, S
     (code, out, std::mem::take(&mut vm.err), totals)
 }
 
+/// Options that compile on the program's thread, so that the tier changes
+/// (OSR, deopts, versions) these tests count happen at the same points in
+/// every run; `background_compilation_*` test the compile worker.
 fn jit_opts(threshold: u32, stress: u8) -> JitOptions {
     JitOptions {
         threshold,
         stress,
+        sync: true,
+        ..Default::default()
+    }
+}
+
+/// Options that compile on the run's compile worker.
+fn background_opts(threshold: u32) -> JitOptions {
+    JitOptions {
+        threshold,
         ..Default::default()
     }
 }
@@ -66,6 +78,7 @@ fn same_everywhere_prog(p: &Program) -> String {
         ("stress1", jit_opts(0, 1), false),
         ("stress2", jit_opts(0, 2), false),
         ("jitgc", jit_opts(0, 0), true),
+        ("background", background_opts(2), false),
     ] {
         let (c, o, e, t) = run(&p, Some(opts), gc);
         assert_eq!((c, &o), (c0, &o0), "{name}: stdout/status differ; stderr:\n{e}");
@@ -894,4 +907,77 @@ def main() -> int:
     assert!(!optimized("straight"));
     assert!(optimized("counted"));
     assert!(optimized("waiting"));
+}
+
+/// The compile worker compiles what gets hot (by calls and by a loop) while the
+/// program goes on interpreting: the results match the interpreter's, and the
+/// end of a run with statistics waits for the functions still queued.
+#[test]
+fn background_compilation_compiles_hot_functions_off_the_program_thread() {
+    let p = build(
+        r#"
+def step(x: int) -> int:
+    return (x * 31 + 7) % 1000003
+
+def main() -> int:
+    let acc: int = 1
+    for i in range(0, 20000):
+        acc = step(acc)
+    print(acc)
+    return 0
+"#,
+    );
+    let (c0, o0, _, _) = run(&p, None, false);
+    for _ in 0..3 {
+        // With the statistics, whose report at the end of the run waits for
+        // the worker's queue (`Tier::finish`).
+        let opts = JitOptions {
+            stats: true,
+            ..background_opts(100)
+        };
+        let mut vm = Vm::new(
+            &p,
+            VmOptions {
+                tier: Some(opts.factory()),
+                ..Default::default()
+            },
+        );
+        vm.capture = true;
+        let code = vm.run_program();
+        vm.tier_finish();
+        let t = super::totals(&vm).unwrap_or_default();
+        let out = String::from_utf8_lossy(&vm.take_output()).into_owned();
+        assert_eq!((code, &out), (c0, &o0), "{}", vm.err);
+        assert_eq!((t.compiled, t.failed), (2, 0), "{t:?}");
+        assert!(vm.err.contains("fn 0 step: compiled"), "{}", vm.err);
+    }
+}
+
+/// A run that ends while functions are queued or being compiled stops the
+/// worker (it drops the queue, finishes the compilation in progress, and is
+/// joined before the program it reads is freed).
+#[test]
+fn background_compilation_stops_with_the_run() {
+    let p = build(
+        r#"
+def a(x: int) -> int:
+    return x + 1
+
+def b(x: int) -> int:
+    return x * 2
+
+def main() -> int:
+    let s: int = 0
+    for i in range(0, 40):
+        s = b(a(s)) % 1000
+    print(s)
+    return 0
+"#,
+    );
+    let (c0, o0, _, _) = run(&p, None, false);
+    for _ in 0..5 {
+        let (c, o, e, t) = run(&p, Some(background_opts(30)), false);
+        assert_eq!((c, &o), (c0, &o0), "{e}");
+        assert_eq!(t.failed, 0, "{t:?}");
+    }
 }

@@ -1,0 +1,162 @@
+//! Background compilation: a run's compile worker, a thread that compiles the
+//! functions the VMs found hot while they go on interpreting them.
+//!
+//! A VM that finds a function hot (by calls or by a loop) queues it
+//! ([`Worker::submit`]) and goes on interpreting; the worker compiles it and
+//! makes it callable by writing its entry-table slot, which every VM reads
+//! before a call. A loop waiting for its function's code enters it by OSR at
+//! its next hot-loop check (the loop counter starts over when it is queued).
+//! This is how HotSpot's and V8's optimizing tiers work: the program never
+//! waits for the compiler, which on a machine with a spare core costs it
+//! nothing but the interpreted time in between. Compiling on the program's
+//! thread instead (`--jit-sync`, `--jit-threshold 0`, deopt stress) makes the
+//! order of tier changes deterministic, which tests of the tiering need.
+//!
+//! The worker is started by the first submission, so a program that never
+//! gets hot starts no thread. It shares the run's [`JitCore`] (the JIT and
+//! the policy behind their mutexes), never a VM. It stops when the run's
+//! [`super::SharedJit`] is dropped ([`Worker::stop`]): functions still queued
+//! are dropped, the one being compiled is finished, and the thread is joined,
+//! so that it never outlives the program it reads. With `--jit-stats` or
+//! `--jit-log` the end of a run first waits for the queue to empty
+//! ([`Worker::drain`]), so that the report covers every function that got
+//! hot.
+
+use super::{JitCore, JitOptions, Trigger};
+use crate::bytecode::Program;
+use crate::jit::TransError;
+use bp_runtime::value::Value;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Native stack of the worker: Cranelift and the translator recurse over the
+/// function's blocks and inlined calls, as they did on the program's thread
+/// (whose stack is large: `crate::limits`). Only touched pages take memory.
+const WORKER_STACK: usize = 64 << 20;
+
+/// A function to compile.
+pub(super) struct Job {
+    pub(super) fid: usize,
+    pub(super) trigger: Trigger,
+    /// The function's constant pool (immortal values: strings of the run's
+    /// constant pool are never freed, so another thread may embed them).
+    pub(super) consts: Box<[Value]>,
+}
+
+// SAFETY: the values are constants of the run's pool: ints, floats, and
+// immortal strings (`crate::vm`'s constant pool), which any thread may read.
+unsafe impl Send for Job {}
+
+/// The compile worker of a run.
+pub(super) struct Worker {
+    jobs: Sender<Job>,
+    state: Arc<QueueState>,
+    thread: JoinHandle<()>,
+}
+
+/// What the VMs and the worker know about the queue.
+#[derive(Default)]
+struct QueueState {
+    /// Jobs submitted and not yet done (or skipped).
+    pending: Mutex<usize>,
+    /// Notified when `pending` falls to 0.
+    idle: Condvar,
+    /// Set by [`Worker::stop`]: skip the jobs still queued.
+    stopping: AtomicBool,
+}
+
+impl QueueState {
+    fn done_one(&self) {
+        let mut pending = super::lock(&self.pending);
+        *pending = pending.saturating_sub(1);
+        if *pending == 0 {
+            self.idle.notify_all();
+        }
+    }
+}
+
+impl Worker {
+    /// Start the worker of `core`, which compiles for `program` with `opts`.
+    /// `None` if the thread cannot be started (then the VMs compile
+    /// themselves).
+    ///
+    /// `program` must outlive the worker: [`Worker::stop`] joins it, and the
+    /// run's `SharedJit` stops it when it is dropped, before the VMs that
+    /// borrow the program are gone.
+    pub(super) fn start(core: Arc<JitCore>, program: &Program, opts: JitOptions) -> Option<Worker> {
+        let (jobs, queue) = channel();
+        let state = Arc::new(QueueState::default());
+        let shared = state.clone();
+        let program = program as *const Program as usize;
+        let thread = std::thread::Builder::new()
+            .name("bp-jit".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || {
+                // SAFETY: the program outlives the worker (`start`'s contract)
+                // and is never mutated while VMs run it.
+                let program = unsafe { &*(program as *const Program) };
+                compile_queued(&core, program, &opts, &queue, &shared);
+            })
+            .ok()?;
+        Some(Worker { jobs, state, thread })
+    }
+
+    /// Queue `job`; it comes back if the worker is gone.
+    pub(super) fn submit(&self, job: Job) -> Result<(), Job> {
+        *super::lock(&self.state.pending) += 1;
+        self.jobs.send(job).map_err(|e| {
+            self.state.done_one();
+            e.0
+        })
+    }
+
+    /// Wait until every job submitted so far is done.
+    pub(super) fn drain(&self) {
+        let mut pending = super::lock(&self.state.pending);
+        while *pending > 0 && !self.thread.is_finished() {
+            pending = self.state.idle.wait(pending).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Drop the queued jobs, let the worker finish the one it is compiling,
+    /// and join it.
+    pub(super) fn stop(self) {
+        self.state.stopping.store(true, Ordering::Relaxed);
+        drop(self.jobs);
+        // A panic on the worker was already reported by the panic hook; the
+        // functions it left queued stay interpreted.
+        let _ = self.thread.join();
+    }
+}
+
+/// The worker's loop: compile each queued function and make it callable at
+/// once, until the queue is closed.
+fn compile_queued(
+    core: &JitCore,
+    program: &Program,
+    opts: &JitOptions,
+    queue: &Receiver<Job>,
+    state: &QueueState,
+) {
+    while let Ok(job) = queue.recv() {
+        if !state.stopping.load(Ordering::Relaxed) {
+            // (A function that failed or is too big was recorded by the policy.)
+            let compiled = catch_unwind(AssertUnwindSafe(|| {
+                if core.compile(program, &job.consts, job.fid, job.trigger, opts) {
+                    core.finalize(program, opts);
+                }
+            }));
+            if compiled.is_err() {
+                // A bug in the compiler (the panic hook printed it): the
+                // function stays interpreted and the program goes on.
+                let failed = TransError::Failed("internal error: the compiler panicked".into());
+                core.policy().compiled(job.fid, Err(failed), Duration::ZERO);
+            }
+        }
+        state.done_one();
+    }
+}
