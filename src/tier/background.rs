@@ -117,8 +117,13 @@ impl Worker {
     /// Wait until every job submitted so far is done.
     pub(super) fn drain(&self) {
         let mut pending = super::lock(&self.state.pending);
+        // (With a timeout, so that a worker that died without counting its
+        // jobs down cannot keep the run from ending.)
         while *pending > 0 && !self.thread.is_finished() {
-            pending = self.state.idle.wait(pending).unwrap_or_else(|e| e.into_inner());
+            pending = match self.state.idle.wait_timeout(pending, Duration::from_millis(20)) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
         }
     }
 
