@@ -5,7 +5,7 @@
 //! element kind of their source array; growth is reported to the GC accounting.
 
 use super::string::null_error;
-use super::{b, leaf, Builtin, Inline, KIND_OF_T};
+use super::{b, leaf_on_object, Builtin, Inline, KIND_OF_T};
 use crate::heap::{as_array, as_array_mut, obj_kind, str_bytes, values_equal, ArrayObj, ObjKind};
 use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
@@ -86,11 +86,7 @@ unsafe extern "C" fn array_push_leaf(args: *mut Value) -> u64 {
     // SAFETY: the caller's contract; a non-null array argument is a live
     // array, which nothing else borrows during the call.
     unsafe {
-        leaf(args, |a| {
-            let (array, v) = (*a, *a.add(1));
-            if array.is_null() {
-                return None;
-            }
+        leaf_on_object(args, |array, v| {
             let items = &mut as_array_mut(array).items;
             // (At the length limit the general call raises, whatever the capacity.)
             if items.len() >= items.capacity() || items.len() >= limits::MAX_ARRAY_LEN {

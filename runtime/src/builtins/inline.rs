@@ -69,6 +69,26 @@ pub unsafe fn leaf(args: *mut Value, f: impl FnOnce(*const Value) -> Option<Valu
     }
 }
 
+/// [`leaf`] for a builtin of an object and one more argument (`map_has_key`,
+/// `array_push`): `f` gets both, and a null object declines (the general call
+/// raises the null-reference error).
+///
+/// # Safety
+/// `args` must hold two arguments and be valid for a write of one value.
+#[inline(always)]
+pub unsafe fn leaf_on_object(args: *mut Value, f: impl FnOnce(Value, Value) -> Option<Value>) -> u64 {
+    // SAFETY: the caller's contract: two arguments at `args`.
+    unsafe {
+        leaf(args, |a| {
+            let (object, arg) = (*a, *a.add(1));
+            if object.is_null() {
+                return None;
+            }
+            f(object, arg)
+        })
+    }
+}
+
 /// A one-argument builtin computed by machine instructions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnaryOp {

@@ -2,7 +2,7 @@
 //! compared by value ([`MapKey`]). Maps are mutable, so none of these is `PURE`.
 
 use super::string::null_error;
-use super::{b, leaf, Builtin, Inline};
+use super::{b, leaf_on_object, Builtin, Inline};
 use crate::heap::{as_map, as_map_mut, MapKey, MapObj};
 use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
@@ -58,11 +58,7 @@ unsafe fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
 unsafe extern "C" fn map_has_key_leaf(args: *mut Value) -> u64 {
     // SAFETY: the caller's contract; a non-null map argument is a live map.
     unsafe {
-        leaf(args, |a| {
-            let (m, k) = (*a, *a.add(1));
-            if m.is_null() {
-                return None;
-            }
+        leaf_on_object(args, |m, k| {
             let m = as_map(m);
             Some(Value::bool(m.entries.contains_key(&MapKey::new(k, m.key))))
         })

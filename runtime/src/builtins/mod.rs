@@ -46,7 +46,7 @@ use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::sync::OnceLock;
 
-pub use inline::{leaf, BinaryOp, Inline, LeafFn, UnaryOp, LEAF_DECLINED};
+pub use inline::{leaf, leaf_on_object, BinaryOp, Inline, LeafFn, UnaryOp, LEAF_DECLINED};
 pub use sig::{BuiltinSig, SigType, TypeVar};
 
 pub mod array;
