@@ -474,8 +474,8 @@ impl Tier {
     /// Compile function `fid` now, on this thread (not yet callable: see
     /// [`Tier::finalize`]); false if it failed or is over the size budget.
     fn compile(&self, vm: &mut Vm<'_>, fid: usize, trigger: Trigger) -> bool {
-        let consts = vm.consts.get(fid).map_or(&[][..], |c| &c[..]);
-        self.core().compile(vm.program, consts, fid, trigger, &self.opts)
+        self.core()
+            .compile(vm.program, consts_of(vm, fid), fid, trigger, &self.opts)
     }
 
     /// Queue function `fid` for the run's compile worker, if this run compiles
@@ -503,7 +503,7 @@ impl Tier {
             // Another thread's VM queued it first.
             return true;
         }
-        let consts = vm.consts.get(fid).map_or_else(Box::default, |c| c.clone());
+        let consts = consts_of(vm, fid).into();
         let job = background::Job { fid, trigger, consts };
         if w.submit(job).is_err() {
             self.policy().unqueue(fid);
@@ -639,6 +639,12 @@ impl Trigger {
             Trigger::Loop => "loop",
         }
     }
+}
+
+/// The constants of function `fid` as `vm` materialised them (the run's
+/// immortal constant pool), which its compiled code embeds.
+fn consts_of<'v>(vm: &'v Vm<'_>, fid: usize) -> &'v [bp_runtime::value::Value] {
+    vm.consts.get(fid).map_or(&[], |c| c)
 }
 
 /// `name (file:line)` of function `fid`, for `--jit-log`.
