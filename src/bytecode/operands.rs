@@ -145,9 +145,94 @@ impl Instr {
     }
 }
 
+impl Function {
+    /// The reads of a register that some path from the entry reaches before any
+    /// write of it: `(pc, register)` pairs, parameters (and a lambda's closure
+    /// register) counting as written on entry. The compiler writes every
+    /// register before it reads it, so for its functions this is empty; the
+    /// interpreter and compiled code rely on that when they clear only the
+    /// reference registers of a new frame (`tests/entry_registers.rs` checks the
+    /// programs of the test suite).
+    ///
+    /// A call whose callee is known only at run time (`CallIndirect`,
+    /// `CallMethod`) counts its destination as written, not read: its
+    /// [`Operands`] list it as read because a void callee leaves it alone, and
+    /// the type checker lets no one read the result of a void call. An
+    /// instruction covered by a handler may jump there before it writes.
+    pub fn read_before_written(&self, p: &Program) -> Vec<(usize, Reg)> {
+        type Set = [u64; 4];
+        let add = |s: &mut Set, r: Reg| s[r as usize / 64] |= 1 << (r % 64);
+        let has = |s: &Set, r: Reg| s[r as usize / 64] & (1 << (r % 64)) != 0;
+        let meet = |a: &Set, b: &Set| -> Set { std::array::from_fn(|i| a[i] & b[i]) };
+        let n = self.code.len();
+        let ops: Vec<Operands> = self
+            .code
+            .iter()
+            .map(|ins| {
+                let mut o = ins.operands(p, self);
+                if matches!(ins.op().site_use(), Some(SiteUse::ClosureReg | SiteUse::Method)) {
+                    if let Some(d) = o.dst {
+                        o.uses.pop();
+                        o.def = Some(d);
+                    }
+                }
+                o
+            })
+            .collect();
+        // Registers written on every path to each instruction (`None`: not reached).
+        let mut written: Vec<Option<Set>> = vec![None; n];
+        let mut entry = Set::default();
+        for r in 0..self.nparams as usize + usize::from(self.takes_closure) {
+            add(&mut entry, r as Reg);
+        }
+        let mut work = vec![(0usize, entry)];
+        while let Some((pc, arriving)) = work.pop() {
+            if pc >= n {
+                continue;
+            }
+            let before = match written[pc] {
+                Some(old) => {
+                    let met = meet(&old, &arriving);
+                    if met == old {
+                        continue;
+                    }
+                    met
+                }
+                None => arriving,
+            };
+            written[pc] = Some(before);
+            for h in self
+                .handlers
+                .iter()
+                .filter(|h| h.start as usize <= pc && pc < h.end as usize)
+            {
+                let mut at_handler = before;
+                if let Some(r) = h.reg {
+                    add(&mut at_handler, r);
+                }
+                work.push((h.target as usize, at_handler));
+            }
+            let mut after = before;
+            if let Some(d) = ops[pc].def {
+                add(&mut after, d);
+            }
+            for s in self.code[pc].successors(pc) {
+                work.push((s, after));
+            }
+        }
+        let mut reads = Vec::new();
+        for (pc, o) in ops.iter().enumerate() {
+            if let Some(w) = &written[pc] {
+                reads.extend(o.uses.iter().filter(|&&r| !has(w, r)).map(|&r| (pc, r)));
+            }
+        }
+        reads
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::Const;
+    use super::super::{Const, Handler};
     use super::*;
 
     fn function_with_sites(sites: Vec<CallSite>) -> Function {
@@ -287,5 +372,65 @@ mod tests {
         }
         .ends_block());
         assert!(!Print { site: 0 }.ends_block());
+    }
+
+    /// Reads before any write: found on one path of a branch, through a
+    /// handler (which the instruction may reach before it writes), and not for
+    /// parameters, a lambda's closure register or a void-able call's
+    /// destination.
+    #[test]
+    fn reads_before_writes_are_found_on_any_path() {
+        use Instr::*;
+        let p = Program::default();
+        let f = |nparams: u8, code: Vec<Instr>| Function {
+            nparams,
+            nregs: 8,
+            code,
+            ..Function::default()
+        };
+        // r1 is written on the fall-through path only.
+        let branchy = f(
+            1,
+            vec![
+                JmpIf { cond: 0, target: 2 },
+                LoadInt { dst: 1, imm: 1 },
+                Ret { src: 1 },
+            ],
+        );
+        assert_eq!(branchy.read_before_written(&p), vec![(2, 1)]);
+        let straight = f(1, vec![AddIImm { dst: 1, a: 0, imm: 1 }, Ret { src: 1 }]);
+        assert_eq!(straight.read_before_written(&p), vec![]);
+        // The handler may run before `AddI` wrote r2; it reads r2.
+        let mut guarded = f(
+            2,
+            vec![AddI { dst: 2, a: 0, b: 1 }, Ret { src: 2 }, Ret { src: 2 }],
+        );
+        guarded.handlers = vec![Handler {
+            start: 0,
+            end: 1,
+            target: 2,
+            reg: Some(3),
+        }];
+        assert_eq!(guarded.read_before_written(&p), vec![(2, 2)]);
+        // A lambda reads its closure register; a closure call's destination.
+        let mut lambda = f(
+            1,
+            vec![
+                GetCapture {
+                    dst: 2,
+                    clo: 1,
+                    idx: 0,
+                },
+                CallIndirect { dst: 3, site: 0 },
+                Ret { src: 3 },
+            ],
+        );
+        lambda.takes_closure = true;
+        lambda.sites = vec![CallSite {
+            target: 2,
+            args: vec![0],
+            ..CallSite::default()
+        }];
+        assert_eq!(lambda.read_before_written(&p), vec![]);
     }
 }

@@ -178,8 +178,10 @@ impl Op {
     }
 
     /// Whether it allocates, or runs code that may (a call): the interpreter
-    /// reaches a GC safepoint in its arm (after a call, once the callee's frame is
-    /// set up), and `rt_op` and the JIT's helpers after running it.
+    /// reaches a GC safepoint in its arm, and `rt_op` and the JIT's helpers after
+    /// running it. A call of bytecode (`Calls::Function`, `Calls::Closure`) has no
+    /// safepoint of its own in the interpreter: the callee's allocating
+    /// instructions have theirs, and pushing its frame allocates nothing.
     pub const fn allocates(self) -> bool {
         use Op::*;
         match self {
@@ -429,15 +431,16 @@ mod tests {
     }
 
     /// The interpreter reaches a safepoint in exactly the arms of the
-    /// instructions that allocate. (A check here rather than a property lookup in
-    /// the dispatch loop: the loop stays as it is.)
+    /// instructions that allocate, except the calls of bytecode, whose callee's
+    /// instructions have their own. (A check here rather than a property lookup
+    /// in the dispatch loop: the loop stays as it is.)
     #[test]
     fn interpreter_safepoints_follow_allocates() {
         let src = include_str!("../vm/interp.rs");
         let with = arms_containing(src, "match *ins {", "safepoint!()");
         let want: BTreeSet<&str> = Op::ALL
             .iter()
-            .filter(|o| o.allocates())
+            .filter(|o| o.allocates() && !matches!(o.calls(), Calls::Function | Calls::Closure))
             .map(|o| o.name())
             .collect();
         assert_eq!(

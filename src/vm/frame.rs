@@ -109,6 +109,25 @@ impl FrameStack {
         self.len += 1;
     }
 
+    /// [`FrameStack::push`] without the capacity check.
+    ///
+    /// # Safety
+    /// `len() < capacity()`.
+    #[inline(always)]
+    pub unsafe fn push_unchecked(&mut self, f: Frame) {
+        // SAFETY: the caller's contract; the buffer holds `cap` records.
+        unsafe { *self.ptr.add(self.len) = f };
+        self.len += 1;
+    }
+
+    /// Set the pc of the innermost frame (its call in progress), if there is one.
+    #[inline(always)]
+    pub fn set_top_pc(&mut self, pc: u32) {
+        if let Some(top) = self.last_mut() {
+            top.pc = pc;
+        }
+    }
+
     #[inline(always)]
     pub fn pop(&mut self) -> Option<Frame> {
         if self.len == 0 {

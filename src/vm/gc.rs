@@ -3,12 +3,12 @@
 //! The heap never collects by itself; the VM calls [`Vm::safepoint`] where no heap
 //! pointer lives outside the roots below:
 //! * after every allocating instruction, once its result is in its register;
-//! * after a call has pushed and initialised the callee's frame;
 //! * after a handler has caught an exception (its message may be new).
 //!
 //! Roots:
 //! * every live frame's registers that its function's `ref_regs` marks (registers
-//!   are zeroed on frame entry, so they hold null or a live object);
+//!   are nulled on frame entry, so they hold null or a live object; the other
+//!   registers are not scanned and not cleared);
 //! * globals of kind `Ref`;
 //! * the pending exception and the recently caught exceptions (for `Rethrow`);
 //! * pinned constants and the heap's temporary roots (marked by the heap itself).

@@ -425,7 +425,6 @@ impl<'p> Vm<'p> {
                         self.push_frame_of(s.target, callee_regs, base_idx, new_base, &s.args, dst, pc - 1)
                     });
                     run_callee!(s.target, new_base, dst);
-                    safepoint!();
                 }
                 Instr::CallIndirect { dst, site } => {
                     let s = site!(site);
@@ -440,7 +439,10 @@ impl<'p> Vm<'p> {
                     }
                     // SAFETY: a live closure (checked just above).
                     let callee = unsafe { as_closure(clo) }.func;
-                    func.call_feedback.note(site, callee);
+                    // Only a compiling tier reads the feedback.
+                    if !entry_table.is_null() {
+                        func.call_feedback.note(site, callee);
+                    }
                     let callee_regs = match program.functions.get(callee as usize) {
                         Some(cf) if cf.nparams as usize == s.args.len() => cf.nregs as usize,
                         _ => raise!("internal error: closure arity mismatch"),
@@ -462,7 +464,6 @@ impl<'p> Vm<'p> {
                     // slack beyond any window.
                     unsafe { *stack.add(new_base + s.args.len()) = clo };
                     run_callee!(callee, new_base, dst);
-                    safepoint!();
                 }
                 Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
                     let s = site!(site);
@@ -677,7 +678,6 @@ impl<'p> Vm<'p> {
                     let new_base = base_idx + nregs;
                     tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
                     run_callee!(callee, new_base, dst);
-                    safepoint!();
                 }
                 Instr::NullCheck { src, k } => {
                     if reg!(src).is_null() {

@@ -48,9 +48,11 @@ pub struct Heap {
     pub objects: usize,
     /// The size-class cells of struct and class instances (`cells.rs`).
     cells: Cells,
-    /// What `since_gc` may reach after an inline allocation in compiled code:
-    /// `threshold`, or 0 in stress mode (so that every `new` takes the helper,
-    /// which collects). See [`Heap::inline_limit_changed`].
+    /// What `since_gc` may reach without a collection: `threshold`, or 0 in
+    /// stress mode (so that every `new` of compiled code takes the helper, which
+    /// collects, and every safepoint after an allocation collects). Read by
+    /// [`Heap::wants_gc`] and by compiled code's inline allocation. See
+    /// [`Heap::inline_limit_changed`].
     inline_limit: usize,
 }
 
@@ -127,7 +129,8 @@ impl Heap {
     /// True when the next safepoint should collect.
     #[inline(always)]
     pub fn wants_gc(&self) -> bool {
-        self.since_gc > self.threshold || (self.stress && self.since_gc > 0)
+        // `inline_limit` is `threshold`, or 0 in stress mode: one comparison.
+        self.since_gc > self.inline_limit
     }
 
     /// Keep `v` alive forever (constants of the program).

@@ -68,25 +68,27 @@ impl Vm<'_> {
         // SAFETY: the caller's window starts at `caller_base <= limit`, so every `u8`
         // register of it is inside the stack (REG_SLACK); the callee's window
         // `new_base..new_base + nregs` ends at or below `limit` (checked above) and
-        // `args.len() <= nregs` (the caller's contract). Each copy reads and writes
-        // one in-bounds slot.
+        // `args.len() <= nregs` (the caller's contract); its reference registers
+        // are below `nregs`. Each copy reads and writes one in-bounds slot.
         unsafe {
-            let from = sp.add(caller_base);
-            let to = sp.add(new_base);
-            for (i, &r) in args.iter().enumerate() {
-                *to.add(i) = *from.add(r as usize);
-            }
-            zero_slots(to.add(args.len()), nregs - args.len());
+            copy_args(sp.add(caller_base), sp.add(new_base), args);
+            null_references(
+                sp.add(new_base),
+                self.ref_regs.get_unchecked(callee as usize),
+                args.len(),
+            );
         }
-        if let Some(top) = self.frames.last_mut() {
-            top.pc = call_pc as u32;
+        // SAFETY: `len < max_depth <= capacity` (checked above; `Vm::new` clamps
+        // `max_depth` to the frame stack's capacity).
+        unsafe {
+            self.frames.set_top_pc(call_pc as u32);
+            self.frames.push_unchecked(Frame {
+                func: callee,
+                pc: 0,
+                base: new_base,
+                dst,
+            });
         }
-        self.frames.push(Frame {
-            func: callee,
-            pc: 0,
-            base: new_base,
-            dst,
-        });
         // SAFETY: the caller's contract: a function of the program, which has a
         // call counter.
         unsafe { self.count_call_of(callee as usize) };
@@ -183,20 +185,52 @@ impl Vm<'_> {
     }
 }
 
-/// Zero `n` slots at `p` without a `memset` call for the usual small frames.
+/// Copy the caller's argument registers `args` (relative to `from`) into the
+/// callee's first registers at `to`. The usual one to three arguments are
+/// straight-line copies: the general loop costs more to set up than to run.
 ///
 /// # Safety
-/// `p..p + n` must be valid for writes.
+/// Every `from + r` for `r` in `args` and `to..to + args.len()` must be valid.
 #[inline(always)]
-unsafe fn zero_slots(p: *mut Value, n: usize) {
-    if n <= 16 {
-        for i in 0..n {
-            // SAFETY: the caller's contract.
-            // Volatile so that LLVM does not turn the loop back into a `memset` call.
-            unsafe { std::ptr::write_volatile(p.add(i), Value::NULL) };
+unsafe fn copy_args(from: *const Value, to: *mut Value, args: &[Reg]) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match *args {
+            [] => {}
+            [a] => *to = *from.add(a as usize),
+            [a, b] => {
+                *to = *from.add(a as usize);
+                *to.add(1) = *from.add(b as usize);
+            }
+            [a, b, c] => {
+                *to = *from.add(a as usize);
+                *to.add(1) = *from.add(b as usize);
+                *to.add(2) = *from.add(c as usize);
+            }
+            _ => {
+                for (i, &r) in args.iter().enumerate() {
+                    *to.add(i) = *from.add(r as usize);
+                }
+            }
         }
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { std::ptr::write_bytes(p, 0, n) };
+    }
+}
+
+/// Null the reference registers `refs` (ascending) of a new frame at `to` that
+/// the arguments (its first `nargs` registers) did not fill, so that the
+/// collector, which scans exactly those registers, finds null or live objects.
+/// Other registers keep stale bits: the compiler writes every register before
+/// reading it (`tests/entry_registers.rs` checks the programs of the suite), and
+/// the collector never reads them.
+///
+/// # Safety
+/// `to + r` must be valid for writes for every `r` in `refs`.
+#[inline(always)]
+unsafe fn null_references(to: *mut Value, refs: &[u8], nargs: usize) {
+    for &r in refs {
+        if r as usize >= nargs {
+            // SAFETY: the caller's contract.
+            unsafe { *to.add(r as usize) = Value::NULL };
+        }
     }
 }
