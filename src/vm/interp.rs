@@ -43,11 +43,28 @@ impl<'p> Vm<'p> {
         let mut base_idx: usize;
         let mut base: *mut Value;
         let mut pc: usize;
+        // The closure of the current frame, if its function takes one (a copy of
+        // its closure register, which the verifier lets nothing overwrite).
+        let mut closure: Value;
 
         // Load frame (function `fid`, registers from `base_idx`, at `pc`) into the
-        // locals.
+        // locals; `closure` from the frame's closure register, or as given when
+        // the caller has it at hand (a closure call), which keeps the callee's
+        // `GetCapture` from waiting for the register just stored.
         macro_rules! enter_frame {
             ($fid:expr, $base_idx:expr, $pc:expr) => {{
+                enter_frame!(@locals $fid, $base_idx, $pc);
+                closure = if func.takes_closure {
+                    reg!(func.nparams)
+                } else {
+                    Value::NULL
+                };
+            }};
+            ($fid:expr, $base_idx:expr, $pc:expr, $closure:expr) => {{
+                enter_frame!(@locals $fid, $base_idx, $pc);
+                closure = $closure;
+            }};
+            (@locals $fid:expr, $base_idx:expr, $pc:expr) => {{
                 fid = $fid;
                 // SAFETY: frames are only pushed for valid function ids (checked in
                 // `push_frame` and `call_function`); `consts` and `loop_counts` have
@@ -197,7 +214,7 @@ impl<'p> Vm<'p> {
         // Run the frame just pushed for function `callee`: its compiled code if it
         // has some (then go on with the next instruction), else the interpreter.
         macro_rules! run_callee {
-            ($callee:expr, $new_base:expr, $dst:expr) => {{
+            ($callee:expr, $new_base:expr, $dst:expr $(, $closure:expr)?) => {{
                 if !entry_table.is_null() {
                     // SAFETY: the entry table has one slot per function, and callee
                     // ids are valid (verified sites, checked closure ids, method
@@ -209,7 +226,7 @@ impl<'p> Vm<'p> {
                     }
                 }
                 // The frame `push_frame` just pushed, known without reading it back.
-                enter_frame!($callee as usize, $new_base, 0);
+                enter_frame!($callee as usize, $new_base, 0 $(, $closure)?);
             }};
         }
         macro_rules! jump_if {
@@ -463,7 +480,9 @@ impl<'p> Vm<'p> {
                     // captures never reads it, and the slot is inside the stack's
                     // slack beyond any window.
                     unsafe { *stack.add(new_base + s.args.len()) = clo };
-                    run_callee!(callee, new_base, dst);
+                    // The callee's closure (if it takes one) is `clo`, whether it
+                    // reads it or not.
+                    run_callee!(callee, new_base, dst, clo);
                 }
                 Instr::CallBuiltin { dst, site } | Instr::CallExtern { dst, site } => {
                     let s = site!(site);
@@ -640,12 +659,13 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::GetCapture { dst, clo, idx } => {
-                    let c = reg!(clo);
-                    // SAFETY: `clo` is the function's own closure register, filled by
-                    // the call with the live closure being run, whose captures the
-                    // compiler numbered.
-                    set!(dst, tri!(unsafe { objects::get_capture(c, idx) }))
+                Instr::GetCapture { dst, clo: _, idx } => {
+                    // SAFETY: the verifier checked that `clo` is the function's
+                    // closure register, which nothing else writes: `closure` holds
+                    // its value, the live closure being run, whose captures the
+                    // compiler numbered (null if the function takes none, which
+                    // raises).
+                    set!(dst, tri!(unsafe { objects::get_capture(closure, idx) }))
                 }
                 Instr::NewCell { dst, src, kind } => {
                     let v = objects::new_cell(&mut self.rt.heap, reg!(src), kind);

@@ -82,6 +82,12 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
             }
         }
     }
+    // A lambda's closure register: the interpreter keeps a copy of it for
+    // `GetCapture`, so nothing may write it.
+    let closure_reg = f.takes_closure.then_some(f.nparams as usize);
+    if closure_reg.is_some_and(|r| r >= nregs) {
+        return Err("no register for the closure".into());
+    }
     let len = f.code.len();
     for h in &f.handlers {
         if h.start > h.end || h.end as usize > len || h.target as usize >= len {
@@ -90,6 +96,9 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
         if let Some(r) = h.reg {
             if r as usize >= nregs || !is_ref(r as usize) {
                 return Err(format!("handler register r{r} is not a reference register"));
+            }
+            if closure_reg == Some(r as usize) {
+                return Err(format!("handler register r{r} is the closure register"));
             }
         }
     }
@@ -129,6 +138,16 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
     }
     let ops = ins.operands(p, f);
     ops.uses.iter().chain(&ops.dst).try_for_each(|&r| reg(r))?;
+    // A lambda's closure register holds its closure throughout (the interpreter
+    // keeps a copy), and `GetCapture` reads only that.
+    if f.takes_closure && ops.dst == Some(f.nparams) {
+        return Err(format!("r{} is the closure register", f.nparams));
+    }
+    if let Instr::GetCapture { clo, .. } = *ins {
+        if !f.takes_closure || clo != f.nparams {
+            return Err(format!("r{clo} is not the closure register"));
+        }
+    }
 
     // The other indices and the shape of the call site, by operand role.
     let op = ins.op();
@@ -416,6 +435,21 @@ mod tests {
         let closure = vec![MakeClosure { dst: 1, site: 0 }];
         assert!(error_of(closure.clone(), with_site(site(4, &[], &[]))).contains("function 4 out of range"));
         assert!(error_of(closure, with_site(site(0, &[0], &[]))).contains("capture kinds"));
+    }
+
+    /// `GetCapture` reads a lambda's closure register (r1 here: the register
+    /// after its one parameter), which nothing else may write.
+    #[test]
+    fn only_the_closure_register_holds_captures() {
+        let lambda = |p: &mut Program| {
+            p.functions[0].takes_closure = true;
+            p.functions[0].nparams = 1;
+        };
+        let get = |clo| vec![GetCapture { dst: 0, clo, idx: 0 }];
+        assert!(error_of(get(1), |_| {}).contains("r1 is not the closure register"));
+        assert!(error_of(get(0), lambda).contains("r0 is not the closure register"));
+        assert_eq!(error_of(get(1), lambda), "");
+        assert!(error_of(vec![LoadNull { dst: 1 }], lambda).contains("r1 is the closure register"));
     }
 
     /// The result register's root-map entry is checked against the result kind.
