@@ -221,14 +221,19 @@ unsafe fn hash_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
     }
 }
 
-/// The hash of one word from a fresh state: `write_u64` is a multiplication by
-/// an odd constant and `finish` is fmix64, both bijections, so different words
-/// never share a hash.
+/// The hash of one word (an int, a bool, a short string's bytes and length):
+/// multiply by an odd constant, fold the high half into the low half, twice.
+/// Each step is a bijection, so different words never share a hash (which makes
+/// these keys exact), and the low 32 bits, from which the index takes both the
+/// bucket and the tag, depend on every bit of the word. One multiplication and
+/// one shift fewer than `FxHasher`'s `write_u64` and fmix64 finish, with the
+/// same spread on sequential, strided and short-string keys: a map probe waits
+/// for this hash on every lookup.
 #[inline(always)]
 fn hash_word(w: u64) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_u64(w);
-    h.finish()
+    let x = w.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let x = (x ^ (x >> 32)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 32)
 }
 
 /// [`hash_and_exactness`] of a value that is not an int or bool.
@@ -615,6 +620,41 @@ mod tests {
         assert_ne!(int(1).hash_exact().0, int(2).hash_exact().0);
         let float = unsafe { MapKey::new(Value::float(1.0), ValKind::Float) };
         assert!(!float.hash_exact().1);
+    }
+
+    /// The low 32 bits of an exact key's hash (the index's bucket and tag)
+    /// spread sequential, strided and short-string keys at least as well as a
+    /// random function would: 200,000 keys fill no fewer of 2^18 buckets than
+    /// 98 % of the expected count (more is fine: an even spread).
+    #[test]
+    fn word_hashes_spread_patterned_keys() {
+        let buckets = 1usize << 18;
+        let n = 200_000usize;
+        let expected = buckets as f64 * (1.0 - (1.0 - 1.0 / buckets as f64).powi(n as i32));
+        let short_str = |i: usize| {
+            let s = format!("k{i}");
+            let b = s.as_bytes();
+            packed_bytes(b) | ((b.len() as u64) << 56)
+        };
+        let patterns: [(&str, &dyn Fn(usize) -> u64); 6] = [
+            ("sequential", &|i| i as u64),
+            ("negative", &|i| (i as u64).wrapping_neg()),
+            ("stride 1024", &|i| (i as u64) << 10),
+            ("stride 2^32", &|i| (i as u64) << 32),
+            ("stride 2^40", &|i| (i as u64) << 40),
+            ("short strings", &short_str),
+        ];
+        for (name, key) in patterns {
+            let mut used = vec![false; buckets];
+            for i in 0..n {
+                used[hash_word(key(i)) as u32 as usize % buckets] = true;
+            }
+            let filled = used.iter().filter(|&&u| u).count() as f64;
+            assert!(
+                filled > 0.98 * expected,
+                "{name}: {filled} buckets filled, {expected:.0} expected"
+            );
+        }
     }
 
     #[test]

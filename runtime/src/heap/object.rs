@@ -203,7 +203,8 @@ pub struct ArrayObj {
 /// vector is compacted when tombstones exceed half of it, so delete is O(1) amortised
 /// and iteration stays a linear scan. Only the bookkeeping is hand-written; probing,
 /// growth and rehashing are hashbrown's. Keys are hashed
-/// with [`hash_value`] ([`FxHasher`] with its fmix64 finish).
+/// with [`hash_value`]: ints, bools and short strings by a bijective word hash,
+/// other keys by [`FxHasher`] with its fmix64 finish.
 #[repr(C)]
 pub struct MapObj {
     pub hdr: ObjHeader,
