@@ -190,14 +190,16 @@ fn maps_fresh(size: usize, align: usize) -> bool {
     size >= MAPPED_MIN && align <= 4096 && size >= MAP_FROM.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Unmap the mapped block at `ptr` of `size` bytes, and stop mapping blocks
-/// of that size ([`MAP_FROM`]).
+/// Give back the mapped block at `ptr` of `size` bytes: it becomes the
+/// [`SPARE`] (the spare it replaces is unmapped) or, longer than
+/// [`SPARE_MAX`], is unmapped; and stop mapping blocks of that size
+/// ([`MAP_FROM`]).
 ///
 /// # Safety
 /// `ptr` must be a mapping of `size` bytes made by this allocator, not used
 /// again.
 #[cfg(target_os = "linux")]
-unsafe fn unmap(ptr: *mut u8, size: usize) {
+unsafe fn release_mapping(ptr: *mut u8, size: usize) {
     let len = mapping_len(size).unwrap_or(size);
     // The mapping becomes the spare (the one it replaces is unmapped), or, too
     // large for that, is unmapped.
@@ -259,7 +261,7 @@ unsafe fn realloc_mapped(ptr: *mut u8, old: usize, align: usize, new_size: usize
                 let p = mi_alloc(new_size, align);
                 if !p.is_null() {
                     std::ptr::copy_nonoverlapping(ptr, p, new_size.min(old));
-                    unmap(ptr, old);
+                    release_mapping(ptr, old);
                 }
                 Some(p)
             }
@@ -381,7 +383,7 @@ unsafe impl GlobalAlloc for MiMalloc {
         if is_mapped(ptr, layout.size()) {
             // SAFETY: a mapping of `layout.size()` bytes made by `realloc`
             // (the caller passes the block's current layout).
-            unsafe { unmap(ptr, layout.size()) };
+            unsafe { release_mapping(ptr, layout.size()) };
             return;
         }
         // SAFETY: `ptr` came from this allocator (the caller's contract).

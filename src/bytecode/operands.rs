@@ -146,6 +146,27 @@ impl Instr {
 }
 
 impl Function {
+    /// Per instruction: the handlers whose range covers it, in table order
+    /// (innermost first). Built per handler over its own range, so the cost is
+    /// the total length of the ranges, not instructions × handlers.
+    pub fn covering_handlers(&self) -> Vec<Vec<u32>> {
+        let n = self.code.len();
+        let mut covering = vec![Vec::new(); n];
+        for (hi, h) in self.handlers.iter().enumerate() {
+            let end = (h.end as usize).min(n);
+            for c in &mut covering[(h.start as usize).min(end)..end] {
+                c.push(hi as u32);
+            }
+        }
+        covering
+    }
+
+    /// The register a lambda with captures finds its closure in (the one after
+    /// its parameters), if it takes one.
+    pub fn closure_register(&self) -> Option<Reg> {
+        self.takes_closure.then_some(self.nparams)
+    }
+
     /// The reads of a register that some path from the entry reaches before any
     /// write of it: `(pc, register)` pairs, parameters (and a lambda's closure
     /// register) counting as written on entry. The compiler writes every
@@ -182,9 +203,10 @@ impl Function {
         // Registers written on every path to each instruction (`None`: not reached).
         let mut written: Vec<Option<Set>> = vec![None; n];
         let mut entry = Set::default();
-        for r in 0..self.nparams as usize + usize::from(self.takes_closure) {
-            add(&mut entry, r as Reg);
+        for r in (0..self.nparams).chain(self.closure_register()) {
+            add(&mut entry, r);
         }
+        let covering = self.covering_handlers();
         let mut work = vec![(0usize, entry)];
         while let Some((pc, arriving)) = work.pop() {
             if pc >= n {
@@ -201,10 +223,9 @@ impl Function {
                 None => arriving,
             };
             written[pc] = Some(before);
-            for h in self
-                .handlers
+            for h in covering[pc]
                 .iter()
-                .filter(|h| h.start as usize <= pc && pc < h.end as usize)
+                .filter_map(|&hi| self.handlers.get(hi as usize))
             {
                 let mut at_handler = before;
                 if let Some(r) = h.reg {

@@ -144,7 +144,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     // handler may transfer to it before writing its destination, so the handler's
     // live-in is added without the kill.
     let mut live_in = vec![RegSet::default(); n];
-    let covering = covering_handlers(f);
+    let covering = f.covering_handlers();
     let handler_targets = |pc: usize| {
         covering[pc]
             .iter()
@@ -213,21 +213,6 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
     a
-}
-
-/// Per instruction: the handlers whose range covers it, in table order
-/// (innermost first). Built per handler over its own range, so the cost is the
-/// total length of the ranges, not instructions × handlers.
-fn covering_handlers(f: &Function) -> Vec<Vec<u32>> {
-    let n = f.code.len();
-    let mut covering = vec![Vec::new(); n];
-    for (hi, h) in f.handlers.iter().enumerate() {
-        let end = (h.end as usize).min(n);
-        for c in &mut covering[(h.start as usize).min(end)..end] {
-            c.push(hi as u32);
-        }
-    }
-    covering
 }
 
 /// A loop (`header..=end`, the span of its `Loop` back-edges) that calls nothing

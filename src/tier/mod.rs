@@ -766,9 +766,7 @@ impl TierHooks for Tier {
         let epc = if entry_pc == 0 {
             depth
         } else {
-            if let Some(top) = vm.frames.last_mut() {
-                top.pc = (entry_pc - 1) as u32;
-            }
+            vm.frames.set_top_pc((entry_pc - 1) as u32);
             depth | 1 << 63
         };
         // SAFETY: `code` comes from the entry table, so it is a function compiled

@@ -54,10 +54,9 @@ impl<'p> Vm<'p> {
         macro_rules! enter_frame {
             ($fid:expr, $base_idx:expr, $pc:expr) => {{
                 enter_frame!(@locals $fid, $base_idx, $pc);
-                closure = if func.takes_closure {
-                    reg!(func.nparams)
-                } else {
-                    Value::NULL
+                closure = match func.closure_register() {
+                    Some(r) => reg!(r),
+                    None => Value::NULL,
                 };
             }};
             ($fid:expr, $base_idx:expr, $pc:expr, $closure:expr) => {{
@@ -255,9 +254,7 @@ impl<'p> Vm<'p> {
                     match self.tier_hot_loop(fid, loop_id, target, resumed && is_entry) {
                         LoopAction::Continue => {}
                         LoopAction::Reenter => {
-                            if let Some(top) = self.frames.last_mut() {
-                                top.pc = target;
-                            }
+                            self.frames.set_top_pc(target);
                             return Err(Stop::Reenter(target));
                         }
                         LoopAction::Ran { outcome, dst } => match outcome {
@@ -499,9 +496,7 @@ impl<'p> Vm<'p> {
                         }
                         Err(RtError::Error(m)) => raise!(&m),
                         Err(RtError::Exit(code)) => {
-                            if let Some(top) = self.frames.last_mut() {
-                                top.pc = (pc - 1) as u32;
-                            }
+                            self.frames.set_top_pc((pc - 1) as u32);
                             return Err(Stop::Exit(code));
                         }
                     }
@@ -561,9 +556,7 @@ impl<'p> Vm<'p> {
                     tri!(unsafe { objects::print(&mut self.rt.out, &self.arg_buf, &s.kinds) });
                     // Stdout cannot be written: stop (no `try` may swallow it).
                     if let Err(code) = self.maybe_flush() {
-                        if let Some(top) = self.frames.last_mut() {
-                            top.pc = (pc - 1) as u32;
-                        }
+                        self.frames.set_top_pc((pc - 1) as u32);
                         return Err(Stop::Exit(code));
                     }
                 }

@@ -84,8 +84,8 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
     }
     // A lambda's closure register: the interpreter keeps a copy of it for
     // `GetCapture`, so nothing may write it.
-    let closure_reg = f.takes_closure.then_some(f.nparams as usize);
-    if closure_reg.is_some_and(|r| r >= nregs) {
+    let closure_reg = f.closure_register();
+    if closure_reg.is_some_and(|r| r as usize >= nregs) {
         return Err("no register for the closure".into());
     }
     let len = f.code.len();
@@ -97,7 +97,7 @@ fn verify_function(p: &Program, f: &Function) -> Result<(), String> {
             if r as usize >= nregs || !is_ref(r as usize) {
                 return Err(format!("handler register r{r} is not a reference register"));
             }
-            if closure_reg == Some(r as usize) {
+            if closure_reg == Some(r) {
                 return Err(format!("handler register r{r} is the closure register"));
             }
         }
@@ -140,11 +140,12 @@ fn verify_instr(p: &Program, f: &Function, ins: &Instr) -> Result<(), String> {
     ops.uses.iter().chain(&ops.dst).try_for_each(|&r| reg(r))?;
     // A lambda's closure register holds its closure throughout (the interpreter
     // keeps a copy), and `GetCapture` reads only that.
-    if f.takes_closure && ops.dst == Some(f.nparams) {
-        return Err(format!("r{} is the closure register", f.nparams));
+    let closure_reg = f.closure_register();
+    if let Some(r) = ops.dst.filter(|&d| closure_reg == Some(d)) {
+        return Err(format!("r{r} is the closure register"));
     }
     if let Instr::GetCapture { clo, .. } = *ins {
-        if !f.takes_closure || clo != f.nparams {
+        if closure_reg != Some(clo) {
             return Err(format!("r{clo} is not the closure register"));
         }
     }

@@ -146,9 +146,7 @@ impl Vm<'_> {
     #[cold]
     pub fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
         let v = self.rt.heap.alloc_str(msg.as_bytes());
-        if let Some(top) = self.frames.last_mut() {
-            top.pc = pc;
-        }
+        self.frames.set_top_pc(pc);
         self.pending = Some(self.new_exception(v, ExcKind::Runtime, (fid, pc)));
     }
 
@@ -197,9 +195,7 @@ impl Vm<'_> {
                     self.stack.set(f.base + r as usize, exc.msg);
                 }
                 let depth = self.frames.len();
-                if let Some(top) = self.frames.last_mut() {
-                    top.pc = h.target;
-                }
+                self.frames.set_top_pc(h.target);
                 exc.caught_at = depth;
                 if self.caught.len() >= CAUGHT_KEEP {
                     self.caught.remove(0);
