@@ -229,9 +229,7 @@ unsafe fn child_at(v: Value, kind: ObjKind, i: usize) -> Slot {
     match kind {
         ObjKind::Array => {
             let a = as_array(v);
-            a.items
-                .get(i)
-                .map_or(Slot::End, |x| Slot::Item(*x, a.elem, Label::None))
+            a.get(i).map_or(Slot::End, |x| Slot::Item(x, a.elem, Label::None))
         }
         ObjKind::Tuple => {
             let t = as_tuple(v);
@@ -542,20 +540,20 @@ mod tests {
         let (m, m_prev, m_next) = node(&mut h, 2);
         let (c, c_prev, _) = node(&mut h, 3);
         // SAFETY: `a_next` is a live array of this test's heap.
-        unsafe { as_array_mut(a_next) }.items.push(m);
+        unsafe { as_array_mut(a_next) }.push(m);
         // SAFETY: `m_prev` is a live array of this test's heap.
-        unsafe { as_array_mut(m_prev) }.items.push(a);
+        unsafe { as_array_mut(m_prev) }.push(a);
         // SAFETY: `m_next` is a live array of this test's heap.
-        unsafe { as_array_mut(m_next) }.items.push(c);
+        unsafe { as_array_mut(m_next) }.push(c);
         // SAFETY: `c_prev` is a live array of this test's heap.
-        unsafe { as_array_mut(c_prev) }.items.push(m);
+        unsafe { as_array_mut(c_prev) }.push(m);
         assert_eq!(
             text(m),
             "Node{v: 2, prev: [Node{v: 1, prev: [], next: [...]}], next: [Node{v: 3, prev: [...], next: []}]}"
         );
         let own = h.alloc_array(ValKind::Ref, vec![]);
         // SAFETY: `own` is a live array of this test's heap.
-        unsafe { as_array_mut(own) }.items.push(own);
+        unsafe { as_array_mut(own) }.push(own);
         assert_eq!(text(own), "[...]");
         // Shared but not cyclic: in full each time.
         let shared = h.alloc_array(ValKind::Int, vec![Value::int(7)]);
@@ -608,7 +606,7 @@ mod tests {
             "flags cleared after an error"
         );
         // The flags being clear, a later walk sees no false back-references.
-        assert_eq!(text(unsafe { as_array(levels[1]) }.items[0]), "[[1], [1]]");
+        assert_eq!(text(unsafe { as_array(levels[1]) }.to_vec()[0]), "[[1], [1]]");
     }
 
     #[test]
@@ -617,7 +615,7 @@ mod tests {
         let inner = h.alloc_array(ValKind::Ref, vec![]);
         let outer = h.alloc_array(ValKind::Ref, vec![inner]);
         // SAFETY: `inner` is a live array of this test's heap.
-        unsafe { as_array_mut(inner) }.items.push(outer);
+        unsafe { as_array_mut(inner) }.push(outer);
         let mut out = Vec::new();
         let r = unsafe { write_graph(&mut out, outer, ValKind::Ref, Style::Json, usize::MAX) };
         assert_eq!(r, Err(WriteError::Cycle));

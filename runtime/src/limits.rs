@@ -110,7 +110,7 @@ pub fn str_buf(len: usize) -> Result<Vec<u8>, LimitError> {
 
 /// An empty buffer for an array result of exactly `len` elements.
 #[inline]
-pub fn array_buf(len: usize) -> Result<Vec<Value>, LimitError> {
+pub fn array_buf<T>(len: usize) -> Result<Vec<T>, LimitError> {
     check_array_len(len)?;
     exact_vec(len)
 }
@@ -159,9 +159,10 @@ pub fn grow_str(buf: &mut Vec<u8>, additional: usize) -> Result<(), LimitError> 
     grow_within(buf, additional, MAX_STR_LEN, LimitError::StrTooLarge)
 }
 
-/// Make room for `additional` more elements in an array (push, insert, append).
+/// Make room for `additional` more elements in an array's buffer (push, insert,
+/// append): `Value`s, or bytes for a `[bool]`.
 #[inline]
-pub fn grow_array(items: &mut Vec<Value>, additional: usize) -> Result<(), LimitError> {
+pub fn grow_array<T>(items: &mut Vec<T>, additional: usize) -> Result<(), LimitError> {
     grow_within(items, additional, MAX_ARRAY_LEN, LimitError::ArrayTooLarge)
 }
 
@@ -194,7 +195,10 @@ mod tests {
         assert_eq!(check_array_len(MAX_ARRAY_LEN), Ok(()));
         assert_eq!(check_array_len(MAX_ARRAY_LEN + 1), Err(LimitError::ArrayTooLarge));
         assert_eq!(str_buf(MAX_STR_LEN + 1), Err(LimitError::StrTooLarge));
-        assert_eq!(array_buf(usize::MAX).err(), Some(LimitError::ArrayTooLarge));
+        assert_eq!(
+            array_buf::<Value>(usize::MAX).err(),
+            Some(LimitError::ArrayTooLarge)
+        );
         assert_eq!(total_str_len([3, 4]), Ok(7));
         assert_eq!(total_str_len([MAX_STR_LEN, 1]), Err(LimitError::StrTooLarge));
         assert_eq!(

@@ -391,10 +391,12 @@ instruction_set! {
     family "arrays, maps, tuples, structs, closures" {
         /// `dst = [args...]`; element kind is `sites[site].target` (`ValKind as u8`)
         NewArray { dst: Reg = Write, site: u32 = Site(Array) } => "{dst} = {site}";
-        /// `dst = arr[idx]` (negative counts from the end; out of range raises)
-        ArrGet { dst: Reg = Write, arr: Reg = Read, idx: Reg = Read } => "{dst} = {arr}[{idx}]";
-        /// `arr[idx] = src` (same index rules)
-        ArrSet { arr: Reg = Read, idx: Reg = Read, src: Reg = Read } => "{arr}[{idx}] = {src}";
+        /// `dst = arr[idx]` (negative counts from the end; out of range raises);
+        /// `elem` is the array's element kind (`ValKind as u8`): compiled code
+        /// loads a byte from a `[bool]`, a word from any other array
+        ArrGet { dst: Reg = Write, arr: Reg = Read, idx: Reg = Read, elem: u8 = Kind } => "{dst} = {arr}[{idx}] ({elem})";
+        /// `arr[idx] = src` (same index rules and `elem`)
+        ArrSet { arr: Reg = Read, idx: Reg = Read, src: Reg = Read, elem: u8 = Kind } => "{arr}[{idx}] = {src} ({elem})";
         /// `dst = array_len(arr)`
         ArrLen { dst: Reg = Write, arr: Reg = Read } => "{dst} = len {arr}";
         /// `dst = {k1: v1, ...}` from `sites[site].args` = `[k1, v1, k2, v2, ...]`;

@@ -282,7 +282,8 @@ mod tests {
                 ArrSet {
                     arr: 1,
                     idx: 2,
-                    src: 3
+                    src: 3,
+                    elem: 0
                 },
                 &p,
                 &f

@@ -48,6 +48,7 @@ use super::func::{Ctl, Dst, FnCompiler, Label, Val};
 use crate::ast::{BinOp, Block, Expr, ExprKind, LocalId, Pattern, Res, Span, StmtKind, UnOp};
 use crate::bytecode::{Instr, Reg};
 use crate::types::Type;
+use bp_runtime::value::ValKind;
 
 impl<'a, 'c> FnCompiler<'a, 'c> {
     /// Jump to `target` when `e` (a bool) evaluates to `when`; fall through otherwise.
@@ -443,6 +444,11 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             ) if !super::stmt::block_assigns(body, *id) => Some(self.local_reg(*id, iter.span)),
             _ => None,
         };
+        // The kind of the elements: of the array, or of the map's keys.
+        let elem = match &iter.ty {
+            Type::Array(t) | Type::Map(t, _) => t.kind(),
+            _ => ValKind::Ref,
+        } as u8;
         let coll = match (&iter.ty, in_place) {
             (_, Some(reg)) => Val { reg, temp: false },
             (Type::Map(k, _), None) => {
@@ -500,6 +506,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 dst: x,
                 arr: coll.reg,
                 idx: idx.reg,
+                elem,
             },
             sp,
         );

@@ -1077,8 +1077,14 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     fn index(&mut self, base: &'a Expr, index: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match &base.ty {
-            Type::Array(_) => {
-                self.binary_op(base, index, d, e, |dst, arr, idx| Instr::ArrGet { dst, arr, idx })
+            Type::Array(t) => {
+                let elem = t.kind() as u8;
+                self.binary_op(base, index, d, e, |dst, arr, idx| Instr::ArrGet {
+                    dst,
+                    arr,
+                    idx,
+                    elem,
+                })
             }
             Type::Map(_, _) => {
                 self.binary_op(base, index, d, e, |dst, map, key| Instr::MapGet { dst, map, key })

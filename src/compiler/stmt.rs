@@ -220,12 +220,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 let i = self.expr_val(index);
                 let v = self.expr_val(value);
                 match &base.ty {
-                    Type::Array(_) => {
+                    Type::Array(t) => {
                         self.emit(
                             Instr::ArrSet {
                                 arr: b.reg,
                                 idx: i.reg,
                                 src: v.reg,
+                                elem: t.kind() as u8,
                             },
                             sp,
                         );

@@ -569,19 +569,21 @@ impl<'p> Vm<'p> {
                     set!(dst, v);
                     safepoint!();
                 }
-                Instr::ArrGet { dst, arr, idx } => {
+                Instr::ArrGet { dst, arr, idx, elem } => {
                     let (a, i) = (reg!(arr), reg!(idx));
-                    // SAFETY: `arr` is an array register (type checker): null or a live array.
-                    match unsafe { objects::arr_get(a, i) } {
+                    // SAFETY: `arr` is an array register (type checker): null or a
+                    // live array, of element kind `elem` (its static type's).
+                    match unsafe { objects::arr_get(a, i, elem) } {
                         Ok(v) => set!(dst, v),
                         // SAFETY: as above.
                         Err(m) => raise!(&unsafe { objects::access_error(a, i, m) }),
                     }
                 }
-                Instr::ArrSet { arr, idx, src } => {
+                Instr::ArrSet { arr, idx, src, elem } => {
                     let (a, i, v) = (reg!(arr), reg!(idx), reg!(src));
-                    // SAFETY: the verifier types `arr` as an array register: null or a live array.
-                    if let Err(m) = unsafe { objects::arr_set(a, i, v) } {
+                    // SAFETY: the verifier types `arr` as an array register: null or a
+                    // live array, of element kind `elem` (its static type's).
+                    if let Err(m) = unsafe { objects::arr_set(a, i, v, elem) } {
                         // SAFETY: as above.
                         raise!(&unsafe { objects::access_error(a, i, m) })
                     }

@@ -435,12 +435,14 @@ fn arrays_and_index_errors() {
             dst: 5,
             arr: 3,
             idx: 4,
+            elem: 0,
         }, // 30
         LoadInt { dst: 4, imm: 0 },
         ArrSet {
             arr: 3,
             idx: 4,
             src: 5,
+            elem: 0,
         }, // [30, 20, 30]
         ArrLen { dst: 6, arr: 3 },
         ToStr {
@@ -459,6 +461,7 @@ fn arrays_and_index_errors() {
             dst: 5,
             arr: 3,
             idx: 4,
+            elem: 0,
         }, // 13: raises
         Print { site: 2 }, // not reached
         Jmp { target: 19 },
@@ -468,6 +471,7 @@ fn arrays_and_index_errors() {
             arr: 3,
             idx: 4,
             src: 5,
+            elem: 0,
         }, // 18: raises too, not caught... (outside range)
         RetVoid,
     ];
@@ -1073,6 +1077,7 @@ fn internal_panics_become_internal_errors() {
                     dst: 2,
                     arr: 0,
                     idx: 1,
+                    elem: 0,
                 },
                 RetVoid,
             ],

@@ -478,7 +478,8 @@ mod tests {
                 vec![ArrGet {
                     dst: 0,
                     arr: 1,
-                    idx: 0
+                    idx: 0,
+                    elem: 0
                 }],
                 none
             ),

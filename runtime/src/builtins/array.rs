@@ -56,21 +56,21 @@ unsafe fn arr_mut<'a>(v: Value) -> Result<&'a mut ArrayObj, RtError> {
 }
 
 unsafe fn array_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(arr(a[0])?.items.len() as i64))
+    Ok(Value::int(arr(a[0])?.len() as i64))
 }
 
 fn array_push(rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
-    let items = &mut unsafe { arr_mut(a[0]) }?.items;
+    let items = unsafe { arr_mut(a[0]) }?;
     let before = items.capacity();
-    items.with_vec(|v| limits::grow_array(v, 1))?;
+    items.grow(1)?;
     items.push(a[1]);
     // The buffer's growth counts toward the next collection; a push within
     // the capacity allocates nothing (and compiled code makes it without the
     // heap: `array_push_leaf`).
     rt.heap
-        .note_growth((items.capacity() - before) * std::mem::size_of::<Value>());
+        .note_growth((items.capacity() - before) * items.elem_size());
     Ok(Value::NULL)
 }
 
@@ -87,7 +87,7 @@ unsafe extern "C" fn array_push_leaf(args: *mut Value) -> u64 {
     // array, which nothing else borrows during the call.
     unsafe {
         leaf_on_object(args, |array, v| {
-            let items = &mut as_array_mut(array).items;
+            let items = as_array_mut(array);
             // (At the length limit the general call raises, whatever the capacity.)
             if items.len() >= items.capacity() || items.len() >= limits::MAX_ARRAY_LEN {
                 return None;
@@ -102,7 +102,6 @@ fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
     unsafe { arr_mut(a[0]) }?
-        .items
         .pop()
         .ok_or_else(|| RtError::msg("array_pop on empty array"))
 }
@@ -110,18 +109,18 @@ fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
-    let items = &mut unsafe { arr_mut(a[0]) }?.items;
+    let items = unsafe { arr_mut(a[0]) }?;
     let i = a[1].as_int().clamp(0, items.len() as i64) as usize;
-    items.with_vec(|v| limits::grow_array(v, 1))?;
+    items.grow(1)?;
     items.insert(i, a[2]);
-    rt.heap.note_growth(8);
+    rt.heap.note_growth(items.elem_size());
     Ok(Value::NULL)
 }
 
 fn array_remove(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
-    let items = &mut unsafe { arr_mut(a[0]) }?.items;
+    let items = unsafe { arr_mut(a[0]) }?;
     let i = a[1].as_int();
     if i < 0 || i >= items.len() as i64 {
         return Err(RtError::msg("array_remove: index out of bounds"));
@@ -147,18 +146,24 @@ unsafe fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
     let arr = unsafe { arr_mut(a[0]) }?;
-    match arr.elem {
-        // Equal ints (and bools) are indistinguishable, so stability is moot.
-        ValKind::Int => arr.items.sort_unstable_by_key(|v| v.as_int()),
-        ValKind::Bool => arr.items.sort_by_key(|v| v.as_bool()),
+    // Equal ints (and bools) are indistinguishable, so stability is moot.
+    if arr.sort_bools() {
+        return Ok(Value::NULL);
+    }
+    let elem = arr.elem;
+    let Some(items) = arr.words_mut() else {
+        return Ok(Value::NULL);
+    };
+    match elem {
+        ValKind::Int | ValKind::Bool => items.sort_unstable_by_key(|v| v.as_int()),
         // Stable: 0.0 and -0.0 compare equal but print differently.
         ValKind::Float => sort_between_barriers(
-            &mut arr.items,
+            items,
             |v| v.as_float().is_nan(),
             |x, y| x.as_float().partial_cmp(&y.as_float()).unwrap_or(Ordering::Equal),
         ),
         ValKind::Ref => sort_between_barriers(
-            &mut arr.items,
+            items,
             |v| v.is_null() || obj_kind(*v) != ObjKind::Str,
             |x, y| str_bytes(*x).cmp(str_bytes(*y)),
         ),
@@ -168,41 +173,36 @@ unsafe fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 unsafe fn array_slice(rt: &mut Rt, a: &[Value]) -> RtResult {
     let src = arr(a[0])?;
-    let len = src.items.len() as i64;
-    let start = a[1].as_int().max(0);
-    let end = a[2].as_int().min(len);
-    let items: &[Value] = if start < end {
-        &src.items[start as usize..end as usize]
-    } else {
-        &[]
-    };
-    Ok(rt.heap.alloc_array_copy(src.elem, items)?)
+    let len = src.len() as i64;
+    let start = a[1].as_int().clamp(0, len);
+    let end = a[2].as_int().clamp(start, len);
+    Ok(rt.heap.alloc_array_copy(src, start as usize..end as usize)?)
 }
 
 unsafe fn array_concat(rt: &mut Rt, a: &[Value]) -> RtResult {
     let (x, y) = (arr(a[0])?, arr(a[1])?);
-    let mut items = limits::array_buf(x.items.len().saturating_add(y.items.len()))?;
-    items.extend_from_slice(&x.items);
-    items.extend_from_slice(&y.items);
+    let mut items = limits::array_buf(x.len().saturating_add(y.len()))?;
+    items.extend(x.iter());
+    items.extend(y.iter());
     Ok(rt.heap.alloc_array(x.elem, items))
 }
 
 unsafe fn array_copy(rt: &mut Rt, a: &[Value]) -> RtResult {
     let src = arr(a[0])?;
-    Ok(rt.heap.alloc_array_copy(src.elem, &src.items)?)
+    Ok(rt.heap.alloc_array_copy(src, 0..src.len())?)
 }
 
 unsafe fn array_clear(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
-    unsafe { arr_mut(a[0]) }?.items.clear();
+    unsafe { arr_mut(a[0]) }?.clear();
     Ok(Value::NULL)
 }
 
 /// Position of the first element equal to `v` (deep equality, LANGUAGE.md §16).
 unsafe fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
     let src = arr(a[0])?;
-    Ok(src.items.iter().position(|&x| values_equal(x, a[1], src.elem)))
+    Ok(src.iter().position(|x| values_equal(x, a[1], src.elem)))
 }
 
 unsafe fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -216,7 +216,7 @@ unsafe fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn array_reverse(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
-    unsafe { arr_mut(a[0]) }?.items.reverse();
+    unsafe { arr_mut(a[0]) }?.reverse();
     Ok(Value::NULL)
 }
 
@@ -225,6 +225,11 @@ fn array_fill(rt: &mut Rt, a: &[Value]) -> RtResult {
     let n = a[0].as_int();
     let kind = ValKind::from_u8(a[2].as_int() as u8);
     let n = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
+    if kind == ValKind::Bool {
+        let mut bytes = limits::array_buf(n)?;
+        bytes.resize(n, a[1].as_bool() as u8);
+        return Ok(rt.heap.alloc_bool_array(bytes));
+    }
     let mut items = limits::array_buf(n)?;
     items.resize(n, a[1]);
     Ok(rt.heap.alloc_array(kind, items))
@@ -242,11 +247,7 @@ mod tests {
     // builtin gets arguments of its signature.
 
     fn floats(v: Value) -> Vec<f64> {
-        unsafe { as_array(v) }
-            .items
-            .iter()
-            .map(|x| x.as_float())
-            .collect()
+        unsafe { as_array(v) }.iter().map(|x| x.as_float()).collect()
     }
 
     fn float_array(rt: &mut Rt, xs: &[f64]) -> Value {
@@ -366,9 +367,9 @@ mod tests {
         let mut rt = rt();
         // Equal strings that are distinct objects keep their relative order.
         let words = str_array(&mut rt, &["b", "a", "b", "a", "b"]);
-        let before: Vec<Value> = unsafe { as_array(words) }.items.to_vec();
+        let before: Vec<Value> = unsafe { as_array(words) }.to_vec();
         ok(&mut rt, "array_sort", &[words]);
-        let after = &unsafe { as_array(words) }.items;
+        let after = unsafe { as_array(words) }.to_vec();
         assert_eq!(after[..], [before[1], before[3], before[0], before[2], before[4]]);
         // 0.0 and -0.0 are equal: their order is kept.
         let zs = float_array(&mut rt, &[1.0, 0.0, -0.0, -1.0, -0.0, 0.0]);
@@ -397,14 +398,14 @@ mod tests {
             .alloc_array(ValKind::Ref, vec![c, a_, Value::NULL, b_, a_, inner, c, b_]);
         ok(&mut rt, "array_sort", &[mixed]);
         assert_eq!(
-            unsafe { as_array(mixed) }.items[..],
+            unsafe { as_array(mixed) }.to_vec()[..],
             [a_, c, Value::NULL, a_, b_, inner, b_, c]
         );
         // Arrays of arrays are left alone.
         let i2 = int_array(&mut rt, &[1]);
         let nested = rt.heap.alloc_array(ValKind::Ref, vec![i2, inner]);
         ok(&mut rt, "array_sort", &[nested]);
-        assert_eq!(unsafe { as_array(nested) }.items[..], [i2, inner]);
+        assert_eq!(unsafe { as_array(nested) }.to_vec()[..], [i2, inner]);
     }
 
     #[test]
@@ -450,7 +451,7 @@ mod tests {
         let copy = ok(&mut rt, "array_copy", &[a]);
         assert_ne!(copy, a);
         // SAFETY: `copy` is a live array of this test's heap.
-        unsafe { as_array_mut(copy) }.items.push(i(9));
+        unsafe { as_array_mut(copy) }.push(i(9));
         assert_eq!(ints(a), [1, 2]);
         assert_eq!(
             unsafe { as_array(ok(&mut rt, "array_copy", &[words])) }.elem,
@@ -510,7 +511,7 @@ mod tests {
         let inner = int_array(&mut rt, &[]);
         let grid = ok(&mut rt, "array_fill", &[i(2), inner, i(ValKind::Ref as i64)]);
         assert_eq!(unsafe { as_array(grid) }.elem, ValKind::Ref);
-        assert_eq!(unsafe { as_array(grid) }.items[..], [inner, inner]);
+        assert_eq!(unsafe { as_array(grid) }.to_vec()[..], [inner, inner]);
         assert_eq!(
             err(&mut rt, "array_fill", &[i(i64::MAX), i(0), i(0)]),
             crate::limits::ARRAY_TOO_LARGE

@@ -80,13 +80,13 @@ fn bytes_new(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 unsafe fn bytes_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(arr(a[0])?.items.len() as i64))
+    Ok(Value::int(arr(a[0])?.len() as i64))
 }
 
 unsafe fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &arr(a[0])?.items;
-    match index(a[1].as_int(), items.len()) {
-        Some(i) => Ok(Value::int(byte(items[i]) as i64)),
+    let items = arr(a[0])?;
+    match index(a[1].as_int(), items.len()).and_then(|i| items.get(i)) {
+        Some(x) => Ok(Value::int(byte(x) as i64)),
         None => Err(RtError::msg("bytes_get: index out of bounds")),
     }
 }
@@ -94,13 +94,10 @@ unsafe fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[int]` argument of this builtin's signature (the
     // checker enforces it): null or a live array, and nothing else borrows it here.
-    let items = &mut unsafe { int_arr_mut(a[0], "bytes_set") }?.items;
+    let items = unsafe { int_arr_mut(a[0], "bytes_set") }?;
     match index(a[1].as_int(), items.len()) {
-        Some(i) => {
-            items[i] = Value::int(byte(a[2]) as i64);
-            Ok(Value::NULL)
-        }
-        None => Err(RtError::msg("bytes_set: index out of bounds")),
+        Some(i) if items.set(i, Value::int(byte(a[2]) as i64)) => Ok(Value::NULL),
+        _ => Err(RtError::msg("bytes_set: index out of bounds")),
     }
 }
 
@@ -108,9 +105,9 @@ fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
 fn append_le(rt: &mut Rt, a: &[Value], n: usize, name: &str) -> RtResult {
     // SAFETY: a[0] is the `[int]` argument of this builtin's signature (the
     // checker enforces it): null or a live array, and nothing else borrows it here.
-    let items = &mut unsafe { int_arr_mut(a[0], name) }?.items;
+    let items = unsafe { int_arr_mut(a[0], name) }?;
     let v = a[1].as_int() as u64;
-    items.with_vec(|v| limits::grow_array(v, n))?;
+    items.grow(n)?;
     items.extend((0..n).map(|k| Value::int(((v >> (8 * k)) & 255) as i64)));
     rt.heap.note_growth(8 * n);
     Ok(Value::NULL)
@@ -134,14 +131,16 @@ fn bytes_write_i64(rt: &mut Rt, a: &[Value]) -> RtResult {
 
 /// Read `n` bytes little-endian at `off` (unsigned below 8 bytes).
 unsafe fn read_le(a: &[Value], n: usize, name: &str) -> RtResult {
-    let items = &arr(a[0])?.items;
+    let items = arr(a[0])?;
     let Some(off) = range(a[1].as_int(), n, items.len()) else {
         return Err(RtError::msg(format!("{name}: out of bounds")));
     };
-    let v = items[off..off + n]
+    let v = items
         .iter()
+        .skip(off)
+        .take(n)
         .rev()
-        .fold(0u64, |acc, x| (acc << 8) | byte(*x));
+        .fold(0u64, |acc, x| (acc << 8) | byte(x));
     Ok(Value::int(v as i64))
 }
 
@@ -176,14 +175,16 @@ fn int_to_bytes(rt: &mut Rt, a: &[Value]) -> RtResult {
 }
 
 unsafe fn int_from_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = &arr(a[0])?.items;
+    let items = arr(a[0])?;
     let n = size(a[2], "int_from_bytes")?;
     let Some(off) = range(a[1].as_int(), n, items.len()) else {
         return Err(RtError::msg("int_from_bytes: out of bounds"));
     };
-    let v = items[off..off + n]
+    let v = items
         .iter()
-        .fold(0u64, |acc, x| (acc << 8) | byte(*x));
+        .skip(off)
+        .take(n)
+        .fold(0u64, |acc, x| (acc << 8) | byte(x));
     Ok(Value::int(v as i64))
 }
 
@@ -338,7 +339,7 @@ mod tests {
             err(&mut rt, "bytes_set", &[strs, i(0), i(1)]),
             "bytes_set expects ([int], ...)"
         );
-        assert_eq!(unsafe { as_array(strs) }.items.len(), 1);
+        assert_eq!(unsafe { as_array(strs) }.len(), 1);
         for name in ["bytes_len", "bytes_append"] {
             assert_eq!(err(&mut rt, name, &[Value::NULL, i(0)]), "null reference");
         }

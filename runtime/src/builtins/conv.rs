@@ -309,7 +309,7 @@ mod tests {
         let nums = int_array(&mut rt, &[1, 2, 3]);
         assert_eq!(to_str_of(&mut rt, nums, ValKind::Ref), "[1, 2, 3]");
         // SAFETY: `nums` is a live array of this test's heap.
-        unsafe { as_array_mut(nums) }.items.clear();
+        unsafe { as_array_mut(nums) }.clear();
         assert_eq!(to_str_of(&mut rt, nums, ValKind::Ref), "[]");
         let m = rt.heap.alloc_map(ValKind::Ref, ValKind::Float);
         let k = s(&mut rt, "a");

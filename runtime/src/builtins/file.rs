@@ -209,7 +209,7 @@ unsafe fn file_write_bytes(_rt: &mut Rt, a: &[Value]) -> RtResult {
     if a[1].is_null() {
         return Err(null_error());
     }
-    let data: Vec<u8> = as_array(a[1]).items.iter().map(|v| v.as_int() as u8).collect();
+    let data: Vec<u8> = as_array(a[1]).iter().map(|v| v.as_int() as u8).collect();
     Ok(Value::bool(write_file(&path, &data, false).is_ok()))
 }
 

@@ -149,7 +149,7 @@ mod tests {
         let mut rt = rt();
         let a = rt.heap.alloc_array(ValKind::Ref, vec![]);
         // SAFETY: `a` is a live array of this test's heap.
-        unsafe { as_array_mut(a) }.items.push(a);
+        unsafe { as_array_mut(a) }.push(a);
         let msg = err(&mut rt, "json_stringify", &[a, i(ValKind::Ref as i64)]);
         assert_eq!(msg, "json_stringify: a container contains itself");
     }

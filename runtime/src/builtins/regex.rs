@@ -551,9 +551,8 @@ mod tests {
         let v = ok(&mut rt, "regex_find_all", &[p, t]);
         assert_eq!(
             unsafe { crate::heap::as_array(v) }
-                .items
                 .iter()
-                .map(|x| unsafe { str_bytes(*x) }.to_vec())
+                .map(|x| unsafe { str_bytes(x) }.to_vec())
                 .collect::<Vec<_>>(),
             [b"\xff\xff".to_vec()]
         );

@@ -264,15 +264,14 @@ unsafe fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError
     let arr = as_array(v);
     let bad = || RtError::msg(err);
     if arr.elem != ValKind::Ref {
-        return if arr.items.is_empty() {
+        return if arr.is_empty() {
             Ok(Vec::new())
         } else {
             Err(bad())
         };
     }
-    arr.items
-        .iter()
-        .map(|&x| {
+    arr.iter()
+        .map(|x| {
             if !x.is_null() && obj_kind(x) == ObjKind::Str {
                 Ok(str_bytes(x))
             } else {
@@ -334,8 +333,8 @@ unsafe fn str_from_chars(rt: &mut Rt, a: &[Value]) -> RtResult {
         return Err(null_error());
     }
     let arr = as_array(a[0]);
-    let mut out = limits::str_buf(arr.items.len())?;
-    out.extend(arr.items.iter().map(|v| v.as_int() as u8));
+    let mut out = limits::str_buf(arr.len())?;
+    out.extend(arr.iter().map(|v| v.as_int() as u8));
     Ok(rt.str(out))
 }
 
@@ -434,11 +433,11 @@ pub(crate) mod testutil {
     }
 
     pub fn ints(v: Value) -> Vec<i64> {
-        unsafe { as_array(v) }.items.iter().map(|x| x.as_int()).collect()
+        unsafe { as_array(v) }.iter().map(|x| x.as_int()).collect()
     }
 
     pub fn texts(v: Value) -> Vec<String> {
-        unsafe { as_array(v) }.items.iter().map(|x| text(*x)).collect()
+        unsafe { as_array(v) }.iter().map(text).collect()
     }
 }
 

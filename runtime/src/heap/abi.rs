@@ -3,7 +3,7 @@
 //! at compile time by `offset_of!`, in this one place; the JIT reads these
 //! constants and nothing else about object layouts.
 
-use super::buffers::{ValueBox, ValueVec};
+use super::buffers::{ArrayBuf, ValueBox};
 use super::gc::Heap;
 use super::object::{
     instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StructHead, TupleObj, STRUCT_HEAD,
@@ -24,11 +24,11 @@ pub const KIND_STRUCT: u8 = ObjKind::Struct as u8;
 pub const KIND_CLASS: u8 = ObjKind::Class as u8;
 
 /// An array's data pointer (`*mut Value`) and length (`u64`).
-pub const ARRAY_PTR: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, ptr)) as i32;
-pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, len)) as i32;
+pub const ARRAY_PTR: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, ptr)) as i32;
+pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, len)) as i32;
 /// An array's capacity (`u64`) and element kind (a `ValKind` byte), which
 /// compiled code writes when it allocates an empty array inline.
-pub const ARRAY_CAP: i32 = (offset_of!(ArrayObj, items) + offset_of!(ValueVec, cap)) as i32;
+pub const ARRAY_CAP: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, cap)) as i32;
 pub const ARRAY_ELEM: i32 = offset_of!(ArrayObj, elem) as i32;
 /// The kind byte of an array.
 pub const KIND_ARRAY: u8 = ObjKind::Array as u8;
@@ -101,10 +101,7 @@ mod tests {
         let mut items = Vec::with_capacity(5);
         items.extend([Value::int(1), Value::int(2)]);
         let arr = h.alloc_array(ValKind::Int, items);
-        assert_eq!(
-            word(arr, ARRAY_PTR),
-            unsafe { as_array(arr) }.items.as_ptr() as u64
-        );
+        assert_eq!(word(arr, ARRAY_PTR), unsafe { as_array(arr) }.data_ptr() as u64);
         assert_eq!(word(arr, ARRAY_LEN), 2);
 
         let tup = h.alloc_tuple(vec![ValKind::Int; 3].into(), vec![Value::int(0); 3].into());
@@ -209,12 +206,12 @@ mod tests {
         })
         .expect("a free cell");
         let a = unsafe { as_array_mut(v) };
-        assert_eq!((a.elem, a.items.len()), (ValKind::Int, 0));
+        assert_eq!((a.elem, a.len()), (ValKind::Int, 0));
         for i in 0..100 {
-            a.items.push(Value::int(i));
+            a.push(Value::int(i));
         }
         h.collect(&mut |m| unsafe { m.mark(v) });
-        assert_eq!(unsafe { as_array(v) }.items[99], Value::int(99));
+        assert_eq!(unsafe { as_array(v) }.to_vec()[99], Value::int(99));
         // Dead, it is freed with its buffer (Miri and the debug allocator
         // check the free).
         h.collect(&mut |_| {});

@@ -2,10 +2,10 @@
 //!
 //! The layout of `Vec<Value>` and `Box<[Value]>` is not specified by Rust, but JIT
 //! code reads an array's length and data pointer, and a tuple's, struct's or
-//! closure's slots, inline. [`ValueVec`] and [`ValueBox`] are `#[repr(C)]` owners of
+//! closure's slots, inline. [`ArrayBuf`] and [`ValueBox`] are `#[repr(C)]` owners of
 //! the same buffers, so their field offsets come from `offset_of!`
 //! ([`super::abi`]). They do not reimplement growth: every operation that may
-//! reallocate rebuilds the `Vec` it was made from ([`ValueVec::with_vec`]), runs
+//! reallocate rebuilds the `Vec` it was made from ([`ArrayBuf::with_vec`]), runs
 //! `Vec`'s own method and takes the parts back, so capacity rules, the allocator
 //! and `try_reserve` behave exactly as before. Only `push`, `pop` and `clear`, on
 //! the interpreter's and builtins' hot paths, touch the parts directly (through
@@ -16,153 +16,147 @@ use crate::value::Value;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
-/// A growable buffer of values: the parts of a `Vec<Value>`.
+/// The element buffer of an array: the parts of a `Vec<Value>`, or of a
+/// `Vec<u8>` for an array of `bool` (one byte per element; docs/architecture.md,
+/// "Values"). The buffer does not know which: its owner, an
+/// [`ArrayObj`](super::object::ArrayObj), does (its element kind), and names the
+/// element type `T` on every call, so these methods are `unsafe`.
 ///
 /// The field order (capacity, pointer, length) is the order rustc 1.95 gives
 /// `Vec<Value>`, so compiled code kept the offsets it had when they were probed.
+/// The length and capacity count elements, whatever their size.
 #[repr(C)]
-pub struct ValueVec {
+pub struct ArrayBuf {
     pub(super) cap: usize,
-    /// Never null: `Vec`'s dangling pointer when nothing is allocated.
-    pub(super) ptr: *mut Value,
+    /// Never null: `Vec`'s dangling pointer when nothing is allocated, or the
+    /// shared empty pointer compiled code's inline `[]` writes (aligned for
+    /// `Value`, so for `u8` too).
+    pub(super) ptr: *mut u8,
     pub(super) len: usize,
 }
 
-// SAFETY: a `ValueVec` owns its buffer exactly as the `Vec<Value>` it was made from,
-// which is `Send` and `Sync` (`Value` is a plain `u64`).
-unsafe impl Send for ValueVec {}
+// SAFETY: an `ArrayBuf` owns its buffer exactly as the `Vec<Value>` or `Vec<u8>` it
+// was made from, which is `Send` and `Sync` (`Value` is a plain `u64`).
+unsafe impl Send for ArrayBuf {}
 // SAFETY: as above.
-unsafe impl Sync for ValueVec {}
+unsafe impl Sync for ArrayBuf {}
 
-impl ValueVec {
-    pub fn new() -> ValueVec {
-        ValueVec::from(Vec::new())
+/// The element types an [`ArrayBuf`] holds: `Value`, or `u8` for `bool`.
+pub(super) trait Elem: Copy {}
+impl Elem for Value {}
+impl Elem for u8 {}
+
+impl ArrayBuf {
+    pub(super) fn from_vec<T: Elem>(vec: Vec<T>) -> ArrayBuf {
+        let mut vec = ManuallyDrop::new(vec);
+        ArrayBuf {
+            cap: vec.capacity(),
+            ptr: vec.as_mut_ptr().cast(),
+            len: vec.len(),
+        }
     }
 
-    /// Run `f` on the buffer as a `Vec<Value>`, then take its parts back (also when
+    /// Run `f` on the buffer as a `Vec<T>`, then take its parts back (also when
     /// `f` unwinds, so the buffer is never freed twice or lost).
+    ///
+    /// # Safety
+    /// `T` must be the type of the elements the buffer was made with.
     #[inline(always)]
-    pub fn with_vec<R>(&mut self, f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
-        /// Writes the `Vec`'s parts back into the `ValueVec` when dropped.
-        struct Restore<'a> {
-            owner: &'a mut ValueVec,
-            vec: ManuallyDrop<Vec<Value>>,
+    pub(super) unsafe fn with_vec<T: Elem, R>(&mut self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        /// Writes the `Vec`'s parts back into the `ArrayBuf` when dropped.
+        struct Restore<'a, T> {
+            owner: &'a mut ArrayBuf,
+            vec: ManuallyDrop<Vec<T>>,
         }
-        impl Drop for Restore<'_> {
+        impl<T> Drop for Restore<'_, T> {
             #[inline(always)]
             fn drop(&mut self) {
                 let vec = &mut *self.vec;
                 (self.owner.cap, self.owner.ptr, self.owner.len) =
-                    (vec.capacity(), vec.as_mut_ptr(), vec.len());
+                    (vec.capacity(), vec.as_mut_ptr().cast(), vec.len());
             }
         }
-        // SAFETY: the parts come from a `Vec<Value>` (see `From<Vec<Value>>`) and
-        // are kept up to date by `Restore`; the rebuilt `Vec` is never dropped
+        // SAFETY: the parts come from a `Vec<T>` (the caller's contract) and are
+        // kept up to date by `Restore`; the rebuilt `Vec` is never dropped
         // (`ManuallyDrop`), so ownership stays with `self`.
-        let vec = ManuallyDrop::new(unsafe { Vec::from_raw_parts(self.ptr, self.len, self.cap) });
+        let vec = ManuallyDrop::new(unsafe { Vec::from_raw_parts(self.ptr.cast::<T>(), self.len, self.cap) });
         let mut restore = Restore { owner: self, vec };
         f(&mut restore.vec)
     }
 
+    /// The elements.
+    ///
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`].
     #[inline(always)]
-    pub fn capacity(&self) -> usize {
+    pub(super) unsafe fn as_slice<T: Elem>(&self) -> &[T] {
+        // SAFETY: `ptr` is non-null and aligned for `T`, and its first `len`
+        // elements are initialised (a `Vec`'s invariants, kept by `with_vec`).
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len) }
+    }
+
+    /// The elements, to change.
+    ///
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`].
+    #[inline(always)]
+    pub(super) unsafe fn as_mut_slice<T: Elem>(&mut self) -> &mut [T] {
+        // SAFETY: as in `as_slice`; `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<T>(), self.len) }
+    }
+
+    #[inline(always)]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub(super) fn capacity(&self) -> usize {
         self.cap
     }
 
     /// `Vec::push`: when full, `reserve(1)` grows the buffer exactly as `push` would
-    /// (both call the same amortised growth); then the value is written in place.
+    /// (both call the same amortised growth); then the element is written in place.
+    ///
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`].
     #[inline(always)]
-    pub fn push(&mut self, v: Value) {
+    pub(super) unsafe fn push<T: Elem>(&mut self, v: T) {
         if self.len == self.cap {
-            self.with_vec(|vec| vec.reserve(1));
+            // SAFETY: the caller's contract.
+            unsafe { self.with_vec::<T, _>(|vec| vec.reserve(1)) };
         }
         // SAFETY: `len < cap`, so slot `len` is inside the allocation.
-        unsafe { self.ptr.add(self.len).write(v) };
+        unsafe { self.ptr.cast::<T>().add(self.len).write(v) };
         self.len += 1;
     }
 
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`].
     #[inline(always)]
-    pub fn pop(&mut self) -> Option<Value> {
+    pub(super) unsafe fn pop<T: Elem>(&mut self) -> Option<T> {
         if self.len == 0 {
             return None;
         }
         self.len -= 1;
-        // SAFETY: slot `len` (the old last one) is initialised; `Value` is `Copy`.
-        Some(unsafe { self.ptr.add(self.len).read() })
+        // SAFETY: slot `len` (the old last one) is initialised; `T` is `Copy`.
+        Some(unsafe { self.ptr.cast::<T>().add(self.len).read() })
     }
 
-    pub fn insert(&mut self, index: usize, v: Value) {
-        self.with_vec(|vec| vec.insert(index, v))
-    }
-
-    pub fn remove(&mut self, index: usize) -> Value {
-        self.with_vec(|vec| vec.remove(index))
-    }
-
-    /// `Vec::clear`: `Value` has no destructor, so this only forgets the values.
-    pub fn clear(&mut self) {
+    /// `Vec::clear`: the elements have no destructor, so this only forgets them.
+    pub(super) fn clear(&mut self) {
         self.len = 0;
     }
 
-    pub fn extend(&mut self, values: impl IntoIterator<Item = Value>) {
-        self.with_vec(|vec| vec.extend(values))
-    }
-}
-
-impl Default for ValueVec {
-    fn default() -> Self {
-        ValueVec::new()
-    }
-}
-
-impl From<Vec<Value>> for ValueVec {
-    #[inline]
-    fn from(vec: Vec<Value>) -> ValueVec {
-        let mut vec = ManuallyDrop::new(vec);
-        ValueVec {
-            cap: vec.capacity(),
-            ptr: vec.as_mut_ptr(),
-            len: vec.len(),
-        }
-    }
-}
-
-impl Drop for ValueVec {
-    fn drop(&mut self) {
-        // SAFETY: the parts are those of a live `Vec<Value>` owned by `self`.
-        drop(unsafe { Vec::from_raw_parts(self.ptr, self.len, self.cap) });
-    }
-}
-
-impl Deref for ValueVec {
-    type Target = [Value];
-    #[inline(always)]
-    fn deref(&self) -> &[Value] {
-        // SAFETY: `ptr` is non-null and aligned, and its first `len` values are
-        // initialised (a `Vec`'s invariants, kept by `with_vec`).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl DerefMut for ValueVec {
-    #[inline(always)]
-    fn deref_mut(&mut self) -> &mut [Value] {
-        // SAFETY: as in `deref`; `&mut self` makes the access unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-impl std::fmt::Debug for ValueVec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl<'a> IntoIterator for &'a ValueVec {
-    type Item = &'a Value;
-    type IntoIter = std::slice::Iter<'a, Value>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
+    /// Free the buffer (the array is being freed).
+    ///
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`]; the buffer is not used afterwards.
+    pub(super) unsafe fn free<T: Elem>(&mut self) {
+        // SAFETY: the parts are those of a live `Vec<T>` owned by `self`.
+        drop(unsafe { Vec::from_raw_parts(self.ptr.cast::<T>(), self.len, self.cap) });
+        self.cap = 0;
+        self.len = 0;
     }
 }
 
@@ -235,37 +229,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn value_vec_grows_like_vec() {
-        let mut a = ValueVec::new();
+    fn array_buf_grows_like_vec() {
+        // SAFETY (every block below): the buffer is made of `Value`s, or of `u8`s
+        // for `bytes`, and used as such.
+        let mut a = ArrayBuf::from_vec(Vec::<Value>::new());
         let mut b: Vec<Value> = Vec::new();
         for i in 0..1000 {
-            a.push(Value::int(i));
+            unsafe { a.push(Value::int(i)) };
             b.push(Value::int(i));
             assert_eq!(a.capacity(), b.capacity());
         }
-        assert_eq!(&a[..], &b[..]);
-        assert_eq!(a.pop(), b.pop());
-        a.extend([Value::int(7), Value::int(8)]);
+        assert_eq!(unsafe { a.as_slice::<Value>() }, &b[..]);
+        assert_eq!(unsafe { a.pop::<Value>() }, b.pop());
+        unsafe { a.with_vec(|v| v.extend([Value::int(7), Value::int(8)])) };
         assert_eq!(a.len(), 1001);
         let cap = a.capacity();
         a.clear();
-        assert!(a.is_empty());
-        a.push(Value::int(1));
+        assert_eq!(a.len(), 0);
+        unsafe { a.push(Value::int(1)) };
         assert_eq!(a.capacity(), cap);
-        assert_eq!(&a[..], &[Value::int(1)]);
+        assert_eq!(unsafe { a.as_slice::<Value>() }, &[Value::int(1)]);
+        unsafe { a.free::<Value>() };
+
+        let mut bytes = ArrayBuf::from_vec(vec![1u8, 0]);
+        for i in 0..100u8 {
+            unsafe { bytes.push(i & 1) };
+        }
+        assert_eq!(bytes.len(), 102);
+        assert_eq!(unsafe { bytes.as_slice::<u8>() }[..4], [1, 0, 0, 1]);
+        unsafe { bytes.free::<u8>() };
     }
 
     #[test]
-    fn value_vec_keeps_its_buffer_when_an_operation_unwinds() {
-        let mut a = ValueVec::from(vec![Value::int(1), Value::int(2)]);
+    fn array_buf_keeps_its_buffer_when_an_operation_unwinds() {
+        let mut a = ArrayBuf::from_vec(vec![Value::int(1), Value::int(2)]);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            a.with_vec(|v| {
-                v.push(Value::int(3));
-                panic!("inside");
-            })
+            // SAFETY: a buffer of `Value`s.
+            unsafe {
+                a.with_vec(|v: &mut Vec<Value>| {
+                    v.push(Value::int(3));
+                    panic!("inside");
+                })
+            }
         }));
         assert!(r.is_err());
-        assert_eq!(&a[..], &[Value::int(1), Value::int(2), Value::int(3)]);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { a.as_slice::<Value>() },
+            &[Value::int(1), Value::int(2), Value::int(3)]
+        );
+        // SAFETY: as above.
+        unsafe { a.free::<Value>() };
     }
 
     #[test]

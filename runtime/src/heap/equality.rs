@@ -454,8 +454,9 @@ impl EqFrame {
         let (a, b) = (self.a, self.b);
         match self.kind {
             ObjKind::Array => {
-                let x = as_array(a);
-                Child::Pair(x.items[i], as_array(b).items[i], x.elem)
+                let (x, y) = (as_array(a), as_array(b));
+                // In range of both: the frame's `len`, equal for both.
+                Child::Pair(x.get_unchecked(i), y.get_unchecked(i), x.elem)
             }
             ObjKind::Tuple => {
                 let x = as_tuple(a);
@@ -715,7 +716,7 @@ mod tests {
             let node = h.alloc_struct(0, false, vec![Value::int(v), next]);
             next = h.alloc_array(ValKind::Ref, vec![node]);
         }
-        unsafe { as_array(next) }.items[0]
+        unsafe { as_array(next) }.to_vec()[0]
     }
 
     #[test]
@@ -778,7 +779,7 @@ mod tests {
                     h.alloc_array(ValKind::Ref, vec![])
                 };
                 // SAFETY: `cur` is a live array of this test's heap.
-                unsafe { as_array_mut(cur) }.items.extend([tag, next]);
+                unsafe { as_array_mut(cur) }.extend([tag, next]);
                 cur = next;
             }
             first
@@ -829,16 +830,16 @@ mod tests {
         let a = h.alloc_array(ValKind::Ref, vec![]);
         let b = h.alloc_array(ValKind::Ref, vec![]);
         // SAFETY: `a` is a live array of this test's heap.
-        unsafe { as_array_mut(a) }.items.push(a);
+        unsafe { as_array_mut(a) }.push(a);
         // SAFETY: `b` is a live array of this test's heap.
-        unsafe { as_array_mut(b) }.items.push(b);
+        unsafe { as_array_mut(b) }.push(b);
         assert!(unsafe { values_equal(a, b, ValKind::Ref) });
         let c = h.alloc_array(ValKind::Ref, vec![]);
         let one = h.alloc_array(ValKind::Int, vec![Value::int(1)]);
         // SAFETY: `c` is a live array of this test's heap.
-        unsafe { as_array_mut(c) }.items.push(c);
+        unsafe { as_array_mut(c) }.push(c);
         // SAFETY: `c` is a live array of this test's heap.
-        unsafe { as_array_mut(c) }.items.push(one);
+        unsafe { as_array_mut(c) }.push(one);
         assert!(!unsafe { values_equal(a, c, ValKind::Ref) });
     }
 }

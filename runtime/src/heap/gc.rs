@@ -361,26 +361,47 @@ impl Heap {
         (!p.is_null()).then_some((p, layout.size()))
     }
 
-    /// A new array holding a copy of `items`, allocated fallibly.
-    pub fn alloc_array_copy(&mut self, elem: ValKind, items: &[Value]) -> Result<Value, LimitError> {
-        Ok(self.alloc_array(elem, limits::array_copy(items)?))
+    /// A new array holding a copy of elements `range` of `src` (of its kind),
+    /// allocated fallibly. `range` must lie within `src`.
+    pub fn alloc_array_copy(
+        &mut self,
+        src: &ArrayObj,
+        range: std::ops::Range<usize>,
+    ) -> Result<Value, LimitError> {
+        if let Some(bytes) = src.bytes() {
+            let mut copy = limits::array_buf(range.len())?;
+            copy.extend_from_slice(&bytes[range]);
+            return Ok(self.alloc_bool_array(copy));
+        }
+        let words = src.words().unwrap_or(&[]);
+        Ok(self.alloc_array(src.elem, limits::array_copy(&words[range])?))
     }
 
     /// A new array of `items`. The array object lives in a cell of the size of an
     /// instance of [`ARRAY_CELL`] fields (its buffer is a separate allocation):
     /// taking it from the heap's free list instead of the global allocator made
-    /// the allocation-heavy `alloc` benchmark faster (docs/benchmarks.md).
+    /// the allocation-heavy `alloc` benchmark faster (docs/benchmarks.md). A
+    /// `[bool]`'s elements are packed into bytes ([`ArrayObj`]); a large one is
+    /// better made by [`Heap::alloc_bool_array`].
     pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
-        let n = items.capacity() * 8;
+        self.alloc_array_obj(|hdr| ArrayObj::new(hdr, elem, items))
+    }
+
+    /// A new `[bool]` of `bytes` (each 0 or 1).
+    pub fn alloc_bool_array(&mut self, bytes: Vec<u8>) -> Value {
+        self.alloc_array_obj(|hdr| ArrayObj::new_bools(hdr, bytes))
+    }
+
+    /// Put the array `make` builds from its header into a cell.
+    #[inline]
+    fn alloc_array_obj(&mut self, make: impl FnOnce(ObjHeader) -> ArrayObj) -> Value {
+        let obj = make(Self::header(ObjKind::Array));
+        let n = obj.capacity() * obj.elem_size();
         let p = self.cells.pop(ARRAY_CELL).cast::<ArrayObj>();
         // SAFETY: `p` is a free cell of `size_of::<ArrayObj>()` bytes, aligned for it
         // (the assertions at `ARRAY_CELL`), that nothing else uses.
         unsafe {
-            p.write(ArrayObj {
-                hdr: Self::header(ObjKind::Array),
-                elem,
-                items: items.into(),
-            });
+            p.write(obj);
             self.link_raw(p.cast(), std::mem::size_of::<ArrayObj>() + n)
         }
     }
@@ -772,8 +793,9 @@ unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
     match (*p).kind {
         ObjKind::Str | ObjKind::Opaque => {}
         ObjKind::Array => {
-            let a = as_array(v);
-            m.mark_slots(&a.items, a.elem);
+            if let Some(items) = as_array(v).words() {
+                m.mark_slots(items, as_array(v).elem);
+            }
         }
         ObjKind::Map => {
             let mo = as_map(v);
@@ -879,11 +901,7 @@ unsafe fn trace_cost(p: *mut ObjHeader) -> usize {
         ObjKind::Str => std::mem::size_of::<StrObj>(),
         ObjKind::Array => {
             let a = as_array(v);
-            let refs = if a.elem == ValKind::Ref {
-                a.items.len() * 8
-            } else {
-                0
-            };
+            let refs = if a.elem == ValKind::Ref { a.len() * 8 } else { 0 };
             std::mem::size_of::<ArrayObj>() + refs
         }
         ObjKind::Map => {
@@ -1010,9 +1028,9 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
             }
         }
         ObjKind::Array => {
-            // The object is in a cell (`Heap::alloc_array`): drop its buffer, give
-            // the cell back.
-            std::ptr::drop_in_place(std::ptr::addr_of_mut!((*(p as *mut ArrayObj)).items));
+            // The object is in a cell (`Heap::alloc_array`): drop it (its
+            // buffer), give the cell back.
+            std::ptr::drop_in_place(p as *mut ArrayObj);
             cells.push(p, ARRAY_CELL);
         }
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
@@ -1135,7 +1153,7 @@ mod tests {
         // SAFETY: `arr` is a live array of `h`.
         h.collect(&mut |m| unsafe { m.mark(arr) });
         assert_eq!(h.objects, 2);
-        assert_eq!(unsafe { str_bytes(as_array(arr).items[0]) }, b"keep");
+        assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
@@ -1155,7 +1173,7 @@ mod tests {
         for _ in 0..100_000 {
             last = h.alloc_array(ValKind::Ref, vec![last]);
         }
-        unsafe { as_array_mut(first) }.items[0] = last;
+        unsafe { as_array_mut(first) }.set(0, last);
         for _ in 0..1000 {
             h.alloc_str(&b"garbage"[..]);
         }
@@ -1166,7 +1184,7 @@ mod tests {
         });
         assert_eq!(h.objects, 2 + 100_001);
         assert!(h.gray.capacity() <= GRAY_KEPT);
-        assert_eq!(unsafe { str_bytes(as_array(many).items[199_999]) }, b"shared");
+        assert_eq!(unsafe { str_bytes(as_array(many).to_vec()[199_999]) }, b"shared");
         // The marks were cleared: the next collection frees what is unreachable.
         h.collect(&mut |m| unsafe { m.mark(many) });
         assert_eq!(h.objects, 2);

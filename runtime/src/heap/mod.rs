@@ -4,7 +4,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `abi.rs` | the offsets compiled code reads objects at (`offset_of!`) |
-//! | `buffers.rs` | [`ValueVec`] and [`ValueBox`], the `#[repr(C)]` value buffers inside objects |
+//! | `buffers.rs` | [`ArrayBuf`] and [`ValueBox`], the `#[repr(C)]` element buffers inside objects |
 //! | `object.rs` | [`ObjHeader`], the object structs, [`Layout`] and the layout registry |
 //! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
@@ -45,13 +45,13 @@ mod object;
 mod transfer;
 
 pub use access::*;
-pub use buffers::{ValueBox, ValueVec};
+pub use buffers::{ArrayBuf, ValueBox};
 pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, values_equal, FxHasher, MapKey};
 pub use gc::{ConstPool, GcStats, Heap, Marker, ProgramId, StrSource, STR_ADOPT_MIN};
 pub(crate) use object::{path_mark, set_path_mark};
 pub use object::{
-    set_layouts, with_layout, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj, StrObj,
-    StructObj, TupleObj,
+    set_layouts, with_layout, ArrayIter, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj,
+    StrObj, StructObj, TupleObj,
 };
 pub use transfer::Parcel;

@@ -128,7 +128,7 @@ impl Copier {
                 ObjKind::Str => h.alloc_str_copy(str_bytes(v))?,
                 ObjKind::Array => {
                     let a = as_array(v);
-                    h.alloc_array_copy(a.elem, &a.items)?
+                    h.alloc_array_copy(a, 0..a.len())?
                 }
                 ObjKind::Map => {
                     let m = as_map(v);
@@ -176,9 +176,9 @@ impl Copier {
                 ObjKind::Array => {
                     let kind = as_array(src).elem;
                     if kind == ValKind::Ref {
-                        for i in 0..as_array(src).items.len() {
-                            let c = self.copy(as_array(src).items[i], kind)?;
-                            as_array_mut(dst).items[i] = c;
+                        for i in 0..as_array(src).len() {
+                            let c = self.copy(as_array(src).get_unchecked(i), kind)?;
+                            as_array_mut(dst).set_unchecked(i, c);
                         }
                     }
                 }
@@ -245,7 +245,7 @@ mod tests {
         let inner = src.alloc_array(ValKind::Ref, vec![word, word]);
         // A cell that contains itself: a one-element array of kind Ref.
         let cyc = src.alloc_array(ValKind::Ref, vec![Value::NULL]);
-        unsafe { as_array_mut(cyc).items[0] = cyc };
+        unsafe { as_array_mut(cyc).set(0, cyc) };
         let tup = src.alloc_tuple(
             vec![ValKind::Ref, ValKind::Ref, ValKind::Int, ValKind::Ref].into(),
             vec![inner, inner, Value::int(7), cyc].into(),
@@ -275,12 +275,12 @@ mod tests {
         unsafe {
             let t = as_tuple(vals[0]);
             assert_eq!(t.items[0], t.items[1], "shared array copied once");
-            let a = as_array(t.items[0]);
-            assert_eq!(a.items[0], a.items[1], "shared string copied once");
-            assert_eq!(str_bytes(a.items[0]), b"shared");
+            let a = as_array(t.items[0]).to_vec();
+            assert_eq!(a[0], a[1], "shared string copied once");
+            assert_eq!(str_bytes(a[0]), b"shared");
             assert_eq!(t.items[2].as_int(), 7);
             let c = t.items[3];
-            assert_eq!(as_array(c).items[0], c, "cycle copied as a cycle");
+            assert_eq!(as_array(c).to_vec()[0], c, "cycle copied as a cycle");
             let m = as_map(vals[1]);
             let probe = dst.alloc_str(&b"k"[..]);
             assert_eq!(

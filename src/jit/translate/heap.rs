@@ -58,7 +58,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// pointer come from the pre-header (a null array has length 0 there, so it
     /// side-exits like an index out of range); elsewhere they are loaded here,
     /// after a null check.
-    pub(super) fn array_access(&mut self, pc: u32, arr: Reg, idx: Reg, acc: Access) {
+    pub(super) fn array_access(&mut self, pc: u32, arr: Reg, idx: Reg, elem: u8, acc: Access) {
+        let bytes = elem == ValKind::Bool as u8;
         let (p_off, l_off) = self.tc.offs.arr_items;
         self.stress(pc, pc);
         let (len, ptr) = match self.cached_array(arr) {
@@ -85,7 +86,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.guard(oob, pc);
                 self.vn.bounds_checked.push((i, len));
             }
-            self.element(ptr, i, acc);
+            self.element(ptr, i, bytes, acc);
             return;
         }
         // Negative indices count from the end: a cold path computes `i + len`.
@@ -103,14 +104,30 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().jump(ok, &[adj.into()]);
         self.b.seal_block(ok);
         self.b.switch_to_block(ok);
-        self.element(ptr, j, acc);
+        self.element(ptr, j, bytes, acc);
     }
 
-    /// Load or store element `j` (in range) of the array data at `ptr`.
-    pub(super) fn element(&mut self, ptr: CV, j: CV, acc: Access) {
-        let off = self.b.ins().ishl_imm_s(j, 3);
-        let addr = self.b.ins().iadd(ptr, off);
-        self.access(addr, acc);
+    /// Load or store element `j` (in range) of the array data at `ptr`: a
+    /// byte (0 or 1) of a `[bool]` (`bytes`), else a word.
+    pub(super) fn element(&mut self, ptr: CV, j: CV, bytes: bool, acc: Access) {
+        if !bytes {
+            let off = self.b.ins().ishl_imm_s(j, 3);
+            let addr = self.b.ins().iadd(ptr, off);
+            self.access(addr, acc);
+            return;
+        }
+        let addr = self.b.ins().iadd(ptr, j);
+        let fl = self.mem_flags(Mem::Heap);
+        match acc {
+            Access::Load(dst) => {
+                let v = self.b.ins().uload8(I64, fl, addr, 0);
+                self.set(dst, v);
+            }
+            Access::Store(src) => {
+                let v = self.get_raw(src);
+                self.b.ins().istore8(fl, v, addr, 0);
+            }
+        }
     }
 
     /// The load (`Access::Load(dst)`) or store (`Access::Store(src)`) at `addr`.

@@ -380,8 +380,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.guard(bad, pc);
             }
 
-            ArrGet { dst, arr, idx } => self.array_access(pc, arr, idx, Access::Load(dst)),
-            ArrSet { arr, idx, src } => self.array_access(pc, arr, idx, Access::Store(src)),
+            ArrGet { dst, arr, idx, elem } => self.array_access(pc, arr, idx, elem, Access::Load(dst)),
+            ArrSet { arr, idx, src, elem } => self.array_access(pc, arr, idx, elem, Access::Store(src)),
             ArrLen { dst, arr } => {
                 self.stress(pc, pc);
                 let a = self.non_null(arr, pc);

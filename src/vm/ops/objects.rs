@@ -43,7 +43,7 @@ pub unsafe fn access_error(base: Value, key: Value, basic: &'static str) -> Stri
     }
     if basic == INDEX_OOB {
         // SAFETY: non-null, so a live array by the caller's contract.
-        let len = unsafe { as_array(base) }.items.len();
+        let len = unsafe { as_array(base) }.len();
         return format!("{INDEX_OOB}: index {}, length {len}", key.as_int());
     }
     if basic != KEY_NOT_FOUND {
@@ -249,32 +249,39 @@ pub unsafe fn print(out: &mut Vec<u8>, args: &[Value], kinds: &[ValKind]) -> Res
 
 // ----- arrays -----
 
-/// `arr[idx]`.
+/// `arr[idx]` of an array of element kind `elem` (the instruction's: the
+/// array's static type).
 ///
 /// # Safety
-/// `arr` must be null or a live array (a register the verifier types as an array).
+/// `arr` must be null or a live array (a register the verifier types as an
+/// array) whose element kind is `elem`: the type checker gives every array the
+/// element kind of its static type, and `elem` says how its buffer is laid out
+/// (bytes for `[bool]`), as in compiled code.
 #[inline(always)]
-pub unsafe fn arr_get(arr: Value, idx: Value) -> Result<Value, &'static str> {
+pub unsafe fn arr_get(arr: Value, idx: Value, elem: u8) -> Result<Value, &'static str> {
     let a = as_array(non_null(arr)?);
-    match index(idx.as_int(), a.items.len()) {
-        // SAFETY: `index` returned an in-bounds position.
-        Some(i) => Ok(unsafe { *a.items.get_unchecked(i) }),
+    debug_assert_eq!(a.elem as u8, elem, "ArrGet's element kind");
+    match index(idx.as_int(), a.len()) {
+        // SAFETY: `index` returned an in-bounds position; the buffer holds
+        // bytes exactly when `elem` is `bool` (the caller's contract).
+        Some(i) => Ok(unsafe { a.get_unchecked_as(i, elem == ValKind::Bool as u8) }),
         None => Err(INDEX_OOB),
     }
 }
 
-/// `arr[idx] = v`.
+/// `arr[idx] = v` (as [`arr_get`]).
 ///
 /// # Safety
-/// `arr` must be null or a live array (a register the verifier types as an array).
+/// As [`arr_get`].
 #[inline(always)]
-pub unsafe fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static str> {
+pub unsafe fn arr_set(arr: Value, idx: Value, v: Value, elem: u8) -> Result<(), &'static str> {
     // SAFETY: non-null, so a live array by the caller's contract.
     let a = unsafe { as_array_mut(non_null(arr)?) };
-    match index(idx.as_int(), a.items.len()) {
+    debug_assert_eq!(a.elem as u8, elem, "ArrSet's element kind");
+    match index(idx.as_int(), a.len()) {
         Some(i) => {
-            // SAFETY: `index` returned an in-bounds position.
-            unsafe { *a.items.get_unchecked_mut(i) = v };
+            // SAFETY: as in `arr_get`.
+            unsafe { a.set_unchecked_as(i, v, elem == ValKind::Bool as u8) };
             Ok(())
         }
         None => Err(INDEX_OOB),
@@ -287,7 +294,7 @@ pub unsafe fn arr_set(arr: Value, idx: Value, v: Value) -> Result<(), &'static s
 /// `arr` must be null or a live array.
 #[inline(always)]
 pub unsafe fn arr_len(arr: Value) -> Result<Value, &'static str> {
-    Ok(Value::int(as_array(non_null(arr)?).items.len() as i64))
+    Ok(Value::int(as_array(non_null(arr)?).len() as i64))
 }
 
 // ----- maps -----
@@ -325,9 +332,16 @@ pub unsafe fn get_capture(clo: Value, idx: u8) -> Result<Value, &'static str> {
 }
 
 /// A cell holding `v` (of kind `kind`): a one-element array, so that the
-/// collector, printing and the JIT's element access need nothing new.
+/// collector, printing and the JIT's element access need nothing new. A `bool`
+/// is kept in an `[int]` cell (its value, 0 or 1, is the same word): a cell's
+/// element is always a word, which `CellGet` and `CellSet` read and write in
+/// compiled code, where a `[bool]` would hold a byte.
 pub fn new_cell(heap: &mut Heap, v: Value, kind: u8) -> Value {
-    heap.alloc_array(ValKind::from_u8(kind), vec![v])
+    let kind = match ValKind::from_u8(kind) {
+        ValKind::Bool => ValKind::Int,
+        k => k,
+    };
+    heap.alloc_array(kind, vec![v])
 }
 
 /// The value in `cell`.
@@ -337,7 +351,7 @@ pub fn new_cell(heap: &mut Heap, v: Value, kind: u8) -> Value {
 pub unsafe fn cell_get(cell: Value) -> Result<Value, &'static str> {
     // SAFETY: the caller's contract; non-null checked first.
     let a = unsafe { as_array(non_null(cell)?) };
-    a.items.first().copied().ok_or("internal error: empty cell")
+    a.get(0).ok_or("internal error: empty cell")
 }
 
 /// Store `v` in `cell`.
@@ -348,12 +362,10 @@ pub unsafe fn cell_set(cell: Value, v: Value) -> Result<(), &'static str> {
     // SAFETY: the caller's contract; non-null checked first, and no other
     // reference to the cell's items is live.
     let a = unsafe { as_array_mut(non_null(cell)?) };
-    match a.items.first_mut() {
-        Some(slot) => {
-            *slot = v;
-            Ok(())
-        }
-        None => Err("internal error: empty cell"),
+    if a.set(0, v) {
+        Ok(())
+    } else {
+        Err("internal error: empty cell")
     }
 }
 
