@@ -813,6 +813,15 @@ impl Session {
             .enumerate()
             .map(|(i, k)| (k.as_str(), i as u32))
             .collect();
+        // The carried globals hold every value of the session (the VM that
+        // ran the last input is gone, and the heap's pinned values with it).
+        let roots: Vec<Value> = self
+            .carried
+            .globals
+            .values()
+            .filter(|(kind, _)| *kind == ValKind::Ref)
+            .map(|&(_, v)| v)
+            .collect();
         let Carried {
             rt,
             func_keys,
@@ -829,7 +838,9 @@ impl Session {
                 .get(id as usize)
                 .and_then(|k| layout_ids.get(k.as_str()).copied())
         };
-        let missing = match rt.heap.remap_program_ids(&func, &layout) {
+        // SAFETY: the carried globals of reference kind are null or live
+        // objects of the session's heap, and hold all that is live in it.
+        let missing = match unsafe { rt.heap.remap_program_ids(&roots, &func, &layout) } {
             Ok(()) => return Ok(values),
             Err(missing) => missing,
         };

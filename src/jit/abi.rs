@@ -232,9 +232,15 @@ pub struct AllocOffsets {
     /// The object count and the total bytes allocated (statistics).
     pub objects: i32,
     pub bytes: i32,
-    /// The free-cell list head of instances of 0 fields; of `n` fields 8 bytes
-    /// per field further, for `n < cell_classes`.
+    /// The free-cell list head of objects the size of an instance of 0
+    /// fields (an empty array's cell); of `n` fields 8 bytes per field
+    /// further, for `n < cell_classes`.
     pub free_cells: i32,
+    /// The hole struct and class instances of 0 fields are allocated from:
+    /// its cursor, and 8 bytes further its limit; of `n` fields 16 bytes per
+    /// field further. Instances live in chunks of their own and go on no list
+    /// (`runtime/src/heap/cells.rs`).
+    pub instance_holes: i32,
     pub cell_classes: usize,
     /// The size of an instance of 0 fields; `n` fields add 8 bytes each (what
     /// inline allocation adds to the heap's byte counters).
@@ -283,6 +289,7 @@ impl Offsets {
                 objects: abi::HEAP_OBJECTS,
                 bytes: abi::HEAP_BYTES_ALLOCATED,
                 free_cells: abi::HEAP_FREE_CELLS,
+                instance_holes: abi::HEAP_INSTANCE_HOLES,
                 cell_classes: bp_runtime::heap::CELL_CLASSES,
                 instance_head: abi::struct_size(0) as i32,
                 hdr_next: abi::HDR_NEXT,

@@ -62,15 +62,19 @@ pub const CLOSURE_CAPTURES_LEN: i32 = (offset_of!(ClosureObj, captures) + offset
 /// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
 /// the all-objects list head, the bytes allocated since the last collection, the
 /// limit on those for an inline allocation (0 in GC stress mode), the object
-/// count, the total bytes allocated, and the head of the free-cell list of
-/// instances of 0 fields (`n` fields: `HEAP_FREE_CELLS + 8 * n`, for `n <`
-/// [`CELL_CLASSES`](super::CELL_CLASSES)).
+/// count, the total bytes allocated, the head of the free-cell list of objects
+/// as large as an instance of 0 fields (`n` fields: `HEAP_FREE_CELLS + 8 * n`,
+/// for `n <` [`CELL_CLASSES`](super::CELL_CLASSES); an empty array's cell), and
+/// the hole instances of 0 fields are allocated from, its cursor and then its
+/// limit (`HEAP_INSTANCE_HOLES + 16 * n`): instances are on no list (their
+/// chunk marks them, `cells.rs`).
 pub const HEAP_HEAD: i32 = Heap::OFF_HEAD as i32;
 pub const HEAP_SINCE_GC: i32 = Heap::OFF_SINCE_GC as i32;
 pub const HEAP_INLINE_LIMIT: i32 = Heap::OFF_INLINE_LIMIT as i32;
 pub const HEAP_OBJECTS: i32 = Heap::OFF_OBJECTS as i32;
 pub const HEAP_BYTES_ALLOCATED: i32 = Heap::OFF_BYTES_ALLOCATED as i32;
 pub const HEAP_FREE_CELLS: i32 = Heap::OFF_FREE_CELLS as i32;
+pub const HEAP_INSTANCE_HOLES: i32 = Heap::OFF_INSTANCE_HOLES as i32;
 
 #[cfg(test)]
 mod tests {
@@ -132,8 +136,9 @@ mod tests {
         assert_eq!(at::<u8>(clo, HDR_KIND), KIND_CLOSURE);
     }
 
-    /// Allocate a cell of `n` fields the way compiled code does inline: pop a
-    /// free cell, link it, count it, write its header with `kind`, then its
+    /// Allocate a cell of `n` fields the way compiled code does inline: take
+    /// the next cell of the hole of an instance, or pop a free cell and link it
+    /// for anything else, count it, write its header with `kind`, then its
     /// contents with `init`. `None` when the fast path would take the helper.
     fn inline_cell(h: &mut Heap, n: usize, kind: u8, init: impl FnOnce(*mut u8)) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
@@ -147,20 +152,35 @@ mod tests {
         // SAFETY: every address is a word of `h` (offsets from `offset_of!`) or of
         // the free cell popped, which is `struct_size(n)` bytes.
         unsafe {
-            let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
-            let c = *free;
             let size = struct_size(n) as u64;
             let s2 = *at(HEAP_SINCE_GC) + size;
-            if c.is_null() || s2 > *at(HEAP_INLINE_LIMIT) {
+            if s2 > *at(HEAP_INLINE_LIMIT) {
                 return None;
             }
-            let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
-            *free = *next;
+            let c = if kind == KIND_STRUCT || kind == KIND_CLASS {
+                let cursor = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32);
+                let limit = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32 + 8);
+                let c = *cursor;
+                if (*limit as usize).wrapping_sub(c as usize) < size as usize {
+                    return None;
+                }
+                *cursor = c.add(size as usize);
+                c
+            } else {
+                let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
+                let c = *free;
+                if c.is_null() {
+                    return None;
+                }
+                let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
+                *free = *next;
+                *next = *ptr_at(HEAP_HEAD);
+                *ptr_at(HEAP_HEAD) = c;
+                c
+            };
             *at(HEAP_SINCE_GC) = s2;
             *at(HEAP_BYTES_ALLOCATED) += size;
             *at(HEAP_OBJECTS) += 1;
-            *next = *ptr_at(HEAP_HEAD);
-            *ptr_at(HEAP_HEAD) = c;
             *c.add(HDR_KIND as usize) = kind;
             *c.add(HDR_MARKED as usize) = 0;
             init(c);
@@ -221,7 +241,7 @@ mod tests {
     #[test]
     fn inline_allocation_through_the_heap_words() {
         let mut h = Heap::new(false);
-        // The first instance of 3 fields fills the free list from a new chunk.
+        // The first instance of 3 fields makes a new chunk its size's hole.
         let first = h.alloc_struct(1, true, [Value::int(7); 3]);
         let before = (h.objects, h.stats.bytes_allocated);
         let v = inline_alloc(&mut h, 5, 3).expect("a free cell");
@@ -231,15 +251,18 @@ mod tests {
         let s = unsafe { as_struct(v) };
         assert_eq!((s.layout, s.fields.len()), (5, 3));
         assert_eq!(s.fields[2], Value::int(42));
-        // The new instance is on the all-objects list: kept while marked, and its
-        // cell is reused once it is dead.
+        // The new instance is kept while marked, and its cell is reused once it
+        // is dead. After a collection no hole is left: the helper finds the
+        // next one (the first cell, dead), then inline allocation goes on in it.
         h.collect(&mut |m| unsafe { m.mark(v) });
         assert_eq!(h.objects, 1);
         assert_eq!(unsafe { as_struct(v) }.fields[0], Value::int(40));
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
-        let again = inline_alloc(&mut h, 5, 3).expect("a free cell");
-        assert!(again == v || again == first);
+        assert!(inline_alloc(&mut h, 5, 3).is_none());
+        assert_eq!(h.alloc_struct(1, true, [Value::int(7); 3]), first);
+        let again = inline_alloc(&mut h, 5, 3).expect("a cell of the hole");
+        assert_eq!(again, v);
         // Stress mode: no inline allocation, every `new` takes the helper.
         let mut st = Heap::new(true);
         st.alloc_struct(1, true, [Value::int(7); 3]);

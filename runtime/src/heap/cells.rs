@@ -3,21 +3,39 @@
 //! `gc.rs`, `ARRAY_CELL`) and for short strings (the smallest cell that holds the
 //! header and the bytes; `gc.rs`, `str_cell`).
 //!
-//! An instance of `n < CELL_CLASSES` fields lives in a cell of exactly
-//! [`instance_size`]`(n)` bytes, carved from a chunk the heap owns. The free cells
-//! of each size are a list linked through their header's `next` word, whose head
-//! is in [`Cells::free`]: allocation pops a cell (compiled code does it inline, see
-//! docs/jit.md, "Inline allocation"), the sweep pushes a dead instance back, and an
-//! empty list is refilled with a new chunk. Cells never move and chunks are only
-//! freed when the heap is dropped, so the collector stays non-moving; a live
-//! instance is on the all-objects list like any other object, a free cell is not.
+//! An object of the size of an instance of `n < CELL_CLASSES` fields lives in
+//! a cell of exactly [`instance_size`]`(n)` bytes, carved from a chunk of
+//! [`CHUNK_BYTES`] the heap owns. Allocation takes a free cell (compiled code
+//! does it inline, see docs/jit.md, "Inline allocation"). Cells never move and
+//! chunks are only freed when the heap is dropped, so the collector stays
+//! non-moving. There are two kinds of chunk:
+//!
+//! * **Instance chunks** hold struct and class instances of one size, which
+//!   are on no list. A chunk starts with mark bits, one per word; the
+//!   collector marks an instance there ([`mark_instance`]) and never visits a
+//!   dead one or a free cell. After a collection every instance chunk is
+//!   *unswept*. Instances are allocated by bumping a cursor through a *hole*,
+//!   a run of cells whose bit is clear; when it is used up, the next hole is
+//!   found in the bits of the current chunk, then of the next unswept chunk of
+//!   that size (lazy sweeping, as in the Boehm collector and Go's spans, with
+//!   Immix's bump allocation into holes). Nothing is written to a free cell
+//!   before it is allocated. An instance owns no memory beyond its cell, so a
+//!   dead one needs nothing else, and a collection's cost is the live
+//!   instances, not the dead ones (`binary_trees` frees 15 M nodes: 284 →
+//!   242 ms compiled, docs/benchmarks.md).
+//! * **Object chunks** hold strings and array objects, which are on the
+//!   all-objects list like every other object. The free cells of each size are
+//!   a list linked through their header's `next` word: allocation pops one, the
+//!   sweep frees a dead object (its buffer, if it has one) and pushes its cell
+//!   back, and an empty list is refilled from a new chunk.
 //!
 //! The first [`CHUNKS_ALONE`] chunks are allocations of their own; after them a
 //! heap carves its chunks from regions of [`REGION_BYTES`], which the global
 //! allocator of `bp` backs with transparent huge pages (`src/allocator.rs`): a
 //! program whose heap grows past 2 MiB then takes one page fault per 2 MiB of
 //! cells instead of 512 (`alloc` took 4,000 faults in fresh chunks), and a
-//! small program's heap still grows by 32 KiB.
+//! small program's heap still grows by 32 KiB. Chunks are aligned to their
+//! size, so the chunk of a cell is its address with the low bits cleared.
 //!
 //! A heap's chunks can be handed to another heap ([`Cells::adopt`]) together with
 //! the objects in them: nothing is copied, the chunks change owner.
@@ -32,8 +50,20 @@ pub const CELL_CLASSES: usize = 17;
 /// The size of a chunk of cells.
 const CHUNK_BYTES: usize = 32 << 10;
 
-/// The alignment of chunks (and so of every cell: cell sizes are multiples of 8).
-const CHUNK_ALIGN: usize = 16;
+/// The alignment of chunks: their size, so that the chunk of a cell is its
+/// address with the low bits cleared (an instance's mark bit, [`mark_instance`]).
+const CHUNK_ALIGN: usize = CHUNK_BYTES;
+
+/// The alignment of an instance of `CELL_CLASSES` or more fields, an
+/// allocation of its own (cells are 8-aligned: cell sizes are multiples of 8).
+const LARGE_ALIGN: usize = 16;
+
+/// The mark bits at the start of an instance chunk: one per 8-byte word of the
+/// chunk, set for a cell's first word when its instance is marked.
+const MARK_WORDS: usize = CHUNK_BYTES / 8 / 64;
+
+/// Where an instance chunk's first cell starts: after its mark bits.
+const INSTANCE_CELLS_AT: usize = MARK_WORDS * 8;
 
 /// How many chunks a heap allocates one by one before it carves them from
 /// regions (2 MiB of chunks).
@@ -47,6 +77,19 @@ pub(super) struct Cells {
     /// null; each free cell's `next` word links to the next free cell of its size.
     /// Compiled code pops from these lists (`Heap::OFF_FREE_CELLS`).
     pub(super) free: [*mut ObjHeader; CELL_CLASSES],
+    /// Per size class of struct and class instances, which live in chunks of
+    /// their own (see "Instance chunks" below), the hole instances are
+    /// allocated from: `[cursor, limit)`, a run of free cells of the current
+    /// chunk, both null when there is none. Allocation bumps the cursor by the
+    /// cell size (compiled code's inline `new` too: `Heap::OFF_INSTANCE_HOLES`).
+    pub(super) holes: [Hole; CELL_CLASSES],
+    /// Per size class, the instance chunk the hole is in, if any.
+    current: [Option<NonNull<u8>>; CELL_CLASSES],
+    /// Every instance chunk, with its size class.
+    instance_chunks: Vec<(NonNull<u8>, u8)>,
+    /// Per size class, the instance chunks not swept since the last
+    /// collection: their cells whose mark bit is clear are free.
+    unswept: [Vec<NonNull<u8>>; CELL_CLASSES],
     /// Every allocation this heap owns, a chunk or a region of chunks, with
     /// its layout (freed when the heap is dropped).
     blocks: Vec<(NonNull<u8>, Layout)>,
@@ -67,9 +110,11 @@ fn chunk_layout() -> Layout {
     Layout::from_size_align(CHUNK_BYTES, CHUNK_ALIGN).unwrap_or(Layout::new::<u64>())
 }
 
+/// A region's layout: page-aligned, so that the allocator maps it with huge
+/// pages; chunks are carved from its first `CHUNK_ALIGN` boundary on.
 fn region_layout() -> Layout {
     // Never fails, as `chunk_layout`.
-    Layout::from_size_align(REGION_BYTES, CHUNK_ALIGN).unwrap_or(Layout::new::<u64>())
+    Layout::from_size_align(REGION_BYTES, 4096).unwrap_or(Layout::new::<u64>())
 }
 
 /// A new block of `layout` from the global allocator (which aborts the
@@ -87,6 +132,10 @@ impl Cells {
     pub(super) fn new() -> Cells {
         Cells {
             free: [std::ptr::null_mut(); CELL_CLASSES],
+            holes: [Hole::EMPTY; CELL_CLASSES],
+            current: [None; CELL_CLASSES],
+            instance_chunks: Vec::new(),
+            unswept: std::array::from_fn(|_| Vec::new()),
             blocks: Vec::new(),
             chunk_count: 0,
             region_next: std::ptr::null_mut(),
@@ -94,9 +143,9 @@ impl Cells {
         }
     }
 
-    /// A free cell for an instance of `n < CELL_CLASSES` fields (its contents are
-    /// garbage), taken off its free list, which is refilled from a new chunk when
-    /// empty.
+    /// A free cell of an object chunk, of the size of an instance of `n <
+    /// CELL_CLASSES` fields (its contents are garbage), taken off its free
+    /// list, which is refilled from a new chunk when empty.
     #[inline]
     pub(super) fn pop(&mut self, n: usize) -> *mut ObjHeader {
         if self.free[n].is_null() {
@@ -109,11 +158,12 @@ impl Cells {
         p
     }
 
-    /// Push the dead instance `p` of `n < CELL_CLASSES` fields onto its free list.
+    /// Push the dead object `p` in a cell of an object chunk of size `n <
+    /// CELL_CLASSES` onto its free list.
     ///
     /// # Safety
-    /// `p` must be a cell of this heap's chunks holding an instance of `n` fields,
-    /// unlinked from the all-objects list and not used afterwards.
+    /// `p` must be a cell of this heap's object chunks of size `n`, unlinked
+    /// from the all-objects list and not used afterwards.
     #[inline]
     pub(super) unsafe fn push(&mut self, p: *mut ObjHeader, n: usize) {
         // SAFETY: the caller's contract: `p` is a cell nobody else uses.
@@ -121,8 +171,8 @@ impl Cells {
         self.free[n] = p;
     }
 
-    /// Carve a new chunk into cells of `instance_size(n)` bytes and put them on the
-    /// (empty) free list of `n`, first cell first.
+    /// Carve a new object chunk into cells of `instance_size(n)` bytes and put
+    /// them on the (empty) free list of `n`, first cell first.
     #[cold]
     fn refill(&mut self, n: usize) {
         let base = self.new_chunk();
@@ -142,6 +192,127 @@ impl Cells {
         self.free[n] = next;
     }
 
+    // ----- Instance chunks -----
+    //
+    // Struct and class instances of fewer than `CELL_CLASSES` fields live in
+    // chunks of their own, one size class per chunk, and are on no list. The
+    // collector marks one in its chunk's bitmap ([`mark_instance`]) instead of
+    // its header, and never visits a dead one, nor a free cell: after marking,
+    // every instance chunk is *unswept* ([`Cells::instances_marked`]). An
+    // allocation takes the next cell of its size class's hole, a run of free
+    // cells; when the hole is used up, the next one is found in the bitmap of
+    // the current chunk, then of the next unswept chunk of that size, else a
+    // new chunk is one hole ([`Cells::next_hole`]). An instance owns no memory
+    // beyond its cell, so a dead one needs nothing else, and a collection's
+    // cost is the live instances, not the dead ones. A chunk's bits are
+    // cleared when the next collection starts ([`Cells::clear_instance_marks`]).
+
+    /// A free cell for an instance of `n < CELL_CLASSES` fields (its contents are
+    /// garbage), the next of its hole.
+    #[inline]
+    pub(super) fn pop_instance(&mut self, n: usize) -> *mut ObjHeader {
+        let size = instance_size(n);
+        let hole = &mut self.holes[n];
+        if (hole.limit as usize).wrapping_sub(hole.cursor as usize) < size {
+            self.next_hole(n);
+        }
+        let hole = &mut self.holes[n];
+        let p = hole.cursor;
+        // SAFETY: the hole holds at least one cell of `size` bytes after
+        // `next_hole` (a new chunk if need be), so the cursor stays within it.
+        hole.cursor = unsafe { p.add(size) };
+        p.cast()
+    }
+
+    /// Find the next hole of instances of `n` fields: the next run of cells
+    /// with a clear mark bit in the current chunk, else in the next unswept
+    /// chunk of that size, else a new chunk, which is one hole.
+    #[cold]
+    fn next_hole(&mut self, n: usize) {
+        let size = instance_size(n);
+        loop {
+            if let Some(chunk) = self.current[n] {
+                // Go on after the hole just used up (the first cell of a chunk
+                // just taken: its hole is empty, at the chunk's cells).
+                let from = self.holes[n].limit as usize - chunk.as_ptr() as usize;
+                // SAFETY: `chunk` is an instance chunk of class `n` of this heap,
+                // its bits set by the last collection (or clear in a new chunk).
+                if let Some(hole) = unsafe { find_hole(chunk, size, from) } {
+                    self.holes[n] = hole;
+                    return;
+                }
+            }
+            let chunk = match self.unswept[n].pop() {
+                Some(chunk) => chunk,
+                None => self.new_instance_chunk(n),
+            };
+            self.current[n] = Some(chunk);
+            // SAFETY: the chunk's cells start `INSTANCE_CELLS_AT` bytes in.
+            let first = unsafe { chunk.as_ptr().add(INSTANCE_CELLS_AT) };
+            self.holes[n] = Hole {
+                cursor: first,
+                limit: first,
+            };
+        }
+    }
+
+    /// A new instance chunk of class `n`, its mark bits clear.
+    fn new_instance_chunk(&mut self, n: usize) -> NonNull<u8> {
+        let chunk = self.new_chunk();
+        // SAFETY: a new chunk of `CHUNK_BYTES`, ours; its first
+        // `INSTANCE_CELLS_AT` bytes are its mark bits.
+        unsafe { std::ptr::write_bytes(chunk.as_ptr(), 0, INSTANCE_CELLS_AT) };
+        self.instance_chunks.push((chunk, n as u8));
+        chunk
+    }
+
+    /// Clear the mark bits of every instance chunk (a collection starts).
+    pub(super) fn clear_instance_marks(&mut self) {
+        for &(chunk, _) in &self.instance_chunks {
+            // SAFETY: the chunk's first `INSTANCE_CELLS_AT` bytes are its bits.
+            unsafe { std::ptr::write_bytes(chunk.as_ptr(), 0, INSTANCE_CELLS_AT) };
+        }
+    }
+
+    /// Marking is over: every instance chunk becomes unswept and no hole is
+    /// left (the cells after a hole's cursor are unmarked, so sweeping finds
+    /// them again), and the survivors are counted. Returns their number and
+    /// bytes.
+    pub(super) fn instances_marked(&mut self) -> (usize, usize) {
+        self.holes = [Hole::EMPTY; CELL_CLASSES];
+        self.current = [None; CELL_CLASSES];
+        for list in &mut self.unswept {
+            list.clear();
+        }
+        let (mut count, mut bytes) = (0, 0);
+        for &(chunk, n) in &self.instance_chunks {
+            // SAFETY: the chunk's first `MARK_WORDS` words are its bits.
+            let marks = unsafe { std::slice::from_raw_parts(chunk.as_ptr() as *const u64, MARK_WORDS) };
+            let live: usize = marks.iter().map(|w| w.count_ones() as usize).sum();
+            count += live;
+            bytes += live * instance_size(n as usize);
+            self.unswept[n as usize].push(chunk);
+        }
+        (count, bytes)
+    }
+
+    /// Call `f` with every instance in a cell that the last collection marked:
+    /// right after a collection, every live one.
+    pub(super) fn for_each_marked_instance(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
+        for &(chunk, n) in &self.instance_chunks {
+            let size = instance_size(n as usize);
+            for at in (INSTANCE_CELLS_AT..=CHUNK_BYTES - size).step_by(size) {
+                // SAFETY: the cell at `at` lies inside the chunk, whose first
+                // words are its bits.
+                unsafe {
+                    if marked_at(chunk, at) {
+                        f(chunk.as_ptr().add(at).cast());
+                    }
+                }
+            }
+        }
+    }
+
     /// A new chunk of `CHUNK_BYTES`: an allocation of its own for the first
     /// [`CHUNKS_ALONE`] (and whenever a new region is refused), then the next
     /// one of the newest region.
@@ -159,9 +330,18 @@ impl Cells {
                 return self.chunk_alone();
             };
             self.blocks.push((region, region_layout()));
-            self.region_next = region.as_ptr();
-            // SAFETY: one past the end of the region just allocated.
-            self.region_end = unsafe { region.as_ptr().add(REGION_BYTES) };
+            // Chunks are aligned to their size: a region the allocator did
+            // not align so (it maps regions page-aligned) gives one chunk
+            // fewer.
+            let skip = region.as_ptr().align_offset(CHUNK_ALIGN);
+            // SAFETY: `skip < CHUNK_BYTES`, inside the region; the end is one
+            // past the last whole chunk after it.
+            unsafe {
+                self.region_next = region.as_ptr().add(skip);
+                self.region_end = region
+                    .as_ptr()
+                    .add(skip + (REGION_BYTES - skip) / CHUNK_BYTES * CHUNK_BYTES);
+            }
         }
         let chunk = self.region_next;
         // SAFETY: `[region_next, region_end)` is the uncarved rest of a region,
@@ -196,22 +376,15 @@ impl Cells {
         }
         other.region_next = std::ptr::null_mut();
         other.region_end = std::ptr::null_mut();
+        self.instance_chunks.append(&mut other.instance_chunks);
         for n in 0..CELL_CLASSES {
-            let theirs = std::mem::replace(&mut other.free[n], std::ptr::null_mut());
-            if theirs.is_null() {
-                continue;
-            }
-            // Append our list to the end of theirs.
-            let mut tail = theirs;
-            // SAFETY: `theirs` is a free list of cells whose chunks are now ours;
-            // its last cell's `next` is null.
-            unsafe {
-                while !(*tail).next.is_null() {
-                    tail = (*tail).next;
-                }
-                (*tail).next = self.free[n];
-            }
-            self.free[n] = theirs;
+            // Their current chunk's rest of a hole is given up (its cells are
+            // unmarked: the next collection finds them); the chunk is ours.
+            other.holes[n] = Hole::EMPTY;
+            other.current[n] = None;
+            self.unswept[n].append(&mut other.unswept[n]);
+            // SAFETY: their list is a free list of cells whose chunks are now ours.
+            unsafe { prepend_list(&mut self.free[n], &mut other.free[n]) };
         }
     }
 
@@ -232,10 +405,114 @@ impl Drop for Cells {
     }
 }
 
+/// Put the free list `theirs` in front of the free list `ours`, leaving
+/// `theirs` empty.
+///
+/// # Safety
+/// Both must be free lists of cells of the same size, null-terminated, that
+/// only the caller uses.
+unsafe fn prepend_list(ours: &mut *mut ObjHeader, theirs: &mut *mut ObjHeader) {
+    let first = std::mem::replace(theirs, std::ptr::null_mut());
+    if first.is_null() {
+        return;
+    }
+    let mut tail = first;
+    // SAFETY: the caller's contract: `tail` walks a null-terminated free list.
+    unsafe {
+        while !(*tail).next.is_null() {
+            tail = (*tail).next;
+        }
+        (*tail).next = *ours;
+    }
+    *ours = first;
+}
+
+/// A run of free instance cells, `[cursor, limit)`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(super) struct Hole {
+    pub(super) cursor: *mut u8,
+    pub(super) limit: *mut u8,
+}
+
+impl Hole {
+    const EMPTY: Hole = Hole {
+        cursor: std::ptr::null_mut(),
+        limit: std::ptr::null_mut(),
+    };
+}
+
+/// Whether the mark bit of the cell `at` bytes into instance chunk `chunk` is set.
+///
+/// # Safety
+/// `chunk` must be an instance chunk and `at < CHUNK_BYTES` a multiple of 8.
+#[inline(always)]
+unsafe fn marked_at(chunk: NonNull<u8>, at: usize) -> bool {
+    let bit = at / 8;
+    // SAFETY: the caller's contract: the chunk's first `MARK_WORDS` words are
+    // its bits, and `bit / 64 < MARK_WORDS`.
+    unsafe { *(chunk.as_ptr() as *const u64).add(bit / 64) & (1 << (bit % 64)) != 0 }
+}
+
+/// The first run of cells of `size` bytes with a clear mark bit in instance
+/// chunk `chunk`, starting from the cell `from` bytes into it (or the first
+/// cell after), as a hole; `None` if there is none.
+///
+/// # Safety
+/// `chunk` must be an instance chunk of cells of `size` bytes that only the
+/// caller uses.
+unsafe fn find_hole(chunk: NonNull<u8>, size: usize, from: usize) -> Option<Hole> {
+    let end = INSTANCE_CELLS_AT + (CHUNK_BYTES - INSTANCE_CELLS_AT) / size * size;
+    // The first cell at or after `from` (cells start `INSTANCE_CELLS_AT` in).
+    let skip = from.saturating_sub(INSTANCE_CELLS_AT).div_ceil(size);
+    let mut at = INSTANCE_CELLS_AT + skip * size;
+    // SAFETY (both loops): every `at < end` is a cell of the chunk.
+    while at < end && unsafe { marked_at(chunk, at) } {
+        at += size;
+    }
+    if at >= end {
+        return None;
+    }
+    let start = at;
+    while at < end && !unsafe { marked_at(chunk, at) } {
+        at += size;
+    }
+    let base = chunk.as_ptr();
+    // SAFETY: `start < at <= end <= CHUNK_BYTES`: inside the chunk or one past.
+    Some(unsafe {
+        Hole {
+            cursor: base.add(start),
+            limit: base.add(at),
+        }
+    })
+}
+
 /// The layout of an instance of `n >= CELL_CLASSES` fields (a single allocation).
 pub(super) fn large_layout(n: usize) -> Layout {
     // Field counts are capped far below any overflow (the checker's MAX_FIELDS).
-    Layout::from_size_align(instance_size(n), CHUNK_ALIGN).unwrap_or(Layout::new::<u64>())
+    Layout::from_size_align(instance_size(n), LARGE_ALIGN).unwrap_or(Layout::new::<u64>())
+}
+
+/// Set the mark bit of the instance in cell `p` of an instance chunk; true if
+/// it was clear (the instance is newly marked).
+///
+/// # Safety
+/// `p` must be a cell of an instance chunk ([`Cells::pop_instance`]) of a live
+/// heap, which only the caller uses.
+#[inline(always)]
+pub(super) unsafe fn mark_instance(p: *mut ObjHeader) -> bool {
+    let addr = p as usize;
+    let chunk = addr & !(CHUNK_BYTES - 1);
+    let bit = (addr - chunk) / 8;
+    let word = (chunk as *mut u64).wrapping_add(bit / 64);
+    let mask = 1u64 << (bit % 64);
+    // SAFETY: the caller's contract: `chunk` is the instance chunk holding
+    // `p`, whose first `MARK_WORDS` words are its mark bits.
+    unsafe {
+        let w = *word;
+        *word = w | mask;
+        w & mask == 0
+    }
 }
 
 #[cfg(test)]
@@ -288,5 +565,53 @@ mod tests {
         pop_and_mark(&mut b, n, per_chunk * 10, 1 << 41);
         assert_eq!(b.blocks.len(), blocks);
         assert_eq!(b.chunk_bytes(), (chunks + 11) * CHUNK_BYTES);
+    }
+
+    /// Instances are handed out from holes in address order; after marking,
+    /// the unmarked cells are handed out again (the marked ones never), and
+    /// only when no unswept chunk has one is a new chunk made.
+    #[test]
+    fn instance_cells_are_reused_through_holes() {
+        let n = 2;
+        let size = instance_size(n);
+        let per_chunk = (CHUNK_BYTES - INSTANCE_CELLS_AT) / size;
+        let mut c = Cells::new();
+        let first: Vec<*mut ObjHeader> = (0..2 * per_chunk).map(|_| c.pop_instance(n)).collect();
+        assert_eq!(c.instance_chunks.len(), 2);
+        assert_eq!(first[1] as usize - first[0] as usize, size);
+        assert_eq!(first[0] as usize % CHUNK_ALIGN, INSTANCE_CELLS_AT);
+        c.clear_instance_marks();
+        let kept: Vec<*mut ObjHeader> = first.iter().copied().step_by(3).collect();
+        for &p in &kept {
+            // SAFETY: `p` is a cell of one of `c`'s instance chunks.
+            unsafe {
+                assert!(mark_instance(p));
+                assert!(!mark_instance(p), "marked once");
+            }
+        }
+        assert_eq!(c.instances_marked(), (kept.len(), kept.len() * size));
+        let mut seen = Vec::new();
+        c.for_each_marked_instance(&mut |p| seen.push(p));
+        seen.sort();
+        assert_eq!(seen, kept);
+        let mut again: Vec<*mut ObjHeader> =
+            (0..first.len() - kept.len()).map(|_| c.pop_instance(n)).collect();
+        assert_eq!(c.instance_chunks.len(), 2, "the free cells were found again");
+        again.sort();
+        again.dedup();
+        assert_eq!(again.len(), first.len() - kept.len());
+        assert!(
+            again.iter().all(|p| !kept.contains(p)),
+            "a marked cell was handed out"
+        );
+        c.pop_instance(n);
+        assert_eq!(c.instance_chunks.len(), 3);
+        // A second collection that marks nothing frees every cell.
+        c.clear_instance_marks();
+        assert_eq!(c.instances_marked(), (0, 0));
+        for _ in 0..3 * per_chunk {
+            c.pop_instance(n);
+        }
+        assert_eq!(c.instance_chunks.len(), 3);
     }
 }

@@ -3,7 +3,7 @@
 //! [`crate::heap`] for the rules).
 
 use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
-use super::cells::{large_layout, Cells, CELL_CLASSES};
+use super::cells::{large_layout, mark_instance, Cells, CELL_CLASSES};
 use super::object::{
     instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
     ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj, STRUCT_HEAD,
@@ -440,7 +440,7 @@ impl Heap {
         unsafe {
             let data = (p as *mut u8).add(STRUCT_HEAD) as *mut Value;
             std::ptr::copy_nonoverlapping(fields.as_ptr(), data, fields.len());
-            self.link_raw(p, instance_size(fields.len()))
+            self.link_instance(p, fields.len())
         }
     }
 
@@ -452,16 +452,35 @@ impl Heap {
         unsafe {
             let data = (p as *mut u8).add(STRUCT_HEAD) as *mut Value;
             std::ptr::write_bytes(data, 0, n);
-            self.link_raw(p, instance_size(n))
+            self.link_instance(p, n)
         }
     }
 
+    /// Count the new instance `p` of `n` fields, whose header and fields are
+    /// written: in a cell (`n < CELL_CLASSES`) it is on no list (its chunk's
+    /// mark bits keep it, `cells.rs`), else it goes on the all-objects list.
+    ///
+    /// # Safety
+    /// As [`Heap::link_raw`].
+    #[inline(always)]
+    unsafe fn link_instance(&mut self, p: *mut ObjHeader, n: usize) -> Value {
+        if n >= CELL_CLASSES {
+            // SAFETY: the caller's contract.
+            return unsafe { self.link_raw(p, instance_size(n)) };
+        }
+        let size = instance_size(n);
+        self.since_gc += size;
+        self.stats.bytes_allocated += size as u64;
+        self.objects += 1;
+        Value::obj(p)
+    }
+
     /// The memory of a new instance of `n` fields with its fixed part written (the
-    /// fields are not, and it is on no list yet): a cell for `n < CELL_CLASSES`,
-    /// else an allocation of its own.
+    /// fields are not, and it is on no list yet): a cell of an instance chunk for
+    /// `n < CELL_CLASSES`, else an allocation of its own.
     fn alloc_instance(&mut self, layout: u32, is_class: bool, n: usize) -> *mut ObjHeader {
         let p = if n < CELL_CLASSES {
-            self.cells.pop(n)
+            self.cells.pop_instance(n)
         } else {
             let l = large_layout(n);
             // SAFETY: the layout's size is not zero.
@@ -565,6 +584,7 @@ impl Heap {
                 unsafe { m.mark(*v) };
             }
             roots(&mut m);
+            self.cells.clear_instance_marks();
             // SAFETY: everything queued is a live object (`mark`'s contract).
             unsafe { drain_gray(&mut m) };
         }
@@ -586,15 +606,26 @@ impl Heap {
         self.pinned.clear();
     }
 
-    /// Rewrite the program ids that objects hold, for a heap carried from one
-    /// program to the next (`bp repl`): every function value's function id through
-    /// `func` and every struct or class instance's layout id through `layout`. When
-    /// an id has no image, nothing is changed and that id is returned.
-    pub fn remap_program_ids(
+    /// Rewrite the program ids that the objects reachable from `roots` (and the
+    /// heap's own roots) hold, for a heap carried from one program to the next
+    /// (`bp repl`): every function value's function id through `func` and every
+    /// struct or class instance's layout id through `layout`. It collects
+    /// first, so that only live objects are rewritten (a dead one may hold an
+    /// id that has no image). When an id has no image, nothing is changed and
+    /// that id is returned.
+    ///
+    /// # Safety
+    /// Every value of `roots` must be null or a live object of this heap, not
+    /// bits forged from an int, and nothing else may hold an object of this
+    /// heap that they do not reach.
+    pub unsafe fn remap_program_ids(
         &mut self,
+        roots: &[Value],
         func: &dyn Fn(u32) -> Option<u32>,
         layout: &dyn Fn(u32) -> Option<u32>,
     ) -> Result<(), ProgramId> {
+        // SAFETY: the caller's contract.
+        self.collect(&mut |m| roots.iter().for_each(|&v| unsafe { m.mark(v) }));
         let image = |is_func: bool, id: u32| if is_func { func(id) } else { layout(id) };
         // First a pass that only reads, so that a missing id leaves the heap as it was.
         self.for_each_program_id(&mut |is_func, id| match image(is_func, *id) {
@@ -609,7 +640,8 @@ impl Heap {
     }
 
     /// Call `f` with every function id of a function value (`true`) and every
-    /// layout id of an instance (`false`), stopping at its first `Err`.
+    /// layout id of an instance (`false`), stopping at its first `Err`. Right
+    /// after a collection: the instances in cells are those it marked.
     fn for_each_program_id(
         &mut self,
         f: &mut dyn FnMut(bool, &mut u32) -> Result<(), ProgramId>,
@@ -628,11 +660,24 @@ impl Heap {
                 cur = (*cur).next;
             }
         }
-        Ok(())
+        let mut result = Ok(());
+        self.cells.for_each_marked_instance(&mut |p| {
+            if result.is_ok() {
+                // SAFETY: `p` is an instance in a cell of this heap (a struct or
+                // class instance, whose fixed part is a `StructHead`).
+                result = f(false, unsafe { &mut (*(p as *mut StructHead)).layout });
+            }
+        });
+        result
     }
 
+    /// Free every unmarked object of the all-objects list, and leave the
+    /// instance chunks to be swept as their cells are needed (`cells.rs`).
     fn sweep(&mut self) {
-        let mut live_cost = 0usize;
+        let (instances, instance_bytes) = self.cells.instances_marked();
+        let before = self.objects;
+        self.objects = instances;
+        let mut live_cost = instance_bytes;
         let mut prev: *mut ObjHeader = std::ptr::null_mut();
         let mut cur = self.head;
         while !cur.is_null() {
@@ -643,6 +688,7 @@ impl Heap {
                 if (*cur).marked {
                     (*cur).marked = false;
                     live_cost += trace_cost(cur);
+                    self.objects += 1;
                     prev = cur;
                 } else {
                     if prev.is_null() {
@@ -651,12 +697,11 @@ impl Heap {
                         (*prev).next = next;
                     }
                     free_object(cur, &mut self.cells);
-                    self.objects -= 1;
-                    self.stats.objects_freed += 1;
                 }
                 cur = next;
             }
         }
+        self.stats.objects_freed += before.saturating_sub(self.objects) as u64;
         self.live_cost = live_cost;
     }
 }
@@ -674,6 +719,10 @@ impl Heap {
     /// `free[0]` of the cells; `free[n]` is 8 bytes per field further.
     pub(super) const OFF_FREE_CELLS: usize =
         std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, free);
+    /// `holes[0]` of the cells (instances of 0 fields): its cursor, then its
+    /// limit; `holes[n]` is 16 bytes per field further.
+    pub(super) const OFF_INSTANCE_HOLES: usize =
+        std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, holes);
 
     /// Recompute `inline_limit` after `threshold` or `stress` changed. An inline
     /// allocation that would take `since_gc` past it goes to the helper, so after
@@ -758,11 +807,34 @@ unsafe fn drain_gray(m: &mut Marker) {
         len -= 1;
         // SAFETY: the caller's contract: `p` is a live object.
         unsafe {
-            if !(*p).marked {
-                (*p).marked = true;
+            if mark_object(p) {
                 trace(p, m);
             }
         }
+    }
+}
+
+/// Mark the object `p`; true if it was not marked. An instance in a cell is
+/// marked in its chunk's bits (`cells.rs`), every other object in its header.
+///
+/// # Safety
+/// `p` must be a live object of the heap being collected.
+#[inline(always)]
+unsafe fn mark_object(p: *mut ObjHeader) -> bool {
+    // SAFETY: the caller's contract; an instance's fixed part is a `StructHead`,
+    // and one of fewer than `CELL_CLASSES` fields is in a cell of an instance
+    // chunk (`Heap::alloc_instance`).
+    unsafe {
+        if matches!((*p).kind, ObjKind::Struct | ObjKind::Class)
+            && ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES
+        {
+            return mark_instance(p);
+        }
+        if (*p).marked {
+            return false;
+        }
+        (*p).marked = true;
+        true
     }
 }
 
@@ -1037,10 +1109,11 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
         ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
         ObjKind::Struct | ObjKind::Class => {
             // Fields are plain values: nothing to drop, only memory to give back.
+            // An instance in a cell is on no list, so never freed here: the
+            // sweep of its chunk reuses the cell (`cells.rs`).
             let n = (*(p as *mut StructHead)).nfields as usize;
-            if n < CELL_CLASSES {
-                cells.push(p, n);
-            } else {
+            debug_assert!(n >= CELL_CLASSES, "an instance in a cell on the all-objects list");
+            if n >= CELL_CLASSES {
                 std::alloc::dealloc(p as *mut u8, large_layout(n));
             }
         }
@@ -1311,26 +1384,33 @@ mod tests {
         let f = h.alloc_closure(3, Box::new([]), Box::new([]));
         let p = h.alloc_struct(1, false, [Value::NULL; 0]);
         let c = h.alloc_struct(2, true, [Value::NULL; 0]);
+        // Dead: its layout 9 has no image, and that is no error.
+        h.alloc_struct(9, false, [Value::NULL; 2]);
         h.alloc_str(&b"no ids"[..]);
+        let roots = [f, p, c];
         // SAFETY: `f`, `p` and `c` are live objects of `h` of the kinds read.
         let ids = |_: &Heap| unsafe { (as_closure(f).func, as_struct(p).layout, as_struct(c).layout) };
         // Layout 2 has no image: nothing changes.
-        let partial = |id: u32| (id != 2).then_some(id + 10);
+        let partial = |id: u32| (id != 2 && id != 9).then_some(id + 10);
+        // SAFETY (each call): the roots are live objects of `h`, and hold all
+        // that is live.
         assert_eq!(
-            h.remap_program_ids(&|id| Some(id + 100), &partial),
+            unsafe { h.remap_program_ids(&roots, &|id| Some(id + 100), &partial) },
             Err(ProgramId::Layout(2))
         );
         assert_eq!(ids(&h), (3, 1, 2));
         assert_eq!(
-            h.remap_program_ids(&|_| None, &|id| Some(id)),
+            unsafe { h.remap_program_ids(&roots, &|_| None, &|id| Some(id)) },
             Err(ProgramId::Function(3))
         );
         assert_eq!(ids(&h), (3, 1, 2));
+        // Layout 9 has no image either, but only a dead instance holds it.
         assert_eq!(
-            h.remap_program_ids(&|id| Some(id + 100), &|id| Some(id + 10)),
+            unsafe { h.remap_program_ids(&roots, &|id| Some(id + 100), &|id| (id != 9).then_some(id + 10)) },
             Ok(())
         );
         assert_eq!(ids(&h), (103, 11, 12));
+        assert_eq!(h.objects, 3);
     }
 
     #[test]

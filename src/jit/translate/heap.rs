@@ -261,9 +261,11 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Allocate an object in a cell of an instance of `n < cell_classes`
-    /// fields into `dst`, inline from the heap's free cells of that size
-    /// (docs/jit.md, "Inline allocation"): pop the cell, count it, link it,
-    /// write its header with `kind`, then its contents with `init`. When the
+    /// fields into `dst`, inline (docs/jit.md, "Inline allocation"): take the
+    /// next cell of the hole of instances of that size (instances are in
+    /// chunks of their own, on no list), or pop the first free cell of that
+    /// size and link it; count it, write its header with `kind`, then its
+    /// contents with `init`. When the
     /// free list is empty, a collection is due (or would be after this
     /// allocation) or GC stress is on, `slow` emits the helper call instead,
     /// which allocates, collects if it must and defines `dst`.
@@ -278,16 +280,34 @@ impl<'a, 'f> Tr<'a, 'f> {
         let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
-        let free_off = hoff + al.free_cells + 8 * n as i32;
+        let instance = kind == al.kind_struct || kind == al.kind_class;
+        // An instance: the next cell of its size's hole `[cursor, limit)`
+        // (both null when there is none, which takes the helper too). Else
+        // the first free cell of its size's list.
+        let cell_off = if instance {
+            hoff + al.instance_holes + 16 * n as i32
+        } else {
+            hoff + al.free_cells + 8 * n as i32
+        };
         let fl = self.mem_flags(Mem::Alloc);
-        let p = self.b.ins().load(I64, fl, h, free_off);
+        let p = self.b.ins().load(I64, fl, h, cell_off);
         let fl = self.mem_flags(Mem::Alloc);
         let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
         let since2 = self.b.ins().iadd_imm_s(since, size);
         let fl = self.mem_flags(Mem::Alloc);
         let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
         let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
-        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
+        let (empty, bumped) = if instance {
+            let end = self.b.ins().iadd_imm_s(p, size);
+            let fl = self.mem_flags(Mem::Alloc);
+            let hole_end = self.b.ins().load(I64, fl, h, cell_off + 8);
+            (
+                self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, hole_end),
+                Some(end),
+            )
+        } else {
+            (self.b.ins().icmp_imm_s(IntCC::Equal, p, 0), None)
+        };
         let no = self.b.ins().bor(over, empty);
         let fast = self.b.create_block();
         let slow_b = self.b.create_block();
@@ -301,12 +321,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         slow(self);
         self.b.ins().jump(join, &[]);
 
-        // Pop the cell, count it, link it, write its header and contents.
+        // Take the cell, count it, link it, write its header and contents.
         self.b.switch_to_block(fast);
-        let fl = self.mem_flags(Mem::Hdr);
-        let next = self.b.ins().load(I64, fl, p, al.hdr_next);
-        let fl = self.mem_flags(Mem::Alloc);
-        self.b.ins().store(fl, next, h, free_off);
+        if let Some(end) = bumped {
+            let fl = self.mem_flags(Mem::Alloc);
+            self.b.ins().store(fl, end, h, cell_off);
+        } else {
+            let fl = self.mem_flags(Mem::Hdr);
+            let next = self.b.ins().load(I64, fl, p, al.hdr_next);
+            let fl = self.mem_flags(Mem::Alloc);
+            self.b.ins().store(fl, next, h, cell_off);
+        }
         let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, since2, h, hoff + al.since_gc);
         for (off, by) in [(al.objects, 1), (al.bytes, size)] {
@@ -316,12 +341,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             let fl = self.mem_flags(Mem::Alloc);
             self.b.ins().store(fl, c1, h, hoff + off);
         }
-        let fl = self.mem_flags(Mem::Alloc);
-        let head = self.b.ins().load(I64, fl, h, hoff + al.head);
-        let fl = self.mem_flags(Mem::Hdr);
-        self.b.ins().store(fl, head, p, al.hdr_next);
-        let fl = self.mem_flags(Mem::Alloc);
-        self.b.ins().store(fl, p, h, hoff + al.head);
+        if !instance {
+            let fl = self.mem_flags(Mem::Alloc);
+            let head = self.b.ins().load(I64, fl, h, hoff + al.head);
+            let fl = self.mem_flags(Mem::Hdr);
+            self.b.ins().store(fl, head, p, al.hdr_next);
+            let fl = self.mem_flags(Mem::Alloc);
+            self.b.ins().store(fl, p, h, hoff + al.head);
+        }
         let hdr_kind = self.tc.offs.hdr_kind;
         self.store_header_consts(p, &[(hdr_kind, I8, kind as i64), (al.hdr_marked, I8, 0)]);
         init(self, p);
