@@ -41,10 +41,35 @@ unsafe impl Send for ArrayBuf {}
 // SAFETY: as above.
 unsafe impl Sync for ArrayBuf {}
 
-/// The element types an [`ArrayBuf`] holds: `Value`, or `u8` for `bool`.
-pub(super) trait Elem: Copy {}
-impl Elem for Value {}
-impl Elem for u8 {}
+/// The element types an [`ArrayBuf`] holds: `Value`, or `u8` for `bool`, and
+/// how a `Value` of the array's element kind is stored as one.
+pub(super) trait Elem: Copy {
+    fn from_value(v: Value) -> Self;
+    fn to_value(self) -> Value;
+}
+
+impl Elem for Value {
+    #[inline(always)]
+    fn from_value(v: Value) -> Value {
+        v
+    }
+    #[inline(always)]
+    fn to_value(self) -> Value {
+        self
+    }
+}
+
+/// A `bool` as a byte, 0 or 1.
+impl Elem for u8 {
+    #[inline(always)]
+    fn from_value(v: Value) -> u8 {
+        v.as_bool() as u8
+    }
+    #[inline(always)]
+    fn to_value(self) -> Value {
+        Value::bool(self != 0)
+    }
+}
 
 impl ArrayBuf {
     pub(super) fn from_vec<T: Elem>(vec: Vec<T>) -> ArrayBuf {

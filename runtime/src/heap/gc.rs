@@ -182,10 +182,17 @@ impl Heap {
             (*p).next = self.head;
         }
         self.head = p;
+        self.count_new(size);
+        Value::obj(p)
+    }
+
+    /// Count a new object of `size` bytes (toward the next collection, and
+    /// in the statistics).
+    #[inline(always)]
+    fn count_new(&mut self, size: usize) {
         self.since_gc += size;
         self.stats.bytes_allocated += size as u64;
         self.objects += 1;
-        Value::obj(p)
     }
 
     fn header(kind: ObjKind) -> ObjHeader {
@@ -468,10 +475,7 @@ impl Heap {
             // SAFETY: the caller's contract.
             return unsafe { self.link_raw(p, instance_size(n)) };
         }
-        let size = instance_size(n);
-        self.since_gc += size;
-        self.stats.bytes_allocated += size as u64;
-        self.objects += 1;
+        self.count_new(instance_size(n));
         Value::obj(p)
     }
 

@@ -1,7 +1,7 @@
 //! Object layouts: the header every heap object starts with, one `#[repr(C)]`
 //! struct per object kind, and the registry of struct and class layouts.
 
-use super::buffers::{ArrayBuf, ValueBox};
+use super::buffers::{ArrayBuf, Elem, ValueBox};
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
@@ -206,7 +206,7 @@ impl Iterator for ArrayIter<'_> {
     fn next(&mut self) -> Option<Value> {
         match self {
             ArrayIter::Words(it) => it.next().copied(),
-            ArrayIter::Bytes(it) => it.next().map(|&b| Value::bool(b != 0)),
+            ArrayIter::Bytes(it) => it.next().map(|&b| b.to_value()),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -221,7 +221,7 @@ impl DoubleEndedIterator for ArrayIter<'_> {
     fn next_back(&mut self) -> Option<Value> {
         match self {
             ArrayIter::Words(it) => it.next_back().copied(),
-            ArrayIter::Bytes(it) => it.next_back().map(|&b| Value::bool(b != 0)),
+            ArrayIter::Bytes(it) => it.next_back().map(|&b| b.to_value()),
         }
     }
 }
@@ -247,40 +247,13 @@ macro_rules! by_width {
     };
 }
 
-/// A `Value` of an array's element kind as the element stored: itself, or for
-/// `[bool]` the byte 0 or 1.
-trait FromValue {
-    fn from_value(v: Value) -> Self;
-    fn to_value(self) -> Value;
-}
-impl FromValue for Value {
-    #[inline(always)]
-    fn from_value(v: Value) -> Value {
-        v
-    }
-    #[inline(always)]
-    fn to_value(self) -> Value {
-        self
-    }
-}
-impl FromValue for u8 {
-    #[inline(always)]
-    fn from_value(v: Value) -> u8 {
-        v.as_bool() as u8
-    }
-    #[inline(always)]
-    fn to_value(self) -> Value {
-        Value::bool(self != 0)
-    }
-}
-
 impl ArrayObj {
     /// An array object of element kind `elem` holding `items` (packed into bytes
     /// for `[bool]`).
     pub(super) fn new(hdr: ObjHeader, elem: ValKind, items: Vec<Value>) -> ArrayObj {
         let items = if elem == ValKind::Bool {
             let mut bytes = Vec::with_capacity(items.capacity());
-            bytes.extend(items.iter().map(|v| v.as_bool() as u8));
+            bytes.extend(items.iter().map(|&v| u8::from_value(v)));
             ArrayBuf::from_vec(bytes)
         } else {
             ArrayBuf::from_vec(items)
@@ -416,7 +389,7 @@ impl ArrayObj {
     #[inline(never)]
     unsafe fn byte_at(&self, i: usize) -> Value {
         // SAFETY: the caller's contract.
-        Value::bool(unsafe { *self.items.as_slice::<u8>().get_unchecked(i) } != 0)
+        unsafe { *self.items.as_slice::<u8>().get_unchecked(i) }.to_value()
     }
 
     /// Set element `i` of a `[bool]` to `v`, out of line (as [`ArrayObj::byte_at`]).
@@ -427,7 +400,7 @@ impl ArrayObj {
     #[inline(never)]
     unsafe fn set_byte_at(&mut self, i: usize, v: Value) {
         // SAFETY: the caller's contract.
-        unsafe { *self.items.as_mut_slice::<u8>().get_unchecked_mut(i) = v.as_bool() as u8 };
+        unsafe { *self.items.as_mut_slice::<u8>().get_unchecked_mut(i) = u8::from_value(v) };
     }
 
     /// Set element `i` to `v`; false (nothing written) if `i >= len`.
