@@ -147,10 +147,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// zeros of both factors; and `x * (x + c)` with `c` odd is even, one
     /// factor of the two being even, wrapping or not). A division by `2^k` of a
     /// value with `k` known zeros is exact: a plain shift, with no rounding
-    /// correction (spectral_norm's `ij * (ij + 1) / 2`: 18 % of its time).
+    /// correction (spectral_norm's `ij * (ij + 1) / 2`: 18 % of its time). A
+    /// value tested by a branch on `v % 2^k == 0` has `k` known zeros in the
+    /// block only that test's zero edge enters (collatz's `n / 2` after
+    /// `n % 2 == 0`).
     pub(super) fn known_zero_low_bits(&self, v: CV, depth: u32) -> u32 {
         let dfg = &self.b.func.dfg;
         let v = dfg.resolve_aliases(v);
+        if let Some(&k) = self.vn.low_zeros.get(&v) {
+            return k;
+        }
         if depth == 0 || dfg.value_type(v) != I64 {
             return 0;
         }
@@ -239,7 +245,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     let low = self.b.ins().band_imm_s(t, (1i64 << k) - 1);
                     let r = self.b.ins().isub(low, bias);
                     let bits = self.b.ins().band_imm_s(x, (1i64 << k) - 1);
-                    self.vn.zero_equiv.insert(r, bits);
+                    self.vn.zero_equiv.insert(r, LowBits { bits, x, k: k as u32 });
                     return r;
                 }
                 let q = self.b.ins().sshr_imm_s(t, k);

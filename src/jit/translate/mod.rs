@@ -330,14 +330,26 @@ struct Frame {
 /// dominates the rest of it), and values known to be zero together.
 struct ValueNumbering {
     /// Values known to be zero exactly when another value is: a remainder by
-    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign).
-    zero_equiv: std::collections::HashMap<CV, CV>,
+    /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign),
+    /// with that `x` and `k`.
+    zero_equiv: std::collections::HashMap<CV, LowBits>,
+    /// Values whose low bits are known to be zero, how many: in the block a
+    /// branch on `x % 2^k == 0` enters only when it holds ([`Tr::zero_facts`]).
+    low_zeros: std::collections::HashMap<CV, u32>,
     /// Integer sums and products already computed, by operands, and the
     /// `(index, length)` pairs whose bounds check passed. `c[k] = c[k] + x`
     /// computes `k` twice into two registers; with these the store reuses the
     /// load's check.
     computed: std::collections::HashMap<(arith::Commutative, CV, CV), CV>,
     bounds_checked: Vec<(CV, CV)>,
+}
+
+/// `bits = x & (2^k - 1)`: the low `k` bits of `x`.
+#[derive(Clone, Copy)]
+struct LowBits {
+    bits: CV,
+    x: CV,
+    k: u32,
 }
 
 /// The array caches of the loops of `an.cached`.
@@ -371,6 +383,10 @@ struct Tr<'a, 'f> {
     /// The alias regions of [`Mem`], by discriminant.
     regions: [ir::AliasRegion; 6],
     vn: ValueNumbering,
+    /// Per bytecode block entered by the edge of a branch on `x % 2^k == 0`
+    /// on which it holds: `x` and `k`, which become a fact of the block
+    /// ([`ValueNumbering::low_zeros`]) if that edge is its only way in.
+    zero_facts: std::collections::HashMap<u32, (CV, u32)>,
     loops: LoopCaches,
     /// The callee whose body is being translated in place of a call, if any:
     /// register accesses then go to its registers ([`inline::Inlined`]).
@@ -572,9 +588,11 @@ fn translate_function(
         cur: 0,
         vn: ValueNumbering {
             zero_equiv: std::collections::HashMap::new(),
+            low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),
         },
+        zero_facts: std::collections::HashMap::new(),
         loops: LoopCaches {
             pre_headers: pre,
             array_vars: cvars,
@@ -689,6 +707,21 @@ impl<'a, 'f> Tr<'a, 'f> {
         match self.cached_loop_at_header(pc) {
             Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.loops.pre_headers[li]),
             _ => self.block(pc),
+        }
+    }
+
+    /// At the start of bytecode block `pc` with `preds` incoming edges: the
+    /// fact a branch left for it ([`Tr::zero_facts`]) holds here if that
+    /// branch's edge is the only way in: one edge, not a loop header (where
+    /// the VM re-enters), not an exception handler.
+    fn enter_zero_fact(&mut self, pc: u32, preds: u32) {
+        let Some((x, k)) = self.zero_facts.remove(&pc) else {
+            return;
+        };
+        let header = self.an.headers.binary_search(&pc).is_ok();
+        let handler = self.f.handlers.iter().any(|h| h.target == pc);
+        if preds == 1 && !header && !handler {
+            self.vn.low_zeros.insert(x, k);
         }
     }
 
@@ -1073,13 +1106,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// bytecode basic block (with the pre-header of a cached loop before it).
     #[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
     fn translate_body(&mut self) -> Result<(), TransError> {
-        // Highest predecessor pc of each instruction (normal edges, reachable code).
+        // Highest predecessor pc of each instruction, and how many edges come
+        // in (normal edges, reachable code).
         let mut max_pred = vec![0usize; self.f.code.len()];
+        let mut preds = vec![0u32; self.f.code.len()];
         for (pc, ins) in self.f.code.iter().enumerate() {
             if self.an.reachable[pc] {
                 for s in super::analysis::successors(ins, pc) {
                     if s < max_pred.len() {
                         max_pred[s] = max_pred[s].max(pc);
+                        preds[s] += 1;
                     }
                 }
             }
@@ -1114,6 +1150,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(blk);
                 self.vn.computed.clear();
                 self.vn.bounds_checked.clear();
+                self.vn.low_zeros.clear();
+                self.enter_zero_fact(pc as u32, preds[pc]);
             } else if !open {
                 // Only after an instruction that always exits; nothing reaches here.
                 let blk = self.b.create_block();
@@ -1121,6 +1159,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(blk);
                 self.vn.computed.clear();
                 self.vn.bounds_checked.clear();
+                self.vn.low_zeros.clear();
             }
             self.cur = pc as u32;
             if self.tc.source_positions {
