@@ -54,8 +54,9 @@ const CHUNK_BYTES: usize = 32 << 10;
 /// address with the low bits cleared (an instance's mark bit, [`mark_instance`]).
 const CHUNK_ALIGN: usize = CHUNK_BYTES;
 
-/// The alignment of an instance of `CELL_CLASSES` or more fields, an
-/// allocation of its own (cells are 8-aligned: cell sizes are multiples of 8).
+/// The alignment of an allocation that needs no more: an instance of
+/// `CELL_CLASSES` or more fields, and an object chunk of its own (cells are
+/// 8-aligned: cell sizes are multiples of 8).
 const LARGE_ALIGN: usize = 16;
 
 /// The mark bits at the start of an instance chunk: one per 8-byte word of the
@@ -105,9 +106,14 @@ pub(super) struct Cells {
 // a time; nothing in them refers to thread-local state.
 unsafe impl Send for Cells {}
 
-fn chunk_layout() -> Layout {
+/// The layout of a chunk that is an allocation of its own: aligned to its size
+/// for an instance chunk, whose cells find their mark bits by address; to a
+/// word for an object chunk, which the allocator then takes from its ordinary
+/// pages instead of its aligned path (hello world's peak: about 0.1 MB less).
+fn chunk_layout(instances: bool) -> Layout {
+    let align = if instances { CHUNK_ALIGN } else { LARGE_ALIGN };
     // Never fails: the size is a nonzero multiple of a power-of-two alignment.
-    Layout::from_size_align(CHUNK_BYTES, CHUNK_ALIGN).unwrap_or(Layout::new::<u64>())
+    Layout::from_size_align(CHUNK_BYTES, align).unwrap_or(Layout::new::<u64>())
 }
 
 /// A region's layout: page-aligned, so that the allocator maps it with huge
@@ -175,7 +181,7 @@ impl Cells {
     /// them on the (empty) free list of `n`, first cell first.
     #[cold]
     fn refill(&mut self, n: usize) {
-        let base = self.new_chunk();
+        let base = self.new_chunk(false);
         let size = instance_size(n);
         let count = CHUNK_BYTES / size;
         let mut next = self.free[n];
@@ -258,7 +264,7 @@ impl Cells {
 
     /// A new instance chunk of class `n`, its mark bits clear.
     fn new_instance_chunk(&mut self, n: usize) -> NonNull<u8> {
-        let chunk = self.new_chunk();
+        let chunk = self.new_chunk(true);
         // SAFETY: a new chunk of `CHUNK_BYTES`, ours; its first
         // `INSTANCE_CELLS_AT` bytes are its mark bits.
         unsafe { std::ptr::write_bytes(chunk.as_ptr(), 0, INSTANCE_CELLS_AT) };
@@ -316,18 +322,18 @@ impl Cells {
     /// A new chunk of `CHUNK_BYTES`: an allocation of its own for the first
     /// [`CHUNKS_ALONE`] (and whenever a new region is refused), then the next
     /// one of the newest region.
-    fn new_chunk(&mut self) -> NonNull<u8> {
+    fn new_chunk(&mut self, instances: bool) -> NonNull<u8> {
         self.chunk_count += 1;
         if self.region_next == self.region_end {
             if self.chunk_count <= CHUNKS_ALONE {
-                return self.chunk_alone();
+                return self.chunk_alone(instances);
             }
             // A region the allocator refuses (a memory limit) is no error:
             // the heap goes on in chunks of their own.
             // SAFETY: the layout's size is not zero.
             let region = crate::rt::fallibly(|| unsafe { std::alloc::alloc(region_layout()) });
             let Some(region) = NonNull::new(region) else {
-                return self.chunk_alone();
+                return self.chunk_alone(instances);
             };
             self.blocks.push((region, region_layout()));
             // Chunks are aligned to their size: a region the allocator did
@@ -355,9 +361,10 @@ impl Cells {
     }
 
     /// A chunk that is an allocation of its own.
-    fn chunk_alone(&mut self) -> NonNull<u8> {
-        let chunk = alloc_block(chunk_layout());
-        self.blocks.push((chunk, chunk_layout()));
+    fn chunk_alone(&mut self, instances: bool) -> NonNull<u8> {
+        let layout = chunk_layout(instances);
+        let chunk = alloc_block(layout);
+        self.blocks.push((chunk, layout));
         chunk
     }
 
