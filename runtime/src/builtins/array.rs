@@ -147,13 +147,12 @@ unsafe fn array_sort(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // enforces it): null or a live array, and nothing else borrows it here.
     let arr = unsafe { arr_mut(a[0]) }?;
     // Equal ints (and bools) are indistinguishable, so stability is moot.
-    if arr.sort_bools() {
+    if let Some(bools) = arr.bytes_mut() {
+        bools.sort_unstable();
         return Ok(Value::NULL);
     }
     let elem = arr.elem;
-    let Some(items) = arr.words_mut() else {
-        return Ok(Value::NULL);
-    };
+    let items = arr.words_mut().unwrap_or_default();
     match elem {
         ValKind::Int | ValKind::Bool => items.sort_unstable_by_key(|v| v.as_int()),
         // Stable: 0.0 and -0.0 compare equal but print differently.

@@ -307,7 +307,7 @@ impl Cells {
     pub(super) fn for_each_marked_instance(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
         for &(chunk, n) in &self.instance_chunks {
             let size = instance_size(n as usize);
-            for at in (INSTANCE_CELLS_AT..=CHUNK_BYTES - size).step_by(size) {
+            for at in (INSTANCE_CELLS_AT..instance_cells_end(size)).step_by(size) {
                 // SAFETY: the cell at `at` lies inside the chunk, whose first
                 // words are its bits.
                 unsafe {
@@ -449,6 +449,12 @@ impl Hole {
     };
 }
 
+/// Where the cells of `size` bytes of an instance chunk end: the offset past
+/// its last whole cell.
+const fn instance_cells_end(size: usize) -> usize {
+    INSTANCE_CELLS_AT + (CHUNK_BYTES - INSTANCE_CELLS_AT) / size * size
+}
+
 /// Whether the mark bit of the cell `at` bytes into instance chunk `chunk` is set.
 ///
 /// # Safety
@@ -469,7 +475,7 @@ unsafe fn marked_at(chunk: NonNull<u8>, at: usize) -> bool {
 /// `chunk` must be an instance chunk of cells of `size` bytes that only the
 /// caller uses.
 unsafe fn find_hole(chunk: NonNull<u8>, size: usize, from: usize) -> Option<Hole> {
-    let end = INSTANCE_CELLS_AT + (CHUNK_BYTES - INSTANCE_CELLS_AT) / size * size;
+    let end = instance_cells_end(size);
     // The first cell at or after `from` (cells start `INSTANCE_CELLS_AT` in).
     let skip = from.saturating_sub(INSTANCE_CELLS_AT).div_ceil(size);
     let mut at = INSTANCE_CELLS_AT + skip * size;

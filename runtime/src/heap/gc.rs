@@ -869,8 +869,9 @@ unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
     match (*p).kind {
         ObjKind::Str | ObjKind::Opaque => {}
         ObjKind::Array => {
-            if let Some(items) = as_array(v).words() {
-                m.mark_slots(items, as_array(v).elem);
+            let a = as_array(v);
+            if let Some(items) = a.words() {
+                m.mark_slots(items, a.elem);
             }
         }
         ObjKind::Map => {
@@ -1380,6 +1381,28 @@ mod tests {
         assert_eq!(bytes(s5), want(b"abcde!"));
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 0);
+    }
+
+    /// An array's iterator steps to an element directly (`nth`, `nth_back`,
+    /// so `skip` and a reversed `take` do not walk the buffer), for words and
+    /// for a `[bool]`'s bytes.
+    #[test]
+    fn array_iterators_step_to_an_element() {
+        let mut h = Heap::new(false);
+        let ints = h.alloc_array(ValKind::Int, (0..100).map(Value::int).collect());
+        let bools = h.alloc_bool_array((0..100).map(|i| (i % 3 == 0) as u8).collect());
+        // SAFETY: live arrays of `h`.
+        let (a, b) = unsafe { (as_array(ints), as_array(bools)) };
+        assert_eq!(a.iter().nth(40), Some(Value::int(40)));
+        assert_eq!(a.iter().nth_back(10), Some(Value::int(89)));
+        assert_eq!(a.iter().nth(100), None);
+        let window: Vec<Value> = a.iter().skip(90).take(3).rev().collect();
+        assert_eq!(window, [92, 91, 90].map(Value::int));
+        assert_eq!(b.iter().nth(3), Some(Value::bool(true)));
+        assert_eq!(b.iter().nth(4), Some(Value::bool(false)));
+        assert_eq!(b.iter().nth_back(0), Some(Value::bool(true)));
+        let flags: Vec<Value> = b.iter().skip(5).take(2).rev().collect();
+        assert_eq!(flags, [Value::bool(true), Value::bool(false)]);
     }
 
     #[test]

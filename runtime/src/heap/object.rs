@@ -183,7 +183,7 @@ pub(super) fn str_layout(inline: usize) -> Option<std::alloc::Layout> {
 /// the array is made ([`ArrayObj::new`]); the buffer is private, and the methods
 /// below read and write elements as `Value`s whatever their size. Compiled code
 /// reads the length and data pointer inline (`abi::ARRAY_PTR`, `ARRAY_LEN`) and
-/// loads or stores a byte for an array it knows is `[bool]` (`ArrGet`'s `width`).
+/// loads or stores a byte for an array it knows is `[bool]` (`ArrGet`'s `elem`).
 #[repr(C)]
 pub struct ArrayObj {
     pub hdr: ObjHeader,
@@ -215,6 +215,15 @@ impl Iterator for ArrayIter<'_> {
             ArrayIter::Bytes(it) => it.size_hint(),
         }
     }
+    /// In O(1), as the slice iterators' (so that `skip` does not walk: the
+    /// `bytes_read_*` builtins read at an offset of a large buffer).
+    #[inline]
+    fn nth(&mut self, n: usize) -> Option<Value> {
+        match self {
+            ArrayIter::Words(it) => it.nth(n).copied(),
+            ArrayIter::Bytes(it) => it.nth(n).map(|&b| b.to_value()),
+        }
+    }
 }
 
 impl DoubleEndedIterator for ArrayIter<'_> {
@@ -222,6 +231,14 @@ impl DoubleEndedIterator for ArrayIter<'_> {
         match self {
             ArrayIter::Words(it) => it.next_back().copied(),
             ArrayIter::Bytes(it) => it.next_back().map(|&b| b.to_value()),
+        }
+    }
+    /// In O(1), as `nth` (a reversed `take` of a `skip` calls it).
+    #[inline]
+    fn nth_back(&mut self, n: usize) -> Option<Value> {
+        match self {
+            ArrayIter::Words(it) => it.nth_back(n).copied(),
+            ArrayIter::Bytes(it) => it.nth_back(n).map(|&b| b.to_value()),
         }
     }
 }
@@ -327,10 +344,13 @@ impl ArrayObj {
     /// The elements front to back.
     #[inline]
     pub fn iter(&self) -> ArrayIter<'_> {
-        match (self.words(), self.bytes()) {
-            (Some(w), _) => ArrayIter::Words(w.iter()),
-            (None, Some(b)) => ArrayIter::Bytes(b.iter()),
-            (None, None) => ArrayIter::Words([].iter()),
+        // SAFETY: the buffer holds bytes exactly for a `[bool]`.
+        unsafe {
+            if self.elem == ValKind::Bool {
+                ArrayIter::Bytes(self.items.as_slice::<u8>().iter())
+            } else {
+                ArrayIter::Words(self.items.as_slice::<Value>().iter())
+            }
         }
     }
 
@@ -477,11 +497,6 @@ impl ArrayObj {
     pub fn grow(&mut self, additional: usize) -> Result<(), LimitError> {
         by_width!(self, |buf: T| buf
             .with_vec(|vec: &mut Vec<T>| limits::grow_array(vec, additional)))
-    }
-
-    /// Sort a `[bool]` (false first); false if this is not one.
-    pub fn sort_bools(&mut self) -> bool {
-        self.bytes_mut().map(|b| b.sort_unstable()).is_some()
     }
 
     pub fn clear(&mut self) {

@@ -32,13 +32,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         // A test of `x % 2^k == 0`: where it holds, `x` has `k` low zero bits
         // (for the block that edge enters; not in an inlined body, whose pcs
         // are the callee's).
-        if imm == 0 && self.inl.is_none() && target != pc + 1 {
-            let r = self.get_i(a);
-            if let Some(low) = self.vn.zero_equiv.get(&r).copied() {
+        if self.inl.is_none() && target != pc + 1 {
+            if let Some(low) = self.low_bits_tested(a, imm, cc) {
                 let zero_edge = if cc == IntCC::Equal { target } else { pc + 1 };
-                if matches!(cc, IntCC::Equal | IntCC::NotEqual) {
-                    self.zero_facts.insert(zero_edge, (low.x, low.k));
-                }
+                self.zero_facts.insert(zero_edge, (low.x, low.k));
             }
         }
         self.branch(c, pc, target)
@@ -53,12 +50,22 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The truth value of `a cc imm`.
     pub(super) fn imm_test(&mut self, a: Reg, imm: i16, cc: IntCC) -> CV {
-        let mut x = self.get_i(a);
-        if imm == 0 && matches!(cc, IntCC::Equal | IntCC::NotEqual) {
-            // `x % 2 == 0` tests the low bit.
-            x = self.vn.zero_equiv.get(&x).map_or(x, |low| low.bits);
-        }
+        // `x % 2 == 0` tests the low bit.
+        let x = match self.low_bits_tested(a, imm, cc) {
+            Some(low) => low.bits,
+            None => self.get_i(a),
+        };
         self.b.ins().icmp_imm_s(cc, x, imm as i64)
+    }
+
+    /// The low bits of `x` that `a cc imm` tests for zero, if `a` is `x % 2^k`
+    /// and the test is `== 0` or `!= 0`.
+    fn low_bits_tested(&mut self, a: Reg, imm: i16, cc: IntCC) -> Option<LowBits> {
+        if imm != 0 || !matches!(cc, IntCC::Equal | IntCC::NotEqual) {
+            return None;
+        }
+        let r = self.get_i(a);
+        self.vn.zero_equiv.get(&r).copied()
     }
 
     /// Jump to `target` when the float comparison `a cc b` is `when` (`False`
