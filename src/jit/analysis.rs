@@ -3,7 +3,7 @@
 //! type guess. What each instruction reads, writes and branches to comes from the
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
-use super::inlining;
+use super::{inlining, ranges};
 use crate::bytecode::{Const, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::value::ValKind;
 
@@ -96,6 +96,8 @@ pub struct Analysis {
     pub hoisted: Vec<bool>,
     /// Per web: a reference web read from its frame slot ([`frame_read_webs`]).
     pub frame_read: Vec<bool>,
+    /// The intervals of the dividends of integer divisions ([`ranges`]).
+    pub ranges: ranges::Ranges,
 }
 
 pub fn analyze(p: &Program, f: &Function) -> Analysis {
@@ -194,6 +196,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let mut cached = cached_loops(f, &ops, &reachable, &headers, &ends, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
     let hoisted = bounds_checks(f, &ops, &leader, &webs, &mut cached, &cached_innermost);
+    let ranges = ranges::analyze(f, &leader, &ops);
 
     let mut a = Analysis {
         reachable,
@@ -210,6 +213,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         inline_budget,
         hoisted,
         frame_read: Vec::new(),
+        ranges,
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
     a

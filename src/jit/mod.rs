@@ -23,6 +23,7 @@
 pub mod abi;
 pub mod analysis;
 pub mod inlining;
+pub mod ranges;
 pub mod translate;
 
 use crate::bytecode::Program;

@@ -211,11 +211,25 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// The interval the dividend of the division at `pc` is known to lie in
+    /// ([`crate::jit::ranges`]), for the function's own instructions (an
+    /// inlined callee's were not analysed).
+    pub(super) fn dividend_range(&self, pc: u32) -> Option<Interval> {
+        if self.inl.is_some() {
+            return None;
+        }
+        self.an.ranges.dividend(pc)
+    }
+
     /// `x / c` or `x % c` (truncating, remainder with the sign of `x`) for a
     /// constant `c != 0`, with the VM's results for `MIN / -1` (wraps) and
     /// `MIN % -1` (0). General divisors use the signed magic-number method
-    /// (Hacker's Delight 10-1); see [`magic_s64`].
-    pub(super) fn div_by_const(&mut self, x: CV, c: i64, op: DivOp) -> CV {
+    /// (Hacker's Delight 10-1); see [`magic_s64`]. A dividend known to lie in
+    /// `range` may take a shorter way ([`Tr::div_non_negative`]).
+    pub(super) fn div_by_const(&mut self, x: CV, c: i64, op: DivOp, range: Option<Interval>) -> CV {
+        if let Some(r) = range.filter(|r| r.lo >= 0 && c > 1) {
+            return self.div_non_negative(x, c, op, r.hi);
+        }
         let is_div = op == DivOp::Quotient;
         let q = match c {
             1 => x,
@@ -279,6 +293,51 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.ins().iadd(q, sign)
             }
         };
+        if is_div {
+            q
+        } else {
+            let qc = self.b.ins().imul_imm_s(q, c);
+            self.b.ins().isub(x, qc)
+        }
+    }
+
+    /// `x / c` or `x % c` for `c >= 2` and `0 <= x <= hi`: no rounding
+    /// correction for negative dividends, and for a small `hi` no division at
+    /// all: `x` itself below `c`, one compare and a conditional subtract below
+    /// `2c` (the accumulator of `total = (total + x) % m`, which the multiply
+    /// of the magic-number method would put on the loop's dependency chain:
+    /// `loop_int`).
+    fn div_non_negative(&mut self, x: CV, c: i64, op: DivOp, hi: i64) -> CV {
+        let is_div = op == DivOp::Quotient;
+        if hi < c {
+            return if is_div { self.iconst(0) } else { x };
+        }
+        if (hi as i128) < 2 * c as i128 {
+            let ge = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, x, c);
+            if is_div {
+                return self.b.ins().uextend(I64, ge);
+            }
+            let less = self.b.ins().iadd_imm_s(x, -c);
+            return self.b.ins().select(ge, less, x);
+        }
+        if (c as u64).is_power_of_two() {
+            let k = c.trailing_zeros();
+            if is_div {
+                return self.b.ins().ushr_imm_s(x, k as i64);
+            }
+            let r = self.b.ins().band_imm_s(x, c - 1);
+            self.vn.zero_equiv.insert(r, LowBits { bits: r, x, k });
+            return r;
+        }
+        let (m, sh) = magic_s64(c);
+        let mv = self.iconst(m);
+        let mut q = self.b.ins().smulhi(x, mv);
+        if m < 0 {
+            q = self.b.ins().iadd(q, x);
+        }
+        if sh > 0 {
+            q = self.b.ins().sshr_imm_s(q, sh as i64);
+        }
         if is_div {
             q
         } else {
@@ -428,7 +487,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let x = self.get_i(a);
         self.stress(pc, pc);
-        let v = self.div_by_const(x, imm as i64, op);
+        let range = self.dividend_range(pc);
+        let v = self.div_by_const(x, imm as i64, op, range);
         self.set(dst, v);
         true
     }
@@ -443,7 +503,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let v = match self.const_int(y) {
             // A constant divisor (the common `% 1000000007`): no zero check,
             // and a multiply by a magic number instead of `idiv`.
-            Some(c) if c != 0 => self.div_by_const(x, c, op),
+            Some(c) if c != 0 => {
+                let range = self.dividend_range(pc);
+                self.div_by_const(x, c, op, range)
+            }
             _ => {
                 // Division by zero raises in the VM; `sdiv`/`srem` would trap.
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);

@@ -39,6 +39,7 @@ mod instr;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
+use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
 use bp_runtime::value::Value;
