@@ -252,14 +252,18 @@ pub struct AllocOffsets {
     /// The kind byte of a struct and of a class instance.
     pub kind_struct: u8,
     pub kind_class: u8,
-    /// An empty array allocated inline: the kind byte of an array, the cell
-    /// class it lives in (instances of that many fields), its element-kind
-    /// byte and capacity word, and the data pointer of capacity 0.
+    /// An array allocated inline: the kind byte of an array, the cell
+    /// class it lives in (instances of that many fields; one more per
+    /// element kept in the cell), its element-kind byte, the byte of how many
+    /// elements its cell holds, its capacity word, the data pointer of an
+    /// empty array (capacity 0), and the most elements kept in the cell.
     pub kind_array: u8,
     pub array_cell: usize,
     pub arr_elem: i32,
+    pub arr_inline: i32,
     pub arr_cap: i32,
     pub empty_array_ptr: u64,
+    pub inline_array_max: usize,
 }
 
 impl Offsets {
@@ -299,8 +303,10 @@ impl Offsets {
                 kind_array: abi::KIND_ARRAY,
                 array_cell: abi::ARRAY_CELL,
                 arr_elem: abi::ARRAY_ELEM,
+                arr_inline: abi::ARRAY_INLINE,
                 arr_cap: abi::ARRAY_CAP,
                 empty_array_ptr: abi::EMPTY_ARRAY_PTR,
+                inline_array_max: abi::INLINE_ARRAY_MAX,
             },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),

@@ -30,6 +30,11 @@ pub const ARRAY_LEN: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, l
 /// compiled code writes when it allocates an empty array inline.
 pub const ARRAY_CAP: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, cap)) as i32;
 pub const ARRAY_ELEM: i32 = offset_of!(ArrayObj, elem) as i32;
+/// How many elements an array's cell holds after the object (a byte; 0 for
+/// an empty array), which compiled code writes with every array it
+/// allocates, and the most it allocates so ([`INLINE_ARRAY_MAX`]).
+pub const ARRAY_INLINE: i32 = offset_of!(ArrayObj, inline_cap) as i32;
+pub use super::gc::INLINE_ARRAY_MAX;
 /// The kind byte of an array.
 pub const KIND_ARRAY: u8 = ObjKind::Array as u8;
 /// An array object lives in the cell of an instance of this many fields.
@@ -219,6 +224,7 @@ mod tests {
             // SAFETY: `c` is a cell of `size_of::<ArrayObj>()` bytes.
             unsafe {
                 *c.add(ARRAY_ELEM as usize) = ValKind::Int as u8;
+                *c.add(ARRAY_INLINE as usize) = 0;
                 *(c.add(ARRAY_CAP as usize) as *mut u64) = 0;
                 *(c.add(ARRAY_PTR as usize) as *mut u64) = EMPTY_ARRAY_PTR;
                 *(c.add(ARRAY_LEN as usize) as *mut u64) = 0;

@@ -81,13 +81,58 @@ impl ArrayBuf {
         }
     }
 
+    /// The elements of an array in a cell with room for `cap` of them after
+    /// its object (of which this is the last field): `ptr` points there.
+    ///
+    /// # Safety
+    /// `ptr` is the address right after this `ArrayBuf` where it will stay,
+    /// with room for `cap` elements of `T`, the first `len` initialised.
+    pub(super) unsafe fn inline(ptr: *mut u8, len: usize, cap: usize) -> ArrayBuf {
+        ArrayBuf { cap, ptr, len }
+    }
+
+    /// Whether the elements are in the cell, right after this `ArrayBuf`
+    /// (see [`ArrayBuf::inline`]), rather than in an allocation of their own.
+    /// (No allocation of its own can start right after the `ArrayBuf`: an
+    /// array object is in a cell of a chunk, and what follows a cell is the
+    /// next cell, or the end of the chunk, which the allocator follows with
+    /// another block of a chunk's size, never one of a small buffer.)
+    #[inline(always)]
+    pub(super) fn is_inline(&self) -> bool {
+        self.ptr as usize == self as *const ArrayBuf as usize + std::mem::size_of::<ArrayBuf>()
+            && self.cap <= super::gc::INLINE_ARRAY_MAX
+    }
+
+    /// Move elements kept in the cell to an allocation of their own, with room
+    /// to grow (twice the cell's room), before an operation that reallocates.
+    ///
+    /// # Safety
+    /// As [`ArrayBuf::with_vec`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn move_out_of_cell<T: Elem>(&mut self) {
+        let mut vec: Vec<T> = Vec::with_capacity((2 * self.cap).max(4));
+        // SAFETY: the first `len` elements at `ptr` are initialised `T`s (the
+        // caller's contract), and `vec` has room for them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.cast::<T>(), vec.as_mut_ptr(), self.len);
+            vec.set_len(self.len);
+        }
+        *self = ArrayBuf::from_vec(vec);
+    }
+
     /// Run `f` on the buffer as a `Vec<T>`, then take its parts back (also when
-    /// `f` unwinds, so the buffer is never freed twice or lost).
+    /// `f` unwinds, so the buffer is never freed twice or lost). Elements in
+    /// the cell move out first (a `Vec` owns its allocation).
     ///
     /// # Safety
     /// `T` must be the type of the elements the buffer was made with.
     #[inline(always)]
     pub(super) unsafe fn with_vec<T: Elem, R>(&mut self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        if self.is_inline() {
+            // SAFETY: the caller's contract.
+            unsafe { self.move_out_of_cell::<T>() };
+        }
         /// Writes the `Vec`'s parts back into the `ArrayBuf` when dropped.
         struct Restore<'a, T> {
             owner: &'a mut ArrayBuf,
@@ -178,8 +223,10 @@ impl ArrayBuf {
     /// # Safety
     /// As [`ArrayBuf::with_vec`]; the buffer is not used afterwards.
     pub(super) unsafe fn free<T: Elem>(&mut self) {
-        // SAFETY: the parts are those of a live `Vec<T>` owned by `self`.
-        drop(unsafe { Vec::from_raw_parts(self.ptr.cast::<T>(), self.len, self.cap) });
+        if !self.is_inline() {
+            // SAFETY: the parts are those of a live `Vec<T>` owned by `self`.
+            drop(unsafe { Vec::from_raw_parts(self.ptr.cast::<T>(), self.len, self.cap) });
+        }
         self.cap = 0;
         self.len = 0;
     }

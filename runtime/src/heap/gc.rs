@@ -3,6 +3,7 @@
 //! [`crate::heap`] for the rules).
 
 use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
+use super::buffers::ArrayBuf;
 use super::cells::{large_layout, mark_instance, Cells, CELL_CLASSES};
 use super::object::{
     instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
@@ -392,6 +393,32 @@ impl Heap {
     /// better made by [`Heap::alloc_bool_array`].
     pub fn alloc_array(&mut self, elem: ValKind, items: Vec<Value>) -> Value {
         self.alloc_array_obj(|hdr| ArrayObj::new(hdr, elem, items))
+    }
+
+    /// A new array of `items` (an array literal, a closure's cell): one of
+    /// at most [`INLINE_ARRAY_MAX`] words is in a cell with room for them
+    /// after the array object ([`ArrayObj`]), else as [`Heap::alloc_array`].
+    pub fn alloc_array_of(&mut self, elem: ValKind, items: &[Value]) -> Value {
+        let n = items.len();
+        if n == 0 || n > INLINE_ARRAY_MAX || elem == ValKind::Bool {
+            return self.alloc_array(elem, items.to_vec());
+        }
+        let p = self.cells.pop(ARRAY_CELL + n).cast::<ArrayObj>();
+        // SAFETY: `p` is a free cell of `size_of::<ArrayObj>() + 8n` bytes,
+        // aligned for it (the assertions at `ARRAY_CELL`), that nothing else
+        // uses; the elements go right after the object, where `items` points.
+        unsafe {
+            let elems = p.add(1).cast::<Value>();
+            std::ptr::copy_nonoverlapping(items.as_ptr(), elems, n);
+            p.write(ArrayObj {
+                hdr: Self::header(ObjKind::Array),
+                elem,
+                inline_cap: n as u8,
+                items: ArrayBuf::inline(elems.cast(), n, n),
+            });
+            debug_assert!((*p).items.is_inline());
+            self.link_raw(p.cast(), std::mem::size_of::<ArrayObj>() + 8 * n)
+        }
     }
 
     /// A new `[bool]` of `bytes` (each 0 or 1).
@@ -999,6 +1026,13 @@ unsafe fn trace_cost(p: *mut ObjHeader) -> usize {
 pub(super) const ARRAY_CELL: usize = (std::mem::size_of::<ArrayObj>() - STRUCT_HEAD) / 8;
 const _: () = assert!(instance_size(ARRAY_CELL) == std::mem::size_of::<ArrayObj>());
 const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
+
+/// The most elements an array keeps in its own cell ([`Heap::alloc_array_of`]):
+/// its cell class must exist, and 8 words (a cache line) covers pairs, small
+/// vectors and closures' cells.
+pub const INLINE_ARRAY_MAX: usize = 8;
+const _: () = assert!(ARRAY_CELL + INLINE_ARRAY_MAX < CELL_CLASSES);
+const _: () = assert!(INLINE_ARRAY_MAX <= u8::MAX as usize);
 const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
 /// Copy `parts` one after another to `dst`.
@@ -1105,10 +1139,11 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
             }
         }
         ObjKind::Array => {
-            // The object is in a cell (`Heap::alloc_array`): drop it (its
-            // buffer), give the cell back.
+            // The object is in a cell (`Heap::alloc_array`, `alloc_array_of`):
+            // drop it (its buffer, unless that is in the cell), give the cell back.
+            let extra = (*(p as *mut ArrayObj)).inline_cap as usize;
             std::ptr::drop_in_place(p as *mut ArrayObj);
-            cells.push(p, ARRAY_CELL);
+            cells.push(p, ARRAY_CELL + extra);
         }
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
         ObjKind::Tuple => drop(Box::from_raw(p as *mut TupleObj)),
@@ -1386,6 +1421,68 @@ mod tests {
     /// An array's iterator steps to an element directly (`nth`, `nth_back`,
     /// so `skip` and a reversed `take` do not walk the buffer), for words and
     /// for a `[bool]`'s bytes.
+    #[test]
+    fn small_arrays_keep_their_elements_in_the_cell_until_they_grow() {
+        let mut h = Heap::new(false);
+        let mut arrays = Vec::new();
+        for n in 0..=INLINE_ARRAY_MAX + 1 {
+            let items: Vec<Value> = (0..n as i64).map(Value::int).collect();
+            arrays.push(h.alloc_array_of(ValKind::Int, &items));
+        }
+        let bools = h.alloc_array_of(ValKind::Bool, &[Value::bool(true), Value::bool(false)]);
+        for (n, &v) in arrays.iter().enumerate() {
+            // SAFETY: live arrays of `h`.
+            let a = unsafe { as_array(v) };
+            let inline = (1..=INLINE_ARRAY_MAX).contains(&n);
+            assert_eq!(a.items.is_inline(), inline, "{n} elements");
+            assert_eq!(a.inline_cap as usize, if inline { n } else { 0 });
+            assert_eq!(a.to_vec(), (0..n as i64).map(Value::int).collect::<Vec<_>>());
+        }
+        // SAFETY: a live array of `h`.
+        assert!(!unsafe { as_array(bools) }.items.is_inline());
+        // Every operation that reallocates moves the elements out first; the
+        // cell keeps its room (and its size class, for when it is freed).
+        let grown = arrays[2];
+        // SAFETY: a live array of `h`, borrowed by nothing else.
+        let a = unsafe { as_array_mut(grown) };
+        a.push(Value::int(2));
+        assert!(!a.items.is_inline());
+        assert_eq!((a.inline_cap, a.len()), (2, 3));
+        a.insert(0, Value::int(-1));
+        a.extend([Value::int(3), Value::int(4)]);
+        assert_eq!(a.remove(0), Value::int(-1));
+        assert_eq!(a.to_vec(), (0..5).map(Value::int).collect::<Vec<_>>());
+        for (op, n) in [("insert", 3), ("remove", 4), ("extend", 5), ("grow", 6)] {
+            let v = h.alloc_array_of(ValKind::Ref, &vec![Value::NULL; n]);
+            // SAFETY: a live array of `h`, borrowed by nothing else.
+            let a = unsafe { as_array_mut(v) };
+            match op {
+                "insert" => a.insert(1, Value::NULL),
+                "remove" => drop(a.remove(1)),
+                "extend" => a.extend([Value::NULL]),
+                _ => a.grow(100).expect("room"),
+            }
+            assert!(!a.items.is_inline(), "{op}");
+            arrays.push(v);
+        }
+        // `pop` and `reverse` stay in the cell.
+        // SAFETY: a live array of `h`, borrowed by nothing else.
+        let a = unsafe { as_array_mut(arrays[3]) };
+        a.reverse();
+        assert_eq!(a.pop(), Some(Value::int(0)));
+        assert!(a.items.is_inline());
+        // Freed, each cell goes back to its own size's list (the debug
+        // allocator and Miri catch a buffer freed that was never allocated).
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+        let again = h.alloc_array_of(ValKind::Int, &[Value::int(7), Value::int(8)]);
+        // SAFETY: a live array of `h`.
+        assert_eq!(
+            unsafe { as_array(again) }.to_vec(),
+            [Value::int(7), Value::int(8)]
+        );
+    }
+
     #[test]
     fn array_iterators_step_to_an_element() {
         let mut h = Heap::new(false);

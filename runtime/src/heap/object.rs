@@ -184,12 +184,23 @@ pub(super) fn str_layout(inline: usize) -> Option<std::alloc::Layout> {
 /// below read and write elements as `Value`s whatever their size. Compiled code
 /// reads the length and data pointer inline (`abi::ARRAY_PTR`, `ARRAY_LEN`) and
 /// loads or stores a byte for an array it knows is `[bool]` (`ArrGet`'s `elem`).
+///
+/// A small array literal (and a closure's cell) keeps its elements in its own
+/// cell, right after this object ([`Heap::alloc_array_of`](super::Heap::alloc_array_of)):
+/// no buffer to allocate or free, and the elements on the header's cache
+/// line. `inline_cap` says how many the cell has room for; the buffer is
+/// there as long as `items` points at it, and moves out to an allocation of
+/// its own when the array grows past it.
 #[repr(C)]
 pub struct ArrayObj {
     pub hdr: ObjHeader,
     /// The element kind. Never changed after the array is made: it says how
     /// `items` is laid out.
     pub elem: ValKind,
+    /// The elements the cell holds after this object (0: none): the cell is
+    /// of [`ARRAY_CELL`](super::gc::ARRAY_CELL)` + inline_cap` words. Fixed
+    /// when the array is made.
+    pub(super) inline_cap: u8,
     pub(super) items: ArrayBuf,
 }
 
@@ -275,7 +286,12 @@ impl ArrayObj {
         } else {
             ArrayBuf::from_vec(items)
         };
-        ArrayObj { hdr, elem, items }
+        ArrayObj {
+            hdr,
+            elem,
+            inline_cap: 0,
+            items,
+        }
     }
 
     /// A `[bool]` holding `bytes` (each 0 or 1).
@@ -284,6 +300,7 @@ impl ArrayObj {
         ArrayObj {
             hdr,
             elem: ValKind::Bool,
+            inline_cap: 0,
             items: ArrayBuf::from_vec(bytes),
         }
     }

@@ -242,12 +242,68 @@ impl<'a, 'f> Tr<'a, 'f> {
                 p,
                 &[
                     (al.arr_elem, I8, elem as i64),
+                    (al.arr_inline, I8, 0),
                     (al.arr_cap, I64, 0),
                     (ptr_off, I64, al.empty_array_ptr as i64),
                     (len_off, I64, 0),
                 ],
             );
         });
+    }
+
+    /// `NewArray` of the elements in registers `items` (at most
+    /// `inline_array_max`, not `[bool]`), or `NewCell` of one, into `dst`,
+    /// allocated inline ([`Tr::alloc_cell`]) as `Heap::alloc_array_of` does:
+    /// the elements in the cell, right after the array object, where its data
+    /// pointer points.
+    fn new_small_array(&mut self, dst: Reg, elem: u8, items: &[Reg], slow: impl FnOnce(&mut Self)) {
+        let al = self.tc.offs.alloc;
+        let n = items.len();
+        debug_assert!((1..=al.inline_array_max).contains(&n));
+        let head = al.instance_head + 8 * al.array_cell as i32;
+        self.alloc_cell(dst, al.array_cell + n, al.kind_array, slow, |t, p| {
+            let (ptr_off, len_off) = t.tc.offs.arr_items;
+            t.store_header_consts(
+                p,
+                &[
+                    (al.arr_elem, I8, elem as i64),
+                    (al.arr_inline, I8, n as i64),
+                    (al.arr_cap, I64, n as i64),
+                    (len_off, I64, n as i64),
+                ],
+            );
+            let data = t.b.ins().iadd_imm_s(p, head as i64);
+            let fl = t.mem_flags(Mem::Hdr);
+            t.b.ins().store(fl, data, p, ptr_off);
+            for (i, &r) in items.iter().enumerate() {
+                let v = t.get_raw(r);
+                let fl = t.mem_flags(Mem::Heap);
+                t.b.ins().store(fl, v, p, head + 8 * i as i32);
+            }
+        });
+    }
+
+    /// Whether an array of `n` elements of kind `elem` is allocated inline
+    /// with its elements in its cell ([`Tr::new_small_array`]).
+    fn small_array(&self, elem: u8, n: usize) -> bool {
+        (1..=self.tc.offs.alloc.inline_array_max).contains(&n) && elem != ValKind::Bool as u8
+    }
+
+    /// `NewCell` of `src` (of kind `kind`) into `dst`: a one-element array
+    /// (`vm::ops::objects::new_cell`, whose `bool` cell is an `[int]`),
+    /// allocated inline, else by `rt_new`.
+    pub(super) fn new_cell(&mut self, pc: u32, dst: Reg, src: Reg, kind: u8) {
+        self.stress(pc, pc);
+        let helper = |t: &mut Self| {
+            let addr = t.arg_block(&[src]);
+            let info = 1 | (NewKind::Cell as i64) << 32;
+            t.block_helper(pc, t.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
+        };
+        let elem = match ValKind::from_u8(kind) {
+            ValKind::Bool => ValKind::Int as u8,
+            k => k as u8,
+        };
+        self.new_small_array(dst, elem, &[src], helper);
     }
 
     /// Store each constant `(offset, type, value)` into the header words of the
@@ -395,6 +451,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             // (`layout`: the element kind, as `rt_new` reads it.)
             NewKind::Array if args.is_empty() => {
                 self.new_empty_array(dst, ValKind::from_u8(layout as u8) as u8, helper)
+            }
+            NewKind::Array if self.small_array(ValKind::from_u8(layout as u8) as u8, args.len()) => {
+                self.new_small_array(dst, ValKind::from_u8(layout as u8) as u8, &args, helper)
             }
             _ => helper(self),
         }

@@ -378,12 +378,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             CellSet { cell, src } => self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
                 t.fixed_slot(cell, 0, pc, o)
             }),
-            NewCell { dst, src, kind } => {
-                self.stress(pc, pc);
-                let addr = self.arg_block(&[src]);
-                let info = 1 | (NewKind::Cell as i64) << 32;
-                self.block_helper(pc, self.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
-            }
+            NewCell { dst, src, kind } => self.new_cell(pc, dst, src, kind),
             NewObject { dst, class } => self.new_class_instance(pc, dst, class),
             CallMethod { dst, site, class } => self.call_method(pc, dst, site, class as u32)?,
             // A null side-exits; the VM raises the check's message.

@@ -302,7 +302,7 @@ pub unsafe fn arr_len(arr: Value) -> Result<Value, &'static str> {
 /// The array literal of call site `s` (element kind in `s.target`) with the
 /// elements `items` (the site's registers, in order).
 pub fn new_array(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
-    heap.alloc_array(ValKind::from_u8(s.target as u8), items.to_vec())
+    heap.alloc_array_of(ValKind::from_u8(s.target as u8), items)
 }
 
 /// The tuple of call site `s` (element kinds in `s.kinds`).
@@ -341,7 +341,7 @@ pub fn new_cell(heap: &mut Heap, v: Value, kind: u8) -> Value {
         ValKind::Bool => ValKind::Int,
         k => k,
     };
-    heap.alloc_array(kind, vec![v])
+    heap.alloc_array_of(kind, &[v])
 }
 
 /// The value in `cell`.
