@@ -177,6 +177,9 @@ impl Ranges {
 
 /// Block visits after which a growing bound is widened.
 const WIDEN_AFTER: u32 = 3;
+/// Widenings of one register at one block to a threshold before one to the
+/// end of the range.
+const WIDEN_STEPS: u8 = 16;
 /// Block visits per block (on average) before the pass gives up.
 const STEP_BUDGET: usize = 64;
 
@@ -233,6 +236,8 @@ struct Pass<'a> {
     /// Entry state of each block (`None`: not reached yet).
     entry: Vec<Option<State>>,
     visits: Vec<u32>,
+    /// Per block and register: how many times its bounds were widened.
+    widened: Vec<u8>,
     /// The function's constants and their neighbours, sorted: the steps of
     /// widening.
     thresholds: Vec<i64>,
@@ -265,6 +270,7 @@ impl<'a> Pass<'a> {
             block_of,
             entry: vec![None; nb],
             visits: vec![0; nb],
+            widened: vec![0; nb * f.nregs as usize],
             thresholds: thresholds(f),
         }
     }
@@ -328,17 +334,32 @@ impl<'a> Pass<'a> {
             return true;
         };
         let mut changed = false;
-        for (o, i) in old.iter_mut().zip(incoming) {
+        for (r, (o, i)) in old.iter_mut().zip(incoming).enumerate() {
             let mut j = o.union(i);
             if j == *o {
                 continue;
             }
             if widen {
+                // A bound that keeps moving goes to the next threshold, and
+                // after a few of those to the end of the range (but one), so
+                // that each register of each block widens a bounded number
+                // of times whatever the number of constants.
+                let count = &mut self.widened[bi * self.nregs + r];
+                *count = count.saturating_add(1);
+                let far = *count > WIDEN_STEPS;
                 if j.lo < o.lo {
-                    j.lo = widen_down(&self.thresholds, j.lo);
+                    j.lo = if far {
+                        j.lo.min(i64::MIN + 1)
+                    } else {
+                        widen_down(&self.thresholds, j.lo)
+                    };
                 }
                 if j.hi > o.hi {
-                    j.hi = widen_up(&self.thresholds, j.hi);
+                    j.hi = if far {
+                        j.hi.max(i64::MAX - 1)
+                    } else {
+                        widen_up(&self.thresholds, j.hi)
+                    };
                 }
             }
             *o = j;
@@ -348,40 +369,63 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// Every integer immediate of `f`, with its neighbours and negation, 0, and
-/// the ends of the range but one (a loop counter that may reach `i64::MAX`
-/// may wrap; one that stops below it does not).
+/// The bounds widening steps to: the constants `f` loads (`i < n` for a
+/// constant `n` stops at `n - 1`) and branches on, the largest remainders of
+/// its divisors, 0 and -1, and the ends of the range but one (a loop counter
+/// that may reach `i64::MAX` may wrap; one that stops below it does not).
+/// Not the operands of arithmetic: they would only add steps.
 fn thresholds(f: &Function) -> Vec<i64> {
-    let mut t = vec![0, -1, 1, i64::MIN + 1, i64::MAX - 1];
+    let mut t = vec![0, -1, i64::MIN + 1, i64::MAX - 1];
     for ins in &f.code {
-        let c = match *ins {
-            Instr::LoadInt { imm, .. }
-            | Instr::AddIImm { imm, .. }
-            | Instr::MulIImm { imm, .. }
-            | Instr::DivIImm { imm, .. }
-            | Instr::ModIImm { imm, .. }
-            | Instr::BitAndImm { imm, .. } => imm as i64,
+        match *ins {
+            Instr::LoadInt { imm, .. } => t.extend([imm as i64 - 1, imm as i64]),
+            Instr::LoadConst { k, .. } => {
+                if let Some(&Const::Int(c)) = f.consts.get(k as usize) {
+                    t.extend([c.saturating_sub(1), c]);
+                }
+            }
+            Instr::DivIImm { imm, .. } | Instr::ModIImm { imm, .. } => {
+                let m = (imm as i64).abs() - 1;
+                t.extend([m, -m]);
+            }
             Instr::BrEqIImm { imm, .. }
             | Instr::BrNeIImm { imm, .. }
             | Instr::BrLtIImm { imm, .. }
             | Instr::BrLeIImm { imm, .. }
             | Instr::BrGtIImm { imm, .. }
-            | Instr::BrGeIImm { imm, .. } => imm as i64,
-            _ => continue,
-        };
-        t.extend([c - 1, c, c + 1, 1 - c, -c]);
+            | Instr::BrGeIImm { imm, .. } => {
+                let c = imm as i64;
+                t.extend([c - 1, c, c + 1]);
+            }
+            _ => {}
+        }
     }
     t.sort_unstable();
     t.dedup();
     t
 }
 
+/// The upper bound `v` widened: the first threshold at or past twice `v`
+/// (so that dense constants are passed in a few steps, where a bound that
+/// keeps growing by a small step would stop at each).
 fn widen_up(t: &[i64], v: i64) -> i64 {
-    t.iter().copied().find(|&c| c >= v).unwrap_or(i64::MAX)
+    let target = if v > 0 { v.saturating_mul(2) } else { v };
+    t.iter()
+        .copied()
+        .find(|&c| c >= target)
+        .unwrap_or(i64::MAX)
+        .max(v)
 }
 
+/// The lower bound `v` widened, as [`widen_up`].
 fn widen_down(t: &[i64], v: i64) -> i64 {
-    t.iter().rev().copied().find(|&c| c <= v).unwrap_or(i64::MIN)
+    let target = if v < 0 { v.saturating_mul(2) } else { v };
+    t.iter()
+        .rev()
+        .copied()
+        .find(|&c| c <= target)
+        .unwrap_or(i64::MIN)
+        .min(v)
 }
 
 /// The effect on `st` of one instruction (of a branch: before it branches),
@@ -606,6 +650,25 @@ mod tests {
     fn a_counter_the_body_sets_and_a_parameter_are_unknown() {
         let src = "def f(n: int) -> int:\n    let t: int = n % 5\n    for i in range(0, 10):\n        if i == 4:\n            i = 0 - n\n        t = t + i % 3\n    return t\n\ndef main() -> int:\n    print(f(9))\n    return 0\n";
         assert_eq!(dividends(src, "f"), vec![None, None]);
+    }
+
+    #[test]
+    fn many_loops_and_constants_stay_within_the_step_budget() {
+        // Counters below an unknown limit in 60 loops, among 120 constants:
+        // each widens through a few thresholds, then to the end of the range.
+        let mut src = String::from("def f(n: int) -> int:\n    let t: int = 0\n");
+        for k in 0..60 {
+            src += &format!(
+                "    for i{k} in range(0, n):\n        t = (t + i{k} % {}) % {}\n",
+                7 + k,
+                1000 + k
+            );
+        }
+        src += "    return t\n\ndef main() -> int:\n    print(f(3))\n    return 0\n";
+        let d = dividends(&src, "f");
+        assert_eq!(d.len(), 120);
+        // `i % c` of a counter that is not negative, `t + ...` too.
+        assert!(d.iter().all(|iv| iv.is_some_and(|iv| iv.lo >= 0)), "{d:?}");
     }
 
     #[test]
