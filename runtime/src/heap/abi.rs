@@ -244,6 +244,44 @@ mod tests {
         assert_eq!(h.objects, 0);
     }
 
+    /// A small array written field by field as compiled code writes it
+    /// (`Tr::new_small_array`: its elements in its cell, after the object) is
+    /// the array `Heap::alloc_array_of` makes: the runtime reads it, moves its
+    /// elements out when it grows, and frees it to its own size's list.
+    #[test]
+    fn a_small_array_allocated_inline_is_an_array() {
+        let mut h = Heap::new(false);
+        let head = std::mem::size_of::<ArrayObj>();
+        assert_eq!(struct_size(ARRAY_CELL + 2), head + 16);
+        // The first array fills the free list of its cells.
+        let first = h.alloc_array_of(ValKind::Int, &[Value::int(1), Value::int(2)]);
+        assert_eq!(at::<u8>(first, ARRAY_INLINE), 2);
+        assert_eq!(word(first, ARRAY_PTR), first.as_ptr() as u64 + head as u64);
+        let v = inline_cell(&mut h, ARRAY_CELL + 2, KIND_ARRAY, |c| {
+            // SAFETY: `c` is a cell of `size_of::<ArrayObj>() + 16` bytes.
+            unsafe {
+                *c.add(ARRAY_ELEM as usize) = ValKind::Int as u8;
+                *c.add(ARRAY_INLINE as usize) = 2;
+                *(c.add(ARRAY_CAP as usize) as *mut u64) = 2;
+                *(c.add(ARRAY_PTR as usize) as *mut *mut u8) = c.add(head);
+                *(c.add(ARRAY_LEN as usize) as *mut u64) = 2;
+                *(c.add(head) as *mut u64) = Value::int(10).0;
+                *(c.add(head + 8) as *mut u64) = Value::int(11).0;
+            }
+        })
+        .expect("a free cell");
+        let a = unsafe { as_array_mut(v) };
+        assert_eq!(a.to_vec(), [Value::int(10), Value::int(11)]);
+        for i in 12..100 {
+            a.push(Value::int(i));
+        }
+        h.collect(&mut |m| unsafe { m.mark(v) });
+        assert_eq!(unsafe { as_array(v) }.to_vec()[89], Value::int(99));
+        // Dead, both are freed: the grown one with its buffer.
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
+    }
+
     #[test]
     fn inline_allocation_through_the_heap_words() {
         let mut h = Heap::new(false);
