@@ -11,10 +11,11 @@
 //! the full range, and branches on integer comparisons narrow their operands on
 //! each edge (`for i in range(0, n)` gives `0 <= i < n` in the body through the
 //! `ForLoop` back-edge and the entry test). Loops reach a fixpoint by widening:
-//! a bound still growing after a few visits of a block jumps to the next of the
-//! function's constants (and their neighbours) in that direction, then to the
-//! end of the range, so the pass ends after a bounded number of steps; the
-//! typical accumulator `total = (total + x) % m` stops at `m - 1`.
+//! a bound still growing after a few visits of a block jumps to the first of
+//! the function's constants ([`thresholds`]) past twice its value, and after
+//! a few such steps to the end of the range, so the pass ends after a bounded
+//! number of steps; the typical accumulator `total = (total + x) % m` stops
+//! at `m - 1`.
 //!
 //! The ranges hold for every execution of the function, so also for the states
 //! the compiled code is entered with by OSR and at deopt re-entry: those are
@@ -190,13 +191,7 @@ type State = Vec<Interval>;
 /// each instruction writes.
 pub fn analyze(f: &Function, leader: &[bool], ops: &[Operands]) -> Ranges {
     let n = f.code.len();
-    let divides = |i: &Instr| {
-        matches!(
-            i,
-            Instr::DivI { .. } | Instr::ModI { .. } | Instr::DivIImm { .. } | Instr::ModIImm { .. }
-        )
-    };
-    if n == 0 || !f.code.iter().any(divides) {
+    if n == 0 || !f.code.iter().any(|i| dividend_of(i).is_some()) {
         return Ranges::default();
     }
     let mut pass = Pass::new(f, leader, ops);
@@ -210,18 +205,24 @@ pub fn analyze(f: &Function, leader: &[bool], ops: &[Operands]) -> Ranges {
         };
         for pc in pass.starts[bi]..pass.end(bi) {
             let ins = &f.code[pc];
-            let a = match *ins {
-                Instr::DivI { a, .. } | Instr::ModI { a, .. } => Some(a),
-                Instr::DivIImm { a, .. } | Instr::ModIImm { a, .. } => Some(a),
-                _ => None,
-            };
-            dividend[pc] = a
+            dividend[pc] = dividend_of(ins)
                 .and_then(|a| st.get(a as usize).copied())
                 .filter(|&iv| iv != Interval::FULL);
             step(&mut st, ins, ops[pc].def, f);
         }
     }
     Ranges { dividend }
+}
+
+/// The dividend register of an integer division or remainder.
+fn dividend_of(ins: &Instr) -> Option<Reg> {
+    match *ins {
+        Instr::DivI { a, .. }
+        | Instr::ModI { a, .. }
+        | Instr::DivIImm { a, .. }
+        | Instr::ModIImm { a, .. } => Some(a),
+        _ => None,
+    }
 }
 
 /// The fixpoint computation's state: the blocks and their entry states.
@@ -238,8 +239,7 @@ struct Pass<'a> {
     visits: Vec<u32>,
     /// Per block and register: how many times its bounds were widened.
     widened: Vec<u8>,
-    /// The function's constants and their neighbours, sorted: the steps of
-    /// widening.
+    /// The bounds widening steps to, sorted ([`thresholds`]).
     thresholds: Vec<i64>,
 }
 
@@ -619,14 +619,8 @@ mod tests {
         let p = c.program.expect("compiles");
         let f = p.functions.iter().find(|f| f.name == name).expect("function");
         let an = crate::jit::analysis::analyze(&p, f);
-        let divides = |i: &Instr| {
-            matches!(
-                i,
-                Instr::DivI { .. } | Instr::ModI { .. } | Instr::DivIImm { .. } | Instr::ModIImm { .. }
-            )
-        };
         (0..f.code.len())
-            .filter(|&pc| divides(&f.code[pc]))
+            .filter(|&pc| dividend_of(&f.code[pc]).is_some())
             .map(|pc| an.ranges.dividend(pc as u32))
             .collect()
     }
