@@ -755,6 +755,7 @@ impl Gen<'_> {
                     self.risky(),                                       // 12 unguarded / %
                     if int_arrs.is_empty() { 0 } else { self.risky() }, // 13 unguarded a[i]
                     1,                                                  // 14 unguarded shift count
+                    3,                                                  // 15 / % by a constant
                 ];
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
@@ -807,6 +808,29 @@ impl Gen<'_> {
                         format!("{a}[{i}]")
                     }
                     14 => self.binary(&["<<", ">>"], ty, d, ""),
+                    15 => {
+                        // Constant divisors take the JIT's magic-number and
+                        // range-based paths (src/jit/ranges.rs), on loop
+                        // counters and accumulators among other operands.
+                        const DIVISORS: [&str; 12] = [
+                            "2",
+                            "3",
+                            "4",
+                            "7",
+                            "8",
+                            "10",
+                            "16",
+                            "1000",
+                            "1000003",
+                            "1000000007",
+                            "(-3)",
+                            "(-8)",
+                        ];
+                        let op = ["/", "%"][self.c.below(2) as usize];
+                        let a = self.expr(ty, d);
+                        let c = DIVISORS[self.c.below(DIVISORS.len() as u32) as usize];
+                        format!("({a} {op} {c})")
+                    }
                     _ => unreachable!(),
                 }
             }
