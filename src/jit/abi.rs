@@ -255,15 +255,14 @@ pub struct AllocOffsets {
     /// An array allocated inline: the kind byte of an array, the cell
     /// class it lives in (instances of that many fields; one more per
     /// element kept in the cell), its element-kind byte, the byte of how many
-    /// elements its cell holds, its capacity word, the data pointer of an
-    /// empty array (capacity 0), and the most elements kept in the cell.
+    /// elements its cell holds, its capacity word, and the data pointer of an
+    /// empty array (capacity 0).
     pub kind_array: u8,
     pub array_cell: usize,
     pub arr_elem: i32,
     pub arr_inline: i32,
     pub arr_cap: i32,
     pub empty_array_ptr: u64,
-    pub inline_array_max: usize,
 }
 
 impl Offsets {
@@ -306,7 +305,6 @@ impl Offsets {
                 arr_inline: abi::ARRAY_INLINE,
                 arr_cap: abi::ARRAY_CAP,
                 empty_array_ptr: abi::EMPTY_ARRAY_PTR,
-                inline_array_max: abi::INLINE_ARRAY_MAX,
             },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),

@@ -32,9 +32,8 @@ pub const ARRAY_CAP: i32 = (offset_of!(ArrayObj, items) + offset_of!(ArrayBuf, c
 pub const ARRAY_ELEM: i32 = offset_of!(ArrayObj, elem) as i32;
 /// How many elements an array's cell holds after the object (a byte; 0 for
 /// an empty array), which compiled code writes with every array it
-/// allocates, and the most it allocates so ([`INLINE_ARRAY_MAX`]).
+/// allocates.
 pub const ARRAY_INLINE: i32 = offset_of!(ArrayObj, inline_cap) as i32;
-pub use super::gc::INLINE_ARRAY_MAX;
 /// The kind byte of an array.
 pub const KIND_ARRAY: u8 = ObjKind::Array as u8;
 /// An array object lives in the cell of an instance of this many fields.

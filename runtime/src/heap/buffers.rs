@@ -85,8 +85,9 @@ impl ArrayBuf {
     /// its object (of which this is the last field): `ptr` points there.
     ///
     /// # Safety
-    /// `ptr` is the address right after this `ArrayBuf` where it will stay,
-    /// with room for `cap` elements of `T`, the first `len` initialised.
+    /// `ptr` is the address right after where this `ArrayBuf` will stay, with
+    /// room for `cap` elements of the array's element type, the first `len`
+    /// initialised.
     pub(super) unsafe fn inline(ptr: *mut u8, len: usize, cap: usize) -> ArrayBuf {
         ArrayBuf { cap, ptr, len }
     }

@@ -395,12 +395,12 @@ impl Heap {
         self.alloc_array_obj(|hdr| ArrayObj::new(hdr, elem, items))
     }
 
-    /// A new array of `items` (an array literal, a closure's cell): one of
-    /// at most [`INLINE_ARRAY_MAX`] words is in a cell with room for them
-    /// after the array object ([`ArrayObj`]), else as [`Heap::alloc_array`].
+    /// A new array of `items` (an array literal, a closure's cell): one that
+    /// [`keeps_elements_in_cell`] is in a cell with room for them after the
+    /// array object ([`ArrayObj`]), else as [`Heap::alloc_array`].
     pub fn alloc_array_of(&mut self, elem: ValKind, items: &[Value]) -> Value {
         let n = items.len();
-        if n == 0 || n > INLINE_ARRAY_MAX || elem == ValKind::Bool {
+        if !keeps_elements_in_cell(elem, n) {
             return self.alloc_array(elem, items.to_vec());
         }
         let p = self.cells.pop(ARRAY_CELL + n).cast::<ArrayObj>();
@@ -1033,6 +1033,24 @@ const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
 pub const INLINE_ARRAY_MAX: usize = 8;
 const _: () = assert!(ARRAY_CELL + INLINE_ARRAY_MAX < CELL_CLASSES);
 const _: () = assert!(INLINE_ARRAY_MAX <= u8::MAX as usize);
+
+/// Whether a new array of `n` elements of kind `elem` keeps them in its own
+/// cell ([`Heap::alloc_array_of`], and compiled code's inline allocation):
+/// 1 to [`INLINE_ARRAY_MAX`] words (a `[bool]` holds bytes).
+pub fn keeps_elements_in_cell(elem: ValKind, n: usize) -> bool {
+    (1..=INLINE_ARRAY_MAX).contains(&n) && elem != ValKind::Bool
+}
+
+/// The element kind of a closure's cell holding a value of kind `kind`: a
+/// one-element array, of `[int]` for a `bool` (its value, 0 or 1, is the same
+/// word), since `CellGet` and `CellSet` read and write a word where a
+/// `[bool]` would hold a byte.
+pub fn cell_elem_kind(kind: ValKind) -> ValKind {
+    match kind {
+        ValKind::Bool => ValKind::Int,
+        k => k,
+    }
+}
 const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
 /// Copy `parts` one after another to `dst`.
@@ -1418,9 +1436,8 @@ mod tests {
         assert_eq!(h.objects, 0);
     }
 
-    /// An array's iterator steps to an element directly (`nth`, `nth_back`,
-    /// so `skip` and a reversed `take` do not walk the buffer), for words and
-    /// for a `[bool]`'s bytes.
+    /// Arrays of 1 to `INLINE_ARRAY_MAX` words keep them in their cell until
+    /// an operation reallocates, and go back to their own size's list.
     #[test]
     fn small_arrays_keep_their_elements_in_the_cell_until_they_grow() {
         let mut h = Heap::new(false);
@@ -1483,6 +1500,9 @@ mod tests {
         );
     }
 
+    /// An array's iterator steps to an element directly (`nth`, `nth_back`,
+    /// so `skip` and a reversed `take` do not walk the buffer), for words and
+    /// for a `[bool]`'s bytes.
     #[test]
     fn array_iterators_step_to_an_element() {
         let mut h = Heap::new(false);

@@ -48,7 +48,10 @@ pub use access::*;
 pub use buffers::{ArrayBuf, ValueBox};
 pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, values_equal, FxHasher, MapKey};
-pub use gc::{ConstPool, GcStats, Heap, Marker, ProgramId, StrSource, INLINE_ARRAY_MAX, STR_ADOPT_MIN};
+pub use gc::{
+    cell_elem_kind, keeps_elements_in_cell, ConstPool, GcStats, Heap, Marker, ProgramId, StrSource,
+    INLINE_ARRAY_MAX, STR_ADOPT_MIN,
+};
 pub(crate) use object::{path_mark, set_path_mark};
 pub use object::{
     set_layouts, with_layout, ArrayIter, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj,

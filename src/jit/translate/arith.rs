@@ -270,17 +270,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 }
             }
             _ => {
-                let (m, sh) = magic_s64(c);
-                let mv = self.iconst(m);
-                let mut q = self.b.ins().smulhi(x, mv);
-                if c > 0 && m < 0 {
-                    q = self.b.ins().iadd(q, x);
-                } else if c < 0 && m > 0 {
-                    q = self.b.ins().isub(q, x);
-                }
-                if sh > 0 {
-                    q = self.b.ins().sshr_imm_s(q, sh as i64);
-                }
+                let q = self.magic_quotient(x, c);
                 // Round towards zero: add 1 when the quotient is negative. For
                 // `c > 0` that is when `x` is (Hacker's Delight 10-1), and the sign
                 // of `x` is known before the multiply, which keeps the `shr` off
@@ -293,7 +283,31 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.ins().iadd(q, sign)
             }
         };
-        if is_div {
+        self.quotient_or_remainder(x, q, c, op)
+    }
+
+    /// `smulhi(x, m)` with its correction and shift, for `|c| >= 2` (not
+    /// `MIN`): `x / c` rounded down, which is the truncated quotient when it
+    /// is not negative (`x >= 0`, `c > 0`); a negative one needs the caller's
+    /// correction (add 1).
+    fn magic_quotient(&mut self, x: CV, c: i64) -> CV {
+        let (m, sh) = magic_s64(c);
+        let mv = self.iconst(m);
+        let mut q = self.b.ins().smulhi(x, mv);
+        if c > 0 && m < 0 {
+            q = self.b.ins().iadd(q, x);
+        } else if c < 0 && m > 0 {
+            q = self.b.ins().isub(q, x);
+        }
+        if sh > 0 {
+            q = self.b.ins().sshr_imm_s(q, sh as i64);
+        }
+        q
+    }
+
+    /// The quotient `q` of `x / c` itself, or the remainder `x - q * c`.
+    fn quotient_or_remainder(&mut self, x: CV, q: CV, c: i64, op: DivOp) -> CV {
+        if op == DivOp::Quotient {
             q
         } else {
             let qc = self.b.ins().imul_imm_s(q, c);
@@ -329,21 +343,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.vn.zero_equiv.insert(r, LowBits { bits: r, x, k });
             return r;
         }
-        let (m, sh) = magic_s64(c);
-        let mv = self.iconst(m);
-        let mut q = self.b.ins().smulhi(x, mv);
-        if m < 0 {
-            q = self.b.ins().iadd(q, x);
-        }
-        if sh > 0 {
-            q = self.b.ins().sshr_imm_s(q, sh as i64);
-        }
-        if is_div {
-            q
-        } else {
-            let qc = self.b.ins().imul_imm_s(q, c);
-            self.b.ins().isub(x, qc)
-        }
+        let q = self.magic_quotient(x, c);
+        self.quotient_or_remainder(x, q, c, op)
     }
 
     /// The commutative integer operation `which` (computed by `op`) on the

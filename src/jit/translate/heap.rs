@@ -251,15 +251,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         });
     }
 
-    /// `NewArray` of the elements in registers `items` (at most
-    /// `inline_array_max`, not `[bool]`), or `NewCell` of one, into `dst`,
+    /// `NewArray` of the elements in registers `items` (an array that
+    /// `bp_runtime::heap::keeps_elements_in_cell`), or `NewCell` of one, into `dst`,
     /// allocated inline ([`Tr::alloc_cell`]) as `Heap::alloc_array_of` does:
     /// the elements in the cell, right after the array object, where its data
     /// pointer points.
     fn new_small_array(&mut self, dst: Reg, elem: u8, items: &[Reg], slow: impl FnOnce(&mut Self)) {
         let al = self.tc.offs.alloc;
         let n = items.len();
-        debug_assert!((1..=al.inline_array_max).contains(&n));
         let head = al.instance_head + 8 * al.array_cell as i32;
         self.alloc_cell(dst, al.array_cell + n, al.kind_array, slow, |t, p| {
             let (ptr_off, len_off) = t.tc.offs.arr_items;
@@ -283,14 +282,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         });
     }
 
-    /// Whether an array of `n` elements of kind `elem` is allocated inline
-    /// with its elements in its cell ([`Tr::new_small_array`]).
-    fn small_array(&self, elem: u8, n: usize) -> bool {
-        (1..=self.tc.offs.alloc.inline_array_max).contains(&n) && elem != ValKind::Bool as u8
-    }
-
     /// `NewCell` of `src` (of kind `kind`) into `dst`: a one-element array
-    /// (`vm::ops::objects::new_cell`, whose `bool` cell is an `[int]`),
+    /// (`bp_runtime::heap::cell_elem_kind`: a `bool`'s is an `[int]`),
     /// allocated inline, else by `rt_new`.
     pub(super) fn new_cell(&mut self, pc: u32, dst: Reg, src: Reg, kind: u8) {
         self.stress(pc, pc);
@@ -299,11 +292,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             let info = 1 | (NewKind::Cell as i64) << 32;
             t.block_helper(pc, t.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
         };
-        let elem = match ValKind::from_u8(kind) {
-            ValKind::Bool => ValKind::Int as u8,
-            k => k as u8,
-        };
-        self.new_small_array(dst, elem, &[src], helper);
+        let elem = bp_runtime::heap::cell_elem_kind(ValKind::from_u8(kind));
+        self.new_small_array(dst, elem as u8, &[src], helper);
     }
 
     /// Store each constant `(offset, type, value)` into the header words of the
@@ -446,14 +436,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             let info = args.len() as i64 | (kind as i64) << 32;
             t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
         };
+        // An array's element kind is in `layout`, as `rt_new` reads it.
+        let elem = ValKind::from_u8(layout as u8);
         match kind {
             NewKind::Struct => self.new_instance(dst, layout, &args, args.len(), helper),
-            // (`layout`: the element kind, as `rt_new` reads it.)
-            NewKind::Array if args.is_empty() => {
-                self.new_empty_array(dst, ValKind::from_u8(layout as u8) as u8, helper)
-            }
-            NewKind::Array if self.small_array(ValKind::from_u8(layout as u8) as u8, args.len()) => {
-                self.new_small_array(dst, ValKind::from_u8(layout as u8) as u8, &args, helper)
+            NewKind::Array if args.is_empty() => self.new_empty_array(dst, elem as u8, helper),
+            NewKind::Array if bp_runtime::heap::keeps_elements_in_cell(elem, args.len()) => {
+                self.new_small_array(dst, elem as u8, &args, helper)
             }
             _ => helper(self),
         }

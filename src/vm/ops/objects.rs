@@ -332,16 +332,10 @@ pub unsafe fn get_capture(clo: Value, idx: u8) -> Result<Value, &'static str> {
 }
 
 /// A cell holding `v` (of kind `kind`): a one-element array, so that the
-/// collector, printing and the JIT's element access need nothing new. A `bool`
-/// is kept in an `[int]` cell (its value, 0 or 1, is the same word): a cell's
-/// element is always a word, which `CellGet` and `CellSet` read and write in
-/// compiled code, where a `[bool]` would hold a byte.
+/// collector, printing and the JIT's element access need nothing new; a
+/// `bool`'s is an `[int]` ([`bp_runtime::heap::cell_elem_kind`]).
 pub fn new_cell(heap: &mut Heap, v: Value, kind: u8) -> Value {
-    let kind = match ValKind::from_u8(kind) {
-        ValKind::Bool => ValKind::Int,
-        k => k,
-    };
-    heap.alloc_array_of(kind, &[v])
+    heap.alloc_array_of(bp_runtime::heap::cell_elem_kind(ValKind::from_u8(kind)), &[v])
 }
 
 /// The value in `cell`.
