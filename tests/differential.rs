@@ -28,7 +28,8 @@
 //! non-zero by `| 1`, or unguarded — a runtime error is a valid outcome that must match
 //! too), shifts, bitwise operators, float arithmetic including `%` (fmod), NaN and
 //! infinities, int/float conversions, comparisons, short-circuit `and`/`or` whose operands
-//! may call printing helpers, and `print` / f-strings of intermediate values.
+//! may call printing helpers, `print` / f-strings of intermediate values, and string
+//! expressions (literals, `str_char_at`, `chr`, `+`) under `ord`, `len` and `==`/`!=`.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -598,10 +599,24 @@ impl Gen<'_> {
             }
             14 => {
                 let n = 1 + self.c.below(3);
+                let parts: Vec<(Ty, String)> = (0..n)
+                    .map(|_| {
+                        let ty = Ty::ALL[self.c.below(5) as usize];
+                        (ty, self.expr(ty, 2))
+                    })
+                    .collect();
+                // A string literal cannot appear inside an f-string's braces:
+                // then every part goes through a variable first, in order.
+                let quoted = parts.iter().any(|(_, e)| e.contains('"'));
                 let mut text = String::new();
-                for k in 0..n {
-                    let ty = Ty::ALL[self.c.below(5) as usize];
-                    let e = self.expr(ty, 2);
+                for (k, (ty, e)) in parts.into_iter().enumerate() {
+                    let e = if quoted {
+                        let v = self.fresh("fv");
+                        self.line(&format!("let {v}: {} = {e}", ty.name()));
+                        v
+                    } else {
+                        e
+                    };
                     let _ = write!(text, " s{k}={{{e}}}");
                 }
                 self.line(&format!("print(f\"fs{text}\")"));
@@ -705,6 +720,33 @@ impl Gen<'_> {
 
     /// An in-bounds index for the (non-empty) array variable `a`: `e % len` lies in
     /// `-len+1 .. len-1`, and negative indices count from the end.
+    /// A string: a literal, one of its bytes (`str_char_at`, the empty string
+    /// out of range), `chr` (which raises outside 0..127), or a concatenation.
+    /// Compiled code computes `str_char_at`, `chr`, `ord`, `len` and string
+    /// `==` inline (src/jit/translate/strings.rs).
+    fn str_expr(&mut self, d: u32) -> String {
+        const LITERALS: [&str; 5] = ["\"\"", "\"a\"", "\"b\"", "\"hello\"", "\"x\\x00y\\xff\""];
+        let lit = |c: &mut Choices| LITERALS[c.below(LITERALS.len() as u32) as usize];
+        match self.c.below(if d == 0 { 1 } else { 5 }) {
+            0 => lit(&mut self.c).to_string(),
+            1 | 2 => {
+                let s = lit(&mut self.c);
+                let i = self.expr(Ty::Int, d - 1);
+                format!("str_char_at({s}, {i})")
+            }
+            3 => {
+                let i = self.expr(Ty::Int, d - 1);
+                let mask = if self.c.chance(80) { " & 127" } else { "" };
+                format!("chr({i}{mask})")
+            }
+            _ => {
+                let a = self.str_expr(d - 1);
+                let b = self.str_expr(d - 1);
+                format!("({a} + {b})")
+            }
+        }
+    }
+
     fn index(&mut self, a: &str) -> String {
         let e = self.expr(Ty::Int, 2);
         format!("{e} % array_len({a})")
@@ -756,6 +798,7 @@ impl Gen<'_> {
                     if int_arrs.is_empty() { 0 } else { self.risky() }, // 13 unguarded a[i]
                     1,                                                  // 14 unguarded shift count
                     3,                                                  // 15 / % by a constant
+                    2,                                                  // 16 ord / len of a string
                 ];
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
@@ -831,6 +874,12 @@ impl Gen<'_> {
                         let c = DIVISORS[self.c.below(DIVISORS.len() as u32) as usize];
                         format!("({a} {op} {c})")
                     }
+                    16 => {
+                        // `ord` raises on the empty string (a valid outcome).
+                        let f = ["ord", "len"][self.c.below(2) as usize];
+                        let a = self.str_expr(d);
+                        format!("{f}({a})")
+                    }
                     _ => unreachable!(),
                 }
             }
@@ -892,6 +941,7 @@ impl Gen<'_> {
                     2,                           // 6 bool == / !=
                     call_w,                      // 7 helper call
                     1,                           // 8 is_nan
+                    2,                           // 9 string == / !=
                 ];
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
@@ -913,6 +963,12 @@ impl Gen<'_> {
                     8 => {
                         let a = self.expr(Ty::Float, d);
                         format!("is_nan({a})")
+                    }
+                    9 => {
+                        let op = ["==", "!="][self.c.below(2) as usize];
+                        let a = self.str_expr(d);
+                        let b = self.str_expr(d);
+                        format!("({a} {op} {b})")
                     }
                     _ => unreachable!(),
                 }

@@ -316,6 +316,12 @@ instruction_set! {
         EqRef { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
         /// `dst = a != b` on references
         NeRef { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
+        /// `dst = a == b` on strings: the same bytes (a null string equals only
+        /// null). Compiled code decides by identity, length and first byte
+        /// inline and compares the rest in the deep-equality helper.
+        EqStr { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
+        /// `dst = a != b` on strings
+        NeStr { dst: Reg = Write, a: Reg = Read, b: Reg = Read } => "{dst}, {a}, {b}";
         /// `dst = not src` (bool)
         Not { dst: Reg = Write, src: Reg = Read } => "{dst}, {src}";
     }

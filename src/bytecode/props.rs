@@ -120,7 +120,7 @@ impl Op {
             | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Flow::Next,
             AddF | SubF | MulF | DivF | ModF | NegF => Flow::Next,
-            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Flow::Next,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => Flow::Next,
             Jmp => Flow::Jump,
             Loop => Flow::BackEdge,
             ForLoop => Flow::BackBranch,
@@ -152,7 +152,7 @@ impl Op {
             | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => R::Scalar,
             AddF | SubF | MulF | DivF | ModF | NegF => R::Scalar,
-            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => R::Scalar,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => R::Scalar,
             Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => R::Nothing,
             ForLoop => R::Scalar,
@@ -191,7 +191,7 @@ impl Op {
             | BitNot => false,
             AddF | SubF | MulF | DivF | ModF | NegF => false,
             // Deep equality walks with an explicit stack on the Rust heap, not the GC heap.
-            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => false,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => false,
             Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
             Call | CallIndirect | CallBuiltin | CallExtern => true,
@@ -221,7 +221,9 @@ impl Op {
             | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Calls::Nothing,
             AddF | SubF | MulF | DivF | ModF | NegF => Calls::Nothing,
-            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Calls::Nothing,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => {
+                Calls::Nothing
+            }
             Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => {
                 Calls::Nothing
@@ -252,7 +254,9 @@ impl Op {
             | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => Resizes::No,
             AddF | SubF | MulF | DivF | ModF | NegF => Resizes::No,
-            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | Not => Resizes::No,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => {
+                Resizes::No
+            }
             Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => Resizes::No,
             Call | CallIndirect | CallExtern => Resizes::Yes,
@@ -289,6 +293,9 @@ impl Op {
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => true,
             // Deep equality through a helper: kept out for simplicity.
             EqRef | NeRef => false,
+            // A helper call on the slow path, and a callee comparing strings
+            // has string constants (not inlined anyway).
+            EqStr | NeStr => false,
             Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
             Call | CallIndirect | CallExtern | CallMethod => false,
@@ -320,6 +327,7 @@ impl Op {
             ModF => L::Helper,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => L::Inline,
             EqRef | NeRef => L::Helper,
+            EqStr | NeStr => L::Inline,
             Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
             | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => L::Inline,
             Call | CallIndirect => L::Call,

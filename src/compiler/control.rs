@@ -585,6 +585,12 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                             a: s.reg,
                             b: c.reg,
                         }
+                    } else if class == CmpClass::Str {
+                        Instr::EqStr {
+                            dst: t.reg,
+                            a: s.reg,
+                            b: c.reg,
+                        }
                     } else {
                         Instr::EqRef {
                             dst: t.reg,

@@ -107,6 +107,45 @@ fn is_quiet(e: &Expr) -> bool {
     quiet(e, 4)
 }
 
+/// Whether `e` is a `bool` computed from quiet operands ([`is_quiet`]) by
+/// comparisons of numbers or bools, `not`, `and` and `or`: no call, no possible
+/// error, a few instructions. As the right operand of `and` / `or` it is
+/// evaluated unconditionally and combined by `&` / `|` (0 and 1) instead of
+/// branched around, so a predicate such as `(k >= 97 and k <= 122) or k == 95`
+/// is straight-line code: cheaper than a branch in compiled code, and a callee
+/// the JIT inlines (`Op::inlinable` admits no jumps).
+fn is_cheap_condition(e: &Expr) -> bool {
+    fn cheap(e: &Expr, depth: u32) -> bool {
+        if e.ty != Type::Bool {
+            return false;
+        }
+        match &e.kind {
+            ExprKind::Bool(_) | ExprKind::Name { .. } => true,
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => depth > 0 && cheap(operand, depth - 1),
+            ExprKind::Binary {
+                op: BinOp::And | BinOp::Or,
+                lhs,
+                rhs,
+            } => depth > 0 && cheap(lhs, depth - 1) && cheap(rhs, depth - 1),
+            ExprKind::Binary {
+                op: BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge,
+                lhs,
+                rhs,
+            } => {
+                matches!(lhs.ty, Type::Int | Type::Float | Type::Bool)
+                    && rhs.ty == lhs.ty
+                    && is_quiet(lhs)
+                    && is_quiet(rhs)
+            }
+            _ => false,
+        }
+    }
+    cheap(e, 3)
+}
+
 /// `x` when `e` is `to_str(x)` (or `str(x)`) of an int `x`.
 fn int_to_str_arg(e: &Expr) -> Option<&Expr> {
     let ExprKind::Call {
@@ -913,6 +952,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     fn binary(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {
         let sp = e.span;
         match op {
+            BinOp::And | BinOp::Or if is_cheap_condition(rhs) => {
+                // Both sides, no branch: `rhs` cannot fail or have an effect.
+                self.binary_op(lhs, rhs, d, e, |dst, a, b| match op {
+                    BinOp::And => Instr::BitAnd { dst, a, b },
+                    _ => Instr::BitOr { dst, a, b },
+                })
+            }
             BinOp::And | BinOp::Or => {
                 // Short-circuit: dst = lhs; if it decides, skip rhs. With no
                 // destination given, the fresh temporary holding lhs is the result.
@@ -1061,6 +1107,8 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             (CmpClass::Float, BinOp::Le) => Instr::LeF { dst, a, b },
             (CmpClass::Float, BinOp::Gt) => Instr::LtF { dst, a: b, b: a },
             (CmpClass::Float, BinOp::Ge) => Instr::LeF { dst, a: b, b: a },
+            (CmpClass::Str, BinOp::Eq) => Instr::EqStr { dst, a, b },
+            (CmpClass::Str, BinOp::Ne) => Instr::NeStr { dst, a, b },
             (CmpClass::Ref, BinOp::Eq) => Instr::EqRef { dst, a, b },
             (CmpClass::Ref, BinOp::Ne) => Instr::NeRef { dst, a, b },
             _ => {
@@ -1118,12 +1166,21 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
 pub(crate) enum CmpClass {
     Int,
     Float,
+    /// `str` and `str?`: by their bytes (`EqStr`).
+    Str,
     Ref,
 }
 
 /// How `==`/`<` compare values of type `t`: ints and bools as integers, floats as
-/// IEEE doubles, everything else by reference/deep equality (`EqRef`).
+/// IEEE doubles, strings by their bytes (`EqStr`), everything else by
+/// reference/deep equality (`EqRef`).
 pub(crate) fn cmp_class(t: &Type) -> CmpClass {
+    let is_str = |t: &Type| *t == Type::Str;
+    match t {
+        Type::Str => return CmpClass::Str,
+        Type::Nullable(inner) if is_str(inner) => return CmpClass::Str,
+        _ => {}
+    }
     match t.kind() {
         ValKind::Int | ValKind::Bool => CmpClass::Int,
         ValKind::Float => CmpClass::Float,

@@ -159,6 +159,20 @@ fn short_circuit() {
     assert_eq!(run_ok(src), "false true false true 2\nyes\nfalse true\nelse\n");
 }
 
+/// `and` / `or` whose right operand is a comparison of quiet operands (or a
+/// `not` / `and` / `or` of such) evaluate both sides and combine them with `&`
+/// / `|`: no jump, so the predicate is straight-line code (a callee the JIT
+/// inlines). Other right operands still short-circuit.
+#[test]
+fn cheap_conditions_are_branch_free() {
+    let src = "def word(k: int) -> bool:\n    return (k >= 97 and k <= 122) or (k >= 48 and k <= 57) or k == 95\n\ndef mixed(x: float, b: bool) -> bool:\n    return b and not (x < 1.0 or x != x)\n\ndef main() -> int:\n    let n: int = 0\n    for k in range(0, 256):\n        if word(k):\n            n = n + 1\n    let nan: float = 0.0 / 0.0\n    print(n, mixed(2.0, true), mixed(0.5, true), mixed(nan, true), mixed(2.0, false))\n    return 0\n";
+    for f in ["word", "mixed"] {
+        let l = func_listing(src, f);
+        assert!(!has(&l, "Jmp") && !has(&l, "Br"), "{l}");
+    }
+    assert_eq!(run_ok(src), "37 true false false false\n");
+}
+
 #[test]
 fn comparisons_typed() {
     let src = "struct P:\n    x: int\n\ndef main() -> int:\n    let f: float = 1.5\n    let nan: float = 0.0 / 0.0\n    print(1 < 2, 2 <= 1, 3 > 2, 3 >= 4, 1 == 1, 1 != 1)\n    print(f < 2.0, f > 2.0, f == 1.5, nan == nan, nan != nan, nan < 1.0, nan >= 1.0)\n    print(\"a\" == \"a\", \"a\" != \"b\", [1, 2] == [1, 2], P{x: 1} == P{x: 1}, true == false)\n    if nan < 1.0:\n        print(\"bad\")\n    if nan >= 1.0:\n        print(\"bad\")\n    if not (nan < 1.0):\n        print(\"nan ok\")\n    let n: int = 0\n    while nan <= 1.0:\n        n = n + 1\n    while f > 0.0:\n        f = f - 1.0\n        n = n + 1\n    print(n)\n    return 0\n";

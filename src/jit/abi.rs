@@ -212,6 +212,12 @@ pub struct Offsets {
     pub alloc: AllocOffsets,
     /// Tuple items: pointer and length words.
     pub tuple_items: (i32, i32),
+    /// A string's byte pointer and length words.
+    pub str_bytes: (i32, i32),
+    /// The size of an entry of the shared strings' table ([`Addrs::short_strs`](crate::jit::translate::Addrs::short_strs)),
+    /// and the index of the empty string in it (the one of byte `b` is entry `b`).
+    pub short_str_size: i64,
+    pub empty_str_index: i64,
     /// Closure captures: pointer and length words.
     pub clo_captures: (i32, i32),
 }
@@ -307,6 +313,9 @@ impl Offsets {
                 empty_array_ptr: abi::EMPTY_ARRAY_PTR,
             },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
+            str_bytes: (abi::STR_PTR, abi::STR_LEN),
+            short_str_size: abi::SHORT_STR_SIZE as i64,
+            empty_str_index: abi::EMPTY_STR_INDEX as i64,
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
         }
     }

@@ -304,7 +304,7 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => None,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => None,
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
-        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => None,
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | EqStr { .. } | NeStr { .. } | Not { .. } => None,
         Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
@@ -795,7 +795,7 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => false,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => false,
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
-        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => false,
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | EqStr { .. } | NeStr { .. } | Not { .. } => false,
         Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }
@@ -829,7 +829,7 @@ fn arith_scores(op: Op) -> (i32, i32) {
         BrEqI | BrNeI | BrLtI | BrLeI => (-2, 0),
         BrEqIImm | BrNeIImm | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm => (-2, 0),
         // No score, or scored by their operands' declared kinds in `float_guess`.
-        NegI | BitNot | EqRef | NeRef | Not => (0, 0),
+        NegI | BitNot | EqRef | NeRef | EqStr | NeStr | Not => (0, 0),
         Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => (0, 0),
         Jmp | Loop | JmpIf | JmpIfNot => (0, 0),
         Call | CallIndirect | CallBuiltin | CallExtern | Ret | RetVoid => (0, 0),
@@ -900,7 +900,7 @@ fn kind_scores(
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => {}
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}
         EqI { .. } | NeI { .. } | LtI { .. } | LeI { .. } | EqF { .. } | NeF { .. } | LtF { .. }
-        | LeF { .. } | EqRef { .. } | NeRef { .. } | Not { .. } => {}
+        | LeF { .. } | EqRef { .. } | NeRef { .. } | EqStr { .. } | NeStr { .. } | Not { .. } => {}
         Jmp { .. } | Loop { .. } | ForLoop { .. } | JmpIf { .. } | JmpIfNot { .. } | BrEqI { .. } | BrNeI { .. }
         | BrLtI { .. } | BrLeI { .. } | BrEqIImm { .. } | BrNeIImm { .. } | BrLtIImm { .. }
         | BrLeIImm { .. } | BrGtIImm { .. } | BrGeIImm { .. } | BrLtF { .. } | BrLeF { .. }

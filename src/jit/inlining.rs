@@ -217,7 +217,8 @@ pub fn builtin_is_machine_code(id: u32, nargs: usize) -> bool {
         Some(Inline::Unary(_) | Inline::NativeUnary(_)) => nargs == 1,
         Some(Inline::Binary(_) | Inline::NativeBinary(_)) => nargs == 2,
         Some(Inline::Clamp) => nargs == 3,
-        Some(Inline::Call | Inline::Leaf(_)) | None => false,
+        // (A string operation calls `rt_builtin` where the builtin raises.)
+        Some(Inline::Call | Inline::Leaf(_) | Inline::Str(_)) | None => false,
     }
 }
 

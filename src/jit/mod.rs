@@ -326,6 +326,7 @@ impl Jit {
             h_map_get: helpers.map_get as usize as u64,
             h_map_set: helpers.map_set as usize as u64,
             h_new: helpers.new as usize as u64,
+            short_strs: bp_runtime::heap::abi::short_strs(),
         };
         Ok(Jit {
             unoptimized_isa: unoptimized,
@@ -703,6 +704,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         zero_obj: 0x6000_0c00,
         h_map_get: 0x6000_0d00,
         h_map_set: 0x6000_0e00,
+        short_strs: 0x6000_0f00,
     }
 }
 

@@ -170,6 +170,8 @@ impl Vm<'_> {
             | LeF { .. }
             | EqRef { .. }
             | NeRef { .. }
+            | EqStr { .. }
+            | NeStr { .. }
             | Not { .. }
             | Jmp { .. }
             | Loop { .. }

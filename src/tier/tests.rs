@@ -568,6 +568,7 @@ fn placeholder_addresses_are_distinct() {
         h_map_get,
         h_map_set,
         zero_obj,
+        short_strs,
     } = crate::jit::placeholder_addrs();
     let addrs = [
         entry,
@@ -588,6 +589,7 @@ fn placeholder_addresses_are_distinct() {
         h_map_get,
         h_map_set,
         zero_obj,
+        short_strs,
     ];
     for (i, a) in addrs.iter().enumerate() {
         assert!(

@@ -387,6 +387,18 @@ impl<'p> Vm<'p> {
                     let c = unsafe { bp_runtime::heap::values_equal(x, y, ValKind::Ref) };
                     set!(dst, Value::bool(!c));
                 }
+                Instr::EqStr { dst, a, b } => {
+                    let (x, y) = (reg!(a), reg!(b));
+                    // SAFETY: as `EqRef`; the registers hold strings.
+                    let c = unsafe { bp_runtime::heap::strs_equal(x, y) };
+                    set!(dst, Value::bool(c));
+                }
+                Instr::NeStr { dst, a, b } => {
+                    let (x, y) = (reg!(a), reg!(b));
+                    // SAFETY: as `EqStr`.
+                    let c = unsafe { bp_runtime::heap::strs_equal(x, y) };
+                    set!(dst, Value::bool(!c));
+                }
                 Instr::Not { dst, src } => set!(dst, Value::bool(!reg!(src).as_bool())),
 
                 // ----- control flow -----

@@ -856,7 +856,9 @@ fn gc_stress_keeps_roots_alive() {
     let last = format!("keeper{}", n - 1);
     assert_eq!(out, format!("keeper global {last} [\"{last}\", \"keeper\"]\n"));
     let stats = vm.rt.heap.stats;
-    assert!(stats.collections >= 3 * n as u64, "{stats:?}");
+    // Three allocations per iteration, but `to_str(i)` of a single digit is a
+    // shared string (no allocation, no collection).
+    assert!(stats.collections >= 3 * n as u64 - 10, "{stats:?}");
     // Only the constants and a handful of live objects remain.
     assert!(vm.rt.heap.objects < 20, "{} objects", vm.rt.heap.objects);
 }

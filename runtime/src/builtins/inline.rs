@@ -32,6 +32,11 @@ pub enum Inline {
     NativeUnary(extern "C" fn(f64) -> f64),
     /// A direct call of the native twin of a `(float, float) -> float` builtin.
     NativeBinary(extern "C" fn(f64, f64) -> f64),
+    /// A string builtin computed inline from the string's length and bytes and
+    /// the shared strings of one byte (`heap::SHORT_STRS`); the general call
+    /// through `rt_builtin` where the builtin raises (a null string, `ord("")`,
+    /// `chr` outside 0 to 127).
+    Str(StrOp),
     /// A direct call of the builtin's leaf twin ([`LeafFn`]), without `rt_builtin`
     /// and its table lookup, capture check and status protocol; when the twin
     /// declines, the general call through `rt_builtin`, which raises the error.
@@ -124,6 +129,40 @@ pub enum BinaryOp {
     Shr,
 }
 
+/// A string builtin computed by machine instructions ([`Inline::Str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrOp {
+    /// `len(s)`: the length word.
+    Len,
+    /// `str_char_at(s, i)`: the shared string of byte `i`, the empty string
+    /// out of range.
+    CharAt,
+    /// `ord(s)`: the first byte.
+    Ord,
+    /// `chr(c)`: the shared string of byte `c`.
+    Chr,
+}
+
+impl StrOp {
+    /// The signature of the builtin this operation implements.
+    pub fn signature(self) -> &'static str {
+        match self {
+            StrOp::Len => "(str) -> int",
+            StrOp::CharAt => "(str, int) -> str",
+            StrOp::Ord => "(str) -> int",
+            StrOp::Chr => "(int) -> str",
+        }
+    }
+
+    /// How many arguments the builtin takes.
+    pub fn arity(self) -> usize {
+        match self {
+            StrOp::Len | StrOp::Ord | StrOp::Chr => 1,
+            StrOp::CharAt => 2,
+        }
+    }
+}
+
 impl UnaryOp {
     /// The signature of the builtins this operation implements.
     pub fn signature(self) -> &'static str {
@@ -157,6 +196,7 @@ impl Inline {
             Inline::Unary(op) => Some(op.signature()),
             Inline::Binary(op) => Some(op.signature()),
             Inline::Clamp => Some("(int, int, int) -> int"),
+            Inline::Str(op) => Some(op.signature()),
             Inline::NativeUnary(_) => Some("(float) -> float"),
             Inline::NativeBinary(_) => Some("(float, float) -> float"),
         }

@@ -46,7 +46,7 @@ use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::sync::OnceLock;
 
-pub use inline::{leaf, leaf_on_object, BinaryOp, Inline, LeafFn, UnaryOp, LEAF_DECLINED};
+pub use inline::{leaf, leaf_on_object, BinaryOp, Inline, LeafFn, StrOp, UnaryOp, LEAF_DECLINED};
 pub use sig::{BuiltinSig, SigType, TypeVar};
 
 pub mod array;
@@ -275,8 +275,11 @@ mod tests {
         assert_eq!(signatures().count(), all().len());
     }
 
-    /// Only pure builtins are inlined, and each has the signature its operation
-    /// implements (an `(int) -> int` builtin cannot be given a float instruction).
+    /// Only pure builtins are computed by instructions alone, and each inlined
+    /// builtin has the signature its operation implements (an `(int) -> int`
+    /// builtin cannot be given a float instruction). A string operation need not
+    /// be pure: where its builtin raises (`ord("")`, `chr(200)`), compiled code
+    /// makes the general call.
     #[test]
     fn inlined_builtins_are_pure_and_fit_their_operation() {
         let mut inlined = 0;
@@ -285,7 +288,9 @@ mod tests {
                 continue;
             };
             inlined += 1;
-            assert!(b.flags & PURE != 0, "{} is inlined but not PURE", b.name);
+            if !matches!(b.inline, Inline::Str(_)) {
+                assert!(b.flags & PURE != 0, "{} is inlined but not PURE", b.name);
+            }
             assert_eq!(
                 s.to_string(),
                 want,
@@ -296,7 +301,7 @@ mod tests {
         }
         // The 9 int math builtins, fabs ffloor fceil fsqrt is_nan is_inf, the 6 bit
         // operations, int_to_float and float_to_int, and the 13 float math builtins
-        // with native twins.
-        assert_eq!(inlined, 9 + 6 + 6 + 2 + 13);
+        // with native twins, and the 4 string operations.
+        assert_eq!(inlined, 9 + 6 + 6 + 2 + 13 + 4);
     }
 }

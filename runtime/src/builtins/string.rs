@@ -9,8 +9,8 @@
 //! memory runs out) and read only immutable data (strings and scalars). Builtins
 //! that read arrays, build arrays or can raise other errors are not `PURE`.
 
-use super::{b, Builtin, PURE};
-use crate::heap::{as_array, obj_kind, str_bytes, ObjKind};
+use super::{b, Builtin, Inline, StrOp, PURE};
+use crate::heap::{as_array, empty_str, obj_kind, one_byte_str, str_bytes, ObjKind};
 use crate::limits::{self, LimitError};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
@@ -20,9 +20,9 @@ use memchr::memmem;
 
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("len", "(str) -> int", "length of the string in bytes", len, PURE),
+    b("len", "(str) -> int", "length of the string in bytes", len, PURE).inlined(Inline::Str(StrOp::Len)),
     b("substr", "(str, int, int) -> str", "the bytes from offset `start` (2nd), at most `length` (3rd) of them, clamped to the string", substr, PURE),
-    b("str_char_at", "(str, int) -> str", "the one-byte string at the byte offset, `\"\"` out of range", str_char_at, PURE),
+    b("str_char_at", "(str, int) -> str", "the one-byte string at the byte offset, `\"\"` out of range", str_char_at, PURE).inlined(Inline::Str(StrOp::CharAt)),
     b("str_upper", "(str) -> str", "ASCII letters to upper case, other bytes unchanged", str_upper, PURE),
     b("str_lower", "(str) -> str", "ASCII letters to lower case, other bytes unchanged", str_lower, PURE),
     b("str_trim", "(str) -> str", "without leading and trailing ASCII whitespace", str_trim, PURE),
@@ -42,8 +42,8 @@ pub const TABLE: &[Builtin] = &[
     b("str_join", "([str], str) -> str", "the strings joined with the separator between them", str_join, 0),
     b("str_join_arr", "([str], str) -> str", "alias of `str_join`", str_join, 0),
     b("str_concat_all", "([str]) -> str", "the strings concatenated", str_concat_all, 0),
-    b("chr", "(int) -> str", "the one-byte string of an ASCII code (0 to 127)", chr, 0),
-    b("ord", "(str) -> int", "the first byte of a non-empty string (0 to 255)", ord, 0),
+    b("chr", "(int) -> str", "the one-byte string of an ASCII code (0 to 127)", chr, 0).inlined(Inline::Str(StrOp::Chr)),
+    b("ord", "(str) -> int", "the first byte of a non-empty string (0 to 255)", ord, 0).inlined(Inline::Str(StrOp::Ord)),
     b("str_bytes", "(str) -> [int]", "the bytes of the string as ints 0 to 255", str_to_bytes, 0),
     b("str_to_bytes", "(str) -> [int]", "alias of `str_bytes`", str_to_bytes, 0),
     b("str_from_chars", "([int]) -> str", "the string made of the low 8 bits of each int", str_from_chars, 0),
@@ -99,15 +99,14 @@ unsafe fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
         .alloc_str_copy(&s[start as usize..(start + len) as usize])?)
 }
 
-unsafe fn str_char_at(rt: &mut Rt, a: &[Value]) -> RtResult {
+unsafe fn str_char_at(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
     let i = a[1].as_int();
-    let piece: &[u8] = if i >= 0 && i < s.len() as i64 {
-        &s[i as usize..i as usize + 1]
-    } else {
-        b""
-    };
-    Ok(rt.str(piece))
+    // The shared one-byte strings: no allocation (heap/short_strs.rs).
+    Ok(match usize::try_from(i).ok().and_then(|i| s.get(i)) {
+        Some(&b) => one_byte_str(b),
+        None => empty_str(),
+    })
 }
 
 unsafe fn str_upper(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -255,42 +254,42 @@ unsafe fn str_split(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(ValKind::Ref, items))
 }
 
-/// The strings of a `[str]` argument, checking at run time that every element really
-/// is a string (the array could come through a type-system hole).
-unsafe fn string_elems<'a>(v: Value, err: &str) -> Result<Vec<&'a [u8]>, RtError> {
+/// The elements of a `[str]` argument, checked at run time to be strings (the
+/// array could come through a type-system hole). Joining walks them twice, for
+/// the length and then for the bytes, rather than collecting their slices: a
+/// list of 400 k pieces made a 6.4 MB vector of slices to join (`tokenize`).
+unsafe fn string_elems<'a>(v: Value, err: &str) -> Result<&'a [Value], RtError> {
     if v.is_null() {
         return Err(null_error());
     }
     let arr = as_array(v);
-    let bad = || RtError::msg(err);
-    if arr.elem != ValKind::Ref {
-        return if arr.is_empty() {
-            Ok(Vec::new())
-        } else {
-            Err(bad())
-        };
+    let items = match arr.words() {
+        Some(items) if arr.elem == ValKind::Ref => items,
+        _ if arr.is_empty() => &[],
+        _ => return Err(RtError::msg(err)),
+    };
+    if items.iter().any(|&x| x.is_null() || obj_kind(x) != ObjKind::Str) {
+        return Err(RtError::msg(err));
     }
-    arr.iter()
-        .map(|x| {
-            if !x.is_null() && obj_kind(x) == ObjKind::Str {
-                Ok(str_bytes(x))
-            } else {
-                Err(bad())
-            }
-        })
-        .collect()
+    Ok(items)
 }
 
-/// `parts` joined by `sep`, capped at the string size limit.
-fn join(parts: &[&[u8]], sep: &[u8]) -> Result<Vec<u8>, LimitError> {
+/// The strings `parts` joined by `sep`, capped at the string size limit.
+///
+/// # Safety
+/// Every element of `parts` must be a live string ([`string_elems`]).
+unsafe fn join(parts: &[Value], sep: &[u8]) -> Result<Vec<u8>, LimitError> {
     let seps = sep.len().saturating_mul(parts.len().saturating_sub(1));
-    let total = limits::total_str_len(parts.iter().map(|p| p.len()).chain([seps]))?;
+    // SAFETY: the caller's contract: live strings.
+    let lengths = parts.iter().map(|&p| unsafe { str_bytes(p) }.len());
+    let total = limits::total_str_len(lengths.chain([seps]))?;
     let mut out = limits::str_buf(total)?;
-    for (i, p) in parts.iter().enumerate() {
+    for (i, &p) in parts.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(sep);
         }
-        out.extend_from_slice(p);
+        // SAFETY: as above.
+        out.extend_from_slice(unsafe { str_bytes(p) });
     }
     Ok(out)
 }
@@ -298,20 +297,20 @@ fn join(parts: &[&[u8]], sep: &[u8]) -> Result<Vec<u8>, LimitError> {
 unsafe fn str_join(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_join_arr: array elements must be strings")?;
     let sep = str_arg(a[1])?;
-    Ok(rt.str(join(&parts, sep)?))
+    Ok(rt.str(join(parts, sep)?))
 }
 
 unsafe fn str_concat_all(rt: &mut Rt, a: &[Value]) -> RtResult {
     let parts = string_elems(a[0], "str_concat_all: array elements must be strings")?;
-    Ok(rt.str(join(&parts, b"")?))
+    Ok(rt.str(join(parts, b"")?))
 }
 
-fn chr(rt: &mut Rt, a: &[Value]) -> RtResult {
+fn chr(_rt: &mut Rt, a: &[Value]) -> RtResult {
     let code = a[0].as_int();
     if !(0..=127).contains(&code) {
         return Err(RtError::msg("chr expects 0-127"));
     }
-    Ok(rt.str(vec![code as u8]))
+    Ok(one_byte_str(code as u8))
 }
 
 unsafe fn ord(_rt: &mut Rt, a: &[Value]) -> RtResult {

@@ -6,7 +6,7 @@
 use super::buffers::{ArrayBuf, ValueBox};
 use super::gc::Heap;
 use super::object::{
-    instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StructHead, TupleObj, STRUCT_HEAD,
+    instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StrObj, StructHead, TupleObj, STRUCT_HEAD,
 };
 use std::mem::offset_of;
 
@@ -41,6 +41,20 @@ pub const ARRAY_CELL: usize = super::gc::ARRAY_CELL;
 /// The data pointer of an empty array (capacity 0): `Vec::new`'s, a dangling
 /// pointer aligned for `Value`, which is never read or freed.
 pub const EMPTY_ARRAY_PTR: u64 = std::mem::align_of::<crate::value::Value>() as u64;
+
+/// A string's byte pointer (`*const u8`) and length (`u64`).
+pub const STR_PTR: i32 = offset_of!(StrObj, ptr) as i32;
+pub const STR_LEN: i32 = offset_of!(StrObj, len) as i32;
+/// The shared strings of at most one byte (`short_strs.rs`): the one of byte
+/// `b` is at [`short_strs`]` + b * SHORT_STR_SIZE`, the empty one at index
+/// [`EMPTY_STR_INDEX`].
+pub const SHORT_STR_SIZE: usize = super::short_strs::SHORT_STR_SIZE;
+pub const EMPTY_STR_INDEX: usize = super::short_strs::EMPTY_STR_INDEX;
+
+/// The address of the shared strings' table (a static of the process).
+pub fn short_strs() -> u64 {
+    super::short_strs::SHORT_STRS.as_ptr() as u64
+}
 
 /// A struct's or class instance's layout id (`u32`).
 pub const STRUCT_LAYOUT: i32 = offset_of!(StructHead, layout) as i32;

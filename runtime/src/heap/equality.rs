@@ -337,6 +337,24 @@ pub unsafe fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
     }
 }
 
+/// Whether two strings (each null or a live string) are equal: the same
+/// object, or both non-null with the same bytes ([`values_equal`] on strings,
+/// without its dispatch on the kind: `EqStr`).
+///
+/// # Safety
+/// `a` and `b` must each be null or a live string.
+#[inline]
+pub unsafe fn strs_equal(a: Value, b: Value) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.is_null() || b.is_null() {
+        return false;
+    }
+    // SAFETY: the caller's contract: two live strings.
+    unsafe { str_bytes(a) == str_bytes(b) }
+}
+
 /// The outcome of comparing two values without looking inside containers.
 enum Shallow {
     Equal,
@@ -662,8 +680,8 @@ mod tests {
     fn map_keys_compare_by_content() {
         let mut h = Heap::new(false);
         let m = h.alloc_map(ValKind::Ref, ValKind::Int);
-        let k1 = h.alloc_str(&b"a"[..]);
-        let k2 = h.alloc_str(&b"a"[..]);
+        let k1 = h.alloc_str(&b"ab"[..]);
+        let k2 = h.alloc_str(&b"ab"[..]);
         // SAFETY: `m` is a live map of this test's heap.
         unsafe { as_map_mut(m) }
             .entries

@@ -9,6 +9,7 @@ use super::object::{
     instance_size, str_inline_bytes, str_layout, with_layout, ArrayObj, ClosureObj, MapObj, ObjHeader,
     ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj, STRUCT_HEAD,
 };
+use super::short_strs::{empty_str, one_byte_str, short_str};
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
@@ -42,6 +43,8 @@ pub struct Heap {
     threshold: usize,
     stress: bool,
     gray: Vec<*mut ObjHeader>,
+    /// Large arrays' reference elements still to be queued ([`Marker::mark_slots`]).
+    ranges: Vec<(*const Value, usize)>,
     pinned: Vec<Value>,
     /// Values held by Rust code across a collection ([`Heap::push_temp_root`]).
     temp_roots: Vec<Value>,
@@ -74,6 +77,9 @@ impl Default for Heap {
 /// Marks reachable objects; the VM calls [`Marker::mark`] for every root slot.
 pub struct Marker<'a> {
     gray: &'a mut Vec<*mut ObjHeader>,
+    /// Runs of reference slots of more than [`RANGE_CHUNK`] values, queued
+    /// [`RANGE_CHUNK`] at a time as the gray stack empties ([`drain_gray`]).
+    ranges: &'a mut Vec<(*const Value, usize)>,
 }
 
 impl Marker<'_> {
@@ -90,12 +96,18 @@ impl Marker<'_> {
             self.gray.push(v.as_ptr());
         }
     }
-    /// Mark the values of `slots` if they are references.
+    /// Mark the values of `slots` if they are references. A long run of them
+    /// (a large array's) is queued a chunk at a time, not at once: an array of
+    /// 400 k strings grew the gray stack to 3.2 MB, fresh pages at every
+    /// collection (`tokenize`).
     ///
     /// # Safety
-    /// When `kind` is `Ref`, every slot must be null or a live object of this heap.
+    /// When `kind` is `Ref`, every slot must be null or a live object of this
+    /// heap, and the slots must stay in place until the marking is done.
     pub unsafe fn mark_slots(&mut self, slots: &[Value], kind: ValKind) {
-        if kind == ValKind::Ref {
+        if kind == ValKind::Ref && slots.len() > RANGE_CHUNK {
+            self.ranges.push((slots.as_ptr(), slots.len()));
+        } else if kind == ValKind::Ref {
             for v in slots {
                 // SAFETY: the caller's contract.
                 unsafe { self.mark(*v) };
@@ -113,6 +125,7 @@ impl Heap {
             threshold: MIN_THRESHOLD,
             stress,
             gray: Vec::new(),
+            ranges: Vec::new(),
             pinned: Vec::new(),
             temp_roots: Vec::new(),
             stats: GcStats::default(),
@@ -231,6 +244,13 @@ impl Heap {
     /// [`Heap::alloc_str_parts`] of parts whose total length `n` (at most the
     /// cap) the caller has computed.
     fn alloc_str_parts_of(&mut self, parts: &[&[u8]], n: usize) -> Result<Value, LimitError> {
+        if n <= 1 {
+            // A string of at most one byte is the shared one (short_strs.rs).
+            return Ok(match parts.iter().find_map(|p| p.first()) {
+                Some(&b) => one_byte_str(b),
+                None => empty_str(),
+            });
+        }
         let (p, size) = self.str_memory(n).ok_or(LimitError::OutOfMemory)?;
         let bytes = str_inline_bytes(p);
         // SAFETY: `p` is a new allocation of the header plus `n` bytes, and the parts
@@ -564,6 +584,10 @@ impl Heap {
     /// once and for all, and owned by this heap's list, which must be a heap that
     /// never collects (a [`ConstPool`]'s).
     fn alloc_immortal_str(&mut self, bytes: &[u8]) -> Value {
+        if let Some(v) = short_str(bytes) {
+            // Immortal already, and read-only.
+            return v;
+        }
         let v = self.alloc_str(bytes);
         // SAFETY: `v` was just allocated (a live string of this heap).
         unsafe { (*v.as_ptr()).marked = true };
@@ -607,8 +631,12 @@ impl Heap {
     /// free everything unmarked.
     pub fn collect(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
         let mut gray = std::mem::take(&mut self.gray);
+        let mut ranges = std::mem::take(&mut self.ranges);
         {
-            let mut m = Marker { gray: &mut gray };
+            let mut m = Marker {
+                gray: &mut gray,
+                ranges: &mut ranges,
+            };
             for v in self.pinned.iter().chain(self.temp_roots.iter()) {
                 // SAFETY: pinned constants and temporary roots are null or live
                 // objects (the contracts of `pin` and `push_temp_root`).
@@ -623,6 +651,7 @@ impl Heap {
         // one object, say) is not kept at that size between collections.
         gray.shrink_to(GRAY_KEPT);
         self.gray = gray;
+        self.ranges = ranges;
         self.sweep();
         self.stats.collections += 1;
         self.since_gc = 0;
@@ -804,6 +833,9 @@ const PREFETCH_AHEAD: usize = 32;
 /// Entries of the gray stack's buffer kept from one collection to the next.
 const GRAY_KEPT: usize = 1 << 16;
 
+/// How many slots of a long run ([`Marker::mark_slots`]) are queued at a time.
+const RANGE_CHUNK: usize = 1024;
+
 /// Mark and trace everything queued on `m`'s gray stack, and everything it
 /// reaches. An object is marked when it is taken off the stack, not when it is
 /// queued, and it is prefetched [`PREFETCH_AHEAD`] objects before that: the
@@ -822,6 +854,10 @@ unsafe fn drain_gray(m: &mut Marker) {
     let (mut first, mut len) = (0usize, 0usize);
     loop {
         while len < PREFETCH_AHEAD {
+            if m.gray.is_empty() {
+                // SAFETY: the caller's contract: the runs' slots are in place.
+                unsafe { queue_next_chunk(m) };
+            }
             let Some(p) = m.gray.pop() else { break };
             // The header, and the line after it where an object's first
             // fields often are (a `Node`'s two children at bytes 24..40).
@@ -842,6 +878,25 @@ unsafe fn drain_gray(m: &mut Marker) {
                 trace(p, m);
             }
         }
+    }
+}
+
+/// Queue the next [`RANGE_CHUNK`] slots of the last run of `m`, if any.
+///
+/// # Safety
+/// The run's slots must be in place, each null or a live object of this heap.
+unsafe fn queue_next_chunk(m: &mut Marker) {
+    let Some((p, n)) = m.ranges.pop() else { return };
+    let k = n.min(RANGE_CHUNK);
+    if n > k {
+        // SAFETY: `k < n`: still within the run.
+        m.ranges.push((unsafe { p.add(k) }, n - k));
+    }
+    // SAFETY: the caller's contract: `p..p + k` are slots of the run.
+    let chunk = unsafe { std::slice::from_raw_parts(p, k) };
+    for v in chunk {
+        // SAFETY: the caller's contract.
+        unsafe { m.mark(*v) };
     }
 }
 
@@ -1347,7 +1402,7 @@ mod tests {
     fn strings_in_and_out_of_cells_survive_and_are_reused() {
         let mut h = Heap::new(false);
         let text = |n: usize, salt: u8| -> Vec<u8> { (0..n).map(|i| b'a' + (i as u8 ^ salt) % 26).collect() };
-        let lens = [0, 1, 7, 8, 9, 112, 119, 120, 121, 128, 200, STR_ADOPT_MIN + 1];
+        let lens = [2, 3, 7, 8, 9, 112, 119, 120, 121, 128, 200, STR_ADOPT_MIN + 1];
         let mut kept = Vec::new();
         for (k, &n) in lens.iter().enumerate() {
             let salt = k as u8;
@@ -1610,6 +1665,40 @@ mod tests {
         assert_eq!(pairs, want);
     }
 
+    /// The references of large arrays are queued a chunk at a time: every
+    /// element of arrays longer than a chunk (nested in one another, and one
+    /// holding the same string throughout) survives, the gray stack stays
+    /// within what it keeps between collections, and the garbage goes.
+    #[test]
+    fn large_arrays_are_marked_a_chunk_at_a_time() {
+        let mut h = Heap::new(false);
+        let n = RANGE_CHUNK * 3 + 5;
+        let word = |h: &mut Heap, i: usize| h.alloc_str(format!("w{i}").into_bytes());
+        let inner: Vec<Value> = (0..n).map(|i| word(&mut h, i)).collect();
+        let inner = h.alloc_array(ValKind::Ref, inner);
+        let same = word(&mut h, n);
+        let repeated = h.alloc_array(ValKind::Ref, vec![same; n]);
+        let mut outer = vec![inner, repeated];
+        outer.extend((0..n).map(|i| word(&mut h, i + n)));
+        let outer = h.alloc_array(ValKind::Ref, outer);
+        for i in 0..1000 {
+            word(&mut h, i);
+        }
+        let live = h.objects - 1000;
+        // SAFETY: `outer` is a live array of `h`.
+        h.collect(&mut |m| unsafe { m.mark(outer) });
+        assert_eq!(h.objects, live);
+        assert!(h.gray.capacity() <= GRAY_KEPT && h.ranges.is_empty());
+        // SAFETY: the arrays and their strings survived.
+        unsafe {
+            let a = as_array(inner).to_vec();
+            for (i, v) in a.iter().enumerate() {
+                assert_eq!(str_bytes(*v), format!("w{i}").as_bytes());
+            }
+            assert_eq!(str_bytes(as_array(outer).to_vec()[n + 1]), format!("w{}", 2 * n - 1).as_bytes());
+        }
+    }
+
     /// A map remembers which string object found its last entry, so that the
     /// next operation with that object skips the hash. A collection that frees
     /// the object makes the map forget it: a new string allocated at the same
@@ -1619,17 +1708,17 @@ mod tests {
         let mut h = Heap::new(false);
         let m = h.alloc_map(ValKind::Ref, ValKind::Int);
         let key = |h: &mut Heap, s: &str| unsafe { MapKey::new(h.alloc_str(s.as_bytes()), ValKind::Ref) };
-        let stored = key(&mut h, "x");
+        let stored = key(&mut h, "xx");
         // SAFETY: `m` is a live map of this test's heap.
         unsafe { as_map_mut(m) }.entries.insert(stored, Value::int(1));
         // A different object of the same content finds the entry, and is remembered.
-        let probe = key(&mut h, "x");
+        let probe = key(&mut h, "xx");
         let entries = || &unsafe { as_map(m) }.entries;
         assert_eq!(entries().get(&probe).map(|v| v.as_int()), Some(1));
         assert_eq!(entries().last_by_identity(&probe), Some(0));
         // The probe dies; the map and its own key live.
         h.collect(&mut |mk| unsafe { mk.mark(m) });
-        let other = key(&mut h, "y");
+        let other = key(&mut h, "yy");
         assert_eq!(other.bits(), probe.bits(), "the freed cell is not reused");
         assert_eq!(entries().last_by_identity(&other), None);
         assert_eq!(entries().get(&other), None);

@@ -42,12 +42,13 @@ mod cells;
 mod equality;
 mod gc;
 mod object;
+mod short_strs;
 mod transfer;
 
 pub use access::*;
 pub use buffers::{ArrayBuf, ValueBox};
 pub use cells::CELL_CLASSES;
-pub use equality::{hash_value, values_equal, FxHasher, MapKey};
+pub use equality::{hash_value, strs_equal, values_equal, FxHasher, MapKey};
 pub use gc::{
     cell_elem_kind, keeps_elements_in_cell, ConstPool, GcStats, Heap, Marker, ProgramId, StrSource,
     INLINE_ARRAY_MAX, STR_ADOPT_MIN,
@@ -56,5 +57,8 @@ pub(crate) use object::{path_mark, set_path_mark};
 pub use object::{
     set_layouts, with_layout, ArrayIter, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj,
     StrObj, StructObj, TupleObj,
+};
+pub use short_strs::{
+    empty_str, is_short_str, one_byte_str, short_str, EMPTY_STR_INDEX, SHORT_STRS, SHORT_STR_SIZE,
 };
 pub use transfer::Parcel;

@@ -251,7 +251,7 @@ mod tests {
             vec![inner, inner, Value::int(7), cyc].into(),
         );
         let map = src.alloc_map(ValKind::Ref, ValKind::Int);
-        let key = src.alloc_str(&b"k"[..]);
+        let key = src.alloc_str(&b"key"[..]);
         unsafe {
             crate::heap::as_map_mut(map)
                 .entries
@@ -282,7 +282,7 @@ mod tests {
             let c = t.items[3];
             assert_eq!(as_array(c).to_vec()[0], c, "cycle copied as a cycle");
             let m = as_map(vals[1]);
-            let probe = dst.alloc_str(&b"k"[..]);
+            let probe = dst.alloc_str(&b"key"[..]);
             assert_eq!(
                 m.entries
                     .get(&MapKey::new(probe, ValKind::Ref))
@@ -301,7 +301,7 @@ mod tests {
         let p = Parcel::scalars(vec![Value::int(1), Value::float(2.5)]);
         assert_eq!(p.values()[1].as_float(), 2.5);
         let mut src = Heap::new(false);
-        let s = src.alloc_str(&b"x"[..]);
+        let s = src.alloc_str(&b"xy"[..]);
         let parcel = unsafe { Parcel::pack(&[(s, ValKind::Ref)]) }.expect("copy");
         drop(parcel);
         assert_eq!(src.objects, 1);

@@ -250,7 +250,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
                 Some(self.b.inst_results(call)[0])
             }
-            (Inline::Call | Inline::Leaf(_), _) => None,
+            (Inline::Str(op), _) if args.len() == op.arity() => {
+                self.inline_str_builtin(pc, dst, id, op, args);
+                return Ok(());
+            }
+            (Inline::Call | Inline::Leaf(_) | Inline::Str(_), _) => None,
             // Operands that do not fit the operation (the compiler emits none):
             // the generic call is still right.
             (

@@ -6,7 +6,7 @@ use super::*;
 
 /// Whether a comparison's result is taken as it is or negated.
 #[derive(Clone, Copy)]
-enum When {
+pub(super) enum When {
     True,
     False,
 }
@@ -261,6 +261,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             LeF { dst, a, b } => self.fcmp_set(dst, a, b, FloatCC::LessThanOrEqual),
             EqRef { dst, a, b } => self.ref_equality(pc, dst, a, b, When::True),
             NeRef { dst, a, b } => self.ref_equality(pc, dst, a, b, When::False),
+            EqStr { dst, a, b } => self.str_equality(pc, dst, a, b, When::True),
+            NeStr { dst, a, b } => self.str_equality(pc, dst, a, b, When::False),
             Not { dst, src } => {
                 let x = self.get_i(src);
                 let c = self.b.ins().icmp_imm_s(IntCC::Equal, x, 0);

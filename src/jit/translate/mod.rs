@@ -36,12 +36,13 @@ mod exits;
 mod heap;
 mod inline;
 mod instr;
+mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
-use bp_runtime::builtins::{self, BinaryOp, Inline, UnaryOp};
+use bp_runtime::builtins::{self, BinaryOp, Inline, StrOp, UnaryOp};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
@@ -90,6 +91,8 @@ pub struct Addrs {
     pub h_map_set: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
+    /// The shared strings of at most one byte (`bp_runtime::heap::abi::short_strs`).
+    pub short_strs: u64,
 }
 
 /// Everything the translator needs besides the function itself.
@@ -334,6 +337,10 @@ struct ValueNumbering {
     /// `2^k` (`x % 2^k == 0` iff `x & (2^k - 1) == 0`, whatever the sign),
     /// with that `x` and `k`.
     zero_equiv: std::collections::HashMap<CV, LowBits>,
+    /// Strings known to be entries of the shared table of one-byte strings
+    /// (the results of `str_char_at` and `chr`), with their index: the byte,
+    /// or the empty string's index (`translate/strings.rs`).
+    short_strs: std::collections::HashMap<CV, CV>,
     /// Values whose low bits are known to be zero, how many: in the block a
     /// branch on `x % 2^k == 0` enters only when it holds ([`Tr::zero_facts`]).
     low_zeros: std::collections::HashMap<CV, u32>,
@@ -589,6 +596,7 @@ fn translate_function(
         cur: 0,
         vn: ValueNumbering {
             zero_equiv: std::collections::HashMap::new(),
+            short_strs: std::collections::HashMap::new(),
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),

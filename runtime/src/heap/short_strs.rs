@@ -1,0 +1,141 @@
+//! The strings of at most one byte, shared: one immortal object per byte value
+//! and one empty string, in a static table of the process.
+//!
+//! Every string of length 0 or 1 the runtime makes is one of these
+//! ([`Heap::alloc_str_parts`](super::Heap::alloc_str_parts) and the constant
+//! pool hand them out), so `str_char_at(s, i)`, `chr(c)`, `substr(s, i, 1)` and
+//! `to_str(d)` of a digit allocate nothing, in the interpreter and in compiled
+//! code, which indexes the table inline (`abi::SHORT_STRS`). Scanning a text
+//! character by character was an allocation and a collection's share per
+//! character (docs/benchmarks.md, "One-byte strings").
+//!
+//! The objects are immortal in the way of a `ConstPool`'s strings: their
+//! headers are marked for good, so a collection that reaches one neither writes
+//! to it nor traces it, and they are on no heap's list, so no sweep frees them.
+//! They are immutable statics (read-only memory): nothing ever writes to them.
+
+use super::object::{ObjHeader, ObjKind, StrObj};
+use crate::value::Value;
+
+/// A shared string: the object, and its byte right after it (so it is laid out
+/// like a string with inline bytes, and `ptr` points at `bytes`).
+#[repr(C)]
+pub struct ShortStr {
+    obj: StrObj,
+    bytes: [u8; 8],
+}
+
+// SAFETY: the table is never written after its constant initialisation (its
+// raw pointers point into itself); shared reads from any thread are sound.
+unsafe impl Sync for ShortStr {}
+
+/// Index of the empty string in [`SHORT_STRS`] (after the 256 one-byte strings).
+pub const EMPTY_STR_INDEX: usize = 256;
+
+/// The one-byte string of byte `b` is entry `b`; the empty string is entry
+/// [`EMPTY_STR_INDEX`].
+pub static SHORT_STRS: [ShortStr; 257] = short_strs(std::ptr::addr_of!(SHORT_STRS).cast());
+
+const fn short_strs(table: *const ShortStr) -> [ShortStr; 257] {
+    const NONE: ShortStr = ShortStr {
+        obj: StrObj {
+            hdr: ObjHeader {
+                next: std::ptr::null_mut(),
+                kind: ObjKind::Str,
+                marked: true,
+                buffered: false,
+            },
+            ptr: std::ptr::null(),
+            len: 0,
+        },
+        bytes: [0; 8],
+    };
+    let mut out = [NONE; 257];
+    let mut i = 0;
+    while i < 257 {
+        // SAFETY (const evaluation): `i` is within the table; the pointer is
+        // only computed here, not read.
+        let entry = unsafe { table.add(i) };
+        out[i].obj.ptr = unsafe { entry.cast::<u8>().add(std::mem::offset_of!(ShortStr, bytes)) };
+        if i < EMPTY_STR_INDEX {
+            out[i].obj.len = 1;
+            out[i].bytes[0] = i as u8;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The size of a [`SHORT_STRS`] entry (compiled code indexes the table by byte).
+pub const SHORT_STR_SIZE: usize = std::mem::size_of::<ShortStr>();
+
+/// The shared string of `bytes` when it has at most one byte.
+#[inline(always)]
+pub fn short_str(bytes: &[u8]) -> Option<Value> {
+    let i = match bytes {
+        [] => EMPTY_STR_INDEX,
+        &[b] => b as usize,
+        _ => return None,
+    };
+    Some(Value::obj(
+        std::ptr::addr_of!(SHORT_STRS[i]).cast_mut().cast::<ObjHeader>(),
+    ))
+}
+
+/// The one-byte string of byte `b`.
+#[inline(always)]
+pub fn one_byte_str(b: u8) -> Value {
+    Value::obj(
+        std::ptr::addr_of!(SHORT_STRS[b as usize])
+            .cast_mut()
+            .cast::<ObjHeader>(),
+    )
+}
+
+/// The empty string.
+#[inline(always)]
+pub fn empty_str() -> Value {
+    Value::obj(
+        std::ptr::addr_of!(SHORT_STRS[EMPTY_STR_INDEX])
+            .cast_mut()
+            .cast::<ObjHeader>(),
+    )
+}
+
+/// Whether `v` is one of the shared strings.
+pub fn is_short_str(v: Value) -> bool {
+    let start = SHORT_STRS.as_ptr() as usize;
+    let p = v.as_ptr() as usize;
+    p >= start && p < start + std::mem::size_of_val(&SHORT_STRS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::str_bytes;
+
+    #[test]
+    fn every_entry_reads_as_its_string() {
+        for b in 0..=255u8 {
+            let v = one_byte_str(b);
+            // SAFETY: a shared string is a live, immortal string.
+            assert_eq!(unsafe { str_bytes(v) }, &[b]);
+            assert_eq!(short_str(&[b]), Some(v));
+            assert!(is_short_str(v));
+        }
+        let e = short_str(b"").expect("empty");
+        // SAFETY: as above.
+        assert_eq!(unsafe { str_bytes(e) }, b"");
+        assert_eq!(short_str(b"ab"), None);
+    }
+
+    #[test]
+    fn entries_are_immortal_strings_on_no_list() {
+        for s in &SHORT_STRS {
+            assert!(s.obj.hdr.marked);
+            assert_eq!(s.obj.hdr.kind, ObjKind::Str);
+            assert!(s.obj.hdr.next.is_null());
+            assert!(!s.obj.hdr.buffered);
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Strings inline: `len`, `str_char_at`, `ord` and `chr` (`Inline::Str`), and
+//! string equality (`EqStr`, `NeStr`).
+//!
+//! A string is an immutable header with a byte pointer and a length
+//! (`abi::STR_PTR`, `STR_LEN`); every string of at most one byte the runtime
+//! makes is one of the shared, immortal ones in a static table
+//! (`bp_runtime::heap::SHORT_STRS`), so `str_char_at` and `chr` index that
+//! table instead of allocating. Where the builtin raises (a null string,
+//! `ord("")`, `chr` outside 0 to 127) a cold block makes the general call
+//! through `rt_builtin`, which raises its error.
+
+use super::instr::When;
+use super::*;
+
+impl<'a, 'f> Tr<'a, 'f> {
+    /// `CallBuiltin` of builtin `id`, string operation `op`, at `pc`.
+    pub(super) fn inline_str_builtin(&mut self, pc: u32, dst: Reg, id: u32, op: StrOp, args: &[Reg]) {
+        let general = self.b.create_block();
+        self.b.set_cold_block(general);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        let known = match op {
+            StrOp::Len | StrOp::Ord => {
+                let s = self.get_i(args[0]);
+                self.short_index(s)
+            }
+            StrOp::Chr | StrOp::CharAt => None,
+        };
+        let v = match (op, known) {
+            // A string from the shared table: its index is its byte (or says
+            // it is the empty string); nothing to load.
+            (StrOp::Len, Some(k)) => {
+                let one = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::NotEqual, k, self.tc.offs.empty_str_index);
+                self.b.ins().uextend(I64, one)
+            }
+            (StrOp::Ord, Some(k)) => {
+                let empty = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::Equal, k, self.tc.offs.empty_str_index);
+                let ok = self.b.create_block();
+                self.b.ins().brif(empty, general, &[], ok, &[]);
+                self.b.seal_block(ok);
+                self.b.switch_to_block(ok);
+                k
+            }
+            (StrOp::Len, None) => {
+                let s = self.non_null_str(args[0], general);
+                self.str_len(s)
+            }
+            (StrOp::Ord, None) => {
+                let s = self.non_null_str(args[0], general);
+                let len = self.str_len(s);
+                self.branch_to_if_zero(len, general);
+                let p = self.str_ptr(s);
+                self.str_byte(p)
+            }
+            (StrOp::Chr, _) => {
+                let c = self.get_i(args[0]);
+                let ascii = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, c, 128);
+                let ok = self.b.create_block();
+                self.b.ins().brif(ascii, ok, &[], general, &[]);
+                self.b.seal_block(ok);
+                self.b.switch_to_block(ok);
+                self.short_str_at(c)
+            }
+            (StrOp::CharAt, _) => {
+                let s = self.non_null_str(args[0], general);
+                let i = self.get_i(args[1]);
+                self.char_at(s, i)
+            }
+        };
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.seal_block(general);
+        self.b.switch_to_block(general);
+        let block = self.arg_block(args);
+        let info = args.len() as i64 | (self.is_ref(dst) as i64) << 32;
+        let h = self.tc.addrs.h_builtin;
+        self.block_helper(pc, h, id as i64, block, info, None);
+        let fl = self.mem_flags(Mem::Frame);
+        let r = self.b.ins().load(I64, fl, block, 0);
+        self.b.ins().jump(join, &[r.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        let v = self.b.block_params(join)[0];
+        self.set(dst, v);
+    }
+
+    /// The string in register `r`, having branched to `otherwise` if it is null.
+    fn non_null_str(&mut self, r: Reg, otherwise: Block) -> CV {
+        let s = self.get_i(r);
+        self.branch_to_if_zero(s, otherwise);
+        s
+    }
+
+    /// Branch to `target` if `v` is zero; go on in a new block otherwise.
+    fn branch_to_if_zero(&mut self, v: CV, target: Block) {
+        let go_on = self.b.create_block();
+        self.b.ins().brif(v, go_on, &[], target, &[]);
+        self.b.seal_block(go_on);
+        self.b.switch_to_block(go_on);
+    }
+
+    /// The loads of a string's length, byte pointer and bytes are `readonly`:
+    /// a string never changes, and one that an SSA value refers to is live
+    /// (the register that holds it is a root), so Cranelift may merge repeated
+    /// loads across stores and calls.
+    fn str_flags(&self, m: Mem) -> MemFlagsData {
+        self.mem_flags(m).with_readonly()
+    }
+
+    fn str_len(&mut self, s: CV) -> CV {
+        let fl = self.str_flags(Mem::Hdr);
+        self.b.ins().load(I64, fl, s, self.tc.offs.str_bytes.1)
+    }
+
+    fn str_ptr(&mut self, s: CV) -> CV {
+        let fl = self.str_flags(Mem::Hdr);
+        self.b.ins().load(I64, fl, s, self.tc.offs.str_bytes.0)
+    }
+
+    fn str_byte(&mut self, at: CV) -> CV {
+        let fl = self.str_flags(Mem::Heap);
+        self.b.ins().uload8(I64, fl, at, 0)
+    }
+
+    /// The shared string of entry `index` (a byte, or the empty string's
+    /// index), remembered as such ([`Tr::short_index`]).
+    fn short_str_at(&mut self, index: CV) -> CV {
+        let off = self.b.ins().imul_imm_s(index, self.tc.offs.short_str_size);
+        let s = self.b.ins().iadd_imm_s(off, self.tc.addrs.short_strs as i64);
+        self.vn.short_strs.insert(s, index);
+        s
+    }
+
+    /// The index in the shared table of string `s`, if `s` is known to be one
+    /// of its entries: made by [`Tr::short_str_at`], or a constant address in
+    /// the table (a string literal of at most one byte).
+    fn short_index(&mut self, s: CV) -> Option<CV> {
+        if let Some(&k) = self.vn.short_strs.get(&s) {
+            return Some(k);
+        }
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(s) else {
+            return None;
+        };
+        let ir::InstructionData::UnaryImm {
+            opcode: ir::Opcode::Iconst,
+            imm,
+        } = self.b.func.dfg.insts[inst]
+        else {
+            return None;
+        };
+        let offset = (imm.bits() as u64).checked_sub(self.tc.addrs.short_strs)?;
+        let size = self.tc.offs.short_str_size as u64;
+        let index = offset / size;
+        if offset % size != 0 || index > self.tc.offs.empty_str_index as u64 {
+            return None;
+        }
+        Some(self.iconst(index as i64))
+    }
+
+    /// `str_char_at(s, i)` of a non-null string `s`: the shared string of its
+    /// byte `i`, the empty string when `i` is out of range (negative included).
+    fn char_at(&mut self, s: CV, i: CV) -> CV {
+        let len = self.str_len(s);
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, i, len);
+        let load = self.b.create_block();
+        let index = self.b.create_block();
+        self.b.append_block_param(index, I64);
+        let empty = self.iconst(self.tc.offs.empty_str_index);
+        self.b.ins().brif(inside, load, &[], index, &[empty.into()]);
+        self.b.seal_block(load);
+        self.b.switch_to_block(load);
+        let p = self.str_ptr(s);
+        let at = self.b.ins().iadd(p, i);
+        let byte = self.str_byte(at);
+        self.b.ins().jump(index, &[byte.into()]);
+        self.b.seal_block(index);
+        self.b.switch_to_block(index);
+        let k = self.b.block_params(index)[0];
+        self.short_str_at(k)
+    }
+
+    /// `dst = a == b` (`When::True`) or `a != b` (`When::False`) on strings:
+    /// decided inline by identity, nulls, length and first byte; two strings of
+    /// the same length over one byte whose first bytes agree are compared by
+    /// the deep-equality helper (2: it failed, exit to the VM).
+    pub(super) fn str_equality(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, when: When) {
+        let x = self.get_i(a);
+        let y = self.get_i(b);
+        if self.short_index(x).is_some() && self.short_index(y).is_some() {
+            // Two entries of the shared table: one entry per string.
+            let c = self.b.ins().icmp(IntCC::Equal, x, y);
+            let c = match when {
+                When::True => c,
+                When::False => self.b.ins().bxor_imm_s(c, 1),
+            };
+            self.set_bool(dst, c);
+            return;
+        }
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I64);
+        let yes = self.iconst(1);
+        let no = self.iconst(0);
+        // The same object (or both null).
+        let same = self.b.ins().icmp(IntCC::Equal, x, y);
+        self.branch_to_if(same, done, yes);
+        // One null, the other not.
+        let null_x = self.b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+        let null_y = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        let either = self.b.ins().bor(null_x, null_y);
+        self.branch_to_if(either, done, no);
+        let lx = self.str_len(x);
+        let ly = self.str_len(y);
+        let lengths_differ = self.b.ins().icmp(IntCC::NotEqual, lx, ly);
+        self.branch_to_if(lengths_differ, done, no);
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, lx, 0);
+        self.branch_to_if(empty, done, yes);
+        let px = self.str_ptr(x);
+        let py = self.str_ptr(y);
+        let bx = self.str_byte(px);
+        let by = self.str_byte(py);
+        let firsts_differ = self.b.ins().icmp(IntCC::NotEqual, bx, by);
+        self.branch_to_if(firsts_differ, done, no);
+        let one_byte = self.b.ins().icmp_imm_s(IntCC::Equal, lx, 1);
+        self.branch_to_if(one_byte, done, yes);
+        self.stress(pc, pc);
+        let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
+        let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
+        self.guard(failed, pc);
+        self.b.ins().jump(done, &[r.into()]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        let eq = self.b.block_params(done)[0];
+        let v = match when {
+            When::True => eq,
+            When::False => self.b.ins().bxor_imm_s(eq, 1),
+        };
+        self.set(dst, v);
+    }
+
+    /// Jump to `target` with `arg` if `cond`; go on in a new block otherwise.
+    fn branch_to_if(&mut self, cond: CV, target: Block, arg: CV) {
+        let go_on = self.b.create_block();
+        self.b.ins().brif(cond, target, &[arg.into()], go_on, &[]);
+        self.b.seal_block(go_on);
+        self.b.switch_to_block(go_on);
+    }
+}
