@@ -583,7 +583,7 @@ mod tests {
         let mut h = Heap::new(false);
         let s = h.alloc_str(&b"key"[..]);
         assert_eq!(unsafe { MapKey::new(s, ValKind::Ref) }.identity(), Some(s));
-        let t = h.alloc_tuple(Box::new([ValKind::Float]), Box::new([Value::float(f64::NAN)]));
+        let t = h.alloc_tuple(&[ValKind::Float], &[Value::float(f64::NAN)]);
         assert_eq!(unsafe { MapKey::new(t, ValKind::Ref) }.identity(), None);
     }
 

@@ -120,9 +120,7 @@ mod tests {
         assert_eq!(js(&mut rt, fm, ValKind::Ref), "{\"1.5\":1}");
 
         let name = s(&mut rt, "x");
-        let t = rt
-            .heap
-            .alloc_tuple(vec![ValKind::Int, ValKind::Ref].into(), vec![i(1), name].into());
+        let t = rt.heap.alloc_tuple(&[ValKind::Int, ValKind::Ref], &[i(1), name]);
         assert_eq!(js(&mut rt, t, ValKind::Ref), "[1,\"x\"]");
     }
 

@@ -3,7 +3,7 @@
 //! at compile time by `offset_of!`, in this one place; the JIT reads these
 //! constants and nothing else about object layouts.
 
-use super::buffers::{ArrayBuf, ValueBox};
+use super::buffers::{ArrayBuf, FixedSlice, ValueBox};
 use super::gc::Heap;
 use super::object::{
     instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StrObj, StructHead, TupleObj, STRUCT_HEAD,
@@ -69,8 +69,10 @@ pub const fn struct_size(n: usize) -> usize {
 }
 
 /// A tuple's item pointer and item count.
-pub const TUPLE_PTR: i32 = (offset_of!(TupleObj, items) + offset_of!(ValueBox, ptr)) as i32;
-pub const TUPLE_LEN: i32 = (offset_of!(TupleObj, items) + offset_of!(ValueBox, len)) as i32;
+pub const TUPLE_PTR: i32 =
+    (offset_of!(TupleObj, items) + offset_of!(FixedSlice<crate::value::Value>, ptr)) as i32;
+pub const TUPLE_LEN: i32 =
+    (offset_of!(TupleObj, items) + offset_of!(FixedSlice<crate::value::Value>, len)) as i32;
 
 /// A function value's function id (`u32`), and its captured values' pointer and count.
 pub const CLOSURE_FUNC: i32 = offset_of!(ClosureObj, func) as i32;
@@ -126,7 +128,7 @@ mod tests {
         assert_eq!(word(arr, ARRAY_PTR), unsafe { as_array(arr) }.data_ptr() as u64);
         assert_eq!(word(arr, ARRAY_LEN), 2);
 
-        let tup = h.alloc_tuple(vec![ValKind::Int; 3].into(), vec![Value::int(0); 3].into());
+        let tup = h.alloc_tuple(&[ValKind::Int; 3], &[Value::int(0); 3]);
         assert_eq!(
             word(tup, TUPLE_PTR),
             unsafe { as_tuple(tup) }.items.as_ptr() as u64

@@ -233,6 +233,40 @@ impl ArrayBuf {
     }
 }
 
+/// A fixed-length run of `T` in memory its object does not own separately: a
+/// tuple's items and kinds, which live in the tuple's own allocation, after
+/// the object ([`Heap::alloc_tuple`](super::Heap::alloc_tuple)). Freeing the
+/// tuple frees them; nothing here is dropped.
+#[repr(C)]
+pub struct FixedSlice<T> {
+    /// Never null, aligned for `T` (the end of the object when empty).
+    pub(super) ptr: *mut T,
+    pub(super) len: usize,
+}
+
+// SAFETY: a `FixedSlice` is part of its object, which is sent and shared as a
+// whole (like a `ValueBox`).
+unsafe impl<T: Send> Send for FixedSlice<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for FixedSlice<T> {}
+
+impl<T> Deref for FixedSlice<T> {
+    type Target = [T];
+    #[inline(always)]
+    fn deref(&self) -> &[T] {
+        // SAFETY: `ptr` and `len` describe initialised memory of the live object.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl<T> DerefMut for FixedSlice<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `deref`; `&mut self` makes the access unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
 /// A fixed-length buffer of values: the parts of a `Box<[Value]>`.
 #[repr(C)]
 pub struct ValueBox {

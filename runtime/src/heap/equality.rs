@@ -817,7 +817,7 @@ mod tests {
                 let mut t = Value::NULL;
                 for i in (0..n).rev() {
                     let v = if i == n - 1 { last } else { i };
-                    t = h.alloc_tuple(kinds.clone(), vec![Value::int(v), t].into());
+                    t = h.alloc_tuple(&kinds, &[Value::int(v), t]);
                 }
                 t
             };

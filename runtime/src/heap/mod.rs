@@ -46,7 +46,7 @@ mod short_strs;
 mod transfer;
 
 pub use access::*;
-pub use buffers::{ArrayBuf, ValueBox};
+pub use buffers::{ArrayBuf, FixedSlice, ValueBox};
 pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, strs_equal, values_equal, FxHasher, MapKey};
 pub use gc::{

@@ -1,7 +1,7 @@
 //! Object layouts: the header every heap object starts with, one `#[repr(C)]`
 //! struct per object kind, and the registry of struct and class layouts.
 
-use super::buffers::{ArrayBuf, Elem, ValueBox};
+use super::buffers::{ArrayBuf, Elem, FixedSlice, ValueBox};
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
@@ -568,11 +568,22 @@ pub struct MapObj {
     pub entries: OrderedMap,
 }
 
+/// A tuple, in one allocation: this object, then its items (8 bytes each), then
+/// their kinds (a byte each, padded to 8 bytes), which `items` and `kinds`
+/// point at ([`tuple_size`]). Small tuples live in the heap's size-class cells,
+/// as arrays do; a tuple allocated and freed per call (a function returning a
+/// pair) is one cell, not three allocations.
 #[repr(C)]
 pub struct TupleObj {
     pub hdr: ObjHeader,
-    pub kinds: Box<[ValKind]>,
-    pub items: ValueBox,
+    pub kinds: FixedSlice<ValKind>,
+    pub items: FixedSlice<Value>,
+}
+
+/// The bytes of a tuple of `n` items: the object, the items, the kinds padded
+/// to 8 bytes.
+pub const fn tuple_size(n: usize) -> usize {
+    std::mem::size_of::<TupleObj>() + 8 * n + n.div_ceil(8) * 8
 }
 
 /// A struct or class instance, in one allocation: the header, the layout id (its

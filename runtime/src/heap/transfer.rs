@@ -136,7 +136,7 @@ impl Copier {
                 }
                 ObjKind::Tuple => {
                     let t = as_tuple(v);
-                    h.alloc_tuple(t.kinds.clone(), limits::array_copy(&t.items)?.into())
+                    h.alloc_tuple(&t.kinds, &t.items)
                 }
                 kind @ (ObjKind::Struct | ObjKind::Class) => {
                     let s = as_struct(v);
@@ -247,8 +247,8 @@ mod tests {
         let cyc = src.alloc_array(ValKind::Ref, vec![Value::NULL]);
         unsafe { as_array_mut(cyc).set(0, cyc) };
         let tup = src.alloc_tuple(
-            vec![ValKind::Ref, ValKind::Ref, ValKind::Int, ValKind::Ref].into(),
-            vec![inner, inner, Value::int(7), cyc].into(),
+            &[ValKind::Ref, ValKind::Ref, ValKind::Int, ValKind::Ref],
+            &[inner, inner, Value::int(7), cyc],
         );
         let map = src.alloc_map(ValKind::Ref, ValKind::Int);
         let key = src.alloc_str(&b"key"[..]);

@@ -307,7 +307,7 @@ pub fn new_array(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
 
 /// The tuple of call site `s` (element kinds in `s.kinds`).
 pub fn new_tuple(heap: &mut Heap, s: &CallSite, items: &[Value]) -> Value {
-    heap.alloc_tuple(s.kinds.as_slice().into(), items.into())
+    heap.alloc_tuple(&s.kinds, items)
 }
 
 /// The struct (or class instance) of layout `s.target` with the given fields.
