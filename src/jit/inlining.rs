@@ -45,21 +45,26 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
 /// [`inlinable`] or an [`initializer`]. The analysis's plan and the translator's
 /// method and closure calls both decide by this.
 pub fn inlined_whole(p: &Program, f: &Function, nargs: usize, budget: usize) -> bool {
-    f.code.len() <= budget && (inlinable(p, f, nargs) || initializer(f, nargs))
+    f.code.len() <= budget && (inlinable(p, f, nargs) || initializer(p, f, nargs))
 }
 
-/// Whether a call of `f` with `nargs` arguments is an initializer that can be
-/// inlined: a `void` function (not a lambda with captures, without handlers) of
-/// at most [`MAX_CALLEE_INSTRS`] instructions that only stores parameters and
-/// constants into fields of its parameters (`self.left = left`, `self.n = 0`) and
-/// returns. A constructor's `__init__` usually is one.
+/// Whether a call of `f` with `nargs` arguments is an initializer (or updater)
+/// that can be inlined: a `void` function (not a lambda with captures, without
+/// handlers) of at most [`MAX_CALLEE_INSTRS`] instructions, one straight line
+/// to its `RetVoid`, that computes with [`inlinable`]-style instructions and
+/// stores into fields of its parameters and into globals: a constructor's
+/// `__init__` (`self.left = left`, `self.n = 0`), `self.count = self.count +
+/// 1`, `total = total + x`.
 ///
 /// Its stores change the heap, so unlike a pure body it could not exit at the
 /// call once one is done: the interpreter would run the call again. The
 /// translator therefore makes every check of the body (null receivers, field
-/// bounds, deopt stress) before the first store, and the stores themselves
-/// cannot fail (`Tr::inline_initializer`).
-pub fn initializer(f: &Function, nargs: usize) -> bool {
+/// bounds, zero divisors, deopt stress) in order, and all the stores, which
+/// cannot fail, after the last of them (`Tr::inline_initializer`). So that
+/// no read sees a store not yet made, a read of a field index after a store to
+/// a field of that index (of any object: they may be the same), and of a
+/// global after a store to it, are not accepted.
+pub fn initializer(p: &Program, f: &Function, nargs: usize) -> bool {
     use Instr::*;
     let n = f.code.len();
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_some() {
@@ -69,20 +74,43 @@ pub fn initializer(f: &Function, nargs: usize) -> bool {
         return false;
     }
     let mut written = written_by_call(f, nargs);
+    let mut stored_fields = Vec::new();
+    let mut stored_globals = Vec::new();
     let is_written = |written: &[bool], r: Reg| written.get(r as usize).copied().unwrap_or(false);
     for ins in &f.code[..n - 1] {
-        let def = match *ins {
-            SetField { obj, src, .. } if (obj as usize) < nargs && is_written(&written, src) => None,
-            Mov { dst, src } if is_written(&written, src) => Some(dst),
-            LoadInt { dst, .. } | LoadBool { dst, .. } | LoadNull { dst } => Some(dst),
-            LoadConst { dst, k }
-                if matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
-            {
-                Some(dst)
+        match *ins {
+            SetField { obj, src, idx } if (obj as usize) < nargs && is_written(&written, src) => {
+                stored_fields.push(idx);
+                continue;
             }
+            SetGlobal { src, idx } if is_written(&written, src) => {
+                stored_globals.push(idx);
+                continue;
+            }
+            // (Two fields of different indices are never the same memory,
+            // whichever objects they are of.)
+            GetField { idx, .. } if stored_fields.contains(&idx) => return false,
+            GetGlobal { idx, .. } if stored_globals.contains(&idx) => return false,
+            Ret { .. } => return false,
+            LoadConst { k, .. }
+                if !matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
+            {
+                return false
+            }
+            // (Never emitted; translated as an exit that closes the block.)
+            DivIImm { imm: 0, .. } | ModIImm { imm: 0, .. } => return false,
+            CallBuiltin { site, .. } => match f.sites.get(site as usize) {
+                Some(s) if builtin_is_machine_code(s.target, s.args.len()) => {}
+                _ => return false,
+            },
+            _ if ins.op().inlinable() => {}
             _ => return false,
-        };
-        if let Some(d) = def {
+        }
+        let ops = ins.operands(p, f);
+        if ops.uses.iter().any(|&r| !is_written(&written, r)) {
+            return false;
+        }
+        if let Some(d) = ops.def {
             match written.get_mut(d as usize) {
                 // A parameter written over would no longer be the object whose
                 // fields the checks made before the stores were about.

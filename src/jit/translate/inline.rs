@@ -95,10 +95,11 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// An [`initializer`](crate::jit::inlining::initializer) inlined: the call's
-    /// limits, then every check its stores need (deopt stress, null receiver,
-    /// field in bounds; each exits at the call, when nothing has changed yet),
-    /// then the stores, which cannot fail. The constant loads between them set
-    /// registers only. A `void` call leaves its destination alone.
+    /// limits, then the body in order with every check its stores need (deopt
+    /// stress, null receiver, field in bounds) and those of its computations
+    /// (a zero divisor), each exiting at the call when nothing has changed yet,
+    /// then the stores, which cannot fail. A `void` call leaves its destination
+    /// alone.
     fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
         let at_limit = self.at_limit_for_inlined();
         let f = self.enter_inlined(pc, at_limit, callee);
@@ -109,18 +110,28 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Instr::SetField { obj, idx, src } => {
                     self.stress(pc, pc);
                     let addr = self.field_slot(obj, idx, pc, fields);
-                    // The value now: a later constant load may reuse `src`.
-                    stores.push((addr, self.get_raw(src)));
+                    // The value now: a later instruction may reuse `src`.
+                    stores.push((addr, Mem::Heap, self.get_raw(src)));
+                }
+                Instr::SetGlobal { src, idx } => {
+                    let base = self.run_word(self.tc.offs.run.globals);
+                    let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
+                    stores.push((addr, Mem::Global, self.get_raw(src)));
                 }
                 Instr::RetVoid => break,
-                // Constant loads and moves (all `initializer` accepts): no exit.
+                // Exits at the call, if any, come before every store.
                 _ => {
-                    self.op(pc, ins)?;
+                    if !self.op(pc, ins)? {
+                        let dead = self.b.create_block();
+                        self.b.seal_block(dead);
+                        self.b.switch_to_block(dead);
+                    }
                 }
             }
         }
-        for (addr, v) in stores {
-            self.store_value(addr, v);
+        for (addr, region, v) in stores {
+            let fl = self.mem_flags(region);
+            self.b.ins().store(fl, v, addr, 0);
         }
         self.inl = None;
         Ok(())
