@@ -3,7 +3,7 @@
 //! at compile time by `offset_of!`, in this one place; the JIT reads these
 //! constants and nothing else about object layouts.
 
-use super::buffers::{ArrayBuf, FixedSlice, ValueBox};
+use super::buffers::{ArrayBuf, FixedSlice};
 use super::gc::Heap;
 use super::object::{
     instance_size, ArrayObj, ClosureObj, ObjHeader, ObjKind, StrObj, StructHead, TupleObj, STRUCT_HEAD,
@@ -76,8 +76,10 @@ pub const TUPLE_LEN: i32 =
 
 /// A function value's function id (`u32`), and its captured values' pointer and count.
 pub const CLOSURE_FUNC: i32 = offset_of!(ClosureObj, func) as i32;
-pub const CLOSURE_CAPTURES_PTR: i32 = (offset_of!(ClosureObj, captures) + offset_of!(ValueBox, ptr)) as i32;
-pub const CLOSURE_CAPTURES_LEN: i32 = (offset_of!(ClosureObj, captures) + offset_of!(ValueBox, len)) as i32;
+pub const CLOSURE_CAPTURES_PTR: i32 =
+    (offset_of!(ClosureObj, captures) + offset_of!(FixedSlice<crate::value::Value>, ptr)) as i32;
+pub const CLOSURE_CAPTURES_LEN: i32 =
+    (offset_of!(ClosureObj, captures) + offset_of!(FixedSlice<crate::value::Value>, len)) as i32;
 
 /// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
 /// the all-objects list head, the bytes allocated since the last collection, the
@@ -146,7 +148,7 @@ mod tests {
         assert_eq!(at::<u8>(st, HDR_KIND), KIND_STRUCT);
         assert_eq!(at::<u8>(st, HDR_MARKED), 0);
 
-        let clo = h.alloc_closure(77, vec![ValKind::Int].into(), vec![Value::int(0)].into());
+        let clo = h.alloc_closure(77, &[ValKind::Int], &[Value::int(0)]);
         assert_eq!(at::<u32>(clo, CLOSURE_FUNC), 77);
         assert_eq!(
             word(clo, CLOSURE_CAPTURES_PTR),

@@ -1,10 +1,11 @@
 //! The value buffers inside heap objects, with a layout compiled code can read.
 //!
 //! The layout of `Vec<Value>` and `Box<[Value]>` is not specified by Rust, but JIT
-//! code reads an array's length and data pointer, and a tuple's, struct's or
-//! closure's slots, inline. [`ArrayBuf`] and [`ValueBox`] are `#[repr(C)]` owners of
-//! the same buffers, so their field offsets come from `offset_of!`
-//! ([`super::abi`]). They do not reimplement growth: every operation that may
+//! code reads an array's length and data pointer, and a tuple's or closure's
+//! slots, inline. [`ArrayBuf`] is a `#[repr(C)]` owner of a `Vec`'s buffer and
+//! [`FixedSlice`] the pointer and length of a run of values in its object's own
+//! allocation, so their field offsets come from `offset_of!`
+//! ([`super::abi`]). `ArrayBuf` does not reimplement growth: every operation that may
 //! reallocate rebuilds the `Vec` it was made from ([`ArrayBuf::with_vec`]), runs
 //! `Vec`'s own method and takes the parts back, so capacity rules, the allocator
 //! and `try_reserve` behave exactly as before. Only `push`, `pop` and `clear`, on
@@ -245,7 +246,7 @@ pub struct FixedSlice<T> {
 }
 
 // SAFETY: a `FixedSlice` is part of its object, which is sent and shared as a
-// whole (like a `ValueBox`).
+// whole.
 unsafe impl<T: Send> Send for FixedSlice<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for FixedSlice<T> {}
@@ -264,70 +265,6 @@ impl<T> DerefMut for FixedSlice<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `deref`; `&mut self` makes the access unique.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-/// A fixed-length buffer of values: the parts of a `Box<[Value]>`.
-#[repr(C)]
-pub struct ValueBox {
-    /// Never null: the box's dangling pointer when it is empty.
-    pub(super) ptr: *mut Value,
-    pub(super) len: usize,
-}
-
-// SAFETY: a `ValueBox` owns its buffer exactly as the `Box<[Value]>` it was made
-// from, which is `Send` and `Sync`.
-unsafe impl Send for ValueBox {}
-// SAFETY: as above.
-unsafe impl Sync for ValueBox {}
-
-impl From<Box<[Value]>> for ValueBox {
-    #[inline]
-    fn from(values: Box<[Value]>) -> ValueBox {
-        let len = values.len();
-        ValueBox {
-            ptr: Box::into_raw(values) as *mut Value,
-            len,
-        }
-    }
-}
-
-impl Drop for ValueBox {
-    fn drop(&mut self) {
-        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr, self.len);
-        // SAFETY: the parts are those of a live `Box<[Value]>` owned by `self`.
-        drop(unsafe { Box::from_raw(slice) });
-    }
-}
-
-impl Deref for ValueBox {
-    type Target = [Value];
-    #[inline(always)]
-    fn deref(&self) -> &[Value] {
-        // SAFETY: `ptr` and `len` describe the live, initialised boxed slice.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl DerefMut for ValueBox {
-    #[inline(always)]
-    fn deref_mut(&mut self) -> &mut [Value] {
-        // SAFETY: as in `deref`; `&mut self` makes the access unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
-    }
-}
-
-impl std::fmt::Debug for ValueBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl<'a> IntoIterator for &'a ValueBox {
-    type Item = &'a Value;
-    type IntoIter = std::slice::Iter<'a, Value>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
     }
 }
 
@@ -387,14 +324,5 @@ mod tests {
         );
         // SAFETY: as above.
         unsafe { a.free::<Value>() };
-    }
-
-    #[test]
-    fn value_box_holds_its_slice() {
-        let mut b = ValueBox::from(vec![Value::int(1), Value::int(2)].into_boxed_slice());
-        b[1] = Value::int(5);
-        assert_eq!(&b[..], &[Value::int(1), Value::int(5)]);
-        let empty = ValueBox::from(Vec::new().into_boxed_slice());
-        assert!(empty.is_empty());
     }
 }

@@ -6,8 +6,9 @@ use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
 use super::buffers::{ArrayBuf, FixedSlice};
 use super::cells::{large_layout, mark_instance, Cells, CELL_CLASSES};
 use super::object::{
-    instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, ArrayObj, ClosureObj, MapObj,
-    ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj, STRUCT_HEAD,
+    closure_size, instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, with_values_size,
+    ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj,
+    STRUCT_HEAD,
 };
 use super::short_strs::{empty_str, one_byte_str, short_str};
 use crate::limits::{self, LimitError};
@@ -473,15 +474,32 @@ impl Heap {
     }
 
     /// A new tuple of `items` of kinds `kinds` (as many), in one allocation
-    /// ([`TupleObj`]): a cell when it fits one ([`tuple_cell`]).
+    /// ([`TupleObj`]): a cell when it fits one ([`values_cell`]).
     pub fn alloc_tuple(&mut self, kinds: &[ValKind], items: &[Value]) -> Value {
-        let n = items.len();
-        assert_eq!(kinds.len(), n, "a tuple's kinds and items");
-        let size = tuple_size(n);
-        let p = match tuple_cell(n) {
+        self.alloc_with_values(kinds, items, |kinds, items| TupleObj {
+            hdr: Self::header(ObjKind::Tuple),
+            kinds,
+            items,
+        })
+    }
+
+    /// An object of type `T` (a tuple or a function value) that `make` builds
+    /// from its values and their kinds, which go right after it in the same
+    /// allocation ([`with_values_size`]): a cell when it fits one, else a
+    /// block of its own.
+    fn alloc_with_values<T>(
+        &mut self,
+        kinds: &[ValKind],
+        values: &[Value],
+        make: impl FnOnce(FixedSlice<ValKind>, FixedSlice<Value>) -> T,
+    ) -> Value {
+        let n = values.len();
+        assert_eq!(kinds.len(), n, "an object's kinds and values");
+        let size = with_values_size(std::mem::size_of::<T>(), n);
+        let p = match values_cell(size) {
             Some(class) => self.cells.pop(class),
             None => {
-                let layout = tuple_layout(n);
+                let layout = values_layout(size);
                 // SAFETY: the layout's size is at least the object's, not zero.
                 let p = unsafe { std::alloc::alloc(layout) };
                 if p.is_null() {
@@ -490,26 +508,26 @@ impl Heap {
                 p.cast()
             }
         }
-        .cast::<TupleObj>();
-        // SAFETY: `p` is a new allocation of `tuple_size(n)` bytes aligned for
-        // the object (a cell of that size, or the layout's); the items go right
-        // after the object and the kinds after them, where the slices point.
+        .cast::<T>();
+        // SAFETY: `p` is a new allocation of `size` bytes aligned for `T` and
+        // for values (a cell of that size, or the layout's; `T`'s size is a
+        // multiple of 8); the values go right after the object and the kinds
+        // after them, where the slices point. `T` starts with its header.
         unsafe {
-            let items_at = p.add(1).cast::<Value>();
-            let kinds_at = items_at.add(n).cast::<ValKind>();
-            copy_few(items, items_at);
+            let values_at = p.add(1).cast::<Value>();
+            let kinds_at = values_at.add(n).cast::<ValKind>();
+            copy_few(values, values_at);
             copy_few(kinds, kinds_at);
-            p.write(TupleObj {
-                hdr: Self::header(ObjKind::Tuple),
-                kinds: FixedSlice {
+            p.write(make(
+                FixedSlice {
                     ptr: kinds_at,
                     len: n,
                 },
-                items: FixedSlice {
-                    ptr: items_at,
+                FixedSlice {
+                    ptr: values_at,
                     len: n,
                 },
-            });
+            ));
             self.link_raw(p.cast(), size)
         }
     }
@@ -585,17 +603,15 @@ impl Heap {
         p
     }
 
-    pub fn alloc_closure(&mut self, func: u32, kinds: Box<[ValKind]>, captures: Box<[Value]>) -> Value {
-        let n = captures.len() * 9;
-        self.link(
-            Box::new(ClosureObj {
-                hdr: Self::header(ObjKind::Closure),
-                func,
-                kinds,
-                captures: captures.into(),
-            }),
-            n,
-        )
+    /// A new function value of function `func` with `captures` of kinds
+    /// `kinds` (as many), in one allocation ([`ClosureObj`]).
+    pub fn alloc_closure(&mut self, func: u32, kinds: &[ValKind], captures: &[Value]) -> Value {
+        self.alloc_with_values(kinds, captures, |kinds, captures| ClosureObj {
+            hdr: Self::header(ObjKind::Closure),
+            func,
+            kinds,
+            captures,
+        })
     }
 
     /// A host object holding `payload` (shared, not copied, when the object is
@@ -955,19 +971,32 @@ unsafe fn copy_few<T: Copy>(from: &[T], to: *mut T) {
     }
 }
 
-/// The cell class of a tuple of `n` items ([`tuple_size`] bytes: an instance
-/// of that many fields), if it fits a cell.
-fn tuple_cell(n: usize) -> Option<usize> {
-    let fields = (tuple_size(n) - instance_size(0)) / 8;
+/// The cell class of an object with values of `size` bytes
+/// ([`with_values_size`]: an instance of that many fields), if it fits a cell.
+fn values_cell(size: usize) -> Option<usize> {
+    let fields = (size - instance_size(0)) / 8;
     (fields < CELL_CLASSES).then_some(fields)
 }
 
-/// The layout of a tuple of `n` items too large for a cell.
-fn tuple_layout(n: usize) -> std::alloc::Layout {
-    match std::alloc::Layout::from_size_align(tuple_size(n), std::mem::align_of::<TupleObj>()) {
+/// The layout of an object with values of `size` bytes too large for a cell.
+fn values_layout(size: usize) -> std::alloc::Layout {
+    match std::alloc::Layout::from_size_align(size, std::mem::align_of::<Value>()) {
         Ok(l) => l,
-        // (A tuple has at most 256 items: the size is small.)
+        // (At most 256 values: the size is small.)
         Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<TupleObj>()),
+    }
+}
+
+/// Give back the memory of an object with values of `size` bytes.
+///
+/// # Safety
+/// `p` must be such an object, allocated by [`Heap::alloc_with_values`], and
+/// not used again.
+unsafe fn free_with_values(p: *mut ObjHeader, size: usize, cells: &mut Cells) {
+    match values_cell(size) {
+        Some(class) => cells.push(p, class),
+        // SAFETY: the caller's contract: a block of that layout.
+        None => unsafe { std::alloc::dealloc(p.cast(), values_layout(size)) },
     }
 }
 
@@ -1290,14 +1319,8 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
             cells.push(p, ARRAY_CELL + extra);
         }
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
-        ObjKind::Tuple => {
-            // One allocation, nothing to drop (`Heap::alloc_tuple`).
-            let n = (*(p as *mut TupleObj)).items.len;
-            match tuple_cell(n) {
-                Some(class) => cells.push(p, class),
-                None => std::alloc::dealloc(p.cast(), tuple_layout(n)),
-            }
-        }
+        // One allocation each, nothing to drop (`Heap::alloc_with_values`).
+        ObjKind::Tuple => free_with_values(p, tuple_size((*(p as *mut TupleObj)).items.len), cells),
         ObjKind::Struct | ObjKind::Class => {
             // Fields are plain values: nothing to drop, only memory to give back.
             // An instance in a cell is on no list, so never freed here: the
@@ -1308,7 +1331,7 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
                 std::alloc::dealloc(p as *mut u8, large_layout(n));
             }
         }
-        ObjKind::Closure => drop(Box::from_raw(p as *mut ClosureObj)),
+        ObjKind::Closure => free_with_values(p, closure_size((*(p as *mut ClosureObj)).captures.len), cells),
         ObjKind::Opaque => drop(Box::from_raw(p as *mut OpaqueObj)),
     }
 }
@@ -1658,7 +1681,7 @@ mod tests {
     #[test]
     fn program_ids_are_rewritten_all_or_none() {
         let mut h = Heap::new(false);
-        let f = h.alloc_closure(3, Box::new([]), Box::new([]));
+        let f = h.alloc_closure(3, &[], &[]);
         let p = h.alloc_struct(1, false, [Value::NULL; 0]);
         let c = h.alloc_struct(2, true, [Value::NULL; 0]);
         // Dead: its layout 9 has no image, and that is no error.
@@ -1744,14 +1767,15 @@ mod tests {
     }
 
     /// A tuple is one allocation, its items and kinds after the object: in a
-    /// cell up to the largest class, a block of its own beyond. Tuples of every
-    /// size read back, survive a collection with their references, and the
-    /// cells of dead ones are reused.
+    /// cell up to the largest class, a block of its own beyond; so is a
+    /// function value with its captures. Both, of every size, read back,
+    /// survive a collection with their references, and the cells of dead ones
+    /// are reused.
     #[test]
-    fn tuples_are_one_allocation() {
+    fn tuples_and_function_values_are_one_allocation() {
         let mut h = Heap::new(false);
-        assert_eq!(tuple_cell(2), Some(ARRAY_CELL + 3));
-        assert!(tuple_cell(20).is_none());
+        assert_eq!(values_cell(tuple_size(2)), Some(ARRAY_CELL + 3));
+        assert!(values_cell(tuple_size(20)).is_none());
         let word = h.alloc_str(&b"word"[..]);
         let make = |h: &mut Heap, n: usize| {
             let kinds: Vec<ValKind> = (0..n)
@@ -1782,6 +1806,31 @@ mod tests {
             );
         }
         assert_eq!(make(&mut h, 2).0, dead, "the freed cell is reused");
+        // Function values are laid out the same way, their captures after them.
+        let closures: Vec<Value> = kept
+            .iter()
+            .map(|(_, kinds, items)| h.alloc_closure(kinds.len() as u32, kinds, items))
+            .collect();
+        let roots: Vec<Value> = closures
+            .iter()
+            .chain(kept.iter().map(|t| &t.0))
+            .copied()
+            .collect();
+        // SAFETY: the roots are live objects of `h`.
+        h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) });
+        for (c, (_, kinds, items)) in closures.iter().zip(&kept) {
+            // SAFETY: a live function value.
+            let f = unsafe { as_closure(*c) };
+            assert_eq!(f.func as usize, kinds.len());
+            assert_eq!(&f.kinds[..], &kinds[..]);
+            assert_eq!(
+                f.captures.iter().map(|x| x.0).collect::<Vec<_>>(),
+                items.iter().map(|x| x.0).collect::<Vec<_>>()
+            );
+        }
+        // Unreachable, every one goes (cells back to their lists, blocks freed).
+        h.collect(&mut |_| {});
+        assert_eq!(h.objects, 0);
     }
 
     /// The references of large arrays are queued a chunk at a time: every

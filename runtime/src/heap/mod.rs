@@ -4,7 +4,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `abi.rs` | the offsets compiled code reads objects at (`offset_of!`) |
-//! | `buffers.rs` | [`ArrayBuf`] and [`ValueBox`], the `#[repr(C)]` element buffers inside objects |
+//! | `buffers.rs` | [`ArrayBuf`] and [`FixedSlice`], the `#[repr(C)]` element buffers inside objects |
 //! | `object.rs` | [`ObjHeader`], the object structs, [`Layout`] and the layout registry |
 //! | `access.rs` | typed access to an object from a [`Value`] ([`as_array`], [`str_bytes`], ...) |
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
@@ -46,7 +46,7 @@ mod short_strs;
 mod transfer;
 
 pub use access::*;
-pub use buffers::{ArrayBuf, FixedSlice, ValueBox};
+pub use buffers::{ArrayBuf, FixedSlice};
 pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, strs_equal, values_equal, FxHasher, MapKey};
 pub use gc::{

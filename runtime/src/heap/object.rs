@@ -1,7 +1,7 @@
 //! Object layouts: the header every heap object starts with, one `#[repr(C)]`
 //! struct per object kind, and the registry of struct and class layouts.
 
-use super::buffers::{ArrayBuf, Elem, FixedSlice, ValueBox};
+use super::buffers::{ArrayBuf, Elem, FixedSlice};
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
@@ -580,10 +580,21 @@ pub struct TupleObj {
     pub items: FixedSlice<Value>,
 }
 
-/// The bytes of a tuple of `n` items: the object, the items, the kinds padded
-/// to 8 bytes.
+/// The bytes of an object of `head` bytes (a multiple of 8) followed by `n`
+/// values and their kinds (a byte each, padded to 8 bytes): a tuple with its
+/// items, a function value with its captures.
+pub const fn with_values_size(head: usize, n: usize) -> usize {
+    head + 8 * n + n.div_ceil(8) * 8
+}
+
+/// The bytes of a tuple of `n` items ([`TupleObj`]).
 pub const fn tuple_size(n: usize) -> usize {
-    std::mem::size_of::<TupleObj>() + 8 * n + n.div_ceil(8) * 8
+    with_values_size(std::mem::size_of::<TupleObj>(), n)
+}
+
+/// The bytes of a function value of `n` captures ([`ClosureObj`]).
+pub const fn closure_size(n: usize) -> usize {
+    with_values_size(std::mem::size_of::<ClosureObj>(), n)
 }
 
 /// A struct or class instance, in one allocation: the header, the layout id (its
@@ -622,13 +633,15 @@ pub(super) const fn instance_size(n: usize) -> usize {
     STRUCT_HEAD + n * std::mem::size_of::<Value>()
 }
 
-/// A function value: a function id and its captured values.
+/// A function value: a function id and its captured values, in one
+/// allocation as a tuple is ([`TupleObj`], [`closure_size`]): the captures
+/// right after the object, then their kinds.
 #[repr(C)]
 pub struct ClosureObj {
     pub hdr: ObjHeader,
     pub func: u32,
-    pub kinds: Box<[ValKind]>,
-    pub captures: ValueBox,
+    pub kinds: FixedSlice<ValKind>,
+    pub captures: FixedSlice<Value>,
 }
 
 #[repr(C)]

@@ -22,7 +22,7 @@ use super::access::{as_struct, as_struct_mut, as_tuple, as_tuple_mut, obj_kind};
 use super::equality::MapKey;
 use super::gc::Heap;
 use super::object::{with_layout, ObjKind};
-use crate::limits::{self, LimitError};
+use crate::limits::LimitError;
 use crate::value::{ValKind, Value};
 use std::collections::HashMap;
 
@@ -144,7 +144,7 @@ impl Copier {
                 }
                 ObjKind::Closure => {
                     let c = as_closure(v);
-                    h.alloc_closure(c.func, c.kinds.clone(), limits::array_copy(&c.captures)?.into())
+                    h.alloc_closure(c.func, &c.kinds, &c.captures)
                 }
                 ObjKind::Opaque => h.alloc_opaque(as_opaque(v).payload.clone()),
             })

@@ -435,7 +435,7 @@ pub unsafe fn cast_error(program: &Program, v: Value, class: u32) -> String {
 /// The closure of function `s.target` with the captured values (kinds in
 /// `s.kinds`).
 pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value {
-    heap.alloc_closure(s.target, s.kinds.as_slice().into(), captures.into())
+    heap.alloc_closure(s.target, &s.kinds, captures)
 }
 
 /// `{k1: v1, ...}` from `pairs = [k1, v1, k2, v2, ...]`; `kinds` = key kind |
