@@ -490,7 +490,7 @@ fn frame_read_webs(f: &Function, a: &Analysis, ends: &[u32]) -> Vec<bool> {
 /// do not overflow: the pre-header checks that once, and the access needs no
 /// check. A failed check exits to the VM at the header, which runs the loop with
 /// its checks (and raises where one fails); a version that exits too often is
-/// recompiled without hoisting (`TransCtx::hoist_bounds`). Indices whose web has a
+/// recompiled without hoisting (`TransCtx::speculate`). Indices whose web has a
 /// negative constant (handled inline, see the translator) are not hoisted.
 /// Returns, per instruction, whether its check is hoisted.
 fn bounds_checks(

@@ -373,7 +373,7 @@ impl Jit {
     /// Translate and compile function `fid` (not yet callable: see
     /// [`Jit::finalize`]); `consts` are its constants (immortal strings shared by
     /// every VM of the run); `neg_index`: handle negative array indices inline;
-    /// `hoist_bounds`: check counted loops' bounds in their pre-headers.
+    /// `speculate`: the first version (see `TransCtx::speculate`).
     /// The code finds the running VM in the pinned register (the context), so
     /// every VM of the run (one per thread) can run it.
     pub fn compile(
@@ -382,7 +382,7 @@ impl Jit {
         consts: &[Value],
         fid: u32,
         neg_index: bool,
-        hoist_bounds: bool,
+        speculate: bool,
     ) -> Result<(), TransError> {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
@@ -416,7 +416,7 @@ impl Jit {
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index,
-            hoist_bounds,
+            speculate,
             source_positions: self.opts.dumps(&f.name),
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
@@ -741,7 +741,7 @@ pub fn compile_all(
             frontend_config: isa.frontend_config(),
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: false,
-            hoist_bounds: true,
+            speculate: true,
             source_positions: false,
         };
         let mut ctx = CodegenContext::new();

@@ -380,7 +380,7 @@ impl JitCore {
         opts: &JitOptions,
     ) -> bool {
         let t0 = Instant::now();
-        let (neg_index, hoist_bounds) = {
+        let (neg_index, speculate) = {
             let policy = self.policy();
             (policy.neg_index(fid), policy.first_version(fid))
         };
@@ -396,7 +396,7 @@ impl JitCore {
                         self.policy().unqueue(fid);
                         return true;
                     }
-                    Some(jit) => jit.compile(program, consts, fid as u32, neg_index, hoist_bounds),
+                    Some(jit) => jit.compile(program, consts, fid as u32, neg_index, speculate),
                     None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
                 }
             }

@@ -118,8 +118,9 @@ impl Policy {
     }
 
     /// Whether the next compilation of `fid` is its first version: only that one
-    /// hoists bounds checks out of counted loops (a version given up for its
-    /// deopts may have been failing them; the next is conservative).
+    /// speculates (hoists bounds checks out of counted loops, and calls at a
+    /// closure call site only the functions seen there; a version given up for
+    /// its deopts may have been failing them, and the next is conservative).
     pub(crate) fn first_version(&self, fid: usize) -> bool {
         self.funcs.get(fid).is_some_and(|f| f.versions == 0)
     }

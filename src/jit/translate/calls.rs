@@ -458,13 +458,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         // A site where the interpreter saw a few functions: a polymorphic inline
         // cache, checking the callee against each and calling it directly (and
         // so inlining a small one); anything else takes the general path below.
-        let cached: Vec<_> = self
-            .f
-            .call_feedback
-            .seen(site)
-            .into_iter()
-            .filter_map(|fid| Some((fid, self.direct_callee(fid, s.args.len())?)))
+        let seen = self.f.call_feedback.seen(site);
+        let cached: Vec<_> = seen
+            .iter()
+            .filter_map(|&fid| Some((fid, self.direct_callee(fid, s.args.len())?)))
             .collect();
+        // The first version calls only the functions seen here and leaves any
+        // other to the VM: no general call in the code, so a loop around an
+        // inlined callee keeps its values in registers (a call clobbers them
+        // all). A version after one given up for its deopts calls any function.
+        let only_seen = self.tc.speculate && !cached.is_empty() && cached.len() == seen.len();
         let join = self.b.create_block();
         for (fid, known) in cached {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
@@ -477,6 +480,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.ins().jump(join, &[]);
             self.b.seal_block(next);
             self.b.switch_to_block(next);
+        }
+        if only_seen {
+            let exit = self.exit_block(Exit::Deopt, pc);
+            self.b.ins().jump(exit, &[]);
+            self.b.seal_block(join);
+            self.b.switch_to_block(join);
+            return Ok(());
         }
         let (np, is_void, nr) = self.callee_info(callee);
         let bad_arity = self.b.ins().icmp_imm_s(IntCC::NotEqual, np, s.args.len() as i64);

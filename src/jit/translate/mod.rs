@@ -118,10 +118,13 @@ pub struct TransCtx<'a> {
     /// An earlier version of the function met a negative array index: handle
     /// negative indices inline instead of speculating that there are none.
     pub neg_index: bool,
-    /// Check the bounds of counted loops' array accesses in their pre-headers
-    /// (`analysis::Counted`) instead of at each access: off for the versions
-    /// after one that was given up (its hoisted checks may be what failed).
-    pub hoist_bounds: bool,
+    /// The first version of the function, which speculates: it checks the
+    /// bounds of counted loops' array accesses in their pre-headers
+    /// (`analysis::Counted`) instead of at each access, and a closure call site
+    /// calls only the functions it has seen, deoptimizing on another
+    /// (`Tr::call_closure`). Off for the versions after one that was given up
+    /// (its speculation may be what failed).
+    pub speculate: bool,
     /// Mark every IR instruction with the bytecode index it comes from (for
     /// `--jit-dump`, which shows the source position of each).
     pub source_positions: bool,
@@ -848,7 +851,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Whether the bounds checks of counted loops are done in their pre-headers.
     fn hoisting(&self) -> bool {
-        self.tc.hoist_bounds && !self.tc.neg_index
+        self.tc.speculate && !self.tc.neg_index
     }
 
     /// The bounds checks of loop `li`'s hoisted accesses, in its pre-header (at

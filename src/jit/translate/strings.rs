@@ -15,10 +15,8 @@ use super::*;
 impl<'a, 'f> Tr<'a, 'f> {
     /// `CallBuiltin` of builtin `id`, string operation `op`, at `pc`.
     pub(super) fn inline_str_builtin(&mut self, pc: u32, dst: Reg, id: u32, op: StrOp, args: &[Reg]) {
-        let general = self.b.create_block();
-        self.b.set_cold_block(general);
-        let join = self.b.create_block();
-        self.b.append_block_param(join, I64);
+        // A string from the shared table: its index is its byte (or says it is
+        // the empty string); nothing to load.
         let known = match op {
             StrOp::Len | StrOp::Ord => {
                 let s = self.get_i(args[0]);
@@ -26,16 +24,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             StrOp::Chr | StrOp::CharAt => None,
         };
+        if let (StrOp::Len, Some(k)) = (op, known) {
+            let one = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::NotEqual, k, self.tc.offs.empty_str_index);
+            self.set_bool(dst, one);
+            return;
+        }
+        let general = self.b.create_block();
+        self.b.set_cold_block(general);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
         let v = match (op, known) {
-            // A string from the shared table: its index is its byte (or says
-            // it is the empty string); nothing to load.
-            (StrOp::Len, Some(k)) => {
-                let one = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::NotEqual, k, self.tc.offs.empty_str_index);
-                self.b.ins().uextend(I64, one)
-            }
             (StrOp::Ord, Some(k)) => {
                 let empty = self
                     .b
@@ -47,7 +48,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(ok);
                 k
             }
-            (StrOp::Len, None) => {
+            // (A known one was answered above.)
+            (StrOp::Len, _) => {
                 let s = self.non_null_str(args[0], general);
                 self.str_len(s)
             }
