@@ -214,6 +214,12 @@ pub struct Offsets {
     pub tuple_items: (i32, i32),
     /// A string's byte pointer and length words.
     pub str_bytes: (i32, i32),
+    /// A tuple allocated inline (`Tr::new_small_tuple`): its kind byte, the
+    /// size of the object its items follow, and its kinds' pointer and count
+    /// words (the kinds follow the items).
+    pub kind_tuple: u8,
+    pub tuple_head: i32,
+    pub tuple_kinds: (i32, i32),
     /// The size of an entry of the shared strings' table ([`Addrs::short_strs`](crate::jit::translate::Addrs::short_strs)),
     /// and the index of the empty string in it (the one of byte `b` is entry `b`).
     pub short_str_size: i64,
@@ -314,6 +320,9 @@ impl Offsets {
             },
             tuple_items: (abi::TUPLE_PTR, abi::TUPLE_LEN),
             str_bytes: (abi::STR_PTR, abi::STR_LEN),
+            kind_tuple: abi::KIND_TUPLE,
+            tuple_head: abi::TUPLE_HEAD,
+            tuple_kinds: (abi::TUPLE_KINDS_PTR, abi::TUPLE_KINDS_LEN),
             short_str_size: abi::SHORT_STR_SIZE as i64,
             empty_str_index: abi::EMPTY_STR_INDEX as i64,
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),

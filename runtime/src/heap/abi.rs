@@ -69,6 +69,22 @@ pub const fn struct_size(n: usize) -> usize {
 }
 
 /// A tuple's item pointer and item count.
+/// A tuple's kinds: pointer (at the items' end) and count.
+pub const TUPLE_KINDS_PTR: i32 =
+    (offset_of!(TupleObj, kinds) + offset_of!(FixedSlice<crate::value::ValKind>, ptr)) as i32;
+pub const TUPLE_KINDS_LEN: i32 =
+    (offset_of!(TupleObj, kinds) + offset_of!(FixedSlice<crate::value::ValKind>, len)) as i32;
+/// The kind byte of a tuple, and the size of the object its items follow.
+pub const KIND_TUPLE: u8 = ObjKind::Tuple as u8;
+pub const TUPLE_HEAD: i32 = std::mem::size_of::<TupleObj>() as i32;
+
+/// The cell class (an instance of that many fields) of a tuple of `n` items,
+/// if it fits a cell; its items then follow the object and their kinds follow
+/// them (`Heap::alloc_tuple`), which is how compiled code allocates it inline.
+pub fn tuple_cell(n: usize) -> Option<usize> {
+    super::gc::values_cell(super::object::tuple_size(n))
+}
+
 pub const TUPLE_PTR: i32 =
     (offset_of!(TupleObj, items) + offset_of!(FixedSlice<crate::value::Value>, ptr)) as i32;
 pub const TUPLE_LEN: i32 =
@@ -136,6 +152,16 @@ mod tests {
             unsafe { as_tuple(tup) }.items.as_ptr() as u64
         );
         assert_eq!(word(tup, TUPLE_LEN), 3);
+        // The layout compiled code allocates: items after the object, kinds
+        // after them, in a cell of class `tuple_cell(n)`.
+        assert_eq!(word(tup, TUPLE_PTR), tup.0 + TUPLE_HEAD as u64);
+        assert_eq!(word(tup, TUPLE_KINDS_PTR), tup.0 + TUPLE_HEAD as u64 + 3 * 8);
+        assert_eq!(word(tup, TUPLE_KINDS_LEN), 3);
+        assert_eq!(at::<u8>(tup, HDR_KIND), KIND_TUPLE);
+        assert_eq!(
+            struct_size(tuple_cell(3).expect("a cell")),
+            super::super::object::tuple_size(3)
+        );
 
         let st = h.alloc_struct(7, false, [1, 2, 3, 4].map(Value::int));
         assert_eq!(at::<u32>(st, STRUCT_LAYOUT), 7);

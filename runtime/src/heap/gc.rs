@@ -973,7 +973,7 @@ unsafe fn copy_few<T: Copy>(from: &[T], to: *mut T) {
 
 /// The cell class of an object with values of `size` bytes
 /// ([`with_values_size`]: an instance of that many fields), if it fits a cell.
-fn values_cell(size: usize) -> Option<usize> {
+pub(super) fn values_cell(size: usize) -> Option<usize> {
     let fields = (size - instance_size(0)) / 8;
     (fields < CELL_CLASSES).then_some(fields)
 }

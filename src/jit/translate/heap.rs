@@ -282,6 +282,48 @@ impl<'a, 'f> Tr<'a, 'f> {
         });
     }
 
+    /// `NewTuple` of the items in registers `items` (of kinds `kinds`) into
+    /// `dst`, allocated inline in a cell of class `class` ([`Tr::alloc_cell`])
+    /// as `Heap::alloc_tuple` lays it out: the items right after the object,
+    /// then their kinds, with the object's slices pointing at them.
+    fn new_small_tuple(
+        &mut self,
+        dst: Reg,
+        class: usize,
+        kinds: &[ValKind],
+        items: &[Reg],
+        slow: impl FnOnce(&mut Self),
+    ) {
+        let offs = *self.tc.offs;
+        let n = items.len();
+        let head = offs.tuple_head;
+        self.alloc_cell(dst, class, offs.kind_tuple, slow, |t, p| {
+            let kinds_at = head + 8 * n as i32;
+            t.store_header_consts(
+                p,
+                &[
+                    (offs.tuple_items.1, I64, n as i64),
+                    (offs.tuple_kinds.1, I64, n as i64),
+                ],
+            );
+            for (off, at) in [(offs.tuple_items.0, head), (offs.tuple_kinds.0, kinds_at)] {
+                let addr = t.b.ins().iadd_imm_s(p, at as i64);
+                let fl = t.mem_flags(Mem::Hdr);
+                t.b.ins().store(fl, addr, p, off);
+            }
+            for (i, &r) in items.iter().enumerate() {
+                let v = t.get_raw(r);
+                let fl = t.mem_flags(Mem::Heap);
+                t.b.ins().store(fl, v, p, head + 8 * i as i32);
+            }
+            for (i, &k) in kinds.iter().enumerate() {
+                let c = t.b.ins().iconst(I8, k as i64);
+                let fl = t.mem_flags(Mem::Heap);
+                t.b.ins().store(fl, c, p, kinds_at + i as i32);
+            }
+        });
+    }
+
     /// `NewCell` of `src` (of kind `kind`) into `dst`: a one-element array
     /// (`bp_runtime::heap::cell_elem_kind`: a `bool`'s is an `[int]`),
     /// allocated inline, else by `rt_new`.
@@ -444,6 +486,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewKind::Array if bp_runtime::heap::keeps_elements_in_cell(elem, args.len()) => {
                 self.new_small_array(dst, elem as u8, &args, helper)
             }
+            NewKind::Tuple => match bp_runtime::heap::abi::tuple_cell(args.len()) {
+                Some(class) => {
+                    let kinds = s.kinds.clone();
+                    self.new_small_tuple(dst, class, &kinds, &args, helper)
+                }
+                None => helper(self),
+            },
             _ => helper(self),
         }
         Ok(())
