@@ -274,12 +274,18 @@ impl<'a, 'f> Tr<'a, 'f> {
             let data = t.b.ins().iadd_imm_s(p, head as i64);
             let fl = t.mem_flags(Mem::Hdr);
             t.b.ins().store(fl, data, p, ptr_off);
-            for (i, &r) in items.iter().enumerate() {
-                let v = t.get_raw(r);
-                let fl = t.mem_flags(Mem::Heap);
-                t.b.ins().store(fl, v, p, head + 8 * i as i32);
-            }
+            t.store_elements(p, head, items);
         });
+    }
+
+    /// Store the values of registers `items` at `p + head`, 8 bytes each (the
+    /// elements kept in a new object's cell).
+    fn store_elements(&mut self, p: CV, head: i32, items: &[Reg]) {
+        for (i, &r) in items.iter().enumerate() {
+            let v = self.get_raw(r);
+            let fl = self.mem_flags(Mem::Heap);
+            self.b.ins().store(fl, v, p, head + 8 * i as i32);
+        }
     }
 
     /// `NewTuple` of the items in registers `items` (of kinds `kinds`) into
@@ -311,11 +317,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let fl = t.mem_flags(Mem::Hdr);
                 t.b.ins().store(fl, addr, p, off);
             }
-            for (i, &r) in items.iter().enumerate() {
-                let v = t.get_raw(r);
-                let fl = t.mem_flags(Mem::Heap);
-                t.b.ins().store(fl, v, p, head + 8 * i as i32);
-            }
+            t.store_elements(p, head, items);
             for (i, &k) in kinds.iter().enumerate() {
                 let c = t.b.ins().iconst(I8, k as i64);
                 let fl = t.mem_flags(Mem::Heap);
