@@ -92,34 +92,63 @@ pub fn initializer(p: &Program, f: &Function, nargs: usize) -> bool {
             GetField { idx, .. } if stored_fields.contains(&idx) => return false,
             GetGlobal { idx, .. } if stored_globals.contains(&idx) => return false,
             Ret { .. } => return false,
-            LoadConst { k, .. }
-                if !matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
-            {
-                return false
-            }
-            // (Never emitted; translated as an exit that closes the block.)
-            DivIImm { imm: 0, .. } | ModIImm { imm: 0, .. } => return false,
-            CallBuiltin { site, .. } => match f.sites.get(site as usize) {
-                Some(s) if builtin_is_machine_code(s.target, s.args.len()) => {}
-                _ => return false,
-            },
-            _ if ins.op().inlinable() => {}
-            _ => return false,
+            _ => {}
         }
-        let ops = ins.operands(p, f);
-        if ops.uses.iter().any(|&r| !is_written(&written, r)) {
+        // A parameter written over would no longer be the object whose fields
+        // the checks made before the stores were about: locals only.
+        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, &mut written, nargs) {
             return false;
-        }
-        if let Some(d) = ops.def {
-            match written.get_mut(d as usize) {
-                // A parameter written over would no longer be the object whose
-                // fields the checks made before the stores were about.
-                Some(w) if (d as usize) >= nargs => *w = true,
-                _ => return false,
-            }
         }
     }
     true
+}
+
+/// Whether instruction `ins` of `f` can be translated in place of a call of
+/// `f`: [`Op::inlinable`], and a constant load only of a number (the
+/// materialised pool is the caller's), a builtin call only of one that is
+/// machine code, no division by the constant 0 (never emitted; translated as
+/// an exit that closes the block).
+///
+/// [`Op::inlinable`]: crate::bytecode::Op::inlinable
+fn inlinable_in_body(f: &Function, ins: &Instr) -> bool {
+    ins.op().inlinable()
+        && match *ins {
+            Instr::LoadConst { k, .. } => {
+                matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_)))
+            }
+            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => false,
+            Instr::CallBuiltin { site, .. } => f
+                .sites
+                .get(site as usize)
+                .is_some_and(|s| builtin_is_machine_code(s.target, s.args.len())),
+            _ => true,
+        }
+}
+
+/// Follow instruction `ins` of `f` through `written` (per register of the
+/// body, whether it holds a value yet): false if it reads a register not
+/// written, or writes one below `first_writable` or outside the body; else
+/// marks the register it writes.
+fn track_written(
+    p: &Program,
+    f: &Function,
+    ins: &Instr,
+    written: &mut [bool],
+    first_writable: usize,
+) -> bool {
+    let ops = ins.operands(p, f);
+    if ops
+        .uses
+        .iter()
+        .any(|&r| !written.get(r as usize).copied().unwrap_or(false))
+    {
+        return false;
+    }
+    match ops.def {
+        None => true,
+        Some(d) if (d as usize) < first_writable => false,
+        Some(d) => written.get_mut(d as usize).map(|w| *w = true).is_some(),
+    }
 }
 
 /// The early return of a callee that begins by comparing its parameters: the
@@ -186,41 +215,11 @@ fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Optio
     let mut written = written_by_call(f, nargs);
     let path = f.code.get(start as usize..)?;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
-        if !ins.op().inlinable() {
-            return None;
-        }
-        match *ins {
-            Instr::LoadConst { k, .. }
-                if !matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_))) =>
-            {
-                return None
-            }
-            // (Never emitted; translated as an exit that closes the block.)
-            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => return None,
-            Instr::CallBuiltin { site, .. } => {
-                let s = f.sites.get(site as usize)?;
-                if !builtin_is_machine_code(s.target, s.args.len()) {
-                    return None;
-                }
-            }
-            _ => {}
-        }
-        let ops = ins.operands(p, f);
-        if ops
-            .uses
-            .iter()
-            .any(|&r| !written.get(r as usize).copied().unwrap_or(false))
-        {
+        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, &mut written, 0) {
             return None;
         }
         if let Instr::Ret { .. } = ins {
             return Some(i + 1);
-        }
-        if let Some(d) = ops.def {
-            match written.get_mut(d as usize) {
-                Some(w) => *w = true,
-                None => return None,
-            }
         }
     }
     None

@@ -68,7 +68,6 @@ pub const fn struct_size(n: usize) -> usize {
     instance_size(n)
 }
 
-/// A tuple's item pointer and item count.
 /// A tuple's kinds: pointer (at the items' end) and count.
 pub const TUPLE_KINDS_PTR: i32 =
     (offset_of!(TupleObj, kinds) + offset_of!(FixedSlice<crate::value::ValKind>, ptr)) as i32;
@@ -85,6 +84,7 @@ pub fn tuple_cell(n: usize) -> Option<usize> {
     super::gc::values_cell(super::object::tuple_size(n))
 }
 
+/// A tuple's item pointer and item count.
 pub const TUPLE_PTR: i32 =
     (offset_of!(TupleObj, items) + offset_of!(FixedSlice<crate::value::Value>, ptr)) as i32;
 pub const TUPLE_LEN: i32 =

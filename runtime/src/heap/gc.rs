@@ -1181,6 +1181,7 @@ unsafe fn trace_cost(p: *mut ObjHeader) -> usize {
 pub(super) const ARRAY_CELL: usize = (std::mem::size_of::<ArrayObj>() - STRUCT_HEAD) / 8;
 const _: () = assert!(instance_size(ARRAY_CELL) == std::mem::size_of::<ArrayObj>());
 const _: () = assert!(ARRAY_CELL < CELL_CLASSES);
+const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
 /// The most elements an array keeps in its own cell ([`Heap::alloc_array_of`]):
 /// its cell class must exist, and 8 words (a cache line) covers pairs, small
@@ -1206,7 +1207,6 @@ pub fn cell_elem_kind(kind: ValKind) -> ValKind {
         k => k,
     }
 }
-const _: () = assert!(std::mem::align_of::<ArrayObj>() <= 8);
 
 /// Copy `parts` one after another to `dst`.
 ///

@@ -58,7 +58,5 @@ pub use object::{
     set_layouts, with_layout, ArrayIter, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj,
     StrObj, StructObj, TupleObj,
 };
-pub use short_strs::{
-    empty_str, is_short_str, one_byte_str, short_str, EMPTY_STR_INDEX, SHORT_STRS, SHORT_STR_SIZE,
-};
+pub use short_strs::{empty_str, one_byte_str, short_str, SHORT_STRS};
 pub use transfer::Parcel;

@@ -72,47 +72,42 @@ pub const SHORT_STR_SIZE: usize = std::mem::size_of::<ShortStr>();
 /// The shared string of `bytes` when it has at most one byte.
 #[inline(always)]
 pub fn short_str(bytes: &[u8]) -> Option<Value> {
-    let i = match bytes {
-        [] => EMPTY_STR_INDEX,
-        &[b] => b as usize,
-        _ => return None,
-    };
-    Some(Value::obj(
-        std::ptr::addr_of!(SHORT_STRS[i]).cast_mut().cast::<ObjHeader>(),
-    ))
+    match bytes {
+        [] => Some(empty_str()),
+        &[b] => Some(one_byte_str(b)),
+        _ => None,
+    }
 }
 
 /// The one-byte string of byte `b`.
 #[inline(always)]
 pub fn one_byte_str(b: u8) -> Value {
-    Value::obj(
-        std::ptr::addr_of!(SHORT_STRS[b as usize])
-            .cast_mut()
-            .cast::<ObjHeader>(),
-    )
+    entry(b as usize)
 }
 
 /// The empty string.
 #[inline(always)]
 pub fn empty_str() -> Value {
-    Value::obj(
-        std::ptr::addr_of!(SHORT_STRS[EMPTY_STR_INDEX])
-            .cast_mut()
-            .cast::<ObjHeader>(),
-    )
+    entry(EMPTY_STR_INDEX)
 }
 
-/// Whether `v` is one of the shared strings.
-pub fn is_short_str(v: Value) -> bool {
-    let start = SHORT_STRS.as_ptr() as usize;
-    let p = v.as_ptr() as usize;
-    p >= start && p < start + std::mem::size_of_val(&SHORT_STRS)
+/// The string of entry `i` of the table.
+#[inline(always)]
+fn entry(i: usize) -> Value {
+    Value::obj(std::ptr::addr_of!(SHORT_STRS[i]).cast_mut().cast::<ObjHeader>())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::heap::str_bytes;
+
+    /// Whether `v` is one of the shared strings.
+    fn is_short_str(v: Value) -> bool {
+        let start = SHORT_STRS.as_ptr() as usize;
+        let p = v.as_ptr() as usize;
+        p >= start && p < start + std::mem::size_of_val(&SHORT_STRS)
+    }
 
     #[test]
     fn every_entry_reads_as_its_string() {

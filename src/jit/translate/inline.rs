@@ -120,13 +120,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 }
                 Instr::RetVoid => break,
                 // Exits at the call, if any, come before every store.
-                _ => {
-                    if !self.op(pc, ins)? {
-                        let dead = self.b.create_block();
-                        self.b.seal_block(dead);
-                        self.b.switch_to_block(dead);
-                    }
-                }
+                _ => self.inlined_op(pc, ins)?,
             }
         }
         for (addr, region, v) in stores {
@@ -134,6 +128,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.ins().store(fl, v, addr, 0);
         }
         self.inl = None;
+        Ok(())
+    }
+
+    /// Translate `ins` of the body being inlined at the call at `pc`. Every
+    /// guard of the body exits at the call. An instruction that always exits
+    /// (none that `inlinable` accepts) would close the block: what follows goes
+    /// to a fresh one that nothing reaches.
+    fn inlined_op(&mut self, pc: u32, ins: Instr) -> Result<(), String> {
+        if !self.op(pc, ins)? {
+            let dead = self.b.create_block();
+            self.b.seal_block(dead);
+            self.b.switch_to_block(dead);
+        }
         Ok(())
     }
 
@@ -192,14 +199,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 result = Some(self.get_raw(src));
                 break;
             }
-            // Every guard of the body exits at the call (`pc`). An instruction
-            // that always exits (none that `inlinable` accepts) would close the
-            // block: what follows goes to a fresh one that nothing reaches.
-            if !self.op(pc, ins)? {
-                let dead = self.b.create_block();
-                self.b.seal_block(dead);
-                self.b.switch_to_block(dead);
-            }
+            self.inlined_op(pc, ins)?;
         }
         self.inl = None;
         let v = result.ok_or("an inlined path without `Ret`")?;
