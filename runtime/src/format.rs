@@ -120,16 +120,7 @@ fn six_digits(v: f64) -> ([u8; 6], usize, i32) {
     }
     let mut buf = zmij::Buffer::new();
     let text = buf.format_finite(v).as_bytes();
-    let (mantissa, e10) = match text.iter().position(|&c| c == b'e') {
-        Some(at) => (
-            &text[..at],
-            std::str::from_utf8(&text[at + 1..])
-                .ok()
-                .and_then(|t| t.parse::<i32>().ok())
-                .unwrap_or(0),
-        ),
-        None => (text, 0),
-    };
+    let (mantissa, e10) = split_exponent(text);
     let int_len = mantissa.iter().position(|&c| c == b'.').unwrap_or(mantissa.len()) as i32;
     let all = mantissa.iter().filter(|c| c.is_ascii_digit());
     let zeros = all.clone().take_while(|&&c| c == b'0').count();
@@ -185,20 +176,29 @@ fn exact_six_digits(v: f64) -> ([u8; 6], usize, i32) {
         let _ = write!(w, "{:.5e}", v);
         24 - w.len()
     };
-    let e_form = &e_form[..e_len];
-    let at = e_form.iter().position(|&c| c == b'e').unwrap_or(e_len);
+    let (mantissa, exp) = split_exponent(&e_form[..e_len]);
     let mut digits = [b'0'; 6];
     for (d, &c) in digits
         .iter_mut()
-        .zip(e_form[..at].iter().filter(|c| c.is_ascii_digit()))
+        .zip(mantissa.iter().filter(|c| c.is_ascii_digit()))
     {
         *d = c;
     }
-    let exp = std::str::from_utf8(e_form.get(at + 1..).unwrap_or_default())
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
     (digits, 6, exp)
+}
+
+/// A number's text split at its `e`: the mantissa and the exponent (0 when
+/// there is none).
+fn split_exponent(text: &[u8]) -> (&[u8], i32) {
+    match text.iter().position(|&c| c == b'e') {
+        Some(at) => {
+            let exp = std::str::from_utf8(&text[at + 1..])
+                .ok()
+                .and_then(|t| t.parse().ok());
+            (&text[..at], exp.unwrap_or(0))
+        }
+        None => (text, 0),
+    }
 }
 
 /// Longest text that printing or `to_str` (or `json_stringify`) of one value may
