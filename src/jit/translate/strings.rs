@@ -36,6 +36,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.set_cold_block(general);
         let join = self.b.create_block();
         self.b.append_block_param(join, I64);
+        // `str_char_at` and `chr` answer a shared string on every path (the
+        // general call too: it raises, or returns one of the table's entries,
+        // since the runtime makes every string of at most one byte one of
+        // them), so the join also carries its index, and what follows (`ord`,
+        // `len`, `==`) knows it.
+        let shared = matches!(op, StrOp::CharAt | StrOp::Chr);
+        if shared {
+            self.b.append_block_param(join, I64);
+        }
         let v = match (op, known) {
             (StrOp::Ord, Some(k)) => {
                 let empty = self
@@ -75,7 +84,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.char_at(s, i)
             }
         };
-        self.b.ins().jump(join, &[v.into()]);
+        let fast: Vec<ir::BlockArg> = if shared {
+            let k = match self.short_index(v) {
+                Some(k) => k,
+                None => self.index_of_short_str(v),
+            };
+            vec![v.into(), k.into()]
+        } else {
+            vec![v.into()]
+        };
+        self.b.ins().jump(join, &fast);
         self.b.seal_block(general);
         self.b.switch_to_block(general);
         let block = self.arg_block(args);
@@ -84,11 +102,29 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.block_helper(pc, h, id as i64, block, info, None);
         let fl = self.mem_flags(Mem::Frame);
         let r = self.b.ins().load(I64, fl, block, 0);
-        self.b.ins().jump(join, &[r.into()]);
+        let slow: Vec<ir::BlockArg> = if shared {
+            let k = self.index_of_short_str(r);
+            vec![r.into(), k.into()]
+        } else {
+            vec![r.into()]
+        };
+        self.b.ins().jump(join, &slow);
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         let v = self.b.block_params(join)[0];
+        if shared {
+            let k = self.b.block_params(join)[1];
+            self.vn.short_strs.insert(v, k);
+        }
         self.set(dst, v);
+    }
+
+    /// The index of `s`, an entry of the shared strings' table, computed from
+    /// its address (on a cold path: a division by the entry size).
+    fn index_of_short_str(&mut self, s: CV) -> CV {
+        let off = self.b.ins().iadd_imm_s(s, -(self.tc.addrs.short_strs as i64));
+        let size = self.iconst(self.tc.offs.short_str_size);
+        self.b.ins().udiv(off, size)
     }
 
     /// The string in register `r`, having branched to `otherwise` if it is null.
