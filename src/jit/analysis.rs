@@ -87,10 +87,14 @@ pub struct Analysis {
     /// Per instruction: the exception handlers covering it (indices into
     /// `Function::handlers`, innermost first).
     pub covering: Vec<Vec<u32>>,
-    /// Per instruction: a `Call` the translator inlines ([`inlining::plan`]).
+    /// Per instruction: a call whose callees the translator inlines
+    /// ([`inlining::plan`]).
     pub inlined: Vec<bool>,
     /// What is left of the inlining budget for the other call sites.
     pub inline_budget: usize,
+    /// The `CallIndirect`s planned inlined, by pc: the functions each checks
+    /// its callee against ([`inlining::Plan::closure_callees`]).
+    pub closure_callees: std::collections::HashMap<u32, Vec<u32>>,
     /// Per instruction: an array access whose bounds its loop's pre-header
     /// checks ([`bounds_checks`]).
     pub hoisted: Vec<bool>,
@@ -100,7 +104,9 @@ pub struct Analysis {
     pub ranges: ranges::Ranges,
 }
 
-pub fn analyze(p: &Program, f: &Function) -> Analysis {
+/// The analyses of function `f` of program `p`, for its first version
+/// (`speculate`: see `TransCtx::speculate`) or a later one.
+pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     let n = f.code.len();
     let ops: Vec<Operands> = f.code.iter().map(|i| i.operands(p, f)).collect();
     let headers = loop_headers(f);
@@ -191,7 +197,11 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
     let mut webs = build_webs(f, &ops, &headers, &covering, nregs);
     webs.is_float = float_guess(p, f, &ops, &webs);
 
-    let (inlined, inline_budget) = inlining::plan(p, f);
+    let inlining::Plan {
+        inlined,
+        budget: inline_budget,
+        closure_callees,
+    } = inlining::plan(p, f, speculate);
     let ends = loop_ends(f, &headers);
     let mut cached = cached_loops(f, &ops, &reachable, &headers, &ends, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
@@ -211,6 +221,7 @@ pub fn analyze(p: &Program, f: &Function) -> Analysis {
         covering,
         inlined,
         inline_budget,
+        closure_callees,
         hoisted,
         frame_read: Vec::new(),
         ranges,

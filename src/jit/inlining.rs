@@ -249,31 +249,80 @@ pub fn builtin_is_machine_code(id: u32, nargs: usize) -> bool {
     }
 }
 
-/// The inlining plan of function `f`: per instruction, whether it is a `Call`
+/// The inlining plan of function `f`: per instruction, whether it is a call
 /// that is inlined (in code order, while the budget lasts), and what is left of
 /// the budget for the call sites the translator resolves itself. (A recursive
 /// call is never inlined: its callee has a `Call`.)
-pub fn plan(p: &Program, f: &Function) -> (Vec<bool>, usize) {
+///
+/// A `Call` is inlined when its callee is [`inlined_whole`]. In the first
+/// version of a function (`speculate`, see `TransCtx::speculate`) a
+/// `CallIndirect` whose site has seen a few functions, each of which would be
+/// inlined whole, is too: the translator then checks the callee against them,
+/// inlines each, and deoptimizes on any other function, so the site makes no
+/// call (`Plan::closure_callees` are the functions it checks, read from the
+/// feedback once, here: the interpreter may add to it meanwhile).
+pub fn plan(p: &Program, f: &Function, speculate: bool) -> Plan {
     let mut budget = BUDGET;
-    let inlined = f
-        .code
-        .iter()
-        .map(|ins| {
-            let Instr::Call { site, .. } = *ins else {
-                return false;
-            };
-            let Some(s) = f.sites.get(site as usize) else {
-                return false;
-            };
-            let Some(callee) = p.functions.get(s.target as usize) else {
-                return false;
-            };
-            let ok = inlined_whole(p, callee, s.args.len(), budget);
-            if ok {
-                budget -= callee.code.len();
+    let mut closure_callees = std::collections::HashMap::new();
+    let mut inlined = vec![false; f.code.len()];
+    for (pc, ins) in f.code.iter().enumerate() {
+        inlined[pc] = match *ins {
+            Instr::Call { site, .. } => {
+                let Some(s) = f.sites.get(site as usize) else {
+                    continue;
+                };
+                let Some(callee) = p.functions.get(s.target as usize) else {
+                    continue;
+                };
+                let ok = inlined_whole(p, callee, s.args.len(), budget);
+                if ok {
+                    budget -= callee.code.len();
+                }
+                ok
             }
-            ok
-        })
-        .collect();
-    (inlined, budget)
+            Instr::CallIndirect { site, .. } if speculate => {
+                let Some(s) = f.sites.get(site as usize) else {
+                    continue;
+                };
+                let seen = f.call_feedback.seen(site);
+                let mut size = 0usize;
+                let all = !seen.is_empty()
+                    && seen.iter().all(|&fid| {
+                        let Some(callee) = p.functions.get(fid as usize) else {
+                            return false;
+                        };
+                        let ok = !std::ptr::eq(callee, f)
+                            && inlined_whole(p, callee, s.args.len(), budget.saturating_sub(size));
+                        size += callee.code.len();
+                        ok
+                    });
+                if all && size <= budget {
+                    budget -= size;
+                    closure_callees.insert(pc as u32, seen);
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        };
+    }
+    Plan {
+        inlined,
+        budget,
+        closure_callees,
+    }
+}
+
+/// What [`plan`] decided for one function.
+pub struct Plan {
+    /// Per instruction: a `Call`, or a `CallIndirect` of `closure_callees`,
+    /// whose callees are all inlined.
+    pub inlined: Vec<bool>,
+    /// What is left of the [`BUDGET`] for the call sites the translator
+    /// resolves itself.
+    pub budget: usize,
+    /// Per `CallIndirect` planned inlined (by pc): the functions it checks the
+    /// callee against, in that order.
+    pub closure_callees: std::collections::HashMap<u32, Vec<u32>>,
 }

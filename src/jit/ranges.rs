@@ -618,7 +618,7 @@ mod tests {
         );
         let p = c.program.expect("compiles");
         let f = p.functions.iter().find(|f| f.name == name).expect("function");
-        let an = crate::jit::analysis::analyze(&p, f);
+        let an = crate::jit::analysis::analyze(&p, f, false);
         (0..f.code.len())
             .filter(|&pc| dividend_of(&f.code[pc]).is_some())
             .map(|pc| an.ranges.dividend(pc as u32))

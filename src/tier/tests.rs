@@ -425,7 +425,7 @@ def main() -> int:
     let p = build(src);
     let an_of = |name: &str| {
         let f = p.functions.iter().find(|f| f.name == name).unwrap();
-        analyze(&p, f)
+        analyze(&p, f, false)
     };
     // `sum` reads its array's header once per loop entry; `push` grows its array
     // inside the loop, so it must not.
@@ -469,7 +469,7 @@ def main() -> int:
     );
     let fid = p.functions.iter().position(|f| f.name == "f").unwrap();
     let f = &p.functions[fid];
-    let an = analyze(&p, f);
+    let an = analyze(&p, f, false);
     assert_eq!(an.headers.len(), 1);
     let h = an.headers[0] as usize;
     // At the loop header n, s and i are live.
@@ -864,7 +864,7 @@ def main() -> int:
     let p = build(src);
     let hoisted = |name: &str| {
         let f = p.functions.iter().find(|f| f.name == name).unwrap();
-        analyze(&p, f).hoisted.iter().filter(|&&h| h).count()
+        analyze(&p, f, false).hoisted.iter().filter(|&&h| h).count()
     };
     assert_eq!(hoisted("matmul"), 3);
     assert_eq!(hoisted("plain"), 1);

@@ -81,7 +81,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
         let at_limit = self.at_frame_limit(d);
-        self.check_call_limits(pc, at_limit, callee_base, callee_nregs);
+        self.check_call_limits(pc, Some(at_limit), callee_base, callee_nregs);
         // The callee's record `frames[d]` (this frame's is the one before it: one
         // address constant for both).
         let offs = *self.tc.offs;
@@ -191,23 +191,28 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// starts at `callee_base`, checked here (before anything is written)
     /// rather than in the callee, where the depth would have to be loaded again:
     /// the callee's frame must fit the frame stack (`at_limit`: this frame is
-    /// at the frame limit), and its window the register stack (unless the
+    /// at the frame limit; `None`: known not to be), and its window the register stack (unless the
     /// depth check implies it). Past either the call raises `stack overflow` at
     /// `pc`, as in the interpreter. (The callee checks the native stack.)
     pub(super) fn check_call_limits(
         &mut self,
         pc: u32,
-        at_limit: CV,
+        at_limit: Option<CV>,
         callee_base: CV,
         callee_nregs: CalleeRegs,
     ) {
         let a = self.tc.addrs;
         let run = self.tc.offs.run;
+        if at_limit.is_none() && !a.check_stack {
+            return;
+        }
         let ovf = self.exit_block(Exit::Ovf, pc);
-        let ok = self.b.create_block();
-        self.b.ins().brif(at_limit, ovf, &[], ok, &[]);
-        self.b.seal_block(ok);
-        self.b.switch_to_block(ok);
+        if let Some(at_limit) = at_limit {
+            let ok = self.b.create_block();
+            self.b.ins().brif(at_limit, ovf, &[], ok, &[]);
+            self.b.seal_block(ok);
+            self.b.switch_to_block(ok);
+        }
         if a.check_stack {
             let stack_end = self.run_word(run.stack_end);
             let end = match callee_nregs {
@@ -443,6 +448,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         let offs = *self.tc.offs;
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
         self.stress(pc, pc);
+        // The loop's pre-header checked the function value: call (inline) it.
+        if let Some(fid) = self
+            .guarding_loop(pc)
+            .and_then(|li| self.preheader_closure(li, pc))
+        {
+            let clo = self.get_i(s.target as Reg);
+            let known = self
+                .direct_callee(fid, s.args.len())
+                .ok_or("internal error: a checked closure of another arity")?;
+            let target = self.direct_target(fid, known, Some(clo));
+            return self.emit_call(pc, dst, &s.args, target);
+        }
         // Null, kind and arity problems are raised by the VM.
         let clo = self.non_null(s.target as Reg, pc);
         let fl = self.mem_flags(Mem::Hdr);
@@ -458,7 +475,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         // A site where the interpreter saw a few functions: a polymorphic inline
         // cache, checking the callee against each and calling it directly (and
         // so inlining a small one); anything else takes the general path below.
-        let seen = self.f.call_feedback.seen(site);
+        // A site the analysis planned inlined checks exactly the functions the
+        // plan read (and inlines each: `Tr::try_inline`).
+        let planned = self.planned_closure_callees(pc);
+        let seen = match &planned {
+            Some(fids) => fids.clone(),
+            None => self.f.call_feedback.seen(site),
+        };
         let cached: Vec<_> = seen
             .iter()
             .filter_map(|&fid| Some((fid, self.direct_callee(fid, s.args.len())?)))
@@ -468,6 +491,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         // inlined callee keeps its values in registers (a call clobbers them
         // all). A version after one given up for its deopts calls any function.
         let only_seen = self.tc.speculate && !cached.is_empty() && cached.len() == seen.len();
+        if planned.is_some() && !only_seen {
+            return Err("internal error: a planned closure call site with other callees".into());
+        }
         let join = self.b.create_block();
         for (fid, known) in cached {
             let hit = self.b.ins().icmp_imm_s(IntCC::Equal, callee, fid as i64);
@@ -502,6 +528,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         Ok(())
+    }
+
+    /// The functions the analysis planned the `CallIndirect` at `pc` of the
+    /// function being translated (not of an inlined body) to check and inline.
+    pub(super) fn planned_closure_callees(&self, pc: u32) -> Option<Vec<u32>> {
+        if self.inl.is_some() {
+            return None;
+        }
+        self.an.closure_callees.get(&pc).cloned()
     }
 
     /// `CallMethod` at `pc` on a receiver of static class `class` (a layout id),

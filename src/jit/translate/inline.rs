@@ -55,7 +55,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some(callee) = p.functions.get(fid as usize) else {
             return Ok(false);
         };
-        let planned = matches!(self.code_fn().code.get(pc as usize), Some(Instr::Call { .. }));
+        let planned = match self.code_fn().code.get(pc as usize) {
+            Some(Instr::Call { .. }) => true,
+            Some(Instr::CallIndirect { .. }) => self.planned_closure_callees(pc).is_some(),
+            _ => false,
+        };
         let ok = if planned {
             self.an.inlined.get(pc as usize).copied().unwrap_or(false)
         } else {
@@ -90,7 +94,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if callee.f.ret_kind.is_none() {
             return self.inline_initializer(pc, callee);
         }
-        let at_limit = self.at_limit_for_inlined();
+        let at_limit = self.at_limit_for_inlined(pc);
         self.inline_path(pc, dst, callee, 0, at_limit)
     }
 
@@ -101,7 +105,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// then the stores, which cannot fail. A `void` call leaves its destination
     /// alone.
     fn inline_initializer(&mut self, pc: u32, callee: Inlined<'a>) -> Result<(), String> {
-        let at_limit = self.at_limit_for_inlined();
+        let at_limit = self.at_limit_for_inlined(pc);
         let f = self.enter_inlined(pc, at_limit, callee);
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
         let mut stores = Vec::new();
@@ -158,21 +162,25 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Whether this frame is at the frame limit, for a whole callee inlined:
     /// the flag computed at entry if the function has one ([`Frame::at_limit`]),
-    /// otherwise tested here.
-    fn at_limit_for_inlined(&mut self) -> CV {
-        match self.frame.at_limit {
+    /// otherwise tested here; `None` (known not to be) for a call at `pc` in a
+    /// loop whose pre-header checked it ([`Tr::guarding_loop`]).
+    fn at_limit_for_inlined(&mut self, pc: u32) -> Option<CV> {
+        if self.guarding_loop(pc).is_some() {
+            return None;
+        }
+        Some(match self.frame.at_limit {
             Some(var) => self.b.use_var(var),
             None => {
                 let d = self.depth();
                 self.at_frame_limit(d)
             }
-        }
+        })
     }
 
     /// Check the call's limits at `pc` (so that `stack overflow` is raised where
     /// the interpreter raises it; `at_limit`: whether this frame is at the frame
     /// limit) and make `callee` the body being translated; returns its function.
-    fn enter_inlined(&mut self, pc: u32, at_limit: CV, callee: Inlined<'a>) -> &'a Function {
+    fn enter_inlined(&mut self, pc: u32, at_limit: Option<CV>, callee: Inlined<'a>) -> &'a Function {
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
         let f = callee.f;
         self.check_call_limits(pc, at_limit, callee_base, CalleeRegs::Static(f.nregs as u32));
@@ -190,7 +198,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         dst: Reg,
         callee: Inlined<'a>,
         start: u32,
-        at_limit: CV,
+        at_limit: Option<CV>,
     ) -> Result<(), String> {
         let f = self.enter_inlined(pc, at_limit, callee);
         let mut result = None;
@@ -262,7 +270,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         // would be live across it.)
         let d = self.depth();
         let at_limit = self.at_frame_limit(d);
-        self.inline_path(pc, dst, inlined, er.start, at_limit)?;
+        self.inline_path(pc, dst, inlined, er.start, Some(at_limit))?;
         self.b.ins().jump(join, &[]);
 
         // The call. (What the early path learnt does not hold here.)

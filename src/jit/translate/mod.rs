@@ -491,7 +491,7 @@ fn translate_function(
             f.code.len()
         )));
     }
-    let an = analyze(p, f);
+    let an = analyze(p, f, tc.speculate);
     let mut b = FunctionBuilder::new(func, fctx);
     let (vars, vty) = web_variables(&mut b, &an.webs);
     let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
@@ -751,6 +751,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 // spill slots on every back edge in matmul's inner loop).
                 let headers = self.load_cached_lengths(h, li);
                 self.hoisted_checks(h, li);
+                self.call_guards(h, li);
                 self.load_cached_pointers(li, &headers);
             }
             None => {
@@ -899,6 +900,91 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         self.guard(bad, h);
+    }
+
+    /// The cached loop whose pre-header checks the calls inlined at `pc`
+    /// ([`Tr::call_guards`]): in the first version (`TransCtx::speculate`),
+    /// the innermost cached loop containing `pc`, if no other loop header is
+    /// inside it (every way into its body then passes the pre-header: the
+    /// code before it, and re-entry at its header).
+    fn guarding_loop(&self, pc: u32) -> Option<usize> {
+        if !self.tc.speculate || self.inl.is_some() || self.frame.at_limit.is_none() {
+            return None;
+        }
+        let li = self.an.cached_innermost.get(pc as usize).copied().flatten()? as usize;
+        let l = &self.an.cached[li];
+        let nested = self.an.headers.iter().any(|&h| h > l.header && h <= l.end);
+        (l.contains(pc) && !nested).then_some(li)
+    }
+
+    /// The function that loop `li`'s pre-header checks the callee of the
+    /// `CallIndirect` at `pc` against: the site's only planned callee
+    /// (`Analysis::closure_callees`), called through a register the loop
+    /// never writes.
+    fn preheader_closure(&self, li: usize, pc: u32) -> Option<u32> {
+        let Some(&Instr::CallIndirect { site, .. }) = self.f.code.get(pc as usize) else {
+            return None;
+        };
+        let &[fid] = self.an.closure_callees.get(&pc)?.as_slice() else {
+            return None;
+        };
+        let clo = self.f.sites.get(site as usize)?.target as Reg;
+        let l = &self.an.cached[li];
+        let written =
+            (l.header..=l.end).any(|p| self.an.ops.get(p as usize).is_some_and(|o| o.def == Some(clo)));
+        (!written && self.is_ref(clo)).then_some(fid)
+    }
+
+    /// In the pre-header of loop `li` (header `h`), if it is the
+    /// [`guarding_loop`](Tr::guarding_loop) of the calls inlined in it: check
+    /// once that this frame is not at the frame limit, and that each function
+    /// value of a [`preheader_closure`](Tr::preheader_closure) site is that
+    /// function; otherwise exit to the VM at the header, which runs the loop
+    /// with the checks at the calls. The inlined calls then check neither.
+    fn call_guards(&mut self, h: u32, li: usize) {
+        let (header, end) = (self.an.cached[li].header, self.an.cached[li].end);
+        if self.guarding_loop(header) != Some(li) {
+            return;
+        }
+        // (The calls in a cached loop are all inlined: others may resize arrays.)
+        let calls: Vec<u32> = (header..=end)
+            .filter(|&pc| {
+                self.an.reachable[pc as usize]
+                    && matches!(
+                        self.f.code[pc as usize],
+                        Instr::Call { .. } | Instr::CallIndirect { .. } | Instr::CallMethod { .. }
+                    )
+            })
+            .collect();
+        let Some(var) = self.frame.at_limit.filter(|_| !calls.is_empty()) else {
+            return;
+        };
+        let at_limit = self.b.use_var(var);
+        self.guard(at_limit, h);
+        let offs = *self.tc.offs;
+        for pc in calls {
+            let Some(fid) = self.preheader_closure(li, pc) else {
+                continue;
+            };
+            let Some(&Instr::CallIndirect { site, .. }) = self.f.code.get(pc as usize) else {
+                continue;
+            };
+            let Some(clo) = self.f.sites.get(site as usize).map(|s| s.target as Reg) else {
+                continue;
+            };
+            let o = self.non_null(clo, h);
+            let fl = self.mem_flags(Mem::Hdr);
+            let kind = self.b.ins().load(I8, fl, o, offs.hdr_kind);
+            let bad_kind = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
+            self.guard(bad_kind, h);
+            let fl = self.mem_flags(Mem::Hdr);
+            let f32v = self.b.ins().load(I32, fl, o, offs.clo_func);
+            let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, f32v, fid as i64);
+            self.guard(other, h);
+        }
     }
 
     /// The cached (length, data pointer) of array register `arr` at the current
