@@ -102,6 +102,11 @@ pub struct Analysis {
     pub frame_read: Vec<bool>,
     /// The intervals of the dividends of integer divisions ([`ranges`]).
     pub ranges: ranges::Ranges,
+    /// Per instruction: an inlined `Call` whose tuple result is never
+    /// allocated ([`virtual_tuples`]).
+    pub virtual_tuple: Vec<bool>,
+    /// Per instruction: a `TupleGet` of such a tuple.
+    pub virtual_read: Vec<bool>,
 }
 
 /// The analyses of function `f` of program `p`, for its first version
@@ -225,9 +230,103 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         hoisted,
         frame_read: Vec::new(),
         ranges,
+        virtual_tuple: Vec::new(),
+        virtual_read: Vec::new(),
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
+    (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
     a
+}
+
+/// Per instruction: an inlined `Call` whose callee returns a tuple it makes
+/// (`inlining::tuple_returned`: `divmod`'s `return (q, r)`) that the caller
+/// only takes apart, with `TupleGet`s in the same basic block, before the
+/// register is dead, and with nothing between that could exit, collect or
+/// read the register otherwise: the translator then computes the items and
+/// never allocates the tuple (the register's frame slot gets null). Nothing
+/// can see the difference: the tuple is immutable, every read of it is
+/// answered from the items, and no exit, handler or collection happens while
+/// the register holds it.
+/// Returns the calls, and the `TupleGet`s that read their results.
+fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bool>) {
+    let n = f.code.len();
+    let mut out = vec![false; n];
+    let mut reads = vec![false; n];
+    for (pc, ins) in f.code.iter().enumerate() {
+        let &Instr::Call { dst, site } = ins else {
+            continue;
+        };
+        if !a.inlined[pc] || !a.is_ref.get(dst as usize).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some(callee) = f
+            .sites
+            .get(site as usize)
+            .and_then(|s| p.functions.get(s.target as usize))
+        else {
+            continue;
+        };
+        let returns_new_tuple = callee
+            .code
+            .windows(2)
+            .any(|w| inlining::tuple_returned(callee, &w[0], Some(&w[1])));
+        let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
+        if !returns_new_tuple || a.frame_read.get(web).copied().unwrap_or(true) {
+            continue;
+        }
+        if let Some(gets) = only_taken_apart(f, a, pc, dst) {
+            out[pc] = true;
+            for q in gets {
+                reads[q] = true;
+            }
+        }
+    }
+    (out, reads)
+}
+
+/// The `TupleGet`s that read the tuple instruction `pc` writes to `t`, if
+/// they are its only reads, in the same basic block, with only instructions
+/// that neither exit nor allocate in between, before `t` is dead.
+fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec<usize>> {
+    use Instr::*;
+    let mut gets = Vec::new();
+    for q in pc + 1..f.code.len() {
+        if !a.live_in[q].contains(t) {
+            return Some(gets);
+        }
+        if a.leader[q] {
+            return None;
+        }
+        let quiet = match f.code[q] {
+            TupleGet { tup, .. } => tup == t,
+            DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
+            Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
+            AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => true,
+            BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
+            BitAndImm { .. } | BitOrImm { .. } | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } => true,
+            AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | NegF { .. } => true,
+            EqI { .. }
+            | NeI { .. }
+            | LtI { .. }
+            | LeI { .. }
+            | EqF { .. }
+            | NeF { .. }
+            | LtF { .. }
+            | LeF { .. } => true,
+            Not { .. } => true,
+            _ => false,
+        };
+        // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
+        let reads_t = a.ops[q].uses.contains(&t);
+        let takes_apart = matches!(f.code[q], TupleGet { tup, .. } if tup == t);
+        if !quiet || (reads_t && !takes_apart) || a.ops[q].def == Some(t) {
+            return None;
+        }
+        if takes_apart {
+            gets.push(q);
+        }
+    }
+    None
 }
 
 /// A loop (`header..=end`, the span of its `Loop` back-edges) that calls nothing

@@ -125,6 +125,22 @@ fn inlinable_in_body(f: &Function, ins: &Instr) -> bool {
         }
 }
 
+/// Whether `ins` is a `NewTuple` that compiled code allocates inline and whose
+/// result the `next` instruction returns (`divmod`'s `return (q, r)`): the
+/// allocation is then the body's last effect, with no exit after it, so an
+/// exit in the body still leaves nothing done, and the tuple's items are all
+/// the references the body has while it allocates (in the helper's argument
+/// block on its slow path, which may collect).
+pub fn tuple_returned(f: &Function, ins: &Instr, next: Option<&Instr>) -> bool {
+    let (&Instr::NewTuple { dst, site }, Some(&Instr::Ret { src })) = (ins, next) else {
+        return false;
+    };
+    src == dst
+        && f.sites
+            .get(site as usize)
+            .is_some_and(|s| bp_runtime::heap::abi::tuple_cell(s.args.len()).is_some())
+}
+
 /// Follow instruction `ins` of `f` through `written` (per register of the
 /// body, whether it holds a value yet): false if it reads a register not
 /// written, or writes one below `first_writable` or outside the body; else
@@ -215,7 +231,8 @@ fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Optio
     let mut written = written_by_call(f, nargs);
     let path = f.code.get(start as usize..)?;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
-        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, &mut written, 0) {
+        let ok = inlinable_in_body(f, ins) || tuple_returned(f, ins, path.get(i + 1));
+        if !ok || !track_written(p, f, ins, &mut written, 0) {
             return None;
         }
         if let Instr::Ret { .. } = ins {

@@ -376,6 +376,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 s
             }
         };
+        // A constructor inlined from a callee may have more operands than any
+        // instruction of this function (the IR is not compiled yet: the slot
+        // can still grow).
+        let size = &mut self.b.func.sized_stack_slots[slot].size;
+        *size = (*size).max(args.len() as u32 * 8);
         let addr = self.b.ins().stack_addr(I64, slot, 0);
         for (i, &r) in args.iter().enumerate() {
             let v = self.get_raw(r);

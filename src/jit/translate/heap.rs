@@ -402,14 +402,30 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fast = self.b.create_block();
         let slow_b = self.b.create_block();
         let join = self.b.create_block();
+        // In an inlined body the result register is not a variable: both paths
+        // pass the object to the join.
+        let inlined = self.inl.is_some();
+        if inlined {
+            self.b.append_block_param(join, I64);
+        }
         self.b.set_cold_block(slow_b);
         self.b.ins().brif(no, slow_b, &[], fast, &[]);
         self.b.seal_block(slow_b);
         self.b.seal_block(fast);
 
         self.b.switch_to_block(slow_b);
+        let before = self.inl.as_ref().map(|i| i.snapshot());
         slow(self);
-        self.b.ins().jump(join, &[]);
+        if inlined {
+            let v = self.get_raw(dst);
+            self.b.ins().jump(join, &[v.into()]);
+        } else {
+            self.b.ins().jump(join, &[]);
+        }
+        // (`dst` may be one of the items the fast path stores.)
+        if let (Some(inl), Some(regs)) = (self.inl.as_mut(), before) {
+            inl.restore(regs);
+        }
 
         // Take the cell, count it, link it, write its header and contents.
         self.b.switch_to_block(fast);
@@ -442,10 +458,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         let hdr_kind = self.tc.offs.hdr_kind;
         self.store_header_consts(p, &[(hdr_kind, I8, kind as i64), (al.hdr_marked, I8, 0)]);
         init(self, p);
-        self.set(dst, p);
-        self.b.ins().jump(join, &[]);
+        if inlined {
+            self.b.ins().jump(join, &[p.into()]);
+        } else {
+            self.set(dst, p);
+            self.b.ins().jump(join, &[]);
+        }
         self.b.seal_block(join);
         self.b.switch_to_block(join);
+        if inlined {
+            let v = self.b.block_params(join)[0];
+            self.set(dst, v);
+        }
     }
 
     /// An inline load (`Access::Load(dst)`) or store (`Access::Store(src)`) of the
@@ -471,9 +495,25 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// `NewStruct` and an empty `NewArray` allocate inline when they can
     /// ([`Tr::new_instance`], [`Tr::new_empty_array`]).
     pub(super) fn new_object(&mut self, pc: u32, dst: Reg, site: u32, kind: NewKind) -> Result<(), String> {
-        let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
+        // (A tuple can be made in an inlined body: `inlining::tuple_returned`.)
+        let s = self.code_fn().sites.get(site as usize).ok_or("bad call site")?;
         let site_addr = s as *const crate::bytecode::CallSite as usize as i64;
         let (args, layout) = (s.args.clone(), s.target);
+        if kind == NewKind::Tuple {
+            let items: Vec<CV> = args.iter().map(|&r| self.get_raw(r)).collect();
+            if self.inl.as_ref().is_some_and(|i| i.virtual_tuple) {
+                let placeholder = self.iconst(0);
+                self.vn.virtual_tuples.insert(placeholder);
+                self.vn.tuple_items.insert(placeholder, items);
+                self.set(dst, placeholder);
+                return Ok(());
+            }
+            let kinds = s.kinds.clone();
+            self.new_tuple(pc, dst, &args, &kinds, site_addr);
+            let t = self.get_raw(dst);
+            self.vn.tuple_items.insert(t, items);
+            return Ok(());
+        }
         self.stress(pc, pc);
         let helper = |t: &mut Self| {
             let addr = t.arg_block(&args);
@@ -488,16 +528,25 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewKind::Array if bp_runtime::heap::keeps_elements_in_cell(elem, args.len()) => {
                 self.new_small_array(dst, elem as u8, &args, helper)
             }
-            NewKind::Tuple => match bp_runtime::heap::abi::tuple_cell(args.len()) {
-                Some(class) => {
-                    let kinds = s.kinds.clone();
-                    self.new_small_tuple(dst, class, &kinds, &args, helper)
-                }
-                None => helper(self),
-            },
             _ => helper(self),
         }
         Ok(())
+    }
+
+    /// `NewTuple` of the items in registers `items` (of kinds `kinds`) into
+    /// `dst`: inline ([`Tr::new_small_tuple`]) when it has a cell class, else
+    /// by `rt_new` with call site `site_addr`.
+    fn new_tuple(&mut self, pc: u32, dst: Reg, items: &[Reg], kinds: &[ValKind], site_addr: i64) {
+        self.stress(pc, pc);
+        let helper = |t: &mut Self| {
+            let addr = t.arg_block(items);
+            let info = items.len() as i64 | (NewKind::Tuple as i64) << 32;
+            t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
+        };
+        match bp_runtime::heap::abi::tuple_cell(items.len()) {
+            Some(class) => self.new_small_tuple(dst, class, kinds, items, helper),
+            None => helper(self),
+        }
     }
 
     /// `NewObject` of class layout `class`: every field zero, allocated inline

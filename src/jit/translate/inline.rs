@@ -2,7 +2,11 @@
 //! function instead of a call (which calls: `jit::inlining`).
 //!
 //! The body's registers are SSA values only ([`Inlined`]): they are never in a
-//! frame, and nothing in the body can collect, so none needs to be a root. The
+//! frame, and nothing in the body can collect, so none needs to be a root. (A
+//! tuple the body returns is allocated last, from its items, which the
+//! allocation's slow path passes in its argument block: the other registers
+//! are dead by then. Or it is not allocated at all, when the caller only
+//! takes it apart: `Analysis::virtual_tuple`.) The
 //! caller's registers keep the values they had before the call until the result
 //! is written, so every guard of the body (a null receiver, a zero divisor, the
 //! deopt stress) exits to the VM *at the call*: the interpreter then runs the
@@ -19,6 +23,8 @@ use crate::jit::inlining::{early_return, inlined_whole, EarlyReturn};
 pub(super) struct Inlined<'a> {
     pub f: &'a Function,
     regs: Vec<Option<CV>>,
+    /// The tuple the body returns is never allocated (`Analysis::virtual_tuple`).
+    pub virtual_tuple: bool,
 }
 
 impl Inlined<'_> {
@@ -26,6 +32,16 @@ impl Inlined<'_> {
         if let Some(slot) = self.regs.get_mut(r as usize) {
             *slot = Some(v);
         }
+    }
+
+    /// The values of the registers now: one path of a branch in the body
+    /// must not see what the other wrote (they are not SSA variables).
+    pub fn snapshot(&self) -> Vec<Option<CV>> {
+        self.regs.clone()
+    }
+
+    pub fn restore(&mut self, regs: Vec<Option<CV>>) {
+        self.regs = regs;
     }
 }
 
@@ -90,7 +106,17 @@ impl<'a, 'f> Tr<'a, 'f> {
                 *slot = closure;
             }
         }
-        let callee = Inlined { f: callee, regs };
+        // (Only a planned `Call`'s result is virtual, and never in deopt
+        // stress, whose exits could come while the register holds it.)
+        let virtual_tuple = self.inl.is_none()
+            && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }))
+            && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false)
+            && self.tc.stress == 0;
+        let callee = Inlined {
+            f: callee,
+            regs,
+            virtual_tuple,
+        };
         if callee.f.ret_kind.is_none() {
             return self.inline_initializer(pc, callee);
         }
@@ -247,7 +273,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ok_or("a call of an unknown function")?;
         self.inline_budget -= er.len;
         let regs = self.argument_values(callee, args);
-        self.inl = Some(Inlined { f: callee, regs });
+        self.inl = Some(Inlined {
+            f: callee,
+            regs,
+            virtual_tuple: false,
+        });
         let jumps = self.callee_branch(callee.code.first().copied());
         let inlined = self.inl.take().ok_or("the inlined callee")?;
         let jumps = jumps.ok_or("an early return without its compare")?;

@@ -420,9 +420,29 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, len);
             }
             TupleGet { dst, tup, idx } => {
-                self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
-                    t.fixed_slot(tup, idx, pc, o)
-                })
+                // A tuple made in this function: its item, computed already.
+                let t = self.get_raw(tup);
+                if let Some(&item) = self
+                    .vn
+                    .tuple_items
+                    .get(&t)
+                    .and_then(|items| items.get(idx as usize))
+                {
+                    if !self.vn.virtual_tuples.contains(&t) {
+                        self.stress(pc, pc);
+                    }
+                    self.set(dst, item);
+                } else if self.vn.virtual_tuples.contains(&t)
+                    || (self.inl.is_none()
+                        && self.tc.stress == 0
+                        && self.an.virtual_read.get(pc as usize).copied().unwrap_or(false))
+                {
+                    return Err("internal error: an item of a tuple never allocated".into());
+                } else {
+                    self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
+                        t.fixed_slot(tup, idx, pc, o)
+                    })
+                }
             }
             GetField { dst, obj, idx } => {
                 let fields = (offs.struct_fields, offs.struct_len);

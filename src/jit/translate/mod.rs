@@ -353,6 +353,13 @@ struct ValueNumbering {
     /// load's check.
     computed: std::collections::HashMap<(arith::Commutative, CV, CV), CV>,
     bounds_checked: Vec<(CV, CV)>,
+    /// Tuples made in this function, with their items (a tuple never changes,
+    /// and its items were computed before it, so this holds wherever the
+    /// tuple's value is used): `TupleGet` reads the item instead of memory.
+    tuple_items: std::collections::HashMap<CV, Vec<CV>>,
+    /// The placeholders (null) of the tuples never allocated
+    /// (`Analysis::virtual_tuple`), each in `tuple_items`.
+    virtual_tuples: std::collections::HashSet<CV>,
 }
 
 /// `bits = x & (2^k - 1)`: the low `k` bits of `x`.
@@ -600,6 +607,8 @@ fn translate_function(
         vn: ValueNumbering {
             zero_equiv: std::collections::HashMap::new(),
             short_strs: std::collections::HashMap::new(),
+            tuple_items: std::collections::HashMap::new(),
+            virtual_tuples: std::collections::HashSet::new(),
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),
