@@ -25,7 +25,7 @@ pub fn write_g(out: &mut String, v: f64) {
 }
 
 /// The longest `%g` text: a sign, 6 digits, a point, `e-308`.
-const G_MAX: usize = 16;
+pub const G_MAX: usize = 16;
 
 /// Write the `%g` text of `v` to `out`; its length.
 ///
@@ -143,7 +143,10 @@ fn six_digits(v: f64) -> ([u8; 6], usize, i32) {
     }
     digits.copy_from_slice(&sig[..6]);
     let up = match sig[6] {
-        b'5' if len == 7 => return exact_six_digits(v),
+        b'5' if len == 7 => match above_decimal(v, &sig[..7], exp - 6) {
+            Some(up) => up,
+            None => return exact_six_digits(v),
+        },
         d => d >= b'5',
     };
     if up {
@@ -165,6 +168,38 @@ fn six_digits(v: f64) -> ([u8; 6], usize, i32) {
         }
     }
     (digits, 6, exp)
+}
+
+/// Whether `v` is above the decimal `digits × 10^k` (ASCII digits, at most
+/// 7: an integer `D` exact in an `f64`), which is the text that reads back as
+/// `v`, so within an ulp of it; `None` when they are equal or this cannot
+/// tell exactly. For `k < 0`: `p = v · 10^-k` rounded and its error `e =
+/// fma(v, 10^-k, -p)` are exact when `10^-k` is (up to `10^22`); `p - D` is
+/// exact (Sterbenz: `p` is within a factor 2 of `D`), and a rounded sum has
+/// the sign of the exact one, so `(p - D) + e` has the sign of `v · 10^-k - D`.
+/// For `k >= 0`: `D · 10^k` compared as an integer, when exact.
+fn above_decimal(v: f64, digits: &[u8], k: i32) -> Option<bool> {
+    let d = digits.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0')) as f64;
+    let sign = if k < 0 {
+        let scale = 10f64.powi(-k);
+        if -k > 22 {
+            return None;
+        }
+        let p = v * scale;
+        let e = v.mul_add(scale, -p);
+        (p - d) + e
+    } else {
+        let n = d * 10f64.powi(k);
+        if k > 22 || n >= (1u64 << 53) as f64 {
+            return None;
+        }
+        v - n
+    };
+    if sign == 0.0 {
+        None
+    } else {
+        Some(sign > 0.0)
+    }
 }
 
 /// [`six_digits`] from the exact decimal expansion of `v` (Rust's `{:.5e}`).
@@ -858,6 +893,23 @@ mod tests {
                     f64::from_bits(v.to_bits() - 1),
                 ]);
             }
+        }
+        // Shortest texts of 7 digits ending in 5 (the ties), at every scale.
+        for _ in 0..100_000 {
+            let tie = (next() % 900_000 + 100_000) * 10 + 5;
+            let exp = (next() % 60) as i32 - 30;
+            let v: f64 = format!("{tie}e{exp}").parse().expect("a float");
+            values.extend([
+                v,
+                f64::from_bits(v.to_bits() + 1),
+                f64::from_bits(v.to_bits() - 1),
+            ]);
+        }
+        // Products like the benchmarks' `i * 0.37`: many 7-digit ties, decided
+        // by `above_decimal` (also at large and small scales).
+        for i in 1..300_000 {
+            let v = i as f64 * 0.37;
+            values.extend([v, v * 1e-9, v * 1e12, v * 1e-21]);
         }
         for v in values {
             assert_eq!(strip(six_digits(v)), strip(exact_six_digits(v)), "{v:e}");

@@ -210,6 +210,12 @@ pub unsafe fn to_str(heap: &mut Heap, v: Value, kind: ValKind) -> Result<Value, 
             heap.alloc_str_parts(&[text.as_bytes()])
                 .map_err(LimitError::message)
         }
+        // Straight to the string, as for ints (no buffer, no graph walk).
+        ValKind::Float => {
+            let mut text = [0u8; bp_runtime::format::G_MAX];
+            let n = bp_runtime::format::g_bytes(v.as_float(), &mut text);
+            heap.alloc_str_parts(&[&text[..n]]).map_err(LimitError::message)
+        }
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Str => Ok(v),
         _ => {
             let mut out = Vec::new();
