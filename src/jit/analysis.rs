@@ -381,18 +381,24 @@ impl CachedLoop {
 
 /// Whether the instruction may change an array's length or data pointer (or run
 /// code that may): its `may_resize_arrays` property (calls of user functions,
-/// closures, extern functions and builtins other than the pure ones).
+/// closures, extern functions and builtins other than the pure ones and the
+/// string operations compiled inline).
 fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
     match ins.op().may_resize_arrays() {
         Resizes::No => false,
         Resizes::Yes => true,
         Resizes::UnlessPureBuiltin => {
-            let pure = ins
+            // A string operation compiled inline (`ord`, `len`, ...) only
+            // raises on its general path, like a pure one.
+            let harmless = ins
                 .site()
                 .and_then(|site| f.sites.get(site as usize))
                 .and_then(|s| bp_runtime::builtins::all().get(s.target as usize))
-                .is_some_and(|b| b.flags & bp_runtime::builtins::PURE != 0);
-            !pure
+                .is_some_and(|b| {
+                    b.flags & bp_runtime::builtins::PURE != 0
+                        || matches!(b.inline, bp_runtime::builtins::Inline::Str(_))
+                });
+            !harmless
         }
     }
 }
@@ -522,7 +528,12 @@ fn cached_loops(
         count.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
         let mut arrays: Vec<Reg> = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
         arrays.sort_unstable();
-        if !arrays.is_empty() {
+        // A loop without arrays to cache still gets a pre-header when it is
+        // innermost and inlines calls: their frame limit (and function values)
+        // are checked there (`Tr::call_guards`).
+        let innermost = !headers.iter().any(|&o| o > h && o <= end);
+        let inlines = body.clone().any(|pc| reachable[pc] && inlined[pc]);
+        if !arrays.is_empty() || (innermost && inlines) {
             loops.push(CachedLoop {
                 header: h,
                 end,
