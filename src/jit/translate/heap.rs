@@ -8,8 +8,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Null check of the object in `r`; returns its pointer.
     pub(super) fn non_null(&mut self, r: Reg, pc: u32) -> CV {
         let o = self.get_i(r);
+        if self.vn.non_null.contains(&o) {
+            return o;
+        }
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
         self.guard(is_null, pc);
+        // (Not in an inlined body, which may be one arm of a call site's
+        // branches: the rest of the block is not dominated by it.)
+        if self.inl.is_none() {
+            self.vn.non_null.insert(o);
+        }
         o
     }
 

@@ -360,6 +360,10 @@ struct ValueNumbering {
     /// The placeholders (null) of the tuples never allocated
     /// (`Analysis::virtual_tuple`), each in `tuple_items`.
     virtual_tuples: std::collections::HashSet<CV>,
+    /// References a guard of this bytecode block found not null (`p.x + p.y`
+    /// checks `p` once): made by an instruction of the function itself, whose
+    /// guards dominate the rest of the block ([`Tr::non_null`]).
+    non_null: std::collections::HashSet<CV>,
 }
 
 /// `bits = x & (2^k - 1)`: the low `k` bits of `x`.
@@ -609,6 +613,7 @@ fn translate_function(
             short_strs: std::collections::HashMap::new(),
             tuple_items: std::collections::HashMap::new(),
             virtual_tuples: std::collections::HashSet::new(),
+            non_null: std::collections::HashSet::new(),
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),
@@ -1258,6 +1263,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.vn.computed.clear();
                 self.vn.bounds_checked.clear();
                 self.vn.low_zeros.clear();
+                self.vn.non_null.clear();
                 self.enter_zero_fact(pc as u32, preds[pc]);
             } else if !open {
                 // Only after an instruction that always exits; nothing reaches here.
@@ -1267,6 +1273,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.vn.computed.clear();
                 self.vn.bounds_checked.clear();
                 self.vn.low_zeros.clear();
+                self.vn.non_null.clear();
             }
             self.cur = pc as u32;
             if self.tc.source_positions {
