@@ -29,7 +29,10 @@
 //! too), shifts, bitwise operators, float arithmetic including `%` (fmod), NaN and
 //! infinities, int/float conversions, comparisons, short-circuit `and`/`or` whose operands
 //! may call printing helpers, `print` / f-strings of intermediate values, and string
-//! expressions (literals, `str_char_at`, `chr`, `+`) under `ord`, `len` and `==`/`!=`.
+//! expressions (literals, `str_char_at`, `chr`, `+`) under `ord`, `len` and `==`/`!=`,
+//! and helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
+//! after `let t: (int, int) = h(...)` (the JIT inlines such helpers and may never
+//! allocate the pair).
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -153,6 +156,9 @@ struct Helper {
     ret: Ty,
     /// Self-recursive helper `(n: int, acc: int) -> int`; calls bound `n` to `0..15`.
     recursive: bool,
+    /// Returns a pair `(int, int)` (`ret` is `Int`, the items' type): read as
+    /// `h(...)[k]` or taken apart right after `let t: (int, int) = h(...)`.
+    pair: bool,
 }
 
 /// Limits that keep generated programs small and fast.
@@ -257,7 +263,11 @@ impl Gen<'_> {
         if self.no_calls {
             return Vec::new();
         }
-        self.helpers.iter().filter(|h| h.ret == ty).cloned().collect()
+        self.helpers
+            .iter()
+            .filter(|h| h.ret == ty && !h.pair)
+            .cloned()
+            .collect()
     }
 
     fn any_array_var(&self) -> bool {
@@ -282,10 +292,10 @@ impl Gen<'_> {
         // Helpers: each may call the ones before it.
         let n_helpers = self.c.below(MAX_HELPERS + 1);
         for _ in 0..n_helpers {
-            let h = if self.c.chance(20) {
-                self.recursive_helper()
-            } else {
-                self.helper()
+            let h = match self.c.below(20) {
+                0..=3 => self.recursive_helper(),
+                4..=6 => self.pair_helper(),
+                _ => self.helper(),
             };
             self.helpers.push(h);
             self.out.push('\n');
@@ -350,7 +360,55 @@ impl Gen<'_> {
             params,
             ret,
             recursive: false,
+            pair: false,
         }
+    }
+
+    /// A helper returning a pair of ints: one `return (a, b)` line (which the
+    /// JIT inlines unless an item calls a helper, and whose tuple it need not
+    /// allocate where the caller takes it apart at once).
+    fn pair_helper(&mut self) -> Helper {
+        let name = self.fresh("t");
+        let n_params = self.c.below(3);
+        let mut params = Vec::new();
+        let mut names = Vec::new();
+        for _ in 0..n_params {
+            let ty = Ty::SCALARS[self.c.below(3) as usize];
+            params.push(ty);
+            names.push(self.fresh("p"));
+        }
+        let sig: Vec<String> = names
+            .iter()
+            .zip(&params)
+            .map(|(n, t)| format!("{n}: {}", t.name()))
+            .collect();
+        self.line(&format!("def {name}({}) -> (int, int):", sig.join(", ")));
+        self.indent = 1;
+        self.scopes.push(Vec::new());
+        for (n, t) in names.iter().zip(&params) {
+            self.declare(n, *t, true);
+        }
+        // (No statements: an early `return` would need a pair. Items that call
+        // other helpers keep some of these from being inlined.)
+        let a = self.expr(Ty::Int, 2);
+        let b = self.expr(Ty::Int, 2);
+        self.line(&format!("return ({a}, {b})"));
+        self.scopes.pop();
+        self.indent = 0;
+        Helper {
+            name,
+            params,
+            ret: Ty::Int,
+            recursive: false,
+            pair: true,
+        }
+    }
+
+    fn pair_helpers(&self) -> Vec<Helper> {
+        if self.no_calls {
+            return Vec::new();
+        }
+        self.helpers.iter().filter(|h| h.pair).cloned().collect()
     }
 
     fn recursive_helper(&mut self) -> Helper {
@@ -380,6 +438,7 @@ impl Gen<'_> {
             params: vec![Ty::Int, Ty::Int],
             ret: Ty::Int,
             recursive: true,
+            pair: false,
         }
     }
 
@@ -430,6 +489,11 @@ impl Gen<'_> {
             if can_call { 4 } else { 0 },              // 12 call as a statement
             self.risky(),                              // 13 throw
             3,                                         // 14 print an f-string
+            if can_call && !self.pair_helpers().is_empty() {
+                4
+            } else {
+                0
+            }, // 15 a pair taken apart
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -621,6 +685,22 @@ impl Gen<'_> {
                 }
                 self.line(&format!("print(f\"fs{text}\")"));
             }
+            15 => {
+                let hs = self.pair_helpers();
+                let h = hs[self.c.below(hs.len() as u32) as usize].clone();
+                let call = self.call(&h, EXPR_DEPTH);
+                let t = self.fresh("t");
+                self.line(&format!("let {t}: (int, int) = {call}"));
+                let v = self.fresh("v");
+                let op = ["+", "-", "*", "^"][self.c.below(4) as usize];
+                let (i, j) = if self.c.chance(50) { (0, 1) } else { (1, 0) };
+                self.line(&format!("let {v}: int = {t}[{i}] {op} {t}[{j}] * 3"));
+                self.declare(&v, Ty::Int, true);
+                // Sometimes the pair itself is used too (it must exist then).
+                if self.c.chance(20) {
+                    self.line(&format!("print({t})"));
+                }
+            }
             _ => unreachable!(),
         }
     }
@@ -777,6 +857,7 @@ impl Gen<'_> {
         let has_var = !self.vars_of(ty).is_empty();
         let calls = self.helpers_returning(ty);
         let call_w = if calls.is_empty() { 0 } else { 3 };
+        let pair_w = if self.pair_helpers().is_empty() { 0 } else { 2 };
         match ty {
             Ty::Int => {
                 let int_arrs = self.vars_of(Ty::IntArr);
@@ -799,6 +880,7 @@ impl Gen<'_> {
                     1,                                                  // 14 unguarded shift count
                     3,                                                  // 15 / % by a constant
                     2,                                                  // 16 ord / len of a string
+                    pair_w,                                             // 17 an item of a pair
                 ];
                 match self.c.pick(&w) {
                     0 => self.literal(ty),
@@ -879,6 +961,12 @@ impl Gen<'_> {
                         let f = ["ord", "len"][self.c.below(2) as usize];
                         let a = self.str_expr(d);
                         format!("{f}({a})")
+                    }
+                    17 => {
+                        let hs = self.pair_helpers();
+                        let h = hs[self.c.below(hs.len() as u32) as usize].clone();
+                        let k = self.c.below(2);
+                        format!("{}[{k}]", self.call(&h, depth))
                     }
                     _ => unreachable!(),
                 }
