@@ -324,28 +324,35 @@ impl Gen<'_> {
         self.indent = 0;
     }
 
-    fn helper(&mut self) -> Helper {
-        let name = self.fresh("h");
-        let n_params = self.c.below(4);
+    /// Up to `max - 1` parameters of types from `types`; writes the `def`
+    /// line of helper `name` returning `ret` and opens its body's scope with
+    /// them.
+    fn open_helper(&mut self, name: &str, max: u32, types: &[Ty], ret: &str) -> Vec<Ty> {
+        let n_params = self.c.below(max);
         let mut params = Vec::new();
         let mut names = Vec::new();
         for _ in 0..n_params {
-            let ty = Ty::ALL[self.c.below(5) as usize];
-            params.push(ty);
+            params.push(types[self.c.below(types.len() as u32) as usize]);
             names.push(self.fresh("p"));
         }
-        let ret = Ty::SCALARS[self.c.below(3) as usize];
         let sig: Vec<String> = names
             .iter()
             .zip(&params)
             .map(|(n, t)| format!("{n}: {}", t.name()))
             .collect();
-        self.line(&format!("def {name}({}) -> {}:", sig.join(", "), ret.name()));
+        self.line(&format!("def {name}({}) -> {ret}:", sig.join(", ")));
         self.indent = 1;
         self.scopes.push(Vec::new());
         for (n, t) in names.iter().zip(&params) {
             self.declare(n, *t, true);
         }
+        params
+    }
+
+    fn helper(&mut self) -> Helper {
+        let name = self.fresh("h");
+        let ret = Ty::SCALARS[self.c.below(3) as usize];
+        let params = self.open_helper(&name, 4, &Ty::ALL, ret.name());
         self.ret = ret;
         self.max_loop_depth = 1;
         self.loop_depth = 0;
@@ -369,25 +376,7 @@ impl Gen<'_> {
     /// allocate where the caller takes it apart at once).
     fn pair_helper(&mut self) -> Helper {
         let name = self.fresh("t");
-        let n_params = self.c.below(3);
-        let mut params = Vec::new();
-        let mut names = Vec::new();
-        for _ in 0..n_params {
-            let ty = Ty::SCALARS[self.c.below(3) as usize];
-            params.push(ty);
-            names.push(self.fresh("p"));
-        }
-        let sig: Vec<String> = names
-            .iter()
-            .zip(&params)
-            .map(|(n, t)| format!("{n}: {}", t.name()))
-            .collect();
-        self.line(&format!("def {name}({}) -> (int, int):", sig.join(", ")));
-        self.indent = 1;
-        self.scopes.push(Vec::new());
-        for (n, t) in names.iter().zip(&params) {
-            self.declare(n, *t, true);
-        }
+        let params = self.open_helper(&name, 3, &Ty::SCALARS, "(int, int)");
         // (No statements: an early `return` would need a pair. Items that call
         // other helpers keep some of these from being inlined.)
         let a = self.expr(Ty::Int, 2);

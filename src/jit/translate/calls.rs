@@ -450,7 +450,6 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// (with its captures); a null, a wrong kind or a wrong arity deoptimizes (the
     /// VM raises).
     pub(super) fn call_closure(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
-        let offs = *self.tc.offs;
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
         self.stress(pc, pc);
         // The loop's pre-header checked the function value: call (inline) it.
@@ -466,17 +465,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             return self.emit_call(pc, dst, &s.args, target);
         }
         // Null, kind and arity problems are raised by the VM.
-        let clo = self.non_null(s.target as Reg, pc);
-        let fl = self.mem_flags(Mem::Hdr);
-        let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
-        let bad_kind = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
-        self.guard(bad_kind, pc);
-        let fl = self.mem_flags(Mem::Hdr);
-        let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
-        let callee = self.b.ins().uextend(I64, f32v);
+        let (clo, callee) = self.function_value(s.target as Reg, pc);
         // A site where the interpreter saw a few functions: a polymorphic inline
         // cache, checking the callee against each and calling it directly (and
         // so inlining a small one); anything else takes the general path below.
@@ -533,6 +522,23 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         Ok(())
+    }
+
+    /// The function value in register `r` and its function id, with guards
+    /// (exiting at `pc`) that it is not null and is a function value.
+    pub(super) fn function_value(&mut self, r: Reg, pc: u32) -> (CV, CV) {
+        let offs = *self.tc.offs;
+        let clo = self.non_null(r, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let kind = self.b.ins().load(I8, fl, clo, offs.hdr_kind);
+        let bad_kind = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
+        self.guard(bad_kind, pc);
+        let fl = self.mem_flags(Mem::Hdr);
+        let f32v = self.b.ins().load(I32, fl, clo, offs.clo_func);
+        (clo, self.b.ins().uextend(I64, f32v))
     }
 
     /// The functions the analysis planned the `CallIndirect` at `pc` of the

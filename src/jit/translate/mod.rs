@@ -975,7 +975,6 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         let at_limit = self.b.use_var(var);
         self.guard(at_limit, h);
-        let offs = *self.tc.offs;
         for pc in calls {
             let Some(fid) = self.preheader_closure(li, pc) else {
                 continue;
@@ -986,17 +985,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             let Some(clo) = self.f.sites.get(site as usize).map(|s| s.target as Reg) else {
                 continue;
             };
-            let o = self.non_null(clo, h);
-            let fl = self.mem_flags(Mem::Hdr);
-            let kind = self.b.ins().load(I8, fl, o, offs.hdr_kind);
-            let bad_kind = self
-                .b
-                .ins()
-                .icmp_imm_s(IntCC::NotEqual, kind, offs.closure_kind as i64);
-            self.guard(bad_kind, h);
-            let fl = self.mem_flags(Mem::Hdr);
-            let f32v = self.b.ins().load(I32, fl, o, offs.clo_func);
-            let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, f32v, fid as i64);
+            let (_, callee) = self.function_value(clo, h);
+            let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, callee, fid as i64);
             self.guard(other, h);
         }
     }
