@@ -5,7 +5,9 @@
 //!
 //! A builtin that allocates nothing may instead have a leaf twin
 //! ([`Inline::Leaf`]): a plain native function compiled code calls directly,
-//! falling back to the general call when the twin declines.
+//! falling back to the general call when the twin declines. One that allocates
+//! a string may have a heap twin ([`Inline::HeapLeaf`]), which also gets the
+//! heap and allocates only what leaves no collection due.
 //!
 //! Only `PURE` builtins whose semantics an instruction sequence reproduces
 //! exactly (bit for bit, on every edge case: NaN, infinities, the int range,
@@ -14,6 +16,7 @@
 //! implements ([`UnaryOp::signature`], ...), and a unit test checks the entries
 //! that use it.
 
+use crate::heap::Heap;
 use crate::value::Value;
 
 /// How compiled code calls a builtin.
@@ -41,6 +44,11 @@ pub enum Inline {
     /// and its table lookup, capture check and status protocol; when the twin
     /// declines, the general call through `rt_builtin`, which raises the error.
     Leaf(LeafFn),
+    /// A direct call of the builtin's heap twin ([`HeapLeafFn`]): a leaf twin
+    /// that may allocate from the running VM's heap, as long as no collection
+    /// is due afterwards (compiled code makes no safepoint check after it);
+    /// otherwise it declines and the general call allocates and collects.
+    HeapLeaf(HeapLeafFn),
 }
 
 /// The leaf twin of a builtin that allocates nothing and calls nothing back (so
@@ -52,6 +60,11 @@ pub enum Inline {
 /// twin must give the builtin's result exactly: the interpreter runs the
 /// builtin itself.
 pub type LeafFn = unsafe extern "C" fn(args: *mut Value) -> u64;
+
+/// A leaf twin ([`LeafFn`]) that is also given the running VM's heap, from
+/// which it may allocate its result with the heap's `*_quietly` allocations
+/// (which decline rather than leave a collection due).
+pub type HeapLeafFn = unsafe extern "C" fn(heap: *mut Heap, args: *mut Value) -> u64;
 
 /// What a leaf twin returns when it declines (see [`LeafFn`]).
 pub const LEAF_DECLINED: u64 = 1;
@@ -72,6 +85,21 @@ pub unsafe fn leaf(args: *mut Value, f: impl FnOnce(*const Value) -> Option<Valu
         }
         Ok(None) | Err(_) => LEAF_DECLINED,
     }
+}
+
+/// [`leaf`] for a heap twin ([`HeapLeafFn`]): `f` also gets the heap.
+///
+/// # Safety
+/// As [`leaf`]; `heap` must be the running VM's heap, not otherwise borrowed
+/// during the call (compiled code holds no reference to it).
+#[inline(always)]
+pub unsafe fn heap_leaf(
+    heap: *mut Heap,
+    args: *mut Value,
+    f: impl FnOnce(&mut Heap, *const Value) -> Option<Value>,
+) -> u64 {
+    // SAFETY: the caller's contract.
+    unsafe { leaf(args, |a| f(&mut *heap, a)) }
 }
 
 /// [`leaf`] for a builtin of an object and one more argument (`map_has_key`,
@@ -192,7 +220,7 @@ impl Inline {
     /// [`Inline::Call`] and [`Inline::Leaf`] (the twin is written for its builtin).
     pub fn signature(self) -> Option<&'static str> {
         match self {
-            Inline::Call | Inline::Leaf(_) => None,
+            Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) => None,
             Inline::Unary(op) => Some(op.signature()),
             Inline::Binary(op) => Some(op.signature()),
             Inline::Clamp => Some("(int, int, int) -> int"),

@@ -46,7 +46,9 @@ use crate::rt::{Rt, RtResult};
 use crate::value::Value;
 use std::sync::OnceLock;
 
-pub use inline::{leaf, leaf_on_object, BinaryOp, Inline, LeafFn, StrOp, UnaryOp, LEAF_DECLINED};
+pub use inline::{
+    heap_leaf, leaf, leaf_on_object, BinaryOp, HeapLeafFn, Inline, LeafFn, StrOp, UnaryOp, LEAF_DECLINED,
+};
 pub use sig::{BuiltinSig, SigType, TypeVar};
 
 pub mod array;

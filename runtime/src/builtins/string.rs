@@ -10,7 +10,7 @@
 //! that read arrays, build arrays or can raise other errors are not `PURE`.
 
 use super::{b, Builtin, Inline, StrOp, PURE};
-use crate::heap::{as_array, empty_str, obj_kind, one_byte_str, str_bytes, ObjKind};
+use crate::heap::{as_array, empty_str, obj_kind, one_byte_str, str_bytes, Heap, ObjKind};
 use crate::limits::{self, LimitError};
 use crate::rt::{Rt, RtError, RtResult};
 use crate::value::{ValKind, Value};
@@ -21,7 +21,7 @@ use memchr::memmem;
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
     b("len", "(str) -> int", "length of the string in bytes", len, PURE).inlined(Inline::Str(StrOp::Len)),
-    b("substr", "(str, int, int) -> str", "the bytes from offset `start` (2nd), at most `length` (3rd) of them, clamped to the string", substr, PURE),
+    b("substr", "(str, int, int) -> str", "the bytes from offset `start` (2nd), at most `length` (3rd) of them, clamped to the string", substr, PURE).inlined(Inline::HeapLeaf(substr_leaf)),
     b("str_char_at", "(str, int) -> str", "the one-byte string at the byte offset, `\"\"` out of range", str_char_at, PURE).inlined(Inline::Str(StrOp::CharAt)),
     b("str_upper", "(str) -> str", "ASCII letters to upper case, other bytes unchanged", str_upper, PURE),
     b("str_lower", "(str) -> str", "ASCII letters to lower case, other bytes unchanged", str_lower, PURE),
@@ -91,12 +91,36 @@ unsafe fn len(_rt: &mut Rt, a: &[Value]) -> RtResult {
 
 unsafe fn substr(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
-    let n = s.len() as i64;
-    let start = a[1].as_int().clamp(0, n);
-    let len = a[2].as_int().clamp(0, n - start);
     Ok(rt
         .heap
-        .alloc_str_copy(&s[start as usize..(start + len) as usize])?)
+        .alloc_str_copy(substr_range(s, a[1].as_int(), a[2].as_int()))?)
+}
+
+/// The bytes of `s` that `substr(s, start, len)` takes: `start` and then
+/// `len` clamped to the string.
+fn substr_range(s: &[u8], start: i64, len: i64) -> &[u8] {
+    let n = s.len() as i64;
+    let start = start.clamp(0, n);
+    let len = len.clamp(0, n - start);
+    &s[start as usize..(start + len) as usize]
+}
+
+/// [`substr`]'s heap twin ([`super::HeapLeafFn`]): compiled code's `substr`
+/// without `rt_builtin` (a tokenizer takes one per word). A null string, or a
+/// result whose allocation would make a collection due, declines.
+unsafe extern "C" fn substr_leaf(heap: *mut Heap, args: *mut Value) -> u64 {
+    // SAFETY: the caller's contract: three arguments, the first null or a
+    // live string, whose bytes do not move while the copy is made.
+    unsafe {
+        super::heap_leaf(heap, args, |heap, a| {
+            let s = *a;
+            if s.is_null() {
+                return None;
+            }
+            let part = substr_range(str_bytes(s), (*a.add(1)).as_int(), (*a.add(2)).as_int());
+            heap.alloc_str_copy_quietly(part)
+        })
+    }
 }
 
 unsafe fn str_char_at(_rt: &mut Rt, a: &[Value]) -> RtResult {

@@ -234,6 +234,19 @@ impl Heap {
         self.alloc_str_parts(&[bytes])
     }
 
+    /// [`Heap::alloc_str_copy`] only if no collection is due after it (for a
+    /// heap twin, `builtins::HeapLeafFn`, after which compiled code makes no
+    /// safepoint check); `None` otherwise, or when the allocator refuses. The
+    /// check counts the header and the bytes: a string's cell may be a little
+    /// larger, and then the next allocation of this kind declines.
+    pub fn alloc_str_copy_quietly(&mut self, bytes: &[u8]) -> Option<Value> {
+        let size = std::mem::size_of::<StrObj>().saturating_add(bytes.len());
+        if self.since_gc.saturating_add(size) > self.inline_limit {
+            return None;
+        }
+        self.alloc_str_copy(bytes).ok()
+    }
+
     /// A new string of the bytes of `parts` one after another, in one allocation
     /// (concatenation, f-strings, number formatting). The length is capped at
     /// `limits::MAX_STR_LEN`; `OutOfMemory` if the allocator refuses.

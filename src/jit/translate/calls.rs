@@ -259,7 +259,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.inline_str_builtin(pc, dst, id, op, args);
                 return Ok(());
             }
-            (Inline::Call | Inline::Leaf(_) | Inline::Str(_), _) => None,
+            (Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::Str(_), _) => None,
             // Operands that do not fit the operation (the compiler emits none):
             // the generic call is still right.
             (
@@ -285,6 +285,12 @@ impl<'a, 'f> Tr<'a, 'f> {
         let dst = (!void).then_some(dst);
         match b.inline {
             Inline::Leaf(twin) => self.leaf_call(pc, twin as usize as u64, addr, (h, id as i64, info), dst),
+            Inline::HeapLeaf(twin) => {
+                let (vm, off) = self.heap_addr();
+                let heap = self.b.ins().iadd_imm_s(vm, off as i64);
+                let st = self.call_helper(self.sigs.two_ints, twin as usize as u64, &[heap, addr]);
+                self.unless_declined(pc, st, addr, (h, id as i64, info), dst);
+            }
             _ => self.block_helper(pc, h, id as i64, addr, info, dst),
         }
         Ok(())
@@ -305,6 +311,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         dst: Option<Reg>,
     ) {
         let st = self.call_helper(self.sigs.leaf, twin, &[args]);
+        self.unless_declined(pc, st, args, general, dst);
+    }
+
+    /// After a leaf twin's call that returned `st`: when it declined, in a
+    /// cold block, the general call `(helper, a, b)` of [`Tr::block_helper`];
+    /// then the result from `args[0]` to `dst`.
+    fn unless_declined(&mut self, pc: u32, st: CV, args: CV, general: (u64, i64, i64), dst: Option<Reg>) {
         let declined = self.b.create_block();
         self.b.set_cold_block(declined);
         let join = self.b.create_block();

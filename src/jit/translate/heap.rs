@@ -191,7 +191,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The running VM's heap as `(base, offset)`: the context (in the pinned
     /// register) and the heap's offset in it.
-    fn heap_addr(&mut self) -> (CV, i32) {
+    pub(super) fn heap_addr(&mut self) -> (CV, i32) {
         (self.vm_addr(), self.tc.offs.alloc.vm_heap)
     }
 
