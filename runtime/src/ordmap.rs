@@ -168,6 +168,9 @@ impl OrderedMap {
         if let Some(i) = self.last_by_identity(key) {
             return Ok(i);
         }
+        if let Some(i) = self.next_by_identity(key) {
+            return Ok(i);
+        }
         let (hash, exact) = key.hash_exact();
         self.last_is(hash, exact, key)
             .or_else(|| self.next_is(hash, exact, key))
@@ -222,6 +225,26 @@ impl OrderedMap {
         // `last_key` is only set together with `last`, and both are forgotten
         // together when entries go or move.
         (self.last.get() as usize).checked_sub(1)
+    }
+
+    /// The position after that of the last entry found, if its key has the
+    /// bits of `key` and such bits determine a key ([`MapKey::identity`]: an
+    /// int, or the very string object, which the entry keeps alive): `m[k]` for
+    /// the keys of `map_keys(m)` in order, with no hash computed.
+    #[inline(always)]
+    fn next_by_identity(&self, key: &MapKey) -> Option<usize> {
+        let next = self.last.get() as usize;
+        if next == 0 {
+            return None;
+        }
+        let id = key.identity()?;
+        match self.entries.get(next)? {
+            Some(b) if b.key.bits() == id => {
+                self.remember(next, key);
+                Some(next)
+            }
+            _ => None,
+        }
     }
 
     /// Forget which key object found the last entry: called by the collector on
@@ -521,14 +544,27 @@ mod tests {
         let key = |h: &mut Heap, i: usize| unsafe {
             MapKey::new(h.alloc_str(format!("w{i}").into_bytes()), ValKind::Ref)
         };
+        let mut stored = Vec::new();
         for i in 0..50 {
             let kk = key(&mut h, i);
+            stored.push(kk.clone());
             words.insert(kk, Value::int(i as i64));
         }
         for i in 0..50 {
             let probe = key(&mut h, i);
             assert_eq!(words.get(&probe).map(|v| v.as_int()), Some(i as i64));
         }
+        // The stored key objects themselves (what `map_keys` gives), in order:
+        // each is the next entry's key by identity, no hash needed.
+        assert_eq!(words.get(&stored[0]).map(|v| v.as_int()), Some(0));
+        for (i, kk) in stored.iter().enumerate().skip(1) {
+            assert_eq!(words.next_by_identity(kk), Some(i), "key {i}");
+            assert_eq!(words.get(kk).map(|v| v.as_int()), Some(i as i64));
+        }
+        // An int key after a tombstone is not next by identity, and is found.
+        assert_eq!(m.get(&k(1)).map(|v| v.as_int()), Some(10));
+        assert_eq!(m.next_by_identity(&k(2)), Some(2));
+        assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
         m.check();
         words.check();
     }
