@@ -9,10 +9,13 @@
 //! callee that only stores parameters and constants into fields ([`initializer`]:
 //! a constructor's `__init__`) is inlined with its checks moved before its stores.
 //!
-//! The analysis plans the direct calls (`Call`) with [`plan`], so that a loop
-//! whose only calls are inlined still gets its array headers cached; the
-//! translator inlines the callees of method and closure call sites it resolves
-//! to one function within what is left of the [`BUDGET`].
+//! The analysis plans the direct calls (`Call`), and in a function's first
+//! version the closure call sites whose seen functions are all inlined, with
+//! [`plan`], so that a loop whose only calls are inlined still gets its array
+//! headers cached; the translator inlines the callees of the other method and
+//! closure call sites it resolves to one function within what is left of the
+//! [`BUDGET`]. A callee may end by making the tuple it returns
+//! ([`tuple_returned`]).
 
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, Inline};
