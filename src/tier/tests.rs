@@ -984,3 +984,44 @@ def main() -> int:
         assert_eq!(t.failed, 0, "{t:?}");
     }
 }
+
+/// A pair returned by an inlined callee and taken apart right away is never
+/// allocated (`Analysis::virtual_tuple`, with the reads in `virtual_read`); a
+/// pair that is kept, or read after something that can raise, is.
+#[test]
+fn tuples_taken_apart_at_once_are_virtual() {
+    let src = r#"
+def divmod(a: int, b: int) -> (int, int):
+    return (a / b, a % b)
+
+def apart(x: int) -> int:
+    let t: (int, int) = divmod(x, 7)
+    return t[0] * 3 + t[1]
+
+def kept(x: int) -> (int, int):
+    let t: (int, int) = divmod(x, 7)
+    print(t[0])
+    return t
+
+def late(x: int, y: int) -> int:
+    let t: (int, int) = divmod(x, 7)
+    let q: int = t[0] / y
+    return q + t[1]
+
+def main() -> int:
+    print(apart(10), kept(20), late(30, 2))
+    return 0
+"#;
+    let p = build(src);
+    let an_of = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).unwrap();
+        analyze(&p, f, false)
+    };
+    let apart = an_of("apart");
+    assert_eq!(apart.virtual_tuple.iter().filter(|&&v| v).count(), 1);
+    assert_eq!(apart.virtual_read.iter().filter(|&&v| v).count(), 2);
+    for name in ["kept", "late"] {
+        assert!(!an_of(name).virtual_tuple.iter().any(|&v| v), "{name}");
+    }
+    assert_eq!(same_everywhere(src), "2\n6 (2, 6) 4\n");
+}
