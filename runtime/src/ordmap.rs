@@ -547,7 +547,7 @@ mod tests {
         let mut stored = Vec::new();
         for i in 0..50 {
             let kk = key(&mut h, i);
-            stored.push(kk.clone());
+            stored.push(kk);
             words.insert(kk, Value::int(i as i64));
         }
         for i in 0..50 {
