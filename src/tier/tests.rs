@@ -423,10 +423,7 @@ def main() -> int:
     return 0
 "#;
     let p = build(src);
-    let an_of = |name: &str| {
-        let f = p.functions.iter().find(|f| f.name == name).unwrap();
-        analyze(&p, f, false)
-    };
+    let an_of = |name: &str| analysis_of(&p, name);
     // `sum` reads its array's header once per loop entry; `push` grows its array
     // inside the loop, so it must not.
     assert_eq!(an_of("sum").cached.len(), 1);
@@ -1013,10 +1010,7 @@ def main() -> int:
     return 0
 "#;
     let p = build(src);
-    let an_of = |name: &str| {
-        let f = p.functions.iter().find(|f| f.name == name).unwrap();
-        analyze(&p, f, false)
-    };
+    let an_of = |name: &str| analysis_of(&p, name);
     let apart = an_of("apart");
     assert_eq!(apart.virtual_tuple.iter().filter(|&&v| v).count(), 1);
     assert_eq!(apart.virtual_read.iter().filter(|&&v| v).count(), 2);
@@ -1024,4 +1018,10 @@ def main() -> int:
         assert!(!an_of(name).virtual_tuple.iter().any(|&v| v), "{name}");
     }
     assert_eq!(same_everywhere(src), "2\n6 (2, 6) 4\n");
+}
+
+/// The analysis of function `name` of `p`, for a version after the first.
+fn analysis_of(p: &crate::bytecode::Program, name: &str) -> crate::jit::analysis::Analysis {
+    let f = p.functions.iter().find(|f| f.name == name).unwrap();
+    analyze(p, f, false)
 }
