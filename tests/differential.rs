@@ -30,9 +30,10 @@
 //! infinities, int/float conversions, comparisons, short-circuit `and`/`or` whose operands
 //! may call printing helpers, `print` / f-strings of intermediate values, and string
 //! expressions (literals, `str_char_at`, `chr`, `+`) under `ord`, `len` and `==`/`!=`,
-//! and helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
+//! helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
 //! after `let t: (int, int) = h(...)` (the JIT inlines such helpers and may never
-//! allocate the pair).
+//! allocate the pair), and lambdas capturing a local (which later statements may
+//! assign), called in a short loop.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -483,6 +484,7 @@ impl Gen<'_> {
             } else {
                 0
             }, // 15 a pair taken apart
+            if self.no_calls { 0 } else { 3 },         // 16 a lambda with a capture, called in a loop
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -689,6 +691,28 @@ impl Gen<'_> {
                 if self.c.chance(20) {
                     self.line(&format!("print({t})"));
                 }
+            }
+            16 => {
+                // The captured variable may be assigned later (then it lives in
+                // a cell the lambda shares).
+                let k = self.fresh("k");
+                let e = self.expr(Ty::Int, 2);
+                self.line(&format!("let {k}: int = {e}"));
+                self.declare(&k, Ty::Int, true);
+                let f = self.fresh("f");
+                let op = ["+", "-", "*", "^", "&"][self.c.below(5) as usize];
+                let c = self.c.below(100);
+                self.line(&format!(
+                    "let {f}: fn(int) -> int = fn(x: int) -> int: x {op} {k} + {c}"
+                ));
+                let v = self.fresh("v");
+                let i = self.fresh("i");
+                let n = 1 + self.c.below(6);
+                let arg = self.expr(Ty::Int, 1);
+                self.line(&format!("let {v}: int = 0"));
+                self.line(&format!("for {i} in range(0, {n}):"));
+                self.line(&format!("    {v} = {v} + {f}({i} + {arg})"));
+                self.declare(&v, Ty::Int, true);
             }
             _ => unreachable!(),
         }
