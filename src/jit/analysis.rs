@@ -297,28 +297,30 @@ fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec
         if a.leader[q] {
             return None;
         }
-        let quiet = match f.code[q] {
-            TupleGet { tup, .. } => tup == t,
-            DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
-            Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
-            AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => true,
-            BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
-            BitAndImm { .. } | BitOrImm { .. } | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } => true,
-            AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | NegF { .. } => true,
-            EqI { .. }
-            | NeI { .. }
-            | LtI { .. }
-            | LeI { .. }
-            | EqF { .. }
-            | NeF { .. }
-            | LtF { .. }
-            | LeF { .. } => true,
-            Not { .. } => true,
-            _ => false,
-        };
+        let takes_apart = matches!(f.code[q], TupleGet { tup, .. } if tup == t);
+        let quiet = takes_apart
+            || match f.code[q] {
+                DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
+                Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
+                AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => {
+                    true
+                }
+                BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
+                BitAndImm { .. } | BitOrImm { .. } | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } => true,
+                AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | NegF { .. } => true,
+                EqI { .. }
+                | NeI { .. }
+                | LtI { .. }
+                | LeI { .. }
+                | EqF { .. }
+                | NeF { .. }
+                | LtF { .. }
+                | LeF { .. } => true,
+                Not { .. } => true,
+                _ => false,
+            };
         // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
         let reads_t = a.ops[q].uses.contains(&t);
-        let takes_apart = matches!(f.code[q], TupleGet { tup, .. } if tup == t);
         if !quiet || (reads_t && !takes_apart) || a.ops[q].def == Some(t) {
             return None;
         }
@@ -349,6 +351,11 @@ pub struct CachedLoop {
     /// (see [`bounds_checks`]), with the accesses whose bounds its pre-header
     /// checks for all the counter's values.
     pub counted: Option<Counted>,
+    /// No other loop header is inside it: every way into its body passes its
+    /// pre-header.
+    pub innermost: bool,
+    /// The registers its body writes.
+    pub written: RegSet,
 }
 
 /// The counter of a loop whose only back-edge is `ForLoop { ctr, limit }` at
@@ -540,6 +547,8 @@ fn cached_loops(
                 arrays,
                 parent: None,
                 counted: None,
+                innermost,
+                written,
             });
         }
     }

@@ -466,11 +466,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?.clone();
         self.stress(pc, pc);
         // The loop's pre-header checked the function value: call (inline) it.
-        if let Some(fid) = self
+        if let Some((fid, r)) = self
             .guarding_loop(pc)
             .and_then(|li| self.preheader_closure(li, pc))
         {
-            let clo = self.get_i(s.target as Reg);
+            let clo = self.get_i(r);
             let known = self
                 .direct_callee(fid, s.args.len())
                 .ok_or("internal error: a checked closure of another arity")?;

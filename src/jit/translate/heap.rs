@@ -339,11 +339,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// allocated inline, else by `rt_new`.
     pub(super) fn new_cell(&mut self, pc: u32, dst: Reg, src: Reg, kind: u8) {
         self.stress(pc, pc);
-        let helper = |t: &mut Self| {
-            let addr = t.arg_block(&[src]);
-            let info = 1 | (NewKind::Cell as i64) << 32;
-            t.block_helper(pc, t.tc.addrs.h_new, kind as i64, addr, info, Some(dst));
-        };
+        let helper = |t: &mut Self| t.rt_new_call(pc, dst, NewKind::Cell, kind as i64, &[src]);
         let elem = bp_runtime::heap::cell_elem_kind(ValKind::from_u8(kind));
         self.new_small_array(dst, elem as u8, &[src], helper);
     }
@@ -523,11 +519,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             return Ok(());
         }
         self.stress(pc, pc);
-        let helper = |t: &mut Self| {
-            let addr = t.arg_block(&args);
-            let info = args.len() as i64 | (kind as i64) << 32;
-            t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
-        };
+        let helper = |t: &mut Self| t.rt_new_call(pc, dst, kind, site_addr, &args);
         // An array's element kind is in `layout`, as `rt_new` reads it.
         let elem = ValKind::from_u8(layout as u8);
         match kind {
@@ -546,11 +538,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// by `rt_new` with call site `site_addr`.
     fn new_tuple(&mut self, pc: u32, dst: Reg, items: &[Reg], kinds: &[ValKind], site_addr: i64) {
         self.stress(pc, pc);
-        let helper = |t: &mut Self| {
-            let addr = t.arg_block(items);
-            let info = items.len() as i64 | (NewKind::Tuple as i64) << 32;
-            t.block_helper(pc, t.tc.addrs.h_new, site_addr, addr, info, Some(dst));
-        };
+        let helper = |t: &mut Self| t.rt_new_call(pc, dst, NewKind::Tuple, site_addr, items);
         match bp_runtime::heap::abi::tuple_cell(items.len()) {
             Some(class) => self.new_small_tuple(dst, class, kinds, items, helper),
             None => helper(self),
@@ -568,10 +556,17 @@ impl<'a, 'f> Tr<'a, 'f> {
             .get(class as usize)
             .map_or(usize::MAX, |l| l.fields.len());
         self.new_instance(dst, class, &[], n, |t| {
-            let addr = t.arg_block(&[]);
-            let info = (NewKind::Object as i64) << 32;
-            t.block_helper(pc, t.tc.addrs.h_new, class as i64, addr, info, Some(dst));
+            t.rt_new_call(pc, dst, NewKind::Object, class as i64, &[])
         });
+    }
+
+    /// `rt_new` of an object of `kind` into `dst` (its call site's address, or
+    /// the class or the cell's kind, in `a`), with the operands `items` in the
+    /// argument block: the whole allocation, or the slow path of an inline one.
+    fn rt_new_call(&mut self, pc: u32, dst: Reg, kind: NewKind, a: i64, items: &[Reg]) {
+        let addr = self.arg_block(items);
+        let info = items.len() as i64 | (kind as i64) << 32;
+        self.block_helper(pc, self.tc.addrs.h_new, a, addr, info, Some(dst));
     }
 
     /// `ConcatN`: its parts straight to `rt_obj` (`ObjOp::ConcatN`) when they are

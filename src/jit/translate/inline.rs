@@ -106,12 +106,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                 *slot = closure;
             }
         }
-        // (Only a planned `Call`'s result is virtual, and never in deopt
-        // stress, whose exits could come while the register holds it.)
-        let virtual_tuple = self.inl.is_none()
+        // (Only a planned `Call`'s result is virtual.)
+        let virtual_tuple = self.virtual_tuples_on()
             && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }))
-            && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false)
-            && self.tc.stress == 0;
+            && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false);
         let callee = Inlined {
             f: callee,
             regs,
@@ -159,6 +157,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         self.inl = None;
         Ok(())
+    }
+
+    /// Whether the analysis's virtual tuples (`Analysis::virtual_tuple`,
+    /// `virtual_read`) apply at the current instruction: one of the function
+    /// itself, and not in deopt stress, whose exits could come while a
+    /// register holds such a tuple.
+    pub(super) fn virtual_tuples_on(&self) -> bool {
+        self.inl.is_none() && self.tc.stress == 0
     }
 
     /// Translate `ins` of the body being inlined at the call at `pc`. Every

@@ -927,15 +927,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let li = self.an.cached_innermost.get(pc as usize).copied().flatten()? as usize;
         let l = &self.an.cached[li];
-        let nested = self.an.headers.iter().any(|&h| h > l.header && h <= l.end);
-        (l.contains(pc) && !nested).then_some(li)
+        (l.contains(pc) && l.innermost).then_some(li)
     }
 
     /// The function that loop `li`'s pre-header checks the callee of the
-    /// `CallIndirect` at `pc` against: the site's only planned callee
-    /// (`Analysis::closure_callees`), called through a register the loop
-    /// never writes.
-    fn preheader_closure(&self, li: usize, pc: u32) -> Option<u32> {
+    /// `CallIndirect` at `pc` against, and the register of the function value:
+    /// the site's only planned callee (`Analysis::closure_callees`), called
+    /// through a register the loop never writes.
+    fn preheader_closure(&self, li: usize, pc: u32) -> Option<(u32, Reg)> {
         let Some(&Instr::CallIndirect { site, .. }) = self.f.code.get(pc as usize) else {
             return None;
         };
@@ -943,10 +942,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             return None;
         };
         let clo = self.f.sites.get(site as usize)?.target as Reg;
-        let l = &self.an.cached[li];
-        let written =
-            (l.header..=l.end).any(|p| self.an.ops.get(p as usize).is_some_and(|o| o.def == Some(clo)));
-        (!written && self.is_ref(clo)).then_some(fid)
+        (!self.an.cached[li].written.contains(clo) && self.is_ref(clo)).then_some((fid, clo))
     }
 
     /// In the pre-header of loop `li` (header `h`), if it is the
@@ -976,13 +972,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let at_limit = self.b.use_var(var);
         self.guard(at_limit, h);
         for pc in calls {
-            let Some(fid) = self.preheader_closure(li, pc) else {
-                continue;
-            };
-            let Some(&Instr::CallIndirect { site, .. }) = self.f.code.get(pc as usize) else {
-                continue;
-            };
-            let Some(clo) = self.f.sites.get(site as usize).map(|s| s.target as Reg) else {
+            let Some((fid, clo)) = self.preheader_closure(li, pc) else {
                 continue;
             };
             let (_, callee) = self.function_value(clo, h);

@@ -84,15 +84,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.char_at(s, i)
             }
         };
-        let fast: Vec<ir::BlockArg> = if shared {
-            let k = match self.short_index(v) {
-                Some(k) => k,
-                None => self.index_of_short_str(v),
-            };
-            vec![v.into(), k.into()]
-        } else {
-            vec![v.into()]
-        };
+        let fast = self.join_args(v, shared);
         self.b.ins().jump(join, &fast);
         self.b.seal_block(general);
         self.b.switch_to_block(general);
@@ -102,12 +94,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.block_helper(pc, h, id as i64, block, info, None);
         let fl = self.mem_flags(Mem::Frame);
         let r = self.b.ins().load(I64, fl, block, 0);
-        let slow: Vec<ir::BlockArg> = if shared {
-            let k = self.index_of_short_str(r);
-            vec![r.into(), k.into()]
-        } else {
-            vec![r.into()]
-        };
+        let slow = self.join_args(r, shared);
         self.b.ins().jump(join, &slow);
         self.b.seal_block(join);
         self.b.switch_to_block(join);
@@ -117,6 +104,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.vn.short_strs.insert(v, k);
         }
         self.set(dst, v);
+    }
+
+    /// What a path passes to the join of [`Tr::inline_str_builtin`]: the
+    /// result `v`, and its index when it is a `shared` table entry.
+    fn join_args(&mut self, v: CV, shared: bool) -> Vec<ir::BlockArg> {
+        if !shared {
+            return vec![v.into()];
+        }
+        let k = match self.short_index(v) {
+            Some(k) => k,
+            None => self.index_of_short_str(v),
+        };
+        vec![v.into(), k.into()]
     }
 
     /// The index of `s`, an entry of the shared strings' table, computed from
