@@ -331,20 +331,31 @@ fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec
     None
 }
 
-/// A loop (`header..=end`, the span of its `Loop` back-edges) that calls nothing
-/// that could resize an array: the length and data pointer of the arrays it
-/// indexes through registers it never writes are loaded once, on entry to the
-/// loop (the translator's *pre-header*), instead of at every access. Only element
-/// stores happen inside, and they do not move data; the collector never moves
-/// objects. Every way into the loop passes the pre-header: the code before it,
-/// and OSR / deopt re-entry at its header (re-entry at a nested header enters that
-/// loop's own pre-header; nested loops have their own caches).
+/// A loop (`header..=end`, the span of its `Loop` back-edges) with a
+/// *pre-header*: code run on every entry to the loop. Every way into the loop
+/// passes it: the code before it, and OSR / deopt re-entry at its header
+/// (re-entry at a nested header enters that loop's own pre-header, after the
+/// caches of the loops around it are loaded). A loop gets one
+///
+/// * when it calls nothing that could resize an array (`resizes` is false): the
+///   length and data pointer of the arrays it indexes through registers it
+///   never writes are loaded there once, instead of at every access. Only
+///   element stores happen inside, and they do not move data; the collector
+///   never moves objects;
+/// * or when it divides by registers it never writes (`divisors`): their
+///   magic multipliers are computed there once.
 #[derive(Clone, Debug)]
 pub struct CachedLoop {
     pub header: u32,
     pub end: u32,
-    /// Array registers whose headers are cached, sorted.
+    /// Array registers whose headers are cached, sorted (none if `resizes`).
     pub arrays: Vec<Reg>,
+    /// The loop may resize arrays (it has calls not inlined): it caches no
+    /// array and checks no call in its pre-header.
+    pub resizes: bool,
+    /// Divisor registers of the `DivI` / `ModI` inside it that the pre-header
+    /// prepares for ([`invariant_divisors`]), sorted.
+    pub divisors: Vec<Reg>,
     /// The innermost other cached loop containing this loop's header.
     pub parent: Option<usize>,
     /// A counted loop (`for i in range(..)`): its counter and limit registers
@@ -470,81 +481,56 @@ fn cached_loops(
             }
         }
     }
+    let body = |i: usize| headers[i] as usize..=(ends[i] as usize).min(n.saturating_sub(1));
+    // Single entry: only the header is reached from outside.
+    let single_entry: Vec<bool> = (0..headers.len())
+        .map(|i| {
+            body(i)
+                .filter(|&pc| pc != headers[i] as usize && reachable[pc])
+                .all(|pc| preds[pc].iter().all(|p| body(i).contains(p)))
+        })
+        .collect();
+    let written: Vec<RegSet> = (0..headers.len())
+        .map(|i| {
+            let mut w = RegSet::default();
+            for pc in body(i) {
+                if let Some(d) = ops[pc].def {
+                    w.insert(d);
+                }
+            }
+            w
+        })
+        .collect();
+    let divisors = invariant_divisors(f, reachable, headers, ends, &single_entry, &written);
     let mut loops = Vec::new();
-    for (&h, &end) in headers.iter().zip(ends) {
-        let body = h as usize..=(end as usize).min(n.saturating_sub(1));
-        // Single entry: only the header is reached from outside.
-        let single_entry = body
-            .clone()
-            .filter(|&pc| pc != h as usize && reachable[pc])
-            .all(|pc| preds[pc].iter().all(|p| body.contains(p)));
-        // (An inlined call's body resizes nothing: see `Op::inlinable`.)
-        let resizes = |pc: usize| !inlined[pc] && may_resize_arrays(&f.code[pc], f);
-        if !single_entry || body.clone().any(resizes) {
+    for (li, (&h, &end)) in headers.iter().zip(ends).enumerate() {
+        if !single_entry[li] {
             continue;
         }
-        let mut written = RegSet::default();
-        for pc in body.clone() {
-            if let Some(d) = ops[pc].def {
-                written.insert(d);
-            }
-        }
-        // Accesses per array register the loop never writes, in its own body
-        // and in its nested loops (the span of each nested header seen).
-        let mut accesses = [0usize; 256];
-        let mut nested_access = [false; 256];
-        let mut nested_until: Option<usize> = None;
-        for pc in body.clone() {
-            if pc != h as usize {
-                if let Ok(i) = headers.binary_search(&(pc as u32)) {
-                    nested_until = nested_until.max(Some(ends[i] as usize));
-                }
-            }
-            let in_nested = nested_until.is_some_and(|e| pc <= e);
-            if let Some(arr) = indexed_array(&f.code[pc]) {
-                if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
-                    if in_nested {
-                        nested_access[arr as usize] = true;
-                    } else {
-                        accesses[arr as usize] += 1;
-                    }
-                }
-            }
-        }
-        // A loop with nested loops caches only the arrays it indexes itself
-        // *and* its nested loops index (they use its cache instead of loading
-        // their own): a cache is live through the nested loops, and one that
-        // served only this loop's own, less frequent, accesses would take a
-        // register from the inner loop (matmul's `a[i * n + k]`, cached for
-        // the `k` loop, made the `j` loop spill). Arrays only the nested loops
-        // index are theirs to cache.
-        if nested_until.is_some() {
-            for (r, a) in accesses.iter_mut().enumerate() {
-                if !nested_access[r] {
-                    *a = 0;
-                }
-            }
-        }
-        // Each cached array keeps two values live through the loop: cache the
-        // most-accessed few only, so that a loop over many arrays does not
-        // spill its loop variables (see MAX_CACHED_ARRAYS).
-        let mut count: Vec<(usize, Reg)> = (0..=Reg::MAX)
-            .filter(|&r| accesses[r as usize] > 0)
-            .map(|r| (accesses[r as usize], r))
-            .collect();
-        count.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-        let mut arrays: Vec<Reg> = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
-        arrays.sort_unstable();
+        let body = body(li);
+        // (An inlined call's body resizes nothing: see `Op::inlinable`.)
+        let resizes = body
+            .clone()
+            .any(|pc| !inlined[pc] && may_resize_arrays(&f.code[pc], f));
+        let written = written[li];
+        let arrays = if resizes {
+            Vec::new()
+        } else {
+            cached_arrays(f, headers, ends, h, end, &written)
+        };
         // A loop without arrays to cache still gets a pre-header when it is
         // innermost and inlines calls: their frame limit (and function values)
         // are checked there (`Tr::call_guards`).
         let innermost = !headers.iter().any(|&o| o > h && o <= end);
         let inlines = body.clone().any(|pc| reachable[pc] && inlined[pc]);
-        if !arrays.is_empty() || (innermost && inlines) {
+        let guards = !resizes && innermost && inlines;
+        if !arrays.is_empty() || guards || !divisors[li].is_empty() {
             loops.push(CachedLoop {
                 header: h,
                 end,
                 arrays,
+                resizes,
+                divisors: divisors[li].clone(),
                 parent: None,
                 counted: None,
                 innermost,
@@ -553,6 +539,119 @@ fn cached_loops(
         }
     }
     loops
+}
+
+/// The array registers loop `h..=end` caches (sorted): those it indexes
+/// through registers it never writes (`written`), at most
+/// [`MAX_CACHED_ARRAYS`] of the most accessed.
+fn cached_arrays(
+    f: &Function,
+    headers: &[u32],
+    ends: &[u32],
+    h: u32,
+    end: u32,
+    written: &RegSet,
+) -> Vec<Reg> {
+    let (h, end) = (h as usize, (end as usize).min(f.code.len().saturating_sub(1)));
+    // Accesses per array register the loop never writes, in its own body
+    // and in its nested loops (the span of each nested header seen).
+    let mut accesses = [0usize; 256];
+    let mut nested_access = [false; 256];
+    let mut nested_until: Option<usize> = None;
+    for pc in h..=end {
+        if pc != h {
+            if let Ok(i) = headers.binary_search(&(pc as u32)) {
+                nested_until = nested_until.max(Some(ends[i] as usize));
+            }
+        }
+        let in_nested = nested_until.is_some_and(|e| pc <= e);
+        if let Some(arr) = indexed_array(&f.code[pc]) {
+            if f.ref_regs.get(arr as usize).copied().unwrap_or(false) && !written.contains(arr) {
+                if in_nested {
+                    nested_access[arr as usize] = true;
+                } else {
+                    accesses[arr as usize] += 1;
+                }
+            }
+        }
+    }
+    // A loop with nested loops caches only the arrays it indexes itself
+    // *and* its nested loops index (they use its cache instead of loading
+    // their own): a cache is live through the nested loops, and one that
+    // served only this loop's own, less frequent, accesses would take a
+    // register from the inner loop (matmul's `a[i * n + k]`, cached for
+    // the `k` loop, made the `j` loop spill). Arrays only the nested loops
+    // index are theirs to cache.
+    if nested_until.is_some() {
+        for (r, a) in accesses.iter_mut().enumerate() {
+            if !nested_access[r] {
+                *a = 0;
+            }
+        }
+    }
+    // Each cached array keeps two values live through the loop: cache the
+    // most-accessed few only, so that a loop over many arrays does not
+    // spill its loop variables (see MAX_CACHED_ARRAYS).
+    let mut count: Vec<(usize, Reg)> = (0..=Reg::MAX)
+        .filter(|&r| accesses[r as usize] > 0)
+        .map(|r| (accesses[r as usize], r))
+        .collect();
+    count.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+    let mut arrays: Vec<Reg> = count.iter().take(MAX_CACHED_ARRAYS).map(|&(_, r)| r).collect();
+    arrays.sort_unstable();
+    arrays
+}
+
+/// Per loop of `headers`: the divisor registers it prepares magic multipliers
+/// for in its pre-header (sorted), so that a `DivI` / `ModI` inside it
+/// multiplies instead of dividing (`Tr::int_division`). A site's divisor goes
+/// to the outermost loop around it that never writes the register and has a
+/// pre-header (a single entry).
+///
+/// The pre-header's computation costs about as much as a few divisions, so a
+/// site is prepared for only when its loop runs it many times per entry, as far
+/// as the code shows: the loop is not nested in another loop (it is entered
+/// once per call of the function), or the site is in a loop nested inside it.
+/// A loop of a few iterations entered on every iteration of a loop around it
+/// (which writes the divisor) keeps its divisions.
+fn invariant_divisors(
+    f: &Function,
+    reachable: &[bool],
+    headers: &[u32],
+    ends: &[u32],
+    single_entry: &[bool],
+    written: &[RegSet],
+) -> Vec<Vec<Reg>> {
+    let mut divisors: Vec<Vec<Reg>> = vec![Vec::new(); headers.len()];
+    let contains = |li: usize, pc: u32| headers[li] <= pc && pc <= ends[li];
+    for (pc, ins) in f.code.iter().enumerate() {
+        let (Instr::DivI { b, .. } | Instr::ModI { b, .. }) = *ins else {
+            continue;
+        };
+        let pc = pc as u32;
+        if !reachable[pc as usize] {
+            continue;
+        }
+        // The loops around the site, outermost (least header) first.
+        let around: Vec<usize> = (0..headers.len()).filter(|&li| contains(li, pc)).collect();
+        let Some(pos) = around
+            .iter()
+            .position(|&li| single_entry[li] && !written[li].contains(b))
+        else {
+            continue;
+        };
+        let nested_in_another =
+            (0..headers.len()).any(|o| o != around[pos] && contains(o, headers[around[pos]]));
+        let site_nested_inside = pos + 1 < around.len();
+        if nested_in_another && !site_nested_inside {
+            continue;
+        }
+        let list = &mut divisors[around[pos]];
+        if let Err(i) = list.binary_search(&b) {
+            list.insert(i, b);
+        }
+    }
+    divisors
 }
 
 /// The end of each loop of `headers`: its last back-edge (one pass over the

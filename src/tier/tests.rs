@@ -137,6 +137,79 @@ fn magic_div(x: i64, d: i64) -> i64 {
     q.wrapping_add(((neg as u64) >> 63) as i64)
 }
 
+/// The division by a divisor prepared in a loop's pre-header
+/// (`Tr::divide_by_prepared`), replayed in Rust.
+fn prepared_div(x: i64, d: i64) -> i64 {
+    let m = crate::jit::translate::div_magic(d);
+    assert!(m < 0, "the multiplier of {d} is at least 2^63");
+    let s = 63 - (d - 1).leading_zeros();
+    let hi = ((x as i128 * m as i128) >> 64) as i64;
+    let q = hi.wrapping_add(x) >> s;
+    q.wrapping_add(((x as u64) >> 63) as i64)
+}
+
+/// Why `prepared_div` is exact, for `d >= 2`, `l = ceil(log2(d))`,
+/// `M = floor(2^(63 + l) / d) + 1 = (2^(63 + l) + e) / d` with `0 < e <= d`:
+/// `x * M / 2^(63 + l) = x / d + x * e / (d * 2^(63 + l))`, and the error term
+/// has magnitude at most `|x| / 2^(63 + l) <= 2^-l <= 1 / d`, strictly less
+/// for `x >= 0` (`x < 2^63`). For `x >= 0` the floor is then `floor(x / d)`;
+/// for `x < 0` it is `floor(x / d) - 1` when `d` divides `x` (the error is
+/// not 0: `e > 0`) and `floor(x / d)` otherwise, and adding 1 gives the
+/// truncated quotient either way.
+#[test]
+fn prepared_division_matches_idiv() {
+    assert_eq!(crate::jit::translate::div_magic(1), 0);
+    assert_eq!(crate::jit::translate::div_magic(0), 0);
+    assert_eq!(crate::jit::translate::div_magic(-5), 0);
+    assert_eq!(crate::jit::translate::div_magic(i64::MIN), 0);
+    let mut divisors: Vec<i64> = (2..300).collect();
+    for k in 2..63 {
+        divisors.extend([(1i64 << k) - 1, 1 << k, (1 << k) + 1]);
+    }
+    divisors.extend([1000000007, 6700417, i64::MAX, i64::MAX - 1, (i64::MAX >> 1) + 2]);
+    let mut seed: u64 = 0x2545f4914f6cdd1d;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        seed
+    };
+    for _ in 0..300 {
+        let r = next();
+        divisors.push(((r >> (r % 62)) as i64).max(2));
+    }
+    let mut xs: Vec<i64> = (-600..600).collect();
+    xs.extend([
+        i64::MIN,
+        i64::MIN + 1,
+        i64::MAX,
+        i64::MAX - 1,
+        1 << 62,
+        -(1 << 62),
+    ]);
+    for _ in 0..1000 {
+        let r = next();
+        xs.push(r as i64);
+        xs.push((r >> (r % 63)) as i64);
+        xs.push(-((r >> (r % 63)) as i64));
+    }
+    for &d in &divisors {
+        let near = [
+            d,
+            -d,
+            d - 1,
+            1 - d,
+            d + 1,
+            -d - 1,
+            d.wrapping_mul(3),
+            d.wrapping_mul(-3),
+        ];
+        for &x in xs.iter().chain(&near) {
+            assert_eq!(prepared_div(x, d), x.wrapping_div(d), "{x} / {d}");
+        }
+    }
+}
+
 #[test]
 fn magic_division_matches_idiv() {
     let mut divisors: Vec<i64> = (2..300).chain(-300..-1).collect();

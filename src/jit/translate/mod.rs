@@ -31,6 +31,7 @@
 //!   deoptimized frame) come back through it.
 
 mod arith;
+pub(crate) use arith::div_magic;
 mod calls;
 mod exits;
 mod heap;
@@ -374,12 +375,15 @@ struct LowBits {
     k: u32,
 }
 
-/// The array caches of the loops of `an.cached`.
+/// The array caches and divisor multipliers of the loops of `an.cached`.
 struct LoopCaches {
     /// Per loop: its pre-header block.
     pre_headers: Vec<Block>,
     /// Per loop, per cached array: variables for its length and data pointer.
     array_vars: Vec<Vec<(Variable, Variable)>>,
+    /// Per loop, per divisor of `CachedLoop::divisors`: variables for its
+    /// magic multiplier (0: divide) and shift ([`Tr::prepare_divisors`]).
+    divisor_vars: Vec<Vec<(Variable, Variable)>>,
 }
 
 struct Tr<'a, 'f> {
@@ -591,6 +595,16 @@ fn translate_function(
                 .collect()
         })
         .collect();
+    let dvars: Vec<Vec<(Variable, Variable)>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.divisors
+                .iter()
+                .map(|_| (b.declare_var(I64), b.declare_var(I64)))
+                .collect()
+        })
+        .collect();
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
         if an.reachable[pc] && an.leader[pc] {
@@ -622,6 +636,7 @@ fn translate_function(
         loops: LoopCaches {
             pre_headers: pre,
             array_vars: cvars,
+            divisor_vars: dvars,
         },
         blocks,
         frame: Frame {
@@ -752,12 +767,15 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Read the length and data pointer of the cached arrays of loop `only` (in
-    /// its pre-header, followed by its hoisted bounds checks), or of every cached
-    /// loop containing header `h`, with the values the array registers have at
-    /// `h`. A null array reads the zero block: length 0.
+    /// its pre-header, followed by its hoisted bounds checks and call guards),
+    /// or of every cached loop containing header `h`, with the values the array
+    /// registers have at `h`, and prepare for their divisors. A null array reads
+    /// the zero block: length 0.
     fn load_caches(&mut self, h: u32, only: Option<usize>) {
         match only {
             Some(li) => {
+                // First the helper calls, while few values are live.
+                self.prepare_divisors(h, li);
                 // The data pointers after the checks, which need the lengths
                 // only: defined where fewer values are live, the pointers are
                 // given registers for the whole loop rather than split around
@@ -790,8 +808,36 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// Read the length and data pointer of loop `li`'s cached arrays.
+    /// In loop `li`'s pre-header (or at re-entry inside it), with the values
+    /// its divisor registers have at header `h`: each one's magic multiplier
+    /// ([`div_magic`], a call) and shift, `ceil(log2(d)) - 1`, for
+    /// [`Tr::divide_by_prepared`]. The multiplier is 0 for a divisor below 2.
+    fn prepare_divisors(&mut self, h: u32, li: usize) {
+        for di in 0..self.an.cached[li].divisors.len() {
+            let r = self.an.cached[li].divisors[di];
+            let (mv, sv) = self.loops.divisor_vars[li][di];
+            let w = self.an.webs.at(h, r) as usize;
+            let (m, s) = if self.vty[w] == I64 && !self.is_ref(r) {
+                let d = self.b.use_var(self.vars[w]);
+                let magic: extern "C" fn(i64) -> i64 = div_magic;
+                let m = self.call_helper(self.sigs.leaf, magic as usize as u64, &[d]);
+                let below = self.b.ins().iadd_imm_s(d, -1);
+                let zeros = self.b.ins().clz(below);
+                let sixty_three = self.iconst(63);
+                let s = self.b.ins().isub(sixty_three, zeros);
+                (m, s)
+            } else {
+                (self.iconst(0), self.iconst(0))
+            };
+            self.b.def_var(mv, m);
+            self.b.def_var(sv, s);
+        }
+    }
+
+    /// Read the length and data pointer of loop `li`'s cached arrays, and
+    /// prepare for its divisors.
     fn load_loop_caches(&mut self, h: u32, li: usize) {
+        self.prepare_divisors(h, li);
         let headers = self.load_cached_lengths(h, li);
         self.load_cached_pointers(li, &headers);
     }
@@ -927,7 +973,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let li = self.an.cached_innermost.get(pc as usize).copied().flatten()? as usize;
         let l = &self.an.cached[li];
-        (l.contains(pc) && l.innermost).then_some(li)
+        (l.contains(pc) && l.innermost && !l.resizes).then_some(li)
     }
 
     /// The function that loop `li`'s pre-header checks the callee of the
