@@ -208,9 +208,12 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         closure_callees,
     } = inlining::plan(p, f, speculate);
     let ends = loop_ends(f, &headers);
-    let mut cached = cached_loops(f, &ops, &reachable, &headers, &ends, &inlined);
+    let mut cached = cached_loops(p, f, &ops, &reachable, &headers, &ends, &inlined);
     let cached_innermost = nest_cached_loops(&mut cached, n);
     let hoisted = bounds_checks(f, &ops, &leader, &webs, &mut cached, &cached_innermost);
+    for l in cached.iter_mut() {
+        l.unrolled = unrollable(p, f, l, &leader, &reachable, &inlined);
+    }
     let ranges = ranges::analyze(f, &leader, &ops);
 
     let mut a = Analysis {
@@ -367,6 +370,8 @@ pub struct CachedLoop {
     pub innermost: bool,
     /// The registers its body writes.
     pub written: RegSet,
+    /// The translator unrolls it ([`unrollable`]).
+    pub unrolled: bool,
 }
 
 /// The counter of a loop whose only back-edge is `ForLoop { ctr, limit }` at
@@ -463,6 +468,7 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
 const MAX_CACHED_ARRAYS: usize = 8;
 
 fn cached_loops(
+    p: &Program,
     f: &Function,
     ops: &[Operands],
     reachable: &[bool],
@@ -524,7 +530,10 @@ fn cached_loops(
         let innermost = !headers.iter().any(|&o| o > h && o <= end);
         let inlines = body.clone().any(|pc| reachable[pc] && inlined[pc]);
         let guards = !resizes && innermost && inlines;
-        if !arrays.is_empty() || guards || !divisors[li].is_empty() {
+        // An innermost loop that divides floats may be unrolled (see
+        // `translate::pairing`), which needs its `counted`.
+        let divides = !resizes && innermost && body.clone().any(|pc| divides_floats(p, f, pc, inlined));
+        if !arrays.is_empty() || guards || divides || !divisors[li].is_empty() {
             loops.push(CachedLoop {
                 header: h,
                 end,
@@ -535,10 +544,76 @@ fn cached_loops(
                 counted: None,
                 innermost,
                 written,
+                unrolled: false,
             });
         }
     }
     loops
+}
+
+/// Whether the translator unrolls loop `l` twice, to pair its float divisions
+/// (`translate::pairing`): innermost, counted (`ForLoop` at its end back to
+/// its header), calling nothing it does not inline (a call inlines its
+/// callee's early returns, in branches), one basic block, and dividing floats
+/// in its body or in a `Call` it inlines whose code has no branches (a
+/// division in a branch would not dominate its twin in the second copy).
+fn unrollable(
+    p: &Program,
+    f: &Function,
+    l: &CachedLoop,
+    leader: &[bool],
+    reachable: &[bool],
+    inlined: &[bool],
+) -> bool {
+    let (h, end) = (l.header as usize, l.end as usize);
+    if !l.innermost || l.resizes || l.counted.is_none() || end >= f.code.len() {
+        return false;
+    }
+    if !matches!(f.code[end], Instr::ForLoop { target, .. } if target == l.header) {
+        return false;
+    }
+    let straight = |code: &[Instr]| {
+        let last = code.len().saturating_sub(1);
+        code.iter().enumerate().all(|(i, ins)| {
+            ins.jump_target().is_none() && (i == last || !matches!(ins, Instr::Ret { .. } | Instr::RetVoid))
+        })
+    };
+    let mut divides = false;
+    for pc in h..=end {
+        if (pc > h && leader[pc]) || !reachable[pc] {
+            return false;
+        }
+        match f.code[pc] {
+            Instr::CallIndirect { .. } | Instr::CallMethod { .. } => return false,
+            Instr::Call { site, .. } if inlined[pc] => {
+                let callee = f
+                    .sites
+                    .get(site as usize)
+                    .and_then(|s| p.functions.get(s.target as usize));
+                if !callee.is_some_and(|c| straight(&c.code)) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        divides |= divides_floats(p, f, pc, inlined);
+    }
+    divides
+}
+
+/// Whether the instruction at `pc` is a `DivF`, or a `Call` inlined whose
+/// callee has one.
+fn divides_floats(p: &Program, f: &Function, pc: usize, inlined: &[bool]) -> bool {
+    let has_div = |code: &[Instr]| code.iter().any(|i| matches!(i, Instr::DivF { .. }));
+    match f.code.get(pc) {
+        Some(Instr::DivF { .. }) => true,
+        Some(&Instr::Call { site, .. }) if inlined.get(pc) == Some(&true) => f
+            .sites
+            .get(site as usize)
+            .and_then(|s| p.functions.get(s.target as usize))
+            .is_some_and(|callee| has_div(&callee.code)),
+        _ => false,
+    }
 }
 
 /// The array registers loop `h..=end` caches (sorted): those it indexes

@@ -232,7 +232,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let v = self.float_mul(a, b);
                 self.set(dst, v);
             }
-            DivF { dst, a, b } => self.float_bin(dst, a, b, |b, x, y| b.ins().fdiv(x, y)),
+            DivF { dst, a, b } => {
+                let (x, y) = (self.get_f(a), self.get_f(b));
+                let q = match self.paired_division(x, y) {
+                    Some(q) => q,
+                    None => self.b.ins().fdiv(x, y),
+                };
+                self.set(dst, q);
+            }
             ModF { dst, a, b } => {
                 let x = self.get_f(a);
                 let y = self.get_f(b);
@@ -283,6 +290,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             ForLoop {
                 ctr, limit, target, ..
             } => {
+                if self.unrolled_for_loop(pc, ctr, limit)? {
+                    return Ok(false);
+                }
                 // Deopt stress resumes the VM at this instruction, which counts the
                 // back-edge and re-enters at the header.
                 self.stress(pc, pc);

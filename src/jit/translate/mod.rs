@@ -37,6 +37,7 @@ mod exits;
 mod heap;
 mod inline;
 mod instr;
+mod pairing;
 mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
@@ -417,6 +418,8 @@ struct Tr<'a, 'f> {
     /// The callee whose body is being translated in place of a call, if any:
     /// register accesses then go to its registers ([`inline::Inlined`]).
     inl: Option<inline::Inlined<'a>>,
+    /// The loop being unrolled, if one is ([`pairing`]).
+    unroll: Option<pairing::Unroll>,
     /// Bytecode instructions still allowed to be inlined into this function.
     inline_budget: usize,
 }
@@ -660,6 +663,7 @@ fn translate_function(
         self_ref,
         regions,
         inl: None,
+        unroll: None,
         inline_budget,
     };
 
@@ -1278,6 +1282,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.b.switch_to_block(pre);
                     self.load_caches(pc as u32, Some(li));
                     self.b.ins().jump(blk, &[]);
+                    self.start_unroll(li);
                 }
                 // A block whose predecessors all come before it (and that is not a
                 // re-entry point) has them all by now: seal it, which keeps the SSA
