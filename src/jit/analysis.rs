@@ -214,6 +214,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     for l in cached.iter_mut() {
         l.unrolled = unrollable(p, f, l, &leader, &reachable, &inlined);
     }
+    outermost_promotions(&mut cached);
     let ranges = ranges::analyze(f, &leader, &ops);
 
     let mut a = Analysis {
@@ -372,6 +373,9 @@ pub struct CachedLoop {
     pub written: RegSet,
     /// The translator unrolls it ([`unrollable`]).
     pub unrolled: bool,
+    /// The scalar globals it keeps in variables (`promoted_globals`): index
+    /// and kind, sorted by index.
+    pub globals: Vec<(u32, ValKind)>,
 }
 
 /// The counter of a loop whose only back-edge is `ForLoop { ctr, limit }` at
@@ -533,7 +537,12 @@ fn cached_loops(
         // An innermost loop that divides floats may be unrolled (see
         // `translate::pairing`), which needs its `counted`.
         let divides = !resizes && innermost && body.clone().any(|pc| divides_floats(p, f, pc, inlined));
-        if !arrays.is_empty() || guards || divides || !divisors[li].is_empty() {
+        let globals = if resizes {
+            Vec::new()
+        } else {
+            scalar_globals(p, f, body.clone(), inlined)
+        };
+        if !arrays.is_empty() || guards || divides || !divisors[li].is_empty() || !globals.is_empty() {
             loops.push(CachedLoop {
                 header: h,
                 end,
@@ -545,6 +554,7 @@ fn cached_loops(
                 innermost,
                 written,
                 unrolled: false,
+                globals,
             });
         }
     }
@@ -599,6 +609,64 @@ fn unrollable(
         divides |= divides_floats(p, f, pc, inlined);
     }
     divides
+}
+
+/// The scalar (int, float, bool) globals that the instructions at `pcs` read
+/// or write, themselves or in the `Call`s they inline, sorted by index: a
+/// loop that calls nothing it does not inline keeps them in variables (the
+/// translator's `promoted_global`), loaded in its pre-header and stored on
+/// every way out of it: its exits to the code after it, returns, side exits.
+/// Nothing else reads globals while it runs: no call runs other code, and
+/// a thread has its own copies of the globals. (A reference global stays in
+/// memory, where the collector finds it.)
+fn scalar_globals(
+    p: &Program,
+    f: &Function,
+    pcs: std::ops::RangeInclusive<usize>,
+    inlined: &[bool],
+) -> Vec<(u32, ValKind)> {
+    let mut found: Vec<(u32, ValKind)> = Vec::new();
+    let mut note = |code: &[Instr]| {
+        for ins in code {
+            let (Instr::GetGlobal { idx, .. } | Instr::SetGlobal { idx, .. }) = *ins else {
+                continue;
+            };
+            let Some(kind) = p.globals.get(idx as usize).map(|g| g.kind) else {
+                continue;
+            };
+            if kind != ValKind::Ref && !found.iter().any(|&(i, _)| i == idx) {
+                found.push((idx, kind));
+            }
+        }
+    };
+    for pc in pcs {
+        let Some(ins) = f.code.get(pc) else { break };
+        note(std::slice::from_ref(ins));
+        if let (&Instr::Call { site, .. }, Some(true)) = (ins, inlined.get(pc)) {
+            if let Some(callee) = f
+                .sites
+                .get(site as usize)
+                .and_then(|s| p.functions.get(s.target as usize))
+            {
+                note(&callee.code);
+            }
+        }
+    }
+    found.sort_unstable_by_key(|&(i, _)| i);
+    found
+}
+
+/// A global that a loop around keeps in a variable already is not promoted
+/// again by the loops inside it (they use the outer loop's variable).
+fn outermost_promotions(loops: &mut [CachedLoop]) {
+    for li in 0..loops.len() {
+        let mut outer = loops[li].parent;
+        while let Some(o) = outer {
+            let theirs = loops[o].globals.clone();
+            loops[li].globals.retain(|g| !theirs.contains(g));
+            outer = loops[o].parent;
+        }
+    }
 }
 
 /// Whether the instruction at `pc` is a `DivF`, or a `Call` inlined whose

@@ -172,6 +172,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.seal_block(blk);
             self.b.switch_to_block(blk);
             let pcv = self.iconst(pc as i64);
+            // (The overflow exit continues in the exception exit, which stores.)
+            if !matches!(kind, Exit::Ovf) {
+                self.store_globals_at(pc);
+            }
             match kind {
                 Exit::Deopt => {
                     let live = self.live_in(pc);

@@ -133,6 +133,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let f = self.enter_inlined(pc, at_limit, callee);
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
         let mut stores = Vec::new();
+        let mut promoted = Vec::new();
         for &ins in &f.code {
             match ins {
                 Instr::SetField { obj, idx, src } => {
@@ -142,9 +143,15 @@ impl<'a, 'f> Tr<'a, 'f> {
                     stores.push((addr, Mem::Heap, self.get_raw(src)));
                 }
                 Instr::SetGlobal { src, idx } => {
-                    let base = self.run_word(self.tc.offs.run.globals);
-                    let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
-                    stores.push((addr, Mem::Global, self.get_raw(src)));
+                    let v = self.get_raw(src);
+                    match self.promoted_global(idx) {
+                        // (Nothing after it can exit: it takes effect with the stores.)
+                        Some((var, ty)) => promoted.push((var, self.as_type(v, ty))),
+                        None => {
+                            let addr = self.global_addr(idx);
+                            stores.push((addr, Mem::Global, v));
+                        }
+                    }
                 }
                 Instr::RetVoid => break,
                 // Exits at the call, if any, come before every store.
@@ -154,6 +161,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         for (addr, region, v) in stores {
             let fl = self.mem_flags(region);
             self.b.ins().store(fl, v, addr, 0);
+        }
+        for (var, v) in promoted {
+            self.b.def_var(var, v);
         }
         self.inl = None;
         Ok(())

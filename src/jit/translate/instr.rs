@@ -157,19 +157,39 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.set(dst, v);
             }
             GetGlobal { dst, idx } => {
-                let base = self.run_word(self.tc.offs.run.globals);
-                let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
-                let fl = self.mem_flags(Mem::Global);
-                let ty = self.def_ty(dst);
-                let v = self.b.ins().load(ty, fl, addr, 0);
+                // An inlined body's registers have no machine type of their
+                // own: the global's kind gives it (a float then needs no
+                // conversion on its way to float arithmetic).
+                let ty = match (&self.inl, self.tc.program.globals.get(idx as usize)) {
+                    (Some(_), Some(g)) => global_type(g.kind),
+                    _ => self.def_ty(dst),
+                };
+                let v = match self.promoted_global(idx) {
+                    Some((var, _)) => {
+                        let v = self.b.use_var(var);
+                        self.as_type(v, ty)
+                    }
+                    None => {
+                        let addr = self.global_addr(idx);
+                        let fl = self.mem_flags(Mem::Global);
+                        self.b.ins().load(ty, fl, addr, 0)
+                    }
+                };
                 self.set(dst, v);
             }
             SetGlobal { src, idx } => {
-                let base = self.run_word(self.tc.offs.run.globals);
-                let addr = self.b.ins().iadd_imm_s(base, idx as i64 * 8);
                 let v = self.get_raw(src);
-                let fl = self.mem_flags(Mem::Global);
-                self.b.ins().store(fl, v, addr, 0);
+                match self.promoted_global(idx) {
+                    Some((var, ty)) => {
+                        let v = self.as_type(v, ty);
+                        self.b.def_var(var, v);
+                    }
+                    None => {
+                        let addr = self.global_addr(idx);
+                        let fl = self.mem_flags(Mem::Global);
+                        self.b.ins().store(fl, v, addr, 0);
+                    }
+                }
             }
 
             AddI { dst, a, b } => {
@@ -354,6 +374,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             CallExtern { .. } => self.generic(pc),
             Ret { src } => {
+                self.store_globals_at(pc);
                 let v = self.get_raw(src);
                 let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, self.frame.base, 0);
@@ -363,6 +384,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 return Ok(false);
             }
             RetVoid => {
+                self.store_globals_at(pc);
                 self.pop_frame();
                 let z = self.iconst(0);
                 self.b.ins().return_(&[z]);

@@ -45,7 +45,7 @@ use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, StrOp, UnaryOp};
-use bp_runtime::value::Value;
+use bp_runtime::value::{ValKind, Value};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::{F64, I32, I64, I8};
 use cranelift_codegen::ir::{
@@ -385,6 +385,13 @@ struct LoopCaches {
     /// Per loop, per divisor of `CachedLoop::divisors`: variables for its
     /// magic multiplier (0: divide) and shift ([`Tr::prepare_divisors`]).
     divisor_vars: Vec<Vec<(Variable, Variable)>>,
+    /// Per loop, per global of `CachedLoop::globals`: the variable that holds
+    /// it while the loop runs ([`Tr::promoted_global`]).
+    global_vars: Vec<Vec<Variable>>,
+    /// Blocks on edges that leave loops holding globals, to be filled with
+    /// the stores of those globals: (block, pc of the jump, its target, the
+    /// block the edge goes on to).
+    leaving: Vec<(Block, u32, u32, Block)>,
 }
 
 struct Tr<'a, 'f> {
@@ -608,6 +615,16 @@ fn translate_function(
                 .collect()
         })
         .collect();
+    let gvars: Vec<Vec<Variable>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.globals
+                .iter()
+                .map(|&(_, kind)| b.declare_var(global_type(kind)))
+                .collect()
+        })
+        .collect();
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
         if an.reachable[pc] && an.leader[pc] {
@@ -640,6 +657,8 @@ fn translate_function(
             pre_headers: pre,
             array_vars: cvars,
             divisor_vars: dvars,
+            global_vars: gvars,
+            leaving: Vec::new(),
         },
         blocks,
         frame: Frame {
@@ -684,12 +703,22 @@ fn translate_function(
 
     t.translate_body()?;
 
+    t.fill_leaving(None);
     t.fill_exits()?;
     t.fill_reentry()?;
     t.check_size()?;
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
     Ok(())
+}
+
+/// The machine type of a global of `kind` held in a variable.
+fn global_type(kind: ValKind) -> Type {
+    if kind == ValKind::Float {
+        F64
+    } else {
+        I64
+    }
 }
 
 /// Whether a frame at depth `d` is at the frame limit: a call from it would
@@ -747,11 +776,94 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// The block an edge from the current instruction to `pc` goes to: the
-    /// pre-header when it enters a cached loop from outside.
-    fn edge(&self, pc: u32) -> Result<Block, String> {
-        match self.cached_loop_at_header(pc) {
-            Some(li) if !self.an.cached[li].contains(self.cur) => Ok(self.loops.pre_headers[li]),
-            _ => self.block(pc),
+    /// pre-header when it enters a cached loop from outside; first a block
+    /// that stores the globals of the loops it leaves, if they hold any
+    /// ([`Tr::fill_leaving`]).
+    fn edge(&mut self, pc: u32) -> Result<Block, String> {
+        let to = match self.cached_loop_at_header(pc) {
+            Some(li) if !self.an.cached[li].contains(self.cur) => self.loops.pre_headers[li],
+            _ => self.block(pc)?,
+        };
+        if self.inl.is_none() && self.left_globals(self.cur, pc).next().is_some() {
+            let stub = self.b.create_block();
+            self.loops.leaving.push((stub, self.cur, pc, to));
+            return Ok(stub);
+        }
+        Ok(to)
+    }
+
+    /// The loops around `from` that hold globals and do not contain `to`
+    /// (the ones a jump from `from` to `to` leaves; `to` beyond the code for
+    /// leaving the function).
+    fn left_globals(&self, from: u32, to: u32) -> impl Iterator<Item = usize> + '_ {
+        self.cached_loops_around(from)
+            .filter(move |&li| !self.an.cached[li].contains(to) && !self.an.cached[li].globals.is_empty())
+    }
+
+    /// The variable and machine type of global `idx` at the current
+    /// instruction, if a loop around it holds the global
+    /// (`CachedLoop::globals`).
+    fn promoted_global(&self, idx: u32) -> Option<(Variable, Type)> {
+        self.cached_loops_around(self.cur).find_map(|li| {
+            let l = &self.an.cached[li];
+            let gi = l.globals.binary_search_by_key(&idx, |&(i, _)| i).ok()?;
+            Some((self.loops.global_vars[li][gi], global_type(l.globals[gi].1)))
+        })
+    }
+
+    /// The address of global `idx`.
+    fn global_addr(&mut self, idx: u32) -> CV {
+        let base = self.run_word(self.tc.offs.run.globals);
+        self.b.ins().iadd_imm_s(base, idx as i64 * 8)
+    }
+
+    /// In loop `li`'s pre-header (or at re-entry inside it): its globals from
+    /// memory into their variables.
+    fn load_promoted_globals(&mut self, li: usize) {
+        for gi in 0..self.an.cached[li].globals.len() {
+            let (idx, kind) = self.an.cached[li].globals[gi];
+            let addr = self.global_addr(idx);
+            let fl = self.mem_flags(Mem::Global);
+            let v = self.b.ins().load(global_type(kind), fl, addr, 0);
+            self.b.def_var(self.loops.global_vars[li][gi], v);
+        }
+    }
+
+    /// Store the globals of the loops `loops` holds to memory.
+    fn store_promoted_globals(&mut self, loops: &[usize]) {
+        for &li in loops {
+            for gi in 0..self.an.cached[li].globals.len() {
+                let idx = self.an.cached[li].globals[gi].0;
+                let v = self.b.use_var(self.loops.global_vars[li][gi]);
+                let addr = self.global_addr(idx);
+                let fl = self.mem_flags(Mem::Global);
+                self.b.ins().store(fl, v, addr, 0);
+            }
+        }
+    }
+
+    /// Before leaving compiled code at `pc` (a side exit, a return): store
+    /// the globals of every loop around `pc` that holds some.
+    fn store_globals_at(&mut self, pc: u32) {
+        let loops: Vec<usize> = self.left_globals(pc, u32::MAX).collect();
+        self.store_promoted_globals(&loops);
+    }
+
+    /// The blocks of edges that leave loops holding globals (those to `to`,
+    /// or all): store those globals, go on. Each has its one predecessor by
+    /// now.
+    fn fill_leaving(&mut self, only: Option<u32>) {
+        let all = std::mem::take(&mut self.loops.leaving);
+        let (now, later): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|&(_, _, t, _)| only.is_none_or(|o| o == t));
+        self.loops.leaving = later;
+        for (stub, from, to, next) in now {
+            self.b.seal_block(stub);
+            self.b.switch_to_block(stub);
+            let loops: Vec<usize> = self.left_globals(from, to).collect();
+            self.store_promoted_globals(&loops);
+            self.b.ins().jump(next, &[]);
         }
     }
 
@@ -780,6 +892,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             Some(li) => {
                 // First the helper calls, while few values are live.
                 self.prepare_divisors(h, li);
+                self.load_promoted_globals(li);
                 // The data pointers after the checks, which need the lengths
                 // only: defined where fewer values are live, the pointers are
                 // given registers for the whole loop rather than split around
@@ -842,6 +955,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// prepare for its divisors.
     fn load_loop_caches(&mut self, h: u32, li: usize) {
         self.prepare_divisors(h, li);
+        self.load_promoted_globals(li);
         let headers = self.load_cached_lengths(h, li);
         self.load_cached_pointers(li, &headers);
     }
@@ -1275,6 +1389,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                     let e = self.edge(pc as u32)?;
                     self.b.ins().jump(e, &[]);
                 }
+                // Every jump to `pc` from before it is emitted, and the block
+                // may be sealed below: the edges that leave loops holding
+                // globals must reach it first.
+                self.fill_leaving(Some(pc as u32));
                 if let Some(li) = self.cached_loop_at_header(pc as u32) {
                     // The pre-header: read the cached array headers, enter the loop.
                     self.cur = pc as u32;
