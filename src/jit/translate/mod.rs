@@ -427,6 +427,12 @@ struct Tr<'a, 'f> {
     inl: Option<inline::Inlined<'a>>,
     /// The loop being unrolled, if one is ([`pairing`]).
     unroll: Option<pairing::Unroll>,
+    /// The block every exit goes on to after resuming the VM
+    /// ([`Tr::after_resume`]), once one needs it.
+    resume_tail: Option<Block>,
+    /// The block every exception exit without a handler goes on to
+    /// (`Tr::fill_propagate_tail`), once one needs it.
+    propagate_tail: Option<Block>,
     /// Bytecode instructions still allowed to be inlined into this function.
     inline_budget: usize,
 }
@@ -683,6 +689,8 @@ fn translate_function(
         regions,
         inl: None,
         unroll: None,
+        resume_tail: None,
+        propagate_tail: None,
         inline_budget,
     };
 
