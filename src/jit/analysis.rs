@@ -595,14 +595,10 @@ fn unrollable(
         }
         match f.code[pc] {
             Instr::CallIndirect { .. } | Instr::CallMethod { .. } => return false,
-            Instr::Call { site, .. } if inlined[pc] => {
-                let callee = f
-                    .sites
-                    .get(site as usize)
-                    .and_then(|s| p.functions.get(s.target as usize));
-                if !callee.is_some_and(|c| straight(&c.code)) {
-                    return false;
-                }
+            Instr::Call { .. }
+                if inlined[pc] && !inlined_callee(p, f, pc, inlined).is_some_and(|c| straight(&c.code)) =>
+            {
+                return false
             }
             _ => {}
         }
@@ -642,14 +638,8 @@ fn scalar_globals(
     for pc in pcs {
         let Some(ins) = f.code.get(pc) else { break };
         note(std::slice::from_ref(ins));
-        if let (&Instr::Call { site, .. }, Some(true)) = (ins, inlined.get(pc)) {
-            if let Some(callee) = f
-                .sites
-                .get(site as usize)
-                .and_then(|s| p.functions.get(s.target as usize))
-            {
-                note(&callee.code);
-            }
+        if let Some(callee) = inlined_callee(p, f, pc, inlined) {
+            note(&callee.code);
         }
     }
     found.sort_unstable_by_key(|&(i, _)| i);
@@ -669,19 +659,26 @@ fn outermost_promotions(loops: &mut [CachedLoop]) {
     }
 }
 
+/// The callee of the instruction at `pc` if it is a `Call` the translator
+/// inlines.
+fn inlined_callee<'p>(p: &'p Program, f: &Function, pc: usize, inlined: &[bool]) -> Option<&'p Function> {
+    let &Instr::Call { site, .. } = f.code.get(pc)? else {
+        return None;
+    };
+    if inlined.get(pc) != Some(&true) {
+        return None;
+    }
+    f.sites
+        .get(site as usize)
+        .and_then(|s| p.functions.get(s.target as usize))
+}
+
 /// Whether the instruction at `pc` is a `DivF`, or a `Call` inlined whose
 /// callee has one.
 fn divides_floats(p: &Program, f: &Function, pc: usize, inlined: &[bool]) -> bool {
-    let has_div = |code: &[Instr]| code.iter().any(|i| matches!(i, Instr::DivF { .. }));
-    match f.code.get(pc) {
-        Some(Instr::DivF { .. }) => true,
-        Some(&Instr::Call { site, .. }) if inlined.get(pc) == Some(&true) => f
-            .sites
-            .get(site as usize)
-            .and_then(|s| p.functions.get(s.target as usize))
-            .is_some_and(|callee| has_div(&callee.code)),
-        _ => false,
-    }
+    matches!(f.code.get(pc), Some(Instr::DivF { .. }))
+        || inlined_callee(p, f, pc, inlined)
+            .is_some_and(|callee| callee.code.iter().any(|i| matches!(i, Instr::DivF { .. })))
 }
 
 /// The array registers loop `h..=end` caches (sorted): those it indexes
@@ -783,8 +780,8 @@ fn invariant_divisors(
         else {
             continue;
         };
-        let nested_in_another =
-            (0..headers.len()).any(|o| o != around[pos] && contains(o, headers[around[pos]]));
+        // (Loops nest: the ones before it in `around` are around it.)
+        let nested_in_another = pos > 0;
         let site_nested_inside = pos + 1 < around.len();
         if nested_in_another && !site_nested_inside {
             continue;

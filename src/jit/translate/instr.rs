@@ -20,6 +20,19 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(false)
     }
 
+    /// The `ForLoop` at `pc` up to its branch: `ctr += 1`, and whether the
+    /// loop goes on (`ctr < limit`).
+    pub(super) fn for_loop_step(&mut self, pc: u32, ctr: Reg, limit: Reg) -> CV {
+        // Deopt stress resumes the VM at this instruction, which counts the
+        // back-edge and re-enters at the header.
+        self.stress(pc, pc);
+        let x = self.get_i(ctr);
+        let i = self.b.ins().iadd_imm_s(x, 1);
+        self.set(ctr, i);
+        let n = self.get_i(limit);
+        self.b.ins().icmp(IntCC::SignedLessThan, i, n)
+    }
+
     /// `if a cc b (ints) { pc = target }`.
     fn int_branch(&mut self, pc: u32, a: Reg, b: Reg, cc: IntCC, target: u32) -> Result<bool, String> {
         let c = self.int_test(a, b, cc);
@@ -313,15 +326,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 if self.unrolled_for_loop(pc, ctr, limit)? {
                     return Ok(false);
                 }
-                // Deopt stress resumes the VM at this instruction, which counts the
-                // back-edge and re-enters at the header.
-                self.stress(pc, pc);
-                let x = self.get_i(ctr);
-                let i = self.b.ins().iadd_imm_s(x, 1);
-                self.set(ctr, i);
-                let n = self.get_i(limit);
-                let c = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
-                return self.branch(c, pc, target);
+                let more = self.for_loop_step(pc, ctr, limit);
+                return self.branch(more, pc, target);
             }
             JmpIf { cond, target } => {
                 let c = self.get_i(cond);

@@ -368,6 +368,17 @@ struct ValueNumbering {
     non_null: std::collections::HashSet<CV>,
 }
 
+impl ValueNumbering {
+    /// At the start of a bytecode block: forget what the block before knew
+    /// (the facts a single edge carries in are entered afterwards).
+    fn forget_block(&mut self) {
+        self.computed.clear();
+        self.bounds_checked.clear();
+        self.low_zeros.clear();
+        self.non_null.clear();
+    }
+}
+
 /// `bits = x & (2^k - 1)`: the low `k` bits of `x`.
 #[derive(Clone, Copy)]
 struct LowBits {
@@ -1417,20 +1428,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.b.seal_block(blk);
                 }
                 self.b.switch_to_block(blk);
-                self.vn.computed.clear();
-                self.vn.bounds_checked.clear();
-                self.vn.low_zeros.clear();
-                self.vn.non_null.clear();
+                self.vn.forget_block();
                 self.enter_zero_fact(pc as u32, preds[pc]);
             } else if !open {
                 // Only after an instruction that always exits; nothing reaches here.
                 let blk = self.b.create_block();
                 self.b.seal_block(blk);
                 self.b.switch_to_block(blk);
-                self.vn.computed.clear();
-                self.vn.bounds_checked.clear();
-                self.vn.low_zeros.clear();
-                self.vn.non_null.clear();
+                self.vn.forget_block();
             }
             self.cur = pc as u32;
             if self.tc.source_positions {

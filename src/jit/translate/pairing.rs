@@ -67,21 +67,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             return Ok(false);
         }
         u.second = true;
-        self.stress(pc, pc);
-        let x = self.get_i(ctr);
-        let i = self.b.ins().iadd_imm_s(x, 1);
-        self.set(ctr, i);
-        let n = self.get_i(limit);
-        let c = self.b.ins().icmp(IntCC::SignedLessThan, i, n);
+        let more = self.for_loop_step(pc, ctr, limit);
         let second = self.b.create_block();
         let after = self.edge(pc + 1)?;
-        self.b.ins().brif(c, second, &[], after, &[]);
+        self.b.ins().brif(more, second, &[], after, &[]);
         self.b.seal_block(second);
         self.b.switch_to_block(second);
-        self.vn.computed.clear();
-        self.vn.bounds_checked.clear();
-        self.vn.low_zeros.clear();
-        self.vn.non_null.clear();
+        self.vn.forget_block();
         for q in header..=pc {
             self.cur = q;
             if self.tc.source_positions {
