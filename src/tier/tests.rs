@@ -137,6 +137,16 @@ fn magic_div(x: i64, d: i64) -> i64 {
     q.wrapping_add(((neg as u64) >> 63) as i64)
 }
 
+/// Dividends at the ends of the int range, for the division tests.
+const EXTREME_DIVIDENDS: [i64; 6] = [
+    i64::MIN,
+    i64::MIN + 1,
+    i64::MAX,
+    i64::MAX - 1,
+    1 << 62,
+    -(1 << 62),
+];
+
 /// The division by a divisor prepared in a loop's pre-header
 /// (`Tr::divide_by_prepared`), replayed in Rust.
 fn prepared_div(x: i64, d: i64) -> i64 {
@@ -179,14 +189,7 @@ fn prepared_division_matches_idiv() {
         divisors.push(((r >> (r % 62)) as i64).max(2));
     }
     let mut xs: Vec<i64> = (-600..600).collect();
-    xs.extend([
-        i64::MIN,
-        i64::MIN + 1,
-        i64::MAX,
-        i64::MAX - 1,
-        1 << 62,
-        -(1 << 62),
-    ]);
+    xs.extend(EXTREME_DIVIDENDS);
     for _ in 0..1000 {
         let r = next();
         xs.push(r as i64);
@@ -199,8 +202,8 @@ fn prepared_division_matches_idiv() {
             -d,
             d - 1,
             1 - d,
-            d + 1,
-            -d - 1,
+            d.wrapping_add(1),
+            d.wrapping_neg().wrapping_sub(1),
             d.wrapping_mul(3),
             d.wrapping_mul(-3),
         ];
@@ -224,14 +227,7 @@ fn magic_division_matches_idiv() {
         6700417,
     ]);
     let mut xs: Vec<i64> = (-1000..1000).collect();
-    xs.extend([
-        i64::MIN,
-        i64::MIN + 1,
-        i64::MAX,
-        i64::MAX - 1,
-        1 << 62,
-        -(1 << 62),
-    ]);
+    xs.extend(EXTREME_DIVIDENDS);
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..2000 {
         seed = seed

@@ -539,18 +539,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// around the current instruction prepared them in its pre-header
     /// ([`Tr::prepare_divisors`]; the function's own instructions only).
     fn prepared_divisor(&mut self, b: Reg) -> Option<(CV, CV)> {
-        if self.inl.is_some() {
-            return None;
-        }
-        let (li, di) = self.cached_loops_around(self.cur).find_map(|li| {
-            self.an.cached[li]
-                .divisors
-                .binary_search(&b)
-                .ok()
-                .map(|di| (li, di))
-        })?;
-        let (mv, sv) = self.loops.divisor_vars[li][di];
-        Some((self.b.use_var(mv), self.b.use_var(sv)))
+        self.loop_pair(b, |l| &l.divisors, |c| &c.divisor_vars)
     }
 
     /// `x / y` or `x % y` for a divisor prepared in a pre-header: multiplier

@@ -131,6 +131,32 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().jump(tail, &[st.into()]);
     }
 
+    /// Return status `st` if it is `exit` or a fatal error (2); otherwise go
+    /// on (in a new block).
+    fn return_if_stopped(&mut self, st: CV) {
+        let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
+        let (stop, go_on) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(stop);
+        self.b.set_cold_block(go_on);
+        self.b.ins().brif(is_stop, stop, &[], go_on, &[]);
+        self.b.seal_block(stop);
+        self.b.seal_block(go_on);
+        self.b.switch_to_block(stop);
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(go_on);
+    }
+
+    /// At an exit at `pc` (`pcv` its value): the live registers to the
+    /// frame, then the VM resumes there (`helper`: `rt_resume`, or
+    /// `rt_resume_exc` for an exception a handler of this frame catches).
+    fn resume_vm(&mut self, pc: u32, pcv: CV, helper: u64) {
+        let live = self.live_in(pc);
+        self.write_back(pc, live);
+        let vm = self.vm_addr();
+        let st = self.call_helper(self.sigs.vm_base_pc, helper, &[vm, self.frame.base, pcv]);
+        self.after_resume(st);
+    }
+
     /// The cold block with `params` integer parameters in `slot`, created on
     /// first use: code that every exit of a kind shares, filled after them.
     fn shared_tail(&mut self, slot: fn(&mut Self) -> &mut Option<Block>, params: usize) -> Block {
@@ -156,16 +182,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(tail);
         self.b.switch_to_block(tail);
         let (st, pcv) = (self.b.block_params(tail)[0], self.b.block_params(tail)[1]);
-        let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
-        let (stop, exc) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(stop);
-        self.b.set_cold_block(exc);
-        self.b.ins().brif(is_stop, stop, &[], exc, &[]);
-        self.b.seal_block(stop);
-        self.b.seal_block(exc);
-        self.b.switch_to_block(stop);
-        self.b.ins().return_(&[st]);
-        self.b.switch_to_block(exc);
+        self.return_if_stopped(st);
         let vm = self.vm_addr();
         let st2 = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_propagate, &[vm, pcv]);
         self.b.ins().return_(&[st2]);
@@ -232,17 +249,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.store_globals_at(pc);
             }
             match kind {
-                Exit::Deopt => {
-                    let live = self.live_in(pc);
-                    self.write_back(pc, live);
-                    let vm = self.vm_addr();
-                    let st = self.call_helper(
-                        self.sigs.vm_base_pc,
-                        self.tc.addrs.h_resume,
-                        &[vm, self.frame.base, pcv],
-                    );
-                    self.after_resume(st);
-                }
+                Exit::Deopt => self.resume_vm(pc, pcv, self.tc.addrs.h_resume),
                 Exit::Ovf => {
                     let vm = self.vm_addr();
                     let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
@@ -259,26 +266,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                         self.b.ins().jump(tail, &[st.into(), pcv.into()]);
                         continue;
                     }
-                    let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
-                    let stop = self.b.create_block();
-                    let exc = self.b.create_block();
-                    self.b.set_cold_block(stop);
-                    self.b.set_cold_block(exc);
-                    self.b.ins().brif(is_stop, stop, &[], exc, &[]);
-                    self.b.seal_block(stop);
-                    self.b.seal_block(exc);
-                    self.b.switch_to_block(stop);
-                    self.b.ins().return_(&[st]);
-                    self.b.switch_to_block(exc);
-                    let live = self.live_in(pc);
-                    self.write_back(pc, live);
-                    let vm = self.vm_addr();
-                    let st2 = self.call_helper(
-                        self.sigs.vm_base_pc,
-                        self.tc.addrs.h_resume_exc,
-                        &[vm, self.frame.base, pcv],
-                    );
-                    self.after_resume(st2);
+                    self.return_if_stopped(st);
+                    self.resume_vm(pc, pcv, self.tc.addrs.h_resume_exc);
                 }
             }
         }

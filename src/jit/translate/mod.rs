@@ -41,7 +41,7 @@ mod pairing;
 mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
-use super::analysis::{analyze, Analysis, IndexOffset, RegSet};
+use super::analysis::{analyze, Analysis, CachedLoop, IndexOffset, RegSet};
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, StrOp, UnaryOp};
@@ -1167,21 +1167,27 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The cached (length, data pointer) of array register `arr` at the current
     /// instruction, if its loop caches them.
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
-        // An inlined callee's registers are not the ones the caches are for.
+        self.loop_pair(arr, |l| &l.arrays, |c| &c.array_vars)
+    }
+
+    /// The values of the pair of variables that the innermost loop around the
+    /// current instruction whose `list` has register `r` keeps for it in
+    /// `vars` (an enclosing loop's are valid in its nested loops too). Not in
+    /// an inlined body: its registers are not the ones the loops are for.
+    fn loop_pair(
+        &mut self,
+        r: Reg,
+        list: impl Fn(&CachedLoop) -> &[Reg],
+        vars: impl Fn(&LoopCaches) -> &[Vec<(Variable, Variable)>],
+    ) -> Option<(CV, CV)> {
         if self.inl.is_some() {
             return None;
         }
-        // The innermost cached loop containing the instruction that caches `arr`
-        // (an enclosing loop's caches are valid in its nested loops too).
-        let (li, ai) = self.cached_loops_around(self.cur).find_map(|li| {
-            self.an.cached[li]
-                .arrays
-                .binary_search(&arr)
-                .ok()
-                .map(|ai| (li, ai))
-        })?;
-        let (lv, pv) = self.loops.array_vars[li][ai];
-        Some((self.b.use_var(lv), self.b.use_var(pv)))
+        let (li, i) = self
+            .cached_loops_around(self.cur)
+            .find_map(|li| list(&self.an.cached[li]).binary_search(&r).ok().map(|i| (li, i)))?;
+        let (a, b) = vars(&self.loops)[li][i];
+        Some((self.b.use_var(a), self.b.use_var(b)))
     }
 
     /// A word of the running VM (`offs.run`): its address or limit, which never
