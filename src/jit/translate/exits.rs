@@ -131,16 +131,23 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().jump(tail, &[st.into()]);
     }
 
+    /// Branch on `cond` to two new cold blocks (taken, not taken), sealed:
+    /// this branch is their only way in.
+    fn cold_branch(&mut self, cond: CV) -> (Block, Block) {
+        let (yes, no) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(yes);
+        self.b.set_cold_block(no);
+        self.b.ins().brif(cond, yes, &[], no, &[]);
+        self.b.seal_block(yes);
+        self.b.seal_block(no);
+        (yes, no)
+    }
+
     /// Return status `st` if it is `exit` or a fatal error (2); otherwise go
     /// on (in a new block).
     fn return_if_stopped(&mut self, st: CV) {
         let is_stop = self.b.ins().icmp_imm_s(IntCC::Equal, st, 2);
-        let (stop, go_on) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(stop);
-        self.b.set_cold_block(go_on);
-        self.b.ins().brif(is_stop, stop, &[], go_on, &[]);
-        self.b.seal_block(stop);
-        self.b.seal_block(go_on);
+        let (stop, go_on) = self.cold_branch(is_stop);
         self.b.switch_to_block(stop);
         self.b.ins().return_(&[st]);
         self.b.switch_to_block(go_on);
@@ -200,13 +207,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let st = self.b.block_params(tail)[0];
         let low = self.b.ins().band_imm_s(st, 3);
         let is_re = self.b.ins().icmp_imm_s(IntCC::Equal, low, 3);
-        let re = self.b.create_block();
-        let ret = self.b.create_block();
-        self.b.set_cold_block(re);
-        self.b.set_cold_block(ret);
-        self.b.ins().brif(is_re, re, &[], ret, &[]);
-        self.b.seal_block(re);
-        self.b.seal_block(ret);
+        let (re, ret) = self.cold_branch(is_re);
         self.b.switch_to_block(re);
         let enc = self.b.ins().ushr_imm_s(st, 2);
         self.b.ins().jump(self.reentry, &[enc.into()]);
