@@ -33,7 +33,8 @@
 //! helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
 //! after `let t: (int, int) = h(...)` (the JIT inlines such helpers and may never
 //! allocate the pair), and lambdas capturing a local (which later statements may
-//! assign), called in a short loop.
+//! assign), called in a short loop, and counted loops that only add up
+//! float divisions by a function of the counter (the JIT pairs those).
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -485,6 +486,7 @@ impl Gen<'_> {
                 0
             }, // 15 a pair taken apart
             if self.no_calls { 0 } else { 3 },         // 16 a lambda with a capture, called in a loop
+            if can_loop { 3 } else { 0 },              // 17 a counted loop of float divisions
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -713,6 +715,25 @@ impl Gen<'_> {
                 self.line(&format!("for {i} in range(0, {n}):"));
                 self.line(&format!("    {v} = {v} + {f}({i} + {arg})"));
                 self.declare(&v, Ty::Int, true);
+            }
+            17 => {
+                // One basic block dividing by a function of the counter: the
+                // JIT unrolls it and pairs the divisions (translate/pairing.rs).
+                let v = self.fresh("v");
+                let i = self.fresh("i");
+                let n = self.c.below(8);
+                let num = self.expr(Ty::Float, 1);
+                let a = self.expr(Ty::Int, 1);
+                let b = self.expr(Ty::Int, 1);
+                self.line(&format!("let {v}: float = 0.0"));
+                self.line(&format!("for {i} in range(0, {n}):"));
+                self.line(&format!(
+                    "    {v} = {v} + {num} / int_to_float({i} * ({a}) + {b})"
+                ));
+                self.declare(&v, Ty::Float, true);
+                if self.c.chance(50) {
+                    self.line(&format!("print(\"{v}\", {v})"));
+                }
             }
             _ => unreachable!(),
         }

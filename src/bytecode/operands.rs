@@ -26,6 +26,16 @@ pub struct Operands {
     pub dst: Option<Reg>,
 }
 
+impl Operands {
+    /// The register the instruction may write: `def`, or the `dst` of a call
+    /// whose callee is known only at run time (which counts as read, not
+    /// defined, for liveness). What an analysis of "the registers a loop
+    /// writes" must use.
+    pub fn writes(&self) -> Option<Reg> {
+        self.def.or(self.dst)
+    }
+}
+
 impl Instr {
     /// The index of the instruction's call site (`sites[site]`), if it has one.
     pub fn site(&self) -> Option<u32> {

@@ -504,7 +504,7 @@ fn cached_loops(
         .map(|i| {
             let mut w = RegSet::default();
             for pc in body(i) {
-                if let Some(d) = ops[pc].def {
+                if let Some(d) = ops[pc].writes() {
                     w.insert(d);
                 }
             }
@@ -881,7 +881,7 @@ fn bounds_checks(
             continue;
         };
         let body = h..end;
-        let written_in_body = |r: Reg| body.clone().any(|pc| ops[pc].def == Some(r));
+        let written_in_body = |r: Reg| body.clone().any(|pc| ops[pc].writes() == Some(r));
         let other_back_edge = body.clone().any(|pc| f.code[pc].jump_target() == Some(l.header));
         if target != l.header
             || ctr == limit
@@ -909,13 +909,13 @@ fn bounds_checks(
             continue;
         }
         let invariant =
-            |r: Reg| r != c.ctr && !(l.header as usize..=l.end as usize).any(|q| ops[q].def == Some(r));
+            |r: Reg| r != c.ctr && !(l.header as usize..=l.end as usize).any(|q| ops[q].writes() == Some(r));
         // The last definition of `idx` in this basic block, before `pc`.
         let mut q = pc;
         let mut def = None;
         while !leader[q] {
             q -= 1;
-            if ops[q].def == Some(idx) {
+            if ops[q].writes() == Some(idx) {
                 def = Some(q);
                 break;
             }

@@ -208,7 +208,7 @@ pub fn analyze(f: &Function, leader: &[bool], ops: &[Operands]) -> Ranges {
             dividend[pc] = dividend_of(ins)
                 .and_then(|a| st.get(a as usize).copied())
                 .filter(|&iv| iv != Interval::FULL);
-            step(&mut st, ins, ops[pc].def, f);
+            step(&mut st, ins, ops[pc].writes(), f);
         }
     }
     Ranges { dividend }
@@ -310,9 +310,9 @@ impl<'a> Pass<'a> {
             };
             let last = self.end(bi) - 1;
             for pc in self.starts[bi]..last {
-                step(&mut st, &self.f.code[pc], self.ops[pc].def, self.f);
+                step(&mut st, &self.f.code[pc], self.ops[pc].writes(), self.f);
             }
-            for (succ, out) in edges(&st, &self.f.code[last], last, self.ops[last].def, self.f) {
+            for (succ, out) in edges(&st, &self.f.code[last], last, self.ops[last].writes(), self.f) {
                 let Some(sb) = self.block_of.get(succ).copied().flatten() else {
                     continue;
                 };
