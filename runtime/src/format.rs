@@ -243,16 +243,13 @@ fn six_digits_scaled(v: f64) -> Option<([u8; 6], usize, i32)> {
 /// For `k >= 0`: `D · 10^k` compared as an integer, when exact.
 fn above_decimal(v: f64, digits: &[u8], k: i32) -> Option<bool> {
     let d = digits.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0')) as f64;
-    if k.unsigned_abs() > 22 {
-        return None;
-    }
+    let scale = *EXACT_POW10.get(k.unsigned_abs() as usize)?;
     let sign = if k < 0 {
-        let scale = 10f64.powi(-k);
         let p = v * scale;
         let e = v.mul_add(scale, -p);
         (p - d) + e
     } else {
-        let n = d * 10f64.powi(k);
+        let n = d * scale;
         if n >= (1u64 << 53) as f64 {
             return None;
         }

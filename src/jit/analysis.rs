@@ -257,17 +257,13 @@ fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bo
     let mut out = vec![false; n];
     let mut reads = vec![false; n];
     for (pc, ins) in f.code.iter().enumerate() {
-        let &Instr::Call { dst, site } = ins else {
+        let &Instr::Call { dst, .. } = ins else {
             continue;
         };
-        if !a.inlined[pc] || !a.is_ref.get(dst as usize).copied().unwrap_or(false) {
+        if !a.is_ref.get(dst as usize).copied().unwrap_or(false) {
             continue;
         }
-        let Some(callee) = f
-            .sites
-            .get(site as usize)
-            .and_then(|s| p.functions.get(s.target as usize))
-        else {
+        let Some(callee) = inlined_callee(p, f, pc, &a.inlined) else {
             continue;
         };
         let returns_new_tuple = callee
@@ -908,8 +904,7 @@ fn bounds_checks(
         if l.arrays.binary_search(&arr).is_err() || webs.neg_const[webs.at(pc as u32, idx) as usize] {
             continue;
         }
-        let invariant =
-            |r: Reg| r != c.ctr && !(l.header as usize..=l.end as usize).any(|q| ops[q].writes() == Some(r));
+        let invariant = |r: Reg| r != c.ctr && !l.written.contains(r);
         // The last definition of `idx` in this basic block, before `pc`.
         let mut q = pc;
         let mut def = None;

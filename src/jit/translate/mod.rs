@@ -1383,6 +1383,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// Translate the instruction at `pc` as the current one; whether its block
+    /// is still open.
+    fn translate_at(&mut self, pc: u32) -> Result<bool, String> {
+        self.cur = pc;
+        if self.tc.source_positions {
+            self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(pc));
+        }
+        self.instr(pc)
+    }
+
     /// Translate the reachable instructions in order, one Cranelift block per
     /// bytecode basic block (with the pre-header of a cached loop before it).
     #[allow(clippy::needless_range_loop)] // pc indexes several per-instruction tables
@@ -1443,12 +1453,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(blk);
                 self.vn.forget_block();
             }
-            self.cur = pc as u32;
-            if self.tc.source_positions {
-                self.b
-                    .set_srcloc(cranelift_codegen::ir::SourceLoc::new(pc as u32));
-            }
-            open = self.instr(pc as u32)?;
+            open = self.translate_at(pc as u32)?;
             self.check_size()?;
         }
         if open {

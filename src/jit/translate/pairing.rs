@@ -75,11 +75,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.switch_to_block(second);
         self.vn.forget_block();
         for q in header..=pc {
-            self.cur = q;
-            if self.tc.source_positions {
-                self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(q));
-            }
-            let open = self.instr(q)?;
+            let open = self.translate_at(q)?;
             if !open && q != pc {
                 return Err("an unrolled loop's body closed its block".into());
             }
