@@ -33,8 +33,10 @@
 //! helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
 //! after `let t: (int, int) = h(...)` (the JIT inlines such helpers and may never
 //! allocate the pair), and lambdas capturing a local (which later statements may
-//! assign), called in a short loop, and counted loops that only add up
-//! float divisions by a function of the counter (the JIT pairs those).
+//! assign), called in a short loop, counted loops that only add up
+//! float divisions by a function of the counter (the JIT pairs those), and
+//! nested loops over the rows of an `[[int]]` grid at indices the inner loop
+//! never changes (the JIT loads those rows once per inner loop).
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -487,6 +489,7 @@ impl Gen<'_> {
             }, // 15 a pair taken apart
             if self.no_calls { 0 } else { 3 },         // 16 a lambda with a capture, called in a loop
             if can_loop { 3 } else { 0 },              // 17 a counted loop of float divisions
+            if can_loop { 3 } else { 0 },              // 18 a loop over the rows of a grid
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -735,7 +738,57 @@ impl Gen<'_> {
                     self.line(&format!("print(\"{v}\", {v})"));
                 }
             }
+            18 => self.grid_loop(),
             _ => unreachable!(),
+        }
+    }
+
+    /// A `[[int]]` grid of literal rows and two nested counted loops that read
+    /// rows at indices the inner loop never changes (the JIT loads such rows
+    /// once, in the inner loop's pre-header: `analysis::invariant_rows`),
+    /// sometimes storing into a row, sometimes replacing a row (then nothing
+    /// is loaded early), sometimes at an index that may be out of range
+    /// (inside a `try`).
+    fn grid_loop(&mut self) {
+        let (g, v, i, j) = (self.fresh("g"), self.fresh("v"), self.fresh("i"), self.fresh("j"));
+        let rows = 1 + self.c.below(4);
+        let cols = 1 + self.c.below(4);
+        let grid: Vec<String> = (0..rows)
+            .map(|_| {
+                let cells: Vec<String> = (0..cols).map(|_| self.literal(Ty::Int)).collect();
+                format!("[{}]", cells.join(", "))
+            })
+            .collect();
+        self.line(&format!("let {g}: [[int]] = [{}]", grid.join(", ")));
+        self.line(&format!("let {v}: int = 0"));
+        let lo = self.c.below(2);
+        // (No calls: a loop that calls a helper loads no row early.)
+        let no_calls = std::mem::replace(&mut self.no_calls, true);
+        let e = self.expr(Ty::Int, 1);
+        let row = match self.c.below(6) {
+            0 => i.clone(),
+            1 => format!("{i} - {lo}"),
+            2 => format!("({i} + {e}) % {rows}"),
+            3 => format!("{rows} - 1 - {i}"),
+            4 => format!("({e}) % {rows}"),
+            _ if self.risky() > 0 => e.clone(),
+            _ => "0".to_string(),
+        };
+        let k = self.expr(Ty::Int, 1);
+        self.no_calls = no_calls;
+        self.line(&format!("for {i} in range({lo}, {rows}):"));
+        self.line(&format!("    for {j} in range(0, {cols}):"));
+        self.line(&format!(
+            "        {v} = {v} + {g}[{row}][{j}] * ({k}) + {g}[{i}][{j}]"
+        ));
+        match self.c.below(4) {
+            1 => self.line(&format!("        {g}[{i}][{j}] = {v} & 255")),
+            2 => self.line(&format!("        {g}[{i}] = {g}[({row}) % {rows}]")),
+            _ => {}
+        }
+        self.declare(&v, Ty::Int, true);
+        if self.c.chance(60) {
+            self.line(&format!("print(\"{v}\", {v}, {g})"));
         }
     }
 

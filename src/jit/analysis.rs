@@ -107,6 +107,11 @@ pub struct Analysis {
     pub virtual_tuple: Vec<bool>,
     /// Per instruction: a `TupleGet` of such a tuple.
     pub virtual_read: Vec<bool>,
+    /// Per instruction: an `ArrGet` of an invariant row ([`invariant_rows`]).
+    pub row_load: Vec<Option<RowRef>>,
+    /// Per web: a web whose every value in its loop is that row: accesses
+    /// through it use the row's length and data pointer from the pre-header.
+    pub row_web: Vec<Option<RowRef>>,
 }
 
 /// The analyses of function `f` of program `p`, for its first version
@@ -236,10 +241,160 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         ranges,
         virtual_tuple: Vec::new(),
         virtual_read: Vec::new(),
+        row_load: Vec::new(),
+        row_web: Vec::new(),
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
+    if speculate {
+        (a.row_load, a.row_web) = invariant_rows(f, &mut a);
+    } else {
+        (a.row_load, a.row_web) = (vec![None; n], vec![None; a.webs.count]);
+    }
     a
+}
+
+/// At most this many rows per loop are loaded in its pre-header (three
+/// variables each: the row, its length and its data pointer).
+const MAX_INVARIANT_ROWS: usize = 4;
+
+/// Loop-invariant row loads. In an innermost cached loop that resizes no
+/// array and stores no reference into any array (so no array of arrays
+/// changes while it runs: only `ArrSet` writes elements, and calls that are
+/// not inlined make a loop `resizes`), an `ArrGet` of a reference element
+/// from an array register the loop never writes and caches, at an index
+/// computed in the same basic block from registers the loop never writes
+/// ([`invariant_index`]), reads the same row on every iteration. The loop's
+/// pre-header loads it once with its length and data pointer, and exits to
+/// the VM at the header when the index is out of range or the row is null
+/// (the VM then runs the loop with the accesses in place, as for the hoisted
+/// bounds checks); the `ArrGet` is then a copy of the row, and element
+/// accesses through a web that only ever holds that row within the loop use
+/// its length and data pointer. `edit_distance`'s `dp[i - 1][j]`: five row
+/// loads and their checks per iteration.
+///
+/// Returns [`Analysis::row_load`] and [`Analysis::row_web`], and fills the
+/// loops' [`CachedLoop::rows`]. Only in the first version of a function
+/// (`speculate`), whose exits at a header lead to a version without them.
+fn invariant_rows(f: &Function, a: &mut Analysis) -> (Vec<Option<RowRef>>, Vec<Option<RowRef>>) {
+    let n = f.code.len();
+    let mut row_load = vec![None; n];
+    let mut row_web = vec![None; a.webs.count];
+    for li in 0..a.cached.len() {
+        let l = &a.cached[li];
+        if !l.innermost || l.resizes {
+            continue;
+        }
+        let body = l.header as usize..=(l.end as usize).min(n.saturating_sub(1));
+        let stores_refs = body.clone().any(|pc| {
+            a.reachable[pc]
+                && matches!(f.code[pc], Instr::ArrSet { src, .. }
+                    if a.is_ref.get(src as usize).copied().unwrap_or(true))
+        });
+        if stores_refs {
+            continue;
+        }
+        let mut rows: Vec<InvariantRow> = Vec::new();
+        for pc in body.clone() {
+            let Instr::ArrGet { dst, arr, idx, .. } = f.code[pc] else {
+                continue;
+            };
+            let l = &a.cached[li];
+            let candidate = a.reachable[pc]
+                && !a.inlined[pc]
+                && a.is_ref.get(dst as usize).copied().unwrap_or(false)
+                && !l.written.contains(arr)
+                && l.arrays.binary_search(&arr).is_ok();
+            if !candidate {
+                continue;
+            }
+            let Some(index) = invariant_index(f, &a.ops, &a.leader, &l.written, pc, idx, 0) else {
+                continue;
+            };
+            let row = InvariantRow { arr, index };
+            let k = match rows.iter().position(|r| *r == row) {
+                Some(k) => k,
+                None if rows.len() < MAX_INVARIANT_ROWS => {
+                    rows.push(row);
+                    rows.len() - 1
+                }
+                None => continue,
+            };
+            row_load[pc] = Some((li as u32, k as u16));
+        }
+        a.cached[li].rows = rows;
+    }
+    // The webs dead at a row's loop header whose every definition in the
+    // loop is a load of that row: within the loop (entered only through its
+    // header), each of their values is that row.
+    for (pc, load) in row_load.iter().enumerate() {
+        let Some((li, k)) = *load else { continue };
+        let Some(w) = a.webs.def.get(pc).copied().flatten() else {
+            continue;
+        };
+        let l = &a.cached[li as usize];
+        let reg = a.webs.reg[w as usize];
+        let live_at_header = a.live_in[l.header as usize].contains(reg) && a.webs.at(l.header, reg) == w;
+        let only_this_row = (l.header as usize..=(l.end as usize).min(n.saturating_sub(1)))
+            .filter(|&q| a.webs.def[q] == Some(w))
+            .all(|q| row_load[q] == Some((li, k)));
+        if !live_at_header && only_this_row {
+            row_web[w as usize] = Some((li, k));
+        }
+    }
+    (row_load, row_web)
+}
+
+/// The value register `r` has at instruction `pc`, as an expression of
+/// registers that the loop (which writes `written`) never writes: `r` itself
+/// if the basic block of `pc` does not write it before `pc`, else the
+/// integer arithmetic that last wrote it there, operands likewise (at most
+/// a few levels deep). `None` for anything else.
+fn invariant_index(
+    f: &Function,
+    ops: &[Operands],
+    leader: &[bool],
+    written: &RegSet,
+    pc: usize,
+    r: Reg,
+    depth: u32,
+) -> Option<IndexExpr> {
+    use Instr::*;
+    if depth > 6 {
+        return None;
+    }
+    let mut q = pc;
+    let def = loop {
+        if leader[q] {
+            break None;
+        }
+        q -= 1;
+        if ops[q].writes() == Some(r) {
+            break Some(q);
+        }
+    };
+    let Some(q) = def else {
+        return (!written.contains(r)).then_some(IndexExpr::Reg(r));
+    };
+    let sub = |x: Reg| invariant_index(f, ops, leader, written, q, x, depth + 1);
+    let bin = |op: IndexOp, x: Option<IndexExpr>, y: Option<IndexExpr>| {
+        Some(IndexExpr::Bin(op, Box::new(x?), Box::new(y?)))
+    };
+    let imm = |k: i32| Some(IndexExpr::Const(k as i64));
+    match f.code[q] {
+        LoadInt { imm: k, .. } => imm(k),
+        Mov { src, .. } => sub(src),
+        AddI { a, b, .. } => bin(IndexOp::Add, sub(a), sub(b)),
+        SubI { a, b, .. } => bin(IndexOp::Sub, sub(a), sub(b)),
+        MulI { a, b, .. } => bin(IndexOp::Mul, sub(a), sub(b)),
+        DivI { a, b, .. } => bin(IndexOp::Div, sub(a), sub(b)),
+        ModI { a, b, .. } => bin(IndexOp::Mod, sub(a), sub(b)),
+        AddIImm { a, imm: k, .. } => bin(IndexOp::Add, sub(a), imm(k)),
+        MulIImm { a, imm: k, .. } => bin(IndexOp::Mul, sub(a), imm(k)),
+        DivIImm { a, imm: k, .. } => bin(IndexOp::Div, sub(a), imm(k)),
+        ModIImm { a, imm: k, .. } => bin(IndexOp::Mod, sub(a), imm(k)),
+        _ => None,
+    }
 }
 
 /// Per instruction: an inlined `Call` whose callee returns a tuple it makes
@@ -372,6 +527,44 @@ pub struct CachedLoop {
     /// The scalar globals it keeps in variables (`promoted_globals`): index
     /// and kind, sorted by index.
     pub globals: Vec<(u32, ValKind)>,
+    /// The rows its pre-header loads once ([`invariant_rows`]).
+    pub rows: Vec<InvariantRow>,
+}
+
+/// A row of an array of arrays that an innermost loop reads at an index that
+/// does not change while it runs (`dp[i - 1]` in a loop over `j`): its
+/// pre-header loads it, with its length and data pointer, once
+/// ([`invariant_rows`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvariantRow {
+    /// The array of rows: a register the loop never writes, whose header the
+    /// loop caches.
+    pub arr: Reg,
+    /// The index, as computed from registers the loop never writes.
+    pub index: IndexExpr,
+}
+
+/// An invariant row: its loop (an index into [`Analysis::cached`]) and its
+/// index in that loop's [`CachedLoop::rows`].
+pub type RowRef = (u32, u16);
+
+/// An integer computed from registers a loop never writes, constants and the
+/// VM's integer arithmetic (truncating division), which a pre-header can
+/// compute again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexExpr {
+    Reg(Reg),
+    Const(i64),
+    Bin(IndexOp, Box<IndexExpr>, Box<IndexExpr>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
 }
 
 /// The counter of a loop whose only back-edge is `ForLoop { ctr, limit }` at
@@ -551,6 +744,7 @@ fn cached_loops(
                 written,
                 unrolled: false,
                 globals,
+                rows: Vec::new(),
             });
         }
     }

@@ -442,7 +442,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.guard(bad, pc);
             }
 
-            ArrGet { dst, arr, idx, elem } => self.array_access(pc, arr, idx, elem, Access::Load(dst)),
+            ArrGet { dst, arr, idx, elem } => {
+                if !self.invariant_row_get(pc, dst) {
+                    self.array_access(pc, arr, idx, elem, Access::Load(dst));
+                }
+            }
             ArrSet { arr, idx, src, elem } => self.array_access(pc, arr, idx, elem, Access::Store(src)),
             ArrLen { dst, arr } => {
                 self.stress(pc, pc);

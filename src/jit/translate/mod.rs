@@ -41,7 +41,7 @@ mod pairing;
 mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
-use super::analysis::{analyze, Analysis, CachedLoop, IndexOffset, RegSet};
+use super::analysis::{analyze, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet};
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, StrOp, UnaryOp};
@@ -387,6 +387,15 @@ struct LowBits {
     k: u32,
 }
 
+/// The variables of an invariant row (`analysis::InvariantRow`) while its
+/// loop runs: the row, its length and its data pointer.
+#[derive(Clone, Copy)]
+struct RowVars {
+    row: Variable,
+    len: Variable,
+    ptr: Variable,
+}
+
 /// The array caches and divisor multipliers of the loops of `an.cached`.
 struct LoopCaches {
     /// Per loop: its pre-header block.
@@ -396,6 +405,9 @@ struct LoopCaches {
     /// Per loop, per divisor of `CachedLoop::divisors`: variables for its
     /// magic multiplier (0: divide) and shift ([`Tr::prepare_divisors`]).
     divisor_vars: Vec<Vec<(Variable, Variable)>>,
+    /// Per loop, per row of `CachedLoop::rows`: its variables
+    /// ([`Tr::load_invariant_rows`]).
+    row_vars: Vec<Vec<RowVars>>,
     /// Per loop, per global of `CachedLoop::globals`: the variable that holds
     /// it while the loop runs ([`Tr::promoted_global`]).
     global_vars: Vec<Vec<Variable>>,
@@ -632,6 +644,20 @@ fn translate_function(
                 .collect()
         })
         .collect();
+    let rvars: Vec<Vec<RowVars>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.rows
+                .iter()
+                .map(|_| RowVars {
+                    row: b.declare_var(I64),
+                    len: b.declare_var(I64),
+                    ptr: b.declare_var(I64),
+                })
+                .collect()
+        })
+        .collect();
     let gvars: Vec<Vec<Variable>> = an
         .cached
         .iter()
@@ -674,6 +700,7 @@ fn translate_function(
             pre_headers: pre,
             array_vars: cvars,
             divisor_vars: dvars,
+            row_vars: rvars,
             global_vars: gvars,
             leaving: Vec::new(),
         },
@@ -921,6 +948,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.hoisted_checks(h, li);
                 self.call_guards(h, li);
                 self.load_cached_pointers(li, &headers);
+                self.load_invariant_rows(h, li);
             }
             None => {
                 // Outermost first.
@@ -1165,9 +1193,115 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// The cached (length, data pointer) of array register `arr` at the current
-    /// instruction, if its loop caches them.
+    /// instruction, if its loop caches them, or if it holds an invariant row
+    /// there ([`Tr::load_invariant_rows`]).
     fn cached_array(&mut self, arr: Reg) -> Option<(CV, CV)> {
-        self.loop_pair(arr, |l| &l.arrays, |c| &c.array_vars)
+        if let Some(c) = self.loop_pair(arr, |l| &l.arrays, |c| &c.array_vars) {
+            return Some(c);
+        }
+        let v = self.row_at(self.web_read(arr))?;
+        Some((self.b.use_var(v.len), self.b.use_var(v.ptr)))
+    }
+
+    /// The variables of the invariant row that web `w` holds at the current
+    /// instruction, if it is one (`Analysis::row_web`), the instruction is
+    /// in the row's loop, and the pre-header loaded it.
+    fn row_at(&self, w: usize) -> Option<RowVars> {
+        if self.inl.is_some() || !self.tc.speculate {
+            return None;
+        }
+        let (li, k) = self.an.row_web.get(w).copied().flatten()?;
+        let li = li as usize;
+        self.an.cached[li]
+            .contains(self.cur)
+            .then(|| self.loops.row_vars[li][k as usize])
+    }
+
+    /// In loop `li`'s pre-header (header `h`): load each of its invariant
+    /// rows (`CachedLoop::rows`) once, with its length and data pointer, from
+    /// the loop's cached array of rows at the index computed again from the
+    /// registers the loop never writes. An index out of range (or a division
+    /// in it that would raise), or a null row, exits to the VM at the header,
+    /// which runs the loop with its accesses in place.
+    fn load_invariant_rows(&mut self, h: u32, li: usize) {
+        let (p_off, l_off) = self.tc.offs.arr_items;
+        for k in 0..self.an.cached[li].rows.len() {
+            let row = self.an.cached[li].rows[k].clone();
+            let Some(ai) = self.an.cached[li].arrays.binary_search(&row.arr).ok() else {
+                continue;
+            };
+            let (lv, pv) = self.loops.array_vars[li][ai];
+            let (len, ptr) = (self.b.use_var(lv), self.b.use_var(pv));
+            let mut bad = self.b.ins().iconst(I8, 0);
+            let i = self.index_value(&row.index, &mut bad);
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
+            let bad = self.b.ins().bor(bad, oob);
+            self.guard(bad, h);
+            let off = self.b.ins().ishl_imm_s(i, 3);
+            let addr = self.b.ins().iadd(ptr, off);
+            let fl = self.mem_flags(Mem::Heap);
+            let r = self.b.ins().load(I64, fl, addr, 0);
+            let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+            self.guard(null, h);
+            let fl = self.mem_flags(Mem::Hdr);
+            let rlen = self.b.ins().load(I64, fl, r, l_off);
+            let fl = self.mem_flags(Mem::Hdr);
+            let rptr = self.b.ins().load(I64, fl, r, p_off);
+            let v = self.loops.row_vars[li][k];
+            self.b.def_var(v.row, r);
+            self.b.def_var(v.len, rlen);
+            self.b.def_var(v.ptr, rptr);
+        }
+    }
+
+    /// The value of index expression `e` in a pre-header: the loop's own
+    /// instructions compute the same (integer arithmetic wraps around). A
+    /// division by 0 (where the loop raises) or by -1 (whose `MIN / -1` would
+    /// trap) sets `bad` instead.
+    fn index_value(&mut self, e: &IndexExpr, bad: &mut CV) -> CV {
+        match e {
+            IndexExpr::Reg(r) => self.get_i(*r),
+            IndexExpr::Const(k) => self.iconst(*k),
+            IndexExpr::Bin(op, x, y) => {
+                let x = self.index_value(x, bad);
+                let y = self.index_value(y, bad);
+                match op {
+                    IndexOp::Add => self.b.ins().iadd(x, y),
+                    IndexOp::Sub => self.b.ins().isub(x, y),
+                    IndexOp::Mul => self.b.ins().imul(x, y),
+                    IndexOp::Div | IndexOp::Mod => {
+                        // `y + 1 <= 1` (unsigned) for 0 and -1.
+                        let y1 = self.b.ins().iadd_imm_s(y, 1);
+                        let unsafe_divisor = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, y1, 1);
+                        *bad = self.b.ins().bor(*bad, unsafe_divisor);
+                        let one = self.iconst(1);
+                        let safe = self.b.ins().select(unsafe_divisor, one, y);
+                        if *op == IndexOp::Div {
+                            self.b.ins().sdiv(x, safe)
+                        } else {
+                            self.b.ins().srem(x, safe)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `ArrGet` at `pc` of an invariant row its loop's pre-header loaded
+    /// (`Analysis::row_load`), if this version loads it there.
+    fn invariant_row_get(&mut self, pc: u32, dst: Reg) -> bool {
+        if self.inl.is_some() || !self.tc.speculate {
+            return false;
+        }
+        let Some((li, k)) = self.an.row_load.get(pc as usize).copied().flatten() else {
+            return false;
+        };
+        self.stress(pc, pc);
+        let v = self.loops.row_vars[li as usize][k as usize];
+        let r = self.b.use_var(v.row);
+        self.vn.non_null.insert(r);
+        self.set(dst, r);
+        true
     }
 
     /// The values of the pair of variables that the innermost loop around the
