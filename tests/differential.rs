@@ -29,7 +29,7 @@
 //! too), shifts, bitwise operators, float arithmetic including `%` (fmod), NaN and
 //! infinities, int/float conversions, comparisons, short-circuit `and`/`or` whose operands
 //! may call printing helpers, `print` / f-strings of intermediate values, and string
-//! expressions (literals, `str_char_at`, `chr`, `+`) under `ord`, `len` and `==`/`!=`,
+//! expressions (literals, `str_char_at`, `chr`, `substr`, `+`) under `ord`, `len` and `==`/`!=`,
 //! helpers returning a pair `(int, int)`, read as `h(...)[k]` or taken apart right
 //! after `let t: (int, int) = h(...)` (the JIT inlines such helpers and may never
 //! allocate the pair), and lambdas capturing a local (which later statements may
@@ -885,16 +885,16 @@ impl Gen<'_> {
         }
     }
 
-    /// An in-bounds index for the (non-empty) array variable `a`: `e % len` lies in
-    /// `-len+1 .. len-1`, and negative indices count from the end.
     /// A string: a literal, one of its bytes (`str_char_at`, the empty string
-    /// out of range), `chr` (which raises outside 0..127), or a concatenation.
-    /// Compiled code computes `str_char_at`, `chr`, `ord`, `len` and string
-    /// `==` inline (src/jit/translate/strings.rs).
+    /// out of range), `chr` (which raises outside 0..127), a `substr` (clamped
+    /// to the string), or a concatenation. Compiled code computes
+    /// `str_char_at`, `chr`, `ord`, `len` and string `==` inline, and keeps a
+    /// `substr` only compared and measured as a slice
+    /// (src/jit/translate/strings.rs).
     fn str_expr(&mut self, d: u32) -> String {
         const LITERALS: [&str; 5] = ["\"\"", "\"a\"", "\"b\"", "\"hello\"", "\"x\\x00y\\xff\""];
         let lit = |c: &mut Choices| LITERALS[c.below(LITERALS.len() as u32) as usize];
-        match self.c.below(if d == 0 { 1 } else { 5 }) {
+        match self.c.below(if d == 0 { 1 } else { 6 }) {
             0 => lit(&mut self.c).to_string(),
             1 | 2 => {
                 let s = lit(&mut self.c);
@@ -906,6 +906,12 @@ impl Gen<'_> {
                 let mask = if self.c.chance(80) { " & 127" } else { "" };
                 format!("chr({i}{mask})")
             }
+            4 => {
+                let src = self.str_expr(d - 1);
+                let start = self.expr(Ty::Int, d - 1);
+                let count = self.expr(Ty::Int, d - 1);
+                format!("substr({src}, {start}, {count})")
+            }
             _ => {
                 let a = self.str_expr(d - 1);
                 let b = self.str_expr(d - 1);
@@ -914,6 +920,8 @@ impl Gen<'_> {
         }
     }
 
+    /// An in-bounds index for the (non-empty) array variable `a`: `e % len` lies in
+    /// `-len+1 .. len-1`, and negative indices count from the end.
     fn index(&mut self, a: &str) -> String {
         let e = self.expr(Ty::Int, 2);
         format!("{e} % array_len({a})")

@@ -5,6 +5,7 @@
 
 use super::{inlining, ranges};
 use crate::bytecode::{Const, Function, Instr, Op, Program, Reg, Resizes};
+use bp_runtime::builtins;
 use bp_runtime::value::ValKind;
 
 /// A set of registers (256 bits).
@@ -112,6 +113,10 @@ pub struct Analysis {
     /// Per web: a web whose every value in its loop is that row: accesses
     /// through it use the row's length and data pointer from the pre-header.
     pub row_web: Vec<Option<RowRef>>,
+    /// Per instruction: a substring kept as a slice ([`virtual_slices`]).
+    pub virtual_slice: Vec<bool>,
+    /// The reads of those slices (their registers hold null).
+    pub slice_reads: SliceReads,
 }
 
 /// The analyses of function `f` of program `p`, for its first version
@@ -243,9 +248,12 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         virtual_read: Vec::new(),
         row_load: Vec::new(),
         row_web: Vec::new(),
+        virtual_slice: Vec::new(),
+        slice_reads: SliceReads::new(),
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
+    (a.virtual_slice, a.slice_reads) = virtual_slices(f, &a);
     if speculate {
         (a.row_load, a.row_web) = invariant_rows(f, &mut a);
     } else {
@@ -253,6 +261,193 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     }
     a
 }
+
+/// Whether compiled code runs `ins` with no side exit, no exception, no
+/// allocation and no call: integer arithmetic (it wraps; a division by a
+/// constant other than 0), float arithmetic, comparisons of numbers, moves and
+/// loads of constants.
+fn quiet(ins: &Instr) -> bool {
+    use Instr::*;
+    match *ins {
+        DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
+        Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
+        AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => true,
+        BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
+        BitAndImm { .. } | BitOrImm { .. } | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } => true,
+        AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | NegF { .. } => true,
+        EqI { .. }
+        | NeI { .. }
+        | LtI { .. }
+        | LeI { .. }
+        | EqF { .. }
+        | NeF { .. }
+        | LtF { .. }
+        | LeF { .. } => true,
+        Not { .. } => true,
+        _ => false,
+    }
+}
+
+/// Whether `ins` only branches (on numbers or bools): no exit either.
+fn quiet_branch(ins: &Instr) -> bool {
+    use Instr::*;
+    matches!(
+        ins,
+        Jmp { .. }
+            | JmpIf { .. }
+            | JmpIfNot { .. }
+            | BrEqI { .. }
+            | BrNeI { .. }
+            | BrLtI { .. }
+            | BrLeI { .. }
+            | BrEqIImm { .. }
+            | BrNeIImm { .. }
+            | BrLtIImm { .. }
+            | BrLeIImm { .. }
+            | BrGtIImm { .. }
+            | BrGeIImm { .. }
+            | BrLtF { .. }
+            | BrLeF { .. }
+            | BrNotLtF { .. }
+            | BrNotLeF { .. }
+    )
+}
+
+/// The builtin a `CallBuiltin` calls, with its arguments.
+fn builtin_call<'f>(f: &'f Function, ins: &Instr) -> Option<(&'static builtins::Builtin, &'f [Reg])> {
+    let &Instr::CallBuiltin { site, .. } = ins else {
+        return None;
+    };
+    let s = f.sites.get(site as usize)?;
+    Some((builtins::all().get(s.target as usize)?, &s.args))
+}
+
+/// Substrings kept as slices. A `CallBuiltin` of a slicing builtin
+/// (`Inline::Slice`: `substr`) whose result is only compared (`EqStr`,
+/// `NeStr`) and measured (`len`) before it dies, and while it lives only
+/// [`quiet`] instructions, branches and those uses run, needs no string: the
+/// translator keeps the address and length of the bytes it would copy and
+/// answers the uses from them; the register gets null. Nothing can see the
+/// difference: nothing exits, raises or collects while the register holds the
+/// placeholder (so the bytes it points into, which a root keeps alive at the
+/// call, are not freed either, and a string never changes). The region where
+/// the result lives is entered only through the call (every predecessor of
+/// an instruction in it is the call or in it), so no other value of the
+/// register reaches a use, and it holds no loop header (a re-entry point) and
+/// no handler. A tokenizer's `word = substr(text, start, i - start)`,
+/// compared with keywords and measured, allocated a string per word.
+/// Returns the calls, and the reads of their results, by (pc, register), with
+/// the call's pc.
+fn virtual_slices(f: &Function, a: &Analysis) -> (Vec<bool>, SliceReads) {
+    let n = f.code.len();
+    let mut calls = vec![false; n];
+    let mut reads = SliceReads::new();
+    let slicing = |pc: usize| {
+        builtin_call(f, &f.code[pc])
+            .is_some_and(|(b, args)| matches!(b.inline, builtins::Inline::Slice(_)) && args.len() == 3)
+    };
+    if !(0..n).any(slicing) {
+        return (calls, reads);
+    }
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (pc, ins) in f.code.iter().enumerate() {
+        if a.reachable[pc] {
+            for s in ins.successors(pc).filter(|&s| s < n) {
+                preds[s].push(pc);
+            }
+        }
+    }
+    let entries: Vec<u32> = (f.handlers.iter().map(|h| h.target))
+        .chain(a.headers.iter().copied())
+        .collect();
+    // Another slice made or read while one lives (`substr(a, i, 2) ==
+    // substr(b, j, 2)`) runs quietly too: reading one exits nowhere, and
+    // making one can only raise (a null source), which is harmless if no
+    // handler that covers it reads the register. The greatest fixpoint:
+    // every call a slice at first, then those that do not fit given the
+    // others are dropped until none is.
+    for pc in (0..n).filter(|&pc| a.reachable[pc] && slicing(pc)) {
+        calls[pc] = true;
+        if let Instr::CallBuiltin { dst, .. } = f.code[pc] {
+            let region = slice_region(f, a, pc, dst);
+            for q in (0..n).filter(|&q| region[q] && a.ops[q].uses.contains(&dst)) {
+                reads.insert((q as u32, dst), pc as u32);
+            }
+        }
+    }
+    loop {
+        let before = calls.clone();
+        let mut now = SliceReads::new();
+        for pc in (0..n).filter(|&pc| before[pc]) {
+            let Instr::CallBuiltin { dst, .. } = f.code[pc] else {
+                continue;
+            };
+            let region = slice_region(f, a, pc, dst);
+            let slice_read = |q: usize, r: Reg| r == dst || reads.contains_key(&(q as u32, r));
+            let reads_slices = |q: usize| match f.code[q] {
+                Instr::EqStr { a: x, b: y, .. } | Instr::NeStr { a: x, b: y, .. } => {
+                    slice_read(q, x) || slice_read(q, y)
+                }
+                ref ins => builtin_call(f, ins).is_some_and(|(b, args)| {
+                    matches!(b.inline, builtins::Inline::Str(builtins::StrOp::Len))
+                        && matches!(args, &[r] if slice_read(q, r))
+                }),
+            };
+            let handled_without_it = |q: usize| {
+                a.covering[q]
+                    .iter()
+                    .all(|&hi| !a.live_in[f.handlers[hi as usize].target as usize].contains(dst))
+            };
+            let fits = (0..n).filter(|&q| region[q]).all(|q| {
+                let quietly = quiet(&f.code[q])
+                    || quiet_branch(&f.code[q])
+                    || reads_slices(q)
+                    || (before[q] && handled_without_it(q));
+                let entered_only_here = preds[q].iter().all(|&p| p == pc || region[p]);
+                let reads_as_slice = !a.ops[q].uses.contains(&dst) || reads_slices(q);
+                quietly && reads_as_slice && entered_only_here && !entries.contains(&(q as u32))
+            });
+            calls[pc] = fits;
+            if fits {
+                for q in (0..n).filter(|&q| region[q] && a.ops[q].uses.contains(&dst)) {
+                    now.insert((q as u32, dst), pc as u32);
+                }
+            }
+        }
+        let settled = calls == before && now == reads;
+        reads = now;
+        if settled {
+            break;
+        }
+    }
+    (calls, reads)
+}
+
+/// The instructions before which the result of the call at `pc` in register
+/// `dst` is live, reached from the call without a new definition of `dst`.
+fn slice_region(f: &Function, a: &Analysis, pc: usize, dst: Reg) -> Vec<bool> {
+    let n = f.code.len();
+    let live = |q: usize| a.live_in[q].contains(dst);
+    let mut region = vec![false; n];
+    let mut work: Vec<usize> = f.code[pc].successors(pc).filter(|&s| s < n && live(s)).collect();
+    while let Some(q) = work.pop() {
+        if std::mem::replace(&mut region[q], true) {
+            continue;
+        }
+        if a.ops[q].writes() != Some(dst) {
+            work.extend(
+                f.code[q]
+                    .successors(q)
+                    .filter(|&s| s < n && live(s) && !region[s]),
+            );
+        }
+    }
+    region
+}
+
+/// The reads of substrings kept as slices ([`virtual_slices`]): by the pc
+/// and the register read, the pc of the call that made the slice.
+pub type SliceReads = std::collections::HashMap<(u32, Reg), u32>;
 
 /// At most this many rows per loop are loaded in its pre-header (three
 /// variables each: the row, its length and its data pointer).
@@ -453,27 +648,7 @@ fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec
             return None;
         }
         let takes_apart = matches!(f.code[q], TupleGet { tup, .. } if tup == t);
-        let quiet = takes_apart
-            || match f.code[q] {
-                DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
-                Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
-                AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => {
-                    true
-                }
-                BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
-                BitAndImm { .. } | BitOrImm { .. } | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } => true,
-                AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | NegF { .. } => true,
-                EqI { .. }
-                | NeI { .. }
-                | LtI { .. }
-                | LeI { .. }
-                | EqF { .. }
-                | NeF { .. }
-                | LtF { .. }
-                | LeF { .. } => true,
-                Not { .. } => true,
-                _ => false,
-            };
+        let quiet = takes_apart || quiet(&f.code[q]);
         // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
         let reads_t = a.ops[q].uses.contains(&t);
         if !quiet || (reads_t && !takes_apart) || a.ops[q].def == Some(t) {

@@ -7,7 +7,9 @@
 //! ([`Inline::Leaf`]): a plain native function compiled code calls directly,
 //! falling back to the general call when the twin declines. One that allocates
 //! a string may have a heap twin ([`Inline::HeapLeaf`]), which also gets the
-//! heap and allocates only what leaves no collection due.
+//! heap and allocates only what leaves no collection due; `substr`'s is an
+//! [`Inline::Slice`], whose result compiled code may keep as a slice of its
+//! source.
 //!
 //! Only `PURE` builtins whose semantics an instruction sequence reproduces
 //! exactly (bit for bit, on every edge case: NaN, infinities, the int range,
@@ -49,6 +51,13 @@ pub enum Inline {
     /// is due afterwards (compiled code makes no safepoint check after it);
     /// otherwise it declines and the general call allocates and collects.
     HeapLeaf(HeapLeafFn),
+    /// `substr(s, start, length)`, whose result is the bytes of `s` from
+    /// `start` clamped to `0..=len(s)`, at most `length` (clamped to
+    /// `0..=len(s) - start`) of them: where compiled code only compares and
+    /// measures the result, it keeps the address and length of those bytes
+    /// and makes no string (the JIT's `analysis::virtual_slices`); elsewhere
+    /// the heap twin, as [`Inline::HeapLeaf`].
+    Slice(HeapLeafFn),
 }
 
 /// The leaf twin of a builtin that allocates nothing and calls nothing back (so
@@ -224,6 +233,7 @@ impl Inline {
             Inline::Unary(op) => Some(op.signature()),
             Inline::Binary(op) => Some(op.signature()),
             Inline::Clamp => Some("(int, int, int) -> int"),
+            Inline::Slice(_) => Some("(str, int, int) -> str"),
             Inline::Str(op) => Some(op.signature()),
             Inline::NativeUnary(_) => Some("(float) -> float"),
             Inline::NativeBinary(_) => Some("(float, float) -> float"),

@@ -21,7 +21,7 @@ use memchr::memmem;
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
     b("len", "(str) -> int", "length of the string in bytes", len, PURE).inlined(Inline::Str(StrOp::Len)),
-    b("substr", "(str, int, int) -> str", "the bytes from offset `start` (2nd), at most `length` (3rd) of them, clamped to the string", substr, PURE).inlined(Inline::HeapLeaf(substr_leaf)),
+    b("substr", "(str, int, int) -> str", "the bytes from offset `start` (2nd), at most `length` (3rd) of them, clamped to the string", substr, PURE).inlined(Inline::Slice(substr_leaf)),
     b("str_char_at", "(str, int) -> str", "the one-byte string at the byte offset, `\"\"` out of range", str_char_at, PURE).inlined(Inline::Str(StrOp::CharAt)),
     b("str_upper", "(str) -> str", "ASCII letters to upper case, other bytes unchanged", str_upper, PURE),
     b("str_lower", "(str) -> str", "ASCII letters to lower case, other bytes unchanged", str_lower, PURE),

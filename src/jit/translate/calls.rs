@@ -259,7 +259,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.inline_str_builtin(pc, dst, id, op, args);
                 return Ok(());
             }
-            (Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::Str(_), _) => None,
+            (Inline::Slice(_), &[src, start, length]) if self.virtual_slice_at(pc) => {
+                self.virtual_slice(pc, dst, id, [src, start, length]);
+                return Ok(());
+            }
+            (Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::Slice(_) | Inline::Str(_), _) => {
+                None
+            }
             // Operands that do not fit the operation (the compiler emits none):
             // the generic call is still right.
             (
@@ -285,7 +291,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let dst = (!void).then_some(dst);
         match b.inline {
             Inline::Leaf(twin) => self.leaf_call(pc, twin as usize as u64, addr, (h, id as i64, info), dst),
-            Inline::HeapLeaf(twin) => {
+            Inline::HeapLeaf(twin) | Inline::Slice(twin) => {
                 let (vm, off) = self.heap_addr();
                 let heap = self.b.ins().iadd_imm_s(vm, off as i64);
                 let st = self.call_helper(self.sigs.two_ints, twin as usize as u64, &[heap, addr]);

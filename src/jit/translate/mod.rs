@@ -298,7 +298,8 @@ enum Exit {
 
 /// The Cranelift signatures of the calls compiled code makes.
 struct Signatures {
-    /// `(vm, base, pc) -> status`: `rt_op`, `rt_resume`, `rt_resume_exc`.
+    /// `(vm, base, pc) -> status`: `rt_op`, `rt_resume`, `rt_resume_exc`;
+    /// also any helper `(i64, i64, i64) -> i64` (`bytes_equal`).
     vm_base_pc: SigRef,
     /// Compiled functions, by number of register arguments.
     compiled: [SigRef; REG_ARGS + 1],
@@ -419,6 +420,10 @@ struct LoopCaches {
 
 struct Tr<'a, 'f> {
     tc: &'a TransCtx<'a>,
+    /// Per call of `Analysis::virtual_slice`, by pc: variables for the
+    /// address and the length of the bytes of its substring
+    /// ([`Tr::virtual_slice`]).
+    slice_vars: std::collections::HashMap<u32, (Variable, Variable)>,
     fid: u32,
     f: &'a Function,
     an: Analysis,
@@ -675,9 +680,14 @@ fn translate_function(
         }
     }
 
+    let slice_vars = (an.virtual_slice.iter().enumerate())
+        .filter(|(_, &slice)| slice)
+        .map(|(pc, _)| (pc as u32, (b.declare_var(I64), b.declare_var(I64))))
+        .collect();
     let inline_budget = an.inline_budget;
     let mut t = Tr {
         tc,
+        slice_vars,
         fid,
         f,
         an,

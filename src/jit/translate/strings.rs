@@ -15,6 +15,10 @@ use super::*;
 impl<'a, 'f> Tr<'a, 'f> {
     /// `CallBuiltin` of builtin `id`, string operation `op`, at `pc`.
     pub(super) fn inline_str_builtin(&mut self, pc: u32, dst: Reg, id: u32, op: StrOp, args: &[Reg]) {
+        if let (StrOp::Len, Some((_, len))) = (op, self.slice_of(args[0])) {
+            self.set(dst, len);
+            return;
+        }
         // A string from the shared table: its index is its byte (or says it is
         // the empty string); nothing to load.
         let known = match op {
@@ -227,6 +231,14 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// the same length over one byte whose first bytes agree are compared by
     /// the deep-equality helper (2: it failed, exit to the VM).
     pub(super) fn str_equality(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, when: When) {
+        if let Some(eq) = self.slice_equality(a, b) {
+            let v = match when {
+                When::True => eq,
+                When::False => self.b.ins().bxor_imm_s(eq, 1),
+            };
+            self.set(dst, v);
+            return;
+        }
         let x = self.get_i(a);
         let y = self.get_i(b);
         if self.short_index(x).is_some() && self.short_index(y).is_some() {
@@ -280,6 +292,104 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.set(dst, v);
     }
 
+    /// Whether the `CallBuiltin` at `pc` keeps its substring as a slice
+    /// (`Analysis::virtual_slice`): in the function's own code, and not in
+    /// deopt stress, whose exits could come while the register holds null.
+    pub(super) fn virtual_slice_at(&self, pc: u32) -> bool {
+        self.virtual_tuples_on() && self.an.virtual_slice.get(pc as usize).copied().unwrap_or(false)
+    }
+
+    /// The (address, length) of the bytes of the slice register `r` holds at
+    /// the current instruction, if it holds one ([`Tr::virtual_slice`]).
+    fn slice_of(&mut self, r: Reg) -> Option<(CV, CV)> {
+        if !self.virtual_tuples_on() {
+            return None;
+        }
+        let call = *self.an.slice_reads.get(&(self.cur, r))?;
+        let &(p, l) = self.slice_vars.get(&call)?;
+        Some((self.b.use_var(p), self.b.use_var(l)))
+    }
+
+    /// `dst = substr(src, start, length)` kept as a slice: the address and
+    /// length of the bytes `substr_range` (bp_runtime) takes, `start` clamped
+    /// to `0..=len`, then `length` to `0..=len - start`, in the web's
+    /// variables; the register gets null. A null `src` takes the general call,
+    /// which raises.
+    pub(super) fn virtual_slice(&mut self, pc: u32, dst: Reg, id: u32, [src, start, length]: [Reg; 3]) {
+        let general = self.b.create_block();
+        self.b.set_cold_block(general);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, I64);
+        self.b.append_block_param(join, I64);
+        let zero = self.iconst(0);
+        let s = self.non_null_str(src, general);
+        let n = self.str_len(s);
+        let from = self.get_i(start);
+        let from = self.b.ins().smax(from, zero);
+        let from = self.b.ins().smin(from, n);
+        let room = self.b.ins().isub(n, from);
+        let count = self.get_i(length);
+        let count = self.b.ins().smax(count, zero);
+        let count = self.b.ins().smin(count, room);
+        let p = self.str_ptr(s);
+        let at = self.b.ins().iadd(p, from);
+        self.b.ins().jump(join, &[at.into(), count.into()]);
+        self.b.seal_block(general);
+        self.b.switch_to_block(general);
+        let block = self.arg_block(&[src, start, length]);
+        let info = 3 | (self.is_ref(dst) as i64) << 32;
+        let h = self.tc.addrs.h_builtin;
+        self.block_helper(pc, h, id as i64, block, info, None);
+        // (Not reached: `substr` of null raises.)
+        self.b.ins().jump(join, &[zero.into(), zero.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        let (at, count) = (self.b.block_params(join)[0], self.b.block_params(join)[1]);
+        if let Some(&(pv, lv)) = self.slice_vars.get(&pc) {
+            self.b.def_var(pv, at);
+            self.b.def_var(lv, count);
+        }
+        self.set(dst, zero);
+    }
+
+    /// `a == b` (1 or 0) when either holds a slice ([`Tr::slice_of`]):
+    /// equal lengths, then the bytes compared by [`bytes_equal`]; a null
+    /// string equals no slice. `None` when neither holds one.
+    fn slice_equality(&mut self, a: Reg, b: Reg) -> Option<CV> {
+        let (sa, sb) = (self.slice_of(a), self.slice_of(b));
+        if sa.is_none() && sb.is_none() {
+            return None;
+        }
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I64);
+        let no = self.iconst(0);
+        let (pa, la) = match sa {
+            Some(slice) => slice,
+            None => self.bytes_of(a, done, no),
+        };
+        let (pb, lb) = match sb {
+            Some(slice) => slice,
+            None => self.bytes_of(b, done, no),
+        };
+        let lengths_differ = self.b.ins().icmp(IntCC::NotEqual, la, lb);
+        self.branch_to_if(lengths_differ, done, no);
+        let compare: extern "C" fn(*const u8, *const u8, usize) -> i64 = bytes_equal;
+        let r = self.call_helper(self.sigs.vm_base_pc, compare as usize as u64, &[pa, pb, la]);
+        self.b.ins().jump(done, &[r.into()]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        Some(self.b.block_params(done)[0])
+    }
+
+    /// The address and length of the bytes of the string in register `r`,
+    /// having jumped to `done` with `no` if it is null.
+    fn bytes_of(&mut self, r: Reg, done: Block, no: CV) -> (CV, CV) {
+        let s = self.get_i(r);
+        let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+        self.branch_to_if(null, done, no);
+        (self.str_ptr(s), self.str_len(s))
+    }
+
     /// Jump to `target` with `arg` if `cond`; go on in a new block otherwise.
     fn branch_to_if(&mut self, cond: CV, target: Block, arg: CV) {
         let go_on = self.b.create_block();
@@ -287,4 +397,19 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(go_on);
         self.b.switch_to_block(go_on);
     }
+}
+
+/// Whether the `n` bytes at `a` and at `b` are the same (1) or not (0): a
+/// slice compared with a string or another slice ([`Tr::slice_equality`]).
+pub(crate) extern "C" fn bytes_equal(a: *const u8, b: *const u8, n: usize) -> i64 {
+    if n == 0 {
+        return 1;
+    }
+    std::panic::catch_unwind(|| {
+        // SAFETY: compiled code passes the bytes of two live strings (or
+        // slices of them) of at least `n` bytes each, which do not change.
+        let (x, y) = unsafe { (std::slice::from_raw_parts(a, n), std::slice::from_raw_parts(b, n)) };
+        i64::from(x == y)
+    })
+    .unwrap_or(0)
 }
