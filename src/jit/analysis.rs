@@ -506,7 +506,11 @@ fn invariant_rows(f: &Function, a: &mut Analysis) -> (Vec<Option<RowRef>>, Vec<O
             let Some(index) = invariant_index(f, &a.ops, &a.leader, &l.written, pc, idx, 0) else {
                 continue;
             };
-            let row = InvariantRow { arr, index };
+            let row = InvariantRow {
+                arr,
+                index,
+                array: false,
+            };
             let k = match rows.iter().position(|r| *r == row) {
                 Some(k) => k,
                 None if rows.len() < MAX_INVARIANT_ROWS => {
@@ -535,6 +539,17 @@ fn invariant_rows(f: &Function, a: &mut Analysis) -> (Vec<Option<RowRef>>, Vec<O
             .all(|q| row_load[q] == Some((li, k)));
         if !live_at_header && only_this_row {
             row_web[w as usize] = Some((li, k));
+        }
+    }
+    for pc in (0..n).filter(|&pc| a.reachable[pc]) {
+        let (Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } | Instr::ArrLen { arr, .. }) = f.code[pc]
+        else {
+            continue;
+        };
+        if let Some((li, k)) = row_web[a.webs.at(pc as u32, arr) as usize] {
+            if a.cached[li as usize].contains(pc as u32) {
+                a.cached[li as usize].rows[k as usize].array = true;
+            }
         }
     }
     (row_load, row_web)
@@ -717,6 +732,11 @@ pub struct InvariantRow {
     pub arr: Reg,
     /// The index, as computed from registers the loop never writes.
     pub index: IndexExpr,
+    /// An element access in the loop reads the row as an array (through a
+    /// web of [`Analysis::row_web`]): the program is typed, so the row is an
+    /// array, and the pre-header reads its length and data pointer. (A row
+    /// of `[str]` or `[Node]` is loaded, but its header is not read.)
+    pub array: bool,
 }
 
 /// An invariant row: its loop (an index into [`Analysis::cached`]) and its

@@ -107,7 +107,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         }
         // (Only a planned `Call`'s result is virtual.)
-        let virtual_tuple = self.virtual_tuples_on()
+        let virtual_tuple = self.virtual_values_on()
             && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }))
             && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false);
         let callee = Inlined {
@@ -169,11 +169,12 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
-    /// Whether the analysis's virtual tuples (`Analysis::virtual_tuple`,
-    /// `virtual_read`) apply at the current instruction: one of the function
-    /// itself, and not in deopt stress, whose exits could come while a
-    /// register holds such a tuple.
-    pub(super) fn virtual_tuples_on(&self) -> bool {
+    /// Whether the analysis's virtual values apply at the current
+    /// instruction (tuples never allocated, `Analysis::virtual_tuple` and
+    /// `virtual_read`; substrings kept as slices, `Analysis::virtual_slice`):
+    /// one of the function itself, and not in deopt stress, whose exits could
+    /// come while a register holds the placeholder of such a value.
+    pub(super) fn virtual_values_on(&self) -> bool {
         self.inl.is_none() && self.tc.stress == 0
     }
 

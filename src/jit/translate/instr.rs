@@ -475,7 +475,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     }
                     self.set(dst, item);
                 } else if self.vn.virtual_tuples.contains(&t)
-                    || (self.virtual_tuples_on()
+                    || (self.virtual_values_on()
                         && self.an.virtual_read.get(pc as usize).copied().unwrap_or(false))
                 {
                     return Err("internal error: an item of a tuple never allocated".into());

@@ -1221,10 +1221,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             return None;
         }
         let (li, k) = self.an.row_web.get(w).copied().flatten()?;
-        let li = li as usize;
-        self.an.cached[li]
-            .contains(self.cur)
-            .then(|| self.loops.row_vars[li][k as usize])
+        let (li, k) = (li as usize, k as usize);
+        let l = &self.an.cached[li];
+        (l.contains(self.cur) && l.rows[k].array).then(|| self.loops.row_vars[li][k])
     }
 
     /// In loop `li`'s pre-header (header `h`): load each of its invariant
@@ -1253,14 +1252,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             let r = self.b.ins().load(I64, fl, addr, 0);
             let null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
             self.guard(null, h);
-            let fl = self.mem_flags(Mem::Hdr);
-            let rlen = self.b.ins().load(I64, fl, r, l_off);
-            let fl = self.mem_flags(Mem::Hdr);
-            let rptr = self.b.ins().load(I64, fl, r, p_off);
             let v = self.loops.row_vars[li][k];
             self.b.def_var(v.row, r);
-            self.b.def_var(v.len, rlen);
-            self.b.def_var(v.ptr, rptr);
+            if row.array {
+                let fl = self.mem_flags(Mem::Hdr);
+                let rlen = self.b.ins().load(I64, fl, r, l_off);
+                let fl = self.mem_flags(Mem::Hdr);
+                let rptr = self.b.ins().load(I64, fl, r, p_off);
+                self.b.def_var(v.len, rlen);
+                self.b.def_var(v.ptr, rptr);
+            }
         }
     }
 

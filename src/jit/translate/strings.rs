@@ -293,16 +293,15 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Whether the `CallBuiltin` at `pc` keeps its substring as a slice
-    /// (`Analysis::virtual_slice`): in the function's own code, and not in
-    /// deopt stress, whose exits could come while the register holds null.
+    /// (`Analysis::virtual_slice`, where [`Tr::virtual_values_on`]).
     pub(super) fn virtual_slice_at(&self, pc: u32) -> bool {
-        self.virtual_tuples_on() && self.an.virtual_slice.get(pc as usize).copied().unwrap_or(false)
+        self.virtual_values_on() && self.an.virtual_slice.get(pc as usize).copied().unwrap_or(false)
     }
 
     /// The (address, length) of the bytes of the slice register `r` holds at
     /// the current instruction, if it holds one ([`Tr::virtual_slice`]).
     fn slice_of(&mut self, r: Reg) -> Option<(CV, CV)> {
-        if !self.virtual_tuples_on() {
+        if !self.virtual_values_on() {
             return None;
         }
         let call = *self.an.slice_reads.get(&(self.cur, r))?;
@@ -312,7 +311,7 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// `dst = substr(src, start, length)` kept as a slice: the address and
     /// length of the bytes `substr_range` (bp_runtime) takes, `start` clamped
-    /// to `0..=len`, then `length` to `0..=len - start`, in the web's
+    /// to `0..=len`, then `length` to `0..=len - start`, in the call's
     /// variables; the register gets null. A null `src` takes the general call,
     /// which raises.
     pub(super) fn virtual_slice(&mut self, pc: u32, dst: Reg, id: u32, [src, start, length]: [Reg; 3]) {
