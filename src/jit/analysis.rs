@@ -4,7 +4,7 @@
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
 use super::{inlining, ranges};
-use crate::bytecode::{Const, Function, Instr, Op, Program, Reg, Resizes};
+use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::builtins;
 use bp_runtime::value::ValKind;
 
@@ -288,29 +288,10 @@ fn quiet(ins: &Instr) -> bool {
     }
 }
 
-/// Whether `ins` only branches (on numbers or bools): no exit either.
+/// Whether `ins` only jumps or branches (every branch instruction tests
+/// numbers or bools; a back edge is not one of these): no exit either.
 fn quiet_branch(ins: &Instr) -> bool {
-    use Instr::*;
-    matches!(
-        ins,
-        Jmp { .. }
-            | JmpIf { .. }
-            | JmpIfNot { .. }
-            | BrEqI { .. }
-            | BrNeI { .. }
-            | BrLtI { .. }
-            | BrLeI { .. }
-            | BrEqIImm { .. }
-            | BrNeIImm { .. }
-            | BrLtIImm { .. }
-            | BrLeIImm { .. }
-            | BrGtIImm { .. }
-            | BrGeIImm { .. }
-            | BrLtF { .. }
-            | BrLeF { .. }
-            | BrNotLtF { .. }
-            | BrNotLeF { .. }
-    )
+    matches!(ins.op().flow(), Flow::Branch | Flow::Jump)
 }
 
 /// The builtin a `CallBuiltin` calls, with its arguments.
