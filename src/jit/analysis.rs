@@ -321,14 +321,12 @@ fn builtin_call<'f>(f: &'f Function, ins: &Instr) -> Option<(&'static builtins::
 /// the call's pc.
 fn virtual_slices(f: &Function, a: &Analysis) -> (Vec<bool>, SliceReads) {
     let n = f.code.len();
-    let mut calls = vec![false; n];
-    let mut reads = SliceReads::new();
     let slicing = |pc: usize| {
         builtin_call(f, &f.code[pc])
             .is_some_and(|(b, args)| matches!(b.inline, builtins::Inline::Slice(_)) && args.len() == 3)
     };
     if !(0..n).any(slicing) {
-        return (calls, reads);
+        return (vec![false; n], SliceReads::new());
     }
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (pc, ins) in f.code.iter().enumerate() {
@@ -347,23 +345,31 @@ fn virtual_slices(f: &Function, a: &Analysis) -> (Vec<bool>, SliceReads) {
     // handler that covers it reads the register. The greatest fixpoint:
     // every call a slice at first, then those that do not fit given the
     // others are dropped until none is.
-    for pc in (0..n).filter(|&pc| a.reachable[pc] && slicing(pc)) {
-        calls[pc] = true;
-        if let Instr::CallBuiltin { dst, .. } = f.code[pc] {
-            let region = slice_region(f, a, pc, dst);
-            for q in (0..n).filter(|&q| region[q] && a.ops[q].uses.contains(&dst)) {
-                reads.insert((q as u32, dst), pc as u32);
+    let candidates: Vec<(usize, Reg, Vec<bool>)> = (0..n)
+        .filter(|&pc| a.reachable[pc] && slicing(pc))
+        .filter_map(|pc| match f.code[pc] {
+            Instr::CallBuiltin { dst, .. } => Some((pc, dst, slice_region(f, a, pc, dst))),
+            _ => None,
+        })
+        .collect();
+    let reads_of = |calls: &[bool]| {
+        let mut reads = SliceReads::new();
+        for (pc, dst, region) in candidates.iter().filter(|c| calls[c.0]) {
+            for q in (0..n).filter(|&q| region[q] && a.ops[q].uses.contains(dst)) {
+                reads.insert((q as u32, *dst), *pc as u32);
             }
         }
+        reads
+    };
+    let mut calls = vec![false; n];
+    for c in &candidates {
+        calls[c.0] = true;
     }
     loop {
-        let before = calls.clone();
-        let mut now = SliceReads::new();
-        for pc in (0..n).filter(|&pc| before[pc]) {
-            let Instr::CallBuiltin { dst, .. } = f.code[pc] else {
-                continue;
-            };
-            let region = slice_region(f, a, pc, dst);
+        let reads = reads_of(&calls);
+        let mut next = vec![false; n];
+        for (pc, dst, region) in candidates.iter().filter(|c| calls[c.0]) {
+            let (pc, dst) = (*pc, *dst);
             let slice_read = |q: usize, r: Reg| r == dst || reads.contains_key(&(q as u32, r));
             let reads_slices = |q: usize| match f.code[q] {
                 Instr::EqStr { a: x, b: y, .. } | Instr::NeStr { a: x, b: y, .. } => {
@@ -379,29 +385,21 @@ fn virtual_slices(f: &Function, a: &Analysis) -> (Vec<bool>, SliceReads) {
                     .iter()
                     .all(|&hi| !a.live_in[f.handlers[hi as usize].target as usize].contains(dst))
             };
-            let fits = (0..n).filter(|&q| region[q]).all(|q| {
+            next[pc] = (0..n).filter(|&q| region[q]).all(|q| {
                 let quietly = quiet(&f.code[q])
                     || quiet_branch(&f.code[q])
                     || reads_slices(q)
-                    || (before[q] && handled_without_it(q));
+                    || (calls[q] && handled_without_it(q));
                 let entered_only_here = preds[q].iter().all(|&p| p == pc || region[p]);
                 let reads_as_slice = !a.ops[q].uses.contains(&dst) || reads_slices(q);
                 quietly && reads_as_slice && entered_only_here && !entries.contains(&(q as u32))
             });
-            calls[pc] = fits;
-            if fits {
-                for q in (0..n).filter(|&q| region[q] && a.ops[q].uses.contains(&dst)) {
-                    now.insert((q as u32, dst), pc as u32);
-                }
-            }
         }
-        let settled = calls == before && now == reads;
-        reads = now;
-        if settled {
-            break;
+        if next == calls {
+            return (calls, reads);
         }
+        calls = next;
     }
-    (calls, reads)
 }
 
 /// The instructions before which the result of the call at `pc` in register
@@ -477,7 +475,6 @@ fn invariant_rows(f: &Function, a: &mut Analysis) -> (Vec<Option<RowRef>>, Vec<O
             };
             let l = &a.cached[li];
             let candidate = a.reachable[pc]
-                && !a.inlined[pc]
                 && a.is_ref.get(dst as usize).copied().unwrap_or(false)
                 && !l.written.contains(arr)
                 && l.arrays.binary_search(&arr).is_ok();

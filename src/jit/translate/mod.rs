@@ -1214,10 +1214,11 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// The variables of the invariant row that web `w` holds at the current
-    /// instruction, if it is one (`Analysis::row_web`), the instruction is
-    /// in the row's loop, and the pre-header loaded it.
+    /// instruction, if it is one (`Analysis::row_web`, only in the first
+    /// version), the instruction is in the row's loop, and the pre-header
+    /// loaded it.
     fn row_at(&self, w: usize) -> Option<RowVars> {
-        if self.inl.is_some() || !self.tc.speculate {
+        if self.inl.is_some() {
             return None;
         }
         let (li, k) = self.an.row_web.get(w).copied().flatten()?;
@@ -1299,9 +1300,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// `ArrGet` at `pc` of an invariant row its loop's pre-header loaded
-    /// (`Analysis::row_load`), if this version loads it there.
+    /// (`Analysis::row_load`, only in the first version).
     fn invariant_row_get(&mut self, pc: u32, dst: Reg) -> bool {
-        if self.inl.is_some() || !self.tc.speculate {
+        if self.inl.is_some() {
             return false;
         }
         let Some((li, k)) = self.an.row_load.get(pc as usize).copied().flatten() else {
