@@ -779,14 +779,9 @@ fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
         Resizes::UnlessPureBuiltin => {
             // A string operation compiled inline (`ord`, `len`, ...) only
             // raises on its general path, like a pure one.
-            let harmless = ins
-                .site()
-                .and_then(|site| f.sites.get(site as usize))
-                .and_then(|s| bp_runtime::builtins::all().get(s.target as usize))
-                .is_some_and(|b| {
-                    b.flags & bp_runtime::builtins::PURE != 0
-                        || matches!(b.inline, bp_runtime::builtins::Inline::Str(_))
-                });
+            let harmless = builtin_call(f, ins).is_some_and(|(b, _)| {
+                b.flags & builtins::PURE != 0 || matches!(b.inline, builtins::Inline::Str(_))
+            });
             !harmless
         }
     }
