@@ -452,7 +452,12 @@ fn vm_options(
     args: Vec<Vec<u8>>,
 ) -> Result<bp::vm::VmOptions, &'static str> {
     let tier = jit_tier(e, sizes)?;
-    let gc_stress = e.gc_stress || std::env::var("BP_GC_STRESS").is_ok_and(|v| v != "0" && !v.is_empty());
+    let gc_stress = match std::env::var("BP_GC_STRESS").as_deref() {
+        Ok("gen") => bp_runtime::heap::GcStress::Generations,
+        Ok(v) if v != "0" && !v.is_empty() => bp_runtime::heap::GcStress::Every,
+        _ if e.gc_stress => bp_runtime::heap::GcStress::Every,
+        _ => bp_runtime::heap::GcStress::Off,
+    };
     Ok(bp::vm::VmOptions {
         gc_stress,
         // Under an address-space limit the frame stack may hold fewer.

@@ -10,13 +10,14 @@
 //! zeroing runs of choices and then deleting source lines (see `Minimizer`), and the
 //! smallest failing program is printed with both outputs.
 //!
-//! Each program is run three ways and stdout and exit status must be identical:
+//! Each program is run four ways and stdout and exit status must be identical:
 //!
 //! | run           | command line                    | extra environment   |
 //! |---------------|---------------------------------|---------------------|
 //! | reference     | `bp run --no-jit FILE`          |                     |
 //! | `jit0`        | `bp run --jit-threshold 0 FILE` |                     |
 //! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
+//! | `jitgen`      | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=gen`  |
 //!
 //! The generated programs use ints, floats, bools, `[int]` and `[float]` arrays (literals,
 //! aliasing, `array_copy`, `array_concat`, `array_push`, element reads and writes),
@@ -1295,6 +1296,14 @@ const VARIANTS: &[Variant] = &[
         name: "deoptstress",
         args: &["run", "--jit-threshold", "0"],
         env: &[("BP_DEOPT_STRESS", "1")],
+    },
+    // Collections at about every other allocation, minor but for every
+    // eighth, each checked for an old object that refers to an unmarked one
+    // (a store without the write barrier).
+    Variant {
+        name: "jitgen",
+        args: &["run", "--jit-threshold", "0"],
+        env: &[("BP_GC_STRESS", "gen")],
     },
 ];
 

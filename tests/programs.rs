@@ -19,13 +19,13 @@
 //! # expect-stderr-any: 3:5 || 3:9   at least one of the `||`-separated texts must occur
 //! # args: a b c                     program arguments (split on whitespace)
 //! # stdin: line one\nline two       stdin contents; `\n`, `\t`, `\r`, `\\` are unescaped
-//! # skip-modes: gcstress jitgc -- REASON   modes this program does not run in
+//! # skip-modes: gcstress jitgc jitgen -- REASON   modes this program does not run in
 //! ```
 //!
 //! `skip-modes` names known modes (see below), then ` -- ` and a reason, which is
 //! required: skipping a mode hides bugs, so each use must say why. It is meant for
 //! programs that build millions of objects, which the collect-at-every-allocation
-//! modes (`gcstress`, `jitgc`) make quadratic; a small version of the same program
+//! modes (`gcstress`, `jitgc`, `jitgen`) make quadratic; a small version of the same program
 //! should run in every mode. Skipped trials are listed as ignored.
 //!
 //! A needle that looks like a source position (`LINE:COL`, digits only) only matches
@@ -47,11 +47,16 @@
 //! | `deoptstress` | `bp run --jit-threshold 0 FILE` | `BP_DEOPT_STRESS=1` |
 //! | `jit`         | `bp run --jit FILE`             |                     |
 //! | `jitgc`       | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=1`    |
+//! | `jitgen`      | `bp run --jit-threshold 0 FILE` | `BP_GC_STRESS=gen`  |
 //! | `fmt`         | `bp run --no-jit FILE`, FILE formatted by `bp fmt` first | |
 //!
 //! `jit` is the default tiering (compile after 100 calls, OSR for hot loops), so
 //! interpreted and compiled frames mix; `jitgc` collects at every allocation while
-//! every function runs compiled. `fmt` runs a copy of the whole tree in which every
+//! every function runs compiled. `jitgen` collects at about every other such
+//! safepoint, so objects stay young across some of them and get stored into old
+//! ones between collections; after every minor collection the collector checks
+//! that no old object refers to an unmarked one, which finds a store that bypassed
+//! the write barrier (docs/architecture.md, "Generations"). `fmt` runs a copy of the whole tree in which every
 //! program was formatted (`bp::formatter`; a program that does not parse is copied as it
 //! is), and checks stdout and the exit status but not stderr, whose positions move: it
 //! shows that formatting preserves what every program does. The meta trial
@@ -129,6 +134,12 @@ const MODES: &[Mode] = &[
         formatted: false,
     },
     Mode {
+        name: "jitgen",
+        flags: &["--jit-threshold", "0"],
+        env: &[("BP_GC_STRESS", "gen")],
+        formatted: false,
+    },
+    Mode {
         name: "fmt",
         flags: &["--no-jit"],
         env: &[],
@@ -137,7 +148,7 @@ const MODES: &[Mode] = &[
 ];
 
 #[cfg(feature = "jit")]
-const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc,fmt";
+const DEFAULT_MODES: &str = "interp,gcstress,jit0,deoptstress,jit,jitgc,jitgen,fmt";
 #[cfg(not(feature = "jit"))]
 const DEFAULT_MODES: &str = "interp,gcstress,fmt";
 

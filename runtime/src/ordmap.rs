@@ -2,7 +2,7 @@
 //!
 //! [`MapObj`]: crate::heap::MapObj
 
-use crate::heap::MapKey;
+use crate::heap::{gc_epoch, MapKey};
 use crate::limits::LimitError;
 use crate::value::Value;
 use hashbrown::HashTable;
@@ -51,9 +51,12 @@ pub struct OrderedMap {
     /// bits mean an equal key ([`MapKey::identity`]), else `None`. The second and
     /// third operation of `if map_has_key(m, k): m[k] = m[k] + 1` on a fresh string
     /// `k` then cost a comparison instead of hashing `k` again. A string's bits
-    /// name it only while it lives: every collection forgets them
-    /// ([`Self::forget_key_identity`]) before it can free the string.
+    /// name it only while it lives, and `k` may be a young string a minor
+    /// collection frees without ever looking at this (old) map: the bits count
+    /// only in the collection epoch they were taken in (`key_epoch`).
     last_key: Cell<Option<Value>>,
+    /// The collection epoch (`heap::gc_epoch`) in which `last_key` was set.
+    key_epoch: Cell<u32>,
 }
 
 /// An entry of the index: the position of a live entry and the low 32 bits of its
@@ -219,7 +222,7 @@ impl OrderedMap {
     /// that found it and such bits determine a key ([`Self::last_key`]).
     #[inline(always)]
     pub(crate) fn last_by_identity(&self, key: &MapKey) -> Option<usize> {
-        if self.last_key.get() != Some(key.bits()) {
+        if self.last_key.get() != Some(key.bits()) || self.key_epoch.get() != gc_epoch() {
             return None;
         }
         // `last_key` is only set together with `last`, and both are forgotten
@@ -247,14 +250,6 @@ impl OrderedMap {
         }
     }
 
-    /// Forget which key object found the last entry: called by the collector on
-    /// every live map before it frees anything, so that a string freed and
-    /// another allocated at its address cannot be taken for it.
-    #[inline]
-    pub fn forget_key_identity(&self) {
-        self.last_key.set(None);
-    }
-
     /// The position of the last entry found, if it holds `key` (of `hash`).
     #[inline(always)]
     fn last_is(&self, hash: u64, exact: bool, key: &MapKey) -> Option<usize> {
@@ -269,6 +264,7 @@ impl OrderedMap {
         let last = u32::try_from(pos + 1).unwrap_or(0);
         self.last.set(last);
         self.last_key.set(if last == 0 { None } else { key.identity() });
+        self.key_epoch.set(gc_epoch());
     }
 
     /// Forget the last entry found (entries are about to go or move).

@@ -70,6 +70,10 @@ pub type EnterFn = unsafe extern "C" fn(usize, *mut Context, *mut Value, u64) ->
 pub type FmodFn = extern "C" fn(f64, f64) -> f64;
 /// `rt_eq_ref(a, b)`: deep equality of two references, 1 or 0 (2: failed).
 pub type EqRefFn = unsafe extern "C" fn(u64, u64) -> u64;
+/// `rt_write_barrier(obj) -> 0`: the write barrier's slow path
+/// (`heap::write_barrier`), after compiled code found `obj` old and not
+/// remembered.
+pub type BarrierFn = unsafe extern "C" fn(u64) -> u64;
 /// `rt_builtin(ctx, id, args, nargs | ref_result << 32, pc) -> status`.
 pub type BuiltinFn = unsafe extern "C" fn(*mut Context, u64, *mut Value, u64, u64) -> u64;
 /// `rt_new(ctx, site, args, nargs | NewKind << 32, pc) -> status`.
@@ -143,6 +147,7 @@ pub struct Helpers {
     /// map has; declines on a null map, a full one or one at the length limit,
     /// and compiled code then calls `rt_obj`.
     pub map_set: LeafFn,
+    pub write_barrier: BarrierFn,
     /// A zeroed block of 256 bytes that reads like an empty object.
     pub zero_obj: &'static [u64; 32],
 }
@@ -257,10 +262,13 @@ pub struct AllocOffsets {
     /// The size of an instance of 0 fields; `n` fields add 8 bytes each (what
     /// inline allocation adds to the heap's byte counters).
     pub instance_head: i32,
-    /// The header's list link (a free cell's link to the next free cell) and mark
-    /// byte.
+    /// The header's list link (a free cell's link to the next free cell).
     pub hdr_next: i32,
-    pub hdr_marked: i32,
+    /// The header's mark byte, and the bit of it only an old object that is
+    /// not remembered has: the write barrier's test (docs/jit.md, "Write
+    /// barrier").
+    pub hdr_mark: i32,
+    pub mark_old_bit: u8,
     /// The kind byte of a struct and of a class instance.
     pub kind_struct: u8,
     pub kind_class: u8,
@@ -308,7 +316,8 @@ impl Offsets {
                 cell_classes: bp_runtime::heap::CELL_CLASSES,
                 instance_head: abi::struct_size(0) as i32,
                 hdr_next: abi::HDR_NEXT,
-                hdr_marked: abi::HDR_MARKED,
+                hdr_mark: abi::HDR_MARK,
+                mark_old_bit: abi::MARK_OLD_BIT,
                 kind_struct: abi::KIND_STRUCT,
                 kind_class: abi::KIND_CLASS,
                 kind_array: abi::KIND_ARRAY,

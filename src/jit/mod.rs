@@ -101,6 +101,7 @@ fn helper_legend(a: &Addrs) -> String {
         ("rt_obj (map/string operations)", a.h_obj),
         ("rt_map_get (a map lookup's leaf twin)", a.h_map_get),
         ("rt_map_set (a map store's leaf twin)", a.h_map_set),
+        ("rt_write_barrier (remember an old object)", a.h_barrier),
         ("the entry table", a.entry),
         ("the trampoline shim (functions not compiled)", a.tramp),
         ("the function table", a.fn_info),
@@ -325,6 +326,7 @@ impl Jit {
             h_obj: helpers.obj as usize as u64,
             h_map_get: helpers.map_get as usize as u64,
             h_map_set: helpers.map_set as usize as u64,
+            h_barrier: helpers.write_barrier as usize as u64,
             h_new: helpers.new as usize as u64,
             short_strs: bp_runtime::heap::abi::short_strs(),
         };
@@ -705,6 +707,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         h_map_get: 0x6000_0d00,
         h_map_set: 0x6000_0e00,
         short_strs: 0x6000_0f00,
+        h_barrier: 0x6000_1000,
     }
 }
 

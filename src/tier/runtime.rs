@@ -52,6 +52,7 @@ pub static HELPERS: Helpers = Helpers {
     obj: rt_obj,
     map_get: rt_map_get,
     map_set: rt_map_set,
+    write_barrier: rt_write_barrier,
     zero_obj: &ZERO_OBJECT.0,
 };
 
@@ -362,6 +363,21 @@ pub unsafe extern "C" fn rt_bad_reentry(ctx: *mut Context, enc: u64) -> u64 {
 /// `fmod(a, b)` (the VM's `ModF`).
 pub extern "C" fn rt_fmod(a: f64, b: f64) -> f64 {
     catch_unwind(|| crate::vm::ops::arith::fmod(a, b)).unwrap_or(f64::NAN)
+}
+
+/// The write barrier's slow path: compiled code stored a reference into `obj`,
+/// an old object not in the remembered set yet (`heap::write_barrier`).
+///
+/// # Safety
+/// Called by compiled code only; `obj` is a live object of the running VM's
+/// heap.
+pub unsafe extern "C" fn rt_write_barrier(obj: u64) -> u64 {
+    // (It cannot panic; a panic must not unwind into compiled code.)
+    let _ = catch_unwind(|| {
+        // SAFETY: the caller's contract.
+        unsafe { bp_runtime::heap::write_barrier(Value(obj).as_ptr()) }
+    });
+    0
 }
 
 /// Deep equality of two references: 1 or 0, or 2 if it failed (the compiled code

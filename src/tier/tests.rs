@@ -31,7 +31,11 @@ fn run(p: &Program, jit: Option<JitOptions>, gc_stress: bool) -> (i32, String, S
         p,
         VmOptions {
             tier: jit.map(JitOptions::factory),
-            gc_stress,
+            gc_stress: if gc_stress {
+                bp_runtime::heap::GcStress::Every
+            } else {
+                bp_runtime::heap::GcStress::Off
+            },
             ..Default::default()
         },
     );
@@ -633,6 +637,7 @@ fn placeholder_addresses_are_distinct() {
         h_obj,
         h_map_get,
         h_map_set,
+        h_barrier,
         zero_obj,
         short_strs,
     } = crate::jit::placeholder_addrs();
@@ -654,6 +659,7 @@ fn placeholder_addresses_are_distinct() {
         h_obj,
         h_map_get,
         h_map_set,
+        h_barrier,
         zero_obj,
         short_strs,
     ];

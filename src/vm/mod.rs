@@ -47,7 +47,7 @@ mod tests;
 
 use crate::bytecode::{Const, Program};
 use bp_runtime::builtins::{self, Builtin};
-use bp_runtime::heap::{self, ConstPool, Heap};
+use bp_runtime::heap::{self, ConstPool, GcStress, Heap};
 use bp_runtime::rt::Rt;
 use bp_runtime::value::{ValKind, Value};
 pub use frame::{Frame, FrameStack, RegStack};
@@ -59,8 +59,9 @@ use tiering::{Outcome, TierFactory, Tiering};
 /// Options of one run.
 #[derive(Clone, Debug)]
 pub struct VmOptions {
-    /// Collect at every safepoint that follows an allocation.
-    pub gc_stress: bool,
+    /// Collect at every safepoint that follows an allocation, or at about
+    /// every other one (`GcStress`).
+    pub gc_stress: GcStress,
     /// Maximum number of live frames; one more call raises `stack overflow`. At
     /// most [`crate::limits::MAX_DEPTH_CEILING`], and lower if the frame stack
     /// cannot be allocated that large.
@@ -88,7 +89,7 @@ pub struct VmOptions {
 impl Default for VmOptions {
     fn default() -> Self {
         VmOptions {
-            gc_stress: false,
+            gc_stress: GcStress::Off,
             max_depth: crate::limits::DEFAULT_MAX_DEPTH,
             stack_slots: crate::limits::REG_SLOTS,
             args: Vec::new(),

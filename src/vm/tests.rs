@@ -846,7 +846,7 @@ fn gc_stress_keeps_roots_alive() {
     let mut vm = Vm::new(
         &p,
         VmOptions {
-            gc_stress: true,
+            gc_stress: bp_runtime::heap::GcStress::Every,
             ..Default::default()
         },
     );
@@ -908,7 +908,7 @@ fn gc_stress_with_caught_runtime_errors() {
     let (code, out, err) = run_prog(
         &p,
         VmOptions {
-            gc_stress: true,
+            gc_stress: bp_runtime::heap::GcStress::Every,
             ..Default::default()
         },
     );
@@ -1018,7 +1018,7 @@ fn gc_stress_deep_frames_keep_their_registers() {
     let (code, out, err) = run_prog(
         &p,
         VmOptions {
-            gc_stress: true,
+            gc_stress: bp_runtime::heap::GcStress::Every,
             ..Default::default()
         },
     );

@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(ok(&mut rt, "array_pop", &[a]).as_int(), 0);
         assert_eq!(err(&mut rt, "array_pop", &[a]), "array_pop on empty array");
         // Growth is reported: enough pushes make the heap ask for a collection.
-        rt.heap.set_stress(true);
+        rt.heap.set_stress(crate::heap::GcStress::Every);
         let b = rt.heap.alloc_array(ValKind::Int, Vec::new());
         // SAFETY: `b` is a live array of this heap.
         rt.heap.collect(&mut |m| unsafe { m.mark(b) });
@@ -299,7 +299,7 @@ mod tests {
         assert_eq!((st, args), (crate::builtins::LEAF_DECLINED, [a, i(3)]));
         assert_eq!(ints(a), [0, 1, 2]);
         // The general call grows the buffer, and only that growth is counted.
-        rt.heap.set_stress(true);
+        rt.heap.set_stress(crate::heap::GcStress::Every);
         // SAFETY: `a` is a live array of this heap.
         rt.heap.collect(&mut |m| unsafe { m.mark(a) });
         ok(&mut rt, "array_push", &[a, i(3)]);

@@ -15,8 +15,20 @@ use std::mem::offset_of;
 pub const HDR_NEXT: i32 = offset_of!(ObjHeader, next) as i32;
 /// The object kind byte in every object's header.
 pub const HDR_KIND: i32 = offset_of!(ObjHeader, kind) as i32;
-/// The mark byte in every object's header (0 on a new object).
-pub const HDR_MARKED: i32 = offset_of!(ObjHeader, marked) as i32;
+/// The mark byte in every object's header (0 on a new object). The write
+/// barrier tests its [`MARK_OLD_BIT`].
+pub const HDR_MARK: i32 = offset_of!(ObjHeader, mark) as i32;
+/// The bit of the mark byte that only an old object not in the remembered
+/// set has: a store of a reference into it must call the barrier's slow
+/// path ([`super::object::write_barrier`]).
+pub const MARK_OLD_BIT: u8 = super::object::OLD_BIT;
+// The kind byte, the mark, the string's `buffered` flag and the printing
+// walk's path flag are one 32-bit word, which compiled code's inline
+// allocation writes at once: the kind, and zeros.
+const _: () = assert!(offset_of!(ObjHeader, mark) == offset_of!(ObjHeader, kind) + 1);
+const _: () = assert!(offset_of!(ObjHeader, buffered) == offset_of!(ObjHeader, kind) + 2);
+const _: () = assert!(offset_of!(ObjHeader, on_path) == offset_of!(ObjHeader, kind) + 3);
+const _: () = assert!(std::mem::size_of::<ObjKind>() == 1);
 /// The value of that byte for a function value.
 pub const KIND_CLOSURE: u8 = ObjKind::Closure as u8;
 /// The kind byte of a struct and of a class instance.
@@ -172,7 +184,7 @@ mod tests {
             st.0 + STRUCT_FIELDS as u64
         );
         assert_eq!(at::<u8>(st, HDR_KIND), KIND_STRUCT);
-        assert_eq!(at::<u8>(st, HDR_MARKED), 0);
+        assert_eq!(at::<u8>(st, HDR_MARK), 0);
 
         let clo = h.alloc_closure(77, &[ValKind::Int], &[Value::int(0)]);
         assert_eq!(at::<u32>(clo, CLOSURE_FUNC), 77);
@@ -230,7 +242,7 @@ mod tests {
             *at(HEAP_BYTES_ALLOCATED) += size;
             *at(HEAP_OBJECTS) += 1;
             *c.add(HDR_KIND as usize) = kind;
-            *c.add(HDR_MARKED as usize) = 0;
+            *c.add(HDR_MARK as usize) = 0;
             init(c);
             Some(Value::obj(c as *mut ObjHeader))
         }
@@ -283,7 +295,7 @@ mod tests {
         assert_eq!(unsafe { as_array(v) }.to_vec()[99], Value::int(99));
         // Dead, it is freed with its buffer (Miri and the debug allocator
         // check the free).
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -321,7 +333,7 @@ mod tests {
         h.collect(&mut |m| unsafe { m.mark(v) });
         assert_eq!(unsafe { as_array(v) }.to_vec()[89], Value::int(99));
         // Dead, both are freed: the grown one with its buffer.
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -344,7 +356,7 @@ mod tests {
         h.collect(&mut |m| unsafe { m.mark(v) });
         assert_eq!(h.objects, 1);
         assert_eq!(unsafe { as_struct(v) }.fields[0], Value::int(40));
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
         assert!(inline_alloc(&mut h, 5, 3).is_none());
         assert_eq!(h.alloc_struct(1, true, [Value::int(7); 3]), first);

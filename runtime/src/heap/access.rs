@@ -1,7 +1,7 @@
 //! Typed access to heap objects from a [`Value`].
 
 use super::object::{
-    ArrayObj, ClosureObj, MapObj, ObjKind, OpaqueObj, StrObj, StructHead, StructObj, TupleObj,
+    write_barrier, ArrayObj, ClosureObj, MapObj, ObjKind, OpaqueObj, StrObj, StructHead, StructObj, TupleObj,
 };
 use crate::value::Value;
 
@@ -25,7 +25,7 @@ pub unsafe fn obj_kind(v: Value) -> ObjKind {
 }
 
 macro_rules! accessor {
-    ($name:ident, $name_mut:ident, $ty:ty, $kind:pat) => {
+    ($name:ident, $name_mut:ident, $ty:ty, $kind:pat, $barrier:expr) => {
         /// A shared reference to the object `v` points to.
         ///
         /// # Safety
@@ -41,7 +41,10 @@ macro_rules! accessor {
             assert!(!v.is_null(), "null reference");
             unsafe { &*(v.as_ptr() as *const $ty) }
         }
-        /// A mutable reference to the object `v` points to.
+        /// A mutable reference to the object `v` points to. For an object that
+        /// holds values, this is the write barrier's place
+        /// ([`write_barrier`]): whoever changes an object through the result
+        /// may store a reference into it.
         ///
         /// # Safety
         /// `v` must be a reference to a live object of this kind (not bits forged
@@ -53,6 +56,10 @@ macro_rules! accessor {
             // SAFETY: the caller's contract: a live object.
             debug_assert!(matches!(unsafe { obj_kind(v) }, $kind));
             assert!(!v.is_null(), "null reference");
+            if $barrier {
+                // SAFETY: the caller's contract: a live object.
+                unsafe { write_barrier(v.as_ptr()) };
+            }
             // SAFETY: the caller's contract: a live object of this kind, not aliased;
             // objects never move and are only freed at safepoints.
             unsafe { &mut *(v.as_ptr() as *mut $ty) }
@@ -60,10 +67,11 @@ macro_rules! accessor {
     };
 }
 
-accessor!(as_str, as_str_mut, StrObj, ObjKind::Str);
-accessor!(as_array, as_array_mut, ArrayObj, ObjKind::Array);
-accessor!(as_map, as_map_mut, MapObj, ObjKind::Map);
-accessor!(as_tuple, as_tuple_mut, TupleObj, ObjKind::Tuple);
+// Strings and host objects hold no values: no barrier.
+accessor!(as_str, as_str_mut, StrObj, ObjKind::Str, false);
+accessor!(as_array, as_array_mut, ArrayObj, ObjKind::Array, true);
+accessor!(as_map, as_map_mut, MapObj, ObjKind::Map, true);
+accessor!(as_tuple, as_tuple_mut, TupleObj, ObjKind::Tuple, true);
 
 /// The fat pointer to the instance `v` points to: its address with its field count
 /// as the metadata of the `fields` slice.
@@ -98,7 +106,8 @@ pub unsafe fn as_struct<'a>(v: Value) -> &'a StructObj {
     unsafe { &*struct_ptr(v) }
 }
 
-/// A mutable reference to the struct or class instance `v` points to.
+/// A mutable reference to the struct or class instance `v` points to, after the
+/// write barrier ([`write_barrier`]).
 ///
 /// # Safety
 /// `v` must be a reference to a live struct or class instance (not bits forged
@@ -111,11 +120,15 @@ pub unsafe fn as_struct_mut<'a>(v: Value) -> &'a mut StructObj {
     debug_assert!(matches!(unsafe { obj_kind(v) }, ObjKind::Struct | ObjKind::Class));
     assert!(!v.is_null(), "null reference");
     // SAFETY: the caller's contract: a live instance, not aliased; objects never
-    // move and are only freed at safepoints.
-    unsafe { &mut *struct_ptr(v) }
+    // move and are only freed at safepoints. (The write barrier, as in the
+    // other accessors.)
+    unsafe {
+        write_barrier(v.as_ptr());
+        &mut *struct_ptr(v)
+    }
 }
-accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure);
-accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque);
+accessor!(as_closure, as_closure_mut, ClosureObj, ObjKind::Closure, true);
+accessor!(as_opaque, as_opaque_mut, OpaqueObj, ObjKind::Opaque, false);
 
 /// The bytes of a string value.
 ///

@@ -528,6 +528,18 @@ pub(super) unsafe fn mark_instance(p: *mut ObjHeader) -> bool {
     }
 }
 
+/// Whether the instance `p` in a cell is marked in its chunk's bits.
+///
+/// # Safety
+/// As [`mark_instance`].
+pub(super) unsafe fn instance_marked(p: *mut ObjHeader) -> bool {
+    let addr = p as usize;
+    let chunk = addr & !(CHUNK_BYTES - 1);
+    // SAFETY: the caller's contract: `chunk` is the instance chunk holding
+    // `p`, a nonzero address, and `p` is a cell of it.
+    unsafe { marked_at(NonNull::new_unchecked(chunk as *mut u8), addr - chunk) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

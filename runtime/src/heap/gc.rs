@@ -4,25 +4,46 @@
 
 use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
 use super::buffers::{ArrayBuf, FixedSlice};
-use super::cells::{large_layout, mark_instance, Cells, CELL_CLASSES};
+use super::cells::{instance_marked, large_layout, mark_instance, Cells, CELL_CLASSES};
 use super::object::{
     closure_size, instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, with_values_size,
     ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj,
-    STRUCT_HEAD,
+    IMMORTAL, MARK_A, MARK_B, OLD_BIT, STRUCT_HEAD, UNMARKED,
 };
+use super::remembered;
 use super::short_strs::{empty_str, one_byte_str, short_str};
 use crate::limits::{self, LimitError};
 use crate::ordmap::OrderedMap;
 use crate::value::{ValKind, Value};
 use std::any::Any;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Counters reported by `--gc-stats` and used by tests.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GcStats {
     pub collections: u64,
+    /// Of them, the full ones (the others were minor: see [`Heap::collect`]).
+    pub major_collections: u64,
     pub objects_freed: u64,
     pub bytes_allocated: u64,
+}
+
+/// Stress modes of the collector, for tests (`BP_GC_STRESS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GcStress {
+    #[default]
+    Off,
+    /// Collect at every safepoint after an allocation (`BP_GC_STRESS=1`): a
+    /// value not rooted across one is freed at once.
+    Every,
+    /// Collect at a pseudo-random half of those safepoints (`BP_GC_STRESS=gen`).
+    /// Under [`GcStress::Every`] a new object is old at the next safepoint, so
+    /// a store of a young object into an old one never happens; here objects
+    /// stay young across safepoints and such stores happen between
+    /// collections, where the check after each minor collection finds one
+    /// that bypassed the write barrier.
+    Generations,
 }
 
 /// A program id held by an object (see [`Heap::remap_program_ids`]).
@@ -36,13 +57,40 @@ pub enum ProgramId {
 
 pub struct Heap {
     head: *mut ObjHeader,
+    /// The first old object of the all-objects list: the list's head when the
+    /// last collection ended. The objects before it are young (allocated
+    /// since), the ones from it on old; a minor collection sweeps only the
+    /// young ones.
+    young_end: *mut ObjHeader,
+    /// This heap's id in the remembered set of its thread (`remembered.rs`).
+    id: u64,
     /// Bytes allocated since the last collection.
     since_gc: usize,
-    /// What the last collection's survivors cost a collection ([`trace_cost`]):
-    /// the pacing of the next one.
-    live_cost: usize,
+    /// What the old objects cost a full collection ([`trace_cost`]): the
+    /// survivors of the last major collection and what minor ones promoted
+    /// since (dead ones included, until the next major collection).
+    old_cost: usize,
+    /// Of `old_cost`, the objects of the all-objects list (the instances in
+    /// cells are counted from their chunks' mark bits at each collection).
+    old_list_cost: usize,
+    /// How many objects of the all-objects list are old.
+    old_list_objects: usize,
+    /// The next collection is major when `old_cost` is past this: twice what
+    /// the last major collection found alive.
+    major_limit: usize,
+    /// What the last major collection found alive (its survivors' cost).
+    major_live: usize,
+    /// The next collection must be major: objects came from another heap
+    /// ([`Heap::adopt`]), or a caller needs every dead object freed.
+    force_major: bool,
+    /// The mark of the last major collection ([`MARK_A`] or [`MARK_B`]): every
+    /// old object of the all-objects list has it.
+    mark: u8,
     threshold: usize,
     stress: bool,
+    /// Under [`GcStress::Generations`], the state of the generator that picks
+    /// which safepoints collect; 0 otherwise.
+    stress_skips: u64,
     gray: Vec<*mut ObjHeader>,
     /// Large arrays' reference elements still to be queued ([`Marker::mark_slots`]).
     ranges: Vec<(*const Value, usize)>,
@@ -69,6 +117,25 @@ pub struct Heap {
 /// other allocating programs the same or faster; docs/benchmarks.md).
 const MIN_THRESHOLD: usize = 1 << 20;
 
+/// In stress mode, every this many collections one is major (the others are
+/// minor, each followed by the check for a missing write barrier).
+const STRESS_MAJOR_EVERY: u64 = 8;
+
+/// Where the ids of heaps come from (0 is nobody's: `remembered.rs`).
+static NEXT_HEAP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How many collections any heap of the process has made (wrapping). A map
+/// remembers which string object found its last entry only until the next
+/// collection (`OrderedMap::last_by_identity`): a collection may free that
+/// string, and another one may then be allocated at its address.
+static GC_EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The current collection epoch ([`GC_EPOCH`]).
+#[inline(always)]
+pub(crate) fn gc_epoch() -> u32 {
+    GC_EPOCH.load(Ordering::Relaxed)
+}
+
 impl Default for Heap {
     fn default() -> Self {
         Heap::new(false)
@@ -77,6 +144,8 @@ impl Default for Heap {
 
 /// Marks reachable objects; the VM calls [`Marker::mark`] for every root slot.
 pub struct Marker<'a> {
+    /// The mark of this collection (see [`MARK_A`]).
+    mark: u8,
     gray: &'a mut Vec<*mut ObjHeader>,
     /// Runs of reference slots of more than [`RANGE_CHUNK`] values, queued
     /// [`RANGE_CHUNK`] at a time as the gray stack empties ([`drain_gray`]).
@@ -121,10 +190,19 @@ impl Heap {
     pub fn new(stress: bool) -> Heap {
         Heap {
             head: std::ptr::null_mut(),
+            young_end: std::ptr::null_mut(),
+            id: NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed),
             since_gc: 0,
-            live_cost: 0,
+            old_cost: 0,
+            old_list_cost: 0,
+            old_list_objects: 0,
+            major_limit: MIN_THRESHOLD,
+            major_live: 0,
+            force_major: false,
+            mark: MARK_A,
             threshold: MIN_THRESHOLD,
             stress,
+            stress_skips: 0,
             gray: Vec::new(),
             ranges: Vec::new(),
             pinned: Vec::new(),
@@ -136,9 +214,30 @@ impl Heap {
         }
     }
 
-    pub fn set_stress(&mut self, on: bool) {
-        self.stress = on;
+    pub fn set_stress(&mut self, mode: GcStress) {
+        self.stress = mode != GcStress::Off;
+        // (Any odd seed: the generator is an xorshift.)
+        self.stress_skips = if mode == GcStress::Generations {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            0
+        };
         self.inline_limit_changed();
+    }
+
+    /// Under [`GcStress::Generations`]: whether this safepoint skips its
+    /// collection (about every other one does; `wants_gc` stays true, so the
+    /// next safepoint asks again).
+    fn stress_skips_this_one(&mut self) -> bool {
+        if self.stress_skips == 0 {
+            return false;
+        }
+        let mut x = self.stress_skips;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.stress_skips = x;
+        x & 1 == 0
     }
 
     /// True when the next safepoint should collect.
@@ -214,8 +313,9 @@ impl Heap {
         ObjHeader {
             next: std::ptr::null_mut(),
             kind,
-            marked: false,
+            mark: UNMARKED,
             buffered: false,
+            on_path: false,
         }
     }
 
@@ -649,7 +749,7 @@ impl Heap {
         }
         let v = self.alloc_str(bytes);
         // SAFETY: `v` was just allocated (a live string of this heap).
-        unsafe { (*v.as_ptr()).marked = true };
+        unsafe { (*v.as_ptr()).mark = IMMORTAL };
         v
     }
 
@@ -674,6 +774,9 @@ impl Heap {
         }
         self.head = std::mem::replace(&mut other.head, std::ptr::null_mut());
         self.objects += std::mem::take(&mut other.objects);
+        // Objects `other` marked would pass for old here, and old ones of its
+        // may refer to young ones no remembered set of this heap lists.
+        self.force_major |= other.stats.collections > 0;
         let bytes = std::mem::take(&mut other.since_gc);
         self.since_gc += bytes;
         self.stats.bytes_allocated += bytes as u64;
@@ -686,13 +789,61 @@ impl Heap {
         self.since_gc += bytes;
     }
 
-    /// Mark from the roots given by `roots` (plus pinned and temporary roots), then
-    /// free everything unmarked.
+    /// Collect: mark from the roots given by `roots` (plus pinned and temporary
+    /// roots), then free what is unmarked. Usually a *minor* collection, which
+    /// marks only young objects (those allocated since the last collection),
+    /// starting from the roots and the remembered set, and sweeps only them;
+    /// the survivors are old from then on. A *major* one (when the old objects
+    /// have doubled since the last one, or when the remembered set cannot be
+    /// trusted) clears every mark and marks and sweeps everything.
     pub fn collect(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
+        if self.stress_skips_this_one() {
+            return;
+        }
+        let remembered = remembered::take(self.id);
+        let stress_major = self.stress && self.stats.collections.is_multiple_of(STRESS_MAJOR_EVERY);
+        let major = self.force_major || stress_major || self.old_cost > self.major_limit;
+        match remembered {
+            Some(objects) if !major => {
+                self.mark(roots, Some(&objects));
+                remembered::give_back(self.id, objects);
+                if self.stress {
+                    // SAFETY: right after marking: every object of this heap is
+                    // live or unmarked and not freed yet.
+                    unsafe { self.check_no_old_to_young() };
+                }
+                self.sweep(false);
+            }
+            _ => self.collect_major(roots),
+        }
+    }
+
+    /// A major collection (see [`Heap::collect`]): afterwards every object of the
+    /// heap that is not reachable from the roots is freed.
+    pub fn collect_major(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
+        // The remembered set is not needed: every object reached is traced,
+        // old ones too, as this collection's mark is not theirs. (Those in the
+        // set keep their `REMEMBERED` mark until marked again or freed.)
+        if let Some(objects) = remembered::take(self.id) {
+            remembered::give_back(self.id, objects);
+        }
+        self.mark = if self.mark == MARK_A { MARK_B } else { MARK_A };
+        self.cells.clear_instance_marks();
+        self.mark(roots, None);
+        self.sweep(true);
+        self.force_major = false;
+        self.stats.major_collections += 1;
+    }
+
+    /// Mark from the roots and, in a minor collection, from the remembered
+    /// objects `remembered` (which are old, so marking does not enter them).
+    fn mark(&mut self, roots: &mut dyn FnMut(&mut Marker), remembered: Option<&[*mut ObjHeader]>) {
+        GC_EPOCH.fetch_add(1, Ordering::Relaxed);
         let mut gray = std::mem::take(&mut self.gray);
         let mut ranges = std::mem::take(&mut self.ranges);
         {
             let mut m = Marker {
+                mark: self.mark,
                 gray: &mut gray,
                 ranges: &mut ranges,
             };
@@ -702,7 +853,15 @@ impl Heap {
                 unsafe { m.mark(*v) };
             }
             roots(&mut m);
-            self.cells.clear_instance_marks();
+            for &p in remembered.unwrap_or_default() {
+                // SAFETY: the write barrier remembered `p`, a live old object
+                // then, and nothing was freed since (every collection takes
+                // the set first): its references are null or live objects.
+                unsafe {
+                    (*p).mark = self.mark;
+                    trace(p, &mut m);
+                }
+            }
             // SAFETY: everything queued is a live object (`mark`'s contract).
             unsafe { drain_gray(&mut m) };
         }
@@ -711,11 +870,42 @@ impl Heap {
         gray.shrink_to(GRAY_KEPT);
         self.gray = gray;
         self.ranges = ranges;
-        self.sweep();
-        self.stats.collections += 1;
-        self.since_gc = 0;
-        self.threshold = (self.live_cost * 2).max(MIN_THRESHOLD);
-        self.inline_limit_changed();
+    }
+
+    /// Stress mode's check after a minor collection's marking: no marked
+    /// object refers to an unmarked one. One that did would be an old object a
+    /// reference to a young one was stored into without the write barrier:
+    /// the young one would be freed while it is still referred to.
+    ///
+    /// # Safety
+    /// Marking has just ended: every object of the heap is live or unmarked,
+    /// and none is freed yet.
+    unsafe fn check_no_old_to_young(&self) {
+        let check = |p: *mut ObjHeader| {
+            // SAFETY: the caller's contract: `p` is a marked, live object.
+            unsafe {
+                for_each_ref(p, &mut |child| {
+                    if !is_marked(child, self.mark) {
+                        panic!(
+                            "internal error: an old {:?} refers to an unmarked {:?} (a store without the write barrier)",
+                            (*p).kind,
+                            (*child).kind
+                        );
+                    }
+                })
+            }
+        };
+        let mut cur = self.head;
+        while !cur.is_null() {
+            // SAFETY: `cur` walks the all-objects list.
+            unsafe {
+                if (*cur).mark == self.mark {
+                    check(cur);
+                }
+                cur = (*cur).next;
+            }
+        }
+        self.cells.for_each_marked_instance(&mut |p| check(p));
     }
 
     /// Unpin every pinned value: the constants of a program that is replaced by
@@ -744,7 +934,7 @@ impl Heap {
         layout: &dyn Fn(u32) -> Option<u32>,
     ) -> Result<(), ProgramId> {
         // SAFETY: the caller's contract.
-        self.collect(&mut |m| roots.iter().for_each(|&v| unsafe { m.mark(v) }));
+        self.collect_major(&mut |m| roots.iter().for_each(|&v| unsafe { m.mark(v) }));
         let image = |is_func: bool, id: u32| if is_func { func(id) } else { layout(id) };
         // First a pass that only reads, so that a missing id leaves the heap as it was.
         self.for_each_program_id(&mut |is_func, id| match image(is_func, *id) {
@@ -760,7 +950,7 @@ impl Heap {
 
     /// Call `f` with every function id of a function value (`true`) and every
     /// layout id of an instance (`false`), stopping at its first `Err`. Right
-    /// after a collection: the instances in cells are those it marked.
+    /// after a major collection: the instances in cells are those it marked.
     fn for_each_program_id(
         &mut self,
         f: &mut dyn FnMut(bool, &mut u32) -> Result<(), ProgramId>,
@@ -790,24 +980,31 @@ impl Heap {
         result
     }
 
-    /// Free every unmarked object of the all-objects list, and leave the
-    /// instance chunks to be swept as their cells are needed (`cells.rs`).
-    fn sweep(&mut self) {
+    /// Free every unmarked object of the all-objects list (a minor collection:
+    /// of its young part), and leave the instance chunks to be swept as their
+    /// cells are needed (`cells.rs`). The survivors stay marked: old. Then pace
+    /// the next collection.
+    fn sweep(&mut self, major: bool) {
         let (instances, instance_bytes) = self.cells.instances_marked();
         let before = self.objects;
-        self.objects = instances;
-        let mut live_cost = instance_bytes;
+        let stop = if major {
+            std::ptr::null_mut()
+        } else {
+            self.young_end
+        };
+        let (mut survivors, mut survivors_cost) = (0, 0);
         let mut prev: *mut ObjHeader = std::ptr::null_mut();
         let mut cur = self.head;
-        while !cur.is_null() {
-            // SAFETY: `cur` walks the all-objects list; each node is a live Box until
-            // freed here, and is unlinked before being freed.
+        while cur != stop {
+            // SAFETY: `cur` walks the all-objects list (its young part ends at
+            // `stop`, an old object a minor collection does not free); each
+            // node is a live Box until freed here, and is unlinked before
+            // being freed.
             unsafe {
                 let next = (*cur).next;
-                if (*cur).marked {
-                    (*cur).marked = false;
-                    live_cost += trace_cost(cur);
-                    self.objects += 1;
+                if (*cur).mark == self.mark {
+                    survivors_cost += trace_cost(cur);
+                    survivors += 1;
                     prev = cur;
                 } else {
                     if prev.is_null() {
@@ -820,8 +1017,31 @@ impl Heap {
                 cur = next;
             }
         }
+        self.young_end = self.head;
+        if major {
+            self.old_list_objects = survivors;
+            self.old_list_cost = survivors_cost;
+        } else {
+            self.old_list_objects += survivors;
+            self.old_list_cost += survivors_cost;
+        }
+        self.objects = instances + self.old_list_objects;
         self.stats.objects_freed += before.saturating_sub(self.objects) as u64;
-        self.live_cost = live_cost;
+        self.old_cost = self.old_list_cost + instance_bytes;
+        if major {
+            self.major_live = self.old_cost;
+        }
+        self.stats.collections += 1;
+        self.since_gc = 0;
+        // Both paces follow what the last major collection found alive: a
+        // nursery of twice that (as the whole heap's pace was before there
+        // were generations: docs/benchmarks.md), and a major collection when
+        // the old objects have doubled (Lua 5.4's generational mode waits for
+        // the same). Pacing the nursery by the old objects' cost instead let
+        // the promoted garbage grow the nursery with it.
+        self.threshold = (self.major_live * 2).max(MIN_THRESHOLD);
+        self.major_limit = self.threshold;
+        self.inline_limit_changed();
     }
 }
 
@@ -870,6 +1090,8 @@ impl Heap {
 
 impl Drop for Heap {
     fn drop(&mut self) {
+        remembered::release(self.id, self.stats.collections > 0);
+
         let mut cur = self.head;
         while !cur.is_null() {
             // SAFETY: the heap owns every object in its list; nothing uses them after
@@ -933,7 +1155,7 @@ unsafe fn drain_gray(m: &mut Marker) {
         len -= 1;
         // SAFETY: the caller's contract: `p` is a live object.
         unsafe {
-            if mark_object(p) {
+            if mark_object(p, m.mark) {
                 trace(p, m);
             }
         }
@@ -1013,27 +1235,65 @@ unsafe fn free_with_values(p: *mut ObjHeader, size: usize, cells: &mut Cells) {
     }
 }
 
-/// Mark the object `p`; true if it was not marked. An instance in a cell is
-/// marked in its chunk's bits (`cells.rs`), every other object in its header.
+/// Mark the object `p` with `mark` (the collection's: see [`MARK_A`]); true
+/// if it was not marked. An instance in a cell is marked in its chunk's bits
+/// (`cells.rs`), and its header says it is old; every other object is marked
+/// in its header. (An immortal object is marked already.)
 ///
 /// # Safety
-/// `p` must be a live object of the heap being collected.
+/// `p` must be a live object of the heap being collected, or immortal.
 #[inline(always)]
-unsafe fn mark_object(p: *mut ObjHeader) -> bool {
+unsafe fn mark_object(p: *mut ObjHeader, mark: u8) -> bool {
     // SAFETY: the caller's contract; an instance's fixed part is a `StructHead`,
     // and one of fewer than `CELL_CLASSES` fields is in a cell of an instance
     // chunk (`Heap::alloc_instance`).
     unsafe {
-        if matches!((*p).kind, ObjKind::Struct | ObjKind::Class)
-            && ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES
-        {
-            return mark_instance(p);
+        if in_cell(p) {
+            if !mark_instance(p) {
+                return false;
+            }
+            // A young one is old from now on, and so is one in a remembered
+            // set that a major collection dropped (any old mark will do for
+            // the barrier: the chunk's bits are the instance's mark).
+            if (*p).mark & OLD_BIT == 0 {
+                (*p).mark = mark;
+            }
+            return true;
         }
-        if (*p).marked {
+        let old = (*p).mark;
+        if old == mark || old == IMMORTAL {
             return false;
         }
-        (*p).marked = true;
+        (*p).mark = mark;
         true
+    }
+}
+
+/// Whether `p` is an instance in a cell, marked in its chunk's bits.
+///
+/// # Safety
+/// `p` must be a live object.
+#[inline(always)]
+unsafe fn in_cell(p: *mut ObjHeader) -> bool {
+    // SAFETY: the caller's contract; an instance's fixed part is a `StructHead`.
+    unsafe {
+        matches!((*p).kind, ObjKind::Struct | ObjKind::Class)
+            && ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES
+    }
+}
+
+/// Whether the live object `p` is marked with `mark` (stress mode's check).
+///
+/// # Safety
+/// `p` must be a live object.
+unsafe fn is_marked(p: *mut ObjHeader, mark: u8) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if in_cell(p) {
+            instance_marked(p)
+        } else {
+            (*p).mark == mark || (*p).mark == IMMORTAL
+        }
     }
 }
 
@@ -1059,53 +1319,118 @@ fn prefetch(p: *const ObjHeader) {
 /// # Safety
 /// `p` must point to a live object. The children it marks are then live too: each
 /// is read as the kind its container records (the contract of `mark_slots`).
+#[inline(always)]
 unsafe fn trace(p: *mut ObjHeader, m: &mut Marker) {
+    // SAFETY: the caller's contract; a run of an array's reference slots stays
+    // in place while the marking lasts (no mutator runs).
+    unsafe { visit_refs(p, m) }
+}
+
+/// What [`visit_refs`] shows the references of an object to.
+trait RefVisitor {
+    /// An array's elements, all of reference kind.
+    fn slots(&mut self, slots: &[Value]);
+    /// Any other value of reference kind.
+    fn one(&mut self, v: Value);
+}
+
+impl RefVisitor for Marker<'_> {
+    #[inline(always)]
+    fn slots(&mut self, slots: &[Value]) {
+        // SAFETY: `visit_refs`' callers vouch for the object: its reference
+        // slots are null or live objects, in place while marking lasts.
+        unsafe { self.mark_slots(slots, ValKind::Ref) }
+    }
+    #[inline(always)]
+    fn one(&mut self, v: Value) {
+        // SAFETY: as above.
+        unsafe { self.mark(v) }
+    }
+}
+
+/// The references of an object, as a list (stress mode's check).
+struct RefList(Vec<Value>);
+
+impl RefVisitor for RefList {
+    fn slots(&mut self, slots: &[Value]) {
+        self.0.extend_from_slice(slots);
+    }
+    fn one(&mut self, v: Value) {
+        self.0.push(v);
+    }
+}
+
+/// Call `f` with every non-null reference `p` holds (stress mode's check).
+///
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn for_each_ref(p: *mut ObjHeader, f: &mut dyn FnMut(*mut ObjHeader)) {
+    let mut refs = RefList(Vec::new());
+    // SAFETY: the caller's contract.
+    unsafe { visit_refs(p, &mut refs) };
+    for v in refs.0 {
+        if !v.is_null() {
+            f(v.as_ptr());
+        }
+    }
+}
+
+/// Show `to` the values of `p` of reference kind (null or not): the one
+/// description of what an object refers to, for marking and for stress mode's
+/// check.
+///
+/// # Safety
+/// `p` must point to a live object.
+#[inline(always)]
+unsafe fn visit_refs(p: *mut ObjHeader, to: &mut impl RefVisitor) {
     let v = Value::obj(p);
-    match (*p).kind {
-        ObjKind::Str | ObjKind::Opaque => {}
-        ObjKind::Array => {
-            let a = as_array(v);
-            if let Some(items) = a.words() {
-                m.mark_slots(items, a.elem);
-            }
-        }
-        ObjKind::Map => {
-            let mo = as_map(v);
-            mo.entries.forget_key_identity();
-            if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
-                for (k, val) in mo.entries.iter() {
-                    if mo.key == ValKind::Ref {
-                        m.mark(k.bits());
-                    }
-                    if mo.val == ValKind::Ref {
-                        m.mark(*val);
-                    }
+    // SAFETY: the caller's contract: a live object of the kind its header says.
+    unsafe {
+        match (*p).kind {
+            ObjKind::Str | ObjKind::Opaque => {}
+            ObjKind::Array => {
+                let a = as_array(v);
+                if let (Some(items), ValKind::Ref) = (a.words(), a.elem) {
+                    to.slots(items);
                 }
             }
-        }
-        ObjKind::Tuple => {
-            let t = as_tuple(v);
-            for (x, k) in t.items.iter().zip(t.kinds.iter()) {
-                if *k == ValKind::Ref {
-                    m.mark(*x);
-                }
-            }
-        }
-        ObjKind::Struct | ObjKind::Class => {
-            let s = as_struct(v);
-            with_layout(s.layout, |l| {
-                for (i, x) in s.fields.iter().enumerate() {
-                    if l.fields.get(i).map(|f| f.1) == Some(ValKind::Ref) {
-                        m.mark(*x);
+            ObjKind::Map => {
+                let mo = as_map(v);
+                if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
+                    for (k, val) in mo.entries.iter() {
+                        if mo.key == ValKind::Ref {
+                            to.one(k.bits());
+                        }
+                        if mo.val == ValKind::Ref {
+                            to.one(*val);
+                        }
                     }
                 }
-            });
-        }
-        ObjKind::Closure => {
-            let c = as_closure(v);
-            for (x, k) in c.captures.iter().zip(c.kinds.iter()) {
-                if *k == ValKind::Ref {
-                    m.mark(*x);
+            }
+            ObjKind::Tuple => {
+                let t = as_tuple(v);
+                for (x, k) in t.items.iter().zip(t.kinds.iter()) {
+                    if *k == ValKind::Ref {
+                        to.one(*x);
+                    }
+                }
+            }
+            ObjKind::Struct | ObjKind::Class => {
+                let s = as_struct(v);
+                with_layout(s.layout, |l| {
+                    for (i, x) in s.fields.iter().enumerate() {
+                        if l.fields.get(i).map(|f| f.1) == Some(ValKind::Ref) {
+                            to.one(*x);
+                        }
+                    }
+                });
+            }
+            ObjKind::Closure => {
+                let c = as_closure(v);
+                for (x, k) in c.captures.iter().zip(c.kinds.iter()) {
+                    if *k == ValKind::Ref {
+                        to.one(*x);
+                    }
                 }
             }
         }
@@ -1393,7 +1718,7 @@ impl Default for ConstPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::{as_array_mut, as_map_mut, str_bytes, MapKey};
+    use crate::heap::{as_array_mut, as_map_mut, as_tuple_mut, str_bytes, MapKey};
 
     // SAFETY (every `unsafe` block in these tests that has no note of its own): the
     // values passed are live objects this test allocated, of the kinds read.
@@ -1454,7 +1779,7 @@ mod tests {
         h.collect(&mut |m| unsafe { m.mark(arr) });
         assert_eq!(h.objects, 2);
         assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -1485,8 +1810,9 @@ mod tests {
         assert_eq!(h.objects, 2 + 100_001);
         assert!(h.gray.capacity() <= GRAY_KEPT);
         assert_eq!(unsafe { str_bytes(as_array(many).to_vec()[199_999]) }, b"shared");
-        // The marks were cleared: the next collection frees what is unreachable.
-        h.collect(&mut |m| unsafe { m.mark(many) });
+        // A major collection marks afresh: it frees what is no longer reachable,
+        // old or not.
+        h.collect_major(&mut |m| unsafe { m.mark(many) });
         assert_eq!(h.objects, 2);
     }
 
@@ -1601,7 +1927,7 @@ mod tests {
         let s5 = unsafe { h.alloc_str_after(s2, &[&bytes(s2), b"!"]) }.expect("room");
         assert_ne!(buffer(s5), buffer(s2));
         assert_eq!(bytes(s5), want(b"abcde!"));
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -1735,7 +2061,7 @@ mod tests {
         h.collect(&mut |_| {});
         assert_eq!(h.objects, 1);
         h.unpin_all();
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -1842,7 +2168,7 @@ mod tests {
             );
         }
         // Unreachable, every one goes (cells back to their lists, blocks freed).
-        h.collect(&mut |_| {});
+        h.collect_major(&mut |_| {});
         assert_eq!(h.objects, 0);
     }
 
@@ -1931,12 +2257,153 @@ mod tests {
         assert_eq!(h.threshold, MIN_THRESHOLD);
         let n = 1 << 20;
         let strs = h.alloc_array(ValKind::Ref, vec![long; n]);
-        // SAFETY: as above.
-        h.collect(&mut |m| unsafe {
+        // SAFETY: as above. (A major collection: minor ones keep the pace of
+        // the last major one.)
+        h.collect_major(&mut |m| unsafe {
             m.mark(ints);
             m.mark(strs);
         });
         let cost = 2 * std::mem::size_of::<ArrayObj>() + n * 8 + std::mem::size_of::<StrObj>();
         assert_eq!(h.threshold, 2 * cost);
+    }
+
+    /// Allocate `n` garbage strings in `h`.
+    fn garbage(h: &mut Heap, n: usize) {
+        for _ in 0..n {
+            h.alloc_str(&b"garbage"[..]);
+        }
+    }
+
+    /// A minor collection frees the young garbage and keeps the old objects,
+    /// reachable or not, without marking them again; a major one frees the old
+    /// garbage too.
+    #[test]
+    fn minor_collections_keep_old_objects_and_major_ones_free_them() {
+        let mut h = Heap::new(false);
+        let keep = h.alloc_str(&b"keep"[..]);
+        let arr = h.alloc_array(ValKind::Ref, vec![keep]);
+        // SAFETY (every block of this test): `arr` is a live array of `h`.
+        h.collect(&mut |m| unsafe { m.mark(arr) });
+        assert_eq!((h.objects, h.stats.major_collections), (2, 1));
+        garbage(&mut h, 50);
+        h.collect(&mut |_| {});
+        // The array and its string are old: no root needed, nothing marked.
+        assert_eq!((h.objects, h.stats.major_collections), (2, 1));
+        assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
+        h.collect_major(&mut |_| {});
+        assert_eq!((h.objects, h.stats.major_collections), (0, 2));
+    }
+
+    /// A young object stored into an old one survives a minor collection
+    /// through the remembered set, with no other reference to it.
+    #[test]
+    fn the_write_barrier_keeps_young_objects_of_old_ones() {
+        let mut h = Heap::new(false);
+        let arr = h.alloc_array(ValKind::Ref, vec![Value::NULL; 2]);
+        let tup = h.alloc_tuple(&[ValKind::Ref], &[Value::NULL]);
+        let map = h.alloc_map(ValKind::Int, ValKind::Ref);
+        let roots = [arr, tup, map];
+        // SAFETY (every block of this test): the roots are live objects of `h`,
+        // and `young` values are live strings of `h`.
+        h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) });
+        let young: Vec<Value> = (0..3)
+            .map(|i| h.alloc_str(format!("young {i}").as_bytes()))
+            .collect();
+        unsafe {
+            as_array_mut(arr).set(1, young[0]);
+            as_tuple_mut(tup).items[0] = young[1];
+            as_map_mut(map)
+                .entries
+                .insert(MapKey::new(Value::int(1), ValKind::Int), young[2]);
+        }
+        garbage(&mut h, 50);
+        // Only the old objects' own roots: they are not traced but as
+        // remembered objects.
+        h.collect(&mut |_| {});
+        assert_eq!(h.stats.major_collections, 1, "a minor collection");
+        assert_eq!(h.objects, 6);
+        unsafe {
+            assert_eq!(str_bytes(as_array(arr).to_vec()[1]), b"young 0");
+            assert_eq!(str_bytes(as_tuple(tup).items[0]), b"young 1");
+            let got = as_map(map)
+                .entries
+                .get(&MapKey::new(Value::int(1), ValKind::Int))
+                .copied();
+            assert_eq!(str_bytes(got.unwrap_or(Value::NULL)), b"young 2");
+            // Remembered no more: the next store into them remembers them again.
+            for v in roots {
+                assert_eq!((*v.as_ptr()).mark, h.mark);
+            }
+        }
+    }
+
+    /// In stress mode a minor collection checks that no old object refers to
+    /// an unmarked one: a store that bypassed the write barrier is found at
+    /// once, not when the freed object is used.
+    #[test]
+    #[should_panic(expected = "without the write barrier")]
+    fn stress_mode_finds_a_store_without_the_barrier() {
+        let mut h = Heap::new(true);
+        let arr = h.alloc_array(ValKind::Ref, vec![Value::NULL]);
+        // SAFETY: `arr` is a live array of `h` (the first collection is major).
+        h.collect(&mut |m| unsafe { m.mark(arr) });
+        let young = h.alloc_str(&b"young"[..]);
+        // SAFETY: `arr` is a live array, written around its accessor's barrier.
+        unsafe { (*(arr.as_ptr() as *mut ArrayObj)).set(0, young) };
+        h.collect(&mut |m| unsafe { m.mark(arr) });
+    }
+
+    /// A heap whose thread's remembered set another heap took since its last
+    /// collection cannot trust it: its next collection is major.
+    #[test]
+    fn another_heap_collecting_makes_the_next_collection_major() {
+        let (mut a, mut b) = (Heap::new(false), Heap::new(false));
+        a.collect(&mut |_| {});
+        a.collect(&mut |_| {});
+        assert_eq!((a.stats.collections, a.stats.major_collections), (2, 1));
+        b.collect(&mut |_| {});
+        a.collect(&mut |_| {});
+        assert_eq!((a.stats.collections, a.stats.major_collections), (3, 2));
+    }
+
+    /// An old map remembers which (young) string found its last entry; a
+    /// minor collection frees that string without looking at the map, and a
+    /// new string may then take its cell: the map must not take the new one
+    /// for the old (the remembered key counts only until a collection).
+    #[test]
+    fn a_map_forgets_a_key_object_a_minor_collection_freed() {
+        let mut h = Heap::new(false);
+        let map = h.alloc_map(ValKind::Ref, ValKind::Int);
+        let key = h.alloc_str(&b"alpha"[..]);
+        // SAFETY (every block of this test): `map` is a live map of `h` and the
+        // strings are live strings of `h` when used.
+        unsafe {
+            as_map_mut(map)
+                .entries
+                .insert(MapKey::new(key, ValKind::Ref), Value::int(1))
+        };
+        h.collect(&mut |m| unsafe { m.mark(map) });
+        let probe = h.alloc_str(&b"alpha"[..]);
+        let found = unsafe {
+            as_map(map)
+                .entries
+                .get(&MapKey::new(probe, ValKind::Ref))
+                .copied()
+        };
+        assert_eq!(found.map(|v| v.0), Some(1));
+        h.collect(&mut |_| {});
+        assert_eq!(h.stats.major_collections, 1, "a minor collection");
+        let other = h.alloc_str(&b"omega"[..]);
+        assert_eq!(
+            other, probe,
+            "the freed cell is reused (the case this test is about)"
+        );
+        let found = unsafe {
+            as_map(map)
+                .entries
+                .get(&MapKey::new(other, ValKind::Ref))
+                .copied()
+        };
+        assert_eq!(found.map(|v| v.0), None);
     }
 }

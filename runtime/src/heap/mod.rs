@@ -10,6 +10,7 @@
 //! | `equality.rs` | [`values_equal`], [`hash_value`], [`MapKey`], [`FxHasher`] |
 //! | `gc.rs` | [`Heap`]: allocation, roots, [`Marker`], collection |
 //! | `cells.rs` | the size-class cells struct and class instances live in (free lists compiled code pops inline) |
+//! | `remembered.rs` | the remembered set: old objects a reference was stored into since the last collection |
 //! | `transfer.rs` | [`Parcel`]: deep copies of values from one thread's heap to another's |
 //!
 //! # Design
@@ -33,7 +34,17 @@
 //! * Reading an object through a [`Value`](crate::value::Value) is `unsafe` (a
 //!   value can be forged from an int); see `access.rs` and docs/architecture.md,
 //!   "Forged values".
-//! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation collects.
+//! * **Generations, by sticky marks** (docs/architecture.md, "Generations"): a
+//!   collection leaves its survivors marked, and marked means old. A *minor*
+//!   collection marks from the roots and the remembered set only, never
+//!   entering an old object, and sweeps only what was allocated since the last
+//!   collection; a *major* one clears every mark first and marks and sweeps
+//!   everything. Every store of a reference into an existing object passes the
+//!   write barrier ([`write_barrier`]: the `_mut` accessors of `access.rs`, and
+//!   compiled code's stores inline), which remembers an old object.
+//! * GC stress mode (`BP_GC_STRESS=1`): every safepoint after any allocation
+//!   collects, minor but for every eighth, and after each minor collection
+//!   checks that no old object refers to an unmarked one (a missing barrier).
 
 pub mod abi;
 mod access;
@@ -42,6 +53,7 @@ mod cells;
 mod equality;
 mod gc;
 mod object;
+mod remembered;
 mod short_strs;
 mod transfer;
 
@@ -49,10 +61,12 @@ pub use access::*;
 pub use buffers::{ArrayBuf, FixedSlice};
 pub use cells::CELL_CLASSES;
 pub use equality::{hash_value, strs_equal, values_equal, FxHasher, MapKey};
+pub(crate) use gc::gc_epoch;
 pub use gc::{
-    cell_elem_kind, keeps_elements_in_cell, ConstPool, GcStats, Heap, Marker, ProgramId, StrSource,
+    cell_elem_kind, keeps_elements_in_cell, ConstPool, GcStats, GcStress, Heap, Marker, ProgramId, StrSource,
     INLINE_ARRAY_MAX, STR_ADOPT_MIN,
 };
+pub use object::write_barrier;
 pub(crate) use object::{path_mark, set_path_mark};
 pub use object::{
     set_layouts, with_layout, ArrayIter, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj,

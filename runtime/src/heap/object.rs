@@ -25,15 +25,65 @@ pub enum ObjKind {
 pub struct ObjHeader {
     pub(super) next: *mut ObjHeader,
     pub kind: ObjKind,
-    /// The collector's mark. Between collections it is false on every object, and
-    /// the printing walk (format.rs) borrows it to flag the containers on its
-    /// current path ([`set_path_mark`]); the walk clears every flag it set before it
-    /// returns, also when unwinding, and no collection can run during a walk.
-    pub(super) marked: bool,
+    /// The collector's mark, which is also the object's generation: 0 for a
+    /// young object ([`UNMARKED`]), odd for an old one (the mark of the
+    /// collection that last marked it, [`MARK_A`] or [`MARK_B`], or
+    /// [`IMMORTAL`]), [`REMEMBERED`] for an old one in the remembered set.
+    /// Marks are sticky: a collection leaves its survivors marked, so between
+    /// collections a marked object is an old one (docs/architecture.md,
+    /// "Generations"). An instance in a cell is marked in its chunk's bits
+    /// (`cells.rs`); this byte then only says whether it is old.
+    pub(super) mark: u8,
     /// For a string: its bytes are in a shared growable buffer ([`StrBuf`]). Only
     /// read for strings (compiled code's inline allocation of instances leaves it
     /// as the cell's last occupant had it).
     pub(super) buffered: bool,
+    /// The printing walk (format.rs) flags the containers on its current path
+    /// here ([`set_path_mark`]); the walk clears every flag it sets before it
+    /// returns, also when unwinding.
+    pub(super) on_path: bool,
+}
+
+/// [`ObjHeader::mark`] of a young object: allocated since the last collection
+/// (or, while a collection marks, not reached yet).
+pub(super) const UNMARKED: u8 = 0;
+/// The two marks of old objects. Major collections alternate between them:
+/// one marks with the mark the previous one did not use, so every old object
+/// reads as unmarked to it without a pass that clears the marks first; a
+/// minor collection marks with the mark of the last major one, which every
+/// old object of the all-objects list has.
+pub(super) const MARK_A: u8 = 1;
+pub(super) const MARK_B: u8 = 3;
+/// [`ObjHeader::mark`] of an object no collection marks, traces or frees (the
+/// shared short strings and a program's string constants).
+pub const IMMORTAL: u8 = 0xff;
+/// The bit every old object's mark has, and the write barrier tests.
+pub const OLD_BIT: u8 = 1;
+/// [`ObjHeader::mark`] of an old object that may refer to young ones: the
+/// write barrier ([`write_barrier`]) put it in the remembered set when a
+/// reference was first stored into it after a collection, and the next
+/// minor collection traces it as a root.
+pub(super) const REMEMBERED: u8 = 2;
+const _: () = assert!(MARK_A & OLD_BIT != 0 && MARK_B & OLD_BIT != 0 && IMMORTAL & OLD_BIT != 0);
+const _: () = assert!(UNMARKED & OLD_BIT == 0 && REMEMBERED & OLD_BIT == 0);
+
+/// The write barrier: a store of a reference into the object `p` is about to
+/// happen (or has happened, with no safepoint in between). An old object that
+/// is not remembered yet goes into the remembered set, so that the next
+/// minor collection finds the young objects it may now refer to. Compiled
+/// code does the same test inline and calls the slow path
+/// ([`super::remembered::remember`]).
+///
+/// # Safety
+/// `p` must be a live object.
+#[inline(always)]
+pub unsafe fn write_barrier(p: *mut ObjHeader) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if (*p).mark & OLD_BIT != 0 {
+            super::remembered::remember(p);
+        }
+    }
 }
 
 /// Whether container `v` is flagged as on the printing walk's path.
@@ -43,11 +93,11 @@ pub struct ObjHeader {
 /// `v` must be a live object (not null, not bits forged from an int).
 pub(crate) unsafe fn path_mark(v: Value) -> bool {
     // SAFETY: the caller's contract.
-    unsafe { (*v.as_ptr()).marked }
+    unsafe { (*v.as_ptr()).on_path }
 }
 
 /// Flag (or unflag) container `v` as on the printing walk's path. The caller must
-/// clear every flag it sets before the next collection (see [`ObjHeader::marked`]).
+/// clear every flag it sets before it returns (see [`ObjHeader::on_path`]).
 ///
 /// # Safety
 /// `v` must be a live object (not null, not bits forged from an int).
@@ -55,7 +105,7 @@ pub(crate) unsafe fn path_mark(v: Value) -> bool {
 pub(crate) unsafe fn set_path_mark(v: Value, on: bool) {
     // SAFETY: the caller's contract; the heap is used by one thread at a time and no
     // Rust reference to the header is live across this write.
-    unsafe { (*v.as_ptr()).marked = on }
+    unsafe { (*v.as_ptr()).on_path = on }
 }
 
 /// A string (immutable bytes). The bytes live in one of two places, and `ptr` points

@@ -14,7 +14,7 @@
 //! to it nor traces it, and they are on no heap's list, so no sweep frees them.
 //! They are immutable statics (read-only memory): nothing ever writes to them.
 
-use super::object::{ObjHeader, ObjKind, StrObj};
+use super::object::{ObjHeader, ObjKind, StrObj, IMMORTAL};
 use crate::value::Value;
 
 /// A shared string: the object, and its byte right after it (so it is laid out
@@ -42,8 +42,9 @@ const fn short_strs(table: *const ShortStr) -> [ShortStr; 257] {
             hdr: ObjHeader {
                 next: std::ptr::null_mut(),
                 kind: ObjKind::Str,
-                marked: true,
+                mark: IMMORTAL,
                 buffered: false,
+                on_path: false,
             },
             ptr: std::ptr::null(),
             len: 0,
@@ -127,7 +128,7 @@ mod tests {
     #[test]
     fn entries_are_immortal_strings_on_no_list() {
         for s in &SHORT_STRS {
-            assert!(s.obj.hdr.marked);
+            assert_eq!(s.obj.hdr.mark, IMMORTAL);
             assert_eq!(s.obj.hdr.kind, ObjKind::Str);
             assert!(s.obj.hdr.next.is_null());
             assert!(!s.obj.hdr.buffered);

@@ -154,6 +154,45 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// The write barrier after a store of the register `src` into the object
+    /// `obj` (not null): if `src` holds references and `obj` is old and not
+    /// remembered yet, the helper puts it into the remembered set (docs/jit.md,
+    /// "Write barrier"). One load and a branch not taken on the common path:
+    /// a young object, or an old one already remembered.
+    pub(super) fn write_barrier(&mut self, obj: CV, src: Reg) {
+        if self.may_store_ref(src) {
+            self.barrier_on(obj);
+        }
+    }
+
+    /// Whether a store of register `src` may store a reference: it holds
+    /// references (its function's reference map says, in an inlined body
+    /// too) and is not null (storing null makes no reference to a young
+    /// object).
+    pub(super) fn may_store_ref(&mut self, src: Reg) -> bool {
+        let refs = self.code_fn().ref_regs.get(src as usize).copied().unwrap_or(true);
+        let v = self.get_raw(src);
+        refs && self.const_int(v) != Some(0)
+    }
+
+    /// The write barrier's test of the object `obj` (not null), and its slow
+    /// path (see [`Tr::write_barrier`]).
+    pub(super) fn barrier_on(&mut self, obj: CV) {
+        let al = self.tc.offs.alloc;
+        let fl = self.mem_flags(Mem::Hdr);
+        let mark = self.b.ins().uload8(I32, fl, obj, al.hdr_mark);
+        let old = self.b.ins().band_imm_s(mark, al.mark_old_bit as i64);
+        let (slow, cont) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(old, slow, &[], cont, &[]);
+        self.b.seal_block(slow);
+        self.b.switch_to_block(slow);
+        self.call_helper(self.sigs.leaf, self.tc.addrs.h_barrier, &[obj]);
+        self.b.ins().jump(cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
     /// The store of `v` at the heap address `addr`.
     pub(super) fn store_value(&mut self, addr: CV, v: CV) {
         let fl = self.mem_flags(Mem::Heap);
@@ -459,8 +498,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             let fl = self.mem_flags(Mem::Alloc);
             self.b.ins().store(fl, p, h, hoff + al.head);
         }
+        // The kind byte and, in the same word, a clear mark, `buffered`
+        // and path flag (`heap::abi`).
         let hdr_kind = self.tc.offs.hdr_kind;
-        self.store_header_consts(p, &[(hdr_kind, I8, kind as i64), (al.hdr_marked, I8, 0)]);
+        self.store_header_consts(p, &[(hdr_kind, I32, kind as i64)]);
         init(self, p);
         if inlined {
             self.b.ins().jump(join, &[p.into()]);

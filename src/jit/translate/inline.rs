@@ -134,6 +134,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
         let mut stores = Vec::new();
         let mut promoted = Vec::new();
+        let mut barriers = Vec::new();
         for &ins in &f.code {
             match ins {
                 Instr::SetField { obj, idx, src } => {
@@ -141,6 +142,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                     let addr = self.field_slot(obj, idx, pc, fields);
                     // The value now: a later instruction may reuse `src`.
                     stores.push((addr, Mem::Heap, self.get_raw(src)));
+                    if self.may_store_ref(src) {
+                        barriers.push(self.get_raw(obj));
+                    }
                 }
                 Instr::SetGlobal { src, idx } => {
                     let v = self.get_raw(src);
@@ -164,6 +168,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         for (var, v) in promoted {
             self.b.def_var(var, v);
+        }
+        barriers.dedup();
+        for obj in barriers {
+            self.barrier_on(obj);
         }
         self.inl = None;
         Ok(())

@@ -415,9 +415,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             CellGet { dst, cell } => self.heap_access(pc, offs.arr_items, Access::Load(dst), |t, o| {
                 t.fixed_slot(cell, 0, pc, o)
             }),
-            CellSet { cell, src } => self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
-                t.fixed_slot(cell, 0, pc, o)
-            }),
+            CellSet { cell, src } => {
+                self.heap_access(pc, offs.arr_items, Access::Store(src), |t, o| {
+                    t.fixed_slot(cell, 0, pc, o)
+                });
+                let c = self.get_raw(cell);
+                self.write_barrier(c, src);
+            }
             NewCell { dst, src, kind } => self.new_cell(pc, dst, src, kind),
             NewObject { dst, class } => self.new_class_instance(pc, dst, class),
             CallMethod { dst, site, class } => self.call_method(pc, dst, site, class as u32)?,
@@ -447,7 +451,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.array_access(pc, arr, idx, elem, Access::Load(dst));
                 }
             }
-            ArrSet { arr, idx, src, elem } => self.array_access(pc, arr, idx, elem, Access::Store(src)),
+            ArrSet { arr, idx, src, elem } => {
+                self.array_access(pc, arr, idx, elem, Access::Store(src));
+                if elem == ValKind::Ref as u8 {
+                    // (Not null: the access checked.)
+                    let a = self.get_raw(arr);
+                    self.write_barrier(a, src);
+                }
+            }
             ArrLen { dst, arr } => {
                 self.stress(pc, pc);
                 let a = self.non_null(arr, pc);
@@ -495,7 +506,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let fields = (offs.struct_fields, offs.struct_len);
                 self.heap_access(pc, fields, Access::Store(src), |t, o| {
                     t.field_slot(obj, idx, pc, o)
-                })
+                });
+                let o = self.get_raw(obj);
+                self.write_barrier(o, src);
             }
 
             Throw { .. } | Rethrow { .. } => {

@@ -91,6 +91,8 @@ pub struct Addrs {
     pub h_map_get: u64,
     /// `MapSet`'s leaf twin `(args) -> declined`.
     pub h_map_set: u64,
+    /// `rt_write_barrier(obj) -> 0`: remember an old object (`Tr::write_barrier`).
+    pub h_barrier: u64,
     /// A zeroed, 256-byte block that reads like an empty object.
     pub zero_obj: u64,
     /// The shared strings of at most one byte (`bp_runtime::heap::abi::short_strs`).
