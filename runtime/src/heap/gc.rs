@@ -75,6 +75,12 @@ pub struct Heap {
     old_list_cost: usize,
     /// How many objects of the all-objects list are old.
     old_list_objects: usize,
+    /// The memory outside their cells that the objects minor collections
+    /// promoted since the last major one hold ([`held_bytes`]): a string's
+    /// bytes, an array's buffer. It counts toward the next major collection
+    /// with `old_cost`, so that old garbage holding large buffers (the
+    /// intermediate strings of a loop) is freed in time.
+    old_held: usize,
     /// The next collection is major when `old_cost` is past this: twice what
     /// the last major collection found alive.
     major_limit: usize,
@@ -196,6 +202,7 @@ impl Heap {
             old_cost: 0,
             old_list_cost: 0,
             old_list_objects: 0,
+            old_held: 0,
             major_limit: MIN_THRESHOLD,
             major_live: 0,
             force_major: false,
@@ -802,7 +809,7 @@ impl Heap {
         }
         let remembered = remembered::take(self.id);
         let stress_major = self.stress && self.stats.collections.is_multiple_of(STRESS_MAJOR_EVERY);
-        let major = self.force_major || stress_major || self.old_cost > self.major_limit;
+        let major = self.force_major || stress_major || self.old_cost + self.old_held > self.major_limit;
         match remembered {
             Some(objects) if !major => {
                 self.mark(roots, Some(&objects));
@@ -1004,6 +1011,9 @@ impl Heap {
                 let next = (*cur).next;
                 if (*cur).mark == self.mark {
                     survivors_cost += trace_cost(cur);
+                    if !major {
+                        self.old_held += held_bytes(cur);
+                    }
                     survivors += 1;
                     prev = cur;
                 } else {
@@ -1029,6 +1039,9 @@ impl Heap {
         self.stats.objects_freed += before.saturating_sub(self.objects) as u64;
         self.old_cost = self.old_list_cost + instance_bytes;
         if major {
+            self.old_held = 0;
+        }
+        if major {
             self.major_live = self.old_cost;
         }
         self.stats.collections += 1;
@@ -1040,7 +1053,7 @@ impl Heap {
         // the same). Pacing the nursery by the old objects' cost instead let
         // the promoted garbage grow the nursery with it.
         self.threshold = (self.major_live * 2).max(MIN_THRESHOLD);
-        self.major_limit = self.threshold;
+        self.major_limit = (self.major_live + self.major_live / 2).max(MIN_THRESHOLD);
         self.inline_limit_changed();
     }
 }
@@ -1511,6 +1524,38 @@ unsafe fn trace_cost(p: *mut ObjHeader) -> usize {
         ObjKind::Struct | ObjKind::Class => instance_size(as_struct(v).fields.len()),
         ObjKind::Closure => std::mem::size_of::<ClosureObj>() + as_closure(v).captures.len() * 9,
         ObjKind::Opaque => std::mem::size_of::<OpaqueObj>() + 64,
+    }
+}
+
+/// The memory the object `p` holds outside its cell or block: a string's
+/// bytes when they are not inline, an array's buffer, a map's entries.
+///
+/// # Safety
+/// `p` must point to a live object.
+unsafe fn held_bytes(p: *mut ObjHeader) -> usize {
+    let v = Value::obj(p);
+    // SAFETY: the caller's contract.
+    unsafe {
+        match (*p).kind {
+            ObjKind::Str => {
+                let s = p.cast::<StrObj>();
+                if (*s).ptr.cast_mut() == str_inline_bytes(s) {
+                    0
+                } else {
+                    (*s).len
+                }
+            }
+            ObjKind::Array => {
+                let a = as_array(v);
+                if a.inline_cap > 0 {
+                    0
+                } else {
+                    a.capacity() * a.elem_size()
+                }
+            }
+            ObjKind::Map => as_map(v).entries.capacity() * 32,
+            _ => 0,
+        }
     }
 }
 
