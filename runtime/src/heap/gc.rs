@@ -1422,11 +1422,7 @@ unsafe fn visit_refs(p: *mut ObjHeader, to: &mut impl RefVisitor) {
             }
             ObjKind::Tuple => {
                 let t = as_tuple(v);
-                for (x, k) in t.items.iter().zip(t.kinds.iter()) {
-                    if *k == ValKind::Ref {
-                        to.one(*x);
-                    }
-                }
+                visit_kinded(&t.items, &t.kinds, to);
             }
             ObjKind::Struct | ObjKind::Class => {
                 let s = as_struct(v);
@@ -1440,12 +1436,19 @@ unsafe fn visit_refs(p: *mut ObjHeader, to: &mut impl RefVisitor) {
             }
             ObjKind::Closure => {
                 let c = as_closure(v);
-                for (x, k) in c.captures.iter().zip(c.kinds.iter()) {
-                    if *k == ValKind::Ref {
-                        to.one(*x);
-                    }
-                }
+                visit_kinded(&c.captures, &c.kinds, to);
             }
+        }
+    }
+}
+
+/// Show `to` the values of `items` whose kind in `kinds` is a reference (a
+/// tuple's items, a closure's captures).
+#[inline(always)]
+fn visit_kinded(items: &[Value], kinds: &[ValKind], to: &mut impl RefVisitor) {
+    for (x, k) in items.iter().zip(kinds) {
+        if *k == ValKind::Ref {
+            to.one(*x);
         }
     }
 }
