@@ -81,10 +81,8 @@ pub struct Heap {
     /// with `old_cost`, so that old garbage holding large buffers (the
     /// intermediate strings of a loop) is freed in time.
     old_held: usize,
-    /// The next collection is major when `old_cost` is past this: twice what
-    /// the last major collection found alive.
-    major_limit: usize,
-    /// What the last major collection found alive (its survivors' cost).
+    /// What the last major collection found alive (its survivors' cost): the
+    /// pace of both kinds of collection ([`Heap::sweep`], [`Heap::major_due`]).
     major_live: usize,
     /// The next collection must be major: objects came from another heap
     /// ([`Heap::adopt`]), or a caller needs every dead object freed.
@@ -203,7 +201,6 @@ impl Heap {
             old_list_cost: 0,
             old_list_objects: 0,
             old_held: 0,
-            major_limit: MIN_THRESHOLD,
             major_live: 0,
             force_major: false,
             mark: MARK_A,
@@ -800,18 +797,15 @@ impl Heap {
     /// roots), then free what is unmarked. Usually a *minor* collection, which
     /// marks only young objects (those allocated since the last collection),
     /// starting from the roots and the remembered set, and sweeps only them;
-    /// the survivors are old from then on. A *major* one (when the old objects
-    /// have doubled since the last one, or when the remembered set cannot be
-    /// trusted) clears every mark and marks and sweeps everything.
+    /// the survivors are old from then on. A *major* one (when one is due,
+    /// [`Heap::major_due`], or when the remembered set cannot be trusted)
+    /// marks and sweeps everything.
     pub fn collect(&mut self, roots: &mut dyn FnMut(&mut Marker)) {
         if self.stress_skips_this_one() {
             return;
         }
-        let remembered = remembered::take(self.id);
-        let stress_major = self.stress && self.stats.collections.is_multiple_of(STRESS_MAJOR_EVERY);
-        let major = self.force_major || stress_major || self.old_cost + self.old_held > self.major_limit;
-        match remembered {
-            Some(objects) if !major => {
+        if !self.major_due() {
+            if let Some(objects) = remembered::take(self.id) {
                 self.mark(roots, Some(&objects));
                 remembered::give_back(self.id, objects);
                 if self.stress {
@@ -820,9 +814,21 @@ impl Heap {
                     unsafe { self.check_no_old_to_young() };
                 }
                 self.sweep(false);
+                return;
             }
-            _ => self.collect_major(roots),
         }
+        self.collect_major(roots);
+    }
+
+    /// Whether the next collection must be major: objects came from another
+    /// heap, stress mode's every eighth, or the old objects (with the memory
+    /// the promoted ones hold outside their cells) have grown by half since
+    /// the last major collection (docs/architecture.md, "Generations").
+    fn major_due(&self) -> bool {
+        let limit = (self.major_live + self.major_live / 2).max(MIN_THRESHOLD);
+        self.force_major
+            || (self.stress && self.stats.collections.is_multiple_of(STRESS_MAJOR_EVERY))
+            || self.old_cost + self.old_held > limit
     }
 
     /// A major collection (see [`Heap::collect`]): afterwards every object of the
@@ -831,9 +837,7 @@ impl Heap {
         // The remembered set is not needed: every object reached is traced,
         // old ones too, as this collection's mark is not theirs. (Those in the
         // set keep their `REMEMBERED` mark until marked again or freed.)
-        if let Some(objects) = remembered::take(self.id) {
-            remembered::give_back(self.id, objects);
-        }
+        remembered::clear(self.id);
         self.mark = if self.mark == MARK_A { MARK_B } else { MARK_A };
         self.cells.clear_instance_marks();
         self.mark(roots, None);
@@ -1040,8 +1044,6 @@ impl Heap {
         self.old_cost = self.old_list_cost + instance_bytes;
         if major {
             self.old_held = 0;
-        }
-        if major {
             self.major_live = self.old_cost;
         }
         self.stats.collections += 1;
@@ -1049,11 +1051,10 @@ impl Heap {
         // Both paces follow what the last major collection found alive: a
         // nursery of twice that (as the whole heap's pace was before there
         // were generations: docs/benchmarks.md), and a major collection when
-        // the old objects have doubled (Lua 5.4's generational mode waits for
-        // the same). Pacing the nursery by the old objects' cost instead let
-        // the promoted garbage grow the nursery with it.
+        // the old objects have grown by half ([`Heap::major_due`]). Pacing
+        // the nursery by the old objects' cost instead let the promoted
+        // garbage grow the nursery with it.
         self.threshold = (self.major_live * 2).max(MIN_THRESHOLD);
-        self.major_limit = (self.major_live + self.major_live / 2).max(MIN_THRESHOLD);
         self.inline_limit_changed();
     }
 }

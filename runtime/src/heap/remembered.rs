@@ -60,6 +60,15 @@ pub(super) fn take(owner: u64) -> Option<Vec<*mut ObjHeader>> {
     })
 }
 
+/// For a major collection of heap `owner`, which needs no remembered set:
+/// claim the set and empty it (keeping its buffer).
+pub(super) fn clear(owner: u64) {
+    SET.with_borrow_mut(|set| {
+        set.owner = owner;
+        set.objects.clear();
+    });
+}
+
 /// Give the (emptied) buffer of a set [`take`] returned back, to be filled
 /// again without growing from nothing.
 pub(super) fn give_back(owner: u64, mut objects: Vec<*mut ObjHeader>) {
