@@ -37,7 +37,9 @@
 //! assign), called in a short loop, counted loops that only add up
 //! float divisions by a function of the counter (the JIT pairs those), and
 //! nested loops over the rows of an `[[int]]` grid at indices the inner loop
-//! never changes (the JIT loads those rows once per inner loop).
+//! never changes (the JIT loads those rows once per inner loop), and strings
+//! appended to in a counted loop and shared now and then in the middle (copied,
+//! pushed to an array, made a map key: the JIT extends an unshared one in place).
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -491,6 +493,7 @@ impl Gen<'_> {
             if self.no_calls { 0 } else { 3 },         // 16 a lambda with a capture, called in a loop
             if can_loop { 3 } else { 0 },              // 17 a counted loop of float divisions
             if can_loop { 3 } else { 0 },              // 18 a loop over the rows of a grid
+            if can_loop { 3 } else { 0 },              // 19 a string appended to in a loop
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -740,8 +743,59 @@ impl Gen<'_> {
                 }
             }
             18 => self.grid_loop(),
+            19 => self.append_loop(),
             _ => unreachable!(),
         }
+    }
+
+    /// A string appended to in a counted loop (`s = s + t`, `s = s + t +
+    /// to_str(n)`), which compiled code extends in place while nothing else
+    /// refers to it (src/jit/translate/appends.rs), shared now and then in
+    /// the middle: copied to another variable, pushed to an array, or made
+    /// the key of a map. It often starts past the 64 bytes where strings go
+    /// to growable buffers. Everything shared is printed at the end with its
+    /// length, which must not have changed.
+    fn append_loop(&mut self) {
+        let (s, copy, kept, keys, i) = (
+            self.fresh("s"),
+            self.fresh("c"),
+            self.fresh("k"),
+            self.fresh("m"),
+            self.fresh("i"),
+        );
+        let start = if self.c.chance(60) {
+            "\"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\"".to_string()
+        } else {
+            self.str_expr(1)
+        };
+        let n = self.c.below(40);
+        self.line(&format!("let {s}: str = {start}"));
+        self.line(&format!("let {copy}: str = \"\""));
+        self.line(&format!("let {kept}: [str] = []"));
+        self.line(&format!("let {keys}: {{str: int}} = {{}}"));
+        self.line(&format!("for {i} in range(0, {n}):"));
+        let part = self.str_expr(1);
+        let step = match self.c.below(3) {
+            0 => format!("{s} + {part}"),
+            1 => format!("{s} + {part} + to_str({i})"),
+            _ => format!("{s} + to_str({i} * 7) + \",\""),
+        };
+        self.line(&format!("    {s} = {step}"));
+        let at = self.c.below(8);
+        let share = match self.c.below(5) {
+            0 => format!("{copy} = {s}"),
+            1 => format!("array_push({kept}, {s})"),
+            2 => format!("{keys}[{s}] = {i}"),
+            3 => format!("{s} = {s} + str_char_at({s}, {i})"),
+            _ => String::new(),
+        };
+        if !share.is_empty() {
+            self.line(&format!("    if {i} % 8 == {at}:"));
+            self.line(&format!("        {share}"));
+        }
+        self.line(&format!(
+            "print(len({s}), {s}, len({copy}), {copy}, {kept}, map_len({keys}), map_keys({keys}))"
+        ));
     }
 
     /// A `[[int]]` grid of literal rows and two nested counted loops that read

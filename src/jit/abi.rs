@@ -114,6 +114,11 @@ pub enum ObjOp {
     /// [`CONCAT_MAX_PARTS`]) | a mask of the parts that are ints << 8 (the others
     /// are strings).
     ConcatN = 4,
+    /// As `ConcatN` (at most `vm::ops::objects::FEW_PARTS` parts), whose first
+    /// part is a string that only the destination register refers to: it may be
+    /// extended in place (`objects::concat_few`'s `unshared_left`; see
+    /// `translate/appends.rs`).
+    AppendN = 5,
 }
 
 /// The most parts of a `ConcatN` that compiled code passes to `rt_obj` (the bits

@@ -459,6 +459,7 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
             const CONCAT: u64 = ObjOp::Concat as u64;
             const TO_STR: u64 = ObjOp::ToStr as u64;
             const CONCAT_N: u64 = ObjOp::ConcatN as u64;
+            const APPEND_N: u64 = ObjOp::AppendN as u64;
             let r = match op {
                 MAP_GET => objects::map_get(arg(0), arg(1)).map(Some),
                 // SAFETY: the translator passes a map register of the verified
@@ -467,13 +468,14 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
                 CONCAT => objects::concat(heap, arg(0), arg(1)).map(Some),
                 TO_STR => objects::to_str(heap, arg(0), ValKind::from_u8(kind as u8)).map(Some),
                 // `kind`: the number of parts | the mask of int parts << 8.
-                CONCAT_N if kind & 0xff <= objects::FEW_PARTS as u64 => {
+                CONCAT_N | APPEND_N if kind & 0xff <= objects::FEW_PARTS as u64 => {
                     // SAFETY: the compiled caller stored the parts to `args`, each
-                    // of the kind its mask bit says (the site's kinds).
+                    // of the kind its mask bit says (the site's kinds); with
+                    // `AppendN`, only the destination refers to the first.
                     let parts = std::slice::from_raw_parts(args, (kind & 0xff) as usize);
-                    objects::concat_few(heap, parts, kind >> 8).map(Some)
+                    objects::concat_few(heap, parts, kind >> 8, op == APPEND_N).map(Some)
                 }
-                CONCAT_N => {
+                CONCAT_N | APPEND_N => {
                     // `kind`: the number of parts | the mask of int parts << 8.
                     let n = ((kind & 0xff) as usize).min(CONCAT_MAX_PARTS);
                     let mut kinds = [ValKind::Ref; CONCAT_MAX_PARTS];

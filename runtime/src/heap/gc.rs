@@ -406,6 +406,46 @@ impl Heap {
         unsafe { self.alloc_str_buffered(first, parts, n) }
     }
 
+    /// Extend string `s` in place by the bytes of `parts[1..]` (`parts[0]` is
+    /// `s`'s own bytes, as for [`Heap::alloc_str_after`]): when `s` is the
+    /// longest string on its buffer and the buffer has room, the bytes go after
+    /// it and `s`'s length grows; no object is allocated. Returns whether it did;
+    /// otherwise nothing changed. What compiled code does for `s = s + t` when it
+    /// knows that nothing but that register refers to `s` (docs/jit.md, "Strings
+    /// appended to in place").
+    ///
+    /// # Safety
+    /// `s` must be a live string that no other value refers to (no register,
+    /// object, map memo or compiled-code fact): its length changes under it.
+    /// No part may be bytes of `s`'s buffer beyond `s`'s length.
+    #[inline]
+    pub unsafe fn append_in_place(&mut self, s: Value, parts: &[&[u8]]) -> bool {
+        let s = s.as_ptr().cast::<StrObj>();
+        // SAFETY: the caller's contract: a live string.
+        let (ptr, len, buffered) = unsafe { ((*s).ptr, (*s).len, (*s).hdr.buffered) };
+        if !buffered {
+            return false;
+        }
+        let Ok(n) = limits::total_str_len(parts.iter().map(|p| p.len())) else {
+            return false;
+        };
+        // SAFETY: a buffered string points at the bytes of its live buffer; the
+        // bytes from `used` on belong to no string, and `s` is its own (the
+        // caller's contract), so its length may change.
+        unsafe {
+            let buf = StrBuf::of(ptr);
+            if (*buf).used != len || (*buf).cap < n {
+                return false;
+            }
+            copy_parts(StrBuf::bytes(buf).add(len), parts.get(1..).unwrap_or(&[]));
+            (*buf).used = n;
+            (*s).len = n;
+        }
+        // The new bytes count towards the next collection as a new string's would.
+        self.since_gc += n - len;
+        true
+    }
+
     /// [`Heap::alloc_str_after`] of a result of `n >= STR_BUF_MIN` bytes.
     ///
     /// # Safety

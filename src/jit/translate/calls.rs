@@ -348,6 +348,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// check its status and take its result, if `dst` wants one, from `args[0]`.
     pub(super) fn block_helper(&mut self, pc: u32, helper: u64, a: i64, args: CV, b: i64, dst: Option<Reg>) {
         let av = self.iconst(a);
+        self.block_helper_op(pc, helper, av, args, b, dst);
+    }
+
+    /// [`Tr::block_helper`] whose first word `av` is computed.
+    pub(super) fn block_helper_op(
+        &mut self,
+        pc: u32,
+        helper: u64,
+        av: CV,
+        args: CV,
+        b: i64,
+        dst: Option<Reg>,
+    ) {
         let bv = self.iconst(b);
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();

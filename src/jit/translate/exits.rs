@@ -307,6 +307,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.b.def_var(self.vars[w], v);
                 }
             }
+            // The interpreter may have copied any string (appends.rs).
+            self.clear_appends();
             // A cached loop's header is entered through its pre-header, which
             // loads its caches and does its hoisted bounds checks (their exits
             // exist by now); the caches of the loops around it are loaded here.

@@ -616,23 +616,45 @@ impl<'a, 'f> Tr<'a, 'f> {
         let s = self.f.sites.get(site as usize).ok_or("bad call site")?;
         let n = s.args.len();
         let mut ints = 0i64;
+        let mut general = n > CONCAT_MAX_PARTS;
         for (i, k) in s.kinds.iter().enumerate() {
             match k {
                 ValKind::Ref => {}
                 ValKind::Int if i < CONCAT_MAX_PARTS => ints |= 1 << i,
-                _ => {
-                    self.generic(pc);
-                    return Ok(());
-                }
+                _ => general = true,
             }
         }
-        if n > CONCAT_MAX_PARTS {
+        if general {
             self.generic(pc);
+            self.appended(dst, false);
             return Ok(());
         }
         let args = s.args.clone();
-        self.object_op(pc, ObjOp::ConcatN, &args, n as i64 | ints << 8, Some(dst));
+        self.concat_parts(pc, dst, &args, n as i64 | ints << 8);
         Ok(())
+    }
+
+    /// `Concat`: `rt_obj`'s `Concat`, or, into an append register that is
+    /// also its left operand, a `ConcatN` of the two strings, which may
+    /// append in place (appends.rs).
+    pub(super) fn concat(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg) {
+        if a == dst && self.append_var(dst).is_some() {
+            self.concat_parts(pc, dst, &[a, b], 2);
+        } else {
+            self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst));
+            self.appended(dst, true);
+        }
+    }
+
+    /// `rt_obj`'s `ConcatN` of `parts` (`kind`: their number | the mask of
+    /// the ints << 8) into `dst`, or `AppendN` when the first part is a
+    /// string that only `dst` holds (appends.rs).
+    fn concat_parts(&mut self, pc: u32, dst: Reg, parts: &[Reg], kind: i64) {
+        let op = self.append_op(dst, parts.first().copied());
+        self.stress(pc, pc);
+        let addr = self.arg_block(parts);
+        self.block_helper_op(pc, self.tc.addrs.h_obj, op, addr, kind, Some(dst));
+        self.appended(dst, true);
     }
 
     /// `MapGet`: its leaf twin `rt_map_get`, and `rt_obj` (which raises) when

@@ -126,6 +126,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// still open (falls through to `pc + 1`).
     pub(super) fn instr(&mut self, pc: u32) -> Result<bool, String> {
         let ins = self.f.code[pc as usize];
+        self.before_for_appends(&ins);
         self.op(pc, ins)
     }
 
@@ -402,7 +403,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewStruct { dst, site } => self.new_object(pc, dst, site, NewKind::Struct)?,
             MapGet { dst, map, key } => self.map_get(pc, dst, map, key),
             MapSet { map, key, val } => self.map_set(pc, map, key, val),
-            Concat { dst, a, b } => self.object_op(pc, ObjOp::Concat, &[a, b], 0, Some(dst)),
+            Concat { dst, a, b } => self.concat(pc, dst, a, b),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind as i64, Some(dst)),
             ConcatN { dst, site } => self.concat_n(pc, dst, site)?,
             Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),

@@ -30,6 +30,7 @@
 //!   `rt_resume` returning status 3 (the interpreter reached a loop header of the
 //!   deoptimized frame) come back through it.
 
+mod appends;
 mod arith;
 pub(crate) use arith::div_magic;
 mod calls;
@@ -465,6 +466,9 @@ struct Tr<'a, 'f> {
     propagate_tail: Option<Block>,
     /// Bytecode instructions still allowed to be inlined into this function.
     inline_budget: usize,
+    /// The append registers and their flags: whether the string in the
+    /// register is referred to by nothing else ([`appends`]).
+    appends: Vec<(Reg, Variable)>,
 }
 
 /// Why a function was not translated.
@@ -742,6 +746,7 @@ fn translate_function(
         resume_tail: None,
         propagate_tail: None,
         inline_budget,
+        appends: Vec::new(),
     };
 
     // Normal entry: parameters from the frame, other reference slots zeroed (the
@@ -753,6 +758,7 @@ fn translate_function(
     }
     t.check_native_stack();
     t.take_parameters(&params);
+    t.declare_appends();
     let b0 = match t.cached_loop_at_header(0) {
         Some(li) => t.loops.pre_headers[li],
         None => t.block(0)?,

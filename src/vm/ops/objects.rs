@@ -124,7 +124,7 @@ pub unsafe fn concat_n(heap: &mut Heap, parts: &[Value], kinds: &[ValKind]) -> R
     let kind = |i: usize| kinds.get(i).copied().unwrap_or(ValKind::Ref);
     if parts.len() <= FEW_PARTS && (0..parts.len()).all(|i| matches!(kind(i), ValKind::Ref | ValKind::Int)) {
         let ints = (0..parts.len()).fold(0, |m, i| m | ((kind(i) == ValKind::Int) as u64) << i);
-        return concat_few(heap, parts, ints);
+        return concat_few(heap, parts, ints, false);
     }
     // Text of the parts that are neither strings nor ints (the compiler passes none
     // today), written first so that the slices below can borrow it.
@@ -166,12 +166,21 @@ pub const FEW_PARTS: usize = 4;
 /// nothing on the stack but a digit buffer per part; the general path's
 /// set-up was about as costly as the copying (callgrind). Part `i` is an int
 /// if bit `i` of `int_mask` is set (compiled code passes its site's mask
-/// as is), else a string.
+/// as is), else a string. With `unshared_left` the first part is a string
+/// that nothing but the destination refers to (compiled code's `s = s + t`,
+/// `ObjOp::AppendN`): it is extended in place when its buffer allows
+/// ([`Heap::append_in_place`]) and is then the result itself.
 ///
 /// # Safety
-/// As [`concat_n`]; at most [`FEW_PARTS`] parts.
+/// As [`concat_n`]; at most [`FEW_PARTS`] parts. With `unshared_left`, the
+/// first part is a string as [`Heap::append_in_place`] requires.
 #[inline(always)]
-pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Result<Value, &'static str> {
+pub unsafe fn concat_few(
+    heap: &mut Heap,
+    parts: &[Value],
+    int_mask: u64,
+    unshared_left: bool,
+) -> Result<Value, &'static str> {
     let mut digits = [
         itoa::Buffer::new(),
         itoa::Buffer::new(),
@@ -188,6 +197,8 @@ pub unsafe fn concat_few(heap: &mut Heap, parts: &[Value], int_mask: u64) -> Res
     }
     let bytes = &bytes[..parts.len().min(FEW_PARTS)];
     match parts.first() {
+        // SAFETY: the caller's contract for `unshared_left`.
+        Some(&first) if unshared_left && int_mask & 1 == 0 && heap.append_in_place(first, bytes) => Ok(first),
         // A string on the left may be appended to in place (`s = s + t`).
         Some(&first) if int_mask & 1 == 0 => heap.alloc_str_after(first, bytes),
         _ => heap.alloc_str_parts(bytes),
