@@ -168,8 +168,8 @@ pub const FEW_PARTS: usize = 4;
 /// if bit `i` of `int_mask` is set (compiled code passes its site's mask
 /// as is), else a string. With `unshared_left` the first part is a string
 /// that nothing but the destination refers to (compiled code's `s = s + t`,
-/// `ObjOp::AppendN`): it is extended in place when its buffer allows
-/// ([`Heap::append_in_place`]) and is then the result itself.
+/// `ObjOp::AppendN`): it is extended in place when its buffer allows, and is
+/// then the result itself ([`Heap::append`]).
 ///
 /// # Safety
 /// As [`concat_n`]; at most [`FEW_PARTS`] parts. With `unshared_left`, the
@@ -198,7 +198,7 @@ pub unsafe fn concat_few(
     let bytes = &bytes[..parts.len().min(FEW_PARTS)];
     match parts.first() {
         // SAFETY: the caller's contract for `unshared_left`.
-        Some(&first) if unshared_left && int_mask & 1 == 0 && heap.append_in_place(first, bytes) => Ok(first),
+        Some(&first) if unshared_left && int_mask & 1 == 0 => heap.append(first, bytes),
         // A string on the left may be appended to in place (`s = s + t`).
         Some(&first) if int_mask & 1 == 0 => heap.alloc_str_after(first, bytes),
         _ => heap.alloc_str_parts(bytes),
