@@ -114,10 +114,9 @@ pub enum ObjOp {
     /// [`CONCAT_MAX_PARTS`]) | a mask of the parts that are ints << 8 (the others
     /// are strings).
     ConcatN = 4,
-    /// As `ConcatN` (at most `vm::ops::objects::FEW_PARTS` parts), whose first
-    /// part is a string that only the destination register refers to: it may be
-    /// extended in place (`objects::concat_few`'s `unshared_left`; see
-    /// `translate/appends.rs`).
+    /// As `ConcatN`, whose first part is a string that only the destination
+    /// register refers to: with few parts (the runtime's `concat_few`), it is
+    /// extended in place when its buffer has room (`translate/appends.rs`).
     AppendN = 5,
 }
 

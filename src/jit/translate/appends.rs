@@ -35,17 +35,16 @@
 use cranelift_codegen::ir::{types::I8, InstBuilder, Value as CV};
 use cranelift_frontend::Variable;
 
-use super::super::abi::ObjOp;
+use super::super::abi::{ObjOp, CONCAT_MAX_PARTS};
 use super::Tr;
 use crate::bytecode::{Function, Instr, Reg};
-use crate::vm::ops::objects::FEW_PARTS;
 use bp_runtime::builtins::{self, Inline, StrOp};
 use bp_runtime::value::ValKind;
 
 /// The append registers of `f`: the destination of every `Concat` that reads
 /// it as its left operand, and of every `ConcatN` that reads it as its first
-/// part, a string, with at most `FEW_PARTS` parts of strings and ints (what
-/// `ObjOp::AppendN` takes).
+/// part, a string, with parts of strings and ints that `rt_obj` takes (at most
+/// `CONCAT_MAX_PARTS`).
 pub(super) fn append_registers(f: &Function) -> Vec<Reg> {
     let mut regs: Vec<Reg> = f
         .code
@@ -54,7 +53,7 @@ pub(super) fn append_registers(f: &Function) -> Vec<Reg> {
             Instr::Concat { dst, a, .. } => (a == dst).then_some(dst),
             Instr::ConcatN { dst, site } => {
                 let s = f.sites.get(site as usize)?;
-                let parts_fit = s.args.len() <= FEW_PARTS
+                let parts_fit = s.args.len() <= CONCAT_MAX_PARTS
                     && s.kinds.iter().all(|k| matches!(k, ValKind::Ref | ValKind::Int));
                 let left_is_dst =
                     s.args.first() == Some(&dst) && s.kinds.first().is_none_or(|&k| k == ValKind::Ref);
