@@ -4,8 +4,8 @@
 //! longest string on it (`Heap::alloc_str_after`), but it must still make a new
 //! string object for the longer result: the old `s` may be held elsewhere and
 //! must keep its length. Compiled code can know better. An *append register*
-//! is one that some `ConcatN` both reads as its first part and writes
-//! (`s = s + ...`); for each, a Cranelift variable says whether the string in
+//! is one that some `Concat` or `ConcatN` both reads as its first part and
+//! writes (`s = s + ...`); for each, a Cranelift variable says whether the string in
 //! the register is *unshared*: it was made by a concatenation into that
 //! register, and since then the register has only been read by instructions
 //! that copy bytes or read the length and never keep the reference
@@ -67,14 +67,14 @@ pub(super) fn append_registers(f: &Function) -> Vec<Reg> {
     regs
 }
 
-/// Whether `ins`, which reads or writes `r`, leaves the string in `r`
-/// unshared: it only copies its bytes (an operand of a concatenation into
-/// another register) or reads its length or a byte (`len`, `str_char_at`,
-/// `ord`, inlined), and does not write `r`. A concatenation into `r` is
-/// handled by [`Tr::append_op`] and [`Tr::appended`].
+/// Whether `ins`, which reads or writes `r`, leaves the flag of `r` to
+/// others: a concatenation (one into another register only copies the
+/// string's bytes; one into `r` sets the flag itself, [`Tr::appended`]), or
+/// an inlined `len`, `str_char_at` or `ord` into another register, which
+/// reads the length or a byte.
 fn keeps_unshared(f: &Function, ins: &Instr, r: Reg) -> bool {
     match *ins {
-        Instr::Concat { dst, .. } | Instr::ConcatN { dst, .. } => dst != r,
+        Instr::Concat { .. } | Instr::ConcatN { .. } => true,
         Instr::CallBuiltin { dst, site } => {
             dst != r
                 && f.sites.get(site as usize).is_some_and(|s| {
@@ -105,16 +105,20 @@ impl Tr<'_, '_> {
         }
     }
 
-    /// The flag of append register `r`, if it is one.
+    /// The flag of append register `r`, if it is one and this function's
+    /// own code is being translated (an inlined callee's registers are not
+    /// these).
     pub(super) fn append_var(&self, r: Reg) -> Option<Variable> {
+        if self.inl.is_some() {
+            return None;
+        }
         self.appends.iter().find(|&&(a, _)| a == r).map(|&(_, v)| v)
     }
 
     /// Before the instruction at `pc` of this function (not of an inlined
     /// callee, whose registers are not these): clear the flag of each append
     /// register that `ins` reads or writes other than as [`keeps_unshared`]
-    /// allows. A concatenation into the register leaves its flag to
-    /// [`Tr::append_op`] and [`Tr::appended`].
+    /// allows.
     pub(super) fn before_for_appends(&mut self, ins: &Instr) {
         if self.appends.is_empty() || self.inl.is_some() {
             return;
@@ -122,10 +126,8 @@ impl Tr<'_, '_> {
         let ops = ins.operands(self.tc.program, self.f);
         for i in 0..self.appends.len() {
             let (r, var) = self.appends[i];
-            let concat_into =
-                matches!(*ins, Instr::Concat { dst, .. } | Instr::ConcatN { dst, .. } if dst == r);
             let mentioned = ops.uses.contains(&r) || ops.writes() == Some(r);
-            if mentioned && !concat_into && !keeps_unshared(self.f, ins, r) {
+            if mentioned && !keeps_unshared(self.f, ins, r) {
                 let zero = self.b.ins().iconst(I8, 0);
                 self.b.def_var(var, zero);
             }
@@ -136,25 +138,19 @@ impl Tr<'_, '_> {
     /// `first`: `AppendN` when the flag of `dst` (an append register that is
     /// also `first`) is set, `ConcatN` otherwise.
     pub(super) fn append_op(&mut self, dst: Reg, first: Option<Reg>) -> CV {
-        let concat = ObjOp::ConcatN as i64;
-        let var = match self.append_var(dst) {
-            Some(var) if self.inl.is_none() && first == Some(dst) => var,
-            _ => return self.iconst(concat),
+        let concat = self.iconst(ObjOp::ConcatN as i64);
+        let Some(var) = self.append_var(dst).filter(|_| first == Some(dst)) else {
+            return concat;
         };
         let flag = self.b.use_var(var);
-        let flag = self.b.ins().uextend(cranelift_codegen::ir::types::I64, flag);
-        // ConcatN + flag × (AppendN − ConcatN).
-        let step = self.b.ins().imul_imm_s(flag, ObjOp::AppendN as i64 - concat);
-        self.b.ins().iadd_imm_s(step, concat)
+        let append = self.iconst(ObjOp::AppendN as i64);
+        self.b.ins().select(flag, append, concat)
     }
 
     /// After a concatenation into `dst`: through `rt_obj` (`unshared`), the string in
     /// `dst` is new or extended in place and referred to by nothing else;
     /// through the VM's general path it counts as shared.
     pub(super) fn appended(&mut self, dst: Reg, unshared: bool) {
-        if self.inl.is_some() {
-            return;
-        }
         if let Some(var) = self.append_var(dst) {
             let flag = self.b.ins().iconst(I8, unshared as i64);
             self.b.def_var(var, flag);
