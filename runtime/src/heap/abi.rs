@@ -197,8 +197,8 @@ mod tests {
     }
 
     /// Allocate a cell of `n` fields the way compiled code does inline: take
-    /// the next cell of the hole of an instance, or pop a free cell and link it
-    /// for anything else, count it, write its header with `kind`, then its
+    /// the next cell of the hole of an instance or an array, or pop a free
+    /// cell and link it for anything else, count it, write its header with `kind`, then its
     /// contents with `init`. `None` when the fast path would take the helper.
     fn inline_cell(h: &mut Heap, n: usize, kind: u8, init: impl FnOnce(*mut u8)) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
@@ -217,7 +217,7 @@ mod tests {
             if s2 > *at(HEAP_INLINE_LIMIT) {
                 return None;
             }
-            let c = if kind == KIND_STRUCT || kind == KIND_CLASS {
+            let c = if kind == KIND_STRUCT || kind == KIND_CLASS || kind == KIND_ARRAY {
                 let cursor = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32);
                 let limit = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32 + 8);
                 let c = *cursor;
@@ -269,7 +269,7 @@ mod tests {
     fn an_empty_array_allocated_inline_is_an_array() {
         let mut h = Heap::new(false);
         assert_eq!(struct_size(ARRAY_CELL), std::mem::size_of::<ArrayObj>());
-        // The first array fills the free list of its cells.
+        // The first array makes the hole of its cells.
         let first = h.alloc_array(ValKind::Ref, Vec::new());
         assert_eq!(word(first, ARRAY_CAP), 0);
         assert_eq!(word(first, ARRAY_PTR), EMPTY_ARRAY_PTR);
@@ -308,7 +308,7 @@ mod tests {
         let mut h = Heap::new(false);
         let head = std::mem::size_of::<ArrayObj>();
         assert_eq!(struct_size(ARRAY_CELL + 2), head + 16);
-        // The first array fills the free list of its cells.
+        // The first array makes the hole of its cells.
         let first = h.alloc_array_of(ValKind::Int, &[Value::int(1), Value::int(2)]);
         assert_eq!(at::<u8>(first, ARRAY_INLINE), 2);
         assert_eq!(word(first, ARRAY_PTR), first.as_ptr() as u64 + head as u64);

@@ -10,8 +10,8 @@
 //! chunks are only freed when the heap is dropped, so the collector stays
 //! non-moving. There are two kinds of chunk:
 //!
-//! * **Instance chunks** hold struct and class instances of one size, which
-//!   are on no list. A chunk starts with mark bits, one per word; the
+//! * **Instance chunks** hold struct and class instances and array objects of
+//!   one size, which are on no list. A chunk starts with mark bits, one per word; the
 //!   collector marks an instance there ([`mark_instance`]) and never visits a
 //!   dead one or a free cell. After a collection every instance chunk is
 //!   *unswept*. Instances are allocated by bumping a cursor through a *hole*,
@@ -22,9 +22,12 @@
 //!   before it is allocated. An instance owns no memory beyond its cell, so a
 //!   dead one needs nothing else, and a collection's cost is the live
 //!   instances, not the dead ones (`binary_trees` frees 15 M nodes: 284 →
-//!   242 ms compiled, docs/benchmarks.md).
-//! * **Object chunks** hold strings and array objects, which are on the
-//!   all-objects list like every other object. The free cells of each size are
+//!   242 ms compiled, docs/benchmarks.md). An array whose elements are in its
+//!   cell (or that has none) is the same; one that owns a buffer is known by
+//!   its chunk's *owner bits*, which the collection reads to free the
+//!   buffers of the dead ones ([`Cells::sweep_owners`]).
+//! * **Object chunks** hold strings, tuples and function values, which are on
+//!   the all-objects list like every other object. The free cells of each size are
 //!   a list linked through their header's `next` word: allocation pops one, the
 //!   sweep frees a dead object (its buffer, if it has one) and pushes its cell
 //!   back, and an empty list is refilled from a new chunk.
@@ -40,6 +43,7 @@
 //! A heap's chunks can be handed to another heap ([`Cells::adopt`]) together with
 //! the objects in them: nothing is copied, the chunks change owner.
 
+use super::gc::{ARRAY_CELL, INLINE_ARRAY_MAX};
 use super::object::{instance_size, ObjHeader};
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -63,8 +67,24 @@ const LARGE_ALIGN: usize = 16;
 /// chunk, set for a cell's first word when its instance is marked.
 const MARK_WORDS: usize = CHUNK_BYTES / 8 / 64;
 
-/// Where an instance chunk's first cell starts: after its mark bits.
-const INSTANCE_CELLS_AT: usize = MARK_WORDS * 8;
+/// Where an instance chunk's owner bits start, after its mark bits: one per
+/// word as those, set for a cell whose array owns a buffer of its own (see
+/// "Arrays that own a buffer" below).
+const OWNER_BITS_AT: usize = MARK_WORDS * 8;
+
+/// Where an instance chunk's fresh-owner bits start, after its owner bits:
+/// set with an owner bit, cleared by the next collection, which counts the
+/// buffer of a fresh owner that survives as the old generation's.
+const FRESH_BITS_AT: usize = OWNER_BITS_AT + MARK_WORDS * 8;
+
+/// Where an instance chunk's owner flag is, after its fresh-owner bits: not
+/// zero when some owner bit of the chunk may be set, so that a collection
+/// reads the bits of only those chunks.
+const OWNER_FLAG_AT: usize = FRESH_BITS_AT + MARK_WORDS * 8;
+
+/// Where an instance chunk's first cell starts: after its mark, owner and
+/// fresh-owner bits and its owner flag.
+const INSTANCE_CELLS_AT: usize = OWNER_FLAG_AT + 8;
 
 /// How many chunks a heap allocates one by one before it carves them from
 /// regions (2 MiB of chunks).
@@ -272,11 +292,98 @@ impl Cells {
         chunk
     }
 
-    /// Clear the mark bits of every instance chunk (a collection starts).
+    /// Clear the mark bits of every instance chunk (a major collection
+    /// starts; its owner bits stay).
     pub(super) fn clear_instance_marks(&mut self) {
         for &(chunk, _) in &self.instance_chunks {
-            // SAFETY: the chunk's first `INSTANCE_CELLS_AT` bytes are its bits.
-            unsafe { std::ptr::write_bytes(chunk.as_ptr(), 0, INSTANCE_CELLS_AT) };
+            // SAFETY: the chunk's first `OWNER_BITS_AT` bytes are its mark bits.
+            unsafe { std::ptr::write_bytes(chunk.as_ptr(), 0, OWNER_BITS_AT) };
+        }
+    }
+
+    // ----- Arrays that own a buffer -----
+    //
+    // Array objects live in instance chunks too, on no list, and a dead one
+    // is never visited, as a dead instance. But an array whose elements grew
+    // out of its cell (or were made in a buffer of their own) owns that
+    // buffer, which must be freed when the array dies. Such an array has its
+    // *owner bit* set ([`note_owner`], by whatever gave it the buffer, which
+    // needs no heap for it: the bit is found from the array's address). A
+    // collection looks at the owner bits of the chunks whose owner flag is
+    // set: an owner whose mark bit is clear is dead, and its buffer is freed
+    // ([`Cells::sweep_owners`]). In a minor collection every old object's mark
+    // bit is still set, so only young owners are found dead there; a major
+    // collection finds the old ones. Nothing else of a dead array is read.
+
+    /// After marking: call `f` with every owner of a buffer and what became
+    /// of it ([`Owner`]), and forget the dead ones (their cells are free
+    /// from now on). In a minor collection (`major` false) the live owners
+    /// reported are only the fresh ones (given a buffer since the last
+    /// collection); in a major one, every live owner.
+    pub(super) fn sweep_owners(&mut self, major: bool, f: &mut dyn FnMut(*mut ObjHeader, Owner)) {
+        for &(chunk, n) in &self.instance_chunks {
+            if !array_class(n as usize) {
+                continue;
+            }
+            let base = chunk.as_ptr();
+            // SAFETY: the chunk's header holds its mark, owner and fresh bits
+            // (`MARK_WORDS` words each) and its owner flag; every bit set in
+            // the owner bits is the first word of a cell holding an array
+            // object that owns a buffer (`note_owner`), which `f` may free.
+            unsafe {
+                let flag = base.add(OWNER_FLAG_AT) as *mut u64;
+                if *flag == 0 {
+                    continue;
+                }
+                let marks = base as *const u64;
+                let owners = base.add(OWNER_BITS_AT) as *mut u64;
+                let fresh = base.add(FRESH_BITS_AT) as *mut u64;
+                let mut any = 0;
+                for w in 0..MARK_WORDS {
+                    let (own, mark, new) = (*owners.add(w), *marks.add(w), *fresh.add(w));
+                    if own == 0 {
+                        continue;
+                    }
+                    let live = own & mark;
+                    let reported = if major { live } else { live & new };
+                    for_each_bit(own & !mark, |bit| {
+                        f(base.add((w * 64 + bit) * 8).cast(), Owner::Dead)
+                    });
+                    for_each_bit(reported, |bit| {
+                        let fate = if new & (1u64 << bit) != 0 {
+                            Owner::Promoted
+                        } else {
+                            Owner::Live
+                        };
+                        f(base.add((w * 64 + bit) * 8).cast(), fate)
+                    });
+                    *owners.add(w) = live;
+                    *fresh.add(w) = 0;
+                    any |= live;
+                }
+                *flag = (any != 0) as u64;
+            }
+        }
+    }
+
+    /// Call `f` with every owner of a buffer, dead or alive (the heap is
+    /// being dropped: their buffers are freed).
+    pub(super) fn for_each_owner(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
+        for &(chunk, n) in &self.instance_chunks {
+            if !array_class(n as usize) {
+                continue;
+            }
+            let base = chunk.as_ptr();
+            // SAFETY: as in `sweep_owners`.
+            unsafe {
+                if *(base.add(OWNER_FLAG_AT) as *const u64) == 0 {
+                    continue;
+                }
+                let owners = base.add(OWNER_BITS_AT) as *const u64;
+                for w in 0..MARK_WORDS {
+                    for_each_bit(*owners.add(w), |bit| f(base.add((w * 64 + bit) * 8).cast()));
+                }
+            }
         }
     }
 
@@ -302,8 +409,9 @@ impl Cells {
         (count, bytes)
     }
 
-    /// Call `f` with every instance in a cell that the last collection marked:
-    /// right after a collection, every live one.
+    /// Call `f` with every object in a cell of an instance chunk (an instance
+    /// or an array) that the last collection marked: right after a
+    /// collection, every live one.
     pub(super) fn for_each_marked_instance(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
         for &(chunk, n) in &self.instance_chunks {
             let size = instance_size(n as usize);
@@ -432,6 +540,59 @@ unsafe fn prepend_list(ours: &mut *mut ObjHeader, theirs: &mut *mut ObjHeader) {
         (*tail).next = *ours;
     }
     *ours = first;
+}
+
+/// What became of an owner of a buffer in a collection ([`Cells::sweep_owners`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Owner {
+    /// Unmarked: its buffer is to be freed, and its cell is free.
+    Dead,
+    /// Marked, and given its buffer since the collection before: its buffer
+    /// is the old generation's from now on.
+    Promoted,
+    /// Marked, an owner since before the last collection (reported by a
+    /// major collection only).
+    Live,
+}
+
+/// Whether cells of class `n` may hold array objects (whose chunks then may
+/// have owner bits set): from an empty array's to one with the most elements
+/// in its cell.
+fn array_class(n: usize) -> bool {
+    (ARRAY_CELL..=ARRAY_CELL + INLINE_ARRAY_MAX).contains(&n)
+}
+
+/// Call `f` with the index of every set bit of `word`, lowest first.
+#[inline]
+fn for_each_bit(mut word: u64, mut f: impl FnMut(usize)) {
+    while word != 0 {
+        f(word.trailing_zeros() as usize);
+        word &= word - 1;
+    }
+}
+
+/// Set the owner bit of the array object in cell `p` of an instance chunk,
+/// and its fresh bit and its chunk's owner flag: the array owns a buffer,
+/// which the collection that finds it dead frees ([`Cells::sweep_owners`]).
+/// Setting it again is harmless.
+///
+/// # Safety
+/// `p` must be a cell of an instance chunk of a live heap, holding an array
+/// object, which only the caller uses.
+#[inline]
+pub(super) unsafe fn note_owner(p: *mut ObjHeader) {
+    let addr = p as usize;
+    let chunk = addr & !(CHUNK_BYTES - 1);
+    let bit = (addr - chunk) / 8;
+    let mask = 1u64 << (bit % 64);
+    // SAFETY: the caller's contract: `chunk` is the instance chunk holding
+    // `p`; its header holds the owner and fresh bits and the owner flag.
+    unsafe {
+        let base = chunk as *mut u8;
+        *(base.add(OWNER_BITS_AT) as *mut u64).add(bit / 64) |= mask;
+        *(base.add(FRESH_BITS_AT) as *mut u64).add(bit / 64) |= mask;
+        *(base.add(OWNER_FLAG_AT) as *mut u64) = 1;
+    }
 }
 
 /// A run of free instance cells, `[cursor, limit)`.

@@ -4,7 +4,7 @@
 
 use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
 use super::buffers::{ArrayBuf, FixedSlice};
-use super::cells::{instance_marked, large_layout, mark_instance, Cells, CELL_CLASSES};
+use super::cells::{instance_marked, large_layout, mark_instance, note_owner, Cells, Owner, CELL_CLASSES};
 use super::object::{
     closure_size, instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, with_values_size,
     ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj,
@@ -75,6 +75,10 @@ pub struct Heap {
     old_list_cost: usize,
     /// How many objects of the all-objects list are old.
     old_list_objects: usize,
+    /// Of `old_cost`, the references in the buffers of old arrays that own
+    /// one (their cells count with the instances): the live ones of the last
+    /// major collection and those promoted since ([`Heap::sweep_owners`]).
+    owners_cost: usize,
     /// The memory outside their cells that the objects minor collections
     /// promoted since the last major one hold ([`held_bytes`]): a string's
     /// bytes, an array's buffer. It counts toward the next major collection
@@ -103,7 +107,8 @@ pub struct Heap {
     temp_roots: Vec<Value>,
     pub stats: GcStats,
     pub objects: usize,
-    /// The size-class cells of struct and class instances (`cells.rs`).
+    /// The size-class cells of instances, arrays, short strings, tuples and
+    /// function values (`cells.rs`).
     cells: Cells,
     /// What `since_gc` may reach without a collection: `threshold`, or 0 in
     /// stress mode (so that every `new` of compiled code takes the helper, which
@@ -200,6 +205,7 @@ impl Heap {
             old_cost: 0,
             old_list_cost: 0,
             old_list_objects: 0,
+            owners_cost: 0,
             old_held: 0,
             major_live: 0,
             force_major: false,
@@ -600,10 +606,11 @@ impl Heap {
         if !keeps_elements_in_cell(elem, n) {
             return self.alloc_array(elem, items.to_vec());
         }
-        let p = self.cells.pop(ARRAY_CELL + n).cast::<ArrayObj>();
+        let p = self.cells.pop_instance(ARRAY_CELL + n).cast::<ArrayObj>();
         // SAFETY: `p` is a free cell of `size_of::<ArrayObj>() + 8n` bytes,
         // aligned for it (the assertions at `ARRAY_CELL`), that nothing else
         // uses; the elements go right after the object, where `items` points.
+        // It owns no buffer, and is on no list (its chunk's bits keep it).
         unsafe {
             let elems = p.add(1).cast::<Value>();
             std::ptr::copy_nonoverlapping(items.as_ptr(), elems, n);
@@ -614,8 +621,9 @@ impl Heap {
                 items: ArrayBuf::inline(elems.cast(), n, n),
             });
             debug_assert!((*p).items.is_inline());
-            self.link_raw(p.cast(), std::mem::size_of::<ArrayObj>() + 8 * n)
         }
+        self.count_new(std::mem::size_of::<ArrayObj>() + 8 * n);
+        Value::obj(p.cast())
     }
 
     /// A new `[bool]` of `bytes` (each 0 or 1).
@@ -623,18 +631,26 @@ impl Heap {
         self.alloc_array_obj(|hdr| ArrayObj::new_bools(hdr, bytes))
     }
 
-    /// Put the array `make` builds from its header into a cell.
+    /// Put the array `make` builds from its header into a cell of an instance
+    /// chunk (on no list: its chunk's bits keep it), with its owner bit set
+    /// when it owns a buffer (`cells.rs`, "Arrays that own a buffer").
     #[inline]
     fn alloc_array_obj(&mut self, make: impl FnOnce(ObjHeader) -> ArrayObj) -> Value {
         let obj = make(Self::header(ObjKind::Array));
         let n = obj.capacity() * obj.elem_size();
-        let p = self.cells.pop(ARRAY_CELL).cast::<ArrayObj>();
-        // SAFETY: `p` is a free cell of `size_of::<ArrayObj>()` bytes, aligned for it
-        // (the assertions at `ARRAY_CELL`), that nothing else uses.
+        let owns = obj.owns_buffer();
+        let p = self.cells.pop_instance(ARRAY_CELL).cast::<ArrayObj>();
+        // SAFETY: `p` is a free cell of an instance chunk of
+        // `size_of::<ArrayObj>()` bytes, aligned for it (the assertions at
+        // `ARRAY_CELL`), that nothing else uses.
         unsafe {
             p.write(obj);
-            self.link_raw(p.cast(), std::mem::size_of::<ArrayObj>() + n)
+            if owns {
+                note_owner(p.cast());
+            }
         }
+        self.count_new(std::mem::size_of::<ArrayObj>() + n);
+        Value::obj(p.cast())
     }
 
     pub fn alloc_map(&mut self, key: ValKind, val: ValKind) -> Value {
@@ -1041,9 +1057,9 @@ impl Heap {
         }
         let mut result = Ok(());
         self.cells.for_each_marked_instance(&mut |p| {
-            if result.is_ok() {
-                // SAFETY: `p` is an instance in a cell of this heap (a struct or
-                // class instance, whose fixed part is a `StructHead`).
+            // SAFETY: `p` is a live object in a cell of this heap: an array, or
+            // a struct or class instance, whose fixed part is a `StructHead`.
+            if result.is_ok() && unsafe { (*p).kind } != ObjKind::Array {
                 result = f(false, unsafe { &mut (*(p as *mut StructHead)).layout });
             }
         });
@@ -1051,10 +1067,12 @@ impl Heap {
     }
 
     /// Free every unmarked object of the all-objects list (a minor collection:
-    /// of its young part), and leave the instance chunks to be swept as their
-    /// cells are needed (`cells.rs`). The survivors stay marked: old. Then pace
-    /// the next collection.
+    /// of its young part) and the buffers of the dead arrays that own one,
+    /// and leave the instance chunks to be swept as their cells are needed
+    /// (`cells.rs`). The survivors stay marked: old. Then pace the next
+    /// collection.
     fn sweep(&mut self, major: bool) {
+        self.sweep_owners(major);
         let (instances, instance_bytes) = self.cells.instances_marked();
         let before = self.objects;
         let stop = if major {
@@ -1100,7 +1118,7 @@ impl Heap {
         }
         self.objects = instances + self.old_list_objects;
         self.stats.objects_freed += before.saturating_sub(self.objects) as u64;
-        self.old_cost = self.old_list_cost + instance_bytes;
+        self.old_cost = self.old_list_cost + instance_bytes + self.owners_cost;
         if major {
             self.old_held = 0;
             self.major_live = self.old_cost;
@@ -1115,6 +1133,39 @@ impl Heap {
         // garbage grow the nursery with it.
         self.threshold = (self.major_live * 2).max(MIN_THRESHOLD);
         self.inline_limit_changed();
+    }
+
+    /// Free the buffers of the dead arrays that own one (`cells.rs`, "Arrays
+    /// that own a buffer"), and count the live ones as the old generation's:
+    /// in a major collection all of them (`owners_cost` anew), in a minor one
+    /// those given their buffer since the last collection (their references
+    /// toward `owners_cost`, their buffers toward `old_held`), as the sweep of
+    /// the all-objects list counts its survivors.
+    fn sweep_owners(&mut self, major: bool) {
+        let (mut cost, mut held) = (0, 0);
+        self.cells.sweep_owners(major, &mut |p, fate| {
+            // SAFETY: `p` is an array object of this heap that owns a buffer
+            // (its owner bit); a dead one is not reachable, and its cell is
+            // free once this returns: its buffer is freed (the array's drop)
+            // and nothing reads it again.
+            unsafe {
+                match fate {
+                    Owner::Dead => std::ptr::drop_in_place(p.cast::<ArrayObj>()),
+                    Owner::Promoted | Owner::Live => {
+                        cost += trace_cost(p) - std::mem::size_of::<ArrayObj>();
+                        if fate == Owner::Promoted {
+                            held += held_bytes(p);
+                        }
+                    }
+                }
+            }
+        });
+        if major {
+            self.owners_cost = cost;
+        } else {
+            self.owners_cost += cost;
+            self.old_held += held;
+        }
     }
 }
 
@@ -1164,6 +1215,11 @@ impl Heap {
 impl Drop for Heap {
     fn drop(&mut self) {
         remembered::release(self.id, self.stats.collections > 0);
+        self.cells.for_each_owner(&mut |p| {
+            // SAFETY: `p` is an array object of this heap that owns a buffer;
+            // nothing uses the heap's objects once it is dropped.
+            unsafe { std::ptr::drop_in_place(p.cast::<ArrayObj>()) }
+        });
 
         let mut cur = self.head;
         while !cur.is_null() {
@@ -1309,9 +1365,9 @@ unsafe fn free_with_values(p: *mut ObjHeader, size: usize, cells: &mut Cells) {
 }
 
 /// Mark the object `p` with `mark` (the collection's: see [`MARK_A`]); true
-/// if it was not marked. An instance in a cell is marked in its chunk's bits
-/// (`cells.rs`), and its header says it is old; every other object is marked
-/// in its header. (An immortal object is marked already.)
+/// if it was not marked. An instance or array in a cell is marked in its
+/// chunk's bits (`cells.rs`), and its header says it is old; every other
+/// object is marked in its header. (An immortal object is marked already.)
 ///
 /// # Safety
 /// `p` must be a live object of the heap being collected, or immortal.
@@ -1342,7 +1398,8 @@ unsafe fn mark_object(p: *mut ObjHeader, mark: u8) -> bool {
     }
 }
 
-/// Whether `p` is an instance in a cell, marked in its chunk's bits.
+/// Whether `p` is in a cell of an instance chunk, marked in its chunk's
+/// bits: an instance of fewer than `CELL_CLASSES` fields, or an array.
 ///
 /// # Safety
 /// `p` must be a live object.
@@ -1350,8 +1407,11 @@ unsafe fn mark_object(p: *mut ObjHeader, mark: u8) -> bool {
 unsafe fn in_cell(p: *mut ObjHeader) -> bool {
     // SAFETY: the caller's contract; an instance's fixed part is a `StructHead`.
     unsafe {
-        matches!((*p).kind, ObjKind::Struct | ObjKind::Class)
-            && ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES
+        match (*p).kind {
+            ObjKind::Array => true,
+            ObjKind::Struct | ObjKind::Class => ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES,
+            _ => false,
+        }
     }
 }
 
@@ -1757,13 +1817,9 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
                 std::alloc::dealloc(p.cast(), layout);
             }
         }
-        ObjKind::Array => {
-            // The object is in a cell (`Heap::alloc_array`, `alloc_array_of`):
-            // drop it (its buffer, unless that is in the cell), give the cell back.
-            let extra = (*(p as *mut ArrayObj)).inline_cap as usize;
-            std::ptr::drop_in_place(p as *mut ArrayObj);
-            cells.push(p, ARRAY_CELL + extra);
-        }
+        // In a cell of an instance chunk, on no list: never freed here (the
+        // collection frees the buffer of a dead one, `Heap::sweep_owners`).
+        ObjKind::Array => debug_assert!(false, "an array on the all-objects list"),
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
         // One allocation each, nothing to drop (`Heap::alloc_with_values`).
         ObjKind::Tuple => free_with_values(p, tuple_size((*(p as *mut TupleObj)).items.len), cells),
@@ -2435,6 +2491,79 @@ mod tests {
         assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
         h.collect_major(&mut |_| {});
         assert_eq!((h.objects, h.stats.major_collections), (0, 2));
+    }
+
+    /// How many arrays of `h` have their owner bit set.
+    fn owners(h: &Heap) -> usize {
+        let mut n = 0;
+        h.cells.for_each_owner(&mut |_| n += 1);
+        n
+    }
+
+    /// Arrays are on no list: a collection frees the buffer of a dead one
+    /// that owns one, whichever way it got it (made with it, grown out of
+    /// its cell, grown from empty), young ones in a minor collection and old
+    /// ones in a major one; and an old array that gets a buffer counts it as
+    /// the old generation's.
+    #[test]
+    fn collections_free_the_buffers_of_dead_arrays() {
+        let mut h = Heap::new(false);
+        let made = |h: &mut Heap| h.alloc_array(ValKind::Int, Vec::with_capacity(10));
+        let grown = |h: &mut Heap| {
+            let a = h.alloc_array_of(ValKind::Int, &[Value::int(1), Value::int(2)]);
+            // SAFETY: `a` is a live array of `h`.
+            unsafe { (0..20).for_each(|i| as_array_mut(a).push(Value::int(i))) };
+            a
+        };
+        let extended = |h: &mut Heap| {
+            let a = h.alloc_array(ValKind::Int, Vec::new());
+            // SAFETY: as above.
+            unsafe { as_array_mut(a).extend((0..5).map(Value::int)) };
+            a
+        };
+        let kept = grown(&mut h);
+        let s = h.alloc_str(&b"a string not short"[..]);
+        let refs = h.alloc_array(ValKind::Ref, vec![s; 30]);
+        let (m, e) = (made(&mut h), extended(&mut h));
+        let small = h.alloc_array_of(ValKind::Int, &[Value::int(7)]);
+        assert_eq!(owners(&h), 4, "the inline array owns nothing");
+        // SAFETY (every block below): the arrays marked are live arrays of `h`.
+        h.collect(&mut |m| unsafe {
+            m.mark(kept);
+            m.mark(refs)
+        });
+        assert_eq!((owners(&h), h.objects), (2, 3));
+        assert!(h.owners_cost >= 30 * 8, "the references of a live owner");
+        // SAFETY: the dead arrays' cells are free but still the chunk's memory,
+        // and nothing was allocated since: their buffers were freed (which
+        // leaves no capacity).
+        unsafe {
+            assert_eq!((as_array(m).capacity(), as_array(e).capacity()), (0, 0));
+            assert_eq!(
+                as_array(small).len(),
+                1,
+                "an array without a buffer is not touched"
+            );
+        }
+        // Old now: a minor collection keeps it without a root, and counts
+        // the buffer of an old array grown since.
+        let old = h.alloc_array(ValKind::Int, Vec::new());
+        h.collect(&mut |m| unsafe { m.mark(old) });
+        h.collect(&mut |m| unsafe { m.mark(old) });
+        let held = h.old_held;
+        unsafe { as_array_mut(old).extend((0..100).map(Value::int)) };
+        [made(&mut h), grown(&mut h)].iter().for_each(drop);
+        assert_eq!(owners(&h), 5);
+        h.collect(&mut |_| {});
+        assert_eq!(
+            owners(&h),
+            3,
+            "the young dead owners are freed, the old ones kept"
+        );
+        assert!(h.old_held >= held + 100 * 8);
+        assert_eq!(unsafe { as_array(kept).len() }, 22);
+        h.collect_major(&mut |_| {});
+        assert_eq!((owners(&h), h.objects), (0, 0));
     }
 
     /// A young object stored into an old one survives a minor collection

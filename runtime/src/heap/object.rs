@@ -531,7 +531,38 @@ impl ArrayObj {
     /// Append `v` (growing the buffer as `Vec::push` does).
     #[inline(always)]
     pub fn push(&mut self, v: Value) {
+        if self.items.len() == self.items.capacity() {
+            return self.push_growing(v);
+        }
         by_width!(self, |buf: T| buf.push(T::from_value(v)))
+    }
+
+    /// [`ArrayObj::push`] into a full buffer, which grows (out of the cell,
+    /// into a buffer this array then owns).
+    #[cold]
+    #[inline(never)]
+    fn push_growing(&mut self, v: Value) {
+        by_width!(self, |buf: T| buf.push(T::from_value(v)));
+        self.note_owner();
+    }
+
+    /// Whether the elements are in a buffer of this array's own (not in its
+    /// cell, and not the empty buffer of an array that never had one), which
+    /// is freed with it.
+    pub(super) fn owns_buffer(&self) -> bool {
+        self.items.capacity() > 0 && !self.items.is_inline()
+    }
+
+    /// After an operation that may have given the array a buffer of its own:
+    /// tell its chunk, so that the collection that finds the array dead frees
+    /// the buffer (`cells.rs`, "Arrays that own a buffer").
+    fn note_owner(&mut self) {
+        if self.owns_buffer() {
+            // SAFETY: every array object is in a cell of an instance chunk of
+            // its heap (`Heap::alloc_array_of`, `alloc_array_obj`, and compiled
+            // code's inline allocation), which `&mut self` lets us change.
+            unsafe { super::cells::note_owner(self as *mut ArrayObj as *mut ObjHeader) };
+        }
     }
 
     /// Remove and return the last element.
@@ -543,27 +574,33 @@ impl ArrayObj {
     /// `Vec::insert` (`index <= len`, else it panics).
     pub fn insert(&mut self, index: usize, v: Value) {
         by_width!(self, |buf: T| buf
-            .with_vec(|vec: &mut Vec<T>| vec.insert(index, T::from_value(v))))
+            .with_vec(|vec: &mut Vec<T>| vec.insert(index, T::from_value(v))));
+        self.note_owner();
     }
 
     /// `Vec::remove` (`index < len`, else it panics).
     pub fn remove(&mut self, index: usize) -> Value {
-        by_width!(self, |buf: T| buf
-            .with_vec(|vec: &mut Vec<T>| vec.remove(index).to_value()))
+        let v = by_width!(self, |buf: T| buf
+            .with_vec(|vec: &mut Vec<T>| vec.remove(index).to_value()));
+        self.note_owner();
+        v
     }
 
     /// Append every value of `values`.
     pub fn extend(&mut self, values: impl IntoIterator<Item = Value>) {
         by_width!(self, |buf: T| buf.with_vec(
             |vec: &mut Vec<T>| vec.extend(values.into_iter().map(T::from_value))
-        ))
+        ));
+        self.note_owner();
     }
 
     /// Make room for `additional` more elements ([`limits::grow_array`]: the
     /// array length cap, and out of memory as an error).
     pub fn grow(&mut self, additional: usize) -> Result<(), LimitError> {
-        by_width!(self, |buf: T| buf
-            .with_vec(|vec: &mut Vec<T>| limits::grow_array(vec, additional)))
+        let r = by_width!(self, |buf: T| buf
+            .with_vec(|vec: &mut Vec<T>| limits::grow_array(vec, additional)));
+        self.note_owner();
+        r
     }
 
     pub fn clear(&mut self) {

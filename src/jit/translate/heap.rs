@@ -395,9 +395,9 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Allocate an object in a cell of an instance of `n < cell_classes`
     /// fields into `dst`, inline (docs/jit.md, "Inline allocation"): take the
-    /// next cell of the hole of instances of that size (instances are in
-    /// chunks of their own, on no list), or pop the first free cell of that
-    /// size and link it; count it, write its header with `kind`, then its
+    /// next cell of the hole of that size for an instance or an array (they
+    /// are in instance chunks, on no list), or pop the first free cell of that
+    /// size and link it for another object; count it, write its header with `kind`, then its
     /// contents with `init`. When the
     /// free list is empty, a collection is due (or would be after this
     /// allocation) or GC stress is on, `slow` emits the helper call instead,
@@ -413,10 +413,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
-        let instance = kind == al.kind_struct || kind == al.kind_class;
-        // An instance: the next cell of its size's hole `[cursor, limit)`
-        // (both null when there is none, which takes the helper too). Else
-        // the first free cell of its size's list.
+        let instance = kind == al.kind_struct || kind == al.kind_class || kind == al.kind_array;
+        // An instance or an array: the next cell of its size's hole `[cursor,
+        // limit)` (both null when there is none, which takes the helper too).
+        // Else the first free cell of its size's list.
         let cell_off = if instance {
             hoff + al.instance_holes + 16 * n as i32
         } else {
