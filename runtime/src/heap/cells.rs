@@ -263,7 +263,7 @@ impl Cells {
                 let from = self.holes[n].limit as usize - chunk.as_ptr() as usize;
                 // SAFETY: `chunk` is an instance chunk of class `n` of this heap,
                 // its bits set by the last collection (or clear in a new chunk).
-                if let Some(hole) = unsafe { find_hole(chunk, size, from) } {
+                if let Some(hole) = unsafe { find_hole(chunk, n, from) } {
                     self.holes[n] = hole;
                     return;
                 }
@@ -628,35 +628,82 @@ unsafe fn marked_at(chunk: NonNull<u8>, at: usize) -> bool {
     unsafe { *(chunk.as_ptr() as *const u64).add(bit / 64) & (1 << (bit % 64)) != 0 }
 }
 
-/// The first run of cells of `size` bytes with a clear mark bit in instance
+/// Per cell class, the bits of an instance chunk's mark bitmap that are the
+/// first words of its cells (one bit per word of the chunk): where a mark
+/// bit can be set. Computed at compile time.
+static CELL_STARTS: [[u64; MARK_WORDS]; CELL_CLASSES] = cell_starts();
+
+const fn cell_starts() -> [[u64; MARK_WORDS]; CELL_CLASSES] {
+    let mut table = [[0u64; MARK_WORDS]; CELL_CLASSES];
+    let mut n = 0;
+    while n < CELL_CLASSES {
+        let size = instance_size(n);
+        let end = instance_cells_end(size);
+        let mut at = INSTANCE_CELLS_AT;
+        while at < end {
+            let bit = at / 8;
+            table[n][bit / 64] |= 1 << (bit % 64);
+            at += size;
+        }
+        n += 1;
+    }
+    table
+}
+
+/// The first run of cells of class `n` with a clear mark bit in instance
 /// chunk `chunk`, starting from the cell `from` bytes into it (or the first
-/// cell after), as a hole; `None` if there is none.
+/// cell after), as a hole; `None` if there is none. A word of the bitmap at
+/// a time: a word whose cells are all marked is one compare (against
+/// [`CELL_STARTS`]), and the hole ends at the next set bit, which is the
+/// first word of a marked cell (only those bits are ever set).
 ///
 /// # Safety
-/// `chunk` must be an instance chunk of cells of `size` bytes that only the
+/// `chunk` must be an instance chunk of cells of class `n` that only the
 /// caller uses.
-unsafe fn find_hole(chunk: NonNull<u8>, size: usize, from: usize) -> Option<Hole> {
-    let end = instance_cells_end(size);
-    // The first cell at or after `from` (cells start `INSTANCE_CELLS_AT` in).
-    let skip = from.saturating_sub(INSTANCE_CELLS_AT).div_ceil(size);
-    let mut at = INSTANCE_CELLS_AT + skip * size;
-    // SAFETY (both loops): every `at < end` is a cell of the chunk.
-    while at < end && unsafe { marked_at(chunk, at) } {
-        at += size;
-    }
-    if at >= end {
+unsafe fn find_hole(chunk: NonNull<u8>, n: usize, from: usize) -> Option<Hole> {
+    let starts = &CELL_STARTS[n];
+    // SAFETY: the caller's contract: the chunk's first `MARK_WORDS` words
+    // are its mark bits.
+    let marks = unsafe { std::slice::from_raw_parts(chunk.as_ptr() as *const u64, MARK_WORDS) };
+    // Bits below `from` (a cell boundary or the end of the last hole) are
+    // out of the search.
+    let first_bit = from.max(INSTANCE_CELLS_AT) / 8;
+    let mut w = first_bit / 64;
+    if w >= MARK_WORDS {
         return None;
     }
-    let start = at;
-    while at < end && !unsafe { marked_at(chunk, at) } {
-        at += size;
-    }
+    let mut below = (1u64 << (first_bit % 64)) - 1;
+    // The first cell whose mark bit is clear.
+    let start = loop {
+        let free = starts[w] & !marks[w] & !below;
+        if free != 0 {
+            break w * 64 + free.trailing_zeros() as usize;
+        }
+        w += 1;
+        if w == MARK_WORDS {
+            return None;
+        }
+        below = 0;
+    };
+    // The next marked cell after it, or the end of the chunk's cells.
+    let mut w = start / 64;
+    let mut taken = marks[w] & !(2u64 << (start % 64)).wrapping_sub(1);
+    let end_bit = loop {
+        if taken != 0 {
+            break w * 64 + taken.trailing_zeros() as usize;
+        }
+        w += 1;
+        if w == MARK_WORDS {
+            break instance_cells_end(instance_size(n)) / 8;
+        }
+        taken = marks[w];
+    };
     let base = chunk.as_ptr();
-    // SAFETY: `start < at <= end <= CHUNK_BYTES`: inside the chunk or one past.
+    // SAFETY: both are cell boundaries inside the chunk, or its cells' end.
     Some(unsafe {
         Hole {
-            cursor: base.add(start),
-            limit: base.add(at),
+            cursor: base.add(start * 8),
+            limit: base.add(end_bit * 8),
         }
     })
 }
@@ -751,6 +798,58 @@ mod tests {
         pop_and_mark(&mut b, n, per_chunk * 10, 1 << 41);
         assert_eq!(b.blocks.len(), blocks);
         assert_eq!(b.chunk_bytes(), (chunks + 11) * CHUNK_BYTES);
+    }
+
+    /// `find_hole`, a word of the bitmap at a time, finds the holes a walk
+    /// over the cells one by one finds, in every cell class, for marks at
+    /// random (dense and sparse) and from every cell.
+    #[test]
+    fn holes_are_the_runs_of_unmarked_cells() {
+        let mut c = Cells::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in 0..CELL_CLASSES {
+            let size = instance_size(n);
+            let end = instance_cells_end(size);
+            let chunk = c.new_instance_chunk(n);
+            for density in [0, 1, 4, 8, 15, 16] {
+                // SAFETY: the chunk's first `MARK_WORDS` words are its bits,
+                // and every cell's bit is inside them.
+                unsafe {
+                    std::ptr::write_bytes(chunk.as_ptr(), 0, OWNER_BITS_AT);
+                    for at in (INSTANCE_CELLS_AT..end).step_by(size) {
+                        if random() % 16 < density {
+                            mark_instance(chunk.as_ptr().add(at).cast());
+                        }
+                    }
+                }
+                for from in (INSTANCE_CELLS_AT..=end).step_by(size) {
+                    // SAFETY: as above.
+                    let naive = unsafe {
+                        let mut at = from;
+                        while at < end && marked_at(chunk, at) {
+                            at += size;
+                        }
+                        let start = at;
+                        while at < end && !marked_at(chunk, at) {
+                            at += size;
+                        }
+                        (start < end).then_some((start, at))
+                    };
+                    // SAFETY: `chunk` is an instance chunk of class `n`.
+                    let found = unsafe { find_hole(chunk, n, from) }.map(|h| {
+                        let base = chunk.as_ptr() as usize;
+                        (h.cursor as usize - base, h.limit as usize - base)
+                    });
+                    assert_eq!(found, naive, "class {n}, density {density}, from {from}");
+                }
+            }
+        }
     }
 
     /// Instances are handed out from holes in address order; after marking,
