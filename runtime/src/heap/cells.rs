@@ -255,7 +255,6 @@ impl Cells {
     /// chunk of that size, else a new chunk, which is one hole.
     #[cold]
     fn next_hole(&mut self, n: usize) {
-        let size = instance_size(n);
         loop {
             if let Some(chunk) = self.current[n] {
                 // Go on after the hole just used up (the first cell of a chunk
