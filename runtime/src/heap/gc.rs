@@ -6,9 +6,9 @@ use super::access::{as_array, as_closure, as_map, as_struct, as_tuple};
 use super::buffers::{ArrayBuf, FixedSlice};
 use super::cells::{instance_marked, large_layout, mark_instance, note_owner, Cells, Owner, CELL_CLASSES};
 use super::object::{
-    closure_size, instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, with_values_size,
-    ArrayObj, ClosureObj, MapObj, ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj, StructHead, TupleObj,
-    IMMORTAL, MARK_A, MARK_B, OLD_BIT, STRUCT_HEAD, UNMARKED,
+    closure_size, instance_size, str_inline_bytes, str_layout, tuple_size, with_layout, with_layouts,
+    with_values_size, ArrayObj, ClosureObj, Layout, MapObj, ObjHeader, ObjKind, OpaqueObj, StrBuf, StrObj,
+    StructHead, StructObj, TupleObj, IMMORTAL, MARK_A, MARK_B, OLD_BIT, STRUCT_HEAD, UNMARKED,
 };
 use super::remembered;
 use super::short_strs::{empty_str, one_byte_str, short_str};
@@ -159,6 +159,11 @@ pub struct Marker<'a> {
     /// Runs of reference slots of more than [`RANGE_CHUNK`] values, queued
     /// [`RANGE_CHUNK`] at a time as the gray stack empties ([`drain_gray`]).
     ranges: &'a mut Vec<(*const Value, usize)>,
+    /// The program's struct and class layouts, borrowed once for the whole
+    /// marking: which fields of an instance are references. Looking each
+    /// instance's layout up in the thread-local registry cost a thread-local
+    /// access and a `RefCell` borrow per instance (2 % of `alloc`).
+    layouts: &'a [Layout],
 }
 
 impl Marker<'_> {
@@ -927,11 +932,12 @@ impl Heap {
         GC_EPOCH.fetch_add(1, Ordering::Relaxed);
         let mut gray = std::mem::take(&mut self.gray);
         let mut ranges = std::mem::take(&mut self.ranges);
-        {
+        with_layouts(|layouts| {
             let mut m = Marker {
                 mark: self.mark,
                 gray: &mut gray,
                 ranges: &mut ranges,
+                layouts,
             };
             for v in self.pinned.iter().chain(self.temp_roots.iter()) {
                 // SAFETY: pinned constants and temporary roots are null or live
@@ -950,7 +956,7 @@ impl Heap {
             }
             // SAFETY: everything queued is a live object (`mark`'s contract).
             unsafe { drain_gray(&mut m) };
-        }
+        });
         // A stack that held one entry per reference of a large array (all to
         // one object, say) is not kept at that size between collections.
         gray.shrink_to(GRAY_KEPT);
@@ -1465,6 +1471,20 @@ trait RefVisitor {
     fn slots(&mut self, slots: &[Value]);
     /// Any other value of reference kind.
     fn one(&mut self, v: Value);
+    /// The fields of reference kind of the instance `s`, by its layout.
+    fn fields(&mut self, s: &StructObj) {
+        with_layout(s.layout, |l| visit_fields(s, l, self));
+    }
+}
+
+/// Show `to` the fields of `s` that layout `l` says are references.
+#[inline(always)]
+fn visit_fields(s: &StructObj, l: &Layout, to: &mut (impl RefVisitor + ?Sized)) {
+    for (x, f) in s.fields.iter().zip(&l.fields) {
+        if f.1 == ValKind::Ref {
+            to.one(*x);
+        }
+    }
 }
 
 impl RefVisitor for Marker<'_> {
@@ -1478,6 +1498,12 @@ impl RefVisitor for Marker<'_> {
     fn one(&mut self, v: Value) {
         // SAFETY: as above.
         unsafe { self.mark(v) }
+    }
+    #[inline(always)]
+    fn fields(&mut self, s: &StructObj) {
+        if let Some(l) = self.layouts.get(s.layout as usize) {
+            visit_fields(s, l, self);
+        }
     }
 }
 
@@ -1544,16 +1570,7 @@ unsafe fn visit_refs(p: *mut ObjHeader, to: &mut impl RefVisitor) {
                 let t = as_tuple(v);
                 visit_kinded(&t.items, &t.kinds, to);
             }
-            ObjKind::Struct | ObjKind::Class => {
-                let s = as_struct(v);
-                with_layout(s.layout, |l| {
-                    for (i, x) in s.fields.iter().enumerate() {
-                        if l.fields.get(i).map(|f| f.1) == Some(ValKind::Ref) {
-                            to.one(*x);
-                        }
-                    }
-                });
-            }
+            ObjKind::Struct | ObjKind::Class => to.fields(as_struct(v)),
             ObjKind::Closure => {
                 let c = as_closure(v);
                 visit_kinded(&c.captures, &c.kinds, to);

@@ -757,6 +757,11 @@ pub fn set_layouts(layouts: Vec<Layout>) {
     LAYOUTS.with(|l| *l.borrow_mut() = layouts);
 }
 
+/// Run `f` with the layouts of the program's structs and classes, by id.
+pub fn with_layouts<R>(f: impl FnOnce(&[Layout]) -> R) -> R {
+    LAYOUTS.with(|l| f(&l.borrow()))
+}
+
 /// Run `f` with the layout of struct/class `id`.
 pub fn with_layout<R>(id: u32, f: impl FnOnce(&Layout) -> R) -> R {
     LAYOUTS.with(|l| {
