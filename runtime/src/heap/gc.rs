@@ -1687,10 +1687,10 @@ unsafe fn held_bytes(p: *mut ObjHeader) -> usize {
             }
             ObjKind::Array => {
                 let a = as_array(v);
-                if a.inline_cap > 0 {
-                    0
-                } else {
+                if a.owns_buffer() {
                     a.capacity() * a.elem_size()
+                } else {
+                    0
                 }
             }
             ObjKind::Map => as_map(v).entries.capacity() * 32,
