@@ -860,7 +860,7 @@ fn gc_stress_keeps_roots_alive() {
     // shared string (no allocation, no collection).
     assert!(stats.collections >= 3 * n as u64 - 10, "{stats:?}");
     // Only the constants and a handful of live objects remain.
-    assert!(vm.rt.heap.objects < 20, "{} objects", vm.rt.heap.objects);
+    assert!(vm.rt.heap.objects() < 20, "{} objects", vm.rt.heap.objects());
 }
 
 #[test]
@@ -870,7 +870,7 @@ fn gc_normal_mode_collects_big_loops() {
     vm.capture = true;
     assert_eq!(vm.run_program(), 0, "{}", vm.err);
     assert!(vm.rt.heap.stats.collections >= 1);
-    assert!(vm.rt.heap.objects < 200_000);
+    assert!(vm.rt.heap.objects() < 200_000);
 }
 
 #[test]

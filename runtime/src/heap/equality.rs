@@ -693,7 +693,7 @@ mod tests {
         assert_eq!(unsafe { as_map(m) }.entries.len(), 1);
         // SAFETY: `m` is a live map of `h`.
         h.collect(&mut |mk| unsafe { mk.mark(m) });
-        assert_eq!(h.objects, 2);
+        assert_eq!(h.objects(), 2);
     }
 
     #[test]

@@ -105,8 +105,14 @@ pub struct Heap {
     pinned: Vec<Value>,
     /// Values held by Rust code across a collection ([`Heap::push_temp_root`]).
     temp_roots: Vec<Value>,
+    /// The statistics, but for the objects and bytes allocated from the
+    /// holes of instance chunks since the last collection, which
+    /// [`Heap::settle_counts`] adds ([`Heap::bytes_allocated`] includes them).
     pub stats: GcStats,
-    pub objects: usize,
+    /// The objects alive after the last collection and those allocated since,
+    /// but for the ones allocated from holes since then ([`Heap::objects`]
+    /// includes them).
+    objects: usize,
     /// The size-class cells of instances, arrays, short strings, tuples and
     /// function values (`cells.rs`).
     cells: Cells,
@@ -322,6 +328,37 @@ impl Heap {
         self.since_gc += size;
         self.stats.bytes_allocated += size as u64;
         self.objects += 1;
+    }
+
+    /// Count a new object taken from a hole of an instance chunk, of `cell`
+    /// bytes and holding `extra` bytes outside its cell (an array's buffer),
+    /// toward the next collection; the statistics count its cell with the
+    /// hole's ([`Heap::settle_counts`]), as compiled code's inline
+    /// allocation, which does not count the object, needs.
+    #[inline(always)]
+    fn count_new_in_hole(&mut self, cell: usize, extra: usize) {
+        self.since_gc += cell + extra;
+        self.stats.bytes_allocated += extra as u64;
+    }
+
+    /// Add the objects and bytes allocated from holes since the last time to
+    /// `objects` and the statistics.
+    fn settle_counts(&mut self) {
+        let (cells, bytes) = self.cells.take_allocated();
+        self.objects += cells;
+        self.stats.bytes_allocated += bytes as u64;
+    }
+
+    /// How many objects there are: those alive after the last collection
+    /// and those allocated since.
+    pub fn objects(&self) -> usize {
+        self.objects + self.cells.allocated().0
+    }
+
+    /// The bytes allocated so far (`GcStats::bytes_allocated`, with those of
+    /// the holes in use).
+    pub fn bytes_allocated(&self) -> u64 {
+        self.stats.bytes_allocated + self.cells.allocated().1 as u64
     }
 
     fn header(kind: ObjKind) -> ObjHeader {
@@ -627,7 +664,7 @@ impl Heap {
             });
             debug_assert!((*p).items.is_inline());
         }
-        self.count_new(std::mem::size_of::<ArrayObj>() + 8 * n);
+        self.count_new_in_hole(std::mem::size_of::<ArrayObj>() + 8 * n, 0);
         Value::obj(p.cast())
     }
 
@@ -654,7 +691,7 @@ impl Heap {
                 note_owner(p.cast());
             }
         }
-        self.count_new(std::mem::size_of::<ArrayObj>() + n);
+        self.count_new_in_hole(std::mem::size_of::<ArrayObj>(), n);
         Value::obj(p.cast())
     }
 
@@ -767,7 +804,7 @@ impl Heap {
             // SAFETY: the caller's contract.
             return unsafe { self.link_raw(p, instance_size(n)) };
         }
-        self.count_new(instance_size(n));
+        self.count_new_in_hole(instance_size(n), 0);
         Value::obj(p)
     }
 
@@ -842,8 +879,16 @@ impl Heap {
     /// here since the last collection. Used to receive a [`super::Parcel`].
     pub fn adopt(&mut self, other: &mut Heap) {
         // The chunks that hold `other`'s instances come along (before `other`
-        // could be dropped with them).
+        // could be dropped with them), and with them the count of its objects
+        // allocated from holes (`adopt_regions`).
         self.adopt_regions(other);
+        self.objects += std::mem::take(&mut other.objects);
+        // Objects `other` marked would pass for old here, and old ones of its
+        // may refer to young ones no remembered set of this heap lists.
+        self.force_major |= other.stats.collections > 0;
+        let bytes = std::mem::take(&mut other.since_gc);
+        self.since_gc += bytes;
+        self.stats.bytes_allocated += bytes as u64;
         if other.head.is_null() {
             return;
         }
@@ -857,13 +902,6 @@ impl Heap {
             (*tail).next = self.head;
         }
         self.head = std::mem::replace(&mut other.head, std::ptr::null_mut());
-        self.objects += std::mem::take(&mut other.objects);
-        // Objects `other` marked would pass for old here, and old ones of its
-        // may refer to young ones no remembered set of this heap lists.
-        self.force_major |= other.stats.collections > 0;
-        let bytes = std::mem::take(&mut other.since_gc);
-        self.since_gc += bytes;
-        self.stats.bytes_allocated += bytes as u64;
     }
 
     /// Account for memory a container grew by after allocation (array push, map
@@ -1078,6 +1116,7 @@ impl Heap {
     /// (`cells.rs`). The survivors stay marked: old. Then pace the next
     /// collection.
     fn sweep(&mut self, major: bool) {
+        self.settle_counts();
         self.sweep_owners(major);
         let (instances, instance_bytes) = self.cells.instances_marked();
         let before = self.objects;
@@ -1209,6 +1248,7 @@ impl Heap {
     /// the chunks change owner, and `other`'s free lists are put in front of
     /// this heap's (a walk over `other`'s free cells).
     pub fn adopt_regions(&mut self, other: &mut Heap) {
+        other.settle_counts();
         self.cells.adopt(&mut other.cells);
     }
 
@@ -1936,7 +1976,7 @@ mod tests {
         // Both kinds are accounted with their bytes and freed.
         assert!(h.since_gc >= 3 * long.len());
         h.collect(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     #[test]
@@ -1944,7 +1984,7 @@ mod tests {
         let mut h = Heap::new(false);
         let r = h.alloc_str_parts(&[b"a", &vec![0u8; limits::MAX_STR_LEN]]);
         assert!(r.is_err());
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     #[test]
@@ -1955,13 +1995,13 @@ mod tests {
         for _ in 0..100 {
             h.alloc_str(&b"garbage"[..]);
         }
-        assert_eq!(h.objects, 102);
+        assert_eq!(h.objects(), 102);
         // SAFETY: `arr` is a live array of `h`.
         h.collect(&mut |m| unsafe { m.mark(arr) });
-        assert_eq!(h.objects, 2);
+        assert_eq!(h.objects(), 2);
         assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
         h.collect_major(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     /// Marking queues an object once per reference to it (the mark is checked
@@ -1988,13 +2028,13 @@ mod tests {
             m.mark(many);
             m.mark(first);
         });
-        assert_eq!(h.objects, 2 + 100_001);
+        assert_eq!(h.objects(), 2 + 100_001);
         assert!(h.gray.capacity() <= GRAY_KEPT);
         assert_eq!(unsafe { str_bytes(as_array(many).to_vec()[199_999]) }, b"shared");
         // A major collection marks afresh: it frees what is no longer reachable,
         // old or not.
         h.collect_major(&mut |m| unsafe { m.mark(many) });
-        assert_eq!(h.objects, 2);
+        assert_eq!(h.objects(), 2);
     }
 
     /// `copy_bytes` copies exactly `len` bytes at every length of its short
@@ -2042,7 +2082,7 @@ mod tests {
             h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) })
         };
         collect(&mut h);
-        assert_eq!(h.objects, kept.len());
+        assert_eq!(h.objects(), kept.len());
         let chunks = h.cells.chunk_bytes();
         // 2,000 rounds allocate 8,000 strings of the 32-byte class alone, more
         // than a chunk holds: without reuse, new chunks would appear.
@@ -2100,7 +2140,7 @@ mod tests {
         let roots = [s2, s3];
         // SAFETY: the roots are live strings of `h`.
         h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) });
-        assert_eq!(h.objects, 2);
+        assert_eq!(h.objects(), 2);
         assert_eq!(bytes(s2), want(b"abcde"));
         assert_eq!(bytes(s3), want(b"abcXY"));
         // `s2` is no longer the longest on its buffer (`s4` was), so appending to
@@ -2109,7 +2149,7 @@ mod tests {
         assert_ne!(buffer(s5), buffer(s2));
         assert_eq!(bytes(s5), want(b"abcde!"));
         h.collect_major(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     /// `Heap::append` of an unshared string: a short one moves to a buffer,
@@ -2127,12 +2167,12 @@ mod tests {
         // by nothing else, as `append` requires.
         let s1 = unsafe { h.append(s0, &[&bytes(s0), &base]) }.expect("room");
         assert!(s1 != s0 && buffered(s1) && !buffered(s0));
-        let (objects, since) = (h.objects, h.since_gc);
+        let (objects, since) = (h.objects(), h.since_gc);
         let s2 = unsafe { h.append(s1, &[&bytes(s1), b"ef", b"gh"]) }.expect("room");
         assert!(s2 == s1, "extended in place");
         let want = |tail: &[u8]| [&b"ab"[..], &base, tail].concat();
         assert_eq!(bytes(s2), want(b"efgh"));
-        assert_eq!((h.objects, h.since_gc), (objects, since + 4));
+        assert_eq!((h.objects(), h.since_gc), (objects, since + 4));
         // A string made from it on its buffer: appending to it now copies, and
         // the other keeps its bytes.
         let other = unsafe { h.alloc_str_after(s2, &[&bytes(s2), b"!"]) }.expect("room");
@@ -2202,7 +2242,7 @@ mod tests {
         // Freed, each cell goes back to its own size's list (the debug
         // allocator and Miri catch a buffer freed that was never allocated).
         h.collect(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
         let again = h.alloc_array_of(ValKind::Int, &[Value::int(7), Value::int(8)]);
         // SAFETY: a live array of `h`.
         assert_eq!(
@@ -2265,7 +2305,7 @@ mod tests {
             Ok(())
         );
         assert_eq!(ids(&h), (103, 11, 12));
-        assert_eq!(h.objects, 3);
+        assert_eq!(h.objects(), 3);
     }
 
     #[test]
@@ -2275,10 +2315,10 @@ mod tests {
         // SAFETY: `s` is a string just allocated in `h`.
         unsafe { h.pin(s) };
         h.collect(&mut |_| {});
-        assert_eq!(h.objects, 1);
+        assert_eq!(h.objects(), 1);
         h.unpin_all();
         h.collect_major(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     #[test]
@@ -2303,7 +2343,7 @@ mod tests {
         // SAFETY: `m` is a live map of `h`.
         h.collect(&mut |mk| unsafe { mk.mark(m) });
         // The map plus 6 live keys and 6 live values; deleted entries are not traced.
-        assert_eq!(h.objects, 13);
+        assert_eq!(h.objects(), 13);
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = unsafe { as_map(m) }
             .entries
             .iter()
@@ -2350,7 +2390,7 @@ mod tests {
         let roots: Vec<Value> = kept.iter().map(|t| t.0).collect();
         // SAFETY: the roots are live tuples of `h`.
         h.collect(&mut |m| unsafe { roots.iter().for_each(|&v| m.mark(v)) });
-        assert_eq!(h.objects, kept.len() + 1, "the tuples and the string they hold");
+        assert_eq!(h.objects(), kept.len() + 1, "the tuples and the string they hold");
         for (v, kinds, items) in &kept {
             // SAFETY: a live tuple.
             let t = unsafe { as_tuple(*v) };
@@ -2385,7 +2425,7 @@ mod tests {
         }
         // Unreachable, every one goes (cells back to their lists, blocks freed).
         h.collect_major(&mut |_| {});
-        assert_eq!(h.objects, 0);
+        assert_eq!(h.objects(), 0);
     }
 
     /// The references of large arrays are queued a chunk at a time: every
@@ -2407,10 +2447,10 @@ mod tests {
         for i in 0..1000 {
             word(&mut h, i);
         }
-        let live = h.objects - 1000;
+        let live = h.objects() - 1000;
         // SAFETY: `outer` is a live array of `h`.
         h.collect(&mut |m| unsafe { m.mark(outer) });
-        assert_eq!(h.objects, live);
+        assert_eq!(h.objects(), live);
         assert!(h.gray.capacity() <= GRAY_KEPT && h.ranges.is_empty());
         // SAFETY: the arrays and their strings survived.
         unsafe {
@@ -2500,14 +2540,41 @@ mod tests {
         let arr = h.alloc_array(ValKind::Ref, vec![keep]);
         // SAFETY (every block of this test): `arr` is a live array of `h`.
         h.collect(&mut |m| unsafe { m.mark(arr) });
-        assert_eq!((h.objects, h.stats.major_collections), (2, 1));
+        assert_eq!((h.objects(), h.stats.major_collections), (2, 1));
         garbage(&mut h, 50);
         h.collect(&mut |_| {});
         // The array and its string are old: no root needed, nothing marked.
-        assert_eq!((h.objects, h.stats.major_collections), (2, 1));
+        assert_eq!((h.objects(), h.stats.major_collections), (2, 1));
         assert_eq!(unsafe { str_bytes(as_array(arr).to_vec()[0]) }, b"keep");
         h.collect_major(&mut |_| {});
-        assert_eq!((h.objects, h.stats.major_collections), (0, 2));
+        assert_eq!((h.objects(), h.stats.major_collections), (0, 2));
+    }
+
+    /// Objects taken from holes are counted with their hole: between
+    /// collections by `objects()` and `bytes_allocated()`, and in the
+    /// statistics once a collection has taken them, including across a hole
+    /// used up and one found again.
+    #[test]
+    fn objects_from_holes_are_counted() {
+        let mut h = Heap::new(false);
+        let per_chunk = 32 << 10 >> 5; // more than one chunk's cells of 32 bytes
+        let n = per_chunk + 10;
+        let kept = h.alloc_struct(0, false, [Value::int(1)]);
+        for _ in 0..n {
+            h.alloc_struct(0, false, [Value::int(2)]);
+        }
+        let a = h.alloc_array_of(ValKind::Int, &[Value::int(1), Value::int(2)]);
+        let size = instance_size(1) as u64;
+        assert_eq!(h.objects(), n + 2);
+        assert_eq!(
+            h.bytes_allocated(),
+            (n as u64 + 1) * size + std::mem::size_of::<ArrayObj>() as u64 + 16
+        );
+        // SAFETY: `kept` is a live struct of `h`.
+        h.collect(&mut |m| unsafe { m.mark(kept) });
+        assert_eq!(h.objects(), 1);
+        assert_eq!(h.stats.objects_freed, n as u64 + 1);
+        let _ = a;
     }
 
     /// How many arrays of `h` have their owner bit set.
@@ -2549,7 +2616,7 @@ mod tests {
             m.mark(kept);
             m.mark(refs)
         });
-        assert_eq!((owners(&h), h.objects), (2, 3));
+        assert_eq!((owners(&h), h.objects()), (2, 3));
         assert!(h.owners_cost >= 30 * 8, "the references of a live owner");
         // SAFETY: the dead arrays' cells are free but still the chunk's memory,
         // and nothing was allocated since: their buffers were freed (which
@@ -2580,7 +2647,7 @@ mod tests {
         assert!(h.old_held >= held + 100 * 8);
         assert_eq!(unsafe { as_array(kept).len() }, 22);
         h.collect_major(&mut |_| {});
-        assert_eq!((owners(&h), h.objects), (0, 0));
+        assert_eq!((owners(&h), h.objects()), (0, 0));
     }
 
     /// A young object stored into an old one survives a minor collection
@@ -2610,7 +2677,7 @@ mod tests {
         // remembered objects.
         h.collect(&mut |_| {});
         assert_eq!(h.stats.major_collections, 1, "a minor collection");
-        assert_eq!(h.objects, 6);
+        assert_eq!(h.objects(), 6);
         unsafe {
             assert_eq!(str_bytes(as_array(arr).to_vec()[1]), b"young 0");
             assert_eq!(str_bytes(as_tuple(tup).items[0]), b"young 1");

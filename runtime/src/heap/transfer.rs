@@ -267,10 +267,10 @@ mod tests {
         .expect("small values copy");
         drop(src);
         let mut dst = Heap::new(false);
-        let before = dst.objects;
+        let before = dst.objects();
         let vals = parcel.unpack(&mut dst);
         // tuple, inner array, one string, the cycle, the map and its key.
-        assert_eq!(dst.objects - before, 6);
+        assert_eq!(dst.objects() - before, 6);
         assert_eq!(vals[2].as_int(), 5);
         unsafe {
             let t = as_tuple(vals[0]);
@@ -292,7 +292,7 @@ mod tests {
         }
         // The copies belong to `dst`: a collection without roots frees them all.
         dst.collect(&mut |_| {});
-        assert_eq!(dst.objects, 0);
+        assert_eq!(dst.objects(), 0);
     }
 
     /// Scalars need no heap; a parcel dropped without unpacking frees its copies.
@@ -304,6 +304,6 @@ mod tests {
         let s = src.alloc_str(&b"xy"[..]);
         let parcel = unsafe { Parcel::pack(&[(s, ValKind::Ref)]) }.expect("copy");
         drop(parcel);
-        assert_eq!(src.objects, 1);
+        assert_eq!(src.objects(), 1);
     }
 }

@@ -396,12 +396,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Allocate an object in a cell of an instance of `n < cell_classes`
     /// fields into `dst`, inline (docs/jit.md, "Inline allocation"): take the
     /// next cell of the hole of that size for an instance or an array (they
-    /// are in instance chunks, on no list), or pop the first free cell of that
-    /// size and link it for another object; count it, write its header with `kind`, then its
-    /// contents with `init`. When the
-    /// free list is empty, a collection is due (or would be after this
-    /// allocation) or GC stress is on, `slow` emits the helper call instead,
-    /// which allocates, collects if it must and defines `dst`.
+    /// are in instance chunks, on no list, and counted with their hole), or
+    /// pop the first free cell of that size, link it and count it for another
+    /// object; add its size to the bytes allocated since the last collection,
+    /// write its header with `kind`, then its contents with `init`. When the
+    /// hole or free list is empty, a collection is due (or would be after
+    /// this allocation) or GC stress is on, `slow` emits the helper call
+    /// instead, which allocates, collects if it must and defines `dst`.
     fn alloc_cell(
         &mut self,
         dst: Reg,
@@ -470,7 +471,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             inl.restore(regs);
         }
 
-        // Take the cell, count it, link it, write its header and contents.
+        // Take the cell, count it, link it (unless from a hole), write its
+        // header and contents.
         self.b.switch_to_block(fast);
         if let Some(end) = bumped {
             let fl = self.mem_flags(Mem::Alloc);
@@ -483,14 +485,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, since2, h, hoff + al.since_gc);
-        for (off, by) in [(al.objects, 1), (al.bytes, size)] {
-            let fl = self.mem_flags(Mem::Alloc);
-            let c = self.b.ins().load(I64, fl, h, hoff + off);
-            let c1 = self.b.ins().iadd_imm_s(c, by);
-            let fl = self.mem_flags(Mem::Alloc);
-            self.b.ins().store(fl, c1, h, hoff + off);
-        }
         if !instance {
+            // (A cell from a hole is counted with its hole, `cells.rs`: two
+            // read-modify-writes fewer on the allocation's path.)
+            for (off, by) in [(al.objects, 1), (al.bytes, size)] {
+                let fl = self.mem_flags(Mem::Alloc);
+                let c = self.b.ins().load(I64, fl, h, hoff + off);
+                let c1 = self.b.ins().iadd_imm_s(c, by);
+                let fl = self.mem_flags(Mem::Alloc);
+                self.b.ins().store(fl, c1, h, hoff + off);
+            }
             let fl = self.mem_flags(Mem::Alloc);
             let head = self.b.ins().load(I64, fl, h, hoff + al.head);
             let fl = self.mem_flags(Mem::Hdr);
