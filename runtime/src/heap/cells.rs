@@ -921,7 +921,10 @@ mod tests {
         assert_eq!(first[1] as usize - first[0] as usize, size);
         assert_eq!(first[0] as usize % CHUNK_ALIGN, INSTANCE_CELLS_AT);
         c.clear_instance_marks();
-        let kept: Vec<*mut ObjHeader> = first.iter().copied().step_by(3).collect();
+        // In address order, as `seen` is sorted below (the second chunk may
+        // lie below the first).
+        let mut kept: Vec<*mut ObjHeader> = first.iter().copied().step_by(3).collect();
+        kept.sort();
         for &p in &kept {
             // SAFETY: `p` is a cell of one of `c`'s instance chunks.
             unsafe {
