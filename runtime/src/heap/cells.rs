@@ -370,20 +370,12 @@ impl Cells {
     /// reported are only the fresh ones (given a buffer since the last
     /// collection); in a major one, every live owner.
     pub(super) fn sweep_owners(&mut self, major: bool, f: &mut dyn FnMut(*mut ObjHeader, Owner)) {
-        for &(chunk, n) in &self.instance_chunks {
-            if !array_class(n as usize) {
-                continue;
-            }
-            let base = chunk.as_ptr();
+        for base in self.owner_chunks() {
             // SAFETY: the chunk's header holds its mark, owner and fresh bits
             // (`MARK_WORDS` words each) and its owner flag; every bit set in
             // the owner bits is the first word of a cell holding an array
             // object that owns a buffer (`note_owner`), which `f` may free.
             unsafe {
-                let flag = base.add(OWNER_FLAG_AT) as *mut u64;
-                if *flag == 0 {
-                    continue;
-                }
                 let marks = base as *const u64;
                 let owners = base.add(OWNER_BITS_AT) as *mut u64;
                 let fresh = base.add(FRESH_BITS_AT) as *mut u64;
@@ -394,23 +386,17 @@ impl Cells {
                         continue;
                     }
                     let live = own & mark;
-                    let reported = if major { live } else { live & new };
-                    for_each_bit(own & !mark, |bit| {
-                        f(base.add((w * 64 + bit) * 8).cast(), Owner::Dead)
-                    });
-                    for_each_bit(reported, |bit| {
-                        let fate = if new & (1u64 << bit) != 0 {
-                            Owner::Promoted
-                        } else {
-                            Owner::Live
-                        };
-                        f(base.add((w * 64 + bit) * 8).cast(), fate)
-                    });
+                    let cell = |bit: usize| base.add((w * 64 + bit) * 8).cast();
+                    for_each_bit(own & !mark, |bit| f(cell(bit), Owner::Dead));
+                    for_each_bit(live & new, |bit| f(cell(bit), Owner::Promoted));
+                    if major {
+                        for_each_bit(live & !new, |bit| f(cell(bit), Owner::Live));
+                    }
                     *owners.add(w) = live;
                     *fresh.add(w) = 0;
                     any |= live;
                 }
-                *flag = (any != 0) as u64;
+                *(base.add(OWNER_FLAG_AT) as *mut u64) = (any != 0) as u64;
             }
         }
     }
@@ -418,22 +404,26 @@ impl Cells {
     /// Call `f` with every owner of a buffer, dead or alive (the heap is
     /// being dropped: their buffers are freed).
     pub(super) fn for_each_owner(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
-        for &(chunk, n) in &self.instance_chunks {
-            if !array_class(n as usize) {
-                continue;
-            }
-            let base = chunk.as_ptr();
+        for base in self.owner_chunks() {
             // SAFETY: as in `sweep_owners`.
             unsafe {
-                if *(base.add(OWNER_FLAG_AT) as *const u64) == 0 {
-                    continue;
-                }
                 let owners = base.add(OWNER_BITS_AT) as *const u64;
                 for w in 0..MARK_WORDS {
                     for_each_bit(*owners.add(w), |bit| f(base.add((w * 64 + bit) * 8).cast()));
                 }
             }
         }
+    }
+
+    /// The instance chunks whose owner bits may be set: of the classes that
+    /// hold arrays, with the owner flag set.
+    fn owner_chunks(&self) -> impl Iterator<Item = *mut u8> + '_ {
+        self.instance_chunks
+            .iter()
+            .filter(|&&(_, n)| array_class(n as usize))
+            .map(|&(chunk, _)| chunk.as_ptr())
+            // SAFETY: an instance chunk's header holds its owner flag.
+            .filter(|&base| unsafe { *(base.add(OWNER_FLAG_AT) as *const u64) != 0 })
     }
 
     /// Marking is over: every instance chunk becomes unswept and no hole is
@@ -629,7 +619,9 @@ fn for_each_bit(mut word: u64, mut f: impl FnMut(usize)) {
 /// Set the owner bit of the array object in cell `p` of an instance chunk,
 /// and its fresh bit and its chunk's owner flag: the array owns a buffer,
 /// which the collection that finds it dead frees ([`Cells::sweep_owners`]).
-/// Setting it again is harmless.
+/// An array that is an owner already is left as it is: its buffer, which
+/// may have grown since, is counted once, when it is promoted (as the sweep
+/// of the all-objects list counts a survivor's `held_bytes` once).
 ///
 /// # Safety
 /// `p` must be a cell of an instance chunk of a live heap, holding an array
@@ -644,7 +636,11 @@ pub(super) unsafe fn note_owner(p: *mut ObjHeader) {
     // `p`; its header holds the owner and fresh bits and the owner flag.
     unsafe {
         let base = chunk as *mut u8;
-        *(base.add(OWNER_BITS_AT) as *mut u64).add(bit / 64) |= mask;
+        let owners = (base.add(OWNER_BITS_AT) as *mut u64).add(bit / 64);
+        if *owners & mask != 0 {
+            return;
+        }
+        *owners |= mask;
         *(base.add(FRESH_BITS_AT) as *mut u64).add(bit / 64) |= mask;
         *(base.add(OWNER_FLAG_AT) as *mut u64) = 1;
     }

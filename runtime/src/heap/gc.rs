@@ -2645,6 +2645,11 @@ mod tests {
             "the young dead owners are freed, the old ones kept"
         );
         assert!(h.old_held >= held + 100 * 8);
+        // An old owner that grows again is not counted again.
+        let held = h.old_held;
+        unsafe { as_array_mut(old).extend((0..1000).map(Value::int)) };
+        h.collect(&mut |_| {});
+        assert_eq!(h.old_held, held, "an owner's buffer is counted once");
         assert_eq!(unsafe { as_array(kept).len() }, 22);
         h.collect_major(&mut |_| {});
         assert_eq!((owners(&h), h.objects()), (0, 0));

@@ -414,11 +414,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
-        let instance = kind == al.kind_struct || kind == al.kind_class || kind == al.kind_array;
+        let from_hole = kind == al.kind_struct || kind == al.kind_class || kind == al.kind_array;
         // An instance or an array: the next cell of its size's hole `[cursor,
         // limit)` (both null when there is none, which takes the helper too).
         // Else the first free cell of its size's list.
-        let cell_off = if instance {
+        let cell_off = if from_hole {
             hoff + al.instance_holes + 16 * n as i32
         } else {
             hoff + al.free_cells + 8 * n as i32
@@ -431,7 +431,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Alloc);
         let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
         let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
-        let (empty, bumped) = if instance {
+        let (empty, bumped) = if from_hole {
             let end = self.b.ins().iadd_imm_s(p, size);
             let fl = self.mem_flags(Mem::Alloc);
             let hole_end = self.b.ins().load(I64, fl, h, cell_off + 8);
@@ -485,7 +485,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let fl = self.mem_flags(Mem::Alloc);
         self.b.ins().store(fl, since2, h, hoff + al.since_gc);
-        if !instance {
+        if !from_hole {
             // (A cell from a hole is counted with its hole, `cells.rs`: two
             // read-modify-writes fewer on the allocation's path.)
             for (off, by) in [(al.objects, 1), (al.bytes, size)] {
