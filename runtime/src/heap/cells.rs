@@ -106,11 +106,14 @@ pub(super) struct Cells {
     pub(super) holes: [Hole; CELL_CLASSES],
     /// Per size class, where its hole started: the cells from there to the
     /// cursor have been allocated since. Allocation from a hole (compiled
-    /// code's inline, and the runtime's) counts nothing but the bytes toward
-    /// the next collection; the heap's count of objects and bytes allocated
-    /// takes the cells of each hole when it is used up or a collection
-    /// comes ([`Cells::take_allocated`]), which took two read-modify-writes
-    /// of heap words off every inline allocation (`alloc` 4–7 % faster).
+    /// code's inline, and the runtime's) counts nothing: the whole hole
+    /// counted toward the next collection when it was taken
+    /// ([`Cells::pop_instance`]), and the heap's count of objects and bytes
+    /// allocated takes the cells of each hole when it is used up or a
+    /// collection comes ([`Cells::take_allocated`]). That took three
+    /// read-modify-writes of heap words off every inline allocation (two:
+    /// `alloc` 4–7 % faster; the third, the collection's pace: see
+    /// docs/benchmarks.md).
     hole_start: [*mut u8; CELL_CLASSES],
     /// Cells and bytes allocated from holes used up since the last
     /// [`Cells::take_allocated`].
@@ -247,13 +250,16 @@ impl Cells {
     // cleared when the next collection starts ([`Cells::clear_instance_marks`]).
 
     /// A free cell for an instance of `n < CELL_CLASSES` fields (its contents are
-    /// garbage), the next of its hole.
+    /// garbage), the next of its hole. When a new hole is taken, its bytes are
+    /// added to `charged` (the heap's `since_gc`: a hole counts toward the
+    /// next collection when it is taken, not cell by cell, so that compiled
+    /// code's inline allocation only bumps the cursor).
     #[inline]
-    pub(super) fn pop_instance(&mut self, n: usize) -> *mut ObjHeader {
+    pub(super) fn pop_instance(&mut self, n: usize, charged: &mut usize) -> *mut ObjHeader {
         let size = instance_size(n);
         let hole = &mut self.holes[n];
         if (hole.limit as usize).wrapping_sub(hole.cursor as usize) < size {
-            self.next_hole(n);
+            *charged += self.next_hole(n);
         }
         let hole = &mut self.holes[n];
         let p = hole.cursor;
@@ -265,9 +271,10 @@ impl Cells {
 
     /// Find the next hole of instances of `n` fields: the next run of cells
     /// with a clear mark bit in the current chunk, else in the next unswept
-    /// chunk of that size, else a new chunk, which is one hole.
+    /// chunk of that size, else a new chunk, which is one hole. Returns its
+    /// size in bytes.
     #[cold]
-    fn next_hole(&mut self, n: usize) {
+    fn next_hole(&mut self, n: usize) -> usize {
         self.retire_hole(n);
         loop {
             if let Some(chunk) = self.current[n] {
@@ -279,7 +286,7 @@ impl Cells {
                 if let Some(hole) = unsafe { find_hole(chunk, n, from) } {
                     self.holes[n] = hole;
                     self.hole_start[n] = hole.cursor;
-                    return;
+                    return hole.limit as usize - hole.cursor as usize;
                 }
             }
             let chunk = match self.unswept[n].pop() {
@@ -295,6 +302,14 @@ impl Cells {
             };
             self.hole_start[n] = first;
         }
+    }
+
+    /// End the hole of class `n` at its cursor, so that the next allocation of
+    /// that class, compiled code's inline one too, finds it used up (GC
+    /// stress mode: every `new` of compiled code then calls its helper). The
+    /// cells after it stay free: the next hole starts there.
+    pub(super) fn close_hole(&mut self, n: usize) {
+        self.holes[n].limit = self.holes[n].cursor;
     }
 
     /// Count the cells taken from the hole of class `n` since it started (or
@@ -912,7 +927,10 @@ mod tests {
         let size = instance_size(n);
         let per_chunk = (CHUNK_BYTES - INSTANCE_CELLS_AT) / size;
         let mut c = Cells::new();
-        let first: Vec<*mut ObjHeader> = (0..2 * per_chunk).map(|_| c.pop_instance(n)).collect();
+        let mut charged = 0;
+        let first: Vec<*mut ObjHeader> = (0..2 * per_chunk)
+            .map(|_| c.pop_instance(n, &mut charged))
+            .collect();
         assert_eq!(c.instance_chunks.len(), 2);
         assert_eq!(first[1] as usize - first[0] as usize, size);
         assert_eq!(first[0] as usize % CHUNK_ALIGN, INSTANCE_CELLS_AT);
@@ -933,8 +951,9 @@ mod tests {
         c.for_each_marked_instance(&mut |p| seen.push(p));
         seen.sort();
         assert_eq!(seen, kept);
-        let mut again: Vec<*mut ObjHeader> =
-            (0..first.len() - kept.len()).map(|_| c.pop_instance(n)).collect();
+        let mut again: Vec<*mut ObjHeader> = (0..first.len() - kept.len())
+            .map(|_| c.pop_instance(n, &mut charged))
+            .collect();
         assert_eq!(c.instance_chunks.len(), 2, "the free cells were found again");
         again.sort();
         again.dedup();
@@ -943,13 +962,13 @@ mod tests {
             again.iter().all(|p| !kept.contains(p)),
             "a marked cell was handed out"
         );
-        c.pop_instance(n);
+        c.pop_instance(n, &mut charged);
         assert_eq!(c.instance_chunks.len(), 3);
         // A second collection that marks nothing frees every cell.
         c.clear_instance_marks();
         assert_eq!(c.instances_marked(), (0, 0));
         for _ in 0..3 * per_chunk {
-            c.pop_instance(n);
+            c.pop_instance(n, &mut charged);
         }
         assert_eq!(c.instance_chunks.len(), 3);
     }

@@ -244,6 +244,13 @@ impl Heap {
             0
         };
         self.inline_limit_changed();
+        if self.stress {
+            // Compiled code's inline allocation from a hole must find it
+            // used up ([`Heap::pop_cell`]).
+            for n in 0..CELL_CLASSES {
+                self.cells.close_hole(n);
+            }
+        }
     }
 
     /// Under [`GcStress::Generations`]: whether this safepoint skips its
@@ -330,15 +337,28 @@ impl Heap {
         self.objects += 1;
     }
 
-    /// Count a new object taken from a hole of an instance chunk, of `cell`
-    /// bytes and holding `extra` bytes outside its cell (an array's buffer),
-    /// toward the next collection; the statistics count its cell with the
-    /// hole's ([`Heap::settle_counts`]), as compiled code's inline
-    /// allocation, which does not count the object, needs.
+    /// A free cell for an instance or array of class `n < CELL_CLASSES` (its
+    /// contents are garbage), the next of its hole. The cell itself is not
+    /// counted: a hole counts toward the next collection when it is taken,
+    /// and in the statistics when it is used up ([`Heap::settle_counts`]),
+    /// as compiled code's inline allocation, which only bumps the hole's
+    /// cursor, needs. In stress mode the hole is closed after the cell, so
+    /// that every inline allocation calls its helper, which collects.
     #[inline(always)]
-    fn count_new_in_hole(&mut self, cell: usize, extra: usize) {
-        self.since_gc += cell + extra;
-        self.stats.bytes_allocated += extra as u64;
+    fn pop_cell(&mut self, n: usize) -> *mut ObjHeader {
+        let p = self.cells.pop_instance(n, &mut self.since_gc);
+        if self.stress {
+            self.cells.close_hole(n);
+        }
+        p
+    }
+
+    /// Count the `bytes` a new object in a cell holds outside it (an array's
+    /// buffer) toward the next collection and in the statistics.
+    #[inline(always)]
+    fn count_outside_cell(&mut self, bytes: usize) {
+        self.since_gc += bytes;
+        self.stats.bytes_allocated += bytes as u64;
     }
 
     /// Add the objects and bytes allocated from holes since the last time to
@@ -648,7 +668,7 @@ impl Heap {
         if !keeps_elements_in_cell(elem, n) {
             return self.alloc_array(elem, items.to_vec());
         }
-        let p = self.cells.pop_instance(ARRAY_CELL + n).cast::<ArrayObj>();
+        let p = self.pop_cell(ARRAY_CELL + n).cast::<ArrayObj>();
         // SAFETY: `p` is a free cell of `size_of::<ArrayObj>() + 8n` bytes,
         // aligned for it (the assertions at `ARRAY_CELL`), that nothing else
         // uses; the elements go right after the object, where `items` points.
@@ -664,7 +684,6 @@ impl Heap {
             });
             debug_assert!((*p).items.is_inline());
         }
-        self.count_new_in_hole(std::mem::size_of::<ArrayObj>() + 8 * n, 0);
         Value::obj(p.cast())
     }
 
@@ -681,7 +700,7 @@ impl Heap {
         let obj = make(Self::header(ObjKind::Array));
         let n = obj.capacity() * obj.elem_size();
         let owns = obj.owns_buffer();
-        let p = self.cells.pop_instance(ARRAY_CELL).cast::<ArrayObj>();
+        let p = self.pop_cell(ARRAY_CELL).cast::<ArrayObj>();
         // SAFETY: `p` is a free cell of an instance chunk of
         // `size_of::<ArrayObj>()` bytes, aligned for it (the assertions at
         // `ARRAY_CELL`), that nothing else uses.
@@ -691,7 +710,7 @@ impl Heap {
                 note_owner(p.cast());
             }
         }
-        self.count_new_in_hole(std::mem::size_of::<ArrayObj>(), n);
+        self.count_outside_cell(n);
         Value::obj(p.cast())
     }
 
@@ -804,7 +823,6 @@ impl Heap {
             // SAFETY: the caller's contract.
             return unsafe { self.link_raw(p, instance_size(n)) };
         }
-        self.count_new_in_hole(instance_size(n), 0);
         Value::obj(p)
     }
 
@@ -813,7 +831,7 @@ impl Heap {
     /// `n < CELL_CLASSES`, else an allocation of its own.
     fn alloc_instance(&mut self, layout: u32, is_class: bool, n: usize) -> *mut ObjHeader {
         let p = if n < CELL_CLASSES {
-            self.cells.pop_instance(n)
+            self.pop_cell(n)
         } else {
             let l = large_layout(n);
             // SAFETY: the layout's size is not zero.
@@ -2575,6 +2593,40 @@ mod tests {
         assert_eq!(h.objects(), 1);
         assert_eq!(h.stats.objects_freed, n as u64 + 1);
         let _ = a;
+    }
+
+    /// A hole counts toward the next collection when it is taken, whole, and
+    /// its cells do not count again; an array's buffer counts when it is
+    /// made. In stress mode every allocation from a hole leaves the hole used
+    /// up, so that compiled code's inline allocation takes its helper.
+    #[test]
+    fn holes_count_toward_the_next_collection_when_taken() {
+        let mut h = Heap::new(false);
+        h.alloc_struct(0, false, [Value::int(1)]);
+        let hole = h.since_gc;
+        assert!(
+            hole > 100 * instance_size(1) && hole <= 32 << 10,
+            "a new chunk is one hole"
+        );
+        assert_eq!(hole % instance_size(1), 0);
+        for _ in 0..100 {
+            h.alloc_struct(0, false, [Value::int(2)]);
+        }
+        assert_eq!(h.since_gc, hole, "cells of a taken hole");
+        h.alloc_array(ValKind::Int, Vec::with_capacity(10));
+        let with_array_hole = h.since_gc;
+        assert!(with_array_hole > hole + 80, "the array's hole and its buffer");
+        h.alloc_array(ValKind::Int, Vec::with_capacity(10));
+        assert_eq!(h.since_gc, with_array_hole + 80, "only the second buffer");
+        // Taking out the closing in `pop_cell` fails this.
+        h.set_stress(GcStress::Every);
+        h.alloc_struct(0, false, [Value::int(3)]);
+        let hole = h.cells.holes[1];
+        assert_eq!(hole.cursor, hole.limit, "stress leaves the hole used up");
+        assert!(
+            h.cells.holes.iter().all(|h| h.cursor == h.limit),
+            "set_stress closes every hole"
+        );
     }
 
     /// How many arrays of `h` have their owner bit set.

@@ -397,12 +397,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// fields into `dst`, inline (docs/jit.md, "Inline allocation"): take the
     /// next cell of the hole of that size for an instance or an array (they
     /// are in instance chunks, on no list, and counted with their hole), or
-    /// pop the first free cell of that size, link it and count it for another
-    /// object; add its size to the bytes allocated since the last collection,
-    /// write its header with `kind`, then its contents with `init`. When the
-    /// hole or free list is empty, a collection is due (or would be after
-    /// this allocation) or GC stress is on, `slow` emits the helper call
-    /// instead, which allocates, collects if it must and defines `dst`.
+    /// pop the first free cell of that size, link it and count it (toward the
+    /// next collection too) for another object; write its header with
+    /// `kind`, then its contents with `init`. When the hole is used up (GC
+    /// stress mode keeps it so), or the free list is empty or a collection
+    /// is due (or would be after this allocation, or GC stress is on),
+    /// `slow` emits the helper call instead, which allocates, collects if it
+    /// must and defines `dst`.
     fn alloc_cell(
         &mut self,
         dst: Reg,
@@ -425,24 +426,26 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         let fl = self.mem_flags(Mem::Alloc);
         let p = self.b.ins().load(I64, fl, h, cell_off);
-        let fl = self.mem_flags(Mem::Alloc);
-        let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
-        let since2 = self.b.ins().iadd_imm_s(since, size);
-        let fl = self.mem_flags(Mem::Alloc);
-        let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
-        let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
-        let (empty, bumped) = if from_hole {
+        // A hole counted toward the next collection when the runtime took it
+        // (`Heap::pop_cell`): its cells need only the bounds test. A cell from
+        // a free list counts its size, and goes to the helper when that
+        // would make a collection due.
+        let (no, bumped, since) = if from_hole {
             let end = self.b.ins().iadd_imm_s(p, size);
             let fl = self.mem_flags(Mem::Alloc);
             let hole_end = self.b.ins().load(I64, fl, h, cell_off + 8);
-            (
-                self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, hole_end),
-                Some(end),
-            )
+            let used_up = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, hole_end);
+            (used_up, Some(end), None)
         } else {
-            (self.b.ins().icmp_imm_s(IntCC::Equal, p, 0), None)
+            let fl = self.mem_flags(Mem::Alloc);
+            let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
+            let since2 = self.b.ins().iadd_imm_s(since, size);
+            let fl = self.mem_flags(Mem::Alloc);
+            let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
+            let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
+            let empty = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
+            (self.b.ins().bor(over, empty), None, Some(since2))
         };
-        let no = self.b.ins().bor(over, empty);
         let fast = self.b.create_block();
         let slow_b = self.b.create_block();
         let join = self.b.create_block();
@@ -483,8 +486,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             let fl = self.mem_flags(Mem::Alloc);
             self.b.ins().store(fl, next, h, cell_off);
         }
-        let fl = self.mem_flags(Mem::Alloc);
-        self.b.ins().store(fl, since2, h, hoff + al.since_gc);
+        if let Some(since2) = since {
+            let fl = self.mem_flags(Mem::Alloc);
+            self.b.ins().store(fl, since2, h, hoff + al.since_gc);
+        }
         if !from_hole {
             // (A cell from a hole is counted with its hole, `cells.rs`: two
             // read-modify-writes fewer on the allocation's path.)
