@@ -448,7 +448,16 @@ impl<'p> Vm<'p> {
                         unsafe { program.functions.get_unchecked(s.target as usize) }.nregs as usize;
                     // SAFETY: as just above.
                     tri!(unsafe {
-                        self.push_frame_of(s.target, callee_regs, base_idx, new_base, &s.args, dst, pc - 1)
+                        self.push_frame_of(
+                            s.target,
+                            callee_regs,
+                            base_idx,
+                            new_base,
+                            &s.args,
+                            dst,
+                            pc - 1,
+                            false,
+                        )
                     });
                     run_callee!(s.target, new_base, dst);
                 }
@@ -479,7 +488,16 @@ impl<'p> Vm<'p> {
                     // site's arguments, and the verifier checked `nparams <= nregs`
                     // for every function.
                     tri!(unsafe {
-                        self.push_frame_of(callee, callee_regs, base_idx, new_base, &s.args, dst, pc - 1)
+                        self.push_frame_of(
+                            callee,
+                            callee_regs,
+                            base_idx,
+                            new_base,
+                            &s.args,
+                            dst,
+                            pc - 1,
+                            true,
+                        )
                     });
                     // A lambda with captures finds its closure in the register after
                     // its parameters (it reads the captures from it: `GetCapture`).

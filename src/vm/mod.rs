@@ -135,6 +135,10 @@ pub struct Vm<'p> {
     pub(crate) consts: Vec<Box<[Value]>>,
     /// Per function, the registers that hold references (GC root map as a list).
     pub(crate) ref_regs: Vec<Box<[u8]>>,
+    /// Per function, its reference registers that are not parameters: those
+    /// a call nulls in the new frame. `[1]` leaves out the register after
+    /// the parameters, in which an indirect call stores the closure.
+    pub(crate) local_refs: Vec<[Box<[u8]>; 2]>,
     /// Indices of the globals of kind `Ref`.
     pub(crate) ref_globals: Box<[u32]>,
     /// Recently caught exceptions (newest last), so that `Rethrow` can keep the
@@ -196,7 +200,7 @@ impl<'p> Vm<'p> {
         rt.keep_alive.push(pool.clone());
         let heap = &mut rt.heap;
         heap.set_stress(opts.gc_stress);
-        let ref_regs = program
+        let ref_regs: Vec<Box<[u8]>> = program
             .functions
             .iter()
             .map(|f| {
@@ -204,6 +208,15 @@ impl<'p> Vm<'p> {
                     .filter(|&r| f.ref_regs.get(r).copied().unwrap_or(false))
                     .map(|r| r as u8)
                     .collect()
+            })
+            .collect();
+        let local_refs = program
+            .functions
+            .iter()
+            .zip(&ref_regs)
+            .map(|(f, refs)| {
+                let locals = |from: u8| refs.iter().copied().filter(|&r| r >= from).collect();
+                [locals(f.nparams), locals(f.nparams.saturating_add(1))]
             })
             .collect();
         let ref_globals = program
@@ -238,6 +251,7 @@ impl<'p> Vm<'p> {
             pending: None,
             consts,
             ref_regs,
+            local_refs,
             ref_globals,
             caught: Vec::new(),
             arg_buf: Vec::with_capacity(16),

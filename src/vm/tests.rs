@@ -151,7 +151,8 @@ fn sum_loop() {
     vm.capture = true;
     assert_eq!(vm.run_program(), 0);
     assert_eq!(vm.tier.loop_counts[0][0], 1_000_000);
-    assert_eq!(vm.tier.call_counts[0], 1);
+    // Calls are counted only for a tier (`tier/tests.rs`), which this VM has not.
+    assert_eq!(vm.tier.call_counts[0], 0);
 }
 
 fn fib_fn() -> Function {
@@ -201,8 +202,8 @@ fn recursive_fib() {
     let mut vm = Vm::new(&p, VmOptions::default());
     vm.capture = true;
     vm.run_program();
-    // fib(25) makes 242785 calls.
-    assert_eq!(vm.tier.call_counts[0], 242_785);
+    // fib(25) makes 242785 calls, not counted without a tier.
+    assert_eq!(vm.tier.call_counts[0], 0);
 }
 
 /// `depth(n) = n == 0 ? 0 : depth(n - 1) + 1`

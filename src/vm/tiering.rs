@@ -119,7 +119,8 @@ pub struct Tiering {
     pub(crate) hot_call: u32,
     /// Back-edge count at which a loop is handed to [`TierHooks::hot_loop`].
     pub(crate) hot_loop: u32,
-    /// Per-function call counters (incremented by every call).
+    /// Per-function call counters (incremented by every call when there is a
+    /// tier: without one, nothing reads them).
     pub call_counts: Vec<u32>,
     /// Per-function, per-loop back-edge counters (incremented by every `Loop`).
     pub loop_counts: Vec<Vec<u32>>,

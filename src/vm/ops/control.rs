@@ -6,7 +6,9 @@ use crate::vm::Vm;
 
 impl Vm<'_> {
     /// Count a call of function `fid` (every call, from the interpreter or an entry
-    /// point) and hand the function to the tier when it becomes hot.
+    /// point) and hand the function to the tier when it becomes hot. Without a
+    /// tier (`--no-jit`) nothing reads the counters, and calls are not counted
+    /// (interpreted `closures`: 3 % fewer instructions).
     #[inline(always)]
     pub(crate) fn count_call(&mut self, fid: usize) {
         if fid < self.tier.call_counts.len() {
@@ -21,11 +23,13 @@ impl Vm<'_> {
     /// `fid` must be a function of the program (it has a call counter).
     #[inline(always)]
     pub(crate) unsafe fn count_call_of(&mut self, fid: usize) {
-        // SAFETY: the caller's contract; there is one counter per function.
-        let c = unsafe { self.tier.call_counts.get_unchecked_mut(fid) };
-        *c = c.saturating_add(1);
-        if *c == self.tier.hot_call {
-            self.tier_hot_function(fid);
+        if !self.tier.entry.is_null() {
+            // SAFETY: the caller's contract; there is one counter per function.
+            let c = unsafe { self.tier.call_counts.get_unchecked_mut(fid) };
+            *c = c.saturating_add(1);
+            if *c == self.tier.hot_call {
+                self.tier_hot_function(fid);
+            }
         }
         if self.trace_calls {
             self.trace_call(fid);
