@@ -306,8 +306,11 @@ impl Op {
             Concat | ConcatN | ToStr | Print => false,
             NewArray | NewMap | NewTuple | NewStruct | MakeClosure | NewObject | NewCell => false,
             ArrSet | MapSet | SetField | CellSet | MapGet | TypeOf => false,
-            // Array accesses use the caller's loop caches and index analysis.
-            ArrGet | ArrLen => false,
+            // An element access uses the caller's loop caches and index
+            // analysis; a length is loaded from the header (an inlined body
+            // reads no cache: `Tr::cached_array`).
+            ArrGet => false,
+            ArrLen => true,
             TupleGet | GetField | GetCapture | CellGet => true,
             NullCheck | IsNull | InstanceOf | CheckClass => true,
             Throw | Rethrow => false,

@@ -40,7 +40,7 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
         return false;
     }
-    f.handlers.is_empty() && straight_to_ret(p, f, 0, nargs).is_some()
+    f.handlers.is_empty() && straight_to_ret(p, f, 0, written_by_call(f, nargs)).is_some()
 }
 
 /// Whether a call of `f` with `nargs` arguments is replaced by `f`'s whole body
@@ -170,68 +170,106 @@ fn track_written(
     }
 }
 
-/// The early return of a callee that begins by comparing its parameters: the
-/// call site makes the compare itself and runs the path to the `Ret` inline,
-/// calling the function only for the other outcome (partial inlining; fib's
-/// `if n < 2: return n`, where half of all calls end).
+/// The early return of a callee that begins by comparing its parameters, or
+/// values a few [`inlinable`]-style instructions compute from them: the call
+/// site computes them and makes the compare itself, and runs the path to the
+/// `Ret` inline, calling the function only for the other outcome (partial
+/// inlining; fib's `if n < 2: return n`, where half of all calls end, and a
+/// tree walk's `if array_len(n.kids) == 0: return 1`, where half of the nodes
+/// are leaves).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EarlyReturn {
-    /// The path is taken when the branch at pc 0 jumps (else when it falls
-    /// through).
+    /// The pc of the compare-and-branch: the instructions before it compute
+    /// its operands, on both outcomes (their guards exit at the call, where
+    /// nothing has been done yet).
+    pub branch: u32,
+    /// The path is taken when the branch jumps (else when it falls through).
     pub on_jump: bool,
     /// The first instruction of the path, which ends at its first `Ret`.
     pub start: u32,
-    /// Its length in instructions (for the inlining budget).
+    /// The instructions before the branch and on the path (for the inlining
+    /// budget).
     pub len: usize,
 }
 
+/// Most instructions before an [`EarlyReturn`]'s compare: loads and a little
+/// arithmetic, which the call site computes on both outcomes (the callee
+/// computes them again on the other).
+pub const MAX_EARLY_PREFIX: usize = 4;
+
 /// The [`EarlyReturn`] of a call of `f` with `nargs` arguments, if `f` (not a
-/// lambda with captures, without handlers, returning a value) begins with an
-/// integer compare-and-branch of its parameters (or of a parameter and a
-/// constant), and one of the branch's two successors starts a path of at most
+/// lambda with captures, without handlers, returning a value) begins with at
+/// most [`MAX_EARLY_PREFIX`] [`inlinable`]-style instructions and then an
+/// integer compare-and-branch of values they or the call wrote (or of one and a
+/// constant, or a branch on a bool), and one of the branch's two successors
+/// starts a path of at most
 /// [`MAX_CALLEE_INSTRS`] [`inlinable`]-style instructions ending in `Ret`.
 pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyReturn> {
-    use Instr::*;
     if f.nparams as usize != nargs || f.ret_kind.is_none() || f.takes_closure || !f.handlers.is_empty() {
         return None;
     }
-    let is_param = |r: Reg| (r as usize) < nargs;
-    let target = match *f.code.first()? {
-        BrEqI { a, b, target } | BrNeI { a, b, target } | BrLtI { a, b, target } | BrLeI { a, b, target }
-            if is_param(a) && is_param(b) =>
-        {
-            target
+    let mut written = written_by_call(f, nargs);
+    let branch = f.code.iter().position(|ins| int_branch(ins).is_some())?;
+    if branch > MAX_EARLY_PREFIX {
+        return None;
+    }
+    for ins in &f.code[..branch] {
+        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, &mut written, 0) {
+            return None;
+        }
+    }
+    let (uses, target) = int_branch(&f.code[branch])?;
+    if !uses
+        .iter()
+        .flatten()
+        .all(|&r| written.get(r as usize).copied().unwrap_or(false))
+    {
+        return None;
+    }
+    let branch = branch as u32;
+    [(false, branch + 1), (true, target)]
+        .into_iter()
+        .filter(|&(_, start)| start > branch)
+        .find_map(|(on_jump, start)| {
+            let len = straight_to_ret(p, f, start, written.clone())?;
+            Some(EarlyReturn {
+                branch,
+                on_jump,
+                start,
+                len: branch as usize + len,
+            })
+        })
+}
+
+/// The registers a branch on integers reads and its target, if `ins` is one:
+/// a compare-and-branch of two registers or of one and a constant, or a
+/// branch on a bool.
+fn int_branch(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
+    use Instr::*;
+    match *ins {
+        JmpIf { cond, target } | JmpIfNot { cond, target } => Some(([Some(cond), None], target)),
+        BrEqI { a, b, target } | BrNeI { a, b, target } | BrLtI { a, b, target } | BrLeI { a, b, target } => {
+            Some(([Some(a), Some(b)], target))
         }
         BrEqIImm { a, target, .. }
         | BrNeIImm { a, target, .. }
         | BrLtIImm { a, target, .. }
         | BrLeIImm { a, target, .. }
         | BrGtIImm { a, target, .. }
-        | BrGeIImm { a, target, .. }
-            if is_param(a) =>
-        {
-            target
-        }
-        _ => return None,
-    };
-    [(false, 1), (true, target)]
-        .into_iter()
-        .filter(|&(_, start)| start != 0)
-        .find_map(|(on_jump, start)| {
-            let len = straight_to_ret(p, f, start, nargs)?;
-            Some(EarlyReturn { on_jump, start, len })
-        })
+        | BrGeIImm { a, target, .. } => Some(([Some(a), None], target)),
+        _ => None,
+    }
 }
 
 /// The number of instructions from `start` to the first `Ret` (inclusive), if
 /// they are at most [`MAX_CALLEE_INSTRS`] and one straight line of
 /// [`Op::inlinable`] instructions with number constants only, builtins that are
-/// machine code, and no register read before it is written (the parameters, and
-/// a lambda's closure, are written by the call).
+/// machine code, and no register read before it is written (`written`: the
+/// parameters, and a lambda's closure, which the call writes, and what ran
+/// before `start`).
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
-fn straight_to_ret(p: &Program, f: &Function, start: u32, nargs: usize) -> Option<usize> {
-    let mut written = written_by_call(f, nargs);
+fn straight_to_ret(p: &Program, f: &Function, start: u32, mut written: Vec<bool>) -> Option<usize> {
     let path = f.code.get(start as usize..)?;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
         let ok = inlinable_in_body(f, ins) || tuple_returned(f, ins, path.get(i + 1));

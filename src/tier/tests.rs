@@ -807,8 +807,40 @@ def starts_with_math(n: int) -> int:
         return m
     return starts_with_math(m - 1)
 
+struct Tree:
+    kids: [Tree]
+
+class Node:
+    left: Node?
+    right: Node?
+
+def count(t: Tree) -> int:
+    if array_len(t.kids) == 0:
+        return 1
+    return 1 + count(t.kids[0]) + count(t.kids[1])
+
+def walk(n: Node) -> int:
+    let l: Node? = n.left
+    if l == null:
+        return 1
+    return 1 + walk(l)
+
+def long_prefix(n: int) -> int:
+    let a: int = n + 1
+    let b: int = a * 2
+    let c: int = b - 3
+    let d: int = c + a
+    let e: int = d * b
+    if e < 100:
+        return e
+    return long_prefix(n - 1)
+
 def main() -> int:
+    let leaf: Tree = Tree{kids: []}
+    let chain: Node = new Node()
+    chain.left = new Node()
     print(fib(10), halve(5000), both_call(5), starts_with_math(9))
+    print(count(Tree{kids: [leaf, Tree{kids: [leaf, leaf]}]}), walk(chain), long_prefix(3))
     return 0
 ";
     let p = build(src);
@@ -819,11 +851,26 @@ def main() -> int:
     assert_eq!(
         er("fib"),
         Some(EarlyReturn {
+            branch: 0,
             on_jump: false,
             start: 1,
             len: 1
         })
     );
+    // What the compare reads is computed first (a field, a length, a test
+    // for null, arithmetic), within `MAX_EARLY_PREFIX` instructions.
+    let prefixed = |branch: u32, len: usize| {
+        Some(EarlyReturn {
+            branch,
+            on_jump: false,
+            start: branch + 1,
+            len,
+        })
+    };
+    assert_eq!(er("starts_with_math"), prefixed(1, 2));
+    assert_eq!(er("count"), prefixed(2, 4));
+    assert_eq!(er("walk"), prefixed(2, 4));
+    assert_eq!(er("long_prefix"), None);
     assert!(matches!(
         er("halve"),
         Some(EarlyReturn {
@@ -833,8 +880,7 @@ def main() -> int:
         })
     ));
     assert_eq!(er("both_call"), None);
-    assert_eq!(er("starts_with_math"), None);
-    assert_eq!(same_everywhere(src), "55 1878 3 1\n");
+    assert_eq!(same_everywhere(src), "55 1878 3 1\n5 2 72\n");
 }
 
 /// Initializers: a `void` callee that only stores parameters and constants into

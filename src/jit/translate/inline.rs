@@ -277,11 +277,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         early_return(self.tc.program, callee, nargs).filter(|er| er.len <= self.inline_budget)
     }
 
-    /// A call of `fid` whose early return `er` is inlined: the call site makes
-    /// the callee's first compare with the argument values; on the early
-    /// outcome it runs the path to the callee's `Ret` inline (as [`Self::try_inline`]
-    /// does a whole body: the call's limits are checked, and a guard exits to
-    /// the VM at the call), otherwise it makes the call.
+    /// A call of `fid` whose early return `er` is inlined: the call site
+    /// computes what the callee's first compare reads (its instructions
+    /// before the compare, whose guards exit to the VM at the call) and makes
+    /// the compare; on the early outcome it runs the path to the callee's
+    /// `Ret` inline (as [`Self::try_inline`] does a whole body: the call's
+    /// limits are checked, and a guard exits to the VM at the call),
+    /// otherwise it makes the call.
     pub(super) fn call_with_early_return(
         &mut self,
         pc: u32,
@@ -303,7 +305,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple: false,
         });
-        let jumps = self.callee_branch(callee.code.first().copied());
+        for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
+            self.inlined_op(pc, ins)?;
+        }
+        let jumps = self.callee_branch(callee.code.get(er.branch as usize).copied());
         let inlined = self.inl.take().ok_or("the inlined callee")?;
         let jumps = jumps.ok_or("an early return without its compare")?;
         let (early, call, join) = (
@@ -342,13 +347,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
-    /// Whether the callee's compare-and-branch `ins` (its first instruction,
-    /// [`early_return`]) jumps, computed on the registers of the callee being
-    /// inlined.
+    /// Whether the callee's compare-and-branch `ins` ([`early_return`]) jumps,
+    /// computed on the registers of the callee being inlined.
     fn callee_branch(&mut self, ins: Option<Instr>) -> Option<CV> {
         use Instr::*;
         use IntCC::*;
         Some(match ins? {
+            JmpIf { cond, .. } => self.imm_test(cond, 0, NotEqual),
+            JmpIfNot { cond, .. } => self.imm_test(cond, 0, Equal),
             BrEqI { a, b, .. } => self.int_test(a, b, Equal),
             BrNeI { a, b, .. } => self.int_test(a, b, NotEqual),
             BrLtI { a, b, .. } => self.int_test(a, b, SignedLessThan),
