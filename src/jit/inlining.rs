@@ -226,12 +226,20 @@ pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyRetu
     {
         return None;
     }
+    // (A prefix that wrote a reference, held in no frame, rules out an
+    // allocation on the path: `straight_path`.)
+    let refs_kept = f.code[..branch].iter().all(|ins| {
+        ins.operands(p, f)
+            .def
+            .is_none_or(|d| !f.ref_regs.get(d as usize).copied().unwrap_or(true))
+    });
     let branch = branch as u32;
     [(false, branch + 1), (true, target)]
         .into_iter()
         .filter(|&(_, start)| start > branch)
         .find_map(|(on_jump, start)| {
-            let len = straight_to_ret(p, f, start, written.clone())?;
+            let params = refs_kept.then_some(nargs);
+            let len = straight_path(p, f, start, &mut written.clone(), params)?;
             Some(EarlyReturn {
                 branch,
                 on_jump,
@@ -270,17 +278,74 @@ fn int_branch(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
 fn straight_to_ret(p: &Program, f: &Function, start: u32, mut written: Vec<bool>) -> Option<usize> {
+    straight_path(p, f, start, &mut written, None)
+}
+
+/// [`straight_to_ret`], where the path may also end by allocating what it
+/// returns ([`allocation_chain`]) when `params` is `Some(nargs)`: no
+/// reference register was written since the call (`written` counts the
+/// parameters and what ran before `start`).
+fn straight_path(
+    p: &Program,
+    f: &Function,
+    start: u32,
+    written: &mut [bool],
+    params: Option<usize>,
+) -> Option<usize> {
     let path = f.code.get(start as usize..)?;
+    let mut refs_written = false;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
-        let ok = inlinable_in_body(f, ins) || tuple_returned(f, ins, path.get(i + 1));
-        if !ok || !track_written(p, f, ins, &mut written, 0) {
+        let chain = params.is_some_and(|nargs| !refs_written && allocation_chain(p, f, nargs, path, i));
+        let ok = inlinable_in_body(f, ins) || tuple_returned(f, ins, path.get(i + 1)) || chain;
+        if !ok || !track_written(p, f, ins, written, 0) {
             return None;
         }
+        let def = ins.operands(p, f).def;
+        refs_written |= !chain && def.is_some_and(|d| f.ref_regs.get(d as usize).copied().unwrap_or(true));
         if let Instr::Ret { .. } = ins {
             return Some(i + 1);
         }
     }
     None
+}
+
+/// Whether instruction `i` of `path` (of `f`, in program `p`) allocates an
+/// array or a struct in a chain that ends the path (`return Node{kids: [],
+/// n: 1}`): after it come only instructions of scalars (no reference read or
+/// written), then the chain's next allocation, which takes its result as an
+/// operand, or the `Ret` of its result; and its reference operands are
+/// parameters, which the caller's frame keeps, or the result of the chain's
+/// allocation before it, which its argument block keeps while it may
+/// collect. No other reference is held across an allocation then, and an
+/// exit before the last (deopt stress) leaves only garbage behind: the VM
+/// runs the call again.
+fn allocation_chain(p: &Program, f: &Function, nargs: usize, path: &[Instr], i: usize) -> bool {
+    let alloc = |ins: Option<&Instr>| match ins {
+        Some(&Instr::NewArray { dst, site } | &Instr::NewStruct { dst, site }) => {
+            f.sites.get(site as usize).map(|s| (dst, &s.args[..]))
+        }
+        _ => None,
+    };
+    let is_ref = |r: Reg| f.ref_regs.get(r as usize).copied().unwrap_or(true);
+    let scalar = |ins: &Instr| {
+        let ops = ins.operands(p, f);
+        inlinable_in_body(f, ins) && !ops.uses.iter().chain(&ops.def).any(|&r| is_ref(r))
+    };
+    let Some((dst, args)) = alloc(path.get(i)) else {
+        return false;
+    };
+    let before = path[..i].iter().rev().find(|ins| !scalar(ins));
+    let prev = alloc(before).map(|(d, _)| d);
+    if !args
+        .iter()
+        .all(|&r| !is_ref(r) || (r as usize) < nargs || Some(r) == prev)
+    {
+        return false;
+    }
+    match path[i + 1..].iter().find(|ins| !scalar(ins)) {
+        Some(&Instr::Ret { src }) => src == dst,
+        next => alloc(next).is_some_and(|(_, next_args)| next_args.contains(&dst)),
+    }
 }
 
 /// Per register of `f` called with `nargs` arguments, whether the call writes it:

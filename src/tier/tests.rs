@@ -825,6 +825,33 @@ def walk(n: Node) -> int:
         return 1
     return 1 + walk(l)
 
+def leaf_or_tree(d: int) -> Tree:
+    if d == 0:
+        return Tree{kids: []}
+    return Tree{kids: [leaf_or_tree(d - 1), leaf_or_tree(d - 1)]}
+
+struct Sized:
+    kids: [Sized]
+    n: int
+
+def sized(d: int) -> Sized:
+    if d == 0:
+        return Sized{kids: [], n: d + 1}
+    return sized(d - 1)
+
+def two_leaves(d: int) -> Tree:
+    if d == 0:
+        let a: Tree = Tree{kids: []}
+        let b: Tree = Tree{kids: []}
+        return Tree{kids: [a, b]}
+    return two_leaves(d - 1)
+
+def field_then_new(t: Tree, d: int) -> Tree:
+    let k: [Tree] = t.kids
+    if d == 0:
+        return Tree{kids: []}
+    return field_then_new(t, d - 1)
+
 def long_prefix(n: int) -> int:
     let a: int = n + 1
     let b: int = a * 2
@@ -841,6 +868,7 @@ def main() -> int:
     chain.left = new Node()
     print(fib(10), halve(5000), both_call(5), starts_with_math(9))
     print(count(Tree{kids: [leaf, Tree{kids: [leaf, leaf]}]}), walk(chain), long_prefix(3))
+    print(count(leaf_or_tree(3)), count(two_leaves(2)), count(field_then_new(leaf, 2)), sized(2).n)
     return 0
 ";
     let p = build(src);
@@ -871,6 +899,25 @@ def main() -> int:
     assert_eq!(er("count"), prefixed(2, 4));
     assert_eq!(er("walk"), prefixed(2, 4));
     assert_eq!(er("long_prefix"), None);
+    // A path may end by allocating what it returns, in a chain where each
+    // new object is an operand of the next or returned, and no reference but
+    // the parameters was written before (`allocation_chain`).
+    assert_eq!(er("leaf_or_tree"), prefixed(0, 3));
+    assert_eq!(
+        er("sized"),
+        prefixed(0, 4),
+        "scalars computed between allocations"
+    );
+    assert_eq!(
+        er("two_leaves"),
+        None,
+        "a new object held across another allocation"
+    );
+    assert_eq!(
+        er("field_then_new"),
+        None,
+        "a loaded reference held across an allocation"
+    );
     assert!(matches!(
         er("halve"),
         Some(EarlyReturn {
@@ -880,7 +927,7 @@ def main() -> int:
         })
     ));
     assert_eq!(er("both_call"), None);
-    assert_eq!(same_everywhere(src), "55 1878 3 1\n5 2 72\n");
+    assert_eq!(same_everywhere(src), "55 1878 3 1\n5 2 72\n15 3 1 1\n");
 }
 
 /// Initializers: a `void` callee that only stores parameters and constants into
