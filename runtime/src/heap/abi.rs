@@ -112,8 +112,10 @@ pub const CLOSURE_CAPTURES_LEN: i32 =
 /// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
 /// the all-objects list head, the bytes allocated since the last collection, the
 /// limit on those for an inline allocation (0 in GC stress mode), the object
-/// count and the total bytes allocated (which a cell taken from a hole does not
-/// update: the heap counts the cells of a hole when it is used up, `cells.rs`),
+/// count and the total bytes allocated (none of these four does a cell taken
+/// from a hole read or update: its hole counted toward the next collection
+/// when the runtime took it, and the heap counts the hole's cells when it is
+/// used up, `cells.rs`),
 /// the head of the free-cell list of objects
 /// as large as an instance of 0 fields (`n` fields: `HEAP_FREE_CELLS + 8 * n`,
 /// for `n <` [`CELL_CLASSES`](super::CELL_CLASSES); an empty array's cell), and
@@ -198,10 +200,12 @@ mod tests {
         assert_eq!(at::<u8>(clo, HDR_KIND), KIND_CLOSURE);
     }
 
-    /// Allocate a cell of `n` fields the way compiled code does inline: take
-    /// the next cell of the hole of an instance or an array, or pop a free
-    /// cell, link it and count it for anything else, write its header with `kind`, then its
-    /// contents with `init`. `None` when the fast path would take the helper.
+    /// Allocate a cell of `n` fields the way compiled code does inline
+    /// (`Tr::alloc_cell`): take the next cell of the hole of an instance or an
+    /// array, or pop a free cell, link it and count it (toward the next
+    /// collection too) for anything else, write its header with `kind`, then
+    /// its contents with `init`. `None` when the fast path would take the
+    /// helper.
     fn inline_cell(h: &mut Heap, n: usize, kind: u8, init: impl FnOnce(*mut u8)) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
         // A counter word and a pointer word of the heap (pointers are read and
@@ -215,10 +219,6 @@ mod tests {
         // the free cell popped, which is `struct_size(n)` bytes.
         unsafe {
             let size = struct_size(n) as u64;
-            let s2 = *at(HEAP_SINCE_GC) + size;
-            if s2 > *at(HEAP_INLINE_LIMIT) {
-                return None;
-            }
             let c = if kind == KIND_STRUCT || kind == KIND_CLASS || kind == KIND_ARRAY {
                 let cursor = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32);
                 let limit = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32 + 8);
@@ -229,9 +229,10 @@ mod tests {
                 *cursor = c.add(size as usize);
                 c
             } else {
+                let s2 = *at(HEAP_SINCE_GC) + size;
                 let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
                 let c = *free;
-                if c.is_null() {
+                if c.is_null() || s2 > *at(HEAP_INLINE_LIMIT) {
                     return None;
                 }
                 let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
@@ -239,11 +240,11 @@ mod tests {
                 *next = *ptr_at(HEAP_HEAD);
                 *ptr_at(HEAP_HEAD) = c;
                 // Counted here; a cell from a hole is counted with its hole.
+                *at(HEAP_SINCE_GC) = s2;
                 *at(HEAP_BYTES_ALLOCATED) += size;
                 *at(HEAP_OBJECTS) += 1;
                 c
             };
-            *at(HEAP_SINCE_GC) = s2;
             *c.add(HDR_KIND as usize) = kind;
             *c.add(HDR_MARK as usize) = 0;
             init(c);
