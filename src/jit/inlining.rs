@@ -228,11 +228,7 @@ pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyRetu
     }
     // (A prefix that wrote a reference, held in no frame, rules out an
     // allocation on the path: `straight_path`.)
-    let refs_kept = f.code[..branch].iter().all(|ins| {
-        ins.operands(p, f)
-            .def
-            .is_none_or(|d| !f.ref_regs.get(d as usize).copied().unwrap_or(true))
-    });
+    let refs_kept = !f.code[..branch].iter().any(|ins| writes_ref(p, f, ins));
     let branch = branch as u32;
     [(false, branch + 1), (true, target)]
         .into_iter()
@@ -300,8 +296,7 @@ fn straight_path(
         if !ok || !track_written(p, f, ins, written, 0) {
             return None;
         }
-        let def = ins.operands(p, f).def;
-        refs_written |= !chain && def.is_some_and(|d| f.ref_regs.get(d as usize).copied().unwrap_or(true));
+        refs_written |= !chain && writes_ref(p, f, ins);
         if let Instr::Ret { .. } = ins {
             return Some(i + 1);
         }
@@ -326,7 +321,7 @@ fn allocation_chain(p: &Program, f: &Function, nargs: usize, path: &[Instr], i: 
         }
         _ => None,
     };
-    let is_ref = |r: Reg| f.ref_regs.get(r as usize).copied().unwrap_or(true);
+    let is_ref = |r: Reg| may_be_ref(f, r);
     let scalar = |ins: &Instr| {
         let ops = ins.operands(p, f);
         inlinable_in_body(f, ins) && !ops.uses.iter().chain(&ops.def).any(|&r| is_ref(r))
@@ -346,6 +341,18 @@ fn allocation_chain(p: &Program, f: &Function, nargs: usize, path: &[Instr], i: 
         Some(&Instr::Ret { src }) => src == dst,
         next => alloc(next).is_some_and(|(_, next_args)| next_args.contains(&dst)),
     }
+}
+
+/// Whether register `r` of `f` may hold a reference (a register the root map
+/// does not know counts as one).
+fn may_be_ref(f: &Function, r: Reg) -> bool {
+    f.ref_regs.get(r as usize).copied().unwrap_or(true)
+}
+
+/// Whether `ins` (of `f`, in program `p`) writes a register that may hold a
+/// reference.
+fn writes_ref(p: &Program, f: &Function, ins: &Instr) -> bool {
+    ins.operands(p, f).def.is_some_and(|d| may_be_ref(f, d))
 }
 
 /// Per register of `f` called with `nargs` arguments, whether the call writes it:
