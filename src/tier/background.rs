@@ -22,6 +22,7 @@
 //! ([`Worker::drain`]), so that the report covers every function that got
 //! hot.
 
+use super::placement::Placement;
 use super::{JitCore, JitOptions, Trigger};
 use crate::bytecode::Program;
 use crate::jit::TransError;
@@ -59,7 +60,6 @@ pub(super) struct Worker {
 }
 
 /// What the VMs and the worker know about the queue.
-#[derive(Default)]
 struct QueueState {
     /// Jobs submitted and not yet done (or skipped).
     pending: Mutex<usize>,
@@ -67,6 +67,8 @@ struct QueueState {
     idle: Condvar,
     /// Set by [`Worker::stop`]: skip the jobs still queued.
     stopping: AtomicBool,
+    /// Where an idle worker is woken (`None`: where the kernel puts it).
+    placement: Option<Placement>,
 }
 
 impl QueueState {
@@ -89,7 +91,12 @@ impl Worker {
     /// borrow the program are gone.
     pub(super) fn start(core: Arc<JitCore>, program: &Program, opts: JitOptions) -> Option<Worker> {
         let (jobs, queue) = channel();
-        let state = Arc::new(QueueState::default());
+        let state = Arc::new(QueueState {
+            pending: Mutex::new(0),
+            idle: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            placement: Placement::for_this_process(),
+        });
         let shared = state.clone();
         let program = program as *const Program as usize;
         let thread = std::thread::Builder::new()
@@ -107,7 +114,14 @@ impl Worker {
 
     /// Queue `job`; it comes back if the worker is gone.
     pub(super) fn submit(&self, job: Job) -> Result<(), Job> {
-        *super::lock(&self.state.pending) += 1;
+        let was_idle = {
+            let mut pending = super::lock(&self.state.pending);
+            *pending += 1;
+            *pending == 1
+        };
+        if let (true, Some(p)) = (was_idle, &self.state.placement) {
+            p.move_away(&self.thread);
+        }
         self.jobs.send(job).map_err(|e| {
             self.state.done_one();
             e.0
@@ -148,6 +162,9 @@ fn compile_queued(
     state: &QueueState,
 ) {
     while let Ok(job) = queue.recv() {
+        if let Some(p) = &state.placement {
+            p.release();
+        }
         if !state.stopping.load(Ordering::Relaxed) {
             // (A function that failed or is too big was recorded by the policy.)
             let compiled = catch_unwind(AssertUnwindSafe(|| {

@@ -19,6 +19,7 @@
 
 mod background;
 mod exec;
+mod placement;
 pub mod policy;
 pub mod runtime;
 
