@@ -147,4 +147,23 @@ mod tests {
             b"bp: out of memory (could not allocate 18446744073709551615 bytes)\n"
         );
     }
+
+    /// The binaries link GCC's unwinder statically (build.rs): a panic still
+    /// unwinds to `catch_unwind`, which every `extern "C"` helper relies on,
+    /// instead of aborting the process. Through a function that is not
+    /// inlined, and on another thread as the VM's helpers run on `bp-main`.
+    #[test]
+    fn panics_unwind_to_catch_unwind() {
+        #[inline(never)]
+        fn fails(n: usize) -> usize {
+            if std::hint::black_box(n) > 0 {
+                panic!("expected by the test");
+            }
+            n
+        }
+        let caught = std::thread::spawn(|| std::panic::catch_unwind(|| fails(1)).is_err())
+            .join()
+            .expect("the thread itself does not panic");
+        assert!(caught);
+    }
 }
