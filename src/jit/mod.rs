@@ -22,6 +22,7 @@
 
 pub mod abi;
 pub mod analysis;
+pub mod host;
 pub mod inlining;
 pub mod ranges;
 pub mod translate;
@@ -191,7 +192,7 @@ impl Isas {
 
 /// The host's ISAs with the flags the JIT uses.
 pub fn host_isas() -> Result<Isas, String> {
-    let builder = cranelift_native::builder().map_err(|e| format!("host not supported: {e}"))?;
+    let builder = host::isa_builder()?;
     Isas::new(builder, jit_flags()?)
 }
 
