@@ -1,25 +1,14 @@
 //! Link options for a small start-up footprint (docs/benchmarks.md, "Start-up
-//! memory"). All are for the `bp` binary on x86-64 Linux with glibc, where rustc
+//! memory"). Both are for the `bp` binary on x86-64 Linux with glibc, where rustc
 //! links with its own LLD by default (since Rust 1.90; this crate needs 1.95):
 //!
 //! * `--symbol-ordering-file=link/startup-order.txt` puts the functions a program
 //!   runs when it starts (listed by `scripts/startup-order.py`) next to each other,
 //!   so starting touches a few contiguous pages of code rather than pages all over
 //!   the text section;
-//! * `-no-pie` links an executable at a fixed address rather than a
-//!   position-independent one. The loader then has none of the ~12,000 relative
-//!   relocations to apply at every start, each of which wrote a pointer into
-//!   `.data.rel.ro` and made its page a private copy: hello world took 47 fewer
-//!   page faults and 0.1 ms less (1.49 -> 1.38 ms, `perf stat`, 3 × 200 runs
-//!   alternating; docs/benchmarks.md, "Start-up without relocations and
-//!   libgcc_s"). The cost is that the executable's own code and data are not
-//!   moved by address-space randomisation (the libraries, stacks, heap and
-//!   compiled code still are), the trade Debian makes for its CPython; the
-//!   objects stay position-independent code, as rustc compiles them.
-//! * `-z pack-relative-relocs` would store the relative relocations of a
-//!   position-independent build compactly (RELR); with `-no-pie` there are
-//!   none, and it is kept for builds that drop `-no-pie`. The loader needs
-//!   glibc 2.36.
+//! * `-z pack-relative-relocs` stores the ~12,000 relative relocations of the
+//!   position-independent binary as a compact bitmap (RELR) instead of 24-byte
+//!   entries: 270 KB less to read at every start. The loader needs glibc 2.36.
 //! * GCC's unwinder is linked from its static archive (`libgcc_eh.a`) rather than
 //!   from `libgcc_s.so.1`, which Rust's standard library asks for: placed before
 //!   it on the command line, the archive defines the `_Unwind_*` functions first,
@@ -50,7 +39,6 @@ fn main() {
         // A name the file lists that this build no longer has is simply not placed.
         println!("cargo::rustc-link-arg-bin=bp=-Wl,--no-warn-symbol-ordering");
     }
-    println!("cargo::rustc-link-arg-bin=bp=-no-pie");
     if let Some(dir) = static_unwinder_dir() {
         println!("cargo::rustc-link-search=native={dir}");
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
