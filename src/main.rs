@@ -206,11 +206,11 @@ fn main() {
 /// command is done: everything it owned that has an effect when dropped is
 /// dropped (`bp run` leaves the VM as it is on purpose: `vm::Output`), and its
 /// output is written. Ending the thread instead, for `main` to join it and
-/// call `exit`, cost about 0.1 ms of hello world's 1.6 (`perf stat`, hyperfine:
-/// the thread's exit hands its 1 GiB stack back with `madvise`, `main` wakes
-/// and unmaps it, and the allocator's exit handler returns its free pages to
-/// the kernel one `madvise` at a time), all of it work the kernel does anyway
-/// when the process ends. Nothing this program registers with `atexit` needs
+/// call `exit`, cost about 0.06 ms of hello world's 1.57 (hyperfine medians).
+/// As `strace` shows, the thread's exit handed its 1 GiB stack back with
+/// `madvise`, `main` woke and unmapped it, and the allocator's exit handler
+/// returned its free pages to the kernel one `madvise` at a time: work the
+/// kernel does anyway when the process ends. Nothing this program registers with `atexit` needs
 /// to run; Rust's own stdout buffer is flushed here.
 fn exit_process(code: i32) -> ! {
     use std::io::Write;
