@@ -15,15 +15,17 @@
 //! One exception on Linux: a block of [`MAPPED_MIN`] (1 MiB) or more, made
 //! by `alloc` or grown to that size by `realloc`, is an anonymous mapping of
 //! its own, which later growth extends with `mremap` (as glibc's `realloc`
-//! does for its mapped chunks), and whose pages are transparent huge pages
-//! (`MADV_HUGEPAGE`, [`HUGE_PAGE`]).
+//! does for its mapped chunks), and whose pages can be transparent huge pages
+//! (`MADV_HUGEPAGE`, [`HUGE_PAGE`]) with `BP_HUGE_PAGES=1`.
 //!
 //! * **Growth without copies.** mimalloc grows a block by allocating a new one
 //!   and copying, so a growing vector (a large map's entries, an array built
 //!   by `array_push`) touched about twice its final size in fresh pages, each
 //!   zeroed by the kernel and then overwritten by the copy; `mremap` moves the
 //!   pages instead.
-//! * **Huge pages.** The kernel clears one 2 MiB page per fault instead of
+//! * **Huge pages, when asked for** ([`huge_pages_wanted`]: off by default,
+//!   because a virtual machine's host may have to back each one again).
+//!   The kernel clears one 2 MiB page per fault instead of
 //!   512 pages of 4 KiB with one fault each (a fault costs about 1.7 µs on the
 //!   benchmark machine), and a large array or map index takes 512 times fewer
 //!   TLB entries: `maps` 45 -> 39 ms and `sieve` 60 -> 48 ms, with 4,309 ->
@@ -32,7 +34,8 @@
 //!   2 MiB more memory than its size once its last page is touched; blocks
 //!   under 1 MiB, mimalloc's own memory, and so a small program, keep 4 KiB
 //!   pages. `MIMALLOC_ALLOW_THP=0` in the environment turns huge pages off
-//!   for the process (mimalloc then sets `PR_SET_THP_DISABLE`).
+//!   for the process whatever the system's setting (mimalloc then sets
+//!   `PR_SET_THP_DISABLE`).
 //! * **Reuse.** Like glibc's mapping threshold, [`MAP_FROM`] rises past the
 //!   size of every mapped block freed: a program that keeps building and
 //!   dropping blocks of one size reuses mimalloc's memory for them rather
@@ -94,6 +97,41 @@ fn huge_interior(addr: usize, size: usize) -> Option<(usize, usize)> {
     (end > start).then(|| (start, end - start))
 }
 
+/// Whether mappings get huge pages: only with `BP_HUGE_PAGES=1` in the
+/// environment (read once; `getenv`, which allocates nothing, as the
+/// allocator must not).
+///
+/// Off by default because on the benchmark machine, a Firecracker virtual
+/// machine whose guest reports free 2 MiB blocks to the host (`virtio_balloon`
+/// page reporting), a huge page is exactly such a block, which the host has
+/// let go and must back again on first touch: about 10 ms per fault after
+/// other programs had run (`binary_trees` 0.17 s or 0.46-0.64 s, the same
+/// 1,200 faults, where without huge pages it is 0.18 s every time). In the
+/// benchmark harness, where PyPy and CPython run between bp's runs, compiled
+/// `binary_trees` took 935 and 974 ms with huge pages and 200 and 204 without
+/// (docs/benchmarks.md, "Huge pages made opt-in"). On a quiet machine they
+/// save 5-10 % of the memory-heavy programs, which is what the variable is for;
+/// the JVM also leaves them to a flag (`-XX:+UseTransparentHugePages`).
+#[cfg(target_os = "linux")]
+fn huge_pages_wanted() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // 0: not read yet, 1: no, 2: yes.
+    static WANTED: AtomicU8 = AtomicU8::new(0);
+    match WANTED.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: a NUL-terminated name; the result, if not null, is a
+            // NUL-terminated string of the environment, read at once.
+            let yes = unsafe {
+                let v = libc::getenv(c"BP_HUGE_PAGES".as_ptr());
+                !v.is_null() && std::ffi::CStr::from_ptr(v).to_bytes() == b"1"
+            };
+            WANTED.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+        w => w == 2,
+    }
+}
+
 /// Ask for transparent huge pages in the whole huge pages of the mapping at
 /// `ptr` of `size` bytes. Advice only: if the kernel has none to give (or
 /// THP is off), the block keeps 4 KiB pages.
@@ -102,6 +140,9 @@ fn huge_interior(addr: usize, size: usize) -> Option<(usize, usize)> {
 /// `ptr` must be a mapping of at least `size` bytes made by this allocator.
 #[cfg(target_os = "linux")]
 unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) {
+    if !huge_pages_wanted() {
+        return;
+    }
     if let Some((start, len)) = huge_interior(ptr as usize, size) {
         // SAFETY: the range lies inside the caller's mapping; `madvise` only
         // sets a flag of it, and its failure changes nothing.

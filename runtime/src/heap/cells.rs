@@ -34,10 +34,11 @@
 //!
 //! The first [`CHUNKS_ALONE`] chunks are allocations of their own; after them a
 //! heap carves its chunks from regions of [`REGION_BYTES`], which the global
-//! allocator of `bp` backs with transparent huge pages (`src/allocator.rs`): a
-//! program whose heap grows past 2 MiB then takes one page fault per 2 MiB of
-//! cells instead of 512 (`alloc` took 4,000 faults in fresh chunks), and a
-//! small program's heap still grows by 32 KiB. Chunks are aligned to their
+//! allocator of `bp` maps on their own and, with `BP_HUGE_PAGES=1`, backs with
+//! transparent huge pages (`src/allocator.rs`): a program whose heap grows past
+//! 2 MiB then takes one page fault per 2 MiB of cells instead of 512 (`alloc`
+//! took 4,000 faults in fresh chunks); a small program's heap still grows by
+//! 32 KiB. Chunks are aligned to their
 //! size, so the chunk of a cell is its address with the low bits cleared.
 //!
 //! A heap's chunks can be handed to another heap ([`Cells::adopt`]) together with
@@ -150,7 +151,7 @@ fn chunk_layout(instances: bool) -> Layout {
     Layout::from_size_align(CHUNK_BYTES, align).unwrap_or(Layout::new::<u64>())
 }
 
-/// A region's layout: page-aligned, so that the allocator maps it with huge
+/// A region's layout: page-aligned, so that the allocator can map it with huge
 /// pages; chunks are carved from its first `CHUNK_ALIGN` boundary on.
 fn region_layout() -> Layout {
     // Never fails, as `chunk_layout`.
