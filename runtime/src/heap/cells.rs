@@ -38,8 +38,8 @@
 //! transparent huge pages (`src/allocator.rs`): a program whose heap grows past
 //! 2 MiB then takes one page fault per 2 MiB of cells instead of 512 (`alloc`
 //! took 4,000 faults in fresh chunks); a small program's heap still grows by
-//! 32 KiB. Chunks are aligned to their
-//! size, so the chunk of a cell is its address with the low bits cleared.
+//! 32 KiB. Chunks are aligned to their size, so the chunk of a cell is its
+//! address with the low bits cleared.
 //!
 //! A heap's chunks can be handed to another heap ([`Cells::adopt`]) together with
 //! the objects in them: nothing is copied, the chunks change owner.
