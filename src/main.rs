@@ -57,7 +57,11 @@ enum ColorChoice {
 /// The `--color` choice of this run (set once, before the command runs).
 static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
 
+// `defer`: a subcommand's arguments are built only when it is the one
+// parsed, not at every start (building the whole tree was 100 k of hello
+// world's 1.1 M instructions: docs/benchmarks.md, "Start-up: clap").
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Compile and run a program.
     Run(RunArgs),
@@ -139,7 +143,10 @@ struct ReplArgs {
     engine: EngineArgs,
 }
 
-/// How programs run: the options `bp run`, `bp test` and `bp repl` share.
+// How programs run: the options `bp run`, `bp test` and `bp repl` share. (A
+// plain comment: clap makes a doc comment here the `about` of the subcommands
+// that flatten this struct, over their own, since their arguments are added
+// only when they are parsed: `defer` on `Command`.)
 #[derive(Args)]
 struct EngineArgs {
     /// Interpreter only: never JIT-compile.

@@ -104,6 +104,30 @@ fn subcommands_and_options_are_not_taken_for_files() {
     );
 }
 
+
+/// A subcommand's arguments are built only when it is parsed (`defer` in
+/// main.rs): its help still starts with its own description, not with that of
+/// the options it shares with others, and lists those options.
+#[test]
+fn each_subcommand_help_starts_with_its_own_description() {
+    for (cmd, about) in [
+        ("run", "Compile and run a program"),
+        ("test", "Run the tests"),
+        ("repl", "An interactive session"),
+        ("check", "Parse and type-check a program"),
+        ("fmt", "Format source files in place"),
+    ] {
+        let help = Bp::new([cmd, "--help"]).run();
+        assert_eq!(help.code("bp CMD --help"), 0);
+        let text = help.stdout_text();
+        assert!(text.starts_with(about), "bp {cmd} --help:\n{text}");
+        if cmd != "check" && cmd != "fmt" {
+            assert!(text.contains("--jit-threshold"), "bp {cmd} --help:\n{text}");
+        }
+    }
+    let top = Bp::new(["--help"]).run().stdout_text();
+    assert!(top.contains("run ") && top.contains("Compile and run a program"), "{top}");
+}
 #[test]
 fn runtime_errors_show_the_source_line_with_a_caret() {
     let dir = TempDir::new("cli-caret");
