@@ -290,7 +290,7 @@ impl Jit {
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
-        let (tramp, enter) = compile_shims(&mut module, default_cc, jit_cc, helpers.tramp)?;
+        let (tramp, enter) = compile_shims(&mut module, &*unoptimized, default_cc, jit_cc, helpers.tramp)?;
         let n = program.functions.len();
         if entry.len() != n {
             return Err("internal error: an entry table of the wrong size".into());
@@ -468,24 +468,7 @@ impl Jit {
     /// Compile the function in `self.ctx` with [`Jit::unoptimized_isa`] and define
     /// it as `id` (what `JITModule::define_function` does with the module's ISA).
     fn define_unoptimized(&mut self, id: FuncId) -> Result<(), String> {
-        let mut cp = cranelift_codegen::control::ControlPlane::default();
-        let alignment = self
-            .ctx
-            .compile(&*self.unoptimized_isa, &mut cp)
-            .map_err(|e| format!("{:?}", e.inner))?
-            .buffer
-            .alignment as u64;
-        let code = self.ctx.compiled_code().ok_or("no compiled code")?;
-        let relocs: Vec<cranelift_module::ModuleReloc> = code
-            .buffer
-            .relocs()
-            .iter()
-            .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &self.ctx.func, id))
-            .collect();
-        let bytes = code.code_buffer().to_vec();
-        self.module
-            .define_function_bytes(id, alignment, &bytes, &relocs)
-            .map_err(|e| format!("{e:?}"))
+        define_with_isa(&mut self.module, &mut self.ctx, &*self.unoptimized_isa, id)
     }
 
     /// Make the compiled functions callable and patch their entries. Returns,
@@ -579,6 +562,7 @@ impl EntryTable {
 /// it save the callee-saved registers that compiled code does not preserve).
 fn compile_shims(
     module: &mut JITModule,
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
     c_cc: cranelift_codegen::isa::CallConv,
     jit_cc: cranelift_codegen::isa::CallConv,
     tramp: abi::TrampFn,
@@ -640,15 +624,40 @@ fn compile_shims(
             b.ins().return_(&[st]);
             b.finalize(module.isa().frontend_config());
         }
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| format!("{e:?}"))?;
+        define_with_isa(module, &mut ctx, isa, id)?;
         ids.push(id);
     }
     module.finalize_definitions().map_err(|e| e.to_string())?;
     let tramp = module.get_finalized_function(ids[0]) as usize;
     let enter = module.get_finalized_function(ids[1]) as usize;
     Ok((tramp, enter))
+}
+
+/// Compile the function in `ctx` with `isa` and define it in `module` as `id`:
+/// what `JITModule::define_function` does, with an ISA other than the module's.
+fn define_with_isa(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    id: FuncId,
+) -> Result<(), String> {
+    let mut cp = cranelift_codegen::control::ControlPlane::default();
+    let alignment = ctx
+        .compile(isa, &mut cp)
+        .map_err(|e| format!("{:?}", e.inner))?
+        .buffer
+        .alignment as u64;
+    let code = ctx.compiled_code().ok_or("no compiled code")?;
+    let relocs: Vec<cranelift_module::ModuleReloc> = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    let bytes = code.code_buffer().to_vec();
+    module
+        .define_function_bytes(id, alignment, &bytes, &relocs)
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// The ISAs for `target`: `host`, `aarch64` (`aarch64-unknown-linux-gnu`) or
