@@ -233,7 +233,6 @@ pub(crate) struct Checker<'d> {
     global_limit: Option<usize>,
     /// Enclosing function contexts; the last is the current one (lambdas push).
     ctxs: Vec<FnCtx>,
-    builtins: HashMap<&'static str, u32>,
     /// (struct id, method name) -> function id: [`StructInfo::methods`] indexed.
     method_ids: HashMap<(u32, String), u32>,
     /// Per class id: what `declare_class` and `resolve_class` found.
@@ -246,11 +245,6 @@ pub(crate) struct Checker<'d> {
 
 impl<'d> Checker<'d> {
     fn new(diags: &'d mut Diagnostics) -> Checker<'d> {
-        let builtins = bp_runtime::builtins::all()
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.name, i as u32))
-            .collect::<HashMap<_, _>>();
         Checker {
             diags,
             info: ProgramInfo::default(),
@@ -260,7 +254,6 @@ impl<'d> Checker<'d> {
             cur: 0,
             global_limit: None,
             ctxs: Vec::new(),
-            builtins,
             method_ids: HashMap::new(),
             class_decls: Vec::new(),
             cur_class: None,
@@ -305,7 +298,7 @@ impl<'d> Checker<'d> {
     /// names and visible locals.
     fn callable_names(&self) -> Vec<String> {
         let m = &self.mods[self.cur];
-        let builtins = self.builtins.keys().map(|b| b.to_string());
+        let builtins = bp_runtime::builtins::all().iter().map(|b| b.name.to_string());
         let mut names = self.value_names();
         names.extend(
             builtins
@@ -498,7 +491,7 @@ impl<'d> Checker<'d> {
                         f.func_id = id;
                         if self.claim_name(mi, &f.name, true) {
                             self.mods[mi].funcs.insert(f.name.name.clone(), id);
-                            if self.builtins.contains_key(f.name.name.as_str())
+                            if bp_runtime::builtins::id_of(&f.name.name).is_some()
                                 || INTRINSICS.contains(&f.name.name.as_str())
                             {
                                 self.diags.warning(
@@ -600,7 +593,7 @@ impl<'d> Checker<'d> {
                         });
                         if self.claim_name(mi, &x.name, false) {
                             self.mods[mi].externs.insert(x.name.name.clone(), id);
-                            if self.builtins.contains_key(x.name.name.as_str())
+                            if bp_runtime::builtins::id_of(&x.name.name).is_some()
                                 || INTRINSICS.contains(&x.name.name.as_str())
                             {
                                 self.diags.warning(

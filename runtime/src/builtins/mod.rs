@@ -179,6 +179,24 @@ pub fn all() -> &'static [Builtin] {
     ALL.get_or_init(|| AREAS.iter().flat_map(|(_, t)| t.iter().copied()).collect())
 }
 
+/// The id of the builtin named `name`. (One index per process, hashed with
+/// [`FxHasher`](crate::heap::FxHasher): the standard library's SipHash made
+/// the type checker's own map of the 158 names 4 % of hello world's
+/// instructions.)
+pub fn id_of(name: &str) -> Option<u32> {
+    type Index =
+        std::collections::HashMap<&'static str, u32, std::hash::BuildHasherDefault<crate::heap::FxHasher>>;
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let mut index = Index::with_capacity_and_hasher(all().len(), Default::default());
+            index.extend(all().iter().enumerate().map(|(i, b)| (b.name, i as u32)));
+            index
+        })
+        .get(name)
+        .copied()
+}
+
 /// The builtin reference of `docs/language.md`: one table per area, a row per
 /// builtin with its canonical signature and its description. A test of the root
 /// crate (`tests/doc_examples.rs`) keeps the file equal to this text.
@@ -250,6 +268,16 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(n, names.len(), "duplicate builtin name");
+    }
+
+    /// `id_of` finds every builtin by its name, and nothing else.
+    #[test]
+    fn id_of_finds_each_builtin_by_name() {
+        for (id, b) in all().iter().enumerate() {
+            assert_eq!(id_of(b.name), Some(id as u32), "{}", b.name);
+        }
+        assert_eq!(id_of("no_such_builtin"), None);
+        assert_eq!(id_of(""), None);
     }
 
     /// Every builtin says what it does, in one line without a final period.

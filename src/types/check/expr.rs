@@ -393,7 +393,7 @@ impl Checker<'_> {
                 let m = &self.mods[self.cur];
                 let msg = if m.externs.contains_key(n) {
                     format!("extern function '{n}' cannot be used as a value")
-                } else if self.builtins.contains_key(n) || INTRINSICS.contains(&n) {
+                } else if bp_runtime::builtins::id_of(n).is_some() || INTRINSICS.contains(&n) {
                     format!("builtin function '{n}' cannot be used as a value")
                 } else if m.structs.contains_key(n) {
                     format!("'{n}' is a struct, not a value")
@@ -894,7 +894,7 @@ impl Checker<'_> {
             return Type::Str;
         }
         // 5. The runtime's builtins.
-        if let Some(&bid) = self.builtins.get(name.as_str()) {
+        if let Some(bid) = bp_runtime::builtins::id_of(&name) {
             *res = Res::Builtin(bid);
             return self.check_builtin(bid, &name, args, span, expected);
         }
