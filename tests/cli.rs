@@ -104,7 +104,6 @@ fn subcommands_and_options_are_not_taken_for_files() {
     );
 }
 
-
 /// A subcommand's arguments are built only when it is parsed (`defer` in
 /// main.rs): its help still starts with its own description, not with that of
 /// the options it shares with others, and lists those options.
@@ -126,8 +125,12 @@ fn each_subcommand_help_starts_with_its_own_description() {
         }
     }
     let top = Bp::new(["--help"]).run().stdout_text();
-    assert!(top.contains("run ") && top.contains("Compile and run a program"), "{top}");
+    assert!(
+        top.contains("run ") && top.contains("Compile and run a program"),
+        "{top}"
+    );
 }
+
 #[test]
 fn runtime_errors_show_the_source_line_with_a_caret() {
     let dir = TempDir::new("cli-caret");
