@@ -151,7 +151,7 @@ mod tests {
     /// The binaries link GCC's unwinder statically (build.rs): a panic still
     /// unwinds to `catch_unwind`, which every `extern "C"` helper relies on,
     /// instead of aborting the process. Through a function that is not
-    /// inlined, and on another thread as the VM's helpers run on `bp-main`.
+    /// inlined, and on another thread, as helpers run on the program's threads.
     #[test]
     fn panics_unwind_to_catch_unwind() {
         #[inline(never)]

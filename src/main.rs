@@ -240,21 +240,15 @@ fn exit_after_usage(e: clap::Error) -> ! {
     }
 }
 
-/// Run `f` on a thread with a native stack of `sizes.native_stack` bytes (the
-/// parser and checker recurse on nested expressions, and compiled code uses the
-/// native stack), or a smaller one down to 8 MiB when the address space does not
-/// leave that much. `Err` says why it could not run.
+/// Run `f` with a native stack of `sizes.native_stack` bytes (the parser and
+/// checker recurse on nested expressions, and compiled code uses the native
+/// stack), or a smaller one down to 8 MiB when the address space does not leave
+/// that much (`native_stack::run_on_own_stack`). `Err` says why it could not run.
 fn run_on_program_thread(
     sizes: Reservations,
     f: impl FnOnce() -> i32 + Send + 'static,
 ) -> Result<i32, String> {
-    match bp::native_stack::spawn_with_stack("bp-main".into(), sizes.native_stack, f) {
-        Ok(h) => h
-            .join()
-            .map(|code| code.unwrap_or(1))
-            .map_err(|_| "internal error: the main thread failed".to_string()),
-        Err(e) => Err(format!("cannot start the program's thread: {e}")),
-    }
+    bp::native_stack::run_on_own_stack("bp-main", sizes.native_stack, f)
 }
 
 /// All of standard input, at most the size of the largest source file.

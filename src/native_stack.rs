@@ -3,6 +3,49 @@
 //! tier checks the native stack pointer before entering it and compiled code checks
 //! it on every call (`docs/jit.md`). Kept here, below both the VM and the JIT, so
 //! that neither has to import the other for it.
+//!
+//! The program runs on a stack of its own (1 GiB unless the address space is
+//! limited: `limits.rs`), on the main thread, which [`run_on_own_stack`]
+//! switches to it (`switch.rs`, on Linux with glibc); elsewhere on a thread
+//! started with that stack ([`spawn_with_stack`], which the program's own
+//! threads use everywhere).
+
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod switch;
+
+/// Without glibc's `makecontext` (or on another target): the program's stack
+/// is a thread's.
+#[cfg(not(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+mod switch {
+    /// No stack is ever switched to.
+    pub(super) fn current_stack() -> Option<(usize, usize)> {
+        None
+    }
+
+    /// Run `f` on a thread named `name` with a stack of `size` bytes.
+    pub(super) fn run<T: Send + 'static>(
+        name: &str,
+        size: usize,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        const FAILED: &str = "internal error: the program's thread failed";
+        match super::spawn_with_stack(name.to_string(), size, f) {
+            Ok(h) => h
+                .join()
+                .map_err(|_| FAILED.to_string())?
+                .ok_or_else(|| FAILED.to_string()),
+            Err(e) => Err(format!("cannot start the program's thread: {e}")),
+        }
+    }
+}
 
 /// An approximation of the native stack pointer.
 #[inline(always)]
@@ -15,6 +58,11 @@ pub fn native_sp() -> usize {
 /// Rust code (interpreter, helpers, collector) that runs between two checks.
 pub fn native_stack_limit() -> usize {
     let sp = native_sp();
+    if let Some((lo, size)) = switch::current_stack() {
+        if lo < sp && sp <= lo + size {
+            return lo + limit_margin(size);
+        }
+    }
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain libc queries about the current thread's stack; `attr` is
@@ -28,14 +76,35 @@ pub fn native_stack_limit() -> usize {
                 libc::pthread_attr_destroy(&mut attr);
                 let lo = addr as usize;
                 if ok && lo < sp && sp <= lo + size {
-                    let margin = (size / 8).clamp(64 << 10, 4 << 20);
-                    return lo + margin;
+                    return lo + limit_margin(size);
                 }
             }
         }
     }
     // Unknown stack bounds: assume a conservative 1 MiB below the current point.
     sp.saturating_sub(1 << 20)
+}
+
+/// How far above the bottom of a stack of `size` bytes compiled code stops.
+fn limit_margin(size: usize) -> usize {
+    (size / 8).clamp(64 << 10, 4 << 20)
+}
+
+/// Run `f` on a native stack of `size` bytes, or, when the address space does
+/// not leave that much, the largest of `size / 2`, `size / 4`, ... down to
+/// [`crate::limits::MIN_NATIVE_STACK`] that can be had (reserved, not touched),
+/// and return its result. On Linux with glibc the calling thread switches to
+/// that stack and back (`switch.rs`): starting a thread for it cost hello
+/// world 80-170 µs of its 1.5 ms, the time this virtual machine takes to wake
+/// the other CPU, where Linux starts the new thread (docs/benchmarks.md).
+/// Elsewhere a thread named `name` runs it. `Err`: the stack could not be
+/// had, or `f` panicked (the panic hook has reported it).
+pub fn run_on_own_stack<T: Send + 'static>(
+    name: &str,
+    size: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    switch::run(name, size, f)
 }
 
 /// Start `f` on a new OS thread named `name` with a native stack of `stack` bytes,
