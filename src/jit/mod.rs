@@ -560,6 +560,9 @@ impl EntryTable {
 /// the context read from the pinned register) and the entry shim ([`abi::EnterFn`], C convention: loads the register arguments from the
 /// window and calls the code in the compiled convention; the C convention makes
 /// it save the callee-saved registers that compiled code does not preserve).
+/// They are compiled with `isa`, the one without Cranelift's optimizer: a call
+/// and a return each need none, and as the first compilation of every run they
+/// made the JIT's setup 60-85 µs slower through it (docs/jit.md).
 fn compile_shims(
     module: &mut JITModule,
     isa: &dyn cranelift_codegen::isa::TargetIsa,
