@@ -38,7 +38,26 @@ const FRAME_BYTES: usize = 24;
 pub const MIN_NATIVE_STACK: usize = 8 << 20;
 const MIN_REG_SLOTS: usize = 1 << 17;
 const MIN_FRAMES: usize = 10_000;
-const MIN_CODE_ARENA: usize = 4 << 20;
+pub const MIN_CODE_ARENA: usize = 4 << 20;
+
+/// `reserve(size)`, tried again at half the size while it fails and the size
+/// is above `min`: the first success, or the failure at `min` or below. How
+/// the native stacks and the JIT's code arena meet an address-space limit
+/// tighter than [`Reservations`] expected (docs/architecture.md, "Stack sizes
+/// and the address-space limit").
+pub fn halving<R, E>(
+    mut size: usize,
+    min: usize,
+    mut reserve: impl FnMut(usize) -> Result<R, E>,
+) -> Result<R, E> {
+    loop {
+        match reserve(size) {
+            Ok(r) => return Ok(r),
+            Err(_) if size > min => size /= 2,
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Sizes of the reservations of one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +187,31 @@ mod tests {
         assert!(total <= free / 4, "{r:?}");
         assert!(r.max_frames >= DEFAULT_MAX_DEPTH, "{r:?}");
         assert!(r.reg_slots >= 1 << 22, "{r:?}");
+    }
+
+    #[test]
+    fn a_refused_reservation_is_tried_at_half_the_size_down_to_the_minimum() {
+        let mut tried = Vec::new();
+        let fits_16 = halving(64, 8, |s| {
+            tried.push(s);
+            if s <= 16 {
+                Ok(s)
+            } else {
+                Err(s)
+            }
+        });
+        assert_eq!((fits_16, &tried[..]), (Ok(16), &[64, 32, 16][..]));
+        tried.clear();
+        let never = halving(64, 8, |s| {
+            tried.push(s);
+            Err::<(), _>(s)
+        });
+        assert_eq!((never, &tried[..]), (Err(8), &[64, 32, 16, 8][..]));
+        assert_eq!(
+            halving(5, 8, Err::<(), _>),
+            Err(5),
+            "at or below the minimum: one try"
+        );
     }
 
     #[test]

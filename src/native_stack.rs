@@ -95,7 +95,7 @@ fn limit_margin(size: usize) -> usize {
 /// [`crate::limits::MIN_NATIVE_STACK`] that can be had (reserved, not touched),
 /// and return its result. On Linux with glibc the calling thread switches to
 /// that stack and back (`switch.rs`): starting a thread for it cost hello
-/// world 80-170 µs of its 1.5 ms, the time this virtual machine takes to wake
+/// world 70-170 µs of its 1.5 ms, the time this virtual machine takes to wake
 /// the other CPU, where Linux starts the new thread (docs/benchmarks.md).
 /// Elsewhere a thread named `name` runs it. `Err`: the stack could not be
 /// had, or `f` panicked (the panic hook has reported it).
@@ -118,20 +118,14 @@ pub fn spawn_with_stack<T: Send + 'static>(
 ) -> std::io::Result<std::thread::JoinHandle<Option<T>>> {
     // Shared so that `f` survives a spawn that fails (and drops its closure).
     let job = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
-    let mut stack = stack;
-    loop {
+    crate::limits::halving(stack, crate::limits::MIN_NATIVE_STACK, |stack| {
         let mine = std::sync::Arc::clone(&job);
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(name.clone())
             .stack_size(stack)
             .spawn(move || {
                 let f = mine.lock().ok().and_then(|mut j| j.take());
                 f.map(|f| f())
-            });
-        match spawned {
-            Ok(h) => return Ok(h),
-            Err(_) if stack > crate::limits::MIN_NATIVE_STACK => stack /= 2,
-            Err(e) => return Err(e),
-        }
-    }
+            })
+    })
 }

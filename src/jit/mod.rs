@@ -258,14 +258,8 @@ fn dump_to_stderr(text: &str) {
 /// Reserve `size` bytes of address space for code, or less (down to 4 MiB) when the
 /// address-space limit does not leave that much.
 fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
-    let mut size = size.max(4 << 20);
-    loop {
-        match ArenaMemoryProvider::new_with_size(size) {
-            Ok(a) => return Ok(a),
-            Err(_) if size > 4 << 20 => size /= 2,
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    let min = crate::limits::MIN_CODE_ARENA;
+    crate::limits::halving(size.max(min), min, ArenaMemoryProvider::new_with_size).map_err(|e| e.to_string())
 }
 
 impl Jit {

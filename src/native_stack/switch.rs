@@ -61,38 +61,39 @@ struct Reserved {
 impl Reserved {
     /// Reserve `size` bytes (halved on refusal down to `MIN_NATIVE_STACK`)
     /// with a guard region below them.
-    fn new(mut size: usize) -> std::io::Result<Reserved> {
-        loop {
-            // SAFETY: a fresh private anonymous mapping; nothing else refers to
-            // it. The guard region's protection is changed before any use.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    size + GUARD,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                    -1,
-                    0,
-                )
-            };
-            if base != libc::MAP_FAILED {
-                // SAFETY: the first `GUARD` bytes of the mapping just made.
-                if unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) } == 0 {
-                    return Ok(Reserved {
-                        base,
-                        lo: base as usize + GUARD,
-                        size,
-                    });
-                }
-                // SAFETY: the whole mapping just made, not used.
-                unsafe { libc::munmap(base, size + GUARD) };
-            }
-            let err = std::io::Error::last_os_error();
-            if size <= crate::limits::MIN_NATIVE_STACK {
-                return Err(err);
-            }
-            size /= 2;
+    fn new(size: usize) -> std::io::Result<Reserved> {
+        crate::limits::halving(size, crate::limits::MIN_NATIVE_STACK, Reserved::exactly)
+    }
+
+    /// Reserve `size` bytes with a guard region below them, or fail.
+    fn exactly(size: usize) -> std::io::Result<Reserved> {
+        // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+        // The guard region's protection is changed before any use.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size + GUARD,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: the first `GUARD` bytes of the mapping just made.
+        if unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) } != 0 {
+            let err = std::io::Error::last_os_error();
+            // SAFETY: the whole mapping just made, not used.
+            unsafe { libc::munmap(base, size + GUARD) };
+            return Err(err);
+        }
+        Ok(Reserved {
+            base,
+            lo: base as usize + GUARD,
+            size,
+        })
     }
 }
 
