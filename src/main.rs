@@ -59,7 +59,8 @@ static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
 
 // `defer`: a subcommand's arguments are built only when it is the one
 // parsed, not at every start (building the whole tree was 100 k of hello
-// world's 1.1 M instructions: docs/benchmarks.md, "Start-up: clap").
+// world's 1.1 M instructions: docs/benchmarks.md, "Start-up: 1.117 M →
+// 0.885 M instructions").
 #[derive(Subcommand)]
 #[command(defer = true)]
 enum Command {
@@ -209,16 +210,18 @@ fn main() {
     std::process::exit(code);
 }
 
-/// End the process with status `code`, from the program's thread, once the
+/// End the process with status `code`, from the program's stack, once the
 /// command is done: everything it owned that has an effect when dropped is
 /// dropped (`bp run` leaves the VM as it is on purpose: `vm::Output`), and its
-/// output is written. Ending the thread instead, for `main` to join it and
-/// call `exit`, cost about 0.06 ms of hello world's 1.57 (hyperfine medians).
-/// As `strace` shows, the thread's exit handed its 1 GiB stack back with
-/// `madvise`, `main` woke and unmapped it, and the allocator's exit handler
-/// returned its free pages to the kernel one `madvise` at a time: work the
-/// kernel does anyway when the process ends. Nothing this program registers with `atexit` needs
-/// to run; Rust's own stdout buffer is flushed here.
+/// output is written. When the program still had a thread of its own, ending
+/// that thread for `main` to join it and call `exit` cost about 0.06 ms of hello
+/// world's 1.57 (hyperfine medians): as `strace` showed, the thread handed its
+/// 1 GiB stack back with `madvise`, `main` woke and unmapped it, and the
+/// allocator's exit handler returned its free pages to the kernel one `madvise`
+/// at a time, work the kernel does anyway when the process ends. Switching back
+/// from the program's stack and unmapping it would be the same kind of work.
+/// Nothing this program registers with `atexit` needs to run; Rust's own stdout
+/// buffer is flushed here.
 fn exit_process(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
