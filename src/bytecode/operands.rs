@@ -132,6 +132,12 @@ impl Instr {
         self.operand(|r| r == Role::Target).map(|v| v as u32)
     }
 
+    /// The loop a back-edge (`Loop`, `ForLoop`) counts for: its field with role
+    /// `LoopId`.
+    pub fn loop_id(&self) -> Option<usize> {
+        self.operand(|r| r == Role::LoopId).map(|v| v as usize)
+    }
+
     /// Whether execution can continue with the next instruction: false for the
     /// unconditional jumps (`Jmp`, `Loop`), returns and throws.
     pub fn falls_through(&self) -> bool {

@@ -43,8 +43,25 @@ pub struct Context {
     _not_send_sync_unpin: std::marker::PhantomData<(*mut u8, std::marker::PhantomPinned)>,
 }
 
-/// The type of the resume helpers and `rt_op`: `(ctx, base, pc) -> status`.
+/// The type of `rt_op`: `(ctx, base, pc) -> status`.
 pub type JitFn = unsafe extern "C" fn(*mut Context, *mut Value, u64) -> u64;
+
+/// The type of the resume helpers: `(ctx, base, pc, osr_loops) -> status`, where
+/// `osr_loops` are the loops whose headers the exiting code can be re-entered
+/// at ([`osr_bit`]): status [`ST_REENTER`] names one of them only.
+pub type ResumeFn = unsafe extern "C" fn(*mut Context, *mut Value, u64, u64) -> u64;
+
+/// The bit of loop `loop_id` (the `loop_id` of its back-edges) in a set of
+/// loops a version of a function can be entered at, by OSR or by re-entry
+/// after a side exit (docs/jit.md, "OSR entries"). Loops from 63 on share the
+/// last bit: asking for one of them gives entries to all.
+pub const fn osr_bit(loop_id: usize) -> u64 {
+    1 << if loop_id < 63 { loop_id } else { 63 }
+}
+
+/// Every loop of a function ([`osr_bit`]): what `bp jit-ir` and the compile
+/// tests translate with, so that each header's entry is compiled too.
+pub const ALL_LOOPS: u64 = u64::MAX;
 
 /// Helpers that take one number besides the context (`rt_propagate(ctx, pc)`,
 /// `rt_overflow(ctx, base)`, `rt_overflow_at(ctx, pc)`,
@@ -130,8 +147,8 @@ pub const CONCAT_MAX_PARTS: usize = 56;
 pub struct Helpers {
     /// The interpreter trampoline: the entry of every function not compiled.
     pub tramp: TrampFn,
-    pub resume: JitFn,
-    pub resume_exc: JitFn,
+    pub resume: ResumeFn,
+    pub resume_exc: ResumeFn,
     pub propagate: CtxFn,
     pub op: JitFn,
     /// The callee pops its record and raises `stack overflow` in the caller.

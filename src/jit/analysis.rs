@@ -7,6 +7,7 @@ use super::{inlining, ranges};
 use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::builtins;
 use bp_runtime::value::ValKind;
+use std::collections::BTreeMap;
 
 /// A set of registers (256 bits).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -58,6 +59,19 @@ pub fn loop_headers(f: &Function) -> Vec<u32> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// Per loop header, the bits (`abi::osr_bit`) of the loops whose back-edges
+/// jump to it: the tier asks for an entry by the `loop_id` of the back-edge
+/// the VM counted.
+pub fn header_osr_bits(f: &Function) -> BTreeMap<u32, u64> {
+    let mut bits = BTreeMap::new();
+    for ins in &f.code {
+        if let (Some(h), Some(id)) = (ins.jump_target(), ins.loop_id()) {
+            *bits.entry(h).or_insert(0) |= super::abi::osr_bit(id);
+        }
+    }
+    bits
 }
 
 /// Results of the analyses of one function.

@@ -38,7 +38,7 @@ use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use translate::{jit_call_conv, jit_signature, reg_args, translate, Addrs, TransCtx, REG_ARGS};
 pub use translate::{TransError, MAX_JIT_INSTRS, MAX_JIT_IR};
@@ -120,6 +120,26 @@ fn helper_legend(a: &Addrs) -> String {
 /// its code size in bytes, or why it could not be finalized.
 pub type Finalized = (usize, Result<usize, String>);
 
+/// What a version of a function is compiled for, decided by the tier's policy.
+#[derive(Clone, Copy, Debug)]
+pub struct Version {
+    /// Handle negative array indices inline ([`TransCtx::neg_index`]).
+    pub neg_index: bool,
+    /// The first version, which speculates ([`TransCtx::speculate`]).
+    pub speculate: bool,
+    /// The loops it can be entered at ([`TransCtx::osr_loops`]).
+    pub osr_loops: u64,
+}
+
+/// A function compiled and not yet made callable ([`Jit::finalize`]).
+struct Unfinalized {
+    fid: usize,
+    id: FuncId,
+    size: usize,
+    name: String,
+    osr_loops: u64,
+}
+
 /// The code generator of one run: the Cranelift module, the shims between Rust
 /// and compiled code, and the entry table.
 pub struct Jit {
@@ -148,8 +168,8 @@ pub struct Jit {
     offs: Offsets,
     /// Deopt-stress visit counters (kept alive: compiled code points into them).
     stress_ctrs: Vec<Box<[u32]>>,
-    /// Defined but not yet finalized: (function, module id, code size, name).
-    unfinalized: Vec<(usize, FuncId, usize, String)>,
+    /// Defined but not yet finalized.
+    unfinalized: Vec<Unfinalized>,
     perf_map: Option<std::fs::File>,
     names: u64,
 }
@@ -356,30 +376,31 @@ impl Jit {
         self.enter
     }
 
-    /// Whether `fid` has code, callable or waiting for [`Jit::finalize`].
-    pub fn has_code(&self, fid: usize) -> bool {
-        self.entry.get(fid) != abi::NOT_COMPILED || self.unfinalized.iter().any(|u| u.0 == fid)
+    /// Whether `fid` has code, callable or waiting for [`Jit::finalize`], with
+    /// the entries of (at least) `osr_loops`.
+    pub fn has_code(&self, fid: usize, osr_loops: u64) -> bool {
+        let has = |loops: u64| loops & osr_loops == osr_loops;
+        (self.entry.get(fid) != abi::NOT_COMPILED && has(self.entry.osr_loops(fid)))
+            || self.unfinalized.iter().any(|u| u.fid == fid && has(u.osr_loops))
     }
 
     /// Send the calls of `fid` back to the trampoline (its code stays allocated:
     /// frames may still be running it).
     pub fn reset_entry(&mut self, fid: usize) {
-        self.entry.set(fid, abi::NOT_COMPILED);
+        self.entry.reset(fid);
     }
 
-    /// Translate and compile function `fid` (not yet callable: see
-    /// [`Jit::finalize`]); `consts` are its constants (immortal strings shared by
-    /// every VM of the run); `neg_index`: handle negative array indices inline;
-    /// `speculate`: the first version (see `TransCtx::speculate`).
-    /// The code finds the running VM in the pinned register (the context), so
-    /// every VM of the run (one per thread) can run it.
+    /// Translate and compile `version` of function `fid` (not yet callable:
+    /// see [`Jit::finalize`]); `consts` are its constants (immortal strings
+    /// shared by every VM of the run). The code finds the running VM in the
+    /// pinned register (the context), so every VM of the run (one per thread)
+    /// can run it.
     pub fn compile(
         &mut self,
         program: &Program,
         consts: &[Value],
         fid: u32,
-        neg_index: bool,
-        speculate: bool,
+        version: Version,
     ) -> Result<(), TransError> {
         let f = program.functions.get(fid as usize).ok_or("no such function")?;
         self.module.clear_context(&mut self.ctx);
@@ -412,8 +433,9 @@ impl Jit {
             jit_cc: self.jit_cc,
             frontend_config: self.module.isa().frontend_config(),
             little_endian: self.module.isa().endianness() == cranelift_codegen::ir::Endianness::Little,
-            neg_index,
-            speculate,
+            neg_index: version.neg_index,
+            speculate: version.speculate,
+            osr_loops: version.osr_loops,
             source_positions: self.opts.dumps(&f.name),
         };
         translate(&tc, fid, &mut self.ctx.func, &mut self.fctx)?;
@@ -455,7 +477,13 @@ impl Jit {
                 ));
             }
         }
-        self.unfinalized.push((fid as usize, id, size, name));
+        self.unfinalized.push(Unfinalized {
+            fid: fid as usize,
+            id,
+            size,
+            name,
+            osr_loops: version.osr_loops,
+        });
         Ok(())
     }
 
@@ -475,17 +503,17 @@ impl Jit {
             let msg = format!("finalize: {e}");
             return std::mem::take(&mut self.unfinalized)
                 .into_iter()
-                .map(|(fid, _, _, _)| (fid, Err(msg.clone())))
+                .map(|u| (u.fid, Err(msg.clone())))
                 .collect();
         }
         let mut done = Vec::with_capacity(self.unfinalized.len());
-        for (fid, id, size, name) in std::mem::take(&mut self.unfinalized) {
-            let code = self.module.get_finalized_function(id) as usize;
-            self.entry.set(fid, code);
+        for u in std::mem::take(&mut self.unfinalized) {
+            let code = self.module.get_finalized_function(u.id) as usize;
+            self.entry.set(u.fid, code, u.osr_loops);
             if self.opts.perf_map {
-                self.write_perf_map(code, size, &name);
+                self.write_perf_map(code, u.size, &u.name);
             }
-            done.push((fid, Ok(size)));
+            done.push((u.fid, Ok(u.size)));
         }
         done
     }
@@ -511,39 +539,65 @@ impl Jit {
 /// its slots with `NOT_COMPILED` before every call), written by [`Jit::finalize`]
 /// and [`Jit::reset_entry`], read by every thread's VM and compiled code (a slot
 /// is one aligned word: a reader sees the old or the new address, both valid).
-pub struct EntryTable(Box<[AtomicUsize]>);
+///
+/// Beside each slot, the loops the newest code of the function can be entered
+/// at ([`Version::osr_loops`]). A later version's set contains an earlier
+/// one's (the policy only adds loops), and [`EntryTable::set`] stores it after
+/// the code: so a reader that loads the set first and then the slot gets code
+/// with at least those entries ([`EntryTable::osr_loops`]).
+pub struct EntryTable {
+    code: Box<[AtomicUsize]>,
+    osr_loops: Box<[AtomicU64]>,
+}
 
 impl EntryTable {
     /// A table of `n` functions, none compiled.
     pub fn new(n: usize) -> Arc<EntryTable> {
-        Arc::new(EntryTable(
-            (0..n).map(|_| AtomicUsize::new(abi::NOT_COMPILED)).collect(),
-        ))
+        Arc::new(EntryTable {
+            code: (0..n).map(|_| AtomicUsize::new(abi::NOT_COMPILED)).collect(),
+            osr_loops: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.code.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.code.is_empty()
     }
 
     /// Slot 0, for the VMs and compiled code (`AtomicUsize` has `usize`'s layout).
     pub fn as_ptr(&self) -> *const usize {
-        self.0.as_ptr().cast()
+        self.code.as_ptr().cast()
     }
 
     /// The slot of `fid` (`NOT_COMPILED` for an unknown function).
     pub fn get(&self, fid: usize) -> usize {
-        self.0
+        self.code
             .get(fid)
             .map_or(abi::NOT_COMPILED, |e| e.load(Ordering::Acquire))
     }
 
-    fn set(&self, fid: usize, code: usize) {
-        if let Some(e) = self.0.get(fid) {
-            e.store(code, Ordering::Release);
+    /// The loops that the code in `fid`'s slot, read after this, can be
+    /// entered at (at least: a newer version may have more).
+    pub fn osr_loops(&self, fid: usize) -> u64 {
+        self.osr_loops.get(fid).map_or(0, |e| e.load(Ordering::Acquire))
+    }
+
+    /// Make `code`, which can be entered at the loops `osr_loops`, `fid`'s.
+    fn set(&self, fid: usize, code: usize, osr_loops: u64) {
+        if let (Some(c), Some(o)) = (self.code.get(fid), self.osr_loops.get(fid)) {
+            c.store(code, Ordering::Release);
+            o.store(osr_loops, Ordering::Release);
+        }
+    }
+
+    /// Send `fid`'s calls back to the trampoline (its set of loops stays: it
+    /// describes no code until the slot is set again, and only grows).
+    fn reset(&self, fid: usize) {
+        if let Some(c) = self.code.get(fid) {
+            c.store(abi::NOT_COMPILED, Ordering::Release);
         }
     }
 }
@@ -752,6 +806,7 @@ pub fn compile_all(
             little_endian: isa.endianness() == cranelift_codegen::ir::Endianness::Little,
             neg_index: false,
             speculate: true,
+            osr_loops: abi::ALL_LOOPS,
             source_positions: false,
         };
         let mut ctx = CodegenContext::new();

@@ -381,10 +381,7 @@ impl JitCore {
         opts: &JitOptions,
     ) -> bool {
         let t0 = Instant::now();
-        let (neg_index, speculate) = {
-            let policy = self.policy();
-            (policy.neg_index(fid), policy.first_version(fid))
-        };
+        let version = self.policy().version(fid);
         let mut setup = Duration::ZERO;
         let r = match self.jit(program, opts) {
             Ok((mut guard, took)) => {
@@ -392,12 +389,12 @@ impl JitCore {
                 match guard.as_mut() {
                     // Another thread compiled it since this one decided to (checked
                     // under the JIT's lock; finalized by the next `finalize`).
-                    Some(jit) if jit.has_code(fid) => {
+                    Some(jit) if jit.has_code(fid, version.osr_loops) => {
                         drop(guard);
                         self.policy().unqueue(fid);
                         return true;
                     }
-                    Some(jit) => jit.compile(program, consts, fid as u32, neg_index, speculate),
+                    Some(jit) => jit.compile(program, consts, fid as u32, version),
                     None => Err(crate::jit::TransError::Failed("internal error: no JIT".into())),
                 }
             }
@@ -482,7 +479,15 @@ impl Tier {
     /// Queue function `fid` for the run's compile worker, if this run compiles
     /// in the background ([`JitOptions::background`]): true if it is queued,
     /// or already was. False: the caller compiles it now.
-    fn compile_in_background(&self, vm: &Vm<'_>, fid: usize, trigger: Trigger) -> bool {
+    /// `loop_bit`: the hot loop it is queued for (`abi::osr_bit`), whose entry
+    /// the code will have.
+    fn compile_in_background(
+        &self,
+        vm: &Vm<'_>,
+        fid: usize,
+        trigger: Trigger,
+        loop_bit: Option<u64>,
+    ) -> bool {
         if !self.opts.background() {
             return false;
         }
@@ -497,10 +502,7 @@ impl Tier {
         let WorkerState::Running(w) = &*worker else {
             return false;
         };
-        if !self
-            .policy()
-            .claim_for_queue(fid, matches!(trigger, Trigger::Loop))
-        {
+        if !self.policy().claim_for_queue(fid, loop_bit) {
             // Another thread's VM queued it first.
             return true;
         }
@@ -686,7 +688,7 @@ impl TierHooks for Tier {
                 policy::MAX_VERSIONS
             ));
         }
-        if wants && self.compile_in_background(vm, fid, Trigger::Calls) {
+        if wants && self.compile_in_background(vm, fid, Trigger::Calls, None) {
             return;
         }
         if wants && self.compile(vm, fid, Trigger::Calls) {
@@ -698,41 +700,55 @@ impl TierHooks for Tier {
         }
     }
 
-    /// Loop `loop_id` of function `fid` is hot. Compile the function if needed
-    /// (in the background: see [`Tier::hot_function`]) and continue the frame
-    /// in compiled code from the loop header: by OSR (a native
-    /// call that runs the frame to its end), or, when `reenter`, by returning to
-    /// the frame's compiled code that is waiting in `rt_resume`.
+    /// Loop `loop_id` of function `fid` is hot. Continue the frame in compiled
+    /// code from the loop header: when `resumed` (a deoptimized frame) has the
+    /// loop's entry, by returning to that frame's code, which is waiting in
+    /// `rt_resume`; else by OSR (a native call that runs the frame to its end)
+    /// into the function's newest code, once it has the loop's entry. A
+    /// function without code, or whose code lacks the entry, is compiled (in
+    /// the background: see [`Tier::hot_function`]) with it: a version has the
+    /// entries of the loops asked for so far only (docs/jit.md, "OSR
+    /// entries").
     fn hot_loop(
         &self,
         vm: &mut Vm<'_>,
         fid: usize,
         loop_id: usize,
         target: u32,
-        reenter: bool,
+        resumed: Option<u64>,
     ) -> LoopAction {
         if let Some(c) = vm.tier.loop_counts.get_mut(fid).and_then(|v| v.get_mut(loop_id)) {
             *c = 0;
         }
-        let wants = self.policy().wants_compile_for_loop(fid);
-        if wants {
-            if self.compile_in_background(vm, fid, Trigger::Loop) {
+        let bit = abi::osr_bit(loop_id);
+        if resumed.is_some_and(|loops| loops & bit != 0) {
+            // (Not once the function's code was given up: see `note_deopt`.)
+            if vm.compiled_entry(fid as u32).is_none() {
+                return LoopAction::Continue;
+            }
+            self.policy().note_reentry(fid);
+            return LoopAction::Reenter;
+        }
+        if self.policy().wants_compile_for_loop(fid, bit) {
+            if self.compile_in_background(vm, fid, Trigger::Loop, Some(bit)) {
                 // The loop is entered by OSR at a later check, once the
                 // worker has made the code callable.
                 return LoopAction::Continue;
             }
+            self.policy().add_osr_loop(fid, bit);
             if !self.compile(vm, fid, Trigger::Loop) {
                 return LoopAction::Continue;
             }
             self.finalize(vm);
         }
+        // The loops first, then the code: it has at least those entries
+        // (`EntryTable`).
+        if self.core().entry.osr_loops(fid) & bit == 0 {
+            return LoopAction::Continue;
+        }
         let Some(code) = vm.compiled_entry(fid as u32) else {
             return LoopAction::Continue;
         };
-        if reenter {
-            self.policy().note_reentry(fid);
-            return LoopAction::Reenter;
-        }
         let Some(&top) = vm.frames.last() else {
             return LoopAction::Continue;
         };

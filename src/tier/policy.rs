@@ -4,14 +4,16 @@
 //! whether to compile and tells it what happened.
 
 use crate::bytecode::Program;
-use crate::jit::{Finalized, TransError};
+use crate::jit::{Finalized, TransError, Version};
 use std::time::Duration;
 
 /// A compiled function whose deopts since its compilation reach this count goes
 /// back to the interpreter.
 pub(crate) const DEOPT_LIMIT: u64 = 64;
-/// Compilations per function at most (code is never freed, so recompiling a
-/// function that keeps deoptimizing must stop somewhere).
+/// Versions given up for their deopts per function at most (code is never
+/// freed, so recompiling a function that keeps deoptimizing must stop
+/// somewhere). Versions made for another loop entry do not count: there are
+/// at most as many as loops.
 pub(crate) const MAX_VERSIONS: u32 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -34,6 +36,11 @@ pub(crate) enum State {
 pub(crate) struct FnInfo {
     state: State,
     versions: u32,
+    /// Of `versions`, those given up for their deopts.
+    given_up: u32,
+    /// The loops asked to be entered by OSR or re-entry so far
+    /// (`abi::osr_bit`): every version from now on has their entries.
+    osr_loops: u64,
     deopts: u64,
     deopts_version: u64,
     osr: u64,
@@ -91,6 +98,8 @@ impl Policy {
         let fresh = FnInfo {
             state: State::Interp,
             versions: 0,
+            given_up: 0,
+            osr_loops: 0,
             neg_index: false,
             queued: false,
             deopts: 0,
@@ -112,17 +121,20 @@ impl Policy {
         self.totals
     }
 
-    /// Whether the next version of `fid` handles negative array indices inline.
-    pub(crate) fn neg_index(&self, fid: usize) -> bool {
-        self.funcs.get(fid).is_some_and(|f| f.neg_index)
-    }
-
-    /// Whether the next compilation of `fid` is its first version: only that one
-    /// speculates (hoists bounds checks out of counted loops, and calls at a
-    /// closure call site only the functions seen there; a version given up for
-    /// its deopts may have been failing them, and the next is conservative).
-    pub(crate) fn first_version(&self, fid: usize) -> bool {
-        self.funcs.get(fid).is_some_and(|f| f.versions == 0)
+    /// What the next version of `fid` is compiled for:
+    /// * negative array indices inline once a version met one;
+    /// * speculation (bounds checks hoisted out of counted loops, closure call
+    ///   sites that call only the functions seen there) until a version is
+    ///   given up for its deopts: it may have been failing them, and the next
+    ///   ones are conservative;
+    /// * the entries of every loop asked for so far.
+    pub(crate) fn version(&self, fid: usize) -> Version {
+        let f = self.funcs.get(fid);
+        Version {
+            neg_index: f.is_some_and(|f| f.neg_index),
+            speculate: f.is_some_and(|f| f.given_up == 0),
+            osr_loops: f.map_or(0, |f| f.osr_loops),
+        }
     }
 
     /// A compilation of `fid` took `time` and ended with `result`; returns
@@ -190,7 +202,7 @@ impl Policy {
             Some(f) if f.queued => false,
             Some(f) => match f.state {
                 State::Interp => true,
-                State::Disabled => f.versions < MAX_VERSIONS,
+                State::Disabled => f.given_up < MAX_VERSIONS,
                 State::Compiled | State::Failed | State::TooBig => false,
             },
             None => false,
@@ -201,30 +213,50 @@ impl Policy {
     pub(crate) fn gave_up(&self, fid: usize) -> bool {
         self.funcs
             .get(fid)
-            .is_some_and(|f| f.state == State::Disabled && f.versions >= MAX_VERSIONS)
+            .is_some_and(|f| f.state == State::Disabled && f.given_up >= MAX_VERSIONS)
     }
 
-    /// A loop of the function is hot: compile it if it was never compiled.
-    pub(crate) fn wants_compile_for_loop(&self, fid: usize) -> bool {
-        self.funcs
-            .get(fid)
-            .is_some_and(|f| f.state == State::Interp && !f.queued)
+    /// The loop of bit `loop_bit` (`abi::osr_bit`) of the function is hot:
+    /// compile it if it was never compiled, or again if no version was asked
+    /// to have that loop's entry yet.
+    pub(crate) fn wants_compile_for_loop(&self, fid: usize, loop_bit: u64) -> bool {
+        self.funcs.get(fid).is_some_and(|f| {
+            !f.queued
+                && match f.state {
+                    State::Interp => true,
+                    State::Compiled => f.osr_loops & loop_bit == 0,
+                    State::Disabled | State::Failed | State::TooBig => false,
+                }
+        })
+    }
+
+    /// Every version of `fid` from now on has the entry of the loop of
+    /// `loop_bit`.
+    pub(crate) fn add_osr_loop(&mut self, fid: usize, loop_bit: u64) {
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.osr_loops |= loop_bit;
+        }
     }
 
     /// Mark `fid` queued for the compile worker if it still wants compiling
-    /// (for a hot loop: `for_loop`); false if it does not, e.g. because
-    /// another thread's VM queued it first.
-    pub(crate) fn claim_for_queue(&mut self, fid: usize, for_loop: bool) -> bool {
-        let wants = if for_loop {
-            self.wants_compile_for_loop(fid)
-        } else {
-            self.wants_compile(fid)
+    /// (for the hot loop of `loop_bit`, whose entry it will then have, or by
+    /// calls); false if it does not, e.g. because another thread's VM queued
+    /// it first.
+    pub(crate) fn claim_for_queue(&mut self, fid: usize, loop_bit: Option<u64>) -> bool {
+        let wants = match loop_bit {
+            Some(bit) => self.wants_compile_for_loop(fid, bit),
+            None => self.wants_compile(fid),
         };
-        if let (true, Some(f)) = (wants, self.funcs.get_mut(fid)) {
-            f.queued = true;
-            return true;
+        if !wants {
+            return false;
         }
-        false
+        if let Some(bit) = loop_bit {
+            self.add_osr_loop(fid, bit);
+        }
+        if let Some(f) = self.funcs.get_mut(fid) {
+            f.queued = true;
+        }
+        true
     }
 
     /// `fid` is no longer waiting for the compile worker (it could not be
@@ -276,6 +308,7 @@ impl Policy {
         }
         if !stress && f.deopts_version >= DEOPT_LIMIT {
             f.state = State::Disabled;
+            f.given_up += 1;
             f.deopts_version = 0;
             self.totals.disabled += 1;
             return Deopt::Disable;

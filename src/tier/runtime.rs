@@ -20,8 +20,8 @@ use super::exec::OpErr;
 use super::{tier_of, Tier};
 use crate::bytecode::CallSite;
 use crate::jit::abi::{
-    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_REENTER, ST_RETURN,
-    ST_STOP,
+    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, ResumeFn, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_REENTER,
+    ST_RETURN, ST_STOP,
 };
 use crate::jit::translate::REG_ARGS;
 use crate::native_stack::native_sp;
@@ -38,8 +38,8 @@ const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
 /// The helpers as the JIT's ABI names them.
 pub static HELPERS: Helpers = Helpers {
     tramp: jit_tramp,
-    resume: rt_resume as JitFn,
-    resume_exc: rt_resume_exc as JitFn,
+    resume: rt_resume as ResumeFn,
+    resume_exc: rt_resume_exc as ResumeFn,
     propagate: rt_propagate as CtxFn,
     op: rt_op as JitFn,
     overflow: rt_overflow as CtxFn,
@@ -192,7 +192,7 @@ pub unsafe extern "C" fn jit_tramp(
                 return tier.enter_compiled(vm, code, base, depth);
             }
             let depth = vm.frames.len();
-            let r = vm.interp(depth - 1, false);
+            let r = vm.interp(depth - 1, None);
             interp_status(vm, base, r)
         })
     }
@@ -200,13 +200,14 @@ pub unsafe extern "C" fn jit_tramp(
 
 /// Side exit: the compiled code of the innermost frame wrote its live registers
 /// back; the interpreter continues the frame at `pc` until it returns (or until
-/// it reaches a loop header, status 3).
+/// it reaches the header of one of `osr_loops`, the loops that code has entries
+/// for: status 3).
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(ctx, base, pc, false) }
+    unsafe { resume_in_vm(ctx, base, pc, osr_loops, false) }
 }
 
 /// The exception in flight reached compiled code at `pc`, which a handler of the
@@ -215,17 +216,18 @@ pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64)
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_resume_exc(ctx: *mut Context, base: *mut Value, pc: u64) -> u64 {
+pub unsafe extern "C" fn rt_resume_exc(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(ctx, base, pc, true) }
+    unsafe { resume_in_vm(ctx, base, pc, osr_loops, true) }
 }
 
 /// Continue the innermost frame in the interpreter at `pc` (counting a deopt),
-/// first letting the VM catch the pending exception if `catch` is set.
+/// first letting the VM catch the pending exception if `catch` is set; the
+/// frame's code can take it back at the loops `osr_loops`.
 ///
 /// # Safety
 /// As for [`rt_resume`].
-unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, catch: bool) -> u64 {
+unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64, catch: bool) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(ctx, |vm| {
@@ -246,7 +248,7 @@ unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, catch: bool
                     return interp_status(vm, base, Err(e));
                 }
             }
-            let r = vm.interp(depth - 1, true);
+            let r = vm.interp(depth - 1, Some(osr_loops));
             interp_status(vm, base, r)
         })
     }

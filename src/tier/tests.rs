@@ -415,6 +415,43 @@ def main() -> int:
     assert_eq!(t.compiled, 1, "{t:?}");
 }
 
+/// A version has the entries of the loops the tier asked for only: `walk` is
+/// compiled by calls, without any, and deoptimizes in its loop when its closure
+/// site meets a new function. Its code cannot take the frame back there, so
+/// the tier compiles a version with the loop's entry and enters it by OSR;
+/// when that version deoptimizes in the loop in turn (its site has not seen
+/// the third function), the frame re-enters it, until it is given up.
+#[test]
+fn a_loop_gets_its_entry_when_a_frame_needs_it() {
+    let p = build(
+        r#"
+def walk(n: int) -> int:
+    let f: fn(int) -> int = fn(x: int) -> int: x + 1
+    let s: int = 0
+    for i in range(0, n):
+        if i == n / 2:
+            f = fn(x: int) -> int: x - 1
+        if i == n / 2 + n / 4:
+            f = fn(x: int) -> int: x * 3 % 1000
+        s = f(s) + i % 3
+    return s
+
+def main() -> int:
+    let t: int = 0
+    for k in range(0, 3):
+        t = t + walk(1)
+    print(t, walk(100000))
+    return 0
+"#,
+    );
+    let (c0, o0, _, _) = run(&p, None, false);
+    let (c, o, e, t) = run(&p, Some(jit_opts(2, 0)), false);
+    assert_eq!((c, o), (c0, o0), "{e}");
+    assert_eq!(t.osr, 1, "{t:?}");
+    assert!(t.reentries >= 1 && t.disabled == 1, "{t:?}");
+    same_everywhere_prog(&p);
+}
+
 #[test]
 fn repeated_deopts_fall_back_to_the_interpreter() {
     let p = build(

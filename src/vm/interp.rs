@@ -21,11 +21,15 @@ impl<'p> Vm<'p> {
     /// exception escapes that frame.
     ///
     /// `resumed`: the entry frame is a deoptimized compiled frame (called from
-    /// `rt_resume`); when it reaches a loop header its compiled code takes over
-    /// again (`Err(Stop::Reenter(pc))`).
+    /// `rt_resume`), whose code can take it back at the headers of the loops in
+    /// the set (the tier's encoding, passed on to [`TierHooks::hot_loop`]): when
+    /// it reaches one of them hot, the interpreter returns
+    /// `Err(Stop::Reenter(pc))` to that code.
+    ///
+    /// [`TierHooks::hot_loop`]: super::tiering::TierHooks::hot_loop
     // `!(a < b)` on floats is deliberate: it is true for NaN (`BrNotLtF`).
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    pub(crate) fn interp(&mut self, entry_depth: usize, resumed: bool) -> Result<Value, Stop> {
+    pub(crate) fn interp(&mut self, entry_depth: usize, resumed: Option<u64>) -> Result<Value, Stop> {
         let program: &'p Program = self.program;
         let stack: *mut Value = self.stack.as_ptr();
         let globals: *mut Value = self.globals.as_mut_ptr();
@@ -251,7 +255,8 @@ impl<'p> Vm<'p> {
                 pc = target as usize;
                 if *c >= hot_loop {
                     let is_entry = self.frames.len() == entry_depth + 1;
-                    match self.tier_hot_loop(fid, loop_id, target, resumed && is_entry) {
+                    let resumed = if is_entry { resumed } else { None };
+                    match self.tier_hot_loop(fid, loop_id, target, resumed) {
                         LoopAction::Continue => {}
                         LoopAction::Reenter => {
                             self.frames.set_top_pc(target);

@@ -323,7 +323,7 @@ impl<'p> Vm<'p> {
                 }
             };
         }
-        self.interp(entry_depth, false)
+        self.interp(entry_depth, None)
     }
 
     /// Run the global initialiser (if any) then `main`; return the exit status.

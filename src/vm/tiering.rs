@@ -48,10 +48,18 @@ pub trait TierHooks {
     /// Function `fid` reached the call threshold.
     fn hot_function(&self, vm: &mut Vm<'_>, fid: usize);
     /// Loop `loop_id` of function `fid` (the innermost frame, which jumps to the
-    /// loop header `target`) reached the loop threshold; `reenter`: the frame is a
-    /// deoptimized compiled frame that the interpreter runs for its code.
-    fn hot_loop(&self, vm: &mut Vm<'_>, fid: usize, loop_id: usize, target: u32, reenter: bool)
-        -> LoopAction;
+    /// loop header `target`) reached the loop threshold; `resumed`: the frame is
+    /// a deoptimized compiled frame that the interpreter runs for its code, which
+    /// can take it back at the loops of this set (the tier's own encoding:
+    /// what its resume helper gave `Vm::interp`).
+    fn hot_loop(
+        &self,
+        vm: &mut Vm<'_>,
+        fid: usize,
+        loop_id: usize,
+        target: u32,
+        resumed: Option<u64>,
+    ) -> LoopAction;
     /// Run compiled code `code` (an entry of the table) for the innermost frame,
     /// whose window starts at `base_idx` (`entry_pc` 0: from the start; `pc + 1`:
     /// at loop header `pc`).
@@ -238,11 +246,11 @@ impl<'p> Vm<'p> {
         fid: usize,
         loop_id: usize,
         target: u32,
-        reenter: bool,
+        resumed: Option<u64>,
     ) -> LoopAction {
         // SAFETY: the hooks are used within this call only.
         match unsafe { self.hooks() } {
-            Some(h) => h.hot_loop(self, fid, loop_id, target, reenter),
+            Some(h) => h.hot_loop(self, fid, loop_id, target, resumed),
             None => LoopAction::Continue,
         }
     }

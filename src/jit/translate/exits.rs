@@ -155,12 +155,14 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// At an exit at `pc` (`pcv` its value): the live registers to the
     /// frame, then the VM resumes there (`helper`: `rt_resume`, or
-    /// `rt_resume_exc` for an exception a handler of this frame catches).
+    /// `rt_resume_exc` for an exception a handler of this frame catches),
+    /// told which loops this code can take the frame back at.
     fn resume_vm(&mut self, pc: u32, pcv: CV, helper: u64) {
         let live = self.live_in(pc);
         self.write_back(pc, live);
         let vm = self.vm_addr();
-        let st = self.call_helper(self.sigs.vm_base_pc, helper, &[vm, self.frame.base, pcv]);
+        let loops = self.iconst(self.tc.osr_loops as i64);
+        let st = self.call_helper(self.sigs.resume, helper, &[vm, self.frame.base, pcv, loops]);
         self.after_resume(st);
     }
 
@@ -280,12 +282,19 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
+    /// The re-entry dispatch: a case for the header of each loop of
+    /// `TransCtx::osr_loops`; any other header calls `rt_bad_reentry` (the tier
+    /// never asks for one).
     pub(super) fn fill_reentry(&mut self) -> Result<(), String> {
         self.b.switch_to_block(self.reentry);
         let enc = self.b.block_params(self.reentry)[0];
         let mut sw = Switch::new();
         let mut cases = Vec::new();
+        let entered = header_osr_bits(self.f);
         for &h in &self.an.headers.clone() {
+            if entered.get(&h).is_none_or(|&bits| bits & self.tc.osr_loops == 0) {
+                continue;
+            }
             let target = self.block(h)?;
             let blk = self.b.create_block();
             self.b.set_cold_block(blk);

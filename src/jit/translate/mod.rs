@@ -25,10 +25,11 @@
 //!   status from a call or helper (stop → return 2; handler covering pc → write
 //!   back and `rt_resume_exc`; else `rt_propagate` and return 1); `ovf(pc)`
 //!   raises `stack overflow`.
-//! * the *re-entry dispatch*: a switch over the loop headers; each case loads the
-//!   registers live at the header from the frame and jumps to it. Both OSR and
-//!   `rt_resume` returning status 3 (the interpreter reached a loop header of the
-//!   deoptimized frame) come back through it.
+//! * the *re-entry dispatch*: a switch over the headers of the loops the version
+//!   can be entered at (`TransCtx::osr_loops`); each case loads the registers
+//!   live at the header from the frame and jumps to it. Both OSR and
+//!   `rt_resume` returning status 3 (the interpreter reached one of those
+//!   headers in the deoptimized frame) come back through it.
 
 mod appends;
 mod arith;
@@ -42,7 +43,9 @@ mod pairing;
 mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
-use super::analysis::{analyze, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet};
+use super::analysis::{
+    analyze, header_osr_bits, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet,
+};
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, BinaryOp, Inline, StrOp, UnaryOp};
@@ -130,6 +133,12 @@ pub struct TransCtx<'a> {
     /// (`Tr::call_closure`). Off for the versions after one that was given up
     /// (its speculation may be what failed).
     pub speculate: bool,
+    /// The loops (`abi::osr_bit`) whose headers this version can be entered at,
+    /// by OSR or by re-entry after a side exit: the re-entry dispatch has a
+    /// case for each, and the resume helpers are told. An entry makes every
+    /// register live at its header a block parameter there, so a version has
+    /// only those the tier has asked for (docs/jit.md, "OSR entries").
+    pub osr_loops: u64,
     /// Mark every IR instruction with the bytecode index it comes from (for
     /// `--jit-dump`, which shows the source position of each).
     pub source_positions: bool,
@@ -301,9 +310,11 @@ enum Exit {
 
 /// The Cranelift signatures of the calls compiled code makes.
 struct Signatures {
-    /// `(vm, base, pc) -> status`: `rt_op`, `rt_resume`, `rt_resume_exc`;
-    /// also any helper `(i64, i64, i64) -> i64` (`bytes_equal`).
+    /// `(vm, base, pc) -> status`: `rt_op`; also any helper `(i64, i64, i64)
+    /// -> i64` (`bytes_equal`).
     vm_base_pc: SigRef,
+    /// `(vm, base, pc, osr_loops) -> status`: `rt_resume`, `rt_resume_exc`.
+    resume: SigRef,
     /// Compiled functions, by number of register arguments.
     compiled: [SigRef; REG_ARGS + 1],
     /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_overflow`, ...).
@@ -560,6 +571,7 @@ fn translate_function(
     let mut b = FunctionBuilder::new(func, fctx);
     let (vars, vty) = web_variables(&mut b, &an.webs);
     let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
+    let resume = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64], &[I64]));
     let compiled: [SigRef; REG_ARGS + 1] =
         std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
     // Direct calls to itself (the function's name is the module's name for it).
@@ -732,6 +744,7 @@ fn translate_function(
         reentry,
         sigs: Signatures {
             vm_base_pc,
+            resume,
             compiled,
             two_ints,
             float_binary,
