@@ -41,6 +41,10 @@ pub(crate) struct FnInfo {
     /// The loops asked to be entered by OSR or re-entry so far
     /// (`abi::osr_bit`): every version from now on has their entries.
     osr_loops: u64,
+    /// A version with another loop's entry could not be compiled (over the
+    /// size budget, or failed): the installed code stays, and no more
+    /// entries are asked for.
+    entries_fixed: bool,
     deopts: u64,
     deopts_version: u64,
     osr: u64,
@@ -100,6 +104,7 @@ impl Policy {
             versions: 0,
             given_up: 0,
             osr_loops: 0,
+            entries_fixed: false,
             neg_index: false,
             queued: false,
             deopts: 0,
@@ -152,6 +157,14 @@ impl Policy {
         fi.compile_time += time;
         if result.is_err() {
             fi.queued = false;
+        }
+        if fi.state == State::Compiled {
+            if let Err(TransError::TooBig(e) | TransError::Failed(e)) = result {
+                // A version for another loop entry: the code in use stays.
+                fi.entries_fixed = true;
+                fi.error = Some(e);
+                return false;
+            }
         }
         match result {
             Ok(()) => true,
@@ -224,7 +237,7 @@ impl Policy {
             !f.queued
                 && match f.state {
                     State::Interp => true,
-                    State::Compiled => f.osr_loops & loop_bit == 0,
+                    State::Compiled => !f.entries_fixed && f.osr_loops & loop_bit == 0,
                     State::Disabled | State::Failed | State::TooBig => false,
                 }
         })
