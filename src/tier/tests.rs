@@ -1230,3 +1230,29 @@ fn analysis_of(p: &crate::bytecode::Program, name: &str) -> crate::jit::analysis
     let f = p.functions.iter().find(|f| f.name == name).unwrap();
     analyze(p, f, false)
 }
+
+/// A version asked for another loop's entry that cannot be compiled (more
+/// entries, more IR: over the size budget) leaves the function compiled with
+/// the code it has, and no more entries are asked for.
+#[test]
+fn a_version_for_an_entry_that_fails_keeps_the_code_in_use() {
+    use super::policy::Policy;
+    use crate::jit::{abi::osr_bit, TransError};
+    use std::time::Duration;
+    let mut p = Policy::new(1, false);
+    assert!(p.claim_for_queue(0, Some(osr_bit(0))));
+    assert!(p.compiled(0, Ok(()), Duration::ZERO));
+    p.finalized(vec![(0, Ok(64))]);
+    assert_eq!(p.version(0).osr_loops, osr_bit(0));
+    assert!(!p.wants_compile_for_loop(0, osr_bit(0)));
+    assert!(p.claim_for_queue(0, Some(osr_bit(1))));
+    assert_eq!(p.version(0).osr_loops, osr_bit(0) | osr_bit(1));
+    let over = Err(TransError::TooBig(
+        "more than 32768 Cranelift instructions".into(),
+    ));
+    assert!(!p.compiled(0, over, Duration::ZERO));
+    // Still compiled: its deopts count toward giving its code up.
+    assert_eq!(p.note_deopt(0), super::policy::Deopt::Keep);
+    assert!(!p.wants_compile_for_loop(0, osr_bit(2)));
+    assert!(p.report(&Program::default()).contains("compiled versions=1"));
+}
