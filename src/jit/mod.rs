@@ -22,6 +22,7 @@
 
 pub mod abi;
 pub mod analysis;
+mod code_memory;
 pub mod host;
 pub mod inlining;
 pub mod ranges;
@@ -35,7 +36,7 @@ use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context as CodegenContext;
 use cranelift_frontend::FunctionBuilderContext;
-use cranelift_jit::{ArenaMemoryProvider, JITBuilder, JITModule};
+use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -277,9 +278,8 @@ fn dump_to_stderr(text: &str) {
 
 /// Reserve `size` bytes of address space for code, or less (down to 4 MiB) when the
 /// address-space limit does not leave that much.
-fn reserve_code_arena(size: usize) -> Result<ArenaMemoryProvider, String> {
-    let min = crate::limits::MIN_CODE_ARENA;
-    crate::limits::halving(size.max(min), min, ArenaMemoryProvider::new_with_size).map_err(|e| e.to_string())
+fn reserve_code_arena(size: usize) -> Result<Box<dyn cranelift_jit::JITMemoryProvider + Send>, String> {
+    code_memory::reserve(size, crate::limits::MIN_CODE_ARENA)
 }
 
 impl Jit {
@@ -300,7 +300,7 @@ impl Jit {
         } = host_isas()?;
         let arena = reserve_code_arena(opts.code_arena)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
-        jb.memory_provider(Box::new(arena));
+        jb.memory_provider(arena);
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
