@@ -305,8 +305,9 @@ enum Trigger {
     Start,
     /// Its call counter reached the threshold.
     Calls,
-    /// One of its loops got hot.
-    Loop,
+    /// One of its loops got hot (its `abi::osr_bit`): the code will have its
+    /// entry.
+    Loop(u64),
 }
 
 /// The tier of `vm`, if it has one.
@@ -479,15 +480,7 @@ impl Tier {
     /// Queue function `fid` for the run's compile worker, if this run compiles
     /// in the background ([`JitOptions::background`]): true if it is queued,
     /// or already was. False: the caller compiles it now.
-    /// `loop_bit`: the hot loop it is queued for (`abi::osr_bit`), whose entry
-    /// the code will have.
-    fn compile_in_background(
-        &self,
-        vm: &Vm<'_>,
-        fid: usize,
-        trigger: Trigger,
-        loop_bit: Option<u64>,
-    ) -> bool {
+    fn compile_in_background(&self, vm: &Vm<'_>, fid: usize, trigger: Trigger) -> bool {
         if !self.opts.background() {
             return false;
         }
@@ -501,6 +494,10 @@ impl Tier {
         }
         let WorkerState::Running(w) = &*worker else {
             return false;
+        };
+        let loop_bit = match trigger {
+            Trigger::Loop(bit) => Some(bit),
+            Trigger::Start | Trigger::Calls => None,
         };
         if !self.policy().claim_for_queue(fid, loop_bit) {
             // Another thread's VM queued it first.
@@ -639,7 +636,7 @@ impl Trigger {
         match self {
             Trigger::Start => "start",
             Trigger::Calls => "calls",
-            Trigger::Loop => "loop",
+            Trigger::Loop(_) => "loop",
         }
     }
 }
@@ -688,7 +685,7 @@ impl TierHooks for Tier {
                 policy::MAX_VERSIONS
             ));
         }
-        if wants && self.compile_in_background(vm, fid, Trigger::Calls, None) {
+        if wants && self.compile_in_background(vm, fid, Trigger::Calls) {
             return;
         }
         if wants && self.compile(vm, fid, Trigger::Calls) {
@@ -730,13 +727,13 @@ impl TierHooks for Tier {
             return LoopAction::Reenter;
         }
         if self.policy().wants_compile_for_loop(fid, bit) {
-            if self.compile_in_background(vm, fid, Trigger::Loop, Some(bit)) {
+            if self.compile_in_background(vm, fid, Trigger::Loop(bit)) {
                 // The loop is entered by OSR at a later check, once the
                 // worker has made the code callable.
                 return LoopAction::Continue;
             }
             self.policy().add_osr_loop(fid, bit);
-            if !self.compile(vm, fid, Trigger::Loop) {
+            if !self.compile(vm, fid, Trigger::Loop(bit)) {
                 return LoopAction::Continue;
             }
             self.finalize(vm);
