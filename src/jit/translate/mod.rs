@@ -609,7 +609,6 @@ fn translate_function(
     let reentry = b.create_block();
     b.append_block_param(reentry, I64);
     b.set_cold_block(reentry);
-    let start = b.create_block();
     // `epc` is this frame's depth (its record is `frames[depth - 1]`); with bit 63
     // set, the frame enters at the loop header in its record's `pc` (OSR).
     // Passing the depth saves loading the depth counter, whose store-to-load
@@ -617,15 +616,20 @@ fn translate_function(
     // of call-heavy code.
     let depth_var = b.declare_var(I64);
     let at_limit_var = (f.num_loops > 0).then(|| b.declare_var(I8));
-    let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
-    let osr = b.create_block();
-    b.set_cold_block(osr);
-    b.ins().brif(is_osr, osr, &[], start, &[]);
-    b.seal_block(entry);
-    b.seal_block(start);
-    b.seal_block(osr);
-    b.switch_to_block(osr);
-    {
+    // A version without any entry is never entered with bit 63 set (the tier
+    // enters a loop only in code that has its entry): every call goes
+    // straight in, without the test.
+    let has_entries = header_osr_bits(f).values().any(|&bits| bits & tc.osr_loops != 0);
+    let start = if has_entries { b.create_block() } else { entry };
+    if has_entries {
+        let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
+        let osr = b.create_block();
+        b.set_cold_block(osr);
+        b.ins().brif(is_osr, osr, &[], start, &[]);
+        b.seal_block(entry);
+        b.seal_block(start);
+        b.seal_block(osr);
+        b.switch_to_block(osr);
         let d = b.ins().band_imm_s(epc, i64::MAX);
         b.def_var(depth_var, d);
         if let Some(var) = at_limit_var {
@@ -642,6 +646,9 @@ fn translate_function(
         let pc = b.ins().uextend(I64, pc);
         let enc = b.ins().iadd_imm_s(pc, 1);
         b.ins().jump(reentry, &[enc.into()]);
+    } else {
+        // The normal entry goes on in the function's first block.
+        b.seal_block(entry);
     }
     b.switch_to_block(start);
     b.def_var(depth_var, epc);
