@@ -61,17 +61,21 @@ pub fn loop_headers(f: &Function) -> Vec<u32> {
     v
 }
 
-/// Per loop header, the bits (`abi::osr_bit`) of the loops whose back-edges
-/// jump to it: the tier asks for an entry by the `loop_id` of the back-edge
-/// the VM counted.
-pub fn header_osr_bits(f: &Function) -> BTreeMap<u32, u64> {
-    let mut bits = BTreeMap::new();
+/// The loop headers (sorted) that a version entered at the loops `osr_loops`
+/// (`abi::osr_bit`) has entries for: those a back-edge of one of the loops
+/// jumps to (the tier asks for an entry by the `loop_id` of the back-edge the
+/// VM counted).
+pub fn entered_headers(f: &Function, osr_loops: u64) -> Vec<u32> {
+    let mut bits: BTreeMap<u32, u64> = BTreeMap::new();
     for ins in &f.code {
         if let (Some(h), Some(id)) = (ins.jump_target(), ins.loop_id()) {
             *bits.entry(h).or_insert(0) |= super::abi::osr_bit(id);
         }
     }
-    bits
+    bits.into_iter()
+        .filter(|&(_, b)| b & osr_loops != 0)
+        .map(|(h, _)| h)
+        .collect()
 }
 
 /// Results of the analyses of one function.

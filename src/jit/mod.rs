@@ -276,12 +276,6 @@ fn dump_to_stderr(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// Reserve `size` bytes of address space for code, or less (down to 4 MiB) when the
-/// address-space limit does not leave that much.
-fn reserve_code_arena(size: usize) -> Result<Box<dyn cranelift_jit::JITMemoryProvider + Send>, String> {
-    code_memory::reserve(size, crate::limits::MIN_CODE_ARENA)
-}
-
 impl Jit {
     /// Set up the JIT for `program`, run by VMs of the sizes `run`, with the
     /// runtime's `helpers` and frame layout `offs`; compiled functions go into
@@ -298,7 +292,7 @@ impl Jit {
             optimizing: isa,
             unoptimized,
         } = host_isas()?;
-        let arena = reserve_code_arena(opts.code_arena)?;
+        let arena = code_memory::reserve(opts.code_arena, crate::limits::MIN_CODE_ARENA)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(arena);
         let mut module = JITModule::new(jb);

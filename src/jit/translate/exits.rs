@@ -290,11 +290,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let enc = self.b.block_params(self.reentry)[0];
         let mut sw = Switch::new();
         let mut cases = Vec::new();
-        let entered = header_osr_bits(self.f);
-        for &h in &self.an.headers.clone() {
-            if entered.get(&h).is_none_or(|&bits| bits & self.tc.osr_loops == 0) {
-                continue;
-            }
+        for h in self.entered.clone() {
             let target = self.block(h)?;
             let blk = self.b.create_block();
             self.b.set_cold_block(blk);

@@ -44,7 +44,7 @@ mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
 use super::analysis::{
-    analyze, header_osr_bits, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet,
+    analyze, entered_headers, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet,
 };
 use super::ranges::Interval;
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
@@ -453,6 +453,9 @@ struct Tr<'a, 'f> {
     exits: BTreeMap<(u8, u32), Block>,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
+    /// The loop headers this version can be entered at (the re-entry
+    /// dispatch's cases).
+    entered: Vec<u32>,
     sigs: Signatures,
     /// This function itself, for direct recursive calls.
     self_ref: Option<ir::FuncRef>,
@@ -619,9 +622,13 @@ fn translate_function(
     // A version without any entry is never entered with bit 63 set (the tier
     // enters a loop only in code that has its entry): every call goes
     // straight in, without the test.
-    let has_entries = header_osr_bits(f).values().any(|&bits| bits & tc.osr_loops != 0);
-    let start = if has_entries { b.create_block() } else { entry };
-    if has_entries {
+    let entered = entered_headers(f, tc.osr_loops);
+    let start = if entered.is_empty() {
+        entry
+    } else {
+        b.create_block()
+    };
+    if !entered.is_empty() {
         let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
         let osr = b.create_block();
         b.set_cold_block(osr);
@@ -749,6 +756,7 @@ fn translate_function(
         exits: BTreeMap::new(),
         todo: Vec::new(),
         reentry,
+        entered,
         sigs: Signatures {
             vm_base_pc,
             resume,
