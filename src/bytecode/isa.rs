@@ -256,6 +256,12 @@ instruction_set! {
         DivIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
         /// `dst = a % imm` (sign of `a`), as `ModI` (the compiler emits it for `imm != 0` only)
         ModIImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
+        /// `dst = (a + b) % imm`: `AddI` then `ModIImm` in one instruction, for `(a + b) % k`
+        /// (the compiler emits it for `k != 0` only)
+        AddModIImm { dst: Reg = Write, a: Reg = Read, b: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {b}, {imm}";
+        /// `dst = (a * b) % imm`: `MulI` then `ModIImm` in one instruction, for `(a * b) % k`
+        /// (the compiler emits it for `k != 0` only)
+        MulModIImm { dst: Reg = Write, a: Reg = Read, b: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {b}, {imm}";
         /// `dst = a & imm`
         BitAndImm { dst: Reg = Write, a: Reg = Read, imm: i32 = Int } => "{dst}, {a}, {imm}";
         /// `dst = a | imm`

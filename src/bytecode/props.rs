@@ -116,9 +116,9 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Flow::Next,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => Flow::Next,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => Flow::Next,
             AddF | SubF | MulF | DivF | ModF | NegF => Flow::Next,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => Flow::Next,
             Jmp => Flow::Jump,
@@ -148,9 +148,9 @@ impl Op {
             LoadNull => R::Ref,
             GetGlobal => R::OfGlobal,
             SetGlobal => R::Nothing,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => R::Scalar,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => R::Scalar,
             AddF | SubF | MulF | DivF | ModF | NegF => R::Scalar,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => R::Scalar,
             Jmp | Loop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
@@ -186,9 +186,9 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => false,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => false,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => false,
             AddF | SubF | MulF | DivF | ModF | NegF => false,
             // Deep equality walks with an explicit stack on the Rust heap, not the GC heap.
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => false,
@@ -217,9 +217,9 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Calls::Nothing,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => Calls::Nothing,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => Calls::Nothing,
             AddF | SubF | MulF | DivF | ModF | NegF => Calls::Nothing,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => {
                 Calls::Nothing
@@ -250,9 +250,9 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => Resizes::No,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => Resizes::No,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => Resizes::No,
             AddF | SubF | MulF | DivF | ModF | NegF => Resizes::No,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => {
                 Resizes::No
@@ -288,7 +288,8 @@ impl Op {
             SetGlobal => false,
             AddI | SubI | MulI | DivI | ModI | AddIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
             | BitNot => true,
-            MulIImm | DivIImm | ModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm => true,
+            MulIImm | DivIImm | ModIImm | AddModIImm | MulModIImm | BitAndImm | BitOrImm | BitXorImm
+            | ShlImm | ShrImm => true,
             AddF | SubF | MulF | DivF | ModF | NegF => true,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => true,
             // Deep equality through a helper: kept out for simplicity.
@@ -323,9 +324,9 @@ impl Op {
         use Op::*;
         match self {
             Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => L::Inline,
-            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | BitAndImm
-            | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr
-            | BitNot => L::Inline,
+            AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm | AddModIImm
+            | MulModIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm | NegI | BitAnd | BitOr
+            | BitXor | Shl | Shr | BitNot => L::Inline,
             AddF | SubF | MulF | DivF | NegF => L::Inline,
             ModF => L::Helper,
             EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => L::Inline,

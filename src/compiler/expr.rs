@@ -991,6 +991,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let sp = e.span;
         let ty = &lhs.ty;
         if is_int(ty) && is_int(&rhs.ty) {
+            if let Some(o) = self.fused_mod(op, lhs, rhs, d, e) {
+                return o;
+            }
             // Immediate forms: `x op k` for a literal `k` that fits an `i32`, and
             // `k op x` for the commutative operators (the literal has no effect, so
             // evaluating only `x` keeps the order of effects). Subtraction of a
@@ -1070,6 +1073,35 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             self.internal(sp, format!("operator '{}' on {}", op.symbol(), ty));
         }
         o
+    }
+
+    /// `(a + b) % k` and `(a * b) % k` on ints, for a literal `k != 0` and
+    /// registers `a`, `b` (no immediate form applies), as one `AddModIImm` or
+    /// `MulModIImm`: the interpreter dispatches once and does not store and reload
+    /// the product (docs/benchmarks.md, "Modular arithmetic in one instruction").
+    /// Neither part can raise, so the fused instruction raises nothing either.
+    fn fused_mod(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Option<Val> {
+        let k = imm_int(rhs).filter(|&k| k != 0)?;
+        let ExprKind::Binary {
+            op: inner,
+            lhs: a,
+            rhs: b,
+        } = &lhs.kind
+        else {
+            return None;
+        };
+        let ints = [&e.ty, &lhs.ty, &a.ty, &b.ty]
+            .iter()
+            .all(|t| matches!(t, Type::Int));
+        if op != BinOp::Mod || !ints || imm_int(a).is_some() || imm_int(b).is_some() {
+            return None;
+        }
+        let make: fn(Reg, Reg, Reg, i32) -> Instr = match inner {
+            BinOp::Add => |dst, a, b, imm| Instr::AddModIImm { dst, a, b, imm },
+            BinOp::Mul => |dst, a, b, imm| Instr::MulModIImm { dst, a, b, imm },
+            _ => return None,
+        };
+        Some(self.binary_op(a, b, d, e, |dst, x, y| make(dst, x, y, k)))
     }
 
     fn compare_to(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Val {

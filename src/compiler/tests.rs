@@ -144,6 +144,23 @@ fn arithmetic_and_immediates() {
 }
 
 #[test]
+fn modular_add_and_multiply_are_one_instruction() {
+    let src = "def f(x: int, y: int) -> int:\n    let a: int = (x + y) % 1000003\n    let b: int = (x * y) % -7\n    let c: int = (x + 1) % 5\n    let d: int = (x - y) % 5\n    let e: int = (x + y) % 0\n    let g: int = (x * y) % 5000000000\n    return a + b + c + d + e + g\n\ndef main() -> int:\n    print(f(3, 4))\n    return 0\n";
+    let l = func_listing(src, "f");
+    assert!(has(&l, "AddModIImm   r2, r0, r1, 1000003"), "{l}");
+    assert!(has(&l, "MulModIImm   r3, r0, r1, -7"), "{l}");
+    // An immediate inner operand, a subtraction, `% 0` (which raises) and a
+    // modulus that is no `i32` keep their own instructions.
+    assert_eq!(count(&l, "AddModIImm") + count(&l, "MulModIImm"), 2, "{l}");
+    assert!(has(&l, "ModIImm      r4, r4, 5"), "{l}");
+    assert!(has(&l, "SubI "), "{l}");
+    assert!(has(&l, "ModI "), "{l}");
+    let (status, out, err) = run(src);
+    assert_eq!((status, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("modulo by zero"), "{err}");
+}
+
+#[test]
 fn assignment_compiles_into_the_variable() {
     let src = "def main() -> int:\n    let a: int = 1\n    let b: int = 2\n    let x: int = 0\n    x = a + b\n    x = x * 2\n    print(x)\n    return 0\n";
     let l = func_listing(src, "main");

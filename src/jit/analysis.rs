@@ -288,6 +288,7 @@ fn quiet(ins: &Instr) -> bool {
     use Instr::*;
     match *ins {
         DivIImm { imm, .. } | ModIImm { imm, .. } => imm != 0,
+        AddModIImm { imm, .. } | MulModIImm { imm, .. } => imm != 0,
         Mov { .. } | LoadInt { .. } | LoadBool { .. } | LoadConst { .. } => true,
         AddI { .. } | SubI { .. } | MulI { .. } | AddIImm { .. } | MulIImm { .. } | NegI { .. } => true,
         BitAnd { .. } | BitOr { .. } | BitXor { .. } | BitNot { .. } => true,
@@ -599,6 +600,8 @@ fn invariant_index(
         MulIImm { a, imm: k, .. } => bin(IndexOp::Mul, sub(a), imm(k)),
         DivIImm { a, imm: k, .. } => bin(IndexOp::Div, sub(a), imm(k)),
         ModIImm { a, imm: k, .. } => bin(IndexOp::Mod, sub(a), imm(k)),
+        AddModIImm { a, b, imm: k, .. } => bin(IndexOp::Mod, bin(IndexOp::Add, sub(a), sub(b)), imm(k)),
+        MulModIImm { a, b, imm: k, .. } => bin(IndexOp::Mod, bin(IndexOp::Mul, sub(a), sub(b)), imm(k)),
         _ => None,
     }
 }
@@ -817,7 +820,8 @@ fn indexed_array(ins: &Instr) -> Option<Reg> {
         Mov { .. } | LoadInt { .. } | LoadConst { .. } | LoadBool { .. } | LoadNull { .. }
         | GetGlobal { .. } | SetGlobal { .. } => None,
         AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
-        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | AddModIImm { .. } | MulModIImm { .. }
+        | BitAndImm { .. } | BitOrImm { .. }
         | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | NegI { .. }
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => None,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => None,
@@ -1534,7 +1538,8 @@ fn defines_negative_int(f: &Function, ins: &Instr) -> bool {
         NegI { .. } => true,
         Mov { .. } | LoadBool { .. } | LoadNull { .. } | GetGlobal { .. } | SetGlobal { .. } => false,
         AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
-        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | AddModIImm { .. } | MulModIImm { .. }
+        | BitAndImm { .. } | BitOrImm { .. }
         | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | BitAnd { .. }
         | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => false,
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => false,
@@ -1565,6 +1570,7 @@ fn arith_scores(op: Op) -> (i32, i32) {
         EqF | NeF | LtF | LeF => (2, -1),
         BrLtF | BrLeF | BrNotLtF | BrNotLeF => (2, 0),
         AddI | SubI | MulI | DivI | ModI | AddIImm | MulIImm | DivIImm | ModIImm => (-2, -2),
+        AddModIImm | MulModIImm => (-2, -2),
         BitAnd | BitOr | BitXor | Shl | Shr => (-2, -2),
         BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm => (-2, -2),
         // Reads and writes its counter, reads its limit: ints.
@@ -1639,7 +1645,8 @@ fn kind_scores(
         // Scored by `arith_scores` above, or nothing to learn.
         Mov { .. } | LoadBool { .. } | LoadNull { .. } => {}
         AddI { .. } | SubI { .. } | MulI { .. } | DivI { .. } | ModI { .. } | AddIImm { .. }
-        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | BitAndImm { .. } | BitOrImm { .. }
+        | MulIImm { .. } | DivIImm { .. } | ModIImm { .. } | AddModIImm { .. } | MulModIImm { .. }
+        | BitAndImm { .. } | BitOrImm { .. }
         | BitXorImm { .. } | ShlImm { .. } | ShrImm { .. } | NegI { .. }
         | BitAnd { .. } | BitOr { .. } | BitXor { .. } | Shl { .. } | Shr { .. } | BitNot { .. } => {}
         AddF { .. } | SubF { .. } | MulF { .. } | DivF { .. } | ModF { .. } | NegF { .. } => {}

@@ -119,7 +119,10 @@ fn inlinable_in_body(f: &Function, ins: &Instr) -> bool {
             Instr::LoadConst { k, .. } => {
                 matches!(f.consts.get(k as usize), Some(Const::Int(_) | Const::Float(_)))
             }
-            Instr::DivIImm { imm: 0, .. } | Instr::ModIImm { imm: 0, .. } => false,
+            Instr::DivIImm { imm: 0, .. }
+            | Instr::ModIImm { imm: 0, .. }
+            | Instr::AddModIImm { imm: 0, .. }
+            | Instr::MulModIImm { imm: 0, .. } => false,
             Instr::CallBuiltin { site, .. } => f
                 .sites
                 .get(site as usize)

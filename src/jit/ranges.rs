@@ -163,7 +163,8 @@ impl Interval {
 }
 
 /// The dividend's interval per instruction (`DivI`, `ModI`, `DivIImm`,
-/// `ModIImm`), where it is narrower than the full range.
+/// `ModIImm`, and the sum or product of `AddModIImm`, `MulModIImm`), where it
+/// is narrower than the full range.
 #[derive(Clone, Debug, Default)]
 pub struct Ranges {
     dividend: Vec<Option<Interval>>,
@@ -191,7 +192,7 @@ type State = Vec<Interval>;
 /// each instruction writes.
 pub fn analyze(f: &Function, leader: &[bool], ops: &[Operands]) -> Ranges {
     let n = f.code.len();
-    if n == 0 || !f.code.iter().any(|i| dividend_of(i).is_some()) {
+    if n == 0 || !f.code.iter().any(divides) {
         return Ranges::default();
     }
     let mut pass = Pass::new(f, leader, ops);
@@ -205,22 +206,37 @@ pub fn analyze(f: &Function, leader: &[bool], ops: &[Operands]) -> Ranges {
         };
         for pc in pass.starts[bi]..pass.end(bi) {
             let ins = &f.code[pc];
-            dividend[pc] = dividend_of(ins)
-                .and_then(|a| st.get(a as usize).copied())
-                .filter(|&iv| iv != Interval::FULL);
+            dividend[pc] = dividend_in(&st, ins).filter(|&iv| iv != Interval::FULL);
             step(&mut st, ins, ops[pc].writes(), f);
         }
     }
     Ranges { dividend }
 }
 
-/// The dividend register of an integer division or remainder.
-fn dividend_of(ins: &Instr) -> Option<Reg> {
+/// Whether the instruction is an integer division or remainder.
+fn divides(ins: &Instr) -> bool {
+    matches!(
+        ins,
+        Instr::DivI { .. }
+            | Instr::ModI { .. }
+            | Instr::DivIImm { .. }
+            | Instr::ModIImm { .. }
+            | Instr::AddModIImm { .. }
+            | Instr::MulModIImm { .. }
+    )
+}
+
+/// The interval of the dividend of an integer division or remainder in state
+/// `st`: its register's, or of the sum or product a fused remainder divides.
+fn dividend_in(st: &State, ins: &Instr) -> Option<Interval> {
+    let get = |r: Reg| st.get(r as usize).copied();
     match *ins {
         Instr::DivI { a, .. }
         | Instr::ModI { a, .. }
         | Instr::DivIImm { a, .. }
-        | Instr::ModIImm { a, .. } => Some(a),
+        | Instr::ModIImm { a, .. } => get(a),
+        Instr::AddModIImm { a, b, .. } => Some(get(a)?.add(get(b)?)),
+        Instr::MulModIImm { a, b, .. } => Some(get(a)?.mul(get(b)?)),
         _ => None,
     }
 }
@@ -384,7 +400,10 @@ fn thresholds(f: &Function) -> Vec<i64> {
                     t.extend([c.saturating_sub(1), c]);
                 }
             }
-            Instr::DivIImm { imm, .. } | Instr::ModIImm { imm, .. } => {
+            Instr::DivIImm { imm, .. }
+            | Instr::ModIImm { imm, .. }
+            | Instr::AddModIImm { imm, .. }
+            | Instr::MulModIImm { imm, .. } => {
                 let m = (imm as i64).abs() - 1;
                 t.extend([m, -m]);
             }
@@ -450,6 +469,8 @@ fn step(st: &mut State, ins: &Instr, def: Option<Reg>, f: &Function) {
         Instr::MulIImm { dst, a, imm } => (dst, get(st, a).mul(c(imm))),
         Instr::DivIImm { dst, a, imm } => (dst, get(st, a).div(c(imm))),
         Instr::ModIImm { dst, a, imm } => (dst, get(st, a).rem(c(imm))),
+        Instr::AddModIImm { dst, a, b, imm } => (dst, get(st, a).add(get(st, b)).rem(c(imm))),
+        Instr::MulModIImm { dst, a, b, imm } => (dst, get(st, a).mul(get(st, b)).rem(c(imm))),
         Instr::BitAnd { dst, a, b } => (dst, get(st, a).and(get(st, b))),
         Instr::BitAndImm { dst, a, imm } => (dst, get(st, a).and(c(imm))),
         Instr::BitOr { dst, a, b } | Instr::BitXor { dst, a, b } => (dst, get(st, a).or_xor(get(st, b))),
@@ -620,7 +641,7 @@ mod tests {
         let f = p.functions.iter().find(|f| f.name == name).expect("function");
         let an = crate::jit::analysis::analyze(&p, f, false);
         (0..f.code.len())
-            .filter(|&pc| dividend_of(&f.code[pc]).is_some())
+            .filter(|&pc| divides(&f.code[pc]))
             .map(|pc| an.ranges.dividend(pc as u32))
             .collect()
     }
@@ -632,6 +653,22 @@ mod tests {
         let hi = 1_000_000_006 + 49_999_999 * 7 + ((1 << 26) - 1);
         assert_eq!(d, vec![Some(Interval::new(0, hi))]);
         assert!(hi < 2 * 1_000_000_007);
+    }
+
+    #[test]
+    fn a_fused_remainder_divides_the_sum_or_product() {
+        // `AddModIImm` and `MulModIImm`: the dividend is the sum or product of
+        // the operands, not either operand.
+        let src = "def main() -> int:\n    let t: int = 0\n    for i in range(0, 1000):\n        let j: int = i % 10\n        let k: int = 0 - i\n        t = t + (i * j) % 7 + (j + k) % 5\n    print(t)\n    return 0\n";
+        let d = dividends(src, "main");
+        assert_eq!(
+            d,
+            vec![
+                Some(Interval::new(0, 999)),
+                Some(Interval::new(0, 999 * 9)),
+                Some(Interval::new(-999, 9))
+            ]
+        );
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl Vm<'_> {
             | MulIImm { .. }
             | DivIImm { .. }
             | ModIImm { .. }
+            | AddModIImm { .. }
+            | MulModIImm { .. }
             | BitAndImm { .. }
             | BitOrImm { .. }
             | BitXorImm { .. }

@@ -345,6 +345,16 @@ impl<'p> Vm<'p> {
                     let r = tri!(arith::mod_i(reg!(a).as_int(), imm as i64));
                     set!(dst, Value::int(r));
                 }
+                Instr::AddModIImm { dst, a, b, imm } => {
+                    let x = reg!(a).as_int().wrapping_add(reg!(b).as_int());
+                    let r = tri!(arith::mod_i(x, imm as i64));
+                    set!(dst, Value::int(r));
+                }
+                Instr::MulModIImm { dst, a, b, imm } => {
+                    let x = reg!(a).as_int().wrapping_mul(reg!(b).as_int());
+                    let r = tri!(arith::mod_i(x, imm as i64));
+                    set!(dst, Value::int(r));
+                }
                 Instr::BitAndImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() & imm as i64)),
                 Instr::BitOrImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() | imm as i64)),
                 Instr::BitXorImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() ^ imm as i64)),

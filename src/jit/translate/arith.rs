@@ -481,12 +481,26 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// the instruction exits to the VM, which raises. Returns whether the block is
     /// still open.
     pub(super) fn int_division_imm(&mut self, pc: u32, dst: Reg, a: Reg, imm: i32, op: DivOp) -> bool {
+        self.division_imm_of(pc, dst, imm, op, |t| t.get_i(a))
+    }
+
+    /// `dst = x / imm` or `x % imm` (`op`) at `pc` for the `x` that `dividend`
+    /// computes: a register's value ([`Tr::int_division_imm`]), or the sum or
+    /// product of `AddModIImm` and `MulModIImm`.
+    pub(super) fn division_imm_of(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        imm: i32,
+        op: DivOp,
+        dividend: impl FnOnce(&mut Self) -> CV,
+    ) -> bool {
         if imm == 0 {
             let exit = self.exit_block(Exit::Deopt, pc);
             self.b.ins().jump(exit, &[]);
             return false;
         }
-        let x = self.get_i(a);
+        let x = dividend(self);
         self.stress(pc, pc);
         let range = self.dividend_range(pc);
         let v = self.div_by_const(x, imm as i64, op, range);

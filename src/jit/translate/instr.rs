@@ -243,6 +243,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             DivIImm { dst, a, imm } => return Ok(self.int_division_imm(pc, dst, a, imm, DivOp::Quotient)),
             ModIImm { dst, a, imm } => return Ok(self.int_division_imm(pc, dst, a, imm, DivOp::Remainder)),
+            // The sum or product as `AddI` and `MulI` compute it, then the remainder.
+            AddModIImm { dst, a, b, imm } => {
+                let sum = |t: &mut Self| t.commutative(Commutative::Add, a, b, Self::add_reassoc);
+                return Ok(self.division_imm_of(pc, dst, imm, DivOp::Remainder, sum));
+            }
+            MulModIImm { dst, a, b, imm } => {
+                let product =
+                    |t: &mut Self| t.commutative(Commutative::Mul, a, b, |t, x, y| t.b.ins().imul(x, y));
+                return Ok(self.division_imm_of(pc, dst, imm, DivOp::Remainder, product));
+            }
             BitAndImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().band_imm_s(x, imm as i64)),
             BitOrImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().bor_imm_s(x, imm as i64)),
             BitXorImm { dst, a, imm } => self.int_imm(dst, a, |b, x| b.ins().bxor_imm_s(x, imm as i64)),
