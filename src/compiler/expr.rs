@@ -1081,6 +1081,9 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
     /// the product (docs/benchmarks.md, "Modular arithmetic in one instruction").
     /// Neither part can raise, so the fused instruction raises nothing either.
     fn fused_mod(&mut self, op: BinOp, lhs: &'a Expr, rhs: &'a Expr, d: Dst, e: &'a Expr) -> Option<Val> {
+        if op != BinOp::Mod {
+            return None;
+        }
         let k = imm_int(rhs).filter(|&k| k != 0)?;
         let ExprKind::Binary {
             op: inner,
@@ -1093,7 +1096,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let ints = [&e.ty, &lhs.ty, &a.ty, &b.ty]
             .iter()
             .all(|t| matches!(t, Type::Int));
-        if op != BinOp::Mod || !ints || imm_int(a).is_some() || imm_int(b).is_some() {
+        if !ints || imm_int(a).is_some() || imm_int(b).is_some() {
             return None;
         }
         let make: fn(Reg, Reg, Reg, i32) -> Instr = match inner {

@@ -624,11 +624,11 @@ fn translate_function(
     // straight in, without the test.
     let entered = entered_headers(f, tc.osr_loops);
     let start = if entered.is_empty() {
+        // The normal entry goes on in the function's first block.
+        b.seal_block(entry);
         entry
     } else {
-        b.create_block()
-    };
-    if !entered.is_empty() {
+        let start = b.create_block();
         let is_osr = b.ins().icmp_imm_s(IntCC::SignedLessThan, epc, 0);
         let osr = b.create_block();
         b.set_cold_block(osr);
@@ -653,10 +653,8 @@ fn translate_function(
         let pc = b.ins().uextend(I64, pc);
         let enc = b.ins().iadd_imm_s(pc, 1);
         b.ins().jump(reentry, &[enc.into()]);
-    } else {
-        // The normal entry goes on in the function's first block.
-        b.seal_block(entry);
-    }
+        start
+    };
     b.switch_to_block(start);
     b.def_var(depth_var, epc);
 
