@@ -517,7 +517,6 @@ pub fn docs_table() -> String {
             super::Lowering::HelperOrRtOp => "helper (rare forms `rt_op`)",
             super::Lowering::Builtin => "builtin",
             super::Lowering::Call => "call",
-            super::Lowering::Exit => "exit",
         };
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {lowering} |\n",

@@ -86,7 +86,8 @@ pub enum Resizes {
 pub enum Lowering {
     /// Machine instructions (with guards that exit to the VM).
     Inline,
-    /// A call of a dedicated helper (`rt_new`, `rt_obj`, `rt_eq_ref`, `fmod`).
+    /// A call of a dedicated helper (`rt_new`, `rt_obj`, `rt_eq_ref`, `fmod`,
+    /// `rt_throw`).
     Helper,
     /// Through the single-instruction helper `rt_op`, which runs the VM's
     /// implementation of it (`generic` in the translator).
@@ -98,8 +99,6 @@ pub enum Lowering {
     Builtin,
     /// A call of compiled code or, for a function not compiled, through the VM.
     Call,
-    /// An exit to the VM, which runs it.
-    Exit,
 }
 
 impl Flow {
@@ -272,6 +271,38 @@ impl Op {
         }
     }
 
+    /// Whether the JIT's guards in its translation test for its runtime errors
+    /// (a null reference, an index out of range, a zero divisor, a failed
+    /// cast), so that a failed one has the VM run it (`rt_raise`, through
+    /// `rt_op`'s executor): the error is then pending at this instruction of
+    /// the compiled frame, which catches it or lets it leave like any other,
+    /// rather than deoptimizing. (Where a guard speculates, on a non-negative
+    /// index, the VM completes the instruction and the frame goes on in the
+    /// interpreter as after a side exit.)
+    pub const fn raises_at_guard(self) -> bool {
+        use Op::*;
+        match self {
+            DivI | ModI | DivIImm | ModIImm | AddModIImm | MulModIImm => true,
+            ArrGet | ArrSet | ArrLen | TupleGet | GetField | SetField => true,
+            NullCheck | CheckClass => true,
+            Mov | LoadInt | LoadConst | LoadBool | LoadNull | GetGlobal | SetGlobal => false,
+            AddI | SubI | MulI | AddIImm | MulIImm | BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm
+            | NegI | BitAnd | BitOr | BitXor | Shl | Shr | BitNot => false,
+            AddF | SubF | MulF | DivF | ModF | NegF => false,
+            EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | EqRef | NeRef | EqStr | NeStr | Not => false,
+            Jmp | Loop | ForLoop | JmpIf | JmpIfNot | BrEqI | BrNeI | BrLtI | BrLeI | BrEqIImm | BrNeIImm
+            | BrLtIImm | BrLeIImm | BrGtIImm | BrGeIImm | BrLtF | BrLeF | BrNotLtF | BrNotLeF => false,
+            // A null callee or receiver, or a failed speculation, deoptimizes.
+            Call | CallIndirect | CallBuiltin | CallExtern | CallMethod => false,
+            Ret | RetVoid => false,
+            Concat | ConcatN | ToStr | Print => false,
+            NewArray | NewMap | MapGet | MapSet | NewTuple | NewStruct | MakeClosure | NewObject => false,
+            IsNull | InstanceOf | TypeOf => false,
+            GetCapture | NewCell | CellGet | CellSet => false,
+            Throw | Rethrow => false,
+        }
+    }
+
     /// Whether the JIT may translate it in the body of a callee it inlines in
     /// place of a call (`src/jit/translate/inline.rs`): it changes nothing but
     /// its result register (no store, no allocation, no call that could do
@@ -352,7 +383,7 @@ impl Op {
             TypeOf => L::RtOp,
             GetCapture | CellGet | CellSet => L::Inline,
             NewCell => L::Helper,
-            Throw | Rethrow => L::Exit,
+            Throw | Rethrow => L::Helper,
         }
     }
 }
@@ -480,25 +511,30 @@ mod tests {
         );
     }
 
-    /// The single-instruction executor behind `rt_op` (the tier layer's
-    /// `exec_op`) executes exactly the instructions whose lowering is `RtOp` or
-    /// `HelperOrRtOp`; the others share its one arm that reports an internal error.
+    /// The single-instruction executor behind `rt_op` and `rt_raise` (the tier
+    /// layer's `exec_op`) executes exactly the instructions whose lowering is
+    /// `RtOp` or `HelperOrRtOp` and those that `raises_at_guard`; the others
+    /// share its one arm that reports an internal error.
     #[test]
     fn rt_op_executes_exactly_the_rt_op_instructions() {
         let src = include_str!("../tier/exec.rs");
-        let executed = arms_containing(src, "match ins {", "set!(")
-            .union(&arms_containing(src, "match ins {", "objects::print"))
-            .copied()
-            .collect::<BTreeSet<_>>();
+        let refused = arms_containing(src, "match ins {", "is not executed by the JIT helper");
+        let executed: BTreeSet<&str> = Op::ALL
+            .iter()
+            .map(|o| o.name())
+            .filter(|n| !refused.contains(n))
+            .collect();
         let want: BTreeSet<&str> = Op::ALL
             .iter()
-            .filter(|o| matches!(o.lowering(), Lowering::RtOp | Lowering::HelperOrRtOp))
+            .filter(|o| {
+                matches!(o.lowering(), Lowering::RtOp | Lowering::HelperOrRtOp) || o.raises_at_guard()
+            })
             .map(|o| o.name())
             .collect();
         assert_eq!(
             executed, want,
             "src/tier/exec.rs: the instructions exec_op executes (left) must be those whose \
-             Op::lowering is RtOp (right)"
+             Op::lowering is RtOp, and those that raise at a guard (right)"
         );
     }
 

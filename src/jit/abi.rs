@@ -34,6 +34,10 @@ pub const ST_EXCEPTION: u64 = 1;
 pub const ST_STOP: u64 = 2;
 /// Status (from `rt_resume` only): re-enter at loop header `(status >> 2) - 1`.
 pub const ST_REENTER: u64 = 3;
+/// Status (from `rt_raise` only): the instruction raised, and the exception is
+/// pending at it in the compiled frame, which is still the innermost one
+/// (where [`ST_EXCEPTION`] from a resumed frame means it has left).
+pub const ST_RAISED: u64 = ST_EXCEPTION | 4;
 
 /// The runtime context that compiled code passes to every helper. Opaque here:
 /// the tier decides what it is (its VM) and casts it back in the helpers.
@@ -46,7 +50,15 @@ pub struct Context {
 /// The type of `rt_op`: `(ctx, base, pc) -> status`.
 pub type JitFn = unsafe extern "C" fn(*mut Context, *mut Value, u64) -> u64;
 
-/// The type of the resume helpers: `(ctx, base, pc, osr_loops) -> status`, where
+/// `rt_throw(ctx, msg, pc | rethrow << 32) -> status`: raise the string `msg`
+/// (the raw bits of a reference) at `pc` of the compiled frame (a `Rethrow`
+/// when bit 32 is set), pending, and return 1 (2 on an internal error).
+pub type ThrowFn = unsafe extern "C" fn(*mut Context, u64, u64) -> u64;
+
+/// The bit of `rt_throw`'s last argument that makes it a `Rethrow`.
+pub const THROW_RETHROW: u64 = 1 << 32;
+
+/// The type of `rt_resume` and `rt_raise`: `(ctx, base, pc, osr_loops) -> status`, where
 /// `osr_loops` are the loops whose headers the exiting code can be re-entered
 /// at ([`osr_bit`]): status [`ST_REENTER`] names one of them only.
 pub type ResumeFn = unsafe extern "C" fn(*mut Context, *mut Value, u64, u64) -> u64;
@@ -64,7 +76,7 @@ pub const fn osr_bit(loop_id: usize) -> u64 {
 pub const ALL_LOOPS: u64 = u64::MAX;
 
 /// Helpers that take one number besides the context (`rt_propagate(ctx, pc)`,
-/// `rt_overflow(ctx, base)`, `rt_overflow_at(ctx, pc)`,
+/// `rt_catch(ctx, pc)`, `rt_overflow(ctx, base)`, `rt_overflow_at(ctx, pc)`,
 /// `rt_bad_reentry(ctx, enc)`): `-> status`.
 pub type CtxFn = unsafe extern "C" fn(*mut Context, u64) -> u64;
 
@@ -148,8 +160,15 @@ pub struct Helpers {
     /// The interpreter trampoline: the entry of every function not compiled.
     pub tramp: TrampFn,
     pub resume: ResumeFn,
-    pub resume_exc: ResumeFn,
+    /// A guard for an error of the instruction failed: the VM runs it.
+    pub raise: ResumeFn,
+    /// The exception in flight leaves the frame: record it, pop it.
     pub propagate: CtxFn,
+    /// A handler of the frame catches the exception in flight (compiled code
+    /// goes on at its target).
+    pub catch: CtxFn,
+    /// `throw` and `Rethrow`.
+    pub throw: ThrowFn,
     pub op: JitFn,
     /// The callee pops its record and raises `stack overflow` in the caller.
     pub overflow: CtxFn,

@@ -80,7 +80,9 @@ pub fn entered_headers(f: &Function, osr_loops: u64) -> Vec<u32> {
 
 /// Results of the analyses of one function.
 pub struct Analysis {
-    /// Instruction reachable from pc 0 or a loop header through normal edges.
+    /// Instruction reachable from pc 0 or a loop header, through normal edges
+    /// and from an instruction to the handlers covering it (compiled code
+    /// catches exceptions itself).
     pub reachable: Vec<bool>,
     /// Instruction starts a basic block.
     pub leader: Vec<bool>,
@@ -144,7 +146,15 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     let ops: Vec<Operands> = f.code.iter().map(|i| i.operands(p, f)).collect();
     let headers = loop_headers(f);
 
-    // Reachability through normal edges from the entry and every loop header.
+    let covering = f.covering_handlers();
+    let handler_targets = |pc: usize| {
+        covering[pc]
+            .iter()
+            .map(|&hi| f.handlers[hi as usize].target as usize)
+    };
+
+    // Reachability from the entry and every loop header, through normal
+    // edges and into the handlers.
     let mut reachable = vec![false; n];
     let mut work: Vec<usize> = vec![0];
     work.extend(headers.iter().map(|&h| h as usize));
@@ -153,18 +163,24 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
             continue;
         }
         reachable[pc] = true;
-        for s in f.code[pc].successors(pc) {
+        for s in f.code[pc].successors(pc).chain(handler_targets(pc)) {
             if s < n && !reachable[s] {
                 work.push(s);
             }
         }
     }
 
-    // Leaders.
+    // Leaders: the entry, loop headers, handler targets, jump targets and the
+    // instructions after jumps.
     let mut leader = vec![false; n + 1];
     leader[0] = true;
     for &h in &headers {
         leader[h as usize] = true;
+    }
+    for h in &f.handlers {
+        if let Some(l) = leader.get_mut(h.target as usize) {
+            *l = true;
+        }
     }
     for (pc, ins) in f.code.iter().enumerate() {
         if ins.ends_block() {
@@ -185,12 +201,6 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     // handler may transfer to it before writing its destination, so the handler's
     // live-in is added without the kill.
     let mut live_in = vec![RegSet::default(); n];
-    let covering = f.covering_handlers();
-    let handler_targets = |pc: usize| {
-        covering[pc]
-            .iter()
-            .map(|&hi| f.handlers[hi as usize].target as usize)
-    };
     loop {
         let mut changed = false;
         for pc in (0..n).rev() {
@@ -879,12 +889,22 @@ fn cached_loops(
                 .all(|pc| preds[pc].iter().all(|p| body(i).contains(p)))
         })
         .collect();
+    // (A handler in the loop writes its message register too.)
     let written: Vec<RegSet> = (0..headers.len())
         .map(|i| {
             let mut w = RegSet::default();
             for pc in body(i) {
                 if let Some(d) = ops[pc].writes() {
                     w.insert(d);
+                }
+            }
+            for h in f
+                .handlers
+                .iter()
+                .filter(|h| body(i).contains(&(h.target as usize)))
+            {
+                if let Some(m) = h.reg {
+                    w.insert(m);
                 }
             }
             w

@@ -383,12 +383,25 @@ pub fn builtin_is_machine_code(id: u32, nargs: usize) -> bool {
     }
 }
 
+/// Whether a handler of `f` covers instruction `pc`: a call there is not
+/// inlined in a version after one given up (see [`plan`]).
+pub fn covered(f: &Function, pc: usize) -> bool {
+    f.handlers
+        .iter()
+        .any(|h| (h.start as usize..h.end as usize).contains(&pc))
+}
+
 /// The inlining plan of function `f`: per instruction, whether it is a call
 /// that is inlined (in code order, while the budget lasts), and what is left of
 /// the budget for the call sites the translator resolves itself. (A recursive
 /// call is never inlined: its callee has a `Call`.)
 ///
-/// A `Call` is inlined when its callee is [`inlined_whole`]. In the first
+/// A `Call` is inlined when its callee is [`inlined_whole`], except, in a
+/// later version, one that a handler covers: a guard of an inlined body exits
+/// at the call (the VM runs the call again, so that an error is raised in the
+/// callee's frame), and a version given up for its deopts may have been given
+/// up for such errors, caught here; a call makes them exceptions of compiled
+/// code instead. In the first
 /// version of a function (`speculate`, see `TransCtx::speculate`) a
 /// `CallIndirect` whose site has seen a few functions, each of which would be
 /// inlined whole, is too: the translator then checks the callee against them,
@@ -401,6 +414,7 @@ pub fn plan(p: &Program, f: &Function, speculate: bool) -> Plan {
     let mut inlined = vec![false; f.code.len()];
     for (pc, ins) in f.code.iter().enumerate() {
         inlined[pc] = match *ins {
+            Instr::Call { .. } if !speculate && covered(f, pc) => false,
             Instr::Call { site, .. } => {
                 let Some(s) = f.sites.get(site as usize) else {
                     continue;

@@ -90,8 +90,10 @@ fn with_source_positions(ir: &str, f: &crate::bytecode::Function) -> String {
 fn helper_legend(a: &Addrs) -> String {
     let named = [
         ("rt_resume (side exit)", a.h_resume),
-        ("rt_resume_exc (exception caught in the VM)", a.h_resume_exc),
+        ("rt_raise (a guard for an error failed)", a.h_raise),
         ("rt_propagate (exception leaves the frame)", a.h_propagate),
+        ("rt_catch (a handler of the frame catches)", a.h_catch),
+        ("rt_throw (throw, rethrow)", a.h_throw),
         ("rt_op (one instruction in the VM)", a.h_op),
         ("rt_overflow", a.h_overflow),
         ("rt_overflow_at", a.h_overflow_at),
@@ -322,8 +324,10 @@ impl Jit {
             tramp: tramp as u64,
             fn_info: fn_info.as_ptr() as u64,
             h_resume: helpers.resume as usize as u64,
-            h_resume_exc: helpers.resume_exc as usize as u64,
+            h_raise: helpers.raise as usize as u64,
             h_propagate: helpers.propagate as usize as u64,
+            h_catch: helpers.catch as usize as u64,
+            h_throw: helpers.throw as usize as u64,
             h_op: helpers.op as usize as u64,
             h_overflow: helpers.overflow as usize as u64,
             h_overflow_at: helpers.overflow_at as usize as u64,
@@ -747,7 +751,7 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         tramp: 0x4800_0000,
         fn_info: 0x5000_0000,
         h_resume: 0x6000_0000,
-        h_resume_exc: 0x6000_0100,
+        h_catch: 0x6000_0100,
         h_propagate: 0x6000_0200,
         h_op: 0x6000_0300,
         h_overflow: 0x6000_0400,
@@ -763,6 +767,8 @@ pub(crate) fn placeholder_addrs() -> Addrs {
         h_map_set: 0x6000_0e00,
         short_strs: 0x6000_0f00,
         h_barrier: 0x6000_1000,
+        h_throw: 0x6000_1100,
+        h_raise: 0x6000_1200,
     }
 }
 

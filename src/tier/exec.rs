@@ -2,7 +2,7 @@
 //! instructions it does not translate inline (the translator's `generic` path).
 
 use crate::bytecode::Instr;
-use crate::vm::ops::objects;
+use crate::vm::ops::{arith, objects};
 use crate::vm::Vm;
 use bp_runtime::rt::RtError;
 use bp_runtime::value::Value;
@@ -123,6 +123,86 @@ impl Vm<'_> {
                 let v = unsafe { objects::type_name(&mut self.rt.heap, program, v, name) };
                 set!(dst, v);
             }
+            // A guard of the translation failed (`Op::raises_at_guard`): the
+            // interpreter's arms, which raise here.
+            DivI { dst, a, b } => set!(
+                dst,
+                Value::int(arith::div_i(reg!(a).as_int(), reg!(b).as_int()).map_err(raise)?)
+            ),
+            ModI { dst, a, b } => set!(
+                dst,
+                Value::int(arith::mod_i(reg!(a).as_int(), reg!(b).as_int()).map_err(raise)?)
+            ),
+            DivIImm { dst, a, imm } => set!(
+                dst,
+                Value::int(arith::div_i(reg!(a).as_int(), imm as i64).map_err(raise)?)
+            ),
+            ModIImm { dst, a, imm } => set!(
+                dst,
+                Value::int(arith::mod_i(reg!(a).as_int(), imm as i64).map_err(raise)?)
+            ),
+            AddModIImm { dst, a, b, imm } => {
+                let x = reg!(a).as_int().wrapping_add(reg!(b).as_int());
+                set!(dst, Value::int(arith::mod_i(x, imm as i64).map_err(raise)?))
+            }
+            MulModIImm { dst, a, b, imm } => {
+                let x = reg!(a).as_int().wrapping_mul(reg!(b).as_int());
+                set!(dst, Value::int(arith::mod_i(x, imm as i64).map_err(raise)?))
+            }
+            ArrGet { dst, arr, idx, elem } => {
+                let (a, i) = (reg!(arr), reg!(idx));
+                // SAFETY: `arr` is an array register (type checker): null or a
+                // live array, of element kind `elem` (its static type's).
+                match unsafe { objects::arr_get(a, i, elem) } {
+                    Ok(v) => set!(dst, v),
+                    // SAFETY: as above.
+                    Err(m) => return Err(OpErr::Raise(unsafe { objects::access_error(a, i, m) })),
+                }
+            }
+            ArrSet { arr, idx, src, elem } => {
+                let (a, i, v) = (reg!(arr), reg!(idx), reg!(src));
+                // SAFETY: as `ArrGet`; `src` of the element kind.
+                if let Err(m) = unsafe { objects::arr_set(a, i, v, elem) } {
+                    // SAFETY: as above.
+                    return Err(OpErr::Raise(unsafe { objects::access_error(a, i, m) }));
+                }
+            }
+            ArrLen { dst, arr } => {
+                // SAFETY: as `ArrGet`.
+                set!(dst, unsafe { objects::arr_len(reg!(arr)) }.map_err(raise)?)
+            }
+            TupleGet { dst, tup, idx } => {
+                // SAFETY: `tup` is a tuple register (type checker): null or a live tuple.
+                set!(dst, unsafe { objects::tuple_get(reg!(tup), idx) }.map_err(raise)?)
+            }
+            GetField { dst, obj, idx } => {
+                // SAFETY: `obj` is a struct register (type checker): null or a live struct.
+                set!(dst, unsafe { objects::get_field(reg!(obj), idx) }.map_err(raise)?)
+            }
+            SetField { obj, idx, src } => {
+                // SAFETY: as `GetField`.
+                unsafe { objects::set_field(reg!(obj), idx, reg!(src)) }.map_err(raise)?
+            }
+            NullCheck { src, k } => {
+                if reg!(src).is_null() {
+                    let Some(&msg) = self.consts.get(fid as usize).and_then(|c| c.get(k as usize)) else {
+                        return Err(raise("internal error: bad constant"));
+                    };
+                    // SAFETY: the compiler makes `k` a string constant, live for
+                    // the whole run.
+                    let msg = unsafe { bp_runtime::heap::str_bytes(msg) };
+                    return Err(OpErr::Raise(String::from_utf8_lossy(msg).into_owned()));
+                }
+            }
+            CheckClass { src, class } => {
+                let v = reg!(src);
+                // SAFETY: `src` holds a class type (type checker).
+                let layout = unsafe { objects::layout_of(v) };
+                if !layout.is_some_and(|l| program.classes.is_instance(l, class)) {
+                    // SAFETY: as above.
+                    return Err(OpErr::Raise(unsafe { objects::cast_error(program, v, class) }));
+                }
+            }
             // The translator compiles these inline, through their own helpers
             // (`rt_builtin`, `rt_new`, `rt_obj`, `rt_eq_ref`) or as a side exit to
             // the interpreter: they never reach `rt_op`.
@@ -136,14 +216,8 @@ impl Vm<'_> {
             | AddI { .. }
             | SubI { .. }
             | MulI { .. }
-            | DivI { .. }
-            | ModI { .. }
             | AddIImm { .. }
             | MulIImm { .. }
-            | DivIImm { .. }
-            | ModIImm { .. }
-            | AddModIImm { .. }
-            | MulModIImm { .. }
             | BitAndImm { .. }
             | BitOrImm { .. }
             | BitXorImm { .. }
@@ -202,26 +276,18 @@ impl Vm<'_> {
             | Concat { .. }
             | ToStr { .. }
             | NewArray { .. }
-            | ArrGet { .. }
-            | ArrSet { .. }
-            | ArrLen { .. }
             | MapGet { .. }
             | MapSet { .. }
             | NewTuple { .. }
-            | TupleGet { .. }
             | NewStruct { .. }
-            | GetField { .. }
-            | SetField { .. }
             | NewObject { .. }
             | GetCapture { .. }
             | NewCell { .. }
             | CellGet { .. }
             | CellSet { .. }
             | CallMethod { .. }
-            | NullCheck { .. }
             | IsNull { .. }
             | InstanceOf { .. }
-            | CheckClass { .. }
             | Throw { .. }
             | Rethrow { .. } => {
                 return Err(OpErr::Raise(format!(

@@ -562,32 +562,42 @@ impl Tier {
         }
     }
 
-    /// Compiled code of `fid` side-exits at `pc` (innermost frame): if that is an
-    /// array access whose index is negative, tell the policy (compiled code
-    /// speculates that indices are not negative; see
-    /// [`Policy::note_negative_index`]).
-    fn note_negative_index(&self, vm: &Vm<'_>, fid: u32, pc: u32) {
-        let Some(top) = vm.frames.last() else { return };
+    /// Whether instruction `pc` of `fid` (the innermost frame) is an array
+    /// access whose index register now holds a negative number.
+    fn negative_index_at(vm: &Vm<'_>, fid: u32, pc: u32) -> bool {
+        let Some(top) = vm.frames.last() else { return false };
         let ins = vm
             .program
             .functions
             .get(fid as usize)
             .and_then(|f| f.code.get(pc as usize));
-        if let Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) = ins {
-            if (vm.stack.get(top.base + *idx as usize).0 as i64) < 0 {
-                self.policy().note_negative_index(fid as usize);
+        match ins {
+            Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) => {
+                (vm.stack.get(top.base + *idx as usize).0 as i64) < 0
             }
+            _ => false,
         }
     }
 
-    /// A compiled frame of `fid` deoptimized at `pc` (`caught`: an exception the VM
-    /// catches): count it, maybe give up on the function's code, and arrange for
-    /// the frame to re-enter its code at the next loop header.
-    fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32, pc: u32, caught: bool) {
+    /// Compiled code of `fid` side-exits at `pc` (innermost frame), or `rt_raise`
+    /// found no error there: if that is an array access with a negative index
+    /// (`negative`: [`Tier::negative_index_at`], before the access), tell the
+    /// policy (compiled code speculates that indices are not negative; see
+    /// [`Policy::note_negative_index`]).
+    fn note_negative_index(&self, fid: u32, negative: bool) {
+        if negative {
+            self.policy().note_negative_index(fid as usize);
+        }
+    }
+
+    /// A compiled frame of `fid` deoptimized at `pc`: count it, maybe give up on
+    /// the function's code, and arrange for the frame to re-enter its code at
+    /// the next loop header.
+    fn note_deopt(&self, vm: &mut Vm<'_>, fid: u32, pc: u32) {
         let threshold = vm.tier.hot_loop.max(1);
         let verdict = self.policy().note_deopt(fid as usize);
         if self.opts.log {
-            self.log_deopt(vm, fid, pc, caught, verdict);
+            self.log_deopt(vm, fid, pc, verdict);
         }
         let fid = fid as usize;
         if verdict == Deopt::Disable {
@@ -609,16 +619,15 @@ impl Tier {
 
 impl Tier {
     /// `--jit-log`: a deopt, with where and why, and what becomes of the code.
-    fn log_deopt(&self, vm: &Vm<'_>, fid: u32, pc: u32, caught: bool, verdict: Deopt) {
+    fn log_deopt(&self, vm: &Vm<'_>, fid: u32, pc: u32, verdict: Deopt) {
         let ins = vm
             .program
             .functions
             .get(fid as usize)
             .and_then(|f| f.code.get(pc as usize));
-        let reason = match (caught, ins) {
-            (true, _) => "an exception caught in the interpreter".to_string(),
-            (false, Some(i)) => format!("side exit at {}", i.op().name()),
-            (false, None) => "side exit".to_string(),
+        let reason = match ins {
+            Some(i) => format!("side exit at {}", i.op().name()),
+            None => "side exit".to_string(),
         };
         let name = function_name(vm.program, fid as usize);
         self.log(format!("deopt {name} at {}: {reason}", vm.location(fid, pc)));

@@ -13,15 +13,15 @@
 //! * 1: an exception is pending in `Vm::pending` (the frame has been popped
 //!   when it comes from a callee);
 //! * 2: stop (`exit`, fatal error), recorded in the tier (`Tier::stop`);
-//! * 3: only from `rt_resume`/`rt_resume_exc`: continue the frame's compiled code
+//! * 3: only from `rt_resume`: continue the frame's compiled code
 //!   at loop header `(status >> 2) - 1`.
 
 use super::exec::OpErr;
 use super::{tier_of, Tier};
 use crate::bytecode::CallSite;
 use crate::jit::abi::{
-    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, ResumeFn, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_REENTER,
-    ST_RETURN, ST_STOP,
+    Context, CtxFn, Helpers, JitFn, NewKind, ObjOp, ResumeFn, ThrowFn, CONCAT_MAX_PARTS, ST_EXCEPTION,
+    ST_RAISED, ST_REENTER, ST_RETURN, ST_STOP, THROW_RETHROW,
 };
 use crate::jit::translate::REG_ARGS;
 use crate::native_stack::native_sp;
@@ -39,8 +39,10 @@ const _: () = assert!(REG_ARGS == 4, "jit_tramp takes four register arguments");
 pub static HELPERS: Helpers = Helpers {
     tramp: jit_tramp,
     resume: rt_resume as ResumeFn,
-    resume_exc: rt_resume_exc as ResumeFn,
+    raise: rt_raise as ResumeFn,
     propagate: rt_propagate as CtxFn,
+    catch: rt_catch as CtxFn,
+    throw: rt_throw as ThrowFn,
     op: rt_op as JitFn,
     overflow: rt_overflow as CtxFn,
     overflow_at: rt_overflow_at as CtxFn,
@@ -207,49 +209,114 @@ pub unsafe extern "C" fn jit_tramp(
 /// Called by compiled code only, with the JIT ABI.
 pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(ctx, base, pc, osr_loops, false) }
+    unsafe {
+        with_vm(ctx, |vm| {
+            let negative = negative_index(vm, pc as u32);
+            resume_frame(vm, base, pc as u32, pc as u32, osr_loops, negative)
+        })
+    }
 }
 
-/// The exception in flight reached compiled code at `pc`, which a handler of the
-/// function covers: the live registers are written back; let the VM's handler
-/// logic catch it and continue the frame in the interpreter.
+/// A guard of instruction `pc` of the innermost (compiled) frame failed, one
+/// that tests for the instruction's errors (`Op::raises_at_guard`); the live
+/// registers are written back. The VM runs the instruction: if it raises, the
+/// error is pending at `pc` (status [`ST_RAISED`]) and compiled code catches
+/// it or lets it leave the frame; if not (a negative index, which the code
+/// speculated against), the interpreter continues the frame after it, as
+/// after a side exit at `pc`.
 ///
 /// # Safety
 /// Called by compiled code only, with the JIT ABI.
-pub unsafe extern "C" fn rt_resume_exc(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64) -> u64 {
-    // SAFETY: forwarded from the caller (the JIT ABI).
-    unsafe { resume_in_vm(ctx, base, pc, osr_loops, true) }
-}
-
-/// Continue the innermost frame in the interpreter at `pc` (counting a deopt),
-/// first letting the VM catch the pending exception if `catch` is set; the
-/// frame's code can take it back at the loops `osr_loops`.
-///
-/// # Safety
-/// As for [`rt_resume`].
-unsafe fn resume_in_vm(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64, catch: bool) -> u64 {
+pub unsafe extern "C" fn rt_raise(ctx: *mut Context, base: *mut Value, pc: u64, osr_loops: u64) -> u64 {
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(ctx, |vm| {
-            let Some(top) = vm.frames.last_mut() else {
-                return stop(vm, Stop::Fatal("internal error: resume without a frame".into()));
+            let Some(&top) = vm.frames.last() else {
+                return stop(vm, Stop::Fatal("internal error: raise without a frame".into()));
             };
-            top.pc = pc as u32;
-            let fid = top.func;
-            if let Some(tier) = tier(vm) {
-                if !catch {
-                    tier.note_negative_index(vm, fid, pc as u32);
+            // (Before the instruction, which may overwrite its index.)
+            let negative = negative_index(vm, pc as u32);
+            match vm.exec_op(top.func, pc as u32, top.base) {
+                Ok(()) => resume_frame(vm, base, pc as u32, pc as u32 + 1, osr_loops, negative),
+                Err(OpErr::Raise(msg)) => {
+                    vm.set_pending_error(&msg, top.func, pc as u32);
+                    ST_RAISED
                 }
-                tier.note_deopt(vm, fid, pc as u32, catch);
+                Err(OpErr::Exit(code)) => stop(vm, Stop::Exit(code)),
             }
-            let depth = vm.frames.len();
-            if catch {
-                if let Err(e) = vm.unwind_pending(depth - 1) {
-                    return interp_status(vm, base, Err(e));
-                }
+        })
+    }
+}
+
+/// Whether instruction `pc` of the innermost frame is an array access with a
+/// negative index.
+fn negative_index(vm: &Vm<'_>, pc: u32) -> bool {
+    vm.frames
+        .last()
+        .is_some_and(|top| Tier::negative_index_at(vm, top.func, pc))
+}
+
+/// A deopt of the innermost frame at `deopt_pc` (`negative`: an array access
+/// there had a negative index, which the function's next version then takes
+/// inline): count it, and continue the frame in the interpreter at
+/// `resume_pc` until it returns or reaches one of `osr_loops`.
+fn resume_frame(
+    vm: &mut Vm<'_>,
+    base: *mut Value,
+    deopt_pc: u32,
+    resume_pc: u32,
+    osr_loops: u64,
+    negative: bool,
+) -> u64 {
+    let Some(top) = vm.frames.last_mut() else {
+        return stop(vm, Stop::Fatal("internal error: resume without a frame".into()));
+    };
+    top.pc = resume_pc;
+    let fid = top.func;
+    if let Some(tier) = tier(vm) {
+        tier.note_negative_index(fid, negative);
+        tier.note_deopt(vm, fid, deopt_pc);
+    }
+    let depth = vm.frames.len();
+    let r = vm.interp(depth - 1, Some(osr_loops));
+    interp_status(vm, base, r)
+}
+
+/// `throw msg` (or, with [`THROW_RETHROW`] in `op`, `Rethrow msg`) at pc `op
+/// as u32` of the innermost (compiled) frame: the exception is in flight, and
+/// compiled code catches it or lets it leave the frame. Returns 1.
+///
+/// # Safety
+/// Called by compiled code only; `msg` is a string reference of the frame.
+pub unsafe extern "C" fn rt_throw(ctx: *mut Context, msg: u64, op: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(ctx, |vm| {
+            if vm.throw_pending(Value(msg), op as u32, op & THROW_RETHROW != 0) {
+                ST_EXCEPTION
+            } else {
+                internal_error(vm, "throw without a frame")
             }
-            let r = vm.interp(depth - 1, Some(osr_loops));
-            interp_status(vm, base, r)
+        })
+    }
+}
+
+/// A handler of the innermost (compiled) frame covers `pc`, where the
+/// exception in flight reached it: catch it there (the message to the
+/// handler's register, the record kept for `Rethrow`). Returns 0; compiled
+/// code goes on at the handler.
+///
+/// # Safety
+/// Called by compiled code only.
+pub unsafe extern "C" fn rt_catch(ctx: *mut Context, pc: u64) -> u64 {
+    // SAFETY: forwarded from the caller (the JIT ABI).
+    unsafe {
+        with_vm(ctx, |vm| {
+            if vm.catch_pending(pc as u32) {
+                ST_RETURN
+            } else {
+                internal_error(vm, "no exception or handler to catch it")
+            }
         })
     }
 }

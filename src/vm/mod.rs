@@ -143,7 +143,7 @@ pub struct Vm<'p> {
     pub(crate) ref_globals: Box<[u32]>,
     /// Recently caught exceptions (newest last), so that `Rethrow` can keep the
     /// original location and trace.
-    pub(crate) caught: Vec<Exception>,
+    pub(crate) caught: std::collections::VecDeque<Exception>,
     /// Scratch buffer for builtin arguments.
     pub(crate) arg_buf: Vec<Value>,
     pub(crate) builtins: &'static [Builtin],
@@ -253,7 +253,7 @@ impl<'p> Vm<'p> {
             ref_regs,
             local_refs,
             ref_globals,
-            caught: Vec::new(),
+            caught: std::collections::VecDeque::new(),
             arg_buf: Vec::with_capacity(16),
             builtins,
             max_depth,

@@ -496,8 +496,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         dividend: impl FnOnce(&mut Self) -> CV,
     ) -> bool {
         if imm == 0 {
-            let exit = self.exit_block(Exit::Deopt, pc);
-            self.b.ins().jump(exit, &[]);
+            self.always_exit(pc);
             return false;
         }
         let x = dividend(self);
@@ -533,7 +532,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn divide(&mut self, pc: u32, x: CV, y: CV, op: DivOp) -> CV {
         // Division by zero raises in the VM; `sdiv`/`srem` would trap.
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
-        self.guard(zero, pc);
+        self.raise_guard(zero, pc);
         // `MIN / -1` would trap too: divide by 1 instead and fix up.
         let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
         let one = self.iconst(1);

@@ -67,9 +67,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         if let Some(&b) = self.exits.get(&key) {
             return b;
         }
-        if matches!(kind, Exit::Ovf) {
-            // The overflow exit continues in the exception exit (filled in the
-            // same round of `fill_exits`).
+        if matches!(kind, Exit::Ovf | Exit::Raise) {
+            // The overflow and raise exits continue in the exception exit
+            // (filled in the same round of `fill_exits`).
             self.exit_block(Exit::Exc, pc);
         }
         let blk = self.b.create_block();
@@ -90,6 +90,45 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().brif(cond, exit, &[], cont, &[]);
         self.b.seal_block(cont);
         self.b.switch_to_block(cont);
+    }
+
+    /// As [`Tr::guard`], for a guard that tests for an error of the
+    /// instruction at `pc` (a null reference, an index out of range, a zero
+    /// divisor, a failed cast): when the instruction is one that
+    /// `Op::raises_at_guard`, the exit has the VM run it, and a raised error
+    /// is caught or propagated by this code without a deopt. (In an inlined
+    /// body `pc` is the call's, which the VM runs again from its start.)
+    pub(super) fn raise_guard(&mut self, cond: CV, pc: u32) {
+        let raises = self
+            .f
+            .code
+            .get(pc as usize)
+            .is_some_and(|i| i.op().raises_at_guard());
+        if !raises || self.inl.is_some() {
+            return self.guard(cond, pc);
+        }
+        let exit = self.exit_block(Exit::Raise, pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, exit, &[], cont, &[]);
+        self.b.seal_block(cont);
+        self.b.switch_to_block(cont);
+    }
+
+    /// An exit at `pc` that the instruction always takes (a constant zero
+    /// divisor): a side exit, or the raise exit when it `raises_at_guard`.
+    pub(super) fn always_exit(&mut self, pc: u32) {
+        let raises = self
+            .f
+            .code
+            .get(pc as usize)
+            .is_some_and(|i| i.op().raises_at_guard());
+        let kind = if raises && self.inl.is_none() {
+            Exit::Raise
+        } else {
+            Exit::Deopt
+        };
+        let exit = self.exit_block(kind, pc);
+        self.b.ins().jump(exit, &[]);
     }
 
     /// Branch to the exception/stop path of `pc` when status `st` is nonzero.
@@ -123,7 +162,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// After `rt_resume`/`rt_resume_exc`: on to the one block that decides
+    /// After `rt_resume`: on to the one block that decides
     /// what status `st` means ([`Tr::fill_resume_tail`]), shared by every exit
     /// (a third fewer blocks and instructions in the exits of a function).
     pub(super) fn after_resume(&mut self, st: CV) {
@@ -154,16 +193,76 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// At an exit at `pc` (`pcv` its value): the live registers to the
-    /// frame, then the VM resumes there (`helper`: `rt_resume`, or
-    /// `rt_resume_exc` for an exception a handler of this frame catches),
-    /// told which loops this code can take the frame back at.
-    fn resume_vm(&mut self, pc: u32, pcv: CV, helper: u64) {
+    /// frame, then the VM resumes there, told which loops this code can take
+    /// the frame back at.
+    fn resume_vm(&mut self, pc: u32, pcv: CV) {
         let live = self.live_in(pc);
         self.write_back(pc, live);
         let vm = self.vm_addr();
         let loops = self.iconst(self.tc.osr_loops as i64);
-        let st = self.call_helper(self.sigs.resume, helper, &[vm, self.frame.base, pcv, loops]);
+        let st = self.call_helper(
+            self.sigs.resume,
+            self.tc.addrs.h_resume,
+            &[vm, self.frame.base, pcv, loops],
+        );
         self.after_resume(st);
+    }
+
+    /// At a raise exit at `pc` (`pcv` its value): the live registers to the
+    /// frame, then `rt_raise` runs the instruction in the VM. An error it
+    /// raised goes on to the exception exit of `pc`; any other status is as
+    /// after `rt_resume`.
+    fn raise_in_vm(&mut self, pc: u32, pcv: CV) -> Result<(), String> {
+        let live = self.live_in(pc);
+        self.write_back(pc, live);
+        let vm = self.vm_addr();
+        let loops = self.iconst(self.tc.osr_loops as i64);
+        let st = self.call_helper(
+            self.sigs.resume,
+            self.tc.addrs.h_raise,
+            &[vm, self.frame.base, pcv, loops],
+        );
+        let raised = self.b.ins().icmp_imm_s(IntCC::Equal, st, ST_RAISED as i64);
+        let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
+        let exc = exc.ok_or("raise exit without an exception exit")?;
+        let resumed = self.b.create_block();
+        self.b.set_cold_block(resumed);
+        let one = self.iconst(ST_EXCEPTION as i64);
+        self.b.ins().brif(raised, exc, &[one.into()], resumed, &[]);
+        self.b.seal_block(resumed);
+        self.b.switch_to_block(resumed);
+        self.after_resume(st);
+        Ok(())
+    }
+
+    /// The exception in flight reached `pc` (`pcv` its value), which a
+    /// handler of this function covers: `rt_catch` catches it as the VM's
+    /// unwinder would (the message into the handler's register, in its frame
+    /// slot), and the code goes on at the handler's block, its registers
+    /// those of `pc`. Nothing is written back: the frame stays compiled.
+    fn catch_at(&mut self, pc: u32, pcv: CV) -> Result<(), String> {
+        let hi = *self.an.covering[pc as usize]
+            .first()
+            .ok_or("a catch without a handler")?;
+        let h = self.f.handlers[hi as usize];
+        let vm = self.vm_addr();
+        let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_catch, &[vm, pcv]);
+        let (failed, caught) = self.cold_branch(st);
+        self.b.switch_to_block(failed);
+        self.b.ins().return_(&[st]);
+        self.b.switch_to_block(caught);
+        if let Some(m) = h.reg {
+            let w = self.an.webs.at(h.target, m) as usize;
+            let fl = self.mem_flags(Mem::Frame);
+            let msg = self.b.ins().load(self.vty[w], fl, self.frame.base, m as i32 * 8);
+            self.b.def_var(self.vars[w], msg);
+        }
+        // As at re-entry: the message may be a string an append register
+        // holds.
+        self.clear_appends();
+        let target = self.block(h.target)?;
+        self.b.ins().jump(target, &[]);
+        Ok(())
     }
 
     /// The cold block with `params` integer parameters in `slot`, created on
@@ -197,7 +296,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().return_(&[st2]);
     }
 
-    /// The block after `rt_resume`/`rt_resume_exc` (if any exit needs it):
+    /// The block after `rt_resume` (if any exit needs it):
     /// status 3 re-enters this code at a loop header, anything else is this
     /// function's status.
     fn fill_resume_tail(&mut self) {
@@ -237,10 +336,10 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     pub(super) fn fill_exits(&mut self) -> Result<(), TransError> {
         // Every exit block has all its predecessors by now: seal, then fill it.
-        // Overflow exits first: they jump to the exception exit of their pc,
-        // which must not be sealed before that.
+        // Overflow and raise exits first: they jump to the exception exit of
+        // their pc, which must not be sealed before that.
         let mut todo = std::mem::take(&mut self.todo);
-        todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf));
+        todo.sort_by_key(|&(kind, _, _)| !matches!(kind, Exit::Ovf | Exit::Raise));
         for (kind, pc, blk) in todo {
             // An exit writes back up to every register: check as it goes.
             self.check_size()?;
@@ -252,7 +351,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.store_globals_at(pc);
             }
             match kind {
-                Exit::Deopt => self.resume_vm(pc, pcv, self.tc.addrs.h_resume),
+                Exit::Deopt => self.resume_vm(pc, pcv),
+                Exit::Raise => self.raise_in_vm(pc, pcv)?,
                 Exit::Ovf => {
                     let vm = self.vm_addr();
                     let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
@@ -270,7 +370,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                         continue;
                     }
                     self.return_if_stopped(st);
-                    self.resume_vm(pc, pcv, self.tc.addrs.h_resume_exc);
+                    self.catch_at(pc, pcv)?;
                 }
             }
         }

@@ -12,7 +12,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             return o;
         }
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
-        self.guard(is_null, pc);
+        self.raise_guard(is_null, pc);
         // (Not in an inlined body, which may be one arm of a call site's
         // branches: the rest of the block is not dominated by it.)
         if self.inl.is_none() {
@@ -91,7 +91,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             let hoisted = self.hoisting() && self.inl.is_none() && self.an.hoisted[pc as usize];
             if !hoisted && !self.vn.bounds_checked.contains(&(i, len)) {
                 let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, len);
-                self.guard(oob, pc);
+                self.raise_guard(oob, pc);
                 self.vn.bounds_checked.push((i, len));
             }
             self.element(ptr, i, bytes, acc);
@@ -108,7 +108,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.switch_to_block(slow);
         let adj = self.b.ins().iadd(i, len);
         let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, adj, len);
-        self.guard(oob, pc);
+        self.raise_guard(oob, pc);
         self.b.ins().jump(ok, &[adj.into()]);
         self.b.seal_block(ok);
         self.b.switch_to_block(ok);
@@ -208,7 +208,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             .b
             .ins()
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
-        self.guard(oob, pc);
+        self.raise_guard(oob, pc);
         let fl = self.mem_flags(Mem::Hdr);
         let ptr = self.b.ins().load(I64, fl, o, p_off);
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
@@ -224,7 +224,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             .b
             .ins()
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
-        self.guard(oob, pc);
+        self.raise_guard(oob, pc);
         self.b.ins().iadd_imm_s(o, data as i64 + idx as i64 * 8)
     }
 

@@ -82,7 +82,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             inlined_whole(p, callee, args.len(), self.inline_budget)
                 && (!callee.takes_closure || closure.is_some())
         };
-        if !ok || self.inl.is_some() {
+        // (A later version makes the calls a handler covers: see `inlining::plan`.)
+        let conservative = !self.tc.speculate && crate::jit::inlining::covered(self.f, pc as usize);
+        if !ok || self.inl.is_some() || conservative {
             return Ok(false);
         }
         self.inline_body(pc, dst, args, callee, closure)?;

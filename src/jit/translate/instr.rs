@@ -454,7 +454,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let o = self.non_null(src, pc);
                 let c = self.layout_in_class(o, class);
                 let bad = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
-                self.guard(bad, pc);
+                self.raise_guard(bad, pc);
             }
 
             ArrGet { dst, arr, idx, elem } => {
@@ -522,10 +522,16 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.write_barrier(o, src);
             }
 
-            Throw { .. } | Rethrow { .. } => {
-                // Raised by the VM, which owns the handler tables and traces.
-                let exit = self.exit_block(Exit::Deopt, pc);
-                self.b.ins().jump(exit, &[]);
+            Throw { src } | Rethrow { src } => {
+                // `rt_throw` makes the exception; the exception exit catches
+                // it here or lets it leave the frame.
+                let rethrow = matches!(ins, Rethrow { .. });
+                let msg = self.load_ref(src);
+                let vm = self.vm_addr();
+                let op = self.iconst(pc as i64 | if rethrow { THROW_RETHROW as i64 } else { 0 });
+                let st = self.call_helper(self.sigs.vm_base_pc, self.tc.addrs.h_throw, &[vm, msg, op]);
+                let exit = self.exit_block(Exit::Exc, pc);
+                self.b.ins().jump(exit, &[st.into()]);
                 return Ok(false);
             }
         }

@@ -22,9 +22,11 @@
 //!   and data pointers of the arrays it indexes are read once.
 //! * cold *exit blocks*, created on demand per pc: `deopt(pc)` writes the live
 //!   scalar registers back and calls `rt_resume`; `exc(pc)` handles a nonzero
-//!   status from a call or helper (stop → return 2; handler covering pc → write
-//!   back and `rt_resume_exc`; else `rt_propagate` and return 1); `ovf(pc)`
-//!   raises `stack overflow`.
+//!   status from a call or helper (stop → return 2; handler covering pc →
+//!   `rt_catch` and on at the handler's block; else `rt_propagate` and return
+//!   1); `ovf(pc)` raises `stack overflow`; `raise(pc)` has the VM run an
+//!   instruction whose guard for an error failed (`rt_raise`), then goes on
+//!   as `exc(pc)` if it raised.
 //! * the *re-entry dispatch*: a switch over the headers of the loops the version
 //!   can be entered at (`TransCtx::osr_loops`); each case loads the registers
 //!   live at the header from the frame and jumps to it. Both OSR and
@@ -42,7 +44,7 @@ mod instr;
 mod pairing;
 mod strings;
 
-use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS};
+use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_RAISED, THROW_RETHROW};
 use super::analysis::{
     analyze, entered_headers, Analysis, CachedLoop, IndexExpr, IndexOffset, IndexOp, RegSet,
 };
@@ -75,8 +77,13 @@ pub struct Addrs {
     /// Per function: `nregs | nparams << 16 | returns_void << 24` (u32).
     pub fn_info: u64,
     pub h_resume: u64,
-    pub h_resume_exc: u64,
+    /// `rt_raise(vm, base, pc, osr_loops)`: a guard for an error failed.
+    pub h_raise: u64,
     pub h_propagate: u64,
+    /// `rt_catch(vm, pc)`: a handler of this frame catches the exception.
+    pub h_catch: u64,
+    /// `rt_throw(vm, msg, pc | rethrow << 32)`.
+    pub h_throw: u64,
     pub h_op: u64,
     /// `rt_overflow(vm, base)`: the callee pops its record, raises in the caller.
     pub h_overflow: u64,
@@ -130,8 +137,9 @@ pub struct TransCtx<'a> {
     /// bounds of counted loops' array accesses in their pre-headers
     /// (`analysis::Counted`) instead of at each access, and a closure call site
     /// calls only the functions it has seen, deoptimizing on another
-    /// (`Tr::call_closure`). Off for the versions after one that was given up
-    /// (its speculation may be what failed).
+    /// (`Tr::call_closure`), and calls a handler covers may be inlined (an
+    /// error of the body exits at the call). Off for the versions after one
+    /// that was given up (its speculation may be what failed).
     pub speculate: bool,
     /// The loops (`abi::osr_bit`) whose headers this version can be entered at,
     /// by OSR or by re-entry after a side exit: the re-entry dispatch has a
@@ -301,23 +309,30 @@ enum Access {
 
 #[derive(Clone, Copy)]
 enum Exit {
+    /// A side exit: the interpreter runs the instruction at this pc again.
     Deopt,
+    /// A nonzero status at this pc: catch the exception here, or let it leave.
     Exc,
     /// A call at this pc would exceed a limit: raise `stack overflow` here, then
     /// continue as the exception path `Exc` of the same pc.
     Ovf,
+    /// A guard for the errors of the instruction at this pc failed
+    /// (`Op::raises_at_guard`): `rt_raise` runs it in the VM; if it raised,
+    /// on as the exception path `Exc` of the same pc, else as after a side
+    /// exit.
+    Raise,
 }
 
 /// The Cranelift signatures of the calls compiled code makes.
 struct Signatures {
     /// `(vm, base, pc) -> status`: `rt_op`; also any helper `(i64, i64, i64)
-    /// -> i64` (`bytes_equal`).
+    /// -> i64` (`bytes_equal`, `rt_throw`).
     vm_base_pc: SigRef,
-    /// `(vm, base, pc, osr_loops) -> status`: `rt_resume`, `rt_resume_exc`.
+    /// `(vm, base, pc, osr_loops) -> status`: `rt_resume`, `rt_raise`.
     resume: SigRef,
     /// Compiled functions, by number of register arguments.
     compiled: [SigRef; REG_ARGS + 1],
-    /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_overflow`, ...).
+    /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_catch`, `rt_overflow`, ...).
     two_ints: SigRef,
     /// Float functions `(f64, f64) -> f64` (`fmod`, `pow`, ...).
     float_binary: SigRef,
@@ -957,6 +972,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
+    /// Whether `pc` is the target of an exception handler.
+    fn is_handler(&self, pc: u32) -> bool {
+        self.f.handlers.iter().any(|h| h.target == pc)
+    }
+
     /// At the start of bytecode block `pc` with `preds` incoming edges: the
     /// fact a branch left for it ([`Tr::zero_facts`]) holds here if that
     /// branch's edge is the only way in: one edge, not a loop header (where
@@ -966,8 +986,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             return;
         };
         let header = self.an.headers.binary_search(&pc).is_ok();
-        let handler = self.f.handlers.iter().any(|h| h.target == pc);
-        if preds == 1 && !header && !handler {
+        if preds == 1 && !header && !self.is_handler(pc) {
             self.vn.low_zeros.insert(x, k);
         }
     }
@@ -1618,9 +1637,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.start_unroll(li);
                 }
                 // A block whose predecessors all come before it (and that is not a
-                // re-entry point) has them all by now: seal it, which keeps the SSA
-                // construction cheap. The others are sealed at the end.
-                if pc > 0 && max_pred[pc] < pc && self.an.headers.binary_search(&(pc as u32)).is_err() {
+                // re-entry point, nor a handler, entered from the exception
+                // exits made last) has them all by now: seal it, which keeps
+                // the SSA construction cheap. The others are sealed at the end.
+                if pc > 0
+                    && max_pred[pc] < pc
+                    && self.an.headers.binary_search(&(pc as u32)).is_err()
+                    && !self.is_handler(pc as u32)
+                {
                     self.b.seal_block(blk);
                 }
                 self.b.switch_to_block(blk);

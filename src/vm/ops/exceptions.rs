@@ -9,6 +9,7 @@
 //! string pointer), so that a `Rethrow` of that value continues with the original
 //! location and trace.
 
+use crate::bytecode::Handler;
 use crate::vm::{Stop, Vm};
 use bp_runtime::value::Value;
 
@@ -40,6 +41,9 @@ pub struct Exception {
     pub depth: usize,
     /// Frame count when it was last caught (the catching frame is the top one).
     caught_at: usize,
+    /// The innermost frame is in `trace` already: it was re-raised (`Rethrow`)
+    /// in the frame that caught it, which the unwinder then does not note again.
+    noted_top: bool,
 }
 
 impl Exception {
@@ -59,10 +63,16 @@ impl Exception {
             depth: depth.max(trace.len()),
             trace,
             caught_at: 0,
+            noted_top: false,
         }
     }
 
+    /// Record the frame `(func, pc)` the exception is leaving or caught in,
+    /// unless it is in the trace already ([`Exception::noted_top`]).
     fn note_frame(&mut self, func: u32, pc: u32) {
+        if std::mem::take(&mut self.noted_top) {
+            return;
+        }
         if self.trace.len() < TRACE_KEEP {
             self.trace.push((func, pc));
         }
@@ -94,20 +104,39 @@ impl Vm<'_> {
     #[cold]
     #[inline(never)]
     pub(crate) fn rethrow(&mut self, msg: Value, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        match self.caught.iter().rposition(|e| e.msg == msg) {
-            Some(i) => {
-                let exc = self.caught.remove(i);
-                let depth = self.frames.len();
-                let Some(top) = self.frames.last_mut() else {
-                    return Err(Stop::Fatal("internal error: rethrow without a frame".into()));
-                };
-                top.pc = pc as u32;
-                // The frame that caught it is already in the trace.
-                let skip = exc.caught_at == depth;
-                self.unwind(exc, skip, entry_depth)
-            }
-            None => self.raise_new(msg, ExcKind::Thrown, pc, entry_depth),
+        if !self.throw_pending(msg, pc as u32, true) {
+            return Err(Stop::Fatal("internal error: rethrow without a frame".into()));
         }
+        self.unwind_pending(entry_depth)
+    }
+
+    /// Raise the string `msg` at `pc` of the innermost frame, a `throw`, or a
+    /// `Rethrow` when `rethrow` (which continues a recently caught exception
+    /// of that message with its location and trace), and make it the exception
+    /// in flight without unwinding anything yet: compiled code then catches it
+    /// or lets it leave the frame. False if there is no frame (an internal
+    /// error).
+    pub fn throw_pending(&mut self, msg: Value, pc: u32, rethrow: bool) -> bool {
+        let depth = self.frames.len();
+        let Some(top) = self.frames.last_mut() else {
+            return false;
+        };
+        top.pc = pc;
+        let origin = (top.func, pc);
+        let caught = rethrow
+            .then(|| self.caught.iter().rposition(|e| e.msg == msg))
+            .flatten()
+            .and_then(|i| self.caught.remove(i));
+        let exc = match caught {
+            Some(mut exc) => {
+                // The frame that caught it is in the trace already.
+                exc.noted_top = exc.caught_at == depth;
+                exc
+            }
+            None => self.new_exception(msg, ExcKind::Thrown, origin),
+        };
+        self.pending = Some(exc);
+        true
     }
 
     /// The record of an exception raised now at `origin`: a new one, or, when the
@@ -124,7 +153,7 @@ impl Vm<'_> {
         top.pc = pc as u32;
         let origin = (top.func, pc as u32);
         let exc = self.new_exception(msg, kind, origin);
-        self.unwind(exc, false, entry_depth)
+        self.unwind(exc, entry_depth)
     }
 
     /// Continue unwinding the exception in [`Vm::pending`] (set by compiled code
@@ -137,7 +166,7 @@ impl Vm<'_> {
             self.pending = Some(exc);
             return Err(Stop::Exception);
         }
-        self.unwind(exc, false, entry_depth)
+        self.unwind(exc, entry_depth)
     }
 
     /// Make the runtime error `msg`, raised at instruction `pc` of function `fid`
@@ -167,42 +196,69 @@ impl Vm<'_> {
         true
     }
 
+    /// Compiled code catches the exception in flight at `pc` of the innermost
+    /// frame, which a handler of its function covers: as [`Vm::unwind`] does,
+    /// record the frame in the trace, put the message in the handler's
+    /// register and keep the record for `Rethrow`, and reach a safepoint
+    /// (every reference of a compiled frame is in its slot). Compiled code
+    /// then goes on at the handler's target itself. False if there is no exception, frame
+    /// or handler (an internal error).
+    pub fn catch_pending(&mut self, pc: u32) -> bool {
+        let Some(top) = self.frames.last_mut() else {
+            return false;
+        };
+        top.pc = pc;
+        let f = *top;
+        let Some(h) = self.handler_at(f.func, pc) else {
+            return false;
+        };
+        let Some(mut exc) = self.pending.take() else {
+            return false;
+        };
+        exc.note_frame(f.func, pc);
+        self.catch(exc, f.base, &h);
+        true
+    }
+
+    /// The handler of function `func` that catches an exception at `pc`: the
+    /// first of its table that covers `pc` (the compiler lists inner ones
+    /// first).
+    fn handler_at(&self, func: u32, pc: u32) -> Option<Handler> {
+        let f = self.program.functions.get(func as usize)?;
+        f.handlers.iter().find(|h| h.start <= pc && pc < h.end).copied()
+    }
+
+    /// Catch `exc` by handler `h` of the innermost frame, whose registers
+    /// start at `base`: the message to the handler's register, the frame on
+    /// at the handler's target, the record kept for `Rethrow`; then a
+    /// safepoint (the message of a runtime error was allocated without one:
+    /// a loop that catches one on every round allocates nothing else).
+    fn catch(&mut self, mut exc: Exception, base: usize, h: &Handler) {
+        if let Some(r) = h.reg {
+            self.stack.set(base + r as usize, exc.msg);
+        }
+        let depth = self.frames.len();
+        self.frames.set_top_pc(h.target);
+        exc.caught_at = depth;
+        if self.caught.len() >= CAUGHT_KEEP {
+            self.caught.pop_front();
+        }
+        self.caught.push_back(exc);
+        self.safepoint();
+    }
+
     /// Find a handler for `exc`, starting with the innermost frame at its saved pc
     /// and popping frames that have none, down to the entry frame.
-    pub(crate) fn unwind(
-        &mut self,
-        mut exc: Exception,
-        mut skip_first: bool,
-        entry_depth: usize,
-    ) -> Result<(), Stop> {
-        let program = self.program;
+    pub(crate) fn unwind(&mut self, mut exc: Exception, entry_depth: usize) -> Result<(), Stop> {
         loop {
             let Some(&f) = self.frames.last() else {
                 return Err(Stop::Fatal(
                     "internal error: unwinding past the last frame".into(),
                 ));
             };
-            if !skip_first {
-                exc.note_frame(f.func, f.pc);
-            }
-            skip_first = false;
-            let handler = program
-                .functions
-                .get(f.func as usize)
-                .and_then(|func| func.handlers.iter().find(|h| h.start <= f.pc && f.pc < h.end));
-            if let Some(h) = handler {
-                if let Some(r) = h.reg {
-                    self.stack.set(f.base + r as usize, exc.msg);
-                }
-                let depth = self.frames.len();
-                self.frames.set_top_pc(h.target);
-                exc.caught_at = depth;
-                if self.caught.len() >= CAUGHT_KEEP {
-                    self.caught.remove(0);
-                }
-                self.caught.push(exc);
-                // The message of a runtime error was just allocated.
-                self.safepoint();
+            exc.note_frame(f.func, f.pc);
+            if let Some(h) = self.handler_at(f.func, f.pc) {
+                self.catch(exc, f.base, &h);
                 return Ok(());
             }
             self.frames.pop();
