@@ -144,6 +144,10 @@ pub struct Vm<'p> {
     /// Recently caught exceptions (newest last), so that `Rethrow` can keep the
     /// original location and trace.
     pub(crate) caught: std::collections::VecDeque<Exception>,
+    /// The trace vector of the last caught exception dropped from `caught`,
+    /// emptied, for the next new exception: a loop that throws and catches
+    /// allocates no vector per exception.
+    pub(crate) spare_trace: Vec<(u32, u32)>,
     /// Scratch buffer for builtin arguments.
     pub(crate) arg_buf: Vec<Value>,
     pub(crate) builtins: &'static [Builtin],
@@ -254,6 +258,7 @@ impl<'p> Vm<'p> {
             local_refs,
             ref_globals,
             caught: std::collections::VecDeque::new(),
+            spare_trace: Vec::new(),
             arg_buf: Vec::with_capacity(16),
             builtins,
             max_depth,

@@ -142,8 +142,10 @@ impl Vm<'_> {
     /// The record of an exception raised now at `origin`: a new one, or, when the
     /// error is a joined thread's exception (`thread_join`), the thread's.
     fn new_exception(&mut self, msg: Value, kind: ExcKind, origin: (u32, u32)) -> Exception {
-        self.take_foreign_exception(msg)
-            .unwrap_or_else(|| Exception::with_trace(msg, kind, origin, Vec::new(), 0))
+        self.take_foreign_exception(msg).unwrap_or_else(|| {
+            let trace = std::mem::take(&mut self.spare_trace);
+            Exception::with_trace(msg, kind, origin, trace, 0)
+        })
     }
 
     fn raise_new(&mut self, msg: Value, kind: ExcKind, pc: usize, entry_depth: usize) -> Result<(), Stop> {
@@ -241,7 +243,11 @@ impl Vm<'_> {
         self.frames.set_top_pc(h.target);
         exc.caught_at = depth;
         if self.caught.len() >= CAUGHT_KEEP {
-            self.caught.pop_front();
+            if let Some(old) = self.caught.pop_front() {
+                let mut trace = old.trace;
+                trace.clear();
+                self.spare_trace = trace;
+            }
         }
         self.caught.push_back(exc);
         self.safepoint();
