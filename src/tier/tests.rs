@@ -66,6 +66,15 @@ fn background_opts(threshold: u32) -> JitOptions {
     }
 }
 
+/// Run `p` in the interpreter and with `opts`: stdout and status must agree.
+/// Returns the JIT's totals.
+fn same_as_interpreter(p: &Program, opts: JitOptions) -> JitTotals {
+    let (c0, o0, _, _) = run(p, None, false);
+    let (c, o, e, t) = run(p, Some(opts), false);
+    assert_eq!((c, o), (c0, o0), "{e}");
+    t
+}
+
 /// Run `src` in the interpreter and in every JIT configuration; all must agree.
 /// Returns the interpreter's stdout.
 fn same_everywhere(src: &str) -> String {
@@ -408,9 +417,7 @@ def main() -> int:
     return 0
 "#,
     );
-    let (c0, o0, _, _) = run(&p, None, false);
-    let (c, o, e, t) = run(&p, Some(jit_opts(100, 0)), false);
-    assert_eq!((c, o), (c0, o0), "{e}");
+    let t = same_as_interpreter(&p, jit_opts(100, 0));
     assert_eq!(t.osr, 1, "{t:?}");
     assert_eq!(t.compiled, 1, "{t:?}");
 }
@@ -444,9 +451,7 @@ def main() -> int:
     return 0
 "#,
     );
-    let (c0, o0, _, _) = run(&p, None, false);
-    let (c, o, e, t) = run(&p, Some(jit_opts(2, 0)), false);
-    assert_eq!((c, o), (c0, o0), "{e}");
+    let t = same_as_interpreter(&p, jit_opts(2, 0));
     assert_eq!(t.osr, 1, "{t:?}");
     assert!(t.reentries >= 1 && t.disabled == 1, "{t:?}");
     same_everywhere_prog(&p);
@@ -477,9 +482,7 @@ def main() -> int:
     return 0
 "#,
     );
-    let (c0, o0, _, _) = run(&p, None, false);
-    let (c, o, e, t) = run(&p, Some(jit_opts(10, 0)), false);
-    assert_eq!((c, o), (c0, o0), "{e}");
+    let t = same_as_interpreter(&p, jit_opts(10, 0));
     assert_eq!((t.deopts, t.disabled), (0, 0), "{t:?}");
     assert!(t.compiled >= 2, "{t:?}");
 }
@@ -511,9 +514,7 @@ def main() -> int:
     return 0
 "#,
     );
-    let (c0, o0, _, _) = run(&p, None, false);
-    let (c, o, e, t) = run(&p, Some(jit_opts(10, 0)), false);
-    assert_eq!((c, o), (c0, o0), "{e}");
+    let t = same_as_interpreter(&p, jit_opts(10, 0));
     assert_eq!(t.disabled, 1, "{t:?}");
     // `main`, `div`, and two versions of `risky`.
     assert_eq!(t.compiled, 4, "{t:?}");

@@ -99,15 +99,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// is caught or propagated by this code without a deopt. (In an inlined
     /// body `pc` is the call's, which the VM runs again from its start.)
     pub(super) fn raise_guard(&mut self, cond: CV, pc: u32) {
-        let raises = self
-            .f
-            .code
-            .get(pc as usize)
-            .is_some_and(|i| i.op().raises_at_guard());
-        if !raises || self.inl.is_some() {
-            return self.guard(cond, pc);
-        }
-        let exit = self.exit_block(Exit::Raise, pc);
+        let exit = self.exit_block(self.error_exit(pc), pc);
         let cont = self.b.create_block();
         self.b.ins().brif(cond, exit, &[], cont, &[]);
         self.b.seal_block(cont);
@@ -117,18 +109,24 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// An exit at `pc` that the instruction always takes (a constant zero
     /// divisor): a side exit, or the raise exit when it `raises_at_guard`.
     pub(super) fn always_exit(&mut self, pc: u32) {
+        let exit = self.exit_block(self.error_exit(pc), pc);
+        self.b.ins().jump(exit, &[]);
+    }
+
+    /// The exit for a failed guard of the instruction at `pc` that tests for
+    /// its error: the raise exit if it `raises_at_guard` and is this
+    /// function's own, else a side exit.
+    fn error_exit(&self, pc: u32) -> Exit {
         let raises = self
             .f
             .code
             .get(pc as usize)
             .is_some_and(|i| i.op().raises_at_guard());
-        let kind = if raises && self.inl.is_none() {
+        if raises && self.inl.is_none() {
             Exit::Raise
         } else {
             Exit::Deopt
-        };
-        let exit = self.exit_block(kind, pc);
-        self.b.ins().jump(exit, &[]);
+        }
     }
 
     /// Branch to the exception/stop path of `pc` when status `st` is nonzero.
@@ -196,16 +194,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// frame, then the VM resumes there, told which loops this code can take
     /// the frame back at.
     fn resume_vm(&mut self, pc: u32, pcv: CV) {
+        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_resume);
+        self.after_resume(st);
+    }
+
+    /// The live registers at `pc` (`pcv` its value) to the frame, then a
+    /// call of `helper` (`rt_resume` or `rt_raise`), told which loops this
+    /// code can take the frame back at; its status.
+    fn leave_for_vm(&mut self, pc: u32, pcv: CV, helper: u64) -> CV {
         let live = self.live_in(pc);
         self.write_back(pc, live);
         let vm = self.vm_addr();
         let loops = self.iconst(self.tc.osr_loops as i64);
-        let st = self.call_helper(
-            self.sigs.resume,
-            self.tc.addrs.h_resume,
-            &[vm, self.frame.base, pcv, loops],
-        );
-        self.after_resume(st);
+        self.call_helper(self.sigs.resume, helper, &[vm, self.frame.base, pcv, loops])
     }
 
     /// At a raise exit at `pc` (`pcv` its value): the live registers to the
@@ -213,15 +214,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// raised goes on to the exception exit of `pc`; any other status is as
     /// after `rt_resume`.
     fn raise_in_vm(&mut self, pc: u32, pcv: CV) -> Result<(), String> {
-        let live = self.live_in(pc);
-        self.write_back(pc, live);
-        let vm = self.vm_addr();
-        let loops = self.iconst(self.tc.osr_loops as i64);
-        let st = self.call_helper(
-            self.sigs.resume,
-            self.tc.addrs.h_raise,
-            &[vm, self.frame.base, pcv, loops],
-        );
+        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_raise);
         let raised = self.b.ins().icmp_imm_s(IntCC::Equal, st, ST_RAISED as i64);
         let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
         let exc = exc.ok_or("raise exit without an exception exit")?;
@@ -241,17 +234,18 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// slot), and the code goes on at the handler's block, its registers
     /// those of `pc`. Nothing is written back: the frame stays compiled.
     fn catch_at(&mut self, pc: u32, pcv: CV) -> Result<(), String> {
-        let hi = *self.an.covering[pc as usize]
-            .first()
+        let hi = self.an.covering.get(pc as usize).and_then(|c| c.first());
+        let h = hi
+            .and_then(|&hi| self.f.handlers.get(hi as usize))
+            .copied()
             .ok_or("a catch without a handler")?;
-        let h = self.f.handlers[hi as usize];
         let vm = self.vm_addr();
         let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_catch, &[vm, pcv]);
         let (failed, caught) = self.cold_branch(st);
         self.b.switch_to_block(failed);
         self.b.ins().return_(&[st]);
         self.b.switch_to_block(caught);
-        if let Some(m) = h.reg {
+        if let Some(m) = h.reg.filter(|&m| u16::from(m) < self.f.nregs) {
             let w = self.an.webs.at(h.target, m) as usize;
             let fl = self.mem_flags(Mem::Frame);
             let msg = self.b.ins().load(self.vty[w], fl, self.frame.base, m as i32 * 8);

@@ -203,8 +203,8 @@ impl Vm<'_> {
     /// record the frame in the trace, put the message in the handler's
     /// register and keep the record for `Rethrow`, and reach a safepoint
     /// (every reference of a compiled frame is in its slot). Compiled code
-    /// then goes on at the handler's target itself. False if there is no exception, frame
-    /// or handler (an internal error).
+    /// then goes on at the handler's target itself. False if there is no
+    /// exception, frame or handler (an internal error).
     pub fn catch_pending(&mut self, pc: u32) -> bool {
         let Some(top) = self.frames.last_mut() else {
             return false;
