@@ -142,12 +142,12 @@ impl Vm<'_> {
                 Value::int(arith::mod_i(reg!(a).as_int(), imm as i64).map_err(raise)?)
             ),
             AddModIImm { dst, a, b, imm } => {
-                let x = reg!(a).as_int().wrapping_add(reg!(b).as_int());
-                set!(dst, Value::int(arith::mod_i(x, imm as i64).map_err(raise)?))
+                let r = arith::add_mod_i(reg!(a).as_int(), reg!(b).as_int(), imm as i64).map_err(raise)?;
+                set!(dst, Value::int(r))
             }
             MulModIImm { dst, a, b, imm } => {
-                let x = reg!(a).as_int().wrapping_mul(reg!(b).as_int());
-                set!(dst, Value::int(arith::mod_i(x, imm as i64).map_err(raise)?))
+                let r = arith::mul_mod_i(reg!(a).as_int(), reg!(b).as_int(), imm as i64).map_err(raise)?;
+                set!(dst, Value::int(r))
             }
             ArrGet { dst, arr, idx, elem } => {
                 let (a, i) = (reg!(arr), reg!(idx));
@@ -184,24 +184,16 @@ impl Vm<'_> {
                 unsafe { objects::set_field(reg!(obj), idx, reg!(src)) }.map_err(raise)?
             }
             NullCheck { src, k } => {
-                if reg!(src).is_null() {
-                    let Some(&msg) = self.consts.get(fid as usize).and_then(|c| c.get(k as usize)) else {
-                        return Err(raise("internal error: bad constant"));
-                    };
-                    // SAFETY: the compiler makes `k` a string constant, live for
-                    // the whole run.
-                    let msg = unsafe { bp_runtime::heap::str_bytes(msg) };
-                    return Err(OpErr::Raise(String::from_utf8_lossy(msg).into_owned()));
-                }
+                let Some(&msg) = self.consts.get(fid as usize).and_then(|c| c.get(k as usize)) else {
+                    return Err(raise("internal error: bad constant"));
+                };
+                // SAFETY: the compiler makes `k` a string constant, live for the
+                // whole run.
+                unsafe { objects::null_check(reg!(src), msg) }.map_err(OpErr::Raise)?
             }
             CheckClass { src, class } => {
-                let v = reg!(src);
                 // SAFETY: `src` holds a class type (type checker).
-                let layout = unsafe { objects::layout_of(v) };
-                if !layout.is_some_and(|l| program.classes.is_instance(l, class)) {
-                    // SAFETY: as above.
-                    return Err(OpErr::Raise(unsafe { objects::cast_error(program, v, class) }));
-                }
+                unsafe { objects::check_class(program, reg!(src), class) }.map_err(OpErr::Raise)?
             }
             // The translator compiles these inline, through their own helpers
             // (`rt_builtin`, `rt_new`, `rt_obj`, `rt_eq_ref`) or as a side exit to

@@ -562,14 +562,14 @@ impl Tier {
         }
     }
 
-    /// Whether instruction `pc` of `fid` (the innermost frame) is an array
-    /// access whose index register now holds a negative number.
-    fn negative_index_at(vm: &Vm<'_>, fid: u32, pc: u32) -> bool {
+    /// Whether instruction `pc` of the innermost frame is an array access
+    /// whose index register now holds a negative number.
+    fn negative_index_at(vm: &Vm<'_>, pc: u32) -> bool {
         let Some(top) = vm.frames.last() else { return false };
         let ins = vm
             .program
             .functions
-            .get(fid as usize)
+            .get(top.func as usize)
             .and_then(|f| f.code.get(pc as usize));
         match ins {
             Some(Instr::ArrGet { idx, .. } | Instr::ArrSet { idx, .. }) => {

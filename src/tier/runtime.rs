@@ -211,7 +211,7 @@ pub unsafe extern "C" fn rt_resume(ctx: *mut Context, base: *mut Value, pc: u64,
     // SAFETY: forwarded from the caller (the JIT ABI).
     unsafe {
         with_vm(ctx, |vm| {
-            let negative = negative_index(vm, pc as u32);
+            let negative = Tier::negative_index_at(vm, pc as u32);
             resume_frame(vm, base, pc as u32, pc as u32, osr_loops, negative)
         })
     }
@@ -235,7 +235,7 @@ pub unsafe extern "C" fn rt_raise(ctx: *mut Context, base: *mut Value, pc: u64, 
                 return stop(vm, Stop::Fatal("internal error: raise without a frame".into()));
             };
             // (Before the instruction, which may overwrite its index.)
-            let negative = negative_index(vm, pc as u32);
+            let negative = Tier::negative_index_at(vm, pc as u32);
             match vm.exec_op(top.func, pc as u32, top.base) {
                 Ok(()) => resume_frame(vm, base, pc as u32, pc as u32 + 1, osr_loops, negative),
                 Err(OpErr::Raise(msg)) => {
@@ -246,14 +246,6 @@ pub unsafe extern "C" fn rt_raise(ctx: *mut Context, base: *mut Value, pc: u64, 
             }
         })
     }
-}
-
-/// Whether instruction `pc` of the innermost frame is an array access with a
-/// negative index.
-fn negative_index(vm: &Vm<'_>, pc: u32) -> bool {
-    vm.frames
-        .last()
-        .is_some_and(|top| Tier::negative_index_at(vm, top.func, pc))
 }
 
 /// A deopt of the innermost frame at `deopt_pc` (`negative`: an array access

@@ -346,13 +346,11 @@ impl<'p> Vm<'p> {
                     set!(dst, Value::int(r));
                 }
                 Instr::AddModIImm { dst, a, b, imm } => {
-                    let x = reg!(a).as_int().wrapping_add(reg!(b).as_int());
-                    let r = tri!(arith::mod_i(x, imm as i64));
+                    let r = tri!(arith::add_mod_i(reg!(a).as_int(), reg!(b).as_int(), imm as i64));
                     set!(dst, Value::int(r));
                 }
                 Instr::MulModIImm { dst, a, b, imm } => {
-                    let x = reg!(a).as_int().wrapping_mul(reg!(b).as_int());
-                    let r = tri!(arith::mod_i(x, imm as i64));
+                    let r = tri!(arith::mul_mod_i(reg!(a).as_int(), reg!(b).as_int(), imm as i64));
                     set!(dst, Value::int(r));
                 }
                 Instr::BitAndImm { dst, a, imm } => set!(dst, Value::int(reg!(a).as_int() & imm as i64)),
@@ -740,11 +738,11 @@ impl<'p> Vm<'p> {
                     run_callee!(callee, new_base, dst);
                 }
                 Instr::NullCheck { src, k } => {
-                    if reg!(src).is_null() {
-                        // SAFETY: the verifier checked `k`; the compiler makes it a
-                        // string constant, live for the whole run.
-                        let msg = unsafe { bp_runtime::heap::str_bytes(*consts.add(k as usize)) };
-                        raise!(&String::from_utf8_lossy(msg));
+                    let v = reg!(src);
+                    // SAFETY: the verifier checked `k`; the compiler makes it a
+                    // string constant, live for the whole run.
+                    if let Err(m) = unsafe { objects::null_check(v, *consts.add(k as usize)) } {
+                        raise!(&m);
                     }
                 }
                 Instr::IsNull { dst, src } => set!(dst, Value::bool(reg!(src).is_null())),
@@ -758,11 +756,8 @@ impl<'p> Vm<'p> {
                 Instr::CheckClass { src, class } => {
                     let v = reg!(src);
                     // SAFETY: `src` holds a class type (type checker).
-                    let layout = unsafe { objects::layout_of(v) };
-                    if !layout.is_some_and(|l| program.classes.is_instance(l, class)) {
-                        // SAFETY: as above.
-                        let msg = unsafe { objects::cast_error(program, v, class) };
-                        raise!(&msg);
+                    if let Err(m) = unsafe { objects::check_class(program, v, class) } {
+                        raise!(&m);
                     }
                 }
                 Instr::TypeOf { dst, src, k } => {
@@ -776,8 +771,8 @@ impl<'p> Vm<'p> {
                 }
 
                 // ----- exceptions -----
-                Instr::Throw { src } => after_raise!(self.raise_value(reg!(src), pc - 1, entry_depth)),
-                Instr::Rethrow { src } => after_raise!(self.rethrow(reg!(src), pc - 1, entry_depth)),
+                Instr::Throw { src } => after_raise!(self.throw(reg!(src), pc - 1, false, entry_depth)),
+                Instr::Rethrow { src } => after_raise!(self.throw(reg!(src), pc - 1, true, entry_depth)),
             }
         }
     }

@@ -190,7 +190,7 @@ impl Vm<'_> {
             Err(failure) => {
                 let msg = failure.message.clone();
                 self.threads.foreign = Some((state.id, failure));
-                // `raise_new` / `set_pending_error` take the thread's record.
+                // `set_pending_error` takes the thread's record.
                 Err(RtError::Error(msg))
             }
         }

@@ -26,6 +26,18 @@ pub fn mod_i(a: i64, b: i64) -> Result<i64, &'static str> {
     }
 }
 
+/// `(a + b) % k`, the sum wrapping (`AddModIImm`).
+#[inline(always)]
+pub fn add_mod_i(a: i64, b: i64, k: i64) -> Result<i64, &'static str> {
+    mod_i(a.wrapping_add(b), k)
+}
+
+/// `(a * b) % k`, the product wrapping (`MulModIImm`).
+#[inline(always)]
+pub fn mul_mod_i(a: i64, b: i64, k: i64) -> Result<i64, &'static str> {
+    mod_i(a.wrapping_mul(b), k)
+}
+
 /// `a << (b mod 64)`.
 #[inline(always)]
 pub fn shl(a: i64, b: i64) -> i64 {

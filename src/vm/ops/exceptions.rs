@@ -88,24 +88,27 @@ impl Vm<'_> {
     #[cold]
     #[inline(never)]
     pub(crate) fn raise_error(&mut self, msg: &str, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        let v = self.rt.heap.alloc_str(msg.as_bytes());
-        self.raise_new(v, ExcKind::Runtime, pc, entry_depth)
+        let Some(&top) = self.frames.last() else {
+            return Err(Stop::Fatal("internal error: exception without a frame".into()));
+        };
+        self.set_pending_error(msg, top.func, pc as u32);
+        self.unwind_pending(entry_depth)
     }
 
-    /// Raise the string `msg` (a `throw`) at instruction `pc` of the innermost frame.
+    /// Raise the string `msg` at instruction `pc` of the innermost frame: a
+    /// `throw`, or a `Rethrow` when `rethrow` ([`Vm::throw_pending`], which
+    /// compiled code calls too).
     #[cold]
     #[inline(never)]
-    pub(crate) fn raise_value(&mut self, msg: Value, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        self.raise_new(msg, ExcKind::Thrown, pc, entry_depth)
-    }
-
-    /// Re-raise `msg` at instruction `pc`: if it is a recently caught exception, keep
-    /// its original location, kind and trace; otherwise raise it as a new `throw`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn rethrow(&mut self, msg: Value, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        if !self.throw_pending(msg, pc as u32, true) {
-            return Err(Stop::Fatal("internal error: rethrow without a frame".into()));
+    pub(crate) fn throw(
+        &mut self,
+        msg: Value,
+        pc: usize,
+        rethrow: bool,
+        entry_depth: usize,
+    ) -> Result<(), Stop> {
+        if !self.throw_pending(msg, pc as u32, rethrow) {
+            return Err(Stop::Fatal("internal error: throw without a frame".into()));
         }
         self.unwind_pending(entry_depth)
     }
@@ -148,16 +151,6 @@ impl Vm<'_> {
         })
     }
 
-    fn raise_new(&mut self, msg: Value, kind: ExcKind, pc: usize, entry_depth: usize) -> Result<(), Stop> {
-        let Some(top) = self.frames.last_mut() else {
-            return Err(Stop::Fatal("internal error: exception without a frame".into()));
-        };
-        top.pc = pc as u32;
-        let origin = (top.func, pc as u32);
-        let exc = self.new_exception(msg, kind, origin);
-        self.unwind(exc, entry_depth)
-    }
-
     /// Continue unwinding the exception in [`Vm::pending`] (set by compiled code
     /// that returned status 1) from the innermost frame, which is at its saved pc.
     pub(crate) fn unwind_pending(&mut self, entry_depth: usize) -> Result<(), Stop> {
@@ -173,7 +166,7 @@ impl Vm<'_> {
 
     /// Make the runtime error `msg`, raised at instruction `pc` of function `fid`
     /// (the innermost frame), the exception in flight without unwinding anything
-    /// yet (compiled code then resumes the frame in the VM or propagates it).
+    /// yet (compiled code then catches it or lets it leave the frame).
     #[cold]
     pub fn set_pending_error(&mut self, msg: &str, fid: u32, pc: u32) {
         let v = self.rt.heap.alloc_str(msg.as_bytes());

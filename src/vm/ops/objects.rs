@@ -449,6 +449,38 @@ pub unsafe fn cast_error(program: &Program, v: Value, class: u32) -> String {
     }
 }
 
+/// `CheckClass`: `Ok` if `v` is an instance of class `class` (or of a
+/// subclass), else the error a cast raises.
+///
+/// # Safety
+/// `v` must be null or a live class instance.
+#[inline]
+pub unsafe fn check_class(program: &Program, v: Value, class: u32) -> Result<(), String> {
+    // SAFETY: the caller's contract.
+    let layout = unsafe { layout_of(v) };
+    if layout.is_some_and(|l| program.classes.is_instance(l, class)) {
+        Ok(())
+    } else {
+        // SAFETY: the caller's contract.
+        Err(unsafe { cast_error(program, v, class) })
+    }
+}
+
+/// `NullCheck`: `Ok` unless `v` is null, then the error `msg` (the check's
+/// string constant).
+///
+/// # Safety
+/// `msg` must be a live string.
+#[inline]
+pub unsafe fn null_check(v: Value, msg: Value) -> Result<(), String> {
+    if !v.is_null() {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract.
+    let text = unsafe { bp_runtime::heap::str_bytes(msg) };
+    Err(String::from_utf8_lossy(text).into_owned())
+}
+
 /// The closure of function `s.target` with the captured values (kinds in
 /// `s.kinds`).
 pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value {
