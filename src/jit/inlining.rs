@@ -40,7 +40,81 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
         return false;
     }
-    f.handlers.is_empty() && straight_to_ret(p, f, 0, written_by_call(f, nargs)).is_some()
+    f.handlers.is_empty()
+        && (straight_to_ret(p, f, 0, written_by_call(f, nargs)).is_some() || branching(p, f, nargs))
+}
+
+/// Most instructions the translator emits for a [`branching`] body: each path
+/// from a branch on is emitted on its own (tail duplication: a block two
+/// paths reach is emitted once for each), so this bounds what a body of at
+/// most [`MAX_CALLEE_INSTRS`] instructions with merges can grow to.
+pub const MAX_BRANCHING_EMITTED: usize = 2 * MAX_CALLEE_INSTRS;
+
+/// Whether `f` called with `nargs` arguments is a short body with forward
+/// branches only (`if`/`elif`/`else`, `and`/`or`, early `return`s; no loop):
+/// from its start, every path is a line of [`inlinable`]-style instructions,
+/// forward `Jmp`s and forward compare-and-branches on integers, bools or floats,
+/// ending in a `Ret`, with no register read before every path to it wrote it,
+/// and at most [`MAX_BRANCHING_EMITTED`] instructions over all paths. The
+/// translator emits it as a tree of blocks whose leaves jump to one join with
+/// the result (`Tr::inline_branching`): `wrap(i, n)`, `clamp`, `sign`, `max`.
+pub fn branching(p: &Program, f: &Function, nargs: usize) -> bool {
+    let mut emitted = 0;
+    f.code.iter().any(|ins| branch_of(ins).is_some())
+        && paths_to_ret(p, f, 0, &mut written_by_call(f, nargs), &mut emitted)
+}
+
+/// Whether every path of `f` from `at` ends in a `Ret` within the budget of
+/// [`branching`] (`emitted`: the instructions counted so far; `written`: the
+/// registers written on the way to `at`).
+fn paths_to_ret(p: &Program, f: &Function, mut at: u32, written: &mut [bool], emitted: &mut usize) -> bool {
+    loop {
+        *emitted += 1;
+        let Some(ins) = f.code.get(at as usize) else {
+            return false;
+        };
+        if *emitted > MAX_BRANCHING_EMITTED {
+            return false;
+        }
+        if let Instr::Jmp { target } = *ins {
+            if target <= at {
+                return false;
+            }
+            at = target;
+            continue;
+        }
+        if let Some((uses, target)) = branch_of(ins) {
+            let read = uses
+                .iter()
+                .flatten()
+                .all(|&r| written.get(r as usize).copied().unwrap_or(false));
+            if !read || target <= at || !paths_to_ret(p, f, target, &mut written.to_vec(), emitted) {
+                return false;
+            }
+            at += 1;
+            continue;
+        }
+        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, written, 0) {
+            return false;
+        }
+        if let Instr::Ret { .. } = ins {
+            return true;
+        }
+        at += 1;
+    }
+}
+
+/// The registers a compare-and-branch reads and its target, if `ins` is one:
+/// one of [`int_branch`]'s, or of two floats.
+pub fn branch_of(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
+    use Instr::*;
+    match *ins {
+        BrLtF { a, b, target }
+        | BrLeF { a, b, target }
+        | BrNotLtF { a, b, target }
+        | BrNotLeF { a, b, target } => Some(([Some(a), Some(b)], target)),
+        _ => int_branch(ins),
+    }
 }
 
 /// Whether a call of `f` with `nargs` arguments is replaced by `f`'s whole body

@@ -858,6 +858,89 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "0.0962222 40 46\n");
 }
 
+/// Short callees with forward branches are inlined whole
+/// (`inlining::branching`): early returns, paths that merge, float compares; the caller's IR makes no call of them. A callee with a loop, one
+/// whose paths together are too long, and one that reads a register not
+/// written on every path to it stay calls or are not accepted.
+#[test]
+fn branching_callees_are_inlined() {
+    use crate::jit::inlining::branching;
+    let src = "\
+def wrap(i: int, n: int) -> int:
+    if i < 0:
+        return i + n
+    if i >= n:
+        return i - n
+    return i
+
+def pick(a: int, b: int) -> int:
+    let r: int = 0
+    if a > b:
+        r = a
+    else:
+        r = b
+    return r * 2
+
+def bigger(a: float, b: float) -> float:
+    if not (a <= b):
+        return a
+    return b
+
+def looping(n: int) -> int:
+    let t: int = 0
+    while t < n:
+        t = t + 3
+    return t
+
+def long_tail(a: int, b: int, c: int, d: int) -> int:
+    let x: int = 0
+    if a > 0:
+        x = x + 1
+    if b > 0:
+        x = x + 2
+    if c > 0:
+        x = x + 3
+    if d > 0:
+        x = x + 4
+    let y: int = x * x + x * 3 - 7
+    let z: int = y * y + y * 5 - x
+    let w: int = z * 3 + y * 2 + x
+    return w * w + z
+
+def uses(n: int) -> int:
+    let s: float = 0.0
+    let w: int = 0
+    for i in range(0, n):
+        w = w + wrap(i - 3, n)
+        w = w + pick(i % 7, 3)
+        s = bigger(s, int_to_float(i % 13))
+    return w + float_to_int(s)
+
+def main() -> int:
+    print(uses(200), looping(10), long_tail(1, -1, 1, -1))
+    return 0
+";
+    let p = build(src);
+    let branchy = |name: &str| {
+        let f = p.functions.iter().find(|f| f.name == name).expect("the function");
+        branching(&p, f, f.nparams as usize)
+    };
+    assert!(branchy("wrap"));
+    assert!(branchy("pick"), "paths that merge");
+    assert!(branchy("bigger"), "a float compare");
+    assert!(!branchy("looping"), "a loop");
+    assert!(!branchy("long_tail"), "its four merges make 16 paths");
+    let isas = crate::jit::host_isas().expect("a host ISA");
+    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
+    let uses = compile_all(&p, &isas, false, 0, &offsets())
+        .into_iter()
+        .find(|f| f.name == "uses")
+        .expect("uses");
+    assert!(uses.result.is_ok(), "{:?}", uses.result);
+    assert!(!uses.ir.contains(&tramp), "{}", uses.ir);
+    assert_eq!(same_everywhere(src), "21448 12 2796126\n");
+}
+
 /// Early returns (partial inlining): a callee that begins by comparing its
 /// parameters has the straight path to its early `Ret` found on either side of
 /// the branch; a callee whose early path calls, or that begins with anything

@@ -17,7 +17,7 @@
 //! before its first store ([`Tr::inline_initializer`]), so the same holds.
 
 use super::*;
-use crate::jit::inlining::{early_return, inlined_whole, EarlyReturn};
+use crate::jit::inlining::{branch_of, early_return, inlined_whole, EarlyReturn};
 
 /// The callee being inlined: its function and the values of its registers.
 pub(super) struct Inlined<'a> {
@@ -254,18 +254,119 @@ impl<'a, 'f> Tr<'a, 'f> {
         at_limit: Option<CV>,
     ) -> Result<(), String> {
         let f = self.enter_inlined(pc, at_limit, callee);
-        let mut result = None;
-        for &ins in f.code.get(start as usize..).unwrap_or_default() {
-            if let Instr::Ret { src } = ins {
-                result = Some(self.get_raw(src));
-                break;
+        let body = f.code.get(start as usize..).unwrap_or_default();
+        let branches = body
+            .iter()
+            .take_while(|ins| !matches!(ins, Instr::Ret { .. }))
+            .any(|ins| matches!(ins, Instr::Jmp { .. }) || branch_of(ins).is_some());
+        let result = if branches {
+            Some(self.inline_branching(pc, f, start)?)
+        } else {
+            let mut result = None;
+            for &ins in body {
+                if let Instr::Ret { src } = ins {
+                    result = Some(self.get_raw(src));
+                    break;
+                }
+                self.inlined_op(pc, ins)?;
             }
-            self.inlined_op(pc, ins)?;
-        }
+            result
+        };
         self.inl = None;
         let v = result.ok_or("an inlined path without `Ret`")?;
         self.set(dst, v);
         Ok(())
+    }
+
+    /// The body of `f` from `start`, a [`branching`] one, inlined at the call
+    /// at `pc`: each branch of the body becomes a branch to two fresh blocks,
+    /// each path is translated on its own with the registers its way there
+    /// wrote (a block that two paths reach is emitted for each), and every
+    /// `Ret` jumps to a join block with its value, which is the result. No
+    /// path has a loop, so the tree is finite ([`MAX_BRANCHING_EMITTED`]
+    /// instructions at most). What a path learnt about values
+    /// (`ValueNumbering`) is forgotten where another path, or the join,
+    /// begins.
+    ///
+    /// [`branching`]: crate::jit::inlining::branching
+    /// [`MAX_BRANCHING_EMITTED`]: crate::jit::inlining::MAX_BRANCHING_EMITTED
+    fn inline_branching(&mut self, pc: u32, f: &'a Function, start: u32) -> Result<CV, String> {
+        let join = self.b.create_block();
+        let mut result_ty = None;
+        self.inline_paths(pc, f, start, join, &mut result_ty)?;
+        if result_ty.is_none() {
+            return Err("an inlined body without `Ret`".into());
+        }
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.vn.forget_block();
+        Ok(self.b.block_params(join)[0])
+    }
+
+    /// The paths of the inlined `f` from `at` (see [`Self::inline_branching`]);
+    /// `result_ty`: the machine type of the join's parameter, set by the
+    /// first `Ret` translated.
+    fn inline_paths(
+        &mut self,
+        pc: u32,
+        f: &'a Function,
+        mut at: u32,
+        join: Block,
+        result_ty: &mut Option<Type>,
+    ) -> Result<(), String> {
+        loop {
+            let ins = *f
+                .code
+                .get(at as usize)
+                .ok_or("an inlined path runs off its body")?;
+            match ins {
+                Instr::Ret { src } => {
+                    let v = self.get_raw(src);
+                    let ty = match *result_ty {
+                        Some(ty) => ty,
+                        None => {
+                            let ty = self.b.func.dfg.value_type(v);
+                            self.b.append_block_param(join, ty);
+                            *result_ty = Some(ty);
+                            ty
+                        }
+                    };
+                    let v = self.as_type(v, ty);
+                    self.b.ins().jump(join, &[v.into()]);
+                    return Ok(());
+                }
+                // (Forward only: `inlining::branching`.)
+                Instr::Jmp { target } if target > at => at = target,
+                _ => match branch_of(&ins) {
+                    Some((_, target)) if target > at => {
+                        let (cond, on_true) = self.callee_branch(Some(ins)).ok_or("an inlined branch")?;
+                        let (taken, next) = (self.b.create_block(), self.b.create_block());
+                        if on_true {
+                            self.b.ins().brif(cond, taken, &[], next, &[]);
+                        } else {
+                            self.b.ins().brif(cond, next, &[], taken, &[]);
+                        }
+                        self.b.seal_block(taken);
+                        self.b.seal_block(next);
+                        let regs = self.inl.as_ref().map(Inlined::snapshot);
+                        self.b.switch_to_block(taken);
+                        self.vn.forget_block();
+                        self.inline_paths(pc, f, target, join, result_ty)?;
+                        if let (Some(inl), Some(regs)) = (self.inl.as_mut(), regs) {
+                            inl.restore(regs);
+                        }
+                        self.b.switch_to_block(next);
+                        self.vn.forget_block();
+                        at += 1;
+                    }
+                    Some(_) => return Err("a backward branch in an inlined body".into()),
+                    None => {
+                        self.inlined_op(pc, ins)?;
+                        at += 1;
+                    }
+                },
+            }
+        }
     }
 
     /// The early return of a direct call of `fid` with `nargs` arguments to
@@ -310,7 +411,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
             self.inlined_op(pc, ins)?;
         }
-        let jumps = self.callee_branch(callee.code.get(er.branch as usize).copied());
+        let jumps = callee
+            .code
+            .get(er.branch as usize)
+            .and_then(|&ins| self.int_callee_branch(ins));
         let inlined = self.inl.take().ok_or("the inlined callee")?;
         let jumps = jumps.ok_or("an early return without its compare")?;
         let (early, call, join) = (
@@ -349,12 +453,32 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
-    /// Whether the callee's compare-and-branch `ins` ([`early_return`]) jumps,
-    /// computed on the registers of the callee being inlined.
-    fn callee_branch(&mut self, ins: Option<Instr>) -> Option<CV> {
+    /// The condition of the callee's compare-and-branch `ins`
+    /// ([`branch_of`]), computed on the registers of the callee being
+    /// inlined, and whether the branch jumps when it holds (else when it does
+    /// not: `BrNotLtF`, `BrNotLeF`, which jump on unordered operands too).
+    fn callee_branch(&mut self, ins: Option<Instr>) -> Option<(CV, bool)> {
+        use Instr::*;
+        let float = |tr: &mut Self, a: Reg, b: Reg, cc: FloatCC| {
+            let x = tr.get_f(a);
+            let y = tr.get_f(b);
+            tr.b.ins().fcmp(cc, x, y)
+        };
+        Some(match ins? {
+            BrLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), true),
+            BrLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), true),
+            BrNotLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), false),
+            BrNotLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), false),
+            ins => (self.int_callee_branch(ins)?, true),
+        })
+    }
+
+    /// Whether the callee's integer or bool compare-and-branch `ins`
+    /// ([`early_return`]'s) jumps.
+    fn int_callee_branch(&mut self, ins: Instr) -> Option<CV> {
         use Instr::*;
         use IntCC::*;
-        Some(match ins? {
+        Some(match ins {
             JmpIf { cond, .. } => self.imm_test(cond, 0, NotEqual),
             JmpIfNot { cond, .. } => self.imm_test(cond, 0, Equal),
             BrEqI { a, b, .. } => self.int_test(a, b, Equal),
