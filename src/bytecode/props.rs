@@ -338,11 +338,10 @@ impl Op {
             Concat | ConcatN | ToStr | Print => false,
             NewArray | NewMap | NewTuple | NewStruct | MakeClosure | NewObject | NewCell => false,
             ArrSet | MapSet | SetField | CellSet | MapGet | TypeOf => false,
-            // An element access uses the caller's loop caches and index
-            // analysis; a length is loaded from the header (an inlined body
-            // reads no cache: `Tr::cached_array`).
-            ArrGet => false,
-            ArrLen => true,
+            // An element read or a length in an inlined body loads the
+            // array's header itself (it reads none of the caller's loop
+            // caches: `Tr::cached_array`) and checks the index at the call.
+            ArrGet | ArrLen => true,
             TupleGet | GetField | GetCapture | CellGet => true,
             NullCheck | IsNull | InstanceOf | CheckClass => true,
             Throw | Rethrow => false,

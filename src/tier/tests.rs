@@ -941,6 +941,49 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "21448 12 2796126\n");
 }
 
+/// Accessors that read array elements are inlined: the caller's IR makes no
+/// call of them, and every mode agrees, with negative indices and a
+/// callee that branches on what it read.
+#[test]
+fn array_readers_are_inlined() {
+    use crate::jit::inlining::inlinable;
+    let src = "\
+def at(xs: [int], i: int) -> int:
+    return xs[i]
+
+def cell(g: [[float]], x: int, y: int) -> float:
+    if g[y][x] < 0.0:
+        return 0.0
+    return g[y][x]
+
+def uses(xs: [int], g: [[float]], n: int) -> float:
+    let s: float = 0.0
+    for i in range(0, n):
+        s = s + int_to_float(at(xs, i % 7 - 3)) + cell(g, i % 3, i % 2)
+    return s
+
+def main() -> int:
+    let xs: [int] = [1, 2, 3, 4, 5, 6, 7]
+    let g: [[float]] = [[1.5, -2.0, 3.0], [4.0, 5.0, -6.0]]
+    print(uses(xs, g, 100))
+    return 0
+";
+    let p = build(src);
+    for name in ["at", "cell"] {
+        let f = p.functions.iter().find(|f| f.name == name).expect("the function");
+        assert!(inlinable(&p, f, f.nparams as usize), "{name}");
+    }
+    let isas = crate::jit::host_isas().expect("a host ISA");
+    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
+    let uses = compile_all(&p, &isas, false, 0, &offsets())
+        .into_iter()
+        .find(|f| f.name == "uses")
+        .expect("uses");
+    assert!(uses.result.is_ok(), "{:?}", uses.result);
+    assert!(!uses.ir.contains(&tramp), "{}", uses.ir);
+    assert_eq!(same_everywhere(src), "632.5\n");
+}
+
 /// Early returns (partial inlining): a callee that begins by comparing its
 /// parameters has the straight path to its early `Ret` found on either side of
 /// the branch; a callee whose early path calls, or that begins with anything

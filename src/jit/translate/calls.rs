@@ -526,18 +526,18 @@ impl<'a, 'f> Tr<'a, 'f> {
             let (direct, next) = (self.b.create_block(), self.b.create_block());
             self.b.ins().brif(hit, direct, &[], next, &[]);
             self.b.seal_block(direct);
-            self.b.switch_to_block(direct);
+            self.switch_to_arm(direct);
             let target = self.direct_target(fid, known, Some(clo));
             self.emit_call(pc, dst, &s.args, target)?;
             self.b.ins().jump(join, &[]);
             self.b.seal_block(next);
-            self.b.switch_to_block(next);
+            self.switch_to_arm(next);
         }
         if only_seen {
             let exit = self.exit_block(Exit::Deopt, pc);
             self.b.ins().jump(exit, &[]);
             self.b.seal_block(join);
-            self.b.switch_to_block(join);
+            self.switch_to_arm(join);
             return Ok(());
         }
         let (np, is_void, nr) = self.callee_info(callee);
@@ -552,8 +552,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.emit_call(pc, dst, &s.args, target)?;
         self.b.ins().jump(join, &[]);
         self.b.seal_block(join);
-        self.b.switch_to_block(join);
+        self.switch_to_arm(join);
         Ok(())
+    }
+
+    /// Switch to `block`, one arm of a call site's dispatch on its callee (or
+    /// the arms' join): what the translator learnt about values in another
+    /// arm (`ValueNumbering`: a sum an inlined body computed, an index it
+    /// checked) does not hold here, and a value computed there is not
+    /// available here.
+    fn switch_to_arm(&mut self, block: Block) {
+        self.b.switch_to_block(block);
+        self.vn.forget_block();
     }
 
     /// The function value in register `r` and its function id, with guards
@@ -613,19 +623,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             let (call, next) = (self.b.create_block(), self.b.create_block());
             self.b.ins().brif(hit, call, &[], next, &[]);
             self.b.seal_block(call);
-            self.b.switch_to_block(call);
+            self.switch_to_arm(call);
             let known = self.direct_callee(fid, s.args.len()).ok_or("bad method")?;
             let target = self.direct_target(fid, known, None);
             self.emit_call(pc, dst, &s.args, target)?;
             self.b.ins().jump(join, &[]);
             self.b.seal_block(next);
-            self.b.switch_to_block(next);
+            self.switch_to_arm(next);
         }
         // Not reached for a well-typed receiver; kept so that any layout is called right.
         self.call_through_table(pc, dst, &s, layout)?;
         self.b.ins().jump(join, &[]);
         self.b.seal_block(join);
-        self.b.switch_to_block(join);
+        self.switch_to_arm(join);
         Ok(())
     }
 

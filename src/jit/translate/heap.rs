@@ -82,7 +82,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
         };
         let i = self.get_i(idx);
-        if !self.tc.neg_index && !self.an.webs.neg_const[self.web_read(idx)] {
+        // (The index analysis is of the function's own registers.)
+        let neg_const = self.inl.is_none() && self.an.webs.neg_const[self.web_read(idx)];
+        if !self.tc.neg_index && !neg_const {
             // Speculate `0 <= i < len`: one unsigned compare, the exit covers both
             // ends. A valid negative index side-exits here; the VM then reads
             // from the end, and flags the function so that its next version
