@@ -32,7 +32,10 @@ pub const BUDGET: usize = 512;
 /// by its body: short, one straight line of [`Op::inlinable`] instructions
 /// ending in its only `Ret`, with number constants only, builtins that are
 /// machine code, and no register read before it is written (the parameters and
-/// a lambda's closure are written by the call).
+/// a lambda's closure are written by the call) ([`straight_path`]); it may end
+/// by allocating the struct or array it returns (`return Vec2{x: a.x + b.x,
+/// y: a.y + b.y}`: [`allocation_chain`]). Or a short body with forward
+/// branches ([`branching`]).
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
 pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
@@ -41,7 +44,8 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
         return false;
     }
     f.handlers.is_empty()
-        && (straight_to_ret(p, f, 0, written_by_call(f, nargs)).is_some() || branching(p, f, nargs))
+        && (straight_path(p, f, 0, &mut written_by_call(f, nargs), Some(nargs)).is_some()
+            || branching(p, f, nargs))
 }
 
 /// Most instructions the translator emits for a [`branching`] body: each path
@@ -347,17 +351,12 @@ fn int_branch(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
 /// [`Op::inlinable`] instructions with number constants only, builtins that are
 /// machine code, and no register read before it is written (`written`: the
 /// parameters, and a lambda's closure, which the call writes, and what ran
-/// before `start`).
+/// before `start`). The path may end by making the tuple it returns
+/// ([`tuple_returned`]), and, when `params` is `Some(nargs)`, by allocating
+/// what it returns ([`allocation_chain`]) if no reference register was
+/// written since the call.
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
-fn straight_to_ret(p: &Program, f: &Function, start: u32, mut written: Vec<bool>) -> Option<usize> {
-    straight_path(p, f, start, &mut written, None)
-}
-
-/// [`straight_to_ret`], where the path may also end by allocating what it
-/// returns ([`allocation_chain`]) when `params` is `Some(nargs)`: no
-/// reference register was written since the call (`written` counts the
-/// parameters and what ran before `start`).
 fn straight_path(
     p: &Program,
     f: &Function,

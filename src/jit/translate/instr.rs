@@ -127,7 +127,51 @@ impl<'a, 'f> Tr<'a, 'f> {
     pub(super) fn instr(&mut self, pc: u32) -> Result<bool, String> {
         let ins = self.f.code[pc as usize];
         self.before_for_appends(&ins);
+        if !self.keeps_struct_items(pc, &ins) {
+            self.vn.forget_structs();
+        }
+        // (Its own `set` records it again if it writes such a struct; a
+        // helper that writes the register's slot itself does not.)
+        if let Some(d) = self.an.ops[pc as usize].def {
+            self.vn.struct_regs.remove(&d);
+        }
         self.op(pc, ins)
+    }
+
+    /// Whether instruction `ins` at `pc` of the function stores into no
+    /// field of any struct, so that the fields of the structs this block made
+    /// (`ValueNumbering::struct_items`) keep their values: an instruction an
+    /// inlined body may have (`Op::inlinable`: it writes registers only), an
+    /// allocation, or a `Call` of a callee inlined whole that returns a value
+    /// (an initializer stores into fields). Any other call may run code that
+    /// stores into a field.
+    fn keeps_struct_items(&self, pc: u32, ins: &Instr) -> bool {
+        use Instr::*;
+        match *ins {
+            NewStruct { .. } | NewArray { .. } | NewTuple { .. } => true,
+            Call { site, .. } => {
+                self.an.inlined.get(pc as usize).copied().unwrap_or(false)
+                    && self
+                        .f
+                        .sites
+                        .get(site as usize)
+                        .and_then(|s| self.tc.program.functions.get(s.target as usize))
+                        .is_some_and(|callee| callee.ret_kind.is_some())
+            }
+            CallBuiltin { site, .. } => self
+                .f
+                .sites
+                .get(site as usize)
+                .is_some_and(|s| crate::jit::inlining::builtin_is_machine_code(s.target, s.args.len())),
+            _ => ins.op().inlinable(),
+        }
+    }
+
+    /// The value field `idx` of the struct in register `obj` was made with, if
+    /// this block made it (`ValueNumbering::struct_items`).
+    fn struct_item(&mut self, obj: Reg, idx: u8) -> Option<CV> {
+        let o = self.get_raw(obj);
+        self.vn.struct_items.get(&o)?.get(idx as usize).copied()
     }
 
     /// Translate `ins` as the instruction at `pc`: of this function, or of the
@@ -410,7 +454,13 @@ impl<'a, 'f> Tr<'a, 'f> {
 
             NewArray { dst, site } => self.new_object(pc, dst, site, NewKind::Array)?,
             NewTuple { dst, site } => self.new_object(pc, dst, site, NewKind::Tuple)?,
-            NewStruct { dst, site } => self.new_object(pc, dst, site, NewKind::Struct)?,
+            NewStruct { dst, site } => {
+                let fields = self.code_fn().sites.get(site as usize).map(|s| s.args.clone());
+                let items: Vec<CV> = fields.iter().flatten().map(|&r| self.get_raw(r)).collect();
+                self.new_object(pc, dst, site, NewKind::Struct)?;
+                let s = self.get_raw(dst);
+                self.vn.struct_items.insert(s, items);
+            }
             MapGet { dst, map, key } => self.map_get(pc, dst, map, key),
             MapSet { map, key, val } => self.map_set(pc, map, key, val),
             Concat { dst, a, b } => self.concat(pc, dst, a, b),
@@ -508,6 +558,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 }
             }
             GetField { dst, obj, idx } => {
+                if let Some(v) = self.struct_item(obj, idx) {
+                    self.stress(pc, pc);
+                    self.set(dst, v);
+                    return Ok(true);
+                }
                 let fields = (offs.struct_fields, offs.struct_len);
                 self.heap_access(pc, fields, Access::Load(dst), |t, o| {
                     t.field_slot(obj, idx, pc, o)

@@ -392,6 +392,19 @@ struct ValueNumbering {
     /// The placeholders (null) of the tuples never allocated
     /// (`Analysis::virtual_tuple`), each in `tuple_items`.
     virtual_tuples: std::collections::HashSet<CV>,
+    /// Structs allocated in this bytecode block by a `NewStruct` of the
+    /// function or of a body it inlined, with the values of their fields:
+    /// `GetField` of such a struct is the value it was made with, read from
+    /// no memory and checked for nothing (`add(v, scale(g, 0.5))` reads the
+    /// fields of the struct `scale` just made). Forgotten at every instruction
+    /// that could store into a field ([`Tr::keeps_struct_items`]) and at
+    /// every block boundary.
+    struct_items: std::collections::HashMap<CV, Vec<CV>>,
+    /// Reference registers of the function that hold one of those structs,
+    /// set in this block: a read of such a register, which would load it
+    /// from its frame slot, is the struct's value (the slot holds it: only
+    /// this code writes it, and the collector moves nothing).
+    struct_regs: std::collections::HashMap<Reg, CV>,
     /// References a guard of this bytecode block found not null (`p.x + p.y`
     /// checks `p` once): made by an instruction of the function itself, whose
     /// guards dominate the rest of the block ([`Tr::non_null`]).
@@ -406,6 +419,12 @@ impl ValueNumbering {
         self.bounds_checked.clear();
         self.low_zeros.clear();
         self.non_null.clear();
+        self.forget_structs();
+    }
+
+    fn forget_structs(&mut self) {
+        self.struct_items.clear();
+        self.struct_regs.clear();
     }
 }
 
@@ -744,6 +763,8 @@ fn translate_function(
             zero_equiv: std::collections::HashMap::new(),
             short_strs: std::collections::HashMap::new(),
             tuple_items: std::collections::HashMap::new(),
+            struct_items: std::collections::HashMap::new(),
+            struct_regs: std::collections::HashMap::new(),
             virtual_tuples: std::collections::HashSet::new(),
             non_null: std::collections::HashSet::new(),
             low_zeros: std::collections::HashMap::new(),
@@ -1443,6 +1464,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let w = self.web_read(r);
         if self.is_ref(r) && self.an.frame_read[w] {
+            if let Some(&v) = self.vn.struct_regs.get(&r) {
+                return v;
+            }
             return self.load_ref(r);
         }
         self.b.use_var(self.vars[w])
@@ -1498,6 +1522,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         self.b.def_var(self.vars[w], v);
         if self.is_ref(r) {
+            if self.vn.struct_items.contains_key(&v) {
+                self.vn.struct_regs.insert(r, v);
+            } else {
+                self.vn.struct_regs.remove(&r);
+            }
             let fl = self.mem_flags(Mem::Frame);
             self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
         }
