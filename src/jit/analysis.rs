@@ -128,6 +128,12 @@ pub struct Analysis {
     pub virtual_tuple: Vec<bool>,
     /// Per instruction: a `TupleGet` of such a tuple.
     pub virtual_read: Vec<bool>,
+    /// Per instruction: an inlined `Call` whose struct result is never
+    /// allocated ([`virtual_structs`]).
+    pub virtual_struct: Vec<bool>,
+    /// Per instruction: the inlined `Call` that reads such a struct, with the
+    /// pc of the `Call` that made it: this one's exits are that one's.
+    pub rewind_exit: Vec<Option<u32>>,
     /// Per instruction: an `ArrGet` of an invariant row ([`invariant_rows`]).
     pub row_load: Vec<Option<RowRef>>,
     /// Per web: a web whose every value in its loop is that row: accesses
@@ -274,6 +280,8 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         ranges,
         virtual_tuple: Vec::new(),
         virtual_read: Vec::new(),
+        virtual_struct: Vec::new(),
+        rewind_exit: Vec::new(),
         row_load: Vec::new(),
         row_web: Vec::new(),
         virtual_slice: Vec::new(),
@@ -281,6 +289,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     };
     a.frame_read = frame_read_webs(f, &a, &ends);
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
+    (a.virtual_struct, a.rewind_exit) = virtual_structs(p, f, &a);
     (a.virtual_slice, a.slice_reads) = virtual_slices(f, &a);
     if speculate {
         (a.row_load, a.row_web) = invariant_rows(f, &mut a);
@@ -656,6 +665,100 @@ fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bo
         }
     }
     (out, reads)
+}
+
+/// Per instruction: an inlined `Call` (at `pc0`) whose callee ends by making
+/// the struct it returns, of scalar fields only, where the next instruction
+/// (at `pc1`, in the same basic block) is an inlined `Call` that passes it to
+/// a callee whose straight body only reads its fields, and the register
+/// holding it is dead after that: `v = add(v, scale(g, 0.5))`. The
+/// translator then never allocates the struct: its fields are values
+/// (`ValueNumbering::struct_items`), the register's frame slot holds null,
+/// and every exit of the instruction at `pc1` is the exit at `pc0` (returned
+/// per `pc1`): the VM runs both calls again from `pc0`, which makes the
+/// struct. That is the same state: nothing but the struct's register was
+/// written between `pc0` and `pc1`, the body at `pc1` writes its result
+/// after its last exit, and the call at `pc0` changed nothing else. Nothing
+/// else can see the struct: it holds no reference for the collector, the two
+/// calls cannot throw, and no handler covers them.
+fn virtual_structs(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<Option<u32>>) {
+    let n = f.code.len();
+    let mut made = vec![false; n];
+    let mut rewind = vec![None; n];
+    for pc0 in 0..n.saturating_sub(1) {
+        let pc1 = pc0 + 1;
+        let Instr::Call { dst: t, .. } = f.code[pc0] else {
+            continue;
+        };
+        let (Some(maker), Some(reader)) = (
+            inlined_callee(p, f, pc0, &a.inlined),
+            inlined_callee(p, f, pc1, &a.inlined),
+        ) else {
+            continue;
+        };
+        let Instr::Call { dst: d1, site: s1 } = f.code[pc1] else {
+            continue;
+        };
+        let Some(args) = f.sites.get(s1 as usize).map(|s| &s.args) else {
+            continue;
+        };
+        // (The reader's result may go to the same register.)
+        let live_after = d1 != t && a.live_in.get(pc1 + 1).is_some_and(|l| l.contains(t));
+        // (The VM runs the call at `pc0` again with the frame's registers:
+        // the struct's register must not be one it reads.)
+        if a.leader[pc1]
+            || inlining::covered(f, pc0)
+            || inlining::covered(f, pc1)
+            || a.live_in[pc0].contains(t)
+            || rewind[pc0].is_some()
+            || !a.is_ref.get(t as usize).copied().unwrap_or(false)
+            || live_after
+            || !args.contains(&t)
+            || !makes_scalar_struct(maker)
+        {
+            continue;
+        }
+        let params: Vec<Reg> = (0..args.len())
+            .filter(|&i| args[i] == t)
+            .map(|i| i as Reg)
+            .collect();
+        if !reads_only_fields(p, reader, &params) {
+            continue;
+        }
+        made[pc0] = true;
+        rewind[pc1] = Some(pc0 as u32);
+    }
+    (made, rewind)
+}
+
+/// Whether `callee` (a straight body inlined whole) ends by making the struct
+/// it returns (`NewStruct` then `Ret` of it), of fields from registers that
+/// hold no references, and allocates nothing else.
+fn makes_scalar_struct(callee: &Function) -> bool {
+    let code = &callee.code;
+    let [.., Instr::NewStruct { dst, site }, Instr::Ret { src }] = code[..] else {
+        return false;
+    };
+    let scalar = |r: Reg| !callee.ref_regs.get(r as usize).copied().unwrap_or(true);
+    let allocations = code.iter().filter(|ins| ins.op().allocates()).count();
+    src == dst
+        && allocations == 1
+        && callee
+            .sites
+            .get(site as usize)
+            .is_some_and(|s| s.args.iter().all(|&r| scalar(r)))
+}
+
+/// Whether the straight body of `callee` reads its parameters `params` only
+/// with `GetField`, and never writes them.
+fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
+    callee.code.iter().all(|ins| {
+        let ops = ins.operands(p, callee);
+        let field_read = matches!(ins, Instr::GetField { .. });
+        ins.jump_target().is_none()
+            && !ops.def.is_some_and(|d| params.contains(&d))
+            && (field_read || !ops.uses.iter().any(|u| params.contains(u)))
+    })
 }
 
 /// The `TupleGet`s that read the tuple instruction `pc` writes to `t`, if

@@ -984,6 +984,68 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "632.5\n");
 }
 
+/// Structs never allocated (`analysis::virtual_structs`): the result of an
+/// inlined call that makes a struct of scalars, read only by the fields of
+/// the next inlined call and dead after it. Not when the struct is used
+/// again, kept by the reader, has a reference field, is read by anything
+/// but the next instruction, or a handler covers the calls.
+#[test]
+fn virtual_structs_are_found() {
+    use crate::jit::analysis::analyze;
+    let src = "\
+struct Vec2:
+    x: float
+    y: float
+
+struct Named:
+    v: float
+    name: str
+
+def add(a: Vec2, b: Vec2) -> Vec2:
+    return Vec2{x: a.x + b.x, y: a.y + b.y}
+
+def scale(a: Vec2, k: float) -> Vec2:
+    return Vec2{x: a.x * k, y: a.y * k}
+
+def first(a: Vec2, b: Vec2) -> Vec2:
+    return a
+
+def named(v: float) -> Named:
+    return Named{v: v, name: \"n\"}
+
+def value(n: Named) -> float:
+    return n.v
+
+def sums(v: Vec2, g: Vec2) -> float:
+    let a: Vec2 = add(v, scale(g, 0.5))
+    let t: Vec2 = scale(g, 2.0)
+    let b: Vec2 = add(v, t)
+    let c: Vec2 = first(scale(g, 3.0), v)
+    let d: float = value(named(1.5))
+    let e: float = 0.0
+    try:
+        e = add(v, scale(g, 4.0)).x
+    catch err:
+        e = -1.0
+    return a.x + b.x + t.y + c.x + d + e
+
+def main() -> int:
+    print(sums(Vec2{x: 1.0, y: 2.0}, Vec2{x: 0.5, y: 0.25}))
+    return 0
+";
+    let p = build(src);
+    let f = p.functions.iter().find(|f| f.name == "sums").expect("sums");
+    let an = analyze(&p, f, true);
+    let virtual_pcs: Vec<usize> = (0..f.code.len()).filter(|&pc| an.virtual_struct[pc]).collect();
+    // Only the first `scale`: `t` is read again, `first` keeps its argument,
+    // `Named` holds a string, and a handler covers the last two calls.
+    assert_eq!(virtual_pcs.len(), 1, "{virtual_pcs:?}\n{:?}", f.code);
+    let pc0 = virtual_pcs[0];
+    assert_eq!(an.rewind_exit[pc0 + 1], Some(pc0 as u32));
+    assert_eq!(an.rewind_exit.iter().flatten().count(), 1);
+    assert_eq!(same_everywhere(src), "9.75\n");
+}
+
 /// Early returns (partial inlining): a callee that begins by comparing its
 /// parameters has the straight path to its early `Ret` found on either side of
 /// the branch; a callee whose early path calls, or that begins with anything

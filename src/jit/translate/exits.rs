@@ -63,6 +63,12 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     pub(super) fn exit_block(&mut self, kind: Exit, pc: u32) -> Block {
+        // The exits of a call that reads a struct never allocated are those
+        // of the call that made it (`Analysis::rewind_exit`).
+        let pc = match self.rewind {
+            Some((reader, maker)) if reader == pc && !matches!(kind, Exit::Exc) => maker,
+            _ => pc,
+        };
         let key = (kind as u8, pc);
         if let Some(&b) = self.exits.get(&key) {
             return b;

@@ -570,6 +570,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.vn.tuple_items.insert(t, items);
             return Ok(());
         }
+        if kind == NewKind::Struct && self.inl.as_ref().is_some_and(|i| i.virtual_struct) {
+            // Never allocated: its fields are values (`Analysis::virtual_struct`).
+            let placeholder = self.iconst(0);
+            self.set(dst, placeholder);
+            return Ok(());
+        }
         self.stress(pc, pc);
         let helper = |t: &mut Self| t.rt_new_call(pc, dst, kind, site_addr, &args);
         // An array's element kind is in `layout`, as `rt_new` reads it.

@@ -25,6 +25,8 @@ pub(super) struct Inlined<'a> {
     regs: Vec<Option<CV>>,
     /// The tuple the body returns is never allocated (`Analysis::virtual_tuple`).
     pub virtual_tuple: bool,
+    /// The struct the body returns is never allocated (`Analysis::virtual_struct`).
+    pub virtual_struct: bool,
 }
 
 impl Inlined<'_> {
@@ -112,10 +114,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         let virtual_tuple = self.virtual_values_on()
             && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }))
             && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false);
+        let own_call = self.inl.is_none() && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }));
+        let virtual_struct = own_call && self.an.virtual_struct.get(pc as usize).copied().unwrap_or(false);
         let callee = Inlined {
             f: callee,
             regs,
             virtual_tuple,
+            virtual_struct,
         };
         if callee.f.ret_kind.is_none() {
             return self.inline_initializer(pc, callee);
@@ -407,6 +412,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             f: callee,
             regs,
             virtual_tuple: false,
+            virtual_struct: false,
         });
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
             self.inlined_op(pc, ins)?;

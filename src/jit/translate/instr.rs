@@ -130,12 +130,20 @@ impl<'a, 'f> Tr<'a, 'f> {
         if !self.keeps_struct_items(pc, &ins) {
             self.vn.forget_structs();
         }
-        // (Its own `set` records it again if it writes such a struct; a
-        // helper that writes the register's slot itself does not.)
-        if let Some(d) = self.an.ops[pc as usize].def {
-            self.vn.struct_regs.remove(&d);
+        let def = self.an.ops[pc as usize].def;
+        let held = def.and_then(|d| self.vn.struct_regs.get(&d).copied());
+        self.rewind = self.an.rewind_exit[pc as usize].map(|maker| (pc, maker));
+        let open = self.op(pc, ins);
+        self.rewind = None;
+        // The instruction wrote its register: its `set` recorded a new
+        // struct, or forgot the old one; a helper that wrote the register's
+        // slot itself did neither.
+        if let (Some(d), Some(old)) = (def, held) {
+            if self.vn.struct_regs.get(&d) == Some(&old) {
+                self.vn.struct_regs.remove(&d);
+            }
         }
-        self.op(pc, ins)
+        open
     }
 
     /// Whether instruction `ins` at `pc` of the function stores into no

@@ -485,6 +485,9 @@ struct Tr<'a, 'f> {
     blocks: Vec<Option<Block>>,
     frame: Frame,
     exits: BTreeMap<(u8, u32), Block>,
+    /// While the instruction at the first pc is translated: its exits are
+    /// those of the second (`Analysis::rewind_exit`).
+    rewind: Option<(u32, u32)>,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
     /// The loop headers this version can be entered at (the re-entry
@@ -788,6 +791,7 @@ fn translate_function(
             arg_block: None,
         },
         exits: BTreeMap::new(),
+        rewind: None,
         todo: Vec::new(),
         reentry,
         entered,
