@@ -1085,10 +1085,13 @@ fn unrollable(
     if !matches!(f.code[end], Instr::ForLoop { target, .. } if target == l.header) {
         return false;
     }
+    // (Nor a call it inlines in turn, which may branch.)
     let straight = |code: &[Instr]| {
         let last = code.len().saturating_sub(1);
         code.iter().enumerate().all(|(i, ins)| {
-            ins.jump_target().is_none() && (i == last || !matches!(ins, Instr::Ret { .. } | Instr::RetVoid))
+            ins.jump_target().is_none()
+                && !matches!(ins, Instr::Call { .. })
+                && (i == last || !matches!(ins, Instr::Ret { .. } | Instr::RetVoid))
         })
     };
     let mut divides = false;

@@ -44,8 +44,8 @@ pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
         return false;
     }
     f.handlers.is_empty()
-        && (straight_path(p, f, 0, &mut written_by_call(f, nargs), Some(nargs)).is_some()
-            || branching(p, f, nargs))
+        && (straight_path(p, f, 0, &mut written_by_call(f, nargs), Some(nargs), true).is_some()
+            || branching(p, f, nargs, true))
 }
 
 /// Most instructions the translator emits for a [`branching`] body: each path
@@ -62,16 +62,70 @@ pub const MAX_BRANCHING_EMITTED: usize = 2 * MAX_CALLEE_INSTRS;
 /// and at most [`MAX_BRANCHING_EMITTED`] instructions over all paths. The
 /// translator emits it as a tree of blocks whose leaves jump to one join with
 /// the result (`Tr::inline_branching`): `wrap(i, n)`, `clamp`, `sign`, `max`.
-pub fn branching(p: &Program, f: &Function, nargs: usize) -> bool {
+pub fn branching(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool {
     let mut emitted = 0;
     f.code.iter().any(|ins| branch_of(ins).is_some())
-        && paths_to_ret(p, f, 0, &mut written_by_call(f, nargs), &mut emitted)
+        && paths_to_ret(p, f, 0, &mut written_by_call(f, nargs), &mut emitted, nested)
+}
+
+/// Whether `ins` (of `f`) is a `Call` the translator inlines inside an
+/// inlined body (one level deep: `def px(g, n, x, y)` calling `clamp`): its
+/// callee is [`inlinable`] without calls of its own and allocates nothing
+/// (nothing in the outer body may collect). Its guards exit at the outer
+/// call, like the outer body's.
+fn nested_call(p: &Program, f: &Function, ins: &Instr) -> bool {
+    let Some(callee) = nested_callee(p, f, ins) else {
+        return false;
+    };
+    let &Instr::Call { site, .. } = ins else {
+        return false;
+    };
+    let nargs = f.sites.get(site as usize).map_or(0, |s| s.args.len());
+    let n = callee.code.len();
+    n > 0
+        && n <= MAX_CALLEE_INSTRS
+        && callee.nparams as usize == nargs
+        && callee.ret_kind.is_some()
+        && !callee.takes_closure
+        && callee.handlers.is_empty()
+        && !callee.code.iter().any(|i| i.op().allocates())
+        && (straight_path(p, callee, 0, &mut written_by_call(callee, nargs), None, false).is_some()
+            || branching(p, callee, nargs, false))
+}
+
+/// The callee of `ins` (of `f`), if it is a `Call`.
+fn nested_callee<'p>(p: &'p Program, f: &Function, ins: &Instr) -> Option<&'p Function> {
+    let &Instr::Call { site, .. } = ins else {
+        return None;
+    };
+    let s = f.sites.get(site as usize)?;
+    p.functions.get(s.target as usize)
+}
+
+/// The bytecode instructions a call of `f` inlined whole adds to its caller:
+/// its own and those of the calls it inlines in turn ([`nested_call`]), for
+/// the inlining budget.
+pub fn inline_cost(p: &Program, f: &Function) -> usize {
+    let nested: usize = f
+        .code
+        .iter()
+        .filter_map(|ins| nested_callee(p, f, ins))
+        .map(|callee| callee.code.len())
+        .sum();
+    f.code.len() + nested
 }
 
 /// Whether every path of `f` from `at` ends in a `Ret` within the budget of
 /// [`branching`] (`emitted`: the instructions counted so far; `written`: the
 /// registers written on the way to `at`).
-fn paths_to_ret(p: &Program, f: &Function, mut at: u32, written: &mut [bool], emitted: &mut usize) -> bool {
+fn paths_to_ret(
+    p: &Program,
+    f: &Function,
+    mut at: u32,
+    written: &mut [bool],
+    emitted: &mut usize,
+    nested: bool,
+) -> bool {
     loop {
         *emitted += 1;
         let Some(ins) = f.code.get(at as usize) else {
@@ -92,13 +146,19 @@ fn paths_to_ret(p: &Program, f: &Function, mut at: u32, written: &mut [bool], em
                 .iter()
                 .flatten()
                 .all(|&r| written.get(r as usize).copied().unwrap_or(false));
-            if !read || target <= at || !paths_to_ret(p, f, target, &mut written.to_vec(), emitted) {
+            if !read || target <= at || !paths_to_ret(p, f, target, &mut written.to_vec(), emitted, nested) {
                 return false;
             }
             at += 1;
             continue;
         }
-        if !inlinable_in_body(f, ins) || !track_written(p, f, ins, written, 0) {
+        let call = nested && nested_call(p, f, ins);
+        if call {
+            // (Its body is emitted on this path too.)
+            *emitted += nested_callee(p, f, ins).map_or(0, |c| c.code.len());
+        }
+        let ok = inlinable_in_body(f, ins) || call;
+        if !ok || !track_written(p, f, ins, written, 0) {
             return false;
         }
         if let Instr::Ret { .. } = ins {
@@ -126,7 +186,7 @@ pub fn branch_of(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
 /// [`inlinable`] or an [`initializer`]. The analysis's plan and the translator's
 /// method and closure calls both decide by this.
 pub fn inlined_whole(p: &Program, f: &Function, nargs: usize, budget: usize) -> bool {
-    f.code.len() <= budget && (inlinable(p, f, nargs) || initializer(p, f, nargs))
+    inline_cost(p, f) <= budget && (inlinable(p, f, nargs) || initializer(p, f, nargs))
 }
 
 /// Whether a call of `f` with `nargs` arguments is an initializer (or updater)
@@ -316,7 +376,7 @@ pub fn early_return(p: &Program, f: &Function, nargs: usize) -> Option<EarlyRetu
         .filter(|&(_, start)| start > branch)
         .find_map(|(on_jump, start)| {
             let params = refs_kept.then_some(nargs);
-            let len = straight_path(p, f, start, &mut written.clone(), params)?;
+            let len = straight_path(p, f, start, &mut written.clone(), params, false)?;
             Some(EarlyReturn {
                 branch,
                 on_jump,
@@ -363,12 +423,16 @@ fn straight_path(
     start: u32,
     written: &mut [bool],
     params: Option<usize>,
+    nested: bool,
 ) -> Option<usize> {
     let path = f.code.get(start as usize..)?;
     let mut refs_written = false;
     for (i, ins) in path.iter().take(MAX_CALLEE_INSTRS).enumerate() {
         let chain = params.is_some_and(|nargs| !refs_written && allocation_chain(p, f, nargs, path, i));
-        let ok = inlinable_in_body(f, ins) || tuple_returned(f, ins, path.get(i + 1)) || chain;
+        let ok = inlinable_in_body(f, ins)
+            || tuple_returned(f, ins, path.get(i + 1))
+            || chain
+            || (nested && nested_call(p, f, ins));
         if !ok || !track_written(p, f, ins, written, 0) {
             return None;
         }
@@ -497,7 +561,7 @@ pub fn plan(p: &Program, f: &Function, speculate: bool) -> Plan {
                 };
                 let ok = inlined_whole(p, callee, s.args.len(), budget);
                 if ok {
-                    budget -= callee.code.len();
+                    budget -= inline_cost(p, callee);
                 }
                 ok
             }
@@ -514,7 +578,7 @@ pub fn plan(p: &Program, f: &Function, speculate: bool) -> Plan {
                         };
                         let ok = !std::ptr::eq(callee, f)
                             && inlined_whole(p, callee, s.args.len(), budget.saturating_sub(size));
-                        size += callee.code.len();
+                        size += inline_cost(p, callee);
                         ok
                     });
                 if all && size <= budget {

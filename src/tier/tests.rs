@@ -923,7 +923,7 @@ def main() -> int:
     let p = build(src);
     let branchy = |name: &str| {
         let f = p.functions.iter().find(|f| f.name == name).expect("the function");
-        branching(&p, f, f.nparams as usize)
+        branching(&p, f, f.nparams as usize, true)
     };
     assert!(branchy("wrap"));
     assert!(branchy("pick"), "paths that merge");
@@ -939,6 +939,44 @@ def main() -> int:
     assert!(uses.result.is_ok(), "{:?}", uses.result);
     assert!(!uses.ir.contains(&tramp), "{}", uses.ir);
     assert_eq!(same_everywhere(src), "21448 12 2796126\n");
+}
+
+/// A call inside an inlined body is inlined in turn, one level deep, when
+/// its callee calls and allocates nothing: the caller's IR makes no call.
+#[test]
+fn nested_calls_are_inlined() {
+    let src = "\
+def clamp_to(v: int, lo: int, hi: int) -> int:
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+def px(g: [int], n: int, x: int, y: int) -> int:
+    return g[clamp_to(y, 0, n - 1) * n + clamp_to(x, 0, n - 1)]
+
+def sum_around(g: [int], n: int) -> int:
+    let s: int = 0
+    for i in range(0, n * n):
+        s = s + px(g, n, i % n - 1, i / n + 1)
+    return s
+
+def main() -> int:
+    let g: [int] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    print(sum_around(g, 3))
+    return 0
+";
+    let p = build(src);
+    let isas = crate::jit::host_isas().expect("a host ISA");
+    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
+    let f = compile_all(&p, &isas, false, 0, &offsets())
+        .into_iter()
+        .find(|f| f.name == "sum_around")
+        .expect("sum_around");
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert!(!f.ir.contains(&tramp), "{}", f.ir);
+    assert_eq!(same_everywhere(src), "57\n");
 }
 
 /// Accessors that read array elements are inlined: the caller's IR makes no

@@ -198,6 +198,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// (none that `inlinable` accepts) would close the block: what follows goes
     /// to a fresh one that nothing reaches.
     fn inlined_op(&mut self, pc: u32, ins: Instr) -> Result<(), String> {
+        if let Instr::Call { dst, site } = ins {
+            return self.inline_nested(pc, dst, site);
+        }
         if !self.op(pc, ins)? {
             let dead = self.b.create_block();
             self.b.seal_block(dead);
@@ -259,27 +262,74 @@ impl<'a, 'f> Tr<'a, 'f> {
         at_limit: Option<CV>,
     ) -> Result<(), String> {
         let f = self.enter_inlined(pc, at_limit, callee);
+        let result = self.inlined_result(pc, f, start)?;
+        self.inl = None;
+        self.set(dst, result);
+        Ok(())
+    }
+
+    /// The instructions of `f`, the body being inlined at the call at `pc`,
+    /// from `start` to its `Ret` (or, in a [`branching`] body, its `Ret`s):
+    /// the value it returns.
+    ///
+    /// [`branching`]: crate::jit::inlining::branching
+    fn inlined_result(&mut self, pc: u32, f: &'a Function, start: u32) -> Result<CV, String> {
         let body = f.code.get(start as usize..).unwrap_or_default();
         let branches = body
             .iter()
             .take_while(|ins| !matches!(ins, Instr::Ret { .. }))
             .any(|ins| matches!(ins, Instr::Jmp { .. }) || branch_of(ins).is_some());
-        let result = if branches {
-            Some(self.inline_branching(pc, f, start)?)
-        } else {
-            let mut result = None;
-            for &ins in body {
-                if let Instr::Ret { src } = ins {
-                    result = Some(self.get_raw(src));
-                    break;
-                }
-                self.inlined_op(pc, ins)?;
+        if branches {
+            return self.inline_branching(pc, f, start);
+        }
+        for &ins in body {
+            if let Instr::Ret { src } = ins {
+                return Ok(self.get_raw(src));
             }
-            result
-        };
-        self.inl = None;
-        let v = result.ok_or("an inlined path without `Ret`")?;
-        self.set(dst, v);
+            self.inlined_op(pc, ins)?;
+        }
+        Err("an inlined path without `Ret`".into())
+    }
+
+    /// A `Call` in the body being inlined at the call at `pc`, inlined in
+    /// turn (`inlining::nested_call`: its callee calls nothing and allocates
+    /// nothing): its body with its own registers, then the result to the
+    /// outer body's `dst`. The inner frame would be two deep: where that is
+    /// past the frame limit or the register stack, the code exits to the VM
+    /// at the outer call, which the interpreter runs and raises `stack
+    /// overflow` in, as it would have.
+    fn inline_nested(&mut self, pc: u32, dst: Reg, site: u32) -> Result<(), String> {
+        let outer = self.inl.as_ref().ok_or("a nested call outside an inlined body")?;
+        let outer_nregs = outer.f.nregs as i64;
+        let s = outer.f.sites.get(site as usize).ok_or("bad call site")?;
+        let args = s.args.clone();
+        let callee = self
+            .tc
+            .program
+            .functions
+            .get(s.target as usize)
+            .ok_or("a call of an unknown function")?;
+        let d = self.depth();
+        let d1 = self.b.ins().iadd_imm_s(d, 1);
+        let at_limit = self.at_frame_limit(d1);
+        self.guard(at_limit, pc);
+        if self.tc.addrs.check_stack {
+            let regs = self.f.nregs as i64 + outer_nregs + callee.nregs as i64;
+            let end = self.b.ins().iadd_imm_s(self.frame.base, regs * 8);
+            let stack_end = self.run_word(self.tc.offs.run.stack_end);
+            let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, stack_end);
+            self.guard(over, pc);
+        }
+        let regs = self.argument_values(callee, &args);
+        let outer = self.inl.replace(Inlined {
+            f: callee,
+            regs,
+            virtual_tuple: false,
+            virtual_struct: false,
+        });
+        let result = self.inlined_result(pc, callee, 0);
+        self.inl = outer;
+        self.set(dst, result?);
         Ok(())
     }
 
