@@ -750,12 +750,14 @@ fn makes_scalar_struct(callee: &Function) -> bool {
 }
 
 /// Whether the straight body of `callee` reads its parameters `params` only
-/// with `GetField`, and never writes them.
+/// with `GetField`, and never writes them. (Nor calls: a call it inlined in
+/// turn could branch, and the fields are forgotten where a block begins.)
 fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
     callee.code.iter().all(|ins| {
         let ops = ins.operands(p, callee);
         let field_read = matches!(ins, Instr::GetField { .. });
         ins.jump_target().is_none()
+            && !matches!(ins, Instr::Call { .. })
             && !ops.def.is_some_and(|d| params.contains(&d))
             && (field_read || !ops.uses.iter().any(|u| params.contains(u)))
     })

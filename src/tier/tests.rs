@@ -1051,6 +1051,12 @@ def first(a: Vec2, b: Vec2) -> Vec2:
 def named(v: float) -> Named:
     return Named{v: v, name: \"n\"}
 
+def half(x: float) -> float:
+    return x * 0.5
+
+def add_half(a: Vec2, b: Vec2) -> Vec2:
+    return Vec2{x: a.x + half(b.x), y: a.y + b.y}
+
 def value(n: Named) -> float:
     return n.v
 
@@ -1059,7 +1065,7 @@ def sums(v: Vec2, g: Vec2) -> float:
     let t: Vec2 = scale(g, 2.0)
     let b: Vec2 = add(v, t)
     let c: Vec2 = first(scale(g, 3.0), v)
-    let d: float = value(named(1.5))
+    let d: float = value(named(1.5)) + add_half(v, scale(g, 5.0)).y
     let e: float = 0.0
     try:
         e = add(v, scale(g, 4.0)).x
@@ -1076,12 +1082,13 @@ def main() -> int:
     let an = analyze(&p, f, true);
     let virtual_pcs: Vec<usize> = (0..f.code.len()).filter(|&pc| an.virtual_struct[pc]).collect();
     // Only the first `scale`: `t` is read again, `first` keeps its argument,
-    // `Named` holds a string, and a handler covers the last two calls.
+    // `Named` holds a string, `add_half` calls, and a handler covers the last
+    // two calls.
     assert_eq!(virtual_pcs.len(), 1, "{virtual_pcs:?}\n{:?}", f.code);
     let pc0 = virtual_pcs[0];
     assert_eq!(an.rewind_exit[pc0 + 1], Some(pc0 as u32));
     assert_eq!(an.rewind_exit.iter().flatten().count(), 1);
-    assert_eq!(same_everywhere(src), "9.75\n");
+    assert_eq!(same_everywhere(src), "13\n");
 }
 
 /// Early returns (partial inlining): a callee that begins by comparing its
