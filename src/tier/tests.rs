@@ -795,6 +795,20 @@ fn frame_records_are_whole_words() {
     assert_eq!(offsets().frame_size % 8, 0);
 }
 
+/// Whether the compiled code of function `name` of `p` calls through the
+/// entry table (the trampoline's placeholder address appears in every such
+/// call): false when all its calls were inlined. It must compile.
+fn makes_calls(p: &Program, name: &str) -> bool {
+    let isas = crate::jit::host_isas().expect("a host ISA");
+    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
+    let f = compile_all(p, &isas, false, 0, &offsets())
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no function {name}"));
+    assert!(f.result.is_ok(), "{name}: {:?}", f.result);
+    f.ir.contains(&tramp)
+}
+
 /// Calls of short straight-line callees (a leaf function, a method reading a
 /// field) are translated as the callee's body: the caller's IR has no call
 /// through the entry table (the trampoline's placeholder address appears in
@@ -839,22 +853,12 @@ def main() -> int:
     return 0
 ";
     let p = build(src);
-    let isas = crate::jit::host_isas().expect("a host ISA");
-    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
-    let ir_of = |name: &str| -> String {
-        let f = compile_all(&p, &isas, false, 0, &offsets())
-            .into_iter()
-            .find(|f| f.name == name)
-            .unwrap_or_else(|| panic!("no function {name}"));
-        assert!(f.result.is_ok(), "{name}: {:?}", f.result);
-        f.ir
-    };
     assert!(
-        ir_of("calls_looping").contains(&tramp),
+        makes_calls(&p, "calls_looping"),
         "the call of `looping` stays a call"
     );
-    assert!(!ir_of("calls_leaf").contains(&tramp), "`leaf` is inlined");
-    assert!(!ir_of("calls_method").contains(&tramp), "`P.get` is inlined");
+    assert!(!makes_calls(&p, "calls_leaf"), "`leaf` is inlined");
+    assert!(!makes_calls(&p, "calls_method"), "`P.get` is inlined");
     assert_eq!(same_everywhere(src), "0.0962222 40 46\n");
 }
 
@@ -930,14 +934,7 @@ def main() -> int:
     assert!(branchy("bigger"), "a float compare");
     assert!(!branchy("looping"), "a loop");
     assert!(!branchy("long_tail"), "its four merges make 16 paths");
-    let isas = crate::jit::host_isas().expect("a host ISA");
-    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
-    let uses = compile_all(&p, &isas, false, 0, &offsets())
-        .into_iter()
-        .find(|f| f.name == "uses")
-        .expect("uses");
-    assert!(uses.result.is_ok(), "{:?}", uses.result);
-    assert!(!uses.ir.contains(&tramp), "{}", uses.ir);
+    assert!(!makes_calls(&p, "uses"));
     assert_eq!(same_everywhere(src), "21448 12 2796126\n");
 }
 
@@ -968,14 +965,7 @@ def main() -> int:
     return 0
 ";
     let p = build(src);
-    let isas = crate::jit::host_isas().expect("a host ISA");
-    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
-    let f = compile_all(&p, &isas, false, 0, &offsets())
-        .into_iter()
-        .find(|f| f.name == "sum_around")
-        .expect("sum_around");
-    assert!(f.result.is_ok(), "{:?}", f.result);
-    assert!(!f.ir.contains(&tramp), "{}", f.ir);
+    assert!(!makes_calls(&p, "sum_around"));
     assert_eq!(same_everywhere(src), "57\n");
 }
 
@@ -1011,14 +1001,7 @@ def main() -> int:
         let f = p.functions.iter().find(|f| f.name == name).expect("the function");
         assert!(inlinable(&p, f, f.nparams as usize), "{name}");
     }
-    let isas = crate::jit::host_isas().expect("a host ISA");
-    let tramp = format!("{:#x}", crate::jit::placeholder_addrs().tramp).replace("0x4800", "0x4800_");
-    let uses = compile_all(&p, &isas, false, 0, &offsets())
-        .into_iter()
-        .find(|f| f.name == "uses")
-        .expect("uses");
-    assert!(uses.result.is_ok(), "{:?}", uses.result);
-    assert!(!uses.ir.contains(&tramp), "{}", uses.ir);
+    assert!(!makes_calls(&p, "uses"));
     assert_eq!(same_everywhere(src), "632.5\n");
 }
 
