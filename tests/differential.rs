@@ -37,9 +37,14 @@
 //! assign), called in a short loop, counted loops that only add up
 //! float divisions by a function of the counter (the JIT pairs those), and
 //! nested loops over the rows of an `[[int]]` grid at indices the inner loop
-//! never changes (the JIT loads those rows once per inner loop), and strings
+//! never changes (the JIT loads those rows once per inner loop), strings
 //! appended to in a counted loop and shared now and then in the middle (copied,
-//! pushed to an array, made a map key: the JIT extends an unshared one in place).
+//! pushed to an array, made a map key: the JIT extends an unshared one in place),
+//! and a two-int struct `S2` made by helpers that return `S2{a: .., b: ..}`,
+//! passed straight to helpers that read its fields (the JIT may never allocate
+//! it), kept in a variable whose field may be written before it is read (the
+//! JIT forwards the fields it made the struct with until such a store), or
+//! read right off the call.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -184,6 +189,11 @@ struct Gen<'a> {
     scopes: Vec<Vec<Var>>,
     /// Helpers callable from the function being generated.
     helpers: Vec<Helper>,
+    /// Helpers returning a new `S2` (its items computed from scalar
+    /// parameters), and helpers `(s: S2, x: int) -> int` reading its fields:
+    /// used only by the struct statement.
+    makers: Vec<Helper>,
+    readers: Vec<String>,
     fresh: usize,
     stmts_left: usize,
     loop_depth: usize,
@@ -211,6 +221,8 @@ fn generate_counted(data: &[u32]) -> (String, usize) {
         indent: 0,
         scopes: vec![Vec::new()],
         helpers: Vec::new(),
+        makers: Vec::new(),
+        readers: Vec::new(),
         fresh: 0,
         stmts_left: 0,
         loop_depth: 0,
@@ -296,15 +308,36 @@ impl Gen<'_> {
         if n_globals > 0 {
             self.out.push('\n');
         }
+        // The struct of the struct statement (a value of two ints).
+        self.line("struct S2:");
+        self.line("    a: int");
+        self.line("    b: int");
+        self.out.push('\n');
         // Helpers: each may call the ones before it.
         let n_helpers = self.c.below(MAX_HELPERS + 1);
         for _ in 0..n_helpers {
-            let h = match self.c.below(20) {
-                0..=3 => self.recursive_helper(),
-                4..=6 => self.pair_helper(),
-                _ => self.helper(),
-            };
-            self.helpers.push(h);
+            match self.c.below(26) {
+                0..=3 => {
+                    let h = self.recursive_helper();
+                    self.helpers.push(h);
+                }
+                4..=6 => {
+                    let h = self.pair_helper();
+                    self.helpers.push(h);
+                }
+                20..=22 => {
+                    let h = self.struct_maker();
+                    self.makers.push(h);
+                }
+                23..=25 => {
+                    let r = self.struct_reader();
+                    self.readers.push(r);
+                }
+                _ => {
+                    let h = self.helper();
+                    self.helpers.push(h);
+                }
+            }
             self.out.push('\n');
         }
         // main.
@@ -398,6 +431,37 @@ impl Gen<'_> {
             recursive: false,
             pair: true,
         }
+    }
+
+    /// A helper returning a new `S2`: one `return S2{a: ..., b: ...}` line
+    /// (which the JIT inlines, and whose struct it need not allocate where
+    /// the next call only reads its fields).
+    fn struct_maker(&mut self) -> Helper {
+        let name = self.fresh("m");
+        let params = self.open_helper(&name, 3, &Ty::SCALARS, "S2");
+        let a = self.expr(Ty::Int, 2);
+        let b = self.expr(Ty::Int, 2);
+        self.line(&format!("return S2{{a: {a}, b: {b}}}"));
+        self.scopes.pop();
+        self.indent = 0;
+        Helper {
+            name,
+            params,
+            ret: Ty::Int,
+            recursive: false,
+            pair: false,
+        }
+    }
+
+    /// A helper `(s: S2, x: int) -> int` that only reads the fields of `s`.
+    fn struct_reader(&mut self) -> String {
+        let name = self.fresh("q");
+        let ops = ["+", "-", "*", "^"];
+        let op1 = ops[self.c.below(4) as usize];
+        let op2 = ops[self.c.below(4) as usize];
+        self.line(&format!("def {name}(s: S2, x: int) -> int:"));
+        self.line(&format!("    return s.a {op1} x {op2} s.b"));
+        name
     }
 
     fn pair_helpers(&self) -> Vec<Helper> {
@@ -494,6 +558,11 @@ impl Gen<'_> {
             if can_loop { 3 } else { 0 },              // 17 a counted loop of float divisions
             if can_loop { 3 } else { 0 },              // 18 a loop over the rows of a grid
             if can_loop { 3 } else { 0 },              // 19 a string appended to in a loop
+            if self.no_calls || self.makers.is_empty() {
+                0
+            } else {
+                6
+            }, // 20 a struct made by a helper, read and written
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -744,6 +813,7 @@ impl Gen<'_> {
             }
             18 => self.grid_loop(),
             19 => self.append_loop(),
+            20 => self.struct_stmt(),
             _ => unreachable!(),
         }
     }
@@ -980,6 +1050,41 @@ impl Gen<'_> {
     fn index(&mut self, a: &str) -> String {
         let e = self.expr(Ty::Int, 2);
         format!("{e} % array_len({a})")
+    }
+
+    /// A struct made by a maker helper, then: passed straight to a reader
+    /// (the JIT may never allocate it), or kept in a variable whose fields
+    /// are read, maybe after one is written (the JIT must see the store), or
+    /// one field of the call's result read.
+    fn struct_stmt(&mut self) {
+        let m = self.makers[self.c.below(self.makers.len() as u32) as usize].clone();
+        let call = self.call(&m, EXPR_DEPTH);
+        let v = self.fresh("v");
+        let x = self.expr(Ty::Int, 0);
+        match self.c.below(4) {
+            0 | 1 if !self.readers.is_empty() => {
+                let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
+                self.line(&format!("let {v}: int = {r}({call}, {x})"));
+            }
+            1 | 2 => {
+                let s = self.fresh("s");
+                self.line(&format!("let {s}: S2 = {call}"));
+                if self.c.chance(50) {
+                    let e = self.expr(Ty::Int, 1);
+                    let field = if self.c.chance(50) { "a" } else { "b" };
+                    self.line(&format!("{s}.{field} = {e}"));
+                }
+                let read = if self.readers.is_empty() {
+                    format!("{s}.a * 3")
+                } else {
+                    let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
+                    format!("{r}({s}, {x})")
+                };
+                self.line(&format!("let {v}: int = {read} - {s}.b"));
+            }
+            _ => self.line(&format!("let {v}: int = {call}.b ^ {x}")),
+        }
+        self.declare(&v, Ty::Int, true);
     }
 
     fn call(&mut self, h: &Helper, depth: u32) -> String {
