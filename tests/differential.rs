@@ -415,33 +415,28 @@ impl Gen<'_> {
     /// JIT inlines unless an item calls a helper, and whose tuple it need not
     /// allocate where the caller takes it apart at once).
     fn pair_helper(&mut self) -> Helper {
-        let name = self.fresh("t");
-        let params = self.open_helper(&name, 3, &Ty::SCALARS, "(int, int)");
-        // (No statements: an early `return` would need a pair. Items that call
-        // other helpers keep some of these from being inlined.)
-        let a = self.expr(Ty::Int, 2);
-        let b = self.expr(Ty::Int, 2);
-        self.line(&format!("return ({a}, {b})"));
-        self.scopes.pop();
-        self.indent = 0;
-        Helper {
-            name,
-            params,
-            ret: Ty::Int,
-            recursive: false,
-            pair: true,
-        }
+        let mut h = self.two_int_helper("t", "(int, int)", |a, b| format!("({a}, {b})"));
+        h.pair = true;
+        h
     }
 
     /// A helper returning a new `S2`: one `return S2{a: ..., b: ...}` line
     /// (which the JIT inlines, and whose struct it need not allocate where
     /// the next call only reads its fields).
     fn struct_maker(&mut self) -> Helper {
-        let name = self.fresh("m");
-        let params = self.open_helper(&name, 3, &Ty::SCALARS, "S2");
+        self.two_int_helper("m", "S2", |a, b| format!("S2{{a: {a}, b: {b}}}"))
+    }
+
+    /// A helper named after `prefix`, of scalar parameters, returning `ret`
+    /// made by `made` of two int expressions in one `return` line. (No
+    /// statements: an early `return` would need such a value. Items that call
+    /// other helpers keep some of these from being inlined.)
+    fn two_int_helper(&mut self, prefix: &str, ret: &str, made: fn(&str, &str) -> String) -> Helper {
+        let name = self.fresh(prefix);
+        let params = self.open_helper(&name, 3, &Ty::SCALARS, ret);
         let a = self.expr(Ty::Int, 2);
         let b = self.expr(Ty::Int, 2);
-        self.line(&format!("return S2{{a: {a}, b: {b}}}"));
+        self.line(&format!("return {}", made(&a, &b)));
         self.scopes.pop();
         self.indent = 0;
         Helper {

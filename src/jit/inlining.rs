@@ -39,13 +39,19 @@ pub const BUDGET: usize = 512;
 ///
 /// [`Op::inlinable`]: crate::bytecode::Op::inlinable
 pub fn inlinable(p: &Program, f: &Function, nargs: usize) -> bool {
+    inlinable_body(p, f, nargs, true)
+}
+
+/// [`inlinable`], where the calls the body makes may be inlined in turn
+/// ([`nested_call`]) if `nested`.
+fn inlinable_body(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool {
     let n = f.code.len();
     if n == 0 || n > MAX_CALLEE_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_none() {
         return false;
     }
     f.handlers.is_empty()
-        && (straight_path(p, f, 0, &mut written_by_call(f, nargs), Some(nargs), true).is_some()
-            || branching(p, f, nargs, true))
+        && (straight_path(p, f, 0, &mut written_by_call(f, nargs), Some(nargs), nested).is_some()
+            || branching(p, f, nargs, nested))
 }
 
 /// Most instructions the translator emits for a [`branching`] body: each path
@@ -74,32 +80,20 @@ pub fn branching(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool 
 /// (nothing in the outer body may collect). Its guards exit at the outer
 /// call, like the outer body's.
 fn nested_call(p: &Program, f: &Function, ins: &Instr) -> bool {
-    let Some(callee) = nested_callee(p, f, ins) else {
-        return false;
-    };
-    let &Instr::Call { site, .. } = ins else {
-        return false;
-    };
-    let nargs = f.sites.get(site as usize).map_or(0, |s| s.args.len());
-    let n = callee.code.len();
-    n > 0
-        && n <= MAX_CALLEE_INSTRS
-        && callee.nparams as usize == nargs
-        && callee.ret_kind.is_some()
-        && !callee.takes_closure
-        && callee.handlers.is_empty()
-        && !callee.code.iter().any(|i| i.op().allocates())
-        && (straight_path(p, callee, 0, &mut written_by_call(callee, nargs), None, false).is_some()
-            || branching(p, callee, nargs, false))
+    call_target(p, f, ins).is_some_and(|(callee, nargs)| {
+        !callee.takes_closure
+            && !callee.code.iter().any(|i| i.op().allocates())
+            && inlinable_body(p, callee, nargs, false)
+    })
 }
 
-/// The callee of `ins` (of `f`), if it is a `Call`.
-fn nested_callee<'p>(p: &'p Program, f: &Function, ins: &Instr) -> Option<&'p Function> {
+/// The callee of `ins` (of `f`) and its number of arguments, if it is a `Call`.
+fn call_target<'p>(p: &'p Program, f: &Function, ins: &Instr) -> Option<(&'p Function, usize)> {
     let &Instr::Call { site, .. } = ins else {
         return None;
     };
     let s = f.sites.get(site as usize)?;
-    p.functions.get(s.target as usize)
+    Some((p.functions.get(s.target as usize)?, s.args.len()))
 }
 
 /// The bytecode instructions a call of `f` inlined whole adds to its caller:
@@ -109,8 +103,8 @@ pub fn inline_cost(p: &Program, f: &Function) -> usize {
     let nested: usize = f
         .code
         .iter()
-        .filter_map(|ins| nested_callee(p, f, ins))
-        .map(|callee| callee.code.len())
+        .filter_map(|ins| call_target(p, f, ins))
+        .map(|(callee, _)| callee.code.len())
         .sum();
     f.code.len() + nested
 }
@@ -155,7 +149,7 @@ fn paths_to_ret(
         let call = nested && nested_call(p, f, ins);
         if call {
             // (Its body is emitted on this path too.)
-            *emitted += nested_callee(p, f, ins).map_or(0, |c| c.code.len());
+            *emitted += call_target(p, f, ins).map_or(0, |(c, _)| c.code.len());
         }
         let ok = inlinable_in_body(f, ins) || call;
         if !ok || !track_written(p, f, ins, written, 0) {

@@ -81,7 +81,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let d = self.depth();
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, nregs * 8);
         let at_limit = self.at_frame_limit(d);
-        self.check_call_limits(pc, Some(at_limit), callee_base, callee_nregs);
+        self.check_call_limits(Exit::Ovf, pc, Some(at_limit), callee_base, callee_nregs);
         // The callee's record `frames[d]` (this frame's is the one before it: one
         // address constant for both).
         let offs = *self.tc.offs;
@@ -192,10 +192,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// rather than in the callee, where the depth would have to be loaded again:
     /// the callee's frame must fit the frame stack (`at_limit`: this frame is
     /// at the frame limit; `None`: known not to be), and its window the register stack (unless the
-    /// depth check implies it). Past either the call raises `stack overflow` at
-    /// `pc`, as in the interpreter. (The callee checks the native stack.)
+    /// depth check implies it). Past either the code takes exit `exit` at
+    /// `pc`: `Exit::Ovf` raises `stack overflow` there, as the interpreter
+    /// does; a call inlined in an inlined body exits to the VM instead
+    /// (`Tr::inline_nested`). (The callee checks the native stack.)
     pub(super) fn check_call_limits(
         &mut self,
+        exit: Exit,
         pc: u32,
         at_limit: Option<CV>,
         callee_base: CV,
@@ -206,7 +209,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if at_limit.is_none() && !a.check_stack {
             return;
         }
-        let ovf = self.exit_block(Exit::Ovf, pc);
+        let ovf = self.exit_block(exit, pc);
         if let Some(at_limit) = at_limit {
             let ok = self.b.create_block();
             self.b.ins().brif(at_limit, ovf, &[], ok, &[]);

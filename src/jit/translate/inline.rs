@@ -16,6 +16,7 @@
 //! initializer's body does change the heap; it is emitted with every check
 //! before its first store ([`Tr::inline_initializer`]), so the same holds.
 
+use super::instr::When;
 use super::*;
 use crate::jit::inlining::{branch_of, early_return, inlined_whole, EarlyReturn};
 
@@ -244,7 +245,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn enter_inlined(&mut self, pc: u32, at_limit: Option<CV>, callee: Inlined<'a>) -> &'a Function {
         let callee_base = self.b.ins().iadd_imm_s(self.frame.base, self.f.nregs as i64 * 8);
         let f = callee.f;
-        self.check_call_limits(pc, at_limit, callee_base, CalleeRegs::Static(f.nregs as u32));
+        self.check_call_limits(
+            Exit::Ovf,
+            pc,
+            at_limit,
+            callee_base,
+            CalleeRegs::Static(f.nregs as u32),
+        );
         self.inl = Some(callee);
         f
     }
@@ -309,17 +316,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             .functions
             .get(s.target as usize)
             .ok_or("a call of an unknown function")?;
+        // (The outer body's frame would be `d + 1`, this one `d + 2`.)
         let d = self.depth();
         let d1 = self.b.ins().iadd_imm_s(d, 1);
         let at_limit = self.at_frame_limit(d1);
-        self.guard(at_limit, pc);
-        if self.tc.addrs.check_stack {
-            let regs = self.f.nregs as i64 + outer_nregs + callee.nregs as i64;
-            let end = self.b.ins().iadd_imm_s(self.frame.base, regs * 8);
-            let stack_end = self.run_word(self.tc.offs.run.stack_end);
-            let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, stack_end);
-            self.guard(over, pc);
-        }
+        let base = self
+            .b
+            .ins()
+            .iadd_imm_s(self.frame.base, (self.f.nregs as i64 + outer_nregs) * 8);
+        let nregs = CalleeRegs::Static(callee.nregs as u32);
+        self.check_call_limits(Exit::Deopt, pc, Some(at_limit), base, nregs);
         let regs = self.argument_values(callee, &args);
         let outer = self.inl.replace(Inlined {
             f: callee,
@@ -394,13 +400,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Instr::Jmp { target } if target > at => at = target,
                 _ => match branch_of(&ins) {
                     Some((_, target)) if target > at => {
-                        let (cond, on_true) = self.callee_branch(Some(ins)).ok_or("an inlined branch")?;
+                        let (cond, when) = self.branch_condition(ins).ok_or("an inlined branch")?;
                         let (taken, next) = (self.b.create_block(), self.b.create_block());
-                        if on_true {
-                            self.b.ins().brif(cond, taken, &[], next, &[]);
-                        } else {
-                            self.b.ins().brif(cond, next, &[], taken, &[]);
-                        }
+                        match when {
+                            When::True => self.b.ins().brif(cond, taken, &[], next, &[]),
+                            When::False => self.b.ins().brif(cond, next, &[], taken, &[]),
+                        };
                         self.b.seal_block(taken);
                         self.b.seal_block(next);
                         let regs = self.inl.as_ref().map(Inlined::snapshot);
@@ -467,10 +472,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
             self.inlined_op(pc, ins)?;
         }
-        let jumps = callee
+        // (An integer or bool compare: it jumps when its condition holds.)
+        let jumps = match callee
             .code
             .get(er.branch as usize)
-            .and_then(|&ins| self.int_callee_branch(ins));
+            .map(|&ins| self.branch_condition(ins))
+        {
+            Some(Some((c, When::True))) => Some(c),
+            _ => None,
+        };
         let inlined = self.inl.take().ok_or("the inlined callee")?;
         let jumps = jumps.ok_or("an early return without its compare")?;
         let (early, call, join) = (
@@ -507,47 +517,5 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.vn.computed.clear();
         self.vn.bounds_checked.clear();
         Ok(())
-    }
-
-    /// The condition of the callee's compare-and-branch `ins`
-    /// ([`branch_of`]), computed on the registers of the callee being
-    /// inlined, and whether the branch jumps when it holds (else when it does
-    /// not: `BrNotLtF`, `BrNotLeF`, which jump on unordered operands too).
-    fn callee_branch(&mut self, ins: Option<Instr>) -> Option<(CV, bool)> {
-        use Instr::*;
-        let float = |tr: &mut Self, a: Reg, b: Reg, cc: FloatCC| {
-            let x = tr.get_f(a);
-            let y = tr.get_f(b);
-            tr.b.ins().fcmp(cc, x, y)
-        };
-        Some(match ins? {
-            BrLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), true),
-            BrLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), true),
-            BrNotLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), false),
-            BrNotLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), false),
-            ins => (self.int_callee_branch(ins)?, true),
-        })
-    }
-
-    /// Whether the callee's integer or bool compare-and-branch `ins`
-    /// ([`early_return`]'s) jumps.
-    fn int_callee_branch(&mut self, ins: Instr) -> Option<CV> {
-        use Instr::*;
-        use IntCC::*;
-        Some(match ins {
-            JmpIf { cond, .. } => self.imm_test(cond, 0, NotEqual),
-            JmpIfNot { cond, .. } => self.imm_test(cond, 0, Equal),
-            BrEqI { a, b, .. } => self.int_test(a, b, Equal),
-            BrNeI { a, b, .. } => self.int_test(a, b, NotEqual),
-            BrLtI { a, b, .. } => self.int_test(a, b, SignedLessThan),
-            BrLeI { a, b, .. } => self.int_test(a, b, SignedLessThanOrEqual),
-            BrEqIImm { a, imm, .. } => self.imm_test(a, imm, Equal),
-            BrNeIImm { a, imm, .. } => self.imm_test(a, imm, NotEqual),
-            BrLtIImm { a, imm, .. } => self.imm_test(a, imm, SignedLessThan),
-            BrLeIImm { a, imm, .. } => self.imm_test(a, imm, SignedLessThanOrEqual),
-            BrGtIImm { a, imm, .. } => self.imm_test(a, imm, SignedGreaterThan),
-            BrGeIImm { a, imm, .. } => self.imm_test(a, imm, SignedGreaterThanOrEqual),
-            _ => return None,
-        })
     }
 }

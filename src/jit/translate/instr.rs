@@ -33,27 +33,6 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().icmp(IntCC::SignedLessThan, i, n)
     }
 
-    /// `if a cc b (ints) { pc = target }`.
-    fn int_branch(&mut self, pc: u32, a: Reg, b: Reg, cc: IntCC, target: u32) -> Result<bool, String> {
-        let c = self.int_test(a, b, cc);
-        self.branch(c, pc, target)
-    }
-
-    /// `if a cc imm { pc = target }`.
-    fn imm_branch(&mut self, pc: u32, a: Reg, imm: i16, cc: IntCC, target: u32) -> Result<bool, String> {
-        let c = self.imm_test(a, imm, cc);
-        // A test of `x % 2^k == 0`: where it holds, `x` has `k` low zero bits
-        // (for the block that edge enters; not in an inlined body, whose pcs
-        // are the callee's).
-        if self.inl.is_none() && target != pc + 1 {
-            if let Some(low) = self.low_bits_tested(a, imm, cc) {
-                let zero_edge = if cc == IntCC::Equal { target } else { pc + 1 };
-                self.zero_facts.insert(zero_edge, (low.x, low.k));
-            }
-        }
-        self.branch(c, pc, target)
-    }
-
     /// The truth value of `a cc b` (ints).
     pub(super) fn int_test(&mut self, a: Reg, b: Reg, cc: IntCC) -> CV {
         let x = self.get_i(a);
@@ -79,31 +58,6 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let r = self.get_i(a);
         self.vn.zero_equiv.get(&r).copied()
-    }
-
-    /// Jump to `target` when the float comparison `a cc b` is `when` (`False`
-    /// includes unordered: NaN), else fall through to `pc + 1`.
-    fn float_branch(
-        &mut self,
-        pc: u32,
-        a: Reg,
-        b: Reg,
-        cc: FloatCC,
-        when: When,
-        target: u32,
-    ) -> Result<bool, String> {
-        let x = self.get_f(a);
-        let y = self.get_f(b);
-        let c = self.b.ins().fcmp(cc, x, y);
-        match when {
-            When::True => self.branch(c, pc, target),
-            When::False => {
-                let t = self.edge(target)?;
-                let e = self.edge(pc + 1)?;
-                self.b.ins().brif(c, e, &[], t, &[]);
-                Ok(false)
-            }
-        }
     }
 
     /// `dst = a == b` (`When::True`) or `a != b` (`When::False`) on references:
@@ -392,43 +346,22 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let more = self.for_loop_step(pc, ctr, limit);
                 return self.branch(more, pc, target);
             }
-            JmpIf { cond, target } => {
-                let c = self.get_i(cond);
-                return self.branch(c, pc, target);
-            }
-            JmpIfNot { cond, target } => {
-                let c = self.get_i(cond);
-                let z = self.b.ins().icmp_imm_s(IntCC::Equal, c, 0);
-                return self.branch(z, pc, target);
-            }
-            BrEqI { a, b, target } => return self.int_branch(pc, a, b, IntCC::Equal, target),
-            BrNeI { a, b, target } => return self.int_branch(pc, a, b, IntCC::NotEqual, target),
-            BrLtI { a, b, target } => return self.int_branch(pc, a, b, IntCC::SignedLessThan, target),
-            BrLeI { a, b, target } => return self.int_branch(pc, a, b, IntCC::SignedLessThanOrEqual, target),
-            BrEqIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::Equal, target),
-            BrNeIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::NotEqual, target),
-            BrLtIImm { a, imm, target } => return self.imm_branch(pc, a, imm, IntCC::SignedLessThan, target),
-            BrLeIImm { a, imm, target } => {
-                return self.imm_branch(pc, a, imm, IntCC::SignedLessThanOrEqual, target)
-            }
-            BrGtIImm { a, imm, target } => {
-                return self.imm_branch(pc, a, imm, IntCC::SignedGreaterThan, target)
-            }
-            BrGeIImm { a, imm, target } => {
-                return self.imm_branch(pc, a, imm, IntCC::SignedGreaterThanOrEqual, target)
-            }
-            BrLtF { a, b, target } => {
-                return self.float_branch(pc, a, b, FloatCC::LessThan, When::True, target)
-            }
-            BrLeF { a, b, target } => {
-                return self.float_branch(pc, a, b, FloatCC::LessThanOrEqual, When::True, target)
-            }
-            BrNotLtF { a, b, target } => {
-                return self.float_branch(pc, a, b, FloatCC::LessThan, When::False, target)
-            }
-            BrNotLeF { a, b, target } => {
-                return self.float_branch(pc, a, b, FloatCC::LessThanOrEqual, When::False, target)
-            }
+            JmpIf { target, .. }
+            | JmpIfNot { target, .. }
+            | BrEqI { target, .. }
+            | BrNeI { target, .. }
+            | BrLtI { target, .. }
+            | BrLeI { target, .. }
+            | BrEqIImm { target, .. }
+            | BrNeIImm { target, .. }
+            | BrLtIImm { target, .. }
+            | BrLeIImm { target, .. }
+            | BrGtIImm { target, .. }
+            | BrGeIImm { target, .. }
+            | BrLtF { target, .. }
+            | BrLeF { target, .. }
+            | BrNotLtF { target, .. }
+            | BrNotLeF { target, .. } => return self.compare_branch(pc, ins, target),
 
             Call { dst, site } => self.call_direct(pc, dst, site)?,
             CallIndirect { dst, site } => self.call_closure(pc, dst, site)?,
@@ -600,4 +533,78 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         Ok(true)
     }
+
+    /// The compare-and-branch `ins` (one of `inlining::branch_of`'s) at
+    /// `pc` of the function: jump to `target` when it says so, else fall
+    /// through to `pc + 1`. A test of `x % 2^k == 0` also tells the block its
+    /// zero edge enters that `x` has `k` low zero bits.
+    fn compare_branch(&mut self, pc: u32, ins: Instr, target: u32) -> Result<bool, String> {
+        let (c, when) = self
+            .branch_condition(ins)
+            .ok_or("internal error: not a compare-and-branch")?;
+        // (Not in an inlined body, whose pcs are the callee's.)
+        if let Some((a, imm, cc)) = imm_compare(&ins).filter(|_| self.inl.is_none() && target != pc + 1) {
+            if let Some(low) = self.low_bits_tested(a, imm, cc) {
+                let zero_edge = if cc == IntCC::Equal { target } else { pc + 1 };
+                self.zero_facts.insert(zero_edge, (low.x, low.k));
+            }
+        }
+        let t = self.edge(target)?;
+        let e = self.edge(pc + 1)?;
+        match when {
+            When::True => self.b.ins().brif(c, t, &[], e, &[]),
+            When::False => self.b.ins().brif(c, e, &[], t, &[]),
+        };
+        Ok(false)
+    }
+
+    /// The condition of the compare-and-branch `ins` (one of
+    /// `inlining::branch_of`'s), computed on the registers of the function or
+    /// of the callee being inlined, and whether the branch jumps when it holds
+    /// (`When::True`) or when it does not (`BrNotLtF`, `BrNotLeF`: also on
+    /// unordered operands, NaN). The function's own branches and an inlined
+    /// body's both read it.
+    pub(super) fn branch_condition(&mut self, ins: Instr) -> Option<(CV, When)> {
+        use Instr::*;
+        let float = |tr: &mut Self, a: Reg, b: Reg, cc: FloatCC| {
+            let x = tr.get_f(a);
+            let y = tr.get_f(b);
+            tr.b.ins().fcmp(cc, x, y)
+        };
+        Some(match ins {
+            JmpIf { cond, .. } => (self.get_i(cond), When::True),
+            JmpIfNot { cond, .. } => {
+                let c = self.get_i(cond);
+                (self.b.ins().icmp_imm_s(IntCC::Equal, c, 0), When::True)
+            }
+            BrEqI { a, b, .. } => (self.int_test(a, b, IntCC::Equal), When::True),
+            BrNeI { a, b, .. } => (self.int_test(a, b, IntCC::NotEqual), When::True),
+            BrLtI { a, b, .. } => (self.int_test(a, b, IntCC::SignedLessThan), When::True),
+            BrLeI { a, b, .. } => (self.int_test(a, b, IntCC::SignedLessThanOrEqual), When::True),
+            BrLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), When::True),
+            BrLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), When::True),
+            BrNotLtF { a, b, .. } => (float(self, a, b, FloatCC::LessThan), When::False),
+            BrNotLeF { a, b, .. } => (float(self, a, b, FloatCC::LessThanOrEqual), When::False),
+            _ => {
+                let (a, imm, cc) = imm_compare(&ins)?;
+                (self.imm_test(a, imm, cc), When::True)
+            }
+        })
+    }
+}
+
+/// The register, constant and condition of a compare-and-branch with an
+/// immediate (`BrEqIImm` ... `BrGeIImm`).
+fn imm_compare(ins: &Instr) -> Option<(Reg, i16, IntCC)> {
+    use Instr::*;
+    use IntCC::*;
+    Some(match *ins {
+        BrEqIImm { a, imm, .. } => (a, imm, Equal),
+        BrNeIImm { a, imm, .. } => (a, imm, NotEqual),
+        BrLtIImm { a, imm, .. } => (a, imm, SignedLessThan),
+        BrLeIImm { a, imm, .. } => (a, imm, SignedLessThanOrEqual),
+        BrGtIImm { a, imm, .. } => (a, imm, SignedGreaterThan),
+        BrGeIImm { a, imm, .. } => (a, imm, SignedGreaterThanOrEqual),
+        _ => return None,
+    })
 }
