@@ -44,7 +44,10 @@
 //! passed straight to helpers that read its fields (the JIT may never allocate
 //! it), kept in a variable whose field may be written before it is read (the
 //! JIT forwards the fields it made the struct with until such a store), or
-//! read right off the call.
+//! read right off the call, or carried around a loop that makes it anew from
+//! its own fields every round (the JIT may keep it in registers), leaving now
+//! and then before the first new one, with a copy taken before the loop
+//! that must still be the same object after it.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -194,6 +197,9 @@ struct Gen<'a> {
     /// used only by the struct statement.
     makers: Vec<Helper>,
     readers: Vec<String>,
+    /// Helpers `(s: S2, x: int) -> S2` making a new `S2` from the fields of
+    /// `s`: used only by the loop that carries a struct.
+    updaters: Vec<String>,
     fresh: usize,
     stmts_left: usize,
     loop_depth: usize,
@@ -223,6 +229,7 @@ fn generate_counted(data: &[u32]) -> (String, usize) {
         helpers: Vec::new(),
         makers: Vec::new(),
         readers: Vec::new(),
+        updaters: Vec::new(),
         fresh: 0,
         stmts_left: 0,
         loop_depth: 0,
@@ -328,6 +335,9 @@ impl Gen<'_> {
                 20..=22 => {
                     let h = self.struct_maker();
                     self.makers.push(h);
+                    self.out.push('\n');
+                    let u = self.struct_updater();
+                    self.updaters.push(u);
                 }
                 23..=25 => {
                     let r = self.struct_reader();
@@ -459,6 +469,22 @@ impl Gen<'_> {
         name
     }
 
+    /// A helper `(s: S2, x: int) -> S2` that makes a new `S2` from the
+    /// fields of `s` (which the JIT inlines, and may keep in registers
+    /// around a loop that carries the struct).
+    fn struct_updater(&mut self) -> String {
+        let name = self.fresh("u");
+        let ops = ["+", "-", "^"];
+        let op1 = ops[self.c.below(3) as usize];
+        let op2 = ops[self.c.below(3) as usize];
+        let k = self.c.below(50);
+        self.line(&format!("def {name}(s: S2, x: int) -> S2:"));
+        self.line(&format!(
+            "    return S2{{a: (s.a {op1} x + {k}) % 1009, b: (s.b {op2} s.a) % 4099}}"
+        ));
+        name
+    }
+
     fn pair_helpers(&self) -> Vec<Helper> {
         if self.no_calls {
             return Vec::new();
@@ -558,6 +584,11 @@ impl Gen<'_> {
             } else {
                 6
             }, // 20 a struct made by a helper, read and written
+            if !can_loop || self.no_calls || self.makers.is_empty() || self.updaters.is_empty() {
+                0
+            } else {
+                12
+            }, // 21 a struct carried around a loop
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -809,6 +840,7 @@ impl Gen<'_> {
             18 => self.grid_loop(),
             19 => self.append_loop(),
             20 => self.struct_stmt(),
+            21 => self.struct_loop(),
             _ => unreachable!(),
         }
     }
@@ -1080,6 +1112,56 @@ impl Gen<'_> {
             _ => self.line(&format!("let {v}: int = {call}.b ^ {x}")),
         }
         self.declare(&v, Ty::Int, true);
+    }
+
+    /// A struct carried around a counted loop, made anew every round from
+    /// its own fields (`s = u(s, i + x)`), which the JIT may keep in
+    /// registers and make only where the VM or the code after the loop sees
+    /// it; with a `break` before the first update now and then (the struct
+    /// it had before the loop must stay the same object: a copy made
+    /// before the loop sees a later store), a store into a field in the
+    /// loop (which keeps it from being kept), a temporary one read off an
+    /// update.
+    fn struct_loop(&mut self) {
+        let m = self.makers[self.c.below(self.makers.len() as u32) as usize].clone();
+        let u = self.updaters[self.c.below(self.updaters.len() as u32) as usize].clone();
+        let call = self.call(&m, EXPR_DEPTH);
+        let (s, alias, acc, i) = (self.fresh("s"), self.fresh("c"), self.fresh("v"), self.fresh("i"));
+        self.line(&format!("let {s}: S2 = {call}"));
+        let aliased = self.c.chance(60);
+        if aliased {
+            self.line(&format!("let {alias}: S2 = {s}"));
+        }
+        self.line(&format!("let {acc}: int = 0"));
+        let n = self.c.below(12);
+        let x = self.expr(Ty::Int, 1);
+        self.line(&format!("for {i} in range(0, {n}):"));
+        if self.c.chance(40) {
+            let k = self.c.below(3);
+            self.line(&format!("    if {i} == {k}:"));
+            self.line("        break");
+        }
+        self.line(&format!("    {s} = {u}({s}, {i} + {x})"));
+        let read = if self.readers.is_empty() {
+            format!("{s}.a * 3")
+        } else {
+            let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
+            format!("{r}({s}, {i})")
+        };
+        self.line(&format!("    {acc} = ({acc} + {read} - {s}.b) % 100003"));
+        if self.c.chance(15) {
+            let e = self.expr(Ty::Int, 1);
+            self.line(&format!("    {s}.b = {e}"));
+        }
+        if self.c.chance(20) {
+            self.line(&format!("    {acc} = {acc} + {u}({s}, 1).a"));
+        }
+        self.line(&format!("print(\"{acc}\", {acc}, {s}.a, {s}.b)"));
+        if aliased {
+            self.line(&format!("{s}.a = 77"));
+            self.line(&format!("print({alias}.a, {alias}.b)"));
+        }
+        self.declare(&acc, Ty::Int, true);
     }
 
     fn call(&mut self, h: &Helper, depth: u32) -> String {

@@ -3,6 +3,7 @@
 //! type guess. What each instruction reads, writes and branches to comes from the
 //! bytecode's own description ([`Instr::operands`], [`Instr::successors`]).
 
+use super::sinking::{self, SunkStruct};
 use super::{inlining, ranges};
 use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
 use bp_runtime::builtins;
@@ -293,6 +294,9 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     (a.virtual_slice, a.slice_reads) = virtual_slices(f, &a);
     if speculate {
         (a.row_load, a.row_web) = invariant_rows(f, &mut a);
+        for li in 0..a.cached.len() {
+            a.cached[li].structs = sinking::sunk_structs(p, f, &a, &a.cached[li]);
+        }
     } else {
         (a.row_load, a.row_web) = (vec![None; n], vec![None; a.webs.count]);
     }
@@ -734,7 +738,7 @@ fn virtual_structs(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<O
 /// Whether `callee` (a straight body inlined whole) ends by making the struct
 /// it returns (`NewStruct` then `Ret` of it), of fields from registers that
 /// hold no references, and allocates nothing else.
-fn makes_scalar_struct(callee: &Function) -> bool {
+pub(super) fn makes_scalar_struct(callee: &Function) -> bool {
     let code = &callee.code;
     let [.., Instr::NewStruct { dst, site }, Instr::Ret { src }] = code[..] else {
         return false;
@@ -752,7 +756,7 @@ fn makes_scalar_struct(callee: &Function) -> bool {
 /// Whether the straight body of `callee` reads its parameters `params` only
 /// with `GetField`, and never writes them. (Nor calls: a call it inlined in
 /// turn could branch, and the fields are forgotten where a block begins.)
-fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
+pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
     callee.code.iter().all(|ins| {
         let ops = ins.operands(p, callee);
         let field_read = matches!(ins, Instr::GetField { .. });
@@ -833,6 +837,9 @@ pub struct CachedLoop {
     pub globals: Vec<(u32, ValKind)>,
     /// The rows its pre-header loads once ([`invariant_rows`]).
     pub rows: Vec<InvariantRow>,
+    /// The registers it keeps as the fields of their structs
+    /// ([`sinking::sunk_structs`]).
+    pub structs: Vec<SunkStruct>,
 }
 
 /// A row of an array of arrays that an innermost loop reads at an index that
@@ -1046,7 +1053,19 @@ fn cached_loops(
         } else {
             scalar_globals(p, f, body.clone(), inlined)
         };
-        if !arrays.is_empty() || guards || divides || !divisors[li].is_empty() || !globals.is_empty() {
+        // The fields it reads may be kept in variables (`sinking`).
+        let reads_fields = !resizes
+            && innermost
+            && body
+                .clone()
+                .any(|pc| reachable[pc] && matches!(f.code[pc], Instr::GetField { .. }));
+        if !arrays.is_empty()
+            || guards
+            || divides
+            || reads_fields
+            || !divisors[li].is_empty()
+            || !globals.is_empty()
+        {
             loops.push(CachedLoop {
                 header: h,
                 end,
@@ -1060,6 +1079,7 @@ fn cached_loops(
                 unrolled: false,
                 globals,
                 rows: Vec::new(),
+                structs: Vec::new(),
             });
         }
     }
@@ -1169,7 +1189,12 @@ fn outermost_promotions(loops: &mut [CachedLoop]) {
 
 /// The callee of the instruction at `pc` if it is a `Call` the translator
 /// inlines.
-fn inlined_callee<'p>(p: &'p Program, f: &Function, pc: usize, inlined: &[bool]) -> Option<&'p Function> {
+pub(super) fn inlined_callee<'p>(
+    p: &'p Program,
+    f: &Function,
+    pc: usize,
+    inlined: &[bool],
+) -> Option<&'p Function> {
     let &Instr::Call { site, .. } = f.code.get(pc)? else {
         return None;
     };

@@ -26,6 +26,7 @@ mod code_memory;
 pub mod host;
 pub mod inlining;
 pub mod ranges;
+pub mod sinking;
 pub mod translate;
 
 use crate::bytecode::Program;

@@ -1515,3 +1515,117 @@ fn a_version_for_an_entry_that_fails_keeps_the_code_in_use() {
     assert!(!p.wants_compile_for_loop(0, osr_bit(2)));
     assert!(p.report(&Program::default()).contains("compiled versions=1"));
 }
+
+/// Which registers an innermost loop keeps as the fields of their structs
+/// (`jit::sinking`): the loop-carried `v` and `p` (made), `g` and `self`
+/// (only read); none in a loop that stores into a field, calls a function
+/// it does not inline, or that a handler covers; not a register passed on
+/// to a callee that keeps it, nor a struct with a reference field.
+#[test]
+fn sunk_structs_are_found() {
+    use crate::jit::analysis::analyze;
+    use crate::jit::sinking::Made;
+    let src = "\
+struct Vec2:
+    x: float
+    y: float
+
+struct Named:
+    v: float
+    name: str
+
+class Body:
+    mass: float
+
+    def pull(self, n: int) -> float:
+        let f: float = 0.0
+        for i in range(0, n):
+            f = f + self.mass
+        return f
+
+def add(a: Vec2, b: Vec2) -> Vec2:
+    return Vec2{x: a.x + b.x, y: a.y + b.y}
+
+def first(a: Vec2, b: Vec2) -> Vec2:
+    return a
+
+def named(n: Named, v: float) -> Named:
+    return Named{v: n.v + v, name: n.name}
+
+def slow(n: int) -> int:
+    let s: int = 0
+    for i in range(0, n):
+        s = s + i
+    return s
+
+def orbit(n: int) -> float:
+    let p: Vec2 = Vec2{x: 0.0, y: 0.0}
+    let v: Vec2 = Vec2{x: 1.0, y: 0.5}
+    let g: Vec2 = Vec2{x: 0.0, y: -0.001}
+    for i in range(0, n):
+        v = add(v, g)
+        p = add(p, v)
+    return p.x
+
+def stores(n: int) -> float:
+    let v: Vec2 = Vec2{x: 1.0, y: 0.5}
+    for i in range(0, n):
+        v = add(v, v)
+        v.x = 1.0
+    return v.x
+
+def calls(n: int) -> float:
+    let v: Vec2 = Vec2{x: 1.0, y: 0.5}
+    let s: int = 0
+    for i in range(0, n):
+        v = add(v, v)
+        s = s + slow(2)
+    return v.x + int_to_float(s)
+
+def covered(n: int) -> float:
+    let v: Vec2 = Vec2{x: 1.0, y: 0.5}
+    for i in range(0, n):
+        try:
+            v = add(v, v)
+        catch e:
+            print(e)
+    return v.x
+
+def kept(n: int) -> float:
+    let v: Vec2 = Vec2{x: 1.0, y: 0.5}
+    let g: Vec2 = Vec2{x: 0.0, y: -0.001}
+    for i in range(0, n):
+        v = first(add(v, g), v)
+    return v.x
+
+def referring(n: int) -> float:
+    let k: Named = Named{v: 1.0, name: \"k\"}
+    for i in range(0, n):
+        k = named(k, 0.5)
+    return k.v
+
+def main() -> int:
+    print(orbit(10), stores(10), calls(10), covered(10), kept(10), referring(10))
+    print(new Body().pull(10))
+    return 0
+";
+    let p = build(src);
+    let kept = |name: &str| -> (usize, usize) {
+        let f = p.functions.iter().find(|f| f.name == name).expect(name);
+        let an = analyze(&p, f, true);
+        let all: Vec<_> = an.cached.iter().flat_map(|l| l.structs.iter()).collect();
+        let made = all.iter().filter(|s| matches!(s.made, Made::New { .. })).count();
+        (made, all.len() - made)
+    };
+    assert_eq!(kept("orbit"), (2, 1));
+    assert_eq!(kept("Body.pull"), (0, 1));
+    // `first` keeps `v`; `g` is only read.
+    assert_eq!(kept("kept"), (0, 1));
+    for none in ["stores", "calls", "covered", "referring"] {
+        assert_eq!(kept(none), (0, 0), "{none}");
+    }
+    // Not in a version that no longer speculates.
+    let f = p.functions.iter().find(|f| f.name == "orbit").expect("orbit");
+    assert!(analyze(&p, f, false).cached.iter().all(|l| l.structs.is_empty()));
+    assert_eq!(same_everywhere(src), "10 1 1034 1024 1 6\n0\n");
+}

@@ -381,6 +381,12 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// sized for its largest direct builtin or constructor call, created on first
     /// use); returns its address.
     pub(super) fn arg_block(&mut self, args: &[Reg]) -> CV {
+        let values: Vec<CV> = args.iter().map(|&r| self.get_raw(r)).collect();
+        self.arg_block_of(&values)
+    }
+
+    /// [`Tr::arg_block`] of the values `values`.
+    pub(super) fn arg_block_of(&mut self, values: &[CV]) -> CV {
         let slot = match self.frame.arg_block {
             Some(s) => s,
             None => {
@@ -415,10 +421,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         // instruction of this function (the IR is not compiled yet: the slot
         // can still grow).
         let size = &mut self.b.func.sized_stack_slots[slot].size;
-        *size = (*size).max(args.len() as u32 * 8);
+        *size = (*size).max(values.len() as u32 * 8);
         let addr = self.b.ins().stack_addr(I64, slot, 0);
-        for (i, &r) in args.iter().enumerate() {
-            let v = self.get_raw(r);
+        for (i, &v) in values.iter().enumerate() {
             let fl = self.mem_flags(Mem::Frame);
             self.b.ins().store(fl, v, addr, i as i32 * 8);
         }

@@ -69,6 +69,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             Some((reader, maker)) if reader == pc && !matches!(kind, Exit::Exc) => maker,
             _ => pc,
         };
+        // (Before the loop runs, its structs are in their registers' slots.)
+        let kind = match kind {
+            Exit::Deopt if self.in_pre_header => Exit::Entry,
+            _ => kind,
+        };
         let key = (kind as u8, pc);
         if let Some(&b) = self.exits.get(&key) {
             return b;
@@ -199,17 +204,23 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// At an exit at `pc` (`pcv` its value): the live registers to the
     /// frame, then the VM resumes there, told which loops this code can take
     /// the frame back at.
-    fn resume_vm(&mut self, pc: u32, pcv: CV) {
-        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_resume);
+    fn resume_vm(&mut self, pc: u32, pcv: CV, kind: Exit) {
+        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_resume, kind);
         self.after_resume(st);
     }
 
-    /// The live registers at `pc` (`pcv` its value) to the frame, then a
-    /// call of `helper` (`rt_resume` or `rt_raise`), told which loops this
-    /// code can take the frame back at; its status.
-    fn leave_for_vm(&mut self, pc: u32, pcv: CV, helper: u64) -> CV {
+    /// The live registers at `pc` (`pcv` its value) to the frame, with the
+    /// structs of the loops around it that keep them as fields (except at
+    /// an `Exit::Entry`, before they do), then a call of `helper`
+    /// (`rt_resume` or `rt_raise`), told which loops this code can take the
+    /// frame back at; its status.
+    fn leave_for_vm(&mut self, pc: u32, pcv: CV, helper: u64, kind: Exit) -> CV {
         let live = self.live_in(pc);
         self.write_back(pc, live);
+        if !matches!(kind, Exit::Entry) {
+            let loops: Vec<usize> = self.cached_loops_around(pc).collect();
+            self.materialize_structs(&loops, pc, None);
+        }
         let vm = self.vm_addr();
         let loops = self.iconst(self.tc.osr_loops as i64);
         self.call_helper(self.sigs.resume, helper, &[vm, self.frame.base, pcv, loops])
@@ -220,7 +231,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// raised goes on to the exception exit of `pc`; any other status is as
     /// after `rt_resume`.
     fn raise_in_vm(&mut self, pc: u32, pcv: CV) -> Result<(), String> {
-        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_raise);
+        let st = self.leave_for_vm(pc, pcv, self.tc.addrs.h_raise, Exit::Raise);
         let raised = self.b.ins().icmp_imm_s(IntCC::Equal, st, ST_RAISED as i64);
         let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
         let exc = exc.ok_or("raise exit without an exception exit")?;
@@ -351,7 +362,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.store_globals_at(pc);
             }
             match kind {
-                Exit::Deopt => self.resume_vm(pc, pcv),
+                Exit::Deopt | Exit::Entry => self.resume_vm(pc, pcv, kind),
                 Exit::Raise => self.raise_in_vm(pc, pcv)?,
                 Exit::Ovf => {
                     let vm = self.vm_addr();

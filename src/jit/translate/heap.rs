@@ -280,6 +280,43 @@ impl<'a, 'f> Tr<'a, 'f> {
         });
     }
 
+    /// A struct of layout `layout` with the field values `fields`, allocated
+    /// inline ([`Tr::alloc_cell_to`]); `slow` emits the helper call instead
+    /// and returns the struct. Returns the struct.
+    pub(super) fn new_struct_value(
+        &mut self,
+        layout: u32,
+        fields: &[CV],
+        slow: impl FnOnce(&mut Self) -> CV,
+    ) -> CV {
+        let al = self.tc.offs.alloc;
+        let n = fields.len();
+        if n >= al.cell_classes {
+            return slow(self);
+        }
+        let made = self.alloc_cell_to(
+            None,
+            n,
+            al.kind_struct,
+            |t| Some(slow(t)),
+            |t, p| {
+                let offs = t.tc.offs;
+                t.store_header_consts(
+                    p,
+                    &[
+                        (offs.struct_layout, I32, layout as i64),
+                        (offs.struct_len, I32, n as i64),
+                    ],
+                );
+                for (i, &v) in fields.iter().enumerate() {
+                    let fl = t.mem_flags(Mem::Heap);
+                    t.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
+                }
+            },
+        );
+        made.unwrap_or_else(|| self.iconst(0))
+    }
+
     /// `NewArray` of no elements (`[]`, the leaves of a tree, a list about to
     /// be filled) of element kind `elem` into `dst`, allocated inline
     /// ([`Tr::alloc_cell`]): the array object of capacity 0 needs no buffer.
@@ -414,6 +451,23 @@ impl<'a, 'f> Tr<'a, 'f> {
         slow: impl FnOnce(&mut Self),
         init: impl FnOnce(&mut Self, CV),
     ) {
+        let slow = |t: &mut Self| {
+            slow(t);
+            None
+        };
+        self.alloc_cell_to(Some(dst), n, kind, slow, init);
+    }
+
+    /// [`Tr::alloc_cell`] into register `dst`, or, without one, to the
+    /// value it returns, which `slow` then returns too.
+    fn alloc_cell_to(
+        &mut self,
+        dst: Option<Reg>,
+        n: usize,
+        kind: u8,
+        slow: impl FnOnce(&mut Self) -> Option<CV>,
+        init: impl FnOnce(&mut Self, CV),
+    ) -> Option<CV> {
         let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
@@ -451,9 +505,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fast = self.b.create_block();
         let slow_b = self.b.create_block();
         let join = self.b.create_block();
-        // In an inlined body the result register is not a variable: both paths
-        // pass the object to the join.
-        let inlined = self.inl.is_some();
+        // In an inlined body the result register is not a variable (and
+        // without `dst` there is none): both paths pass the object to the
+        // join.
+        let inlined = self.inl.is_some() || dst.is_none();
         if inlined {
             self.b.append_block_param(join, I64);
         }
@@ -464,9 +519,13 @@ impl<'a, 'f> Tr<'a, 'f> {
 
         self.b.switch_to_block(slow_b);
         let before = self.inl.as_ref().map(|i| i.snapshot());
-        slow(self);
+        let made = slow(self);
         if inlined {
-            let v = self.get_raw(dst);
+            let v = match (made, dst) {
+                (Some(v), _) => v,
+                (None, Some(d)) => self.get_raw(d),
+                (None, None) => self.iconst(0),
+            };
             self.b.ins().jump(join, &[v.into()]);
         } else {
             self.b.ins().jump(join, &[]);
@@ -514,18 +573,25 @@ impl<'a, 'f> Tr<'a, 'f> {
         let hdr_kind = self.tc.offs.hdr_kind;
         self.store_header_consts(p, &[(hdr_kind, I32, kind as i64)]);
         init(self, p);
-        if inlined {
-            self.b.ins().jump(join, &[p.into()]);
-        } else {
-            self.set(dst, p);
-            self.b.ins().jump(join, &[]);
+        match dst {
+            Some(d) if !inlined => {
+                self.set(d, p);
+                self.b.ins().jump(join, &[]);
+            }
+            _ => {
+                self.b.ins().jump(join, &[p.into()]);
+            }
         }
         self.b.seal_block(join);
         self.b.switch_to_block(join);
-        if inlined {
-            let v = self.b.block_params(join)[0];
-            self.set(dst, v);
+        if !inlined {
+            return None;
         }
+        let v = self.b.block_params(join)[0];
+        if let Some(d) = dst {
+            self.set(d, v);
+        }
+        Some(v)
     }
 
     /// An inline load (`Access::Load(dst)`) or store (`Access::Store(src)`) of the
@@ -573,6 +639,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if kind == NewKind::Struct && self.inl.as_ref().is_some_and(|i| i.virtual_struct) {
             // Never allocated: its fields are values (`Analysis::virtual_struct`).
             let placeholder = self.iconst(0);
+            self.vn.virtual_structs.insert(placeholder);
             self.set(dst, placeholder);
             return Ok(());
         }

@@ -116,7 +116,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }))
             && self.an.virtual_tuple.get(pc as usize).copied().unwrap_or(false);
         let own_call = self.inl.is_none() && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }));
-        let virtual_struct = own_call && self.an.virtual_struct.get(pc as usize).copied().unwrap_or(false);
+        let virtual_struct = own_call
+            && (self.an.virtual_struct.get(pc as usize).copied().unwrap_or(false)
+                || self.sunk(pc, dst).is_some());
         let callee = Inlined {
             f: callee,
             regs,
@@ -271,8 +273,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         let f = self.enter_inlined(pc, at_limit, callee);
         let result = self.inlined_result(pc, f, start)?;
         self.inl = None;
-        self.set(dst, result);
-        Ok(())
+        match self.sunk(pc, dst) {
+            // A new struct for a register its loop keeps as fields.
+            Some(s) => {
+                let items = self.vn.struct_items.get(&result).cloned();
+                let items = items.ok_or("a kept struct made by a callee without its fields")?;
+                self.sunk_write(s, &items)
+            }
+            None => {
+                self.set(dst, result);
+                Ok(())
+            }
+        }
     }
 
     /// The instructions of `f`, the body being inlined at the call at `pc`,

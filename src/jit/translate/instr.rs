@@ -398,6 +398,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             NewStruct { dst, site } => {
                 let fields = self.code_fn().sites.get(site as usize).map(|s| s.args.clone());
                 let items: Vec<CV> = fields.iter().flatten().map(|&r| self.get_raw(r)).collect();
+                if let Some(s) = self.sunk(pc, dst) {
+                    // For a register its loop keeps as fields: never allocated.
+                    return self.sunk_write(s, &items).map(|()| true);
+                }
                 self.new_object(pc, dst, site, NewKind::Struct)?;
                 let s = self.get_raw(dst);
                 self.vn.struct_items.insert(s, items);

@@ -42,6 +42,7 @@ mod heap;
 mod inline;
 mod instr;
 mod pairing;
+mod sinking;
 mod strings;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_RAISED, THROW_RETHROW};
@@ -321,6 +322,10 @@ enum Exit {
     /// on as the exception path `Exc` of the same pc, else as after a side
     /// exit.
     Raise,
+    /// A side exit from a loop's pre-header at its header, before the loop
+    /// keeps any struct as fields (`translate/sinking.rs`): the registers
+    /// are those of the frame.
+    Entry,
 }
 
 /// The Cranelift signatures of the calls compiled code makes.
@@ -392,6 +397,11 @@ struct ValueNumbering {
     /// The placeholders (null) of the tuples never allocated
     /// (`Analysis::virtual_tuple`), each in `tuple_items`.
     virtual_tuples: std::collections::HashSet<CV>,
+    /// The placeholders (null) of the structs never allocated
+    /// (`Analysis::virtual_struct`): a register set to one keeps its frame
+    /// slot as it was (nothing reads the slot before the register is dead:
+    /// no exit, for the reader's are the maker's, and no collection).
+    virtual_structs: std::collections::HashSet<CV>,
     /// Structs allocated in this bytecode block by a `NewStruct` of the
     /// function or of a body it inlined, with the values of their fields:
     /// `GetField` of such a struct is the value it was made with, read from
@@ -460,7 +470,11 @@ struct LoopCaches {
     /// Per loop, per global of `CachedLoop::globals`: the variable that holds
     /// it while the loop runs ([`Tr::promoted_global`]).
     global_vars: Vec<Vec<Variable>>,
-    /// Blocks on edges that leave loops holding globals, to be filled with
+    /// Per loop, per register of `CachedLoop::structs`, per field: the
+    /// variable that holds the field while the loop runs, and its machine
+    /// type (`translate/sinking.rs`).
+    struct_vars: Vec<Vec<Vec<(Variable, Type)>>>,
+    /// Blocks on edges that leave loops holding globals or structs, to be filled with
     /// the stores of those globals: (block, pc of the jump, its target, the
     /// block the edge goes on to).
     leaving: Vec<(Block, u32, u32, Block)>,
@@ -488,6 +502,12 @@ struct Tr<'a, 'f> {
     /// While the instruction at the first pc is translated: its exits are
     /// those of the second (`Analysis::rewind_exit`).
     rewind: Option<(u32, u32)>,
+    /// Why the function cannot be compiled, found where no error could be
+    /// returned (a kept struct's register written another way).
+    bad: Option<String>,
+    /// A loop's pre-header is being emitted: its side exits are
+    /// `Exit::Entry` ones (no struct is kept as fields yet).
+    in_pre_header: bool,
     todo: Vec<(Exit, u32, Block)>,
     reentry: Block,
     /// The loop headers this version can be entered at (the re-entry
@@ -740,6 +760,20 @@ fn translate_function(
                 .collect()
         })
         .collect();
+    let svars: Vec<Vec<Vec<(Variable, Type)>>> = an
+        .cached
+        .iter()
+        .map(|l| {
+            l.structs
+                .iter()
+                .map(|s| {
+                    (s.fields.iter())
+                        .map(|&k| (b.declare_var(global_type(k)), global_type(k)))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
         if an.reachable[pc] && an.leader[pc] {
@@ -769,6 +803,7 @@ fn translate_function(
             struct_items: std::collections::HashMap::new(),
             struct_regs: std::collections::HashMap::new(),
             virtual_tuples: std::collections::HashSet::new(),
+            virtual_structs: std::collections::HashSet::new(),
             non_null: std::collections::HashSet::new(),
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
@@ -781,6 +816,7 @@ fn translate_function(
             divisor_vars: dvars,
             row_vars: rvars,
             global_vars: gvars,
+            struct_vars: svars,
             leaving: Vec::new(),
         },
         blocks,
@@ -792,6 +828,8 @@ fn translate_function(
         },
         exits: BTreeMap::new(),
         rewind: None,
+        bad: None,
+        in_pre_header: false,
         todo: Vec::new(),
         reentry,
         entered,
@@ -914,7 +952,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             Some(li) if !self.an.cached[li].contains(self.cur) => self.loops.pre_headers[li],
             _ => self.block(pc)?,
         };
-        if self.inl.is_none() && self.left_globals(self.cur, pc).next().is_some() {
+        if self.inl.is_none() && self.left_loops(self.cur, pc).next().is_some() {
             let stub = self.b.create_block();
             self.loops.leaving.push((stub, self.cur, pc, to));
             return Ok(stub);
@@ -922,12 +960,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(to)
     }
 
-    /// The loops around `from` that hold globals and do not contain `to`
-    /// (the ones a jump from `from` to `to` leaves; `to` beyond the code for
-    /// leaving the function).
-    fn left_globals(&self, from: u32, to: u32) -> impl Iterator<Item = usize> + '_ {
-        self.cached_loops_around(from)
-            .filter(move |&li| !self.an.cached[li].contains(to) && !self.an.cached[li].globals.is_empty())
+    /// The loops around `from` that hold globals or structs and do not
+    /// contain `to` (the ones a jump from `from` to `to` leaves; `to` beyond
+    /// the code for leaving the function).
+    fn left_loops(&self, from: u32, to: u32) -> impl Iterator<Item = usize> + '_ {
+        self.cached_loops_around(from).filter(move |&li| {
+            let l = &self.an.cached[li];
+            !l.contains(to) && (!l.globals.is_empty() || !l.structs.is_empty())
+        })
     }
 
     /// The variable and machine type of global `idx` at the current
@@ -975,13 +1015,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Before leaving compiled code at `pc` (a side exit, a return): store
     /// the globals of every loop around `pc` that holds some.
     fn store_globals_at(&mut self, pc: u32) {
-        let loops: Vec<usize> = self.left_globals(pc, u32::MAX).collect();
+        let loops: Vec<usize> = self.left_loops(pc, u32::MAX).collect();
         self.store_promoted_globals(&loops);
     }
 
-    /// The blocks of edges that leave loops holding globals (those to `to`,
-    /// or all): store those globals, go on. Each has its one predecessor by
-    /// now.
+    /// The blocks of edges that leave loops holding globals or structs
+    /// (those to `to`, or all): store those globals, make the structs the
+    /// code at the target reads, go on. Each has its one predecessor by now.
     fn fill_leaving(&mut self, only: Option<u32>) {
         let all = std::mem::take(&mut self.loops.leaving);
         let (now, later): (Vec<_>, Vec<_>) = all
@@ -991,8 +1031,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         for (stub, from, to, next) in now {
             self.b.seal_block(stub);
             self.b.switch_to_block(stub);
-            let loops: Vec<usize> = self.left_globals(from, to).collect();
+            let loops: Vec<usize> = self.left_loops(from, to).collect();
             self.store_promoted_globals(&loops);
+            self.materialize_structs(&loops, from, Some(to));
             self.b.ins().jump(next, &[]);
         }
     }
@@ -1024,9 +1065,12 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn load_caches(&mut self, h: u32, only: Option<usize>) {
         match only {
             Some(li) => {
+                self.in_pre_header = true;
                 // First the helper calls, while few values are live.
                 self.prepare_divisors(h, li);
                 self.load_promoted_globals(li);
+                // (Before the other checks, whose exits make the structs.)
+                self.load_sunk_structs(h, li);
                 // The data pointers after the checks, which need the lengths
                 // only: defined where fewer values are live, the pointers are
                 // given registers for the whole loop rather than split around
@@ -1037,6 +1081,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.call_guards(h, li);
                 self.load_cached_pointers(li, &headers);
                 self.load_invariant_rows(h, li);
+                self.in_pre_header = false;
             }
             None => {
                 // Outermost first.
@@ -1466,6 +1511,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         if let Some(v) = self.inlined_reg(r) {
             return v;
         }
+        if let Some(s) = self.sunk(self.cur, r) {
+            return self.sunk_read(s);
+        }
         let w = self.web_read(r);
         if self.is_ref(r) && self.an.frame_read[w] {
             if let Some(&v) = self.vn.struct_regs.get(&r) {
@@ -1516,6 +1564,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             inl.set(r, v);
             return;
         }
+        if self.sunk(self.cur, r).is_some() {
+            self.bad = Some(format!(
+                "register {r}, a kept struct, written other than by a new struct"
+            ));
+        }
         let w = self.web_written(r);
         let want = self.vty[w];
         let have = self.b.func.dfg.value_type(v);
@@ -1530,6 +1583,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.vn.struct_regs.insert(r, v);
             } else {
                 self.vn.struct_regs.remove(&r);
+            }
+            if self.vn.virtual_structs.contains(&v) {
+                return;
             }
             let fl = self.mem_flags(Mem::Frame);
             self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
@@ -1622,7 +1678,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         if self.tc.source_positions {
             self.b.set_srcloc(cranelift_codegen::ir::SourceLoc::new(pc));
         }
-        self.instr(pc)
+        let open = self.instr(pc)?;
+        match self.bad.take() {
+            Some(why) => Err(why),
+            None => Ok(open),
+        }
     }
 
     /// Translate the reachable instructions in order, one Cranelift block per
