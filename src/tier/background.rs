@@ -153,7 +153,8 @@ impl Worker {
 }
 
 /// The worker's loop: compile each queued function and make it callable at
-/// once, until the queue is closed.
+/// once, until the queue is closed, the functions hot by a loop first
+/// ([`next_job`]).
 fn compile_queued(
     core: &JitCore,
     program: &Program,
@@ -161,7 +162,8 @@ fn compile_queued(
     queue: &Receiver<Job>,
     state: &QueueState,
 ) {
-    while let Ok(job) = queue.recv() {
+    let mut waiting: Vec<Job> = Vec::new();
+    while let Some(job) = next_job(queue, &mut waiting) {
         if let Some(p) = &state.placement {
             p.release();
         }
@@ -180,5 +182,60 @@ fn compile_queued(
             }
         }
         state.done_one();
+    }
+}
+
+/// The next function to compile: of those queued (`waiting`, and what the
+/// channel holds now), the first that a loop made hot, else the first;
+/// `None` once the queue is closed and empty. A loop waiting for its code
+/// runs interpreted until the code is there, while a function hot by its
+/// calls is called by code that may be compiled already: `benches/micro/
+/// vec2`'s `main` waited behind its three helpers (1.6 ms, cold), which it
+/// inlines anyway. (HotSpot's compile queue, too, picks by how hot a
+/// method is now, not by when it was queued.)
+fn next_job(queue: &Receiver<Job>, waiting: &mut Vec<Job>) -> Option<Job> {
+    if waiting.is_empty() {
+        waiting.push(queue.recv().ok()?);
+    }
+    waiting.extend(queue.try_iter());
+    let first = waiting
+        .iter()
+        .position(|j| matches!(j.trigger, Trigger::Loop(_)))
+        .unwrap_or(0);
+    Some(waiting.remove(first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(fid: usize, trigger: Trigger) -> Job {
+        Job {
+            fid,
+            trigger,
+            consts: Box::new([]),
+        }
+    }
+
+    /// The functions a loop made hot are compiled first, the others in the
+    /// order they came; the queue ends when it is closed and empty.
+    #[test]
+    fn loops_are_compiled_first() {
+        let (tx, rx) = channel();
+        let mut waiting = Vec::new();
+        for j in [
+            job(1, Trigger::Calls),
+            job(2, Trigger::Calls),
+            job(3, Trigger::Loop(1)),
+        ] {
+            tx.send(j).expect("send");
+        }
+        let mut order = vec![next_job(&rx, &mut waiting).map(|j| j.fid)];
+        tx.send(job(4, Trigger::Loop(2))).expect("send");
+        drop(tx);
+        while let Some(j) = next_job(&rx, &mut waiting) {
+            order.push(Some(j.fid));
+        }
+        assert_eq!(order, [Some(3), Some(4), Some(1), Some(2)]);
     }
 }
