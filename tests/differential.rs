@@ -1101,12 +1101,7 @@ impl Gen<'_> {
                     let field = if self.c.chance(50) { "a" } else { "b" };
                     self.line(&format!("{s}.{field} = {e}"));
                 }
-                let read = if self.readers.is_empty() {
-                    format!("{s}.a * 3")
-                } else {
-                    let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
-                    format!("{r}({s}, {x})")
-                };
+                let read = self.struct_read(&s, &x);
                 self.line(&format!("let {v}: int = {read} - {s}.b"));
             }
             _ => self.line(&format!("let {v}: int = {call}.b ^ {x}")),
@@ -1142,12 +1137,7 @@ impl Gen<'_> {
             self.line("        break");
         }
         self.line(&format!("    {s} = {u}({s}, {i} + {x})"));
-        let read = if self.readers.is_empty() {
-            format!("{s}.a * 3")
-        } else {
-            let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
-            format!("{r}({s}, {i})")
-        };
+        let read = self.struct_read(&s, &i);
         self.line(&format!("    {acc} = ({acc} + {read} - {s}.b) % 100003"));
         if self.c.chance(15) {
             let e = self.expr(Ty::Int, 1);
@@ -1162,6 +1152,16 @@ impl Gen<'_> {
             self.line(&format!("print({alias}.a, {alias}.b)"));
         }
         self.declare(&acc, Ty::Int, true);
+    }
+
+    /// An int read from the fields of the struct variable `s`: a reader
+    /// helper called with `s` and `x`, or, without readers, `s.a * 3`.
+    fn struct_read(&mut self, s: &str, x: &str) -> String {
+        if self.readers.is_empty() {
+            return format!("{s}.a * 3");
+        }
+        let r = self.readers[self.c.below(self.readers.len() as u32) as usize].clone();
+        format!("{r}({s}, {x})")
     }
 
     fn call(&mut self, h: &Helper, depth: u32) -> String {

@@ -1005,15 +1005,11 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "632.5\n");
 }
 
-/// Structs never allocated (`analysis::virtual_structs`): the result of an
-/// inlined call that makes a struct of scalars, read only by the fields of
-/// the next inlined call and dead after it. Not when the struct is used
-/// again, kept by the reader, has a reference field, is read by anything
-/// but the next instruction, or a handler covers the calls.
-#[test]
-fn virtual_structs_are_found() {
-    use crate::jit::analysis::analyze;
-    let src = "\
+/// The structs of the tests of structs never allocated and kept as fields
+/// (a literal, for `concat!`).
+macro_rules! vec2_and_named {
+    () => {
+        "\
 struct Vec2:
     x: float
     y: float
@@ -1022,6 +1018,21 @@ struct Named:
     v: float
     name: str
 
+"
+    };
+}
+
+/// Structs never allocated (`analysis::virtual_structs`): the result of an
+/// inlined call that makes a struct of scalars, read only by the fields of
+/// the next inlined call and dead after it. Not when the struct is used
+/// again, kept by the reader, has a reference field, is read by anything
+/// but the next instruction, or a handler covers the calls.
+#[test]
+fn virtual_structs_are_found() {
+    use crate::jit::analysis::analyze;
+    let src = concat!(
+        vec2_and_named!(),
+        "\
 def add(a: Vec2, b: Vec2) -> Vec2:
     return Vec2{x: a.x + b.x, y: a.y + b.y}
 
@@ -1059,7 +1070,8 @@ def sums(v: Vec2, g: Vec2) -> float:
 def main() -> int:
     print(sums(Vec2{x: 1.0, y: 2.0}, Vec2{x: 0.5, y: 0.25}))
     return 0
-";
+"
+    );
     let p = build(src);
     let f = p.functions.iter().find(|f| f.name == "sums").expect("sums");
     let an = analyze(&p, f, true);
@@ -1525,15 +1537,9 @@ fn a_version_for_an_entry_that_fails_keeps_the_code_in_use() {
 fn sunk_structs_are_found() {
     use crate::jit::analysis::analyze;
     use crate::jit::sinking::Made;
-    let src = "\
-struct Vec2:
-    x: float
-    y: float
-
-struct Named:
-    v: float
-    name: str
-
+    let src = concat!(
+        vec2_and_named!(),
+        "\
 class Body:
     mass: float
 
@@ -1608,7 +1614,8 @@ def main() -> int:
     print(orbit(10), stores(10), calls(10), covered(10), kept(10), referring(10))
     print(new Body().pull(10))
     return 0
-";
+"
+    );
     let p = build(src);
     let kept = |name: &str| -> (usize, usize) {
         let f = p.functions.iter().find(|f| f.name == name).expect(name);
