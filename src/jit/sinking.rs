@@ -13,10 +13,10 @@
 //!
 //! Which registers qualify is decided here ([`sunk_structs`]); why each
 //! condition is needed is said where it is tested. The frame slot of such a
-//! register holds the struct it had on entry until the loop makes a new one,
-//! then null: so an exit knows whether the struct to give the VM is the
-//! original (which other variables may share: it must stay the same object)
-//! or one to make from the variables.
+//! register keeps the struct it had on entry, and a flag says whether the
+//! loop has made a new one since: so an exit knows whether the struct to give
+//! the VM is the original (which other variables may share: it must stay
+//! the same object) or one to make from the variables.
 
 use super::analysis::{inlined_callee, makes_scalar_struct, reads_only_fields, Analysis, CachedLoop, RegSet};
 use crate::bytecode::{Function, Instr, Op, Program, Reg};

@@ -474,6 +474,9 @@ struct LoopCaches {
     /// variable that holds the field while the loop runs, and its machine
     /// type (`translate/sinking.rs`).
     struct_vars: Vec<Vec<Vec<(Variable, Type)>>>,
+    /// Per loop, per register of `CachedLoop::structs`: whether the loop
+    /// has made a new struct for it since it was entered (0 or 1).
+    struct_made: Vec<Vec<Variable>>,
     /// Blocks on edges that leave loops holding globals or structs, to be filled with
     /// the stores of those globals: (block, pc of the jump, its target, the
     /// block the edge goes on to).
@@ -774,6 +777,11 @@ fn translate_function(
                 .collect()
         })
         .collect();
+    let smade: Vec<Vec<Variable>> = an
+        .cached
+        .iter()
+        .map(|l| l.structs.iter().map(|_| b.declare_var(I8)).collect())
+        .collect();
     let mut blocks = vec![None; f.code.len()];
     for pc in 0..f.code.len() {
         if an.reachable[pc] && an.leader[pc] {
@@ -817,6 +825,7 @@ fn translate_function(
             row_vars: rvars,
             global_vars: gvars,
             struct_vars: svars,
+            struct_made: smade,
             leaving: Vec::new(),
         },
         blocks,

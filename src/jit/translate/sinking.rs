@@ -23,8 +23,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.an.cached[li].structs[si].clone()
     }
 
-    /// A read of the kept register: a placeholder value (null, what its
-    /// frame slot may hold) whose fields are the variables'
+    /// A read of the kept register: a placeholder value (null) whose fields
+    /// are the variables'
     /// (`ValueNumbering::struct_items`), which every `GetField` of it, here
     /// or in an inlined callee, then reads. (A fresh one each time: the facts
     /// are forgotten at block boundaries.)
@@ -37,8 +37,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// A new struct for the kept register, with the field values `items`:
-    /// they go to the variables, and the frame slot gets null (the struct
-    /// is to be made where it is needed, [`Tr::materialize_structs`]).
+    /// they go to the variables, and its flag "made since entry" is set (the
+    /// struct is to be made where it is needed, [`Tr::materialize_structs`]).
     pub(super) fn sunk_write(&mut self, s: (usize, usize), items: &[CV]) -> Result<(), String> {
         let vars = self.loops.struct_vars[s.0][s.1].clone();
         if items.len() != vars.len() {
@@ -48,15 +48,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             let v = self.as_type(v, ty);
             self.b.def_var(var, v);
         }
-        let r = self.sunk_struct(s).reg;
-        let zero = self.b.ins().iconst(I64, 0);
-        let fl = self.mem_flags(Mem::Frame);
-        self.b.ins().store(fl, zero, self.frame.base, r as i32 * 8);
+        let made = self.b.ins().iconst(I8, 1);
+        self.b.def_var(self.loops.struct_made[s.0][s.1], made);
         Ok(())
     }
 
     /// In loop `li`'s pre-header (header `h`): the fields of the struct each
-    /// kept register holds into their variables. A null register, or an
+    /// kept register holds into their variables, its flag cleared. A null register, or an
     /// object not of the struct's layout (which a typed program cannot
     /// have), exits to the VM at the header before anything is kept
     /// (`Exit::Entry`).
@@ -65,6 +63,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         for si in 0..self.an.cached[li].structs.len() {
             let s = self.sunk_struct((li, si));
             let vars = self.loops.struct_vars[li][si].clone();
+            let not_yet = self.b.ins().iconst(I8, 0);
+            self.b.def_var(self.loops.struct_made[li][si], not_yet);
             if !self.live_in(h).contains(s.reg) {
                 // Written before it is read in every round.
                 for &(var, ty) in &vars {
@@ -121,11 +121,11 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Where the code leaves the loops `loops` for the VM at `pc`, or for the
     /// code at `to` (then also into the registers' variables): the struct of
     /// each register they keep that is live there, into its frame slot. The
-    /// slot holds the struct the register had on entry until the loop made
-    /// a new one (then null): that struct stays, as other variables may
-    /// share it; a null slot gets a new struct made of the variables
-    /// (`rt_new`, a safepoint: every other reference is in its slot, and the
-    /// fields are scalars).
+    /// slot holds the struct the register had on entry: it stays unless the
+    /// loop made a new one since (its flag), as other variables may share
+    /// it; else the slot gets a new struct made of the variables (inline, or
+    /// by `rt_new`: a safepoint, where every other reference is in its slot,
+    /// and the fields are scalars).
     ///
     /// On the way out of the loop, the other live numbers go through their
     /// frame slots around those calls, which then end their live ranges:
@@ -155,7 +155,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                     continue;
                 }
                 let vars = self.loops.struct_vars[li][si].clone();
-                let obj = self.materialize(s.reg, (layout, site), &vars, pc, to.is_none());
+                let made = self.loops.struct_made[li][si];
+                let obj = self.materialize(s.reg, (layout, site), (&vars, made), pc, to.is_none());
                 if let Some(to) = to {
                     let w = self.an.webs.at(to, s.reg) as usize;
                     let v = self.as_type(obj, self.vty[w]);
@@ -189,7 +190,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         &mut self,
         reg: Reg,
         (layout, site): (u32, usize),
-        vars: &[(Variable, Type)],
+        (vars, made): (&[(Variable, Type)], Variable),
         pc: u32,
         cold: bool,
     ) -> CV {
@@ -199,8 +200,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         if cold {
             self.b.set_cold_block(make);
         }
-        let made_already = self.b.ins().icmp_imm_s(IntCC::NotEqual, p, 0);
-        self.b.ins().brif(made_already, join, &[p.into()], make, &[]);
+        let made = self.b.use_var(made);
+        self.b.ins().brif(made, make, &[], join, &[p.into()]);
         self.b.seal_block(make);
         self.b.switch_to_block(make);
         let items: Vec<CV> = vars.iter().map(|&(v, _)| self.b.use_var(v)).collect();
