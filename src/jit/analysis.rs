@@ -708,12 +708,13 @@ fn virtual_structs(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<O
         };
         // (The reader's result may go to the same register.)
         let live_after = d1 != t && a.live_in.get(pc1 + 1).is_some_and(|l| l.contains(t));
-        // (The VM runs the call at `pc0` again with the frame's registers:
-        // the struct's register must not be one it reads.)
+        // (The VM runs the call at `pc0` again with the frame's registers.
+        // It may read the struct's register, `r8 = scale(r8, r9)`: the
+        // register's frame slot keeps the value it had before `pc0`, since
+        // the placeholder is never stored (`ValueNumbering::virtual_structs`).)
         if a.leader[pc1]
             || inlining::covered(f, pc0)
             || inlining::covered(f, pc1)
-            || a.live_in[pc0].contains(t)
             || rewind[pc0].is_some()
             || !a.is_ref.get(t as usize).copied().unwrap_or(false)
             || live_after
