@@ -677,8 +677,8 @@ fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bo
 /// a callee whose straight body only reads its fields, and the register
 /// holding it is dead after that: `v = add(v, scale(g, 0.5))`. The
 /// translator then never allocates the struct: its fields are values
-/// (`ValueNumbering::struct_items`), the register's frame slot holds null,
-/// and every exit of the instruction at `pc1` is the exit at `pc0` (returned
+/// (`ValueNumbering::struct_items`), the register's frame slot keeps its
+/// value from before `pc0`, and every exit of the instruction at `pc1` is the exit at `pc0` (returned
 /// per `pc1`): the VM runs both calls again from `pc0`, which makes the
 /// struct. That is the same state: nothing but the struct's register was
 /// written between `pc0` and `pc1`, the body at `pc1` writes its result
@@ -754,18 +754,27 @@ pub(super) fn makes_scalar_struct(callee: &Function) -> bool {
             .is_some_and(|s| s.args.iter().all(|&r| scalar(r)))
 }
 
-/// Whether the straight body of `callee` reads its parameters `params` only
-/// with `GetField`, and never writes them. (Nor calls: a call it inlined in
-/// turn could branch, and the fields are forgotten where a block begins.)
+/// Whether `callee` is one straight line that calls nothing: inlined whole,
+/// with no block boundary (where the translator forgets the fields of the
+/// structs it knows) and no call inlined in turn (which could branch, or be
+/// left a real call).
+pub(super) fn straight_without_calls(callee: &Function) -> bool {
+    callee
+        .code
+        .iter()
+        .all(|ins| ins.jump_target().is_none() && !matches!(ins, Instr::Call { .. }))
+}
+
+/// Whether `callee` is [`straight_without_calls`] and reads its parameters
+/// `params` only with `GetField`, and never writes them.
 pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
-    callee.code.iter().all(|ins| {
-        let ops = ins.operands(p, callee);
-        let field_read = matches!(ins, Instr::GetField { .. });
-        ins.jump_target().is_none()
-            && !matches!(ins, Instr::Call { .. })
-            && !ops.def.is_some_and(|d| params.contains(&d))
-            && (field_read || !ops.uses.iter().any(|u| params.contains(u)))
-    })
+    straight_without_calls(callee)
+        && callee.code.iter().all(|ins| {
+            let ops = ins.operands(p, callee);
+            let field_read = matches!(ins, Instr::GetField { .. });
+            !ops.def.is_some_and(|d| params.contains(&d))
+                && (field_read || !ops.uses.iter().any(|u| params.contains(u)))
+        })
 }
 
 /// The `TupleGet`s that read the tuple instruction `pc` writes to `t`, if
@@ -1108,14 +1117,11 @@ fn unrollable(
     if !matches!(f.code[end], Instr::ForLoop { target, .. } if target == l.header) {
         return false;
     }
-    // (Nor a call it inlines in turn, which may branch.)
-    let straight = |code: &[Instr]| {
-        let last = code.len().saturating_sub(1);
-        code.iter().enumerate().all(|(i, ins)| {
-            ins.jump_target().is_none()
-                && !matches!(ins, Instr::Call { .. })
-                && (i == last || !matches!(ins, Instr::Ret { .. } | Instr::RetVoid))
-        })
+    // (A `Ret` only at its end.)
+    let straight = |callee: &Function| {
+        let last = callee.code.len().saturating_sub(1);
+        straight_without_calls(callee)
+            && (callee.code.iter().take(last)).all(|ins| !matches!(ins, Instr::Ret { .. } | Instr::RetVoid))
     };
     let mut divides = false;
     for pc in h..=end {
@@ -1124,9 +1130,7 @@ fn unrollable(
         }
         match f.code[pc] {
             Instr::CallIndirect { .. } | Instr::CallMethod { .. } => return false,
-            Instr::Call { .. }
-                if inlined[pc] && !inlined_callee(p, f, pc, inlined).is_some_and(|c| straight(&c.code)) =>
-            {
+            Instr::Call { .. } if inlined[pc] && !inlined_callee(p, f, pc, inlined).is_some_and(straight) => {
                 return false
             }
             _ => {}

@@ -18,7 +18,10 @@
 //! the VM is the original (which other variables may share: it must stay
 //! the same object) or one to make from the variables.
 
-use super::analysis::{inlined_callee, makes_scalar_struct, reads_only_fields, Analysis, CachedLoop, RegSet};
+use super::analysis::{
+    inlined_callee, makes_scalar_struct, reads_only_fields, straight_without_calls, Analysis, CachedLoop,
+    RegSet,
+};
 use crate::bytecode::{Function, Instr, Op, Program, Reg};
 use bp_runtime::builtins;
 use bp_runtime::value::ValKind;
@@ -156,7 +159,7 @@ fn struct_maker(p: &Program, f: &Function, pc: usize, inlined: &[bool]) -> Optio
         }
         Instr::Call { .. } => {
             let callee = inlined_callee(p, f, pc, inlined)?;
-            if !makes_scalar_struct(callee) || !straight(callee) {
+            if !makes_scalar_struct(callee) || !straight_without_calls(callee) {
                 return None;
             }
             let Some(&Instr::NewStruct { site, .. }) = callee.code.iter().rev().nth(1) else {
@@ -183,7 +186,7 @@ fn fields_read(p: &Program, f: &Function, pc: usize, inlined: &[bool], r: Reg) -
                 .filter(|&i| s.args[i] == r)
                 .map(|i| i as Reg)
                 .collect();
-            if !straight(callee) || !reads_only_fields(p, callee, &params) {
+            if !reads_only_fields(p, callee, &params) {
                 return None;
             }
             let last = callee.code.iter().filter_map(|ins| match *ins {
@@ -194,16 +197,6 @@ fn fields_read(p: &Program, f: &Function, pc: usize, inlined: &[bool], r: Reg) -
         }
         _ => None,
     }
-}
-
-/// A body of one straight line that calls nothing: inlined whole, with no
-/// block boundary (where the translator forgets the fields of the structs
-/// it knows) and no inner call (which could be left a real call).
-fn straight(callee: &Function) -> bool {
-    callee
-        .code
-        .iter()
-        .all(|i| i.jump_target().is_none() && !matches!(i, Instr::Call { .. }))
 }
 
 /// Whether the instruction at `pc` can store into no field of any struct,

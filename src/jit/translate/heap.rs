@@ -261,23 +261,31 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let kind = if is_class { al.kind_class } else { al.kind_struct };
         self.alloc_cell(dst, n, kind, slow, |t, p| {
-            let offs = t.tc.offs;
-            t.store_header_consts(
-                p,
-                &[
-                    (offs.struct_layout, I32, layout as i64),
-                    (offs.struct_len, I32, n as i64),
-                ],
-            );
-            for i in 0..n {
-                let v = match fields.get(i) {
+            let values: Vec<CV> = (0..n)
+                .map(|i| match fields.get(i) {
                     Some(&r) => t.get_raw(r),
                     None => t.iconst(0),
-                };
-                let fl = t.mem_flags(Mem::Heap);
-                t.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
-            }
+                })
+                .collect();
+            t.init_instance(p, layout, &values);
         });
+    }
+
+    /// The header words (layout, field count) and the field values `values`
+    /// of the new instance of layout `layout` at `p`.
+    fn init_instance(&mut self, p: CV, layout: u32, values: &[CV]) {
+        let offs = self.tc.offs;
+        self.store_header_consts(
+            p,
+            &[
+                (offs.struct_layout, I32, layout as i64),
+                (offs.struct_len, I32, values.len() as i64),
+            ],
+        );
+        for (i, &v) in values.iter().enumerate() {
+            let fl = self.mem_flags(Mem::Heap);
+            self.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
+        }
     }
 
     /// A struct of layout `layout` with the field values `fields`, allocated
@@ -299,20 +307,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             n,
             al.kind_struct,
             |t| Some(slow(t)),
-            |t, p| {
-                let offs = t.tc.offs;
-                t.store_header_consts(
-                    p,
-                    &[
-                        (offs.struct_layout, I32, layout as i64),
-                        (offs.struct_len, I32, n as i64),
-                    ],
-                );
-                for (i, &v) in fields.iter().enumerate() {
-                    let fl = t.mem_flags(Mem::Heap);
-                    t.b.ins().store(fl, v, p, offs.struct_fields + i as i32 * 8);
-                }
-            },
+            |t, p| t.init_instance(p, layout, fields),
         );
         made.unwrap_or_else(|| self.iconst(0))
     }

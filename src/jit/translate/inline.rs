@@ -414,10 +414,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     Some((_, target)) if target > at => {
                         let (cond, when) = self.branch_condition(ins).ok_or("an inlined branch")?;
                         let (taken, next) = (self.b.create_block(), self.b.create_block());
-                        match when {
-                            When::True => self.b.ins().brif(cond, taken, &[], next, &[]),
-                            When::False => self.b.ins().brif(cond, next, &[], taken, &[]),
-                        };
+                        self.branch_when(cond, when, taken, next);
                         self.b.seal_block(taken);
                         self.b.seal_block(next);
                         let regs = self.inl.as_ref().map(Inlined::snapshot);

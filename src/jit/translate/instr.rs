@@ -555,11 +555,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let t = self.edge(target)?;
         let e = self.edge(pc + 1)?;
-        match when {
-            When::True => self.b.ins().brif(c, t, &[], e, &[]),
-            When::False => self.b.ins().brif(c, e, &[], t, &[]),
-        };
+        self.branch_when(c, when, t, e);
         Ok(false)
+    }
+
+    /// Go to `taken` where a compare-and-branch whose condition is `c`
+    /// jumps (where `c` holds, or where it does not: `when`), else to
+    /// `next`.
+    pub(super) fn branch_when(&mut self, c: CV, when: When, taken: Block, next: Block) {
+        match when {
+            When::True => self.b.ins().brif(c, taken, &[], next, &[]),
+            When::False => self.b.ins().brif(c, next, &[], taken, &[]),
+        };
     }
 
     /// The condition of the compare-and-branch `ins` (one of
