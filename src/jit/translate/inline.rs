@@ -28,6 +28,9 @@ pub(super) struct Inlined<'a> {
     pub virtual_tuple: bool,
     /// The struct the body returns is never allocated (`Analysis::virtual_struct`).
     pub virtual_struct: bool,
+    /// The closure's captured values the body reads, loaded by the loop's
+    /// pre-header (`Tr::load_captures`): by index, the variable holding it.
+    pub captures: Vec<(u8, Variable)>,
 }
 
 impl Inlined<'_> {
@@ -54,6 +57,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         let v = self.inl.as_ref()?.regs.get(r as usize).copied().flatten();
         // `inlinable` checked that every register is written before it is read.
         Some(v.unwrap_or_else(|| self.b.ins().iconst(I64, 0)))
+    }
+
+    /// The variable holding captured value `idx` of the closure whose body
+    /// is being inlined, if the loop's pre-header loaded it.
+    pub(super) fn preloaded_capture(&self, idx: u8) -> Option<Variable> {
+        let inl = self.inl.as_ref()?;
+        inl.captures.iter().find(|&&(i, _)| i == idx).map(|&(_, v)| v)
     }
 
     /// The call at `pc` of function `fid` with arguments `args` (and the
@@ -119,11 +129,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         let virtual_struct = own_call
             && (self.an.virtual_struct.get(pc as usize).copied().unwrap_or(false)
                 || self.sunk(pc, dst).is_some());
+        let captures = match self.inl {
+            None => self.loops.captures.get(&pc).cloned().unwrap_or_default(),
+            Some(_) => Vec::new(),
+        };
         let callee = Inlined {
             f: callee,
             regs,
             virtual_tuple,
             virtual_struct,
+            captures,
         };
         if callee.f.ret_kind.is_none() {
             return self.inline_initializer(pc, callee);
@@ -344,6 +359,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple: false,
             virtual_struct: false,
+            captures: Vec::new(),
         });
         let result = self.inlined_result(pc, callee, 0);
         self.inl = outer;
@@ -477,6 +493,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple: false,
             virtual_struct: false,
+            captures: Vec::new(),
         });
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
             self.inlined_op(pc, ins)?;

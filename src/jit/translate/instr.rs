@@ -413,11 +413,15 @@ impl<'a, 'f> Tr<'a, 'f> {
             ConcatN { dst, site } => self.concat_n(pc, dst, site)?,
             Print { .. } | NewMap { .. } | MakeClosure { .. } => self.generic(pc),
             TypeOf { .. } => self.generic(pc),
-            GetCapture { dst, clo, idx } => {
-                self.heap_access(pc, offs.clo_captures, Access::Load(dst), |t, o| {
+            GetCapture { dst, clo, idx } => match self.preloaded_capture(idx) {
+                Some(var) => {
+                    let v = self.b.use_var(var);
+                    self.set(dst, v);
+                }
+                None => self.heap_access(pc, offs.clo_captures, Access::Load(dst), |t, o| {
                     t.fixed_slot(clo, idx, pc, o)
-                })
-            }
+                }),
+            },
             CellGet { dst, cell } => self.heap_access(pc, offs.arr_items, Access::Load(dst), |t, o| {
                 t.fixed_slot(cell, 0, pc, o)
             }),

@@ -477,6 +477,11 @@ struct LoopCaches {
     /// Per loop, per register of `CachedLoop::structs`: whether the loop
     /// has made a new struct for it since it was entered (0 or 1).
     struct_made: Vec<Vec<Variable>>,
+    /// Per `CallIndirect` whose function value a pre-header checked
+    /// ([`Tr::call_guards`]), by pc: the captured values its callee reads,
+    /// by index, each in the variable the pre-header loaded it into
+    /// ([`Tr::load_captures`]).
+    captures: std::collections::HashMap<u32, Vec<(u8, Variable)>>,
     /// Blocks on edges that leave loops holding globals or structs, to be filled with
     /// the stores of those globals: (block, pc of the jump, its target, the
     /// block the edge goes on to).
@@ -826,6 +831,7 @@ fn translate_function(
             global_vars: gvars,
             struct_vars: svars,
             struct_made: smade,
+            captures: Default::default(),
             leaving: Vec::new(),
         },
         blocks,
@@ -1328,10 +1334,56 @@ impl<'a, 'f> Tr<'a, 'f> {
             let Some((fid, clo)) = self.preheader_closure(li, pc) else {
                 continue;
             };
-            let (_, callee) = self.function_value(clo, h);
+            let (value, callee) = self.function_value(clo, h);
             let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, callee, fid as i64);
             self.guard(other, h);
+            self.load_captures(h, pc, fid, value);
         }
+    }
+
+    /// In a pre-header, after [`Tr::call_guards`] checked that the function
+    /// value `clo` called at `pc` is function `fid`: load once the values it
+    /// captured that `fid` reads (`GetCapture`), which cannot change (a
+    /// closure's captures are fixed when it is made; a variable assigned after
+    /// it is captured is captured as a cell). The body inlined at `pc` reads
+    /// the variables instead of the closure (`Inlined::captures`), so the
+    /// loop does not check the closure and load from it every round. A
+    /// function value with fewer captures (no function made by the compiler)
+    /// exits to the VM at the header `h`.
+    fn load_captures(&mut self, h: u32, pc: u32, fid: u32, clo: CV) {
+        let Some(f) = self.tc.program.functions.get(fid as usize) else {
+            return;
+        };
+        let read: std::collections::BTreeSet<u8> = f
+            .code
+            .iter()
+            .filter_map(|i| match *i {
+                Instr::GetCapture { idx, .. } => Some(idx),
+                _ => None,
+            })
+            .collect();
+        let Some(&last) = read.last() else {
+            return;
+        };
+        let (p_off, l_off) = self.tc.offs.clo_captures;
+        let fl = self.mem_flags(Mem::Hdr);
+        let len = self.b.ins().load(I64, fl, clo, l_off);
+        let few = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, last as i64);
+        self.guard(few, h);
+        let fl = self.mem_flags(Mem::Hdr);
+        let ptr = self.b.ins().load(I64, fl, clo, p_off);
+        let mut vars = Vec::with_capacity(read.len());
+        for idx in read {
+            let fl = self.mem_flags(Mem::Heap);
+            let v = self.b.ins().load(I64, fl, ptr, idx as i32 * 8);
+            let var = self.b.declare_var(I64);
+            self.b.def_var(var, v);
+            vars.push((idx, var));
+        }
+        self.loops.captures.insert(pc, vars);
     }
 
     /// The cached (length, data pointer) of array register `arr` at the current
