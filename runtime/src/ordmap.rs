@@ -285,6 +285,16 @@ impl OrderedMap {
         self.find(key).is_some()
     }
 
+    /// The position of `key`'s entry, if it is there. It stays the entry's
+    /// position until an entry is removed ([`Self::remove`], [`Self::clear`]):
+    /// inserting appends, overwriting keeps it, and a vector that grows keeps
+    /// the entries' order. Compiled code reads and overwrites the value there
+    /// directly after `map_has_key` ([`entry_layout`]).
+    #[inline]
+    pub fn position(&self, key: &MapKey) -> Option<usize> {
+        self.find(key)
+    }
+
     /// Insert or overwrite. A new key goes to the end; an existing key keeps its position
     /// and its original key object, and the old value is returned.
     pub fn insert(&mut self, key: MapKey, value: Value) -> Option<Value> {
@@ -488,6 +498,47 @@ impl OrderedMap {
     }
 }
 
+/// Where compiled code finds the value of the entry at a [position]: the
+/// offset in an [`OrderedMap`] of the word that points at its entries, the
+/// size of an entry, and the offset of the value in one.
+///
+/// [position]: OrderedMap::position
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryLayout {
+    pub data: usize,
+    pub stride: usize,
+    pub value: usize,
+}
+
+/// The [`EntryLayout`] of this build. `Vec` does not declare the order of its
+/// words, so it is measured on a map of one entry: the word of the vector
+/// that holds its data pointer, and the value's address within the entry
+/// (an `Option` of a niche-filled `Bucket` may put the payload anywhere).
+pub fn entry_layout() -> EntryLayout {
+    let mut m = OrderedMap::new();
+    // SAFETY: an int key is plain bits.
+    let key = unsafe { MapKey::new(Value::int(1), crate::value::ValKind::Int) };
+    m.insert(key, Value::int(2));
+    let vec = &m.entries as *const Vec<Option<Bucket>>;
+    let data_ptr = m.entries.as_ptr() as usize;
+    let words = std::mem::size_of::<Vec<Option<Bucket>>>() / 8;
+    let word = (0..words)
+        // SAFETY: a `Vec` is `words` initialised pointer-sized words (its data
+        // pointer, capacity and length), all readable as `usize`.
+        .find(|&i| unsafe { (vec as *const usize).add(i).read() } == data_ptr)
+        .unwrap_or_else(|| unreachable!("a vector holds its data pointer"));
+    let entry = &m.entries[0];
+    let value = match entry {
+        Some(b) => &b.value as *const Value as usize - entry as *const Option<Bucket> as usize,
+        None => unreachable!("the entry just inserted is live"),
+    };
+    EntryLayout {
+        data: std::mem::offset_of!(OrderedMap, entries) + word * 8,
+        stride: std::mem::size_of::<Option<Bucket>>(),
+        value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +614,35 @@ mod tests {
         assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
         m.check();
         words.check();
+    }
+
+    /// The layout compiled code reads values by finds each key's value at its
+    /// position, as the vector grows and after removals.
+    #[test]
+    fn entry_layout_finds_values_at_positions() {
+        let l = entry_layout();
+        let mut m = OrderedMap::new();
+        for round in 0..3 {
+            for i in 0..200 {
+                m.insert(k(i), Value::int(i * 10 + round));
+            }
+            for i in (0..200).step_by(3 + round as usize) {
+                m.remove(&k(i));
+            }
+            for i in 0..200 {
+                let Some(pos) = m.position(&k(i)) else {
+                    continue;
+                };
+                let base = &m as *const OrderedMap as usize;
+                // SAFETY: `data` is the offset of the entries' data pointer in
+                // the map, and `pos` that of a live entry.
+                let v = unsafe {
+                    let data = ((base + l.data) as *const usize).read();
+                    ((data + pos * l.stride + l.value) as *const Value).read()
+                };
+                assert_eq!(v.as_int(), i * 10 + round);
+            }
+        }
     }
 
     /// `set_in_place` (compiled code's `m[k] = v` leaf) overwrites any key and

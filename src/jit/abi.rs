@@ -271,6 +271,9 @@ pub struct Offsets {
     pub empty_str_index: i64,
     /// Closure captures: pointer and length words.
     pub clo_captures: (i32, i32),
+    /// A map's entries: the offset of their data pointer in the map object,
+    /// an entry's size and the offset of its value (`abi::map_entries`).
+    pub map_entries: (i32, i32, i32),
 }
 
 /// What inline allocation of a struct or class instance reads and writes: the
@@ -375,6 +378,7 @@ impl Offsets {
             short_str_size: abi::SHORT_STR_SIZE as i64,
             empty_str_index: abi::EMPTY_STR_INDEX as i64,
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
+            map_entries: abi::map_entries(),
         }
     }
 }

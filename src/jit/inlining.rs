@@ -509,7 +509,14 @@ pub fn builtin_is_machine_code(id: u32, nargs: usize) -> bool {
         Some(Inline::Binary(_) | Inline::NativeBinary(_)) => nargs == 2,
         Some(Inline::Clamp) => nargs == 3,
         // (A string operation calls `rt_builtin` where the builtin raises.)
-        Some(Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::Slice(_) | Inline::Str(_))
+        Some(
+            Inline::Call
+            | Inline::Leaf(_)
+            | Inline::HeapLeaf(_)
+            | Inline::Slice(_)
+            | Inline::Str(_)
+            | Inline::MapFind(_),
+        )
         | None => false,
     }
 }

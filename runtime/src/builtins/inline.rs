@@ -58,6 +58,13 @@ pub enum Inline {
     /// and makes no string (the JIT's `analysis::virtual_slices`); elsewhere
     /// the heap twin, as [`Inline::HeapLeaf`].
     Slice(HeapLeafFn),
+    /// `map_has_key(m, k)`: a direct call of its find twin, a [`LeafFn`]
+    /// whose result is the position of the key's entry plus one, 0 if it is
+    /// absent (`OrderedMap::position`). Compiled code compares it with 0 and
+    /// keeps it: the `m[k]` and `m[k] = v` that follow where the key was found
+    /// read and overwrite the value at that position, without a lookup, until
+    /// an entry may have been removed.
+    MapFind(LeafFn),
 }
 
 /// The leaf twin of a builtin that allocates nothing and calls nothing back (so
@@ -226,10 +233,11 @@ impl BinaryOp {
 
 impl Inline {
     /// The signature a builtin inlined this way must have; `None` for
-    /// [`Inline::Call`] and [`Inline::Leaf`] (the twin is written for its builtin).
+    /// [`Inline::Call`], [`Inline::Leaf`] and [`Inline::MapFind`] (the twin is
+    /// written for its builtin).
     pub fn signature(self) -> Option<&'static str> {
         match self {
-            Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) => None,
+            Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::MapFind(_) => None,
             Inline::Unary(op) => Some(op.signature()),
             Inline::Binary(op) => Some(op.signature()),
             Inline::Clamp => Some("(int, int, int) -> int"),

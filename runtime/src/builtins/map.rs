@@ -13,7 +13,7 @@ pub const TABLE: &[Builtin] = &[
     b("map_len", "({K: V}) -> int", "number of entries", map_len, 0),
     b("map_keys", "({K: V}) -> [K]", "the keys, in insertion order", map_keys, 0),
     b("map_values", "({K: V}) -> [V]", "the values, in the order of `map_keys`", map_values, 0),
-    b("map_has_key", "({K: V}, K) -> bool", "whether the key is present", map_has_key, 0).inlined(Inline::Leaf(map_has_key_leaf)),
+    b("map_has_key", "({K: V}, K) -> bool", "whether the key is present", map_has_key, 0).inlined(Inline::MapFind(map_find_leaf)),
     b("map_delete", "({K: V}, K) -> bool", "removes the key; whether it was present", map_delete, 0),
 ];
 
@@ -50,17 +50,20 @@ unsafe fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(m.entries.contains_key(&MapKey::new(a[1], m.key))))
 }
 
-/// [`map_has_key`]'s leaf twin ([`super::LeafFn`]): compiled code's membership
-/// test, without the general builtin call (a tenth of an int-keyed lookup loop).
+/// [`map_has_key`]'s find twin ([`Inline::MapFind`]): compiled code's
+/// membership test, without the general builtin call (a tenth of an int-keyed
+/// lookup loop), giving where the key is: its entry's position plus one, 0 if
+/// it is absent. Declines on a null map.
 ///
 /// # Safety
 /// `args` holds `map_has_key`'s two arguments (the checker's types).
-unsafe extern "C" fn map_has_key_leaf(args: *mut Value) -> u64 {
+unsafe extern "C" fn map_find_leaf(args: *mut Value) -> u64 {
     // SAFETY: the caller's contract; a non-null map argument is a live map.
     unsafe {
         leaf_on_object(args, |m, k| {
             let m = as_map(m);
-            Some(Value::bool(m.entries.contains_key(&MapKey::new(k, m.key))))
+            let pos = m.entries.position(&MapKey::new(k, m.key));
+            Some(Value::int(pos.map_or(0, |p| p as i64 + 1)))
         })
     }
 }
@@ -99,23 +102,33 @@ mod tests {
         m
     }
 
-    /// `map_has_key`'s leaf twin answers as the builtin on present and absent
-    /// keys, and declines (changing nothing) on a null map.
+    /// `map_has_key`'s find twin answers as the builtin on present and absent
+    /// keys, with the position of a present key's entry (plus one), and
+    /// declines (changing nothing) on a null map.
     #[test]
-    fn has_key_leaf_twin_agrees() {
+    fn has_key_find_twin_agrees() {
         let mut rt = rt();
         let m = str_int_map(&mut rt, &[("a", 1), ("a rather longer key", 2)]);
-        for key in ["a", "b", "a rather longer key", "a rather longer kez", ""] {
+        let keys = [
+            ("a", 1),
+            ("b", 0),
+            ("a rather longer key", 2),
+            ("a rather longer kez", 0),
+            ("", 0),
+        ];
+        for (key, pos1) in keys {
             let k = rt.str(key.as_bytes());
             let mut args = [m, k];
             // SAFETY: a `({str: int}, str)` argument block of live values.
-            assert_eq!(unsafe { super::map_has_key_leaf(args.as_mut_ptr()) }, 0);
-            assert_eq!(args[0], ok(&mut rt, "map_has_key", &[m, k]), "{key}");
+            assert_eq!(unsafe { super::map_find_leaf(args.as_mut_ptr()) }, 0);
+            assert_eq!(args[0].as_int(), pos1, "{key}");
+            let found = ok(&mut rt, "map_has_key", &[m, k]);
+            assert_eq!(Value::bool(pos1 != 0), found, "{key}");
         }
         let k = rt.str("a".as_bytes());
         let mut args = [Value::NULL, k];
         // SAFETY: as above, with a null map.
-        let st = unsafe { super::map_has_key_leaf(args.as_mut_ptr()) };
+        let st = unsafe { super::map_find_leaf(args.as_mut_ptr()) };
         assert_eq!(st, crate::builtins::LEAF_DECLINED);
         assert_eq!(args, [Value::NULL, k]);
     }

@@ -109,6 +109,17 @@ pub const CLOSURE_CAPTURES_PTR: i32 =
 pub const CLOSURE_CAPTURES_LEN: i32 =
     (offset_of!(ClosureObj, captures) + offset_of!(FixedSlice<crate::value::Value>, len)) as i32;
 
+/// Where compiled code reads and overwrites the value of a map's entry at a
+/// known position (`OrderedMap::position`): the offset in a map object of the
+/// word that points at its entries, an entry's size, and the offset of the
+/// value in an entry. Measured, not a constant: `Vec` does not declare the
+/// order of its words (`ordmap::entry_layout`).
+pub fn map_entries() -> (i32, i32, i32) {
+    let l = crate::ordmap::entry_layout();
+    let data = offset_of!(super::object::MapObj, entries) + l.data;
+    (data as i32, l.stride as i32, l.value as i32)
+}
+
 /// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
 /// the all-objects list head, the bytes allocated since the last collection, the
 /// limit on those for an inline allocation (0 in GC stress mode), the object

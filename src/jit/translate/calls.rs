@@ -266,9 +266,19 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.virtual_slice(pc, dst, id, [src, start, length]);
                 return Ok(());
             }
-            (Inline::Call | Inline::Leaf(_) | Inline::HeapLeaf(_) | Inline::Slice(_) | Inline::Str(_), _) => {
-                None
+            (Inline::MapFind(twin), &[map, key]) => {
+                self.map_has_key(pc, dst, twin, map, key);
+                return Ok(());
             }
+            (
+                Inline::Call
+                | Inline::Leaf(_)
+                | Inline::HeapLeaf(_)
+                | Inline::Slice(_)
+                | Inline::Str(_)
+                | Inline::MapFind(_),
+                _,
+            ) => None,
             // Operands that do not fit the operation (the compiler emits none):
             // the generic call is still right.
             (
@@ -293,7 +303,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         let h = self.tc.addrs.h_builtin;
         let dst = (!void).then_some(dst);
         match b.inline {
-            Inline::Leaf(twin) => self.leaf_call(pc, twin as usize as u64, addr, (h, id as i64, info), dst),
+            Inline::Leaf(twin) | Inline::MapFind(twin) => {
+                self.leaf_call(pc, twin as usize as u64, addr, (h, id as i64, info), dst)
+            }
             Inline::HeapLeaf(twin) | Inline::Slice(twin) => {
                 let (vm, off) = self.heap_addr();
                 let heap = self.b.ins().iadd_imm_s(vm, off as i64);

@@ -84,11 +84,13 @@ impl<'a, 'f> Tr<'a, 'f> {
         if !self.keeps_struct_items(pc, &ins) {
             self.vn.forget_structs();
         }
+        self.before_for_map_facts(&ins);
         let def = self.an.ops[pc as usize].def;
         let held = def.and_then(|d| self.vn.struct_regs.get(&d).copied());
         self.rewind = self.an.rewind_exit[pc as usize].map(|maker| (pc, maker));
         let open = self.op(pc, ins);
         self.rewind = None;
+        self.after_for_map_facts(pc, def);
         // The instruction wrote its register: its `set` recorded a new
         // struct, or forgot the old one; a helper that wrote the register's
         // slot itself did neither.
@@ -327,6 +329,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             Jmp { target } => {
+                self.map_facts_on_jump(target);
                 let t = self.edge(target)?;
                 self.b.ins().jump(t, &[]);
                 return Ok(false);
@@ -406,8 +409,22 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let s = self.get_raw(dst);
                 self.vn.struct_items.insert(s, items);
             }
-            MapGet { dst, map, key } => self.map_get(pc, dst, map, key),
-            MapSet { map, key, val } => self.map_set(pc, map, key, val),
+            MapGet { dst, map, key } => match self.found_entry(map, key) {
+                Some(at) => {
+                    self.stress(pc, pc);
+                    self.access(at, Access::Load(dst));
+                }
+                None => self.map_get(pc, dst, map, key),
+            },
+            MapSet { map, key, val } => match self.found_entry(map, key) {
+                Some(at) => {
+                    self.stress(pc, pc);
+                    self.access(at, Access::Store(val));
+                    let m = self.get_raw(map);
+                    self.write_barrier(m, val);
+                }
+                None => self.map_set(pc, map, key, val),
+            },
             Concat { dst, a, b } => self.concat(pc, dst, a, b),
             ToStr { dst, src, kind } => self.object_op(pc, ObjOp::ToStr, &[src], kind as i64, Some(dst)),
             ConcatN { dst, site } => self.concat_n(pc, dst, site)?,
@@ -557,6 +574,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.zero_facts.insert(zero_edge, (low.x, low.k));
             }
         }
+        self.map_facts_on_edges(pc, &ins, target);
         let t = self.edge(target)?;
         let e = self.edge(pc + 1)?;
         self.branch_when(c, when, t, e);

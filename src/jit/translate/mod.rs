@@ -41,6 +41,7 @@ mod exits;
 mod heap;
 mod inline;
 mod instr;
+mod map_found;
 mod pairing;
 mod sinking;
 mod strings;
@@ -419,6 +420,8 @@ struct ValueNumbering {
     /// checks `p` once): made by an instruction of the function itself, whose
     /// guards dominate the rest of the block ([`Tr::non_null`]).
     non_null: std::collections::HashSet<CV>,
+    /// Where maps hold keys (`map_found.rs`).
+    maps: map_found::MapFacts,
 }
 
 impl ValueNumbering {
@@ -429,6 +432,7 @@ impl ValueNumbering {
         self.bounds_checked.clear();
         self.low_zeros.clear();
         self.non_null.clear();
+        self.maps.forget_block();
         self.forget_structs();
     }
 
@@ -821,6 +825,7 @@ fn translate_function(
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),
+            maps: Default::default(),
         },
         zero_facts: std::collections::HashMap::new(),
         loops: LoopCaches {
@@ -1804,6 +1809,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.b.switch_to_block(blk);
                 self.vn.forget_block();
                 self.enter_zero_fact(pc as u32, preds[pc]);
+                self.enter_map_facts(pc as u32, preds[pc]);
             } else if !open {
                 // Only after an instruction that always exits; nothing reaches here.
                 let blk = self.b.create_block();

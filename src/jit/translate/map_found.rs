@@ -1,0 +1,181 @@
+//! Map entries found: compiled `map_has_key(m, k)` keeps the position its
+//! find twin gives (`Inline::MapFind`), and the `m[k]` and `m[k] = v` that
+//! follow on the edge where the key was found read and overwrite the value at
+//! that position, with no lookup and no call (docs/jit.md, "Map entries
+//! found"). `if map_has_key(m, k): m[k] = m[k] + 1` is then one lookup.
+//!
+//! A fact is (map register, key register, position + 1). It holds until
+//! either register is written, or an instruction runs that could remove an
+//! entry: a removal leaves a hole, and may compact the entries after it.
+//! Only code that is called can remove one (`map_delete`, `map_clear`), so
+//! every instruction that calls anything but machine code or `map_has_key`
+//! forgets them all. Inserting appends (a vector that grows keeps the
+//! entries' order) and overwriting keeps the position, so the map operations
+//! themselves keep them. Facts live within a bytecode block; a branch
+//! carries them into a block it is the only way into, and the edge of `if
+//! map_has_key(m, k)` on which the key was found carries the new one.
+
+use super::*;
+use crate::bytecode::Calls;
+use bp_runtime::builtins::LeafFn;
+
+/// The key in register `key` is at position `pos1 - 1` of the map in
+/// register `map`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Found {
+    map: Reg,
+    key: Reg,
+    pos1: CV,
+}
+
+impl Found {
+    fn mentions(&self, r: Reg) -> bool {
+        self.map == r || self.key == r
+    }
+}
+
+/// The facts of the block being translated.
+#[derive(Default)]
+pub(super) struct MapFacts {
+    /// Where keys are.
+    found: Vec<Found>,
+    /// `map_has_key` results: the register of the result, the pc of the call,
+    /// and what it found if it is true.
+    found_if: Vec<(Reg, u32, Found)>,
+    /// Per bytecode block entered by an edge that carries facts: the facts,
+    /// which hold in the block if that edge is its only way in.
+    on_edges: std::collections::HashMap<u32, Vec<Found>>,
+}
+
+impl MapFacts {
+    /// At the start of a bytecode block: the facts of the block before do
+    /// not hold (those an edge carries in are entered afterwards).
+    pub(super) fn forget_block(&mut self) {
+        self.found.clear();
+        self.found_if.clear();
+    }
+}
+
+impl<'a, 'f> Tr<'a, 'f> {
+    /// `map_has_key(map, key)` into `dst`: the builtin's find twin `twin`
+    /// gives the position of the key's entry plus one (0: absent), compared
+    /// with 0; a null map exits to the VM, which raises. What it found is
+    /// kept for the branch on `dst`.
+    pub(super) fn map_has_key(&mut self, pc: u32, dst: Reg, twin: LeafFn, map: Reg, key: Reg) {
+        self.stress(pc, pc);
+        let args = self.arg_block(&[map, key]);
+        let declined = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
+        self.guard(declined, pc);
+        let fl = self.mem_flags(Mem::Frame);
+        let pos1 = self.b.ins().load(I64, fl, args, 0);
+        let present = self.b.ins().icmp_imm_s(IntCC::NotEqual, pos1, 0);
+        self.set_bool(dst, present);
+        if self.inl.is_none() && dst != map && dst != key {
+            let found = Found { map, key, pos1 };
+            self.vn.maps.found_if.push((dst, pc, found));
+        }
+    }
+
+    /// Before instruction `ins` of the function: forget every fact if it
+    /// could remove a map entry.
+    pub(super) fn before_for_map_facts(&mut self, ins: &Instr) {
+        if !self.keeps_map_positions(ins) {
+            self.vn.maps.found.clear();
+            self.vn.maps.found_if.clear();
+        }
+    }
+
+    /// After instruction `pc` of the function, which wrote register `def`
+    /// (if any): forget the facts about that register, except what a
+    /// `map_has_key` there put in it.
+    pub(super) fn after_for_map_facts(&mut self, pc: u32, def: Option<Reg>) {
+        let Some(d) = def else {
+            return;
+        };
+        let facts = &mut self.vn.maps;
+        facts.found.retain(|f| !f.mentions(d));
+        facts
+            .found_if
+            .retain(|&(r, at, f)| (r != d || at == pc) && !f.mentions(d));
+    }
+
+    /// Whether instruction `ins` removes no map entry: it calls nothing, or
+    /// it calls a builtin that is machine code or `map_has_key`.
+    fn keeps_map_positions(&self, ins: &Instr) -> bool {
+        match *ins {
+            Instr::CallBuiltin { site, .. } => self.f.sites.get(site as usize).is_some_and(|s| {
+                let map_find = matches!(
+                    builtins::all().get(s.target as usize).map(|b| b.inline),
+                    Some(Inline::MapFind(_))
+                );
+                map_find || crate::jit::inlining::builtin_is_machine_code(s.target, s.args.len())
+            }),
+            _ => ins.op().calls() == Calls::Nothing,
+        }
+    }
+
+    /// At the branch at `pc` to `target` (falling through to `pc + 1`), on
+    /// the condition of `ins`: the facts of this block hold on both edges;
+    /// a test of a `map_has_key` result adds its fact to the edge on which
+    /// the key was found.
+    pub(super) fn map_facts_on_edges(&mut self, pc: u32, ins: &Instr, target: u32) {
+        if self.inl.is_some() || target == pc + 1 {
+            return;
+        }
+        let found_edge = match *ins {
+            Instr::JmpIf { cond, .. } => Some((cond, target)),
+            Instr::JmpIfNot { cond, .. } => Some((cond, pc + 1)),
+            _ => None,
+        };
+        let facts = &mut self.vn.maps;
+        for edge in [target, pc + 1] {
+            let mut carried = facts.found.clone();
+            if let Some((cond, _)) = found_edge.filter(|&(_, on)| on == edge) {
+                carried.extend(facts.found_if.iter().filter(|f| f.0 == cond).map(|f| f.2));
+            }
+            if !carried.is_empty() {
+                facts.on_edges.insert(edge, carried);
+            }
+        }
+    }
+
+    /// At the unconditional jump to `target`: the facts of this block hold
+    /// there.
+    pub(super) fn map_facts_on_jump(&mut self, target: u32) {
+        if self.inl.is_none() && !self.vn.maps.found.is_empty() {
+            let carried = self.vn.maps.found.clone();
+            self.vn.maps.on_edges.insert(target, carried);
+        }
+    }
+
+    /// At the start of bytecode block `pc` with `preds` incoming edges: the
+    /// facts an edge carried in hold if that edge is the only way in (one
+    /// edge, not a loop header, where the VM re-enters, nor a handler).
+    pub(super) fn enter_map_facts(&mut self, pc: u32, preds: u32) {
+        let Some(carried) = self.vn.maps.on_edges.remove(&pc) else {
+            return;
+        };
+        let header = self.an.headers.binary_search(&pc).is_ok();
+        if preds == 1 && !header && !self.is_handler(pc) {
+            self.vn.maps.found = carried;
+        }
+    }
+
+    /// The address of the value of the entry of the key in register `key` in
+    /// the map in register `map`, if a fact says where it is. The map is not
+    /// null: its `map_has_key` found the key.
+    pub(super) fn found_entry(&mut self, map: Reg, key: Reg) -> Option<CV> {
+        if self.inl.is_some() {
+            return None;
+        }
+        let f = *self.vn.maps.found.iter().find(|f| f.map == map && f.key == key)?;
+        let (data, stride, value) = self.tc.offs.map_entries;
+        let m = self.get_raw(map);
+        let fl = self.mem_flags(Mem::Hdr);
+        let entries = self.b.ins().load(I64, fl, m, data);
+        let off = self.b.ins().imul_imm_s(f.pos1, stride as i64);
+        let at = self.b.ins().iadd(entries, off);
+        // (`pos1` is the position plus one.)
+        Some(self.b.ins().iadd_imm_s(at, value as i64 - stride as i64))
+    }
+}
