@@ -33,6 +33,11 @@ const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
 ///   most once per n/2 deletions, so deletion is O(1) amortised. Deleting the last entry
 ///   pops it (and any tombstones before it) instead of leaving a tombstone.
 ///
+/// * `direct` maps the small non-negative int keys straight to their positions, so
+///   that looking one up is an array access instead of a hash and a probe (Lua's
+///   "array part", with the entries' order kept). It covers `0..direct.len()` and is
+///   exact there; `index` holds those keys too.
+///
 /// Insertion appends; overwriting an existing key keeps its position; deleting a key and
 /// inserting it again puts it at the end. Iteration skips tombstones, so it visits the
 /// live entries in insertion order.
@@ -40,6 +45,12 @@ const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
 pub struct OrderedMap {
     entries: Vec<Option<Bucket>>,
     index: HashTable<Slot>,
+    /// For each int key `k` in `0..direct.len()`: its entry's position plus one, 0
+    /// if it is absent. Grown (to a power of two) when an int key just past it is
+    /// inserted and the map has at least half as many entries as the grown table
+    /// would have slots, so it costs at most 8 bytes per entry; emptied when the
+    /// map compacts to below a quarter of that ([`Self::rebuild_direct`]).
+    direct: Vec<u32>,
     /// Number of `None` slots in `entries`.
     tombstones: usize,
     /// The position of the entry the last lookup or insertion found, plus one
@@ -58,6 +69,10 @@ pub struct OrderedMap {
     /// The collection epoch (`heap::gc_epoch`) in which `last_key` was set.
     key_epoch: Cell<u32>,
 }
+
+/// The direct table's smallest size, and its largest (16 MiB).
+const MIN_DIRECT: usize = 16;
+const MAX_DIRECT: usize = 1 << 22;
 
 /// An entry of the index: the position of a live entry and the low 32 bits of its
 /// key's hash, 8 bytes as a bare position would take. Positions fit: a map holds at
@@ -156,6 +171,9 @@ impl OrderedMap {
     /// calls, each of which it would double in size for no fewer instructions.)
     #[inline(never)]
     fn find(&self, key: &MapKey) -> Option<usize> {
+        if let Some(hit) = self.direct_hit(key) {
+            return hit;
+        }
         match self.last_found(key) {
             Ok(i) => Some(i),
             Err((hash, exact)) => self.probe(hash, exact, key),
@@ -168,6 +186,9 @@ impl OrderedMap {
     /// `Err`: the key's hash and exactness ([`MapKey::hash_exact`]), for the probe.
     #[inline(always)]
     fn last_found(&self, key: &MapKey) -> Result<usize, (u64, bool)> {
+        if let Some(hit) = self.direct_hit(key) {
+            return hit.ok_or_else(|| key.hash_exact());
+        }
         if let Some(i) = self.last_by_identity(key) {
             return Ok(i);
         }
@@ -203,6 +224,63 @@ impl OrderedMap {
         }
         self.remember(i, key);
         Some(i)
+    }
+
+    /// What the direct table says of `key`, if it covers it (an int key in
+    /// `0..direct.len()`): the position of its entry, or `None` if it is
+    /// absent.
+    #[inline(always)]
+    fn direct_hit(&self, key: &MapKey) -> Option<Option<usize>> {
+        // (A negative key is a huge index, past the table.)
+        let k = key.as_int()? as u64;
+        let p = *self.direct.get(usize::try_from(k).ok()?)?;
+        Some((p as usize).checked_sub(1))
+    }
+
+    /// The slot of the direct table for `key`, if it covers it.
+    #[inline]
+    fn direct_slot(&mut self, key: &MapKey) -> Option<&mut u32> {
+        let k = usize::try_from(key.as_int()?).ok()?;
+        self.direct.get_mut(k)
+    }
+
+    /// After the entry of `key` was appended at position `pos`: note it in the
+    /// direct table, growing the table to cover it if the map is dense enough.
+    fn note_direct(&mut self, key: &MapKey, pos: usize) {
+        let Some(k) = key.as_int().and_then(|k| usize::try_from(k).ok()) else {
+            return;
+        };
+        if k >= self.direct.len() {
+            let want = (k + 1).next_power_of_two().max(MIN_DIRECT);
+            if want > 2 * self.len() || want > MAX_DIRECT {
+                return;
+            }
+            self.rebuild_direct(want);
+        }
+        if let Some(slot) = self.direct.get_mut(k) {
+            *slot = u32::try_from(pos + 1).unwrap_or(0);
+        }
+    }
+
+    /// Make the direct table `len` slots long (none: empty) and fill it from the
+    /// entries.
+    fn rebuild_direct(&mut self, len: usize) {
+        self.direct.clear();
+        if len == 0 {
+            self.direct.shrink_to_fit();
+            return;
+        }
+        self.direct.resize(len, 0);
+        for (i, b) in self.entries.iter().enumerate() {
+            let k = b
+                .as_ref()
+                .and_then(|b| b.key.as_int())
+                .and_then(|k| usize::try_from(k).ok());
+            if let Some(slot) = k.and_then(|k| self.direct.get_mut(k)) {
+                // (Positions fit in `u32`: see `Slot`.)
+                *slot = u32::try_from(i + 1).unwrap_or(0);
+            }
+        }
     }
 
     /// The position of the live entry holding `key` (of `hash`, `exact`), found
@@ -343,6 +421,7 @@ impl OrderedMap {
                 v.insert(Slot::new(next, hash));
                 self.entries.push(Some(Bucket { hash, key, value }));
                 self.remember(next, &key);
+                self.note_direct(&key, next);
                 None
             }
         }
@@ -399,6 +478,9 @@ impl OrderedMap {
             Ok(o) => o.remove().0.pos(),
             Err(_) => return None,
         };
+        if let Some(slot) = self.direct_slot(key) {
+            *slot = 0;
+        }
         let removed = self.entries[i].take().map(|b| b.value);
         if i + 1 == self.entries.len() {
             // The last entry: drop it and the tombstones right before it.
@@ -421,6 +503,7 @@ impl OrderedMap {
         self.forget_last();
         self.entries.clear();
         self.index.clear();
+        self.direct.clear();
         self.tombstones = 0;
     }
 
@@ -443,6 +526,12 @@ impl OrderedMap {
                     .insert_unique(table_hash(b.hash), Slot::new(i, b.hash), |s| s.table_hash());
             }
         }
+        // The positions moved; a table four times the map's size goes.
+        let len = match self.direct.len() {
+            n if n > 4 * live.max(MIN_DIRECT) => 0,
+            n => n,
+        };
+        self.rebuild_direct(len);
     }
 
     /// The live entries in insertion order.
@@ -495,12 +584,21 @@ impl OrderedMap {
             assert_eq!((b.hash, b.key.is_exact()), b.key.hash_exact());
             assert_eq!(self.find(&b.key), Some(i));
         }
+        for (k, &p) in self.direct.iter().enumerate() {
+            let at = self
+                .entries
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|b| b.key.as_int() == Some(k as i64)));
+            assert_eq!(at.map_or(0, |i| i as u32 + 1), p, "direct slot {k}");
+        }
     }
 }
 
 /// Where compiled code finds the value of the entry at a [position]: the
 /// offset in an [`OrderedMap`] of the word that points at its entries, the
-/// size of an entry, and the offset of the value in one.
+/// size of an entry, and the offset of the value in one; and where it finds
+/// the position of a small int key: the offsets of the direct table's data
+/// pointer and length (`u32` slots, position plus one).
 ///
 /// [position]: OrderedMap::position
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -508,6 +606,24 @@ pub struct EntryLayout {
     pub data: usize,
     pub stride: usize,
     pub value: usize,
+    pub direct_data: usize,
+    pub direct_len: usize,
+}
+
+/// The offsets in a `Vec<T>` of its data pointer and its length: the words
+/// of `v` that hold its `as_ptr()` and its `len()` (which must differ from
+/// each other and from its capacity).
+fn vec_words<T>(v: &Vec<T>) -> (usize, usize) {
+    let words = std::mem::size_of::<Vec<T>>() / 8;
+    // SAFETY: a `Vec` is `words` initialised pointer-sized words (its data
+    // pointer, capacity and length), all readable as `usize`.
+    let word = |i: usize| unsafe { (v as *const Vec<T> as *const usize).add(i).read() };
+    let find = |x: usize| {
+        (0..words)
+            .find(|&i| word(i) == x)
+            .unwrap_or_else(|| unreachable!("a vector holds its data pointer and length"))
+    };
+    (find(v.as_ptr() as usize) * 8, find(v.len()) * 8)
 }
 
 /// The [`EntryLayout`] of this build. `Vec` does not declare the order of its
@@ -519,23 +635,23 @@ pub fn entry_layout() -> EntryLayout {
     // SAFETY: an int key is plain bits.
     let key = unsafe { MapKey::new(Value::int(1), crate::value::ValKind::Int) };
     m.insert(key, Value::int(2));
-    let vec = &m.entries as *const Vec<Option<Bucket>>;
-    let data_ptr = m.entries.as_ptr() as usize;
-    let words = std::mem::size_of::<Vec<Option<Bucket>>>() / 8;
-    let word = (0..words)
-        // SAFETY: a `Vec` is `words` initialised pointer-sized words (its data
-        // pointer, capacity and length), all readable as `usize`.
-        .find(|&i| unsafe { (vec as *const usize).add(i).read() } == data_ptr)
-        .unwrap_or_else(|| unreachable!("a vector holds its data pointer"));
+    let (data, _) = vec_words(&m.entries);
+    // (Three slots in room for eight: the length is neither the pointer nor the capacity.)
+    let mut slots: Vec<u32> = Vec::with_capacity(8);
+    slots.extend([0, 0, 0]);
+    let (direct_data, direct_len) = vec_words(&slots);
     let entry = &m.entries[0];
     let value = match entry {
         Some(b) => &b.value as *const Value as usize - entry as *const Option<Bucket> as usize,
         None => unreachable!("the entry just inserted is live"),
     };
+    let direct = std::mem::offset_of!(OrderedMap, direct);
     EntryLayout {
-        data: std::mem::offset_of!(OrderedMap, entries) + word * 8,
+        data: std::mem::offset_of!(OrderedMap, entries) + data,
         stride: std::mem::size_of::<Option<Bucket>>(),
         value,
+        direct_data: direct + direct_data,
+        direct_len: direct + direct_len,
     }
 }
 
@@ -568,22 +684,24 @@ mod tests {
     /// of other objects with the same bytes, and in reverse order.
     #[test]
     fn lookups_in_order_find_the_next_entry() {
-        let mut m = from(&(0..100).collect::<Vec<_>>());
+        // Negative keys: the direct table, which would answer first, covers none.
+        let ik = |i: i64| k(-1 - i);
+        let mut m = from(&(0..100).map(|i| -1 - i).collect::<Vec<_>>());
         for i in (0..100).step_by(3) {
-            m.remove(&k(i));
+            m.remove(&ik(i));
         }
         for _ in 0..2 {
             for i in 0..100 {
-                let want = (i % 3 != 0).then_some(i * 10);
-                assert_eq!(m.get(&k(i)).map(|v| v.as_int()), want, "key {i}");
-                assert_eq!(m.get(&k(1000 + i)), None);
+                let want = (i % 3 != 0).then_some((-1 - i) * 10);
+                assert_eq!(m.get(&ik(i)).map(|v| v.as_int()), want, "key {i}");
+                assert_eq!(m.get(&ik(1000 + i)), None);
             }
             for i in (0..100).rev() {
-                assert_eq!(m.contains_key(&k(i)), i % 3 != 0);
+                assert_eq!(m.contains_key(&ik(i)), i % 3 != 0);
             }
         }
         assert!(
-            m.last_by_identity(&k(1)).is_some(),
+            m.last_by_identity(&ik(1)).is_some(),
             "the last found is remembered"
         );
         let mut h = Heap::new(false);
@@ -609,11 +727,58 @@ mod tests {
             assert_eq!(words.get(kk).map(|v| v.as_int()), Some(i as i64));
         }
         // An int key after a tombstone is not next by identity, and is found.
-        assert_eq!(m.get(&k(1)).map(|v| v.as_int()), Some(10));
-        assert_eq!(m.next_by_identity(&k(2)), Some(2));
-        assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
+        assert_eq!(m.get(&ik(1)).map(|v| v.as_int()), Some(-20));
+        assert_eq!(m.next_by_identity(&ik(2)), Some(2));
+        assert_eq!(m.get(&ik(4)).map(|v| v.as_int()), Some(-50));
         m.check();
         words.check();
+    }
+
+    /// The direct table answers for the small int keys exactly as the index
+    /// would: as it grows with the map, after removals and compactions, beside
+    /// negative and far keys it does not cover, and after a clear; a sparse
+    /// map gets none.
+    #[test]
+    fn direct_table_is_exact() {
+        let mut m = OrderedMap::new();
+        for i in 0..1000 {
+            let key = (i * 7919) % 1000;
+            m.insert(k(key), Value::int(key));
+            m.insert(k(-key - 1), Value::int(-key));
+        }
+        m.insert(k(1 << 40), Value::int(7));
+        assert_eq!(m.direct.len(), 1024);
+        m.check();
+        for i in 0..1100 {
+            let want = (i < 1000).then_some(i);
+            assert_eq!(m.get(&k(i)).map(|v| v.as_int()), want);
+        }
+        for i in (0..1000).step_by(3) {
+            m.remove(&k(i));
+        }
+        m.check();
+        for i in 0..1000 {
+            assert_eq!(m.contains_key(&k(i)), i % 3 != 0, "key {i}");
+        }
+        // Most go: the map compacts and the entries move.
+        for i in 0..1000 {
+            m.remove(&k(-i - 1));
+            if i % 3 != 0 && i > 100 {
+                m.remove(&k(i));
+            }
+        }
+        m.check();
+        assert_eq!(m.get(&k(100)).map(|v| v.as_int()), Some(100));
+        assert_eq!(m.get(&k(1 << 40)).map(|v| v.as_int()), Some(7));
+        assert!(
+            m.direct.len() <= 4 * m.len().max(MIN_DIRECT),
+            "a sparse table goes"
+        );
+        m.clear();
+        assert!(m.direct.is_empty());
+        let sparse = from(&(0..100).map(|i| i * 100).collect::<Vec<_>>());
+        assert!(sparse.direct.len() <= 2 * sparse.len());
+        assert_eq!(sparse.get(&k(9900)).map(|v| v.as_int()), Some(99000));
     }
 
     /// The layout compiled code reads values by finds each key's value at its
@@ -641,6 +806,13 @@ mod tests {
                     ((data + pos * l.stride + l.value) as *const Value).read()
                 };
                 assert_eq!(v.as_int(), i * 10 + round);
+                // SAFETY: the direct table's data pointer and length words.
+                let direct = unsafe {
+                    let len = ((base + l.direct_len) as *const usize).read();
+                    let data = ((base + l.direct_data) as *const *const u32).read();
+                    (i as usize) < len && data.add(i as usize).read() as usize == pos + 1
+                };
+                assert!(direct, "key {i} in the direct table");
             }
         }
     }
@@ -711,33 +883,34 @@ mod tests {
     /// forgotten when entries move or go.
     #[test]
     fn last_found_entry_is_remembered_and_forgotten() {
-        let mut m = from(&[1, 2, 3, 4, 5, 6, 7, 8]);
-        assert!(m.contains_key(&k(3)));
+        let mut m = from(&[-1, -2, -3, -4, -5, -6, -7, -8]);
+        // (Negative keys: the direct table, which would answer first, covers none.)
+        assert!(m.contains_key(&k(-3)));
         // An int key's bits are the key: the next operations skip the hash.
-        assert_eq!(m.last_by_identity(&k(3)), Some(2));
-        assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(30));
-        assert_eq!(m.insert(k(3), Value::int(31)).map(|v| v.as_int()), Some(30));
-        assert_eq!(m.get(&k(4)).map(|v| v.as_int()), Some(40));
-        assert_eq!(m.last_by_identity(&k(3)), None);
-        assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(31));
+        assert_eq!(m.last_by_identity(&k(-3)), Some(2));
+        assert_eq!(m.get(&k(-3)).map(|v| v.as_int()), Some(-30));
+        assert_eq!(m.insert(k(-3), Value::int(-31)).map(|v| v.as_int()), Some(-30));
+        assert_eq!(m.get(&k(-4)).map(|v| v.as_int()), Some(-40));
+        assert_eq!(m.last_by_identity(&k(-3)), None);
+        assert_eq!(m.get(&k(-3)).map(|v| v.as_int()), Some(-31));
         // Removing the remembered key, then compacting, moves the others.
-        assert_eq!(m.remove(&k(3)).map(|v| v.as_int()), Some(31));
-        assert_eq!(m.last_by_identity(&k(3)), None);
-        assert!(!m.contains_key(&k(3)));
-        assert_eq!(m.get(&k(8)).map(|v| v.as_int()), Some(80));
+        assert_eq!(m.remove(&k(-3)).map(|v| v.as_int()), Some(-31));
+        assert_eq!(m.last_by_identity(&k(-3)), None);
+        assert!(!m.contains_key(&k(-3)));
+        assert_eq!(m.get(&k(-8)).map(|v| v.as_int()), Some(-80));
         for i in 1..=6 {
-            m.remove(&k(i));
+            m.remove(&k(-i));
         }
         m.check();
-        assert_eq!(keys(&m), [7, 8]);
-        assert_eq!(m.get(&k(8)).map(|v| v.as_int()), Some(80));
-        assert_eq!(m.insert(k(8), Value::int(81)).map(|v| v.as_int()), Some(80));
-        assert_eq!(values(&m), [70, 81]);
+        assert_eq!(keys(&m), [-7, -8]);
+        assert_eq!(m.get(&k(-8)).map(|v| v.as_int()), Some(-80));
+        assert_eq!(m.insert(k(-8), Value::int(-81)).map(|v| v.as_int()), Some(-80));
+        assert_eq!(values(&m), [-70, -81]);
         m.clear();
-        assert_eq!(m.last_by_identity(&k(8)), None);
-        assert_eq!(m.get(&k(8)), None);
-        assert_eq!(m.insert(k(9), Value::int(90)), None);
-        assert_eq!(keys(&m), [9]);
+        assert_eq!(m.last_by_identity(&k(-8)), None);
+        assert_eq!(m.get(&k(-8)), None);
+        assert_eq!(m.insert(k(-9), Value::int(-90)), None);
+        assert_eq!(keys(&m), [-9]);
     }
 
     /// Only keys whose equal bits mean equal keys are remembered by their bits:

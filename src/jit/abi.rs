@@ -274,6 +274,9 @@ pub struct Offsets {
     /// A map's entries: the offset of their data pointer in the map object,
     /// an entry's size and the offset of its value (`abi::map_entries`).
     pub map_entries: (i32, i32, i32),
+    /// A map's direct table of small int keys: the offsets of its data
+    /// pointer and length (`abi::map_direct`).
+    pub map_direct: (i32, i32),
 }
 
 /// What inline allocation of a struct or class instance reads and writes: the
@@ -379,6 +382,7 @@ impl Offsets {
             empty_str_index: abi::EMPTY_STR_INDEX as i64,
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
             map_entries: abi::map_entries(),
+            map_direct: abi::map_direct(),
         }
     }
 }

@@ -60,6 +60,12 @@ impl MapKey {
         self.bits
     }
 
+    /// The key, if it is an int.
+    #[inline(always)]
+    pub(crate) fn as_int(&self) -> Option<i64> {
+        (self.kind == ValKind::Int).then(|| self.bits.as_int())
+    }
+
     /// The key's bits, if keys of its kind with equal bits are equal keys: an
     /// int or bool, or a string (the same object, while it lives). Not a float
     /// (NaN is not equal to itself), nor a tuple (it may hold one).

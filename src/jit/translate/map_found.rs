@@ -57,23 +57,66 @@ impl MapFacts {
 }
 
 impl<'a, 'f> Tr<'a, 'f> {
-    /// `map_has_key(map, key)` into `dst`: the builtin's find twin `twin`
-    /// gives the position of the key's entry plus one (0: absent), compared
-    /// with 0; a null map exits to the VM, which raises. What it found is
-    /// kept for the branch on `dst`.
+    /// `map_has_key(map, key)` into `dst`: the position of the key's entry
+    /// plus one (0: absent), compared with 0. A key the map's direct table
+    /// covers (a small int) reads it there, inline; any other, the builtin's
+    /// find twin `twin` gives it. A null map exits to the VM, which raises.
+    /// What it found is kept for the branch on `dst`.
     pub(super) fn map_has_key(&mut self, pc: u32, dst: Reg, twin: LeafFn, map: Reg, key: Reg) {
         self.stress(pc, pc);
+        let (call, join) = (self.b.create_block(), self.b.create_block());
+        let pos1 = self.b.append_block_param(join, I64);
+        let k = self.get_raw(key);
+        if self.b.func.dfg.value_type(k) == I64 {
+            // (Only an int-keyed map has a direct table: its length is 0 for
+            // any other, and a key's bits are then never below it.)
+            let (data, len) = self.tc.offs.map_direct;
+            let m = self.get_raw(map);
+            let table = self.b.create_block();
+            self.branch_if_null(m, call, table);
+            let fl = self.mem_flags(Mem::Hdr);
+            let n = self.b.ins().load(I64, fl, m, len);
+            let covered = self.b.ins().icmp(IntCC::UnsignedLessThan, k, n);
+            let hit = self.b.create_block();
+            self.b.ins().brif(covered, hit, &[], call, &[]);
+            self.b.seal_block(hit);
+            self.b.switch_to_block(hit);
+            let fl = self.mem_flags(Mem::Hdr);
+            let slots = self.b.ins().load(I64, fl, m, data);
+            let off = self.b.ins().ishl_imm_s(k, 2);
+            let at = self.b.ins().iadd(slots, off);
+            let fl = self.mem_flags(Mem::Heap);
+            let p32 = self.b.ins().load(I32, fl, at, 0);
+            let p = self.b.ins().uextend(I64, p32);
+            self.b.ins().jump(join, &[p.into()]);
+        } else {
+            self.b.ins().jump(call, &[]);
+        }
+        self.b.seal_block(call);
+        self.b.switch_to_block(call);
         let args = self.arg_block(&[map, key]);
         let declined = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
         self.guard(declined, pc);
         let fl = self.mem_flags(Mem::Frame);
-        let pos1 = self.b.ins().load(I64, fl, args, 0);
+        let p = self.b.ins().load(I64, fl, args, 0);
+        self.b.ins().jump(join, &[p.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
         let present = self.b.ins().icmp_imm_s(IntCC::NotEqual, pos1, 0);
         self.set_bool(dst, present);
         if self.inl.is_none() && dst != map && dst != key {
             let found = Found { map, key, pos1 };
             self.vn.maps.found_if.push((dst, pc, found));
         }
+    }
+
+    /// Go to `null` if `v` is 0, else to `not_null`, which is then the
+    /// current block.
+    fn branch_if_null(&mut self, v: CV, null: Block, not_null: Block) {
+        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, v, 0);
+        self.b.ins().brif(is_null, null, &[], not_null, &[]);
+        self.b.seal_block(not_null);
+        self.b.switch_to_block(not_null);
     }
 
     /// Before instruction `ins` of the function: forget every fact if it
