@@ -47,7 +47,9 @@
 //! read right off the call, or carried around a loop that makes it anew from
 //! its own fields every round (the JIT may keep it in registers), leaving now
 //! and then before the first new one, with a copy taken before the loop
-//! that must still be the same object after it.
+//! that must still be the same object after it, and an `{int: int}` map counted
+//! into with `if map_has_key(m, k): m[k] = m[k] + x`, with a removal, a new key
+//! or another key now and then between the test and the update.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -589,6 +591,7 @@ impl Gen<'_> {
             } else {
                 12
             }, // 21 a struct carried around a loop
+            if can_loop { 3 } else { 0 },              // 22 an `{int: int}` map counted into in a loop
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -841,6 +844,7 @@ impl Gen<'_> {
             19 => self.append_loop(),
             20 => self.struct_stmt(),
             21 => self.struct_loop(),
+            22 => self.map_loop(),
             _ => unreachable!(),
         }
     }
@@ -893,6 +897,43 @@ impl Gen<'_> {
         self.line(&format!(
             "print(len({s}), {s}, len({copy}), {copy}, {kept}, map_len({keys}), map_keys({keys}))"
         ));
+    }
+
+    /// An `{int: int}` map counted into in a counted loop, `if map_has_key(m,
+    /// k): m[k] = m[k] + x` (compiled code then reads and writes the entry
+    /// where the test found it: src/jit/translate/map_found.rs), with keys
+    /// small (a map's direct table covers those), negative or far, and
+    /// sometimes between the test and the use a removal (which may move the
+    /// entries), a new key, or the key changed (then the read may raise,
+    /// caught). The map is printed at the end, in order.
+    fn map_loop(&mut self) {
+        let (m, i, k, e) = (self.fresh("m"), self.fresh("i"), self.fresh("k"), self.fresh("e"));
+        let n = self.c.below(40);
+        let modulus = [4, 16, 64, 1000][self.c.below(4) as usize];
+        self.line(&format!("let {m}: {{int: int}} = {{}}"));
+        self.line(&format!("for {i} in range(0, {n}):"));
+        let x = self.expr(Ty::Int, 1);
+        let key = match self.c.below(3) {
+            0 => format!("({i} * 7 + ({x})) % {modulus}"),
+            1 => format!("{i} % {modulus} - 2"),
+            _ => format!("({x}) * 1000003 % {modulus}"),
+        };
+        self.line(&format!("    let {k}: int = {key}"));
+        self.line(&format!("    if map_has_key({m}, {k}):"));
+        match self.c.below(5) {
+            0 => self.line(&format!("        map_delete({m}, ({k} + 1) % {modulus})")),
+            1 => self.line(&format!("        {m}[{k} + 100] = {i}")),
+            2 => self.line(&format!("        {k} = {k} + 1")),
+            _ => {}
+        }
+        let add = self.expr(Ty::Int, 1);
+        self.line("        try:");
+        self.line(&format!("            {m}[{k}] = {m}[{k}] + ({add})"));
+        self.line(&format!("        catch {e}:"));
+        self.line(&format!("            print(\"caught\", {e})"));
+        self.line("    else:");
+        self.line(&format!("        {m}[{k}] = {i}"));
+        self.line(&format!("print(map_len({m}), map_keys({m}), map_values({m}))"));
     }
 
     /// A `[[int]]` grid of literal rows and two nested counted loops that read
