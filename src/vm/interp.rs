@@ -528,6 +528,17 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     gather!(s);
                     let is_extern = matches!(ins, Instr::CallExtern { .. });
+                    // SAFETY: as below.
+                    let twin = (!is_extern)
+                        .then(|| unsafe { self.call_leaf_twin(s.target) })
+                        .flatten();
+                    if let Some(v) = twin {
+                        // (A leaf twin allocates nothing: no safepoint.)
+                        if let Some(v) = v {
+                            set!(dst, v);
+                        }
+                        continue;
+                    }
                     // SAFETY: `arg_buf` holds the call's argument registers, which
                     // match the callee's signature (type checker).
                     match unsafe { self.call_native(is_extern, s.target) } {
