@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 pub const TABLE: &[Builtin] = &[
     b("array_len", "([T]) -> int", "number of elements", array_len, 0),
     b("array_push", "([T], T) -> void", "appends an element", array_push, 0).inlined(Inline::Leaf(array_push_leaf)),
-    b("array_pop", "([T]) -> T", "removes and returns the last element (an error on an empty array)", array_pop, 0),
+    b("array_pop", "([T]) -> T", "removes and returns the last element (an error on an empty array)", array_pop, 0).inlined(Inline::Leaf(array_pop_leaf)),
     b("array_insert", "([T], int, T) -> void", "inserts the value before the index (clamped to the array)", array_insert, 0),
     b("array_remove", "([T], int) -> T", "removes and returns the element at the index (an error out of range)", array_remove, 0),
     b("array_sort", "([T]) -> void", "sorts in place, ascending (numbers by value, strings bytewise)", array_sort, 0),
@@ -104,6 +104,27 @@ fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
     unsafe { arr_mut(a[0]) }?
         .pop()
         .ok_or_else(|| RtError::msg("array_pop on empty array"))
+}
+
+/// [`array_pop`]'s leaf twin ([`super::LeafFn`]): compiled code's and the
+/// interpreter's pop, without the general builtin call (half of a loop that
+/// pushes and pops a stack). A null or empty array declines to the general
+/// call, which raises.
+///
+/// # Safety
+/// `args` holds `array_pop`'s argument (the checker's types).
+unsafe extern "C" fn array_pop_leaf(args: *mut Value) -> u64 {
+    // SAFETY: the caller's contract; a non-null array argument is a live
+    // array, which nothing else borrows during the call.
+    unsafe {
+        super::leaf(args, |a| {
+            let array = *a;
+            if array.is_null() {
+                return None;
+            }
+            as_array_mut(array).pop()
+        })
+    }
 }
 
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
@@ -278,6 +299,36 @@ mod tests {
         assert!(!rt.heap.wants_gc());
         ok(&mut rt, "array_push", &[b, i(1)]);
         assert!(rt.heap.wants_gc());
+    }
+
+    /// `array_pop`'s leaf twin pops as the builtin, from int and byte-wide
+    /// (bool) arrays, and declines (changing nothing) on an empty array and a
+    /// null one.
+    #[test]
+    fn pop_leaf_twin_pops_then_declines() {
+        let mut rt = rt();
+        let a = int_array(&mut rt, &[7, i64::MIN]);
+        let bools = rt
+            .heap
+            .alloc_array(ValKind::Bool, vec![Value::bool(true), Value::bool(false)]);
+        for (arr, want) in [
+            (a, i(i64::MIN)),
+            (a, i(7)),
+            (bools, Value::bool(false)),
+            (bools, Value::bool(true)),
+        ] {
+            let mut args = [arr];
+            // SAFETY: a `([T])` argument block of a live array.
+            assert_eq!(unsafe { super::array_pop_leaf(args.as_mut_ptr()) }, 0);
+            assert_eq!(args[0], want);
+        }
+        for arr in [a, Value::NULL] {
+            let mut args = [arr];
+            // SAFETY: as above; empty, then null.
+            let st = unsafe { super::array_pop_leaf(args.as_mut_ptr()) };
+            assert_eq!((st, args), (crate::builtins::LEAF_DECLINED, [arr]));
+        }
+        assert_eq!(err(&mut rt, "array_pop", &[a]), "array_pop on empty array");
     }
 
     /// `array_push`'s leaf twin pushes while the buffer has room, exactly as the
