@@ -103,6 +103,33 @@ pub unsafe fn leaf(args: *mut Value, f: impl FnOnce(*const Value) -> Option<Valu
     }
 }
 
+/// Define the builtin `$name` (a `BuiltinFn`) and its leaf twin `$twin`
+/// ([`LeafFn`]), for a builtin of `$n` arguments whose result the function
+/// `$body` computes from the arguments alone (it needs no `Rt`): the twin
+/// declines on an error, and the general call raises it. One body, so the two
+/// agree.
+macro_rules! leaf_builtin {
+    ($name:ident, $twin:ident, $n:literal, $body:expr) => {
+        unsafe fn $name(_rt: &mut $crate::rt::Rt, a: &[$crate::value::Value]) -> $crate::rt::RtResult {
+            let body: unsafe fn(&[$crate::value::Value]) -> $crate::rt::RtResult = $body;
+            // SAFETY: the builtin's contract (arguments of its signature).
+            unsafe { body(a) }
+        }
+
+        /// The leaf twin (`LeafFn`) of the builtin of the same body.
+        ///
+        /// # Safety
+        /// `args` holds the builtin's arguments (the checker's types).
+        unsafe extern "C" fn $twin(args: *mut $crate::value::Value) -> u64 {
+            let body: unsafe fn(&[$crate::value::Value]) -> $crate::rt::RtResult = $body;
+            // SAFETY: the caller's contract: `$n` arguments at `args`, and room
+            // for the result.
+            unsafe { $crate::builtins::leaf(args, |a| body(std::slice::from_raw_parts(a, $n)).ok()) }
+        }
+    };
+}
+pub(crate) use leaf_builtin;
+
 /// [`leaf`] for a heap twin ([`HeapLeafFn`]): `f` also gets the heap.
 ///
 /// # Safety

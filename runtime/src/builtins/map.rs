@@ -1,6 +1,7 @@
 //! Map builtins (LANGUAGE.md §9.12). Maps keep insertion order (§16); keys are
 //! compared by value ([`MapKey`]). Maps are mutable, so none of these is `PURE`.
 
+use super::inline::leaf_builtin;
 use super::string::null_error;
 use super::{b, leaf_on_object, Builtin, Inline};
 use crate::heap::{as_map, as_map_mut, MapKey, MapObj};
@@ -10,7 +11,7 @@ use crate::value::Value;
 
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
-    b("map_len", "({K: V}) -> int", "number of entries", map_len, 0),
+    b("map_len", "({K: V}) -> int", "number of entries", map_len, 0).inlined(Inline::Leaf(map_len_leaf)),
     b("map_keys", "({K: V}) -> [K]", "the keys, in insertion order", map_keys, 0),
     b("map_values", "({K: V}) -> [V]", "the values, in the order of `map_keys`", map_values, 0),
     b("map_has_key", "({K: V}, K) -> bool", "whether the key is present", map_has_key, 0).inlined(Inline::MapFind(map_find_leaf)),
@@ -27,9 +28,9 @@ unsafe fn map<'a>(v: Value) -> Result<&'a MapObj, RtError> {
     }
 }
 
-unsafe fn map_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(map(a[0])?.entries.len() as i64))
-}
+leaf_builtin!(map_len, map_len_leaf, 1, |a| Ok(Value::int(
+    map(a[0])?.entries.len() as i64
+)));
 
 unsafe fn map_keys(rt: &mut Rt, a: &[Value]) -> RtResult {
     let m = map(a[0])?;

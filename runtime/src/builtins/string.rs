@@ -9,6 +9,7 @@
 //! memory runs out) and read only immutable data (strings and scalars). Builtins
 //! that read arrays, build arrays or can raise other errors are not `PURE`.
 
+use super::inline::leaf_builtin;
 use super::{b, Builtin, Inline, StrOp, PURE};
 use crate::heap::{as_array, empty_str, obj_kind, one_byte_str, str_bytes, Heap, ObjKind};
 use crate::limits::{self, LimitError};
@@ -26,12 +27,12 @@ pub const TABLE: &[Builtin] = &[
     b("str_upper", "(str) -> str", "ASCII letters to upper case, other bytes unchanged", str_upper, PURE),
     b("str_lower", "(str) -> str", "ASCII letters to lower case, other bytes unchanged", str_lower, PURE),
     b("str_trim", "(str) -> str", "without leading and trailing ASCII whitespace", str_trim, PURE),
-    b("starts_with", "(str, str) -> bool", "whether the string begins with the prefix", starts_with, PURE),
-    b("ends_with", "(str, str) -> bool", "whether the string ends with the suffix", ends_with, PURE),
-    b("str_find", "(str, str) -> int", "byte offset of the first occurrence of the needle, `-1` if absent", str_find, PURE),
-    b("str_index_of", "(str, str) -> int", "alias of `str_find`", str_find, PURE),
-    b("str_contains", "(str, str) -> bool", "whether the needle occurs in the string", str_contains, PURE),
-    b("str_count", "(str, str) -> int", "number of non-overlapping occurrences of the needle (`0` for an empty one)", str_count, PURE),
+    b("starts_with", "(str, str) -> bool", "whether the string begins with the prefix", starts_with, PURE).inlined(Inline::Leaf(starts_with_leaf)),
+    b("ends_with", "(str, str) -> bool", "whether the string ends with the suffix", ends_with, PURE).inlined(Inline::Leaf(ends_with_leaf)),
+    b("str_find", "(str, str) -> int", "byte offset of the first occurrence of the needle, `-1` if absent", str_find, PURE).inlined(Inline::Leaf(str_find_leaf)),
+    b("str_index_of", "(str, str) -> int", "alias of `str_find`", str_find, PURE).inlined(Inline::Leaf(str_find_leaf)),
+    b("str_contains", "(str, str) -> bool", "whether the needle occurs in the string", str_contains, PURE).inlined(Inline::Leaf(str_contains_leaf)),
+    b("str_count", "(str, str) -> int", "number of non-overlapping occurrences of the needle (`0` for an empty one)", str_count, PURE).inlined(Inline::Leaf(str_count_leaf)),
     b("str_replace", "(str, str, str) -> str", "the first occurrence (only) of the 2nd string replaced by the 3rd", str_replace, PURE),
     b("str_reverse", "(str) -> str", "the bytes in reverse order", str_reverse, PURE),
     b("str_repeat", "(str, int) -> str", "the string repeated n times (n at most 1000)", str_repeat, 0),
@@ -49,10 +50,10 @@ pub const TABLE: &[Builtin] = &[
     b("str_from_chars", "([int]) -> str", "the string made of the low 8 bits of each int", str_from_chars, 0),
     b("bytes_to_str", "(str) -> str", "its argument unchanged", bytes_to_str, PURE),
     // §9.4 character-class predicates.
-    b("is_digit", "(str) -> bool", "non-empty and every byte an ASCII digit", is_digit, PURE),
-    b("is_alpha", "(str) -> bool", "non-empty and every byte an ASCII letter", is_alpha, PURE),
-    b("is_alnum", "(str) -> bool", "non-empty and every byte an ASCII letter or digit", is_alnum, PURE),
-    b("is_space", "(str) -> bool", "non-empty and every byte ASCII whitespace", is_space, PURE),
+    b("is_digit", "(str) -> bool", "non-empty and every byte an ASCII digit", is_digit, PURE).inlined(Inline::Leaf(is_digit_leaf)),
+    b("is_alpha", "(str) -> bool", "non-empty and every byte an ASCII letter", is_alpha, PURE).inlined(Inline::Leaf(is_alpha_leaf)),
+    b("is_alnum", "(str) -> bool", "non-empty and every byte an ASCII letter or digit", is_alnum, PURE).inlined(Inline::Leaf(is_alnum_leaf)),
+    b("is_space", "(str) -> bool", "non-empty and every byte ASCII whitespace", is_space, PURE).inlined(Inline::Leaf(is_space_leaf)),
 ];
 
 // ---------------------------------------------------------------------------
@@ -155,26 +156,26 @@ unsafe fn str_trim(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_str_copy(&s[start..end])?)
 }
 
-unsafe fn starts_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(starts_with, starts_with_leaf, 2, |a| {
     Ok(Value::bool(str_arg(a[0])?.starts_with(str_arg(a[1])?)))
-}
+});
 
-unsafe fn ends_with(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(ends_with, ends_with_leaf, 2, |a| {
     Ok(Value::bool(str_arg(a[0])?.ends_with(str_arg(a[1])?)))
-}
+});
 
-unsafe fn str_find(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(str_find, str_find_leaf, 2, |a| {
     let pos = memmem::find(str_arg(a[0])?, str_arg(a[1])?);
     Ok(Value::int(pos.map_or(-1, |p| p as i64)))
-}
+});
 
-unsafe fn str_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(str_contains, str_contains_leaf, 2, |a| {
     Ok(Value::bool(
         memmem::find(str_arg(a[0])?, str_arg(a[1])?).is_some(),
     ))
-}
+});
 
-unsafe fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(str_count, str_count_leaf, 2, |a| {
     let s = str_arg(a[0])?;
     let needle = str_arg(a[1])?;
     if needle.is_empty() {
@@ -183,7 +184,7 @@ unsafe fn str_count(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // (Non-overlapping occurrences, left to right.)
     let count = memmem::find_iter(s, needle).count();
     Ok(Value::int(count as i64))
-}
+});
 
 unsafe fn str_replace(rt: &mut Rt, a: &[Value]) -> RtResult {
     let s = str_arg(a[0])?;
@@ -375,21 +376,13 @@ unsafe fn all_bytes(v: Value, pred: fn(u8) -> bool) -> RtResult {
     Ok(Value::bool(!s.is_empty() && s.iter().all(|&c| pred(c))))
 }
 
-unsafe fn is_digit(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    all_bytes(a[0], |c| c.is_ascii_digit())
-}
-
-unsafe fn is_alpha(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    all_bytes(a[0], |c| c.is_ascii_alphabetic())
-}
-
-unsafe fn is_alnum(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    all_bytes(a[0], |c| c.is_ascii_alphanumeric())
-}
-
-unsafe fn is_space(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    all_bytes(a[0], is_c_space)
-}
+leaf_builtin!(is_digit, is_digit_leaf, 1, |a| all_bytes(a[0], |c| c
+    .is_ascii_digit()));
+leaf_builtin!(is_alpha, is_alpha_leaf, 1, |a| all_bytes(a[0], |c| c
+    .is_ascii_alphabetic()));
+leaf_builtin!(is_alnum, is_alnum_leaf, 1, |a| all_bytes(a[0], |c| c
+    .is_ascii_alphanumeric()));
+leaf_builtin!(is_space, is_space_leaf, 1, |a| all_bytes(a[0], is_c_space));
 
 /// Helpers for the unit tests of all builtin modules.
 #[cfg(test)]
@@ -740,6 +733,49 @@ mod tests {
                 let mut rt = rt();
                 let v = s(&mut rt, x);
                 assert_eq!(ok(&mut rt, name, &[v]).as_bool(), *w, "{name}({x:?})");
+            }
+        }
+    }
+
+    /// The leaf twins of the string predicates and searches give what their
+    /// builtins give, and decline (changing nothing) on a null string.
+    #[test]
+    fn leaf_twins_agree() {
+        use crate::builtins::{all, lookup, Inline, LEAF_DECLINED};
+        let texts = ["", "a", "0129", "hello", "aaaa", " \t", "abcabc", "é"];
+        for b in all() {
+            let Inline::Leaf(twin) = b.inline else {
+                continue;
+            };
+            let two = match b.name {
+                "starts_with" | "ends_with" | "str_find" | "str_index_of" | "str_contains" | "str_count" => {
+                    true
+                }
+                "is_digit" | "is_alpha" | "is_alnum" | "is_space" => false,
+                _ => continue,
+            };
+            let id = lookup(b.name).map(|i| i as usize);
+            assert!(id.is_some());
+            for x in texts {
+                for y in if two { &texts[..] } else { &texts[..1] } {
+                    let mut rt = rt();
+                    let args: Vec<Value> = if two {
+                        vec![s(&mut rt, x), s(&mut rt, y)]
+                    } else {
+                        vec![s(&mut rt, x)]
+                    };
+                    let want = ok(&mut rt, b.name, &args);
+                    let mut block = args.clone();
+                    // SAFETY: an argument block of live strings, of the builtin's arity.
+                    assert_eq!(unsafe { twin(block.as_mut_ptr()) }, 0);
+                    assert_eq!(block[0], want, "{}({x:?}, {y:?})", b.name);
+                    let mut null = args.clone();
+                    null[0] = Value::NULL;
+                    let before = null.clone();
+                    // SAFETY: as above, with a null first argument.
+                    assert_eq!(unsafe { twin(null.as_mut_ptr()) }, LEAF_DECLINED);
+                    assert_eq!(null, before);
+                }
             }
         }
     }
