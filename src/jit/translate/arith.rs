@@ -568,7 +568,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// `idiv` of 64 bits takes 7 cycles a division on this machine when the
     /// divisions are independent (`life`'s `(x + dx + n) % n`), the multiply
     /// about 4; on a chain of divisions the two are equal.
+    ///
+    /// In the first version the pre-header checked that the divisor is at
+    /// least 2: only the multiply is emitted.
     fn divide_by_prepared(&mut self, pc: u32, x: CV, y: CV, (m, s): (CV, CV), op: DivOp) -> CV {
+        if self.tc.speculate {
+            return self.divide_by_magic(pc, x, y, (m, s), op);
+        }
         let (fast, slow, join) = (
             self.b.create_block(),
             self.b.create_block(),
@@ -584,6 +590,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         let v = self.divide(pc, x, y, op);
         self.b.ins().jump(join, &[v.into()]);
         self.b.switch_to_block(fast);
+        let v = self.divide_by_magic(pc, x, y, (m, s), op);
+        self.b.ins().jump(join, &[v.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.b.block_params(join)[0]
+    }
+
+    /// `x / y` or `x % y` for a divisor `y >= 2` of multiplier `m` and shift
+    /// `s` ([`Tr::divide_by_prepared`]).
+    fn divide_by_magic(&mut self, pc: u32, x: CV, y: CV, (m, s): (CV, CV), op: DivOp) -> CV {
         let hi = self.b.ins().smulhi(x, m);
         let t = self.b.ins().iadd(hi, x);
         let mut q = self.b.ins().sshr(t, s);
@@ -591,16 +607,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             let negative = self.b.ins().ushr_imm_s(x, 63);
             q = self.b.ins().iadd(q, negative);
         }
-        let v = if op == DivOp::Quotient {
+        if op == DivOp::Quotient {
             q
         } else {
             let qy = self.b.ins().imul(q, y);
             self.b.ins().isub(x, qy)
-        };
-        self.b.ins().jump(join, &[v.into()]);
-        self.b.seal_block(join);
-        self.b.switch_to_block(join);
-        self.b.block_params(join)[0]
+        }
     }
 }
 

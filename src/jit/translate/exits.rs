@@ -426,8 +426,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             // The interpreter may have copied any string (appends.rs).
             self.clear_appends();
             // A cached loop's header is entered through its pre-header, which
-            // loads its caches and does its hoisted bounds checks (their exits
-            // exist by now); the caches of the loops around it are loaded here.
+            // loads its caches and does its hoisted bounds checks; the caches
+            // of the loops around it are loaded here (their divisor checks
+            // exit at `h`: the exits are filled after this).
             match self.cached_loop_at_header(h) {
                 Some(li) => {
                     self.load_outer_caches(h, li);

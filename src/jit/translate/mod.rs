@@ -892,8 +892,9 @@ fn translate_function(
     t.translate_body()?;
 
     t.fill_leaving(None);
-    t.fill_exits()?;
+    // (The re-entry code may exit: its divisor checks, `Tr::prepare_divisors`.)
     t.fill_reentry()?;
+    t.fill_exits()?;
     t.check_size()?;
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
@@ -1091,6 +1092,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 self.load_promoted_globals(li);
                 // (Before the other checks, whose exits make the structs.)
                 self.load_sunk_structs(h, li);
+                self.divisor_guards(h);
                 // The data pointers after the checks, which need the lengths
                 // only: defined where fewer values are live, the pointers are
                 // given registers for the whole loop rather than split around
@@ -1110,6 +1112,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 for li in loops {
                     self.load_loop_caches(h, li);
                 }
+                self.divisor_guards(h);
             }
         }
     }
@@ -1128,14 +1131,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// In loop `li`'s pre-header (or at re-entry inside it), with the values
     /// its divisor registers have at header `h`: each one's magic multiplier
     /// ([`div_magic`], a call) and shift, `ceil(log2(d)) - 1`, for
-    /// [`Tr::divide_by_prepared`]. The multiplier is 0 for a divisor below 2.
+    /// [`Tr::divide_by_prepared`]. The multiplier is 0 for a divisor below 2
+    /// (which the first version does not run: [`Tr::divisor_guards`]).
     fn prepare_divisors(&mut self, h: u32, li: usize) {
         for di in 0..self.an.cached[li].divisors.len() {
             let r = self.an.cached[li].divisors[di];
             let (mv, sv) = self.loops.divisor_vars[li][di];
             let w = self.an.webs.at(h, r) as usize;
-            let (m, s) = if self.vty[w] == I64 && !self.is_ref(r) {
-                let d = self.b.use_var(self.vars[w]);
+            let (m, s) = if !self.is_ref(r) {
+                let v = self.b.use_var(self.vars[w]);
+                let d = match self.vty[w] {
+                    I64 => v,
+                    _ => self.b.ins().bitcast(I64, MemFlagsData::new(), v),
+                };
                 let magic: extern "C" fn(i64) -> i64 = div_magic;
                 let m = self.call_helper(self.sigs.leaf, magic as usize as u64, &[d]);
                 let below = self.b.ins().iadd_imm_s(d, -1);
@@ -1144,10 +1152,34 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let s = self.b.ins().isub(sixty_three, zeros);
                 (m, s)
             } else {
+                // (No int division has a reference divisor.)
                 (self.iconst(0), self.iconst(0))
             };
             self.b.def_var(mv, m);
             self.b.def_var(sv, s);
+        }
+    }
+
+    /// In the first version (`TransCtx::speculate`), where loop `h` is
+    /// entered (its pre-header, or the re-entry at a header that is not a
+    /// cached loop's): exit at `h` if a divisor of a cached loop around it is
+    /// below 2. The loops then divide with no branch and no check, and a
+    /// division whose result is not used goes away (`life`'s `(y + dy + n) %
+    /// n` for a row the pre-header loaded). After the promoted globals are
+    /// loaded: an exit stores them back. The loops around are checked again
+    /// (a compare each) because re-entry at an inner loop's header reaches
+    /// its pre-header without theirs.
+    fn divisor_guards(&mut self, h: u32) {
+        if !self.tc.speculate {
+            return;
+        }
+        let loops: Vec<usize> = self.cached_loops_around(h).collect();
+        for li in loops {
+            for di in 0..self.an.cached[li].divisors.len() {
+                let m = self.b.use_var(self.loops.divisor_vars[li][di].0);
+                let small = self.b.ins().icmp_imm_s(IntCC::Equal, m, 0);
+                self.guard(small, h);
+            }
         }
     }
 
