@@ -180,9 +180,6 @@ pub struct Helpers {
     pub builtin: BuiltinFn,
     pub new: NewFn,
     pub obj: ObjFn,
-    /// `MapGet`'s leaf twin (a `builtins::LeafFn` on `[map, key]`): declines on
-    /// a null map or a missing key, and compiled code then calls `rt_obj`.
-    pub map_get: LeafFn,
     /// `MapSet`'s leaf twin (on `[map, key, value]`): stores in the room the
     /// map has; declines on a null map, a full one or one at the length limit,
     /// and compiled code then calls `rt_obj`.

@@ -52,7 +52,6 @@ pub static HELPERS: Helpers = Helpers {
     builtin: rt_builtin,
     new: rt_new,
     obj: rt_obj,
-    map_get: rt_map_get,
     map_set: rt_map_set,
     write_barrier: rt_write_barrier,
     zero_obj: &ZERO_OBJECT.0,
@@ -577,20 +576,6 @@ pub unsafe extern "C" fn rt_obj(ctx: *mut Context, op: u64, args: *mut Value, ki
             }
         })
     }
-}
-
-/// `MapGet`'s leaf twin ([`bp_runtime::builtins::LeafFn`]): `args = [map, key]`,
-/// the value to `args[0]`; declines on a null map or a missing key, and the
-/// compiled caller then takes `rt_obj`, which raises the error. No VM, no
-/// safepoint (a lookup allocates nothing): a lookup loop's calls cost about
-/// half of what they did through `rt_obj`.
-///
-/// # Safety
-/// Called by compiled code only; `args` holds a map register's value (null or a
-/// live map) and a key of its key kind.
-pub unsafe extern "C" fn rt_map_get(args: *mut Value) -> u64 {
-    // SAFETY: the caller's contract.
-    unsafe { leaf(args, |a| objects::map_get(*a, *a.add(1)).ok()) }
 }
 
 /// `MapSet`'s leaf twin: `args = [map, key, value]` overwrites a key or inserts

@@ -51,6 +51,10 @@ unsafe fn map_has_key(_rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(Value::bool(m.entries.contains_key(&MapKey::new(a[1], m.key))))
 }
 
+/// [`map_has_key`]'s find twin, which compiled code also calls to place the
+/// key of `m[k]`.
+pub const FIND_TWIN: super::LeafFn = map_find_leaf;
+
 /// [`map_has_key`]'s find twin ([`Inline::MapFind`]): compiled code's
 /// membership test, without the general builtin call (a tenth of an int-keyed
 /// lookup loop), giving where the key is: its entry's position plus one, 0 if

@@ -318,7 +318,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// An operation with a leaf twin (`builtins::LeafFn` at address `twin`: a
-    /// builtin's `Inline::Leaf`, or `rt_map_get`), its operands in the block at
+    /// builtin's `Inline::Leaf`, or `rt_map_set`), its operands in the block at
     /// `args`: a direct call of the twin; when it declines, in a cold block, the
     /// general call `(helper, a, b)` of [`Tr::block_helper`] (`rt_builtin` or
     /// `rt_obj`), which raises the operation's error. Both leave the result in

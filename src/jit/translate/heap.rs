@@ -736,15 +736,6 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.appended(dst, true);
     }
 
-    /// `MapGet`: its leaf twin `rt_map_get`, and `rt_obj` (which raises) when
-    /// that declines.
-    pub(super) fn map_get(&mut self, pc: u32, dst: Reg, map: Reg, key: Reg) {
-        self.stress(pc, pc);
-        let addr = self.arg_block(&[map, key]);
-        let general = (self.tc.addrs.h_obj, ObjOp::MapGet as i64, 0);
-        self.leaf_call(pc, self.tc.addrs.h_map_get, addr, general, Some(dst));
-    }
-
     /// `MapSet`: its leaf twin `rt_map_set`, which stores in the room the map
     /// has, and `rt_obj` (which grows the map, or raises) when that declines.
     pub(super) fn map_set(&mut self, pc: u32, map: Reg, key: Reg, val: Reg) {

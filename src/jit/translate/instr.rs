@@ -414,7 +414,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     self.stress(pc, pc);
                     self.access(at, Access::Load(dst));
                 }
-                None => self.map_get(pc, dst, map, key),
+                None => self.map_get_by_position(pc, dst, map, key),
             },
             MapSet { map, key, val } => match self.found_entry(map, key) {
                 Some(at) => {

@@ -58,12 +58,26 @@ impl MapFacts {
 
 impl<'a, 'f> Tr<'a, 'f> {
     /// `map_has_key(map, key)` into `dst`: the position of the key's entry
-    /// plus one (0: absent), compared with 0. A key the map's direct table
-    /// covers (a small int) reads it there, inline; any other, the builtin's
-    /// find twin `twin` gives it. A null map exits to the VM, which raises.
-    /// What it found is kept for the branch on `dst`.
+    /// plus one (0: absent, [`Tr::map_position`]), compared with 0. A null
+    /// map exits to the VM, which raises. What it found is kept for the
+    /// branch on `dst`.
     pub(super) fn map_has_key(&mut self, pc: u32, dst: Reg, twin: LeafFn, map: Reg, key: Reg) {
         self.stress(pc, pc);
+        let pos1 = self.map_position(pc, map, key, twin, true);
+        let present = self.b.ins().icmp_imm_s(IntCC::NotEqual, pos1, 0);
+        self.set_bool(dst, present);
+        if self.inl.is_none() && dst != map && dst != key {
+            let found = Found { map, key, pos1 };
+            self.vn.maps.found_if.push((dst, pc, found));
+        }
+    }
+
+    /// The position plus one of the entry of the key in register `key` in the
+    /// map in register `map`, 0 if it is absent. A key the map's direct table
+    /// covers (a small int) is read there, inline; any other is found by
+    /// `map_has_key`'s twin `twin`. When the twin declines (a null map): an
+    /// exit to the VM if `decline_exits`, else 0.
+    fn map_position(&mut self, pc: u32, map: Reg, key: Reg, twin: LeafFn, decline_exits: bool) -> CV {
         let (call, join) = (self.b.create_block(), self.b.create_block());
         let pos1 = self.b.append_block_param(join, I64);
         let k = self.get_raw(key);
@@ -96,17 +110,57 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.switch_to_block(call);
         let args = self.arg_block(&[map, key]);
         let declined = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
-        self.guard(declined, pc);
+        if decline_exits {
+            self.guard(declined, pc);
+        }
         let fl = self.mem_flags(Mem::Frame);
-        let p = self.b.ins().load(I64, fl, args, 0);
+        let mut p = self.b.ins().load(I64, fl, args, 0);
+        if !decline_exits {
+            // (A declining twin leaves the map in `args[0]`.)
+            let zero = self.iconst(0);
+            p = self.b.ins().select(declined, zero, p);
+        }
         self.b.ins().jump(join, &[p.into()]);
         self.b.seal_block(join);
         self.b.switch_to_block(join);
-        let present = self.b.ins().icmp_imm_s(IntCC::NotEqual, pos1, 0);
-        self.set_bool(dst, present);
+        pos1
+    }
+
+    /// `MapGet` of a key no fact places: its position ([`Tr::map_position`]),
+    /// then the value loaded from the entry there, and the position kept for
+    /// the `m[k] = v` that may follow. A missing key or a null map takes the
+    /// general call (`rt_obj`), which raises.
+    pub(super) fn map_get_by_position(&mut self, pc: u32, dst: Reg, map: Reg, key: Reg) {
+        self.stress(pc, pc);
+        let twin = bp_runtime::builtins::map::FIND_TWIN;
+        let pos1 = self.map_position(pc, map, key, twin, false);
+        let ty = self.def_ty(dst);
+        let (missing, found, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        let v = self.b.append_block_param(join, ty);
+        self.b.set_cold_block(missing);
+        self.b.ins().brif(pos1, found, &[], missing, &[]);
+        self.b.seal_block(missing);
+        self.b.seal_block(found);
+        self.b.switch_to_block(missing);
+        let args = self.arg_block(&[map, key]);
+        self.block_helper(pc, self.tc.addrs.h_obj, ObjOp::MapGet as i64, args, 0, None);
+        let fl = self.mem_flags(Mem::Frame);
+        let general = self.b.ins().load(ty, fl, args, 0);
+        self.b.ins().jump(join, &[general.into()]);
+        self.b.switch_to_block(found);
+        let at = self.entry_value(map, pos1);
+        let fl = self.mem_flags(Mem::Heap);
+        let value = self.b.ins().load(ty, fl, at, 0);
+        self.b.ins().jump(join, &[value.into()]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.set(dst, v);
         if self.inl.is_none() && dst != map && dst != key {
-            let found = Found { map, key, pos1 };
-            self.vn.maps.found_if.push((dst, pc, found));
+            self.vn.maps.found.push(Found { map, key, pos1 });
         }
     }
 
@@ -212,13 +266,19 @@ impl<'a, 'f> Tr<'a, 'f> {
             return None;
         }
         let f = *self.vn.maps.found.iter().find(|f| f.map == map && f.key == key)?;
+        Some(self.entry_value(map, f.pos1))
+    }
+
+    /// The address of the value of the live entry at position `pos1 - 1` of
+    /// the map in register `map` (not null).
+    fn entry_value(&mut self, map: Reg, pos1: CV) -> CV {
         let (data, stride, value) = self.tc.offs.map_entries;
         let m = self.get_raw(map);
         let fl = self.mem_flags(Mem::Hdr);
         let entries = self.b.ins().load(I64, fl, m, data);
-        let off = self.b.ins().imul_imm_s(f.pos1, stride as i64);
+        let off = self.b.ins().imul_imm_s(pos1, stride as i64);
         let at = self.b.ins().iadd(entries, off);
         // (`pos1` is the position plus one.)
-        Some(self.b.ins().iadd_imm_s(at, value as i64 - stride as i64))
+        self.b.ins().iadd_imm_s(at, value as i64 - stride as i64)
     }
 }

@@ -100,8 +100,6 @@ pub struct Addrs {
     pub h_new: u64,
     /// `rt_obj(vm, tag, args, kind, pc) -> status`.
     pub h_obj: u64,
-    /// `MapGet`'s leaf twin `(args) -> declined` (see [`Tr::leaf_call`]).
-    pub h_map_get: u64,
     /// `MapSet`'s leaf twin `(args) -> declined`.
     pub h_map_set: u64,
     /// `rt_write_barrier(obj) -> 0`: remember an old object (`Tr::write_barrier`).
