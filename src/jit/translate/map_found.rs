@@ -3,6 +3,9 @@
 //! follow on the edge where the key was found read and overwrite the value at
 //! that position, with no lookup and no call (docs/jit.md, "Map entries
 //! found"). `if map_has_key(m, k): m[k] = m[k] + 1` is then one lookup.
+//! A `MapGet` no fact places finds the position the same way and leaves it
+//! as a fact for the `m[k] = v` after it. Both find a small int key in the
+//! map's direct table inline, and any other key through the twin.
 //!
 //! A fact is (map register, key register, position + 1). It holds until
 //! either register is written, or an instruction runs that could remove an
