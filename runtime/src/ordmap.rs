@@ -70,6 +70,13 @@ pub struct OrderedMap {
     key_epoch: Cell<u32>,
 }
 
+/// The slot of the direct table an int key `k >= 0` would have: `k` (a
+/// negative key, or any other kind of key, has none).
+#[inline(always)]
+fn direct_index(key: &MapKey) -> Option<usize> {
+    usize::try_from(key.as_int()?).ok()
+}
+
 /// The direct table's smallest size, and its largest (16 MiB).
 const MIN_DIRECT: usize = 16;
 const MAX_DIRECT: usize = 1 << 22;
@@ -231,23 +238,20 @@ impl OrderedMap {
     /// absent.
     #[inline(always)]
     fn direct_hit(&self, key: &MapKey) -> Option<Option<usize>> {
-        // (A negative key is a huge index, past the table.)
-        let k = key.as_int()? as u64;
-        let p = *self.direct.get(usize::try_from(k).ok()?)?;
+        let p = *self.direct.get(direct_index(key)?)?;
         Some((p as usize).checked_sub(1))
     }
 
     /// The slot of the direct table for `key`, if it covers it.
     #[inline]
     fn direct_slot(&mut self, key: &MapKey) -> Option<&mut u32> {
-        let k = usize::try_from(key.as_int()?).ok()?;
-        self.direct.get_mut(k)
+        self.direct.get_mut(direct_index(key)?)
     }
 
     /// After the entry of `key` was appended at position `pos`: note it in the
     /// direct table, growing the table to cover it if the map is dense enough.
     fn note_direct(&mut self, key: &MapKey, pos: usize) {
-        let Some(k) = key.as_int().and_then(|k| usize::try_from(k).ok()) else {
+        let Some(k) = direct_index(key) else {
             return;
         };
         if k >= self.direct.len() {
@@ -272,10 +276,7 @@ impl OrderedMap {
         }
         self.direct.resize(len, 0);
         for (i, b) in self.entries.iter().enumerate() {
-            let k = b
-                .as_ref()
-                .and_then(|b| b.key.as_int())
-                .and_then(|k| usize::try_from(k).ok());
+            let k = b.as_ref().and_then(|b| direct_index(&b.key));
             if let Some(slot) = k.and_then(|k| self.direct.get_mut(k)) {
                 // (Positions fit in `u32`: see `Slot`.)
                 *slot = u32::try_from(i + 1).unwrap_or(0);

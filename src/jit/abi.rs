@@ -269,10 +269,10 @@ pub struct Offsets {
     /// Closure captures: pointer and length words.
     pub clo_captures: (i32, i32),
     /// A map's entries: the offset of their data pointer in the map object,
-    /// an entry's size and the offset of its value (`abi::map_entries`).
+    /// an entry's size and the offset of its value (`abi::map_layout`).
     pub map_entries: (i32, i32, i32),
     /// A map's direct table of small int keys: the offsets of its data
-    /// pointer and length (`abi::map_direct`).
+    /// pointer and length (`abi::map_layout`).
     pub map_direct: (i32, i32),
 }
 
@@ -333,6 +333,7 @@ impl Offsets {
     /// `depth` bytes from the context, the running VM's structures at `run`, the
     /// heap at `heap` bytes from the context, and the runtime's heap objects.
     pub fn new(frame: FrameLayout, depth: i32, run: RunOffsets, heap: i32) -> Offsets {
+        let map = abi::map_layout();
         Offsets {
             run,
             frame_size: frame.size,
@@ -378,8 +379,8 @@ impl Offsets {
             short_str_size: abi::SHORT_STR_SIZE as i64,
             empty_str_index: abi::EMPTY_STR_INDEX as i64,
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
-            map_entries: abi::map_entries(),
-            map_direct: abi::map_direct(),
+            map_entries: map.entries,
+            map_direct: map.direct,
         }
     }
 }

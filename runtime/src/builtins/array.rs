@@ -4,6 +4,7 @@
 //! state). Every index from the program is range checked; new arrays take the
 //! element kind of their source array; growth is reported to the GC accounting.
 
+use super::inline::leaf_builtin;
 use super::string::null_error;
 use super::{b, leaf_on_object, Builtin, Inline, KIND_OF_T};
 use crate::heap::{as_array, as_array_mut, obj_kind, str_bytes, values_equal, ArrayObj, ObjKind};
@@ -98,34 +99,15 @@ unsafe extern "C" fn array_push_leaf(args: *mut Value) -> u64 {
     }
 }
 
-fn array_pop(_rt: &mut Rt, a: &[Value]) -> RtResult {
+// The twin pops without the general builtin call (half of a loop that pushes
+// and pops a stack); a null or empty array declines to it, which raises.
+leaf_builtin!(array_pop, array_pop_leaf, 1, |a| {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
     // enforces it): null or a live array, and nothing else borrows it here.
     unsafe { arr_mut(a[0]) }?
         .pop()
         .ok_or_else(|| RtError::msg("array_pop on empty array"))
-}
-
-/// [`array_pop`]'s leaf twin ([`super::LeafFn`]): compiled code's and the
-/// interpreter's pop, without the general builtin call (half of a loop that
-/// pushes and pops a stack). A null or empty array declines to the general
-/// call, which raises.
-///
-/// # Safety
-/// `args` holds `array_pop`'s argument (the checker's types).
-unsafe extern "C" fn array_pop_leaf(args: *mut Value) -> u64 {
-    // SAFETY: the caller's contract; a non-null array argument is a live
-    // array, which nothing else borrows during the call.
-    unsafe {
-        super::leaf(args, |a| {
-            let array = *a;
-            if array.is_null() {
-                return None;
-            }
-            as_array_mut(array).pop()
-        })
-    }
-}
+});
 
 fn array_insert(rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker

@@ -109,25 +109,30 @@ pub const CLOSURE_CAPTURES_PTR: i32 =
 pub const CLOSURE_CAPTURES_LEN: i32 =
     (offset_of!(ClosureObj, captures) + offset_of!(FixedSlice<crate::value::Value>, len)) as i32;
 
-/// Where compiled code reads and overwrites the value of a map's entry at a
-/// known position (`OrderedMap::position`): the offset in a map object of the
-/// word that points at its entries, an entry's size, and the offset of the
-/// value in an entry. Measured, not a constant: `Vec` does not declare the
-/// order of its words (`ordmap::entry_layout`).
-pub fn map_entries() -> (i32, i32, i32) {
-    let l = crate::ordmap::entry_layout();
-    let data = offset_of!(super::object::MapObj, entries) + l.data;
-    (data as i32, l.stride as i32, l.value as i32)
+/// What compiled code reads of a map object ([`map_layout`]).
+#[derive(Clone, Copy, Debug)]
+pub struct MapLayout {
+    /// Where it reads and overwrites the value of the entry at a known
+    /// position (`OrderedMap::position`): the offset of the word that points
+    /// at the entries, an entry's size, and the offset of the value in an
+    /// entry.
+    pub entries: (i32, i32, i32),
+    /// Where it finds the position of a small int key: the offsets of the
+    /// direct table's data pointer and length (`u32` slots: the position of
+    /// key `k`'s entry plus one, 0 if absent; an empty table unless the keys
+    /// are ints).
+    pub direct: (i32, i32),
 }
 
-/// Where compiled code finds the position of a small int key in a map: the
-/// offsets in a map object of its direct table's data pointer and length
-/// (`u32` slots: the position of key `k`'s entry plus one, 0 if absent; an
-/// empty table unless the keys are ints). Measured, as [`map_entries`].
-pub fn map_direct() -> (i32, i32) {
+/// The [`MapLayout`] of this build. Measured, not constants: `Vec` does not
+/// declare the order of its words (`ordmap::entry_layout`).
+pub fn map_layout() -> MapLayout {
     let l = crate::ordmap::entry_layout();
     let map = offset_of!(super::object::MapObj, entries);
-    ((map + l.direct_data) as i32, (map + l.direct_len) as i32)
+    MapLayout {
+        entries: ((map + l.data) as i32, l.stride as i32, l.value as i32),
+        direct: ((map + l.direct_data) as i32, (map + l.direct_len) as i32),
+    }
 }
 
 /// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):

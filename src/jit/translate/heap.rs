@@ -202,18 +202,31 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
-    pub(super) fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, (p_off, l_off): (i32, i32)) -> CV {
+    pub(super) fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, slice: (i32, i32)) -> CV {
         let o = self.non_null(obj, pc);
+        let ptr = self.fixed_slots(o, slice, idx, |t, oob| t.raise_guard(oob, pc));
+        self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
+    }
+
+    /// The data pointer of the fixed slice whose pointer and length words are
+    /// at `(p_off, l_off)` in object `o` (not null), after `check` was given
+    /// the condition that it has no slot `last` (and emitted its guard).
+    pub(super) fn fixed_slots(
+        &mut self,
+        o: CV,
+        (p_off, l_off): (i32, i32),
+        last: u8,
+        check: impl FnOnce(&mut Self, CV),
+    ) -> CV {
         let fl = self.mem_flags(Mem::Hdr);
         let len = self.b.ins().load(I64, fl, o, l_off);
         let oob = self
             .b
             .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
-        self.raise_guard(oob, pc);
+            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, last as i64);
+        check(self, oob);
         let fl = self.mem_flags(Mem::Hdr);
-        let ptr = self.b.ins().load(I64, fl, o, p_off);
-        self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
+        self.b.ins().load(I64, fl, o, p_off)
     }
 
     /// Address of field `idx` of the struct or class instance in `obj` (null- and

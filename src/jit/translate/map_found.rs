@@ -51,9 +51,10 @@ pub(super) struct MapFacts {
 }
 
 impl MapFacts {
-    /// At the start of a bytecode block: the facts of the block before do
-    /// not hold (those an edge carries in are entered afterwards).
-    pub(super) fn forget_block(&mut self) {
+    /// Forget every fact: at the start of a bytecode block (those an edge
+    /// carries in are entered afterwards), and before an instruction that
+    /// could remove an entry.
+    pub(super) fn forget(&mut self) {
         self.found.clear();
         self.found_if.clear();
     }
@@ -89,15 +90,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             // any other, and a key's bits are then never below it.)
             let (data, len) = self.tc.offs.map_direct;
             let m = self.get_raw(map);
-            let table = self.b.create_block();
-            self.branch_if_null(m, call, table);
+            self.branch_to_if_zero(m, call);
             let fl = self.mem_flags(Mem::Hdr);
             let n = self.b.ins().load(I64, fl, m, len);
             let covered = self.b.ins().icmp(IntCC::UnsignedLessThan, k, n);
-            let hit = self.b.create_block();
-            self.b.ins().brif(covered, hit, &[], call, &[]);
-            self.b.seal_block(hit);
-            self.b.switch_to_block(hit);
+            self.branch_to_if_zero(covered, call);
             let fl = self.mem_flags(Mem::Hdr);
             let slots = self.b.ins().load(I64, fl, m, data);
             let off = self.b.ins().ishl_imm_s(k, 2);
@@ -167,21 +164,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// Go to `null` if `v` is 0, else to `not_null`, which is then the
-    /// current block.
-    fn branch_if_null(&mut self, v: CV, null: Block, not_null: Block) {
-        let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, v, 0);
-        self.b.ins().brif(is_null, null, &[], not_null, &[]);
-        self.b.seal_block(not_null);
-        self.b.switch_to_block(not_null);
-    }
-
     /// Before instruction `ins` of the function: forget every fact if it
     /// could remove a map entry.
     pub(super) fn before_for_map_facts(&mut self, ins: &Instr) {
         if !self.keeps_map_positions(ins) {
-            self.vn.maps.found.clear();
-            self.vn.maps.found_if.clear();
+            self.vn.maps.forget();
         }
     }
 
@@ -249,14 +236,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// At the start of bytecode block `pc` with `preds` incoming edges: the
-    /// facts an edge carried in hold if that edge is the only way in (one
-    /// edge, not a loop header, where the VM re-enters, nor a handler).
+    /// facts an edge carried in hold if that edge is the only way in
+    /// ([`Tr::one_way_in`]).
     pub(super) fn enter_map_facts(&mut self, pc: u32, preds: u32) {
         let Some(carried) = self.vn.maps.on_edges.remove(&pc) else {
             return;
         };
-        let header = self.an.headers.binary_search(&pc).is_ok();
-        if preds == 1 && !header && !self.is_handler(pc) {
+        if self.one_way_in(pc, preds) {
             self.vn.maps.found = carried;
         }
     }

@@ -430,7 +430,7 @@ impl ValueNumbering {
         self.bounds_checked.clear();
         self.low_zeros.clear();
         self.non_null.clear();
-        self.maps.forget_block();
+        self.maps.forget();
         self.forget_structs();
     }
 
@@ -1064,16 +1064,22 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// At the start of bytecode block `pc` with `preds` incoming edges: the
     /// fact a branch left for it ([`Tr::zero_facts`]) holds here if that
-    /// branch's edge is the only way in: one edge, not a loop header (where
-    /// the VM re-enters), not an exception handler.
+    /// branch's edge is the only way in ([`Tr::one_way_in`]).
     fn enter_zero_fact(&mut self, pc: u32, preds: u32) {
         let Some((x, k)) = self.zero_facts.remove(&pc) else {
             return;
         };
-        let header = self.an.headers.binary_search(&pc).is_ok();
-        if preds == 1 && !header && !self.is_handler(pc) {
+        if self.one_way_in(pc, preds) {
             self.vn.low_zeros.insert(x, k);
         }
+    }
+
+    /// Whether bytecode block `pc`, with `preds` incoming edges, is entered
+    /// by one edge only, so that what held on that edge holds in it: one
+    /// edge, not a loop header (where the VM re-enters), not an exception
+    /// handler.
+    fn one_way_in(&self, pc: u32, preds: u32) -> bool {
+        preds == 1 && self.an.headers.binary_search(&pc).is_err() && !self.is_handler(pc)
     }
 
     /// Read the length and data pointer of the cached arrays of loop `only` (in
@@ -1400,16 +1406,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some(&last) = read.last() else {
             return;
         };
-        let (p_off, l_off) = self.tc.offs.clo_captures;
-        let fl = self.mem_flags(Mem::Hdr);
-        let len = self.b.ins().load(I64, fl, clo, l_off);
-        let few = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, last as i64);
-        self.guard(few, h);
-        let fl = self.mem_flags(Mem::Hdr);
-        let ptr = self.b.ins().load(I64, fl, clo, p_off);
+        let ptr = self.fixed_slots(clo, self.tc.offs.clo_captures, last, |t, few| t.guard(few, h));
         let mut vars = Vec::with_capacity(read.len());
         for idx in read {
             let fl = self.mem_flags(Mem::Heap);

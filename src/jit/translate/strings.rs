@@ -139,7 +139,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// Branch to `target` if `v` is zero; go on in a new block otherwise.
-    fn branch_to_if_zero(&mut self, v: CV, target: Block) {
+    pub(super) fn branch_to_if_zero(&mut self, v: CV, target: Block) {
         let go_on = self.b.create_block();
         self.b.ins().brif(v, go_on, &[], target, &[]);
         self.b.seal_block(go_on);
