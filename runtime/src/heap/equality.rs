@@ -272,7 +272,18 @@ unsafe fn hash_ref_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
 /// # Safety
 /// As [`hash_value`].
 #[inline(never)]
-unsafe fn hash_walk(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
+unsafe fn hash_walk(h: FxHasher, v: Value, kind: ValKind) -> u64 {
+    match hash_flat_tuple(h, v, kind) {
+        Some(flat) => flat,
+        None => hash_queued(h, v, kind),
+    }
+}
+
+/// [`hash_walk`] by its queue of the items still to hash, for any value.
+///
+/// # Safety
+/// As [`hash_value`].
+unsafe fn hash_queued(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
     // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
     // so scalar and string keys cost no allocation).
     let mut pending: Vec<(Value, ValKind)> = Vec::new();
@@ -282,6 +293,35 @@ unsafe fn hash_walk(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
         hash_one(&mut h, x, k, &mut pending);
     }
     h.finish()
+}
+
+/// [`hash_queued`] of a tuple none of whose items is a tuple (the usual tuple
+/// key, `(row, col)` or `(name, n)`), with the same result, without the walk's
+/// queue (whose first push allocated, and a tuple key paid that on every
+/// lookup); `None` for any other value, which takes the walk.
+///
+/// # Safety
+/// As [`hash_value`].
+#[inline]
+unsafe fn hash_flat_tuple(mut h: FxHasher, v: Value, kind: ValKind) -> Option<u64> {
+    if kind != ValKind::Ref || v.is_null() || obj_kind(v) != ObjKind::Tuple {
+        return None;
+    }
+    let t = as_tuple(v);
+    // The walk hashes the tuple and then at most `HASH_MAX_VALUES - 1` items.
+    if t.items.len() >= HASH_MAX_VALUES {
+        return None;
+    }
+    h.write_u64(t.items.len() as u64);
+    let mut none = Vec::new();
+    for (&x, &k) in t.items.iter().zip(t.kinds.iter()) {
+        if k == ValKind::Ref && !x.is_null() && obj_kind(x) == ObjKind::Tuple {
+            return None;
+        }
+        // Never queues: `x` is not a tuple.
+        hash_one(&mut h, x, k, &mut none);
+    }
+    Some(h.finish())
 }
 
 /// Feed one value to `h`; a tuple feeds its length and queues its items.
@@ -339,8 +379,33 @@ pub unsafe fn values_equal(a: Value, b: Value, kind: ValKind) -> bool {
     match shallow_eq(a, b, kind) {
         Shallow::Equal => true,
         Shallow::Unequal => false,
+        Shallow::Descend(ObjKind::Tuple) => {
+            flat_tuples_equal(a, b).unwrap_or_else(|| containers_equal(a, b, ObjKind::Tuple))
+        }
         Shallow::Descend(k) => containers_equal(a, b, k),
     }
+}
+
+/// Whether two distinct tuples are equal, decided item by item without
+/// looking inside containers (the usual tuple key holds scalars and strings);
+/// `None` when a pair of items needs the walk ([`containers_equal`]).
+///
+/// # Safety
+/// `a` and `b` are live tuples (as [`values_equal`]).
+unsafe fn flat_tuples_equal(a: Value, b: Value) -> Option<bool> {
+    let (x, y) = (as_tuple(a), as_tuple(b));
+    if x.items.len() != y.items.len() {
+        return Some(false);
+    }
+    for ((&p, &q), &k) in x.items.iter().zip(y.items.iter()).zip(x.kinds.iter()) {
+        match shallow_eq(p, q, k) {
+            Shallow::Equal => {}
+            // Equality is a conjunction: one difference decides it.
+            Shallow::Unequal => return Some(false),
+            Shallow::Descend(_) => return None,
+        }
+    }
+    Some(true)
 }
 
 /// Whether two strings (each null or a live string) are equal: the same
@@ -846,6 +911,83 @@ mod tests {
                 hash_value(c, ValKind::Ref)
             });
         });
+    }
+
+    /// A tuple key of scalars and strings hashes as the queued walk hashes it,
+    /// and compares item by item as the walk would; one that holds a tuple
+    /// takes the walk.
+    #[test]
+    fn flat_tuples_hash_and_compare_as_the_walk() {
+        let mut h = Heap::new(false);
+        let kinds: Box<[ValKind]> = vec![
+            ValKind::Int,
+            ValKind::Float,
+            ValKind::Bool,
+            ValKind::Ref,
+            ValKind::Ref,
+        ]
+        .into();
+        let long = vec![b'x'; 40];
+        let tuple = |h: &mut Heap, i: i64, f: f64, s: &[u8]| {
+            let s = h.alloc_str(s);
+            h.alloc_tuple(
+                &kinds,
+                &[
+                    Value::int(i),
+                    Value::float(f),
+                    Value::bool(i % 2 == 0),
+                    s,
+                    Value::NULL,
+                ],
+            )
+        };
+        let a = tuple(&mut h, 7, 0.0, b"ab");
+        let same = tuple(&mut h, 7, -0.0, b"ab");
+        let long_a = tuple(&mut h, 7, 1.5, &long);
+        let long_b = tuple(&mut h, 7, 1.5, &long);
+        let other = tuple(&mut h, 8, 0.0, b"ab");
+        let nan = tuple(&mut h, 7, f64::NAN, b"ab");
+        for t in [a, same, long_a, other, nan] {
+            // SAFETY: live tuples of this test's heap.
+            let (flat, queued) = unsafe {
+                (
+                    hash_flat_tuple(FxHasher::default(), t, ValKind::Ref),
+                    hash_queued(FxHasher::default(), t, ValKind::Ref),
+                )
+            };
+            assert_eq!(flat, Some(queued));
+        }
+        // SAFETY: live tuples of this test's heap.
+        unsafe {
+            assert!(values_equal(a, same, ValKind::Ref));
+            assert!(values_equal(long_a, long_b, ValKind::Ref));
+            assert!(!values_equal(a, other, ValKind::Ref));
+            assert!(!values_equal(nan, nan_twin(&mut h, nan), ValKind::Ref));
+            assert!(values_equal(nan, nan, ValKind::Ref), "a value equals itself");
+        }
+        // A tuple holding a tuple: the walk hashes and compares it.
+        let nested_kinds: Box<[ValKind]> = vec![ValKind::Int, ValKind::Ref].into();
+        let x = h.alloc_tuple(&nested_kinds, &[Value::int(1), a]);
+        let y = h.alloc_tuple(&nested_kinds, &[Value::int(1), same]);
+        let z = h.alloc_tuple(&nested_kinds, &[Value::int(1), other]);
+        // SAFETY: live tuples of this test's heap.
+        unsafe {
+            assert_eq!(hash_flat_tuple(FxHasher::default(), x, ValKind::Ref), None);
+            assert_eq!(flat_tuples_equal(x, y), None);
+            assert_eq!(hash_value(x, ValKind::Ref), hash_value(y, ValKind::Ref));
+            assert!(values_equal(x, y, ValKind::Ref));
+            assert!(!values_equal(x, z, ValKind::Ref));
+        }
+    }
+
+    /// A copy of the tuple `t` of [`flat_tuples_hash_and_compare_as_the_walk`].
+    fn nan_twin(h: &mut Heap, t: Value) -> Value {
+        // SAFETY: `t` is a live tuple of this test's heap.
+        let (kinds, items): (Vec<ValKind>, Vec<Value>) = unsafe {
+            let t = as_tuple(t);
+            (t.kinds.to_vec(), t.items.to_vec())
+        };
+        h.alloc_tuple(&kinds, &items)
     }
 
     #[test]
