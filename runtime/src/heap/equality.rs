@@ -89,9 +89,9 @@ impl MapKey {
     }
 
     /// [`Self::content_hash`], and whether it determines the key among the keys
-    /// of its kind: for an int or bool and for a string of at most
-    /// [`SHORT_STR_KEY`] bytes the hash is a bijection of the content (see
-    /// [`hash_value`]), so two such keys are equal exactly when their hashes are,
+    /// of its kind: for an int or bool, a string of at most [`SHORT_STR_KEY`]
+    /// bytes and a pair of ints of 32 bits each the hash is a bijection of the
+    /// content (see [`hash_value`]), so two such keys are equal exactly when their hashes are,
     /// and a map can compare them without reading the stored key's bytes (a cache
     /// miss per lookup on a map larger than the cache).
     #[inline]
@@ -262,7 +262,30 @@ unsafe fn hash_ref_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
             h.write(b);
             (h.finish(), false)
         }
+        ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Tuple => match int_pair_word(v) {
+            Some(w) => (hash_word(w), true),
+            None => (hash_walk(h, v, kind), false),
+        },
         _ => (hash_walk(h, v, kind), false),
+    }
+}
+
+/// A pair of ints of 32 bits each (a grid's `(row, col)`) as one word: tuple
+/// keys of one map all have its key type, and among pairs of ints those of
+/// this range are packed injectively, so such a key's hash ([`hash_word`]
+/// of the word) determines it, like a short string's.
+///
+/// # Safety
+/// `v` is a live tuple.
+#[inline(always)]
+unsafe fn int_pair_word(v: Value) -> Option<u64> {
+    let t = as_tuple(v);
+    match (&t.kinds[..], &t.items[..]) {
+        ([ValKind::Int, ValKind::Int], [a, b]) => {
+            let (a, b) = (i32::try_from(a.as_int()).ok()?, i32::try_from(b.as_int()).ok()?);
+            Some((a as u32 as u64) | ((b as u32 as u64) << 32))
+        }
+        _ => None,
     }
 }
 
@@ -710,6 +733,30 @@ mod tests {
         assert_ne!(int(1).hash_exact().0, int(2).hash_exact().0);
         let float = unsafe { MapKey::new(Value::float(1.0), ValKind::Float) };
         assert!(!float.hash_exact().1);
+        // Pairs of 32-bit ints are exact, and no two share a hash; a pair out
+        // of that range, or of other kinds, is compared by content.
+        let pair_kinds: Box<[ValKind]> = vec![ValKind::Int, ValKind::Int].into();
+        let mut pair = |a: i64, b: i64| key(h.alloc_tuple(&pair_kinds, &[Value::int(a), Value::int(b)]));
+        let mut pairs = std::collections::HashMap::new();
+        for (a, b) in [
+            (0, 0),
+            (0, 1),
+            (1, 0),
+            (-1, 0),
+            (0, -1),
+            (i32::MIN as i64, i32::MAX as i64),
+            (7, 7),
+        ] {
+            let (hash, exact) = pair(a, b).hash_exact();
+            assert!(exact, "({a}, {b})");
+            assert_eq!(pairs.insert(hash, (a, b)), None, "({a}, {b})");
+        }
+        assert_eq!(pair(3, -4).hash_exact(), pair(3, -4).hash_exact());
+        assert!(!pair(1 << 32, 0).hash_exact().1);
+        assert!(!pair(0, i32::MIN as i64 - 1).hash_exact().1);
+        let int_bool: Box<[ValKind]> = vec![ValKind::Int, ValKind::Bool].into();
+        let t = h.alloc_tuple(&int_bool, &[Value::int(1), Value::bool(true)]);
+        assert!(!key(t).hash_exact().1);
     }
 
     /// The low 32 bits of an exact key's hash (the index's bucket and tag)
@@ -726,13 +773,14 @@ mod tests {
             let b = s.as_bytes();
             packed_bytes(b) | ((b.len() as u64) << 56)
         };
-        let patterns: [(&str, &dyn Fn(usize) -> u64); 6] = [
+        let patterns: [(&str, &dyn Fn(usize) -> u64); 7] = [
             ("sequential", &|i| i as u64),
             ("negative", &|i| (i as u64).wrapping_neg()),
             ("stride 1024", &|i| (i as u64) << 10),
             ("stride 2^32", &|i| (i as u64) << 32),
             ("stride 2^40", &|i| (i as u64) << 40),
             ("short strings", &short_str),
+            ("grid pairs", &|i| ((i / 450) as u64) << 32 | (i % 450) as u64),
         ];
         for (name, key) in patterns {
             let mut used = vec![false; buckets];
