@@ -276,37 +276,22 @@ pub struct Offsets {
     pub map_direct: (i32, i32),
 }
 
-/// What inline allocation of a struct or class instance reads and writes: the
-/// heap's words (offsets from the heap, which is at `vm_heap` bytes from the
-/// context) and the new object's header.
+/// What inline allocation of an object in a cell (an instance, array or
+/// tuple) reads and writes: the heap's words (offsets from the heap, which is
+/// at `vm_heap` bytes from the context) and the new object's header.
 #[derive(Clone, Copy, Debug)]
 pub struct AllocOffsets {
     /// Offset of the heap from the context address.
     pub vm_heap: i32,
-    /// The all-objects list head.
-    pub head: i32,
-    /// Bytes allocated since the last collection.
-    pub since_gc: i32,
-    /// The most `since_gc` may reach by an inline allocation (0 in GC stress mode).
-    pub limit: i32,
-    /// The object count and the total bytes allocated (statistics).
-    pub objects: i32,
-    pub bytes: i32,
-    /// The free-cell list head of objects the size of an instance of 0
-    /// fields (an empty array's cell); of `n` fields 8 bytes per field
-    /// further, for `n < cell_classes`.
-    pub free_cells: i32,
-    /// The hole struct and class instances of 0 fields are allocated from:
-    /// its cursor, and 8 bytes further its limit; of `n` fields 16 bytes per
-    /// field further. Instances live in chunks of their own and go on no list
-    /// (`runtime/src/heap/cells.rs`).
+    /// The hole objects the size of an instance of 0 fields are allocated
+    /// from: its cursor, and 8 bytes further its limit; of `n` fields 16
+    /// bytes per field further. Such objects live in instance chunks and go
+    /// on no list (`runtime/src/heap/cells.rs`).
     pub instance_holes: i32,
     pub cell_classes: usize,
-    /// The size of an instance of 0 fields; `n` fields add 8 bytes each (what
-    /// inline allocation adds to the heap's byte counters).
+    /// The size of an instance of 0 fields; `n` fields add 8 bytes each (how
+    /// far inline allocation bumps a hole's cursor).
     pub instance_head: i32,
-    /// The header's list link (a free cell's link to the next free cell).
-    pub hdr_next: i32,
     /// The header's mark byte, and the bit of it only an old object that is
     /// not remembered has: the write barrier's test (docs/jit.md, "Write
     /// barrier").
@@ -350,16 +335,9 @@ impl Offsets {
             struct_layout: abi::STRUCT_LAYOUT,
             alloc: AllocOffsets {
                 vm_heap: heap,
-                head: abi::HEAP_HEAD,
-                since_gc: abi::HEAP_SINCE_GC,
-                limit: abi::HEAP_INLINE_LIMIT,
-                objects: abi::HEAP_OBJECTS,
-                bytes: abi::HEAP_BYTES_ALLOCATED,
-                free_cells: abi::HEAP_FREE_CELLS,
                 instance_holes: abi::HEAP_INSTANCE_HOLES,
                 cell_classes: bp_runtime::heap::CELL_CLASSES,
                 instance_head: abi::struct_size(0) as i32,
-                hdr_next: abi::HDR_NEXT,
                 hdr_mark: abi::HDR_MARK,
                 mark_old_bit: abi::MARK_OLD_BIT,
                 kind_struct: abi::KIND_STRUCT,

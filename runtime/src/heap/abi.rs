@@ -10,9 +10,6 @@ use super::object::{
 };
 use std::mem::offset_of;
 
-/// The all-objects list link (`*mut ObjHeader`) in every object's header; a free
-/// cell's link to the next free cell of its size.
-pub const HDR_NEXT: i32 = offset_of!(ObjHeader, next) as i32;
 /// The object kind byte in every object's header.
 pub const HDR_KIND: i32 = offset_of!(ObjHeader, kind) as i32;
 /// The mark byte in every object's header (0 on a new object). The write
@@ -135,25 +132,13 @@ pub fn map_layout() -> MapLayout {
     }
 }
 
-/// The [`Heap`] words inline allocation reads and writes (all `u64`/pointers):
-/// the all-objects list head, the bytes allocated since the last collection, the
-/// limit on those for an inline allocation (0 in GC stress mode), the object
-/// count and the total bytes allocated (none of these four does a cell taken
-/// from a hole read or update: its hole counted toward the next collection
-/// when the runtime took it, and the heap counts the hole's cells when it is
-/// used up, `cells.rs`),
-/// the head of the free-cell list of objects
-/// as large as an instance of 0 fields (`n` fields: `HEAP_FREE_CELLS + 8 * n`,
-/// for `n <` [`CELL_CLASSES`](super::CELL_CLASSES); an empty array's cell), and
-/// the hole instances of 0 fields are allocated from, its cursor and then its
-/// limit (`HEAP_INSTANCE_HOLES + 16 * n`): instances are on no list (their
-/// chunk marks them, `cells.rs`).
-pub const HEAP_HEAD: i32 = Heap::OFF_HEAD as i32;
-pub const HEAP_SINCE_GC: i32 = Heap::OFF_SINCE_GC as i32;
-pub const HEAP_INLINE_LIMIT: i32 = Heap::OFF_INLINE_LIMIT as i32;
-pub const HEAP_OBJECTS: i32 = Heap::OFF_OBJECTS as i32;
-pub const HEAP_BYTES_ALLOCATED: i32 = Heap::OFF_BYTES_ALLOCATED as i32;
-pub const HEAP_FREE_CELLS: i32 = Heap::OFF_FREE_CELLS as i32;
+/// The [`Heap`] words inline allocation reads and writes: the hole objects the
+/// size of an instance of 0 fields are allocated from, its cursor and then its
+/// limit (`HEAP_INSTANCE_HOLES + 16 * n` for `n` fields, `n <`
+/// [`CELL_CLASSES`](super::CELL_CLASSES)). The objects compiled code allocates
+/// inline (instances, arrays, tuples) live in instance chunks and are on no
+/// list: their chunk marks them, and the heap counts a hole's cells toward the
+/// next collection when it takes the hole (`cells.rs`).
 pub const HEAP_INSTANCE_HOLES: i32 = Heap::OFF_INSTANCE_HOLES as i32;
 
 #[cfg(test)]
@@ -227,50 +212,28 @@ mod tests {
     }
 
     /// Allocate a cell of `n` fields the way compiled code does inline
-    /// (`Tr::alloc_cell`): take the next cell of the hole of an instance or an
-    /// array, or pop a free cell, link it and count it (toward the next
-    /// collection too) for anything else, write its header with `kind`, then
-    /// its contents with `init`. `None` when the fast path would take the
-    /// helper.
+    /// (`Tr::alloc_cell`): take the next cell of the hole of that size, write
+    /// its header with `kind`, then its contents with `init`. `None` when the
+    /// fast path would take the helper.
     fn inline_cell(h: &mut Heap, n: usize, kind: u8, init: impl FnOnce(*mut u8)) -> Option<Value> {
         let base = h as *mut Heap as *mut u8;
-        // A counter word and a pointer word of the heap (pointers are read and
+        // The hole's cursor and limit words of the heap (pointers are read and
         // written as pointers, keeping their provenance for Miri).
-        let at = |off: i32| {
+        let ptr_at = |off: i32| {
             // SAFETY: `off` is one of the heap word offsets above.
-            unsafe { base.add(off as usize) as *mut u64 }
+            unsafe { base.add(off as usize) as *mut *mut u8 }
         };
-        let ptr_at = |off: i32| at(off) as *mut *mut u8;
         // SAFETY: every address is a word of `h` (offsets from `offset_of!`) or of
-        // the free cell popped, which is `struct_size(n)` bytes.
+        // the cell taken, which is `struct_size(n)` bytes.
         unsafe {
-            let size = struct_size(n) as u64;
-            let c = if kind == KIND_STRUCT || kind == KIND_CLASS || kind == KIND_ARRAY {
-                let cursor = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32);
-                let limit = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32 + 8);
-                let c = *cursor;
-                if (*limit as usize).wrapping_sub(c as usize) < size as usize {
-                    return None;
-                }
-                *cursor = c.add(size as usize);
-                c
-            } else {
-                let s2 = *at(HEAP_SINCE_GC) + size;
-                let free = ptr_at(HEAP_FREE_CELLS + 8 * n as i32);
-                let c = *free;
-                if c.is_null() || s2 > *at(HEAP_INLINE_LIMIT) {
-                    return None;
-                }
-                let next = c.add(HDR_NEXT as usize) as *mut *mut u8;
-                *free = *next;
-                *next = *ptr_at(HEAP_HEAD);
-                *ptr_at(HEAP_HEAD) = c;
-                // Counted here; a cell from a hole is counted with its hole.
-                *at(HEAP_SINCE_GC) = s2;
-                *at(HEAP_BYTES_ALLOCATED) += size;
-                *at(HEAP_OBJECTS) += 1;
-                c
-            };
+            let size = struct_size(n);
+            let cursor = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32);
+            let limit = ptr_at(HEAP_INSTANCE_HOLES + 16 * n as i32 + 8);
+            let c = *cursor;
+            if (*limit as usize).wrapping_sub(c as usize) < size {
+                return None;
+            }
+            *cursor = c.add(size);
             *c.add(HDR_KIND as usize) = kind;
             *c.add(HDR_MARK as usize) = 0;
             init(c);

@@ -1,7 +1,8 @@
 //! Size-class cells for struct and class instances, for array objects (an
 //! [`ArrayObj`](super::object::ArrayObj) has the size of an instance of 3 fields;
-//! `gc.rs`, `ARRAY_CELL`) and for short strings (the smallest cell that holds the
-//! header and the bytes; `gc.rs`, `str_cell`).
+//! `gc.rs`, `ARRAY_CELL`), for tuples and function values (their items after
+//! them: `gc.rs`, `values_cell`) and for short strings (the smallest cell that
+//! holds the header and the bytes; `gc.rs`, `str_cell`).
 //!
 //! An object of the size of an instance of `n < CELL_CLASSES` fields lives in
 //! a cell of exactly [`instance_size`]`(n)` bytes, carved from a chunk of
@@ -10,8 +11,8 @@
 //! chunks are only freed when the heap is dropped, so the collector stays
 //! non-moving. There are two kinds of chunk:
 //!
-//! * **Instance chunks** hold struct and class instances and array objects of
-//!   one size, which are on no list. A chunk starts with mark bits, one per word; the
+//! * **Instance chunks** hold struct and class instances, array objects, tuples
+//!   and function values of one size, which are on no list. A chunk starts with mark bits, one per word; the
 //!   collector marks an instance there ([`mark_instance`]) and never visits a
 //!   dead one or a free cell. After a collection every instance chunk is
 //!   *unswept*. Instances are allocated by bumping a cursor through a *hole*,
@@ -26,8 +27,8 @@
 //!   cell (or that has none) is the same; one that owns a buffer is known by
 //!   its chunk's *owner bits*, which the collection reads to free the
 //!   buffers of the dead ones ([`Cells::sweep_owners`]).
-//! * **Object chunks** hold strings, tuples and function values, which are on
-//!   the all-objects list like every other object. The free cells of each size are
+//! * **Object chunks** hold strings, which are on the all-objects list like
+//!   every other object (a string may own a buffer). The free cells of each size are
 //!   a list linked through their header's `next` word: allocation pops one, the
 //!   sweep frees a dead object (its buffer, if it has one) and pushes its cell
 //!   back, and an empty list is refilled from a new chunk.
@@ -95,12 +96,12 @@ const CHUNKS_ALONE: usize = 64;
 const REGION_BYTES: usize = 2 << 20;
 
 pub(super) struct Cells {
-    /// The first free cell of each size (`free[n]` for instances of `n` fields), or
-    /// null; each free cell's `next` word links to the next free cell of its size.
-    /// Compiled code pops from these lists (`Heap::OFF_FREE_CELLS`).
+    /// The first free cell of each size of an object chunk (`free[n]` for the
+    /// size of an instance of `n` fields: strings), or null; each free cell's
+    /// `next` word links to the next free cell of its size.
     pub(super) free: [*mut ObjHeader; CELL_CLASSES],
-    /// Per size class of struct and class instances, which live in chunks of
-    /// their own (see "Instance chunks" below), the hole instances are
+    /// Per size class of the objects of instance chunks (see "Instance
+    /// chunks" above), the hole instances are
     /// allocated from: `[cursor, limit)`, a run of free cells of the current
     /// chunk, both null when there is none. Allocation bumps the cursor by the
     /// cell size (compiled code's inline `new` too: `Heap::OFF_INSTANCE_HOLES`).
@@ -468,9 +469,9 @@ impl Cells {
         (count, bytes)
     }
 
-    /// Call `f` with every object in a cell of an instance chunk (an instance
-    /// or an array) that the last collection marked: right after a
-    /// collection, every live one.
+    /// Call `f` with every object in a cell of an instance chunk (an
+    /// instance, array, tuple or function value) that the last collection
+    /// marked: right after a collection, every live one.
     pub(super) fn for_each_marked_instance(&self, f: &mut dyn FnMut(*mut ObjHeader)) {
         for &(chunk, n) in &self.instance_chunks {
             let size = instance_size(n as usize);

@@ -117,10 +117,8 @@ pub struct Heap {
     /// function values (`cells.rs`).
     cells: Cells,
     /// What `since_gc` may reach without a collection: `threshold`, or 0 in
-    /// stress mode (so that every `new` of compiled code takes the helper, which
-    /// collects, and every safepoint after an allocation collects). Read by
-    /// [`Heap::wants_gc`] and by compiled code's inline allocation. See
-    /// [`Heap::inline_limit_changed`].
+    /// stress mode (so that every safepoint after an allocation collects).
+    /// Read by [`Heap::wants_gc`]. See [`Heap::inline_limit_changed`].
     inline_limit: usize,
 }
 
@@ -738,8 +736,10 @@ impl Heap {
 
     /// An object of type `T` (a tuple or a function value) that `make` builds
     /// from its values and their kinds, which go right after it in the same
-    /// allocation ([`with_values_size`]): a cell when it fits one, else a
-    /// block of its own.
+    /// allocation ([`with_values_size`]): a cell of an instance chunk when it
+    /// fits one (on no list, like an instance: it owns nothing outside its
+    /// cell, so the collection never visits a dead one), else a block of its
+    /// own on the all-objects list.
     fn alloc_with_values<T>(
         &mut self,
         kinds: &[ValKind],
@@ -749,8 +749,9 @@ impl Heap {
         let n = values.len();
         assert_eq!(kinds.len(), n, "an object's kinds and values");
         let size = with_values_size(std::mem::size_of::<T>(), n);
-        let p = match values_cell(size) {
-            Some(class) => self.cells.pop(class),
+        let class = values_cell(size);
+        let p = match class {
+            Some(class) => self.pop_cell(class),
             None => {
                 let layout = values_layout(size);
                 // SAFETY: the layout's size is at least the object's, not zero.
@@ -781,7 +782,10 @@ impl Heap {
                     len: n,
                 },
             ));
-            self.link_raw(p.cast(), size)
+            match class {
+                Some(_) => Value::obj(p.cast()),
+                None => self.link_raw(p.cast(), size),
+            }
         }
     }
 
@@ -1119,11 +1123,18 @@ impl Heap {
         }
         let mut result = Ok(());
         self.cells.for_each_marked_instance(&mut |p| {
-            // SAFETY: `p` is a live object in a cell of this heap: an array, or
-            // a struct or class instance, whose fixed part is a `StructHead`.
-            if result.is_ok() && unsafe { (*p).kind } != ObjKind::Array {
-                result = f(false, unsafe { &mut (*(p as *mut StructHead)).layout });
+            if result.is_err() {
+                return;
             }
+            // SAFETY: `p` is a live object in a cell of this heap, of the kind
+            // its header says.
+            result = unsafe {
+                match (*p).kind {
+                    ObjKind::Closure => f(true, &mut (*(p as *mut ClosureObj)).func),
+                    ObjKind::Struct | ObjKind::Class => f(false, &mut (*(p as *mut StructHead)).layout),
+                    ObjKind::Array | ObjKind::Tuple | ObjKind::Str | ObjKind::Map | ObjKind::Opaque => Ok(()),
+                }
+            };
         });
         result
     }
@@ -1234,25 +1245,14 @@ impl Heap {
 
 /// Inline allocation (compiled code) and the moving of cells between heaps.
 impl Heap {
-    /// Byte offsets of the fields compiled code's inline allocation reads and
-    /// writes (`heap::abi`; docs/jit.md, "Inline allocation").
-    pub(super) const OFF_HEAD: usize = std::mem::offset_of!(Heap, head);
-    pub(super) const OFF_SINCE_GC: usize = std::mem::offset_of!(Heap, since_gc);
-    pub(super) const OFF_INLINE_LIMIT: usize = std::mem::offset_of!(Heap, inline_limit);
-    pub(super) const OFF_OBJECTS: usize = std::mem::offset_of!(Heap, objects);
-    pub(super) const OFF_BYTES_ALLOCATED: usize =
-        std::mem::offset_of!(Heap, stats) + std::mem::offset_of!(GcStats, bytes_allocated);
-    /// `free[0]` of the cells; `free[n]` is 8 bytes per field further.
-    pub(super) const OFF_FREE_CELLS: usize =
-        std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, free);
+    /// Byte offset of the field compiled code's inline allocation reads and
+    /// writes (`heap::abi`; docs/jit.md, "Inline allocation"):
     /// `holes[0]` of the cells (instances of 0 fields): its cursor, then its
     /// limit; `holes[n]` is 16 bytes per field further.
     pub(super) const OFF_INSTANCE_HOLES: usize =
         std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, holes);
 
-    /// Recompute `inline_limit` after `threshold` or `stress` changed. An inline
-    /// allocation that would take `since_gc` past it goes to the helper, so after
-    /// an inline one `wants_gc` is false: compiled code needs no safepoint there.
+    /// Recompute `inline_limit` after `threshold` or `stress` changed.
     fn inline_limit_changed(&mut self) {
         self.inline_limit = if self.stress { 0 } else { self.threshold };
     }
@@ -1415,21 +1415,27 @@ fn values_layout(size: usize) -> std::alloc::Layout {
     }
 }
 
-/// Give back the memory of an object with values of `size` bytes.
+/// Give back the memory of an object with values of `size` bytes on the
+/// all-objects list: one too large for a cell (one in a cell is on no list,
+/// and its chunk's sweep reuses the cell).
 ///
 /// # Safety
 /// `p` must be such an object, allocated by [`Heap::alloc_with_values`], and
 /// not used again.
-unsafe fn free_with_values(p: *mut ObjHeader, size: usize, cells: &mut Cells) {
-    match values_cell(size) {
-        Some(class) => cells.push(p, class),
+unsafe fn free_with_values(p: *mut ObjHeader, size: usize) {
+    debug_assert!(
+        values_cell(size).is_none(),
+        "an object in a cell on the all-objects list"
+    );
+    if values_cell(size).is_none() {
         // SAFETY: the caller's contract: a block of that layout.
-        None => unsafe { std::alloc::dealloc(p.cast(), values_layout(size)) },
+        unsafe { std::alloc::dealloc(p.cast(), values_layout(size)) }
     }
 }
 
 /// Mark the object `p` with `mark` (the collection's: see [`MARK_A`]); true
-/// if it was not marked. An instance or array in a cell is marked in its
+/// if it was not marked. An object in a cell of an instance chunk (an
+/// instance, array, tuple or function value: [`in_cell`]) is marked in its
 /// chunk's bits (`cells.rs`), and its header says it is old; every other
 /// object is marked in its header. (An immortal object is marked already.)
 ///
@@ -1463,7 +1469,8 @@ unsafe fn mark_object(p: *mut ObjHeader, mark: u8) -> bool {
 }
 
 /// Whether `p` is in a cell of an instance chunk, marked in its chunk's
-/// bits: an instance of fewer than `CELL_CLASSES` fields, or an array.
+/// bits: an instance of fewer than `CELL_CLASSES` fields, an array, or a
+/// tuple or function value that fits a cell ([`values_cell`]).
 ///
 /// # Safety
 /// `p` must be a live object.
@@ -1474,7 +1481,9 @@ unsafe fn in_cell(p: *mut ObjHeader) -> bool {
         match (*p).kind {
             ObjKind::Array => true,
             ObjKind::Struct | ObjKind::Class => ((*(p as *const StructHead)).nfields as usize) < CELL_CLASSES,
-            _ => false,
+            ObjKind::Tuple => values_cell(tuple_size((*(p as *const TupleObj)).items.len)).is_some(),
+            ObjKind::Closure => values_cell(closure_size((*(p as *const ClosureObj)).captures.len)).is_some(),
+            ObjKind::Str | ObjKind::Map | ObjKind::Opaque => false,
         }
     }
 }
@@ -1897,7 +1906,7 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
         ObjKind::Array => debug_assert!(false, "an array on the all-objects list"),
         ObjKind::Map => drop(Box::from_raw(p as *mut MapObj)),
         // One allocation each, nothing to drop (`Heap::alloc_with_values`).
-        ObjKind::Tuple => free_with_values(p, tuple_size((*(p as *mut TupleObj)).items.len), cells),
+        ObjKind::Tuple => free_with_values(p, tuple_size((*(p as *mut TupleObj)).items.len)),
         ObjKind::Struct | ObjKind::Class => {
             // Fields are plain values: nothing to drop, only memory to give back.
             // An instance in a cell is on no list, so never freed here: the
@@ -1908,7 +1917,7 @@ unsafe fn free_object(p: *mut ObjHeader, cells: &mut Cells) {
                 std::alloc::dealloc(p as *mut u8, large_layout(n));
             }
         }
-        ObjKind::Closure => free_with_values(p, closure_size((*(p as *mut ClosureObj)).captures.len), cells),
+        ObjKind::Closure => free_with_values(p, closure_size((*(p as *mut ClosureObj)).captures.len)),
         ObjKind::Opaque => drop(Box::from_raw(p as *mut OpaqueObj)),
     }
 }

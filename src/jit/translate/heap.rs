@@ -442,15 +442,12 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// Allocate an object in a cell of an instance of `n < cell_classes`
     /// fields into `dst`, inline (docs/jit.md, "Inline allocation"): take the
-    /// next cell of the hole of that size for an instance or an array (they
-    /// are in instance chunks, on no list, and counted with their hole), or
-    /// pop the first free cell of that size, link it and count it (toward the
-    /// next collection too) for another object; write its header with
-    /// `kind`, then its contents with `init`. When the hole is used up (GC
-    /// stress mode keeps it so), or the free list is empty or a collection
-    /// is due (or would be after this allocation, or GC stress is on),
-    /// `slow` emits the helper call instead, which allocates, collects if it
-    /// must and defines `dst`.
+    /// next cell of the hole of that size (instances, arrays, tuples and
+    /// function values are in instance chunks, on no list, and counted with
+    /// their hole), write its header with `kind`, then its contents with
+    /// `init`. When the hole is used up (GC stress mode keeps it so), `slow`
+    /// emits the helper call instead, which allocates, collects if it must
+    /// and defines `dst`.
     fn alloc_cell(
         &mut self,
         dst: Reg,
@@ -479,37 +476,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         let al = self.tc.offs.alloc;
         let size = al.instance_head as i64 + 8 * n as i64;
         let (h, hoff) = self.heap_addr();
-        let from_hole = kind == al.kind_struct || kind == al.kind_class || kind == al.kind_array;
-        // An instance or an array: the next cell of its size's hole `[cursor,
-        // limit)` (both null when there is none, which takes the helper too).
-        // Else the first free cell of its size's list.
-        let cell_off = if from_hole {
-            hoff + al.instance_holes + 16 * n as i32
-        } else {
-            hoff + al.free_cells + 8 * n as i32
-        };
+        // The next cell of its size's hole `[cursor, limit)` (both null when
+        // there is none, which takes the helper too). The hole counted toward
+        // the next collection when the runtime took it (`Heap::pop_cell`):
+        // its cells need only the bounds test.
+        let cell_off = hoff + al.instance_holes + 16 * n as i32;
         let fl = self.mem_flags(Mem::Alloc);
         let p = self.b.ins().load(I64, fl, h, cell_off);
-        // A hole counted toward the next collection when the runtime took it
-        // (`Heap::pop_cell`): its cells need only the bounds test. A cell from
-        // a free list counts its size, and goes to the helper when that
-        // would make a collection due.
-        let (no, bumped, since) = if from_hole {
-            let end = self.b.ins().iadd_imm_s(p, size);
-            let fl = self.mem_flags(Mem::Alloc);
-            let hole_end = self.b.ins().load(I64, fl, h, cell_off + 8);
-            let used_up = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, hole_end);
-            (used_up, Some(end), None)
-        } else {
-            let fl = self.mem_flags(Mem::Alloc);
-            let since = self.b.ins().load(I64, fl, h, hoff + al.since_gc);
-            let since2 = self.b.ins().iadd_imm_s(since, size);
-            let fl = self.mem_flags(Mem::Alloc);
-            let limit = self.b.ins().load(I64, fl, h, hoff + al.limit);
-            let over = self.b.ins().icmp(IntCC::UnsignedGreaterThan, since2, limit);
-            let empty = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
-            (self.b.ins().bor(over, empty), None, Some(since2))
-        };
+        let end = self.b.ins().iadd_imm_s(p, size);
+        let fl = self.mem_flags(Mem::Alloc);
+        let hole_end = self.b.ins().load(I64, fl, h, cell_off + 8);
+        let used_up = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, hole_end);
         let fast = self.b.create_block();
         let slow_b = self.b.create_block();
         let join = self.b.create_block();
@@ -521,7 +498,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.b.append_block_param(join, I64);
         }
         self.b.set_cold_block(slow_b);
-        self.b.ins().brif(no, slow_b, &[], fast, &[]);
+        self.b.ins().brif(used_up, slow_b, &[], fast, &[]);
         self.b.seal_block(slow_b);
         self.b.seal_block(fast);
 
@@ -543,39 +520,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             inl.restore(regs);
         }
 
-        // Take the cell, count it, link it (unless from a hole), write its
-        // header and contents.
+        // Take the cell (counted with its hole, `cells.rs`), write its header
+        // and contents.
         self.b.switch_to_block(fast);
-        if let Some(end) = bumped {
-            let fl = self.mem_flags(Mem::Alloc);
-            self.b.ins().store(fl, end, h, cell_off);
-        } else {
-            let fl = self.mem_flags(Mem::Hdr);
-            let next = self.b.ins().load(I64, fl, p, al.hdr_next);
-            let fl = self.mem_flags(Mem::Alloc);
-            self.b.ins().store(fl, next, h, cell_off);
-        }
-        if let Some(since2) = since {
-            let fl = self.mem_flags(Mem::Alloc);
-            self.b.ins().store(fl, since2, h, hoff + al.since_gc);
-        }
-        if !from_hole {
-            // (A cell from a hole is counted with its hole, `cells.rs`: two
-            // read-modify-writes fewer on the allocation's path.)
-            for (off, by) in [(al.objects, 1), (al.bytes, size)] {
-                let fl = self.mem_flags(Mem::Alloc);
-                let c = self.b.ins().load(I64, fl, h, hoff + off);
-                let c1 = self.b.ins().iadd_imm_s(c, by);
-                let fl = self.mem_flags(Mem::Alloc);
-                self.b.ins().store(fl, c1, h, hoff + off);
-            }
-            let fl = self.mem_flags(Mem::Alloc);
-            let head = self.b.ins().load(I64, fl, h, hoff + al.head);
-            let fl = self.mem_flags(Mem::Hdr);
-            self.b.ins().store(fl, head, p, al.hdr_next);
-            let fl = self.mem_flags(Mem::Alloc);
-            self.b.ins().store(fl, p, h, hoff + al.head);
-        }
+        let fl = self.mem_flags(Mem::Alloc);
+        self.b.ins().store(fl, end, h, cell_off);
         // The kind byte and, in the same word, a clear mark, `buffered`
         // and path flag (`heap::abi`).
         let hdr_kind = self.tc.offs.hdr_kind;
