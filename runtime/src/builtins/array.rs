@@ -25,8 +25,8 @@ pub const TABLE: &[Builtin] = &[
     b("array_concat", "([T], [T]) -> [T]", "a new array: the elements of the first, then of the second", array_concat, 0),
     b("array_copy", "([T]) -> [T]", "a shallow copy", array_copy, 0),
     b("array_clear", "([T]) -> void", "removes every element", array_clear, 0),
-    b("array_index_of", "([T], T) -> int", "index of the first element `==` to the value, `-1` if none", array_index_of, 0),
-    b("array_contains", "([T], T) -> bool", "whether an element `==` to the value exists", array_contains, 0),
+    b("array_index_of", "([T], T) -> int", "index of the first element `==` to the value, `-1` if none", array_index_of, 0).inlined(Inline::Leaf(array_index_of_leaf)),
+    b("array_contains", "([T], T) -> bool", "whether an element `==` to the value exists", array_contains, 0).inlined(Inline::Leaf(array_contains_leaf)),
     b("array_reverse", "([T]) -> void", "reverses in place", array_reverse, 0),
     b("array_fill", "(int, T) -> [T]", "a new array of n copies of the value (the same object for a container)", array_fill, KIND_OF_T),
 ];
@@ -207,13 +207,16 @@ unsafe fn index_of(a: &[Value]) -> Result<Option<usize>, RtError> {
     Ok(src.iter().position(|x| values_equal(x, a[1], src.elem)))
 }
 
-unsafe fn array_index_of(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(index_of(a)?.map_or(-1, |i| i as i64)))
-}
+// The searches read the array and allocate nothing on the heap: leaf twins.
+leaf_builtin!(array_index_of, array_index_of_leaf, 2, |a| {
+    // SAFETY: the builtin's arguments (`[T]`, `T`), of its signature.
+    Ok(Value::int(unsafe { index_of(a) }?.map_or(-1, |i| i as i64)))
+});
 
-unsafe fn array_contains(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::bool(index_of(a)?.is_some()))
-}
+leaf_builtin!(array_contains, array_contains_leaf, 2, |a| {
+    // SAFETY: as `array_index_of`.
+    Ok(Value::bool(unsafe { index_of(a) }?.is_some()))
+});
 
 fn array_reverse(_rt: &mut Rt, a: &[Value]) -> RtResult {
     // SAFETY: a[0] is the `[T]` argument of this builtin's signature (the checker
@@ -523,6 +526,36 @@ mod tests {
         assert!(ok(&mut rt, "array_contains", &[nested, x2]).as_bool());
         let empty = int_array(&mut rt, &[]);
         assert!(!ok(&mut rt, "array_contains", &[nested, empty]).as_bool());
+    }
+
+    /// The searches' leaf twins give the builtins' results, on ints, strings,
+    /// floats and nested arrays, and decline on a null array.
+    #[test]
+    fn search_twins_agree() {
+        let mut rt = rt();
+        let ints = int_array(&mut rt, &[5, 6, 5]);
+        let words = str_array(&mut rt, &["a", "b"]);
+        let fs = float_array(&mut rt, &[f64::NAN, -0.0]);
+        let x1 = int_array(&mut rt, &[1, 2]);
+        let x2 = int_array(&mut rt, &[1, 2]);
+        let nested = rt.heap.alloc_array(ValKind::Ref, vec![x1]);
+        let (a, b, z) = (s(&mut rt, "a"), s(&mut rt, "b"), s(&mut rt, "z"));
+        let cases = [
+            (ints, i(6)),
+            (ints, i(7)),
+            (words, b),
+            (words, a),
+            (words, z),
+            (fs, f(f64::NAN)),
+            (fs, f(0.0)),
+            (nested, x2),
+            (Value::NULL, i(1)),
+        ];
+        for (array, x) in cases {
+            for name in ["array_index_of", "array_contains"] {
+                twin_agrees(&mut rt, name, &[array, x]);
+            }
+        }
     }
 
     #[test]

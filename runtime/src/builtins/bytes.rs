@@ -4,8 +4,9 @@
 //! `int_from_bytes` big-endian. Every index and range is checked; violations are
 //! the runtime errors of §7.2.
 
+use super::inline::leaf_builtin;
 use super::string::null_error;
-use super::{b, Builtin};
+use super::{b, Builtin, Inline};
 use crate::heap::{as_array, as_array_mut, ArrayObj};
 use crate::limits;
 use crate::rt::{Rt, RtError, RtResult};
@@ -14,9 +15,9 @@ use crate::value::{ValKind, Value};
 #[rustfmt::skip] // one builtin per line: name, signature, meaning, implementation, flags
 pub const TABLE: &[Builtin] = &[
     b("bytes_new", "(int) -> [int]", "a buffer of n zero bytes", bytes_new, 0),
-    b("bytes_len", "([int]) -> int", "length of the buffer", bytes_len, 0),
-    b("bytes_get", "([int], int) -> int", "the byte at the index (0 to 255)", bytes_get, 0),
-    b("bytes_set", "([int], int, int) -> void", "stores the low 8 bits of the 3rd at the index", bytes_set, 0),
+    b("bytes_len", "([int]) -> int", "length of the buffer", bytes_len, 0).inlined(Inline::Leaf(bytes_len_leaf)),
+    b("bytes_get", "([int], int) -> int", "the byte at the index (0 to 255)", bytes_get, 0).inlined(Inline::Leaf(bytes_get_leaf)),
+    b("bytes_set", "([int], int, int) -> void", "stores the low 8 bits of the 3rd at the index", bytes_set, 0).inlined(Inline::Leaf(bytes_set_leaf)),
     b("bytes_append", "([int], int) -> void", "appends the low 8 bits of the value", bytes_append, 0),
     b("bytes_write_u16", "([int], int) -> void", "appends 2 bytes, little-endian", bytes_write_u16, 0),
     b("bytes_write_u32", "([int], int) -> void", "appends 4 bytes, little-endian", bytes_write_u32, 0),
@@ -79,19 +80,23 @@ fn bytes_new(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.heap.alloc_array(ValKind::Int, items))
 }
 
-unsafe fn bytes_len(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(arr(a[0])?.len() as i64))
-}
+// Reading and storing one byte allocates nothing: leaf twins, so that a loop
+// over a buffer does not pay the general builtin call per byte.
+leaf_builtin!(bytes_len, bytes_len_leaf, 1, |a| {
+    // SAFETY: a[0] is the `[int]` argument of this builtin's signature.
+    Ok(Value::int(unsafe { arr(a[0]) }?.len() as i64))
+});
 
-unsafe fn bytes_get(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    let items = arr(a[0])?;
+leaf_builtin!(bytes_get, bytes_get_leaf, 2, |a| {
+    // SAFETY: as `bytes_len`.
+    let items = unsafe { arr(a[0]) }?;
     match index(a[1].as_int(), items.len()).and_then(|i| items.get(i)) {
         Some(x) => Ok(Value::int(byte(x) as i64)),
         None => Err(RtError::msg("bytes_get: index out of bounds")),
     }
-}
+});
 
-fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(bytes_set, bytes_set_leaf, 3, |a| {
     // SAFETY: a[0] is the `[int]` argument of this builtin's signature (the
     // checker enforces it): null or a live array, and nothing else borrows it here.
     let items = unsafe { int_arr_mut(a[0], "bytes_set") }?;
@@ -99,7 +104,7 @@ fn bytes_set(_rt: &mut Rt, a: &[Value]) -> RtResult {
         Some(i) if items.set(i, Value::int(byte(a[2]) as i64)) => Ok(Value::NULL),
         _ => Err(RtError::msg("bytes_set: index out of bounds")),
     }
-}
+});
 
 /// Append the low `n` bytes of `v`, little-endian.
 fn append_le(rt: &mut Rt, a: &[Value], n: usize, name: &str) -> RtResult {
@@ -232,6 +237,25 @@ mod tests {
             );
         }
         assert_eq!(ints(b), [255, 0, 255]);
+    }
+
+    /// The byte twins give the builtins' results and store what they store;
+    /// they decline out of bounds and on a null buffer.
+    #[test]
+    fn byte_twins_agree() {
+        let mut rt = rt();
+        let buf = ok(&mut rt, "bytes_new", &[i(4)]);
+        twin_agrees(&mut rt, "bytes_len", &[buf]);
+        twin_agrees(&mut rt, "bytes_len", &[Value::NULL]);
+        for (at, v) in [(0, 300), (3, -1), (4, 1), (-1, 1)] {
+            twin_agrees(&mut rt, "bytes_set", &[buf, i(at), i(v)]);
+            twin_agrees(&mut rt, "bytes_get", &[buf, i(at)]);
+        }
+        twin_agrees(&mut rt, "bytes_set", &[Value::NULL, i(0), i(1)]);
+        twin_agrees(&mut rt, "bytes_get", &[Value::NULL, i(0)]);
+        // SAFETY: `buf` is a live `[int]` array.
+        let items: Vec<i64> = unsafe { as_array(buf) }.iter().map(|v| v.as_int()).collect();
+        assert_eq!(items, [44, 0, 0, 255]);
     }
 
     #[test]

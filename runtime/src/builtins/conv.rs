@@ -2,6 +2,7 @@
 //! with C semantics (`strtod`, `strtoll`, x86 `cvttsd2si`). `typeof` and `print` are
 //! compiler intrinsics; `json_stringify` lives elsewhere.
 
+use super::inline::leaf_builtin;
 use super::string::{is_c_space, str_arg};
 use super::{b, Builtin, Inline, UnaryOp, PURE};
 use crate::format::{fmt_g, value_to_bytes};
@@ -15,10 +16,10 @@ pub const TABLE: &[Builtin] = &[
     b("int_to_float", "(int) -> float", "the int as a float", int_to_float, PURE).inlined(Inline::Unary(UnaryOp::IntToFloat)),
     b("float_to_int", "(float) -> int", "truncated toward zero (NaN and out-of-range values give the minimum int)", float_to_int, PURE).inlined(Inline::Unary(UnaryOp::FloatToInt)),
     b("float_to_str", "(float) -> str", "the `%g` text of the float", float_to_str, PURE),
-    b("str_to_float", "(str) -> float", "the longest leading float (C `strtod`), `0.0` if none", str_to_float, PURE),
-    b("parse_int", "(str) -> int", "the leading decimal integer (C `strtoll`), `0` if none; saturates", parse_int, PURE),
+    b("str_to_float", "(str) -> float", "the longest leading float (C `strtod`), `0.0` if none", str_to_float, PURE).inlined(Inline::Leaf(str_to_float_leaf)),
+    b("parse_int", "(str) -> int", "the leading decimal integer (C `strtoll`), `0` if none; saturates", parse_int, PURE).inlined(Inline::Leaf(parse_int_leaf)),
     b("int_to_hex", "(int) -> str", "lowercase hexadecimal, two's complement for negatives", int_to_hex, PURE),
-    b("hex_to_int", "(str) -> int", "the value of hex digits (no prefix, no sign); another character is an error", hex_to_int, 0),
+    b("hex_to_int", "(str) -> int", "the value of hex digits (no prefix, no sign); another character is an error", hex_to_int, 0).inlined(Inline::Leaf(hex_to_int_leaf)),
 ];
 
 /// `(int64_t)f` as x86 `cvttsd2si` computes it: truncation toward zero, and the
@@ -57,19 +58,21 @@ fn float_to_str(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(fmt_g(a[0].as_float()).into_bytes()))
 }
 
-unsafe fn str_to_float(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::float(strtod(str_arg(a[0])?)))
-}
+// The parsers read their string and allocate nothing: leaf twins, so that a
+// loop parsing fields does not pay the general builtin call for each.
+leaf_builtin!(str_to_float, str_to_float_leaf, 1, |a| Ok(Value::float(strtod(
+    str_arg(a[0])?
+))));
 
-unsafe fn parse_int(_rt: &mut Rt, a: &[Value]) -> RtResult {
-    Ok(Value::int(strtoll10(str_arg(a[0])?)))
-}
+leaf_builtin!(parse_int, parse_int_leaf, 1, |a| Ok(Value::int(strtoll10(
+    str_arg(a[0])?
+))));
 
 fn int_to_hex(rt: &mut Rt, a: &[Value]) -> RtResult {
     Ok(rt.str(format!("{:x}", a[0].as_int() as u64).into_bytes()))
 }
 
-unsafe fn hex_to_int(_rt: &mut Rt, a: &[Value]) -> RtResult {
+leaf_builtin!(hex_to_int, hex_to_int_leaf, 1, |a| {
     let mut acc: u64 = 0;
     for &c in str_arg(a[0])? {
         let d = match c {
@@ -81,7 +84,7 @@ unsafe fn hex_to_int(_rt: &mut Rt, a: &[Value]) -> RtResult {
         acc = acc.wrapping_mul(16).wrapping_add(d as u64);
     }
     Ok(Value::int(acc as i64))
-}
+});
 
 /// The start of a number for C's `strto*`: leading whitespace and an optional
 /// sign. Returns whether the sign is `-` and where the rest begins.
@@ -445,6 +448,32 @@ mod tests {
         let mut rt = rt();
         let v = s(&mut rt, "99999999999999999999");
         assert_eq!(ok(&mut rt, "parse_int", &[v]).as_int(), i64::MAX);
+    }
+
+    /// The parsers' leaf twins give the builtins' results, and decline on a
+    /// null string and a bad hex digit.
+    #[test]
+    fn parser_twins_agree() {
+        let mut rt = rt();
+        for text in [
+            "",
+            "42",
+            "  -17x",
+            "9999999999999999999999",
+            "1e3",
+            "-0.5e-2z",
+            "0x1F",
+            "ff",
+            "fG",
+            "nan",
+            "inf",
+        ] {
+            let v = s(&mut rt, text);
+            for name in ["parse_int", "str_to_float", "hex_to_int"] {
+                twin_agrees(&mut rt, name, &[v]);
+                twin_agrees(&mut rt, name, &[Value::NULL]);
+            }
+        }
     }
 
     #[test]

@@ -413,6 +413,33 @@ pub(crate) mod testutil {
         }
     }
 
+    /// Check that builtin `name`'s leaf twin gives the builtin's result on
+    /// `args`, or declines, leaving them as they were, where the builtin
+    /// fails. The twin runs first (on a copy of the argument block).
+    pub fn twin_agrees(rt: &mut Rt, name: &str, args: &[Value]) {
+        use crate::builtins::{Inline, LEAF_DECLINED};
+        let id = lookup(name).unwrap_or_else(|| panic!("no builtin {name}"));
+        let Inline::Leaf(twin) = all()[id as usize].inline else {
+            panic!("{name} has no leaf twin");
+        };
+        let mut block = args.to_vec();
+        // SAFETY: an argument block of the builtin's arity and signature.
+        let status = unsafe { twin(block.as_mut_ptr()) };
+        match call(rt, name, args) {
+            Ok(v) => {
+                assert_eq!(status, 0, "{name}{args:?}: the twin declined");
+                assert_eq!(block[0], v, "{name}{args:?}");
+            }
+            Err(_) => {
+                assert_eq!(status, LEAF_DECLINED, "{name}{args:?}: the twin did not decline");
+                assert_eq!(
+                    block, args,
+                    "{name}{args:?}: a declining twin changed its arguments"
+                );
+            }
+        }
+    }
+
     /// Call a builtin that must fail; returns the error message.
     pub fn err(rt: &mut Rt, name: &str, args: &[Value]) -> String {
         match call(rt, name, args) {
