@@ -251,6 +251,20 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.set_bool(dst, c);
             return;
         }
+        let known = match (self.const_str(y), self.const_str(x)) {
+            (Some(c), _) => Some((x, c)),
+            (None, Some(c)) => Some((y, c)),
+            (None, None) => None,
+        };
+        if let Some((s, c)) = known.filter(|(_, c)| c.len() <= CONST_STR_INLINE) {
+            let eq = self.equals_const_str(s, c);
+            let v = match when {
+                When::True => eq,
+                When::False => self.b.ins().bxor_imm_s(eq, 1),
+            };
+            self.set(dst, v);
+            return;
+        }
         let done = self.b.create_block();
         self.b.append_block_param(done, I64);
         let yes = self.iconst(1);
@@ -290,6 +304,93 @@ impl<'a, 'f> Tr<'a, 'f> {
             When::False => self.b.ins().bxor_imm_s(eq, 1),
         };
         self.set(dst, v);
+    }
+
+    /// The bytes of the string `v` is when it is a constant of the function
+    /// being translated (`LoadConst` makes an `iconst` of the address of the
+    /// pool's immortal string, [`TransCtx::consts`], whose bytes the bytecode
+    /// keeps as `Const::Str`).
+    fn const_str(&self, v: CV) -> Option<&'a [u8]> {
+        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
+            return None;
+        };
+        let ir::InstructionData::UnaryImm {
+            opcode: ir::Opcode::Iconst,
+            imm,
+        } = self.b.func.dfg.insts[inst]
+        else {
+            return None;
+        };
+        let addr = imm.bits() as u64;
+        if addr == 0 || self.inl.is_some() {
+            return None;
+        }
+        let k = self.tc.consts.iter().position(|c| c.0 == addr)?;
+        match self.f.consts.get(k) {
+            Some(Const::Str(bytes)) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Whether the string `s` (null or a live string) has the bytes `c`
+    /// (at most [`CONST_STR_INLINE`] of them), 1 or 0: its length, then its
+    /// bytes as at most two loads, overlapping, compared with the constant's
+    /// (`s == "alpha"` in a loop is a few instructions instead of a call).
+    /// A null string's length is read from the zeroed block (`Addrs::
+    /// zero_obj`), 0, so that the length is read before any branch and a
+    /// chain of tests of one string (`w == "a" or w == "b"`) reads it once
+    /// (Cranelift's redundant-load elimination). The loads of bytes come
+    /// after the length test: they read only bytes of the string.
+    fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
+        let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+        let zero = self.iconst(self.tc.addrs.zero_obj as i64);
+        let obj = self.b.ins().select(null, zero, s);
+        let len = self.str_len(obj);
+        if c.is_empty() {
+            let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
+            let not_null = self.b.ins().bxor_imm_s(null, 1);
+            let eq = self.b.ins().band(empty, not_null);
+            return self.b.ins().uextend(I64, eq);
+        }
+        let done = self.b.create_block();
+        self.b.append_block_param(done, I64);
+        let no = self.iconst(0);
+        let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
+        self.branch_to_if(other_len, done, no);
+        let eq = {
+            let p = self.str_ptr(obj);
+            // The widest load that fits, at the start and at the end.
+            let (ty, w) = match c.len() {
+                1 => (I8, 1),
+                2..=3 => (ir::types::I16, 2),
+                4..=7 => (I32, 4),
+                _ => (I64, 8),
+            };
+            let mut eq: Option<CV> = None;
+            for at in [0, c.len() - w] {
+                let mut word = [0u8; 8];
+                word[..w].copy_from_slice(&c[at..at + w]);
+                let want = i64::from_le_bytes(word);
+                // Unaligned: the bytes of a string start anywhere.
+                let fl = MemFlagsData::new()
+                    .with_notrap()
+                    .with_readonly()
+                    .with_alias_region(Some(self.regions[Mem::Heap as usize]));
+                let got = self.b.ins().load(ty, fl, p, at as i32);
+                let want = self.b.ins().iconst(ty, want);
+                let same = self.b.ins().icmp(IntCC::Equal, got, want);
+                eq = Some(match eq {
+                    Some(e) => self.b.ins().band(e, same),
+                    None => same,
+                });
+            }
+            let eq = eq.unwrap_or(no);
+            self.b.ins().uextend(I64, eq)
+        };
+        self.b.ins().jump(done, &[eq.into()]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
     }
 
     /// Whether the `CallBuiltin` at `pc` keeps its substring as a slice
@@ -397,6 +498,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.switch_to_block(go_on);
     }
 }
+
+/// String constants of at most this many bytes are compared inline
+/// ([`Tr::equals_const_str`]): two loads of at most 8 bytes cover them.
+const CONST_STR_INLINE: usize = 16;
 
 /// Whether the `n` bytes at `a` and at `b` are the same (1) or not (0): a
 /// slice compared with a string or another slice ([`Tr::slice_equality`]).
