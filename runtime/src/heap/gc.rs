@@ -118,8 +118,8 @@ pub struct Heap {
     cells: Cells,
     /// What `since_gc` may reach without a collection: `threshold`, or 0 in
     /// stress mode (so that every safepoint after an allocation collects).
-    /// Read by [`Heap::wants_gc`]. See [`Heap::inline_limit_changed`].
-    inline_limit: usize,
+    /// Read by [`Heap::wants_gc`]. See [`Heap::gc_limit_changed`].
+    gc_limit: usize,
 }
 
 /// The least allocation between two collections. With pacing by the survivors'
@@ -229,7 +229,7 @@ impl Heap {
             stats: GcStats::default(),
             objects: 0,
             cells: Cells::new(),
-            inline_limit: if stress { 0 } else { MIN_THRESHOLD },
+            gc_limit: if stress { 0 } else { MIN_THRESHOLD },
         }
     }
 
@@ -241,7 +241,7 @@ impl Heap {
         } else {
             0
         };
-        self.inline_limit_changed();
+        self.gc_limit_changed();
         if self.stress {
             // Compiled code's inline allocation from a hole must find it
             // used up ([`Heap::pop_cell`]).
@@ -269,8 +269,8 @@ impl Heap {
     /// True when the next safepoint should collect.
     #[inline(always)]
     pub fn wants_gc(&self) -> bool {
-        // `inline_limit` is `threshold`, or 0 in stress mode: one comparison.
-        self.since_gc > self.inline_limit
+        // `gc_limit` is `threshold`, or 0 in stress mode: one comparison.
+        self.since_gc > self.gc_limit
     }
 
     /// Keep `v` alive forever (constants of the program).
@@ -411,7 +411,7 @@ impl Heap {
     /// larger, and then the next allocation of this kind declines.
     pub fn alloc_str_copy_quietly(&mut self, bytes: &[u8]) -> Option<Value> {
         let size = std::mem::size_of::<StrObj>().saturating_add(bytes.len());
-        if self.since_gc.saturating_add(size) > self.inline_limit {
+        if self.since_gc.saturating_add(size) > self.gc_limit {
             return None;
         }
         self.alloc_str_copy(bytes).ok()
@@ -1206,7 +1206,7 @@ impl Heap {
         // the nursery by the old objects' cost instead let the promoted
         // garbage grow the nursery with it.
         self.threshold = (self.major_live * 2).max(MIN_THRESHOLD);
-        self.inline_limit_changed();
+        self.gc_limit_changed();
     }
 
     /// Free the buffers of the dead arrays that own one (`cells.rs`, "Arrays
@@ -1252,9 +1252,9 @@ impl Heap {
     pub(super) const OFF_INSTANCE_HOLES: usize =
         std::mem::offset_of!(Heap, cells) + std::mem::offset_of!(Cells, holes);
 
-    /// Recompute `inline_limit` after `threshold` or `stress` changed.
-    fn inline_limit_changed(&mut self) {
-        self.inline_limit = if self.stress { 0 } else { self.threshold };
+    /// Recompute `gc_limit` after `threshold` or `stress` changed.
+    fn gc_limit_changed(&mut self) {
+        self.gc_limit = if self.stress { 0 } else { self.threshold };
     }
 
     /// Take over the cell chunks of `other` (and its free cells), for
