@@ -185,17 +185,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if let Some(&k) = self.vn.short_strs.get(&s) {
             return Some(k);
         }
-        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(s) else {
-            return None;
-        };
-        let ir::InstructionData::UnaryImm {
-            opcode: ir::Opcode::Iconst,
-            imm,
-        } = self.b.func.dfg.insts[inst]
-        else {
-            return None;
-        };
-        let offset = (imm.bits() as u64).checked_sub(self.tc.addrs.short_strs)?;
+        let offset = (self.const_int(s)? as u64).checked_sub(self.tc.addrs.short_strs)?;
         let size = self.tc.offs.short_str_size as u64;
         let index = offset / size;
         if offset % size != 0 || index > self.tc.offs.empty_str_index as u64 {
@@ -311,17 +301,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// pool's immortal string, [`TransCtx::consts`], whose bytes the bytecode
     /// keeps as `Const::Str`).
     fn const_str(&self, v: CV) -> Option<&'a [u8]> {
-        let ir::ValueDef::Result(inst, _) = self.b.func.dfg.value_def(v) else {
-            return None;
-        };
-        let ir::InstructionData::UnaryImm {
-            opcode: ir::Opcode::Iconst,
-            imm,
-        } = self.b.func.dfg.insts[inst]
-        else {
-            return None;
-        };
-        let addr = imm.bits() as u64;
+        let addr = self.const_int(v)? as u64;
         if addr == 0 || self.inl.is_some() {
             return None;
         }
