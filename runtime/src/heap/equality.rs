@@ -264,9 +264,9 @@ unsafe fn hash_ref_and_exactness(v: Value, kind: ValKind) -> (u64, bool) {
         }
         ValKind::Ref if !v.is_null() && obj_kind(v) == ObjKind::Tuple => match int_pair_word(v) {
             Some(w) => (hash_word(w), true),
-            None => (hash_walk(h, v, kind), false),
+            None => (hash_tuple(h, v), false),
         },
-        _ => (hash_walk(h, v, kind), false),
+        _ => (hash_queued(h, v, kind), false),
     }
 }
 
@@ -289,23 +289,26 @@ unsafe fn int_pair_word(v: Value) -> Option<u64> {
     }
 }
 
-/// [`hash_value`] of a tuple (or a float, null or other object), through the
-/// bounded walk.
+/// [`hash_value`] of the live tuple `v` that is not an exact pair: item by
+/// item when none is a tuple ([`hash_flat_tuple`]), else through the bounded
+/// walk ([`hash_queued`]).
+///
+/// # Safety
+/// `v` must be a live tuple.
+#[inline(never)]
+unsafe fn hash_tuple(h: FxHasher, v: Value) -> u64 {
+    match hash_flat_tuple(h, v) {
+        Some(flat) => flat,
+        None => hash_queued(h, v, ValKind::Ref),
+    }
+}
+
+/// [`hash_value`] through the bounded walk, by its queue of the items still
+/// to hash, for any value (a tuple, or a float, null or other object).
 ///
 /// # Safety
 /// As [`hash_value`].
 #[inline(never)]
-unsafe fn hash_walk(h: FxHasher, v: Value, kind: ValKind) -> u64 {
-    match hash_flat_tuple(h, v, kind) {
-        Some(flat) => flat,
-        None => hash_queued(h, v, kind),
-    }
-}
-
-/// [`hash_walk`] by its queue of the items still to hash, for any value.
-///
-/// # Safety
-/// As [`hash_value`].
 unsafe fn hash_queued(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
     // Tuple items still to hash, last item first (an empty `Vec` does not allocate,
     // so scalar and string keys cost no allocation).
@@ -321,15 +324,12 @@ unsafe fn hash_queued(mut h: FxHasher, v: Value, kind: ValKind) -> u64 {
 /// [`hash_queued`] of a tuple none of whose items is a tuple (the usual tuple
 /// key, `(row, col)` or `(name, n)`), with the same result, without the walk's
 /// queue (whose first push allocated, and a tuple key paid that on every
-/// lookup); `None` for any other value, which takes the walk.
+/// lookup); `None` for a tuple that holds a tuple, which takes the walk.
 ///
 /// # Safety
-/// As [`hash_value`].
+/// `v` must be a live tuple.
 #[inline]
-unsafe fn hash_flat_tuple(mut h: FxHasher, v: Value, kind: ValKind) -> Option<u64> {
-    if kind != ValKind::Ref || v.is_null() || obj_kind(v) != ObjKind::Tuple {
-        return None;
-    }
+unsafe fn hash_flat_tuple(mut h: FxHasher, v: Value) -> Option<u64> {
     let t = as_tuple(v);
     // The walk hashes the tuple and then at most `HASH_MAX_VALUES - 1` items.
     if t.items.len() >= HASH_MAX_VALUES {
@@ -999,7 +999,7 @@ mod tests {
             // SAFETY: live tuples of this test's heap.
             let (flat, queued) = unsafe {
                 (
-                    hash_flat_tuple(FxHasher::default(), t, ValKind::Ref),
+                    hash_flat_tuple(FxHasher::default(), t),
                     hash_queued(FxHasher::default(), t, ValKind::Ref),
                 )
             };
@@ -1020,7 +1020,7 @@ mod tests {
         let z = h.alloc_tuple(&nested_kinds, &[Value::int(1), other]);
         // SAFETY: live tuples of this test's heap.
         unsafe {
-            assert_eq!(hash_flat_tuple(FxHasher::default(), x, ValKind::Ref), None);
+            assert_eq!(hash_flat_tuple(FxHasher::default(), x), None);
             assert_eq!(flat_tuples_equal(x, y), None);
             assert_eq!(hash_value(x, ValKind::Ref), hash_value(y, ValKind::Ref));
             assert!(values_equal(x, y, ValKind::Ref));

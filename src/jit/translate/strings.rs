@@ -241,12 +241,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.set_bool(dst, c);
             return;
         }
-        let known = match (self.const_str(y), self.const_str(x)) {
-            (Some(c), _) => Some((x, c)),
-            (None, Some(c)) => Some((y, c)),
-            (None, None) => None,
-        };
-        if let Some((s, c)) = known.filter(|(_, c)| c.len() <= CONST_STR_INLINE) {
+        // The other string and the constant, if one side is a short one.
+        let short_const = |c: Option<&'a [u8]>| c.filter(|c| c.len() <= CONST_STR_INLINE);
+        let known = (short_const(self.const_str(y)).map(|c| (x, c)))
+            .or_else(|| short_const(self.const_str(x)).map(|c| (y, c)));
+        if let Some((s, c)) = known {
             let eq = self.equals_const_str(s, c);
             let v = match when {
                 When::True => eq,
@@ -337,36 +336,29 @@ impl<'a, 'f> Tr<'a, 'f> {
         let no = self.iconst(0);
         let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
-        let eq = {
-            let p = self.str_ptr(obj);
-            // The widest load that fits, at the start and at the end.
-            let (ty, w) = match c.len() {
-                1 => (I8, 1),
-                2..=3 => (ir::types::I16, 2),
-                4..=7 => (I32, 4),
-                _ => (I64, 8),
-            };
-            let mut eq: Option<CV> = None;
-            for at in [0, c.len() - w] {
-                let mut word = [0u8; 8];
-                word[..w].copy_from_slice(&c[at..at + w]);
-                let want = i64::from_le_bytes(word);
-                // Unaligned: the bytes of a string start anywhere.
-                let fl = MemFlagsData::new()
-                    .with_notrap()
-                    .with_readonly()
-                    .with_alias_region(Some(self.regions[Mem::Heap as usize]));
-                let got = self.b.ins().load(ty, fl, p, at as i32);
-                let want = self.b.ins().iconst(ty, want);
-                let same = self.b.ins().icmp(IntCC::Equal, got, want);
-                eq = Some(match eq {
-                    Some(e) => self.b.ins().band(e, same),
-                    None => same,
-                });
-            }
-            let eq = eq.unwrap_or(no);
-            self.b.ins().uextend(I64, eq)
+        let p = self.str_ptr(obj);
+        // The widest load that fits, at the start and at the end.
+        let (ty, w) = match c.len() {
+            1 => (I8, 1),
+            2..=3 => (ir::types::I16, 2),
+            4..=7 => (I32, 4),
+            _ => (I64, 8),
         };
+        let mut bytes_are = |at: usize| {
+            let mut word = [0u8; 8];
+            word[..w].copy_from_slice(&c[at..at + w]);
+            // Unaligned: the bytes of a string start anywhere.
+            let fl = MemFlagsData::new()
+                .with_notrap()
+                .with_readonly()
+                .with_alias_region(Some(self.regions[Mem::Heap as usize]));
+            let got = self.b.ins().load(ty, fl, p, at as i32);
+            let want = self.b.ins().iconst(ty, i64::from_le_bytes(word));
+            self.b.ins().icmp(IntCC::Equal, got, want)
+        };
+        let (head, tail) = (bytes_are(0), bytes_are(c.len() - w));
+        let both = self.b.ins().band(head, tail);
+        let eq = self.b.ins().uextend(I64, both);
         self.b.ins().jump(done, &[eq.into()]);
         self.b.seal_block(done);
         self.b.switch_to_block(done);
