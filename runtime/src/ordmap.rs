@@ -33,6 +33,13 @@ const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
 ///   most once per n/2 deletions, so deletion is O(1) amortised. Deleting the last entry
 ///   pops it (and any tombstones before it) instead of leaving a tombstone.
 ///
+/// * A map of at most [`SMALL_MAP`] entry positions has no index: a lookup scans
+///   the entries, comparing the key's bits first (an int, or the very string object
+///   the map holds) and then the cached hashes. Most maps are small (records,
+///   objects read from JSON, dispatch tables), and building and growing an index
+///   for a handful of keys was a quarter of the time of a program that makes
+///   them (docs/benchmarks.md, "Small maps without an index").
+///
 /// * `direct` maps the small non-negative int keys straight to their positions, so
 ///   that looking one up is an array access instead of a hash and a probe (Lua's
 ///   "array part", with the entries' order kept). It covers `0..direct.len()` and is
@@ -76,6 +83,11 @@ pub struct OrderedMap {
 fn direct_index(key: &MapKey) -> Option<usize> {
     usize::try_from(key.as_int()?).ok()
 }
+
+/// The most entry positions (tombstones included) of a map without an index.
+/// Scanning them costs a comparison of a word per entry, 32 bytes apart: up to
+/// eight, about what probing the index costs.
+pub const SMALL_MAP: usize = 8;
 
 /// The direct table's smallest size, and its largest (16 MiB).
 const MIN_DIRECT: usize = 16;
@@ -160,7 +172,25 @@ impl OrderedMap {
     /// Make room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);
-        self.index.reserve(additional, |s| s.table_hash());
+        let index_room = self.index_room_for(additional);
+        self.index.reserve(index_room, |s| s.table_hash());
+    }
+
+    /// Whether the map scans its entries instead of probing an index.
+    #[inline(always)]
+    fn is_small(&self) -> bool {
+        self.entries.len() <= SMALL_MAP
+    }
+
+    /// The room the index must have beyond its slots for `additional` more
+    /// entries: none while they leave the map small, else all the live ones
+    /// (an index is built from them when the map stops being small).
+    fn index_room_for(&self, additional: usize) -> usize {
+        if self.entries.len().saturating_add(additional) <= SMALL_MAP {
+            0
+        } else {
+            (self.len() + additional).saturating_sub(self.index.len())
+        }
     }
 
     /// Make room for `additional` more entries, or `OutOfMemory` if the allocator
@@ -169,7 +199,8 @@ impl OrderedMap {
     pub fn try_reserve(&mut self, additional: usize) -> Result<(), LimitError> {
         crate::rt::fallibly(|| {
             self.entries.try_reserve(additional).ok()?;
-            self.index.try_reserve(additional, |s| s.table_hash()).ok()
+            let index_room = self.index_room_for(additional);
+            self.index.try_reserve(index_room, |s| s.table_hash()).ok()
         })
         .ok_or(LimitError::OutOfMemory)
     }
@@ -183,8 +214,30 @@ impl OrderedMap {
         }
         match self.last_found(key) {
             Ok(i) => Some(i),
+            Err(_) if self.is_small() => None,
             Err((hash, exact)) => self.probe(hash, exact, key),
         }
+    }
+
+    /// The position of `key` in a small map (its every entry scanned), or the
+    /// key's hash and exactness ([`MapKey::hash_exact`]) if it is absent. The
+    /// key's bits are compared first: an int or bool is equal exactly when they
+    /// are, and a string the map holds is usually looked up with that very object
+    /// (a string constant, or a key read from the map), which then costs no hash.
+    #[inline(always)]
+    fn scan(&self, key: &MapKey) -> Result<usize, (u64, bool)> {
+        if let Some(id) = key.identity() {
+            let same = |e: &Option<Bucket>| matches!(e, Some(b) if b.key.bits() == id);
+            if let Some(i) = self.entries.iter().position(same) {
+                return Ok(i);
+            }
+            if key.bits_decide() {
+                return Err(key.hash_exact());
+            }
+        }
+        let (hash, exact) = key.hash_exact();
+        let equal = |e: &Option<Bucket>| matches!(e, Some(b) if b.hash == hash && ((exact && b.key.is_exact()) || b.key == *key));
+        self.entries.iter().position(equal).ok_or((hash, exact))
     }
 
     /// The position of the entry the last lookup or insertion found, if it
@@ -195,6 +248,9 @@ impl OrderedMap {
     fn last_found(&self, key: &MapKey) -> Result<usize, (u64, bool)> {
         if let Some(hit) = self.direct_hit(key) {
             return hit.ok_or_else(|| key.hash_exact());
+        }
+        if self.is_small() {
+            return self.scan(key);
         }
         if let Some(i) = self.last_by_identity(key) {
             return Ok(i);
@@ -406,6 +462,11 @@ impl OrderedMap {
     /// [`MapKey::hash_exact`] says), with room for one more entry reserved.
     fn put(&mut self, hash: u64, exact: bool, key: MapKey, value: Value) -> Option<Value> {
         let key = key.with_exact(exact);
+        if self.is_small() {
+            // (The caller's `last_found` scanned the map: the key is new.)
+            self.push_entry(Bucket { hash, key, value });
+            return None;
+        }
         let entries = &self.entries;
         let next = entries.len();
         match self.index.entry(
@@ -424,6 +485,30 @@ impl OrderedMap {
                 self.remember(next, &key);
                 self.note_direct(&key, next);
                 None
+            }
+        }
+    }
+
+    /// Append the entry of a new key to a small map, with room reserved (for
+    /// the index too, if this makes the map large: it is built now).
+    fn push_entry(&mut self, bucket: Bucket) {
+        let pos = self.entries.len();
+        let key = bucket.key;
+        self.entries.push(Some(bucket));
+        if !self.is_small() {
+            self.build_index();
+            self.remember(pos, &key);
+        }
+        self.note_direct(&key, pos);
+    }
+
+    /// Fill the (empty) index with the live entries, with room reserved.
+    fn build_index(&mut self) {
+        debug_assert_eq!(self.index.len(), 0);
+        for (i, b) in self.entries.iter().enumerate() {
+            if let Some(b) = b {
+                self.index
+                    .insert_unique(table_hash(b.hash), Slot::new(i, b.hash), |s| s.table_hash());
             }
         }
     }
@@ -455,7 +540,8 @@ impl OrderedMap {
     /// must not reallocate).
     #[inline]
     fn is_full(&self) -> bool {
-        self.entries.len() == self.entries.capacity() || self.index.len() == self.index.capacity()
+        self.entries.len() == self.entries.capacity()
+            || (self.entries.len() >= SMALL_MAP && self.index.capacity() <= self.len())
     }
 
     /// Put `value` in the live entry at `i`; its old value.
@@ -470,14 +556,18 @@ impl OrderedMap {
     pub fn remove(&mut self, key: &MapKey) -> Option<Value> {
         // Removing empties an entry and may move the others (compaction).
         self.forget_last();
-        let (hash, exact) = key.hash_exact();
-        let entries = &self.entries;
-        let i = match self
-            .index
-            .find_entry(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
-        {
-            Ok(o) => o.remove().0.pos(),
-            Err(_) => return None,
+        let i = if self.is_small() {
+            self.scan(key).ok()?
+        } else {
+            let (hash, exact) = key.hash_exact();
+            let entries = &self.entries;
+            match self
+                .index
+                .find_entry(table_hash(hash), |&s| key_at_is(entries, s, hash, exact, key))
+            {
+                Ok(o) => o.remove().0.pos(),
+                Err(_) => return None,
+            }
         };
         if let Some(slot) = self.direct_slot(key) {
             *slot = 0;
@@ -495,6 +585,9 @@ impl OrderedMap {
         }
         if self.tombstones * 2 > self.entries.len() {
             self.compact();
+        } else if self.is_small() && !self.index.is_empty() {
+            // Popped back to small: a small map has no index.
+            self.index.clear();
         }
         removed
     }
@@ -521,11 +614,8 @@ impl OrderedMap {
         if self.index.capacity() > 4 * live.max(8) {
             self.index.shrink_to(2 * live, |s| s.table_hash());
         }
-        for (i, b) in self.entries.iter().enumerate() {
-            if let Some(b) = b {
-                self.index
-                    .insert_unique(table_hash(b.hash), Slot::new(i, b.hash), |s| s.table_hash());
-            }
+        if !self.is_small() {
+            self.build_index();
         }
         // The positions moved; a table four times the map's size goes.
         let len = match self.direct.len() {
@@ -571,7 +661,8 @@ impl OrderedMap {
     /// Check the invariants (tests only).
     #[cfg(test)]
     fn check(&self) {
-        assert_eq!(self.index.len(), self.len());
+        let indexed = if self.is_small() { 0 } else { self.len() };
+        assert_eq!(self.index.len(), indexed);
         assert_eq!(
             self.entries.iter().filter(|e| e.is_none()).count(),
             self.tombstones
@@ -818,11 +909,61 @@ mod tests {
         }
     }
 
+    /// A map of at most `SMALL_MAP` positions has no index and finds its keys
+    /// by scanning: string keys by the same object and by another of the same
+    /// bytes, absent keys of both kinds; it gets its index when it grows past
+    /// the bound (`set_in_place` declining to build it), and drops it when
+    /// removals take it back below.
+    #[test]
+    fn small_maps_scan_and_grow_an_index() {
+        let mut h = Heap::new(false);
+        let s = |h: &mut Heap, t: &str| unsafe { MapKey::new(h.alloc_str(t.as_bytes()), ValKind::Ref) };
+        let mut m = OrderedMap::new();
+        let stored: Vec<MapKey> = (0..SMALL_MAP).map(|i| s(&mut h, &format!("key{i}"))).collect();
+        for (i, kk) in stored.iter().enumerate() {
+            assert_eq!(m.insert(*kk, Value::int(i as i64)), None);
+            m.check();
+        }
+        assert_eq!(m.index.len(), 0, "small: no index");
+        for (i, kk) in stored.iter().enumerate() {
+            let other = s(&mut h, &format!("key{i}"));
+            assert_eq!(m.get(kk).map(|v| v.as_int()), Some(i as i64));
+            assert_eq!(m.get(&other).map(|v| v.as_int()), Some(i as i64));
+        }
+        let absent = s(&mut h, "key99");
+        assert_eq!(m.get(&absent), None);
+        // At the bound, compiled code's leaf declines (the index would need
+        // memory) and the general insert builds the index.
+        assert!(!m.set_in_place(absent, Value::int(99)));
+        assert_eq!(m.insert(absent, Value::int(99)), None);
+        assert_eq!(m.index.len(), SMALL_MAP + 1, "large: every entry indexed");
+        m.check();
+        for (i, kk) in stored.iter().enumerate() {
+            let other = s(&mut h, &format!("key{i}"));
+            assert_eq!(m.get(&other).map(|v| v.as_int()), Some(i as i64));
+            assert_eq!(m.get(kk).map(|v| v.as_int()), Some(i as i64));
+        }
+        // Removing the last entries pops them: small again, without an index.
+        assert!(m.remove(&absent).is_some());
+        assert_eq!(m.index.len(), 0);
+        m.check();
+        assert_eq!(m.get(&stored[3]).map(|v| v.as_int()), Some(3));
+        // Int keys: equal exactly when their bits are; a tombstone is skipped.
+        let mut ints = from(&[-5, -6, -7]);
+        assert!(ints.remove(&k(-6)).is_some());
+        assert_eq!(ints.get(&k(-6)), None);
+        assert_eq!(ints.get(&k(-7)).map(|v| v.as_int()), Some(-70));
+        assert!(ints.set_in_place(k(-6), Value::int(6)));
+        assert_eq!(keys(&ints), [-5, -7, -6]);
+        ints.check();
+    }
+
     /// `set_in_place` (compiled code's `m[k] = v` leaf) overwrites any key and
     /// inserts while there is room, and leaves a full map alone for a new key.
     #[test]
     fn set_in_place_never_grows() {
-        let mut m = from(&[1, 2, 3]);
+        // (More keys than `SMALL_MAP`: the index fills too.)
+        let mut m = from(&(1..=12).collect::<Vec<_>>());
         // A key the last lookup found (no probe), then one probed.
         assert!(m.contains_key(&k(2)));
         assert!(m.set_in_place(k(2), Value::int(-20)));
@@ -834,13 +975,13 @@ mod tests {
             assert!(m.set_in_place(k(next), Value::int(next)));
         }
         let (n, cap) = (m.len(), m.capacity());
-        assert!(!m.set_in_place(k(9), Value::int(9)));
+        assert!(!m.set_in_place(k(999), Value::int(9)));
         assert!(m.set_in_place(k(3), Value::int(-30)));
         assert_eq!((m.len(), m.capacity()), (n, cap));
         assert_eq!(keys(&m)[..3], [1, 2, 3]);
         assert_eq!(m.get(&k(2)).map(|v| v.as_int()), Some(-20));
         assert_eq!(m.get(&k(3)).map(|v| v.as_int()), Some(-30));
-        assert_eq!(m.get(&k(9)), None);
+        assert_eq!(m.get(&k(999)), None);
         m.check();
     }
 
@@ -884,8 +1025,9 @@ mod tests {
     /// forgotten when entries move or go.
     #[test]
     fn last_found_entry_is_remembered_and_forgotten() {
-        let mut m = from(&[-1, -2, -3, -4, -5, -6, -7, -8]);
-        // (Negative keys: the direct table, which would answer first, covers none.)
+        // (Negative keys: the direct table, which would answer first, covers
+        // none. More than `SMALL_MAP`: a small map has no index, and scans.)
+        let mut m = from(&[-1, -2, -3, -4, -5, -6, -7, -8, -101, -102, -103]);
         assert!(m.contains_key(&k(-3)));
         // An int key's bits are the key: the next operations skip the hash.
         assert_eq!(m.last_by_identity(&k(-3)), Some(2));
@@ -903,10 +1045,10 @@ mod tests {
             m.remove(&k(-i));
         }
         m.check();
-        assert_eq!(keys(&m), [-7, -8]);
+        assert_eq!(keys(&m), [-7, -8, -101, -102, -103]);
         assert_eq!(m.get(&k(-8)).map(|v| v.as_int()), Some(-80));
         assert_eq!(m.insert(k(-8), Value::int(-81)).map(|v| v.as_int()), Some(-80));
-        assert_eq!(values(&m), [-70, -81]);
+        assert_eq!(values(&m), [-70, -81, -1010, -1020, -1030]);
         m.clear();
         assert_eq!(m.last_by_identity(&k(-8)), None);
         assert_eq!(m.get(&k(-8)), None);

@@ -81,6 +81,13 @@ impl MapKey {
         }
     }
 
+    /// Whether keys of this kind are equal exactly when their bits are (an int
+    /// or bool): then a key whose bits no stored key has is absent.
+    #[inline(always)]
+    pub(crate) fn bits_decide(&self) -> bool {
+        matches!(self.kind, ValKind::Int | ValKind::Bool)
+    }
+
     /// The hash of the key by content ([`hash_value`]).
     #[inline]
     pub fn content_hash(&self) -> u64 {

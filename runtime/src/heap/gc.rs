@@ -2501,14 +2501,21 @@ mod tests {
         let mut h = Heap::new(false);
         let m = h.alloc_map(ValKind::Ref, ValKind::Int);
         let key = |h: &mut Heap, s: &str| unsafe { MapKey::new(h.alloc_str(s.as_bytes()), ValKind::Ref) };
+        // (A map large enough to have an index: a small one remembers nothing.)
+        for i in 0..crate::ordmap::SMALL_MAP {
+            let filler = key(&mut h, &format!("f{i}"));
+            // SAFETY: `m` is a live map of this test's heap.
+            unsafe { as_map_mut(m) }.entries.insert(filler, Value::int(0));
+        }
         let stored = key(&mut h, "xx");
-        // SAFETY: `m` is a live map of this test's heap.
+        // SAFETY: as above.
         unsafe { as_map_mut(m) }.entries.insert(stored, Value::int(1));
         // A different object of the same content finds the entry, and is remembered.
         let probe = key(&mut h, "xx");
         let entries = || &unsafe { as_map(m) }.entries;
+        let at = crate::ordmap::SMALL_MAP;
         assert_eq!(entries().get(&probe).map(|v| v.as_int()), Some(1));
-        assert_eq!(entries().last_by_identity(&probe), Some(0));
+        assert_eq!(entries().last_by_identity(&probe), Some(at));
         // The probe dies; the map and its own key live.
         h.collect(&mut |mk| unsafe { mk.mark(m) });
         let other = key(&mut h, "yy");
@@ -2521,7 +2528,7 @@ mod tests {
             unsafe { as_map_mut(m) }.entries.insert(other, Value::int(2)),
             None
         );
-        assert_eq!(entries().len(), 2);
+        assert_eq!(entries().len(), at + 2);
     }
 
     /// The next collection is paced by what the survivors cost marking and

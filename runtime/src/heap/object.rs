@@ -643,7 +643,9 @@ impl Drop for ArrayObj {
 /// order whose deleted slots become tombstones, plus hashbrown's `HashTable` (the
 /// well-kept raw table under indexmap and std's `HashMap`) from key to position. The
 /// vector is compacted when tombstones exceed half of it, so delete is O(1) amortised
-/// and iteration stays a linear scan. Only the bookkeeping is hand-written; probing,
+/// and iteration stays a linear scan. A map of at most
+/// [`SMALL_MAP`](crate::ordmap::SMALL_MAP) entries has no index and scans its
+/// entries instead. Only the bookkeeping is hand-written; probing,
 /// growth and rehashing are hashbrown's. Keys are hashed
 /// with [`hash_value`]: ints, bools and short strings by a bijective word hash,
 /// other keys by [`FxHasher`] with its fmix64 finish.
