@@ -135,6 +135,10 @@ pub struct Analysis {
     /// Per instruction: the inlined `Call` that reads such a struct, with the
     /// pc of the `Call` that made it: this one's exits are that one's.
     pub rewind_exit: Vec<Option<u32>>,
+    /// Per instruction: an inlined `Call` whose struct result is only read
+    /// field by field before it dies ([`structs_read_apart`]): never allocated
+    /// when the translator makes virtual values.
+    pub struct_read_apart: Vec<bool>,
     /// Per instruction: an `ArrGet` of an invariant row ([`invariant_rows`]).
     pub row_load: Vec<Option<RowRef>>,
     /// Per web: a web whose every value in its loop is that row: accesses
@@ -282,6 +286,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         virtual_tuple: Vec::new(),
         virtual_read: Vec::new(),
         virtual_struct: Vec::new(),
+        struct_read_apart: Vec::new(),
         rewind_exit: Vec::new(),
         row_load: Vec::new(),
         row_web: Vec::new(),
@@ -291,6 +296,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     a.frame_read = frame_read_webs(f, &a, &ends);
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
     (a.virtual_struct, a.rewind_exit) = virtual_structs(p, f, &a);
+    a.struct_read_apart = structs_read_apart(p, f, &a);
     (a.virtual_slice, a.slice_reads) = virtual_slices(f, &a);
     if speculate {
         (a.row_load, a.row_web) = invariant_rows(f, &mut a);
@@ -661,7 +667,8 @@ fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bo
         if !returns_new_tuple || a.frame_read.get(web).copied().unwrap_or(true) {
             continue;
         }
-        if let Some(gets) = only_taken_apart(f, a, pc, dst) {
+        let taken_apart = |ins: &Instr| matches!(*ins, Instr::TupleGet { tup, .. } if tup == dst);
+        if let Some(gets) = only_taken_apart(f, a, pc, dst, taken_apart) {
             out[pc] = true;
             for q in gets {
                 reads[q] = true;
@@ -777,11 +784,51 @@ pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) 
         })
 }
 
-/// The `TupleGet`s that read the tuple instruction `pc` writes to `t`, if
-/// they are its only reads, in the same basic block, with only instructions
-/// that neither exit nor allocate in between, before `t` is dead.
-fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec<usize>> {
-    use Instr::*;
+/// Per instruction: an inlined `Call` whose callee ends by making the struct
+/// it returns, of scalar fields only ([`makes_scalar_struct`]), that the caller
+/// only reads field by field (`GetField`s, in the same basic block, with
+/// nothing between that could exit, collect or read the register otherwise)
+/// before the register is dead: `let m: P = mid(a, b)` then `m.x` and `m.y`.
+/// The translator then never allocates the struct: the `GetField`s are the
+/// values its fields were made of (`ValueNumbering::struct_items`), and the
+/// register's frame slot keeps the value it had, which nothing reads before
+/// it is written again. As for [`virtual_tuples`], nothing can see the
+/// difference: no exit, handler or collection happens while the register
+/// holds the struct, and no store into it either (only the reads run).
+fn structs_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
+    let n = f.code.len();
+    let mut out = vec![false; n];
+    for pc in 0..n {
+        let Instr::Call { dst, .. } = f.code[pc] else {
+            continue;
+        };
+        if !a.is_ref.get(dst as usize).copied().unwrap_or(false) || a.virtual_struct[pc] {
+            continue;
+        }
+        let Some(maker) = inlined_callee(p, f, pc, &a.inlined) else {
+            continue;
+        };
+        let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
+        if !makes_scalar_struct(maker) || a.frame_read.get(web).copied().unwrap_or(true) {
+            continue;
+        }
+        let field_read = |ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == dst);
+        out[pc] = only_taken_apart(f, a, pc, dst, field_read).is_some_and(|reads| !reads.is_empty());
+    }
+    out
+}
+
+/// The instructions that read the tuple or struct instruction `pc` writes to
+/// `t` (those for which `takes_apart` holds: its `TupleGet`s or `GetField`s),
+/// if they are its only reads, in the same basic block, with only
+/// instructions that neither exit nor allocate in between, before `t` is dead.
+fn only_taken_apart(
+    f: &Function,
+    a: &Analysis,
+    pc: usize,
+    t: Reg,
+    takes_apart: impl Fn(&Instr) -> bool,
+) -> Option<Vec<usize>> {
     let mut gets = Vec::new();
     for q in pc + 1..f.code.len() {
         if !a.live_in[q].contains(t) {
@@ -790,7 +837,7 @@ fn only_taken_apart(f: &Function, a: &Analysis, pc: usize, t: Reg) -> Option<Vec
         if a.leader[q] {
             return None;
         }
-        let takes_apart = matches!(f.code[q], TupleGet { tup, .. } if tup == t);
+        let takes_apart = takes_apart(&f.code[q]);
         let quiet = takes_apart || quiet(&f.code[q]);
         // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
         let reads_t = a.ops[q].uses.contains(&t);
@@ -1564,15 +1611,28 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u
     let n = f.code.len();
     // Ids: 0..nregs the value of each register on entry (parameters, or the zeroed
     // slots), then one per instruction (its definition), then one per handler (the
-    // message register the unwinder writes).
-    let nids = nregs + n + f.handlers.len();
+    // message register the unwinder writes), then one per register per loop
+    // header (its value when the VM enters the loop there: OSR, or a return
+    // from a deopt). A re-entry value is a definition of its own, joined only
+    // with the webs of that register at that header: were it the entry value,
+    // every web of a register that reaches a header would be one, and a
+    // register that is a loop counter in one loop and a float sum in the next
+    // would be one web, held in an integer variable and moved to a float
+    // register and back around every operation of the sum (a chain of two
+    // `fadd`s took three times as long).
+    let reentry_base = nregs + n + f.handlers.len();
+    let nids = reentry_base + headers.len() * nregs;
     let mut parent: Vec<u32> = (0..nids as u32).collect();
     let mut before: Vec<Option<Vec<u32>>> = vec![None; n];
     let entry: Vec<u32> = (0..nregs as u32).collect();
     let mut stack: Vec<(usize, Vec<u32>)> = headers
         .iter()
+        .enumerate()
         .rev()
-        .map(|&h| (h as usize, entry.clone()))
+        .map(|(i, &h)| {
+            let first = (reentry_base + i * nregs) as u32;
+            (h as usize, (first..first + nregs as u32).collect())
+        })
         .collect();
     stack.push((0, entry.clone()));
     // Every instruction is visited once; a later arrival at a visited one unions

@@ -1084,6 +1084,96 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "13\n");
 }
 
+/// A struct that an inlined call makes and the caller only reads field by
+/// field before the register dies is found (`Analysis::struct_read_apart`);
+/// one read after a call, passed on, kept in an array, read in another block
+/// or holding a string is not. Every mode prints the same.
+#[test]
+fn structs_read_apart_are_found() {
+    use crate::jit::analysis::analyze;
+    let src = concat!(
+        vec2_and_named!(),
+        "\
+def mid(a: Vec2, b: Vec2) -> Vec2:
+    return Vec2{x: (a.x + b.x) * 0.5, y: (a.y + b.y) * 0.5}
+
+def named(v: float) -> Named:
+    return Named{v: v, name: \"n\"}
+
+def norm(v: Vec2) -> float:
+    return v.x * v.x + v.y * v.y
+
+def apart(a: Vec2, b: Vec2, keep: [Vec2], flag: bool) -> float:
+    let m: Vec2 = mid(a, b)
+    let s: float = m.x * 2.0 - m.y
+    let n: Vec2 = mid(b, a)
+    let t: float = norm(n) + n.x
+    let o: Vec2 = mid(a, a)
+    array_push(keep, o)
+    let q: Vec2 = mid(b, b)
+    let u: float = q.x
+    if flag:
+        u = u + q.y
+    let w: float = named(1.5).v
+    return s + t + u + w + o.y
+
+def main() -> int:
+    let keep: [Vec2] = []
+    let total: float = 0.0
+    for i in range(0, 300):
+        let a: Vec2 = Vec2{x: int_to_float(i), y: 1.0}
+        total = total + apart(a, Vec2{x: 0.5, y: int_to_float(i % 7)}, keep, i % 2 == 0)
+    print(float_to_int(total * 1000.0), array_len(keep))
+    return 0
+"
+    );
+    let p = build(src);
+    let f = p.functions.iter().find(|f| f.name == "apart").expect("apart");
+    let an = analyze(&p, f, true);
+    let found: Vec<usize> = (0..f.code.len()).filter(|&pc| an.struct_read_apart[pc]).collect();
+    // Only `m`: `n` goes to `norm`, `o` into the array, `q` is read again
+    // after a branch, and `Named` holds a string.
+    assert_eq!(found.len(), 1, "{found:?}\n{:?}", f.code);
+    assert!(matches!(
+        f.code[found[0] + 1],
+        crate::bytecode::Instr::GetField { .. }
+    ));
+    assert_eq!(same_everywhere(src), "2319735000 300\n");
+}
+
+/// A register that is an int loop counter in one loop and a float sum in the
+/// next has two webs, and the sum's is a float one: the loop headers where
+/// the VM may enter (OSR) give each register a value of its own there,
+/// instead of joining every web of the register through its value on entry.
+#[test]
+fn a_reused_register_gets_a_float_web() {
+    use crate::jit::analysis::analyze;
+    let src = "\
+def main() -> int:
+    let xs: [float] = []
+    for i in range(0, 100):
+        array_push(xs, int_to_float(i % 7))
+    let acc: float = 0.0
+    for r in range(0, 10):
+        for i in range(0, 99):
+            acc = acc + xs[i] - xs[i + 1]
+    print(acc)
+    return 0
+";
+    let p = build(src);
+    let f = p.functions.iter().find(|f| f.name == "main").expect("main");
+    let an = analyze(&p, f, true);
+    let sub = (0..f.code.len())
+        .find(|&pc| matches!(f.code[pc], crate::bytecode::Instr::SubF { .. }))
+        .expect("the sum");
+    let crate::bytecode::Instr::SubF { dst, .. } = f.code[sub] else {
+        unreachable!()
+    };
+    let web = an.webs.def_at(sub as u32, dst, &an.ops[sub]) as usize;
+    assert!(an.webs.is_float[web], "{:?}", f.code);
+    assert_eq!(same_everywhere(src), "-10\n");
+}
+
 /// Early returns (partial inlining): a callee that begins by comparing its
 /// parameters has the straight path to its early `Ret` found on either side of
 /// the branch; a callee whose early path calls, or that begins with anything

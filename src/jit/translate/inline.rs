@@ -128,7 +128,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         let own_call = self.inl.is_none() && matches!(self.f.code.get(pc as usize), Some(Instr::Call { .. }));
         let virtual_struct = own_call
             && (self.an.virtual_struct.get(pc as usize).copied().unwrap_or(false)
-                || self.sunk(pc, dst).is_some());
+                || self.sunk(pc, dst).is_some()
+                || (self.virtual_values_on()
+                    && self
+                        .an
+                        .struct_read_apart
+                        .get(pc as usize)
+                        .copied()
+                        .unwrap_or(false)));
         let captures = match self.inl {
             None => self.loops.captures.get(&pc).cloned().unwrap_or_default(),
             Some(_) => Vec::new(),
