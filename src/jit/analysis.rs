@@ -796,26 +796,24 @@ pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) 
 /// difference: no exit, handler or collection happens while the register
 /// holds the struct, and no store into it either (only the reads run).
 fn structs_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
-    let n = f.code.len();
-    let mut out = vec![false; n];
-    for pc in 0..n {
+    let read_apart = |pc: usize| {
         let Instr::Call { dst, .. } = f.code[pc] else {
-            continue;
+            return false;
         };
         if !a.is_ref.get(dst as usize).copied().unwrap_or(false) || a.virtual_struct[pc] {
-            continue;
+            return false;
         }
         let Some(maker) = inlined_callee(p, f, pc, &a.inlined) else {
-            continue;
+            return false;
         };
         let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
         if !makes_scalar_struct(maker) || a.frame_read.get(web).copied().unwrap_or(true) {
-            continue;
+            return false;
         }
         let field_read = |ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == dst);
-        out[pc] = only_taken_apart(f, a, pc, dst, field_read).is_some_and(|reads| !reads.is_empty());
-    }
-    out
+        only_taken_apart(f, a, pc, dst, field_read).is_some_and(|reads| !reads.is_empty())
+    };
+    (0..f.code.len()).map(read_apart).collect()
 }
 
 /// The instructions that read the tuple or struct instruction `pc` writes to
