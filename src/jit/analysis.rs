@@ -139,6 +139,10 @@ pub struct Analysis {
     /// field by field before it dies ([`structs_read_apart`]): never allocated
     /// when the translator makes virtual values.
     pub struct_read_apart: Vec<bool>,
+    /// Per instruction: the same for an inlined `Call` whose callee returns
+    /// an array literal of scalars that the caller only reads at constant
+    /// indices within it ([`arrays_read_apart`]).
+    pub array_read_apart: Vec<bool>,
     /// Per instruction: an `ArrGet` of an invariant row ([`invariant_rows`]).
     pub row_load: Vec<Option<RowRef>>,
     /// Per web: a web whose every value in its loop is that row: accesses
@@ -287,6 +291,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         virtual_read: Vec::new(),
         virtual_struct: Vec::new(),
         struct_read_apart: Vec::new(),
+        array_read_apart: Vec::new(),
         rewind_exit: Vec::new(),
         row_load: Vec::new(),
         row_web: Vec::new(),
@@ -297,6 +302,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
     (a.virtual_struct, a.rewind_exit) = virtual_structs(p, f, &a);
     a.struct_read_apart = structs_read_apart(p, f, &a);
+    a.array_read_apart = arrays_read_apart(p, f, &a);
     (a.virtual_slice, a.slice_reads) = virtual_slices(f, &a);
     if speculate {
         (a.row_load, a.row_web) = invariant_rows(f, &mut a);
@@ -667,7 +673,7 @@ fn virtual_tuples(p: &Program, f: &Function, a: &Analysis) -> (Vec<bool>, Vec<bo
         if !returns_new_tuple || a.frame_read.get(web).copied().unwrap_or(true) {
             continue;
         }
-        let taken_apart = |ins: &Instr| matches!(*ins, Instr::TupleGet { tup, .. } if tup == dst);
+        let taken_apart = |_: usize, ins: &Instr| matches!(*ins, Instr::TupleGet { tup, .. } if tup == dst);
         if let Some(gets) = only_taken_apart(f, a, pc, dst, taken_apart) {
             out[pc] = true;
             for q in gets {
@@ -810,14 +816,80 @@ fn structs_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
         if !makes_scalar_struct(maker) || a.frame_read.get(web).copied().unwrap_or(true) {
             return false;
         }
-        let field_read = |ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == dst);
+        let field_read = |_: usize, ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == dst);
         only_taken_apart(f, a, pc, dst, field_read).is_some_and(|reads| !reads.is_empty())
     };
     (0..f.code.len()).map(read_apart).collect()
 }
 
+/// Per instruction: an inlined `Call` whose callee ends by making the array it
+/// returns from a literal of ints, floats or bools ([`makes_scalar_array`]),
+/// that the caller only reads at constant indices within the literal
+/// (`ArrGet`s whose index register a `LoadInt` of the same basic block set),
+/// under the conditions of [`structs_read_apart`]: `let m: [float] =
+/// mid(a, b)` then `m[0]` and `m[1]`. The translator then never allocates
+/// the array; the reads are the values it was made of. Nothing can resize or
+/// store into it while it lives: only quiet instructions run.
+fn arrays_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
+    let read_apart = |pc: usize| {
+        let Instr::Call { dst, .. } = f.code[pc] else {
+            return false;
+        };
+        if !a.is_ref.get(dst as usize).copied().unwrap_or(false) {
+            return false;
+        }
+        let Some(n) = inlined_callee(p, f, pc, &a.inlined).and_then(makes_scalar_array) else {
+            return false;
+        };
+        let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
+        if a.frame_read.get(web).copied().unwrap_or(true) {
+            return false;
+        }
+        let in_literal = |q: usize, idx: Reg| {
+            constant_in_block(f, a, q, idx).is_some_and(|k| usize::try_from(k).is_ok_and(|k| k < n))
+        };
+        let item_read = |q: usize, ins: &Instr| matches!(*ins, Instr::ArrGet { arr, idx, .. } if arr == dst && in_literal(q, idx));
+        only_taken_apart(f, a, pc, dst, item_read).is_some_and(|reads| !reads.is_empty())
+    };
+    (0..f.code.len()).map(read_apart).collect()
+}
+
+/// The number of items of the array literal `callee` (a straight body inlined
+/// whole) ends by returning (`NewArray` of items then `Ret` of it), if they
+/// are ints, floats or bools and it allocates nothing else.
+pub(super) fn makes_scalar_array(callee: &Function) -> Option<usize> {
+    let code = &callee.code;
+    let [.., Instr::NewArray { dst, site }, Instr::Ret { src }] = code[..] else {
+        return None;
+    };
+    let s = callee.sites.get(site as usize)?;
+    let scalar = matches!(
+        ValKind::from_u8(s.target as u8),
+        ValKind::Int | ValKind::Float | ValKind::Bool
+    );
+    let allocations = code.iter().filter(|ins| ins.op().allocates()).count();
+    (src == dst && allocations == 1 && scalar && !s.args.is_empty()).then_some(s.args.len())
+}
+
+/// The value register `r` holds at instruction `q`, if a `LoadInt` of the
+/// same basic block set it last.
+fn constant_in_block(f: &Function, a: &Analysis, q: usize, r: Reg) -> Option<i64> {
+    let mut at = q;
+    while at > 0 && !a.leader[at] {
+        at -= 1;
+        if a.ops[at].def == Some(r) {
+            return match f.code[at] {
+                Instr::LoadInt { imm, .. } => Some(imm as i64),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
 /// The instructions that read the tuple or struct instruction `pc` writes to
-/// `t` (those for which `takes_apart` holds: its `TupleGet`s or `GetField`s),
+/// `t` (those at which `takes_apart` holds: its `TupleGet`s, `GetField`s or
+/// `ArrGet`s),
 /// if they are its only reads, in the same basic block, with only
 /// instructions that neither exit nor allocate in between, before `t` is dead.
 fn only_taken_apart(
@@ -825,7 +897,7 @@ fn only_taken_apart(
     a: &Analysis,
     pc: usize,
     t: Reg,
-    takes_apart: impl Fn(&Instr) -> bool,
+    takes_apart: impl Fn(usize, &Instr) -> bool,
 ) -> Option<Vec<usize>> {
     let mut gets = Vec::new();
     for q in pc + 1..f.code.len() {
@@ -835,7 +907,7 @@ fn only_taken_apart(
         if a.leader[q] {
             return None;
         }
-        let takes_apart = takes_apart(&f.code[q]);
+        let takes_apart = takes_apart(q, &f.code[q]);
         let quiet = takes_apart || quiet(&f.code[q]);
         // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
         let reads_t = a.ops[q].uses.contains(&t);

@@ -1141,6 +1141,58 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "2319735000 300\n");
 }
 
+/// An array literal that an inlined call returns and the caller only reads
+/// at constant indices within it, before the register dies, is found
+/// (`Analysis::array_read_apart`); one read past the literal, at a negative
+/// or a computed index, stored into, pushed or read after a branch is not.
+#[test]
+fn arrays_read_apart_are_found() {
+    use crate::jit::analysis::analyze;
+    let src = "\
+def trio(i: int) -> [int]:
+    return [i, i * 2, i % 5]
+
+def apart(i: int, keep: [[int]], flag: bool) -> int:
+    let t: [int] = trio(i)
+    let s: int = t[2] * 3 - t[0]
+    let u: [int] = trio(i)
+    let v: int = u[1 + i % 2]
+    let w: [int] = trio(i)
+    w[1] = 7
+    let x: [int] = trio(i)
+    array_push(keep, x)
+    let y: [int] = trio(i)
+    let z: int = y[-1]
+    let q: [int] = trio(i)
+    let o: int = q[0]
+    if flag:
+        o = o + q[1]
+    return s + v + w[1] + z + o
+
+def main() -> int:
+    let keep: [[int]] = []
+    let total: int = 0
+    for i in range(0, 300):
+        total = total + apart(i, keep, i % 2 == 0)
+    print(total, array_len(keep))
+    return 0
+";
+    let p = build(src);
+    let f = p.functions.iter().find(|f| f.name == "apart").expect("apart");
+    let an = analyze(&p, f, true);
+    let found: Vec<usize> = (0..f.code.len()).filter(|&pc| an.array_read_apart[pc]).collect();
+    assert_eq!(found.len(), 1, "{found:?}\n{:?}", f.code);
+    assert!(
+        matches!(
+            f.code[found[0] + 1],
+            crate::bytecode::Instr::LoadInt { imm: 2, .. }
+        ),
+        "{:?}",
+        f.code
+    );
+    assert_eq!(same_everywhere(src), "94200 300\n");
+}
+
 /// A register that is an int loop counter in one loop and a float sum in the
 /// next has two webs, and the sum's is a float one: the loop headers where
 /// the VM may enter (OSR) give each register a value of its own there,

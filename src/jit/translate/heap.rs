@@ -593,6 +593,14 @@ impl<'a, 'f> Tr<'a, 'f> {
             self.vn.tuple_items.insert(t, items);
             return Ok(());
         }
+        if kind == NewKind::Array && self.inl.as_ref().is_some_and(|i| i.virtual_array) {
+            // Never allocated: only its items are read (`Analysis::array_read_apart`).
+            let items: Vec<CV> = args.iter().map(|&r| self.get_raw(r)).collect();
+            let placeholder = self.iconst(0);
+            self.vn.virtual_arrays.insert(placeholder, items);
+            self.set(dst, placeholder);
+            return Ok(());
+        }
         if kind == NewKind::Struct && self.inl.as_ref().is_some_and(|i| i.virtual_struct) {
             // Never allocated: its fields are values (`Analysis::virtual_struct`).
             let placeholder = self.iconst(0);

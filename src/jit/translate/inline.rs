@@ -28,6 +28,9 @@ pub(super) struct Inlined<'a> {
     pub virtual_tuple: bool,
     /// The struct the body returns is never allocated (`Analysis::virtual_struct`).
     pub virtual_struct: bool,
+    /// The array the body returns is never allocated
+    /// (`Analysis::array_read_apart`).
+    pub virtual_array: bool,
     /// The closure's captured values the body reads, loaded by the loop's
     /// pre-header (`Tr::load_captures`): by index, the variable holding it.
     pub captures: Vec<(u8, Variable)>,
@@ -136,6 +139,14 @@ impl<'a, 'f> Tr<'a, 'f> {
                         .get(pc as usize)
                         .copied()
                         .unwrap_or(false)));
+        let virtual_array = own_call
+            && self.virtual_values_on()
+            && self
+                .an
+                .array_read_apart
+                .get(pc as usize)
+                .copied()
+                .unwrap_or(false);
         let captures = match self.inl {
             None => self.loops.captures.get(&pc).cloned().unwrap_or_default(),
             Some(_) => Vec::new(),
@@ -145,6 +156,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple,
             virtual_struct,
+            virtual_array,
             captures,
         };
         if callee.f.ret_kind.is_none() {
@@ -366,6 +378,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple: false,
             virtual_struct: false,
+            virtual_array: false,
             captures: Vec::new(),
         });
         let result = self.inlined_result(pc, callee, 0);
@@ -500,6 +513,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             regs,
             virtual_tuple: false,
             virtual_struct: false,
+            virtual_array: false,
             captures: Vec::new(),
         });
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {

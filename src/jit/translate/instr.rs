@@ -474,7 +474,17 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             ArrGet { dst, arr, idx, elem } => {
-                if !self.invariant_row_get(pc, dst) {
+                let a = self.get_raw(arr);
+                if self.vn.virtual_arrays.contains_key(&a) {
+                    // An array never allocated: its item at a constant index.
+                    let i = self.get_i(idx);
+                    let item = self.const_int(i).and_then(|k| {
+                        let items = self.vn.virtual_arrays.get(&a)?;
+                        items.get(usize::try_from(k).ok()?).copied()
+                    });
+                    let item = item.ok_or("internal error: an item of an array never allocated")?;
+                    self.set(dst, item);
+                } else if !self.invariant_row_get(pc, dst) {
                     self.array_access(pc, arr, idx, elem, Access::Load(dst));
                 }
             }

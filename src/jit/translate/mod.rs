@@ -401,6 +401,11 @@ struct ValueNumbering {
     /// slot as it was (nothing reads the slot before the register is dead:
     /// no exit, for the reader's are the maker's, and no collection).
     virtual_structs: std::collections::HashSet<CV>,
+    /// The placeholders (null) of the arrays never allocated
+    /// (`Analysis::array_read_apart`), with their items: a register set to
+    /// one keeps its frame slot as it was, and `ArrGet`s of it at constant
+    /// indices are the items.
+    virtual_arrays: std::collections::HashMap<CV, Vec<CV>>,
     /// Structs allocated in this bytecode block by a `NewStruct` of the
     /// function or of a body it inlined, with the values of their fields:
     /// `GetField` of such a struct is the value it was made with, read from
@@ -819,6 +824,7 @@ fn translate_function(
             struct_regs: std::collections::HashMap::new(),
             virtual_tuples: std::collections::HashSet::new(),
             virtual_structs: std::collections::HashSet::new(),
+            virtual_arrays: std::collections::HashMap::new(),
             non_null: std::collections::HashSet::new(),
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
@@ -1677,7 +1683,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             } else {
                 self.vn.struct_regs.remove(&r);
             }
-            if self.vn.virtual_structs.contains(&v) {
+            if self.vn.virtual_structs.contains(&v) || self.vn.virtual_arrays.contains_key(&v) {
                 return;
             }
             let fl = self.mem_flags(Mem::Frame);

@@ -316,10 +316,13 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// bytes as at most two loads, overlapping, compared with the constant's
     /// (`s == "alpha"` in a loop is a few instructions instead of a call).
     /// A null string's length is read from the zeroed block (`Addrs::
-    /// zero_obj`), 0, so that the length is read before any branch and a
-    /// chain of tests of one string (`w == "a" or w == "b"`) reads it once
-    /// (Cranelift's redundant-load elimination). The loads of bytes come
-    /// after the length test: they read only bytes of the string.
+    /// zero_obj`), 0, so that the length is read before any branch. A chain
+    /// of tests of one string (`w == "a" or w == "b"`, a bytecode block per
+    /// test) still reads it once per test: Cranelift's redundant-load
+    /// elimination does not merge those loads, even from one address value
+    /// (tried: docs/benchmarks.md, "Small maps without an index" section's
+    /// list of what was not kept). The loads of bytes come after the length
+    /// test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
         let zero = self.iconst(self.tc.addrs.zero_obj as i64);
