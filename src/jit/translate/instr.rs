@@ -529,7 +529,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     return Err("internal error: an item of a tuple never allocated".into());
                 } else {
                     self.heap_access(pc, offs.tuple_items, Access::Load(dst), |t, o| {
-                        t.fixed_slot(tup, idx, pc, o)
+                        t.tuple_item_slot(tup, idx, pc, o)
                     })
                 }
             }
