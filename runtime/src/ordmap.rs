@@ -38,7 +38,8 @@ const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
 ///   the map holds) and then the cached hashes. Most maps are small (records,
 ///   objects read from JSON, dispatch tables), and building and growing an index
 ///   for a handful of keys was a quarter of the time of a program that makes
-///   them (docs/benchmarks.md, "Small maps without an index").
+///   them (docs/benchmarks.md, "Small maps without an index, and objects read
+///   apart").
 ///
 /// * `direct` maps the small non-negative int keys straight to their positions, so
 ///   that looking one up is an array access instead of a hash and a probe (Lua's

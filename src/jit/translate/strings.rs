@@ -320,9 +320,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// of tests of one string (`w == "a" or w == "b"`, a bytecode block per
     /// test) still reads it once per test: Cranelift's redundant-load
     /// elimination does not merge those loads, even from one address value
-    /// (tried: docs/benchmarks.md, "Small maps without an index" section's
-    /// list of what was not kept). The loads of bytes come after the length
-    /// test: they read only bytes of the string.
+    /// (tried: docs/benchmarks.md, "Small maps without an index, and objects
+    /// read apart", "Measured and not kept"). The loads of bytes come after
+    /// the length test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
         let zero = self.iconst(self.tc.addrs.zero_obj as i64);
