@@ -1005,6 +1005,23 @@ def main() -> int:
 
 /// The structs of the tests of structs never allocated and kept as fields
 /// (a literal, for `concat!`).
+/// Function `name` of `p`, its analysis (speculating) and the pcs at which
+/// `flag` holds in it.
+fn flagged_pcs<'p>(
+    p: &'p Program,
+    name: &str,
+    flag: impl Fn(&crate::jit::analysis::Analysis, usize) -> bool,
+) -> (
+    &'p crate::bytecode::Function,
+    crate::jit::analysis::Analysis,
+    Vec<usize>,
+) {
+    let f = p.functions.iter().find(|f| f.name == name).expect("the function");
+    let an = analyze(p, f, true);
+    let pcs = (0..f.code.len()).filter(|&pc| flag(&an, pc)).collect();
+    (f, an, pcs)
+}
+
 macro_rules! vec2_and_named {
     () => {
         "\
@@ -1027,7 +1044,6 @@ struct Named:
 /// but the next instruction, or a handler covers the calls.
 #[test]
 fn virtual_structs_are_found() {
-    use crate::jit::analysis::analyze;
     let src = concat!(
         vec2_and_named!(),
         "\
@@ -1071,9 +1087,7 @@ def main() -> int:
 "
     );
     let p = build(src);
-    let f = p.functions.iter().find(|f| f.name == "sums").expect("sums");
-    let an = analyze(&p, f, true);
-    let virtual_pcs: Vec<usize> = (0..f.code.len()).filter(|&pc| an.virtual_struct[pc]).collect();
+    let (f, an, virtual_pcs) = flagged_pcs(&p, "sums", |an, pc| an.virtual_struct[pc]);
     // Only the first `scale`: `t` is read again, `first` keeps its argument,
     // `Named` holds a string, `add_half` calls, and a handler covers the last
     // two calls.
@@ -1090,7 +1104,6 @@ def main() -> int:
 /// or holding a string is not. Every mode prints the same.
 #[test]
 fn structs_read_apart_are_found() {
-    use crate::jit::analysis::analyze;
     let src = concat!(
         vec2_and_named!(),
         "\
@@ -1128,9 +1141,7 @@ def main() -> int:
 "
     );
     let p = build(src);
-    let f = p.functions.iter().find(|f| f.name == "apart").expect("apart");
-    let an = analyze(&p, f, true);
-    let found: Vec<usize> = (0..f.code.len()).filter(|&pc| an.struct_read_apart[pc]).collect();
+    let (f, _, found) = flagged_pcs(&p, "apart", |an, pc| an.struct_read_apart[pc]);
     // Only `m`: `n` goes to `norm`, `o` into the array, `q` is read again
     // after a branch, and `Named` holds a string.
     assert_eq!(found.len(), 1, "{found:?}\n{:?}", f.code);
@@ -1147,7 +1158,6 @@ def main() -> int:
 /// or a computed index, stored into, pushed or read after a branch is not.
 #[test]
 fn arrays_read_apart_are_found() {
-    use crate::jit::analysis::analyze;
     let src = "\
 def trio(i: int) -> [int]:
     return [i, i * 2, i % 5]
@@ -1178,9 +1188,7 @@ def main() -> int:
     return 0
 ";
     let p = build(src);
-    let f = p.functions.iter().find(|f| f.name == "apart").expect("apart");
-    let an = analyze(&p, f, true);
-    let found: Vec<usize> = (0..f.code.len()).filter(|&pc| an.array_read_apart[pc]).collect();
+    let (f, _, found) = flagged_pcs(&p, "apart", |an, pc| an.array_read_apart[pc]);
     assert_eq!(found.len(), 1, "{found:?}\n{:?}", f.code);
     assert!(
         matches!(
@@ -1199,7 +1207,6 @@ def main() -> int:
 /// instead of joining every web of the register through its value on entry.
 #[test]
 fn a_reused_register_gets_a_float_web() {
-    use crate::jit::analysis::analyze;
     let src = "\
 def main() -> int:
     let xs: [float] = []
@@ -1213,8 +1220,7 @@ def main() -> int:
     return 0
 ";
     let p = build(src);
-    let f = p.functions.iter().find(|f| f.name == "main").expect("main");
-    let an = analyze(&p, f, true);
+    let (f, an, _) = flagged_pcs(&p, "main", |_, _| false);
     let sub = (0..f.code.len())
         .find(|&pc| matches!(f.code[pc], crate::bytecode::Instr::SubF { .. }))
         .expect("the sum");
