@@ -49,7 +49,10 @@
 //! and then before the first new one, with a copy taken before the loop
 //! that must still be the same object after it, and an `{int: int}` map counted
 //! into with `if map_has_key(m, k): m[k] = m[k] + x`, with a removal, a new key
-//! or another key now and then between the test and the update.
+//! or another key now and then between the test and the update, and a
+//! three-item `[int]` literal returned by a helper and read at constant
+//! indices (the JIT may never allocate it), written into, pushed onto,
+//! measured or read past its end first now and then.
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -199,6 +202,9 @@ struct Gen<'a> {
     /// used only by the struct statement.
     makers: Vec<Helper>,
     readers: Vec<String>,
+    /// Helpers returning a new three-item `[int]` literal: used only by the
+    /// statement that reads one at constant indices.
+    array_makers: Vec<Helper>,
     /// Helpers `(s: S2, x: int) -> S2` making a new `S2` from the fields of
     /// `s`: used only by the loop that carries a struct.
     updaters: Vec<String>,
@@ -230,6 +236,7 @@ fn generate_counted(data: &[u32]) -> (String, usize) {
         scopes: vec![Vec::new()],
         helpers: Vec::new(),
         makers: Vec::new(),
+        array_makers: Vec::new(),
         readers: Vec::new(),
         updaters: Vec::new(),
         fresh: 0,
@@ -341,9 +348,13 @@ impl Gen<'_> {
                     let u = self.struct_updater();
                     self.updaters.push(u);
                 }
-                23..=25 => {
+                23..=24 => {
                     let r = self.struct_reader();
                     self.readers.push(r);
+                }
+                25 => {
+                    let h = self.array_maker();
+                    self.array_makers.push(h);
                 }
                 _ => {
                     let h = self.helper();
@@ -437,6 +448,13 @@ impl Gen<'_> {
     /// the next call only reads its fields).
     fn struct_maker(&mut self) -> Helper {
         self.two_int_helper("m", "S2", |a, b| format!("S2{{a: {a}, b: {b}}}"))
+    }
+
+    /// A helper returning a new three-item `[int]` literal (which the JIT
+    /// inlines, and need not allocate where the caller only reads it at
+    /// constant indices).
+    fn array_maker(&mut self) -> Helper {
+        self.two_int_helper("l", "[int]", |a, b| format!("[{a}, {b}, ({a}) ^ ({b})]"))
     }
 
     /// A helper named after `prefix`, of scalar parameters, returning `ret`
@@ -592,6 +610,11 @@ impl Gen<'_> {
                 12
             }, // 21 a struct carried around a loop
             if can_loop { 3 } else { 0 },              // 22 an `{int: int}` map counted into in a loop
+            if self.no_calls || self.array_makers.is_empty() {
+                0
+            } else {
+                5
+            }, // 23 an array literal made by a helper, read at constant indices
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -845,6 +868,7 @@ impl Gen<'_> {
             20 => self.struct_stmt(),
             21 => self.struct_loop(),
             22 => self.map_loop(),
+            23 => self.array_stmt(),
             _ => unreachable!(),
         }
     }
@@ -1147,6 +1171,36 @@ impl Gen<'_> {
             }
             _ => self.line(&format!("let {v}: int = {call}.b ^ {x}")),
         }
+        self.declare(&v, Ty::Int, true);
+    }
+
+    /// An array literal made by a maker helper, then read at constant indices
+    /// (the JIT may never allocate it), or first written into, or read at an
+    /// index past it (an error, caught where the program catches), or pushed
+    /// onto, or measured.
+    fn array_stmt(&mut self) {
+        let m = self.array_makers[self.c.below(self.array_makers.len() as u32) as usize].clone();
+        let call = self.call(&m, EXPR_DEPTH);
+        let (t, v) = (self.fresh("t"), self.fresh("v"));
+        self.line(&format!("let {t}: [int] = {call}"));
+        let (i, j) = (self.c.below(3), self.c.below(3));
+        match self.c.below(6) {
+            0 => {
+                let e = self.expr(Ty::Int, 1);
+                self.line(&format!("{t}[{i}] = {e}"));
+            }
+            1 if self.try_depth > 0 || self.risky_anywhere => {
+                self.line(&format!("let {v}0: int = {t}[3]"));
+            }
+            2 => self.line(&format!("array_push({t}, {t}[{i}])")),
+            _ => {}
+        }
+        let len = if self.c.chance(20) {
+            format!(" + array_len({t})")
+        } else {
+            String::new()
+        };
+        self.line(&format!("let {v}: int = {t}[{i}] * 3 - {t}[{j}]{len}"));
         self.declare(&v, Ty::Int, true);
     }
 
