@@ -58,6 +58,10 @@ pub struct OrderedMap {
     /// inserted and the map has at least half as many entries as the grown table
     /// would have slots, so it costs at most 8 bytes per entry; emptied when the
     /// map compacts to below a quarter of that ([`Self::rebuild_direct`]).
+    /// A map of string keys has one slot per string of at most one byte
+    /// instead (by its index among the shared strings: `str_char_at` and
+    /// `chr` give those), made when it holds [`SHORT_KEYS_FOR_TABLE`] such
+    /// keys: counting characters into a map then needs no hash.
     direct: Vec<u32>,
     /// Number of `None` slots in `entries`.
     tombstones: usize,
@@ -78,12 +82,25 @@ pub struct OrderedMap {
     key_epoch: Cell<u32>,
 }
 
-/// The slot of the direct table an int key `k >= 0` would have: `k` (a
-/// negative key, or any other kind of key, has none).
+/// The slot of the direct table an int key `k >= 0` would have: `k`; that of a
+/// string of at most one byte: its index among the shared strings, its byte
+/// (a negative key, a longer string or any other kind of key has none).
 #[inline(always)]
 fn direct_index(key: &MapKey) -> Option<usize> {
-    usize::try_from(key.as_int()?).ok()
+    match key.as_int() {
+        Some(k) => usize::try_from(k).ok(),
+        None => key.short_str_index(),
+    }
 }
+
+/// The direct table of a map of one-byte string keys: a slot per shared
+/// string (1 KiB).
+const SHORT_STR_SLOTS: usize = crate::heap::abi::EMPTY_STR_INDEX + 1;
+
+/// A map gets a direct table for its one-byte string keys when it holds at
+/// least this many (so the table costs at most 64 bytes per such key),
+/// checked when its length reaches a power of two.
+const SHORT_KEYS_FOR_TABLE: usize = 16;
 
 /// The most entry positions (tombstones included) of a map without an index.
 /// Scanning them costs a comparison of a word per entry, 32 bytes apart: up to
@@ -312,8 +329,14 @@ impl OrderedMap {
             return;
         };
         if k >= self.direct.len() {
-            let want = (k + 1).next_power_of_two().max(MIN_DIRECT);
-            if want > 2 * self.len() || want > MAX_DIRECT {
+            let (want, worth) = match key.as_int() {
+                Some(_) => {
+                    let want = (k + 1).next_power_of_two().max(MIN_DIRECT);
+                    (want, want <= 2 * self.len())
+                }
+                None => (SHORT_STR_SLOTS, self.short_keys_fill_a_table()),
+            };
+            if !worth || want > MAX_DIRECT {
                 return;
             }
             self.rebuild_direct(want);
@@ -321,6 +344,17 @@ impl OrderedMap {
         if let Some(slot) = self.direct.get_mut(k) {
             *slot = u32::try_from(pos + 1).unwrap_or(0);
         }
+    }
+
+    /// Whether a string-keyed map should get its direct table: its length
+    /// has just reached a power of two, and it holds at least
+    /// [`SHORT_KEYS_FOR_TABLE`] keys of at most one byte (counted then: a
+    /// count costs a pass over the entries at most once per doubling).
+    fn short_keys_fill_a_table(&self) -> bool {
+        let n = self.len();
+        n >= SHORT_KEYS_FOR_TABLE
+            && n.is_power_of_two()
+            && self.keys().filter(|k| k.short_str_index().is_some()).count() >= SHORT_KEYS_FOR_TABLE
     }
 
     /// Make the direct table `len` slots long (none: empty) and fill it from the
@@ -681,7 +715,7 @@ impl OrderedMap {
             let at = self
                 .entries
                 .iter()
-                .position(|e| e.as_ref().is_some_and(|b| b.key.as_int() == Some(k as i64)));
+                .position(|e| e.as_ref().is_some_and(|b| direct_index(&b.key) == Some(k)));
             assert_eq!(at.map_or(0, |i| i as u32 + 1), p, "direct slot {k}");
         }
     }
@@ -957,6 +991,53 @@ mod tests {
         assert!(ints.set_in_place(k(-6), Value::int(6)));
         assert_eq!(keys(&ints), [-5, -7, -6]);
         ints.check();
+    }
+
+    /// A map of string keys gets a direct table of the one-byte strings once
+    /// it holds 16 of them (checked at a power of two), which then answers
+    /// for them as the index would: after removals, for absent ones, for the
+    /// empty string, beside longer keys; a map with few such keys gets none.
+    #[test]
+    fn one_byte_string_keys_get_a_direct_table() {
+        use crate::heap::{empty_str, one_byte_str};
+        let mut h = Heap::new(false);
+        let s = |v: Value| unsafe { MapKey::new(v, ValKind::Ref) };
+        let long = |h: &mut Heap, t: &str| unsafe { MapKey::new(h.alloc_str(t.as_bytes()), ValKind::Ref) };
+        let mut m = OrderedMap::new();
+        for i in 0..15u8 {
+            m.insert(s(one_byte_str(b'a' + i)), Value::int(i as i64));
+        }
+        assert!(m.direct.is_empty(), "15 keys: no table yet");
+        m.insert(s(one_byte_str(b'z')), Value::int(25));
+        assert_eq!(m.direct.len(), SHORT_STR_SLOTS);
+        let word = long(&mut h, "word");
+        m.insert(word, Value::int(-1));
+        m.insert(s(empty_str()), Value::int(-2));
+        m.check();
+        for i in 0..15u8 {
+            assert_eq!(
+                m.get(&s(one_byte_str(b'a' + i))).map(|v| v.as_int()),
+                Some(i as i64)
+            );
+        }
+        assert_eq!(m.get(&s(empty_str())).map(|v| v.as_int()), Some(-2));
+        assert_eq!(m.get(&s(one_byte_str(b'!'))), None);
+        assert_eq!(m.get(&long(&mut h, "word")).map(|v| v.as_int()), Some(-1));
+        assert!(m.remove(&s(one_byte_str(b'c'))).is_some());
+        assert_eq!(m.get(&s(one_byte_str(b'c'))), None);
+        m.check();
+        // Few one-byte keys among longer ones: no table.
+        let mut few = OrderedMap::new();
+        for i in 0..40 {
+            few.insert(long(&mut h, &format!("key{i}")), Value::int(i));
+        }
+        few.insert(s(one_byte_str(b'x')), Value::int(7));
+        for i in 40..100 {
+            few.insert(long(&mut h, &format!("key{i}")), Value::int(i));
+        }
+        assert!(few.direct.is_empty());
+        assert_eq!(few.get(&s(one_byte_str(b'x'))).map(|v| v.as_int()), Some(7));
+        few.check();
     }
 
     /// `set_in_place` (compiled code's `m[k] = v` leaf) overwrites any key and

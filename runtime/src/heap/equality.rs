@@ -81,6 +81,18 @@ impl MapKey {
         }
     }
 
+    /// The key's index in the table of shared strings, if it is a string of
+    /// at most one byte (all of which are shared: [`short_str_index`]).
+    ///
+    /// [`short_str_index`]: super::short_strs::short_str_index
+    #[inline(always)]
+    pub(crate) fn short_str_index(&self) -> Option<usize> {
+        match self.kind {
+            ValKind::Ref => super::short_strs::short_str_index(self.bits),
+            _ => None,
+        }
+    }
+
     /// Whether keys of this kind are equal exactly when their bits are (an int
     /// or bool): then a key whose bits no stored key has is absent.
     #[inline(always)]

@@ -92,6 +92,16 @@ pub fn empty_str() -> Value {
     entry(EMPTY_STR_INDEX)
 }
 
+/// The index in [`SHORT_STRS`] of `v`, if it is one of the shared strings
+/// (the one-byte strings by their byte, the empty string last): every string
+/// of at most one byte is, so that this is the string's identity by content.
+#[inline(always)]
+pub fn short_str_index(v: Value) -> Option<usize> {
+    let offset = (v.as_ptr() as usize).wrapping_sub(SHORT_STRS.as_ptr() as usize);
+    (offset < std::mem::size_of_val(&SHORT_STRS) && offset.is_multiple_of(SHORT_STR_SIZE))
+        .then_some(offset / SHORT_STR_SIZE)
+}
+
 /// The string of entry `i` of the table.
 #[inline(always)]
 fn entry(i: usize) -> Value {

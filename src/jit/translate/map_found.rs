@@ -78,16 +78,25 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The position plus one of the entry of the key in register `key` in the
     /// map in register `map`, 0 if it is absent. A key the map's direct table
-    /// covers (a small int) is read there, inline; any other is found by
-    /// `map_has_key`'s twin `twin`. When the twin declines (a null map): an
-    /// exit to the VM if `decline_exits`, else 0.
+    /// covers (a small int, or a one-byte string known to be one, such as
+    /// `str_char_at`'s, by its index among the shared strings) is read there,
+    /// inline; any other is found by `map_has_key`'s twin `twin`. When the twin
+    /// declines (a null map): an exit to the VM if `decline_exits`, else 0.
     fn map_position(&mut self, pc: u32, map: Reg, key: Reg, twin: LeafFn, decline_exits: bool) -> CV {
         let (call, join) = (self.b.create_block(), self.b.create_block());
         let pos1 = self.b.append_block_param(join, I64);
         let k = self.get_raw(key);
         if self.b.func.dfg.value_type(k) == I64 {
-            // (Only an int-keyed map has a direct table: its length is 0 for
-            // any other, and a key's bits are then never below it.)
+            // (An int-keyed map's table is by int, a string-keyed map's by the
+            // index of a one-byte string: a string key not known to be one is
+            // an address, never below the table's length, and a map of any
+            // other kind of key has no table.)
+            // (Not for an int whose value happens to be such an address.)
+            let k = if self.is_ref(key) {
+                self.short_index(k).unwrap_or(k)
+            } else {
+                k
+            };
             let (data, len) = self.tc.offs.map_direct;
             let m = self.get_raw(map);
             self.branch_to_if_zero(m, call);

@@ -181,7 +181,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// The index in the shared table of string `s`, if `s` is known to be one
     /// of its entries: made by [`Tr::short_str_at`], or a constant address in
     /// the table (a string literal of at most one byte).
-    fn short_index(&mut self, s: CV) -> Option<CV> {
+    pub(super) fn short_index(&mut self, s: CV) -> Option<CV> {
         if let Some(&k) = self.vn.short_strs.get(&s) {
             return Some(k);
         }
