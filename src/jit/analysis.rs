@@ -887,11 +887,11 @@ fn constant_in_block(f: &Function, a: &Analysis, q: usize, r: Reg) -> Option<i64
     None
 }
 
-/// The instructions that read the tuple or struct instruction `pc` writes to
-/// `t` (those at which `takes_apart` holds: its `TupleGet`s, `GetField`s or
-/// `ArrGet`s),
-/// if they are its only reads, in the same basic block, with only
-/// instructions that neither exit nor allocate in between, before `t` is dead.
+/// The instructions that read the tuple, struct or array instruction `pc`
+/// writes to `t` (those at which `takes_apart` holds: its `TupleGet`s,
+/// `GetField`s or `ArrGet`s), if they are its only reads, in the same basic
+/// block, with only instructions that neither exit nor allocate in between,
+/// before `t` is dead.
 fn only_taken_apart(
     f: &Function,
     a: &Analysis,
@@ -909,7 +909,7 @@ fn only_taken_apart(
         }
         let takes_apart = takes_apart(q, &f.code[q]);
         let quiet = takes_apart || quiet(&f.code[q]);
-        // (Any other read of `t`, a `Mov` of it say, lets the tuple escape.)
+        // (Any other read of `t`, a `Mov` of it say, lets the object escape.)
         let reads_t = a.ops[q].uses.contains(&t);
         if !quiet || (reads_t && !takes_apart) || a.ops[q].def == Some(t) {
             return None;
