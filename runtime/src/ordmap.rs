@@ -153,17 +153,18 @@ fn table_hash(hash: u64) -> u64 {
 
 /// Whether `slot` is of the live entry that holds `key` (of content hash `hash`,
 /// `exact` if that determines it: [`MapKey::hash_exact`]). The slot's hash bits are
-/// compared first, without reading the entry; two keys whose hashes determine them
-/// are compared by hash alone, without reading the stored key's object.
+/// compared first, without reading the entry ([`holds`] then).
 #[inline(always)]
 fn key_at_is(entries: &[Option<Bucket>], slot: Slot, hash: u64, exact: bool, key: &MapKey) -> bool {
-    if slot.hash != hash as u32 {
-        return false;
-    }
-    match &entries[slot.pos()] {
-        Some(b) => b.hash == hash && ((exact && b.key.is_exact()) || b.key == *key),
-        None => false,
-    }
+    slot.hash == hash as u32 && matches!(&entries[slot.pos()], Some(b) if holds(b, hash, exact, key))
+}
+
+/// Whether entry `b` holds `key` (of `hash`, `exact` as for [`key_at_is`]):
+/// its cached hash first; two keys whose hashes determine them are compared
+/// by hash alone, without reading the stored key's object.
+#[inline(always)]
+fn holds(b: &Bucket, hash: u64, exact: bool, key: &MapKey) -> bool {
+    b.hash == hash && ((exact && b.key.is_exact()) || b.key == *key)
 }
 
 impl OrderedMap {
@@ -254,7 +255,7 @@ impl OrderedMap {
             }
         }
         let (hash, exact) = key.hash_exact();
-        let equal = |e: &Option<Bucket>| matches!(e, Some(b) if b.hash == hash && ((exact && b.key.is_exact()) || b.key == *key));
+        let equal = |e: &Option<Bucket>| matches!(e, Some(b) if holds(b, hash, exact, key));
         self.entries.iter().position(equal).ok_or((hash, exact))
     }
 

@@ -802,24 +802,16 @@ pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) 
 /// difference: no exit, handler or collection happens while the register
 /// holds the struct, and no store into it either (only the reads run).
 fn structs_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
-    let read_apart = |pc: usize| {
-        let Instr::Call { dst, .. } = f.code[pc] else {
-            return false;
-        };
-        if !a.is_ref.get(dst as usize).copied().unwrap_or(false) || a.virtual_struct[pc] {
-            return false;
-        }
-        let Some(maker) = inlined_callee(p, f, pc, &a.inlined) else {
-            return false;
-        };
-        let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
-        if !makes_scalar_struct(maker) || a.frame_read.get(web).copied().unwrap_or(true) {
-            return false;
-        }
-        let field_read = |_: usize, ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == dst);
-        only_taken_apart(f, a, pc, dst, field_read).is_some_and(|reads| !reads.is_empty())
-    };
-    (0..f.code.len()).map(read_apart).collect()
+    let made = |maker: &Function| makes_scalar_struct(maker).then_some(());
+    let field_read =
+        |t: Reg, _: &(), _: usize, ins: &Instr| matches!(*ins, Instr::GetField { obj, .. } if obj == t);
+    let found = calls_read_apart(p, f, a, made, field_read);
+    // (A struct the next call reads is never made already: `virtual_structs`.)
+    found
+        .iter()
+        .zip(&a.virtual_struct)
+        .map(|(&r, &v)| r && !v)
+        .collect()
 }
 
 /// Per instruction: an inlined `Call` whose callee ends by making the array it
@@ -831,6 +823,28 @@ fn structs_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
 /// the array; the reads are the values it was made of. Nothing can resize or
 /// store into it while it lives: only quiet instructions run.
 fn arrays_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
+    let item_read = |t: Reg, &n: &usize, q: usize, ins: &Instr| {
+        let in_literal = |idx: Reg| {
+            constant_in_block(f, a, q, idx).is_some_and(|k| usize::try_from(k).is_ok_and(|k| k < n))
+        };
+        matches!(*ins, Instr::ArrGet { arr, idx, .. } if arr == t && in_literal(idx))
+    };
+    calls_read_apart(p, f, a, makes_scalar_array, item_read)
+}
+
+/// Per instruction: an inlined `Call` with a reference result whose callee
+/// `made` accepts (giving what the reads need to know of the object: the
+/// length of an array literal), which the caller only reads with the
+/// instructions `read` accepts ([`only_taken_apart`]: at least one, in the
+/// same basic block, only quiet instructions between, before the register
+/// dies), and whose register no exit reads from its frame slot.
+fn calls_read_apart<T>(
+    p: &Program,
+    f: &Function,
+    a: &Analysis,
+    made: impl Fn(&Function) -> Option<T>,
+    read: impl Fn(Reg, &T, usize, &Instr) -> bool,
+) -> Vec<bool> {
     let read_apart = |pc: usize| {
         let Instr::Call { dst, .. } = f.code[pc] else {
             return false;
@@ -838,18 +852,15 @@ fn arrays_read_apart(p: &Program, f: &Function, a: &Analysis) -> Vec<bool> {
         if !a.is_ref.get(dst as usize).copied().unwrap_or(false) {
             return false;
         }
-        let Some(n) = inlined_callee(p, f, pc, &a.inlined).and_then(makes_scalar_array) else {
+        let Some(known) = inlined_callee(p, f, pc, &a.inlined).and_then(&made) else {
             return false;
         };
         let web = a.webs.def_at(pc as u32, dst, &a.ops[pc]) as usize;
         if a.frame_read.get(web).copied().unwrap_or(true) {
             return false;
         }
-        let in_literal = |q: usize, idx: Reg| {
-            constant_in_block(f, a, q, idx).is_some_and(|k| usize::try_from(k).is_ok_and(|k| k < n))
-        };
-        let item_read = |q: usize, ins: &Instr| matches!(*ins, Instr::ArrGet { arr, idx, .. } if arr == dst && in_literal(q, idx));
-        only_taken_apart(f, a, pc, dst, item_read).is_some_and(|reads| !reads.is_empty())
+        let takes_apart = |q: usize, ins: &Instr| read(dst, &known, q, ins);
+        only_taken_apart(f, a, pc, dst, takes_apart).is_some_and(|reads| !reads.is_empty())
     };
     (0..f.code.len()).map(read_apart).collect()
 }

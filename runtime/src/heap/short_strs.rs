@@ -113,13 +113,6 @@ mod tests {
     use super::*;
     use crate::heap::str_bytes;
 
-    /// Whether `v` is one of the shared strings.
-    fn is_short_str(v: Value) -> bool {
-        let start = SHORT_STRS.as_ptr() as usize;
-        let p = v.as_ptr() as usize;
-        p >= start && p < start + std::mem::size_of_val(&SHORT_STRS)
-    }
-
     #[test]
     fn every_entry_reads_as_its_string() {
         for b in 0..=255u8 {
@@ -127,11 +120,12 @@ mod tests {
             // SAFETY: a shared string is a live, immortal string.
             assert_eq!(unsafe { str_bytes(v) }, &[b]);
             assert_eq!(short_str(&[b]), Some(v));
-            assert!(is_short_str(v));
+            assert_eq!(short_str_index(v), Some(b as usize));
         }
         let e = short_str(b"").expect("empty");
         // SAFETY: as above.
         assert_eq!(unsafe { str_bytes(e) }, b"");
+        assert_eq!(short_str_index(e), Some(EMPTY_STR_INDEX));
         assert_eq!(short_str(b"ab"), None);
     }
 

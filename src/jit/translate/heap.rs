@@ -215,17 +215,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// the tuple's without loading that pointer: one load fewer on the way to
     /// every item.
     pub(super) fn tuple_item_slot(&mut self, tup: Reg, idx: u8, pc: u32, slice: (i32, i32)) -> CV {
-        let o = self.non_null(tup, pc);
-        let fl = self.mem_flags(Mem::Hdr);
-        let len = self.b.ins().load(I64, fl, o, slice.1);
-        let oob = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
-        self.raise_guard(oob, pc);
-        self.b
-            .ins()
-            .iadd_imm_s(o, self.tc.offs.tuple_head as i64 + idx as i64 * 8)
+        let head = self.tc.offs.tuple_head;
+        self.inline_slot(tup, idx, pc, head, (I64, slice.1))
     }
 
     /// The data pointer of the fixed slice whose pointer and length words are
@@ -252,9 +243,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Address of field `idx` of the struct or class instance in `obj` (null- and
     /// bounds-checked): the fields are inline, at a fixed offset.
     pub(super) fn field_slot(&mut self, obj: Reg, idx: u8, pc: u32, (data, l_off): (i32, i32)) -> CV {
+        self.inline_slot(obj, idx, pc, data, (I32, l_off))
+    }
+
+    /// Address of slot `idx` of the object in `obj`, whose slots lie inline
+    /// from offset `data`, their count a `len_ty` at offset `l_off` (null- and
+    /// bounds-checked): a struct's fields, a tuple's items.
+    fn inline_slot(&mut self, obj: Reg, idx: u8, pc: u32, data: i32, (len_ty, l_off): (Type, i32)) -> CV {
         let o = self.non_null(obj, pc);
         let fl = self.mem_flags(Mem::Hdr);
-        let len = self.b.ins().load(I32, fl, o, l_off);
+        let len = self.b.ins().load(len_ty, fl, o, l_off);
         let oob = self
             .b
             .ins()
