@@ -15,7 +15,9 @@
 //! headers cached; the translator inlines the callees of the other method and
 //! closure call sites it resolves to one function within what is left of the
 //! [`BUDGET`]. A callee may end by making the tuple it returns
-//! ([`tuple_returned`]).
+//! ([`tuple_returned`]). A `void` callee with branches that updates fields of
+//! its parameters ([`updater`]: a method moving a particle) is inlined with
+//! the checks of those parameters before its body.
 
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, Inline};
@@ -71,7 +73,100 @@ pub const MAX_BRANCHING_EMITTED: usize = 2 * MAX_CALLEE_INSTRS;
 pub fn branching(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool {
     let mut emitted = 0;
     f.code.iter().any(|ins| branch_of(ins).is_some())
-        && paths_to_ret(p, f, 0, &mut written_by_call(f, nargs), &mut emitted, nested)
+        && paths_to_end(
+            p,
+            f,
+            0,
+            &mut written_by_call(f, nargs),
+            &mut emitted,
+            Paths::Pure { nested },
+        )
+}
+
+/// Most bytecode instructions of an [`updater`] that is inlined.
+pub const MAX_UPDATER_INSTRS: usize = 48;
+
+/// Whether a call of `f` with `nargs` arguments is an updater that can be
+/// inlined: a `void` method or function (not a lambda, without handlers) of
+/// at most [`MAX_UPDATER_INSTRS`] instructions with forward branches only,
+/// that reads and writes fields of its parameters (never writing the
+/// parameters themselves) and otherwise computes with instructions that
+/// have no guard at all ([`guard_free`]): `def step(self, dt: float)` that
+/// moves a particle and bounces it off a wall. Every path is checked as for
+/// [`branching`], ending in `RetVoid` instead of `Ret`.
+///
+/// It changes the heap, so like an [`initializer`] it could not exit at the
+/// call once it has stored. The translator checks every parameter whose
+/// fields it touches (not null, enough fields) before the body, where an
+/// exit still leaves nothing done (`Tr::inline_updater`); in the body
+/// nothing can exit then, and its stores and reads happen in order.
+pub fn updater(p: &Program, f: &Function, nargs: usize) -> bool {
+    let n = f.code.len();
+    if n == 0 || n > MAX_UPDATER_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_some() {
+        return false;
+    }
+    let stores = f.code.iter().any(|ins| matches!(ins, Instr::SetField { .. }));
+    let mut emitted = 0;
+    stores
+        && !f.takes_closure
+        && f.handlers.is_empty()
+        && paths_to_end(
+            p,
+            f,
+            0,
+            &mut written_by_call(f, nargs),
+            &mut emitted,
+            Paths::Updater,
+        )
+}
+
+/// The parameters whose fields an [`updater`] reads or writes: each
+/// register with the number of fields its object must have (the highest
+/// index touched plus one).
+pub fn fields_touched(f: &Function, nargs: usize) -> Vec<(Reg, u8)> {
+    let mut touched: Vec<(Reg, u8)> = Vec::new();
+    for ins in &f.code {
+        let (Instr::GetField { obj, idx, .. } | Instr::SetField { obj, idx, .. }) = *ins else {
+            continue;
+        };
+        if obj as usize >= nargs {
+            continue;
+        }
+        let count = idx.saturating_add(1);
+        match touched.iter_mut().find(|(r, _)| *r == obj) {
+            Some((_, n)) => *n = (*n).max(count),
+            None => touched.push((obj, count)),
+        }
+    }
+    touched
+}
+
+/// Whether the translator emits `ins` (of `f`) without any guard, stress
+/// point or call that could fail: so an [`updater`]'s body, once it has
+/// stored, cannot exit. Moves, number constants, int arithmetic that wraps,
+/// float arithmetic, comparisons, and builtins that are machine code.
+fn guard_free(f: &Function, ins: &Instr) -> bool {
+    use crate::bytecode::Op::*;
+    match ins.op() {
+        Mov | LoadInt | LoadBool | LoadNull => true,
+        AddI | SubI | MulI | AddIImm | MulIImm | NegI | BitAnd | BitOr | BitXor | Shl | Shr | BitNot => true,
+        BitAndImm | BitOrImm | BitXorImm | ShlImm | ShrImm => true,
+        AddF | SubF | MulF | DivF | NegF => true,
+        EqI | NeI | LtI | LeI | EqF | NeF | LtF | LeF | Not => true,
+        LoadConst | CallBuiltin => inlinable_in_body(f, ins),
+        _ => false,
+    }
+}
+
+/// What the paths of a body with branches may hold and end in.
+#[derive(Clone, Copy)]
+enum Paths {
+    /// A [`branching`] body: [`inlinable`]-style instructions (and calls
+    /// inlined in turn if `nested`), ending in `Ret`.
+    Pure { nested: bool },
+    /// An [`updater`]: [`guard_free`] instructions and accesses to the
+    /// fields of its parameters, ending in `RetVoid`.
+    Updater,
 }
 
 /// Whether `ins` (of `f`) is a `Call` the translator inlines inside an
@@ -109,23 +204,28 @@ pub fn inline_cost(p: &Program, f: &Function) -> usize {
     f.code.len() + nested
 }
 
-/// Whether every path of `f` from `at` ends in a `Ret` within the budget of
-/// [`branching`] (`emitted`: the instructions counted so far; `written`: the
-/// registers written on the way to `at`).
-fn paths_to_ret(
+/// Whether every path of `f` from `at` ends as `kind` says, within twice
+/// the size bound of `kind`'s bodies (`emitted`: the instructions counted so
+/// far; `written`: the registers written on the way to `at`).
+fn paths_to_end(
     p: &Program,
     f: &Function,
     mut at: u32,
     written: &mut [bool],
     emitted: &mut usize,
-    nested: bool,
+    kind: Paths,
 ) -> bool {
+    let (budget, first_writable) = match kind {
+        Paths::Pure { .. } => (MAX_BRANCHING_EMITTED, 0),
+        // (A parameter written over would no longer be the object checked.)
+        Paths::Updater => (2 * MAX_UPDATER_INSTRS, f.nparams as usize),
+    };
     loop {
         *emitted += 1;
         let Some(ins) = f.code.get(at as usize) else {
             return false;
         };
-        if *emitted > MAX_BRANCHING_EMITTED {
+        if *emitted > budget {
             return false;
         }
         if let Instr::Jmp { target } = *ins {
@@ -140,25 +240,34 @@ fn paths_to_ret(
                 .iter()
                 .flatten()
                 .all(|&r| written.get(r as usize).copied().unwrap_or(false));
-            if !read || target <= at || !paths_to_ret(p, f, target, &mut written.to_vec(), emitted, nested) {
+            if !read || target <= at || !paths_to_end(p, f, target, &mut written.to_vec(), emitted, kind) {
                 return false;
             }
             at += 1;
             continue;
         }
-        let call = nested && nested_call(p, f, ins);
-        if call {
-            // (Its body is emitted on this path too.)
-            *emitted += call_target(p, f, ins).map_or(0, |(c, _)| c.code.len());
-        }
-        let ok = inlinable_in_body(f, ins) || call;
-        if !ok || !track_written(p, f, ins, written, 0) {
+        let ok = match kind {
+            Paths::Pure { nested } => {
+                let call = nested && nested_call(p, f, ins);
+                if call {
+                    // (Its body is emitted on this path too.)
+                    *emitted += call_target(p, f, ins).map_or(0, |(c, _)| c.code.len());
+                }
+                inlinable_in_body(f, ins) || call
+            }
+            Paths::Updater => match *ins {
+                Instr::GetField { obj, .. } | Instr::SetField { obj, .. } => (obj as usize) < first_writable,
+                Instr::RetVoid => true,
+                _ => guard_free(f, ins),
+            },
+        };
+        if !ok || !track_written(p, f, ins, written, first_writable) {
             return false;
         }
-        if let Instr::Ret { .. } = ins {
-            return true;
+        match (kind, ins) {
+            (Paths::Pure { .. }, Instr::Ret { .. }) | (Paths::Updater, Instr::RetVoid) => return true,
+            _ => at += 1,
         }
-        at += 1;
     }
 }
 
@@ -177,10 +286,11 @@ pub fn branch_of(ins: &Instr) -> Option<([Option<Reg>; 2], u32)> {
 
 /// Whether a call of `f` with `nargs` arguments is replaced by `f`'s whole body
 /// within an inlining budget of `budget` instructions: `f` fits it and is
-/// [`inlinable`] or an [`initializer`]. The analysis's plan and the translator's
+/// [`inlinable`], an [`initializer`] or an [`updater`]. The analysis's plan and the translator's
 /// method and closure calls both decide by this.
 pub fn inlined_whole(p: &Program, f: &Function, nargs: usize, budget: usize) -> bool {
-    inline_cost(p, f) <= budget && (inlinable(p, f, nargs) || initializer(p, f, nargs))
+    inline_cost(p, f) <= budget
+        && (inlinable(p, f, nargs) || initializer(p, f, nargs) || updater(p, f, nargs))
 }
 
 /// Whether a call of `f` with `nargs` arguments is an initializer (or updater)

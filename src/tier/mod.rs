@@ -736,6 +736,12 @@ impl TierHooks for Tier {
             return LoopAction::Reenter;
         }
         if self.policy().wants_compile_for_loop(fid, bit) {
+            let later = vm
+                .program
+                .functions
+                .get(fid)
+                .map_or(0, |f| loops_after(f, loop_id));
+            self.policy().add_osr_loop(fid, later);
             if self.compile_in_background(vm, fid, Trigger::Loop(bit)) {
                 // The loop is entered by OSR at a later check, once the
                 // worker has made the code callable.
@@ -838,6 +844,31 @@ impl TierHooks for Tier {
 /// back-edge (the last instruction that jumps back to the header), which carries
 /// the loop statement's position; the header itself is the first instruction of
 /// the body for a counted loop, a line further down.
+/// The loops (`abi::osr_bit`s) of function `f` that begin after the end of
+/// its loop `loop_id`: a version compiled because that loop got hot has their
+/// entries too. The code often arrives after the loop has ended (a loop that
+/// fills an array before the one that works on it), and the frame then goes
+/// on to one of those; without an entry it waits for another version, another
+/// compilation of the whole function (`particles`: 1.9 ms of a 14 ms run).
+pub(crate) fn loops_after(f: &crate::bytecode::Function, loop_id: usize) -> u64 {
+    let back_edges = || {
+        f.code.iter().enumerate().filter_map(|(pc, i)| {
+            let (header, id) = (i.jump_target()?, i.loop_id()?);
+            Some((pc as u32, header, id))
+        })
+    };
+    let Some(end) = back_edges()
+        .filter(|&(_, _, id)| id == loop_id)
+        .map(|(pc, _, _)| pc)
+        .max()
+    else {
+        return 0;
+    };
+    back_edges()
+        .filter(|&(_, header, _)| header > end)
+        .fold(0, |bits, (_, _, id)| bits | abi::osr_bit(id))
+}
+
 fn loop_statement_pc(vm: &Vm<'_>, fid: usize, header: u32) -> u32 {
     let Some(f) = vm.program.functions.get(fid) else {
         return header;

@@ -1435,6 +1435,92 @@ def main() -> int:
     assert_eq!(same_everywhere(src), "6\n6 7 -1\n");
 }
 
+/// Updaters: a `void` callee with branches that reads and writes fields of
+/// its parameters and computes without guards is inlined with the checks of
+/// those parameters before its body; one that divides by an int (a guard),
+/// writes a global, calls, loops or writes over a parameter is not.
+#[test]
+fn updaters_are_found() {
+    use crate::jit::inlining::{fields_touched, updater};
+    let src = "\
+let g: int = 0
+
+class C:
+    a: int
+    b: float
+    c: int
+
+    def __init__(self) -> void:
+        self.a = 0
+        self.b = 0.0
+        self.c = 0
+
+    def step(self, dt: float) -> void:
+        self.b = self.b + dt
+        if self.b > 1.0:
+            self.b = self.b - 1.0
+            self.c = self.c + 1
+        elif self.a < 0 or self.b < 0.5:
+            self.a = max(self.a, 3)
+
+    def split(self, o: C, d: int) -> void:
+        if d != 0:
+            o.a = self.a / d
+
+    def global_too(self) -> void:
+        if self.a > 0:
+            g = g + 1
+        self.a = 0
+
+    def loops(self) -> void:
+        while self.a < 10:
+            self.a = self.a + 1
+
+    def rebinds(self, o: C) -> void:
+        o.a = 1
+        o = self
+        o.a = 2
+
+def main() -> int:
+    let x: C = new C()
+    let y: C = new C()
+    for i in range(0, 3):
+        x.step(0.4)
+    x.split(y, 2)
+    x.global_too()
+    x.loops()
+    x.rebinds(y)
+    print(x.a, x.b, x.c, y.a, g)
+    return 0
+";
+    let p = build(src);
+    let func = |name: &str| p.functions.iter().find(|f| f.name == name).expect("the function");
+    let upd = |name: &str| updater(&p, func(name), func(name).nparams as usize);
+    assert!(upd("C.step"));
+    assert_eq!(fields_touched(func("C.step"), 2), [(0, 3)]);
+    assert!(!upd("C.split"));
+    assert!(!upd("C.global_too"));
+    assert!(!upd("C.loops"));
+    assert!(!upd("C.rebinds"));
+    assert!(!upd("main"));
+    // The call in the loop is planned inlined.
+    let main = func("main");
+    let plan = crate::jit::inlining::plan(&p, main, true);
+    let step = p
+        .functions
+        .iter()
+        .position(|f| f.name == "C.step")
+        .expect("C.step") as u32;
+    let calls_step = |&(pc, ins): &(usize, &crate::bytecode::Instr)| match *ins {
+        crate::bytecode::Instr::Call { site, .. } => {
+            main.sites[site as usize].target == step && plan.inlined[pc]
+        }
+        _ => false,
+    };
+    assert!(main.code.iter().enumerate().any(|pi| calls_step(&pi)));
+    assert_eq!(same_everywhere(src), "2 0.2 1 1 1\n");
+}
+
 /// Bounds checks hoisted into counted loops' pre-headers: matmul's three
 /// accesses in the inner loop (`c[out + j]` twice, `b[row + j]`) and `a[i]`
 /// are hoisted; an index the loop writes (`a[k]` with `k` assigned in the
@@ -1646,6 +1732,47 @@ def main() -> int:
 fn analysis_of(p: &crate::bytecode::Program, name: &str) -> crate::jit::analysis::Analysis {
     let f = p.functions.iter().find(|f| f.name == name).unwrap();
     analyze(p, f, false)
+}
+
+/// A loop that gets hot asks for the entries of the loops after it too (the
+/// code may arrive after it has ended), not of the loops around it or
+/// before it.
+#[test]
+fn a_hot_loop_asks_for_the_loops_after_it() {
+    use crate::jit::abi::osr_bit;
+    let p = build(
+        "\
+def main() -> int:
+    let t: int = 0
+    for i in range(0, 10):
+        t = t + i
+    for j in range(0, 10):
+        for k in range(0, 10):
+            t = t + k
+        t = t + j
+    let n: int = 0
+    while n < 5:
+        n = n + 1
+    print(t + n)
+    return 0
+",
+    );
+    let f = p.functions.iter().find(|f| f.name == "main").expect("main");
+    let mut ids: Vec<(u32, usize)> = f
+        .code
+        .iter()
+        .filter_map(|i| Some((i.jump_target()?, i.loop_id()?)))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let [first, outer, inner, last] = ids[..] else {
+        panic!("four loops: {ids:?}");
+    };
+    let bits = |l: &[(u32, usize)]| l.iter().fold(0, |b, &(_, id)| b | osr_bit(id));
+    assert_eq!(super::loops_after(f, first.1), bits(&[outer, inner, last]));
+    assert_eq!(super::loops_after(f, inner.1), bits(&[last]));
+    assert_eq!(super::loops_after(f, outer.1), bits(&[last]));
+    assert_eq!(super::loops_after(f, last.1), 0);
 }
 
 /// A version asked for another loop's entry that cannot be compiled (more

@@ -18,7 +18,9 @@
 
 use super::instr::When;
 use super::*;
-use crate::jit::inlining::{branch_of, early_return, inlined_whole, EarlyReturn};
+use crate::jit::inlining::{
+    branch_of, early_return, fields_touched, initializer, inlined_whole, EarlyReturn,
+};
 
 /// The callee being inlined: its function and the values of its registers.
 pub(super) struct Inlined<'a> {
@@ -34,6 +36,10 @@ pub(super) struct Inlined<'a> {
     /// The closure's captured values the body reads, loaded by the loop's
     /// pre-header (`Tr::load_captures`): by index, the variable holding it.
     pub captures: Vec<(u8, Variable)>,
+    /// The parameters of an updater checked before its body (not null, with
+    /// at least this many fields): their fields are read and written with no
+    /// check (`Tr::inline_updater`).
+    checked: Vec<(Reg, u8)>,
 }
 
 impl Inlined<'_> {
@@ -158,9 +164,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct,
             virtual_array,
             captures,
+            checked: Vec::new(),
         };
         if callee.f.ret_kind.is_none() {
-            return self.inline_initializer(pc, callee);
+            if initializer(self.tc.program, callee.f, args.len()) {
+                return self.inline_initializer(pc, callee);
+            }
+            return self.inline_updater(pc, callee, args.len());
         }
         let at_limit = self.at_limit_for_inlined(pc);
         self.inline_path(pc, dst, callee, 0, at_limit)
@@ -221,6 +231,62 @@ impl<'a, 'f> Tr<'a, 'f> {
         Ok(())
     }
 
+    /// An [`updater`](crate::jit::inlining::updater) inlined: the call's
+    /// limits, the deopt stress, and the checks of every parameter whose
+    /// fields the body reads or writes (not null, enough fields), each
+    /// exiting at the call when nothing has changed yet; then the body, its
+    /// paths as for a branching body ([`Self::inline_paths`]) joining after
+    /// it. Its field accesses need no check then and its other instructions
+    /// have none (`inlining::guard_free`), so once it has stored nothing
+    /// exits. A `void` call leaves its destination alone.
+    fn inline_updater(&mut self, pc: u32, mut callee: Inlined<'a>, nargs: usize) -> Result<(), String> {
+        let at_limit = self.at_limit_for_inlined(pc);
+        callee.checked = fields_touched(callee.f, nargs);
+        let f = self.enter_inlined(pc, at_limit, callee);
+        self.stress(pc, pc);
+        let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
+        for (obj, count) in fields_touched(f, nargs) {
+            // (The address of its last field is not needed: only the checks.)
+            self.field_slot(obj, count - 1, pc, fields);
+        }
+        let join = self.b.create_block();
+        let mut no_result = None;
+        self.inline_paths(pc, f, 0, join, &mut no_result)?;
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        self.vn.forget_block();
+        self.inl = None;
+        Ok(())
+    }
+
+    /// `GetField` or `SetField` of a parameter an updater's body checked
+    /// before it ([`Self::inline_updater`]): the access, with no check.
+    /// Returns whether `ins` was one.
+    fn checked_field_access(&mut self, ins: Instr) -> bool {
+        let (obj, idx, acc) = match ins {
+            Instr::GetField { dst, obj, idx } => (obj, idx, Access::Load(dst)),
+            Instr::SetField { obj, idx, src } => (obj, idx, Access::Store(src)),
+            _ => return false,
+        };
+        let checked = self
+            .inl
+            .as_ref()
+            .is_some_and(|inl| inl.checked.iter().any(|&(r, n)| r == obj && idx < n));
+        if !checked {
+            return false;
+        }
+        let o = self.get_raw(obj);
+        let addr = self
+            .b
+            .ins()
+            .iadd_imm_s(o, self.tc.offs.struct_fields as i64 + idx as i64 * 8);
+        self.access(addr, acc);
+        if let Access::Store(src) = acc {
+            self.write_barrier(o, src);
+        }
+        true
+    }
+
     /// Whether the analysis's virtual values apply at the current
     /// instruction (tuples never allocated, `Analysis::virtual_tuple` and
     /// `virtual_read`; substrings kept as slices, `Analysis::virtual_slice`):
@@ -237,6 +303,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn inlined_op(&mut self, pc: u32, ins: Instr) -> Result<(), String> {
         if let Instr::Call { dst, site } = ins {
             return self.inline_nested(pc, dst, site);
+        }
+        if self.checked_field_access(ins) {
+            return Ok(());
         }
         if !self.op(pc, ins)? {
             let dead = self.b.create_block();
@@ -380,6 +449,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct: false,
             virtual_array: false,
             captures: Vec::new(),
+            checked: Vec::new(),
         });
         let result = self.inlined_result(pc, callee, 0);
         self.inl = outer;
@@ -429,6 +499,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 .get(at as usize)
                 .ok_or("an inlined path runs off its body")?;
             match ins {
+                // (An updater's: its join has no parameter.)
+                Instr::RetVoid => {
+                    self.b.ins().jump(join, &[]);
+                    return Ok(());
+                }
                 Instr::Ret { src } => {
                     let v = self.get_raw(src);
                     let ty = match *result_ty {
@@ -515,6 +590,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct: false,
             virtual_array: false,
             captures: Vec::new(),
+            checked: Vec::new(),
         });
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {
             self.inlined_op(pc, ins)?;
