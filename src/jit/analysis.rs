@@ -778,10 +778,16 @@ pub(super) fn straight_without_calls(callee: &Function) -> bool {
         .all(|ins| ins.jump_target().is_none() && !matches!(ins, Instr::Call { .. }))
 }
 
-/// Whether `callee` is [`straight_without_calls`] and reads its parameters
-/// `params` only with `GetField`, and never writes them.
+/// Whether `callee` is [`straight_without_calls`], stores nothing (an
+/// updater's body, `inlining::updater`, checks the objects it touches
+/// before it, which a struct kept as values is not), and reads its
+/// parameters `params` only with `GetField`, and never writes them.
 pub(super) fn reads_only_fields(p: &Program, callee: &Function, params: &[Reg]) -> bool {
     straight_without_calls(callee)
+        && !callee
+            .code
+            .iter()
+            .any(|ins| matches!(ins, Instr::SetField { .. } | Instr::ArrSet { .. }))
         && callee.code.iter().all(|ins| {
             let ops = ins.operands(p, callee);
             let field_read = matches!(ins, Instr::GetField { .. });

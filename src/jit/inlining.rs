@@ -21,6 +21,7 @@
 
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, Inline};
+use bp_runtime::value::ValKind;
 
 /// Most bytecode instructions of a callee that is inlined.
 pub const MAX_CALLEE_INSTRS: usize = 24;
@@ -72,14 +73,16 @@ pub const MAX_BRANCHING_EMITTED: usize = 2 * MAX_CALLEE_INSTRS;
 /// the result (`Tr::inline_branching`): `wrap(i, n)`, `clamp`, `sign`, `max`.
 pub fn branching(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool {
     let mut emitted = 0;
+    let mut path = Path::at_call(f, nargs);
     f.code.iter().any(|ins| branch_of(ins).is_some())
         && paths_to_end(
             p,
             f,
             0,
-            &mut written_by_call(f, nargs),
+            &mut path,
             &mut emitted,
             Paths::Pure { nested },
+            &mut Vec::new(),
         )
 }
 
@@ -87,58 +90,168 @@ pub fn branching(p: &Program, f: &Function, nargs: usize, nested: bool) -> bool 
 pub const MAX_UPDATER_INSTRS: usize = 48;
 
 /// Whether a call of `f` with `nargs` arguments is an updater that can be
-/// inlined: a `void` method or function (not a lambda, without handlers) of
-/// at most [`MAX_UPDATER_INSTRS`] instructions with forward branches only,
-/// that reads and writes fields of its parameters (never writing the
-/// parameters themselves) and otherwise computes with instructions that
-/// have no guard at all ([`guard_free`]): `def step(self, dt: float)` that
-/// moves a particle and bounces it off a wall. Every path is checked as for
-/// [`branching`], ending in `RetVoid` instead of `Ret`.
+/// inlined: a function, method or lambda (without handlers) of at most
+/// [`MAX_UPDATER_INSTRS`] instructions with forward branches only, that
+/// reads and writes slots of objects known when it is called, never writing
+/// its parameters, and otherwise computes with instructions that have no
+/// guard at all ([`guard_free`]). The objects ([`slot_checks`]): its
+/// parameters, whose fields it reads and writes (`def step(self, dt:
+/// float)` that moves a particle and bounces it off a wall), the closure it
+/// is called through, whose captures it reads, and arrays that are
+/// parameters or captures, whose elements it reads and writes at constant
+/// indices (a counter keeping its state in `state[0]`, the language's way to
+/// keep state in a closure, `return state[0]`). Every path is checked as
+/// for [`branching`], ending in `Ret`, or `RetVoid` for a `void` one.
 ///
 /// It changes the heap, so like an [`initializer`] it could not exit at the
-/// call once it has stored. The translator checks every parameter whose
-/// fields it touches (not null, enough fields) before the body, where an
-/// exit still leaves nothing done (`Tr::inline_updater`); in the body
-/// nothing can exit then, and its stores and reads happen in order.
+/// call once it has stored. The translator checks those objects (not null,
+/// enough slots) before the body, where an exit still leaves nothing done
+/// (`Tr::inline_updater`); in the body nothing can exit then, and its
+/// stores and reads happen in order.
 pub fn updater(p: &Program, f: &Function, nargs: usize) -> bool {
     let n = f.code.len();
-    if n == 0 || n > MAX_UPDATER_INSTRS || f.nparams as usize != nargs || f.ret_kind.is_some() {
+    if n == 0 || n > MAX_UPDATER_INSTRS || f.nparams as usize != nargs {
         return false;
     }
-    let stores = f.code.iter().any(|ins| matches!(ins, Instr::SetField { .. }));
-    let mut emitted = 0;
-    stores
-        && !f.takes_closure
-        && f.handlers.is_empty()
-        && paths_to_end(
-            p,
-            f,
-            0,
-            &mut written_by_call(f, nargs),
-            &mut emitted,
-            Paths::Updater,
-        )
+    let stores = f
+        .code
+        .iter()
+        .any(|ins| matches!(ins, Instr::SetField { .. } | Instr::ArrSet { .. }));
+    stores && f.handlers.is_empty() && slot_checks(p, f, nargs).is_some()
 }
 
-/// The parameters whose fields an [`updater`] reads or writes: each
-/// register with the number of fields its object must have (the highest
-/// index touched plus one).
-pub fn fields_touched(f: &Function, nargs: usize) -> Vec<(Reg, u8)> {
-    let mut touched: Vec<(Reg, u8)> = Vec::new();
-    for ins in &f.code {
-        let (Instr::GetField { obj, idx, .. } | Instr::SetField { obj, idx, .. }) = *ins else {
-            continue;
-        };
-        if obj as usize >= nargs {
-            continue;
+/// An object whose slots an [`updater`]'s body reads or writes, checked
+/// before the body: not null, with at least `count` slots of kind `slots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotCheck {
+    /// The register the body reaches it through.
+    pub reg: Reg,
+    pub slots: Slots,
+    /// The highest index the body uses plus one.
+    pub count: u32,
+    /// The closure register and capture index the body's only write of
+    /// `reg` reads it from (`GetCapture`), or `None`: `reg` is a parameter
+    /// (or the closure), written by the call.
+    pub capture: Option<(Reg, u8)>,
+}
+
+/// The kind of slots a [`SlotCheck`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slots {
+    /// A struct's or instance's fields (`GetField`, `SetField`).
+    Fields,
+    /// A closure's captured values (`GetCapture`).
+    Captures,
+    /// An array's elements (`ArrGet`, `ArrSet`).
+    Elements,
+}
+
+/// The objects whose slots an [`updater`] `f` (of `p`) called with `nargs`
+/// arguments touches, in the order to check them (the closure's captures
+/// before the arrays read from them), if every path of its body is one an
+/// updater may have ([`paths_to_end`]) and every object is known when it is
+/// called: no field of an object that is not a parameter, no capture of
+/// another closure, no array that is neither a parameter nor a capture
+/// written once, no element index that is not a constant on its path, and
+/// no reference stored into an array.
+pub fn slot_checks(p: &Program, f: &Function, nargs: usize) -> Option<Vec<SlotCheck>> {
+    let mut checks = Vec::new();
+    let mut emitted = 0;
+    let mut path = Path::at_call(f, nargs);
+    if !paths_to_end(p, f, 0, &mut path, &mut emitted, Paths::Updater, &mut checks) {
+        return None;
+    }
+    checks.sort_by_key(|c: &SlotCheck| c.slots == Slots::Elements);
+    Some(checks)
+}
+
+/// Whether instruction `ins` of updater `f` (of `p`, called with `nargs`
+/// arguments), reached on `path`, accesses the slot of an object known when
+/// it is called, noting what the check before the body must cover in
+/// `checks`; `None` if `ins` accesses no slot.
+fn slot_access(
+    p: &Program,
+    f: &Function,
+    nargs: usize,
+    path: &Path,
+    ins: &Instr,
+    checks: &mut Vec<SlotCheck>,
+) -> Option<bool> {
+    let closure = f.takes_closure.then_some(nargs as Reg);
+    let (reg, slots, count, capture) = match *ins {
+        Instr::GetField { obj, idx, .. } | Instr::SetField { obj, idx, .. } => {
+            if obj as usize >= nargs {
+                return Some(false);
+            }
+            (obj, Slots::Fields, idx as u32 + 1, None)
         }
-        let count = idx.saturating_add(1);
-        match touched.iter_mut().find(|(r, _)| *r == obj) {
-            Some((_, n)) => *n = (*n).max(count),
-            None => touched.push((obj, count)),
+        Instr::GetCapture { clo, idx, .. } => {
+            if Some(clo) != closure {
+                return Some(false);
+            }
+            (clo, Slots::Captures, idx as u32 + 1, None)
+        }
+        // (A reference stored into an array could change a row a loop
+        // around the call keeps in a variable: `Analysis::invariant_rows`
+        // looks at the loop's own stores only.)
+        Instr::ArrSet { elem, .. } if elem == ValKind::Ref as u8 => return Some(false),
+        Instr::ArrGet { arr, idx, .. } | Instr::ArrSet { arr, idx, .. } => {
+            let capture = match only_write(p, f, arr) {
+                _ if (arr as usize) < nargs => None,
+                Some(Instr::GetCapture { clo, idx, .. }) if Some(*clo) == closure => Some((*clo, *idx)),
+                _ => return Some(false),
+            };
+            let Some(at) = path.consts.get(idx as usize).copied().flatten() else {
+                return Some(false);
+            };
+            (arr, Slots::Elements, at + 1, capture)
+        }
+        _ => return None,
+    };
+    Some(match checks.iter_mut().find(|c| c.reg == reg) {
+        Some(c) if c.slots == slots && c.capture == capture => {
+            c.count = c.count.max(count);
+            true
+        }
+        Some(_) => false,
+        None => {
+            checks.push(SlotCheck {
+                reg,
+                slots,
+                count,
+                capture,
+            });
+            true
+        }
+    })
+}
+
+/// The only instruction of `f` (of `p`) that writes register `r`, if
+/// exactly one does.
+fn only_write<'f>(p: &Program, f: &'f Function, r: Reg) -> Option<&'f Instr> {
+    let mut writes = f.code.iter().filter(|ins| ins.operands(p, f).writes() == Some(r));
+    let first = writes.next()?;
+    writes.next().is_none().then_some(first)
+}
+
+/// What a path through a callee's body knows of its registers on the way
+/// to an instruction.
+#[derive(Clone)]
+struct Path {
+    /// Written (parameters and the closure by the call).
+    written: Vec<bool>,
+    /// Holding this non-negative constant (a `LoadInt`'s).
+    consts: Vec<Option<u32>>,
+}
+
+impl Path {
+    /// At the start of `f` called with `nargs` arguments.
+    fn at_call(f: &Function, nargs: usize) -> Path {
+        Path {
+            written: written_by_call(f, nargs),
+            consts: vec![None; f.nregs as usize],
         }
     }
-    touched
 }
 
 /// Whether the translator emits `ins` (of `f`) without any guard, stress
@@ -165,7 +278,8 @@ enum Paths {
     /// inlined in turn if `nested`), ending in `Ret`.
     Pure { nested: bool },
     /// An [`updater`]: [`guard_free`] instructions and accesses to the
-    /// fields of its parameters, ending in `RetVoid`.
+    /// slots of the objects of its [`slot_checks`], ending in `Ret` or
+    /// `RetVoid`.
     Updater,
 }
 
@@ -206,19 +320,25 @@ pub fn inline_cost(p: &Program, f: &Function) -> usize {
 
 /// Whether every path of `f` from `at` ends as `kind` says, within twice
 /// the size bound of `kind`'s bodies (`emitted`: the instructions counted so
-/// far; `written`: the registers written on the way to `at`).
+/// far; `path`: what the way to `at` wrote; `checks`: an updater's
+/// [`slot_checks`] so far).
 fn paths_to_end(
     p: &Program,
     f: &Function,
     mut at: u32,
-    written: &mut [bool],
+    path: &mut Path,
     emitted: &mut usize,
     kind: Paths,
+    checks: &mut Vec<SlotCheck>,
 ) -> bool {
     let (budget, first_writable) = match kind {
         Paths::Pure { .. } => (MAX_BRANCHING_EMITTED, 0),
-        // (A parameter written over would no longer be the object checked.)
-        Paths::Updater => (2 * MAX_UPDATER_INSTRS, f.nparams as usize),
+        // (A parameter, or the closure, written over would no longer be the
+        // object checked.)
+        Paths::Updater => (
+            2 * MAX_UPDATER_INSTRS,
+            f.nparams as usize + f.takes_closure as usize,
+        ),
     };
     loop {
         *emitted += 1;
@@ -239,8 +359,9 @@ fn paths_to_end(
             let read = uses
                 .iter()
                 .flatten()
-                .all(|&r| written.get(r as usize).copied().unwrap_or(false));
-            if !read || target <= at || !paths_to_end(p, f, target, &mut written.to_vec(), emitted, kind) {
+                .all(|&r| path.written.get(r as usize).copied().unwrap_or(false));
+            if !read || target <= at || !paths_to_end(p, f, target, &mut path.clone(), emitted, kind, checks)
+            {
                 return false;
             }
             at += 1;
@@ -256,16 +377,27 @@ fn paths_to_end(
                 inlinable_in_body(f, ins) || call
             }
             Paths::Updater => match *ins {
-                Instr::GetField { obj, .. } | Instr::SetField { obj, .. } => (obj as usize) < first_writable,
-                Instr::RetVoid => true,
-                _ => guard_free(f, ins),
+                Instr::Ret { .. } | Instr::RetVoid => true,
+                _ => slot_access(p, f, f.nparams as usize, path, ins, checks)
+                    .unwrap_or_else(|| guard_free(f, ins)),
             },
         };
-        if !ok || !track_written(p, f, ins, written, first_writable) {
+        if !ok || !track_written(p, f, ins, &mut path.written, first_writable) {
             return false;
         }
+        if let Some(d) = ins.operands(p, f).writes() {
+            let constant = match *ins {
+                Instr::LoadInt { imm, .. } => u32::try_from(imm).ok(),
+                _ => None,
+            };
+            if let Some(c) = path.consts.get_mut(d as usize) {
+                *c = constant;
+            }
+        }
         match (kind, ins) {
-            (Paths::Pure { .. }, Instr::Ret { .. }) | (Paths::Updater, Instr::RetVoid) => return true,
+            (Paths::Pure { .. } | Paths::Updater, Instr::Ret { .. }) | (Paths::Updater, Instr::RetVoid) => {
+                return true
+            }
             _ => at += 1,
         }
     }

@@ -1441,7 +1441,7 @@ def main() -> int:
 /// writes a global, calls, loops or writes over a parameter is not.
 #[test]
 fn updaters_are_found() {
-    use crate::jit::inlining::{fields_touched, updater};
+    use crate::jit::inlining::{slot_checks, updater, SlotCheck, Slots};
     let src = "\
 let g: int = 0
 
@@ -1497,7 +1497,13 @@ def main() -> int:
     let func = |name: &str| p.functions.iter().find(|f| f.name == name).expect("the function");
     let upd = |name: &str| updater(&p, func(name), func(name).nparams as usize);
     assert!(upd("C.step"));
-    assert_eq!(fields_touched(func("C.step"), 2), [(0, 3)]);
+    let fields = SlotCheck {
+        reg: 0,
+        slots: Slots::Fields,
+        count: 3,
+        capture: None,
+    };
+    assert_eq!(slot_checks(&p, func("C.step"), 2), Some(vec![fields]));
     assert!(!upd("C.split"));
     assert!(!upd("C.global_too"));
     assert!(!upd("C.loops"));
@@ -1732,6 +1738,64 @@ def main() -> int:
 fn analysis_of(p: &crate::bytecode::Program, name: &str) -> crate::jit::analysis::Analysis {
     let f = p.functions.iter().find(|f| f.name == name).unwrap();
     analyze(p, f, false)
+}
+
+/// Updaters of arrays: a closure keeping its state in a captured array at
+/// constant indices, or a function updating an array parameter, is
+/// inlined with the closure and the arrays checked before the body; an
+/// index that is not a constant on its path, a reference stored into an
+/// array, or an array read from a field is not.
+#[test]
+fn array_updaters_are_found() {
+    use crate::jit::inlining::{slot_checks, updater, SlotCheck, Slots};
+    let src = "\
+class Box:
+    items: [int]
+
+    def __init__(self) -> void:
+        self.items = [0]
+
+def make_counter(step: int) -> fn() -> int:
+    let state: [int] = [0, 0]
+    def next() -> int:
+        state[0] = state[0] + step
+        if state[0] > 10:
+            state[1] = 1
+        return state[0]
+    return next
+
+def at(xs: [int], i: int) -> void:
+    xs[i] = 1
+
+def refs(xs: [str]) -> void:
+    xs[0] = \"a\"
+
+def field(b: Box) -> void:
+    b.items[0] = 2
+
+def main() -> int:
+    let c: fn() -> int = make_counter(3)
+    let xs: [int] = [0, 0]
+    let ss: [str] = [\"\"]
+    let b: Box = new Box()
+    at(xs, 1)
+    refs(ss)
+    field(b)
+    print(c(), c(), xs[1], ss[0], b.items[0])
+    return 0
+";
+    let p = build(src);
+    let func = |name: &str| p.functions.iter().find(|f| f.name == name).expect("the function");
+    let upd = |name: &str| updater(&p, func(name), func(name).nparams as usize);
+    assert!(upd("next"));
+    let checks = slot_checks(&p, func("next"), 0).expect("checks");
+    let slots: Vec<(Slots, u32)> = checks.iter().map(|c: &SlotCheck| (c.slots, c.count)).collect();
+    assert_eq!(slots, [(Slots::Captures, 2), (Slots::Elements, 2)]);
+    assert_eq!(checks[1].capture, Some((0, 0)));
+    assert!(!upd("at"));
+    assert!(!upd("refs"));
+    assert!(!upd("field"));
+    assert_eq!(same_everywhere(src), "3 6 1 a 2\n");
 }
 
 /// A loop that gets hot asks for the entries of the loops after it too (the

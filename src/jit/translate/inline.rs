@@ -19,7 +19,7 @@
 use super::instr::When;
 use super::*;
 use crate::jit::inlining::{
-    branch_of, early_return, fields_touched, initializer, inlined_whole, EarlyReturn,
+    branch_of, early_return, initializer, inlined_whole, slot_checks, updater, EarlyReturn, SlotCheck, Slots,
 };
 
 /// The callee being inlined: its function and the values of its registers.
@@ -36,10 +36,39 @@ pub(super) struct Inlined<'a> {
     /// The closure's captured values the body reads, loaded by the loop's
     /// pre-header (`Tr::load_captures`): by index, the variable holding it.
     pub captures: Vec<(u8, Variable)>,
-    /// The parameters of an updater checked before its body (not null, with
-    /// at least this many fields): their fields are read and written with no
-    /// check (`Tr::inline_updater`).
-    checked: Vec<(Reg, u8)>,
+    /// The objects of an updater checked before its body: their slots are
+    /// read and written with no check (`Tr::inline_updater`).
+    checked: Vec<Checked>,
+}
+
+/// An object of an updater's body, checked before the body (not null, with
+/// enough slots): the register the body reaches it through, and where its
+/// slots are.
+#[derive(Clone, Copy)]
+struct Checked {
+    reg: Reg,
+    slots: CheckedSlots,
+}
+
+/// The object whose slot `ins` reads or writes, if it is a slot access an
+/// updater's body may have.
+fn slot_object(ins: &Instr) -> Option<Reg> {
+    match *ins {
+        Instr::GetField { obj, .. } | Instr::SetField { obj, .. } => Some(obj),
+        Instr::GetCapture { clo, .. } => Some(clo),
+        Instr::ArrGet { arr, .. } | Instr::ArrSet { arr, .. } => Some(arr),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum CheckedSlots {
+    /// Inline in the object.
+    Fields,
+    /// At this data pointer, loaded by the check (nothing in the body can
+    /// move them: it calls nothing).
+    Captures(CV),
+    Elements(CV),
 }
 
 impl Inlined<'_> {
@@ -166,11 +195,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             captures,
             checked: Vec::new(),
         };
-        if callee.f.ret_kind.is_none() {
-            if initializer(self.tc.program, callee.f, args.len()) {
-                return self.inline_initializer(pc, callee);
-            }
-            return self.inline_updater(pc, callee, args.len());
+        let p = self.tc.program;
+        if callee.f.ret_kind.is_none() && initializer(p, callee.f, args.len()) {
+            return self.inline_initializer(pc, callee);
+        }
+        // (Disjoint from `inlinable`: an updater stores.)
+        if updater(p, callee.f, args.len()) {
+            return self.inline_updater(pc, dst, callee, args.len());
         }
         let at_limit = self.at_limit_for_inlined(pc);
         self.inline_path(pc, dst, callee, 0, at_limit)
@@ -232,59 +263,146 @@ impl<'a, 'f> Tr<'a, 'f> {
     }
 
     /// An [`updater`](crate::jit::inlining::updater) inlined: the call's
-    /// limits, the deopt stress, and the checks of every parameter whose
-    /// fields the body reads or writes (not null, enough fields), each
-    /// exiting at the call when nothing has changed yet; then the body, its
-    /// paths as for a branching body ([`Self::inline_paths`]) joining after
-    /// it. Its field accesses need no check then and its other instructions
-    /// have none (`inlining::guard_free`), so once it has stored nothing
-    /// exits. A `void` call leaves its destination alone.
-    fn inline_updater(&mut self, pc: u32, mut callee: Inlined<'a>, nargs: usize) -> Result<(), String> {
+    /// limits, the deopt stress, and the checks of every object whose slots
+    /// the body reads or writes ([`slot_checks`]: not null, enough fields,
+    /// captures or elements), each exiting at the call when nothing has
+    /// changed yet; then the body, its paths as for a branching body
+    /// ([`Self::inline_paths`]) joining after it with the result, if it
+    /// returns one, for `dst`. Its slot accesses need no check then and its
+    /// other instructions have none (`inlining::guard_free`), so once it has
+    /// stored nothing exits. A `void` call leaves its destination alone.
+    fn inline_updater(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, nargs: usize) -> Result<(), String> {
+        let checks = slot_checks(self.tc.program, callee.f, nargs).ok_or("an updater without its checks")?;
         let at_limit = self.at_limit_for_inlined(pc);
-        callee.checked = fields_touched(callee.f, nargs);
         let f = self.enter_inlined(pc, at_limit, callee);
         self.stress(pc, pc);
-        let fields = (self.tc.offs.struct_fields, self.tc.offs.struct_len);
-        for (obj, count) in fields_touched(f, nargs) {
-            // (The address of its last field is not needed: only the checks.)
-            self.field_slot(obj, count - 1, pc, fields);
+        let mut checked = Vec::with_capacity(checks.len());
+        for c in checks {
+            let slots = self.check_slots(pc, c, &checked);
+            checked.push(Checked { reg: c.reg, slots });
+        }
+        if let Some(inl) = self.inl.as_mut() {
+            inl.checked = checked;
         }
         let join = self.b.create_block();
-        let mut no_result = None;
-        self.inline_paths(pc, f, 0, join, &mut no_result)?;
+        let mut result_ty = None;
+        self.inline_paths(pc, f, 0, join, &mut result_ty)?;
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         self.vn.forget_block();
         self.inl = None;
+        if result_ty.is_some() {
+            let result = self.b.block_params(join)[0];
+            self.set(dst, result);
+        }
         Ok(())
     }
 
-    /// `GetField` or `SetField` of a parameter an updater's body checked
-    /// before it ([`Self::inline_updater`]): the access, with no check.
-    /// Returns whether `ins` was one.
-    fn checked_field_access(&mut self, ins: Instr) -> bool {
-        let (obj, idx, acc) = match ins {
-            Instr::GetField { dst, obj, idx } => (obj, idx, Access::Load(dst)),
-            Instr::SetField { obj, idx, src } => (obj, idx, Access::Store(src)),
-            _ => return false,
-        };
-        let checked = self
-            .inl
-            .as_ref()
-            .is_some_and(|inl| inl.checked.iter().any(|&(r, n)| r == obj && idx < n));
-        if !checked {
-            return false;
+    /// The check of `c` before an updater's body inlined at the call at `pc`
+    /// (`before`: the checks made so far, the closure's among them when `c`
+    /// is an array it captured), exiting at the call; where its slots are.
+    fn check_slots(&mut self, pc: u32, c: SlotCheck, before: &[Checked]) -> CheckedSlots {
+        let offs = *self.tc.offs;
+        let last = c.count.saturating_sub(1);
+        match c.slots {
+            Slots::Fields => {
+                // (The address of the last field is not needed: only the checks.)
+                self.field_slot(c.reg, last as u8, pc, (offs.struct_fields, offs.struct_len));
+                CheckedSlots::Fields
+            }
+            Slots::Captures => {
+                let o = self.non_null(c.reg, pc);
+                let ptr = self.fixed_slots(o, offs.clo_captures, last as u8, |t, oob| t.raise_guard(oob, pc));
+                CheckedSlots::Captures(ptr)
+            }
+            Slots::Elements => {
+                let a = match c.capture {
+                    None => self.get_i(c.reg),
+                    Some((clo, idx)) => self.captured(clo, idx, before),
+                };
+                let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, a, 0);
+                self.raise_guard(is_null, pc);
+                let (p_off, l_off) = offs.arr_items;
+                let fl = self.mem_flags(Mem::Hdr);
+                let len = self.b.ins().load(I64, fl, a, l_off);
+                let short = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, last as i64);
+                self.raise_guard(short, pc);
+                let fl = self.mem_flags(Mem::Hdr);
+                CheckedSlots::Elements(self.b.ins().load(I64, fl, a, p_off))
+            }
         }
-        let o = self.get_raw(obj);
-        let addr = self
-            .b
-            .ins()
-            .iadd_imm_s(o, self.tc.offs.struct_fields as i64 + idx as i64 * 8);
-        self.access(addr, acc);
-        if let Access::Store(src) = acc {
-            self.write_barrier(o, src);
+    }
+
+    /// Captured value `idx` of the closure in register `clo` of an updater's
+    /// body: the loop's pre-header loaded it, or it is read at the data
+    /// pointer the closure's check loaded (`checked`).
+    fn captured(&mut self, clo: Reg, idx: u8, checked: &[Checked]) -> CV {
+        if let Some(var) = self.preloaded_capture(idx) {
+            return self.b.use_var(var);
+        }
+        let ptr = checked.iter().find_map(|c| match c.slots {
+            CheckedSlots::Captures(ptr) if c.reg == clo => Some(ptr),
+            _ => None,
+        });
+        match ptr {
+            Some(ptr) => {
+                let fl = self.mem_flags(Mem::Heap);
+                self.b.ins().load(I64, fl, ptr, idx as i32 * 8)
+            }
+            // (`slot_checks` checks the closure of every capture read.)
+            None => self.b.ins().iconst(I64, 0),
+        }
+    }
+
+    /// A slot access of an object an updater's body checked before it
+    /// ([`Self::inline_updater`]): the access, with no check. Returns
+    /// whether `ins` was one.
+    fn checked_slot_access(&mut self, ins: Instr) -> bool {
+        let Some(inl) = self.inl.as_ref() else {
+            return false;
+        };
+        let of = |r: Reg| inl.checked.iter().find(|c| c.reg == r).map(|c| c.slots);
+        let checked = inl.checked.clone();
+        match (ins, slot_object(&ins).and_then(of)) {
+            (Instr::GetField { dst, obj, idx }, Some(CheckedSlots::Fields)) => {
+                let addr = self.inline_field_addr(obj, idx);
+                self.access(addr, Access::Load(dst));
+            }
+            (Instr::SetField { obj, idx, src }, Some(CheckedSlots::Fields)) => {
+                let addr = self.inline_field_addr(obj, idx);
+                self.access(addr, Access::Store(src));
+                let o = self.get_raw(obj);
+                self.write_barrier(o, src);
+            }
+            (Instr::GetCapture { dst, clo, idx }, Some(CheckedSlots::Captures(_))) => {
+                let v = self.captured(clo, idx, &checked);
+                self.set(dst, v);
+            }
+            (Instr::ArrGet { dst, idx, elem, .. }, Some(CheckedSlots::Elements(ptr))) => {
+                let i = self.get_i(idx);
+                self.element(ptr, i, elem == ValKind::Bool as u8, Access::Load(dst));
+            }
+            (Instr::ArrSet { arr, idx, src, elem }, Some(CheckedSlots::Elements(ptr))) => {
+                let i = self.get_i(idx);
+                self.element(ptr, i, elem == ValKind::Bool as u8, Access::Store(src));
+                if elem == ValKind::Ref as u8 {
+                    let a = self.get_raw(arr);
+                    self.write_barrier(a, src);
+                }
+            }
+            _ => return false,
         }
         true
+    }
+
+    /// The address of field `idx` of the object in `obj`, which was checked.
+    fn inline_field_addr(&mut self, obj: Reg, idx: u8) -> CV {
+        let o = self.get_raw(obj);
+        let off = self.tc.offs.struct_fields as i64 + idx as i64 * 8;
+        self.b.ins().iadd_imm_s(o, off)
     }
 
     /// Whether the analysis's virtual values apply at the current
@@ -304,7 +422,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         if let Instr::Call { dst, site } = ins {
             return self.inline_nested(pc, dst, site);
         }
-        if self.checked_field_access(ins) {
+        if self.checked_slot_access(ins) {
             return Ok(());
         }
         if !self.op(pc, ins)? {

@@ -107,8 +107,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// (`ValueNumbering::struct_items`) keep their values: an instruction an
     /// inlined body may have (`Op::inlinable`: it writes registers only), an
     /// allocation, or a `Call` of a callee inlined whole that returns a value
-    /// (an initializer stores into fields). Any other call may run code that
-    /// stores into a field.
+    /// and has no `SetField` (an initializer stores into fields, and an
+    /// updater may). Any other call may run code that stores into a field.
     fn keeps_struct_items(&self, pc: u32, ins: &Instr) -> bool {
         use Instr::*;
         match *ins {
@@ -120,7 +120,10 @@ impl<'a, 'f> Tr<'a, 'f> {
                         .sites
                         .get(site as usize)
                         .and_then(|s| self.tc.program.functions.get(s.target as usize))
-                        .is_some_and(|callee| callee.ret_kind.is_some())
+                        .is_some_and(|callee| {
+                            callee.ret_kind.is_some()
+                                && !callee.code.iter().any(|i| matches!(i, SetField { .. }))
+                        })
             }
             CallBuiltin { site, .. } => self
                 .f
