@@ -93,6 +93,45 @@ impl MapKey {
         }
     }
 
+    /// The position at which a map last found this key's object, if it is a
+    /// string not among the shared short strings (which are in a `static`
+    /// and never take a hint): a map whose entry there holds the same object
+    /// has found it without a hash ([`ObjHeader::hint`]). `identity`: the
+    /// key's [`Self::identity`], which the caller has.
+    ///
+    /// [`ObjHeader::hint`]: super::object::ObjHeader
+    #[inline(always)]
+    pub(crate) fn position_hint(&self, identity: Option<Value>) -> Option<usize> {
+        let hint = self
+            .hint_cell(identity)?
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Some(hint as usize)
+    }
+
+    /// Note that a map found this key's object at `pos` (see
+    /// [`Self::position_hint`]).
+    #[inline(always)]
+    pub(crate) fn set_position_hint(&self, identity: Option<Value>, pos: usize) {
+        if let Some(cell) = self.hint_cell(identity) {
+            cell.store(pos as u32, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The hint word of the key's object, if the key is a string (a
+    /// reference with an `identity`) that can take one.
+    #[inline(always)]
+    fn hint_cell(&self, identity: Option<Value>) -> Option<&std::sync::atomic::AtomicU32> {
+        if self.kind != ValKind::Ref || identity.is_none() || self.short_str_index().is_some() {
+            return None;
+        }
+        let hdr = self.bits.as_ptr();
+        // SAFETY: `MapKey::new`'s contract: a live string, and not one of the
+        // shared short strings in their `static` (checked above), so its
+        // header is writable heap memory; the word is only ever accessed
+        // atomically (`ObjHeader::hint`).
+        Some(unsafe { std::sync::atomic::AtomicU32::from_ptr(std::ptr::addr_of_mut!((*hdr).hint)) })
+    }
+
     /// Whether keys of this kind are equal exactly when their bits are (an int
     /// or bool): then a key whose bits no stored key has is absent.
     #[inline(always)]

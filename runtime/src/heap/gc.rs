@@ -386,6 +386,7 @@ impl Heap {
             mark: UNMARKED,
             buffered: false,
             on_path: false,
+            hint: u32::MAX,
         }
     }
 

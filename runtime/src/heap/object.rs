@@ -42,6 +42,12 @@ pub struct ObjHeader {
     /// here ([`set_path_mark`]); the walk clears every flag it sets before it
     /// returns, also when unwinding.
     pub(super) on_path: bool,
+    /// For a string: the position in a map's entries at which a lookup with
+    /// this very object as the key last found it (any value: a map checks
+    /// the entry there holds this object before it believes it,
+    /// `MapKey::position_hint`). In the header's padding. Read and written
+    /// as an atomic, relaxed: a string constant may be read by two threads.
+    pub(super) hint: u32,
 }
 
 /// [`ObjHeader::mark`] of a young object: allocated since the last collection

@@ -45,6 +45,7 @@ const fn short_strs(table: *const ShortStr) -> [ShortStr; 257] {
                 mark: IMMORTAL,
                 buffered: false,
                 on_path: false,
+                hint: u32::MAX,
             },
             ptr: std::ptr::null(),
             len: 0,
