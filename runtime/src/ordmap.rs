@@ -690,6 +690,7 @@ impl OrderedMap {
             *slot = 0;
         }
         let removed = self.entries[i].take().map(|b| b.value);
+        self.clear_key_bits(i);
         if i + 1 == self.entries.len() {
             // The last entry: drop it and the tombstones right before it.
             self.entries.pop();
@@ -707,6 +708,24 @@ impl OrderedMap {
             self.index.clear();
         }
         removed
+    }
+
+    /// Zero the key's bits in the place of the entry at `i`, just deleted:
+    /// compiled code checks a key object's position hint by comparing the
+    /// key bits there with the object's address ([`EntryLayout::key`]),
+    /// without reading whether the entry is live, and no object is at 0.
+    fn clear_key_bits(&mut self, i: usize) {
+        let key = entry_layout_key();
+        if let Some(place) = self.entries.get_mut(i) {
+            let at = place as *mut Option<Bucket> as *mut u8;
+            // SAFETY: a `Bucket`'s key bits lie within its `Option`'s place
+            // (a niche-filled `Option` keeps its payload where the `Bucket`
+            // has it, `entry_layout`), 8 aligned bytes that are not the
+            // niche (a `Value` has none), so writing them leaves it `None`.
+            // Volatile: a store into the payload of a `None` is dead to the
+            // compiler, not to compiled code.
+            unsafe { (at.add(key) as *mut u64).write_volatile(0) };
+        }
     }
 
     /// Remove every entry.
@@ -816,8 +835,13 @@ impl OrderedMap {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryLayout {
     pub data: usize,
+    /// The offset of the entries' length word.
+    pub len: usize,
     pub stride: usize,
     pub value: usize,
+    /// The offset of the key's bits in an entry (0 in a deleted entry's place:
+    /// [`OrderedMap::remove`]).
+    pub key: usize,
     pub direct_data: usize,
     pub direct_len: usize,
 }
@@ -838,30 +862,43 @@ fn vec_words<T>(v: &Vec<T>) -> (usize, usize) {
     (find(v.as_ptr() as usize) * 8, find(v.len()) * 8)
 }
 
+/// [`EntryLayout::key`] of this build, measured once.
+fn entry_layout_key() -> usize {
+    static KEY: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *KEY.get_or_init(|| entry_layout().key)
+}
+
 /// The [`EntryLayout`] of this build. `Vec` does not declare the order of its
-/// words, so it is measured on a map of one entry: the word of the vector
-/// that holds its data pointer, and the value's address within the entry
-/// (an `Option` of a niche-filled `Bucket` may put the payload anywhere).
+/// words, so it is measured on a map of one entry: the words of the vector
+/// that hold its data pointer and length, and the value's and the key's
+/// addresses within the entry (an `Option` of a niche-filled `Bucket` may
+/// put the payload anywhere).
 pub fn entry_layout() -> EntryLayout {
     let mut m = OrderedMap::new();
     // SAFETY: an int key is plain bits.
     let key = unsafe { MapKey::new(Value::int(1), crate::value::ValKind::Int) };
     m.insert(key, Value::int(2));
-    let (data, _) = vec_words(&m.entries);
+    let (data, len) = vec_words(&m.entries);
     // (Three slots in room for eight: the length is neither the pointer nor the capacity.)
     let mut slots: Vec<u32> = Vec::with_capacity(8);
     slots.extend([0, 0, 0]);
     let (direct_data, direct_len) = vec_words(&slots);
     let entry = &m.entries[0];
-    let value = match entry {
-        Some(b) => &b.value as *const Value as usize - entry as *const Option<Bucket> as usize,
+    let offset_in_entry = |field: usize| field - entry as *const Option<Bucket> as usize;
+    let (value, key) = match entry {
+        Some(b) => (
+            offset_in_entry(&b.value as *const Value as usize),
+            offset_in_entry(&b.key as *const MapKey as usize) + MapKey::BITS_OFFSET,
+        ),
         None => unreachable!("the entry just inserted is live"),
     };
     let direct = std::mem::offset_of!(OrderedMap, direct);
     EntryLayout {
         data: std::mem::offset_of!(OrderedMap, entries) + data,
+        len: std::mem::offset_of!(OrderedMap, entries) + len,
         stride: std::mem::size_of::<Option<Bucket>>(),
         value,
+        key,
         direct_data: direct + direct_data,
         direct_len: direct + direct_len,
     }
@@ -1025,6 +1062,23 @@ mod tests {
                     (i as usize) < len && data.add(i as usize).read() as usize == pos + 1
                 };
                 assert!(direct, "key {i} in the direct table");
+            }
+            // Every entry's key bits where compiled code reads them: the
+            // key's, or 0 for a deleted one.
+            let base = &m as *const OrderedMap as usize;
+            // SAFETY: the entries' data pointer and length words, and the
+            // key bits word of each of the `len` entries.
+            let bits: Vec<u64> = unsafe {
+                let data = ((base + l.data) as *const usize).read();
+                let len = ((base + l.len) as *const usize).read();
+                (0..len)
+                    .map(|i| ((data + i * l.stride + l.key) as *const u64).read_volatile())
+                    .collect()
+            };
+            assert_eq!(bits.len(), m.slot_count());
+            for (i, &b) in bits.iter().enumerate() {
+                let want = m.slot(i).map_or(0, |(key, _)| key.bits().as_int() as u64);
+                assert_eq!(b, want, "entry {i}");
             }
         }
     }

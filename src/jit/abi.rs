@@ -274,6 +274,11 @@ pub struct Offsets {
     /// A map's direct table of small int keys: the offsets of its data
     /// pointer and length (`abi::map_layout`).
     pub map_direct: (i32, i32),
+    /// A key object's position hint (`abi::HDR_HINT`), and where it is
+    /// checked: the map's entries' length word and an entry's key bits
+    /// (`abi::map_layout`).
+    pub hdr_hint: i32,
+    pub map_hinted: (i32, i32),
 }
 
 /// What inline allocation of an object in a cell (an instance, array or
@@ -359,6 +364,8 @@ impl Offsets {
             clo_captures: (abi::CLOSURE_CAPTURES_PTR, abi::CLOSURE_CAPTURES_LEN),
             map_entries: map.entries,
             map_direct: map.direct,
+            hdr_hint: abi::HDR_HINT,
+            map_hinted: map.hinted,
         }
     }
 }

@@ -15,6 +15,9 @@ pub const HDR_KIND: i32 = offset_of!(ObjHeader, kind) as i32;
 /// The mark byte in every object's header (0 on a new object). The write
 /// barrier tests its [`MARK_OLD_BIT`].
 pub const HDR_MARK: i32 = offset_of!(ObjHeader, mark) as i32;
+/// A string's position hint (`u32`): where a map last found it as a key
+/// (any value; compiled code checks the entry there holds the very object).
+pub const HDR_HINT: i32 = offset_of!(ObjHeader, hint) as i32;
 /// The bit of the mark byte that only an old object not in the remembered
 /// set has: a store of a reference into it must call the barrier's slow
 /// path ([`super::object::write_barrier`]).
@@ -119,6 +122,11 @@ pub struct MapLayout {
     /// key `k`'s entry plus one, 0 if absent; an empty table unless the keys
     /// are ints).
     pub direct: (i32, i32),
+    /// Where it checks a key object's position hint ([`HDR_HINT`]): the
+    /// offsets of the entries' length word in the map object and of the key's
+    /// bits in an entry (0 in a deleted entry's place, which no object key
+    /// has: `OrderedMap::remove`).
+    pub hinted: (i32, i32),
 }
 
 /// The [`MapLayout`] of this build. Measured, not constants: `Vec` does not
@@ -129,6 +137,7 @@ pub fn map_layout() -> MapLayout {
     MapLayout {
         entries: ((map + l.data) as i32, l.stride as i32, l.value as i32),
         direct: ((map + l.direct_data) as i32, (map + l.direct_len) as i32),
+        hinted: ((map + l.len) as i32, l.key as i32),
     }
 }
 

@@ -25,6 +25,9 @@ pub struct MapKey {
 }
 
 impl MapKey {
+    /// The offset of the key's bits in a key.
+    pub(crate) const BITS_OFFSET: usize = std::mem::offset_of!(MapKey, bits);
+
     /// The key `bits`, read as `kind`.
     ///
     /// # Safety

@@ -86,17 +86,17 @@ impl<'a, 'f> Tr<'a, 'f> {
         let (call, join) = (self.b.create_block(), self.b.create_block());
         let pos1 = self.b.append_block_param(join, I64);
         let k = self.get_raw(key);
-        if self.b.func.dfg.value_type(k) == I64 {
+        let short = match self.is_ref(key) {
+            true => self.short_index(k),
+            false => None,
+        };
+        if self.is_ref(key) && short.is_none() {
+            self.hinted_position(map, k, call, join);
+        } else if self.b.func.dfg.value_type(k) == I64 {
             // (An int-keyed map's table is by int, a string-keyed map's by the
-            // index of a one-byte string: a string key not known to be one is
-            // an address, never below the table's length, and a map of any
-            // other kind of key has no table.)
-            // (Not for an int whose value happens to be such an address.)
-            let k = if self.is_ref(key) {
-                self.short_index(k).unwrap_or(k)
-            } else {
-                k
-            };
+            // index of a one-byte string; a map of any other kind of key has
+            // no table.)
+            let k = short.unwrap_or(k);
             let (data, len) = self.tc.offs.map_direct;
             let m = self.get_raw(map);
             self.branch_to_if_zero(m, call);
@@ -133,6 +133,39 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(join);
         self.b.switch_to_block(join);
         pos1
+    }
+
+    /// The position of the object key `k` (not null, or `call`) in `map` (not
+    /// null, or `call`) if the object's position hint
+    /// (`MapKey::position_hint`) names an entry that holds that very object:
+    /// then its position plus one to `join`, else to `call`. A deleted
+    /// entry's key bits are 0 (`OrderedMap::remove`), and any object key
+    /// equals itself, so the check is exact for strings, tuples and any
+    /// other object; a hint is a string's only (any other object's is any
+    /// `u32`, checked the same way).
+    fn hinted_position(&mut self, map: Reg, k: CV, call: Block, join: Block) {
+        let (hint, (len_off, key_off)) = (self.tc.offs.hdr_hint, self.tc.offs.map_hinted);
+        let (data_off, stride, _) = self.tc.offs.map_entries;
+        let m = self.get_raw(map);
+        self.branch_to_if_zero(m, call);
+        self.branch_to_if_zero(k, call);
+        let fl = self.mem_flags(Mem::Heap);
+        let h32 = self.b.ins().load(I32, fl, k, hint);
+        let h = self.b.ins().uextend(I64, h32);
+        let fl = self.mem_flags(Mem::Hdr);
+        let n = self.b.ins().load(I64, fl, m, len_off);
+        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, h, n);
+        self.branch_to_if_zero(inside, call);
+        let fl = self.mem_flags(Mem::Hdr);
+        let entries = self.b.ins().load(I64, fl, m, data_off);
+        let off = self.b.ins().imul_imm_s(h, stride as i64);
+        let at = self.b.ins().iadd(entries, off);
+        let fl = self.mem_flags(Mem::Heap);
+        let bits = self.b.ins().load(I64, fl, at, key_off);
+        let same = self.b.ins().icmp(IntCC::Equal, bits, k);
+        self.branch_to_if_zero(same, call);
+        let p = self.b.ins().iadd_imm_s(h, 1);
+        self.b.ins().jump(join, &[p.into()]);
     }
 
     /// `MapGet` of a key no fact places: its position ([`Tr::map_position`]),
