@@ -52,7 +52,10 @@
 //! or another key now and then between the test and the update, and a
 //! three-item `[int]` literal returned by a helper and read at constant
 //! indices (the JIT may never allocate it), written into, pushed onto,
-//! measured or read past its end first now and then.
+//! measured or read past its end first now and then, and helpers with
+//! branches that update the fields of two `S2` (one object now and then),
+//! and nested `def`s keeping state in a captured array, called in loops
+//! (the JIT inlines both as updaters).
 //!
 //! Loops are bounded (`while` by a hidden counter, `range` by `% 6`, helpers call only
 //! earlier helpers, recursion depth is at most 15), so every program finishes quickly; a
@@ -208,6 +211,10 @@ struct Gen<'a> {
     /// Helpers `(s: S2, x: int) -> S2` making a new `S2` from the fields of
     /// `s`: used only by the loop that carries a struct.
     updaters: Vec<String>,
+    /// Helpers `(s: S2, t: S2, x: int)` with branches that update fields of
+    /// both (which may be one object), `void` or returning an int: used only
+    /// by the statement that updates structs in a loop.
+    field_updaters: Vec<(String, bool)>,
     fresh: usize,
     stmts_left: usize,
     loop_depth: usize,
@@ -239,6 +246,7 @@ fn generate_counted(data: &[u32]) -> (String, usize) {
         array_makers: Vec::new(),
         readers: Vec::new(),
         updaters: Vec::new(),
+        field_updaters: Vec::new(),
         fresh: 0,
         stmts_left: 0,
         loop_depth: 0,
@@ -332,7 +340,7 @@ impl Gen<'_> {
         // Helpers: each may call the ones before it.
         let n_helpers = self.c.below(MAX_HELPERS + 1);
         for _ in 0..n_helpers {
-            match self.c.below(26) {
+            match self.c.below(28) {
                 0..=3 => {
                     let h = self.recursive_helper();
                     self.helpers.push(h);
@@ -355,6 +363,10 @@ impl Gen<'_> {
                 25 => {
                     let h = self.array_maker();
                     self.array_makers.push(h);
+                }
+                26 | 27 => {
+                    let u = self.field_updater();
+                    self.field_updaters.push(u);
                 }
                 _ => {
                     let h = self.helper();
@@ -505,6 +517,31 @@ impl Gen<'_> {
         name
     }
 
+    /// A helper `(s: S2, t: S2, x: int)` whose branches read and write
+    /// fields of both structs (reads after stores, of the other struct too:
+    /// the two may be one object), `void` or returning an int: the JIT
+    /// inlines it as an updater, with both structs checked before its body
+    /// and its stores made in order.
+    fn field_updater(&mut self) -> (String, bool) {
+        let name = self.fresh("w");
+        let returns = self.c.chance(40);
+        let (k1, k2, k3) = (self.c.below(600), self.c.below(50), 1 + self.c.below(5));
+        let ret = if returns { " -> int" } else { " -> void" };
+        self.line(&format!("def {name}(s: S2, t: S2, x: int){ret}:"));
+        self.line("    s.a = (s.a + x) % 1009");
+        self.line(&format!("    if s.a > {k1}:"));
+        self.line("        t.b = (t.b ^ s.a) % 4099");
+        self.line(&format!("    elif x < {k2} or t.a < s.b:"));
+        self.line("        s.b = (s.b - t.a) % 4099");
+        self.line("        t.a = t.a + 1");
+        self.line("    else:");
+        self.line(&format!("        t.a = t.a * {k3} % 1009"));
+        if returns {
+            self.line("    return s.a * 3 + t.b");
+        }
+        (name, returns)
+    }
+
     fn pair_helpers(&self) -> Vec<Helper> {
         if self.no_calls {
             return Vec::new();
@@ -615,6 +652,12 @@ impl Gen<'_> {
             } else {
                 5
             }, // 23 an array literal made by a helper, read at constant indices
+            if !can_loop || self.no_calls || self.field_updaters.is_empty() {
+                0
+            } else {
+                8
+            }, // 24 structs updated by a helper with branches in a loop
+            if can_loop && !self.no_calls { 3 } else { 0 }, // 25 a nested def keeping state in an array
         ];
         match self.c.pick(&weights) {
             0 => {
@@ -869,6 +912,8 @@ impl Gen<'_> {
             21 => self.struct_loop(),
             22 => self.map_loop(),
             23 => self.array_stmt(),
+            24 => self.field_update_loop(),
+            25 => self.closure_state_loop(),
             _ => unreachable!(),
         }
     }
@@ -1172,6 +1217,82 @@ impl Gen<'_> {
             _ => self.line(&format!("let {v}: int = {call}.b ^ {x}")),
         }
         self.declare(&v, Ty::Int, true);
+    }
+
+    /// Two structs (made by a maker helper if there is one, else by a
+    /// literal; or one, passed as both), updated by a field updater in a
+    /// counted loop (its result summed if it has one), then read.
+    fn field_update_loop(&mut self) {
+        let (w, returns) =
+            self.field_updaters[self.c.below(self.field_updaters.len() as u32) as usize].clone();
+        let (s, t, acc, i) = (self.fresh("s"), self.fresh("s"), self.fresh("v"), self.fresh("i"));
+        let made = self.new_s2();
+        self.line(&format!("let {s}: S2 = {made}"));
+        if self.c.chance(25) {
+            self.line(&format!("let {t}: S2 = {s}"));
+        } else {
+            let made = self.new_s2();
+            self.line(&format!("let {t}: S2 = {made}"));
+        }
+        self.line(&format!("let {acc}: int = 0"));
+        let n = self.c.below(12);
+        let x = self.expr(Ty::Int, 1);
+        self.line(&format!("for {i} in range(0, {n}):"));
+        let arg = format!("({x} + {i} * 7) % 101 - 20");
+        if returns {
+            self.line(&format!("    {acc} = ({acc} + {w}({s}, {t}, {arg})) % 1000003"));
+        } else {
+            self.line(&format!("    {w}({s}, {t}, {arg})"));
+            self.line(&format!("    {acc} = ({acc} + {s}.a - {t}.b) % 1000003"));
+        }
+        self.line(&format!(
+            "{acc} = {acc} + {s}.a * 5 + {s}.b * 7 + {t}.a * 11 + {t}.b"
+        ));
+        self.declare(&acc, Ty::Int, true);
+    }
+
+    /// An expression making a new `S2`: a maker helper's call, or a literal.
+    fn new_s2(&mut self) -> String {
+        if !self.makers.is_empty() && self.c.chance(50) {
+            let m = self.makers[self.c.below(self.makers.len() as u32) as usize].clone();
+            return self.call(&m, EXPR_DEPTH);
+        }
+        let (a, b) = (self.expr(Ty::Int, 1), self.expr(Ty::Int, 1));
+        format!("S2{{a: ({a}) % 1009, b: ({b}) % 4099}}")
+    }
+
+    /// A nested `def` keeping state in a captured two-item array (what a
+    /// closure with state is in this language), called in a counted loop:
+    /// the JIT inlines it as an updater, with the closure and the array
+    /// checked before its body. Now and then the array is the wrong
+    /// length for the index the body writes (an error, caught where the
+    /// program catches).
+    fn closure_state_loop(&mut self) {
+        let (st, f, acc, i) = (
+            self.fresh("st"),
+            self.fresh("f"),
+            self.fresh("v"),
+            self.fresh("i"),
+        );
+        let short = (self.try_depth > 0 || self.risky_anywhere) && self.c.chance(15);
+        let init = if short {
+            "[1]".to_string()
+        } else {
+            format!("[{}, 0]", self.c.below(9))
+        };
+        self.line(&format!("let {st}: [int] = {init}"));
+        let k = 1 + self.c.below(7);
+        self.line(&format!("def {f}(x: int) -> int:"));
+        self.line(&format!("    {st}[0] = ({st}[0] * {k} + x) % 1009"));
+        self.line(&format!("    if {st}[0] % 3 == 0:"));
+        self.line(&format!("        {st}[1] = {st}[1] + 1"));
+        self.line(&format!("    return {st}[0] + {st}[1]"));
+        self.line(&format!("let {acc}: int = 0"));
+        let n = self.c.below(12);
+        self.line(&format!("for {i} in range(0, {n}):"));
+        self.line(&format!("    {acc} = {acc} + {f}({i})"));
+        self.line(&format!("{acc} = {acc} * 10 + {st}[0]"));
+        self.declare(&acc, Ty::Int, true);
     }
 
     /// An array literal made by a maker helper, then read at constant indices
