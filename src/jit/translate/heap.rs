@@ -204,7 +204,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// Address of fixed slot `idx` of a struct or tuple in `obj` (bounds-checked).
     pub(super) fn fixed_slot(&mut self, obj: Reg, idx: u8, pc: u32, slice: (i32, i32)) -> CV {
         let o = self.non_null(obj, pc);
-        let ptr = self.fixed_slots(o, slice, idx, |t, oob| t.raise_guard(oob, pc));
+        let ptr = self.fixed_slots(o, slice, idx.into(), |t, oob| t.raise_guard(oob, pc));
         self.b.ins().iadd_imm_s(ptr, idx as i64 * 8)
     }
 
@@ -219,14 +219,15 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.inline_slot(tup, idx, pc, head, (I64, slice.1))
     }
 
-    /// The data pointer of the fixed slice whose pointer and length words are
-    /// at `(p_off, l_off)` in object `o` (not null), after `check` was given
-    /// the condition that it has no slot `last` (and emitted its guard).
+    /// The data pointer of the slice whose pointer and length words are at
+    /// `(p_off, l_off)` in object `o` (not null; a closure's captures, an
+    /// array's elements), after `check` was given the condition that it has
+    /// no slot `last` (and emitted its guard).
     pub(super) fn fixed_slots(
         &mut self,
         o: CV,
         (p_off, l_off): (i32, i32),
-        last: u8,
+        last: u32,
         check: impl FnOnce(&mut Self, CV),
     ) -> CV {
         let fl = self.mem_flags(Mem::Hdr);

@@ -312,7 +312,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             Slots::Captures => {
                 let o = self.non_null(c.reg, pc);
-                let ptr = self.fixed_slots(o, offs.clo_captures, last as u8, |t, oob| t.raise_guard(oob, pc));
+                let ptr = self.fixed_slots(o, offs.clo_captures, last, |t, oob| t.raise_guard(oob, pc));
                 CheckedSlots::Captures(ptr)
             }
             Slots::Elements => {
@@ -322,16 +322,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 };
                 let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, a, 0);
                 self.raise_guard(is_null, pc);
-                let (p_off, l_off) = offs.arr_items;
-                let fl = self.mem_flags(Mem::Hdr);
-                let len = self.b.ins().load(I64, fl, a, l_off);
-                let short = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, last as i64);
-                self.raise_guard(short, pc);
-                let fl = self.mem_flags(Mem::Hdr);
-                CheckedSlots::Elements(self.b.ins().load(I64, fl, a, p_off))
+                let ptr = self.fixed_slots(a, offs.arr_items, last, |t, short| t.raise_guard(short, pc));
+                CheckedSlots::Elements(ptr)
             }
         }
     }

@@ -97,15 +97,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             // index of a one-byte string; a map of any other kind of key has
             // no table.)
             let k = short.unwrap_or(k);
-            let (data, len) = self.tc.offs.map_direct;
             let m = self.get_raw(map);
             self.branch_to_if_zero(m, call);
-            let fl = self.mem_flags(Mem::Hdr);
-            let n = self.b.ins().load(I64, fl, m, len);
-            let covered = self.b.ins().icmp(IntCC::UnsignedLessThan, k, n);
-            self.branch_to_if_zero(covered, call);
-            let fl = self.mem_flags(Mem::Hdr);
-            let slots = self.b.ins().load(I64, fl, m, data);
+            let slots = self.vector_at(m, self.tc.offs.map_direct, k, call);
             let off = self.b.ins().ishl_imm_s(k, 2);
             let at = self.b.ins().iadd(slots, off);
             let fl = self.mem_flags(Mem::Heap);
@@ -152,12 +146,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let fl = self.mem_flags(Mem::Heap);
         let h32 = self.b.ins().load(I32, fl, k, hint);
         let h = self.b.ins().uextend(I64, h32);
-        let fl = self.mem_flags(Mem::Hdr);
-        let n = self.b.ins().load(I64, fl, m, len_off);
-        let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, h, n);
-        self.branch_to_if_zero(inside, call);
-        let fl = self.mem_flags(Mem::Hdr);
-        let entries = self.b.ins().load(I64, fl, m, data_off);
+        let entries = self.vector_at(m, (data_off, len_off), h, call);
         let off = self.b.ins().imul_imm_s(h, stride as i64);
         let at = self.b.ins().iadd(entries, off);
         let fl = self.mem_flags(Mem::Heap);
@@ -166,6 +155,18 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.branch_to_if_zero(same, call);
         let p = self.b.ins().iadd_imm_s(h, 1);
         self.b.ins().jump(join, &[p.into()]);
+    }
+
+    /// The data pointer of the vector of map `m` whose data pointer and
+    /// length words are at `(data, len)` in it, once `i` is known to be
+    /// below its length (else to `otherwise`): the direct table, the entries.
+    fn vector_at(&mut self, m: CV, (data, len): (i32, i32), i: CV, otherwise: Block) -> CV {
+        let fl = self.mem_flags(Mem::Hdr);
+        let n = self.b.ins().load(I64, fl, m, len);
+        let below = self.b.ins().icmp(IntCC::UnsignedLessThan, i, n);
+        self.branch_to_if_zero(below, otherwise);
+        let fl = self.mem_flags(Mem::Hdr);
+        self.b.ins().load(I64, fl, m, data)
     }
 
     /// `MapGet` of a key no fact places: its position ([`Tr::map_position`]),

@@ -1412,7 +1412,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some(&last) = read.last() else {
             return;
         };
-        let ptr = self.fixed_slots(clo, self.tc.offs.clo_captures, last, |t, few| t.guard(few, h));
+        let ptr = self.fixed_slots(clo, self.tc.offs.clo_captures, last.into(), |t, few| {
+            t.guard(few, h)
+        });
         let mut vars = Vec::with_capacity(read.len());
         for idx in read {
             let fl = self.mem_flags(Mem::Heap);
