@@ -15,9 +15,10 @@
 //! headers cached; the translator inlines the callees of the other method and
 //! closure call sites it resolves to one function within what is left of the
 //! [`BUDGET`]. A callee may end by making the tuple it returns
-//! ([`tuple_returned`]). A `void` callee with branches that updates fields of
-//! its parameters ([`updater`]: a method moving a particle) is inlined with
-//! the checks of those parameters before its body.
+//! ([`tuple_returned`]). A callee with branches that updates slots of
+//! objects known at the call ([`updater`]: a method moving a particle, a
+//! closure keeping a count in a captured array) is inlined with the checks of
+//! those objects before its body.
 
 use crate::bytecode::{Const, Function, Instr, Program, Reg};
 use bp_runtime::builtins::{self, Inline};
