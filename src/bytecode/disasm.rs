@@ -346,7 +346,11 @@ fn site_text(p: &Program, used: SiteUse, cs: &CallSite) -> String {
                 .collect();
             let kk = kind_name((cs.target & 0xff) as u8);
             let vk = kind_name(((cs.target >> 8) & 0xff) as u8);
-            format!("{{{}}} of {kk}: {vk}", pairs.join(", "))
+            let hint = match cs.target >> super::MAP_SIZE_HINT {
+                0 => String::new(),
+                n => format!(" (room for {n})"),
+            };
+            format!("{{{}}} of {kk}: {vk}{hint}", pairs.join(", "))
         }
         SiteUse::Tuple => {
             let ks: Vec<&str> = cs.kinds.iter().map(|k| kind_name(*k as u8)).collect();

@@ -412,7 +412,8 @@ instruction_set! {
         /// `dst = array_len(arr)`
         ArrLen { dst: Reg = Write, arr: Reg = Read } => "{dst} = len {arr}";
         /// `dst = {k1: v1, ...}` from `sites[site].args` = `[k1, v1, k2, v2, ...]`;
-        /// `target` = key kind | (value kind << 8)
+        /// `target` = key kind | (value kind << 8) | (size hint << 16): room
+        /// for that many entries if more than the pairs
         NewMap { dst: Reg = Write, site: u32 = Site(Map) } => "{dst} = {site}";
         /// `dst = map[key]`; a missing key raises `key not found in map`
         MapGet { dst: Reg = Write, map: Reg = Read, key: Reg = Read } => "{dst} = {map}[{key}]";

@@ -27,6 +27,11 @@ pub use isa::{docs_table, Instr, Op, OperandValues, Role, SiteUse};
 pub use operands::Operands;
 pub use props::{Calls, Flow, Lowering, Resizes, ResultKind};
 
+/// Where a `NewMap`'s site target carries a size hint (the number of entries
+/// the code adds right away, which the map makes room for): its bits from 16
+/// on; the key and value kinds are bits 0-15.
+pub const MAP_SIZE_HINT: u32 = 16;
+
 use bp_runtime::heap::Layout;
 use bp_runtime::value::ValKind;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -763,7 +763,13 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
         let first = pairs.len().min(MAP_CHUNK);
         let vals = self.eval_list(pairs[..first].iter().flat_map(|(k, v)| [k, v]));
         let args = vals.iter().map(|v| v.reg).collect();
-        let site = self.site(map_kinds(kt, vt), args, Vec::new());
+        // (Only the empty literal a `let` is compiled for takes the hint.)
+        let hint = match pairs.is_empty() {
+            true => self.map_size_hint.take().unwrap_or(0),
+            false => 0,
+        };
+        let target = map_kinds(kt, vt) | hint << crate::bytecode::MAP_SIZE_HINT;
+        let site = self.site(target, args, Vec::new());
         self.release_all(&vals);
         let o = self.dst_reg(d, &e.ty);
         self.emit(Instr::NewMap { dst: o.reg, site }, sp);

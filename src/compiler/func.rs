@@ -93,6 +93,11 @@ pub(crate) struct FnCompiler<'a, 'c> {
     /// The function exceeded [`MAX_CODE`] (reported once; no more statements are
     /// compiled).
     too_large: bool,
+    /// How many entries the empty map literal of the `let` being compiled
+    /// will get right away (`block_stmts`: the assignments into it that
+    /// follow), for its `NewMap` to make room for
+    /// ([`MAP_SIZE_HINT`](crate::bytecode::MAP_SIZE_HINT)).
+    pub map_size_hint: Option<u32>,
 }
 
 /// Most instructions of one function. `finally` code is copied onto every exit of
@@ -132,6 +137,7 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
             file,
             overflow_at: None,
             too_large: false,
+            map_size_hint: None,
         }
     }
 

@@ -55,8 +55,10 @@ impl<'a, 'c> FnCompiler<'a, 'c> {
                 _ => {}
             }
         }
-        for (s, dying) in b.stmts.iter().zip(die_at) {
+        for (i, (s, dying)) in b.stmts.iter().zip(die_at).enumerate() {
+            self.map_size_hint = map_filled_after(s, &b.stmts[i + 1..]);
             self.stmt(s);
+            self.map_size_hint = None;
             for id in dying {
                 self.kill_local(id);
             }
@@ -523,4 +525,29 @@ fn stmt_assigns(s: &Stmt, id: LocalId) -> bool {
         }
         _ => false,
     }
+}
+
+/// If `s` is `let m: {K: V} = {}` and the statements `rest` after it begin
+/// with assignments `m[k] = v`, how many (at most 2^15): the empty map's
+/// `NewMap` makes room for that many entries, so that a record built key by
+/// key (`r = {}` then `r["id"] = ...`, five times) takes one allocation of
+/// its size instead of growing from 4 to 8 (`FnCompiler::map_size_hint`).
+fn map_filled_after(s: &Stmt, rest: &[Stmt]) -> Option<u32> {
+    let StmtKind::Let { init, local, .. } = &s.kind else {
+        return None;
+    };
+    if !matches!(&init.kind, ExprKind::Map(pairs) if pairs.is_empty()) {
+        return None;
+    }
+    let into_it = |s: &Stmt| match &s.kind {
+        StmtKind::Assign { target, .. } => match &target.kind {
+            ExprKind::Index { base, .. } => {
+                matches!(&base.kind, ExprKind::Name { res: Res::Local(l), .. } if l == local)
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    let n = rest.iter().take_while(|s| into_it(s)).count().min(1 << 15);
+    (n > 0).then_some(n as u32)
 }

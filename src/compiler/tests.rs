@@ -854,3 +854,37 @@ fn string_chains_are_one_concatenation_with_ints_inline() {
         format!("{}\n", (0..20).map(|i| i.to_string()).collect::<String>())
     );
 }
+
+/// An empty map `let` followed by assignments into it makes room for that
+/// many entries (`NewMap`'s size hint); assignments after any other
+/// statement, or into another map, do not count, and a literal with pairs
+/// takes no hint.
+#[test]
+fn an_empty_map_filled_right_away_is_made_with_room() {
+    let src = "\
+def main() -> int:
+    let names: [str] = [\"x\"]
+    let r: {str: int} = {}
+    r[\"id\"] = 1
+    r[\"age\"] = 2
+    r[names[0]] = 3
+    print(r)
+    r[\"late\"] = 4
+    let q: {int: int} = {}
+    let other: {int: int} = {}
+    other[1] = 1
+    q[2] = 2
+    let lit: {int: int} = {1: 2}
+    lit[3] = 4
+    print(q, other, lit, map_len(r))
+    return 0
+";
+    let listing = func_listing(src, "main");
+    assert!(has(&listing, "{} of ref: int (room for 3)"), "{listing}");
+    assert!(has(&listing, "{} of int: int (room for 1)"), "{listing}");
+    assert_eq!(listing.matches("(room for").count(), 2, "{listing}");
+    assert_eq!(
+        run_ok(src),
+        "{\"id\": 1, \"age\": 2, \"x\": 3}\n{2: 2} {1: 1} {1: 2, 3: 4} 4\n"
+    );
+}

@@ -488,7 +488,9 @@ pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value 
 }
 
 /// `{k1: v1, ...}` from `pairs = [k1, v1, k2, v2, ...]`; `kinds` = key kind |
-/// (value kind << 8). Later duplicates overwrite earlier ones.
+/// (value kind << 8) | (size hint << 16): room is made for the pairs or, if
+/// more, as many entries as the hint says the code adds right away. Later
+/// duplicates overwrite earlier ones.
 ///
 /// # Safety
 /// Every key in `pairs` must be of the key kind: when that is `Ref`, null or a live
@@ -496,10 +498,11 @@ pub fn make_closure(heap: &mut Heap, s: &CallSite, captures: &[Value]) -> Value 
 pub unsafe fn new_map(heap: &mut Heap, kinds: u32, pairs: &[Value]) -> Value {
     let key = ValKind::from_u8(kinds as u8);
     let val = ValKind::from_u8((kinds >> 8) as u8);
+    let hint = (kinds >> crate::bytecode::MAP_SIZE_HINT) as usize;
     let m = heap.alloc_map(key, val);
     // SAFETY: `m` was just allocated as a map and nothing else refers to it yet.
     let mo = unsafe { as_map_mut(m) };
-    mo.entries.reserve(pairs.len() / 2);
+    mo.entries.reserve((pairs.len() / 2).max(hint));
     for kv in pairs.chunks_exact(2) {
         mo.entries.insert(MapKey::new(kv[0], key), kv[1]);
     }
