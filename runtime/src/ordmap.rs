@@ -17,7 +17,9 @@ struct Bucket {
     value: Value,
 }
 
-// An entry stays 32 bytes: the key's `exact` flag lives in its padding.
+// A map stays 112 bytes (its `MapObj`, 136, in mimalloc's 160-byte bin), and
+// an entry 32: the key's `exact` flag lives in its padding.
+const _: () = assert!(std::mem::size_of::<OrderedMap>() == 112);
 const _: () = assert!(std::mem::size_of::<Option<Bucket>>() == 32);
 
 /// An insertion-ordered hash map from [`MapKey`] to [`Value`] with O(1) removal.
@@ -74,8 +76,9 @@ pub struct OrderedMap {
     /// `chr` give those), made when it holds [`SHORT_KEYS_FOR_TABLE`] such
     /// keys: counting characters into a map then needs no hash.
     direct: Vec<u32>,
-    /// Number of `None` slots in `entries`.
-    tombstones: usize,
+    /// Number of `None` slots in `entries` (a `u32`, as positions are: see
+    /// [`Slot`]; so that `mortal_keys` fits beside it).
+    tombstones: u32,
     /// The position of the entry the last lookup or insertion found, plus one
     /// (0: none). `if map_has_key(m, k): m[k] = m[k] + 1` looks the same key up
     /// three times; the second and third compare it with this entry (which is
@@ -91,6 +94,11 @@ pub struct OrderedMap {
     last_key: Cell<Option<Value>>,
     /// The collection epoch (`heap::gc_epoch`) in which `last_key` was set.
     key_epoch: Cell<u32>,
+    /// Some key ever put in is an object a collection may free (not an
+    /// immortal one: a string constant, a shared short string). The
+    /// collector traces the keys of a map only then: a record built with
+    /// constant names has nothing in its keys to mark.
+    mortal_keys: bool,
 }
 
 /// The slot of the direct table an int key `k >= 0` would have: `k`; that of a
@@ -188,10 +196,17 @@ impl OrderedMap {
         OrderedMap::default()
     }
 
+    /// Whether some key may be an object a collection frees (see
+    /// `mortal_keys`): if not, the collector need not visit the keys.
+    #[inline]
+    pub fn has_mortal_keys(&self) -> bool {
+        self.mortal_keys
+    }
+
     /// Number of live entries.
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len() - self.tombstones
+        self.entries.len() - self.tombstones as usize
     }
 
     #[inline]
@@ -564,6 +579,7 @@ impl OrderedMap {
     /// [`MapKey::hash_exact`] says), with room for one more entry reserved.
     fn put(&mut self, hash: u64, exact: bool, key: MapKey, value: Value) -> Option<Value> {
         let key = key.with_exact(exact);
+        self.mortal_keys |= key.is_mortal_object();
         if self.is_small() {
             // (The caller's `last_found` scanned the map: the key is new.)
             self.push_entry(Bucket { hash, key, value });
@@ -701,7 +717,7 @@ impl OrderedMap {
         } else {
             self.tombstones += 1;
         }
-        if self.tombstones * 2 > self.entries.len() {
+        if self.tombstones as usize * 2 > self.entries.len() {
             self.compact();
         } else if self.is_small() && !self.index.is_empty() {
             // Popped back to small: a small map has no index.
@@ -800,10 +816,10 @@ impl OrderedMap {
         assert_eq!(self.index.len(), indexed);
         assert_eq!(
             self.entries.iter().filter(|e| e.is_none()).count(),
-            self.tombstones
+            self.tombstones as usize
         );
         assert!(!matches!(self.entries.last(), Some(None)), "trailing tombstone");
-        assert!(self.tombstones * 2 <= self.entries.len());
+        assert!(self.tombstones as usize * 2 <= self.entries.len());
         for &s in self.index.iter() {
             let i = s.pos();
             let b = self.entries[i].as_ref().expect("index points at a tombstone");
@@ -1187,6 +1203,37 @@ mod tests {
         }
     }
 
+    /// A map says whether it ever held a key object a collection may free:
+    /// not for ints, string constants (immortal) or the shared short
+    /// strings; yes once a heap string goes in, and from then on.
+    #[test]
+    fn maps_know_whether_their_keys_need_marking() {
+        let mut h = Heap::new(false);
+        let ints = from(&[1, 2, 3]);
+        assert!(!ints.has_mortal_keys());
+        let mut pool = crate::heap::ConstPool::new();
+        let constant = pool.string(b"name");
+        let one = h.alloc_str(&b"a"[..]);
+        let mut m = OrderedMap::new();
+        // SAFETY: live strings.
+        let (kc, k1) = unsafe {
+            (
+                MapKey::new(constant, ValKind::Ref),
+                MapKey::new(one, ValKind::Ref),
+            )
+        };
+        m.insert(kc, Value::int(1));
+        m.insert(k1, Value::int(2));
+        assert!(!m.has_mortal_keys(), "constants and shared strings only");
+        let made = h.alloc_str(&b"made at run time"[..]);
+        // SAFETY: a live string.
+        m.insert(unsafe { MapKey::new(made, ValKind::Ref) }, Value::int(3));
+        assert!(m.has_mortal_keys());
+        // SAFETY: as above.
+        assert!(m.remove(&unsafe { MapKey::new(made, ValKind::Ref) }).is_some());
+        assert!(m.has_mortal_keys(), "sticky");
+    }
+
     /// A map of string keys gets a direct table of the one-byte strings once
     /// it holds 16 of them (checked at a power of two), which then answers
     /// for them as the index would: after removals, for absent ones, for the
@@ -1443,7 +1490,7 @@ mod tests {
             if i % 10 != 0 {
                 assert!(m.remove(&k(i)).is_some());
             }
-            assert!(m.tombstones * 2 <= m.entries.len());
+            assert!(m.tombstones as usize * 2 <= m.entries.len());
         }
         m.check();
         assert_eq!(m.len(), (n / 10) as usize);

@@ -8,7 +8,7 @@
 //! call them.
 
 use super::access::{as_array, as_map, as_struct, as_tuple, obj_kind, str_bytes};
-use super::object::{field_kind, ObjKind};
+use super::object::{field_kind, ObjKind, IMMORTAL};
 use crate::value::{ValKind, Value};
 use std::hash::{Hash, Hasher};
 
@@ -82,6 +82,14 @@ impl MapKey {
             }
             _ => None,
         }
+    }
+
+    /// Whether the key is an object a collection may free: a reference, not
+    /// null, not immortal (a string constant, a shared short string).
+    #[inline(always)]
+    pub(crate) fn is_mortal_object(&self) -> bool {
+        // SAFETY: `MapKey::new`'s contract: a live object when not null.
+        self.kind == ValKind::Ref && !self.bits.is_null() && unsafe { (*self.bits.as_ptr()).mark } != IMMORTAL
     }
 
     /// The key's index in the table of shared strings, if it is a string of

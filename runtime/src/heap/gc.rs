@@ -1623,9 +1623,11 @@ unsafe fn visit_refs(p: *mut ObjHeader, to: &mut impl RefVisitor) {
             }
             ObjKind::Map => {
                 let mo = as_map(v);
-                if mo.key == ValKind::Ref || mo.val == ValKind::Ref {
+                // (Keys that are all immortal objects need no marking.)
+                let keys = mo.key == ValKind::Ref && mo.entries.has_mortal_keys();
+                if keys || mo.val == ValKind::Ref {
                     for (k, val) in mo.entries.iter() {
-                        if mo.key == ValKind::Ref {
+                        if keys {
                             to.one(k.bits());
                         }
                         if mo.val == ValKind::Ref {
