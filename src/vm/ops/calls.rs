@@ -139,7 +139,8 @@ impl Vm<'_> {
     /// `CallBuiltin` of builtin `id` through its leaf twin, if it has one
     /// (`Inline::Leaf`, `Inline::MapFind`: a direct call that allocates
     /// nothing and returns its result in `arg_buf[0]`, as compiled code makes
-    /// it), with the arguments in `arg_buf`: the result (`None` inside for a
+    /// it; `Inline::NativeUnary`, `Inline::NativeBinary`: a float function
+    /// called on the floats), with the arguments in `arg_buf`: the result (`None` inside for a
     /// `void` builtin). `None` when it has none, or when the twin declines
     /// (the builtin raises; the twin changed nothing, and the caller makes
     /// the general call). `map_has_key` 30 % faster interpreted than through
@@ -151,9 +152,16 @@ impl Vm<'_> {
     pub(crate) unsafe fn call_leaf_twin(&mut self, id: u32) -> Option<Option<Value>> {
         use bp_runtime::builtins::Inline;
         let b = self.builtins.get(id as usize)?;
-        let (twin, find) = match b.inline {
-            Inline::Leaf(f) => (f, false),
-            Inline::MapFind(f) => (f, true),
+        let (twin, find) = match (b.inline, &self.arg_buf[..]) {
+            (Inline::Leaf(f), _) => (f, false),
+            (Inline::MapFind(f), _) => (f, true),
+            // The float functions of libm (`sin`, `exp`, `fpow`, ...) through
+            // the same native twins compiled code calls: no argument slice,
+            // no `Result`, no unwind guard of the general call.
+            (Inline::NativeUnary(f), &[x]) => return Some(Some(Value::float(f(x.as_float())))),
+            (Inline::NativeBinary(f), &[x, y]) => {
+                return Some(Some(Value::float(f(x.as_float(), y.as_float()))))
+            }
             _ => return None,
         };
         if self.arg_buf.is_empty() {
