@@ -140,8 +140,8 @@ impl Vm<'_> {
     /// (`Inline::Leaf`, `Inline::MapFind`: a direct call that allocates
     /// nothing and returns its result in `arg_buf[0]`, as compiled code makes
     /// it; `Inline::NativeUnary`, `Inline::NativeBinary`: a float function
-    /// called on the floats; `Inline::Unary`, `Binary`, `Clamp`: the builtin
-    /// itself, which only computes), with the arguments in `arg_buf`: the result (`None` inside for a
+    /// called on the floats; `Inline::Unary`, `Binary`, `Clamp`, `Str`: the
+    /// builtin itself, which only computes), with the arguments in `arg_buf`: the result (`None` inside for a
     /// `void` builtin). `None` when it has none, or when the twin declines
     /// (the builtin raises; the twin changed nothing, and the caller makes
     /// the general call). `map_has_key` 30 % faster interpreted than through
@@ -164,10 +164,12 @@ impl Vm<'_> {
                 return Some(Some(Value::float(f(x.as_float(), y.as_float()))))
             }
             // The builtins compiled code computes with machine instructions
-            // (`int_to_float`, `fsqrt`, `abs`, `min`, ...): pure functions
-            // of their numbers, called without the general call's capture
-            // and unwind guard; an error is raised by the general call.
-            (Inline::Unary(_) | Inline::Binary(_) | Inline::Clamp, _) => {
+            // (`int_to_float`, `fsqrt`, `abs`, `min`, ..., and `len`,
+            // `str_char_at`, `ord`, `chr`, whose one-byte strings are the
+            // shared ones): functions of their arguments that allocate
+            // nothing, called without the general call's capture and unwind
+            // guard; an error (`ord("")`) is raised by the general call.
+            (Inline::Unary(_) | Inline::Binary(_) | Inline::Clamp | Inline::Str(_), _) => {
                 // SAFETY: the caller's contract: the builtin's arguments.
                 return unsafe { (b.func)(&mut self.rt, &self.arg_buf) }.ok().map(Some);
             }
