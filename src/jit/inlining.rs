@@ -110,15 +110,21 @@ pub const MAX_UPDATER_INSTRS: usize = 48;
 /// (`Tr::inline_updater`); in the body nothing can exit then, and its
 /// stores and reads happen in order.
 pub fn updater(p: &Program, f: &Function, nargs: usize) -> bool {
+    updater_checks(p, f, nargs).is_some()
+}
+
+/// The [`slot_checks`] of `f` called with `nargs` arguments, if it is an
+/// [`updater`]: what the translator checks before the body it inlines.
+pub fn updater_checks(p: &Program, f: &Function, nargs: usize) -> Option<Vec<SlotCheck>> {
     let n = f.code.len();
-    if n == 0 || n > MAX_UPDATER_INSTRS || f.nparams as usize != nargs {
-        return false;
+    if n == 0 || n > MAX_UPDATER_INSTRS || f.nparams as usize != nargs || !f.handlers.is_empty() {
+        return None;
     }
     let stores = f
         .code
         .iter()
         .any(|ins| matches!(ins, Instr::SetField { .. } | Instr::ArrSet { .. }));
-    stores && f.handlers.is_empty() && slot_checks(p, f, nargs).is_some()
+    stores.then(|| slot_checks(p, f, nargs)).flatten()
 }
 
 /// An object whose slots an [`updater`]'s body reads or writes, checked

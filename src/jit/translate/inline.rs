@@ -19,7 +19,7 @@
 use super::instr::When;
 use super::*;
 use crate::jit::inlining::{
-    branch_of, early_return, initializer, inlined_whole, slot_checks, updater, EarlyReturn, SlotCheck, Slots,
+    branch_of, early_return, initializer, inlined_whole, updater_checks, EarlyReturn, SlotCheck, Slots,
 };
 
 /// The callee being inlined: its function and the values of its registers.
@@ -200,8 +200,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             return self.inline_initializer(pc, callee);
         }
         // (Disjoint from `inlinable`: an updater stores.)
-        if updater(p, callee.f, args.len()) {
-            return self.inline_updater(pc, dst, callee, args.len());
+        if let Some(checks) = updater_checks(p, callee.f, args.len()) {
+            return self.inline_updater(pc, dst, callee, checks);
         }
         let at_limit = self.at_limit_for_inlined(pc);
         self.inline_path(pc, dst, callee, 0, at_limit)
@@ -264,15 +264,20 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// An [`updater`](crate::jit::inlining::updater) inlined: the call's
     /// limits, the deopt stress, and the checks of every object whose slots
-    /// the body reads or writes ([`slot_checks`]: not null, enough fields,
+    /// the body reads or writes (`inlining::slot_checks`: not null, enough fields,
     /// captures or elements), each exiting at the call when nothing has
     /// changed yet; then the body, its paths as for a branching body
     /// ([`Self::inline_paths`]) joining after it with the result, if it
     /// returns one, for `dst`. Its slot accesses need no check then and its
     /// other instructions have none (`inlining::guard_free`), so once it has
     /// stored nothing exits. A `void` call leaves its destination alone.
-    fn inline_updater(&mut self, pc: u32, dst: Reg, callee: Inlined<'a>, nargs: usize) -> Result<(), String> {
-        let checks = slot_checks(self.tc.program, callee.f, nargs).ok_or("an updater without its checks")?;
+    fn inline_updater(
+        &mut self,
+        pc: u32,
+        dst: Reg,
+        callee: Inlined<'a>,
+        checks: Vec<SlotCheck>,
+    ) -> Result<(), String> {
         let at_limit = self.at_limit_for_inlined(pc);
         let f = self.enter_inlined(pc, at_limit, callee);
         self.stress(pc, pc);
@@ -318,7 +323,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             Slots::Elements => {
                 let a = match c.capture {
                     None => self.get_i(c.reg),
-                    Some((clo, idx)) => self.captured(clo, idx, before),
+                    Some((clo, idx)) => {
+                        let captures = before.iter().find_map(|c| match c.slots {
+                            CheckedSlots::Captures(ptr) if c.reg == clo => Some(ptr),
+                            _ => None,
+                        });
+                        self.captured(idx, captures)
+                    }
                 };
                 let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, a, 0);
                 self.raise_guard(is_null, pc);
@@ -328,18 +339,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// Captured value `idx` of the closure in register `clo` of an updater's
-    /// body: the loop's pre-header loaded it, or it is read at the data
-    /// pointer the closure's check loaded (`checked`).
-    fn captured(&mut self, clo: Reg, idx: u8, checked: &[Checked]) -> CV {
+    /// Captured value `idx` of the closure an updater's body is called
+    /// through: the loop's pre-header loaded it, or it is read at the data
+    /// pointer of the captures the closure's check loaded (`captures`).
+    fn captured(&mut self, idx: u8, captures: Option<CV>) -> CV {
         if let Some(var) = self.preloaded_capture(idx) {
             return self.b.use_var(var);
         }
-        let ptr = checked.iter().find_map(|c| match c.slots {
-            CheckedSlots::Captures(ptr) if c.reg == clo => Some(ptr),
-            _ => None,
-        });
-        match ptr {
+        match captures {
             Some(ptr) => {
                 let fl = self.mem_flags(Mem::Heap);
                 self.b.ins().load(I64, fl, ptr, idx as i32 * 8)
@@ -357,7 +364,6 @@ impl<'a, 'f> Tr<'a, 'f> {
             return false;
         };
         let of = |r: Reg| inl.checked.iter().find(|c| c.reg == r).map(|c| c.slots);
-        let checked = inl.checked.clone();
         match (ins, slot_object(&ins).and_then(of)) {
             (Instr::GetField { dst, obj, idx }, Some(CheckedSlots::Fields)) => {
                 let addr = self.inline_field_addr(obj, idx);
@@ -369,8 +375,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let o = self.get_raw(obj);
                 self.write_barrier(o, src);
             }
-            (Instr::GetCapture { dst, clo, idx }, Some(CheckedSlots::Captures(_))) => {
-                let v = self.captured(clo, idx, &checked);
+            (Instr::GetCapture { dst, idx, .. }, Some(CheckedSlots::Captures(ptr))) => {
+                let v = self.captured(idx, Some(ptr));
                 self.set(dst, v);
             }
             (Instr::ArrGet { dst, idx, elem, .. }, Some(CheckedSlots::Elements(ptr))) => {

@@ -86,11 +86,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         let (call, join) = (self.b.create_block(), self.b.create_block());
         let pos1 = self.b.append_block_param(join, I64);
         let k = self.get_raw(key);
-        let short = match self.is_ref(key) {
-            true => self.short_index(k),
-            false => None,
-        };
-        if self.is_ref(key) && short.is_none() {
+        let is_ref = self.is_ref(key);
+        let short = if is_ref { self.short_index(k) } else { None };
+        if is_ref && short.is_none() {
             self.hinted_position(map, k, call, join);
         } else if self.b.func.dfg.value_type(k) == I64 {
             // (An int-keyed map's table is by int, a string-keyed map's by the
