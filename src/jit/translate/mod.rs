@@ -547,6 +547,12 @@ struct Tr<'a, 'f> {
     /// The block every exit goes on to after resuming the VM
     /// ([`Tr::after_resume`]), once one needs it.
     resume_tail: Option<Block>,
+    /// The block that calls `rt_resume` for every side exit, given the exit's
+    /// pc ([`Tr::fill_leave_calls`]), once one needs it.
+    resume_call: Option<Block>,
+    /// The block that calls `rt_raise` for every raise exit at a pc no
+    /// handler covers, given the pc, once one needs it.
+    raise_call: Option<Block>,
     /// The block every exception exit without a handler goes on to
     /// (`Tr::fill_propagate_tail`), once one needs it.
     propagate_tail: Option<Block>,
@@ -872,6 +878,8 @@ fn translate_function(
         inl: None,
         unroll: None,
         resume_tail: None,
+        resume_call: None,
+        raise_call: None,
         propagate_tail: None,
         inline_budget,
         appends: Vec::new(),
