@@ -25,6 +25,7 @@ pub mod analysis;
 mod code_memory;
 pub mod host;
 pub mod inlining;
+pub mod loop_align;
 pub mod ranges;
 pub mod sinking;
 pub mod translate;
@@ -33,7 +34,7 @@ use crate::bytecode::Program;
 use abi::{Helpers, Offsets, RunAddrs};
 use bp_runtime::value::Value;
 use cranelift_codegen::ir::UserFuncName;
-use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context as CodegenContext;
 use cranelift_frontend::FunctionBuilderContext;
@@ -138,6 +139,9 @@ pub struct Version {
 struct Unfinalized {
     fid: usize,
     id: FuncId,
+    /// Where the function's code starts in its definition: after the
+    /// padding that aligns its innermost loop ([`loop_align`]).
+    entry_offset: usize,
     size: usize,
     name: String,
     osr_loops: u64,
@@ -147,9 +151,9 @@ struct Unfinalized {
 /// and compiled code, and the entry table.
 pub struct Jit {
     module: JITModule,
-    /// The ISA for functions compiled without Cranelift's optimizer
-    /// ([`optimize`]; the module's own ISA is [`Isas::optimizing`]).
-    unoptimized_isa: OwnedTargetIsa,
+    /// The ISAs functions are compiled with ([`Isas::for_function`]; the
+    /// module's own is [`Isas::optimizing`]).
+    isas: Isas,
     ctx: CodegenContext,
     fctx: FunctionBuilderContext,
     /// Entry table: code address per function (the trampoline if not compiled).
@@ -204,11 +208,11 @@ impl Isas {
 
     /// The ISA to compile `func`, the translation of a function with `loops`
     /// loops, with.
-    pub fn for_function(&self, loops: u16, func: &cranelift_codegen::ir::Function) -> &dyn TargetIsa {
+    pub fn for_function(&self, loops: u16, func: &cranelift_codegen::ir::Function) -> &OwnedTargetIsa {
         if optimize(loops, func) {
-            &*self.optimizing
+            &self.optimizing
         } else {
-            &*self.unoptimized
+            &self.unoptimized
         }
     }
 }
@@ -262,6 +266,8 @@ pub fn jit_flags() -> Result<settings::Builder, String> {
         // (r15 on x86-64, x21 on AArch64): code is shared by the VMs of all
         // threads, so it cannot embed the VM's address.
         ("enable_pinned_reg", "true"),
+        // The block starts, for aligning loops (`loop_align::padding`).
+        ("machine_code_cfg_info", "true"),
         (
             "enable_verifier",
             if cfg!(debug_assertions) { "true" } else { "false" },
@@ -290,17 +296,16 @@ impl Jit {
         helpers: &Helpers,
         opts: CompileOptions,
     ) -> Result<Jit, String> {
-        let Isas {
-            optimizing: isa,
-            unoptimized,
-        } = host_isas()?;
+        let isas = host_isas()?;
+        let isa = isas.optimizing.clone();
         let arena = code_memory::reserve(opts.code_arena, crate::limits::MIN_CODE_ARENA)?;
         let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
         jb.memory_provider(arena);
         let mut module = JITModule::new(jb);
         let default_cc = module.isa().default_call_conv();
         let jit_cc = jit_call_conv(default_cc, module.isa().triple().architecture);
-        let (tramp, enter) = compile_shims(&mut module, &*unoptimized, default_cc, jit_cc, helpers.tramp)?;
+        let (tramp, enter) =
+            compile_shims(&mut module, &*isas.unoptimized, default_cc, jit_cc, helpers.tramp)?;
         let n = program.functions.len();
         if entry.len() != n {
             return Err("internal error: an entry table of the wrong size".into());
@@ -343,7 +348,7 @@ impl Jit {
             short_strs: bp_runtime::heap::abi::short_strs(),
         };
         Ok(Jit {
-            unoptimized_isa: unoptimized,
+            isas,
             ctx: module.make_context(),
             module,
             fctx: FunctionBuilderContext::new(),
@@ -449,13 +454,8 @@ impl Jit {
             ));
             self.ctx.set_disasm(true);
         }
-        if !optimize(f.num_loops, &self.ctx.func) {
-            self.define_unoptimized(id)?;
-        } else {
-            self.module
-                .define_function(id, &mut self.ctx)
-                .map_err(|e| format!("{e:?}"))?;
-        }
+        let isa = self.isas.for_function(f.num_loops, &self.ctx.func).clone();
+        let entry_offset = define_with_isa(&mut self.module, &mut self.ctx, &*isa, id)?;
         let size = self
             .ctx
             .compiled_code()
@@ -477,17 +477,12 @@ impl Jit {
         self.unfinalized.push(Unfinalized {
             fid: fid as usize,
             id,
+            entry_offset,
             size,
             name,
             osr_loops: version.osr_loops,
         });
         Ok(())
-    }
-
-    /// Compile the function in `self.ctx` with [`Jit::unoptimized_isa`] and define
-    /// it as `id` (what `JITModule::define_function` does with the module's ISA).
-    fn define_unoptimized(&mut self, id: FuncId) -> Result<(), String> {
-        define_with_isa(&mut self.module, &mut self.ctx, &*self.unoptimized_isa, id)
     }
 
     /// Make the compiled functions callable and patch their entries. Returns,
@@ -505,7 +500,7 @@ impl Jit {
         }
         let mut done = Vec::with_capacity(self.unfinalized.len());
         for u in std::mem::take(&mut self.unfinalized) {
-            let code = self.module.get_finalized_function(u.id) as usize;
+            let code = self.module.get_finalized_function(u.id) as usize + u.entry_offset;
             self.entry.set(u.fid, code, u.osr_loops);
             if self.opts.perf_map {
                 self.write_perf_map(code, u.size, &u.name);
@@ -672,40 +667,48 @@ fn compile_shims(
             b.ins().return_(&[st]);
             b.finalize(module.isa().frontend_config());
         }
-        define_with_isa(module, &mut ctx, isa, id)?;
-        ids.push(id);
+        let entry_offset = define_with_isa(module, &mut ctx, isa, id)?;
+        ids.push((id, entry_offset));
     }
     module.finalize_definitions().map_err(|e| e.to_string())?;
-    let tramp = module.get_finalized_function(ids[0]) as usize;
-    let enter = module.get_finalized_function(ids[1]) as usize;
+    let tramp = module.get_finalized_function(ids[0].0) as usize + ids[0].1;
+    let enter = module.get_finalized_function(ids[1].0) as usize + ids[1].1;
     Ok((tramp, enter))
 }
 
 /// Compile the function in `ctx` with `isa` and define it in `module` as `id`:
-/// what `JITModule::define_function` does, with an ISA other than the module's.
+/// what `JITModule::define_function` does, with an ISA other than the module's,
+/// and with padding before the code that aligns its innermost loop
+/// ([`loop_align`]). Returns where the code starts in the definition.
 fn define_with_isa(
     module: &mut JITModule,
     ctx: &mut cranelift_codegen::Context,
     isa: &dyn cranelift_codegen::isa::TargetIsa,
     id: FuncId,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let mut cp = cranelift_codegen::control::ControlPlane::default();
-    let alignment = ctx
-        .compile(isa, &mut cp)
-        .map_err(|e| format!("{:?}", e.inner))?
-        .buffer
-        .alignment as u64;
+    ctx.compile(isa, &mut cp).map_err(|e| format!("{:?}", e.inner))?;
     let code = ctx.compiled_code().ok_or("no compiled code")?;
+    let pad = loop_align::padding(code);
+    let mut alignment = code.buffer.alignment;
+    if pad > 0 {
+        alignment = alignment.max(loop_align::LOOP_ALIGNMENT);
+    }
     let relocs: Vec<cranelift_module::ModuleReloc> = code
         .buffer
         .relocs()
         .iter()
-        .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .map(|r| {
+            let mut r = cranelift_module::ModuleReloc::from_mach_reloc(r, &ctx.func, id);
+            loop_align::shift_reloc(&mut r, id, pad);
+            r
+        })
         .collect();
-    let bytes = code.code_buffer().to_vec();
+    let bytes = loop_align::padded(code.code_buffer(), pad);
     module
-        .define_function_bytes(id, alignment, &bytes, &relocs)
-        .map_err(|e| format!("{e:?}"))
+        .define_function_bytes(id, u64::from(alignment), &bytes, &relocs)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(pad as usize)
 }
 
 /// The ISAs for `target`: `host`, `aarch64` (`aarch64-unknown-linux-gnu`) or
@@ -815,7 +818,7 @@ pub fn compile_all(
         let result = translate(&tc, fid as u32, &mut ctx.func, &mut fctx).and_then(|()| {
             ir = ctx.func.display().to_string();
             let mut cp = cranelift_codegen::control::ControlPlane::default();
-            ctx.compile(isas.for_function(f.num_loops, &ctx.func), &mut cp)
+            ctx.compile(&**isas.for_function(f.num_loops, &ctx.func), &mut cp)
                 .map(|c| c.code_info().total_size as usize)
                 .map_err(|e| TransError::Failed(format!("{:?}", e.inner)))
         });

@@ -1973,3 +1973,61 @@ def main() -> int:
     assert!(analyze(&p, f, false).cached.iter().all(|l| l.structs.is_empty()));
     assert_eq!(same_everywhere(src), "10 1 1034 1024 1 6\n0\n");
 }
+
+/// The loop the JIT aligns is the innermost one: inside the most others,
+/// then the shortest, then the first; a function without loops has none.
+#[test]
+fn the_innermost_loop_is_the_one_aligned() {
+    use crate::jit::loop_align::innermost_loop;
+    let p = build(
+        "def setup_then_nested() -> int:\n    let a: [int] = []\n    for i in range(0, 10):\n        array_push(a, i)\n    let s: int = 0\n    for r in range(0, 3):\n        for j in range(0, 10):\n            s = s + a[j]\n    return s\n\n\
+def siblings() -> int:\n    let s: int = 0\n    for i in range(0, 10):\n        s = s + i * i + i\n    for j in range(0, 10):\n        s = s + j\n    return s\n\n\
+def no_loop(x: int) -> int:\n    return x + 1\n\n\
+def main() -> int:\n    print(setup_then_nested() + siblings() + no_loop(1))\n    return 0\n",
+    );
+    let f = |name: &str| p.functions.iter().find(|f| f.name == name).expect(name);
+    let headers = |name: &str| {
+        let mut h: Vec<u32> = f(name)
+            .code
+            .iter()
+            .filter(|i| i.op().flow().is_back_edge())
+            .filter_map(|i| i.jump_target())
+            .collect();
+        h.sort();
+        h.dedup();
+        h
+    };
+    // Three loops; the inner one (the last to start) is inside the second.
+    let nested = headers("setup_then_nested");
+    assert_eq!(nested.len(), 3);
+    assert_eq!(innermost_loop(f("setup_then_nested")), nested.last().copied());
+    // Two loops at the same depth: the shorter, the second.
+    let siblings = headers("siblings");
+    assert_eq!(siblings.len(), 2);
+    assert_eq!(innermost_loop(f("siblings")), Some(siblings[1]));
+    assert_eq!(innermost_loop(f("no_loop")), None);
+}
+
+/// The padding before a function's code brings its loop's head to a cache
+/// line, moving the code only by multiples of its constants' alignment.
+#[test]
+fn padding_brings_the_loop_head_to_a_line() {
+    use crate::jit::loop_align::{padding_for, LOOP_ALIGNMENT};
+    for step in [1, 4, 8, 16] {
+        for head in 0..200 {
+            let pad = padding_for(head, step);
+            assert!(
+                pad < LOOP_ALIGNMENT && pad.is_multiple_of(step),
+                "head {head} step {step}: {pad}"
+            );
+            assert!(
+                (head + pad) % LOOP_ALIGNMENT < step,
+                "head {head} step {step}: {pad}"
+            );
+        }
+    }
+    assert_eq!(padding_for(608, 16), 32);
+    assert_eq!(padding_for(640, 1), 0);
+    // Constants aligned to a whole line: the code cannot move.
+    assert_eq!(padding_for(5, 64), 0);
+}

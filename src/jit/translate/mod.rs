@@ -908,6 +908,11 @@ fn translate_function(
     t.fill_reentry()?;
     t.fill_exits()?;
     t.check_size()?;
+    if let Some(header) = crate::jit::loop_align::innermost_loop(f) {
+        if let Some(&Some(block)) = t.blocks.get(header as usize) {
+            crate::jit::loop_align::mark_header(t.b.func, block);
+        }
+    }
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
     Ok(())
