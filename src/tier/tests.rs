@@ -1986,17 +1986,7 @@ def no_loop(x: int) -> int:\n    return x + 1\n\n\
 def main() -> int:\n    print(setup_then_nested() + siblings() + no_loop(1))\n    return 0\n",
     );
     let f = |name: &str| p.functions.iter().find(|f| f.name == name).expect(name);
-    let headers = |name: &str| {
-        let mut h: Vec<u32> = f(name)
-            .code
-            .iter()
-            .filter(|i| i.op().flow().is_back_edge())
-            .filter_map(|i| i.jump_target())
-            .collect();
-        h.sort();
-        h.dedup();
-        h
-    };
+    let headers = |name: &str| crate::jit::analysis::loop_headers(f(name));
     // Three loops; the inner one (the last to start) is inside the second.
     let nested = headers("setup_then_nested");
     assert_eq!(nested.len(), 3);

@@ -244,23 +244,21 @@ impl<'a, 'f> Tr<'a, 'f> {
         let st = self.call_leave(self.tc.addrs.h_raise, pcv);
         let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
         let exc = exc.ok_or("raise exit without an exception exit")?;
-        self.after_raise(st, exc, pcv);
+        self.after_raise(st, exc, None);
         Ok(())
     }
 
     /// After `rt_raise` returned status `st`: a raised error goes on to
-    /// the exception exit `exc` (which takes the status, and the pc `pcv`
-    /// when it is the propagate tail); anything else is as after `rt_resume`.
-    fn after_raise(&mut self, st: CV, exc: Block, pcv: CV) {
+    /// the exception exit `exc` with the status (and `pc`, for the
+    /// propagate tail, which takes it); anything else is as after
+    /// `rt_resume`.
+    fn after_raise(&mut self, st: CV, exc: Block, pc: Option<CV>) {
         let raised = self.b.ins().icmp_imm_s(IntCC::Equal, st, ST_RAISED as i64);
         let resumed = self.b.create_block();
         self.b.set_cold_block(resumed);
         let one = self.iconst(ST_EXCEPTION as i64);
-        let args: Vec<cranelift_codegen::ir::BlockArg> = if Some(exc) == self.propagate_tail {
-            vec![one.into(), pcv.into()]
-        } else {
-            vec![one.into()]
-        };
+        let args: Vec<cranelift_codegen::ir::BlockArg> =
+            std::iter::once(one).chain(pc).map(Into::into).collect();
         self.b.ins().brif(raised, exc, &args, resumed, &[]);
         self.b.seal_block(resumed);
         self.b.switch_to_block(resumed);
@@ -287,7 +285,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             let pcv = self.b.block_params(call)[0];
             let st = self.call_leave(self.tc.addrs.h_raise, pcv);
             let tail = self.shared_tail(|t| &mut t.propagate_tail, 2);
-            self.after_raise(st, tail, pcv);
+            self.after_raise(st, tail, Some(pcv));
         }
     }
 
