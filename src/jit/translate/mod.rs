@@ -45,6 +45,7 @@ mod map_found;
 mod pairing;
 mod sinking;
 mod strings;
+mod threading;
 
 use super::abi::{NewKind, ObjOp, Offsets, CONCAT_MAX_PARTS, ST_EXCEPTION, ST_RAISED, THROW_RETHROW};
 use super::analysis::{
@@ -915,6 +916,7 @@ fn translate_function(
     }
     t.b.seal_all_blocks();
     t.b.finalize(tc.frontend_config);
+    threading::thread_bool_joins(func);
     Ok(())
 }
 
