@@ -1059,7 +1059,7 @@ impl CachedLoop {
 /// code that may): its `may_resize_arrays` property (calls of user functions,
 /// closures, extern functions and builtins other than the pure ones and the
 /// string operations compiled inline).
-fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
+pub(crate) fn may_resize_arrays(ins: &Instr, f: &Function) -> bool {
     match ins.op().may_resize_arrays() {
         Resizes::No => false,
         Resizes::Yes => true,

@@ -70,7 +70,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let bytes = elem == ValKind::Bool as u8;
         let (p_off, l_off) = self.tc.offs.arr_items;
         self.stress(pc, pc);
-        let (len, ptr) = match self.cached_array(arr) {
+        let known = |t: &mut Self| {
+            let a = t.get_i(arr);
+            t.vn.inline_arrays.as_ref()?.get(&a).copied()
+        };
+        let (len, ptr) = match self.cached_array(arr).or_else(|| known(self)) {
             Some(c) => c,
             None => {
                 let a = self.non_null(arr, pc);
@@ -78,6 +82,9 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let len = self.b.ins().load(I64, fl, a, l_off);
                 let fl = self.mem_flags(Mem::Hdr);
                 let ptr = self.b.ins().load(I64, fl, a, p_off);
+                if let Some(m) = self.vn.inline_arrays.as_mut() {
+                    m.insert(a, (len, ptr));
+                }
                 (len, ptr)
             }
         };

@@ -18,6 +18,7 @@
 
 use super::instr::When;
 use super::*;
+use crate::jit::analysis::may_resize_arrays;
 use crate::jit::inlining::{
     branch_of, early_return, initializer, inlined_whole, updater_checks, EarlyReturn, SlotCheck, Slots,
 };
@@ -520,13 +521,28 @@ impl<'a, 'f> Tr<'a, 'f> {
         if branches {
             return self.inline_branching(pc, f, start);
         }
+        // Arrays the body indexes are checked and read once (`inline_arrays`:
+        // the body is one straight path, each guard dominating what follows).
+        let outer = self.vn.inline_arrays.replace(Default::default());
+        let mut result = Err("an inlined path without `Ret`".to_string());
         for &ins in body {
             if let Instr::Ret { src } = ins {
-                return Ok(self.get_raw(src));
+                result = Ok(self.get_raw(src));
+                break;
             }
-            self.inlined_op(pc, ins)?;
+            if matches!(ins, Instr::Call { .. }) || may_resize_arrays(&ins, f) {
+                if let Some(m) = self.vn.inline_arrays.as_mut() {
+                    m.clear();
+                }
+            }
+            if let Err(e) = self.inlined_op(pc, ins) {
+                result = Err(e);
+                break;
+            }
         }
-        Err("an inlined path without `Ret`".into())
+        // (An enclosing body's arrays may have been resized by this one.)
+        self.vn.inline_arrays = outer.map(|_| Default::default());
+        result
     }
 
     /// A `Call` in the body being inlined at the call at `pc`, inlined in

@@ -424,6 +424,12 @@ struct ValueNumbering {
     /// checks `p` once): made by an instruction of the function itself, whose
     /// guards dominate the rest of the block ([`Tr::non_null`]).
     non_null: std::collections::HashSet<CV>,
+    /// In the straight-line body of a callee being inlined (`Some` while it
+    /// is translated, `Tr::inlined_result`): the length and data pointer of
+    /// each array value it indexed, which its first access found not null.
+    /// `mid(a, b)` reading `a[0]` then `a[1]` checks and loads `a` once.
+    /// Emptied before an instruction that may resize an array.
+    inline_arrays: Option<std::collections::HashMap<CV, (CV, CV)>>,
     /// Where maps hold keys (`map_found.rs`).
     maps: map_found::MapFacts,
 }
@@ -436,6 +442,9 @@ impl ValueNumbering {
         self.bounds_checked.clear();
         self.low_zeros.clear();
         self.non_null.clear();
+        if let Some(m) = self.inline_arrays.as_mut() {
+            m.clear();
+        }
         self.maps.forget();
         self.forget_structs();
     }
@@ -833,6 +842,7 @@ fn translate_function(
             virtual_structs: std::collections::HashSet::new(),
             virtual_arrays: std::collections::HashMap::new(),
             non_null: std::collections::HashSet::new(),
+            inline_arrays: None,
             low_zeros: std::collections::HashMap::new(),
             computed: std::collections::HashMap::new(),
             bounds_checked: Vec::new(),
