@@ -1468,7 +1468,7 @@ fn invariant_divisors(
 
 /// The end of each loop of `headers`: its last back-edge (one pass over the
 /// code).
-fn loop_ends(f: &Function, headers: &[u32]) -> Vec<u32> {
+pub(crate) fn loop_ends(f: &Function, headers: &[u32]) -> Vec<u32> {
     let mut ends: Vec<u32> = headers.to_vec();
     for (pc, ins) in f.code.iter().enumerate() {
         if let (true, Some(target)) = (ins.op().flow().is_back_edge(), ins.jump_target()) {

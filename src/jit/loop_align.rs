@@ -13,6 +13,7 @@
 //! its case with no-ops inside the code.
 
 use crate::bytecode::Function;
+use crate::jit::analysis;
 use cranelift_codegen::ir::{self, SourceLoc};
 use cranelift_codegen::CompiledCode;
 use cranelift_module::{FuncId, ModuleReloc, ModuleRelocTarget};
@@ -35,19 +36,12 @@ const PADDING_BYTE: u8 = 0;
 
 /// The header pc of `f`'s innermost loop: the loop inside the most others
 /// (the hot inner loop rather than a setup loop before it), and of those the
-/// shortest, then the first. A loop spans its header to its last back edge.
+/// shortest, then the first. A loop spans its header to its last back edge
+/// (`analysis::loop_ends`).
 pub fn innermost_loop(f: &Function) -> Option<u32> {
-    let mut loops: Vec<(u32, u32)> = Vec::new();
-    for (pc, ins) in f.code.iter().enumerate() {
-        let Some(header) = ins.jump_target().filter(|_| ins.op().flow().is_back_edge()) else {
-            continue;
-        };
-        let pc = pc as u32;
-        match loops.iter_mut().find(|(h, _)| *h == header) {
-            Some((_, end)) => *end = (*end).max(pc),
-            None => loops.push((header, pc)),
-        }
-    }
+    let headers = analysis::loop_headers(f);
+    let ends = analysis::loop_ends(f, &headers);
+    let loops: Vec<(u32, u32)> = headers.into_iter().zip(ends).collect();
     let depth = |&(header, end): &(u32, u32)| {
         loops
             .iter()

@@ -47,10 +47,10 @@ pub(super) fn thread_bool_joins(func: &mut ir::Function) {
     let params: HashSet<Value> = joins.iter().map(|(_, j)| j.param).collect();
     let mut read_elsewhere = HashSet::new();
     for b in func.layout.blocks() {
+        if joins.iter().any(|(jb, _)| *jb == b) {
+            continue;
+        }
         for inst in func.layout.block_insts(b) {
-            if joins.iter().any(|(jb, _)| *jb == b) {
-                continue;
-            }
             for v in func.dfg.inst_values(inst) {
                 let v = func.dfg.resolve_aliases(v);
                 if params.contains(&v) {

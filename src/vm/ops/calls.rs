@@ -141,8 +141,9 @@ impl Vm<'_> {
     /// nothing and returns its result in `arg_buf[0]`, as compiled code makes
     /// it; `Inline::NativeUnary`, `Inline::NativeBinary`: a float function
     /// called on the floats; `Inline::Unary`, `Binary`, `Clamp`, `Str`: the
-    /// builtin itself, which only computes), with the arguments in `arg_buf`: the result (`None` inside for a
-    /// `void` builtin). `None` when it has none, or when the twin declines
+    /// builtin itself, which only computes), with the arguments in
+    /// `arg_buf`: the result (`None` inside for a `void` builtin). `None`
+    /// when it has none, or when the twin declines
     /// (the builtin raises; the twin changed nothing, and the caller makes
     /// the general call). `map_has_key` 30 % faster interpreted than through
     /// [`Vm::call_native`]'s layers and its result in memory.
