@@ -281,6 +281,9 @@ impl OrderedMap {
         if let Some(id) = key.identity() {
             let same = |e: &Option<Bucket>| matches!(e, Some(b) if b.key.bits() == id);
             if let Some(i) = self.entries.iter().position(same) {
+                // (For compiled code, which checks a string key's hint
+                // inline before it calls the runtime.)
+                key.set_position_hint(Some(id), i);
                 return Ok(i);
             }
             if key.bits_decide() {
@@ -620,7 +623,9 @@ impl OrderedMap {
         let pos = self.entries.len();
         let key = bucket.key;
         self.entries.push(Some(bucket));
-        if !self.is_small() {
+        if self.is_small() {
+            key.set_position_hint(key.identity(), pos);
+        } else {
             self.build_index();
             self.remember(pos, &key);
         }
@@ -1201,6 +1206,40 @@ mod tests {
             assert_eq!(c.get(kk).map(|v| v.as_int()), Some(i as i64));
             assert_eq!(kk.position_hint(kk.identity()), None);
         }
+    }
+
+    /// A small map (no index: it scans) notes the positions of the string
+    /// key objects it inserts or finds by identity too, for compiled code's
+    /// inline check of the hint: two small maps of the same keys in opposite
+    /// orders move the hints back and forth, and a stale hint is never
+    /// believed, after a removal either.
+    #[test]
+    fn small_maps_note_positions() {
+        let mut h = Heap::new(false);
+        let s = |h: &mut Heap, t: &str| unsafe { MapKey::new(h.alloc_str(t.as_bytes()), ValKind::Ref) };
+        let keys: Vec<MapKey> = (0..5).map(|i| s(&mut h, &format!("field{i}"))).collect();
+        let (mut a, mut b) = (OrderedMap::new(), OrderedMap::new());
+        for (i, kk) in keys.iter().enumerate() {
+            a.insert(*kk, Value::int(i as i64));
+            assert_eq!(kk.position_hint(kk.identity()), Some(i), "inserted at {i}");
+        }
+        for (i, kk) in keys.iter().enumerate().rev() {
+            b.insert(*kk, Value::int(10 + i as i64));
+        }
+        assert!(a.is_small() && b.is_small());
+        for (i, kk) in keys.iter().enumerate() {
+            assert_eq!(a.get(kk).map(|v| v.as_int()), Some(i as i64));
+            assert_eq!(kk.position_hint(kk.identity()), Some(i), "found in a");
+            assert_eq!(b.get(kk).map(|v| v.as_int()), Some(10 + i as i64));
+            assert_eq!(kk.position_hint(kk.identity()), Some(4 - i), "found in b");
+        }
+        assert!(a.remove(&keys[0]).is_some());
+        for (i, kk) in keys.iter().enumerate().skip(1) {
+            assert_eq!(a.get(kk).map(|v| v.as_int()), Some(i as i64), "key {i}");
+        }
+        assert_eq!(a.get(&keys[0]), None);
+        a.check();
+        b.check();
     }
 
     /// A map says whether it ever held a key object a collection may free:
