@@ -477,8 +477,13 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
 
             ArrGet { dst, arr, idx, elem } => {
-                let a = self.get_raw(arr);
-                if self.vn.virtual_arrays.contains_key(&a) {
+                // (Asked only when there are virtual arrays: reading a
+                // reference register kept in its frame slot is a load, which
+                // Cranelift keeps even when nothing uses it.)
+                let virtual_array = (!self.vn.virtual_arrays.is_empty())
+                    .then(|| self.get_raw(arr))
+                    .filter(|a| self.vn.virtual_arrays.contains_key(a));
+                if let Some(a) = virtual_array {
                     // An array never allocated: its item at a constant index.
                     let i = self.get_i(idx);
                     let item = self.const_int(i).and_then(|k| {
