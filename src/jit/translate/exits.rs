@@ -470,6 +470,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             for r in live.iter() {
                 if (r as usize) < self.f.nregs as usize {
                     let w = self.an.webs.at(h, r) as usize;
+                    if self.is_ref(r) && self.an.frame_read[w] {
+                        // (Read from its slot where it is used: `Tr::get_raw`.)
+                        continue;
+                    }
                     let (ty, fl, base) = (self.vty[w], self.mem_flags(Mem::Frame), self.frame.base);
                     let v = self.b.ins().load(ty, fl, base, r as i32 * 8);
                     self.b.def_var(self.vars[w], v);
