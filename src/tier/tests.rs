@@ -2021,3 +2021,54 @@ fn padding_brings_the_loop_head_to_a_line() {
     // Constants aligned to a whole line: the code cannot move.
     assert_eq!(padding_for(5, 64), 0);
 }
+
+/// A loop calling an updater closure checks the closure and the arrays it
+/// captured once, in its pre-header (`Tr::precheck_updater`): a captured
+/// array too short for the body exits there, to the interpreter at the
+/// loop's header, which raises only if the call is made. Compiled after its
+/// calls were seen with long arrays; then run with short ones.
+#[test]
+fn updater_checks_before_the_loop() {
+    let p = build(
+        r#"
+def make_tally(cells: [int]) -> fn(int) -> void:
+    def tally(x: int) -> void:
+        cells[0] = cells[0] + x
+        cells[2] = cells[2] + 1
+    return tally
+
+def rounds(cells: [int], at: int) -> int:
+    let t: fn(int) -> void = make_tally(cells)
+    let done: int = 0
+    for i in range(0, 20):
+        if i == at:
+            t(i)
+        done = done + 1
+    return done
+
+def main() -> int:
+    let s: int = 0
+    for r in range(0, 200):
+        let cells: [int] = [0, 0, 0]
+        s = s + rounds(cells, r % 25) + cells[0] * 100 + cells[2]
+    # Too short, never called: the loop runs to its end in the interpreter.
+    for r in range(0, 50):
+        s = s + rounds([0, 0], 30)
+    print(s)
+    # Too short and called: raised where the interpreter raises.
+    let short: [int] = [7, 0]
+    try:
+        s = s + rounds(short, 3)
+    catch e:
+        print(e, short[0])
+    return 0
+"#,
+    );
+    let t = same_as_interpreter(&p, jit_opts(10, 0));
+    assert_eq!(t.failed, 0, "{t:?}");
+    // Every round with a short array exits in the pre-header (until the
+    // code is given up for its deopts); with the checks at the call, only
+    // the call that raises would exit.
+    assert!(t.deopts > 1, "the pre-header's check exits: {t:?}");
+    same_everywhere_prog(&p);
+}

@@ -37,6 +37,9 @@ pub(super) struct Inlined<'a> {
     /// The closure's captured values the body reads, loaded by the loop's
     /// pre-header (`Tr::load_captures`): by index, the variable holding it.
     pub captures: Vec<(u8, Variable)>,
+    /// The objects of an updater's body that the loop's pre-header checked
+    /// (`Tr::precheck_updater`): its call checks them no more.
+    pub prechecked: Vec<Prechecked>,
     /// The objects of an updater checked before its body: their slots are
     /// read and written with no check (`Tr::inline_updater`).
     checked: Vec<Checked>,
@@ -49,6 +52,21 @@ pub(super) struct Inlined<'a> {
 struct Checked {
     reg: Reg,
     slots: CheckedSlots,
+}
+
+/// An object of an updater's body that a loop's pre-header checked (not
+/// null, enough slots) for every call in the loop: the closure the body is
+/// called through, or an array it captured. Neither can change while the
+/// loop runs: the function value's register is one the loop never writes, a
+/// closure's captures are fixed when it is made, and nothing in the loop
+/// resizes an array (`Tr::guarding_loop`), so the slots stay where they are.
+#[derive(Clone, Copy)]
+pub(super) struct Prechecked {
+    /// The callee's register the body reaches it through.
+    reg: Reg,
+    slots: Slots,
+    /// Where its slots are.
+    ptr: Variable,
 }
 
 /// The object whose slot `ins` reads or writes, if it is a slot access an
@@ -183,9 +201,12 @@ impl<'a, 'f> Tr<'a, 'f> {
                 .get(pc as usize)
                 .copied()
                 .unwrap_or(false);
-        let captures = match self.inl {
-            None => self.loops.captures.get(&pc).cloned().unwrap_or_default(),
-            Some(_) => Vec::new(),
+        let (captures, prechecked) = match self.inl {
+            None => (
+                self.loops.captures.get(&pc).cloned().unwrap_or_default(),
+                self.loops.prechecked.get(&pc).cloned().unwrap_or_default(),
+            ),
+            Some(_) => (Vec::new(), Vec::new()),
         };
         let callee = Inlined {
             f: callee,
@@ -194,6 +215,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct,
             virtual_array,
             captures,
+            prechecked,
             checked: Vec::new(),
         };
         let p = self.tc.program;
@@ -309,6 +331,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// is an array it captured), exiting at the call; where its slots are.
     fn check_slots(&mut self, pc: u32, c: SlotCheck, before: &[Checked]) -> CheckedSlots {
         let offs = *self.tc.offs;
+        let prechecked = self.inl.as_ref().and_then(|inl| {
+            inl.prechecked
+                .iter()
+                .find(|p| p.reg == c.reg && p.slots == c.slots)
+                .map(|p| p.ptr)
+        });
+        if let Some(var) = prechecked {
+            let ptr = self.b.use_var(var);
+            return match c.slots {
+                Slots::Captures => CheckedSlots::Captures(ptr),
+                Slots::Elements | Slots::Fields => CheckedSlots::Elements(ptr),
+            };
+        }
         let last = c.count.saturating_sub(1);
         match c.slots {
             Slots::Fields => {
@@ -355,6 +390,56 @@ impl<'a, 'f> Tr<'a, 'f> {
             // (`slot_checks` checks the closure of every capture read.)
             None => self.b.ins().iconst(I64, 0),
         }
+    }
+
+    /// In the pre-header of a loop whose `CallIndirect` at `pc` calls
+    /// function `fid` (checked there, with the captures it reads loaded:
+    /// `captures` is their data pointer): if `fid` is an updater, check the
+    /// closure and the arrays it captured once for the whole loop, exiting
+    /// to the VM at the header `h` when one is null or too short (the VM
+    /// then runs the loop with the checks at the call). The body inlined at
+    /// the call then checks only its parameters ([`Prechecked`]): a counter
+    /// called in a loop (`state[0] = state[0] + step`) made eight loads and
+    /// eight branches per call for checks whose answer cannot change.
+    pub(super) fn precheck_updater(&mut self, h: u32, pc: u32, fid: u32, captures: Option<CV>) {
+        let Some(&Instr::CallIndirect { site, .. }) = self.f.code.get(pc as usize) else {
+            return;
+        };
+        let p = self.tc.program;
+        let (Some(s), Some(f)) = (self.f.sites.get(site as usize), p.functions.get(fid as usize)) else {
+            return;
+        };
+        let (Some(checks), Some(captures)) = (updater_checks(p, f, s.args.len()), captures) else {
+            return;
+        };
+        let loaded = self.loops.captures.get(&pc).cloned().unwrap_or_default();
+        let mut done = Vec::new();
+        for c in checks {
+            let ptr = match (c.slots, c.capture) {
+                // (The pre-header checked the function value and the
+                // captures its body reads: `Tr::call_guards`.)
+                (Slots::Captures, _) => captures,
+                (Slots::Elements, Some((_, idx))) => {
+                    let Some(&(_, var)) = loaded.iter().find(|&&(i, _)| i == idx) else {
+                        continue;
+                    };
+                    let a = self.b.use_var(var);
+                    let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, a, 0);
+                    self.guard(is_null, h);
+                    let last = c.count.saturating_sub(1);
+                    self.fixed_slots(a, self.tc.offs.arr_items, last, |t, short| t.guard(short, h))
+                }
+                _ => continue,
+            };
+            let var = self.b.declare_var(I64);
+            self.b.def_var(var, ptr);
+            done.push(Prechecked {
+                reg: c.reg,
+                slots: c.slots,
+                ptr: var,
+            });
+        }
+        self.loops.prechecked.insert(pc, done);
     }
 
     /// A slot access of an object an updater's body checked before it
@@ -581,6 +666,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct: false,
             virtual_array: false,
             captures: Vec::new(),
+            prechecked: Vec::new(),
             checked: Vec::new(),
         });
         let result = self.inlined_result(pc, callee, 0);
@@ -722,6 +808,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             virtual_struct: false,
             virtual_array: false,
             captures: Vec::new(),
+            prechecked: Vec::new(),
             checked: Vec::new(),
         });
         for &ins in callee.code.get(..er.branch as usize).unwrap_or_default() {

@@ -499,6 +499,11 @@ struct LoopCaches {
     /// by index, each in the variable the pre-header loaded it into
     /// ([`Tr::load_captures`]).
     captures: std::collections::HashMap<u32, Vec<(u8, Variable)>>,
+    /// Per such `CallIndirect` whose callee is an updater
+    /// ([`Tr::precheck_updater`]), by pc: the objects of its body the
+    /// pre-header checked, by the callee's register, with the variable
+    /// holding where their slots are.
+    prechecked: std::collections::HashMap<u32, Vec<inline::Prechecked>>,
     /// Blocks on edges that leave loops holding globals or structs, to be filled with
     /// the stores of those globals: (block, pc of the jump, its target, the
     /// block the edge goes on to).
@@ -858,6 +863,7 @@ fn translate_function(
             struct_vars: svars,
             struct_made: smade,
             captures: Default::default(),
+            prechecked: Default::default(),
             leaving: Vec::new(),
         },
         blocks,
@@ -1409,7 +1415,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             let (value, callee) = self.function_value(clo, h);
             let other = self.b.ins().icmp_imm_s(IntCC::NotEqual, callee, fid as i64);
             self.guard(other, h);
-            self.load_captures(h, pc, fid, value);
+            let captures = self.load_captures(h, pc, fid, value);
+            self.precheck_updater(h, pc, fid, captures);
         }
     }
 
@@ -1422,10 +1429,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// loop does not check the closure and load from it every round. A
     /// function value with fewer captures (no function made by the compiler)
     /// exits to the VM at the header `h`.
-    fn load_captures(&mut self, h: u32, pc: u32, fid: u32, clo: CV) {
-        let Some(f) = self.tc.program.functions.get(fid as usize) else {
-            return;
-        };
+    /// Returns the captures' data pointer, if the callee reads any.
+    fn load_captures(&mut self, h: u32, pc: u32, fid: u32, clo: CV) -> Option<CV> {
+        let f = self.tc.program.functions.get(fid as usize)?;
         let read: std::collections::BTreeSet<u8> = f
             .code
             .iter()
@@ -1434,9 +1440,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 _ => None,
             })
             .collect();
-        let Some(&last) = read.last() else {
-            return;
-        };
+        let &last = read.last()?;
         let ptr = self.fixed_slots(clo, self.tc.offs.clo_captures, last.into(), |t, few| {
             t.guard(few, h)
         });
@@ -1449,6 +1453,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             vars.push((idx, var));
         }
         self.loops.captures.insert(pc, vars);
+        Some(ptr)
     }
 
     /// The cached (length, data pointer) of array register `arr` at the current
