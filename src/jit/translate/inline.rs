@@ -341,7 +341,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             let ptr = self.b.use_var(var);
             return match c.slots {
                 Slots::Captures => CheckedSlots::Captures(ptr),
-                Slots::Elements | Slots::Fields => CheckedSlots::Elements(ptr),
+                Slots::Elements => CheckedSlots::Elements(ptr),
+                Slots::Fields => CheckedSlots::Fields,
             };
         }
         let last = c.count.saturating_sub(1);
