@@ -1163,14 +1163,8 @@ mod tests {
     fn position_hints_are_checked() {
         let mut h = Heap::new(false);
         let s = |h: &mut Heap, t: &str| unsafe { MapKey::new(h.alloc_str(t.as_bytes()), ValKind::Ref) };
-        let keys: Vec<MapKey> = (0..40).map(|i| s(&mut h, &format!("name{i}"))).collect();
-        let (mut a, mut b) = (OrderedMap::new(), OrderedMap::new());
-        for (i, kk) in keys.iter().enumerate() {
-            a.insert(*kk, Value::int(i as i64));
-        }
-        for (i, kk) in keys.iter().enumerate().rev() {
-            b.insert(*kk, Value::int(100 + i as i64));
-        }
+        let keys = string_keys(&mut h, "name", 40);
+        let (mut a, b) = (keyed(&keys, 0, false), keyed(&keys, 100, true));
         for round in 0..3 {
             for (i, kk) in keys.iter().enumerate() {
                 let other = s(&mut h, &format!("name{i}"));
@@ -1208,6 +1202,28 @@ mod tests {
         }
     }
 
+    /// `n` heap strings `prefix0`, `prefix1`, ... as map keys.
+    fn string_keys(h: &mut Heap, prefix: &str, n: usize) -> Vec<MapKey> {
+        // SAFETY: live strings, as `MapKey::new` requires.
+        (0..n)
+            .map(|i| unsafe { MapKey::new(h.alloc_str(format!("{prefix}{i}").as_bytes()), ValKind::Ref) })
+            .collect()
+    }
+
+    /// A map of `keys[i]` to `base + i`, inserted in order or in reverse.
+    fn keyed(keys: &[MapKey], base: i64, reverse: bool) -> OrderedMap {
+        let mut m = OrderedMap::new();
+        let mut put = |(i, k): (usize, &MapKey)| {
+            m.insert(*k, Value::int(base + i as i64));
+        };
+        if reverse {
+            keys.iter().enumerate().rev().for_each(&mut put);
+        } else {
+            keys.iter().enumerate().for_each(&mut put);
+        }
+        m
+    }
+
     /// A small map (no index: it scans) notes the positions of the string
     /// key objects it inserts or finds by identity too, for compiled code's
     /// inline check of the hint: two small maps of the same keys in opposite
@@ -1216,16 +1232,12 @@ mod tests {
     #[test]
     fn small_maps_note_positions() {
         let mut h = Heap::new(false);
-        let s = |h: &mut Heap, t: &str| unsafe { MapKey::new(h.alloc_str(t.as_bytes()), ValKind::Ref) };
-        let keys: Vec<MapKey> = (0..5).map(|i| s(&mut h, &format!("field{i}"))).collect();
-        let (mut a, mut b) = (OrderedMap::new(), OrderedMap::new());
+        let keys = string_keys(&mut h, "field", 5);
+        let mut a = keyed(&keys, 0, false);
         for (i, kk) in keys.iter().enumerate() {
-            a.insert(*kk, Value::int(i as i64));
             assert_eq!(kk.position_hint(kk.identity()), Some(i), "inserted at {i}");
         }
-        for (i, kk) in keys.iter().enumerate().rev() {
-            b.insert(*kk, Value::int(10 + i as i64));
-        }
+        let b = keyed(&keys, 10, true);
         assert!(a.is_small() && b.is_small());
         for (i, kk) in keys.iter().enumerate() {
             assert_eq!(a.get(kk).map(|v| v.as_int()), Some(i as i64));
