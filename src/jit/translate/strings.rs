@@ -164,6 +164,29 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().load(I64, fl, s, self.tc.offs.str_bytes.0)
     }
 
+    /// The length and the byte pointer of string `s` (live, or null: then
+    /// those of the zeroed block, `Addrs::zero_obj`, 0 and 0), read with
+    /// loads that may move: the header at the selected address is readable
+    /// wherever the address is, so the loads are pure for Cranelift's e-graph,
+    /// which merges those of one string (`w == "a" or w == "b"` reads them
+    /// once). Only for values used right where they are read: a pure load is
+    /// placed at its first use, and a string no register holds any more may
+    /// be gone after a collection. (Used for `str_char_at` too, the select
+    /// cost more than it saved: the string of a character loop reaches the
+    /// loop's header as a block parameter, so its loads stayed in the loop.)
+    /// A string appended to in place is a new value after each append
+    /// (appends.rs), so no read of an old length is reused.
+    fn str_header_moving(&mut self, s: CV) -> (CV, CV) {
+        let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+        let zero = self.iconst(self.tc.addrs.zero_obj as i64);
+        let obj = self.b.ins().select(null, zero, s);
+        let fl = self.str_flags(Mem::Hdr).with_can_move();
+        let (p_off, l_off) = self.tc.offs.str_bytes;
+        let len = self.b.ins().load(I64, fl, obj, l_off);
+        let ptr = self.b.ins().load(I64, fl, obj, p_off);
+        (len, ptr)
+    }
+
     fn str_byte(&mut self, at: CV) -> CV {
         let fl = self.str_flags(Mem::Heap);
         self.b.ins().uload8(I64, fl, at, 0)
@@ -316,23 +339,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// bytes as at most two loads, overlapping, compared with the constant's
     /// (`s == "alpha"` in a loop is a few instructions instead of a call).
     /// A null string's length is read from the zeroed block (`Addrs::
-    /// zero_obj`), 0, so that the length is read before any branch. Those
-    /// reads of the length and the data pointer may move (`can_move`: the
-    /// header is readable wherever the selected address is), which makes
-    /// them pure for Cranelift's e-graph: a chain of tests of one string
-    /// (`w == "a" or w == "b"`, a bytecode block per test) reads them once.
-    /// (Its redundant-load elimination alone did not merge them, even from
+    /// zero_obj`), 0, so that the length is read before any branch; a chain
+    /// of tests of one string (`w == "a" or w == "b"`, a bytecode block per
+    /// test) reads it once ([`Tr::str_header_moving`]; Cranelift's
+    /// redundant-load elimination alone did not merge those loads, even from
     /// one address value: docs/benchmarks.md, "Small maps without an index,
-    /// and objects read apart", "Measured and not kept".) A string appended
-    /// to in place is a new value after each append (appends.rs), so no read
-    /// of an old length is reused. The loads of bytes come after the length
-    /// test: they read only bytes of the string.
+    /// and objects read apart", "Measured and not kept"). The loads of bytes
+    /// come after the length test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
-        let zero = self.iconst(self.tc.addrs.zero_obj as i64);
-        let obj = self.b.ins().select(null, zero, s);
-        let fl = self.str_flags(Mem::Hdr).with_can_move();
-        let len = self.b.ins().load(I64, fl, obj, self.tc.offs.str_bytes.1);
+        let (len, p) = self.str_header_moving(s);
         if c.is_empty() {
             let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
             let not_null = self.b.ins().bxor_imm_s(null, 1);
@@ -344,7 +360,6 @@ impl<'a, 'f> Tr<'a, 'f> {
         let no = self.iconst(0);
         let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
-        let p = self.b.ins().load(I64, fl, obj, self.tc.offs.str_bytes.0);
         // The widest load that fits, at the start and at the end.
         let (ty, w) = match c.len() {
             1 => (I8, 1),
