@@ -164,27 +164,29 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().load(I64, fl, s, self.tc.offs.str_bytes.0)
     }
 
-    /// The length and the byte pointer of string `s` (live, or null: then
-    /// those of the zeroed block, `Addrs::zero_obj`, 0 and 0), read with
-    /// loads that may move: the header at the selected address is readable
-    /// wherever the address is, so the loads are pure for Cranelift's e-graph,
-    /// which merges those of one string (`w == "a" or w == "b"` reads them
-    /// once). Only for values used right where they are read: a pure load is
-    /// placed at its first use, and a string no register holds any more may
-    /// be gone after a collection. (Used for `str_char_at` too, the select
-    /// cost more than it saved: the string of a character loop reaches the
-    /// loop's header as a block parameter, so its loads stayed in the loop.)
-    /// A string appended to in place is a new value after each append
-    /// (appends.rs), so no read of an old length is reused.
-    fn str_header_moving(&mut self, s: CV) -> (CV, CV) {
+    /// The address of string `s` (live, or null: then the zeroed block,
+    /// `Addrs::zero_obj`, whose length and byte pointer are 0): a header
+    /// readable wherever the address is, for [`Tr::str_word_moving`].
+    fn readable_str(&mut self, s: CV) -> CV {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
         let zero = self.iconst(self.tc.addrs.zero_obj as i64);
-        let obj = self.b.ins().select(null, zero, s);
+        self.b.ins().select(null, zero, s)
+    }
+
+    /// The header word at `off` (the length or the byte pointer) of the
+    /// string at `obj`, a [`Tr::readable_str`] address, read with a load that
+    /// may move: it is pure for Cranelift's e-graph, which merges the reads
+    /// of one string (`w == "a" or w == "b"` reads them once). Only for a
+    /// value used right where it is read: a pure load is placed at its first
+    /// use, and a string no register holds any more may be gone after a
+    /// collection. A string appended to in place is a new value after each
+    /// append (appends.rs), so no read of an old length is reused. (Tried for
+    /// `str_char_at` too: the select cost more than it saved, the string of a
+    /// character loop reaching the loop's header as a block parameter, so its
+    /// reads stayed in the loop.)
+    fn str_word_moving(&mut self, obj: CV, off: i32) -> CV {
         let fl = self.str_flags(Mem::Hdr).with_can_move();
-        let (p_off, l_off) = self.tc.offs.str_bytes;
-        let len = self.b.ins().load(I64, fl, obj, l_off);
-        let ptr = self.b.ins().load(I64, fl, obj, p_off);
-        (len, ptr)
+        self.b.ins().load(I64, fl, obj, off)
     }
 
     fn str_byte(&mut self, at: CV) -> CV {
@@ -341,14 +343,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// A null string's length is read from the zeroed block (`Addrs::
     /// zero_obj`), 0, so that the length is read before any branch; a chain
     /// of tests of one string (`w == "a" or w == "b"`, a bytecode block per
-    /// test) reads it once ([`Tr::str_header_moving`]; Cranelift's
+    /// test) reads it once ([`Tr::str_word_moving`]; Cranelift's
     /// redundant-load elimination alone did not merge those loads, even from
     /// one address value: docs/benchmarks.md, "Small maps without an index,
     /// and objects read apart", "Measured and not kept"). The loads of bytes
     /// come after the length test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
-        let (len, p) = self.str_header_moving(s);
+        let (p_off, l_off) = self.tc.offs.str_bytes;
+        let obj = self.readable_str(s);
+        let len = self.str_word_moving(obj, l_off);
         if c.is_empty() {
             let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
             let not_null = self.b.ins().bxor_imm_s(null, 1);
@@ -360,6 +364,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let no = self.iconst(0);
         let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
+        let p = self.str_word_moving(obj, p_off);
         // The widest load that fits, at the start and at the end.
         let (ty, w) = match c.len() {
             1 => (I8, 1),
