@@ -70,7 +70,11 @@ impl<'a, 'f> Tr<'a, 'f> {
         let bytes = elem == ValKind::Bool as u8;
         let (p_off, l_off) = self.tc.offs.arr_items;
         self.stress(pc, pc);
+        // (The register is read only inside an inlined body: outside one,
+        // reading a reference kept in its frame slot would be a load for
+        // nothing.)
         let known = |t: &mut Self| {
+            t.vn.inline_arrays.as_ref()?;
             let a = t.get_i(arr);
             t.vn.inline_arrays.as_ref()?.get(&a).copied()
         };
