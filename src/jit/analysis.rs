@@ -5,7 +5,7 @@
 
 use super::sinking::{self, SunkStruct};
 use super::{inlining, ranges};
-use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes};
+use crate::bytecode::{Const, Flow, Function, Instr, Op, Program, Reg, Resizes, SiteUse};
 use bp_runtime::builtins;
 use bp_runtime::value::ValKind;
 use std::collections::BTreeMap;
@@ -85,6 +85,10 @@ pub struct Analysis {
     /// and from an instruction to the handlers covering it (compiled code
     /// catches exceptions itself).
     pub reachable: Vec<bool>,
+    /// Per instruction: a `CallIndirect` or `CallMethod` that writes its
+    /// destination whenever it returns ([`writes_result`]), whose operands
+    /// here count it as written rather than read.
+    pub writes_result: Vec<bool>,
     /// Instruction starts a basic block.
     pub leader: Vec<bool>,
     /// Registers live before each instruction (including what an exception
@@ -158,7 +162,21 @@ pub struct Analysis {
 /// (`speculate`: see `TransCtx::speculate`) or a later one.
 pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     let n = f.code.len();
-    let ops: Vec<Operands> = f.code.iter().map(|i| i.operands(p, f)).collect();
+    let writes_result: Vec<bool> = f.code.iter().map(|i| writes_result(p, f, i)).collect();
+    let ops: Vec<Operands> = f
+        .code
+        .iter()
+        .zip(&writes_result)
+        .map(|(i, &writes)| {
+            let mut o = i.operands(p, f);
+            // (Its destination is the last register it reads.)
+            if let (true, Some(d)) = (writes, o.dst) {
+                o.uses.pop();
+                o.def = Some(d);
+            }
+            o
+        })
+        .collect();
     let headers = loop_headers(f);
 
     let covering = f.covering_handlers();
@@ -276,6 +294,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         live_in,
         headers,
         webs,
+        writes_result,
         cached,
         cached_innermost,
         is_ref,
@@ -1351,6 +1370,27 @@ fn divides_floats(p: &Program, f: &Function, pc: usize, inlined: &[bool]) -> boo
     matches!(f.code.get(pc), Some(Instr::DivF { .. }))
         || inlined_callee(p, f, pc, inlined)
             .is_some_and(|callee| callee.code.iter().any(|i| matches!(i, Instr::DivF { .. })))
+}
+
+/// Whether `ins`, a `CallIndirect` or `CallMethod` of `f`, writes its
+/// destination whenever it returns: its site has been seen calling a
+/// function that returns a value, and the type checker gives every function
+/// one site can call the same result type. ([`Instr::operands`] counts such
+/// a destination as read: for all the bytecode says, the callee may be void
+/// and leave it alone. A loop around the call then kept the register live
+/// from one round to the next, and exits after the loop stored it.)
+pub(crate) fn writes_result(p: &Program, f: &Function, ins: &Instr) -> bool {
+    if !matches!(ins.op().site_use(), Some(SiteUse::ClosureReg | SiteUse::Method)) {
+        return false;
+    }
+    let Some(site) = ins.site() else {
+        return false;
+    };
+    f.call_feedback.seen(site).iter().any(|&fid| {
+        p.functions
+            .get(fid as usize)
+            .is_some_and(|g| g.ret_kind.is_some())
+    })
 }
 
 /// The array registers loop `h..=end` caches (sorted): those it indexes

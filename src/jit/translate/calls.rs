@@ -70,7 +70,9 @@ impl<'a, 'f> Tr<'a, 'f> {
             } => (
                 id,
                 CalleeRegs::Dynamic(nregs),
-                Some(is_void),
+                // (A site whose callees return a value writes its destination:
+                // `analysis::writes_result`, which the webs assume.)
+                (!self.an.writes_result.get(pc as usize).copied().unwrap_or(false)).then_some(is_void),
                 false,
                 false,
                 closure,

@@ -48,10 +48,12 @@ pub(super) struct Inlined<'a> {
 /// An object of an updater's body, checked before the body (not null, with
 /// enough slots): the register the body reaches it through, and where its
 /// slots are.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Checked {
     reg: Reg,
     slots: CheckedSlots,
+    /// Its elements kept in variables ([`Prechecked::cells`]).
+    cells: Vec<(u32, usize)>,
 }
 
 /// An object of an updater's body that a loop's pre-header checked (not
@@ -60,13 +62,22 @@ struct Checked {
 /// loop runs: the function value's register is one the loop never writes, a
 /// closure's captures are fixed when it is made, and nothing in the loop
 /// resizes an array (`Tr::guarding_loop`), so the slots stay where they are.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(super) struct Prechecked {
     /// The callee's register the body reaches it through.
-    reg: Reg,
-    slots: Slots,
+    pub(super) reg: Reg,
+    pub(super) slots: Slots,
     /// Where its slots are.
-    ptr: Variable,
+    pub(super) ptr: Variable,
+    /// Of an array: the elements the loop keeps in variables
+    /// (`translate/cells.rs`), by index, each with its cell.
+    pub(super) cells: Vec<(u32, usize)>,
+}
+
+/// The cell of `cells` (by element index) at the constant index `at`.
+fn cell_at(cells: &[(u32, usize)], at: Option<i64>) -> Option<usize> {
+    let at = u32::try_from(at?).ok()?;
+    cells.iter().find(|&&(i, _)| i == at).map(|&(_, id)| id)
 }
 
 /// The object whose slot `ins` reads or writes, if it is a slot access an
@@ -307,7 +318,21 @@ impl<'a, 'f> Tr<'a, 'f> {
         let mut checked = Vec::with_capacity(checks.len());
         for c in checks {
             let slots = self.check_slots(pc, c, &checked);
-            checked.push(Checked { reg: c.reg, slots });
+            let cells = self
+                .inl
+                .as_ref()
+                .and_then(|inl| {
+                    inl.prechecked
+                        .iter()
+                        .find(|p| p.reg == c.reg && p.slots == c.slots)
+                })
+                .map(|p| p.cells.clone())
+                .unwrap_or_default();
+            checked.push(Checked {
+                reg: c.reg,
+                slots,
+                cells,
+            });
         }
         if let Some(inl) = self.inl.as_mut() {
             inl.checked = checked;
@@ -438,6 +463,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 reg: c.reg,
                 slots: c.slots,
                 ptr: var,
+                cells: Vec::new(),
             });
         }
         self.loops.prechecked.insert(pc, done);
@@ -451,6 +477,10 @@ impl<'a, 'f> Tr<'a, 'f> {
             return false;
         };
         let of = |r: Reg| inl.checked.iter().find(|c| c.reg == r).map(|c| c.slots);
+        let cells = slot_object(&ins)
+            .and_then(|r| inl.checked.iter().find(|c| c.reg == r))
+            .map(|c| c.cells.clone())
+            .unwrap_or_default();
         match (ins, slot_object(&ins).and_then(of)) {
             (Instr::GetField { dst, obj, idx }, Some(CheckedSlots::Fields)) => {
                 let addr = self.inline_field_addr(obj, idx);
@@ -468,11 +498,22 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             (Instr::ArrGet { dst, idx, elem, .. }, Some(CheckedSlots::Elements(ptr))) => {
                 let i = self.get_i(idx);
-                self.element(ptr, i, elem == ValKind::Bool as u8, Access::Load(dst));
+                match cell_at(&cells, self.const_int(i)).and_then(|id| self.cell_value(id)) {
+                    Some(v) => {
+                        let ty = self.def_ty(dst);
+                        let v = self.as_type(v, ty);
+                        self.set(dst, v);
+                    }
+                    None => self.element(ptr, i, elem == ValKind::Bool as u8, Access::Load(dst)),
+                }
             }
             (Instr::ArrSet { arr, idx, src, elem }, Some(CheckedSlots::Elements(ptr))) => {
                 let i = self.get_i(idx);
                 self.element(ptr, i, elem == ValKind::Bool as u8, Access::Store(src));
+                if let Some(id) = cell_at(&cells, self.const_int(i)) {
+                    let v = self.get_raw(src);
+                    self.cell_stored(id, v);
+                }
                 if elem == ValKind::Ref as u8 {
                     let a = self.get_raw(arr);
                     self.write_barrier(a, src);

@@ -37,6 +37,7 @@ mod appends;
 mod arith;
 pub(crate) use arith::div_magic;
 mod calls;
+mod cells;
 mod exits;
 mod heap;
 mod inline;
@@ -504,6 +505,11 @@ struct LoopCaches {
     /// pre-header checked, by the callee's register, with the variable
     /// holding where their slots are.
     prechecked: std::collections::HashMap<u32, Vec<inline::Prechecked>>,
+    /// The cells of updaters kept in variables while their loops run
+    /// (`translate/cells.rs`), of every loop.
+    cells: Vec<cells::PromotedCell>,
+    /// The pairs of them that may be one element.
+    cell_twins: Vec<cells::CellTwins>,
     /// Blocks on edges that leave loops holding globals or structs, to be filled with
     /// the stores of those globals: (block, pc of the jump, its target, the
     /// block the edge goes on to).
@@ -864,6 +870,8 @@ fn translate_function(
             struct_made: smade,
             captures: Default::default(),
             prechecked: Default::default(),
+            cells: Vec::new(),
+            cell_twins: Vec::new(),
             leaving: Vec::new(),
         },
         blocks,
@@ -1418,6 +1426,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             let captures = self.load_captures(h, pc, fid, value);
             self.precheck_updater(h, pc, fid, captures);
         }
+        self.promote_cells(li);
     }
 
     /// In a pre-header, after [`Tr::call_guards`] checked that the function
