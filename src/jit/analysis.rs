@@ -126,6 +126,9 @@ pub struct Analysis {
     pub hoisted: Vec<bool>,
     /// Per web: a reference web read from its frame slot ([`frame_read_webs`]).
     pub frame_read: Vec<bool>,
+    /// Per web: a reference web whose every definition loads a string of the
+    /// constant pool ([`constant_webs`]): never stored to its frame slot.
+    pub constant: Vec<bool>,
     /// The intervals of the dividends of integer divisions ([`ranges`]).
     pub ranges: ranges::Ranges,
     /// Per instruction: an inlined `Call` whose tuple result is never
@@ -270,7 +273,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
     let is_ref: Vec<bool> = (0..nregs)
         .map(|r| f.ref_regs.get(r).copied().unwrap_or(false))
         .collect();
-    let mut webs = build_webs(f, &ops, &headers, &covering, nregs);
+    let mut webs = build_webs(f, &ops, &headers, &covering, &live_in, nregs);
     webs.is_float = float_guess(p, f, &ops, &webs);
 
     let inlining::Plan {
@@ -305,6 +308,7 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         closure_callees,
         hoisted,
         frame_read: Vec::new(),
+        constant: Vec::new(),
         ranges,
         virtual_tuple: Vec::new(),
         virtual_read: Vec::new(),
@@ -317,7 +321,11 @@ pub fn analyze(p: &Program, f: &Function, speculate: bool) -> Analysis {
         virtual_slice: Vec::new(),
         slice_reads: SliceReads::new(),
     };
+    a.constant = constant_webs(f, &a);
     a.frame_read = frame_read_webs(f, &a, &ends);
+    for (read, _) in a.frame_read.iter_mut().zip(&a.constant).filter(|(_, &c)| c) {
+        *read = false;
+    }
     (a.virtual_tuple, a.virtual_read) = virtual_tuples(p, f, &a);
     (a.virtual_struct, a.rewind_exit) = virtual_structs(p, f, &a);
     a.struct_read_apart = structs_read_apart(p, f, &a);
@@ -1520,6 +1528,47 @@ pub(crate) fn loop_ends(f: &Function, headers: &[u32]) -> Vec<u32> {
     ends
 }
 
+/// The reference webs whose every definition is a `LoadConst` of a string:
+/// `w == "alpha0"` loads the constant into a register for each comparison.
+/// Such a register is kept in its variable only, never stored to its frame
+/// slot: the pool's strings are never freed, so the collector need not find
+/// it there, and the slot keeps what it held, a reference it still marks (or
+/// null). What reads the frame instead of the variable is given it then:
+/// an exit writes it back where it is live (`Tr::write_back`), like an
+/// integer, and so does an instruction run by `rt_op` that reads it. Not a
+/// web the frame defines: one live when the function starts (a parameter),
+/// or a handler's message register.
+fn constant_webs(f: &Function, a: &Analysis) -> Vec<bool> {
+    let mut constant = vec![false; a.webs.count];
+    let mut other = vec![false; a.webs.count];
+    for (pc, ins) in f.code.iter().enumerate() {
+        let Some(w) = a.webs.def.get(pc).copied().flatten() else {
+            continue;
+        };
+        let is_str = matches!(*ins, Instr::LoadConst { k, .. } if matches!(f.consts.get(k as usize), Some(Const::Str(_))));
+        let slot = if is_str { &mut constant } else { &mut other };
+        if let Some(s) = slot.get_mut(w as usize) {
+            *s = true;
+        }
+    }
+    let framed = (0..f.nregs as usize).map(|r| a.webs.at(0, r as Reg)).chain(
+        f.handlers
+            .iter()
+            .filter_map(|h| h.reg.map(|r| a.webs.at(h.target, r))),
+    );
+    for w in framed {
+        if let Some(o) = other.get_mut(w as usize) {
+            *o = true;
+        }
+    }
+    constant
+        .iter()
+        .zip(&other)
+        .enumerate()
+        .map(|(w, (&c, &o))| c && !o && a.webs.is_ref.get(w).copied().unwrap_or(false))
+        .collect()
+}
+
 /// Per web: a reference web that the translator reads from its frame slot
 /// rather than keeping its value in a Cranelift variable (see
 /// `Tr::load_ref`): one live through a loop that does not read it. Such a
@@ -1734,7 +1783,14 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u32>], nregs: usize) -> Webs {
+fn build_webs(
+    f: &Function,
+    ops: &[Operands],
+    headers: &[u32],
+    covering: &[Vec<u32>],
+    live_in: &[RegSet],
+    nregs: usize,
+) -> Webs {
     let n = f.code.len();
     // Ids: 0..nregs the value of each register on entry (parameters, or the zeroed
     // slots), then one per instruction (its definition), then one per handler (the
@@ -1763,13 +1819,18 @@ fn build_webs(f: &Function, ops: &[Operands], headers: &[u32], covering: &[Vec<u
         .collect();
     stack.push((0, entry.clone()));
     // Every instruction is visited once; a later arrival at a visited one unions
-    // the webs that differ (classes are global, so nothing has to be revisited).
+    // the webs that differ (classes are global, so nothing has to be revisited)
+    // of the registers live there: a dead one's values meet no read. (Unioned
+    // too, the `LoadConst` of each `w == "alpha0"` joined the `ConcatN` that
+    // last wrote that register before the loop, and every web of a register
+    // reused across a function was one.)
     while let Some((pc, st)) = stack.pop() {
         if pc >= n {
             continue;
         }
         if let Some(cur) = &before[pc] {
-            for r in 0..nregs {
+            let live = live_in.get(pc).copied().unwrap_or_default();
+            for r in (0..nregs).filter(|&r| live.contains(r as Reg)) {
                 let a = find(&mut parent, cur[r]);
                 let b = find(&mut parent, st[r]);
                 if a != b {

@@ -102,7 +102,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let ops = self.an.ops[pc as usize].clone();
         let mut done = RegSet::default();
         for &r in &ops.uses {
-            if !done.contains(r) && !self.is_ref(r) && (r as usize) < self.f.nregs as usize {
+            if !done.contains(r) && (r as usize) < self.f.nregs as usize && self.kept_in_variable(pc, r) {
                 done.insert(r);
                 let v = self.get_raw(r);
                 let fl = self.mem_flags(Mem::Frame);

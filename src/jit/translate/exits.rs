@@ -8,13 +8,20 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// to their frame slots (reference registers are always there already).
     pub(super) fn write_back(&mut self, pc: u32, set: RegSet) {
         for r in set.iter() {
-            if (r as usize) < self.f.nregs as usize && !self.is_ref(r) {
+            if (r as usize) < self.f.nregs as usize && self.kept_in_variable(pc, r) {
                 let w = self.an.webs.at(pc, r) as usize;
                 let v = self.b.use_var(self.vars[w]);
                 let fl = self.mem_flags(Mem::Frame);
                 self.b.ins().store(fl, v, self.frame.base, r as i32 * 8);
             }
         }
+    }
+
+    /// Whether register `r` before `pc` is in its variable only, not in its
+    /// frame slot: a number, or a reference web of constants
+    /// (`Analysis::constant`).
+    pub(super) fn kept_in_variable(&self, pc: u32, r: Reg) -> bool {
+        !self.is_ref(r) || self.an.constant[self.an.webs.at(pc, r) as usize]
     }
 
     /// The current frame depth (this function's record is `frames[d - 1]`). It is
