@@ -118,6 +118,7 @@ fn stores_no_element(f: &Function) -> bool {
         matches!(
             ins,
             Instr::ArrSet { .. }
+                | Instr::CellSet { .. }
                 | Instr::Call { .. }
                 | Instr::CallIndirect { .. }
                 | Instr::CallMethod { .. }
@@ -147,7 +148,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 };
                 !covered
                     && match self.f.code[pc as usize] {
-                        Instr::ArrSet { .. } | Instr::CallMethod { .. } | Instr::CallExtern { .. } => false,
+                        // (A cell of a variable assigned after it was captured is laid
+                        // out as an array: not one an updater reaches, kept out all
+                        // the same.)
+                        Instr::ArrSet { .. }
+                        | Instr::CellSet { .. }
+                        | Instr::CallMethod { .. }
+                        | Instr::CallExtern { .. } => false,
                         Instr::Call { site, .. } => callee_of(site).is_some_and(stores_no_element),
                         Instr::CallIndirect { .. } => match self.loops.prechecked.get(&pc) {
                             Some(checked) => self.updater_stores_checked(pc, checked),
