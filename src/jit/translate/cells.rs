@@ -114,18 +114,21 @@ fn constant_before(p: &Program, f: &Function, pc: usize, r: Reg) -> Option<i32> 
 /// Whether `f`'s code stores into no array and calls nothing (a body
 /// inlined in a loop whose cells are promoted).
 fn stores_no_element(f: &Function) -> bool {
-    !f.code.iter().any(|ins| {
-        matches!(
-            ins,
-            Instr::ArrSet { .. }
-                | Instr::CellSet { .. }
-                | Instr::Call { .. }
-                | Instr::CallIndirect { .. }
-                | Instr::CallMethod { .. }
-                | Instr::CallExtern { .. }
-                | Instr::CallBuiltin { .. }
-        )
-    })
+    !f.code
+        .iter()
+        .any(|ins| matches!(ins, Instr::ArrSet { .. } | Instr::CellSet { .. }) || calls(ins))
+}
+
+/// Whether `ins` calls a function, a builtin or an extern function.
+fn calls(ins: &Instr) -> bool {
+    matches!(
+        ins,
+        Instr::Call { .. }
+            | Instr::CallIndirect { .. }
+            | Instr::CallMethod { .. }
+            | Instr::CallExtern { .. }
+            | Instr::CallBuiltin { .. }
+    )
 }
 
 impl<'a, 'f> Tr<'a, 'f> {
@@ -179,12 +182,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         };
         f.code.iter().all(|ins| match *ins {
             Instr::ArrSet { arr, .. } => checked.iter().any(|c| c.reg == arr && c.slots == Slots::Elements),
-            Instr::Call { .. }
-            | Instr::CallIndirect { .. }
-            | Instr::CallMethod { .. }
-            | Instr::CallExtern { .. }
-            | Instr::CallBuiltin { .. } => false,
-            _ => true,
+            Instr::CellSet { .. } => false,
+            _ => !calls(ins),
         })
     }
 
