@@ -565,7 +565,13 @@ impl<'a, 'f> Tr<'a, 'f> {
                 // `rt_throw` makes the exception; the exception exit catches
                 // it here or lets it leave the frame.
                 let rethrow = matches!(ins, Rethrow { .. });
-                let msg = self.load_ref(src);
+                // (A web of constants is in its variable only:
+                // `Analysis::constant`.)
+                let w = self.web_read(src);
+                let msg = match self.an.constant[w] {
+                    true => self.b.use_var(self.vars[w]),
+                    false => self.load_ref(src),
+                };
                 let vm = self.vm_addr();
                 let op = self.iconst(pc as i64 | if rethrow { THROW_RETHROW as i64 } else { 0 });
                 let st = self.call_helper(self.sigs.vm_base_pc, self.tc.addrs.h_throw, &[vm, msg, op]);

@@ -1674,11 +1674,6 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// loop then takes no register through the inner loops (matmul's `a`, and
     /// the result array `c` read at `Ret`).
     fn load_ref(&mut self, r: Reg) -> CV {
-        // (A web of constants is in its variable only: `Analysis::constant`.)
-        let w = self.web_read(r);
-        if self.an.constant.get(w).copied().unwrap_or(false) {
-            return self.b.use_var(self.vars[w]);
-        }
         let fl = self.mem_flags(Mem::Frame);
         self.b.ins().load(I64, fl, self.frame.base, r as i32 * 8)
     }
