@@ -317,22 +317,8 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.stress(pc, pc);
         let mut checked = Vec::with_capacity(checks.len());
         for c in checks {
-            let slots = self.check_slots(pc, c, &checked);
-            let cells = self
-                .inl
-                .as_ref()
-                .and_then(|inl| {
-                    inl.prechecked
-                        .iter()
-                        .find(|p| p.reg == c.reg && p.slots == c.slots)
-                })
-                .map(|p| p.cells.clone())
-                .unwrap_or_default();
-            checked.push(Checked {
-                reg: c.reg,
-                slots,
-                cells,
-            });
+            let known = self.check_slots(pc, c, &checked);
+            checked.push(known);
         }
         if let Some(inl) = self.inl.as_mut() {
             inl.checked = checked;
@@ -353,25 +339,32 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The check of `c` before an updater's body inlined at the call at `pc`
     /// (`before`: the checks made so far, the closure's among them when `c`
-    /// is an array it captured), exiting at the call; where its slots are.
-    fn check_slots(&mut self, pc: u32, c: SlotCheck, before: &[Checked]) -> CheckedSlots {
+    /// is an array it captured), exiting at the call; where its slots are,
+    /// and the cells the loop keeps of it if the loop's pre-header checked
+    /// it ([`Prechecked`]).
+    fn check_slots(&mut self, pc: u32, c: SlotCheck, before: &[Checked]) -> Checked {
         let offs = *self.tc.offs;
         let prechecked = self.inl.as_ref().and_then(|inl| {
             inl.prechecked
                 .iter()
                 .find(|p| p.reg == c.reg && p.slots == c.slots)
-                .map(|p| p.ptr)
+                .map(|p| (p.ptr, p.cells.clone()))
         });
-        if let Some(var) = prechecked {
+        if let Some((var, cells)) = prechecked {
             let ptr = self.b.use_var(var);
-            return match c.slots {
+            let slots = match c.slots {
                 Slots::Captures => CheckedSlots::Captures(ptr),
                 Slots::Elements => CheckedSlots::Elements(ptr),
                 Slots::Fields => CheckedSlots::Fields,
             };
+            return Checked {
+                reg: c.reg,
+                slots,
+                cells,
+            };
         }
         let last = c.count.saturating_sub(1);
-        match c.slots {
+        let slots = match c.slots {
             Slots::Fields => {
                 // (The address of the last field is not needed: only the checks.)
                 self.field_slot(c.reg, last as u8, pc, (offs.struct_fields, offs.struct_len));
@@ -398,6 +391,11 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let ptr = self.fixed_slots(a, offs.arr_items, last, |t, short| t.raise_guard(short, pc));
                 CheckedSlots::Elements(ptr)
             }
+        };
+        Checked {
+            reg: c.reg,
+            slots,
+            cells: Vec::new(),
         }
     }
 
@@ -476,27 +474,26 @@ impl<'a, 'f> Tr<'a, 'f> {
         let Some(inl) = self.inl.as_ref() else {
             return false;
         };
-        let of = |r: Reg| inl.checked.iter().find(|c| c.reg == r).map(|c| c.slots);
-        let cells = slot_object(&ins)
-            .and_then(|r| inl.checked.iter().find(|c| c.reg == r))
-            .map(|c| c.cells.clone())
-            .unwrap_or_default();
-        match (ins, slot_object(&ins).and_then(of)) {
-            (Instr::GetField { dst, obj, idx }, Some(CheckedSlots::Fields)) => {
+        let Some(c) = slot_object(&ins).and_then(|r| inl.checked.iter().find(|c| c.reg == r)) else {
+            return false;
+        };
+        let (slots, cells) = (c.slots, c.cells.clone());
+        match (ins, slots) {
+            (Instr::GetField { dst, obj, idx }, CheckedSlots::Fields) => {
                 let addr = self.inline_field_addr(obj, idx);
                 self.access(addr, Access::Load(dst));
             }
-            (Instr::SetField { obj, idx, src }, Some(CheckedSlots::Fields)) => {
+            (Instr::SetField { obj, idx, src }, CheckedSlots::Fields) => {
                 let addr = self.inline_field_addr(obj, idx);
                 self.access(addr, Access::Store(src));
                 let o = self.get_raw(obj);
                 self.write_barrier(o, src);
             }
-            (Instr::GetCapture { dst, idx, .. }, Some(CheckedSlots::Captures(ptr))) => {
+            (Instr::GetCapture { dst, idx, .. }, CheckedSlots::Captures(ptr)) => {
                 let v = self.captured(idx, Some(ptr));
                 self.set(dst, v);
             }
-            (Instr::ArrGet { dst, idx, elem, .. }, Some(CheckedSlots::Elements(ptr))) => {
+            (Instr::ArrGet { dst, idx, elem, .. }, CheckedSlots::Elements(ptr)) => {
                 let i = self.get_i(idx);
                 match cell_at(&cells, self.const_int(i)).and_then(|id| self.cell_value(id)) {
                     Some(v) => {
@@ -507,7 +504,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     None => self.element(ptr, i, elem == ValKind::Bool as u8, Access::Load(dst)),
                 }
             }
-            (Instr::ArrSet { arr, idx, src, elem }, Some(CheckedSlots::Elements(ptr))) => {
+            (Instr::ArrSet { arr, idx, src, elem }, CheckedSlots::Elements(ptr)) => {
                 let i = self.get_i(idx);
                 self.element(ptr, i, elem == ValKind::Bool as u8, Access::Store(src));
                 if let Some(id) = cell_at(&cells, self.const_int(i)) {

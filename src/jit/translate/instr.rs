@@ -567,9 +567,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let rethrow = matches!(ins, Rethrow { .. });
                 // (A web of constants is in its variable only:
                 // `Analysis::constant`.)
-                let w = self.web_read(src);
-                let msg = match self.an.constant[w] {
-                    true => self.b.use_var(self.vars[w]),
+                let msg = match self.kept_in_variable(pc, src) {
+                    true => self.get_raw(src),
                     false => self.load_ref(src),
                 };
                 let vm = self.vm_addr();

@@ -166,11 +166,12 @@ impl<'a, 'f> Tr<'a, 'f> {
 
     /// The address of string `s` (live, or null: then the zeroed block,
     /// `Addrs::zero_obj`, whose length and byte pointer are 0): a header
-    /// readable wherever the address is, for [`Tr::str_word_moving`].
-    fn readable_str(&mut self, s: CV) -> CV {
+    /// readable wherever the address is, for [`Tr::str_word_moving`]; and
+    /// whether `s` is null.
+    fn readable_str(&mut self, s: CV) -> (CV, CV) {
         let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
         let zero = self.iconst(self.tc.addrs.zero_obj as i64);
-        self.b.ins().select(null, zero, s)
+        (self.b.ins().select(null, zero, s), null)
     }
 
     /// The header word at `off` (the length or the byte pointer) of the
@@ -349,9 +350,8 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// and objects read apart", "Measured and not kept"). The loads of bytes
     /// come after the length test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
-        let null = self.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
         let (p_off, l_off) = self.tc.offs.str_bytes;
-        let obj = self.readable_str(s);
+        let (obj, null) = self.readable_str(s);
         let len = self.str_word_moving(obj, l_off);
         if c.is_empty() {
             let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
