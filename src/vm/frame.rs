@@ -20,6 +20,7 @@
 //! activations share one stack that the garbage collector and the exception unwinder
 //! walk (see `docs/jit.md`).
 
+use crate::bytecode::{CallSite, Function, Instr, Reg};
 use bp_runtime::rt::fallibly;
 use bp_runtime::value::Value;
 
@@ -128,6 +129,32 @@ impl FrameStack {
         }
     }
 
+    /// [`FrameStack::set_top_pc`] of a stack known to hold a frame.
+    ///
+    /// # Safety
+    /// `len() > 0`.
+    #[inline(always)]
+    pub unsafe fn set_top_pc_unchecked(&mut self, pc: u32) {
+        debug_assert!(self.len > 0);
+        // SAFETY: the caller's contract: record `len - 1` is live.
+        unsafe { (*self.ptr.add(self.len - 1)).pc = pc };
+    }
+
+    /// Pop the innermost record of a stack known to hold one, and return it
+    /// with the record under it (the new innermost), which the caller knows
+    /// to exist too: a return to an interpreted caller.
+    ///
+    /// # Safety
+    /// `len() >= 2`.
+    #[inline(always)]
+    pub unsafe fn pop_to_caller(&mut self) -> (Frame, Frame) {
+        debug_assert!(self.len >= 2);
+        self.len -= 1;
+        // SAFETY: the caller's contract: records `len` (the popped one) and
+        // `len - 1` were live.
+        unsafe { (*self.ptr.add(self.len), *self.ptr.add(self.len - 1)) }
+    }
+
     #[inline(always)]
     pub fn pop(&mut self) -> Option<Frame> {
         if self.len == 0 {
@@ -190,6 +217,59 @@ impl Drop for FrameStack {
 }
 
 const _: () = assert!(std::mem::size_of::<Frame>().is_multiple_of(8));
+
+/// What a frame of one function needs when the dispatch loop enters it (at a
+/// call, a return or a caught exception): one record per function, made with
+/// the VM ([`FnView::for_function`]). A call and a return load the function's
+/// code, constants, loop counters, register count and closure register from
+/// this one record rather than from three tables, and the dispatch loop keeps
+/// a pointer to it instead of four locals that the compiler spilled to the
+/// stack at every call (docs/benchmarks.md, "The interpreter's calls").
+pub(crate) struct FnView<'p> {
+    pub func: &'p Function,
+    /// `func.code`.
+    pub code: *const Instr,
+    /// `func.sites`.
+    pub sites: *const CallSite,
+    /// The function's materialised constant pool (`Vm::consts`).
+    pub consts: *const Value,
+    /// The function's back-edge counters (`Tiering::loop_counts`).
+    pub loop_ctrs: *mut u32,
+    pub nregs: usize,
+    pub nparams: u8,
+    /// The register a lambda with captures finds its closure in, if it takes one.
+    pub closure_reg: Option<Reg>,
+    /// The function's reference registers that are not parameters: those a
+    /// call nulls in the new frame. `[1]` leaves out the register after the
+    /// parameters, in which an indirect call stores the closure.
+    pub local_refs: [Box<[u8]>; 2],
+}
+
+impl<'p> FnView<'p> {
+    /// The view of `func`, whose reference registers are `refs`, constants
+    /// `consts` and loop counters `loop_ctrs`. The view points into both:
+    /// the VM owns them, made before its views and never resized or replaced
+    /// while they live.
+    pub(crate) fn for_function(
+        func: &'p Function,
+        refs: &[u8],
+        consts: &[Value],
+        loop_ctrs: &mut [u32],
+    ) -> Self {
+        let locals = |from: u8| refs.iter().copied().filter(|&r| r >= from).collect();
+        FnView {
+            func,
+            code: func.code.as_ptr(),
+            sites: func.sites.as_ptr(),
+            consts: consts.as_ptr(),
+            loop_ctrs: loop_ctrs.as_mut_ptr(),
+            nregs: func.nregs as usize,
+            nparams: func.nparams,
+            closure_reg: func.closure_register(),
+            local_refs: [locals(func.nparams), locals(func.nparams.saturating_add(1))],
+        }
+    }
+}
 
 /// The register stack: a fixed-size, zero-initialised buffer of value slots.
 pub struct RegStack {

@@ -5,12 +5,13 @@
 //! caught exception). Unchecked accesses rely on the facts established by
 //! [`super::verify`] and on the register-stack slack (see [`super::frame`]).
 
+use super::frame::FnView;
 use super::ops::arith;
 use super::ops::calls::STACK_OVERFLOW;
 use super::ops::objects;
 use super::tiering::{LoopAction, Outcome};
 use super::{Stop, Vm};
-use crate::bytecode::{CallSite, Function, Instr, Program};
+use crate::bytecode::{CallSite, Instr, Program};
 use bp_runtime::heap::{as_closure, obj_kind, ObjKind};
 use bp_runtime::rt::RtError;
 use bp_runtime::value::{ValKind, Value};
@@ -38,12 +39,12 @@ impl<'p> Vm<'p> {
         let entry_table: *const usize = self.tier.entry;
         let not_compiled: usize = self.tier.not_compiled;
 
+        let views: *const FnView<'p> = self.fn_views.as_ptr();
         let mut fid: usize;
-        let mut func: &'p Function;
+        // The current function's view (`Vm::fn_views`): its code, constants,
+        // loop counters and register count, read through `view!()`.
+        let mut view: *const FnView<'p>;
         let mut code: *const Instr;
-        let mut consts: *const Value;
-        let mut loop_ctrs: *mut u32;
-        let mut nregs: usize;
         let mut base_idx: usize;
         let mut base: *mut Value;
         let mut pc: usize;
@@ -58,7 +59,7 @@ impl<'p> Vm<'p> {
         macro_rules! enter_frame {
             ($fid:expr, $base_idx:expr, $pc:expr) => {{
                 enter_frame!(@locals $fid, $base_idx, $pc);
-                closure = match func.closure_register() {
+                closure = match view!().closure_reg {
                     Some(r) => reg!(r),
                     None => Value::NULL,
                 };
@@ -70,15 +71,9 @@ impl<'p> Vm<'p> {
             (@locals $fid:expr, $base_idx:expr, $pc:expr) => {{
                 fid = $fid;
                 // SAFETY: frames are only pushed for valid function ids (checked in
-                // `push_frame` and `call_function`); `consts` and `loop_counts` have
-                // one entry per function.
-                unsafe {
-                    func = program.functions.get_unchecked(fid);
-                    consts = self.consts.get_unchecked(fid).as_ptr();
-                    loop_ctrs = self.tier.loop_counts.get_unchecked_mut(fid).as_mut_ptr();
-                }
-                code = func.code.as_ptr();
-                nregs = func.nregs as usize;
+                // `push_frame` and `call_function`); there is one view per function.
+                view = unsafe { views.add(fid) };
+                code = view!().code;
                 base_idx = $base_idx;
                 // SAFETY: frames are only pushed with `base + nregs <= stack.limit()`.
                 base = unsafe { stack.add(base_idx) };
@@ -93,6 +88,17 @@ impl<'p> Vm<'p> {
                     None => return Err(Stop::Fatal("internal error: no frame to run".into())),
                 };
                 enter_frame!(f.func as usize, f.base, f.pc as usize);
+            }};
+        }
+        // The current function's view.
+        macro_rules! view {
+            () => {{
+                // SAFETY: `view` points into `self.fn_views`, which lives as long as
+                // the VM and is never changed after it is made. (Also used inside
+                // other `unsafe` blocks.)
+                #[allow(unused_unsafe)]
+                let v: &FnView<'p> = unsafe { &*view };
+                v
             }};
         }
         // Read register `r` of the current frame.
@@ -115,7 +121,7 @@ impl<'p> Vm<'p> {
         macro_rules! site {
             ($s:expr) => {{
                 // SAFETY: the verifier checked every site index against `sites.len()`.
-                let s: &'p CallSite = unsafe { func.sites.get_unchecked($s as usize) };
+                let s: &'p CallSite = unsafe { &*view!().sites.add($s as usize) };
                 s
             }};
         }
@@ -250,7 +256,7 @@ impl<'p> Vm<'p> {
                 let loop_id = $loop_id as usize;
                 // SAFETY: the verifier checked `loop_id < num_loops`, the length of
                 // this function's counter vector, which is never resized.
-                let c = unsafe { &mut *loop_ctrs.add(loop_id) };
+                let c = unsafe { &mut *view!().loop_ctrs.add(loop_id) };
                 *c = c.saturating_add(1);
                 pc = target as usize;
                 if *c >= hot_loop {
@@ -266,7 +272,7 @@ impl<'p> Vm<'p> {
                             // The compiled code ran this frame to its end and
                             // popped it: continue as after `Ret`.
                             Outcome::Returned(v) => {
-                                let returns = func.ret_kind.is_some();
+                                let returns = view!().func.ret_kind.is_some();
                                 if self.frames.len() <= entry_depth {
                                     return Ok(v);
                                 }
@@ -304,7 +310,7 @@ impl<'p> Vm<'p> {
                 Instr::LoadConst { dst, k } => {
                     // SAFETY: the verifier checked `k < consts.len()`; the pool is
                     // materialised with one value per constant.
-                    set!(dst, unsafe { *consts.add(k as usize) })
+                    set!(dst, unsafe { *view!().consts.add(k as usize) })
                 }
                 Instr::LoadBool { dst, val } => set!(dst, Value::bool(val)),
                 Instr::LoadNull { dst } => set!(dst, Value::NULL),
@@ -453,13 +459,13 @@ impl<'p> Vm<'p> {
                 // ----- calls -----
                 Instr::Call { dst, site } => {
                     let s = site!(site);
-                    let new_base = base_idx + nregs;
+                    let new_base = base_idx + view!().nregs;
                     // SAFETY: the verifier checked the site's target (a function of
                     // the program) and that it passes exactly `nparams <= nregs`
                     // arguments.
                     let callee_regs =
                         unsafe { program.functions.get_unchecked(s.target as usize) }.nregs as usize;
-                    // SAFETY: as just above.
+                    // SAFETY: as just above; the dispatch loop runs the innermost frame.
                     tri!(unsafe {
                         self.push_frame_of(
                             s.target,
@@ -489,17 +495,22 @@ impl<'p> Vm<'p> {
                     let callee = unsafe { as_closure(clo) }.func;
                     // Only a compiling tier reads the feedback.
                     if !entry_table.is_null() {
-                        func.call_feedback.note(site, callee);
+                        view!().func.call_feedback.note(site, callee);
                     }
-                    let callee_regs = match program.functions.get(callee as usize) {
-                        Some(cf) if cf.nparams as usize == s.args.len() => cf.nregs as usize,
-                        _ => raise!("internal error: closure arity mismatch"),
-                    };
-                    let new_base = base_idx + nregs;
+                    if callee as usize >= program.functions.len() {
+                        raise!("internal error: a closure of an unknown function");
+                    }
+                    // SAFETY: one view per function (checked just above).
+                    let callee_view = unsafe { &*views.add(callee as usize) };
+                    if callee_view.nparams as usize != s.args.len() {
+                        raise!("internal error: closure arity mismatch");
+                    }
+                    let callee_regs = callee_view.nregs;
+                    let new_base = base_idx + view!().nregs;
                     // SAFETY: `callee` is a function of the program (just looked
                     // up) with `callee_regs` registers, and it takes exactly the
                     // site's arguments, and the verifier checked `nparams <= nregs`
-                    // for every function.
+                    // for every function; the dispatch loop runs the innermost frame.
                     tri!(unsafe {
                         self.push_frame_of(
                             callee,
@@ -557,24 +568,24 @@ impl<'p> Vm<'p> {
                 }
                 Instr::Ret { src } => {
                     let v = reg!(src);
-                    let done = match self.frames.pop() {
-                        Some(f) => f,
-                        None => return Err(Stop::Fatal("internal error: return without a frame".into())),
-                    };
-                    if self.frames.len() <= entry_depth {
+                    if self.frames.len() <= entry_depth + 1 {
+                        self.frames.pop();
                         return Ok(v);
                     }
-                    enter_top!();
-                    pc += 1;
+                    // SAFETY: the frame stack holds this frame and, above the
+                    // entry depth, its caller.
+                    let (done, caller) = unsafe { self.frames.pop_to_caller() };
+                    enter_frame!(caller.func as usize, caller.base, caller.pc as usize + 1);
                     set!(done.dst, v);
                 }
                 Instr::RetVoid => {
-                    self.frames.pop();
-                    if self.frames.len() <= entry_depth {
+                    if self.frames.len() <= entry_depth + 1 {
+                        self.frames.pop();
                         return Ok(Value::NULL);
                     }
-                    enter_top!();
-                    pc += 1;
+                    // SAFETY: as for `Ret`.
+                    let (_, caller) = unsafe { self.frames.pop_to_caller() };
+                    enter_frame!(caller.func as usize, caller.base, caller.pc as usize + 1);
                 }
 
                 // ----- strings and output -----
@@ -744,15 +755,16 @@ impl<'p> Vm<'p> {
                     // SAFETY: the receiver register holds a class type (type
                     // checker): null or a live instance.
                     let callee = tri!(unsafe { objects::method_target(program, receiver, s.target) });
-                    let new_base = base_idx + nregs;
-                    tri!(self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1));
+                    let new_base = base_idx + view!().nregs;
+                    // SAFETY: the dispatch loop runs the innermost frame.
+                    tri!(unsafe { self.push_frame(callee, base_idx, new_base, &s.args, dst, pc - 1) });
                     run_callee!(callee, new_base, dst);
                 }
                 Instr::NullCheck { src, k } => {
                     let v = reg!(src);
                     // SAFETY: the verifier checked `k`; the compiler makes it a
                     // string constant, live for the whole run.
-                    if let Err(m) = unsafe { objects::null_check(v, *consts.add(k as usize)) } {
+                    if let Err(m) = unsafe { objects::null_check(v, *view!().consts.add(k as usize)) } {
                         raise!(&m);
                     }
                 }
@@ -775,8 +787,9 @@ impl<'p> Vm<'p> {
                     // SAFETY: `src` is null or a live object; `k` a string constant
                     // (verifier).
                     let v = reg!(src);
-                    let v =
-                        unsafe { objects::type_name(&mut self.rt.heap, program, v, *consts.add(k as usize)) };
+                    let v = unsafe {
+                        objects::type_name(&mut self.rt.heap, program, v, *view!().consts.add(k as usize))
+                    };
                     set!(dst, v);
                     safepoint!();
                 }

@@ -135,10 +135,9 @@ pub struct Vm<'p> {
     pub(crate) consts: Vec<Box<[Value]>>,
     /// Per function, the registers that hold references (GC root map as a list).
     pub(crate) ref_regs: Vec<Box<[u8]>>,
-    /// Per function, its reference registers that are not parameters: those
-    /// a call nulls in the new frame. `[1]` leaves out the register after
-    /// the parameters, in which an indirect call stores the closure.
-    pub(crate) local_refs: Vec<[Box<[u8]>; 2]>,
+    /// Per function, what entering a frame of it reads (pointing into
+    /// `consts` and `tier.loop_counts`).
+    pub(crate) fn_views: Box<[frame::FnView<'p>]>,
     /// Indices of the globals of kind `Ref`.
     pub(crate) ref_globals: Box<[u32]>,
     /// Recently caught exceptions (newest last), so that `Rethrow` can keep the
@@ -214,15 +213,6 @@ impl<'p> Vm<'p> {
                     .collect()
             })
             .collect();
-        let local_refs = program
-            .functions
-            .iter()
-            .zip(&ref_regs)
-            .map(|(f, refs)| {
-                let locals = |from: u8| refs.iter().copied().filter(|&r| r >= from).collect();
-                [locals(f.nparams), locals(f.nparams.saturating_add(1))]
-            })
-            .collect();
         let ref_globals = program
             .globals
             .iter()
@@ -255,7 +245,7 @@ impl<'p> Vm<'p> {
             pending: None,
             consts,
             ref_regs,
-            local_refs,
+            fn_views: Box::default(),
             ref_globals,
             caught: std::collections::VecDeque::new(),
             spare_trace: Vec::new(),
@@ -270,6 +260,13 @@ impl<'p> Vm<'p> {
             threads: threads::ThreadHost::new(opts.clone(), pool),
             run_view: tiering::RunView::default(),
         };
+        vm.fn_views = program
+            .functions
+            .iter()
+            .zip(&vm.ref_regs)
+            .zip(vm.consts.iter().zip(vm.tier.loop_counts.iter_mut()))
+            .map(|((f, refs), (consts, ctrs))| frame::FnView::for_function(f, refs, consts, ctrs))
+            .collect();
         vm.run_view = tiering::RunView {
             frames: vm.frames.as_ptr() as u64,
             globals: vm.globals.as_ptr() as u64,

@@ -21,8 +21,11 @@ impl Vm<'_> {
     /// exhausted, and with an internal error for an unknown callee or another
     /// number of arguments than its parameters (both excluded by the verifier
     /// for `Call` and checked beforehand for `CallIndirect`).
+    ///
+    /// # Safety
+    /// The caller's frame is the innermost one (the frame stack is not empty).
     #[inline(always)]
-    pub(crate) fn push_frame(
+    pub(crate) unsafe fn push_frame(
         &mut self,
         callee: u32,
         caller_base: usize,
@@ -37,7 +40,8 @@ impl Vm<'_> {
             None => return Err("internal error: call of an unknown function"),
         };
         // SAFETY: checked just above (and the verifier checked `nparams <=
-        // nregs` for every function).
+        // nregs` for every function); the caller's frame is the innermost one
+        // (the caller's contract).
         unsafe { self.push_frame_of(callee, nregs, caller_base, new_base, args, dst, call_pc, false) }
     }
 
@@ -49,7 +53,8 @@ impl Vm<'_> {
     ///
     /// # Safety
     /// `callee` must be a function of the program with `nregs` registers and
-    /// `args.len()` parameters, and `args.len() <= nregs`.
+    /// `args.len()` parameters, and `args.len() <= nregs`; the caller's frame
+    /// is the innermost one (the frame stack is not empty).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) unsafe fn push_frame_of(
@@ -74,13 +79,14 @@ impl Vm<'_> {
         // are below `nregs`. Each copy reads and writes one in-bounds slot.
         unsafe {
             copy_args(sp.add(caller_base), sp.add(new_base), args);
-            let refs = &self.local_refs.get_unchecked(callee as usize)[closure as usize];
+            let refs = &self.fn_views.get_unchecked(callee as usize).local_refs[closure as usize];
             null_references(sp.add(new_base), refs);
         }
         // SAFETY: `len < max_depth <= capacity` (checked above; `Vm::new` clamps
-        // `max_depth` to the frame stack's capacity).
+        // `max_depth` to the frame stack's capacity), and the caller's frame is
+        // live (the caller's contract).
         unsafe {
-            self.frames.set_top_pc(call_pc as u32);
+            self.frames.set_top_pc_unchecked(call_pc as u32);
             self.frames.push_unchecked(Frame {
                 func: callee,
                 pc: 0,
@@ -272,7 +278,7 @@ unsafe fn copy_args(from: *const Value, to: *mut Value, args: &[Reg]) {
 }
 
 /// Null the reference registers `refs` of a new frame at `to`, those that
-/// are not parameters (`Vm::local_refs`: the arguments filled the others), so
+/// are not parameters (`FnView::local_refs`: the arguments filled the others), so
 /// that the collector, which scans exactly its reference registers, finds
 /// null or live objects. Other registers keep stale bits: the compiler writes
 /// every register before reading it (`tests/entry_registers.rs` checks the
