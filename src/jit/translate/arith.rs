@@ -111,8 +111,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();
-        let st = self.call_helper(
-            self.sigs.vm_base_pc,
+        let st = self.call_helper(Sig::VmBasePc,
             self.tc.addrs.h_op,
             &[vm, self.frame.base, pcv],
         );

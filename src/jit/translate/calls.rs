@@ -4,7 +4,8 @@
 use super::*;
 
 impl<'a, 'f> Tr<'a, 'f> {
-    pub(super) fn call_helper(&mut self, sig: SigRef, addr: u64, args: &[CV]) -> CV {
+    pub(super) fn call_helper(&mut self, sig: Sig, addr: u64, args: &[CV]) -> CV {
+        let sig = self.sig(sig);
         let fp = self.iconst(addr as i64);
         let call = self.b.ins().call_indirect(sig, fp, args);
         self.b.inst_results(call)[0]
@@ -142,8 +143,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().store(fl, d1, depth_addr, depth_off);
         // entry[callee](callee_base, callee_base, args...), or a direct call
         // of this function itself.
-        let call = match self.self_ref {
-            Some(me) if is_self => self.b.ins().call(me, &call_args),
+        let me = if is_self { self.self_ref() } else { None };
+        let call = match me {
+            Some(me) => self.b.ins().call(me, &call_args),
             _ => {
                 let eoff = self.b.ins().ishl_imm_s(callee, 3);
                 let eaddr = self.b.ins().iadd_imm_s(eoff, self.tc.addrs.entry as i64);
@@ -157,9 +159,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                     .icmp_imm_s(IntCC::Equal, slot, crate::jit::abi::NOT_COMPILED as i64);
                 let tramp = self.iconst(self.tc.addrs.tramp as i64);
                 let code = self.b.ins().select(none, tramp, slot);
-                self.b
-                    .ins()
-                    .call_indirect(self.sigs.compiled[k], code, &call_args)
+                let sig = self.sig(Sig::Compiled(k));
+                self.b.ins().call_indirect(sig, code, &call_args)
             }
         };
         let st = self.b.inst_results(call)[0];
@@ -250,14 +251,16 @@ impl<'a, 'f> Tr<'a, 'f> {
             (Inline::NativeUnary(f), &[a]) => {
                 let x = self.get_f(a);
                 let fp = self.iconst(f as usize as i64);
-                let call = self.b.ins().call_indirect(self.sigs.float_unary, fp, &[x]);
+                let sig = self.sig(Sig::FloatUnary);
+                let call = self.b.ins().call_indirect(sig, fp, &[x]);
                 Some(self.b.inst_results(call)[0])
             }
             (Inline::NativeBinary(f), &[a, c]) => {
                 let x = self.get_f(a);
                 let y = self.get_f(c);
                 let fp = self.iconst(f as usize as i64);
-                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
+                let sig = self.sig(Sig::FloatBinary);
+                let call = self.b.ins().call_indirect(sig, fp, &[x, y]);
                 Some(self.b.inst_results(call)[0])
             }
             (Inline::Str(op), _) if args.len() == op.arity() => {
@@ -311,7 +314,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             Inline::HeapLeaf(twin) | Inline::Slice(twin) => {
                 let (vm, off) = self.heap_addr();
                 let heap = self.b.ins().iadd_imm_s(vm, off as i64);
-                let st = self.call_helper(self.sigs.two_ints, twin as usize as u64, &[heap, addr]);
+                let st = self.call_helper(Sig::TwoInts, twin as usize as u64, &[heap, addr]);
                 self.unless_declined(pc, st, addr, (h, id as i64, info), dst);
             }
             _ => self.block_helper(pc, h, id as i64, addr, info, dst),
@@ -333,7 +336,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         general: (u64, i64, i64),
         dst: Option<Reg>,
     ) {
-        let st = self.call_helper(self.sigs.leaf, twin, &[args]);
+        let st = self.call_helper(Sig::Leaf, twin, &[args]);
         self.unless_declined(pc, st, args, general, dst);
     }
 
@@ -381,7 +384,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let bv = self.iconst(b);
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();
-        let st = self.call_helper(self.sigs.builtin, helper, &[vm, av, args, bv, pcv]);
+        let st = self.call_helper(Sig::Builtin, helper, &[vm, av, args, bv, pcv]);
         self.check_status(st, pc);
         if let Some(d) = dst {
             let fl = self.mem_flags(Mem::Frame);

@@ -233,7 +233,7 @@ impl<'a, 'f> Tr<'a, 'f> {
     fn call_leave(&mut self, helper: u64, pcv: CV) -> CV {
         let vm = self.vm_addr();
         let loops = self.iconst(self.tc.osr_loops as i64);
-        self.call_helper(self.sigs.resume, helper, &[vm, self.frame.base, pcv, loops])
+        self.call_helper(Sig::Resume, helper, &[vm, self.frame.base, pcv, loops])
     }
 
     /// At a raise exit at `pc` (`pcv` its value): the live registers to the
@@ -308,7 +308,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             .copied()
             .ok_or("a catch without a handler")?;
         let vm = self.vm_addr();
-        let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_catch, &[vm, pcv]);
+        let st = self.call_helper(Sig::TwoInts, self.tc.addrs.h_catch, &[vm, pcv]);
         let (failed, caught) = self.cold_branch(st);
         self.b.switch_to_block(failed);
         self.b.ins().return_(&[st]);
@@ -354,7 +354,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let (st, pcv) = (self.b.block_params(tail)[0], self.b.block_params(tail)[1]);
         self.return_if_stopped(st);
         let vm = self.vm_addr();
-        let st2 = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_propagate, &[vm, pcv]);
+        let st2 = self.call_helper(Sig::TwoInts, self.tc.addrs.h_propagate, &[vm, pcv]);
         self.b.ins().return_(&[st2]);
     }
 
@@ -424,7 +424,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 Exit::Raise => self.raise_in_vm(pc, pcv)?,
                 Exit::Ovf => {
                     let vm = self.vm_addr();
-                    let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_overflow_at, &[vm, pcv]);
+                    let st = self.call_helper(Sig::TwoInts, self.tc.addrs.h_overflow_at, &[vm, pcv]);
                     let exc = self.exits.get(&(Exit::Exc as u8, pc)).copied();
                     let exc = exc.ok_or("overflow exit without an exception exit")?;
                     self.b.ins().jump(exc, &[st.into()]);
@@ -507,7 +507,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(bad);
         self.b.switch_to_block(bad);
         let vm = self.vm_addr();
-        let st = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_bad_reentry, &[vm, enc]);
+        let st = self.call_helper(Sig::TwoInts, self.tc.addrs.h_bad_reentry, &[vm, enc]);
         self.b.ins().return_(&[st]);
         Ok(())
     }

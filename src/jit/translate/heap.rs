@@ -200,7 +200,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().brif(old, slow, &[], cont, &[]);
         self.b.seal_block(slow);
         self.b.switch_to_block(slow);
-        self.call_helper(self.sigs.leaf, self.tc.addrs.h_barrier, &[obj]);
+        self.call_helper(Sig::Leaf, self.tc.addrs.h_barrier, &[obj]);
         self.b.ins().jump(cont, &[]);
         self.b.seal_block(cont);
         self.b.switch_to_block(cont);

@@ -66,7 +66,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.stress(pc, pc);
         let x = self.get_i(a);
         let y = self.get_i(b);
-        let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
+        let r = self.call_helper(Sig::TwoInts, self.tc.addrs.h_eq_ref, &[x, y]);
         let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
         self.guard(failed, pc);
         let v = match when {
@@ -299,7 +299,8 @@ impl<'a, 'f> Tr<'a, 'f> {
                 let x = self.get_f(a);
                 let y = self.get_f(b);
                 let fp = self.iconst(self.tc.addrs.h_fmod as i64);
-                let call = self.b.ins().call_indirect(self.sigs.float_binary, fp, &[x, y]);
+                let sig = self.sig(Sig::FloatBinary);
+                let call = self.b.ins().call_indirect(sig, fp, &[x, y]);
                 let v = self.b.inst_results(call)[0];
                 self.set(dst, v);
             }
@@ -573,7 +574,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                 };
                 let vm = self.vm_addr();
                 let op = self.iconst(pc as i64 | if rethrow { THROW_RETHROW as i64 } else { 0 });
-                let st = self.call_helper(self.sigs.vm_base_pc, self.tc.addrs.h_throw, &[vm, msg, op]);
+                let st = self.call_helper(Sig::VmBasePc, self.tc.addrs.h_throw, &[vm, msg, op]);
                 let exit = self.exit_block(Exit::Exc, pc);
                 self.b.ins().jump(exit, &[st.into()]);
                 return Ok(false);

@@ -110,7 +110,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(call);
         self.b.switch_to_block(call);
         let args = self.arg_block(&[map, key]);
-        let declined = self.call_helper(self.sigs.leaf, twin as usize as u64, &[args]);
+        let declined = self.call_helper(Sig::Leaf, twin as usize as u64, &[args]);
         if decline_exits {
             self.guard(declined, pc);
         }

@@ -329,25 +329,60 @@ enum Exit {
     Entry,
 }
 
-/// The Cranelift signatures of the calls compiled code makes.
-struct Signatures {
+/// A Cranelift signature of the calls compiled code makes.
+#[derive(Clone, Copy)]
+enum Sig {
     /// `(vm, base, pc) -> status`: `rt_op`; also any helper `(i64, i64, i64)
     /// -> i64` (`bytes_equal`, `rt_throw`).
-    vm_base_pc: SigRef,
+    VmBasePc,
     /// `(vm, base, pc, osr_loops) -> status`: `rt_resume`, `rt_raise`.
-    resume: SigRef,
-    /// Compiled functions, by number of register arguments.
-    compiled: [SigRef; REG_ARGS + 1],
+    Resume,
+    /// A compiled function with this many register arguments.
+    Compiled(usize),
     /// Helpers `(i64, i64) -> i64` (`rt_propagate`, `rt_catch`, `rt_overflow`, ...).
-    two_ints: SigRef,
+    TwoInts,
     /// Float functions `(f64, f64) -> f64` (`fmod`, `pow`, ...).
-    float_binary: SigRef,
+    FloatBinary,
     /// Float functions `(f64) -> f64` (math builtins).
-    float_unary: SigRef,
+    FloatUnary,
     /// The builtin helper `(vm, a, args, b, pc) -> status` (see [`Tr::block_helper`]).
-    builtin: SigRef,
+    Builtin,
     /// A builtin's leaf twin `(args) -> declined` (see [`Tr::leaf_call`]).
-    leaf: SigRef,
+    Leaf,
+}
+
+/// How many [`Sig`]s there are (`Compiled` once per register argument count).
+const SIGS: usize = 7 + REG_ARGS + 1;
+
+impl Sig {
+    /// The signature's slot in [`Tr::sigs`].
+    fn slot(self) -> usize {
+        match self {
+            Sig::VmBasePc => 0,
+            Sig::Resume => 1,
+            Sig::TwoInts => 2,
+            Sig::FloatBinary => 3,
+            Sig::FloatUnary => 4,
+            Sig::Builtin => 5,
+            Sig::Leaf => 6,
+            Sig::Compiled(k) => 7 + k,
+        }
+    }
+
+    /// The signature itself, in the calling conventions of `tc`.
+    fn signature(self, tc: &TransCtx) -> ir::Signature {
+        let c = tc.call_conv;
+        match self {
+            Sig::VmBasePc => sig(c, &[I64, I64, I64], &[I64]),
+            Sig::Resume => sig(c, &[I64, I64, I64, I64], &[I64]),
+            Sig::TwoInts => sig(c, &[I64, I64], &[I64]),
+            Sig::FloatBinary => sig(c, &[F64, F64], &[F64]),
+            Sig::FloatUnary => sig(c, &[F64], &[F64]),
+            Sig::Builtin => sig(c, &[I64, I64, I64, I64, I64], &[I64]),
+            Sig::Leaf => sig(c, &[I64], &[I64]),
+            Sig::Compiled(k) => jit_signature(tc.jit_cc, k),
+        }
+    }
 }
 
 /// The values of this function's frame.
@@ -549,8 +584,12 @@ struct Tr<'a, 'f> {
     /// The loop headers this version can be entered at (the re-entry
     /// dispatch's cases).
     entered: Vec<u32>,
-    sigs: Signatures,
-    /// This function itself, for direct recursive calls.
+    /// The signatures imported so far, by [`Sig::slot`]: each on its first
+    /// use ([`Tr::sig`]). Cranelift lowers every signature a function
+    /// declares, used or not, which was a tenth of compiling a small one.
+    sigs: [Option<SigRef>; SIGS],
+    /// This function itself, for direct recursive calls (declared on the
+    /// first: [`Tr::self_ref`]).
     self_ref: Option<ir::FuncRef>,
     /// The alias regions of [`Mem`], by discriminant.
     regions: [ir::AliasRegion; 6],
@@ -672,26 +711,6 @@ fn translate_function(
     let an = analyze(p, f, tc.speculate);
     let mut b = FunctionBuilder::new(func, fctx);
     let (vars, vty) = web_variables(&mut b, &an.webs);
-    let vm_base_pc = b.import_signature(sig(tc.call_conv, &[I64, I64, I64], &[I64]));
-    let resume = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64], &[I64]));
-    let compiled: [SigRef; REG_ARGS + 1] =
-        std::array::from_fn(|k| b.import_signature(jit_signature(tc.jit_cc, k)));
-    // Direct calls to itself (the function's name is the module's name for it).
-    let self_ref = match b.func.name.clone() {
-        ir::UserFuncName::User(u) => {
-            let name = b.func.declare_imported_user_function(u);
-            let k = reg_args(f);
-            Some(b.import_function(ir::ExtFuncData {
-                name: ir::ExternalName::User(name),
-                signature: compiled[k],
-                colocated: true,
-                patchable: false,
-            }))
-        }
-        ir::UserFuncName::Testcase(_) => None,
-    };
-    let two_ints = b.import_signature(sig(tc.call_conv, &[I64, I64], &[I64]));
-    let float_binary = b.import_signature(sig(tc.call_conv, &[F64, F64], &[F64]));
     let names = ["vm", "frame", "header", "heap", "global", "alloc"];
     let regions = std::array::from_fn(|i| {
         b.func.dfg.alias_regions.insert(ir::AliasRegionData {
@@ -699,9 +718,6 @@ fn translate_function(
             description: names[i].into(),
         })
     });
-    let float_unary = b.import_signature(sig(tc.call_conv, &[F64], &[F64]));
-    let builtin = b.import_signature(sig(tc.call_conv, &[I64, I64, I64, I64, I64], &[I64]));
-    let leaf = b.import_signature(sig(tc.call_conv, &[I64], &[I64]));
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -888,17 +904,8 @@ fn translate_function(
         todo: Vec::new(),
         reentry,
         entered,
-        sigs: Signatures {
-            vm_base_pc,
-            resume,
-            compiled,
-            two_ints,
-            float_binary,
-            float_unary,
-            builtin,
-            leaf,
-        },
-        self_ref,
+        sigs: [None; SIGS],
+        self_ref: None,
         regions,
         inl: None,
         unroll: None,
@@ -1194,7 +1201,7 @@ impl<'a, 'f> Tr<'a, 'f> {
                     _ => self.b.ins().bitcast(I64, MemFlagsData::new(), v),
                 };
                 let magic: extern "C" fn(i64) -> i64 = div_magic;
-                let m = self.call_helper(self.sigs.leaf, magic as usize as u64, &[d]);
+                let m = self.call_helper(Sig::Leaf, magic as usize as u64, &[d]);
                 let below = self.b.ins().iadd_imm_s(d, -1);
                 let zeros = self.b.ins().clz(below);
                 let sixty_three = self.iconst(63);
@@ -1611,6 +1618,36 @@ impl<'a, 'f> Tr<'a, 'f> {
         MemFlagsData::trusted().with_alias_region(Some(self.regions[m as usize]))
     }
 
+    /// Signature `s`, imported into the function on its first use.
+    fn sig(&mut self, s: Sig) -> SigRef {
+        if let Some(r) = self.sigs[s.slot()] {
+            return r;
+        }
+        let r = self.b.import_signature(s.signature(self.tc));
+        self.sigs[s.slot()] = Some(r);
+        r
+    }
+
+    /// This function itself, for a direct recursive call (its name is the
+    /// module's name for it), declared on the first; `None` for a function
+    /// named otherwise (a test case).
+    fn self_ref(&mut self) -> Option<ir::FuncRef> {
+        if self.self_ref.is_none() {
+            let ir::UserFuncName::User(u) = self.b.func.name.clone() else {
+                return None;
+            };
+            let signature = self.sig(Sig::Compiled(reg_args(self.f)));
+            let name = self.b.func.declare_imported_user_function(u);
+            self.self_ref = Some(self.b.import_function(ir::ExtFuncData {
+                name: ir::ExternalName::User(name),
+                signature,
+                colocated: true,
+                patchable: false,
+            }));
+        }
+        self.self_ref
+    }
+
     fn iconst(&mut self, v: i64) -> CV {
         self.b.ins().iconst(I64, v)
     }
@@ -1759,8 +1796,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(body);
         self.b.switch_to_block(ovf);
         let vm = self.vm_addr();
-        let st = self.call_helper(
-            self.sigs.two_ints,
+        let st = self.call_helper(Sig::TwoInts,
             self.tc.addrs.h_overflow,
             &[vm, self.frame.base],
         );

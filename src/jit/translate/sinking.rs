@@ -223,8 +223,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let info = self.iconst(items.len() as i64 | (NewKind::Struct as i64) << 32);
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();
-        let st = self.call_helper(
-            self.sigs.builtin,
+        let st = self.call_helper(Sig::Builtin,
             self.tc.addrs.h_new,
             &[vm, site, args, info, pcv],
         );

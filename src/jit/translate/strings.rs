@@ -307,7 +307,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let one_byte = self.b.ins().icmp_imm_s(IntCC::Equal, lx, 1);
         self.branch_to_if(one_byte, done, yes);
         self.stress(pc, pc);
-        let r = self.call_helper(self.sigs.two_ints, self.tc.addrs.h_eq_ref, &[x, y]);
+        let r = self.call_helper(Sig::TwoInts, self.tc.addrs.h_eq_ref, &[x, y]);
         let failed = self.b.ins().icmp_imm_s(IntCC::Equal, r, 2);
         self.guard(failed, pc);
         self.b.ins().jump(done, &[r.into()]);
@@ -474,7 +474,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let lengths_differ = self.b.ins().icmp(IntCC::NotEqual, la, lb);
         self.branch_to_if(lengths_differ, done, no);
         let compare: extern "C" fn(*const u8, *const u8, usize) -> i64 = bytes_equal;
-        let r = self.call_helper(self.sigs.vm_base_pc, compare as usize as u64, &[pa, pb, la]);
+        let r = self.call_helper(Sig::VmBasePc, compare as usize as u64, &[pa, pb, la]);
         self.b.ins().jump(done, &[r.into()]);
         self.b.seal_block(done);
         self.b.switch_to_block(done);
