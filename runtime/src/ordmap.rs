@@ -264,7 +264,7 @@ impl OrderedMap {
         if let Some(hit) = self.direct_hit(key) {
             return hit;
         }
-        match self.last_found(key) {
+        match self.last_found_indirect(key) {
             Ok(i) => Some(i),
             Err(_) if self.is_small() => None,
             Err((hash, exact)) => self.probe(hash, exact, key),
@@ -304,6 +304,12 @@ impl OrderedMap {
         if let Some(hit) = self.direct_hit(key) {
             return hit.ok_or_else(|| key.hash_exact());
         }
+        self.last_found_indirect(key)
+    }
+
+    /// [`Self::last_found`] of a key the direct table does not cover.
+    #[inline(always)]
+    fn last_found_indirect(&self, key: &MapKey) -> Result<usize, (u64, bool)> {
         if self.is_small() {
             return self.scan(key);
         }
@@ -354,6 +360,11 @@ impl OrderedMap {
     /// absent.
     #[inline(always)]
     fn direct_hit(&self, key: &MapKey) -> Option<Option<usize>> {
+        // (Most maps have no direct table: then the key's slot, which for a
+        // string is a division, is not worked out.)
+        if self.direct.is_empty() {
+            return None;
+        }
         let p = *self.direct.get(direct_index(key)?)?;
         Some((p as usize).checked_sub(1))
     }
