@@ -461,15 +461,13 @@ impl<'p> Vm<'p> {
                     let s = site!(site);
                     let new_base = base_idx + view!().nregs;
                     // SAFETY: the verifier checked the site's target (a function of
-                    // the program) and that it passes exactly `nparams <= nregs`
-                    // arguments.
-                    let callee_regs =
-                        unsafe { program.functions.get_unchecked(s.target as usize) }.nregs as usize;
-                    // SAFETY: as just above; the dispatch loop runs the innermost frame.
+                    // the program, which has a view) and that it passes exactly
+                    // `nparams <= nregs` arguments; the dispatch loop runs the
+                    // innermost frame.
                     tri!(unsafe {
                         self.push_frame_of(
                             s.target,
-                            callee_regs,
+                            views.add(s.target as usize),
                             base_idx,
                             new_base,
                             &s.args,
@@ -501,20 +499,20 @@ impl<'p> Vm<'p> {
                         raise!("internal error: a closure of an unknown function");
                     }
                     // SAFETY: one view per function (checked just above).
-                    let callee_view = unsafe { &*views.add(callee as usize) };
-                    if callee_view.nparams as usize != s.args.len() {
+                    let callee_view = unsafe { views.add(callee as usize) };
+                    // SAFETY: as just above.
+                    if unsafe { (*callee_view).nparams } as usize != s.args.len() {
                         raise!("internal error: closure arity mismatch");
                     }
-                    let callee_regs = callee_view.nregs;
                     let new_base = base_idx + view!().nregs;
                     // SAFETY: `callee` is a function of the program (just looked
-                    // up) with `callee_regs` registers, and it takes exactly the
-                    // site's arguments, and the verifier checked `nparams <= nregs`
-                    // for every function; the dispatch loop runs the innermost frame.
+                    // up), `callee_view` its view, and it takes exactly the site's
+                    // arguments, and the verifier checked `nparams <= nregs` for
+                    // every function; the dispatch loop runs the innermost frame.
                     tri!(unsafe {
                         self.push_frame_of(
                             callee,
-                            callee_regs,
+                            callee_view,
                             base_idx,
                             new_base,
                             &s.args,

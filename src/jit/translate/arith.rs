@@ -111,10 +111,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();
-        let st = self.call_helper(Sig::VmBasePc,
-            self.tc.addrs.h_op,
-            &[vm, self.frame.base, pcv],
-        );
+        let st = self.call_helper(Sig::VmBasePc, self.tc.addrs.h_op, &[vm, self.frame.base, pcv]);
         self.check_status(st, pc);
         if let Some(d) = ops.def {
             let w = self.web_written(d);

@@ -1796,10 +1796,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(body);
         self.b.switch_to_block(ovf);
         let vm = self.vm_addr();
-        let st = self.call_helper(Sig::TwoInts,
-            self.tc.addrs.h_overflow,
-            &[vm, self.frame.base],
-        );
+        let st = self.call_helper(Sig::TwoInts, self.tc.addrs.h_overflow, &[vm, self.frame.base]);
         self.b.ins().return_(&[st]);
         self.b.switch_to_block(body);
     }

@@ -223,10 +223,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let info = self.iconst(items.len() as i64 | (NewKind::Struct as i64) << 32);
         let pcv = self.iconst(pc as i64);
         let vm = self.vm_addr();
-        let st = self.call_helper(Sig::Builtin,
-            self.tc.addrs.h_new,
-            &[vm, site, args, info, pcv],
-        );
+        let st = self.call_helper(Sig::Builtin, self.tc.addrs.h_new, &[vm, site, args, info, pcv]);
         let (failed, made) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(failed);
         self.b.ins().brif(st, failed, &[], made, &[]);

@@ -1,7 +1,7 @@
 //! Calls: frame setup for user functions and closures, builtin and extern dispatch.
 
 use crate::bytecode::Reg;
-use crate::vm::frame::Frame;
+use crate::vm::frame::{FnView, Frame};
 use crate::vm::{panic_message, Vm};
 use bp_runtime::rt::{RtError, RtResult};
 use bp_runtime::Value;
@@ -34,33 +34,34 @@ impl Vm<'_> {
         dst: Reg,
         call_pc: usize,
     ) -> Result<(), &'static str> {
-        let nregs = match self.program.functions.get(callee as usize) {
-            Some(f) if f.nparams as usize == args.len() => f.nregs as usize,
+        let view = match self.fn_views.get(callee as usize) {
+            Some(v) if v.nparams as usize == args.len() => v as *const FnView<'_>,
             Some(_) => return Err("internal error: a call with the wrong number of arguments"),
             None => return Err("internal error: call of an unknown function"),
         };
         // SAFETY: checked just above (and the verifier checked `nparams <=
         // nregs` for every function); the caller's frame is the innermost one
         // (the caller's contract).
-        unsafe { self.push_frame_of(callee, nregs, caller_base, new_base, args, dst, call_pc, false) }
+        unsafe { self.push_frame_of(callee, view, caller_base, new_base, args, dst, call_pc, false) }
     }
 
-    /// [`Vm::push_frame`] for a callee whose id, parameters and register count
-    /// `nregs` the caller has checked (the verifier, for a `Call`): only the
-    /// limits are checked here. With `closure`, the caller stores the
-    /// callee's closure in the register after the arguments right after this
-    /// (`CallIndirect`), which then need not be nulled.
+    /// [`Vm::push_frame`] for a callee whose id and parameters the caller has
+    /// checked (the verifier, for a `Call`): only the limits are checked
+    /// here. `view` is the callee's (`Vm::fn_views`), where its register
+    /// count and reference registers are. With `closure`, the caller stores
+    /// the callee's closure in the register after the arguments right after
+    /// this (`CallIndirect`), which then need not be nulled.
     ///
     /// # Safety
-    /// `callee` must be a function of the program with `nregs` registers and
-    /// `args.len()` parameters, and `args.len() <= nregs`; the caller's frame
+    /// `callee` must be a function of the program with `args.len()`
+    /// parameters and `view` its view in `self.fn_views`; the caller's frame
     /// is the innermost one (the frame stack is not empty).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) unsafe fn push_frame_of(
         &mut self,
         callee: u32,
-        nregs: usize,
+        view: *const FnView<'_>,
         caller_base: usize,
         new_base: usize,
         args: &[Reg],
@@ -68,6 +69,10 @@ impl Vm<'_> {
         call_pc: usize,
         closure: bool,
     ) -> Result<(), &'static str> {
+        // SAFETY: the caller's contract: a view of `self.fn_views`, which is
+        // never changed while the VM lives (nor by anything below).
+        let view = unsafe { &*view };
+        let nregs = view.nregs;
         if self.frames.len() >= self.max_depth || new_base + nregs > self.stack.limit() {
             return Err(STACK_OVERFLOW);
         }
@@ -79,7 +84,7 @@ impl Vm<'_> {
         // are below `nregs`. Each copy reads and writes one in-bounds slot.
         unsafe {
             copy_args(sp.add(caller_base), sp.add(new_base), args);
-            let refs = &self.fn_views.get_unchecked(callee as usize).local_refs[closure as usize];
+            let refs = &view.local_refs[closure as usize];
             null_references(sp.add(new_base), refs);
         }
         // SAFETY: `len < max_depth <= capacity` (checked above; `Vm::new` clamps
