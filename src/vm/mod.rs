@@ -132,6 +132,7 @@ pub struct Vm<'p> {
     /// flight while it propagates through compiled frames (status 1).
     pub pending: Option<Exception>,
     /// Materialised constant pools, per function (strings pinned on the heap).
+    /// Never resized or replaced: the `fn_views` point into them.
     pub(crate) consts: Vec<Box<[Value]>>,
     /// Per function, the registers that hold references (GC root map as a list).
     pub(crate) ref_regs: Vec<Box<[u8]>>,

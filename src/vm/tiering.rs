@@ -131,6 +131,7 @@ pub struct Tiering {
     /// tier: without one, nothing reads them).
     pub call_counts: Vec<u32>,
     /// Per-function, per-loop back-edge counters (incremented by every `Loop`).
+    /// Never resized or replaced: the VM's `FnView`s point into them.
     pub loop_counts: Vec<Vec<u32>>,
     /// The tier, owned (from `Box::into_raw`, freed on drop). A raw pointer rather
     /// than a `Box` because hooks run while the VM is mutably borrowed: the VM
