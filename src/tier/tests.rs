@@ -2199,3 +2199,47 @@ def main() -> int:
     assert!(!live_at_header(&p), "r{dst} is live at the loop's header");
     same_everywhere_prog(&p);
 }
+
+/// A compiled function declares only the signatures its calls use
+/// (`Tr::sig`): Cranelift lowers every declared signature, used or not,
+/// which was a tenth of compiling a small function while the translator
+/// declared them all up front.
+#[test]
+fn only_the_signatures_used_are_declared() {
+    let p = build(
+        r#"
+def add(a: int, b: int) -> int:
+    return a + b
+
+def root(x: float) -> float:
+    return sin(x) + x % 3.0
+
+def fib(n: int) -> int:
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+def main() -> int:
+    print(add(1, 2), root(2.0), fib(10))
+    return 0
+"#,
+    );
+    let isas = crate::jit::host_isas().expect("a host ISA");
+    for f in compile_all(&p, &isas, false, 0, &offsets()) {
+        assert!(f.result.is_ok(), "{}: {:?}", f.name, f.result);
+        let declared: Vec<&str> =
+            f.ir.lines()
+                .filter_map(|l| l.trim().split_once(" = ").map(|(name, _)| name))
+                .filter(|name| name.starts_with("sig"))
+                .collect();
+        assert!(
+            !declared.is_empty() || f.name == "add",
+            "{}: no signature",
+            f.name
+        );
+        for sig in declared {
+            let uses = f.ir.matches(&format!("{sig},")).count() + f.ir.matches(&format!("{sig}\n")).count();
+            assert!(uses > 0, "{}: {sig} is declared and not used\n{}", f.name, f.ir);
+        }
+    }
+}
