@@ -250,18 +250,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             (Inline::Clamp, &[a, lo, hi]) => Some(self.inline_clamp(a, lo, hi)),
             (Inline::NativeUnary(f), &[a]) => {
                 let x = self.get_f(a);
-                let fp = self.iconst(f as usize as i64);
-                let sig = self.sig(Sig::FloatUnary);
-                let call = self.b.ins().call_indirect(sig, fp, &[x]);
-                Some(self.b.inst_results(call)[0])
+                Some(self.call_helper(Sig::FloatUnary, f as usize as u64, &[x]))
             }
             (Inline::NativeBinary(f), &[a, c]) => {
                 let x = self.get_f(a);
                 let y = self.get_f(c);
-                let fp = self.iconst(f as usize as i64);
-                let sig = self.sig(Sig::FloatBinary);
-                let call = self.b.ins().call_indirect(sig, fp, &[x, y]);
-                Some(self.b.inst_results(call)[0])
+                Some(self.call_helper(Sig::FloatBinary, f as usize as u64, &[x, y]))
             }
             (Inline::Str(op), _) if args.len() == op.arity() => {
                 self.inline_str_builtin(pc, dst, id, op, args);

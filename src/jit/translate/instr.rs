@@ -298,10 +298,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             ModF { dst, a, b } => {
                 let x = self.get_f(a);
                 let y = self.get_f(b);
-                let fp = self.iconst(self.tc.addrs.h_fmod as i64);
-                let sig = self.sig(Sig::FloatBinary);
-                let call = self.b.ins().call_indirect(sig, fp, &[x, y]);
-                let v = self.b.inst_results(call)[0];
+                let v = self.call_helper(Sig::FloatBinary, self.tc.addrs.h_fmod, &[x, y]);
                 self.set(dst, v);
             }
             NegF { dst, src } => {
