@@ -585,6 +585,9 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// through to `pc + 1`. A test of `x % 2^k == 0` also tells the block its
     /// zero edge enters that `x` has `k` low zero bits.
     fn compare_branch(&mut self, pc: u32, ins: Instr, target: u32) -> Result<bool, String> {
+        if let Some(test) = self.str_test.take() {
+            return self.str_test_branch(pc, ins, target, test);
+        }
         let (c, when) = self
             .branch_condition(ins)
             .ok_or("internal error: not a compare-and-branch")?;

@@ -604,6 +604,9 @@ struct Tr<'a, 'f> {
     inl: Option<inline::Inlined<'a>>,
     /// The loop being unrolled, if one is ([`pairing`]).
     unroll: Option<pairing::Unroll>,
+    /// A string-constant test left for the branch after it
+    /// ([`strings::StrTest`]).
+    str_test: Option<strings::StrTest<'a>>,
     /// The block every exit goes on to after resuming the VM
     /// ([`Tr::after_resume`]), once one needs it.
     resume_tail: Option<Block>,
@@ -909,6 +912,7 @@ fn translate_function(
         regions,
         inl: None,
         unroll: None,
+        str_test: None,
         resume_tail: None,
         resume_call: None,
         raise_call: None,

@@ -272,6 +272,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         let known = (short_const(self.const_str(y)).map(|c| (x, c)))
             .or_else(|| short_const(self.const_str(x)).map(|c| (y, c)));
         if let Some((s, c)) = known {
+            if self.branch_takes_test(pc, dst) {
+                self.str_test = Some(StrTest { reg: dst, s, c, when });
+                return;
+            }
             let eq = self.equals_const_str(s, c);
             let v = match when {
                 When::True => eq,
@@ -350,21 +354,48 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// and objects read apart", "Measured and not kept"). The loads of bytes
     /// come after the length test: they read only bytes of the string.
     fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
-        let (p_off, l_off) = self.tc.offs.str_bytes;
-        let (obj, null) = self.readable_str(s);
-        let len = self.str_word_moving(obj, l_off);
+        let (len, null) = self.const_str_length(s);
         if c.is_empty() {
-            let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
-            let not_null = self.b.ins().bxor_imm_s(null, 1);
-            let eq = self.b.ins().band(empty, not_null);
-            return self.b.ins().uextend(I64, eq);
+            return self.is_empty_str(len, null);
         }
         let done = self.b.create_block();
         self.b.append_block_param(done, I64);
         let no = self.iconst(0);
         let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
-        let p = self.str_word_moving(obj, p_off);
+        let both = self.has_const_bytes(s, c);
+        let eq = self.b.ins().uextend(I64, both);
+        self.b.ins().jump(done, &[eq.into()]);
+        self.b.seal_block(done);
+        self.b.switch_to_block(done);
+        self.b.block_params(done)[0]
+    }
+
+    /// The length of string `s` (null or live; a null one reads 0) for a
+    /// test against a constant, and whether `s` is null: read before any
+    /// branch, so that a chain of tests of one string reads it once
+    /// ([`Tr::str_word_moving`]).
+    fn const_str_length(&mut self, s: CV) -> (CV, CV) {
+        let (obj, null) = self.readable_str(s);
+        (self.str_word_moving(obj, self.tc.offs.str_bytes.1), null)
+    }
+
+    /// Whether a string of length `len`, null or not (`null`), is the empty
+    /// string: 1 or 0.
+    fn is_empty_str(&mut self, len: CV, null: CV) -> CV {
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
+        let not_null = self.b.ins().bxor_imm_s(null, 1);
+        let eq = self.b.ins().band(empty, not_null);
+        self.b.ins().uextend(I64, eq)
+    }
+
+    /// Whether the bytes of the string `s`, non-null and as long as `c`
+    /// (non-empty, at most [`CONST_STR_INLINE`] bytes), are `c`'s: an `i8`
+    /// condition. At most two loads, overlapping, at the start and at the
+    /// end; they read only bytes of the string.
+    fn has_const_bytes(&mut self, s: CV, c: &[u8]) -> CV {
+        let (obj, _) = self.readable_str(s);
+        let p = self.str_word_moving(obj, self.tc.offs.str_bytes.0);
         // The widest load that fits, at the start and at the end.
         let (ty, w) = match c.len() {
             1 => (I8, 1),
@@ -372,7 +403,8 @@ impl<'a, 'f> Tr<'a, 'f> {
             4..=7 => (I32, 4),
             _ => (I64, 8),
         };
-        let mut bytes_are = |at: usize| {
+        // The bits where the string and the constant differ, in a word.
+        let mut differ = |at: usize| {
             let mut word = [0u8; 8];
             word[..w].copy_from_slice(&c[at..at + w]);
             // Unaligned: the bytes of a string start anywhere.
@@ -381,16 +413,77 @@ impl<'a, 'f> Tr<'a, 'f> {
                 .with_readonly()
                 .with_alias_region(Some(self.regions[Mem::Heap as usize]));
             let got = self.b.ins().load(ty, fl, p, at as i32);
-            let want = self.b.ins().iconst(ty, i64::from_le_bytes(word));
-            self.b.ins().icmp(IntCC::Equal, got, want)
+            // (The constant sign-extended from its type's width.)
+            let bits = 64 - 8 * w as u32;
+            let want = (i64::from_le_bytes(word) << bits) >> bits;
+            self.b.ins().bxor_imm_s(got, want)
         };
-        let (head, tail) = (bytes_are(0), bytes_are(c.len() - w));
-        let both = self.b.ins().band(head, tail);
-        let eq = self.b.ins().uextend(I64, both);
-        self.b.ins().jump(done, &[eq.into()]);
-        self.b.seal_block(done);
-        self.b.switch_to_block(done);
-        self.b.block_params(done)[0]
+        let (head, tail) = (differ(0), differ(c.len() - w));
+        // (One test of the two words' differences: two `xor`s and an `or`
+        // set the flag the branch reads, where two compares each made a
+        // byte that a third instruction tested.)
+        let any = self.b.ins().bor(head, tail);
+        self.b.ins().icmp_imm_s(IntCC::Equal, any, 0)
+    }
+
+    /// Whether the string test at `pc` (`EqStr` or `NeStr` into `dst`) is
+    /// only there for the branch right after it: the next instruction is a
+    /// `JmpIf` or `JmpIfNot` on `dst` that no other jump reaches, and `dst`
+    /// is dead where that branch goes. Then the test is translated with the
+    /// branch ([`Tr::str_test_branch`]).
+    fn branch_takes_test(&self, pc: u32, dst: Reg) -> bool {
+        let next = pc as usize + 1;
+        let target = match self.f.code.get(next) {
+            Some(&Instr::JmpIf { cond, target } | &Instr::JmpIfNot { cond, target }) if cond == dst => target,
+            _ => return false,
+        };
+        let dead_at = |at: usize| self.an.live_in.get(at).is_some_and(|live| !live.contains(dst));
+        self.inl.is_none() && !self.an.leader[next] && dead_at(target as usize) && dead_at(next + 1)
+    }
+
+    /// The `JmpIf` or `JmpIfNot` `ins` at `pc`, to `target`, on the string
+    /// test just before it (`test`, left by [`Tr::str_equality`]): branched
+    /// on the test's outcome itself, without making its 0 or 1. A string of
+    /// another length goes where "not equal" goes at once; one of the same
+    /// length compares its bytes and branches on that. (Made as a value and
+    /// then tested, the outcome of `w == "a" or w == "b"` was a join of two
+    /// paths that Cranelift kept: a 0 put in a register, a test and a branch
+    /// more for every string that failed on its length.)
+    pub(super) fn str_test_branch(
+        &mut self,
+        pc: u32,
+        ins: Instr,
+        target: u32,
+        test: StrTest<'a>,
+    ) -> Result<bool, String> {
+        let jumps_if_true = match ins {
+            Instr::JmpIf { cond, .. } if cond == test.reg => true,
+            Instr::JmpIfNot { cond, .. } if cond == test.reg => false,
+            _ => return Err("internal error: a string test without its branch".into()),
+        };
+        self.map_facts_on_edges(pc, &ins, target);
+        let taken = self.edge(target)?;
+        let next = self.edge(pc + 1)?;
+        // Where the branch goes when the strings are equal.
+        let (on_eq, on_ne) = if matches!(test.when, When::True) == jumps_if_true {
+            (taken, next)
+        } else {
+            (next, taken)
+        };
+        let (len, null) = self.const_str_length(test.s);
+        if test.c.is_empty() {
+            let eq = self.is_empty_str(len, null);
+            self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
+            return Ok(false);
+        }
+        let same_len = self.b.create_block();
+        let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, test.c.len() as i64);
+        self.b.ins().brif(other_len, on_ne, &[], same_len, &[]);
+        self.b.seal_block(same_len);
+        self.b.switch_to_block(same_len);
+        let eq = self.has_const_bytes(test.s, test.c);
+        self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
+        Ok(false)
     }
 
     /// Whether the `CallBuiltin` at `pc` keeps its substring as a slice
@@ -497,6 +590,20 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(go_on);
         self.b.switch_to_block(go_on);
     }
+}
+
+/// A test of a string against a constant (`w == "alpha0"`) whose outcome
+/// only decides the branch after it ([`Tr::branch_takes_test`]): left by
+/// [`Tr::str_equality`] for that branch to translate.
+pub(super) struct StrTest<'a> {
+    /// The register the test would write (read by the branch alone).
+    reg: Reg,
+    /// The string tested.
+    s: CV,
+    /// The constant's bytes (at most [`CONST_STR_INLINE`]).
+    c: &'a [u8],
+    /// `==` (`When::True`) or `!=` (`When::False`).
+    when: When,
 }
 
 /// String constants of at most this many bytes are compared inline
