@@ -1702,7 +1702,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             }
             return self.load_ref(r);
         }
-        self.b.use_var(self.vars[w])
+        // A second read of a register in a block with several predecessors
+        // gets the alias Cranelift made of the block parameter it found
+        // trivial; the facts of `self.vn` are keyed by the value itself.
+        let v = self.b.use_var(self.vars[w]);
+        self.b.func.dfg.resolve_aliases(v)
     }
 
     /// Reference register `r`, read from its frame slot, where every definition
