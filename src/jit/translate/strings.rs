@@ -247,6 +247,24 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// the same length over one byte whose first bytes agree are compared by
     /// the deep-equality helper (2: it failed, exit to the VM).
     pub(super) fn str_equality(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, when: When) {
+        if let Some((subject, c)) = self.const_test(a, b) {
+            if self.branch_takes_test(pc, dst) {
+                self.str_test = Some(StrTest {
+                    reg: dst,
+                    subject,
+                    c,
+                    when,
+                });
+                return;
+            }
+            let eq = self.equals_const_str(subject, c);
+            let v = match when {
+                When::True => eq,
+                When::False => self.b.ins().bxor_imm_s(eq, 1),
+            };
+            self.set(dst, v);
+            return;
+        }
         if let Some(eq) = self.slice_equality(a, b) {
             let v = match when {
                 When::True => eq,
@@ -265,23 +283,6 @@ impl<'a, 'f> Tr<'a, 'f> {
                 When::False => self.b.ins().bxor_imm_s(c, 1),
             };
             self.set_bool(dst, c);
-            return;
-        }
-        // The other string and the constant, if one side is a short one.
-        let short_const = |c: Option<&'a [u8]>| c.filter(|c| c.len() <= CONST_STR_INLINE);
-        let known = (short_const(self.const_str(y)).map(|c| (x, c)))
-            .or_else(|| short_const(self.const_str(x)).map(|c| (y, c)));
-        if let Some((s, c)) = known {
-            if self.branch_takes_test(pc, dst) {
-                self.str_test = Some(StrTest { reg: dst, s, c, when });
-                return;
-            }
-            let eq = self.equals_const_str(s, c);
-            let v = match when {
-                When::True => eq,
-                When::False => self.b.ins().bxor_imm_s(eq, 1),
-            };
-            self.set(dst, v);
             return;
         }
         let done = self.b.create_block();
@@ -341,20 +342,47 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// Whether the string `s` (null or a live string) has the bytes `c`
-    /// (at most [`CONST_STR_INLINE`] of them), 1 or 0: its length, then its
-    /// bytes as at most two loads, overlapping, compared with the constant's
-    /// (`s == "alpha"` in a loop is a few instructions instead of a call).
-    /// A null string's length is read from the zeroed block (`Addrs::
-    /// zero_obj`), 0, so that the length is read before any branch; a chain
-    /// of tests of one string (`w == "a" or w == "b"`, a bytecode block per
-    /// test) reads it once ([`Tr::str_word_moving`]; Cranelift's
-    /// redundant-load elimination alone did not merge those loads, even from
-    /// one address value: docs/benchmarks.md, "Small maps without an index,
-    /// and objects read apart", "Measured and not kept"). The loads of bytes
-    /// come after the length test: they read only bytes of the string.
-    fn equals_const_str(&mut self, s: CV, c: &[u8]) -> CV {
-        let (len, null) = self.const_str_length(s);
+    /// The string or slice that `a == b` compares with a constant of at
+    /// most [`CONST_STR_INLINE`] bytes, and the constant's bytes, if one side
+    /// is such a constant and the other a slice ([`Tr::slice_of`]) or a
+    /// string that is not also an entry of the shared table (two such
+    /// entries are compared by address).
+    fn const_test(&mut self, a: Reg, b: Reg) -> Option<(Subject, &'a [u8])> {
+        let short_const = |c: Option<&'a [u8]>| c.filter(|c| c.len() <= CONST_STR_INLINE);
+        let (sa, sb) = (self.slice_of(a), self.slice_of(b));
+        match (sa, sb) {
+            (Some(_), Some(_)) => None,
+            (Some((p, l)), None) | (None, Some((p, l))) => {
+                let other = if sa.is_some() { b } else { a };
+                let k = self.get_i(other);
+                short_const(self.const_str(k)).map(|c| (Subject::Slice(p, l), c))
+            }
+            (None, None) => {
+                let x = self.get_i(a);
+                let y = self.get_i(b);
+                if self.short_index(x).is_some() && self.short_index(y).is_some() {
+                    return None;
+                }
+                (short_const(self.const_str(y)).map(|c| (Subject::Str(x), c)))
+                    .or_else(|| short_const(self.const_str(x)).map(|c| (Subject::Str(y), c)))
+            }
+        }
+    }
+
+    /// Whether `subject` has the bytes `c` (at most [`CONST_STR_INLINE`] of
+    /// them), 1 or 0: its length, then its bytes as at most two loads,
+    /// overlapping, compared with the constant's (`s == "alpha"` in a loop is
+    /// a few instructions instead of a call). A null string's length is read
+    /// from the zeroed block (`Addrs::zero_obj`), 0, so that the length is
+    /// read before any branch; a chain of tests of one string (`w == "a" or
+    /// w == "b"`, a bytecode block per test) reads it once
+    /// ([`Tr::str_word_moving`]; Cranelift's redundant-load elimination alone
+    /// did not merge those loads, even from one address value:
+    /// docs/benchmarks.md, "Small maps without an index, and objects read
+    /// apart", "Measured and not kept"). The loads of bytes come after the
+    /// length test: they read only bytes of the string.
+    fn equals_const_str(&mut self, subject: Subject, c: &[u8]) -> CV {
+        let (len, null) = self.subject_length(subject);
         if c.is_empty() {
             return self.is_empty_str(len, null);
         }
@@ -363,7 +391,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         let no = self.iconst(0);
         let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
-        let both = self.has_const_bytes(s, c);
+        let both = self.has_const_bytes(subject, c);
         let eq = self.b.ins().uextend(I64, both);
         self.b.ins().jump(done, &[eq.into()]);
         self.b.seal_block(done);
@@ -371,31 +399,46 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.block_params(done)[0]
     }
 
-    /// The length of string `s` (null or live; a null one reads 0) for a
-    /// test against a constant, and whether `s` is null: read before any
-    /// branch, so that a chain of tests of one string reads it once
-    /// ([`Tr::str_word_moving`]).
-    fn const_str_length(&mut self, s: CV) -> (CV, CV) {
-        let (obj, null) = self.readable_str(s);
-        (self.str_word_moving(obj, self.tc.offs.str_bytes.1), null)
+    /// The length of `subject` for a test against a constant, and whether
+    /// it is a null string (`None` for a slice, never null). A string's is
+    /// read before any branch, so that a chain of tests of one string reads
+    /// it once ([`Tr::str_word_moving`]).
+    fn subject_length(&mut self, subject: Subject) -> (CV, Option<CV>) {
+        match subject {
+            Subject::Str(s) => {
+                let (obj, null) = self.readable_str(s);
+                (self.str_word_moving(obj, self.tc.offs.str_bytes.1), Some(null))
+            }
+            Subject::Slice(_, len) => (len, None),
+        }
     }
 
-    /// Whether a string of length `len`, null or not (`null`), is the empty
-    /// string: 1 or 0.
-    fn is_empty_str(&mut self, len: CV, null: CV) -> CV {
+    /// Whether a subject of length `len`, null or not (`null`), is the
+    /// empty string: 1 or 0.
+    fn is_empty_str(&mut self, len: CV, null: Option<CV>) -> CV {
         let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
-        let not_null = self.b.ins().bxor_imm_s(null, 1);
-        let eq = self.b.ins().band(empty, not_null);
+        let eq = match null {
+            Some(null) => {
+                let not_null = self.b.ins().bxor_imm_s(null, 1);
+                self.b.ins().band(empty, not_null)
+            }
+            None => empty,
+        };
         self.b.ins().uextend(I64, eq)
     }
 
-    /// Whether the bytes of the string `s`, non-null and as long as `c`
-    /// (non-empty, at most [`CONST_STR_INLINE`] bytes), are `c`'s: an `i8`
-    /// condition. At most two loads, overlapping, at the start and at the
-    /// end; they read only bytes of the string.
-    fn has_const_bytes(&mut self, s: CV, c: &[u8]) -> CV {
-        let (obj, _) = self.readable_str(s);
-        let p = self.str_word_moving(obj, self.tc.offs.str_bytes.0);
+    /// Whether the bytes of `subject`, a non-null string or a slice as long
+    /// as `c` (non-empty, at most [`CONST_STR_INLINE`] bytes), are `c`'s: an
+    /// `i8` condition. At most two loads, overlapping, at the start and at
+    /// the end; they read only bytes of the subject.
+    fn has_const_bytes(&mut self, subject: Subject, c: &[u8]) -> CV {
+        let p = match subject {
+            Subject::Str(s) => {
+                let (obj, _) = self.readable_str(s);
+                self.str_word_moving(obj, self.tc.offs.str_bytes.0)
+            }
+            Subject::Slice(p, _) => p,
+        };
         // The widest load that fits, at the start and at the end.
         let (ty, w) = match c.len() {
             1 => (I8, 1),
@@ -403,7 +446,7 @@ impl<'a, 'f> Tr<'a, 'f> {
             4..=7 => (I32, 4),
             _ => (I64, 8),
         };
-        // The bits where the string and the constant differ, in a word.
+        // The bits where the subject and the constant differ, in a word.
         let mut differ = |at: usize| {
             let mut word = [0u8; 8];
             word[..w].copy_from_slice(&c[at..at + w]);
@@ -470,7 +513,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         } else {
             (next, taken)
         };
-        let (len, null) = self.const_str_length(test.s);
+        let (len, null) = self.subject_length(test.subject);
         if test.c.is_empty() {
             let eq = self.is_empty_str(len, null);
             self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
@@ -481,7 +524,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().brif(other_len, on_ne, &[], same_len, &[]);
         self.b.seal_block(same_len);
         self.b.switch_to_block(same_len);
-        let eq = self.has_const_bytes(test.s, test.c);
+        let eq = self.has_const_bytes(test.subject, test.c);
         self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
         Ok(false)
     }
@@ -598,12 +641,21 @@ impl<'a, 'f> Tr<'a, 'f> {
 pub(super) struct StrTest<'a> {
     /// The register the test would write (read by the branch alone).
     reg: Reg,
-    /// The string tested.
-    s: CV,
+    /// The string or slice tested.
+    subject: Subject,
     /// The constant's bytes (at most [`CONST_STR_INLINE`]).
     c: &'a [u8],
     /// `==` (`When::True`) or `!=` (`When::False`).
     when: When,
+}
+
+/// What a test against a constant reads ([`Tr::const_test`]).
+#[derive(Clone, Copy)]
+pub(super) enum Subject {
+    /// A string, null or live.
+    Str(CV),
+    /// The bytes of a slice ([`Tr::slice_of`]): their address and length.
+    Slice(CV, CV),
 }
 
 /// String constants of at most this many bytes are compared inline
