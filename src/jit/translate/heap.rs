@@ -4,11 +4,58 @@
 use super::*;
 use bp_runtime::value::ValKind;
 
+/// What the guards of a function's entry block proved about the registers
+/// that no instruction of the function writes (the parameters it only
+/// reads: `self` of a method, the node of a tree walk). The entry block runs
+/// first on every entry, so what its guards proved of such a register holds
+/// everywhere in the function: the object the register holds stays the same
+/// (the collector does not move objects, and only a write changes the
+/// register), and a struct's or tuple's number of slots never changes. So
+/// `n.kids` read again after a call (a new read of the frame slot, whose
+/// value the per-block facts of `ValueNumbering` do not know) is not checked
+/// for null again, nor for its field count.
+///
+/// Only for a function entered at its start alone: no loop headers (OSR
+/// entries, re-entries from the VM), and no exception handlers (a guard of
+/// the entry block that fails would reach one with the register unproven).
+pub(super) struct EntryFacts {
+    /// Registers no instruction writes.
+    unwritten: RegSet,
+    /// Of those, the ones proved non-null.
+    non_null: RegSet,
+    /// Of those, how many slots (struct fields, tuple items) their object
+    /// was proved to have (0: not proved).
+    slots: Vec<u8>,
+    /// Still translating the entry block, whose guards prove facts.
+    in_entry: bool,
+}
+
+impl EntryFacts {
+    /// The facts of function `f` (analysed as `an`), none proved yet; `None`
+    /// if it can be entered elsewhere than at its start, or has handlers.
+    pub(super) fn for_function(f: &Function, an: &Analysis) -> Option<EntryFacts> {
+        if !an.headers.is_empty() || !f.handlers.is_empty() {
+            return None;
+        }
+        let mut unwritten = RegSet::default();
+        (0..f.nregs as Reg).for_each(|r| unwritten.insert(r));
+        for w in an.ops.iter().filter_map(|o| o.writes()) {
+            unwritten.remove(w);
+        }
+        Some(EntryFacts {
+            unwritten,
+            non_null: RegSet::default(),
+            slots: vec![0; f.nregs as usize],
+            in_entry: true,
+        })
+    }
+}
+
 impl<'a, 'f> Tr<'a, 'f> {
     /// Null check of the object in `r`; returns its pointer.
     pub(super) fn non_null(&mut self, r: Reg, pc: u32) -> CV {
         let o = self.get_i(r);
-        if self.vn.non_null.contains(&o) {
+        if self.vn.non_null.contains(&o) || self.entry_fact(|e| e.non_null.contains(r)) {
             return o;
         }
         let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
@@ -17,8 +64,35 @@ impl<'a, 'f> Tr<'a, 'f> {
         // branches: the rest of the block is not dominated by it.)
         if self.inl.is_none() {
             self.vn.non_null.insert(o);
+            self.prove_at_entry(r, |e| e.non_null.insert(r));
         }
         o
+    }
+
+    /// Whether `holds` of the function's entry facts ([`EntryFacts`]), for a
+    /// register of the function (not of an inlined callee).
+    fn entry_fact(&self, holds: impl Fn(&EntryFacts) -> bool) -> bool {
+        self.inl.is_none() && self.entry_facts.as_ref().is_some_and(holds)
+    }
+
+    /// Record what a guard just proved of register `r`, if it is in the
+    /// entry block and no instruction writes `r` ([`EntryFacts`]).
+    fn prove_at_entry(&mut self, r: Reg, prove: impl FnOnce(&mut EntryFacts)) {
+        if let Some(e) = self
+            .entry_facts
+            .as_mut()
+            .filter(|e| e.in_entry && e.unwritten.contains(r))
+        {
+            prove(e);
+        }
+    }
+
+    /// The translation left the entry block: guards prove no more
+    /// [`EntryFacts`].
+    pub(super) fn leave_entry_block(&mut self) {
+        if let Some(e) = self.entry_facts.as_mut() {
+            e.in_entry = false;
+        }
     }
 
     /// Whether the non-null object `o` (a class instance) is an instance of class
@@ -263,6 +337,10 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// bounds-checked): a struct's fields, a tuple's items.
     fn inline_slot(&mut self, obj: Reg, idx: u8, pc: u32, data: i32, (len_ty, l_off): (Type, i32)) -> CV {
         let o = self.non_null(obj, pc);
+        let slot = self.b.ins().iadd_imm_s(o, data as i64 + idx as i64 * 8);
+        if self.entry_fact(|e| e.slots[obj as usize] > idx) {
+            return slot;
+        }
         let fl = self.mem_flags(Mem::Hdr);
         let len = self.b.ins().load(len_ty, fl, o, l_off);
         let oob = self
@@ -270,7 +348,12 @@ impl<'a, 'f> Tr<'a, 'f> {
             .ins()
             .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, idx as i64);
         self.raise_guard(oob, pc);
-        self.b.ins().iadd_imm_s(o, data as i64 + idx as i64 * 8)
+        if self.inl.is_none() {
+            self.prove_at_entry(obj, |e| {
+                e.slots[obj as usize] = e.slots[obj as usize].max(idx + 1)
+            });
+        }
+        slot
     }
 
     /// The running VM's heap as `(base, offset)`: the context (in the pinned

@@ -607,6 +607,9 @@ struct Tr<'a, 'f> {
     /// A string-constant test left for the branch after it
     /// ([`strings::StrTest`]).
     str_test: Option<strings::StrTest<'a>>,
+    /// What the entry block's guards proved about the registers no
+    /// instruction writes ([`heap::EntryFacts`]).
+    entry_facts: Option<heap::EntryFacts>,
     /// The block every exit goes on to after resuming the VM
     /// ([`Tr::after_resume`]), once one needs it.
     resume_tail: Option<Block>,
@@ -852,6 +855,7 @@ fn translate_function(
         .map(|(pc, _)| (pc as u32, (b.declare_var(I64), b.declare_var(I64))))
         .collect();
     let inline_budget = an.inline_budget;
+    let entry_facts = heap::EntryFacts::for_function(f, &an);
     let mut t = Tr {
         tc,
         slice_vars,
@@ -913,6 +917,7 @@ fn translate_function(
         inl: None,
         unroll: None,
         str_test: None,
+        entry_facts,
         resume_tail: None,
         resume_call: None,
         raise_call: None,
@@ -1894,6 +1899,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         for pc in 0..self.f.code.len() {
             if !self.an.reachable[pc] {
                 continue;
+            }
+            if pc > 0 && (self.an.leader[pc] || !open) {
+                self.leave_entry_block();
             }
             if self.an.leader[pc] {
                 let blk = self.block(pc as u32)?;
