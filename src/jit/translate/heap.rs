@@ -30,25 +30,25 @@ pub(super) struct EntryFacts {
     in_entry: bool,
 }
 
-impl EntryFacts {
-    /// The facts of function `f` (analysed as `an`), none proved yet; `None`
-    /// if it can be entered elsewhere than at its start, or has handlers.
-    pub(super) fn for_function(f: &Function, an: &Analysis) -> Option<EntryFacts> {
-        if !an.headers.is_empty() || !f.handlers.is_empty() {
-            return None;
-        }
-        let mut unwritten = RegSet::default();
-        (0..f.nregs as Reg).for_each(|r| unwritten.insert(r));
-        for w in an.ops.iter().filter_map(|o| o.writes()) {
-            unwritten.remove(w);
-        }
-        Some(EntryFacts {
-            unwritten,
-            non_null: RegSet::default(),
-            slots: vec![0; f.nregs as usize],
-            in_entry: true,
-        })
+/// The [`EntryFacts`] of function `f` (analysed as `an`), none proved yet;
+/// `None` if it can be entered elsewhere than at its start, or has handlers.
+/// (A function, not a method: a second `impl` block in this module would
+/// rename the symbols of the first, which `link/startup-order.txt` lists.)
+pub(super) fn entry_facts(f: &Function, an: &Analysis) -> Option<EntryFacts> {
+    if !an.headers.is_empty() || !f.handlers.is_empty() {
+        return None;
     }
+    let mut unwritten = RegSet::default();
+    (0..f.nregs as Reg).for_each(|r| unwritten.insert(r));
+    for w in an.ops.iter().filter_map(|o| o.writes()) {
+        unwritten.remove(w);
+    }
+    Some(EntryFacts {
+        unwritten,
+        non_null: RegSet::default(),
+        slots: vec![0; f.nregs as usize],
+        in_entry: true,
+    })
 }
 
 impl<'a, 'f> Tr<'a, 'f> {

@@ -855,7 +855,7 @@ fn translate_function(
         .map(|(pc, _)| (pc as u32, (b.declare_var(I64), b.declare_var(I64))))
         .collect();
     let inline_budget = an.inline_budget;
-    let entry_facts = heap::EntryFacts::for_function(f, &an);
+    let entry_facts = heap::entry_facts(f, &an);
     let mut t = Tr {
         tc,
         slice_vars,
