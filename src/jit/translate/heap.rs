@@ -350,7 +350,9 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.raise_guard(oob, pc);
         if self.inl.is_none() {
             self.prove_at_entry(obj, |e| {
-                e.slots[obj as usize] = e.slots[obj as usize].max(idx + 1)
+                // (Saturating: a slot 255 proves 255 slots, which no later
+                // test of `> idx` takes for more.)
+                e.slots[obj as usize] = e.slots[obj as usize].max(idx.saturating_add(1))
             });
         }
         slot
