@@ -247,31 +247,19 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// the same length over one byte whose first bytes agree are compared by
     /// the deep-equality helper (2: it failed, exit to the VM).
     pub(super) fn str_equality(&mut self, pc: u32, dst: Reg, a: Reg, b: Reg, when: When) {
-        if let Some((subject, c)) = self.const_test(a, b) {
-            if self.branch_takes_test(pc, dst) {
-                self.str_test = Some(StrTest {
-                    reg: dst,
-                    subject,
-                    c,
-                    when,
-                });
-                return;
+        let (sa, sb) = (self.slice_of(a), self.slice_of(b));
+        if sa.is_some() || sb.is_some() {
+            // A slice and a short constant, else the bytes of both compared.
+            let known = match (sa, sb) {
+                (Some(slice), None) => self.short_const_in(b).map(|c| (slice, c)),
+                (None, Some(slice)) => self.short_const_in(a).map(|c| (slice, c)),
+                _ => None,
+            };
+            if let Some(((p, len), c)) = known {
+                return self.const_equality(pc, dst, Subject::Slice(p, len), c, when);
             }
-            let eq = self.equals_const_str(subject, c);
-            let v = match when {
-                When::True => eq,
-                When::False => self.b.ins().bxor_imm_s(eq, 1),
-            };
-            self.set(dst, v);
-            return;
-        }
-        if let Some(eq) = self.slice_equality(a, b) {
-            let v = match when {
-                When::True => eq,
-                When::False => self.b.ins().bxor_imm_s(eq, 1),
-            };
-            self.set(dst, v);
-            return;
+            let eq = self.slice_equality(a, b, sa, sb);
+            return self.set_test(dst, eq, when);
         }
         let x = self.get_i(a);
         let y = self.get_i(b);
@@ -284,6 +272,11 @@ impl<'a, 'f> Tr<'a, 'f> {
             };
             self.set_bool(dst, c);
             return;
+        }
+        // The other string and the constant, if one side is a short one.
+        let known = (self.short_const(y).map(|c| (x, c))).or_else(|| self.short_const(x).map(|c| (y, c)));
+        if let Some((s, c)) = known {
+            return self.const_equality(pc, dst, Subject::Str(s), c, when);
         }
         let done = self.b.create_block();
         self.b.append_block_param(done, I64);
@@ -319,11 +312,35 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.seal_block(done);
         self.b.switch_to_block(done);
         let eq = self.b.block_params(done)[0];
+        self.set_test(dst, eq, when);
+    }
+
+    /// `dst` = the outcome `eq` (1 or 0) of a string test, or its negation
+    /// (`When::False`).
+    fn set_test(&mut self, dst: Reg, eq: CV, when: When) {
         let v = match when {
             When::True => eq,
             When::False => self.b.ins().bxor_imm_s(eq, 1),
         };
         self.set(dst, v);
+    }
+
+    /// `dst = a == b` (or `!=`, `When::False`) where one side is `subject`
+    /// and the other the constant bytes `c`: left for the branch after it
+    /// when only that branch reads `dst` ([`Tr::branch_takes_test`]), else
+    /// made as a value ([`Tr::equals_const_str`]).
+    fn const_equality(&mut self, pc: u32, dst: Reg, subject: Subject, c: &'a [u8], when: When) {
+        if self.branch_takes_test(pc, dst) {
+            self.str_test = Some(StrTest {
+                reg: dst,
+                subject,
+                c,
+                when,
+            });
+            return;
+        }
+        let eq = self.equals_const_str(subject, c);
+        self.set_test(dst, eq, when);
     }
 
     /// The bytes of the string `v` is when it is a constant of the function
@@ -342,31 +359,16 @@ impl<'a, 'f> Tr<'a, 'f> {
         }
     }
 
-    /// The string or slice that `a == b` compares with a constant of at
-    /// most [`CONST_STR_INLINE`] bytes, and the constant's bytes, if one side
-    /// is such a constant and the other a slice ([`Tr::slice_of`]) or a
-    /// string that is not also an entry of the shared table (two such
-    /// entries are compared by address).
-    fn const_test(&mut self, a: Reg, b: Reg) -> Option<(Subject, &'a [u8])> {
-        let short_const = |c: Option<&'a [u8]>| c.filter(|c| c.len() <= CONST_STR_INLINE);
-        let (sa, sb) = (self.slice_of(a), self.slice_of(b));
-        match (sa, sb) {
-            (Some(_), Some(_)) => None,
-            (Some((p, l)), None) | (None, Some((p, l))) => {
-                let other = if sa.is_some() { b } else { a };
-                let k = self.get_i(other);
-                short_const(self.const_str(k)).map(|c| (Subject::Slice(p, l), c))
-            }
-            (None, None) => {
-                let x = self.get_i(a);
-                let y = self.get_i(b);
-                if self.short_index(x).is_some() && self.short_index(y).is_some() {
-                    return None;
-                }
-                (short_const(self.const_str(y)).map(|c| (Subject::Str(x), c)))
-                    .or_else(|| short_const(self.const_str(x)).map(|c| (Subject::Str(y), c)))
-            }
-        }
+    /// The bytes of `v` if it is a string constant of the function of at
+    /// most [`CONST_STR_INLINE`] bytes ([`Tr::const_str`]).
+    fn short_const(&self, v: CV) -> Option<&'a [u8]> {
+        self.const_str(v).filter(|c| c.len() <= CONST_STR_INLINE)
+    }
+
+    /// [`Tr::short_const`] of the value in register `r`.
+    fn short_const_in(&mut self, r: Reg) -> Option<&'a [u8]> {
+        let v = self.get_i(r);
+        self.short_const(v)
     }
 
     /// Whether `subject` has the bytes `c` (at most [`CONST_STR_INLINE`] of
@@ -382,16 +384,16 @@ impl<'a, 'f> Tr<'a, 'f> {
     /// apart", "Measured and not kept"). The loads of bytes come after the
     /// length test: they read only bytes of the string.
     fn equals_const_str(&mut self, subject: Subject, c: &[u8]) -> CV {
-        let (len, null) = self.subject_length(subject);
+        let m = self.measure(subject);
         if c.is_empty() {
-            return self.is_empty_str(len, null);
+            return self.is_empty_str(&m);
         }
         let done = self.b.create_block();
         self.b.append_block_param(done, I64);
         let no = self.iconst(0);
-        let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, c.len() as i64);
+        let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, m.len, c.len() as i64);
         self.branch_to_if(other_len, done, no);
-        let both = self.has_const_bytes(subject, c);
+        let both = self.has_const_bytes(m.bytes, c);
         let eq = self.b.ins().uextend(I64, both);
         self.b.ins().jump(done, &[eq.into()]);
         self.b.seal_block(done);
@@ -399,25 +401,32 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.block_params(done)[0]
     }
 
-    /// The length of `subject` for a test against a constant, and whether
-    /// it is a null string (`None` for a slice, never null). A string's is
-    /// read before any branch, so that a chain of tests of one string reads
-    /// it once ([`Tr::str_word_moving`]).
-    fn subject_length(&mut self, subject: Subject) -> (CV, Option<CV>) {
+    /// The length of `subject` for a test against a constant, whether it is
+    /// a null string, and where its bytes are. A string's length is read
+    /// before any branch, so that a chain of tests of one string reads it
+    /// once ([`Tr::str_word_moving`]).
+    fn measure(&mut self, subject: Subject) -> Measured {
         match subject {
             Subject::Str(s) => {
                 let (obj, null) = self.readable_str(s);
-                (self.str_word_moving(obj, self.tc.offs.str_bytes.1), Some(null))
+                Measured {
+                    len: self.str_word_moving(obj, self.tc.offs.str_bytes.1),
+                    null: Some(null),
+                    bytes: Bytes::OfStr(obj),
+                }
             }
-            Subject::Slice(_, len) => (len, None),
+            Subject::Slice(p, len) => Measured {
+                len,
+                null: None,
+                bytes: Bytes::At(p),
+            },
         }
     }
 
-    /// Whether a subject of length `len`, null or not (`null`), is the
-    /// empty string: 1 or 0.
-    fn is_empty_str(&mut self, len: CV, null: Option<CV>) -> CV {
-        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, len, 0);
-        let eq = match null {
+    /// Whether the measured subject `m` is the empty string: 1 or 0.
+    fn is_empty_str(&mut self, m: &Measured) -> CV {
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, m.len, 0);
+        let eq = match m.null {
             Some(null) => {
                 let not_null = self.b.ins().bxor_imm_s(null, 1);
                 self.b.ins().band(empty, not_null)
@@ -427,17 +436,14 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().uextend(I64, eq)
     }
 
-    /// Whether the bytes of `subject`, a non-null string or a slice as long
-    /// as `c` (non-empty, at most [`CONST_STR_INLINE`] bytes), are `c`'s: an
+    /// Whether the `bytes` of a subject as long as `c` (non-empty, at most
+    /// [`CONST_STR_INLINE`] bytes; a string's, then not null), are `c`'s: an
     /// `i8` condition. At most two loads, overlapping, at the start and at
     /// the end; they read only bytes of the subject.
-    fn has_const_bytes(&mut self, subject: Subject, c: &[u8]) -> CV {
-        let p = match subject {
-            Subject::Str(s) => {
-                let (obj, _) = self.readable_str(s);
-                self.str_word_moving(obj, self.tc.offs.str_bytes.0)
-            }
-            Subject::Slice(p, _) => p,
+    fn has_const_bytes(&mut self, bytes: Bytes, c: &[u8]) -> CV {
+        let p = match bytes {
+            Bytes::OfStr(obj) => self.str_word_moving(obj, self.tc.offs.str_bytes.0),
+            Bytes::At(p) => p,
         };
         // The widest load that fits, at the start and at the end.
         let (ty, w) = match c.len() {
@@ -513,18 +519,21 @@ impl<'a, 'f> Tr<'a, 'f> {
         } else {
             (next, taken)
         };
-        let (len, null) = self.subject_length(test.subject);
+        let m = self.measure(test.subject);
         if test.c.is_empty() {
-            let eq = self.is_empty_str(len, null);
+            let eq = self.is_empty_str(&m);
             self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
             return Ok(false);
         }
         let same_len = self.b.create_block();
-        let other_len = self.b.ins().icmp_imm_s(IntCC::NotEqual, len, test.c.len() as i64);
+        let other_len = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::NotEqual, m.len, test.c.len() as i64);
         self.b.ins().brif(other_len, on_ne, &[], same_len, &[]);
         self.b.seal_block(same_len);
         self.b.switch_to_block(same_len);
-        let eq = self.has_const_bytes(test.subject, test.c);
+        let eq = self.has_const_bytes(m.bytes, test.c);
         self.b.ins().brif(eq, on_eq, &[], on_ne, &[]);
         Ok(false)
     }
@@ -588,14 +597,10 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.set(dst, zero);
     }
 
-    /// `a == b` (1 or 0) when either holds a slice ([`Tr::slice_of`]):
-    /// equal lengths, then the bytes compared by [`bytes_equal`]; a null
-    /// string equals no slice. `None` when neither holds one.
-    fn slice_equality(&mut self, a: Reg, b: Reg) -> Option<CV> {
-        let (sa, sb) = (self.slice_of(a), self.slice_of(b));
-        if sa.is_none() && sb.is_none() {
-            return None;
-        }
+    /// `a == b` (1 or 0) when either holds a slice (`sa`, `sb`: their
+    /// [`Tr::slice_of`]): equal lengths, then the bytes compared by
+    /// [`bytes_equal`]; a null string equals no slice.
+    fn slice_equality(&mut self, a: Reg, b: Reg, sa: Option<(CV, CV)>, sb: Option<(CV, CV)>) -> CV {
         let done = self.b.create_block();
         self.b.append_block_param(done, I64);
         let no = self.iconst(0);
@@ -614,7 +619,7 @@ impl<'a, 'f> Tr<'a, 'f> {
         self.b.ins().jump(done, &[r.into()]);
         self.b.seal_block(done);
         self.b.switch_to_block(done);
-        Some(self.b.block_params(done)[0])
+        self.b.block_params(done)[0]
     }
 
     /// The address and length of the bytes of the string in register `r`,
@@ -656,6 +661,24 @@ pub(super) enum Subject {
     Str(CV),
     /// The bytes of a slice ([`Tr::slice_of`]): their address and length.
     Slice(CV, CV),
+}
+
+/// A subject whose length was read ([`Tr::measure`]).
+struct Measured {
+    len: CV,
+    /// Whether it is a null string (`None`: a slice, never null).
+    null: Option<CV>,
+    bytes: Bytes,
+}
+
+/// Where a measured subject's bytes are.
+#[derive(Clone, Copy)]
+enum Bytes {
+    /// At the byte pointer of the string whose readable address
+    /// ([`Tr::readable_str`]) this is, read when needed.
+    OfStr(CV),
+    /// At this address (a slice's).
+    At(CV),
 }
 
 /// String constants of at most this many bytes are compared inline
